@@ -1,0 +1,35 @@
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: generate test lint check bench clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## Regenerate generated/ from the bundled cache (creates .venv on first run).
+generate: $(STAMP)
+	$(BIN)/python -m generator generate
+
+## Lint, type-check and run the whole test suite.
+test: $(STAMP) lint
+	$(BIN)/python -m pytest -n 2 -q
+
+lint: $(STAMP)
+	$(BIN)/python -m ruff check generator templates/runtime tests
+	$(BIN)/python -m mypy --strict generator templates/runtime
+	cd generated && ../$(BIN)/python -m mypy --strict portabilling
+
+## Fails when generated/ is not what the generator produces.
+check: $(STAMP)
+	$(BIN)/python -m generator generate --check
+
+bench: $(STAMP)
+	$(BIN)/python -m tests.bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""Runtime shared by every generated module: structs, operation specs, service base classes."""

@@ -1,0 +1,156 @@
+"""CLI behaviour: check mode, clear errors with exit 2, atomic writes, determinism, vendoring."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from .conftest import FIXTURES, ROOT, generate, run_cli
+
+EDGE = FIXTURES / "edge" / "EdgeAdminService.wsdl"
+
+
+def _tree(path: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(path).as_posix(): p.read_bytes()
+        for p in sorted(path.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
+def test_check_detects_stale_output(tmp_path: Path) -> None:
+    pkg = generate(tmp_path, "pkg", "--wsdl", str(EDGE))
+    args = ("generate", "--wsdl", str(EDGE), "--out", str(tmp_path), "--package", "pkg")
+    assert run_cli(*args, "--check").returncode == 0
+    (pkg / "types" / "edge.py").write_text("# edited by hand\n")
+    result = run_cli(*args, "--check")
+    assert result.returncode == 1 and "differs: types/edge.py" in result.stdout
+
+
+def test_bundled_generated_is_up_to_date() -> None:
+    result = run_cli("generate", "--check")
+    assert result.returncode == 0, result.stdout[-2000:]
+
+
+def _bad_input(tmp_path: Path, name: str, text: str) -> subprocess.CompletedProcess[str]:
+    src = tmp_path / "src"
+    src.mkdir(exist_ok=True)
+    (src / name).write_text(text)
+    return run_cli("generate", "--wsdl", str(src), "--out", str(tmp_path / "out"))
+
+
+def test_malformed_xml_names_file_and_line(tmp_path: Path) -> None:
+    text = EDGE.read_text().replace("<wsdl:portType", "<wsdl:portType <<", 1)
+    line = text[: text.index("<wsdl:portType <<")].count("\n") + 1
+    result = _bad_input(tmp_path, "BadAdminService.wsdl", text)
+    assert result.returncode == 2
+    assert f"BadAdminService.wsdl:{line}" in result.stderr and "malformed XML" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_undefined_type_is_reported(tmp_path: Path) -> None:
+    text = EDGE.read_text().replace('type="porta:Node"', 'type="porta:Nowhere"', 1)
+    result = _bad_input(tmp_path, "BadAdminService.wsdl", text)
+    assert result.returncode == 2 and "Nowhere" in result.stderr
+    assert "BadAdminService.wsdl:" in result.stderr
+
+
+def test_network_import_is_refused_with_url_and_referrer(tmp_path: Path) -> None:
+    text = EDGE.read_text().replace(
+        '<xsd:import namespace="http://schemas.xmlsoap.org/soap/encoding/"/>',
+        '<xsd:import namespace="http://schemas.xmlsoap.org/soap/encoding/"/>'
+        '<xsd:import namespace="urn:x" schemaLocation="http://evil.example/x.xsd"/>',
+    )
+    result = _bad_input(tmp_path, "NetAdminService.wsdl", text)
+    assert result.returncode == 2
+    assert "network access refused: http://evil.example/x.xsd" in result.stderr
+    assert "NetAdminService.wsdl:" in result.stderr
+
+
+def test_unresolvable_local_import(tmp_path: Path) -> None:
+    text = EDGE.read_text().replace(
+        '<xsd:import namespace="http://schemas.xmlsoap.org/soap/encoding/"/>',
+        '<xsd:import namespace="http://schemas.xmlsoap.org/soap/encoding/"/>'
+        '<xsd:include schemaLocation="missing.xsd"/>',
+    )
+    result = _bad_input(tmp_path, "MissAdminService.wsdl", text)
+    assert result.returncode == 2 and "missing.xsd" in result.stderr
+
+
+def test_dtd_refused(tmp_path: Path) -> None:
+    text = EDGE.read_text().replace(
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>',
+    )
+    result = _bad_input(tmp_path, "DtdAdminService.wsdl", text)
+    assert result.returncode == 2 and "DTD refused" in result.stderr
+
+
+def test_failed_run_leaves_output_untouched(tmp_path: Path) -> None:
+    pkg = generate(tmp_path, "pkg", "--wsdl", str(EDGE))
+    before = _tree(pkg)
+    src = tmp_path / "bad"
+    src.mkdir()
+    (src / "XAdminService.wsdl").write_text("<not-xml")
+    result = run_cli("generate", "--wsdl", str(src), "--out", str(tmp_path), "--package", "pkg")
+    assert result.returncode == 2
+    assert _tree(pkg) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad", "pkg"]  # no temp dirs left
+
+
+def test_output_is_deterministic_across_hash_seeds_and_dir_order(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    shutil.copytree(FIXTURES / "edge", src / "admin")
+    shutil.copy(EDGE, src / "admin" / "AEdgeCopyAdminService.wsdl")
+    outs = []
+    for seed in ("0", "12345"):
+        out = tmp_path / f"out{seed}"
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        result = run_cli("generate", "--wsdl", str(src), "--out", str(out), env=env)
+        assert result.returncode == 0, result.stderr
+        outs.append(_tree(out))
+    assert outs[0] == outs[1]
+
+
+def test_model_json_dump() -> None:
+    import json
+
+    result = run_cli("model", "--json")
+    assert result.returncode == 0, result.stderr
+    model = json.loads(result.stdout)
+    customer = next(
+        s
+        for i in model["interfaces"]
+        if i["name"] == "admin"
+        for s in i["services"]
+        if s["name"] == "Customer"
+    )
+    ext = next(o for o in customer["operations"] if o["name"] == "get_extended_data_list")
+    assert ext["transports"] == "json" and ext["request_type"].endswith("Request")
+    info = next(t for t in model["types"] if t["name"] == "UAInfo")
+    assert any(f["wire_name"] == "3pcc_enabled" and f["json_only"] for f in info["fields"])
+
+
+def test_vendored_under_another_package(tmp_path: Path, importer: Any) -> None:
+    vendor = tmp_path / "myapp" / "_vendor"
+    vendor.mkdir(parents=True)
+    (tmp_path / "myapp" / "__init__.py").write_text("")
+    (vendor / "__init__.py").write_text("")
+    shutil.copytree(ROOT / "generated" / "portabilling", vendor / "portabilling")
+    code = (
+        "from myapp._vendor.portabilling.admin.account import AccountService\n"
+        "from myapp._vendor.portabilling.types import AccountInfo\n"
+        "from myapp._vendor.portabilling import AdminClient\n"
+        "import sys\n"
+        "assert 'portabilling' not in sys.modules\n"
+        "print(AccountInfo(i_account=1))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "AccountInfo(i_account=1)" in result.stdout

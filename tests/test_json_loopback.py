@@ -1,0 +1,111 @@
+"""A generated stub called through the client over a real socket (JSON API)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+
+from .conftest import ROOT
+
+SEEN: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+        params = json.loads(form["params"])
+        auth = json.loads(form.get("auth_info", "{}"))
+        SEEN.append((self.path, params, auth))
+        if self.path == "/rest/Session/login":
+            reply: Any = {"session_id": "sess-1"}
+        elif auth.get("session_id") != "sess-1":
+            self._send(
+                500, {"faultcode": "Server.Session.check_auth.auth_failed", "faultstring": "x"}
+            )
+            return
+        elif self.path == "/rest/Account/get_account_info":
+            reply = {
+                "account_info": {
+                    "i_account": params["i_account"],
+                    "id": "12345",
+                    "credit_limit": None,
+                    "blocked": "Q",
+                    "activation_date": "2024-01-31",
+                    "issue_date": "2024-01-31 10:00:00",
+                    "from_a_newer_release": [1, 2],
+                }
+            }
+        elif self.path == "/rest/Session/logout":
+            reply = {"success": 1}
+        else:
+            self._send(500, {"faultcode": "Server.NoSuchMethod", "faultstring": self.path})
+            return
+        self._send(200, reply)
+
+    def _send(self, status: int, data: Any) -> None:
+        raw = json.dumps(data).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    SEEN.clear()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_sync_call_logs_in_once_and_decodes(server: str, importer: Any) -> None:
+    importer(ROOT / "generated", "portabilling")
+    from portabilling import AdminClient, Fault
+    from portabilling.types import YesNo
+
+    with AdminClient(server, login="admin", password="s3cret") as client:
+        assert "s3cret" not in repr(client)
+        info = client.account.get_account_info(i_account=7).account_info
+        again = client.account.get_account_info(i_account=8).account_info
+        with pytest.raises(Fault) as err:
+            client.account.get_account_list(i_customer=1)
+    assert info is not None and again is not None
+    assert info.i_account == 7 and info.credit_limit is None and info.blocked == YesNo("Q")
+    assert str(info.activation_date) == "2024-01-31" and info.issue_date.hour == 10  # type: ignore[union-attr]
+    assert err.value.faultcode == "Server.NoSuchMethod" and "s3cret" not in str(err.value)
+    paths = [p for p, _, _ in SEEN]
+    assert paths.count("/rest/Session/login") == 1 and paths[-1] == "/rest/Session/logout"
+    assert SEEN[0][1] == {"login": "admin", "password": "s3cret"}
+
+
+async def _async_calls(server: str) -> list[int]:
+    from portabilling import AsyncAdminClient
+
+    async with AsyncAdminClient(server, login="admin", password="pw") as client:
+        import asyncio
+
+        replies = await asyncio.gather(
+            *(client.account.get_account_info(i_account=i) for i in range(10))
+        )
+    return [r.account_info.i_account for r in replies if r.account_info]  # type: ignore[misc]
+
+
+def test_async_calls_share_one_login(server: str, importer: Any) -> None:
+    import asyncio
+
+    importer(ROOT / "generated", "portabilling")
+    assert sorted(asyncio.run(_async_calls(server))) == list(range(10))
+    assert [p for p, _, _ in SEEN].count("/rest/Session/login") == 1
