@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from ._runtime.errors import TransportError as TransportError
     from ._runtime.struct import UNSET as UNSET
     from ._runtime.struct import UnsetType as UnsetType
-    from .admin import AdminClient as AdminClient
     from .admin import AsyncAdminClient as AsyncAdminClient
+    from .admin import AdminClient as AdminClient
 
 RELEASE = ""
 SOURCE_SHA256 = "507e8742d67cc66d6f815028f4878c79b49461b93980fafae2497b7f029be1cb"

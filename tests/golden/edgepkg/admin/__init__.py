@@ -10,10 +10,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._clients import AdminClient as AdminClient
     from ._clients import AsyncAdminClient as AsyncAdminClient
+    from ._clients import AdminClient as AdminClient
 
-__all__ = ["AdminClient", "AsyncAdminClient"]
+__all__ = ["AsyncAdminClient", "AdminClient"]
 
 
 def __getattr__(name: str) -> Any:

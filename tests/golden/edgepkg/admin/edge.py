@@ -21,7 +21,7 @@ from ..types.edge import (
     OddInfo,
 )
 
-__all__ = ["AsyncEdgeService", "EdgeService"]
+__all__ = ["EdgeService", "AsyncEdgeService"]
 
 GET_ODD_LIST: Operation[GetOddListRequest, GetOddListResponse] = Operation(
     service="Edge",

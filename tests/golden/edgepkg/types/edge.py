@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from decimal import Decimal
-
+from datetime import date
+from datetime import datetime
 from msgspec import field
 
-from .._runtime.struct import UNSET, OpenIntEnum, OpenStrEnum, Struct, UnsetType
+from .._runtime.struct import Struct, UNSET, UnsetType
+from .._runtime.struct import OpenIntEnum, OpenStrEnum
 
 __all__ = [
     "AuthInfoStructure",
@@ -104,7 +105,7 @@ class OddInfo(BaseInfo, kw_only=True):
     Name: str | UnsetType = UNSET
     name: str | UnsetType = UNSET
     x_ray_id: str | UnsetType = field(default=UNSET, name="x-ray.id")
-    credit_limit: float | UnsetType | None = UNSET
+    credit_limit: float | None | UnsetType = UNSET
     """Empty means unlimited; nil resets it."""
 
     created: datetime | UnsetType = UNSET
