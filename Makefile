@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: generate test lint check bench clean
+.PHONY: generate test lint check clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -27,9 +27,6 @@ lint: $(STAMP)
 ## Fails when generated/ is not what the generator produces.
 check: $(STAMP)
 	$(BIN)/python -m generator generate --check
-
-bench: $(STAMP)
-	$(BIN)/python -m tests.bench
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -325,6 +325,7 @@ class _TypeBuilder:
         self.types = result.types
         self._location: dict[str, str | None] = {}
         self.schema: Any = None
+        self._anonymous_seen: dict[int, str] = {}
 
     def collect_schema_types(self, document: Any) -> None:
         self.schema = document.types
@@ -380,14 +381,16 @@ class _TypeBuilder:
             getattr(ztype, "_anon_ns", "") or "",
             _anon_name(context),
         )
+        known = self._anonymous_seen.get(id(ztype))
+        if known is not None:
+            return known
         base = qname
         n = 2
-        while qname in self.types and self.types[qname].origin != f"anonymous:{id(ztype)}":
+        while qname in self.types:
             qname = f"{base}{n}"
             n += 1
-        if qname not in self.types:
-            self._convert(ztype, qname, anonymous=True)
-            self.types[qname].origin = f"anonymous:{id(ztype)}"
+        self._anonymous_seen[id(ztype)] = qname  # zeep keeps the object alive: id is stable
+        self._convert(ztype, qname, anonymous=True)
         return qname
 
     def _convert(self, ztype: Any, qname: str, anonymous: bool = False) -> None:

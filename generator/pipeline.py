@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 from .analyze import build_model
@@ -35,7 +34,3 @@ def load_model(inputs: InputSet, progress: Progress | None = None) -> Model:
     )
     release = inputs.release or next((o.release for o in openapi.values() if o.release), "")
     return build_model(parsed, openapi, release=release, source_hash=source_hash)
-
-
-def relative_root(inputs: InputSet) -> str:
-    return os.path.basename(inputs.root)

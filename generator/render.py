@@ -28,7 +28,7 @@ from black.parsing import InvalidInput
 from . import __version__
 from .analyze import COMMON_MODULE, enum_members
 from .errors import GeneratorError
-from .model import XSD_NS, Field, Model, Operation, Service, TypeDef
+from .model import XSD_NS, Field, Interface, Model, Operation, Service, TypeDef
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 RUNTIME = TEMPLATES / "runtime"
@@ -113,7 +113,7 @@ class Renderer:
             autoescape=False,
         )
         self.env.filters["docstring"] = docstring
-        self.env.filters["pyrepr"] = _pyrepr
+        self.env.filters["pyrepr"] = repr
         self.env.globals.update(
             header=self.header(),
             annotation=self.annotation,
@@ -292,10 +292,7 @@ class Renderer:
     def _enum_kind(self, t: TypeDef) -> str | None:
         return self.enum_base(t) if t.kind == "enum" else None
 
-    def _interface_files(self, iface: object) -> list[RenderedFile]:
-        from .model import Interface
-
-        assert isinstance(iface, Interface)
+    def _interface_files(self, iface: Interface) -> list[RenderedFile]:
         out = []
         for svc in iface.services:
             refs = [r for op in svc.operations for r in self._op_type_refs(op)]
@@ -398,10 +395,6 @@ def _is_int(v: str) -> bool:
     return True
 
 
-def _pyrepr(value: object) -> str:
-    return repr(value)
-
-
 def docstring(text: str, indent: int = 4, extra: Iterable[str] = ()) -> str:
     """A triple-quoted docstring, wrapped, safe for any text the WSDL holds."""
     paragraphs = [p for p in [text.strip(), *extra] if p]
@@ -445,11 +438,13 @@ def format_files(files: list[RenderedFile], cache_dir: Path | None = None) -> li
     cache = cache_dir if cache_dir is not None else _default_cache()
     todo: dict[str, str] = {}
     results: dict[str, str] = {}
+    keys: dict[str, tuple[str, str]] = {}  # path -> (header, cache key)
     for f in files:
         if not f.path.endswith(".py"):
             continue
         header, _, body = f.content.partition("\n")
         key = hashlib.sha256(f"{_BLACK_VERSION}|{_MODE!r}|{body}".encode()).hexdigest()
+        keys[f.path] = (header, key)
         cached = _cache_get(cache, key)
         if cached is None:
             todo[key] = body
@@ -464,8 +459,7 @@ def format_files(files: list[RenderedFile], cache_dir: Path | None = None) -> li
         if not f.path.endswith(".py"):
             out.append(f)
             continue
-        header, _, body = f.content.partition("\n")
-        key = hashlib.sha256(f"{_BLACK_VERSION}|{_MODE!r}|{body}".encode()).hexdigest()
+        header, key = keys[f.path]
         formatted = results[key]
         if isinstance(formatted, BaseException):
             raise GeneratorError(

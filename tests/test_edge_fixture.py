@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from .conftest import FIXTURES, ROOT, generate
+from .conftest import FIXTURES, generate
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "edgepkg"
 
@@ -131,4 +131,3 @@ def test_stub_request_forms_deprecation_and_paging(edge_pkg: Path, importer: Any
 def test_single_file_input_names_interface(tmp_path: Path) -> None:
     pkg = generate(tmp_path, "single", "--wsdl", str(FIXTURES / "edge" / "EdgeAdminService.wsdl"))
     assert (pkg / "admin" / "edge.py").is_file()
-    assert ROOT.exists()

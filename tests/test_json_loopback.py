@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -42,6 +43,9 @@ class _Handler(BaseHTTPRequestHandler):
                     "from_a_newer_release": [1, 2],
                 }
             }
+        elif self.path == "/rest/Account/terminate_account":
+            time.sleep(1.0)  # slower than the per-call timeout the test sets
+            reply = {"success": 1}
         elif self.path == "/rest/Session/logout":
             reply = {"success": 1}
         else:
@@ -109,3 +113,41 @@ def test_async_calls_share_one_login(server: str, importer: Any) -> None:
     importer(ROOT / "generated", "portabilling")
     assert sorted(asyncio.run(_async_calls(server))) == list(range(10))
     assert [p for p, _, _ in SEEN].count("/rest/Session/login") == 1
+
+
+def test_build_request_is_the_exact_wire_request(importer: Any) -> None:
+    """README "Inspecting requests": the request is built, not sent, in the server's formats."""
+    from datetime import datetime
+
+    importer(ROOT / "generated", "portabilling")
+    from portabilling import AdminClient
+    from portabilling.admin.account import GET_XDR_LIST
+    from portabilling.types import GetAccountXdrListRequest
+
+    client = AdminClient("https://pbx.invalid", session_id="sid-9")
+    request = GetAccountXdrListRequest(
+        i_account=5, from_date=datetime(2024, 3, 1, 7, 8, 9), limit=10
+    )
+    built = client.build_request(GET_XDR_LIST, request)
+    assert built.method == "POST"
+    assert str(built.url) == "https://pbx.invalid/rest/Account/get_xdr_list"
+    form = {k: v[0] for k, v in parse_qs(built.content.decode()).items()}
+    assert json.loads(form["auth_info"]) == {"session_id": "sid-9"}
+    assert json.loads(form["params"]) == {
+        "i_account": 5,
+        "from_date": "2024-03-01 07:08:09",
+        "limit": 10,
+    }
+    client.close()
+
+
+def test_per_call_timeout_is_honoured(server: str, importer: Any) -> None:
+    importer(ROOT / "generated", "portabilling")
+    from portabilling import AdminClient, TransportError
+
+    with AdminClient(server, session_id="sess-1", timeout=10) as client:
+        started = time.monotonic()
+        with pytest.raises(TransportError, match="timed out"):
+            client.account.with_options(timeout=0.2).terminate_account(i_account=1)
+        assert time.monotonic() - started < 0.9
+        assert client.account.terminate_account(i_account=1).success == 1

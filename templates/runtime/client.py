@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sys
 import threading
 from datetime import date, datetime
 from typing import Any, ClassVar, Literal, Self, TypeVar
@@ -48,13 +49,9 @@ def _server_time(value: Any) -> Any:
 
 def to_wire(value: Any) -> Any:
     """A request struct as plain data in the server's formats (unset fields left out)."""
-    return (
-        msgspec.to_builtins(
-            value, builtin_types=(datetime, date), enc_hook=_server_time, order=None
-        )
-        if value is not None
-        else {}
-    )
+    if value is None:
+        return {}
+    return _fix_datetimes(msgspec.to_builtins(value, builtin_types=(datetime, date)))
 
 
 def _fix_datetimes(data: Any) -> Any:
@@ -116,7 +113,7 @@ class _Core:
         self, op: Operation[Any, Any], request: Any, options: CallOptions = DEFAULT_OPTIONS
     ) -> httpx.Request:
         """The exact HTTP request for `op`, without sending it (see README, Inspecting requests)."""
-        params = _fix_datetimes(to_wire(request))
+        params = to_wire(request)
         data = {"params": json.dumps(params, separators=(",", ":"))}
         if op.auth:
             data["auth_info"] = json.dumps(self.auth_info(), separators=(",", ":"))
@@ -163,13 +160,15 @@ class _Core:
                 f"{op.service}.{op.name} exists only in the JSON API; use a client with transport='json'"
             )
 
+    def _can_login(self) -> bool:
+        return bool(self._login) and bool(self._password or self._token)
+
     def _wants_login(self, op: Operation[Any, Any]) -> bool:
-        return (
-            op.auth
-            and not self._session_id
-            and bool(self._login)
-            and bool(self._password or self._token)
-        )
+        return op.auth and not self._session_id and self._can_login()
+
+    def _may_relogin(self, op: Operation[Any, Any]) -> bool:
+        """After an auth fault: log in again once, if we hold credentials to do it with."""
+        return op.auth and self._can_login()
 
     def _login_request(self) -> tuple[Operation[Any, Any], Any]:
         session = getattr(self, "session", None)
@@ -179,7 +178,11 @@ class _Core:
             )
         from .service import build_request
 
-        op = _find_login(session)
+        op = _session_op(session, "LOGIN")
+        if op is None:
+            raise TransportError(
+                "the Session service has no login operation", operation="Session.login"
+            )
         fields: dict[str, Any] = {"login": self._login}
         if self._token and "token" in op.request.__struct_fields__:  # type: ignore[union-attr]
             fields["token"] = self._token
@@ -189,9 +192,7 @@ class _Core:
 
     def _logout_fields(self, session: Any) -> dict[str, Any]:
         """Releases that name the session in the logout request get it there too."""
-        import sys
-
-        op = getattr(sys.modules[type(session).__module__], "LOGOUT", None)
+        op = _session_op(session, "LOGOUT")
         fields = getattr(getattr(op, "request", None), "__struct_fields__", ())
         return {"session_id": self._session_id} if "session_id" in fields else {}
 
@@ -205,16 +206,15 @@ class _Core:
         self._owns_session = True
 
 
-def _find_login(session: Any) -> Operation[Any, Any]:
-    import sys
+def _session_op(session: Any, const: str) -> Operation[Any, Any] | None:
+    """An operation spec (`LOGIN`, `LOGOUT`) from the Session stub's generated module."""
+    op = getattr(sys.modules[type(session).__module__], const, None)
+    return op if isinstance(op, Operation) else None
 
-    module = sys.modules[type(session).__module__]
-    op = getattr(module, "LOGIN", None)
-    if not isinstance(op, Operation):
-        raise TransportError(
-            "the Session service has no login operation", operation="Session.login"
-        )
-    return op
+
+def _connection_error(op: Operation[Any, Any], exc: httpx.HTTPError) -> TransportError:
+    kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection failed"
+    return TransportError(f"{kind} ({type(exc).__name__})", operation=f"{op.service}.{op.name}")
 
 
 def _json_fault(body: bytes) -> tuple[str, str] | None:
@@ -252,26 +252,21 @@ class Client(_Core):
         self._check(op)
         if self._wants_login(op):
             self._ensure_session(None)
+        stale = self._session_id  # read before sending: a fault must not blame a newer session
         try:
             return self._send(op, request, options)
         except AuthError:
-            if not (self._login and (self._password or self._token)) or not op.auth:
+            if not self._may_relogin(op):
                 raise
-            self._ensure_session(self._session_id)
+            self._ensure_session(stale)
             return self._send(op, request, options)
 
     def _send(self, op: Operation[Any, Resp], request: Any, options: CallOptions) -> Resp:
         http_request = self.build_request(op, request, options)
         try:
             response = self._http.send(http_request)
-        except httpx.TimeoutException as exc:
-            raise TransportError(
-                f"timed out ({type(exc).__name__})", operation=f"{op.service}.{op.name}"
-            ) from None
         except httpx.HTTPError as exc:
-            raise TransportError(
-                f"connection failed ({type(exc).__name__})", operation=f"{op.service}.{op.name}"
-            ) from None
+            raise _connection_error(op, exc) from None
         return self.decode_response(op, response)
 
     def _ensure_session(self, stale: str | None) -> None:
@@ -322,7 +317,7 @@ class AsyncClient(_Core):
         try:
             return await self._send(op, request, options)
         except AuthError:
-            if not (self._login and (self._password or self._token)) or not op.auth:
+            if not self._may_relogin(op):
                 raise
             await self._ensure_session(stale)
             return await self._send(op, request, options)
@@ -331,14 +326,8 @@ class AsyncClient(_Core):
         http_request = self.build_request(op, request, options)
         try:
             response = await self._http.send(http_request)
-        except httpx.TimeoutException as exc:
-            raise TransportError(
-                f"timed out ({type(exc).__name__})", operation=f"{op.service}.{op.name}"
-            ) from None
         except httpx.HTTPError as exc:
-            raise TransportError(
-                f"connection failed ({type(exc).__name__})", operation=f"{op.service}.{op.name}"
-            ) from None
+            raise _connection_error(op, exc) from None
         return self.decode_response(op, response)
 
     async def _ensure_session(self, stale: str | None) -> None:
