@@ -14,7 +14,14 @@ from collections.abc import Iterable
 from .cache import DEFAULT_PORTS
 from .errors import GeneratorError
 from .model import XSD_NS, Field, Interface, Model, Operation, Part, Service, TypeDef, xsd
-from .naming import attr_name, class_name, constant_name, method_name, module_name
+from .naming import (
+    CLIENT_ATTRS,
+    attr_name,
+    class_name,
+    constant_name,
+    method_name,
+    module_name,
+)
 from .parse_openapi import PORTA_NS, ParsedOpenApi
 from .parse_wsdl import ParsedWsdl
 
@@ -270,7 +277,7 @@ def _settle(model: Model) -> None:
     iface_taken: set[str] = set()
     for iface in model.interfaces:
         iface.python_name = module_name(iface.name, iface_taken)
-        svc_taken: set[str] = set()
+        svc_taken: set[str] = set(CLIENT_ATTRS)
         for svc in iface.services:
             svc.module = module_name(svc.name, svc_taken)
             svc.python_name = class_name(svc.name) + "Service"

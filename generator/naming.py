@@ -41,6 +41,29 @@ RESERVED_ATTRS = frozenset(
 )
 # Names a stub method must not take: the service classes' own members.
 RESERVED_METHODS = frozenset(RESERVED_ATTRS | {"with_options", "close", "aclose"})
+# Attributes of the runtime's Client/AsyncClient: a service must not shadow them.
+CLIENT_ATTRS = frozenset(
+    {
+        "call",
+        "close",
+        "aclose",
+        "bulk",
+        "build_request",
+        "decode_response",
+        "auth_info",
+        "transport_for",
+        "base_url",
+        "transport",
+        "timeout",
+        "retries",
+        "backoff",
+        "json_style",
+        "json_only_over_json",
+        "xml_limits",
+        "interface",
+        "default_port",
+    }
+)
 RESERVED_CLASSES = frozenset(
     {"None", "True", "False", "Struct", "Enum", "IntEnum", "Any", "Exception", "BaseException"}
     | {"OpenStrEnum", "OpenIntEnum", "Operation", "Decimal", "UnsetType"}

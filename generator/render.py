@@ -114,6 +114,7 @@ class Renderer:
         )
         self.env.filters["docstring"] = docstring
         self.env.filters["pyrepr"] = repr
+        self.env.filters["tuple_repr"] = lambda items: repr(tuple(items))
         self.env.globals.update(
             header=self.header(),
             annotation=self.annotation,
@@ -122,6 +123,7 @@ class Renderer:
             enum_members=enum_members,
             enum_base=self.enum_base,
             type_of=self.types.get,
+            wire_qname=self.wire_qname,
         )
 
     def header(self) -> str:
@@ -274,6 +276,8 @@ class Renderer:
                     has_structs=any(t.kind == "struct" for t in ordered),
                 )
             )
+            out.append(self._xsd_file(mod, ordered))
+        out.append(RenderedFile("types/_xsd/__init__.py", _XSD_INIT.format(header=self.header())))
         exported = sorted(
             (t for t in self.model.types if t.kind == "struct" or self._enum_kind(t)),
             key=lambda t: t.python_name,
@@ -288,6 +292,44 @@ class Renderer:
             )
         )
         return out
+
+    def _xsd_file(self, module: str, types: list[TypeDef]) -> RenderedFile:
+        """The SOAP schema table of one types module (kept apart so JSON users never load it)."""
+        table = _XsdTable(self)
+        entries = [
+            (
+                t.python_name,
+                table.qname(t.qname),
+                [(f.wire_name, table.spec(f)) for f in self.all_fields(t.id) if not f.json_only],
+            )
+            for t in types
+            if t.kind == "struct"
+        ]
+        return self._render(
+            "types_xsd.py.jinja",
+            f"types/_xsd/{module}.py",
+            module=module,
+            prefixes=table.prefixes(),
+            entries=entries,
+        )
+
+    def wire_qname(self, ref: str) -> str:
+        """The `xsi:type` of a part: a type's schema name (its id may carry a `#N` variant)."""
+        t = self.types.get(ref)
+        if t is None:
+            return ref
+        return t.qname if t.kind == "struct" else self.simple_base(ref)
+
+    def simple_base(self, ref: str) -> str:
+        """The XSD built-in an enum or alias restricts: SOAP::Lite rejects unknown simple types."""
+        seen: set[str] = set()
+        while ref in self.types and ref not in seen:
+            seen.add(ref)
+            t = self.types[ref]
+            if t.kind not in ("enum", "alias"):
+                break
+            ref = t.base or "{%s}string" % XSD_NS
+        return ref if ref.startswith("{" + XSD_NS + "}") else "{%s}string" % XSD_NS
 
     def _enum_kind(self, t: TypeDef) -> str | None:
         return self.enum_base(t) if t.kind == "enum" else None
@@ -356,6 +398,48 @@ class Renderer:
                 f"template {template} failed while rendering {path}: {exc}"
             ) from None
         return RenderedFile(path, text)
+
+
+_XSD_INIT = '''{header}
+"""SOAP schema tables, one module per types module; loaded on the first SOAP call."""
+'''
+
+
+class _XsdTable:
+    """Writes type references as `PREFIX + "local"` expressions, one constant per namespace."""
+
+    def __init__(self, renderer: Renderer) -> None:
+        self.renderer = renderer
+        self.names: dict[str, str] = {}
+
+    def prefixes(self) -> list[tuple[str, str]]:
+        return sorted((name, ns) for ns, name in self.names.items())
+
+    def qname(self, qname: str) -> str:
+        ns, _, local = qname[1:].partition("}") if qname.startswith("{") else ("", "", qname)
+        name = self.names.get(ns)
+        if name is None:
+            name = "XSD" if ns == XSD_NS else f"NS{len([n for n in self.names if n != XSD_NS])}"
+            self.names[ns] = name
+        return f"{name} + {local!r}"
+
+    def type_spec(self, ref: str, depth: int = 0) -> str:
+        types = self.renderer.types
+        t = types.get(ref)
+        if t is None:
+            return self.qname(ref)
+        if t.kind == "struct":
+            return self.qname(t.qname)
+        if t.kind == "array":
+            spec = self.type_spec(t.item_type or "{%s}anyType" % XSD_NS)
+            for _ in range(t.dimensions):
+                spec = f'("[]", {spec})'
+            return spec
+        return self.qname(self.renderer.simple_base(ref))
+
+    def spec(self, f: Field) -> str:
+        spec = self.type_spec(f.type)
+        return f'("*", {spec})' if f.repeated else spec
 
 
 def op_const(op: Operation) -> str:

@@ -8,6 +8,7 @@ from typing import Generic, TypeVar
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
 
+# Reads by PortaBilling's naming convention: safe to send twice after a connection error.
 _READ_PREFIXES = (
     "get_",
     "list_",
@@ -33,10 +34,16 @@ class Operation(Generic[Req, Resp]):
     response_wrapped: bool = False
     json_only: bool = False
     deprecated: bool = False
+    parts: tuple[str, ...] = ()  # SOAP accessor names of the request message parts
     auth: bool = True  # sends auth_info (all but Session.login / change_password)
+    auth_header: tuple[str, str] = ("auth_info", "")  # SOAP header part name and its xsi:type
     page_field: str | None = None  # for get_*_list with limit/offset: the list being paged
 
     @property
     def read_only(self) -> bool:
         """Reads may be retried after a connection error; writes never are, unless asked."""
         return self.name.startswith(_READ_PREFIXES)
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.service}.{self.name}"

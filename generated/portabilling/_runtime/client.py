@@ -2,67 +2,38 @@
 """Clients: `Client` (sync) and `AsyncClient` share one core that builds and decodes requests.
 
 The core is pure (operation + request -> `httpx.Request`; `httpx.Response` -> typed result), so
-both clients only differ in how they send, and users can inspect requests without sending them.
+both clients only differ in how they send and wait, and users can inspect requests without sending.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import random
 import sys
 import threading
-from datetime import date, datetime
+import time
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, ClassVar, Literal, Self, TypeVar
 
 import httpx
-import msgspec
 
-from .errors import AuthError, DecodeError, Fault, TransportError, UnsupportedOperation
+from . import jsonapi, soap
+from .errors import AuthError, Fault, TransportError, UnsupportedOperation
+from .files import file_response, is_attachment
 from .operation import Operation
 from .service import DEFAULT_OPTIONS, CallOptions
 from .struct import UNSET
+from .xmlparse import DEFAULT_LIMITS, XmlLimits
 
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
+R = TypeVar("R")
 TransportName = Literal["json", "soap"]
+JsonStyle = Literal["form", "bearer"]
 
-# Fault codes that mean "the session is gone": log in again once, then retry the call once.
-AUTH_FAULTS = frozenset(
-    {
-        "Server.Session.check_auth.auth_failed",
-        "Client.check_auth.envelope_missed",
-        "Client.Session.check_auth.failed_to_process_jwt",
-        "Client.Session.check_auth.failed_to_process_access_token",
-    }
-)
-_EXCERPT = 200
-
-
-def _server_time(value: Any) -> Any:
-    """PortaBilling's datetime format: `YYYY-MM-DD HH:MM:SS` in UTC, no `T`, no offset."""
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, date):
-        return value.isoformat()
-    raise NotImplementedError(type(value).__name__)
-
-
-def to_wire(value: Any) -> Any:
-    """A request struct as plain data in the server's formats (unset fields left out)."""
-    if value is None:
-        return {}
-    return _fix_datetimes(msgspec.to_builtins(value, builtin_types=(datetime, date)))
-
-
-def _fix_datetimes(data: Any) -> Any:
-    if isinstance(data, dict):
-        return {k: _fix_datetimes(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_fix_datetimes(v) for v in data]
-    if isinstance(data, (datetime, date)):
-        return _server_time(data)
-    return data
+# Proxies answer these while the server restarts: a read may try again, a write may not.
+_RETRY_STATUSES = frozenset({502, 503, 504})
 
 
 class _Core:
@@ -80,23 +51,38 @@ class _Core:
         password: str | None = None,
         token: str | None = None,
         session_id: str | None = None,
+        access_token: str | None = None,
         timeout: float | None = 30.0,
+        retries: int = 2,
+        backoff: float = 0.2,
+        json_style: JsonStyle = "form",
+        json_only_over_json: bool = False,
+        xml_limits: XmlLimits = DEFAULT_LIMITS,
     ) -> None:
+        """`json_style="bearer"` sends `application/json` with `Authorization: Bearer` once an
+        access token is known (newer releases); `json_only_over_json` lets a SOAP client send
+        JSON-only methods over the JSON API instead of refusing them."""
         if transport not in ("json", "soap"):
             raise ValueError(f"transport must be 'json' or 'soap', not {transport!r}")
-        if transport == "soap":
-            raise ValueError("the SOAP transport is not available in this build; use 'json'")
+        if json_style not in ("form", "bearer"):
+            raise ValueError(f"json_style must be 'form' or 'bearer', not {json_style!r}")
         self.base_url = base_url.rstrip("/")
         self.transport: TransportName = transport
         self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.json_style: JsonStyle = json_style
+        self.json_only_over_json = json_only_over_json
+        self.xml_limits = xml_limits
         self._login = login
         self._password = password
         self._token = token
         self._session_id = session_id
+        self._access_token = access_token
         self._owns_session = False
 
     def __repr__(self) -> str:
-        # never the credentials or the session id
+        # never the credentials, the session id or a token
         return f"{type(self).__name__}({self.base_url!r}, transport={self.transport!r})"
 
     # ---- request building ----------------------------------------------------------------------
@@ -104,88 +90,102 @@ class _Core:
     def auth_info(self) -> dict[str, str]:
         if self._session_id:
             return {"session_id": self._session_id}
+        if self._access_token:
+            return {"access_token": self._access_token}
         if self._login and self._token:
             return {"login": self._login, "token": self._token}
         if self._login and self._password:
             return {"login": self._login, "password": self._password}
         return {}
 
+    def transport_for(self, op: Operation[Any, Any]) -> TransportName:
+        """The transport `op` goes over: JSON-only methods never silently vanish on SOAP."""
+        if op.json_only and self.transport == "soap":
+            if not self.json_only_over_json:
+                raise UnsupportedOperation(
+                    f"{op.qualified_name} exists only in the JSON API; use transport='json' "
+                    "or json_only_over_json=True"
+                )
+            return "json"
+        return self.transport
+
     def build_request(
         self, op: Operation[Any, Any], request: Any, options: CallOptions = DEFAULT_OPTIONS
     ) -> httpx.Request:
         """The exact HTTP request for `op`, without sending it (see README, Inspecting requests)."""
-        params = to_wire(request)
-        data = {"params": json.dumps(params, separators=(",", ":"))}
-        if op.auth:
-            data["auth_info"] = json.dumps(self.auth_info(), separators=(",", ":"))
         timeout = self.timeout if options.timeout is UNSET else options.timeout
-        return httpx.Request(
-            "POST",
-            f"{self.base_url}/rest/{op.service}/{op.name}",
-            data=data,
-            extensions={"timeout": httpx.Timeout(timeout).as_dict()},
-        )
+        extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
+        auth = self.auth_info() if op.auth else {}
+        if self.transport_for(op) == "soap":
+            return httpx.Request(
+                "POST",
+                f"{self.base_url}{op.endpoint_path}",
+                content=soap.encode_envelope(op, request, auth),
+                headers={
+                    "Content-Type": "text/xml; charset=utf-8",
+                    "SOAPAction": f'"{op.soap_action or f"{op.namespace}#{op.name}"}"',
+                },
+                extensions=extensions,
+            )
+        url = f"{self.base_url}/rest/{op.service}/{op.name}"
+        params = jsonapi.encode_params(request)
+        if self.json_style == "bearer" and (self._access_token or not op.auth):
+            headers = {"Content-Type": "application/json"}
+            if op.auth and self._access_token:
+                headers["Authorization"] = f"Bearer {self._access_token}"
+            return httpx.Request(
+                "POST",
+                url,
+                content=b'{"params":' + params + b"}",
+                headers=headers,
+                extensions=extensions,
+            )
+        data = {"params": params.decode("utf-8")}
+        if op.auth:
+            data["auth_info"] = jsonapi.encode_auth(auth)
+        return httpx.Request("POST", url, data=data, extensions=extensions)
 
     def decode_response(self, op: Operation[Any, Resp], response: httpx.Response) -> Resp:
         """The typed result of `op` from an HTTP reply, or the matching exception."""
-        where = f"{op.service}.{op.name}"
-        body = response.content
-        if response.status_code == 500:
-            fault = _json_fault(body)
-            if fault is not None:
-                code, text = fault
-                cls = AuthError if code in AUTH_FAULTS else Fault
-                raise cls(code, text, operation=where)
-        if response.status_code != 200:
-            raise TransportError(
-                "unexpected HTTP status",
-                operation=where,
-                status=response.status_code,
-                excerpt=_excerpt(body),
-            )
-        if op.response is None:
-            return None  # type: ignore[return-value]
-        try:
-            return msgspec.json.decode(body, type=op.response, strict=False)
-        except msgspec.DecodeError as exc:
-            raise DecodeError(
-                f"reply does not match {op.response.__name__}: {exc}",
-                operation=where,
-                status=200,
-                excerpt=_excerpt(body),
-            ) from None
+        if response.status_code == 200 and is_attachment(response):
+            return file_response(op, response)  # type: ignore[no-any-return]
+        if self.transport_for(op) == "soap":
+            return soap_reply(op, response, self.xml_limits)  # type: ignore[no-any-return]
+        return jsonapi.decode_reply(op, response)  # type: ignore[no-any-return]
 
-    def _check(self, op: Operation[Any, Any]) -> None:
-        if op.json_only and self.transport != "json":
-            raise UnsupportedOperation(
-                f"{op.service}.{op.name} exists only in the JSON API; use a client with transport='json'"
-            )
+    # ---- session and retry decisions -----------------------------------------------------------
 
     def _can_login(self) -> bool:
         return bool(self._login) and bool(self._password or self._token)
 
     def _wants_login(self, op: Operation[Any, Any]) -> bool:
-        return op.auth and not self._session_id and self._can_login()
+        return op.auth and not (self._session_id or self._access_token) and self._can_login()
 
     def _may_relogin(self, op: Operation[Any, Any]) -> bool:
         """After an auth fault: log in again once, if we hold credentials to do it with."""
         return op.auth and self._can_login()
 
+    def _credential(self) -> str | None:
+        return self._session_id or self._access_token
+
+    def _retry_delays(self, op: Operation[Any, Any], options: CallOptions) -> list[float]:
+        """Waits before each retry: reads retry by default, writes only when the call opts in."""
+        allowed = options.retry if options.retry is not None else op.read_only
+        if not allowed:
+            return []
+        return [self.backoff * (2**n) * (0.5 + random.random()) for n in range(self.retries)]
+
     def _login_request(self) -> tuple[Operation[Any, Any], Any]:
         session = getattr(self, "session", None)
-        if session is None:
+        op = _session_op(session, "LOGIN") if session is not None else None
+        if op is None or op.request is None:
             raise TransportError(
-                "this interface has no Session service to log in with", operation="Session.login"
+                "this interface has no Session.login to log in with", operation="Session.login"
             )
         from .service import build_request
 
-        op = _session_op(session, "LOGIN")
-        if op is None:
-            raise TransportError(
-                "the Session service has no login operation", operation="Session.login"
-            )
         fields: dict[str, Any] = {"login": self._login}
-        if self._token and "token" in op.request.__struct_fields__:  # type: ignore[union-attr]
+        if self._token and "token" in op.request.__struct_fields__:
             fields["token"] = self._token
         else:
             fields["password"] = self._password
@@ -199,12 +199,43 @@ class _Core:
 
     def _remember(self, result: Any) -> None:
         session_id = getattr(result, "session_id", None)
+        access_token = getattr(result, "access_token", None)
+        if isinstance(result, str):  # a bare session id, should a release return one
+            session_id = result
+        if not isinstance(access_token, str) or not access_token:
+            access_token = None
         if not isinstance(session_id, str) or not session_id:
+            session_id = None
+        if session_id is None and access_token is None:
             raise AuthError(
                 "Session.login", "login returned no session_id", operation="Session.login"
             )
         self._session_id = session_id
+        self._access_token = access_token
         self._owns_session = True
+
+    def _forget(self) -> None:
+        self._session_id = None
+        self._access_token = None
+
+
+def soap_reply(op: Operation[Any, Any], response: httpx.Response, limits: XmlLimits) -> Any:
+    """SOAP faults come with HTTP 500; anything that is not a SOAP envelope is a transport error."""
+    content = response.content
+    ctype = response.headers.get("content-type", "")
+    if "multipart/related" in ctype:
+        from .files import soap_with_attachments
+
+        return soap_with_attachments(op, response, limits)
+    looks_xml = content.lstrip()[:1] == b"<" and b"Envelope" in content[:2048]
+    if response.status_code in (200, 500) and looks_xml:
+        return soap.decode_envelope(op, content, limits)
+    raise TransportError(
+        "unexpected HTTP reply",
+        operation=op.qualified_name,
+        status=response.status_code,
+        excerpt=content[:200].decode("utf-8", "replace"),
+    )
 
 
 def _session_op(session: Any, const: str) -> Operation[Any, Any] | None:
@@ -213,23 +244,13 @@ def _session_op(session: Any, const: str) -> Operation[Any, Any] | None:
     return op if isinstance(op, Operation) else None
 
 
+def _retryable(exc: TransportError) -> bool:
+    return exc.status is None or exc.status in _RETRY_STATUSES
+
+
 def _connection_error(op: Operation[Any, Any], exc: httpx.HTTPError) -> TransportError:
     kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection failed"
-    return TransportError(f"{kind} ({type(exc).__name__})", operation=f"{op.service}.{op.name}")
-
-
-def _json_fault(body: bytes) -> tuple[str, str] | None:
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if isinstance(data, dict) and isinstance(data.get("faultcode"), str):
-        return data["faultcode"], str(data.get("faultstring", ""))
-    return None
-
-
-def _excerpt(body: bytes) -> str:
-    return body[:_EXCERPT].decode("utf-8", "replace")
+    return TransportError(f"{kind} ({type(exc).__name__})", operation=op.qualified_name)
 
 
 class Client(_Core):
@@ -250,10 +271,10 @@ class Client(_Core):
         self.close()
 
     def call(self, op: Operation[Req, Resp], request: Req | None, options: CallOptions) -> Resp:
-        self._check(op)
+        self.transport_for(op)  # refuse before logging in
         if self._wants_login(op):
             self._ensure_session(None)
-        stale = self._session_id  # read before sending: a fault must not blame a newer session
+        stale = self._credential()  # read before sending: a fault must not blame a newer session
         try:
             return self._send(op, request, options)
         except AuthError:
@@ -263,29 +284,43 @@ class Client(_Core):
             return self._send(op, request, options)
 
     def _send(self, op: Operation[Any, Resp], request: Any, options: CallOptions) -> Resp:
-        http_request = self.build_request(op, request, options)
-        try:
-            response = self._http.send(http_request)
-        except httpx.HTTPError as exc:
-            raise _connection_error(op, exc) from None
-        return self.decode_response(op, response)
+        delays = self._retry_delays(op, options)
+        while True:
+            http_request = self.build_request(op, request, options)
+            try:
+                try:
+                    response = self._http.send(http_request)
+                except httpx.HTTPError as exc:
+                    raise _connection_error(op, exc) from None
+                if response.status_code in _RETRY_STATUSES and delays:
+                    raise TransportError(
+                        "server unavailable",
+                        operation=op.qualified_name,
+                        status=response.status_code,
+                    )
+                return self.decode_response(op, response)
+            except TransportError as exc:
+                if not delays or not _retryable(exc) or type(exc) is not TransportError:
+                    raise
+                time.sleep(delays.pop(0))
 
     def _ensure_session(self, stale: str | None) -> None:
         with self._lock:
-            if self._session_id and self._session_id != stale:
+            current = self._credential()
+            if current and current != stale:
                 return  # another thread already logged in
-            self._session_id = None
+            self._forget()
             op, req = self._login_request()
             self._remember(self._send(op, req, CallOptions()))
 
     def close(self) -> None:
         try:
-            if self._owns_session and self._session_id:
+            if self._owns_session and self._credential():
                 session = getattr(self, "session", None)
                 if session is not None and hasattr(session, "logout"):
                     with contextlib.suppress(Fault, TransportError):
                         session.logout(**self._logout_fields(session))
-                self._session_id = None
+                self._forget()
         finally:
             if self._owns_http:
                 self._http.close()
@@ -311,10 +346,10 @@ class AsyncClient(_Core):
     async def call(
         self, op: Operation[Req, Resp], request: Req | None, options: CallOptions
     ) -> Resp:
-        self._check(op)
+        self.transport_for(op)
         if self._wants_login(op):
             await self._ensure_session(None)
-        stale = self._session_id
+        stale = self._credential()
         try:
             return await self._send(op, request, options)
         except AuthError:
@@ -324,29 +359,67 @@ class AsyncClient(_Core):
             return await self._send(op, request, options)
 
     async def _send(self, op: Operation[Any, Resp], request: Any, options: CallOptions) -> Resp:
-        http_request = self.build_request(op, request, options)
-        try:
-            response = await self._http.send(http_request)
-        except httpx.HTTPError as exc:
-            raise _connection_error(op, exc) from None
-        return self.decode_response(op, response)
+        delays = self._retry_delays(op, options)
+        while True:
+            http_request = self.build_request(op, request, options)
+            try:
+                try:
+                    response = await self._http.send(http_request)
+                except httpx.HTTPError as exc:
+                    raise _connection_error(op, exc) from None
+                if response.status_code in _RETRY_STATUSES and delays:
+                    raise TransportError(
+                        "server unavailable",
+                        operation=op.qualified_name,
+                        status=response.status_code,
+                    )
+                return self.decode_response(op, response)
+            except TransportError as exc:
+                if not delays or not _retryable(exc) or type(exc) is not TransportError:
+                    raise
+                await asyncio.sleep(delays.pop(0))
 
     async def _ensure_session(self, stale: str | None) -> None:
         async with self._lock:
-            if self._session_id and self._session_id != stale:
+            current = self._credential()
+            if current and current != stale:
                 return  # another task already logged in
-            self._session_id = None
+            self._forget()
             op, req = self._login_request()
             self._remember(await self._send(op, req, CallOptions()))
 
+    async def bulk(
+        self,
+        method: Callable[..., Awaitable[R]],
+        requests: Iterable[Any],
+        *,
+        concurrency: int = 20,
+        return_exceptions: bool = False,
+    ) -> list[R | BaseException]:
+        """Call `method` once per request (a struct, or a dict of keyword arguments), at most
+        `concurrency` at a time; results come back in request order."""
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(item: Any) -> R:
+            async with gate:
+                if isinstance(item, dict):
+                    return await method(**item)
+                return await method(item)
+
+        return await asyncio.gather(
+            *(one(item) for item in requests), return_exceptions=return_exceptions
+        )
+
     async def aclose(self) -> None:
         try:
-            if self._owns_session and self._session_id:
+            if self._owns_session and self._credential():
                 session = getattr(self, "session", None)
                 if session is not None and hasattr(session, "logout"):
                     with contextlib.suppress(Fault, TransportError):
                         await session.logout(**self._logout_fields(session))
-                self._session_id = None
+                self._forget()
         finally:
             if self._owns_http:
                 await self._http.aclose()

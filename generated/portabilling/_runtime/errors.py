@@ -3,6 +3,16 @@
 
 from __future__ import annotations
 
+# Fault codes that mean "the session is gone": log in again once, then retry the call once.
+AUTH_FAULTS = frozenset(
+    {
+        "Server.Session.check_auth.auth_failed",
+        "Client.check_auth.envelope_missed",
+        "Client.Session.check_auth.failed_to_process_jwt",
+        "Client.Session.check_auth.failed_to_process_access_token",
+    }
+)
+
 
 class PortaBillingError(Exception):
     """Base of every error the bindings raise."""
@@ -23,6 +33,10 @@ class AuthError(Fault):
     """The session or credentials were refused, also after logging in again once."""
 
 
+def fault_class(faultcode: str) -> type[Fault]:
+    return AuthError if faultcode in AUTH_FAULTS else Fault
+
+
 class TransportError(PortaBillingError):
     """The call did not produce a usable answer: connection failure, timeout, bad HTTP reply."""
 
@@ -32,7 +46,7 @@ class TransportError(PortaBillingError):
         self.operation = operation
         self.status = status
         self.excerpt = excerpt
-        text = f"{operation}: {message}"
+        text = f"{operation}: {message}" if operation else message
         if status is not None:
             text += f" (HTTP {status})"
         if excerpt:
@@ -42,6 +56,14 @@ class TransportError(PortaBillingError):
 
 class DecodeError(TransportError):
     """The reply arrived but does not match the operation's response type."""
+
+
+class EncodeError(PortaBillingError, ValueError):
+    """The request cannot be sent as given (e.g. a control character over SOAP); nothing was sent."""
+
+    def __init__(self, message: str, *, operation: str):
+        self.operation = operation
+        super().__init__(f"{operation}: {message}" if operation else message)
 
 
 class UnsupportedOperation(PortaBillingError):

@@ -47,6 +47,8 @@ GET_ACCOUNT_INFO: Operation[GetAccountInfoRequest, GetAccountInfoResponse] = Ope
     endpoint_path="/Porta/SOAP/Account",
     request=GetAccountInfoRequest,
     response=GetAccountInfoResponse,
+    parts=("GetAccountInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_ACCOUNT: Operation[UpdateAccountRequest, UpdateAccountResponse] = Operation(
     service="Account",
@@ -56,6 +58,8 @@ UPDATE_ACCOUNT: Operation[UpdateAccountRequest, UpdateAccountResponse] = Operati
     endpoint_path="/Porta/SOAP/Account",
     request=UpdateAccountRequest,
     response=UpdateAccountResponse,
+    parts=("UpdateAccountRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_XDR_LIST: Operation[GetAccountXdrListRequest, GetAccountXdrListResponse] = Operation(
     service="Account",
@@ -65,6 +69,8 @@ GET_XDR_LIST: Operation[GetAccountXdrListRequest, GetAccountXdrListResponse] = O
     endpoint_path="/Porta/SOAP/Account",
     request=GetAccountXdrListRequest,
     response=GetAccountXdrListResponse,
+    parts=("GetAccountXdrListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="xdr_list",
 )
 GET_SERVICE_FEATURES: Operation[
@@ -77,6 +83,8 @@ GET_SERVICE_FEATURES: Operation[
     endpoint_path="/Porta/SOAP/Account",
     request=GetAccountServiceFeaturesRequest,
     response=GetAccountServiceFeaturesResponse,
+    parts=("GetAccountServiceFeaturesRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_FOLLOWME_INFO: Operation[GetAccountFollowmeInfoRequest, GetAccountFollowmeInfoResponse] = (
     Operation(
@@ -87,6 +95,8 @@ GET_FOLLOWME_INFO: Operation[GetAccountFollowmeInfoRequest, GetAccountFollowmeIn
         endpoint_path="/Porta/SOAP/Account",
         request=GetAccountFollowmeInfoRequest,
         response=GetAccountFollowmeInfoResponse,
+        parts=("GetAccountFollowmeInfoRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 UPDATE_FOLLOWME: Operation[UpdateAccountFollowmeRequest, UpdateAccountFollowmeResponse] = (
@@ -98,6 +108,8 @@ UPDATE_FOLLOWME: Operation[UpdateAccountFollowmeRequest, UpdateAccountFollowmeRe
         endpoint_path="/Porta/SOAP/Account",
         request=UpdateAccountFollowmeRequest,
         response=UpdateAccountFollowmeResponse,
+        parts=("UpdateAccountFollowmeRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_SUBSCRIPTIONS: Operation[GetAccountSubscriptionsRequest, GetAccountSubscriptionsResponse] = (
@@ -109,6 +121,8 @@ GET_SUBSCRIPTIONS: Operation[GetAccountSubscriptionsRequest, GetAccountSubscript
         endpoint_path="/Porta/SOAP/Account",
         request=GetAccountSubscriptionsRequest,
         response=GetAccountSubscriptionsResponse,
+        parts=("GetAccountSubscriptionsRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 RESET_PASSWORD: Operation[ResetAccountPasswordRequest, ResetAccountPasswordResponse] = Operation(
@@ -119,6 +133,8 @@ RESET_PASSWORD: Operation[ResetAccountPasswordRequest, ResetAccountPasswordRespo
     endpoint_path="/Porta/SOAP/Account",
     request=ResetAccountPasswordRequest,
     response=ResetAccountPasswordResponse,
+    parts=("ResetAccountPasswordRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_REGISTRATION_STATUS: Operation[
     GetAccountRegistrationStatusRequest, GetAccountRegistrationStatusResponse
@@ -130,6 +146,8 @@ GET_REGISTRATION_STATUS: Operation[
     endpoint_path="/Porta/SOAP/Account",
     request=GetAccountRegistrationStatusRequest,
     response=GetAccountRegistrationStatusResponse,
+    parts=("GetAccountRegistrationStatusRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

@@ -31,6 +31,7 @@ LOGIN: Operation[LoginRequest, LoginResponse] = Operation(
     endpoint_path="/Porta/SOAP/Session",
     request=LoginRequest,
     response=LoginResponse,
+    parts=("LoginRequest",),
     auth=False,
 )
 LOGOUT: Operation[LogoutRequest, LogoutResponse] = Operation(
@@ -41,6 +42,8 @@ LOGOUT: Operation[LogoutRequest, LogoutResponse] = Operation(
     endpoint_path="/Porta/SOAP/Session",
     request=LogoutRequest,
     response=LogoutResponse,
+    parts=("LogoutRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 PING: Operation[PingRequest, PingResponse] = Operation(
     service="Session",
@@ -50,6 +53,8 @@ PING: Operation[PingRequest, PingResponse] = Operation(
     endpoint_path="/Porta/SOAP/Session",
     request=PingRequest,
     response=PingResponse,
+    parts=("PingRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

@@ -43,6 +43,8 @@ GET_VM_SETTINGS: Operation[GetVoicemailVmSettingsRequest, GetVoicemailVmSettings
         endpoint_path="/Porta/SOAP/Voicemail",
         request=GetVoicemailVmSettingsRequest,
         response=GetVoicemailVmSettingsResponse,
+        parts=("GetVoicemailVmSettingsRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 SET_VM_SETTINGS: Operation[SetVoicemailVmSettingsRequest, SetVoicemailVmSettingsResponse] = (
@@ -54,6 +56,8 @@ SET_VM_SETTINGS: Operation[SetVoicemailVmSettingsRequest, SetVoicemailVmSettings
         endpoint_path="/Porta/SOAP/Voicemail",
         request=SetVoicemailVmSettingsRequest,
         response=SetVoicemailVmSettingsResponse,
+        parts=("SetVoicemailVmSettingsRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_VM_MESSAGE_LIST: Operation[
@@ -66,6 +70,8 @@ GET_VM_MESSAGE_LIST: Operation[
     endpoint_path="/Porta/SOAP/Voicemail",
     request=GetVoicemailVmMessageListRequest,
     response=GetVoicemailVmMessageListResponse,
+    parts=("GetVoicemailVmMessageListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="messages",
 )
 GET_VM_MESSAGE: Operation[GetVoicemailVmMessageRequest, GetVoicemailVmMessageResponse] = Operation(
@@ -76,6 +82,8 @@ GET_VM_MESSAGE: Operation[GetVoicemailVmMessageRequest, GetVoicemailVmMessageRes
     endpoint_path="/Porta/SOAP/Voicemail",
     request=GetVoicemailVmMessageRequest,
     response=GetVoicemailVmMessageResponse,
+    parts=("GetVoicemailVmMessageRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_VM_MESSAGE: Operation[DeleteVoicemailVmMessageRequest, DeleteVoicemailVmMessageResponse] = (
     Operation(
@@ -86,6 +94,8 @@ DELETE_VM_MESSAGE: Operation[DeleteVoicemailVmMessageRequest, DeleteVoicemailVmM
         endpoint_path="/Porta/SOAP/Voicemail",
         request=DeleteVoicemailVmMessageRequest,
         response=DeleteVoicemailVmMessageResponse,
+        parts=("DeleteVoicemailVmMessageRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_VM_GREETING: Operation[GetVoicemailVmGreetingRequest, GetVoicemailVmGreetingResponse] = (
@@ -97,6 +107,8 @@ GET_VM_GREETING: Operation[GetVoicemailVmGreetingRequest, GetVoicemailVmGreeting
         endpoint_path="/Porta/SOAP/Voicemail",
         request=GetVoicemailVmGreetingRequest,
         response=GetVoicemailVmGreetingResponse,
+        parts=("GetVoicemailVmGreetingRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 SET_VM_GREETING: Operation[SetVoicemailVmGreetingRequest, SetVoicemailVmGreetingResponse] = (
@@ -108,6 +120,8 @@ SET_VM_GREETING: Operation[SetVoicemailVmGreetingRequest, SetVoicemailVmGreeting
         endpoint_path="/Porta/SOAP/Voicemail",
         request=SetVoicemailVmGreetingRequest,
         response=SetVoicemailVmGreetingResponse,
+        parts=("SetVoicemailVmGreetingRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 

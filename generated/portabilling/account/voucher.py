@@ -24,6 +24,8 @@ RECHARGE: Operation[RechargeVoucherRequest, RechargeVoucherResponse] = Operation
     endpoint_path="/Porta/SOAP/Voucher",
     request=RechargeVoucherRequest,
     response=RechargeVoucherResponse,
+    parts=("RechargeVoucherRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

@@ -51,6 +51,8 @@ GET_ACCESS_ROLE_INFO: Operation[GetAccessRoleInfoRequest, GetAccessRoleInfoRespo
     endpoint_path="/Porta/SOAP/AccessRole",
     request=GetAccessRoleInfoRequest,
     response=GetAccessRoleInfoResponse,
+    parts=("GetAccessRoleInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_ACCESS_ROLE_LIST: Operation[GetAccessRoleListRequest, GetAccessRoleListResponse] = Operation(
     service="AccessRole",
@@ -60,6 +62,8 @@ GET_ACCESS_ROLE_LIST: Operation[GetAccessRoleListRequest, GetAccessRoleListRespo
     endpoint_path="/Porta/SOAP/AccessRole",
     request=GetAccessRoleListRequest,
     response=GetAccessRoleListResponse,
+    parts=("GetAccessRoleListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="access_role_list",
 )
 ADD_ACCESS_ROLE: Operation[AddAccessRoleRequest, AddAccessRoleResponse] = Operation(
@@ -70,6 +74,8 @@ ADD_ACCESS_ROLE: Operation[AddAccessRoleRequest, AddAccessRoleResponse] = Operat
     endpoint_path="/Porta/SOAP/AccessRole",
     request=AddAccessRoleRequest,
     response=AddAccessRoleResponse,
+    parts=("AddAccessRoleRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_ACCESS_ROLE: Operation[UpdateAccessRoleRequest, UpdateAccessRoleResponse] = Operation(
     service="AccessRole",
@@ -79,6 +85,8 @@ UPDATE_ACCESS_ROLE: Operation[UpdateAccessRoleRequest, UpdateAccessRoleResponse]
     endpoint_path="/Porta/SOAP/AccessRole",
     request=UpdateAccessRoleRequest,
     response=UpdateAccessRoleResponse,
+    parts=("UpdateAccessRoleRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_ACCESS_ROLE: Operation[DeleteAccessRoleRequest, DeleteAccessRoleResponse] = Operation(
     service="AccessRole",
@@ -88,6 +96,8 @@ DELETE_ACCESS_ROLE: Operation[DeleteAccessRoleRequest, DeleteAccessRoleResponse]
     endpoint_path="/Porta/SOAP/AccessRole",
     request=DeleteAccessRoleRequest,
     response=DeleteAccessRoleResponse,
+    parts=("DeleteAccessRoleRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_ACCESS_PERMISSIONS: Operation[
     GetAccessRoleAccessPermissionsRequest, GetAccessRoleAccessPermissionsResponse
@@ -99,6 +109,8 @@ GET_ACCESS_PERMISSIONS: Operation[
     endpoint_path="/Porta/SOAP/AccessRole",
     request=GetAccessRoleAccessPermissionsRequest,
     response=GetAccessRoleAccessPermissionsResponse,
+    parts=("GetAccessRoleAccessPermissionsRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_ACCESS_PERMISSIONS: Operation[
     UpdateAccessRoleAccessPermissionsRequest, UpdateAccessRoleAccessPermissionsResponse
@@ -110,6 +122,8 @@ UPDATE_ACCESS_PERMISSIONS: Operation[
     endpoint_path="/Porta/SOAP/AccessRole",
     request=UpdateAccessRoleAccessPermissionsRequest,
     response=UpdateAccessRoleAccessPermissionsResponse,
+    parts=("UpdateAccessRoleAccessPermissionsRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_ACCESS_ROLE_OBJECT_LIST: Operation[
     GetAccessRoleObjectListRequest, GetAccessRoleObjectListResponse
@@ -121,6 +135,8 @@ GET_ACCESS_ROLE_OBJECT_LIST: Operation[
     endpoint_path="/Porta/SOAP/AccessRole",
     request=GetAccessRoleObjectListRequest,
     response=GetAccessRoleObjectListResponse,
+    parts=("GetAccessRoleObjectListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="access_role_object_list",
 )
 ADD_ACCESS_ROLE_OBJECT: Operation[AddAccessRoleObjectRequest, AddAccessRoleObjectResponse] = (
@@ -132,6 +148,8 @@ ADD_ACCESS_ROLE_OBJECT: Operation[AddAccessRoleObjectRequest, AddAccessRoleObjec
         endpoint_path="/Porta/SOAP/AccessRole",
         request=AddAccessRoleObjectRequest,
         response=AddAccessRoleObjectResponse,
+        parts=("AddAccessRoleObjectRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 UPDATE_ACCESS_ROLE_OBJECT: Operation[
@@ -144,6 +162,8 @@ UPDATE_ACCESS_ROLE_OBJECT: Operation[
     endpoint_path="/Porta/SOAP/AccessRole",
     request=UpdateAccessRoleObjectRequest,
     response=UpdateAccessRoleObjectResponse,
+    parts=("UpdateAccessRoleObjectRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_ACCESS_ROLE_OBJECT: Operation[
     DeleteAccessRoleObjectRequest, DeleteAccessRoleObjectResponse
@@ -155,6 +175,8 @@ DELETE_ACCESS_ROLE_OBJECT: Operation[
     endpoint_path="/Porta/SOAP/AccessRole",
     request=DeleteAccessRoleObjectRequest,
     response=DeleteAccessRoleObjectResponse,
+    parts=("DeleteAccessRoleObjectRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

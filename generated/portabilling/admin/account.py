@@ -205,6 +205,8 @@ GET_ACCOUNT_INFO: Operation[GetAccountInfoRequest, GetAccountInfoResponse] = Ope
     endpoint_path="/Porta/SOAP/Account",
     request=GetAccountInfoRequest,
     response=GetAccountInfoResponse,
+    parts=("GetAccountInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_ACCOUNT_LIST: Operation[GetAccountListRequest, GetAccountListResponse] = Operation(
     service="Account",
@@ -214,6 +216,8 @@ GET_ACCOUNT_LIST: Operation[GetAccountListRequest, GetAccountListResponse] = Ope
     endpoint_path="/Porta/SOAP/Account",
     request=GetAccountListRequest,
     response=GetAccountListResponse,
+    parts=("GetAccountListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="account_list",
 )
 ADD_ACCOUNT: Operation[AddAccountRequest, AddAccountResponse] = Operation(
@@ -224,6 +228,8 @@ ADD_ACCOUNT: Operation[AddAccountRequest, AddAccountResponse] = Operation(
     endpoint_path="/Porta/SOAP/Account",
     request=AddAccountRequest,
     response=AddAccountResponse,
+    parts=("AddAccountRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_ACCOUNT: Operation[UpdateAccountRequest, UpdateAccountResponse] = Operation(
     service="Account",
@@ -233,6 +239,8 @@ UPDATE_ACCOUNT: Operation[UpdateAccountRequest, UpdateAccountResponse] = Operati
     endpoint_path="/Porta/SOAP/Account",
     request=UpdateAccountRequest,
     response=UpdateAccountResponse,
+    parts=("UpdateAccountRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_ACCOUNT: Operation[DeleteAccountRequest, DeleteAccountResponse] = Operation(
     service="Account",
@@ -242,6 +250,8 @@ DELETE_ACCOUNT: Operation[DeleteAccountRequest, DeleteAccountResponse] = Operati
     endpoint_path="/Porta/SOAP/Account",
     request=DeleteAccountRequest,
     response=DeleteAccountResponse,
+    parts=("DeleteAccountRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 TERMINATE_ACCOUNT: Operation[TerminateAccountRequest, TerminateAccountResponse] = Operation(
     service="Account",
@@ -251,6 +261,8 @@ TERMINATE_ACCOUNT: Operation[TerminateAccountRequest, TerminateAccountResponse] 
     endpoint_path="/Porta/SOAP/Account",
     request=TerminateAccountRequest,
     response=TerminateAccountResponse,
+    parts=("TerminateAccountRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 VALIDATE_ACCOUNT_INFO: Operation[ValidateAccountInfoRequest, ValidateAccountInfoResponse] = (
     Operation(
@@ -261,6 +273,8 @@ VALIDATE_ACCOUNT_INFO: Operation[ValidateAccountInfoRequest, ValidateAccountInfo
         endpoint_path="/Porta/SOAP/Account",
         request=ValidateAccountInfoRequest,
         response=ValidateAccountInfoResponse,
+        parts=("ValidateAccountInfoRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 BLOCK_ACCOUNT: Operation[BlockAccountRequest, BlockAccountResponse] = Operation(
@@ -271,6 +285,8 @@ BLOCK_ACCOUNT: Operation[BlockAccountRequest, BlockAccountResponse] = Operation(
     endpoint_path="/Porta/SOAP/Account",
     request=BlockAccountRequest,
     response=BlockAccountResponse,
+    parts=("BlockAccountRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UNBLOCK_ACCOUNT: Operation[UnblockAccountRequest, UnblockAccountResponse] = Operation(
     service="Account",
@@ -280,6 +296,8 @@ UNBLOCK_ACCOUNT: Operation[UnblockAccountRequest, UnblockAccountResponse] = Oper
     endpoint_path="/Porta/SOAP/Account",
     request=UnblockAccountRequest,
     response=UnblockAccountResponse,
+    parts=("UnblockAccountRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_ALIAS_LIST: Operation[GetAccountAliasListRequest, GetAccountAliasListResponse] = Operation(
     service="Account",
@@ -289,6 +307,8 @@ GET_ALIAS_LIST: Operation[GetAccountAliasListRequest, GetAccountAliasListRespons
     endpoint_path="/Porta/SOAP/Account",
     request=GetAccountAliasListRequest,
     response=GetAccountAliasListResponse,
+    parts=("GetAccountAliasListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="alias_list",
 )
 ADD_ALIAS: Operation[AddAccountAliasRequest, AddAccountAliasResponse] = Operation(
@@ -299,6 +319,8 @@ ADD_ALIAS: Operation[AddAccountAliasRequest, AddAccountAliasResponse] = Operatio
     endpoint_path="/Porta/SOAP/Account",
     request=AddAccountAliasRequest,
     response=AddAccountAliasResponse,
+    parts=("AddAccountAliasRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_ALIAS: Operation[UpdateAccountAliasRequest, UpdateAccountAliasResponse] = Operation(
     service="Account",
@@ -308,6 +330,8 @@ UPDATE_ALIAS: Operation[UpdateAccountAliasRequest, UpdateAccountAliasResponse] =
     endpoint_path="/Porta/SOAP/Account",
     request=UpdateAccountAliasRequest,
     response=UpdateAccountAliasResponse,
+    parts=("UpdateAccountAliasRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_ALIAS: Operation[DeleteAccountAliasRequest, DeleteAccountAliasResponse] = Operation(
     service="Account",
@@ -317,6 +341,8 @@ DELETE_ALIAS: Operation[DeleteAccountAliasRequest, DeleteAccountAliasResponse] =
     endpoint_path="/Porta/SOAP/Account",
     request=DeleteAccountAliasRequest,
     response=DeleteAccountAliasResponse,
+    parts=("DeleteAccountAliasRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 MAKE_TRANSACTION: Operation[MakeAccountTransactionRequest, MakeAccountTransactionResponse] = (
     Operation(
@@ -327,6 +353,8 @@ MAKE_TRANSACTION: Operation[MakeAccountTransactionRequest, MakeAccountTransactio
         endpoint_path="/Porta/SOAP/Account",
         request=MakeAccountTransactionRequest,
         response=MakeAccountTransactionResponse,
+        parts=("MakeAccountTransactionRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_XDR_LIST: Operation[GetAccountXdrListRequest, GetAccountXdrListResponse] = Operation(
@@ -337,6 +365,8 @@ GET_XDR_LIST: Operation[GetAccountXdrListRequest, GetAccountXdrListResponse] = O
     endpoint_path="/Porta/SOAP/Account",
     request=GetAccountXdrListRequest,
     response=GetAccountXdrListResponse,
+    parts=("GetAccountXdrListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="xdr_list",
 )
 GET_CDR_LIST: Operation[GetAccountCdrListRequest, GetAccountCdrListResponse] = Operation(
@@ -347,6 +377,8 @@ GET_CDR_LIST: Operation[GetAccountCdrListRequest, GetAccountCdrListResponse] = O
     endpoint_path="/Porta/SOAP/Account",
     request=GetAccountCdrListRequest,
     response=GetAccountCdrListResponse,
+    parts=("GetAccountCdrListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="cdr_list",
 )
 GET_CUSTOM_FIELDS_VALUES: Operation[
@@ -359,6 +391,8 @@ GET_CUSTOM_FIELDS_VALUES: Operation[
     endpoint_path="/Porta/SOAP/Account",
     request=GetAccountCustomFieldsValuesRequest,
     response=GetAccountCustomFieldsValuesResponse,
+    parts=("GetAccountCustomFieldsValuesRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_CUSTOM_FIELDS_VALUES: Operation[
     UpdateAccountCustomFieldsValuesRequest, UpdateAccountCustomFieldsValuesResponse
@@ -370,6 +404,8 @@ UPDATE_CUSTOM_FIELDS_VALUES: Operation[
     endpoint_path="/Porta/SOAP/Account",
     request=UpdateAccountCustomFieldsValuesRequest,
     response=UpdateAccountCustomFieldsValuesResponse,
+    parts=("UpdateAccountCustomFieldsValuesRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_SUBSCRIPTIONS: Operation[GetAccountSubscriptionsRequest, GetAccountSubscriptionsResponse] = (
     Operation(
@@ -380,6 +416,8 @@ GET_SUBSCRIPTIONS: Operation[GetAccountSubscriptionsRequest, GetAccountSubscript
         endpoint_path="/Porta/SOAP/Account",
         request=GetAccountSubscriptionsRequest,
         response=GetAccountSubscriptionsResponse,
+        parts=("GetAccountSubscriptionsRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 ADD_SUBSCRIPTION: Operation[AddAccountSubscriptionRequest, AddAccountSubscriptionResponse] = (
@@ -391,6 +429,8 @@ ADD_SUBSCRIPTION: Operation[AddAccountSubscriptionRequest, AddAccountSubscriptio
         endpoint_path="/Porta/SOAP/Account",
         request=AddAccountSubscriptionRequest,
         response=AddAccountSubscriptionResponse,
+        parts=("AddAccountSubscriptionRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 UPDATE_SUBSCRIPTION: Operation[
@@ -403,6 +443,8 @@ UPDATE_SUBSCRIPTION: Operation[
     endpoint_path="/Porta/SOAP/Account",
     request=UpdateAccountSubscriptionRequest,
     response=UpdateAccountSubscriptionResponse,
+    parts=("UpdateAccountSubscriptionRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 CLOSE_SUBSCRIPTION: Operation[
     CloseAccountSubscriptionRequest, CloseAccountSubscriptionResponse
@@ -414,6 +456,8 @@ CLOSE_SUBSCRIPTION: Operation[
     endpoint_path="/Porta/SOAP/Account",
     request=CloseAccountSubscriptionRequest,
     response=CloseAccountSubscriptionResponse,
+    parts=("CloseAccountSubscriptionRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 ACTIVATE_SUBSCRIPTIONS: Operation[
     ActivateAccountSubscriptionsRequest, ActivateAccountSubscriptionsResponse
@@ -425,6 +469,8 @@ ACTIVATE_SUBSCRIPTIONS: Operation[
     endpoint_path="/Porta/SOAP/Account",
     request=ActivateAccountSubscriptionsRequest,
     response=ActivateAccountSubscriptionsResponse,
+    parts=("ActivateAccountSubscriptionsRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_SERVICE_FEATURES: Operation[
     GetAccountServiceFeaturesRequest, GetAccountServiceFeaturesResponse
@@ -436,6 +482,8 @@ GET_SERVICE_FEATURES: Operation[
     endpoint_path="/Porta/SOAP/Account",
     request=GetAccountServiceFeaturesRequest,
     response=GetAccountServiceFeaturesResponse,
+    parts=("GetAccountServiceFeaturesRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_SERVICE_FEATURES: Operation[
     UpdateAccountServiceFeaturesRequest, UpdateAccountServiceFeaturesResponse
@@ -447,6 +495,8 @@ UPDATE_SERVICE_FEATURES: Operation[
     endpoint_path="/Porta/SOAP/Account",
     request=UpdateAccountServiceFeaturesRequest,
     response=UpdateAccountServiceFeaturesResponse,
+    parts=("UpdateAccountServiceFeaturesRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_ASSIGNED_ADDONS: Operation[
     GetAccountAssignedAddonsRequest, GetAccountAssignedAddonsResponse
@@ -458,6 +508,8 @@ GET_ASSIGNED_ADDONS: Operation[
     endpoint_path="/Porta/SOAP/Account",
     request=GetAccountAssignedAddonsRequest,
     response=GetAccountAssignedAddonsResponse,
+    parts=("GetAccountAssignedAddonsRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 ADD_ADDON: Operation[AddAccountAddonRequest, AddAccountAddonResponse] = Operation(
     service="Account",
@@ -467,6 +519,8 @@ ADD_ADDON: Operation[AddAccountAddonRequest, AddAccountAddonResponse] = Operatio
     endpoint_path="/Porta/SOAP/Account",
     request=AddAccountAddonRequest,
     response=AddAccountAddonResponse,
+    parts=("AddAccountAddonRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 REMOVE_ADDON: Operation[RemoveAccountAddonRequest, RemoveAccountAddonResponse] = Operation(
     service="Account",
@@ -476,6 +530,8 @@ REMOVE_ADDON: Operation[RemoveAccountAddonRequest, RemoveAccountAddonResponse] =
     endpoint_path="/Porta/SOAP/Account",
     request=RemoveAccountAddonRequest,
     response=RemoveAccountAddonResponse,
+    parts=("RemoveAccountAddonRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_ALLOWED_ADDONS: Operation[GetAccountAllowedAddonsRequest, GetAccountAllowedAddonsResponse] = (
     Operation(
@@ -486,6 +542,8 @@ GET_ALLOWED_ADDONS: Operation[GetAccountAllowedAddonsRequest, GetAccountAllowedA
         endpoint_path="/Porta/SOAP/Account",
         request=GetAccountAllowedAddonsRequest,
         response=GetAccountAllowedAddonsResponse,
+        parts=("GetAccountAllowedAddonsRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_FOLLOWME_INFO: Operation[GetAccountFollowmeInfoRequest, GetAccountFollowmeInfoResponse] = (
@@ -497,6 +555,8 @@ GET_FOLLOWME_INFO: Operation[GetAccountFollowmeInfoRequest, GetAccountFollowmeIn
         endpoint_path="/Porta/SOAP/Account",
         request=GetAccountFollowmeInfoRequest,
         response=GetAccountFollowmeInfoResponse,
+        parts=("GetAccountFollowmeInfoRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 UPDATE_FOLLOWME: Operation[UpdateAccountFollowmeRequest, UpdateAccountFollowmeResponse] = (
@@ -508,6 +568,8 @@ UPDATE_FOLLOWME: Operation[UpdateAccountFollowmeRequest, UpdateAccountFollowmeRe
         endpoint_path="/Porta/SOAP/Account",
         request=UpdateAccountFollowmeRequest,
         response=UpdateAccountFollowmeResponse,
+        parts=("UpdateAccountFollowmeRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_FOLLOWME_NUMBER_LIST: Operation[
@@ -520,6 +582,8 @@ GET_FOLLOWME_NUMBER_LIST: Operation[
     endpoint_path="/Porta/SOAP/Account",
     request=GetAccountFollowmeNumberListRequest,
     response=GetAccountFollowmeNumberListResponse,
+    parts=("GetAccountFollowmeNumberListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="followme_number_list",
 )
 ADD_FOLLOWME_NUMBER: Operation[
@@ -532,6 +596,8 @@ ADD_FOLLOWME_NUMBER: Operation[
     endpoint_path="/Porta/SOAP/Account",
     request=AddAccountFollowmeNumberRequest,
     response=AddAccountFollowmeNumberResponse,
+    parts=("AddAccountFollowmeNumberRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_FOLLOWME_NUMBER: Operation[
     UpdateAccountFollowmeNumberRequest, UpdateAccountFollowmeNumberResponse
@@ -543,6 +609,8 @@ UPDATE_FOLLOWME_NUMBER: Operation[
     endpoint_path="/Porta/SOAP/Account",
     request=UpdateAccountFollowmeNumberRequest,
     response=UpdateAccountFollowmeNumberResponse,
+    parts=("UpdateAccountFollowmeNumberRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_FOLLOWME_NUMBER: Operation[
     DeleteAccountFollowmeNumberRequest, DeleteAccountFollowmeNumberResponse
@@ -554,6 +622,8 @@ DELETE_FOLLOWME_NUMBER: Operation[
     endpoint_path="/Porta/SOAP/Account",
     request=DeleteAccountFollowmeNumberRequest,
     response=DeleteAccountFollowmeNumberResponse,
+    parts=("DeleteAccountFollowmeNumberRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_CALL_BARRING_OPTIONS: Operation[
     GetAccountCallBarringOptionsRequest, GetAccountCallBarringOptionsResponse
@@ -565,6 +635,8 @@ GET_CALL_BARRING_OPTIONS: Operation[
     endpoint_path="/Porta/SOAP/Account",
     request=GetAccountCallBarringOptionsRequest,
     response=GetAccountCallBarringOptionsResponse,
+    parts=("GetAccountCallBarringOptionsRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_CALL_BARRING_OPTIONS: Operation[
     UpdateAccountCallBarringOptionsRequest, UpdateAccountCallBarringOptionsResponse
@@ -576,6 +648,8 @@ UPDATE_CALL_BARRING_OPTIONS: Operation[
     endpoint_path="/Porta/SOAP/Account",
     request=UpdateAccountCallBarringOptionsRequest,
     response=UpdateAccountCallBarringOptionsResponse,
+    parts=("UpdateAccountCallBarringOptionsRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_MOH_LIST: Operation[GetAccountMohListRequest, GetAccountMohListResponse] = Operation(
     service="Account",
@@ -585,6 +659,8 @@ GET_MOH_LIST: Operation[GetAccountMohListRequest, GetAccountMohListResponse] = O
     endpoint_path="/Porta/SOAP/Account",
     request=GetAccountMohListRequest,
     response=GetAccountMohListResponse,
+    parts=("GetAccountMohListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPLOAD_MOH: Operation[UploadAccountMohRequest, UploadAccountMohResponse] = Operation(
     service="Account",
@@ -594,6 +670,8 @@ UPLOAD_MOH: Operation[UploadAccountMohRequest, UploadAccountMohResponse] = Opera
     endpoint_path="/Porta/SOAP/Account",
     request=UploadAccountMohRequest,
     response=UploadAccountMohResponse,
+    parts=("UploadAccountMohRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 MOVE_ACCOUNT: Operation[MoveAccountRequest, MoveAccountResponse] = Operation(
     service="Account",
@@ -603,6 +681,8 @@ MOVE_ACCOUNT: Operation[MoveAccountRequest, MoveAccountResponse] = Operation(
     endpoint_path="/Porta/SOAP/Account",
     request=MoveAccountRequest,
     response=MoveAccountResponse,
+    parts=("MoveAccountRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 CHANGE_PRODUCT: Operation[ChangeAccountProductRequest, ChangeAccountProductResponse] = Operation(
     service="Account",
@@ -612,6 +692,8 @@ CHANGE_PRODUCT: Operation[ChangeAccountProductRequest, ChangeAccountProductRespo
     endpoint_path="/Porta/SOAP/Account",
     request=ChangeAccountProductRequest,
     response=ChangeAccountProductResponse,
+    parts=("ChangeAccountProductRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_ACCOUNT_PRODUCT_HISTORY: Operation[
     GetAccountProductHistoryRequest, GetAccountProductHistoryResponse
@@ -623,6 +705,8 @@ GET_ACCOUNT_PRODUCT_HISTORY: Operation[
     endpoint_path="/Porta/SOAP/Account",
     request=GetAccountProductHistoryRequest,
     response=GetAccountProductHistoryResponse,
+    parts=("GetAccountProductHistoryRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 RECHARGE_ACCOUNT: Operation[RechargeAccountRequest, RechargeAccountResponse] = Operation(
     service="Account",
@@ -632,6 +716,8 @@ RECHARGE_ACCOUNT: Operation[RechargeAccountRequest, RechargeAccountResponse] = O
     endpoint_path="/Porta/SOAP/Account",
     request=RechargeAccountRequest,
     response=RechargeAccountResponse,
+    parts=("RechargeAccountRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 TRANSFER_BALANCE: Operation[TransferAccountBalanceRequest, TransferAccountBalanceResponse] = (
     Operation(
@@ -642,6 +728,8 @@ TRANSFER_BALANCE: Operation[TransferAccountBalanceRequest, TransferAccountBalanc
         endpoint_path="/Porta/SOAP/Account",
         request=TransferAccountBalanceRequest,
         response=TransferAccountBalanceResponse,
+        parts=("TransferAccountBalanceRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 RESET_PASSWORD: Operation[ResetAccountPasswordRequest, ResetAccountPasswordResponse] = Operation(
@@ -652,6 +740,8 @@ RESET_PASSWORD: Operation[ResetAccountPasswordRequest, ResetAccountPasswordRespo
     endpoint_path="/Porta/SOAP/Account",
     request=ResetAccountPasswordRequest,
     response=ResetAccountPasswordResponse,
+    parts=("ResetAccountPasswordRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_REGISTRATION_STATUS: Operation[
     GetAccountRegistrationStatusRequest, GetAccountRegistrationStatusResponse
@@ -663,6 +753,8 @@ GET_REGISTRATION_STATUS: Operation[
     endpoint_path="/Porta/SOAP/Account",
     request=GetAccountRegistrationStatusRequest,
     response=GetAccountRegistrationStatusResponse,
+    parts=("GetAccountRegistrationStatusRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_ACCOUNT_NOTE_LIST: Operation[GetAccountNoteListRequest, GetAccountNoteListResponse] = (
     Operation(
@@ -673,6 +765,8 @@ GET_ACCOUNT_NOTE_LIST: Operation[GetAccountNoteListRequest, GetAccountNoteListRe
         endpoint_path="/Porta/SOAP/Account",
         request=GetAccountNoteListRequest,
         response=GetAccountNoteListResponse,
+        parts=("GetAccountNoteListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
         page_field="account_note_list",
     )
 )
@@ -684,6 +778,8 @@ ADD_ACCOUNT_NOTE: Operation[AddAccountNoteRequest, AddAccountNoteResponse] = Ope
     endpoint_path="/Porta/SOAP/Account",
     request=AddAccountNoteRequest,
     response=AddAccountNoteResponse,
+    parts=("AddAccountNoteRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_ACCOUNT_NOTE: Operation[UpdateAccountNoteRequest, UpdateAccountNoteResponse] = Operation(
     service="Account",
@@ -693,6 +789,8 @@ UPDATE_ACCOUNT_NOTE: Operation[UpdateAccountNoteRequest, UpdateAccountNoteRespon
     endpoint_path="/Porta/SOAP/Account",
     request=UpdateAccountNoteRequest,
     response=UpdateAccountNoteResponse,
+    parts=("UpdateAccountNoteRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_ACCOUNT_NOTE: Operation[DeleteAccountNoteRequest, DeleteAccountNoteResponse] = Operation(
     service="Account",
@@ -702,6 +800,8 @@ DELETE_ACCOUNT_NOTE: Operation[DeleteAccountNoteRequest, DeleteAccountNoteRespon
     endpoint_path="/Porta/SOAP/Account",
     request=DeleteAccountNoteRequest,
     response=DeleteAccountNoteResponse,
+    parts=("DeleteAccountNoteRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_SPEED_DIAL_LIST: Operation[GetAccountSpeedDialListRequest, GetAccountSpeedDialListResponse] = (
     Operation(
@@ -712,6 +812,8 @@ GET_SPEED_DIAL_LIST: Operation[GetAccountSpeedDialListRequest, GetAccountSpeedDi
         endpoint_path="/Porta/SOAP/Account",
         request=GetAccountSpeedDialListRequest,
         response=GetAccountSpeedDialListResponse,
+        parts=("GetAccountSpeedDialListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
         page_field="speed_dial_list",
     )
 )
@@ -723,6 +825,8 @@ ADD_SPEED_DIAL: Operation[AddAccountSpeedDialRequest, AddAccountSpeedDialRespons
     endpoint_path="/Porta/SOAP/Account",
     request=AddAccountSpeedDialRequest,
     response=AddAccountSpeedDialResponse,
+    parts=("AddAccountSpeedDialRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_SPEED_DIAL: Operation[UpdateAccountSpeedDialRequest, UpdateAccountSpeedDialResponse] = (
     Operation(
@@ -733,6 +837,8 @@ UPDATE_SPEED_DIAL: Operation[UpdateAccountSpeedDialRequest, UpdateAccountSpeedDi
         endpoint_path="/Porta/SOAP/Account",
         request=UpdateAccountSpeedDialRequest,
         response=UpdateAccountSpeedDialResponse,
+        parts=("UpdateAccountSpeedDialRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 DELETE_SPEED_DIAL: Operation[DeleteAccountSpeedDialRequest, DeleteAccountSpeedDialResponse] = (
@@ -744,6 +850,8 @@ DELETE_SPEED_DIAL: Operation[DeleteAccountSpeedDialRequest, DeleteAccountSpeedDi
         endpoint_path="/Porta/SOAP/Account",
         request=DeleteAccountSpeedDialRequest,
         response=DeleteAccountSpeedDialResponse,
+        parts=("DeleteAccountSpeedDialRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_CALL_SCREENING_RULE_LIST: Operation[
@@ -756,6 +864,8 @@ GET_CALL_SCREENING_RULE_LIST: Operation[
     endpoint_path="/Porta/SOAP/Account",
     request=GetAccountCallScreeningRuleListRequest,
     response=GetAccountCallScreeningRuleListResponse,
+    parts=("GetAccountCallScreeningRuleListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="call_screening_rule_list",
 )
 ADD_CALL_SCREENING_RULE: Operation[
@@ -768,6 +878,8 @@ ADD_CALL_SCREENING_RULE: Operation[
     endpoint_path="/Porta/SOAP/Account",
     request=AddAccountCallScreeningRuleRequest,
     response=AddAccountCallScreeningRuleResponse,
+    parts=("AddAccountCallScreeningRuleRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_CALL_SCREENING_RULE: Operation[
     UpdateAccountCallScreeningRuleRequest, UpdateAccountCallScreeningRuleResponse
@@ -779,6 +891,8 @@ UPDATE_CALL_SCREENING_RULE: Operation[
     endpoint_path="/Porta/SOAP/Account",
     request=UpdateAccountCallScreeningRuleRequest,
     response=UpdateAccountCallScreeningRuleResponse,
+    parts=("UpdateAccountCallScreeningRuleRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_CALL_SCREENING_RULE: Operation[
     DeleteAccountCallScreeningRuleRequest, DeleteAccountCallScreeningRuleResponse
@@ -790,6 +904,8 @@ DELETE_CALL_SCREENING_RULE: Operation[
     endpoint_path="/Porta/SOAP/Account",
     request=DeleteAccountCallScreeningRuleRequest,
     response=DeleteAccountCallScreeningRuleResponse,
+    parts=("DeleteAccountCallScreeningRuleRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_ACCESS_NUMBER_LIST: Operation[
     GetAccountAccessNumberListRequest, GetAccountAccessNumberListResponse
@@ -801,6 +917,8 @@ GET_ACCESS_NUMBER_LIST: Operation[
     endpoint_path="/Porta/SOAP/Account",
     request=GetAccountAccessNumberListRequest,
     response=GetAccountAccessNumberListResponse,
+    parts=("GetAccountAccessNumberListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="access_number_list",
 )
 ADD_ACCESS_NUMBER: Operation[AddAccountAccessNumberRequest, AddAccountAccessNumberResponse] = (
@@ -812,6 +930,8 @@ ADD_ACCESS_NUMBER: Operation[AddAccountAccessNumberRequest, AddAccountAccessNumb
         endpoint_path="/Porta/SOAP/Account",
         request=AddAccountAccessNumberRequest,
         response=AddAccountAccessNumberResponse,
+        parts=("AddAccountAccessNumberRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 UPDATE_ACCESS_NUMBER: Operation[
@@ -824,6 +944,8 @@ UPDATE_ACCESS_NUMBER: Operation[
     endpoint_path="/Porta/SOAP/Account",
     request=UpdateAccountAccessNumberRequest,
     response=UpdateAccountAccessNumberResponse,
+    parts=("UpdateAccountAccessNumberRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_ACCESS_NUMBER: Operation[
     DeleteAccountAccessNumberRequest, DeleteAccountAccessNumberResponse
@@ -835,6 +957,8 @@ DELETE_ACCESS_NUMBER: Operation[
     endpoint_path="/Porta/SOAP/Account",
     request=DeleteAccountAccessNumberRequest,
     response=DeleteAccountAccessNumberResponse,
+    parts=("DeleteAccountAccessNumberRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_EXTENSION_LIST: Operation[GetAccountExtensionListRequest, GetAccountExtensionListResponse] = (
     Operation(
@@ -845,6 +969,8 @@ GET_EXTENSION_LIST: Operation[GetAccountExtensionListRequest, GetAccountExtensio
         endpoint_path="/Porta/SOAP/Account",
         request=GetAccountExtensionListRequest,
         response=GetAccountExtensionListResponse,
+        parts=("GetAccountExtensionListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
         page_field="extension_list",
     )
 )
@@ -856,6 +982,8 @@ ADD_EXTENSION: Operation[AddAccountExtensionRequest, AddAccountExtensionResponse
     endpoint_path="/Porta/SOAP/Account",
     request=AddAccountExtensionRequest,
     response=AddAccountExtensionResponse,
+    parts=("AddAccountExtensionRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_EXTENSION: Operation[UpdateAccountExtensionRequest, UpdateAccountExtensionResponse] = (
     Operation(
@@ -866,6 +994,8 @@ UPDATE_EXTENSION: Operation[UpdateAccountExtensionRequest, UpdateAccountExtensio
         endpoint_path="/Porta/SOAP/Account",
         request=UpdateAccountExtensionRequest,
         response=UpdateAccountExtensionResponse,
+        parts=("UpdateAccountExtensionRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 DELETE_EXTENSION: Operation[DeleteAccountExtensionRequest, DeleteAccountExtensionResponse] = (
@@ -877,6 +1007,8 @@ DELETE_EXTENSION: Operation[DeleteAccountExtensionRequest, DeleteAccountExtensio
         endpoint_path="/Porta/SOAP/Account",
         request=DeleteAccountExtensionRequest,
         response=DeleteAccountExtensionResponse,
+        parts=("DeleteAccountExtensionRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_DEVICE_BINDING_LIST: Operation[
@@ -889,6 +1021,8 @@ GET_DEVICE_BINDING_LIST: Operation[
     endpoint_path="/Porta/SOAP/Account",
     request=GetAccountDeviceBindingListRequest,
     response=GetAccountDeviceBindingListResponse,
+    parts=("GetAccountDeviceBindingListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="device_binding_list",
 )
 ADD_DEVICE_BINDING: Operation[AddAccountDeviceBindingRequest, AddAccountDeviceBindingResponse] = (
@@ -900,6 +1034,8 @@ ADD_DEVICE_BINDING: Operation[AddAccountDeviceBindingRequest, AddAccountDeviceBi
         endpoint_path="/Porta/SOAP/Account",
         request=AddAccountDeviceBindingRequest,
         response=AddAccountDeviceBindingResponse,
+        parts=("AddAccountDeviceBindingRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 UPDATE_DEVICE_BINDING: Operation[
@@ -912,6 +1048,8 @@ UPDATE_DEVICE_BINDING: Operation[
     endpoint_path="/Porta/SOAP/Account",
     request=UpdateAccountDeviceBindingRequest,
     response=UpdateAccountDeviceBindingResponse,
+    parts=("UpdateAccountDeviceBindingRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_DEVICE_BINDING: Operation[
     DeleteAccountDeviceBindingRequest, DeleteAccountDeviceBindingResponse
@@ -923,6 +1061,8 @@ DELETE_DEVICE_BINDING: Operation[
     endpoint_path="/Porta/SOAP/Account",
     request=DeleteAccountDeviceBindingRequest,
     response=DeleteAccountDeviceBindingResponse,
+    parts=("DeleteAccountDeviceBindingRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_ACCOUNT_USAGE: Operation[GetAccountUsageRequest, GetAccountUsageResponse] = Operation(
     service="Account",
@@ -932,6 +1072,8 @@ GET_ACCOUNT_USAGE: Operation[GetAccountUsageRequest, GetAccountUsageResponse] = 
     endpoint_path="/Porta/SOAP/Account",
     request=GetAccountUsageRequest,
     response=GetAccountUsageResponse,
+    parts=("GetAccountUsageRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 EXPORT_ACCOUNT_LIST: Operation[ExportAccountListRequest, ExportAccountListResponse] = Operation(
     service="Account",
@@ -941,6 +1083,8 @@ EXPORT_ACCOUNT_LIST: Operation[ExportAccountListRequest, ExportAccountListRespon
     endpoint_path="/Porta/SOAP/Account",
     request=ExportAccountListRequest,
     response=ExportAccountListResponse,
+    parts=("ExportAccountListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_ACCOUNT_DISCOUNT_COUNTERS: Operation[
     GetAccountDiscountCountersRequest, GetAccountDiscountCountersResponse
@@ -952,6 +1096,8 @@ GET_ACCOUNT_DISCOUNT_COUNTERS: Operation[
     endpoint_path="/Porta/SOAP/Account",
     request=GetAccountDiscountCountersRequest,
     response=GetAccountDiscountCountersResponse,
+    parts=("GetAccountDiscountCountersRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_ACCOUNT_SESSIONS: Operation[GetAccountSessionsRequest, GetAccountSessionsResponse] = Operation(
     service="Account",
@@ -961,6 +1107,8 @@ GET_ACCOUNT_SESSIONS: Operation[GetAccountSessionsRequest, GetAccountSessionsRes
     endpoint_path="/Porta/SOAP/Account",
     request=GetAccountSessionsRequest,
     response=GetAccountSessionsResponse,
+    parts=("GetAccountSessionsRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DISCONNECT_ACCOUNT_SESSIONS: Operation[
     DisconnectAccountSessionsRequest, DisconnectAccountSessionsResponse
@@ -972,6 +1120,8 @@ DISCONNECT_ACCOUNT_SESSIONS: Operation[
     endpoint_path="/Porta/SOAP/Account",
     request=DisconnectAccountSessionsRequest,
     response=DisconnectAccountSessionsResponse,
+    parts=("DisconnectAccountSessionsRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_ACCOUNT_TARIFF: Operation[GetAccountTariffRequest, GetAccountTariffResponse] = Operation(
     service="Account",
@@ -981,6 +1131,8 @@ GET_ACCOUNT_TARIFF: Operation[GetAccountTariffRequest, GetAccountTariffResponse]
     endpoint_path="/Porta/SOAP/Account",
     request=GetAccountTariffRequest,
     response=GetAccountTariffResponse,
+    parts=("GetAccountTariffRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_ACCOUNT_STATE_HISTORY: Operation[
     GetAccountStateHistoryRequest, GetAccountStateHistoryResponse
@@ -993,6 +1145,8 @@ GET_ACCOUNT_STATE_HISTORY: Operation[
     request=GetAccountStateHistoryRequest,
     response=GetAccountStateHistoryResponse,
     json_only=True,
+    parts=("params",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

@@ -34,6 +34,8 @@ GET_AUDIT_LIST: Operation[GetAuditLogAuditListRequest, GetAuditLogAuditListRespo
     endpoint_path="/Porta/SOAP/AuditLog",
     request=GetAuditLogAuditListRequest,
     response=GetAuditLogAuditListResponse,
+    parts=("GetAuditLogAuditListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="audit_list",
 )
 GET_AUDIT_INFO: Operation[GetAuditLogAuditInfoRequest, GetAuditLogAuditInfoResponse] = Operation(
@@ -44,6 +46,8 @@ GET_AUDIT_INFO: Operation[GetAuditLogAuditInfoRequest, GetAuditLogAuditInfoRespo
     endpoint_path="/Porta/SOAP/AuditLog",
     request=GetAuditLogAuditInfoRequest,
     response=GetAuditLogAuditInfoResponse,
+    parts=("GetAuditLogAuditInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 EXPORT_AUDIT_LIST: Operation[ExportAuditLogAuditListRequest, ExportAuditLogAuditListResponse] = (
     Operation(
@@ -54,6 +58,8 @@ EXPORT_AUDIT_LIST: Operation[ExportAuditLogAuditListRequest, ExportAuditLogAudit
         endpoint_path="/Porta/SOAP/AuditLog",
         request=ExportAuditLogAuditListRequest,
         response=ExportAuditLogAuditListResponse,
+        parts=("ExportAuditLogAuditListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 

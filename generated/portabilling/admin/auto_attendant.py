@@ -40,6 +40,8 @@ GET_MENU_LIST: Operation[GetAutoAttendantMenuListRequest, GetAutoAttendantMenuLi
         endpoint_path="/Porta/SOAP/AutoAttendant",
         request=GetAutoAttendantMenuListRequest,
         response=GetAutoAttendantMenuListResponse,
+        parts=("GetAutoAttendantMenuListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
         page_field="menu_list",
     )
 )
@@ -51,6 +53,8 @@ ADD_MENU: Operation[AddAutoAttendantMenuRequest, AddAutoAttendantMenuResponse] =
     endpoint_path="/Porta/SOAP/AutoAttendant",
     request=AddAutoAttendantMenuRequest,
     response=AddAutoAttendantMenuResponse,
+    parts=("AddAutoAttendantMenuRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_MENU: Operation[UpdateAutoAttendantMenuRequest, UpdateAutoAttendantMenuResponse] = (
     Operation(
@@ -61,6 +65,8 @@ UPDATE_MENU: Operation[UpdateAutoAttendantMenuRequest, UpdateAutoAttendantMenuRe
         endpoint_path="/Porta/SOAP/AutoAttendant",
         request=UpdateAutoAttendantMenuRequest,
         response=UpdateAutoAttendantMenuResponse,
+        parts=("UpdateAutoAttendantMenuRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 DELETE_MENU: Operation[DeleteAutoAttendantMenuRequest, DeleteAutoAttendantMenuResponse] = (
@@ -72,6 +78,8 @@ DELETE_MENU: Operation[DeleteAutoAttendantMenuRequest, DeleteAutoAttendantMenuRe
         endpoint_path="/Porta/SOAP/AutoAttendant",
         request=DeleteAutoAttendantMenuRequest,
         response=DeleteAutoAttendantMenuResponse,
+        parts=("DeleteAutoAttendantMenuRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_MENU_INFO: Operation[GetAutoAttendantMenuInfoRequest, GetAutoAttendantMenuInfoResponse] = (
@@ -83,6 +91,8 @@ GET_MENU_INFO: Operation[GetAutoAttendantMenuInfoRequest, GetAutoAttendantMenuIn
         endpoint_path="/Porta/SOAP/AutoAttendant",
         request=GetAutoAttendantMenuInfoRequest,
         response=GetAutoAttendantMenuInfoResponse,
+        parts=("GetAutoAttendantMenuInfoRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 SET_MENU_PROMPT: Operation[
@@ -95,6 +105,8 @@ SET_MENU_PROMPT: Operation[
     endpoint_path="/Porta/SOAP/AutoAttendant",
     request=SetAutoAttendantMenuPromptRequest,
     response=SetAutoAttendantMenuPromptResponse,
+    parts=("SetAutoAttendantMenuPromptRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

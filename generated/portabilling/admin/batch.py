@@ -57,6 +57,8 @@ GET_BATCH_INFO: Operation[GetBatchInfoRequest, GetBatchInfoResponse] = Operation
     endpoint_path="/Porta/SOAP/Batch",
     request=GetBatchInfoRequest,
     response=GetBatchInfoResponse,
+    parts=("GetBatchInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_BATCH_LIST: Operation[GetBatchListRequest, GetBatchListResponse] = Operation(
     service="Batch",
@@ -66,6 +68,8 @@ GET_BATCH_LIST: Operation[GetBatchListRequest, GetBatchListResponse] = Operation
     endpoint_path="/Porta/SOAP/Batch",
     request=GetBatchListRequest,
     response=GetBatchListResponse,
+    parts=("GetBatchListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="batch_list",
 )
 ADD_BATCH: Operation[AddBatchRequest, AddBatchResponse] = Operation(
@@ -76,6 +80,8 @@ ADD_BATCH: Operation[AddBatchRequest, AddBatchResponse] = Operation(
     endpoint_path="/Porta/SOAP/Batch",
     request=AddBatchRequest,
     response=AddBatchResponse,
+    parts=("AddBatchRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_BATCH: Operation[UpdateBatchRequest, UpdateBatchResponse] = Operation(
     service="Batch",
@@ -85,6 +91,8 @@ UPDATE_BATCH: Operation[UpdateBatchRequest, UpdateBatchResponse] = Operation(
     endpoint_path="/Porta/SOAP/Batch",
     request=UpdateBatchRequest,
     response=UpdateBatchResponse,
+    parts=("UpdateBatchRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_BATCH: Operation[DeleteBatchRequest, DeleteBatchResponse] = Operation(
     service="Batch",
@@ -94,6 +102,8 @@ DELETE_BATCH: Operation[DeleteBatchRequest, DeleteBatchResponse] = Operation(
     endpoint_path="/Porta/SOAP/Batch",
     request=DeleteBatchRequest,
     response=DeleteBatchResponse,
+    parts=("DeleteBatchRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPLOAD_BATCH_FILE: Operation[UploadBatchFileRequest, UploadBatchFileResponse] = Operation(
     service="Batch",
@@ -103,6 +113,8 @@ UPLOAD_BATCH_FILE: Operation[UploadBatchFileRequest, UploadBatchFileResponse] = 
     endpoint_path="/Porta/SOAP/Batch",
     request=UploadBatchFileRequest,
     response=UploadBatchFileResponse,
+    parts=("UploadBatchFileRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_BATCH_JOB_STATUS: Operation[GetBatchJobStatusRequest, GetBatchJobStatusResponse] = Operation(
     service="Batch",
@@ -112,6 +124,8 @@ GET_BATCH_JOB_STATUS: Operation[GetBatchJobStatusRequest, GetBatchJobStatusRespo
     endpoint_path="/Porta/SOAP/Batch",
     request=GetBatchJobStatusRequest,
     response=GetBatchJobStatusResponse,
+    parts=("GetBatchJobStatusRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_BATCH_JOB_LIST: Operation[GetBatchJobListRequest, GetBatchJobListResponse] = Operation(
     service="Batch",
@@ -121,6 +135,8 @@ GET_BATCH_JOB_LIST: Operation[GetBatchJobListRequest, GetBatchJobListResponse] =
     endpoint_path="/Porta/SOAP/Batch",
     request=GetBatchJobListRequest,
     response=GetBatchJobListResponse,
+    parts=("GetBatchJobListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="job_list",
 )
 CANCEL_BATCH_JOB: Operation[CancelBatchJobRequest, CancelBatchJobResponse] = Operation(
@@ -131,6 +147,8 @@ CANCEL_BATCH_JOB: Operation[CancelBatchJobRequest, CancelBatchJobResponse] = Ope
     endpoint_path="/Porta/SOAP/Batch",
     request=CancelBatchJobRequest,
     response=CancelBatchJobResponse,
+    parts=("CancelBatchJobRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_BATCH_FIELD_LIST: Operation[GetBatchFieldListRequest, GetBatchFieldListResponse] = Operation(
     service="Batch",
@@ -140,6 +158,8 @@ GET_BATCH_FIELD_LIST: Operation[GetBatchFieldListRequest, GetBatchFieldListRespo
     endpoint_path="/Porta/SOAP/Batch",
     request=GetBatchFieldListRequest,
     response=GetBatchFieldListResponse,
+    parts=("GetBatchFieldListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="batch_field_list",
 )
 ADD_BATCH_FIELD: Operation[AddBatchFieldRequest, AddBatchFieldResponse] = Operation(
@@ -150,6 +170,8 @@ ADD_BATCH_FIELD: Operation[AddBatchFieldRequest, AddBatchFieldResponse] = Operat
     endpoint_path="/Porta/SOAP/Batch",
     request=AddBatchFieldRequest,
     response=AddBatchFieldResponse,
+    parts=("AddBatchFieldRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_BATCH_FIELD: Operation[UpdateBatchFieldRequest, UpdateBatchFieldResponse] = Operation(
     service="Batch",
@@ -159,6 +181,8 @@ UPDATE_BATCH_FIELD: Operation[UpdateBatchFieldRequest, UpdateBatchFieldResponse]
     endpoint_path="/Porta/SOAP/Batch",
     request=UpdateBatchFieldRequest,
     response=UpdateBatchFieldResponse,
+    parts=("UpdateBatchFieldRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_BATCH_FIELD: Operation[DeleteBatchFieldRequest, DeleteBatchFieldResponse] = Operation(
     service="Batch",
@@ -168,6 +192,8 @@ DELETE_BATCH_FIELD: Operation[DeleteBatchFieldRequest, DeleteBatchFieldResponse]
     endpoint_path="/Porta/SOAP/Batch",
     request=DeleteBatchFieldRequest,
     response=DeleteBatchFieldResponse,
+    parts=("DeleteBatchFieldRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DOWNLOAD_BATCH_ERRORS: Operation[DownloadBatchErrorsRequest, DownloadBatchErrorsResponse] = (
     Operation(
@@ -178,6 +204,8 @@ DOWNLOAD_BATCH_ERRORS: Operation[DownloadBatchErrorsRequest, DownloadBatchErrors
         endpoint_path="/Porta/SOAP/Batch",
         request=DownloadBatchErrorsRequest,
         response=DownloadBatchErrorsResponse,
+        parts=("DownloadBatchErrorsRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 

@@ -42,6 +42,8 @@ AUTHORIZE: Operation[AuthorizeBillingSessionRequest, AuthorizeBillingSessionResp
     endpoint_path="/Porta/SOAP/BillingSession",
     request=AuthorizeBillingSessionRequest,
     response=AuthorizeBillingSessionResponse,
+    parts=("AuthorizeBillingSessionRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 START_SESSION: Operation[StartBillingSessionRequest, StartBillingSessionResponse] = Operation(
     service="BillingSession",
@@ -51,6 +53,8 @@ START_SESSION: Operation[StartBillingSessionRequest, StartBillingSessionResponse
     endpoint_path="/Porta/SOAP/BillingSession",
     request=StartBillingSessionRequest,
     response=StartBillingSessionResponse,
+    parts=("StartBillingSessionRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_SESSION: Operation[UpdateBillingSessionRequest, UpdateBillingSessionResponse] = Operation(
     service="BillingSession",
@@ -60,6 +64,8 @@ UPDATE_SESSION: Operation[UpdateBillingSessionRequest, UpdateBillingSessionRespo
     endpoint_path="/Porta/SOAP/BillingSession",
     request=UpdateBillingSessionRequest,
     response=UpdateBillingSessionResponse,
+    parts=("UpdateBillingSessionRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 STOP_SESSION: Operation[StopBillingSessionRequest, StopBillingSessionResponse] = Operation(
     service="BillingSession",
@@ -69,6 +75,8 @@ STOP_SESSION: Operation[StopBillingSessionRequest, StopBillingSessionResponse] =
     endpoint_path="/Porta/SOAP/BillingSession",
     request=StopBillingSessionRequest,
     response=StopBillingSessionResponse,
+    parts=("StopBillingSessionRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_ACTIVE_SESSION_LIST: Operation[
     GetBillingSessionActiveSessionListRequest, GetBillingSessionActiveSessionListResponse
@@ -80,6 +88,8 @@ GET_ACTIVE_SESSION_LIST: Operation[
     endpoint_path="/Porta/SOAP/BillingSession",
     request=GetBillingSessionActiveSessionListRequest,
     response=GetBillingSessionActiveSessionListResponse,
+    parts=("GetBillingSessionActiveSessionListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="sessions",
 )
 DISCONNECT_SESSION: Operation[
@@ -92,6 +102,8 @@ DISCONNECT_SESSION: Operation[
     endpoint_path="/Porta/SOAP/BillingSession",
     request=DisconnectBillingSessionRequest,
     response=DisconnectBillingSessionResponse,
+    parts=("DisconnectBillingSessionRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_SESSION_INFO: Operation[GetBillingSessionInfoRequest, GetBillingSessionInfoResponse] = (
     Operation(
@@ -102,6 +114,8 @@ GET_SESSION_INFO: Operation[GetBillingSessionInfoRequest, GetBillingSessionInfoR
         endpoint_path="/Porta/SOAP/BillingSession",
         request=GetBillingSessionInfoRequest,
         response=GetBillingSessionInfoResponse,
+        parts=("GetBillingSessionInfoRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 

@@ -41,6 +41,8 @@ GET_BUNDLE_INFO: Operation[GetBundleInfoRequest, GetBundleInfoResponse] = Operat
     endpoint_path="/Porta/SOAP/Bundle",
     request=GetBundleInfoRequest,
     response=GetBundleInfoResponse,
+    parts=("GetBundleInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_BUNDLE_LIST: Operation[GetBundleListRequest, GetBundleListResponse] = Operation(
     service="Bundle",
@@ -50,6 +52,8 @@ GET_BUNDLE_LIST: Operation[GetBundleListRequest, GetBundleListResponse] = Operat
     endpoint_path="/Porta/SOAP/Bundle",
     request=GetBundleListRequest,
     response=GetBundleListResponse,
+    parts=("GetBundleListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="bundle_list",
 )
 ADD_BUNDLE: Operation[AddBundleRequest, AddBundleResponse] = Operation(
@@ -60,6 +64,8 @@ ADD_BUNDLE: Operation[AddBundleRequest, AddBundleResponse] = Operation(
     endpoint_path="/Porta/SOAP/Bundle",
     request=AddBundleRequest,
     response=AddBundleResponse,
+    parts=("AddBundleRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_BUNDLE: Operation[UpdateBundleRequest, UpdateBundleResponse] = Operation(
     service="Bundle",
@@ -69,6 +75,8 @@ UPDATE_BUNDLE: Operation[UpdateBundleRequest, UpdateBundleResponse] = Operation(
     endpoint_path="/Porta/SOAP/Bundle",
     request=UpdateBundleRequest,
     response=UpdateBundleResponse,
+    parts=("UpdateBundleRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_BUNDLE: Operation[DeleteBundleRequest, DeleteBundleResponse] = Operation(
     service="Bundle",
@@ -78,6 +86,8 @@ DELETE_BUNDLE: Operation[DeleteBundleRequest, DeleteBundleResponse] = Operation(
     endpoint_path="/Porta/SOAP/Bundle",
     request=DeleteBundleRequest,
     response=DeleteBundleResponse,
+    parts=("DeleteBundleRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 ACTIVATE_BUNDLE: Operation[ActivateBundleRequest, ActivateBundleResponse] = Operation(
     service="Bundle",
@@ -87,6 +97,8 @@ ACTIVATE_BUNDLE: Operation[ActivateBundleRequest, ActivateBundleResponse] = Oper
     endpoint_path="/Porta/SOAP/Bundle",
     request=ActivateBundleRequest,
     response=ActivateBundleResponse,
+    parts=("ActivateBundleRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_BUNDLE_USAGE: Operation[GetBundleUsageRequest, GetBundleUsageResponse] = Operation(
     service="Bundle",
@@ -96,6 +108,8 @@ GET_BUNDLE_USAGE: Operation[GetBundleUsageRequest, GetBundleUsageResponse] = Ope
     endpoint_path="/Porta/SOAP/Bundle",
     request=GetBundleUsageRequest,
     response=GetBundleUsageResponse,
+    parts=("GetBundleUsageRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

@@ -41,6 +41,8 @@ GET_BOOTH_INFO: Operation[GetCallshopBoothInfoRequest, GetCallshopBoothInfoRespo
     endpoint_path="/Porta/SOAP/Callshop",
     request=GetCallshopBoothInfoRequest,
     response=GetCallshopBoothInfoResponse,
+    parts=("GetCallshopBoothInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_BOOTH_LIST: Operation[GetCallshopBoothListRequest, GetCallshopBoothListResponse] = Operation(
     service="Callshop",
@@ -50,6 +52,8 @@ GET_BOOTH_LIST: Operation[GetCallshopBoothListRequest, GetCallshopBoothListRespo
     endpoint_path="/Porta/SOAP/Callshop",
     request=GetCallshopBoothListRequest,
     response=GetCallshopBoothListResponse,
+    parts=("GetCallshopBoothListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="booth_list",
 )
 ADD_BOOTH: Operation[AddCallshopBoothRequest, AddCallshopBoothResponse] = Operation(
@@ -60,6 +64,8 @@ ADD_BOOTH: Operation[AddCallshopBoothRequest, AddCallshopBoothResponse] = Operat
     endpoint_path="/Porta/SOAP/Callshop",
     request=AddCallshopBoothRequest,
     response=AddCallshopBoothResponse,
+    parts=("AddCallshopBoothRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_BOOTH: Operation[UpdateCallshopBoothRequest, UpdateCallshopBoothResponse] = Operation(
     service="Callshop",
@@ -69,6 +75,8 @@ UPDATE_BOOTH: Operation[UpdateCallshopBoothRequest, UpdateCallshopBoothResponse]
     endpoint_path="/Porta/SOAP/Callshop",
     request=UpdateCallshopBoothRequest,
     response=UpdateCallshopBoothResponse,
+    parts=("UpdateCallshopBoothRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_BOOTH: Operation[DeleteCallshopBoothRequest, DeleteCallshopBoothResponse] = Operation(
     service="Callshop",
@@ -78,6 +86,8 @@ DELETE_BOOTH: Operation[DeleteCallshopBoothRequest, DeleteCallshopBoothResponse]
     endpoint_path="/Porta/SOAP/Callshop",
     request=DeleteCallshopBoothRequest,
     response=DeleteCallshopBoothResponse,
+    parts=("DeleteCallshopBoothRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 OPEN_BOOTH: Operation[OpenCallshopBoothRequest, OpenCallshopBoothResponse] = Operation(
     service="Callshop",
@@ -87,6 +97,8 @@ OPEN_BOOTH: Operation[OpenCallshopBoothRequest, OpenCallshopBoothResponse] = Ope
     endpoint_path="/Porta/SOAP/Callshop",
     request=OpenCallshopBoothRequest,
     response=OpenCallshopBoothResponse,
+    parts=("OpenCallshopBoothRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 CLOSE_BOOTH: Operation[CloseCallshopBoothRequest, CloseCallshopBoothResponse] = Operation(
     service="Callshop",
@@ -96,6 +108,8 @@ CLOSE_BOOTH: Operation[CloseCallshopBoothRequest, CloseCallshopBoothResponse] = 
     endpoint_path="/Porta/SOAP/Callshop",
     request=CloseCallshopBoothRequest,
     response=CloseCallshopBoothResponse,
+    parts=("CloseCallshopBoothRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

@@ -51,6 +51,8 @@ GET_COMPANY_INFO: Operation[GetCompanyInfoRequest, GetCompanyInfoResponse] = Ope
     endpoint_path="/Porta/SOAP/Company",
     request=GetCompanyInfoRequest,
     response=GetCompanyInfoResponse,
+    parts=("GetCompanyInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_COMPANY_INFO: Operation[UpdateCompanyInfoRequest, UpdateCompanyInfoResponse] = Operation(
     service="Company",
@@ -60,6 +62,8 @@ UPDATE_COMPANY_INFO: Operation[UpdateCompanyInfoRequest, UpdateCompanyInfoRespon
     endpoint_path="/Porta/SOAP/Company",
     request=UpdateCompanyInfoRequest,
     response=UpdateCompanyInfoResponse,
+    parts=("UpdateCompanyInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_BANK_ACCOUNT_LIST: Operation[
     GetCompanyBankAccountListRequest, GetCompanyBankAccountListResponse
@@ -71,6 +75,8 @@ GET_BANK_ACCOUNT_LIST: Operation[
     endpoint_path="/Porta/SOAP/Company",
     request=GetCompanyBankAccountListRequest,
     response=GetCompanyBankAccountListResponse,
+    parts=("GetCompanyBankAccountListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="bank_account_list",
 )
 ADD_BANK_ACCOUNT: Operation[AddCompanyBankAccountRequest, AddCompanyBankAccountResponse] = (
@@ -82,6 +88,8 @@ ADD_BANK_ACCOUNT: Operation[AddCompanyBankAccountRequest, AddCompanyBankAccountR
         endpoint_path="/Porta/SOAP/Company",
         request=AddCompanyBankAccountRequest,
         response=AddCompanyBankAccountResponse,
+        parts=("AddCompanyBankAccountRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 UPDATE_BANK_ACCOUNT: Operation[
@@ -94,6 +102,8 @@ UPDATE_BANK_ACCOUNT: Operation[
     endpoint_path="/Porta/SOAP/Company",
     request=UpdateCompanyBankAccountRequest,
     response=UpdateCompanyBankAccountResponse,
+    parts=("UpdateCompanyBankAccountRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_BANK_ACCOUNT: Operation[
     DeleteCompanyBankAccountRequest, DeleteCompanyBankAccountResponse
@@ -105,6 +115,8 @@ DELETE_BANK_ACCOUNT: Operation[
     endpoint_path="/Porta/SOAP/Company",
     request=DeleteCompanyBankAccountRequest,
     response=DeleteCompanyBankAccountResponse,
+    parts=("DeleteCompanyBankAccountRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_COMPANY_BRANCH_LIST: Operation[GetCompanyBranchListRequest, GetCompanyBranchListResponse] = (
     Operation(
@@ -115,6 +127,8 @@ GET_COMPANY_BRANCH_LIST: Operation[GetCompanyBranchListRequest, GetCompanyBranch
         endpoint_path="/Porta/SOAP/Company",
         request=GetCompanyBranchListRequest,
         response=GetCompanyBranchListResponse,
+        parts=("GetCompanyBranchListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
         page_field="company_branch_list",
     )
 )
@@ -126,6 +140,8 @@ ADD_COMPANY_BRANCH: Operation[AddCompanyBranchRequest, AddCompanyBranchResponse]
     endpoint_path="/Porta/SOAP/Company",
     request=AddCompanyBranchRequest,
     response=AddCompanyBranchResponse,
+    parts=("AddCompanyBranchRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_COMPANY_BRANCH: Operation[UpdateCompanyBranchRequest, UpdateCompanyBranchResponse] = (
     Operation(
@@ -136,6 +152,8 @@ UPDATE_COMPANY_BRANCH: Operation[UpdateCompanyBranchRequest, UpdateCompanyBranch
         endpoint_path="/Porta/SOAP/Company",
         request=UpdateCompanyBranchRequest,
         response=UpdateCompanyBranchResponse,
+        parts=("UpdateCompanyBranchRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 DELETE_COMPANY_BRANCH: Operation[DeleteCompanyBranchRequest, DeleteCompanyBranchResponse] = (
@@ -147,6 +165,8 @@ DELETE_COMPANY_BRANCH: Operation[DeleteCompanyBranchRequest, DeleteCompanyBranch
         endpoint_path="/Porta/SOAP/Company",
         request=DeleteCompanyBranchRequest,
         response=DeleteCompanyBranchResponse,
+        parts=("DeleteCompanyBranchRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 UPLOAD_LOGO: Operation[UploadCompanyLogoRequest, UploadCompanyLogoResponse] = Operation(
@@ -157,6 +177,8 @@ UPLOAD_LOGO: Operation[UploadCompanyLogoRequest, UploadCompanyLogoResponse] = Op
     endpoint_path="/Porta/SOAP/Company",
     request=UploadCompanyLogoRequest,
     response=UploadCompanyLogoResponse,
+    parts=("UploadCompanyLogoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

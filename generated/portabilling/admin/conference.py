@@ -55,6 +55,8 @@ GET_CONFERENCE_INFO: Operation[GetConferenceInfoRequest, GetConferenceInfoRespon
     endpoint_path="/Porta/SOAP/Conference",
     request=GetConferenceInfoRequest,
     response=GetConferenceInfoResponse,
+    parts=("GetConferenceInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_CONFERENCE_LIST: Operation[GetConferenceListRequest, GetConferenceListResponse] = Operation(
     service="Conference",
@@ -64,6 +66,8 @@ GET_CONFERENCE_LIST: Operation[GetConferenceListRequest, GetConferenceListRespon
     endpoint_path="/Porta/SOAP/Conference",
     request=GetConferenceListRequest,
     response=GetConferenceListResponse,
+    parts=("GetConferenceListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="conference_list",
 )
 ADD_CONFERENCE: Operation[AddConferenceRequest, AddConferenceResponse] = Operation(
@@ -74,6 +78,8 @@ ADD_CONFERENCE: Operation[AddConferenceRequest, AddConferenceResponse] = Operati
     endpoint_path="/Porta/SOAP/Conference",
     request=AddConferenceRequest,
     response=AddConferenceResponse,
+    parts=("AddConferenceRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_CONFERENCE: Operation[UpdateConferenceRequest, UpdateConferenceResponse] = Operation(
     service="Conference",
@@ -83,6 +89,8 @@ UPDATE_CONFERENCE: Operation[UpdateConferenceRequest, UpdateConferenceResponse] 
     endpoint_path="/Porta/SOAP/Conference",
     request=UpdateConferenceRequest,
     response=UpdateConferenceResponse,
+    parts=("UpdateConferenceRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_CONFERENCE: Operation[DeleteConferenceRequest, DeleteConferenceResponse] = Operation(
     service="Conference",
@@ -92,6 +100,8 @@ DELETE_CONFERENCE: Operation[DeleteConferenceRequest, DeleteConferenceResponse] 
     endpoint_path="/Porta/SOAP/Conference",
     request=DeleteConferenceRequest,
     response=DeleteConferenceResponse,
+    parts=("DeleteConferenceRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_PARTICIPANT_LIST: Operation[
     GetConferenceParticipantListRequest, GetConferenceParticipantListResponse
@@ -103,6 +113,8 @@ GET_PARTICIPANT_LIST: Operation[
     endpoint_path="/Porta/SOAP/Conference",
     request=GetConferenceParticipantListRequest,
     response=GetConferenceParticipantListResponse,
+    parts=("GetConferenceParticipantListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 MUTE_PARTICIPANT: Operation[
     MuteConferenceParticipantRequest, MuteConferenceParticipantResponse
@@ -114,6 +126,8 @@ MUTE_PARTICIPANT: Operation[
     endpoint_path="/Porta/SOAP/Conference",
     request=MuteConferenceParticipantRequest,
     response=MuteConferenceParticipantResponse,
+    parts=("MuteConferenceParticipantRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 KICK_PARTICIPANT: Operation[
     KickConferenceParticipantRequest, KickConferenceParticipantResponse
@@ -125,6 +139,8 @@ KICK_PARTICIPANT: Operation[
     endpoint_path="/Porta/SOAP/Conference",
     request=KickConferenceParticipantRequest,
     response=KickConferenceParticipantResponse,
+    parts=("KickConferenceParticipantRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_CONFERENCE_RECORDING_LIST: Operation[
     GetConferenceRecordingListRequest, GetConferenceRecordingListResponse
@@ -136,6 +152,8 @@ GET_CONFERENCE_RECORDING_LIST: Operation[
     endpoint_path="/Porta/SOAP/Conference",
     request=GetConferenceRecordingListRequest,
     response=GetConferenceRecordingListResponse,
+    parts=("GetConferenceRecordingListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="conference_recording_list",
 )
 ADD_CONFERENCE_RECORDING: Operation[
@@ -148,6 +166,8 @@ ADD_CONFERENCE_RECORDING: Operation[
     endpoint_path="/Porta/SOAP/Conference",
     request=AddConferenceRecordingRequest,
     response=AddConferenceRecordingResponse,
+    parts=("AddConferenceRecordingRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_CONFERENCE_RECORDING: Operation[
     UpdateConferenceRecordingRequest, UpdateConferenceRecordingResponse
@@ -159,6 +179,8 @@ UPDATE_CONFERENCE_RECORDING: Operation[
     endpoint_path="/Porta/SOAP/Conference",
     request=UpdateConferenceRecordingRequest,
     response=UpdateConferenceRecordingResponse,
+    parts=("UpdateConferenceRecordingRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_CONFERENCE_RECORDING: Operation[
     DeleteConferenceRecordingRequest, DeleteConferenceRecordingResponse
@@ -170,6 +192,8 @@ DELETE_CONFERENCE_RECORDING: Operation[
     endpoint_path="/Porta/SOAP/Conference",
     request=DeleteConferenceRecordingRequest,
     response=DeleteConferenceRecordingResponse,
+    parts=("DeleteConferenceRecordingRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 END_CONFERENCE: Operation[EndConferenceRequest, EndConferenceResponse] = Operation(
     service="Conference",
@@ -179,6 +203,8 @@ END_CONFERENCE: Operation[EndConferenceRequest, EndConferenceResponse] = Operati
     endpoint_path="/Porta/SOAP/Conference",
     request=EndConferenceRequest,
     response=EndConferenceResponse,
+    parts=("EndConferenceRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

@@ -59,6 +59,8 @@ GET_CONNECTION_INFO: Operation[GetConnectionInfoRequest, GetConnectionInfoRespon
     endpoint_path="/Porta/SOAP/Connection",
     request=GetConnectionInfoRequest,
     response=GetConnectionInfoResponse,
+    parts=("GetConnectionInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_CONNECTION_LIST: Operation[GetConnectionListRequest, GetConnectionListResponse] = Operation(
     service="Connection",
@@ -68,6 +70,8 @@ GET_CONNECTION_LIST: Operation[GetConnectionListRequest, GetConnectionListRespon
     endpoint_path="/Porta/SOAP/Connection",
     request=GetConnectionListRequest,
     response=GetConnectionListResponse,
+    parts=("GetConnectionListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="connection_list",
 )
 ADD_CONNECTION: Operation[AddConnectionRequest, AddConnectionResponse] = Operation(
@@ -78,6 +82,8 @@ ADD_CONNECTION: Operation[AddConnectionRequest, AddConnectionResponse] = Operati
     endpoint_path="/Porta/SOAP/Connection",
     request=AddConnectionRequest,
     response=AddConnectionResponse,
+    parts=("AddConnectionRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_CONNECTION: Operation[UpdateConnectionRequest, UpdateConnectionResponse] = Operation(
     service="Connection",
@@ -87,6 +93,8 @@ UPDATE_CONNECTION: Operation[UpdateConnectionRequest, UpdateConnectionResponse] 
     endpoint_path="/Porta/SOAP/Connection",
     request=UpdateConnectionRequest,
     response=UpdateConnectionResponse,
+    parts=("UpdateConnectionRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_CONNECTION: Operation[DeleteConnectionRequest, DeleteConnectionResponse] = Operation(
     service="Connection",
@@ -96,6 +104,8 @@ DELETE_CONNECTION: Operation[DeleteConnectionRequest, DeleteConnectionResponse] 
     endpoint_path="/Porta/SOAP/Connection",
     request=DeleteConnectionRequest,
     response=DeleteConnectionResponse,
+    parts=("DeleteConnectionRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_CONNECTION_UTILIZATION: Operation[
     GetConnectionUtilizationRequest, GetConnectionUtilizationResponse
@@ -107,6 +117,8 @@ GET_CONNECTION_UTILIZATION: Operation[
     endpoint_path="/Porta/SOAP/Connection",
     request=GetConnectionUtilizationRequest,
     response=GetConnectionUtilizationResponse,
+    parts=("GetConnectionUtilizationRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_CONNECTION_ATTRIBUTE_LIST: Operation[
     GetConnectionAttributeListRequest, GetConnectionAttributeListResponse
@@ -118,6 +130,8 @@ GET_CONNECTION_ATTRIBUTE_LIST: Operation[
     endpoint_path="/Porta/SOAP/Connection",
     request=GetConnectionAttributeListRequest,
     response=GetConnectionAttributeListResponse,
+    parts=("GetConnectionAttributeListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="connection_attribute_list",
 )
 ADD_CONNECTION_ATTRIBUTE: Operation[
@@ -130,6 +144,8 @@ ADD_CONNECTION_ATTRIBUTE: Operation[
     endpoint_path="/Porta/SOAP/Connection",
     request=AddConnectionAttributeRequest,
     response=AddConnectionAttributeResponse,
+    parts=("AddConnectionAttributeRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_CONNECTION_ATTRIBUTE: Operation[
     UpdateConnectionAttributeRequest, UpdateConnectionAttributeResponse
@@ -141,6 +157,8 @@ UPDATE_CONNECTION_ATTRIBUTE: Operation[
     endpoint_path="/Porta/SOAP/Connection",
     request=UpdateConnectionAttributeRequest,
     response=UpdateConnectionAttributeResponse,
+    parts=("UpdateConnectionAttributeRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_CONNECTION_ATTRIBUTE: Operation[
     DeleteConnectionAttributeRequest, DeleteConnectionAttributeResponse
@@ -152,6 +170,8 @@ DELETE_CONNECTION_ATTRIBUTE: Operation[
     endpoint_path="/Porta/SOAP/Connection",
     request=DeleteConnectionAttributeRequest,
     response=DeleteConnectionAttributeResponse,
+    parts=("DeleteConnectionAttributeRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_CAPACITY_RULE_LIST: Operation[
     GetConnectionCapacityRuleListRequest, GetConnectionCapacityRuleListResponse
@@ -163,6 +183,8 @@ GET_CAPACITY_RULE_LIST: Operation[
     endpoint_path="/Porta/SOAP/Connection",
     request=GetConnectionCapacityRuleListRequest,
     response=GetConnectionCapacityRuleListResponse,
+    parts=("GetConnectionCapacityRuleListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="capacity_rule_list",
 )
 ADD_CAPACITY_RULE: Operation[
@@ -175,6 +197,8 @@ ADD_CAPACITY_RULE: Operation[
     endpoint_path="/Porta/SOAP/Connection",
     request=AddConnectionCapacityRuleRequest,
     response=AddConnectionCapacityRuleResponse,
+    parts=("AddConnectionCapacityRuleRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_CAPACITY_RULE: Operation[
     UpdateConnectionCapacityRuleRequest, UpdateConnectionCapacityRuleResponse
@@ -186,6 +210,8 @@ UPDATE_CAPACITY_RULE: Operation[
     endpoint_path="/Porta/SOAP/Connection",
     request=UpdateConnectionCapacityRuleRequest,
     response=UpdateConnectionCapacityRuleResponse,
+    parts=("UpdateConnectionCapacityRuleRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_CAPACITY_RULE: Operation[
     DeleteConnectionCapacityRuleRequest, DeleteConnectionCapacityRuleResponse
@@ -197,6 +223,8 @@ DELETE_CAPACITY_RULE: Operation[
     endpoint_path="/Porta/SOAP/Connection",
     request=DeleteConnectionCapacityRuleRequest,
     response=DeleteConnectionCapacityRuleResponse,
+    parts=("DeleteConnectionCapacityRuleRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 TEST_CONNECTION: Operation[TestConnectionRequest, TestConnectionResponse] = Operation(
     service="Connection",
@@ -206,6 +234,8 @@ TEST_CONNECTION: Operation[TestConnectionRequest, TestConnectionResponse] = Oper
     endpoint_path="/Porta/SOAP/Connection",
     request=TestConnectionRequest,
     response=TestConnectionResponse,
+    parts=("TestConnectionRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

@@ -45,6 +45,8 @@ GET_CURRENCY_LIST: Operation[GetCurrencyListRequest, GetCurrencyListResponse] = 
     endpoint_path="/Porta/SOAP/Currency",
     request=GetCurrencyListRequest,
     response=GetCurrencyListResponse,
+    parts=("GetCurrencyListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_CURRENCY_INFO: Operation[GetCurrencyInfoRequest, GetCurrencyInfoResponse] = Operation(
     service="Currency",
@@ -54,6 +56,8 @@ GET_CURRENCY_INFO: Operation[GetCurrencyInfoRequest, GetCurrencyInfoResponse] = 
     endpoint_path="/Porta/SOAP/Currency",
     request=GetCurrencyInfoRequest,
     response=GetCurrencyInfoResponse,
+    parts=("GetCurrencyInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_EXCHANGE_RATE_LIST: Operation[
     GetCurrencyExchangeRateListRequest, GetCurrencyExchangeRateListResponse
@@ -65,6 +69,8 @@ GET_EXCHANGE_RATE_LIST: Operation[
     endpoint_path="/Porta/SOAP/Currency",
     request=GetCurrencyExchangeRateListRequest,
     response=GetCurrencyExchangeRateListResponse,
+    parts=("GetCurrencyExchangeRateListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="exchange_rate_list",
 )
 ADD_EXCHANGE_RATE: Operation[AddCurrencyExchangeRateRequest, AddCurrencyExchangeRateResponse] = (
@@ -76,6 +82,8 @@ ADD_EXCHANGE_RATE: Operation[AddCurrencyExchangeRateRequest, AddCurrencyExchange
         endpoint_path="/Porta/SOAP/Currency",
         request=AddCurrencyExchangeRateRequest,
         response=AddCurrencyExchangeRateResponse,
+        parts=("AddCurrencyExchangeRateRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 UPDATE_EXCHANGE_RATE: Operation[
@@ -88,6 +96,8 @@ UPDATE_EXCHANGE_RATE: Operation[
     endpoint_path="/Porta/SOAP/Currency",
     request=UpdateCurrencyExchangeRateRequest,
     response=UpdateCurrencyExchangeRateResponse,
+    parts=("UpdateCurrencyExchangeRateRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_EXCHANGE_RATE: Operation[
     DeleteCurrencyExchangeRateRequest, DeleteCurrencyExchangeRateResponse
@@ -99,6 +109,8 @@ DELETE_EXCHANGE_RATE: Operation[
     endpoint_path="/Porta/SOAP/Currency",
     request=DeleteCurrencyExchangeRateRequest,
     response=DeleteCurrencyExchangeRateResponse,
+    parts=("DeleteCurrencyExchangeRateRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 CONVERT_AMOUNT: Operation[ConvertCurrencyAmountRequest, ConvertCurrencyAmountResponse] = Operation(
     service="Currency",
@@ -108,6 +120,8 @@ CONVERT_AMOUNT: Operation[ConvertCurrencyAmountRequest, ConvertCurrencyAmountRes
     endpoint_path="/Porta/SOAP/Currency",
     request=ConvertCurrencyAmountRequest,
     response=ConvertCurrencyAmountResponse,
+    parts=("ConvertCurrencyAmountRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_BASE_CURRENCY: Operation[GetBaseCurrencyRequest, GetBaseCurrencyResponse] = Operation(
     service="Currency",
@@ -117,6 +131,8 @@ GET_BASE_CURRENCY: Operation[GetBaseCurrencyRequest, GetBaseCurrencyResponse] = 
     endpoint_path="/Porta/SOAP/Currency",
     request=GetBaseCurrencyRequest,
     response=GetBaseCurrencyResponse,
+    parts=("GetBaseCurrencyRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

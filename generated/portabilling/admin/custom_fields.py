@@ -50,6 +50,8 @@ GET_CUSTOM_FIELD_INFO: Operation[
     endpoint_path="/Porta/SOAP/CustomFields",
     request=GetCustomFieldsCustomFieldInfoRequest,
     response=GetCustomFieldsCustomFieldInfoResponse,
+    parts=("GetCustomFieldsCustomFieldInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_CUSTOM_FIELD_LIST: Operation[
     GetCustomFieldsCustomFieldListRequest, GetCustomFieldsCustomFieldListResponse
@@ -61,6 +63,8 @@ GET_CUSTOM_FIELD_LIST: Operation[
     endpoint_path="/Porta/SOAP/CustomFields",
     request=GetCustomFieldsCustomFieldListRequest,
     response=GetCustomFieldsCustomFieldListResponse,
+    parts=("GetCustomFieldsCustomFieldListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="custom_field_list",
 )
 ADD_CUSTOM_FIELD: Operation[
@@ -73,6 +77,8 @@ ADD_CUSTOM_FIELD: Operation[
     endpoint_path="/Porta/SOAP/CustomFields",
     request=AddCustomFieldsCustomFieldRequest,
     response=AddCustomFieldsCustomFieldResponse,
+    parts=("AddCustomFieldsCustomFieldRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_CUSTOM_FIELD: Operation[
     UpdateCustomFieldsCustomFieldRequest, UpdateCustomFieldsCustomFieldResponse
@@ -84,6 +90,8 @@ UPDATE_CUSTOM_FIELD: Operation[
     endpoint_path="/Porta/SOAP/CustomFields",
     request=UpdateCustomFieldsCustomFieldRequest,
     response=UpdateCustomFieldsCustomFieldResponse,
+    parts=("UpdateCustomFieldsCustomFieldRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_CUSTOM_FIELD: Operation[
     DeleteCustomFieldsCustomFieldRequest, DeleteCustomFieldsCustomFieldResponse
@@ -95,6 +103,8 @@ DELETE_CUSTOM_FIELD: Operation[
     endpoint_path="/Porta/SOAP/CustomFields",
     request=DeleteCustomFieldsCustomFieldRequest,
     response=DeleteCustomFieldsCustomFieldResponse,
+    parts=("DeleteCustomFieldsCustomFieldRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 REORDER_CUSTOM_FIELDS: Operation[ReorderCustomFieldsRequest, ReorderCustomFieldsResponse] = (
     Operation(
@@ -105,6 +115,8 @@ REORDER_CUSTOM_FIELDS: Operation[ReorderCustomFieldsRequest, ReorderCustomFields
         endpoint_path="/Porta/SOAP/CustomFields",
         request=ReorderCustomFieldsRequest,
         response=ReorderCustomFieldsResponse,
+        parts=("ReorderCustomFieldsRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_CUSTOM_FIELD_GROUP_LIST: Operation[
@@ -117,6 +129,8 @@ GET_CUSTOM_FIELD_GROUP_LIST: Operation[
     endpoint_path="/Porta/SOAP/CustomFields",
     request=GetCustomFieldsCustomFieldGroupListRequest,
     response=GetCustomFieldsCustomFieldGroupListResponse,
+    parts=("GetCustomFieldsCustomFieldGroupListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="custom_field_group_list",
 )
 ADD_CUSTOM_FIELD_GROUP: Operation[
@@ -129,6 +143,8 @@ ADD_CUSTOM_FIELD_GROUP: Operation[
     endpoint_path="/Porta/SOAP/CustomFields",
     request=AddCustomFieldsCustomFieldGroupRequest,
     response=AddCustomFieldsCustomFieldGroupResponse,
+    parts=("AddCustomFieldsCustomFieldGroupRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_CUSTOM_FIELD_GROUP: Operation[
     UpdateCustomFieldsCustomFieldGroupRequest, UpdateCustomFieldsCustomFieldGroupResponse
@@ -140,6 +156,8 @@ UPDATE_CUSTOM_FIELD_GROUP: Operation[
     endpoint_path="/Porta/SOAP/CustomFields",
     request=UpdateCustomFieldsCustomFieldGroupRequest,
     response=UpdateCustomFieldsCustomFieldGroupResponse,
+    parts=("UpdateCustomFieldsCustomFieldGroupRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_CUSTOM_FIELD_GROUP: Operation[
     DeleteCustomFieldsCustomFieldGroupRequest, DeleteCustomFieldsCustomFieldGroupResponse
@@ -151,6 +169,8 @@ DELETE_CUSTOM_FIELD_GROUP: Operation[
     endpoint_path="/Porta/SOAP/CustomFields",
     request=DeleteCustomFieldsCustomFieldGroupRequest,
     response=DeleteCustomFieldsCustomFieldGroupResponse,
+    parts=("DeleteCustomFieldsCustomFieldGroupRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

@@ -189,6 +189,8 @@ GET_CUSTOMER_INFO: Operation[GetCustomerInfoRequest, GetCustomerInfoResponse] = 
     endpoint_path="/Porta/SOAP/Customer",
     request=GetCustomerInfoRequest,
     response=GetCustomerInfoResponse,
+    parts=("GetCustomerInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_CUSTOMER_LIST: Operation[GetCustomerListRequest, GetCustomerListResponse] = Operation(
     service="Customer",
@@ -198,6 +200,8 @@ GET_CUSTOMER_LIST: Operation[GetCustomerListRequest, GetCustomerListResponse] = 
     endpoint_path="/Porta/SOAP/Customer",
     request=GetCustomerListRequest,
     response=GetCustomerListResponse,
+    parts=("GetCustomerListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="customer_list",
 )
 ADD_CUSTOMER: Operation[AddCustomerRequest, AddCustomerResponse] = Operation(
@@ -208,6 +212,8 @@ ADD_CUSTOMER: Operation[AddCustomerRequest, AddCustomerResponse] = Operation(
     endpoint_path="/Porta/SOAP/Customer",
     request=AddCustomerRequest,
     response=AddCustomerResponse,
+    parts=("AddCustomerRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_CUSTOMER: Operation[UpdateCustomerRequest, UpdateCustomerResponse] = Operation(
     service="Customer",
@@ -217,6 +223,8 @@ UPDATE_CUSTOMER: Operation[UpdateCustomerRequest, UpdateCustomerResponse] = Oper
     endpoint_path="/Porta/SOAP/Customer",
     request=UpdateCustomerRequest,
     response=UpdateCustomerResponse,
+    parts=("UpdateCustomerRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_CUSTOMER: Operation[DeleteCustomerRequest, DeleteCustomerResponse] = Operation(
     service="Customer",
@@ -226,6 +234,8 @@ DELETE_CUSTOMER: Operation[DeleteCustomerRequest, DeleteCustomerResponse] = Oper
     endpoint_path="/Porta/SOAP/Customer",
     request=DeleteCustomerRequest,
     response=DeleteCustomerResponse,
+    parts=("DeleteCustomerRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 VALIDATE_CUSTOMER_INFO: Operation[ValidateCustomerInfoRequest, ValidateCustomerInfoResponse] = (
     Operation(
@@ -236,6 +246,8 @@ VALIDATE_CUSTOMER_INFO: Operation[ValidateCustomerInfoRequest, ValidateCustomerI
         endpoint_path="/Porta/SOAP/Customer",
         request=ValidateCustomerInfoRequest,
         response=ValidateCustomerInfoResponse,
+        parts=("ValidateCustomerInfoRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_CUSTOMER_CLASS_LIST: Operation[GetCustomerClassListRequest, GetCustomerClassListResponse] = (
@@ -248,6 +260,8 @@ GET_CUSTOMER_CLASS_LIST: Operation[GetCustomerClassListRequest, GetCustomerClass
         request=GetCustomerClassListRequest,
         response=GetCustomerClassListResponse,
         deprecated=True,
+        parts=("GetCustomerClassListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
         page_field="customer_class_list",
     )
 )
@@ -260,6 +274,8 @@ MAKE_TRANSACTION: Operation[MakeCustomerTransactionRequest, MakeCustomerTransact
         endpoint_path="/Porta/SOAP/Customer",
         request=MakeCustomerTransactionRequest,
         response=MakeCustomerTransactionResponse,
+        parts=("MakeCustomerTransactionRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_XDR_LIST: Operation[GetCustomerXdrListRequest, GetCustomerXdrListResponse] = Operation(
@@ -270,6 +286,8 @@ GET_XDR_LIST: Operation[GetCustomerXdrListRequest, GetCustomerXdrListResponse] =
     endpoint_path="/Porta/SOAP/Customer",
     request=GetCustomerXdrListRequest,
     response=GetCustomerXdrListResponse,
+    parts=("GetCustomerXdrListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="xdr_list",
 )
 GET_CUSTOM_FIELDS_VALUES: Operation[
@@ -282,6 +300,8 @@ GET_CUSTOM_FIELDS_VALUES: Operation[
     endpoint_path="/Porta/SOAP/Customer",
     request=GetCustomerCustomFieldsValuesRequest,
     response=GetCustomerCustomFieldsValuesResponse,
+    parts=("GetCustomerCustomFieldsValuesRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_CUSTOM_FIELDS_VALUES: Operation[
     UpdateCustomerCustomFieldsValuesRequest, UpdateCustomerCustomFieldsValuesResponse
@@ -293,6 +313,8 @@ UPDATE_CUSTOM_FIELDS_VALUES: Operation[
     endpoint_path="/Porta/SOAP/Customer",
     request=UpdateCustomerCustomFieldsValuesRequest,
     response=UpdateCustomerCustomFieldsValuesResponse,
+    parts=("UpdateCustomerCustomFieldsValuesRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 SUSPEND_CUSTOMER: Operation[SuspendCustomerRequest, SuspendCustomerResponse] = Operation(
     service="Customer",
@@ -302,6 +324,8 @@ SUSPEND_CUSTOMER: Operation[SuspendCustomerRequest, SuspendCustomerResponse] = O
     endpoint_path="/Porta/SOAP/Customer",
     request=SuspendCustomerRequest,
     response=SuspendCustomerResponse,
+    parts=("SuspendCustomerRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UNSUSPEND_CUSTOMER: Operation[UnsuspendCustomerRequest, UnsuspendCustomerResponse] = Operation(
     service="Customer",
@@ -311,6 +335,8 @@ UNSUSPEND_CUSTOMER: Operation[UnsuspendCustomerRequest, UnsuspendCustomerRespons
     endpoint_path="/Porta/SOAP/Customer",
     request=UnsuspendCustomerRequest,
     response=UnsuspendCustomerResponse,
+    parts=("UnsuspendCustomerRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 CLOSE_CUSTOMER: Operation[CloseCustomerRequest, CloseCustomerResponse] = Operation(
     service="Customer",
@@ -320,6 +346,8 @@ CLOSE_CUSTOMER: Operation[CloseCustomerRequest, CloseCustomerResponse] = Operati
     endpoint_path="/Porta/SOAP/Customer",
     request=CloseCustomerRequest,
     response=CloseCustomerResponse,
+    parts=("CloseCustomerRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_CUSTOMER_TREE: Operation[GetCustomerTreeRequest, GetCustomerTreeResponse] = Operation(
     service="Customer",
@@ -329,6 +357,8 @@ GET_CUSTOMER_TREE: Operation[GetCustomerTreeRequest, GetCustomerTreeResponse] = 
     endpoint_path="/Porta/SOAP/Customer",
     request=GetCustomerTreeRequest,
     response=GetCustomerTreeResponse,
+    parts=("GetCustomerTreeRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_CUSTOMER_SITE_LIST: Operation[GetCustomerSiteListRequest, GetCustomerSiteListResponse] = (
     Operation(
@@ -339,6 +369,8 @@ GET_CUSTOMER_SITE_LIST: Operation[GetCustomerSiteListRequest, GetCustomerSiteLis
         endpoint_path="/Porta/SOAP/Customer",
         request=GetCustomerSiteListRequest,
         response=GetCustomerSiteListResponse,
+        parts=("GetCustomerSiteListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
         page_field="customer_site_list",
     )
 )
@@ -350,6 +382,8 @@ ADD_CUSTOMER_SITE: Operation[AddCustomerSiteRequest, AddCustomerSiteResponse] = 
     endpoint_path="/Porta/SOAP/Customer",
     request=AddCustomerSiteRequest,
     response=AddCustomerSiteResponse,
+    parts=("AddCustomerSiteRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_CUSTOMER_SITE: Operation[UpdateCustomerSiteRequest, UpdateCustomerSiteResponse] = Operation(
     service="Customer",
@@ -359,6 +393,8 @@ UPDATE_CUSTOMER_SITE: Operation[UpdateCustomerSiteRequest, UpdateCustomerSiteRes
     endpoint_path="/Porta/SOAP/Customer",
     request=UpdateCustomerSiteRequest,
     response=UpdateCustomerSiteResponse,
+    parts=("UpdateCustomerSiteRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_CUSTOMER_SITE: Operation[DeleteCustomerSiteRequest, DeleteCustomerSiteResponse] = Operation(
     service="Customer",
@@ -368,6 +404,8 @@ DELETE_CUSTOMER_SITE: Operation[DeleteCustomerSiteRequest, DeleteCustomerSiteRes
     endpoint_path="/Porta/SOAP/Customer",
     request=DeleteCustomerSiteRequest,
     response=DeleteCustomerSiteResponse,
+    parts=("DeleteCustomerSiteRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_SERVICE_FEATURES: Operation[
     GetCustomerServiceFeaturesRequest, GetCustomerServiceFeaturesResponse
@@ -379,6 +417,8 @@ GET_SERVICE_FEATURES: Operation[
     endpoint_path="/Porta/SOAP/Customer",
     request=GetCustomerServiceFeaturesRequest,
     response=GetCustomerServiceFeaturesResponse,
+    parts=("GetCustomerServiceFeaturesRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_SERVICE_FEATURES: Operation[
     UpdateCustomerServiceFeaturesRequest, UpdateCustomerServiceFeaturesResponse
@@ -390,6 +430,8 @@ UPDATE_SERVICE_FEATURES: Operation[
     endpoint_path="/Porta/SOAP/Customer",
     request=UpdateCustomerServiceFeaturesRequest,
     response=UpdateCustomerServiceFeaturesResponse,
+    parts=("UpdateCustomerServiceFeaturesRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_SUBSCRIPTIONS: Operation[GetCustomerSubscriptionsRequest, GetCustomerSubscriptionsResponse] = (
     Operation(
@@ -400,6 +442,8 @@ GET_SUBSCRIPTIONS: Operation[GetCustomerSubscriptionsRequest, GetCustomerSubscri
         endpoint_path="/Porta/SOAP/Customer",
         request=GetCustomerSubscriptionsRequest,
         response=GetCustomerSubscriptionsResponse,
+        parts=("GetCustomerSubscriptionsRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 ADD_SUBSCRIPTION: Operation[AddCustomerSubscriptionRequest, AddCustomerSubscriptionResponse] = (
@@ -411,6 +455,8 @@ ADD_SUBSCRIPTION: Operation[AddCustomerSubscriptionRequest, AddCustomerSubscript
         endpoint_path="/Porta/SOAP/Customer",
         request=AddCustomerSubscriptionRequest,
         response=AddCustomerSubscriptionResponse,
+        parts=("AddCustomerSubscriptionRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 CLOSE_SUBSCRIPTION: Operation[
@@ -423,6 +469,8 @@ CLOSE_SUBSCRIPTION: Operation[
     endpoint_path="/Porta/SOAP/Customer",
     request=CloseCustomerSubscriptionRequest,
     response=CloseCustomerSubscriptionResponse,
+    parts=("CloseCustomerSubscriptionRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPLOAD_CUSTOMER_DOCUMENT: Operation[
     UploadCustomerDocumentRequest, UploadCustomerDocumentResponse
@@ -434,6 +482,8 @@ UPLOAD_CUSTOMER_DOCUMENT: Operation[
     endpoint_path="/Porta/SOAP/Customer",
     request=UploadCustomerDocumentRequest,
     response=UploadCustomerDocumentResponse,
+    parts=("UploadCustomerDocumentRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_CUSTOMER_DOCUMENT: Operation[GetCustomerDocumentRequest, GetCustomerDocumentResponse] = (
     Operation(
@@ -444,6 +494,8 @@ GET_CUSTOMER_DOCUMENT: Operation[GetCustomerDocumentRequest, GetCustomerDocument
         endpoint_path="/Porta/SOAP/Customer",
         request=GetCustomerDocumentRequest,
         response=GetCustomerDocumentResponse,
+        parts=("GetCustomerDocumentRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_CUSTOMER_DOCUMENT_LIST: Operation[
@@ -456,6 +508,8 @@ GET_CUSTOMER_DOCUMENT_LIST: Operation[
     endpoint_path="/Porta/SOAP/Customer",
     request=GetCustomerDocumentListRequest,
     response=GetCustomerDocumentListResponse,
+    parts=("GetCustomerDocumentListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_CUSTOMER_DOCUMENT: Operation[
     DeleteCustomerDocumentRequest, DeleteCustomerDocumentResponse
@@ -467,6 +521,8 @@ DELETE_CUSTOMER_DOCUMENT: Operation[
     endpoint_path="/Porta/SOAP/Customer",
     request=DeleteCustomerDocumentRequest,
     response=DeleteCustomerDocumentResponse,
+    parts=("DeleteCustomerDocumentRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_CREDIT_LIMIT_HISTORY: Operation[
     GetCustomerCreditLimitHistoryRequest, GetCustomerCreditLimitHistoryResponse
@@ -478,6 +534,8 @@ GET_CREDIT_LIMIT_HISTORY: Operation[
     endpoint_path="/Porta/SOAP/Customer",
     request=GetCustomerCreditLimitHistoryRequest,
     response=GetCustomerCreditLimitHistoryResponse,
+    parts=("GetCustomerCreditLimitHistoryRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_CREDIT_LIMIT: Operation[
     UpdateCustomerCreditLimitRequest, UpdateCustomerCreditLimitResponse
@@ -489,6 +547,8 @@ UPDATE_CREDIT_LIMIT: Operation[
     endpoint_path="/Porta/SOAP/Customer",
     request=UpdateCustomerCreditLimitRequest,
     response=UpdateCustomerCreditLimitResponse,
+    parts=("UpdateCustomerCreditLimitRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_CUSTOMER_BALANCE: Operation[GetCustomerBalanceRequest, GetCustomerBalanceResponse] = Operation(
     service="Customer",
@@ -498,6 +558,8 @@ GET_CUSTOMER_BALANCE: Operation[GetCustomerBalanceRequest, GetCustomerBalanceRes
     endpoint_path="/Porta/SOAP/Customer",
     request=GetCustomerBalanceRequest,
     response=GetCustomerBalanceResponse,
+    parts=("GetCustomerBalanceRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_CUSTOMER_INVOICE_LIST: Operation[
     GetCustomerInvoiceListRequest, GetCustomerInvoiceListResponse
@@ -510,6 +572,8 @@ GET_CUSTOMER_INVOICE_LIST: Operation[
     request=GetCustomerInvoiceListRequest,
     response=GetCustomerInvoiceListResponse,
     deprecated=True,
+    parts=("GetCustomerInvoiceListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="invoice_list",
 )
 GET_CUSTOMER_CONTACT_LIST: Operation[
@@ -522,6 +586,8 @@ GET_CUSTOMER_CONTACT_LIST: Operation[
     endpoint_path="/Porta/SOAP/Customer",
     request=GetCustomerContactListRequest,
     response=GetCustomerContactListResponse,
+    parts=("GetCustomerContactListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="customer_contact_list",
 )
 ADD_CUSTOMER_CONTACT: Operation[AddCustomerContactRequest, AddCustomerContactResponse] = Operation(
@@ -532,6 +598,8 @@ ADD_CUSTOMER_CONTACT: Operation[AddCustomerContactRequest, AddCustomerContactRes
     endpoint_path="/Porta/SOAP/Customer",
     request=AddCustomerContactRequest,
     response=AddCustomerContactResponse,
+    parts=("AddCustomerContactRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_CUSTOMER_CONTACT: Operation[UpdateCustomerContactRequest, UpdateCustomerContactResponse] = (
     Operation(
@@ -542,6 +610,8 @@ UPDATE_CUSTOMER_CONTACT: Operation[UpdateCustomerContactRequest, UpdateCustomerC
         endpoint_path="/Porta/SOAP/Customer",
         request=UpdateCustomerContactRequest,
         response=UpdateCustomerContactResponse,
+        parts=("UpdateCustomerContactRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 DELETE_CUSTOMER_CONTACT: Operation[DeleteCustomerContactRequest, DeleteCustomerContactResponse] = (
@@ -553,6 +623,8 @@ DELETE_CUSTOMER_CONTACT: Operation[DeleteCustomerContactRequest, DeleteCustomerC
         endpoint_path="/Porta/SOAP/Customer",
         request=DeleteCustomerContactRequest,
         response=DeleteCustomerContactResponse,
+        parts=("DeleteCustomerContactRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_CUSTOMER_NOTE_LIST: Operation[GetCustomerNoteListRequest, GetCustomerNoteListResponse] = (
@@ -564,6 +636,8 @@ GET_CUSTOMER_NOTE_LIST: Operation[GetCustomerNoteListRequest, GetCustomerNoteLis
         endpoint_path="/Porta/SOAP/Customer",
         request=GetCustomerNoteListRequest,
         response=GetCustomerNoteListResponse,
+        parts=("GetCustomerNoteListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
         page_field="customer_note_list",
     )
 )
@@ -575,6 +649,8 @@ ADD_CUSTOMER_NOTE: Operation[AddCustomerNoteRequest, AddCustomerNoteResponse] = 
     endpoint_path="/Porta/SOAP/Customer",
     request=AddCustomerNoteRequest,
     response=AddCustomerNoteResponse,
+    parts=("AddCustomerNoteRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_CUSTOMER_NOTE: Operation[UpdateCustomerNoteRequest, UpdateCustomerNoteResponse] = Operation(
     service="Customer",
@@ -584,6 +660,8 @@ UPDATE_CUSTOMER_NOTE: Operation[UpdateCustomerNoteRequest, UpdateCustomerNoteRes
     endpoint_path="/Porta/SOAP/Customer",
     request=UpdateCustomerNoteRequest,
     response=UpdateCustomerNoteResponse,
+    parts=("UpdateCustomerNoteRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_CUSTOMER_NOTE: Operation[DeleteCustomerNoteRequest, DeleteCustomerNoteResponse] = Operation(
     service="Customer",
@@ -593,6 +671,8 @@ DELETE_CUSTOMER_NOTE: Operation[DeleteCustomerNoteRequest, DeleteCustomerNoteRes
     endpoint_path="/Porta/SOAP/Customer",
     request=DeleteCustomerNoteRequest,
     response=DeleteCustomerNoteResponse,
+    parts=("DeleteCustomerNoteRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_ABBREVIATED_DIALING_LIST: Operation[
     GetCustomerAbbreviatedDialingListRequest, GetCustomerAbbreviatedDialingListResponse
@@ -604,6 +684,8 @@ GET_ABBREVIATED_DIALING_LIST: Operation[
     endpoint_path="/Porta/SOAP/Customer",
     request=GetCustomerAbbreviatedDialingListRequest,
     response=GetCustomerAbbreviatedDialingListResponse,
+    parts=("GetCustomerAbbreviatedDialingListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="abbreviated_dialing_list",
 )
 ADD_ABBREVIATED_DIALING: Operation[
@@ -616,6 +698,8 @@ ADD_ABBREVIATED_DIALING: Operation[
     endpoint_path="/Porta/SOAP/Customer",
     request=AddCustomerAbbreviatedDialingRequest,
     response=AddCustomerAbbreviatedDialingResponse,
+    parts=("AddCustomerAbbreviatedDialingRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_ABBREVIATED_DIALING: Operation[
     UpdateCustomerAbbreviatedDialingRequest, UpdateCustomerAbbreviatedDialingResponse
@@ -627,6 +711,8 @@ UPDATE_ABBREVIATED_DIALING: Operation[
     endpoint_path="/Porta/SOAP/Customer",
     request=UpdateCustomerAbbreviatedDialingRequest,
     response=UpdateCustomerAbbreviatedDialingResponse,
+    parts=("UpdateCustomerAbbreviatedDialingRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_ABBREVIATED_DIALING: Operation[
     DeleteCustomerAbbreviatedDialingRequest, DeleteCustomerAbbreviatedDialingResponse
@@ -638,6 +724,8 @@ DELETE_ABBREVIATED_DIALING: Operation[
     endpoint_path="/Porta/SOAP/Customer",
     request=DeleteCustomerAbbreviatedDialingRequest,
     response=DeleteCustomerAbbreviatedDialingResponse,
+    parts=("DeleteCustomerAbbreviatedDialingRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_CC_RULE_LIST: Operation[GetCustomerCcRuleListRequest, GetCustomerCcRuleListResponse] = (
     Operation(
@@ -648,6 +736,8 @@ GET_CC_RULE_LIST: Operation[GetCustomerCcRuleListRequest, GetCustomerCcRuleListR
         endpoint_path="/Porta/SOAP/Customer",
         request=GetCustomerCcRuleListRequest,
         response=GetCustomerCcRuleListResponse,
+        parts=("GetCustomerCcRuleListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
         page_field="cc_rule_list",
     )
 )
@@ -659,6 +749,8 @@ ADD_CC_RULE: Operation[AddCustomerCcRuleRequest, AddCustomerCcRuleResponse] = Op
     endpoint_path="/Porta/SOAP/Customer",
     request=AddCustomerCcRuleRequest,
     response=AddCustomerCcRuleResponse,
+    parts=("AddCustomerCcRuleRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_CC_RULE: Operation[UpdateCustomerCcRuleRequest, UpdateCustomerCcRuleResponse] = Operation(
     service="Customer",
@@ -668,6 +760,8 @@ UPDATE_CC_RULE: Operation[UpdateCustomerCcRuleRequest, UpdateCustomerCcRuleRespo
     endpoint_path="/Porta/SOAP/Customer",
     request=UpdateCustomerCcRuleRequest,
     response=UpdateCustomerCcRuleResponse,
+    parts=("UpdateCustomerCcRuleRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_CC_RULE: Operation[DeleteCustomerCcRuleRequest, DeleteCustomerCcRuleResponse] = Operation(
     service="Customer",
@@ -677,6 +771,8 @@ DELETE_CC_RULE: Operation[DeleteCustomerCcRuleRequest, DeleteCustomerCcRuleRespo
     endpoint_path="/Porta/SOAP/Customer",
     request=DeleteCustomerCcRuleRequest,
     response=DeleteCustomerCcRuleResponse,
+    parts=("DeleteCustomerCcRuleRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_CUSTOMER_EXTENSION_LIST: Operation[
     GetCustomerExtensionListRequest, GetCustomerExtensionListResponse
@@ -688,6 +784,8 @@ GET_CUSTOMER_EXTENSION_LIST: Operation[
     endpoint_path="/Porta/SOAP/Customer",
     request=GetCustomerExtensionListRequest,
     response=GetCustomerExtensionListResponse,
+    parts=("GetCustomerExtensionListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="customer_extension_list",
 )
 ADD_CUSTOMER_EXTENSION: Operation[AddCustomerExtensionRequest, AddCustomerExtensionResponse] = (
@@ -699,6 +797,8 @@ ADD_CUSTOMER_EXTENSION: Operation[AddCustomerExtensionRequest, AddCustomerExtens
         endpoint_path="/Porta/SOAP/Customer",
         request=AddCustomerExtensionRequest,
         response=AddCustomerExtensionResponse,
+        parts=("AddCustomerExtensionRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 UPDATE_CUSTOMER_EXTENSION: Operation[
@@ -711,6 +811,8 @@ UPDATE_CUSTOMER_EXTENSION: Operation[
     endpoint_path="/Porta/SOAP/Customer",
     request=UpdateCustomerExtensionRequest,
     response=UpdateCustomerExtensionResponse,
+    parts=("UpdateCustomerExtensionRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_CUSTOMER_EXTENSION: Operation[
     DeleteCustomerExtensionRequest, DeleteCustomerExtensionResponse
@@ -722,6 +824,8 @@ DELETE_CUSTOMER_EXTENSION: Operation[
     endpoint_path="/Porta/SOAP/Customer",
     request=DeleteCustomerExtensionRequest,
     response=DeleteCustomerExtensionResponse,
+    parts=("DeleteCustomerExtensionRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_PAYMENT_REMINDER_LIST: Operation[
     GetCustomerPaymentReminderListRequest, GetCustomerPaymentReminderListResponse
@@ -733,6 +837,8 @@ GET_PAYMENT_REMINDER_LIST: Operation[
     endpoint_path="/Porta/SOAP/Customer",
     request=GetCustomerPaymentReminderListRequest,
     response=GetCustomerPaymentReminderListResponse,
+    parts=("GetCustomerPaymentReminderListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="payment_reminder_list",
 )
 ADD_PAYMENT_REMINDER: Operation[
@@ -745,6 +851,8 @@ ADD_PAYMENT_REMINDER: Operation[
     endpoint_path="/Porta/SOAP/Customer",
     request=AddCustomerPaymentReminderRequest,
     response=AddCustomerPaymentReminderResponse,
+    parts=("AddCustomerPaymentReminderRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_PAYMENT_REMINDER: Operation[
     UpdateCustomerPaymentReminderRequest, UpdateCustomerPaymentReminderResponse
@@ -756,6 +864,8 @@ UPDATE_PAYMENT_REMINDER: Operation[
     endpoint_path="/Porta/SOAP/Customer",
     request=UpdateCustomerPaymentReminderRequest,
     response=UpdateCustomerPaymentReminderResponse,
+    parts=("UpdateCustomerPaymentReminderRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_PAYMENT_REMINDER: Operation[
     DeleteCustomerPaymentReminderRequest, DeleteCustomerPaymentReminderResponse
@@ -767,6 +877,8 @@ DELETE_PAYMENT_REMINDER: Operation[
     endpoint_path="/Porta/SOAP/Customer",
     request=DeleteCustomerPaymentReminderRequest,
     response=DeleteCustomerPaymentReminderResponse,
+    parts=("DeleteCustomerPaymentReminderRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_CUSTOMER_RESELLER_PRODUCT_LIST: Operation[
     GetCustomerResellerProductListRequest, GetCustomerResellerProductListResponse
@@ -778,6 +890,8 @@ GET_CUSTOMER_RESELLER_PRODUCT_LIST: Operation[
     endpoint_path="/Porta/SOAP/Customer",
     request=GetCustomerResellerProductListRequest,
     response=GetCustomerResellerProductListResponse,
+    parts=("GetCustomerResellerProductListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="customer_reseller_product_list",
 )
 ADD_CUSTOMER_RESELLER_PRODUCT: Operation[
@@ -790,6 +904,8 @@ ADD_CUSTOMER_RESELLER_PRODUCT: Operation[
     endpoint_path="/Porta/SOAP/Customer",
     request=AddCustomerResellerProductRequest,
     response=AddCustomerResellerProductResponse,
+    parts=("AddCustomerResellerProductRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_CUSTOMER_RESELLER_PRODUCT: Operation[
     UpdateCustomerResellerProductRequest, UpdateCustomerResellerProductResponse
@@ -801,6 +917,8 @@ UPDATE_CUSTOMER_RESELLER_PRODUCT: Operation[
     endpoint_path="/Porta/SOAP/Customer",
     request=UpdateCustomerResellerProductRequest,
     response=UpdateCustomerResellerProductResponse,
+    parts=("UpdateCustomerResellerProductRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_CUSTOMER_RESELLER_PRODUCT: Operation[
     DeleteCustomerResellerProductRequest, DeleteCustomerResellerProductResponse
@@ -812,6 +930,8 @@ DELETE_CUSTOMER_RESELLER_PRODUCT: Operation[
     endpoint_path="/Porta/SOAP/Customer",
     request=DeleteCustomerResellerProductRequest,
     response=DeleteCustomerResellerProductResponse,
+    parts=("DeleteCustomerResellerProductRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_CUSTOMER_USAGE: Operation[GetCustomerUsageRequest, GetCustomerUsageResponse] = Operation(
     service="Customer",
@@ -821,6 +941,8 @@ GET_CUSTOMER_USAGE: Operation[GetCustomerUsageRequest, GetCustomerUsageResponse]
     endpoint_path="/Porta/SOAP/Customer",
     request=GetCustomerUsageRequest,
     response=GetCustomerUsageResponse,
+    parts=("GetCustomerUsageRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 EXPORT_CUSTOMER_LIST: Operation[ExportCustomerListRequest, ExportCustomerListResponse] = Operation(
     service="Customer",
@@ -830,6 +952,8 @@ EXPORT_CUSTOMER_LIST: Operation[ExportCustomerListRequest, ExportCustomerListRes
     endpoint_path="/Porta/SOAP/Customer",
     request=ExportCustomerListRequest,
     response=ExportCustomerListResponse,
+    parts=("ExportCustomerListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_CUSTOMER_DISCOUNT_COUNTERS: Operation[
     GetCustomerDiscountCountersRequest, GetCustomerDiscountCountersResponse
@@ -841,6 +965,8 @@ GET_CUSTOMER_DISCOUNT_COUNTERS: Operation[
     endpoint_path="/Porta/SOAP/Customer",
     request=GetCustomerDiscountCountersRequest,
     response=GetCustomerDiscountCountersResponse,
+    parts=("GetCustomerDiscountCountersRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 MERGE_CUSTOMERS: Operation[MergeCustomersRequest, MergeCustomersResponse] = Operation(
     service="Customer",
@@ -850,6 +976,8 @@ MERGE_CUSTOMERS: Operation[MergeCustomersRequest, MergeCustomersResponse] = Oper
     endpoint_path="/Porta/SOAP/Customer",
     request=MergeCustomersRequest,
     response=MergeCustomersResponse,
+    parts=("MergeCustomersRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_CUSTOMER_BY_PHONE: Operation[GetCustomerByPhoneRequest, GetCustomerByPhoneResponse] = (
     Operation(
@@ -860,6 +988,8 @@ GET_CUSTOMER_BY_PHONE: Operation[GetCustomerByPhoneRequest, GetCustomerByPhoneRe
         endpoint_path="/Porta/SOAP/Customer",
         request=GetCustomerByPhoneRequest,
         response=GetCustomerByPhoneResponse,
+        parts=("GetCustomerByPhoneRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_CUSTOMER_SITE_INFO: Operation[GetCustomerSiteInfoRequest, GetCustomerSiteInfoResponse] = (
@@ -871,6 +1001,8 @@ GET_CUSTOMER_SITE_INFO: Operation[GetCustomerSiteInfoRequest, GetCustomerSiteInf
         endpoint_path="/Porta/SOAP/Customer",
         request=GetCustomerSiteInfoRequest,
         response=GetCustomerSiteInfoResponse,
+        parts=("GetCustomerSiteInfoRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_CUSTOMER_STATS_SUMMARY: Operation[
@@ -884,6 +1016,8 @@ GET_CUSTOMER_STATS_SUMMARY: Operation[
     request=GetCustomerStatsSummaryRequest,
     response=GetCustomerStatsSummaryResponse,
     json_only=True,
+    parts=("params",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_EXTENDED_DATA_LIST: Operation[
     GetCustomerExtendedDataListRequest, GetCustomerExtendedDataListResponse
@@ -896,6 +1030,8 @@ GET_EXTENDED_DATA_LIST: Operation[
     request=GetCustomerExtendedDataListRequest,
     response=GetCustomerExtendedDataListResponse,
     json_only=True,
+    parts=("params",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="records",
 )
 

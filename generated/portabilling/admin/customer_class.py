@@ -44,6 +44,8 @@ GET_CUSTOMER_CLASS_INFO: Operation[GetCustomerClassInfoRequest, GetCustomerClass
         endpoint_path="/Porta/SOAP/CustomerClass",
         request=GetCustomerClassInfoRequest,
         response=GetCustomerClassInfoResponse,
+        parts=("GetCustomerClassInfoRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_CUSTOMER_CLASS_LIST: Operation[GetCustomerClassListRequest, GetCustomerClassListResponse] = (
@@ -55,6 +57,8 @@ GET_CUSTOMER_CLASS_LIST: Operation[GetCustomerClassListRequest, GetCustomerClass
         endpoint_path="/Porta/SOAP/CustomerClass",
         request=GetCustomerClassListRequest,
         response=GetCustomerClassListResponse,
+        parts=("GetCustomerClassListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
         page_field="customer_class_list",
     )
 )
@@ -66,6 +70,8 @@ ADD_CUSTOMER_CLASS: Operation[AddCustomerClassRequest, AddCustomerClassResponse]
     endpoint_path="/Porta/SOAP/CustomerClass",
     request=AddCustomerClassRequest,
     response=AddCustomerClassResponse,
+    parts=("AddCustomerClassRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_CUSTOMER_CLASS: Operation[UpdateCustomerClassRequest, UpdateCustomerClassResponse] = (
     Operation(
@@ -76,6 +82,8 @@ UPDATE_CUSTOMER_CLASS: Operation[UpdateCustomerClassRequest, UpdateCustomerClass
         endpoint_path="/Porta/SOAP/CustomerClass",
         request=UpdateCustomerClassRequest,
         response=UpdateCustomerClassResponse,
+        parts=("UpdateCustomerClassRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 DELETE_CUSTOMER_CLASS: Operation[DeleteCustomerClassRequest, DeleteCustomerClassResponse] = (
@@ -87,6 +95,8 @@ DELETE_CUSTOMER_CLASS: Operation[DeleteCustomerClassRequest, DeleteCustomerClass
         endpoint_path="/Porta/SOAP/CustomerClass",
         request=DeleteCustomerClassRequest,
         response=DeleteCustomerClassResponse,
+        parts=("DeleteCustomerClassRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_CUSTOMER_CLASS_CUSTOMERS: Operation[
@@ -99,6 +109,8 @@ GET_CUSTOMER_CLASS_CUSTOMERS: Operation[
     endpoint_path="/Porta/SOAP/CustomerClass",
     request=GetCustomerClassCustomersRequest,
     response=GetCustomerClassCustomersResponse,
+    parts=("GetCustomerClassCustomersRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 APPLY_CUSTOMER_CLASS: Operation[ApplyCustomerClassRequest, ApplyCustomerClassResponse] = Operation(
     service="CustomerClass",
@@ -108,6 +120,8 @@ APPLY_CUSTOMER_CLASS: Operation[ApplyCustomerClassRequest, ApplyCustomerClassRes
     endpoint_path="/Porta/SOAP/CustomerClass",
     request=ApplyCustomerClassRequest,
     response=ApplyCustomerClassResponse,
+    parts=("ApplyCustomerClassRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

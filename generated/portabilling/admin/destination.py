@@ -50,6 +50,8 @@ GET_DESTINATION_INFO: Operation[GetDestinationInfoRequest, GetDestinationInfoRes
     endpoint_path="/Porta/SOAP/Destination",
     request=GetDestinationInfoRequest,
     response=GetDestinationInfoResponse,
+    parts=("GetDestinationInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_DESTINATION_LIST: Operation[GetDestinationListRequest, GetDestinationListResponse] = Operation(
     service="Destination",
@@ -59,6 +61,8 @@ GET_DESTINATION_LIST: Operation[GetDestinationListRequest, GetDestinationListRes
     endpoint_path="/Porta/SOAP/Destination",
     request=GetDestinationListRequest,
     response=GetDestinationListResponse,
+    parts=("GetDestinationListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="destination_list",
 )
 ADD_DESTINATION: Operation[AddDestinationRequest, AddDestinationResponse] = Operation(
@@ -69,6 +73,8 @@ ADD_DESTINATION: Operation[AddDestinationRequest, AddDestinationResponse] = Oper
     endpoint_path="/Porta/SOAP/Destination",
     request=AddDestinationRequest,
     response=AddDestinationResponse,
+    parts=("AddDestinationRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_DESTINATION: Operation[UpdateDestinationRequest, UpdateDestinationResponse] = Operation(
     service="Destination",
@@ -78,6 +84,8 @@ UPDATE_DESTINATION: Operation[UpdateDestinationRequest, UpdateDestinationRespons
     endpoint_path="/Porta/SOAP/Destination",
     request=UpdateDestinationRequest,
     response=UpdateDestinationResponse,
+    parts=("UpdateDestinationRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_DESTINATION: Operation[DeleteDestinationRequest, DeleteDestinationResponse] = Operation(
     service="Destination",
@@ -87,6 +95,8 @@ DELETE_DESTINATION: Operation[DeleteDestinationRequest, DeleteDestinationRespons
     endpoint_path="/Porta/SOAP/Destination",
     request=DeleteDestinationRequest,
     response=DeleteDestinationResponse,
+    parts=("DeleteDestinationRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_COUNTRY_LIST: Operation[
     GetDestinationCountryListRequest, GetDestinationCountryListResponse
@@ -98,6 +108,8 @@ GET_COUNTRY_LIST: Operation[
     endpoint_path="/Porta/SOAP/Destination",
     request=GetDestinationCountryListRequest,
     response=GetDestinationCountryListResponse,
+    parts=("GetDestinationCountryListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_SUBDIVISION_LIST: Operation[
     GetDestinationSubdivisionListRequest, GetDestinationSubdivisionListResponse
@@ -109,6 +121,8 @@ GET_SUBDIVISION_LIST: Operation[
     endpoint_path="/Porta/SOAP/Destination",
     request=GetDestinationSubdivisionListRequest,
     response=GetDestinationSubdivisionListResponse,
+    parts=("GetDestinationSubdivisionListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_NUMBER_PLAN_LIST: Operation[
     GetDestinationNumberPlanListRequest, GetDestinationNumberPlanListResponse
@@ -120,6 +134,8 @@ GET_NUMBER_PLAN_LIST: Operation[
     endpoint_path="/Porta/SOAP/Destination",
     request=GetDestinationNumberPlanListRequest,
     response=GetDestinationNumberPlanListResponse,
+    parts=("GetDestinationNumberPlanListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="number_plan_list",
 )
 ADD_NUMBER_PLAN: Operation[AddDestinationNumberPlanRequest, AddDestinationNumberPlanResponse] = (
@@ -131,6 +147,8 @@ ADD_NUMBER_PLAN: Operation[AddDestinationNumberPlanRequest, AddDestinationNumber
         endpoint_path="/Porta/SOAP/Destination",
         request=AddDestinationNumberPlanRequest,
         response=AddDestinationNumberPlanResponse,
+        parts=("AddDestinationNumberPlanRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 UPDATE_NUMBER_PLAN: Operation[
@@ -143,6 +161,8 @@ UPDATE_NUMBER_PLAN: Operation[
     endpoint_path="/Porta/SOAP/Destination",
     request=UpdateDestinationNumberPlanRequest,
     response=UpdateDestinationNumberPlanResponse,
+    parts=("UpdateDestinationNumberPlanRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_NUMBER_PLAN: Operation[
     DeleteDestinationNumberPlanRequest, DeleteDestinationNumberPlanResponse
@@ -154,6 +174,8 @@ DELETE_NUMBER_PLAN: Operation[
     endpoint_path="/Porta/SOAP/Destination",
     request=DeleteDestinationNumberPlanRequest,
     response=DeleteDestinationNumberPlanResponse,
+    parts=("DeleteDestinationNumberPlanRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

@@ -56,6 +56,8 @@ GET_DEST_GROUP_INFO: Operation[
     endpoint_path="/Porta/SOAP/DestinationGroup",
     request=GetDestinationGroupDestGroupInfoRequest,
     response=GetDestinationGroupDestGroupInfoResponse,
+    parts=("GetDestinationGroupDestGroupInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_DEST_GROUP_LIST: Operation[
     GetDestinationGroupDestGroupListRequest, GetDestinationGroupDestGroupListResponse
@@ -67,6 +69,8 @@ GET_DEST_GROUP_LIST: Operation[
     endpoint_path="/Porta/SOAP/DestinationGroup",
     request=GetDestinationGroupDestGroupListRequest,
     response=GetDestinationGroupDestGroupListResponse,
+    parts=("GetDestinationGroupDestGroupListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="dest_group_list",
 )
 ADD_DEST_GROUP: Operation[
@@ -79,6 +83,8 @@ ADD_DEST_GROUP: Operation[
     endpoint_path="/Porta/SOAP/DestinationGroup",
     request=AddDestinationGroupDestGroupRequest,
     response=AddDestinationGroupDestGroupResponse,
+    parts=("AddDestinationGroupDestGroupRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_DEST_GROUP: Operation[
     UpdateDestinationGroupDestGroupRequest, UpdateDestinationGroupDestGroupResponse
@@ -90,6 +96,8 @@ UPDATE_DEST_GROUP: Operation[
     endpoint_path="/Porta/SOAP/DestinationGroup",
     request=UpdateDestinationGroupDestGroupRequest,
     response=UpdateDestinationGroupDestGroupResponse,
+    parts=("UpdateDestinationGroupDestGroupRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_DEST_GROUP: Operation[
     DeleteDestinationGroupDestGroupRequest, DeleteDestinationGroupDestGroupResponse
@@ -101,6 +109,8 @@ DELETE_DEST_GROUP: Operation[
     endpoint_path="/Porta/SOAP/DestinationGroup",
     request=DeleteDestinationGroupDestGroupRequest,
     response=DeleteDestinationGroupDestGroupResponse,
+    parts=("DeleteDestinationGroupDestGroupRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_DEST_GROUP_SET_INFO: Operation[
     GetDestinationGroupDestGroupSetInfoRequest, GetDestinationGroupDestGroupSetInfoResponse
@@ -112,6 +122,8 @@ GET_DEST_GROUP_SET_INFO: Operation[
     endpoint_path="/Porta/SOAP/DestinationGroup",
     request=GetDestinationGroupDestGroupSetInfoRequest,
     response=GetDestinationGroupDestGroupSetInfoResponse,
+    parts=("GetDestinationGroupDestGroupSetInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_DEST_GROUP_SET_LIST: Operation[
     GetDestinationGroupDestGroupSetListRequest, GetDestinationGroupDestGroupSetListResponse
@@ -123,6 +135,8 @@ GET_DEST_GROUP_SET_LIST: Operation[
     endpoint_path="/Porta/SOAP/DestinationGroup",
     request=GetDestinationGroupDestGroupSetListRequest,
     response=GetDestinationGroupDestGroupSetListResponse,
+    parts=("GetDestinationGroupDestGroupSetListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="dest_group_set_list",
 )
 ADD_DEST_GROUP_SET: Operation[
@@ -135,6 +149,8 @@ ADD_DEST_GROUP_SET: Operation[
     endpoint_path="/Porta/SOAP/DestinationGroup",
     request=AddDestinationGroupDestGroupSetRequest,
     response=AddDestinationGroupDestGroupSetResponse,
+    parts=("AddDestinationGroupDestGroupSetRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_DEST_GROUP_SET: Operation[
     UpdateDestinationGroupDestGroupSetRequest, UpdateDestinationGroupDestGroupSetResponse
@@ -146,6 +162,8 @@ UPDATE_DEST_GROUP_SET: Operation[
     endpoint_path="/Porta/SOAP/DestinationGroup",
     request=UpdateDestinationGroupDestGroupSetRequest,
     response=UpdateDestinationGroupDestGroupSetResponse,
+    parts=("UpdateDestinationGroupDestGroupSetRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_DEST_GROUP_SET: Operation[
     DeleteDestinationGroupDestGroupSetRequest, DeleteDestinationGroupDestGroupSetResponse
@@ -157,6 +175,8 @@ DELETE_DEST_GROUP_SET: Operation[
     endpoint_path="/Porta/SOAP/DestinationGroup",
     request=DeleteDestinationGroupDestGroupSetRequest,
     response=DeleteDestinationGroupDestGroupSetResponse,
+    parts=("DeleteDestinationGroupDestGroupSetRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 ADD_DESTINATION_TO_GROUP: Operation[
     AddDestinationGroupDestinationToGroupRequest, AddDestinationGroupDestinationToGroupResponse
@@ -168,6 +188,8 @@ ADD_DESTINATION_TO_GROUP: Operation[
     endpoint_path="/Porta/SOAP/DestinationGroup",
     request=AddDestinationGroupDestinationToGroupRequest,
     response=AddDestinationGroupDestinationToGroupResponse,
+    parts=("AddDestinationGroupDestinationToGroupRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 REMOVE_DESTINATION_FROM_GROUP: Operation[
     RemoveDestinationGroupDestinationFromGroupRequest,
@@ -180,6 +202,8 @@ REMOVE_DESTINATION_FROM_GROUP: Operation[
     endpoint_path="/Porta/SOAP/DestinationGroup",
     request=RemoveDestinationGroupDestinationFromGroupRequest,
     response=RemoveDestinationGroupDestinationFromGroupResponse,
+    parts=("RemoveDestinationGroupDestinationFromGroupRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_GROUP_DESTINATIONS: Operation[
     GetDestinationGroupDestinationsRequest, GetDestinationGroupDestinationsResponse
@@ -191,6 +215,8 @@ GET_GROUP_DESTINATIONS: Operation[
     endpoint_path="/Porta/SOAP/DestinationGroup",
     request=GetDestinationGroupDestinationsRequest,
     response=GetDestinationGroupDestinationsResponse,
+    parts=("GetDestinationGroupDestinationsRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

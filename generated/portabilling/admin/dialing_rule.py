@@ -42,6 +42,8 @@ GET_DIALING_RULE_INFO: Operation[GetDialingRuleInfoRequest, GetDialingRuleInfoRe
         endpoint_path="/Porta/SOAP/DialingRule",
         request=GetDialingRuleInfoRequest,
         response=GetDialingRuleInfoResponse,
+        parts=("GetDialingRuleInfoRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_DIALING_RULE_LIST: Operation[GetDialingRuleListRequest, GetDialingRuleListResponse] = (
@@ -53,6 +55,8 @@ GET_DIALING_RULE_LIST: Operation[GetDialingRuleListRequest, GetDialingRuleListRe
         endpoint_path="/Porta/SOAP/DialingRule",
         request=GetDialingRuleListRequest,
         response=GetDialingRuleListResponse,
+        parts=("GetDialingRuleListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
         page_field="dialing_rule_list",
     )
 )
@@ -64,6 +68,8 @@ ADD_DIALING_RULE: Operation[AddDialingRuleRequest, AddDialingRuleResponse] = Ope
     endpoint_path="/Porta/SOAP/DialingRule",
     request=AddDialingRuleRequest,
     response=AddDialingRuleResponse,
+    parts=("AddDialingRuleRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_DIALING_RULE: Operation[UpdateDialingRuleRequest, UpdateDialingRuleResponse] = Operation(
     service="DialingRule",
@@ -73,6 +79,8 @@ UPDATE_DIALING_RULE: Operation[UpdateDialingRuleRequest, UpdateDialingRuleRespon
     endpoint_path="/Porta/SOAP/DialingRule",
     request=UpdateDialingRuleRequest,
     response=UpdateDialingRuleResponse,
+    parts=("UpdateDialingRuleRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_DIALING_RULE: Operation[DeleteDialingRuleRequest, DeleteDialingRuleResponse] = Operation(
     service="DialingRule",
@@ -82,6 +90,8 @@ DELETE_DIALING_RULE: Operation[DeleteDialingRuleRequest, DeleteDialingRuleRespon
     endpoint_path="/Porta/SOAP/DialingRule",
     request=DeleteDialingRuleRequest,
     response=DeleteDialingRuleResponse,
+    parts=("DeleteDialingRuleRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 NORMALIZE_NUMBER: Operation[
     NormalizeDialingRuleNumberRequest, NormalizeDialingRuleNumberResponse
@@ -93,6 +103,8 @@ NORMALIZE_NUMBER: Operation[
     endpoint_path="/Porta/SOAP/DialingRule",
     request=NormalizeDialingRuleNumberRequest,
     response=NormalizeDialingRuleNumberResponse,
+    parts=("NormalizeDialingRuleNumberRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 TEST_DIALING_RULE: Operation[TestDialingRuleRequest, TestDialingRuleResponse] = Operation(
     service="DialingRule",
@@ -102,6 +114,8 @@ TEST_DIALING_RULE: Operation[TestDialingRuleRequest, TestDialingRuleResponse] = 
     endpoint_path="/Porta/SOAP/DialingRule",
     request=TestDialingRuleRequest,
     response=TestDialingRuleResponse,
+    parts=("TestDialingRuleRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

@@ -106,6 +106,8 @@ GET_NUMBER_LIST: Operation[GetDIDNumberListRequest, GetDIDNumberListResponse] = 
     endpoint_path="/Porta/SOAP/DID",
     request=GetDIDNumberListRequest,
     response=GetDIDNumberListResponse,
+    parts=("GetDIDNumberListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="number_list",
 )
 GET_NUMBER_INFO: Operation[GetDIDNumberInfoRequest, GetDIDNumberInfoResponse] = Operation(
@@ -116,6 +118,8 @@ GET_NUMBER_INFO: Operation[GetDIDNumberInfoRequest, GetDIDNumberInfoResponse] = 
     endpoint_path="/Porta/SOAP/DID",
     request=GetDIDNumberInfoRequest,
     response=GetDIDNumberInfoResponse,
+    parts=("GetDIDNumberInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 ADD_NUMBER: Operation[AddDIDNumberRequest, AddDIDNumberResponse] = Operation(
     service="DID",
@@ -125,6 +129,8 @@ ADD_NUMBER: Operation[AddDIDNumberRequest, AddDIDNumberResponse] = Operation(
     endpoint_path="/Porta/SOAP/DID",
     request=AddDIDNumberRequest,
     response=AddDIDNumberResponse,
+    parts=("AddDIDNumberRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_NUMBER: Operation[UpdateDIDNumberRequest, UpdateDIDNumberResponse] = Operation(
     service="DID",
@@ -134,6 +140,8 @@ UPDATE_NUMBER: Operation[UpdateDIDNumberRequest, UpdateDIDNumberResponse] = Oper
     endpoint_path="/Porta/SOAP/DID",
     request=UpdateDIDNumberRequest,
     response=UpdateDIDNumberResponse,
+    parts=("UpdateDIDNumberRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_NUMBER: Operation[DeleteDIDNumberRequest, DeleteDIDNumberResponse] = Operation(
     service="DID",
@@ -143,6 +151,8 @@ DELETE_NUMBER: Operation[DeleteDIDNumberRequest, DeleteDIDNumberResponse] = Oper
     endpoint_path="/Porta/SOAP/DID",
     request=DeleteDIDNumberRequest,
     response=DeleteDIDNumberResponse,
+    parts=("DeleteDIDNumberRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 RESERVE_NUMBER: Operation[ReserveDIDNumberRequest, ReserveDIDNumberResponse] = Operation(
     service="DID",
@@ -152,6 +162,8 @@ RESERVE_NUMBER: Operation[ReserveDIDNumberRequest, ReserveDIDNumberResponse] = O
     endpoint_path="/Porta/SOAP/DID",
     request=ReserveDIDNumberRequest,
     response=ReserveDIDNumberResponse,
+    parts=("ReserveDIDNumberRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 RELEASE_NUMBER: Operation[ReleaseDIDNumberRequest, ReleaseDIDNumberResponse] = Operation(
     service="DID",
@@ -161,6 +173,8 @@ RELEASE_NUMBER: Operation[ReleaseDIDNumberRequest, ReleaseDIDNumberResponse] = O
     endpoint_path="/Porta/SOAP/DID",
     request=ReleaseDIDNumberRequest,
     response=ReleaseDIDNumberResponse,
+    parts=("ReleaseDIDNumberRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 ASSIGN_DID_TO_ACCOUNT: Operation[AssignDidToAccountRequest, AssignDidToAccountResponse] = (
     Operation(
@@ -171,6 +185,8 @@ ASSIGN_DID_TO_ACCOUNT: Operation[AssignDidToAccountRequest, AssignDidToAccountRe
         endpoint_path="/Porta/SOAP/DID",
         request=AssignDidToAccountRequest,
         response=AssignDidToAccountResponse,
+        parts=("AssignDidToAccountRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 CANCEL_DID_ASSIGNMENT: Operation[CancelDidAssignmentRequest, CancelDidAssignmentResponse] = (
@@ -182,6 +198,8 @@ CANCEL_DID_ASSIGNMENT: Operation[CancelDidAssignmentRequest, CancelDidAssignment
         endpoint_path="/Porta/SOAP/DID",
         request=CancelDidAssignmentRequest,
         response=CancelDidAssignmentResponse,
+        parts=("CancelDidAssignmentRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 ASSIGN_DID_TO_CUSTOMER: Operation[AssignDidToCustomerRequest, AssignDidToCustomerResponse] = (
@@ -193,6 +211,8 @@ ASSIGN_DID_TO_CUSTOMER: Operation[AssignDidToCustomerRequest, AssignDidToCustome
         endpoint_path="/Porta/SOAP/DID",
         request=AssignDidToCustomerRequest,
         response=AssignDidToCustomerResponse,
+        parts=("AssignDidToCustomerRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_DID_GROUP_INFO: Operation[GetDidGroupInfoRequest, GetDidGroupInfoResponse] = Operation(
@@ -203,6 +223,8 @@ GET_DID_GROUP_INFO: Operation[GetDidGroupInfoRequest, GetDidGroupInfoResponse] =
     endpoint_path="/Porta/SOAP/DID",
     request=GetDidGroupInfoRequest,
     response=GetDidGroupInfoResponse,
+    parts=("GetDidGroupInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_DID_GROUP_LIST: Operation[GetDidGroupListRequest, GetDidGroupListResponse] = Operation(
     service="DID",
@@ -212,6 +234,8 @@ GET_DID_GROUP_LIST: Operation[GetDidGroupListRequest, GetDidGroupListResponse] =
     endpoint_path="/Porta/SOAP/DID",
     request=GetDidGroupListRequest,
     response=GetDidGroupListResponse,
+    parts=("GetDidGroupListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="did_group_list",
 )
 ADD_DID_GROUP: Operation[AddDidGroupRequest, AddDidGroupResponse] = Operation(
@@ -222,6 +246,8 @@ ADD_DID_GROUP: Operation[AddDidGroupRequest, AddDidGroupResponse] = Operation(
     endpoint_path="/Porta/SOAP/DID",
     request=AddDidGroupRequest,
     response=AddDidGroupResponse,
+    parts=("AddDidGroupRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_DID_GROUP: Operation[UpdateDidGroupRequest, UpdateDidGroupResponse] = Operation(
     service="DID",
@@ -231,6 +257,8 @@ UPDATE_DID_GROUP: Operation[UpdateDidGroupRequest, UpdateDidGroupResponse] = Ope
     endpoint_path="/Porta/SOAP/DID",
     request=UpdateDidGroupRequest,
     response=UpdateDidGroupResponse,
+    parts=("UpdateDidGroupRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_DID_GROUP: Operation[DeleteDidGroupRequest, DeleteDidGroupResponse] = Operation(
     service="DID",
@@ -240,6 +268,8 @@ DELETE_DID_GROUP: Operation[DeleteDidGroupRequest, DeleteDidGroupResponse] = Ope
     endpoint_path="/Porta/SOAP/DID",
     request=DeleteDidGroupRequest,
     response=DeleteDidGroupResponse,
+    parts=("DeleteDidGroupRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_DO_BATCH_INFO: Operation[GetDIDDoBatchInfoRequest, GetDIDDoBatchInfoResponse] = Operation(
     service="DID",
@@ -249,6 +279,8 @@ GET_DO_BATCH_INFO: Operation[GetDIDDoBatchInfoRequest, GetDIDDoBatchInfoResponse
     endpoint_path="/Porta/SOAP/DID",
     request=GetDIDDoBatchInfoRequest,
     response=GetDIDDoBatchInfoResponse,
+    parts=("GetDIDDoBatchInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_DO_BATCH_LIST: Operation[GetDIDDoBatchListRequest, GetDIDDoBatchListResponse] = Operation(
     service="DID",
@@ -258,6 +290,8 @@ GET_DO_BATCH_LIST: Operation[GetDIDDoBatchListRequest, GetDIDDoBatchListResponse
     endpoint_path="/Porta/SOAP/DID",
     request=GetDIDDoBatchListRequest,
     response=GetDIDDoBatchListResponse,
+    parts=("GetDIDDoBatchListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="do_batch_list",
 )
 ADD_DO_BATCH: Operation[AddDIDDoBatchRequest, AddDIDDoBatchResponse] = Operation(
@@ -268,6 +302,8 @@ ADD_DO_BATCH: Operation[AddDIDDoBatchRequest, AddDIDDoBatchResponse] = Operation
     endpoint_path="/Porta/SOAP/DID",
     request=AddDIDDoBatchRequest,
     response=AddDIDDoBatchResponse,
+    parts=("AddDIDDoBatchRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_DO_BATCH: Operation[UpdateDIDDoBatchRequest, UpdateDIDDoBatchResponse] = Operation(
     service="DID",
@@ -277,6 +313,8 @@ UPDATE_DO_BATCH: Operation[UpdateDIDDoBatchRequest, UpdateDIDDoBatchResponse] = 
     endpoint_path="/Porta/SOAP/DID",
     request=UpdateDIDDoBatchRequest,
     response=UpdateDIDDoBatchResponse,
+    parts=("UpdateDIDDoBatchRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_DO_BATCH: Operation[DeleteDIDDoBatchRequest, DeleteDIDDoBatchResponse] = Operation(
     service="DID",
@@ -286,6 +324,8 @@ DELETE_DO_BATCH: Operation[DeleteDIDDoBatchRequest, DeleteDIDDoBatchResponse] = 
     endpoint_path="/Porta/SOAP/DID",
     request=DeleteDIDDoBatchRequest,
     response=DeleteDIDDoBatchResponse,
+    parts=("DeleteDIDDoBatchRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_NUMBER_OWNER: Operation[GetDIDNumberOwnerRequest, GetDIDNumberOwnerResponse] = Operation(
     service="DID",
@@ -295,6 +335,8 @@ GET_NUMBER_OWNER: Operation[GetDIDNumberOwnerRequest, GetDIDNumberOwnerResponse]
     endpoint_path="/Porta/SOAP/DID",
     request=GetDIDNumberOwnerRequest,
     response=GetDIDNumberOwnerResponse,
+    parts=("GetDIDNumberOwnerRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 BULK_ADD_NUMBERS: Operation[BulkDIDAddNumbersRequest, BulkDIDAddNumbersResponse] = Operation(
     service="DID",
@@ -304,6 +346,8 @@ BULK_ADD_NUMBERS: Operation[BulkDIDAddNumbersRequest, BulkDIDAddNumbersResponse]
     endpoint_path="/Porta/SOAP/DID",
     request=BulkDIDAddNumbersRequest,
     response=BulkDIDAddNumbersResponse,
+    parts=("BulkDIDAddNumbersRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_DID_PROVIDER_LIST: Operation[GetDidProviderListRequest, GetDidProviderListResponse] = (
     Operation(
@@ -314,6 +358,8 @@ GET_DID_PROVIDER_LIST: Operation[GetDidProviderListRequest, GetDidProviderListRe
         endpoint_path="/Porta/SOAP/DID",
         request=GetDidProviderListRequest,
         response=GetDidProviderListResponse,
+        parts=("GetDidProviderListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
         page_field="did_provider_list",
     )
 )
@@ -325,6 +371,8 @@ ADD_DID_PROVIDER: Operation[AddDidProviderRequest, AddDidProviderResponse] = Ope
     endpoint_path="/Porta/SOAP/DID",
     request=AddDidProviderRequest,
     response=AddDidProviderResponse,
+    parts=("AddDidProviderRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_DID_PROVIDER: Operation[UpdateDidProviderRequest, UpdateDidProviderResponse] = Operation(
     service="DID",
@@ -334,6 +382,8 @@ UPDATE_DID_PROVIDER: Operation[UpdateDidProviderRequest, UpdateDidProviderRespon
     endpoint_path="/Porta/SOAP/DID",
     request=UpdateDidProviderRequest,
     response=UpdateDidProviderResponse,
+    parts=("UpdateDidProviderRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_DID_PROVIDER: Operation[DeleteDidProviderRequest, DeleteDidProviderResponse] = Operation(
     service="DID",
@@ -343,6 +393,8 @@ DELETE_DID_PROVIDER: Operation[DeleteDidProviderRequest, DeleteDidProviderRespon
     endpoint_path="/Porta/SOAP/DID",
     request=DeleteDidProviderRequest,
     response=DeleteDidProviderResponse,
+    parts=("DeleteDidProviderRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_NUMBER_RANGE_LIST: Operation[GetDIDNumberRangeListRequest, GetDIDNumberRangeListResponse] = (
     Operation(
@@ -353,6 +405,8 @@ GET_NUMBER_RANGE_LIST: Operation[GetDIDNumberRangeListRequest, GetDIDNumberRange
         endpoint_path="/Porta/SOAP/DID",
         request=GetDIDNumberRangeListRequest,
         response=GetDIDNumberRangeListResponse,
+        parts=("GetDIDNumberRangeListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
         page_field="number_range_list",
     )
 )
@@ -364,6 +418,8 @@ ADD_NUMBER_RANGE: Operation[AddDIDNumberRangeRequest, AddDIDNumberRangeResponse]
     endpoint_path="/Porta/SOAP/DID",
     request=AddDIDNumberRangeRequest,
     response=AddDIDNumberRangeResponse,
+    parts=("AddDIDNumberRangeRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_NUMBER_RANGE: Operation[UpdateDIDNumberRangeRequest, UpdateDIDNumberRangeResponse] = (
     Operation(
@@ -374,6 +430,8 @@ UPDATE_NUMBER_RANGE: Operation[UpdateDIDNumberRangeRequest, UpdateDIDNumberRange
         endpoint_path="/Porta/SOAP/DID",
         request=UpdateDIDNumberRangeRequest,
         response=UpdateDIDNumberRangeResponse,
+        parts=("UpdateDIDNumberRangeRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 DELETE_NUMBER_RANGE: Operation[DeleteDIDNumberRangeRequest, DeleteDIDNumberRangeResponse] = (
@@ -385,6 +443,8 @@ DELETE_NUMBER_RANGE: Operation[DeleteDIDNumberRangeRequest, DeleteDIDNumberRange
         endpoint_path="/Porta/SOAP/DID",
         request=DeleteDIDNumberRangeRequest,
         response=DeleteDIDNumberRangeResponse,
+        parts=("DeleteDIDNumberRangeRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_DID_PRICING_LIST: Operation[GetDidPricingListRequest, GetDidPricingListResponse] = Operation(
@@ -395,6 +455,8 @@ GET_DID_PRICING_LIST: Operation[GetDidPricingListRequest, GetDidPricingListRespo
     endpoint_path="/Porta/SOAP/DID",
     request=GetDidPricingListRequest,
     response=GetDidPricingListResponse,
+    parts=("GetDidPricingListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="did_pricing_list",
 )
 ADD_DID_PRICING: Operation[AddDidPricingRequest, AddDidPricingResponse] = Operation(
@@ -405,6 +467,8 @@ ADD_DID_PRICING: Operation[AddDidPricingRequest, AddDidPricingResponse] = Operat
     endpoint_path="/Porta/SOAP/DID",
     request=AddDidPricingRequest,
     response=AddDidPricingResponse,
+    parts=("AddDidPricingRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_DID_PRICING: Operation[UpdateDidPricingRequest, UpdateDidPricingResponse] = Operation(
     service="DID",
@@ -414,6 +478,8 @@ UPDATE_DID_PRICING: Operation[UpdateDidPricingRequest, UpdateDidPricingResponse]
     endpoint_path="/Porta/SOAP/DID",
     request=UpdateDidPricingRequest,
     response=UpdateDidPricingResponse,
+    parts=("UpdateDidPricingRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_DID_PRICING: Operation[DeleteDidPricingRequest, DeleteDidPricingResponse] = Operation(
     service="DID",
@@ -423,6 +489,8 @@ DELETE_DID_PRICING: Operation[DeleteDidPricingRequest, DeleteDidPricingResponse]
     endpoint_path="/Porta/SOAP/DID",
     request=DeleteDidPricingRequest,
     response=DeleteDidPricingResponse,
+    parts=("DeleteDidPricingRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 EXPORT_NUMBER_LIST: Operation[ExportDIDNumberListRequest, ExportDIDNumberListResponse] = Operation(
     service="DID",
@@ -432,6 +500,8 @@ EXPORT_NUMBER_LIST: Operation[ExportDIDNumberListRequest, ExportDIDNumberListRes
     endpoint_path="/Porta/SOAP/DID",
     request=ExportDIDNumberListRequest,
     response=ExportDIDNumberListResponse,
+    parts=("ExportDIDNumberListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 CHECK_NUMBER_AVAILABILITY: Operation[
     CheckDIDNumberAvailabilityRequest, CheckDIDNumberAvailabilityResponse
@@ -443,6 +513,8 @@ CHECK_NUMBER_AVAILABILITY: Operation[
     endpoint_path="/Porta/SOAP/DID",
     request=CheckDIDNumberAvailabilityRequest,
     response=CheckDIDNumberAvailabilityResponse,
+    parts=("CheckDIDNumberAvailabilityRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_NUMBER_RESERVATION_LIST: Operation[
     GetDIDNumberReservationListRequest, GetDIDNumberReservationListResponse
@@ -454,6 +526,8 @@ GET_NUMBER_RESERVATION_LIST: Operation[
     endpoint_path="/Porta/SOAP/DID",
     request=GetDIDNumberReservationListRequest,
     response=GetDIDNumberReservationListResponse,
+    parts=("GetDIDNumberReservationListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="number_list",
 )
 

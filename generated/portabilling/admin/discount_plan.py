@@ -71,6 +71,8 @@ GET_DISCOUNT_PLAN_INFO: Operation[GetDiscountPlanInfoRequest, GetDiscountPlanInf
         endpoint_path="/Porta/SOAP/DiscountPlan",
         request=GetDiscountPlanInfoRequest,
         response=GetDiscountPlanInfoResponse,
+        parts=("GetDiscountPlanInfoRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_DISCOUNT_PLAN_LIST: Operation[GetDiscountPlanListRequest, GetDiscountPlanListResponse] = (
@@ -82,6 +84,8 @@ GET_DISCOUNT_PLAN_LIST: Operation[GetDiscountPlanListRequest, GetDiscountPlanLis
         endpoint_path="/Porta/SOAP/DiscountPlan",
         request=GetDiscountPlanListRequest,
         response=GetDiscountPlanListResponse,
+        parts=("GetDiscountPlanListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
         page_field="discount_plan_list",
     )
 )
@@ -93,6 +97,8 @@ ADD_DISCOUNT_PLAN: Operation[AddDiscountPlanRequest, AddDiscountPlanResponse] = 
     endpoint_path="/Porta/SOAP/DiscountPlan",
     request=AddDiscountPlanRequest,
     response=AddDiscountPlanResponse,
+    parts=("AddDiscountPlanRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_DISCOUNT_PLAN: Operation[UpdateDiscountPlanRequest, UpdateDiscountPlanResponse] = Operation(
     service="DiscountPlan",
@@ -102,6 +108,8 @@ UPDATE_DISCOUNT_PLAN: Operation[UpdateDiscountPlanRequest, UpdateDiscountPlanRes
     endpoint_path="/Porta/SOAP/DiscountPlan",
     request=UpdateDiscountPlanRequest,
     response=UpdateDiscountPlanResponse,
+    parts=("UpdateDiscountPlanRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_DISCOUNT_PLAN: Operation[DeleteDiscountPlanRequest, DeleteDiscountPlanResponse] = Operation(
     service="DiscountPlan",
@@ -111,6 +119,8 @@ DELETE_DISCOUNT_PLAN: Operation[DeleteDiscountPlanRequest, DeleteDiscountPlanRes
     endpoint_path="/Porta/SOAP/DiscountPlan",
     request=DeleteDiscountPlanRequest,
     response=DeleteDiscountPlanResponse,
+    parts=("DeleteDiscountPlanRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_DISCOUNT_ITEM_LIST: Operation[
     GetDiscountPlanDiscountItemListRequest, GetDiscountPlanDiscountItemListResponse
@@ -122,6 +132,8 @@ GET_DISCOUNT_ITEM_LIST: Operation[
     endpoint_path="/Porta/SOAP/DiscountPlan",
     request=GetDiscountPlanDiscountItemListRequest,
     response=GetDiscountPlanDiscountItemListResponse,
+    parts=("GetDiscountPlanDiscountItemListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="discount_item_list",
 )
 ADD_DISCOUNT_ITEM: Operation[
@@ -134,6 +146,8 @@ ADD_DISCOUNT_ITEM: Operation[
     endpoint_path="/Porta/SOAP/DiscountPlan",
     request=AddDiscountPlanDiscountItemRequest,
     response=AddDiscountPlanDiscountItemResponse,
+    parts=("AddDiscountPlanDiscountItemRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_DISCOUNT_ITEM: Operation[
     UpdateDiscountPlanDiscountItemRequest, UpdateDiscountPlanDiscountItemResponse
@@ -145,6 +159,8 @@ UPDATE_DISCOUNT_ITEM: Operation[
     endpoint_path="/Porta/SOAP/DiscountPlan",
     request=UpdateDiscountPlanDiscountItemRequest,
     response=UpdateDiscountPlanDiscountItemResponse,
+    parts=("UpdateDiscountPlanDiscountItemRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_DISCOUNT_ITEM: Operation[
     DeleteDiscountPlanDiscountItemRequest, DeleteDiscountPlanDiscountItemResponse
@@ -156,6 +172,8 @@ DELETE_DISCOUNT_ITEM: Operation[
     endpoint_path="/Porta/SOAP/DiscountPlan",
     request=DeleteDiscountPlanDiscountItemRequest,
     response=DeleteDiscountPlanDiscountItemResponse,
+    parts=("DeleteDiscountPlanDiscountItemRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_DISCOUNT_COUNTER_LIST: Operation[
     GetDiscountPlanDiscountCounterListRequest, GetDiscountPlanDiscountCounterListResponse
@@ -167,6 +185,8 @@ GET_DISCOUNT_COUNTER_LIST: Operation[
     endpoint_path="/Porta/SOAP/DiscountPlan",
     request=GetDiscountPlanDiscountCounterListRequest,
     response=GetDiscountPlanDiscountCounterListResponse,
+    parts=("GetDiscountPlanDiscountCounterListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 RESET_DISCOUNT_COUNTER: Operation[
     ResetDiscountPlanDiscountCounterRequest, ResetDiscountPlanDiscountCounterResponse
@@ -178,6 +198,8 @@ RESET_DISCOUNT_COUNTER: Operation[
     endpoint_path="/Porta/SOAP/DiscountPlan",
     request=ResetDiscountPlanDiscountCounterRequest,
     response=ResetDiscountPlanDiscountCounterResponse,
+    parts=("ResetDiscountPlanDiscountCounterRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_DISCOUNT_THRESHOLD_LIST: Operation[
     GetDiscountPlanDiscountThresholdListRequest, GetDiscountPlanDiscountThresholdListResponse
@@ -189,6 +211,8 @@ GET_DISCOUNT_THRESHOLD_LIST: Operation[
     endpoint_path="/Porta/SOAP/DiscountPlan",
     request=GetDiscountPlanDiscountThresholdListRequest,
     response=GetDiscountPlanDiscountThresholdListResponse,
+    parts=("GetDiscountPlanDiscountThresholdListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="discount_threshold_list",
 )
 ADD_DISCOUNT_THRESHOLD: Operation[
@@ -201,6 +225,8 @@ ADD_DISCOUNT_THRESHOLD: Operation[
     endpoint_path="/Porta/SOAP/DiscountPlan",
     request=AddDiscountPlanDiscountThresholdRequest,
     response=AddDiscountPlanDiscountThresholdResponse,
+    parts=("AddDiscountPlanDiscountThresholdRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_DISCOUNT_THRESHOLD: Operation[
     UpdateDiscountPlanDiscountThresholdRequest, UpdateDiscountPlanDiscountThresholdResponse
@@ -212,6 +238,8 @@ UPDATE_DISCOUNT_THRESHOLD: Operation[
     endpoint_path="/Porta/SOAP/DiscountPlan",
     request=UpdateDiscountPlanDiscountThresholdRequest,
     response=UpdateDiscountPlanDiscountThresholdResponse,
+    parts=("UpdateDiscountPlanDiscountThresholdRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_DISCOUNT_THRESHOLD: Operation[
     DeleteDiscountPlanDiscountThresholdRequest, DeleteDiscountPlanDiscountThresholdResponse
@@ -223,6 +251,8 @@ DELETE_DISCOUNT_THRESHOLD: Operation[
     endpoint_path="/Porta/SOAP/DiscountPlan",
     request=DeleteDiscountPlanDiscountThresholdRequest,
     response=DeleteDiscountPlanDiscountThresholdResponse,
+    parts=("DeleteDiscountPlanDiscountThresholdRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_DISCOUNT_PERIOD_LIST: Operation[
     GetDiscountPlanDiscountPeriodListRequest, GetDiscountPlanDiscountPeriodListResponse
@@ -234,6 +264,8 @@ GET_DISCOUNT_PERIOD_LIST: Operation[
     endpoint_path="/Porta/SOAP/DiscountPlan",
     request=GetDiscountPlanDiscountPeriodListRequest,
     response=GetDiscountPlanDiscountPeriodListResponse,
+    parts=("GetDiscountPlanDiscountPeriodListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="discount_period_list",
 )
 ADD_DISCOUNT_PERIOD: Operation[
@@ -246,6 +278,8 @@ ADD_DISCOUNT_PERIOD: Operation[
     endpoint_path="/Porta/SOAP/DiscountPlan",
     request=AddDiscountPlanDiscountPeriodRequest,
     response=AddDiscountPlanDiscountPeriodResponse,
+    parts=("AddDiscountPlanDiscountPeriodRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_DISCOUNT_PERIOD: Operation[
     UpdateDiscountPlanDiscountPeriodRequest, UpdateDiscountPlanDiscountPeriodResponse
@@ -257,6 +291,8 @@ UPDATE_DISCOUNT_PERIOD: Operation[
     endpoint_path="/Porta/SOAP/DiscountPlan",
     request=UpdateDiscountPlanDiscountPeriodRequest,
     response=UpdateDiscountPlanDiscountPeriodResponse,
+    parts=("UpdateDiscountPlanDiscountPeriodRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_DISCOUNT_PERIOD: Operation[
     DeleteDiscountPlanDiscountPeriodRequest, DeleteDiscountPlanDiscountPeriodResponse
@@ -268,6 +304,8 @@ DELETE_DISCOUNT_PERIOD: Operation[
     endpoint_path="/Porta/SOAP/DiscountPlan",
     request=DeleteDiscountPlanDiscountPeriodRequest,
     response=DeleteDiscountPlanDiscountPeriodResponse,
+    parts=("DeleteDiscountPlanDiscountPeriodRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 CLONE_DISCOUNT_PLAN: Operation[CloneDiscountPlanRequest, CloneDiscountPlanResponse] = Operation(
     service="DiscountPlan",
@@ -277,6 +315,8 @@ CLONE_DISCOUNT_PLAN: Operation[CloneDiscountPlanRequest, CloneDiscountPlanRespon
     endpoint_path="/Porta/SOAP/DiscountPlan",
     request=CloneDiscountPlanRequest,
     response=CloneDiscountPlanResponse,
+    parts=("CloneDiscountPlanRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

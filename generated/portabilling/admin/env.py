@@ -49,6 +49,8 @@ GET_ENV_INFO: Operation[GetEnvInfoRequest, GetEnvInfoResponse] = Operation(
     endpoint_path="/Porta/SOAP/Env",
     request=GetEnvInfoRequest,
     response=GetEnvInfoResponse,
+    parts=("GetEnvInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_ENV_LIST: Operation[GetEnvListRequest, GetEnvListResponse] = Operation(
     service="Env",
@@ -58,6 +60,8 @@ GET_ENV_LIST: Operation[GetEnvListRequest, GetEnvListResponse] = Operation(
     endpoint_path="/Porta/SOAP/Env",
     request=GetEnvListRequest,
     response=GetEnvListResponse,
+    parts=("GetEnvListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="env_list",
 )
 UPDATE_ENV: Operation[UpdateEnvRequest, UpdateEnvResponse] = Operation(
@@ -68,6 +72,8 @@ UPDATE_ENV: Operation[UpdateEnvRequest, UpdateEnvResponse] = Operation(
     endpoint_path="/Porta/SOAP/Env",
     request=UpdateEnvRequest,
     response=UpdateEnvResponse,
+    parts=("UpdateEnvRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_ENV_CONFIG: Operation[GetEnvConfigRequest, GetEnvConfigResponse] = Operation(
     service="Env",
@@ -77,6 +83,8 @@ GET_ENV_CONFIG: Operation[GetEnvConfigRequest, GetEnvConfigResponse] = Operation
     endpoint_path="/Porta/SOAP/Env",
     request=GetEnvConfigRequest,
     response=GetEnvConfigResponse,
+    parts=("GetEnvConfigRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_ENV_CONFIG: Operation[UpdateEnvConfigRequest, UpdateEnvConfigResponse] = Operation(
     service="Env",
@@ -86,6 +94,8 @@ UPDATE_ENV_CONFIG: Operation[UpdateEnvConfigRequest, UpdateEnvConfigResponse] = 
     endpoint_path="/Porta/SOAP/Env",
     request=UpdateEnvConfigRequest,
     response=UpdateEnvConfigResponse,
+    parts=("UpdateEnvConfigRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_ENV_LICENSE_LIST: Operation[GetEnvLicenseListRequest, GetEnvLicenseListResponse] = Operation(
     service="Env",
@@ -95,6 +105,8 @@ GET_ENV_LICENSE_LIST: Operation[GetEnvLicenseListRequest, GetEnvLicenseListRespo
     endpoint_path="/Porta/SOAP/Env",
     request=GetEnvLicenseListRequest,
     response=GetEnvLicenseListResponse,
+    parts=("GetEnvLicenseListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="env_license_list",
 )
 ADD_ENV_LICENSE: Operation[AddEnvLicenseRequest, AddEnvLicenseResponse] = Operation(
@@ -105,6 +117,8 @@ ADD_ENV_LICENSE: Operation[AddEnvLicenseRequest, AddEnvLicenseResponse] = Operat
     endpoint_path="/Porta/SOAP/Env",
     request=AddEnvLicenseRequest,
     response=AddEnvLicenseResponse,
+    parts=("AddEnvLicenseRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_ENV_LICENSE: Operation[UpdateEnvLicenseRequest, UpdateEnvLicenseResponse] = Operation(
     service="Env",
@@ -114,6 +128,8 @@ UPDATE_ENV_LICENSE: Operation[UpdateEnvLicenseRequest, UpdateEnvLicenseResponse]
     endpoint_path="/Porta/SOAP/Env",
     request=UpdateEnvLicenseRequest,
     response=UpdateEnvLicenseResponse,
+    parts=("UpdateEnvLicenseRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_ENV_LICENSE: Operation[DeleteEnvLicenseRequest, DeleteEnvLicenseResponse] = Operation(
     service="Env",
@@ -123,6 +139,8 @@ DELETE_ENV_LICENSE: Operation[DeleteEnvLicenseRequest, DeleteEnvLicenseResponse]
     endpoint_path="/Porta/SOAP/Env",
     request=DeleteEnvLicenseRequest,
     response=DeleteEnvLicenseResponse,
+    parts=("DeleteEnvLicenseRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_ENV_STATISTICS: Operation[GetEnvStatisticsRequest, GetEnvStatisticsResponse] = Operation(
     service="Env",
@@ -132,6 +150,8 @@ GET_ENV_STATISTICS: Operation[GetEnvStatisticsRequest, GetEnvStatisticsResponse]
     endpoint_path="/Porta/SOAP/Env",
     request=GetEnvStatisticsRequest,
     response=GetEnvStatisticsResponse,
+    parts=("GetEnvStatisticsRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

@@ -40,6 +40,8 @@ GET_SERVER_TIME: Operation[GetGenericServerTimeRequest, GetGenericServerTimeResp
     endpoint_path="/Porta/SOAP/Generic",
     request=GetGenericServerTimeRequest,
     response=GetGenericServerTimeResponse,
+    parts=("GetGenericServerTimeRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_VERSION: Operation[GetGenericVersionRequest, GetGenericVersionResponse] = Operation(
     service="Generic",
@@ -49,6 +51,8 @@ GET_VERSION: Operation[GetGenericVersionRequest, GetGenericVersionResponse] = Op
     endpoint_path="/Porta/SOAP/Generic",
     request=GetGenericVersionRequest,
     response=GetGenericVersionResponse,
+    parts=("GetGenericVersionRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 CALL_CUSTOM_HOOK: Operation[CallGenericCustomHookRequest, CallGenericCustomHookResponse] = (
     Operation(
@@ -59,6 +63,8 @@ CALL_CUSTOM_HOOK: Operation[CallGenericCustomHookRequest, CallGenericCustomHookR
         endpoint_path="/Porta/SOAP/Generic",
         request=CallGenericCustomHookRequest,
         response=CallGenericCustomHookResponse,
+        parts=("CallGenericCustomHookRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_TIME_ZONE_LIST: Operation[GetGenericTimeZoneListRequest, GetGenericTimeZoneListResponse] = (
@@ -70,6 +76,8 @@ GET_TIME_ZONE_LIST: Operation[GetGenericTimeZoneListRequest, GetGenericTimeZoneL
         endpoint_path="/Porta/SOAP/Generic",
         request=GetGenericTimeZoneListRequest,
         response=GetGenericTimeZoneListResponse,
+        parts=("GetGenericTimeZoneListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_LANGUAGE_LIST: Operation[GetGenericLanguageListRequest, GetGenericLanguageListResponse] = (
@@ -81,6 +89,8 @@ GET_LANGUAGE_LIST: Operation[GetGenericLanguageListRequest, GetGenericLanguageLi
         endpoint_path="/Porta/SOAP/Generic",
         request=GetGenericLanguageListRequest,
         response=GetGenericLanguageListResponse,
+        parts=("GetGenericLanguageListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_OBJECT_COUNT: Operation[GetGenericObjectCountRequest, GetGenericObjectCountResponse] = (
@@ -92,6 +102,8 @@ GET_OBJECT_COUNT: Operation[GetGenericObjectCountRequest, GetGenericObjectCountR
         endpoint_path="/Porta/SOAP/Generic",
         request=GetGenericObjectCountRequest,
         response=GetGenericObjectCountResponse,
+        parts=("GetGenericObjectCountRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 CHECK_PERMISSION: Operation[CheckGenericPermissionRequest, CheckGenericPermissionResponse] = (
@@ -103,6 +115,8 @@ CHECK_PERMISSION: Operation[CheckGenericPermissionRequest, CheckGenericPermissio
         endpoint_path="/Porta/SOAP/Generic",
         request=CheckGenericPermissionRequest,
         response=CheckGenericPermissionResponse,
+        parts=("CheckGenericPermissionRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 

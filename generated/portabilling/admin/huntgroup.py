@@ -53,6 +53,8 @@ GET_HUNTGROUP_INFO: Operation[GetHuntgroupInfoRequest, GetHuntgroupInfoResponse]
     endpoint_path="/Porta/SOAP/Huntgroup",
     request=GetHuntgroupInfoRequest,
     response=GetHuntgroupInfoResponse,
+    parts=("GetHuntgroupInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_HUNTGROUP_LIST: Operation[GetHuntgroupListRequest, GetHuntgroupListResponse] = Operation(
     service="Huntgroup",
@@ -62,6 +64,8 @@ GET_HUNTGROUP_LIST: Operation[GetHuntgroupListRequest, GetHuntgroupListResponse]
     endpoint_path="/Porta/SOAP/Huntgroup",
     request=GetHuntgroupListRequest,
     response=GetHuntgroupListResponse,
+    parts=("GetHuntgroupListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="huntgroup_list",
 )
 ADD_HUNTGROUP: Operation[AddHuntgroupRequest, AddHuntgroupResponse] = Operation(
@@ -72,6 +76,8 @@ ADD_HUNTGROUP: Operation[AddHuntgroupRequest, AddHuntgroupResponse] = Operation(
     endpoint_path="/Porta/SOAP/Huntgroup",
     request=AddHuntgroupRequest,
     response=AddHuntgroupResponse,
+    parts=("AddHuntgroupRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_HUNTGROUP: Operation[UpdateHuntgroupRequest, UpdateHuntgroupResponse] = Operation(
     service="Huntgroup",
@@ -81,6 +87,8 @@ UPDATE_HUNTGROUP: Operation[UpdateHuntgroupRequest, UpdateHuntgroupResponse] = O
     endpoint_path="/Porta/SOAP/Huntgroup",
     request=UpdateHuntgroupRequest,
     response=UpdateHuntgroupResponse,
+    parts=("UpdateHuntgroupRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_HUNTGROUP: Operation[DeleteHuntgroupRequest, DeleteHuntgroupResponse] = Operation(
     service="Huntgroup",
@@ -90,6 +98,8 @@ DELETE_HUNTGROUP: Operation[DeleteHuntgroupRequest, DeleteHuntgroupResponse] = O
     endpoint_path="/Porta/SOAP/Huntgroup",
     request=DeleteHuntgroupRequest,
     response=DeleteHuntgroupResponse,
+    parts=("DeleteHuntgroupRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 ADD_HUNTGROUP_MEMBER: Operation[AddHuntgroupMemberRequest, AddHuntgroupMemberResponse] = Operation(
     service="Huntgroup",
@@ -99,6 +109,8 @@ ADD_HUNTGROUP_MEMBER: Operation[AddHuntgroupMemberRequest, AddHuntgroupMemberRes
     endpoint_path="/Porta/SOAP/Huntgroup",
     request=AddHuntgroupMemberRequest,
     response=AddHuntgroupMemberResponse,
+    parts=("AddHuntgroupMemberRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_HUNTGROUP_MEMBER: Operation[DeleteHuntgroupMemberRequest, DeleteHuntgroupMemberResponse] = (
     Operation(
@@ -109,6 +121,8 @@ DELETE_HUNTGROUP_MEMBER: Operation[DeleteHuntgroupMemberRequest, DeleteHuntgroup
         endpoint_path="/Porta/SOAP/Huntgroup",
         request=DeleteHuntgroupMemberRequest,
         response=DeleteHuntgroupMemberResponse,
+        parts=("DeleteHuntgroupMemberRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_HUNTGROUP_SCHEDULE_LIST: Operation[
@@ -121,6 +135,8 @@ GET_HUNTGROUP_SCHEDULE_LIST: Operation[
     endpoint_path="/Porta/SOAP/Huntgroup",
     request=GetHuntgroupScheduleListRequest,
     response=GetHuntgroupScheduleListResponse,
+    parts=("GetHuntgroupScheduleListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="huntgroup_schedule_list",
 )
 ADD_HUNTGROUP_SCHEDULE: Operation[AddHuntgroupScheduleRequest, AddHuntgroupScheduleResponse] = (
@@ -132,6 +148,8 @@ ADD_HUNTGROUP_SCHEDULE: Operation[AddHuntgroupScheduleRequest, AddHuntgroupSched
         endpoint_path="/Porta/SOAP/Huntgroup",
         request=AddHuntgroupScheduleRequest,
         response=AddHuntgroupScheduleResponse,
+        parts=("AddHuntgroupScheduleRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 UPDATE_HUNTGROUP_SCHEDULE: Operation[
@@ -144,6 +162,8 @@ UPDATE_HUNTGROUP_SCHEDULE: Operation[
     endpoint_path="/Porta/SOAP/Huntgroup",
     request=UpdateHuntgroupScheduleRequest,
     response=UpdateHuntgroupScheduleResponse,
+    parts=("UpdateHuntgroupScheduleRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_HUNTGROUP_SCHEDULE: Operation[
     DeleteHuntgroupScheduleRequest, DeleteHuntgroupScheduleResponse
@@ -155,6 +175,8 @@ DELETE_HUNTGROUP_SCHEDULE: Operation[
     endpoint_path="/Porta/SOAP/Huntgroup",
     request=DeleteHuntgroupScheduleRequest,
     response=DeleteHuntgroupScheduleResponse,
+    parts=("DeleteHuntgroupScheduleRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_HUNTGROUP_STATUS: Operation[GetHuntgroupStatusRequest, GetHuntgroupStatusResponse] = Operation(
     service="Huntgroup",
@@ -164,6 +186,8 @@ GET_HUNTGROUP_STATUS: Operation[GetHuntgroupStatusRequest, GetHuntgroupStatusRes
     endpoint_path="/Porta/SOAP/Huntgroup",
     request=GetHuntgroupStatusRequest,
     response=GetHuntgroupStatusResponse,
+    parts=("GetHuntgroupStatusRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

@@ -65,6 +65,8 @@ GET_INVOICE_LIST: Operation[GetInvoiceListRequest, GetInvoiceListResponse] = Ope
     endpoint_path="/Porta/SOAP/Invoice",
     request=GetInvoiceListRequest,
     response=GetInvoiceListResponse,
+    parts=("GetInvoiceListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="invoice_list",
 )
 GET_INVOICE_INFO: Operation[GetInvoiceInfoRequest, GetInvoiceInfoResponse] = Operation(
@@ -75,6 +77,8 @@ GET_INVOICE_INFO: Operation[GetInvoiceInfoRequest, GetInvoiceInfoResponse] = Ope
     endpoint_path="/Porta/SOAP/Invoice",
     request=GetInvoiceInfoRequest,
     response=GetInvoiceInfoResponse,
+    parts=("GetInvoiceInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_INVOICE_PDF: Operation[GetInvoicePdfRequest, GetInvoicePdfResponse] = Operation(
     service="Invoice",
@@ -84,6 +88,8 @@ GET_INVOICE_PDF: Operation[GetInvoicePdfRequest, GetInvoicePdfResponse] = Operat
     endpoint_path="/Porta/SOAP/Invoice",
     request=GetInvoicePdfRequest,
     response=GetInvoicePdfResponse,
+    parts=("GetInvoicePdfRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 VOID_INVOICE: Operation[VoidInvoiceRequest, VoidInvoiceResponse] = Operation(
     service="Invoice",
@@ -93,6 +99,8 @@ VOID_INVOICE: Operation[VoidInvoiceRequest, VoidInvoiceResponse] = Operation(
     endpoint_path="/Porta/SOAP/Invoice",
     request=VoidInvoiceRequest,
     response=VoidInvoiceResponse,
+    parts=("VoidInvoiceRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 RECALCULATE_INVOICE: Operation[RecalculateInvoiceRequest, RecalculateInvoiceResponse] = Operation(
     service="Invoice",
@@ -102,6 +110,8 @@ RECALCULATE_INVOICE: Operation[RecalculateInvoiceRequest, RecalculateInvoiceResp
     endpoint_path="/Porta/SOAP/Invoice",
     request=RecalculateInvoiceRequest,
     response=RecalculateInvoiceResponse,
+    parts=("RecalculateInvoiceRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 REGENERATE_INVOICE_PDF: Operation[RegenerateInvoicePdfRequest, RegenerateInvoicePdfResponse] = (
     Operation(
@@ -112,6 +122,8 @@ REGENERATE_INVOICE_PDF: Operation[RegenerateInvoicePdfRequest, RegenerateInvoice
         endpoint_path="/Porta/SOAP/Invoice",
         request=RegenerateInvoicePdfRequest,
         response=RegenerateInvoicePdfResponse,
+        parts=("RegenerateInvoicePdfRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 SEND_INVOICE: Operation[SendInvoiceRequest, SendInvoiceResponse] = Operation(
@@ -122,6 +134,8 @@ SEND_INVOICE: Operation[SendInvoiceRequest, SendInvoiceResponse] = Operation(
     endpoint_path="/Porta/SOAP/Invoice",
     request=SendInvoiceRequest,
     response=SendInvoiceResponse,
+    parts=("SendInvoiceRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_INVOICE_TAXES: Operation[GetInvoiceTaxesRequest, GetInvoiceTaxesResponse] = Operation(
     service="Invoice",
@@ -131,6 +145,8 @@ GET_INVOICE_TAXES: Operation[GetInvoiceTaxesRequest, GetInvoiceTaxesResponse] = 
     endpoint_path="/Porta/SOAP/Invoice",
     request=GetInvoiceTaxesRequest,
     response=GetInvoiceTaxesResponse,
+    parts=("GetInvoiceTaxesRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_INVOICE_XDR_LIST: Operation[GetInvoiceXdrListRequest, GetInvoiceXdrListResponse] = Operation(
     service="Invoice",
@@ -140,6 +156,8 @@ GET_INVOICE_XDR_LIST: Operation[GetInvoiceXdrListRequest, GetInvoiceXdrListRespo
     endpoint_path="/Porta/SOAP/Invoice",
     request=GetInvoiceXdrListRequest,
     response=GetInvoiceXdrListResponse,
+    parts=("GetInvoiceXdrListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="xdr_list",
 )
 MARK_INVOICE_PAID: Operation[MarkInvoicePaidRequest, MarkInvoicePaidResponse] = Operation(
@@ -150,6 +168,8 @@ MARK_INVOICE_PAID: Operation[MarkInvoicePaidRequest, MarkInvoicePaidResponse] = 
     endpoint_path="/Porta/SOAP/Invoice",
     request=MarkInvoicePaidRequest,
     response=MarkInvoicePaidResponse,
+    parts=("MarkInvoicePaidRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_UNPAID_INVOICES_AMOUNT: Operation[
     GetUnpaidInvoicesAmountRequest, GetUnpaidInvoicesAmountResponse
@@ -161,6 +181,8 @@ GET_UNPAID_INVOICES_AMOUNT: Operation[
     endpoint_path="/Porta/SOAP/Invoice",
     request=GetUnpaidInvoicesAmountRequest,
     response=GetUnpaidInvoicesAmountResponse,
+    parts=("GetUnpaidInvoicesAmountRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_INVOICE_TEMPLATE_BINDING_LIST: Operation[
     GetInvoiceTemplateBindingListRequest, GetInvoiceTemplateBindingListResponse
@@ -172,6 +194,8 @@ GET_INVOICE_TEMPLATE_BINDING_LIST: Operation[
     endpoint_path="/Porta/SOAP/Invoice",
     request=GetInvoiceTemplateBindingListRequest,
     response=GetInvoiceTemplateBindingListResponse,
+    parts=("GetInvoiceTemplateBindingListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="invoice_template_binding_list",
 )
 ADD_INVOICE_TEMPLATE_BINDING: Operation[
@@ -184,6 +208,8 @@ ADD_INVOICE_TEMPLATE_BINDING: Operation[
     endpoint_path="/Porta/SOAP/Invoice",
     request=AddInvoiceTemplateBindingRequest,
     response=AddInvoiceTemplateBindingResponse,
+    parts=("AddInvoiceTemplateBindingRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_INVOICE_TEMPLATE_BINDING: Operation[
     UpdateInvoiceTemplateBindingRequest, UpdateInvoiceTemplateBindingResponse
@@ -195,6 +221,8 @@ UPDATE_INVOICE_TEMPLATE_BINDING: Operation[
     endpoint_path="/Porta/SOAP/Invoice",
     request=UpdateInvoiceTemplateBindingRequest,
     response=UpdateInvoiceTemplateBindingResponse,
+    parts=("UpdateInvoiceTemplateBindingRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_INVOICE_TEMPLATE_BINDING: Operation[
     DeleteInvoiceTemplateBindingRequest, DeleteInvoiceTemplateBindingResponse
@@ -206,6 +234,8 @@ DELETE_INVOICE_TEMPLATE_BINDING: Operation[
     endpoint_path="/Porta/SOAP/Invoice",
     request=DeleteInvoiceTemplateBindingRequest,
     response=DeleteInvoiceTemplateBindingResponse,
+    parts=("DeleteInvoiceTemplateBindingRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_INVOICE_SUMMARY: Operation[GetInvoiceSummaryRequest, GetInvoiceSummaryResponse] = Operation(
     service="Invoice",
@@ -215,6 +245,8 @@ GET_INVOICE_SUMMARY: Operation[GetInvoiceSummaryRequest, GetInvoiceSummaryRespon
     endpoint_path="/Porta/SOAP/Invoice",
     request=GetInvoiceSummaryRequest,
     response=GetInvoiceSummaryResponse,
+    parts=("GetInvoiceSummaryRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 CLOSE_BILLING_PERIOD: Operation[
     CloseInvoiceBillingPeriodRequest, CloseInvoiceBillingPeriodResponse
@@ -226,6 +258,8 @@ CLOSE_BILLING_PERIOD: Operation[
     endpoint_path="/Porta/SOAP/Invoice",
     request=CloseInvoiceBillingPeriodRequest,
     response=CloseInvoiceBillingPeriodResponse,
+    parts=("CloseInvoiceBillingPeriodRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_INVOICE_ADJUSTMENT_LIST: Operation[
     GetInvoiceAdjustmentListRequest, GetInvoiceAdjustmentListResponse
@@ -237,6 +271,8 @@ GET_INVOICE_ADJUSTMENT_LIST: Operation[
     endpoint_path="/Porta/SOAP/Invoice",
     request=GetInvoiceAdjustmentListRequest,
     response=GetInvoiceAdjustmentListResponse,
+    parts=("GetInvoiceAdjustmentListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

@@ -57,6 +57,8 @@ GET_IVR_APPLICATION_INFO: Operation[
     endpoint_path="/Porta/SOAP/IVR",
     request=GetIvrApplicationInfoRequest,
     response=GetIvrApplicationInfoResponse,
+    parts=("GetIvrApplicationInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_IVR_APPLICATION_LIST: Operation[
     GetIvrApplicationListRequest, GetIvrApplicationListResponse
@@ -68,6 +70,8 @@ GET_IVR_APPLICATION_LIST: Operation[
     endpoint_path="/Porta/SOAP/IVR",
     request=GetIvrApplicationListRequest,
     response=GetIvrApplicationListResponse,
+    parts=("GetIvrApplicationListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="ivr_application_list",
 )
 ADD_IVR_APPLICATION: Operation[AddIvrApplicationRequest, AddIvrApplicationResponse] = Operation(
@@ -78,6 +82,8 @@ ADD_IVR_APPLICATION: Operation[AddIvrApplicationRequest, AddIvrApplicationRespon
     endpoint_path="/Porta/SOAP/IVR",
     request=AddIvrApplicationRequest,
     response=AddIvrApplicationResponse,
+    parts=("AddIvrApplicationRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_IVR_APPLICATION: Operation[UpdateIvrApplicationRequest, UpdateIvrApplicationResponse] = (
     Operation(
@@ -88,6 +94,8 @@ UPDATE_IVR_APPLICATION: Operation[UpdateIvrApplicationRequest, UpdateIvrApplicat
         endpoint_path="/Porta/SOAP/IVR",
         request=UpdateIvrApplicationRequest,
         response=UpdateIvrApplicationResponse,
+        parts=("UpdateIvrApplicationRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 DELETE_IVR_APPLICATION: Operation[DeleteIvrApplicationRequest, DeleteIvrApplicationResponse] = (
@@ -99,6 +107,8 @@ DELETE_IVR_APPLICATION: Operation[DeleteIvrApplicationRequest, DeleteIvrApplicat
         endpoint_path="/Porta/SOAP/IVR",
         request=DeleteIvrApplicationRequest,
         response=DeleteIvrApplicationResponse,
+        parts=("DeleteIvrApplicationRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_PROMPT_LIST: Operation[GetIVRPromptListRequest, GetIVRPromptListResponse] = Operation(
@@ -109,6 +119,8 @@ GET_PROMPT_LIST: Operation[GetIVRPromptListRequest, GetIVRPromptListResponse] = 
     endpoint_path="/Porta/SOAP/IVR",
     request=GetIVRPromptListRequest,
     response=GetIVRPromptListResponse,
+    parts=("GetIVRPromptListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="prompt_list",
 )
 ADD_PROMPT: Operation[AddIVRPromptRequest, AddIVRPromptResponse] = Operation(
@@ -119,6 +131,8 @@ ADD_PROMPT: Operation[AddIVRPromptRequest, AddIVRPromptResponse] = Operation(
     endpoint_path="/Porta/SOAP/IVR",
     request=AddIVRPromptRequest,
     response=AddIVRPromptResponse,
+    parts=("AddIVRPromptRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_PROMPT: Operation[UpdateIVRPromptRequest, UpdateIVRPromptResponse] = Operation(
     service="IVR",
@@ -128,6 +142,8 @@ UPDATE_PROMPT: Operation[UpdateIVRPromptRequest, UpdateIVRPromptResponse] = Oper
     endpoint_path="/Porta/SOAP/IVR",
     request=UpdateIVRPromptRequest,
     response=UpdateIVRPromptResponse,
+    parts=("UpdateIVRPromptRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_PROMPT: Operation[DeleteIVRPromptRequest, DeleteIVRPromptResponse] = Operation(
     service="IVR",
@@ -137,6 +153,8 @@ DELETE_PROMPT: Operation[DeleteIVRPromptRequest, DeleteIVRPromptResponse] = Oper
     endpoint_path="/Porta/SOAP/IVR",
     request=DeleteIVRPromptRequest,
     response=DeleteIVRPromptResponse,
+    parts=("DeleteIVRPromptRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_IVR_SCHEDULE_LIST: Operation[GetIvrScheduleListRequest, GetIvrScheduleListResponse] = (
     Operation(
@@ -147,6 +165,8 @@ GET_IVR_SCHEDULE_LIST: Operation[GetIvrScheduleListRequest, GetIvrScheduleListRe
         endpoint_path="/Porta/SOAP/IVR",
         request=GetIvrScheduleListRequest,
         response=GetIvrScheduleListResponse,
+        parts=("GetIvrScheduleListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
         page_field="ivr_schedule_list",
     )
 )
@@ -158,6 +178,8 @@ ADD_IVR_SCHEDULE: Operation[AddIvrScheduleRequest, AddIvrScheduleResponse] = Ope
     endpoint_path="/Porta/SOAP/IVR",
     request=AddIvrScheduleRequest,
     response=AddIvrScheduleResponse,
+    parts=("AddIvrScheduleRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_IVR_SCHEDULE: Operation[UpdateIvrScheduleRequest, UpdateIvrScheduleResponse] = Operation(
     service="IVR",
@@ -167,6 +189,8 @@ UPDATE_IVR_SCHEDULE: Operation[UpdateIvrScheduleRequest, UpdateIvrScheduleRespon
     endpoint_path="/Porta/SOAP/IVR",
     request=UpdateIvrScheduleRequest,
     response=UpdateIvrScheduleResponse,
+    parts=("UpdateIvrScheduleRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_IVR_SCHEDULE: Operation[DeleteIvrScheduleRequest, DeleteIvrScheduleResponse] = Operation(
     service="IVR",
@@ -176,6 +200,8 @@ DELETE_IVR_SCHEDULE: Operation[DeleteIvrScheduleRequest, DeleteIvrScheduleRespon
     endpoint_path="/Porta/SOAP/IVR",
     request=DeleteIvrScheduleRequest,
     response=DeleteIvrScheduleResponse,
+    parts=("DeleteIvrScheduleRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

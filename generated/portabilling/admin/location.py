@@ -50,6 +50,8 @@ GET_LOCATION_INFO: Operation[GetLocationInfoRequest, GetLocationInfoResponse] = 
     endpoint_path="/Porta/SOAP/Location",
     request=GetLocationInfoRequest,
     response=GetLocationInfoResponse,
+    parts=("GetLocationInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_LOCATION_LIST: Operation[GetLocationListRequest, GetLocationListResponse] = Operation(
     service="Location",
@@ -59,6 +61,8 @@ GET_LOCATION_LIST: Operation[GetLocationListRequest, GetLocationListResponse] = 
     endpoint_path="/Porta/SOAP/Location",
     request=GetLocationListRequest,
     response=GetLocationListResponse,
+    parts=("GetLocationListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="location_list",
 )
 ADD_LOCATION: Operation[AddLocationRequest, AddLocationResponse] = Operation(
@@ -69,6 +73,8 @@ ADD_LOCATION: Operation[AddLocationRequest, AddLocationResponse] = Operation(
     endpoint_path="/Porta/SOAP/Location",
     request=AddLocationRequest,
     response=AddLocationResponse,
+    parts=("AddLocationRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_LOCATION: Operation[UpdateLocationRequest, UpdateLocationResponse] = Operation(
     service="Location",
@@ -78,6 +84,8 @@ UPDATE_LOCATION: Operation[UpdateLocationRequest, UpdateLocationResponse] = Oper
     endpoint_path="/Porta/SOAP/Location",
     request=UpdateLocationRequest,
     response=UpdateLocationResponse,
+    parts=("UpdateLocationRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_LOCATION: Operation[DeleteLocationRequest, DeleteLocationResponse] = Operation(
     service="Location",
@@ -87,6 +95,8 @@ DELETE_LOCATION: Operation[DeleteLocationRequest, DeleteLocationResponse] = Oper
     endpoint_path="/Porta/SOAP/Location",
     request=DeleteLocationRequest,
     response=DeleteLocationResponse,
+    parts=("DeleteLocationRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 VALIDATE_LOCATION: Operation[ValidateLocationRequest, ValidateLocationResponse] = Operation(
     service="Location",
@@ -96,6 +106,8 @@ VALIDATE_LOCATION: Operation[ValidateLocationRequest, ValidateLocationResponse] 
     endpoint_path="/Porta/SOAP/Location",
     request=ValidateLocationRequest,
     response=ValidateLocationResponse,
+    parts=("ValidateLocationRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_LOCATION_ZONE_LIST: Operation[GetLocationZoneListRequest, GetLocationZoneListResponse] = (
     Operation(
@@ -106,6 +118,8 @@ GET_LOCATION_ZONE_LIST: Operation[GetLocationZoneListRequest, GetLocationZoneLis
         endpoint_path="/Porta/SOAP/Location",
         request=GetLocationZoneListRequest,
         response=GetLocationZoneListResponse,
+        parts=("GetLocationZoneListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
         page_field="location_zone_list",
     )
 )
@@ -117,6 +131,8 @@ ADD_LOCATION_ZONE: Operation[AddLocationZoneRequest, AddLocationZoneResponse] = 
     endpoint_path="/Porta/SOAP/Location",
     request=AddLocationZoneRequest,
     response=AddLocationZoneResponse,
+    parts=("AddLocationZoneRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_LOCATION_ZONE: Operation[UpdateLocationZoneRequest, UpdateLocationZoneResponse] = Operation(
     service="Location",
@@ -126,6 +142,8 @@ UPDATE_LOCATION_ZONE: Operation[UpdateLocationZoneRequest, UpdateLocationZoneRes
     endpoint_path="/Porta/SOAP/Location",
     request=UpdateLocationZoneRequest,
     response=UpdateLocationZoneResponse,
+    parts=("UpdateLocationZoneRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_LOCATION_ZONE: Operation[DeleteLocationZoneRequest, DeleteLocationZoneResponse] = Operation(
     service="Location",
@@ -135,6 +153,8 @@ DELETE_LOCATION_ZONE: Operation[DeleteLocationZoneRequest, DeleteLocationZoneRes
     endpoint_path="/Porta/SOAP/Location",
     request=DeleteLocationZoneRequest,
     response=DeleteLocationZoneResponse,
+    parts=("DeleteLocationZoneRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_EMERGENCY_LOCATION: Operation[GetEmergencyLocationRequest, GetEmergencyLocationResponse] = (
     Operation(
@@ -145,6 +165,8 @@ GET_EMERGENCY_LOCATION: Operation[GetEmergencyLocationRequest, GetEmergencyLocat
         endpoint_path="/Porta/SOAP/Location",
         request=GetEmergencyLocationRequest,
         response=GetEmergencyLocationResponse,
+        parts=("GetEmergencyLocationRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 

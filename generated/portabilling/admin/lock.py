@@ -31,6 +31,8 @@ ACQUIRE_LOCK: Operation[AcquireLockRequest, AcquireLockResponse] = Operation(
     endpoint_path="/Porta/SOAP/Lock",
     request=AcquireLockRequest,
     response=AcquireLockResponse,
+    parts=("AcquireLockRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 RELEASE_LOCK: Operation[ReleaseLockRequest, ReleaseLockResponse] = Operation(
     service="Lock",
@@ -40,6 +42,8 @@ RELEASE_LOCK: Operation[ReleaseLockRequest, ReleaseLockResponse] = Operation(
     endpoint_path="/Porta/SOAP/Lock",
     request=ReleaseLockRequest,
     response=ReleaseLockResponse,
+    parts=("ReleaseLockRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_LOCK_LIST: Operation[GetLockListRequest, GetLockListResponse] = Operation(
     service="Lock",
@@ -49,6 +53,8 @@ GET_LOCK_LIST: Operation[GetLockListRequest, GetLockListResponse] = Operation(
     endpoint_path="/Porta/SOAP/Lock",
     request=GetLockListRequest,
     response=GetLockListResponse,
+    parts=("GetLockListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

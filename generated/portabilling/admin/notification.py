@@ -70,6 +70,8 @@ GET_NOTIFICATION_LIST: Operation[GetNotificationListRequest, GetNotificationList
         endpoint_path="/Porta/SOAP/Notification",
         request=GetNotificationListRequest,
         response=GetNotificationListResponse,
+        parts=("GetNotificationListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
         page_field="notification_list",
     )
 )
@@ -83,6 +85,8 @@ ACKNOWLEDGE_NOTIFICATION: Operation[
     endpoint_path="/Porta/SOAP/Notification",
     request=AcknowledgeNotificationRequest,
     response=AcknowledgeNotificationResponse,
+    parts=("AcknowledgeNotificationRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_WEBHOOK_INFO: Operation[
     GetNotificationWebhookInfoRequest, GetNotificationWebhookInfoResponse
@@ -94,6 +98,8 @@ GET_WEBHOOK_INFO: Operation[
     endpoint_path="/Porta/SOAP/Notification",
     request=GetNotificationWebhookInfoRequest,
     response=GetNotificationWebhookInfoResponse,
+    parts=("GetNotificationWebhookInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_WEBHOOK_LIST: Operation[
     GetNotificationWebhookListRequest, GetNotificationWebhookListResponse
@@ -105,6 +111,8 @@ GET_WEBHOOK_LIST: Operation[
     endpoint_path="/Porta/SOAP/Notification",
     request=GetNotificationWebhookListRequest,
     response=GetNotificationWebhookListResponse,
+    parts=("GetNotificationWebhookListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="webhook_list",
 )
 ADD_WEBHOOK: Operation[AddNotificationWebhookRequest, AddNotificationWebhookResponse] = Operation(
@@ -115,6 +123,8 @@ ADD_WEBHOOK: Operation[AddNotificationWebhookRequest, AddNotificationWebhookResp
     endpoint_path="/Porta/SOAP/Notification",
     request=AddNotificationWebhookRequest,
     response=AddNotificationWebhookResponse,
+    parts=("AddNotificationWebhookRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_WEBHOOK: Operation[UpdateNotificationWebhookRequest, UpdateNotificationWebhookResponse] = (
     Operation(
@@ -125,6 +135,8 @@ UPDATE_WEBHOOK: Operation[UpdateNotificationWebhookRequest, UpdateNotificationWe
         endpoint_path="/Porta/SOAP/Notification",
         request=UpdateNotificationWebhookRequest,
         response=UpdateNotificationWebhookResponse,
+        parts=("UpdateNotificationWebhookRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 DELETE_WEBHOOK: Operation[DeleteNotificationWebhookRequest, DeleteNotificationWebhookResponse] = (
@@ -136,6 +148,8 @@ DELETE_WEBHOOK: Operation[DeleteNotificationWebhookRequest, DeleteNotificationWe
         endpoint_path="/Porta/SOAP/Notification",
         request=DeleteNotificationWebhookRequest,
         response=DeleteNotificationWebhookResponse,
+        parts=("DeleteNotificationWebhookRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 SUBSCRIBE: Operation[SubscribeNotificationRequest, SubscribeNotificationResponse] = Operation(
@@ -146,6 +160,8 @@ SUBSCRIBE: Operation[SubscribeNotificationRequest, SubscribeNotificationResponse
     endpoint_path="/Porta/SOAP/Notification",
     request=SubscribeNotificationRequest,
     response=SubscribeNotificationResponse,
+    parts=("SubscribeNotificationRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UNSUBSCRIBE: Operation[UnsubscribeNotificationRequest, UnsubscribeNotificationResponse] = (
     Operation(
@@ -156,6 +172,8 @@ UNSUBSCRIBE: Operation[UnsubscribeNotificationRequest, UnsubscribeNotificationRe
         endpoint_path="/Porta/SOAP/Notification",
         request=UnsubscribeNotificationRequest,
         response=UnsubscribeNotificationResponse,
+        parts=("UnsubscribeNotificationRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_EVENT_TYPE_LIST: Operation[
@@ -168,6 +186,8 @@ GET_EVENT_TYPE_LIST: Operation[
     endpoint_path="/Porta/SOAP/Notification",
     request=GetNotificationEventTypeListRequest,
     response=GetNotificationEventTypeListResponse,
+    parts=("GetNotificationEventTypeListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_NOTIFICATION_RULE_LIST: Operation[
     GetNotificationRuleListRequest, GetNotificationRuleListResponse
@@ -179,6 +199,8 @@ GET_NOTIFICATION_RULE_LIST: Operation[
     endpoint_path="/Porta/SOAP/Notification",
     request=GetNotificationRuleListRequest,
     response=GetNotificationRuleListResponse,
+    parts=("GetNotificationRuleListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="notification_rule_list",
 )
 ADD_NOTIFICATION_RULE: Operation[AddNotificationRuleRequest, AddNotificationRuleResponse] = (
@@ -190,6 +212,8 @@ ADD_NOTIFICATION_RULE: Operation[AddNotificationRuleRequest, AddNotificationRule
         endpoint_path="/Porta/SOAP/Notification",
         request=AddNotificationRuleRequest,
         response=AddNotificationRuleResponse,
+        parts=("AddNotificationRuleRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 UPDATE_NOTIFICATION_RULE: Operation[
@@ -202,6 +226,8 @@ UPDATE_NOTIFICATION_RULE: Operation[
     endpoint_path="/Porta/SOAP/Notification",
     request=UpdateNotificationRuleRequest,
     response=UpdateNotificationRuleResponse,
+    parts=("UpdateNotificationRuleRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_NOTIFICATION_RULE: Operation[
     DeleteNotificationRuleRequest, DeleteNotificationRuleResponse
@@ -213,6 +239,8 @@ DELETE_NOTIFICATION_RULE: Operation[
     endpoint_path="/Porta/SOAP/Notification",
     request=DeleteNotificationRuleRequest,
     response=DeleteNotificationRuleResponse,
+    parts=("DeleteNotificationRuleRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_MESSAGE_TEMPLATE_LIST: Operation[
     GetNotificationMessageTemplateListRequest, GetNotificationMessageTemplateListResponse
@@ -224,6 +252,8 @@ GET_MESSAGE_TEMPLATE_LIST: Operation[
     endpoint_path="/Porta/SOAP/Notification",
     request=GetNotificationMessageTemplateListRequest,
     response=GetNotificationMessageTemplateListResponse,
+    parts=("GetNotificationMessageTemplateListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="message_template_list",
 )
 ADD_MESSAGE_TEMPLATE: Operation[
@@ -236,6 +266,8 @@ ADD_MESSAGE_TEMPLATE: Operation[
     endpoint_path="/Porta/SOAP/Notification",
     request=AddNotificationMessageTemplateRequest,
     response=AddNotificationMessageTemplateResponse,
+    parts=("AddNotificationMessageTemplateRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_MESSAGE_TEMPLATE: Operation[
     UpdateNotificationMessageTemplateRequest, UpdateNotificationMessageTemplateResponse
@@ -247,6 +279,8 @@ UPDATE_MESSAGE_TEMPLATE: Operation[
     endpoint_path="/Porta/SOAP/Notification",
     request=UpdateNotificationMessageTemplateRequest,
     response=UpdateNotificationMessageTemplateResponse,
+    parts=("UpdateNotificationMessageTemplateRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_MESSAGE_TEMPLATE: Operation[
     DeleteNotificationMessageTemplateRequest, DeleteNotificationMessageTemplateResponse
@@ -258,6 +292,8 @@ DELETE_MESSAGE_TEMPLATE: Operation[
     endpoint_path="/Porta/SOAP/Notification",
     request=DeleteNotificationMessageTemplateRequest,
     response=DeleteNotificationMessageTemplateResponse,
+    parts=("DeleteNotificationMessageTemplateRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 SEND_TEST_NOTIFICATION: Operation[SendTestNotificationRequest, SendTestNotificationResponse] = (
     Operation(
@@ -268,6 +304,8 @@ SEND_TEST_NOTIFICATION: Operation[SendTestNotificationRequest, SendTestNotificat
         endpoint_path="/Porta/SOAP/Notification",
         request=SendTestNotificationRequest,
         response=SendTestNotificationResponse,
+        parts=("SendTestNotificationRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 

@@ -55,6 +55,8 @@ GET_PORTING_REQUEST_INFO: Operation[
     endpoint_path="/Porta/SOAP/NumberPorting",
     request=GetNumberPortingRequestInfoRequest,
     response=GetNumberPortingRequestInfoResponse,
+    parts=("GetNumberPortingRequestInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_PORTING_REQUEST_LIST: Operation[
     GetNumberPortingRequestListRequest, GetNumberPortingRequestListResponse
@@ -66,6 +68,8 @@ GET_PORTING_REQUEST_LIST: Operation[
     endpoint_path="/Porta/SOAP/NumberPorting",
     request=GetNumberPortingRequestListRequest,
     response=GetNumberPortingRequestListResponse,
+    parts=("GetNumberPortingRequestListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="porting_request_list",
 )
 ADD_PORTING_REQUEST: Operation[AddNumberPortingRequestRequest, AddNumberPortingRequestResponse] = (
@@ -77,6 +81,8 @@ ADD_PORTING_REQUEST: Operation[AddNumberPortingRequestRequest, AddNumberPortingR
         endpoint_path="/Porta/SOAP/NumberPorting",
         request=AddNumberPortingRequestRequest,
         response=AddNumberPortingRequestResponse,
+        parts=("AddNumberPortingRequestRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 UPDATE_PORTING_REQUEST: Operation[
@@ -89,6 +95,8 @@ UPDATE_PORTING_REQUEST: Operation[
     endpoint_path="/Porta/SOAP/NumberPorting",
     request=UpdateNumberPortingRequestRequest,
     response=UpdateNumberPortingRequestResponse,
+    parts=("UpdateNumberPortingRequestRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_PORTING_REQUEST: Operation[
     DeleteNumberPortingRequestRequest, DeleteNumberPortingRequestResponse
@@ -100,6 +108,8 @@ DELETE_PORTING_REQUEST: Operation[
     endpoint_path="/Porta/SOAP/NumberPorting",
     request=DeleteNumberPortingRequestRequest,
     response=DeleteNumberPortingRequestResponse,
+    parts=("DeleteNumberPortingRequestRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 SUBMIT_PORTING_REQUEST: Operation[
     SubmitNumberPortingRequestRequest, SubmitNumberPortingRequestResponse
@@ -111,6 +121,8 @@ SUBMIT_PORTING_REQUEST: Operation[
     endpoint_path="/Porta/SOAP/NumberPorting",
     request=SubmitNumberPortingRequestRequest,
     response=SubmitNumberPortingRequestResponse,
+    parts=("SubmitNumberPortingRequestRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 CANCEL_PORTING_REQUEST: Operation[
     CancelNumberPortingRequestRequest, CancelNumberPortingRequestResponse
@@ -122,6 +134,8 @@ CANCEL_PORTING_REQUEST: Operation[
     endpoint_path="/Porta/SOAP/NumberPorting",
     request=CancelNumberPortingRequestRequest,
     response=CancelNumberPortingRequestResponse,
+    parts=("CancelNumberPortingRequestRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_PORTING_DOCUMENT_LIST: Operation[
     GetNumberPortingDocumentListRequest, GetNumberPortingDocumentListResponse
@@ -133,6 +147,8 @@ GET_PORTING_DOCUMENT_LIST: Operation[
     endpoint_path="/Porta/SOAP/NumberPorting",
     request=GetNumberPortingDocumentListRequest,
     response=GetNumberPortingDocumentListResponse,
+    parts=("GetNumberPortingDocumentListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="porting_document_list",
 )
 ADD_PORTING_DOCUMENT: Operation[
@@ -145,6 +161,8 @@ ADD_PORTING_DOCUMENT: Operation[
     endpoint_path="/Porta/SOAP/NumberPorting",
     request=AddNumberPortingDocumentRequest,
     response=AddNumberPortingDocumentResponse,
+    parts=("AddNumberPortingDocumentRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_PORTING_DOCUMENT: Operation[
     UpdateNumberPortingDocumentRequest, UpdateNumberPortingDocumentResponse
@@ -156,6 +174,8 @@ UPDATE_PORTING_DOCUMENT: Operation[
     endpoint_path="/Porta/SOAP/NumberPorting",
     request=UpdateNumberPortingDocumentRequest,
     response=UpdateNumberPortingDocumentResponse,
+    parts=("UpdateNumberPortingDocumentRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_PORTING_DOCUMENT: Operation[
     DeleteNumberPortingDocumentRequest, DeleteNumberPortingDocumentResponse
@@ -167,6 +187,8 @@ DELETE_PORTING_DOCUMENT: Operation[
     endpoint_path="/Porta/SOAP/NumberPorting",
     request=DeleteNumberPortingDocumentRequest,
     response=DeleteNumberPortingDocumentResponse,
+    parts=("DeleteNumberPortingDocumentRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_PORTING_STATUS_HISTORY: Operation[
     GetNumberPortingStatusHistoryRequest, GetNumberPortingStatusHistoryResponse
@@ -178,6 +200,8 @@ GET_PORTING_STATUS_HISTORY: Operation[
     endpoint_path="/Porta/SOAP/NumberPorting",
     request=GetNumberPortingStatusHistoryRequest,
     response=GetNumberPortingStatusHistoryResponse,
+    parts=("GetNumberPortingStatusHistoryRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

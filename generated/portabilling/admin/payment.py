@@ -86,6 +86,8 @@ GET_PAYMENT_LIST: Operation[GetPaymentListRequest, GetPaymentListResponse] = Ope
     endpoint_path="/Porta/SOAP/Payment",
     request=GetPaymentListRequest,
     response=GetPaymentListResponse,
+    parts=("GetPaymentListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="payment_list",
 )
 GET_PAYMENT_INFO: Operation[GetPaymentInfoRequest, GetPaymentInfoResponse] = Operation(
@@ -96,6 +98,8 @@ GET_PAYMENT_INFO: Operation[GetPaymentInfoRequest, GetPaymentInfoResponse] = Ope
     endpoint_path="/Porta/SOAP/Payment",
     request=GetPaymentInfoRequest,
     response=GetPaymentInfoResponse,
+    parts=("GetPaymentInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 MAKE_PAYMENT: Operation[MakePaymentRequest, MakePaymentResponse] = Operation(
     service="Payment",
@@ -105,6 +109,8 @@ MAKE_PAYMENT: Operation[MakePaymentRequest, MakePaymentResponse] = Operation(
     endpoint_path="/Porta/SOAP/Payment",
     request=MakePaymentRequest,
     response=MakePaymentResponse,
+    parts=("MakePaymentRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 REFUND_PAYMENT: Operation[RefundPaymentRequest, RefundPaymentResponse] = Operation(
     service="Payment",
@@ -114,6 +120,8 @@ REFUND_PAYMENT: Operation[RefundPaymentRequest, RefundPaymentResponse] = Operati
     endpoint_path="/Porta/SOAP/Payment",
     request=RefundPaymentRequest,
     response=RefundPaymentResponse,
+    parts=("RefundPaymentRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_REFUND_LIST: Operation[GetPaymentRefundListRequest, GetPaymentRefundListResponse] = Operation(
     service="Payment",
@@ -123,6 +131,8 @@ GET_REFUND_LIST: Operation[GetPaymentRefundListRequest, GetPaymentRefundListResp
     endpoint_path="/Porta/SOAP/Payment",
     request=GetPaymentRefundListRequest,
     response=GetPaymentRefundListResponse,
+    parts=("GetPaymentRefundListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="refund_list",
 )
 GET_PAYMENT_METHOD_INFO: Operation[GetPaymentMethodInfoRequest, GetPaymentMethodInfoResponse] = (
@@ -134,6 +144,8 @@ GET_PAYMENT_METHOD_INFO: Operation[GetPaymentMethodInfoRequest, GetPaymentMethod
         endpoint_path="/Porta/SOAP/Payment",
         request=GetPaymentMethodInfoRequest,
         response=GetPaymentMethodInfoResponse,
+        parts=("GetPaymentMethodInfoRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 UPDATE_PAYMENT_METHOD: Operation[UpdatePaymentMethodRequest, UpdatePaymentMethodResponse] = (
@@ -145,6 +157,8 @@ UPDATE_PAYMENT_METHOD: Operation[UpdatePaymentMethodRequest, UpdatePaymentMethod
         endpoint_path="/Porta/SOAP/Payment",
         request=UpdatePaymentMethodRequest,
         response=UpdatePaymentMethodResponse,
+        parts=("UpdatePaymentMethodRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 DELETE_PAYMENT_METHOD: Operation[DeletePaymentMethodRequest, DeletePaymentMethodResponse] = (
@@ -156,6 +170,8 @@ DELETE_PAYMENT_METHOD: Operation[DeletePaymentMethodRequest, DeletePaymentMethod
         endpoint_path="/Porta/SOAP/Payment",
         request=DeletePaymentMethodRequest,
         response=DeletePaymentMethodResponse,
+        parts=("DeletePaymentMethodRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_PAYMENT_METHOD_LIST: Operation[GetPaymentMethodListRequest, GetPaymentMethodListResponse] = (
@@ -167,6 +183,8 @@ GET_PAYMENT_METHOD_LIST: Operation[GetPaymentMethodListRequest, GetPaymentMethod
         endpoint_path="/Porta/SOAP/Payment",
         request=GetPaymentMethodListRequest,
         response=GetPaymentMethodListResponse,
+        parts=("GetPaymentMethodListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_PAYMENT_TRANSACTION_LIST: Operation[
@@ -179,6 +197,8 @@ GET_PAYMENT_TRANSACTION_LIST: Operation[
     endpoint_path="/Porta/SOAP/Payment",
     request=GetPaymentTransactionListRequest,
     response=GetPaymentTransactionListResponse,
+    parts=("GetPaymentTransactionListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="transaction_list",
 )
 CAPTURE_PAYMENT: Operation[CapturePaymentRequest, CapturePaymentResponse] = Operation(
@@ -189,6 +209,8 @@ CAPTURE_PAYMENT: Operation[CapturePaymentRequest, CapturePaymentResponse] = Oper
     endpoint_path="/Porta/SOAP/Payment",
     request=CapturePaymentRequest,
     response=CapturePaymentResponse,
+    parts=("CapturePaymentRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 ALLOCATE_PAYMENT: Operation[AllocatePaymentRequest, AllocatePaymentResponse] = Operation(
     service="Payment",
@@ -198,6 +220,8 @@ ALLOCATE_PAYMENT: Operation[AllocatePaymentRequest, AllocatePaymentResponse] = O
     endpoint_path="/Porta/SOAP/Payment",
     request=AllocatePaymentRequest,
     response=AllocatePaymentResponse,
+    parts=("AllocatePaymentRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_PAYMENT_SYSTEM_LIST: Operation[GetPaymentSystemListRequest, GetPaymentSystemListResponse] = (
     Operation(
@@ -208,6 +232,8 @@ GET_PAYMENT_SYSTEM_LIST: Operation[GetPaymentSystemListRequest, GetPaymentSystem
         endpoint_path="/Porta/SOAP/Payment",
         request=GetPaymentSystemListRequest,
         response=GetPaymentSystemListResponse,
+        parts=("GetPaymentSystemListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
         page_field="payment_system_list",
     )
 )
@@ -219,6 +245,8 @@ ADD_PAYMENT_SYSTEM: Operation[AddPaymentSystemRequest, AddPaymentSystemResponse]
     endpoint_path="/Porta/SOAP/Payment",
     request=AddPaymentSystemRequest,
     response=AddPaymentSystemResponse,
+    parts=("AddPaymentSystemRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_PAYMENT_SYSTEM: Operation[UpdatePaymentSystemRequest, UpdatePaymentSystemResponse] = (
     Operation(
@@ -229,6 +257,8 @@ UPDATE_PAYMENT_SYSTEM: Operation[UpdatePaymentSystemRequest, UpdatePaymentSystem
         endpoint_path="/Porta/SOAP/Payment",
         request=UpdatePaymentSystemRequest,
         response=UpdatePaymentSystemResponse,
+        parts=("UpdatePaymentSystemRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 DELETE_PAYMENT_SYSTEM: Operation[DeletePaymentSystemRequest, DeletePaymentSystemResponse] = (
@@ -240,6 +270,8 @@ DELETE_PAYMENT_SYSTEM: Operation[DeletePaymentSystemRequest, DeletePaymentSystem
         endpoint_path="/Porta/SOAP/Payment",
         request=DeletePaymentSystemRequest,
         response=DeletePaymentSystemResponse,
+        parts=("DeletePaymentSystemRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_AUTO_PAYMENT_RULE_LIST: Operation[
@@ -252,6 +284,8 @@ GET_AUTO_PAYMENT_RULE_LIST: Operation[
     endpoint_path="/Porta/SOAP/Payment",
     request=GetAutoPaymentRuleListRequest,
     response=GetAutoPaymentRuleListResponse,
+    parts=("GetAutoPaymentRuleListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="auto_payment_rule_list",
 )
 ADD_AUTO_PAYMENT_RULE: Operation[AddAutoPaymentRuleRequest, AddAutoPaymentRuleResponse] = (
@@ -263,6 +297,8 @@ ADD_AUTO_PAYMENT_RULE: Operation[AddAutoPaymentRuleRequest, AddAutoPaymentRuleRe
         endpoint_path="/Porta/SOAP/Payment",
         request=AddAutoPaymentRuleRequest,
         response=AddAutoPaymentRuleResponse,
+        parts=("AddAutoPaymentRuleRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 UPDATE_AUTO_PAYMENT_RULE: Operation[
@@ -275,6 +311,8 @@ UPDATE_AUTO_PAYMENT_RULE: Operation[
     endpoint_path="/Porta/SOAP/Payment",
     request=UpdateAutoPaymentRuleRequest,
     response=UpdateAutoPaymentRuleResponse,
+    parts=("UpdateAutoPaymentRuleRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_AUTO_PAYMENT_RULE: Operation[
     DeleteAutoPaymentRuleRequest, DeleteAutoPaymentRuleResponse
@@ -286,6 +324,8 @@ DELETE_AUTO_PAYMENT_RULE: Operation[
     endpoint_path="/Porta/SOAP/Payment",
     request=DeleteAutoPaymentRuleRequest,
     response=DeleteAutoPaymentRuleResponse,
+    parts=("DeleteAutoPaymentRuleRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_PAYMENT_PLAN_LIST: Operation[GetPaymentPlanListRequest, GetPaymentPlanListResponse] = (
     Operation(
@@ -296,6 +336,8 @@ GET_PAYMENT_PLAN_LIST: Operation[GetPaymentPlanListRequest, GetPaymentPlanListRe
         endpoint_path="/Porta/SOAP/Payment",
         request=GetPaymentPlanListRequest,
         response=GetPaymentPlanListResponse,
+        parts=("GetPaymentPlanListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
         page_field="payment_plan_list",
     )
 )
@@ -307,6 +349,8 @@ ADD_PAYMENT_PLAN: Operation[AddPaymentPlanRequest, AddPaymentPlanResponse] = Ope
     endpoint_path="/Porta/SOAP/Payment",
     request=AddPaymentPlanRequest,
     response=AddPaymentPlanResponse,
+    parts=("AddPaymentPlanRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_PAYMENT_PLAN: Operation[UpdatePaymentPlanRequest, UpdatePaymentPlanResponse] = Operation(
     service="Payment",
@@ -316,6 +360,8 @@ UPDATE_PAYMENT_PLAN: Operation[UpdatePaymentPlanRequest, UpdatePaymentPlanRespon
     endpoint_path="/Porta/SOAP/Payment",
     request=UpdatePaymentPlanRequest,
     response=UpdatePaymentPlanResponse,
+    parts=("UpdatePaymentPlanRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_PAYMENT_PLAN: Operation[DeletePaymentPlanRequest, DeletePaymentPlanResponse] = Operation(
     service="Payment",
@@ -325,6 +371,8 @@ DELETE_PAYMENT_PLAN: Operation[DeletePaymentPlanRequest, DeletePaymentPlanRespon
     endpoint_path="/Porta/SOAP/Payment",
     request=DeletePaymentPlanRequest,
     response=DeletePaymentPlanResponse,
+    parts=("DeletePaymentPlanRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_PAYMENT_RECEIPT: Operation[GetPaymentReceiptRequest, GetPaymentReceiptResponse] = Operation(
     service="Payment",
@@ -334,6 +382,8 @@ GET_PAYMENT_RECEIPT: Operation[GetPaymentReceiptRequest, GetPaymentReceiptRespon
     endpoint_path="/Porta/SOAP/Payment",
     request=GetPaymentReceiptRequest,
     response=GetPaymentReceiptResponse,
+    parts=("GetPaymentReceiptRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 VERIFY_PAYMENT_METHOD: Operation[VerifyPaymentMethodRequest, VerifyPaymentMethodResponse] = (
     Operation(
@@ -344,6 +394,8 @@ VERIFY_PAYMENT_METHOD: Operation[VerifyPaymentMethodRequest, VerifyPaymentMethod
         endpoint_path="/Porta/SOAP/Payment",
         request=VerifyPaymentMethodRequest,
         response=VerifyPaymentMethodResponse,
+        parts=("VerifyPaymentMethodRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 

@@ -111,6 +111,8 @@ GET_PRODUCT_INFO: Operation[GetProductInfoRequest, GetProductInfoResponse] = Ope
     endpoint_path="/Porta/SOAP/Product",
     request=GetProductInfoRequest,
     response=GetProductInfoResponse,
+    parts=("GetProductInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_PRODUCT_LIST: Operation[GetProductListRequest, GetProductListResponse] = Operation(
     service="Product",
@@ -120,6 +122,8 @@ GET_PRODUCT_LIST: Operation[GetProductListRequest, GetProductListResponse] = Ope
     endpoint_path="/Porta/SOAP/Product",
     request=GetProductListRequest,
     response=GetProductListResponse,
+    parts=("GetProductListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="product_list",
 )
 ADD_PRODUCT: Operation[AddProductRequest, AddProductResponse] = Operation(
@@ -130,6 +134,8 @@ ADD_PRODUCT: Operation[AddProductRequest, AddProductResponse] = Operation(
     endpoint_path="/Porta/SOAP/Product",
     request=AddProductRequest,
     response=AddProductResponse,
+    parts=("AddProductRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_PRODUCT: Operation[UpdateProductRequest, UpdateProductResponse] = Operation(
     service="Product",
@@ -139,6 +145,8 @@ UPDATE_PRODUCT: Operation[UpdateProductRequest, UpdateProductResponse] = Operati
     endpoint_path="/Porta/SOAP/Product",
     request=UpdateProductRequest,
     response=UpdateProductResponse,
+    parts=("UpdateProductRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_PRODUCT: Operation[DeleteProductRequest, DeleteProductResponse] = Operation(
     service="Product",
@@ -148,6 +156,8 @@ DELETE_PRODUCT: Operation[DeleteProductRequest, DeleteProductResponse] = Operati
     endpoint_path="/Porta/SOAP/Product",
     request=DeleteProductRequest,
     response=DeleteProductResponse,
+    parts=("DeleteProductRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_ALLOWED_ADDONS: Operation[GetProductAllowedAddonsRequest, GetProductAllowedAddonsResponse] = (
     Operation(
@@ -158,6 +168,8 @@ GET_ALLOWED_ADDONS: Operation[GetProductAllowedAddonsRequest, GetProductAllowedA
         endpoint_path="/Porta/SOAP/Product",
         request=GetProductAllowedAddonsRequest,
         response=GetProductAllowedAddonsResponse,
+        parts=("GetProductAllowedAddonsRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 ADD_ALLOWED_ADDON: Operation[AddProductAllowedAddonRequest, AddProductAllowedAddonResponse] = (
@@ -169,6 +181,8 @@ ADD_ALLOWED_ADDON: Operation[AddProductAllowedAddonRequest, AddProductAllowedAdd
         endpoint_path="/Porta/SOAP/Product",
         request=AddProductAllowedAddonRequest,
         response=AddProductAllowedAddonResponse,
+        parts=("AddProductAllowedAddonRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 DELETE_ALLOWED_ADDON: Operation[
@@ -181,6 +195,8 @@ DELETE_ALLOWED_ADDON: Operation[
     endpoint_path="/Porta/SOAP/Product",
     request=DeleteProductAllowedAddonRequest,
     response=DeleteProductAllowedAddonResponse,
+    parts=("DeleteProductAllowedAddonRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_RATING_LIST: Operation[GetProductRatingListRequest, GetProductRatingListResponse] = Operation(
     service="Product",
@@ -190,6 +206,8 @@ GET_RATING_LIST: Operation[GetProductRatingListRequest, GetProductRatingListResp
     endpoint_path="/Porta/SOAP/Product",
     request=GetProductRatingListRequest,
     response=GetProductRatingListResponse,
+    parts=("GetProductRatingListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="rating_list",
 )
 ADD_RATING: Operation[AddProductRatingRequest, AddProductRatingResponse] = Operation(
@@ -200,6 +218,8 @@ ADD_RATING: Operation[AddProductRatingRequest, AddProductRatingResponse] = Opera
     endpoint_path="/Porta/SOAP/Product",
     request=AddProductRatingRequest,
     response=AddProductRatingResponse,
+    parts=("AddProductRatingRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_RATING: Operation[UpdateProductRatingRequest, UpdateProductRatingResponse] = Operation(
     service="Product",
@@ -209,6 +229,8 @@ UPDATE_RATING: Operation[UpdateProductRatingRequest, UpdateProductRatingResponse
     endpoint_path="/Porta/SOAP/Product",
     request=UpdateProductRatingRequest,
     response=UpdateProductRatingResponse,
+    parts=("UpdateProductRatingRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_RATING: Operation[DeleteProductRatingRequest, DeleteProductRatingResponse] = Operation(
     service="Product",
@@ -218,6 +240,8 @@ DELETE_RATING: Operation[DeleteProductRatingRequest, DeleteProductRatingResponse
     endpoint_path="/Porta/SOAP/Product",
     request=DeleteProductRatingRequest,
     response=DeleteProductRatingResponse,
+    parts=("DeleteProductRatingRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_SERVICE_FEATURES: Operation[
     GetProductServiceFeaturesRequest, GetProductServiceFeaturesResponse
@@ -229,6 +253,8 @@ GET_SERVICE_FEATURES: Operation[
     endpoint_path="/Porta/SOAP/Product",
     request=GetProductServiceFeaturesRequest,
     response=GetProductServiceFeaturesResponse,
+    parts=("GetProductServiceFeaturesRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_SERVICE_FEATURES: Operation[
     UpdateProductServiceFeaturesRequest, UpdateProductServiceFeaturesResponse
@@ -240,6 +266,8 @@ UPDATE_SERVICE_FEATURES: Operation[
     endpoint_path="/Porta/SOAP/Product",
     request=UpdateProductServiceFeaturesRequest,
     response=UpdateProductServiceFeaturesResponse,
+    parts=("UpdateProductServiceFeaturesRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_PRODUCT_GROUP_INFO: Operation[GetProductGroupInfoRequest, GetProductGroupInfoResponse] = (
     Operation(
@@ -250,6 +278,8 @@ GET_PRODUCT_GROUP_INFO: Operation[GetProductGroupInfoRequest, GetProductGroupInf
         endpoint_path="/Porta/SOAP/Product",
         request=GetProductGroupInfoRequest,
         response=GetProductGroupInfoResponse,
+        parts=("GetProductGroupInfoRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_PRODUCT_GROUP_LIST: Operation[GetProductGroupListRequest, GetProductGroupListResponse] = (
@@ -261,6 +291,8 @@ GET_PRODUCT_GROUP_LIST: Operation[GetProductGroupListRequest, GetProductGroupLis
         endpoint_path="/Porta/SOAP/Product",
         request=GetProductGroupListRequest,
         response=GetProductGroupListResponse,
+        parts=("GetProductGroupListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
         page_field="product_group_list",
     )
 )
@@ -272,6 +304,8 @@ ADD_PRODUCT_GROUP: Operation[AddProductGroupRequest, AddProductGroupResponse] = 
     endpoint_path="/Porta/SOAP/Product",
     request=AddProductGroupRequest,
     response=AddProductGroupResponse,
+    parts=("AddProductGroupRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_PRODUCT_GROUP: Operation[UpdateProductGroupRequest, UpdateProductGroupResponse] = Operation(
     service="Product",
@@ -281,6 +315,8 @@ UPDATE_PRODUCT_GROUP: Operation[UpdateProductGroupRequest, UpdateProductGroupRes
     endpoint_path="/Porta/SOAP/Product",
     request=UpdateProductGroupRequest,
     response=UpdateProductGroupResponse,
+    parts=("UpdateProductGroupRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_PRODUCT_GROUP: Operation[DeleteProductGroupRequest, DeleteProductGroupResponse] = Operation(
     service="Product",
@@ -290,6 +326,8 @@ DELETE_PRODUCT_GROUP: Operation[DeleteProductGroupRequest, DeleteProductGroupRes
     endpoint_path="/Porta/SOAP/Product",
     request=DeleteProductGroupRequest,
     response=DeleteProductGroupResponse,
+    parts=("DeleteProductGroupRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_CUSTOM_FIELDS_VALUES: Operation[
     GetProductCustomFieldsValuesRequest, GetProductCustomFieldsValuesResponse
@@ -301,6 +339,8 @@ GET_CUSTOM_FIELDS_VALUES: Operation[
     endpoint_path="/Porta/SOAP/Product",
     request=GetProductCustomFieldsValuesRequest,
     response=GetProductCustomFieldsValuesResponse,
+    parts=("GetProductCustomFieldsValuesRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_ACCESSIBILITY_LIST: Operation[
     GetProductAccessibilityListRequest, GetProductAccessibilityListResponse
@@ -312,6 +352,8 @@ GET_ACCESSIBILITY_LIST: Operation[
     endpoint_path="/Porta/SOAP/Product",
     request=GetProductAccessibilityListRequest,
     response=GetProductAccessibilityListResponse,
+    parts=("GetProductAccessibilityListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="accessibility_list",
 )
 ADD_ACCESSIBILITY: Operation[AddProductAccessibilityRequest, AddProductAccessibilityResponse] = (
@@ -323,6 +365,8 @@ ADD_ACCESSIBILITY: Operation[AddProductAccessibilityRequest, AddProductAccessibi
         endpoint_path="/Porta/SOAP/Product",
         request=AddProductAccessibilityRequest,
         response=AddProductAccessibilityResponse,
+        parts=("AddProductAccessibilityRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 UPDATE_ACCESSIBILITY: Operation[
@@ -335,6 +379,8 @@ UPDATE_ACCESSIBILITY: Operation[
     endpoint_path="/Porta/SOAP/Product",
     request=UpdateProductAccessibilityRequest,
     response=UpdateProductAccessibilityResponse,
+    parts=("UpdateProductAccessibilityRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_ACCESSIBILITY: Operation[
     DeleteProductAccessibilityRequest, DeleteProductAccessibilityResponse
@@ -346,6 +392,8 @@ DELETE_ACCESSIBILITY: Operation[
     endpoint_path="/Porta/SOAP/Product",
     request=DeleteProductAccessibilityRequest,
     response=DeleteProductAccessibilityResponse,
+    parts=("DeleteProductAccessibilityRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_PRODUCT_SUBSCRIPTION_LIST: Operation[
     GetProductSubscriptionListRequest, GetProductSubscriptionListResponse
@@ -357,6 +405,8 @@ GET_PRODUCT_SUBSCRIPTION_LIST: Operation[
     endpoint_path="/Porta/SOAP/Product",
     request=GetProductSubscriptionListRequest,
     response=GetProductSubscriptionListResponse,
+    parts=("GetProductSubscriptionListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="product_subscription_list",
 )
 ADD_PRODUCT_SUBSCRIPTION: Operation[
@@ -369,6 +419,8 @@ ADD_PRODUCT_SUBSCRIPTION: Operation[
     endpoint_path="/Porta/SOAP/Product",
     request=AddProductSubscriptionRequest,
     response=AddProductSubscriptionResponse,
+    parts=("AddProductSubscriptionRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_PRODUCT_SUBSCRIPTION: Operation[
     UpdateProductSubscriptionRequest, UpdateProductSubscriptionResponse
@@ -380,6 +432,8 @@ UPDATE_PRODUCT_SUBSCRIPTION: Operation[
     endpoint_path="/Porta/SOAP/Product",
     request=UpdateProductSubscriptionRequest,
     response=UpdateProductSubscriptionResponse,
+    parts=("UpdateProductSubscriptionRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_PRODUCT_SUBSCRIPTION: Operation[
     DeleteProductSubscriptionRequest, DeleteProductSubscriptionResponse
@@ -391,6 +445,8 @@ DELETE_PRODUCT_SUBSCRIPTION: Operation[
     endpoint_path="/Porta/SOAP/Product",
     request=DeleteProductSubscriptionRequest,
     response=DeleteProductSubscriptionResponse,
+    parts=("DeleteProductSubscriptionRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_OVERAGE_RULE_LIST: Operation[
     GetProductOverageRuleListRequest, GetProductOverageRuleListResponse
@@ -402,6 +458,8 @@ GET_OVERAGE_RULE_LIST: Operation[
     endpoint_path="/Porta/SOAP/Product",
     request=GetProductOverageRuleListRequest,
     response=GetProductOverageRuleListResponse,
+    parts=("GetProductOverageRuleListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="overage_rule_list",
 )
 ADD_OVERAGE_RULE: Operation[AddProductOverageRuleRequest, AddProductOverageRuleResponse] = (
@@ -413,6 +471,8 @@ ADD_OVERAGE_RULE: Operation[AddProductOverageRuleRequest, AddProductOverageRuleR
         endpoint_path="/Porta/SOAP/Product",
         request=AddProductOverageRuleRequest,
         response=AddProductOverageRuleResponse,
+        parts=("AddProductOverageRuleRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 UPDATE_OVERAGE_RULE: Operation[
@@ -425,6 +485,8 @@ UPDATE_OVERAGE_RULE: Operation[
     endpoint_path="/Porta/SOAP/Product",
     request=UpdateProductOverageRuleRequest,
     response=UpdateProductOverageRuleResponse,
+    parts=("UpdateProductOverageRuleRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_OVERAGE_RULE: Operation[
     DeleteProductOverageRuleRequest, DeleteProductOverageRuleResponse
@@ -436,6 +498,8 @@ DELETE_OVERAGE_RULE: Operation[
     endpoint_path="/Porta/SOAP/Product",
     request=DeleteProductOverageRuleRequest,
     response=DeleteProductOverageRuleResponse,
+    parts=("DeleteProductOverageRuleRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_PRODUCT_RESTRICTION_LIST: Operation[
     GetProductRestrictionListRequest, GetProductRestrictionListResponse
@@ -447,6 +511,8 @@ GET_PRODUCT_RESTRICTION_LIST: Operation[
     endpoint_path="/Porta/SOAP/Product",
     request=GetProductRestrictionListRequest,
     response=GetProductRestrictionListResponse,
+    parts=("GetProductRestrictionListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="product_restriction_list",
 )
 ADD_PRODUCT_RESTRICTION: Operation[AddProductRestrictionRequest, AddProductRestrictionResponse] = (
@@ -458,6 +524,8 @@ ADD_PRODUCT_RESTRICTION: Operation[AddProductRestrictionRequest, AddProductRestr
         endpoint_path="/Porta/SOAP/Product",
         request=AddProductRestrictionRequest,
         response=AddProductRestrictionResponse,
+        parts=("AddProductRestrictionRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 UPDATE_PRODUCT_RESTRICTION: Operation[
@@ -470,6 +538,8 @@ UPDATE_PRODUCT_RESTRICTION: Operation[
     endpoint_path="/Porta/SOAP/Product",
     request=UpdateProductRestrictionRequest,
     response=UpdateProductRestrictionResponse,
+    parts=("UpdateProductRestrictionRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_PRODUCT_RESTRICTION: Operation[
     DeleteProductRestrictionRequest, DeleteProductRestrictionResponse
@@ -481,6 +551,8 @@ DELETE_PRODUCT_RESTRICTION: Operation[
     endpoint_path="/Porta/SOAP/Product",
     request=DeleteProductRestrictionRequest,
     response=DeleteProductRestrictionResponse,
+    parts=("DeleteProductRestrictionRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_PRODUCT_ACCOUNT_COUNT: Operation[
     GetProductAccountCountRequest, GetProductAccountCountResponse
@@ -492,6 +564,8 @@ GET_PRODUCT_ACCOUNT_COUNT: Operation[
     endpoint_path="/Porta/SOAP/Product",
     request=GetProductAccountCountRequest,
     response=GetProductAccountCountResponse,
+    parts=("GetProductAccountCountRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 EXPORT_PRODUCT: Operation[ExportProductRequest, ExportProductResponse] = Operation(
     service="Product",
@@ -501,6 +575,8 @@ EXPORT_PRODUCT: Operation[ExportProductRequest, ExportProductResponse] = Operati
     endpoint_path="/Porta/SOAP/Product",
     request=ExportProductRequest,
     response=ExportProductResponse,
+    parts=("ExportProductRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_PRODUCT_USAGE_REPORT: Operation[
     GetProductUsageReportRequest, GetProductUsageReportResponse
@@ -513,6 +589,8 @@ GET_PRODUCT_USAGE_REPORT: Operation[
     request=GetProductUsageReportRequest,
     response=GetProductUsageReportResponse,
     json_only=True,
+    parts=("params",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

@@ -41,6 +41,8 @@ GET_QUOTA_INFO: Operation[GetQuotaInfoRequest, GetQuotaInfoResponse] = Operation
     endpoint_path="/Porta/SOAP/Quota",
     request=GetQuotaInfoRequest,
     response=GetQuotaInfoResponse,
+    parts=("GetQuotaInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_QUOTA_LIST: Operation[GetQuotaListRequest, GetQuotaListResponse] = Operation(
     service="Quota",
@@ -50,6 +52,8 @@ GET_QUOTA_LIST: Operation[GetQuotaListRequest, GetQuotaListResponse] = Operation
     endpoint_path="/Porta/SOAP/Quota",
     request=GetQuotaListRequest,
     response=GetQuotaListResponse,
+    parts=("GetQuotaListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="quota_list",
 )
 ADD_QUOTA: Operation[AddQuotaRequest, AddQuotaResponse] = Operation(
@@ -60,6 +64,8 @@ ADD_QUOTA: Operation[AddQuotaRequest, AddQuotaResponse] = Operation(
     endpoint_path="/Porta/SOAP/Quota",
     request=AddQuotaRequest,
     response=AddQuotaResponse,
+    parts=("AddQuotaRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_QUOTA: Operation[UpdateQuotaRequest, UpdateQuotaResponse] = Operation(
     service="Quota",
@@ -69,6 +75,8 @@ UPDATE_QUOTA: Operation[UpdateQuotaRequest, UpdateQuotaResponse] = Operation(
     endpoint_path="/Porta/SOAP/Quota",
     request=UpdateQuotaRequest,
     response=UpdateQuotaResponse,
+    parts=("UpdateQuotaRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_QUOTA: Operation[DeleteQuotaRequest, DeleteQuotaResponse] = Operation(
     service="Quota",
@@ -78,6 +86,8 @@ DELETE_QUOTA: Operation[DeleteQuotaRequest, DeleteQuotaResponse] = Operation(
     endpoint_path="/Porta/SOAP/Quota",
     request=DeleteQuotaRequest,
     response=DeleteQuotaResponse,
+    parts=("DeleteQuotaRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_QUOTA_USAGE: Operation[GetQuotaUsageRequest, GetQuotaUsageResponse] = Operation(
     service="Quota",
@@ -87,6 +97,8 @@ GET_QUOTA_USAGE: Operation[GetQuotaUsageRequest, GetQuotaUsageResponse] = Operat
     endpoint_path="/Porta/SOAP/Quota",
     request=GetQuotaUsageRequest,
     response=GetQuotaUsageResponse,
+    parts=("GetQuotaUsageRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 RESET_QUOTA: Operation[ResetQuotaRequest, ResetQuotaResponse] = Operation(
     service="Quota",
@@ -96,6 +108,8 @@ RESET_QUOTA: Operation[ResetQuotaRequest, ResetQuotaResponse] = Operation(
     endpoint_path="/Porta/SOAP/Quota",
     request=ResetQuotaRequest,
     response=ResetQuotaResponse,
+    parts=("ResetQuotaRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

@@ -57,6 +57,8 @@ GET_RATE_INFO: Operation[GetRateInfoRequest, GetRateInfoResponse] = Operation(
     endpoint_path="/Porta/SOAP/Rate",
     request=GetRateInfoRequest,
     response=GetRateInfoResponse,
+    parts=("GetRateInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_RATE_LIST: Operation[GetRateListRequest, GetRateListResponse] = Operation(
     service="Rate",
@@ -66,6 +68,8 @@ GET_RATE_LIST: Operation[GetRateListRequest, GetRateListResponse] = Operation(
     endpoint_path="/Porta/SOAP/Rate",
     request=GetRateListRequest,
     response=GetRateListResponse,
+    parts=("GetRateListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="rate_list",
 )
 ADD_RATE: Operation[AddRateRequest, AddRateResponse] = Operation(
@@ -76,6 +80,8 @@ ADD_RATE: Operation[AddRateRequest, AddRateResponse] = Operation(
     endpoint_path="/Porta/SOAP/Rate",
     request=AddRateRequest,
     response=AddRateResponse,
+    parts=("AddRateRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_RATE: Operation[UpdateRateRequest, UpdateRateResponse] = Operation(
     service="Rate",
@@ -85,6 +91,8 @@ UPDATE_RATE: Operation[UpdateRateRequest, UpdateRateResponse] = Operation(
     endpoint_path="/Porta/SOAP/Rate",
     request=UpdateRateRequest,
     response=UpdateRateResponse,
+    parts=("UpdateRateRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_RATE: Operation[DeleteRateRequest, DeleteRateResponse] = Operation(
     service="Rate",
@@ -94,6 +102,8 @@ DELETE_RATE: Operation[DeleteRateRequest, DeleteRateResponse] = Operation(
     endpoint_path="/Porta/SOAP/Rate",
     request=DeleteRateRequest,
     response=DeleteRateResponse,
+    parts=("DeleteRateRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_RATE_HISTORY: Operation[GetRateHistoryRequest, GetRateHistoryResponse] = Operation(
     service="Rate",
@@ -103,6 +113,8 @@ GET_RATE_HISTORY: Operation[GetRateHistoryRequest, GetRateHistoryResponse] = Ope
     endpoint_path="/Porta/SOAP/Rate",
     request=GetRateHistoryRequest,
     response=GetRateHistoryResponse,
+    parts=("GetRateHistoryRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 BULK_UPDATE_RATES: Operation[BulkUpdateRatesRequest, BulkUpdateRatesResponse] = Operation(
     service="Rate",
@@ -112,6 +124,8 @@ BULK_UPDATE_RATES: Operation[BulkUpdateRatesRequest, BulkUpdateRatesResponse] = 
     endpoint_path="/Porta/SOAP/Rate",
     request=BulkUpdateRatesRequest,
     response=BulkUpdateRatesResponse,
+    parts=("BulkUpdateRatesRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_EFFECTIVE_RATE: Operation[GetEffectiveRateRequest, GetEffectiveRateResponse] = Operation(
     service="Rate",
@@ -121,6 +135,8 @@ GET_EFFECTIVE_RATE: Operation[GetEffectiveRateRequest, GetEffectiveRateResponse]
     endpoint_path="/Porta/SOAP/Rate",
     request=GetEffectiveRateRequest,
     response=GetEffectiveRateResponse,
+    parts=("GetEffectiveRateRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_RATE_FORMULA_LIST: Operation[GetRateFormulaListRequest, GetRateFormulaListResponse] = (
     Operation(
@@ -131,6 +147,8 @@ GET_RATE_FORMULA_LIST: Operation[GetRateFormulaListRequest, GetRateFormulaListRe
         endpoint_path="/Porta/SOAP/Rate",
         request=GetRateFormulaListRequest,
         response=GetRateFormulaListResponse,
+        parts=("GetRateFormulaListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
         page_field="rate_formula_list",
     )
 )
@@ -142,6 +160,8 @@ ADD_RATE_FORMULA: Operation[AddRateFormulaRequest, AddRateFormulaResponse] = Ope
     endpoint_path="/Porta/SOAP/Rate",
     request=AddRateFormulaRequest,
     response=AddRateFormulaResponse,
+    parts=("AddRateFormulaRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_RATE_FORMULA: Operation[UpdateRateFormulaRequest, UpdateRateFormulaResponse] = Operation(
     service="Rate",
@@ -151,6 +171,8 @@ UPDATE_RATE_FORMULA: Operation[UpdateRateFormulaRequest, UpdateRateFormulaRespon
     endpoint_path="/Porta/SOAP/Rate",
     request=UpdateRateFormulaRequest,
     response=UpdateRateFormulaResponse,
+    parts=("UpdateRateFormulaRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_RATE_FORMULA: Operation[DeleteRateFormulaRequest, DeleteRateFormulaResponse] = Operation(
     service="Rate",
@@ -160,6 +182,8 @@ DELETE_RATE_FORMULA: Operation[DeleteRateFormulaRequest, DeleteRateFormulaRespon
     endpoint_path="/Porta/SOAP/Rate",
     request=DeleteRateFormulaRequest,
     response=DeleteRateFormulaResponse,
+    parts=("DeleteRateFormulaRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_RATES: Operation[DeleteRatesRequest, DeleteRatesResponse] = Operation(
     service="Rate",
@@ -169,6 +193,8 @@ DELETE_RATES: Operation[DeleteRatesRequest, DeleteRatesResponse] = Operation(
     endpoint_path="/Porta/SOAP/Rate",
     request=DeleteRatesRequest,
     response=DeleteRatesResponse,
+    parts=("DeleteRatesRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 FIND_RATES: Operation[FindRatesRequest, FindRatesResponse] = Operation(
     service="Rate",
@@ -178,6 +204,8 @@ FIND_RATES: Operation[FindRatesRequest, FindRatesResponse] = Operation(
     endpoint_path="/Porta/SOAP/Rate",
     request=FindRatesRequest,
     response=FindRatesResponse,
+    parts=("FindRatesRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

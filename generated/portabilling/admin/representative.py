@@ -52,6 +52,8 @@ GET_REPRESENTATIVE_INFO: Operation[GetRepresentativeInfoRequest, GetRepresentati
         endpoint_path="/Porta/SOAP/Representative",
         request=GetRepresentativeInfoRequest,
         response=GetRepresentativeInfoResponse,
+        parts=("GetRepresentativeInfoRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_REPRESENTATIVE_LIST: Operation[GetRepresentativeListRequest, GetRepresentativeListResponse] = (
@@ -63,6 +65,8 @@ GET_REPRESENTATIVE_LIST: Operation[GetRepresentativeListRequest, GetRepresentati
         endpoint_path="/Porta/SOAP/Representative",
         request=GetRepresentativeListRequest,
         response=GetRepresentativeListResponse,
+        parts=("GetRepresentativeListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
         page_field="representative_list",
     )
 )
@@ -74,6 +78,8 @@ ADD_REPRESENTATIVE: Operation[AddRepresentativeRequest, AddRepresentativeRespons
     endpoint_path="/Porta/SOAP/Representative",
     request=AddRepresentativeRequest,
     response=AddRepresentativeResponse,
+    parts=("AddRepresentativeRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_REPRESENTATIVE: Operation[UpdateRepresentativeRequest, UpdateRepresentativeResponse] = (
     Operation(
@@ -84,6 +90,8 @@ UPDATE_REPRESENTATIVE: Operation[UpdateRepresentativeRequest, UpdateRepresentati
         endpoint_path="/Porta/SOAP/Representative",
         request=UpdateRepresentativeRequest,
         response=UpdateRepresentativeResponse,
+        parts=("UpdateRepresentativeRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 DELETE_REPRESENTATIVE: Operation[DeleteRepresentativeRequest, DeleteRepresentativeResponse] = (
@@ -95,6 +103,8 @@ DELETE_REPRESENTATIVE: Operation[DeleteRepresentativeRequest, DeleteRepresentati
         endpoint_path="/Porta/SOAP/Representative",
         request=DeleteRepresentativeRequest,
         response=DeleteRepresentativeResponse,
+        parts=("DeleteRepresentativeRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_COMMISSION_LIST: Operation[
@@ -107,6 +117,8 @@ GET_COMMISSION_LIST: Operation[
     endpoint_path="/Porta/SOAP/Representative",
     request=GetRepresentativeCommissionListRequest,
     response=GetRepresentativeCommissionListResponse,
+    parts=("GetRepresentativeCommissionListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_COMMISSION_RULE_LIST: Operation[
     GetRepresentativeCommissionRuleListRequest, GetRepresentativeCommissionRuleListResponse
@@ -118,6 +130,8 @@ GET_COMMISSION_RULE_LIST: Operation[
     endpoint_path="/Porta/SOAP/Representative",
     request=GetRepresentativeCommissionRuleListRequest,
     response=GetRepresentativeCommissionRuleListResponse,
+    parts=("GetRepresentativeCommissionRuleListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="commission_rule_list",
 )
 ADD_COMMISSION_RULE: Operation[
@@ -130,6 +144,8 @@ ADD_COMMISSION_RULE: Operation[
     endpoint_path="/Porta/SOAP/Representative",
     request=AddRepresentativeCommissionRuleRequest,
     response=AddRepresentativeCommissionRuleResponse,
+    parts=("AddRepresentativeCommissionRuleRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_COMMISSION_RULE: Operation[
     UpdateRepresentativeCommissionRuleRequest, UpdateRepresentativeCommissionRuleResponse
@@ -141,6 +157,8 @@ UPDATE_COMMISSION_RULE: Operation[
     endpoint_path="/Porta/SOAP/Representative",
     request=UpdateRepresentativeCommissionRuleRequest,
     response=UpdateRepresentativeCommissionRuleResponse,
+    parts=("UpdateRepresentativeCommissionRuleRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_COMMISSION_RULE: Operation[
     DeleteRepresentativeCommissionRuleRequest, DeleteRepresentativeCommissionRuleResponse
@@ -152,6 +170,8 @@ DELETE_COMMISSION_RULE: Operation[
     endpoint_path="/Porta/SOAP/Representative",
     request=DeleteRepresentativeCommissionRuleRequest,
     response=DeleteRepresentativeCommissionRuleResponse,
+    parts=("DeleteRepresentativeCommissionRuleRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_REPRESENTATIVE_CUSTOMERS: Operation[
     GetRepresentativeCustomersRequest, GetRepresentativeCustomersResponse
@@ -163,6 +183,8 @@ GET_REPRESENTATIVE_CUSTOMERS: Operation[
     endpoint_path="/Porta/SOAP/Representative",
     request=GetRepresentativeCustomersRequest,
     response=GetRepresentativeCustomersResponse,
+    parts=("GetRepresentativeCustomersRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

@@ -42,6 +42,8 @@ GET_RESELLER_SETTINGS: Operation[GetResellerSettingsRequest, GetResellerSettings
         endpoint_path="/Porta/SOAP/Reseller",
         request=GetResellerSettingsRequest,
         response=GetResellerSettingsResponse,
+        parts=("GetResellerSettingsRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 UPDATE_RESELLER_SETTINGS: Operation[
@@ -54,6 +56,8 @@ UPDATE_RESELLER_SETTINGS: Operation[
     endpoint_path="/Porta/SOAP/Reseller",
     request=UpdateResellerSettingsRequest,
     response=UpdateResellerSettingsResponse,
+    parts=("UpdateResellerSettingsRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_SUBRESELLER_LIST: Operation[GetSubresellerListRequest, GetSubresellerListResponse] = Operation(
     service="Reseller",
@@ -63,6 +67,8 @@ GET_SUBRESELLER_LIST: Operation[GetSubresellerListRequest, GetSubresellerListRes
     endpoint_path="/Porta/SOAP/Reseller",
     request=GetSubresellerListRequest,
     response=GetSubresellerListResponse,
+    parts=("GetSubresellerListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="customer_list",
 )
 GET_RESELLER_TREE: Operation[GetResellerTreeRequest, GetResellerTreeResponse] = Operation(
@@ -73,6 +79,8 @@ GET_RESELLER_TREE: Operation[GetResellerTreeRequest, GetResellerTreeResponse] = 
     endpoint_path="/Porta/SOAP/Reseller",
     request=GetResellerTreeRequest,
     response=GetResellerTreeResponse,
+    parts=("GetResellerTreeRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_RESELLER_PRODUCT_LIST: Operation[
     GetResellerProductListRequest, GetResellerProductListResponse
@@ -84,6 +92,8 @@ GET_RESELLER_PRODUCT_LIST: Operation[
     endpoint_path="/Porta/SOAP/Reseller",
     request=GetResellerProductListRequest,
     response=GetResellerProductListResponse,
+    parts=("GetResellerProductListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="product_list",
 )
 GET_RESELLER_STATISTICS: Operation[GetResellerStatisticsRequest, GetResellerStatisticsResponse] = (
@@ -95,6 +105,8 @@ GET_RESELLER_STATISTICS: Operation[GetResellerStatisticsRequest, GetResellerStat
         endpoint_path="/Porta/SOAP/Reseller",
         request=GetResellerStatisticsRequest,
         response=GetResellerStatisticsResponse,
+        parts=("GetResellerStatisticsRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 

@@ -49,6 +49,8 @@ GET_ROUTING_PLAN_INFO: Operation[GetRoutingPlanInfoRequest, GetRoutingPlanInfoRe
         endpoint_path="/Porta/SOAP/RoutingPlan",
         request=GetRoutingPlanInfoRequest,
         response=GetRoutingPlanInfoResponse,
+        parts=("GetRoutingPlanInfoRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_ROUTING_PLAN_LIST: Operation[GetRoutingPlanListRequest, GetRoutingPlanListResponse] = (
@@ -60,6 +62,8 @@ GET_ROUTING_PLAN_LIST: Operation[GetRoutingPlanListRequest, GetRoutingPlanListRe
         endpoint_path="/Porta/SOAP/RoutingPlan",
         request=GetRoutingPlanListRequest,
         response=GetRoutingPlanListResponse,
+        parts=("GetRoutingPlanListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
         page_field="routing_plan_list",
     )
 )
@@ -71,6 +75,8 @@ ADD_ROUTING_PLAN: Operation[AddRoutingPlanRequest, AddRoutingPlanResponse] = Ope
     endpoint_path="/Porta/SOAP/RoutingPlan",
     request=AddRoutingPlanRequest,
     response=AddRoutingPlanResponse,
+    parts=("AddRoutingPlanRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_ROUTING_PLAN: Operation[UpdateRoutingPlanRequest, UpdateRoutingPlanResponse] = Operation(
     service="RoutingPlan",
@@ -80,6 +86,8 @@ UPDATE_ROUTING_PLAN: Operation[UpdateRoutingPlanRequest, UpdateRoutingPlanRespon
     endpoint_path="/Porta/SOAP/RoutingPlan",
     request=UpdateRoutingPlanRequest,
     response=UpdateRoutingPlanResponse,
+    parts=("UpdateRoutingPlanRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_ROUTING_PLAN: Operation[DeleteRoutingPlanRequest, DeleteRoutingPlanResponse] = Operation(
     service="RoutingPlan",
@@ -89,6 +97,8 @@ DELETE_ROUTING_PLAN: Operation[DeleteRoutingPlanRequest, DeleteRoutingPlanRespon
     endpoint_path="/Porta/SOAP/RoutingPlan",
     request=DeleteRoutingPlanRequest,
     response=DeleteRoutingPlanResponse,
+    parts=("DeleteRoutingPlanRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_ROUTE_LIST: Operation[GetRoutingPlanRouteListRequest, GetRoutingPlanRouteListResponse] = (
     Operation(
@@ -99,6 +109,8 @@ GET_ROUTE_LIST: Operation[GetRoutingPlanRouteListRequest, GetRoutingPlanRouteLis
         endpoint_path="/Porta/SOAP/RoutingPlan",
         request=GetRoutingPlanRouteListRequest,
         response=GetRoutingPlanRouteListResponse,
+        parts=("GetRoutingPlanRouteListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_ROUTING_CRITERIA_LIST: Operation[
@@ -111,6 +123,8 @@ GET_ROUTING_CRITERIA_LIST: Operation[
     endpoint_path="/Porta/SOAP/RoutingPlan",
     request=GetRoutingPlanRoutingCriteriaListRequest,
     response=GetRoutingPlanRoutingCriteriaListResponse,
+    parts=("GetRoutingPlanRoutingCriteriaListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="routing_criteria_list",
 )
 ADD_ROUTING_CRITERIA: Operation[
@@ -123,6 +137,8 @@ ADD_ROUTING_CRITERIA: Operation[
     endpoint_path="/Porta/SOAP/RoutingPlan",
     request=AddRoutingPlanRoutingCriteriaRequest,
     response=AddRoutingPlanRoutingCriteriaResponse,
+    parts=("AddRoutingPlanRoutingCriteriaRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_ROUTING_CRITERIA: Operation[
     UpdateRoutingPlanRoutingCriteriaRequest, UpdateRoutingPlanRoutingCriteriaResponse
@@ -134,6 +150,8 @@ UPDATE_ROUTING_CRITERIA: Operation[
     endpoint_path="/Porta/SOAP/RoutingPlan",
     request=UpdateRoutingPlanRoutingCriteriaRequest,
     response=UpdateRoutingPlanRoutingCriteriaResponse,
+    parts=("UpdateRoutingPlanRoutingCriteriaRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_ROUTING_CRITERIA: Operation[
     DeleteRoutingPlanRoutingCriteriaRequest, DeleteRoutingPlanRoutingCriteriaResponse
@@ -145,6 +163,8 @@ DELETE_ROUTING_CRITERIA: Operation[
     endpoint_path="/Porta/SOAP/RoutingPlan",
     request=DeleteRoutingPlanRoutingCriteriaRequest,
     response=DeleteRoutingPlanRoutingCriteriaResponse,
+    parts=("DeleteRoutingPlanRoutingCriteriaRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

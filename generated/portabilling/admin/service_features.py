@@ -33,6 +33,8 @@ GET_SERVICE_FEATURE_LIST: Operation[
     endpoint_path="/Porta/SOAP/ServiceFeatures",
     request=GetServiceFeaturesServiceFeatureListRequest,
     response=GetServiceFeaturesServiceFeatureListResponse,
+    parts=("GetServiceFeaturesServiceFeatureListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_FEATURE_ATTRIBUTES: Operation[
     GetServiceFeaturesFeatureAttributesRequest, GetServiceFeaturesFeatureAttributesResponse
@@ -44,6 +46,8 @@ GET_FEATURE_ATTRIBUTES: Operation[
     endpoint_path="/Porta/SOAP/ServiceFeatures",
     request=GetServiceFeaturesFeatureAttributesRequest,
     response=GetServiceFeaturesFeatureAttributesResponse,
+    parts=("GetServiceFeaturesFeatureAttributesRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_SERVICE_LIST: Operation[
     GetServiceFeaturesServiceListRequest, GetServiceFeaturesServiceListResponse
@@ -55,6 +59,8 @@ GET_SERVICE_LIST: Operation[
     endpoint_path="/Porta/SOAP/ServiceFeatures",
     request=GetServiceFeaturesServiceListRequest,
     response=GetServiceFeaturesServiceListResponse,
+    parts=("GetServiceFeaturesServiceListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

@@ -47,6 +47,8 @@ GET_SERVICE_POLICY_INFO: Operation[GetServicePolicyInfoRequest, GetServicePolicy
         endpoint_path="/Porta/SOAP/ServicePolicy",
         request=GetServicePolicyInfoRequest,
         response=GetServicePolicyInfoResponse,
+        parts=("GetServicePolicyInfoRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_SERVICE_POLICY_LIST: Operation[GetServicePolicyListRequest, GetServicePolicyListResponse] = (
@@ -58,6 +60,8 @@ GET_SERVICE_POLICY_LIST: Operation[GetServicePolicyListRequest, GetServicePolicy
         endpoint_path="/Porta/SOAP/ServicePolicy",
         request=GetServicePolicyListRequest,
         response=GetServicePolicyListResponse,
+        parts=("GetServicePolicyListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
         page_field="service_policy_list",
     )
 )
@@ -69,6 +73,8 @@ ADD_SERVICE_POLICY: Operation[AddServicePolicyRequest, AddServicePolicyResponse]
     endpoint_path="/Porta/SOAP/ServicePolicy",
     request=AddServicePolicyRequest,
     response=AddServicePolicyResponse,
+    parts=("AddServicePolicyRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_SERVICE_POLICY: Operation[UpdateServicePolicyRequest, UpdateServicePolicyResponse] = (
     Operation(
@@ -79,6 +85,8 @@ UPDATE_SERVICE_POLICY: Operation[UpdateServicePolicyRequest, UpdateServicePolicy
         endpoint_path="/Porta/SOAP/ServicePolicy",
         request=UpdateServicePolicyRequest,
         response=UpdateServicePolicyResponse,
+        parts=("UpdateServicePolicyRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 DELETE_SERVICE_POLICY: Operation[DeleteServicePolicyRequest, DeleteServicePolicyResponse] = (
@@ -90,6 +98,8 @@ DELETE_SERVICE_POLICY: Operation[DeleteServicePolicyRequest, DeleteServicePolicy
         endpoint_path="/Porta/SOAP/ServicePolicy",
         request=DeleteServicePolicyRequest,
         response=DeleteServicePolicyResponse,
+        parts=("DeleteServicePolicyRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_POLICY_RULE_LIST: Operation[
@@ -102,6 +112,8 @@ GET_POLICY_RULE_LIST: Operation[
     endpoint_path="/Porta/SOAP/ServicePolicy",
     request=GetServicePolicyRuleListRequest,
     response=GetServicePolicyRuleListResponse,
+    parts=("GetServicePolicyRuleListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="policy_rule_list",
 )
 ADD_POLICY_RULE: Operation[AddServicePolicyRuleRequest, AddServicePolicyRuleResponse] = Operation(
@@ -112,6 +124,8 @@ ADD_POLICY_RULE: Operation[AddServicePolicyRuleRequest, AddServicePolicyRuleResp
     endpoint_path="/Porta/SOAP/ServicePolicy",
     request=AddServicePolicyRuleRequest,
     response=AddServicePolicyRuleResponse,
+    parts=("AddServicePolicyRuleRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_POLICY_RULE: Operation[UpdateServicePolicyRuleRequest, UpdateServicePolicyRuleResponse] = (
     Operation(
@@ -122,6 +136,8 @@ UPDATE_POLICY_RULE: Operation[UpdateServicePolicyRuleRequest, UpdateServicePolic
         endpoint_path="/Porta/SOAP/ServicePolicy",
         request=UpdateServicePolicyRuleRequest,
         response=UpdateServicePolicyRuleResponse,
+        parts=("UpdateServicePolicyRuleRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 DELETE_POLICY_RULE: Operation[DeleteServicePolicyRuleRequest, DeleteServicePolicyRuleResponse] = (
@@ -133,6 +149,8 @@ DELETE_POLICY_RULE: Operation[DeleteServicePolicyRuleRequest, DeleteServicePolic
         endpoint_path="/Porta/SOAP/ServicePolicy",
         request=DeleteServicePolicyRuleRequest,
         response=DeleteServicePolicyRuleResponse,
+        parts=("DeleteServicePolicyRuleRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 

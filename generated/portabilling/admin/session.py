@@ -35,6 +35,7 @@ LOGIN: Operation[LoginRequest, LoginResponse] = Operation(
     endpoint_path="/Porta/SOAP/Session",
     request=LoginRequest,
     response=LoginResponse,
+    parts=("LoginRequest",),
     auth=False,
 )
 LOGOUT: Operation[LogoutRequest, LogoutResponse] = Operation(
@@ -45,6 +46,8 @@ LOGOUT: Operation[LogoutRequest, LogoutResponse] = Operation(
     endpoint_path="/Porta/SOAP/Session",
     request=LogoutRequest,
     response=LogoutResponse,
+    parts=("LogoutRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 PING: Operation[PingRequest, PingResponse] = Operation(
     service="Session",
@@ -54,6 +57,8 @@ PING: Operation[PingRequest, PingResponse] = Operation(
     endpoint_path="/Porta/SOAP/Session",
     request=PingRequest,
     response=PingResponse,
+    parts=("PingRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 CHANGE_PASSWORD: Operation[ChangePasswordRequest, ChangePasswordResponse] = Operation(
     service="Session",
@@ -63,6 +68,7 @@ CHANGE_PASSWORD: Operation[ChangePasswordRequest, ChangePasswordResponse] = Oper
     endpoint_path="/Porta/SOAP/Session",
     request=ChangePasswordRequest,
     response=ChangePasswordResponse,
+    parts=("ChangePasswordRequest",),
     auth=False,
 )
 GET_SESSION_CONTEXT: Operation[GetSessionContextRequest, GetSessionContextResponse] = Operation(
@@ -73,6 +79,8 @@ GET_SESSION_CONTEXT: Operation[GetSessionContextRequest, GetSessionContextRespon
     endpoint_path="/Porta/SOAP/Session",
     request=GetSessionContextRequest,
     response=GetSessionContextResponse,
+    parts=("GetSessionContextRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

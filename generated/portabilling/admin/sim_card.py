@@ -52,6 +52,8 @@ GET_SIM_CARD_INFO: Operation[GetSimCardInfoRequest, GetSimCardInfoResponse] = Op
     endpoint_path="/Porta/SOAP/SIMCard",
     request=GetSimCardInfoRequest,
     response=GetSimCardInfoResponse,
+    parts=("GetSimCardInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_SIM_CARD_LIST: Operation[GetSimCardListRequest, GetSimCardListResponse] = Operation(
     service="SIMCard",
@@ -61,6 +63,8 @@ GET_SIM_CARD_LIST: Operation[GetSimCardListRequest, GetSimCardListResponse] = Op
     endpoint_path="/Porta/SOAP/SIMCard",
     request=GetSimCardListRequest,
     response=GetSimCardListResponse,
+    parts=("GetSimCardListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="sim_card_list",
 )
 ADD_SIM_CARD: Operation[AddSimCardRequest, AddSimCardResponse] = Operation(
@@ -71,6 +75,8 @@ ADD_SIM_CARD: Operation[AddSimCardRequest, AddSimCardResponse] = Operation(
     endpoint_path="/Porta/SOAP/SIMCard",
     request=AddSimCardRequest,
     response=AddSimCardResponse,
+    parts=("AddSimCardRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_SIM_CARD: Operation[UpdateSimCardRequest, UpdateSimCardResponse] = Operation(
     service="SIMCard",
@@ -80,6 +86,8 @@ UPDATE_SIM_CARD: Operation[UpdateSimCardRequest, UpdateSimCardResponse] = Operat
     endpoint_path="/Porta/SOAP/SIMCard",
     request=UpdateSimCardRequest,
     response=UpdateSimCardResponse,
+    parts=("UpdateSimCardRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_SIM_CARD: Operation[DeleteSimCardRequest, DeleteSimCardResponse] = Operation(
     service="SIMCard",
@@ -89,6 +97,8 @@ DELETE_SIM_CARD: Operation[DeleteSimCardRequest, DeleteSimCardResponse] = Operat
     endpoint_path="/Porta/SOAP/SIMCard",
     request=DeleteSimCardRequest,
     response=DeleteSimCardResponse,
+    parts=("DeleteSimCardRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 ASSIGN_SIM_CARD: Operation[AssignSimCardRequest, AssignSimCardResponse] = Operation(
     service="SIMCard",
@@ -98,6 +108,8 @@ ASSIGN_SIM_CARD: Operation[AssignSimCardRequest, AssignSimCardResponse] = Operat
     endpoint_path="/Porta/SOAP/SIMCard",
     request=AssignSimCardRequest,
     response=AssignSimCardResponse,
+    parts=("AssignSimCardRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 RELEASE_SIM_CARD: Operation[ReleaseSimCardRequest, ReleaseSimCardResponse] = Operation(
     service="SIMCard",
@@ -107,6 +119,8 @@ RELEASE_SIM_CARD: Operation[ReleaseSimCardRequest, ReleaseSimCardResponse] = Ope
     endpoint_path="/Porta/SOAP/SIMCard",
     request=ReleaseSimCardRequest,
     response=ReleaseSimCardResponse,
+    parts=("ReleaseSimCardRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_SIM_CARD_PROFILE_LIST: Operation[
     GetSimCardProfileListRequest, GetSimCardProfileListResponse
@@ -118,6 +132,8 @@ GET_SIM_CARD_PROFILE_LIST: Operation[
     endpoint_path="/Porta/SOAP/SIMCard",
     request=GetSimCardProfileListRequest,
     response=GetSimCardProfileListResponse,
+    parts=("GetSimCardProfileListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="sim_card_profile_list",
 )
 ADD_SIM_CARD_PROFILE: Operation[AddSimCardProfileRequest, AddSimCardProfileResponse] = Operation(
@@ -128,6 +144,8 @@ ADD_SIM_CARD_PROFILE: Operation[AddSimCardProfileRequest, AddSimCardProfileRespo
     endpoint_path="/Porta/SOAP/SIMCard",
     request=AddSimCardProfileRequest,
     response=AddSimCardProfileResponse,
+    parts=("AddSimCardProfileRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_SIM_CARD_PROFILE: Operation[UpdateSimCardProfileRequest, UpdateSimCardProfileResponse] = (
     Operation(
@@ -138,6 +156,8 @@ UPDATE_SIM_CARD_PROFILE: Operation[UpdateSimCardProfileRequest, UpdateSimCardPro
         endpoint_path="/Porta/SOAP/SIMCard",
         request=UpdateSimCardProfileRequest,
         response=UpdateSimCardProfileResponse,
+        parts=("UpdateSimCardProfileRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 DELETE_SIM_CARD_PROFILE: Operation[DeleteSimCardProfileRequest, DeleteSimCardProfileResponse] = (
@@ -149,6 +169,8 @@ DELETE_SIM_CARD_PROFILE: Operation[DeleteSimCardProfileRequest, DeleteSimCardPro
         endpoint_path="/Porta/SOAP/SIMCard",
         request=DeleteSimCardProfileRequest,
         response=DeleteSimCardProfileResponse,
+        parts=("DeleteSimCardProfileRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 SWAP_SIM_CARD: Operation[SwapSimCardRequest, SwapSimCardResponse] = Operation(
@@ -159,6 +181,8 @@ SWAP_SIM_CARD: Operation[SwapSimCardRequest, SwapSimCardResponse] = Operation(
     endpoint_path="/Porta/SOAP/SIMCard",
     request=SwapSimCardRequest,
     response=SwapSimCardResponse,
+    parts=("SwapSimCardRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

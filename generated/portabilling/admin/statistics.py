@@ -48,6 +48,8 @@ GET_TRAFFIC_STATISTICS: Operation[GetTrafficStatisticsRequest, GetTrafficStatist
         endpoint_path="/Porta/SOAP/Statistics",
         request=GetTrafficStatisticsRequest,
         response=GetTrafficStatisticsResponse,
+        parts=("GetTrafficStatisticsRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_XDR_STATISTICS: Operation[GetXdrStatisticsRequest, GetXdrStatisticsResponse] = Operation(
@@ -58,6 +60,8 @@ GET_XDR_STATISTICS: Operation[GetXdrStatisticsRequest, GetXdrStatisticsResponse]
     endpoint_path="/Porta/SOAP/Statistics",
     request=GetXdrStatisticsRequest,
     response=GetXdrStatisticsResponse,
+    parts=("GetXdrStatisticsRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_SUMMARY: Operation[GetStatisticsSummaryRequest, GetStatisticsSummaryResponse] = Operation(
     service="Statistics",
@@ -67,6 +71,8 @@ GET_SUMMARY: Operation[GetStatisticsSummaryRequest, GetStatisticsSummaryResponse
     endpoint_path="/Porta/SOAP/Statistics",
     request=GetStatisticsSummaryRequest,
     response=GetStatisticsSummaryResponse,
+    parts=("GetStatisticsSummaryRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_ACTIVE_SESSION_COUNT: Operation[
     GetStatisticsActiveSessionCountRequest, GetStatisticsActiveSessionCountResponse
@@ -78,6 +84,8 @@ GET_ACTIVE_SESSION_COUNT: Operation[
     endpoint_path="/Porta/SOAP/Statistics",
     request=GetStatisticsActiveSessionCountRequest,
     response=GetStatisticsActiveSessionCountResponse,
+    parts=("GetStatisticsActiveSessionCountRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_TOP_DESTINATIONS: Operation[
     GetStatisticsTopDestinationsRequest, GetStatisticsTopDestinationsResponse
@@ -89,6 +97,8 @@ GET_TOP_DESTINATIONS: Operation[
     endpoint_path="/Porta/SOAP/Statistics",
     request=GetStatisticsTopDestinationsRequest,
     response=GetStatisticsTopDestinationsResponse,
+    parts=("GetStatisticsTopDestinationsRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 EXPORT_STATISTICS: Operation[ExportStatisticsRequest, ExportStatisticsResponse] = Operation(
     service="Statistics",
@@ -98,6 +108,8 @@ EXPORT_STATISTICS: Operation[ExportStatisticsRequest, ExportStatisticsResponse] 
     endpoint_path="/Porta/SOAP/Statistics",
     request=ExportStatisticsRequest,
     response=ExportStatisticsResponse,
+    parts=("ExportStatisticsRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_ASR_ACD_REPORT: Operation[
     GetStatisticsAsrAcdReportRequest, GetStatisticsAsrAcdReportResponse
@@ -109,6 +121,8 @@ GET_ASR_ACD_REPORT: Operation[
     endpoint_path="/Porta/SOAP/Statistics",
     request=GetStatisticsAsrAcdReportRequest,
     response=GetStatisticsAsrAcdReportResponse,
+    parts=("GetStatisticsAsrAcdReportRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_REVENUE_REPORT: Operation[
     GetStatisticsRevenueReportRequest, GetStatisticsRevenueReportResponse
@@ -120,6 +134,8 @@ GET_REVENUE_REPORT: Operation[
     endpoint_path="/Porta/SOAP/Statistics",
     request=GetStatisticsRevenueReportRequest,
     response=GetStatisticsRevenueReportResponse,
+    parts=("GetStatisticsRevenueReportRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_CONCURRENT_CALLS_HISTORY: Operation[
     GetStatisticsConcurrentCallsHistoryRequest, GetStatisticsConcurrentCallsHistoryResponse
@@ -131,6 +147,8 @@ GET_CONCURRENT_CALLS_HISTORY: Operation[
     endpoint_path="/Porta/SOAP/Statistics",
     request=GetStatisticsConcurrentCallsHistoryRequest,
     response=GetStatisticsConcurrentCallsHistoryResponse,
+    parts=("GetStatisticsConcurrentCallsHistoryRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_DASHBOARD_DATA: Operation[
     GetStatisticsDashboardDataRequest, GetStatisticsDashboardDataResponse
@@ -143,6 +161,8 @@ GET_DASHBOARD_DATA: Operation[
     request=GetStatisticsDashboardDataRequest,
     response=GetStatisticsDashboardDataResponse,
     json_only=True,
+    parts=("params",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

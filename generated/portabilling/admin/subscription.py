@@ -61,6 +61,8 @@ GET_SUBSCRIPTION_INFO: Operation[GetSubscriptionInfoRequest, GetSubscriptionInfo
         endpoint_path="/Porta/SOAP/Subscription",
         request=GetSubscriptionInfoRequest,
         response=GetSubscriptionInfoResponse,
+        parts=("GetSubscriptionInfoRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_SUBSCRIPTION_LIST: Operation[GetSubscriptionListRequest, GetSubscriptionListResponse] = (
@@ -72,6 +74,8 @@ GET_SUBSCRIPTION_LIST: Operation[GetSubscriptionListRequest, GetSubscriptionList
         endpoint_path="/Porta/SOAP/Subscription",
         request=GetSubscriptionListRequest,
         response=GetSubscriptionListResponse,
+        parts=("GetSubscriptionListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
         page_field="subscription_list",
     )
 )
@@ -83,6 +87,8 @@ ADD_SUBSCRIPTION: Operation[AddSubscriptionRequest, AddSubscriptionResponse] = O
     endpoint_path="/Porta/SOAP/Subscription",
     request=AddSubscriptionRequest,
     response=AddSubscriptionResponse,
+    parts=("AddSubscriptionRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_SUBSCRIPTION: Operation[UpdateSubscriptionRequest, UpdateSubscriptionResponse] = Operation(
     service="Subscription",
@@ -92,6 +98,8 @@ UPDATE_SUBSCRIPTION: Operation[UpdateSubscriptionRequest, UpdateSubscriptionResp
     endpoint_path="/Porta/SOAP/Subscription",
     request=UpdateSubscriptionRequest,
     response=UpdateSubscriptionResponse,
+    parts=("UpdateSubscriptionRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_SUBSCRIPTION: Operation[DeleteSubscriptionRequest, DeleteSubscriptionResponse] = Operation(
     service="Subscription",
@@ -101,6 +109,8 @@ DELETE_SUBSCRIPTION: Operation[DeleteSubscriptionRequest, DeleteSubscriptionResp
     endpoint_path="/Porta/SOAP/Subscription",
     request=DeleteSubscriptionRequest,
     response=DeleteSubscriptionResponse,
+    parts=("DeleteSubscriptionRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_SUBSCRIPTION_CHARGE_LIST: Operation[
     GetSubscriptionChargeListRequest, GetSubscriptionChargeListResponse
@@ -112,6 +122,8 @@ GET_SUBSCRIPTION_CHARGE_LIST: Operation[
     endpoint_path="/Porta/SOAP/Subscription",
     request=GetSubscriptionChargeListRequest,
     response=GetSubscriptionChargeListResponse,
+    parts=("GetSubscriptionChargeListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="charges",
 )
 GET_SUBSCRIPTION_DISCOUNT_LIST: Operation[
@@ -124,6 +136,8 @@ GET_SUBSCRIPTION_DISCOUNT_LIST: Operation[
     endpoint_path="/Porta/SOAP/Subscription",
     request=GetSubscriptionDiscountListRequest,
     response=GetSubscriptionDiscountListResponse,
+    parts=("GetSubscriptionDiscountListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="subscription_discount_list",
 )
 ADD_SUBSCRIPTION_DISCOUNT: Operation[
@@ -136,6 +150,8 @@ ADD_SUBSCRIPTION_DISCOUNT: Operation[
     endpoint_path="/Porta/SOAP/Subscription",
     request=AddSubscriptionDiscountRequest,
     response=AddSubscriptionDiscountResponse,
+    parts=("AddSubscriptionDiscountRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_SUBSCRIPTION_DISCOUNT: Operation[
     UpdateSubscriptionDiscountRequest, UpdateSubscriptionDiscountResponse
@@ -147,6 +163,8 @@ UPDATE_SUBSCRIPTION_DISCOUNT: Operation[
     endpoint_path="/Porta/SOAP/Subscription",
     request=UpdateSubscriptionDiscountRequest,
     response=UpdateSubscriptionDiscountResponse,
+    parts=("UpdateSubscriptionDiscountRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_SUBSCRIPTION_DISCOUNT: Operation[
     DeleteSubscriptionDiscountRequest, DeleteSubscriptionDiscountResponse
@@ -158,6 +176,8 @@ DELETE_SUBSCRIPTION_DISCOUNT: Operation[
     endpoint_path="/Porta/SOAP/Subscription",
     request=DeleteSubscriptionDiscountRequest,
     response=DeleteSubscriptionDiscountResponse,
+    parts=("DeleteSubscriptionDiscountRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_SUBSCRIPTION_PERIOD_FEE_LIST: Operation[
     GetSubscriptionPeriodFeeListRequest, GetSubscriptionPeriodFeeListResponse
@@ -169,6 +189,8 @@ GET_SUBSCRIPTION_PERIOD_FEE_LIST: Operation[
     endpoint_path="/Porta/SOAP/Subscription",
     request=GetSubscriptionPeriodFeeListRequest,
     response=GetSubscriptionPeriodFeeListResponse,
+    parts=("GetSubscriptionPeriodFeeListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="subscription_period_fee_list",
 )
 ADD_SUBSCRIPTION_PERIOD_FEE: Operation[
@@ -181,6 +203,8 @@ ADD_SUBSCRIPTION_PERIOD_FEE: Operation[
     endpoint_path="/Porta/SOAP/Subscription",
     request=AddSubscriptionPeriodFeeRequest,
     response=AddSubscriptionPeriodFeeResponse,
+    parts=("AddSubscriptionPeriodFeeRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_SUBSCRIPTION_PERIOD_FEE: Operation[
     UpdateSubscriptionPeriodFeeRequest, UpdateSubscriptionPeriodFeeResponse
@@ -192,6 +216,8 @@ UPDATE_SUBSCRIPTION_PERIOD_FEE: Operation[
     endpoint_path="/Porta/SOAP/Subscription",
     request=UpdateSubscriptionPeriodFeeRequest,
     response=UpdateSubscriptionPeriodFeeResponse,
+    parts=("UpdateSubscriptionPeriodFeeRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_SUBSCRIPTION_PERIOD_FEE: Operation[
     DeleteSubscriptionPeriodFeeRequest, DeleteSubscriptionPeriodFeeResponse
@@ -203,6 +229,8 @@ DELETE_SUBSCRIPTION_PERIOD_FEE: Operation[
     endpoint_path="/Porta/SOAP/Subscription",
     request=DeleteSubscriptionPeriodFeeRequest,
     response=DeleteSubscriptionPeriodFeeResponse,
+    parts=("DeleteSubscriptionPeriodFeeRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_SUBSCRIPTION_USAGE: Operation[GetSubscriptionUsageRequest, GetSubscriptionUsageResponse] = (
     Operation(
@@ -213,6 +241,8 @@ GET_SUBSCRIPTION_USAGE: Operation[GetSubscriptionUsageRequest, GetSubscriptionUs
         endpoint_path="/Porta/SOAP/Subscription",
         request=GetSubscriptionUsageRequest,
         response=GetSubscriptionUsageResponse,
+        parts=("GetSubscriptionUsageRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 

@@ -66,6 +66,8 @@ GET_TARIFF_INFO: Operation[GetTariffInfoRequest, GetTariffInfoResponse] = Operat
     endpoint_path="/Porta/SOAP/Tariff",
     request=GetTariffInfoRequest,
     response=GetTariffInfoResponse,
+    parts=("GetTariffInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_TARIFF_LIST: Operation[GetTariffListRequest, GetTariffListResponse] = Operation(
     service="Tariff",
@@ -75,6 +77,8 @@ GET_TARIFF_LIST: Operation[GetTariffListRequest, GetTariffListResponse] = Operat
     endpoint_path="/Porta/SOAP/Tariff",
     request=GetTariffListRequest,
     response=GetTariffListResponse,
+    parts=("GetTariffListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="tariff_list",
 )
 ADD_TARIFF: Operation[AddTariffRequest, AddTariffResponse] = Operation(
@@ -85,6 +89,8 @@ ADD_TARIFF: Operation[AddTariffRequest, AddTariffResponse] = Operation(
     endpoint_path="/Porta/SOAP/Tariff",
     request=AddTariffRequest,
     response=AddTariffResponse,
+    parts=("AddTariffRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_TARIFF: Operation[UpdateTariffRequest, UpdateTariffResponse] = Operation(
     service="Tariff",
@@ -94,6 +100,8 @@ UPDATE_TARIFF: Operation[UpdateTariffRequest, UpdateTariffResponse] = Operation(
     endpoint_path="/Porta/SOAP/Tariff",
     request=UpdateTariffRequest,
     response=UpdateTariffResponse,
+    parts=("UpdateTariffRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_TARIFF: Operation[DeleteTariffRequest, DeleteTariffResponse] = Operation(
     service="Tariff",
@@ -103,6 +111,8 @@ DELETE_TARIFF: Operation[DeleteTariffRequest, DeleteTariffResponse] = Operation(
     endpoint_path="/Porta/SOAP/Tariff",
     request=DeleteTariffRequest,
     response=DeleteTariffResponse,
+    parts=("DeleteTariffRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPLOAD_TARIFF: Operation[UploadTariffRequest, UploadTariffResponse] = Operation(
     service="Tariff",
@@ -112,6 +122,8 @@ UPLOAD_TARIFF: Operation[UploadTariffRequest, UploadTariffResponse] = Operation(
     endpoint_path="/Porta/SOAP/Tariff",
     request=UploadTariffRequest,
     response=UploadTariffResponse,
+    parts=("UploadTariffRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DOWNLOAD_TARIFF: Operation[DownloadTariffRequest, DownloadTariffResponse] = Operation(
     service="Tariff",
@@ -121,6 +133,8 @@ DOWNLOAD_TARIFF: Operation[DownloadTariffRequest, DownloadTariffResponse] = Oper
     endpoint_path="/Porta/SOAP/Tariff",
     request=DownloadTariffRequest,
     response=DownloadTariffResponse,
+    parts=("DownloadTariffRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 CLONE_TARIFF: Operation[CloneTariffRequest, CloneTariffResponse] = Operation(
     service="Tariff",
@@ -130,6 +144,8 @@ CLONE_TARIFF: Operation[CloneTariffRequest, CloneTariffResponse] = Operation(
     endpoint_path="/Porta/SOAP/Tariff",
     request=CloneTariffRequest,
     response=CloneTariffResponse,
+    parts=("CloneTariffRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_TARIFF_CHANGE_LIST: Operation[GetTariffChangeListRequest, GetTariffChangeListResponse] = (
     Operation(
@@ -140,6 +156,8 @@ GET_TARIFF_CHANGE_LIST: Operation[GetTariffChangeListRequest, GetTariffChangeLis
         endpoint_path="/Porta/SOAP/Tariff",
         request=GetTariffChangeListRequest,
         response=GetTariffChangeListResponse,
+        parts=("GetTariffChangeListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_TARIFF_SURCHARGE_LIST: Operation[
@@ -152,6 +170,8 @@ GET_TARIFF_SURCHARGE_LIST: Operation[
     endpoint_path="/Porta/SOAP/Tariff",
     request=GetTariffSurchargeListRequest,
     response=GetTariffSurchargeListResponse,
+    parts=("GetTariffSurchargeListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="tariff_surcharge_list",
 )
 ADD_TARIFF_SURCHARGE: Operation[AddTariffSurchargeRequest, AddTariffSurchargeResponse] = Operation(
@@ -162,6 +182,8 @@ ADD_TARIFF_SURCHARGE: Operation[AddTariffSurchargeRequest, AddTariffSurchargeRes
     endpoint_path="/Porta/SOAP/Tariff",
     request=AddTariffSurchargeRequest,
     response=AddTariffSurchargeResponse,
+    parts=("AddTariffSurchargeRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_TARIFF_SURCHARGE: Operation[UpdateTariffSurchargeRequest, UpdateTariffSurchargeResponse] = (
     Operation(
@@ -172,6 +194,8 @@ UPDATE_TARIFF_SURCHARGE: Operation[UpdateTariffSurchargeRequest, UpdateTariffSur
         endpoint_path="/Porta/SOAP/Tariff",
         request=UpdateTariffSurchargeRequest,
         response=UpdateTariffSurchargeResponse,
+        parts=("UpdateTariffSurchargeRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 DELETE_TARIFF_SURCHARGE: Operation[DeleteTariffSurchargeRequest, DeleteTariffSurchargeResponse] = (
@@ -183,6 +207,8 @@ DELETE_TARIFF_SURCHARGE: Operation[DeleteTariffSurchargeRequest, DeleteTariffSur
         endpoint_path="/Porta/SOAP/Tariff",
         request=DeleteTariffSurchargeRequest,
         response=DeleteTariffSurchargeResponse,
+        parts=("DeleteTariffSurchargeRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_OFF_PEAK_PERIOD_LIST: Operation[
@@ -195,6 +221,8 @@ GET_OFF_PEAK_PERIOD_LIST: Operation[
     endpoint_path="/Porta/SOAP/Tariff",
     request=GetTariffOffPeakPeriodListRequest,
     response=GetTariffOffPeakPeriodListResponse,
+    parts=("GetTariffOffPeakPeriodListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="off_peak_period_list",
 )
 ADD_OFF_PEAK_PERIOD: Operation[AddTariffOffPeakPeriodRequest, AddTariffOffPeakPeriodResponse] = (
@@ -206,6 +234,8 @@ ADD_OFF_PEAK_PERIOD: Operation[AddTariffOffPeakPeriodRequest, AddTariffOffPeakPe
         endpoint_path="/Porta/SOAP/Tariff",
         request=AddTariffOffPeakPeriodRequest,
         response=AddTariffOffPeakPeriodResponse,
+        parts=("AddTariffOffPeakPeriodRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 UPDATE_OFF_PEAK_PERIOD: Operation[
@@ -218,6 +248,8 @@ UPDATE_OFF_PEAK_PERIOD: Operation[
     endpoint_path="/Porta/SOAP/Tariff",
     request=UpdateTariffOffPeakPeriodRequest,
     response=UpdateTariffOffPeakPeriodResponse,
+    parts=("UpdateTariffOffPeakPeriodRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_OFF_PEAK_PERIOD: Operation[
     DeleteTariffOffPeakPeriodRequest, DeleteTariffOffPeakPeriodResponse
@@ -229,6 +261,8 @@ DELETE_OFF_PEAK_PERIOD: Operation[
     endpoint_path="/Porta/SOAP/Tariff",
     request=DeleteTariffOffPeakPeriodRequest,
     response=DeleteTariffOffPeakPeriodResponse,
+    parts=("DeleteTariffOffPeakPeriodRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_TARIFF_USAGE: Operation[GetTariffUsageRequest, GetTariffUsageResponse] = Operation(
     service="Tariff",
@@ -238,6 +272,8 @@ GET_TARIFF_USAGE: Operation[GetTariffUsageRequest, GetTariffUsageResponse] = Ope
     endpoint_path="/Porta/SOAP/Tariff",
     request=GetTariffUsageRequest,
     response=GetTariffUsageResponse,
+    parts=("GetTariffUsageRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

@@ -63,6 +63,8 @@ GET_TAX_INFO: Operation[GetTaxationTaxInfoRequest, GetTaxationTaxInfoResponse] =
     endpoint_path="/Porta/SOAP/Taxation",
     request=GetTaxationTaxInfoRequest,
     response=GetTaxationTaxInfoResponse,
+    parts=("GetTaxationTaxInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_TAX_LIST: Operation[GetTaxationTaxListRequest, GetTaxationTaxListResponse] = Operation(
     service="Taxation",
@@ -72,6 +74,8 @@ GET_TAX_LIST: Operation[GetTaxationTaxListRequest, GetTaxationTaxListResponse] =
     endpoint_path="/Porta/SOAP/Taxation",
     request=GetTaxationTaxListRequest,
     response=GetTaxationTaxListResponse,
+    parts=("GetTaxationTaxListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="tax_list",
 )
 ADD_TAX: Operation[AddTaxationTaxRequest, AddTaxationTaxResponse] = Operation(
@@ -82,6 +86,8 @@ ADD_TAX: Operation[AddTaxationTaxRequest, AddTaxationTaxResponse] = Operation(
     endpoint_path="/Porta/SOAP/Taxation",
     request=AddTaxationTaxRequest,
     response=AddTaxationTaxResponse,
+    parts=("AddTaxationTaxRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_TAX: Operation[UpdateTaxationTaxRequest, UpdateTaxationTaxResponse] = Operation(
     service="Taxation",
@@ -91,6 +97,8 @@ UPDATE_TAX: Operation[UpdateTaxationTaxRequest, UpdateTaxationTaxResponse] = Ope
     endpoint_path="/Porta/SOAP/Taxation",
     request=UpdateTaxationTaxRequest,
     response=UpdateTaxationTaxResponse,
+    parts=("UpdateTaxationTaxRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_TAX: Operation[DeleteTaxationTaxRequest, DeleteTaxationTaxResponse] = Operation(
     service="Taxation",
@@ -100,6 +108,8 @@ DELETE_TAX: Operation[DeleteTaxationTaxRequest, DeleteTaxationTaxResponse] = Ope
     endpoint_path="/Porta/SOAP/Taxation",
     request=DeleteTaxationTaxRequest,
     response=DeleteTaxationTaxResponse,
+    parts=("DeleteTaxationTaxRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 CALCULATE_TAXES: Operation[CalculateTaxationTaxesRequest, CalculateTaxationTaxesResponse] = (
     Operation(
@@ -110,6 +120,8 @@ CALCULATE_TAXES: Operation[CalculateTaxationTaxesRequest, CalculateTaxationTaxes
         endpoint_path="/Porta/SOAP/Taxation",
         request=CalculateTaxationTaxesRequest,
         response=CalculateTaxationTaxesResponse,
+        parts=("CalculateTaxationTaxesRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_TAX_EXEMPTION_LIST: Operation[
@@ -122,6 +134,8 @@ GET_TAX_EXEMPTION_LIST: Operation[
     endpoint_path="/Porta/SOAP/Taxation",
     request=GetTaxationTaxExemptionListRequest,
     response=GetTaxationTaxExemptionListResponse,
+    parts=("GetTaxationTaxExemptionListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_TAX_PLAN_LIST: Operation[GetTaxationTaxPlanListRequest, GetTaxationTaxPlanListResponse] = (
     Operation(
@@ -132,6 +146,8 @@ GET_TAX_PLAN_LIST: Operation[GetTaxationTaxPlanListRequest, GetTaxationTaxPlanLi
         endpoint_path="/Porta/SOAP/Taxation",
         request=GetTaxationTaxPlanListRequest,
         response=GetTaxationTaxPlanListResponse,
+        parts=("GetTaxationTaxPlanListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
         page_field="tax_plan_list",
     )
 )
@@ -143,6 +159,8 @@ ADD_TAX_PLAN: Operation[AddTaxationTaxPlanRequest, AddTaxationTaxPlanResponse] =
     endpoint_path="/Porta/SOAP/Taxation",
     request=AddTaxationTaxPlanRequest,
     response=AddTaxationTaxPlanResponse,
+    parts=("AddTaxationTaxPlanRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_TAX_PLAN: Operation[UpdateTaxationTaxPlanRequest, UpdateTaxationTaxPlanResponse] = (
     Operation(
@@ -153,6 +171,8 @@ UPDATE_TAX_PLAN: Operation[UpdateTaxationTaxPlanRequest, UpdateTaxationTaxPlanRe
         endpoint_path="/Porta/SOAP/Taxation",
         request=UpdateTaxationTaxPlanRequest,
         response=UpdateTaxationTaxPlanResponse,
+        parts=("UpdateTaxationTaxPlanRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 DELETE_TAX_PLAN: Operation[DeleteTaxationTaxPlanRequest, DeleteTaxationTaxPlanResponse] = (
@@ -164,6 +184,8 @@ DELETE_TAX_PLAN: Operation[DeleteTaxationTaxPlanRequest, DeleteTaxationTaxPlanRe
         endpoint_path="/Porta/SOAP/Taxation",
         request=DeleteTaxationTaxPlanRequest,
         response=DeleteTaxationTaxPlanResponse,
+        parts=("DeleteTaxationTaxPlanRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_CUSTOMER_EXEMPTION_LIST: Operation[
@@ -176,6 +198,8 @@ GET_CUSTOMER_EXEMPTION_LIST: Operation[
     endpoint_path="/Porta/SOAP/Taxation",
     request=GetTaxationCustomerExemptionListRequest,
     response=GetTaxationCustomerExemptionListResponse,
+    parts=("GetTaxationCustomerExemptionListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="customer_exemption_list",
 )
 ADD_CUSTOMER_EXEMPTION: Operation[
@@ -188,6 +212,8 @@ ADD_CUSTOMER_EXEMPTION: Operation[
     endpoint_path="/Porta/SOAP/Taxation",
     request=AddTaxationCustomerExemptionRequest,
     response=AddTaxationCustomerExemptionResponse,
+    parts=("AddTaxationCustomerExemptionRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_CUSTOMER_EXEMPTION: Operation[
     UpdateTaxationCustomerExemptionRequest, UpdateTaxationCustomerExemptionResponse
@@ -199,6 +225,8 @@ UPDATE_CUSTOMER_EXEMPTION: Operation[
     endpoint_path="/Porta/SOAP/Taxation",
     request=UpdateTaxationCustomerExemptionRequest,
     response=UpdateTaxationCustomerExemptionResponse,
+    parts=("UpdateTaxationCustomerExemptionRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_CUSTOMER_EXEMPTION: Operation[
     DeleteTaxationCustomerExemptionRequest, DeleteTaxationCustomerExemptionResponse
@@ -210,6 +238,8 @@ DELETE_CUSTOMER_EXEMPTION: Operation[
     endpoint_path="/Porta/SOAP/Taxation",
     request=DeleteTaxationCustomerExemptionRequest,
     response=DeleteTaxationCustomerExemptionResponse,
+    parts=("DeleteTaxationCustomerExemptionRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_TAX_REPORT: Operation[GetTaxationTaxReportRequest, GetTaxationTaxReportResponse] = Operation(
     service="Taxation",
@@ -219,6 +249,8 @@ GET_TAX_REPORT: Operation[GetTaxationTaxReportRequest, GetTaxationTaxReportRespo
     endpoint_path="/Porta/SOAP/Taxation",
     request=GetTaxationTaxReportRequest,
     response=GetTaxationTaxReportResponse,
+    parts=("GetTaxationTaxReportRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

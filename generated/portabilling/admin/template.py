@@ -56,6 +56,8 @@ GET_TEMPLATE_INFO: Operation[GetTemplateInfoRequest, GetTemplateInfoResponse] = 
     endpoint_path="/Porta/SOAP/Template",
     request=GetTemplateInfoRequest,
     response=GetTemplateInfoResponse,
+    parts=("GetTemplateInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_TEMPLATE_LIST: Operation[GetTemplateListRequest, GetTemplateListResponse] = Operation(
     service="Template",
@@ -65,6 +67,8 @@ GET_TEMPLATE_LIST: Operation[GetTemplateListRequest, GetTemplateListResponse] = 
     endpoint_path="/Porta/SOAP/Template",
     request=GetTemplateListRequest,
     response=GetTemplateListResponse,
+    parts=("GetTemplateListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="template_list",
 )
 ADD_TEMPLATE: Operation[AddTemplateRequest, AddTemplateResponse] = Operation(
@@ -75,6 +79,8 @@ ADD_TEMPLATE: Operation[AddTemplateRequest, AddTemplateResponse] = Operation(
     endpoint_path="/Porta/SOAP/Template",
     request=AddTemplateRequest,
     response=AddTemplateResponse,
+    parts=("AddTemplateRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_TEMPLATE: Operation[UpdateTemplateRequest, UpdateTemplateResponse] = Operation(
     service="Template",
@@ -84,6 +90,8 @@ UPDATE_TEMPLATE: Operation[UpdateTemplateRequest, UpdateTemplateResponse] = Oper
     endpoint_path="/Porta/SOAP/Template",
     request=UpdateTemplateRequest,
     response=UpdateTemplateResponse,
+    parts=("UpdateTemplateRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_TEMPLATE: Operation[DeleteTemplateRequest, DeleteTemplateResponse] = Operation(
     service="Template",
@@ -93,6 +101,8 @@ DELETE_TEMPLATE: Operation[DeleteTemplateRequest, DeleteTemplateResponse] = Oper
     endpoint_path="/Porta/SOAP/Template",
     request=DeleteTemplateRequest,
     response=DeleteTemplateResponse,
+    parts=("DeleteTemplateRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_TEMPLATE_FILE: Operation[GetTemplateFileRequest, GetTemplateFileResponse] = Operation(
     service="Template",
@@ -102,6 +112,8 @@ GET_TEMPLATE_FILE: Operation[GetTemplateFileRequest, GetTemplateFileResponse] = 
     endpoint_path="/Porta/SOAP/Template",
     request=GetTemplateFileRequest,
     response=GetTemplateFileResponse,
+    parts=("GetTemplateFileRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPLOAD_TEMPLATE_FILE: Operation[UploadTemplateFileRequest, UploadTemplateFileResponse] = Operation(
     service="Template",
@@ -111,6 +123,8 @@ UPLOAD_TEMPLATE_FILE: Operation[UploadTemplateFileRequest, UploadTemplateFileRes
     endpoint_path="/Porta/SOAP/Template",
     request=UploadTemplateFileRequest,
     response=UploadTemplateFileResponse,
+    parts=("UploadTemplateFileRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 RENDER_TEMPLATE: Operation[RenderTemplateRequest, RenderTemplateResponse] = Operation(
     service="Template",
@@ -120,6 +134,8 @@ RENDER_TEMPLATE: Operation[RenderTemplateRequest, RenderTemplateResponse] = Oper
     endpoint_path="/Porta/SOAP/Template",
     request=RenderTemplateRequest,
     response=RenderTemplateResponse,
+    parts=("RenderTemplateRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_TEMPLATE_VARIABLE_LIST: Operation[
     GetTemplateVariableListRequest, GetTemplateVariableListResponse
@@ -131,6 +147,8 @@ GET_TEMPLATE_VARIABLE_LIST: Operation[
     endpoint_path="/Porta/SOAP/Template",
     request=GetTemplateVariableListRequest,
     response=GetTemplateVariableListResponse,
+    parts=("GetTemplateVariableListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="template_variable_list",
 )
 ADD_TEMPLATE_VARIABLE: Operation[AddTemplateVariableRequest, AddTemplateVariableResponse] = (
@@ -142,6 +160,8 @@ ADD_TEMPLATE_VARIABLE: Operation[AddTemplateVariableRequest, AddTemplateVariable
         endpoint_path="/Porta/SOAP/Template",
         request=AddTemplateVariableRequest,
         response=AddTemplateVariableResponse,
+        parts=("AddTemplateVariableRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 UPDATE_TEMPLATE_VARIABLE: Operation[
@@ -154,6 +174,8 @@ UPDATE_TEMPLATE_VARIABLE: Operation[
     endpoint_path="/Porta/SOAP/Template",
     request=UpdateTemplateVariableRequest,
     response=UpdateTemplateVariableResponse,
+    parts=("UpdateTemplateVariableRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_TEMPLATE_VARIABLE: Operation[
     DeleteTemplateVariableRequest, DeleteTemplateVariableResponse
@@ -165,6 +187,8 @@ DELETE_TEMPLATE_VARIABLE: Operation[
     endpoint_path="/Porta/SOAP/Template",
     request=DeleteTemplateVariableRequest,
     response=DeleteTemplateVariableResponse,
+    parts=("DeleteTemplateVariableRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 PREVIEW_TEMPLATE: Operation[PreviewTemplateRequest, PreviewTemplateResponse] = Operation(
     service="Template",
@@ -174,6 +198,8 @@ PREVIEW_TEMPLATE: Operation[PreviewTemplateRequest, PreviewTemplateResponse] = O
     endpoint_path="/Porta/SOAP/Template",
     request=PreviewTemplateRequest,
     response=PreviewTemplateResponse,
+    parts=("PreviewTemplateRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

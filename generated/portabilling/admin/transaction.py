@@ -36,6 +36,8 @@ GET_TRANSACTION_LIST: Operation[GetTransactionListRequest, GetTransactionListRes
     endpoint_path="/Porta/SOAP/Transaction",
     request=GetTransactionListRequest,
     response=GetTransactionListResponse,
+    parts=("GetTransactionListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="transaction_list",
 )
 GET_TRANSACTION_INFO: Operation[GetTransactionInfoRequest, GetTransactionInfoResponse] = Operation(
@@ -46,6 +48,8 @@ GET_TRANSACTION_INFO: Operation[GetTransactionInfoRequest, GetTransactionInfoRes
     endpoint_path="/Porta/SOAP/Transaction",
     request=GetTransactionInfoRequest,
     response=GetTransactionInfoResponse,
+    parts=("GetTransactionInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 REVERSE_TRANSACTION: Operation[ReverseTransactionRequest, ReverseTransactionResponse] = Operation(
     service="Transaction",
@@ -55,6 +59,8 @@ REVERSE_TRANSACTION: Operation[ReverseTransactionRequest, ReverseTransactionResp
     endpoint_path="/Porta/SOAP/Transaction",
     request=ReverseTransactionRequest,
     response=ReverseTransactionResponse,
+    parts=("ReverseTransactionRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_TRANSACTION_SUMMARY: Operation[GetTransactionSummaryRequest, GetTransactionSummaryResponse] = (
     Operation(
@@ -65,6 +71,8 @@ GET_TRANSACTION_SUMMARY: Operation[GetTransactionSummaryRequest, GetTransactionS
         endpoint_path="/Porta/SOAP/Transaction",
         request=GetTransactionSummaryRequest,
         response=GetTransactionSummaryResponse,
+        parts=("GetTransactionSummaryRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 

@@ -58,6 +58,8 @@ GET_TICKET_INFO: Operation[GetTroubleTicketInfoRequest, GetTroubleTicketInfoResp
     endpoint_path="/Porta/SOAP/TroubleTicket",
     request=GetTroubleTicketInfoRequest,
     response=GetTroubleTicketInfoResponse,
+    parts=("GetTroubleTicketInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_TICKET_LIST: Operation[GetTroubleTicketListRequest, GetTroubleTicketListResponse] = Operation(
     service="TroubleTicket",
@@ -67,6 +69,8 @@ GET_TICKET_LIST: Operation[GetTroubleTicketListRequest, GetTroubleTicketListResp
     endpoint_path="/Porta/SOAP/TroubleTicket",
     request=GetTroubleTicketListRequest,
     response=GetTroubleTicketListResponse,
+    parts=("GetTroubleTicketListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="ticket_list",
 )
 ADD_TICKET: Operation[AddTroubleTicketRequest, AddTroubleTicketResponse] = Operation(
@@ -77,6 +81,8 @@ ADD_TICKET: Operation[AddTroubleTicketRequest, AddTroubleTicketResponse] = Opera
     endpoint_path="/Porta/SOAP/TroubleTicket",
     request=AddTroubleTicketRequest,
     response=AddTroubleTicketResponse,
+    parts=("AddTroubleTicketRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_TICKET: Operation[UpdateTroubleTicketRequest, UpdateTroubleTicketResponse] = Operation(
     service="TroubleTicket",
@@ -86,6 +92,8 @@ UPDATE_TICKET: Operation[UpdateTroubleTicketRequest, UpdateTroubleTicketResponse
     endpoint_path="/Porta/SOAP/TroubleTicket",
     request=UpdateTroubleTicketRequest,
     response=UpdateTroubleTicketResponse,
+    parts=("UpdateTroubleTicketRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_TICKET: Operation[DeleteTroubleTicketRequest, DeleteTroubleTicketResponse] = Operation(
     service="TroubleTicket",
@@ -95,6 +103,8 @@ DELETE_TICKET: Operation[DeleteTroubleTicketRequest, DeleteTroubleTicketResponse
     endpoint_path="/Porta/SOAP/TroubleTicket",
     request=DeleteTroubleTicketRequest,
     response=DeleteTroubleTicketResponse,
+    parts=("DeleteTroubleTicketRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 ADD_TICKET_COMMENT: Operation[AddTroubleTicketCommentRequest, AddTroubleTicketCommentResponse] = (
     Operation(
@@ -105,6 +115,8 @@ ADD_TICKET_COMMENT: Operation[AddTroubleTicketCommentRequest, AddTroubleTicketCo
         endpoint_path="/Porta/SOAP/TroubleTicket",
         request=AddTroubleTicketCommentRequest,
         response=AddTroubleTicketCommentResponse,
+        parts=("AddTroubleTicketCommentRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_TICKET_COMMENT_LIST: Operation[
@@ -117,6 +129,8 @@ GET_TICKET_COMMENT_LIST: Operation[
     endpoint_path="/Porta/SOAP/TroubleTicket",
     request=GetTroubleTicketCommentListRequest,
     response=GetTroubleTicketCommentListResponse,
+    parts=("GetTroubleTicketCommentListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 CLOSE_TICKET: Operation[CloseTroubleTicketRequest, CloseTroubleTicketResponse] = Operation(
     service="TroubleTicket",
@@ -126,6 +140,8 @@ CLOSE_TICKET: Operation[CloseTroubleTicketRequest, CloseTroubleTicketResponse] =
     endpoint_path="/Porta/SOAP/TroubleTicket",
     request=CloseTroubleTicketRequest,
     response=CloseTroubleTicketResponse,
+    parts=("CloseTroubleTicketRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_TICKET_CATEGORY_LIST: Operation[
     GetTroubleTicketCategoryListRequest, GetTroubleTicketCategoryListResponse
@@ -137,6 +153,8 @@ GET_TICKET_CATEGORY_LIST: Operation[
     endpoint_path="/Porta/SOAP/TroubleTicket",
     request=GetTroubleTicketCategoryListRequest,
     response=GetTroubleTicketCategoryListResponse,
+    parts=("GetTroubleTicketCategoryListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="ticket_category_list",
 )
 ADD_TICKET_CATEGORY: Operation[
@@ -149,6 +167,8 @@ ADD_TICKET_CATEGORY: Operation[
     endpoint_path="/Porta/SOAP/TroubleTicket",
     request=AddTroubleTicketCategoryRequest,
     response=AddTroubleTicketCategoryResponse,
+    parts=("AddTroubleTicketCategoryRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_TICKET_CATEGORY: Operation[
     UpdateTroubleTicketCategoryRequest, UpdateTroubleTicketCategoryResponse
@@ -160,6 +180,8 @@ UPDATE_TICKET_CATEGORY: Operation[
     endpoint_path="/Porta/SOAP/TroubleTicket",
     request=UpdateTroubleTicketCategoryRequest,
     response=UpdateTroubleTicketCategoryResponse,
+    parts=("UpdateTroubleTicketCategoryRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_TICKET_CATEGORY: Operation[
     DeleteTroubleTicketCategoryRequest, DeleteTroubleTicketCategoryResponse
@@ -171,6 +193,8 @@ DELETE_TICKET_CATEGORY: Operation[
     endpoint_path="/Porta/SOAP/TroubleTicket",
     request=DeleteTroubleTicketCategoryRequest,
     response=DeleteTroubleTicketCategoryResponse,
+    parts=("DeleteTroubleTicketCategoryRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 REOPEN_TICKET: Operation[ReopenTroubleTicketRequest, ReopenTroubleTicketResponse] = Operation(
     service="TroubleTicket",
@@ -180,6 +204,8 @@ REOPEN_TICKET: Operation[ReopenTroubleTicketRequest, ReopenTroubleTicketResponse
     endpoint_path="/Porta/SOAP/TroubleTicket",
     request=ReopenTroubleTicketRequest,
     response=ReopenTroubleTicketResponse,
+    parts=("ReopenTroubleTicketRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 ASSIGN_TICKET: Operation[AssignTroubleTicketRequest, AssignTroubleTicketResponse] = Operation(
     service="TroubleTicket",
@@ -189,6 +215,8 @@ ASSIGN_TICKET: Operation[AssignTroubleTicketRequest, AssignTroubleTicketResponse
     endpoint_path="/Porta/SOAP/TroubleTicket",
     request=AssignTroubleTicketRequest,
     response=AssignTroubleTicketResponse,
+    parts=("AssignTroubleTicketRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

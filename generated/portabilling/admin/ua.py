@@ -79,6 +79,8 @@ GET_UA_INFO: Operation[GetUaInfoRequest, GetUaInfoResponse] = Operation(
     endpoint_path="/Porta/SOAP/UA",
     request=GetUaInfoRequest,
     response=GetUaInfoResponse,
+    parts=("GetUaInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_UA_LIST: Operation[GetUaListRequest, GetUaListResponse] = Operation(
     service="UA",
@@ -88,6 +90,8 @@ GET_UA_LIST: Operation[GetUaListRequest, GetUaListResponse] = Operation(
     endpoint_path="/Porta/SOAP/UA",
     request=GetUaListRequest,
     response=GetUaListResponse,
+    parts=("GetUaListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="ua_list",
 )
 ADD_UA: Operation[AddUaRequest, AddUaResponse] = Operation(
@@ -98,6 +102,8 @@ ADD_UA: Operation[AddUaRequest, AddUaResponse] = Operation(
     endpoint_path="/Porta/SOAP/UA",
     request=AddUaRequest,
     response=AddUaResponse,
+    parts=("AddUaRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_UA: Operation[UpdateUaRequest, UpdateUaResponse] = Operation(
     service="UA",
@@ -107,6 +113,8 @@ UPDATE_UA: Operation[UpdateUaRequest, UpdateUaResponse] = Operation(
     endpoint_path="/Porta/SOAP/UA",
     request=UpdateUaRequest,
     response=UpdateUaResponse,
+    parts=("UpdateUaRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_UA: Operation[DeleteUaRequest, DeleteUaResponse] = Operation(
     service="UA",
@@ -116,6 +124,8 @@ DELETE_UA: Operation[DeleteUaRequest, DeleteUaResponse] = Operation(
     endpoint_path="/Porta/SOAP/UA",
     request=DeleteUaRequest,
     response=DeleteUaResponse,
+    parts=("DeleteUaRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_IP_PHONE_INFO: Operation[GetUAIpPhoneInfoRequest, GetUAIpPhoneInfoResponse] = Operation(
     service="UA",
@@ -125,6 +135,8 @@ GET_IP_PHONE_INFO: Operation[GetUAIpPhoneInfoRequest, GetUAIpPhoneInfoResponse] 
     endpoint_path="/Porta/SOAP/UA",
     request=GetUAIpPhoneInfoRequest,
     response=GetUAIpPhoneInfoResponse,
+    parts=("GetUAIpPhoneInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_MANAGED_PHONE_LIST: Operation[GetUAManagedPhoneListRequest, GetUAManagedPhoneListResponse] = (
     Operation(
@@ -135,6 +147,8 @@ GET_MANAGED_PHONE_LIST: Operation[GetUAManagedPhoneListRequest, GetUAManagedPhon
         endpoint_path="/Porta/SOAP/UA",
         request=GetUAManagedPhoneListRequest,
         response=GetUAManagedPhoneListResponse,
+        parts=("GetUAManagedPhoneListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
         page_field="phone_list",
     )
 )
@@ -146,6 +160,8 @@ GET_UA_PROFILE_INFO: Operation[GetUaProfileInfoRequest, GetUaProfileInfoResponse
     endpoint_path="/Porta/SOAP/UA",
     request=GetUaProfileInfoRequest,
     response=GetUaProfileInfoResponse,
+    parts=("GetUaProfileInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_UA_PROFILE_LIST: Operation[GetUaProfileListRequest, GetUaProfileListResponse] = Operation(
     service="UA",
@@ -155,6 +171,8 @@ GET_UA_PROFILE_LIST: Operation[GetUaProfileListRequest, GetUaProfileListResponse
     endpoint_path="/Porta/SOAP/UA",
     request=GetUaProfileListRequest,
     response=GetUaProfileListResponse,
+    parts=("GetUaProfileListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="ua_profile_list",
 )
 ADD_UA_PROFILE: Operation[AddUaProfileRequest, AddUaProfileResponse] = Operation(
@@ -165,6 +183,8 @@ ADD_UA_PROFILE: Operation[AddUaProfileRequest, AddUaProfileResponse] = Operation
     endpoint_path="/Porta/SOAP/UA",
     request=AddUaProfileRequest,
     response=AddUaProfileResponse,
+    parts=("AddUaProfileRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_UA_PROFILE: Operation[UpdateUaProfileRequest, UpdateUaProfileResponse] = Operation(
     service="UA",
@@ -174,6 +194,8 @@ UPDATE_UA_PROFILE: Operation[UpdateUaProfileRequest, UpdateUaProfileResponse] = 
     endpoint_path="/Porta/SOAP/UA",
     request=UpdateUaProfileRequest,
     response=UpdateUaProfileResponse,
+    parts=("UpdateUaProfileRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_UA_PROFILE: Operation[DeleteUaProfileRequest, DeleteUaProfileResponse] = Operation(
     service="UA",
@@ -183,6 +205,8 @@ DELETE_UA_PROFILE: Operation[DeleteUaProfileRequest, DeleteUaProfileResponse] = 
     endpoint_path="/Porta/SOAP/UA",
     request=DeleteUaProfileRequest,
     response=DeleteUaProfileResponse,
+    parts=("DeleteUaProfileRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_UA_TYPE_LIST: Operation[GetUaTypeListRequest, GetUaTypeListResponse] = Operation(
     service="UA",
@@ -192,6 +216,8 @@ GET_UA_TYPE_LIST: Operation[GetUaTypeListRequest, GetUaTypeListResponse] = Opera
     endpoint_path="/Porta/SOAP/UA",
     request=GetUaTypeListRequest,
     response=GetUaTypeListResponse,
+    parts=("GetUaTypeListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 REPROVISION_UA: Operation[ReprovisionUaRequest, ReprovisionUaResponse] = Operation(
     service="UA",
@@ -201,6 +227,8 @@ REPROVISION_UA: Operation[ReprovisionUaRequest, ReprovisionUaResponse] = Operati
     endpoint_path="/Porta/SOAP/UA",
     request=ReprovisionUaRequest,
     response=ReprovisionUaResponse,
+    parts=("ReprovisionUaRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_UA_LINE_LIST: Operation[GetUaLineListRequest, GetUaLineListResponse] = Operation(
     service="UA",
@@ -210,6 +238,8 @@ GET_UA_LINE_LIST: Operation[GetUaLineListRequest, GetUaLineListResponse] = Opera
     endpoint_path="/Porta/SOAP/UA",
     request=GetUaLineListRequest,
     response=GetUaLineListResponse,
+    parts=("GetUaLineListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="ua_line_list",
 )
 ADD_UA_LINE: Operation[AddUaLineRequest, AddUaLineResponse] = Operation(
@@ -220,6 +250,8 @@ ADD_UA_LINE: Operation[AddUaLineRequest, AddUaLineResponse] = Operation(
     endpoint_path="/Porta/SOAP/UA",
     request=AddUaLineRequest,
     response=AddUaLineResponse,
+    parts=("AddUaLineRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_UA_LINE: Operation[UpdateUaLineRequest, UpdateUaLineResponse] = Operation(
     service="UA",
@@ -229,6 +261,8 @@ UPDATE_UA_LINE: Operation[UpdateUaLineRequest, UpdateUaLineResponse] = Operation
     endpoint_path="/Porta/SOAP/UA",
     request=UpdateUaLineRequest,
     response=UpdateUaLineResponse,
+    parts=("UpdateUaLineRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_UA_LINE: Operation[DeleteUaLineRequest, DeleteUaLineResponse] = Operation(
     service="UA",
@@ -238,6 +272,8 @@ DELETE_UA_LINE: Operation[DeleteUaLineRequest, DeleteUaLineResponse] = Operation
     endpoint_path="/Porta/SOAP/UA",
     request=DeleteUaLineRequest,
     response=DeleteUaLineResponse,
+    parts=("DeleteUaLineRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_FIRMWARE_LIST: Operation[GetUAFirmwareListRequest, GetUAFirmwareListResponse] = Operation(
     service="UA",
@@ -247,6 +283,8 @@ GET_FIRMWARE_LIST: Operation[GetUAFirmwareListRequest, GetUAFirmwareListResponse
     endpoint_path="/Porta/SOAP/UA",
     request=GetUAFirmwareListRequest,
     response=GetUAFirmwareListResponse,
+    parts=("GetUAFirmwareListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="firmware_list",
 )
 ADD_FIRMWARE: Operation[AddUAFirmwareRequest, AddUAFirmwareResponse] = Operation(
@@ -257,6 +295,8 @@ ADD_FIRMWARE: Operation[AddUAFirmwareRequest, AddUAFirmwareResponse] = Operation
     endpoint_path="/Porta/SOAP/UA",
     request=AddUAFirmwareRequest,
     response=AddUAFirmwareResponse,
+    parts=("AddUAFirmwareRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_FIRMWARE: Operation[UpdateUAFirmwareRequest, UpdateUAFirmwareResponse] = Operation(
     service="UA",
@@ -266,6 +306,8 @@ UPDATE_FIRMWARE: Operation[UpdateUAFirmwareRequest, UpdateUAFirmwareResponse] = 
     endpoint_path="/Porta/SOAP/UA",
     request=UpdateUAFirmwareRequest,
     response=UpdateUAFirmwareResponse,
+    parts=("UpdateUAFirmwareRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_FIRMWARE: Operation[DeleteUAFirmwareRequest, DeleteUAFirmwareResponse] = Operation(
     service="UA",
@@ -275,6 +317,8 @@ DELETE_FIRMWARE: Operation[DeleteUAFirmwareRequest, DeleteUAFirmwareResponse] = 
     endpoint_path="/Porta/SOAP/UA",
     request=DeleteUAFirmwareRequest,
     response=DeleteUAFirmwareResponse,
+    parts=("DeleteUAFirmwareRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_UA_CONFIG_FILE: Operation[GetUaConfigFileRequest, GetUaConfigFileResponse] = Operation(
     service="UA",
@@ -284,6 +328,8 @@ GET_UA_CONFIG_FILE: Operation[GetUaConfigFileRequest, GetUaConfigFileResponse] =
     endpoint_path="/Porta/SOAP/UA",
     request=GetUaConfigFileRequest,
     response=GetUaConfigFileResponse,
+    parts=("GetUaConfigFileRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 REBOOT_UA: Operation[RebootUaRequest, RebootUaResponse] = Operation(
     service="UA",
@@ -293,6 +339,8 @@ REBOOT_UA: Operation[RebootUaRequest, RebootUaResponse] = Operation(
     endpoint_path="/Porta/SOAP/UA",
     request=RebootUaRequest,
     response=RebootUaResponse,
+    parts=("RebootUaRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

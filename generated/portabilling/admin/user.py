@@ -63,6 +63,8 @@ GET_USER_INFO: Operation[GetUserInfoRequest, GetUserInfoResponse] = Operation(
     endpoint_path="/Porta/SOAP/User",
     request=GetUserInfoRequest,
     response=GetUserInfoResponse,
+    parts=("GetUserInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_USER_LIST: Operation[GetUserListRequest, GetUserListResponse] = Operation(
     service="User",
@@ -72,6 +74,8 @@ GET_USER_LIST: Operation[GetUserListRequest, GetUserListResponse] = Operation(
     endpoint_path="/Porta/SOAP/User",
     request=GetUserListRequest,
     response=GetUserListResponse,
+    parts=("GetUserListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="user_list",
 )
 ADD_USER: Operation[AddUserRequest, AddUserResponse] = Operation(
@@ -82,6 +86,8 @@ ADD_USER: Operation[AddUserRequest, AddUserResponse] = Operation(
     endpoint_path="/Porta/SOAP/User",
     request=AddUserRequest,
     response=AddUserResponse,
+    parts=("AddUserRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_USER: Operation[UpdateUserRequest, UpdateUserResponse] = Operation(
     service="User",
@@ -91,6 +97,8 @@ UPDATE_USER: Operation[UpdateUserRequest, UpdateUserResponse] = Operation(
     endpoint_path="/Porta/SOAP/User",
     request=UpdateUserRequest,
     response=UpdateUserResponse,
+    parts=("UpdateUserRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_USER: Operation[DeleteUserRequest, DeleteUserResponse] = Operation(
     service="User",
@@ -100,6 +108,8 @@ DELETE_USER: Operation[DeleteUserRequest, DeleteUserResponse] = Operation(
     endpoint_path="/Porta/SOAP/User",
     request=DeleteUserRequest,
     response=DeleteUserResponse,
+    parts=("DeleteUserRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 CHANGE_USER_PASSWORD: Operation[ChangeUserPasswordRequest, ChangeUserPasswordResponse] = Operation(
     service="User",
@@ -109,6 +119,8 @@ CHANGE_USER_PASSWORD: Operation[ChangeUserPasswordRequest, ChangeUserPasswordRes
     endpoint_path="/Porta/SOAP/User",
     request=ChangeUserPasswordRequest,
     response=ChangeUserPasswordResponse,
+    parts=("ChangeUserPasswordRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_MY_INFO: Operation[GetUserMyInfoRequest, GetUserMyInfoResponse] = Operation(
     service="User",
@@ -118,6 +130,8 @@ GET_MY_INFO: Operation[GetUserMyInfoRequest, GetUserMyInfoResponse] = Operation(
     endpoint_path="/Porta/SOAP/User",
     request=GetUserMyInfoRequest,
     response=GetUserMyInfoResponse,
+    parts=("GetUserMyInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_USER_SESSION_LIST: Operation[GetUserSessionListRequest, GetUserSessionListResponse] = (
     Operation(
@@ -128,6 +142,8 @@ GET_USER_SESSION_LIST: Operation[GetUserSessionListRequest, GetUserSessionListRe
         endpoint_path="/Porta/SOAP/User",
         request=GetUserSessionListRequest,
         response=GetUserSessionListResponse,
+        parts=("GetUserSessionListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
         page_field="user_session_list",
     )
 )
@@ -139,6 +155,8 @@ ADD_USER_SESSION: Operation[AddUserSessionRequest, AddUserSessionResponse] = Ope
     endpoint_path="/Porta/SOAP/User",
     request=AddUserSessionRequest,
     response=AddUserSessionResponse,
+    parts=("AddUserSessionRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_USER_SESSION: Operation[UpdateUserSessionRequest, UpdateUserSessionResponse] = Operation(
     service="User",
@@ -148,6 +166,8 @@ UPDATE_USER_SESSION: Operation[UpdateUserSessionRequest, UpdateUserSessionRespon
     endpoint_path="/Porta/SOAP/User",
     request=UpdateUserSessionRequest,
     response=UpdateUserSessionResponse,
+    parts=("UpdateUserSessionRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_USER_SESSION: Operation[DeleteUserSessionRequest, DeleteUserSessionResponse] = Operation(
     service="User",
@@ -157,6 +177,8 @@ DELETE_USER_SESSION: Operation[DeleteUserSessionRequest, DeleteUserSessionRespon
     endpoint_path="/Porta/SOAP/User",
     request=DeleteUserSessionRequest,
     response=DeleteUserSessionResponse,
+    parts=("DeleteUserSessionRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_API_TOKEN_LIST: Operation[GetUserApiTokenListRequest, GetUserApiTokenListResponse] = Operation(
     service="User",
@@ -166,6 +188,8 @@ GET_API_TOKEN_LIST: Operation[GetUserApiTokenListRequest, GetUserApiTokenListRes
     endpoint_path="/Porta/SOAP/User",
     request=GetUserApiTokenListRequest,
     response=GetUserApiTokenListResponse,
+    parts=("GetUserApiTokenListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="api_token_list",
 )
 ADD_API_TOKEN: Operation[AddUserApiTokenRequest, AddUserApiTokenResponse] = Operation(
@@ -176,6 +200,8 @@ ADD_API_TOKEN: Operation[AddUserApiTokenRequest, AddUserApiTokenResponse] = Oper
     endpoint_path="/Porta/SOAP/User",
     request=AddUserApiTokenRequest,
     response=AddUserApiTokenResponse,
+    parts=("AddUserApiTokenRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_API_TOKEN: Operation[UpdateUserApiTokenRequest, UpdateUserApiTokenResponse] = Operation(
     service="User",
@@ -185,6 +211,8 @@ UPDATE_API_TOKEN: Operation[UpdateUserApiTokenRequest, UpdateUserApiTokenRespons
     endpoint_path="/Porta/SOAP/User",
     request=UpdateUserApiTokenRequest,
     response=UpdateUserApiTokenResponse,
+    parts=("UpdateUserApiTokenRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_API_TOKEN: Operation[DeleteUserApiTokenRequest, DeleteUserApiTokenResponse] = Operation(
     service="User",
@@ -194,6 +222,8 @@ DELETE_API_TOKEN: Operation[DeleteUserApiTokenRequest, DeleteUserApiTokenRespons
     endpoint_path="/Porta/SOAP/User",
     request=DeleteUserApiTokenRequest,
     response=DeleteUserApiTokenResponse,
+    parts=("DeleteUserApiTokenRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UNLOCK_USER: Operation[UnlockUserRequest, UnlockUserResponse] = Operation(
     service="User",
@@ -203,6 +233,8 @@ UNLOCK_USER: Operation[UnlockUserRequest, UnlockUserResponse] = Operation(
     endpoint_path="/Porta/SOAP/User",
     request=UnlockUserRequest,
     response=UnlockUserResponse,
+    parts=("UnlockUserRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_USER_PERMISSIONS: Operation[GetUserPermissionsRequest, GetUserPermissionsResponse] = Operation(
     service="User",
@@ -212,6 +244,8 @@ GET_USER_PERMISSIONS: Operation[GetUserPermissionsRequest, GetUserPermissionsRes
     endpoint_path="/Porta/SOAP/User",
     request=GetUserPermissionsRequest,
     response=GetUserPermissionsResponse,
+    parts=("GetUserPermissionsRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

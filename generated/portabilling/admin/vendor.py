@@ -72,6 +72,8 @@ GET_VENDOR_INFO: Operation[GetVendorInfoRequest, GetVendorInfoResponse] = Operat
     endpoint_path="/Porta/SOAP/Vendor",
     request=GetVendorInfoRequest,
     response=GetVendorInfoResponse,
+    parts=("GetVendorInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_VENDOR_LIST: Operation[GetVendorListRequest, GetVendorListResponse] = Operation(
     service="Vendor",
@@ -81,6 +83,8 @@ GET_VENDOR_LIST: Operation[GetVendorListRequest, GetVendorListResponse] = Operat
     endpoint_path="/Porta/SOAP/Vendor",
     request=GetVendorListRequest,
     response=GetVendorListResponse,
+    parts=("GetVendorListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="vendor_list",
 )
 ADD_VENDOR: Operation[AddVendorRequest, AddVendorResponse] = Operation(
@@ -91,6 +95,8 @@ ADD_VENDOR: Operation[AddVendorRequest, AddVendorResponse] = Operation(
     endpoint_path="/Porta/SOAP/Vendor",
     request=AddVendorRequest,
     response=AddVendorResponse,
+    parts=("AddVendorRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_VENDOR: Operation[UpdateVendorRequest, UpdateVendorResponse] = Operation(
     service="Vendor",
@@ -100,6 +106,8 @@ UPDATE_VENDOR: Operation[UpdateVendorRequest, UpdateVendorResponse] = Operation(
     endpoint_path="/Porta/SOAP/Vendor",
     request=UpdateVendorRequest,
     response=UpdateVendorResponse,
+    parts=("UpdateVendorRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_VENDOR: Operation[DeleteVendorRequest, DeleteVendorResponse] = Operation(
     service="Vendor",
@@ -109,6 +117,8 @@ DELETE_VENDOR: Operation[DeleteVendorRequest, DeleteVendorResponse] = Operation(
     endpoint_path="/Porta/SOAP/Vendor",
     request=DeleteVendorRequest,
     response=DeleteVendorResponse,
+    parts=("DeleteVendorRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 MAKE_TRANSACTION: Operation[MakeVendorTransactionRequest, MakeVendorTransactionResponse] = (
     Operation(
@@ -119,6 +129,8 @@ MAKE_TRANSACTION: Operation[MakeVendorTransactionRequest, MakeVendorTransactionR
         endpoint_path="/Porta/SOAP/Vendor",
         request=MakeVendorTransactionRequest,
         response=MakeVendorTransactionResponse,
+        parts=("MakeVendorTransactionRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_VENDOR_XDR_LIST: Operation[GetVendorXdrListRequest, GetVendorXdrListResponse] = Operation(
@@ -129,6 +141,8 @@ GET_VENDOR_XDR_LIST: Operation[GetVendorXdrListRequest, GetVendorXdrListResponse
     endpoint_path="/Porta/SOAP/Vendor",
     request=GetVendorXdrListRequest,
     response=GetVendorXdrListResponse,
+    parts=("GetVendorXdrListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="xdr_list",
 )
 GET_VENDOR_CONTACT_LIST: Operation[GetVendorContactListRequest, GetVendorContactListResponse] = (
@@ -140,6 +154,8 @@ GET_VENDOR_CONTACT_LIST: Operation[GetVendorContactListRequest, GetVendorContact
         endpoint_path="/Porta/SOAP/Vendor",
         request=GetVendorContactListRequest,
         response=GetVendorContactListResponse,
+        parts=("GetVendorContactListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
         page_field="vendor_contact_list",
     )
 )
@@ -151,6 +167,8 @@ ADD_VENDOR_CONTACT: Operation[AddVendorContactRequest, AddVendorContactResponse]
     endpoint_path="/Porta/SOAP/Vendor",
     request=AddVendorContactRequest,
     response=AddVendorContactResponse,
+    parts=("AddVendorContactRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_VENDOR_CONTACT: Operation[UpdateVendorContactRequest, UpdateVendorContactResponse] = (
     Operation(
@@ -161,6 +179,8 @@ UPDATE_VENDOR_CONTACT: Operation[UpdateVendorContactRequest, UpdateVendorContact
         endpoint_path="/Porta/SOAP/Vendor",
         request=UpdateVendorContactRequest,
         response=UpdateVendorContactResponse,
+        parts=("UpdateVendorContactRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 DELETE_VENDOR_CONTACT: Operation[DeleteVendorContactRequest, DeleteVendorContactResponse] = (
@@ -172,6 +192,8 @@ DELETE_VENDOR_CONTACT: Operation[DeleteVendorContactRequest, DeleteVendorContact
         endpoint_path="/Porta/SOAP/Vendor",
         request=DeleteVendorContactRequest,
         response=DeleteVendorContactResponse,
+        parts=("DeleteVendorContactRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_VENDOR_BATCH_LIST: Operation[GetVendorBatchListRequest, GetVendorBatchListResponse] = (
@@ -183,6 +205,8 @@ GET_VENDOR_BATCH_LIST: Operation[GetVendorBatchListRequest, GetVendorBatchListRe
         endpoint_path="/Porta/SOAP/Vendor",
         request=GetVendorBatchListRequest,
         response=GetVendorBatchListResponse,
+        parts=("GetVendorBatchListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
         page_field="vendor_batch_list",
     )
 )
@@ -194,6 +218,8 @@ ADD_VENDOR_BATCH: Operation[AddVendorBatchRequest, AddVendorBatchResponse] = Ope
     endpoint_path="/Porta/SOAP/Vendor",
     request=AddVendorBatchRequest,
     response=AddVendorBatchResponse,
+    parts=("AddVendorBatchRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_VENDOR_BATCH: Operation[UpdateVendorBatchRequest, UpdateVendorBatchResponse] = Operation(
     service="Vendor",
@@ -203,6 +229,8 @@ UPDATE_VENDOR_BATCH: Operation[UpdateVendorBatchRequest, UpdateVendorBatchRespon
     endpoint_path="/Porta/SOAP/Vendor",
     request=UpdateVendorBatchRequest,
     response=UpdateVendorBatchResponse,
+    parts=("UpdateVendorBatchRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_VENDOR_BATCH: Operation[DeleteVendorBatchRequest, DeleteVendorBatchResponse] = Operation(
     service="Vendor",
@@ -212,6 +240,8 @@ DELETE_VENDOR_BATCH: Operation[DeleteVendorBatchRequest, DeleteVendorBatchRespon
     endpoint_path="/Porta/SOAP/Vendor",
     request=DeleteVendorBatchRequest,
     response=DeleteVendorBatchResponse,
+    parts=("DeleteVendorBatchRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_VENDOR_INVOICE_LIST: Operation[GetVendorInvoiceListRequest, GetVendorInvoiceListResponse] = (
     Operation(
@@ -222,6 +252,8 @@ GET_VENDOR_INVOICE_LIST: Operation[GetVendorInvoiceListRequest, GetVendorInvoice
         endpoint_path="/Porta/SOAP/Vendor",
         request=GetVendorInvoiceListRequest,
         response=GetVendorInvoiceListResponse,
+        parts=("GetVendorInvoiceListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
         page_field="vendor_invoice_list",
     )
 )
@@ -233,6 +265,8 @@ ADD_VENDOR_INVOICE: Operation[AddVendorInvoiceRequest, AddVendorInvoiceResponse]
     endpoint_path="/Porta/SOAP/Vendor",
     request=AddVendorInvoiceRequest,
     response=AddVendorInvoiceResponse,
+    parts=("AddVendorInvoiceRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_VENDOR_INVOICE: Operation[UpdateVendorInvoiceRequest, UpdateVendorInvoiceResponse] = (
     Operation(
@@ -243,6 +277,8 @@ UPDATE_VENDOR_INVOICE: Operation[UpdateVendorInvoiceRequest, UpdateVendorInvoice
         endpoint_path="/Porta/SOAP/Vendor",
         request=UpdateVendorInvoiceRequest,
         response=UpdateVendorInvoiceResponse,
+        parts=("UpdateVendorInvoiceRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 DELETE_VENDOR_INVOICE: Operation[DeleteVendorInvoiceRequest, DeleteVendorInvoiceResponse] = (
@@ -254,6 +290,8 @@ DELETE_VENDOR_INVOICE: Operation[DeleteVendorInvoiceRequest, DeleteVendorInvoice
         endpoint_path="/Porta/SOAP/Vendor",
         request=DeleteVendorInvoiceRequest,
         response=DeleteVendorInvoiceResponse,
+        parts=("DeleteVendorInvoiceRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_VENDOR_BALANCE: Operation[GetVendorBalanceRequest, GetVendorBalanceResponse] = Operation(
@@ -264,6 +302,8 @@ GET_VENDOR_BALANCE: Operation[GetVendorBalanceRequest, GetVendorBalanceResponse]
     endpoint_path="/Porta/SOAP/Vendor",
     request=GetVendorBalanceRequest,
     response=GetVendorBalanceResponse,
+    parts=("GetVendorBalanceRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

@@ -56,6 +56,8 @@ GET_VM_SETTINGS: Operation[GetVoicemailVmSettingsRequest, GetVoicemailVmSettings
         endpoint_path="/Porta/SOAP/Voicemail",
         request=GetVoicemailVmSettingsRequest,
         response=GetVoicemailVmSettingsResponse,
+        parts=("GetVoicemailVmSettingsRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 SET_VM_SETTINGS: Operation[SetVoicemailVmSettingsRequest, SetVoicemailVmSettingsResponse] = (
@@ -67,6 +69,8 @@ SET_VM_SETTINGS: Operation[SetVoicemailVmSettingsRequest, SetVoicemailVmSettings
         endpoint_path="/Porta/SOAP/Voicemail",
         request=SetVoicemailVmSettingsRequest,
         response=SetVoicemailVmSettingsResponse,
+        parts=("SetVoicemailVmSettingsRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_VM_GREETING: Operation[GetVoicemailVmGreetingRequest, GetVoicemailVmGreetingResponse] = (
@@ -78,6 +82,8 @@ GET_VM_GREETING: Operation[GetVoicemailVmGreetingRequest, GetVoicemailVmGreeting
         endpoint_path="/Porta/SOAP/Voicemail",
         request=GetVoicemailVmGreetingRequest,
         response=GetVoicemailVmGreetingResponse,
+        parts=("GetVoicemailVmGreetingRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 SET_VM_GREETING: Operation[SetVoicemailVmGreetingRequest, SetVoicemailVmGreetingResponse] = (
@@ -89,6 +95,8 @@ SET_VM_GREETING: Operation[SetVoicemailVmGreetingRequest, SetVoicemailVmGreeting
         endpoint_path="/Porta/SOAP/Voicemail",
         request=SetVoicemailVmGreetingRequest,
         response=SetVoicemailVmGreetingResponse,
+        parts=("SetVoicemailVmGreetingRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_VM_MESSAGE_LIST: Operation[
@@ -101,6 +109,8 @@ GET_VM_MESSAGE_LIST: Operation[
     endpoint_path="/Porta/SOAP/Voicemail",
     request=GetVoicemailVmMessageListRequest,
     response=GetVoicemailVmMessageListResponse,
+    parts=("GetVoicemailVmMessageListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="messages",
 )
 GET_VM_MESSAGE: Operation[GetVoicemailVmMessageRequest, GetVoicemailVmMessageResponse] = Operation(
@@ -111,6 +121,8 @@ GET_VM_MESSAGE: Operation[GetVoicemailVmMessageRequest, GetVoicemailVmMessageRes
     endpoint_path="/Porta/SOAP/Voicemail",
     request=GetVoicemailVmMessageRequest,
     response=GetVoicemailVmMessageResponse,
+    parts=("GetVoicemailVmMessageRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_VM_MESSAGE: Operation[DeleteVoicemailVmMessageRequest, DeleteVoicemailVmMessageResponse] = (
     Operation(
@@ -121,6 +133,8 @@ DELETE_VM_MESSAGE: Operation[DeleteVoicemailVmMessageRequest, DeleteVoicemailVmM
         endpoint_path="/Porta/SOAP/Voicemail",
         request=DeleteVoicemailVmMessageRequest,
         response=DeleteVoicemailVmMessageResponse,
+        parts=("DeleteVoicemailVmMessageRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_VM_FOLDER_LIST: Operation[
@@ -133,6 +147,8 @@ GET_VM_FOLDER_LIST: Operation[
     endpoint_path="/Porta/SOAP/Voicemail",
     request=GetVoicemailVmFolderListRequest,
     response=GetVoicemailVmFolderListResponse,
+    parts=("GetVoicemailVmFolderListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="vm_folder_list",
 )
 ADD_VM_FOLDER: Operation[AddVoicemailVmFolderRequest, AddVoicemailVmFolderResponse] = Operation(
@@ -143,6 +159,8 @@ ADD_VM_FOLDER: Operation[AddVoicemailVmFolderRequest, AddVoicemailVmFolderRespon
     endpoint_path="/Porta/SOAP/Voicemail",
     request=AddVoicemailVmFolderRequest,
     response=AddVoicemailVmFolderResponse,
+    parts=("AddVoicemailVmFolderRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_VM_FOLDER: Operation[UpdateVoicemailVmFolderRequest, UpdateVoicemailVmFolderResponse] = (
     Operation(
@@ -153,6 +171,8 @@ UPDATE_VM_FOLDER: Operation[UpdateVoicemailVmFolderRequest, UpdateVoicemailVmFol
         endpoint_path="/Porta/SOAP/Voicemail",
         request=UpdateVoicemailVmFolderRequest,
         response=UpdateVoicemailVmFolderResponse,
+        parts=("UpdateVoicemailVmFolderRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 DELETE_VM_FOLDER: Operation[DeleteVoicemailVmFolderRequest, DeleteVoicemailVmFolderResponse] = (
@@ -164,6 +184,8 @@ DELETE_VM_FOLDER: Operation[DeleteVoicemailVmFolderRequest, DeleteVoicemailVmFol
         endpoint_path="/Porta/SOAP/Voicemail",
         request=DeleteVoicemailVmFolderRequest,
         response=DeleteVoicemailVmFolderResponse,
+        parts=("DeleteVoicemailVmFolderRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 MOVE_VM_MESSAGE: Operation[MoveVoicemailVmMessageRequest, MoveVoicemailVmMessageResponse] = (
@@ -175,6 +197,8 @@ MOVE_VM_MESSAGE: Operation[MoveVoicemailVmMessageRequest, MoveVoicemailVmMessage
         endpoint_path="/Porta/SOAP/Voicemail",
         request=MoveVoicemailVmMessageRequest,
         response=MoveVoicemailVmMessageResponse,
+        parts=("MoveVoicemailVmMessageRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 FORWARD_VM_MESSAGE: Operation[
@@ -187,6 +211,8 @@ FORWARD_VM_MESSAGE: Operation[
     endpoint_path="/Porta/SOAP/Voicemail",
     request=ForwardVoicemailVmMessageRequest,
     response=ForwardVoicemailVmMessageResponse,
+    parts=("ForwardVoicemailVmMessageRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

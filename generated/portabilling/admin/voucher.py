@@ -57,6 +57,8 @@ GET_VOUCHER_INFO: Operation[GetVoucherInfoRequest, GetVoucherInfoResponse] = Ope
     endpoint_path="/Porta/SOAP/Voucher",
     request=GetVoucherInfoRequest,
     response=GetVoucherInfoResponse,
+    parts=("GetVoucherInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_VOUCHER_LIST: Operation[GetVoucherListRequest, GetVoucherListResponse] = Operation(
     service="Voucher",
@@ -66,6 +68,8 @@ GET_VOUCHER_LIST: Operation[GetVoucherListRequest, GetVoucherListResponse] = Ope
     endpoint_path="/Porta/SOAP/Voucher",
     request=GetVoucherListRequest,
     response=GetVoucherListResponse,
+    parts=("GetVoucherListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="voucher_list",
 )
 ADD_VOUCHER: Operation[AddVoucherRequest, AddVoucherResponse] = Operation(
@@ -76,6 +80,8 @@ ADD_VOUCHER: Operation[AddVoucherRequest, AddVoucherResponse] = Operation(
     endpoint_path="/Porta/SOAP/Voucher",
     request=AddVoucherRequest,
     response=AddVoucherResponse,
+    parts=("AddVoucherRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_VOUCHER: Operation[UpdateVoucherRequest, UpdateVoucherResponse] = Operation(
     service="Voucher",
@@ -85,6 +91,8 @@ UPDATE_VOUCHER: Operation[UpdateVoucherRequest, UpdateVoucherResponse] = Operati
     endpoint_path="/Porta/SOAP/Voucher",
     request=UpdateVoucherRequest,
     response=UpdateVoucherResponse,
+    parts=("UpdateVoucherRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_VOUCHER: Operation[DeleteVoucherRequest, DeleteVoucherResponse] = Operation(
     service="Voucher",
@@ -94,6 +102,8 @@ DELETE_VOUCHER: Operation[DeleteVoucherRequest, DeleteVoucherResponse] = Operati
     endpoint_path="/Porta/SOAP/Voucher",
     request=DeleteVoucherRequest,
     response=DeleteVoucherResponse,
+    parts=("DeleteVoucherRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 RECHARGE: Operation[RechargeVoucherRequest, RechargeVoucherResponse] = Operation(
     service="Voucher",
@@ -103,6 +113,8 @@ RECHARGE: Operation[RechargeVoucherRequest, RechargeVoucherResponse] = Operation
     endpoint_path="/Porta/SOAP/Voucher",
     request=RechargeVoucherRequest,
     response=RechargeVoucherResponse,
+    parts=("RechargeVoucherRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_RECHARGE_HISTORY: Operation[
     GetVoucherRechargeHistoryRequest, GetVoucherRechargeHistoryResponse
@@ -114,6 +126,8 @@ GET_RECHARGE_HISTORY: Operation[
     endpoint_path="/Porta/SOAP/Voucher",
     request=GetVoucherRechargeHistoryRequest,
     response=GetVoucherRechargeHistoryResponse,
+    parts=("GetVoucherRechargeHistoryRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GENERATE_VOUCHERS: Operation[GenerateVouchersRequest, GenerateVouchersResponse] = Operation(
     service="Voucher",
@@ -123,6 +137,8 @@ GENERATE_VOUCHERS: Operation[GenerateVouchersRequest, GenerateVouchersResponse] 
     endpoint_path="/Porta/SOAP/Voucher",
     request=GenerateVouchersRequest,
     response=GenerateVouchersResponse,
+    parts=("GenerateVouchersRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_VOUCHER_BATCH_LIST: Operation[GetVoucherBatchListRequest, GetVoucherBatchListResponse] = (
     Operation(
@@ -133,6 +149,8 @@ GET_VOUCHER_BATCH_LIST: Operation[GetVoucherBatchListRequest, GetVoucherBatchLis
         endpoint_path="/Porta/SOAP/Voucher",
         request=GetVoucherBatchListRequest,
         response=GetVoucherBatchListResponse,
+        parts=("GetVoucherBatchListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
         page_field="voucher_batch_list",
     )
 )
@@ -144,6 +162,8 @@ ADD_VOUCHER_BATCH: Operation[AddVoucherBatchRequest, AddVoucherBatchResponse] = 
     endpoint_path="/Porta/SOAP/Voucher",
     request=AddVoucherBatchRequest,
     response=AddVoucherBatchResponse,
+    parts=("AddVoucherBatchRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_VOUCHER_BATCH: Operation[UpdateVoucherBatchRequest, UpdateVoucherBatchResponse] = Operation(
     service="Voucher",
@@ -153,6 +173,8 @@ UPDATE_VOUCHER_BATCH: Operation[UpdateVoucherBatchRequest, UpdateVoucherBatchRes
     endpoint_path="/Porta/SOAP/Voucher",
     request=UpdateVoucherBatchRequest,
     response=UpdateVoucherBatchResponse,
+    parts=("UpdateVoucherBatchRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_VOUCHER_BATCH: Operation[DeleteVoucherBatchRequest, DeleteVoucherBatchResponse] = Operation(
     service="Voucher",
@@ -162,6 +184,8 @@ DELETE_VOUCHER_BATCH: Operation[DeleteVoucherBatchRequest, DeleteVoucherBatchRes
     endpoint_path="/Porta/SOAP/Voucher",
     request=DeleteVoucherBatchRequest,
     response=DeleteVoucherBatchResponse,
+    parts=("DeleteVoucherBatchRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 BLOCK_VOUCHER: Operation[BlockVoucherRequest, BlockVoucherResponse] = Operation(
     service="Voucher",
@@ -171,6 +195,8 @@ BLOCK_VOUCHER: Operation[BlockVoucherRequest, BlockVoucherResponse] = Operation(
     endpoint_path="/Porta/SOAP/Voucher",
     request=BlockVoucherRequest,
     response=BlockVoucherResponse,
+    parts=("BlockVoucherRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_VOUCHER_BY_PIN: Operation[GetVoucherByPinRequest, GetVoucherByPinResponse] = Operation(
     service="Voucher",
@@ -180,6 +206,8 @@ GET_VOUCHER_BY_PIN: Operation[GetVoucherByPinRequest, GetVoucherByPinResponse] =
     endpoint_path="/Porta/SOAP/Voucher",
     request=GetVoucherByPinRequest,
     response=GetVoucherByPinResponse,
+    parts=("GetVoucherByPinRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

@@ -69,6 +69,8 @@ GET_ACCOUNT_INFO: Operation[GetAccountInfoRequest, GetAccountInfoResponse] = Ope
     endpoint_path="/Porta/SOAP/Account",
     request=GetAccountInfoRequest,
     response=GetAccountInfoResponse,
+    parts=("GetAccountInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_ACCOUNT_LIST: Operation[GetAccountListRequest, GetAccountListResponse] = Operation(
     service="Account",
@@ -78,6 +80,8 @@ GET_ACCOUNT_LIST: Operation[GetAccountListRequest, GetAccountListResponse] = Ope
     endpoint_path="/Porta/SOAP/Account",
     request=GetAccountListRequest,
     response=GetAccountListResponse,
+    parts=("GetAccountListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="account_list",
 )
 UPDATE_ACCOUNT: Operation[UpdateAccountRequest, UpdateAccountResponse] = Operation(
@@ -88,6 +92,8 @@ UPDATE_ACCOUNT: Operation[UpdateAccountRequest, UpdateAccountResponse] = Operati
     endpoint_path="/Porta/SOAP/Account",
     request=UpdateAccountRequest,
     response=UpdateAccountResponse,
+    parts=("UpdateAccountRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_ALIAS_LIST: Operation[GetAccountAliasListRequest, GetAccountAliasListResponse] = Operation(
     service="Account",
@@ -97,6 +103,8 @@ GET_ALIAS_LIST: Operation[GetAccountAliasListRequest, GetAccountAliasListRespons
     endpoint_path="/Porta/SOAP/Account",
     request=GetAccountAliasListRequest,
     response=GetAccountAliasListResponse,
+    parts=("GetAccountAliasListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="alias_list",
 )
 GET_XDR_LIST: Operation[GetAccountXdrListRequest, GetAccountXdrListResponse] = Operation(
@@ -107,6 +115,8 @@ GET_XDR_LIST: Operation[GetAccountXdrListRequest, GetAccountXdrListResponse] = O
     endpoint_path="/Porta/SOAP/Account",
     request=GetAccountXdrListRequest,
     response=GetAccountXdrListResponse,
+    parts=("GetAccountXdrListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="xdr_list",
 )
 GET_SERVICE_FEATURES: Operation[
@@ -119,6 +129,8 @@ GET_SERVICE_FEATURES: Operation[
     endpoint_path="/Porta/SOAP/Account",
     request=GetAccountServiceFeaturesRequest,
     response=GetAccountServiceFeaturesResponse,
+    parts=("GetAccountServiceFeaturesRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_SERVICE_FEATURES: Operation[
     UpdateAccountServiceFeaturesRequest, UpdateAccountServiceFeaturesResponse
@@ -130,6 +142,8 @@ UPDATE_SERVICE_FEATURES: Operation[
     endpoint_path="/Porta/SOAP/Account",
     request=UpdateAccountServiceFeaturesRequest,
     response=UpdateAccountServiceFeaturesResponse,
+    parts=("UpdateAccountServiceFeaturesRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_FOLLOWME_INFO: Operation[GetAccountFollowmeInfoRequest, GetAccountFollowmeInfoResponse] = (
     Operation(
@@ -140,6 +154,8 @@ GET_FOLLOWME_INFO: Operation[GetAccountFollowmeInfoRequest, GetAccountFollowmeIn
         endpoint_path="/Porta/SOAP/Account",
         request=GetAccountFollowmeInfoRequest,
         response=GetAccountFollowmeInfoResponse,
+        parts=("GetAccountFollowmeInfoRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 UPDATE_FOLLOWME: Operation[UpdateAccountFollowmeRequest, UpdateAccountFollowmeResponse] = (
@@ -151,6 +167,8 @@ UPDATE_FOLLOWME: Operation[UpdateAccountFollowmeRequest, UpdateAccountFollowmeRe
         endpoint_path="/Porta/SOAP/Account",
         request=UpdateAccountFollowmeRequest,
         response=UpdateAccountFollowmeResponse,
+        parts=("UpdateAccountFollowmeRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_CALL_BARRING_OPTIONS: Operation[
@@ -163,6 +181,8 @@ GET_CALL_BARRING_OPTIONS: Operation[
     endpoint_path="/Porta/SOAP/Account",
     request=GetAccountCallBarringOptionsRequest,
     response=GetAccountCallBarringOptionsResponse,
+    parts=("GetAccountCallBarringOptionsRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_CALL_BARRING_OPTIONS: Operation[
     UpdateAccountCallBarringOptionsRequest, UpdateAccountCallBarringOptionsResponse
@@ -174,6 +194,8 @@ UPDATE_CALL_BARRING_OPTIONS: Operation[
     endpoint_path="/Porta/SOAP/Account",
     request=UpdateAccountCallBarringOptionsRequest,
     response=UpdateAccountCallBarringOptionsResponse,
+    parts=("UpdateAccountCallBarringOptionsRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_SUBSCRIPTIONS: Operation[GetAccountSubscriptionsRequest, GetAccountSubscriptionsResponse] = (
     Operation(
@@ -184,6 +206,8 @@ GET_SUBSCRIPTIONS: Operation[GetAccountSubscriptionsRequest, GetAccountSubscript
         endpoint_path="/Porta/SOAP/Account",
         request=GetAccountSubscriptionsRequest,
         response=GetAccountSubscriptionsResponse,
+        parts=("GetAccountSubscriptionsRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 BLOCK_ACCOUNT: Operation[BlockAccountRequest, BlockAccountResponse] = Operation(
@@ -194,6 +218,8 @@ BLOCK_ACCOUNT: Operation[BlockAccountRequest, BlockAccountResponse] = Operation(
     endpoint_path="/Porta/SOAP/Account",
     request=BlockAccountRequest,
     response=BlockAccountResponse,
+    parts=("BlockAccountRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UNBLOCK_ACCOUNT: Operation[UnblockAccountRequest, UnblockAccountResponse] = Operation(
     service="Account",
@@ -203,6 +229,8 @@ UNBLOCK_ACCOUNT: Operation[UnblockAccountRequest, UnblockAccountResponse] = Oper
     endpoint_path="/Porta/SOAP/Account",
     request=UnblockAccountRequest,
     response=UnblockAccountResponse,
+    parts=("UnblockAccountRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_ACCOUNT_STATE_HISTORY: Operation[
     GetAccountStateHistoryRequest, GetAccountStateHistoryResponse
@@ -215,6 +243,8 @@ GET_ACCOUNT_STATE_HISTORY: Operation[
     request=GetAccountStateHistoryRequest,
     response=GetAccountStateHistoryResponse,
     json_only=True,
+    parts=("params",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

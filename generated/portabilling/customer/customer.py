@@ -50,6 +50,8 @@ GET_CUSTOMER_INFO: Operation[GetCustomerInfoRequest, GetCustomerInfoResponse] = 
     endpoint_path="/Porta/SOAP/Customer",
     request=GetCustomerInfoRequest,
     response=GetCustomerInfoResponse,
+    parts=("GetCustomerInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_CUSTOMER: Operation[UpdateCustomerRequest, UpdateCustomerResponse] = Operation(
     service="Customer",
@@ -59,6 +61,8 @@ UPDATE_CUSTOMER: Operation[UpdateCustomerRequest, UpdateCustomerResponse] = Oper
     endpoint_path="/Porta/SOAP/Customer",
     request=UpdateCustomerRequest,
     response=UpdateCustomerResponse,
+    parts=("UpdateCustomerRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_XDR_LIST: Operation[GetCustomerXdrListRequest, GetCustomerXdrListResponse] = Operation(
     service="Customer",
@@ -68,6 +72,8 @@ GET_XDR_LIST: Operation[GetCustomerXdrListRequest, GetCustomerXdrListResponse] =
     endpoint_path="/Porta/SOAP/Customer",
     request=GetCustomerXdrListRequest,
     response=GetCustomerXdrListResponse,
+    parts=("GetCustomerXdrListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="xdr_list",
 )
 GET_CUSTOMER_SITE_LIST: Operation[GetCustomerSiteListRequest, GetCustomerSiteListResponse] = (
@@ -79,6 +85,8 @@ GET_CUSTOMER_SITE_LIST: Operation[GetCustomerSiteListRequest, GetCustomerSiteLis
         endpoint_path="/Porta/SOAP/Customer",
         request=GetCustomerSiteListRequest,
         response=GetCustomerSiteListResponse,
+        parts=("GetCustomerSiteListRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
         page_field="customer_site_list",
     )
 )
@@ -90,6 +98,8 @@ ADD_CUSTOMER_SITE: Operation[AddCustomerSiteRequest, AddCustomerSiteResponse] = 
     endpoint_path="/Porta/SOAP/Customer",
     request=AddCustomerSiteRequest,
     response=AddCustomerSiteResponse,
+    parts=("AddCustomerSiteRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 UPDATE_CUSTOMER_SITE: Operation[UpdateCustomerSiteRequest, UpdateCustomerSiteResponse] = Operation(
     service="Customer",
@@ -99,6 +109,8 @@ UPDATE_CUSTOMER_SITE: Operation[UpdateCustomerSiteRequest, UpdateCustomerSiteRes
     endpoint_path="/Porta/SOAP/Customer",
     request=UpdateCustomerSiteRequest,
     response=UpdateCustomerSiteResponse,
+    parts=("UpdateCustomerSiteRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_CUSTOM_FIELDS_VALUES: Operation[
     GetCustomerCustomFieldsValuesRequest, GetCustomerCustomFieldsValuesResponse
@@ -110,6 +122,8 @@ GET_CUSTOM_FIELDS_VALUES: Operation[
     endpoint_path="/Porta/SOAP/Customer",
     request=GetCustomerCustomFieldsValuesRequest,
     response=GetCustomerCustomFieldsValuesResponse,
+    parts=("GetCustomerCustomFieldsValuesRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_SUBSCRIPTIONS: Operation[GetCustomerSubscriptionsRequest, GetCustomerSubscriptionsResponse] = (
     Operation(
@@ -120,6 +134,8 @@ GET_SUBSCRIPTIONS: Operation[GetCustomerSubscriptionsRequest, GetCustomerSubscri
         endpoint_path="/Porta/SOAP/Customer",
         request=GetCustomerSubscriptionsRequest,
         response=GetCustomerSubscriptionsResponse,
+        parts=("GetCustomerSubscriptionsRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 GET_CUSTOMER_BALANCE: Operation[GetCustomerBalanceRequest, GetCustomerBalanceResponse] = Operation(
@@ -130,6 +146,8 @@ GET_CUSTOMER_BALANCE: Operation[GetCustomerBalanceRequest, GetCustomerBalanceRes
     endpoint_path="/Porta/SOAP/Customer",
     request=GetCustomerBalanceRequest,
     response=GetCustomerBalanceResponse,
+    parts=("GetCustomerBalanceRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_CUSTOMER_STATS_SUMMARY: Operation[
     GetCustomerStatsSummaryRequest, GetCustomerStatsSummaryResponse
@@ -142,6 +160,8 @@ GET_CUSTOMER_STATS_SUMMARY: Operation[
     request=GetCustomerStatsSummaryRequest,
     response=GetCustomerStatsSummaryResponse,
     json_only=True,
+    parts=("params",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

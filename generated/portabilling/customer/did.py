@@ -37,6 +37,8 @@ GET_NUMBER_LIST: Operation[GetDIDNumberListRequest, GetDIDNumberListResponse] = 
     endpoint_path="/Porta/SOAP/DID",
     request=GetDIDNumberListRequest,
     response=GetDIDNumberListResponse,
+    parts=("GetDIDNumberListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="number_list",
 )
 RESERVE_NUMBER: Operation[ReserveDIDNumberRequest, ReserveDIDNumberResponse] = Operation(
@@ -47,6 +49,8 @@ RESERVE_NUMBER: Operation[ReserveDIDNumberRequest, ReserveDIDNumberResponse] = O
     endpoint_path="/Porta/SOAP/DID",
     request=ReserveDIDNumberRequest,
     response=ReserveDIDNumberResponse,
+    parts=("ReserveDIDNumberRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 RELEASE_NUMBER: Operation[ReleaseDIDNumberRequest, ReleaseDIDNumberResponse] = Operation(
     service="DID",
@@ -56,6 +60,8 @@ RELEASE_NUMBER: Operation[ReleaseDIDNumberRequest, ReleaseDIDNumberResponse] = O
     endpoint_path="/Porta/SOAP/DID",
     request=ReleaseDIDNumberRequest,
     response=ReleaseDIDNumberResponse,
+    parts=("ReleaseDIDNumberRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 ASSIGN_DID_TO_ACCOUNT: Operation[AssignDidToAccountRequest, AssignDidToAccountResponse] = (
     Operation(
@@ -66,6 +72,8 @@ ASSIGN_DID_TO_ACCOUNT: Operation[AssignDidToAccountRequest, AssignDidToAccountRe
         endpoint_path="/Porta/SOAP/DID",
         request=AssignDidToAccountRequest,
         response=AssignDidToAccountResponse,
+        parts=("AssignDidToAccountRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 CANCEL_DID_ASSIGNMENT: Operation[CancelDidAssignmentRequest, CancelDidAssignmentResponse] = (
@@ -77,6 +85,8 @@ CANCEL_DID_ASSIGNMENT: Operation[CancelDidAssignmentRequest, CancelDidAssignment
         endpoint_path="/Porta/SOAP/DID",
         request=CancelDidAssignmentRequest,
         response=CancelDidAssignmentResponse,
+        parts=("CancelDidAssignmentRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 

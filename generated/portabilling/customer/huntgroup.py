@@ -36,6 +36,8 @@ GET_HUNTGROUP_LIST: Operation[GetHuntgroupListRequest, GetHuntgroupListResponse]
     endpoint_path="/Porta/SOAP/Huntgroup",
     request=GetHuntgroupListRequest,
     response=GetHuntgroupListResponse,
+    parts=("GetHuntgroupListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="huntgroup_list",
 )
 GET_HUNTGROUP_INFO: Operation[GetHuntgroupInfoRequest, GetHuntgroupInfoResponse] = Operation(
@@ -46,6 +48,8 @@ GET_HUNTGROUP_INFO: Operation[GetHuntgroupInfoRequest, GetHuntgroupInfoResponse]
     endpoint_path="/Porta/SOAP/Huntgroup",
     request=GetHuntgroupInfoRequest,
     response=GetHuntgroupInfoResponse,
+    parts=("GetHuntgroupInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 ADD_HUNTGROUP_MEMBER: Operation[AddHuntgroupMemberRequest, AddHuntgroupMemberResponse] = Operation(
     service="Huntgroup",
@@ -55,6 +59,8 @@ ADD_HUNTGROUP_MEMBER: Operation[AddHuntgroupMemberRequest, AddHuntgroupMemberRes
     endpoint_path="/Porta/SOAP/Huntgroup",
     request=AddHuntgroupMemberRequest,
     response=AddHuntgroupMemberResponse,
+    parts=("AddHuntgroupMemberRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 DELETE_HUNTGROUP_MEMBER: Operation[DeleteHuntgroupMemberRequest, DeleteHuntgroupMemberResponse] = (
     Operation(
@@ -65,6 +71,8 @@ DELETE_HUNTGROUP_MEMBER: Operation[DeleteHuntgroupMemberRequest, DeleteHuntgroup
         endpoint_path="/Porta/SOAP/Huntgroup",
         request=DeleteHuntgroupMemberRequest,
         response=DeleteHuntgroupMemberResponse,
+        parts=("DeleteHuntgroupMemberRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 

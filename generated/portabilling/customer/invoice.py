@@ -34,6 +34,8 @@ GET_INVOICE_LIST: Operation[GetInvoiceListRequest, GetInvoiceListResponse] = Ope
     endpoint_path="/Porta/SOAP/Invoice",
     request=GetInvoiceListRequest,
     response=GetInvoiceListResponse,
+    parts=("GetInvoiceListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="invoice_list",
 )
 GET_INVOICE_INFO: Operation[GetInvoiceInfoRequest, GetInvoiceInfoResponse] = Operation(
@@ -44,6 +46,8 @@ GET_INVOICE_INFO: Operation[GetInvoiceInfoRequest, GetInvoiceInfoResponse] = Ope
     endpoint_path="/Porta/SOAP/Invoice",
     request=GetInvoiceInfoRequest,
     response=GetInvoiceInfoResponse,
+    parts=("GetInvoiceInfoRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_INVOICE_PDF: Operation[GetInvoicePdfRequest, GetInvoicePdfResponse] = Operation(
     service="Invoice",
@@ -53,6 +57,8 @@ GET_INVOICE_PDF: Operation[GetInvoicePdfRequest, GetInvoicePdfResponse] = Operat
     endpoint_path="/Porta/SOAP/Invoice",
     request=GetInvoicePdfRequest,
     response=GetInvoicePdfResponse,
+    parts=("GetInvoicePdfRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

@@ -37,6 +37,8 @@ GET_PAYMENT_LIST: Operation[GetPaymentListRequest, GetPaymentListResponse] = Ope
     endpoint_path="/Porta/SOAP/Payment",
     request=GetPaymentListRequest,
     response=GetPaymentListResponse,
+    parts=("GetPaymentListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="payment_list",
 )
 MAKE_PAYMENT: Operation[MakePaymentRequest, MakePaymentResponse] = Operation(
@@ -47,6 +49,8 @@ MAKE_PAYMENT: Operation[MakePaymentRequest, MakePaymentResponse] = Operation(
     endpoint_path="/Porta/SOAP/Payment",
     request=MakePaymentRequest,
     response=MakePaymentResponse,
+    parts=("MakePaymentRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_PAYMENT_METHOD_INFO: Operation[GetPaymentMethodInfoRequest, GetPaymentMethodInfoResponse] = (
     Operation(
@@ -57,6 +61,8 @@ GET_PAYMENT_METHOD_INFO: Operation[GetPaymentMethodInfoRequest, GetPaymentMethod
         endpoint_path="/Porta/SOAP/Payment",
         request=GetPaymentMethodInfoRequest,
         response=GetPaymentMethodInfoResponse,
+        parts=("GetPaymentMethodInfoRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 UPDATE_PAYMENT_METHOD: Operation[UpdatePaymentMethodRequest, UpdatePaymentMethodResponse] = (
@@ -68,6 +74,8 @@ UPDATE_PAYMENT_METHOD: Operation[UpdatePaymentMethodRequest, UpdatePaymentMethod
         endpoint_path="/Porta/SOAP/Payment",
         request=UpdatePaymentMethodRequest,
         response=UpdatePaymentMethodResponse,
+        parts=("UpdatePaymentMethodRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 

@@ -33,6 +33,7 @@ LOGIN: Operation[LoginRequest, LoginResponse] = Operation(
     endpoint_path="/Porta/SOAP/Session",
     request=LoginRequest,
     response=LoginResponse,
+    parts=("LoginRequest",),
     auth=False,
 )
 LOGOUT: Operation[LogoutRequest, LogoutResponse] = Operation(
@@ -43,6 +44,8 @@ LOGOUT: Operation[LogoutRequest, LogoutResponse] = Operation(
     endpoint_path="/Porta/SOAP/Session",
     request=LogoutRequest,
     response=LogoutResponse,
+    parts=("LogoutRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 PING: Operation[PingRequest, PingResponse] = Operation(
     service="Session",
@@ -52,6 +55,8 @@ PING: Operation[PingRequest, PingResponse] = Operation(
     endpoint_path="/Porta/SOAP/Session",
     request=PingRequest,
     response=PingResponse,
+    parts=("PingRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 CHANGE_PASSWORD: Operation[ChangePasswordRequest, ChangePasswordResponse] = Operation(
     service="Session",
@@ -61,6 +66,7 @@ CHANGE_PASSWORD: Operation[ChangePasswordRequest, ChangePasswordResponse] = Oper
     endpoint_path="/Porta/SOAP/Session",
     request=ChangePasswordRequest,
     response=ChangePasswordResponse,
+    parts=("ChangePasswordRequest",),
     auth=False,
 )
 

@@ -33,6 +33,8 @@ GET_SUMMARY: Operation[GetStatisticsSummaryRequest, GetStatisticsSummaryResponse
     endpoint_path="/Porta/SOAP/Statistics",
     request=GetStatisticsSummaryRequest,
     response=GetStatisticsSummaryResponse,
+    parts=("GetStatisticsSummaryRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_XDR_STATISTICS: Operation[GetXdrStatisticsRequest, GetXdrStatisticsResponse] = Operation(
     service="Statistics",
@@ -42,6 +44,8 @@ GET_XDR_STATISTICS: Operation[GetXdrStatisticsRequest, GetXdrStatisticsResponse]
     endpoint_path="/Porta/SOAP/Statistics",
     request=GetXdrStatisticsRequest,
     response=GetXdrStatisticsResponse,
+    parts=("GetXdrStatisticsRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 GET_DASHBOARD_DATA: Operation[
     GetStatisticsDashboardDataRequest, GetStatisticsDashboardDataResponse
@@ -54,6 +58,8 @@ GET_DASHBOARD_DATA: Operation[
     request=GetStatisticsDashboardDataRequest,
     response=GetStatisticsDashboardDataResponse,
     json_only=True,
+    parts=("params",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
 
 

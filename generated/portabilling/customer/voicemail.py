@@ -31,6 +31,8 @@ GET_VM_SETTINGS: Operation[GetVoicemailVmSettingsRequest, GetVoicemailVmSettings
         endpoint_path="/Porta/SOAP/Voicemail",
         request=GetVoicemailVmSettingsRequest,
         response=GetVoicemailVmSettingsResponse,
+        parts=("GetVoicemailVmSettingsRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 SET_VM_SETTINGS: Operation[SetVoicemailVmSettingsRequest, SetVoicemailVmSettingsResponse] = (
@@ -42,6 +44,8 @@ SET_VM_SETTINGS: Operation[SetVoicemailVmSettingsRequest, SetVoicemailVmSettings
         endpoint_path="/Porta/SOAP/Voicemail",
         request=SetVoicemailVmSettingsRequest,
         response=SetVoicemailVmSettingsResponse,
+        parts=("SetVoicemailVmSettingsRequest",),
+        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     )
 )
 

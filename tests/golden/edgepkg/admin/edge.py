@@ -31,6 +31,8 @@ GET_ODD_LIST: Operation[GetOddListRequest, GetOddListResponse] = Operation(
     endpoint_path="/Porta/SOAP/Edge",
     request=GetOddListRequest,
     response=GetOddListResponse,
+    parts=("GetOddListRequest",),
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="odd_list",
 )
 OLD_LOGIN: Operation[EdgeOldLoginInput, EdgeOldLoginOutput] = Operation(
@@ -44,6 +46,7 @@ OLD_LOGIN: Operation[EdgeOldLoginInput, EdgeOldLoginOutput] = Operation(
     request_wrapped=True,
     response_wrapped=True,
     deprecated=True,
+    parts=("login", "password"),
     auth=False,
 )
 

@@ -1,0 +1,70 @@
+"""The one way the runtime parses XML: no DTDs, no entities, no network, bounded size and depth.
+
+A billing reply is data from the network; a DOCTYPE in it is either an attack (billion laughs,
+external entities reading local files) or a broken proxy, so it is refused rather than parsed.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from lxml import etree
+
+
+@dataclass(frozen=True, slots=True)
+class XmlLimits:
+    """Caps on what a reply may be; raise them for very large list replies."""
+
+    max_bytes: int = 512 * 1024 * 1024
+    huge_text: bool = False  # libxml2 then lifts its caps: 256 levels deep, 10 MB per text node
+
+
+DEFAULT_LIMITS = XmlLimits()
+
+
+class XmlRefused(ValueError):
+    """The document is not acceptable; the message says why."""
+
+
+def _parser(huge: bool) -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=huge,
+        remove_comments=True,
+        remove_pis=True,
+        collect_ids=False,
+    )
+
+
+_local = threading.local()  # lxml parser objects must not be shared between threads
+
+
+def _parser_for(huge: bool) -> etree.XMLParser:
+    parsers: dict[bool, etree.XMLParser] | None = getattr(_local, "parsers", None)
+    if parsers is None:
+        parsers = _local.parsers = {}
+    parser = parsers.get(huge)
+    if parser is None:
+        parser = parsers[huge] = _parser(huge)
+    return parser
+
+
+def parse(content: bytes, limits: XmlLimits = DEFAULT_LIMITS) -> etree._Element:
+    if len(content) > limits.max_bytes:
+        raise XmlRefused(
+            f"document of {len(content)} bytes exceeds the limit of {limits.max_bytes}"
+        )
+    head = content[:4096].lstrip()
+    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+        raise XmlRefused("document type declarations (DTD) are refused")
+    try:
+        root = etree.fromstring(content, _parser_for(limits.huge_text))
+    except etree.XMLSyntaxError as exc:
+        raise XmlRefused(f"malformed XML: {exc}") from None
+    if root.getroottree().docinfo.doctype:  # type: ignore[union-attr]
+        raise XmlRefused("document type declarations (DTD) are refused")
+    return root
