@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,3 +57,21 @@ def importer() -> Iterator[object]:
 def edge_pkg(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("edge")
     return generate(out, "edgepkg", "--wsdl", str(FIXTURES / "edge"))
+
+
+@pytest.fixture(scope="session")
+def _simulator() -> Iterator[Any]:
+    if str(ROOT / "generated") not in sys.path:
+        sys.path.insert(0, str(ROOT / "generated"))
+    from .simulator import serve
+
+    with serve("portabilling", cache=ROOT / "wsdl_cache" / "mr105") as running:
+        yield running
+
+
+@pytest.fixture
+def sim(_simulator: Any) -> Any:
+    """The PortaBilling simulator (JSON + SOAP::Lite), reset for each test."""
+    _simulator.sim.reset()
+    _simulator.server.inject = None
+    return _simulator

@@ -128,6 +128,7 @@ class Dispatcher:
         self.logins = 0
         # test hooks: a reply override per (service, method), and faults to inject
         self.replies: dict[tuple[str, str], Callable[[Call], Any]] = {}
+        self.reply_all: Callable[[Call], Any] | None = None
         self.next_id = 100
         self.customers: dict[int, dict[str, Any]] = {}
         self.accounts: dict[int, dict[str, Any]] = {}
@@ -149,7 +150,7 @@ class Dispatcher:
         session = None
         if op.auth:
             session = self._check_auth(call.auth_info)
-        override = self.replies.get((call.service, call.method))
+        override = self.reply_all or self.replies.get((call.service, call.method))
         if override is not None:
             return override(call)
         handler = getattr(self, f"_{call.service}_{call.method}", None)
@@ -196,6 +197,18 @@ class Dispatcher:
         ):
             raise SimFault("Server.Session.alert_You_must_change_password", "Invalid login")
         return Session(str(login), time.time() + self.session_ttl, entry[2])
+
+    def reset(self) -> None:
+        """A fresh server between tests (the processes stay up)."""
+        with self.lock:
+            self.users = Users()
+            self.sessions.clear()
+            self.calls.clear()
+            self.replies.clear()
+            self.reply_all = None
+            self.logins = 0
+            for table in (self.customers, self.accounts, self.products, self.invoices):
+                table.clear()
 
     def expire_sessions(self) -> None:
         with self.lock:
@@ -467,8 +480,27 @@ def _soap_params(op: Any, parts: Any) -> Any:
         return None
     if op.request_wrapped:
         names = [f.encode_name for f in msgspec.structs.fields(op.request)]
-        return dict(zip(names, parts, strict=False))
-    return parts[0] if parts else {}
+        data: Any = dict(zip(names, parts, strict=False))
+    else:
+        data = parts[0] if parts else {}
+    return _listify(data, msgspec.inspect.type_info(op.request))
+
+
+def _listify(data: Any, t: Any) -> Any:
+    """A repeated element sent once reaches a Perl handler as a scalar, not a one-item list;
+    PortaBilling's handlers read such fields by the schema, and so does this one."""
+    mi = msgspec.inspect
+    if isinstance(t, mi.UnionType):
+        inner = [x for x in t.types if not isinstance(x, mi.NoneType)]
+        return _listify(data, inner[0]) if len(inner) == 1 else data
+    if isinstance(t, mi.StructType) and isinstance(data, dict):
+        kinds = {f.encode_name: f.type for f in t.fields}
+        return {k: _listify(v, kinds[k]) if k in kinds else v for k, v in data.items()}
+    if isinstance(t, (mi.ListType, mi.TupleType)) and data is not None:
+        item = getattr(t, "item_type", mi.AnyType())
+        items = data if isinstance(data, list) else [data]
+        return [_listify(v, item) for v in items]
+    return data
 
 
 def _unbytes(data: Any) -> Any:
@@ -543,6 +575,7 @@ def _operations(package: str) -> dict[tuple[str, str], Any]:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     server: _Server
 
     def log_message(self, *args: Any) -> None:

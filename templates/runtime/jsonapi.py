@@ -17,7 +17,7 @@ from .errors import DecodeError, TransportError, fault_class
 from .operation import Operation
 from .soap import server_datetime
 
-_encoder = msgspec.json.Encoder()
+_encoder = msgspec.json.Encoder(decimal_format="number")  # amounts as JSON numbers
 
 
 def encode_params(request: Any) -> bytes:

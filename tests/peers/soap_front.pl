@@ -13,22 +13,57 @@ use warnings;
 use SOAP::Lite;
 use SOAP::Transport::HTTP;
 use JSON::PP;
-use HTTP::Tiny;
+use IO::Socket::INET;
+use Socket qw(IPPROTO_TCP TCP_NODELAY);
 use MIME::Base64 qw(decode_base64 encode_base64);
 use Scalar::Util qw(reftype blessed);
 
 my $DISPATCH = shift or die "usage: $0 DISPATCH_URL\n";
 my $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
-my $HTTP = HTTP::Tiny->new(keep_alive => 1, timeout => 60);
+my ($DHOST, $DPORT, $DPATH) = $DISPATCH =~ m{^http://([^/:]+):(\d+)(/.*)$} or die "bad URL $DISPATCH\n";
+my $DSOCK;
 
-# What Perl received, as JSON: blessed structs become plain hashes; bytes that are not text
-# (base64Binary decoded by SOAP::Lite) are marked so the reader can tell them from strings.
+# POST to the dispatcher over one kept-alive connection, written in one piece with Nagle off
+# (HTTP::Tiny writes headers and body apart, which costs a delayed-ACK wait per call).
+sub dispatch {
+    my $content = shift;
+    for my $attempt (1, 2) {
+        $DSOCK ||= IO::Socket::INET->new(PeerAddr => $DHOST, PeerPort => $DPORT, Proto => 'tcp')
+            or die "cannot reach dispatcher: $!\n";
+        setsockopt($DSOCK, IPPROTO_TCP, TCP_NODELAY, 1);
+        my $req = "POST $DPATH HTTP/1.1\r\nHost: $DHOST\r\nContent-Type: application/json\r\n"
+            . "Content-Length: " . length($content) . "\r\n\r\n" . $content;
+        if (print {$DSOCK} $req) {
+            my ($status, $len) = (0, 0);
+            my $line = <$DSOCK>;
+            if (defined $line && $line =~ m{^HTTP/1\.\d (\d+)}) {
+                $status = $1;
+                while (defined(my $h = <$DSOCK>)) {
+                    last if $h =~ /^\r?\n$/;
+                    $len = $1 if $h =~ /^Content-Length:\s*(\d+)/i;
+                }
+                my $body = '';
+                while (length($body) < $len) {
+                    my $n = read($DSOCK, $body, $len - length($body), length($body));
+                    last unless $n;
+                }
+                return ($status, $body);
+            }
+        }
+        close $DSOCK; undef $DSOCK;  # the server closed the kept-alive connection: once more
+    }
+    die "dispatcher connection failed\n";
+}
+
+# What Perl received, as JSON: blessed structs become plain hashes; bytes (base64Binary decoded
+# by SOAP::Lite) are marked so the reader can tell them from strings.
 sub plain {
     my $v = shift;
     return $v unless defined $v;
     my $type = reftype($v);
     if (!$type) {
-        return { '__bytes__' => encode_base64($v, '') } if !utf8::is_utf8($v) && $v =~ /[^\x09\x0a\x0d\x20-\x7e]/;
+        # XML::Parser hands over text flagged as UTF-8; only decoded base64 comes unflagged
+        return { '__bytes__' => encode_base64($v, '') } if !utf8::is_utf8($v);
         return "$v";
     }
     return { map { $_ => plain($v->{$_}) } keys %$v } if $type eq 'HASH';
@@ -71,10 +106,10 @@ sub AUTOLOAD {
         auth_info => main::plain($auth),
         params => [ map { main::plain($_) } @params ],
     });
-    my $res = $HTTP->post($DISPATCH, { content => $request, headers => { 'content-type' => 'application/json' } });
-    die SOAP::Fault->faultcode('Server.Front')->faultstring("dispatcher: $res->{status} $res->{content}")
-        unless $res->{success};
-    my $answer = $JSON->decode($res->{content});
+    my ($status, $body) = main::dispatch($request);
+    die SOAP::Fault->faultcode('Server.Front')->faultstring("dispatcher: $status $body")
+        unless $status == 200;
+    my $answer = $JSON->decode($body);
     if (my $fault = $answer->{fault}) {
         die SOAP::Fault->faultcode($fault->{code})->faultstring($fault->{string});
     }
@@ -109,7 +144,8 @@ while (my $conn = $daemon->accept) {
     my $pid = fork();
     die "fork: $!\n" unless defined $pid;
     if ($pid) { $conn->close; next; }
-    $HTTP = HTTP::Tiny->new(keep_alive => 1, timeout => 60);
+    undef $DSOCK;
+    setsockopt($conn, IPPROTO_TCP, TCP_NODELAY, 1);
     while (my $req = $conn->get_request) {
         $daemon->request($req);
         $daemon->SOAP::Transport::HTTP::Server::handle;

@@ -22,7 +22,7 @@ import math
 import re
 import threading
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -273,7 +273,7 @@ def _text(w: _Writer, value: Any, path: str) -> str:
 def server_datetime(value: datetime) -> str:
     """PortaBilling's format on both transports: `YYYY-MM-DD HH:MM:SS`, UTC, no `T`."""
     if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
     return value.strftime("%Y-%m-%d %H:%M:%S")
 
 
@@ -379,7 +379,10 @@ def _decode(el: etree._Element, spec: Spec, plan: Any, refs: _Refs) -> Any:
     if plan is None:
         if len(el):
             return _generic(el, refs)  # a struct where a scalar belongs: convert will say so
-        return el.text or ""
+        text = el.text or ""
+        if attrib and _is_base64(attrib.get(_XSI_TYPE)) and not _is_base64(spec):
+            return _base64_text(text)
+        return text
     if type(plan) is tuple:  # a list
         item_spec = spec[1] if type(spec) is tuple else spec
         if _is_array(el) or (type(spec) is tuple and spec[0] == "[]"):
@@ -388,6 +391,18 @@ def _decode(el: etree._Element, spec: Spec, plan: Any, refs: _Refs) -> Any:
     if plan == "any":
         return _generic(el, refs)
     return _struct_data(el, _fields_of(plan), refs)
+
+
+def _is_base64(xsd_type: Any) -> bool:
+    return isinstance(xsd_type, str) and xsd_type.endswith(("base64Binary", "base64"))
+
+
+def _base64_text(text: str) -> str:
+    """SOAP::Lite sends any non-ASCII string as `xsd:base64Binary`; the schema says string."""
+    try:
+        return base64.b64decode(text, validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError(f"base64Binary value is not UTF-8 text: {text[:40]!r}") from None
 
 
 def _struct_data(el: etree._Element, fields: _Fields, refs: _Refs) -> dict[str, Any]:
@@ -457,6 +472,12 @@ def _generic(el: etree._Element, refs: _Refs) -> Any:
         if _is_array(el):
             return _array_items(el, _ANY_TYPE, "any", refs)
     if not len(el):
+        if _is_base64(el.get(_XSI_TYPE)):
+            raw = base64.b64decode(el.text or "")
+            try:
+                return raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return raw
         return el.text or ""
     data: dict[str, Any] = {}
     for child in el.iterchildren(etree.Element):
