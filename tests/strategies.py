@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 from datetime import date, datetime, time
-from decimal import Decimal
 from enum import Enum
 from typing import Any
 

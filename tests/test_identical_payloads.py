@@ -21,9 +21,9 @@ from .strategies import struct_of
 if str(ROOT / "generated") not in sys.path:
     sys.path.insert(0, str(ROOT / "generated"))
 
-from portabilling._runtime.operation import Operation  # noqa: E402
+from portabilling._runtime.operation import Operation
 
-from .simulator import Call, Session, _operations, _wire  # noqa: E402
+from .simulator import Call, Session, _operations, _wire
 
 OPERATIONS: list[Operation[Any, Any]] = sorted(
     (op for op in _operations("portabilling").values() if not op.json_only),
