@@ -620,6 +620,10 @@ class _Handler(BaseHTTPRequestHandler):
                     "file_name": result.name,
                     "mime_type": result.content_type,
                 }
+            op = sim.ops[(call.service, call.method)]
+            if op.response_wrapped and isinstance(result, dict):
+                names = [f.encode_name for f in msgspec.structs.fields(op.response)]
+                result = {"__parts__": [result.get(n) for n in names]}
             self._json(200, {"result": _perl_strings(result)})
             return
         if path.startswith("/Porta/SOAP/"):

@@ -14,9 +14,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from . import types as types
     from ._runtime.errors import AuthError as AuthError
+    from ._runtime.errors import DecodeError as DecodeError
+    from ._runtime.errors import EncodeError as EncodeError
     from ._runtime.errors import Fault as Fault
     from ._runtime.errors import PortaBillingError as PortaBillingError
     from ._runtime.errors import TransportError as TransportError
+    from ._runtime.errors import UnsupportedOperation as UnsupportedOperation
+    from ._runtime.service import CallOptions as CallOptions
+    from ._runtime.xmlparse import XmlLimits as XmlLimits
     from ._runtime.struct import UNSET as UNSET
     from ._runtime.struct import UnsetType as UnsetType
     from .account import AsyncAccountClient as AsyncAccountClient
@@ -31,9 +36,14 @@ SOURCE_SHA256 = "b060af1bb5521a4877ba6eb26b1660532f254c830974c5d91e286ebfebe7939
 
 _LAZY: dict[str, str] = {
     "AuthError": "._runtime.errors",
+    "CallOptions": "._runtime.service",
+    "DecodeError": "._runtime.errors",
+    "EncodeError": "._runtime.errors",
     "Fault": "._runtime.errors",
     "PortaBillingError": "._runtime.errors",
     "TransportError": "._runtime.errors",
+    "UnsupportedOperation": "._runtime.errors",
+    "XmlLimits": "._runtime.xmlparse",
     "UNSET": "._runtime.struct",
     "UnsetType": "._runtime.struct",
     "AccountClient": ".account",

@@ -72,16 +72,22 @@ sub plain {
     return "$v";
 }
 
-# The dispatcher's answer as Perl data for SOAP::Lite to serialize its own way.
+# The dispatcher's answer as Perl data for SOAP::Lite to serialize its own way. A hash with
+# "__ref__" => NAME is one Perl reference per NAME, so SOAP::Lite writes it once as a multi-ref
+# (id="ref-...") and points at it with href elsewhere, as it does for shared data.
 sub perl_data {
-    my $v = shift;
+    my ($v, $refs) = @_;
+    $refs ||= {};
     return undef unless defined $v;
     if (ref $v eq 'HASH') {
         return SOAP::Data->type(base64Binary => decode_base64($v->{'__base64__'}))
             if exists $v->{'__base64__'};
-        return { map { $_ => perl_data($v->{$_}) } keys %$v };
+        if (defined(my $name = $v->{'__ref__'})) {
+            return $refs->{$name} ||= { map { $_ => perl_data($v->{$_}, $refs) } grep { $_ ne '__ref__' } keys %$v };
+        }
+        return { map { $_ => perl_data($v->{$_}, $refs) } keys %$v };
     }
-    return [ map { perl_data($_) } @$v ] if ref $v eq 'ARRAY';
+    return [ map { perl_data($_, $refs) } @$v ] if ref $v eq 'ARRAY';
     return ($v ? 1 : 0) if JSON::PP::is_bool($v);
     return $v;
 }
@@ -113,7 +119,11 @@ sub AUTOLOAD {
     if (my $fault = $answer->{fault}) {
         die SOAP::Fault->faultcode($fault->{code})->faultstring($fault->{string});
     }
-    return main::perl_data($answer->{result});
+    my $result = $answer->{result};
+    # several output parts (the old two-part releases): one return value per part, in order
+    return map { main::perl_data($_) } @{ $result->{'__parts__'} }
+        if ref $result eq 'HASH' && exists $result->{'__parts__'};
+    return main::perl_data($result);
 }
 
 package Front::Daemon;

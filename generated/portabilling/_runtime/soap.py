@@ -364,6 +364,24 @@ def _is_array(el: etree._Element) -> bool:
     return xsi_type is not None and xsi_type.rpartition(":")[2] == "Array"
 
 
+def _is_array_here(el: etree._Element, spec: Spec, item_plan: Any) -> bool:
+    """A list field's element: the whole array, or one occurrence of a repeated element?
+
+    SOAP-ENC markers decide when present. Without them the schema's word is taken, unless the
+    element plainly is one item (a struct item whose fields it holds, a scalar with no children):
+    servers send arrays both ways whatever the schema says.
+    """
+    if _is_array(el):
+        return True
+    if not (type(spec) is tuple and spec[0] == "[]"):
+        return False
+    if isinstance(item_plan, type):
+        known = _fields_of(item_plan).decode
+        first = next(el.iterchildren(etree.Element), None)
+        return first is None or etree.QName(first).localname not in known
+    return (item_plan is None and len(el) > 0) or type(item_plan) is tuple
+
+
 def _decode(el: etree._Element, spec: Spec, plan: Any, refs: _Refs) -> Any:
     attrib = el.attrib
     if attrib:
@@ -385,7 +403,7 @@ def _decode(el: etree._Element, spec: Spec, plan: Any, refs: _Refs) -> Any:
         return text
     if type(plan) is tuple:  # a list
         item_spec = spec[1] if type(spec) is tuple else spec
-        if _is_array(el) or (type(spec) is tuple and spec[0] == "[]"):
+        if _is_array_here(el, spec, plan[1]):
             return _array_items(el, item_spec, plan[1], refs)
         return [_decode(el, item_spec, plan[1], refs)]
     if plan == "any":
@@ -416,9 +434,7 @@ def _struct_data(el: etree._Element, fields: _Fields, refs: _Refs) -> dict[str, 
         if entry is None:
             continue  # a field these bindings do not know: newer server, ignored
         spec, plan = entry
-        if type(plan) is tuple and not (
-            _is_array(child) or (type(spec) is tuple and spec[0] == "[]")
-        ):
+        if type(plan) is tuple and not _is_array_here(child, spec, plan[1]):
             # one occurrence of a repeated element
             item_spec = spec[1] if type(spec) is tuple else spec
             value = _decode(child, item_spec, plan[1], refs)
