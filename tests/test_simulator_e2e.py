@@ -304,3 +304,44 @@ def test_bulk_runs_bounded_concurrent_calls(sim: Any) -> None:
     results = run("async", "soap", sim.url, scenario, **ADMIN)
     assert len({r.i_customer for r in results}) == 30
     assert sim.sim.logins == 1
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_no_secrets_in_logs_reprs_or_errors(sim: Any, transport: str, caplog: Any) -> None:
+    import logging
+
+    from portabilling import AdminClient, Fault
+
+    caplog.set_level(logging.DEBUG)
+    with AdminClient(sim.url, transport=transport, login="admin", password="secret") as c:
+        c.customer.get_customer_list()
+        sim.sim.expire_sessions()
+        c.customer.get_customer_list()
+        with pytest.raises(Fault) as err:
+            c.account.get_account_info(i_account=424242)
+        shown = [repr(c), str(err.value), repr(err.value), repr(c.customer)]
+    sessions = [
+        c.auth_info.get("session_id") for c in sim.sim.calls if c.auth_info.get("session_id")
+    ]
+    assert sessions, "the calls carried a session id"
+    text = "\n".join([*shown, *(r.getMessage() for r in caplog.records)])
+    for secret in ["secret", *sessions]:
+        assert secret not in text
+
+
+def test_interface_selects_its_default_port(importer: Any) -> None:
+    from .conftest import ROOT
+
+    importer(ROOT / "generated", "portabilling")
+    from portabilling import AccountClient, AdminClient, CustomerClient
+    from portabilling.customer.customer import GET_CUSTOMER_INFO
+    from portabilling.types import GetCustomerInfoRequest
+
+    assert str(
+        CustomerClient("https://pbx.invalid")
+        .build_request(GET_CUSTOMER_INFO, GetCustomerInfoRequest())
+        .url
+    ) == ("https://pbx.invalid:8444/rest/Customer/get_customer_info")
+    assert AccountClient("https://pbx.invalid").base_url == "https://pbx.invalid:8445"
+    assert AdminClient("https://pbx.invalid").base_url == "https://pbx.invalid"
+    assert CustomerClient("https://pbx.invalid:9999").base_url == "https://pbx.invalid:9999"

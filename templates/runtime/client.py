@@ -65,7 +65,7 @@ class _Core:
             raise ValueError(f"transport must be 'json' or 'soap', not {transport!r}")
         if json_style not in ("form", "bearer"):
             raise ValueError(f"json_style must be 'form' or 'bearer', not {json_style!r}")
-        self.base_url = base_url.rstrip("/")
+        self.base_url = self._with_default_port(base_url.rstrip("/"))
         self.transport: TransportName = transport
         self.timeout = timeout
         self.retries = retries
@@ -79,6 +79,14 @@ class _Core:
         self._session_id = session_id
         self._access_token = access_token
         self._owns_session = False
+
+    @classmethod
+    def _with_default_port(cls, base_url: str) -> str:
+        """`https://HOST` of a customer client means port 8444 (8442, 8445 for the others)."""
+        url = httpx.URL(base_url)
+        if url.port is None and cls.default_port and url.scheme == "https" and cls.default_port != 443:
+            return str(url.copy_with(port=cls.default_port)).rstrip("/")
+        return base_url
 
     def __repr__(self) -> str:
         # never the credentials, the session id or a token
