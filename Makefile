@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: generate test lint check clean
+.PHONY: generate test lint check drift clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -27,6 +27,11 @@ lint: $(STAMP)
 ## Fails when generated/ is not what the generator produces.
 check: $(STAMP)
 	$(BIN)/python -m generator generate --check
+
+## API drift between the two shared releases, as the markdown a pull request would get.
+SHARED ?= ../shared/wsdl/portabilling
+drift: $(STAMP)
+	$(BIN)/python -m generator drift $(SHARED)/mr100 $(SHARED)/mr105 --format markdown --fail-on never
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

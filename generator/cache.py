@@ -27,6 +27,7 @@ class InputSet:
     manifest_hash: str = ""  # empty for inputs without a manifest: hashed from files read
     wsdls: list[tuple[str, str]] = field(default_factory=list)  # (interface, path), sorted
     openapi: dict[str, str] = field(default_factory=dict)  # interface -> path
+    url_map: dict[str, str] = field(default_factory=dict)  # absolute schema URL -> cached file
 
     def display(self, path: str) -> str:
         return os.path.relpath(path, os.path.dirname(os.path.realpath(self.root)))
@@ -53,6 +54,9 @@ def open_cache(directory: str) -> InputSet:
     for entry in files:
         _verify(root, entry, manifest_path)
     found = _scan(root)
+    for entry in files:
+        if isinstance(entry.get("url"), str) and str(entry.get("path", "")).startswith("_"):
+            found.url_map[entry["url"]] = os.path.join(root, entry["path"])
     found.release = str(manifest.get("release", ""))
     found.manifest_hash = hashlib.sha256(raw).hexdigest()
     return found
@@ -75,7 +79,8 @@ def open_plain(path: str) -> InputSet:
 def _scan(root: str) -> InputSet:
     result = InputSet(root=root)
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
+        # `_remote/`: schemas fetched from absolute URLs, reached only through their imports
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("_"))
         for name in sorted(filenames):
             path = os.path.join(dirpath, name)
             rel = os.path.relpath(path, root)

@@ -1,14 +1,19 @@
-"""`python -m generator`: generate, model (fetch and drift join as sub-commands of their own)."""
+"""`python -m generator`: fetch, generate, model, drift."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from .cache import InputSet, open_cache, open_plain
+from .drift import apply_ignore, compare, load_ignore
+from .drift_report import FORMATS, exit_code, render
 from .errors import GeneratorError
+from .fetch import INTERFACES, Fetcher, fetch, warn_insecure
 from .model import Model
 from .pipeline import Progress, load_model
 from .render import Renderer, diff_against, format_files, write_atomic
@@ -37,10 +42,53 @@ def main(argv: list[str] | None = None) -> int:
     _add_input(mod)
     mod.add_argument("--json", action="store_true", help="dump the whole model as JSON")
 
+    fet = sub.add_parser("fetch", help="download a server's WSDL/XSD/OpenAPI set into a cache")
+    fet.add_argument("url", help="https://HOST[:PORT] of the PortaBilling server")
+    fet.add_argument("--out", type=Path, required=True, help="cache directory to create")
+    fet.add_argument(
+        "--interface",
+        action="append",
+        choices=["admin", "customer", "reseller", "account"],
+        help="interface(s) to fetch (repeatable; default admin)",
+    )
+    fet.add_argument("--services", help="comma-separated service names (default: discover)")
+    fet.add_argument("--concurrency", type=int, default=8)
+    fet.add_argument("--retries", type=int, default=3)
+    fet.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
+    fet.add_argument("--user", default=os.environ.get("PORTABILLING_USER"))
+    fet.add_argument("--password", default=os.environ.get("PORTABILLING_PASSWORD"))
+    fet.add_argument(
+        "--allow-host", action="append", default=[], help="also follow schema locations to HOST"
+    )
+
+    dri = sub.add_parser(
+        "drift", help="report API changes between two caches (or a cache and a URL)"
+    )
+    dri.add_argument("old", help="old cache directory")
+    dri.add_argument("new", help="new cache directory, or https://HOST[:PORT] to fetch")
+    dri.add_argument("--format", choices=FORMATS, default="text")
+    dri.add_argument(
+        "--fail-on", choices=["breaking", "warning", "any", "never"], default="breaking"
+    )
+    dri.add_argument("--ignore", type=Path, help="file of rule ids and/or paths to leave out")
+    dri.add_argument(
+        "--interface",
+        action="append",
+        choices=["admin", "customer", "reseller", "account"],
+        help="interfaces to fetch when NEW is a URL (default: those in OLD)",
+    )
+    dri.add_argument(
+        "--insecure", action="store_true", help="(URL) do not verify TLS certificates"
+    )
+
     args = parser.parse_args(argv)
     try:
         if args.command == "generate":
             return _generate(args)
+        if args.command == "fetch":
+            return _fetch(args)
+        if args.command == "drift":
+            return _drift(args)
         return _model(args)
     except GeneratorError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -108,6 +156,69 @@ def _model(args: argparse.Namespace) -> int:
     for w in model.warnings:
         print(f"warning: {w}")
     return 0
+
+
+def _fetcher(url: str, args: argparse.Namespace, interfaces: list[str]) -> Fetcher:
+    if getattr(args, "insecure", False):
+        warn_insecure()
+    user, password = getattr(args, "user", None), getattr(args, "password", None)
+    services = getattr(args, "services", None)
+    return Fetcher(
+        url,
+        interfaces=interfaces,
+        services=[s.strip() for s in services.split(",") if s.strip()] if services else None,
+        concurrency=getattr(args, "concurrency", 8),
+        retries=getattr(args, "retries", 3),
+        verify=not getattr(args, "insecure", False),
+        auth=(user, password) if user and password else None,
+        allow_hosts=getattr(args, "allow_host", []),
+        progress=_progress_bar() if sys.stderr.isatty() else None,
+    )
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    interfaces = args.interface or ["admin"]
+    result = fetch(args.url, args.out, _fetcher(args.url, args, interfaces))
+    for name in result.missing:
+        print(
+            f"warning: {name}: the server has no WSDL for this service (HTTP 404)", file=sys.stderr
+        )
+    size = sum(int(str(f["size"])) for f in result.files)
+    print(
+        f"fetched {len(result.files)} files ({size} bytes) from {args.url} into {args.out}"
+        f"{' (release ' + result.release + ')' if result.release else ''} "
+        f"in {time.perf_counter() - started:.1f}s"
+    )
+    return 0
+
+
+def _drift_model(source: str, args: argparse.Namespace, interfaces: list[str]) -> Model:
+    if "://" not in source:
+        return load_model(open_cache(source))
+    with tempfile.TemporaryDirectory() as tmp:
+        target = Path(tmp) / "new"
+        fetch(source, target, _fetcher(source, args, interfaces))
+        return load_model(open_cache(str(target)))
+
+
+def _drift(args: argparse.Namespace) -> int:
+    old = load_model(open_cache(args.old))
+    interfaces = (
+        args.interface or sorted({i.name for i in old.interfaces} & set(INTERFACES)) or ["admin"]
+    )
+    new = _drift_model(args.new, args, interfaces)
+    report = compare(old, new)
+    if args.ignore is not None:
+        try:
+            text = args.ignore.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise GeneratorError(
+                f"cannot read ignore file: {exc.strerror}", file=str(args.ignore)
+            ) from None
+        report = apply_ignore(report, load_ignore(text))
+    sys.stdout.write(render(report, args.format))
+    return exit_code(report, args.fail_on)
 
 
 def _progress_bar() -> Progress:

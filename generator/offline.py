@@ -47,16 +47,17 @@ def to_path(url: str) -> str | None:
 class OfflineTransport(Transport):
     """Serves files from under `root` and the bundled schemas; refuses everything else."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, url_map: dict[str, str] | None = None) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.root = os.path.realpath(root)
+        self.url_map = url_map or {}  # absolute URLs `fetch` saved under the cache
         self.trees: dict[str, etree._ElementTree] = {}
         self._bytes: dict[str, bytes] = {}
 
     def load(self, url: str) -> bytes:
         if url in _BUNDLED:
             return _bundled(_BUNDLED[url])
-        path = to_path(url)
+        path = self.url_map.get(url) or to_path(url)
         if path is None:
             raise GeneratorError(
                 f"network access refused: {url} (only files under {self.root} are read)",

@@ -131,7 +131,9 @@ class _Converter:
             or schema.get("type") in ("object", "array")
             or ("properties" in schema)
         ):
-            return self._convert(schema, "{%s}%s" % (PORTA_NS, _anon(context)), context)
+            qname = self._convert(schema, "{%s}%s" % (PORTA_NS, _anon(context)), context)
+            self.types[qname].synthetic = True  # an inline schema: named by us, not the vendor
+            return qname
         return self._scalar(schema, context)
 
     def _named(self, ref: str, context: str) -> str:

@@ -157,8 +157,8 @@ def _builtin_of(ztype: Any) -> str:
 class WsdlParser:
     """Parses WSDL files that share one offline transport, so shared XSDs are read once."""
 
-    def __init__(self, root: str) -> None:
-        self.transport = OfflineTransport(root)
+    def __init__(self, root: str, url_map: dict[str, str] | None = None) -> None:
+        self.transport = OfflineTransport(root, url_map)
         self.index = _XmlIndex(self.transport)
 
     def parse(self, path: str, interface: str) -> ParsedWsdl:

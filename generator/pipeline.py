@@ -14,7 +14,7 @@ Progress = Callable[[str, int, int], None]
 
 
 def load_model(inputs: InputSet, progress: Progress | None = None) -> Model:
-    parser = WsdlParser(inputs.root)
+    parser = WsdlParser(inputs.root, inputs.url_map)
     parsed: list[tuple[str, ParsedWsdl]] = []
     total = len(inputs.wsdls) + len(inputs.openapi)
     for i, (interface, path) in enumerate(inputs.wsdls):

@@ -84,7 +84,12 @@ class _Core:
     def _with_default_port(cls, base_url: str) -> str:
         """`https://HOST` of a customer client means port 8444 (8442, 8445 for the others)."""
         url = httpx.URL(base_url)
-        if url.port is None and cls.default_port and url.scheme == "https" and cls.default_port != 443:
+        if (
+            url.port is None
+            and cls.default_port
+            and url.scheme == "https"
+            and cls.default_port != 443
+        ):
             return str(url.copy_with(port=cls.default_port)).rstrip("/")
         return base_url
 

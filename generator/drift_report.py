@@ -1,0 +1,136 @@
+"""A drift report as text, JSON, markdown (pull-request comments), GitHub annotations or JUnit."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from xml.sax.saxutils import escape, quoteattr
+
+from .drift import Change, Report
+
+SCHEMA_VERSION = 1
+_ICON = {"breaking": "❌", "warning": "⚠️", "info": "ℹ️"}
+
+
+def render(report: Report, fmt: str) -> str:
+    renderer = _FORMATS.get(fmt)
+    if renderer is None:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(sorted(_FORMATS))}")
+    return renderer(report)
+
+
+def _text(report: Report) -> str:
+    counts = report.counts()
+    lines = [
+        f"API drift {report.old} -> {report.new}: {counts['breaking']} breaking, "
+        f"{counts['warning']} warnings, {counts['info']} info"
+    ]
+    for c in report.changes:
+        lines.append(f"{c.severity.upper():8} {c.rule:28} {c.path}: {c.message}")
+    return "\n".join(lines) + "\n"
+
+
+def _json(report: Report) -> str:
+    data = {
+        "schema_version": SCHEMA_VERSION,
+        "old": report.old,
+        "new": report.new,
+        "summary": report.counts(),
+        "changes": [c.to_dict() for c in report.changes],
+    }
+    return json.dumps(data, indent=1, ensure_ascii=False, sort_keys=True, default=str) + "\n"
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _markdown(report: Report) -> str:
+    counts = report.counts()
+    out = [
+        f"### PortaBilling API drift: {report.old} → {report.new}",
+        "",
+        f"**{counts['breaking']} breaking**, {counts['warning']} warnings, {counts['info']} info.",
+        "",
+    ]
+    for severity in ("breaking", "warning", "info"):
+        rows = [c for c in report.changes if c.severity == severity]
+        if not rows:
+            continue
+        block = [
+            f"{_ICON[severity]} **{severity}** ({len(rows)})",
+            "",
+            "| rule | where | direction | change |",
+            "|---|---|---|---|",
+            *(
+                f"| `{c.rule}` | `{_cell(c.path)}` | {c.direction} | {_cell(c.message)} |"
+                for c in rows
+            ),
+            "",
+        ]
+        if severity == "info":  # long and rarely read: folded
+            block = ["<details><summary>info</summary>", "", *block, "</details>", ""]
+        out.extend(block)
+    if not report.changes:
+        out.append("No changes.")
+    return "\n".join(out) + "\n"
+
+
+def _github(report: Report) -> str:
+    level = {"breaking": "error", "warning": "warning", "info": "notice"}
+
+    def esc(text: str) -> str:
+        return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+    lines = [
+        f"::{level[c.severity]} title={esc(c.rule)}::{esc(c.path)}: {esc(c.message)}"
+        for c in report.changes
+    ]
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _junit(report: Report) -> str:
+    failures = [c for c in report.changes if c.severity == "breaking"]
+    cases = []
+    for c in report.changes:
+        name = quoteattr(f"{c.rule} {c.path}")
+        body = ""
+        if c.severity == "breaking":
+            body = f"<failure message={quoteattr(c.message)} type={quoteattr(c.rule)}/>"
+        elif c.severity == "warning":
+            body = f"<system-out>{escape(c.message)}</system-out>"
+        cases.append(f'  <testcase classname="drift.{c.severity}" name={name}>{body}</testcase>')
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<testsuite name={quoteattr(f"api-drift {report.old} -> {report.new}")} '
+        f'tests="{len(report.changes)}" failures="{len(failures)}">\n'
+        + "\n".join(cases)
+        + "\n</testsuite>\n"
+    )
+
+
+_FORMATS: dict[str, Callable[[Report], str]] = {
+    "text": _text,
+    "json": _json,
+    "markdown": _markdown,
+    "github": _github,
+    "junit": _junit,
+}
+FORMATS = tuple(_FORMATS)
+
+
+def exit_code(report: Report, fail_on: str) -> int:
+    """1 when a change at or above `fail_on` is present (breaking | warning | any | never)."""
+    counts = report.counts()
+    if fail_on == "never":
+        return 0
+    if fail_on == "breaking":
+        return 1 if counts["breaking"] else 0
+    if fail_on == "warning":
+        return 1 if counts["breaking"] or counts["warning"] else 0
+    if fail_on == "any":
+        return 1 if report.changes else 0
+    raise ValueError(f"--fail-on must be breaking, warning, any or never, not {fail_on!r}")
+
+
+__all__ = ["FORMATS", "Change", "exit_code", "render"]

@@ -1,0 +1,298 @@
+"""Download a server's WSDL set into a cache laid out like the bundled one, or not at all.
+
+What is fetched: the OpenAPI document of each chosen interface, one WSDL per service (the service
+list comes from `--services`, the OpenAPI paths and a `/wsdl/` directory index if the server has
+one), and every schema and WSDL those import or include, recursively. Relative locations keep
+their layout (`/wsdl/X.wsdl` is stored as `admin/X.wsdl`, so `../xsd/a.xsd` still resolves);
+absolute ones on the same host (or an `--allow-host`) go under `_remote/HOST/` and the manifest
+maps their URL to the file. The cache appears only when everything arrived.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from .cache import DEFAULT_PORTS, MANIFEST
+from .errors import GeneratorError
+from .xmlsafe import parse_xml
+
+INTERFACES = ("admin", "customer", "reseller", "account")
+_LOCATION_TAGS = {
+    "{http://www.w3.org/2001/XMLSchema}import": "schemaLocation",
+    "{http://www.w3.org/2001/XMLSchema}include": "schemaLocation",
+    "{http://www.w3.org/2001/XMLSchema}redefine": "schemaLocation",
+    "{http://schemas.xmlsoap.org/wsdl/}import": "location",
+}
+_INDEX_LINK = re.compile(
+    r'href="([^"]*?([A-Za-z0-9]+?)(Admin|Customer|Reseller|Account)Service\.wsdl)"'
+)
+_TRANSIENT = {429, 500, 502, 503, 504}
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class FetchResult:
+    files: list[dict[str, object]] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # services that answered 404
+    release: str = ""
+
+
+class Fetcher:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        interfaces: list[str],
+        services: list[str] | None = None,
+        concurrency: int = 8,
+        retries: int = 3,
+        verify: bool = True,
+        auth: tuple[str, str] | None = None,
+        allow_hosts: list[str] | None = None,
+        timeout: float = 60.0,
+        progress: Progress | None = None,
+    ) -> None:
+        parts = urlsplit(base_url.rstrip("/"))
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise GeneratorError(f"not an http(s) URL: {base_url}")
+        unknown = [i for i in interfaces if i not in INTERFACES]
+        if unknown:
+            raise GeneratorError(
+                f"unknown interface(s) {', '.join(unknown)}; use {', '.join(INTERFACES)}"
+            )
+        self.scheme = parts.scheme
+        self.host = parts.hostname
+        self.port = parts.port
+        self.interfaces = interfaces
+        self.services = services
+        self.concurrency = max(1, concurrency)
+        self.retries = retries
+        self.allow_hosts = {self.host, *(allow_hosts or [])}
+        self.progress = progress
+        self.http = httpx.Client(verify=verify, auth=auth, timeout=timeout, follow_redirects=True)
+        self.result = FetchResult()
+        self._stored: dict[str, str] = {}  # url -> relative path in the cache
+        self._done = 0
+
+    def base(self, interface: str) -> str:
+        """The interface's own port unless the URL named one (then every interface uses it)."""
+        port = self.port or DEFAULT_PORTS.get(interface)
+        default = 443 if self.scheme == "https" else 80
+        netloc = self.host if port in (None, default) else f"{self.host}:{port}"
+        return f"{self.scheme}://{netloc}"
+
+    # ---- HTTP -----------------------------------------------------------------------------------
+
+    def get(self, url: str, *, missing_ok: bool = False) -> bytes | None:
+        for attempt in range(self.retries + 1):
+            try:
+                response = self.http.get(url)
+            except httpx.TransportError as exc:
+                if attempt == self.retries:
+                    raise GeneratorError(
+                        f"cannot fetch {url}: {type(exc).__name__}: {exc}"
+                    ) from None
+                time.sleep(0.2 * 2**attempt)
+                continue
+            if response.status_code == 404 and missing_ok:
+                return None
+            if response.status_code in _TRANSIENT and attempt < self.retries:
+                time.sleep(0.2 * 2**attempt)
+                continue
+            if response.status_code in (401, 403):
+                raise GeneratorError(
+                    f"{url}: HTTP {response.status_code}; pass --user/--password "
+                    "(or PORTABILLING_USER / PORTABILLING_PASSWORD)"
+                )
+            if response.status_code != 200:
+                raise GeneratorError(f"{url}: HTTP {response.status_code}")
+            return response.content
+        raise AssertionError("unreachable")
+
+    # ---- the walk -------------------------------------------------------------------------------
+
+    def run(self, staging: Path) -> FetchResult:
+        plan: list[tuple[str, str, str]] = []  # (interface, service, url)
+        for interface in self.interfaces:
+            label = interface.capitalize()
+            doc_url = f"{self.base(interface)}/doc/api/{label}Interface.json"
+            doc = self.get(doc_url, missing_ok=True)
+            services = set(self.services or [])
+            if doc is not None:
+                self._store(staging, doc_url, f"openapi/{label}Interface.json", doc)
+                if not self.services:
+                    services |= _openapi_services(doc, doc_url)
+                self.result.release = self.result.release or _openapi_release(doc)
+            if not self.services:
+                index = self.get(f"{self.base(interface)}/wsdl/", missing_ok=True) or b""
+                services |= {
+                    m.group(2)
+                    for m in _INDEX_LINK.finditer(index.decode("utf-8", "replace"))
+                    if m.group(3) == label
+                }
+            for service in sorted(services):
+                plan.append(
+                    (
+                        interface,
+                        service,
+                        f"{self.base(interface)}/wsdl/{service}{label}Service.wsdl",
+                    )
+                )
+        if not plan:
+            raise GeneratorError(
+                "found no services to fetch: the server publishes no OpenAPI document or /wsdl/ index; "
+                "name them with --services"
+            )
+        total = len(plan)
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            bodies = list(pool.map(lambda item: self.get(item[2], missing_ok=True), plan))
+        pending: list[tuple[str, str, bytes]] = []
+        for (interface, service, url), body in zip(plan, bodies, strict=True):
+            self._tick(url, total)
+            if body is None:
+                self.result.missing.append(f"{interface}/{service}")
+                continue
+            rel = f"{interface}/{url.rsplit('/', 1)[1]}"
+            self._store(staging, url, rel, body)
+            pending.append((url, rel, body))
+        self._follow(staging, pending)
+        return self.result
+
+    def _follow(self, staging: Path, pending: list[tuple[str, str, bytes]]) -> None:
+        """Every import/include location, breadth first, each URL once."""
+        while pending:
+            wanted: dict[str, tuple[str, str]] = {}  # url -> (relative path, referrer)
+            for url, rel, body in pending:
+                tree = parse_xml(body, rel)
+                for el in tree.iter():
+                    attr = _LOCATION_TAGS.get(el.tag) if isinstance(el.tag, str) else None
+                    location = el.get(attr) if attr else None
+                    if not location:
+                        continue
+                    target = urljoin(url, location).split("#", 1)[0]
+                    if target in self._stored or target in wanted:
+                        continue
+                    wanted[target] = (
+                        self._local_path(target, url, rel, location),
+                        f"{rel}:{el.sourceline}",
+                    )
+            items = sorted(wanted.items())
+            with ThreadPoolExecutor(self.concurrency) as pool:
+                bodies = list(pool.map(lambda item: self.get(item[0]), items))
+            pending = []
+            for (target, (local, _)), content in zip(items, bodies, strict=True):
+                if content is None:
+                    raise GeneratorError(f"{target}: empty reply")
+                self._store(staging, target, local, content)
+                pending.append((target, local, content))
+
+    def _local_path(self, target: str, referrer_url: str, referrer_rel: str, location: str) -> str:
+        parts = urlsplit(target)
+        if parts.hostname not in self.allow_hosts:
+            raise GeneratorError(
+                f"schema location {location} points to host {parts.hostname}; "
+                f"pass --allow-host {parts.hostname} to fetch it",
+                file=referrer_rel,
+            )
+        if "://" not in location:
+            # relative: keep the layout, so the saved files resolve each other unchanged
+            rel = os.path.normpath(os.path.join(os.path.dirname(referrer_rel), location)).replace(
+                os.sep, "/"
+            )
+            if not rel.startswith(("..", "/")) and not rel.startswith("_"):
+                return rel
+        clean = re.sub(r"[^A-Za-z0-9._/-]", "_", parts.path.lstrip("/")) or "index"
+        return f"_remote/{parts.hostname}_{parts.port or ''}/{clean}".replace("_/", "/")
+
+    def _store(self, staging: Path, url: str, rel: str, body: bytes) -> None:
+        target = staging / rel
+        if rel in self._stored.values():
+            raise GeneratorError(f"two URLs map to the same cache file {rel} (second: {url})")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(body)
+        self._stored[url] = rel
+        self.result.files.append(
+            {
+                "path": rel,
+                "url": url,
+                "sha256": hashlib.sha256(body).hexdigest(),
+                "size": len(body),
+            }
+        )
+
+    def _tick(self, label: str, total: int) -> None:
+        self._done += 1
+        if self.progress:
+            self.progress(label, self._done, total)
+
+
+def _openapi_services(doc: bytes, url: str) -> set[str]:
+    try:
+        data = json.loads(doc)
+    except ValueError as exc:
+        raise GeneratorError(f"{url}: not JSON ({exc})") from None
+    paths = data.get("paths", {}) if isinstance(data, dict) else {}
+    return {p.strip("/").split("/")[0] for p in paths if p.count("/") >= 2}
+
+
+def _openapi_release(doc: bytes) -> str:
+    try:
+        info = json.loads(doc).get("info", {})
+    except (ValueError, AttributeError):
+        return ""
+    return str(info.get("version", "")) if isinstance(info, dict) else ""
+
+
+def fetch(base_url: str, out: Path, fetcher: Fetcher) -> FetchResult:
+    """Fetch into a staging folder beside `out`, then swap it in: never a half cache."""
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        result = fetcher.run(staging)
+        result.files.sort(key=lambda f: str(f["path"]))
+        manifest = {
+            "release": result.release,
+            "source": base_url,
+            "fetched_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "files": result.files,
+            "missing_services": result.missing,
+        }
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+        if out.exists():
+            old = out.with_name(f".{out.name}-old-{os.getpid()}")
+            out.rename(old)
+            staging.rename(out)
+            shutil.rmtree(old)
+        else:
+            staging.rename(out)
+        return result
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finally:
+        fetcher.http.close()
+
+
+def warn_insecure() -> None:
+    print(
+        "WARNING: TLS certificate verification is OFF (--insecure); anyone on the path can "
+        "change the WSDLs you generate code from.",
+        file=sys.stderr,
+    )

@@ -1,0 +1,170 @@
+"""Drift mr100 -> mr105 against the ground truth in ../shared/wsdl/portabilling/expected."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from generator.cache import open_cache
+from generator.drift import RULES, Change, Report, apply_ignore, compare, load_ignore
+from generator.drift_report import exit_code, render
+from generator.pipeline import load_model
+
+from .conftest import ROOT, SHARED, run_cli
+
+EXPECTED = SHARED / "portabilling" / "expected" / "mr100__mr105.json"
+# Where our verdict differs from the ground truth on purpose (see docs/drift.md).
+DELIBERATE = {"enum-value-added": "warning"}
+
+_METHOD_WHAT = {"doc": "method-doc-changed", "signature": "method-signature-changed"}
+_TYPE_WHAT = {
+    "doc": "type-doc-changed",
+    "enum_value_added": "enum-value-added",
+    "enum_value_removed": "enum-value-removed",
+}
+_FIELD_WHAT = {
+    "doc": "field-doc-changed",
+    "nillable": "field-nillable-changed",
+    "type": "field-type-changed",
+    "array_item": "field-array-item-changed",
+    "min_occurs": "field-min-occurs-changed",
+    "max_occurs": "field-max-occurs-changed",
+}
+
+
+@pytest.fixture(scope="module")
+def report() -> Report:
+    old = load_model(open_cache(str(SHARED / "portabilling" / "mr100")))
+    new = load_model(open_cache(str(SHARED / "portabilling" / "mr105")))
+    return compare(old, new)
+
+
+def _expected() -> dict[tuple[str, ...], bool]:
+    """(rule, keys...) -> breaking, from the ground truth file."""
+    data = json.loads(EXPECTED.read_text())
+    out: dict[tuple[str, ...], bool] = {}
+    for kind in ("added", "removed"):
+        for s in data["services"][kind]:
+            out[(f"service-{kind}", s["interface"].lower(), s["service"])] = s["breaking"]
+        for m in data["methods"][kind]:
+            out[(f"method-{kind}", m["interface"].lower(), m["service"], m["method"])] = m[
+                "breaking"
+            ]
+        for t in data["types"][kind]:
+            out[(f"type-{kind}", t["type"])] = t["breaking"]
+        for f in data["fields"][kind]:
+            out[(f"field-{kind}", f["type"], f["field"])] = f["breaking"]
+    for m in data["methods"]["renamed"]:
+        out[("method-renamed", m["interface"].lower(), m["service"], m["new"])] = m["breaking"]
+    for m in data["methods"]["changed"]:
+        for c in m["changes"]:
+            rule = _METHOD_WHAT.get(c["what"]) or (
+                "method-deprecated" if c["new"] else "method-undeprecated"
+            )
+            out[(rule, m["interface"].lower(), m["service"], m["method"])] = c["breaking"]
+    for t in data["types"]["renamed"]:
+        out[("type-renamed", t["new"])] = t["breaking"]
+    for t in data["types"]["changed"]:
+        for c in t["changes"]:
+            rule = _TYPE_WHAT[c["what"]]
+            value = (
+                (str(c.get("new") if "added" in c["what"] else c.get("old")),)
+                if "enum" in c["what"]
+                else ()
+            )
+            out[(rule, t["type"], *value)] = c["breaking"]
+    for f in data["fields"]["changed"]:
+        out[(_FIELD_WHAT[f["what"]], f["type"], f["field"])] = f["breaking"]
+    return out
+
+
+def _key(c: Change) -> tuple[str, ...]:
+    if c.interface:
+        return (c.rule, c.interface, c.service, *((c.method,) if c.method else ()))
+    if c.rule.startswith("enum-value"):
+        return (c.rule, c.type, str(c.new if c.rule.endswith("added") else c.old))
+    return (c.rule, c.type, *((c.field,) if c.field else ()))
+
+
+def test_finds_every_true_change_with_the_same_verdict_and_nothing_else(report: Report) -> None:
+    expected = _expected()
+    ours = {_key(c): c for c in report.changes}
+    missing = sorted(set(expected) - set(ours))
+    spurious = sorted(set(ours) - set(expected))
+    assert not missing, f"changes the report misses: {missing}"
+    assert not spurious, f"changes that are not in the ground truth: {spurious}"
+    wrong = []
+    for key, breaking in expected.items():
+        c = ours[key]
+        want = DELIBERATE.get(c.rule) or ("breaking" if breaking else "")
+        got = c.severity
+        if (want and got != want) or (not want and got == "breaking"):
+            wrong.append((key, breaking, got))
+    assert not wrong, f"verdicts that differ from the ground truth: {wrong}"
+    assert all(c.rule in RULES for c in report.changes)
+
+
+def test_every_change_names_its_direction_and_path(report: Report) -> None:
+    for c in report.changes:
+        assert c.direction in ("request", "response", "both", "none")
+        assert c.path and c.message
+    renamed = next(
+        c for c in report.changes if c.rule == "type-renamed" and c.new == "DiscountPlanInfo"
+    )
+    assert renamed.old == "VDPlanInfo" and renamed.direction == "both"
+    required = next(c for c in report.changes if c.path == "VoidInvoiceRequest.reason")
+    assert required.severity == "breaking" and required.direction == "request"
+
+
+def test_formats_and_exit_codes(report: Report, tmp_path: Path) -> None:
+    data = json.loads(render(report, "json"))
+    schema = json.loads((ROOT / "docs" / "drift-report.schema.json").read_text())
+    jsonschema.validate(data, schema)
+    assert data["summary"]["breaking"] == sum(c.severity == "breaking" for c in report.changes)
+    md = render(report, "markdown")
+    assert md.startswith("### PortaBilling API drift: mr100 → mr105") and "`type-renamed`" in md
+    gh = render(report, "github").splitlines()
+    assert gh and all(line.startswith(("::error ", "::warning ", "::notice ")) for line in gh)
+    from lxml import etree
+
+    junit = etree.fromstring(render(report, "junit").encode())
+    assert int(junit.get("failures")) == data["summary"]["breaking"]
+    assert exit_code(report, "breaking") == 1 and exit_code(report, "never") == 0
+    info_only = Report("a", "b", [c for c in report.changes if c.severity == "info"])
+    assert exit_code(info_only, "breaking") == 0 and exit_code(info_only, "warning") == 0
+    assert exit_code(info_only, "any") == 1
+
+
+def test_ignore_file_by_rule_and_path(report: Report) -> None:
+    entries = load_ignore(
+        "# accepted in review\n"
+        "type-added\n"
+        "field-removed AccountInfo.*   # gone on purpose\n"
+        "admin/CallbackService\n"
+    )
+    kept = apply_ignore(report, entries)
+    assert not [c for c in kept.changes if c.rule == "type-added"]
+    assert not [c for c in kept.changes if c.rule == "field-removed" and c.type == "AccountInfo"]
+    assert [c for c in kept.changes if c.rule == "field-removed" and c.type == "CustomerInfo"]
+    assert not [c for c in kept.changes if c.path == "admin/CallbackService"]
+
+
+def test_cli_drift_exit_code_and_markdown(tmp_path: Path) -> None:
+    ignore = tmp_path / "ignore.txt"
+    ignore.write_text(
+        "# only the deliberate warning stays\nservice-*\nmethod-*\ntype-*\nfield-*  # all fields\n"
+    )
+    old, new = str(SHARED / "portabilling" / "mr100"), str(SHARED / "portabilling" / "mr105")
+    result = run_cli(
+        "drift", old, new, "--format", "markdown", "--ignore", str(ignore), "--fail-on", "warning"
+    )
+    assert result.returncode == 1, result.stderr
+    assert (
+        "**0 breaking**, 1 warnings, 0 info" in result.stdout
+        and "`enum-value-added`" in result.stdout
+    )
+    missing = run_cli("drift", str(tmp_path / "nope"), new)
+    assert missing.returncode == 2 and "MANIFEST.json" in missing.stderr

@@ -1,0 +1,145 @@
+"""`fetch` against the simulator serving the shared mr100 and mr105 sets over HTTP."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import ROOT, SHARED, run_cli
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    import sys
+
+    if str(ROOT / "generated") not in sys.path:
+        sys.path.insert(0, str(ROOT / "generated"))
+    from .simulator import serve
+
+    with (
+        serve("portabilling", cache=SHARED / "portabilling" / "mr100") as old,
+        serve("portabilling", cache=SHARED / "portabilling" / "mr105") as new,
+    ):
+        yield {"mr100": old, "mr105": new}
+
+
+@pytest.mark.parametrize("release", ["mr100", "mr105"])
+def test_fetch_is_byte_identical_with_a_correct_manifest(
+    served: Any, release: str, tmp_path: Path
+) -> None:
+    source = SHARED / "portabilling" / release
+    out = tmp_path / release
+    result = run_cli(
+        "fetch",
+        served[release].url,
+        "--out",
+        str(out),
+        "--interface",
+        "admin",
+        "--interface",
+        "customer",
+        "--interface",
+        "account",
+    )
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((out / "MANIFEST.json").read_text())
+    assert manifest["release"] == release and manifest["source"] == served[release].url
+    assert manifest["fetched_at"].endswith("Z") and manifest["missing_services"] == []
+    wanted = sorted(
+        p.relative_to(source).as_posix()
+        for p in source.rglob("*")
+        if p.is_file() and p.name != "MANIFEST.json"
+    )
+    assert sorted(f["path"] for f in manifest["files"]) == wanted
+    for entry in manifest["files"]:
+        body = (out / entry["path"]).read_bytes()
+        assert body == (source / entry["path"]).read_bytes(), entry["path"]
+        assert entry["sha256"] == hashlib.sha256(body).hexdigest() and entry["size"] == len(body)
+        assert entry["url"].startswith(served[release].url)
+    # what was fetched generates
+    check = run_cli("model", "--cache", str(out))
+    assert check.returncode == 0, check.stderr
+
+
+def test_missing_services_are_reported_and_hosts_are_guarded(served: Any, tmp_path: Path) -> None:
+    result = run_cli(
+        "fetch",
+        served["mr105"].url,
+        "--out",
+        str(tmp_path / "some"),
+        "--services",
+        "Account,NoSuchThing",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "admin/NoSuchThing" in result.stderr and "404" in result.stderr
+    manifest = json.loads((tmp_path / "some" / "MANIFEST.json").read_text())
+    assert manifest["missing_services"] == ["admin/NoSuchThing"]
+    assert "admin/AccountAdminService.wsdl" in {f["path"] for f in manifest["files"]}
+
+
+def test_absolute_locations_same_host_cached_other_host_refused(
+    served: Any, tmp_path: Path
+) -> None:
+    """A WSDL importing a schema by absolute URL: stored under _remote/ and resolved offline;
+    pointing at another host stops the fetch (no half cache) unless --allow-host."""
+    running = served["mr105"]
+    cache = Path(running.server.cache)
+    site = tmp_path / "site"
+    (site / "admin").mkdir(parents=True)
+    (site / "xsd").mkdir()
+    (site / "openapi").mkdir()
+    (site / "xsd" / "tiny.xsd").write_text(
+        '<xsd:schema xmlns:xsd="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:tiny">'
+        '<xsd:complexType name="Thing"><xsd:sequence><xsd:element name="n" type="xsd:int"/>'
+        "</xsd:sequence></xsd:complexType></xsd:schema>"
+    )
+
+    def wsdl(location: str) -> str:
+        return f"""<wsdl:definitions xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/"
+ xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/" xmlns:xsd="http://www.w3.org/2001/XMLSchema"
+ xmlns:t="urn:tiny" xmlns:tns="urn:svc" targetNamespace="urn:svc">
+ <wsdl:types><xsd:schema targetNamespace="urn:svc">
+  <xsd:import namespace="urn:tiny" schemaLocation="{location}"/></xsd:schema></wsdl:types>
+ <wsdl:message name="In"><wsdl:part name="thing" type="t:Thing"/></wsdl:message>
+ <wsdl:portType name="P"><wsdl:operation name="get_thing"><wsdl:input message="tns:In"/>
+  <wsdl:output message="tns:In"/></wsdl:operation></wsdl:portType>
+ <wsdl:binding name="B" type="tns:P"><soap:binding style="rpc" transport="http://schemas.xmlsoap.org/soap/http"/>
+  <wsdl:operation name="get_thing"><soap:operation soapAction="urn:svc#get_thing"/>
+  <wsdl:input><soap:body use="encoded" namespace="urn:svc" encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"/></wsdl:input>
+  <wsdl:output><soap:body use="encoded" namespace="urn:svc" encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"/></wsdl:output>
+ </wsdl:operation></wsdl:binding>
+ <wsdl:service name="S"><wsdl:port name="p" binding="tns:B"><soap:address location="http://x/Porta/SOAP/Tiny"/></wsdl:port></wsdl:service>
+</wsdl:definitions>"""
+
+    (site / "admin" / "TinyAdminService.wsdl").write_text(wsdl(f"{running.url}/xsd/tiny.xsd"))
+    (site / "admin" / "FarAdminService.wsdl").write_text(wsdl("http://elsewhere.invalid/tiny.xsd"))
+    running.server.cache = site
+    try:
+        good = run_cli("fetch", running.url, "--out", str(tmp_path / "good"), "--services", "Tiny")
+        assert good.returncode == 0, good.stderr
+        manifest = json.loads((tmp_path / "good" / "MANIFEST.json").read_text())
+        remote = [f for f in manifest["files"] if f["path"].startswith("_remote/")]
+        assert [f["url"] for f in remote] == [f"{running.url}/xsd/tiny.xsd"]
+        model = run_cli("model", "--cache", str(tmp_path / "good"))
+        assert model.returncode == 0, model.stderr
+
+        far = run_cli("fetch", running.url, "--out", str(tmp_path / "far"), "--services", "Far")
+        assert far.returncode == 2
+        assert "elsewhere.invalid" in far.stderr and "--allow-host" in far.stderr
+        assert not (tmp_path / "far").exists()
+        assert not [p for p in tmp_path.iterdir() if p.name.startswith(".far")]
+    finally:
+        running.server.cache = cache
+
+
+def test_server_without_any_service_list_asks_for_services(served: Any, tmp_path: Path) -> None:
+    result = run_cli(
+        "fetch", served["mr105"].url, "--out", str(tmp_path / "x"), "--interface", "reseller"
+    )
+    assert result.returncode == 2 and "--services" in result.stderr
+    assert not (tmp_path / "x").exists()
