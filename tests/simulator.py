@@ -586,6 +586,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         path = urlparse(self.path).path
+        if self.server.inject is not None and self.server.inject(self, path, b""):
+            return
         target = self.server.static_file(path)
         if target is None:
             self._send(404, b"not found", "text/plain")

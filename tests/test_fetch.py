@@ -143,3 +143,43 @@ def test_server_without_any_service_list_asks_for_services(served: Any, tmp_path
     )
     assert result.returncode == 2 and "--services" in result.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_credentials_and_transient_errors(served: Any, tmp_path: Path) -> None:
+    """A server that protects /wsdl with basic auth and answers 503 once per file."""
+    import base64
+    import os
+
+    running = served["mr105"]
+    seen: dict[str, int] = {}
+    good = "Basic " + base64.b64encode(b"wsdl:pw").decode()
+
+    def guard(handler: Any, path: str, body: bytes) -> bool:
+        if handler.command != "GET":
+            return False
+        if handler.headers.get("Authorization") != good:
+            handler._send(401, b"auth", "text/plain")
+            return True
+        seen[path] = seen.get(path, 0) + 1
+        if seen[path] == 1:
+            handler._send(503, b"busy", "text/plain")
+            return True
+        return False
+
+    running.server.inject = guard
+    try:
+        denied = run_cli(
+            "fetch", running.url, "--out", str(tmp_path / "a"), "--services", "Account"
+        )
+        assert denied.returncode == 2 and "HTTP 401" in denied.stderr and "--user" in denied.stderr
+        env = {**os.environ, "PORTABILLING_USER": "wsdl", "PORTABILLING_PASSWORD": "pw"}
+        from .conftest import run_cli as cli
+
+        ok = cli(
+            "fetch", running.url, "--out", str(tmp_path / "b"), "--services", "Account", env=env
+        )
+        assert ok.returncode == 0, ok.stderr
+        assert seen and all(n == 2 for n in seen.values())  # each file: one 503, one success
+        assert "pw" not in ok.stdout + ok.stderr
+    finally:
+        running.server.inject = None

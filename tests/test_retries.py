@@ -27,7 +27,7 @@ class Injector:
         self.arrivals: Counter[str] = Counter()
 
     def __call__(self, handler: Any, path: str, body: bytes) -> bool:
-        if path == "/_dispatch":
+        if path == "/_dispatch" or handler.command != "POST":
             return False
         method = _method_of(path, body)
         self.arrivals[method] += 1
