@@ -63,7 +63,18 @@ class _Fields:
     qname: str
     encode: tuple[tuple[str, str, Spec], ...]  # (attribute, wire name, spec) in schema order
     json_only: tuple[str, ...]  # attributes that exist only in the JSON API
-    decode: dict[str, tuple[Spec, Any]]  # wire name -> (spec, decode plan of the field's type)
+    decode: dict[str, tuple[str, Spec, Any]]  # wire name -> (wire, spec, decode plan)
+    by_tag: dict[str, tuple[str, Spec, Any] | None]  # element tag as lxml gives it -> entry
+    fast: tuple[tuple[str, str, Spec, str, str], ...] = ()  # (attr, wire, spec, open, close tag)
+    xsi_type: str = ""  # the struct's own `prefix:Name`
+    namespaces: frozenset[str] = frozenset()  # what the pre-rendered tags' prefixes stand for
+
+    def lookup(self, tag: str) -> tuple[str, Spec, Any] | None:
+        """A namespace-qualified (or unknown) tag, resolved once and remembered."""
+        entry = self.decode.get(tag.rpartition("}")[2]) if isinstance(tag, str) else None
+        if len(self.by_tag) < 4096:  # a hostile reply must not grow it without bound
+            self.by_tag[tag] = entry
+        return entry
 
 
 _plans: dict[type, _Fields] = {}
@@ -89,12 +100,26 @@ def _build_fields(cls: type) -> _Fields:
             operation="",
         ) from None
     attrs = dict(zip(cls.__struct_encode_fields__, cls.__struct_fields__, strict=True))  # type: ignore[attr-defined]
-    plan = _Fields(qname, (), (), {})
+    plan = _Fields(qname, (), (), {}, {})
     _plans[cls] = plan  # before recursing: types may refer to themselves
     plan.encode = tuple((attrs[w], w, spec) for w, spec in specs.items() if w in attrs)
     plan.json_only = tuple(a for w, a in attrs.items() if w not in specs)
     hints = {f.encode_name: f.type for f in msgspec.inspect.type_info(cls).fields}  # type: ignore[attr-defined]
-    plan.decode = {w: (spec, _plan_of(hints[w])) for w, spec in specs.items() if w in hints}
+    plan.decode = {w: (w, spec, _plan_of(hints[w])) for w, spec in specs.items() if w in hints}
+    plan.by_tag = dict(plan.decode)
+    fast = []
+    namespaces = set()
+    for attr, wire, spec in plan.encode:
+        head = tail = ""
+        if type(spec) is str and spec != _ANY_TYPE:
+            prefixed, ns = _prefixed(spec)
+            namespaces.add(ns)
+            head, tail = f'<{wire} xsi:type="{prefixed}">', f"</{wire}>"
+        fast.append((attr, wire, spec, head, tail))
+    plan.fast = tuple(fast)
+    plan.xsi_type, own_ns = _prefixed(qname)
+    namespaces.add(own_ns)
+    plan.namespaces = frozenset(namespaces)
     return plan
 
 
@@ -116,21 +141,37 @@ def _plan_of(t: msgspec.inspect.Type) -> Any:
 # ---- encoding -----------------------------------------------------------------------------------
 
 
+# One prefix per namespace for the life of the process, so tags can be rendered once per field.
+_PREFIXES: dict[str, str] = dict(_FIXED_PREFIXES)
+_NAMES: dict[str, tuple[str, str]] = {}  # "{ns}local" -> ("prefix:local", ns)
+_names_lock = threading.Lock()
+
+
+def _prefixed(clark: str) -> tuple[str, str]:
+    found = _NAMES.get(clark)
+    if found is None:
+        ns, _, local = clark[1:].partition("}")
+        with _names_lock:
+            prefix = _PREFIXES.get(ns)
+            if prefix is None:
+                prefix = _PREFIXES[ns] = f"ns{len(_PREFIXES) - len(_FIXED_PREFIXES) + 1}"
+            found = _NAMES[clark] = (f"{prefix}:{local}", ns)
+    return found
+
+
 class _Writer:
-    __slots__ = ("out", "prefixes", "where")
+    __slots__ = ("out", "used", "where")
 
     def __init__(self, where: str) -> None:
         self.out: list[str] = []
-        self.prefixes: dict[str, str] = dict(_FIXED_PREFIXES)
+        self.used: set[str] = set()  # namespaces to declare on the envelope
         self.where = where
 
     def name(self, clark: str) -> str:
         """`{ns}local` as `prefix:local`, declaring the namespace on the envelope."""
-        ns, _, local = clark[1:].partition("}")
-        prefix = self.prefixes.get(ns)
-        if prefix is None:
-            prefix = self.prefixes[ns] = f"ns{len(self.prefixes) - len(_FIXED_PREFIXES) + 1}"
-        return f"{prefix}:{local}"
+        prefixed, ns = _prefixed(clark)
+        self.used.add(ns)
+        return prefixed
 
     def fail(self, path: str, message: str) -> EncodeError:
         return EncodeError(f"{path}: {message}", operation=self.where)
@@ -181,12 +222,68 @@ def _struct(w: _Writer, tag: str, value: msgspec.Struct, path: str) -> None:
             raise w.fail(
                 f"{path}.{attr}", "this field exists only in the JSON API; use transport='json'"
             )
-    w.out.append(f'<{tag} xsi:type="{w.name(plan.qname)}">')
-    for attr, wire, spec in plan.encode:
+    out = w.out
+    out.append(f'<{tag} xsi:type="{plan.xsi_type}">')
+    w.used.update(plan.namespaces)
+    fast_text = _FAST_TEXT
+    for attr, wire, spec, head, tail in plan.fast:
         v = getattr(value, attr)
-        if v is not UNSET:
-            _field(w, wire, v, spec, f"{path}.{attr}")
-    w.out.append(f"</{tag}>")
+        if v is UNSET:
+            continue
+        if head:  # a simple-typed field: most values take this path
+            convert = fast_text.get(type(v), _UNKNOWN)
+            if convert is _UNKNOWN:
+                convert = _learn(type(v))
+            if convert is not None:
+                text = convert(v)
+                if text is not None:
+                    out.append(head + text + tail)
+                    continue
+        _field(w, wire, v, spec, f"{path}.{attr}")
+    out.append(f"</{tag}>")
+
+
+# Text by exact type; anything else (None, lists, structs, odd values) takes the careful path.
+_CAREFUL = re.compile('[&<>"\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]')
+
+
+def _plain_str(value: str) -> str | None:
+    return value if _CAREFUL.search(value) is None else None
+
+
+def _finite_float(value: float) -> str | None:
+    return repr(value) if math.isfinite(value) else None
+
+
+_FAST_TEXT: dict[type, Any] = {
+    str: _plain_str,
+    int: str,
+    float: _finite_float,
+    bool: lambda v: "true" if v else "false",
+    Decimal: str,
+    date: date.isoformat,
+    time: time.isoformat,
+}
+
+
+_UNKNOWN = object()
+
+
+def _learn(kind: type) -> Any:
+    """Enums write their value; other types (None, lists, structs) take the careful path."""
+    convert = None
+    if issubclass(kind, Enum):
+        for base in kind.__mro__:
+            inner = _FAST_TEXT.get(base)
+            if inner is not None and inner is not _UNKNOWN:
+                convert = _enum_text(inner)
+                break
+    _FAST_TEXT[kind] = convert
+    return convert
+
+
+def _enum_text(inner: Any) -> Any:
+    return lambda member: inner(member._value_)
 
 
 def _any(w: _Writer, tag: str, value: Any, path: str) -> None:
@@ -272,24 +369,77 @@ def _text(w: _Writer, value: Any, path: str) -> str:
 def server_datetime(value: datetime) -> str:
     """PortaBilling's format on both transports: `YYYY-MM-DD HH:MM:SS`, UTC, no `T`."""
     if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%d %H:%M:%S")
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(" ", "seconds")
+
+
+_FAST_TEXT[datetime] = server_datetime
+_FAST_TEXT[bytes] = lambda v: base64.b64encode(v).decode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    """The parts of an operation's envelope that never change, rendered once."""
+
+    method_open: str
+    method_close: str
+    header_open: str
+    header_close: str
+    namespaces: frozenset[str]
+
+
+_frames: dict[int, _Frame] = {}
+_declarations: dict[frozenset[str], str] = {}
+
+
+def _frame(op: Operation[Any, Any]) -> _Frame:
+    frame = _frames.get(id(op))
+    if frame is None:
+        method, method_ns = _prefixed(f"{{{op.namespace}}}{op.name}")
+        header, header_type = op.auth_header
+        tag, _ = _prefixed(f"{{{op.namespace}}}{header}")
+        used = {method_ns}
+        type_attr = ""
+        if header_type:
+            prefixed, ns = _prefixed(header_type)
+            type_attr = f' xsi:type="{prefixed}"'
+            used.add(ns)
+        frame = _Frame(
+            f"<soap:Body><{method}>",
+            f"</{method}></soap:Body></soap:Envelope>",
+            f"<soap:Header><{tag}{type_attr}>",
+            f"</{tag}></soap:Header>",
+            frozenset(used),
+        )
+        _frames[id(op)] = frame  # operations are module constants: they live as long as we do
+    return frame
+
+
+def _envelope_open(used: set[str]) -> str:
+    key = frozenset(used)
+    head = _declarations.get(key)
+    if head is None:
+        names = (*_FIXED_PREFIXES, *sorted(key - set(_FIXED_PREFIXES)))
+        declarations = " ".join(f'xmlns:{_PREFIXES[ns]}="{ns}"' for ns in names)
+        head = _declarations[key] = (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            f'<soap:Envelope {declarations} soap:encodingStyle="{SOAP_ENC}">'
+        )
+    return head
 
 
 def encode_envelope(op: Operation[Any, Any], request: Any, auth_info: dict[str, str]) -> bytes:
     """The request envelope for `op`; `auth_info` goes in the header when the operation has one."""
     w = _Writer(op.qualified_name)
+    frame = _frame(op)
+    w.used.update(frame.namespaces)
     out = w.out
-    method = w.name(f"{{{op.namespace}}}{op.name}")
     if op.auth and auth_info:
-        header, header_type = op.auth_header
-        tag = w.name(f"{{{op.namespace}}}{header}")
-        type_attr = f' xsi:type="{w.name(header_type)}"' if header_type else ""
-        out.append(f"<soap:Header><{tag}{type_attr}>")
+        out.append(frame.header_open)
         for key, val in auth_info.items():
             out.append(f'<{key} xsi:type="xsd:string">{_text(w, val, key)}</{key}>')
-        out.append(f"</{tag}></soap:Header>")
-    out.append(f"<soap:Body><{method}>")
+        out.append(frame.header_close)
+    out.append(frame.method_open)
     if request is not None:
         if op.request_wrapped:
             plan = _fields_of(type(request))
@@ -300,32 +450,39 @@ def encode_envelope(op: Operation[Any, Any], request: Any, auth_info: dict[str, 
         else:
             part = op.parts[0] if op.parts else "request"
             _struct(w, part, request, type(request).__name__)
-    out.append(f"</{method}></soap:Body></soap:Envelope>")
-    declarations = " ".join(f'xmlns:{p}="{ns}"' for ns, p in w.prefixes.items())
-    head = (
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        f'<soap:Envelope {declarations} soap:encodingStyle="{SOAP_ENC}">'
-    )
-    return (head + "".join(out)).encode("utf-8")
+    out.append(frame.method_close)
+    return (_envelope_open(w.used) + "".join(out)).encode("utf-8")
 
 
 # ---- decoding -----------------------------------------------------------------------------------
+#
+# The walk is the hot path of every SOAP call: per leaf element it reads the tag, the text and the
+# child count, and nothing else. Attributes matter only on elements without text (xsi:nil, href),
+# and base64-typed strings are found once per document by an XPath query run in C.
+
+_BASE64_XPATH = etree.XPath("//*[contains(@xsi:type, 'base64')]", namespaces={"xsi": XSI})
 
 
-class _Refs:
-    """`href="#id"` targets, indexed on first use (most replies have none)."""
+class _Doc:
+    """Per-reply decoding state: `href="#id"` targets (indexed on first use), MIME attachments,
+    and the elements SOAP::Lite typed as base64."""
 
-    __slots__ = ("attachments", "body", "index", "used")
+    __slots__ = ("attachments", "base64", "body", "index", "used")
 
     def __init__(
         self,
         body: etree._Element,
         attachments: dict[str, tuple[bytes, str | None, str]] | None = None,
+        scan_base64: bool = True,
     ) -> None:
         self.body = body
         self.index: dict[str, etree._Element] | None = None
         self.attachments = attachments or {}
         self.used: set[str] = set()
+        self.base64: set[Any] = set()
+        if scan_base64:  # most replies have none, and the query costs as much as the walk
+            found = _BASE64_XPATH(body)
+            self.base64 = set(found) if isinstance(found, list) else set()
 
     def attachment(self, href: str) -> bytes:
         """`href="cid:..."`: a MIME part of a SOAP-with-Attachments reply."""
@@ -336,24 +493,21 @@ class _Refs:
         self.used.add(cid)
         return found[0]
 
-    def resolve(self, el: etree._Element, href: str) -> etree._Element:
+    def resolve(self, href: str) -> etree._Element:
         if self.index is None:
             self.index = {}
             for e in self.body.iter(etree.Element):
                 ref_id = e.get("id")
                 if ref_id is not None:
                     self.index[ref_id] = e
-        seen = 0
-        while href:
+        for _ in range(64):
             target = self.index.get(href.removeprefix("#"))
             if target is None:
                 raise ValueError(f"href {href!r} points to no element")
-            el = target
-            href = el.get("href") or ""
-            seen += 1
-            if seen > 64:
-                raise ValueError("href chain does not end")
-        return el
+            href = target.get("href") or ""
+            if not href:
+                return target
+        raise ValueError("href chain does not end")
 
 
 def _is_array(el: etree._Element) -> bool:
@@ -381,33 +535,47 @@ def _is_array_here(el: etree._Element, spec: Spec, item_plan: Any) -> bool:
     return (item_plan is None and len(el) > 0) or type(item_plan) is tuple
 
 
-def _decode(el: etree._Element, spec: Spec, plan: Any, refs: _Refs) -> Any:
-    attrib = el.attrib
-    if attrib:
-        href = attrib.get("href")
-        if href is not None:
-            if href.startswith("cid:"):
-                return refs.attachment(href)
-            el = refs.resolve(el, href)
-            attrib = el.attrib
-        nil = attrib.get(_XSI_NIL)
-        if nil == "true" or nil == "1":
-            return None
+def _empty(el: etree._Element, spec: Spec, plan: Any, doc: _Doc, blank: Any = "") -> Any:
+    """An element without text: nil, a reference, `blank` (an empty string, list or struct), or
+    a struct where a scalar belongs (which `msgspec.convert` then reports)."""
+    href = el.get("href")
+    if href is not None:
+        if href.startswith("cid:"):
+            return doc.attachment(href)
+        return _decode(doc.resolve(href), spec, plan, doc)
+    nil = el.get(_XSI_NIL)
+    if nil == "true" or nil == "1":
+        return None
+    if len(el):
+        return _generic(el, doc)
+    return blank
+
+
+def _scalar(el: etree._Element, spec: Spec, doc: _Doc) -> Any:
+    text = el.text
+    if text is None:
+        return _empty(el, spec, None, doc)
+    if doc.base64 and el in doc.base64 and not _is_base64(spec):
+        return _base64_text(text)
+    return text
+
+
+def _decode(el: etree._Element, spec: Spec, plan: Any, doc: _Doc) -> Any:
     if plan is None:
-        if len(el):
-            return _generic(el, refs)  # a struct where a scalar belongs: convert will say so
-        text = el.text or ""
-        if attrib and _is_base64(attrib.get(_XSI_TYPE)) and not _is_base64(spec):
-            return _base64_text(text)
-        return text
+        return _scalar(el, spec, doc)
+    if el.text is None and not len(el):
+        return _empty(el, spec, plan, doc, [] if type(plan) is tuple else {})
+    href = el.get("href")
+    if href is not None:
+        return _empty(el, spec, plan, doc)
     if type(plan) is tuple:  # a list
         item_spec = spec[1] if type(spec) is tuple else spec
         if _is_array_here(el, spec, plan[1]):
-            return _array_items(el, item_spec, plan[1], refs)
-        return [_decode(el, item_spec, plan[1], refs)]
+            return _array_items(el, item_spec, plan[1], doc)
+        return [_decode(el, item_spec, plan[1], doc)]
     if plan == "any":
-        return _generic(el, refs)
-    return _struct_data(el, _fields_of(plan), refs)
+        return _generic(el, doc)
+    return _struct_data(el, _fields_of(plan), doc)
 
 
 def _is_base64(xsd_type: Any) -> bool:
@@ -422,33 +590,47 @@ def _base64_text(text: str) -> str:
         raise ValueError(f"base64Binary value is not UTF-8 text: {text[:40]!r}") from None
 
 
-def _struct_data(el: etree._Element, fields: _Fields, refs: _Refs) -> dict[str, Any]:
+def _struct_data(el: etree._Element, fields: _Fields, doc: _Doc) -> dict[str, Any]:
     data: dict[str, Any] = {}
-    decode = fields.decode
-    for child in el.iterchildren(etree.Element):
-        tag: str = child.tag
-        if tag[0] == "{":
-            tag = tag.rpartition("}")[2]
-        entry = decode.get(tag)
+    by_tag = fields.by_tag
+    base64 = doc.base64
+    for child in el:
+        entry = by_tag.get(child.tag)
         if entry is None:
-            continue  # a field these bindings do not know: newer server, ignored
-        spec, plan = entry
-        if type(plan) is tuple and not _is_array_here(child, spec, plan[1]):
+            entry = fields.lookup(child.tag)
+            if entry is None:
+                continue  # a field these bindings do not know: newer server, ignored
+        wire, spec, plan = entry
+        if plan is None:  # scalars: most of every reply
+            text = child.text
+            data[wire] = _scalar(child, spec, doc) if text is None or base64 else text
+        elif type(plan) is tuple and not _is_array_here(child, spec, plan[1]):
             # one occurrence of a repeated element
             item_spec = spec[1] if type(spec) is tuple else spec
-            value = _decode(child, item_spec, plan[1], refs)
-            existing = data.get(tag)
+            value = _decode(child, item_spec, plan[1], doc)
+            existing = data.get(wire)
             if type(existing) is list:
                 existing.append(value)
             else:
-                data[tag] = [value]
-            continue
-        data[tag] = _decode(child, spec, plan, refs)
+                data[wire] = [value]
+        else:
+            data[wire] = _decode(child, spec, plan, doc)
     return data
 
 
-def _array_items(el: etree._Element, item_spec: Spec, item_plan: Any, refs: _Refs) -> list[Any]:
-    items = [_decode(c, item_spec, item_plan, refs) for c in el.iterchildren(etree.Element)]
+def _array_items(el: etree._Element, item_spec: Spec, item_plan: Any, doc: _Doc) -> list[Any]:
+    if isinstance(item_plan, type):  # the common case, lists of structs: skip the dispatch
+        fields = _fields_of(item_plan)
+        items = [
+            (
+                _struct_data(c, fields, doc)
+                if c.text is not None or len(c)
+                else _decode(c, item_spec, item_plan, doc)
+            )
+            for c in el
+        ]
+    else:
+        items = [_decode(c, item_spec, item_plan, doc) for c in el]
     shape = _array_shape(el.get(_ARRAY_TYPE))
     if shape and len(shape) > 1:  # `T[2,3]`: rows of a rectangular array, sent flat
         return _reshape(items, shape)
@@ -474,18 +656,18 @@ def _reshape(items: list[Any], shape: list[int]) -> list[Any]:
     return [_reshape(items[i * step : (i + 1) * step], shape[1:]) for i in range(shape[0])]
 
 
-def _generic(el: etree._Element, refs: _Refs) -> Any:
+def _generic(el: etree._Element, doc: _Doc) -> Any:
     """Untyped data (`xsd:anyType`, SOAPStruct): arrays as lists, structs as dicts."""
-    attrib = el.attrib
-    if attrib:
-        href = attrib.get("href")
-        if href is not None:
-            el = refs.resolve(el, href)
-        nil = el.get(_XSI_NIL)
-        if nil == "true" or nil == "1":
-            return None
-        if _is_array(el):
-            return _array_items(el, _ANY_TYPE, "any", refs)
+    href = el.get("href")
+    if href is not None:
+        el = doc.resolve(href) if not href.startswith("cid:") else el
+        if href.startswith("cid:"):
+            return doc.attachment(href)
+    nil = el.get(_XSI_NIL)
+    if nil == "true" or nil == "1":
+        return None
+    if _is_array(el):
+        return _array_items(el, _ANY_TYPE, "any", doc)
     if not len(el):
         if _is_base64(el.get(_XSI_TYPE)):
             raw = base64.b64decode(el.text or "")
@@ -495,9 +677,9 @@ def _generic(el: etree._Element, refs: _Refs) -> Any:
                 return raw
         return el.text or ""
     data: dict[str, Any] = {}
-    for child in el.iterchildren(etree.Element):
+    for child in el:
         tag = etree.QName(child).localname
-        value = _generic(child, refs)
+        value = _generic(child, doc)
         if tag in data:
             existing = data[tag]
             data[tag] = [*existing, value] if type(existing) is list else [existing, value]
@@ -529,19 +711,19 @@ def decode_envelope(
         raise _fault(first, where)
     if op.response is None:
         return None
-    refs = _Refs(body, attachments)
     parts = list(first.iterchildren(etree.Element))
     try:
+        doc = _Doc(body, attachments, scan_base64=b"base64" in content)
         if op.response_wrapped:
             fields = _fields_of(op.response)
             data: Any = {}
-            for (wire, (spec, plan)), part in zip(fields.decode.items(), parts, strict=False):
-                data[wire] = _decode(part, spec, plan, refs)
+            for (wire, spec, plan), part in zip(fields.decode.values(), parts, strict=False):
+                data[wire] = _decode(part, spec, plan, doc)
         elif parts:
-            data = _decode(parts[0], None, op.response, refs)
+            data = _decode(parts[0], None, op.response, doc)
         else:
             data = {}
-        unused = [a for cid, a in refs.attachments.items() if cid not in refs.used]
+        unused = [a for cid, a in doc.attachments.items() if cid not in doc.used]
         if unused:
             from .files import add_unreferenced
 
@@ -586,7 +768,7 @@ def _fault(el: etree._Element, where: str) -> Fault:
     code = code.strip()
     if ":" in code:
         code = code.split(":", 1)[1]
-    detail = _generic(detail_el, _Refs(el)) if detail_el is not None else None
+    detail = _generic(detail_el, _Doc(el)) if detail_el is not None else None
     return fault_class(code)(code, text.strip(), operation=where, detail=detail)
 
 

@@ -1,0 +1,81 @@
+"""Benchmark fixtures: get_account_list replies as SOAP::Lite and the JSON API write them.
+
+`python -m tests.bench.fixtures` starts the simulator and stores gzip'd replies for 10 and 1 000
+accounts under tests/bench/fixtures/ (committed, so `make bench` needs no Perl); larger payloads
+are built at run time by repeating SOAP::Lite's own item serialization.
+"""
+
+from __future__ import annotations
+
+import gzip
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent / "fixtures"
+SIZES = (10, 1000)
+
+
+def reply_data(n: int) -> dict[str, Any]:
+    from tests.bench.data import accounts
+    from tests.simulator import _wire
+
+    return {"account_list": [_wire(a) for a in accounts(n)], "total": n}
+
+
+def build() -> None:
+    import httpx
+    from portabilling import AdminClient
+    from portabilling.admin.account import GET_ACCOUNT_INFO, GET_ACCOUNT_LIST
+    from portabilling.types import GetAccountInfoRequest, GetAccountListRequest
+
+    from tests.simulator import Session, serve
+
+    HERE.mkdir(exist_ok=True)
+    with serve("portabilling") as running:
+        running.sim.sessions["bench"] = Session("admin", 1e12, None)
+        for n in SIZES:
+            data = reply_data(n)
+            running.sim.replies[("Account", "get_account_list")] = lambda call, d=data: d
+            for transport, url in (("soap", running.soap_url), ("json", running.url)):
+                client = AdminClient(url, transport=transport, session_id="bench")
+                request = client.build_request(GET_ACCOUNT_LIST, GetAccountListRequest(limit=n))
+                body = httpx.Client(timeout=600).send(request).content
+                ext = "xml" if transport == "soap" else "json"
+                (HERE / f"account_list_{n}.{ext}.gz").write_bytes(gzip.compress(body, 9, mtime=0))
+        one = reply_data(1)["account_list"][0]
+        running.sim.replies[("Account", "get_account_info")] = lambda call: {"account_info": one}
+        client = AdminClient(running.soap_url, transport="soap", session_id="bench")
+        request = client.build_request(GET_ACCOUNT_INFO, GetAccountInfoRequest(i_account=1))
+        body = httpx.Client().send(request).content
+        (HERE / "account_info.xml.gz").write_bytes(gzip.compress(body, 9, mtime=0))
+
+
+def load(name: str) -> bytes:
+    return gzip.decompress((HERE / name).read_bytes())
+
+
+def soap_list(n_items: int) -> bytes:
+    """A SOAP::Lite get_account_list reply of any size, made of its 1 000 serialized items."""
+    from lxml import etree
+
+    body = load("account_list_1000.xml.gz")
+    root = etree.fromstring(body)
+    array = next(e for e in root.iter() if etree.QName(e).localname == "account_list")
+    items = [etree.tostring(e) for e in array]
+    marker = b"<!--items-->"
+    for e in list(array):
+        array.remove(e)
+    array.text = "ITEMS"
+    head, _, tail = etree.tostring(root, xml_declaration=True, encoding="UTF-8").partition(
+        b"ITEMS"
+    )
+    head = head.replace(b"xsd:anyType[1000]", f"xsd:anyType[{n_items}]".encode())
+    del marker
+    return head + b"".join(items[k % len(items)] for k in range(n_items)) + tail
+
+
+if __name__ == "__main__":
+    sys.path[:0] = [str(ROOT / "generated"), str(ROOT)]
+    build()
