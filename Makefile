@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: generate test lint check drift clean
+.PHONY: generate test lint check drift bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -27,6 +27,14 @@ lint: $(STAMP)
 ## Fails when generated/ is not what the generator produces.
 check: $(STAMP)
 	$(BIN)/python -m generator generate --check
+
+## Benchmarks against zeep and the raw limits: writes docs/benchmarks.md and docs/bench-results.json.
+bench: $(STAMP)
+	$(BIN)/python tests/bench/run.py
+
+## The long fuzz run: 10 000 mutated replies per transport (make test runs 1 000), random seeds.
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=10000 FUZZ_RANDOM=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_fuzz.py
 
 ## API drift between the two shared releases, as the markdown a pull request would get.
 SHARED ?= ../shared/wsdl/portabilling

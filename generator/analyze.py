@@ -51,7 +51,12 @@ def build_model(
     for interface_name in sorted(openapi):
         _join_openapi(model, interfaces, interface_name, openapi[interface_name], merger)
     model.types = merger.result(model.warnings)
-    model.interfaces = [interfaces[k] for k in sorted(interfaces)]
+    for name in sorted(interfaces):
+        if not interfaces[name].services:
+            model.warnings.append(
+                f"interface {name} has no usable service; no client is generated"
+            )
+    model.interfaces = [interfaces[k] for k in sorted(interfaces) if interfaces[k].services]
     _settle(model)
     return model
 

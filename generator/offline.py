@@ -9,6 +9,7 @@ soapenc array item types) from the same bytes zeep saw.
 from __future__ import annotations
 
 import os
+import re
 from importlib import resources
 from urllib.parse import unquote, urlparse
 
@@ -21,15 +22,46 @@ from .xmlsafe import parse_xml
 SOAP_ENC_NS = "http://schemas.xmlsoap.org/soap/encoding/"
 WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
 XML_NS = "http://www.w3.org/XML/1998/namespace"
+SOAP12_ENC_NS = "http://www.w3.org/2003/05/soap-encoding"
 
 _BUNDLED = {
     SOAP_ENC_NS: "soap-encoding.xsd",
     SOAP_ENC_NS.rstrip("/"): "soap-encoding.xsd",
     WSDL_NS: "wsdl.xsd",
     WSDL_NS.rstrip("/"): "wsdl.xsd",
+    SOAP12_ENC_NS: "soap12-encoding.xsd",
     XML_NS: "xml.xsd",
     "http://www.w3.org/2001/xml.xsd": "xml.xsd",
 }
+
+
+# Toolkits of the early 2000s (Apache SOAP, Axis 1) wrote schemas in the XML Schema drafts'
+# namespaces; their constructs are the 2001 ones, so they are read as such (same byte offsets,
+# same line numbers). The one renamed built-in, timeInstant, became dateTime.
+_OLD_XSD = (b"http://www.w3.org/1999/XMLSchema", b"http://www.w3.org/2000/10/XMLSchema")
+
+
+def _modern_xsd(content: bytes) -> bytes:
+    for old in _OLD_XSD:
+        if old in content:
+            content = content.replace(old, b"http://www.w3.org/2001/XMLSchema")
+            content = content.replace(b":timeInstant", b":dateTime")
+    if b"2003/05/soap-encoding" in content:
+        content = _LOCATIONLESS_IMPORT.sub(_bundled_location, content)
+    return content
+
+
+# zeep loads a location-less import only for the SOAP 1.1 namespaces it knows; pointing the SOAP
+# 1.2 encoding import at its namespace lets the transport serve the bundled copy (the text stays
+# on the same line, so error positions do not move).
+_LOCATIONLESS_IMPORT = re.compile(
+    rb'(<(?:[\w.-]+:)?import\b(?:(?!schemaLocation)[^>])*?namespace="(http://www\.w3\.org/2003/05/soap-encoding)")'
+    rb"(?![^>]*schemaLocation)"
+)
+
+
+def _bundled_location(m: re.Match[bytes]) -> bytes:
+    return m.group(1) + b' schemaLocation="' + m.group(2) + b'"'
 
 
 def _bundled(name: str) -> bytes:
@@ -78,6 +110,7 @@ class OfflineTransport(Transport):
             raise GeneratorError(
                 f"cannot read {path}: {exc.strerror}", file=self._referrer(url)
             ) from None
+        content = _modern_xsd(content)
         self.trees[real] = parse_xml(content, self.display(real))
         self._bytes[real] = content
         return content

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,11 +26,18 @@ from zeep.xsd.elements.indicators import Choice as ZeepChoice
 
 from .errors import GeneratorError
 from .model import XSD_NS, Field, Operation, Part, Service, TypeDef, xsd
-from .offline import SOAP_ENC_NS, WSDL_NS, OfflineTransport
+from .offline import SOAP12_ENC_NS, SOAP_ENC_NS, WSDL_NS, OfflineTransport
 
 XSD = "{%s}" % XSD_NS
 WSDL = "{%s}" % WSDL_NS
-_BUNDLED_NAMESPACES = {SOAP_ENC_NS, WSDL_NS, "http://www.w3.org/XML/1998/namespace", XSD_NS}
+_BUNDLED_NAMESPACES = {
+    SOAP_ENC_NS,
+    SOAP12_ENC_NS,
+    WSDL_NS,
+    "http://www.w3.org/XML/1998/namespace",
+    XSD_NS,
+}
+_ARRAY_BASES = {f"{{{SOAP_ENC_NS}}}Array", f"{{{SOAP12_ENC_NS}}}Array"}
 _ARRAY_TYPE_RE = re.compile(r"^(?P<item>[^\[]+)(?P<dims>(\[[,\s]*\])+)$")
 # forbid_external stays off: the offline transport is the gate, and it serves bundled schemas.
 _SETTINGS = Settings(strict=True, forbid_dtd=True, forbid_entities=True)
@@ -165,9 +173,14 @@ class WsdlParser:
         display = self.transport.display(path)
         result = ParsedWsdl(path=path, display=display)
         try:
-            document = Document(
-                os.path.realpath(path), self.transport, settings=_SETTINGS  # type: ignore[arg-type]
-            )
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                document = Document(
+                    os.path.realpath(path), self.transport, settings=_SETTINGS  # type: ignore[arg-type]
+                )
+            # zeep drops what it cannot build (a part naming a missing element, an operation
+            # whose messages failed) with a warning: the user must hear about it
+            result.warnings.extend(f"{display}: {w.message}" for w in caught)
         except GeneratorError:
             raise
         except zeep.exceptions.XMLParseError as exc:
@@ -181,7 +194,13 @@ class WsdlParser:
                 f"undefined reference: {exc}", file=file, line=int(line) if line else None
             ) from None
         except zeep.exceptions.Error as exc:
-            raise GeneratorError(f"invalid WSDL: {exc}", file=display) from None
+            self.index.refresh()
+            named = re.search(r"\{[^}]*\}[\w.-]+", str(exc))
+            where = self.index.locate(named.group(0).rstrip(".")) if named else None
+            file, _, line = (where or display).partition(":")
+            raise GeneratorError(
+                f"unsupported: {exc}", file=file, line=int(line) if line else None
+            ) from None
         except (ValueError, KeyError, AttributeError, TypeError) as exc:
             raise GeneratorError(
                 f"invalid WSDL ({type(exc).__name__}: {exc})", file=display
@@ -366,7 +385,7 @@ class _TypeBuilder:
             return self._anonymous(ztype, context)
         if qname.startswith("{" + XSD_NS + "}"):
             return qname
-        if qname.startswith("{" + SOAP_ENC_NS + "}"):
+        if qname.startswith(("{" + SOAP_ENC_NS + "}", "{" + SOAP12_ENC_NS + "}")):
             # soapenc:string and friends are the XSD built-ins with id/href; soapenc:Array untyped
             local = qname.rpartition("}")[2]
             return xsd("anyType") if local in ("Array", "Struct") else xsd(local)
@@ -475,7 +494,7 @@ class _TypeBuilder:
         if restriction is None:
             return None
         base = restriction.get("base", "")
-        if _resolve_prefixed(restriction, base) != f"{{{SOAP_ENC_NS}}}Array":
+        if _resolve_prefixed(restriction, base) not in _ARRAY_BASES:
             return None
         for attr in restriction.iter(XSD + "attribute"):
             value = attr.get(WSDL + "arrayType")
@@ -516,7 +535,7 @@ class _TypeBuilder:
     def _named_ref(self, qname: str, owner: TypeDef) -> str:
         if qname.startswith("{" + XSD_NS + "}"):
             return qname
-        if qname.startswith("{" + SOAP_ENC_NS + "}"):
+        if qname.startswith(("{" + SOAP_ENC_NS + "}", "{" + SOAP12_ENC_NS + "}")):
             local = qname.rpartition("}")[2]
             return xsd("anyType") if local in ("Array", "Struct") else xsd(local)
         if qname in self.types:

@@ -6,6 +6,7 @@ live here as template helpers; the templates only lay the code out.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import multiprocessing
 import os
@@ -553,7 +554,15 @@ def format_files(files: list[RenderedFile], cache_dir: Path | None = None) -> li
     return out
 
 
+# black takes tens of seconds on a multi-megabyte module (a WSDL with 1 500 operations in one
+# service); past this size the template's own layout is kept, after a syntax check.
+BLACK_LIMIT = 400_000
+
+
 def _format_one(body: str) -> str:
+    if len(body) > BLACK_LIMIT:
+        ast.parse(body)
+        return body
     return black.format_str(body, mode=_MODE)
 
 
@@ -571,7 +580,7 @@ def _black_many(bodies: dict[str, str]) -> dict[str, str]:
 def _format_or_error(body: str) -> Any:
     try:
         return _format_one(body)
-    except InvalidInput as exc:
+    except (InvalidInput, SyntaxError) as exc:
         return GeneratorError(str(exc))
 
 

@@ -41,6 +41,16 @@ class Injector:
             handler.connection.close()
             handler.wfile = _Sink()
             return True
+        if self.kind == "truncate":  # the server dies mid-reply
+            handler.send_response(200)
+            handler.send_header("Content-Type", "text/xml")
+            handler.send_header("Content-Length", "5000")
+            handler.end_headers()
+            handler.wfile.write(b"<?xml version='1.0'?><soap:Envelope")
+            handler.wfile.flush()
+            handler.close_connection = True
+            handler.connection.shutdown(socket.SHUT_RDWR)
+            return True
         if self.kind == "503":
             handler._send(503, b"<html><body>Service Unavailable</body></html>", "text/html")
             return True
@@ -75,7 +85,7 @@ def _client(sim: Any, transport: str, **kw: Any) -> Any:
     )
 
 
-@pytest.mark.parametrize("kind", ["reset", "503"])
+@pytest.mark.parametrize("kind", ["reset", "503", "truncate"])
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_reads_are_retried(sim: Any, transport: str, kind: str) -> None:
     inject = Injector("get_customer_list", kind, times=2)
@@ -85,7 +95,7 @@ def test_reads_are_retried(sim: Any, transport: str, kind: str) -> None:
     assert inject.arrivals["get_customer_list"] == 3
 
 
-@pytest.mark.parametrize("kind", ["reset", "503"])
+@pytest.mark.parametrize("kind", ["reset", "503", "truncate"])
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_writes_arrive_exactly_once(sim: Any, transport: str, kind: str) -> None:
     from portabilling import TransportError

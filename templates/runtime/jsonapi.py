@@ -14,8 +14,9 @@ import httpx
 import msgspec
 
 from .errors import DecodeError, TransportError, fault_class
+from .formats import server_datetime
 from .operation import Operation
-from .soap import server_datetime
+from .struct import UNSET
 
 _encoder = msgspec.json.Encoder(decimal_format="number")  # amounts as JSON numbers
 
@@ -24,14 +25,44 @@ def encode_params(request: Any) -> bytes:
     """`params` for `request`: unset fields left out, `None` sent as null, `{}` for no request."""
     if request is None:
         return b"{}"
-    if not _has_datetime(type(request)):
-        return _encoder.encode(request)
-    data = msgspec.to_builtins(request, builtin_types=(datetime,))
-    return _encoder.encode(_fix_datetimes(data))
+    return _encoder.encode(_server_view(request))
 
 
 def encode_auth(auth: dict[str, str]) -> str:
     return json.dumps(auth, separators=(",", ":"))
+
+
+# msgspec writes datetimes as RFC 3339; PortaBilling wants `YYYY-MM-DD HH:MM:SS`. Before encoding,
+# the datetime fields of a request become strings in a shallow copy (msgspec encodes a struct
+# field by its value, not its annotation), following a per-class plan of where datetimes can be.
+# Structs without any datetime (most requests) are encoded as they are.
+_Plan = tuple[tuple[str, str], ...]  # (attribute, "datetime" | "nested" | "list" | "any")
+_plans: dict[type, _Plan] = {}
+_PLANNING: _Plan = (("", ""),)  # marks a class whose plan is being made
+
+
+def _server_view(value: Any) -> Any:
+    plan = _plans.get(type(value))
+    if plan is None:
+        plan = _plan(type(value))
+    if not plan:
+        return value
+    changes: dict[str, Any] = {}
+    for attr, kind in plan:
+        v = getattr(value, attr)
+        if v is UNSET or v is None:
+            continue
+        if kind == "datetime":
+            changes[attr] = server_datetime(v) if isinstance(v, datetime) else v
+        elif kind == "nested":
+            changes[attr] = _server_view(v)
+        elif kind == "list":
+            changes[attr] = [
+                _server_view(x) if isinstance(x, msgspec.Struct) else _fix_datetimes(x) for x in v
+            ]
+        else:
+            changes[attr] = _fix_datetimes(msgspec.to_builtins(v, builtin_types=(datetime,)))
+    return msgspec.structs.replace(value, **changes) if changes else value
 
 
 def _fix_datetimes(data: Any) -> Any:
@@ -44,37 +75,40 @@ def _fix_datetimes(data: Any) -> Any:
     return data
 
 
-def _has_datetime(cls: type) -> bool:
-    found = _datetime_types.get(cls)
-    if found is None:
-        found = _datetime_types[cls] = _scan_datetime(cls)
-    return found
+def _plan(cls: type) -> _Plan:
+    mi = msgspec.inspect
+    info = mi.type_info(cls)
+    _plans[cls] = _PLANNING
+    out: list[tuple[str, str]] = []
+    for f in info.fields if isinstance(info, mi.StructType) else ():
+        kind = _kind(f.type)
+        if kind is not None:
+            out.append((f.name, kind))
+    _plans[cls] = tuple(out)
+    return _plans[cls]
 
 
-_datetime_types: dict[type, bool] = {}
+def _kind(t: Any) -> str | None:
+    """Where a datetime can hide in a field of type `t`."""
+    mi = msgspec.inspect
+    if isinstance(t, mi.UnionType):
+        kinds = {_kind(x) for x in t.types} - {None}
+        return kinds.pop() if len(kinds) == 1 else ("any" if kinds else None)
+    if isinstance(t, mi.DateTimeType):
+        return "datetime"
+    if isinstance(t, mi.StructType):
+        plan = _plans.get(t.cls)
+        if plan is _PLANNING:
+            return "nested"  # a type that contains itself: decided at run time
+        return "nested" if (plan if plan is not None else _plan(t.cls)) else None
+    if isinstance(t, mi.ListType | mi.TupleType):
+        return "list" if _kind(getattr(t, "item_type", mi.AnyType())) else None
+    if isinstance(t, mi.AnyType | mi.DictType):
+        return "any"
+    return None
+
+
 _decoders: dict[type, msgspec.json.Decoder[Any]] = {}
-
-
-def _scan_datetime(cls: type) -> bool:
-    """Whether a struct can hold a datetime anywhere; most cannot and take the fast path."""
-    seen: set[type] = set()
-    stack: list[Any] = [msgspec.inspect.type_info(cls)]
-    while stack:
-        t = stack.pop()
-        if isinstance(t, msgspec.inspect.DateTimeType | msgspec.inspect.AnyType):
-            return True
-        if isinstance(t, msgspec.inspect.StructType):
-            if t.cls in seen:
-                continue
-            seen.add(t.cls)
-            stack.extend(f.type for f in t.fields)
-        elif isinstance(t, msgspec.inspect.UnionType):
-            stack.extend(t.types)
-        elif isinstance(t, msgspec.inspect.ListType | msgspec.inspect.TupleType):
-            stack.append(getattr(t, "item_type", msgspec.inspect.AnyType()))
-        elif isinstance(t, msgspec.inspect.DictType):
-            stack.extend((t.key_type, t.value_type))
-    return False
 
 
 def _decoder(cls: type) -> msgspec.json.Decoder[Any]:
@@ -104,7 +138,7 @@ def decode_reply(op: Operation[Any, Any], response: httpx.Response) -> Any:
         return None
     try:
         return _decoder(op.response).decode(body)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # invalid UTF-8 is not a DecodeError
         raise DecodeError(
             f"reply does not match {op.response.__name__}: {exc}",
             operation=where,

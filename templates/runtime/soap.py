@@ -21,7 +21,7 @@ import math
 import re
 import threading
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -30,6 +30,7 @@ import msgspec
 from lxml import etree
 
 from .errors import DecodeError, EncodeError, Fault
+from .formats import server_datetime
 from .operation import Operation
 from .struct import UNSET
 from .xmlparse import DEFAULT_LIMITS, XmlLimits, XmlRefused, parse
@@ -364,13 +365,6 @@ def _text(w: _Writer, value: Any, path: str) -> str:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return base64.b64encode(value).decode("ascii")
     raise w.fail(path, f"cannot send a {type(value).__name__} value")
-
-
-def server_datetime(value: datetime) -> str:
-    """PortaBilling's format on both transports: `YYYY-MM-DD HH:MM:SS`, UTC, no `T`."""
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat(" ", "seconds")
 
 
 _FAST_TEXT[datetime] = server_datetime

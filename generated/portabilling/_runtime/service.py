@@ -6,7 +6,6 @@ Sync and async stubs share `build_request` and `CallOptions`; only the awaiting 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Protocol, Self, TypeVar
 
@@ -19,12 +18,19 @@ Req = TypeVar("Req")
 Resp = TypeVar("Resp")
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
 class CallOptions:
     """Per-call settings; `with_options()` returns a service bound to them."""
 
-    timeout: float | UnsetType | None = UNSET  # UNSET: the client's timeout
-    retry: bool | None = None  # None: reads retry on connection errors, writes never
+    __slots__ = ("retry", "timeout")
+
+    def __init__(
+        self, timeout: float | UnsetType | None = UNSET, retry: bool | None = None
+    ) -> None:
+        self.timeout = timeout  # UNSET: the client's timeout
+        self.retry = retry  # None: reads retry on connection errors, writes never
+
+    def __repr__(self) -> str:
+        return f"CallOptions(timeout={self.timeout!r}, retry={self.retry!r})"
 
 
 DEFAULT_OPTIONS = CallOptions()

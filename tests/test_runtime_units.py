@@ -1,0 +1,75 @@
+"""Wire details of the two encoders, checked on exact bytes."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from .conftest import ROOT
+
+
+@pytest.fixture(autouse=True)
+def _pkg(importer: Any) -> None:
+    importer(ROOT / "generated", "portabilling")
+
+
+def test_json_datetimes_in_server_format_and_lookalike_strings_untouched() -> None:
+    from portabilling._runtime.jsonapi import encode_params
+    from portabilling.types import AccountInfo, AddAccountRequest
+
+    info = AccountInfo(
+        note='"first_usage":"2024-01-02T03:04:05"',  # a string that looks like a datetime field
+        first_usage=datetime(2024, 1, 2, 3, 4, 5, 678000),
+        last_usage=datetime(2024, 1, 2, 5, 4, 5, tzinfo=timezone(timedelta(hours=2))),
+        issue_date=datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC),
+    )
+    data = json.loads(encode_params(AddAccountRequest(account_info=info)))["account_info"]
+    assert data["first_usage"] == "2024-01-02 03:04:05"
+    assert data["last_usage"] == "2024-01-02 03:04:05"  # converted to UTC
+    assert data["issue_date"] == "2024-01-02 03:04:05"
+    assert data["note"] == '"first_usage":"2024-01-02T03:04:05"'
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    moment=st.datetimes(timezones=st.one_of(st.none(), st.timezones())),
+    text=st.text(max_size=30),
+)
+def test_json_datetimes_match_the_value_by_value_path(moment: datetime, text: str) -> None:
+    import msgspec
+    from portabilling._runtime.formats import server_datetime
+    from portabilling._runtime.jsonapi import _encoder, _fix_datetimes, encode_params
+    from portabilling.types import AccountInfo, AddAccountRequest
+
+    request = AddAccountRequest(
+        account_info=AccountInfo(first_usage=moment, note=text, login=text)
+    )
+    slow = _encoder.encode(_fix_datetimes(msgspec.to_builtins(request, builtin_types=(datetime,))))
+    assert encode_params(request) == slow
+    assert json.loads(slow)["account_info"]["first_usage"] == server_datetime(moment)
+
+
+def test_soap_envelope_exact() -> None:
+    from portabilling._runtime.soap import encode_envelope
+    from portabilling.admin.customer import UPDATE_CUSTOMER
+    from portabilling.types import CustomerInfo, UpdateCustomerRequest, YesNo
+
+    request = UpdateCustomerRequest(
+        customer_info=CustomerInfo(
+            i_customer=7, name="A&B <co>", credit_limit=None, blocked=YesNo.N
+        )
+    )
+    body = encode_envelope(UPDATE_CUSTOMER, request, {"session_id": "s1"}).decode()
+    assert body.startswith('<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap=')
+    assert '<session_id xsi:type="xsd:string">s1</session_id>' in body
+    assert ':auth_info xsi:type="' in body and 'AuthInfoStructure"><session_id' in body
+    assert '<i_customer xsi:type="xsd:int">7</i_customer>' in body
+    assert '<name xsi:type="xsd:string">A&amp;B &lt;co&gt;</name>' in body
+    assert '<credit_limit xsi:type="xsd:double" xsi:nil="true"/>' in body
+    assert '<blocked xsi:type="xsd:string">N</blocked>' in body
+    assert "balance" not in body  # unset: not sent
