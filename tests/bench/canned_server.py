@@ -9,7 +9,8 @@ import sys
 
 
 async def main(body_file: str, content_type: str, delay: float) -> None:
-    body = open(body_file, "rb").read()
+    with open(body_file, "rb") as fh:
+        body = fh.read()
     head = (
         f"HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
         "Connection: keep-alive\r\n\r\n"

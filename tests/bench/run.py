@@ -346,7 +346,7 @@ class Canned:
     def close(self) -> None:
         self.proc.terminate()
         self.proc.wait()
-        os.unlink(self.file.name)
+        os.unlink(self.path)
 
 
 def e2e_sync() -> Figure:
