@@ -326,14 +326,14 @@ class Canned:
     """The canned server in a subprocess (so it does not share our GIL)."""
 
     def __init__(self, body: bytes, content_type: str, delay: float) -> None:
-        self.file = tempfile.NamedTemporaryFile(delete=False)
-        self.file.write(body)
-        self.file.close()
+        fd, self.path = tempfile.mkstemp()
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(body)
         self.proc = subprocess.Popen(
             [
                 PY,
                 str(ROOT / "tests/bench/canned_server.py"),
-                self.file.name,
+                self.path,
                 content_type,
                 str(delay),
             ],
