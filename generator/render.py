@@ -406,6 +406,30 @@ _XSD_INIT = '''{header}
 '''
 
 
+# String-derived XSD built-ins that SOAP::Lite's deserializer does not know ("Unrecognized
+# type"): their text is a string's, so they travel as xsd:string.
+_STRING_LIKE = {
+    "normalizedString",
+    "token",
+    "Name",
+    "NCName",
+    "NMTOKEN",
+    "NMTOKENS",
+    "ID",
+    "IDREF",
+    "IDREFS",
+    "ENTITY",
+    "ENTITIES",
+    "NOTATION",
+}
+
+
+def _wire_builtin(ref: str) -> str:
+    if ref.startswith("{" + XSD_NS + "}") and ref.rpartition("}")[2] in _STRING_LIKE:
+        return "{%s}string" % XSD_NS
+    return ref
+
+
 class _XsdTable:
     """Writes type references as `PREFIX + "local"` expressions, one constant per namespace."""
 
@@ -428,7 +452,7 @@ class _XsdTable:
         types = self.renderer.types
         t = types.get(ref)
         if t is None:
-            return self.qname(ref)
+            return self.qname(_wire_builtin(ref))
         if t.kind == "struct":
             return self.qname(t.qname)
         if t.kind == "array":
@@ -436,7 +460,7 @@ class _XsdTable:
             for _ in range(t.dimensions):
                 spec = f'("[]", {spec})'
             return spec
-        return self.qname(self.renderer.simple_base(ref))
+        return self.qname(_wire_builtin(self.renderer.simple_base(ref)))
 
     def spec(self, f: Field) -> str:
         spec = self.type_spec(f.type)

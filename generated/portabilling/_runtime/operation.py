@@ -44,6 +44,7 @@ class Operation(Generic[Req, Resp]):
         "response_wrapped",
         "service",
         "soap_action",
+        "soap_style",
     )
 
     def __init__(
@@ -64,6 +65,7 @@ class Operation(Generic[Req, Resp]):
         auth: bool = True,  # sends auth_info (all but Session.login / change_password)
         auth_header: tuple[str, str] = ("auth_info", ""),  # SOAP header part and its xsi:type
         page_field: str | None = None,  # get_*_list with limit/offset: the list being paged
+        soap_style: str = "rpc/encoded",  # the WSDL binding's style/use
     ) -> None:
         self.service = service
         self.name = name
@@ -80,6 +82,7 @@ class Operation(Generic[Req, Resp]):
         self.auth = auth
         self.auth_header = auth_header
         self.page_field = page_field
+        self.soap_style = soap_style
 
     def __repr__(self) -> str:
         return f"Operation({self.service}.{self.name})"
