@@ -73,3 +73,31 @@ def test_soap_envelope_exact() -> None:
     assert '<credit_limit xsi:type="xsd:double" xsi:nil="true"/>' in body
     assert '<blocked xsi:type="xsd:string">N</blocked>' in body
     assert "balance" not in body  # unset: not sent
+
+
+def test_streaming_decode_of_large_replies_equals_the_tree_walk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    from portabilling._runtime import soap
+    from portabilling.admin.account import GET_ACCOUNT_LIST
+
+    from tests.bench.fixtures import soap_list
+
+    body = soap_list(300)
+    whole = soap.decode_envelope(GET_ACCOUNT_LIST, body)
+    monkeypatch.setattr(soap, "STREAM_ABOVE", 0)
+    streamed: list[Any] = []
+    original = soap._parse_streaming
+
+    def spy(*args: Any) -> Any:
+        root, arrays = original(*args)
+        streamed.extend(arrays.values())
+        return root, arrays
+
+    monkeypatch.setattr(soap, "_parse_streaming", spy)
+    assert soap.decode_envelope(GET_ACCOUNT_LIST, body) == whole
+    assert [len(items) for items in streamed] == [300]  # the outer list only; nested ones whole
+    assert len(whole.account_list) == 300 and whole.account_list[0].service_features

@@ -53,7 +53,7 @@ def _parser_for(huge: bool) -> etree.XMLParser:
     return parser
 
 
-def parse(content: bytes, limits: XmlLimits = DEFAULT_LIMITS) -> etree._Element:
+def check_size_and_doctype(content: bytes, limits: XmlLimits) -> None:
     if len(content) > limits.max_bytes:
         raise XmlRefused(
             f"document of {len(content)} bytes exceeds the limit of {limits.max_bytes}"
@@ -61,6 +61,10 @@ def parse(content: bytes, limits: XmlLimits = DEFAULT_LIMITS) -> etree._Element:
     head = content[:4096].lstrip()
     if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
         raise XmlRefused("document type declarations (DTD) are refused")
+
+
+def parse(content: bytes, limits: XmlLimits = DEFAULT_LIMITS) -> etree._Element:
+    check_size_and_doctype(content, limits)
     try:
         root = etree.fromstring(content, _parser_for(limits.huge_text))
     except etree.XMLSyntaxError as exc:

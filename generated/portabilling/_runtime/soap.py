@@ -462,7 +462,7 @@ class _Doc:
     """Per-reply decoding state: `href="#id"` targets (indexed on first use), MIME attachments,
     and the elements SOAP::Lite typed as base64."""
 
-    __slots__ = ("attachments", "base64", "body", "index", "used")
+    __slots__ = ("attachments", "base64", "body", "index", "streamed", "used")
 
     def __init__(
         self,
@@ -474,6 +474,7 @@ class _Doc:
         self.index: dict[str, etree._Element] | None = None
         self.attachments = attachments or {}
         self.used: set[str] = set()
+        self.streamed: dict[Any, list[Any]] = {}  # arrays decoded while parsing (large replies)
         self.base64: set[Any] = set()
         if scan_base64:  # most replies have none, and the query costs as much as the walk
             found = _BASE64_XPATH(body)
@@ -558,6 +559,10 @@ def _scalar(el: etree._Element, spec: Spec, doc: _Doc) -> Any:
 def _decode(el: etree._Element, spec: Spec, plan: Any, doc: _Doc) -> Any:
     if plan is None:
         return _scalar(el, spec, doc)
+    if doc.streamed:
+        items = doc.streamed.get(el)
+        if items is not None:
+            return items
     if el.text is None and not len(el):
         return _empty(el, spec, plan, doc, [] if type(plan) is tuple else {})
     href = el.get("href")
@@ -683,6 +688,92 @@ def _generic(el: etree._Element, doc: _Doc) -> Any:
     return data
 
 
+# ---- large replies -------------------------------------------------------------------------------
+#
+# A full lxml tree costs libxml2 some 250 bytes per element, several times the text of a
+# SOAP::Lite field. Above STREAM_ABOVE bytes the reply is parsed incrementally instead: each item
+# of a SOAP-ENC array of structs is decoded the moment its end tag is read, then dropped from the
+# tree, so memory follows the decoded data rather than the document. What remains of the tree is
+# decoded as usual, with those arrays already filled in. Replies with multi-refs or base64 values
+# (which need the whole document) take the ordinary path.
+
+STREAM_ABOVE = 8 * 1024 * 1024
+
+
+def _parse_streaming(
+    op: Operation[Any, Any], content: bytes, limits: XmlLimits
+) -> tuple[etree._Element, dict[Any, list[Any]]]:
+    import io
+
+    from .xmlparse import check_size_and_doctype
+
+    check_size_and_doctype(content, limits)
+    # SOAP-ENC array items are `<item>` (SOAP::Lite, and most servers); only their end tags
+    # reach Python, so the parse itself stays in C
+    events = etree.iterparse(
+        io.BytesIO(content),
+        events=("end",),
+        tag="{*}item",
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=limits.huge_text,
+        remove_comments=True,
+        remove_pis=True,
+    )
+    doc = _Doc(etree.Element("unused"), scan_base64=False)
+    arrays: dict[Any, tuple[type | None, list[Any]]] = {}
+    try:
+        for _, el in events:
+            parent = el.getparent()
+            if parent is None:
+                continue
+            found = arrays.get(parent)
+            if found is None:
+                found = arrays[parent] = (_streamable_item(op, parent), [])
+            item_class, items = found
+            if item_class is None:
+                continue
+            items.append(_struct_data(el, _fields_of(item_class), doc))
+            el.clear()
+            parent.remove(el)
+    except etree.XMLSyntaxError as exc:
+        raise XmlRefused(f"malformed XML: {exc}") from None
+    streamed = {array: items for array, (cls, items) in arrays.items() if cls is not None}
+    return events.root, streamed
+
+
+def _streamable_item(op: Operation[Any, Any], array: etree._Element) -> type | None:
+    """The struct class of `array`'s items if it is a marked SOAP-ENC array of structs reached
+    through struct fields only (not inside another array's item, which is decoded whole)."""
+    if op.response is None or not _is_array(array) or "," in (array.get(_ARRAY_TYPE) or ""):
+        return None
+    path = [array, *array.iterancestors()]  # array ... part, response, Body, Envelope
+    if len(path) < 5:
+        return None
+    response, part = path[-3], path[-4]
+    position = list(response).index(part)
+    if op.response_wrapped:
+        entries = list(_fields_of(op.response).decode.values())
+        if position >= len(entries):
+            return None
+        plan: Any = entries[position][2]
+    elif position == 0:
+        plan = op.response
+    else:
+        return None
+    for el in reversed(path[:-4]):  # from the part's first child down to the array
+        if not isinstance(plan, type):
+            return None
+        entry = _fields_of(plan).lookup(el.tag)  # type: ignore[arg-type]
+        if entry is None:
+            return None
+        plan = entry[2]
+    if type(plan) is tuple and isinstance(plan[1], type):
+        return plan[1]
+    return None
+
+
 def decode_envelope(
     op: Operation[Any, Any],
     content: bytes,
@@ -691,10 +782,20 @@ def decode_envelope(
 ) -> Any:
     """The typed response of `op` from a SOAP reply, or the `Fault` it carries."""
     where = op.qualified_name
+    streamed: dict[Any, list[Any]] = {}
     try:
-        root = parse(content, limits)
+        if len(content) > STREAM_ABOVE and b'href="' not in content and b"base64" not in content:
+            root, streamed = _parse_streaming(op, content, limits)
+        else:
+            root = parse(content, limits)
     except XmlRefused as exc:
         raise DecodeError(str(exc), operation=where, excerpt=_excerpt(content)) from None
+    except (msgspec.ValidationError, ValueError, TypeError) as exc:
+        raise DecodeError(
+            f"reply does not match {op.response.__name__ if op.response else 'None'}: {exc}",
+            operation=where,
+            excerpt=_excerpt(content),
+        ) from None
     body = _body(root, where, content)
     first = next(body.iterchildren(etree.Element), None)
     if first is None:
@@ -709,6 +810,7 @@ def decode_envelope(
     parts = list(first.iterchildren(etree.Element))
     try:
         doc = _Doc(body, attachments, scan_base64=b"base64" in content)
+        doc.streamed = streamed
         if op.response_wrapped:
             fields = _fields_of(op.response)
             data: Any = {}
