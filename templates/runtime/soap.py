@@ -764,7 +764,7 @@ def _streamable_item(op: Operation[Any, Any], array: etree._Element) -> type | N
     for el in reversed(path[:-4]):  # from the part's first child down to the array
         if not isinstance(plan, type):
             return None
-        entry = _fields_of(plan).lookup(el.tag)  # type: ignore[arg-type]
+        entry = _fields_of(plan).lookup(el.tag)
         if entry is None:
             return None
         plan = entry[2]
