@@ -27,6 +27,7 @@ class Field:
     nillable: bool = False
     documentation: str = ""
     json_only: bool = False  # present only in the OpenAPI document (e.g. `3pcc_enabled`)
+    namespace: str = ""  # the element's namespace when qualified (document/literal schemas)
 
     @property
     def repeated(self) -> bool:

@@ -383,6 +383,10 @@ class _TypeBuilder:
         qname = _qname_text(ztype)
         if qname is None:
             return self._anonymous(ztype, context)
+        if getattr(ztype, "is_global", True) is False and not qname.startswith("{" + XSD_NS + "}"):
+            # zeep names an element's inline type after the element, which may clash with a
+            # complexType of the same name (<element name="country"> vs <complexType name="country">)
+            return self._anonymous(ztype, context)
         if qname.startswith("{" + XSD_NS + "}"):
             return qname
         if qname.startswith(("{" + SOAP_ENC_NS + "}", "{" + SOAP12_ENC_NS + "}")):
@@ -584,6 +588,7 @@ class _TypeBuilder:
                     max_occurs=None if max_occurs == "unbounded" else int(max_occurs),
                     nillable=bool(el.nillable),
                     documentation=docs.get(el.name, ""),
+                    namespace=etree.QName(el.qname).namespace or "" if el.qname else "",
                 )
             )
 

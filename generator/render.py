@@ -302,6 +302,11 @@ class Renderer:
                 t.python_name,
                 table.qname(t.qname),
                 [(f.wire_name, table.spec(f)) for f in self.all_fields(t.id) if not f.json_only],
+                {
+                    f.wire_name: f.namespace
+                    for f in self.all_fields(t.id)
+                    if f.namespace and not f.json_only
+                },
             )
             for t in types
             if t.kind == "struct"

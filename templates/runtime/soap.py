@@ -66,8 +66,11 @@ class _Fields:
     json_only: tuple[str, ...]  # attributes that exist only in the JSON API
     decode: dict[str, tuple[str, Spec, Any]]  # wire name -> (wire, spec, decode plan)
     by_tag: dict[str, tuple[str, Spec, Any] | None]  # element tag as lxml gives it -> entry
-    fast: tuple[tuple[str, str, Spec, str, str], ...] = ()  # (attr, wire, spec, open, close tag)
+    # (position in astuple, wire, spec, open tag, close tag, expected Python type, its converter)
+    fast: tuple[tuple[int, str, Spec, str, str, type | None, Any], ...] = ()
+    attrs: tuple[str, ...] = ()
     xsi_type: str = ""  # the struct's own `prefix:Name`
+    qualified: dict[str, str] | None = None  # document/literal: wire name -> element namespace
     namespaces: frozenset[str] = frozenset()  # what the pre-rendered tags' prefixes stand for
 
     def lookup(self, tag: str) -> tuple[str, Spec, Any] | None:
@@ -94,7 +97,7 @@ def _build_fields(cls: type) -> _Fields:
     package, _, module = cls.__module__.rpartition(".")
     try:
         table = importlib.import_module(f"{package}._xsd.{module}").TYPES
-        qname, specs = table[cls.__name__]
+        qname, specs, qualified = table[cls.__name__]
     except (ImportError, AttributeError, KeyError):
         raise EncodeError(
             f"{cls.__module__}.{cls.__name__} has no SOAP schema table; regenerate the bindings",
@@ -102,6 +105,7 @@ def _build_fields(cls: type) -> _Fields:
         ) from None
     attrs = dict(zip(cls.__struct_encode_fields__, cls.__struct_fields__, strict=True))  # type: ignore[attr-defined]
     plan = _Fields(qname, (), (), {}, {})
+    plan.qualified = qualified
     _plans[cls] = plan  # before recursing: types may refer to themselves
     plan.encode = tuple((attrs[w], w, spec) for w, spec in specs.items() if w in attrs)
     plan.json_only = tuple(a for w, a in attrs.items() if w not in specs)
@@ -110,13 +114,18 @@ def _build_fields(cls: type) -> _Fields:
     plan.by_tag = dict(plan.decode)
     fast = []
     namespaces = set()
+    plan.attrs = tuple(cls.__struct_fields__)  # type: ignore[attr-defined]
+    position = {a: i for i, a in enumerate(plan.attrs)}
     for attr, wire, spec in plan.encode:
         head = tail = ""
+        expected: type | None = None
         if type(spec) is str and spec != _ANY_TYPE:
             prefixed, ns = _prefixed(spec)
             namespaces.add(ns)
             head, tail = f'<{wire} xsi:type="{prefixed}">', f"</{wire}>"
-        fast.append((attr, wire, spec, head, tail))
+            expected = _PY_OF_XSD.get(spec)
+        convert = _FAST_TEXT.get(expected) if expected is not None else None
+        fast.append((position[attr], wire, spec, head, tail, expected, convert))
     plan.fast = tuple(fast)
     plan.xsi_type, own_ns = _prefixed(qname)
     namespaces.add(own_ns)
@@ -227,20 +236,33 @@ def _struct(w: _Writer, tag: str, value: msgspec.Struct, path: str) -> None:
     out.append(f'<{tag} xsi:type="{plan.xsi_type}">')
     w.used.update(plan.namespaces)
     fast_text = _FAST_TEXT
-    for attr, wire, spec, head, tail in plan.fast:
-        v = getattr(value, attr)
+    careful = _CAREFUL.search
+    values = msgspec.structs.astuple(value)
+    for index, wire, spec, head, tail, expected, convert in plan.fast:
+        v = values[index]
         if v is UNSET:
             continue
-        if head:  # a simple-typed field: most values take this path
-            convert = fast_text.get(type(v), _UNKNOWN)
-            if convert is _UNKNOWN:
-                convert = _learn(type(v))
-            if convert is not None:
-                text = convert(v)
-                if text is not None:
-                    out.append(head + text + tail)
-                    continue
-        _field(w, wire, v, spec, f"{path}.{attr}")
+        if head:  # a simple-typed field: most values take one of these two paths
+            if type(v) is expected:
+                if isinstance(v, str):
+                    if careful(v) is None:
+                        out.append(head + v + tail)
+                        continue
+                else:
+                    text = convert(v)
+                    if text is not None:
+                        out.append(head + text + tail)
+                        continue
+            else:
+                convert = fast_text.get(type(v), _UNKNOWN)
+                if convert is _UNKNOWN:
+                    convert = _learn(type(v))
+                if convert is not None:
+                    text = convert(v)
+                    if text is not None:
+                        out.append(head + text + tail)
+                        continue
+        _field(w, wire, v, spec, f"{path}.{plan.attrs[index]}")
     out.append(f"</{tag}>")
 
 
@@ -268,6 +290,34 @@ _FAST_TEXT: dict[type, Any] = {
 
 
 _UNKNOWN = object()
+_PY_OF_XSD: dict[str, type] = {
+    **{f"{{{XSD}}}{n}": str for n in ("string", "anyURI", "QName", "duration", "token")},
+    **{
+        f"{{{XSD}}}{n}": int
+        for n in (
+            "int",
+            "long",
+            "integer",
+            "short",
+            "byte",
+            "unsignedInt",
+            "unsignedLong",
+            "unsignedShort",
+            "unsignedByte",
+            "nonNegativeInteger",
+            "positiveInteger",
+            "negativeInteger",
+            "nonPositiveInteger",
+        )
+    },
+    **{f"{{{XSD}}}{n}": float for n in ("float", "double")},
+    f"{{{XSD}}}boolean": bool,
+    f"{{{XSD}}}date": date,
+    f"{{{XSD}}}dateTime": datetime,
+    f"{{{XSD}}}time": time,
+    f"{{{XSD}}}decimal": Decimal,
+    f"{{{XSD}}}base64Binary": bytes,
+}
 
 
 def _learn(kind: type) -> Any:
@@ -383,7 +433,7 @@ class _Frame:
 
 
 _frames: dict[int, _Frame] = {}
-_declarations: dict[frozenset[str], str] = {}
+_declarations: dict[tuple[frozenset[str], bool], str] = {}
 
 
 def _frame(op: Operation[Any, Any]) -> _Frame:
@@ -409,25 +459,64 @@ def _frame(op: Operation[Any, Any]) -> _Frame:
     return frame
 
 
-def _envelope_open(used: set[str]) -> str:
-    key = frozenset(used)
+def _envelope_open(used: set[str], encoded: bool = True) -> str:
+    key = (frozenset(used), encoded)
     head = _declarations.get(key)
     if head is None:
-        names = (*_FIXED_PREFIXES, *sorted(key - set(_FIXED_PREFIXES)))
+        names = (*_FIXED_PREFIXES, *sorted(key[0] - set(_FIXED_PREFIXES) - {""}))
         declarations = " ".join(f'xmlns:{_PREFIXES[ns]}="{ns}"' for ns in names)
+        style = f' soap:encodingStyle="{SOAP_ENC}"' if encoded else ""
         head = _declarations[key] = (
-            '<?xml version="1.0" encoding="UTF-8"?>'
-            f'<soap:Envelope {declarations} soap:encodingStyle="{SOAP_ENC}">'
+            f'<?xml version="1.0" encoding="UTF-8"?><soap:Envelope {declarations}{style}>'
         )
     return head
+
+
+def _literal(w: _Writer, tag: str, value: msgspec.Struct, path: str) -> None:
+    """document/literal: elements as the schema declares them, no xsi:type, no SOAP-ENC."""
+    plan = _fields_of(type(value))
+    qualified = plan.qualified or {}
+    out = w.out
+    out.append(f"<{tag}>")
+    for attr, wire, spec in plan.encode:
+        v = getattr(value, attr)
+        if v is UNSET:
+            continue
+        ns = qualified.get(wire)
+        name = w.name(f"{{{ns}}}{wire}") if ns else wire
+        repeated = type(spec) is tuple
+        for i, item in enumerate(v if repeated and isinstance(v, list) else [v]):
+            where = f"{path}.{attr}" + (f"[{i}]" if repeated else "")
+            if item is None:
+                out.append(f'<{name} xsi:nil="true"/>')
+            elif isinstance(item, msgspec.Struct):
+                _literal(w, name, item, where)
+            elif isinstance(item, datetime):  # ISO 8601 here: PortaBilling's format is its own
+                out.append(f"<{name}>{item.isoformat()}</{name}>")
+            else:
+                out.append(f"<{name}>{_text(w, item, where)}</{name}>")
+    out.append(f"</{tag}>")
+
+
+def _literal_body(w: _Writer, op: Operation[Any, Any], request: Any) -> None:
+    if request is None:
+        return
+    if not op.body_element:
+        raise w.fail(type(request).__name__, "the WSDL gives no body element for this operation")
+    _literal(w, w.name(op.body_element), request, type(request).__name__)
 
 
 def encode_envelope(op: Operation[Any, Any], request: Any, auth_info: dict[str, str]) -> bytes:
     """The request envelope for `op`; `auth_info` goes in the header when the operation has one."""
     w = _Writer(op.qualified_name)
     frame = _frame(op)
-    w.used.update(frame.namespaces)
     out = w.out
+    if op.soap_style == "document/literal":
+        out.append("<soap:Body>")
+        _literal_body(w, op, request)
+        out.append("</soap:Body></soap:Envelope>")
+        return (_envelope_open(w.used, encoded=False) + "".join(out)).encode("utf-8")
+    w.used.update(frame.namespaces)
     if op.auth and auth_info:
         out.append(frame.header_open)
         for key, val in auth_info.items():
@@ -810,9 +899,11 @@ def decode_envelope(
     try:
         doc = _Doc(body, attachments, scan_base64=b"base64" in content)
         doc.streamed = streamed
-        if op.response_wrapped:
+        if op.soap_style == "document/literal":
+            data: Any = _decode(first, None, op.response, doc)  # the part's element itself
+        elif op.response_wrapped:
             fields = _fields_of(op.response)
-            data: Any = {}
+            data = {}
             for (wire, spec, plan), part in zip(fields.decode.values(), parts, strict=False):
                 data[wire] = _decode(part, spec, plan, doc)
         elif parts:

@@ -113,10 +113,14 @@ class _Core:
 
     def transport_for(self, op: Operation[Any, Any]) -> TransportName:
         """The transport `op` goes over: JSON-only methods never silently vanish on SOAP."""
-        if self.transport == "soap" and op.soap_style != "rpc/encoded" and not op.json_only:
+        if (
+            self.transport == "soap"
+            and op.soap_style not in ("rpc/encoded", "document/literal")
+            and not op.json_only
+        ):
             raise UnsupportedOperation(
                 f"{op.qualified_name} is bound as {op.soap_style} SOAP; this runtime speaks "
-                "rpc/encoded SOAP (PortaBilling's) and the JSON API"
+                "rpc/encoded and document/literal SOAP, and the JSON API"
             )
         if op.json_only and self.transport == "soap":
             if not self.json_only_over_json:

@@ -31,6 +31,7 @@ class Operation(Generic[Req, Resp]):
     __slots__ = (
         "auth",
         "auth_header",
+        "body_element",
         "deprecated",
         "endpoint_path",
         "json_only",
@@ -66,6 +67,7 @@ class Operation(Generic[Req, Resp]):
         auth_header: tuple[str, str] = ("auth_info", ""),  # SOAP header part and its xsi:type
         page_field: str | None = None,  # get_*_list with limit/offset: the list being paged
         soap_style: str = "rpc/encoded",  # the WSDL binding's style/use
+        body_element: str = "",  # document/literal: the request part's element, `{ns}name`
     ) -> None:
         self.service = service
         self.name = name
@@ -83,6 +85,7 @@ class Operation(Generic[Req, Resp]):
         self.auth_header = auth_header
         self.page_field = page_field
         self.soap_style = soap_style
+        self.body_element = body_element
 
     def __repr__(self) -> str:
         return f"Operation({self.service}.{self.name})"
