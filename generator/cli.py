@@ -116,8 +116,8 @@ def _generate(args: argparse.Namespace) -> int:
         raise GeneratorError(f"--package {args.package!r} is not a valid Python package name")
     started = time.perf_counter()
     model = _load(args)
-    files = format_files(Renderer(model, args.package).files())
     target = args.out / args.package
+    files = format_files(Renderer(model, args.package).files(), previous=target)
     for warning in model.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if args.check:

@@ -198,6 +198,12 @@ class _Differ:
     ) -> None:
         self.out.append(Change(rule, severity, direction, message=message, **keys))
 
+    def _doc(self, rule: str, where: str, old: str, new: str, keys: dict[str, Any]) -> None:
+        if old.strip() != new.strip():
+            self.add(
+                rule, "info", "none", f"documentation of {where} changed", old=old, new=new, **keys
+            )
+
     def run(self) -> list[Change]:
         self._types()
         self._services_and_methods()
@@ -285,16 +291,7 @@ class _Differ:
     def _type_changes(self, old: TypeDef, new: TypeDef, name: str) -> None:
         ways = self.a.direction(self.a.key(old.id)) | self.b.direction(name)
         direction = _direction(ways)
-        if old.documentation.strip() != new.documentation.strip():
-            self.add(
-                "type-doc-changed",
-                "info",
-                "none",
-                f"documentation of {name} changed",
-                type=name,
-                old=old.documentation,
-                new=new.documentation,
-            )
+        self._doc("type-doc-changed", name, old.documentation, new.documentation, {"type": name})
         if old.kind == "enum" or new.kind == "enum":
             before, after = set(old.enum_values), set(new.enum_values)
             for value in sorted(after - before):
@@ -437,16 +434,9 @@ class _Differ:
                 new=fb.nillable,
                 **keys,
             )
-        if fa.documentation.strip() != fb.documentation.strip():
-            self.add(
-                "field-doc-changed",
-                "info",
-                "none",
-                f"documentation of {name}.{fb.wire_name} changed",
-                old=fa.documentation,
-                new=fb.documentation,
-                **keys,
-            )
+        self._doc(
+            "field-doc-changed", f"{name}.{fb.wire_name}", fa.documentation, fb.documentation, keys
+        )
 
     def _kind(self, view: _View, ref: str) -> str:
         t = view.by_id.get(ref)
@@ -591,16 +581,7 @@ class _Differ:
                 new=b.deprecated,
                 **keys,
             )
-        if a.documentation.strip() != b.documentation.strip():
-            self.add(
-                "method-doc-changed",
-                "info",
-                "none",
-                f"documentation of {where} changed",
-                old=a.documentation,
-                new=b.documentation,
-                **keys,
-            )
+        self._doc("method-doc-changed", where, a.documentation, b.documentation, keys)
 
 
 def _order(c: Change) -> tuple[int, str, str, str, str, str]:

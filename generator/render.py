@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import json
 import multiprocessing
 import os
 import shutil
@@ -543,13 +544,22 @@ _MODE = Mode(line_length=99, target_versions={TargetVersion.PY311})
 _BLACK_VERSION = version("black")
 
 
-def format_files(files: list[RenderedFile], cache_dir: Path | None = None) -> list[RenderedFile]:
+FORMAT_RECORD = ".black-record.json"
+
+
+def format_files(
+    files: list[RenderedFile], cache_dir: Path | None = None, previous: Path | None = None
+) -> list[RenderedFile]:
     """black every .py file: cached by content (like black's own cache) and spread over cores.
 
     The first line (the header naming the source hash) is kept out of the formatted body, so a
-    new release only re-formats the modules whose code really changed.
+    new release only re-formats the modules whose code really changed. The output records, per
+    file, the key of what black was given and the hash of what it returned
+    (`FORMAT_RECORD`); regenerating over `previous` (the committed package) reuses every file
+    whose input is unchanged and whose text is untouched, so a fresh clone needs no black run.
     """
     cache = cache_dir if cache_dir is not None else _default_cache()
+    earlier = _read_record(previous)
     todo: dict[str, str] = {}
     results: dict[str, str] = {}
     keys: dict[str, tuple[str, str]] = {}  # path -> (header, cache key)
@@ -559,7 +569,7 @@ def format_files(files: list[RenderedFile], cache_dir: Path | None = None) -> li
         header, _, body = f.content.partition("\n")
         key = hashlib.sha256(f"{_BLACK_VERSION}|{_MODE!r}|{body}".encode()).hexdigest()
         keys[f.path] = (header, key)
-        cached = _cache_get(cache, key)
+        cached = _previous_output(previous, f.path, key, earlier) or _cache_get(cache, key)
         if cached is None:
             todo[key] = body
         else:
@@ -569,6 +579,7 @@ def format_files(files: list[RenderedFile], cache_dir: Path | None = None) -> li
         for key in todo:
             _cache_put(cache, key, results[key])
     out = []
+    record: dict[str, list[str]] = {}
     for f in files:
         if not f.path.endswith(".py"):
             out.append(f)
@@ -580,7 +591,36 @@ def format_files(files: list[RenderedFile], cache_dir: Path | None = None) -> li
                 f"rendered code is not valid Python (a template bug): {formatted}", file=f.path
             )
         out.append(RenderedFile(f.path, header + "\n" + formatted))
+        record[f.path] = [key, hashlib.sha256(formatted.encode()).hexdigest()]
+    text = json.dumps({"black": _BLACK_VERSION, "files": record}, indent=0, sort_keys=True)
+    out.append(RenderedFile(FORMAT_RECORD, text + "\n"))
     return out
+
+
+def _read_record(previous: Path | None) -> dict[str, list[str]]:
+    if previous is None:
+        return {}
+    try:
+        data = json.loads((previous / FORMAT_RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    files = data.get("files") if isinstance(data, dict) else None
+    return files if isinstance(files, dict) else {}
+
+
+def _previous_output(
+    previous: Path | None, path: str, key: str, earlier: dict[str, list[str]]
+) -> str | None:
+    """The committed file's body, if black was given exactly this and nobody edited it since."""
+    entry = earlier.get(path)
+    if previous is None or not isinstance(entry, list) or len(entry) != 2 or entry[0] != key:
+        return None
+    try:
+        text = (previous / path).read_text(encoding="utf-8")
+    except OSError:
+        return None
+    body = text.partition("\n")[2]
+    return body if hashlib.sha256(body.encode()).hexdigest() == entry[1] else None
 
 
 # black takes tens of seconds on a multi-megabyte module (a WSDL with 1 500 operations in one

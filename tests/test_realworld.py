@@ -5,10 +5,12 @@ table of what each needs."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import pkgutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -116,10 +118,30 @@ def test_mypy_strict_on_generated_realworld_bindings(tmp_path: Path) -> None:
     assert checked.returncode == 0, checked.stdout[-3000:]
 
 
-def _load(folder: Path, package: str) -> Any:
+@contextlib.contextmanager
+def _generated(name: str, folder: Path) -> Iterator[tuple[str, Any, list[Any]]]:
+    """Generate `name` into `folder`, import it with every module, forget it afterwards."""
+    package = _package(name)
+    result = run_cli(
+        "generate", "--wsdl", str(REAL / name), "--out", str(folder), "--package", package
+    )
+    assert result.returncode == 0, result.stderr
     sys.path.insert(0, str(folder))
     importlib.invalidate_caches()
-    return importlib.import_module(package)
+    try:
+        pkg = importlib.import_module(package)
+        operation = importlib.import_module(f"{package}._runtime.operation").Operation
+        ops = [
+            value
+            for info in pkgutil.walk_packages(pkg.__path__, package + ".")
+            for value in vars(importlib.import_module(info.name)).values()
+            if isinstance(value, operation)
+        ]
+        yield package, pkg, ops
+    finally:
+        sys.path.remove(str(folder))
+        for mod in [m for m in sys.modules if m.split(".")[0] == package]:
+            del sys.modules[mod]
 
 
 RPC_ENCODED = [
@@ -139,51 +161,30 @@ def test_soaplite_deserializes_our_rpc_encoded_messages(
     a deserialization fault would mean SOAP::Lite could not read what we sent."""
     from tests.simulator import default_instance
 
-    package = _package(name)
-    assert (
-        run_cli(
-            "generate", "--wsdl", str(REAL / name), "--out", str(tmp_path), "--package", package
-        ).returncode
-        == 0
-    )
-    pkg = _load(tmp_path, package)
-    try:
-        runtime_op = importlib.import_module(f"{package}._runtime.operation").Operation
+    with _generated(name, tmp_path) as (package, pkg, ops):
         errors = importlib.import_module(f"{package}._runtime.errors")
+        options = importlib.import_module(f"{package}._runtime.service").CallOptions()
         clients = [
             getattr(pkg, n) for n in dir(pkg) if n.endswith("Client") and not n.startswith("Async")
         ]
         client = clients[0](sim.soap_url, transport="soap", session_id="x", retries=0)
         sent = 0
-        for info in pkgutil.walk_packages(pkg.__path__, package + "."):
-            module = importlib.import_module(info.name)
-            for op in [v for v in vars(module).values() if isinstance(v, runtime_op)]:
-                if op.soap_style != "rpc/encoded":
-                    continue
-                request = default_instance(op.request) if op.request else None
-                with pytest.raises(errors.Fault) as err:
-                    client.call(
-                        op,
-                        request,
-                        importlib.import_module(f"{package}._runtime.service").CallOptions(),
-                    )
-                assert "deserialization" not in err.value.faultstring, (
-                    op.name,
-                    err.value.faultstring,
-                )
-                # parsed: our dispatcher has no such method, or (for WSDLs whose soapAction is
-                # not uri#method) SOAP::Lite's own SOAPAction rule, checked after parsing
-                assert (
-                    err.value.faultcode == "Client.NoSuchMethod"
-                    or "SOAPAction shall match" in err.value.faultstring
-                ), err.value
-                sent += 1
+        for op in ops:
+            if op.soap_style != "rpc/encoded":
+                continue
+            request = default_instance(op.request) if op.request else None
+            with pytest.raises(errors.Fault) as err:
+                client.call(op, request, options)
+            assert "deserialization" not in err.value.faultstring, (op.name, err.value.faultstring)
+            # parsed: our dispatcher has no such method, or (for WSDLs whose soapAction is
+            # not uri#method) SOAP::Lite's own SOAPAction rule, checked after parsing
+            assert (
+                err.value.faultcode == "Client.NoSuchMethod"
+                or "SOAPAction shall match" in err.value.faultstring
+            ), err.value
+            sent += 1
         assert sent > 0
         client.close()
-    finally:
-        sys.path.remove(str(tmp_path))
-        for mod in [m for m in sys.modules if m.split(".")[0] == package]:
-            del sys.modules[mod]
 
 
 DOC_LITERAL = [
@@ -214,25 +215,9 @@ def test_zeep_reads_our_document_literal_requests(name: str, tmp_path: Path) -> 
     from generator.offline import OfflineTransport
     from tests.strategies import struct_of
 
-    package = _package(name)
-    assert (
-        run_cli(
-            "generate", "--wsdl", str(REAL / name), "--out", str(tmp_path), "--package", package
-        ).returncode
-        == 0
-    )
-    pkg = _load(tmp_path, package)
-    try:
-        runtime_op = importlib.import_module(f"{package}._runtime.operation").Operation
+    with _generated(name, tmp_path) as (package, _, all_ops):
         soap = importlib.import_module(f"{package}._runtime.soap")
-        ops = [
-            v
-            for info in pkgutil.walk_packages(pkg.__path__, package + ".")
-            for v in vars(importlib.import_module(info.name)).values()
-            if isinstance(v, runtime_op)
-            and v.soap_style == "document/literal"
-            and v.request is not None
-        ]
+        ops = [v for v in all_ops if v.soap_style == "document/literal" and v.request is not None]
         assert ops
         client = zeep.Client(
             str(REAL / name), transport=OfflineTransport(str((REAL / name).parent))
@@ -267,10 +252,6 @@ def test_zeep_reads_our_document_literal_requests(name: str, tmp_path: Path) -> 
 
         for op in ops[:25]:
             check(op)
-    finally:
-        sys.path.remove(str(tmp_path))
-        for mod in [m for m in sys.modules if m.split(".")[0] == package]:
-            del sys.modules[mod]
 
 
 def _drop_none(data: Any) -> Any:

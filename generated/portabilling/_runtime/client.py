@@ -197,6 +197,16 @@ class _Core:
             return []
         return [self.backoff * (2**n) * (0.5 + random.random()) for n in range(self.retries)]
 
+    def _result(
+        self, op: Operation[Any, Resp], response: httpx.Response, delays: list[float]
+    ) -> Resp:
+        """The decoded reply; a 502/503/504 while retries remain becomes a retryable error."""
+        if response.status_code in _RETRY_STATUSES and delays:
+            raise TransportError(
+                "server unavailable", operation=op.qualified_name, status=response.status_code
+            )
+        return self.decode_response(op, response)
+
     def _login_request(self) -> tuple[Operation[Any, Any], Any]:
         session = getattr(self, "session", None)
         op = _session_op(session, "LOGIN") if session is not None else None
@@ -266,8 +276,13 @@ def _session_op(session: Any, const: str) -> Operation[Any, Any] | None:
     return op if isinstance(op, Operation) else None
 
 
-def _retryable(exc: TransportError) -> bool:
-    return exc.status is None or exc.status in _RETRY_STATUSES
+def _next_delay(exc: TransportError, delays: list[float]) -> float:
+    """The wait before trying again, or `exc` re-raised: only connection failures, timeouts and
+    proxy 5xx are retried (never a reply that arrived and failed to decode)."""
+    retryable = exc.status is None or exc.status in _RETRY_STATUSES
+    if not delays or not retryable or type(exc) is not TransportError:
+        raise exc
+    return delays.pop(0)
 
 
 def _connection_error(op: Operation[Any, Any], exc: httpx.HTTPError) -> TransportError:
@@ -314,17 +329,9 @@ class Client(_Core):
                     response = self._http.send(http_request)
                 except httpx.HTTPError as exc:
                     raise _connection_error(op, exc) from None
-                if response.status_code in _RETRY_STATUSES and delays:
-                    raise TransportError(
-                        "server unavailable",
-                        operation=op.qualified_name,
-                        status=response.status_code,
-                    )
-                return self.decode_response(op, response)
+                return self._result(op, response, delays)
             except TransportError as exc:
-                if not delays or not _retryable(exc) or type(exc) is not TransportError:
-                    raise
-                time.sleep(delays.pop(0))
+                time.sleep(_next_delay(exc, delays))
 
     def _ensure_session(self, stale: str | None) -> None:
         with self._lock:
@@ -389,17 +396,9 @@ class AsyncClient(_Core):
                     response = await self._http.send(http_request)
                 except httpx.HTTPError as exc:
                     raise _connection_error(op, exc) from None
-                if response.status_code in _RETRY_STATUSES and delays:
-                    raise TransportError(
-                        "server unavailable",
-                        operation=op.qualified_name,
-                        status=response.status_code,
-                    )
-                return self.decode_response(op, response)
+                return self._result(op, response, delays)
             except TransportError as exc:
-                if not delays or not _retryable(exc) or type(exc) is not TransportError:
-                    raise
-                await asyncio.sleep(delays.pop(0))
+                await asyncio.sleep(_next_delay(exc, delays))
 
     async def _ensure_session(self, stale: str | None) -> None:
         async with self._lock:
