@@ -154,3 +154,37 @@ def test_vendored_under_another_package(tmp_path: Path, importer: Any) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "AccountInfo(i_account=1)" in result.stdout
+
+
+def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
+    """stderr a terminal: a progress bar is drawn (and cleared); piped: nothing but the summary."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from .conftest import FIXTURES, ROOT
+
+    leader, follower = pty.openpty()
+    proc = subprocess.run(
+        [sys.executable, "-m", "generator", "model", "--wsdl", str(FIXTURES / "edge")],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        check=False,
+    )
+    os.close(follower)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(leader)
+    assert proc.returncode == 0
+    assert b"[" in drawn and b"#" in drawn and b"/" in drawn  # [#####.....] done/total label
+    piped = run_cli("model", "--wsdl", str(FIXTURES / "edge"))
+    assert "#" not in piped.stderr

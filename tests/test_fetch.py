@@ -183,3 +183,21 @@ def test_credentials_and_transient_errors(served: Any, tmp_path: Path) -> None:
         assert "pw" not in ok.stdout + ok.stderr
     finally:
         running.server.inject = None
+
+
+def test_drift_against_a_live_server(served: Any, tmp_path: Path) -> None:
+    """`drift OLD URL` fetches NEW first: the server serving mr105 against the mr100 cache."""
+    result = run_cli(
+        "drift",
+        str(SHARED / "portabilling" / "mr100"),
+        served["mr105"].url,
+        "--format",
+        "json",
+        "--fail-on",
+        "never",
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["old"] == "mr100" and report["new"] == "mr105"
+    assert report["summary"]["breaking"] >= 30
+    assert any(c["rule"] == "method-renamed" for c in report["changes"])
