@@ -153,26 +153,28 @@ def importer_module() -> Any:
     return None
 
 
+@pytest.mark.parametrize(
+    ("transport", "ctype", "statuses"),
+    [
+        ("soap", "text/xml; charset=utf-8", [200, 200, 500, 502]),
+        ("json", "application/json", [200, 200, 500, 503]),
+    ],
+)
 @FUZZ
 @given(data=st.data())
-def test_soap_decoder_survives_mutations(soap_seeds: list[bytes], data: Any) -> None:
+def test_decoders_survive_mutations(
+    soap_seeds: list[bytes],
+    json_seeds: list[bytes],
+    transport: str,
+    ctype: str,
+    statuses: list[int],
+    data: Any,
+) -> None:
     from portabilling.admin.account import GET_ACCOUNT_INFO, GET_ACCOUNT_LIST
 
-    body = data.draw(mutated(soap_seeds))
+    body = data.draw(mutated(soap_seeds if transport == "soap" else json_seeds))
     op = data.draw(st.sampled_from([GET_ACCOUNT_INFO, GET_ACCOUNT_LIST]))
-    status = data.draw(st.sampled_from([200, 200, 500, 502]))
-    _check(_client("soap"), op, status, body, "text/xml; charset=utf-8")
-
-
-@FUZZ
-@given(data=st.data())
-def test_json_decoder_survives_mutations(json_seeds: list[bytes], data: Any) -> None:
-    from portabilling.admin.account import GET_ACCOUNT_INFO, GET_ACCOUNT_LIST
-
-    body = data.draw(mutated(json_seeds))
-    op = data.draw(st.sampled_from([GET_ACCOUNT_INFO, GET_ACCOUNT_LIST]))
-    status = data.draw(st.sampled_from([200, 200, 500, 503]))
-    _check(_client("json"), op, status, body, "application/json")
+    _check(_client(transport), op, data.draw(st.sampled_from(statuses)), body, ctype)
 
 
 @settings(max_examples=max(200, EXAMPLES // 5), deadline=2000, derandomize=True)

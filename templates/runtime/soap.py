@@ -822,7 +822,12 @@ def _parse_streaming(
             item_class, items = found
             if item_class is None:
                 continue
-            items.append(_struct_data(el, _fields_of(item_class), doc))
+            # typed at once, so only one item's plain data is alive at a time
+            items.append(
+                msgspec.convert(
+                    _struct_data(el, _fields_of(item_class), doc), item_class, strict=False
+                )
+            )
             el.clear()
             parent.remove(el)
     except etree.XMLSyntaxError as exc:

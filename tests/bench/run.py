@@ -79,16 +79,8 @@ def faster(
     note: str = "",
 ) -> Figure:
     ratio = statistics.median(base) / statistics.median(ours)
-    return Figure(
-        name,
-        _fmt(ours, unit),
-        _fmt(base, unit),
-        ratio,
-        f">= {target:g}x faster",
-        ratio >= target,
-        unit,
-        {"ours": ours, "baseline": base},
-        note,
+    return _compared(
+        name, ours, base, ratio, f">= {target:g}x faster", ratio >= target, unit, note
     )
 
 
@@ -101,16 +93,23 @@ def at_most(
     note: str = "",
 ) -> Figure:
     ratio = statistics.median(ours) / statistics.median(base)
+    target_text = f"<= {target:g}x the baseline"
+    return _compared(name, ours, base, ratio, target_text, ratio <= target, unit, note)
+
+
+def _compared(
+    name: str,
+    ours: list[float],
+    base: list[float],
+    ratio: float,
+    target: str,
+    met: bool,
+    unit: str,
+    note: str,
+) -> Figure:
+    samples = {"ours": ours, "baseline": base}
     return Figure(
-        name,
-        _fmt(ours, unit),
-        _fmt(base, unit),
-        ratio,
-        f"<= {target:g}x the baseline",
-        ratio <= target,
-        unit,
-        {"ours": ours, "baseline": base},
-        note,
+        name, _fmt(ours, unit), _fmt(base, unit), ratio, target, met, unit, samples, note
     )
 
 
