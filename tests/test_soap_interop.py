@@ -198,3 +198,40 @@ def test_json_only_field_is_refused_over_soap() -> None:
         b"3pcc_enabled"
         in json_client.build_request(UPDATE_UA, UpdateUaRequest(ua_info=info)).content
     )
+
+
+@pytest.mark.parametrize("referenced", [True, False])
+def test_soap_with_attachments_fills_the_file_field(referenced: bool, importer: Any) -> None:
+    """SOAP::Lite 1.27's HTTP server cannot send MIME parts, so this reply is written by hand:
+    a multipart/related message whose root is the envelope and whose second part is the PDF,
+    pointed at by `href="cid:..."` or left for the bytes field to take."""
+    from .conftest import ROOT
+
+    importer(ROOT / "generated", "portabilling")
+    from portabilling.admin.invoice import GET_INVOICE_PDF
+
+    pdf = b"%PDF-1.4 \x00\x01\x02 binary"
+    file_el = '<file href="cid:pdf-1"/>' if referenced else ""
+    envelope = ENV.format(
+        '<get_invoice_pdfResponse xmlns="http://portaone.com/Porta/SOAP/Invoice"><s-gensym3>'
+        f'{file_el}<file_name xsi:type="xsd:string">inv.pdf</file_name></s-gensym3>'
+        "</get_invoice_pdfResponse>"
+    ).encode()
+    body = (
+        b"--b1\r\nContent-Type: text/xml; charset=utf-8\r\nContent-ID: <root>\r\n\r\n"
+        + envelope
+        + b"\r\n--b1\r\nContent-Type: application/pdf\r\nContent-ID: <pdf-1>\r\n"
+        b"Content-Transfer-Encoding: binary\r\n"
+        b'Content-Disposition: attachment; filename="inv.pdf"\r\n\r\n' + pdf + b"\r\n--b1--\r\n"
+    )
+    reply = httpx.Response(
+        200,
+        content=body,
+        headers={
+            "Content-Type": 'multipart/related; boundary=b1; type="text/xml"; start="<root>"'
+        },
+    )
+    result = _soap_client().decode_response(GET_INVOICE_PDF, reply)
+    assert result.file == pdf and result.file_name == "inv.pdf"
+    if not referenced:
+        assert result.mime_type == "application/pdf"

@@ -102,6 +102,8 @@ sub AUTOLOAD {
     my @params = @_;
     (my $method = $AUTOLOAD) =~ s/.*:://;
     return if $method eq 'DESTROY';
+    # SOAP::Lite also probes its handler with calls of its own (no envelope): not a request
+    return unless Scalar::Util::blessed($envelope) && $envelope->isa('SOAP::SOM');
     my $uri = $envelope->namespaceuriof('/Envelope/Body/[1]') || '';
     my ($service) = $uri =~ m{([^/]+)$};
     my $auth = $envelope->match('/Envelope/Header/[1]') ? $envelope->valueof('/Envelope/Header/[1]') : undef;
