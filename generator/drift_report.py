@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from xml.sax.saxutils import escape, quoteattr
 
-from .drift import Change, Report
+from .drift import Report
 
 SCHEMA_VERSION = 1
 _ICON = {"breaking": "❌", "warning": "⚠️", "info": "ℹ️"}
@@ -133,4 +133,4 @@ def exit_code(report: Report, fail_on: str) -> int:
     raise ValueError(f"--fail-on must be breaking, warning, any or never, not {fail_on!r}")
 
 
-__all__ = ["FORMATS", "Change", "exit_code", "render"]
+__all__ = ["FORMATS", "exit_code", "render"]

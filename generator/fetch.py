@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -88,6 +89,7 @@ class Fetcher:
         self.http = httpx.Client(verify=verify, auth=auth, timeout=timeout, follow_redirects=True)
         self.result = FetchResult()
         self._stored: dict[str, str] = {}  # url -> relative path in the cache
+        self._paths: set[str] = set()  # the same paths, for the collision check
         self._done = 0
 
     def base(self, interface: str) -> str:
@@ -177,7 +179,7 @@ class Fetcher:
     def _follow(self, staging: Path, pending: list[tuple[str, str, bytes]]) -> None:
         """Every import/include location, breadth first, each URL once."""
         while pending:
-            wanted: dict[str, tuple[str, str]] = {}  # url -> (relative path, referrer)
+            wanted: dict[str, str] = {}  # url -> path in the cache
             for url, rel, body in pending:
                 tree = parse_xml(body, rel)
                 for el in tree.iter():
@@ -188,27 +190,25 @@ class Fetcher:
                     target = urljoin(url, location).split("#", 1)[0]
                     if target in self._stored or target in wanted:
                         continue
-                    wanted[target] = (
-                        self._local_path(target, url, rel, location),
-                        f"{rel}:{el.sourceline}",
-                    )
+                    wanted[target] = self._local_path(target, rel, _line(el), location)
             items = sorted(wanted.items())
             with ThreadPoolExecutor(self.concurrency) as pool:
                 bodies = list(pool.map(lambda item: self.get(item[0]), items))
             pending = []
-            for (target, (local, _)), content in zip(items, bodies, strict=True):
+            for (target, local), content in zip(items, bodies, strict=True):
                 if content is None:
                     raise GeneratorError(f"{target}: empty reply")
                 self._store(staging, target, local, content)
                 pending.append((target, local, content))
 
-    def _local_path(self, target: str, referrer_url: str, referrer_rel: str, location: str) -> str:
+    def _local_path(self, target: str, referrer_rel: str, line: int | None, location: str) -> str:
         parts = urlsplit(target)
         if parts.hostname not in self.allow_hosts:
             raise GeneratorError(
                 f"schema location {location} points to host {parts.hostname}; "
                 f"pass --allow-host {parts.hostname} to fetch it",
                 file=referrer_rel,
+                line=line,
             )
         if "://" not in location:
             # relative: keep the layout, so the saved files resolve each other unchanged
@@ -222,11 +222,12 @@ class Fetcher:
 
     def _store(self, staging: Path, url: str, rel: str, body: bytes) -> None:
         target = staging / rel
-        if rel in self._stored.values():
+        if rel in self._paths:
             raise GeneratorError(f"two URLs map to the same cache file {rel} (second: {url})")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(body)
         self._stored[url] = rel
+        self._paths.add(rel)
         self.result.files.append(
             {
                 "path": rel,
@@ -240,6 +241,11 @@ class Fetcher:
         self._done += 1
         if self.progress:
             self.progress(label, self._done, total)
+
+
+def _line(el: Any) -> int | None:
+    line = el.sourceline
+    return line if isinstance(line, int) else None
 
 
 def _openapi_services(doc: bytes, url: str) -> set[str]:

@@ -454,7 +454,7 @@ class _XsdTable:
             self.names[ns] = name
         return f"{name} + {local!r}"
 
-    def type_spec(self, ref: str, depth: int = 0) -> str:
+    def type_spec(self, ref: str) -> str:
         types = self.renderer.types
         t = types.get(ref)
         if t is None:

@@ -131,6 +131,7 @@ def test_absolute_locations_same_host_cached_other_host_refused(
         far = run_cli("fetch", running.url, "--out", str(tmp_path / "far"), "--services", "Far")
         assert far.returncode == 2
         assert "elsewhere.invalid" in far.stderr and "--allow-host" in far.stderr
+        assert "admin/FarAdminService.wsdl:5:" in far.stderr  # the import, by line
         assert not (tmp_path / "far").exists()
         assert not [p for p in tmp_path.iterdir() if p.name.startswith(".far")]
     finally:

@@ -64,7 +64,6 @@ def soap_list(n_items: int) -> bytes:
     root = etree.fromstring(body)
     array = next(e for e in root.iter() if etree.QName(e).localname == "account_list")
     items = [etree.tostring(e) for e in array]
-    marker = b"<!--items-->"
     for e in list(array):
         array.remove(e)
     array.text = "ITEMS"
@@ -72,7 +71,6 @@ def soap_list(n_items: int) -> bytes:
         b"ITEMS"
     )
     head = head.replace(b"xsd:anyType[1000]", f"xsd:anyType[{n_items}]".encode())
-    del marker
     return head + b"".join(items[k % len(items)] for k in range(n_items)) + tail
 
 

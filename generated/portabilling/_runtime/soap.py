@@ -433,12 +433,13 @@ class _Frame:
     namespaces: frozenset[str]
 
 
-_frames: dict[int, _Frame] = {}
+_frames: dict[tuple[str, str, tuple[str, str]], _Frame] = {}
 _declarations: dict[tuple[frozenset[str], bool], str] = {}
 
 
 def _frame(op: Operation[Any, Any]) -> _Frame:
-    frame = _frames.get(id(op))
+    key = (op.namespace, op.name, op.auth_header)  # by value: ids of unloaded modules recur
+    frame = _frames.get(key)
     if frame is None:
         method, method_ns = _prefixed(f"{{{op.namespace}}}{op.name}")
         header, header_type = op.auth_header
@@ -456,7 +457,7 @@ def _frame(op: Operation[Any, Any]) -> _Frame:
             f"</{tag}></soap:Header>",
             frozenset(used),
         )
-        _frames[id(op)] = frame  # operations are module constants: they live as long as we do
+        _frames[key] = frame
     return frame
 
 
@@ -555,7 +556,7 @@ class _Doc:
 
     def __init__(
         self,
-        body: etree._Element,
+        body: etree._Element | None,
         attachments: dict[str, tuple[bytes, str | None, str]] | None = None,
         scan_base64: bool = True,
     ) -> None:
@@ -565,7 +566,7 @@ class _Doc:
         self.used: set[str] = set()
         self.streamed: dict[Any, list[Any]] = {}  # arrays decoded while parsing (large replies)
         self.base64: set[Any] = set()
-        if scan_base64:  # most replies have none, and the query costs as much as the walk
+        if scan_base64 and body is not None:  # most replies have none; the query costs a walk
             found = _BASE64_XPATH(body)
             self.base64 = set(found) if isinstance(found, list) else set()
 
@@ -581,7 +582,7 @@ class _Doc:
     def resolve(self, href: str) -> etree._Element:
         if self.index is None:
             self.index = {}
-            for e in self.body.iter(etree.Element):
+            for e in self.body.iter(etree.Element) if self.body is not None else ():
                 ref_id = e.get("id")
                 if ref_id is not None:
                     self.index[ref_id] = e
@@ -810,7 +811,7 @@ def _parse_streaming(
         remove_comments=True,
         remove_pis=True,
     )
-    doc = _Doc(etree.Element("unused"), scan_base64=False)
+    doc = _Doc(None, scan_base64=False)  # no multi-refs, no base64: the ordinary path takes those
     arrays: dict[Any, tuple[type | None, list[Any]]] = {}
     try:
         for _, el in events:
