@@ -15,6 +15,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "wsdl"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
+# the committed package is what the runtime tests exercise
+if str(ROOT / "generated") not in sys.path:
+    sys.path.insert(0, str(ROOT / "generated"))
+
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(

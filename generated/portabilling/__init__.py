@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from ._runtime.errors import PortaBillingError as PortaBillingError
     from ._runtime.errors import TransportError as TransportError
     from ._runtime.errors import UnsupportedOperation as UnsupportedOperation
+    from ._runtime.pool import AsyncPooledTransport as AsyncPooledTransport
+    from ._runtime.pool import PooledTransport as PooledTransport
     from ._runtime.service import CallOptions as CallOptions
     from ._runtime.xmlparse import XmlLimits as XmlLimits
     from ._runtime.struct import UNSET as UNSET
@@ -43,6 +45,8 @@ _LAZY: dict[str, str] = {
     "PortaBillingError": "._runtime.errors",
     "TransportError": "._runtime.errors",
     "UnsupportedOperation": "._runtime.errors",
+    "PooledTransport": "._runtime.pool",
+    "AsyncPooledTransport": "._runtime.pool",
     "XmlLimits": "._runtime.xmlparse",
     "UNSET": "._runtime.struct",
     "UnsetType": "._runtime.struct",

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Literal, Self, TypeVar
 
 import httpx
 
-from . import jsonapi, soap
+from . import jsonapi, pool, soap
 from .errors import AuthError, Fault, TransportError, UnsupportedOperation
 from .files import file_response, is_attachment
 from .operation import Operation
@@ -296,7 +296,7 @@ class Client(_Core):
         self, base_url: str, *, http_client: httpx.Client | None = None, **kwargs: Any
     ) -> None:
         super().__init__(base_url, **kwargs)
-        self._http = http_client or httpx.Client()
+        self._http = http_client or pool.default_client()
         self._owns_http = http_client is None
         self._lock = threading.Lock()
 
@@ -361,7 +361,7 @@ class AsyncClient(_Core):
         self, base_url: str, *, http_client: httpx.AsyncClient | None = None, **kwargs: Any
     ) -> None:
         super().__init__(base_url, **kwargs)
-        self._http = http_client or httpx.AsyncClient()
+        self._http = http_client or pool.default_async_client()
         self._owns_http = http_client is None
         self._lock = asyncio.Lock()
 
