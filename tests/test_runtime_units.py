@@ -101,3 +101,50 @@ def test_streaming_decode_of_large_replies_equals_the_tree_walk(
     assert soap.decode_envelope(GET_ACCOUNT_LIST, body) == whole
     assert [len(items) for items in streamed] == [300]  # the outer list only; nested ones whole
     assert len(whole.account_list) == 300 and whole.account_list[0].service_features
+
+
+def _soap_operations() -> list[Any]:
+    from .simulator import _operations
+
+    ops = _operations("portabilling").values()
+    return sorted(
+        (op for op in ops if op.request is not None and not op.json_only),
+        key=lambda op: op.qualified_name,
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_soap_layouts_write_what_the_careful_path_writes(data: st.DataObject) -> None:
+    """Structs go out through cached `%s` layouts unless a value needs care; both must agree."""
+    from portabilling._runtime import soap
+
+    from .strategies import XML_TEXT, struct_of
+
+    op = data.draw(st.sampled_from(_soap_operations()))
+    request = data.draw(struct_of(op.request))
+    auth = {"session_id": data.draw(XML_TEXT)}
+    fast, w = soap._encode(op, request, auth, careful=False)
+    slow, _ = soap._encode(op, request, auth, careful=True)
+    if not w.strings or soap._CAREFUL.search("".join(w.strings)) is None:
+        assert fast == slow
+    assert soap.encode_envelope(op, request, auth) == slow
+
+
+def test_soap_layout_cache_is_bounded() -> None:
+    from portabilling._runtime import soap
+    from portabilling.admin.customer import UPDATE_CUSTOMER
+    from portabilling.types import CustomerInfo, UpdateCustomerRequest
+
+    plan = soap._fields_of(CustomerInfo)
+    plan.layouts.clear()
+    names = [f for f in CustomerInfo.__struct_fields__ if f != "i_customer"][:80]
+    bodies = set()
+    for i in range(len(names)):  # one more type combination per request
+        info = CustomerInfo(i_customer=i, **{n: None for n in names[:i]})
+        body = soap.encode_envelope(UPDATE_CUSTOMER, UpdateCustomerRequest(customer_info=info), {})
+        assert f'<i_customer xsi:type="xsd:int">{i}</i_customer>' in body.decode()
+        assert body.decode().count('xsi:nil="true"') == i
+        bodies.add(body)
+    assert len(bodies) == len(names) > soap._MAX_LAYOUTS
+    assert len(plan.layouts) == soap._MAX_LAYOUTS

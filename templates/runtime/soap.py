@@ -18,9 +18,10 @@ from __future__ import annotations
 import base64
 import importlib
 import math
+import operator
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 from enum import Enum
@@ -32,7 +33,7 @@ from lxml import etree
 from .errors import DecodeError, EncodeError, Fault
 from .formats import server_datetime
 from .operation import Operation
-from .struct import UNSET
+from .struct import UNSET, UnsetType
 from .xmlparse import DEFAULT_LIMITS, XmlLimits, XmlRefused, parse
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -72,6 +73,7 @@ class _Fields:
     xsi_type: str = ""  # the struct's own `prefix:Name`
     qualified: dict[str, str] | None = None  # document/literal: wire name -> element namespace
     namespaces: frozenset[str] = frozenset()  # what the pre-rendered tags' prefixes stand for
+    layouts: dict[tuple[type, ...], _Layout] = field(default_factory=dict)  # see _layout
 
     def lookup(self, tag: str) -> tuple[str, Spec, Any] | None:
         """A namespace-qualified (or unknown) tag, resolved once and remembered."""
@@ -170,12 +172,16 @@ def _prefixed(clark: str) -> tuple[str, str]:
 
 
 class _Writer:
-    __slots__ = ("out", "used", "where")
+    __slots__ = ("careful", "out", "strings", "used", "where")
 
-    def __init__(self, where: str) -> None:
+    def __init__(self, where: str, careful: bool = False) -> None:
         self.out: list[str] = []
         self.used: set[str] = set()  # namespaces to declare on the envelope
         self.where = where
+        # strings written unescaped, checked at once when the envelope is done; if one needs
+        # escaping the envelope is written again with `careful` set, checking field by field
+        self.strings: list[str] = []
+        self.careful = careful
 
     def name(self, clark: str) -> str:
         """`{ns}local` as `prefix:local`, declaring the namespace on the envelope."""
@@ -208,13 +214,7 @@ def _value(w: _Writer, tag: str, value: Any, spec: Spec, path: str) -> None:
     if type(spec) is tuple:
         if not isinstance(value, (list, tuple)):
             raise w.fail(path, f"expected a list, got {type(value).__name__}")
-        out.append(
-            f'<{tag} xsi:type="soapenc:Array" soapenc:arrayType="{_array_type(w, spec, len(value))}">'
-        )
-        item_spec = spec[1]
-        for i, item in enumerate(value):
-            _value(w, "item", item, item_spec, f"{path}[{i}]")
-        out.append(f"</{tag}>")
+        _array(w, tag, value, spec, path)
         return
     if isinstance(value, msgspec.Struct):
         _struct(w, tag, value, path)
@@ -232,12 +232,135 @@ def _struct(w: _Writer, tag: str, value: msgspec.Struct, path: str) -> None:
             raise w.fail(
                 f"{path}.{attr}", "this field exists only in the JSON API; use transport='json'"
             )
+    values = msgspec.structs.astuple(value)
+    if w.careful:
+        _struct_careful(w, tag, values, plan, path)
+        return
+    kinds = tuple(map(type, values))
+    layout = plan.layouts.get(kinds) or _layout(plan, kinds)
+    args = None if layout is None else _slots(layout, values)
+    if layout is None or args is None:  # too many type combinations seen, or a NaN
+        _struct_careful(w, tag, values, plan, path)
+        return
+    w.strings += layout.strings(values)
+    out = w.out
+    out.append(f'<{tag} xsi:type="{plan.xsi_type}">')
+    w.used.update(plan.namespaces)
+    for markup, start, stop in layout.pieces:
+        if markup is not None:
+            out.append(markup % args[start:stop])
+            continue
+        _, wire, spec, *_rest = plan.fast[start]
+        v = values[start]
+        if type(v) is list and type(spec) is tuple and spec[0] == "[]":
+            _array(w, wire, v, spec, f"{path}.{plan.attrs[start]}")
+        else:
+            _field(w, wire, v, spec, f"{path}.{plan.attrs[start]}")
+    out.append(f"</{tag}>")
+
+
+def _array(
+    w: _Writer, tag: str, items: list[Any] | tuple[Any, ...], spec: Spec, path: str
+) -> None:
+    """A SOAP-ENC array; items that are structs skip the per-value dispatch."""
+    w.out.append(
+        f'<{tag} xsi:type="soapenc:Array" soapenc:arrayType="{_array_type(w, spec, len(items))}">'
+    )
+    item_spec = spec[1]
+    for i, item in enumerate(items):
+        if isinstance(item, msgspec.Struct):
+            _struct(w, "item", item, f"{path}[{i}]")
+        else:
+            _value(w, "item", item, item_spec, f"{path}[{i}]")
+    w.out.append(f"</{tag}>")
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """How a struct class renders for one combination of value types (most requests repeat a
+    few). Simple fields become `%s` slots in pre-rendered markup that one C-level `%` fills;
+    lists, nested structs and nil take the careful path in between, in schema order."""
+
+    pick: Any  # values -> the values of all slots, in order
+    strings: Any  # values -> the str values among them (see _Writer.strings)
+    convert: tuple[tuple[int, Any], ...]  # slot -> text, where `%s` would misprint the value
+    # (markup, first slot, end slot), or (None, field index, 0) for a careful-path field
+    pieces: tuple[tuple[str | None, int, int], ...]
+
+
+# `%s` prints these exactly as XSD wants them (str(date) is its ISO form); exact types only
+_DIRECT = frozenset({str, int, Decimal, date, time})
+_MAX_LAYOUTS = 64  # per class: odd inputs must not grow the cache without bound
+
+
+def _layout(plan: _Fields, kinds: tuple[type, ...]) -> _Layout | None:
+    if len(plan.layouts) >= _MAX_LAYOUTS:
+        return None
+    slots: list[int] = []
+    strings: list[int] = []
+    convert: list[tuple[int, Any]] = []
+    pieces: list[tuple[str | None, int, int]] = []
+    markup: list[str] = []
+    first = 0
+    for index, _wire, _spec, head, tail, _expected, _convert in plan.fast:
+        kind = kinds[index]
+        if kind is UnsetType:
+            continue
+        text = None
+        if head and kind not in _DIRECT:
+            text = _FAST_TEXT.get(kind, _UNKNOWN)
+            if text is _UNKNOWN:
+                text = _learn(kind)
+        if head and (kind in _DIRECT or text is not None):
+            if kind is str:
+                strings.append(index)
+            elif text is not None:
+                convert.append((len(slots), text))
+            slots.append(index)
+            markup.append(head.replace("%", "%%") + "%s" + tail.replace("%", "%%"))
+            continue
+        if markup:
+            pieces.append(("".join(markup), first, len(slots)))
+            markup, first = [], len(slots)
+        pieces.append((None, index, 0))
+    if markup:
+        pieces.append(("".join(markup), first, len(slots)))
+    layout = _Layout(_getter(slots), _getter(strings), tuple(convert), tuple(pieces))
+    plan.layouts[kinds] = layout
+    return layout
+
+
+def _getter(indices: list[int]) -> Any:
+    """A C-level `values -> tuple of values[i]`; itemgetter alone returns a bare item for one."""
+    if len(indices) > 1:
+        return operator.itemgetter(*indices)
+    if indices:
+        return lambda values, i=indices[0]: (values[i],)
+    return lambda values: ()
+
+
+def _slots(layout: _Layout, values: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """The slot values, as text where needed; None sends the struct down the careful path."""
+    args = layout.pick(values)
+    if layout.convert:
+        texts = list(args)
+        for slot, text in layout.convert:
+            texts[slot] = text(texts[slot])
+            if texts[slot] is None:
+                return None
+        args = tuple(texts)
+    return args  # type: ignore[no-any-return]
+
+
+def _struct_careful(
+    w: _Writer, tag: str, values: tuple[Any, ...], plan: _Fields, path: str
+) -> None:
+    """Field by field: checks and escapes every value, names the field of any bad one."""
     out = w.out
     out.append(f'<{tag} xsi:type="{plan.xsi_type}">')
     w.used.update(plan.namespaces)
     fast_text = _FAST_TEXT
     careful = _CAREFUL.search
-    values = msgspec.structs.astuple(value)
     for index, wire, spec, head, tail, expected, convert in plan.fast:
         v = values[index]
         if v is UNSET:
@@ -509,14 +632,23 @@ def _literal_body(w: _Writer, op: Operation[Any, Any], request: Any) -> None:
 
 def encode_envelope(op: Operation[Any, Any], request: Any, auth_info: dict[str, str]) -> bytes:
     """The request envelope for `op`; `auth_info` goes in the header when the operation has one."""
-    w = _Writer(op.qualified_name)
+    envelope, w = _encode(op, request, auth_info, careful=False)
+    if w.strings and _CAREFUL.search("".join(w.strings)) is not None:
+        envelope, w = _encode(op, request, auth_info, careful=True)
+    return envelope
+
+
+def _encode(
+    op: Operation[Any, Any], request: Any, auth_info: dict[str, str], careful: bool
+) -> tuple[bytes, _Writer]:
+    w = _Writer(op.qualified_name, careful)
     frame = _frame(op)
     out = w.out
     if op.soap_style == "document/literal":
         out.append("<soap:Body>")
         _literal_body(w, op, request)
         out.append("</soap:Body></soap:Envelope>")
-        return (_envelope_open(w.used, encoded=False) + "".join(out)).encode("utf-8")
+        return (_envelope_open(w.used, encoded=False) + "".join(out)).encode("utf-8"), w
     w.used.update(frame.namespaces)
     if op.auth and auth_info:
         out.append(frame.header_open)
@@ -535,7 +667,7 @@ def encode_envelope(op: Operation[Any, Any], request: Any, auth_info: dict[str, 
             part = op.parts[0] if op.parts else "request"
             _struct(w, part, request, type(request).__name__)
     out.append(frame.method_close)
-    return (_envelope_open(w.used) + "".join(out)).encode("utf-8")
+    return (_envelope_open(w.used) + "".join(out)).encode("utf-8"), w
 
 
 # ---- decoding -----------------------------------------------------------------------------------
