@@ -148,3 +148,28 @@ def test_soap_layout_cache_is_bounded() -> None:
         bodies.add(body)
     assert len(bodies) == len(names) > soap._MAX_LAYOUTS
     assert len(plan.layouts) == soap._MAX_LAYOUTS
+
+
+def test_json_requests_without_datetimes_are_encoded_as_they_are() -> None:
+    """No copy unless a datetime is set somewhere below (copies cost more than the encode)."""
+    from portabilling._runtime.jsonapi import _server_view
+    from portabilling.types import AccountInfo, AddAccountRequest, AddonInfo
+
+    bare = AddAccountRequest(account_info=AccountInfo(login="a", assigned_addons=[AddonInfo()]))
+    assert _server_view(bare) is bare
+    dated = AddAccountRequest(
+        account_info=AccountInfo(
+            login="a",
+            assigned_addons=[
+                AddonInfo(),
+                AddonInfo(addon_effective_from=datetime(2024, 5, 6, 7, 8, 9)),
+            ],
+        )
+    )
+    view = _server_view(dated)
+    addons = view.account_info.assigned_addons
+    assert addons[0] is dated.account_info.assigned_addons[0]
+    assert addons[1].addon_effective_from == "2024-05-06 07:08:09"
+    assert dated.account_info.assigned_addons[1].addon_effective_from == datetime(
+        2024, 5, 6, 7, 8, 9
+    )

@@ -7,6 +7,7 @@ datetimes, which PortaBilling writes as `YYYY-MM-DD HH:MM:SS` (UTC) rather than 
 from __future__ import annotations
 
 import json
+import operator
 from datetime import datetime
 from typing import Any
 
@@ -35,33 +36,50 @@ def encode_auth(auth: dict[str, str]) -> str:
 # msgspec writes datetimes as RFC 3339; PortaBilling wants `YYYY-MM-DD HH:MM:SS`. Before encoding,
 # the datetime fields of a request become strings in a shallow copy (msgspec encodes a struct
 # field by its value, not its annotation), following a per-class plan of where datetimes can be.
-# Structs without any datetime (most requests) are encoded as they are.
-_Plan = tuple[tuple[str, str], ...]  # (attribute, "datetime" | "nested" | "list" | "any")
-_plans: dict[type, _Plan] = {}
-_PLANNING: _Plan = (("", ""),)  # marks a class whose plan is being made
+# Structs without any datetime set (most requests) are encoded as they are.
+class _Plan:
+    __slots__ = ("datetimes", "others", "pick")
+
+    def __init__(self, datetimes: tuple[str, ...], others: tuple[tuple[str, str], ...]) -> None:
+        self.datetimes = datetimes  # attributes typed datetime
+        # all of them at once, in C: most requests leave every one unset
+        self.pick = operator.attrgetter(*datetimes) if len(datetimes) > 1 else None
+        self.others = others  # (attribute, "nested" | "list" | "any"): where more can hide
+
+
+_plans: dict[type, _Plan | None] = {}
+_PLANNING = _Plan((), ())  # marks a class whose plan is being made (or not yet made)
 
 
 def _server_view(value: Any) -> Any:
-    plan = _plans.get(type(value))
-    if plan is None:
+    plan = _plans.get(type(value), _PLANNING)
+    if plan is _PLANNING:
         plan = _plan(type(value))
-    if not plan:
+    if plan is None:
         return value
     changes: dict[str, Any] = {}
-    for attr, kind in plan:
+    dts = plan.datetimes
+    if dts and (plan.pick is None or plan.pick(value).count(UNSET) != len(dts)):
+        for attr in dts:
+            v = getattr(value, attr)
+            if isinstance(v, datetime):
+                changes[attr] = server_datetime(v)
+    for attr, kind in plan.others:
         v = getattr(value, attr)
         if v is UNSET or v is None:
             continue
-        if kind == "datetime":
-            changes[attr] = server_datetime(v) if isinstance(v, datetime) else v
-        elif kind == "nested":
-            changes[attr] = _server_view(v)
+        if kind == "nested":
+            new = _server_view(v)
         elif kind == "list":
-            changes[attr] = [
+            new = [
                 _server_view(x) if isinstance(x, msgspec.Struct) else _fix_datetimes(x) for x in v
             ]
+            if all(map(operator.is_, new, v)):
+                continue
         else:
-            changes[attr] = _fix_datetimes(msgspec.to_builtins(v, builtin_types=(datetime,)))
+            new = _fix_datetimes(msgspec.to_builtins(v, builtin_types=(datetime,)))
+        if new is not v:
+            changes[attr] = new
     return msgspec.structs.replace(value, **changes) if changes else value
 
 
@@ -75,17 +93,21 @@ def _fix_datetimes(data: Any) -> Any:
     return data
 
 
-def _plan(cls: type) -> _Plan:
+def _plan(cls: type) -> _Plan | None:
     mi = msgspec.inspect
     info = mi.type_info(cls)
     _plans[cls] = _PLANNING
-    out: list[tuple[str, str]] = []
+    datetimes: list[str] = []
+    others: list[tuple[str, str]] = []
     for f in info.fields if isinstance(info, mi.StructType) else ():
         kind = _kind(f.type)
-        if kind is not None:
-            out.append((f.name, kind))
-    _plans[cls] = tuple(out)
-    return _plans[cls]
+        if kind == "datetime":
+            datetimes.append(f.name)
+        elif kind is not None:
+            others.append((f.name, kind))
+    plan = _Plan(tuple(datetimes), tuple(others)) if datetimes or others else None
+    _plans[cls] = plan
+    return plan
 
 
 def _kind(t: Any) -> str | None:
@@ -97,10 +119,13 @@ def _kind(t: Any) -> str | None:
     if isinstance(t, mi.DateTimeType):
         return "datetime"
     if isinstance(t, mi.StructType):
-        plan = _plans.get(t.cls)
-        if plan is _PLANNING:
-            return "nested"  # a type that contains itself: decided at run time
-        return "nested" if (plan if plan is not None else _plan(t.cls)) else None
+        if t.cls in _plans:
+            plan = _plans[t.cls]
+            if plan is _PLANNING:
+                return "nested"  # a type that contains itself: decided at run time
+        else:
+            plan = _plan(t.cls)
+        return "nested" if plan is not None else None
     if isinstance(t, mi.ListType | mi.TupleType):
         return "list" if _kind(getattr(t, "item_type", mi.AnyType())) else None
     if isinstance(t, mi.AnyType | mi.DictType):
