@@ -155,14 +155,16 @@ def test_json_requests_without_datetimes_are_encoded_as_they_are() -> None:
     from portabilling._runtime.jsonapi import _server_view
     from portabilling.types import AccountInfo, AddAccountRequest, AddonInfo
 
-    bare = AddAccountRequest(account_info=AccountInfo(login="a", assigned_addons=[AddonInfo()]))
+    bare = AddAccountRequest(
+        account_info=AccountInfo(login="a", assigned_addons=[AddonInfo(i_product=1)])
+    )
     assert _server_view(bare) is bare
     dated = AddAccountRequest(
         account_info=AccountInfo(
             login="a",
             assigned_addons=[
-                AddonInfo(),
-                AddonInfo(addon_effective_from=datetime(2024, 5, 6, 7, 8, 9)),
+                AddonInfo(i_product=1),
+                AddonInfo(i_product=2, addon_effective_from=datetime(2024, 5, 6, 7, 8, 9)),
             ],
         )
     )
