@@ -79,6 +79,7 @@ class _Core:
         self._session_id = session_id
         self._access_token = access_token
         self._owns_session = False
+        self._urls: dict[str, httpx.URL] = {}
 
     @classmethod
     def _with_default_port(cls, base_url: str) -> str:
@@ -130,6 +131,16 @@ class _Core:
             return "json"
         return self.transport
 
+    def _url(self, path: str) -> httpx.URL:
+        """Parsed once per endpoint: httpx parses a string URL on every request (~40 µs)."""
+        text = f"{self.base_url}{path}"
+        url = self._urls.get(text)
+        if url is None:
+            if len(self._urls) >= 4096:
+                self._urls.clear()
+            url = self._urls[text] = httpx.URL(text)
+        return url
+
     def build_request(
         self, op: Operation[Any, Any], request: Any, options: CallOptions = DEFAULT_OPTIONS
     ) -> httpx.Request:
@@ -140,7 +151,7 @@ class _Core:
         if self.transport_for(op) == "soap":
             return httpx.Request(
                 "POST",
-                f"{self.base_url}{op.endpoint_path}",
+                self._url(op.endpoint_path),
                 content=soap.encode_envelope(op, request, auth),
                 headers={
                     "Content-Type": "text/xml; charset=utf-8",
@@ -148,7 +159,7 @@ class _Core:
                 },
                 extensions=extensions,
             )
-        url = f"{self.base_url}/rest/{op.service}/{op.name}"
+        url = self._url(f"/rest/{op.service}/{op.name}")
         params = jsonapi.encode_params(request)
         if self.json_style == "bearer" and (self._access_token or not op.auth):
             headers = {"Content-Type": "application/json"}
