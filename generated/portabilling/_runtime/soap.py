@@ -65,7 +65,7 @@ class _Fields:
 
     qname: str
     encode: tuple[tuple[str, str, Spec], ...]  # (attribute, wire name, spec) in schema order
-    json_only: tuple[str, ...]  # attributes that exist only in the JSON API
+    json_only: tuple[int, ...]  # positions of attributes that exist only in the JSON API
     decode: dict[str, tuple[str, Spec, Any]]  # wire name -> (wire, spec, decode plan)
     by_tag: dict[str, tuple[str, Spec, Any] | None]  # element tag as lxml gives it -> entry
     # (position in astuple, wire, spec, open tag, close tag, expected Python type, its converter)
@@ -111,7 +111,8 @@ def _build_fields(cls: type) -> _Fields:
     plan.qualified = qualified
     _plans[cls] = plan  # before recursing: types may refer to themselves
     plan.encode = tuple((attrs[w], w, spec) for w, spec in specs.items() if w in attrs)
-    plan.json_only = tuple(a for w, a in attrs.items() if w not in specs)
+    order = {a: i for i, a in enumerate(cls.__struct_fields__)}  # type: ignore[attr-defined]
+    plan.json_only = tuple(order[a] for w, a in attrs.items() if w not in specs)
     hints = {f.encode_name: f.type for f in msgspec.inspect.type_info(cls).fields}  # type: ignore[attr-defined]
     plan.decode = {w: (w, spec, _plan_of(hints[w])) for w, spec in specs.items() if w in hints}
     plan.by_tag = dict(plan.decode)
@@ -227,12 +228,7 @@ def _value(w: _Writer, tag: str, value: Any, spec: Spec, path: str) -> None:
 
 
 def _struct(w: _Writer, tag: str, value: msgspec.Struct, path: str) -> None:
-    plan = _fields_of(type(value))
-    for attr in plan.json_only:
-        if getattr(value, attr) is not UNSET:
-            raise w.fail(
-                f"{path}.{attr}", "this field exists only in the JSON API; use transport='json'"
-            )
+    plan = _plans.get(type(value)) or _fields_of(type(value))
     values = msgspec.structs.astuple(value)
     if w.careful:
         _struct_careful(w, tag, values, plan, path)
@@ -295,8 +291,8 @@ _MAX_LAYOUTS = 64  # per class: odd inputs must not grow the cache without bound
 
 
 def _layout(plan: _Fields, kinds: tuple[type, ...]) -> _Layout | None:
-    if len(plan.layouts) >= _MAX_LAYOUTS:
-        return None
+    if len(plan.layouts) >= _MAX_LAYOUTS or any(kinds[i] is not UnsetType for i in plan.json_only):
+        return None  # the careful path refuses JSON-only fields by name
     slots: list[int] = []
     strings: list[int] = []
     convert: list[tuple[int, Any]] = []
@@ -357,6 +353,12 @@ def _struct_careful(
     w: _Writer, tag: str, values: tuple[Any, ...], plan: _Fields, path: str
 ) -> None:
     """Field by field: checks and escapes every value, names the field of any bad one."""
+    for i in plan.json_only:
+        if values[i] is not UNSET:
+            raise w.fail(
+                f"{path}.{plan.attrs[i]}",
+                "this field exists only in the JSON API; use transport='json'",
+            )
     out = w.out
     out.append(f'<{tag} xsi:type="{plan.xsi_type}">')
     w.used.update(plan.namespaces)
@@ -505,14 +507,22 @@ def _declared_type(w: _Writer, spec: Spec) -> str:
 
 def _array_type(w: _Writer, spec: Spec, n: int) -> str:
     """SOAP-ENC arrayType: `xsd:int[3]`, and for arrays of arrays `xsd:int[][3]`."""
-    ranks = ""
-    item = spec[1]
-    while type(item) is tuple and item[0] == "[]":
-        ranks += "[]"
-        item = item[1]
-    if type(item) is tuple:  # repeated inside an array cannot occur in a schema; be generic
-        item = _ANY_TYPE
-    return f"{w.name(item)}{ranks}[{n}]"
+    found = _ARRAY_TYPES.get(spec)
+    if found is None:
+        ranks = ""
+        item = spec[1]
+        while type(item) is tuple and item[0] == "[]":
+            ranks += "[]"
+            item = item[1]
+        if type(item) is tuple:  # repeated inside an array cannot occur in a schema; be generic
+            item = _ANY_TYPE
+        prefixed, ns = _prefixed(item)
+        found = _ARRAY_TYPES[spec] = (prefixed + ranks, ns)
+    w.used.add(found[1])
+    return f"{found[0]}[{n}]"
+
+
+_ARRAY_TYPES: dict[Spec, tuple[str, str]] = {}  # array spec -> (`prefix:Item[]...`, namespace)
 
 
 def _text(w: _Writer, value: Any, path: str) -> str:
