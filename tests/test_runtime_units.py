@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -175,3 +176,30 @@ def test_json_requests_without_datetimes_are_encoded_as_they_are() -> None:
     assert dated.account_info.assigned_addons[1].addon_effective_from == datetime(
         2024, 5, 6, 7, 8, 9
     )
+
+
+class Inner(msgspec.Struct, kw_only=True):
+    at: datetime | msgspec.UnsetType | None = msgspec.UNSET
+    many: list[datetime] | msgspec.UnsetType = msgspec.UNSET
+
+
+class Outer(msgspec.Struct, kw_only=True):
+    inner: Inner | msgspec.UnsetType | None = msgspec.UNSET
+    other: Inner | msgspec.UnsetType = msgspec.UNSET
+
+
+def test_json_datetime_probe_agrees_with_the_walk() -> None:
+    """The dotted-path probe may skip a walk only when nothing below holds a datetime."""
+    from portabilling._runtime.jsonapi import _server_view
+
+    moment = datetime(2024, 5, 6, 7, 8, 9)
+    for same in (Outer(), Outer(inner=None), Outer(inner=Inner(), other=Inner(many=[]))):
+        assert _server_view(same) is same
+    view = _server_view(Outer(inner=Inner(at=moment), other=Inner(many=[moment])))
+    assert view.inner.at == "2024-05-06 07:08:09"
+    assert view.other.many == ["2024-05-06 07:08:09"]
+    kept = Inner()
+    view = _server_view(Outer(inner=kept, other=Inner(at=moment)))
+    assert view.inner is kept and view.other.at == "2024-05-06 07:08:09"
+    view = _server_view(Outer(inner=None, other=Inner(at=moment)))  # probe fails on None
+    assert view.inner is None and view.other.at == "2024-05-06 07:08:09"

@@ -39,17 +39,27 @@ def encode_auth(auth: dict[str, str]) -> str:
 # field by its value, not its annotation), following a per-class plan of where datetimes can be.
 # Structs without any datetime set (most requests) are encoded as they are.
 class _Plan:
-    __slots__ = ("datetimes", "others", "pick")
+    __slots__ = ("datetimes", "others", "paths", "pick", "probe")
 
-    def __init__(self, datetimes: tuple[str, ...], others: tuple[tuple[str, str], ...]) -> None:
+    def __init__(
+        self,
+        datetimes: tuple[str, ...],
+        others: tuple[tuple[str, str], ...],
+        paths: tuple[str, ...] = (),
+    ) -> None:
         self.datetimes = datetimes  # attributes typed datetime
         # all of them at once, in C: most requests leave every one unset
         self.pick = operator.attrgetter(*datetimes) if len(datetimes) > 1 else None
         self.others = others  # (attribute, "nested" | "list" | "any"): where more can hide
+        # every place below where a datetime can be, as dotted paths read at once in C: when all
+        # are unset the struct is sent as it is, without walking it
+        self.paths = paths
+        self.probe = operator.attrgetter(*paths) if len(paths) > 1 else None
 
 
 _plans: dict[type, _Plan | None] = {}
 _PLANNING = _Plan((), ())  # marks a class whose plan is being made (or not yet made)
+_MAX_PATHS = 64
 
 
 def _server_view(value: Any) -> Any:
@@ -58,6 +68,14 @@ def _server_view(value: Any) -> Any:
         plan = _plan(type(value))
     if plan is None:
         return value
+    if plan.probe is not None:
+        try:
+            found = plan.probe(value)
+        except AttributeError:  # a struct on the way is unset or None: walk instead
+            pass
+        else:
+            if not any(found):  # UNSET, None, [] and {} are all false; a datetime never is
+                return value
     changes: dict[str, Any] = {}
     dts = plan.datetimes
     if dts and (plan.pick is None or plan.pick(value).count(UNSET) != len(dts)):
@@ -100,15 +118,35 @@ def _plan(cls: type) -> _Plan | None:
     _plans[cls] = _PLANNING
     datetimes: list[str] = []
     others: list[tuple[str, str]] = []
+    paths: list[str] = []
     for f in info.fields if isinstance(info, mi.StructType) else ():
         kind = _kind(f.type)
         if kind == "datetime":
             datetimes.append(f.name)
         elif kind is not None:
             others.append((f.name, kind))
-    plan = _Plan(tuple(datetimes), tuple(others)) if datetimes or others else None
+        if kind is not None:
+            paths.extend(_paths(f.name, kind, f.type))
+    if not (datetimes or others):
+        plan = None
+    else:
+        plan = _Plan(tuple(datetimes), tuple(others), tuple(paths[: _MAX_PATHS + 1]))
+        if len(paths) > _MAX_PATHS:
+            plan.probe = None
     _plans[cls] = plan
     return plan
+
+
+def _paths(attr: str, kind: str, t: Any) -> list[str]:
+    """Where a field's datetimes are: itself, or the paths of the one struct type it holds."""
+    mi = msgspec.inspect
+    if kind != "nested":
+        return [attr]
+    classes = [x.cls for x in getattr(t, "types", (t,)) if isinstance(x, mi.StructType)]
+    nested = _plans.get(classes[0]) if len(classes) == 1 else _PLANNING
+    if nested is None or nested is _PLANNING or not nested.paths:
+        return [attr]  # several struct types, or one that contains itself
+    return [f"{attr}.{p}" for p in nested.paths]
 
 
 def _kind(t: Any) -> str | None:
