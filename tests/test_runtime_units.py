@@ -76,19 +76,27 @@ def test_soap_envelope_exact() -> None:
     assert "balance" not in body  # unset: not sent
 
 
+@pytest.mark.parametrize(
+    ("stem", "field", "module", "const"),
+    [
+        ("account_list_1000", "account_list", "account", "GET_ACCOUNT_LIST"),
+        ("customer_list_1000", "customer_list", "customer", "GET_CUSTOMER_LIST"),
+    ],
+)
 def test_streaming_decode_of_large_replies_equals_the_tree_walk(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, stem: str, field: str, module: str, const: str
 ) -> None:
+    import importlib
     import sys
 
     sys.path.insert(0, str(ROOT))
     from portabilling._runtime import soap
-    from portabilling.admin.account import GET_ACCOUNT_LIST
 
     from tests.bench.fixtures import soap_list
 
-    body = soap_list(300)
-    whole = soap.decode_envelope(GET_ACCOUNT_LIST, body)
+    op = getattr(importlib.import_module(f"portabilling.admin.{module}"), const)
+    body = soap_list(300, stem, field)
+    whole = soap.decode_envelope(op, body)
     monkeypatch.setattr(soap, "STREAM_ABOVE", 0)
     streamed: list[Any] = []
     original = soap._parse_streaming
@@ -99,9 +107,12 @@ def test_streaming_decode_of_large_replies_equals_the_tree_walk(
         return root, arrays
 
     monkeypatch.setattr(soap, "_parse_streaming", spy)
-    assert soap.decode_envelope(GET_ACCOUNT_LIST, body) == whole
+    assert soap.decode_envelope(op, body) == whole
     assert [len(items) for items in streamed] == [300]  # the outer list only; nested ones whole
-    assert len(whole.account_list) == 300 and whole.account_list[0].service_features
+    records = getattr(whole, field)
+    assert len(records) == 300 and records[0].service_features
+    if field == "customer_list":  # generated with arrays three levels down
+        assert records[0].service_features[0].attributes[1].values
 
 
 def _soap_operations() -> list[Any]:

@@ -961,6 +961,9 @@ def _parse_streaming(
                 continue
             found = arrays.get(parent)
             if found is None:
+                outer = parent.getparent()
+                if outer is not None and outer.tag.rpartition("}")[2] == "item":
+                    continue  # an array inside an array item: decoded with that item
                 found = arrays[parent] = (_streamable_item(op, parent), [])
             item_class, items = found
             if item_class is None:
