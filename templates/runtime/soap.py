@@ -835,10 +835,12 @@ def _struct_data(el: etree._Element, fields: _Fields, doc: _Doc) -> dict[str, An
         if plan is None:  # scalars: most of every reply
             text = child.text
             data[wire] = _scalar(child, spec, doc) if text is None or base64 else text
-        elif type(plan) is tuple and not _is_array_here(child, spec, plan[1]):
-            # one occurrence of a repeated element
+        elif type(plan) is tuple:
             item_spec = spec[1] if type(spec) is tuple else spec
-            value = _decode(child, item_spec, plan[1], doc)
+            if _is_array_here(child, spec, plan[1]):
+                data[wire] = _whole_array(child, spec, plan, item_spec, doc)
+                continue
+            value = _decode(child, item_spec, plan[1], doc)  # one occurrence of a repeated element
             existing = data.get(wire)
             if type(existing) is list:
                 existing.append(value)
@@ -847,6 +849,17 @@ def _struct_data(el: etree._Element, fields: _Fields, doc: _Doc) -> dict[str, An
         else:
             data[wire] = _decode(child, spec, plan, doc)
     return data
+
+
+def _whole_array(el: etree._Element, spec: Spec, plan: Any, item_spec: Spec, doc: _Doc) -> Any:
+    """A list field's element already known to hold the whole list (see `_is_array_here`)."""
+    if doc.streamed:
+        items = doc.streamed.get(el)
+        if items is not None:
+            return items
+    if not len(el):
+        return _empty(el, spec, plan, doc, [])  # nil, a reference, or an empty array
+    return _array_items(el, item_spec, plan[1], doc)
 
 
 def _array_items(el: etree._Element, item_spec: Spec, item_plan: Any, doc: _Doc) -> list[Any]:
@@ -861,10 +874,14 @@ def _array_items(el: etree._Element, item_spec: Spec, item_plan: Any, doc: _Doc)
             for c in el
         ]
     else:
-        items = [_decode(c, item_spec, item_plan, doc) for c in el]
-    shape = _array_shape(el.get(_ARRAY_TYPE))
-    if shape and len(shape) > 1:  # `T[2,3]`: rows of a rectangular array, sent flat
-        return _reshape(items, shape)
+        items = [c.text for c in el] if item_plan is None and not doc.base64 else [None]
+        if None in items:  # not all plain text: nil, references, base64, nested items
+            items = [_decode(c, item_spec, item_plan, doc) for c in el]
+    array_type = el.get(_ARRAY_TYPE)
+    if array_type and "," in array_type:  # `T[2,3]`: rows of a rectangular array, sent flat
+        shape = _array_shape(array_type)
+        if shape:
+            return _reshape(items, shape)
     return items
 
 
