@@ -1,4 +1,5 @@
-"""Realistic benchmark data, seeded: full AccountInfo records (all 70 fields, nested lists)."""
+"""Realistic benchmark data, seeded: full AccountInfo records (all 70 fields, nested lists), and
+customer and xDR records with every field set."""
 
 from __future__ import annotations
 
@@ -95,3 +96,48 @@ def _value(name: str, t: Any, i: int, rnd: random.Random) -> Any:
 def accounts(n: int, seed: int = 105) -> list[Any]:
     rnd = random.Random(seed)
     return [full_account(i + 1, rnd) for i in range(n)]
+
+
+def full(cls: type, i: int, rnd: random.Random, depth: int = 0) -> Any:
+    """A `cls` record with every field set: nested structs filled in, lists of structs with two
+    items (empty below the second level, as servers send them)."""
+    import enum
+
+    values: dict[str, Any] = {}
+    for f in msgspec.structs.fields(cls):
+        inner = [t for t in _options(f.type) if t is not type(None) and t is not msgspec.UnsetType]
+        kind = inner[0] if inner else str
+        item = getattr(kind, "__args__", (None,))[0] if "list[" in str(kind) else None
+        if isinstance(item, type) and issubclass(item, msgspec.Struct):
+            count = 2 if depth < 2 else 0
+            values[f.name] = [full(item, n, rnd, depth + 1) for n in range(count)]
+        elif item in (str, int):
+            values[f.name] = [_value(f.name, item, i + n, rnd) for n in range(2)]
+        elif isinstance(kind, type) and issubclass(kind, msgspec.Struct):
+            values[f.name] = full(kind, i, rnd, depth + 1)
+        elif isinstance(kind, type) and issubclass(kind, enum.Enum):
+            values[f.name] = rnd.choice(list(kind))
+        else:
+            values[f.name] = _value(f.name, kind, i, rnd)
+    return cls(**values)
+
+
+def _options(t: Any) -> tuple[Any, ...]:
+    args = getattr(t, "__args__", None)
+    return (
+        tuple(args) if args and type(t).__name__ in ("UnionType", "_UnionGenericAlias") else (t,)
+    )
+
+
+def customers(n: int, seed: int = 105) -> list[Any]:
+    from portabilling.types import CustomerInfo
+
+    rnd = random.Random(seed)
+    return [full(CustomerInfo, i + 1, rnd) for i in range(n)]
+
+
+def xdrs(n: int, seed: int = 105) -> list[Any]:
+    from portabilling.types import XDRInfo
+
+    rnd = random.Random(seed)
+    return [full(XDRInfo, i + 1, rnd) for i in range(n)]

@@ -1,8 +1,9 @@
-"""Benchmark fixtures: get_account_list replies as SOAP::Lite and the JSON API write them.
+"""Benchmark fixtures: list replies as SOAP::Lite and the JSON API write them.
 
-`python -m tests.bench.fixtures` starts the simulator and stores gzip'd replies for 10 and 1 000
-accounts under tests/bench/fixtures/ (committed, so `make bench` needs no Perl); larger payloads
-are built at run time by repeating SOAP::Lite's own item serialization.
+`python -m tests.bench.fixtures` starts the simulator and stores gzip'd replies of
+get_account_list (10 and 1 000 accounts), Customer.get_customer_list (1 000 customers) and
+Account.get_xdr_list (1 000 xDRs) under tests/bench/fixtures/ (committed, so `make bench` needs no
+Perl). Larger payloads are built at run time by repeating the server's own item serialization.
 """
 
 from __future__ import annotations
@@ -24,17 +25,40 @@ def reply_data(n: int) -> dict[str, Any]:
     return {"account_list": [_wire(a) for a in accounts(n)], "total": n}
 
 
+def _lists() -> list[tuple[str, str, str, str, Any]]:
+    """(fixture stem, service, method, list field, records) beyond the account lists."""
+    from tests.bench.data import customers, xdrs
+
+    return [
+        ("customer_list_1000", "Customer", "get_customer_list", "customer_list", customers(1000)),
+        ("xdr_list_1000", "Account", "get_xdr_list", "xdr_list", xdrs(1000)),
+    ]
+
+
 def build() -> None:
     import httpx
     from portabilling import AdminClient
+    from portabilling.admin import account, customer
     from portabilling.admin.account import GET_ACCOUNT_INFO, GET_ACCOUNT_LIST
     from portabilling.types import GetAccountInfoRequest, GetAccountListRequest
 
-    from tests.simulator import Session, serve
+    from tests.simulator import Session, _wire, serve
 
     HERE.mkdir(exist_ok=True)
+    ops = {"get_customer_list": customer.GET_CUSTOMER_LIST, "get_xdr_list": account.GET_XDR_LIST}
     with serve("portabilling") as running:
         running.sim.sessions["bench"] = Session("admin", 1e12, None)
+        for stem, service, method, field, records in _lists():
+            data = {field: [_wire(r) for r in records], "total": len(records)}
+            running.sim.replies[(service, method)] = lambda call, d=data: d
+            op = ops[method]
+            for transport, url in (("soap", running.soap_url), ("json", running.url)):
+                client = AdminClient(url, transport=transport, session_id="bench")
+                required = {"i_account": 1} if "i_account" in op.request.__struct_fields__ else {}
+                request = client.build_request(op, op.request(**required))
+                body = httpx.Client(timeout=600).send(request).content
+                ext = "xml" if transport == "soap" else "json"
+                (HERE / f"{stem}.{ext}.gz").write_bytes(gzip.compress(body, 9, mtime=0))
         for n in SIZES:
             data = reply_data(n)
             running.sim.replies[("Account", "get_account_list")] = lambda call, d=data: d
@@ -56,13 +80,13 @@ def load(name: str) -> bytes:
     return gzip.decompress((HERE / name).read_bytes())
 
 
-def soap_list(n_items: int) -> bytes:
-    """A SOAP::Lite get_account_list reply of any size, made of its 1 000 serialized items."""
+def soap_list(n_items: int, stem: str = "account_list_1000", field: str = "account_list") -> bytes:
+    """A SOAP::Lite list reply of any size, made of the 1 000 items it serialized."""
     from lxml import etree
 
-    body = load("account_list_1000.xml.gz")
+    body = load(f"{stem}.xml.gz")
     root = etree.fromstring(body)
-    array = next(e for e in root.iter() if etree.QName(e).localname == "account_list")
+    array = next(e for e in root.iter() if etree.QName(e).localname == field)
     items = [etree.tostring(e) for e in array]
     for e in list(array):
         array.remove(e)
@@ -72,6 +96,17 @@ def soap_list(n_items: int) -> bytes:
     )
     head = head.replace(b"xsd:anyType[1000]", f"xsd:anyType[{n_items}]".encode())
     return head + b"".join(items[k % len(items)] for k in range(n_items)) + tail
+
+
+def json_list(n_items: int, stem: str = "account_list_1000", field: str = "account_list") -> bytes:
+    """A JSON API list reply of any size, made of the 1 000 items the server wrote."""
+    import json
+
+    data = json.loads(load(f"{stem}.json.gz"))
+    items = data[field]
+    data[field] = [items[k % len(items)] for k in range(n_items)]
+    data["total"] = n_items
+    return json.dumps(data, separators=(",", ":")).encode()
 
 
 if __name__ == "__main__":
