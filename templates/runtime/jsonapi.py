@@ -26,7 +26,7 @@ def encode_params(request: Any) -> bytes:
     """`params` for `request`: unset fields left out, `None` sent as null, `{}` for no request."""
     if request is None:
         return b"{}"
-    return _encoder.encode(_server_view(request))
+    return _encoder.encode(_server_view(request) if _may_hold_datetimes(request) else request)
 
 
 def encode_auth(auth: dict[str, str]) -> str:
@@ -38,7 +38,7 @@ def encode_auth(auth: dict[str, str]) -> str:
 # field by its value, not its annotation), following a per-class plan of where datetimes can be.
 # Structs without any datetime set (most requests) are encoded as they are.
 class _Plan:
-    __slots__ = ("datetimes", "others", "paths", "pick", "probe")
+    __slots__ = ("datetimes", "others", "paths", "probe")
 
     def __init__(
         self,
@@ -47,8 +47,6 @@ class _Plan:
         paths: tuple[str, ...] = (),
     ) -> None:
         self.datetimes = datetimes  # attributes typed datetime
-        # all of them at once, in C: most requests leave every one unset
-        self.pick = operator.attrgetter(*datetimes) if len(datetimes) > 1 else None
         self.others = others  # (attribute, "nested" | "list" | "any"): where more can hide
         # every place below where a datetime can be, as dotted paths read at once in C: when all
         # are unset the struct is sent as it is, without walking it
@@ -61,27 +59,33 @@ _PLANNING = _Plan((), ())  # marks a class whose plan is being made (or not yet 
 _MAX_PATHS = 64
 
 
+def _may_hold_datetimes(request: Any) -> bool:
+    """False when the probe finds nothing set where a datetime could be (most requests)."""
+    plan = _plans.get(type(request), _PLANNING)
+    if plan is _PLANNING:
+        plan = _plan(type(request))
+    if plan is None:
+        return False
+    if plan.probe is None:
+        return True
+    try:
+        found = plan.probe(request)
+    except AttributeError:  # a struct on the way is unset or None: walk instead
+        return True
+    return any(found)  # UNSET, None, [] and {} are all false; a datetime never is
+
+
 def _server_view(value: Any) -> Any:
     plan = _plans.get(type(value), _PLANNING)
     if plan is _PLANNING:
         plan = _plan(type(value))
     if plan is None:
         return value
-    if plan.probe is not None:
-        try:
-            found = plan.probe(value)
-        except AttributeError:  # a struct on the way is unset or None: walk instead
-            pass
-        else:
-            if not any(found):  # UNSET, None, [] and {} are all false; a datetime never is
-                return value
     changes: dict[str, Any] = {}
-    dts = plan.datetimes
-    if dts and (plan.pick is None or plan.pick(value).count(UNSET) != len(dts)):
-        for attr in dts:
-            v = getattr(value, attr)
-            if isinstance(v, datetime):
-                changes[attr] = server_datetime(v)
+    for attr in plan.datetimes:
+        v = getattr(value, attr)
+        if isinstance(v, datetime):
+            changes[attr] = server_datetime(v)
     for attr, kind in plan.others:
         v = getattr(value, attr)
         if v is UNSET or v is None:
