@@ -64,11 +64,13 @@ class _Pool:
 
     def __init__(
         self,
-        verify: ssl.SSLContext | bool,
-        max_connections: int,
-        max_keepalive: int,
-        keepalive_expiry: float,
+        *,
+        verify: ssl.SSLContext | bool = True,
+        max_connections: int = 100,
+        max_keepalive: int = 20,
+        keepalive_expiry: float = 5.0,
     ) -> None:
+        """httpx's defaults; `verify` takes an `ssl.SSLContext` for your own CA or client cert."""
         if max_connections < 1 or max_keepalive < 0:
             raise ValueError("max_connections must be at least 1 and max_keepalive at least 0")
         self._verify = verify
@@ -78,6 +80,13 @@ class _Pool:
         self._idle: dict[_Key, list[Any]] = {}
         self._idle_count = 0
         self._closed = False
+        self._gate = self._new_gate(max_connections)
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _new_gate(slots: int) -> Any:
+        """At most `slots` requests hold a connection: a thread or an asyncio semaphore."""
+        raise NotImplementedError
 
     def _core_request(self, request: httpx.Request) -> httpcore.Request:
         url = request.url
@@ -137,17 +146,9 @@ def _key(origin: httpcore.Origin) -> _Key:
 class PooledTransport(_Pool, httpx.BaseTransport):
     """Sync HTTP/1.1 transport: `httpx.Client(transport=PooledTransport(verify=ctx))`."""
 
-    def __init__(
-        self,
-        *,
-        verify: ssl.SSLContext | bool = True,
-        max_connections: int = 100,
-        max_keepalive: int = 20,
-        keepalive_expiry: float = 5.0,
-    ) -> None:
-        super().__init__(verify, max_connections, max_keepalive, keepalive_expiry)
-        self._gate = threading.BoundedSemaphore(max_connections)
-        self._lock = threading.Lock()
+    @staticmethod
+    def _new_gate(slots: int) -> threading.BoundedSemaphore:
+        return threading.BoundedSemaphore(slots)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         core = self._core_request(request)
@@ -193,16 +194,9 @@ class PooledTransport(_Pool, httpx.BaseTransport):
 class AsyncPooledTransport(_Pool, httpx.AsyncBaseTransport):
     """Async HTTP/1.1 transport (asyncio): `httpx.AsyncClient(transport=AsyncPooledTransport())`."""
 
-    def __init__(
-        self,
-        *,
-        verify: ssl.SSLContext | bool = True,
-        max_connections: int = 100,
-        max_keepalive: int = 20,
-        keepalive_expiry: float = 5.0,
-    ) -> None:
-        super().__init__(verify, max_connections, max_keepalive, keepalive_expiry)
-        self._gate = asyncio.Semaphore(max_connections)
+    @staticmethod
+    def _new_gate(slots: int) -> asyncio.Semaphore:
+        return asyncio.Semaphore(slots)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         core = self._core_request(request)

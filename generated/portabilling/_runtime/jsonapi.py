@@ -62,9 +62,7 @@ _MAX_PATHS = 64
 
 def _may_hold_datetimes(request: Any) -> bool:
     """False when the probe finds nothing set where a datetime could be (most requests)."""
-    plan = _plans.get(type(request), _PLANNING)
-    if plan is _PLANNING:
-        plan = _plan(type(request))
+    plan = _plan_of(type(request))
     if plan is None:
         return False
     if plan.probe is None:
@@ -76,10 +74,13 @@ def _may_hold_datetimes(request: Any) -> bool:
     return any(found)  # UNSET, None, [] and {} are all false; a datetime never is
 
 
+def _plan_of(cls: type) -> _Plan | None:
+    plan = _plans.get(cls, _PLANNING)
+    return _plan(cls) if plan is _PLANNING else plan
+
+
 def _server_view(value: Any) -> Any:
-    plan = _plans.get(type(value), _PLANNING)
-    if plan is _PLANNING:
-        plan = _plan(type(value))
+    plan = _plan_of(type(value))
     if plan is None:
         return value
     changes: dict[str, Any] = {}
