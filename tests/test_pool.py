@@ -187,14 +187,16 @@ def test_keepalive_limit_closes_surplus_idle_connections(server: Server) -> None
     server.delay = 0.2
     transport = PooledTransport(max_keepalive=2)
     client = httpx.Client(transport=transport)
+    bodies: list[bytes] = []
     threads = [
-        threading.Thread(target=client.post, args=(f"{server.url}/s",), kwargs={"content": b""})
+        threading.Thread(target=lambda: bodies.append(client.post(f"{server.url}/s").content))
         for _ in range(5)
     ]
     for th in threads:
         th.start()
     for th in threads:
         th.join()
+    assert bodies == [b"/s:"] * 5
     assert server.accepted == 5
     assert server.wait_open(2) == 2
     client.close()
@@ -207,12 +209,16 @@ def test_pool_timeout_when_every_connection_is_busy(server: Server, mode: str) -
     timeout = httpx.Timeout(5.0, pool=0.1)
     if mode == "sync":
         client = httpx.Client(transport=PooledTransport(max_connections=1), timeout=timeout)
-        slow = threading.Thread(target=client.post, args=(f"{server.url}/slow",))
+        done: list[bytes] = []
+        slow = threading.Thread(
+            target=lambda: done.append(client.post(f"{server.url}/slow").content)
+        )
         slow.start()
         time.sleep(0.1)
         with pytest.raises(httpx.PoolTimeout):
             client.post(f"{server.url}/second")
         slow.join()
+        assert done == [b"/slow:"]  # the request holding the connection was not disturbed
         assert client.post(f"{server.url}/third").content == b"/third:"
         client.close()
     else:

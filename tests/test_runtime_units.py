@@ -199,6 +199,30 @@ class Outer(msgspec.Struct, kw_only=True):
     other: Inner | msgspec.UnsetType = msgspec.UNSET
 
 
+Wide = msgspec.defstruct(  # more places for a datetime than one probe reads
+    "Wide",
+    [(f"at{i}", datetime | msgspec.UnsetType, msgspec.UNSET) for i in range(70)],
+    kw_only=True,
+)
+
+
+class HoldsWide(msgspec.Struct, kw_only=True):
+    wide: Wide | msgspec.UnsetType = msgspec.UNSET  # type: ignore[valid-type]
+    inner: Inner | msgspec.UnsetType = msgspec.UNSET
+
+
+def test_json_datetime_probe_of_a_parent_covers_a_child_too_wide_to_probe() -> None:
+    from portabilling._runtime.jsonapi import _plan_of, _server_view, encode_params
+
+    moment = datetime(2024, 5, 6, 7, 8, 9)
+    assert _plan_of(Wide).probe is None  # type: ignore[union-attr]
+    assert _plan_of(HoldsWide).paths == ("wide", "inner.at", "inner.many")  # type: ignore[union-attr]
+    empty = HoldsWide(wide=Wide(), inner=Inner())
+    assert _server_view(empty) == empty
+    last = HoldsWide(wide=Wide(at69=moment))
+    assert json.loads(encode_params(last))["wide"]["at69"] == "2024-05-06 07:08:09"
+
+
 def test_json_datetime_probe_agrees_with_the_walk() -> None:
     """The dotted-path probe may skip a walk only when nothing below holds a datetime."""
     from portabilling._runtime.jsonapi import _server_view

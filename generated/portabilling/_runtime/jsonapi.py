@@ -132,12 +132,12 @@ def _plan(cls: type) -> _Plan | None:
             others.append((f.name, kind))
         if kind is not None:
             paths.extend(_paths(f.name, kind, f.type))
-    if not (datetimes or others):
-        plan = None
-    else:
-        plan = _Plan(tuple(datetimes), tuple(others), tuple(paths[: _MAX_PATHS + 1]))
-        if len(paths) > _MAX_PATHS:
-            plan.probe = None
+    plan = None
+    if datetimes or others:
+        # too many paths: no probe here, and a parent probes the field holding this class itself
+        plan = _Plan(
+            tuple(datetimes), tuple(others), tuple(paths) if len(paths) <= _MAX_PATHS else ()
+        )
     _plans[cls] = plan
     return plan
 

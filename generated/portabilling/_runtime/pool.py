@@ -82,7 +82,7 @@ class _Pool:
         self._idle_count = 0
         self._closed = False
         self._gate = self._new_gate(max_connections)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the idle stacks across threads (sync pool)
 
     @staticmethod
     def _new_gate(slots: int) -> Any:
