@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .cache import InputSet, open_cache, open_plain
+from .cache import MANIFEST, InputSet, open_cache, open_plain
 from .drift import apply_ignore, compare, load_ignore
 from .drift_report import FORMATS, exit_code, render
 from .errors import GeneratorError
@@ -81,6 +81,22 @@ def main(argv: list[str] | None = None) -> int:
         "--insecure", action="store_true", help="(URL) do not verify TLS certificates"
     )
 
+    sim = sub.add_parser(
+        "simulate",
+        help="serve a cache as a PortaBilling server on loopback (JSON API; SOAP via SOAP::Lite)",
+    )
+    sim.add_argument("cache", type=Path, help="cache directory (from fetch) or plain WSDL folder")
+    sim.add_argument("--port", type=int, default=8444, help="port to listen on (0: any free)")
+    sim.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    soap = sim.add_mutually_exclusive_group()
+    soap.add_argument(
+        "--soap", action="store_true", default=None, help="require SOAP (fail without SOAP::Lite)"
+    )
+    soap.add_argument("--no-soap", dest="soap", action="store_false", help="JSON API only")
+    sim.add_argument("--login", default="admin", help="the one user (default admin)")
+    sim.add_argument("--password", default="secret", help="its password (default secret)")
+    sim.add_argument("--token", default="tok-admin", help="its API token (default tok-admin)")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "generate":
@@ -89,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
             return _fetch(args)
         if args.command == "drift":
             return _drift(args)
+        if args.command == "simulate":
+            return _simulate(args)
         return _model(args)
     except GeneratorError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -219,6 +237,26 @@ def _drift(args: argparse.Namespace) -> int:
         report = apply_ignore(report, load_ignore(text))
     sys.stdout.write(render(report, args.format))
     return exit_code(report, args.fail_on)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from .simulator.command import run
+
+    source = args.cache
+    if not source.is_dir():
+        raise GeneratorError("not a directory (give a cache made by fetch)", file=str(source))
+    is_cache = (source / MANIFEST).is_file()
+    inputs = open_cache(str(source)) if is_cache else open_plain(str(source))
+    return run(
+        inputs,
+        source,
+        host=args.host,
+        port=args.port,
+        soap=args.soap,
+        login=args.login,
+        password=args.password,
+        token=args.token,
+    )
 
 
 def _progress_bar() -> Progress:

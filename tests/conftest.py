@@ -67,7 +67,7 @@ def edge_pkg(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _simulator() -> Iterator[Any]:
     if str(ROOT / "generated") not in sys.path:
         sys.path.insert(0, str(ROOT / "generated"))
-    from .simulator import serve
+    from generator.simulator.server import serve
 
     with serve("portabilling", cache=ROOT / "wsdl_cache" / "mr105") as running:
         yield running

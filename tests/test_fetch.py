@@ -19,7 +19,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
 
     if str(ROOT / "generated") not in sys.path:
         sys.path.insert(0, str(ROOT / "generated"))
-    from .simulator import serve
+    from generator.simulator.server import serve
 
     with (
         serve("portabilling", cache=SHARED / "portabilling" / "mr100") as old,

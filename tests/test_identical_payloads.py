@@ -23,7 +23,7 @@ if str(ROOT / "generated") not in sys.path:
 
 from portabilling._runtime.operation import Operation
 
-from .simulator import Call, Session, _operations, _wire
+from generator.simulator.server import Call, Session, _operations, _wire
 
 OPERATIONS: list[Operation[Any, Any]] = sorted(
     (op for op in _operations("portabilling").values() if not op.json_only),
@@ -53,7 +53,7 @@ def wire(_simulator: Any) -> Any:
 
 
 def _server_params(call: Call, op: Operation[Any, Any]) -> Any:
-    from .simulator import _soap_params
+    from generator.simulator.server import _soap_params
 
     raw = _soap_params(op, call.params) if call.transport == "soap" else call.params
     return msgspec.convert(raw or {}, op.request, strict=False) if op.request else None

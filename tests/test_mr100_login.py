@@ -19,7 +19,7 @@ def mr100(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     generate(out, "pb100", "--cache", str(SHARED / "portabilling" / "mr100"))
     sys.path.insert(0, str(out))
     importlib.invalidate_caches()
-    from .simulator import serve
+    from generator.simulator.server import serve
 
     with serve("pb100", cache=SHARED / "portabilling" / "mr100") as running:
         yield running

@@ -116,7 +116,7 @@ def test_streaming_decode_of_large_replies_equals_the_tree_walk(
 
 
 def _soap_operations() -> list[Any]:
-    from .simulator import _operations
+    from generator.simulator.server import _operations
 
     ops = _operations("portabilling").values()
     return sorted(

@@ -19,8 +19,8 @@ SIZES = (10, 1000)
 
 
 def reply_data(n: int) -> dict[str, Any]:
+    from generator.simulator.server import _wire
     from tests.bench.data import accounts
-    from tests.simulator import _wire
 
     return {"account_list": [_wire(a) for a in accounts(n)], "total": n}
 
@@ -42,7 +42,7 @@ def build() -> None:
     from portabilling.admin.account import GET_ACCOUNT_INFO, GET_ACCOUNT_LIST
     from portabilling.types import GetAccountInfoRequest, GetAccountListRequest
 
-    from tests.simulator import Session, _wire, serve
+    from generator.simulator.server import Session, _wire, serve
 
     HERE.mkdir(exist_ok=True)
     ops = {"get_customer_list": customer.GET_CUSTOMER_LIST, "get_xdr_list": account.GET_XDR_LIST}

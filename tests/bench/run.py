@@ -176,8 +176,8 @@ def soap_encode() -> Figure:
     from portabilling.admin.account import ADD_ACCOUNT
     from portabilling.types import AddAccountRequest
 
+    from generator.simulator.server import _wire
     from tests.bench.data import accounts
-    from tests.simulator import _wire
 
     account = accounts(1)[0]
     request = AddAccountRequest(account_info=account)

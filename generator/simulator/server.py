@@ -1,7 +1,7 @@
 """A PortaBilling simulator on loopback: one dispatcher behind both transports.
 
 The JSON API (`POST /rest/{Service}/{method}`, form or `application/json` + Bearer) is served
-here; SOAP is served by real SOAP::Lite (`tests/peers/soap_front.pl`), which forwards what Perl
+here; SOAP is served by real SOAP::Lite (`soap_front.pl` beside this module), which forwards what Perl
 deserialized to `/_dispatch` and serializes the answer itself. `/Porta/SOAP/...` on this server is
 passed through to it, so one base URL serves both transports. The cache files are served at
 `/wsdl/...`, `/xsd/...` and `/doc/api/...` for the fetch command.
@@ -38,7 +38,9 @@ from urllib.parse import parse_qs, urlparse
 
 import msgspec
 
-PERL_FRONT = Path(__file__).parent / "peers" / "soap_front.pl"
+PERL_FRONT = Path(__file__).parent / "soap_front.pl"
+PERL_MODULES = ("SOAP::Lite", "SOAP::Transport::HTTP", "HTTP::Daemon", "JSON::PP")
+SOAP_LITE_INSTALL = "apt-get install libsoap-lite-perl libhttp-daemon-perl"
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
@@ -429,7 +431,7 @@ def _matches(row: dict[str, Any], conditions: Any) -> bool:
     if not isinstance(conditions, list):
         return True
     for cond in conditions:
-        value = row.get(cond.field_)
+        value: Any = row.get(cond.field_)
         op = cond.op if isinstance(cond.op, str) else "eq"
         wanted = list(cond.value) if isinstance(cond.value, list) else []
         if isinstance(cond.in_, list):
@@ -602,7 +604,7 @@ class _Handler(BaseHTTPRequestHandler):
             injected = self.server.inject(self, path, body)
             if injected:
                 return
-        if path == "/_dispatch":
+        if path == "/_dispatch" and self.client_address[0] == "127.0.0.1":
             request = json.loads(body)
             call = Call(
                 "soap",
@@ -683,6 +685,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(200, result if result is not None else {})
 
     def _forward_soap(self, path: str, body: bytes) -> None:
+        if not self.server.soap_port:
+            text = b"SOAP is not served here: the simulator runs without SOAP::Lite"
+            self._send(501, text, "text/plain")
+            return
         conn = http.client.HTTPConnection("127.0.0.1", self.server.soap_port, timeout=60)
         headers = {
             k: v for k, v in self.headers.items() if k.lower() in ("content-type", "soapaction")
@@ -739,27 +745,60 @@ class _Server(ThreadingHTTPServer):
 @dataclass
 class Running:
     url: str  # JSON API, static files and SOAP (passed through) on one port
-    soap_url: str  # SOAP::Lite itself
+    soap_url: str  # SOAP::Lite itself ("" when served without SOAP)
     sim: Dispatcher
     server: _Server
 
 
+def soap_lite_missing() -> str | None:
+    """Why the SOAP::Lite front cannot start here (None when it can)."""
+    if shutil.which("perl") is None:
+        return f"perl is not installed ({SOAP_LITE_INSTALL})"
+    probe = subprocess.run(
+        ["perl", *(f"-M{m}" for m in PERL_MODULES), "-e", "1"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if probe.returncode != 0:
+        first = (probe.stderr.strip().splitlines() or ["perl modules missing"])[0]
+        return f"SOAP::Lite is not usable ({first[:160]}); {SOAP_LITE_INSTALL}"
+    return None
+
+
 @contextlib.contextmanager
 def serve(
-    package: str, cache: Path | None = None, session_ttl: float = 3600.0
+    package: str,
+    cache: Path | None = None,
+    session_ttl: float = 3600.0,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    soap: bool = True,
 ) -> Iterator[Running]:
-    """Start the simulator (Python dispatcher + SOAP::Lite front) on loopback."""
-    if shutil.which("perl") is None:
-        raise RuntimeError("perl is needed for the SOAP side (apt-get install libsoap-lite-perl)")
+    """Start the simulator (Python dispatcher + SOAP::Lite front) on `host:port` (0: any free).
+
+    With `soap=False` only the JSON API and the static files are served, and perl is not needed.
+    """
+    if soap and (why := soap_lite_missing()) is not None:
+        raise RuntimeError(f"the SOAP side needs SOAP::Lite: {why}")
     sim = Dispatcher(package, session_ttl)
-    server = _Server(("127.0.0.1", 0), _Handler)
+    server = _Server((host, port), _Handler)
     server.sim = sim
     server.cache = cache
-    port = server.server_address[1]
+    server.soap_port = 0
+    bound = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    if not soap:
+        try:
+            yield Running(f"http://{_url_host(host)}:{bound}", "", sim, server)
+        finally:
+            server.shutdown()
+            server.server_close()
+        return
     perl = subprocess.Popen(
-        ["perl", str(PERL_FRONT), f"http://127.0.0.1:{port}/_dispatch"],
+        ["perl", str(PERL_FRONT), f"http://127.0.0.1:{bound}/_dispatch"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -773,7 +812,10 @@ def serve(
             raise RuntimeError(f"SOAP::Lite front did not start: {line!r} {err}")
         server.soap_port = int(line.split()[1])
         yield Running(
-            f"http://127.0.0.1:{port}", f"http://127.0.0.1:{server.soap_port}", sim, server
+            f"http://{_url_host(host)}:{bound}",
+            f"http://127.0.0.1:{server.soap_port}",
+            sim,
+            server,
         )
     finally:
         with contextlib.suppress(ProcessLookupError):
@@ -781,3 +823,7 @@ def serve(
         perl.wait(timeout=10)
         server.shutdown()
         server.server_close()
+
+
+def _url_host(host: str) -> str:
+    return "127.0.0.1" if host in ("", "0.0.0.0") else host
