@@ -364,7 +364,11 @@ class Renderer:
             ("interface_init.py.jinja", "__init__.py"),
             ("interface_clients.py.jinja", "_clients.py"),
         ):
-            out.append(self._render(template, f"{iface.python_name}/{name}", interface=iface))
+            out.append(
+                self._render(
+                    template, f"{iface.python_name}/{name}", interface=iface, op_const=op_const
+                )
+            )
         return out
 
     def _op_type_refs(self, op: Operation) -> list[str]:

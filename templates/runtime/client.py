@@ -1,27 +1,27 @@
 """Clients: `Client` (sync) and `AsyncClient` share one core that builds and decodes requests.
 
-The core is pure (operation + request -> `httpx.Request`; `httpx.Response` -> typed result), so
-both clients only differ in how they send and wait, and users can inspect requests without sending.
+The core is pure (operation + request -> `httpx.Request`; `httpx.Response` -> typed result), and
+both clients drive the one call flow of `flow.py`, so they only differ in how they send, wait and
+lock, and users can inspect requests without sending.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
-import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, ClassVar, Literal, Self, TypeVar
+from typing import Any, ClassVar, Literal, NamedTuple, Self, TypeVar, overload
 
 import httpx
 
 from . import jsonapi, pool, soap
 from .errors import AuthError, Fault, TransportError, UnsupportedOperation
-from .files import file_response, is_attachment
+from .files import file_response, is_attachment, soap_with_attachments
+from .flow import Flow, LogIn, Wait, call_flow, login_flow
 from .operation import Operation
-from .service import DEFAULT_OPTIONS, CallOptions
+from .service import DEFAULT_OPTIONS, CallOptions, build_request
 from .struct import UNSET
 from .xmlparse import DEFAULT_LIMITS, XmlLimits
 
@@ -31,8 +31,12 @@ R = TypeVar("R")
 TransportName = Literal["json", "soap"]
 JsonStyle = Literal["form", "bearer"]
 
-# Proxies answer these while the server restarts: a read may try again, a write may not.
-_RETRY_STATUSES = frozenset({502, 503, 504})
+
+class SessionOperations(NamedTuple):
+    """The interface's Session.login and Session.logout, handed over by its generated client."""
+
+    login: Operation[Any, Any] | None
+    logout: Operation[Any, Any] | None
 
 
 class _Core:
@@ -185,7 +189,11 @@ class _Core:
             return soap_reply(op, response, self.xml_limits)  # type: ignore[no-any-return]
         return jsonapi.decode_reply(op, response)  # type: ignore[no-any-return]
 
-    # ---- session and retry decisions -----------------------------------------------------------
+    # ---- session decisions (the call flow in flow.py asks them) -------------------------------
+
+    def _session_operations(self) -> SessionOperations:
+        """Overridden by each generated client class with its interface's Session operations."""
+        return SessionOperations(login=None, logout=None)
 
     def _can_login(self) -> bool:
         return bool(self._login) and bool(self._password or self._token)
@@ -200,44 +208,20 @@ class _Core:
     def _credential(self) -> str | None:
         return self._session_id or self._access_token
 
-    def _retry_delays(self, op: Operation[Any, Any], options: CallOptions) -> list[float]:
-        """Waits before each retry: reads retry by default, writes only when the call opts in."""
-        allowed = options.retry if options.retry is not None else op.read_only
-        if not allowed:
-            return []
-        return [self.backoff * (2**n) * (0.5 + random.random()) for n in range(self.retries)]
-
-    def _result(
-        self, op: Operation[Any, Resp], response: httpx.Response, delays: list[float]
-    ) -> Resp:
-        """The decoded reply; a 502/503/504 while retries remain becomes a retryable error."""
-        if response.status_code in _RETRY_STATUSES and delays:
-            raise TransportError(
-                "server unavailable", operation=op.qualified_name, status=response.status_code
-            )
-        return self.decode_response(op, response)
-
-    def _login_request(self) -> tuple[Operation[Any, Any], Any]:
-        session = getattr(self, "session", None)
-        op = _session_op(session, "LOGIN") if session is not None else None
-        if op is None or op.request is None:
-            raise TransportError(
-                "this interface has no Session.login to log in with", operation="Session.login"
-            )
-        from .service import build_request
-
+    def _login_fields(self, op: Operation[Any, Any]) -> dict[str, Any]:
+        """Releases whose login takes a token get it there; the others get the password."""
         fields: dict[str, Any] = {"login": self._login}
-        if self._token and "token" in op.request.__struct_fields__:
+        if self._token and "token" in getattr(op.request, "__struct_fields__", ()):
             fields["token"] = self._token
         else:
             fields["password"] = self._password
-        return op, build_request(op, None, fields)
+        return fields
 
-    def _logout_fields(self, session: Any) -> dict[str, Any]:
+    def _logout_request(self, op: Operation[Any, Any]) -> Any:
         """Releases that name the session in the logout request get it there too."""
-        op = _session_op(session, "LOGOUT")
-        fields = getattr(getattr(op, "request", None), "__struct_fields__", ())
-        return {"session_id": self._session_id} if "session_id" in fields else {}
+        fields = getattr(op.request, "__struct_fields__", ())
+        session = {"session_id": self._session_id} if "session_id" in fields else {}
+        return build_request(op, None, session)
 
     def _remember(self, result: Any) -> None:
         session_id = getattr(result, "session_id", None)
@@ -266,8 +250,6 @@ def soap_reply(op: Operation[Any, Any], response: httpx.Response, limits: XmlLim
     content = response.content
     ctype = response.headers.get("content-type", "")
     if "multipart/related" in ctype:
-        from .files import soap_with_attachments
-
         return soap_with_attachments(op, response, limits)
     looks_xml = content.lstrip()[:1] == b"<" and b"Envelope" in content[:2048]
     if response.status_code in (200, 500) and looks_xml:
@@ -278,26 +260,6 @@ def soap_reply(op: Operation[Any, Any], response: httpx.Response, limits: XmlLim
         status=response.status_code,
         excerpt=content[:200].decode("utf-8", "replace"),
     )
-
-
-def _session_op(session: Any, const: str) -> Operation[Any, Any] | None:
-    """An operation spec (`LOGIN`, `LOGOUT`) from the Session stub's generated module."""
-    op = getattr(sys.modules[type(session).__module__], const, None)
-    return op if isinstance(op, Operation) else None
-
-
-def _next_delay(exc: TransportError, delays: list[float]) -> float:
-    """The wait before trying again, or `exc` re-raised: only connection failures, timeouts and
-    proxy 5xx are retried (never a reply that arrived and failed to decode)."""
-    retryable = exc.status is None or exc.status in _RETRY_STATUSES
-    if not delays or not retryable or type(exc) is not TransportError:
-        raise exc
-    return delays.pop(0)
-
-
-def _connection_error(op: Operation[Any, Any], exc: httpx.HTTPError) -> TransportError:
-    kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection failed"
-    return TransportError(f"{kind} ({type(exc).__name__})", operation=op.qualified_name)
 
 
 class Client(_Core):
@@ -318,47 +280,37 @@ class Client(_Core):
         self.close()
 
     def call(self, op: Operation[Req, Resp], request: Req | None, options: CallOptions) -> Resp:
-        self.transport_for(op)  # refuse before logging in
-        if self._wants_login(op):
-            self._ensure_session(None)
-        stale = self._credential()  # read before sending: a fault must not blame a newer session
-        try:
-            return self._send(op, request, options)
-        except AuthError:
-            if not self._may_relogin(op):
-                raise
-            self._ensure_session(stale)
-            return self._send(op, request, options)
+        return self._drive(call_flow(self, op, request, options))
 
-    def _send(self, op: Operation[Any, Resp], request: Any, options: CallOptions) -> Resp:
-        delays = self._retry_delays(op, options)
+    def _drive(self, flow: Flow[R]) -> R:
+        """Runs `flow`: sends its requests, sleeps its waits, logs in under the lock."""
+        reply: httpx.Response | None = None
+        error: Exception | None = None
         while True:
-            http_request = self.build_request(op, request, options)
             try:
-                try:
-                    response = self._http.send(http_request)
-                except httpx.HTTPError as exc:
-                    raise _connection_error(op, exc) from None
-                return self._result(op, response, delays)
-            except TransportError as exc:
-                time.sleep(_next_delay(exc, delays))
-
-    def _ensure_session(self, stale: str | None) -> None:
-        with self._lock:
-            current = self._credential()
-            if current and current != stale:
-                return  # another thread already logged in
-            self._forget()
-            op, req = self._login_request()
-            self._remember(self._send(op, req, CallOptions()))
+                step = flow.throw(error) if error else flow.send(reply)
+            except StopIteration as done:
+                result: R = done.value
+                return result
+            reply = error = None
+            try:
+                if isinstance(step, Wait):
+                    time.sleep(step.seconds)
+                elif isinstance(step, LogIn):
+                    with self._lock:
+                        self._drive(login_flow(self, step.stale))
+                else:
+                    reply = self._http.send(step)
+            except Exception as exc:
+                error = exc
 
     def close(self) -> None:
         try:
             if self._owns_session and self._credential():
-                session = getattr(self, "session", None)
-                if session is not None and hasattr(session, "logout"):
+                logout = self._session_operations().logout
+                if logout is not None:
                     with contextlib.suppress(Fault, TransportError):
-                        session.logout(**self._logout_fields(session))
+                        self.call(logout, self._logout_request(logout), DEFAULT_OPTIONS)
                 self._forget()
         finally:
             if self._owns_http:
@@ -385,39 +337,59 @@ class AsyncClient(_Core):
     async def call(
         self, op: Operation[Req, Resp], request: Req | None, options: CallOptions
     ) -> Resp:
-        self.transport_for(op)
-        if self._wants_login(op):
-            await self._ensure_session(None)
-        stale = self._credential()
-        try:
-            return await self._send(op, request, options)
-        except AuthError:
-            if not self._may_relogin(op):
-                raise
-            await self._ensure_session(stale)
-            return await self._send(op, request, options)
+        return await self._drive(call_flow(self, op, request, options))
 
-    async def _send(self, op: Operation[Any, Resp], request: Any, options: CallOptions) -> Resp:
-        delays = self._retry_delays(op, options)
+    async def _drive(self, flow: Flow[R]) -> R:
+        """Runs `flow`: sends its requests, sleeps its waits, logs in under the lock."""
+        reply: httpx.Response | None = None
+        error: Exception | None = None
         while True:
-            http_request = self.build_request(op, request, options)
             try:
-                try:
-                    response = await self._http.send(http_request)
-                except httpx.HTTPError as exc:
-                    raise _connection_error(op, exc) from None
-                return self._result(op, response, delays)
-            except TransportError as exc:
-                await asyncio.sleep(_next_delay(exc, delays))
+                step = flow.throw(error) if error else flow.send(reply)
+            except StopIteration as done:
+                result: R = done.value
+                return result
+            reply = error = None
+            try:
+                if isinstance(step, Wait):
+                    await asyncio.sleep(step.seconds)
+                elif isinstance(step, LogIn):
+                    async with self._lock:
+                        await self._drive(login_flow(self, step.stale))
+                else:
+                    reply = await self._http.send(step)
+            except Exception as exc:
+                error = exc
 
-    async def _ensure_session(self, stale: str | None) -> None:
-        async with self._lock:
-            current = self._credential()
-            if current and current != stale:
-                return  # another task already logged in
-            self._forget()
-            op, req = self._login_request()
-            self._remember(await self._send(op, req, CallOptions()))
+    @overload
+    async def bulk(
+        self,
+        method: Callable[..., Awaitable[R]],
+        requests: Iterable[Any],
+        *,
+        concurrency: int = ...,
+        return_exceptions: Literal[False] = ...,
+    ) -> list[R]: ...
+
+    @overload
+    async def bulk(
+        self,
+        method: Callable[..., Awaitable[R]],
+        requests: Iterable[Any],
+        *,
+        concurrency: int = ...,
+        return_exceptions: Literal[True],
+    ) -> list[R | BaseException]: ...
+
+    @overload
+    async def bulk(
+        self,
+        method: Callable[..., Awaitable[R]],
+        requests: Iterable[Any],
+        *,
+        concurrency: int = ...,
+        return_exceptions: bool,
+    ) -> list[R] | list[R | BaseException]: ...
 
     async def bulk(
         self,
@@ -426,9 +398,10 @@ class AsyncClient(_Core):
         *,
         concurrency: int = 20,
         return_exceptions: bool = False,
-    ) -> list[R | BaseException]:
+    ) -> list[R] | list[R | BaseException]:
         """Call `method` once per request (a struct, or a dict of keyword arguments), at most
-        `concurrency` at a time; results come back in request order."""
+        `concurrency` at a time; results come back in request order. The first failure is raised,
+        or with `return_exceptions=True` returned in its place."""
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         gate = asyncio.Semaphore(concurrency)
@@ -446,10 +419,10 @@ class AsyncClient(_Core):
     async def aclose(self) -> None:
         try:
             if self._owns_session and self._credential():
-                session = getattr(self, "session", None)
-                if session is not None and hasattr(session, "logout"):
+                logout = self._session_operations().logout
+                if logout is not None:
                     with contextlib.suppress(Fault, TransportError):
-                        await session.logout(**self._logout_fields(session))
+                        await self.call(logout, self._logout_request(logout), DEFAULT_OPTIONS)
                 self._forget()
         finally:
             if self._owns_http:

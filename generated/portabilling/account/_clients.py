@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from .._runtime.client import AsyncClient, Client
+from .._runtime.client import AsyncClient, Client, SessionOperations
 
 if TYPE_CHECKING:
     from .account import AsyncAccountService, AccountService
@@ -22,6 +22,12 @@ class AccountClient(Client):
 
     interface = "account"
     default_port = 8445
+
+    def _session_operations(self) -> SessionOperations:
+        """Session.login and Session.logout: the client logs in and out with them itself."""
+        from .session import LOGIN, LOGOUT
+
+        return SessionOperations(login=LOGIN, logout=LOGOUT)
 
     @cached_property
     def account(self) -> AccountService:
@@ -66,6 +72,12 @@ class AsyncAccountClient(AsyncClient):
 
     interface = "account"
     default_port = 8445
+
+    def _session_operations(self) -> SessionOperations:
+        """Session.login and Session.logout: the client logs in and out with them itself."""
+        from .session import LOGIN, LOGOUT
+
+        return SessionOperations(login=LOGIN, logout=LOGOUT)
 
     @cached_property
     def account(self) -> AsyncAccountService:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from .._runtime.client import AsyncClient, Client
+from .._runtime.client import AsyncClient, Client, SessionOperations
 
 if TYPE_CHECKING:
     from .access_role import AsyncAccessRoleService, AccessRoleService
@@ -70,6 +70,12 @@ class AdminClient(Client):
 
     interface = "admin"
     default_port = 443
+
+    def _session_operations(self) -> SessionOperations:
+        """Session.login and Session.logout: the client logs in and out with them itself."""
+        from .session import LOGIN, LOGOUT
+
+        return SessionOperations(login=LOGIN, logout=LOGOUT)
 
     @cached_property
     def access_role(self) -> AccessRoleService:
@@ -546,6 +552,12 @@ class AsyncAdminClient(AsyncClient):
 
     interface = "admin"
     default_port = 443
+
+    def _session_operations(self) -> SessionOperations:
+        """Session.login and Session.logout: the client logs in and out with them itself."""
+        from .session import LOGIN, LOGOUT
+
+        return SessionOperations(login=LOGIN, logout=LOGOUT)
 
     @cached_property
     def access_role(self) -> AsyncAccessRoleService:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from .._runtime.client import AsyncClient, Client
+from .._runtime.client import AsyncClient, Client, SessionOperations
 
 if TYPE_CHECKING:
     from .account import AsyncAccountService, AccountService
@@ -27,6 +27,12 @@ class CustomerClient(Client):
 
     interface = "customer"
     default_port = 8444
+
+    def _session_operations(self) -> SessionOperations:
+        """Session.login and Session.logout: the client logs in and out with them itself."""
+        from .session import LOGIN, LOGOUT
+
+        return SessionOperations(login=LOGIN, logout=LOGOUT)
 
     @cached_property
     def account(self) -> AccountService:
@@ -116,6 +122,12 @@ class AsyncCustomerClient(AsyncClient):
 
     interface = "customer"
     default_port = 8444
+
+    def _session_operations(self) -> SessionOperations:
+        """Session.login and Session.logout: the client logs in and out with them itself."""
+        from .session import LOGIN, LOGOUT
+
+        return SessionOperations(login=LOGIN, logout=LOGOUT)
 
     @cached_property
     def account(self) -> AsyncAccountService:
