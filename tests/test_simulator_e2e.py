@@ -186,6 +186,22 @@ def test_fifty_concurrent_calls_on_an_expired_session_log_in_once(
     assert sim.sim.logins == 2
 
 
+def test_fifty_threads_on_an_expired_session_log_in_once(sim: Any) -> None:
+    """The sync twin of the test above; JSON only (the flow and its lock do not see the transport,
+    and fifty SOAP::Lite round trips cost ten seconds)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from portabilling import AdminClient
+
+    with AdminClient(sim.url, transport="json", **ADMIN) as c:
+        c.customer.get_customer_list(limit=1)
+        sim.sim.expire_sessions()
+        with ThreadPoolExecutor(max_workers=50) as pool:
+            results = list(pool.map(lambda _: c.customer.get_customer_list(limit=1), range(50)))
+        assert all(r.total is not None for r in results) and len(results) == 50
+    assert sim.sim.logins == 2
+
+
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_wrong_password_is_an_auth_fault_without_the_password(sim: Any, transport: str) -> None:
     from portabilling import Fault
