@@ -86,7 +86,7 @@ def test_simulate_serves_json_soap_and_wsdls(tmp_path: Path) -> None:
             assert wrong.status_code == 500
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "simulator stopped" in err
 
