@@ -25,6 +25,10 @@ XML_TEXT = st.text(
     ).filter(lambda c: c in "\t\n\r" or ord(c) >= 0x20),
     max_size=12,
 )
+# strings that need escaping in XML: markup characters, quotes and CR among plain letters
+MARKUP_TEXT = st.text(alphabet="ab &<>\"'\r\n\t", max_size=6)
+# and some that XML cannot carry at all (a control character): every encoder must refuse them
+UNSENDABLE_TEXT = st.text(alphabet="ab&<\x01", max_size=4)
 
 
 def _table(cls: type) -> dict[str, Any]:
@@ -33,7 +37,7 @@ def _table(cls: type) -> dict[str, Any]:
     return table[cls.__name__][1]
 
 
-def _scalar(t: Any) -> st.SearchStrategy[Any] | None:
+def _scalar(t: Any, text: st.SearchStrategy[str]) -> st.SearchStrategy[Any] | None:
     if isinstance(t, mi.BoolType):
         return st.booleans()
     if isinstance(t, mi.IntType):
@@ -41,7 +45,7 @@ def _scalar(t: Any) -> st.SearchStrategy[Any] | None:
     if isinstance(t, mi.FloatType):
         return st.floats(allow_nan=False, allow_infinity=False, width=64)
     if isinstance(t, mi.StrType):
-        return XML_TEXT
+        return text
     if isinstance(t, mi.BytesType):
         return st.binary(max_size=16)
     if isinstance(t, mi.DecimalType):
@@ -65,43 +69,50 @@ def _scalar(t: Any) -> st.SearchStrategy[Any] | None:
         ).map(t.cls)
         return st.one_of(known, unknown)
     if isinstance(t, mi.AnyType):
-        return XML_TEXT
+        return text
     return None
 
 
-def value_of(t: Any, depth: int, repeated: bool = False) -> st.SearchStrategy[Any]:
+def value_of(
+    t: Any, depth: int, repeated: bool = False, text: st.SearchStrategy[str] = XML_TEXT
+) -> st.SearchStrategy[Any]:
+    """Values of type `t`; strings (and untyped values) drawn from `text`."""
     if isinstance(t, mi.UnionType):
         options = [x for x in t.types if not isinstance(x, mi.NoneType)]
-        inner = value_of(options[0], depth, repeated)
+        inner = value_of(options[0], depth, repeated, text)
         if len(options) < len(t.types):
             return st.one_of(st.none(), inner)
         return inner
     if isinstance(t, mi.StructType):
         cls = t.cls
-        return st.deferred(lambda: struct_of(cls, depth + 1))  # types may contain themselves
+        # types may contain themselves
+        return st.deferred(lambda: struct_of(cls, depth + 1, text))
     if isinstance(t, (mi.ListType, mi.TupleType)):
-        item = value_of(getattr(t, "item_type", mi.AnyType()), depth)
+        item = value_of(getattr(t, "item_type", mi.AnyType()), depth, text=text)
         if depth > 3:
             return st.just([]) if not repeated else st.lists(item, min_size=1, max_size=1)
         return st.lists(item, min_size=1 if repeated else 0, max_size=3)
-    found = _scalar(t)
+    found = _scalar(t, text)
     if found is None:
         raise NotImplementedError(f"no strategy for {t}")
     return found
 
 
-def struct_of(cls: type, depth: int = 0) -> st.SearchStrategy[Any]:
-    key = (cls, min(depth, 5))
+def struct_of(
+    cls: type, depth: int = 0, text: st.SearchStrategy[str] = XML_TEXT
+) -> st.SearchStrategy[Any]:
+    """Instances of the generated struct `cls`, their strings drawn from `text`."""
+    key = (cls, min(depth, 5), text)
     found = _cache.get(key)
     if found is None:
-        found = _cache[key] = _struct_of(cls, depth)
+        found = _cache[key] = _struct_of(cls, depth, text)
     return found
 
 
-_cache: dict[tuple[type, int], st.SearchStrategy[Any]] = {}
+_cache: dict[tuple[type, int, st.SearchStrategy[str]], st.SearchStrategy[Any]] = {}
 
 
-def _struct_of(cls: type, depth: int) -> st.SearchStrategy[Any]:
+def _struct_of(cls: type, depth: int, text: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
     info = mi.type_info(cls)
     specs = _table(cls)
     fields: dict[str, st.SearchStrategy[Any]] = {}
@@ -110,7 +121,7 @@ def _struct_of(cls: type, depth: int) -> st.SearchStrategy[Any]:
         if spec is None:  # JSON-only field (no XML name): SOAP cannot send it
             continue
         repeated = isinstance(spec, tuple) and spec[0] == "*"
-        value = value_of(f.type, depth, repeated)
+        value = value_of(f.type, depth, repeated, text)
         if f.required:
             fields[f.name] = value
         elif depth > 3:

@@ -56,7 +56,7 @@ def test_json_datetimes_match_the_value_by_value_path(moment: datetime, text: st
 
 
 def test_soap_envelope_exact() -> None:
-    from portabilling._runtime.soap import encode_envelope
+    from portabilling._runtime.soap_encode import encode_envelope
     from portabilling.admin.customer import UPDATE_CUSTOMER
     from portabilling.types import CustomerInfo, UpdateCustomerRequest, YesNo
 
@@ -90,24 +90,25 @@ def test_streaming_decode_of_large_replies_equals_the_tree_walk(
     import sys
 
     sys.path.insert(0, str(ROOT))
-    from portabilling._runtime import soap
+    from portabilling._runtime import soap_stream
+    from portabilling._runtime.soap_reply import decode_envelope
 
     from tests.bench.fixtures import soap_list
 
     op = getattr(importlib.import_module(f"portabilling.admin.{module}"), const)
     body = soap_list(300, stem, field)
-    whole = soap.decode_envelope(op, body)
-    monkeypatch.setattr(soap, "STREAM_ABOVE", 0)
+    whole = decode_envelope(op, body)
+    monkeypatch.setattr(soap_stream, "STREAM_ABOVE", 0)
     streamed: list[Any] = []
-    original = soap._parse_streaming
+    original = soap_stream.parse_streaming
 
     def spy(*args: Any) -> Any:
         root, arrays = original(*args)
         streamed.extend(arrays.values())
         return root, arrays
 
-    monkeypatch.setattr(soap, "_parse_streaming", spy)
-    assert soap.decode_envelope(op, body) == whole
+    monkeypatch.setattr(soap_stream, "parse_streaming", spy)
+    assert decode_envelope(op, body) == whole
     assert [len(items) for items in streamed] == [300]  # the outer list only; nested ones whole
     records = getattr(whole, field)
     assert len(records) == 300 and records[0].service_features
@@ -125,41 +126,91 @@ def _soap_operations() -> list[Any]:
     )
 
 
+def _encoded(op: Any, request: Any, auth: dict[str, str], careful: bool) -> Any:
+    """The envelope, or the message of the error that refused it."""
+    from portabilling._runtime import soap_encode
+    from portabilling._runtime.errors import EncodeError
+
+    try:
+        return soap_encode._encode(op, request, auth, careful=careful)
+    except EncodeError as exc:
+        return str(exc)
+
+
 @settings(max_examples=300, deadline=None)
-@given(data=st.data())
-def test_soap_layouts_write_what_the_careful_path_writes(data: st.DataObject) -> None:
-    """Structs go out through cached `%s` layouts unless a value needs care; both must agree."""
-    from portabilling._runtime import soap
+@given(data=st.data(), text=st.sampled_from(["plain", "markup", "unsendable"]))
+def test_soap_layouts_write_what_the_careful_path_writes(data: st.DataObject, text: str) -> None:
+    """Structs go out through cached `%s` layouts, escaping only the strings that need it; the
+    careful path writes field by field. Both must agree byte for byte, errors included."""
+    from portabilling._runtime import soap_encode
 
-    from .strategies import XML_TEXT, struct_of
+    from .strategies import MARKUP_TEXT, UNSENDABLE_TEXT, XML_TEXT, struct_of
 
+    strings = {"plain": XML_TEXT, "markup": MARKUP_TEXT, "unsendable": UNSENDABLE_TEXT}[text]
     op = data.draw(st.sampled_from(_soap_operations()))
-    request = data.draw(struct_of(op.request))
-    auth = {"session_id": data.draw(XML_TEXT)}
-    fast, w = soap._encode(op, request, auth, careful=False)
-    slow, _ = soap._encode(op, request, auth, careful=True)
-    if not w.strings or soap._CAREFUL.search("".join(w.strings)) is None:
-        assert fast == slow
-    assert soap.encode_envelope(op, request, auth) == slow
+    request = data.draw(struct_of(op.request, text=strings))
+    auth = {"session_id": data.draw(strings)}
+    slow = _encoded(op, request, auth, careful=True)
+    assert _encoded(op, request, auth, careful=False) == slow
+    if isinstance(slow, bytes):
+        assert soap_encode.encode_envelope(op, request, auth) == slow
 
 
-def test_soap_layout_cache_is_bounded() -> None:
-    from portabilling._runtime import soap
+def test_soap_layout_after_a_json_only_field_names_the_right_element() -> None:
+    """A nil (careful-path) field placed after a JSON-only attribute keeps its own tag (the
+    layout once took the field at the attribute's position in schema order: the next one)."""
+    from portabilling._runtime.soap_encode import encode_envelope
+    from portabilling._runtime.soap_plan import plan_for
+    from portabilling.admin.ua import UPDATE_UA
+    from portabilling.types.ua import IPPhoneInfo, UpdateUaRequest
+
+    plan = plan_for(IPPhoneInfo)
+    assert plan.json_only and max(f.position for f in plan.fields) > plan.json_only[0]
+    later = next(f for f in plan.fields if f.position > plan.json_only[0] and f.open_tag)
+    attr = plan.attrs[later.position]
+    info = IPPhoneInfo(mac="m", i_ua_type=1, **{attr: None})
+    body = encode_envelope(UPDATE_UA, UpdateUaRequest(ua_info=info), {}).decode()
+    assert body.count('xsi:nil="true"') == 1
+    assert f'<{later.wire} xsi:type="' in body and 'xsi:nil="true"/>' in body
+
+
+def test_soap_layout_escapes_one_string_without_the_careful_path(monkeypatch: Any) -> None:
+    from portabilling._runtime import soap_encode
     from portabilling.admin.customer import UPDATE_CUSTOMER
     from portabilling.types import CustomerInfo, UpdateCustomerRequest
 
-    plan = soap._fields_of(CustomerInfo)
+    def refused(*args: Any) -> None:
+        raise AssertionError("escaping a string must not take the careful path")
+
+    monkeypatch.setattr(soap_encode, "_struct_careful", refused)
+    info = CustomerInfo(i_customer=7, name="A&B <co>", companyname='"x"\r')
+    body = soap_encode.encode_envelope(
+        UPDATE_CUSTOMER, UpdateCustomerRequest(customer_info=info), {}
+    ).decode()
+    assert '<name xsi:type="xsd:string">A&amp;B &lt;co&gt;</name>' in body
+    assert '<companyname xsi:type="xsd:string">&quot;x&quot;&#13;</companyname>' in body
+
+
+def test_soap_layout_cache_is_bounded() -> None:
+    from portabilling._runtime import soap_encode
+    from portabilling._runtime.soap_plan import plan_for
+    from portabilling.admin.customer import UPDATE_CUSTOMER
+    from portabilling.types import CustomerInfo, UpdateCustomerRequest
+
+    plan = plan_for(CustomerInfo)
     plan.layouts.clear()
     names = [f for f in CustomerInfo.__struct_fields__ if f != "i_customer"][:80]
     bodies = set()
     for i in range(len(names)):  # one more type combination per request
         info = CustomerInfo(i_customer=i, **{n: None for n in names[:i]})
-        body = soap.encode_envelope(UPDATE_CUSTOMER, UpdateCustomerRequest(customer_info=info), {})
+        body = soap_encode.encode_envelope(
+            UPDATE_CUSTOMER, UpdateCustomerRequest(customer_info=info), {}
+        )
         assert f'<i_customer xsi:type="xsd:int">{i}</i_customer>' in body.decode()
         assert body.decode().count('xsi:nil="true"') == i
         bodies.add(body)
-    assert len(bodies) == len(names) > soap._MAX_LAYOUTS
-    assert len(plan.layouts) == soap._MAX_LAYOUTS
+    assert len(bodies) == len(names) > soap_encode._MAX_LAYOUTS
+    assert len(plan.layouts) == soap_encode._MAX_LAYOUTS
 
 
 def test_json_requests_without_datetimes_are_encoded_as_they_are() -> None:

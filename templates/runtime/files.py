@@ -2,14 +2,13 @@
 
 The JSON API answers a download with the bytes themselves (`Content-Disposition: attachment`);
 SOAP either inlines them as base64 or sends a MIME multipart/related message whose envelope points
-at the part by `href="cid:..."`. Both end up in the operation's typed response: its bytes field
-holds the content, and its file-name and MIME-type fields (when it has them) the metadata.
+at the part by `href="cid:..."` (`soap_reply` takes it apart). Both end up in the operation's typed
+response: its bytes field holds the content, and its file-name and MIME-type fields (when it has
+them) the metadata.
 """
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 from email.message import Message
 from typing import Any
 
@@ -18,7 +17,6 @@ import msgspec
 
 from .errors import DecodeError
 from .operation import Operation
-from .xmlparse import XmlLimits
 
 _NAME_FIELDS = ("file_name", "filename", "name")
 _TYPE_FIELDS = ("mime_type", "content_type", "file_type")
@@ -54,29 +52,6 @@ def _fill(op: Operation[Any, Any], content: bytes, name: str | None, ctype: str)
 
 def _holds_bytes(t: Any) -> bool:
     return t is bytes or bytes in getattr(t, "__args__", ())
-
-
-def soap_with_attachments(
-    op: Operation[Any, Any], response: httpx.Response, limits: XmlLimits
-) -> Any:
-    """SOAP with Attachments: the root part is the envelope; `cid:` hrefs name the other parts."""
-    from . import soap
-
-    raw = b"Content-Type: " + response.headers["content-type"].encode("latin-1") + b"\r\n\r\n"
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(raw + response.content)
-    parts = [p for p in message.iter_parts()] if message.is_multipart() else []
-    if not parts:
-        raise DecodeError("multipart reply without parts", operation=op.qualified_name)
-    envelope = parts[0].get_payload(decode=True)
-    attachments: dict[str, tuple[bytes, str | None, str]] = {}
-    for part in parts[1:]:
-        cid = (part.get("content-id") or "").strip().strip("<>")
-        payload = part.get_payload(decode=True)
-        if cid and isinstance(payload, bytes):
-            attachments[cid] = (payload, part.get_filename(), part.get_content_type())
-    if not isinstance(envelope, bytes):
-        raise DecodeError("multipart reply without a SOAP envelope", operation=op.qualified_name)
-    return soap.decode_envelope(op, envelope, limits, attachments=attachments)
 
 
 def add_unreferenced(

@@ -132,7 +132,7 @@ def zeep_friendly(body: bytes, response_type: str) -> bytes:
     """The same reply with what zeep cannot take from SOAP::Lite fixed: the part accessor named
     as in the WSDL (not `s-gensym3`) and struct fields in schema order (not Perl hash order)."""
     from lxml import etree
-    from portabilling._runtime import soap
+    from portabilling._runtime.soap_plan import plan_for
 
     root = etree.fromstring(body)
     for el in root.iter():
@@ -141,7 +141,7 @@ def zeep_friendly(body: bytes, response_type: str) -> bytes:
     import portabilling.types as T
 
     def order(el: Any, cls: type) -> None:
-        plan = soap._fields_of(cls)
+        plan = plan_for(cls)
         wanted = list(plan.decode)
         kids = sorted(
             el,
@@ -172,7 +172,7 @@ def zeep_friendly(body: bytes, response_type: str) -> bytes:
 
 def soap_encode() -> Figure:
     from lxml import etree
-    from portabilling._runtime import soap
+    from portabilling._runtime.soap_encode import encode_envelope
     from portabilling.admin.account import ADD_ACCOUNT
     from portabilling.types import AddAccountRequest
 
@@ -186,7 +186,7 @@ def soap_encode() -> Figure:
     auth = {"session_id": "bench-session"}
 
     def ours() -> bytes:
-        return soap.encode_envelope(ADD_ACCOUNT, request, auth)
+        return encode_envelope(ADD_ACCOUNT, request, auth)
 
     def base() -> bytes:
         message = client.create_message(
@@ -233,7 +233,7 @@ def soap_decode_vs_lxml() -> list[Figure]:
     import gc as _gc
 
     from lxml import etree
-    from portabilling._runtime import soap
+    from portabilling._runtime.soap_reply import decode_envelope
     from portabilling._runtime.xmlparse import XmlLimits
 
     from tests.bench.fixtures import load, soap_list
@@ -244,7 +244,7 @@ def soap_decode_vs_lxml() -> list[Figure]:
         body = soap_list(records, stem, list_field) if records else load(f"{stem}.xml.gz")
         limits = XmlLimits(max_bytes=max(len(body) * 2, XmlLimits().max_bytes))
         a, b = interleaved(
-            lambda op=op, body=body, limits=limits: soap.decode_envelope(op, body, limits),
+            lambda op=op, body=body, limits=limits: decode_envelope(op, body, limits),
             lambda body=body: etree.fromstring(body),
             number,
             rounds,
@@ -272,7 +272,7 @@ def soap_decode_vs_lxml() -> list[Figure]:
 
 def soap_decode_vs_zeep() -> Figure:
     from lxml import etree
-    from portabilling._runtime import soap
+    from portabilling._runtime.soap_reply import decode_envelope
     from portabilling.admin.account import GET_ACCOUNT_INFO
 
     from tests.bench.fixtures import load
@@ -281,10 +281,10 @@ def soap_decode_vs_zeep() -> Figure:
     client = zeep_client()
     op = client.service._binding._operations["get_account_info"]
     zeep_result = op.process_reply(etree.fromstring(body))
-    ours_result = soap.decode_envelope(GET_ACCOUNT_INFO, body)
+    ours_result = decode_envelope(GET_ACCOUNT_INFO, body)
     assert zeep_result["i_account"] == ours_result.account_info.i_account  # type: ignore[index]
     a, b = interleaved(
-        lambda: soap.decode_envelope(GET_ACCOUNT_INFO, body),
+        lambda: decode_envelope(GET_ACCOUNT_INFO, body),
         lambda: op.process_reply(etree.fromstring(body)),
         50,
     )
@@ -502,7 +502,7 @@ def async_bulk() -> Figure:
 _MEMORY_PROBE = r"""
 import resource, sys, gc
 sys.path[:0] = sys.argv[1:3]
-from portabilling._runtime import soap
+from portabilling._runtime.soap_reply import decode_envelope
 from portabilling._runtime.xmlparse import XmlLimits
 from portabilling.admin.account import GET_ACCOUNT_LIST
 
@@ -517,7 +517,7 @@ with open(sys.argv[3], "rb") as fh:
     body = fh.read()
 gc.collect()
 before = peak()
-result = soap.decode_envelope(GET_ACCOUNT_LIST, body, XmlLimits(huge_text=True))
+result = decode_envelope(GET_ACCOUNT_LIST, body, XmlLimits(huge_text=True))
 print(len(body), peak() - before, len(result.account_list))
 """
 

@@ -17,9 +17,9 @@ from typing import Any, ClassVar, Literal, NamedTuple, Self, TypeVar, overload
 
 import httpx
 
-from . import jsonapi, pool, soap
+from . import jsonapi, pool, soap_encode, soap_reply
 from .errors import AuthError, Fault, TransportError, UnsupportedOperation
-from .files import file_response, is_attachment, soap_with_attachments
+from .files import file_response, is_attachment
 from .flow import Flow, LogIn, Wait, call_flow, login_flow
 from .operation import Operation
 from .service import DEFAULT_OPTIONS, CallOptions, build_request
@@ -157,7 +157,7 @@ class _Core:
             return httpx.Request(
                 "POST",
                 self._url(op.endpoint_path),
-                content=soap.encode_envelope(op, request, auth),
+                content=soap_encode.encode_envelope(op, request, auth),
                 headers={
                     "Content-Type": "text/xml; charset=utf-8",
                     "SOAPAction": f'"{op.soap_action or f"{op.namespace}#{op.name}"}"',
@@ -187,7 +187,7 @@ class _Core:
         if response.status_code == 200 and is_attachment(response):
             return file_response(op, response)  # type: ignore[no-any-return]
         if self.transport_for(op) == "soap":
-            return soap_reply(op, response, self.xml_limits)  # type: ignore[no-any-return]
+            return soap_reply.decode_reply(op, response, self.xml_limits)  # type: ignore[no-any-return]
         return jsonapi.decode_reply(op, response)  # type: ignore[no-any-return]
 
     # ---- session decisions (the call flow in flow.py asks them) -------------------------------
@@ -244,23 +244,6 @@ class _Core:
     def _forget(self) -> None:
         self._session_id = None
         self._access_token = None
-
-
-def soap_reply(op: Operation[Any, Any], response: httpx.Response, limits: XmlLimits) -> Any:
-    """SOAP faults come with HTTP 500; anything that is not a SOAP envelope is a transport error."""
-    content = response.content
-    ctype = response.headers.get("content-type", "")
-    if "multipart/related" in ctype:
-        return soap_with_attachments(op, response, limits)
-    looks_xml = content.lstrip()[:1] == b"<" and b"Envelope" in content[:2048]
-    if response.status_code in (200, 500) and looks_xml:
-        return soap.decode_envelope(op, content, limits)
-    raise TransportError(
-        "unexpected HTTP reply",
-        operation=op.qualified_name,
-        status=response.status_code,
-        excerpt=content[:200].decode("utf-8", "replace"),
-    )
 
 
 class Client(_Core):

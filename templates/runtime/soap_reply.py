@@ -1,0 +1,159 @@
+"""The SOAP reply path: an HTTP response (plain, or multipart with attachments) -> typed result.
+
+`decode_reply` is the one entry the client calls. It takes the envelope out of a SOAP with
+Attachments message if need be, parses it (`soap_stream`), raises the `Fault` it carries, decodes
+the parts by position, as SOAP::Lite names them `s-gensym3` (`soap_decode`), and converts the
+plain data into the operation's response type.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+from typing import Any
+
+import httpx
+import msgspec
+from lxml import etree
+
+from .errors import DecodeError, Fault, TransportError, fault_class
+from .files import add_unreferenced
+from .operation import Operation
+from .soap_decode import Doc, decode, generic
+from .soap_plan import SOAP12_ENV, SOAP_ENV, plan_for
+from .soap_stream import parse_reply
+from .xmlparse import DEFAULT_LIMITS, XmlLimits, XmlRefused
+
+Attachments = dict[str, tuple[bytes, str | None, str]]  # content id -> (bytes, name, MIME type)
+
+
+def decode_reply(op: Operation[Any, Any], response: httpx.Response, limits: XmlLimits) -> Any:
+    """The typed response of `op`, or the `Fault` it carries (SOAP faults come with HTTP 500);
+    anything that is not a SOAP envelope is a transport error."""
+    if "multipart/related" in response.headers.get("content-type", ""):
+        envelope, attachments = _split_multipart(op, response)
+        return decode_envelope(op, envelope, limits, attachments)
+    content = response.content
+    looks_xml = content.lstrip()[:1] == b"<" and b"Envelope" in content[:2048]
+    if response.status_code in (200, 500) and looks_xml:
+        return decode_envelope(op, content, limits)
+    raise TransportError(
+        "unexpected HTTP reply",
+        operation=op.qualified_name,
+        status=response.status_code,
+        excerpt=_excerpt(content),
+    )
+
+
+def _split_multipart(
+    op: Operation[Any, Any], response: httpx.Response
+) -> tuple[bytes, Attachments]:
+    """SOAP with Attachments: the root part is the envelope; `cid:` hrefs name the other parts."""
+    raw = b"Content-Type: " + response.headers["content-type"].encode("latin-1") + b"\r\n\r\n"
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(raw + response.content)
+    parts = [p for p in message.iter_parts()] if message.is_multipart() else []
+    if not parts:
+        raise DecodeError("multipart reply without parts", operation=op.qualified_name)
+    envelope = parts[0].get_payload(decode=True)
+    attachments: Attachments = {}
+    for part in parts[1:]:
+        cid = (part.get("content-id") or "").strip().strip("<>")
+        payload = part.get_payload(decode=True)
+        if cid and isinstance(payload, bytes):
+            attachments[cid] = (payload, part.get_filename(), part.get_content_type())
+    if not isinstance(envelope, bytes):
+        raise DecodeError("multipart reply without a SOAP envelope", operation=op.qualified_name)
+    return envelope, attachments
+
+
+def decode_envelope(
+    op: Operation[Any, Any],
+    content: bytes,
+    limits: XmlLimits = DEFAULT_LIMITS,
+    attachments: Attachments | None = None,
+) -> Any:
+    """The typed response of `op` from a SOAP envelope, or the `Fault` it carries."""
+    where = op.qualified_name
+    try:
+        root, streamed = parse_reply(op, content, limits)
+    except XmlRefused as exc:
+        raise DecodeError(str(exc), operation=where, excerpt=_excerpt(content)) from None
+    except (msgspec.ValidationError, ValueError, TypeError) as exc:
+        raise DecodeError(
+            f"reply does not match {op.response.__name__ if op.response else 'None'}: {exc}",
+            operation=where,
+            excerpt=_excerpt(content),
+        ) from None
+    body = _body(root, where, content)
+    first = next(body.iterchildren(etree.Element), None)
+    if first is None:
+        raise DecodeError("the SOAP Body is empty", operation=where, excerpt=_excerpt(content))
+    if etree.QName(first).localname == "Fault" and etree.QName(first).namespace in (
+        SOAP_ENV,
+        SOAP12_ENV,
+    ):
+        raise _fault(first, where)
+    if op.response is None:
+        return None
+    parts = list(first.iterchildren(etree.Element))
+    try:
+        doc = Doc(body, attachments, scan_base64=b"base64" in content)
+        doc.streamed = streamed
+        if op.soap_style == "document/literal":
+            data: Any = decode(first, None, op.response, doc)  # the part's element itself
+        elif op.response_wrapped:
+            fields = plan_for(op.response)
+            data = {}
+            for (wire, spec, plan), part in zip(fields.decode.values(), parts, strict=False):
+                data[wire] = decode(part, spec, plan, doc)
+        elif parts:
+            data = decode(parts[0], None, op.response, doc)
+        else:
+            data = {}
+        unused = [a for cid, a in doc.attachments.items() if cid not in doc.used]
+        if unused:
+            data = add_unreferenced(op, data, unused[0])
+        return msgspec.convert(data, op.response, strict=False)
+    except (msgspec.ValidationError, ValueError, TypeError) as exc:
+        raise DecodeError(
+            f"reply does not match {op.response.__name__}: {exc}",
+            operation=where,
+            status=200,
+            excerpt=_excerpt(content),
+        ) from None
+
+
+def _body(root: etree._Element, where: str, content: bytes) -> etree._Element:
+    ns = etree.QName(root).namespace
+    if etree.QName(root).localname != "Envelope" or ns not in (SOAP_ENV, SOAP12_ENV):
+        raise DecodeError(
+            "the reply is not a SOAP envelope", operation=where, excerpt=_excerpt(content)
+        )
+    body = root.find(f"{{{ns}}}Body")
+    if body is None:
+        raise DecodeError(
+            "the SOAP envelope has no Body", operation=where, excerpt=_excerpt(content)
+        )
+    return body
+
+
+def _fault(el: etree._Element, where: str) -> Fault:
+    """A SOAP 1.1 (or 1.2) fault with PortaBilling's dotted code, the envelope prefix dropped."""
+    ns = etree.QName(el).namespace
+    if ns == SOAP12_ENV:
+        code = el.findtext(f"{{{ns}}}Code/{{{ns}}}Value") or ""
+        text = el.findtext(f"{{{ns}}}Reason/{{{ns}}}Text") or ""
+        detail_el = el.find(f"{{{ns}}}Detail")
+    else:
+        code = el.findtext("faultcode") or el.findtext(f"{{{ns}}}faultcode") or ""
+        text = el.findtext("faultstring") or el.findtext(f"{{{ns}}}faultstring") or ""
+        detail_el = el.find("detail")
+    code = code.strip()
+    if ":" in code:
+        code = code.split(":", 1)[1]
+    detail = generic(detail_el, Doc(el)) if detail_el is not None else None
+    return fault_class(code)(code, text.strip(), operation=where, detail=detail)
+
+
+def _excerpt(content: bytes) -> str:
+    return content[:200].decode("utf-8", "replace")
