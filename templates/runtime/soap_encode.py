@@ -192,10 +192,29 @@ def _struct(w: _Writer, tag: str, value: msgspec.Struct, path: str) -> None:
         return
     kinds = tuple(map(type, values))
     layout = plan.layouts.get(kinds) or _layout(plan, kinds)
-    args = None if layout is None else _slots(layout, values)
-    if layout is None or args is None:  # too many type combinations seen, a NaN, or bad text
+    if layout is None:  # too many type combinations seen
         _struct_careful(w, tag, values, plan, path)
         return
+    args = layout.pick(values)
+    # the struct's strings checked at once; most hold no markup, and the `in` tests and
+    # `isprintable` (all C) clear them faster than the regular expression would
+    strings = layout.strings(values)
+    escape = False
+    if strings:
+        joined = _join(strings)
+        if (
+            "&" in joined
+            or "<" in joined
+            or ">" in joined
+            or '"' in joined
+            or not joined.isprintable()
+        ):
+            escape = _needs_care(joined) is not None
+    if layout.convert or escape:
+        args = _texts(layout, args, escape)
+        if args is None:  # a NaN, or a string XML cannot carry: named by the careful path
+            _struct_careful(w, tag, values, plan, path)
+            return
     out = w.out
     out.append(f'<{tag} xsi:type="{plan.xsi_type}">')
     w.used.update(plan.namespaces)
@@ -269,15 +288,13 @@ def _getter(indices: list[int]) -> Any:
     return lambda values: ()
 
 
-def _slots(layout: _Layout, values: tuple[Any, ...]) -> tuple[Any, ...] | None:
-    """The slot values, as text where needed; None sends the struct down the careful path.
+_join = "".join
+_needs_care = NEEDS_CARE.search
 
-    Strings are checked all at once; only when one holds markup are they escaped, one by one."""
-    args = layout.pick(values)
-    strings = layout.strings(values)
-    escape = bool(strings) and NEEDS_CARE.search("".join(strings)) is not None
-    if not (layout.convert or escape):
-        return args  # type: ignore[no-any-return]
+
+def _texts(layout: _Layout, args: tuple[Any, ...], escape: bool) -> tuple[Any, ...] | None:
+    """The slot values as text where `%s` would misprint them, and the strings that need it
+    escaped (only those); None sends the struct down the careful path."""
     texts = list(args)
     for slot, as_text in layout.convert:
         texts[slot] = as_text(texts[slot])
