@@ -11,8 +11,8 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable
 
-from .cache import DEFAULT_PORTS
 from .errors import GeneratorError
+from .interfaces import DEFAULT_PORTS
 from .model import XSD_NS, Field, Interface, Model, Operation, Part, Service, TypeDef, xsd
 from .naming import (
     CLIENT_ATTRS,

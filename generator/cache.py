@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import GeneratorError
+from .interfaces import WSDL_SUFFIXES
 
-INTERFACES = ("admin", "customer", "reseller", "account")
-DEFAULT_PORTS = {"admin": 443, "customer": 8444, "reseller": 8442, "account": 8445}
 MANIFEST = "MANIFEST.json"
 
 
@@ -92,7 +91,7 @@ def _scan(root: str) -> InputSet:
     return result
 
 
-_PORTA_FILE = re.compile(r"^[A-Za-z0-9]+?(Admin|Customer|Reseller|Account)Service\.wsdl$")
+_PORTA_FILE = re.compile(rf"^[A-Za-z0-9]+?({WSDL_SUFFIXES})Service\.wsdl$")
 
 
 def _interface_of(rel: str) -> str:

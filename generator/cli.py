@@ -13,7 +13,8 @@ from .cache import MANIFEST, InputSet, open_cache, open_plain
 from .drift import apply_ignore, compare, load_ignore
 from .drift_report import FORMATS, exit_code, render
 from .errors import GeneratorError
-from .fetch import INTERFACES, Fetcher, fetch, warn_insecure
+from .fetch import Fetcher, fetch, warn_insecure
+from .interfaces import INTERFACES
 from .model import Model
 from .pipeline import Progress, load_model
 from .render import Renderer, diff_against, format_files, write_atomic
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     fet.add_argument(
         "--interface",
         action="append",
-        choices=["admin", "customer", "reseller", "account"],
+        choices=INTERFACES,
         help="interface(s) to fetch (repeatable; default admin)",
     )
     fet.add_argument("--services", help="comma-separated service names (default: discover)")
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     dri.add_argument(
         "--interface",
         action="append",
-        choices=["admin", "customer", "reseller", "account"],
+        choices=INTERFACES,
         help="interfaces to fetch when NEW is a URL (default: those in OLD)",
     )
     dri.add_argument(

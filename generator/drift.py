@@ -126,9 +126,6 @@ class _View:
         suffix = ref.partition("#")[2]
         return f"{t.name}#{suffix}" if suffix else t.name
 
-    def name_of(self, ref: str | None) -> str | None:
-        return None if ref is None else self.key(ref)
-
     def _directions(self) -> dict[str, set[str]]:
         found: dict[str, set[str]] = {}
 

@@ -28,11 +28,3 @@ class GeneratorError(Exception):
             where = f"{where} <{self.element}>" if where else f"<{self.element}>"
         return f"{where}: {self.message}" if where else self.message
 
-
-class UnsupportedConstruct(GeneratorError):
-    """An XSD/WSDL construct the generator does not map; reported as `unsupported: ...`."""
-
-    def __init__(self, construct: str, *, file: str | None, line: int | None) -> None:
-        super().__init__(
-            f"unsupported: {construct}", file=file, line=line, element=construct.split()[0]
-        )

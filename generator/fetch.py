@@ -28,11 +28,11 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from .cache import DEFAULT_PORTS, MANIFEST
+from .cache import MANIFEST
 from .errors import GeneratorError
+from .interfaces import DEFAULT_PORTS, INTERFACES, WSDL_SUFFIXES
 from .xmlsafe import parse_xml
 
-INTERFACES = ("admin", "customer", "reseller", "account")
 _LOCATION_TAGS = {
     "{http://www.w3.org/2001/XMLSchema}import": "schemaLocation",
     "{http://www.w3.org/2001/XMLSchema}include": "schemaLocation",
@@ -40,7 +40,7 @@ _LOCATION_TAGS = {
     "{http://schemas.xmlsoap.org/wsdl/}import": "location",
 }
 _INDEX_LINK = re.compile(
-    r'href="([^"]*?([A-Za-z0-9]+?)(Admin|Customer|Reseller|Account)Service\.wsdl)"'
+    rf'href="([^"]*?([A-Za-z0-9]+?)({WSDL_SUFFIXES})Service\.wsdl)"'
 )
 _TRANSIENT = {429, 500, 502, 503, 504}
 

@@ -128,42 +128,7 @@ class Model:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1, sort_keys=False, ensure_ascii=False) + "\n"
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Model:
-        def parts(items: list[dict[str, Any]]) -> list[Part]:
-            return [Part(**p) for p in items]
-
-        interfaces = []
-        for i in data["interfaces"]:
-            services = []
-            for s in i["services"]:
-                ops = []
-                for o in s["operations"]:
-                    o = dict(o)
-                    o["header_parts"] = parts(o["header_parts"])
-                    o["input_parts"] = parts(o["input_parts"])
-                    o["output_parts"] = parts(o["output_parts"])
-                    ops.append(Operation(**o))
-                services.append(Service(**{**s, "operations": ops}))
-            interfaces.append(Interface(**{**i, "services": services}))
-        types = [
-            TypeDef(**{**t, "fields": [Field(**f) for f in t["fields"]]}) for t in data["types"]
-        ]
-        return cls(
-            release=data["release"],
-            source_hash=data["source_hash"],
-            interfaces=interfaces,
-            types=types,
-            warnings=list(data["warnings"]),
-        )
-
 
 def xsd(local: str) -> str:
     return f"{{{XSD_NS}}}{local}"
 
-
-def split_qname(qname: str) -> tuple[str, str]:
-    if qname.startswith("{"):
-        ns, _, local = qname[1:].partition("}")
-        return ns, local
-    return "", qname

@@ -169,6 +169,10 @@ class WsdlParser:
         self.transport = OfflineTransport(root, url_map)
         self.index = _XmlIndex(self.transport)
 
+    def files_read(self) -> list[str]:
+        """Every WSDL/XSD file the parses so far have read (for hashing inputs without a manifest)."""
+        return list(self.transport.trees)
+
     def parse(self, path: str, interface: str) -> ParsedWsdl:
         display = self.transport.display(path)
         result = ParsedWsdl(path=path, display=display)

@@ -30,7 +30,7 @@ def load_model(inputs: InputSet, progress: Progress | None = None) -> Model:
     if progress:
         progress("", total, total)
     source_hash = inputs.manifest_hash or files_hash(
-        [*parser.transport.trees.keys(), *inputs.openapi.values()], inputs.root
+        [*parser.files_read(), *inputs.openapi.values()], inputs.root
     )
     release = inputs.release or next((o.release for o in openapi.values() if o.release), "")
     return build_model(parsed, openapi, release=release, source_hash=source_hash)
