@@ -21,6 +21,7 @@ test: $(STAMP) lint
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check generator templates/runtime tests
+	$(BIN)/python -m ruff check --select I generated tests/golden  # generated imports: isort order
 	$(BIN)/python -m mypy --strict generator templates/runtime
 	$(BIN)/python -m mypy --strict tests/test_bulk_typing.py
 	cd generated && ../$(BIN)/python -m mypy --strict portabilling

@@ -10,10 +10,22 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable
+from urllib.parse import urlparse
 
 from .errors import GeneratorError
 from .interfaces import DEFAULT_PORTS
-from .model import XSD_NS, Field, Interface, Model, Operation, Part, Service, TypeDef, xsd
+from .model import (
+    XSD_NS,
+    Field,
+    Interface,
+    Model,
+    Operation,
+    Part,
+    Service,
+    TypeDef,
+    TypeGraph,
+    xsd,
+)
 from .naming import (
     CLIENT_ATTRS,
     attr_name,
@@ -21,11 +33,13 @@ from .naming import (
     constant_name,
     method_name,
     module_name,
+    operation_constant,
 )
 from .parse_openapi import PORTA_NS, ParsedOpenApi
 from .parse_wsdl import ParsedWsdl
 
 COMMON_MODULE = "common"
+SERVICE_SPEC = "SERVICE"  # the constant of a service module holding its service-wide spec
 _UNUSED = "\0unused"  # pseudo-service: types no operation reaches
 
 
@@ -151,19 +165,10 @@ def _retarget(t: TypeDef, mapping: dict[str, str]) -> None:
 def _deep_fingerprints(types: dict[str, TypeDef]) -> dict[str, str]:
     """A type's fingerprint folded with those of every type it reaches (cycles cut by name)."""
     shallow = {q: _fingerprint(t) for q, t in types.items()}
+    graph = TypeGraph(types)
     out: dict[str, str] = {}
     for qname in types:
-        seen: set[str] = set()
-        stack = [qname]
-        parts: list[str] = []
-        while stack:
-            q = stack.pop()
-            if q in seen or q not in types:
-                continue
-            seen.add(q)
-            parts.append(q + "=" + shallow[q])
-            t = types[q]
-            stack.extend(r for r in (t.base, t.item_type, *(f.type for f in t.fields)) if r)
+        parts = [q + "=" + shallow[q] for q in graph.reachable([qname])]
         out[qname] = hashlib.sha256("|".join(sorted(parts)).encode()).hexdigest()
     return out
 
@@ -279,16 +284,34 @@ def _settle(model: Model) -> None:
     _assign_modules(model, types)
     _name_members(model, types)
     model.types.sort(key=lambda t: (t.module, t.python_name))
+    _name_enum_members(model)
+    # upper-case class names could meet an operation constant in a service module's namespace
+    constants_taken = {SERVICE_SPEC} | {
+        t.python_name for t in model.types if t.python_name.isupper()
+    }
     iface_taken: set[str] = set()
     for iface in model.interfaces:
         iface.python_name = module_name(iface.name, iface_taken)
+        iface.client_class = iface.python_name.capitalize() + "Client"
+        iface.async_client_class = "Async" + iface.client_class
         svc_taken: set[str] = set(CLIENT_ATTRS)
         for svc in iface.services:
             svc.module = module_name(svc.name, svc_taken)
             svc.python_name = class_name(svc.name) + "Service"
+            svc.async_python_name = "Async" + svc.python_name
+            svc.endpoint_path = (
+                urlparse(svc.endpoint).path if svc.endpoint else f"/Porta/SOAP/{svc.name}"
+            )
             op_taken: set[str] = set()
+            const_taken = set(constants_taken)
             for op in svc.operations:
                 op.python_name = method_name(op.name, op_taken)
+                op.const_name = operation_constant(op.python_name, const_taken)
+            for op in svc.operations:
+                if op.pageable:
+                    op.iter_name = method_name(
+                        "iter_" + op.python_name.replace("get_", "", 1), op_taken
+                    )
 
 
 def _dedupe_service_names(model: Model, iface: Interface) -> None:
@@ -355,26 +378,18 @@ def _detect_paging(op: Operation, types: dict[str, TypeDef]) -> None:
     resp = types.get(op.response_type or "")
     if req is None or resp is None:
         return
-    names = {f.wire_name for f in _all_fields(req, types)}
+    graph = TypeGraph(types)
+    names = {f.wire_name for f in graph.all_fields(req)}
     if not {"limit", "offset"} <= names:
         return
     lists = [
         f
-        for f in _all_fields(resp, types)
+        for f in graph.all_fields(resp)
         if f.repeated or (f.type in types and types[f.type].kind == "array")
     ]
     if len(lists) == 1:
         op.pageable = True
         op.page_field = lists[0].wire_name
-
-
-def _all_fields(t: TypeDef, types: dict[str, TypeDef]) -> list[Field]:
-    chain: list[TypeDef] = []
-    cur: TypeDef | None = t
-    while cur is not None and cur not in chain:
-        chain.append(cur)
-        cur = types.get(cur.base) if cur.base else None
-    return [f for c in reversed(chain) for f in c.fields]
 
 
 def _name_types(model: Model) -> None:
@@ -392,25 +407,15 @@ def _assign_modules(model: Model, types: dict[str, TypeDef]) -> None:
     imports `common`, and `common` imports nothing generated: no import cycles.
     """
     users: dict[str, set[str]] = defaultdict(set)
-
-    def reach(start: str, service: str) -> None:
-        stack = [start]
-        while stack:
-            q = stack.pop()
-            t = types.get(q)
-            if t is None or service in users[q]:
-                continue
-            users[q].add(service)
-            stack.extend(r for r in (t.base, t.item_type, *(f.type for f in t.fields)) if r)
-
+    graph = TypeGraph(types)
     for iface in model.interfaces:
         for svc in iface.services:
-            for op in svc.operations:
-                for ref in _op_refs(op):
-                    reach(ref, svc.name)
+            for ref in graph.reachable(r for op in svc.operations for r in _op_refs(op)):
+                users[ref].add(svc.name)
     for t in sorted(model.types, key=lambda t: t.id):
         if not users[t.id]:
-            reach(t.id, _UNUSED)
+            for ref in graph.reachable([t.id]):
+                users[ref].add(_UNUSED)
     service_modules: dict[str, str] = {}
     taken = {COMMON_MODULE}
     for name in sorted({s for u in users.values() for s in u} - {_UNUSED}):
@@ -469,20 +474,22 @@ def _name_members(model: Model, types: dict[str, TypeDef]) -> None:
 
 
 def _names(t: TypeDef, types: dict[str, TypeDef]) -> set[str]:
-    return {f.python_name for f in _all_fields(t, types)}
+    return {f.python_name for f in TypeGraph(types).all_fields(t)}
 
 
-def enum_members(t: TypeDef) -> list[tuple[str, str, str]]:
-    """(member name, value, documentation) for an enum, names unique."""
-    taken: set[str] = set()
-    out = []
-    for v, d in zip(t.enum_values, t.enum_docs or ["" for _ in t.enum_values], strict=False):
-        name = constant_name(v)
-        n = 2
-        base = name
-        while name in taken:
-            name = f"{base}_{n}"
-            n += 1
-        taken.add(name)
-        out.append((name, v, d))
-    return out
+def _name_enum_members(model: Model) -> None:
+    """Enum member names: the value as UPPER_SNAKE, `_2`, `_3`... where two values meet."""
+    for t in model.types:
+        if t.kind != "enum":
+            continue
+        taken: set[str] = set()
+        t.enum_names = []
+        for v in t.enum_values:
+            name = constant_name(v)
+            n = 2
+            base = name
+            while name in taken:
+                name = f"{base}_{n}"
+                n += 1
+            taken.add(name)
+            t.enum_names.append(name)

@@ -16,8 +16,9 @@ from .errors import GeneratorError
 from .fetch import Fetcher, fetch, warn_insecure
 from .interfaces import INTERFACES
 from .model import Model
+from .output import diff_against, format_files, write_atomic
 from .pipeline import Progress, load_model
-from .render import Renderer, diff_against, format_files, write_atomic
+from .render import Renderer
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CACHE = ROOT / "wsdl_cache" / "mr105"

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from .model import XSD_NS, Field, Model, Operation, TypeDef
+from .model import XSD_NS, Field, Model, Operation, TypeDef, TypeGraph
 
 Severity = Literal["breaking", "warning", "info"]
 Direction = Literal["request", "response", "both", "none"]
@@ -105,6 +105,7 @@ class _View:
     def __init__(self, model: Model) -> None:
         self.model = model
         self.by_id = model.type_index()
+        self.graph = TypeGraph(self.by_id)
         self.types: dict[str, TypeDef] = {}
         for t in model.types:
             if not t.synthetic:
@@ -127,43 +128,24 @@ class _View:
         return f"{t.name}#{suffix}" if suffix else t.name
 
     def _directions(self) -> dict[str, set[str]]:
-        found: dict[str, set[str]] = {}
-
-        def walk(ref: str, way: str) -> None:
-            stack = [ref]
-            while stack:
-                r = stack.pop()
-                t = self.by_id.get(r)
-                if t is None:
-                    continue
-                seen = found.setdefault(self.key(r), set())
-                if way in seen:
-                    continue
-                seen.add(way)
-                stack.extend(x for x in (t.base, t.item_type) if x)
-                stack.extend(f.type for f in t.fields)
-
+        ins: list[str] = []
+        outs: list[str] = []
         for op in self.ops.values():
-            for p in (*op.header_parts, *op.input_parts):
-                walk(p.type, "in")
-            if op.request_type:
-                walk(op.request_type, "in")
-            for p in op.output_parts:
-                walk(p.type, "out")
-            if op.response_type:
-                walk(op.response_type, "out")
+            ins.extend(p.type for p in (*op.header_parts, *op.input_parts))
+            ins.extend(r for r in (op.request_type,) if r)
+            outs.extend(p.type for p in op.output_parts)
+            outs.extend(r for r in (op.response_type,) if r)
+        found: dict[str, set[str]] = {}
+        for way, starts in (("in", ins), ("out", outs)):
+            for ref in self.graph.reachable(starts):
+                found.setdefault(self.key(ref), set()).add(way)
         return found
 
     def direction(self, name: str) -> set[str]:
         return self.directions.get(name, set())
 
     def all_fields(self, t: TypeDef) -> list[Field]:
-        chain: list[TypeDef] = []
-        cur: TypeDef | None = t
-        while cur is not None and cur not in chain:
-            chain.append(cur)
-            cur = self.by_id.get(cur.base) if cur.base else None
-        return [f for c in reversed(chain) for f in c.fields]
+        return self.graph.all_fields(t)
 
 
 def _direction(ways: set[str]) -> Direction:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -52,6 +53,7 @@ class TypeDef:
     dimensions: int = 1  # array: soapenc arrayType rank, `T[][]` or `T[,]`
     enum_values: list[str] = field(default_factory=list)
     enum_docs: list[str] = field(default_factory=list)
+    enum_names: list[str] = field(default_factory=list)  # Python member names, one per value
     documentation: str = ""
     origin: str = ""  # file:line of the definition
     synthetic: bool = False  # made by the generator (multi-part messages), not in the schema
@@ -59,6 +61,12 @@ class TypeDef:
     @property
     def qname(self) -> str:
         return f"{{{self.namespace}}}{self.name}"
+
+    @property
+    def enum_members(self) -> list[tuple[str, str, str]]:
+        """(member name, value, documentation) per enum value."""
+        docs = self.enum_docs or ["" for _ in self.enum_values]
+        return list(zip(self.enum_names, self.enum_values, docs, strict=False))
 
 
 @dataclass
@@ -72,6 +80,8 @@ class Part:
 class Operation:
     name: str
     python_name: str = ""
+    const_name: str = ""  # the module constant holding the operation's spec
+    iter_name: str = ""  # pageable: the iterator method next to the get_*_list one
     documentation: str = ""
     deprecated: bool = False
     style: str = "rpc"
@@ -94,10 +104,12 @@ class Operation:
 class Service:
     name: str
     python_name: str = ""
+    async_python_name: str = ""
     module: str = ""
     wsdl: str = ""  # file the service came from, relative to the cache
     namespace: str = ""
     endpoint: str = ""
+    endpoint_path: str = ""  # the endpoint's path, rebased by clients onto their base URL
     soap_version: str = "1.1"
     documentation: str = ""
     operations: list[Operation] = field(default_factory=list)
@@ -106,7 +118,9 @@ class Service:
 @dataclass
 class Interface:
     name: str  # admin, customer, reseller, account, or a folder name for plain WSDL sets
-    python_name: str = ""
+    python_name: str = ""  # the subpackage
+    client_class: str = ""
+    async_client_class: str = ""
     default_port: int | None = None
     services: list[Service] = field(default_factory=list)
 
@@ -122,6 +136,9 @@ class Model:
     def type_index(self) -> dict[str, TypeDef]:
         return {t.id: t for t in self.types}
 
+    def graph(self) -> TypeGraph:
+        return TypeGraph(self.type_index())
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -132,3 +149,60 @@ class Model:
 def xsd(local: str) -> str:
     return f"{{{XSD_NS}}}{local}"
 
+
+# ---- the type graph -----------------------------------------------------------------------------
+
+
+def references(t: TypeDef) -> Iterator[str]:
+    """The type references one definition makes: its base, its array item, its fields' types."""
+    if t.base:
+        yield t.base
+    if t.item_type:
+        yield t.item_type
+    for f in t.fields:
+        yield f.type
+
+
+class TypeGraph:
+    """Types by reference, and the two walks every stage needs: along bases, and reachability.
+
+    Works on any index (the model's ids, or one parsed file's qualified names); a reference the
+    index does not hold (an XSD built-in, an unresolved name) is a leaf.
+    """
+
+    def __init__(self, index: Mapping[str, TypeDef]) -> None:
+        self.index = index
+
+    def get(self, ref: str | None) -> TypeDef | None:
+        return self.index.get(ref) if ref else None
+
+    def base_chain(self, t: TypeDef) -> list[TypeDef]:
+        """`t`, its base, the base's base...: most derived first, cycles cut."""
+        chain: list[TypeDef] = []
+        cur: TypeDef | None = t
+        while cur is not None and cur not in chain:
+            chain.append(cur)
+            cur = self.get(cur.base)
+        return chain
+
+    def all_fields(self, t: TypeDef | str | None) -> list[Field]:
+        """Every field of a struct along its base chain, the root's first (wire order)."""
+        found = self.get(t) if isinstance(t, str) or t is None else t
+        if found is None:
+            return []
+        return [f for c in reversed(self.base_chain(found)) for f in c.fields]
+
+    def reachable(self, starts: Iterable[str]) -> set[str]:
+        """The references of the index that `starts` lead to (themselves included)."""
+        seen: set[str] = set()
+        stack = list(starts)
+        while stack:
+            ref = stack.pop()
+            if ref in seen:
+                continue
+            t = self.index.get(ref)
+            if t is None:
+                continue
+            seen.add(ref)
+            stack.extend(references(t))
+        return seen

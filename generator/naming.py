@@ -139,6 +139,11 @@ def constant_name(wire: str) -> str:
     return name
 
 
+def operation_constant(method: str, taken: set[str] | None = None) -> str:
+    """The module constant of an operation: its method name upper-cased (`GET_ACCOUNT_INFO`)."""
+    return _unique(method.upper().strip("_") or "OPERATION", taken)
+
+
 def _unique(name: str, taken: set[str] | None) -> str:
     if taken is None:
         return name

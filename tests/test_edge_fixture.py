@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import typing
 import warnings
 from datetime import date, datetime
 from decimal import Decimal
@@ -122,13 +124,41 @@ def test_stub_request_forms_deprecation_and_paging(edge_pkg: Path, importer: Any
         warnings.simplefilter("always")
         out = svc.old_login(login="u", password="p")
     assert out.session_id == "s" and rec.requests[-1] == EdgeOldLoginInput(login="u", password="p")
-    assert any(issubclass(w.category, DeprecationWarning) for w in caught)
+    deprecations = [w for w in caught if issubclass(w.category, DeprecationWarning)]
+    assert [str(w.message) for w in deprecations] == ["Edge.old_login is deprecated"]
+    assert deprecations[0].filename == __file__  # the runtime warns at the caller's line
     assert "Deprecated" in (EdgeService.old_login.__doc__ or "")
 
     rec = _Recorder([[1, 2], [3, 4], [5]])
     items = list(EdgeService(rec).iter_odd_list(i_base=9, page_size=2))
     assert [i.i_base for i in items] == [1, 2, 3, 4, 5]
     assert [(r.limit, r.offset) for r in rec.requests] == [(2, 0), (2, 2), (2, 4)]
+
+
+def test_operation_specs_resolve_defaults_and_iterators_are_typed(
+    edge_pkg: Path, importer: Any
+) -> None:
+    """Generated specs state only what differs; every attribute still reads in full."""
+    importer(edge_pkg.parent, "edgepkg")
+    from edgepkg.admin.edge import GET_ODD_LIST, OLD_LOGIN, AsyncEdgeService, EdgeService
+
+    ns = "http://portaone.com/Porta/SOAP/Edge"
+    assert (GET_ODD_LIST.service, GET_ODD_LIST.namespace) == ("Edge", ns)
+    assert GET_ODD_LIST.soap_action == f"{ns}#get_odd_list"
+    assert GET_ODD_LIST.endpoint_path == "/Porta/SOAP/Edge"
+    assert GET_ODD_LIST.parts == ("GetOddListRequest",)
+    assert GET_ODD_LIST.auth_header == (
+        "auth_info",
+        "{http://schemas.portaone.com/soap}AuthInfoStructure",
+    )
+    assert GET_ODD_LIST.auth and not GET_ODD_LIST.deprecated
+    assert OLD_LOGIN.parts == ("login", "password") and OLD_LOGIN.request_wrapped
+    assert not OLD_LOGIN.auth and OLD_LOGIN.deprecated
+    for cls in (EdgeService, AsyncEdgeService):
+        by_keywords = typing.get_overloads(cls.iter_odd_list)[1]
+        params = inspect.signature(by_keywords).parameters
+        assert {"page_size", "limit", "offset", "i_base"} <= set(params)
+        assert "fields" not in params  # a misspelt filter is a type error, not a silent **kwarg
 
 
 def test_single_file_input_names_interface(tmp_path: Path) -> None:

@@ -23,13 +23,13 @@ if TYPE_CHECKING:
     from ._runtime.pool import AsyncPooledTransport as AsyncPooledTransport
     from ._runtime.pool import PooledTransport as PooledTransport
     from ._runtime.service import CallOptions as CallOptions
-    from ._runtime.xmlparse import XmlLimits as XmlLimits
     from ._runtime.struct import UNSET as UNSET
     from ._runtime.struct import UnsetType as UnsetType
-    from .account import AsyncAccountClient as AsyncAccountClient
+    from ._runtime.xmlparse import XmlLimits as XmlLimits
     from .account import AccountClient as AccountClient
-    from .admin import AsyncAdminClient as AsyncAdminClient
+    from .account import AsyncAccountClient as AsyncAccountClient
     from .admin import AdminClient as AdminClient
+    from .admin import AsyncAdminClient as AsyncAdminClient
     from .customer import AsyncCustomerClient as AsyncCustomerClient
     from .customer import CustomerClient as CustomerClient
 

@@ -17,8 +17,9 @@ from pathlib import Path
 from types import FrameType
 
 from ..cache import InputSet
+from ..output import write_atomic
 from ..pipeline import load_model
-from ..render import Renderer, write_atomic
+from ..render import Renderer
 from .server import Users, serve, soap_lite_missing
 
 PACKAGE = "_portabilling_simulated"

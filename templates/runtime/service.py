@@ -5,6 +5,7 @@ Sync and async stubs share `build_request` and `CallOptions`; only the awaiting 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Protocol, Self, TypeVar
 
@@ -70,6 +71,12 @@ def build_request(
         raise TypeError(f"{op.service}.{op.name}: {exc}") from None
 
 
+def _warn_deprecated(op: Operation[Any, Any]) -> None:
+    """Once per call of a deprecated operation, pointing at the caller's line."""
+    # stack: caller -> generated method -> ServiceBase._call / _pages -> here
+    warnings.warn(f"{op.qualified_name} is deprecated", DeprecationWarning, stacklevel=4)
+
+
 def _page_request(
     op: Operation[Req, Any], request: Req | None, fields: dict[str, Any], size: int
 ) -> tuple[Req, int]:
@@ -99,11 +106,15 @@ class ServiceBase:
         return type(self)(self._caller, CallOptions(timeout=timeout, retry=retry))
 
     def _call(self, op: Operation[Req, Resp], request: Req | None, fields: dict[str, Any]) -> Resp:
+        if op.deprecated:
+            _warn_deprecated(op)
         return self._caller.call(op, build_request(op, request, fields), self._options)
 
     def _pages(
         self, op: Operation[Req, Any], request: Req | None, fields: dict[str, Any], size: int
     ) -> Iterator[Any]:
+        if op.deprecated:
+            _warn_deprecated(op)
         base, offset = _page_request(op, request, fields, size)
         while True:
             page = msgspec.structs.replace(base, limit=size, offset=offset)  # type: ignore[type-var]
@@ -130,11 +141,15 @@ class AsyncServiceBase:
     async def _call(
         self, op: Operation[Req, Resp], request: Req | None, fields: dict[str, Any]
     ) -> Resp:
+        if op.deprecated:
+            _warn_deprecated(op)
         return await self._caller.call(op, build_request(op, request, fields), self._options)
 
     async def _pages(
         self, op: Operation[Req, Any], request: Req | None, fields: dict[str, Any], size: int
     ) -> AsyncIterator[Any]:
+        if op.deprecated:
+            _warn_deprecated(op)
         base, offset = _page_request(op, request, fields, size)
         while True:
             page = msgspec.structs.replace(base, limit=size, offset=offset)  # type: ignore[type-var]

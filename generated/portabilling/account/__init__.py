@@ -10,8 +10,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._clients import AsyncAccountClient as AsyncAccountClient
     from ._clients import AccountClient as AccountClient
+    from ._clients import AsyncAccountClient as AsyncAccountClient
 
 __all__ = ["AsyncAccountClient", "AccountClient"]
 

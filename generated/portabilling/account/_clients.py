@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from .._runtime.client import AsyncClient, Client, SessionOperations
 
 if TYPE_CHECKING:
-    from .account import AsyncAccountService, AccountService
+    from .account import AccountService, AsyncAccountService
     from .session import AsyncSessionService, SessionService
     from .voicemail import AsyncVoicemailService, VoicemailService
     from .voucher import AsyncVoucherService, VoucherService

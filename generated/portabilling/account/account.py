@@ -8,12 +8,12 @@ Account interface, mr105/account/AccountAccountService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
-from datetime import datetime
 from ..types.account import (
     FollowMeInfo,
     GetAccountFollowmeInfoRequest,
@@ -39,115 +39,47 @@ from ..types.common import AccountInfo, XDRInfo
 
 __all__ = ["AccountService", "AsyncAccountService"]
 
-GET_ACCOUNT_INFO: Operation[GetAccountInfoRequest, GetAccountInfoResponse] = Operation(
-    service="Account",
-    name="get_account_info",
+SERVICE = ServiceSpec(
+    "Account",
     namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#get_account_info",
     endpoint_path="/Porta/SOAP/Account",
-    request=GetAccountInfoRequest,
-    response=GetAccountInfoResponse,
-    parts=("GetAccountInfoRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-UPDATE_ACCOUNT: Operation[UpdateAccountRequest, UpdateAccountResponse] = Operation(
-    service="Account",
-    name="update_account",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#update_account",
-    endpoint_path="/Porta/SOAP/Account",
-    request=UpdateAccountRequest,
-    response=UpdateAccountResponse,
-    parts=("UpdateAccountRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_ACCOUNT_INFO = Operation(
+    SERVICE, "get_account_info", GetAccountInfoRequest, GetAccountInfoResponse
 )
-GET_XDR_LIST: Operation[GetAccountXdrListRequest, GetAccountXdrListResponse] = Operation(
-    service="Account",
-    name="get_xdr_list",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#get_xdr_list",
-    endpoint_path="/Porta/SOAP/Account",
-    request=GetAccountXdrListRequest,
-    response=GetAccountXdrListResponse,
-    parts=("GetAccountXdrListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_ACCOUNT = Operation(SERVICE, "update_account", UpdateAccountRequest, UpdateAccountResponse)
+GET_XDR_LIST = Operation(
+    SERVICE,
+    "get_xdr_list",
+    GetAccountXdrListRequest,
+    GetAccountXdrListResponse,
     page_field="xdr_list",
 )
-GET_SERVICE_FEATURES: Operation[
-    GetAccountServiceFeaturesRequest, GetAccountServiceFeaturesResponse
-] = Operation(
-    service="Account",
-    name="get_service_features",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#get_service_features",
-    endpoint_path="/Porta/SOAP/Account",
-    request=GetAccountServiceFeaturesRequest,
-    response=GetAccountServiceFeaturesResponse,
-    parts=("GetAccountServiceFeaturesRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_SERVICE_FEATURES = Operation(
+    SERVICE,
+    "get_service_features",
+    GetAccountServiceFeaturesRequest,
+    GetAccountServiceFeaturesResponse,
 )
-GET_FOLLOWME_INFO: Operation[GetAccountFollowmeInfoRequest, GetAccountFollowmeInfoResponse] = (
-    Operation(
-        service="Account",
-        name="get_followme_info",
-        namespace="http://portaone.com/Porta/SOAP/Account",
-        soap_action="http://portaone.com/Porta/SOAP/Account#get_followme_info",
-        endpoint_path="/Porta/SOAP/Account",
-        request=GetAccountFollowmeInfoRequest,
-        response=GetAccountFollowmeInfoResponse,
-        parts=("GetAccountFollowmeInfoRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+GET_FOLLOWME_INFO = Operation(
+    SERVICE, "get_followme_info", GetAccountFollowmeInfoRequest, GetAccountFollowmeInfoResponse
 )
-UPDATE_FOLLOWME: Operation[UpdateAccountFollowmeRequest, UpdateAccountFollowmeResponse] = (
-    Operation(
-        service="Account",
-        name="update_followme",
-        namespace="http://portaone.com/Porta/SOAP/Account",
-        soap_action="http://portaone.com/Porta/SOAP/Account#update_followme",
-        endpoint_path="/Porta/SOAP/Account",
-        request=UpdateAccountFollowmeRequest,
-        response=UpdateAccountFollowmeResponse,
-        parts=("UpdateAccountFollowmeRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+UPDATE_FOLLOWME = Operation(
+    SERVICE, "update_followme", UpdateAccountFollowmeRequest, UpdateAccountFollowmeResponse
 )
-GET_SUBSCRIPTIONS: Operation[GetAccountSubscriptionsRequest, GetAccountSubscriptionsResponse] = (
-    Operation(
-        service="Account",
-        name="get_subscriptions",
-        namespace="http://portaone.com/Porta/SOAP/Account",
-        soap_action="http://portaone.com/Porta/SOAP/Account#get_subscriptions",
-        endpoint_path="/Porta/SOAP/Account",
-        request=GetAccountSubscriptionsRequest,
-        response=GetAccountSubscriptionsResponse,
-        parts=("GetAccountSubscriptionsRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+GET_SUBSCRIPTIONS = Operation(
+    SERVICE, "get_subscriptions", GetAccountSubscriptionsRequest, GetAccountSubscriptionsResponse
 )
-RESET_PASSWORD: Operation[ResetAccountPasswordRequest, ResetAccountPasswordResponse] = Operation(
-    service="Account",
-    name="reset_password",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#reset_password",
-    endpoint_path="/Porta/SOAP/Account",
-    request=ResetAccountPasswordRequest,
-    response=ResetAccountPasswordResponse,
-    parts=("ResetAccountPasswordRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+RESET_PASSWORD = Operation(
+    SERVICE, "reset_password", ResetAccountPasswordRequest, ResetAccountPasswordResponse
 )
-GET_REGISTRATION_STATUS: Operation[
-    GetAccountRegistrationStatusRequest, GetAccountRegistrationStatusResponse
-] = Operation(
-    service="Account",
-    name="get_registration_status",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#get_registration_status",
-    endpoint_path="/Porta/SOAP/Account",
-    request=GetAccountRegistrationStatusRequest,
-    response=GetAccountRegistrationStatusResponse,
-    parts=("GetAccountRegistrationStatusRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_REGISTRATION_STATUS = Operation(
+    SERVICE,
+    "get_registration_status",
+    GetAccountRegistrationStatusRequest,
+    GetAccountRegistrationStatusResponse,
 )
 
 
@@ -222,6 +154,28 @@ class AccountService(ServiceBase):
     ) -> GetAccountXdrListResponse:
         """Returns the charge records (xDRs) of an account."""
         return self._call(GET_XDR_LIST, request, fields)
+
+    @overload
+    def iter_xdr_list(
+        self, request: GetAccountXdrListRequest, /, *, page_size: int = 100
+    ) -> Iterator[XDRInfo]: ...
+
+    @overload
+    def iter_xdr_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_account: int,
+        from_date: datetime | UnsetType = UNSET,
+        to_date: datetime | UnsetType = UNSET,
+        i_service: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+        format: str | UnsetType = UNSET,
+        i_env: int | UnsetType = UNSET,
+    ) -> Iterator[XDRInfo]: ...
 
     def iter_xdr_list(
         self,
@@ -435,6 +389,28 @@ class AsyncAccountService(AsyncServiceBase):
     ) -> GetAccountXdrListResponse:
         """Returns the charge records (xDRs) of an account."""
         return await self._call(GET_XDR_LIST, request, fields)
+
+    @overload
+    def iter_xdr_list(
+        self, request: GetAccountXdrListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[XDRInfo]: ...
+
+    @overload
+    def iter_xdr_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_account: int,
+        from_date: datetime | UnsetType = UNSET,
+        to_date: datetime | UnsetType = UNSET,
+        i_service: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+        format: str | UnsetType = UNSET,
+        i_env: int | UnsetType = UNSET,
+    ) -> AsyncIterator[XDRInfo]: ...
 
     async def iter_xdr_list(
         self,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.session import (
@@ -23,39 +23,16 @@ from ..types.session import (
 
 __all__ = ["SessionService", "AsyncSessionService"]
 
-LOGIN: Operation[LoginRequest, LoginResponse] = Operation(
-    service="Session",
-    name="login",
+SERVICE = ServiceSpec(
+    "Session",
     namespace="http://portaone.com/Porta/SOAP/Session",
-    soap_action="http://portaone.com/Porta/SOAP/Session#login",
     endpoint_path="/Porta/SOAP/Session",
-    request=LoginRequest,
-    response=LoginResponse,
-    parts=("LoginRequest",),
-    auth=False,
-)
-LOGOUT: Operation[LogoutRequest, LogoutResponse] = Operation(
-    service="Session",
-    name="logout",
-    namespace="http://portaone.com/Porta/SOAP/Session",
-    soap_action="http://portaone.com/Porta/SOAP/Session#logout",
-    endpoint_path="/Porta/SOAP/Session",
-    request=LogoutRequest,
-    response=LogoutResponse,
-    parts=("LogoutRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-PING: Operation[PingRequest, PingResponse] = Operation(
-    service="Session",
-    name="ping",
-    namespace="http://portaone.com/Porta/SOAP/Session",
-    soap_action="http://portaone.com/Porta/SOAP/Session#ping",
-    endpoint_path="/Porta/SOAP/Session",
-    request=PingRequest,
-    response=PingResponse,
-    parts=("PingRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
+
+LOGIN = Operation(SERVICE, "login", LoginRequest, LoginResponse, auth=False)
+LOGOUT = Operation(SERVICE, "logout", LogoutRequest, LogoutResponse)
+PING = Operation(SERVICE, "ping", PingRequest, PingResponse)
 
 
 class SessionService(ServiceBase):

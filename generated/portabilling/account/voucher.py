@@ -9,24 +9,21 @@ from __future__ import annotations
 
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.voucher import RechargeVoucherRequest, RechargeVoucherResponse
 
 __all__ = ["VoucherService", "AsyncVoucherService"]
 
-RECHARGE: Operation[RechargeVoucherRequest, RechargeVoucherResponse] = Operation(
-    service="Voucher",
-    name="recharge",
+SERVICE = ServiceSpec(
+    "Voucher",
     namespace="http://portaone.com/Porta/SOAP/Voucher",
-    soap_action="http://portaone.com/Porta/SOAP/Voucher#recharge",
     endpoint_path="/Porta/SOAP/Voucher",
-    request=RechargeVoucherRequest,
-    response=RechargeVoucherResponse,
-    parts=("RechargeVoucherRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
+
+RECHARGE = Operation(SERVICE, "recharge", RechargeVoucherRequest, RechargeVoucherResponse)
 
 
 class VoucherService(ServiceBase):

@@ -10,8 +10,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._clients import AsyncAdminClient as AsyncAdminClient
     from ._clients import AdminClient as AdminClient
+    from ._clients import AsyncAdminClient as AsyncAdminClient
 
 __all__ = ["AsyncAdminClient", "AdminClient"]
 

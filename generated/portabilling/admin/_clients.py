@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from .._runtime.client import AsyncClient, Client, SessionOperations
 
 if TYPE_CHECKING:
-    from .access_role import AsyncAccessRoleService, AccessRoleService
-    from .account import AsyncAccountService, AccountService
+    from .access_role import AccessRoleService, AsyncAccessRoleService
+    from .account import AccountService, AsyncAccountService
     from .audit_log import AsyncAuditLogService, AuditLogService
     from .auto_attendant import AsyncAutoAttendantService, AutoAttendantService
     from .batch import AsyncBatchService, BatchService
@@ -24,16 +24,16 @@ if TYPE_CHECKING:
     from .custom_fields import AsyncCustomFieldsService, CustomFieldsService
     from .customer import AsyncCustomerService, CustomerService
     from .customer_class import AsyncCustomerClassService, CustomerClassService
-    from .did import AsyncDIDService, DIDService
     from .destination import AsyncDestinationService, DestinationService
     from .destination_group import AsyncDestinationGroupService, DestinationGroupService
     from .dialing_rule import AsyncDialingRuleService, DialingRuleService
+    from .did import AsyncDIDService, DIDService
     from .discount_plan import AsyncDiscountPlanService, DiscountPlanService
     from .env import AsyncEnvService, EnvService
     from .generic import AsyncGenericService, GenericService
     from .huntgroup import AsyncHuntgroupService, HuntgroupService
-    from .ivr import AsyncIVRService, IVRService
     from .invoice import AsyncInvoiceService, InvoiceService
+    from .ivr import AsyncIVRService, IVRService
     from .location import AsyncLocationService, LocationService
     from .lock import AsyncLockService, LockService
     from .notification import AsyncNotificationService, NotificationService
@@ -45,10 +45,10 @@ if TYPE_CHECKING:
     from .representative import AsyncRepresentativeService, RepresentativeService
     from .reseller import AsyncResellerService, ResellerService
     from .routing_plan import AsyncRoutingPlanService, RoutingPlanService
-    from .sim_card import AsyncSIMCardService, SIMCardService
     from .service_features import AsyncServiceFeaturesService, ServiceFeaturesService
     from .service_policy import AsyncServicePolicyService, ServicePolicyService
     from .session import AsyncSessionService, SessionService
+    from .sim_card import AsyncSIMCardService, SIMCardService
     from .statistics import AsyncStatisticsService, StatisticsService
     from .subscription import AsyncSubscriptionService, SubscriptionService
     from .tariff import AsyncTariffService, TariffService

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.access_role import (
@@ -43,140 +43,65 @@ from ..types.common import AccessPermissionInfo
 
 __all__ = ["AccessRoleService", "AsyncAccessRoleService"]
 
-GET_ACCESS_ROLE_INFO: Operation[GetAccessRoleInfoRequest, GetAccessRoleInfoResponse] = Operation(
-    service="AccessRole",
-    name="get_access_role_info",
+SERVICE = ServiceSpec(
+    "AccessRole",
     namespace="http://portaone.com/Porta/SOAP/AccessRole",
-    soap_action="http://portaone.com/Porta/SOAP/AccessRole#get_access_role_info",
     endpoint_path="/Porta/SOAP/AccessRole",
-    request=GetAccessRoleInfoRequest,
-    response=GetAccessRoleInfoResponse,
-    parts=("GetAccessRoleInfoRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_ACCESS_ROLE_LIST: Operation[GetAccessRoleListRequest, GetAccessRoleListResponse] = Operation(
-    service="AccessRole",
-    name="get_access_role_list",
-    namespace="http://portaone.com/Porta/SOAP/AccessRole",
-    soap_action="http://portaone.com/Porta/SOAP/AccessRole#get_access_role_list",
-    endpoint_path="/Porta/SOAP/AccessRole",
-    request=GetAccessRoleListRequest,
-    response=GetAccessRoleListResponse,
-    parts=("GetAccessRoleListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_ACCESS_ROLE_INFO = Operation(
+    SERVICE, "get_access_role_info", GetAccessRoleInfoRequest, GetAccessRoleInfoResponse
+)
+GET_ACCESS_ROLE_LIST = Operation(
+    SERVICE,
+    "get_access_role_list",
+    GetAccessRoleListRequest,
+    GetAccessRoleListResponse,
     page_field="access_role_list",
 )
-ADD_ACCESS_ROLE: Operation[AddAccessRoleRequest, AddAccessRoleResponse] = Operation(
-    service="AccessRole",
-    name="add_access_role",
-    namespace="http://portaone.com/Porta/SOAP/AccessRole",
-    soap_action="http://portaone.com/Porta/SOAP/AccessRole#add_access_role",
-    endpoint_path="/Porta/SOAP/AccessRole",
-    request=AddAccessRoleRequest,
-    response=AddAccessRoleResponse,
-    parts=("AddAccessRoleRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_ACCESS_ROLE = Operation(
+    SERVICE, "add_access_role", AddAccessRoleRequest, AddAccessRoleResponse
 )
-UPDATE_ACCESS_ROLE: Operation[UpdateAccessRoleRequest, UpdateAccessRoleResponse] = Operation(
-    service="AccessRole",
-    name="update_access_role",
-    namespace="http://portaone.com/Porta/SOAP/AccessRole",
-    soap_action="http://portaone.com/Porta/SOAP/AccessRole#update_access_role",
-    endpoint_path="/Porta/SOAP/AccessRole",
-    request=UpdateAccessRoleRequest,
-    response=UpdateAccessRoleResponse,
-    parts=("UpdateAccessRoleRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_ACCESS_ROLE = Operation(
+    SERVICE, "update_access_role", UpdateAccessRoleRequest, UpdateAccessRoleResponse
 )
-DELETE_ACCESS_ROLE: Operation[DeleteAccessRoleRequest, DeleteAccessRoleResponse] = Operation(
-    service="AccessRole",
-    name="delete_access_role",
-    namespace="http://portaone.com/Porta/SOAP/AccessRole",
-    soap_action="http://portaone.com/Porta/SOAP/AccessRole#delete_access_role",
-    endpoint_path="/Porta/SOAP/AccessRole",
-    request=DeleteAccessRoleRequest,
-    response=DeleteAccessRoleResponse,
-    parts=("DeleteAccessRoleRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_ACCESS_ROLE = Operation(
+    SERVICE, "delete_access_role", DeleteAccessRoleRequest, DeleteAccessRoleResponse
 )
-GET_ACCESS_PERMISSIONS: Operation[
-    GetAccessRoleAccessPermissionsRequest, GetAccessRoleAccessPermissionsResponse
-] = Operation(
-    service="AccessRole",
-    name="get_access_permissions",
-    namespace="http://portaone.com/Porta/SOAP/AccessRole",
-    soap_action="http://portaone.com/Porta/SOAP/AccessRole#get_access_permissions",
-    endpoint_path="/Porta/SOAP/AccessRole",
-    request=GetAccessRoleAccessPermissionsRequest,
-    response=GetAccessRoleAccessPermissionsResponse,
-    parts=("GetAccessRoleAccessPermissionsRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_ACCESS_PERMISSIONS = Operation(
+    SERVICE,
+    "get_access_permissions",
+    GetAccessRoleAccessPermissionsRequest,
+    GetAccessRoleAccessPermissionsResponse,
 )
-UPDATE_ACCESS_PERMISSIONS: Operation[
-    UpdateAccessRoleAccessPermissionsRequest, UpdateAccessRoleAccessPermissionsResponse
-] = Operation(
-    service="AccessRole",
-    name="update_access_permissions",
-    namespace="http://portaone.com/Porta/SOAP/AccessRole",
-    soap_action="http://portaone.com/Porta/SOAP/AccessRole#update_access_permissions",
-    endpoint_path="/Porta/SOAP/AccessRole",
-    request=UpdateAccessRoleAccessPermissionsRequest,
-    response=UpdateAccessRoleAccessPermissionsResponse,
-    parts=("UpdateAccessRoleAccessPermissionsRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_ACCESS_PERMISSIONS = Operation(
+    SERVICE,
+    "update_access_permissions",
+    UpdateAccessRoleAccessPermissionsRequest,
+    UpdateAccessRoleAccessPermissionsResponse,
 )
-GET_ACCESS_ROLE_OBJECT_LIST: Operation[
-    GetAccessRoleObjectListRequest, GetAccessRoleObjectListResponse
-] = Operation(
-    service="AccessRole",
-    name="get_access_role_object_list",
-    namespace="http://portaone.com/Porta/SOAP/AccessRole",
-    soap_action="http://portaone.com/Porta/SOAP/AccessRole#get_access_role_object_list",
-    endpoint_path="/Porta/SOAP/AccessRole",
-    request=GetAccessRoleObjectListRequest,
-    response=GetAccessRoleObjectListResponse,
-    parts=("GetAccessRoleObjectListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_ACCESS_ROLE_OBJECT_LIST = Operation(
+    SERVICE,
+    "get_access_role_object_list",
+    GetAccessRoleObjectListRequest,
+    GetAccessRoleObjectListResponse,
     page_field="access_role_object_list",
 )
-ADD_ACCESS_ROLE_OBJECT: Operation[AddAccessRoleObjectRequest, AddAccessRoleObjectResponse] = (
-    Operation(
-        service="AccessRole",
-        name="add_access_role_object",
-        namespace="http://portaone.com/Porta/SOAP/AccessRole",
-        soap_action="http://portaone.com/Porta/SOAP/AccessRole#add_access_role_object",
-        endpoint_path="/Porta/SOAP/AccessRole",
-        request=AddAccessRoleObjectRequest,
-        response=AddAccessRoleObjectResponse,
-        parts=("AddAccessRoleObjectRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+ADD_ACCESS_ROLE_OBJECT = Operation(
+    SERVICE, "add_access_role_object", AddAccessRoleObjectRequest, AddAccessRoleObjectResponse
 )
-UPDATE_ACCESS_ROLE_OBJECT: Operation[
-    UpdateAccessRoleObjectRequest, UpdateAccessRoleObjectResponse
-] = Operation(
-    service="AccessRole",
-    name="update_access_role_object",
-    namespace="http://portaone.com/Porta/SOAP/AccessRole",
-    soap_action="http://portaone.com/Porta/SOAP/AccessRole#update_access_role_object",
-    endpoint_path="/Porta/SOAP/AccessRole",
-    request=UpdateAccessRoleObjectRequest,
-    response=UpdateAccessRoleObjectResponse,
-    parts=("UpdateAccessRoleObjectRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_ACCESS_ROLE_OBJECT = Operation(
+    SERVICE,
+    "update_access_role_object",
+    UpdateAccessRoleObjectRequest,
+    UpdateAccessRoleObjectResponse,
 )
-DELETE_ACCESS_ROLE_OBJECT: Operation[
-    DeleteAccessRoleObjectRequest, DeleteAccessRoleObjectResponse
-] = Operation(
-    service="AccessRole",
-    name="delete_access_role_object",
-    namespace="http://portaone.com/Porta/SOAP/AccessRole",
-    soap_action="http://portaone.com/Porta/SOAP/AccessRole#delete_access_role_object",
-    endpoint_path="/Porta/SOAP/AccessRole",
-    request=DeleteAccessRoleObjectRequest,
-    response=DeleteAccessRoleObjectResponse,
-    parts=("DeleteAccessRoleObjectRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_ACCESS_ROLE_OBJECT = Operation(
+    SERVICE,
+    "delete_access_role_object",
+    DeleteAccessRoleObjectRequest,
+    DeleteAccessRoleObjectResponse,
 )
 
 
@@ -227,6 +152,24 @@ class AccessRoleService(ServiceBase):
     ) -> GetAccessRoleListResponse:
         """Returns the access role records that match the search criteria."""
         return self._call(GET_ACCESS_ROLE_LIST, request, fields)
+
+    @overload
+    def iter_access_role_list(
+        self, request: GetAccessRoleListRequest, /, *, page_size: int = 100
+    ) -> Iterator[AccessRoleInfo]: ...
+
+    @overload
+    def iter_access_role_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        name: str | UnsetType = UNSET,
+        i_access_role_type: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[AccessRoleInfo]: ...
 
     def iter_access_role_list(
         self,
@@ -360,6 +303,23 @@ class AccessRoleService(ServiceBase):
         """Returns the access role object records that match the search criteria."""
         return self._call(GET_ACCESS_ROLE_OBJECT_LIST, request, fields)
 
+    @overload
+    def iter_access_role_object_list(
+        self, request: GetAccessRoleObjectListRequest, /, *, page_size: int = 100
+    ) -> Iterator[AccessRoleObjectInfo]: ...
+
+    @overload
+    def iter_access_role_object_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_access_role: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[AccessRoleObjectInfo]: ...
+
     def iter_access_role_object_list(
         self,
         request: GetAccessRoleObjectListRequest | None = None,
@@ -482,6 +442,24 @@ class AsyncAccessRoleService(AsyncServiceBase):
     ) -> GetAccessRoleListResponse:
         """Returns the access role records that match the search criteria."""
         return await self._call(GET_ACCESS_ROLE_LIST, request, fields)
+
+    @overload
+    def iter_access_role_list(
+        self, request: GetAccessRoleListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[AccessRoleInfo]: ...
+
+    @overload
+    def iter_access_role_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        name: str | UnsetType = UNSET,
+        i_access_role_type: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[AccessRoleInfo]: ...
 
     async def iter_access_role_list(
         self,
@@ -615,6 +593,23 @@ class AsyncAccessRoleService(AsyncServiceBase):
     ) -> GetAccessRoleObjectListResponse:
         """Returns the access role object records that match the search criteria."""
         return await self._call(GET_ACCESS_ROLE_OBJECT_LIST, request, fields)
+
+    @overload
+    def iter_access_role_object_list(
+        self, request: GetAccessRoleObjectListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[AccessRoleObjectInfo]: ...
+
+    @overload
+    def iter_access_role_object_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_access_role: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[AccessRoleObjectInfo]: ...
 
     async def iter_access_role_object_list(
         self,

@@ -8,13 +8,12 @@ Admin interface, mr105/admin/AccountAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import date, datetime
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
-from datetime import date
-from datetime import datetime
 from ..types.account import (
     AccessNumberInfo,
     AccountExtensionInfo,
@@ -46,9 +45,9 @@ from ..types.account import (
     AliasInfo,
     BlockAccountRequest,
     BlockAccountResponse,
-    CDRInfo,
     CallBarringOption,
     CallScreeningRuleInfo,
+    CDRInfo,
     ChangeAccountProductRequest,
     ChangeAccountProductResponse,
     CloseAccountSubscriptionRequest,
@@ -186,8 +185,8 @@ from ..types.common import (
     AccountInfo,
     AccountSubscriptionInfo,
     AddonInfo,
-    BillStatus,
     BillingModel,
+    BillStatus,
     CustomFieldsValuesInfo,
     ServiceFeatureInfo,
     TransactionAction,
@@ -197,956 +196,348 @@ from ..types.common import (
 
 __all__ = ["AccountService", "AsyncAccountService"]
 
-GET_ACCOUNT_INFO: Operation[GetAccountInfoRequest, GetAccountInfoResponse] = Operation(
-    service="Account",
-    name="get_account_info",
+SERVICE = ServiceSpec(
+    "Account",
     namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#get_account_info",
     endpoint_path="/Porta/SOAP/Account",
-    request=GetAccountInfoRequest,
-    response=GetAccountInfoResponse,
-    parts=("GetAccountInfoRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_ACCOUNT_LIST: Operation[GetAccountListRequest, GetAccountListResponse] = Operation(
-    service="Account",
-    name="get_account_list",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#get_account_list",
-    endpoint_path="/Porta/SOAP/Account",
-    request=GetAccountListRequest,
-    response=GetAccountListResponse,
-    parts=("GetAccountListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_ACCOUNT_INFO = Operation(
+    SERVICE, "get_account_info", GetAccountInfoRequest, GetAccountInfoResponse
+)
+GET_ACCOUNT_LIST = Operation(
+    SERVICE,
+    "get_account_list",
+    GetAccountListRequest,
+    GetAccountListResponse,
     page_field="account_list",
 )
-ADD_ACCOUNT: Operation[AddAccountRequest, AddAccountResponse] = Operation(
-    service="Account",
-    name="add_account",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#add_account",
-    endpoint_path="/Porta/SOAP/Account",
-    request=AddAccountRequest,
-    response=AddAccountResponse,
-    parts=("AddAccountRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_ACCOUNT = Operation(SERVICE, "add_account", AddAccountRequest, AddAccountResponse)
+UPDATE_ACCOUNT = Operation(SERVICE, "update_account", UpdateAccountRequest, UpdateAccountResponse)
+DELETE_ACCOUNT = Operation(SERVICE, "delete_account", DeleteAccountRequest, DeleteAccountResponse)
+TERMINATE_ACCOUNT = Operation(
+    SERVICE, "terminate_account", TerminateAccountRequest, TerminateAccountResponse
 )
-UPDATE_ACCOUNT: Operation[UpdateAccountRequest, UpdateAccountResponse] = Operation(
-    service="Account",
-    name="update_account",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#update_account",
-    endpoint_path="/Porta/SOAP/Account",
-    request=UpdateAccountRequest,
-    response=UpdateAccountResponse,
-    parts=("UpdateAccountRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+VALIDATE_ACCOUNT_INFO = Operation(
+    SERVICE, "validate_account_info", ValidateAccountInfoRequest, ValidateAccountInfoResponse
 )
-DELETE_ACCOUNT: Operation[DeleteAccountRequest, DeleteAccountResponse] = Operation(
-    service="Account",
-    name="delete_account",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#delete_account",
-    endpoint_path="/Porta/SOAP/Account",
-    request=DeleteAccountRequest,
-    response=DeleteAccountResponse,
-    parts=("DeleteAccountRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+BLOCK_ACCOUNT = Operation(SERVICE, "block_account", BlockAccountRequest, BlockAccountResponse)
+UNBLOCK_ACCOUNT = Operation(
+    SERVICE, "unblock_account", UnblockAccountRequest, UnblockAccountResponse
 )
-TERMINATE_ACCOUNT: Operation[TerminateAccountRequest, TerminateAccountResponse] = Operation(
-    service="Account",
-    name="terminate_account",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#terminate_account",
-    endpoint_path="/Porta/SOAP/Account",
-    request=TerminateAccountRequest,
-    response=TerminateAccountResponse,
-    parts=("TerminateAccountRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-VALIDATE_ACCOUNT_INFO: Operation[ValidateAccountInfoRequest, ValidateAccountInfoResponse] = (
-    Operation(
-        service="Account",
-        name="validate_account_info",
-        namespace="http://portaone.com/Porta/SOAP/Account",
-        soap_action="http://portaone.com/Porta/SOAP/Account#validate_account_info",
-        endpoint_path="/Porta/SOAP/Account",
-        request=ValidateAccountInfoRequest,
-        response=ValidateAccountInfoResponse,
-        parts=("ValidateAccountInfoRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
-)
-BLOCK_ACCOUNT: Operation[BlockAccountRequest, BlockAccountResponse] = Operation(
-    service="Account",
-    name="block_account",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#block_account",
-    endpoint_path="/Porta/SOAP/Account",
-    request=BlockAccountRequest,
-    response=BlockAccountResponse,
-    parts=("BlockAccountRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-UNBLOCK_ACCOUNT: Operation[UnblockAccountRequest, UnblockAccountResponse] = Operation(
-    service="Account",
-    name="unblock_account",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#unblock_account",
-    endpoint_path="/Porta/SOAP/Account",
-    request=UnblockAccountRequest,
-    response=UnblockAccountResponse,
-    parts=("UnblockAccountRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-GET_ALIAS_LIST: Operation[GetAccountAliasListRequest, GetAccountAliasListResponse] = Operation(
-    service="Account",
-    name="get_alias_list",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#get_alias_list",
-    endpoint_path="/Porta/SOAP/Account",
-    request=GetAccountAliasListRequest,
-    response=GetAccountAliasListResponse,
-    parts=("GetAccountAliasListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_ALIAS_LIST = Operation(
+    SERVICE,
+    "get_alias_list",
+    GetAccountAliasListRequest,
+    GetAccountAliasListResponse,
     page_field="alias_list",
 )
-ADD_ALIAS: Operation[AddAccountAliasRequest, AddAccountAliasResponse] = Operation(
-    service="Account",
-    name="add_alias",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#add_alias",
-    endpoint_path="/Porta/SOAP/Account",
-    request=AddAccountAliasRequest,
-    response=AddAccountAliasResponse,
-    parts=("AddAccountAliasRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_ALIAS = Operation(SERVICE, "add_alias", AddAccountAliasRequest, AddAccountAliasResponse)
+UPDATE_ALIAS = Operation(
+    SERVICE, "update_alias", UpdateAccountAliasRequest, UpdateAccountAliasResponse
 )
-UPDATE_ALIAS: Operation[UpdateAccountAliasRequest, UpdateAccountAliasResponse] = Operation(
-    service="Account",
-    name="update_alias",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#update_alias",
-    endpoint_path="/Porta/SOAP/Account",
-    request=UpdateAccountAliasRequest,
-    response=UpdateAccountAliasResponse,
-    parts=("UpdateAccountAliasRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_ALIAS = Operation(
+    SERVICE, "delete_alias", DeleteAccountAliasRequest, DeleteAccountAliasResponse
 )
-DELETE_ALIAS: Operation[DeleteAccountAliasRequest, DeleteAccountAliasResponse] = Operation(
-    service="Account",
-    name="delete_alias",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#delete_alias",
-    endpoint_path="/Porta/SOAP/Account",
-    request=DeleteAccountAliasRequest,
-    response=DeleteAccountAliasResponse,
-    parts=("DeleteAccountAliasRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+MAKE_TRANSACTION = Operation(
+    SERVICE, "make_transaction", MakeAccountTransactionRequest, MakeAccountTransactionResponse
 )
-MAKE_TRANSACTION: Operation[MakeAccountTransactionRequest, MakeAccountTransactionResponse] = (
-    Operation(
-        service="Account",
-        name="make_transaction",
-        namespace="http://portaone.com/Porta/SOAP/Account",
-        soap_action="http://portaone.com/Porta/SOAP/Account#make_transaction",
-        endpoint_path="/Porta/SOAP/Account",
-        request=MakeAccountTransactionRequest,
-        response=MakeAccountTransactionResponse,
-        parts=("MakeAccountTransactionRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
-)
-GET_XDR_LIST: Operation[GetAccountXdrListRequest, GetAccountXdrListResponse] = Operation(
-    service="Account",
-    name="get_xdr_list",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#get_xdr_list",
-    endpoint_path="/Porta/SOAP/Account",
-    request=GetAccountXdrListRequest,
-    response=GetAccountXdrListResponse,
-    parts=("GetAccountXdrListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_XDR_LIST = Operation(
+    SERVICE,
+    "get_xdr_list",
+    GetAccountXdrListRequest,
+    GetAccountXdrListResponse,
     page_field="xdr_list",
 )
-GET_CDR_LIST: Operation[GetAccountCdrListRequest, GetAccountCdrListResponse] = Operation(
-    service="Account",
-    name="get_cdr_list",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#get_cdr_list",
-    endpoint_path="/Porta/SOAP/Account",
-    request=GetAccountCdrListRequest,
-    response=GetAccountCdrListResponse,
-    parts=("GetAccountCdrListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_CDR_LIST = Operation(
+    SERVICE,
+    "get_cdr_list",
+    GetAccountCdrListRequest,
+    GetAccountCdrListResponse,
     page_field="cdr_list",
 )
-GET_CUSTOM_FIELDS_VALUES: Operation[
-    GetAccountCustomFieldsValuesRequest, GetAccountCustomFieldsValuesResponse
-] = Operation(
-    service="Account",
-    name="get_custom_fields_values",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#get_custom_fields_values",
-    endpoint_path="/Porta/SOAP/Account",
-    request=GetAccountCustomFieldsValuesRequest,
-    response=GetAccountCustomFieldsValuesResponse,
-    parts=("GetAccountCustomFieldsValuesRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_CUSTOM_FIELDS_VALUES = Operation(
+    SERVICE,
+    "get_custom_fields_values",
+    GetAccountCustomFieldsValuesRequest,
+    GetAccountCustomFieldsValuesResponse,
 )
-UPDATE_CUSTOM_FIELDS_VALUES: Operation[
-    UpdateAccountCustomFieldsValuesRequest, UpdateAccountCustomFieldsValuesResponse
-] = Operation(
-    service="Account",
-    name="update_custom_fields_values",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#update_custom_fields_values",
-    endpoint_path="/Porta/SOAP/Account",
-    request=UpdateAccountCustomFieldsValuesRequest,
-    response=UpdateAccountCustomFieldsValuesResponse,
-    parts=("UpdateAccountCustomFieldsValuesRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_CUSTOM_FIELDS_VALUES = Operation(
+    SERVICE,
+    "update_custom_fields_values",
+    UpdateAccountCustomFieldsValuesRequest,
+    UpdateAccountCustomFieldsValuesResponse,
 )
-GET_SUBSCRIPTIONS: Operation[GetAccountSubscriptionsRequest, GetAccountSubscriptionsResponse] = (
-    Operation(
-        service="Account",
-        name="get_subscriptions",
-        namespace="http://portaone.com/Porta/SOAP/Account",
-        soap_action="http://portaone.com/Porta/SOAP/Account#get_subscriptions",
-        endpoint_path="/Porta/SOAP/Account",
-        request=GetAccountSubscriptionsRequest,
-        response=GetAccountSubscriptionsResponse,
-        parts=("GetAccountSubscriptionsRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+GET_SUBSCRIPTIONS = Operation(
+    SERVICE, "get_subscriptions", GetAccountSubscriptionsRequest, GetAccountSubscriptionsResponse
 )
-ADD_SUBSCRIPTION: Operation[AddAccountSubscriptionRequest, AddAccountSubscriptionResponse] = (
-    Operation(
-        service="Account",
-        name="add_subscription",
-        namespace="http://portaone.com/Porta/SOAP/Account",
-        soap_action="http://portaone.com/Porta/SOAP/Account#add_subscription",
-        endpoint_path="/Porta/SOAP/Account",
-        request=AddAccountSubscriptionRequest,
-        response=AddAccountSubscriptionResponse,
-        parts=("AddAccountSubscriptionRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+ADD_SUBSCRIPTION = Operation(
+    SERVICE, "add_subscription", AddAccountSubscriptionRequest, AddAccountSubscriptionResponse
 )
-UPDATE_SUBSCRIPTION: Operation[
-    UpdateAccountSubscriptionRequest, UpdateAccountSubscriptionResponse
-] = Operation(
-    service="Account",
-    name="update_subscription",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#update_subscription",
-    endpoint_path="/Porta/SOAP/Account",
-    request=UpdateAccountSubscriptionRequest,
-    response=UpdateAccountSubscriptionResponse,
-    parts=("UpdateAccountSubscriptionRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_SUBSCRIPTION = Operation(
+    SERVICE,
+    "update_subscription",
+    UpdateAccountSubscriptionRequest,
+    UpdateAccountSubscriptionResponse,
 )
-CLOSE_SUBSCRIPTION: Operation[
-    CloseAccountSubscriptionRequest, CloseAccountSubscriptionResponse
-] = Operation(
-    service="Account",
-    name="close_subscription",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#close_subscription",
-    endpoint_path="/Porta/SOAP/Account",
-    request=CloseAccountSubscriptionRequest,
-    response=CloseAccountSubscriptionResponse,
-    parts=("CloseAccountSubscriptionRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+CLOSE_SUBSCRIPTION = Operation(
+    SERVICE,
+    "close_subscription",
+    CloseAccountSubscriptionRequest,
+    CloseAccountSubscriptionResponse,
 )
-ACTIVATE_SUBSCRIPTIONS: Operation[
-    ActivateAccountSubscriptionsRequest, ActivateAccountSubscriptionsResponse
-] = Operation(
-    service="Account",
-    name="activate_subscriptions",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#activate_subscriptions",
-    endpoint_path="/Porta/SOAP/Account",
-    request=ActivateAccountSubscriptionsRequest,
-    response=ActivateAccountSubscriptionsResponse,
-    parts=("ActivateAccountSubscriptionsRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ACTIVATE_SUBSCRIPTIONS = Operation(
+    SERVICE,
+    "activate_subscriptions",
+    ActivateAccountSubscriptionsRequest,
+    ActivateAccountSubscriptionsResponse,
 )
-GET_SERVICE_FEATURES: Operation[
-    GetAccountServiceFeaturesRequest, GetAccountServiceFeaturesResponse
-] = Operation(
-    service="Account",
-    name="get_service_features",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#get_service_features",
-    endpoint_path="/Porta/SOAP/Account",
-    request=GetAccountServiceFeaturesRequest,
-    response=GetAccountServiceFeaturesResponse,
-    parts=("GetAccountServiceFeaturesRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_SERVICE_FEATURES = Operation(
+    SERVICE,
+    "get_service_features",
+    GetAccountServiceFeaturesRequest,
+    GetAccountServiceFeaturesResponse,
 )
-UPDATE_SERVICE_FEATURES: Operation[
-    UpdateAccountServiceFeaturesRequest, UpdateAccountServiceFeaturesResponse
-] = Operation(
-    service="Account",
-    name="update_service_features",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#update_service_features",
-    endpoint_path="/Porta/SOAP/Account",
-    request=UpdateAccountServiceFeaturesRequest,
-    response=UpdateAccountServiceFeaturesResponse,
-    parts=("UpdateAccountServiceFeaturesRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_SERVICE_FEATURES = Operation(
+    SERVICE,
+    "update_service_features",
+    UpdateAccountServiceFeaturesRequest,
+    UpdateAccountServiceFeaturesResponse,
 )
-GET_ASSIGNED_ADDONS: Operation[
-    GetAccountAssignedAddonsRequest, GetAccountAssignedAddonsResponse
-] = Operation(
-    service="Account",
-    name="get_assigned_addons",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#get_assigned_addons",
-    endpoint_path="/Porta/SOAP/Account",
-    request=GetAccountAssignedAddonsRequest,
-    response=GetAccountAssignedAddonsResponse,
-    parts=("GetAccountAssignedAddonsRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_ASSIGNED_ADDONS = Operation(
+    SERVICE,
+    "get_assigned_addons",
+    GetAccountAssignedAddonsRequest,
+    GetAccountAssignedAddonsResponse,
 )
-ADD_ADDON: Operation[AddAccountAddonRequest, AddAccountAddonResponse] = Operation(
-    service="Account",
-    name="add_addon",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#add_addon",
-    endpoint_path="/Porta/SOAP/Account",
-    request=AddAccountAddonRequest,
-    response=AddAccountAddonResponse,
-    parts=("AddAccountAddonRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_ADDON = Operation(SERVICE, "add_addon", AddAccountAddonRequest, AddAccountAddonResponse)
+REMOVE_ADDON = Operation(
+    SERVICE, "remove_addon", RemoveAccountAddonRequest, RemoveAccountAddonResponse
 )
-REMOVE_ADDON: Operation[RemoveAccountAddonRequest, RemoveAccountAddonResponse] = Operation(
-    service="Account",
-    name="remove_addon",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#remove_addon",
-    endpoint_path="/Porta/SOAP/Account",
-    request=RemoveAccountAddonRequest,
-    response=RemoveAccountAddonResponse,
-    parts=("RemoveAccountAddonRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_ALLOWED_ADDONS = Operation(
+    SERVICE, "get_allowed_addons", GetAccountAllowedAddonsRequest, GetAccountAllowedAddonsResponse
 )
-GET_ALLOWED_ADDONS: Operation[GetAccountAllowedAddonsRequest, GetAccountAllowedAddonsResponse] = (
-    Operation(
-        service="Account",
-        name="get_allowed_addons",
-        namespace="http://portaone.com/Porta/SOAP/Account",
-        soap_action="http://portaone.com/Porta/SOAP/Account#get_allowed_addons",
-        endpoint_path="/Porta/SOAP/Account",
-        request=GetAccountAllowedAddonsRequest,
-        response=GetAccountAllowedAddonsResponse,
-        parts=("GetAccountAllowedAddonsRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+GET_FOLLOWME_INFO = Operation(
+    SERVICE, "get_followme_info", GetAccountFollowmeInfoRequest, GetAccountFollowmeInfoResponse
 )
-GET_FOLLOWME_INFO: Operation[GetAccountFollowmeInfoRequest, GetAccountFollowmeInfoResponse] = (
-    Operation(
-        service="Account",
-        name="get_followme_info",
-        namespace="http://portaone.com/Porta/SOAP/Account",
-        soap_action="http://portaone.com/Porta/SOAP/Account#get_followme_info",
-        endpoint_path="/Porta/SOAP/Account",
-        request=GetAccountFollowmeInfoRequest,
-        response=GetAccountFollowmeInfoResponse,
-        parts=("GetAccountFollowmeInfoRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+UPDATE_FOLLOWME = Operation(
+    SERVICE, "update_followme", UpdateAccountFollowmeRequest, UpdateAccountFollowmeResponse
 )
-UPDATE_FOLLOWME: Operation[UpdateAccountFollowmeRequest, UpdateAccountFollowmeResponse] = (
-    Operation(
-        service="Account",
-        name="update_followme",
-        namespace="http://portaone.com/Porta/SOAP/Account",
-        soap_action="http://portaone.com/Porta/SOAP/Account#update_followme",
-        endpoint_path="/Porta/SOAP/Account",
-        request=UpdateAccountFollowmeRequest,
-        response=UpdateAccountFollowmeResponse,
-        parts=("UpdateAccountFollowmeRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
-)
-GET_FOLLOWME_NUMBER_LIST: Operation[
-    GetAccountFollowmeNumberListRequest, GetAccountFollowmeNumberListResponse
-] = Operation(
-    service="Account",
-    name="get_followme_number_list",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#get_followme_number_list",
-    endpoint_path="/Porta/SOAP/Account",
-    request=GetAccountFollowmeNumberListRequest,
-    response=GetAccountFollowmeNumberListResponse,
-    parts=("GetAccountFollowmeNumberListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_FOLLOWME_NUMBER_LIST = Operation(
+    SERVICE,
+    "get_followme_number_list",
+    GetAccountFollowmeNumberListRequest,
+    GetAccountFollowmeNumberListResponse,
     page_field="followme_number_list",
 )
-ADD_FOLLOWME_NUMBER: Operation[
-    AddAccountFollowmeNumberRequest, AddAccountFollowmeNumberResponse
-] = Operation(
-    service="Account",
-    name="add_followme_number",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#add_followme_number",
-    endpoint_path="/Porta/SOAP/Account",
-    request=AddAccountFollowmeNumberRequest,
-    response=AddAccountFollowmeNumberResponse,
-    parts=("AddAccountFollowmeNumberRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_FOLLOWME_NUMBER = Operation(
+    SERVICE,
+    "add_followme_number",
+    AddAccountFollowmeNumberRequest,
+    AddAccountFollowmeNumberResponse,
 )
-UPDATE_FOLLOWME_NUMBER: Operation[
-    UpdateAccountFollowmeNumberRequest, UpdateAccountFollowmeNumberResponse
-] = Operation(
-    service="Account",
-    name="update_followme_number",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#update_followme_number",
-    endpoint_path="/Porta/SOAP/Account",
-    request=UpdateAccountFollowmeNumberRequest,
-    response=UpdateAccountFollowmeNumberResponse,
-    parts=("UpdateAccountFollowmeNumberRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_FOLLOWME_NUMBER = Operation(
+    SERVICE,
+    "update_followme_number",
+    UpdateAccountFollowmeNumberRequest,
+    UpdateAccountFollowmeNumberResponse,
 )
-DELETE_FOLLOWME_NUMBER: Operation[
-    DeleteAccountFollowmeNumberRequest, DeleteAccountFollowmeNumberResponse
-] = Operation(
-    service="Account",
-    name="delete_followme_number",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#delete_followme_number",
-    endpoint_path="/Porta/SOAP/Account",
-    request=DeleteAccountFollowmeNumberRequest,
-    response=DeleteAccountFollowmeNumberResponse,
-    parts=("DeleteAccountFollowmeNumberRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_FOLLOWME_NUMBER = Operation(
+    SERVICE,
+    "delete_followme_number",
+    DeleteAccountFollowmeNumberRequest,
+    DeleteAccountFollowmeNumberResponse,
 )
-GET_CALL_BARRING_OPTIONS: Operation[
-    GetAccountCallBarringOptionsRequest, GetAccountCallBarringOptionsResponse
-] = Operation(
-    service="Account",
-    name="get_call_barring_options",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#get_call_barring_options",
-    endpoint_path="/Porta/SOAP/Account",
-    request=GetAccountCallBarringOptionsRequest,
-    response=GetAccountCallBarringOptionsResponse,
-    parts=("GetAccountCallBarringOptionsRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_CALL_BARRING_OPTIONS = Operation(
+    SERVICE,
+    "get_call_barring_options",
+    GetAccountCallBarringOptionsRequest,
+    GetAccountCallBarringOptionsResponse,
 )
-UPDATE_CALL_BARRING_OPTIONS: Operation[
-    UpdateAccountCallBarringOptionsRequest, UpdateAccountCallBarringOptionsResponse
-] = Operation(
-    service="Account",
-    name="update_call_barring_options",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#update_call_barring_options",
-    endpoint_path="/Porta/SOAP/Account",
-    request=UpdateAccountCallBarringOptionsRequest,
-    response=UpdateAccountCallBarringOptionsResponse,
-    parts=("UpdateAccountCallBarringOptionsRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_CALL_BARRING_OPTIONS = Operation(
+    SERVICE,
+    "update_call_barring_options",
+    UpdateAccountCallBarringOptionsRequest,
+    UpdateAccountCallBarringOptionsResponse,
 )
-GET_MOH_LIST: Operation[GetAccountMohListRequest, GetAccountMohListResponse] = Operation(
-    service="Account",
-    name="get_moh_list",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#get_moh_list",
-    endpoint_path="/Porta/SOAP/Account",
-    request=GetAccountMohListRequest,
-    response=GetAccountMohListResponse,
-    parts=("GetAccountMohListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_MOH_LIST = Operation(
+    SERVICE, "get_moh_list", GetAccountMohListRequest, GetAccountMohListResponse
 )
-UPLOAD_MOH: Operation[UploadAccountMohRequest, UploadAccountMohResponse] = Operation(
-    service="Account",
-    name="upload_moh",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#upload_moh",
-    endpoint_path="/Porta/SOAP/Account",
-    request=UploadAccountMohRequest,
-    response=UploadAccountMohResponse,
-    parts=("UploadAccountMohRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPLOAD_MOH = Operation(SERVICE, "upload_moh", UploadAccountMohRequest, UploadAccountMohResponse)
+MOVE_ACCOUNT = Operation(SERVICE, "move_account", MoveAccountRequest, MoveAccountResponse)
+CHANGE_PRODUCT = Operation(
+    SERVICE, "change_product", ChangeAccountProductRequest, ChangeAccountProductResponse
 )
-MOVE_ACCOUNT: Operation[MoveAccountRequest, MoveAccountResponse] = Operation(
-    service="Account",
-    name="move_account",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#move_account",
-    endpoint_path="/Porta/SOAP/Account",
-    request=MoveAccountRequest,
-    response=MoveAccountResponse,
-    parts=("MoveAccountRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_ACCOUNT_PRODUCT_HISTORY = Operation(
+    SERVICE,
+    "get_account_product_history",
+    GetAccountProductHistoryRequest,
+    GetAccountProductHistoryResponse,
 )
-CHANGE_PRODUCT: Operation[ChangeAccountProductRequest, ChangeAccountProductResponse] = Operation(
-    service="Account",
-    name="change_product",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#change_product",
-    endpoint_path="/Porta/SOAP/Account",
-    request=ChangeAccountProductRequest,
-    response=ChangeAccountProductResponse,
-    parts=("ChangeAccountProductRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+RECHARGE_ACCOUNT = Operation(
+    SERVICE, "recharge_account", RechargeAccountRequest, RechargeAccountResponse
 )
-GET_ACCOUNT_PRODUCT_HISTORY: Operation[
-    GetAccountProductHistoryRequest, GetAccountProductHistoryResponse
-] = Operation(
-    service="Account",
-    name="get_account_product_history",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#get_account_product_history",
-    endpoint_path="/Porta/SOAP/Account",
-    request=GetAccountProductHistoryRequest,
-    response=GetAccountProductHistoryResponse,
-    parts=("GetAccountProductHistoryRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+TRANSFER_BALANCE = Operation(
+    SERVICE, "transfer_balance", TransferAccountBalanceRequest, TransferAccountBalanceResponse
 )
-RECHARGE_ACCOUNT: Operation[RechargeAccountRequest, RechargeAccountResponse] = Operation(
-    service="Account",
-    name="recharge_account",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#recharge_account",
-    endpoint_path="/Porta/SOAP/Account",
-    request=RechargeAccountRequest,
-    response=RechargeAccountResponse,
-    parts=("RechargeAccountRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+RESET_PASSWORD = Operation(
+    SERVICE, "reset_password", ResetAccountPasswordRequest, ResetAccountPasswordResponse
 )
-TRANSFER_BALANCE: Operation[TransferAccountBalanceRequest, TransferAccountBalanceResponse] = (
-    Operation(
-        service="Account",
-        name="transfer_balance",
-        namespace="http://portaone.com/Porta/SOAP/Account",
-        soap_action="http://portaone.com/Porta/SOAP/Account#transfer_balance",
-        endpoint_path="/Porta/SOAP/Account",
-        request=TransferAccountBalanceRequest,
-        response=TransferAccountBalanceResponse,
-        parts=("TransferAccountBalanceRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+GET_REGISTRATION_STATUS = Operation(
+    SERVICE,
+    "get_registration_status",
+    GetAccountRegistrationStatusRequest,
+    GetAccountRegistrationStatusResponse,
 )
-RESET_PASSWORD: Operation[ResetAccountPasswordRequest, ResetAccountPasswordResponse] = Operation(
-    service="Account",
-    name="reset_password",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#reset_password",
-    endpoint_path="/Porta/SOAP/Account",
-    request=ResetAccountPasswordRequest,
-    response=ResetAccountPasswordResponse,
-    parts=("ResetAccountPasswordRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_ACCOUNT_NOTE_LIST = Operation(
+    SERVICE,
+    "get_account_note_list",
+    GetAccountNoteListRequest,
+    GetAccountNoteListResponse,
+    page_field="account_note_list",
 )
-GET_REGISTRATION_STATUS: Operation[
-    GetAccountRegistrationStatusRequest, GetAccountRegistrationStatusResponse
-] = Operation(
-    service="Account",
-    name="get_registration_status",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#get_registration_status",
-    endpoint_path="/Porta/SOAP/Account",
-    request=GetAccountRegistrationStatusRequest,
-    response=GetAccountRegistrationStatusResponse,
-    parts=("GetAccountRegistrationStatusRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_ACCOUNT_NOTE = Operation(
+    SERVICE, "add_account_note", AddAccountNoteRequest, AddAccountNoteResponse
 )
-GET_ACCOUNT_NOTE_LIST: Operation[GetAccountNoteListRequest, GetAccountNoteListResponse] = (
-    Operation(
-        service="Account",
-        name="get_account_note_list",
-        namespace="http://portaone.com/Porta/SOAP/Account",
-        soap_action="http://portaone.com/Porta/SOAP/Account#get_account_note_list",
-        endpoint_path="/Porta/SOAP/Account",
-        request=GetAccountNoteListRequest,
-        response=GetAccountNoteListResponse,
-        parts=("GetAccountNoteListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-        page_field="account_note_list",
-    )
+UPDATE_ACCOUNT_NOTE = Operation(
+    SERVICE, "update_account_note", UpdateAccountNoteRequest, UpdateAccountNoteResponse
 )
-ADD_ACCOUNT_NOTE: Operation[AddAccountNoteRequest, AddAccountNoteResponse] = Operation(
-    service="Account",
-    name="add_account_note",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#add_account_note",
-    endpoint_path="/Porta/SOAP/Account",
-    request=AddAccountNoteRequest,
-    response=AddAccountNoteResponse,
-    parts=("AddAccountNoteRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_ACCOUNT_NOTE = Operation(
+    SERVICE, "delete_account_note", DeleteAccountNoteRequest, DeleteAccountNoteResponse
 )
-UPDATE_ACCOUNT_NOTE: Operation[UpdateAccountNoteRequest, UpdateAccountNoteResponse] = Operation(
-    service="Account",
-    name="update_account_note",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#update_account_note",
-    endpoint_path="/Porta/SOAP/Account",
-    request=UpdateAccountNoteRequest,
-    response=UpdateAccountNoteResponse,
-    parts=("UpdateAccountNoteRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_SPEED_DIAL_LIST = Operation(
+    SERVICE,
+    "get_speed_dial_list",
+    GetAccountSpeedDialListRequest,
+    GetAccountSpeedDialListResponse,
+    page_field="speed_dial_list",
 )
-DELETE_ACCOUNT_NOTE: Operation[DeleteAccountNoteRequest, DeleteAccountNoteResponse] = Operation(
-    service="Account",
-    name="delete_account_note",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#delete_account_note",
-    endpoint_path="/Porta/SOAP/Account",
-    request=DeleteAccountNoteRequest,
-    response=DeleteAccountNoteResponse,
-    parts=("DeleteAccountNoteRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_SPEED_DIAL = Operation(
+    SERVICE, "add_speed_dial", AddAccountSpeedDialRequest, AddAccountSpeedDialResponse
 )
-GET_SPEED_DIAL_LIST: Operation[GetAccountSpeedDialListRequest, GetAccountSpeedDialListResponse] = (
-    Operation(
-        service="Account",
-        name="get_speed_dial_list",
-        namespace="http://portaone.com/Porta/SOAP/Account",
-        soap_action="http://portaone.com/Porta/SOAP/Account#get_speed_dial_list",
-        endpoint_path="/Porta/SOAP/Account",
-        request=GetAccountSpeedDialListRequest,
-        response=GetAccountSpeedDialListResponse,
-        parts=("GetAccountSpeedDialListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-        page_field="speed_dial_list",
-    )
+UPDATE_SPEED_DIAL = Operation(
+    SERVICE, "update_speed_dial", UpdateAccountSpeedDialRequest, UpdateAccountSpeedDialResponse
 )
-ADD_SPEED_DIAL: Operation[AddAccountSpeedDialRequest, AddAccountSpeedDialResponse] = Operation(
-    service="Account",
-    name="add_speed_dial",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#add_speed_dial",
-    endpoint_path="/Porta/SOAP/Account",
-    request=AddAccountSpeedDialRequest,
-    response=AddAccountSpeedDialResponse,
-    parts=("AddAccountSpeedDialRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_SPEED_DIAL = Operation(
+    SERVICE, "delete_speed_dial", DeleteAccountSpeedDialRequest, DeleteAccountSpeedDialResponse
 )
-UPDATE_SPEED_DIAL: Operation[UpdateAccountSpeedDialRequest, UpdateAccountSpeedDialResponse] = (
-    Operation(
-        service="Account",
-        name="update_speed_dial",
-        namespace="http://portaone.com/Porta/SOAP/Account",
-        soap_action="http://portaone.com/Porta/SOAP/Account#update_speed_dial",
-        endpoint_path="/Porta/SOAP/Account",
-        request=UpdateAccountSpeedDialRequest,
-        response=UpdateAccountSpeedDialResponse,
-        parts=("UpdateAccountSpeedDialRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
-)
-DELETE_SPEED_DIAL: Operation[DeleteAccountSpeedDialRequest, DeleteAccountSpeedDialResponse] = (
-    Operation(
-        service="Account",
-        name="delete_speed_dial",
-        namespace="http://portaone.com/Porta/SOAP/Account",
-        soap_action="http://portaone.com/Porta/SOAP/Account#delete_speed_dial",
-        endpoint_path="/Porta/SOAP/Account",
-        request=DeleteAccountSpeedDialRequest,
-        response=DeleteAccountSpeedDialResponse,
-        parts=("DeleteAccountSpeedDialRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
-)
-GET_CALL_SCREENING_RULE_LIST: Operation[
-    GetAccountCallScreeningRuleListRequest, GetAccountCallScreeningRuleListResponse
-] = Operation(
-    service="Account",
-    name="get_call_screening_rule_list",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#get_call_screening_rule_list",
-    endpoint_path="/Porta/SOAP/Account",
-    request=GetAccountCallScreeningRuleListRequest,
-    response=GetAccountCallScreeningRuleListResponse,
-    parts=("GetAccountCallScreeningRuleListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_CALL_SCREENING_RULE_LIST = Operation(
+    SERVICE,
+    "get_call_screening_rule_list",
+    GetAccountCallScreeningRuleListRequest,
+    GetAccountCallScreeningRuleListResponse,
     page_field="call_screening_rule_list",
 )
-ADD_CALL_SCREENING_RULE: Operation[
-    AddAccountCallScreeningRuleRequest, AddAccountCallScreeningRuleResponse
-] = Operation(
-    service="Account",
-    name="add_call_screening_rule",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#add_call_screening_rule",
-    endpoint_path="/Porta/SOAP/Account",
-    request=AddAccountCallScreeningRuleRequest,
-    response=AddAccountCallScreeningRuleResponse,
-    parts=("AddAccountCallScreeningRuleRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_CALL_SCREENING_RULE = Operation(
+    SERVICE,
+    "add_call_screening_rule",
+    AddAccountCallScreeningRuleRequest,
+    AddAccountCallScreeningRuleResponse,
 )
-UPDATE_CALL_SCREENING_RULE: Operation[
-    UpdateAccountCallScreeningRuleRequest, UpdateAccountCallScreeningRuleResponse
-] = Operation(
-    service="Account",
-    name="update_call_screening_rule",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#update_call_screening_rule",
-    endpoint_path="/Porta/SOAP/Account",
-    request=UpdateAccountCallScreeningRuleRequest,
-    response=UpdateAccountCallScreeningRuleResponse,
-    parts=("UpdateAccountCallScreeningRuleRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_CALL_SCREENING_RULE = Operation(
+    SERVICE,
+    "update_call_screening_rule",
+    UpdateAccountCallScreeningRuleRequest,
+    UpdateAccountCallScreeningRuleResponse,
 )
-DELETE_CALL_SCREENING_RULE: Operation[
-    DeleteAccountCallScreeningRuleRequest, DeleteAccountCallScreeningRuleResponse
-] = Operation(
-    service="Account",
-    name="delete_call_screening_rule",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#delete_call_screening_rule",
-    endpoint_path="/Porta/SOAP/Account",
-    request=DeleteAccountCallScreeningRuleRequest,
-    response=DeleteAccountCallScreeningRuleResponse,
-    parts=("DeleteAccountCallScreeningRuleRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_CALL_SCREENING_RULE = Operation(
+    SERVICE,
+    "delete_call_screening_rule",
+    DeleteAccountCallScreeningRuleRequest,
+    DeleteAccountCallScreeningRuleResponse,
 )
-GET_ACCESS_NUMBER_LIST: Operation[
-    GetAccountAccessNumberListRequest, GetAccountAccessNumberListResponse
-] = Operation(
-    service="Account",
-    name="get_access_number_list",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#get_access_number_list",
-    endpoint_path="/Porta/SOAP/Account",
-    request=GetAccountAccessNumberListRequest,
-    response=GetAccountAccessNumberListResponse,
-    parts=("GetAccountAccessNumberListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_ACCESS_NUMBER_LIST = Operation(
+    SERVICE,
+    "get_access_number_list",
+    GetAccountAccessNumberListRequest,
+    GetAccountAccessNumberListResponse,
     page_field="access_number_list",
 )
-ADD_ACCESS_NUMBER: Operation[AddAccountAccessNumberRequest, AddAccountAccessNumberResponse] = (
-    Operation(
-        service="Account",
-        name="add_access_number",
-        namespace="http://portaone.com/Porta/SOAP/Account",
-        soap_action="http://portaone.com/Porta/SOAP/Account#add_access_number",
-        endpoint_path="/Porta/SOAP/Account",
-        request=AddAccountAccessNumberRequest,
-        response=AddAccountAccessNumberResponse,
-        parts=("AddAccountAccessNumberRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+ADD_ACCESS_NUMBER = Operation(
+    SERVICE, "add_access_number", AddAccountAccessNumberRequest, AddAccountAccessNumberResponse
 )
-UPDATE_ACCESS_NUMBER: Operation[
-    UpdateAccountAccessNumberRequest, UpdateAccountAccessNumberResponse
-] = Operation(
-    service="Account",
-    name="update_access_number",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#update_access_number",
-    endpoint_path="/Porta/SOAP/Account",
-    request=UpdateAccountAccessNumberRequest,
-    response=UpdateAccountAccessNumberResponse,
-    parts=("UpdateAccountAccessNumberRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_ACCESS_NUMBER = Operation(
+    SERVICE,
+    "update_access_number",
+    UpdateAccountAccessNumberRequest,
+    UpdateAccountAccessNumberResponse,
 )
-DELETE_ACCESS_NUMBER: Operation[
-    DeleteAccountAccessNumberRequest, DeleteAccountAccessNumberResponse
-] = Operation(
-    service="Account",
-    name="delete_access_number",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#delete_access_number",
-    endpoint_path="/Porta/SOAP/Account",
-    request=DeleteAccountAccessNumberRequest,
-    response=DeleteAccountAccessNumberResponse,
-    parts=("DeleteAccountAccessNumberRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_ACCESS_NUMBER = Operation(
+    SERVICE,
+    "delete_access_number",
+    DeleteAccountAccessNumberRequest,
+    DeleteAccountAccessNumberResponse,
 )
-GET_EXTENSION_LIST: Operation[GetAccountExtensionListRequest, GetAccountExtensionListResponse] = (
-    Operation(
-        service="Account",
-        name="get_extension_list",
-        namespace="http://portaone.com/Porta/SOAP/Account",
-        soap_action="http://portaone.com/Porta/SOAP/Account#get_extension_list",
-        endpoint_path="/Porta/SOAP/Account",
-        request=GetAccountExtensionListRequest,
-        response=GetAccountExtensionListResponse,
-        parts=("GetAccountExtensionListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-        page_field="extension_list",
-    )
+GET_EXTENSION_LIST = Operation(
+    SERVICE,
+    "get_extension_list",
+    GetAccountExtensionListRequest,
+    GetAccountExtensionListResponse,
+    page_field="extension_list",
 )
-ADD_EXTENSION: Operation[AddAccountExtensionRequest, AddAccountExtensionResponse] = Operation(
-    service="Account",
-    name="add_extension",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#add_extension",
-    endpoint_path="/Porta/SOAP/Account",
-    request=AddAccountExtensionRequest,
-    response=AddAccountExtensionResponse,
-    parts=("AddAccountExtensionRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_EXTENSION = Operation(
+    SERVICE, "add_extension", AddAccountExtensionRequest, AddAccountExtensionResponse
 )
-UPDATE_EXTENSION: Operation[UpdateAccountExtensionRequest, UpdateAccountExtensionResponse] = (
-    Operation(
-        service="Account",
-        name="update_extension",
-        namespace="http://portaone.com/Porta/SOAP/Account",
-        soap_action="http://portaone.com/Porta/SOAP/Account#update_extension",
-        endpoint_path="/Porta/SOAP/Account",
-        request=UpdateAccountExtensionRequest,
-        response=UpdateAccountExtensionResponse,
-        parts=("UpdateAccountExtensionRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+UPDATE_EXTENSION = Operation(
+    SERVICE, "update_extension", UpdateAccountExtensionRequest, UpdateAccountExtensionResponse
 )
-DELETE_EXTENSION: Operation[DeleteAccountExtensionRequest, DeleteAccountExtensionResponse] = (
-    Operation(
-        service="Account",
-        name="delete_extension",
-        namespace="http://portaone.com/Porta/SOAP/Account",
-        soap_action="http://portaone.com/Porta/SOAP/Account#delete_extension",
-        endpoint_path="/Porta/SOAP/Account",
-        request=DeleteAccountExtensionRequest,
-        response=DeleteAccountExtensionResponse,
-        parts=("DeleteAccountExtensionRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+DELETE_EXTENSION = Operation(
+    SERVICE, "delete_extension", DeleteAccountExtensionRequest, DeleteAccountExtensionResponse
 )
-GET_DEVICE_BINDING_LIST: Operation[
-    GetAccountDeviceBindingListRequest, GetAccountDeviceBindingListResponse
-] = Operation(
-    service="Account",
-    name="get_device_binding_list",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#get_device_binding_list",
-    endpoint_path="/Porta/SOAP/Account",
-    request=GetAccountDeviceBindingListRequest,
-    response=GetAccountDeviceBindingListResponse,
-    parts=("GetAccountDeviceBindingListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_DEVICE_BINDING_LIST = Operation(
+    SERVICE,
+    "get_device_binding_list",
+    GetAccountDeviceBindingListRequest,
+    GetAccountDeviceBindingListResponse,
     page_field="device_binding_list",
 )
-ADD_DEVICE_BINDING: Operation[AddAccountDeviceBindingRequest, AddAccountDeviceBindingResponse] = (
-    Operation(
-        service="Account",
-        name="add_device_binding",
-        namespace="http://portaone.com/Porta/SOAP/Account",
-        soap_action="http://portaone.com/Porta/SOAP/Account#add_device_binding",
-        endpoint_path="/Porta/SOAP/Account",
-        request=AddAccountDeviceBindingRequest,
-        response=AddAccountDeviceBindingResponse,
-        parts=("AddAccountDeviceBindingRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+ADD_DEVICE_BINDING = Operation(
+    SERVICE, "add_device_binding", AddAccountDeviceBindingRequest, AddAccountDeviceBindingResponse
 )
-UPDATE_DEVICE_BINDING: Operation[
-    UpdateAccountDeviceBindingRequest, UpdateAccountDeviceBindingResponse
-] = Operation(
-    service="Account",
-    name="update_device_binding",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#update_device_binding",
-    endpoint_path="/Porta/SOAP/Account",
-    request=UpdateAccountDeviceBindingRequest,
-    response=UpdateAccountDeviceBindingResponse,
-    parts=("UpdateAccountDeviceBindingRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_DEVICE_BINDING = Operation(
+    SERVICE,
+    "update_device_binding",
+    UpdateAccountDeviceBindingRequest,
+    UpdateAccountDeviceBindingResponse,
 )
-DELETE_DEVICE_BINDING: Operation[
-    DeleteAccountDeviceBindingRequest, DeleteAccountDeviceBindingResponse
-] = Operation(
-    service="Account",
-    name="delete_device_binding",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#delete_device_binding",
-    endpoint_path="/Porta/SOAP/Account",
-    request=DeleteAccountDeviceBindingRequest,
-    response=DeleteAccountDeviceBindingResponse,
-    parts=("DeleteAccountDeviceBindingRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_DEVICE_BINDING = Operation(
+    SERVICE,
+    "delete_device_binding",
+    DeleteAccountDeviceBindingRequest,
+    DeleteAccountDeviceBindingResponse,
 )
-GET_ACCOUNT_USAGE: Operation[GetAccountUsageRequest, GetAccountUsageResponse] = Operation(
-    service="Account",
-    name="get_account_usage",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#get_account_usage",
-    endpoint_path="/Porta/SOAP/Account",
-    request=GetAccountUsageRequest,
-    response=GetAccountUsageResponse,
-    parts=("GetAccountUsageRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_ACCOUNT_USAGE = Operation(
+    SERVICE, "get_account_usage", GetAccountUsageRequest, GetAccountUsageResponse
 )
-EXPORT_ACCOUNT_LIST: Operation[ExportAccountListRequest, ExportAccountListResponse] = Operation(
-    service="Account",
-    name="export_account_list",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#export_account_list",
-    endpoint_path="/Porta/SOAP/Account",
-    request=ExportAccountListRequest,
-    response=ExportAccountListResponse,
-    parts=("ExportAccountListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+EXPORT_ACCOUNT_LIST = Operation(
+    SERVICE, "export_account_list", ExportAccountListRequest, ExportAccountListResponse
 )
-GET_ACCOUNT_DISCOUNT_COUNTERS: Operation[
-    GetAccountDiscountCountersRequest, GetAccountDiscountCountersResponse
-] = Operation(
-    service="Account",
-    name="get_account_discount_counters",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#get_account_discount_counters",
-    endpoint_path="/Porta/SOAP/Account",
-    request=GetAccountDiscountCountersRequest,
-    response=GetAccountDiscountCountersResponse,
-    parts=("GetAccountDiscountCountersRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_ACCOUNT_DISCOUNT_COUNTERS = Operation(
+    SERVICE,
+    "get_account_discount_counters",
+    GetAccountDiscountCountersRequest,
+    GetAccountDiscountCountersResponse,
 )
-GET_ACCOUNT_SESSIONS: Operation[GetAccountSessionsRequest, GetAccountSessionsResponse] = Operation(
-    service="Account",
-    name="get_account_sessions",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#get_account_sessions",
-    endpoint_path="/Porta/SOAP/Account",
-    request=GetAccountSessionsRequest,
-    response=GetAccountSessionsResponse,
-    parts=("GetAccountSessionsRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_ACCOUNT_SESSIONS = Operation(
+    SERVICE, "get_account_sessions", GetAccountSessionsRequest, GetAccountSessionsResponse
 )
-DISCONNECT_ACCOUNT_SESSIONS: Operation[
-    DisconnectAccountSessionsRequest, DisconnectAccountSessionsResponse
-] = Operation(
-    service="Account",
-    name="disconnect_account_sessions",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#disconnect_account_sessions",
-    endpoint_path="/Porta/SOAP/Account",
-    request=DisconnectAccountSessionsRequest,
-    response=DisconnectAccountSessionsResponse,
-    parts=("DisconnectAccountSessionsRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DISCONNECT_ACCOUNT_SESSIONS = Operation(
+    SERVICE,
+    "disconnect_account_sessions",
+    DisconnectAccountSessionsRequest,
+    DisconnectAccountSessionsResponse,
 )
-GET_ACCOUNT_TARIFF: Operation[GetAccountTariffRequest, GetAccountTariffResponse] = Operation(
-    service="Account",
-    name="get_account_tariff",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#get_account_tariff",
-    endpoint_path="/Porta/SOAP/Account",
-    request=GetAccountTariffRequest,
-    response=GetAccountTariffResponse,
-    parts=("GetAccountTariffRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_ACCOUNT_TARIFF = Operation(
+    SERVICE, "get_account_tariff", GetAccountTariffRequest, GetAccountTariffResponse
 )
-GET_ACCOUNT_STATE_HISTORY: Operation[
-    GetAccountStateHistoryRequest, GetAccountStateHistoryResponse
-] = Operation(
-    service="Account",
-    name="get_account_state_history",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="",
-    endpoint_path="/Porta/SOAP/Account",
-    request=GetAccountStateHistoryRequest,
-    response=GetAccountStateHistoryResponse,
-    json_only=True,
+GET_ACCOUNT_STATE_HISTORY = Operation(
+    SERVICE,
+    "get_account_state_history",
+    GetAccountStateHistoryRequest,
+    GetAccountStateHistoryResponse,
     parts=("params",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+    json_only=True,
 )
 
 
@@ -1210,6 +601,33 @@ class AccountService(ServiceBase):
         given.
         """
         return self._call(GET_ACCOUNT_LIST, request, fields)
+
+    @overload
+    def iter_account_list(
+        self, request: GetAccountListRequest, /, *, page_size: int = 100
+    ) -> Iterator[AccountInfo]: ...
+
+    @overload
+    def iter_account_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        i_product: int | UnsetType = UNSET,
+        i_batch: int | UnsetType = UNSET,
+        i_account_list: list[int] | UnsetType = UNSET,
+        id: str | UnsetType = UNSET,
+        blocked: YesNo | UnsetType = UNSET,
+        bill_status: BillStatus | UnsetType = UNSET,
+        billing_model: BillingModel | UnsetType = UNSET,
+        get_total: int | UnsetType = UNSET,
+        get_status_info: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+        custom_fields_values: list[CustomFieldsValuesInfo] | UnsetType = UNSET,
+    ) -> Iterator[AccountInfo]: ...
 
     def iter_account_list(
         self,
@@ -1375,6 +793,23 @@ class AccountService(ServiceBase):
         """Returns the aliases of a master account."""
         return self._call(GET_ALIAS_LIST, request, fields)
 
+    @overload
+    def iter_alias_list(
+        self, request: GetAccountAliasListRequest, /, *, page_size: int = 100
+    ) -> Iterator[AliasInfo]: ...
+
+    @overload
+    def iter_alias_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_master_account: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[AliasInfo]: ...
+
     def iter_alias_list(
         self,
         request: GetAccountAliasListRequest | None = None,
@@ -1499,6 +934,28 @@ class AccountService(ServiceBase):
         """Returns the charge records (xDRs) of an account."""
         return self._call(GET_XDR_LIST, request, fields)
 
+    @overload
+    def iter_xdr_list(
+        self, request: GetAccountXdrListRequest, /, *, page_size: int = 100
+    ) -> Iterator[XDRInfo]: ...
+
+    @overload
+    def iter_xdr_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_account: int,
+        from_date: datetime | UnsetType = UNSET,
+        to_date: datetime | UnsetType = UNSET,
+        i_service: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+        format: str | UnsetType = UNSET,
+        i_env: int | UnsetType = UNSET,
+    ) -> Iterator[XDRInfo]: ...
+
     def iter_xdr_list(
         self,
         request: GetAccountXdrListRequest | None = None,
@@ -1531,6 +988,25 @@ class AccountService(ServiceBase):
     ) -> GetAccountCdrListResponse:
         """Returns the call detail records of an account."""
         return self._call(GET_CDR_LIST, request, fields)
+
+    @overload
+    def iter_cdr_list(
+        self, request: GetAccountCdrListRequest, /, *, page_size: int = 100
+    ) -> Iterator[CDRInfo]: ...
+
+    @overload
+    def iter_cdr_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_account: int,
+        from_date: datetime | UnsetType = UNSET,
+        to_date: datetime | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[CDRInfo]: ...
 
     def iter_cdr_list(
         self,
@@ -1872,6 +1348,23 @@ class AccountService(ServiceBase):
         """Returns the followme number records that match the search criteria."""
         return self._call(GET_FOLLOWME_NUMBER_LIST, request, fields)
 
+    @overload
+    def iter_followme_number_list(
+        self, request: GetAccountFollowmeNumberListRequest, /, *, page_size: int = 100
+    ) -> Iterator[FollowMeNumberInfo]: ...
+
+    @overload
+    def iter_followme_number_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_account: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[FollowMeNumberInfo]: ...
+
     def iter_followme_number_list(
         self,
         request: GetAccountFollowmeNumberListRequest | None = None,
@@ -2191,6 +1684,23 @@ class AccountService(ServiceBase):
         """Returns the account note records that match the search criteria."""
         return self._call(GET_ACCOUNT_NOTE_LIST, request, fields)
 
+    @overload
+    def iter_account_note_list(
+        self, request: GetAccountNoteListRequest, /, *, page_size: int = 100
+    ) -> Iterator[AccountNoteInfo]: ...
+
+    @overload
+    def iter_account_note_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_account: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[AccountNoteInfo]: ...
+
     def iter_account_note_list(
         self,
         request: GetAccountNoteListRequest | None = None,
@@ -2282,6 +1792,23 @@ class AccountService(ServiceBase):
     ) -> GetAccountSpeedDialListResponse:
         """Returns the speed dial records that match the search criteria."""
         return self._call(GET_SPEED_DIAL_LIST, request, fields)
+
+    @overload
+    def iter_speed_dial_list(
+        self, request: GetAccountSpeedDialListRequest, /, *, page_size: int = 100
+    ) -> Iterator[SpeedDialInfo]: ...
+
+    @overload
+    def iter_speed_dial_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_account: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[SpeedDialInfo]: ...
 
     def iter_speed_dial_list(
         self,
@@ -2377,6 +1904,23 @@ class AccountService(ServiceBase):
         """Returns the call screening rule records that match the search criteria."""
         return self._call(GET_CALL_SCREENING_RULE_LIST, request, fields)
 
+    @overload
+    def iter_call_screening_rule_list(
+        self, request: GetAccountCallScreeningRuleListRequest, /, *, page_size: int = 100
+    ) -> Iterator[CallScreeningRuleInfo]: ...
+
+    @overload
+    def iter_call_screening_rule_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_account: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[CallScreeningRuleInfo]: ...
+
     def iter_call_screening_rule_list(
         self,
         request: GetAccountCallScreeningRuleListRequest | None = None,
@@ -2470,6 +2014,23 @@ class AccountService(ServiceBase):
     ) -> GetAccountAccessNumberListResponse:
         """Returns the access number records that match the search criteria."""
         return self._call(GET_ACCESS_NUMBER_LIST, request, fields)
+
+    @overload
+    def iter_access_number_list(
+        self, request: GetAccountAccessNumberListRequest, /, *, page_size: int = 100
+    ) -> Iterator[AccessNumberInfo]: ...
+
+    @overload
+    def iter_access_number_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_account: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[AccessNumberInfo]: ...
 
     def iter_access_number_list(
         self,
@@ -2565,6 +2126,23 @@ class AccountService(ServiceBase):
         """Returns the extension records that match the search criteria."""
         return self._call(GET_EXTENSION_LIST, request, fields)
 
+    @overload
+    def iter_extension_list(
+        self, request: GetAccountExtensionListRequest, /, *, page_size: int = 100
+    ) -> Iterator[AccountExtensionInfo]: ...
+
+    @overload
+    def iter_extension_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_account: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[AccountExtensionInfo]: ...
+
     def iter_extension_list(
         self,
         request: GetAccountExtensionListRequest | None = None,
@@ -2658,6 +2236,23 @@ class AccountService(ServiceBase):
     ) -> GetAccountDeviceBindingListResponse:
         """Returns the device binding records that match the search criteria."""
         return self._call(GET_DEVICE_BINDING_LIST, request, fields)
+
+    @overload
+    def iter_device_binding_list(
+        self, request: GetAccountDeviceBindingListRequest, /, *, page_size: int = 100
+    ) -> Iterator[DeviceBindingInfo]: ...
+
+    @overload
+    def iter_device_binding_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_account: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[DeviceBindingInfo]: ...
 
     def iter_device_binding_list(
         self,
@@ -2947,6 +2542,33 @@ class AsyncAccountService(AsyncServiceBase):
         """
         return await self._call(GET_ACCOUNT_LIST, request, fields)
 
+    @overload
+    def iter_account_list(
+        self, request: GetAccountListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[AccountInfo]: ...
+
+    @overload
+    def iter_account_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        i_product: int | UnsetType = UNSET,
+        i_batch: int | UnsetType = UNSET,
+        i_account_list: list[int] | UnsetType = UNSET,
+        id: str | UnsetType = UNSET,
+        blocked: YesNo | UnsetType = UNSET,
+        bill_status: BillStatus | UnsetType = UNSET,
+        billing_model: BillingModel | UnsetType = UNSET,
+        get_total: int | UnsetType = UNSET,
+        get_status_info: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+        custom_fields_values: list[CustomFieldsValuesInfo] | UnsetType = UNSET,
+    ) -> AsyncIterator[AccountInfo]: ...
+
     async def iter_account_list(
         self,
         request: GetAccountListRequest | None = None,
@@ -3114,6 +2736,23 @@ class AsyncAccountService(AsyncServiceBase):
         """Returns the aliases of a master account."""
         return await self._call(GET_ALIAS_LIST, request, fields)
 
+    @overload
+    def iter_alias_list(
+        self, request: GetAccountAliasListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[AliasInfo]: ...
+
+    @overload
+    def iter_alias_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_master_account: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[AliasInfo]: ...
+
     async def iter_alias_list(
         self,
         request: GetAccountAliasListRequest | None = None,
@@ -3241,6 +2880,28 @@ class AsyncAccountService(AsyncServiceBase):
         """Returns the charge records (xDRs) of an account."""
         return await self._call(GET_XDR_LIST, request, fields)
 
+    @overload
+    def iter_xdr_list(
+        self, request: GetAccountXdrListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[XDRInfo]: ...
+
+    @overload
+    def iter_xdr_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_account: int,
+        from_date: datetime | UnsetType = UNSET,
+        to_date: datetime | UnsetType = UNSET,
+        i_service: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+        format: str | UnsetType = UNSET,
+        i_env: int | UnsetType = UNSET,
+    ) -> AsyncIterator[XDRInfo]: ...
+
     async def iter_xdr_list(
         self,
         request: GetAccountXdrListRequest | None = None,
@@ -3276,6 +2937,25 @@ class AsyncAccountService(AsyncServiceBase):
     ) -> GetAccountCdrListResponse:
         """Returns the call detail records of an account."""
         return await self._call(GET_CDR_LIST, request, fields)
+
+    @overload
+    def iter_cdr_list(
+        self, request: GetAccountCdrListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[CDRInfo]: ...
+
+    @overload
+    def iter_cdr_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_account: int,
+        from_date: datetime | UnsetType = UNSET,
+        to_date: datetime | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[CDRInfo]: ...
 
     async def iter_cdr_list(
         self,
@@ -3618,6 +3298,23 @@ class AsyncAccountService(AsyncServiceBase):
         """Returns the followme number records that match the search criteria."""
         return await self._call(GET_FOLLOWME_NUMBER_LIST, request, fields)
 
+    @overload
+    def iter_followme_number_list(
+        self, request: GetAccountFollowmeNumberListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[FollowMeNumberInfo]: ...
+
+    @overload
+    def iter_followme_number_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_account: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[FollowMeNumberInfo]: ...
+
     async def iter_followme_number_list(
         self,
         request: GetAccountFollowmeNumberListRequest | None = None,
@@ -3944,6 +3641,23 @@ class AsyncAccountService(AsyncServiceBase):
         """Returns the account note records that match the search criteria."""
         return await self._call(GET_ACCOUNT_NOTE_LIST, request, fields)
 
+    @overload
+    def iter_account_note_list(
+        self, request: GetAccountNoteListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[AccountNoteInfo]: ...
+
+    @overload
+    def iter_account_note_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_account: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[AccountNoteInfo]: ...
+
     async def iter_account_note_list(
         self,
         request: GetAccountNoteListRequest | None = None,
@@ -4038,6 +3752,23 @@ class AsyncAccountService(AsyncServiceBase):
     ) -> GetAccountSpeedDialListResponse:
         """Returns the speed dial records that match the search criteria."""
         return await self._call(GET_SPEED_DIAL_LIST, request, fields)
+
+    @overload
+    def iter_speed_dial_list(
+        self, request: GetAccountSpeedDialListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[SpeedDialInfo]: ...
+
+    @overload
+    def iter_speed_dial_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_account: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[SpeedDialInfo]: ...
 
     async def iter_speed_dial_list(
         self,
@@ -4134,6 +3865,23 @@ class AsyncAccountService(AsyncServiceBase):
         """Returns the call screening rule records that match the search criteria."""
         return await self._call(GET_CALL_SCREENING_RULE_LIST, request, fields)
 
+    @overload
+    def iter_call_screening_rule_list(
+        self, request: GetAccountCallScreeningRuleListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[CallScreeningRuleInfo]: ...
+
+    @overload
+    def iter_call_screening_rule_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_account: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[CallScreeningRuleInfo]: ...
+
     async def iter_call_screening_rule_list(
         self,
         request: GetAccountCallScreeningRuleListRequest | None = None,
@@ -4228,6 +3976,23 @@ class AsyncAccountService(AsyncServiceBase):
     ) -> GetAccountAccessNumberListResponse:
         """Returns the access number records that match the search criteria."""
         return await self._call(GET_ACCESS_NUMBER_LIST, request, fields)
+
+    @overload
+    def iter_access_number_list(
+        self, request: GetAccountAccessNumberListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[AccessNumberInfo]: ...
+
+    @overload
+    def iter_access_number_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_account: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[AccessNumberInfo]: ...
 
     async def iter_access_number_list(
         self,
@@ -4324,6 +4089,23 @@ class AsyncAccountService(AsyncServiceBase):
         """Returns the extension records that match the search criteria."""
         return await self._call(GET_EXTENSION_LIST, request, fields)
 
+    @overload
+    def iter_extension_list(
+        self, request: GetAccountExtensionListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[AccountExtensionInfo]: ...
+
+    @overload
+    def iter_extension_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_account: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[AccountExtensionInfo]: ...
+
     async def iter_extension_list(
         self,
         request: GetAccountExtensionListRequest | None = None,
@@ -4418,6 +4200,23 @@ class AsyncAccountService(AsyncServiceBase):
     ) -> GetAccountDeviceBindingListResponse:
         """Returns the device binding records that match the search criteria."""
         return await self._call(GET_DEVICE_BINDING_LIST, request, fields)
+
+    @overload
+    def iter_device_binding_list(
+        self, request: GetAccountDeviceBindingListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[DeviceBindingInfo]: ...
+
+    @overload
+    def iter_device_binding_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_account: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[DeviceBindingInfo]: ...
 
     async def iter_device_binding_list(
         self,

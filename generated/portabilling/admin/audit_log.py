@@ -8,12 +8,12 @@ Admin interface, mr105/admin/AuditLogAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
-from datetime import datetime
 from ..types.audit_log import (
     AuditRecordInfo,
     ExportAuditLogAuditListRequest,
@@ -26,41 +26,25 @@ from ..types.audit_log import (
 
 __all__ = ["AuditLogService", "AsyncAuditLogService"]
 
-GET_AUDIT_LIST: Operation[GetAuditLogAuditListRequest, GetAuditLogAuditListResponse] = Operation(
-    service="AuditLog",
-    name="get_audit_list",
+SERVICE = ServiceSpec(
+    "AuditLog",
     namespace="http://portaone.com/Porta/SOAP/AuditLog",
-    soap_action="http://portaone.com/Porta/SOAP/AuditLog#get_audit_list",
     endpoint_path="/Porta/SOAP/AuditLog",
-    request=GetAuditLogAuditListRequest,
-    response=GetAuditLogAuditListResponse,
-    parts=("GetAuditLogAuditListRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+)
+
+GET_AUDIT_LIST = Operation(
+    SERVICE,
+    "get_audit_list",
+    GetAuditLogAuditListRequest,
+    GetAuditLogAuditListResponse,
     page_field="audit_list",
 )
-GET_AUDIT_INFO: Operation[GetAuditLogAuditInfoRequest, GetAuditLogAuditInfoResponse] = Operation(
-    service="AuditLog",
-    name="get_audit_info",
-    namespace="http://portaone.com/Porta/SOAP/AuditLog",
-    soap_action="http://portaone.com/Porta/SOAP/AuditLog#get_audit_info",
-    endpoint_path="/Porta/SOAP/AuditLog",
-    request=GetAuditLogAuditInfoRequest,
-    response=GetAuditLogAuditInfoResponse,
-    parts=("GetAuditLogAuditInfoRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_AUDIT_INFO = Operation(
+    SERVICE, "get_audit_info", GetAuditLogAuditInfoRequest, GetAuditLogAuditInfoResponse
 )
-EXPORT_AUDIT_LIST: Operation[ExportAuditLogAuditListRequest, ExportAuditLogAuditListResponse] = (
-    Operation(
-        service="AuditLog",
-        name="export_audit_list",
-        namespace="http://portaone.com/Porta/SOAP/AuditLog",
-        soap_action="http://portaone.com/Porta/SOAP/AuditLog#export_audit_list",
-        endpoint_path="/Porta/SOAP/AuditLog",
-        request=ExportAuditLogAuditListRequest,
-        response=ExportAuditLogAuditListResponse,
-        parts=("ExportAuditLogAuditListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+EXPORT_AUDIT_LIST = Operation(
+    SERVICE, "export_audit_list", ExportAuditLogAuditListRequest, ExportAuditLogAuditListResponse
 )
 
 
@@ -94,6 +78,27 @@ class AuditLogService(ServiceBase):
     ) -> GetAuditLogAuditListResponse:
         """Returns the audit records that match the search criteria."""
         return self._call(GET_AUDIT_LIST, request, fields)
+
+    @overload
+    def iter_audit_list(
+        self, request: GetAuditLogAuditListRequest, /, *, page_size: int = 100
+    ) -> Iterator[AuditRecordInfo]: ...
+
+    @overload
+    def iter_audit_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        object_: str | UnsetType = UNSET,
+        i_object: int | UnsetType = UNSET,
+        user: str | UnsetType = UNSET,
+        from_: datetime | UnsetType = UNSET,
+        to: datetime | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[AuditRecordInfo]: ...
 
     def iter_audit_list(
         self,
@@ -180,6 +185,27 @@ class AsyncAuditLogService(AsyncServiceBase):
     ) -> GetAuditLogAuditListResponse:
         """Returns the audit records that match the search criteria."""
         return await self._call(GET_AUDIT_LIST, request, fields)
+
+    @overload
+    def iter_audit_list(
+        self, request: GetAuditLogAuditListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[AuditRecordInfo]: ...
+
+    @overload
+    def iter_audit_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        object_: str | UnsetType = UNSET,
+        i_object: int | UnsetType = UNSET,
+        user: str | UnsetType = UNSET,
+        from_: datetime | UnsetType = UNSET,
+        to: datetime | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[AuditRecordInfo]: ...
 
     async def iter_audit_list(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.auto_attendant import (
@@ -31,82 +31,37 @@ from ..types.auto_attendant import (
 
 __all__ = ["AutoAttendantService", "AsyncAutoAttendantService"]
 
-GET_MENU_LIST: Operation[GetAutoAttendantMenuListRequest, GetAutoAttendantMenuListResponse] = (
-    Operation(
-        service="AutoAttendant",
-        name="get_menu_list",
-        namespace="http://portaone.com/Porta/SOAP/AutoAttendant",
-        soap_action="http://portaone.com/Porta/SOAP/AutoAttendant#get_menu_list",
-        endpoint_path="/Porta/SOAP/AutoAttendant",
-        request=GetAutoAttendantMenuListRequest,
-        response=GetAutoAttendantMenuListResponse,
-        parts=("GetAutoAttendantMenuListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-        page_field="menu_list",
-    )
-)
-ADD_MENU: Operation[AddAutoAttendantMenuRequest, AddAutoAttendantMenuResponse] = Operation(
-    service="AutoAttendant",
-    name="add_menu",
+SERVICE = ServiceSpec(
+    "AutoAttendant",
     namespace="http://portaone.com/Porta/SOAP/AutoAttendant",
-    soap_action="http://portaone.com/Porta/SOAP/AutoAttendant#add_menu",
     endpoint_path="/Porta/SOAP/AutoAttendant",
-    request=AddAutoAttendantMenuRequest,
-    response=AddAutoAttendantMenuResponse,
-    parts=("AddAutoAttendantMenuRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-UPDATE_MENU: Operation[UpdateAutoAttendantMenuRequest, UpdateAutoAttendantMenuResponse] = (
-    Operation(
-        service="AutoAttendant",
-        name="update_menu",
-        namespace="http://portaone.com/Porta/SOAP/AutoAttendant",
-        soap_action="http://portaone.com/Porta/SOAP/AutoAttendant#update_menu",
-        endpoint_path="/Porta/SOAP/AutoAttendant",
-        request=UpdateAutoAttendantMenuRequest,
-        response=UpdateAutoAttendantMenuResponse,
-        parts=("UpdateAutoAttendantMenuRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+
+GET_MENU_LIST = Operation(
+    SERVICE,
+    "get_menu_list",
+    GetAutoAttendantMenuListRequest,
+    GetAutoAttendantMenuListResponse,
+    page_field="menu_list",
 )
-DELETE_MENU: Operation[DeleteAutoAttendantMenuRequest, DeleteAutoAttendantMenuResponse] = (
-    Operation(
-        service="AutoAttendant",
-        name="delete_menu",
-        namespace="http://portaone.com/Porta/SOAP/AutoAttendant",
-        soap_action="http://portaone.com/Porta/SOAP/AutoAttendant#delete_menu",
-        endpoint_path="/Porta/SOAP/AutoAttendant",
-        request=DeleteAutoAttendantMenuRequest,
-        response=DeleteAutoAttendantMenuResponse,
-        parts=("DeleteAutoAttendantMenuRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+ADD_MENU = Operation(
+    SERVICE, "add_menu", AddAutoAttendantMenuRequest, AddAutoAttendantMenuResponse
 )
-GET_MENU_INFO: Operation[GetAutoAttendantMenuInfoRequest, GetAutoAttendantMenuInfoResponse] = (
-    Operation(
-        service="AutoAttendant",
-        name="get_menu_info",
-        namespace="http://portaone.com/Porta/SOAP/AutoAttendant",
-        soap_action="http://portaone.com/Porta/SOAP/AutoAttendant#get_menu_info",
-        endpoint_path="/Porta/SOAP/AutoAttendant",
-        request=GetAutoAttendantMenuInfoRequest,
-        response=GetAutoAttendantMenuInfoResponse,
-        parts=("GetAutoAttendantMenuInfoRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+UPDATE_MENU = Operation(
+    SERVICE, "update_menu", UpdateAutoAttendantMenuRequest, UpdateAutoAttendantMenuResponse
 )
-SET_MENU_PROMPT: Operation[
-    SetAutoAttendantMenuPromptRequest, SetAutoAttendantMenuPromptResponse
-] = Operation(
-    service="AutoAttendant",
-    name="set_menu_prompt",
-    namespace="http://portaone.com/Porta/SOAP/AutoAttendant",
-    soap_action="http://portaone.com/Porta/SOAP/AutoAttendant#set_menu_prompt",
-    endpoint_path="/Porta/SOAP/AutoAttendant",
-    request=SetAutoAttendantMenuPromptRequest,
-    response=SetAutoAttendantMenuPromptResponse,
-    parts=("SetAutoAttendantMenuPromptRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_MENU = Operation(
+    SERVICE, "delete_menu", DeleteAutoAttendantMenuRequest, DeleteAutoAttendantMenuResponse
+)
+GET_MENU_INFO = Operation(
+    SERVICE, "get_menu_info", GetAutoAttendantMenuInfoRequest, GetAutoAttendantMenuInfoResponse
+)
+SET_MENU_PROMPT = Operation(
+    SERVICE,
+    "set_menu_prompt",
+    SetAutoAttendantMenuPromptRequest,
+    SetAutoAttendantMenuPromptResponse,
 )
 
 
@@ -136,6 +91,23 @@ class AutoAttendantService(ServiceBase):
     ) -> GetAutoAttendantMenuListResponse:
         """Returns the menu records that match the search criteria."""
         return self._call(GET_MENU_LIST, request, fields)
+
+    @overload
+    def iter_menu_list(
+        self, request: GetAutoAttendantMenuListRequest, /, *, page_size: int = 100
+    ) -> Iterator[AAMenuInfo]: ...
+
+    @overload
+    def iter_menu_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_account: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[AAMenuInfo]: ...
 
     def iter_menu_list(
         self,
@@ -280,6 +252,23 @@ class AsyncAutoAttendantService(AsyncServiceBase):
     ) -> GetAutoAttendantMenuListResponse:
         """Returns the menu records that match the search criteria."""
         return await self._call(GET_MENU_LIST, request, fields)
+
+    @overload
+    def iter_menu_list(
+        self, request: GetAutoAttendantMenuListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[AAMenuInfo]: ...
+
+    @overload
+    def iter_menu_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_account: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[AAMenuInfo]: ...
 
     async def iter_menu_list(
         self,

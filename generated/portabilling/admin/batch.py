@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.batch import (
@@ -49,164 +49,54 @@ from ..types.batch import (
 
 __all__ = ["BatchService", "AsyncBatchService"]
 
-GET_BATCH_INFO: Operation[GetBatchInfoRequest, GetBatchInfoResponse] = Operation(
-    service="Batch",
-    name="get_batch_info",
+SERVICE = ServiceSpec(
+    "Batch",
     namespace="http://portaone.com/Porta/SOAP/Batch",
-    soap_action="http://portaone.com/Porta/SOAP/Batch#get_batch_info",
     endpoint_path="/Porta/SOAP/Batch",
-    request=GetBatchInfoRequest,
-    response=GetBatchInfoResponse,
-    parts=("GetBatchInfoRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_BATCH_LIST: Operation[GetBatchListRequest, GetBatchListResponse] = Operation(
-    service="Batch",
-    name="get_batch_list",
-    namespace="http://portaone.com/Porta/SOAP/Batch",
-    soap_action="http://portaone.com/Porta/SOAP/Batch#get_batch_list",
-    endpoint_path="/Porta/SOAP/Batch",
-    request=GetBatchListRequest,
-    response=GetBatchListResponse,
-    parts=("GetBatchListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    page_field="batch_list",
+
+GET_BATCH_INFO = Operation(SERVICE, "get_batch_info", GetBatchInfoRequest, GetBatchInfoResponse)
+GET_BATCH_LIST = Operation(
+    SERVICE, "get_batch_list", GetBatchListRequest, GetBatchListResponse, page_field="batch_list"
 )
-ADD_BATCH: Operation[AddBatchRequest, AddBatchResponse] = Operation(
-    service="Batch",
-    name="add_batch",
-    namespace="http://portaone.com/Porta/SOAP/Batch",
-    soap_action="http://portaone.com/Porta/SOAP/Batch#add_batch",
-    endpoint_path="/Porta/SOAP/Batch",
-    request=AddBatchRequest,
-    response=AddBatchResponse,
-    parts=("AddBatchRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_BATCH = Operation(SERVICE, "add_batch", AddBatchRequest, AddBatchResponse)
+UPDATE_BATCH = Operation(SERVICE, "update_batch", UpdateBatchRequest, UpdateBatchResponse)
+DELETE_BATCH = Operation(SERVICE, "delete_batch", DeleteBatchRequest, DeleteBatchResponse)
+UPLOAD_BATCH_FILE = Operation(
+    SERVICE, "upload_batch_file", UploadBatchFileRequest, UploadBatchFileResponse
 )
-UPDATE_BATCH: Operation[UpdateBatchRequest, UpdateBatchResponse] = Operation(
-    service="Batch",
-    name="update_batch",
-    namespace="http://portaone.com/Porta/SOAP/Batch",
-    soap_action="http://portaone.com/Porta/SOAP/Batch#update_batch",
-    endpoint_path="/Porta/SOAP/Batch",
-    request=UpdateBatchRequest,
-    response=UpdateBatchResponse,
-    parts=("UpdateBatchRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_BATCH_JOB_STATUS = Operation(
+    SERVICE, "get_batch_job_status", GetBatchJobStatusRequest, GetBatchJobStatusResponse
 )
-DELETE_BATCH: Operation[DeleteBatchRequest, DeleteBatchResponse] = Operation(
-    service="Batch",
-    name="delete_batch",
-    namespace="http://portaone.com/Porta/SOAP/Batch",
-    soap_action="http://portaone.com/Porta/SOAP/Batch#delete_batch",
-    endpoint_path="/Porta/SOAP/Batch",
-    request=DeleteBatchRequest,
-    response=DeleteBatchResponse,
-    parts=("DeleteBatchRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-UPLOAD_BATCH_FILE: Operation[UploadBatchFileRequest, UploadBatchFileResponse] = Operation(
-    service="Batch",
-    name="upload_batch_file",
-    namespace="http://portaone.com/Porta/SOAP/Batch",
-    soap_action="http://portaone.com/Porta/SOAP/Batch#upload_batch_file",
-    endpoint_path="/Porta/SOAP/Batch",
-    request=UploadBatchFileRequest,
-    response=UploadBatchFileResponse,
-    parts=("UploadBatchFileRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-GET_BATCH_JOB_STATUS: Operation[GetBatchJobStatusRequest, GetBatchJobStatusResponse] = Operation(
-    service="Batch",
-    name="get_batch_job_status",
-    namespace="http://portaone.com/Porta/SOAP/Batch",
-    soap_action="http://portaone.com/Porta/SOAP/Batch#get_batch_job_status",
-    endpoint_path="/Porta/SOAP/Batch",
-    request=GetBatchJobStatusRequest,
-    response=GetBatchJobStatusResponse,
-    parts=("GetBatchJobStatusRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-GET_BATCH_JOB_LIST: Operation[GetBatchJobListRequest, GetBatchJobListResponse] = Operation(
-    service="Batch",
-    name="get_batch_job_list",
-    namespace="http://portaone.com/Porta/SOAP/Batch",
-    soap_action="http://portaone.com/Porta/SOAP/Batch#get_batch_job_list",
-    endpoint_path="/Porta/SOAP/Batch",
-    request=GetBatchJobListRequest,
-    response=GetBatchJobListResponse,
-    parts=("GetBatchJobListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_BATCH_JOB_LIST = Operation(
+    SERVICE,
+    "get_batch_job_list",
+    GetBatchJobListRequest,
+    GetBatchJobListResponse,
     page_field="job_list",
 )
-CANCEL_BATCH_JOB: Operation[CancelBatchJobRequest, CancelBatchJobResponse] = Operation(
-    service="Batch",
-    name="cancel_batch_job",
-    namespace="http://portaone.com/Porta/SOAP/Batch",
-    soap_action="http://portaone.com/Porta/SOAP/Batch#cancel_batch_job",
-    endpoint_path="/Porta/SOAP/Batch",
-    request=CancelBatchJobRequest,
-    response=CancelBatchJobResponse,
-    parts=("CancelBatchJobRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+CANCEL_BATCH_JOB = Operation(
+    SERVICE, "cancel_batch_job", CancelBatchJobRequest, CancelBatchJobResponse
 )
-GET_BATCH_FIELD_LIST: Operation[GetBatchFieldListRequest, GetBatchFieldListResponse] = Operation(
-    service="Batch",
-    name="get_batch_field_list",
-    namespace="http://portaone.com/Porta/SOAP/Batch",
-    soap_action="http://portaone.com/Porta/SOAP/Batch#get_batch_field_list",
-    endpoint_path="/Porta/SOAP/Batch",
-    request=GetBatchFieldListRequest,
-    response=GetBatchFieldListResponse,
-    parts=("GetBatchFieldListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_BATCH_FIELD_LIST = Operation(
+    SERVICE,
+    "get_batch_field_list",
+    GetBatchFieldListRequest,
+    GetBatchFieldListResponse,
     page_field="batch_field_list",
 )
-ADD_BATCH_FIELD: Operation[AddBatchFieldRequest, AddBatchFieldResponse] = Operation(
-    service="Batch",
-    name="add_batch_field",
-    namespace="http://portaone.com/Porta/SOAP/Batch",
-    soap_action="http://portaone.com/Porta/SOAP/Batch#add_batch_field",
-    endpoint_path="/Porta/SOAP/Batch",
-    request=AddBatchFieldRequest,
-    response=AddBatchFieldResponse,
-    parts=("AddBatchFieldRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_BATCH_FIELD = Operation(
+    SERVICE, "add_batch_field", AddBatchFieldRequest, AddBatchFieldResponse
 )
-UPDATE_BATCH_FIELD: Operation[UpdateBatchFieldRequest, UpdateBatchFieldResponse] = Operation(
-    service="Batch",
-    name="update_batch_field",
-    namespace="http://portaone.com/Porta/SOAP/Batch",
-    soap_action="http://portaone.com/Porta/SOAP/Batch#update_batch_field",
-    endpoint_path="/Porta/SOAP/Batch",
-    request=UpdateBatchFieldRequest,
-    response=UpdateBatchFieldResponse,
-    parts=("UpdateBatchFieldRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_BATCH_FIELD = Operation(
+    SERVICE, "update_batch_field", UpdateBatchFieldRequest, UpdateBatchFieldResponse
 )
-DELETE_BATCH_FIELD: Operation[DeleteBatchFieldRequest, DeleteBatchFieldResponse] = Operation(
-    service="Batch",
-    name="delete_batch_field",
-    namespace="http://portaone.com/Porta/SOAP/Batch",
-    soap_action="http://portaone.com/Porta/SOAP/Batch#delete_batch_field",
-    endpoint_path="/Porta/SOAP/Batch",
-    request=DeleteBatchFieldRequest,
-    response=DeleteBatchFieldResponse,
-    parts=("DeleteBatchFieldRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_BATCH_FIELD = Operation(
+    SERVICE, "delete_batch_field", DeleteBatchFieldRequest, DeleteBatchFieldResponse
 )
-DOWNLOAD_BATCH_ERRORS: Operation[DownloadBatchErrorsRequest, DownloadBatchErrorsResponse] = (
-    Operation(
-        service="Batch",
-        name="download_batch_errors",
-        namespace="http://portaone.com/Porta/SOAP/Batch",
-        soap_action="http://portaone.com/Porta/SOAP/Batch#download_batch_errors",
-        endpoint_path="/Porta/SOAP/Batch",
-        request=DownloadBatchErrorsRequest,
-        response=DownloadBatchErrorsResponse,
-        parts=("DownloadBatchErrorsRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+DOWNLOAD_BATCH_ERRORS = Operation(
+    SERVICE, "download_batch_errors", DownloadBatchErrorsRequest, DownloadBatchErrorsResponse
 )
 
 
@@ -253,6 +143,24 @@ class BatchService(ServiceBase):
     ) -> GetBatchListResponse:
         """Returns the batch records that match the search criteria."""
         return self._call(GET_BATCH_LIST, request, fields)
+
+    @overload
+    def iter_batch_list(
+        self, request: GetBatchListRequest, /, *, page_size: int = 100
+    ) -> Iterator[BatchInfo]: ...
+
+    @overload
+    def iter_batch_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        name: str | UnsetType = UNSET,
+        i_customer: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[BatchInfo]: ...
 
     def iter_batch_list(
         self, request: GetBatchListRequest | None = None, /, *, page_size: int = 100, **fields: Any
@@ -377,6 +285,23 @@ class BatchService(ServiceBase):
         """Returns the batch job records that match the search criteria."""
         return self._call(GET_BATCH_JOB_LIST, request, fields)
 
+    @overload
+    def iter_batch_job_list(
+        self, request: GetBatchJobListRequest, /, *, page_size: int = 100
+    ) -> Iterator[BatchJobInfo]: ...
+
+    @overload
+    def iter_batch_job_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_batch: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[BatchJobInfo]: ...
+
     def iter_batch_job_list(
         self,
         request: GetBatchJobListRequest | None = None,
@@ -427,6 +352,23 @@ class BatchService(ServiceBase):
     ) -> GetBatchFieldListResponse:
         """Returns the batch field records that match the search criteria."""
         return self._call(GET_BATCH_FIELD_LIST, request, fields)
+
+    @overload
+    def iter_batch_field_list(
+        self, request: GetBatchFieldListRequest, /, *, page_size: int = 100
+    ) -> Iterator[BatchFieldInfo]: ...
+
+    @overload
+    def iter_batch_field_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_batch: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[BatchFieldInfo]: ...
 
     def iter_batch_field_list(
         self,
@@ -565,6 +507,24 @@ class AsyncBatchService(AsyncServiceBase):
         """Returns the batch records that match the search criteria."""
         return await self._call(GET_BATCH_LIST, request, fields)
 
+    @overload
+    def iter_batch_list(
+        self, request: GetBatchListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[BatchInfo]: ...
+
+    @overload
+    def iter_batch_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        name: str | UnsetType = UNSET,
+        i_customer: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[BatchInfo]: ...
+
     async def iter_batch_list(
         self, request: GetBatchListRequest | None = None, /, *, page_size: int = 100, **fields: Any
     ) -> AsyncIterator[BatchInfo]:
@@ -691,6 +651,23 @@ class AsyncBatchService(AsyncServiceBase):
         """Returns the batch job records that match the search criteria."""
         return await self._call(GET_BATCH_JOB_LIST, request, fields)
 
+    @overload
+    def iter_batch_job_list(
+        self, request: GetBatchJobListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[BatchJobInfo]: ...
+
+    @overload
+    def iter_batch_job_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_batch: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[BatchJobInfo]: ...
+
     async def iter_batch_job_list(
         self,
         request: GetBatchJobListRequest | None = None,
@@ -744,6 +721,23 @@ class AsyncBatchService(AsyncServiceBase):
     ) -> GetBatchFieldListResponse:
         """Returns the batch field records that match the search criteria."""
         return await self._call(GET_BATCH_FIELD_LIST, request, fields)
+
+    @overload
+    def iter_batch_field_list(
+        self, request: GetBatchFieldListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[BatchFieldInfo]: ...
+
+    @overload
+    def iter_batch_field_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_batch: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[BatchFieldInfo]: ...
 
     async def iter_batch_field_list(
         self,

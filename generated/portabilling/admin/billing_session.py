@@ -8,12 +8,12 @@ Admin interface, mr105/admin/BillingSessionAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
-from datetime import datetime
 from ..types.billing_session import (
     AuthorizeBillingSessionRequest,
     AuthorizeBillingSessionResponse,
@@ -34,89 +34,40 @@ from ..types.common import SessionRecord
 
 __all__ = ["BillingSessionService", "AsyncBillingSessionService"]
 
-AUTHORIZE: Operation[AuthorizeBillingSessionRequest, AuthorizeBillingSessionResponse] = Operation(
-    service="BillingSession",
-    name="authorize",
+SERVICE = ServiceSpec(
+    "BillingSession",
     namespace="http://portaone.com/Porta/SOAP/BillingSession",
-    soap_action="http://portaone.com/Porta/SOAP/BillingSession#authorize",
     endpoint_path="/Porta/SOAP/BillingSession",
-    request=AuthorizeBillingSessionRequest,
-    response=AuthorizeBillingSessionResponse,
-    parts=("AuthorizeBillingSessionRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-START_SESSION: Operation[StartBillingSessionRequest, StartBillingSessionResponse] = Operation(
-    service="BillingSession",
-    name="start_session",
-    namespace="http://portaone.com/Porta/SOAP/BillingSession",
-    soap_action="http://portaone.com/Porta/SOAP/BillingSession#start_session",
-    endpoint_path="/Porta/SOAP/BillingSession",
-    request=StartBillingSessionRequest,
-    response=StartBillingSessionResponse,
-    parts=("StartBillingSessionRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+AUTHORIZE = Operation(
+    SERVICE, "authorize", AuthorizeBillingSessionRequest, AuthorizeBillingSessionResponse
 )
-UPDATE_SESSION: Operation[UpdateBillingSessionRequest, UpdateBillingSessionResponse] = Operation(
-    service="BillingSession",
-    name="update_session",
-    namespace="http://portaone.com/Porta/SOAP/BillingSession",
-    soap_action="http://portaone.com/Porta/SOAP/BillingSession#update_session",
-    endpoint_path="/Porta/SOAP/BillingSession",
-    request=UpdateBillingSessionRequest,
-    response=UpdateBillingSessionResponse,
-    parts=("UpdateBillingSessionRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+START_SESSION = Operation(
+    SERVICE, "start_session", StartBillingSessionRequest, StartBillingSessionResponse
 )
-STOP_SESSION: Operation[StopBillingSessionRequest, StopBillingSessionResponse] = Operation(
-    service="BillingSession",
-    name="stop_session",
-    namespace="http://portaone.com/Porta/SOAP/BillingSession",
-    soap_action="http://portaone.com/Porta/SOAP/BillingSession#stop_session",
-    endpoint_path="/Porta/SOAP/BillingSession",
-    request=StopBillingSessionRequest,
-    response=StopBillingSessionResponse,
-    parts=("StopBillingSessionRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_SESSION = Operation(
+    SERVICE, "update_session", UpdateBillingSessionRequest, UpdateBillingSessionResponse
 )
-GET_ACTIVE_SESSION_LIST: Operation[
-    GetBillingSessionActiveSessionListRequest, GetBillingSessionActiveSessionListResponse
-] = Operation(
-    service="BillingSession",
-    name="get_active_session_list",
-    namespace="http://portaone.com/Porta/SOAP/BillingSession",
-    soap_action="http://portaone.com/Porta/SOAP/BillingSession#get_active_session_list",
-    endpoint_path="/Porta/SOAP/BillingSession",
-    request=GetBillingSessionActiveSessionListRequest,
-    response=GetBillingSessionActiveSessionListResponse,
-    parts=("GetBillingSessionActiveSessionListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+STOP_SESSION = Operation(
+    SERVICE, "stop_session", StopBillingSessionRequest, StopBillingSessionResponse
+)
+GET_ACTIVE_SESSION_LIST = Operation(
+    SERVICE,
+    "get_active_session_list",
+    GetBillingSessionActiveSessionListRequest,
+    GetBillingSessionActiveSessionListResponse,
     page_field="sessions",
 )
-DISCONNECT_SESSION: Operation[
-    DisconnectBillingSessionRequest, DisconnectBillingSessionResponse
-] = Operation(
-    service="BillingSession",
-    name="disconnect_session",
-    namespace="http://portaone.com/Porta/SOAP/BillingSession",
-    soap_action="http://portaone.com/Porta/SOAP/BillingSession#disconnect_session",
-    endpoint_path="/Porta/SOAP/BillingSession",
-    request=DisconnectBillingSessionRequest,
-    response=DisconnectBillingSessionResponse,
-    parts=("DisconnectBillingSessionRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DISCONNECT_SESSION = Operation(
+    SERVICE,
+    "disconnect_session",
+    DisconnectBillingSessionRequest,
+    DisconnectBillingSessionResponse,
 )
-GET_SESSION_INFO: Operation[GetBillingSessionInfoRequest, GetBillingSessionInfoResponse] = (
-    Operation(
-        service="BillingSession",
-        name="get_session_info",
-        namespace="http://portaone.com/Porta/SOAP/BillingSession",
-        soap_action="http://portaone.com/Porta/SOAP/BillingSession#get_session_info",
-        endpoint_path="/Porta/SOAP/BillingSession",
-        request=GetBillingSessionInfoRequest,
-        response=GetBillingSessionInfoResponse,
-        parts=("GetBillingSessionInfoRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+GET_SESSION_INFO = Operation(
+    SERVICE, "get_session_info", GetBillingSessionInfoRequest, GetBillingSessionInfoResponse
 )
 
 
@@ -235,6 +186,24 @@ class BillingSessionService(ServiceBase):
     ) -> GetBillingSessionActiveSessionListResponse:
         """Returns the active session records that match the search criteria."""
         return self._call(GET_ACTIVE_SESSION_LIST, request, fields)
+
+    @overload
+    def iter_active_session_list(
+        self, request: GetBillingSessionActiveSessionListRequest, /, *, page_size: int = 100
+    ) -> Iterator[SessionRecord]: ...
+
+    @overload
+    def iter_active_session_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        i_account: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[SessionRecord]: ...
 
     def iter_active_session_list(
         self,
@@ -405,6 +374,24 @@ class AsyncBillingSessionService(AsyncServiceBase):
     ) -> GetBillingSessionActiveSessionListResponse:
         """Returns the active session records that match the search criteria."""
         return await self._call(GET_ACTIVE_SESSION_LIST, request, fields)
+
+    @overload
+    def iter_active_session_list(
+        self, request: GetBillingSessionActiveSessionListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[SessionRecord]: ...
+
+    @overload
+    def iter_active_session_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        i_account: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[SessionRecord]: ...
 
     async def iter_active_session_list(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.bundle import (
@@ -33,83 +33,31 @@ from ..types.bundle import (
 
 __all__ = ["BundleService", "AsyncBundleService"]
 
-GET_BUNDLE_INFO: Operation[GetBundleInfoRequest, GetBundleInfoResponse] = Operation(
-    service="Bundle",
-    name="get_bundle_info",
+SERVICE = ServiceSpec(
+    "Bundle",
     namespace="http://portaone.com/Porta/SOAP/Bundle",
-    soap_action="http://portaone.com/Porta/SOAP/Bundle#get_bundle_info",
     endpoint_path="/Porta/SOAP/Bundle",
-    request=GetBundleInfoRequest,
-    response=GetBundleInfoResponse,
-    parts=("GetBundleInfoRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_BUNDLE_LIST: Operation[GetBundleListRequest, GetBundleListResponse] = Operation(
-    service="Bundle",
-    name="get_bundle_list",
-    namespace="http://portaone.com/Porta/SOAP/Bundle",
-    soap_action="http://portaone.com/Porta/SOAP/Bundle#get_bundle_list",
-    endpoint_path="/Porta/SOAP/Bundle",
-    request=GetBundleListRequest,
-    response=GetBundleListResponse,
-    parts=("GetBundleListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_BUNDLE_INFO = Operation(
+    SERVICE, "get_bundle_info", GetBundleInfoRequest, GetBundleInfoResponse
+)
+GET_BUNDLE_LIST = Operation(
+    SERVICE,
+    "get_bundle_list",
+    GetBundleListRequest,
+    GetBundleListResponse,
     page_field="bundle_list",
 )
-ADD_BUNDLE: Operation[AddBundleRequest, AddBundleResponse] = Operation(
-    service="Bundle",
-    name="add_bundle",
-    namespace="http://portaone.com/Porta/SOAP/Bundle",
-    soap_action="http://portaone.com/Porta/SOAP/Bundle#add_bundle",
-    endpoint_path="/Porta/SOAP/Bundle",
-    request=AddBundleRequest,
-    response=AddBundleResponse,
-    parts=("AddBundleRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_BUNDLE = Operation(SERVICE, "add_bundle", AddBundleRequest, AddBundleResponse)
+UPDATE_BUNDLE = Operation(SERVICE, "update_bundle", UpdateBundleRequest, UpdateBundleResponse)
+DELETE_BUNDLE = Operation(SERVICE, "delete_bundle", DeleteBundleRequest, DeleteBundleResponse)
+ACTIVATE_BUNDLE = Operation(
+    SERVICE, "activate_bundle", ActivateBundleRequest, ActivateBundleResponse
 )
-UPDATE_BUNDLE: Operation[UpdateBundleRequest, UpdateBundleResponse] = Operation(
-    service="Bundle",
-    name="update_bundle",
-    namespace="http://portaone.com/Porta/SOAP/Bundle",
-    soap_action="http://portaone.com/Porta/SOAP/Bundle#update_bundle",
-    endpoint_path="/Porta/SOAP/Bundle",
-    request=UpdateBundleRequest,
-    response=UpdateBundleResponse,
-    parts=("UpdateBundleRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-DELETE_BUNDLE: Operation[DeleteBundleRequest, DeleteBundleResponse] = Operation(
-    service="Bundle",
-    name="delete_bundle",
-    namespace="http://portaone.com/Porta/SOAP/Bundle",
-    soap_action="http://portaone.com/Porta/SOAP/Bundle#delete_bundle",
-    endpoint_path="/Porta/SOAP/Bundle",
-    request=DeleteBundleRequest,
-    response=DeleteBundleResponse,
-    parts=("DeleteBundleRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-ACTIVATE_BUNDLE: Operation[ActivateBundleRequest, ActivateBundleResponse] = Operation(
-    service="Bundle",
-    name="activate_bundle",
-    namespace="http://portaone.com/Porta/SOAP/Bundle",
-    soap_action="http://portaone.com/Porta/SOAP/Bundle#activate_bundle",
-    endpoint_path="/Porta/SOAP/Bundle",
-    request=ActivateBundleRequest,
-    response=ActivateBundleResponse,
-    parts=("ActivateBundleRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-GET_BUNDLE_USAGE: Operation[GetBundleUsageRequest, GetBundleUsageResponse] = Operation(
-    service="Bundle",
-    name="get_bundle_usage",
-    namespace="http://portaone.com/Porta/SOAP/Bundle",
-    soap_action="http://portaone.com/Porta/SOAP/Bundle#get_bundle_usage",
-    endpoint_path="/Porta/SOAP/Bundle",
-    request=GetBundleUsageRequest,
-    response=GetBundleUsageResponse,
-    parts=("GetBundleUsageRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_BUNDLE_USAGE = Operation(
+    SERVICE, "get_bundle_usage", GetBundleUsageRequest, GetBundleUsageResponse
 )
 
 
@@ -156,6 +104,24 @@ class BundleService(ServiceBase):
     ) -> GetBundleListResponse:
         """Returns the bundle records that match the search criteria."""
         return self._call(GET_BUNDLE_LIST, request, fields)
+
+    @overload
+    def iter_bundle_list(
+        self, request: GetBundleListRequest, /, *, page_size: int = 100
+    ) -> Iterator[BundleInfo]: ...
+
+    @overload
+    def iter_bundle_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        name: str | UnsetType = UNSET,
+        iso_4217: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[BundleInfo]: ...
 
     def iter_bundle_list(
         self,
@@ -306,6 +272,24 @@ class AsyncBundleService(AsyncServiceBase):
     ) -> GetBundleListResponse:
         """Returns the bundle records that match the search criteria."""
         return await self._call(GET_BUNDLE_LIST, request, fields)
+
+    @overload
+    def iter_bundle_list(
+        self, request: GetBundleListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[BundleInfo]: ...
+
+    @overload
+    def iter_bundle_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        name: str | UnsetType = UNSET,
+        iso_4217: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[BundleInfo]: ...
 
     async def iter_bundle_list(
         self,

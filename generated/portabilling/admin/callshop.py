@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.callshop import (
@@ -33,83 +33,33 @@ from ..types.callshop import (
 
 __all__ = ["CallshopService", "AsyncCallshopService"]
 
-GET_BOOTH_INFO: Operation[GetCallshopBoothInfoRequest, GetCallshopBoothInfoResponse] = Operation(
-    service="Callshop",
-    name="get_booth_info",
+SERVICE = ServiceSpec(
+    "Callshop",
     namespace="http://portaone.com/Porta/SOAP/Callshop",
-    soap_action="http://portaone.com/Porta/SOAP/Callshop#get_booth_info",
     endpoint_path="/Porta/SOAP/Callshop",
-    request=GetCallshopBoothInfoRequest,
-    response=GetCallshopBoothInfoResponse,
-    parts=("GetCallshopBoothInfoRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_BOOTH_LIST: Operation[GetCallshopBoothListRequest, GetCallshopBoothListResponse] = Operation(
-    service="Callshop",
-    name="get_booth_list",
-    namespace="http://portaone.com/Porta/SOAP/Callshop",
-    soap_action="http://portaone.com/Porta/SOAP/Callshop#get_booth_list",
-    endpoint_path="/Porta/SOAP/Callshop",
-    request=GetCallshopBoothListRequest,
-    response=GetCallshopBoothListResponse,
-    parts=("GetCallshopBoothListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_BOOTH_INFO = Operation(
+    SERVICE, "get_booth_info", GetCallshopBoothInfoRequest, GetCallshopBoothInfoResponse
+)
+GET_BOOTH_LIST = Operation(
+    SERVICE,
+    "get_booth_list",
+    GetCallshopBoothListRequest,
+    GetCallshopBoothListResponse,
     page_field="booth_list",
 )
-ADD_BOOTH: Operation[AddCallshopBoothRequest, AddCallshopBoothResponse] = Operation(
-    service="Callshop",
-    name="add_booth",
-    namespace="http://portaone.com/Porta/SOAP/Callshop",
-    soap_action="http://portaone.com/Porta/SOAP/Callshop#add_booth",
-    endpoint_path="/Porta/SOAP/Callshop",
-    request=AddCallshopBoothRequest,
-    response=AddCallshopBoothResponse,
-    parts=("AddCallshopBoothRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_BOOTH = Operation(SERVICE, "add_booth", AddCallshopBoothRequest, AddCallshopBoothResponse)
+UPDATE_BOOTH = Operation(
+    SERVICE, "update_booth", UpdateCallshopBoothRequest, UpdateCallshopBoothResponse
 )
-UPDATE_BOOTH: Operation[UpdateCallshopBoothRequest, UpdateCallshopBoothResponse] = Operation(
-    service="Callshop",
-    name="update_booth",
-    namespace="http://portaone.com/Porta/SOAP/Callshop",
-    soap_action="http://portaone.com/Porta/SOAP/Callshop#update_booth",
-    endpoint_path="/Porta/SOAP/Callshop",
-    request=UpdateCallshopBoothRequest,
-    response=UpdateCallshopBoothResponse,
-    parts=("UpdateCallshopBoothRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_BOOTH = Operation(
+    SERVICE, "delete_booth", DeleteCallshopBoothRequest, DeleteCallshopBoothResponse
 )
-DELETE_BOOTH: Operation[DeleteCallshopBoothRequest, DeleteCallshopBoothResponse] = Operation(
-    service="Callshop",
-    name="delete_booth",
-    namespace="http://portaone.com/Porta/SOAP/Callshop",
-    soap_action="http://portaone.com/Porta/SOAP/Callshop#delete_booth",
-    endpoint_path="/Porta/SOAP/Callshop",
-    request=DeleteCallshopBoothRequest,
-    response=DeleteCallshopBoothResponse,
-    parts=("DeleteCallshopBoothRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-OPEN_BOOTH: Operation[OpenCallshopBoothRequest, OpenCallshopBoothResponse] = Operation(
-    service="Callshop",
-    name="open_booth",
-    namespace="http://portaone.com/Porta/SOAP/Callshop",
-    soap_action="http://portaone.com/Porta/SOAP/Callshop#open_booth",
-    endpoint_path="/Porta/SOAP/Callshop",
-    request=OpenCallshopBoothRequest,
-    response=OpenCallshopBoothResponse,
-    parts=("OpenCallshopBoothRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-CLOSE_BOOTH: Operation[CloseCallshopBoothRequest, CloseCallshopBoothResponse] = Operation(
-    service="Callshop",
-    name="close_booth",
-    namespace="http://portaone.com/Porta/SOAP/Callshop",
-    soap_action="http://portaone.com/Porta/SOAP/Callshop#close_booth",
-    endpoint_path="/Porta/SOAP/Callshop",
-    request=CloseCallshopBoothRequest,
-    response=CloseCallshopBoothResponse,
-    parts=("CloseCallshopBoothRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+OPEN_BOOTH = Operation(SERVICE, "open_booth", OpenCallshopBoothRequest, OpenCallshopBoothResponse)
+CLOSE_BOOTH = Operation(
+    SERVICE, "close_booth", CloseCallshopBoothRequest, CloseCallshopBoothResponse
 )
 
 
@@ -160,6 +110,24 @@ class CallshopService(ServiceBase):
     ) -> GetCallshopBoothListResponse:
         """Returns the booth records that match the search criteria."""
         return self._call(GET_BOOTH_LIST, request, fields)
+
+    @overload
+    def iter_booth_list(
+        self, request: GetCallshopBoothListRequest, /, *, page_size: int = 100
+    ) -> Iterator[BoothInfo]: ...
+
+    @overload
+    def iter_booth_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        status: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[BoothInfo]: ...
 
     def iter_booth_list(
         self,
@@ -317,6 +285,24 @@ class AsyncCallshopService(AsyncServiceBase):
     ) -> GetCallshopBoothListResponse:
         """Returns the booth records that match the search criteria."""
         return await self._call(GET_BOOTH_LIST, request, fields)
+
+    @overload
+    def iter_booth_list(
+        self, request: GetCallshopBoothListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[BoothInfo]: ...
+
+    @overload
+    def iter_booth_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        status: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[BoothInfo]: ...
 
     async def iter_booth_list(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.company import (
@@ -43,142 +43,59 @@ from ..types.company import (
 
 __all__ = ["CompanyService", "AsyncCompanyService"]
 
-GET_COMPANY_INFO: Operation[GetCompanyInfoRequest, GetCompanyInfoResponse] = Operation(
-    service="Company",
-    name="get_company_info",
+SERVICE = ServiceSpec(
+    "Company",
     namespace="http://portaone.com/Porta/SOAP/Company",
-    soap_action="http://portaone.com/Porta/SOAP/Company#get_company_info",
     endpoint_path="/Porta/SOAP/Company",
-    request=GetCompanyInfoRequest,
-    response=GetCompanyInfoResponse,
-    parts=("GetCompanyInfoRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-UPDATE_COMPANY_INFO: Operation[UpdateCompanyInfoRequest, UpdateCompanyInfoResponse] = Operation(
-    service="Company",
-    name="update_company_info",
-    namespace="http://portaone.com/Porta/SOAP/Company",
-    soap_action="http://portaone.com/Porta/SOAP/Company#update_company_info",
-    endpoint_path="/Porta/SOAP/Company",
-    request=UpdateCompanyInfoRequest,
-    response=UpdateCompanyInfoResponse,
-    parts=("UpdateCompanyInfoRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_COMPANY_INFO = Operation(
+    SERVICE, "get_company_info", GetCompanyInfoRequest, GetCompanyInfoResponse
 )
-GET_BANK_ACCOUNT_LIST: Operation[
-    GetCompanyBankAccountListRequest, GetCompanyBankAccountListResponse
-] = Operation(
-    service="Company",
-    name="get_bank_account_list",
-    namespace="http://portaone.com/Porta/SOAP/Company",
-    soap_action="http://portaone.com/Porta/SOAP/Company#get_bank_account_list",
-    endpoint_path="/Porta/SOAP/Company",
-    request=GetCompanyBankAccountListRequest,
-    response=GetCompanyBankAccountListResponse,
-    parts=("GetCompanyBankAccountListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_COMPANY_INFO = Operation(
+    SERVICE, "update_company_info", UpdateCompanyInfoRequest, UpdateCompanyInfoResponse
+)
+GET_BANK_ACCOUNT_LIST = Operation(
+    SERVICE,
+    "get_bank_account_list",
+    GetCompanyBankAccountListRequest,
+    GetCompanyBankAccountListResponse,
     page_field="bank_account_list",
 )
-ADD_BANK_ACCOUNT: Operation[AddCompanyBankAccountRequest, AddCompanyBankAccountResponse] = (
-    Operation(
-        service="Company",
-        name="add_bank_account",
-        namespace="http://portaone.com/Porta/SOAP/Company",
-        soap_action="http://portaone.com/Porta/SOAP/Company#add_bank_account",
-        endpoint_path="/Porta/SOAP/Company",
-        request=AddCompanyBankAccountRequest,
-        response=AddCompanyBankAccountResponse,
-        parts=("AddCompanyBankAccountRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+ADD_BANK_ACCOUNT = Operation(
+    SERVICE, "add_bank_account", AddCompanyBankAccountRequest, AddCompanyBankAccountResponse
 )
-UPDATE_BANK_ACCOUNT: Operation[
-    UpdateCompanyBankAccountRequest, UpdateCompanyBankAccountResponse
-] = Operation(
-    service="Company",
-    name="update_bank_account",
-    namespace="http://portaone.com/Porta/SOAP/Company",
-    soap_action="http://portaone.com/Porta/SOAP/Company#update_bank_account",
-    endpoint_path="/Porta/SOAP/Company",
-    request=UpdateCompanyBankAccountRequest,
-    response=UpdateCompanyBankAccountResponse,
-    parts=("UpdateCompanyBankAccountRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_BANK_ACCOUNT = Operation(
+    SERVICE,
+    "update_bank_account",
+    UpdateCompanyBankAccountRequest,
+    UpdateCompanyBankAccountResponse,
 )
-DELETE_BANK_ACCOUNT: Operation[
-    DeleteCompanyBankAccountRequest, DeleteCompanyBankAccountResponse
-] = Operation(
-    service="Company",
-    name="delete_bank_account",
-    namespace="http://portaone.com/Porta/SOAP/Company",
-    soap_action="http://portaone.com/Porta/SOAP/Company#delete_bank_account",
-    endpoint_path="/Porta/SOAP/Company",
-    request=DeleteCompanyBankAccountRequest,
-    response=DeleteCompanyBankAccountResponse,
-    parts=("DeleteCompanyBankAccountRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_BANK_ACCOUNT = Operation(
+    SERVICE,
+    "delete_bank_account",
+    DeleteCompanyBankAccountRequest,
+    DeleteCompanyBankAccountResponse,
 )
-GET_COMPANY_BRANCH_LIST: Operation[GetCompanyBranchListRequest, GetCompanyBranchListResponse] = (
-    Operation(
-        service="Company",
-        name="get_company_branch_list",
-        namespace="http://portaone.com/Porta/SOAP/Company",
-        soap_action="http://portaone.com/Porta/SOAP/Company#get_company_branch_list",
-        endpoint_path="/Porta/SOAP/Company",
-        request=GetCompanyBranchListRequest,
-        response=GetCompanyBranchListResponse,
-        parts=("GetCompanyBranchListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-        page_field="company_branch_list",
-    )
+GET_COMPANY_BRANCH_LIST = Operation(
+    SERVICE,
+    "get_company_branch_list",
+    GetCompanyBranchListRequest,
+    GetCompanyBranchListResponse,
+    page_field="company_branch_list",
 )
-ADD_COMPANY_BRANCH: Operation[AddCompanyBranchRequest, AddCompanyBranchResponse] = Operation(
-    service="Company",
-    name="add_company_branch",
-    namespace="http://portaone.com/Porta/SOAP/Company",
-    soap_action="http://portaone.com/Porta/SOAP/Company#add_company_branch",
-    endpoint_path="/Porta/SOAP/Company",
-    request=AddCompanyBranchRequest,
-    response=AddCompanyBranchResponse,
-    parts=("AddCompanyBranchRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_COMPANY_BRANCH = Operation(
+    SERVICE, "add_company_branch", AddCompanyBranchRequest, AddCompanyBranchResponse
 )
-UPDATE_COMPANY_BRANCH: Operation[UpdateCompanyBranchRequest, UpdateCompanyBranchResponse] = (
-    Operation(
-        service="Company",
-        name="update_company_branch",
-        namespace="http://portaone.com/Porta/SOAP/Company",
-        soap_action="http://portaone.com/Porta/SOAP/Company#update_company_branch",
-        endpoint_path="/Porta/SOAP/Company",
-        request=UpdateCompanyBranchRequest,
-        response=UpdateCompanyBranchResponse,
-        parts=("UpdateCompanyBranchRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+UPDATE_COMPANY_BRANCH = Operation(
+    SERVICE, "update_company_branch", UpdateCompanyBranchRequest, UpdateCompanyBranchResponse
 )
-DELETE_COMPANY_BRANCH: Operation[DeleteCompanyBranchRequest, DeleteCompanyBranchResponse] = (
-    Operation(
-        service="Company",
-        name="delete_company_branch",
-        namespace="http://portaone.com/Porta/SOAP/Company",
-        soap_action="http://portaone.com/Porta/SOAP/Company#delete_company_branch",
-        endpoint_path="/Porta/SOAP/Company",
-        request=DeleteCompanyBranchRequest,
-        response=DeleteCompanyBranchResponse,
-        parts=("DeleteCompanyBranchRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+DELETE_COMPANY_BRANCH = Operation(
+    SERVICE, "delete_company_branch", DeleteCompanyBranchRequest, DeleteCompanyBranchResponse
 )
-UPLOAD_LOGO: Operation[UploadCompanyLogoRequest, UploadCompanyLogoResponse] = Operation(
-    service="Company",
-    name="upload_logo",
-    namespace="http://portaone.com/Porta/SOAP/Company",
-    soap_action="http://portaone.com/Porta/SOAP/Company#upload_logo",
-    endpoint_path="/Porta/SOAP/Company",
-    request=UploadCompanyLogoRequest,
-    response=UploadCompanyLogoResponse,
-    parts=("UploadCompanyLogoRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPLOAD_LOGO = Operation(
+    SERVICE, "upload_logo", UploadCompanyLogoRequest, UploadCompanyLogoResponse
 )
 
 
@@ -233,6 +150,22 @@ class CompanyService(ServiceBase):
     ) -> GetCompanyBankAccountListResponse:
         """Returns the bank account records that match the search criteria."""
         return self._call(GET_BANK_ACCOUNT_LIST, request, fields)
+
+    @overload
+    def iter_bank_account_list(
+        self, request: GetCompanyBankAccountListRequest, /, *, page_size: int = 100
+    ) -> Iterator[BankAccountInfo]: ...
+
+    @overload
+    def iter_bank_account_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[BankAccountInfo]: ...
 
     def iter_bank_account_list(
         self,
@@ -326,6 +259,23 @@ class CompanyService(ServiceBase):
     ) -> GetCompanyBranchListResponse:
         """Returns the company branch records that match the search criteria."""
         return self._call(GET_COMPANY_BRANCH_LIST, request, fields)
+
+    @overload
+    def iter_company_branch_list(
+        self, request: GetCompanyBranchListRequest, /, *, page_size: int = 100
+    ) -> Iterator[CompanyBranchInfo]: ...
+
+    @overload
+    def iter_company_branch_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_env: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[CompanyBranchInfo]: ...
 
     def iter_company_branch_list(
         self,
@@ -473,6 +423,22 @@ class AsyncCompanyService(AsyncServiceBase):
         """Returns the bank account records that match the search criteria."""
         return await self._call(GET_BANK_ACCOUNT_LIST, request, fields)
 
+    @overload
+    def iter_bank_account_list(
+        self, request: GetCompanyBankAccountListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[BankAccountInfo]: ...
+
+    @overload
+    def iter_bank_account_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[BankAccountInfo]: ...
+
     async def iter_bank_account_list(
         self,
         request: GetCompanyBankAccountListRequest | None = None,
@@ -566,6 +532,23 @@ class AsyncCompanyService(AsyncServiceBase):
     ) -> GetCompanyBranchListResponse:
         """Returns the company branch records that match the search criteria."""
         return await self._call(GET_COMPANY_BRANCH_LIST, request, fields)
+
+    @overload
+    def iter_company_branch_list(
+        self, request: GetCompanyBranchListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[CompanyBranchInfo]: ...
+
+    @overload
+    def iter_company_branch_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_env: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[CompanyBranchInfo]: ...
 
     async def iter_company_branch_list(
         self,

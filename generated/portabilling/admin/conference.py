@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.common import YesNo
@@ -47,165 +47,74 @@ from ..types.conference import (
 
 __all__ = ["ConferenceService", "AsyncConferenceService"]
 
-GET_CONFERENCE_INFO: Operation[GetConferenceInfoRequest, GetConferenceInfoResponse] = Operation(
-    service="Conference",
-    name="get_conference_info",
+SERVICE = ServiceSpec(
+    "Conference",
     namespace="http://portaone.com/Porta/SOAP/Conference",
-    soap_action="http://portaone.com/Porta/SOAP/Conference#get_conference_info",
     endpoint_path="/Porta/SOAP/Conference",
-    request=GetConferenceInfoRequest,
-    response=GetConferenceInfoResponse,
-    parts=("GetConferenceInfoRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_CONFERENCE_LIST: Operation[GetConferenceListRequest, GetConferenceListResponse] = Operation(
-    service="Conference",
-    name="get_conference_list",
-    namespace="http://portaone.com/Porta/SOAP/Conference",
-    soap_action="http://portaone.com/Porta/SOAP/Conference#get_conference_list",
-    endpoint_path="/Porta/SOAP/Conference",
-    request=GetConferenceListRequest,
-    response=GetConferenceListResponse,
-    parts=("GetConferenceListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_CONFERENCE_INFO = Operation(
+    SERVICE, "get_conference_info", GetConferenceInfoRequest, GetConferenceInfoResponse
+)
+GET_CONFERENCE_LIST = Operation(
+    SERVICE,
+    "get_conference_list",
+    GetConferenceListRequest,
+    GetConferenceListResponse,
     page_field="conference_list",
 )
-ADD_CONFERENCE: Operation[AddConferenceRequest, AddConferenceResponse] = Operation(
-    service="Conference",
-    name="add_conference",
-    namespace="http://portaone.com/Porta/SOAP/Conference",
-    soap_action="http://portaone.com/Porta/SOAP/Conference#add_conference",
-    endpoint_path="/Porta/SOAP/Conference",
-    request=AddConferenceRequest,
-    response=AddConferenceResponse,
-    parts=("AddConferenceRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_CONFERENCE = Operation(SERVICE, "add_conference", AddConferenceRequest, AddConferenceResponse)
+UPDATE_CONFERENCE = Operation(
+    SERVICE, "update_conference", UpdateConferenceRequest, UpdateConferenceResponse
 )
-UPDATE_CONFERENCE: Operation[UpdateConferenceRequest, UpdateConferenceResponse] = Operation(
-    service="Conference",
-    name="update_conference",
-    namespace="http://portaone.com/Porta/SOAP/Conference",
-    soap_action="http://portaone.com/Porta/SOAP/Conference#update_conference",
-    endpoint_path="/Porta/SOAP/Conference",
-    request=UpdateConferenceRequest,
-    response=UpdateConferenceResponse,
-    parts=("UpdateConferenceRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_CONFERENCE = Operation(
+    SERVICE, "delete_conference", DeleteConferenceRequest, DeleteConferenceResponse
 )
-DELETE_CONFERENCE: Operation[DeleteConferenceRequest, DeleteConferenceResponse] = Operation(
-    service="Conference",
-    name="delete_conference",
-    namespace="http://portaone.com/Porta/SOAP/Conference",
-    soap_action="http://portaone.com/Porta/SOAP/Conference#delete_conference",
-    endpoint_path="/Porta/SOAP/Conference",
-    request=DeleteConferenceRequest,
-    response=DeleteConferenceResponse,
-    parts=("DeleteConferenceRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_PARTICIPANT_LIST = Operation(
+    SERVICE,
+    "get_participant_list",
+    GetConferenceParticipantListRequest,
+    GetConferenceParticipantListResponse,
 )
-GET_PARTICIPANT_LIST: Operation[
-    GetConferenceParticipantListRequest, GetConferenceParticipantListResponse
-] = Operation(
-    service="Conference",
-    name="get_participant_list",
-    namespace="http://portaone.com/Porta/SOAP/Conference",
-    soap_action="http://portaone.com/Porta/SOAP/Conference#get_participant_list",
-    endpoint_path="/Porta/SOAP/Conference",
-    request=GetConferenceParticipantListRequest,
-    response=GetConferenceParticipantListResponse,
-    parts=("GetConferenceParticipantListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+MUTE_PARTICIPANT = Operation(
+    SERVICE,
+    "mute_participant",
+    MuteConferenceParticipantRequest,
+    MuteConferenceParticipantResponse,
 )
-MUTE_PARTICIPANT: Operation[
-    MuteConferenceParticipantRequest, MuteConferenceParticipantResponse
-] = Operation(
-    service="Conference",
-    name="mute_participant",
-    namespace="http://portaone.com/Porta/SOAP/Conference",
-    soap_action="http://portaone.com/Porta/SOAP/Conference#mute_participant",
-    endpoint_path="/Porta/SOAP/Conference",
-    request=MuteConferenceParticipantRequest,
-    response=MuteConferenceParticipantResponse,
-    parts=("MuteConferenceParticipantRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+KICK_PARTICIPANT = Operation(
+    SERVICE,
+    "kick_participant",
+    KickConferenceParticipantRequest,
+    KickConferenceParticipantResponse,
 )
-KICK_PARTICIPANT: Operation[
-    KickConferenceParticipantRequest, KickConferenceParticipantResponse
-] = Operation(
-    service="Conference",
-    name="kick_participant",
-    namespace="http://portaone.com/Porta/SOAP/Conference",
-    soap_action="http://portaone.com/Porta/SOAP/Conference#kick_participant",
-    endpoint_path="/Porta/SOAP/Conference",
-    request=KickConferenceParticipantRequest,
-    response=KickConferenceParticipantResponse,
-    parts=("KickConferenceParticipantRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-GET_CONFERENCE_RECORDING_LIST: Operation[
-    GetConferenceRecordingListRequest, GetConferenceRecordingListResponse
-] = Operation(
-    service="Conference",
-    name="get_conference_recording_list",
-    namespace="http://portaone.com/Porta/SOAP/Conference",
-    soap_action="http://portaone.com/Porta/SOAP/Conference#get_conference_recording_list",
-    endpoint_path="/Porta/SOAP/Conference",
-    request=GetConferenceRecordingListRequest,
-    response=GetConferenceRecordingListResponse,
-    parts=("GetConferenceRecordingListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_CONFERENCE_RECORDING_LIST = Operation(
+    SERVICE,
+    "get_conference_recording_list",
+    GetConferenceRecordingListRequest,
+    GetConferenceRecordingListResponse,
     page_field="conference_recording_list",
 )
-ADD_CONFERENCE_RECORDING: Operation[
-    AddConferenceRecordingRequest, AddConferenceRecordingResponse
-] = Operation(
-    service="Conference",
-    name="add_conference_recording",
-    namespace="http://portaone.com/Porta/SOAP/Conference",
-    soap_action="http://portaone.com/Porta/SOAP/Conference#add_conference_recording",
-    endpoint_path="/Porta/SOAP/Conference",
-    request=AddConferenceRecordingRequest,
-    response=AddConferenceRecordingResponse,
-    parts=("AddConferenceRecordingRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_CONFERENCE_RECORDING = Operation(
+    SERVICE,
+    "add_conference_recording",
+    AddConferenceRecordingRequest,
+    AddConferenceRecordingResponse,
 )
-UPDATE_CONFERENCE_RECORDING: Operation[
-    UpdateConferenceRecordingRequest, UpdateConferenceRecordingResponse
-] = Operation(
-    service="Conference",
-    name="update_conference_recording",
-    namespace="http://portaone.com/Porta/SOAP/Conference",
-    soap_action="http://portaone.com/Porta/SOAP/Conference#update_conference_recording",
-    endpoint_path="/Porta/SOAP/Conference",
-    request=UpdateConferenceRecordingRequest,
-    response=UpdateConferenceRecordingResponse,
-    parts=("UpdateConferenceRecordingRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_CONFERENCE_RECORDING = Operation(
+    SERVICE,
+    "update_conference_recording",
+    UpdateConferenceRecordingRequest,
+    UpdateConferenceRecordingResponse,
 )
-DELETE_CONFERENCE_RECORDING: Operation[
-    DeleteConferenceRecordingRequest, DeleteConferenceRecordingResponse
-] = Operation(
-    service="Conference",
-    name="delete_conference_recording",
-    namespace="http://portaone.com/Porta/SOAP/Conference",
-    soap_action="http://portaone.com/Porta/SOAP/Conference#delete_conference_recording",
-    endpoint_path="/Porta/SOAP/Conference",
-    request=DeleteConferenceRecordingRequest,
-    response=DeleteConferenceRecordingResponse,
-    parts=("DeleteConferenceRecordingRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_CONFERENCE_RECORDING = Operation(
+    SERVICE,
+    "delete_conference_recording",
+    DeleteConferenceRecordingRequest,
+    DeleteConferenceRecordingResponse,
 )
-END_CONFERENCE: Operation[EndConferenceRequest, EndConferenceResponse] = Operation(
-    service="Conference",
-    name="end_conference",
-    namespace="http://portaone.com/Porta/SOAP/Conference",
-    soap_action="http://portaone.com/Porta/SOAP/Conference#end_conference",
-    endpoint_path="/Porta/SOAP/Conference",
-    request=EndConferenceRequest,
-    response=EndConferenceResponse,
-    parts=("EndConferenceRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
+END_CONFERENCE = Operation(SERVICE, "end_conference", EndConferenceRequest, EndConferenceResponse)
 
 
 class ConferenceService(ServiceBase):
@@ -254,6 +163,23 @@ class ConferenceService(ServiceBase):
     ) -> GetConferenceListResponse:
         """Returns the conference records that match the search criteria."""
         return self._call(GET_CONFERENCE_LIST, request, fields)
+
+    @overload
+    def iter_conference_list(
+        self, request: GetConferenceListRequest, /, *, page_size: int = 100
+    ) -> Iterator[ConferenceInfo]: ...
+
+    @overload
+    def iter_conference_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[ConferenceInfo]: ...
 
     def iter_conference_list(
         self,
@@ -409,6 +335,23 @@ class ConferenceService(ServiceBase):
         """Returns the conference recording records that match the search criteria."""
         return self._call(GET_CONFERENCE_RECORDING_LIST, request, fields)
 
+    @overload
+    def iter_conference_recording_list(
+        self, request: GetConferenceRecordingListRequest, /, *, page_size: int = 100
+    ) -> Iterator[ConferenceRecordingInfo]: ...
+
+    @overload
+    def iter_conference_recording_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_conf: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[ConferenceRecordingInfo]: ...
+
     def iter_conference_recording_list(
         self,
         request: GetConferenceRecordingListRequest | None = None,
@@ -548,6 +491,23 @@ class AsyncConferenceService(AsyncServiceBase):
     ) -> GetConferenceListResponse:
         """Returns the conference records that match the search criteria."""
         return await self._call(GET_CONFERENCE_LIST, request, fields)
+
+    @overload
+    def iter_conference_list(
+        self, request: GetConferenceListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[ConferenceInfo]: ...
+
+    @overload
+    def iter_conference_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[ConferenceInfo]: ...
 
     async def iter_conference_list(
         self,
@@ -703,6 +663,23 @@ class AsyncConferenceService(AsyncServiceBase):
     ) -> GetConferenceRecordingListResponse:
         """Returns the conference recording records that match the search criteria."""
         return await self._call(GET_CONFERENCE_RECORDING_LIST, request, fields)
+
+    @overload
+    def iter_conference_recording_list(
+        self, request: GetConferenceRecordingListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[ConferenceRecordingInfo]: ...
+
+    @overload
+    def iter_conference_recording_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_conf: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[ConferenceRecordingInfo]: ...
 
     async def iter_conference_recording_list(
         self,

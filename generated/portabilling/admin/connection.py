@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.connection import (
@@ -51,191 +51,88 @@ from ..types.connection import (
 
 __all__ = ["ConnectionService", "AsyncConnectionService"]
 
-GET_CONNECTION_INFO: Operation[GetConnectionInfoRequest, GetConnectionInfoResponse] = Operation(
-    service="Connection",
-    name="get_connection_info",
+SERVICE = ServiceSpec(
+    "Connection",
     namespace="http://portaone.com/Porta/SOAP/Connection",
-    soap_action="http://portaone.com/Porta/SOAP/Connection#get_connection_info",
     endpoint_path="/Porta/SOAP/Connection",
-    request=GetConnectionInfoRequest,
-    response=GetConnectionInfoResponse,
-    parts=("GetConnectionInfoRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_CONNECTION_LIST: Operation[GetConnectionListRequest, GetConnectionListResponse] = Operation(
-    service="Connection",
-    name="get_connection_list",
-    namespace="http://portaone.com/Porta/SOAP/Connection",
-    soap_action="http://portaone.com/Porta/SOAP/Connection#get_connection_list",
-    endpoint_path="/Porta/SOAP/Connection",
-    request=GetConnectionListRequest,
-    response=GetConnectionListResponse,
-    parts=("GetConnectionListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_CONNECTION_INFO = Operation(
+    SERVICE, "get_connection_info", GetConnectionInfoRequest, GetConnectionInfoResponse
+)
+GET_CONNECTION_LIST = Operation(
+    SERVICE,
+    "get_connection_list",
+    GetConnectionListRequest,
+    GetConnectionListResponse,
     page_field="connection_list",
 )
-ADD_CONNECTION: Operation[AddConnectionRequest, AddConnectionResponse] = Operation(
-    service="Connection",
-    name="add_connection",
-    namespace="http://portaone.com/Porta/SOAP/Connection",
-    soap_action="http://portaone.com/Porta/SOAP/Connection#add_connection",
-    endpoint_path="/Porta/SOAP/Connection",
-    request=AddConnectionRequest,
-    response=AddConnectionResponse,
-    parts=("AddConnectionRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_CONNECTION = Operation(SERVICE, "add_connection", AddConnectionRequest, AddConnectionResponse)
+UPDATE_CONNECTION = Operation(
+    SERVICE, "update_connection", UpdateConnectionRequest, UpdateConnectionResponse
 )
-UPDATE_CONNECTION: Operation[UpdateConnectionRequest, UpdateConnectionResponse] = Operation(
-    service="Connection",
-    name="update_connection",
-    namespace="http://portaone.com/Porta/SOAP/Connection",
-    soap_action="http://portaone.com/Porta/SOAP/Connection#update_connection",
-    endpoint_path="/Porta/SOAP/Connection",
-    request=UpdateConnectionRequest,
-    response=UpdateConnectionResponse,
-    parts=("UpdateConnectionRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_CONNECTION = Operation(
+    SERVICE, "delete_connection", DeleteConnectionRequest, DeleteConnectionResponse
 )
-DELETE_CONNECTION: Operation[DeleteConnectionRequest, DeleteConnectionResponse] = Operation(
-    service="Connection",
-    name="delete_connection",
-    namespace="http://portaone.com/Porta/SOAP/Connection",
-    soap_action="http://portaone.com/Porta/SOAP/Connection#delete_connection",
-    endpoint_path="/Porta/SOAP/Connection",
-    request=DeleteConnectionRequest,
-    response=DeleteConnectionResponse,
-    parts=("DeleteConnectionRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_CONNECTION_UTILIZATION = Operation(
+    SERVICE,
+    "get_connection_utilization",
+    GetConnectionUtilizationRequest,
+    GetConnectionUtilizationResponse,
 )
-GET_CONNECTION_UTILIZATION: Operation[
-    GetConnectionUtilizationRequest, GetConnectionUtilizationResponse
-] = Operation(
-    service="Connection",
-    name="get_connection_utilization",
-    namespace="http://portaone.com/Porta/SOAP/Connection",
-    soap_action="http://portaone.com/Porta/SOAP/Connection#get_connection_utilization",
-    endpoint_path="/Porta/SOAP/Connection",
-    request=GetConnectionUtilizationRequest,
-    response=GetConnectionUtilizationResponse,
-    parts=("GetConnectionUtilizationRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-GET_CONNECTION_ATTRIBUTE_LIST: Operation[
-    GetConnectionAttributeListRequest, GetConnectionAttributeListResponse
-] = Operation(
-    service="Connection",
-    name="get_connection_attribute_list",
-    namespace="http://portaone.com/Porta/SOAP/Connection",
-    soap_action="http://portaone.com/Porta/SOAP/Connection#get_connection_attribute_list",
-    endpoint_path="/Porta/SOAP/Connection",
-    request=GetConnectionAttributeListRequest,
-    response=GetConnectionAttributeListResponse,
-    parts=("GetConnectionAttributeListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_CONNECTION_ATTRIBUTE_LIST = Operation(
+    SERVICE,
+    "get_connection_attribute_list",
+    GetConnectionAttributeListRequest,
+    GetConnectionAttributeListResponse,
     page_field="connection_attribute_list",
 )
-ADD_CONNECTION_ATTRIBUTE: Operation[
-    AddConnectionAttributeRequest, AddConnectionAttributeResponse
-] = Operation(
-    service="Connection",
-    name="add_connection_attribute",
-    namespace="http://portaone.com/Porta/SOAP/Connection",
-    soap_action="http://portaone.com/Porta/SOAP/Connection#add_connection_attribute",
-    endpoint_path="/Porta/SOAP/Connection",
-    request=AddConnectionAttributeRequest,
-    response=AddConnectionAttributeResponse,
-    parts=("AddConnectionAttributeRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_CONNECTION_ATTRIBUTE = Operation(
+    SERVICE,
+    "add_connection_attribute",
+    AddConnectionAttributeRequest,
+    AddConnectionAttributeResponse,
 )
-UPDATE_CONNECTION_ATTRIBUTE: Operation[
-    UpdateConnectionAttributeRequest, UpdateConnectionAttributeResponse
-] = Operation(
-    service="Connection",
-    name="update_connection_attribute",
-    namespace="http://portaone.com/Porta/SOAP/Connection",
-    soap_action="http://portaone.com/Porta/SOAP/Connection#update_connection_attribute",
-    endpoint_path="/Porta/SOAP/Connection",
-    request=UpdateConnectionAttributeRequest,
-    response=UpdateConnectionAttributeResponse,
-    parts=("UpdateConnectionAttributeRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_CONNECTION_ATTRIBUTE = Operation(
+    SERVICE,
+    "update_connection_attribute",
+    UpdateConnectionAttributeRequest,
+    UpdateConnectionAttributeResponse,
 )
-DELETE_CONNECTION_ATTRIBUTE: Operation[
-    DeleteConnectionAttributeRequest, DeleteConnectionAttributeResponse
-] = Operation(
-    service="Connection",
-    name="delete_connection_attribute",
-    namespace="http://portaone.com/Porta/SOAP/Connection",
-    soap_action="http://portaone.com/Porta/SOAP/Connection#delete_connection_attribute",
-    endpoint_path="/Porta/SOAP/Connection",
-    request=DeleteConnectionAttributeRequest,
-    response=DeleteConnectionAttributeResponse,
-    parts=("DeleteConnectionAttributeRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_CONNECTION_ATTRIBUTE = Operation(
+    SERVICE,
+    "delete_connection_attribute",
+    DeleteConnectionAttributeRequest,
+    DeleteConnectionAttributeResponse,
 )
-GET_CAPACITY_RULE_LIST: Operation[
-    GetConnectionCapacityRuleListRequest, GetConnectionCapacityRuleListResponse
-] = Operation(
-    service="Connection",
-    name="get_capacity_rule_list",
-    namespace="http://portaone.com/Porta/SOAP/Connection",
-    soap_action="http://portaone.com/Porta/SOAP/Connection#get_capacity_rule_list",
-    endpoint_path="/Porta/SOAP/Connection",
-    request=GetConnectionCapacityRuleListRequest,
-    response=GetConnectionCapacityRuleListResponse,
-    parts=("GetConnectionCapacityRuleListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_CAPACITY_RULE_LIST = Operation(
+    SERVICE,
+    "get_capacity_rule_list",
+    GetConnectionCapacityRuleListRequest,
+    GetConnectionCapacityRuleListResponse,
     page_field="capacity_rule_list",
 )
-ADD_CAPACITY_RULE: Operation[
-    AddConnectionCapacityRuleRequest, AddConnectionCapacityRuleResponse
-] = Operation(
-    service="Connection",
-    name="add_capacity_rule",
-    namespace="http://portaone.com/Porta/SOAP/Connection",
-    soap_action="http://portaone.com/Porta/SOAP/Connection#add_capacity_rule",
-    endpoint_path="/Porta/SOAP/Connection",
-    request=AddConnectionCapacityRuleRequest,
-    response=AddConnectionCapacityRuleResponse,
-    parts=("AddConnectionCapacityRuleRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_CAPACITY_RULE = Operation(
+    SERVICE,
+    "add_capacity_rule",
+    AddConnectionCapacityRuleRequest,
+    AddConnectionCapacityRuleResponse,
 )
-UPDATE_CAPACITY_RULE: Operation[
-    UpdateConnectionCapacityRuleRequest, UpdateConnectionCapacityRuleResponse
-] = Operation(
-    service="Connection",
-    name="update_capacity_rule",
-    namespace="http://portaone.com/Porta/SOAP/Connection",
-    soap_action="http://portaone.com/Porta/SOAP/Connection#update_capacity_rule",
-    endpoint_path="/Porta/SOAP/Connection",
-    request=UpdateConnectionCapacityRuleRequest,
-    response=UpdateConnectionCapacityRuleResponse,
-    parts=("UpdateConnectionCapacityRuleRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_CAPACITY_RULE = Operation(
+    SERVICE,
+    "update_capacity_rule",
+    UpdateConnectionCapacityRuleRequest,
+    UpdateConnectionCapacityRuleResponse,
 )
-DELETE_CAPACITY_RULE: Operation[
-    DeleteConnectionCapacityRuleRequest, DeleteConnectionCapacityRuleResponse
-] = Operation(
-    service="Connection",
-    name="delete_capacity_rule",
-    namespace="http://portaone.com/Porta/SOAP/Connection",
-    soap_action="http://portaone.com/Porta/SOAP/Connection#delete_capacity_rule",
-    endpoint_path="/Porta/SOAP/Connection",
-    request=DeleteConnectionCapacityRuleRequest,
-    response=DeleteConnectionCapacityRuleResponse,
-    parts=("DeleteConnectionCapacityRuleRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_CAPACITY_RULE = Operation(
+    SERVICE,
+    "delete_capacity_rule",
+    DeleteConnectionCapacityRuleRequest,
+    DeleteConnectionCapacityRuleResponse,
 )
-TEST_CONNECTION: Operation[TestConnectionRequest, TestConnectionResponse] = Operation(
-    service="Connection",
-    name="test_connection",
-    namespace="http://portaone.com/Porta/SOAP/Connection",
-    soap_action="http://portaone.com/Porta/SOAP/Connection#test_connection",
-    endpoint_path="/Porta/SOAP/Connection",
-    request=TestConnectionRequest,
-    response=TestConnectionResponse,
-    parts=("TestConnectionRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+TEST_CONNECTION = Operation(
+    SERVICE, "test_connection", TestConnectionRequest, TestConnectionResponse
 )
 
 
@@ -286,6 +183,24 @@ class ConnectionService(ServiceBase):
     ) -> GetConnectionListResponse:
         """Returns the connection records that match the search criteria."""
         return self._call(GET_CONNECTION_LIST, request, fields)
+
+    @overload
+    def iter_connection_list(
+        self, request: GetConnectionListRequest, /, *, page_size: int = 100
+    ) -> Iterator[ConnectionInfo]: ...
+
+    @overload
+    def iter_connection_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_vendor: int | UnsetType = UNSET,
+        name: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[ConnectionInfo]: ...
 
     def iter_connection_list(
         self,
@@ -398,6 +313,23 @@ class ConnectionService(ServiceBase):
         """Returns the connection attribute records that match the search criteria."""
         return self._call(GET_CONNECTION_ATTRIBUTE_LIST, request, fields)
 
+    @overload
+    def iter_connection_attribute_list(
+        self, request: GetConnectionAttributeListRequest, /, *, page_size: int = 100
+    ) -> Iterator[ConnectionAttributeInfo]: ...
+
+    @overload
+    def iter_connection_attribute_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_connection: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[ConnectionAttributeInfo]: ...
+
     def iter_connection_attribute_list(
         self,
         request: GetConnectionAttributeListRequest | None = None,
@@ -491,6 +423,23 @@ class ConnectionService(ServiceBase):
     ) -> GetConnectionCapacityRuleListResponse:
         """Returns the capacity rule records that match the search criteria."""
         return self._call(GET_CAPACITY_RULE_LIST, request, fields)
+
+    @overload
+    def iter_capacity_rule_list(
+        self, request: GetConnectionCapacityRuleListRequest, /, *, page_size: int = 100
+    ) -> Iterator[CapacityRuleInfo]: ...
+
+    @overload
+    def iter_capacity_rule_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_connection: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[CapacityRuleInfo]: ...
 
     def iter_capacity_rule_list(
         self,
@@ -633,6 +582,24 @@ class AsyncConnectionService(AsyncServiceBase):
         """Returns the connection records that match the search criteria."""
         return await self._call(GET_CONNECTION_LIST, request, fields)
 
+    @overload
+    def iter_connection_list(
+        self, request: GetConnectionListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[ConnectionInfo]: ...
+
+    @overload
+    def iter_connection_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_vendor: int | UnsetType = UNSET,
+        name: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[ConnectionInfo]: ...
+
     async def iter_connection_list(
         self,
         request: GetConnectionListRequest | None = None,
@@ -745,6 +712,23 @@ class AsyncConnectionService(AsyncServiceBase):
         """Returns the connection attribute records that match the search criteria."""
         return await self._call(GET_CONNECTION_ATTRIBUTE_LIST, request, fields)
 
+    @overload
+    def iter_connection_attribute_list(
+        self, request: GetConnectionAttributeListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[ConnectionAttributeInfo]: ...
+
+    @overload
+    def iter_connection_attribute_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_connection: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[ConnectionAttributeInfo]: ...
+
     async def iter_connection_attribute_list(
         self,
         request: GetConnectionAttributeListRequest | None = None,
@@ -839,6 +823,23 @@ class AsyncConnectionService(AsyncServiceBase):
     ) -> GetConnectionCapacityRuleListResponse:
         """Returns the capacity rule records that match the search criteria."""
         return await self._call(GET_CAPACITY_RULE_LIST, request, fields)
+
+    @overload
+    def iter_capacity_rule_list(
+        self, request: GetConnectionCapacityRuleListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[CapacityRuleInfo]: ...
+
+    @overload
+    def iter_capacity_rule_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_connection: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[CapacityRuleInfo]: ...
 
     async def iter_capacity_rule_list(
         self,

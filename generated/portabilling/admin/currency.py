@@ -8,13 +8,13 @@ Admin interface, mr105/admin/CurrencyAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
+from decimal import Decimal
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
-from decimal import Decimal
-from datetime import datetime
 from ..types.currency import (
     AddCurrencyExchangeRateRequest,
     AddCurrencyExchangeRateResponse,
@@ -37,102 +37,46 @@ from ..types.currency import (
 
 __all__ = ["CurrencyService", "AsyncCurrencyService"]
 
-GET_CURRENCY_LIST: Operation[GetCurrencyListRequest, GetCurrencyListResponse] = Operation(
-    service="Currency",
-    name="get_currency_list",
+SERVICE = ServiceSpec(
+    "Currency",
     namespace="http://portaone.com/Porta/SOAP/Currency",
-    soap_action="http://portaone.com/Porta/SOAP/Currency#get_currency_list",
     endpoint_path="/Porta/SOAP/Currency",
-    request=GetCurrencyListRequest,
-    response=GetCurrencyListResponse,
-    parts=("GetCurrencyListRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_CURRENCY_INFO: Operation[GetCurrencyInfoRequest, GetCurrencyInfoResponse] = Operation(
-    service="Currency",
-    name="get_currency_info",
-    namespace="http://portaone.com/Porta/SOAP/Currency",
-    soap_action="http://portaone.com/Porta/SOAP/Currency#get_currency_info",
-    endpoint_path="/Porta/SOAP/Currency",
-    request=GetCurrencyInfoRequest,
-    response=GetCurrencyInfoResponse,
-    parts=("GetCurrencyInfoRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_CURRENCY_LIST = Operation(
+    SERVICE, "get_currency_list", GetCurrencyListRequest, GetCurrencyListResponse
 )
-GET_EXCHANGE_RATE_LIST: Operation[
-    GetCurrencyExchangeRateListRequest, GetCurrencyExchangeRateListResponse
-] = Operation(
-    service="Currency",
-    name="get_exchange_rate_list",
-    namespace="http://portaone.com/Porta/SOAP/Currency",
-    soap_action="http://portaone.com/Porta/SOAP/Currency#get_exchange_rate_list",
-    endpoint_path="/Porta/SOAP/Currency",
-    request=GetCurrencyExchangeRateListRequest,
-    response=GetCurrencyExchangeRateListResponse,
-    parts=("GetCurrencyExchangeRateListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_CURRENCY_INFO = Operation(
+    SERVICE, "get_currency_info", GetCurrencyInfoRequest, GetCurrencyInfoResponse
+)
+GET_EXCHANGE_RATE_LIST = Operation(
+    SERVICE,
+    "get_exchange_rate_list",
+    GetCurrencyExchangeRateListRequest,
+    GetCurrencyExchangeRateListResponse,
     page_field="exchange_rate_list",
 )
-ADD_EXCHANGE_RATE: Operation[AddCurrencyExchangeRateRequest, AddCurrencyExchangeRateResponse] = (
-    Operation(
-        service="Currency",
-        name="add_exchange_rate",
-        namespace="http://portaone.com/Porta/SOAP/Currency",
-        soap_action="http://portaone.com/Porta/SOAP/Currency#add_exchange_rate",
-        endpoint_path="/Porta/SOAP/Currency",
-        request=AddCurrencyExchangeRateRequest,
-        response=AddCurrencyExchangeRateResponse,
-        parts=("AddCurrencyExchangeRateRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+ADD_EXCHANGE_RATE = Operation(
+    SERVICE, "add_exchange_rate", AddCurrencyExchangeRateRequest, AddCurrencyExchangeRateResponse
 )
-UPDATE_EXCHANGE_RATE: Operation[
-    UpdateCurrencyExchangeRateRequest, UpdateCurrencyExchangeRateResponse
-] = Operation(
-    service="Currency",
-    name="update_exchange_rate",
-    namespace="http://portaone.com/Porta/SOAP/Currency",
-    soap_action="http://portaone.com/Porta/SOAP/Currency#update_exchange_rate",
-    endpoint_path="/Porta/SOAP/Currency",
-    request=UpdateCurrencyExchangeRateRequest,
-    response=UpdateCurrencyExchangeRateResponse,
-    parts=("UpdateCurrencyExchangeRateRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_EXCHANGE_RATE = Operation(
+    SERVICE,
+    "update_exchange_rate",
+    UpdateCurrencyExchangeRateRequest,
+    UpdateCurrencyExchangeRateResponse,
 )
-DELETE_EXCHANGE_RATE: Operation[
-    DeleteCurrencyExchangeRateRequest, DeleteCurrencyExchangeRateResponse
-] = Operation(
-    service="Currency",
-    name="delete_exchange_rate",
-    namespace="http://portaone.com/Porta/SOAP/Currency",
-    soap_action="http://portaone.com/Porta/SOAP/Currency#delete_exchange_rate",
-    endpoint_path="/Porta/SOAP/Currency",
-    request=DeleteCurrencyExchangeRateRequest,
-    response=DeleteCurrencyExchangeRateResponse,
-    parts=("DeleteCurrencyExchangeRateRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_EXCHANGE_RATE = Operation(
+    SERVICE,
+    "delete_exchange_rate",
+    DeleteCurrencyExchangeRateRequest,
+    DeleteCurrencyExchangeRateResponse,
 )
-CONVERT_AMOUNT: Operation[ConvertCurrencyAmountRequest, ConvertCurrencyAmountResponse] = Operation(
-    service="Currency",
-    name="convert_amount",
-    namespace="http://portaone.com/Porta/SOAP/Currency",
-    soap_action="http://portaone.com/Porta/SOAP/Currency#convert_amount",
-    endpoint_path="/Porta/SOAP/Currency",
-    request=ConvertCurrencyAmountRequest,
-    response=ConvertCurrencyAmountResponse,
-    parts=("ConvertCurrencyAmountRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+CONVERT_AMOUNT = Operation(
+    SERVICE, "convert_amount", ConvertCurrencyAmountRequest, ConvertCurrencyAmountResponse
 )
-GET_BASE_CURRENCY: Operation[GetBaseCurrencyRequest, GetBaseCurrencyResponse] = Operation(
-    service="Currency",
-    name="get_base_currency",
-    namespace="http://portaone.com/Porta/SOAP/Currency",
-    soap_action="http://portaone.com/Porta/SOAP/Currency#get_base_currency",
-    endpoint_path="/Porta/SOAP/Currency",
-    request=GetBaseCurrencyRequest,
-    response=GetBaseCurrencyResponse,
-    parts=("GetBaseCurrencyRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_BASE_CURRENCY = Operation(
+    SERVICE, "get_base_currency", GetBaseCurrencyRequest, GetBaseCurrencyResponse
 )
 
 
@@ -187,6 +131,24 @@ class CurrencyService(ServiceBase):
     ) -> GetCurrencyExchangeRateListResponse:
         """Returns the exchange rate records that match the search criteria."""
         return self._call(GET_EXCHANGE_RATE_LIST, request, fields)
+
+    @overload
+    def iter_exchange_rate_list(
+        self, request: GetCurrencyExchangeRateListRequest, /, *, page_size: int = 100
+    ) -> Iterator[ExchangeRateInfo]: ...
+
+    @overload
+    def iter_exchange_rate_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        iso_4217: str | UnsetType = UNSET,
+        from_date: datetime | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[ExchangeRateInfo]: ...
 
     def iter_exchange_rate_list(
         self,
@@ -344,6 +306,24 @@ class AsyncCurrencyService(AsyncServiceBase):
     ) -> GetCurrencyExchangeRateListResponse:
         """Returns the exchange rate records that match the search criteria."""
         return await self._call(GET_EXCHANGE_RATE_LIST, request, fields)
+
+    @overload
+    def iter_exchange_rate_list(
+        self, request: GetCurrencyExchangeRateListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[ExchangeRateInfo]: ...
+
+    @overload
+    def iter_exchange_rate_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        iso_4217: str | UnsetType = UNSET,
+        from_date: datetime | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[ExchangeRateInfo]: ...
 
     async def iter_exchange_rate_list(
         self,

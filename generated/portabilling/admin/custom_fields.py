@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.custom_fields import (
@@ -40,137 +40,71 @@ from ..types.custom_fields import (
 
 __all__ = ["CustomFieldsService", "AsyncCustomFieldsService"]
 
-GET_CUSTOM_FIELD_INFO: Operation[
-    GetCustomFieldsCustomFieldInfoRequest, GetCustomFieldsCustomFieldInfoResponse
-] = Operation(
-    service="CustomFields",
-    name="get_custom_field_info",
+SERVICE = ServiceSpec(
+    "CustomFields",
     namespace="http://portaone.com/Porta/SOAP/CustomFields",
-    soap_action="http://portaone.com/Porta/SOAP/CustomFields#get_custom_field_info",
     endpoint_path="/Porta/SOAP/CustomFields",
-    request=GetCustomFieldsCustomFieldInfoRequest,
-    response=GetCustomFieldsCustomFieldInfoResponse,
-    parts=("GetCustomFieldsCustomFieldInfoRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_CUSTOM_FIELD_LIST: Operation[
-    GetCustomFieldsCustomFieldListRequest, GetCustomFieldsCustomFieldListResponse
-] = Operation(
-    service="CustomFields",
-    name="get_custom_field_list",
-    namespace="http://portaone.com/Porta/SOAP/CustomFields",
-    soap_action="http://portaone.com/Porta/SOAP/CustomFields#get_custom_field_list",
-    endpoint_path="/Porta/SOAP/CustomFields",
-    request=GetCustomFieldsCustomFieldListRequest,
-    response=GetCustomFieldsCustomFieldListResponse,
-    parts=("GetCustomFieldsCustomFieldListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_CUSTOM_FIELD_INFO = Operation(
+    SERVICE,
+    "get_custom_field_info",
+    GetCustomFieldsCustomFieldInfoRequest,
+    GetCustomFieldsCustomFieldInfoResponse,
+)
+GET_CUSTOM_FIELD_LIST = Operation(
+    SERVICE,
+    "get_custom_field_list",
+    GetCustomFieldsCustomFieldListRequest,
+    GetCustomFieldsCustomFieldListResponse,
     page_field="custom_field_list",
 )
-ADD_CUSTOM_FIELD: Operation[
-    AddCustomFieldsCustomFieldRequest, AddCustomFieldsCustomFieldResponse
-] = Operation(
-    service="CustomFields",
-    name="add_custom_field",
-    namespace="http://portaone.com/Porta/SOAP/CustomFields",
-    soap_action="http://portaone.com/Porta/SOAP/CustomFields#add_custom_field",
-    endpoint_path="/Porta/SOAP/CustomFields",
-    request=AddCustomFieldsCustomFieldRequest,
-    response=AddCustomFieldsCustomFieldResponse,
-    parts=("AddCustomFieldsCustomFieldRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_CUSTOM_FIELD = Operation(
+    SERVICE,
+    "add_custom_field",
+    AddCustomFieldsCustomFieldRequest,
+    AddCustomFieldsCustomFieldResponse,
 )
-UPDATE_CUSTOM_FIELD: Operation[
-    UpdateCustomFieldsCustomFieldRequest, UpdateCustomFieldsCustomFieldResponse
-] = Operation(
-    service="CustomFields",
-    name="update_custom_field",
-    namespace="http://portaone.com/Porta/SOAP/CustomFields",
-    soap_action="http://portaone.com/Porta/SOAP/CustomFields#update_custom_field",
-    endpoint_path="/Porta/SOAP/CustomFields",
-    request=UpdateCustomFieldsCustomFieldRequest,
-    response=UpdateCustomFieldsCustomFieldResponse,
-    parts=("UpdateCustomFieldsCustomFieldRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_CUSTOM_FIELD = Operation(
+    SERVICE,
+    "update_custom_field",
+    UpdateCustomFieldsCustomFieldRequest,
+    UpdateCustomFieldsCustomFieldResponse,
 )
-DELETE_CUSTOM_FIELD: Operation[
-    DeleteCustomFieldsCustomFieldRequest, DeleteCustomFieldsCustomFieldResponse
-] = Operation(
-    service="CustomFields",
-    name="delete_custom_field",
-    namespace="http://portaone.com/Porta/SOAP/CustomFields",
-    soap_action="http://portaone.com/Porta/SOAP/CustomFields#delete_custom_field",
-    endpoint_path="/Porta/SOAP/CustomFields",
-    request=DeleteCustomFieldsCustomFieldRequest,
-    response=DeleteCustomFieldsCustomFieldResponse,
-    parts=("DeleteCustomFieldsCustomFieldRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_CUSTOM_FIELD = Operation(
+    SERVICE,
+    "delete_custom_field",
+    DeleteCustomFieldsCustomFieldRequest,
+    DeleteCustomFieldsCustomFieldResponse,
 )
-REORDER_CUSTOM_FIELDS: Operation[ReorderCustomFieldsRequest, ReorderCustomFieldsResponse] = (
-    Operation(
-        service="CustomFields",
-        name="reorder_custom_fields",
-        namespace="http://portaone.com/Porta/SOAP/CustomFields",
-        soap_action="http://portaone.com/Porta/SOAP/CustomFields#reorder_custom_fields",
-        endpoint_path="/Porta/SOAP/CustomFields",
-        request=ReorderCustomFieldsRequest,
-        response=ReorderCustomFieldsResponse,
-        parts=("ReorderCustomFieldsRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+REORDER_CUSTOM_FIELDS = Operation(
+    SERVICE, "reorder_custom_fields", ReorderCustomFieldsRequest, ReorderCustomFieldsResponse
 )
-GET_CUSTOM_FIELD_GROUP_LIST: Operation[
-    GetCustomFieldsCustomFieldGroupListRequest, GetCustomFieldsCustomFieldGroupListResponse
-] = Operation(
-    service="CustomFields",
-    name="get_custom_field_group_list",
-    namespace="http://portaone.com/Porta/SOAP/CustomFields",
-    soap_action="http://portaone.com/Porta/SOAP/CustomFields#get_custom_field_group_list",
-    endpoint_path="/Porta/SOAP/CustomFields",
-    request=GetCustomFieldsCustomFieldGroupListRequest,
-    response=GetCustomFieldsCustomFieldGroupListResponse,
-    parts=("GetCustomFieldsCustomFieldGroupListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_CUSTOM_FIELD_GROUP_LIST = Operation(
+    SERVICE,
+    "get_custom_field_group_list",
+    GetCustomFieldsCustomFieldGroupListRequest,
+    GetCustomFieldsCustomFieldGroupListResponse,
     page_field="custom_field_group_list",
 )
-ADD_CUSTOM_FIELD_GROUP: Operation[
-    AddCustomFieldsCustomFieldGroupRequest, AddCustomFieldsCustomFieldGroupResponse
-] = Operation(
-    service="CustomFields",
-    name="add_custom_field_group",
-    namespace="http://portaone.com/Porta/SOAP/CustomFields",
-    soap_action="http://portaone.com/Porta/SOAP/CustomFields#add_custom_field_group",
-    endpoint_path="/Porta/SOAP/CustomFields",
-    request=AddCustomFieldsCustomFieldGroupRequest,
-    response=AddCustomFieldsCustomFieldGroupResponse,
-    parts=("AddCustomFieldsCustomFieldGroupRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_CUSTOM_FIELD_GROUP = Operation(
+    SERVICE,
+    "add_custom_field_group",
+    AddCustomFieldsCustomFieldGroupRequest,
+    AddCustomFieldsCustomFieldGroupResponse,
 )
-UPDATE_CUSTOM_FIELD_GROUP: Operation[
-    UpdateCustomFieldsCustomFieldGroupRequest, UpdateCustomFieldsCustomFieldGroupResponse
-] = Operation(
-    service="CustomFields",
-    name="update_custom_field_group",
-    namespace="http://portaone.com/Porta/SOAP/CustomFields",
-    soap_action="http://portaone.com/Porta/SOAP/CustomFields#update_custom_field_group",
-    endpoint_path="/Porta/SOAP/CustomFields",
-    request=UpdateCustomFieldsCustomFieldGroupRequest,
-    response=UpdateCustomFieldsCustomFieldGroupResponse,
-    parts=("UpdateCustomFieldsCustomFieldGroupRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_CUSTOM_FIELD_GROUP = Operation(
+    SERVICE,
+    "update_custom_field_group",
+    UpdateCustomFieldsCustomFieldGroupRequest,
+    UpdateCustomFieldsCustomFieldGroupResponse,
 )
-DELETE_CUSTOM_FIELD_GROUP: Operation[
-    DeleteCustomFieldsCustomFieldGroupRequest, DeleteCustomFieldsCustomFieldGroupResponse
-] = Operation(
-    service="CustomFields",
-    name="delete_custom_field_group",
-    namespace="http://portaone.com/Porta/SOAP/CustomFields",
-    soap_action="http://portaone.com/Porta/SOAP/CustomFields#delete_custom_field_group",
-    endpoint_path="/Porta/SOAP/CustomFields",
-    request=DeleteCustomFieldsCustomFieldGroupRequest,
-    response=DeleteCustomFieldsCustomFieldGroupResponse,
-    parts=("DeleteCustomFieldsCustomFieldGroupRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_CUSTOM_FIELD_GROUP = Operation(
+    SERVICE,
+    "delete_custom_field_group",
+    DeleteCustomFieldsCustomFieldGroupRequest,
+    DeleteCustomFieldsCustomFieldGroupResponse,
 )
 
 
@@ -220,6 +154,23 @@ class CustomFieldsService(ServiceBase):
     ) -> GetCustomFieldsCustomFieldListResponse:
         """Returns the custom field records that match the search criteria."""
         return self._call(GET_CUSTOM_FIELD_LIST, request, fields)
+
+    @overload
+    def iter_custom_field_list(
+        self, request: GetCustomFieldsCustomFieldListRequest, /, *, page_size: int = 100
+    ) -> Iterator[CustomFieldInfo]: ...
+
+    @overload
+    def iter_custom_field_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        object_: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[CustomFieldInfo]: ...
 
     def iter_custom_field_list(
         self,
@@ -334,6 +285,23 @@ class CustomFieldsService(ServiceBase):
     ) -> GetCustomFieldsCustomFieldGroupListResponse:
         """Returns the custom field group records that match the search criteria."""
         return self._call(GET_CUSTOM_FIELD_GROUP_LIST, request, fields)
+
+    @overload
+    def iter_custom_field_group_list(
+        self, request: GetCustomFieldsCustomFieldGroupListRequest, /, *, page_size: int = 100
+    ) -> Iterator[CustomFieldGroupInfo]: ...
+
+    @overload
+    def iter_custom_field_group_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_env: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[CustomFieldGroupInfo]: ...
 
     def iter_custom_field_group_list(
         self,
@@ -457,6 +425,23 @@ class AsyncCustomFieldsService(AsyncServiceBase):
         """Returns the custom field records that match the search criteria."""
         return await self._call(GET_CUSTOM_FIELD_LIST, request, fields)
 
+    @overload
+    def iter_custom_field_list(
+        self, request: GetCustomFieldsCustomFieldListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[CustomFieldInfo]: ...
+
+    @overload
+    def iter_custom_field_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        object_: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[CustomFieldInfo]: ...
+
     async def iter_custom_field_list(
         self,
         request: GetCustomFieldsCustomFieldListRequest | None = None,
@@ -571,6 +556,23 @@ class AsyncCustomFieldsService(AsyncServiceBase):
     ) -> GetCustomFieldsCustomFieldGroupListResponse:
         """Returns the custom field group records that match the search criteria."""
         return await self._call(GET_CUSTOM_FIELD_GROUP_LIST, request, fields)
+
+    @overload
+    def iter_custom_field_group_list(
+        self, request: GetCustomFieldsCustomFieldGroupListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[CustomFieldGroupInfo]: ...
+
+    @overload
+    def iter_custom_field_group_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_env: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[CustomFieldGroupInfo]: ...
 
     async def iter_custom_field_group_list(
         self,

@@ -7,23 +7,21 @@ Admin interface, mr105/admin/CustomerAdminService.wsdl.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import AsyncIterator, Iterator
+from datetime import date, datetime
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
-from datetime import date
-from datetime import datetime
 from ..types.common import (
     AccountInfo,
     AccountSubscriptionInfo,
     BillStatus,
-    CustomFieldsValuesInfo,
     CustomerClassInfo,
     CustomerDocumentInfo,
     CustomerInfo,
+    CustomFieldsValuesInfo,
     GetCustomerClassListRequest,
     GetCustomerClassListResponse,
     InvoiceInfo,
@@ -181,857 +179,338 @@ from ..types.customer import (
 
 __all__ = ["CustomerService", "AsyncCustomerService"]
 
-GET_CUSTOMER_INFO: Operation[GetCustomerInfoRequest, GetCustomerInfoResponse] = Operation(
-    service="Customer",
-    name="get_customer_info",
+SERVICE = ServiceSpec(
+    "Customer",
     namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#get_customer_info",
     endpoint_path="/Porta/SOAP/Customer",
-    request=GetCustomerInfoRequest,
-    response=GetCustomerInfoResponse,
-    parts=("GetCustomerInfoRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_CUSTOMER_LIST: Operation[GetCustomerListRequest, GetCustomerListResponse] = Operation(
-    service="Customer",
-    name="get_customer_list",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#get_customer_list",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=GetCustomerListRequest,
-    response=GetCustomerListResponse,
-    parts=("GetCustomerListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_CUSTOMER_INFO = Operation(
+    SERVICE, "get_customer_info", GetCustomerInfoRequest, GetCustomerInfoResponse
+)
+GET_CUSTOMER_LIST = Operation(
+    SERVICE,
+    "get_customer_list",
+    GetCustomerListRequest,
+    GetCustomerListResponse,
     page_field="customer_list",
 )
-ADD_CUSTOMER: Operation[AddCustomerRequest, AddCustomerResponse] = Operation(
-    service="Customer",
-    name="add_customer",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#add_customer",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=AddCustomerRequest,
-    response=AddCustomerResponse,
-    parts=("AddCustomerRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_CUSTOMER = Operation(SERVICE, "add_customer", AddCustomerRequest, AddCustomerResponse)
+UPDATE_CUSTOMER = Operation(
+    SERVICE, "update_customer", UpdateCustomerRequest, UpdateCustomerResponse
 )
-UPDATE_CUSTOMER: Operation[UpdateCustomerRequest, UpdateCustomerResponse] = Operation(
-    service="Customer",
-    name="update_customer",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#update_customer",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=UpdateCustomerRequest,
-    response=UpdateCustomerResponse,
-    parts=("UpdateCustomerRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_CUSTOMER = Operation(
+    SERVICE, "delete_customer", DeleteCustomerRequest, DeleteCustomerResponse
 )
-DELETE_CUSTOMER: Operation[DeleteCustomerRequest, DeleteCustomerResponse] = Operation(
-    service="Customer",
-    name="delete_customer",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#delete_customer",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=DeleteCustomerRequest,
-    response=DeleteCustomerResponse,
-    parts=("DeleteCustomerRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+VALIDATE_CUSTOMER_INFO = Operation(
+    SERVICE, "validate_customer_info", ValidateCustomerInfoRequest, ValidateCustomerInfoResponse
 )
-VALIDATE_CUSTOMER_INFO: Operation[ValidateCustomerInfoRequest, ValidateCustomerInfoResponse] = (
-    Operation(
-        service="Customer",
-        name="validate_customer_info",
-        namespace="http://portaone.com/Porta/SOAP/Customer",
-        soap_action="http://portaone.com/Porta/SOAP/Customer#validate_customer_info",
-        endpoint_path="/Porta/SOAP/Customer",
-        request=ValidateCustomerInfoRequest,
-        response=ValidateCustomerInfoResponse,
-        parts=("ValidateCustomerInfoRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+GET_CUSTOMER_CLASS_LIST = Operation(
+    SERVICE,
+    "get_customer_class_list",
+    GetCustomerClassListRequest,
+    GetCustomerClassListResponse,
+    deprecated=True,
+    page_field="customer_class_list",
 )
-GET_CUSTOMER_CLASS_LIST: Operation[GetCustomerClassListRequest, GetCustomerClassListResponse] = (
-    Operation(
-        service="Customer",
-        name="get_customer_class_list",
-        namespace="http://portaone.com/Porta/SOAP/Customer",
-        soap_action="http://portaone.com/Porta/SOAP/Customer#get_customer_class_list",
-        endpoint_path="/Porta/SOAP/Customer",
-        request=GetCustomerClassListRequest,
-        response=GetCustomerClassListResponse,
-        deprecated=True,
-        parts=("GetCustomerClassListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-        page_field="customer_class_list",
-    )
+MAKE_TRANSACTION = Operation(
+    SERVICE, "make_transaction", MakeCustomerTransactionRequest, MakeCustomerTransactionResponse
 )
-MAKE_TRANSACTION: Operation[MakeCustomerTransactionRequest, MakeCustomerTransactionResponse] = (
-    Operation(
-        service="Customer",
-        name="make_transaction",
-        namespace="http://portaone.com/Porta/SOAP/Customer",
-        soap_action="http://portaone.com/Porta/SOAP/Customer#make_transaction",
-        endpoint_path="/Porta/SOAP/Customer",
-        request=MakeCustomerTransactionRequest,
-        response=MakeCustomerTransactionResponse,
-        parts=("MakeCustomerTransactionRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
-)
-GET_XDR_LIST: Operation[GetCustomerXdrListRequest, GetCustomerXdrListResponse] = Operation(
-    service="Customer",
-    name="get_xdr_list",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#get_xdr_list",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=GetCustomerXdrListRequest,
-    response=GetCustomerXdrListResponse,
-    parts=("GetCustomerXdrListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_XDR_LIST = Operation(
+    SERVICE,
+    "get_xdr_list",
+    GetCustomerXdrListRequest,
+    GetCustomerXdrListResponse,
     page_field="xdr_list",
 )
-GET_CUSTOM_FIELDS_VALUES: Operation[
-    GetCustomerCustomFieldsValuesRequest, GetCustomerCustomFieldsValuesResponse
-] = Operation(
-    service="Customer",
-    name="get_custom_fields_values",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#get_custom_fields_values",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=GetCustomerCustomFieldsValuesRequest,
-    response=GetCustomerCustomFieldsValuesResponse,
-    parts=("GetCustomerCustomFieldsValuesRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_CUSTOM_FIELDS_VALUES = Operation(
+    SERVICE,
+    "get_custom_fields_values",
+    GetCustomerCustomFieldsValuesRequest,
+    GetCustomerCustomFieldsValuesResponse,
 )
-UPDATE_CUSTOM_FIELDS_VALUES: Operation[
-    UpdateCustomerCustomFieldsValuesRequest, UpdateCustomerCustomFieldsValuesResponse
-] = Operation(
-    service="Customer",
-    name="update_custom_fields_values",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#update_custom_fields_values",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=UpdateCustomerCustomFieldsValuesRequest,
-    response=UpdateCustomerCustomFieldsValuesResponse,
-    parts=("UpdateCustomerCustomFieldsValuesRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_CUSTOM_FIELDS_VALUES = Operation(
+    SERVICE,
+    "update_custom_fields_values",
+    UpdateCustomerCustomFieldsValuesRequest,
+    UpdateCustomerCustomFieldsValuesResponse,
 )
-SUSPEND_CUSTOMER: Operation[SuspendCustomerRequest, SuspendCustomerResponse] = Operation(
-    service="Customer",
-    name="suspend_customer",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#suspend_customer",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=SuspendCustomerRequest,
-    response=SuspendCustomerResponse,
-    parts=("SuspendCustomerRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+SUSPEND_CUSTOMER = Operation(
+    SERVICE, "suspend_customer", SuspendCustomerRequest, SuspendCustomerResponse
 )
-UNSUSPEND_CUSTOMER: Operation[UnsuspendCustomerRequest, UnsuspendCustomerResponse] = Operation(
-    service="Customer",
-    name="unsuspend_customer",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#unsuspend_customer",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=UnsuspendCustomerRequest,
-    response=UnsuspendCustomerResponse,
-    parts=("UnsuspendCustomerRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UNSUSPEND_CUSTOMER = Operation(
+    SERVICE, "unsuspend_customer", UnsuspendCustomerRequest, UnsuspendCustomerResponse
 )
-CLOSE_CUSTOMER: Operation[CloseCustomerRequest, CloseCustomerResponse] = Operation(
-    service="Customer",
-    name="close_customer",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#close_customer",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=CloseCustomerRequest,
-    response=CloseCustomerResponse,
-    parts=("CloseCustomerRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+CLOSE_CUSTOMER = Operation(SERVICE, "close_customer", CloseCustomerRequest, CloseCustomerResponse)
+GET_CUSTOMER_TREE = Operation(
+    SERVICE, "get_customer_tree", GetCustomerTreeRequest, GetCustomerTreeResponse
 )
-GET_CUSTOMER_TREE: Operation[GetCustomerTreeRequest, GetCustomerTreeResponse] = Operation(
-    service="Customer",
-    name="get_customer_tree",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#get_customer_tree",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=GetCustomerTreeRequest,
-    response=GetCustomerTreeResponse,
-    parts=("GetCustomerTreeRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_CUSTOMER_SITE_LIST = Operation(
+    SERVICE,
+    "get_customer_site_list",
+    GetCustomerSiteListRequest,
+    GetCustomerSiteListResponse,
+    page_field="customer_site_list",
 )
-GET_CUSTOMER_SITE_LIST: Operation[GetCustomerSiteListRequest, GetCustomerSiteListResponse] = (
-    Operation(
-        service="Customer",
-        name="get_customer_site_list",
-        namespace="http://portaone.com/Porta/SOAP/Customer",
-        soap_action="http://portaone.com/Porta/SOAP/Customer#get_customer_site_list",
-        endpoint_path="/Porta/SOAP/Customer",
-        request=GetCustomerSiteListRequest,
-        response=GetCustomerSiteListResponse,
-        parts=("GetCustomerSiteListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-        page_field="customer_site_list",
-    )
+ADD_CUSTOMER_SITE = Operation(
+    SERVICE, "add_customer_site", AddCustomerSiteRequest, AddCustomerSiteResponse
 )
-ADD_CUSTOMER_SITE: Operation[AddCustomerSiteRequest, AddCustomerSiteResponse] = Operation(
-    service="Customer",
-    name="add_customer_site",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#add_customer_site",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=AddCustomerSiteRequest,
-    response=AddCustomerSiteResponse,
-    parts=("AddCustomerSiteRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_CUSTOMER_SITE = Operation(
+    SERVICE, "update_customer_site", UpdateCustomerSiteRequest, UpdateCustomerSiteResponse
 )
-UPDATE_CUSTOMER_SITE: Operation[UpdateCustomerSiteRequest, UpdateCustomerSiteResponse] = Operation(
-    service="Customer",
-    name="update_customer_site",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#update_customer_site",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=UpdateCustomerSiteRequest,
-    response=UpdateCustomerSiteResponse,
-    parts=("UpdateCustomerSiteRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_CUSTOMER_SITE = Operation(
+    SERVICE, "delete_customer_site", DeleteCustomerSiteRequest, DeleteCustomerSiteResponse
 )
-DELETE_CUSTOMER_SITE: Operation[DeleteCustomerSiteRequest, DeleteCustomerSiteResponse] = Operation(
-    service="Customer",
-    name="delete_customer_site",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#delete_customer_site",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=DeleteCustomerSiteRequest,
-    response=DeleteCustomerSiteResponse,
-    parts=("DeleteCustomerSiteRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_SERVICE_FEATURES = Operation(
+    SERVICE,
+    "get_service_features",
+    GetCustomerServiceFeaturesRequest,
+    GetCustomerServiceFeaturesResponse,
 )
-GET_SERVICE_FEATURES: Operation[
-    GetCustomerServiceFeaturesRequest, GetCustomerServiceFeaturesResponse
-] = Operation(
-    service="Customer",
-    name="get_service_features",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#get_service_features",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=GetCustomerServiceFeaturesRequest,
-    response=GetCustomerServiceFeaturesResponse,
-    parts=("GetCustomerServiceFeaturesRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_SERVICE_FEATURES = Operation(
+    SERVICE,
+    "update_service_features",
+    UpdateCustomerServiceFeaturesRequest,
+    UpdateCustomerServiceFeaturesResponse,
 )
-UPDATE_SERVICE_FEATURES: Operation[
-    UpdateCustomerServiceFeaturesRequest, UpdateCustomerServiceFeaturesResponse
-] = Operation(
-    service="Customer",
-    name="update_service_features",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#update_service_features",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=UpdateCustomerServiceFeaturesRequest,
-    response=UpdateCustomerServiceFeaturesResponse,
-    parts=("UpdateCustomerServiceFeaturesRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_SUBSCRIPTIONS = Operation(
+    SERVICE, "get_subscriptions", GetCustomerSubscriptionsRequest, GetCustomerSubscriptionsResponse
 )
-GET_SUBSCRIPTIONS: Operation[GetCustomerSubscriptionsRequest, GetCustomerSubscriptionsResponse] = (
-    Operation(
-        service="Customer",
-        name="get_subscriptions",
-        namespace="http://portaone.com/Porta/SOAP/Customer",
-        soap_action="http://portaone.com/Porta/SOAP/Customer#get_subscriptions",
-        endpoint_path="/Porta/SOAP/Customer",
-        request=GetCustomerSubscriptionsRequest,
-        response=GetCustomerSubscriptionsResponse,
-        parts=("GetCustomerSubscriptionsRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+ADD_SUBSCRIPTION = Operation(
+    SERVICE, "add_subscription", AddCustomerSubscriptionRequest, AddCustomerSubscriptionResponse
 )
-ADD_SUBSCRIPTION: Operation[AddCustomerSubscriptionRequest, AddCustomerSubscriptionResponse] = (
-    Operation(
-        service="Customer",
-        name="add_subscription",
-        namespace="http://portaone.com/Porta/SOAP/Customer",
-        soap_action="http://portaone.com/Porta/SOAP/Customer#add_subscription",
-        endpoint_path="/Porta/SOAP/Customer",
-        request=AddCustomerSubscriptionRequest,
-        response=AddCustomerSubscriptionResponse,
-        parts=("AddCustomerSubscriptionRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+CLOSE_SUBSCRIPTION = Operation(
+    SERVICE,
+    "close_subscription",
+    CloseCustomerSubscriptionRequest,
+    CloseCustomerSubscriptionResponse,
 )
-CLOSE_SUBSCRIPTION: Operation[
-    CloseCustomerSubscriptionRequest, CloseCustomerSubscriptionResponse
-] = Operation(
-    service="Customer",
-    name="close_subscription",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#close_subscription",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=CloseCustomerSubscriptionRequest,
-    response=CloseCustomerSubscriptionResponse,
-    parts=("CloseCustomerSubscriptionRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPLOAD_CUSTOMER_DOCUMENT = Operation(
+    SERVICE,
+    "upload_customer_document",
+    UploadCustomerDocumentRequest,
+    UploadCustomerDocumentResponse,
 )
-UPLOAD_CUSTOMER_DOCUMENT: Operation[
-    UploadCustomerDocumentRequest, UploadCustomerDocumentResponse
-] = Operation(
-    service="Customer",
-    name="upload_customer_document",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#upload_customer_document",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=UploadCustomerDocumentRequest,
-    response=UploadCustomerDocumentResponse,
-    parts=("UploadCustomerDocumentRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_CUSTOMER_DOCUMENT = Operation(
+    SERVICE, "get_customer_document", GetCustomerDocumentRequest, GetCustomerDocumentResponse
 )
-GET_CUSTOMER_DOCUMENT: Operation[GetCustomerDocumentRequest, GetCustomerDocumentResponse] = (
-    Operation(
-        service="Customer",
-        name="get_customer_document",
-        namespace="http://portaone.com/Porta/SOAP/Customer",
-        soap_action="http://portaone.com/Porta/SOAP/Customer#get_customer_document",
-        endpoint_path="/Porta/SOAP/Customer",
-        request=GetCustomerDocumentRequest,
-        response=GetCustomerDocumentResponse,
-        parts=("GetCustomerDocumentRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+GET_CUSTOMER_DOCUMENT_LIST = Operation(
+    SERVICE,
+    "get_customer_document_list",
+    GetCustomerDocumentListRequest,
+    GetCustomerDocumentListResponse,
 )
-GET_CUSTOMER_DOCUMENT_LIST: Operation[
-    GetCustomerDocumentListRequest, GetCustomerDocumentListResponse
-] = Operation(
-    service="Customer",
-    name="get_customer_document_list",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#get_customer_document_list",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=GetCustomerDocumentListRequest,
-    response=GetCustomerDocumentListResponse,
-    parts=("GetCustomerDocumentListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_CUSTOMER_DOCUMENT = Operation(
+    SERVICE,
+    "delete_customer_document",
+    DeleteCustomerDocumentRequest,
+    DeleteCustomerDocumentResponse,
 )
-DELETE_CUSTOMER_DOCUMENT: Operation[
-    DeleteCustomerDocumentRequest, DeleteCustomerDocumentResponse
-] = Operation(
-    service="Customer",
-    name="delete_customer_document",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#delete_customer_document",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=DeleteCustomerDocumentRequest,
-    response=DeleteCustomerDocumentResponse,
-    parts=("DeleteCustomerDocumentRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_CREDIT_LIMIT_HISTORY = Operation(
+    SERVICE,
+    "get_credit_limit_history",
+    GetCustomerCreditLimitHistoryRequest,
+    GetCustomerCreditLimitHistoryResponse,
 )
-GET_CREDIT_LIMIT_HISTORY: Operation[
-    GetCustomerCreditLimitHistoryRequest, GetCustomerCreditLimitHistoryResponse
-] = Operation(
-    service="Customer",
-    name="get_credit_limit_history",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#get_credit_limit_history",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=GetCustomerCreditLimitHistoryRequest,
-    response=GetCustomerCreditLimitHistoryResponse,
-    parts=("GetCustomerCreditLimitHistoryRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_CREDIT_LIMIT = Operation(
+    SERVICE,
+    "update_credit_limit",
+    UpdateCustomerCreditLimitRequest,
+    UpdateCustomerCreditLimitResponse,
 )
-UPDATE_CREDIT_LIMIT: Operation[
-    UpdateCustomerCreditLimitRequest, UpdateCustomerCreditLimitResponse
-] = Operation(
-    service="Customer",
-    name="update_credit_limit",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#update_credit_limit",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=UpdateCustomerCreditLimitRequest,
-    response=UpdateCustomerCreditLimitResponse,
-    parts=("UpdateCustomerCreditLimitRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_CUSTOMER_BALANCE = Operation(
+    SERVICE, "get_customer_balance", GetCustomerBalanceRequest, GetCustomerBalanceResponse
 )
-GET_CUSTOMER_BALANCE: Operation[GetCustomerBalanceRequest, GetCustomerBalanceResponse] = Operation(
-    service="Customer",
-    name="get_customer_balance",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#get_customer_balance",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=GetCustomerBalanceRequest,
-    response=GetCustomerBalanceResponse,
-    parts=("GetCustomerBalanceRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-GET_CUSTOMER_INVOICE_LIST: Operation[
-    GetCustomerInvoiceListRequest, GetCustomerInvoiceListResponse
-] = Operation(
-    service="Customer",
-    name="get_customer_invoice_list",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#get_customer_invoice_list",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=GetCustomerInvoiceListRequest,
-    response=GetCustomerInvoiceListResponse,
+GET_CUSTOMER_INVOICE_LIST = Operation(
+    SERVICE,
+    "get_customer_invoice_list",
+    GetCustomerInvoiceListRequest,
+    GetCustomerInvoiceListResponse,
     deprecated=True,
-    parts=("GetCustomerInvoiceListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
     page_field="invoice_list",
 )
-GET_CUSTOMER_CONTACT_LIST: Operation[
-    GetCustomerContactListRequest, GetCustomerContactListResponse
-] = Operation(
-    service="Customer",
-    name="get_customer_contact_list",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#get_customer_contact_list",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=GetCustomerContactListRequest,
-    response=GetCustomerContactListResponse,
-    parts=("GetCustomerContactListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_CUSTOMER_CONTACT_LIST = Operation(
+    SERVICE,
+    "get_customer_contact_list",
+    GetCustomerContactListRequest,
+    GetCustomerContactListResponse,
     page_field="customer_contact_list",
 )
-ADD_CUSTOMER_CONTACT: Operation[AddCustomerContactRequest, AddCustomerContactResponse] = Operation(
-    service="Customer",
-    name="add_customer_contact",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#add_customer_contact",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=AddCustomerContactRequest,
-    response=AddCustomerContactResponse,
-    parts=("AddCustomerContactRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_CUSTOMER_CONTACT = Operation(
+    SERVICE, "add_customer_contact", AddCustomerContactRequest, AddCustomerContactResponse
 )
-UPDATE_CUSTOMER_CONTACT: Operation[UpdateCustomerContactRequest, UpdateCustomerContactResponse] = (
-    Operation(
-        service="Customer",
-        name="update_customer_contact",
-        namespace="http://portaone.com/Porta/SOAP/Customer",
-        soap_action="http://portaone.com/Porta/SOAP/Customer#update_customer_contact",
-        endpoint_path="/Porta/SOAP/Customer",
-        request=UpdateCustomerContactRequest,
-        response=UpdateCustomerContactResponse,
-        parts=("UpdateCustomerContactRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+UPDATE_CUSTOMER_CONTACT = Operation(
+    SERVICE, "update_customer_contact", UpdateCustomerContactRequest, UpdateCustomerContactResponse
 )
-DELETE_CUSTOMER_CONTACT: Operation[DeleteCustomerContactRequest, DeleteCustomerContactResponse] = (
-    Operation(
-        service="Customer",
-        name="delete_customer_contact",
-        namespace="http://portaone.com/Porta/SOAP/Customer",
-        soap_action="http://portaone.com/Porta/SOAP/Customer#delete_customer_contact",
-        endpoint_path="/Porta/SOAP/Customer",
-        request=DeleteCustomerContactRequest,
-        response=DeleteCustomerContactResponse,
-        parts=("DeleteCustomerContactRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+DELETE_CUSTOMER_CONTACT = Operation(
+    SERVICE, "delete_customer_contact", DeleteCustomerContactRequest, DeleteCustomerContactResponse
 )
-GET_CUSTOMER_NOTE_LIST: Operation[GetCustomerNoteListRequest, GetCustomerNoteListResponse] = (
-    Operation(
-        service="Customer",
-        name="get_customer_note_list",
-        namespace="http://portaone.com/Porta/SOAP/Customer",
-        soap_action="http://portaone.com/Porta/SOAP/Customer#get_customer_note_list",
-        endpoint_path="/Porta/SOAP/Customer",
-        request=GetCustomerNoteListRequest,
-        response=GetCustomerNoteListResponse,
-        parts=("GetCustomerNoteListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-        page_field="customer_note_list",
-    )
+GET_CUSTOMER_NOTE_LIST = Operation(
+    SERVICE,
+    "get_customer_note_list",
+    GetCustomerNoteListRequest,
+    GetCustomerNoteListResponse,
+    page_field="customer_note_list",
 )
-ADD_CUSTOMER_NOTE: Operation[AddCustomerNoteRequest, AddCustomerNoteResponse] = Operation(
-    service="Customer",
-    name="add_customer_note",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#add_customer_note",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=AddCustomerNoteRequest,
-    response=AddCustomerNoteResponse,
-    parts=("AddCustomerNoteRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_CUSTOMER_NOTE = Operation(
+    SERVICE, "add_customer_note", AddCustomerNoteRequest, AddCustomerNoteResponse
 )
-UPDATE_CUSTOMER_NOTE: Operation[UpdateCustomerNoteRequest, UpdateCustomerNoteResponse] = Operation(
-    service="Customer",
-    name="update_customer_note",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#update_customer_note",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=UpdateCustomerNoteRequest,
-    response=UpdateCustomerNoteResponse,
-    parts=("UpdateCustomerNoteRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_CUSTOMER_NOTE = Operation(
+    SERVICE, "update_customer_note", UpdateCustomerNoteRequest, UpdateCustomerNoteResponse
 )
-DELETE_CUSTOMER_NOTE: Operation[DeleteCustomerNoteRequest, DeleteCustomerNoteResponse] = Operation(
-    service="Customer",
-    name="delete_customer_note",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#delete_customer_note",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=DeleteCustomerNoteRequest,
-    response=DeleteCustomerNoteResponse,
-    parts=("DeleteCustomerNoteRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_CUSTOMER_NOTE = Operation(
+    SERVICE, "delete_customer_note", DeleteCustomerNoteRequest, DeleteCustomerNoteResponse
 )
-GET_ABBREVIATED_DIALING_LIST: Operation[
-    GetCustomerAbbreviatedDialingListRequest, GetCustomerAbbreviatedDialingListResponse
-] = Operation(
-    service="Customer",
-    name="get_abbreviated_dialing_list",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#get_abbreviated_dialing_list",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=GetCustomerAbbreviatedDialingListRequest,
-    response=GetCustomerAbbreviatedDialingListResponse,
-    parts=("GetCustomerAbbreviatedDialingListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_ABBREVIATED_DIALING_LIST = Operation(
+    SERVICE,
+    "get_abbreviated_dialing_list",
+    GetCustomerAbbreviatedDialingListRequest,
+    GetCustomerAbbreviatedDialingListResponse,
     page_field="abbreviated_dialing_list",
 )
-ADD_ABBREVIATED_DIALING: Operation[
-    AddCustomerAbbreviatedDialingRequest, AddCustomerAbbreviatedDialingResponse
-] = Operation(
-    service="Customer",
-    name="add_abbreviated_dialing",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#add_abbreviated_dialing",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=AddCustomerAbbreviatedDialingRequest,
-    response=AddCustomerAbbreviatedDialingResponse,
-    parts=("AddCustomerAbbreviatedDialingRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_ABBREVIATED_DIALING = Operation(
+    SERVICE,
+    "add_abbreviated_dialing",
+    AddCustomerAbbreviatedDialingRequest,
+    AddCustomerAbbreviatedDialingResponse,
 )
-UPDATE_ABBREVIATED_DIALING: Operation[
-    UpdateCustomerAbbreviatedDialingRequest, UpdateCustomerAbbreviatedDialingResponse
-] = Operation(
-    service="Customer",
-    name="update_abbreviated_dialing",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#update_abbreviated_dialing",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=UpdateCustomerAbbreviatedDialingRequest,
-    response=UpdateCustomerAbbreviatedDialingResponse,
-    parts=("UpdateCustomerAbbreviatedDialingRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_ABBREVIATED_DIALING = Operation(
+    SERVICE,
+    "update_abbreviated_dialing",
+    UpdateCustomerAbbreviatedDialingRequest,
+    UpdateCustomerAbbreviatedDialingResponse,
 )
-DELETE_ABBREVIATED_DIALING: Operation[
-    DeleteCustomerAbbreviatedDialingRequest, DeleteCustomerAbbreviatedDialingResponse
-] = Operation(
-    service="Customer",
-    name="delete_abbreviated_dialing",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#delete_abbreviated_dialing",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=DeleteCustomerAbbreviatedDialingRequest,
-    response=DeleteCustomerAbbreviatedDialingResponse,
-    parts=("DeleteCustomerAbbreviatedDialingRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_ABBREVIATED_DIALING = Operation(
+    SERVICE,
+    "delete_abbreviated_dialing",
+    DeleteCustomerAbbreviatedDialingRequest,
+    DeleteCustomerAbbreviatedDialingResponse,
 )
-GET_CC_RULE_LIST: Operation[GetCustomerCcRuleListRequest, GetCustomerCcRuleListResponse] = (
-    Operation(
-        service="Customer",
-        name="get_cc_rule_list",
-        namespace="http://portaone.com/Porta/SOAP/Customer",
-        soap_action="http://portaone.com/Porta/SOAP/Customer#get_cc_rule_list",
-        endpoint_path="/Porta/SOAP/Customer",
-        request=GetCustomerCcRuleListRequest,
-        response=GetCustomerCcRuleListResponse,
-        parts=("GetCustomerCcRuleListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-        page_field="cc_rule_list",
-    )
+GET_CC_RULE_LIST = Operation(
+    SERVICE,
+    "get_cc_rule_list",
+    GetCustomerCcRuleListRequest,
+    GetCustomerCcRuleListResponse,
+    page_field="cc_rule_list",
 )
-ADD_CC_RULE: Operation[AddCustomerCcRuleRequest, AddCustomerCcRuleResponse] = Operation(
-    service="Customer",
-    name="add_cc_rule",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#add_cc_rule",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=AddCustomerCcRuleRequest,
-    response=AddCustomerCcRuleResponse,
-    parts=("AddCustomerCcRuleRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_CC_RULE = Operation(
+    SERVICE, "add_cc_rule", AddCustomerCcRuleRequest, AddCustomerCcRuleResponse
 )
-UPDATE_CC_RULE: Operation[UpdateCustomerCcRuleRequest, UpdateCustomerCcRuleResponse] = Operation(
-    service="Customer",
-    name="update_cc_rule",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#update_cc_rule",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=UpdateCustomerCcRuleRequest,
-    response=UpdateCustomerCcRuleResponse,
-    parts=("UpdateCustomerCcRuleRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_CC_RULE = Operation(
+    SERVICE, "update_cc_rule", UpdateCustomerCcRuleRequest, UpdateCustomerCcRuleResponse
 )
-DELETE_CC_RULE: Operation[DeleteCustomerCcRuleRequest, DeleteCustomerCcRuleResponse] = Operation(
-    service="Customer",
-    name="delete_cc_rule",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#delete_cc_rule",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=DeleteCustomerCcRuleRequest,
-    response=DeleteCustomerCcRuleResponse,
-    parts=("DeleteCustomerCcRuleRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_CC_RULE = Operation(
+    SERVICE, "delete_cc_rule", DeleteCustomerCcRuleRequest, DeleteCustomerCcRuleResponse
 )
-GET_CUSTOMER_EXTENSION_LIST: Operation[
-    GetCustomerExtensionListRequest, GetCustomerExtensionListResponse
-] = Operation(
-    service="Customer",
-    name="get_customer_extension_list",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#get_customer_extension_list",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=GetCustomerExtensionListRequest,
-    response=GetCustomerExtensionListResponse,
-    parts=("GetCustomerExtensionListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_CUSTOMER_EXTENSION_LIST = Operation(
+    SERVICE,
+    "get_customer_extension_list",
+    GetCustomerExtensionListRequest,
+    GetCustomerExtensionListResponse,
     page_field="customer_extension_list",
 )
-ADD_CUSTOMER_EXTENSION: Operation[AddCustomerExtensionRequest, AddCustomerExtensionResponse] = (
-    Operation(
-        service="Customer",
-        name="add_customer_extension",
-        namespace="http://portaone.com/Porta/SOAP/Customer",
-        soap_action="http://portaone.com/Porta/SOAP/Customer#add_customer_extension",
-        endpoint_path="/Porta/SOAP/Customer",
-        request=AddCustomerExtensionRequest,
-        response=AddCustomerExtensionResponse,
-        parts=("AddCustomerExtensionRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+ADD_CUSTOMER_EXTENSION = Operation(
+    SERVICE, "add_customer_extension", AddCustomerExtensionRequest, AddCustomerExtensionResponse
 )
-UPDATE_CUSTOMER_EXTENSION: Operation[
-    UpdateCustomerExtensionRequest, UpdateCustomerExtensionResponse
-] = Operation(
-    service="Customer",
-    name="update_customer_extension",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#update_customer_extension",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=UpdateCustomerExtensionRequest,
-    response=UpdateCustomerExtensionResponse,
-    parts=("UpdateCustomerExtensionRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_CUSTOMER_EXTENSION = Operation(
+    SERVICE,
+    "update_customer_extension",
+    UpdateCustomerExtensionRequest,
+    UpdateCustomerExtensionResponse,
 )
-DELETE_CUSTOMER_EXTENSION: Operation[
-    DeleteCustomerExtensionRequest, DeleteCustomerExtensionResponse
-] = Operation(
-    service="Customer",
-    name="delete_customer_extension",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#delete_customer_extension",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=DeleteCustomerExtensionRequest,
-    response=DeleteCustomerExtensionResponse,
-    parts=("DeleteCustomerExtensionRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_CUSTOMER_EXTENSION = Operation(
+    SERVICE,
+    "delete_customer_extension",
+    DeleteCustomerExtensionRequest,
+    DeleteCustomerExtensionResponse,
 )
-GET_PAYMENT_REMINDER_LIST: Operation[
-    GetCustomerPaymentReminderListRequest, GetCustomerPaymentReminderListResponse
-] = Operation(
-    service="Customer",
-    name="get_payment_reminder_list",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#get_payment_reminder_list",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=GetCustomerPaymentReminderListRequest,
-    response=GetCustomerPaymentReminderListResponse,
-    parts=("GetCustomerPaymentReminderListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_PAYMENT_REMINDER_LIST = Operation(
+    SERVICE,
+    "get_payment_reminder_list",
+    GetCustomerPaymentReminderListRequest,
+    GetCustomerPaymentReminderListResponse,
     page_field="payment_reminder_list",
 )
-ADD_PAYMENT_REMINDER: Operation[
-    AddCustomerPaymentReminderRequest, AddCustomerPaymentReminderResponse
-] = Operation(
-    service="Customer",
-    name="add_payment_reminder",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#add_payment_reminder",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=AddCustomerPaymentReminderRequest,
-    response=AddCustomerPaymentReminderResponse,
-    parts=("AddCustomerPaymentReminderRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_PAYMENT_REMINDER = Operation(
+    SERVICE,
+    "add_payment_reminder",
+    AddCustomerPaymentReminderRequest,
+    AddCustomerPaymentReminderResponse,
 )
-UPDATE_PAYMENT_REMINDER: Operation[
-    UpdateCustomerPaymentReminderRequest, UpdateCustomerPaymentReminderResponse
-] = Operation(
-    service="Customer",
-    name="update_payment_reminder",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#update_payment_reminder",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=UpdateCustomerPaymentReminderRequest,
-    response=UpdateCustomerPaymentReminderResponse,
-    parts=("UpdateCustomerPaymentReminderRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_PAYMENT_REMINDER = Operation(
+    SERVICE,
+    "update_payment_reminder",
+    UpdateCustomerPaymentReminderRequest,
+    UpdateCustomerPaymentReminderResponse,
 )
-DELETE_PAYMENT_REMINDER: Operation[
-    DeleteCustomerPaymentReminderRequest, DeleteCustomerPaymentReminderResponse
-] = Operation(
-    service="Customer",
-    name="delete_payment_reminder",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#delete_payment_reminder",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=DeleteCustomerPaymentReminderRequest,
-    response=DeleteCustomerPaymentReminderResponse,
-    parts=("DeleteCustomerPaymentReminderRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_PAYMENT_REMINDER = Operation(
+    SERVICE,
+    "delete_payment_reminder",
+    DeleteCustomerPaymentReminderRequest,
+    DeleteCustomerPaymentReminderResponse,
 )
-GET_CUSTOMER_RESELLER_PRODUCT_LIST: Operation[
-    GetCustomerResellerProductListRequest, GetCustomerResellerProductListResponse
-] = Operation(
-    service="Customer",
-    name="get_customer_reseller_product_list",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#get_customer_reseller_product_list",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=GetCustomerResellerProductListRequest,
-    response=GetCustomerResellerProductListResponse,
-    parts=("GetCustomerResellerProductListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_CUSTOMER_RESELLER_PRODUCT_LIST = Operation(
+    SERVICE,
+    "get_customer_reseller_product_list",
+    GetCustomerResellerProductListRequest,
+    GetCustomerResellerProductListResponse,
     page_field="customer_reseller_product_list",
 )
-ADD_CUSTOMER_RESELLER_PRODUCT: Operation[
-    AddCustomerResellerProductRequest, AddCustomerResellerProductResponse
-] = Operation(
-    service="Customer",
-    name="add_customer_reseller_product",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#add_customer_reseller_product",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=AddCustomerResellerProductRequest,
-    response=AddCustomerResellerProductResponse,
-    parts=("AddCustomerResellerProductRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_CUSTOMER_RESELLER_PRODUCT = Operation(
+    SERVICE,
+    "add_customer_reseller_product",
+    AddCustomerResellerProductRequest,
+    AddCustomerResellerProductResponse,
 )
-UPDATE_CUSTOMER_RESELLER_PRODUCT: Operation[
-    UpdateCustomerResellerProductRequest, UpdateCustomerResellerProductResponse
-] = Operation(
-    service="Customer",
-    name="update_customer_reseller_product",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#update_customer_reseller_product",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=UpdateCustomerResellerProductRequest,
-    response=UpdateCustomerResellerProductResponse,
-    parts=("UpdateCustomerResellerProductRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_CUSTOMER_RESELLER_PRODUCT = Operation(
+    SERVICE,
+    "update_customer_reseller_product",
+    UpdateCustomerResellerProductRequest,
+    UpdateCustomerResellerProductResponse,
 )
-DELETE_CUSTOMER_RESELLER_PRODUCT: Operation[
-    DeleteCustomerResellerProductRequest, DeleteCustomerResellerProductResponse
-] = Operation(
-    service="Customer",
-    name="delete_customer_reseller_product",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#delete_customer_reseller_product",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=DeleteCustomerResellerProductRequest,
-    response=DeleteCustomerResellerProductResponse,
-    parts=("DeleteCustomerResellerProductRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_CUSTOMER_RESELLER_PRODUCT = Operation(
+    SERVICE,
+    "delete_customer_reseller_product",
+    DeleteCustomerResellerProductRequest,
+    DeleteCustomerResellerProductResponse,
 )
-GET_CUSTOMER_USAGE: Operation[GetCustomerUsageRequest, GetCustomerUsageResponse] = Operation(
-    service="Customer",
-    name="get_customer_usage",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#get_customer_usage",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=GetCustomerUsageRequest,
-    response=GetCustomerUsageResponse,
-    parts=("GetCustomerUsageRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_CUSTOMER_USAGE = Operation(
+    SERVICE, "get_customer_usage", GetCustomerUsageRequest, GetCustomerUsageResponse
 )
-EXPORT_CUSTOMER_LIST: Operation[ExportCustomerListRequest, ExportCustomerListResponse] = Operation(
-    service="Customer",
-    name="export_customer_list",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#export_customer_list",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=ExportCustomerListRequest,
-    response=ExportCustomerListResponse,
-    parts=("ExportCustomerListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+EXPORT_CUSTOMER_LIST = Operation(
+    SERVICE, "export_customer_list", ExportCustomerListRequest, ExportCustomerListResponse
 )
-GET_CUSTOMER_DISCOUNT_COUNTERS: Operation[
-    GetCustomerDiscountCountersRequest, GetCustomerDiscountCountersResponse
-] = Operation(
-    service="Customer",
-    name="get_customer_discount_counters",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#get_customer_discount_counters",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=GetCustomerDiscountCountersRequest,
-    response=GetCustomerDiscountCountersResponse,
-    parts=("GetCustomerDiscountCountersRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_CUSTOMER_DISCOUNT_COUNTERS = Operation(
+    SERVICE,
+    "get_customer_discount_counters",
+    GetCustomerDiscountCountersRequest,
+    GetCustomerDiscountCountersResponse,
 )
-MERGE_CUSTOMERS: Operation[MergeCustomersRequest, MergeCustomersResponse] = Operation(
-    service="Customer",
-    name="merge_customers",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#merge_customers",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=MergeCustomersRequest,
-    response=MergeCustomersResponse,
-    parts=("MergeCustomersRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+MERGE_CUSTOMERS = Operation(
+    SERVICE, "merge_customers", MergeCustomersRequest, MergeCustomersResponse
 )
-GET_CUSTOMER_BY_PHONE: Operation[GetCustomerByPhoneRequest, GetCustomerByPhoneResponse] = (
-    Operation(
-        service="Customer",
-        name="get_customer_by_phone",
-        namespace="http://portaone.com/Porta/SOAP/Customer",
-        soap_action="http://portaone.com/Porta/SOAP/Customer#get_customer_by_phone",
-        endpoint_path="/Porta/SOAP/Customer",
-        request=GetCustomerByPhoneRequest,
-        response=GetCustomerByPhoneResponse,
-        parts=("GetCustomerByPhoneRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+GET_CUSTOMER_BY_PHONE = Operation(
+    SERVICE, "get_customer_by_phone", GetCustomerByPhoneRequest, GetCustomerByPhoneResponse
 )
-GET_CUSTOMER_SITE_INFO: Operation[GetCustomerSiteInfoRequest, GetCustomerSiteInfoResponse] = (
-    Operation(
-        service="Customer",
-        name="get_customer_site_info",
-        namespace="http://portaone.com/Porta/SOAP/Customer",
-        soap_action="http://portaone.com/Porta/SOAP/Customer#get_customer_site_info",
-        endpoint_path="/Porta/SOAP/Customer",
-        request=GetCustomerSiteInfoRequest,
-        response=GetCustomerSiteInfoResponse,
-        parts=("GetCustomerSiteInfoRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+GET_CUSTOMER_SITE_INFO = Operation(
+    SERVICE, "get_customer_site_info", GetCustomerSiteInfoRequest, GetCustomerSiteInfoResponse
 )
-GET_CUSTOMER_STATS_SUMMARY: Operation[
-    GetCustomerStatsSummaryRequest, GetCustomerStatsSummaryResponse
-] = Operation(
-    service="Customer",
-    name="get_customer_stats_summary",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=GetCustomerStatsSummaryRequest,
-    response=GetCustomerStatsSummaryResponse,
-    json_only=True,
+GET_CUSTOMER_STATS_SUMMARY = Operation(
+    SERVICE,
+    "get_customer_stats_summary",
+    GetCustomerStatsSummaryRequest,
+    GetCustomerStatsSummaryResponse,
     parts=("params",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-GET_EXTENDED_DATA_LIST: Operation[
-    GetCustomerExtendedDataListRequest, GetCustomerExtendedDataListResponse
-] = Operation(
-    service="Customer",
-    name="get_extended_data_list",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=GetCustomerExtendedDataListRequest,
-    response=GetCustomerExtendedDataListResponse,
     json_only=True,
+)
+GET_EXTENDED_DATA_LIST = Operation(
+    SERVICE,
+    "get_extended_data_list",
+    GetCustomerExtendedDataListRequest,
+    GetCustomerExtendedDataListResponse,
     parts=("params",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+    json_only=True,
     page_field="records",
 )
 
@@ -1088,6 +567,29 @@ class CustomerService(ServiceBase):
     ) -> GetCustomerListResponse:
         """Returns the customer records that match the search criteria."""
         return self._call(GET_CUSTOMER_LIST, request, fields)
+
+    @overload
+    def iter_customer_list(
+        self, request: GetCustomerListRequest, /, *, page_size: int = 100
+    ) -> Iterator[CustomerInfo]: ...
+
+    @overload
+    def iter_customer_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_parent: int | None | UnsetType = UNSET,
+        name: str | UnsetType = UNSET,
+        i_customer_class: int | UnsetType = UNSET,
+        i_customer_type: int | UnsetType = UNSET,
+        bill_status: BillStatus | UnsetType = UNSET,
+        blocked: YesNo | UnsetType = UNSET,
+        get_total: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[CustomerInfo]: ...
 
     def iter_customer_list(
         self,
@@ -1199,10 +701,25 @@ class CustomerService(ServiceBase):
 
         Deprecated by the server's WSDL: calling it emits DeprecationWarning.
         """
-        warnings.warn(
-            "Customer.get_customer_class_list is deprecated", DeprecationWarning, stacklevel=2
-        )
         return self._call(GET_CUSTOMER_CLASS_LIST, request, fields)
+
+    @overload
+    def iter_customer_class_list(
+        self, request: GetCustomerClassListRequest, /, *, page_size: int = 100
+    ) -> Iterator[CustomerClassInfo]: ...
+
+    @overload
+    def iter_customer_class_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        name: str | UnsetType = UNSET,
+        i_customer: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[CustomerClassInfo]: ...
 
     def iter_customer_class_list(
         self,
@@ -1263,6 +780,25 @@ class CustomerService(ServiceBase):
     ) -> GetCustomerXdrListResponse:
         """Returns the xdr records that match the search criteria."""
         return self._call(GET_XDR_LIST, request, fields)
+
+    @overload
+    def iter_xdr_list(
+        self, request: GetCustomerXdrListRequest, /, *, page_size: int = 100
+    ) -> Iterator[XDRInfo]: ...
+
+    @overload
+    def iter_xdr_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        from_date: datetime | UnsetType = UNSET,
+        to_date: datetime | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[XDRInfo]: ...
 
     def iter_xdr_list(
         self,
@@ -1413,6 +949,23 @@ class CustomerService(ServiceBase):
     ) -> GetCustomerSiteListResponse:
         """Returns the customer site records that match the search criteria."""
         return self._call(GET_CUSTOMER_SITE_LIST, request, fields)
+
+    @overload
+    def iter_customer_site_list(
+        self, request: GetCustomerSiteListRequest, /, *, page_size: int = 100
+    ) -> Iterator[CustomerSiteInfo]: ...
+
+    @overload
+    def iter_customer_site_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[CustomerSiteInfo]: ...
 
     def iter_customer_site_list(
         self,
@@ -1756,10 +1309,24 @@ class CustomerService(ServiceBase):
 
         Deprecated by the server's WSDL: calling it emits DeprecationWarning.
         """
-        warnings.warn(
-            "Customer.get_customer_invoice_list is deprecated", DeprecationWarning, stacklevel=2
-        )
         return self._call(GET_CUSTOMER_INVOICE_LIST, request, fields)
+
+    @overload
+    def iter_customer_invoice_list(
+        self, request: GetCustomerInvoiceListRequest, /, *, page_size: int = 100
+    ) -> Iterator[InvoiceInfo]: ...
+
+    @overload
+    def iter_customer_invoice_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[InvoiceInfo]: ...
 
     def iter_customer_invoice_list(
         self,
@@ -1793,6 +1360,23 @@ class CustomerService(ServiceBase):
     ) -> GetCustomerContactListResponse:
         """Returns the customer contact records that match the search criteria."""
         return self._call(GET_CUSTOMER_CONTACT_LIST, request, fields)
+
+    @overload
+    def iter_customer_contact_list(
+        self, request: GetCustomerContactListRequest, /, *, page_size: int = 100
+    ) -> Iterator[CustomerContactInfo]: ...
+
+    @overload
+    def iter_customer_contact_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[CustomerContactInfo]: ...
 
     def iter_customer_contact_list(
         self,
@@ -1888,6 +1472,23 @@ class CustomerService(ServiceBase):
         """Returns the customer note records that match the search criteria."""
         return self._call(GET_CUSTOMER_NOTE_LIST, request, fields)
 
+    @overload
+    def iter_customer_note_list(
+        self, request: GetCustomerNoteListRequest, /, *, page_size: int = 100
+    ) -> Iterator[CustomerNoteInfo]: ...
+
+    @overload
+    def iter_customer_note_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[CustomerNoteInfo]: ...
+
     def iter_customer_note_list(
         self,
         request: GetCustomerNoteListRequest | None = None,
@@ -1979,6 +1580,23 @@ class CustomerService(ServiceBase):
     ) -> GetCustomerAbbreviatedDialingListResponse:
         """Returns the abbreviated dialing records that match the search criteria."""
         return self._call(GET_ABBREVIATED_DIALING_LIST, request, fields)
+
+    @overload
+    def iter_abbreviated_dialing_list(
+        self, request: GetCustomerAbbreviatedDialingListRequest, /, *, page_size: int = 100
+    ) -> Iterator[AbbreviatedDialingInfo]: ...
+
+    @overload
+    def iter_abbreviated_dialing_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[AbbreviatedDialingInfo]: ...
 
     def iter_abbreviated_dialing_list(
         self,
@@ -2074,6 +1692,23 @@ class CustomerService(ServiceBase):
         """Returns the cc rule records that match the search criteria."""
         return self._call(GET_CC_RULE_LIST, request, fields)
 
+    @overload
+    def iter_cc_rule_list(
+        self, request: GetCustomerCcRuleListRequest, /, *, page_size: int = 100
+    ) -> Iterator[CustomerCallRuleInfo]: ...
+
+    @overload
+    def iter_cc_rule_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[CustomerCallRuleInfo]: ...
+
     def iter_cc_rule_list(
         self,
         request: GetCustomerCcRuleListRequest | None = None,
@@ -2165,6 +1800,23 @@ class CustomerService(ServiceBase):
     ) -> GetCustomerExtensionListResponse:
         """Returns the customer extension records that match the search criteria."""
         return self._call(GET_CUSTOMER_EXTENSION_LIST, request, fields)
+
+    @overload
+    def iter_customer_extension_list(
+        self, request: GetCustomerExtensionListRequest, /, *, page_size: int = 100
+    ) -> Iterator[CustomerExtensionInfo]: ...
+
+    @overload
+    def iter_customer_extension_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[CustomerExtensionInfo]: ...
 
     def iter_customer_extension_list(
         self,
@@ -2260,6 +1912,23 @@ class CustomerService(ServiceBase):
         """Returns the payment reminder records that match the search criteria."""
         return self._call(GET_PAYMENT_REMINDER_LIST, request, fields)
 
+    @overload
+    def iter_payment_reminder_list(
+        self, request: GetCustomerPaymentReminderListRequest, /, *, page_size: int = 100
+    ) -> Iterator[PaymentReminderInfo]: ...
+
+    @overload
+    def iter_payment_reminder_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[PaymentReminderInfo]: ...
+
     def iter_payment_reminder_list(
         self,
         request: GetCustomerPaymentReminderListRequest | None = None,
@@ -2353,6 +2022,23 @@ class CustomerService(ServiceBase):
     ) -> GetCustomerResellerProductListResponse:
         """Returns the customer reseller product records that match the search criteria."""
         return self._call(GET_CUSTOMER_RESELLER_PRODUCT_LIST, request, fields)
+
+    @overload
+    def iter_customer_reseller_product_list(
+        self, request: GetCustomerResellerProductListRequest, /, *, page_size: int = 100
+    ) -> Iterator[ResellerProductInfo]: ...
+
+    @overload
+    def iter_customer_reseller_product_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[ResellerProductInfo]: ...
 
     def iter_customer_reseller_product_list(
         self,
@@ -2604,6 +2290,28 @@ class CustomerService(ServiceBase):
         """
         return self._call(GET_EXTENDED_DATA_LIST, request, fields)
 
+    @overload
+    def iter_extended_data_list(
+        self, request: GetCustomerExtendedDataListRequest, /, *, page_size: int = 100
+    ) -> Iterator[ExtendedDataRecord]: ...
+
+    @overload
+    def iter_extended_data_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        customer_filter: list[SearchCondition] | UnsetType = UNSET,
+        account_filter: list[SearchCondition] | UnsetType = UNSET,
+        product_filter: list[SearchCondition] | UnsetType = UNSET,
+        include_addons: int | UnsetType = UNSET,
+        customer_class_filter: list[SearchCondition] | UnsetType = UNSET,
+        invoice_filter: list[SearchCondition] | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[ExtendedDataRecord]: ...
+
     def iter_extended_data_list(
         self,
         request: GetCustomerExtendedDataListRequest | None = None,
@@ -2674,6 +2382,29 @@ class AsyncCustomerService(AsyncServiceBase):
     ) -> GetCustomerListResponse:
         """Returns the customer records that match the search criteria."""
         return await self._call(GET_CUSTOMER_LIST, request, fields)
+
+    @overload
+    def iter_customer_list(
+        self, request: GetCustomerListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[CustomerInfo]: ...
+
+    @overload
+    def iter_customer_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_parent: int | None | UnsetType = UNSET,
+        name: str | UnsetType = UNSET,
+        i_customer_class: int | UnsetType = UNSET,
+        i_customer_type: int | UnsetType = UNSET,
+        bill_status: BillStatus | UnsetType = UNSET,
+        blocked: YesNo | UnsetType = UNSET,
+        get_total: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[CustomerInfo]: ...
 
     async def iter_customer_list(
         self,
@@ -2790,10 +2521,25 @@ class AsyncCustomerService(AsyncServiceBase):
 
         Deprecated by the server's WSDL: calling it emits DeprecationWarning.
         """
-        warnings.warn(
-            "Customer.get_customer_class_list is deprecated", DeprecationWarning, stacklevel=2
-        )
         return await self._call(GET_CUSTOMER_CLASS_LIST, request, fields)
+
+    @overload
+    def iter_customer_class_list(
+        self, request: GetCustomerClassListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[CustomerClassInfo]: ...
+
+    @overload
+    def iter_customer_class_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        name: str | UnsetType = UNSET,
+        i_customer: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[CustomerClassInfo]: ...
 
     async def iter_customer_class_list(
         self,
@@ -2855,6 +2601,25 @@ class AsyncCustomerService(AsyncServiceBase):
     ) -> GetCustomerXdrListResponse:
         """Returns the xdr records that match the search criteria."""
         return await self._call(GET_XDR_LIST, request, fields)
+
+    @overload
+    def iter_xdr_list(
+        self, request: GetCustomerXdrListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[XDRInfo]: ...
+
+    @overload
+    def iter_xdr_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        from_date: datetime | UnsetType = UNSET,
+        to_date: datetime | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[XDRInfo]: ...
 
     async def iter_xdr_list(
         self,
@@ -3010,6 +2775,23 @@ class AsyncCustomerService(AsyncServiceBase):
     ) -> GetCustomerSiteListResponse:
         """Returns the customer site records that match the search criteria."""
         return await self._call(GET_CUSTOMER_SITE_LIST, request, fields)
+
+    @overload
+    def iter_customer_site_list(
+        self, request: GetCustomerSiteListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[CustomerSiteInfo]: ...
+
+    @overload
+    def iter_customer_site_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[CustomerSiteInfo]: ...
 
     async def iter_customer_site_list(
         self,
@@ -3356,10 +3138,24 @@ class AsyncCustomerService(AsyncServiceBase):
 
         Deprecated by the server's WSDL: calling it emits DeprecationWarning.
         """
-        warnings.warn(
-            "Customer.get_customer_invoice_list is deprecated", DeprecationWarning, stacklevel=2
-        )
         return await self._call(GET_CUSTOMER_INVOICE_LIST, request, fields)
+
+    @overload
+    def iter_customer_invoice_list(
+        self, request: GetCustomerInvoiceListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[InvoiceInfo]: ...
+
+    @overload
+    def iter_customer_invoice_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[InvoiceInfo]: ...
 
     async def iter_customer_invoice_list(
         self,
@@ -3394,6 +3190,23 @@ class AsyncCustomerService(AsyncServiceBase):
     ) -> GetCustomerContactListResponse:
         """Returns the customer contact records that match the search criteria."""
         return await self._call(GET_CUSTOMER_CONTACT_LIST, request, fields)
+
+    @overload
+    def iter_customer_contact_list(
+        self, request: GetCustomerContactListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[CustomerContactInfo]: ...
+
+    @overload
+    def iter_customer_contact_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[CustomerContactInfo]: ...
 
     async def iter_customer_contact_list(
         self,
@@ -3490,6 +3303,23 @@ class AsyncCustomerService(AsyncServiceBase):
         """Returns the customer note records that match the search criteria."""
         return await self._call(GET_CUSTOMER_NOTE_LIST, request, fields)
 
+    @overload
+    def iter_customer_note_list(
+        self, request: GetCustomerNoteListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[CustomerNoteInfo]: ...
+
+    @overload
+    def iter_customer_note_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[CustomerNoteInfo]: ...
+
     async def iter_customer_note_list(
         self,
         request: GetCustomerNoteListRequest | None = None,
@@ -3584,6 +3414,23 @@ class AsyncCustomerService(AsyncServiceBase):
     ) -> GetCustomerAbbreviatedDialingListResponse:
         """Returns the abbreviated dialing records that match the search criteria."""
         return await self._call(GET_ABBREVIATED_DIALING_LIST, request, fields)
+
+    @overload
+    def iter_abbreviated_dialing_list(
+        self, request: GetCustomerAbbreviatedDialingListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[AbbreviatedDialingInfo]: ...
+
+    @overload
+    def iter_abbreviated_dialing_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[AbbreviatedDialingInfo]: ...
 
     async def iter_abbreviated_dialing_list(
         self,
@@ -3680,6 +3527,23 @@ class AsyncCustomerService(AsyncServiceBase):
         """Returns the cc rule records that match the search criteria."""
         return await self._call(GET_CC_RULE_LIST, request, fields)
 
+    @overload
+    def iter_cc_rule_list(
+        self, request: GetCustomerCcRuleListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[CustomerCallRuleInfo]: ...
+
+    @overload
+    def iter_cc_rule_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[CustomerCallRuleInfo]: ...
+
     async def iter_cc_rule_list(
         self,
         request: GetCustomerCcRuleListRequest | None = None,
@@ -3774,6 +3638,23 @@ class AsyncCustomerService(AsyncServiceBase):
     ) -> GetCustomerExtensionListResponse:
         """Returns the customer extension records that match the search criteria."""
         return await self._call(GET_CUSTOMER_EXTENSION_LIST, request, fields)
+
+    @overload
+    def iter_customer_extension_list(
+        self, request: GetCustomerExtensionListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[CustomerExtensionInfo]: ...
+
+    @overload
+    def iter_customer_extension_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[CustomerExtensionInfo]: ...
 
     async def iter_customer_extension_list(
         self,
@@ -3870,6 +3751,23 @@ class AsyncCustomerService(AsyncServiceBase):
         """Returns the payment reminder records that match the search criteria."""
         return await self._call(GET_PAYMENT_REMINDER_LIST, request, fields)
 
+    @overload
+    def iter_payment_reminder_list(
+        self, request: GetCustomerPaymentReminderListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[PaymentReminderInfo]: ...
+
+    @overload
+    def iter_payment_reminder_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[PaymentReminderInfo]: ...
+
     async def iter_payment_reminder_list(
         self,
         request: GetCustomerPaymentReminderListRequest | None = None,
@@ -3964,6 +3862,23 @@ class AsyncCustomerService(AsyncServiceBase):
     ) -> GetCustomerResellerProductListResponse:
         """Returns the customer reseller product records that match the search criteria."""
         return await self._call(GET_CUSTOMER_RESELLER_PRODUCT_LIST, request, fields)
+
+    @overload
+    def iter_customer_reseller_product_list(
+        self, request: GetCustomerResellerProductListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[ResellerProductInfo]: ...
+
+    @overload
+    def iter_customer_reseller_product_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[ResellerProductInfo]: ...
 
     async def iter_customer_reseller_product_list(
         self,
@@ -4219,6 +4134,28 @@ class AsyncCustomerService(AsyncServiceBase):
         JSON API only: not available over SOAP.
         """
         return await self._call(GET_EXTENDED_DATA_LIST, request, fields)
+
+    @overload
+    def iter_extended_data_list(
+        self, request: GetCustomerExtendedDataListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[ExtendedDataRecord]: ...
+
+    @overload
+    def iter_extended_data_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        customer_filter: list[SearchCondition] | UnsetType = UNSET,
+        account_filter: list[SearchCondition] | UnsetType = UNSET,
+        product_filter: list[SearchCondition] | UnsetType = UNSET,
+        include_addons: int | UnsetType = UNSET,
+        customer_class_filter: list[SearchCondition] | UnsetType = UNSET,
+        invoice_filter: list[SearchCondition] | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[ExtendedDataRecord]: ...
 
     async def iter_extended_data_list(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.common import (
@@ -35,93 +35,40 @@ from ..types.customer_class import (
 
 __all__ = ["CustomerClassService", "AsyncCustomerClassService"]
 
-GET_CUSTOMER_CLASS_INFO: Operation[GetCustomerClassInfoRequest, GetCustomerClassInfoResponse] = (
-    Operation(
-        service="CustomerClass",
-        name="get_customer_class_info",
-        namespace="http://portaone.com/Porta/SOAP/CustomerClass",
-        soap_action="http://portaone.com/Porta/SOAP/CustomerClass#get_customer_class_info",
-        endpoint_path="/Porta/SOAP/CustomerClass",
-        request=GetCustomerClassInfoRequest,
-        response=GetCustomerClassInfoResponse,
-        parts=("GetCustomerClassInfoRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
-)
-GET_CUSTOMER_CLASS_LIST: Operation[GetCustomerClassListRequest, GetCustomerClassListResponse] = (
-    Operation(
-        service="CustomerClass",
-        name="get_customer_class_list",
-        namespace="http://portaone.com/Porta/SOAP/CustomerClass",
-        soap_action="http://portaone.com/Porta/SOAP/CustomerClass#get_customer_class_list",
-        endpoint_path="/Porta/SOAP/CustomerClass",
-        request=GetCustomerClassListRequest,
-        response=GetCustomerClassListResponse,
-        parts=("GetCustomerClassListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-        page_field="customer_class_list",
-    )
-)
-ADD_CUSTOMER_CLASS: Operation[AddCustomerClassRequest, AddCustomerClassResponse] = Operation(
-    service="CustomerClass",
-    name="add_customer_class",
+SERVICE = ServiceSpec(
+    "CustomerClass",
     namespace="http://portaone.com/Porta/SOAP/CustomerClass",
-    soap_action="http://portaone.com/Porta/SOAP/CustomerClass#add_customer_class",
     endpoint_path="/Porta/SOAP/CustomerClass",
-    request=AddCustomerClassRequest,
-    response=AddCustomerClassResponse,
-    parts=("AddCustomerClassRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-UPDATE_CUSTOMER_CLASS: Operation[UpdateCustomerClassRequest, UpdateCustomerClassResponse] = (
-    Operation(
-        service="CustomerClass",
-        name="update_customer_class",
-        namespace="http://portaone.com/Porta/SOAP/CustomerClass",
-        soap_action="http://portaone.com/Porta/SOAP/CustomerClass#update_customer_class",
-        endpoint_path="/Porta/SOAP/CustomerClass",
-        request=UpdateCustomerClassRequest,
-        response=UpdateCustomerClassResponse,
-        parts=("UpdateCustomerClassRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+
+GET_CUSTOMER_CLASS_INFO = Operation(
+    SERVICE, "get_customer_class_info", GetCustomerClassInfoRequest, GetCustomerClassInfoResponse
 )
-DELETE_CUSTOMER_CLASS: Operation[DeleteCustomerClassRequest, DeleteCustomerClassResponse] = (
-    Operation(
-        service="CustomerClass",
-        name="delete_customer_class",
-        namespace="http://portaone.com/Porta/SOAP/CustomerClass",
-        soap_action="http://portaone.com/Porta/SOAP/CustomerClass#delete_customer_class",
-        endpoint_path="/Porta/SOAP/CustomerClass",
-        request=DeleteCustomerClassRequest,
-        response=DeleteCustomerClassResponse,
-        parts=("DeleteCustomerClassRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+GET_CUSTOMER_CLASS_LIST = Operation(
+    SERVICE,
+    "get_customer_class_list",
+    GetCustomerClassListRequest,
+    GetCustomerClassListResponse,
+    page_field="customer_class_list",
 )
-GET_CUSTOMER_CLASS_CUSTOMERS: Operation[
-    GetCustomerClassCustomersRequest, GetCustomerClassCustomersResponse
-] = Operation(
-    service="CustomerClass",
-    name="get_customer_class_customers",
-    namespace="http://portaone.com/Porta/SOAP/CustomerClass",
-    soap_action="http://portaone.com/Porta/SOAP/CustomerClass#get_customer_class_customers",
-    endpoint_path="/Porta/SOAP/CustomerClass",
-    request=GetCustomerClassCustomersRequest,
-    response=GetCustomerClassCustomersResponse,
-    parts=("GetCustomerClassCustomersRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_CUSTOMER_CLASS = Operation(
+    SERVICE, "add_customer_class", AddCustomerClassRequest, AddCustomerClassResponse
 )
-APPLY_CUSTOMER_CLASS: Operation[ApplyCustomerClassRequest, ApplyCustomerClassResponse] = Operation(
-    service="CustomerClass",
-    name="apply_customer_class",
-    namespace="http://portaone.com/Porta/SOAP/CustomerClass",
-    soap_action="http://portaone.com/Porta/SOAP/CustomerClass#apply_customer_class",
-    endpoint_path="/Porta/SOAP/CustomerClass",
-    request=ApplyCustomerClassRequest,
-    response=ApplyCustomerClassResponse,
-    parts=("ApplyCustomerClassRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_CUSTOMER_CLASS = Operation(
+    SERVICE, "update_customer_class", UpdateCustomerClassRequest, UpdateCustomerClassResponse
+)
+DELETE_CUSTOMER_CLASS = Operation(
+    SERVICE, "delete_customer_class", DeleteCustomerClassRequest, DeleteCustomerClassResponse
+)
+GET_CUSTOMER_CLASS_CUSTOMERS = Operation(
+    SERVICE,
+    "get_customer_class_customers",
+    GetCustomerClassCustomersRequest,
+    GetCustomerClassCustomersResponse,
+)
+APPLY_CUSTOMER_CLASS = Operation(
+    SERVICE, "apply_customer_class", ApplyCustomerClassRequest, ApplyCustomerClassResponse
 )
 
 
@@ -172,6 +119,24 @@ class CustomerClassService(ServiceBase):
     ) -> GetCustomerClassListResponse:
         """Returns the customer class records that match the search criteria."""
         return self._call(GET_CUSTOMER_CLASS_LIST, request, fields)
+
+    @overload
+    def iter_customer_class_list(
+        self, request: GetCustomerClassListRequest, /, *, page_size: int = 100
+    ) -> Iterator[CustomerClassInfo]: ...
+
+    @overload
+    def iter_customer_class_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        name: str | UnsetType = UNSET,
+        i_customer: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[CustomerClassInfo]: ...
 
     def iter_customer_class_list(
         self,
@@ -337,6 +302,24 @@ class AsyncCustomerClassService(AsyncServiceBase):
     ) -> GetCustomerClassListResponse:
         """Returns the customer class records that match the search criteria."""
         return await self._call(GET_CUSTOMER_CLASS_LIST, request, fields)
+
+    @overload
+    def iter_customer_class_list(
+        self, request: GetCustomerClassListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[CustomerClassInfo]: ...
+
+    @overload
+    def iter_customer_class_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        name: str | UnsetType = UNSET,
+        i_customer: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[CustomerClassInfo]: ...
 
     async def iter_customer_class_list(
         self,

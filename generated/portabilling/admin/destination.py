@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.common import DestinationInfo
@@ -42,140 +42,65 @@ from ..types.destination import (
 
 __all__ = ["DestinationService", "AsyncDestinationService"]
 
-GET_DESTINATION_INFO: Operation[GetDestinationInfoRequest, GetDestinationInfoResponse] = Operation(
-    service="Destination",
-    name="get_destination_info",
+SERVICE = ServiceSpec(
+    "Destination",
     namespace="http://portaone.com/Porta/SOAP/Destination",
-    soap_action="http://portaone.com/Porta/SOAP/Destination#get_destination_info",
     endpoint_path="/Porta/SOAP/Destination",
-    request=GetDestinationInfoRequest,
-    response=GetDestinationInfoResponse,
-    parts=("GetDestinationInfoRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_DESTINATION_LIST: Operation[GetDestinationListRequest, GetDestinationListResponse] = Operation(
-    service="Destination",
-    name="get_destination_list",
-    namespace="http://portaone.com/Porta/SOAP/Destination",
-    soap_action="http://portaone.com/Porta/SOAP/Destination#get_destination_list",
-    endpoint_path="/Porta/SOAP/Destination",
-    request=GetDestinationListRequest,
-    response=GetDestinationListResponse,
-    parts=("GetDestinationListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_DESTINATION_INFO = Operation(
+    SERVICE, "get_destination_info", GetDestinationInfoRequest, GetDestinationInfoResponse
+)
+GET_DESTINATION_LIST = Operation(
+    SERVICE,
+    "get_destination_list",
+    GetDestinationListRequest,
+    GetDestinationListResponse,
     page_field="destination_list",
 )
-ADD_DESTINATION: Operation[AddDestinationRequest, AddDestinationResponse] = Operation(
-    service="Destination",
-    name="add_destination",
-    namespace="http://portaone.com/Porta/SOAP/Destination",
-    soap_action="http://portaone.com/Porta/SOAP/Destination#add_destination",
-    endpoint_path="/Porta/SOAP/Destination",
-    request=AddDestinationRequest,
-    response=AddDestinationResponse,
-    parts=("AddDestinationRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_DESTINATION = Operation(
+    SERVICE, "add_destination", AddDestinationRequest, AddDestinationResponse
 )
-UPDATE_DESTINATION: Operation[UpdateDestinationRequest, UpdateDestinationResponse] = Operation(
-    service="Destination",
-    name="update_destination",
-    namespace="http://portaone.com/Porta/SOAP/Destination",
-    soap_action="http://portaone.com/Porta/SOAP/Destination#update_destination",
-    endpoint_path="/Porta/SOAP/Destination",
-    request=UpdateDestinationRequest,
-    response=UpdateDestinationResponse,
-    parts=("UpdateDestinationRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_DESTINATION = Operation(
+    SERVICE, "update_destination", UpdateDestinationRequest, UpdateDestinationResponse
 )
-DELETE_DESTINATION: Operation[DeleteDestinationRequest, DeleteDestinationResponse] = Operation(
-    service="Destination",
-    name="delete_destination",
-    namespace="http://portaone.com/Porta/SOAP/Destination",
-    soap_action="http://portaone.com/Porta/SOAP/Destination#delete_destination",
-    endpoint_path="/Porta/SOAP/Destination",
-    request=DeleteDestinationRequest,
-    response=DeleteDestinationResponse,
-    parts=("DeleteDestinationRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_DESTINATION = Operation(
+    SERVICE, "delete_destination", DeleteDestinationRequest, DeleteDestinationResponse
 )
-GET_COUNTRY_LIST: Operation[
-    GetDestinationCountryListRequest, GetDestinationCountryListResponse
-] = Operation(
-    service="Destination",
-    name="get_country_list",
-    namespace="http://portaone.com/Porta/SOAP/Destination",
-    soap_action="http://portaone.com/Porta/SOAP/Destination#get_country_list",
-    endpoint_path="/Porta/SOAP/Destination",
-    request=GetDestinationCountryListRequest,
-    response=GetDestinationCountryListResponse,
-    parts=("GetDestinationCountryListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_COUNTRY_LIST = Operation(
+    SERVICE,
+    "get_country_list",
+    GetDestinationCountryListRequest,
+    GetDestinationCountryListResponse,
 )
-GET_SUBDIVISION_LIST: Operation[
-    GetDestinationSubdivisionListRequest, GetDestinationSubdivisionListResponse
-] = Operation(
-    service="Destination",
-    name="get_subdivision_list",
-    namespace="http://portaone.com/Porta/SOAP/Destination",
-    soap_action="http://portaone.com/Porta/SOAP/Destination#get_subdivision_list",
-    endpoint_path="/Porta/SOAP/Destination",
-    request=GetDestinationSubdivisionListRequest,
-    response=GetDestinationSubdivisionListResponse,
-    parts=("GetDestinationSubdivisionListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_SUBDIVISION_LIST = Operation(
+    SERVICE,
+    "get_subdivision_list",
+    GetDestinationSubdivisionListRequest,
+    GetDestinationSubdivisionListResponse,
 )
-GET_NUMBER_PLAN_LIST: Operation[
-    GetDestinationNumberPlanListRequest, GetDestinationNumberPlanListResponse
-] = Operation(
-    service="Destination",
-    name="get_number_plan_list",
-    namespace="http://portaone.com/Porta/SOAP/Destination",
-    soap_action="http://portaone.com/Porta/SOAP/Destination#get_number_plan_list",
-    endpoint_path="/Porta/SOAP/Destination",
-    request=GetDestinationNumberPlanListRequest,
-    response=GetDestinationNumberPlanListResponse,
-    parts=("GetDestinationNumberPlanListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_NUMBER_PLAN_LIST = Operation(
+    SERVICE,
+    "get_number_plan_list",
+    GetDestinationNumberPlanListRequest,
+    GetDestinationNumberPlanListResponse,
     page_field="number_plan_list",
 )
-ADD_NUMBER_PLAN: Operation[AddDestinationNumberPlanRequest, AddDestinationNumberPlanResponse] = (
-    Operation(
-        service="Destination",
-        name="add_number_plan",
-        namespace="http://portaone.com/Porta/SOAP/Destination",
-        soap_action="http://portaone.com/Porta/SOAP/Destination#add_number_plan",
-        endpoint_path="/Porta/SOAP/Destination",
-        request=AddDestinationNumberPlanRequest,
-        response=AddDestinationNumberPlanResponse,
-        parts=("AddDestinationNumberPlanRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+ADD_NUMBER_PLAN = Operation(
+    SERVICE, "add_number_plan", AddDestinationNumberPlanRequest, AddDestinationNumberPlanResponse
 )
-UPDATE_NUMBER_PLAN: Operation[
-    UpdateDestinationNumberPlanRequest, UpdateDestinationNumberPlanResponse
-] = Operation(
-    service="Destination",
-    name="update_number_plan",
-    namespace="http://portaone.com/Porta/SOAP/Destination",
-    soap_action="http://portaone.com/Porta/SOAP/Destination#update_number_plan",
-    endpoint_path="/Porta/SOAP/Destination",
-    request=UpdateDestinationNumberPlanRequest,
-    response=UpdateDestinationNumberPlanResponse,
-    parts=("UpdateDestinationNumberPlanRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_NUMBER_PLAN = Operation(
+    SERVICE,
+    "update_number_plan",
+    UpdateDestinationNumberPlanRequest,
+    UpdateDestinationNumberPlanResponse,
 )
-DELETE_NUMBER_PLAN: Operation[
-    DeleteDestinationNumberPlanRequest, DeleteDestinationNumberPlanResponse
-] = Operation(
-    service="Destination",
-    name="delete_number_plan",
-    namespace="http://portaone.com/Porta/SOAP/Destination",
-    soap_action="http://portaone.com/Porta/SOAP/Destination#delete_number_plan",
-    endpoint_path="/Porta/SOAP/Destination",
-    request=DeleteDestinationNumberPlanRequest,
-    response=DeleteDestinationNumberPlanResponse,
-    parts=("DeleteDestinationNumberPlanRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_NUMBER_PLAN = Operation(
+    SERVICE,
+    "delete_number_plan",
+    DeleteDestinationNumberPlanRequest,
+    DeleteDestinationNumberPlanResponse,
 )
 
 
@@ -226,6 +151,24 @@ class DestinationService(ServiceBase):
     ) -> GetDestinationListResponse:
         """Returns the destination records that match the search criteria."""
         return self._call(GET_DESTINATION_LIST, request, fields)
+
+    @overload
+    def iter_destination_list(
+        self, request: GetDestinationListRequest, /, *, page_size: int = 100
+    ) -> Iterator[DestinationInfo]: ...
+
+    @overload
+    def iter_destination_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        destination: str | UnsetType = UNSET,
+        country_iso: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[DestinationInfo]: ...
 
     def iter_destination_list(
         self,
@@ -343,6 +286,23 @@ class DestinationService(ServiceBase):
     ) -> GetDestinationNumberPlanListResponse:
         """Returns the number plan records that match the search criteria."""
         return self._call(GET_NUMBER_PLAN_LIST, request, fields)
+
+    @overload
+    def iter_number_plan_list(
+        self, request: GetDestinationNumberPlanListRequest, /, *, page_size: int = 100
+    ) -> Iterator[NumberPlanInfo]: ...
+
+    @overload
+    def iter_number_plan_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_dest: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[NumberPlanInfo]: ...
 
     def iter_number_plan_list(
         self,
@@ -467,6 +427,24 @@ class AsyncDestinationService(AsyncServiceBase):
         """Returns the destination records that match the search criteria."""
         return await self._call(GET_DESTINATION_LIST, request, fields)
 
+    @overload
+    def iter_destination_list(
+        self, request: GetDestinationListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[DestinationInfo]: ...
+
+    @overload
+    def iter_destination_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        destination: str | UnsetType = UNSET,
+        country_iso: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[DestinationInfo]: ...
+
     async def iter_destination_list(
         self,
         request: GetDestinationListRequest | None = None,
@@ -586,6 +564,23 @@ class AsyncDestinationService(AsyncServiceBase):
     ) -> GetDestinationNumberPlanListResponse:
         """Returns the number plan records that match the search criteria."""
         return await self._call(GET_NUMBER_PLAN_LIST, request, fields)
+
+    @overload
+    def iter_number_plan_list(
+        self, request: GetDestinationNumberPlanListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[NumberPlanInfo]: ...
+
+    @overload
+    def iter_number_plan_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_dest: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[NumberPlanInfo]: ...
 
     async def iter_number_plan_list(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.destination_group import (
@@ -46,177 +46,92 @@ from ..types.destination_group import (
 
 __all__ = ["DestinationGroupService", "AsyncDestinationGroupService"]
 
-GET_DEST_GROUP_INFO: Operation[
-    GetDestinationGroupDestGroupInfoRequest, GetDestinationGroupDestGroupInfoResponse
-] = Operation(
-    service="DestinationGroup",
-    name="get_dest_group_info",
+SERVICE = ServiceSpec(
+    "DestinationGroup",
     namespace="http://portaone.com/Porta/SOAP/DestinationGroup",
-    soap_action="http://portaone.com/Porta/SOAP/DestinationGroup#get_dest_group_info",
     endpoint_path="/Porta/SOAP/DestinationGroup",
-    request=GetDestinationGroupDestGroupInfoRequest,
-    response=GetDestinationGroupDestGroupInfoResponse,
-    parts=("GetDestinationGroupDestGroupInfoRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_DEST_GROUP_LIST: Operation[
-    GetDestinationGroupDestGroupListRequest, GetDestinationGroupDestGroupListResponse
-] = Operation(
-    service="DestinationGroup",
-    name="get_dest_group_list",
-    namespace="http://portaone.com/Porta/SOAP/DestinationGroup",
-    soap_action="http://portaone.com/Porta/SOAP/DestinationGroup#get_dest_group_list",
-    endpoint_path="/Porta/SOAP/DestinationGroup",
-    request=GetDestinationGroupDestGroupListRequest,
-    response=GetDestinationGroupDestGroupListResponse,
-    parts=("GetDestinationGroupDestGroupListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_DEST_GROUP_INFO = Operation(
+    SERVICE,
+    "get_dest_group_info",
+    GetDestinationGroupDestGroupInfoRequest,
+    GetDestinationGroupDestGroupInfoResponse,
+)
+GET_DEST_GROUP_LIST = Operation(
+    SERVICE,
+    "get_dest_group_list",
+    GetDestinationGroupDestGroupListRequest,
+    GetDestinationGroupDestGroupListResponse,
     page_field="dest_group_list",
 )
-ADD_DEST_GROUP: Operation[
-    AddDestinationGroupDestGroupRequest, AddDestinationGroupDestGroupResponse
-] = Operation(
-    service="DestinationGroup",
-    name="add_dest_group",
-    namespace="http://portaone.com/Porta/SOAP/DestinationGroup",
-    soap_action="http://portaone.com/Porta/SOAP/DestinationGroup#add_dest_group",
-    endpoint_path="/Porta/SOAP/DestinationGroup",
-    request=AddDestinationGroupDestGroupRequest,
-    response=AddDestinationGroupDestGroupResponse,
-    parts=("AddDestinationGroupDestGroupRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_DEST_GROUP = Operation(
+    SERVICE,
+    "add_dest_group",
+    AddDestinationGroupDestGroupRequest,
+    AddDestinationGroupDestGroupResponse,
 )
-UPDATE_DEST_GROUP: Operation[
-    UpdateDestinationGroupDestGroupRequest, UpdateDestinationGroupDestGroupResponse
-] = Operation(
-    service="DestinationGroup",
-    name="update_dest_group",
-    namespace="http://portaone.com/Porta/SOAP/DestinationGroup",
-    soap_action="http://portaone.com/Porta/SOAP/DestinationGroup#update_dest_group",
-    endpoint_path="/Porta/SOAP/DestinationGroup",
-    request=UpdateDestinationGroupDestGroupRequest,
-    response=UpdateDestinationGroupDestGroupResponse,
-    parts=("UpdateDestinationGroupDestGroupRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_DEST_GROUP = Operation(
+    SERVICE,
+    "update_dest_group",
+    UpdateDestinationGroupDestGroupRequest,
+    UpdateDestinationGroupDestGroupResponse,
 )
-DELETE_DEST_GROUP: Operation[
-    DeleteDestinationGroupDestGroupRequest, DeleteDestinationGroupDestGroupResponse
-] = Operation(
-    service="DestinationGroup",
-    name="delete_dest_group",
-    namespace="http://portaone.com/Porta/SOAP/DestinationGroup",
-    soap_action="http://portaone.com/Porta/SOAP/DestinationGroup#delete_dest_group",
-    endpoint_path="/Porta/SOAP/DestinationGroup",
-    request=DeleteDestinationGroupDestGroupRequest,
-    response=DeleteDestinationGroupDestGroupResponse,
-    parts=("DeleteDestinationGroupDestGroupRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_DEST_GROUP = Operation(
+    SERVICE,
+    "delete_dest_group",
+    DeleteDestinationGroupDestGroupRequest,
+    DeleteDestinationGroupDestGroupResponse,
 )
-GET_DEST_GROUP_SET_INFO: Operation[
-    GetDestinationGroupDestGroupSetInfoRequest, GetDestinationGroupDestGroupSetInfoResponse
-] = Operation(
-    service="DestinationGroup",
-    name="get_dest_group_set_info",
-    namespace="http://portaone.com/Porta/SOAP/DestinationGroup",
-    soap_action="http://portaone.com/Porta/SOAP/DestinationGroup#get_dest_group_set_info",
-    endpoint_path="/Porta/SOAP/DestinationGroup",
-    request=GetDestinationGroupDestGroupSetInfoRequest,
-    response=GetDestinationGroupDestGroupSetInfoResponse,
-    parts=("GetDestinationGroupDestGroupSetInfoRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_DEST_GROUP_SET_INFO = Operation(
+    SERVICE,
+    "get_dest_group_set_info",
+    GetDestinationGroupDestGroupSetInfoRequest,
+    GetDestinationGroupDestGroupSetInfoResponse,
 )
-GET_DEST_GROUP_SET_LIST: Operation[
-    GetDestinationGroupDestGroupSetListRequest, GetDestinationGroupDestGroupSetListResponse
-] = Operation(
-    service="DestinationGroup",
-    name="get_dest_group_set_list",
-    namespace="http://portaone.com/Porta/SOAP/DestinationGroup",
-    soap_action="http://portaone.com/Porta/SOAP/DestinationGroup#get_dest_group_set_list",
-    endpoint_path="/Porta/SOAP/DestinationGroup",
-    request=GetDestinationGroupDestGroupSetListRequest,
-    response=GetDestinationGroupDestGroupSetListResponse,
-    parts=("GetDestinationGroupDestGroupSetListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_DEST_GROUP_SET_LIST = Operation(
+    SERVICE,
+    "get_dest_group_set_list",
+    GetDestinationGroupDestGroupSetListRequest,
+    GetDestinationGroupDestGroupSetListResponse,
     page_field="dest_group_set_list",
 )
-ADD_DEST_GROUP_SET: Operation[
-    AddDestinationGroupDestGroupSetRequest, AddDestinationGroupDestGroupSetResponse
-] = Operation(
-    service="DestinationGroup",
-    name="add_dest_group_set",
-    namespace="http://portaone.com/Porta/SOAP/DestinationGroup",
-    soap_action="http://portaone.com/Porta/SOAP/DestinationGroup#add_dest_group_set",
-    endpoint_path="/Porta/SOAP/DestinationGroup",
-    request=AddDestinationGroupDestGroupSetRequest,
-    response=AddDestinationGroupDestGroupSetResponse,
-    parts=("AddDestinationGroupDestGroupSetRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_DEST_GROUP_SET = Operation(
+    SERVICE,
+    "add_dest_group_set",
+    AddDestinationGroupDestGroupSetRequest,
+    AddDestinationGroupDestGroupSetResponse,
 )
-UPDATE_DEST_GROUP_SET: Operation[
-    UpdateDestinationGroupDestGroupSetRequest, UpdateDestinationGroupDestGroupSetResponse
-] = Operation(
-    service="DestinationGroup",
-    name="update_dest_group_set",
-    namespace="http://portaone.com/Porta/SOAP/DestinationGroup",
-    soap_action="http://portaone.com/Porta/SOAP/DestinationGroup#update_dest_group_set",
-    endpoint_path="/Porta/SOAP/DestinationGroup",
-    request=UpdateDestinationGroupDestGroupSetRequest,
-    response=UpdateDestinationGroupDestGroupSetResponse,
-    parts=("UpdateDestinationGroupDestGroupSetRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_DEST_GROUP_SET = Operation(
+    SERVICE,
+    "update_dest_group_set",
+    UpdateDestinationGroupDestGroupSetRequest,
+    UpdateDestinationGroupDestGroupSetResponse,
 )
-DELETE_DEST_GROUP_SET: Operation[
-    DeleteDestinationGroupDestGroupSetRequest, DeleteDestinationGroupDestGroupSetResponse
-] = Operation(
-    service="DestinationGroup",
-    name="delete_dest_group_set",
-    namespace="http://portaone.com/Porta/SOAP/DestinationGroup",
-    soap_action="http://portaone.com/Porta/SOAP/DestinationGroup#delete_dest_group_set",
-    endpoint_path="/Porta/SOAP/DestinationGroup",
-    request=DeleteDestinationGroupDestGroupSetRequest,
-    response=DeleteDestinationGroupDestGroupSetResponse,
-    parts=("DeleteDestinationGroupDestGroupSetRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_DEST_GROUP_SET = Operation(
+    SERVICE,
+    "delete_dest_group_set",
+    DeleteDestinationGroupDestGroupSetRequest,
+    DeleteDestinationGroupDestGroupSetResponse,
 )
-ADD_DESTINATION_TO_GROUP: Operation[
-    AddDestinationGroupDestinationToGroupRequest, AddDestinationGroupDestinationToGroupResponse
-] = Operation(
-    service="DestinationGroup",
-    name="add_destination_to_group",
-    namespace="http://portaone.com/Porta/SOAP/DestinationGroup",
-    soap_action="http://portaone.com/Porta/SOAP/DestinationGroup#add_destination_to_group",
-    endpoint_path="/Porta/SOAP/DestinationGroup",
-    request=AddDestinationGroupDestinationToGroupRequest,
-    response=AddDestinationGroupDestinationToGroupResponse,
-    parts=("AddDestinationGroupDestinationToGroupRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_DESTINATION_TO_GROUP = Operation(
+    SERVICE,
+    "add_destination_to_group",
+    AddDestinationGroupDestinationToGroupRequest,
+    AddDestinationGroupDestinationToGroupResponse,
 )
-REMOVE_DESTINATION_FROM_GROUP: Operation[
+REMOVE_DESTINATION_FROM_GROUP = Operation(
+    SERVICE,
+    "remove_destination_from_group",
     RemoveDestinationGroupDestinationFromGroupRequest,
     RemoveDestinationGroupDestinationFromGroupResponse,
-] = Operation(
-    service="DestinationGroup",
-    name="remove_destination_from_group",
-    namespace="http://portaone.com/Porta/SOAP/DestinationGroup",
-    soap_action="http://portaone.com/Porta/SOAP/DestinationGroup#remove_destination_from_group",
-    endpoint_path="/Porta/SOAP/DestinationGroup",
-    request=RemoveDestinationGroupDestinationFromGroupRequest,
-    response=RemoveDestinationGroupDestinationFromGroupResponse,
-    parts=("RemoveDestinationGroupDestinationFromGroupRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_GROUP_DESTINATIONS: Operation[
-    GetDestinationGroupDestinationsRequest, GetDestinationGroupDestinationsResponse
-] = Operation(
-    service="DestinationGroup",
-    name="get_group_destinations",
-    namespace="http://portaone.com/Porta/SOAP/DestinationGroup",
-    soap_action="http://portaone.com/Porta/SOAP/DestinationGroup#get_group_destinations",
-    endpoint_path="/Porta/SOAP/DestinationGroup",
-    request=GetDestinationGroupDestinationsRequest,
-    response=GetDestinationGroupDestinationsResponse,
-    parts=("GetDestinationGroupDestinationsRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_GROUP_DESTINATIONS = Operation(
+    SERVICE,
+    "get_group_destinations",
+    GetDestinationGroupDestinationsRequest,
+    GetDestinationGroupDestinationsResponse,
 )
 
 
@@ -267,6 +182,24 @@ class DestinationGroupService(ServiceBase):
     ) -> GetDestinationGroupDestGroupListResponse:
         """Returns the dest group records that match the search criteria."""
         return self._call(GET_DEST_GROUP_LIST, request, fields)
+
+    @overload
+    def iter_dest_group_list(
+        self, request: GetDestinationGroupDestGroupListRequest, /, *, page_size: int = 100
+    ) -> Iterator[DestinationGroupInfo]: ...
+
+    @overload
+    def iter_dest_group_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_dest_group_set: int | UnsetType = UNSET,
+        name: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[DestinationGroupInfo]: ...
 
     def iter_dest_group_list(
         self,
@@ -380,6 +313,23 @@ class DestinationGroupService(ServiceBase):
     ) -> GetDestinationGroupDestGroupSetListResponse:
         """Returns the dest group set records that match the search criteria."""
         return self._call(GET_DEST_GROUP_SET_LIST, request, fields)
+
+    @overload
+    def iter_dest_group_set_list(
+        self, request: GetDestinationGroupDestGroupSetListRequest, /, *, page_size: int = 100
+    ) -> Iterator[DestinationGroupSetInfo]: ...
+
+    @overload
+    def iter_dest_group_set_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        name: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[DestinationGroupSetInfo]: ...
 
     def iter_dest_group_set_list(
         self,
@@ -570,6 +520,24 @@ class AsyncDestinationGroupService(AsyncServiceBase):
         """Returns the dest group records that match the search criteria."""
         return await self._call(GET_DEST_GROUP_LIST, request, fields)
 
+    @overload
+    def iter_dest_group_list(
+        self, request: GetDestinationGroupDestGroupListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[DestinationGroupInfo]: ...
+
+    @overload
+    def iter_dest_group_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_dest_group_set: int | UnsetType = UNSET,
+        name: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[DestinationGroupInfo]: ...
+
     async def iter_dest_group_list(
         self,
         request: GetDestinationGroupDestGroupListRequest | None = None,
@@ -683,6 +651,23 @@ class AsyncDestinationGroupService(AsyncServiceBase):
     ) -> GetDestinationGroupDestGroupSetListResponse:
         """Returns the dest group set records that match the search criteria."""
         return await self._call(GET_DEST_GROUP_SET_LIST, request, fields)
+
+    @overload
+    def iter_dest_group_set_list(
+        self, request: GetDestinationGroupDestGroupSetListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[DestinationGroupSetInfo]: ...
+
+    @overload
+    def iter_dest_group_set_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        name: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[DestinationGroupSetInfo]: ...
 
     async def iter_dest_group_set_list(
         self,

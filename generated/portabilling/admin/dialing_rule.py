@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.dialing_rule import (
@@ -33,89 +33,40 @@ from ..types.dialing_rule import (
 
 __all__ = ["DialingRuleService", "AsyncDialingRuleService"]
 
-GET_DIALING_RULE_INFO: Operation[GetDialingRuleInfoRequest, GetDialingRuleInfoResponse] = (
-    Operation(
-        service="DialingRule",
-        name="get_dialing_rule_info",
-        namespace="http://portaone.com/Porta/SOAP/DialingRule",
-        soap_action="http://portaone.com/Porta/SOAP/DialingRule#get_dialing_rule_info",
-        endpoint_path="/Porta/SOAP/DialingRule",
-        request=GetDialingRuleInfoRequest,
-        response=GetDialingRuleInfoResponse,
-        parts=("GetDialingRuleInfoRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
-)
-GET_DIALING_RULE_LIST: Operation[GetDialingRuleListRequest, GetDialingRuleListResponse] = (
-    Operation(
-        service="DialingRule",
-        name="get_dialing_rule_list",
-        namespace="http://portaone.com/Porta/SOAP/DialingRule",
-        soap_action="http://portaone.com/Porta/SOAP/DialingRule#get_dialing_rule_list",
-        endpoint_path="/Porta/SOAP/DialingRule",
-        request=GetDialingRuleListRequest,
-        response=GetDialingRuleListResponse,
-        parts=("GetDialingRuleListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-        page_field="dialing_rule_list",
-    )
-)
-ADD_DIALING_RULE: Operation[AddDialingRuleRequest, AddDialingRuleResponse] = Operation(
-    service="DialingRule",
-    name="add_dialing_rule",
+SERVICE = ServiceSpec(
+    "DialingRule",
     namespace="http://portaone.com/Porta/SOAP/DialingRule",
-    soap_action="http://portaone.com/Porta/SOAP/DialingRule#add_dialing_rule",
     endpoint_path="/Porta/SOAP/DialingRule",
-    request=AddDialingRuleRequest,
-    response=AddDialingRuleResponse,
-    parts=("AddDialingRuleRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-UPDATE_DIALING_RULE: Operation[UpdateDialingRuleRequest, UpdateDialingRuleResponse] = Operation(
-    service="DialingRule",
-    name="update_dialing_rule",
-    namespace="http://portaone.com/Porta/SOAP/DialingRule",
-    soap_action="http://portaone.com/Porta/SOAP/DialingRule#update_dialing_rule",
-    endpoint_path="/Porta/SOAP/DialingRule",
-    request=UpdateDialingRuleRequest,
-    response=UpdateDialingRuleResponse,
-    parts=("UpdateDialingRuleRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_DIALING_RULE_INFO = Operation(
+    SERVICE, "get_dialing_rule_info", GetDialingRuleInfoRequest, GetDialingRuleInfoResponse
 )
-DELETE_DIALING_RULE: Operation[DeleteDialingRuleRequest, DeleteDialingRuleResponse] = Operation(
-    service="DialingRule",
-    name="delete_dialing_rule",
-    namespace="http://portaone.com/Porta/SOAP/DialingRule",
-    soap_action="http://portaone.com/Porta/SOAP/DialingRule#delete_dialing_rule",
-    endpoint_path="/Porta/SOAP/DialingRule",
-    request=DeleteDialingRuleRequest,
-    response=DeleteDialingRuleResponse,
-    parts=("DeleteDialingRuleRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_DIALING_RULE_LIST = Operation(
+    SERVICE,
+    "get_dialing_rule_list",
+    GetDialingRuleListRequest,
+    GetDialingRuleListResponse,
+    page_field="dialing_rule_list",
 )
-NORMALIZE_NUMBER: Operation[
-    NormalizeDialingRuleNumberRequest, NormalizeDialingRuleNumberResponse
-] = Operation(
-    service="DialingRule",
-    name="normalize_number",
-    namespace="http://portaone.com/Porta/SOAP/DialingRule",
-    soap_action="http://portaone.com/Porta/SOAP/DialingRule#normalize_number",
-    endpoint_path="/Porta/SOAP/DialingRule",
-    request=NormalizeDialingRuleNumberRequest,
-    response=NormalizeDialingRuleNumberResponse,
-    parts=("NormalizeDialingRuleNumberRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_DIALING_RULE = Operation(
+    SERVICE, "add_dialing_rule", AddDialingRuleRequest, AddDialingRuleResponse
 )
-TEST_DIALING_RULE: Operation[TestDialingRuleRequest, TestDialingRuleResponse] = Operation(
-    service="DialingRule",
-    name="test_dialing_rule",
-    namespace="http://portaone.com/Porta/SOAP/DialingRule",
-    soap_action="http://portaone.com/Porta/SOAP/DialingRule#test_dialing_rule",
-    endpoint_path="/Porta/SOAP/DialingRule",
-    request=TestDialingRuleRequest,
-    response=TestDialingRuleResponse,
-    parts=("TestDialingRuleRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_DIALING_RULE = Operation(
+    SERVICE, "update_dialing_rule", UpdateDialingRuleRequest, UpdateDialingRuleResponse
+)
+DELETE_DIALING_RULE = Operation(
+    SERVICE, "delete_dialing_rule", DeleteDialingRuleRequest, DeleteDialingRuleResponse
+)
+NORMALIZE_NUMBER = Operation(
+    SERVICE,
+    "normalize_number",
+    NormalizeDialingRuleNumberRequest,
+    NormalizeDialingRuleNumberResponse,
+)
+TEST_DIALING_RULE = Operation(
+    SERVICE, "test_dialing_rule", TestDialingRuleRequest, TestDialingRuleResponse
 )
 
 
@@ -165,6 +116,23 @@ class DialingRuleService(ServiceBase):
     ) -> GetDialingRuleListResponse:
         """Returns the dialing rule records that match the search criteria."""
         return self._call(GET_DIALING_RULE_LIST, request, fields)
+
+    @overload
+    def iter_dialing_rule_list(
+        self, request: GetDialingRuleListRequest, /, *, page_size: int = 100
+    ) -> Iterator[DialingRuleInfo]: ...
+
+    @overload
+    def iter_dialing_rule_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        name: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[DialingRuleInfo]: ...
 
     def iter_dialing_rule_list(
         self,
@@ -324,6 +292,23 @@ class AsyncDialingRuleService(AsyncServiceBase):
     ) -> GetDialingRuleListResponse:
         """Returns the dialing rule records that match the search criteria."""
         return await self._call(GET_DIALING_RULE_LIST, request, fields)
+
+    @overload
+    def iter_dialing_rule_list(
+        self, request: GetDialingRuleListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[DialingRuleInfo]: ...
+
+    @overload
+    def iter_dialing_rule_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        name: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[DialingRuleInfo]: ...
 
     async def iter_dialing_rule_list(
         self,

@@ -10,18 +10,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.did import (
     AddDIDDoBatchRequest,
     AddDIDDoBatchResponse,
+    AddDidGroupRequest,
+    AddDidGroupResponse,
     AddDIDNumberRangeRequest,
     AddDIDNumberRangeResponse,
     AddDIDNumberRequest,
     AddDIDNumberResponse,
-    AddDidGroupRequest,
-    AddDidGroupResponse,
     AddDidPricingRequest,
     AddDidPricingResponse,
     AddDidProviderRequest,
@@ -36,29 +36,33 @@ from ..types.did import (
     CancelDidAssignmentResponse,
     CheckDIDNumberAvailabilityRequest,
     CheckDIDNumberAvailabilityResponse,
+    DeleteDIDDoBatchRequest,
+    DeleteDIDDoBatchResponse,
+    DeleteDidGroupRequest,
+    DeleteDidGroupResponse,
+    DeleteDIDNumberRangeRequest,
+    DeleteDIDNumberRangeResponse,
+    DeleteDIDNumberRequest,
+    DeleteDIDNumberResponse,
+    DeleteDidPricingRequest,
+    DeleteDidPricingResponse,
+    DeleteDidProviderRequest,
+    DeleteDidProviderResponse,
     DIDBatchInfo,
     DIDGroupInfo,
     DIDInfo,
     DIDPricingInfo,
     DIDProviderInfo,
-    DeleteDIDDoBatchRequest,
-    DeleteDIDDoBatchResponse,
-    DeleteDIDNumberRangeRequest,
-    DeleteDIDNumberRangeResponse,
-    DeleteDIDNumberRequest,
-    DeleteDIDNumberResponse,
-    DeleteDidGroupRequest,
-    DeleteDidGroupResponse,
-    DeleteDidPricingRequest,
-    DeleteDidPricingResponse,
-    DeleteDidProviderRequest,
-    DeleteDidProviderResponse,
     ExportDIDNumberListRequest,
     ExportDIDNumberListResponse,
     GetDIDDoBatchInfoRequest,
     GetDIDDoBatchInfoResponse,
     GetDIDDoBatchListRequest,
     GetDIDDoBatchListResponse,
+    GetDidGroupInfoRequest,
+    GetDidGroupInfoResponse,
+    GetDidGroupListRequest,
+    GetDidGroupListResponse,
     GetDIDNumberInfoRequest,
     GetDIDNumberInfoResponse,
     GetDIDNumberListRequest,
@@ -69,10 +73,6 @@ from ..types.did import (
     GetDIDNumberRangeListResponse,
     GetDIDNumberReservationListRequest,
     GetDIDNumberReservationListResponse,
-    GetDidGroupInfoRequest,
-    GetDidGroupInfoResponse,
-    GetDidGroupListRequest,
-    GetDidGroupListResponse,
     GetDidPricingListRequest,
     GetDidPricingListResponse,
     GetDidProviderListRequest,
@@ -84,12 +84,12 @@ from ..types.did import (
     ReserveDIDNumberResponse,
     UpdateDIDDoBatchRequest,
     UpdateDIDDoBatchResponse,
+    UpdateDidGroupRequest,
+    UpdateDidGroupResponse,
     UpdateDIDNumberRangeRequest,
     UpdateDIDNumberRangeResponse,
     UpdateDIDNumberRequest,
     UpdateDIDNumberResponse,
-    UpdateDidGroupRequest,
-    UpdateDidGroupResponse,
     UpdateDidPricingRequest,
     UpdateDidPricingResponse,
     UpdateDidProviderRequest,
@@ -98,436 +98,147 @@ from ..types.did import (
 
 __all__ = ["DIDService", "AsyncDIDService"]
 
-GET_NUMBER_LIST: Operation[GetDIDNumberListRequest, GetDIDNumberListResponse] = Operation(
-    service="DID",
-    name="get_number_list",
+SERVICE = ServiceSpec(
+    "DID",
     namespace="http://portaone.com/Porta/SOAP/DID",
-    soap_action="http://portaone.com/Porta/SOAP/DID#get_number_list",
     endpoint_path="/Porta/SOAP/DID",
-    request=GetDIDNumberListRequest,
-    response=GetDIDNumberListResponse,
-    parts=("GetDIDNumberListRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+)
+
+GET_NUMBER_LIST = Operation(
+    SERVICE,
+    "get_number_list",
+    GetDIDNumberListRequest,
+    GetDIDNumberListResponse,
     page_field="number_list",
 )
-GET_NUMBER_INFO: Operation[GetDIDNumberInfoRequest, GetDIDNumberInfoResponse] = Operation(
-    service="DID",
-    name="get_number_info",
-    namespace="http://portaone.com/Porta/SOAP/DID",
-    soap_action="http://portaone.com/Porta/SOAP/DID#get_number_info",
-    endpoint_path="/Porta/SOAP/DID",
-    request=GetDIDNumberInfoRequest,
-    response=GetDIDNumberInfoResponse,
-    parts=("GetDIDNumberInfoRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_NUMBER_INFO = Operation(
+    SERVICE, "get_number_info", GetDIDNumberInfoRequest, GetDIDNumberInfoResponse
 )
-ADD_NUMBER: Operation[AddDIDNumberRequest, AddDIDNumberResponse] = Operation(
-    service="DID",
-    name="add_number",
-    namespace="http://portaone.com/Porta/SOAP/DID",
-    soap_action="http://portaone.com/Porta/SOAP/DID#add_number",
-    endpoint_path="/Porta/SOAP/DID",
-    request=AddDIDNumberRequest,
-    response=AddDIDNumberResponse,
-    parts=("AddDIDNumberRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_NUMBER = Operation(SERVICE, "add_number", AddDIDNumberRequest, AddDIDNumberResponse)
+UPDATE_NUMBER = Operation(
+    SERVICE, "update_number", UpdateDIDNumberRequest, UpdateDIDNumberResponse
 )
-UPDATE_NUMBER: Operation[UpdateDIDNumberRequest, UpdateDIDNumberResponse] = Operation(
-    service="DID",
-    name="update_number",
-    namespace="http://portaone.com/Porta/SOAP/DID",
-    soap_action="http://portaone.com/Porta/SOAP/DID#update_number",
-    endpoint_path="/Porta/SOAP/DID",
-    request=UpdateDIDNumberRequest,
-    response=UpdateDIDNumberResponse,
-    parts=("UpdateDIDNumberRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_NUMBER = Operation(
+    SERVICE, "delete_number", DeleteDIDNumberRequest, DeleteDIDNumberResponse
 )
-DELETE_NUMBER: Operation[DeleteDIDNumberRequest, DeleteDIDNumberResponse] = Operation(
-    service="DID",
-    name="delete_number",
-    namespace="http://portaone.com/Porta/SOAP/DID",
-    soap_action="http://portaone.com/Porta/SOAP/DID#delete_number",
-    endpoint_path="/Porta/SOAP/DID",
-    request=DeleteDIDNumberRequest,
-    response=DeleteDIDNumberResponse,
-    parts=("DeleteDIDNumberRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+RESERVE_NUMBER = Operation(
+    SERVICE, "reserve_number", ReserveDIDNumberRequest, ReserveDIDNumberResponse
 )
-RESERVE_NUMBER: Operation[ReserveDIDNumberRequest, ReserveDIDNumberResponse] = Operation(
-    service="DID",
-    name="reserve_number",
-    namespace="http://portaone.com/Porta/SOAP/DID",
-    soap_action="http://portaone.com/Porta/SOAP/DID#reserve_number",
-    endpoint_path="/Porta/SOAP/DID",
-    request=ReserveDIDNumberRequest,
-    response=ReserveDIDNumberResponse,
-    parts=("ReserveDIDNumberRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+RELEASE_NUMBER = Operation(
+    SERVICE, "release_number", ReleaseDIDNumberRequest, ReleaseDIDNumberResponse
 )
-RELEASE_NUMBER: Operation[ReleaseDIDNumberRequest, ReleaseDIDNumberResponse] = Operation(
-    service="DID",
-    name="release_number",
-    namespace="http://portaone.com/Porta/SOAP/DID",
-    soap_action="http://portaone.com/Porta/SOAP/DID#release_number",
-    endpoint_path="/Porta/SOAP/DID",
-    request=ReleaseDIDNumberRequest,
-    response=ReleaseDIDNumberResponse,
-    parts=("ReleaseDIDNumberRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ASSIGN_DID_TO_ACCOUNT = Operation(
+    SERVICE, "assign_did_to_account", AssignDidToAccountRequest, AssignDidToAccountResponse
 )
-ASSIGN_DID_TO_ACCOUNT: Operation[AssignDidToAccountRequest, AssignDidToAccountResponse] = (
-    Operation(
-        service="DID",
-        name="assign_did_to_account",
-        namespace="http://portaone.com/Porta/SOAP/DID",
-        soap_action="http://portaone.com/Porta/SOAP/DID#assign_did_to_account",
-        endpoint_path="/Porta/SOAP/DID",
-        request=AssignDidToAccountRequest,
-        response=AssignDidToAccountResponse,
-        parts=("AssignDidToAccountRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+CANCEL_DID_ASSIGNMENT = Operation(
+    SERVICE, "cancel_did_assignment", CancelDidAssignmentRequest, CancelDidAssignmentResponse
 )
-CANCEL_DID_ASSIGNMENT: Operation[CancelDidAssignmentRequest, CancelDidAssignmentResponse] = (
-    Operation(
-        service="DID",
-        name="cancel_did_assignment",
-        namespace="http://portaone.com/Porta/SOAP/DID",
-        soap_action="http://portaone.com/Porta/SOAP/DID#cancel_did_assignment",
-        endpoint_path="/Porta/SOAP/DID",
-        request=CancelDidAssignmentRequest,
-        response=CancelDidAssignmentResponse,
-        parts=("CancelDidAssignmentRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+ASSIGN_DID_TO_CUSTOMER = Operation(
+    SERVICE, "assign_did_to_customer", AssignDidToCustomerRequest, AssignDidToCustomerResponse
 )
-ASSIGN_DID_TO_CUSTOMER: Operation[AssignDidToCustomerRequest, AssignDidToCustomerResponse] = (
-    Operation(
-        service="DID",
-        name="assign_did_to_customer",
-        namespace="http://portaone.com/Porta/SOAP/DID",
-        soap_action="http://portaone.com/Porta/SOAP/DID#assign_did_to_customer",
-        endpoint_path="/Porta/SOAP/DID",
-        request=AssignDidToCustomerRequest,
-        response=AssignDidToCustomerResponse,
-        parts=("AssignDidToCustomerRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+GET_DID_GROUP_INFO = Operation(
+    SERVICE, "get_did_group_info", GetDidGroupInfoRequest, GetDidGroupInfoResponse
 )
-GET_DID_GROUP_INFO: Operation[GetDidGroupInfoRequest, GetDidGroupInfoResponse] = Operation(
-    service="DID",
-    name="get_did_group_info",
-    namespace="http://portaone.com/Porta/SOAP/DID",
-    soap_action="http://portaone.com/Porta/SOAP/DID#get_did_group_info",
-    endpoint_path="/Porta/SOAP/DID",
-    request=GetDidGroupInfoRequest,
-    response=GetDidGroupInfoResponse,
-    parts=("GetDidGroupInfoRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-GET_DID_GROUP_LIST: Operation[GetDidGroupListRequest, GetDidGroupListResponse] = Operation(
-    service="DID",
-    name="get_did_group_list",
-    namespace="http://portaone.com/Porta/SOAP/DID",
-    soap_action="http://portaone.com/Porta/SOAP/DID#get_did_group_list",
-    endpoint_path="/Porta/SOAP/DID",
-    request=GetDidGroupListRequest,
-    response=GetDidGroupListResponse,
-    parts=("GetDidGroupListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_DID_GROUP_LIST = Operation(
+    SERVICE,
+    "get_did_group_list",
+    GetDidGroupListRequest,
+    GetDidGroupListResponse,
     page_field="did_group_list",
 )
-ADD_DID_GROUP: Operation[AddDidGroupRequest, AddDidGroupResponse] = Operation(
-    service="DID",
-    name="add_did_group",
-    namespace="http://portaone.com/Porta/SOAP/DID",
-    soap_action="http://portaone.com/Porta/SOAP/DID#add_did_group",
-    endpoint_path="/Porta/SOAP/DID",
-    request=AddDidGroupRequest,
-    response=AddDidGroupResponse,
-    parts=("AddDidGroupRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_DID_GROUP = Operation(SERVICE, "add_did_group", AddDidGroupRequest, AddDidGroupResponse)
+UPDATE_DID_GROUP = Operation(
+    SERVICE, "update_did_group", UpdateDidGroupRequest, UpdateDidGroupResponse
 )
-UPDATE_DID_GROUP: Operation[UpdateDidGroupRequest, UpdateDidGroupResponse] = Operation(
-    service="DID",
-    name="update_did_group",
-    namespace="http://portaone.com/Porta/SOAP/DID",
-    soap_action="http://portaone.com/Porta/SOAP/DID#update_did_group",
-    endpoint_path="/Porta/SOAP/DID",
-    request=UpdateDidGroupRequest,
-    response=UpdateDidGroupResponse,
-    parts=("UpdateDidGroupRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_DID_GROUP = Operation(
+    SERVICE, "delete_did_group", DeleteDidGroupRequest, DeleteDidGroupResponse
 )
-DELETE_DID_GROUP: Operation[DeleteDidGroupRequest, DeleteDidGroupResponse] = Operation(
-    service="DID",
-    name="delete_did_group",
-    namespace="http://portaone.com/Porta/SOAP/DID",
-    soap_action="http://portaone.com/Porta/SOAP/DID#delete_did_group",
-    endpoint_path="/Porta/SOAP/DID",
-    request=DeleteDidGroupRequest,
-    response=DeleteDidGroupResponse,
-    parts=("DeleteDidGroupRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_DO_BATCH_INFO = Operation(
+    SERVICE, "get_do_batch_info", GetDIDDoBatchInfoRequest, GetDIDDoBatchInfoResponse
 )
-GET_DO_BATCH_INFO: Operation[GetDIDDoBatchInfoRequest, GetDIDDoBatchInfoResponse] = Operation(
-    service="DID",
-    name="get_do_batch_info",
-    namespace="http://portaone.com/Porta/SOAP/DID",
-    soap_action="http://portaone.com/Porta/SOAP/DID#get_do_batch_info",
-    endpoint_path="/Porta/SOAP/DID",
-    request=GetDIDDoBatchInfoRequest,
-    response=GetDIDDoBatchInfoResponse,
-    parts=("GetDIDDoBatchInfoRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-GET_DO_BATCH_LIST: Operation[GetDIDDoBatchListRequest, GetDIDDoBatchListResponse] = Operation(
-    service="DID",
-    name="get_do_batch_list",
-    namespace="http://portaone.com/Porta/SOAP/DID",
-    soap_action="http://portaone.com/Porta/SOAP/DID#get_do_batch_list",
-    endpoint_path="/Porta/SOAP/DID",
-    request=GetDIDDoBatchListRequest,
-    response=GetDIDDoBatchListResponse,
-    parts=("GetDIDDoBatchListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_DO_BATCH_LIST = Operation(
+    SERVICE,
+    "get_do_batch_list",
+    GetDIDDoBatchListRequest,
+    GetDIDDoBatchListResponse,
     page_field="do_batch_list",
 )
-ADD_DO_BATCH: Operation[AddDIDDoBatchRequest, AddDIDDoBatchResponse] = Operation(
-    service="DID",
-    name="add_do_batch",
-    namespace="http://portaone.com/Porta/SOAP/DID",
-    soap_action="http://portaone.com/Porta/SOAP/DID#add_do_batch",
-    endpoint_path="/Porta/SOAP/DID",
-    request=AddDIDDoBatchRequest,
-    response=AddDIDDoBatchResponse,
-    parts=("AddDIDDoBatchRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_DO_BATCH = Operation(SERVICE, "add_do_batch", AddDIDDoBatchRequest, AddDIDDoBatchResponse)
+UPDATE_DO_BATCH = Operation(
+    SERVICE, "update_do_batch", UpdateDIDDoBatchRequest, UpdateDIDDoBatchResponse
 )
-UPDATE_DO_BATCH: Operation[UpdateDIDDoBatchRequest, UpdateDIDDoBatchResponse] = Operation(
-    service="DID",
-    name="update_do_batch",
-    namespace="http://portaone.com/Porta/SOAP/DID",
-    soap_action="http://portaone.com/Porta/SOAP/DID#update_do_batch",
-    endpoint_path="/Porta/SOAP/DID",
-    request=UpdateDIDDoBatchRequest,
-    response=UpdateDIDDoBatchResponse,
-    parts=("UpdateDIDDoBatchRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_DO_BATCH = Operation(
+    SERVICE, "delete_do_batch", DeleteDIDDoBatchRequest, DeleteDIDDoBatchResponse
 )
-DELETE_DO_BATCH: Operation[DeleteDIDDoBatchRequest, DeleteDIDDoBatchResponse] = Operation(
-    service="DID",
-    name="delete_do_batch",
-    namespace="http://portaone.com/Porta/SOAP/DID",
-    soap_action="http://portaone.com/Porta/SOAP/DID#delete_do_batch",
-    endpoint_path="/Porta/SOAP/DID",
-    request=DeleteDIDDoBatchRequest,
-    response=DeleteDIDDoBatchResponse,
-    parts=("DeleteDIDDoBatchRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_NUMBER_OWNER = Operation(
+    SERVICE, "get_number_owner", GetDIDNumberOwnerRequest, GetDIDNumberOwnerResponse
 )
-GET_NUMBER_OWNER: Operation[GetDIDNumberOwnerRequest, GetDIDNumberOwnerResponse] = Operation(
-    service="DID",
-    name="get_number_owner",
-    namespace="http://portaone.com/Porta/SOAP/DID",
-    soap_action="http://portaone.com/Porta/SOAP/DID#get_number_owner",
-    endpoint_path="/Porta/SOAP/DID",
-    request=GetDIDNumberOwnerRequest,
-    response=GetDIDNumberOwnerResponse,
-    parts=("GetDIDNumberOwnerRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+BULK_ADD_NUMBERS = Operation(
+    SERVICE, "bulk_add_numbers", BulkDIDAddNumbersRequest, BulkDIDAddNumbersResponse
 )
-BULK_ADD_NUMBERS: Operation[BulkDIDAddNumbersRequest, BulkDIDAddNumbersResponse] = Operation(
-    service="DID",
-    name="bulk_add_numbers",
-    namespace="http://portaone.com/Porta/SOAP/DID",
-    soap_action="http://portaone.com/Porta/SOAP/DID#bulk_add_numbers",
-    endpoint_path="/Porta/SOAP/DID",
-    request=BulkDIDAddNumbersRequest,
-    response=BulkDIDAddNumbersResponse,
-    parts=("BulkDIDAddNumbersRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_DID_PROVIDER_LIST = Operation(
+    SERVICE,
+    "get_did_provider_list",
+    GetDidProviderListRequest,
+    GetDidProviderListResponse,
+    page_field="did_provider_list",
 )
-GET_DID_PROVIDER_LIST: Operation[GetDidProviderListRequest, GetDidProviderListResponse] = (
-    Operation(
-        service="DID",
-        name="get_did_provider_list",
-        namespace="http://portaone.com/Porta/SOAP/DID",
-        soap_action="http://portaone.com/Porta/SOAP/DID#get_did_provider_list",
-        endpoint_path="/Porta/SOAP/DID",
-        request=GetDidProviderListRequest,
-        response=GetDidProviderListResponse,
-        parts=("GetDidProviderListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-        page_field="did_provider_list",
-    )
+ADD_DID_PROVIDER = Operation(
+    SERVICE, "add_did_provider", AddDidProviderRequest, AddDidProviderResponse
 )
-ADD_DID_PROVIDER: Operation[AddDidProviderRequest, AddDidProviderResponse] = Operation(
-    service="DID",
-    name="add_did_provider",
-    namespace="http://portaone.com/Porta/SOAP/DID",
-    soap_action="http://portaone.com/Porta/SOAP/DID#add_did_provider",
-    endpoint_path="/Porta/SOAP/DID",
-    request=AddDidProviderRequest,
-    response=AddDidProviderResponse,
-    parts=("AddDidProviderRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_DID_PROVIDER = Operation(
+    SERVICE, "update_did_provider", UpdateDidProviderRequest, UpdateDidProviderResponse
 )
-UPDATE_DID_PROVIDER: Operation[UpdateDidProviderRequest, UpdateDidProviderResponse] = Operation(
-    service="DID",
-    name="update_did_provider",
-    namespace="http://portaone.com/Porta/SOAP/DID",
-    soap_action="http://portaone.com/Porta/SOAP/DID#update_did_provider",
-    endpoint_path="/Porta/SOAP/DID",
-    request=UpdateDidProviderRequest,
-    response=UpdateDidProviderResponse,
-    parts=("UpdateDidProviderRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_DID_PROVIDER = Operation(
+    SERVICE, "delete_did_provider", DeleteDidProviderRequest, DeleteDidProviderResponse
 )
-DELETE_DID_PROVIDER: Operation[DeleteDidProviderRequest, DeleteDidProviderResponse] = Operation(
-    service="DID",
-    name="delete_did_provider",
-    namespace="http://portaone.com/Porta/SOAP/DID",
-    soap_action="http://portaone.com/Porta/SOAP/DID#delete_did_provider",
-    endpoint_path="/Porta/SOAP/DID",
-    request=DeleteDidProviderRequest,
-    response=DeleteDidProviderResponse,
-    parts=("DeleteDidProviderRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_NUMBER_RANGE_LIST = Operation(
+    SERVICE,
+    "get_number_range_list",
+    GetDIDNumberRangeListRequest,
+    GetDIDNumberRangeListResponse,
+    page_field="number_range_list",
 )
-GET_NUMBER_RANGE_LIST: Operation[GetDIDNumberRangeListRequest, GetDIDNumberRangeListResponse] = (
-    Operation(
-        service="DID",
-        name="get_number_range_list",
-        namespace="http://portaone.com/Porta/SOAP/DID",
-        soap_action="http://portaone.com/Porta/SOAP/DID#get_number_range_list",
-        endpoint_path="/Porta/SOAP/DID",
-        request=GetDIDNumberRangeListRequest,
-        response=GetDIDNumberRangeListResponse,
-        parts=("GetDIDNumberRangeListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-        page_field="number_range_list",
-    )
+ADD_NUMBER_RANGE = Operation(
+    SERVICE, "add_number_range", AddDIDNumberRangeRequest, AddDIDNumberRangeResponse
 )
-ADD_NUMBER_RANGE: Operation[AddDIDNumberRangeRequest, AddDIDNumberRangeResponse] = Operation(
-    service="DID",
-    name="add_number_range",
-    namespace="http://portaone.com/Porta/SOAP/DID",
-    soap_action="http://portaone.com/Porta/SOAP/DID#add_number_range",
-    endpoint_path="/Porta/SOAP/DID",
-    request=AddDIDNumberRangeRequest,
-    response=AddDIDNumberRangeResponse,
-    parts=("AddDIDNumberRangeRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_NUMBER_RANGE = Operation(
+    SERVICE, "update_number_range", UpdateDIDNumberRangeRequest, UpdateDIDNumberRangeResponse
 )
-UPDATE_NUMBER_RANGE: Operation[UpdateDIDNumberRangeRequest, UpdateDIDNumberRangeResponse] = (
-    Operation(
-        service="DID",
-        name="update_number_range",
-        namespace="http://portaone.com/Porta/SOAP/DID",
-        soap_action="http://portaone.com/Porta/SOAP/DID#update_number_range",
-        endpoint_path="/Porta/SOAP/DID",
-        request=UpdateDIDNumberRangeRequest,
-        response=UpdateDIDNumberRangeResponse,
-        parts=("UpdateDIDNumberRangeRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+DELETE_NUMBER_RANGE = Operation(
+    SERVICE, "delete_number_range", DeleteDIDNumberRangeRequest, DeleteDIDNumberRangeResponse
 )
-DELETE_NUMBER_RANGE: Operation[DeleteDIDNumberRangeRequest, DeleteDIDNumberRangeResponse] = (
-    Operation(
-        service="DID",
-        name="delete_number_range",
-        namespace="http://portaone.com/Porta/SOAP/DID",
-        soap_action="http://portaone.com/Porta/SOAP/DID#delete_number_range",
-        endpoint_path="/Porta/SOAP/DID",
-        request=DeleteDIDNumberRangeRequest,
-        response=DeleteDIDNumberRangeResponse,
-        parts=("DeleteDIDNumberRangeRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
-)
-GET_DID_PRICING_LIST: Operation[GetDidPricingListRequest, GetDidPricingListResponse] = Operation(
-    service="DID",
-    name="get_did_pricing_list",
-    namespace="http://portaone.com/Porta/SOAP/DID",
-    soap_action="http://portaone.com/Porta/SOAP/DID#get_did_pricing_list",
-    endpoint_path="/Porta/SOAP/DID",
-    request=GetDidPricingListRequest,
-    response=GetDidPricingListResponse,
-    parts=("GetDidPricingListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_DID_PRICING_LIST = Operation(
+    SERVICE,
+    "get_did_pricing_list",
+    GetDidPricingListRequest,
+    GetDidPricingListResponse,
     page_field="did_pricing_list",
 )
-ADD_DID_PRICING: Operation[AddDidPricingRequest, AddDidPricingResponse] = Operation(
-    service="DID",
-    name="add_did_pricing",
-    namespace="http://portaone.com/Porta/SOAP/DID",
-    soap_action="http://portaone.com/Porta/SOAP/DID#add_did_pricing",
-    endpoint_path="/Porta/SOAP/DID",
-    request=AddDidPricingRequest,
-    response=AddDidPricingResponse,
-    parts=("AddDidPricingRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_DID_PRICING = Operation(
+    SERVICE, "add_did_pricing", AddDidPricingRequest, AddDidPricingResponse
 )
-UPDATE_DID_PRICING: Operation[UpdateDidPricingRequest, UpdateDidPricingResponse] = Operation(
-    service="DID",
-    name="update_did_pricing",
-    namespace="http://portaone.com/Porta/SOAP/DID",
-    soap_action="http://portaone.com/Porta/SOAP/DID#update_did_pricing",
-    endpoint_path="/Porta/SOAP/DID",
-    request=UpdateDidPricingRequest,
-    response=UpdateDidPricingResponse,
-    parts=("UpdateDidPricingRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_DID_PRICING = Operation(
+    SERVICE, "update_did_pricing", UpdateDidPricingRequest, UpdateDidPricingResponse
 )
-DELETE_DID_PRICING: Operation[DeleteDidPricingRequest, DeleteDidPricingResponse] = Operation(
-    service="DID",
-    name="delete_did_pricing",
-    namespace="http://portaone.com/Porta/SOAP/DID",
-    soap_action="http://portaone.com/Porta/SOAP/DID#delete_did_pricing",
-    endpoint_path="/Porta/SOAP/DID",
-    request=DeleteDidPricingRequest,
-    response=DeleteDidPricingResponse,
-    parts=("DeleteDidPricingRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_DID_PRICING = Operation(
+    SERVICE, "delete_did_pricing", DeleteDidPricingRequest, DeleteDidPricingResponse
 )
-EXPORT_NUMBER_LIST: Operation[ExportDIDNumberListRequest, ExportDIDNumberListResponse] = Operation(
-    service="DID",
-    name="export_number_list",
-    namespace="http://portaone.com/Porta/SOAP/DID",
-    soap_action="http://portaone.com/Porta/SOAP/DID#export_number_list",
-    endpoint_path="/Porta/SOAP/DID",
-    request=ExportDIDNumberListRequest,
-    response=ExportDIDNumberListResponse,
-    parts=("ExportDIDNumberListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+EXPORT_NUMBER_LIST = Operation(
+    SERVICE, "export_number_list", ExportDIDNumberListRequest, ExportDIDNumberListResponse
 )
-CHECK_NUMBER_AVAILABILITY: Operation[
-    CheckDIDNumberAvailabilityRequest, CheckDIDNumberAvailabilityResponse
-] = Operation(
-    service="DID",
-    name="check_number_availability",
-    namespace="http://portaone.com/Porta/SOAP/DID",
-    soap_action="http://portaone.com/Porta/SOAP/DID#check_number_availability",
-    endpoint_path="/Porta/SOAP/DID",
-    request=CheckDIDNumberAvailabilityRequest,
-    response=CheckDIDNumberAvailabilityResponse,
-    parts=("CheckDIDNumberAvailabilityRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+CHECK_NUMBER_AVAILABILITY = Operation(
+    SERVICE,
+    "check_number_availability",
+    CheckDIDNumberAvailabilityRequest,
+    CheckDIDNumberAvailabilityResponse,
 )
-GET_NUMBER_RESERVATION_LIST: Operation[
-    GetDIDNumberReservationListRequest, GetDIDNumberReservationListResponse
-] = Operation(
-    service="DID",
-    name="get_number_reservation_list",
-    namespace="http://portaone.com/Porta/SOAP/DID",
-    soap_action="http://portaone.com/Porta/SOAP/DID#get_number_reservation_list",
-    endpoint_path="/Porta/SOAP/DID",
-    request=GetDIDNumberReservationListRequest,
-    response=GetDIDNumberReservationListResponse,
-    parts=("GetDIDNumberReservationListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_NUMBER_RESERVATION_LIST = Operation(
+    SERVICE,
+    "get_number_reservation_list",
+    GetDIDNumberReservationListRequest,
+    GetDIDNumberReservationListResponse,
     page_field="number_list",
 )
 
@@ -560,6 +271,27 @@ class DIDService(ServiceBase):
     ) -> GetDIDNumberListResponse:
         """Returns DID numbers from the inventory."""
         return self._call(GET_NUMBER_LIST, request, fields)
+
+    @overload
+    def iter_number_list(
+        self, request: GetDIDNumberListRequest, /, *, page_size: int = 100
+    ) -> Iterator[DIDInfo]: ...
+
+    @overload
+    def iter_number_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_do_batch: int | UnsetType = UNSET,
+        i_group: int | UnsetType = UNSET,
+        number: str | UnsetType = UNSET,
+        usage: str | UnsetType = UNSET,
+        i_customer: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[DIDInfo]: ...
 
     def iter_number_list(
         self,
@@ -787,6 +519,23 @@ class DIDService(ServiceBase):
         """Returns the did group records that match the search criteria."""
         return self._call(GET_DID_GROUP_LIST, request, fields)
 
+    @overload
+    def iter_did_group_list(
+        self, request: GetDidGroupListRequest, /, *, page_size: int = 100
+    ) -> Iterator[DIDGroupInfo]: ...
+
+    @overload
+    def iter_did_group_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        name: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[DIDGroupInfo]: ...
+
     def iter_did_group_list(
         self,
         request: GetDidGroupListRequest | None = None,
@@ -893,6 +642,23 @@ class DIDService(ServiceBase):
     ) -> GetDIDDoBatchListResponse:
         """Returns the do batch records that match the search criteria."""
         return self._call(GET_DO_BATCH_LIST, request, fields)
+
+    @overload
+    def iter_do_batch_list(
+        self, request: GetDIDDoBatchListRequest, /, *, page_size: int = 100
+    ) -> Iterator[DIDBatchInfo]: ...
+
+    @overload
+    def iter_do_batch_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        name: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[DIDBatchInfo]: ...
 
     def iter_do_batch_list(
         self,
@@ -1023,6 +789,23 @@ class DIDService(ServiceBase):
         """Returns the did provider records that match the search criteria."""
         return self._call(GET_DID_PROVIDER_LIST, request, fields)
 
+    @overload
+    def iter_did_provider_list(
+        self, request: GetDidProviderListRequest, /, *, page_size: int = 100
+    ) -> Iterator[DIDProviderInfo]: ...
+
+    @overload
+    def iter_did_provider_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_vendor: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[DIDProviderInfo]: ...
+
     def iter_did_provider_list(
         self,
         request: GetDidProviderListRequest | None = None,
@@ -1114,6 +897,23 @@ class DIDService(ServiceBase):
     ) -> GetDIDNumberRangeListResponse:
         """Returns the number range records that match the search criteria."""
         return self._call(GET_NUMBER_RANGE_LIST, request, fields)
+
+    @overload
+    def iter_number_range_list(
+        self, request: GetDIDNumberRangeListRequest, /, *, page_size: int = 100
+    ) -> Iterator[NumberRangeInfo]: ...
+
+    @overload
+    def iter_number_range_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_do_batch: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[NumberRangeInfo]: ...
 
     def iter_number_range_list(
         self,
@@ -1208,6 +1008,23 @@ class DIDService(ServiceBase):
     ) -> GetDidPricingListResponse:
         """Returns the did pricing records that match the search criteria."""
         return self._call(GET_DID_PRICING_LIST, request, fields)
+
+    @overload
+    def iter_did_pricing_list(
+        self, request: GetDidPricingListRequest, /, *, page_size: int = 100
+    ) -> Iterator[DIDPricingInfo]: ...
+
+    @overload
+    def iter_did_pricing_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_group: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[DIDPricingInfo]: ...
 
     def iter_did_pricing_list(
         self,
@@ -1342,6 +1159,23 @@ class DIDService(ServiceBase):
         """Returns the number reservation records that match the search criteria."""
         return self._call(GET_NUMBER_RESERVATION_LIST, request, fields)
 
+    @overload
+    def iter_number_reservation_list(
+        self, request: GetDIDNumberReservationListRequest, /, *, page_size: int = 100
+    ) -> Iterator[DIDInfo]: ...
+
+    @overload
+    def iter_number_reservation_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[DIDInfo]: ...
+
     def iter_number_reservation_list(
         self,
         request: GetDIDNumberReservationListRequest | None = None,
@@ -1386,6 +1220,27 @@ class AsyncDIDService(AsyncServiceBase):
     ) -> GetDIDNumberListResponse:
         """Returns DID numbers from the inventory."""
         return await self._call(GET_NUMBER_LIST, request, fields)
+
+    @overload
+    def iter_number_list(
+        self, request: GetDIDNumberListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[DIDInfo]: ...
+
+    @overload
+    def iter_number_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_do_batch: int | UnsetType = UNSET,
+        i_group: int | UnsetType = UNSET,
+        number: str | UnsetType = UNSET,
+        usage: str | UnsetType = UNSET,
+        i_customer: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[DIDInfo]: ...
 
     async def iter_number_list(
         self,
@@ -1624,6 +1479,23 @@ class AsyncDIDService(AsyncServiceBase):
         """Returns the did group records that match the search criteria."""
         return await self._call(GET_DID_GROUP_LIST, request, fields)
 
+    @overload
+    def iter_did_group_list(
+        self, request: GetDidGroupListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[DIDGroupInfo]: ...
+
+    @overload
+    def iter_did_group_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        name: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[DIDGroupInfo]: ...
+
     async def iter_did_group_list(
         self,
         request: GetDidGroupListRequest | None = None,
@@ -1735,6 +1607,23 @@ class AsyncDIDService(AsyncServiceBase):
     ) -> GetDIDDoBatchListResponse:
         """Returns the do batch records that match the search criteria."""
         return await self._call(GET_DO_BATCH_LIST, request, fields)
+
+    @overload
+    def iter_do_batch_list(
+        self, request: GetDIDDoBatchListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[DIDBatchInfo]: ...
+
+    @overload
+    def iter_do_batch_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        name: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[DIDBatchInfo]: ...
 
     async def iter_do_batch_list(
         self,
@@ -1870,6 +1759,23 @@ class AsyncDIDService(AsyncServiceBase):
         """Returns the did provider records that match the search criteria."""
         return await self._call(GET_DID_PROVIDER_LIST, request, fields)
 
+    @overload
+    def iter_did_provider_list(
+        self, request: GetDidProviderListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[DIDProviderInfo]: ...
+
+    @overload
+    def iter_did_provider_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_vendor: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[DIDProviderInfo]: ...
+
     async def iter_did_provider_list(
         self,
         request: GetDidProviderListRequest | None = None,
@@ -1965,6 +1871,23 @@ class AsyncDIDService(AsyncServiceBase):
         """Returns the number range records that match the search criteria."""
         return await self._call(GET_NUMBER_RANGE_LIST, request, fields)
 
+    @overload
+    def iter_number_range_list(
+        self, request: GetDIDNumberRangeListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[NumberRangeInfo]: ...
+
+    @overload
+    def iter_number_range_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_do_batch: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[NumberRangeInfo]: ...
+
     async def iter_number_range_list(
         self,
         request: GetDIDNumberRangeListRequest | None = None,
@@ -2059,6 +1982,23 @@ class AsyncDIDService(AsyncServiceBase):
     ) -> GetDidPricingListResponse:
         """Returns the did pricing records that match the search criteria."""
         return await self._call(GET_DID_PRICING_LIST, request, fields)
+
+    @overload
+    def iter_did_pricing_list(
+        self, request: GetDidPricingListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[DIDPricingInfo]: ...
+
+    @overload
+    def iter_did_pricing_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_group: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[DIDPricingInfo]: ...
 
     async def iter_did_pricing_list(
         self,
@@ -2193,6 +2133,23 @@ class AsyncDIDService(AsyncServiceBase):
     ) -> GetDIDNumberReservationListResponse:
         """Returns the number reservation records that match the search criteria."""
         return await self._call(GET_NUMBER_RESERVATION_LIST, request, fields)
+
+    @overload
+    def iter_number_reservation_list(
+        self, request: GetDIDNumberReservationListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[DIDInfo]: ...
+
+    @overload
+    def iter_number_reservation_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[DIDInfo]: ...
 
     async def iter_number_reservation_list(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.discount_plan import (
@@ -62,261 +62,121 @@ from ..types.discount_plan import (
 
 __all__ = ["DiscountPlanService", "AsyncDiscountPlanService"]
 
-GET_DISCOUNT_PLAN_INFO: Operation[GetDiscountPlanInfoRequest, GetDiscountPlanInfoResponse] = (
-    Operation(
-        service="DiscountPlan",
-        name="get_discount_plan_info",
-        namespace="http://portaone.com/Porta/SOAP/DiscountPlan",
-        soap_action="http://portaone.com/Porta/SOAP/DiscountPlan#get_discount_plan_info",
-        endpoint_path="/Porta/SOAP/DiscountPlan",
-        request=GetDiscountPlanInfoRequest,
-        response=GetDiscountPlanInfoResponse,
-        parts=("GetDiscountPlanInfoRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
-)
-GET_DISCOUNT_PLAN_LIST: Operation[GetDiscountPlanListRequest, GetDiscountPlanListResponse] = (
-    Operation(
-        service="DiscountPlan",
-        name="get_discount_plan_list",
-        namespace="http://portaone.com/Porta/SOAP/DiscountPlan",
-        soap_action="http://portaone.com/Porta/SOAP/DiscountPlan#get_discount_plan_list",
-        endpoint_path="/Porta/SOAP/DiscountPlan",
-        request=GetDiscountPlanListRequest,
-        response=GetDiscountPlanListResponse,
-        parts=("GetDiscountPlanListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-        page_field="discount_plan_list",
-    )
-)
-ADD_DISCOUNT_PLAN: Operation[AddDiscountPlanRequest, AddDiscountPlanResponse] = Operation(
-    service="DiscountPlan",
-    name="add_discount_plan",
+SERVICE = ServiceSpec(
+    "DiscountPlan",
     namespace="http://portaone.com/Porta/SOAP/DiscountPlan",
-    soap_action="http://portaone.com/Porta/SOAP/DiscountPlan#add_discount_plan",
     endpoint_path="/Porta/SOAP/DiscountPlan",
-    request=AddDiscountPlanRequest,
-    response=AddDiscountPlanResponse,
-    parts=("AddDiscountPlanRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-UPDATE_DISCOUNT_PLAN: Operation[UpdateDiscountPlanRequest, UpdateDiscountPlanResponse] = Operation(
-    service="DiscountPlan",
-    name="update_discount_plan",
-    namespace="http://portaone.com/Porta/SOAP/DiscountPlan",
-    soap_action="http://portaone.com/Porta/SOAP/DiscountPlan#update_discount_plan",
-    endpoint_path="/Porta/SOAP/DiscountPlan",
-    request=UpdateDiscountPlanRequest,
-    response=UpdateDiscountPlanResponse,
-    parts=("UpdateDiscountPlanRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_DISCOUNT_PLAN_INFO = Operation(
+    SERVICE, "get_discount_plan_info", GetDiscountPlanInfoRequest, GetDiscountPlanInfoResponse
 )
-DELETE_DISCOUNT_PLAN: Operation[DeleteDiscountPlanRequest, DeleteDiscountPlanResponse] = Operation(
-    service="DiscountPlan",
-    name="delete_discount_plan",
-    namespace="http://portaone.com/Porta/SOAP/DiscountPlan",
-    soap_action="http://portaone.com/Porta/SOAP/DiscountPlan#delete_discount_plan",
-    endpoint_path="/Porta/SOAP/DiscountPlan",
-    request=DeleteDiscountPlanRequest,
-    response=DeleteDiscountPlanResponse,
-    parts=("DeleteDiscountPlanRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_DISCOUNT_PLAN_LIST = Operation(
+    SERVICE,
+    "get_discount_plan_list",
+    GetDiscountPlanListRequest,
+    GetDiscountPlanListResponse,
+    page_field="discount_plan_list",
 )
-GET_DISCOUNT_ITEM_LIST: Operation[
-    GetDiscountPlanDiscountItemListRequest, GetDiscountPlanDiscountItemListResponse
-] = Operation(
-    service="DiscountPlan",
-    name="get_discount_item_list",
-    namespace="http://portaone.com/Porta/SOAP/DiscountPlan",
-    soap_action="http://portaone.com/Porta/SOAP/DiscountPlan#get_discount_item_list",
-    endpoint_path="/Porta/SOAP/DiscountPlan",
-    request=GetDiscountPlanDiscountItemListRequest,
-    response=GetDiscountPlanDiscountItemListResponse,
-    parts=("GetDiscountPlanDiscountItemListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_DISCOUNT_PLAN = Operation(
+    SERVICE, "add_discount_plan", AddDiscountPlanRequest, AddDiscountPlanResponse
+)
+UPDATE_DISCOUNT_PLAN = Operation(
+    SERVICE, "update_discount_plan", UpdateDiscountPlanRequest, UpdateDiscountPlanResponse
+)
+DELETE_DISCOUNT_PLAN = Operation(
+    SERVICE, "delete_discount_plan", DeleteDiscountPlanRequest, DeleteDiscountPlanResponse
+)
+GET_DISCOUNT_ITEM_LIST = Operation(
+    SERVICE,
+    "get_discount_item_list",
+    GetDiscountPlanDiscountItemListRequest,
+    GetDiscountPlanDiscountItemListResponse,
     page_field="discount_item_list",
 )
-ADD_DISCOUNT_ITEM: Operation[
-    AddDiscountPlanDiscountItemRequest, AddDiscountPlanDiscountItemResponse
-] = Operation(
-    service="DiscountPlan",
-    name="add_discount_item",
-    namespace="http://portaone.com/Porta/SOAP/DiscountPlan",
-    soap_action="http://portaone.com/Porta/SOAP/DiscountPlan#add_discount_item",
-    endpoint_path="/Porta/SOAP/DiscountPlan",
-    request=AddDiscountPlanDiscountItemRequest,
-    response=AddDiscountPlanDiscountItemResponse,
-    parts=("AddDiscountPlanDiscountItemRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_DISCOUNT_ITEM = Operation(
+    SERVICE,
+    "add_discount_item",
+    AddDiscountPlanDiscountItemRequest,
+    AddDiscountPlanDiscountItemResponse,
 )
-UPDATE_DISCOUNT_ITEM: Operation[
-    UpdateDiscountPlanDiscountItemRequest, UpdateDiscountPlanDiscountItemResponse
-] = Operation(
-    service="DiscountPlan",
-    name="update_discount_item",
-    namespace="http://portaone.com/Porta/SOAP/DiscountPlan",
-    soap_action="http://portaone.com/Porta/SOAP/DiscountPlan#update_discount_item",
-    endpoint_path="/Porta/SOAP/DiscountPlan",
-    request=UpdateDiscountPlanDiscountItemRequest,
-    response=UpdateDiscountPlanDiscountItemResponse,
-    parts=("UpdateDiscountPlanDiscountItemRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_DISCOUNT_ITEM = Operation(
+    SERVICE,
+    "update_discount_item",
+    UpdateDiscountPlanDiscountItemRequest,
+    UpdateDiscountPlanDiscountItemResponse,
 )
-DELETE_DISCOUNT_ITEM: Operation[
-    DeleteDiscountPlanDiscountItemRequest, DeleteDiscountPlanDiscountItemResponse
-] = Operation(
-    service="DiscountPlan",
-    name="delete_discount_item",
-    namespace="http://portaone.com/Porta/SOAP/DiscountPlan",
-    soap_action="http://portaone.com/Porta/SOAP/DiscountPlan#delete_discount_item",
-    endpoint_path="/Porta/SOAP/DiscountPlan",
-    request=DeleteDiscountPlanDiscountItemRequest,
-    response=DeleteDiscountPlanDiscountItemResponse,
-    parts=("DeleteDiscountPlanDiscountItemRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_DISCOUNT_ITEM = Operation(
+    SERVICE,
+    "delete_discount_item",
+    DeleteDiscountPlanDiscountItemRequest,
+    DeleteDiscountPlanDiscountItemResponse,
 )
-GET_DISCOUNT_COUNTER_LIST: Operation[
-    GetDiscountPlanDiscountCounterListRequest, GetDiscountPlanDiscountCounterListResponse
-] = Operation(
-    service="DiscountPlan",
-    name="get_discount_counter_list",
-    namespace="http://portaone.com/Porta/SOAP/DiscountPlan",
-    soap_action="http://portaone.com/Porta/SOAP/DiscountPlan#get_discount_counter_list",
-    endpoint_path="/Porta/SOAP/DiscountPlan",
-    request=GetDiscountPlanDiscountCounterListRequest,
-    response=GetDiscountPlanDiscountCounterListResponse,
-    parts=("GetDiscountPlanDiscountCounterListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_DISCOUNT_COUNTER_LIST = Operation(
+    SERVICE,
+    "get_discount_counter_list",
+    GetDiscountPlanDiscountCounterListRequest,
+    GetDiscountPlanDiscountCounterListResponse,
 )
-RESET_DISCOUNT_COUNTER: Operation[
-    ResetDiscountPlanDiscountCounterRequest, ResetDiscountPlanDiscountCounterResponse
-] = Operation(
-    service="DiscountPlan",
-    name="reset_discount_counter",
-    namespace="http://portaone.com/Porta/SOAP/DiscountPlan",
-    soap_action="http://portaone.com/Porta/SOAP/DiscountPlan#reset_discount_counter",
-    endpoint_path="/Porta/SOAP/DiscountPlan",
-    request=ResetDiscountPlanDiscountCounterRequest,
-    response=ResetDiscountPlanDiscountCounterResponse,
-    parts=("ResetDiscountPlanDiscountCounterRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+RESET_DISCOUNT_COUNTER = Operation(
+    SERVICE,
+    "reset_discount_counter",
+    ResetDiscountPlanDiscountCounterRequest,
+    ResetDiscountPlanDiscountCounterResponse,
 )
-GET_DISCOUNT_THRESHOLD_LIST: Operation[
-    GetDiscountPlanDiscountThresholdListRequest, GetDiscountPlanDiscountThresholdListResponse
-] = Operation(
-    service="DiscountPlan",
-    name="get_discount_threshold_list",
-    namespace="http://portaone.com/Porta/SOAP/DiscountPlan",
-    soap_action="http://portaone.com/Porta/SOAP/DiscountPlan#get_discount_threshold_list",
-    endpoint_path="/Porta/SOAP/DiscountPlan",
-    request=GetDiscountPlanDiscountThresholdListRequest,
-    response=GetDiscountPlanDiscountThresholdListResponse,
-    parts=("GetDiscountPlanDiscountThresholdListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_DISCOUNT_THRESHOLD_LIST = Operation(
+    SERVICE,
+    "get_discount_threshold_list",
+    GetDiscountPlanDiscountThresholdListRequest,
+    GetDiscountPlanDiscountThresholdListResponse,
     page_field="discount_threshold_list",
 )
-ADD_DISCOUNT_THRESHOLD: Operation[
-    AddDiscountPlanDiscountThresholdRequest, AddDiscountPlanDiscountThresholdResponse
-] = Operation(
-    service="DiscountPlan",
-    name="add_discount_threshold",
-    namespace="http://portaone.com/Porta/SOAP/DiscountPlan",
-    soap_action="http://portaone.com/Porta/SOAP/DiscountPlan#add_discount_threshold",
-    endpoint_path="/Porta/SOAP/DiscountPlan",
-    request=AddDiscountPlanDiscountThresholdRequest,
-    response=AddDiscountPlanDiscountThresholdResponse,
-    parts=("AddDiscountPlanDiscountThresholdRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_DISCOUNT_THRESHOLD = Operation(
+    SERVICE,
+    "add_discount_threshold",
+    AddDiscountPlanDiscountThresholdRequest,
+    AddDiscountPlanDiscountThresholdResponse,
 )
-UPDATE_DISCOUNT_THRESHOLD: Operation[
-    UpdateDiscountPlanDiscountThresholdRequest, UpdateDiscountPlanDiscountThresholdResponse
-] = Operation(
-    service="DiscountPlan",
-    name="update_discount_threshold",
-    namespace="http://portaone.com/Porta/SOAP/DiscountPlan",
-    soap_action="http://portaone.com/Porta/SOAP/DiscountPlan#update_discount_threshold",
-    endpoint_path="/Porta/SOAP/DiscountPlan",
-    request=UpdateDiscountPlanDiscountThresholdRequest,
-    response=UpdateDiscountPlanDiscountThresholdResponse,
-    parts=("UpdateDiscountPlanDiscountThresholdRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_DISCOUNT_THRESHOLD = Operation(
+    SERVICE,
+    "update_discount_threshold",
+    UpdateDiscountPlanDiscountThresholdRequest,
+    UpdateDiscountPlanDiscountThresholdResponse,
 )
-DELETE_DISCOUNT_THRESHOLD: Operation[
-    DeleteDiscountPlanDiscountThresholdRequest, DeleteDiscountPlanDiscountThresholdResponse
-] = Operation(
-    service="DiscountPlan",
-    name="delete_discount_threshold",
-    namespace="http://portaone.com/Porta/SOAP/DiscountPlan",
-    soap_action="http://portaone.com/Porta/SOAP/DiscountPlan#delete_discount_threshold",
-    endpoint_path="/Porta/SOAP/DiscountPlan",
-    request=DeleteDiscountPlanDiscountThresholdRequest,
-    response=DeleteDiscountPlanDiscountThresholdResponse,
-    parts=("DeleteDiscountPlanDiscountThresholdRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_DISCOUNT_THRESHOLD = Operation(
+    SERVICE,
+    "delete_discount_threshold",
+    DeleteDiscountPlanDiscountThresholdRequest,
+    DeleteDiscountPlanDiscountThresholdResponse,
 )
-GET_DISCOUNT_PERIOD_LIST: Operation[
-    GetDiscountPlanDiscountPeriodListRequest, GetDiscountPlanDiscountPeriodListResponse
-] = Operation(
-    service="DiscountPlan",
-    name="get_discount_period_list",
-    namespace="http://portaone.com/Porta/SOAP/DiscountPlan",
-    soap_action="http://portaone.com/Porta/SOAP/DiscountPlan#get_discount_period_list",
-    endpoint_path="/Porta/SOAP/DiscountPlan",
-    request=GetDiscountPlanDiscountPeriodListRequest,
-    response=GetDiscountPlanDiscountPeriodListResponse,
-    parts=("GetDiscountPlanDiscountPeriodListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_DISCOUNT_PERIOD_LIST = Operation(
+    SERVICE,
+    "get_discount_period_list",
+    GetDiscountPlanDiscountPeriodListRequest,
+    GetDiscountPlanDiscountPeriodListResponse,
     page_field="discount_period_list",
 )
-ADD_DISCOUNT_PERIOD: Operation[
-    AddDiscountPlanDiscountPeriodRequest, AddDiscountPlanDiscountPeriodResponse
-] = Operation(
-    service="DiscountPlan",
-    name="add_discount_period",
-    namespace="http://portaone.com/Porta/SOAP/DiscountPlan",
-    soap_action="http://portaone.com/Porta/SOAP/DiscountPlan#add_discount_period",
-    endpoint_path="/Porta/SOAP/DiscountPlan",
-    request=AddDiscountPlanDiscountPeriodRequest,
-    response=AddDiscountPlanDiscountPeriodResponse,
-    parts=("AddDiscountPlanDiscountPeriodRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_DISCOUNT_PERIOD = Operation(
+    SERVICE,
+    "add_discount_period",
+    AddDiscountPlanDiscountPeriodRequest,
+    AddDiscountPlanDiscountPeriodResponse,
 )
-UPDATE_DISCOUNT_PERIOD: Operation[
-    UpdateDiscountPlanDiscountPeriodRequest, UpdateDiscountPlanDiscountPeriodResponse
-] = Operation(
-    service="DiscountPlan",
-    name="update_discount_period",
-    namespace="http://portaone.com/Porta/SOAP/DiscountPlan",
-    soap_action="http://portaone.com/Porta/SOAP/DiscountPlan#update_discount_period",
-    endpoint_path="/Porta/SOAP/DiscountPlan",
-    request=UpdateDiscountPlanDiscountPeriodRequest,
-    response=UpdateDiscountPlanDiscountPeriodResponse,
-    parts=("UpdateDiscountPlanDiscountPeriodRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_DISCOUNT_PERIOD = Operation(
+    SERVICE,
+    "update_discount_period",
+    UpdateDiscountPlanDiscountPeriodRequest,
+    UpdateDiscountPlanDiscountPeriodResponse,
 )
-DELETE_DISCOUNT_PERIOD: Operation[
-    DeleteDiscountPlanDiscountPeriodRequest, DeleteDiscountPlanDiscountPeriodResponse
-] = Operation(
-    service="DiscountPlan",
-    name="delete_discount_period",
-    namespace="http://portaone.com/Porta/SOAP/DiscountPlan",
-    soap_action="http://portaone.com/Porta/SOAP/DiscountPlan#delete_discount_period",
-    endpoint_path="/Porta/SOAP/DiscountPlan",
-    request=DeleteDiscountPlanDiscountPeriodRequest,
-    response=DeleteDiscountPlanDiscountPeriodResponse,
-    parts=("DeleteDiscountPlanDiscountPeriodRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_DISCOUNT_PERIOD = Operation(
+    SERVICE,
+    "delete_discount_period",
+    DeleteDiscountPlanDiscountPeriodRequest,
+    DeleteDiscountPlanDiscountPeriodResponse,
 )
-CLONE_DISCOUNT_PLAN: Operation[CloneDiscountPlanRequest, CloneDiscountPlanResponse] = Operation(
-    service="DiscountPlan",
-    name="clone_discount_plan",
-    namespace="http://portaone.com/Porta/SOAP/DiscountPlan",
-    soap_action="http://portaone.com/Porta/SOAP/DiscountPlan#clone_discount_plan",
-    endpoint_path="/Porta/SOAP/DiscountPlan",
-    request=CloneDiscountPlanRequest,
-    response=CloneDiscountPlanResponse,
-    parts=("CloneDiscountPlanRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+CLONE_DISCOUNT_PLAN = Operation(
+    SERVICE, "clone_discount_plan", CloneDiscountPlanRequest, CloneDiscountPlanResponse
 )
 
 
@@ -368,6 +228,25 @@ class DiscountPlanService(ServiceBase):
     ) -> GetDiscountPlanListResponse:
         """Returns the discount plan records that match the search criteria."""
         return self._call(GET_DISCOUNT_PLAN_LIST, request, fields)
+
+    @overload
+    def iter_discount_plan_list(
+        self, request: GetDiscountPlanListRequest, /, *, page_size: int = 100
+    ) -> Iterator[DiscountPlanInfo]: ...
+
+    @overload
+    def iter_discount_plan_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        name: str | UnsetType = UNSET,
+        i_customer: int | UnsetType = UNSET,
+        iso_4217: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[DiscountPlanInfo]: ...
 
     def iter_discount_plan_list(
         self,
@@ -459,6 +338,23 @@ class DiscountPlanService(ServiceBase):
     ) -> GetDiscountPlanDiscountItemListResponse:
         """Returns the discount item records that match the search criteria."""
         return self._call(GET_DISCOUNT_ITEM_LIST, request, fields)
+
+    @overload
+    def iter_discount_item_list(
+        self, request: GetDiscountPlanDiscountItemListRequest, /, *, page_size: int = 100
+    ) -> Iterator[VDPlanItemInfo]: ...
+
+    @overload
+    def iter_discount_item_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_vd_plan: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[VDPlanItemInfo]: ...
 
     def iter_discount_item_list(
         self,
@@ -597,6 +493,23 @@ class DiscountPlanService(ServiceBase):
         """Returns the discount threshold records that match the search criteria."""
         return self._call(GET_DISCOUNT_THRESHOLD_LIST, request, fields)
 
+    @overload
+    def iter_discount_threshold_list(
+        self, request: GetDiscountPlanDiscountThresholdListRequest, /, *, page_size: int = 100
+    ) -> Iterator[DiscountThresholdInfo]: ...
+
+    @overload
+    def iter_discount_threshold_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_vd_plan: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[DiscountThresholdInfo]: ...
+
     def iter_discount_threshold_list(
         self,
         request: GetDiscountPlanDiscountThresholdListRequest | None = None,
@@ -690,6 +603,23 @@ class DiscountPlanService(ServiceBase):
     ) -> GetDiscountPlanDiscountPeriodListResponse:
         """Returns the discount period records that match the search criteria."""
         return self._call(GET_DISCOUNT_PERIOD_LIST, request, fields)
+
+    @overload
+    def iter_discount_period_list(
+        self, request: GetDiscountPlanDiscountPeriodListRequest, /, *, page_size: int = 100
+    ) -> Iterator[DiscountPeriodInfo]: ...
+
+    @overload
+    def iter_discount_period_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_vd_plan: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[DiscountPeriodInfo]: ...
 
     def iter_discount_period_list(
         self,
@@ -836,6 +766,25 @@ class AsyncDiscountPlanService(AsyncServiceBase):
         """Returns the discount plan records that match the search criteria."""
         return await self._call(GET_DISCOUNT_PLAN_LIST, request, fields)
 
+    @overload
+    def iter_discount_plan_list(
+        self, request: GetDiscountPlanListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[DiscountPlanInfo]: ...
+
+    @overload
+    def iter_discount_plan_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        name: str | UnsetType = UNSET,
+        i_customer: int | UnsetType = UNSET,
+        iso_4217: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[DiscountPlanInfo]: ...
+
     async def iter_discount_plan_list(
         self,
         request: GetDiscountPlanListRequest | None = None,
@@ -929,6 +878,23 @@ class AsyncDiscountPlanService(AsyncServiceBase):
     ) -> GetDiscountPlanDiscountItemListResponse:
         """Returns the discount item records that match the search criteria."""
         return await self._call(GET_DISCOUNT_ITEM_LIST, request, fields)
+
+    @overload
+    def iter_discount_item_list(
+        self, request: GetDiscountPlanDiscountItemListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[VDPlanItemInfo]: ...
+
+    @overload
+    def iter_discount_item_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_vd_plan: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[VDPlanItemInfo]: ...
 
     async def iter_discount_item_list(
         self,
@@ -1068,6 +1034,23 @@ class AsyncDiscountPlanService(AsyncServiceBase):
         """Returns the discount threshold records that match the search criteria."""
         return await self._call(GET_DISCOUNT_THRESHOLD_LIST, request, fields)
 
+    @overload
+    def iter_discount_threshold_list(
+        self, request: GetDiscountPlanDiscountThresholdListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[DiscountThresholdInfo]: ...
+
+    @overload
+    def iter_discount_threshold_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_vd_plan: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[DiscountThresholdInfo]: ...
+
     async def iter_discount_threshold_list(
         self,
         request: GetDiscountPlanDiscountThresholdListRequest | None = None,
@@ -1162,6 +1145,23 @@ class AsyncDiscountPlanService(AsyncServiceBase):
     ) -> GetDiscountPlanDiscountPeriodListResponse:
         """Returns the discount period records that match the search criteria."""
         return await self._call(GET_DISCOUNT_PERIOD_LIST, request, fields)
+
+    @overload
+    def iter_discount_period_list(
+        self, request: GetDiscountPlanDiscountPeriodListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[DiscountPeriodInfo]: ...
+
+    @overload
+    def iter_discount_period_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_vd_plan: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[DiscountPeriodInfo]: ...
 
     async def iter_discount_period_list(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.env import (
@@ -41,117 +41,40 @@ from ..types.env import (
 
 __all__ = ["EnvService", "AsyncEnvService"]
 
-GET_ENV_INFO: Operation[GetEnvInfoRequest, GetEnvInfoResponse] = Operation(
-    service="Env",
-    name="get_env_info",
+SERVICE = ServiceSpec(
+    "Env",
     namespace="http://portaone.com/Porta/SOAP/Env",
-    soap_action="http://portaone.com/Porta/SOAP/Env#get_env_info",
     endpoint_path="/Porta/SOAP/Env",
-    request=GetEnvInfoRequest,
-    response=GetEnvInfoResponse,
-    parts=("GetEnvInfoRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_ENV_LIST: Operation[GetEnvListRequest, GetEnvListResponse] = Operation(
-    service="Env",
-    name="get_env_list",
-    namespace="http://portaone.com/Porta/SOAP/Env",
-    soap_action="http://portaone.com/Porta/SOAP/Env#get_env_list",
-    endpoint_path="/Porta/SOAP/Env",
-    request=GetEnvListRequest,
-    response=GetEnvListResponse,
-    parts=("GetEnvListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    page_field="env_list",
+
+GET_ENV_INFO = Operation(SERVICE, "get_env_info", GetEnvInfoRequest, GetEnvInfoResponse)
+GET_ENV_LIST = Operation(
+    SERVICE, "get_env_list", GetEnvListRequest, GetEnvListResponse, page_field="env_list"
 )
-UPDATE_ENV: Operation[UpdateEnvRequest, UpdateEnvResponse] = Operation(
-    service="Env",
-    name="update_env",
-    namespace="http://portaone.com/Porta/SOAP/Env",
-    soap_action="http://portaone.com/Porta/SOAP/Env#update_env",
-    endpoint_path="/Porta/SOAP/Env",
-    request=UpdateEnvRequest,
-    response=UpdateEnvResponse,
-    parts=("UpdateEnvRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_ENV = Operation(SERVICE, "update_env", UpdateEnvRequest, UpdateEnvResponse)
+GET_ENV_CONFIG = Operation(SERVICE, "get_env_config", GetEnvConfigRequest, GetEnvConfigResponse)
+UPDATE_ENV_CONFIG = Operation(
+    SERVICE, "update_env_config", UpdateEnvConfigRequest, UpdateEnvConfigResponse
 )
-GET_ENV_CONFIG: Operation[GetEnvConfigRequest, GetEnvConfigResponse] = Operation(
-    service="Env",
-    name="get_env_config",
-    namespace="http://portaone.com/Porta/SOAP/Env",
-    soap_action="http://portaone.com/Porta/SOAP/Env#get_env_config",
-    endpoint_path="/Porta/SOAP/Env",
-    request=GetEnvConfigRequest,
-    response=GetEnvConfigResponse,
-    parts=("GetEnvConfigRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-UPDATE_ENV_CONFIG: Operation[UpdateEnvConfigRequest, UpdateEnvConfigResponse] = Operation(
-    service="Env",
-    name="update_env_config",
-    namespace="http://portaone.com/Porta/SOAP/Env",
-    soap_action="http://portaone.com/Porta/SOAP/Env#update_env_config",
-    endpoint_path="/Porta/SOAP/Env",
-    request=UpdateEnvConfigRequest,
-    response=UpdateEnvConfigResponse,
-    parts=("UpdateEnvConfigRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-GET_ENV_LICENSE_LIST: Operation[GetEnvLicenseListRequest, GetEnvLicenseListResponse] = Operation(
-    service="Env",
-    name="get_env_license_list",
-    namespace="http://portaone.com/Porta/SOAP/Env",
-    soap_action="http://portaone.com/Porta/SOAP/Env#get_env_license_list",
-    endpoint_path="/Porta/SOAP/Env",
-    request=GetEnvLicenseListRequest,
-    response=GetEnvLicenseListResponse,
-    parts=("GetEnvLicenseListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_ENV_LICENSE_LIST = Operation(
+    SERVICE,
+    "get_env_license_list",
+    GetEnvLicenseListRequest,
+    GetEnvLicenseListResponse,
     page_field="env_license_list",
 )
-ADD_ENV_LICENSE: Operation[AddEnvLicenseRequest, AddEnvLicenseResponse] = Operation(
-    service="Env",
-    name="add_env_license",
-    namespace="http://portaone.com/Porta/SOAP/Env",
-    soap_action="http://portaone.com/Porta/SOAP/Env#add_env_license",
-    endpoint_path="/Porta/SOAP/Env",
-    request=AddEnvLicenseRequest,
-    response=AddEnvLicenseResponse,
-    parts=("AddEnvLicenseRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_ENV_LICENSE = Operation(
+    SERVICE, "add_env_license", AddEnvLicenseRequest, AddEnvLicenseResponse
 )
-UPDATE_ENV_LICENSE: Operation[UpdateEnvLicenseRequest, UpdateEnvLicenseResponse] = Operation(
-    service="Env",
-    name="update_env_license",
-    namespace="http://portaone.com/Porta/SOAP/Env",
-    soap_action="http://portaone.com/Porta/SOAP/Env#update_env_license",
-    endpoint_path="/Porta/SOAP/Env",
-    request=UpdateEnvLicenseRequest,
-    response=UpdateEnvLicenseResponse,
-    parts=("UpdateEnvLicenseRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_ENV_LICENSE = Operation(
+    SERVICE, "update_env_license", UpdateEnvLicenseRequest, UpdateEnvLicenseResponse
 )
-DELETE_ENV_LICENSE: Operation[DeleteEnvLicenseRequest, DeleteEnvLicenseResponse] = Operation(
-    service="Env",
-    name="delete_env_license",
-    namespace="http://portaone.com/Porta/SOAP/Env",
-    soap_action="http://portaone.com/Porta/SOAP/Env#delete_env_license",
-    endpoint_path="/Porta/SOAP/Env",
-    request=DeleteEnvLicenseRequest,
-    response=DeleteEnvLicenseResponse,
-    parts=("DeleteEnvLicenseRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_ENV_LICENSE = Operation(
+    SERVICE, "delete_env_license", DeleteEnvLicenseRequest, DeleteEnvLicenseResponse
 )
-GET_ENV_STATISTICS: Operation[GetEnvStatisticsRequest, GetEnvStatisticsResponse] = Operation(
-    service="Env",
-    name="get_env_statistics",
-    namespace="http://portaone.com/Porta/SOAP/Env",
-    soap_action="http://portaone.com/Porta/SOAP/Env#get_env_statistics",
-    endpoint_path="/Porta/SOAP/Env",
-    request=GetEnvStatisticsRequest,
-    response=GetEnvStatisticsResponse,
-    parts=("GetEnvStatisticsRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_ENV_STATISTICS = Operation(
+    SERVICE, "get_env_statistics", GetEnvStatisticsRequest, GetEnvStatisticsResponse
 )
 
 
@@ -196,6 +119,22 @@ class EnvService(ServiceBase):
     ) -> GetEnvListResponse:
         """Returns the env records that match the search criteria."""
         return self._call(GET_ENV_LIST, request, fields)
+
+    @overload
+    def iter_env_list(
+        self, request: GetEnvListRequest, /, *, page_size: int = 100
+    ) -> Iterator[EnvInfo]: ...
+
+    @overload
+    def iter_env_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[EnvInfo]: ...
 
     def iter_env_list(
         self, request: GetEnvListRequest | None = None, /, *, page_size: int = 100, **fields: Any
@@ -280,6 +219,23 @@ class EnvService(ServiceBase):
     ) -> GetEnvLicenseListResponse:
         """Returns the env license records that match the search criteria."""
         return self._call(GET_ENV_LICENSE_LIST, request, fields)
+
+    @overload
+    def iter_env_license_list(
+        self, request: GetEnvLicenseListRequest, /, *, page_size: int = 100
+    ) -> Iterator[EnvLicenseInfo]: ...
+
+    @overload
+    def iter_env_license_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_env: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[EnvLicenseInfo]: ...
 
     def iter_env_license_list(
         self,
@@ -416,6 +372,22 @@ class AsyncEnvService(AsyncServiceBase):
         """Returns the env records that match the search criteria."""
         return await self._call(GET_ENV_LIST, request, fields)
 
+    @overload
+    def iter_env_list(
+        self, request: GetEnvListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[EnvInfo]: ...
+
+    @overload
+    def iter_env_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[EnvInfo]: ...
+
     async def iter_env_list(
         self, request: GetEnvListRequest | None = None, /, *, page_size: int = 100, **fields: Any
     ) -> AsyncIterator[EnvInfo]:
@@ -502,6 +474,23 @@ class AsyncEnvService(AsyncServiceBase):
     ) -> GetEnvLicenseListResponse:
         """Returns the env license records that match the search criteria."""
         return await self._call(GET_ENV_LICENSE_LIST, request, fields)
+
+    @overload
+    def iter_env_license_list(
+        self, request: GetEnvLicenseListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[EnvLicenseInfo]: ...
+
+    @overload
+    def iter_env_license_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_env: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[EnvLicenseInfo]: ...
 
     async def iter_env_license_list(
         self,

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
-from typing import Any
 from ..types.generic import (
     CallGenericCustomHookRequest,
     CallGenericCustomHookResponse,
@@ -32,92 +31,33 @@ from ..types.generic import (
 
 __all__ = ["GenericService", "AsyncGenericService"]
 
-GET_SERVER_TIME: Operation[GetGenericServerTimeRequest, GetGenericServerTimeResponse] = Operation(
-    service="Generic",
-    name="get_server_time",
+SERVICE = ServiceSpec(
+    "Generic",
     namespace="http://portaone.com/Porta/SOAP/Generic",
-    soap_action="http://portaone.com/Porta/SOAP/Generic#get_server_time",
     endpoint_path="/Porta/SOAP/Generic",
-    request=GetGenericServerTimeRequest,
-    response=GetGenericServerTimeResponse,
-    parts=("GetGenericServerTimeRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_VERSION: Operation[GetGenericVersionRequest, GetGenericVersionResponse] = Operation(
-    service="Generic",
-    name="get_version",
-    namespace="http://portaone.com/Porta/SOAP/Generic",
-    soap_action="http://portaone.com/Porta/SOAP/Generic#get_version",
-    endpoint_path="/Porta/SOAP/Generic",
-    request=GetGenericVersionRequest,
-    response=GetGenericVersionResponse,
-    parts=("GetGenericVersionRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_SERVER_TIME = Operation(
+    SERVICE, "get_server_time", GetGenericServerTimeRequest, GetGenericServerTimeResponse
 )
-CALL_CUSTOM_HOOK: Operation[CallGenericCustomHookRequest, CallGenericCustomHookResponse] = (
-    Operation(
-        service="Generic",
-        name="call_custom_hook",
-        namespace="http://portaone.com/Porta/SOAP/Generic",
-        soap_action="http://portaone.com/Porta/SOAP/Generic#call_custom_hook",
-        endpoint_path="/Porta/SOAP/Generic",
-        request=CallGenericCustomHookRequest,
-        response=CallGenericCustomHookResponse,
-        parts=("CallGenericCustomHookRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+GET_VERSION = Operation(
+    SERVICE, "get_version", GetGenericVersionRequest, GetGenericVersionResponse
 )
-GET_TIME_ZONE_LIST: Operation[GetGenericTimeZoneListRequest, GetGenericTimeZoneListResponse] = (
-    Operation(
-        service="Generic",
-        name="get_time_zone_list",
-        namespace="http://portaone.com/Porta/SOAP/Generic",
-        soap_action="http://portaone.com/Porta/SOAP/Generic#get_time_zone_list",
-        endpoint_path="/Porta/SOAP/Generic",
-        request=GetGenericTimeZoneListRequest,
-        response=GetGenericTimeZoneListResponse,
-        parts=("GetGenericTimeZoneListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+CALL_CUSTOM_HOOK = Operation(
+    SERVICE, "call_custom_hook", CallGenericCustomHookRequest, CallGenericCustomHookResponse
 )
-GET_LANGUAGE_LIST: Operation[GetGenericLanguageListRequest, GetGenericLanguageListResponse] = (
-    Operation(
-        service="Generic",
-        name="get_language_list",
-        namespace="http://portaone.com/Porta/SOAP/Generic",
-        soap_action="http://portaone.com/Porta/SOAP/Generic#get_language_list",
-        endpoint_path="/Porta/SOAP/Generic",
-        request=GetGenericLanguageListRequest,
-        response=GetGenericLanguageListResponse,
-        parts=("GetGenericLanguageListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+GET_TIME_ZONE_LIST = Operation(
+    SERVICE, "get_time_zone_list", GetGenericTimeZoneListRequest, GetGenericTimeZoneListResponse
 )
-GET_OBJECT_COUNT: Operation[GetGenericObjectCountRequest, GetGenericObjectCountResponse] = (
-    Operation(
-        service="Generic",
-        name="get_object_count",
-        namespace="http://portaone.com/Porta/SOAP/Generic",
-        soap_action="http://portaone.com/Porta/SOAP/Generic#get_object_count",
-        endpoint_path="/Porta/SOAP/Generic",
-        request=GetGenericObjectCountRequest,
-        response=GetGenericObjectCountResponse,
-        parts=("GetGenericObjectCountRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+GET_LANGUAGE_LIST = Operation(
+    SERVICE, "get_language_list", GetGenericLanguageListRequest, GetGenericLanguageListResponse
 )
-CHECK_PERMISSION: Operation[CheckGenericPermissionRequest, CheckGenericPermissionResponse] = (
-    Operation(
-        service="Generic",
-        name="check_permission",
-        namespace="http://portaone.com/Porta/SOAP/Generic",
-        soap_action="http://portaone.com/Porta/SOAP/Generic#check_permission",
-        endpoint_path="/Porta/SOAP/Generic",
-        request=CheckGenericPermissionRequest,
-        response=CheckGenericPermissionResponse,
-        parts=("CheckGenericPermissionRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+GET_OBJECT_COUNT = Operation(
+    SERVICE, "get_object_count", GetGenericObjectCountRequest, GetGenericObjectCountResponse
+)
+CHECK_PERMISSION = Operation(
+    SERVICE, "check_permission", CheckGenericPermissionRequest, CheckGenericPermissionResponse
 )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.huntgroup import (
@@ -45,149 +45,60 @@ from ..types.huntgroup import (
 
 __all__ = ["HuntgroupService", "AsyncHuntgroupService"]
 
-GET_HUNTGROUP_INFO: Operation[GetHuntgroupInfoRequest, GetHuntgroupInfoResponse] = Operation(
-    service="Huntgroup",
-    name="get_huntgroup_info",
+SERVICE = ServiceSpec(
+    "Huntgroup",
     namespace="http://portaone.com/Porta/SOAP/Huntgroup",
-    soap_action="http://portaone.com/Porta/SOAP/Huntgroup#get_huntgroup_info",
     endpoint_path="/Porta/SOAP/Huntgroup",
-    request=GetHuntgroupInfoRequest,
-    response=GetHuntgroupInfoResponse,
-    parts=("GetHuntgroupInfoRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_HUNTGROUP_LIST: Operation[GetHuntgroupListRequest, GetHuntgroupListResponse] = Operation(
-    service="Huntgroup",
-    name="get_huntgroup_list",
-    namespace="http://portaone.com/Porta/SOAP/Huntgroup",
-    soap_action="http://portaone.com/Porta/SOAP/Huntgroup#get_huntgroup_list",
-    endpoint_path="/Porta/SOAP/Huntgroup",
-    request=GetHuntgroupListRequest,
-    response=GetHuntgroupListResponse,
-    parts=("GetHuntgroupListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_HUNTGROUP_INFO = Operation(
+    SERVICE, "get_huntgroup_info", GetHuntgroupInfoRequest, GetHuntgroupInfoResponse
+)
+GET_HUNTGROUP_LIST = Operation(
+    SERVICE,
+    "get_huntgroup_list",
+    GetHuntgroupListRequest,
+    GetHuntgroupListResponse,
     page_field="huntgroup_list",
 )
-ADD_HUNTGROUP: Operation[AddHuntgroupRequest, AddHuntgroupResponse] = Operation(
-    service="Huntgroup",
-    name="add_huntgroup",
-    namespace="http://portaone.com/Porta/SOAP/Huntgroup",
-    soap_action="http://portaone.com/Porta/SOAP/Huntgroup#add_huntgroup",
-    endpoint_path="/Porta/SOAP/Huntgroup",
-    request=AddHuntgroupRequest,
-    response=AddHuntgroupResponse,
-    parts=("AddHuntgroupRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_HUNTGROUP = Operation(SERVICE, "add_huntgroup", AddHuntgroupRequest, AddHuntgroupResponse)
+UPDATE_HUNTGROUP = Operation(
+    SERVICE, "update_huntgroup", UpdateHuntgroupRequest, UpdateHuntgroupResponse
 )
-UPDATE_HUNTGROUP: Operation[UpdateHuntgroupRequest, UpdateHuntgroupResponse] = Operation(
-    service="Huntgroup",
-    name="update_huntgroup",
-    namespace="http://portaone.com/Porta/SOAP/Huntgroup",
-    soap_action="http://portaone.com/Porta/SOAP/Huntgroup#update_huntgroup",
-    endpoint_path="/Porta/SOAP/Huntgroup",
-    request=UpdateHuntgroupRequest,
-    response=UpdateHuntgroupResponse,
-    parts=("UpdateHuntgroupRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_HUNTGROUP = Operation(
+    SERVICE, "delete_huntgroup", DeleteHuntgroupRequest, DeleteHuntgroupResponse
 )
-DELETE_HUNTGROUP: Operation[DeleteHuntgroupRequest, DeleteHuntgroupResponse] = Operation(
-    service="Huntgroup",
-    name="delete_huntgroup",
-    namespace="http://portaone.com/Porta/SOAP/Huntgroup",
-    soap_action="http://portaone.com/Porta/SOAP/Huntgroup#delete_huntgroup",
-    endpoint_path="/Porta/SOAP/Huntgroup",
-    request=DeleteHuntgroupRequest,
-    response=DeleteHuntgroupResponse,
-    parts=("DeleteHuntgroupRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_HUNTGROUP_MEMBER = Operation(
+    SERVICE, "add_huntgroup_member", AddHuntgroupMemberRequest, AddHuntgroupMemberResponse
 )
-ADD_HUNTGROUP_MEMBER: Operation[AddHuntgroupMemberRequest, AddHuntgroupMemberResponse] = Operation(
-    service="Huntgroup",
-    name="add_huntgroup_member",
-    namespace="http://portaone.com/Porta/SOAP/Huntgroup",
-    soap_action="http://portaone.com/Porta/SOAP/Huntgroup#add_huntgroup_member",
-    endpoint_path="/Porta/SOAP/Huntgroup",
-    request=AddHuntgroupMemberRequest,
-    response=AddHuntgroupMemberResponse,
-    parts=("AddHuntgroupMemberRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_HUNTGROUP_MEMBER = Operation(
+    SERVICE, "delete_huntgroup_member", DeleteHuntgroupMemberRequest, DeleteHuntgroupMemberResponse
 )
-DELETE_HUNTGROUP_MEMBER: Operation[DeleteHuntgroupMemberRequest, DeleteHuntgroupMemberResponse] = (
-    Operation(
-        service="Huntgroup",
-        name="delete_huntgroup_member",
-        namespace="http://portaone.com/Porta/SOAP/Huntgroup",
-        soap_action="http://portaone.com/Porta/SOAP/Huntgroup#delete_huntgroup_member",
-        endpoint_path="/Porta/SOAP/Huntgroup",
-        request=DeleteHuntgroupMemberRequest,
-        response=DeleteHuntgroupMemberResponse,
-        parts=("DeleteHuntgroupMemberRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
-)
-GET_HUNTGROUP_SCHEDULE_LIST: Operation[
-    GetHuntgroupScheduleListRequest, GetHuntgroupScheduleListResponse
-] = Operation(
-    service="Huntgroup",
-    name="get_huntgroup_schedule_list",
-    namespace="http://portaone.com/Porta/SOAP/Huntgroup",
-    soap_action="http://portaone.com/Porta/SOAP/Huntgroup#get_huntgroup_schedule_list",
-    endpoint_path="/Porta/SOAP/Huntgroup",
-    request=GetHuntgroupScheduleListRequest,
-    response=GetHuntgroupScheduleListResponse,
-    parts=("GetHuntgroupScheduleListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_HUNTGROUP_SCHEDULE_LIST = Operation(
+    SERVICE,
+    "get_huntgroup_schedule_list",
+    GetHuntgroupScheduleListRequest,
+    GetHuntgroupScheduleListResponse,
     page_field="huntgroup_schedule_list",
 )
-ADD_HUNTGROUP_SCHEDULE: Operation[AddHuntgroupScheduleRequest, AddHuntgroupScheduleResponse] = (
-    Operation(
-        service="Huntgroup",
-        name="add_huntgroup_schedule",
-        namespace="http://portaone.com/Porta/SOAP/Huntgroup",
-        soap_action="http://portaone.com/Porta/SOAP/Huntgroup#add_huntgroup_schedule",
-        endpoint_path="/Porta/SOAP/Huntgroup",
-        request=AddHuntgroupScheduleRequest,
-        response=AddHuntgroupScheduleResponse,
-        parts=("AddHuntgroupScheduleRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+ADD_HUNTGROUP_SCHEDULE = Operation(
+    SERVICE, "add_huntgroup_schedule", AddHuntgroupScheduleRequest, AddHuntgroupScheduleResponse
 )
-UPDATE_HUNTGROUP_SCHEDULE: Operation[
-    UpdateHuntgroupScheduleRequest, UpdateHuntgroupScheduleResponse
-] = Operation(
-    service="Huntgroup",
-    name="update_huntgroup_schedule",
-    namespace="http://portaone.com/Porta/SOAP/Huntgroup",
-    soap_action="http://portaone.com/Porta/SOAP/Huntgroup#update_huntgroup_schedule",
-    endpoint_path="/Porta/SOAP/Huntgroup",
-    request=UpdateHuntgroupScheduleRequest,
-    response=UpdateHuntgroupScheduleResponse,
-    parts=("UpdateHuntgroupScheduleRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_HUNTGROUP_SCHEDULE = Operation(
+    SERVICE,
+    "update_huntgroup_schedule",
+    UpdateHuntgroupScheduleRequest,
+    UpdateHuntgroupScheduleResponse,
 )
-DELETE_HUNTGROUP_SCHEDULE: Operation[
-    DeleteHuntgroupScheduleRequest, DeleteHuntgroupScheduleResponse
-] = Operation(
-    service="Huntgroup",
-    name="delete_huntgroup_schedule",
-    namespace="http://portaone.com/Porta/SOAP/Huntgroup",
-    soap_action="http://portaone.com/Porta/SOAP/Huntgroup#delete_huntgroup_schedule",
-    endpoint_path="/Porta/SOAP/Huntgroup",
-    request=DeleteHuntgroupScheduleRequest,
-    response=DeleteHuntgroupScheduleResponse,
-    parts=("DeleteHuntgroupScheduleRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_HUNTGROUP_SCHEDULE = Operation(
+    SERVICE,
+    "delete_huntgroup_schedule",
+    DeleteHuntgroupScheduleRequest,
+    DeleteHuntgroupScheduleResponse,
 )
-GET_HUNTGROUP_STATUS: Operation[GetHuntgroupStatusRequest, GetHuntgroupStatusResponse] = Operation(
-    service="Huntgroup",
-    name="get_huntgroup_status",
-    namespace="http://portaone.com/Porta/SOAP/Huntgroup",
-    soap_action="http://portaone.com/Porta/SOAP/Huntgroup#get_huntgroup_status",
-    endpoint_path="/Porta/SOAP/Huntgroup",
-    request=GetHuntgroupStatusRequest,
-    response=GetHuntgroupStatusResponse,
-    parts=("GetHuntgroupStatusRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_HUNTGROUP_STATUS = Operation(
+    SERVICE, "get_huntgroup_status", GetHuntgroupStatusRequest, GetHuntgroupStatusResponse
 )
 
 
@@ -237,6 +148,23 @@ class HuntgroupService(ServiceBase):
     ) -> GetHuntgroupListResponse:
         """Returns the huntgroup records that match the search criteria."""
         return self._call(GET_HUNTGROUP_LIST, request, fields)
+
+    @overload
+    def iter_huntgroup_list(
+        self, request: GetHuntgroupListRequest, /, *, page_size: int = 100
+    ) -> Iterator[HuntgroupInfo]: ...
+
+    @overload
+    def iter_huntgroup_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[HuntgroupInfo]: ...
 
     def iter_huntgroup_list(
         self,
@@ -366,6 +294,23 @@ class HuntgroupService(ServiceBase):
     ) -> GetHuntgroupScheduleListResponse:
         """Returns the huntgroup schedule records that match the search criteria."""
         return self._call(GET_HUNTGROUP_SCHEDULE_LIST, request, fields)
+
+    @overload
+    def iter_huntgroup_schedule_list(
+        self, request: GetHuntgroupScheduleListRequest, /, *, page_size: int = 100
+    ) -> Iterator[HuntgroupScheduleInfo]: ...
+
+    @overload
+    def iter_huntgroup_schedule_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_c_group: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[HuntgroupScheduleInfo]: ...
 
     def iter_huntgroup_schedule_list(
         self,
@@ -509,6 +454,23 @@ class AsyncHuntgroupService(AsyncServiceBase):
         """Returns the huntgroup records that match the search criteria."""
         return await self._call(GET_HUNTGROUP_LIST, request, fields)
 
+    @overload
+    def iter_huntgroup_list(
+        self, request: GetHuntgroupListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[HuntgroupInfo]: ...
+
+    @overload
+    def iter_huntgroup_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[HuntgroupInfo]: ...
+
     async def iter_huntgroup_list(
         self,
         request: GetHuntgroupListRequest | None = None,
@@ -642,6 +604,23 @@ class AsyncHuntgroupService(AsyncServiceBase):
     ) -> GetHuntgroupScheduleListResponse:
         """Returns the huntgroup schedule records that match the search criteria."""
         return await self._call(GET_HUNTGROUP_SCHEDULE_LIST, request, fields)
+
+    @overload
+    def iter_huntgroup_schedule_list(
+        self, request: GetHuntgroupScheduleListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[HuntgroupScheduleInfo]: ...
+
+    @overload
+    def iter_huntgroup_schedule_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_c_group: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[HuntgroupScheduleInfo]: ...
 
     async def iter_huntgroup_schedule_list(
         self,

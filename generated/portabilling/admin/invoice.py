@@ -8,12 +8,12 @@ Admin interface, mr105/admin/InvoiceAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import date
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
-from datetime import date
 from ..types.common import InvoiceInfo, InvoiceStatus, XDRInfo
 from ..types.invoice import (
     AddInvoiceTemplateBindingRequest,
@@ -57,222 +57,92 @@ from ..types.invoice import (
 
 __all__ = ["InvoiceService", "AsyncInvoiceService"]
 
-GET_INVOICE_LIST: Operation[GetInvoiceListRequest, GetInvoiceListResponse] = Operation(
-    service="Invoice",
-    name="get_invoice_list",
+SERVICE = ServiceSpec(
+    "Invoice",
     namespace="http://portaone.com/Porta/SOAP/Invoice",
-    soap_action="http://portaone.com/Porta/SOAP/Invoice#get_invoice_list",
     endpoint_path="/Porta/SOAP/Invoice",
-    request=GetInvoiceListRequest,
-    response=GetInvoiceListResponse,
-    parts=("GetInvoiceListRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+)
+
+GET_INVOICE_LIST = Operation(
+    SERVICE,
+    "get_invoice_list",
+    GetInvoiceListRequest,
+    GetInvoiceListResponse,
     page_field="invoice_list",
 )
-GET_INVOICE_INFO: Operation[GetInvoiceInfoRequest, GetInvoiceInfoResponse] = Operation(
-    service="Invoice",
-    name="get_invoice_info",
-    namespace="http://portaone.com/Porta/SOAP/Invoice",
-    soap_action="http://portaone.com/Porta/SOAP/Invoice#get_invoice_info",
-    endpoint_path="/Porta/SOAP/Invoice",
-    request=GetInvoiceInfoRequest,
-    response=GetInvoiceInfoResponse,
-    parts=("GetInvoiceInfoRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_INVOICE_INFO = Operation(
+    SERVICE, "get_invoice_info", GetInvoiceInfoRequest, GetInvoiceInfoResponse
 )
-GET_INVOICE_PDF: Operation[GetInvoicePdfRequest, GetInvoicePdfResponse] = Operation(
-    service="Invoice",
-    name="get_invoice_pdf",
-    namespace="http://portaone.com/Porta/SOAP/Invoice",
-    soap_action="http://portaone.com/Porta/SOAP/Invoice#get_invoice_pdf",
-    endpoint_path="/Porta/SOAP/Invoice",
-    request=GetInvoicePdfRequest,
-    response=GetInvoicePdfResponse,
-    parts=("GetInvoicePdfRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_INVOICE_PDF = Operation(
+    SERVICE, "get_invoice_pdf", GetInvoicePdfRequest, GetInvoicePdfResponse
 )
-VOID_INVOICE: Operation[VoidInvoiceRequest, VoidInvoiceResponse] = Operation(
-    service="Invoice",
-    name="void_invoice",
-    namespace="http://portaone.com/Porta/SOAP/Invoice",
-    soap_action="http://portaone.com/Porta/SOAP/Invoice#void_invoice",
-    endpoint_path="/Porta/SOAP/Invoice",
-    request=VoidInvoiceRequest,
-    response=VoidInvoiceResponse,
-    parts=("VoidInvoiceRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+VOID_INVOICE = Operation(SERVICE, "void_invoice", VoidInvoiceRequest, VoidInvoiceResponse)
+RECALCULATE_INVOICE = Operation(
+    SERVICE, "recalculate_invoice", RecalculateInvoiceRequest, RecalculateInvoiceResponse
 )
-RECALCULATE_INVOICE: Operation[RecalculateInvoiceRequest, RecalculateInvoiceResponse] = Operation(
-    service="Invoice",
-    name="recalculate_invoice",
-    namespace="http://portaone.com/Porta/SOAP/Invoice",
-    soap_action="http://portaone.com/Porta/SOAP/Invoice#recalculate_invoice",
-    endpoint_path="/Porta/SOAP/Invoice",
-    request=RecalculateInvoiceRequest,
-    response=RecalculateInvoiceResponse,
-    parts=("RecalculateInvoiceRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+REGENERATE_INVOICE_PDF = Operation(
+    SERVICE, "regenerate_invoice_pdf", RegenerateInvoicePdfRequest, RegenerateInvoicePdfResponse
 )
-REGENERATE_INVOICE_PDF: Operation[RegenerateInvoicePdfRequest, RegenerateInvoicePdfResponse] = (
-    Operation(
-        service="Invoice",
-        name="regenerate_invoice_pdf",
-        namespace="http://portaone.com/Porta/SOAP/Invoice",
-        soap_action="http://portaone.com/Porta/SOAP/Invoice#regenerate_invoice_pdf",
-        endpoint_path="/Porta/SOAP/Invoice",
-        request=RegenerateInvoicePdfRequest,
-        response=RegenerateInvoicePdfResponse,
-        parts=("RegenerateInvoicePdfRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+SEND_INVOICE = Operation(SERVICE, "send_invoice", SendInvoiceRequest, SendInvoiceResponse)
+GET_INVOICE_TAXES = Operation(
+    SERVICE, "get_invoice_taxes", GetInvoiceTaxesRequest, GetInvoiceTaxesResponse
 )
-SEND_INVOICE: Operation[SendInvoiceRequest, SendInvoiceResponse] = Operation(
-    service="Invoice",
-    name="send_invoice",
-    namespace="http://portaone.com/Porta/SOAP/Invoice",
-    soap_action="http://portaone.com/Porta/SOAP/Invoice#send_invoice",
-    endpoint_path="/Porta/SOAP/Invoice",
-    request=SendInvoiceRequest,
-    response=SendInvoiceResponse,
-    parts=("SendInvoiceRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-GET_INVOICE_TAXES: Operation[GetInvoiceTaxesRequest, GetInvoiceTaxesResponse] = Operation(
-    service="Invoice",
-    name="get_invoice_taxes",
-    namespace="http://portaone.com/Porta/SOAP/Invoice",
-    soap_action="http://portaone.com/Porta/SOAP/Invoice#get_invoice_taxes",
-    endpoint_path="/Porta/SOAP/Invoice",
-    request=GetInvoiceTaxesRequest,
-    response=GetInvoiceTaxesResponse,
-    parts=("GetInvoiceTaxesRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-GET_INVOICE_XDR_LIST: Operation[GetInvoiceXdrListRequest, GetInvoiceXdrListResponse] = Operation(
-    service="Invoice",
-    name="get_invoice_xdr_list",
-    namespace="http://portaone.com/Porta/SOAP/Invoice",
-    soap_action="http://portaone.com/Porta/SOAP/Invoice#get_invoice_xdr_list",
-    endpoint_path="/Porta/SOAP/Invoice",
-    request=GetInvoiceXdrListRequest,
-    response=GetInvoiceXdrListResponse,
-    parts=("GetInvoiceXdrListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_INVOICE_XDR_LIST = Operation(
+    SERVICE,
+    "get_invoice_xdr_list",
+    GetInvoiceXdrListRequest,
+    GetInvoiceXdrListResponse,
     page_field="xdr_list",
 )
-MARK_INVOICE_PAID: Operation[MarkInvoicePaidRequest, MarkInvoicePaidResponse] = Operation(
-    service="Invoice",
-    name="mark_invoice_paid",
-    namespace="http://portaone.com/Porta/SOAP/Invoice",
-    soap_action="http://portaone.com/Porta/SOAP/Invoice#mark_invoice_paid",
-    endpoint_path="/Porta/SOAP/Invoice",
-    request=MarkInvoicePaidRequest,
-    response=MarkInvoicePaidResponse,
-    parts=("MarkInvoicePaidRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+MARK_INVOICE_PAID = Operation(
+    SERVICE, "mark_invoice_paid", MarkInvoicePaidRequest, MarkInvoicePaidResponse
 )
-GET_UNPAID_INVOICES_AMOUNT: Operation[
-    GetUnpaidInvoicesAmountRequest, GetUnpaidInvoicesAmountResponse
-] = Operation(
-    service="Invoice",
-    name="get_unpaid_invoices_amount",
-    namespace="http://portaone.com/Porta/SOAP/Invoice",
-    soap_action="http://portaone.com/Porta/SOAP/Invoice#get_unpaid_invoices_amount",
-    endpoint_path="/Porta/SOAP/Invoice",
-    request=GetUnpaidInvoicesAmountRequest,
-    response=GetUnpaidInvoicesAmountResponse,
-    parts=("GetUnpaidInvoicesAmountRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_UNPAID_INVOICES_AMOUNT = Operation(
+    SERVICE,
+    "get_unpaid_invoices_amount",
+    GetUnpaidInvoicesAmountRequest,
+    GetUnpaidInvoicesAmountResponse,
 )
-GET_INVOICE_TEMPLATE_BINDING_LIST: Operation[
-    GetInvoiceTemplateBindingListRequest, GetInvoiceTemplateBindingListResponse
-] = Operation(
-    service="Invoice",
-    name="get_invoice_template_binding_list",
-    namespace="http://portaone.com/Porta/SOAP/Invoice",
-    soap_action="http://portaone.com/Porta/SOAP/Invoice#get_invoice_template_binding_list",
-    endpoint_path="/Porta/SOAP/Invoice",
-    request=GetInvoiceTemplateBindingListRequest,
-    response=GetInvoiceTemplateBindingListResponse,
-    parts=("GetInvoiceTemplateBindingListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_INVOICE_TEMPLATE_BINDING_LIST = Operation(
+    SERVICE,
+    "get_invoice_template_binding_list",
+    GetInvoiceTemplateBindingListRequest,
+    GetInvoiceTemplateBindingListResponse,
     page_field="invoice_template_binding_list",
 )
-ADD_INVOICE_TEMPLATE_BINDING: Operation[
-    AddInvoiceTemplateBindingRequest, AddInvoiceTemplateBindingResponse
-] = Operation(
-    service="Invoice",
-    name="add_invoice_template_binding",
-    namespace="http://portaone.com/Porta/SOAP/Invoice",
-    soap_action="http://portaone.com/Porta/SOAP/Invoice#add_invoice_template_binding",
-    endpoint_path="/Porta/SOAP/Invoice",
-    request=AddInvoiceTemplateBindingRequest,
-    response=AddInvoiceTemplateBindingResponse,
-    parts=("AddInvoiceTemplateBindingRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_INVOICE_TEMPLATE_BINDING = Operation(
+    SERVICE,
+    "add_invoice_template_binding",
+    AddInvoiceTemplateBindingRequest,
+    AddInvoiceTemplateBindingResponse,
 )
-UPDATE_INVOICE_TEMPLATE_BINDING: Operation[
-    UpdateInvoiceTemplateBindingRequest, UpdateInvoiceTemplateBindingResponse
-] = Operation(
-    service="Invoice",
-    name="update_invoice_template_binding",
-    namespace="http://portaone.com/Porta/SOAP/Invoice",
-    soap_action="http://portaone.com/Porta/SOAP/Invoice#update_invoice_template_binding",
-    endpoint_path="/Porta/SOAP/Invoice",
-    request=UpdateInvoiceTemplateBindingRequest,
-    response=UpdateInvoiceTemplateBindingResponse,
-    parts=("UpdateInvoiceTemplateBindingRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_INVOICE_TEMPLATE_BINDING = Operation(
+    SERVICE,
+    "update_invoice_template_binding",
+    UpdateInvoiceTemplateBindingRequest,
+    UpdateInvoiceTemplateBindingResponse,
 )
-DELETE_INVOICE_TEMPLATE_BINDING: Operation[
-    DeleteInvoiceTemplateBindingRequest, DeleteInvoiceTemplateBindingResponse
-] = Operation(
-    service="Invoice",
-    name="delete_invoice_template_binding",
-    namespace="http://portaone.com/Porta/SOAP/Invoice",
-    soap_action="http://portaone.com/Porta/SOAP/Invoice#delete_invoice_template_binding",
-    endpoint_path="/Porta/SOAP/Invoice",
-    request=DeleteInvoiceTemplateBindingRequest,
-    response=DeleteInvoiceTemplateBindingResponse,
-    parts=("DeleteInvoiceTemplateBindingRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_INVOICE_TEMPLATE_BINDING = Operation(
+    SERVICE,
+    "delete_invoice_template_binding",
+    DeleteInvoiceTemplateBindingRequest,
+    DeleteInvoiceTemplateBindingResponse,
 )
-GET_INVOICE_SUMMARY: Operation[GetInvoiceSummaryRequest, GetInvoiceSummaryResponse] = Operation(
-    service="Invoice",
-    name="get_invoice_summary",
-    namespace="http://portaone.com/Porta/SOAP/Invoice",
-    soap_action="http://portaone.com/Porta/SOAP/Invoice#get_invoice_summary",
-    endpoint_path="/Porta/SOAP/Invoice",
-    request=GetInvoiceSummaryRequest,
-    response=GetInvoiceSummaryResponse,
-    parts=("GetInvoiceSummaryRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_INVOICE_SUMMARY = Operation(
+    SERVICE, "get_invoice_summary", GetInvoiceSummaryRequest, GetInvoiceSummaryResponse
 )
-CLOSE_BILLING_PERIOD: Operation[
-    CloseInvoiceBillingPeriodRequest, CloseInvoiceBillingPeriodResponse
-] = Operation(
-    service="Invoice",
-    name="close_billing_period",
-    namespace="http://portaone.com/Porta/SOAP/Invoice",
-    soap_action="http://portaone.com/Porta/SOAP/Invoice#close_billing_period",
-    endpoint_path="/Porta/SOAP/Invoice",
-    request=CloseInvoiceBillingPeriodRequest,
-    response=CloseInvoiceBillingPeriodResponse,
-    parts=("CloseInvoiceBillingPeriodRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+CLOSE_BILLING_PERIOD = Operation(
+    SERVICE,
+    "close_billing_period",
+    CloseInvoiceBillingPeriodRequest,
+    CloseInvoiceBillingPeriodResponse,
 )
-GET_INVOICE_ADJUSTMENT_LIST: Operation[
-    GetInvoiceAdjustmentListRequest, GetInvoiceAdjustmentListResponse
-] = Operation(
-    service="Invoice",
-    name="get_invoice_adjustment_list",
-    namespace="http://portaone.com/Porta/SOAP/Invoice",
-    soap_action="http://portaone.com/Porta/SOAP/Invoice#get_invoice_adjustment_list",
-    endpoint_path="/Porta/SOAP/Invoice",
-    request=GetInvoiceAdjustmentListRequest,
-    response=GetInvoiceAdjustmentListResponse,
-    parts=("GetInvoiceAdjustmentListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_INVOICE_ADJUSTMENT_LIST = Operation(
+    SERVICE,
+    "get_invoice_adjustment_list",
+    GetInvoiceAdjustmentListRequest,
+    GetInvoiceAdjustmentListResponse,
 )
 
 
@@ -304,6 +174,27 @@ class InvoiceService(ServiceBase):
     ) -> GetInvoiceListResponse:
         """Returns the invoice records that match the search criteria."""
         return self._call(GET_INVOICE_LIST, request, fields)
+
+    @overload
+    def iter_invoice_list(
+        self, request: GetInvoiceListRequest, /, *, page_size: int = 100
+    ) -> Iterator[InvoiceInfo]: ...
+
+    @overload
+    def iter_invoice_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        status: InvoiceStatus | UnsetType = UNSET,
+        from_date: date | UnsetType = UNSET,
+        to_date: date | UnsetType = UNSET,
+        get_total: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[InvoiceInfo]: ...
 
     def iter_invoice_list(
         self,
@@ -472,6 +363,23 @@ class InvoiceService(ServiceBase):
         """Returns the invoice xdr records that match the search criteria."""
         return self._call(GET_INVOICE_XDR_LIST, request, fields)
 
+    @overload
+    def iter_invoice_xdr_list(
+        self, request: GetInvoiceXdrListRequest, /, *, page_size: int = 100
+    ) -> Iterator[XDRInfo]: ...
+
+    @overload
+    def iter_invoice_xdr_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_invoice: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[XDRInfo]: ...
+
     def iter_invoice_xdr_list(
         self,
         request: GetInvoiceXdrListRequest | None = None,
@@ -543,6 +451,23 @@ class InvoiceService(ServiceBase):
     ) -> GetInvoiceTemplateBindingListResponse:
         """Returns the invoice template binding records that match the search criteria."""
         return self._call(GET_INVOICE_TEMPLATE_BINDING_LIST, request, fields)
+
+    @overload
+    def iter_invoice_template_binding_list(
+        self, request: GetInvoiceTemplateBindingListRequest, /, *, page_size: int = 100
+    ) -> Iterator[InvoiceTemplateBindingInfo]: ...
+
+    @overload
+    def iter_invoice_template_binding_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[InvoiceTemplateBindingInfo]: ...
 
     def iter_invoice_template_binding_list(
         self,
@@ -711,6 +636,27 @@ class AsyncInvoiceService(AsyncServiceBase):
     ) -> GetInvoiceListResponse:
         """Returns the invoice records that match the search criteria."""
         return await self._call(GET_INVOICE_LIST, request, fields)
+
+    @overload
+    def iter_invoice_list(
+        self, request: GetInvoiceListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[InvoiceInfo]: ...
+
+    @overload
+    def iter_invoice_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        status: InvoiceStatus | UnsetType = UNSET,
+        from_date: date | UnsetType = UNSET,
+        to_date: date | UnsetType = UNSET,
+        get_total: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[InvoiceInfo]: ...
 
     async def iter_invoice_list(
         self,
@@ -884,6 +830,23 @@ class AsyncInvoiceService(AsyncServiceBase):
         """Returns the invoice xdr records that match the search criteria."""
         return await self._call(GET_INVOICE_XDR_LIST, request, fields)
 
+    @overload
+    def iter_invoice_xdr_list(
+        self, request: GetInvoiceXdrListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[XDRInfo]: ...
+
+    @overload
+    def iter_invoice_xdr_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_invoice: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[XDRInfo]: ...
+
     async def iter_invoice_xdr_list(
         self,
         request: GetInvoiceXdrListRequest | None = None,
@@ -958,6 +921,23 @@ class AsyncInvoiceService(AsyncServiceBase):
     ) -> GetInvoiceTemplateBindingListResponse:
         """Returns the invoice template binding records that match the search criteria."""
         return await self._call(GET_INVOICE_TEMPLATE_BINDING_LIST, request, fields)
+
+    @overload
+    def iter_invoice_template_binding_list(
+        self, request: GetInvoiceTemplateBindingListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[InvoiceTemplateBindingInfo]: ...
+
+    @overload
+    def iter_invoice_template_binding_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[InvoiceTemplateBindingInfo]: ...
 
     async def iter_invoice_template_binding_list(
         self,

@@ -10,198 +10,101 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.ivr import (
-    AddIVRPromptRequest,
-    AddIVRPromptResponse,
     AddIvrApplicationRequest,
     AddIvrApplicationResponse,
+    AddIVRPromptRequest,
+    AddIVRPromptResponse,
     AddIvrScheduleRequest,
     AddIvrScheduleResponse,
-    DeleteIVRPromptRequest,
-    DeleteIVRPromptResponse,
     DeleteIvrApplicationRequest,
     DeleteIvrApplicationResponse,
+    DeleteIVRPromptRequest,
+    DeleteIVRPromptResponse,
     DeleteIvrScheduleRequest,
     DeleteIvrScheduleResponse,
-    GetIVRPromptListRequest,
-    GetIVRPromptListResponse,
     GetIvrApplicationInfoRequest,
     GetIvrApplicationInfoResponse,
     GetIvrApplicationListRequest,
     GetIvrApplicationListResponse,
+    GetIVRPromptListRequest,
+    GetIVRPromptListResponse,
     GetIvrScheduleListRequest,
     GetIvrScheduleListResponse,
     IVRApplicationInfo,
     IVRScheduleInfo,
     PromptInfo,
-    UpdateIVRPromptRequest,
-    UpdateIVRPromptResponse,
     UpdateIvrApplicationRequest,
     UpdateIvrApplicationResponse,
+    UpdateIVRPromptRequest,
+    UpdateIVRPromptResponse,
     UpdateIvrScheduleRequest,
     UpdateIvrScheduleResponse,
 )
 
 __all__ = ["IVRService", "AsyncIVRService"]
 
-GET_IVR_APPLICATION_INFO: Operation[
-    GetIvrApplicationInfoRequest, GetIvrApplicationInfoResponse
-] = Operation(
-    service="IVR",
-    name="get_ivr_application_info",
+SERVICE = ServiceSpec(
+    "IVR",
     namespace="http://portaone.com/Porta/SOAP/IVR",
-    soap_action="http://portaone.com/Porta/SOAP/IVR#get_ivr_application_info",
     endpoint_path="/Porta/SOAP/IVR",
-    request=GetIvrApplicationInfoRequest,
-    response=GetIvrApplicationInfoResponse,
-    parts=("GetIvrApplicationInfoRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_IVR_APPLICATION_LIST: Operation[
-    GetIvrApplicationListRequest, GetIvrApplicationListResponse
-] = Operation(
-    service="IVR",
-    name="get_ivr_application_list",
-    namespace="http://portaone.com/Porta/SOAP/IVR",
-    soap_action="http://portaone.com/Porta/SOAP/IVR#get_ivr_application_list",
-    endpoint_path="/Porta/SOAP/IVR",
-    request=GetIvrApplicationListRequest,
-    response=GetIvrApplicationListResponse,
-    parts=("GetIvrApplicationListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_IVR_APPLICATION_INFO = Operation(
+    SERVICE,
+    "get_ivr_application_info",
+    GetIvrApplicationInfoRequest,
+    GetIvrApplicationInfoResponse,
+)
+GET_IVR_APPLICATION_LIST = Operation(
+    SERVICE,
+    "get_ivr_application_list",
+    GetIvrApplicationListRequest,
+    GetIvrApplicationListResponse,
     page_field="ivr_application_list",
 )
-ADD_IVR_APPLICATION: Operation[AddIvrApplicationRequest, AddIvrApplicationResponse] = Operation(
-    service="IVR",
-    name="add_ivr_application",
-    namespace="http://portaone.com/Porta/SOAP/IVR",
-    soap_action="http://portaone.com/Porta/SOAP/IVR#add_ivr_application",
-    endpoint_path="/Porta/SOAP/IVR",
-    request=AddIvrApplicationRequest,
-    response=AddIvrApplicationResponse,
-    parts=("AddIvrApplicationRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_IVR_APPLICATION = Operation(
+    SERVICE, "add_ivr_application", AddIvrApplicationRequest, AddIvrApplicationResponse
 )
-UPDATE_IVR_APPLICATION: Operation[UpdateIvrApplicationRequest, UpdateIvrApplicationResponse] = (
-    Operation(
-        service="IVR",
-        name="update_ivr_application",
-        namespace="http://portaone.com/Porta/SOAP/IVR",
-        soap_action="http://portaone.com/Porta/SOAP/IVR#update_ivr_application",
-        endpoint_path="/Porta/SOAP/IVR",
-        request=UpdateIvrApplicationRequest,
-        response=UpdateIvrApplicationResponse,
-        parts=("UpdateIvrApplicationRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+UPDATE_IVR_APPLICATION = Operation(
+    SERVICE, "update_ivr_application", UpdateIvrApplicationRequest, UpdateIvrApplicationResponse
 )
-DELETE_IVR_APPLICATION: Operation[DeleteIvrApplicationRequest, DeleteIvrApplicationResponse] = (
-    Operation(
-        service="IVR",
-        name="delete_ivr_application",
-        namespace="http://portaone.com/Porta/SOAP/IVR",
-        soap_action="http://portaone.com/Porta/SOAP/IVR#delete_ivr_application",
-        endpoint_path="/Porta/SOAP/IVR",
-        request=DeleteIvrApplicationRequest,
-        response=DeleteIvrApplicationResponse,
-        parts=("DeleteIvrApplicationRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+DELETE_IVR_APPLICATION = Operation(
+    SERVICE, "delete_ivr_application", DeleteIvrApplicationRequest, DeleteIvrApplicationResponse
 )
-GET_PROMPT_LIST: Operation[GetIVRPromptListRequest, GetIVRPromptListResponse] = Operation(
-    service="IVR",
-    name="get_prompt_list",
-    namespace="http://portaone.com/Porta/SOAP/IVR",
-    soap_action="http://portaone.com/Porta/SOAP/IVR#get_prompt_list",
-    endpoint_path="/Porta/SOAP/IVR",
-    request=GetIVRPromptListRequest,
-    response=GetIVRPromptListResponse,
-    parts=("GetIVRPromptListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_PROMPT_LIST = Operation(
+    SERVICE,
+    "get_prompt_list",
+    GetIVRPromptListRequest,
+    GetIVRPromptListResponse,
     page_field="prompt_list",
 )
-ADD_PROMPT: Operation[AddIVRPromptRequest, AddIVRPromptResponse] = Operation(
-    service="IVR",
-    name="add_prompt",
-    namespace="http://portaone.com/Porta/SOAP/IVR",
-    soap_action="http://portaone.com/Porta/SOAP/IVR#add_prompt",
-    endpoint_path="/Porta/SOAP/IVR",
-    request=AddIVRPromptRequest,
-    response=AddIVRPromptResponse,
-    parts=("AddIVRPromptRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_PROMPT = Operation(SERVICE, "add_prompt", AddIVRPromptRequest, AddIVRPromptResponse)
+UPDATE_PROMPT = Operation(
+    SERVICE, "update_prompt", UpdateIVRPromptRequest, UpdateIVRPromptResponse
 )
-UPDATE_PROMPT: Operation[UpdateIVRPromptRequest, UpdateIVRPromptResponse] = Operation(
-    service="IVR",
-    name="update_prompt",
-    namespace="http://portaone.com/Porta/SOAP/IVR",
-    soap_action="http://portaone.com/Porta/SOAP/IVR#update_prompt",
-    endpoint_path="/Porta/SOAP/IVR",
-    request=UpdateIVRPromptRequest,
-    response=UpdateIVRPromptResponse,
-    parts=("UpdateIVRPromptRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_PROMPT = Operation(
+    SERVICE, "delete_prompt", DeleteIVRPromptRequest, DeleteIVRPromptResponse
 )
-DELETE_PROMPT: Operation[DeleteIVRPromptRequest, DeleteIVRPromptResponse] = Operation(
-    service="IVR",
-    name="delete_prompt",
-    namespace="http://portaone.com/Porta/SOAP/IVR",
-    soap_action="http://portaone.com/Porta/SOAP/IVR#delete_prompt",
-    endpoint_path="/Porta/SOAP/IVR",
-    request=DeleteIVRPromptRequest,
-    response=DeleteIVRPromptResponse,
-    parts=("DeleteIVRPromptRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_IVR_SCHEDULE_LIST = Operation(
+    SERVICE,
+    "get_ivr_schedule_list",
+    GetIvrScheduleListRequest,
+    GetIvrScheduleListResponse,
+    page_field="ivr_schedule_list",
 )
-GET_IVR_SCHEDULE_LIST: Operation[GetIvrScheduleListRequest, GetIvrScheduleListResponse] = (
-    Operation(
-        service="IVR",
-        name="get_ivr_schedule_list",
-        namespace="http://portaone.com/Porta/SOAP/IVR",
-        soap_action="http://portaone.com/Porta/SOAP/IVR#get_ivr_schedule_list",
-        endpoint_path="/Porta/SOAP/IVR",
-        request=GetIvrScheduleListRequest,
-        response=GetIvrScheduleListResponse,
-        parts=("GetIvrScheduleListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-        page_field="ivr_schedule_list",
-    )
+ADD_IVR_SCHEDULE = Operation(
+    SERVICE, "add_ivr_schedule", AddIvrScheduleRequest, AddIvrScheduleResponse
 )
-ADD_IVR_SCHEDULE: Operation[AddIvrScheduleRequest, AddIvrScheduleResponse] = Operation(
-    service="IVR",
-    name="add_ivr_schedule",
-    namespace="http://portaone.com/Porta/SOAP/IVR",
-    soap_action="http://portaone.com/Porta/SOAP/IVR#add_ivr_schedule",
-    endpoint_path="/Porta/SOAP/IVR",
-    request=AddIvrScheduleRequest,
-    response=AddIvrScheduleResponse,
-    parts=("AddIvrScheduleRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_IVR_SCHEDULE = Operation(
+    SERVICE, "update_ivr_schedule", UpdateIvrScheduleRequest, UpdateIvrScheduleResponse
 )
-UPDATE_IVR_SCHEDULE: Operation[UpdateIvrScheduleRequest, UpdateIvrScheduleResponse] = Operation(
-    service="IVR",
-    name="update_ivr_schedule",
-    namespace="http://portaone.com/Porta/SOAP/IVR",
-    soap_action="http://portaone.com/Porta/SOAP/IVR#update_ivr_schedule",
-    endpoint_path="/Porta/SOAP/IVR",
-    request=UpdateIvrScheduleRequest,
-    response=UpdateIvrScheduleResponse,
-    parts=("UpdateIvrScheduleRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-DELETE_IVR_SCHEDULE: Operation[DeleteIvrScheduleRequest, DeleteIvrScheduleResponse] = Operation(
-    service="IVR",
-    name="delete_ivr_schedule",
-    namespace="http://portaone.com/Porta/SOAP/IVR",
-    soap_action="http://portaone.com/Porta/SOAP/IVR#delete_ivr_schedule",
-    endpoint_path="/Porta/SOAP/IVR",
-    request=DeleteIvrScheduleRequest,
-    response=DeleteIvrScheduleResponse,
-    parts=("DeleteIvrScheduleRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_IVR_SCHEDULE = Operation(
+    SERVICE, "delete_ivr_schedule", DeleteIvrScheduleRequest, DeleteIvrScheduleResponse
 )
 
 
@@ -251,6 +154,23 @@ class IVRService(ServiceBase):
     ) -> GetIvrApplicationListResponse:
         """Returns the ivr application records that match the search criteria."""
         return self._call(GET_IVR_APPLICATION_LIST, request, fields)
+
+    @overload
+    def iter_ivr_application_list(
+        self, request: GetIvrApplicationListRequest, /, *, page_size: int = 100
+    ) -> Iterator[IVRApplicationInfo]: ...
+
+    @overload
+    def iter_ivr_application_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        name: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[IVRApplicationInfo]: ...
 
     def iter_ivr_application_list(
         self,
@@ -343,6 +263,23 @@ class IVRService(ServiceBase):
         """Returns the prompt records that match the search criteria."""
         return self._call(GET_PROMPT_LIST, request, fields)
 
+    @overload
+    def iter_prompt_list(
+        self, request: GetIVRPromptListRequest, /, *, page_size: int = 100
+    ) -> Iterator[PromptInfo]: ...
+
+    @overload
+    def iter_prompt_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_ivr_application: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[PromptInfo]: ...
+
     def iter_prompt_list(
         self,
         request: GetIVRPromptListRequest | None = None,
@@ -430,6 +367,23 @@ class IVRService(ServiceBase):
     ) -> GetIvrScheduleListResponse:
         """Returns the ivr schedule records that match the search criteria."""
         return self._call(GET_IVR_SCHEDULE_LIST, request, fields)
+
+    @overload
+    def iter_ivr_schedule_list(
+        self, request: GetIvrScheduleListRequest, /, *, page_size: int = 100
+    ) -> Iterator[IVRScheduleInfo]: ...
+
+    @overload
+    def iter_ivr_schedule_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_ivr_application: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[IVRScheduleInfo]: ...
 
     def iter_ivr_schedule_list(
         self,
@@ -551,6 +505,23 @@ class AsyncIVRService(AsyncServiceBase):
         """Returns the ivr application records that match the search criteria."""
         return await self._call(GET_IVR_APPLICATION_LIST, request, fields)
 
+    @overload
+    def iter_ivr_application_list(
+        self, request: GetIvrApplicationListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[IVRApplicationInfo]: ...
+
+    @overload
+    def iter_ivr_application_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        name: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[IVRApplicationInfo]: ...
+
     async def iter_ivr_application_list(
         self,
         request: GetIvrApplicationListRequest | None = None,
@@ -645,6 +616,23 @@ class AsyncIVRService(AsyncServiceBase):
         """Returns the prompt records that match the search criteria."""
         return await self._call(GET_PROMPT_LIST, request, fields)
 
+    @overload
+    def iter_prompt_list(
+        self, request: GetIVRPromptListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[PromptInfo]: ...
+
+    @overload
+    def iter_prompt_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_ivr_application: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[PromptInfo]: ...
+
     async def iter_prompt_list(
         self,
         request: GetIVRPromptListRequest | None = None,
@@ -737,6 +725,23 @@ class AsyncIVRService(AsyncServiceBase):
     ) -> GetIvrScheduleListResponse:
         """Returns the ivr schedule records that match the search criteria."""
         return await self._call(GET_IVR_SCHEDULE_LIST, request, fields)
+
+    @overload
+    def iter_ivr_schedule_list(
+        self, request: GetIvrScheduleListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[IVRScheduleInfo]: ...
+
+    @overload
+    def iter_ivr_schedule_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_ivr_application: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[IVRScheduleInfo]: ...
 
     async def iter_ivr_schedule_list(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.location import (
@@ -42,132 +42,51 @@ from ..types.location import (
 
 __all__ = ["LocationService", "AsyncLocationService"]
 
-GET_LOCATION_INFO: Operation[GetLocationInfoRequest, GetLocationInfoResponse] = Operation(
-    service="Location",
-    name="get_location_info",
+SERVICE = ServiceSpec(
+    "Location",
     namespace="http://portaone.com/Porta/SOAP/Location",
-    soap_action="http://portaone.com/Porta/SOAP/Location#get_location_info",
     endpoint_path="/Porta/SOAP/Location",
-    request=GetLocationInfoRequest,
-    response=GetLocationInfoResponse,
-    parts=("GetLocationInfoRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_LOCATION_LIST: Operation[GetLocationListRequest, GetLocationListResponse] = Operation(
-    service="Location",
-    name="get_location_list",
-    namespace="http://portaone.com/Porta/SOAP/Location",
-    soap_action="http://portaone.com/Porta/SOAP/Location#get_location_list",
-    endpoint_path="/Porta/SOAP/Location",
-    request=GetLocationListRequest,
-    response=GetLocationListResponse,
-    parts=("GetLocationListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_LOCATION_INFO = Operation(
+    SERVICE, "get_location_info", GetLocationInfoRequest, GetLocationInfoResponse
+)
+GET_LOCATION_LIST = Operation(
+    SERVICE,
+    "get_location_list",
+    GetLocationListRequest,
+    GetLocationListResponse,
     page_field="location_list",
 )
-ADD_LOCATION: Operation[AddLocationRequest, AddLocationResponse] = Operation(
-    service="Location",
-    name="add_location",
-    namespace="http://portaone.com/Porta/SOAP/Location",
-    soap_action="http://portaone.com/Porta/SOAP/Location#add_location",
-    endpoint_path="/Porta/SOAP/Location",
-    request=AddLocationRequest,
-    response=AddLocationResponse,
-    parts=("AddLocationRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_LOCATION = Operation(SERVICE, "add_location", AddLocationRequest, AddLocationResponse)
+UPDATE_LOCATION = Operation(
+    SERVICE, "update_location", UpdateLocationRequest, UpdateLocationResponse
 )
-UPDATE_LOCATION: Operation[UpdateLocationRequest, UpdateLocationResponse] = Operation(
-    service="Location",
-    name="update_location",
-    namespace="http://portaone.com/Porta/SOAP/Location",
-    soap_action="http://portaone.com/Porta/SOAP/Location#update_location",
-    endpoint_path="/Porta/SOAP/Location",
-    request=UpdateLocationRequest,
-    response=UpdateLocationResponse,
-    parts=("UpdateLocationRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_LOCATION = Operation(
+    SERVICE, "delete_location", DeleteLocationRequest, DeleteLocationResponse
 )
-DELETE_LOCATION: Operation[DeleteLocationRequest, DeleteLocationResponse] = Operation(
-    service="Location",
-    name="delete_location",
-    namespace="http://portaone.com/Porta/SOAP/Location",
-    soap_action="http://portaone.com/Porta/SOAP/Location#delete_location",
-    endpoint_path="/Porta/SOAP/Location",
-    request=DeleteLocationRequest,
-    response=DeleteLocationResponse,
-    parts=("DeleteLocationRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+VALIDATE_LOCATION = Operation(
+    SERVICE, "validate_location", ValidateLocationRequest, ValidateLocationResponse
 )
-VALIDATE_LOCATION: Operation[ValidateLocationRequest, ValidateLocationResponse] = Operation(
-    service="Location",
-    name="validate_location",
-    namespace="http://portaone.com/Porta/SOAP/Location",
-    soap_action="http://portaone.com/Porta/SOAP/Location#validate_location",
-    endpoint_path="/Porta/SOAP/Location",
-    request=ValidateLocationRequest,
-    response=ValidateLocationResponse,
-    parts=("ValidateLocationRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_LOCATION_ZONE_LIST = Operation(
+    SERVICE,
+    "get_location_zone_list",
+    GetLocationZoneListRequest,
+    GetLocationZoneListResponse,
+    page_field="location_zone_list",
 )
-GET_LOCATION_ZONE_LIST: Operation[GetLocationZoneListRequest, GetLocationZoneListResponse] = (
-    Operation(
-        service="Location",
-        name="get_location_zone_list",
-        namespace="http://portaone.com/Porta/SOAP/Location",
-        soap_action="http://portaone.com/Porta/SOAP/Location#get_location_zone_list",
-        endpoint_path="/Porta/SOAP/Location",
-        request=GetLocationZoneListRequest,
-        response=GetLocationZoneListResponse,
-        parts=("GetLocationZoneListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-        page_field="location_zone_list",
-    )
+ADD_LOCATION_ZONE = Operation(
+    SERVICE, "add_location_zone", AddLocationZoneRequest, AddLocationZoneResponse
 )
-ADD_LOCATION_ZONE: Operation[AddLocationZoneRequest, AddLocationZoneResponse] = Operation(
-    service="Location",
-    name="add_location_zone",
-    namespace="http://portaone.com/Porta/SOAP/Location",
-    soap_action="http://portaone.com/Porta/SOAP/Location#add_location_zone",
-    endpoint_path="/Porta/SOAP/Location",
-    request=AddLocationZoneRequest,
-    response=AddLocationZoneResponse,
-    parts=("AddLocationZoneRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_LOCATION_ZONE = Operation(
+    SERVICE, "update_location_zone", UpdateLocationZoneRequest, UpdateLocationZoneResponse
 )
-UPDATE_LOCATION_ZONE: Operation[UpdateLocationZoneRequest, UpdateLocationZoneResponse] = Operation(
-    service="Location",
-    name="update_location_zone",
-    namespace="http://portaone.com/Porta/SOAP/Location",
-    soap_action="http://portaone.com/Porta/SOAP/Location#update_location_zone",
-    endpoint_path="/Porta/SOAP/Location",
-    request=UpdateLocationZoneRequest,
-    response=UpdateLocationZoneResponse,
-    parts=("UpdateLocationZoneRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_LOCATION_ZONE = Operation(
+    SERVICE, "delete_location_zone", DeleteLocationZoneRequest, DeleteLocationZoneResponse
 )
-DELETE_LOCATION_ZONE: Operation[DeleteLocationZoneRequest, DeleteLocationZoneResponse] = Operation(
-    service="Location",
-    name="delete_location_zone",
-    namespace="http://portaone.com/Porta/SOAP/Location",
-    soap_action="http://portaone.com/Porta/SOAP/Location#delete_location_zone",
-    endpoint_path="/Porta/SOAP/Location",
-    request=DeleteLocationZoneRequest,
-    response=DeleteLocationZoneResponse,
-    parts=("DeleteLocationZoneRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-GET_EMERGENCY_LOCATION: Operation[GetEmergencyLocationRequest, GetEmergencyLocationResponse] = (
-    Operation(
-        service="Location",
-        name="get_emergency_location",
-        namespace="http://portaone.com/Porta/SOAP/Location",
-        soap_action="http://portaone.com/Porta/SOAP/Location#get_emergency_location",
-        endpoint_path="/Porta/SOAP/Location",
-        request=GetEmergencyLocationRequest,
-        response=GetEmergencyLocationResponse,
-        parts=("GetEmergencyLocationRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+GET_EMERGENCY_LOCATION = Operation(
+    SERVICE, "get_emergency_location", GetEmergencyLocationRequest, GetEmergencyLocationResponse
 )
 
 
@@ -213,6 +132,23 @@ class LocationService(ServiceBase):
     ) -> GetLocationListResponse:
         """Returns the location records that match the search criteria."""
         return self._call(GET_LOCATION_LIST, request, fields)
+
+    @overload
+    def iter_location_list(
+        self, request: GetLocationListRequest, /, *, page_size: int = 100
+    ) -> Iterator[LocationInfo]: ...
+
+    @overload
+    def iter_location_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[LocationInfo]: ...
 
     def iter_location_list(
         self,
@@ -320,6 +256,23 @@ class LocationService(ServiceBase):
     ) -> GetLocationZoneListResponse:
         """Returns the location zone records that match the search criteria."""
         return self._call(GET_LOCATION_ZONE_LIST, request, fields)
+
+    @overload
+    def iter_location_zone_list(
+        self, request: GetLocationZoneListRequest, /, *, page_size: int = 100
+    ) -> Iterator[LocationZoneInfo]: ...
+
+    @overload
+    def iter_location_zone_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[LocationZoneInfo]: ...
 
     def iter_location_zone_list(
         self,
@@ -461,6 +414,23 @@ class AsyncLocationService(AsyncServiceBase):
         """Returns the location records that match the search criteria."""
         return await self._call(GET_LOCATION_LIST, request, fields)
 
+    @overload
+    def iter_location_list(
+        self, request: GetLocationListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[LocationInfo]: ...
+
+    @overload
+    def iter_location_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[LocationInfo]: ...
+
     async def iter_location_list(
         self,
         request: GetLocationListRequest | None = None,
@@ -572,6 +542,23 @@ class AsyncLocationService(AsyncServiceBase):
     ) -> GetLocationZoneListResponse:
         """Returns the location zone records that match the search criteria."""
         return await self._call(GET_LOCATION_ZONE_LIST, request, fields)
+
+    @overload
+    def iter_location_zone_list(
+        self, request: GetLocationZoneListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[LocationZoneInfo]: ...
+
+    @overload
+    def iter_location_zone_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[LocationZoneInfo]: ...
 
     async def iter_location_zone_list(
         self,

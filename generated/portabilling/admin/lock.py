@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.lock import (
@@ -23,39 +23,16 @@ from ..types.lock import (
 
 __all__ = ["LockService", "AsyncLockService"]
 
-ACQUIRE_LOCK: Operation[AcquireLockRequest, AcquireLockResponse] = Operation(
-    service="Lock",
-    name="acquire_lock",
+SERVICE = ServiceSpec(
+    "Lock",
     namespace="http://portaone.com/Porta/SOAP/Lock",
-    soap_action="http://portaone.com/Porta/SOAP/Lock#acquire_lock",
     endpoint_path="/Porta/SOAP/Lock",
-    request=AcquireLockRequest,
-    response=AcquireLockResponse,
-    parts=("AcquireLockRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-RELEASE_LOCK: Operation[ReleaseLockRequest, ReleaseLockResponse] = Operation(
-    service="Lock",
-    name="release_lock",
-    namespace="http://portaone.com/Porta/SOAP/Lock",
-    soap_action="http://portaone.com/Porta/SOAP/Lock#release_lock",
-    endpoint_path="/Porta/SOAP/Lock",
-    request=ReleaseLockRequest,
-    response=ReleaseLockResponse,
-    parts=("ReleaseLockRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-GET_LOCK_LIST: Operation[GetLockListRequest, GetLockListResponse] = Operation(
-    service="Lock",
-    name="get_lock_list",
-    namespace="http://portaone.com/Porta/SOAP/Lock",
-    soap_action="http://portaone.com/Porta/SOAP/Lock#get_lock_list",
-    endpoint_path="/Porta/SOAP/Lock",
-    request=GetLockListRequest,
-    response=GetLockListResponse,
-    parts=("GetLockListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
+
+ACQUIRE_LOCK = Operation(SERVICE, "acquire_lock", AcquireLockRequest, AcquireLockResponse)
+RELEASE_LOCK = Operation(SERVICE, "release_lock", ReleaseLockRequest, ReleaseLockResponse)
+GET_LOCK_LIST = Operation(SERVICE, "get_lock_list", GetLockListRequest, GetLockListResponse)
 
 
 class LockService(ServiceBase):

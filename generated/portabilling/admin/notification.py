@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.common import YesNo
@@ -61,252 +61,109 @@ from ..types.notification import (
 
 __all__ = ["NotificationService", "AsyncNotificationService"]
 
-GET_NOTIFICATION_LIST: Operation[GetNotificationListRequest, GetNotificationListResponse] = (
-    Operation(
-        service="Notification",
-        name="get_notification_list",
-        namespace="http://portaone.com/Porta/SOAP/Notification",
-        soap_action="http://portaone.com/Porta/SOAP/Notification#get_notification_list",
-        endpoint_path="/Porta/SOAP/Notification",
-        request=GetNotificationListRequest,
-        response=GetNotificationListResponse,
-        parts=("GetNotificationListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-        page_field="notification_list",
-    )
-)
-ACKNOWLEDGE_NOTIFICATION: Operation[
-    AcknowledgeNotificationRequest, AcknowledgeNotificationResponse
-] = Operation(
-    service="Notification",
-    name="acknowledge_notification",
+SERVICE = ServiceSpec(
+    "Notification",
     namespace="http://portaone.com/Porta/SOAP/Notification",
-    soap_action="http://portaone.com/Porta/SOAP/Notification#acknowledge_notification",
     endpoint_path="/Porta/SOAP/Notification",
-    request=AcknowledgeNotificationRequest,
-    response=AcknowledgeNotificationResponse,
-    parts=("AcknowledgeNotificationRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_WEBHOOK_INFO: Operation[
-    GetNotificationWebhookInfoRequest, GetNotificationWebhookInfoResponse
-] = Operation(
-    service="Notification",
-    name="get_webhook_info",
-    namespace="http://portaone.com/Porta/SOAP/Notification",
-    soap_action="http://portaone.com/Porta/SOAP/Notification#get_webhook_info",
-    endpoint_path="/Porta/SOAP/Notification",
-    request=GetNotificationWebhookInfoRequest,
-    response=GetNotificationWebhookInfoResponse,
-    parts=("GetNotificationWebhookInfoRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_NOTIFICATION_LIST = Operation(
+    SERVICE,
+    "get_notification_list",
+    GetNotificationListRequest,
+    GetNotificationListResponse,
+    page_field="notification_list",
 )
-GET_WEBHOOK_LIST: Operation[
-    GetNotificationWebhookListRequest, GetNotificationWebhookListResponse
-] = Operation(
-    service="Notification",
-    name="get_webhook_list",
-    namespace="http://portaone.com/Porta/SOAP/Notification",
-    soap_action="http://portaone.com/Porta/SOAP/Notification#get_webhook_list",
-    endpoint_path="/Porta/SOAP/Notification",
-    request=GetNotificationWebhookListRequest,
-    response=GetNotificationWebhookListResponse,
-    parts=("GetNotificationWebhookListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ACKNOWLEDGE_NOTIFICATION = Operation(
+    SERVICE,
+    "acknowledge_notification",
+    AcknowledgeNotificationRequest,
+    AcknowledgeNotificationResponse,
+)
+GET_WEBHOOK_INFO = Operation(
+    SERVICE,
+    "get_webhook_info",
+    GetNotificationWebhookInfoRequest,
+    GetNotificationWebhookInfoResponse,
+)
+GET_WEBHOOK_LIST = Operation(
+    SERVICE,
+    "get_webhook_list",
+    GetNotificationWebhookListRequest,
+    GetNotificationWebhookListResponse,
     page_field="webhook_list",
 )
-ADD_WEBHOOK: Operation[AddNotificationWebhookRequest, AddNotificationWebhookResponse] = Operation(
-    service="Notification",
-    name="add_webhook",
-    namespace="http://portaone.com/Porta/SOAP/Notification",
-    soap_action="http://portaone.com/Porta/SOAP/Notification#add_webhook",
-    endpoint_path="/Porta/SOAP/Notification",
-    request=AddNotificationWebhookRequest,
-    response=AddNotificationWebhookResponse,
-    parts=("AddNotificationWebhookRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_WEBHOOK = Operation(
+    SERVICE, "add_webhook", AddNotificationWebhookRequest, AddNotificationWebhookResponse
 )
-UPDATE_WEBHOOK: Operation[UpdateNotificationWebhookRequest, UpdateNotificationWebhookResponse] = (
-    Operation(
-        service="Notification",
-        name="update_webhook",
-        namespace="http://portaone.com/Porta/SOAP/Notification",
-        soap_action="http://portaone.com/Porta/SOAP/Notification#update_webhook",
-        endpoint_path="/Porta/SOAP/Notification",
-        request=UpdateNotificationWebhookRequest,
-        response=UpdateNotificationWebhookResponse,
-        parts=("UpdateNotificationWebhookRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+UPDATE_WEBHOOK = Operation(
+    SERVICE, "update_webhook", UpdateNotificationWebhookRequest, UpdateNotificationWebhookResponse
 )
-DELETE_WEBHOOK: Operation[DeleteNotificationWebhookRequest, DeleteNotificationWebhookResponse] = (
-    Operation(
-        service="Notification",
-        name="delete_webhook",
-        namespace="http://portaone.com/Porta/SOAP/Notification",
-        soap_action="http://portaone.com/Porta/SOAP/Notification#delete_webhook",
-        endpoint_path="/Porta/SOAP/Notification",
-        request=DeleteNotificationWebhookRequest,
-        response=DeleteNotificationWebhookResponse,
-        parts=("DeleteNotificationWebhookRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+DELETE_WEBHOOK = Operation(
+    SERVICE, "delete_webhook", DeleteNotificationWebhookRequest, DeleteNotificationWebhookResponse
 )
-SUBSCRIBE: Operation[SubscribeNotificationRequest, SubscribeNotificationResponse] = Operation(
-    service="Notification",
-    name="subscribe",
-    namespace="http://portaone.com/Porta/SOAP/Notification",
-    soap_action="http://portaone.com/Porta/SOAP/Notification#subscribe",
-    endpoint_path="/Porta/SOAP/Notification",
-    request=SubscribeNotificationRequest,
-    response=SubscribeNotificationResponse,
-    parts=("SubscribeNotificationRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+SUBSCRIBE = Operation(
+    SERVICE, "subscribe", SubscribeNotificationRequest, SubscribeNotificationResponse
 )
-UNSUBSCRIBE: Operation[UnsubscribeNotificationRequest, UnsubscribeNotificationResponse] = (
-    Operation(
-        service="Notification",
-        name="unsubscribe",
-        namespace="http://portaone.com/Porta/SOAP/Notification",
-        soap_action="http://portaone.com/Porta/SOAP/Notification#unsubscribe",
-        endpoint_path="/Porta/SOAP/Notification",
-        request=UnsubscribeNotificationRequest,
-        response=UnsubscribeNotificationResponse,
-        parts=("UnsubscribeNotificationRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+UNSUBSCRIBE = Operation(
+    SERVICE, "unsubscribe", UnsubscribeNotificationRequest, UnsubscribeNotificationResponse
 )
-GET_EVENT_TYPE_LIST: Operation[
-    GetNotificationEventTypeListRequest, GetNotificationEventTypeListResponse
-] = Operation(
-    service="Notification",
-    name="get_event_type_list",
-    namespace="http://portaone.com/Porta/SOAP/Notification",
-    soap_action="http://portaone.com/Porta/SOAP/Notification#get_event_type_list",
-    endpoint_path="/Porta/SOAP/Notification",
-    request=GetNotificationEventTypeListRequest,
-    response=GetNotificationEventTypeListResponse,
-    parts=("GetNotificationEventTypeListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_EVENT_TYPE_LIST = Operation(
+    SERVICE,
+    "get_event_type_list",
+    GetNotificationEventTypeListRequest,
+    GetNotificationEventTypeListResponse,
 )
-GET_NOTIFICATION_RULE_LIST: Operation[
-    GetNotificationRuleListRequest, GetNotificationRuleListResponse
-] = Operation(
-    service="Notification",
-    name="get_notification_rule_list",
-    namespace="http://portaone.com/Porta/SOAP/Notification",
-    soap_action="http://portaone.com/Porta/SOAP/Notification#get_notification_rule_list",
-    endpoint_path="/Porta/SOAP/Notification",
-    request=GetNotificationRuleListRequest,
-    response=GetNotificationRuleListResponse,
-    parts=("GetNotificationRuleListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_NOTIFICATION_RULE_LIST = Operation(
+    SERVICE,
+    "get_notification_rule_list",
+    GetNotificationRuleListRequest,
+    GetNotificationRuleListResponse,
     page_field="notification_rule_list",
 )
-ADD_NOTIFICATION_RULE: Operation[AddNotificationRuleRequest, AddNotificationRuleResponse] = (
-    Operation(
-        service="Notification",
-        name="add_notification_rule",
-        namespace="http://portaone.com/Porta/SOAP/Notification",
-        soap_action="http://portaone.com/Porta/SOAP/Notification#add_notification_rule",
-        endpoint_path="/Porta/SOAP/Notification",
-        request=AddNotificationRuleRequest,
-        response=AddNotificationRuleResponse,
-        parts=("AddNotificationRuleRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+ADD_NOTIFICATION_RULE = Operation(
+    SERVICE, "add_notification_rule", AddNotificationRuleRequest, AddNotificationRuleResponse
 )
-UPDATE_NOTIFICATION_RULE: Operation[
-    UpdateNotificationRuleRequest, UpdateNotificationRuleResponse
-] = Operation(
-    service="Notification",
-    name="update_notification_rule",
-    namespace="http://portaone.com/Porta/SOAP/Notification",
-    soap_action="http://portaone.com/Porta/SOAP/Notification#update_notification_rule",
-    endpoint_path="/Porta/SOAP/Notification",
-    request=UpdateNotificationRuleRequest,
-    response=UpdateNotificationRuleResponse,
-    parts=("UpdateNotificationRuleRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_NOTIFICATION_RULE = Operation(
+    SERVICE,
+    "update_notification_rule",
+    UpdateNotificationRuleRequest,
+    UpdateNotificationRuleResponse,
 )
-DELETE_NOTIFICATION_RULE: Operation[
-    DeleteNotificationRuleRequest, DeleteNotificationRuleResponse
-] = Operation(
-    service="Notification",
-    name="delete_notification_rule",
-    namespace="http://portaone.com/Porta/SOAP/Notification",
-    soap_action="http://portaone.com/Porta/SOAP/Notification#delete_notification_rule",
-    endpoint_path="/Porta/SOAP/Notification",
-    request=DeleteNotificationRuleRequest,
-    response=DeleteNotificationRuleResponse,
-    parts=("DeleteNotificationRuleRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_NOTIFICATION_RULE = Operation(
+    SERVICE,
+    "delete_notification_rule",
+    DeleteNotificationRuleRequest,
+    DeleteNotificationRuleResponse,
 )
-GET_MESSAGE_TEMPLATE_LIST: Operation[
-    GetNotificationMessageTemplateListRequest, GetNotificationMessageTemplateListResponse
-] = Operation(
-    service="Notification",
-    name="get_message_template_list",
-    namespace="http://portaone.com/Porta/SOAP/Notification",
-    soap_action="http://portaone.com/Porta/SOAP/Notification#get_message_template_list",
-    endpoint_path="/Porta/SOAP/Notification",
-    request=GetNotificationMessageTemplateListRequest,
-    response=GetNotificationMessageTemplateListResponse,
-    parts=("GetNotificationMessageTemplateListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_MESSAGE_TEMPLATE_LIST = Operation(
+    SERVICE,
+    "get_message_template_list",
+    GetNotificationMessageTemplateListRequest,
+    GetNotificationMessageTemplateListResponse,
     page_field="message_template_list",
 )
-ADD_MESSAGE_TEMPLATE: Operation[
-    AddNotificationMessageTemplateRequest, AddNotificationMessageTemplateResponse
-] = Operation(
-    service="Notification",
-    name="add_message_template",
-    namespace="http://portaone.com/Porta/SOAP/Notification",
-    soap_action="http://portaone.com/Porta/SOAP/Notification#add_message_template",
-    endpoint_path="/Porta/SOAP/Notification",
-    request=AddNotificationMessageTemplateRequest,
-    response=AddNotificationMessageTemplateResponse,
-    parts=("AddNotificationMessageTemplateRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_MESSAGE_TEMPLATE = Operation(
+    SERVICE,
+    "add_message_template",
+    AddNotificationMessageTemplateRequest,
+    AddNotificationMessageTemplateResponse,
 )
-UPDATE_MESSAGE_TEMPLATE: Operation[
-    UpdateNotificationMessageTemplateRequest, UpdateNotificationMessageTemplateResponse
-] = Operation(
-    service="Notification",
-    name="update_message_template",
-    namespace="http://portaone.com/Porta/SOAP/Notification",
-    soap_action="http://portaone.com/Porta/SOAP/Notification#update_message_template",
-    endpoint_path="/Porta/SOAP/Notification",
-    request=UpdateNotificationMessageTemplateRequest,
-    response=UpdateNotificationMessageTemplateResponse,
-    parts=("UpdateNotificationMessageTemplateRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_MESSAGE_TEMPLATE = Operation(
+    SERVICE,
+    "update_message_template",
+    UpdateNotificationMessageTemplateRequest,
+    UpdateNotificationMessageTemplateResponse,
 )
-DELETE_MESSAGE_TEMPLATE: Operation[
-    DeleteNotificationMessageTemplateRequest, DeleteNotificationMessageTemplateResponse
-] = Operation(
-    service="Notification",
-    name="delete_message_template",
-    namespace="http://portaone.com/Porta/SOAP/Notification",
-    soap_action="http://portaone.com/Porta/SOAP/Notification#delete_message_template",
-    endpoint_path="/Porta/SOAP/Notification",
-    request=DeleteNotificationMessageTemplateRequest,
-    response=DeleteNotificationMessageTemplateResponse,
-    parts=("DeleteNotificationMessageTemplateRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_MESSAGE_TEMPLATE = Operation(
+    SERVICE,
+    "delete_message_template",
+    DeleteNotificationMessageTemplateRequest,
+    DeleteNotificationMessageTemplateResponse,
 )
-SEND_TEST_NOTIFICATION: Operation[SendTestNotificationRequest, SendTestNotificationResponse] = (
-    Operation(
-        service="Notification",
-        name="send_test_notification",
-        namespace="http://portaone.com/Porta/SOAP/Notification",
-        soap_action="http://portaone.com/Porta/SOAP/Notification#send_test_notification",
-        endpoint_path="/Porta/SOAP/Notification",
-        request=SendTestNotificationRequest,
-        response=SendTestNotificationResponse,
-        parts=("SendTestNotificationRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+SEND_TEST_NOTIFICATION = Operation(
+    SERVICE, "send_test_notification", SendTestNotificationRequest, SendTestNotificationResponse
 )
 
 
@@ -338,6 +195,25 @@ class NotificationService(ServiceBase):
     ) -> GetNotificationListResponse:
         """Returns the notification records that match the search criteria."""
         return self._call(GET_NOTIFICATION_LIST, request, fields)
+
+    @overload
+    def iter_notification_list(
+        self, request: GetNotificationListRequest, /, *, page_size: int = 100
+    ) -> Iterator[NotificationInfo]: ...
+
+    @overload
+    def iter_notification_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        object_: str | UnsetType = UNSET,
+        i_object: int | UnsetType = UNSET,
+        acknowledged: YesNo | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[NotificationInfo]: ...
 
     def iter_notification_list(
         self,
@@ -411,6 +287,23 @@ class NotificationService(ServiceBase):
     ) -> GetNotificationWebhookListResponse:
         """Returns the webhook records that match the search criteria."""
         return self._call(GET_WEBHOOK_LIST, request, fields)
+
+    @overload
+    def iter_webhook_list(
+        self, request: GetNotificationWebhookListRequest, /, *, page_size: int = 100
+    ) -> Iterator[WebhookInfo]: ...
+
+    @overload
+    def iter_webhook_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        active: YesNo | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[WebhookInfo]: ...
 
     def iter_webhook_list(
         self,
@@ -553,6 +446,23 @@ class NotificationService(ServiceBase):
         """Returns the notification rule records that match the search criteria."""
         return self._call(GET_NOTIFICATION_RULE_LIST, request, fields)
 
+    @overload
+    def iter_notification_rule_list(
+        self, request: GetNotificationRuleListRequest, /, *, page_size: int = 100
+    ) -> Iterator[NotificationRuleInfo]: ...
+
+    @overload
+    def iter_notification_rule_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[NotificationRuleInfo]: ...
+
     def iter_notification_rule_list(
         self,
         request: GetNotificationRuleListRequest | None = None,
@@ -646,6 +556,23 @@ class NotificationService(ServiceBase):
     ) -> GetNotificationMessageTemplateListResponse:
         """Returns the message template records that match the search criteria."""
         return self._call(GET_MESSAGE_TEMPLATE_LIST, request, fields)
+
+    @overload
+    def iter_message_template_list(
+        self, request: GetNotificationMessageTemplateListRequest, /, *, page_size: int = 100
+    ) -> Iterator[MessageTemplateInfo]: ...
+
+    @overload
+    def iter_message_template_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_env: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[MessageTemplateInfo]: ...
 
     def iter_message_template_list(
         self,
@@ -771,6 +698,25 @@ class AsyncNotificationService(AsyncServiceBase):
         """Returns the notification records that match the search criteria."""
         return await self._call(GET_NOTIFICATION_LIST, request, fields)
 
+    @overload
+    def iter_notification_list(
+        self, request: GetNotificationListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[NotificationInfo]: ...
+
+    @overload
+    def iter_notification_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        object_: str | UnsetType = UNSET,
+        i_object: int | UnsetType = UNSET,
+        acknowledged: YesNo | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[NotificationInfo]: ...
+
     async def iter_notification_list(
         self,
         request: GetNotificationListRequest | None = None,
@@ -844,6 +790,23 @@ class AsyncNotificationService(AsyncServiceBase):
     ) -> GetNotificationWebhookListResponse:
         """Returns the webhook records that match the search criteria."""
         return await self._call(GET_WEBHOOK_LIST, request, fields)
+
+    @overload
+    def iter_webhook_list(
+        self, request: GetNotificationWebhookListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[WebhookInfo]: ...
+
+    @overload
+    def iter_webhook_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        active: YesNo | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[WebhookInfo]: ...
 
     async def iter_webhook_list(
         self,
@@ -987,6 +950,23 @@ class AsyncNotificationService(AsyncServiceBase):
         """Returns the notification rule records that match the search criteria."""
         return await self._call(GET_NOTIFICATION_RULE_LIST, request, fields)
 
+    @overload
+    def iter_notification_rule_list(
+        self, request: GetNotificationRuleListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[NotificationRuleInfo]: ...
+
+    @overload
+    def iter_notification_rule_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[NotificationRuleInfo]: ...
+
     async def iter_notification_rule_list(
         self,
         request: GetNotificationRuleListRequest | None = None,
@@ -1081,6 +1061,23 @@ class AsyncNotificationService(AsyncServiceBase):
     ) -> GetNotificationMessageTemplateListResponse:
         """Returns the message template records that match the search criteria."""
         return await self._call(GET_MESSAGE_TEMPLATE_LIST, request, fields)
+
+    @overload
+    def iter_message_template_list(
+        self, request: GetNotificationMessageTemplateListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[MessageTemplateInfo]: ...
+
+    @overload
+    def iter_message_template_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_env: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[MessageTemplateInfo]: ...
 
     async def iter_message_template_list(
         self,

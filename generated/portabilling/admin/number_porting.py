@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.common import PortingStatus
@@ -45,163 +45,83 @@ from ..types.number_porting import (
 
 __all__ = ["NumberPortingService", "AsyncNumberPortingService"]
 
-GET_PORTING_REQUEST_INFO: Operation[
-    GetNumberPortingRequestInfoRequest, GetNumberPortingRequestInfoResponse
-] = Operation(
-    service="NumberPorting",
-    name="get_porting_request_info",
+SERVICE = ServiceSpec(
+    "NumberPorting",
     namespace="http://portaone.com/Porta/SOAP/NumberPorting",
-    soap_action="http://portaone.com/Porta/SOAP/NumberPorting#get_porting_request_info",
     endpoint_path="/Porta/SOAP/NumberPorting",
-    request=GetNumberPortingRequestInfoRequest,
-    response=GetNumberPortingRequestInfoResponse,
-    parts=("GetNumberPortingRequestInfoRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_PORTING_REQUEST_LIST: Operation[
-    GetNumberPortingRequestListRequest, GetNumberPortingRequestListResponse
-] = Operation(
-    service="NumberPorting",
-    name="get_porting_request_list",
-    namespace="http://portaone.com/Porta/SOAP/NumberPorting",
-    soap_action="http://portaone.com/Porta/SOAP/NumberPorting#get_porting_request_list",
-    endpoint_path="/Porta/SOAP/NumberPorting",
-    request=GetNumberPortingRequestListRequest,
-    response=GetNumberPortingRequestListResponse,
-    parts=("GetNumberPortingRequestListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_PORTING_REQUEST_INFO = Operation(
+    SERVICE,
+    "get_porting_request_info",
+    GetNumberPortingRequestInfoRequest,
+    GetNumberPortingRequestInfoResponse,
+)
+GET_PORTING_REQUEST_LIST = Operation(
+    SERVICE,
+    "get_porting_request_list",
+    GetNumberPortingRequestListRequest,
+    GetNumberPortingRequestListResponse,
     page_field="porting_request_list",
 )
-ADD_PORTING_REQUEST: Operation[AddNumberPortingRequestRequest, AddNumberPortingRequestResponse] = (
-    Operation(
-        service="NumberPorting",
-        name="add_porting_request",
-        namespace="http://portaone.com/Porta/SOAP/NumberPorting",
-        soap_action="http://portaone.com/Porta/SOAP/NumberPorting#add_porting_request",
-        endpoint_path="/Porta/SOAP/NumberPorting",
-        request=AddNumberPortingRequestRequest,
-        response=AddNumberPortingRequestResponse,
-        parts=("AddNumberPortingRequestRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+ADD_PORTING_REQUEST = Operation(
+    SERVICE, "add_porting_request", AddNumberPortingRequestRequest, AddNumberPortingRequestResponse
 )
-UPDATE_PORTING_REQUEST: Operation[
-    UpdateNumberPortingRequestRequest, UpdateNumberPortingRequestResponse
-] = Operation(
-    service="NumberPorting",
-    name="update_porting_request",
-    namespace="http://portaone.com/Porta/SOAP/NumberPorting",
-    soap_action="http://portaone.com/Porta/SOAP/NumberPorting#update_porting_request",
-    endpoint_path="/Porta/SOAP/NumberPorting",
-    request=UpdateNumberPortingRequestRequest,
-    response=UpdateNumberPortingRequestResponse,
-    parts=("UpdateNumberPortingRequestRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_PORTING_REQUEST = Operation(
+    SERVICE,
+    "update_porting_request",
+    UpdateNumberPortingRequestRequest,
+    UpdateNumberPortingRequestResponse,
 )
-DELETE_PORTING_REQUEST: Operation[
-    DeleteNumberPortingRequestRequest, DeleteNumberPortingRequestResponse
-] = Operation(
-    service="NumberPorting",
-    name="delete_porting_request",
-    namespace="http://portaone.com/Porta/SOAP/NumberPorting",
-    soap_action="http://portaone.com/Porta/SOAP/NumberPorting#delete_porting_request",
-    endpoint_path="/Porta/SOAP/NumberPorting",
-    request=DeleteNumberPortingRequestRequest,
-    response=DeleteNumberPortingRequestResponse,
-    parts=("DeleteNumberPortingRequestRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_PORTING_REQUEST = Operation(
+    SERVICE,
+    "delete_porting_request",
+    DeleteNumberPortingRequestRequest,
+    DeleteNumberPortingRequestResponse,
 )
-SUBMIT_PORTING_REQUEST: Operation[
-    SubmitNumberPortingRequestRequest, SubmitNumberPortingRequestResponse
-] = Operation(
-    service="NumberPorting",
-    name="submit_porting_request",
-    namespace="http://portaone.com/Porta/SOAP/NumberPorting",
-    soap_action="http://portaone.com/Porta/SOAP/NumberPorting#submit_porting_request",
-    endpoint_path="/Porta/SOAP/NumberPorting",
-    request=SubmitNumberPortingRequestRequest,
-    response=SubmitNumberPortingRequestResponse,
-    parts=("SubmitNumberPortingRequestRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+SUBMIT_PORTING_REQUEST = Operation(
+    SERVICE,
+    "submit_porting_request",
+    SubmitNumberPortingRequestRequest,
+    SubmitNumberPortingRequestResponse,
 )
-CANCEL_PORTING_REQUEST: Operation[
-    CancelNumberPortingRequestRequest, CancelNumberPortingRequestResponse
-] = Operation(
-    service="NumberPorting",
-    name="cancel_porting_request",
-    namespace="http://portaone.com/Porta/SOAP/NumberPorting",
-    soap_action="http://portaone.com/Porta/SOAP/NumberPorting#cancel_porting_request",
-    endpoint_path="/Porta/SOAP/NumberPorting",
-    request=CancelNumberPortingRequestRequest,
-    response=CancelNumberPortingRequestResponse,
-    parts=("CancelNumberPortingRequestRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+CANCEL_PORTING_REQUEST = Operation(
+    SERVICE,
+    "cancel_porting_request",
+    CancelNumberPortingRequestRequest,
+    CancelNumberPortingRequestResponse,
 )
-GET_PORTING_DOCUMENT_LIST: Operation[
-    GetNumberPortingDocumentListRequest, GetNumberPortingDocumentListResponse
-] = Operation(
-    service="NumberPorting",
-    name="get_porting_document_list",
-    namespace="http://portaone.com/Porta/SOAP/NumberPorting",
-    soap_action="http://portaone.com/Porta/SOAP/NumberPorting#get_porting_document_list",
-    endpoint_path="/Porta/SOAP/NumberPorting",
-    request=GetNumberPortingDocumentListRequest,
-    response=GetNumberPortingDocumentListResponse,
-    parts=("GetNumberPortingDocumentListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_PORTING_DOCUMENT_LIST = Operation(
+    SERVICE,
+    "get_porting_document_list",
+    GetNumberPortingDocumentListRequest,
+    GetNumberPortingDocumentListResponse,
     page_field="porting_document_list",
 )
-ADD_PORTING_DOCUMENT: Operation[
-    AddNumberPortingDocumentRequest, AddNumberPortingDocumentResponse
-] = Operation(
-    service="NumberPorting",
-    name="add_porting_document",
-    namespace="http://portaone.com/Porta/SOAP/NumberPorting",
-    soap_action="http://portaone.com/Porta/SOAP/NumberPorting#add_porting_document",
-    endpoint_path="/Porta/SOAP/NumberPorting",
-    request=AddNumberPortingDocumentRequest,
-    response=AddNumberPortingDocumentResponse,
-    parts=("AddNumberPortingDocumentRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_PORTING_DOCUMENT = Operation(
+    SERVICE,
+    "add_porting_document",
+    AddNumberPortingDocumentRequest,
+    AddNumberPortingDocumentResponse,
 )
-UPDATE_PORTING_DOCUMENT: Operation[
-    UpdateNumberPortingDocumentRequest, UpdateNumberPortingDocumentResponse
-] = Operation(
-    service="NumberPorting",
-    name="update_porting_document",
-    namespace="http://portaone.com/Porta/SOAP/NumberPorting",
-    soap_action="http://portaone.com/Porta/SOAP/NumberPorting#update_porting_document",
-    endpoint_path="/Porta/SOAP/NumberPorting",
-    request=UpdateNumberPortingDocumentRequest,
-    response=UpdateNumberPortingDocumentResponse,
-    parts=("UpdateNumberPortingDocumentRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_PORTING_DOCUMENT = Operation(
+    SERVICE,
+    "update_porting_document",
+    UpdateNumberPortingDocumentRequest,
+    UpdateNumberPortingDocumentResponse,
 )
-DELETE_PORTING_DOCUMENT: Operation[
-    DeleteNumberPortingDocumentRequest, DeleteNumberPortingDocumentResponse
-] = Operation(
-    service="NumberPorting",
-    name="delete_porting_document",
-    namespace="http://portaone.com/Porta/SOAP/NumberPorting",
-    soap_action="http://portaone.com/Porta/SOAP/NumberPorting#delete_porting_document",
-    endpoint_path="/Porta/SOAP/NumberPorting",
-    request=DeleteNumberPortingDocumentRequest,
-    response=DeleteNumberPortingDocumentResponse,
-    parts=("DeleteNumberPortingDocumentRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_PORTING_DOCUMENT = Operation(
+    SERVICE,
+    "delete_porting_document",
+    DeleteNumberPortingDocumentRequest,
+    DeleteNumberPortingDocumentResponse,
 )
-GET_PORTING_STATUS_HISTORY: Operation[
-    GetNumberPortingStatusHistoryRequest, GetNumberPortingStatusHistoryResponse
-] = Operation(
-    service="NumberPorting",
-    name="get_porting_status_history",
-    namespace="http://portaone.com/Porta/SOAP/NumberPorting",
-    soap_action="http://portaone.com/Porta/SOAP/NumberPorting#get_porting_status_history",
-    endpoint_path="/Porta/SOAP/NumberPorting",
-    request=GetNumberPortingStatusHistoryRequest,
-    response=GetNumberPortingStatusHistoryResponse,
-    parts=("GetNumberPortingStatusHistoryRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_PORTING_STATUS_HISTORY = Operation(
+    SERVICE,
+    "get_porting_status_history",
+    GetNumberPortingStatusHistoryRequest,
+    GetNumberPortingStatusHistoryResponse,
 )
 
 
@@ -252,6 +172,24 @@ class NumberPortingService(ServiceBase):
     ) -> GetNumberPortingRequestListResponse:
         """Returns the porting request records that match the search criteria."""
         return self._call(GET_PORTING_REQUEST_LIST, request, fields)
+
+    @overload
+    def iter_porting_request_list(
+        self, request: GetNumberPortingRequestListRequest, /, *, page_size: int = 100
+    ) -> Iterator[PortingRequestInfo]: ...
+
+    @overload
+    def iter_porting_request_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        status: PortingStatus | UnsetType = UNSET,
+        i_account: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[PortingRequestInfo]: ...
 
     def iter_porting_request_list(
         self,
@@ -386,6 +324,23 @@ class NumberPortingService(ServiceBase):
     ) -> GetNumberPortingDocumentListResponse:
         """Returns the porting document records that match the search criteria."""
         return self._call(GET_PORTING_DOCUMENT_LIST, request, fields)
+
+    @overload
+    def iter_porting_document_list(
+        self, request: GetNumberPortingDocumentListRequest, /, *, page_size: int = 100
+    ) -> Iterator[PortingDocumentInfo]: ...
+
+    @overload
+    def iter_porting_document_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_porting_request: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[PortingDocumentInfo]: ...
 
     def iter_porting_document_list(
         self,
@@ -530,6 +485,24 @@ class AsyncNumberPortingService(AsyncServiceBase):
         """Returns the porting request records that match the search criteria."""
         return await self._call(GET_PORTING_REQUEST_LIST, request, fields)
 
+    @overload
+    def iter_porting_request_list(
+        self, request: GetNumberPortingRequestListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[PortingRequestInfo]: ...
+
+    @overload
+    def iter_porting_request_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        status: PortingStatus | UnsetType = UNSET,
+        i_account: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[PortingRequestInfo]: ...
+
     async def iter_porting_request_list(
         self,
         request: GetNumberPortingRequestListRequest | None = None,
@@ -664,6 +637,23 @@ class AsyncNumberPortingService(AsyncServiceBase):
     ) -> GetNumberPortingDocumentListResponse:
         """Returns the porting document records that match the search criteria."""
         return await self._call(GET_PORTING_DOCUMENT_LIST, request, fields)
+
+    @overload
+    def iter_porting_document_list(
+        self, request: GetNumberPortingDocumentListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[PortingDocumentInfo]: ...
+
+    @overload
+    def iter_porting_document_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_porting_request: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[PortingDocumentInfo]: ...
 
     async def iter_porting_document_list(
         self,

@@ -8,13 +8,13 @@ Admin interface, mr105/admin/PaymentAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
+from decimal import Decimal
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
-from decimal import Decimal
-from datetime import datetime
 from ..types.payment import (
     AddAutoPaymentRuleRequest,
     AddAutoPaymentRuleResponse,
@@ -78,325 +78,116 @@ from ..types.payment import (
 
 __all__ = ["PaymentService", "AsyncPaymentService"]
 
-GET_PAYMENT_LIST: Operation[GetPaymentListRequest, GetPaymentListResponse] = Operation(
-    service="Payment",
-    name="get_payment_list",
+SERVICE = ServiceSpec(
+    "Payment",
     namespace="http://portaone.com/Porta/SOAP/Payment",
-    soap_action="http://portaone.com/Porta/SOAP/Payment#get_payment_list",
     endpoint_path="/Porta/SOAP/Payment",
-    request=GetPaymentListRequest,
-    response=GetPaymentListResponse,
-    parts=("GetPaymentListRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+)
+
+GET_PAYMENT_LIST = Operation(
+    SERVICE,
+    "get_payment_list",
+    GetPaymentListRequest,
+    GetPaymentListResponse,
     page_field="payment_list",
 )
-GET_PAYMENT_INFO: Operation[GetPaymentInfoRequest, GetPaymentInfoResponse] = Operation(
-    service="Payment",
-    name="get_payment_info",
-    namespace="http://portaone.com/Porta/SOAP/Payment",
-    soap_action="http://portaone.com/Porta/SOAP/Payment#get_payment_info",
-    endpoint_path="/Porta/SOAP/Payment",
-    request=GetPaymentInfoRequest,
-    response=GetPaymentInfoResponse,
-    parts=("GetPaymentInfoRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_PAYMENT_INFO = Operation(
+    SERVICE, "get_payment_info", GetPaymentInfoRequest, GetPaymentInfoResponse
 )
-MAKE_PAYMENT: Operation[MakePaymentRequest, MakePaymentResponse] = Operation(
-    service="Payment",
-    name="make_payment",
-    namespace="http://portaone.com/Porta/SOAP/Payment",
-    soap_action="http://portaone.com/Porta/SOAP/Payment#make_payment",
-    endpoint_path="/Porta/SOAP/Payment",
-    request=MakePaymentRequest,
-    response=MakePaymentResponse,
-    parts=("MakePaymentRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-REFUND_PAYMENT: Operation[RefundPaymentRequest, RefundPaymentResponse] = Operation(
-    service="Payment",
-    name="refund_payment",
-    namespace="http://portaone.com/Porta/SOAP/Payment",
-    soap_action="http://portaone.com/Porta/SOAP/Payment#refund_payment",
-    endpoint_path="/Porta/SOAP/Payment",
-    request=RefundPaymentRequest,
-    response=RefundPaymentResponse,
-    parts=("RefundPaymentRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-GET_REFUND_LIST: Operation[GetPaymentRefundListRequest, GetPaymentRefundListResponse] = Operation(
-    service="Payment",
-    name="get_refund_list",
-    namespace="http://portaone.com/Porta/SOAP/Payment",
-    soap_action="http://portaone.com/Porta/SOAP/Payment#get_refund_list",
-    endpoint_path="/Porta/SOAP/Payment",
-    request=GetPaymentRefundListRequest,
-    response=GetPaymentRefundListResponse,
-    parts=("GetPaymentRefundListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+MAKE_PAYMENT = Operation(SERVICE, "make_payment", MakePaymentRequest, MakePaymentResponse)
+REFUND_PAYMENT = Operation(SERVICE, "refund_payment", RefundPaymentRequest, RefundPaymentResponse)
+GET_REFUND_LIST = Operation(
+    SERVICE,
+    "get_refund_list",
+    GetPaymentRefundListRequest,
+    GetPaymentRefundListResponse,
     page_field="refund_list",
 )
-GET_PAYMENT_METHOD_INFO: Operation[GetPaymentMethodInfoRequest, GetPaymentMethodInfoResponse] = (
-    Operation(
-        service="Payment",
-        name="get_payment_method_info",
-        namespace="http://portaone.com/Porta/SOAP/Payment",
-        soap_action="http://portaone.com/Porta/SOAP/Payment#get_payment_method_info",
-        endpoint_path="/Porta/SOAP/Payment",
-        request=GetPaymentMethodInfoRequest,
-        response=GetPaymentMethodInfoResponse,
-        parts=("GetPaymentMethodInfoRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+GET_PAYMENT_METHOD_INFO = Operation(
+    SERVICE, "get_payment_method_info", GetPaymentMethodInfoRequest, GetPaymentMethodInfoResponse
 )
-UPDATE_PAYMENT_METHOD: Operation[UpdatePaymentMethodRequest, UpdatePaymentMethodResponse] = (
-    Operation(
-        service="Payment",
-        name="update_payment_method",
-        namespace="http://portaone.com/Porta/SOAP/Payment",
-        soap_action="http://portaone.com/Porta/SOAP/Payment#update_payment_method",
-        endpoint_path="/Porta/SOAP/Payment",
-        request=UpdatePaymentMethodRequest,
-        response=UpdatePaymentMethodResponse,
-        parts=("UpdatePaymentMethodRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+UPDATE_PAYMENT_METHOD = Operation(
+    SERVICE, "update_payment_method", UpdatePaymentMethodRequest, UpdatePaymentMethodResponse
 )
-DELETE_PAYMENT_METHOD: Operation[DeletePaymentMethodRequest, DeletePaymentMethodResponse] = (
-    Operation(
-        service="Payment",
-        name="delete_payment_method",
-        namespace="http://portaone.com/Porta/SOAP/Payment",
-        soap_action="http://portaone.com/Porta/SOAP/Payment#delete_payment_method",
-        endpoint_path="/Porta/SOAP/Payment",
-        request=DeletePaymentMethodRequest,
-        response=DeletePaymentMethodResponse,
-        parts=("DeletePaymentMethodRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+DELETE_PAYMENT_METHOD = Operation(
+    SERVICE, "delete_payment_method", DeletePaymentMethodRequest, DeletePaymentMethodResponse
 )
-GET_PAYMENT_METHOD_LIST: Operation[GetPaymentMethodListRequest, GetPaymentMethodListResponse] = (
-    Operation(
-        service="Payment",
-        name="get_payment_method_list",
-        namespace="http://portaone.com/Porta/SOAP/Payment",
-        soap_action="http://portaone.com/Porta/SOAP/Payment#get_payment_method_list",
-        endpoint_path="/Porta/SOAP/Payment",
-        request=GetPaymentMethodListRequest,
-        response=GetPaymentMethodListResponse,
-        parts=("GetPaymentMethodListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+GET_PAYMENT_METHOD_LIST = Operation(
+    SERVICE, "get_payment_method_list", GetPaymentMethodListRequest, GetPaymentMethodListResponse
 )
-GET_PAYMENT_TRANSACTION_LIST: Operation[
-    GetPaymentTransactionListRequest, GetPaymentTransactionListResponse
-] = Operation(
-    service="Payment",
-    name="get_payment_transaction_list",
-    namespace="http://portaone.com/Porta/SOAP/Payment",
-    soap_action="http://portaone.com/Porta/SOAP/Payment#get_payment_transaction_list",
-    endpoint_path="/Porta/SOAP/Payment",
-    request=GetPaymentTransactionListRequest,
-    response=GetPaymentTransactionListResponse,
-    parts=("GetPaymentTransactionListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_PAYMENT_TRANSACTION_LIST = Operation(
+    SERVICE,
+    "get_payment_transaction_list",
+    GetPaymentTransactionListRequest,
+    GetPaymentTransactionListResponse,
     page_field="transaction_list",
 )
-CAPTURE_PAYMENT: Operation[CapturePaymentRequest, CapturePaymentResponse] = Operation(
-    service="Payment",
-    name="capture_payment",
-    namespace="http://portaone.com/Porta/SOAP/Payment",
-    soap_action="http://portaone.com/Porta/SOAP/Payment#capture_payment",
-    endpoint_path="/Porta/SOAP/Payment",
-    request=CapturePaymentRequest,
-    response=CapturePaymentResponse,
-    parts=("CapturePaymentRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+CAPTURE_PAYMENT = Operation(
+    SERVICE, "capture_payment", CapturePaymentRequest, CapturePaymentResponse
 )
-ALLOCATE_PAYMENT: Operation[AllocatePaymentRequest, AllocatePaymentResponse] = Operation(
-    service="Payment",
-    name="allocate_payment",
-    namespace="http://portaone.com/Porta/SOAP/Payment",
-    soap_action="http://portaone.com/Porta/SOAP/Payment#allocate_payment",
-    endpoint_path="/Porta/SOAP/Payment",
-    request=AllocatePaymentRequest,
-    response=AllocatePaymentResponse,
-    parts=("AllocatePaymentRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ALLOCATE_PAYMENT = Operation(
+    SERVICE, "allocate_payment", AllocatePaymentRequest, AllocatePaymentResponse
 )
-GET_PAYMENT_SYSTEM_LIST: Operation[GetPaymentSystemListRequest, GetPaymentSystemListResponse] = (
-    Operation(
-        service="Payment",
-        name="get_payment_system_list",
-        namespace="http://portaone.com/Porta/SOAP/Payment",
-        soap_action="http://portaone.com/Porta/SOAP/Payment#get_payment_system_list",
-        endpoint_path="/Porta/SOAP/Payment",
-        request=GetPaymentSystemListRequest,
-        response=GetPaymentSystemListResponse,
-        parts=("GetPaymentSystemListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-        page_field="payment_system_list",
-    )
+GET_PAYMENT_SYSTEM_LIST = Operation(
+    SERVICE,
+    "get_payment_system_list",
+    GetPaymentSystemListRequest,
+    GetPaymentSystemListResponse,
+    page_field="payment_system_list",
 )
-ADD_PAYMENT_SYSTEM: Operation[AddPaymentSystemRequest, AddPaymentSystemResponse] = Operation(
-    service="Payment",
-    name="add_payment_system",
-    namespace="http://portaone.com/Porta/SOAP/Payment",
-    soap_action="http://portaone.com/Porta/SOAP/Payment#add_payment_system",
-    endpoint_path="/Porta/SOAP/Payment",
-    request=AddPaymentSystemRequest,
-    response=AddPaymentSystemResponse,
-    parts=("AddPaymentSystemRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_PAYMENT_SYSTEM = Operation(
+    SERVICE, "add_payment_system", AddPaymentSystemRequest, AddPaymentSystemResponse
 )
-UPDATE_PAYMENT_SYSTEM: Operation[UpdatePaymentSystemRequest, UpdatePaymentSystemResponse] = (
-    Operation(
-        service="Payment",
-        name="update_payment_system",
-        namespace="http://portaone.com/Porta/SOAP/Payment",
-        soap_action="http://portaone.com/Porta/SOAP/Payment#update_payment_system",
-        endpoint_path="/Porta/SOAP/Payment",
-        request=UpdatePaymentSystemRequest,
-        response=UpdatePaymentSystemResponse,
-        parts=("UpdatePaymentSystemRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+UPDATE_PAYMENT_SYSTEM = Operation(
+    SERVICE, "update_payment_system", UpdatePaymentSystemRequest, UpdatePaymentSystemResponse
 )
-DELETE_PAYMENT_SYSTEM: Operation[DeletePaymentSystemRequest, DeletePaymentSystemResponse] = (
-    Operation(
-        service="Payment",
-        name="delete_payment_system",
-        namespace="http://portaone.com/Porta/SOAP/Payment",
-        soap_action="http://portaone.com/Porta/SOAP/Payment#delete_payment_system",
-        endpoint_path="/Porta/SOAP/Payment",
-        request=DeletePaymentSystemRequest,
-        response=DeletePaymentSystemResponse,
-        parts=("DeletePaymentSystemRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+DELETE_PAYMENT_SYSTEM = Operation(
+    SERVICE, "delete_payment_system", DeletePaymentSystemRequest, DeletePaymentSystemResponse
 )
-GET_AUTO_PAYMENT_RULE_LIST: Operation[
-    GetAutoPaymentRuleListRequest, GetAutoPaymentRuleListResponse
-] = Operation(
-    service="Payment",
-    name="get_auto_payment_rule_list",
-    namespace="http://portaone.com/Porta/SOAP/Payment",
-    soap_action="http://portaone.com/Porta/SOAP/Payment#get_auto_payment_rule_list",
-    endpoint_path="/Porta/SOAP/Payment",
-    request=GetAutoPaymentRuleListRequest,
-    response=GetAutoPaymentRuleListResponse,
-    parts=("GetAutoPaymentRuleListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_AUTO_PAYMENT_RULE_LIST = Operation(
+    SERVICE,
+    "get_auto_payment_rule_list",
+    GetAutoPaymentRuleListRequest,
+    GetAutoPaymentRuleListResponse,
     page_field="auto_payment_rule_list",
 )
-ADD_AUTO_PAYMENT_RULE: Operation[AddAutoPaymentRuleRequest, AddAutoPaymentRuleResponse] = (
-    Operation(
-        service="Payment",
-        name="add_auto_payment_rule",
-        namespace="http://portaone.com/Porta/SOAP/Payment",
-        soap_action="http://portaone.com/Porta/SOAP/Payment#add_auto_payment_rule",
-        endpoint_path="/Porta/SOAP/Payment",
-        request=AddAutoPaymentRuleRequest,
-        response=AddAutoPaymentRuleResponse,
-        parts=("AddAutoPaymentRuleRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+ADD_AUTO_PAYMENT_RULE = Operation(
+    SERVICE, "add_auto_payment_rule", AddAutoPaymentRuleRequest, AddAutoPaymentRuleResponse
 )
-UPDATE_AUTO_PAYMENT_RULE: Operation[
-    UpdateAutoPaymentRuleRequest, UpdateAutoPaymentRuleResponse
-] = Operation(
-    service="Payment",
-    name="update_auto_payment_rule",
-    namespace="http://portaone.com/Porta/SOAP/Payment",
-    soap_action="http://portaone.com/Porta/SOAP/Payment#update_auto_payment_rule",
-    endpoint_path="/Porta/SOAP/Payment",
-    request=UpdateAutoPaymentRuleRequest,
-    response=UpdateAutoPaymentRuleResponse,
-    parts=("UpdateAutoPaymentRuleRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_AUTO_PAYMENT_RULE = Operation(
+    SERVICE,
+    "update_auto_payment_rule",
+    UpdateAutoPaymentRuleRequest,
+    UpdateAutoPaymentRuleResponse,
 )
-DELETE_AUTO_PAYMENT_RULE: Operation[
-    DeleteAutoPaymentRuleRequest, DeleteAutoPaymentRuleResponse
-] = Operation(
-    service="Payment",
-    name="delete_auto_payment_rule",
-    namespace="http://portaone.com/Porta/SOAP/Payment",
-    soap_action="http://portaone.com/Porta/SOAP/Payment#delete_auto_payment_rule",
-    endpoint_path="/Porta/SOAP/Payment",
-    request=DeleteAutoPaymentRuleRequest,
-    response=DeleteAutoPaymentRuleResponse,
-    parts=("DeleteAutoPaymentRuleRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_AUTO_PAYMENT_RULE = Operation(
+    SERVICE,
+    "delete_auto_payment_rule",
+    DeleteAutoPaymentRuleRequest,
+    DeleteAutoPaymentRuleResponse,
 )
-GET_PAYMENT_PLAN_LIST: Operation[GetPaymentPlanListRequest, GetPaymentPlanListResponse] = (
-    Operation(
-        service="Payment",
-        name="get_payment_plan_list",
-        namespace="http://portaone.com/Porta/SOAP/Payment",
-        soap_action="http://portaone.com/Porta/SOAP/Payment#get_payment_plan_list",
-        endpoint_path="/Porta/SOAP/Payment",
-        request=GetPaymentPlanListRequest,
-        response=GetPaymentPlanListResponse,
-        parts=("GetPaymentPlanListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-        page_field="payment_plan_list",
-    )
+GET_PAYMENT_PLAN_LIST = Operation(
+    SERVICE,
+    "get_payment_plan_list",
+    GetPaymentPlanListRequest,
+    GetPaymentPlanListResponse,
+    page_field="payment_plan_list",
 )
-ADD_PAYMENT_PLAN: Operation[AddPaymentPlanRequest, AddPaymentPlanResponse] = Operation(
-    service="Payment",
-    name="add_payment_plan",
-    namespace="http://portaone.com/Porta/SOAP/Payment",
-    soap_action="http://portaone.com/Porta/SOAP/Payment#add_payment_plan",
-    endpoint_path="/Porta/SOAP/Payment",
-    request=AddPaymentPlanRequest,
-    response=AddPaymentPlanResponse,
-    parts=("AddPaymentPlanRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_PAYMENT_PLAN = Operation(
+    SERVICE, "add_payment_plan", AddPaymentPlanRequest, AddPaymentPlanResponse
 )
-UPDATE_PAYMENT_PLAN: Operation[UpdatePaymentPlanRequest, UpdatePaymentPlanResponse] = Operation(
-    service="Payment",
-    name="update_payment_plan",
-    namespace="http://portaone.com/Porta/SOAP/Payment",
-    soap_action="http://portaone.com/Porta/SOAP/Payment#update_payment_plan",
-    endpoint_path="/Porta/SOAP/Payment",
-    request=UpdatePaymentPlanRequest,
-    response=UpdatePaymentPlanResponse,
-    parts=("UpdatePaymentPlanRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_PAYMENT_PLAN = Operation(
+    SERVICE, "update_payment_plan", UpdatePaymentPlanRequest, UpdatePaymentPlanResponse
 )
-DELETE_PAYMENT_PLAN: Operation[DeletePaymentPlanRequest, DeletePaymentPlanResponse] = Operation(
-    service="Payment",
-    name="delete_payment_plan",
-    namespace="http://portaone.com/Porta/SOAP/Payment",
-    soap_action="http://portaone.com/Porta/SOAP/Payment#delete_payment_plan",
-    endpoint_path="/Porta/SOAP/Payment",
-    request=DeletePaymentPlanRequest,
-    response=DeletePaymentPlanResponse,
-    parts=("DeletePaymentPlanRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_PAYMENT_PLAN = Operation(
+    SERVICE, "delete_payment_plan", DeletePaymentPlanRequest, DeletePaymentPlanResponse
 )
-GET_PAYMENT_RECEIPT: Operation[GetPaymentReceiptRequest, GetPaymentReceiptResponse] = Operation(
-    service="Payment",
-    name="get_payment_receipt",
-    namespace="http://portaone.com/Porta/SOAP/Payment",
-    soap_action="http://portaone.com/Porta/SOAP/Payment#get_payment_receipt",
-    endpoint_path="/Porta/SOAP/Payment",
-    request=GetPaymentReceiptRequest,
-    response=GetPaymentReceiptResponse,
-    parts=("GetPaymentReceiptRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_PAYMENT_RECEIPT = Operation(
+    SERVICE, "get_payment_receipt", GetPaymentReceiptRequest, GetPaymentReceiptResponse
 )
-VERIFY_PAYMENT_METHOD: Operation[VerifyPaymentMethodRequest, VerifyPaymentMethodResponse] = (
-    Operation(
-        service="Payment",
-        name="verify_payment_method",
-        namespace="http://portaone.com/Porta/SOAP/Payment",
-        soap_action="http://portaone.com/Porta/SOAP/Payment#verify_payment_method",
-        endpoint_path="/Porta/SOAP/Payment",
-        request=VerifyPaymentMethodRequest,
-        response=VerifyPaymentMethodResponse,
-        parts=("VerifyPaymentMethodRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+VERIFY_PAYMENT_METHOD = Operation(
+    SERVICE, "verify_payment_method", VerifyPaymentMethodRequest, VerifyPaymentMethodResponse
 )
 
 
@@ -427,6 +218,26 @@ class PaymentService(ServiceBase):
     ) -> GetPaymentListResponse:
         """Returns the payment records that match the search criteria."""
         return self._call(GET_PAYMENT_LIST, request, fields)
+
+    @overload
+    def iter_payment_list(
+        self, request: GetPaymentListRequest, /, *, page_size: int = 100
+    ) -> Iterator[PaymentInfo]: ...
+
+    @overload
+    def iter_payment_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        i_account: int | UnsetType = UNSET,
+        from_date: datetime | UnsetType = UNSET,
+        to_date: datetime | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[PaymentInfo]: ...
 
     def iter_payment_list(
         self,
@@ -521,6 +332,23 @@ class PaymentService(ServiceBase):
     ) -> GetPaymentRefundListResponse:
         """Returns the refund records that match the search criteria."""
         return self._call(GET_REFUND_LIST, request, fields)
+
+    @overload
+    def iter_refund_list(
+        self, request: GetPaymentRefundListRequest, /, *, page_size: int = 100
+    ) -> Iterator[RefundInfo]: ...
+
+    @overload
+    def iter_refund_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[RefundInfo]: ...
 
     def iter_refund_list(
         self,
@@ -626,6 +454,24 @@ class PaymentService(ServiceBase):
         """Returns the payment transaction records that match the search criteria."""
         return self._call(GET_PAYMENT_TRANSACTION_LIST, request, fields)
 
+    @overload
+    def iter_payment_transaction_list(
+        self, request: GetPaymentTransactionListRequest, /, *, page_size: int = 100
+    ) -> Iterator[PaymentInfo]: ...
+
+    @overload
+    def iter_payment_transaction_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        status: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[PaymentInfo]: ...
+
     def iter_payment_transaction_list(
         self,
         request: GetPaymentTransactionListRequest | None = None,
@@ -697,6 +543,23 @@ class PaymentService(ServiceBase):
     ) -> GetPaymentSystemListResponse:
         """Returns the payment system records that match the search criteria."""
         return self._call(GET_PAYMENT_SYSTEM_LIST, request, fields)
+
+    @overload
+    def iter_payment_system_list(
+        self, request: GetPaymentSystemListRequest, /, *, page_size: int = 100
+    ) -> Iterator[PaymentSystemInfo]: ...
+
+    @overload
+    def iter_payment_system_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_env: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[PaymentSystemInfo]: ...
 
     def iter_payment_system_list(
         self,
@@ -792,6 +655,23 @@ class PaymentService(ServiceBase):
         """Returns the auto payment rule records that match the search criteria."""
         return self._call(GET_AUTO_PAYMENT_RULE_LIST, request, fields)
 
+    @overload
+    def iter_auto_payment_rule_list(
+        self, request: GetAutoPaymentRuleListRequest, /, *, page_size: int = 100
+    ) -> Iterator[AutoPaymentRuleInfo]: ...
+
+    @overload
+    def iter_auto_payment_rule_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[AutoPaymentRuleInfo]: ...
+
     def iter_auto_payment_rule_list(
         self,
         request: GetAutoPaymentRuleListRequest | None = None,
@@ -885,6 +765,23 @@ class PaymentService(ServiceBase):
     ) -> GetPaymentPlanListResponse:
         """Returns the payment plan records that match the search criteria."""
         return self._call(GET_PAYMENT_PLAN_LIST, request, fields)
+
+    @overload
+    def iter_payment_plan_list(
+        self, request: GetPaymentPlanListRequest, /, *, page_size: int = 100
+    ) -> Iterator[PaymentPlanInfo]: ...
+
+    @overload
+    def iter_payment_plan_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[PaymentPlanInfo]: ...
 
     def iter_payment_plan_list(
         self,
@@ -1030,6 +927,26 @@ class AsyncPaymentService(AsyncServiceBase):
         """Returns the payment records that match the search criteria."""
         return await self._call(GET_PAYMENT_LIST, request, fields)
 
+    @overload
+    def iter_payment_list(
+        self, request: GetPaymentListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[PaymentInfo]: ...
+
+    @overload
+    def iter_payment_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        i_account: int | UnsetType = UNSET,
+        from_date: datetime | UnsetType = UNSET,
+        to_date: datetime | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[PaymentInfo]: ...
+
     async def iter_payment_list(
         self,
         request: GetPaymentListRequest | None = None,
@@ -1126,6 +1043,23 @@ class AsyncPaymentService(AsyncServiceBase):
     ) -> GetPaymentRefundListResponse:
         """Returns the refund records that match the search criteria."""
         return await self._call(GET_REFUND_LIST, request, fields)
+
+    @overload
+    def iter_refund_list(
+        self, request: GetPaymentRefundListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[RefundInfo]: ...
+
+    @overload
+    def iter_refund_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[RefundInfo]: ...
 
     async def iter_refund_list(
         self,
@@ -1232,6 +1166,24 @@ class AsyncPaymentService(AsyncServiceBase):
         """Returns the payment transaction records that match the search criteria."""
         return await self._call(GET_PAYMENT_TRANSACTION_LIST, request, fields)
 
+    @overload
+    def iter_payment_transaction_list(
+        self, request: GetPaymentTransactionListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[PaymentInfo]: ...
+
+    @overload
+    def iter_payment_transaction_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        status: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[PaymentInfo]: ...
+
     async def iter_payment_transaction_list(
         self,
         request: GetPaymentTransactionListRequest | None = None,
@@ -1308,6 +1260,23 @@ class AsyncPaymentService(AsyncServiceBase):
     ) -> GetPaymentSystemListResponse:
         """Returns the payment system records that match the search criteria."""
         return await self._call(GET_PAYMENT_SYSTEM_LIST, request, fields)
+
+    @overload
+    def iter_payment_system_list(
+        self, request: GetPaymentSystemListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[PaymentSystemInfo]: ...
+
+    @overload
+    def iter_payment_system_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_env: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[PaymentSystemInfo]: ...
 
     async def iter_payment_system_list(
         self,
@@ -1404,6 +1373,23 @@ class AsyncPaymentService(AsyncServiceBase):
         """Returns the auto payment rule records that match the search criteria."""
         return await self._call(GET_AUTO_PAYMENT_RULE_LIST, request, fields)
 
+    @overload
+    def iter_auto_payment_rule_list(
+        self, request: GetAutoPaymentRuleListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[AutoPaymentRuleInfo]: ...
+
+    @overload
+    def iter_auto_payment_rule_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[AutoPaymentRuleInfo]: ...
+
     async def iter_auto_payment_rule_list(
         self,
         request: GetAutoPaymentRuleListRequest | None = None,
@@ -1498,6 +1484,23 @@ class AsyncPaymentService(AsyncServiceBase):
     ) -> GetPaymentPlanListResponse:
         """Returns the payment plan records that match the search criteria."""
         return await self._call(GET_PAYMENT_PLAN_LIST, request, fields)
+
+    @overload
+    def iter_payment_plan_list(
+        self, request: GetPaymentPlanListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[PaymentPlanInfo]: ...
+
+    @overload
+    def iter_payment_plan_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[PaymentPlanInfo]: ...
 
     async def iter_payment_plan_list(
         self,

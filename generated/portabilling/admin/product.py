@@ -8,12 +8,12 @@ Admin interface, mr105/admin/ProductAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import date
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
-from datetime import date
 from ..types.common import ProductInfo, RatingInfo, ServiceFeatureInfo, YesNo
 from ..types.product import (
     AccessibilityInfo,
@@ -103,494 +103,194 @@ from ..types.product import (
 
 __all__ = ["ProductService", "AsyncProductService"]
 
-GET_PRODUCT_INFO: Operation[GetProductInfoRequest, GetProductInfoResponse] = Operation(
-    service="Product",
-    name="get_product_info",
+SERVICE = ServiceSpec(
+    "Product",
     namespace="http://portaone.com/Porta/SOAP/Product",
-    soap_action="http://portaone.com/Porta/SOAP/Product#get_product_info",
     endpoint_path="/Porta/SOAP/Product",
-    request=GetProductInfoRequest,
-    response=GetProductInfoResponse,
-    parts=("GetProductInfoRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_PRODUCT_LIST: Operation[GetProductListRequest, GetProductListResponse] = Operation(
-    service="Product",
-    name="get_product_list",
-    namespace="http://portaone.com/Porta/SOAP/Product",
-    soap_action="http://portaone.com/Porta/SOAP/Product#get_product_list",
-    endpoint_path="/Porta/SOAP/Product",
-    request=GetProductListRequest,
-    response=GetProductListResponse,
-    parts=("GetProductListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_PRODUCT_INFO = Operation(
+    SERVICE, "get_product_info", GetProductInfoRequest, GetProductInfoResponse
+)
+GET_PRODUCT_LIST = Operation(
+    SERVICE,
+    "get_product_list",
+    GetProductListRequest,
+    GetProductListResponse,
     page_field="product_list",
 )
-ADD_PRODUCT: Operation[AddProductRequest, AddProductResponse] = Operation(
-    service="Product",
-    name="add_product",
-    namespace="http://portaone.com/Porta/SOAP/Product",
-    soap_action="http://portaone.com/Porta/SOAP/Product#add_product",
-    endpoint_path="/Porta/SOAP/Product",
-    request=AddProductRequest,
-    response=AddProductResponse,
-    parts=("AddProductRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_PRODUCT = Operation(SERVICE, "add_product", AddProductRequest, AddProductResponse)
+UPDATE_PRODUCT = Operation(SERVICE, "update_product", UpdateProductRequest, UpdateProductResponse)
+DELETE_PRODUCT = Operation(SERVICE, "delete_product", DeleteProductRequest, DeleteProductResponse)
+GET_ALLOWED_ADDONS = Operation(
+    SERVICE, "get_allowed_addons", GetProductAllowedAddonsRequest, GetProductAllowedAddonsResponse
 )
-UPDATE_PRODUCT: Operation[UpdateProductRequest, UpdateProductResponse] = Operation(
-    service="Product",
-    name="update_product",
-    namespace="http://portaone.com/Porta/SOAP/Product",
-    soap_action="http://portaone.com/Porta/SOAP/Product#update_product",
-    endpoint_path="/Porta/SOAP/Product",
-    request=UpdateProductRequest,
-    response=UpdateProductResponse,
-    parts=("UpdateProductRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_ALLOWED_ADDON = Operation(
+    SERVICE, "add_allowed_addon", AddProductAllowedAddonRequest, AddProductAllowedAddonResponse
 )
-DELETE_PRODUCT: Operation[DeleteProductRequest, DeleteProductResponse] = Operation(
-    service="Product",
-    name="delete_product",
-    namespace="http://portaone.com/Porta/SOAP/Product",
-    soap_action="http://portaone.com/Porta/SOAP/Product#delete_product",
-    endpoint_path="/Porta/SOAP/Product",
-    request=DeleteProductRequest,
-    response=DeleteProductResponse,
-    parts=("DeleteProductRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_ALLOWED_ADDON = Operation(
+    SERVICE,
+    "delete_allowed_addon",
+    DeleteProductAllowedAddonRequest,
+    DeleteProductAllowedAddonResponse,
 )
-GET_ALLOWED_ADDONS: Operation[GetProductAllowedAddonsRequest, GetProductAllowedAddonsResponse] = (
-    Operation(
-        service="Product",
-        name="get_allowed_addons",
-        namespace="http://portaone.com/Porta/SOAP/Product",
-        soap_action="http://portaone.com/Porta/SOAP/Product#get_allowed_addons",
-        endpoint_path="/Porta/SOAP/Product",
-        request=GetProductAllowedAddonsRequest,
-        response=GetProductAllowedAddonsResponse,
-        parts=("GetProductAllowedAddonsRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
-)
-ADD_ALLOWED_ADDON: Operation[AddProductAllowedAddonRequest, AddProductAllowedAddonResponse] = (
-    Operation(
-        service="Product",
-        name="add_allowed_addon",
-        namespace="http://portaone.com/Porta/SOAP/Product",
-        soap_action="http://portaone.com/Porta/SOAP/Product#add_allowed_addon",
-        endpoint_path="/Porta/SOAP/Product",
-        request=AddProductAllowedAddonRequest,
-        response=AddProductAllowedAddonResponse,
-        parts=("AddProductAllowedAddonRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
-)
-DELETE_ALLOWED_ADDON: Operation[
-    DeleteProductAllowedAddonRequest, DeleteProductAllowedAddonResponse
-] = Operation(
-    service="Product",
-    name="delete_allowed_addon",
-    namespace="http://portaone.com/Porta/SOAP/Product",
-    soap_action="http://portaone.com/Porta/SOAP/Product#delete_allowed_addon",
-    endpoint_path="/Porta/SOAP/Product",
-    request=DeleteProductAllowedAddonRequest,
-    response=DeleteProductAllowedAddonResponse,
-    parts=("DeleteProductAllowedAddonRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-GET_RATING_LIST: Operation[GetProductRatingListRequest, GetProductRatingListResponse] = Operation(
-    service="Product",
-    name="get_rating_list",
-    namespace="http://portaone.com/Porta/SOAP/Product",
-    soap_action="http://portaone.com/Porta/SOAP/Product#get_rating_list",
-    endpoint_path="/Porta/SOAP/Product",
-    request=GetProductRatingListRequest,
-    response=GetProductRatingListResponse,
-    parts=("GetProductRatingListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_RATING_LIST = Operation(
+    SERVICE,
+    "get_rating_list",
+    GetProductRatingListRequest,
+    GetProductRatingListResponse,
     page_field="rating_list",
 )
-ADD_RATING: Operation[AddProductRatingRequest, AddProductRatingResponse] = Operation(
-    service="Product",
-    name="add_rating",
-    namespace="http://portaone.com/Porta/SOAP/Product",
-    soap_action="http://portaone.com/Porta/SOAP/Product#add_rating",
-    endpoint_path="/Porta/SOAP/Product",
-    request=AddProductRatingRequest,
-    response=AddProductRatingResponse,
-    parts=("AddProductRatingRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_RATING = Operation(SERVICE, "add_rating", AddProductRatingRequest, AddProductRatingResponse)
+UPDATE_RATING = Operation(
+    SERVICE, "update_rating", UpdateProductRatingRequest, UpdateProductRatingResponse
 )
-UPDATE_RATING: Operation[UpdateProductRatingRequest, UpdateProductRatingResponse] = Operation(
-    service="Product",
-    name="update_rating",
-    namespace="http://portaone.com/Porta/SOAP/Product",
-    soap_action="http://portaone.com/Porta/SOAP/Product#update_rating",
-    endpoint_path="/Porta/SOAP/Product",
-    request=UpdateProductRatingRequest,
-    response=UpdateProductRatingResponse,
-    parts=("UpdateProductRatingRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_RATING = Operation(
+    SERVICE, "delete_rating", DeleteProductRatingRequest, DeleteProductRatingResponse
 )
-DELETE_RATING: Operation[DeleteProductRatingRequest, DeleteProductRatingResponse] = Operation(
-    service="Product",
-    name="delete_rating",
-    namespace="http://portaone.com/Porta/SOAP/Product",
-    soap_action="http://portaone.com/Porta/SOAP/Product#delete_rating",
-    endpoint_path="/Porta/SOAP/Product",
-    request=DeleteProductRatingRequest,
-    response=DeleteProductRatingResponse,
-    parts=("DeleteProductRatingRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_SERVICE_FEATURES = Operation(
+    SERVICE,
+    "get_service_features",
+    GetProductServiceFeaturesRequest,
+    GetProductServiceFeaturesResponse,
 )
-GET_SERVICE_FEATURES: Operation[
-    GetProductServiceFeaturesRequest, GetProductServiceFeaturesResponse
-] = Operation(
-    service="Product",
-    name="get_service_features",
-    namespace="http://portaone.com/Porta/SOAP/Product",
-    soap_action="http://portaone.com/Porta/SOAP/Product#get_service_features",
-    endpoint_path="/Porta/SOAP/Product",
-    request=GetProductServiceFeaturesRequest,
-    response=GetProductServiceFeaturesResponse,
-    parts=("GetProductServiceFeaturesRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_SERVICE_FEATURES = Operation(
+    SERVICE,
+    "update_service_features",
+    UpdateProductServiceFeaturesRequest,
+    UpdateProductServiceFeaturesResponse,
 )
-UPDATE_SERVICE_FEATURES: Operation[
-    UpdateProductServiceFeaturesRequest, UpdateProductServiceFeaturesResponse
-] = Operation(
-    service="Product",
-    name="update_service_features",
-    namespace="http://portaone.com/Porta/SOAP/Product",
-    soap_action="http://portaone.com/Porta/SOAP/Product#update_service_features",
-    endpoint_path="/Porta/SOAP/Product",
-    request=UpdateProductServiceFeaturesRequest,
-    response=UpdateProductServiceFeaturesResponse,
-    parts=("UpdateProductServiceFeaturesRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_PRODUCT_GROUP_INFO = Operation(
+    SERVICE, "get_product_group_info", GetProductGroupInfoRequest, GetProductGroupInfoResponse
 )
-GET_PRODUCT_GROUP_INFO: Operation[GetProductGroupInfoRequest, GetProductGroupInfoResponse] = (
-    Operation(
-        service="Product",
-        name="get_product_group_info",
-        namespace="http://portaone.com/Porta/SOAP/Product",
-        soap_action="http://portaone.com/Porta/SOAP/Product#get_product_group_info",
-        endpoint_path="/Porta/SOAP/Product",
-        request=GetProductGroupInfoRequest,
-        response=GetProductGroupInfoResponse,
-        parts=("GetProductGroupInfoRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+GET_PRODUCT_GROUP_LIST = Operation(
+    SERVICE,
+    "get_product_group_list",
+    GetProductGroupListRequest,
+    GetProductGroupListResponse,
+    page_field="product_group_list",
 )
-GET_PRODUCT_GROUP_LIST: Operation[GetProductGroupListRequest, GetProductGroupListResponse] = (
-    Operation(
-        service="Product",
-        name="get_product_group_list",
-        namespace="http://portaone.com/Porta/SOAP/Product",
-        soap_action="http://portaone.com/Porta/SOAP/Product#get_product_group_list",
-        endpoint_path="/Porta/SOAP/Product",
-        request=GetProductGroupListRequest,
-        response=GetProductGroupListResponse,
-        parts=("GetProductGroupListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-        page_field="product_group_list",
-    )
+ADD_PRODUCT_GROUP = Operation(
+    SERVICE, "add_product_group", AddProductGroupRequest, AddProductGroupResponse
 )
-ADD_PRODUCT_GROUP: Operation[AddProductGroupRequest, AddProductGroupResponse] = Operation(
-    service="Product",
-    name="add_product_group",
-    namespace="http://portaone.com/Porta/SOAP/Product",
-    soap_action="http://portaone.com/Porta/SOAP/Product#add_product_group",
-    endpoint_path="/Porta/SOAP/Product",
-    request=AddProductGroupRequest,
-    response=AddProductGroupResponse,
-    parts=("AddProductGroupRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_PRODUCT_GROUP = Operation(
+    SERVICE, "update_product_group", UpdateProductGroupRequest, UpdateProductGroupResponse
 )
-UPDATE_PRODUCT_GROUP: Operation[UpdateProductGroupRequest, UpdateProductGroupResponse] = Operation(
-    service="Product",
-    name="update_product_group",
-    namespace="http://portaone.com/Porta/SOAP/Product",
-    soap_action="http://portaone.com/Porta/SOAP/Product#update_product_group",
-    endpoint_path="/Porta/SOAP/Product",
-    request=UpdateProductGroupRequest,
-    response=UpdateProductGroupResponse,
-    parts=("UpdateProductGroupRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_PRODUCT_GROUP = Operation(
+    SERVICE, "delete_product_group", DeleteProductGroupRequest, DeleteProductGroupResponse
 )
-DELETE_PRODUCT_GROUP: Operation[DeleteProductGroupRequest, DeleteProductGroupResponse] = Operation(
-    service="Product",
-    name="delete_product_group",
-    namespace="http://portaone.com/Porta/SOAP/Product",
-    soap_action="http://portaone.com/Porta/SOAP/Product#delete_product_group",
-    endpoint_path="/Porta/SOAP/Product",
-    request=DeleteProductGroupRequest,
-    response=DeleteProductGroupResponse,
-    parts=("DeleteProductGroupRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_CUSTOM_FIELDS_VALUES = Operation(
+    SERVICE,
+    "get_custom_fields_values",
+    GetProductCustomFieldsValuesRequest,
+    GetProductCustomFieldsValuesResponse,
 )
-GET_CUSTOM_FIELDS_VALUES: Operation[
-    GetProductCustomFieldsValuesRequest, GetProductCustomFieldsValuesResponse
-] = Operation(
-    service="Product",
-    name="get_custom_fields_values",
-    namespace="http://portaone.com/Porta/SOAP/Product",
-    soap_action="http://portaone.com/Porta/SOAP/Product#get_custom_fields_values",
-    endpoint_path="/Porta/SOAP/Product",
-    request=GetProductCustomFieldsValuesRequest,
-    response=GetProductCustomFieldsValuesResponse,
-    parts=("GetProductCustomFieldsValuesRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-GET_ACCESSIBILITY_LIST: Operation[
-    GetProductAccessibilityListRequest, GetProductAccessibilityListResponse
-] = Operation(
-    service="Product",
-    name="get_accessibility_list",
-    namespace="http://portaone.com/Porta/SOAP/Product",
-    soap_action="http://portaone.com/Porta/SOAP/Product#get_accessibility_list",
-    endpoint_path="/Porta/SOAP/Product",
-    request=GetProductAccessibilityListRequest,
-    response=GetProductAccessibilityListResponse,
-    parts=("GetProductAccessibilityListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_ACCESSIBILITY_LIST = Operation(
+    SERVICE,
+    "get_accessibility_list",
+    GetProductAccessibilityListRequest,
+    GetProductAccessibilityListResponse,
     page_field="accessibility_list",
 )
-ADD_ACCESSIBILITY: Operation[AddProductAccessibilityRequest, AddProductAccessibilityResponse] = (
-    Operation(
-        service="Product",
-        name="add_accessibility",
-        namespace="http://portaone.com/Porta/SOAP/Product",
-        soap_action="http://portaone.com/Porta/SOAP/Product#add_accessibility",
-        endpoint_path="/Porta/SOAP/Product",
-        request=AddProductAccessibilityRequest,
-        response=AddProductAccessibilityResponse,
-        parts=("AddProductAccessibilityRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+ADD_ACCESSIBILITY = Operation(
+    SERVICE, "add_accessibility", AddProductAccessibilityRequest, AddProductAccessibilityResponse
 )
-UPDATE_ACCESSIBILITY: Operation[
-    UpdateProductAccessibilityRequest, UpdateProductAccessibilityResponse
-] = Operation(
-    service="Product",
-    name="update_accessibility",
-    namespace="http://portaone.com/Porta/SOAP/Product",
-    soap_action="http://portaone.com/Porta/SOAP/Product#update_accessibility",
-    endpoint_path="/Porta/SOAP/Product",
-    request=UpdateProductAccessibilityRequest,
-    response=UpdateProductAccessibilityResponse,
-    parts=("UpdateProductAccessibilityRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_ACCESSIBILITY = Operation(
+    SERVICE,
+    "update_accessibility",
+    UpdateProductAccessibilityRequest,
+    UpdateProductAccessibilityResponse,
 )
-DELETE_ACCESSIBILITY: Operation[
-    DeleteProductAccessibilityRequest, DeleteProductAccessibilityResponse
-] = Operation(
-    service="Product",
-    name="delete_accessibility",
-    namespace="http://portaone.com/Porta/SOAP/Product",
-    soap_action="http://portaone.com/Porta/SOAP/Product#delete_accessibility",
-    endpoint_path="/Porta/SOAP/Product",
-    request=DeleteProductAccessibilityRequest,
-    response=DeleteProductAccessibilityResponse,
-    parts=("DeleteProductAccessibilityRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_ACCESSIBILITY = Operation(
+    SERVICE,
+    "delete_accessibility",
+    DeleteProductAccessibilityRequest,
+    DeleteProductAccessibilityResponse,
 )
-GET_PRODUCT_SUBSCRIPTION_LIST: Operation[
-    GetProductSubscriptionListRequest, GetProductSubscriptionListResponse
-] = Operation(
-    service="Product",
-    name="get_product_subscription_list",
-    namespace="http://portaone.com/Porta/SOAP/Product",
-    soap_action="http://portaone.com/Porta/SOAP/Product#get_product_subscription_list",
-    endpoint_path="/Porta/SOAP/Product",
-    request=GetProductSubscriptionListRequest,
-    response=GetProductSubscriptionListResponse,
-    parts=("GetProductSubscriptionListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_PRODUCT_SUBSCRIPTION_LIST = Operation(
+    SERVICE,
+    "get_product_subscription_list",
+    GetProductSubscriptionListRequest,
+    GetProductSubscriptionListResponse,
     page_field="product_subscription_list",
 )
-ADD_PRODUCT_SUBSCRIPTION: Operation[
-    AddProductSubscriptionRequest, AddProductSubscriptionResponse
-] = Operation(
-    service="Product",
-    name="add_product_subscription",
-    namespace="http://portaone.com/Porta/SOAP/Product",
-    soap_action="http://portaone.com/Porta/SOAP/Product#add_product_subscription",
-    endpoint_path="/Porta/SOAP/Product",
-    request=AddProductSubscriptionRequest,
-    response=AddProductSubscriptionResponse,
-    parts=("AddProductSubscriptionRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_PRODUCT_SUBSCRIPTION = Operation(
+    SERVICE,
+    "add_product_subscription",
+    AddProductSubscriptionRequest,
+    AddProductSubscriptionResponse,
 )
-UPDATE_PRODUCT_SUBSCRIPTION: Operation[
-    UpdateProductSubscriptionRequest, UpdateProductSubscriptionResponse
-] = Operation(
-    service="Product",
-    name="update_product_subscription",
-    namespace="http://portaone.com/Porta/SOAP/Product",
-    soap_action="http://portaone.com/Porta/SOAP/Product#update_product_subscription",
-    endpoint_path="/Porta/SOAP/Product",
-    request=UpdateProductSubscriptionRequest,
-    response=UpdateProductSubscriptionResponse,
-    parts=("UpdateProductSubscriptionRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_PRODUCT_SUBSCRIPTION = Operation(
+    SERVICE,
+    "update_product_subscription",
+    UpdateProductSubscriptionRequest,
+    UpdateProductSubscriptionResponse,
 )
-DELETE_PRODUCT_SUBSCRIPTION: Operation[
-    DeleteProductSubscriptionRequest, DeleteProductSubscriptionResponse
-] = Operation(
-    service="Product",
-    name="delete_product_subscription",
-    namespace="http://portaone.com/Porta/SOAP/Product",
-    soap_action="http://portaone.com/Porta/SOAP/Product#delete_product_subscription",
-    endpoint_path="/Porta/SOAP/Product",
-    request=DeleteProductSubscriptionRequest,
-    response=DeleteProductSubscriptionResponse,
-    parts=("DeleteProductSubscriptionRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_PRODUCT_SUBSCRIPTION = Operation(
+    SERVICE,
+    "delete_product_subscription",
+    DeleteProductSubscriptionRequest,
+    DeleteProductSubscriptionResponse,
 )
-GET_OVERAGE_RULE_LIST: Operation[
-    GetProductOverageRuleListRequest, GetProductOverageRuleListResponse
-] = Operation(
-    service="Product",
-    name="get_overage_rule_list",
-    namespace="http://portaone.com/Porta/SOAP/Product",
-    soap_action="http://portaone.com/Porta/SOAP/Product#get_overage_rule_list",
-    endpoint_path="/Porta/SOAP/Product",
-    request=GetProductOverageRuleListRequest,
-    response=GetProductOverageRuleListResponse,
-    parts=("GetProductOverageRuleListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_OVERAGE_RULE_LIST = Operation(
+    SERVICE,
+    "get_overage_rule_list",
+    GetProductOverageRuleListRequest,
+    GetProductOverageRuleListResponse,
     page_field="overage_rule_list",
 )
-ADD_OVERAGE_RULE: Operation[AddProductOverageRuleRequest, AddProductOverageRuleResponse] = (
-    Operation(
-        service="Product",
-        name="add_overage_rule",
-        namespace="http://portaone.com/Porta/SOAP/Product",
-        soap_action="http://portaone.com/Porta/SOAP/Product#add_overage_rule",
-        endpoint_path="/Porta/SOAP/Product",
-        request=AddProductOverageRuleRequest,
-        response=AddProductOverageRuleResponse,
-        parts=("AddProductOverageRuleRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+ADD_OVERAGE_RULE = Operation(
+    SERVICE, "add_overage_rule", AddProductOverageRuleRequest, AddProductOverageRuleResponse
 )
-UPDATE_OVERAGE_RULE: Operation[
-    UpdateProductOverageRuleRequest, UpdateProductOverageRuleResponse
-] = Operation(
-    service="Product",
-    name="update_overage_rule",
-    namespace="http://portaone.com/Porta/SOAP/Product",
-    soap_action="http://portaone.com/Porta/SOAP/Product#update_overage_rule",
-    endpoint_path="/Porta/SOAP/Product",
-    request=UpdateProductOverageRuleRequest,
-    response=UpdateProductOverageRuleResponse,
-    parts=("UpdateProductOverageRuleRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_OVERAGE_RULE = Operation(
+    SERVICE,
+    "update_overage_rule",
+    UpdateProductOverageRuleRequest,
+    UpdateProductOverageRuleResponse,
 )
-DELETE_OVERAGE_RULE: Operation[
-    DeleteProductOverageRuleRequest, DeleteProductOverageRuleResponse
-] = Operation(
-    service="Product",
-    name="delete_overage_rule",
-    namespace="http://portaone.com/Porta/SOAP/Product",
-    soap_action="http://portaone.com/Porta/SOAP/Product#delete_overage_rule",
-    endpoint_path="/Porta/SOAP/Product",
-    request=DeleteProductOverageRuleRequest,
-    response=DeleteProductOverageRuleResponse,
-    parts=("DeleteProductOverageRuleRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_OVERAGE_RULE = Operation(
+    SERVICE,
+    "delete_overage_rule",
+    DeleteProductOverageRuleRequest,
+    DeleteProductOverageRuleResponse,
 )
-GET_PRODUCT_RESTRICTION_LIST: Operation[
-    GetProductRestrictionListRequest, GetProductRestrictionListResponse
-] = Operation(
-    service="Product",
-    name="get_product_restriction_list",
-    namespace="http://portaone.com/Porta/SOAP/Product",
-    soap_action="http://portaone.com/Porta/SOAP/Product#get_product_restriction_list",
-    endpoint_path="/Porta/SOAP/Product",
-    request=GetProductRestrictionListRequest,
-    response=GetProductRestrictionListResponse,
-    parts=("GetProductRestrictionListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_PRODUCT_RESTRICTION_LIST = Operation(
+    SERVICE,
+    "get_product_restriction_list",
+    GetProductRestrictionListRequest,
+    GetProductRestrictionListResponse,
     page_field="product_restriction_list",
 )
-ADD_PRODUCT_RESTRICTION: Operation[AddProductRestrictionRequest, AddProductRestrictionResponse] = (
-    Operation(
-        service="Product",
-        name="add_product_restriction",
-        namespace="http://portaone.com/Porta/SOAP/Product",
-        soap_action="http://portaone.com/Porta/SOAP/Product#add_product_restriction",
-        endpoint_path="/Porta/SOAP/Product",
-        request=AddProductRestrictionRequest,
-        response=AddProductRestrictionResponse,
-        parts=("AddProductRestrictionRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+ADD_PRODUCT_RESTRICTION = Operation(
+    SERVICE, "add_product_restriction", AddProductRestrictionRequest, AddProductRestrictionResponse
 )
-UPDATE_PRODUCT_RESTRICTION: Operation[
-    UpdateProductRestrictionRequest, UpdateProductRestrictionResponse
-] = Operation(
-    service="Product",
-    name="update_product_restriction",
-    namespace="http://portaone.com/Porta/SOAP/Product",
-    soap_action="http://portaone.com/Porta/SOAP/Product#update_product_restriction",
-    endpoint_path="/Porta/SOAP/Product",
-    request=UpdateProductRestrictionRequest,
-    response=UpdateProductRestrictionResponse,
-    parts=("UpdateProductRestrictionRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_PRODUCT_RESTRICTION = Operation(
+    SERVICE,
+    "update_product_restriction",
+    UpdateProductRestrictionRequest,
+    UpdateProductRestrictionResponse,
 )
-DELETE_PRODUCT_RESTRICTION: Operation[
-    DeleteProductRestrictionRequest, DeleteProductRestrictionResponse
-] = Operation(
-    service="Product",
-    name="delete_product_restriction",
-    namespace="http://portaone.com/Porta/SOAP/Product",
-    soap_action="http://portaone.com/Porta/SOAP/Product#delete_product_restriction",
-    endpoint_path="/Porta/SOAP/Product",
-    request=DeleteProductRestrictionRequest,
-    response=DeleteProductRestrictionResponse,
-    parts=("DeleteProductRestrictionRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_PRODUCT_RESTRICTION = Operation(
+    SERVICE,
+    "delete_product_restriction",
+    DeleteProductRestrictionRequest,
+    DeleteProductRestrictionResponse,
 )
-GET_PRODUCT_ACCOUNT_COUNT: Operation[
-    GetProductAccountCountRequest, GetProductAccountCountResponse
-] = Operation(
-    service="Product",
-    name="get_product_account_count",
-    namespace="http://portaone.com/Porta/SOAP/Product",
-    soap_action="http://portaone.com/Porta/SOAP/Product#get_product_account_count",
-    endpoint_path="/Porta/SOAP/Product",
-    request=GetProductAccountCountRequest,
-    response=GetProductAccountCountResponse,
-    parts=("GetProductAccountCountRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_PRODUCT_ACCOUNT_COUNT = Operation(
+    SERVICE,
+    "get_product_account_count",
+    GetProductAccountCountRequest,
+    GetProductAccountCountResponse,
 )
-EXPORT_PRODUCT: Operation[ExportProductRequest, ExportProductResponse] = Operation(
-    service="Product",
-    name="export_product",
-    namespace="http://portaone.com/Porta/SOAP/Product",
-    soap_action="http://portaone.com/Porta/SOAP/Product#export_product",
-    endpoint_path="/Porta/SOAP/Product",
-    request=ExportProductRequest,
-    response=ExportProductResponse,
-    parts=("ExportProductRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-GET_PRODUCT_USAGE_REPORT: Operation[
-    GetProductUsageReportRequest, GetProductUsageReportResponse
-] = Operation(
-    service="Product",
-    name="get_product_usage_report",
-    namespace="http://portaone.com/Porta/SOAP/Product",
-    soap_action="",
-    endpoint_path="/Porta/SOAP/Product",
-    request=GetProductUsageReportRequest,
-    response=GetProductUsageReportResponse,
-    json_only=True,
+EXPORT_PRODUCT = Operation(SERVICE, "export_product", ExportProductRequest, ExportProductResponse)
+GET_PRODUCT_USAGE_REPORT = Operation(
+    SERVICE,
+    "get_product_usage_report",
+    GetProductUsageReportRequest,
+    GetProductUsageReportResponse,
     parts=("params",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+    json_only=True,
 )
 
 
@@ -641,6 +341,28 @@ class ProductService(ServiceBase):
     ) -> GetProductListResponse:
         """Returns the product records that match the search criteria."""
         return self._call(GET_PRODUCT_LIST, request, fields)
+
+    @overload
+    def iter_product_list(
+        self, request: GetProductListRequest, /, *, page_size: int = 100
+    ) -> Iterator[ProductInfo]: ...
+
+    @overload
+    def iter_product_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        name: str | UnsetType = UNSET,
+        i_env: int | UnsetType = UNSET,
+        iso_4217: str | UnsetType = UNSET,
+        hidden: YesNo | UnsetType = UNSET,
+        addons: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[ProductInfo]: ...
 
     def iter_product_list(
         self,
@@ -790,6 +512,23 @@ class ProductService(ServiceBase):
     ) -> GetProductRatingListResponse:
         """Returns the rating records that match the search criteria."""
         return self._call(GET_RATING_LIST, request, fields)
+
+    @overload
+    def iter_rating_list(
+        self, request: GetProductRatingListRequest, /, *, page_size: int = 100
+    ) -> Iterator[RatingInfo]: ...
+
+    @overload
+    def iter_rating_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_product: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[RatingInfo]: ...
 
     def iter_rating_list(
         self,
@@ -944,6 +683,23 @@ class ProductService(ServiceBase):
         """Returns the product group records that match the search criteria."""
         return self._call(GET_PRODUCT_GROUP_LIST, request, fields)
 
+    @overload
+    def iter_product_group_list(
+        self, request: GetProductGroupListRequest, /, *, page_size: int = 100
+    ) -> Iterator[ProductGroupInfo]: ...
+
+    @overload
+    def iter_product_group_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        name: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[ProductGroupInfo]: ...
+
     def iter_product_group_list(
         self,
         request: GetProductGroupListRequest | None = None,
@@ -1055,6 +811,23 @@ class ProductService(ServiceBase):
         """Returns the accessibility records that match the search criteria."""
         return self._call(GET_ACCESSIBILITY_LIST, request, fields)
 
+    @overload
+    def iter_accessibility_list(
+        self, request: GetProductAccessibilityListRequest, /, *, page_size: int = 100
+    ) -> Iterator[AccessibilityInfo]: ...
+
+    @overload
+    def iter_accessibility_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_product: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[AccessibilityInfo]: ...
+
     def iter_accessibility_list(
         self,
         request: GetProductAccessibilityListRequest | None = None,
@@ -1148,6 +921,23 @@ class ProductService(ServiceBase):
     ) -> GetProductSubscriptionListResponse:
         """Returns the product subscription records that match the search criteria."""
         return self._call(GET_PRODUCT_SUBSCRIPTION_LIST, request, fields)
+
+    @overload
+    def iter_product_subscription_list(
+        self, request: GetProductSubscriptionListRequest, /, *, page_size: int = 100
+    ) -> Iterator[ProductSubscriptionInfo]: ...
+
+    @overload
+    def iter_product_subscription_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_product: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[ProductSubscriptionInfo]: ...
 
     def iter_product_subscription_list(
         self,
@@ -1243,6 +1033,23 @@ class ProductService(ServiceBase):
         """Returns the overage rule records that match the search criteria."""
         return self._call(GET_OVERAGE_RULE_LIST, request, fields)
 
+    @overload
+    def iter_overage_rule_list(
+        self, request: GetProductOverageRuleListRequest, /, *, page_size: int = 100
+    ) -> Iterator[OverageRuleInfo]: ...
+
+    @overload
+    def iter_overage_rule_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_product: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[OverageRuleInfo]: ...
+
     def iter_overage_rule_list(
         self,
         request: GetProductOverageRuleListRequest | None = None,
@@ -1336,6 +1143,23 @@ class ProductService(ServiceBase):
     ) -> GetProductRestrictionListResponse:
         """Returns the product restriction records that match the search criteria."""
         return self._call(GET_PRODUCT_RESTRICTION_LIST, request, fields)
+
+    @overload
+    def iter_product_restriction_list(
+        self, request: GetProductRestrictionListRequest, /, *, page_size: int = 100
+    ) -> Iterator[ProductRestrictionInfo]: ...
+
+    @overload
+    def iter_product_restriction_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_product: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[ProductRestrictionInfo]: ...
 
     def iter_product_restriction_list(
         self,
@@ -1527,6 +1351,28 @@ class AsyncProductService(AsyncServiceBase):
         """Returns the product records that match the search criteria."""
         return await self._call(GET_PRODUCT_LIST, request, fields)
 
+    @overload
+    def iter_product_list(
+        self, request: GetProductListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[ProductInfo]: ...
+
+    @overload
+    def iter_product_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        name: str | UnsetType = UNSET,
+        i_env: int | UnsetType = UNSET,
+        iso_4217: str | UnsetType = UNSET,
+        hidden: YesNo | UnsetType = UNSET,
+        addons: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[ProductInfo]: ...
+
     async def iter_product_list(
         self,
         request: GetProductListRequest | None = None,
@@ -1676,6 +1522,23 @@ class AsyncProductService(AsyncServiceBase):
     ) -> GetProductRatingListResponse:
         """Returns the rating records that match the search criteria."""
         return await self._call(GET_RATING_LIST, request, fields)
+
+    @overload
+    def iter_rating_list(
+        self, request: GetProductRatingListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[RatingInfo]: ...
+
+    @overload
+    def iter_rating_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_product: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[RatingInfo]: ...
 
     async def iter_rating_list(
         self,
@@ -1833,6 +1696,23 @@ class AsyncProductService(AsyncServiceBase):
         """Returns the product group records that match the search criteria."""
         return await self._call(GET_PRODUCT_GROUP_LIST, request, fields)
 
+    @overload
+    def iter_product_group_list(
+        self, request: GetProductGroupListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[ProductGroupInfo]: ...
+
+    @overload
+    def iter_product_group_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        name: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[ProductGroupInfo]: ...
+
     async def iter_product_group_list(
         self,
         request: GetProductGroupListRequest | None = None,
@@ -1947,6 +1827,23 @@ class AsyncProductService(AsyncServiceBase):
         """Returns the accessibility records that match the search criteria."""
         return await self._call(GET_ACCESSIBILITY_LIST, request, fields)
 
+    @overload
+    def iter_accessibility_list(
+        self, request: GetProductAccessibilityListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[AccessibilityInfo]: ...
+
+    @overload
+    def iter_accessibility_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_product: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[AccessibilityInfo]: ...
+
     async def iter_accessibility_list(
         self,
         request: GetProductAccessibilityListRequest | None = None,
@@ -2041,6 +1938,23 @@ class AsyncProductService(AsyncServiceBase):
     ) -> GetProductSubscriptionListResponse:
         """Returns the product subscription records that match the search criteria."""
         return await self._call(GET_PRODUCT_SUBSCRIPTION_LIST, request, fields)
+
+    @overload
+    def iter_product_subscription_list(
+        self, request: GetProductSubscriptionListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[ProductSubscriptionInfo]: ...
+
+    @overload
+    def iter_product_subscription_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_product: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[ProductSubscriptionInfo]: ...
 
     async def iter_product_subscription_list(
         self,
@@ -2137,6 +2051,23 @@ class AsyncProductService(AsyncServiceBase):
         """Returns the overage rule records that match the search criteria."""
         return await self._call(GET_OVERAGE_RULE_LIST, request, fields)
 
+    @overload
+    def iter_overage_rule_list(
+        self, request: GetProductOverageRuleListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[OverageRuleInfo]: ...
+
+    @overload
+    def iter_overage_rule_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_product: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[OverageRuleInfo]: ...
+
     async def iter_overage_rule_list(
         self,
         request: GetProductOverageRuleListRequest | None = None,
@@ -2231,6 +2162,23 @@ class AsyncProductService(AsyncServiceBase):
     ) -> GetProductRestrictionListResponse:
         """Returns the product restriction records that match the search criteria."""
         return await self._call(GET_PRODUCT_RESTRICTION_LIST, request, fields)
+
+    @overload
+    def iter_product_restriction_list(
+        self, request: GetProductRestrictionListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[ProductRestrictionInfo]: ...
+
+    @overload
+    def iter_product_restriction_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_product: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[ProductRestrictionInfo]: ...
 
     async def iter_product_restriction_list(
         self,

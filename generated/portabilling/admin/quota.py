@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.quota import (
@@ -33,84 +33,24 @@ from ..types.quota import (
 
 __all__ = ["QuotaService", "AsyncQuotaService"]
 
-GET_QUOTA_INFO: Operation[GetQuotaInfoRequest, GetQuotaInfoResponse] = Operation(
-    service="Quota",
-    name="get_quota_info",
+SERVICE = ServiceSpec(
+    "Quota",
     namespace="http://portaone.com/Porta/SOAP/Quota",
-    soap_action="http://portaone.com/Porta/SOAP/Quota#get_quota_info",
     endpoint_path="/Porta/SOAP/Quota",
-    request=GetQuotaInfoRequest,
-    response=GetQuotaInfoResponse,
-    parts=("GetQuotaInfoRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_QUOTA_LIST: Operation[GetQuotaListRequest, GetQuotaListResponse] = Operation(
-    service="Quota",
-    name="get_quota_list",
-    namespace="http://portaone.com/Porta/SOAP/Quota",
-    soap_action="http://portaone.com/Porta/SOAP/Quota#get_quota_list",
-    endpoint_path="/Porta/SOAP/Quota",
-    request=GetQuotaListRequest,
-    response=GetQuotaListResponse,
-    parts=("GetQuotaListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    page_field="quota_list",
+
+GET_QUOTA_INFO = Operation(SERVICE, "get_quota_info", GetQuotaInfoRequest, GetQuotaInfoResponse)
+GET_QUOTA_LIST = Operation(
+    SERVICE, "get_quota_list", GetQuotaListRequest, GetQuotaListResponse, page_field="quota_list"
 )
-ADD_QUOTA: Operation[AddQuotaRequest, AddQuotaResponse] = Operation(
-    service="Quota",
-    name="add_quota",
-    namespace="http://portaone.com/Porta/SOAP/Quota",
-    soap_action="http://portaone.com/Porta/SOAP/Quota#add_quota",
-    endpoint_path="/Porta/SOAP/Quota",
-    request=AddQuotaRequest,
-    response=AddQuotaResponse,
-    parts=("AddQuotaRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_QUOTA = Operation(SERVICE, "add_quota", AddQuotaRequest, AddQuotaResponse)
+UPDATE_QUOTA = Operation(SERVICE, "update_quota", UpdateQuotaRequest, UpdateQuotaResponse)
+DELETE_QUOTA = Operation(SERVICE, "delete_quota", DeleteQuotaRequest, DeleteQuotaResponse)
+GET_QUOTA_USAGE = Operation(
+    SERVICE, "get_quota_usage", GetQuotaUsageRequest, GetQuotaUsageResponse
 )
-UPDATE_QUOTA: Operation[UpdateQuotaRequest, UpdateQuotaResponse] = Operation(
-    service="Quota",
-    name="update_quota",
-    namespace="http://portaone.com/Porta/SOAP/Quota",
-    soap_action="http://portaone.com/Porta/SOAP/Quota#update_quota",
-    endpoint_path="/Porta/SOAP/Quota",
-    request=UpdateQuotaRequest,
-    response=UpdateQuotaResponse,
-    parts=("UpdateQuotaRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-DELETE_QUOTA: Operation[DeleteQuotaRequest, DeleteQuotaResponse] = Operation(
-    service="Quota",
-    name="delete_quota",
-    namespace="http://portaone.com/Porta/SOAP/Quota",
-    soap_action="http://portaone.com/Porta/SOAP/Quota#delete_quota",
-    endpoint_path="/Porta/SOAP/Quota",
-    request=DeleteQuotaRequest,
-    response=DeleteQuotaResponse,
-    parts=("DeleteQuotaRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-GET_QUOTA_USAGE: Operation[GetQuotaUsageRequest, GetQuotaUsageResponse] = Operation(
-    service="Quota",
-    name="get_quota_usage",
-    namespace="http://portaone.com/Porta/SOAP/Quota",
-    soap_action="http://portaone.com/Porta/SOAP/Quota#get_quota_usage",
-    endpoint_path="/Porta/SOAP/Quota",
-    request=GetQuotaUsageRequest,
-    response=GetQuotaUsageResponse,
-    parts=("GetQuotaUsageRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-RESET_QUOTA: Operation[ResetQuotaRequest, ResetQuotaResponse] = Operation(
-    service="Quota",
-    name="reset_quota",
-    namespace="http://portaone.com/Porta/SOAP/Quota",
-    soap_action="http://portaone.com/Porta/SOAP/Quota#reset_quota",
-    endpoint_path="/Porta/SOAP/Quota",
-    request=ResetQuotaRequest,
-    response=ResetQuotaResponse,
-    parts=("ResetQuotaRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
+RESET_QUOTA = Operation(SERVICE, "reset_quota", ResetQuotaRequest, ResetQuotaResponse)
 
 
 class QuotaService(ServiceBase):
@@ -156,6 +96,24 @@ class QuotaService(ServiceBase):
     ) -> GetQuotaListResponse:
         """Returns the quota records that match the search criteria."""
         return self._call(GET_QUOTA_LIST, request, fields)
+
+    @overload
+    def iter_quota_list(
+        self, request: GetQuotaListRequest, /, *, page_size: int = 100
+    ) -> Iterator[QuotaInfo]: ...
+
+    @overload
+    def iter_quota_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_account: int | UnsetType = UNSET,
+        i_service: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[QuotaInfo]: ...
 
     def iter_quota_list(
         self, request: GetQuotaListRequest | None = None, /, *, page_size: int = 100, **fields: Any
@@ -299,6 +257,24 @@ class AsyncQuotaService(AsyncServiceBase):
     ) -> GetQuotaListResponse:
         """Returns the quota records that match the search criteria."""
         return await self._call(GET_QUOTA_LIST, request, fields)
+
+    @overload
+    def iter_quota_list(
+        self, request: GetQuotaListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[QuotaInfo]: ...
+
+    @overload
+    def iter_quota_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_account: int | UnsetType = UNSET,
+        i_service: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[QuotaInfo]: ...
 
     async def iter_quota_list(
         self, request: GetQuotaListRequest | None = None, /, *, page_size: int = 100, **fields: Any

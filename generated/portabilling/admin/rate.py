@@ -8,12 +8,12 @@ Admin interface, mr105/admin/RateAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
-from datetime import datetime
 from ..types.rate import (
     AddRateFormulaRequest,
     AddRateFormulaResponse,
@@ -49,164 +49,47 @@ from ..types.rate import (
 
 __all__ = ["RateService", "AsyncRateService"]
 
-GET_RATE_INFO: Operation[GetRateInfoRequest, GetRateInfoResponse] = Operation(
-    service="Rate",
-    name="get_rate_info",
+SERVICE = ServiceSpec(
+    "Rate",
     namespace="http://portaone.com/Porta/SOAP/Rate",
-    soap_action="http://portaone.com/Porta/SOAP/Rate#get_rate_info",
     endpoint_path="/Porta/SOAP/Rate",
-    request=GetRateInfoRequest,
-    response=GetRateInfoResponse,
-    parts=("GetRateInfoRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_RATE_LIST: Operation[GetRateListRequest, GetRateListResponse] = Operation(
-    service="Rate",
-    name="get_rate_list",
-    namespace="http://portaone.com/Porta/SOAP/Rate",
-    soap_action="http://portaone.com/Porta/SOAP/Rate#get_rate_list",
-    endpoint_path="/Porta/SOAP/Rate",
-    request=GetRateListRequest,
-    response=GetRateListResponse,
-    parts=("GetRateListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    page_field="rate_list",
+
+GET_RATE_INFO = Operation(SERVICE, "get_rate_info", GetRateInfoRequest, GetRateInfoResponse)
+GET_RATE_LIST = Operation(
+    SERVICE, "get_rate_list", GetRateListRequest, GetRateListResponse, page_field="rate_list"
 )
-ADD_RATE: Operation[AddRateRequest, AddRateResponse] = Operation(
-    service="Rate",
-    name="add_rate",
-    namespace="http://portaone.com/Porta/SOAP/Rate",
-    soap_action="http://portaone.com/Porta/SOAP/Rate#add_rate",
-    endpoint_path="/Porta/SOAP/Rate",
-    request=AddRateRequest,
-    response=AddRateResponse,
-    parts=("AddRateRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_RATE = Operation(SERVICE, "add_rate", AddRateRequest, AddRateResponse)
+UPDATE_RATE = Operation(SERVICE, "update_rate", UpdateRateRequest, UpdateRateResponse)
+DELETE_RATE = Operation(SERVICE, "delete_rate", DeleteRateRequest, DeleteRateResponse)
+GET_RATE_HISTORY = Operation(
+    SERVICE, "get_rate_history", GetRateHistoryRequest, GetRateHistoryResponse
 )
-UPDATE_RATE: Operation[UpdateRateRequest, UpdateRateResponse] = Operation(
-    service="Rate",
-    name="update_rate",
-    namespace="http://portaone.com/Porta/SOAP/Rate",
-    soap_action="http://portaone.com/Porta/SOAP/Rate#update_rate",
-    endpoint_path="/Porta/SOAP/Rate",
-    request=UpdateRateRequest,
-    response=UpdateRateResponse,
-    parts=("UpdateRateRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+BULK_UPDATE_RATES = Operation(
+    SERVICE, "bulk_update_rates", BulkUpdateRatesRequest, BulkUpdateRatesResponse
 )
-DELETE_RATE: Operation[DeleteRateRequest, DeleteRateResponse] = Operation(
-    service="Rate",
-    name="delete_rate",
-    namespace="http://portaone.com/Porta/SOAP/Rate",
-    soap_action="http://portaone.com/Porta/SOAP/Rate#delete_rate",
-    endpoint_path="/Porta/SOAP/Rate",
-    request=DeleteRateRequest,
-    response=DeleteRateResponse,
-    parts=("DeleteRateRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_EFFECTIVE_RATE = Operation(
+    SERVICE, "get_effective_rate", GetEffectiveRateRequest, GetEffectiveRateResponse
 )
-GET_RATE_HISTORY: Operation[GetRateHistoryRequest, GetRateHistoryResponse] = Operation(
-    service="Rate",
-    name="get_rate_history",
-    namespace="http://portaone.com/Porta/SOAP/Rate",
-    soap_action="http://portaone.com/Porta/SOAP/Rate#get_rate_history",
-    endpoint_path="/Porta/SOAP/Rate",
-    request=GetRateHistoryRequest,
-    response=GetRateHistoryResponse,
-    parts=("GetRateHistoryRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_RATE_FORMULA_LIST = Operation(
+    SERVICE,
+    "get_rate_formula_list",
+    GetRateFormulaListRequest,
+    GetRateFormulaListResponse,
+    page_field="rate_formula_list",
 )
-BULK_UPDATE_RATES: Operation[BulkUpdateRatesRequest, BulkUpdateRatesResponse] = Operation(
-    service="Rate",
-    name="bulk_update_rates",
-    namespace="http://portaone.com/Porta/SOAP/Rate",
-    soap_action="http://portaone.com/Porta/SOAP/Rate#bulk_update_rates",
-    endpoint_path="/Porta/SOAP/Rate",
-    request=BulkUpdateRatesRequest,
-    response=BulkUpdateRatesResponse,
-    parts=("BulkUpdateRatesRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_RATE_FORMULA = Operation(
+    SERVICE, "add_rate_formula", AddRateFormulaRequest, AddRateFormulaResponse
 )
-GET_EFFECTIVE_RATE: Operation[GetEffectiveRateRequest, GetEffectiveRateResponse] = Operation(
-    service="Rate",
-    name="get_effective_rate",
-    namespace="http://portaone.com/Porta/SOAP/Rate",
-    soap_action="http://portaone.com/Porta/SOAP/Rate#get_effective_rate",
-    endpoint_path="/Porta/SOAP/Rate",
-    request=GetEffectiveRateRequest,
-    response=GetEffectiveRateResponse,
-    parts=("GetEffectiveRateRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_RATE_FORMULA = Operation(
+    SERVICE, "update_rate_formula", UpdateRateFormulaRequest, UpdateRateFormulaResponse
 )
-GET_RATE_FORMULA_LIST: Operation[GetRateFormulaListRequest, GetRateFormulaListResponse] = (
-    Operation(
-        service="Rate",
-        name="get_rate_formula_list",
-        namespace="http://portaone.com/Porta/SOAP/Rate",
-        soap_action="http://portaone.com/Porta/SOAP/Rate#get_rate_formula_list",
-        endpoint_path="/Porta/SOAP/Rate",
-        request=GetRateFormulaListRequest,
-        response=GetRateFormulaListResponse,
-        parts=("GetRateFormulaListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-        page_field="rate_formula_list",
-    )
+DELETE_RATE_FORMULA = Operation(
+    SERVICE, "delete_rate_formula", DeleteRateFormulaRequest, DeleteRateFormulaResponse
 )
-ADD_RATE_FORMULA: Operation[AddRateFormulaRequest, AddRateFormulaResponse] = Operation(
-    service="Rate",
-    name="add_rate_formula",
-    namespace="http://portaone.com/Porta/SOAP/Rate",
-    soap_action="http://portaone.com/Porta/SOAP/Rate#add_rate_formula",
-    endpoint_path="/Porta/SOAP/Rate",
-    request=AddRateFormulaRequest,
-    response=AddRateFormulaResponse,
-    parts=("AddRateFormulaRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-UPDATE_RATE_FORMULA: Operation[UpdateRateFormulaRequest, UpdateRateFormulaResponse] = Operation(
-    service="Rate",
-    name="update_rate_formula",
-    namespace="http://portaone.com/Porta/SOAP/Rate",
-    soap_action="http://portaone.com/Porta/SOAP/Rate#update_rate_formula",
-    endpoint_path="/Porta/SOAP/Rate",
-    request=UpdateRateFormulaRequest,
-    response=UpdateRateFormulaResponse,
-    parts=("UpdateRateFormulaRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-DELETE_RATE_FORMULA: Operation[DeleteRateFormulaRequest, DeleteRateFormulaResponse] = Operation(
-    service="Rate",
-    name="delete_rate_formula",
-    namespace="http://portaone.com/Porta/SOAP/Rate",
-    soap_action="http://portaone.com/Porta/SOAP/Rate#delete_rate_formula",
-    endpoint_path="/Porta/SOAP/Rate",
-    request=DeleteRateFormulaRequest,
-    response=DeleteRateFormulaResponse,
-    parts=("DeleteRateFormulaRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-DELETE_RATES: Operation[DeleteRatesRequest, DeleteRatesResponse] = Operation(
-    service="Rate",
-    name="delete_rates",
-    namespace="http://portaone.com/Porta/SOAP/Rate",
-    soap_action="http://portaone.com/Porta/SOAP/Rate#delete_rates",
-    endpoint_path="/Porta/SOAP/Rate",
-    request=DeleteRatesRequest,
-    response=DeleteRatesResponse,
-    parts=("DeleteRatesRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-FIND_RATES: Operation[FindRatesRequest, FindRatesResponse] = Operation(
-    service="Rate",
-    name="find_rates",
-    namespace="http://portaone.com/Porta/SOAP/Rate",
-    soap_action="http://portaone.com/Porta/SOAP/Rate#find_rates",
-    endpoint_path="/Porta/SOAP/Rate",
-    request=FindRatesRequest,
-    response=FindRatesResponse,
-    parts=("FindRatesRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
+DELETE_RATES = Operation(SERVICE, "delete_rates", DeleteRatesRequest, DeleteRatesResponse)
+FIND_RATES = Operation(SERVICE, "find_rates", FindRatesRequest, FindRatesResponse)
 
 
 class RateService(ServiceBase):
@@ -254,6 +137,25 @@ class RateService(ServiceBase):
     ) -> GetRateListResponse:
         """Returns the rate records that match the search criteria."""
         return self._call(GET_RATE_LIST, request, fields)
+
+    @overload
+    def iter_rate_list(
+        self, request: GetRateListRequest, /, *, page_size: int = 100
+    ) -> Iterator[RateInfo]: ...
+
+    @overload
+    def iter_rate_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_tariff: int,
+        destination: str | UnsetType = UNSET,
+        effective_from: datetime | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[RateInfo]: ...
 
     def iter_rate_list(
         self, request: GetRateListRequest | None = None, /, *, page_size: int = 100, **fields: Any
@@ -393,6 +295,23 @@ class RateService(ServiceBase):
     ) -> GetRateFormulaListResponse:
         """Returns the rate formula records that match the search criteria."""
         return self._call(GET_RATE_FORMULA_LIST, request, fields)
+
+    @overload
+    def iter_rate_formula_list(
+        self, request: GetRateFormulaListRequest, /, *, page_size: int = 100
+    ) -> Iterator[RateFormulaInfo]: ...
+
+    @overload
+    def iter_rate_formula_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_tariff: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[RateFormulaInfo]: ...
 
     def iter_rate_formula_list(
         self,
@@ -552,6 +471,25 @@ class AsyncRateService(AsyncServiceBase):
         """Returns the rate records that match the search criteria."""
         return await self._call(GET_RATE_LIST, request, fields)
 
+    @overload
+    def iter_rate_list(
+        self, request: GetRateListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[RateInfo]: ...
+
+    @overload
+    def iter_rate_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_tariff: int,
+        destination: str | UnsetType = UNSET,
+        effective_from: datetime | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[RateInfo]: ...
+
     async def iter_rate_list(
         self, request: GetRateListRequest | None = None, /, *, page_size: int = 100, **fields: Any
     ) -> AsyncIterator[RateInfo]:
@@ -697,6 +635,23 @@ class AsyncRateService(AsyncServiceBase):
     ) -> GetRateFormulaListResponse:
         """Returns the rate formula records that match the search criteria."""
         return await self._call(GET_RATE_FORMULA_LIST, request, fields)
+
+    @overload
+    def iter_rate_formula_list(
+        self, request: GetRateFormulaListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[RateFormulaInfo]: ...
+
+    @overload
+    def iter_rate_formula_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_tariff: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[RateFormulaInfo]: ...
 
     async def iter_rate_formula_list(
         self,

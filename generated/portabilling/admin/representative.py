@@ -8,12 +8,12 @@ Admin interface, mr105/admin/RepresentativeAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import date
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
-from datetime import date
 from ..types.representative import (
     AddRepresentativeCommissionRuleRequest,
     AddRepresentativeCommissionRuleResponse,
@@ -43,148 +43,68 @@ from ..types.representative import (
 
 __all__ = ["RepresentativeService", "AsyncRepresentativeService"]
 
-GET_REPRESENTATIVE_INFO: Operation[GetRepresentativeInfoRequest, GetRepresentativeInfoResponse] = (
-    Operation(
-        service="Representative",
-        name="get_representative_info",
-        namespace="http://portaone.com/Porta/SOAP/Representative",
-        soap_action="http://portaone.com/Porta/SOAP/Representative#get_representative_info",
-        endpoint_path="/Porta/SOAP/Representative",
-        request=GetRepresentativeInfoRequest,
-        response=GetRepresentativeInfoResponse,
-        parts=("GetRepresentativeInfoRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
-)
-GET_REPRESENTATIVE_LIST: Operation[GetRepresentativeListRequest, GetRepresentativeListResponse] = (
-    Operation(
-        service="Representative",
-        name="get_representative_list",
-        namespace="http://portaone.com/Porta/SOAP/Representative",
-        soap_action="http://portaone.com/Porta/SOAP/Representative#get_representative_list",
-        endpoint_path="/Porta/SOAP/Representative",
-        request=GetRepresentativeListRequest,
-        response=GetRepresentativeListResponse,
-        parts=("GetRepresentativeListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-        page_field="representative_list",
-    )
-)
-ADD_REPRESENTATIVE: Operation[AddRepresentativeRequest, AddRepresentativeResponse] = Operation(
-    service="Representative",
-    name="add_representative",
+SERVICE = ServiceSpec(
+    "Representative",
     namespace="http://portaone.com/Porta/SOAP/Representative",
-    soap_action="http://portaone.com/Porta/SOAP/Representative#add_representative",
     endpoint_path="/Porta/SOAP/Representative",
-    request=AddRepresentativeRequest,
-    response=AddRepresentativeResponse,
-    parts=("AddRepresentativeRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-UPDATE_REPRESENTATIVE: Operation[UpdateRepresentativeRequest, UpdateRepresentativeResponse] = (
-    Operation(
-        service="Representative",
-        name="update_representative",
-        namespace="http://portaone.com/Porta/SOAP/Representative",
-        soap_action="http://portaone.com/Porta/SOAP/Representative#update_representative",
-        endpoint_path="/Porta/SOAP/Representative",
-        request=UpdateRepresentativeRequest,
-        response=UpdateRepresentativeResponse,
-        parts=("UpdateRepresentativeRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+
+GET_REPRESENTATIVE_INFO = Operation(
+    SERVICE, "get_representative_info", GetRepresentativeInfoRequest, GetRepresentativeInfoResponse
 )
-DELETE_REPRESENTATIVE: Operation[DeleteRepresentativeRequest, DeleteRepresentativeResponse] = (
-    Operation(
-        service="Representative",
-        name="delete_representative",
-        namespace="http://portaone.com/Porta/SOAP/Representative",
-        soap_action="http://portaone.com/Porta/SOAP/Representative#delete_representative",
-        endpoint_path="/Porta/SOAP/Representative",
-        request=DeleteRepresentativeRequest,
-        response=DeleteRepresentativeResponse,
-        parts=("DeleteRepresentativeRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+GET_REPRESENTATIVE_LIST = Operation(
+    SERVICE,
+    "get_representative_list",
+    GetRepresentativeListRequest,
+    GetRepresentativeListResponse,
+    page_field="representative_list",
 )
-GET_COMMISSION_LIST: Operation[
-    GetRepresentativeCommissionListRequest, GetRepresentativeCommissionListResponse
-] = Operation(
-    service="Representative",
-    name="get_commission_list",
-    namespace="http://portaone.com/Porta/SOAP/Representative",
-    soap_action="http://portaone.com/Porta/SOAP/Representative#get_commission_list",
-    endpoint_path="/Porta/SOAP/Representative",
-    request=GetRepresentativeCommissionListRequest,
-    response=GetRepresentativeCommissionListResponse,
-    parts=("GetRepresentativeCommissionListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_REPRESENTATIVE = Operation(
+    SERVICE, "add_representative", AddRepresentativeRequest, AddRepresentativeResponse
 )
-GET_COMMISSION_RULE_LIST: Operation[
-    GetRepresentativeCommissionRuleListRequest, GetRepresentativeCommissionRuleListResponse
-] = Operation(
-    service="Representative",
-    name="get_commission_rule_list",
-    namespace="http://portaone.com/Porta/SOAP/Representative",
-    soap_action="http://portaone.com/Porta/SOAP/Representative#get_commission_rule_list",
-    endpoint_path="/Porta/SOAP/Representative",
-    request=GetRepresentativeCommissionRuleListRequest,
-    response=GetRepresentativeCommissionRuleListResponse,
-    parts=("GetRepresentativeCommissionRuleListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_REPRESENTATIVE = Operation(
+    SERVICE, "update_representative", UpdateRepresentativeRequest, UpdateRepresentativeResponse
+)
+DELETE_REPRESENTATIVE = Operation(
+    SERVICE, "delete_representative", DeleteRepresentativeRequest, DeleteRepresentativeResponse
+)
+GET_COMMISSION_LIST = Operation(
+    SERVICE,
+    "get_commission_list",
+    GetRepresentativeCommissionListRequest,
+    GetRepresentativeCommissionListResponse,
+)
+GET_COMMISSION_RULE_LIST = Operation(
+    SERVICE,
+    "get_commission_rule_list",
+    GetRepresentativeCommissionRuleListRequest,
+    GetRepresentativeCommissionRuleListResponse,
     page_field="commission_rule_list",
 )
-ADD_COMMISSION_RULE: Operation[
-    AddRepresentativeCommissionRuleRequest, AddRepresentativeCommissionRuleResponse
-] = Operation(
-    service="Representative",
-    name="add_commission_rule",
-    namespace="http://portaone.com/Porta/SOAP/Representative",
-    soap_action="http://portaone.com/Porta/SOAP/Representative#add_commission_rule",
-    endpoint_path="/Porta/SOAP/Representative",
-    request=AddRepresentativeCommissionRuleRequest,
-    response=AddRepresentativeCommissionRuleResponse,
-    parts=("AddRepresentativeCommissionRuleRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_COMMISSION_RULE = Operation(
+    SERVICE,
+    "add_commission_rule",
+    AddRepresentativeCommissionRuleRequest,
+    AddRepresentativeCommissionRuleResponse,
 )
-UPDATE_COMMISSION_RULE: Operation[
-    UpdateRepresentativeCommissionRuleRequest, UpdateRepresentativeCommissionRuleResponse
-] = Operation(
-    service="Representative",
-    name="update_commission_rule",
-    namespace="http://portaone.com/Porta/SOAP/Representative",
-    soap_action="http://portaone.com/Porta/SOAP/Representative#update_commission_rule",
-    endpoint_path="/Porta/SOAP/Representative",
-    request=UpdateRepresentativeCommissionRuleRequest,
-    response=UpdateRepresentativeCommissionRuleResponse,
-    parts=("UpdateRepresentativeCommissionRuleRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_COMMISSION_RULE = Operation(
+    SERVICE,
+    "update_commission_rule",
+    UpdateRepresentativeCommissionRuleRequest,
+    UpdateRepresentativeCommissionRuleResponse,
 )
-DELETE_COMMISSION_RULE: Operation[
-    DeleteRepresentativeCommissionRuleRequest, DeleteRepresentativeCommissionRuleResponse
-] = Operation(
-    service="Representative",
-    name="delete_commission_rule",
-    namespace="http://portaone.com/Porta/SOAP/Representative",
-    soap_action="http://portaone.com/Porta/SOAP/Representative#delete_commission_rule",
-    endpoint_path="/Porta/SOAP/Representative",
-    request=DeleteRepresentativeCommissionRuleRequest,
-    response=DeleteRepresentativeCommissionRuleResponse,
-    parts=("DeleteRepresentativeCommissionRuleRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_COMMISSION_RULE = Operation(
+    SERVICE,
+    "delete_commission_rule",
+    DeleteRepresentativeCommissionRuleRequest,
+    DeleteRepresentativeCommissionRuleResponse,
 )
-GET_REPRESENTATIVE_CUSTOMERS: Operation[
-    GetRepresentativeCustomersRequest, GetRepresentativeCustomersResponse
-] = Operation(
-    service="Representative",
-    name="get_representative_customers",
-    namespace="http://portaone.com/Porta/SOAP/Representative",
-    soap_action="http://portaone.com/Porta/SOAP/Representative#get_representative_customers",
-    endpoint_path="/Porta/SOAP/Representative",
-    request=GetRepresentativeCustomersRequest,
-    response=GetRepresentativeCustomersResponse,
-    parts=("GetRepresentativeCustomersRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_REPRESENTATIVE_CUSTOMERS = Operation(
+    SERVICE,
+    "get_representative_customers",
+    GetRepresentativeCustomersRequest,
+    GetRepresentativeCustomersResponse,
 )
 
 
@@ -234,6 +154,23 @@ class RepresentativeService(ServiceBase):
     ) -> GetRepresentativeListResponse:
         """Returns the representative records that match the search criteria."""
         return self._call(GET_REPRESENTATIVE_LIST, request, fields)
+
+    @overload
+    def iter_representative_list(
+        self, request: GetRepresentativeListRequest, /, *, page_size: int = 100
+    ) -> Iterator[RepresentativeInfo]: ...
+
+    @overload
+    def iter_representative_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        name: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[RepresentativeInfo]: ...
 
     def iter_representative_list(
         self,
@@ -349,6 +286,23 @@ class RepresentativeService(ServiceBase):
     ) -> GetRepresentativeCommissionRuleListResponse:
         """Returns the commission rule records that match the search criteria."""
         return self._call(GET_COMMISSION_RULE_LIST, request, fields)
+
+    @overload
+    def iter_commission_rule_list(
+        self, request: GetRepresentativeCommissionRuleListRequest, /, *, page_size: int = 100
+    ) -> Iterator[CommissionRuleInfo]: ...
+
+    @overload
+    def iter_commission_rule_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_rep: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[CommissionRuleInfo]: ...
 
     def iter_commission_rule_list(
         self,
@@ -494,6 +448,23 @@ class AsyncRepresentativeService(AsyncServiceBase):
         """Returns the representative records that match the search criteria."""
         return await self._call(GET_REPRESENTATIVE_LIST, request, fields)
 
+    @overload
+    def iter_representative_list(
+        self, request: GetRepresentativeListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[RepresentativeInfo]: ...
+
+    @overload
+    def iter_representative_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        name: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[RepresentativeInfo]: ...
+
     async def iter_representative_list(
         self,
         request: GetRepresentativeListRequest | None = None,
@@ -609,6 +580,23 @@ class AsyncRepresentativeService(AsyncServiceBase):
     ) -> GetRepresentativeCommissionRuleListResponse:
         """Returns the commission rule records that match the search criteria."""
         return await self._call(GET_COMMISSION_RULE_LIST, request, fields)
+
+    @overload
+    def iter_commission_rule_list(
+        self, request: GetRepresentativeCommissionRuleListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[CommissionRuleInfo]: ...
+
+    @overload
+    def iter_commission_rule_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_rep: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[CommissionRuleInfo]: ...
 
     async def iter_commission_rule_list(
         self,

@@ -8,12 +8,12 @@ Admin interface, mr105/admin/ResellerAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import date
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
-from datetime import date
 from ..types.common import CustomerInfo, ProductInfo
 from ..types.reseller import (
     GetResellerProductListRequest,
@@ -33,81 +33,41 @@ from ..types.reseller import (
 
 __all__ = ["ResellerService", "AsyncResellerService"]
 
-GET_RESELLER_SETTINGS: Operation[GetResellerSettingsRequest, GetResellerSettingsResponse] = (
-    Operation(
-        service="Reseller",
-        name="get_reseller_settings",
-        namespace="http://portaone.com/Porta/SOAP/Reseller",
-        soap_action="http://portaone.com/Porta/SOAP/Reseller#get_reseller_settings",
-        endpoint_path="/Porta/SOAP/Reseller",
-        request=GetResellerSettingsRequest,
-        response=GetResellerSettingsResponse,
-        parts=("GetResellerSettingsRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
-)
-UPDATE_RESELLER_SETTINGS: Operation[
-    UpdateResellerSettingsRequest, UpdateResellerSettingsResponse
-] = Operation(
-    service="Reseller",
-    name="update_reseller_settings",
+SERVICE = ServiceSpec(
+    "Reseller",
     namespace="http://portaone.com/Porta/SOAP/Reseller",
-    soap_action="http://portaone.com/Porta/SOAP/Reseller#update_reseller_settings",
     endpoint_path="/Porta/SOAP/Reseller",
-    request=UpdateResellerSettingsRequest,
-    response=UpdateResellerSettingsResponse,
-    parts=("UpdateResellerSettingsRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_SUBRESELLER_LIST: Operation[GetSubresellerListRequest, GetSubresellerListResponse] = Operation(
-    service="Reseller",
-    name="get_subreseller_list",
-    namespace="http://portaone.com/Porta/SOAP/Reseller",
-    soap_action="http://portaone.com/Porta/SOAP/Reseller#get_subreseller_list",
-    endpoint_path="/Porta/SOAP/Reseller",
-    request=GetSubresellerListRequest,
-    response=GetSubresellerListResponse,
-    parts=("GetSubresellerListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_RESELLER_SETTINGS = Operation(
+    SERVICE, "get_reseller_settings", GetResellerSettingsRequest, GetResellerSettingsResponse
+)
+UPDATE_RESELLER_SETTINGS = Operation(
+    SERVICE,
+    "update_reseller_settings",
+    UpdateResellerSettingsRequest,
+    UpdateResellerSettingsResponse,
+)
+GET_SUBRESELLER_LIST = Operation(
+    SERVICE,
+    "get_subreseller_list",
+    GetSubresellerListRequest,
+    GetSubresellerListResponse,
     page_field="customer_list",
 )
-GET_RESELLER_TREE: Operation[GetResellerTreeRequest, GetResellerTreeResponse] = Operation(
-    service="Reseller",
-    name="get_reseller_tree",
-    namespace="http://portaone.com/Porta/SOAP/Reseller",
-    soap_action="http://portaone.com/Porta/SOAP/Reseller#get_reseller_tree",
-    endpoint_path="/Porta/SOAP/Reseller",
-    request=GetResellerTreeRequest,
-    response=GetResellerTreeResponse,
-    parts=("GetResellerTreeRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_RESELLER_TREE = Operation(
+    SERVICE, "get_reseller_tree", GetResellerTreeRequest, GetResellerTreeResponse
 )
-GET_RESELLER_PRODUCT_LIST: Operation[
-    GetResellerProductListRequest, GetResellerProductListResponse
-] = Operation(
-    service="Reseller",
-    name="get_reseller_product_list",
-    namespace="http://portaone.com/Porta/SOAP/Reseller",
-    soap_action="http://portaone.com/Porta/SOAP/Reseller#get_reseller_product_list",
-    endpoint_path="/Porta/SOAP/Reseller",
-    request=GetResellerProductListRequest,
-    response=GetResellerProductListResponse,
-    parts=("GetResellerProductListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_RESELLER_PRODUCT_LIST = Operation(
+    SERVICE,
+    "get_reseller_product_list",
+    GetResellerProductListRequest,
+    GetResellerProductListResponse,
     page_field="product_list",
 )
-GET_RESELLER_STATISTICS: Operation[GetResellerStatisticsRequest, GetResellerStatisticsResponse] = (
-    Operation(
-        service="Reseller",
-        name="get_reseller_statistics",
-        namespace="http://portaone.com/Porta/SOAP/Reseller",
-        soap_action="http://portaone.com/Porta/SOAP/Reseller#get_reseller_statistics",
-        endpoint_path="/Porta/SOAP/Reseller",
-        request=GetResellerStatisticsRequest,
-        response=GetResellerStatisticsResponse,
-        parts=("GetResellerStatisticsRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+GET_RESELLER_STATISTICS = Operation(
+    SERVICE, "get_reseller_statistics", GetResellerStatisticsRequest, GetResellerStatisticsResponse
 )
 
 
@@ -178,6 +138,23 @@ class ResellerService(ServiceBase):
         """Returns the subreseller records that match the search criteria."""
         return self._call(GET_SUBRESELLER_LIST, request, fields)
 
+    @overload
+    def iter_subreseller_list(
+        self, request: GetSubresellerListRequest, /, *, page_size: int = 100
+    ) -> Iterator[CustomerInfo]: ...
+
+    @overload
+    def iter_subreseller_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[CustomerInfo]: ...
+
     def iter_subreseller_list(
         self,
         request: GetSubresellerListRequest | None = None,
@@ -228,6 +205,23 @@ class ResellerService(ServiceBase):
     ) -> GetResellerProductListResponse:
         """Returns the reseller product records that match the search criteria."""
         return self._call(GET_RESELLER_PRODUCT_LIST, request, fields)
+
+    @overload
+    def iter_reseller_product_list(
+        self, request: GetResellerProductListRequest, /, *, page_size: int = 100
+    ) -> Iterator[ProductInfo]: ...
+
+    @overload
+    def iter_reseller_product_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[ProductInfo]: ...
 
     def iter_reseller_product_list(
         self,
@@ -332,6 +326,23 @@ class AsyncResellerService(AsyncServiceBase):
         """Returns the subreseller records that match the search criteria."""
         return await self._call(GET_SUBRESELLER_LIST, request, fields)
 
+    @overload
+    def iter_subreseller_list(
+        self, request: GetSubresellerListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[CustomerInfo]: ...
+
+    @overload
+    def iter_subreseller_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[CustomerInfo]: ...
+
     async def iter_subreseller_list(
         self,
         request: GetSubresellerListRequest | None = None,
@@ -385,6 +396,23 @@ class AsyncResellerService(AsyncServiceBase):
     ) -> GetResellerProductListResponse:
         """Returns the reseller product records that match the search criteria."""
         return await self._call(GET_RESELLER_PRODUCT_LIST, request, fields)
+
+    @overload
+    def iter_reseller_product_list(
+        self, request: GetResellerProductListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[ProductInfo]: ...
+
+    @overload
+    def iter_reseller_product_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[ProductInfo]: ...
 
     async def iter_reseller_product_list(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.routing_plan import (
@@ -40,131 +40,59 @@ from ..types.routing_plan import (
 
 __all__ = ["RoutingPlanService", "AsyncRoutingPlanService"]
 
-GET_ROUTING_PLAN_INFO: Operation[GetRoutingPlanInfoRequest, GetRoutingPlanInfoResponse] = (
-    Operation(
-        service="RoutingPlan",
-        name="get_routing_plan_info",
-        namespace="http://portaone.com/Porta/SOAP/RoutingPlan",
-        soap_action="http://portaone.com/Porta/SOAP/RoutingPlan#get_routing_plan_info",
-        endpoint_path="/Porta/SOAP/RoutingPlan",
-        request=GetRoutingPlanInfoRequest,
-        response=GetRoutingPlanInfoResponse,
-        parts=("GetRoutingPlanInfoRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
-)
-GET_ROUTING_PLAN_LIST: Operation[GetRoutingPlanListRequest, GetRoutingPlanListResponse] = (
-    Operation(
-        service="RoutingPlan",
-        name="get_routing_plan_list",
-        namespace="http://portaone.com/Porta/SOAP/RoutingPlan",
-        soap_action="http://portaone.com/Porta/SOAP/RoutingPlan#get_routing_plan_list",
-        endpoint_path="/Porta/SOAP/RoutingPlan",
-        request=GetRoutingPlanListRequest,
-        response=GetRoutingPlanListResponse,
-        parts=("GetRoutingPlanListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-        page_field="routing_plan_list",
-    )
-)
-ADD_ROUTING_PLAN: Operation[AddRoutingPlanRequest, AddRoutingPlanResponse] = Operation(
-    service="RoutingPlan",
-    name="add_routing_plan",
+SERVICE = ServiceSpec(
+    "RoutingPlan",
     namespace="http://portaone.com/Porta/SOAP/RoutingPlan",
-    soap_action="http://portaone.com/Porta/SOAP/RoutingPlan#add_routing_plan",
     endpoint_path="/Porta/SOAP/RoutingPlan",
-    request=AddRoutingPlanRequest,
-    response=AddRoutingPlanResponse,
-    parts=("AddRoutingPlanRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-UPDATE_ROUTING_PLAN: Operation[UpdateRoutingPlanRequest, UpdateRoutingPlanResponse] = Operation(
-    service="RoutingPlan",
-    name="update_routing_plan",
-    namespace="http://portaone.com/Porta/SOAP/RoutingPlan",
-    soap_action="http://portaone.com/Porta/SOAP/RoutingPlan#update_routing_plan",
-    endpoint_path="/Porta/SOAP/RoutingPlan",
-    request=UpdateRoutingPlanRequest,
-    response=UpdateRoutingPlanResponse,
-    parts=("UpdateRoutingPlanRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_ROUTING_PLAN_INFO = Operation(
+    SERVICE, "get_routing_plan_info", GetRoutingPlanInfoRequest, GetRoutingPlanInfoResponse
 )
-DELETE_ROUTING_PLAN: Operation[DeleteRoutingPlanRequest, DeleteRoutingPlanResponse] = Operation(
-    service="RoutingPlan",
-    name="delete_routing_plan",
-    namespace="http://portaone.com/Porta/SOAP/RoutingPlan",
-    soap_action="http://portaone.com/Porta/SOAP/RoutingPlan#delete_routing_plan",
-    endpoint_path="/Porta/SOAP/RoutingPlan",
-    request=DeleteRoutingPlanRequest,
-    response=DeleteRoutingPlanResponse,
-    parts=("DeleteRoutingPlanRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_ROUTING_PLAN_LIST = Operation(
+    SERVICE,
+    "get_routing_plan_list",
+    GetRoutingPlanListRequest,
+    GetRoutingPlanListResponse,
+    page_field="routing_plan_list",
 )
-GET_ROUTE_LIST: Operation[GetRoutingPlanRouteListRequest, GetRoutingPlanRouteListResponse] = (
-    Operation(
-        service="RoutingPlan",
-        name="get_route_list",
-        namespace="http://portaone.com/Porta/SOAP/RoutingPlan",
-        soap_action="http://portaone.com/Porta/SOAP/RoutingPlan#get_route_list",
-        endpoint_path="/Porta/SOAP/RoutingPlan",
-        request=GetRoutingPlanRouteListRequest,
-        response=GetRoutingPlanRouteListResponse,
-        parts=("GetRoutingPlanRouteListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+ADD_ROUTING_PLAN = Operation(
+    SERVICE, "add_routing_plan", AddRoutingPlanRequest, AddRoutingPlanResponse
 )
-GET_ROUTING_CRITERIA_LIST: Operation[
-    GetRoutingPlanRoutingCriteriaListRequest, GetRoutingPlanRoutingCriteriaListResponse
-] = Operation(
-    service="RoutingPlan",
-    name="get_routing_criteria_list",
-    namespace="http://portaone.com/Porta/SOAP/RoutingPlan",
-    soap_action="http://portaone.com/Porta/SOAP/RoutingPlan#get_routing_criteria_list",
-    endpoint_path="/Porta/SOAP/RoutingPlan",
-    request=GetRoutingPlanRoutingCriteriaListRequest,
-    response=GetRoutingPlanRoutingCriteriaListResponse,
-    parts=("GetRoutingPlanRoutingCriteriaListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_ROUTING_PLAN = Operation(
+    SERVICE, "update_routing_plan", UpdateRoutingPlanRequest, UpdateRoutingPlanResponse
+)
+DELETE_ROUTING_PLAN = Operation(
+    SERVICE, "delete_routing_plan", DeleteRoutingPlanRequest, DeleteRoutingPlanResponse
+)
+GET_ROUTE_LIST = Operation(
+    SERVICE, "get_route_list", GetRoutingPlanRouteListRequest, GetRoutingPlanRouteListResponse
+)
+GET_ROUTING_CRITERIA_LIST = Operation(
+    SERVICE,
+    "get_routing_criteria_list",
+    GetRoutingPlanRoutingCriteriaListRequest,
+    GetRoutingPlanRoutingCriteriaListResponse,
     page_field="routing_criteria_list",
 )
-ADD_ROUTING_CRITERIA: Operation[
-    AddRoutingPlanRoutingCriteriaRequest, AddRoutingPlanRoutingCriteriaResponse
-] = Operation(
-    service="RoutingPlan",
-    name="add_routing_criteria",
-    namespace="http://portaone.com/Porta/SOAP/RoutingPlan",
-    soap_action="http://portaone.com/Porta/SOAP/RoutingPlan#add_routing_criteria",
-    endpoint_path="/Porta/SOAP/RoutingPlan",
-    request=AddRoutingPlanRoutingCriteriaRequest,
-    response=AddRoutingPlanRoutingCriteriaResponse,
-    parts=("AddRoutingPlanRoutingCriteriaRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_ROUTING_CRITERIA = Operation(
+    SERVICE,
+    "add_routing_criteria",
+    AddRoutingPlanRoutingCriteriaRequest,
+    AddRoutingPlanRoutingCriteriaResponse,
 )
-UPDATE_ROUTING_CRITERIA: Operation[
-    UpdateRoutingPlanRoutingCriteriaRequest, UpdateRoutingPlanRoutingCriteriaResponse
-] = Operation(
-    service="RoutingPlan",
-    name="update_routing_criteria",
-    namespace="http://portaone.com/Porta/SOAP/RoutingPlan",
-    soap_action="http://portaone.com/Porta/SOAP/RoutingPlan#update_routing_criteria",
-    endpoint_path="/Porta/SOAP/RoutingPlan",
-    request=UpdateRoutingPlanRoutingCriteriaRequest,
-    response=UpdateRoutingPlanRoutingCriteriaResponse,
-    parts=("UpdateRoutingPlanRoutingCriteriaRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_ROUTING_CRITERIA = Operation(
+    SERVICE,
+    "update_routing_criteria",
+    UpdateRoutingPlanRoutingCriteriaRequest,
+    UpdateRoutingPlanRoutingCriteriaResponse,
 )
-DELETE_ROUTING_CRITERIA: Operation[
-    DeleteRoutingPlanRoutingCriteriaRequest, DeleteRoutingPlanRoutingCriteriaResponse
-] = Operation(
-    service="RoutingPlan",
-    name="delete_routing_criteria",
-    namespace="http://portaone.com/Porta/SOAP/RoutingPlan",
-    soap_action="http://portaone.com/Porta/SOAP/RoutingPlan#delete_routing_criteria",
-    endpoint_path="/Porta/SOAP/RoutingPlan",
-    request=DeleteRoutingPlanRoutingCriteriaRequest,
-    response=DeleteRoutingPlanRoutingCriteriaResponse,
-    parts=("DeleteRoutingPlanRoutingCriteriaRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_ROUTING_CRITERIA = Operation(
+    SERVICE,
+    "delete_routing_criteria",
+    DeleteRoutingPlanRoutingCriteriaRequest,
+    DeleteRoutingPlanRoutingCriteriaResponse,
 )
 
 
@@ -214,6 +142,23 @@ class RoutingPlanService(ServiceBase):
     ) -> GetRoutingPlanListResponse:
         """Returns the routing plan records that match the search criteria."""
         return self._call(GET_ROUTING_PLAN_LIST, request, fields)
+
+    @overload
+    def iter_routing_plan_list(
+        self, request: GetRoutingPlanListRequest, /, *, page_size: int = 100
+    ) -> Iterator[RoutingPlanInfo]: ...
+
+    @overload
+    def iter_routing_plan_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        name: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[RoutingPlanInfo]: ...
 
     def iter_routing_plan_list(
         self,
@@ -326,6 +271,23 @@ class RoutingPlanService(ServiceBase):
     ) -> GetRoutingPlanRoutingCriteriaListResponse:
         """Returns the routing criteria records that match the search criteria."""
         return self._call(GET_ROUTING_CRITERIA_LIST, request, fields)
+
+    @overload
+    def iter_routing_criteria_list(
+        self, request: GetRoutingPlanRoutingCriteriaListRequest, /, *, page_size: int = 100
+    ) -> Iterator[RoutingCriteriaInfo]: ...
+
+    @overload
+    def iter_routing_criteria_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_routing_plan: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[RoutingCriteriaInfo]: ...
 
     def iter_routing_criteria_list(
         self,
@@ -449,6 +411,23 @@ class AsyncRoutingPlanService(AsyncServiceBase):
         """Returns the routing plan records that match the search criteria."""
         return await self._call(GET_ROUTING_PLAN_LIST, request, fields)
 
+    @overload
+    def iter_routing_plan_list(
+        self, request: GetRoutingPlanListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[RoutingPlanInfo]: ...
+
+    @overload
+    def iter_routing_plan_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        name: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[RoutingPlanInfo]: ...
+
     async def iter_routing_plan_list(
         self,
         request: GetRoutingPlanListRequest | None = None,
@@ -563,6 +542,23 @@ class AsyncRoutingPlanService(AsyncServiceBase):
     ) -> GetRoutingPlanRoutingCriteriaListResponse:
         """Returns the routing criteria records that match the search criteria."""
         return await self._call(GET_ROUTING_CRITERIA_LIST, request, fields)
+
+    @overload
+    def iter_routing_criteria_list(
+        self, request: GetRoutingPlanRoutingCriteriaListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[RoutingCriteriaInfo]: ...
+
+    @overload
+    def iter_routing_criteria_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_routing_plan: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[RoutingCriteriaInfo]: ...
 
     async def iter_routing_criteria_list(
         self,

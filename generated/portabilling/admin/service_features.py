@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.service_features import (
@@ -23,44 +23,30 @@ from ..types.service_features import (
 
 __all__ = ["ServiceFeaturesService", "AsyncServiceFeaturesService"]
 
-GET_SERVICE_FEATURE_LIST: Operation[
-    GetServiceFeaturesServiceFeatureListRequest, GetServiceFeaturesServiceFeatureListResponse
-] = Operation(
-    service="ServiceFeatures",
-    name="get_service_feature_list",
+SERVICE = ServiceSpec(
+    "ServiceFeatures",
     namespace="http://portaone.com/Porta/SOAP/ServiceFeatures",
-    soap_action="http://portaone.com/Porta/SOAP/ServiceFeatures#get_service_feature_list",
     endpoint_path="/Porta/SOAP/ServiceFeatures",
-    request=GetServiceFeaturesServiceFeatureListRequest,
-    response=GetServiceFeaturesServiceFeatureListResponse,
-    parts=("GetServiceFeaturesServiceFeatureListRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_FEATURE_ATTRIBUTES: Operation[
-    GetServiceFeaturesFeatureAttributesRequest, GetServiceFeaturesFeatureAttributesResponse
-] = Operation(
-    service="ServiceFeatures",
-    name="get_feature_attributes",
-    namespace="http://portaone.com/Porta/SOAP/ServiceFeatures",
-    soap_action="http://portaone.com/Porta/SOAP/ServiceFeatures#get_feature_attributes",
-    endpoint_path="/Porta/SOAP/ServiceFeatures",
-    request=GetServiceFeaturesFeatureAttributesRequest,
-    response=GetServiceFeaturesFeatureAttributesResponse,
-    parts=("GetServiceFeaturesFeatureAttributesRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_SERVICE_FEATURE_LIST = Operation(
+    SERVICE,
+    "get_service_feature_list",
+    GetServiceFeaturesServiceFeatureListRequest,
+    GetServiceFeaturesServiceFeatureListResponse,
 )
-GET_SERVICE_LIST: Operation[
-    GetServiceFeaturesServiceListRequest, GetServiceFeaturesServiceListResponse
-] = Operation(
-    service="ServiceFeatures",
-    name="get_service_list",
-    namespace="http://portaone.com/Porta/SOAP/ServiceFeatures",
-    soap_action="http://portaone.com/Porta/SOAP/ServiceFeatures#get_service_list",
-    endpoint_path="/Porta/SOAP/ServiceFeatures",
-    request=GetServiceFeaturesServiceListRequest,
-    response=GetServiceFeaturesServiceListResponse,
-    parts=("GetServiceFeaturesServiceListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_FEATURE_ATTRIBUTES = Operation(
+    SERVICE,
+    "get_feature_attributes",
+    GetServiceFeaturesFeatureAttributesRequest,
+    GetServiceFeaturesFeatureAttributesResponse,
+)
+GET_SERVICE_LIST = Operation(
+    SERVICE,
+    "get_service_list",
+    GetServiceFeaturesServiceListRequest,
+    GetServiceFeaturesServiceListResponse,
 )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.service_policy import (
@@ -38,120 +38,47 @@ from ..types.service_policy import (
 
 __all__ = ["ServicePolicyService", "AsyncServicePolicyService"]
 
-GET_SERVICE_POLICY_INFO: Operation[GetServicePolicyInfoRequest, GetServicePolicyInfoResponse] = (
-    Operation(
-        service="ServicePolicy",
-        name="get_service_policy_info",
-        namespace="http://portaone.com/Porta/SOAP/ServicePolicy",
-        soap_action="http://portaone.com/Porta/SOAP/ServicePolicy#get_service_policy_info",
-        endpoint_path="/Porta/SOAP/ServicePolicy",
-        request=GetServicePolicyInfoRequest,
-        response=GetServicePolicyInfoResponse,
-        parts=("GetServicePolicyInfoRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
-)
-GET_SERVICE_POLICY_LIST: Operation[GetServicePolicyListRequest, GetServicePolicyListResponse] = (
-    Operation(
-        service="ServicePolicy",
-        name="get_service_policy_list",
-        namespace="http://portaone.com/Porta/SOAP/ServicePolicy",
-        soap_action="http://portaone.com/Porta/SOAP/ServicePolicy#get_service_policy_list",
-        endpoint_path="/Porta/SOAP/ServicePolicy",
-        request=GetServicePolicyListRequest,
-        response=GetServicePolicyListResponse,
-        parts=("GetServicePolicyListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-        page_field="service_policy_list",
-    )
-)
-ADD_SERVICE_POLICY: Operation[AddServicePolicyRequest, AddServicePolicyResponse] = Operation(
-    service="ServicePolicy",
-    name="add_service_policy",
+SERVICE = ServiceSpec(
+    "ServicePolicy",
     namespace="http://portaone.com/Porta/SOAP/ServicePolicy",
-    soap_action="http://portaone.com/Porta/SOAP/ServicePolicy#add_service_policy",
     endpoint_path="/Porta/SOAP/ServicePolicy",
-    request=AddServicePolicyRequest,
-    response=AddServicePolicyResponse,
-    parts=("AddServicePolicyRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-UPDATE_SERVICE_POLICY: Operation[UpdateServicePolicyRequest, UpdateServicePolicyResponse] = (
-    Operation(
-        service="ServicePolicy",
-        name="update_service_policy",
-        namespace="http://portaone.com/Porta/SOAP/ServicePolicy",
-        soap_action="http://portaone.com/Porta/SOAP/ServicePolicy#update_service_policy",
-        endpoint_path="/Porta/SOAP/ServicePolicy",
-        request=UpdateServicePolicyRequest,
-        response=UpdateServicePolicyResponse,
-        parts=("UpdateServicePolicyRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+
+GET_SERVICE_POLICY_INFO = Operation(
+    SERVICE, "get_service_policy_info", GetServicePolicyInfoRequest, GetServicePolicyInfoResponse
 )
-DELETE_SERVICE_POLICY: Operation[DeleteServicePolicyRequest, DeleteServicePolicyResponse] = (
-    Operation(
-        service="ServicePolicy",
-        name="delete_service_policy",
-        namespace="http://portaone.com/Porta/SOAP/ServicePolicy",
-        soap_action="http://portaone.com/Porta/SOAP/ServicePolicy#delete_service_policy",
-        endpoint_path="/Porta/SOAP/ServicePolicy",
-        request=DeleteServicePolicyRequest,
-        response=DeleteServicePolicyResponse,
-        parts=("DeleteServicePolicyRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+GET_SERVICE_POLICY_LIST = Operation(
+    SERVICE,
+    "get_service_policy_list",
+    GetServicePolicyListRequest,
+    GetServicePolicyListResponse,
+    page_field="service_policy_list",
 )
-GET_POLICY_RULE_LIST: Operation[
-    GetServicePolicyRuleListRequest, GetServicePolicyRuleListResponse
-] = Operation(
-    service="ServicePolicy",
-    name="get_policy_rule_list",
-    namespace="http://portaone.com/Porta/SOAP/ServicePolicy",
-    soap_action="http://portaone.com/Porta/SOAP/ServicePolicy#get_policy_rule_list",
-    endpoint_path="/Porta/SOAP/ServicePolicy",
-    request=GetServicePolicyRuleListRequest,
-    response=GetServicePolicyRuleListResponse,
-    parts=("GetServicePolicyRuleListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_SERVICE_POLICY = Operation(
+    SERVICE, "add_service_policy", AddServicePolicyRequest, AddServicePolicyResponse
+)
+UPDATE_SERVICE_POLICY = Operation(
+    SERVICE, "update_service_policy", UpdateServicePolicyRequest, UpdateServicePolicyResponse
+)
+DELETE_SERVICE_POLICY = Operation(
+    SERVICE, "delete_service_policy", DeleteServicePolicyRequest, DeleteServicePolicyResponse
+)
+GET_POLICY_RULE_LIST = Operation(
+    SERVICE,
+    "get_policy_rule_list",
+    GetServicePolicyRuleListRequest,
+    GetServicePolicyRuleListResponse,
     page_field="policy_rule_list",
 )
-ADD_POLICY_RULE: Operation[AddServicePolicyRuleRequest, AddServicePolicyRuleResponse] = Operation(
-    service="ServicePolicy",
-    name="add_policy_rule",
-    namespace="http://portaone.com/Porta/SOAP/ServicePolicy",
-    soap_action="http://portaone.com/Porta/SOAP/ServicePolicy#add_policy_rule",
-    endpoint_path="/Porta/SOAP/ServicePolicy",
-    request=AddServicePolicyRuleRequest,
-    response=AddServicePolicyRuleResponse,
-    parts=("AddServicePolicyRuleRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_POLICY_RULE = Operation(
+    SERVICE, "add_policy_rule", AddServicePolicyRuleRequest, AddServicePolicyRuleResponse
 )
-UPDATE_POLICY_RULE: Operation[UpdateServicePolicyRuleRequest, UpdateServicePolicyRuleResponse] = (
-    Operation(
-        service="ServicePolicy",
-        name="update_policy_rule",
-        namespace="http://portaone.com/Porta/SOAP/ServicePolicy",
-        soap_action="http://portaone.com/Porta/SOAP/ServicePolicy#update_policy_rule",
-        endpoint_path="/Porta/SOAP/ServicePolicy",
-        request=UpdateServicePolicyRuleRequest,
-        response=UpdateServicePolicyRuleResponse,
-        parts=("UpdateServicePolicyRuleRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+UPDATE_POLICY_RULE = Operation(
+    SERVICE, "update_policy_rule", UpdateServicePolicyRuleRequest, UpdateServicePolicyRuleResponse
 )
-DELETE_POLICY_RULE: Operation[DeleteServicePolicyRuleRequest, DeleteServicePolicyRuleResponse] = (
-    Operation(
-        service="ServicePolicy",
-        name="delete_policy_rule",
-        namespace="http://portaone.com/Porta/SOAP/ServicePolicy",
-        soap_action="http://portaone.com/Porta/SOAP/ServicePolicy#delete_policy_rule",
-        endpoint_path="/Porta/SOAP/ServicePolicy",
-        request=DeleteServicePolicyRuleRequest,
-        response=DeleteServicePolicyRuleResponse,
-        parts=("DeleteServicePolicyRuleRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+DELETE_POLICY_RULE = Operation(
+    SERVICE, "delete_policy_rule", DeleteServicePolicyRuleRequest, DeleteServicePolicyRuleResponse
 )
 
 
@@ -201,6 +128,23 @@ class ServicePolicyService(ServiceBase):
     ) -> GetServicePolicyListResponse:
         """Returns the service policy records that match the search criteria."""
         return self._call(GET_SERVICE_POLICY_LIST, request, fields)
+
+    @overload
+    def iter_service_policy_list(
+        self, request: GetServicePolicyListRequest, /, *, page_size: int = 100
+    ) -> Iterator[ServicePolicyInfo]: ...
+
+    @overload
+    def iter_service_policy_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_service_type: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[ServicePolicyInfo]: ...
 
     def iter_service_policy_list(
         self,
@@ -294,6 +238,23 @@ class ServicePolicyService(ServiceBase):
     ) -> GetServicePolicyRuleListResponse:
         """Returns the policy rule records that match the search criteria."""
         return self._call(GET_POLICY_RULE_LIST, request, fields)
+
+    @overload
+    def iter_policy_rule_list(
+        self, request: GetServicePolicyRuleListRequest, /, *, page_size: int = 100
+    ) -> Iterator[PolicyRuleInfo]: ...
+
+    @overload
+    def iter_policy_rule_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_service_policy: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[PolicyRuleInfo]: ...
 
     def iter_policy_rule_list(
         self,
@@ -417,6 +378,23 @@ class AsyncServicePolicyService(AsyncServiceBase):
         """Returns the service policy records that match the search criteria."""
         return await self._call(GET_SERVICE_POLICY_LIST, request, fields)
 
+    @overload
+    def iter_service_policy_list(
+        self, request: GetServicePolicyListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[ServicePolicyInfo]: ...
+
+    @overload
+    def iter_service_policy_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_service_type: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[ServicePolicyInfo]: ...
+
     async def iter_service_policy_list(
         self,
         request: GetServicePolicyListRequest | None = None,
@@ -510,6 +488,23 @@ class AsyncServicePolicyService(AsyncServiceBase):
     ) -> GetServicePolicyRuleListResponse:
         """Returns the policy rule records that match the search criteria."""
         return await self._call(GET_POLICY_RULE_LIST, request, fields)
+
+    @overload
+    def iter_policy_rule_list(
+        self, request: GetServicePolicyRuleListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[PolicyRuleInfo]: ...
+
+    @overload
+    def iter_policy_rule_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_service_policy: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[PolicyRuleInfo]: ...
 
     async def iter_policy_rule_list(
         self,

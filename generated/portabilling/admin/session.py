@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.session import (
@@ -27,60 +27,21 @@ from ..types.session import (
 
 __all__ = ["SessionService", "AsyncSessionService"]
 
-LOGIN: Operation[LoginRequest, LoginResponse] = Operation(
-    service="Session",
-    name="login",
+SERVICE = ServiceSpec(
+    "Session",
     namespace="http://portaone.com/Porta/SOAP/Session",
-    soap_action="http://portaone.com/Porta/SOAP/Session#login",
     endpoint_path="/Porta/SOAP/Session",
-    request=LoginRequest,
-    response=LoginResponse,
-    parts=("LoginRequest",),
-    auth=False,
-)
-LOGOUT: Operation[LogoutRequest, LogoutResponse] = Operation(
-    service="Session",
-    name="logout",
-    namespace="http://portaone.com/Porta/SOAP/Session",
-    soap_action="http://portaone.com/Porta/SOAP/Session#logout",
-    endpoint_path="/Porta/SOAP/Session",
-    request=LogoutRequest,
-    response=LogoutResponse,
-    parts=("LogoutRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-PING: Operation[PingRequest, PingResponse] = Operation(
-    service="Session",
-    name="ping",
-    namespace="http://portaone.com/Porta/SOAP/Session",
-    soap_action="http://portaone.com/Porta/SOAP/Session#ping",
-    endpoint_path="/Porta/SOAP/Session",
-    request=PingRequest,
-    response=PingResponse,
-    parts=("PingRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+LOGIN = Operation(SERVICE, "login", LoginRequest, LoginResponse, auth=False)
+LOGOUT = Operation(SERVICE, "logout", LogoutRequest, LogoutResponse)
+PING = Operation(SERVICE, "ping", PingRequest, PingResponse)
+CHANGE_PASSWORD = Operation(
+    SERVICE, "change_password", ChangePasswordRequest, ChangePasswordResponse, auth=False
 )
-CHANGE_PASSWORD: Operation[ChangePasswordRequest, ChangePasswordResponse] = Operation(
-    service="Session",
-    name="change_password",
-    namespace="http://portaone.com/Porta/SOAP/Session",
-    soap_action="http://portaone.com/Porta/SOAP/Session#change_password",
-    endpoint_path="/Porta/SOAP/Session",
-    request=ChangePasswordRequest,
-    response=ChangePasswordResponse,
-    parts=("ChangePasswordRequest",),
-    auth=False,
-)
-GET_SESSION_CONTEXT: Operation[GetSessionContextRequest, GetSessionContextResponse] = Operation(
-    service="Session",
-    name="get_session_context",
-    namespace="http://portaone.com/Porta/SOAP/Session",
-    soap_action="http://portaone.com/Porta/SOAP/Session#get_session_context",
-    endpoint_path="/Porta/SOAP/Session",
-    request=GetSessionContextRequest,
-    response=GetSessionContextResponse,
-    parts=("GetSessionContextRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_SESSION_CONTEXT = Operation(
+    SERVICE, "get_session_context", GetSessionContextRequest, GetSessionContextResponse
 )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.sim_card import (
@@ -44,146 +44,53 @@ from ..types.sim_card import (
 
 __all__ = ["SIMCardService", "AsyncSIMCardService"]
 
-GET_SIM_CARD_INFO: Operation[GetSimCardInfoRequest, GetSimCardInfoResponse] = Operation(
-    service="SIMCard",
-    name="get_sim_card_info",
+SERVICE = ServiceSpec(
+    "SIMCard",
     namespace="http://portaone.com/Porta/SOAP/SIMCard",
-    soap_action="http://portaone.com/Porta/SOAP/SIMCard#get_sim_card_info",
     endpoint_path="/Porta/SOAP/SIMCard",
-    request=GetSimCardInfoRequest,
-    response=GetSimCardInfoResponse,
-    parts=("GetSimCardInfoRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_SIM_CARD_LIST: Operation[GetSimCardListRequest, GetSimCardListResponse] = Operation(
-    service="SIMCard",
-    name="get_sim_card_list",
-    namespace="http://portaone.com/Porta/SOAP/SIMCard",
-    soap_action="http://portaone.com/Porta/SOAP/SIMCard#get_sim_card_list",
-    endpoint_path="/Porta/SOAP/SIMCard",
-    request=GetSimCardListRequest,
-    response=GetSimCardListResponse,
-    parts=("GetSimCardListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_SIM_CARD_INFO = Operation(
+    SERVICE, "get_sim_card_info", GetSimCardInfoRequest, GetSimCardInfoResponse
+)
+GET_SIM_CARD_LIST = Operation(
+    SERVICE,
+    "get_sim_card_list",
+    GetSimCardListRequest,
+    GetSimCardListResponse,
     page_field="sim_card_list",
 )
-ADD_SIM_CARD: Operation[AddSimCardRequest, AddSimCardResponse] = Operation(
-    service="SIMCard",
-    name="add_sim_card",
-    namespace="http://portaone.com/Porta/SOAP/SIMCard",
-    soap_action="http://portaone.com/Porta/SOAP/SIMCard#add_sim_card",
-    endpoint_path="/Porta/SOAP/SIMCard",
-    request=AddSimCardRequest,
-    response=AddSimCardResponse,
-    parts=("AddSimCardRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_SIM_CARD = Operation(SERVICE, "add_sim_card", AddSimCardRequest, AddSimCardResponse)
+UPDATE_SIM_CARD = Operation(
+    SERVICE, "update_sim_card", UpdateSimCardRequest, UpdateSimCardResponse
 )
-UPDATE_SIM_CARD: Operation[UpdateSimCardRequest, UpdateSimCardResponse] = Operation(
-    service="SIMCard",
-    name="update_sim_card",
-    namespace="http://portaone.com/Porta/SOAP/SIMCard",
-    soap_action="http://portaone.com/Porta/SOAP/SIMCard#update_sim_card",
-    endpoint_path="/Porta/SOAP/SIMCard",
-    request=UpdateSimCardRequest,
-    response=UpdateSimCardResponse,
-    parts=("UpdateSimCardRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_SIM_CARD = Operation(
+    SERVICE, "delete_sim_card", DeleteSimCardRequest, DeleteSimCardResponse
 )
-DELETE_SIM_CARD: Operation[DeleteSimCardRequest, DeleteSimCardResponse] = Operation(
-    service="SIMCard",
-    name="delete_sim_card",
-    namespace="http://portaone.com/Porta/SOAP/SIMCard",
-    soap_action="http://portaone.com/Porta/SOAP/SIMCard#delete_sim_card",
-    endpoint_path="/Porta/SOAP/SIMCard",
-    request=DeleteSimCardRequest,
-    response=DeleteSimCardResponse,
-    parts=("DeleteSimCardRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ASSIGN_SIM_CARD = Operation(
+    SERVICE, "assign_sim_card", AssignSimCardRequest, AssignSimCardResponse
 )
-ASSIGN_SIM_CARD: Operation[AssignSimCardRequest, AssignSimCardResponse] = Operation(
-    service="SIMCard",
-    name="assign_sim_card",
-    namespace="http://portaone.com/Porta/SOAP/SIMCard",
-    soap_action="http://portaone.com/Porta/SOAP/SIMCard#assign_sim_card",
-    endpoint_path="/Porta/SOAP/SIMCard",
-    request=AssignSimCardRequest,
-    response=AssignSimCardResponse,
-    parts=("AssignSimCardRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+RELEASE_SIM_CARD = Operation(
+    SERVICE, "release_sim_card", ReleaseSimCardRequest, ReleaseSimCardResponse
 )
-RELEASE_SIM_CARD: Operation[ReleaseSimCardRequest, ReleaseSimCardResponse] = Operation(
-    service="SIMCard",
-    name="release_sim_card",
-    namespace="http://portaone.com/Porta/SOAP/SIMCard",
-    soap_action="http://portaone.com/Porta/SOAP/SIMCard#release_sim_card",
-    endpoint_path="/Porta/SOAP/SIMCard",
-    request=ReleaseSimCardRequest,
-    response=ReleaseSimCardResponse,
-    parts=("ReleaseSimCardRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-GET_SIM_CARD_PROFILE_LIST: Operation[
-    GetSimCardProfileListRequest, GetSimCardProfileListResponse
-] = Operation(
-    service="SIMCard",
-    name="get_sim_card_profile_list",
-    namespace="http://portaone.com/Porta/SOAP/SIMCard",
-    soap_action="http://portaone.com/Porta/SOAP/SIMCard#get_sim_card_profile_list",
-    endpoint_path="/Porta/SOAP/SIMCard",
-    request=GetSimCardProfileListRequest,
-    response=GetSimCardProfileListResponse,
-    parts=("GetSimCardProfileListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_SIM_CARD_PROFILE_LIST = Operation(
+    SERVICE,
+    "get_sim_card_profile_list",
+    GetSimCardProfileListRequest,
+    GetSimCardProfileListResponse,
     page_field="sim_card_profile_list",
 )
-ADD_SIM_CARD_PROFILE: Operation[AddSimCardProfileRequest, AddSimCardProfileResponse] = Operation(
-    service="SIMCard",
-    name="add_sim_card_profile",
-    namespace="http://portaone.com/Porta/SOAP/SIMCard",
-    soap_action="http://portaone.com/Porta/SOAP/SIMCard#add_sim_card_profile",
-    endpoint_path="/Porta/SOAP/SIMCard",
-    request=AddSimCardProfileRequest,
-    response=AddSimCardProfileResponse,
-    parts=("AddSimCardProfileRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_SIM_CARD_PROFILE = Operation(
+    SERVICE, "add_sim_card_profile", AddSimCardProfileRequest, AddSimCardProfileResponse
 )
-UPDATE_SIM_CARD_PROFILE: Operation[UpdateSimCardProfileRequest, UpdateSimCardProfileResponse] = (
-    Operation(
-        service="SIMCard",
-        name="update_sim_card_profile",
-        namespace="http://portaone.com/Porta/SOAP/SIMCard",
-        soap_action="http://portaone.com/Porta/SOAP/SIMCard#update_sim_card_profile",
-        endpoint_path="/Porta/SOAP/SIMCard",
-        request=UpdateSimCardProfileRequest,
-        response=UpdateSimCardProfileResponse,
-        parts=("UpdateSimCardProfileRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+UPDATE_SIM_CARD_PROFILE = Operation(
+    SERVICE, "update_sim_card_profile", UpdateSimCardProfileRequest, UpdateSimCardProfileResponse
 )
-DELETE_SIM_CARD_PROFILE: Operation[DeleteSimCardProfileRequest, DeleteSimCardProfileResponse] = (
-    Operation(
-        service="SIMCard",
-        name="delete_sim_card_profile",
-        namespace="http://portaone.com/Porta/SOAP/SIMCard",
-        soap_action="http://portaone.com/Porta/SOAP/SIMCard#delete_sim_card_profile",
-        endpoint_path="/Porta/SOAP/SIMCard",
-        request=DeleteSimCardProfileRequest,
-        response=DeleteSimCardProfileResponse,
-        parts=("DeleteSimCardProfileRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+DELETE_SIM_CARD_PROFILE = Operation(
+    SERVICE, "delete_sim_card_profile", DeleteSimCardProfileRequest, DeleteSimCardProfileResponse
 )
-SWAP_SIM_CARD: Operation[SwapSimCardRequest, SwapSimCardResponse] = Operation(
-    service="SIMCard",
-    name="swap_sim_card",
-    namespace="http://portaone.com/Porta/SOAP/SIMCard",
-    soap_action="http://portaone.com/Porta/SOAP/SIMCard#swap_sim_card",
-    endpoint_path="/Porta/SOAP/SIMCard",
-    request=SwapSimCardRequest,
-    response=SwapSimCardResponse,
-    parts=("SwapSimCardRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
+SWAP_SIM_CARD = Operation(SERVICE, "swap_sim_card", SwapSimCardRequest, SwapSimCardResponse)
 
 
 class SIMCardService(ServiceBase):
@@ -229,6 +136,24 @@ class SIMCardService(ServiceBase):
     ) -> GetSimCardListResponse:
         """Returns the sim card records that match the search criteria."""
         return self._call(GET_SIM_CARD_LIST, request, fields)
+
+    @overload
+    def iter_sim_card_list(
+        self, request: GetSimCardListRequest, /, *, page_size: int = 100
+    ) -> Iterator[SIMCardInfo]: ...
+
+    @overload
+    def iter_sim_card_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        status: str | UnsetType = UNSET,
+        i_batch: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[SIMCardInfo]: ...
 
     def iter_sim_card_list(
         self,
@@ -353,6 +278,23 @@ class SIMCardService(ServiceBase):
     ) -> GetSimCardProfileListResponse:
         """Returns the sim card profile records that match the search criteria."""
         return self._call(GET_SIM_CARD_PROFILE_LIST, request, fields)
+
+    @overload
+    def iter_sim_card_profile_list(
+        self, request: GetSimCardProfileListRequest, /, *, page_size: int = 100
+    ) -> Iterator[SIMCardProfileInfo]: ...
+
+    @overload
+    def iter_sim_card_profile_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_batch: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[SIMCardProfileInfo]: ...
 
     def iter_sim_card_profile_list(
         self,
@@ -496,6 +438,24 @@ class AsyncSIMCardService(AsyncServiceBase):
         """Returns the sim card records that match the search criteria."""
         return await self._call(GET_SIM_CARD_LIST, request, fields)
 
+    @overload
+    def iter_sim_card_list(
+        self, request: GetSimCardListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[SIMCardInfo]: ...
+
+    @overload
+    def iter_sim_card_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        status: str | UnsetType = UNSET,
+        i_batch: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[SIMCardInfo]: ...
+
     async def iter_sim_card_list(
         self,
         request: GetSimCardListRequest | None = None,
@@ -622,6 +582,23 @@ class AsyncSIMCardService(AsyncServiceBase):
     ) -> GetSimCardProfileListResponse:
         """Returns the sim card profile records that match the search criteria."""
         return await self._call(GET_SIM_CARD_PROFILE_LIST, request, fields)
+
+    @overload
+    def iter_sim_card_profile_list(
+        self, request: GetSimCardProfileListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[SIMCardProfileInfo]: ...
+
+    @overload
+    def iter_sim_card_profile_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_batch: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[SIMCardProfileInfo]: ...
 
     async def iter_sim_card_profile_list(
         self,

@@ -7,13 +7,12 @@ Admin interface, mr105/admin/StatisticsAdminService.wsdl.
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
-from datetime import date
-from datetime import datetime
 from ..types.statistics import (
     ExportStatisticsRequest,
     ExportStatisticsResponse,
@@ -39,130 +38,62 @@ from ..types.statistics import (
 
 __all__ = ["StatisticsService", "AsyncStatisticsService"]
 
-GET_TRAFFIC_STATISTICS: Operation[GetTrafficStatisticsRequest, GetTrafficStatisticsResponse] = (
-    Operation(
-        service="Statistics",
-        name="get_traffic_statistics",
-        namespace="http://portaone.com/Porta/SOAP/Statistics",
-        soap_action="http://portaone.com/Porta/SOAP/Statistics#get_traffic_statistics",
-        endpoint_path="/Porta/SOAP/Statistics",
-        request=GetTrafficStatisticsRequest,
-        response=GetTrafficStatisticsResponse,
-        parts=("GetTrafficStatisticsRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
-)
-GET_XDR_STATISTICS: Operation[GetXdrStatisticsRequest, GetXdrStatisticsResponse] = Operation(
-    service="Statistics",
-    name="get_xdr_statistics",
+SERVICE = ServiceSpec(
+    "Statistics",
     namespace="http://portaone.com/Porta/SOAP/Statistics",
-    soap_action="http://portaone.com/Porta/SOAP/Statistics#get_xdr_statistics",
     endpoint_path="/Porta/SOAP/Statistics",
-    request=GetXdrStatisticsRequest,
-    response=GetXdrStatisticsResponse,
-    parts=("GetXdrStatisticsRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_SUMMARY: Operation[GetStatisticsSummaryRequest, GetStatisticsSummaryResponse] = Operation(
-    service="Statistics",
-    name="get_summary",
-    namespace="http://portaone.com/Porta/SOAP/Statistics",
-    soap_action="http://portaone.com/Porta/SOAP/Statistics#get_summary",
-    endpoint_path="/Porta/SOAP/Statistics",
-    request=GetStatisticsSummaryRequest,
-    response=GetStatisticsSummaryResponse,
-    parts=("GetStatisticsSummaryRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_TRAFFIC_STATISTICS = Operation(
+    SERVICE, "get_traffic_statistics", GetTrafficStatisticsRequest, GetTrafficStatisticsResponse
 )
-GET_ACTIVE_SESSION_COUNT: Operation[
-    GetStatisticsActiveSessionCountRequest, GetStatisticsActiveSessionCountResponse
-] = Operation(
-    service="Statistics",
-    name="get_active_session_count",
-    namespace="http://portaone.com/Porta/SOAP/Statistics",
-    soap_action="http://portaone.com/Porta/SOAP/Statistics#get_active_session_count",
-    endpoint_path="/Porta/SOAP/Statistics",
-    request=GetStatisticsActiveSessionCountRequest,
-    response=GetStatisticsActiveSessionCountResponse,
-    parts=("GetStatisticsActiveSessionCountRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_XDR_STATISTICS = Operation(
+    SERVICE, "get_xdr_statistics", GetXdrStatisticsRequest, GetXdrStatisticsResponse
 )
-GET_TOP_DESTINATIONS: Operation[
-    GetStatisticsTopDestinationsRequest, GetStatisticsTopDestinationsResponse
-] = Operation(
-    service="Statistics",
-    name="get_top_destinations",
-    namespace="http://portaone.com/Porta/SOAP/Statistics",
-    soap_action="http://portaone.com/Porta/SOAP/Statistics#get_top_destinations",
-    endpoint_path="/Porta/SOAP/Statistics",
-    request=GetStatisticsTopDestinationsRequest,
-    response=GetStatisticsTopDestinationsResponse,
-    parts=("GetStatisticsTopDestinationsRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_SUMMARY = Operation(
+    SERVICE, "get_summary", GetStatisticsSummaryRequest, GetStatisticsSummaryResponse
 )
-EXPORT_STATISTICS: Operation[ExportStatisticsRequest, ExportStatisticsResponse] = Operation(
-    service="Statistics",
-    name="export_statistics",
-    namespace="http://portaone.com/Porta/SOAP/Statistics",
-    soap_action="http://portaone.com/Porta/SOAP/Statistics#export_statistics",
-    endpoint_path="/Porta/SOAP/Statistics",
-    request=ExportStatisticsRequest,
-    response=ExportStatisticsResponse,
-    parts=("ExportStatisticsRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_ACTIVE_SESSION_COUNT = Operation(
+    SERVICE,
+    "get_active_session_count",
+    GetStatisticsActiveSessionCountRequest,
+    GetStatisticsActiveSessionCountResponse,
 )
-GET_ASR_ACD_REPORT: Operation[
-    GetStatisticsAsrAcdReportRequest, GetStatisticsAsrAcdReportResponse
-] = Operation(
-    service="Statistics",
-    name="get_asr_acd_report",
-    namespace="http://portaone.com/Porta/SOAP/Statistics",
-    soap_action="http://portaone.com/Porta/SOAP/Statistics#get_asr_acd_report",
-    endpoint_path="/Porta/SOAP/Statistics",
-    request=GetStatisticsAsrAcdReportRequest,
-    response=GetStatisticsAsrAcdReportResponse,
-    parts=("GetStatisticsAsrAcdReportRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_TOP_DESTINATIONS = Operation(
+    SERVICE,
+    "get_top_destinations",
+    GetStatisticsTopDestinationsRequest,
+    GetStatisticsTopDestinationsResponse,
 )
-GET_REVENUE_REPORT: Operation[
-    GetStatisticsRevenueReportRequest, GetStatisticsRevenueReportResponse
-] = Operation(
-    service="Statistics",
-    name="get_revenue_report",
-    namespace="http://portaone.com/Porta/SOAP/Statistics",
-    soap_action="http://portaone.com/Porta/SOAP/Statistics#get_revenue_report",
-    endpoint_path="/Porta/SOAP/Statistics",
-    request=GetStatisticsRevenueReportRequest,
-    response=GetStatisticsRevenueReportResponse,
-    parts=("GetStatisticsRevenueReportRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+EXPORT_STATISTICS = Operation(
+    SERVICE, "export_statistics", ExportStatisticsRequest, ExportStatisticsResponse
 )
-GET_CONCURRENT_CALLS_HISTORY: Operation[
-    GetStatisticsConcurrentCallsHistoryRequest, GetStatisticsConcurrentCallsHistoryResponse
-] = Operation(
-    service="Statistics",
-    name="get_concurrent_calls_history",
-    namespace="http://portaone.com/Porta/SOAP/Statistics",
-    soap_action="http://portaone.com/Porta/SOAP/Statistics#get_concurrent_calls_history",
-    endpoint_path="/Porta/SOAP/Statistics",
-    request=GetStatisticsConcurrentCallsHistoryRequest,
-    response=GetStatisticsConcurrentCallsHistoryResponse,
-    parts=("GetStatisticsConcurrentCallsHistoryRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_ASR_ACD_REPORT = Operation(
+    SERVICE,
+    "get_asr_acd_report",
+    GetStatisticsAsrAcdReportRequest,
+    GetStatisticsAsrAcdReportResponse,
 )
-GET_DASHBOARD_DATA: Operation[
-    GetStatisticsDashboardDataRequest, GetStatisticsDashboardDataResponse
-] = Operation(
-    service="Statistics",
-    name="get_dashboard_data",
-    namespace="http://portaone.com/Porta/SOAP/Statistics",
-    soap_action="",
-    endpoint_path="/Porta/SOAP/Statistics",
-    request=GetStatisticsDashboardDataRequest,
-    response=GetStatisticsDashboardDataResponse,
-    json_only=True,
+GET_REVENUE_REPORT = Operation(
+    SERVICE,
+    "get_revenue_report",
+    GetStatisticsRevenueReportRequest,
+    GetStatisticsRevenueReportResponse,
+)
+GET_CONCURRENT_CALLS_HISTORY = Operation(
+    SERVICE,
+    "get_concurrent_calls_history",
+    GetStatisticsConcurrentCallsHistoryRequest,
+    GetStatisticsConcurrentCallsHistoryResponse,
+)
+GET_DASHBOARD_DATA = Operation(
+    SERVICE,
+    "get_dashboard_data",
+    GetStatisticsDashboardDataRequest,
+    GetStatisticsDashboardDataResponse,
     parts=("params",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+    json_only=True,
 )
 
 

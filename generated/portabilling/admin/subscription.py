@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.common import ChargeInfo
@@ -52,198 +52,91 @@ from ..types.subscription import (
 
 __all__ = ["SubscriptionService", "AsyncSubscriptionService"]
 
-GET_SUBSCRIPTION_INFO: Operation[GetSubscriptionInfoRequest, GetSubscriptionInfoResponse] = (
-    Operation(
-        service="Subscription",
-        name="get_subscription_info",
-        namespace="http://portaone.com/Porta/SOAP/Subscription",
-        soap_action="http://portaone.com/Porta/SOAP/Subscription#get_subscription_info",
-        endpoint_path="/Porta/SOAP/Subscription",
-        request=GetSubscriptionInfoRequest,
-        response=GetSubscriptionInfoResponse,
-        parts=("GetSubscriptionInfoRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
-)
-GET_SUBSCRIPTION_LIST: Operation[GetSubscriptionListRequest, GetSubscriptionListResponse] = (
-    Operation(
-        service="Subscription",
-        name="get_subscription_list",
-        namespace="http://portaone.com/Porta/SOAP/Subscription",
-        soap_action="http://portaone.com/Porta/SOAP/Subscription#get_subscription_list",
-        endpoint_path="/Porta/SOAP/Subscription",
-        request=GetSubscriptionListRequest,
-        response=GetSubscriptionListResponse,
-        parts=("GetSubscriptionListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-        page_field="subscription_list",
-    )
-)
-ADD_SUBSCRIPTION: Operation[AddSubscriptionRequest, AddSubscriptionResponse] = Operation(
-    service="Subscription",
-    name="add_subscription",
+SERVICE = ServiceSpec(
+    "Subscription",
     namespace="http://portaone.com/Porta/SOAP/Subscription",
-    soap_action="http://portaone.com/Porta/SOAP/Subscription#add_subscription",
     endpoint_path="/Porta/SOAP/Subscription",
-    request=AddSubscriptionRequest,
-    response=AddSubscriptionResponse,
-    parts=("AddSubscriptionRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-UPDATE_SUBSCRIPTION: Operation[UpdateSubscriptionRequest, UpdateSubscriptionResponse] = Operation(
-    service="Subscription",
-    name="update_subscription",
-    namespace="http://portaone.com/Porta/SOAP/Subscription",
-    soap_action="http://portaone.com/Porta/SOAP/Subscription#update_subscription",
-    endpoint_path="/Porta/SOAP/Subscription",
-    request=UpdateSubscriptionRequest,
-    response=UpdateSubscriptionResponse,
-    parts=("UpdateSubscriptionRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_SUBSCRIPTION_INFO = Operation(
+    SERVICE, "get_subscription_info", GetSubscriptionInfoRequest, GetSubscriptionInfoResponse
 )
-DELETE_SUBSCRIPTION: Operation[DeleteSubscriptionRequest, DeleteSubscriptionResponse] = Operation(
-    service="Subscription",
-    name="delete_subscription",
-    namespace="http://portaone.com/Porta/SOAP/Subscription",
-    soap_action="http://portaone.com/Porta/SOAP/Subscription#delete_subscription",
-    endpoint_path="/Porta/SOAP/Subscription",
-    request=DeleteSubscriptionRequest,
-    response=DeleteSubscriptionResponse,
-    parts=("DeleteSubscriptionRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_SUBSCRIPTION_LIST = Operation(
+    SERVICE,
+    "get_subscription_list",
+    GetSubscriptionListRequest,
+    GetSubscriptionListResponse,
+    page_field="subscription_list",
 )
-GET_SUBSCRIPTION_CHARGE_LIST: Operation[
-    GetSubscriptionChargeListRequest, GetSubscriptionChargeListResponse
-] = Operation(
-    service="Subscription",
-    name="get_subscription_charge_list",
-    namespace="http://portaone.com/Porta/SOAP/Subscription",
-    soap_action="http://portaone.com/Porta/SOAP/Subscription#get_subscription_charge_list",
-    endpoint_path="/Porta/SOAP/Subscription",
-    request=GetSubscriptionChargeListRequest,
-    response=GetSubscriptionChargeListResponse,
-    parts=("GetSubscriptionChargeListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_SUBSCRIPTION = Operation(
+    SERVICE, "add_subscription", AddSubscriptionRequest, AddSubscriptionResponse
+)
+UPDATE_SUBSCRIPTION = Operation(
+    SERVICE, "update_subscription", UpdateSubscriptionRequest, UpdateSubscriptionResponse
+)
+DELETE_SUBSCRIPTION = Operation(
+    SERVICE, "delete_subscription", DeleteSubscriptionRequest, DeleteSubscriptionResponse
+)
+GET_SUBSCRIPTION_CHARGE_LIST = Operation(
+    SERVICE,
+    "get_subscription_charge_list",
+    GetSubscriptionChargeListRequest,
+    GetSubscriptionChargeListResponse,
     page_field="charges",
 )
-GET_SUBSCRIPTION_DISCOUNT_LIST: Operation[
-    GetSubscriptionDiscountListRequest, GetSubscriptionDiscountListResponse
-] = Operation(
-    service="Subscription",
-    name="get_subscription_discount_list",
-    namespace="http://portaone.com/Porta/SOAP/Subscription",
-    soap_action="http://portaone.com/Porta/SOAP/Subscription#get_subscription_discount_list",
-    endpoint_path="/Porta/SOAP/Subscription",
-    request=GetSubscriptionDiscountListRequest,
-    response=GetSubscriptionDiscountListResponse,
-    parts=("GetSubscriptionDiscountListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_SUBSCRIPTION_DISCOUNT_LIST = Operation(
+    SERVICE,
+    "get_subscription_discount_list",
+    GetSubscriptionDiscountListRequest,
+    GetSubscriptionDiscountListResponse,
     page_field="subscription_discount_list",
 )
-ADD_SUBSCRIPTION_DISCOUNT: Operation[
-    AddSubscriptionDiscountRequest, AddSubscriptionDiscountResponse
-] = Operation(
-    service="Subscription",
-    name="add_subscription_discount",
-    namespace="http://portaone.com/Porta/SOAP/Subscription",
-    soap_action="http://portaone.com/Porta/SOAP/Subscription#add_subscription_discount",
-    endpoint_path="/Porta/SOAP/Subscription",
-    request=AddSubscriptionDiscountRequest,
-    response=AddSubscriptionDiscountResponse,
-    parts=("AddSubscriptionDiscountRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_SUBSCRIPTION_DISCOUNT = Operation(
+    SERVICE,
+    "add_subscription_discount",
+    AddSubscriptionDiscountRequest,
+    AddSubscriptionDiscountResponse,
 )
-UPDATE_SUBSCRIPTION_DISCOUNT: Operation[
-    UpdateSubscriptionDiscountRequest, UpdateSubscriptionDiscountResponse
-] = Operation(
-    service="Subscription",
-    name="update_subscription_discount",
-    namespace="http://portaone.com/Porta/SOAP/Subscription",
-    soap_action="http://portaone.com/Porta/SOAP/Subscription#update_subscription_discount",
-    endpoint_path="/Porta/SOAP/Subscription",
-    request=UpdateSubscriptionDiscountRequest,
-    response=UpdateSubscriptionDiscountResponse,
-    parts=("UpdateSubscriptionDiscountRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_SUBSCRIPTION_DISCOUNT = Operation(
+    SERVICE,
+    "update_subscription_discount",
+    UpdateSubscriptionDiscountRequest,
+    UpdateSubscriptionDiscountResponse,
 )
-DELETE_SUBSCRIPTION_DISCOUNT: Operation[
-    DeleteSubscriptionDiscountRequest, DeleteSubscriptionDiscountResponse
-] = Operation(
-    service="Subscription",
-    name="delete_subscription_discount",
-    namespace="http://portaone.com/Porta/SOAP/Subscription",
-    soap_action="http://portaone.com/Porta/SOAP/Subscription#delete_subscription_discount",
-    endpoint_path="/Porta/SOAP/Subscription",
-    request=DeleteSubscriptionDiscountRequest,
-    response=DeleteSubscriptionDiscountResponse,
-    parts=("DeleteSubscriptionDiscountRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_SUBSCRIPTION_DISCOUNT = Operation(
+    SERVICE,
+    "delete_subscription_discount",
+    DeleteSubscriptionDiscountRequest,
+    DeleteSubscriptionDiscountResponse,
 )
-GET_SUBSCRIPTION_PERIOD_FEE_LIST: Operation[
-    GetSubscriptionPeriodFeeListRequest, GetSubscriptionPeriodFeeListResponse
-] = Operation(
-    service="Subscription",
-    name="get_subscription_period_fee_list",
-    namespace="http://portaone.com/Porta/SOAP/Subscription",
-    soap_action="http://portaone.com/Porta/SOAP/Subscription#get_subscription_period_fee_list",
-    endpoint_path="/Porta/SOAP/Subscription",
-    request=GetSubscriptionPeriodFeeListRequest,
-    response=GetSubscriptionPeriodFeeListResponse,
-    parts=("GetSubscriptionPeriodFeeListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_SUBSCRIPTION_PERIOD_FEE_LIST = Operation(
+    SERVICE,
+    "get_subscription_period_fee_list",
+    GetSubscriptionPeriodFeeListRequest,
+    GetSubscriptionPeriodFeeListResponse,
     page_field="subscription_period_fee_list",
 )
-ADD_SUBSCRIPTION_PERIOD_FEE: Operation[
-    AddSubscriptionPeriodFeeRequest, AddSubscriptionPeriodFeeResponse
-] = Operation(
-    service="Subscription",
-    name="add_subscription_period_fee",
-    namespace="http://portaone.com/Porta/SOAP/Subscription",
-    soap_action="http://portaone.com/Porta/SOAP/Subscription#add_subscription_period_fee",
-    endpoint_path="/Porta/SOAP/Subscription",
-    request=AddSubscriptionPeriodFeeRequest,
-    response=AddSubscriptionPeriodFeeResponse,
-    parts=("AddSubscriptionPeriodFeeRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_SUBSCRIPTION_PERIOD_FEE = Operation(
+    SERVICE,
+    "add_subscription_period_fee",
+    AddSubscriptionPeriodFeeRequest,
+    AddSubscriptionPeriodFeeResponse,
 )
-UPDATE_SUBSCRIPTION_PERIOD_FEE: Operation[
-    UpdateSubscriptionPeriodFeeRequest, UpdateSubscriptionPeriodFeeResponse
-] = Operation(
-    service="Subscription",
-    name="update_subscription_period_fee",
-    namespace="http://portaone.com/Porta/SOAP/Subscription",
-    soap_action="http://portaone.com/Porta/SOAP/Subscription#update_subscription_period_fee",
-    endpoint_path="/Porta/SOAP/Subscription",
-    request=UpdateSubscriptionPeriodFeeRequest,
-    response=UpdateSubscriptionPeriodFeeResponse,
-    parts=("UpdateSubscriptionPeriodFeeRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_SUBSCRIPTION_PERIOD_FEE = Operation(
+    SERVICE,
+    "update_subscription_period_fee",
+    UpdateSubscriptionPeriodFeeRequest,
+    UpdateSubscriptionPeriodFeeResponse,
 )
-DELETE_SUBSCRIPTION_PERIOD_FEE: Operation[
-    DeleteSubscriptionPeriodFeeRequest, DeleteSubscriptionPeriodFeeResponse
-] = Operation(
-    service="Subscription",
-    name="delete_subscription_period_fee",
-    namespace="http://portaone.com/Porta/SOAP/Subscription",
-    soap_action="http://portaone.com/Porta/SOAP/Subscription#delete_subscription_period_fee",
-    endpoint_path="/Porta/SOAP/Subscription",
-    request=DeleteSubscriptionPeriodFeeRequest,
-    response=DeleteSubscriptionPeriodFeeResponse,
-    parts=("DeleteSubscriptionPeriodFeeRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_SUBSCRIPTION_PERIOD_FEE = Operation(
+    SERVICE,
+    "delete_subscription_period_fee",
+    DeleteSubscriptionPeriodFeeRequest,
+    DeleteSubscriptionPeriodFeeResponse,
 )
-GET_SUBSCRIPTION_USAGE: Operation[GetSubscriptionUsageRequest, GetSubscriptionUsageResponse] = (
-    Operation(
-        service="Subscription",
-        name="get_subscription_usage",
-        namespace="http://portaone.com/Porta/SOAP/Subscription",
-        soap_action="http://portaone.com/Porta/SOAP/Subscription#get_subscription_usage",
-        endpoint_path="/Porta/SOAP/Subscription",
-        request=GetSubscriptionUsageRequest,
-        response=GetSubscriptionUsageResponse,
-        parts=("GetSubscriptionUsageRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+GET_SUBSCRIPTION_USAGE = Operation(
+    SERVICE, "get_subscription_usage", GetSubscriptionUsageRequest, GetSubscriptionUsageResponse
 )
 
 
@@ -294,6 +187,24 @@ class SubscriptionService(ServiceBase):
     ) -> GetSubscriptionListResponse:
         """Returns the subscription records that match the search criteria."""
         return self._call(GET_SUBSCRIPTION_LIST, request, fields)
+
+    @overload
+    def iter_subscription_list(
+        self, request: GetSubscriptionListRequest, /, *, page_size: int = 100
+    ) -> Iterator[SubscriptionInfo]: ...
+
+    @overload
+    def iter_subscription_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        name: str | UnsetType = UNSET,
+        iso_4217: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[SubscriptionInfo]: ...
 
     def iter_subscription_list(
         self,
@@ -386,6 +297,23 @@ class SubscriptionService(ServiceBase):
         """Returns the subscription charge records that match the search criteria."""
         return self._call(GET_SUBSCRIPTION_CHARGE_LIST, request, fields)
 
+    @overload
+    def iter_subscription_charge_list(
+        self, request: GetSubscriptionChargeListRequest, /, *, page_size: int = 100
+    ) -> Iterator[ChargeInfo]: ...
+
+    @overload
+    def iter_subscription_charge_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_subscription: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[ChargeInfo]: ...
+
     def iter_subscription_charge_list(
         self,
         request: GetSubscriptionChargeListRequest | None = None,
@@ -418,6 +346,23 @@ class SubscriptionService(ServiceBase):
     ) -> GetSubscriptionDiscountListResponse:
         """Returns the subscription discount records that match the search criteria."""
         return self._call(GET_SUBSCRIPTION_DISCOUNT_LIST, request, fields)
+
+    @overload
+    def iter_subscription_discount_list(
+        self, request: GetSubscriptionDiscountListRequest, /, *, page_size: int = 100
+    ) -> Iterator[SubscriptionDiscountInfo]: ...
+
+    @overload
+    def iter_subscription_discount_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_subscription: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[SubscriptionDiscountInfo]: ...
 
     def iter_subscription_discount_list(
         self,
@@ -512,6 +457,23 @@ class SubscriptionService(ServiceBase):
     ) -> GetSubscriptionPeriodFeeListResponse:
         """Returns the subscription period fee records that match the search criteria."""
         return self._call(GET_SUBSCRIPTION_PERIOD_FEE_LIST, request, fields)
+
+    @overload
+    def iter_subscription_period_fee_list(
+        self, request: GetSubscriptionPeriodFeeListRequest, /, *, page_size: int = 100
+    ) -> Iterator[SubscriptionFeeInfo]: ...
+
+    @overload
+    def iter_subscription_period_fee_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_subscription: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[SubscriptionFeeInfo]: ...
 
     def iter_subscription_period_fee_list(
         self,
@@ -656,6 +618,24 @@ class AsyncSubscriptionService(AsyncServiceBase):
         """Returns the subscription records that match the search criteria."""
         return await self._call(GET_SUBSCRIPTION_LIST, request, fields)
 
+    @overload
+    def iter_subscription_list(
+        self, request: GetSubscriptionListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[SubscriptionInfo]: ...
+
+    @overload
+    def iter_subscription_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        name: str | UnsetType = UNSET,
+        iso_4217: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[SubscriptionInfo]: ...
+
     async def iter_subscription_list(
         self,
         request: GetSubscriptionListRequest | None = None,
@@ -750,6 +730,23 @@ class AsyncSubscriptionService(AsyncServiceBase):
         """Returns the subscription charge records that match the search criteria."""
         return await self._call(GET_SUBSCRIPTION_CHARGE_LIST, request, fields)
 
+    @overload
+    def iter_subscription_charge_list(
+        self, request: GetSubscriptionChargeListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[ChargeInfo]: ...
+
+    @overload
+    def iter_subscription_charge_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_subscription: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[ChargeInfo]: ...
+
     async def iter_subscription_charge_list(
         self,
         request: GetSubscriptionChargeListRequest | None = None,
@@ -783,6 +780,23 @@ class AsyncSubscriptionService(AsyncServiceBase):
     ) -> GetSubscriptionDiscountListResponse:
         """Returns the subscription discount records that match the search criteria."""
         return await self._call(GET_SUBSCRIPTION_DISCOUNT_LIST, request, fields)
+
+    @overload
+    def iter_subscription_discount_list(
+        self, request: GetSubscriptionDiscountListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[SubscriptionDiscountInfo]: ...
+
+    @overload
+    def iter_subscription_discount_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_subscription: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[SubscriptionDiscountInfo]: ...
 
     async def iter_subscription_discount_list(
         self,
@@ -878,6 +892,23 @@ class AsyncSubscriptionService(AsyncServiceBase):
     ) -> GetSubscriptionPeriodFeeListResponse:
         """Returns the subscription period fee records that match the search criteria."""
         return await self._call(GET_SUBSCRIPTION_PERIOD_FEE_LIST, request, fields)
+
+    @overload
+    def iter_subscription_period_fee_list(
+        self, request: GetSubscriptionPeriodFeeListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[SubscriptionFeeInfo]: ...
+
+    @overload
+    def iter_subscription_period_fee_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_subscription: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[SubscriptionFeeInfo]: ...
 
     async def iter_subscription_period_fee_list(
         self,

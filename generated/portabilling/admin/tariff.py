@@ -8,12 +8,12 @@ Admin interface, mr105/admin/TariffAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
-from datetime import datetime
 from ..types.common import TariffInfo
 from ..types.tariff import (
     AddTariffOffPeakPeriodRequest,
@@ -58,222 +58,74 @@ from ..types.tariff import (
 
 __all__ = ["TariffService", "AsyncTariffService"]
 
-GET_TARIFF_INFO: Operation[GetTariffInfoRequest, GetTariffInfoResponse] = Operation(
-    service="Tariff",
-    name="get_tariff_info",
+SERVICE = ServiceSpec(
+    "Tariff",
     namespace="http://portaone.com/Porta/SOAP/Tariff",
-    soap_action="http://portaone.com/Porta/SOAP/Tariff#get_tariff_info",
     endpoint_path="/Porta/SOAP/Tariff",
-    request=GetTariffInfoRequest,
-    response=GetTariffInfoResponse,
-    parts=("GetTariffInfoRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_TARIFF_LIST: Operation[GetTariffListRequest, GetTariffListResponse] = Operation(
-    service="Tariff",
-    name="get_tariff_list",
-    namespace="http://portaone.com/Porta/SOAP/Tariff",
-    soap_action="http://portaone.com/Porta/SOAP/Tariff#get_tariff_list",
-    endpoint_path="/Porta/SOAP/Tariff",
-    request=GetTariffListRequest,
-    response=GetTariffListResponse,
-    parts=("GetTariffListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_TARIFF_INFO = Operation(
+    SERVICE, "get_tariff_info", GetTariffInfoRequest, GetTariffInfoResponse
+)
+GET_TARIFF_LIST = Operation(
+    SERVICE,
+    "get_tariff_list",
+    GetTariffListRequest,
+    GetTariffListResponse,
     page_field="tariff_list",
 )
-ADD_TARIFF: Operation[AddTariffRequest, AddTariffResponse] = Operation(
-    service="Tariff",
-    name="add_tariff",
-    namespace="http://portaone.com/Porta/SOAP/Tariff",
-    soap_action="http://portaone.com/Porta/SOAP/Tariff#add_tariff",
-    endpoint_path="/Porta/SOAP/Tariff",
-    request=AddTariffRequest,
-    response=AddTariffResponse,
-    parts=("AddTariffRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_TARIFF = Operation(SERVICE, "add_tariff", AddTariffRequest, AddTariffResponse)
+UPDATE_TARIFF = Operation(SERVICE, "update_tariff", UpdateTariffRequest, UpdateTariffResponse)
+DELETE_TARIFF = Operation(SERVICE, "delete_tariff", DeleteTariffRequest, DeleteTariffResponse)
+UPLOAD_TARIFF = Operation(SERVICE, "upload_tariff", UploadTariffRequest, UploadTariffResponse)
+DOWNLOAD_TARIFF = Operation(
+    SERVICE, "download_tariff", DownloadTariffRequest, DownloadTariffResponse
 )
-UPDATE_TARIFF: Operation[UpdateTariffRequest, UpdateTariffResponse] = Operation(
-    service="Tariff",
-    name="update_tariff",
-    namespace="http://portaone.com/Porta/SOAP/Tariff",
-    soap_action="http://portaone.com/Porta/SOAP/Tariff#update_tariff",
-    endpoint_path="/Porta/SOAP/Tariff",
-    request=UpdateTariffRequest,
-    response=UpdateTariffResponse,
-    parts=("UpdateTariffRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+CLONE_TARIFF = Operation(SERVICE, "clone_tariff", CloneTariffRequest, CloneTariffResponse)
+GET_TARIFF_CHANGE_LIST = Operation(
+    SERVICE, "get_tariff_change_list", GetTariffChangeListRequest, GetTariffChangeListResponse
 )
-DELETE_TARIFF: Operation[DeleteTariffRequest, DeleteTariffResponse] = Operation(
-    service="Tariff",
-    name="delete_tariff",
-    namespace="http://portaone.com/Porta/SOAP/Tariff",
-    soap_action="http://portaone.com/Porta/SOAP/Tariff#delete_tariff",
-    endpoint_path="/Porta/SOAP/Tariff",
-    request=DeleteTariffRequest,
-    response=DeleteTariffResponse,
-    parts=("DeleteTariffRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-UPLOAD_TARIFF: Operation[UploadTariffRequest, UploadTariffResponse] = Operation(
-    service="Tariff",
-    name="upload_tariff",
-    namespace="http://portaone.com/Porta/SOAP/Tariff",
-    soap_action="http://portaone.com/Porta/SOAP/Tariff#upload_tariff",
-    endpoint_path="/Porta/SOAP/Tariff",
-    request=UploadTariffRequest,
-    response=UploadTariffResponse,
-    parts=("UploadTariffRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-DOWNLOAD_TARIFF: Operation[DownloadTariffRequest, DownloadTariffResponse] = Operation(
-    service="Tariff",
-    name="download_tariff",
-    namespace="http://portaone.com/Porta/SOAP/Tariff",
-    soap_action="http://portaone.com/Porta/SOAP/Tariff#download_tariff",
-    endpoint_path="/Porta/SOAP/Tariff",
-    request=DownloadTariffRequest,
-    response=DownloadTariffResponse,
-    parts=("DownloadTariffRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-CLONE_TARIFF: Operation[CloneTariffRequest, CloneTariffResponse] = Operation(
-    service="Tariff",
-    name="clone_tariff",
-    namespace="http://portaone.com/Porta/SOAP/Tariff",
-    soap_action="http://portaone.com/Porta/SOAP/Tariff#clone_tariff",
-    endpoint_path="/Porta/SOAP/Tariff",
-    request=CloneTariffRequest,
-    response=CloneTariffResponse,
-    parts=("CloneTariffRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-GET_TARIFF_CHANGE_LIST: Operation[GetTariffChangeListRequest, GetTariffChangeListResponse] = (
-    Operation(
-        service="Tariff",
-        name="get_tariff_change_list",
-        namespace="http://portaone.com/Porta/SOAP/Tariff",
-        soap_action="http://portaone.com/Porta/SOAP/Tariff#get_tariff_change_list",
-        endpoint_path="/Porta/SOAP/Tariff",
-        request=GetTariffChangeListRequest,
-        response=GetTariffChangeListResponse,
-        parts=("GetTariffChangeListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
-)
-GET_TARIFF_SURCHARGE_LIST: Operation[
-    GetTariffSurchargeListRequest, GetTariffSurchargeListResponse
-] = Operation(
-    service="Tariff",
-    name="get_tariff_surcharge_list",
-    namespace="http://portaone.com/Porta/SOAP/Tariff",
-    soap_action="http://portaone.com/Porta/SOAP/Tariff#get_tariff_surcharge_list",
-    endpoint_path="/Porta/SOAP/Tariff",
-    request=GetTariffSurchargeListRequest,
-    response=GetTariffSurchargeListResponse,
-    parts=("GetTariffSurchargeListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_TARIFF_SURCHARGE_LIST = Operation(
+    SERVICE,
+    "get_tariff_surcharge_list",
+    GetTariffSurchargeListRequest,
+    GetTariffSurchargeListResponse,
     page_field="tariff_surcharge_list",
 )
-ADD_TARIFF_SURCHARGE: Operation[AddTariffSurchargeRequest, AddTariffSurchargeResponse] = Operation(
-    service="Tariff",
-    name="add_tariff_surcharge",
-    namespace="http://portaone.com/Porta/SOAP/Tariff",
-    soap_action="http://portaone.com/Porta/SOAP/Tariff#add_tariff_surcharge",
-    endpoint_path="/Porta/SOAP/Tariff",
-    request=AddTariffSurchargeRequest,
-    response=AddTariffSurchargeResponse,
-    parts=("AddTariffSurchargeRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_TARIFF_SURCHARGE = Operation(
+    SERVICE, "add_tariff_surcharge", AddTariffSurchargeRequest, AddTariffSurchargeResponse
 )
-UPDATE_TARIFF_SURCHARGE: Operation[UpdateTariffSurchargeRequest, UpdateTariffSurchargeResponse] = (
-    Operation(
-        service="Tariff",
-        name="update_tariff_surcharge",
-        namespace="http://portaone.com/Porta/SOAP/Tariff",
-        soap_action="http://portaone.com/Porta/SOAP/Tariff#update_tariff_surcharge",
-        endpoint_path="/Porta/SOAP/Tariff",
-        request=UpdateTariffSurchargeRequest,
-        response=UpdateTariffSurchargeResponse,
-        parts=("UpdateTariffSurchargeRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+UPDATE_TARIFF_SURCHARGE = Operation(
+    SERVICE, "update_tariff_surcharge", UpdateTariffSurchargeRequest, UpdateTariffSurchargeResponse
 )
-DELETE_TARIFF_SURCHARGE: Operation[DeleteTariffSurchargeRequest, DeleteTariffSurchargeResponse] = (
-    Operation(
-        service="Tariff",
-        name="delete_tariff_surcharge",
-        namespace="http://portaone.com/Porta/SOAP/Tariff",
-        soap_action="http://portaone.com/Porta/SOAP/Tariff#delete_tariff_surcharge",
-        endpoint_path="/Porta/SOAP/Tariff",
-        request=DeleteTariffSurchargeRequest,
-        response=DeleteTariffSurchargeResponse,
-        parts=("DeleteTariffSurchargeRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+DELETE_TARIFF_SURCHARGE = Operation(
+    SERVICE, "delete_tariff_surcharge", DeleteTariffSurchargeRequest, DeleteTariffSurchargeResponse
 )
-GET_OFF_PEAK_PERIOD_LIST: Operation[
-    GetTariffOffPeakPeriodListRequest, GetTariffOffPeakPeriodListResponse
-] = Operation(
-    service="Tariff",
-    name="get_off_peak_period_list",
-    namespace="http://portaone.com/Porta/SOAP/Tariff",
-    soap_action="http://portaone.com/Porta/SOAP/Tariff#get_off_peak_period_list",
-    endpoint_path="/Porta/SOAP/Tariff",
-    request=GetTariffOffPeakPeriodListRequest,
-    response=GetTariffOffPeakPeriodListResponse,
-    parts=("GetTariffOffPeakPeriodListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_OFF_PEAK_PERIOD_LIST = Operation(
+    SERVICE,
+    "get_off_peak_period_list",
+    GetTariffOffPeakPeriodListRequest,
+    GetTariffOffPeakPeriodListResponse,
     page_field="off_peak_period_list",
 )
-ADD_OFF_PEAK_PERIOD: Operation[AddTariffOffPeakPeriodRequest, AddTariffOffPeakPeriodResponse] = (
-    Operation(
-        service="Tariff",
-        name="add_off_peak_period",
-        namespace="http://portaone.com/Porta/SOAP/Tariff",
-        soap_action="http://portaone.com/Porta/SOAP/Tariff#add_off_peak_period",
-        endpoint_path="/Porta/SOAP/Tariff",
-        request=AddTariffOffPeakPeriodRequest,
-        response=AddTariffOffPeakPeriodResponse,
-        parts=("AddTariffOffPeakPeriodRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+ADD_OFF_PEAK_PERIOD = Operation(
+    SERVICE, "add_off_peak_period", AddTariffOffPeakPeriodRequest, AddTariffOffPeakPeriodResponse
 )
-UPDATE_OFF_PEAK_PERIOD: Operation[
-    UpdateTariffOffPeakPeriodRequest, UpdateTariffOffPeakPeriodResponse
-] = Operation(
-    service="Tariff",
-    name="update_off_peak_period",
-    namespace="http://portaone.com/Porta/SOAP/Tariff",
-    soap_action="http://portaone.com/Porta/SOAP/Tariff#update_off_peak_period",
-    endpoint_path="/Porta/SOAP/Tariff",
-    request=UpdateTariffOffPeakPeriodRequest,
-    response=UpdateTariffOffPeakPeriodResponse,
-    parts=("UpdateTariffOffPeakPeriodRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_OFF_PEAK_PERIOD = Operation(
+    SERVICE,
+    "update_off_peak_period",
+    UpdateTariffOffPeakPeriodRequest,
+    UpdateTariffOffPeakPeriodResponse,
 )
-DELETE_OFF_PEAK_PERIOD: Operation[
-    DeleteTariffOffPeakPeriodRequest, DeleteTariffOffPeakPeriodResponse
-] = Operation(
-    service="Tariff",
-    name="delete_off_peak_period",
-    namespace="http://portaone.com/Porta/SOAP/Tariff",
-    soap_action="http://portaone.com/Porta/SOAP/Tariff#delete_off_peak_period",
-    endpoint_path="/Porta/SOAP/Tariff",
-    request=DeleteTariffOffPeakPeriodRequest,
-    response=DeleteTariffOffPeakPeriodResponse,
-    parts=("DeleteTariffOffPeakPeriodRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_OFF_PEAK_PERIOD = Operation(
+    SERVICE,
+    "delete_off_peak_period",
+    DeleteTariffOffPeakPeriodRequest,
+    DeleteTariffOffPeakPeriodResponse,
 )
-GET_TARIFF_USAGE: Operation[GetTariffUsageRequest, GetTariffUsageResponse] = Operation(
-    service="Tariff",
-    name="get_tariff_usage",
-    namespace="http://portaone.com/Porta/SOAP/Tariff",
-    soap_action="http://portaone.com/Porta/SOAP/Tariff#get_tariff_usage",
-    endpoint_path="/Porta/SOAP/Tariff",
-    request=GetTariffUsageRequest,
-    response=GetTariffUsageResponse,
-    parts=("GetTariffUsageRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_TARIFF_USAGE = Operation(
+    SERVICE, "get_tariff_usage", GetTariffUsageRequest, GetTariffUsageResponse
 )
 
 
@@ -322,6 +174,26 @@ class TariffService(ServiceBase):
     ) -> GetTariffListResponse:
         """Returns the tariff records that match the search criteria."""
         return self._call(GET_TARIFF_LIST, request, fields)
+
+    @overload
+    def iter_tariff_list(
+        self, request: GetTariffListRequest, /, *, page_size: int = 100
+    ) -> Iterator[TariffInfo]: ...
+
+    @overload
+    def iter_tariff_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        name: str | UnsetType = UNSET,
+        iso_4217: str | UnsetType = UNSET,
+        i_owner: int | UnsetType = UNSET,
+        owner_type: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[TariffInfo]: ...
 
     def iter_tariff_list(
         self,
@@ -491,6 +363,23 @@ class TariffService(ServiceBase):
         """Returns the tariff surcharge records that match the search criteria."""
         return self._call(GET_TARIFF_SURCHARGE_LIST, request, fields)
 
+    @overload
+    def iter_tariff_surcharge_list(
+        self, request: GetTariffSurchargeListRequest, /, *, page_size: int = 100
+    ) -> Iterator[TariffSurchargeInfo]: ...
+
+    @overload
+    def iter_tariff_surcharge_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_tariff: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[TariffSurchargeInfo]: ...
+
     def iter_tariff_surcharge_list(
         self,
         request: GetTariffSurchargeListRequest | None = None,
@@ -584,6 +473,23 @@ class TariffService(ServiceBase):
     ) -> GetTariffOffPeakPeriodListResponse:
         """Returns the off peak period records that match the search criteria."""
         return self._call(GET_OFF_PEAK_PERIOD_LIST, request, fields)
+
+    @overload
+    def iter_off_peak_period_list(
+        self, request: GetTariffOffPeakPeriodListRequest, /, *, page_size: int = 100
+    ) -> Iterator[OffPeakPeriodInfo]: ...
+
+    @overload
+    def iter_off_peak_period_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_tariff: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[OffPeakPeriodInfo]: ...
 
     def iter_off_peak_period_list(
         self,
@@ -723,6 +629,26 @@ class AsyncTariffService(AsyncServiceBase):
     ) -> GetTariffListResponse:
         """Returns the tariff records that match the search criteria."""
         return await self._call(GET_TARIFF_LIST, request, fields)
+
+    @overload
+    def iter_tariff_list(
+        self, request: GetTariffListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[TariffInfo]: ...
+
+    @overload
+    def iter_tariff_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        name: str | UnsetType = UNSET,
+        iso_4217: str | UnsetType = UNSET,
+        i_owner: int | UnsetType = UNSET,
+        owner_type: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[TariffInfo]: ...
 
     async def iter_tariff_list(
         self,
@@ -895,6 +821,23 @@ class AsyncTariffService(AsyncServiceBase):
         """Returns the tariff surcharge records that match the search criteria."""
         return await self._call(GET_TARIFF_SURCHARGE_LIST, request, fields)
 
+    @overload
+    def iter_tariff_surcharge_list(
+        self, request: GetTariffSurchargeListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[TariffSurchargeInfo]: ...
+
+    @overload
+    def iter_tariff_surcharge_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_tariff: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[TariffSurchargeInfo]: ...
+
     async def iter_tariff_surcharge_list(
         self,
         request: GetTariffSurchargeListRequest | None = None,
@@ -989,6 +932,23 @@ class AsyncTariffService(AsyncServiceBase):
     ) -> GetTariffOffPeakPeriodListResponse:
         """Returns the off peak period records that match the search criteria."""
         return await self._call(GET_OFF_PEAK_PERIOD_LIST, request, fields)
+
+    @overload
+    def iter_off_peak_period_list(
+        self, request: GetTariffOffPeakPeriodListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[OffPeakPeriodInfo]: ...
+
+    @overload
+    def iter_off_peak_period_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_tariff: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[OffPeakPeriodInfo]: ...
 
     async def iter_off_peak_period_list(
         self,

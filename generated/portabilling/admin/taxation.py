@@ -8,13 +8,13 @@ Admin interface, mr105/admin/TaxationAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import date
+from decimal import Decimal
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
-from decimal import Decimal
-from datetime import date
 from ..types.taxation import (
     AddTaxationCustomerExemptionRequest,
     AddTaxationCustomerExemptionResponse,
@@ -55,202 +55,78 @@ from ..types.taxation import (
 
 __all__ = ["TaxationService", "AsyncTaxationService"]
 
-GET_TAX_INFO: Operation[GetTaxationTaxInfoRequest, GetTaxationTaxInfoResponse] = Operation(
-    service="Taxation",
-    name="get_tax_info",
+SERVICE = ServiceSpec(
+    "Taxation",
     namespace="http://portaone.com/Porta/SOAP/Taxation",
-    soap_action="http://portaone.com/Porta/SOAP/Taxation#get_tax_info",
     endpoint_path="/Porta/SOAP/Taxation",
-    request=GetTaxationTaxInfoRequest,
-    response=GetTaxationTaxInfoResponse,
-    parts=("GetTaxationTaxInfoRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_TAX_LIST: Operation[GetTaxationTaxListRequest, GetTaxationTaxListResponse] = Operation(
-    service="Taxation",
-    name="get_tax_list",
-    namespace="http://portaone.com/Porta/SOAP/Taxation",
-    soap_action="http://portaone.com/Porta/SOAP/Taxation#get_tax_list",
-    endpoint_path="/Porta/SOAP/Taxation",
-    request=GetTaxationTaxListRequest,
-    response=GetTaxationTaxListResponse,
-    parts=("GetTaxationTaxListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_TAX_INFO = Operation(
+    SERVICE, "get_tax_info", GetTaxationTaxInfoRequest, GetTaxationTaxInfoResponse
+)
+GET_TAX_LIST = Operation(
+    SERVICE,
+    "get_tax_list",
+    GetTaxationTaxListRequest,
+    GetTaxationTaxListResponse,
     page_field="tax_list",
 )
-ADD_TAX: Operation[AddTaxationTaxRequest, AddTaxationTaxResponse] = Operation(
-    service="Taxation",
-    name="add_tax",
-    namespace="http://portaone.com/Porta/SOAP/Taxation",
-    soap_action="http://portaone.com/Porta/SOAP/Taxation#add_tax",
-    endpoint_path="/Porta/SOAP/Taxation",
-    request=AddTaxationTaxRequest,
-    response=AddTaxationTaxResponse,
-    parts=("AddTaxationTaxRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_TAX = Operation(SERVICE, "add_tax", AddTaxationTaxRequest, AddTaxationTaxResponse)
+UPDATE_TAX = Operation(SERVICE, "update_tax", UpdateTaxationTaxRequest, UpdateTaxationTaxResponse)
+DELETE_TAX = Operation(SERVICE, "delete_tax", DeleteTaxationTaxRequest, DeleteTaxationTaxResponse)
+CALCULATE_TAXES = Operation(
+    SERVICE, "calculate_taxes", CalculateTaxationTaxesRequest, CalculateTaxationTaxesResponse
 )
-UPDATE_TAX: Operation[UpdateTaxationTaxRequest, UpdateTaxationTaxResponse] = Operation(
-    service="Taxation",
-    name="update_tax",
-    namespace="http://portaone.com/Porta/SOAP/Taxation",
-    soap_action="http://portaone.com/Porta/SOAP/Taxation#update_tax",
-    endpoint_path="/Porta/SOAP/Taxation",
-    request=UpdateTaxationTaxRequest,
-    response=UpdateTaxationTaxResponse,
-    parts=("UpdateTaxationTaxRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_TAX_EXEMPTION_LIST = Operation(
+    SERVICE,
+    "get_tax_exemption_list",
+    GetTaxationTaxExemptionListRequest,
+    GetTaxationTaxExemptionListResponse,
 )
-DELETE_TAX: Operation[DeleteTaxationTaxRequest, DeleteTaxationTaxResponse] = Operation(
-    service="Taxation",
-    name="delete_tax",
-    namespace="http://portaone.com/Porta/SOAP/Taxation",
-    soap_action="http://portaone.com/Porta/SOAP/Taxation#delete_tax",
-    endpoint_path="/Porta/SOAP/Taxation",
-    request=DeleteTaxationTaxRequest,
-    response=DeleteTaxationTaxResponse,
-    parts=("DeleteTaxationTaxRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_TAX_PLAN_LIST = Operation(
+    SERVICE,
+    "get_tax_plan_list",
+    GetTaxationTaxPlanListRequest,
+    GetTaxationTaxPlanListResponse,
+    page_field="tax_plan_list",
 )
-CALCULATE_TAXES: Operation[CalculateTaxationTaxesRequest, CalculateTaxationTaxesResponse] = (
-    Operation(
-        service="Taxation",
-        name="calculate_taxes",
-        namespace="http://portaone.com/Porta/SOAP/Taxation",
-        soap_action="http://portaone.com/Porta/SOAP/Taxation#calculate_taxes",
-        endpoint_path="/Porta/SOAP/Taxation",
-        request=CalculateTaxationTaxesRequest,
-        response=CalculateTaxationTaxesResponse,
-        parts=("CalculateTaxationTaxesRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+ADD_TAX_PLAN = Operation(
+    SERVICE, "add_tax_plan", AddTaxationTaxPlanRequest, AddTaxationTaxPlanResponse
 )
-GET_TAX_EXEMPTION_LIST: Operation[
-    GetTaxationTaxExemptionListRequest, GetTaxationTaxExemptionListResponse
-] = Operation(
-    service="Taxation",
-    name="get_tax_exemption_list",
-    namespace="http://portaone.com/Porta/SOAP/Taxation",
-    soap_action="http://portaone.com/Porta/SOAP/Taxation#get_tax_exemption_list",
-    endpoint_path="/Porta/SOAP/Taxation",
-    request=GetTaxationTaxExemptionListRequest,
-    response=GetTaxationTaxExemptionListResponse,
-    parts=("GetTaxationTaxExemptionListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_TAX_PLAN = Operation(
+    SERVICE, "update_tax_plan", UpdateTaxationTaxPlanRequest, UpdateTaxationTaxPlanResponse
 )
-GET_TAX_PLAN_LIST: Operation[GetTaxationTaxPlanListRequest, GetTaxationTaxPlanListResponse] = (
-    Operation(
-        service="Taxation",
-        name="get_tax_plan_list",
-        namespace="http://portaone.com/Porta/SOAP/Taxation",
-        soap_action="http://portaone.com/Porta/SOAP/Taxation#get_tax_plan_list",
-        endpoint_path="/Porta/SOAP/Taxation",
-        request=GetTaxationTaxPlanListRequest,
-        response=GetTaxationTaxPlanListResponse,
-        parts=("GetTaxationTaxPlanListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-        page_field="tax_plan_list",
-    )
+DELETE_TAX_PLAN = Operation(
+    SERVICE, "delete_tax_plan", DeleteTaxationTaxPlanRequest, DeleteTaxationTaxPlanResponse
 )
-ADD_TAX_PLAN: Operation[AddTaxationTaxPlanRequest, AddTaxationTaxPlanResponse] = Operation(
-    service="Taxation",
-    name="add_tax_plan",
-    namespace="http://portaone.com/Porta/SOAP/Taxation",
-    soap_action="http://portaone.com/Porta/SOAP/Taxation#add_tax_plan",
-    endpoint_path="/Porta/SOAP/Taxation",
-    request=AddTaxationTaxPlanRequest,
-    response=AddTaxationTaxPlanResponse,
-    parts=("AddTaxationTaxPlanRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-UPDATE_TAX_PLAN: Operation[UpdateTaxationTaxPlanRequest, UpdateTaxationTaxPlanResponse] = (
-    Operation(
-        service="Taxation",
-        name="update_tax_plan",
-        namespace="http://portaone.com/Porta/SOAP/Taxation",
-        soap_action="http://portaone.com/Porta/SOAP/Taxation#update_tax_plan",
-        endpoint_path="/Porta/SOAP/Taxation",
-        request=UpdateTaxationTaxPlanRequest,
-        response=UpdateTaxationTaxPlanResponse,
-        parts=("UpdateTaxationTaxPlanRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
-)
-DELETE_TAX_PLAN: Operation[DeleteTaxationTaxPlanRequest, DeleteTaxationTaxPlanResponse] = (
-    Operation(
-        service="Taxation",
-        name="delete_tax_plan",
-        namespace="http://portaone.com/Porta/SOAP/Taxation",
-        soap_action="http://portaone.com/Porta/SOAP/Taxation#delete_tax_plan",
-        endpoint_path="/Porta/SOAP/Taxation",
-        request=DeleteTaxationTaxPlanRequest,
-        response=DeleteTaxationTaxPlanResponse,
-        parts=("DeleteTaxationTaxPlanRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
-)
-GET_CUSTOMER_EXEMPTION_LIST: Operation[
-    GetTaxationCustomerExemptionListRequest, GetTaxationCustomerExemptionListResponse
-] = Operation(
-    service="Taxation",
-    name="get_customer_exemption_list",
-    namespace="http://portaone.com/Porta/SOAP/Taxation",
-    soap_action="http://portaone.com/Porta/SOAP/Taxation#get_customer_exemption_list",
-    endpoint_path="/Porta/SOAP/Taxation",
-    request=GetTaxationCustomerExemptionListRequest,
-    response=GetTaxationCustomerExemptionListResponse,
-    parts=("GetTaxationCustomerExemptionListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_CUSTOMER_EXEMPTION_LIST = Operation(
+    SERVICE,
+    "get_customer_exemption_list",
+    GetTaxationCustomerExemptionListRequest,
+    GetTaxationCustomerExemptionListResponse,
     page_field="customer_exemption_list",
 )
-ADD_CUSTOMER_EXEMPTION: Operation[
-    AddTaxationCustomerExemptionRequest, AddTaxationCustomerExemptionResponse
-] = Operation(
-    service="Taxation",
-    name="add_customer_exemption",
-    namespace="http://portaone.com/Porta/SOAP/Taxation",
-    soap_action="http://portaone.com/Porta/SOAP/Taxation#add_customer_exemption",
-    endpoint_path="/Porta/SOAP/Taxation",
-    request=AddTaxationCustomerExemptionRequest,
-    response=AddTaxationCustomerExemptionResponse,
-    parts=("AddTaxationCustomerExemptionRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_CUSTOMER_EXEMPTION = Operation(
+    SERVICE,
+    "add_customer_exemption",
+    AddTaxationCustomerExemptionRequest,
+    AddTaxationCustomerExemptionResponse,
 )
-UPDATE_CUSTOMER_EXEMPTION: Operation[
-    UpdateTaxationCustomerExemptionRequest, UpdateTaxationCustomerExemptionResponse
-] = Operation(
-    service="Taxation",
-    name="update_customer_exemption",
-    namespace="http://portaone.com/Porta/SOAP/Taxation",
-    soap_action="http://portaone.com/Porta/SOAP/Taxation#update_customer_exemption",
-    endpoint_path="/Porta/SOAP/Taxation",
-    request=UpdateTaxationCustomerExemptionRequest,
-    response=UpdateTaxationCustomerExemptionResponse,
-    parts=("UpdateTaxationCustomerExemptionRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_CUSTOMER_EXEMPTION = Operation(
+    SERVICE,
+    "update_customer_exemption",
+    UpdateTaxationCustomerExemptionRequest,
+    UpdateTaxationCustomerExemptionResponse,
 )
-DELETE_CUSTOMER_EXEMPTION: Operation[
-    DeleteTaxationCustomerExemptionRequest, DeleteTaxationCustomerExemptionResponse
-] = Operation(
-    service="Taxation",
-    name="delete_customer_exemption",
-    namespace="http://portaone.com/Porta/SOAP/Taxation",
-    soap_action="http://portaone.com/Porta/SOAP/Taxation#delete_customer_exemption",
-    endpoint_path="/Porta/SOAP/Taxation",
-    request=DeleteTaxationCustomerExemptionRequest,
-    response=DeleteTaxationCustomerExemptionResponse,
-    parts=("DeleteTaxationCustomerExemptionRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_CUSTOMER_EXEMPTION = Operation(
+    SERVICE,
+    "delete_customer_exemption",
+    DeleteTaxationCustomerExemptionRequest,
+    DeleteTaxationCustomerExemptionResponse,
 )
-GET_TAX_REPORT: Operation[GetTaxationTaxReportRequest, GetTaxationTaxReportResponse] = Operation(
-    service="Taxation",
-    name="get_tax_report",
-    namespace="http://portaone.com/Porta/SOAP/Taxation",
-    soap_action="http://portaone.com/Porta/SOAP/Taxation#get_tax_report",
-    endpoint_path="/Porta/SOAP/Taxation",
-    request=GetTaxationTaxReportRequest,
-    response=GetTaxationTaxReportResponse,
-    parts=("GetTaxationTaxReportRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_TAX_REPORT = Operation(
+    SERVICE, "get_tax_report", GetTaxationTaxReportRequest, GetTaxationTaxReportResponse
 )
 
 
@@ -300,6 +176,23 @@ class TaxationService(ServiceBase):
     ) -> GetTaxationTaxListResponse:
         """Returns the tax records that match the search criteria."""
         return self._call(GET_TAX_LIST, request, fields)
+
+    @overload
+    def iter_tax_list(
+        self, request: GetTaxationTaxListRequest, /, *, page_size: int = 100
+    ) -> Iterator[TaxInfo]: ...
+
+    @overload
+    def iter_tax_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        class_: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[TaxInfo]: ...
 
     def iter_tax_list(
         self,
@@ -430,6 +323,23 @@ class TaxationService(ServiceBase):
         """Returns the tax plan records that match the search criteria."""
         return self._call(GET_TAX_PLAN_LIST, request, fields)
 
+    @overload
+    def iter_tax_plan_list(
+        self, request: GetTaxationTaxPlanListRequest, /, *, page_size: int = 100
+    ) -> Iterator[TaxPlanInfo]: ...
+
+    @overload
+    def iter_tax_plan_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[TaxPlanInfo]: ...
+
     def iter_tax_plan_list(
         self,
         request: GetTaxationTaxPlanListRequest | None = None,
@@ -523,6 +433,23 @@ class TaxationService(ServiceBase):
     ) -> GetTaxationCustomerExemptionListResponse:
         """Returns the customer exemption records that match the search criteria."""
         return self._call(GET_CUSTOMER_EXEMPTION_LIST, request, fields)
+
+    @overload
+    def iter_customer_exemption_list(
+        self, request: GetTaxationCustomerExemptionListRequest, /, *, page_size: int = 100
+    ) -> Iterator[TaxExemptionRecordInfo]: ...
+
+    @overload
+    def iter_customer_exemption_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[TaxExemptionRecordInfo]: ...
 
     def iter_customer_exemption_list(
         self,
@@ -668,6 +595,23 @@ class AsyncTaxationService(AsyncServiceBase):
         """Returns the tax records that match the search criteria."""
         return await self._call(GET_TAX_LIST, request, fields)
 
+    @overload
+    def iter_tax_list(
+        self, request: GetTaxationTaxListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[TaxInfo]: ...
+
+    @overload
+    def iter_tax_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        class_: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[TaxInfo]: ...
+
     async def iter_tax_list(
         self,
         request: GetTaxationTaxListRequest | None = None,
@@ -802,6 +746,23 @@ class AsyncTaxationService(AsyncServiceBase):
         """Returns the tax plan records that match the search criteria."""
         return await self._call(GET_TAX_PLAN_LIST, request, fields)
 
+    @overload
+    def iter_tax_plan_list(
+        self, request: GetTaxationTaxPlanListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[TaxPlanInfo]: ...
+
+    @overload
+    def iter_tax_plan_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[TaxPlanInfo]: ...
+
     async def iter_tax_plan_list(
         self,
         request: GetTaxationTaxPlanListRequest | None = None,
@@ -896,6 +857,23 @@ class AsyncTaxationService(AsyncServiceBase):
     ) -> GetTaxationCustomerExemptionListResponse:
         """Returns the customer exemption records that match the search criteria."""
         return await self._call(GET_CUSTOMER_EXEMPTION_LIST, request, fields)
+
+    @overload
+    def iter_customer_exemption_list(
+        self, request: GetTaxationCustomerExemptionListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[TaxExemptionRecordInfo]: ...
+
+    @overload
+    def iter_customer_exemption_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[TaxExemptionRecordInfo]: ...
 
     async def iter_customer_exemption_list(
         self,

@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
-from typing import Any
 from ..types.common import YesNo
 from ..types.template import (
     AddTemplateRequest,
@@ -48,158 +47,63 @@ from ..types.template import (
 
 __all__ = ["TemplateService", "AsyncTemplateService"]
 
-GET_TEMPLATE_INFO: Operation[GetTemplateInfoRequest, GetTemplateInfoResponse] = Operation(
-    service="Template",
-    name="get_template_info",
+SERVICE = ServiceSpec(
+    "Template",
     namespace="http://portaone.com/Porta/SOAP/Template",
-    soap_action="http://portaone.com/Porta/SOAP/Template#get_template_info",
     endpoint_path="/Porta/SOAP/Template",
-    request=GetTemplateInfoRequest,
-    response=GetTemplateInfoResponse,
-    parts=("GetTemplateInfoRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_TEMPLATE_LIST: Operation[GetTemplateListRequest, GetTemplateListResponse] = Operation(
-    service="Template",
-    name="get_template_list",
-    namespace="http://portaone.com/Porta/SOAP/Template",
-    soap_action="http://portaone.com/Porta/SOAP/Template#get_template_list",
-    endpoint_path="/Porta/SOAP/Template",
-    request=GetTemplateListRequest,
-    response=GetTemplateListResponse,
-    parts=("GetTemplateListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_TEMPLATE_INFO = Operation(
+    SERVICE, "get_template_info", GetTemplateInfoRequest, GetTemplateInfoResponse
+)
+GET_TEMPLATE_LIST = Operation(
+    SERVICE,
+    "get_template_list",
+    GetTemplateListRequest,
+    GetTemplateListResponse,
     page_field="template_list",
 )
-ADD_TEMPLATE: Operation[AddTemplateRequest, AddTemplateResponse] = Operation(
-    service="Template",
-    name="add_template",
-    namespace="http://portaone.com/Porta/SOAP/Template",
-    soap_action="http://portaone.com/Porta/SOAP/Template#add_template",
-    endpoint_path="/Porta/SOAP/Template",
-    request=AddTemplateRequest,
-    response=AddTemplateResponse,
-    parts=("AddTemplateRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_TEMPLATE = Operation(SERVICE, "add_template", AddTemplateRequest, AddTemplateResponse)
+UPDATE_TEMPLATE = Operation(
+    SERVICE, "update_template", UpdateTemplateRequest, UpdateTemplateResponse
 )
-UPDATE_TEMPLATE: Operation[UpdateTemplateRequest, UpdateTemplateResponse] = Operation(
-    service="Template",
-    name="update_template",
-    namespace="http://portaone.com/Porta/SOAP/Template",
-    soap_action="http://portaone.com/Porta/SOAP/Template#update_template",
-    endpoint_path="/Porta/SOAP/Template",
-    request=UpdateTemplateRequest,
-    response=UpdateTemplateResponse,
-    parts=("UpdateTemplateRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_TEMPLATE = Operation(
+    SERVICE, "delete_template", DeleteTemplateRequest, DeleteTemplateResponse
 )
-DELETE_TEMPLATE: Operation[DeleteTemplateRequest, DeleteTemplateResponse] = Operation(
-    service="Template",
-    name="delete_template",
-    namespace="http://portaone.com/Porta/SOAP/Template",
-    soap_action="http://portaone.com/Porta/SOAP/Template#delete_template",
-    endpoint_path="/Porta/SOAP/Template",
-    request=DeleteTemplateRequest,
-    response=DeleteTemplateResponse,
-    parts=("DeleteTemplateRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_TEMPLATE_FILE = Operation(
+    SERVICE, "get_template_file", GetTemplateFileRequest, GetTemplateFileResponse
 )
-GET_TEMPLATE_FILE: Operation[GetTemplateFileRequest, GetTemplateFileResponse] = Operation(
-    service="Template",
-    name="get_template_file",
-    namespace="http://portaone.com/Porta/SOAP/Template",
-    soap_action="http://portaone.com/Porta/SOAP/Template#get_template_file",
-    endpoint_path="/Porta/SOAP/Template",
-    request=GetTemplateFileRequest,
-    response=GetTemplateFileResponse,
-    parts=("GetTemplateFileRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPLOAD_TEMPLATE_FILE = Operation(
+    SERVICE, "upload_template_file", UploadTemplateFileRequest, UploadTemplateFileResponse
 )
-UPLOAD_TEMPLATE_FILE: Operation[UploadTemplateFileRequest, UploadTemplateFileResponse] = Operation(
-    service="Template",
-    name="upload_template_file",
-    namespace="http://portaone.com/Porta/SOAP/Template",
-    soap_action="http://portaone.com/Porta/SOAP/Template#upload_template_file",
-    endpoint_path="/Porta/SOAP/Template",
-    request=UploadTemplateFileRequest,
-    response=UploadTemplateFileResponse,
-    parts=("UploadTemplateFileRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+RENDER_TEMPLATE = Operation(
+    SERVICE, "render_template", RenderTemplateRequest, RenderTemplateResponse
 )
-RENDER_TEMPLATE: Operation[RenderTemplateRequest, RenderTemplateResponse] = Operation(
-    service="Template",
-    name="render_template",
-    namespace="http://portaone.com/Porta/SOAP/Template",
-    soap_action="http://portaone.com/Porta/SOAP/Template#render_template",
-    endpoint_path="/Porta/SOAP/Template",
-    request=RenderTemplateRequest,
-    response=RenderTemplateResponse,
-    parts=("RenderTemplateRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-GET_TEMPLATE_VARIABLE_LIST: Operation[
-    GetTemplateVariableListRequest, GetTemplateVariableListResponse
-] = Operation(
-    service="Template",
-    name="get_template_variable_list",
-    namespace="http://portaone.com/Porta/SOAP/Template",
-    soap_action="http://portaone.com/Porta/SOAP/Template#get_template_variable_list",
-    endpoint_path="/Porta/SOAP/Template",
-    request=GetTemplateVariableListRequest,
-    response=GetTemplateVariableListResponse,
-    parts=("GetTemplateVariableListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_TEMPLATE_VARIABLE_LIST = Operation(
+    SERVICE,
+    "get_template_variable_list",
+    GetTemplateVariableListRequest,
+    GetTemplateVariableListResponse,
     page_field="template_variable_list",
 )
-ADD_TEMPLATE_VARIABLE: Operation[AddTemplateVariableRequest, AddTemplateVariableResponse] = (
-    Operation(
-        service="Template",
-        name="add_template_variable",
-        namespace="http://portaone.com/Porta/SOAP/Template",
-        soap_action="http://portaone.com/Porta/SOAP/Template#add_template_variable",
-        endpoint_path="/Porta/SOAP/Template",
-        request=AddTemplateVariableRequest,
-        response=AddTemplateVariableResponse,
-        parts=("AddTemplateVariableRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+ADD_TEMPLATE_VARIABLE = Operation(
+    SERVICE, "add_template_variable", AddTemplateVariableRequest, AddTemplateVariableResponse
 )
-UPDATE_TEMPLATE_VARIABLE: Operation[
-    UpdateTemplateVariableRequest, UpdateTemplateVariableResponse
-] = Operation(
-    service="Template",
-    name="update_template_variable",
-    namespace="http://portaone.com/Porta/SOAP/Template",
-    soap_action="http://portaone.com/Porta/SOAP/Template#update_template_variable",
-    endpoint_path="/Porta/SOAP/Template",
-    request=UpdateTemplateVariableRequest,
-    response=UpdateTemplateVariableResponse,
-    parts=("UpdateTemplateVariableRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_TEMPLATE_VARIABLE = Operation(
+    SERVICE,
+    "update_template_variable",
+    UpdateTemplateVariableRequest,
+    UpdateTemplateVariableResponse,
 )
-DELETE_TEMPLATE_VARIABLE: Operation[
-    DeleteTemplateVariableRequest, DeleteTemplateVariableResponse
-] = Operation(
-    service="Template",
-    name="delete_template_variable",
-    namespace="http://portaone.com/Porta/SOAP/Template",
-    soap_action="http://portaone.com/Porta/SOAP/Template#delete_template_variable",
-    endpoint_path="/Porta/SOAP/Template",
-    request=DeleteTemplateVariableRequest,
-    response=DeleteTemplateVariableResponse,
-    parts=("DeleteTemplateVariableRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_TEMPLATE_VARIABLE = Operation(
+    SERVICE,
+    "delete_template_variable",
+    DeleteTemplateVariableRequest,
+    DeleteTemplateVariableResponse,
 )
-PREVIEW_TEMPLATE: Operation[PreviewTemplateRequest, PreviewTemplateResponse] = Operation(
-    service="Template",
-    name="preview_template",
-    namespace="http://portaone.com/Porta/SOAP/Template",
-    soap_action="http://portaone.com/Porta/SOAP/Template#preview_template",
-    endpoint_path="/Porta/SOAP/Template",
-    request=PreviewTemplateRequest,
-    response=PreviewTemplateResponse,
-    parts=("PreviewTemplateRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+PREVIEW_TEMPLATE = Operation(
+    SERVICE, "preview_template", PreviewTemplateRequest, PreviewTemplateResponse
 )
 
 
@@ -246,6 +150,24 @@ class TemplateService(ServiceBase):
     ) -> GetTemplateListResponse:
         """Returns the template records that match the search criteria."""
         return self._call(GET_TEMPLATE_LIST, request, fields)
+
+    @overload
+    def iter_template_list(
+        self, request: GetTemplateListRequest, /, *, page_size: int = 100
+    ) -> Iterator[TemplateInfo]: ...
+
+    @overload
+    def iter_template_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        type_: str | UnsetType = UNSET,
+        global_: YesNo | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[TemplateInfo]: ...
 
     def iter_template_list(
         self,
@@ -393,6 +315,23 @@ class TemplateService(ServiceBase):
         """Returns the template variable records that match the search criteria."""
         return self._call(GET_TEMPLATE_VARIABLE_LIST, request, fields)
 
+    @overload
+    def iter_template_variable_list(
+        self, request: GetTemplateVariableListRequest, /, *, page_size: int = 100
+    ) -> Iterator[TemplateVariableInfo]: ...
+
+    @overload
+    def iter_template_variable_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_template: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[TemplateVariableInfo]: ...
+
     def iter_template_variable_list(
         self,
         request: GetTemplateVariableListRequest | None = None,
@@ -534,6 +473,24 @@ class AsyncTemplateService(AsyncServiceBase):
     ) -> GetTemplateListResponse:
         """Returns the template records that match the search criteria."""
         return await self._call(GET_TEMPLATE_LIST, request, fields)
+
+    @overload
+    def iter_template_list(
+        self, request: GetTemplateListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[TemplateInfo]: ...
+
+    @overload
+    def iter_template_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        type_: str | UnsetType = UNSET,
+        global_: YesNo | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[TemplateInfo]: ...
 
     async def iter_template_list(
         self,
@@ -689,6 +646,23 @@ class AsyncTemplateService(AsyncServiceBase):
     ) -> GetTemplateVariableListResponse:
         """Returns the template variable records that match the search criteria."""
         return await self._call(GET_TEMPLATE_VARIABLE_LIST, request, fields)
+
+    @overload
+    def iter_template_variable_list(
+        self, request: GetTemplateVariableListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[TemplateVariableInfo]: ...
+
+    @overload
+    def iter_template_variable_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_template: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[TemplateVariableInfo]: ...
 
     async def iter_template_variable_list(
         self,

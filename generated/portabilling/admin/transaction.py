@@ -8,12 +8,12 @@ Admin interface, mr105/admin/TransactionAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
-from datetime import datetime
 from ..types.transaction import (
     GetTransactionInfoRequest,
     GetTransactionInfoResponse,
@@ -28,52 +28,28 @@ from ..types.transaction import (
 
 __all__ = ["TransactionService", "AsyncTransactionService"]
 
-GET_TRANSACTION_LIST: Operation[GetTransactionListRequest, GetTransactionListResponse] = Operation(
-    service="Transaction",
-    name="get_transaction_list",
+SERVICE = ServiceSpec(
+    "Transaction",
     namespace="http://portaone.com/Porta/SOAP/Transaction",
-    soap_action="http://portaone.com/Porta/SOAP/Transaction#get_transaction_list",
     endpoint_path="/Porta/SOAP/Transaction",
-    request=GetTransactionListRequest,
-    response=GetTransactionListResponse,
-    parts=("GetTransactionListRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+)
+
+GET_TRANSACTION_LIST = Operation(
+    SERVICE,
+    "get_transaction_list",
+    GetTransactionListRequest,
+    GetTransactionListResponse,
     page_field="transaction_list",
 )
-GET_TRANSACTION_INFO: Operation[GetTransactionInfoRequest, GetTransactionInfoResponse] = Operation(
-    service="Transaction",
-    name="get_transaction_info",
-    namespace="http://portaone.com/Porta/SOAP/Transaction",
-    soap_action="http://portaone.com/Porta/SOAP/Transaction#get_transaction_info",
-    endpoint_path="/Porta/SOAP/Transaction",
-    request=GetTransactionInfoRequest,
-    response=GetTransactionInfoResponse,
-    parts=("GetTransactionInfoRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_TRANSACTION_INFO = Operation(
+    SERVICE, "get_transaction_info", GetTransactionInfoRequest, GetTransactionInfoResponse
 )
-REVERSE_TRANSACTION: Operation[ReverseTransactionRequest, ReverseTransactionResponse] = Operation(
-    service="Transaction",
-    name="reverse_transaction",
-    namespace="http://portaone.com/Porta/SOAP/Transaction",
-    soap_action="http://portaone.com/Porta/SOAP/Transaction#reverse_transaction",
-    endpoint_path="/Porta/SOAP/Transaction",
-    request=ReverseTransactionRequest,
-    response=ReverseTransactionResponse,
-    parts=("ReverseTransactionRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+REVERSE_TRANSACTION = Operation(
+    SERVICE, "reverse_transaction", ReverseTransactionRequest, ReverseTransactionResponse
 )
-GET_TRANSACTION_SUMMARY: Operation[GetTransactionSummaryRequest, GetTransactionSummaryResponse] = (
-    Operation(
-        service="Transaction",
-        name="get_transaction_summary",
-        namespace="http://portaone.com/Porta/SOAP/Transaction",
-        soap_action="http://portaone.com/Porta/SOAP/Transaction#get_transaction_summary",
-        endpoint_path="/Porta/SOAP/Transaction",
-        request=GetTransactionSummaryRequest,
-        response=GetTransactionSummaryResponse,
-        parts=("GetTransactionSummaryRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+GET_TRANSACTION_SUMMARY = Operation(
+    SERVICE, "get_transaction_summary", GetTransactionSummaryRequest, GetTransactionSummaryResponse
 )
 
 
@@ -106,6 +82,26 @@ class TransactionService(ServiceBase):
     ) -> GetTransactionListResponse:
         """Returns the transaction records that match the search criteria."""
         return self._call(GET_TRANSACTION_LIST, request, fields)
+
+    @overload
+    def iter_transaction_list(
+        self, request: GetTransactionListRequest, /, *, page_size: int = 100
+    ) -> Iterator[TransactionInfo]: ...
+
+    @overload
+    def iter_transaction_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        i_account: int | UnsetType = UNSET,
+        from_: datetime | UnsetType = UNSET,
+        to: datetime | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[TransactionInfo]: ...
 
     def iter_transaction_list(
         self,
@@ -213,6 +209,26 @@ class AsyncTransactionService(AsyncServiceBase):
     ) -> GetTransactionListResponse:
         """Returns the transaction records that match the search criteria."""
         return await self._call(GET_TRANSACTION_LIST, request, fields)
+
+    @overload
+    def iter_transaction_list(
+        self, request: GetTransactionListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[TransactionInfo]: ...
+
+    @overload
+    def iter_transaction_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        i_account: int | UnsetType = UNSET,
+        from_: datetime | UnsetType = UNSET,
+        to: datetime | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[TransactionInfo]: ...
 
     async def iter_transaction_list(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.trouble_ticket import (
@@ -50,173 +50,72 @@ from ..types.trouble_ticket import (
 
 __all__ = ["TroubleTicketService", "AsyncTroubleTicketService"]
 
-GET_TICKET_INFO: Operation[GetTroubleTicketInfoRequest, GetTroubleTicketInfoResponse] = Operation(
-    service="TroubleTicket",
-    name="get_ticket_info",
+SERVICE = ServiceSpec(
+    "TroubleTicket",
     namespace="http://portaone.com/Porta/SOAP/TroubleTicket",
-    soap_action="http://portaone.com/Porta/SOAP/TroubleTicket#get_ticket_info",
     endpoint_path="/Porta/SOAP/TroubleTicket",
-    request=GetTroubleTicketInfoRequest,
-    response=GetTroubleTicketInfoResponse,
-    parts=("GetTroubleTicketInfoRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_TICKET_LIST: Operation[GetTroubleTicketListRequest, GetTroubleTicketListResponse] = Operation(
-    service="TroubleTicket",
-    name="get_ticket_list",
-    namespace="http://portaone.com/Porta/SOAP/TroubleTicket",
-    soap_action="http://portaone.com/Porta/SOAP/TroubleTicket#get_ticket_list",
-    endpoint_path="/Porta/SOAP/TroubleTicket",
-    request=GetTroubleTicketListRequest,
-    response=GetTroubleTicketListResponse,
-    parts=("GetTroubleTicketListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_TICKET_INFO = Operation(
+    SERVICE, "get_ticket_info", GetTroubleTicketInfoRequest, GetTroubleTicketInfoResponse
+)
+GET_TICKET_LIST = Operation(
+    SERVICE,
+    "get_ticket_list",
+    GetTroubleTicketListRequest,
+    GetTroubleTicketListResponse,
     page_field="ticket_list",
 )
-ADD_TICKET: Operation[AddTroubleTicketRequest, AddTroubleTicketResponse] = Operation(
-    service="TroubleTicket",
-    name="add_ticket",
-    namespace="http://portaone.com/Porta/SOAP/TroubleTicket",
-    soap_action="http://portaone.com/Porta/SOAP/TroubleTicket#add_ticket",
-    endpoint_path="/Porta/SOAP/TroubleTicket",
-    request=AddTroubleTicketRequest,
-    response=AddTroubleTicketResponse,
-    parts=("AddTroubleTicketRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_TICKET = Operation(SERVICE, "add_ticket", AddTroubleTicketRequest, AddTroubleTicketResponse)
+UPDATE_TICKET = Operation(
+    SERVICE, "update_ticket", UpdateTroubleTicketRequest, UpdateTroubleTicketResponse
 )
-UPDATE_TICKET: Operation[UpdateTroubleTicketRequest, UpdateTroubleTicketResponse] = Operation(
-    service="TroubleTicket",
-    name="update_ticket",
-    namespace="http://portaone.com/Porta/SOAP/TroubleTicket",
-    soap_action="http://portaone.com/Porta/SOAP/TroubleTicket#update_ticket",
-    endpoint_path="/Porta/SOAP/TroubleTicket",
-    request=UpdateTroubleTicketRequest,
-    response=UpdateTroubleTicketResponse,
-    parts=("UpdateTroubleTicketRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_TICKET = Operation(
+    SERVICE, "delete_ticket", DeleteTroubleTicketRequest, DeleteTroubleTicketResponse
 )
-DELETE_TICKET: Operation[DeleteTroubleTicketRequest, DeleteTroubleTicketResponse] = Operation(
-    service="TroubleTicket",
-    name="delete_ticket",
-    namespace="http://portaone.com/Porta/SOAP/TroubleTicket",
-    soap_action="http://portaone.com/Porta/SOAP/TroubleTicket#delete_ticket",
-    endpoint_path="/Porta/SOAP/TroubleTicket",
-    request=DeleteTroubleTicketRequest,
-    response=DeleteTroubleTicketResponse,
-    parts=("DeleteTroubleTicketRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_TICKET_COMMENT = Operation(
+    SERVICE, "add_ticket_comment", AddTroubleTicketCommentRequest, AddTroubleTicketCommentResponse
 )
-ADD_TICKET_COMMENT: Operation[AddTroubleTicketCommentRequest, AddTroubleTicketCommentResponse] = (
-    Operation(
-        service="TroubleTicket",
-        name="add_ticket_comment",
-        namespace="http://portaone.com/Porta/SOAP/TroubleTicket",
-        soap_action="http://portaone.com/Porta/SOAP/TroubleTicket#add_ticket_comment",
-        endpoint_path="/Porta/SOAP/TroubleTicket",
-        request=AddTroubleTicketCommentRequest,
-        response=AddTroubleTicketCommentResponse,
-        parts=("AddTroubleTicketCommentRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+GET_TICKET_COMMENT_LIST = Operation(
+    SERVICE,
+    "get_ticket_comment_list",
+    GetTroubleTicketCommentListRequest,
+    GetTroubleTicketCommentListResponse,
 )
-GET_TICKET_COMMENT_LIST: Operation[
-    GetTroubleTicketCommentListRequest, GetTroubleTicketCommentListResponse
-] = Operation(
-    service="TroubleTicket",
-    name="get_ticket_comment_list",
-    namespace="http://portaone.com/Porta/SOAP/TroubleTicket",
-    soap_action="http://portaone.com/Porta/SOAP/TroubleTicket#get_ticket_comment_list",
-    endpoint_path="/Porta/SOAP/TroubleTicket",
-    request=GetTroubleTicketCommentListRequest,
-    response=GetTroubleTicketCommentListResponse,
-    parts=("GetTroubleTicketCommentListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+CLOSE_TICKET = Operation(
+    SERVICE, "close_ticket", CloseTroubleTicketRequest, CloseTroubleTicketResponse
 )
-CLOSE_TICKET: Operation[CloseTroubleTicketRequest, CloseTroubleTicketResponse] = Operation(
-    service="TroubleTicket",
-    name="close_ticket",
-    namespace="http://portaone.com/Porta/SOAP/TroubleTicket",
-    soap_action="http://portaone.com/Porta/SOAP/TroubleTicket#close_ticket",
-    endpoint_path="/Porta/SOAP/TroubleTicket",
-    request=CloseTroubleTicketRequest,
-    response=CloseTroubleTicketResponse,
-    parts=("CloseTroubleTicketRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-GET_TICKET_CATEGORY_LIST: Operation[
-    GetTroubleTicketCategoryListRequest, GetTroubleTicketCategoryListResponse
-] = Operation(
-    service="TroubleTicket",
-    name="get_ticket_category_list",
-    namespace="http://portaone.com/Porta/SOAP/TroubleTicket",
-    soap_action="http://portaone.com/Porta/SOAP/TroubleTicket#get_ticket_category_list",
-    endpoint_path="/Porta/SOAP/TroubleTicket",
-    request=GetTroubleTicketCategoryListRequest,
-    response=GetTroubleTicketCategoryListResponse,
-    parts=("GetTroubleTicketCategoryListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_TICKET_CATEGORY_LIST = Operation(
+    SERVICE,
+    "get_ticket_category_list",
+    GetTroubleTicketCategoryListRequest,
+    GetTroubleTicketCategoryListResponse,
     page_field="ticket_category_list",
 )
-ADD_TICKET_CATEGORY: Operation[
-    AddTroubleTicketCategoryRequest, AddTroubleTicketCategoryResponse
-] = Operation(
-    service="TroubleTicket",
-    name="add_ticket_category",
-    namespace="http://portaone.com/Porta/SOAP/TroubleTicket",
-    soap_action="http://portaone.com/Porta/SOAP/TroubleTicket#add_ticket_category",
-    endpoint_path="/Porta/SOAP/TroubleTicket",
-    request=AddTroubleTicketCategoryRequest,
-    response=AddTroubleTicketCategoryResponse,
-    parts=("AddTroubleTicketCategoryRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_TICKET_CATEGORY = Operation(
+    SERVICE,
+    "add_ticket_category",
+    AddTroubleTicketCategoryRequest,
+    AddTroubleTicketCategoryResponse,
 )
-UPDATE_TICKET_CATEGORY: Operation[
-    UpdateTroubleTicketCategoryRequest, UpdateTroubleTicketCategoryResponse
-] = Operation(
-    service="TroubleTicket",
-    name="update_ticket_category",
-    namespace="http://portaone.com/Porta/SOAP/TroubleTicket",
-    soap_action="http://portaone.com/Porta/SOAP/TroubleTicket#update_ticket_category",
-    endpoint_path="/Porta/SOAP/TroubleTicket",
-    request=UpdateTroubleTicketCategoryRequest,
-    response=UpdateTroubleTicketCategoryResponse,
-    parts=("UpdateTroubleTicketCategoryRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_TICKET_CATEGORY = Operation(
+    SERVICE,
+    "update_ticket_category",
+    UpdateTroubleTicketCategoryRequest,
+    UpdateTroubleTicketCategoryResponse,
 )
-DELETE_TICKET_CATEGORY: Operation[
-    DeleteTroubleTicketCategoryRequest, DeleteTroubleTicketCategoryResponse
-] = Operation(
-    service="TroubleTicket",
-    name="delete_ticket_category",
-    namespace="http://portaone.com/Porta/SOAP/TroubleTicket",
-    soap_action="http://portaone.com/Porta/SOAP/TroubleTicket#delete_ticket_category",
-    endpoint_path="/Porta/SOAP/TroubleTicket",
-    request=DeleteTroubleTicketCategoryRequest,
-    response=DeleteTroubleTicketCategoryResponse,
-    parts=("DeleteTroubleTicketCategoryRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_TICKET_CATEGORY = Operation(
+    SERVICE,
+    "delete_ticket_category",
+    DeleteTroubleTicketCategoryRequest,
+    DeleteTroubleTicketCategoryResponse,
 )
-REOPEN_TICKET: Operation[ReopenTroubleTicketRequest, ReopenTroubleTicketResponse] = Operation(
-    service="TroubleTicket",
-    name="reopen_ticket",
-    namespace="http://portaone.com/Porta/SOAP/TroubleTicket",
-    soap_action="http://portaone.com/Porta/SOAP/TroubleTicket#reopen_ticket",
-    endpoint_path="/Porta/SOAP/TroubleTicket",
-    request=ReopenTroubleTicketRequest,
-    response=ReopenTroubleTicketResponse,
-    parts=("ReopenTroubleTicketRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+REOPEN_TICKET = Operation(
+    SERVICE, "reopen_ticket", ReopenTroubleTicketRequest, ReopenTroubleTicketResponse
 )
-ASSIGN_TICKET: Operation[AssignTroubleTicketRequest, AssignTroubleTicketResponse] = Operation(
-    service="TroubleTicket",
-    name="assign_ticket",
-    namespace="http://portaone.com/Porta/SOAP/TroubleTicket",
-    soap_action="http://portaone.com/Porta/SOAP/TroubleTicket#assign_ticket",
-    endpoint_path="/Porta/SOAP/TroubleTicket",
-    request=AssignTroubleTicketRequest,
-    response=AssignTroubleTicketResponse,
-    parts=("AssignTroubleTicketRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ASSIGN_TICKET = Operation(
+    SERVICE, "assign_ticket", AssignTroubleTicketRequest, AssignTroubleTicketResponse
 )
 
 
@@ -268,6 +167,25 @@ class TroubleTicketService(ServiceBase):
     ) -> GetTroubleTicketListResponse:
         """Returns the ticket records that match the search criteria."""
         return self._call(GET_TICKET_LIST, request, fields)
+
+    @overload
+    def iter_ticket_list(
+        self, request: GetTroubleTicketListRequest, /, *, page_size: int = 100
+    ) -> Iterator[TicketInfo]: ...
+
+    @overload
+    def iter_ticket_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        status: str | UnsetType = UNSET,
+        priority: TicketPriority | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[TicketInfo]: ...
 
     def iter_ticket_list(
         self,
@@ -421,6 +339,23 @@ class TroubleTicketService(ServiceBase):
     ) -> GetTroubleTicketCategoryListResponse:
         """Returns the ticket category records that match the search criteria."""
         return self._call(GET_TICKET_CATEGORY_LIST, request, fields)
+
+    @overload
+    def iter_ticket_category_list(
+        self, request: GetTroubleTicketCategoryListRequest, /, *, page_size: int = 100
+    ) -> Iterator[TicketCategoryInfo]: ...
+
+    @overload
+    def iter_ticket_category_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_env: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[TicketCategoryInfo]: ...
 
     def iter_ticket_category_list(
         self,
@@ -588,6 +523,25 @@ class AsyncTroubleTicketService(AsyncServiceBase):
         """Returns the ticket records that match the search criteria."""
         return await self._call(GET_TICKET_LIST, request, fields)
 
+    @overload
+    def iter_ticket_list(
+        self, request: GetTroubleTicketListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[TicketInfo]: ...
+
+    @overload
+    def iter_ticket_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        status: str | UnsetType = UNSET,
+        priority: TicketPriority | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[TicketInfo]: ...
+
     async def iter_ticket_list(
         self,
         request: GetTroubleTicketListRequest | None = None,
@@ -743,6 +697,23 @@ class AsyncTroubleTicketService(AsyncServiceBase):
     ) -> GetTroubleTicketCategoryListResponse:
         """Returns the ticket category records that match the search criteria."""
         return await self._call(GET_TICKET_CATEGORY_LIST, request, fields)
+
+    @overload
+    def iter_ticket_category_list(
+        self, request: GetTroubleTicketCategoryListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[TicketCategoryInfo]: ...
+
+    @overload
+    def iter_ticket_category_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_env: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[TicketCategoryInfo]: ...
 
     async def iter_ticket_category_list(
         self,

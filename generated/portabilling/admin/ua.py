@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.ua import (
@@ -31,20 +31,20 @@ from ..types.ua import (
     DeleteUaRequest,
     DeleteUaResponse,
     FirmwareInfo,
-    GetUAFirmwareListRequest,
-    GetUAFirmwareListResponse,
-    GetUAIpPhoneInfoRequest,
-    GetUAIpPhoneInfoResponse,
-    GetUAManagedPhoneListRequest,
-    GetUAManagedPhoneListResponse,
     GetUaConfigFileRequest,
     GetUaConfigFileResponse,
+    GetUAFirmwareListRequest,
+    GetUAFirmwareListResponse,
     GetUaInfoRequest,
     GetUaInfoResponse,
+    GetUAIpPhoneInfoRequest,
+    GetUAIpPhoneInfoResponse,
     GetUaLineListRequest,
     GetUaLineListResponse,
     GetUaListRequest,
     GetUaListResponse,
+    GetUAManagedPhoneListRequest,
+    GetUAManagedPhoneListResponse,
     GetUaProfileInfoRequest,
     GetUaProfileInfoResponse,
     GetUaProfileListRequest,
@@ -71,277 +71,79 @@ from ..types.ua import (
 
 __all__ = ["UAService", "AsyncUAService"]
 
-GET_UA_INFO: Operation[GetUaInfoRequest, GetUaInfoResponse] = Operation(
-    service="UA",
-    name="get_ua_info",
+SERVICE = ServiceSpec(
+    "UA",
     namespace="http://portaone.com/Porta/SOAP/UA",
-    soap_action="http://portaone.com/Porta/SOAP/UA#get_ua_info",
     endpoint_path="/Porta/SOAP/UA",
-    request=GetUaInfoRequest,
-    response=GetUaInfoResponse,
-    parts=("GetUaInfoRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_UA_LIST: Operation[GetUaListRequest, GetUaListResponse] = Operation(
-    service="UA",
-    name="get_ua_list",
-    namespace="http://portaone.com/Porta/SOAP/UA",
-    soap_action="http://portaone.com/Porta/SOAP/UA#get_ua_list",
-    endpoint_path="/Porta/SOAP/UA",
-    request=GetUaListRequest,
-    response=GetUaListResponse,
-    parts=("GetUaListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    page_field="ua_list",
+
+GET_UA_INFO = Operation(SERVICE, "get_ua_info", GetUaInfoRequest, GetUaInfoResponse)
+GET_UA_LIST = Operation(
+    SERVICE, "get_ua_list", GetUaListRequest, GetUaListResponse, page_field="ua_list"
 )
-ADD_UA: Operation[AddUaRequest, AddUaResponse] = Operation(
-    service="UA",
-    name="add_ua",
-    namespace="http://portaone.com/Porta/SOAP/UA",
-    soap_action="http://portaone.com/Porta/SOAP/UA#add_ua",
-    endpoint_path="/Porta/SOAP/UA",
-    request=AddUaRequest,
-    response=AddUaResponse,
-    parts=("AddUaRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_UA = Operation(SERVICE, "add_ua", AddUaRequest, AddUaResponse)
+UPDATE_UA = Operation(SERVICE, "update_ua", UpdateUaRequest, UpdateUaResponse)
+DELETE_UA = Operation(SERVICE, "delete_ua", DeleteUaRequest, DeleteUaResponse)
+GET_IP_PHONE_INFO = Operation(
+    SERVICE, "get_ip_phone_info", GetUAIpPhoneInfoRequest, GetUAIpPhoneInfoResponse
 )
-UPDATE_UA: Operation[UpdateUaRequest, UpdateUaResponse] = Operation(
-    service="UA",
-    name="update_ua",
-    namespace="http://portaone.com/Porta/SOAP/UA",
-    soap_action="http://portaone.com/Porta/SOAP/UA#update_ua",
-    endpoint_path="/Porta/SOAP/UA",
-    request=UpdateUaRequest,
-    response=UpdateUaResponse,
-    parts=("UpdateUaRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_MANAGED_PHONE_LIST = Operation(
+    SERVICE,
+    "get_managed_phone_list",
+    GetUAManagedPhoneListRequest,
+    GetUAManagedPhoneListResponse,
+    page_field="phone_list",
 )
-DELETE_UA: Operation[DeleteUaRequest, DeleteUaResponse] = Operation(
-    service="UA",
-    name="delete_ua",
-    namespace="http://portaone.com/Porta/SOAP/UA",
-    soap_action="http://portaone.com/Porta/SOAP/UA#delete_ua",
-    endpoint_path="/Porta/SOAP/UA",
-    request=DeleteUaRequest,
-    response=DeleteUaResponse,
-    parts=("DeleteUaRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_UA_PROFILE_INFO = Operation(
+    SERVICE, "get_ua_profile_info", GetUaProfileInfoRequest, GetUaProfileInfoResponse
 )
-GET_IP_PHONE_INFO: Operation[GetUAIpPhoneInfoRequest, GetUAIpPhoneInfoResponse] = Operation(
-    service="UA",
-    name="get_ip_phone_info",
-    namespace="http://portaone.com/Porta/SOAP/UA",
-    soap_action="http://portaone.com/Porta/SOAP/UA#get_ip_phone_info",
-    endpoint_path="/Porta/SOAP/UA",
-    request=GetUAIpPhoneInfoRequest,
-    response=GetUAIpPhoneInfoResponse,
-    parts=("GetUAIpPhoneInfoRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-GET_MANAGED_PHONE_LIST: Operation[GetUAManagedPhoneListRequest, GetUAManagedPhoneListResponse] = (
-    Operation(
-        service="UA",
-        name="get_managed_phone_list",
-        namespace="http://portaone.com/Porta/SOAP/UA",
-        soap_action="http://portaone.com/Porta/SOAP/UA#get_managed_phone_list",
-        endpoint_path="/Porta/SOAP/UA",
-        request=GetUAManagedPhoneListRequest,
-        response=GetUAManagedPhoneListResponse,
-        parts=("GetUAManagedPhoneListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-        page_field="phone_list",
-    )
-)
-GET_UA_PROFILE_INFO: Operation[GetUaProfileInfoRequest, GetUaProfileInfoResponse] = Operation(
-    service="UA",
-    name="get_ua_profile_info",
-    namespace="http://portaone.com/Porta/SOAP/UA",
-    soap_action="http://portaone.com/Porta/SOAP/UA#get_ua_profile_info",
-    endpoint_path="/Porta/SOAP/UA",
-    request=GetUaProfileInfoRequest,
-    response=GetUaProfileInfoResponse,
-    parts=("GetUaProfileInfoRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-GET_UA_PROFILE_LIST: Operation[GetUaProfileListRequest, GetUaProfileListResponse] = Operation(
-    service="UA",
-    name="get_ua_profile_list",
-    namespace="http://portaone.com/Porta/SOAP/UA",
-    soap_action="http://portaone.com/Porta/SOAP/UA#get_ua_profile_list",
-    endpoint_path="/Porta/SOAP/UA",
-    request=GetUaProfileListRequest,
-    response=GetUaProfileListResponse,
-    parts=("GetUaProfileListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_UA_PROFILE_LIST = Operation(
+    SERVICE,
+    "get_ua_profile_list",
+    GetUaProfileListRequest,
+    GetUaProfileListResponse,
     page_field="ua_profile_list",
 )
-ADD_UA_PROFILE: Operation[AddUaProfileRequest, AddUaProfileResponse] = Operation(
-    service="UA",
-    name="add_ua_profile",
-    namespace="http://portaone.com/Porta/SOAP/UA",
-    soap_action="http://portaone.com/Porta/SOAP/UA#add_ua_profile",
-    endpoint_path="/Porta/SOAP/UA",
-    request=AddUaProfileRequest,
-    response=AddUaProfileResponse,
-    parts=("AddUaProfileRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_UA_PROFILE = Operation(SERVICE, "add_ua_profile", AddUaProfileRequest, AddUaProfileResponse)
+UPDATE_UA_PROFILE = Operation(
+    SERVICE, "update_ua_profile", UpdateUaProfileRequest, UpdateUaProfileResponse
 )
-UPDATE_UA_PROFILE: Operation[UpdateUaProfileRequest, UpdateUaProfileResponse] = Operation(
-    service="UA",
-    name="update_ua_profile",
-    namespace="http://portaone.com/Porta/SOAP/UA",
-    soap_action="http://portaone.com/Porta/SOAP/UA#update_ua_profile",
-    endpoint_path="/Porta/SOAP/UA",
-    request=UpdateUaProfileRequest,
-    response=UpdateUaProfileResponse,
-    parts=("UpdateUaProfileRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_UA_PROFILE = Operation(
+    SERVICE, "delete_ua_profile", DeleteUaProfileRequest, DeleteUaProfileResponse
 )
-DELETE_UA_PROFILE: Operation[DeleteUaProfileRequest, DeleteUaProfileResponse] = Operation(
-    service="UA",
-    name="delete_ua_profile",
-    namespace="http://portaone.com/Porta/SOAP/UA",
-    soap_action="http://portaone.com/Porta/SOAP/UA#delete_ua_profile",
-    endpoint_path="/Porta/SOAP/UA",
-    request=DeleteUaProfileRequest,
-    response=DeleteUaProfileResponse,
-    parts=("DeleteUaProfileRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_UA_TYPE_LIST = Operation(
+    SERVICE, "get_ua_type_list", GetUaTypeListRequest, GetUaTypeListResponse
 )
-GET_UA_TYPE_LIST: Operation[GetUaTypeListRequest, GetUaTypeListResponse] = Operation(
-    service="UA",
-    name="get_ua_type_list",
-    namespace="http://portaone.com/Porta/SOAP/UA",
-    soap_action="http://portaone.com/Porta/SOAP/UA#get_ua_type_list",
-    endpoint_path="/Porta/SOAP/UA",
-    request=GetUaTypeListRequest,
-    response=GetUaTypeListResponse,
-    parts=("GetUaTypeListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-REPROVISION_UA: Operation[ReprovisionUaRequest, ReprovisionUaResponse] = Operation(
-    service="UA",
-    name="reprovision_ua",
-    namespace="http://portaone.com/Porta/SOAP/UA",
-    soap_action="http://portaone.com/Porta/SOAP/UA#reprovision_ua",
-    endpoint_path="/Porta/SOAP/UA",
-    request=ReprovisionUaRequest,
-    response=ReprovisionUaResponse,
-    parts=("ReprovisionUaRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-GET_UA_LINE_LIST: Operation[GetUaLineListRequest, GetUaLineListResponse] = Operation(
-    service="UA",
-    name="get_ua_line_list",
-    namespace="http://portaone.com/Porta/SOAP/UA",
-    soap_action="http://portaone.com/Porta/SOAP/UA#get_ua_line_list",
-    endpoint_path="/Porta/SOAP/UA",
-    request=GetUaLineListRequest,
-    response=GetUaLineListResponse,
-    parts=("GetUaLineListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+REPROVISION_UA = Operation(SERVICE, "reprovision_ua", ReprovisionUaRequest, ReprovisionUaResponse)
+GET_UA_LINE_LIST = Operation(
+    SERVICE,
+    "get_ua_line_list",
+    GetUaLineListRequest,
+    GetUaLineListResponse,
     page_field="ua_line_list",
 )
-ADD_UA_LINE: Operation[AddUaLineRequest, AddUaLineResponse] = Operation(
-    service="UA",
-    name="add_ua_line",
-    namespace="http://portaone.com/Porta/SOAP/UA",
-    soap_action="http://portaone.com/Porta/SOAP/UA#add_ua_line",
-    endpoint_path="/Porta/SOAP/UA",
-    request=AddUaLineRequest,
-    response=AddUaLineResponse,
-    parts=("AddUaLineRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-UPDATE_UA_LINE: Operation[UpdateUaLineRequest, UpdateUaLineResponse] = Operation(
-    service="UA",
-    name="update_ua_line",
-    namespace="http://portaone.com/Porta/SOAP/UA",
-    soap_action="http://portaone.com/Porta/SOAP/UA#update_ua_line",
-    endpoint_path="/Porta/SOAP/UA",
-    request=UpdateUaLineRequest,
-    response=UpdateUaLineResponse,
-    parts=("UpdateUaLineRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-DELETE_UA_LINE: Operation[DeleteUaLineRequest, DeleteUaLineResponse] = Operation(
-    service="UA",
-    name="delete_ua_line",
-    namespace="http://portaone.com/Porta/SOAP/UA",
-    soap_action="http://portaone.com/Porta/SOAP/UA#delete_ua_line",
-    endpoint_path="/Porta/SOAP/UA",
-    request=DeleteUaLineRequest,
-    response=DeleteUaLineResponse,
-    parts=("DeleteUaLineRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-GET_FIRMWARE_LIST: Operation[GetUAFirmwareListRequest, GetUAFirmwareListResponse] = Operation(
-    service="UA",
-    name="get_firmware_list",
-    namespace="http://portaone.com/Porta/SOAP/UA",
-    soap_action="http://portaone.com/Porta/SOAP/UA#get_firmware_list",
-    endpoint_path="/Porta/SOAP/UA",
-    request=GetUAFirmwareListRequest,
-    response=GetUAFirmwareListResponse,
-    parts=("GetUAFirmwareListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_UA_LINE = Operation(SERVICE, "add_ua_line", AddUaLineRequest, AddUaLineResponse)
+UPDATE_UA_LINE = Operation(SERVICE, "update_ua_line", UpdateUaLineRequest, UpdateUaLineResponse)
+DELETE_UA_LINE = Operation(SERVICE, "delete_ua_line", DeleteUaLineRequest, DeleteUaLineResponse)
+GET_FIRMWARE_LIST = Operation(
+    SERVICE,
+    "get_firmware_list",
+    GetUAFirmwareListRequest,
+    GetUAFirmwareListResponse,
     page_field="firmware_list",
 )
-ADD_FIRMWARE: Operation[AddUAFirmwareRequest, AddUAFirmwareResponse] = Operation(
-    service="UA",
-    name="add_firmware",
-    namespace="http://portaone.com/Porta/SOAP/UA",
-    soap_action="http://portaone.com/Porta/SOAP/UA#add_firmware",
-    endpoint_path="/Porta/SOAP/UA",
-    request=AddUAFirmwareRequest,
-    response=AddUAFirmwareResponse,
-    parts=("AddUAFirmwareRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_FIRMWARE = Operation(SERVICE, "add_firmware", AddUAFirmwareRequest, AddUAFirmwareResponse)
+UPDATE_FIRMWARE = Operation(
+    SERVICE, "update_firmware", UpdateUAFirmwareRequest, UpdateUAFirmwareResponse
 )
-UPDATE_FIRMWARE: Operation[UpdateUAFirmwareRequest, UpdateUAFirmwareResponse] = Operation(
-    service="UA",
-    name="update_firmware",
-    namespace="http://portaone.com/Porta/SOAP/UA",
-    soap_action="http://portaone.com/Porta/SOAP/UA#update_firmware",
-    endpoint_path="/Porta/SOAP/UA",
-    request=UpdateUAFirmwareRequest,
-    response=UpdateUAFirmwareResponse,
-    parts=("UpdateUAFirmwareRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_FIRMWARE = Operation(
+    SERVICE, "delete_firmware", DeleteUAFirmwareRequest, DeleteUAFirmwareResponse
 )
-DELETE_FIRMWARE: Operation[DeleteUAFirmwareRequest, DeleteUAFirmwareResponse] = Operation(
-    service="UA",
-    name="delete_firmware",
-    namespace="http://portaone.com/Porta/SOAP/UA",
-    soap_action="http://portaone.com/Porta/SOAP/UA#delete_firmware",
-    endpoint_path="/Porta/SOAP/UA",
-    request=DeleteUAFirmwareRequest,
-    response=DeleteUAFirmwareResponse,
-    parts=("DeleteUAFirmwareRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_UA_CONFIG_FILE = Operation(
+    SERVICE, "get_ua_config_file", GetUaConfigFileRequest, GetUaConfigFileResponse
 )
-GET_UA_CONFIG_FILE: Operation[GetUaConfigFileRequest, GetUaConfigFileResponse] = Operation(
-    service="UA",
-    name="get_ua_config_file",
-    namespace="http://portaone.com/Porta/SOAP/UA",
-    soap_action="http://portaone.com/Porta/SOAP/UA#get_ua_config_file",
-    endpoint_path="/Porta/SOAP/UA",
-    request=GetUaConfigFileRequest,
-    response=GetUaConfigFileResponse,
-    parts=("GetUaConfigFileRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-REBOOT_UA: Operation[RebootUaRequest, RebootUaResponse] = Operation(
-    service="UA",
-    name="reboot_ua",
-    namespace="http://portaone.com/Porta/SOAP/UA",
-    soap_action="http://portaone.com/Porta/SOAP/UA#reboot_ua",
-    endpoint_path="/Porta/SOAP/UA",
-    request=RebootUaRequest,
-    response=RebootUaResponse,
-    parts=("RebootUaRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
+REBOOT_UA = Operation(SERVICE, "reboot_ua", RebootUaRequest, RebootUaResponse)
 
 
 class UAService(ServiceBase):
@@ -388,6 +190,25 @@ class UAService(ServiceBase):
     ) -> GetUaListResponse:
         """Returns the ua records that match the search criteria."""
         return self._call(GET_UA_LIST, request, fields)
+
+    @overload
+    def iter_ua_list(
+        self, request: GetUaListRequest, /, *, page_size: int = 100
+    ) -> Iterator[UAInfo]: ...
+
+    @overload
+    def iter_ua_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        mac: str | UnsetType = UNSET,
+        i_customer: int | UnsetType = UNSET,
+        i_ua_type: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[UAInfo]: ...
 
     def iter_ua_list(
         self, request: GetUaListRequest | None = None, /, *, page_size: int = 100, **fields: Any
@@ -489,6 +310,23 @@ class UAService(ServiceBase):
         """Returns the managed phone records that match the search criteria."""
         return self._call(GET_MANAGED_PHONE_LIST, request, fields)
 
+    @overload
+    def iter_managed_phone_list(
+        self, request: GetUAManagedPhoneListRequest, /, *, page_size: int = 100
+    ) -> Iterator[ManagedIPPhoneInfo]: ...
+
+    @overload
+    def iter_managed_phone_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[ManagedIPPhoneInfo]: ...
+
     def iter_managed_phone_list(
         self,
         request: GetUAManagedPhoneListRequest | None = None,
@@ -541,6 +379,23 @@ class UAService(ServiceBase):
     ) -> GetUaProfileListResponse:
         """Returns the ua profile records that match the search criteria."""
         return self._call(GET_UA_PROFILE_LIST, request, fields)
+
+    @overload
+    def iter_ua_profile_list(
+        self, request: GetUaProfileListRequest, /, *, page_size: int = 100
+    ) -> Iterator[UAProfileInfo]: ...
+
+    @overload
+    def iter_ua_profile_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_ua_type: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[UAProfileInfo]: ...
 
     def iter_ua_profile_list(
         self,
@@ -651,6 +506,23 @@ class UAService(ServiceBase):
         """Returns the ua line records that match the search criteria."""
         return self._call(GET_UA_LINE_LIST, request, fields)
 
+    @overload
+    def iter_ua_line_list(
+        self, request: GetUaLineListRequest, /, *, page_size: int = 100
+    ) -> Iterator[UALineInfo]: ...
+
+    @overload
+    def iter_ua_line_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_ua: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[UALineInfo]: ...
+
     def iter_ua_line_list(
         self,
         request: GetUaLineListRequest | None = None,
@@ -738,6 +610,23 @@ class UAService(ServiceBase):
     ) -> GetUAFirmwareListResponse:
         """Returns the firmware records that match the search criteria."""
         return self._call(GET_FIRMWARE_LIST, request, fields)
+
+    @overload
+    def iter_firmware_list(
+        self, request: GetUAFirmwareListRequest, /, *, page_size: int = 100
+    ) -> Iterator[FirmwareInfo]: ...
+
+    @overload
+    def iter_firmware_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_ua_type: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[FirmwareInfo]: ...
 
     def iter_firmware_list(
         self,
@@ -891,6 +780,25 @@ class AsyncUAService(AsyncServiceBase):
         """Returns the ua records that match the search criteria."""
         return await self._call(GET_UA_LIST, request, fields)
 
+    @overload
+    def iter_ua_list(
+        self, request: GetUaListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[UAInfo]: ...
+
+    @overload
+    def iter_ua_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        mac: str | UnsetType = UNSET,
+        i_customer: int | UnsetType = UNSET,
+        i_ua_type: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[UAInfo]: ...
+
     async def iter_ua_list(
         self, request: GetUaListRequest | None = None, /, *, page_size: int = 100, **fields: Any
     ) -> AsyncIterator[UAInfo]:
@@ -992,6 +900,23 @@ class AsyncUAService(AsyncServiceBase):
         """Returns the managed phone records that match the search criteria."""
         return await self._call(GET_MANAGED_PHONE_LIST, request, fields)
 
+    @overload
+    def iter_managed_phone_list(
+        self, request: GetUAManagedPhoneListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[ManagedIPPhoneInfo]: ...
+
+    @overload
+    def iter_managed_phone_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[ManagedIPPhoneInfo]: ...
+
     async def iter_managed_phone_list(
         self,
         request: GetUAManagedPhoneListRequest | None = None,
@@ -1045,6 +970,23 @@ class AsyncUAService(AsyncServiceBase):
     ) -> GetUaProfileListResponse:
         """Returns the ua profile records that match the search criteria."""
         return await self._call(GET_UA_PROFILE_LIST, request, fields)
+
+    @overload
+    def iter_ua_profile_list(
+        self, request: GetUaProfileListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[UAProfileInfo]: ...
+
+    @overload
+    def iter_ua_profile_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_ua_type: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[UAProfileInfo]: ...
 
     async def iter_ua_profile_list(
         self,
@@ -1162,6 +1104,23 @@ class AsyncUAService(AsyncServiceBase):
         """Returns the ua line records that match the search criteria."""
         return await self._call(GET_UA_LINE_LIST, request, fields)
 
+    @overload
+    def iter_ua_line_list(
+        self, request: GetUaLineListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[UALineInfo]: ...
+
+    @overload
+    def iter_ua_line_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_ua: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[UALineInfo]: ...
+
     async def iter_ua_line_list(
         self,
         request: GetUaLineListRequest | None = None,
@@ -1250,6 +1209,23 @@ class AsyncUAService(AsyncServiceBase):
     ) -> GetUAFirmwareListResponse:
         """Returns the firmware records that match the search criteria."""
         return await self._call(GET_FIRMWARE_LIST, request, fields)
+
+    @overload
+    def iter_firmware_list(
+        self, request: GetUAFirmwareListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[FirmwareInfo]: ...
+
+    @overload
+    def iter_firmware_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_ua_type: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[FirmwareInfo]: ...
 
     async def iter_firmware_list(
         self,

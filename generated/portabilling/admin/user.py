@@ -10,17 +10,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.user import (
-    APITokenInfo,
     AddUserApiTokenRequest,
     AddUserApiTokenResponse,
     AddUserRequest,
     AddUserResponse,
     AddUserSessionRequest,
     AddUserSessionResponse,
+    APITokenInfo,
     ChangeUserPasswordRequest,
     ChangeUserPasswordResponse,
     DeleteUserApiTokenRequest,
@@ -55,197 +55,59 @@ from ..types.user import (
 
 __all__ = ["UserService", "AsyncUserService"]
 
-GET_USER_INFO: Operation[GetUserInfoRequest, GetUserInfoResponse] = Operation(
-    service="User",
-    name="get_user_info",
+SERVICE = ServiceSpec(
+    "User",
     namespace="http://portaone.com/Porta/SOAP/User",
-    soap_action="http://portaone.com/Porta/SOAP/User#get_user_info",
     endpoint_path="/Porta/SOAP/User",
-    request=GetUserInfoRequest,
-    response=GetUserInfoResponse,
-    parts=("GetUserInfoRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_USER_LIST: Operation[GetUserListRequest, GetUserListResponse] = Operation(
-    service="User",
-    name="get_user_list",
-    namespace="http://portaone.com/Porta/SOAP/User",
-    soap_action="http://portaone.com/Porta/SOAP/User#get_user_list",
-    endpoint_path="/Porta/SOAP/User",
-    request=GetUserListRequest,
-    response=GetUserListResponse,
-    parts=("GetUserListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    page_field="user_list",
+
+GET_USER_INFO = Operation(SERVICE, "get_user_info", GetUserInfoRequest, GetUserInfoResponse)
+GET_USER_LIST = Operation(
+    SERVICE, "get_user_list", GetUserListRequest, GetUserListResponse, page_field="user_list"
 )
-ADD_USER: Operation[AddUserRequest, AddUserResponse] = Operation(
-    service="User",
-    name="add_user",
-    namespace="http://portaone.com/Porta/SOAP/User",
-    soap_action="http://portaone.com/Porta/SOAP/User#add_user",
-    endpoint_path="/Porta/SOAP/User",
-    request=AddUserRequest,
-    response=AddUserResponse,
-    parts=("AddUserRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_USER = Operation(SERVICE, "add_user", AddUserRequest, AddUserResponse)
+UPDATE_USER = Operation(SERVICE, "update_user", UpdateUserRequest, UpdateUserResponse)
+DELETE_USER = Operation(SERVICE, "delete_user", DeleteUserRequest, DeleteUserResponse)
+CHANGE_USER_PASSWORD = Operation(
+    SERVICE, "change_user_password", ChangeUserPasswordRequest, ChangeUserPasswordResponse
 )
-UPDATE_USER: Operation[UpdateUserRequest, UpdateUserResponse] = Operation(
-    service="User",
-    name="update_user",
-    namespace="http://portaone.com/Porta/SOAP/User",
-    soap_action="http://portaone.com/Porta/SOAP/User#update_user",
-    endpoint_path="/Porta/SOAP/User",
-    request=UpdateUserRequest,
-    response=UpdateUserResponse,
-    parts=("UpdateUserRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_MY_INFO = Operation(SERVICE, "get_my_info", GetUserMyInfoRequest, GetUserMyInfoResponse)
+GET_USER_SESSION_LIST = Operation(
+    SERVICE,
+    "get_user_session_list",
+    GetUserSessionListRequest,
+    GetUserSessionListResponse,
+    page_field="user_session_list",
 )
-DELETE_USER: Operation[DeleteUserRequest, DeleteUserResponse] = Operation(
-    service="User",
-    name="delete_user",
-    namespace="http://portaone.com/Porta/SOAP/User",
-    soap_action="http://portaone.com/Porta/SOAP/User#delete_user",
-    endpoint_path="/Porta/SOAP/User",
-    request=DeleteUserRequest,
-    response=DeleteUserResponse,
-    parts=("DeleteUserRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_USER_SESSION = Operation(
+    SERVICE, "add_user_session", AddUserSessionRequest, AddUserSessionResponse
 )
-CHANGE_USER_PASSWORD: Operation[ChangeUserPasswordRequest, ChangeUserPasswordResponse] = Operation(
-    service="User",
-    name="change_user_password",
-    namespace="http://portaone.com/Porta/SOAP/User",
-    soap_action="http://portaone.com/Porta/SOAP/User#change_user_password",
-    endpoint_path="/Porta/SOAP/User",
-    request=ChangeUserPasswordRequest,
-    response=ChangeUserPasswordResponse,
-    parts=("ChangeUserPasswordRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_USER_SESSION = Operation(
+    SERVICE, "update_user_session", UpdateUserSessionRequest, UpdateUserSessionResponse
 )
-GET_MY_INFO: Operation[GetUserMyInfoRequest, GetUserMyInfoResponse] = Operation(
-    service="User",
-    name="get_my_info",
-    namespace="http://portaone.com/Porta/SOAP/User",
-    soap_action="http://portaone.com/Porta/SOAP/User#get_my_info",
-    endpoint_path="/Porta/SOAP/User",
-    request=GetUserMyInfoRequest,
-    response=GetUserMyInfoResponse,
-    parts=("GetUserMyInfoRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_USER_SESSION = Operation(
+    SERVICE, "delete_user_session", DeleteUserSessionRequest, DeleteUserSessionResponse
 )
-GET_USER_SESSION_LIST: Operation[GetUserSessionListRequest, GetUserSessionListResponse] = (
-    Operation(
-        service="User",
-        name="get_user_session_list",
-        namespace="http://portaone.com/Porta/SOAP/User",
-        soap_action="http://portaone.com/Porta/SOAP/User#get_user_session_list",
-        endpoint_path="/Porta/SOAP/User",
-        request=GetUserSessionListRequest,
-        response=GetUserSessionListResponse,
-        parts=("GetUserSessionListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-        page_field="user_session_list",
-    )
-)
-ADD_USER_SESSION: Operation[AddUserSessionRequest, AddUserSessionResponse] = Operation(
-    service="User",
-    name="add_user_session",
-    namespace="http://portaone.com/Porta/SOAP/User",
-    soap_action="http://portaone.com/Porta/SOAP/User#add_user_session",
-    endpoint_path="/Porta/SOAP/User",
-    request=AddUserSessionRequest,
-    response=AddUserSessionResponse,
-    parts=("AddUserSessionRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-UPDATE_USER_SESSION: Operation[UpdateUserSessionRequest, UpdateUserSessionResponse] = Operation(
-    service="User",
-    name="update_user_session",
-    namespace="http://portaone.com/Porta/SOAP/User",
-    soap_action="http://portaone.com/Porta/SOAP/User#update_user_session",
-    endpoint_path="/Porta/SOAP/User",
-    request=UpdateUserSessionRequest,
-    response=UpdateUserSessionResponse,
-    parts=("UpdateUserSessionRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-DELETE_USER_SESSION: Operation[DeleteUserSessionRequest, DeleteUserSessionResponse] = Operation(
-    service="User",
-    name="delete_user_session",
-    namespace="http://portaone.com/Porta/SOAP/User",
-    soap_action="http://portaone.com/Porta/SOAP/User#delete_user_session",
-    endpoint_path="/Porta/SOAP/User",
-    request=DeleteUserSessionRequest,
-    response=DeleteUserSessionResponse,
-    parts=("DeleteUserSessionRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-GET_API_TOKEN_LIST: Operation[GetUserApiTokenListRequest, GetUserApiTokenListResponse] = Operation(
-    service="User",
-    name="get_api_token_list",
-    namespace="http://portaone.com/Porta/SOAP/User",
-    soap_action="http://portaone.com/Porta/SOAP/User#get_api_token_list",
-    endpoint_path="/Porta/SOAP/User",
-    request=GetUserApiTokenListRequest,
-    response=GetUserApiTokenListResponse,
-    parts=("GetUserApiTokenListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_API_TOKEN_LIST = Operation(
+    SERVICE,
+    "get_api_token_list",
+    GetUserApiTokenListRequest,
+    GetUserApiTokenListResponse,
     page_field="api_token_list",
 )
-ADD_API_TOKEN: Operation[AddUserApiTokenRequest, AddUserApiTokenResponse] = Operation(
-    service="User",
-    name="add_api_token",
-    namespace="http://portaone.com/Porta/SOAP/User",
-    soap_action="http://portaone.com/Porta/SOAP/User#add_api_token",
-    endpoint_path="/Porta/SOAP/User",
-    request=AddUserApiTokenRequest,
-    response=AddUserApiTokenResponse,
-    parts=("AddUserApiTokenRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_API_TOKEN = Operation(
+    SERVICE, "add_api_token", AddUserApiTokenRequest, AddUserApiTokenResponse
 )
-UPDATE_API_TOKEN: Operation[UpdateUserApiTokenRequest, UpdateUserApiTokenResponse] = Operation(
-    service="User",
-    name="update_api_token",
-    namespace="http://portaone.com/Porta/SOAP/User",
-    soap_action="http://portaone.com/Porta/SOAP/User#update_api_token",
-    endpoint_path="/Porta/SOAP/User",
-    request=UpdateUserApiTokenRequest,
-    response=UpdateUserApiTokenResponse,
-    parts=("UpdateUserApiTokenRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_API_TOKEN = Operation(
+    SERVICE, "update_api_token", UpdateUserApiTokenRequest, UpdateUserApiTokenResponse
 )
-DELETE_API_TOKEN: Operation[DeleteUserApiTokenRequest, DeleteUserApiTokenResponse] = Operation(
-    service="User",
-    name="delete_api_token",
-    namespace="http://portaone.com/Porta/SOAP/User",
-    soap_action="http://portaone.com/Porta/SOAP/User#delete_api_token",
-    endpoint_path="/Porta/SOAP/User",
-    request=DeleteUserApiTokenRequest,
-    response=DeleteUserApiTokenResponse,
-    parts=("DeleteUserApiTokenRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_API_TOKEN = Operation(
+    SERVICE, "delete_api_token", DeleteUserApiTokenRequest, DeleteUserApiTokenResponse
 )
-UNLOCK_USER: Operation[UnlockUserRequest, UnlockUserResponse] = Operation(
-    service="User",
-    name="unlock_user",
-    namespace="http://portaone.com/Porta/SOAP/User",
-    soap_action="http://portaone.com/Porta/SOAP/User#unlock_user",
-    endpoint_path="/Porta/SOAP/User",
-    request=UnlockUserRequest,
-    response=UnlockUserResponse,
-    parts=("UnlockUserRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-GET_USER_PERMISSIONS: Operation[GetUserPermissionsRequest, GetUserPermissionsResponse] = Operation(
-    service="User",
-    name="get_user_permissions",
-    namespace="http://portaone.com/Porta/SOAP/User",
-    soap_action="http://portaone.com/Porta/SOAP/User#get_user_permissions",
-    endpoint_path="/Porta/SOAP/User",
-    request=GetUserPermissionsRequest,
-    response=GetUserPermissionsResponse,
-    parts=("GetUserPermissionsRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UNLOCK_USER = Operation(SERVICE, "unlock_user", UnlockUserRequest, UnlockUserResponse)
+GET_USER_PERMISSIONS = Operation(
+    SERVICE, "get_user_permissions", GetUserPermissionsRequest, GetUserPermissionsResponse
 )
 
 
@@ -292,6 +154,24 @@ class UserService(ServiceBase):
     ) -> GetUserListResponse:
         """Returns the user records that match the search criteria."""
         return self._call(GET_USER_LIST, request, fields)
+
+    @overload
+    def iter_user_list(
+        self, request: GetUserListRequest, /, *, page_size: int = 100
+    ) -> Iterator[UserInfo]: ...
+
+    @overload
+    def iter_user_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        login: str | UnsetType = UNSET,
+        i_access_role: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[UserInfo]: ...
 
     def iter_user_list(
         self, request: GetUserListRequest | None = None, /, *, page_size: int = 100, **fields: Any
@@ -398,6 +278,23 @@ class UserService(ServiceBase):
         """Returns the user session records that match the search criteria."""
         return self._call(GET_USER_SESSION_LIST, request, fields)
 
+    @overload
+    def iter_user_session_list(
+        self, request: GetUserSessionListRequest, /, *, page_size: int = 100
+    ) -> Iterator[UserSessionInfo]: ...
+
+    @overload
+    def iter_user_session_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_user: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[UserSessionInfo]: ...
+
     def iter_user_session_list(
         self,
         request: GetUserSessionListRequest | None = None,
@@ -489,6 +386,23 @@ class UserService(ServiceBase):
     ) -> GetUserApiTokenListResponse:
         """Returns the api token records that match the search criteria."""
         return self._call(GET_API_TOKEN_LIST, request, fields)
+
+    @overload
+    def iter_api_token_list(
+        self, request: GetUserApiTokenListRequest, /, *, page_size: int = 100
+    ) -> Iterator[APITokenInfo]: ...
+
+    @overload
+    def iter_api_token_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_user: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[APITokenInfo]: ...
 
     def iter_api_token_list(
         self,
@@ -645,6 +559,24 @@ class AsyncUserService(AsyncServiceBase):
         """Returns the user records that match the search criteria."""
         return await self._call(GET_USER_LIST, request, fields)
 
+    @overload
+    def iter_user_list(
+        self, request: GetUserListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[UserInfo]: ...
+
+    @overload
+    def iter_user_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        login: str | UnsetType = UNSET,
+        i_access_role: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[UserInfo]: ...
+
     async def iter_user_list(
         self, request: GetUserListRequest | None = None, /, *, page_size: int = 100, **fields: Any
     ) -> AsyncIterator[UserInfo]:
@@ -755,6 +687,23 @@ class AsyncUserService(AsyncServiceBase):
         """Returns the user session records that match the search criteria."""
         return await self._call(GET_USER_SESSION_LIST, request, fields)
 
+    @overload
+    def iter_user_session_list(
+        self, request: GetUserSessionListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[UserSessionInfo]: ...
+
+    @overload
+    def iter_user_session_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_user: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[UserSessionInfo]: ...
+
     async def iter_user_session_list(
         self,
         request: GetUserSessionListRequest | None = None,
@@ -849,6 +798,23 @@ class AsyncUserService(AsyncServiceBase):
     ) -> GetUserApiTokenListResponse:
         """Returns the api token records that match the search criteria."""
         return await self._call(GET_API_TOKEN_LIST, request, fields)
+
+    @overload
+    def iter_api_token_list(
+        self, request: GetUserApiTokenListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[APITokenInfo]: ...
+
+    @overload
+    def iter_api_token_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_user: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[APITokenInfo]: ...
 
     async def iter_api_token_list(
         self,

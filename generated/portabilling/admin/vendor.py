@@ -8,12 +8,12 @@ Admin interface, mr105/admin/VendorAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
-from datetime import datetime
 from ..types.common import TransactionAction, XDRInfo
 from ..types.vendor import (
     AddVendorBatchRequest,
@@ -64,246 +64,86 @@ from ..types.vendor import (
 
 __all__ = ["VendorService", "AsyncVendorService"]
 
-GET_VENDOR_INFO: Operation[GetVendorInfoRequest, GetVendorInfoResponse] = Operation(
-    service="Vendor",
-    name="get_vendor_info",
+SERVICE = ServiceSpec(
+    "Vendor",
     namespace="http://portaone.com/Porta/SOAP/Vendor",
-    soap_action="http://portaone.com/Porta/SOAP/Vendor#get_vendor_info",
     endpoint_path="/Porta/SOAP/Vendor",
-    request=GetVendorInfoRequest,
-    response=GetVendorInfoResponse,
-    parts=("GetVendorInfoRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_VENDOR_LIST: Operation[GetVendorListRequest, GetVendorListResponse] = Operation(
-    service="Vendor",
-    name="get_vendor_list",
-    namespace="http://portaone.com/Porta/SOAP/Vendor",
-    soap_action="http://portaone.com/Porta/SOAP/Vendor#get_vendor_list",
-    endpoint_path="/Porta/SOAP/Vendor",
-    request=GetVendorListRequest,
-    response=GetVendorListResponse,
-    parts=("GetVendorListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_VENDOR_INFO = Operation(
+    SERVICE, "get_vendor_info", GetVendorInfoRequest, GetVendorInfoResponse
+)
+GET_VENDOR_LIST = Operation(
+    SERVICE,
+    "get_vendor_list",
+    GetVendorListRequest,
+    GetVendorListResponse,
     page_field="vendor_list",
 )
-ADD_VENDOR: Operation[AddVendorRequest, AddVendorResponse] = Operation(
-    service="Vendor",
-    name="add_vendor",
-    namespace="http://portaone.com/Porta/SOAP/Vendor",
-    soap_action="http://portaone.com/Porta/SOAP/Vendor#add_vendor",
-    endpoint_path="/Porta/SOAP/Vendor",
-    request=AddVendorRequest,
-    response=AddVendorResponse,
-    parts=("AddVendorRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_VENDOR = Operation(SERVICE, "add_vendor", AddVendorRequest, AddVendorResponse)
+UPDATE_VENDOR = Operation(SERVICE, "update_vendor", UpdateVendorRequest, UpdateVendorResponse)
+DELETE_VENDOR = Operation(SERVICE, "delete_vendor", DeleteVendorRequest, DeleteVendorResponse)
+MAKE_TRANSACTION = Operation(
+    SERVICE, "make_transaction", MakeVendorTransactionRequest, MakeVendorTransactionResponse
 )
-UPDATE_VENDOR: Operation[UpdateVendorRequest, UpdateVendorResponse] = Operation(
-    service="Vendor",
-    name="update_vendor",
-    namespace="http://portaone.com/Porta/SOAP/Vendor",
-    soap_action="http://portaone.com/Porta/SOAP/Vendor#update_vendor",
-    endpoint_path="/Porta/SOAP/Vendor",
-    request=UpdateVendorRequest,
-    response=UpdateVendorResponse,
-    parts=("UpdateVendorRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-DELETE_VENDOR: Operation[DeleteVendorRequest, DeleteVendorResponse] = Operation(
-    service="Vendor",
-    name="delete_vendor",
-    namespace="http://portaone.com/Porta/SOAP/Vendor",
-    soap_action="http://portaone.com/Porta/SOAP/Vendor#delete_vendor",
-    endpoint_path="/Porta/SOAP/Vendor",
-    request=DeleteVendorRequest,
-    response=DeleteVendorResponse,
-    parts=("DeleteVendorRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-MAKE_TRANSACTION: Operation[MakeVendorTransactionRequest, MakeVendorTransactionResponse] = (
-    Operation(
-        service="Vendor",
-        name="make_transaction",
-        namespace="http://portaone.com/Porta/SOAP/Vendor",
-        soap_action="http://portaone.com/Porta/SOAP/Vendor#make_transaction",
-        endpoint_path="/Porta/SOAP/Vendor",
-        request=MakeVendorTransactionRequest,
-        response=MakeVendorTransactionResponse,
-        parts=("MakeVendorTransactionRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
-)
-GET_VENDOR_XDR_LIST: Operation[GetVendorXdrListRequest, GetVendorXdrListResponse] = Operation(
-    service="Vendor",
-    name="get_vendor_xdr_list",
-    namespace="http://portaone.com/Porta/SOAP/Vendor",
-    soap_action="http://portaone.com/Porta/SOAP/Vendor#get_vendor_xdr_list",
-    endpoint_path="/Porta/SOAP/Vendor",
-    request=GetVendorXdrListRequest,
-    response=GetVendorXdrListResponse,
-    parts=("GetVendorXdrListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_VENDOR_XDR_LIST = Operation(
+    SERVICE,
+    "get_vendor_xdr_list",
+    GetVendorXdrListRequest,
+    GetVendorXdrListResponse,
     page_field="xdr_list",
 )
-GET_VENDOR_CONTACT_LIST: Operation[GetVendorContactListRequest, GetVendorContactListResponse] = (
-    Operation(
-        service="Vendor",
-        name="get_vendor_contact_list",
-        namespace="http://portaone.com/Porta/SOAP/Vendor",
-        soap_action="http://portaone.com/Porta/SOAP/Vendor#get_vendor_contact_list",
-        endpoint_path="/Porta/SOAP/Vendor",
-        request=GetVendorContactListRequest,
-        response=GetVendorContactListResponse,
-        parts=("GetVendorContactListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-        page_field="vendor_contact_list",
-    )
+GET_VENDOR_CONTACT_LIST = Operation(
+    SERVICE,
+    "get_vendor_contact_list",
+    GetVendorContactListRequest,
+    GetVendorContactListResponse,
+    page_field="vendor_contact_list",
 )
-ADD_VENDOR_CONTACT: Operation[AddVendorContactRequest, AddVendorContactResponse] = Operation(
-    service="Vendor",
-    name="add_vendor_contact",
-    namespace="http://portaone.com/Porta/SOAP/Vendor",
-    soap_action="http://portaone.com/Porta/SOAP/Vendor#add_vendor_contact",
-    endpoint_path="/Porta/SOAP/Vendor",
-    request=AddVendorContactRequest,
-    response=AddVendorContactResponse,
-    parts=("AddVendorContactRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_VENDOR_CONTACT = Operation(
+    SERVICE, "add_vendor_contact", AddVendorContactRequest, AddVendorContactResponse
 )
-UPDATE_VENDOR_CONTACT: Operation[UpdateVendorContactRequest, UpdateVendorContactResponse] = (
-    Operation(
-        service="Vendor",
-        name="update_vendor_contact",
-        namespace="http://portaone.com/Porta/SOAP/Vendor",
-        soap_action="http://portaone.com/Porta/SOAP/Vendor#update_vendor_contact",
-        endpoint_path="/Porta/SOAP/Vendor",
-        request=UpdateVendorContactRequest,
-        response=UpdateVendorContactResponse,
-        parts=("UpdateVendorContactRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+UPDATE_VENDOR_CONTACT = Operation(
+    SERVICE, "update_vendor_contact", UpdateVendorContactRequest, UpdateVendorContactResponse
 )
-DELETE_VENDOR_CONTACT: Operation[DeleteVendorContactRequest, DeleteVendorContactResponse] = (
-    Operation(
-        service="Vendor",
-        name="delete_vendor_contact",
-        namespace="http://portaone.com/Porta/SOAP/Vendor",
-        soap_action="http://portaone.com/Porta/SOAP/Vendor#delete_vendor_contact",
-        endpoint_path="/Porta/SOAP/Vendor",
-        request=DeleteVendorContactRequest,
-        response=DeleteVendorContactResponse,
-        parts=("DeleteVendorContactRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+DELETE_VENDOR_CONTACT = Operation(
+    SERVICE, "delete_vendor_contact", DeleteVendorContactRequest, DeleteVendorContactResponse
 )
-GET_VENDOR_BATCH_LIST: Operation[GetVendorBatchListRequest, GetVendorBatchListResponse] = (
-    Operation(
-        service="Vendor",
-        name="get_vendor_batch_list",
-        namespace="http://portaone.com/Porta/SOAP/Vendor",
-        soap_action="http://portaone.com/Porta/SOAP/Vendor#get_vendor_batch_list",
-        endpoint_path="/Porta/SOAP/Vendor",
-        request=GetVendorBatchListRequest,
-        response=GetVendorBatchListResponse,
-        parts=("GetVendorBatchListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-        page_field="vendor_batch_list",
-    )
+GET_VENDOR_BATCH_LIST = Operation(
+    SERVICE,
+    "get_vendor_batch_list",
+    GetVendorBatchListRequest,
+    GetVendorBatchListResponse,
+    page_field="vendor_batch_list",
 )
-ADD_VENDOR_BATCH: Operation[AddVendorBatchRequest, AddVendorBatchResponse] = Operation(
-    service="Vendor",
-    name="add_vendor_batch",
-    namespace="http://portaone.com/Porta/SOAP/Vendor",
-    soap_action="http://portaone.com/Porta/SOAP/Vendor#add_vendor_batch",
-    endpoint_path="/Porta/SOAP/Vendor",
-    request=AddVendorBatchRequest,
-    response=AddVendorBatchResponse,
-    parts=("AddVendorBatchRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_VENDOR_BATCH = Operation(
+    SERVICE, "add_vendor_batch", AddVendorBatchRequest, AddVendorBatchResponse
 )
-UPDATE_VENDOR_BATCH: Operation[UpdateVendorBatchRequest, UpdateVendorBatchResponse] = Operation(
-    service="Vendor",
-    name="update_vendor_batch",
-    namespace="http://portaone.com/Porta/SOAP/Vendor",
-    soap_action="http://portaone.com/Porta/SOAP/Vendor#update_vendor_batch",
-    endpoint_path="/Porta/SOAP/Vendor",
-    request=UpdateVendorBatchRequest,
-    response=UpdateVendorBatchResponse,
-    parts=("UpdateVendorBatchRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_VENDOR_BATCH = Operation(
+    SERVICE, "update_vendor_batch", UpdateVendorBatchRequest, UpdateVendorBatchResponse
 )
-DELETE_VENDOR_BATCH: Operation[DeleteVendorBatchRequest, DeleteVendorBatchResponse] = Operation(
-    service="Vendor",
-    name="delete_vendor_batch",
-    namespace="http://portaone.com/Porta/SOAP/Vendor",
-    soap_action="http://portaone.com/Porta/SOAP/Vendor#delete_vendor_batch",
-    endpoint_path="/Porta/SOAP/Vendor",
-    request=DeleteVendorBatchRequest,
-    response=DeleteVendorBatchResponse,
-    parts=("DeleteVendorBatchRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_VENDOR_BATCH = Operation(
+    SERVICE, "delete_vendor_batch", DeleteVendorBatchRequest, DeleteVendorBatchResponse
 )
-GET_VENDOR_INVOICE_LIST: Operation[GetVendorInvoiceListRequest, GetVendorInvoiceListResponse] = (
-    Operation(
-        service="Vendor",
-        name="get_vendor_invoice_list",
-        namespace="http://portaone.com/Porta/SOAP/Vendor",
-        soap_action="http://portaone.com/Porta/SOAP/Vendor#get_vendor_invoice_list",
-        endpoint_path="/Porta/SOAP/Vendor",
-        request=GetVendorInvoiceListRequest,
-        response=GetVendorInvoiceListResponse,
-        parts=("GetVendorInvoiceListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-        page_field="vendor_invoice_list",
-    )
+GET_VENDOR_INVOICE_LIST = Operation(
+    SERVICE,
+    "get_vendor_invoice_list",
+    GetVendorInvoiceListRequest,
+    GetVendorInvoiceListResponse,
+    page_field="vendor_invoice_list",
 )
-ADD_VENDOR_INVOICE: Operation[AddVendorInvoiceRequest, AddVendorInvoiceResponse] = Operation(
-    service="Vendor",
-    name="add_vendor_invoice",
-    namespace="http://portaone.com/Porta/SOAP/Vendor",
-    soap_action="http://portaone.com/Porta/SOAP/Vendor#add_vendor_invoice",
-    endpoint_path="/Porta/SOAP/Vendor",
-    request=AddVendorInvoiceRequest,
-    response=AddVendorInvoiceResponse,
-    parts=("AddVendorInvoiceRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_VENDOR_INVOICE = Operation(
+    SERVICE, "add_vendor_invoice", AddVendorInvoiceRequest, AddVendorInvoiceResponse
 )
-UPDATE_VENDOR_INVOICE: Operation[UpdateVendorInvoiceRequest, UpdateVendorInvoiceResponse] = (
-    Operation(
-        service="Vendor",
-        name="update_vendor_invoice",
-        namespace="http://portaone.com/Porta/SOAP/Vendor",
-        soap_action="http://portaone.com/Porta/SOAP/Vendor#update_vendor_invoice",
-        endpoint_path="/Porta/SOAP/Vendor",
-        request=UpdateVendorInvoiceRequest,
-        response=UpdateVendorInvoiceResponse,
-        parts=("UpdateVendorInvoiceRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+UPDATE_VENDOR_INVOICE = Operation(
+    SERVICE, "update_vendor_invoice", UpdateVendorInvoiceRequest, UpdateVendorInvoiceResponse
 )
-DELETE_VENDOR_INVOICE: Operation[DeleteVendorInvoiceRequest, DeleteVendorInvoiceResponse] = (
-    Operation(
-        service="Vendor",
-        name="delete_vendor_invoice",
-        namespace="http://portaone.com/Porta/SOAP/Vendor",
-        soap_action="http://portaone.com/Porta/SOAP/Vendor#delete_vendor_invoice",
-        endpoint_path="/Porta/SOAP/Vendor",
-        request=DeleteVendorInvoiceRequest,
-        response=DeleteVendorInvoiceResponse,
-        parts=("DeleteVendorInvoiceRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+DELETE_VENDOR_INVOICE = Operation(
+    SERVICE, "delete_vendor_invoice", DeleteVendorInvoiceRequest, DeleteVendorInvoiceResponse
 )
-GET_VENDOR_BALANCE: Operation[GetVendorBalanceRequest, GetVendorBalanceResponse] = Operation(
-    service="Vendor",
-    name="get_vendor_balance",
-    namespace="http://portaone.com/Porta/SOAP/Vendor",
-    soap_action="http://portaone.com/Porta/SOAP/Vendor#get_vendor_balance",
-    endpoint_path="/Porta/SOAP/Vendor",
-    request=GetVendorBalanceRequest,
-    response=GetVendorBalanceResponse,
-    parts=("GetVendorBalanceRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_VENDOR_BALANCE = Operation(
+    SERVICE, "get_vendor_balance", GetVendorBalanceRequest, GetVendorBalanceResponse
 )
 
 
@@ -350,6 +190,24 @@ class VendorService(ServiceBase):
     ) -> GetVendorListResponse:
         """Returns the vendor records that match the search criteria."""
         return self._call(GET_VENDOR_LIST, request, fields)
+
+    @overload
+    def iter_vendor_list(
+        self, request: GetVendorListRequest, /, *, page_size: int = 100
+    ) -> Iterator[VendorInfo]: ...
+
+    @overload
+    def iter_vendor_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        name: str | UnsetType = UNSET,
+        iso_4217: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[VendorInfo]: ...
 
     def iter_vendor_list(
         self,
@@ -463,6 +321,25 @@ class VendorService(ServiceBase):
         """Returns the vendor xdr records that match the search criteria."""
         return self._call(GET_VENDOR_XDR_LIST, request, fields)
 
+    @overload
+    def iter_vendor_xdr_list(
+        self, request: GetVendorXdrListRequest, /, *, page_size: int = 100
+    ) -> Iterator[XDRInfo]: ...
+
+    @overload
+    def iter_vendor_xdr_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_vendor: int,
+        from_date: datetime | UnsetType = UNSET,
+        to_date: datetime | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[XDRInfo]: ...
+
     def iter_vendor_xdr_list(
         self,
         request: GetVendorXdrListRequest | None = None,
@@ -495,6 +372,23 @@ class VendorService(ServiceBase):
     ) -> GetVendorContactListResponse:
         """Returns the vendor contact records that match the search criteria."""
         return self._call(GET_VENDOR_CONTACT_LIST, request, fields)
+
+    @overload
+    def iter_vendor_contact_list(
+        self, request: GetVendorContactListRequest, /, *, page_size: int = 100
+    ) -> Iterator[VendorContactInfo]: ...
+
+    @overload
+    def iter_vendor_contact_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_vendor: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[VendorContactInfo]: ...
 
     def iter_vendor_contact_list(
         self,
@@ -590,6 +484,23 @@ class VendorService(ServiceBase):
         """Returns the vendor batch records that match the search criteria."""
         return self._call(GET_VENDOR_BATCH_LIST, request, fields)
 
+    @overload
+    def iter_vendor_batch_list(
+        self, request: GetVendorBatchListRequest, /, *, page_size: int = 100
+    ) -> Iterator[VendorBatchInfo]: ...
+
+    @overload
+    def iter_vendor_batch_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_vendor: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[VendorBatchInfo]: ...
+
     def iter_vendor_batch_list(
         self,
         request: GetVendorBatchListRequest | None = None,
@@ -681,6 +592,23 @@ class VendorService(ServiceBase):
     ) -> GetVendorInvoiceListResponse:
         """Returns the vendor invoice records that match the search criteria."""
         return self._call(GET_VENDOR_INVOICE_LIST, request, fields)
+
+    @overload
+    def iter_vendor_invoice_list(
+        self, request: GetVendorInvoiceListRequest, /, *, page_size: int = 100
+    ) -> Iterator[VendorInvoiceInfo]: ...
+
+    @overload
+    def iter_vendor_invoice_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_vendor: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[VendorInvoiceInfo]: ...
 
     def iter_vendor_invoice_list(
         self,
@@ -821,6 +749,24 @@ class AsyncVendorService(AsyncServiceBase):
         """Returns the vendor records that match the search criteria."""
         return await self._call(GET_VENDOR_LIST, request, fields)
 
+    @overload
+    def iter_vendor_list(
+        self, request: GetVendorListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[VendorInfo]: ...
+
+    @overload
+    def iter_vendor_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        name: str | UnsetType = UNSET,
+        iso_4217: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[VendorInfo]: ...
+
     async def iter_vendor_list(
         self,
         request: GetVendorListRequest | None = None,
@@ -934,6 +880,25 @@ class AsyncVendorService(AsyncServiceBase):
         """Returns the vendor xdr records that match the search criteria."""
         return await self._call(GET_VENDOR_XDR_LIST, request, fields)
 
+    @overload
+    def iter_vendor_xdr_list(
+        self, request: GetVendorXdrListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[XDRInfo]: ...
+
+    @overload
+    def iter_vendor_xdr_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_vendor: int,
+        from_date: datetime | UnsetType = UNSET,
+        to_date: datetime | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[XDRInfo]: ...
+
     async def iter_vendor_xdr_list(
         self,
         request: GetVendorXdrListRequest | None = None,
@@ -967,6 +932,23 @@ class AsyncVendorService(AsyncServiceBase):
     ) -> GetVendorContactListResponse:
         """Returns the vendor contact records that match the search criteria."""
         return await self._call(GET_VENDOR_CONTACT_LIST, request, fields)
+
+    @overload
+    def iter_vendor_contact_list(
+        self, request: GetVendorContactListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[VendorContactInfo]: ...
+
+    @overload
+    def iter_vendor_contact_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_vendor: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[VendorContactInfo]: ...
 
     async def iter_vendor_contact_list(
         self,
@@ -1063,6 +1045,23 @@ class AsyncVendorService(AsyncServiceBase):
         """Returns the vendor batch records that match the search criteria."""
         return await self._call(GET_VENDOR_BATCH_LIST, request, fields)
 
+    @overload
+    def iter_vendor_batch_list(
+        self, request: GetVendorBatchListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[VendorBatchInfo]: ...
+
+    @overload
+    def iter_vendor_batch_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_vendor: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[VendorBatchInfo]: ...
+
     async def iter_vendor_batch_list(
         self,
         request: GetVendorBatchListRequest | None = None,
@@ -1157,6 +1156,23 @@ class AsyncVendorService(AsyncServiceBase):
     ) -> GetVendorInvoiceListResponse:
         """Returns the vendor invoice records that match the search criteria."""
         return await self._call(GET_VENDOR_INVOICE_LIST, request, fields)
+
+    @overload
+    def iter_vendor_invoice_list(
+        self, request: GetVendorInvoiceListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[VendorInvoiceInfo]: ...
+
+    @overload
+    def iter_vendor_invoice_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_vendor: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[VendorInvoiceInfo]: ...
 
     async def iter_vendor_invoice_list(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.voicemail import (
@@ -47,172 +47,62 @@ from ..types.voicemail import (
 
 __all__ = ["VoicemailService", "AsyncVoicemailService"]
 
-GET_VM_SETTINGS: Operation[GetVoicemailVmSettingsRequest, GetVoicemailVmSettingsResponse] = (
-    Operation(
-        service="Voicemail",
-        name="get_vm_settings",
-        namespace="http://portaone.com/Porta/SOAP/Voicemail",
-        soap_action="http://portaone.com/Porta/SOAP/Voicemail#get_vm_settings",
-        endpoint_path="/Porta/SOAP/Voicemail",
-        request=GetVoicemailVmSettingsRequest,
-        response=GetVoicemailVmSettingsResponse,
-        parts=("GetVoicemailVmSettingsRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
-)
-SET_VM_SETTINGS: Operation[SetVoicemailVmSettingsRequest, SetVoicemailVmSettingsResponse] = (
-    Operation(
-        service="Voicemail",
-        name="set_vm_settings",
-        namespace="http://portaone.com/Porta/SOAP/Voicemail",
-        soap_action="http://portaone.com/Porta/SOAP/Voicemail#set_vm_settings",
-        endpoint_path="/Porta/SOAP/Voicemail",
-        request=SetVoicemailVmSettingsRequest,
-        response=SetVoicemailVmSettingsResponse,
-        parts=("SetVoicemailVmSettingsRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
-)
-GET_VM_GREETING: Operation[GetVoicemailVmGreetingRequest, GetVoicemailVmGreetingResponse] = (
-    Operation(
-        service="Voicemail",
-        name="get_vm_greeting",
-        namespace="http://portaone.com/Porta/SOAP/Voicemail",
-        soap_action="http://portaone.com/Porta/SOAP/Voicemail#get_vm_greeting",
-        endpoint_path="/Porta/SOAP/Voicemail",
-        request=GetVoicemailVmGreetingRequest,
-        response=GetVoicemailVmGreetingResponse,
-        parts=("GetVoicemailVmGreetingRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
-)
-SET_VM_GREETING: Operation[SetVoicemailVmGreetingRequest, SetVoicemailVmGreetingResponse] = (
-    Operation(
-        service="Voicemail",
-        name="set_vm_greeting",
-        namespace="http://portaone.com/Porta/SOAP/Voicemail",
-        soap_action="http://portaone.com/Porta/SOAP/Voicemail#set_vm_greeting",
-        endpoint_path="/Porta/SOAP/Voicemail",
-        request=SetVoicemailVmGreetingRequest,
-        response=SetVoicemailVmGreetingResponse,
-        parts=("SetVoicemailVmGreetingRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
-)
-GET_VM_MESSAGE_LIST: Operation[
-    GetVoicemailVmMessageListRequest, GetVoicemailVmMessageListResponse
-] = Operation(
-    service="Voicemail",
-    name="get_vm_message_list",
+SERVICE = ServiceSpec(
+    "Voicemail",
     namespace="http://portaone.com/Porta/SOAP/Voicemail",
-    soap_action="http://portaone.com/Porta/SOAP/Voicemail#get_vm_message_list",
     endpoint_path="/Porta/SOAP/Voicemail",
-    request=GetVoicemailVmMessageListRequest,
-    response=GetVoicemailVmMessageListResponse,
-    parts=("GetVoicemailVmMessageListRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+)
+
+GET_VM_SETTINGS = Operation(
+    SERVICE, "get_vm_settings", GetVoicemailVmSettingsRequest, GetVoicemailVmSettingsResponse
+)
+SET_VM_SETTINGS = Operation(
+    SERVICE, "set_vm_settings", SetVoicemailVmSettingsRequest, SetVoicemailVmSettingsResponse
+)
+GET_VM_GREETING = Operation(
+    SERVICE, "get_vm_greeting", GetVoicemailVmGreetingRequest, GetVoicemailVmGreetingResponse
+)
+SET_VM_GREETING = Operation(
+    SERVICE, "set_vm_greeting", SetVoicemailVmGreetingRequest, SetVoicemailVmGreetingResponse
+)
+GET_VM_MESSAGE_LIST = Operation(
+    SERVICE,
+    "get_vm_message_list",
+    GetVoicemailVmMessageListRequest,
+    GetVoicemailVmMessageListResponse,
     page_field="messages",
 )
-GET_VM_MESSAGE: Operation[GetVoicemailVmMessageRequest, GetVoicemailVmMessageResponse] = Operation(
-    service="Voicemail",
-    name="get_vm_message",
-    namespace="http://portaone.com/Porta/SOAP/Voicemail",
-    soap_action="http://portaone.com/Porta/SOAP/Voicemail#get_vm_message",
-    endpoint_path="/Porta/SOAP/Voicemail",
-    request=GetVoicemailVmMessageRequest,
-    response=GetVoicemailVmMessageResponse,
-    parts=("GetVoicemailVmMessageRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_VM_MESSAGE = Operation(
+    SERVICE, "get_vm_message", GetVoicemailVmMessageRequest, GetVoicemailVmMessageResponse
 )
-DELETE_VM_MESSAGE: Operation[DeleteVoicemailVmMessageRequest, DeleteVoicemailVmMessageResponse] = (
-    Operation(
-        service="Voicemail",
-        name="delete_vm_message",
-        namespace="http://portaone.com/Porta/SOAP/Voicemail",
-        soap_action="http://portaone.com/Porta/SOAP/Voicemail#delete_vm_message",
-        endpoint_path="/Porta/SOAP/Voicemail",
-        request=DeleteVoicemailVmMessageRequest,
-        response=DeleteVoicemailVmMessageResponse,
-        parts=("DeleteVoicemailVmMessageRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+DELETE_VM_MESSAGE = Operation(
+    SERVICE, "delete_vm_message", DeleteVoicemailVmMessageRequest, DeleteVoicemailVmMessageResponse
 )
-GET_VM_FOLDER_LIST: Operation[
-    GetVoicemailVmFolderListRequest, GetVoicemailVmFolderListResponse
-] = Operation(
-    service="Voicemail",
-    name="get_vm_folder_list",
-    namespace="http://portaone.com/Porta/SOAP/Voicemail",
-    soap_action="http://portaone.com/Porta/SOAP/Voicemail#get_vm_folder_list",
-    endpoint_path="/Porta/SOAP/Voicemail",
-    request=GetVoicemailVmFolderListRequest,
-    response=GetVoicemailVmFolderListResponse,
-    parts=("GetVoicemailVmFolderListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_VM_FOLDER_LIST = Operation(
+    SERVICE,
+    "get_vm_folder_list",
+    GetVoicemailVmFolderListRequest,
+    GetVoicemailVmFolderListResponse,
     page_field="vm_folder_list",
 )
-ADD_VM_FOLDER: Operation[AddVoicemailVmFolderRequest, AddVoicemailVmFolderResponse] = Operation(
-    service="Voicemail",
-    name="add_vm_folder",
-    namespace="http://portaone.com/Porta/SOAP/Voicemail",
-    soap_action="http://portaone.com/Porta/SOAP/Voicemail#add_vm_folder",
-    endpoint_path="/Porta/SOAP/Voicemail",
-    request=AddVoicemailVmFolderRequest,
-    response=AddVoicemailVmFolderResponse,
-    parts=("AddVoicemailVmFolderRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_VM_FOLDER = Operation(
+    SERVICE, "add_vm_folder", AddVoicemailVmFolderRequest, AddVoicemailVmFolderResponse
 )
-UPDATE_VM_FOLDER: Operation[UpdateVoicemailVmFolderRequest, UpdateVoicemailVmFolderResponse] = (
-    Operation(
-        service="Voicemail",
-        name="update_vm_folder",
-        namespace="http://portaone.com/Porta/SOAP/Voicemail",
-        soap_action="http://portaone.com/Porta/SOAP/Voicemail#update_vm_folder",
-        endpoint_path="/Porta/SOAP/Voicemail",
-        request=UpdateVoicemailVmFolderRequest,
-        response=UpdateVoicemailVmFolderResponse,
-        parts=("UpdateVoicemailVmFolderRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+UPDATE_VM_FOLDER = Operation(
+    SERVICE, "update_vm_folder", UpdateVoicemailVmFolderRequest, UpdateVoicemailVmFolderResponse
 )
-DELETE_VM_FOLDER: Operation[DeleteVoicemailVmFolderRequest, DeleteVoicemailVmFolderResponse] = (
-    Operation(
-        service="Voicemail",
-        name="delete_vm_folder",
-        namespace="http://portaone.com/Porta/SOAP/Voicemail",
-        soap_action="http://portaone.com/Porta/SOAP/Voicemail#delete_vm_folder",
-        endpoint_path="/Porta/SOAP/Voicemail",
-        request=DeleteVoicemailVmFolderRequest,
-        response=DeleteVoicemailVmFolderResponse,
-        parts=("DeleteVoicemailVmFolderRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+DELETE_VM_FOLDER = Operation(
+    SERVICE, "delete_vm_folder", DeleteVoicemailVmFolderRequest, DeleteVoicemailVmFolderResponse
 )
-MOVE_VM_MESSAGE: Operation[MoveVoicemailVmMessageRequest, MoveVoicemailVmMessageResponse] = (
-    Operation(
-        service="Voicemail",
-        name="move_vm_message",
-        namespace="http://portaone.com/Porta/SOAP/Voicemail",
-        soap_action="http://portaone.com/Porta/SOAP/Voicemail#move_vm_message",
-        endpoint_path="/Porta/SOAP/Voicemail",
-        request=MoveVoicemailVmMessageRequest,
-        response=MoveVoicemailVmMessageResponse,
-        parts=("MoveVoicemailVmMessageRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+MOVE_VM_MESSAGE = Operation(
+    SERVICE, "move_vm_message", MoveVoicemailVmMessageRequest, MoveVoicemailVmMessageResponse
 )
-FORWARD_VM_MESSAGE: Operation[
-    ForwardVoicemailVmMessageRequest, ForwardVoicemailVmMessageResponse
-] = Operation(
-    service="Voicemail",
-    name="forward_vm_message",
-    namespace="http://portaone.com/Porta/SOAP/Voicemail",
-    soap_action="http://portaone.com/Porta/SOAP/Voicemail#forward_vm_message",
-    endpoint_path="/Porta/SOAP/Voicemail",
-    request=ForwardVoicemailVmMessageRequest,
-    response=ForwardVoicemailVmMessageResponse,
-    parts=("ForwardVoicemailVmMessageRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+FORWARD_VM_MESSAGE = Operation(
+    SERVICE,
+    "forward_vm_message",
+    ForwardVoicemailVmMessageRequest,
+    ForwardVoicemailVmMessageResponse,
 )
 
 
@@ -327,6 +217,24 @@ class VoicemailService(ServiceBase):
         """Returns the vm message records that match the search criteria."""
         return self._call(GET_VM_MESSAGE_LIST, request, fields)
 
+    @overload
+    def iter_vm_message_list(
+        self, request: GetVoicemailVmMessageListRequest, /, *, page_size: int = 100
+    ) -> Iterator[VMMessageInfo]: ...
+
+    @overload
+    def iter_vm_message_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_account: int,
+        folder: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[VMMessageInfo]: ...
+
     def iter_vm_message_list(
         self,
         request: GetVoicemailVmMessageListRequest | None = None,
@@ -401,6 +309,23 @@ class VoicemailService(ServiceBase):
     ) -> GetVoicemailVmFolderListResponse:
         """Returns the vm folder records that match the search criteria."""
         return self._call(GET_VM_FOLDER_LIST, request, fields)
+
+    @overload
+    def iter_vm_folder_list(
+        self, request: GetVoicemailVmFolderListRequest, /, *, page_size: int = 100
+    ) -> Iterator[VMFolderInfo]: ...
+
+    @overload
+    def iter_vm_folder_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_account: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[VMFolderInfo]: ...
 
     def iter_vm_folder_list(
         self,
@@ -632,6 +557,24 @@ class AsyncVoicemailService(AsyncServiceBase):
         """Returns the vm message records that match the search criteria."""
         return await self._call(GET_VM_MESSAGE_LIST, request, fields)
 
+    @overload
+    def iter_vm_message_list(
+        self, request: GetVoicemailVmMessageListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[VMMessageInfo]: ...
+
+    @overload
+    def iter_vm_message_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_account: int,
+        folder: str | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[VMMessageInfo]: ...
+
     async def iter_vm_message_list(
         self,
         request: GetVoicemailVmMessageListRequest | None = None,
@@ -707,6 +650,23 @@ class AsyncVoicemailService(AsyncServiceBase):
     ) -> GetVoicemailVmFolderListResponse:
         """Returns the vm folder records that match the search criteria."""
         return await self._call(GET_VM_FOLDER_LIST, request, fields)
+
+    @overload
+    def iter_vm_folder_list(
+        self, request: GetVoicemailVmFolderListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[VMFolderInfo]: ...
+
+    @overload
+    def iter_vm_folder_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_account: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[VMFolderInfo]: ...
 
     async def iter_vm_folder_list(
         self,

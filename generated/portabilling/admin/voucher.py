@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.common import YesNo
@@ -49,165 +49,55 @@ from ..types.voucher import (
 
 __all__ = ["VoucherService", "AsyncVoucherService"]
 
-GET_VOUCHER_INFO: Operation[GetVoucherInfoRequest, GetVoucherInfoResponse] = Operation(
-    service="Voucher",
-    name="get_voucher_info",
+SERVICE = ServiceSpec(
+    "Voucher",
     namespace="http://portaone.com/Porta/SOAP/Voucher",
-    soap_action="http://portaone.com/Porta/SOAP/Voucher#get_voucher_info",
     endpoint_path="/Porta/SOAP/Voucher",
-    request=GetVoucherInfoRequest,
-    response=GetVoucherInfoResponse,
-    parts=("GetVoucherInfoRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_VOUCHER_LIST: Operation[GetVoucherListRequest, GetVoucherListResponse] = Operation(
-    service="Voucher",
-    name="get_voucher_list",
-    namespace="http://portaone.com/Porta/SOAP/Voucher",
-    soap_action="http://portaone.com/Porta/SOAP/Voucher#get_voucher_list",
-    endpoint_path="/Porta/SOAP/Voucher",
-    request=GetVoucherListRequest,
-    response=GetVoucherListResponse,
-    parts=("GetVoucherListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_VOUCHER_INFO = Operation(
+    SERVICE, "get_voucher_info", GetVoucherInfoRequest, GetVoucherInfoResponse
+)
+GET_VOUCHER_LIST = Operation(
+    SERVICE,
+    "get_voucher_list",
+    GetVoucherListRequest,
+    GetVoucherListResponse,
     page_field="voucher_list",
 )
-ADD_VOUCHER: Operation[AddVoucherRequest, AddVoucherResponse] = Operation(
-    service="Voucher",
-    name="add_voucher",
-    namespace="http://portaone.com/Porta/SOAP/Voucher",
-    soap_action="http://portaone.com/Porta/SOAP/Voucher#add_voucher",
-    endpoint_path="/Porta/SOAP/Voucher",
-    request=AddVoucherRequest,
-    response=AddVoucherResponse,
-    parts=("AddVoucherRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_VOUCHER = Operation(SERVICE, "add_voucher", AddVoucherRequest, AddVoucherResponse)
+UPDATE_VOUCHER = Operation(SERVICE, "update_voucher", UpdateVoucherRequest, UpdateVoucherResponse)
+DELETE_VOUCHER = Operation(SERVICE, "delete_voucher", DeleteVoucherRequest, DeleteVoucherResponse)
+RECHARGE = Operation(SERVICE, "recharge", RechargeVoucherRequest, RechargeVoucherResponse)
+GET_RECHARGE_HISTORY = Operation(
+    SERVICE,
+    "get_recharge_history",
+    GetVoucherRechargeHistoryRequest,
+    GetVoucherRechargeHistoryResponse,
 )
-UPDATE_VOUCHER: Operation[UpdateVoucherRequest, UpdateVoucherResponse] = Operation(
-    service="Voucher",
-    name="update_voucher",
-    namespace="http://portaone.com/Porta/SOAP/Voucher",
-    soap_action="http://portaone.com/Porta/SOAP/Voucher#update_voucher",
-    endpoint_path="/Porta/SOAP/Voucher",
-    request=UpdateVoucherRequest,
-    response=UpdateVoucherResponse,
-    parts=("UpdateVoucherRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GENERATE_VOUCHERS = Operation(
+    SERVICE, "generate_vouchers", GenerateVouchersRequest, GenerateVouchersResponse
 )
-DELETE_VOUCHER: Operation[DeleteVoucherRequest, DeleteVoucherResponse] = Operation(
-    service="Voucher",
-    name="delete_voucher",
-    namespace="http://portaone.com/Porta/SOAP/Voucher",
-    soap_action="http://portaone.com/Porta/SOAP/Voucher#delete_voucher",
-    endpoint_path="/Porta/SOAP/Voucher",
-    request=DeleteVoucherRequest,
-    response=DeleteVoucherResponse,
-    parts=("DeleteVoucherRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_VOUCHER_BATCH_LIST = Operation(
+    SERVICE,
+    "get_voucher_batch_list",
+    GetVoucherBatchListRequest,
+    GetVoucherBatchListResponse,
+    page_field="voucher_batch_list",
 )
-RECHARGE: Operation[RechargeVoucherRequest, RechargeVoucherResponse] = Operation(
-    service="Voucher",
-    name="recharge",
-    namespace="http://portaone.com/Porta/SOAP/Voucher",
-    soap_action="http://portaone.com/Porta/SOAP/Voucher#recharge",
-    endpoint_path="/Porta/SOAP/Voucher",
-    request=RechargeVoucherRequest,
-    response=RechargeVoucherResponse,
-    parts=("RechargeVoucherRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_VOUCHER_BATCH = Operation(
+    SERVICE, "add_voucher_batch", AddVoucherBatchRequest, AddVoucherBatchResponse
 )
-GET_RECHARGE_HISTORY: Operation[
-    GetVoucherRechargeHistoryRequest, GetVoucherRechargeHistoryResponse
-] = Operation(
-    service="Voucher",
-    name="get_recharge_history",
-    namespace="http://portaone.com/Porta/SOAP/Voucher",
-    soap_action="http://portaone.com/Porta/SOAP/Voucher#get_recharge_history",
-    endpoint_path="/Porta/SOAP/Voucher",
-    request=GetVoucherRechargeHistoryRequest,
-    response=GetVoucherRechargeHistoryResponse,
-    parts=("GetVoucherRechargeHistoryRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_VOUCHER_BATCH = Operation(
+    SERVICE, "update_voucher_batch", UpdateVoucherBatchRequest, UpdateVoucherBatchResponse
 )
-GENERATE_VOUCHERS: Operation[GenerateVouchersRequest, GenerateVouchersResponse] = Operation(
-    service="Voucher",
-    name="generate_vouchers",
-    namespace="http://portaone.com/Porta/SOAP/Voucher",
-    soap_action="http://portaone.com/Porta/SOAP/Voucher#generate_vouchers",
-    endpoint_path="/Porta/SOAP/Voucher",
-    request=GenerateVouchersRequest,
-    response=GenerateVouchersResponse,
-    parts=("GenerateVouchersRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+DELETE_VOUCHER_BATCH = Operation(
+    SERVICE, "delete_voucher_batch", DeleteVoucherBatchRequest, DeleteVoucherBatchResponse
 )
-GET_VOUCHER_BATCH_LIST: Operation[GetVoucherBatchListRequest, GetVoucherBatchListResponse] = (
-    Operation(
-        service="Voucher",
-        name="get_voucher_batch_list",
-        namespace="http://portaone.com/Porta/SOAP/Voucher",
-        soap_action="http://portaone.com/Porta/SOAP/Voucher#get_voucher_batch_list",
-        endpoint_path="/Porta/SOAP/Voucher",
-        request=GetVoucherBatchListRequest,
-        response=GetVoucherBatchListResponse,
-        parts=("GetVoucherBatchListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-        page_field="voucher_batch_list",
-    )
-)
-ADD_VOUCHER_BATCH: Operation[AddVoucherBatchRequest, AddVoucherBatchResponse] = Operation(
-    service="Voucher",
-    name="add_voucher_batch",
-    namespace="http://portaone.com/Porta/SOAP/Voucher",
-    soap_action="http://portaone.com/Porta/SOAP/Voucher#add_voucher_batch",
-    endpoint_path="/Porta/SOAP/Voucher",
-    request=AddVoucherBatchRequest,
-    response=AddVoucherBatchResponse,
-    parts=("AddVoucherBatchRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-UPDATE_VOUCHER_BATCH: Operation[UpdateVoucherBatchRequest, UpdateVoucherBatchResponse] = Operation(
-    service="Voucher",
-    name="update_voucher_batch",
-    namespace="http://portaone.com/Porta/SOAP/Voucher",
-    soap_action="http://portaone.com/Porta/SOAP/Voucher#update_voucher_batch",
-    endpoint_path="/Porta/SOAP/Voucher",
-    request=UpdateVoucherBatchRequest,
-    response=UpdateVoucherBatchResponse,
-    parts=("UpdateVoucherBatchRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-DELETE_VOUCHER_BATCH: Operation[DeleteVoucherBatchRequest, DeleteVoucherBatchResponse] = Operation(
-    service="Voucher",
-    name="delete_voucher_batch",
-    namespace="http://portaone.com/Porta/SOAP/Voucher",
-    soap_action="http://portaone.com/Porta/SOAP/Voucher#delete_voucher_batch",
-    endpoint_path="/Porta/SOAP/Voucher",
-    request=DeleteVoucherBatchRequest,
-    response=DeleteVoucherBatchResponse,
-    parts=("DeleteVoucherBatchRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-BLOCK_VOUCHER: Operation[BlockVoucherRequest, BlockVoucherResponse] = Operation(
-    service="Voucher",
-    name="block_voucher",
-    namespace="http://portaone.com/Porta/SOAP/Voucher",
-    soap_action="http://portaone.com/Porta/SOAP/Voucher#block_voucher",
-    endpoint_path="/Porta/SOAP/Voucher",
-    request=BlockVoucherRequest,
-    response=BlockVoucherResponse,
-    parts=("BlockVoucherRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-GET_VOUCHER_BY_PIN: Operation[GetVoucherByPinRequest, GetVoucherByPinResponse] = Operation(
-    service="Voucher",
-    name="get_voucher_by_pin",
-    namespace="http://portaone.com/Porta/SOAP/Voucher",
-    soap_action="http://portaone.com/Porta/SOAP/Voucher#get_voucher_by_pin",
-    endpoint_path="/Porta/SOAP/Voucher",
-    request=GetVoucherByPinRequest,
-    response=GetVoucherByPinResponse,
-    parts=("GetVoucherByPinRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+BLOCK_VOUCHER = Operation(SERVICE, "block_voucher", BlockVoucherRequest, BlockVoucherResponse)
+GET_VOUCHER_BY_PIN = Operation(
+    SERVICE, "get_voucher_by_pin", GetVoucherByPinRequest, GetVoucherByPinResponse
 )
 
 
@@ -254,6 +144,24 @@ class VoucherService(ServiceBase):
     ) -> GetVoucherListResponse:
         """Returns the voucher records that match the search criteria."""
         return self._call(GET_VOUCHER_LIST, request, fields)
+
+    @overload
+    def iter_voucher_list(
+        self, request: GetVoucherListRequest, /, *, page_size: int = 100
+    ) -> Iterator[VoucherInfo]: ...
+
+    @overload
+    def iter_voucher_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_batch: int | UnsetType = UNSET,
+        used: YesNo | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[VoucherInfo]: ...
 
     def iter_voucher_list(
         self,
@@ -404,6 +312,23 @@ class VoucherService(ServiceBase):
     ) -> GetVoucherBatchListResponse:
         """Returns the voucher batch records that match the search criteria."""
         return self._call(GET_VOUCHER_BATCH_LIST, request, fields)
+
+    @overload
+    def iter_voucher_batch_list(
+        self, request: GetVoucherBatchListRequest, /, *, page_size: int = 100
+    ) -> Iterator[VoucherBatchInfo]: ...
+
+    @overload
+    def iter_voucher_batch_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_batch: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[VoucherBatchInfo]: ...
 
     def iter_voucher_batch_list(
         self,
@@ -564,6 +489,24 @@ class AsyncVoucherService(AsyncServiceBase):
         """Returns the voucher records that match the search criteria."""
         return await self._call(GET_VOUCHER_LIST, request, fields)
 
+    @overload
+    def iter_voucher_list(
+        self, request: GetVoucherListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[VoucherInfo]: ...
+
+    @overload
+    def iter_voucher_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_batch: int | UnsetType = UNSET,
+        used: YesNo | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[VoucherInfo]: ...
+
     async def iter_voucher_list(
         self,
         request: GetVoucherListRequest | None = None,
@@ -714,6 +657,23 @@ class AsyncVoucherService(AsyncServiceBase):
     ) -> GetVoucherBatchListResponse:
         """Returns the voucher batch records that match the search criteria."""
         return await self._call(GET_VOUCHER_BATCH_LIST, request, fields)
+
+    @overload
+    def iter_voucher_batch_list(
+        self, request: GetVoucherBatchListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[VoucherBatchInfo]: ...
+
+    @overload
+    def iter_voucher_batch_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_batch: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[VoucherBatchInfo]: ...
 
     async def iter_voucher_batch_list(
         self,

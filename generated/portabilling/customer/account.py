@@ -8,12 +8,12 @@ Customer interface, mr105/customer/AccountCustomerService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
-from datetime import datetime
 from ..types.account import (
     AliasInfo,
     BlockAccountRequest,
@@ -51,8 +51,8 @@ from ..types.account import (
 )
 from ..types.common import (
     AccountInfo,
-    BillStatus,
     BillingModel,
+    BillStatus,
     CustomFieldsValuesInfo,
     ServiceFeatureInfo,
     XDRInfo,
@@ -61,190 +61,82 @@ from ..types.common import (
 
 __all__ = ["AccountService", "AsyncAccountService"]
 
-GET_ACCOUNT_INFO: Operation[GetAccountInfoRequest, GetAccountInfoResponse] = Operation(
-    service="Account",
-    name="get_account_info",
+SERVICE = ServiceSpec(
+    "Account",
     namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#get_account_info",
     endpoint_path="/Porta/SOAP/Account",
-    request=GetAccountInfoRequest,
-    response=GetAccountInfoResponse,
-    parts=("GetAccountInfoRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_ACCOUNT_LIST: Operation[GetAccountListRequest, GetAccountListResponse] = Operation(
-    service="Account",
-    name="get_account_list",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#get_account_list",
-    endpoint_path="/Porta/SOAP/Account",
-    request=GetAccountListRequest,
-    response=GetAccountListResponse,
-    parts=("GetAccountListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_ACCOUNT_INFO = Operation(
+    SERVICE, "get_account_info", GetAccountInfoRequest, GetAccountInfoResponse
+)
+GET_ACCOUNT_LIST = Operation(
+    SERVICE,
+    "get_account_list",
+    GetAccountListRequest,
+    GetAccountListResponse,
     page_field="account_list",
 )
-UPDATE_ACCOUNT: Operation[UpdateAccountRequest, UpdateAccountResponse] = Operation(
-    service="Account",
-    name="update_account",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#update_account",
-    endpoint_path="/Porta/SOAP/Account",
-    request=UpdateAccountRequest,
-    response=UpdateAccountResponse,
-    parts=("UpdateAccountRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-GET_ALIAS_LIST: Operation[GetAccountAliasListRequest, GetAccountAliasListResponse] = Operation(
-    service="Account",
-    name="get_alias_list",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#get_alias_list",
-    endpoint_path="/Porta/SOAP/Account",
-    request=GetAccountAliasListRequest,
-    response=GetAccountAliasListResponse,
-    parts=("GetAccountAliasListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_ACCOUNT = Operation(SERVICE, "update_account", UpdateAccountRequest, UpdateAccountResponse)
+GET_ALIAS_LIST = Operation(
+    SERVICE,
+    "get_alias_list",
+    GetAccountAliasListRequest,
+    GetAccountAliasListResponse,
     page_field="alias_list",
 )
-GET_XDR_LIST: Operation[GetAccountXdrListRequest, GetAccountXdrListResponse] = Operation(
-    service="Account",
-    name="get_xdr_list",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#get_xdr_list",
-    endpoint_path="/Porta/SOAP/Account",
-    request=GetAccountXdrListRequest,
-    response=GetAccountXdrListResponse,
-    parts=("GetAccountXdrListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_XDR_LIST = Operation(
+    SERVICE,
+    "get_xdr_list",
+    GetAccountXdrListRequest,
+    GetAccountXdrListResponse,
     page_field="xdr_list",
 )
-GET_SERVICE_FEATURES: Operation[
-    GetAccountServiceFeaturesRequest, GetAccountServiceFeaturesResponse
-] = Operation(
-    service="Account",
-    name="get_service_features",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#get_service_features",
-    endpoint_path="/Porta/SOAP/Account",
-    request=GetAccountServiceFeaturesRequest,
-    response=GetAccountServiceFeaturesResponse,
-    parts=("GetAccountServiceFeaturesRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_SERVICE_FEATURES = Operation(
+    SERVICE,
+    "get_service_features",
+    GetAccountServiceFeaturesRequest,
+    GetAccountServiceFeaturesResponse,
 )
-UPDATE_SERVICE_FEATURES: Operation[
-    UpdateAccountServiceFeaturesRequest, UpdateAccountServiceFeaturesResponse
-] = Operation(
-    service="Account",
-    name="update_service_features",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#update_service_features",
-    endpoint_path="/Porta/SOAP/Account",
-    request=UpdateAccountServiceFeaturesRequest,
-    response=UpdateAccountServiceFeaturesResponse,
-    parts=("UpdateAccountServiceFeaturesRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_SERVICE_FEATURES = Operation(
+    SERVICE,
+    "update_service_features",
+    UpdateAccountServiceFeaturesRequest,
+    UpdateAccountServiceFeaturesResponse,
 )
-GET_FOLLOWME_INFO: Operation[GetAccountFollowmeInfoRequest, GetAccountFollowmeInfoResponse] = (
-    Operation(
-        service="Account",
-        name="get_followme_info",
-        namespace="http://portaone.com/Porta/SOAP/Account",
-        soap_action="http://portaone.com/Porta/SOAP/Account#get_followme_info",
-        endpoint_path="/Porta/SOAP/Account",
-        request=GetAccountFollowmeInfoRequest,
-        response=GetAccountFollowmeInfoResponse,
-        parts=("GetAccountFollowmeInfoRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+GET_FOLLOWME_INFO = Operation(
+    SERVICE, "get_followme_info", GetAccountFollowmeInfoRequest, GetAccountFollowmeInfoResponse
 )
-UPDATE_FOLLOWME: Operation[UpdateAccountFollowmeRequest, UpdateAccountFollowmeResponse] = (
-    Operation(
-        service="Account",
-        name="update_followme",
-        namespace="http://portaone.com/Porta/SOAP/Account",
-        soap_action="http://portaone.com/Porta/SOAP/Account#update_followme",
-        endpoint_path="/Porta/SOAP/Account",
-        request=UpdateAccountFollowmeRequest,
-        response=UpdateAccountFollowmeResponse,
-        parts=("UpdateAccountFollowmeRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+UPDATE_FOLLOWME = Operation(
+    SERVICE, "update_followme", UpdateAccountFollowmeRequest, UpdateAccountFollowmeResponse
 )
-GET_CALL_BARRING_OPTIONS: Operation[
-    GetAccountCallBarringOptionsRequest, GetAccountCallBarringOptionsResponse
-] = Operation(
-    service="Account",
-    name="get_call_barring_options",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#get_call_barring_options",
-    endpoint_path="/Porta/SOAP/Account",
-    request=GetAccountCallBarringOptionsRequest,
-    response=GetAccountCallBarringOptionsResponse,
-    parts=("GetAccountCallBarringOptionsRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_CALL_BARRING_OPTIONS = Operation(
+    SERVICE,
+    "get_call_barring_options",
+    GetAccountCallBarringOptionsRequest,
+    GetAccountCallBarringOptionsResponse,
 )
-UPDATE_CALL_BARRING_OPTIONS: Operation[
-    UpdateAccountCallBarringOptionsRequest, UpdateAccountCallBarringOptionsResponse
-] = Operation(
-    service="Account",
-    name="update_call_barring_options",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#update_call_barring_options",
-    endpoint_path="/Porta/SOAP/Account",
-    request=UpdateAccountCallBarringOptionsRequest,
-    response=UpdateAccountCallBarringOptionsResponse,
-    parts=("UpdateAccountCallBarringOptionsRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_CALL_BARRING_OPTIONS = Operation(
+    SERVICE,
+    "update_call_barring_options",
+    UpdateAccountCallBarringOptionsRequest,
+    UpdateAccountCallBarringOptionsResponse,
 )
-GET_SUBSCRIPTIONS: Operation[GetAccountSubscriptionsRequest, GetAccountSubscriptionsResponse] = (
-    Operation(
-        service="Account",
-        name="get_subscriptions",
-        namespace="http://portaone.com/Porta/SOAP/Account",
-        soap_action="http://portaone.com/Porta/SOAP/Account#get_subscriptions",
-        endpoint_path="/Porta/SOAP/Account",
-        request=GetAccountSubscriptionsRequest,
-        response=GetAccountSubscriptionsResponse,
-        parts=("GetAccountSubscriptionsRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+GET_SUBSCRIPTIONS = Operation(
+    SERVICE, "get_subscriptions", GetAccountSubscriptionsRequest, GetAccountSubscriptionsResponse
 )
-BLOCK_ACCOUNT: Operation[BlockAccountRequest, BlockAccountResponse] = Operation(
-    service="Account",
-    name="block_account",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#block_account",
-    endpoint_path="/Porta/SOAP/Account",
-    request=BlockAccountRequest,
-    response=BlockAccountResponse,
-    parts=("BlockAccountRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+BLOCK_ACCOUNT = Operation(SERVICE, "block_account", BlockAccountRequest, BlockAccountResponse)
+UNBLOCK_ACCOUNT = Operation(
+    SERVICE, "unblock_account", UnblockAccountRequest, UnblockAccountResponse
 )
-UNBLOCK_ACCOUNT: Operation[UnblockAccountRequest, UnblockAccountResponse] = Operation(
-    service="Account",
-    name="unblock_account",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="http://portaone.com/Porta/SOAP/Account#unblock_account",
-    endpoint_path="/Porta/SOAP/Account",
-    request=UnblockAccountRequest,
-    response=UnblockAccountResponse,
-    parts=("UnblockAccountRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-)
-GET_ACCOUNT_STATE_HISTORY: Operation[
-    GetAccountStateHistoryRequest, GetAccountStateHistoryResponse
-] = Operation(
-    service="Account",
-    name="get_account_state_history",
-    namespace="http://portaone.com/Porta/SOAP/Account",
-    soap_action="",
-    endpoint_path="/Porta/SOAP/Account",
-    request=GetAccountStateHistoryRequest,
-    response=GetAccountStateHistoryResponse,
-    json_only=True,
+GET_ACCOUNT_STATE_HISTORY = Operation(
+    SERVICE,
+    "get_account_state_history",
+    GetAccountStateHistoryRequest,
+    GetAccountStateHistoryResponse,
     parts=("params",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+    json_only=True,
 )
 
 
@@ -309,6 +201,33 @@ class AccountService(ServiceBase):
         """
         return self._call(GET_ACCOUNT_LIST, request, fields)
 
+    @overload
+    def iter_account_list(
+        self, request: GetAccountListRequest, /, *, page_size: int = 100
+    ) -> Iterator[AccountInfo]: ...
+
+    @overload
+    def iter_account_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        i_product: int | UnsetType = UNSET,
+        i_batch: int | UnsetType = UNSET,
+        i_account_list: list[int] | UnsetType = UNSET,
+        id: str | UnsetType = UNSET,
+        blocked: YesNo | UnsetType = UNSET,
+        bill_status: BillStatus | UnsetType = UNSET,
+        billing_model: BillingModel | UnsetType = UNSET,
+        get_total: int | UnsetType = UNSET,
+        get_status_info: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+        custom_fields_values: list[CustomFieldsValuesInfo] | UnsetType = UNSET,
+    ) -> Iterator[AccountInfo]: ...
+
     def iter_account_list(
         self,
         request: GetAccountListRequest | None = None,
@@ -360,6 +279,23 @@ class AccountService(ServiceBase):
         """Returns the aliases of a master account."""
         return self._call(GET_ALIAS_LIST, request, fields)
 
+    @overload
+    def iter_alias_list(
+        self, request: GetAccountAliasListRequest, /, *, page_size: int = 100
+    ) -> Iterator[AliasInfo]: ...
+
+    @overload
+    def iter_alias_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_master_account: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[AliasInfo]: ...
+
     def iter_alias_list(
         self,
         request: GetAccountAliasListRequest | None = None,
@@ -395,6 +331,28 @@ class AccountService(ServiceBase):
     ) -> GetAccountXdrListResponse:
         """Returns the charge records (xDRs) of an account."""
         return self._call(GET_XDR_LIST, request, fields)
+
+    @overload
+    def iter_xdr_list(
+        self, request: GetAccountXdrListRequest, /, *, page_size: int = 100
+    ) -> Iterator[XDRInfo]: ...
+
+    @overload
+    def iter_xdr_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_account: int,
+        from_date: datetime | UnsetType = UNSET,
+        to_date: datetime | UnsetType = UNSET,
+        i_service: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+        format: str | UnsetType = UNSET,
+        i_env: int | UnsetType = UNSET,
+    ) -> Iterator[XDRInfo]: ...
 
     def iter_xdr_list(
         self,
@@ -680,6 +638,33 @@ class AsyncAccountService(AsyncServiceBase):
         """
         return await self._call(GET_ACCOUNT_LIST, request, fields)
 
+    @overload
+    def iter_account_list(
+        self, request: GetAccountListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[AccountInfo]: ...
+
+    @overload
+    def iter_account_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        i_product: int | UnsetType = UNSET,
+        i_batch: int | UnsetType = UNSET,
+        i_account_list: list[int] | UnsetType = UNSET,
+        id: str | UnsetType = UNSET,
+        blocked: YesNo | UnsetType = UNSET,
+        bill_status: BillStatus | UnsetType = UNSET,
+        billing_model: BillingModel | UnsetType = UNSET,
+        get_total: int | UnsetType = UNSET,
+        get_status_info: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+        custom_fields_values: list[CustomFieldsValuesInfo] | UnsetType = UNSET,
+    ) -> AsyncIterator[AccountInfo]: ...
+
     async def iter_account_list(
         self,
         request: GetAccountListRequest | None = None,
@@ -732,6 +717,23 @@ class AsyncAccountService(AsyncServiceBase):
         """Returns the aliases of a master account."""
         return await self._call(GET_ALIAS_LIST, request, fields)
 
+    @overload
+    def iter_alias_list(
+        self, request: GetAccountAliasListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[AliasInfo]: ...
+
+    @overload
+    def iter_alias_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_master_account: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[AliasInfo]: ...
+
     async def iter_alias_list(
         self,
         request: GetAccountAliasListRequest | None = None,
@@ -770,6 +772,28 @@ class AsyncAccountService(AsyncServiceBase):
     ) -> GetAccountXdrListResponse:
         """Returns the charge records (xDRs) of an account."""
         return await self._call(GET_XDR_LIST, request, fields)
+
+    @overload
+    def iter_xdr_list(
+        self, request: GetAccountXdrListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[XDRInfo]: ...
+
+    @overload
+    def iter_xdr_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_account: int,
+        from_date: datetime | UnsetType = UNSET,
+        to_date: datetime | UnsetType = UNSET,
+        i_service: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+        format: str | UnsetType = UNSET,
+        i_env: int | UnsetType = UNSET,
+    ) -> AsyncIterator[XDRInfo]: ...
 
     async def iter_xdr_list(
         self,

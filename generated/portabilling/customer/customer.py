@@ -8,13 +8,12 @@ Customer interface, mr105/customer/CustomerCustomerService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import date, datetime
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
-from datetime import date
-from datetime import datetime
 from ..types.common import CustomerInfo, XDRInfo
 from ..types.customer import (
     AddCustomerSiteRequest,
@@ -42,126 +41,58 @@ from ..types.customer import (
 
 __all__ = ["CustomerService", "AsyncCustomerService"]
 
-GET_CUSTOMER_INFO: Operation[GetCustomerInfoRequest, GetCustomerInfoResponse] = Operation(
-    service="Customer",
-    name="get_customer_info",
+SERVICE = ServiceSpec(
+    "Customer",
     namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#get_customer_info",
     endpoint_path="/Porta/SOAP/Customer",
-    request=GetCustomerInfoRequest,
-    response=GetCustomerInfoResponse,
-    parts=("GetCustomerInfoRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-UPDATE_CUSTOMER: Operation[UpdateCustomerRequest, UpdateCustomerResponse] = Operation(
-    service="Customer",
-    name="update_customer",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#update_customer",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=UpdateCustomerRequest,
-    response=UpdateCustomerResponse,
-    parts=("UpdateCustomerRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_CUSTOMER_INFO = Operation(
+    SERVICE, "get_customer_info", GetCustomerInfoRequest, GetCustomerInfoResponse
 )
-GET_XDR_LIST: Operation[GetCustomerXdrListRequest, GetCustomerXdrListResponse] = Operation(
-    service="Customer",
-    name="get_xdr_list",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#get_xdr_list",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=GetCustomerXdrListRequest,
-    response=GetCustomerXdrListResponse,
-    parts=("GetCustomerXdrListRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_CUSTOMER = Operation(
+    SERVICE, "update_customer", UpdateCustomerRequest, UpdateCustomerResponse
+)
+GET_XDR_LIST = Operation(
+    SERVICE,
+    "get_xdr_list",
+    GetCustomerXdrListRequest,
+    GetCustomerXdrListResponse,
     page_field="xdr_list",
 )
-GET_CUSTOMER_SITE_LIST: Operation[GetCustomerSiteListRequest, GetCustomerSiteListResponse] = (
-    Operation(
-        service="Customer",
-        name="get_customer_site_list",
-        namespace="http://portaone.com/Porta/SOAP/Customer",
-        soap_action="http://portaone.com/Porta/SOAP/Customer#get_customer_site_list",
-        endpoint_path="/Porta/SOAP/Customer",
-        request=GetCustomerSiteListRequest,
-        response=GetCustomerSiteListResponse,
-        parts=("GetCustomerSiteListRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-        page_field="customer_site_list",
-    )
+GET_CUSTOMER_SITE_LIST = Operation(
+    SERVICE,
+    "get_customer_site_list",
+    GetCustomerSiteListRequest,
+    GetCustomerSiteListResponse,
+    page_field="customer_site_list",
 )
-ADD_CUSTOMER_SITE: Operation[AddCustomerSiteRequest, AddCustomerSiteResponse] = Operation(
-    service="Customer",
-    name="add_customer_site",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#add_customer_site",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=AddCustomerSiteRequest,
-    response=AddCustomerSiteResponse,
-    parts=("AddCustomerSiteRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_CUSTOMER_SITE = Operation(
+    SERVICE, "add_customer_site", AddCustomerSiteRequest, AddCustomerSiteResponse
 )
-UPDATE_CUSTOMER_SITE: Operation[UpdateCustomerSiteRequest, UpdateCustomerSiteResponse] = Operation(
-    service="Customer",
-    name="update_customer_site",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#update_customer_site",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=UpdateCustomerSiteRequest,
-    response=UpdateCustomerSiteResponse,
-    parts=("UpdateCustomerSiteRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+UPDATE_CUSTOMER_SITE = Operation(
+    SERVICE, "update_customer_site", UpdateCustomerSiteRequest, UpdateCustomerSiteResponse
 )
-GET_CUSTOM_FIELDS_VALUES: Operation[
-    GetCustomerCustomFieldsValuesRequest, GetCustomerCustomFieldsValuesResponse
-] = Operation(
-    service="Customer",
-    name="get_custom_fields_values",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#get_custom_fields_values",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=GetCustomerCustomFieldsValuesRequest,
-    response=GetCustomerCustomFieldsValuesResponse,
-    parts=("GetCustomerCustomFieldsValuesRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_CUSTOM_FIELDS_VALUES = Operation(
+    SERVICE,
+    "get_custom_fields_values",
+    GetCustomerCustomFieldsValuesRequest,
+    GetCustomerCustomFieldsValuesResponse,
 )
-GET_SUBSCRIPTIONS: Operation[GetCustomerSubscriptionsRequest, GetCustomerSubscriptionsResponse] = (
-    Operation(
-        service="Customer",
-        name="get_subscriptions",
-        namespace="http://portaone.com/Porta/SOAP/Customer",
-        soap_action="http://portaone.com/Porta/SOAP/Customer#get_subscriptions",
-        endpoint_path="/Porta/SOAP/Customer",
-        request=GetCustomerSubscriptionsRequest,
-        response=GetCustomerSubscriptionsResponse,
-        parts=("GetCustomerSubscriptionsRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+GET_SUBSCRIPTIONS = Operation(
+    SERVICE, "get_subscriptions", GetCustomerSubscriptionsRequest, GetCustomerSubscriptionsResponse
 )
-GET_CUSTOMER_BALANCE: Operation[GetCustomerBalanceRequest, GetCustomerBalanceResponse] = Operation(
-    service="Customer",
-    name="get_customer_balance",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="http://portaone.com/Porta/SOAP/Customer#get_customer_balance",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=GetCustomerBalanceRequest,
-    response=GetCustomerBalanceResponse,
-    parts=("GetCustomerBalanceRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_CUSTOMER_BALANCE = Operation(
+    SERVICE, "get_customer_balance", GetCustomerBalanceRequest, GetCustomerBalanceResponse
 )
-GET_CUSTOMER_STATS_SUMMARY: Operation[
-    GetCustomerStatsSummaryRequest, GetCustomerStatsSummaryResponse
-] = Operation(
-    service="Customer",
-    name="get_customer_stats_summary",
-    namespace="http://portaone.com/Porta/SOAP/Customer",
-    soap_action="",
-    endpoint_path="/Porta/SOAP/Customer",
-    request=GetCustomerStatsSummaryRequest,
-    response=GetCustomerStatsSummaryResponse,
-    json_only=True,
+GET_CUSTOMER_STATS_SUMMARY = Operation(
+    SERVICE,
+    "get_customer_stats_summary",
+    GetCustomerStatsSummaryRequest,
+    GetCustomerStatsSummaryResponse,
     parts=("params",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+    json_only=True,
 )
 
 
@@ -234,6 +165,25 @@ class CustomerService(ServiceBase):
         """Returns the xdr records that match the search criteria."""
         return self._call(GET_XDR_LIST, request, fields)
 
+    @overload
+    def iter_xdr_list(
+        self, request: GetCustomerXdrListRequest, /, *, page_size: int = 100
+    ) -> Iterator[XDRInfo]: ...
+
+    @overload
+    def iter_xdr_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        from_date: datetime | UnsetType = UNSET,
+        to_date: datetime | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[XDRInfo]: ...
+
     def iter_xdr_list(
         self,
         request: GetCustomerXdrListRequest | None = None,
@@ -266,6 +216,23 @@ class CustomerService(ServiceBase):
     ) -> GetCustomerSiteListResponse:
         """Returns the customer site records that match the search criteria."""
         return self._call(GET_CUSTOMER_SITE_LIST, request, fields)
+
+    @overload
+    def iter_customer_site_list(
+        self, request: GetCustomerSiteListRequest, /, *, page_size: int = 100
+    ) -> Iterator[CustomerSiteInfo]: ...
+
+    @overload
+    def iter_customer_site_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[CustomerSiteInfo]: ...
 
     def iter_customer_site_list(
         self,
@@ -478,6 +445,25 @@ class AsyncCustomerService(AsyncServiceBase):
         """Returns the xdr records that match the search criteria."""
         return await self._call(GET_XDR_LIST, request, fields)
 
+    @overload
+    def iter_xdr_list(
+        self, request: GetCustomerXdrListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[XDRInfo]: ...
+
+    @overload
+    def iter_xdr_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        from_date: datetime | UnsetType = UNSET,
+        to_date: datetime | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[XDRInfo]: ...
+
     async def iter_xdr_list(
         self,
         request: GetCustomerXdrListRequest | None = None,
@@ -511,6 +497,23 @@ class AsyncCustomerService(AsyncServiceBase):
     ) -> GetCustomerSiteListResponse:
         """Returns the customer site records that match the search criteria."""
         return await self._call(GET_CUSTOMER_SITE_LIST, request, fields)
+
+    @overload
+    def iter_customer_site_list(
+        self, request: GetCustomerSiteListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[CustomerSiteInfo]: ...
+
+    @overload
+    def iter_customer_site_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[CustomerSiteInfo]: ...
 
     async def iter_customer_site_list(
         self,

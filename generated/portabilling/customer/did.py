@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.did import (
@@ -29,65 +29,31 @@ from ..types.did import (
 
 __all__ = ["DIDService", "AsyncDIDService"]
 
-GET_NUMBER_LIST: Operation[GetDIDNumberListRequest, GetDIDNumberListResponse] = Operation(
-    service="DID",
-    name="get_number_list",
+SERVICE = ServiceSpec(
+    "DID",
     namespace="http://portaone.com/Porta/SOAP/DID",
-    soap_action="http://portaone.com/Porta/SOAP/DID#get_number_list",
     endpoint_path="/Porta/SOAP/DID",
-    request=GetDIDNumberListRequest,
-    response=GetDIDNumberListResponse,
-    parts=("GetDIDNumberListRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+)
+
+GET_NUMBER_LIST = Operation(
+    SERVICE,
+    "get_number_list",
+    GetDIDNumberListRequest,
+    GetDIDNumberListResponse,
     page_field="number_list",
 )
-RESERVE_NUMBER: Operation[ReserveDIDNumberRequest, ReserveDIDNumberResponse] = Operation(
-    service="DID",
-    name="reserve_number",
-    namespace="http://portaone.com/Porta/SOAP/DID",
-    soap_action="http://portaone.com/Porta/SOAP/DID#reserve_number",
-    endpoint_path="/Porta/SOAP/DID",
-    request=ReserveDIDNumberRequest,
-    response=ReserveDIDNumberResponse,
-    parts=("ReserveDIDNumberRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+RESERVE_NUMBER = Operation(
+    SERVICE, "reserve_number", ReserveDIDNumberRequest, ReserveDIDNumberResponse
 )
-RELEASE_NUMBER: Operation[ReleaseDIDNumberRequest, ReleaseDIDNumberResponse] = Operation(
-    service="DID",
-    name="release_number",
-    namespace="http://portaone.com/Porta/SOAP/DID",
-    soap_action="http://portaone.com/Porta/SOAP/DID#release_number",
-    endpoint_path="/Porta/SOAP/DID",
-    request=ReleaseDIDNumberRequest,
-    response=ReleaseDIDNumberResponse,
-    parts=("ReleaseDIDNumberRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+RELEASE_NUMBER = Operation(
+    SERVICE, "release_number", ReleaseDIDNumberRequest, ReleaseDIDNumberResponse
 )
-ASSIGN_DID_TO_ACCOUNT: Operation[AssignDidToAccountRequest, AssignDidToAccountResponse] = (
-    Operation(
-        service="DID",
-        name="assign_did_to_account",
-        namespace="http://portaone.com/Porta/SOAP/DID",
-        soap_action="http://portaone.com/Porta/SOAP/DID#assign_did_to_account",
-        endpoint_path="/Porta/SOAP/DID",
-        request=AssignDidToAccountRequest,
-        response=AssignDidToAccountResponse,
-        parts=("AssignDidToAccountRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+ASSIGN_DID_TO_ACCOUNT = Operation(
+    SERVICE, "assign_did_to_account", AssignDidToAccountRequest, AssignDidToAccountResponse
 )
-CANCEL_DID_ASSIGNMENT: Operation[CancelDidAssignmentRequest, CancelDidAssignmentResponse] = (
-    Operation(
-        service="DID",
-        name="cancel_did_assignment",
-        namespace="http://portaone.com/Porta/SOAP/DID",
-        soap_action="http://portaone.com/Porta/SOAP/DID#cancel_did_assignment",
-        endpoint_path="/Porta/SOAP/DID",
-        request=CancelDidAssignmentRequest,
-        response=CancelDidAssignmentResponse,
-        parts=("CancelDidAssignmentRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+CANCEL_DID_ASSIGNMENT = Operation(
+    SERVICE, "cancel_did_assignment", CancelDidAssignmentRequest, CancelDidAssignmentResponse
 )
 
 
@@ -119,6 +85,27 @@ class DIDService(ServiceBase):
     ) -> GetDIDNumberListResponse:
         """Returns DID numbers from the inventory."""
         return self._call(GET_NUMBER_LIST, request, fields)
+
+    @overload
+    def iter_number_list(
+        self, request: GetDIDNumberListRequest, /, *, page_size: int = 100
+    ) -> Iterator[DIDInfo]: ...
+
+    @overload
+    def iter_number_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_do_batch: int | UnsetType = UNSET,
+        i_group: int | UnsetType = UNSET,
+        number: str | UnsetType = UNSET,
+        usage: str | UnsetType = UNSET,
+        i_customer: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[DIDInfo]: ...
 
     def iter_number_list(
         self,
@@ -243,6 +230,27 @@ class AsyncDIDService(AsyncServiceBase):
     ) -> GetDIDNumberListResponse:
         """Returns DID numbers from the inventory."""
         return await self._call(GET_NUMBER_LIST, request, fields)
+
+    @overload
+    def iter_number_list(
+        self, request: GetDIDNumberListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[DIDInfo]: ...
+
+    @overload
+    def iter_number_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_do_batch: int | UnsetType = UNSET,
+        i_group: int | UnsetType = UNSET,
+        number: str | UnsetType = UNSET,
+        usage: str | UnsetType = UNSET,
+        i_customer: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[DIDInfo]: ...
 
     async def iter_number_list(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.huntgroup import (
@@ -28,52 +28,28 @@ from ..types.huntgroup import (
 
 __all__ = ["HuntgroupService", "AsyncHuntgroupService"]
 
-GET_HUNTGROUP_LIST: Operation[GetHuntgroupListRequest, GetHuntgroupListResponse] = Operation(
-    service="Huntgroup",
-    name="get_huntgroup_list",
+SERVICE = ServiceSpec(
+    "Huntgroup",
     namespace="http://portaone.com/Porta/SOAP/Huntgroup",
-    soap_action="http://portaone.com/Porta/SOAP/Huntgroup#get_huntgroup_list",
     endpoint_path="/Porta/SOAP/Huntgroup",
-    request=GetHuntgroupListRequest,
-    response=GetHuntgroupListResponse,
-    parts=("GetHuntgroupListRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+)
+
+GET_HUNTGROUP_LIST = Operation(
+    SERVICE,
+    "get_huntgroup_list",
+    GetHuntgroupListRequest,
+    GetHuntgroupListResponse,
     page_field="huntgroup_list",
 )
-GET_HUNTGROUP_INFO: Operation[GetHuntgroupInfoRequest, GetHuntgroupInfoResponse] = Operation(
-    service="Huntgroup",
-    name="get_huntgroup_info",
-    namespace="http://portaone.com/Porta/SOAP/Huntgroup",
-    soap_action="http://portaone.com/Porta/SOAP/Huntgroup#get_huntgroup_info",
-    endpoint_path="/Porta/SOAP/Huntgroup",
-    request=GetHuntgroupInfoRequest,
-    response=GetHuntgroupInfoResponse,
-    parts=("GetHuntgroupInfoRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_HUNTGROUP_INFO = Operation(
+    SERVICE, "get_huntgroup_info", GetHuntgroupInfoRequest, GetHuntgroupInfoResponse
 )
-ADD_HUNTGROUP_MEMBER: Operation[AddHuntgroupMemberRequest, AddHuntgroupMemberResponse] = Operation(
-    service="Huntgroup",
-    name="add_huntgroup_member",
-    namespace="http://portaone.com/Porta/SOAP/Huntgroup",
-    soap_action="http://portaone.com/Porta/SOAP/Huntgroup#add_huntgroup_member",
-    endpoint_path="/Porta/SOAP/Huntgroup",
-    request=AddHuntgroupMemberRequest,
-    response=AddHuntgroupMemberResponse,
-    parts=("AddHuntgroupMemberRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+ADD_HUNTGROUP_MEMBER = Operation(
+    SERVICE, "add_huntgroup_member", AddHuntgroupMemberRequest, AddHuntgroupMemberResponse
 )
-DELETE_HUNTGROUP_MEMBER: Operation[DeleteHuntgroupMemberRequest, DeleteHuntgroupMemberResponse] = (
-    Operation(
-        service="Huntgroup",
-        name="delete_huntgroup_member",
-        namespace="http://portaone.com/Porta/SOAP/Huntgroup",
-        soap_action="http://portaone.com/Porta/SOAP/Huntgroup#delete_huntgroup_member",
-        endpoint_path="/Porta/SOAP/Huntgroup",
-        request=DeleteHuntgroupMemberRequest,
-        response=DeleteHuntgroupMemberResponse,
-        parts=("DeleteHuntgroupMemberRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+DELETE_HUNTGROUP_MEMBER = Operation(
+    SERVICE, "delete_huntgroup_member", DeleteHuntgroupMemberRequest, DeleteHuntgroupMemberResponse
 )
 
 
@@ -103,6 +79,23 @@ class HuntgroupService(ServiceBase):
     ) -> GetHuntgroupListResponse:
         """Returns the huntgroup records that match the search criteria."""
         return self._call(GET_HUNTGROUP_LIST, request, fields)
+
+    @overload
+    def iter_huntgroup_list(
+        self, request: GetHuntgroupListRequest, /, *, page_size: int = 100
+    ) -> Iterator[HuntgroupInfo]: ...
+
+    @overload
+    def iter_huntgroup_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[HuntgroupInfo]: ...
 
     def iter_huntgroup_list(
         self,
@@ -206,6 +199,23 @@ class AsyncHuntgroupService(AsyncServiceBase):
     ) -> GetHuntgroupListResponse:
         """Returns the huntgroup records that match the search criteria."""
         return await self._call(GET_HUNTGROUP_LIST, request, fields)
+
+    @overload
+    def iter_huntgroup_list(
+        self, request: GetHuntgroupListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[HuntgroupInfo]: ...
+
+    @overload
+    def iter_huntgroup_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[HuntgroupInfo]: ...
 
     async def iter_huntgroup_list(
         self,

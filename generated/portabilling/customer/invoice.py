@@ -8,12 +8,12 @@ Customer interface, mr105/customer/InvoiceCustomerService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import date
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
-from datetime import date
 from ..types.common import InvoiceInfo, InvoiceStatus
 from ..types.invoice import (
     GetInvoiceInfoRequest,
@@ -26,39 +26,25 @@ from ..types.invoice import (
 
 __all__ = ["InvoiceService", "AsyncInvoiceService"]
 
-GET_INVOICE_LIST: Operation[GetInvoiceListRequest, GetInvoiceListResponse] = Operation(
-    service="Invoice",
-    name="get_invoice_list",
+SERVICE = ServiceSpec(
+    "Invoice",
     namespace="http://portaone.com/Porta/SOAP/Invoice",
-    soap_action="http://portaone.com/Porta/SOAP/Invoice#get_invoice_list",
     endpoint_path="/Porta/SOAP/Invoice",
-    request=GetInvoiceListRequest,
-    response=GetInvoiceListResponse,
-    parts=("GetInvoiceListRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+)
+
+GET_INVOICE_LIST = Operation(
+    SERVICE,
+    "get_invoice_list",
+    GetInvoiceListRequest,
+    GetInvoiceListResponse,
     page_field="invoice_list",
 )
-GET_INVOICE_INFO: Operation[GetInvoiceInfoRequest, GetInvoiceInfoResponse] = Operation(
-    service="Invoice",
-    name="get_invoice_info",
-    namespace="http://portaone.com/Porta/SOAP/Invoice",
-    soap_action="http://portaone.com/Porta/SOAP/Invoice#get_invoice_info",
-    endpoint_path="/Porta/SOAP/Invoice",
-    request=GetInvoiceInfoRequest,
-    response=GetInvoiceInfoResponse,
-    parts=("GetInvoiceInfoRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_INVOICE_INFO = Operation(
+    SERVICE, "get_invoice_info", GetInvoiceInfoRequest, GetInvoiceInfoResponse
 )
-GET_INVOICE_PDF: Operation[GetInvoicePdfRequest, GetInvoicePdfResponse] = Operation(
-    service="Invoice",
-    name="get_invoice_pdf",
-    namespace="http://portaone.com/Porta/SOAP/Invoice",
-    soap_action="http://portaone.com/Porta/SOAP/Invoice#get_invoice_pdf",
-    endpoint_path="/Porta/SOAP/Invoice",
-    request=GetInvoicePdfRequest,
-    response=GetInvoicePdfResponse,
-    parts=("GetInvoicePdfRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+GET_INVOICE_PDF = Operation(
+    SERVICE, "get_invoice_pdf", GetInvoicePdfRequest, GetInvoicePdfResponse
 )
 
 
@@ -90,6 +76,27 @@ class InvoiceService(ServiceBase):
     ) -> GetInvoiceListResponse:
         """Returns the invoice records that match the search criteria."""
         return self._call(GET_INVOICE_LIST, request, fields)
+
+    @overload
+    def iter_invoice_list(
+        self, request: GetInvoiceListRequest, /, *, page_size: int = 100
+    ) -> Iterator[InvoiceInfo]: ...
+
+    @overload
+    def iter_invoice_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        status: InvoiceStatus | UnsetType = UNSET,
+        from_date: date | UnsetType = UNSET,
+        to_date: date | UnsetType = UNSET,
+        get_total: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[InvoiceInfo]: ...
 
     def iter_invoice_list(
         self,
@@ -172,6 +179,27 @@ class AsyncInvoiceService(AsyncServiceBase):
     ) -> GetInvoiceListResponse:
         """Returns the invoice records that match the search criteria."""
         return await self._call(GET_INVOICE_LIST, request, fields)
+
+    @overload
+    def iter_invoice_list(
+        self, request: GetInvoiceListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[InvoiceInfo]: ...
+
+    @overload
+    def iter_invoice_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        status: InvoiceStatus | UnsetType = UNSET,
+        from_date: date | UnsetType = UNSET,
+        to_date: date | UnsetType = UNSET,
+        get_total: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[InvoiceInfo]: ...
 
     async def iter_invoice_list(
         self,

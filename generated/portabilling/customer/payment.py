@@ -8,12 +8,12 @@ Customer interface, mr105/customer/PaymentCustomerService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
-from datetime import datetime
 from ..types.payment import (
     GetPaymentListRequest,
     GetPaymentListResponse,
@@ -29,54 +29,26 @@ from ..types.payment import (
 
 __all__ = ["PaymentService", "AsyncPaymentService"]
 
-GET_PAYMENT_LIST: Operation[GetPaymentListRequest, GetPaymentListResponse] = Operation(
-    service="Payment",
-    name="get_payment_list",
+SERVICE = ServiceSpec(
+    "Payment",
     namespace="http://portaone.com/Porta/SOAP/Payment",
-    soap_action="http://portaone.com/Porta/SOAP/Payment#get_payment_list",
     endpoint_path="/Porta/SOAP/Payment",
-    request=GetPaymentListRequest,
-    response=GetPaymentListResponse,
-    parts=("GetPaymentListRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+)
+
+GET_PAYMENT_LIST = Operation(
+    SERVICE,
+    "get_payment_list",
+    GetPaymentListRequest,
+    GetPaymentListResponse,
     page_field="payment_list",
 )
-MAKE_PAYMENT: Operation[MakePaymentRequest, MakePaymentResponse] = Operation(
-    service="Payment",
-    name="make_payment",
-    namespace="http://portaone.com/Porta/SOAP/Payment",
-    soap_action="http://portaone.com/Porta/SOAP/Payment#make_payment",
-    endpoint_path="/Porta/SOAP/Payment",
-    request=MakePaymentRequest,
-    response=MakePaymentResponse,
-    parts=("MakePaymentRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+MAKE_PAYMENT = Operation(SERVICE, "make_payment", MakePaymentRequest, MakePaymentResponse)
+GET_PAYMENT_METHOD_INFO = Operation(
+    SERVICE, "get_payment_method_info", GetPaymentMethodInfoRequest, GetPaymentMethodInfoResponse
 )
-GET_PAYMENT_METHOD_INFO: Operation[GetPaymentMethodInfoRequest, GetPaymentMethodInfoResponse] = (
-    Operation(
-        service="Payment",
-        name="get_payment_method_info",
-        namespace="http://portaone.com/Porta/SOAP/Payment",
-        soap_action="http://portaone.com/Porta/SOAP/Payment#get_payment_method_info",
-        endpoint_path="/Porta/SOAP/Payment",
-        request=GetPaymentMethodInfoRequest,
-        response=GetPaymentMethodInfoResponse,
-        parts=("GetPaymentMethodInfoRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
-)
-UPDATE_PAYMENT_METHOD: Operation[UpdatePaymentMethodRequest, UpdatePaymentMethodResponse] = (
-    Operation(
-        service="Payment",
-        name="update_payment_method",
-        namespace="http://portaone.com/Porta/SOAP/Payment",
-        soap_action="http://portaone.com/Porta/SOAP/Payment#update_payment_method",
-        endpoint_path="/Porta/SOAP/Payment",
-        request=UpdatePaymentMethodRequest,
-        response=UpdatePaymentMethodResponse,
-        parts=("UpdatePaymentMethodRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+UPDATE_PAYMENT_METHOD = Operation(
+    SERVICE, "update_payment_method", UpdatePaymentMethodRequest, UpdatePaymentMethodResponse
 )
 
 
@@ -107,6 +79,26 @@ class PaymentService(ServiceBase):
     ) -> GetPaymentListResponse:
         """Returns the payment records that match the search criteria."""
         return self._call(GET_PAYMENT_LIST, request, fields)
+
+    @overload
+    def iter_payment_list(
+        self, request: GetPaymentListRequest, /, *, page_size: int = 100
+    ) -> Iterator[PaymentInfo]: ...
+
+    @overload
+    def iter_payment_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        i_account: int | UnsetType = UNSET,
+        from_date: datetime | UnsetType = UNSET,
+        to_date: datetime | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> Iterator[PaymentInfo]: ...
 
     def iter_payment_list(
         self,
@@ -217,6 +209,26 @@ class AsyncPaymentService(AsyncServiceBase):
     ) -> GetPaymentListResponse:
         """Returns the payment records that match the search criteria."""
         return await self._call(GET_PAYMENT_LIST, request, fields)
+
+    @overload
+    def iter_payment_list(
+        self, request: GetPaymentListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[PaymentInfo]: ...
+
+    @overload
+    def iter_payment_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        i_customer: int | UnsetType = UNSET,
+        i_account: int | UnsetType = UNSET,
+        from_date: datetime | UnsetType = UNSET,
+        to_date: datetime | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+    ) -> AsyncIterator[PaymentInfo]: ...
 
     async def iter_payment_list(
         self,

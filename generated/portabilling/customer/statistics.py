@@ -7,13 +7,12 @@ Customer interface, mr105/customer/StatisticsCustomerService.wsdl.
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
-from datetime import date
-from datetime import datetime
 from ..types.statistics import (
     GetStatisticsDashboardDataRequest,
     GetStatisticsDashboardDataResponse,
@@ -25,41 +24,26 @@ from ..types.statistics import (
 
 __all__ = ["StatisticsService", "AsyncStatisticsService"]
 
-GET_SUMMARY: Operation[GetStatisticsSummaryRequest, GetStatisticsSummaryResponse] = Operation(
-    service="Statistics",
-    name="get_summary",
+SERVICE = ServiceSpec(
+    "Statistics",
     namespace="http://portaone.com/Porta/SOAP/Statistics",
-    soap_action="http://portaone.com/Porta/SOAP/Statistics#get_summary",
     endpoint_path="/Porta/SOAP/Statistics",
-    request=GetStatisticsSummaryRequest,
-    response=GetStatisticsSummaryResponse,
-    parts=("GetStatisticsSummaryRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-GET_XDR_STATISTICS: Operation[GetXdrStatisticsRequest, GetXdrStatisticsResponse] = Operation(
-    service="Statistics",
-    name="get_xdr_statistics",
-    namespace="http://portaone.com/Porta/SOAP/Statistics",
-    soap_action="http://portaone.com/Porta/SOAP/Statistics#get_xdr_statistics",
-    endpoint_path="/Porta/SOAP/Statistics",
-    request=GetXdrStatisticsRequest,
-    response=GetXdrStatisticsResponse,
-    parts=("GetXdrStatisticsRequest",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+
+GET_SUMMARY = Operation(
+    SERVICE, "get_summary", GetStatisticsSummaryRequest, GetStatisticsSummaryResponse
 )
-GET_DASHBOARD_DATA: Operation[
-    GetStatisticsDashboardDataRequest, GetStatisticsDashboardDataResponse
-] = Operation(
-    service="Statistics",
-    name="get_dashboard_data",
-    namespace="http://portaone.com/Porta/SOAP/Statistics",
-    soap_action="",
-    endpoint_path="/Porta/SOAP/Statistics",
-    request=GetStatisticsDashboardDataRequest,
-    response=GetStatisticsDashboardDataResponse,
-    json_only=True,
+GET_XDR_STATISTICS = Operation(
+    SERVICE, "get_xdr_statistics", GetXdrStatisticsRequest, GetXdrStatisticsResponse
+)
+GET_DASHBOARD_DATA = Operation(
+    SERVICE,
+    "get_dashboard_data",
+    GetStatisticsDashboardDataRequest,
+    GetStatisticsDashboardDataResponse,
     parts=("params",),
-    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
+    json_only=True,
 )
 
 

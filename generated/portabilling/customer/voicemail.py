@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.voicemail import (
@@ -22,31 +22,18 @@ from ..types.voicemail import (
 
 __all__ = ["VoicemailService", "AsyncVoicemailService"]
 
-GET_VM_SETTINGS: Operation[GetVoicemailVmSettingsRequest, GetVoicemailVmSettingsResponse] = (
-    Operation(
-        service="Voicemail",
-        name="get_vm_settings",
-        namespace="http://portaone.com/Porta/SOAP/Voicemail",
-        soap_action="http://portaone.com/Porta/SOAP/Voicemail#get_vm_settings",
-        endpoint_path="/Porta/SOAP/Voicemail",
-        request=GetVoicemailVmSettingsRequest,
-        response=GetVoicemailVmSettingsResponse,
-        parts=("GetVoicemailVmSettingsRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+SERVICE = ServiceSpec(
+    "Voicemail",
+    namespace="http://portaone.com/Porta/SOAP/Voicemail",
+    endpoint_path="/Porta/SOAP/Voicemail",
+    auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
 )
-SET_VM_SETTINGS: Operation[SetVoicemailVmSettingsRequest, SetVoicemailVmSettingsResponse] = (
-    Operation(
-        service="Voicemail",
-        name="set_vm_settings",
-        namespace="http://portaone.com/Porta/SOAP/Voicemail",
-        soap_action="http://portaone.com/Porta/SOAP/Voicemail#set_vm_settings",
-        endpoint_path="/Porta/SOAP/Voicemail",
-        request=SetVoicemailVmSettingsRequest,
-        response=SetVoicemailVmSettingsResponse,
-        parts=("SetVoicemailVmSettingsRequest",),
-        auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    )
+
+GET_VM_SETTINGS = Operation(
+    SERVICE, "get_vm_settings", GetVoicemailVmSettingsRequest, GetVoicemailVmSettingsResponse
+)
+SET_VM_SETTINGS = Operation(
+    SERVICE, "set_vm_settings", SetVoicemailVmSettingsRequest, SetVoicemailVmSettingsResponse
 )
 
 

@@ -7,33 +7,45 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .auto_attendant import AAActionInfo as AAActionInfo
-    from .auto_attendant import AAMenuInfo as AAMenuInfo
-    from .user import APITokenInfo as APITokenInfo
-    from .customer import AbbreviatedDialingInfo as AbbreviatedDialingInfo
-    from .account import AccessNumberInfo as AccessNumberInfo
-    from .common import AccessPermissionInfo as AccessPermissionInfo
     from .access_role import AccessRoleInfo as AccessRoleInfo
     from .access_role import AccessRoleObjectInfo as AccessRoleObjectInfo
-    from .product import AccessibilityInfo as AccessibilityInfo
-    from .account import AccountExtensionInfo as AccountExtensionInfo
-    from .common import AccountInfo as AccountInfo
-    from .account import AccountNoteInfo as AccountNoteInfo
-    from .common import AccountSubscriptionInfo as AccountSubscriptionInfo
-    from .notification import AcknowledgeNotificationRequest as AcknowledgeNotificationRequest
-    from .notification import AcknowledgeNotificationResponse as AcknowledgeNotificationResponse
-    from .lock import AcquireLockRequest as AcquireLockRequest
-    from .lock import AcquireLockResponse as AcquireLockResponse
-    from .account import ActivateAccountSubscriptionsRequest as ActivateAccountSubscriptionsRequest
-    from .account import (
-        ActivateAccountSubscriptionsResponse as ActivateAccountSubscriptionsResponse,
-    )
-    from .bundle import ActivateBundleRequest as ActivateBundleRequest
-    from .bundle import ActivateBundleResponse as ActivateBundleResponse
     from .access_role import AddAccessRoleObjectRequest as AddAccessRoleObjectRequest
     from .access_role import AddAccessRoleObjectResponse as AddAccessRoleObjectResponse
     from .access_role import AddAccessRoleRequest as AddAccessRoleRequest
     from .access_role import AddAccessRoleResponse as AddAccessRoleResponse
+    from .access_role import DeleteAccessRoleObjectRequest as DeleteAccessRoleObjectRequest
+    from .access_role import DeleteAccessRoleObjectResponse as DeleteAccessRoleObjectResponse
+    from .access_role import DeleteAccessRoleRequest as DeleteAccessRoleRequest
+    from .access_role import DeleteAccessRoleResponse as DeleteAccessRoleResponse
+    from .access_role import (
+        GetAccessRoleAccessPermissionsRequest as GetAccessRoleAccessPermissionsRequest,
+    )
+    from .access_role import (
+        GetAccessRoleAccessPermissionsResponse as GetAccessRoleAccessPermissionsResponse,
+    )
+    from .access_role import GetAccessRoleInfoRequest as GetAccessRoleInfoRequest
+    from .access_role import GetAccessRoleInfoResponse as GetAccessRoleInfoResponse
+    from .access_role import GetAccessRoleListRequest as GetAccessRoleListRequest
+    from .access_role import GetAccessRoleListResponse as GetAccessRoleListResponse
+    from .access_role import GetAccessRoleObjectListRequest as GetAccessRoleObjectListRequest
+    from .access_role import GetAccessRoleObjectListResponse as GetAccessRoleObjectListResponse
+    from .access_role import (
+        UpdateAccessRoleAccessPermissionsRequest as UpdateAccessRoleAccessPermissionsRequest,
+    )
+    from .access_role import (
+        UpdateAccessRoleAccessPermissionsResponse as UpdateAccessRoleAccessPermissionsResponse,
+    )
+    from .access_role import UpdateAccessRoleObjectRequest as UpdateAccessRoleObjectRequest
+    from .access_role import UpdateAccessRoleObjectResponse as UpdateAccessRoleObjectResponse
+    from .access_role import UpdateAccessRoleRequest as UpdateAccessRoleRequest
+    from .access_role import UpdateAccessRoleResponse as UpdateAccessRoleResponse
+    from .account import AccessNumberInfo as AccessNumberInfo
+    from .account import AccountExtensionInfo as AccountExtensionInfo
+    from .account import AccountNoteInfo as AccountNoteInfo
+    from .account import ActivateAccountSubscriptionsRequest as ActivateAccountSubscriptionsRequest
+    from .account import (
+        ActivateAccountSubscriptionsResponse as ActivateAccountSubscriptionsResponse,
+    )
     from .account import AddAccountAccessNumberRequest as AddAccountAccessNumberRequest
     from .account import AddAccountAccessNumberResponse as AddAccountAccessNumberResponse
     from .account import AddAccountAddonRequest as AddAccountAddonRequest
@@ -56,394 +68,16 @@ if TYPE_CHECKING:
     from .account import AddAccountSpeedDialResponse as AddAccountSpeedDialResponse
     from .account import AddAccountSubscriptionRequest as AddAccountSubscriptionRequest
     from .account import AddAccountSubscriptionResponse as AddAccountSubscriptionResponse
-    from .auto_attendant import AddAutoAttendantMenuRequest as AddAutoAttendantMenuRequest
-    from .auto_attendant import AddAutoAttendantMenuResponse as AddAutoAttendantMenuResponse
-    from .payment import AddAutoPaymentRuleRequest as AddAutoPaymentRuleRequest
-    from .payment import AddAutoPaymentRuleResponse as AddAutoPaymentRuleResponse
-    from .batch import AddBatchFieldRequest as AddBatchFieldRequest
-    from .batch import AddBatchFieldResponse as AddBatchFieldResponse
-    from .batch import AddBatchRequest as AddBatchRequest
-    from .batch import AddBatchResponse as AddBatchResponse
-    from .bundle import AddBundleRequest as AddBundleRequest
-    from .bundle import AddBundleResponse as AddBundleResponse
-    from .callshop import AddCallshopBoothRequest as AddCallshopBoothRequest
-    from .callshop import AddCallshopBoothResponse as AddCallshopBoothResponse
-    from .company import AddCompanyBankAccountRequest as AddCompanyBankAccountRequest
-    from .company import AddCompanyBankAccountResponse as AddCompanyBankAccountResponse
-    from .company import AddCompanyBranchRequest as AddCompanyBranchRequest
-    from .company import AddCompanyBranchResponse as AddCompanyBranchResponse
-    from .conference import AddConferenceRecordingRequest as AddConferenceRecordingRequest
-    from .conference import AddConferenceRecordingResponse as AddConferenceRecordingResponse
-    from .conference import AddConferenceRequest as AddConferenceRequest
-    from .conference import AddConferenceResponse as AddConferenceResponse
-    from .connection import AddConnectionAttributeRequest as AddConnectionAttributeRequest
-    from .connection import AddConnectionAttributeResponse as AddConnectionAttributeResponse
-    from .connection import AddConnectionCapacityRuleRequest as AddConnectionCapacityRuleRequest
-    from .connection import AddConnectionCapacityRuleResponse as AddConnectionCapacityRuleResponse
-    from .connection import AddConnectionRequest as AddConnectionRequest
-    from .connection import AddConnectionResponse as AddConnectionResponse
-    from .currency import AddCurrencyExchangeRateRequest as AddCurrencyExchangeRateRequest
-    from .currency import AddCurrencyExchangeRateResponse as AddCurrencyExchangeRateResponse
-    from .custom_fields import (
-        AddCustomFieldsCustomFieldGroupRequest as AddCustomFieldsCustomFieldGroupRequest,
-    )
-    from .custom_fields import (
-        AddCustomFieldsCustomFieldGroupResponse as AddCustomFieldsCustomFieldGroupResponse,
-    )
-    from .custom_fields import (
-        AddCustomFieldsCustomFieldRequest as AddCustomFieldsCustomFieldRequest,
-    )
-    from .custom_fields import (
-        AddCustomFieldsCustomFieldResponse as AddCustomFieldsCustomFieldResponse,
-    )
-    from .customer import (
-        AddCustomerAbbreviatedDialingRequest as AddCustomerAbbreviatedDialingRequest,
-    )
-    from .customer import (
-        AddCustomerAbbreviatedDialingResponse as AddCustomerAbbreviatedDialingResponse,
-    )
-    from .customer import AddCustomerCcRuleRequest as AddCustomerCcRuleRequest
-    from .customer import AddCustomerCcRuleResponse as AddCustomerCcRuleResponse
-    from .customer_class import AddCustomerClassRequest as AddCustomerClassRequest
-    from .customer_class import AddCustomerClassResponse as AddCustomerClassResponse
-    from .customer import AddCustomerContactRequest as AddCustomerContactRequest
-    from .customer import AddCustomerContactResponse as AddCustomerContactResponse
-    from .customer import AddCustomerExtensionRequest as AddCustomerExtensionRequest
-    from .customer import AddCustomerExtensionResponse as AddCustomerExtensionResponse
-    from .customer import AddCustomerNoteRequest as AddCustomerNoteRequest
-    from .customer import AddCustomerNoteResponse as AddCustomerNoteResponse
-    from .customer import AddCustomerPaymentReminderRequest as AddCustomerPaymentReminderRequest
-    from .customer import AddCustomerPaymentReminderResponse as AddCustomerPaymentReminderResponse
-    from .customer import AddCustomerRequest as AddCustomerRequest
-    from .customer import AddCustomerResellerProductRequest as AddCustomerResellerProductRequest
-    from .customer import AddCustomerResellerProductResponse as AddCustomerResellerProductResponse
-    from .customer import AddCustomerResponse as AddCustomerResponse
-    from .customer import AddCustomerSiteRequest as AddCustomerSiteRequest
-    from .customer import AddCustomerSiteResponse as AddCustomerSiteResponse
-    from .customer import AddCustomerSubscriptionRequest as AddCustomerSubscriptionRequest
-    from .customer import AddCustomerSubscriptionResponse as AddCustomerSubscriptionResponse
-    from .did import AddDIDDoBatchRequest as AddDIDDoBatchRequest
-    from .did import AddDIDDoBatchResponse as AddDIDDoBatchResponse
-    from .did import AddDIDNumberRangeRequest as AddDIDNumberRangeRequest
-    from .did import AddDIDNumberRangeResponse as AddDIDNumberRangeResponse
-    from .did import AddDIDNumberRequest as AddDIDNumberRequest
-    from .did import AddDIDNumberResponse as AddDIDNumberResponse
-    from .destination_group import (
-        AddDestinationGroupDestGroupRequest as AddDestinationGroupDestGroupRequest,
-    )
-    from .destination_group import (
-        AddDestinationGroupDestGroupResponse as AddDestinationGroupDestGroupResponse,
-    )
-    from .destination_group import (
-        AddDestinationGroupDestGroupSetRequest as AddDestinationGroupDestGroupSetRequest,
-    )
-    from .destination_group import (
-        AddDestinationGroupDestGroupSetResponse as AddDestinationGroupDestGroupSetResponse,
-    )
-    from .destination_group import (
-        AddDestinationGroupDestinationToGroupRequest as AddDestinationGroupDestinationToGroupRequest,
-    )
-    from .destination_group import (
-        AddDestinationGroupDestinationToGroupResponse as AddDestinationGroupDestinationToGroupResponse,
-    )
-    from .destination import AddDestinationNumberPlanRequest as AddDestinationNumberPlanRequest
-    from .destination import AddDestinationNumberPlanResponse as AddDestinationNumberPlanResponse
-    from .destination import AddDestinationRequest as AddDestinationRequest
-    from .destination import AddDestinationResponse as AddDestinationResponse
-    from .dialing_rule import AddDialingRuleRequest as AddDialingRuleRequest
-    from .dialing_rule import AddDialingRuleResponse as AddDialingRuleResponse
-    from .did import AddDidGroupRequest as AddDidGroupRequest
-    from .did import AddDidGroupResponse as AddDidGroupResponse
-    from .did import AddDidPricingRequest as AddDidPricingRequest
-    from .did import AddDidPricingResponse as AddDidPricingResponse
-    from .did import AddDidProviderRequest as AddDidProviderRequest
-    from .did import AddDidProviderResponse as AddDidProviderResponse
-    from .discount_plan import (
-        AddDiscountPlanDiscountItemRequest as AddDiscountPlanDiscountItemRequest,
-    )
-    from .discount_plan import (
-        AddDiscountPlanDiscountItemResponse as AddDiscountPlanDiscountItemResponse,
-    )
-    from .discount_plan import (
-        AddDiscountPlanDiscountPeriodRequest as AddDiscountPlanDiscountPeriodRequest,
-    )
-    from .discount_plan import (
-        AddDiscountPlanDiscountPeriodResponse as AddDiscountPlanDiscountPeriodResponse,
-    )
-    from .discount_plan import (
-        AddDiscountPlanDiscountThresholdRequest as AddDiscountPlanDiscountThresholdRequest,
-    )
-    from .discount_plan import (
-        AddDiscountPlanDiscountThresholdResponse as AddDiscountPlanDiscountThresholdResponse,
-    )
-    from .discount_plan import AddDiscountPlanRequest as AddDiscountPlanRequest
-    from .discount_plan import AddDiscountPlanResponse as AddDiscountPlanResponse
-    from .env import AddEnvLicenseRequest as AddEnvLicenseRequest
-    from .env import AddEnvLicenseResponse as AddEnvLicenseResponse
-    from .huntgroup import AddHuntgroupMemberRequest as AddHuntgroupMemberRequest
-    from .huntgroup import AddHuntgroupMemberResponse as AddHuntgroupMemberResponse
-    from .huntgroup import AddHuntgroupRequest as AddHuntgroupRequest
-    from .huntgroup import AddHuntgroupResponse as AddHuntgroupResponse
-    from .huntgroup import AddHuntgroupScheduleRequest as AddHuntgroupScheduleRequest
-    from .huntgroup import AddHuntgroupScheduleResponse as AddHuntgroupScheduleResponse
-    from .ivr import AddIVRPromptRequest as AddIVRPromptRequest
-    from .ivr import AddIVRPromptResponse as AddIVRPromptResponse
-    from .invoice import AddInvoiceTemplateBindingRequest as AddInvoiceTemplateBindingRequest
-    from .invoice import AddInvoiceTemplateBindingResponse as AddInvoiceTemplateBindingResponse
-    from .ivr import AddIvrApplicationRequest as AddIvrApplicationRequest
-    from .ivr import AddIvrApplicationResponse as AddIvrApplicationResponse
-    from .ivr import AddIvrScheduleRequest as AddIvrScheduleRequest
-    from .ivr import AddIvrScheduleResponse as AddIvrScheduleResponse
-    from .location import AddLocationRequest as AddLocationRequest
-    from .location import AddLocationResponse as AddLocationResponse
-    from .location import AddLocationZoneRequest as AddLocationZoneRequest
-    from .location import AddLocationZoneResponse as AddLocationZoneResponse
-    from .notification import (
-        AddNotificationMessageTemplateRequest as AddNotificationMessageTemplateRequest,
-    )
-    from .notification import (
-        AddNotificationMessageTemplateResponse as AddNotificationMessageTemplateResponse,
-    )
-    from .notification import AddNotificationRuleRequest as AddNotificationRuleRequest
-    from .notification import AddNotificationRuleResponse as AddNotificationRuleResponse
-    from .notification import AddNotificationWebhookRequest as AddNotificationWebhookRequest
-    from .notification import AddNotificationWebhookResponse as AddNotificationWebhookResponse
-    from .number_porting import AddNumberPortingDocumentRequest as AddNumberPortingDocumentRequest
-    from .number_porting import (
-        AddNumberPortingDocumentResponse as AddNumberPortingDocumentResponse,
-    )
-    from .number_porting import AddNumberPortingRequestRequest as AddNumberPortingRequestRequest
-    from .number_porting import AddNumberPortingRequestResponse as AddNumberPortingRequestResponse
-    from .payment import AddPaymentPlanRequest as AddPaymentPlanRequest
-    from .payment import AddPaymentPlanResponse as AddPaymentPlanResponse
-    from .payment import AddPaymentSystemRequest as AddPaymentSystemRequest
-    from .payment import AddPaymentSystemResponse as AddPaymentSystemResponse
-    from .product import AddProductAccessibilityRequest as AddProductAccessibilityRequest
-    from .product import AddProductAccessibilityResponse as AddProductAccessibilityResponse
-    from .product import AddProductAllowedAddonRequest as AddProductAllowedAddonRequest
-    from .product import AddProductAllowedAddonResponse as AddProductAllowedAddonResponse
-    from .product import AddProductGroupRequest as AddProductGroupRequest
-    from .product import AddProductGroupResponse as AddProductGroupResponse
-    from .product import AddProductOverageRuleRequest as AddProductOverageRuleRequest
-    from .product import AddProductOverageRuleResponse as AddProductOverageRuleResponse
-    from .product import AddProductRatingRequest as AddProductRatingRequest
-    from .product import AddProductRatingResponse as AddProductRatingResponse
-    from .product import AddProductRequest as AddProductRequest
-    from .product import AddProductResponse as AddProductResponse
-    from .product import AddProductRestrictionRequest as AddProductRestrictionRequest
-    from .product import AddProductRestrictionResponse as AddProductRestrictionResponse
-    from .product import AddProductSubscriptionRequest as AddProductSubscriptionRequest
-    from .product import AddProductSubscriptionResponse as AddProductSubscriptionResponse
-    from .quota import AddQuotaRequest as AddQuotaRequest
-    from .quota import AddQuotaResponse as AddQuotaResponse
-    from .rate import AddRateFormulaRequest as AddRateFormulaRequest
-    from .rate import AddRateFormulaResponse as AddRateFormulaResponse
-    from .rate import AddRateRequest as AddRateRequest
-    from .rate import AddRateResponse as AddRateResponse
-    from .representative import (
-        AddRepresentativeCommissionRuleRequest as AddRepresentativeCommissionRuleRequest,
-    )
-    from .representative import (
-        AddRepresentativeCommissionRuleResponse as AddRepresentativeCommissionRuleResponse,
-    )
-    from .representative import AddRepresentativeRequest as AddRepresentativeRequest
-    from .representative import AddRepresentativeResponse as AddRepresentativeResponse
-    from .routing_plan import AddRoutingPlanRequest as AddRoutingPlanRequest
-    from .routing_plan import AddRoutingPlanResponse as AddRoutingPlanResponse
-    from .routing_plan import (
-        AddRoutingPlanRoutingCriteriaRequest as AddRoutingPlanRoutingCriteriaRequest,
-    )
-    from .routing_plan import (
-        AddRoutingPlanRoutingCriteriaResponse as AddRoutingPlanRoutingCriteriaResponse,
-    )
-    from .service_policy import AddServicePolicyRequest as AddServicePolicyRequest
-    from .service_policy import AddServicePolicyResponse as AddServicePolicyResponse
-    from .service_policy import AddServicePolicyRuleRequest as AddServicePolicyRuleRequest
-    from .service_policy import AddServicePolicyRuleResponse as AddServicePolicyRuleResponse
-    from .sim_card import AddSimCardProfileRequest as AddSimCardProfileRequest
-    from .sim_card import AddSimCardProfileResponse as AddSimCardProfileResponse
-    from .sim_card import AddSimCardRequest as AddSimCardRequest
-    from .sim_card import AddSimCardResponse as AddSimCardResponse
-    from .subscription import AddSubscriptionDiscountRequest as AddSubscriptionDiscountRequest
-    from .subscription import AddSubscriptionDiscountResponse as AddSubscriptionDiscountResponse
-    from .subscription import AddSubscriptionPeriodFeeRequest as AddSubscriptionPeriodFeeRequest
-    from .subscription import AddSubscriptionPeriodFeeResponse as AddSubscriptionPeriodFeeResponse
-    from .subscription import AddSubscriptionRequest as AddSubscriptionRequest
-    from .subscription import AddSubscriptionResponse as AddSubscriptionResponse
-    from .tariff import AddTariffOffPeakPeriodRequest as AddTariffOffPeakPeriodRequest
-    from .tariff import AddTariffOffPeakPeriodResponse as AddTariffOffPeakPeriodResponse
-    from .tariff import AddTariffRequest as AddTariffRequest
-    from .tariff import AddTariffResponse as AddTariffResponse
-    from .tariff import AddTariffSurchargeRequest as AddTariffSurchargeRequest
-    from .tariff import AddTariffSurchargeResponse as AddTariffSurchargeResponse
-    from .taxation import (
-        AddTaxationCustomerExemptionRequest as AddTaxationCustomerExemptionRequest,
-    )
-    from .taxation import (
-        AddTaxationCustomerExemptionResponse as AddTaxationCustomerExemptionResponse,
-    )
-    from .taxation import AddTaxationTaxPlanRequest as AddTaxationTaxPlanRequest
-    from .taxation import AddTaxationTaxPlanResponse as AddTaxationTaxPlanResponse
-    from .taxation import AddTaxationTaxRequest as AddTaxationTaxRequest
-    from .taxation import AddTaxationTaxResponse as AddTaxationTaxResponse
-    from .template import AddTemplateRequest as AddTemplateRequest
-    from .template import AddTemplateResponse as AddTemplateResponse
-    from .template import AddTemplateVariableRequest as AddTemplateVariableRequest
-    from .template import AddTemplateVariableResponse as AddTemplateVariableResponse
-    from .trouble_ticket import AddTroubleTicketCategoryRequest as AddTroubleTicketCategoryRequest
-    from .trouble_ticket import (
-        AddTroubleTicketCategoryResponse as AddTroubleTicketCategoryResponse,
-    )
-    from .trouble_ticket import AddTroubleTicketCommentRequest as AddTroubleTicketCommentRequest
-    from .trouble_ticket import AddTroubleTicketCommentResponse as AddTroubleTicketCommentResponse
-    from .trouble_ticket import AddTroubleTicketRequest as AddTroubleTicketRequest
-    from .trouble_ticket import AddTroubleTicketResponse as AddTroubleTicketResponse
-    from .ua import AddUAFirmwareRequest as AddUAFirmwareRequest
-    from .ua import AddUAFirmwareResponse as AddUAFirmwareResponse
-    from .ua import AddUaLineRequest as AddUaLineRequest
-    from .ua import AddUaLineResponse as AddUaLineResponse
-    from .ua import AddUaProfileRequest as AddUaProfileRequest
-    from .ua import AddUaProfileResponse as AddUaProfileResponse
-    from .ua import AddUaRequest as AddUaRequest
-    from .ua import AddUaResponse as AddUaResponse
-    from .user import AddUserApiTokenRequest as AddUserApiTokenRequest
-    from .user import AddUserApiTokenResponse as AddUserApiTokenResponse
-    from .user import AddUserRequest as AddUserRequest
-    from .user import AddUserResponse as AddUserResponse
-    from .user import AddUserSessionRequest as AddUserSessionRequest
-    from .user import AddUserSessionResponse as AddUserSessionResponse
-    from .vendor import AddVendorBatchRequest as AddVendorBatchRequest
-    from .vendor import AddVendorBatchResponse as AddVendorBatchResponse
-    from .vendor import AddVendorContactRequest as AddVendorContactRequest
-    from .vendor import AddVendorContactResponse as AddVendorContactResponse
-    from .vendor import AddVendorInvoiceRequest as AddVendorInvoiceRequest
-    from .vendor import AddVendorInvoiceResponse as AddVendorInvoiceResponse
-    from .vendor import AddVendorRequest as AddVendorRequest
-    from .vendor import AddVendorResponse as AddVendorResponse
-    from .voicemail import AddVoicemailVmFolderRequest as AddVoicemailVmFolderRequest
-    from .voicemail import AddVoicemailVmFolderResponse as AddVoicemailVmFolderResponse
-    from .voucher import AddVoucherBatchRequest as AddVoucherBatchRequest
-    from .voucher import AddVoucherBatchResponse as AddVoucherBatchResponse
-    from .voucher import AddVoucherRequest as AddVoucherRequest
-    from .voucher import AddVoucherResponse as AddVoucherResponse
-    from .common import AddonInfo as AddonInfo
     from .account import AliasInfo as AliasInfo
-    from .payment import AllocatePaymentRequest as AllocatePaymentRequest
-    from .payment import AllocatePaymentResponse as AllocatePaymentResponse
-    from .customer_class import ApplyCustomerClassRequest as ApplyCustomerClassRequest
-    from .customer_class import ApplyCustomerClassResponse as ApplyCustomerClassResponse
-    from .did import AssignDidToAccountRequest as AssignDidToAccountRequest
-    from .did import AssignDidToAccountResponse as AssignDidToAccountResponse
-    from .did import AssignDidToCustomerRequest as AssignDidToCustomerRequest
-    from .did import AssignDidToCustomerResponse as AssignDidToCustomerResponse
-    from .sim_card import AssignSimCardRequest as AssignSimCardRequest
-    from .sim_card import AssignSimCardResponse as AssignSimCardResponse
-    from .trouble_ticket import AssignTroubleTicketRequest as AssignTroubleTicketRequest
-    from .trouble_ticket import AssignTroubleTicketResponse as AssignTroubleTicketResponse
-    from .audit_log import AuditRecordInfo as AuditRecordInfo
-    from .common import AuthInfoStructure as AuthInfoStructure
-    from .billing_session import AuthorizeBillingSessionRequest as AuthorizeBillingSessionRequest
-    from .billing_session import AuthorizeBillingSessionResponse as AuthorizeBillingSessionResponse
-    from .payment import AutoPaymentRuleInfo as AutoPaymentRuleInfo
-    from .company import BankAccountInfo as BankAccountInfo
-    from .batch import BatchFieldInfo as BatchFieldInfo
-    from .batch import BatchInfo as BatchInfo
-    from .batch import BatchJobInfo as BatchJobInfo
-    from .batch import BatchJobState as BatchJobState
-    from .common import BillStatus as BillStatus
-    from .common import BillingModel as BillingModel
     from .account import BlockAccountRequest as BlockAccountRequest
     from .account import BlockAccountResponse as BlockAccountResponse
-    from .voucher import BlockVoucherRequest as BlockVoucherRequest
-    from .voucher import BlockVoucherResponse as BlockVoucherResponse
-    from .callshop import BoothInfo as BoothInfo
-    from .did import BulkDIDAddNumbersRequest as BulkDIDAddNumbersRequest
-    from .did import BulkDIDAddNumbersResponse as BulkDIDAddNumbersResponse
-    from .rate import BulkUpdateRatesRequest as BulkUpdateRatesRequest
-    from .rate import BulkUpdateRatesResponse as BulkUpdateRatesResponse
-    from .bundle import BundleInfo as BundleInfo
-    from .account import CDRInfo as CDRInfo
-    from .taxation import CalculateTaxationTaxesRequest as CalculateTaxationTaxesRequest
-    from .taxation import CalculateTaxationTaxesResponse as CalculateTaxationTaxesResponse
     from .account import CallBarringOption as CallBarringOption
-    from .generic import CallGenericCustomHookRequest as CallGenericCustomHookRequest
-    from .generic import CallGenericCustomHookResponse as CallGenericCustomHookResponse
     from .account import CallScreeningRuleInfo as CallScreeningRuleInfo
-    from .batch import CancelBatchJobRequest as CancelBatchJobRequest
-    from .batch import CancelBatchJobResponse as CancelBatchJobResponse
-    from .did import CancelDidAssignmentRequest as CancelDidAssignmentRequest
-    from .did import CancelDidAssignmentResponse as CancelDidAssignmentResponse
-    from .number_porting import (
-        CancelNumberPortingRequestRequest as CancelNumberPortingRequestRequest,
-    )
-    from .number_porting import (
-        CancelNumberPortingRequestResponse as CancelNumberPortingRequestResponse,
-    )
-    from .connection import CapacityRuleInfo as CapacityRuleInfo
-    from .payment import CapturePaymentRequest as CapturePaymentRequest
-    from .payment import CapturePaymentResponse as CapturePaymentResponse
+    from .account import CDRInfo as CDRInfo
     from .account import ChangeAccountProductRequest as ChangeAccountProductRequest
     from .account import ChangeAccountProductResponse as ChangeAccountProductResponse
-    from .session import ChangePasswordRequest as ChangePasswordRequest
-    from .session import ChangePasswordResponse as ChangePasswordResponse
-    from .user import ChangeUserPasswordRequest as ChangeUserPasswordRequest
-    from .user import ChangeUserPasswordResponse as ChangeUserPasswordResponse
-    from .common import ChargeInfo as ChargeInfo
-    from .did import CheckDIDNumberAvailabilityRequest as CheckDIDNumberAvailabilityRequest
-    from .did import CheckDIDNumberAvailabilityResponse as CheckDIDNumberAvailabilityResponse
-    from .generic import CheckGenericPermissionRequest as CheckGenericPermissionRequest
-    from .generic import CheckGenericPermissionResponse as CheckGenericPermissionResponse
-    from .discount_plan import CloneDiscountPlanRequest as CloneDiscountPlanRequest
-    from .discount_plan import CloneDiscountPlanResponse as CloneDiscountPlanResponse
-    from .tariff import CloneTariffRequest as CloneTariffRequest
-    from .tariff import CloneTariffResponse as CloneTariffResponse
     from .account import CloseAccountSubscriptionRequest as CloseAccountSubscriptionRequest
     from .account import CloseAccountSubscriptionResponse as CloseAccountSubscriptionResponse
-    from .callshop import CloseCallshopBoothRequest as CloseCallshopBoothRequest
-    from .callshop import CloseCallshopBoothResponse as CloseCallshopBoothResponse
-    from .customer import CloseCustomerRequest as CloseCustomerRequest
-    from .customer import CloseCustomerResponse as CloseCustomerResponse
-    from .customer import CloseCustomerSubscriptionRequest as CloseCustomerSubscriptionRequest
-    from .customer import CloseCustomerSubscriptionResponse as CloseCustomerSubscriptionResponse
-    from .invoice import CloseInvoiceBillingPeriodRequest as CloseInvoiceBillingPeriodRequest
-    from .invoice import CloseInvoiceBillingPeriodResponse as CloseInvoiceBillingPeriodResponse
-    from .trouble_ticket import CloseTroubleTicketRequest as CloseTroubleTicketRequest
-    from .trouble_ticket import CloseTroubleTicketResponse as CloseTroubleTicketResponse
-    from .representative import CommissionInfo as CommissionInfo
-    from .representative import CommissionRuleInfo as CommissionRuleInfo
-    from .company import CompanyBranchInfo as CompanyBranchInfo
-    from .company import CompanyInfo as CompanyInfo
-    from .conference import ConferenceInfo as ConferenceInfo
-    from .conference import ConferenceRecordingInfo as ConferenceRecordingInfo
-    from .connection import ConnectionAttributeInfo as ConnectionAttributeInfo
-    from .connection import ConnectionInfo as ConnectionInfo
-    from .currency import ConvertCurrencyAmountRequest as ConvertCurrencyAmountRequest
-    from .currency import ConvertCurrencyAmountResponse as ConvertCurrencyAmountResponse
-    from .common import CounterInfo as CounterInfo
-    from .destination import CountryInfo as CountryInfo
-    from .common import CreditLimitWarningInfo as CreditLimitWarningInfo
-    from .currency import CurrencyInfo as CurrencyInfo
-    from .custom_fields import CustomFieldGroupInfo as CustomFieldGroupInfo
-    from .custom_fields import CustomFieldInfo as CustomFieldInfo
-    from .common import CustomFieldsValuesInfo as CustomFieldsValuesInfo
-    from .customer import CustomerCallRuleInfo as CustomerCallRuleInfo
-    from .common import CustomerClassInfo as CustomerClassInfo
-    from .customer import CustomerContactInfo as CustomerContactInfo
-    from .common import CustomerDocumentInfo as CustomerDocumentInfo
-    from .customer import CustomerExtensionInfo as CustomerExtensionInfo
-    from .common import CustomerInfo as CustomerInfo
-    from .customer import CustomerNoteInfo as CustomerNoteInfo
-    from .customer import CustomerSiteInfo as CustomerSiteInfo
-    from .common import CustomerTreeNode as CustomerTreeNode
-    from .did import DIDBatchInfo as DIDBatchInfo
-    from .did import DIDGroupInfo as DIDGroupInfo
-    from .did import DIDInfo as DIDInfo
-    from .did import DIDPricingInfo as DIDPricingInfo
-    from .did import DIDProviderInfo as DIDProviderInfo
-    from .access_role import DeleteAccessRoleObjectRequest as DeleteAccessRoleObjectRequest
-    from .access_role import DeleteAccessRoleObjectResponse as DeleteAccessRoleObjectResponse
-    from .access_role import DeleteAccessRoleRequest as DeleteAccessRoleRequest
-    from .access_role import DeleteAccessRoleResponse as DeleteAccessRoleResponse
     from .account import DeleteAccountAccessNumberRequest as DeleteAccountAccessNumberRequest
     from .account import DeleteAccountAccessNumberResponse as DeleteAccountAccessNumberResponse
     from .account import DeleteAccountAliasRequest as DeleteAccountAliasRequest
@@ -466,369 +100,14 @@ if TYPE_CHECKING:
     from .account import DeleteAccountResponse as DeleteAccountResponse
     from .account import DeleteAccountSpeedDialRequest as DeleteAccountSpeedDialRequest
     from .account import DeleteAccountSpeedDialResponse as DeleteAccountSpeedDialResponse
-    from .auto_attendant import DeleteAutoAttendantMenuRequest as DeleteAutoAttendantMenuRequest
-    from .auto_attendant import DeleteAutoAttendantMenuResponse as DeleteAutoAttendantMenuResponse
-    from .payment import DeleteAutoPaymentRuleRequest as DeleteAutoPaymentRuleRequest
-    from .payment import DeleteAutoPaymentRuleResponse as DeleteAutoPaymentRuleResponse
-    from .batch import DeleteBatchFieldRequest as DeleteBatchFieldRequest
-    from .batch import DeleteBatchFieldResponse as DeleteBatchFieldResponse
-    from .batch import DeleteBatchRequest as DeleteBatchRequest
-    from .batch import DeleteBatchResponse as DeleteBatchResponse
-    from .bundle import DeleteBundleRequest as DeleteBundleRequest
-    from .bundle import DeleteBundleResponse as DeleteBundleResponse
-    from .callshop import DeleteCallshopBoothRequest as DeleteCallshopBoothRequest
-    from .callshop import DeleteCallshopBoothResponse as DeleteCallshopBoothResponse
-    from .company import DeleteCompanyBankAccountRequest as DeleteCompanyBankAccountRequest
-    from .company import DeleteCompanyBankAccountResponse as DeleteCompanyBankAccountResponse
-    from .company import DeleteCompanyBranchRequest as DeleteCompanyBranchRequest
-    from .company import DeleteCompanyBranchResponse as DeleteCompanyBranchResponse
-    from .conference import DeleteConferenceRecordingRequest as DeleteConferenceRecordingRequest
-    from .conference import DeleteConferenceRecordingResponse as DeleteConferenceRecordingResponse
-    from .conference import DeleteConferenceRequest as DeleteConferenceRequest
-    from .conference import DeleteConferenceResponse as DeleteConferenceResponse
-    from .connection import DeleteConnectionAttributeRequest as DeleteConnectionAttributeRequest
-    from .connection import DeleteConnectionAttributeResponse as DeleteConnectionAttributeResponse
-    from .connection import (
-        DeleteConnectionCapacityRuleRequest as DeleteConnectionCapacityRuleRequest,
-    )
-    from .connection import (
-        DeleteConnectionCapacityRuleResponse as DeleteConnectionCapacityRuleResponse,
-    )
-    from .connection import DeleteConnectionRequest as DeleteConnectionRequest
-    from .connection import DeleteConnectionResponse as DeleteConnectionResponse
-    from .currency import DeleteCurrencyExchangeRateRequest as DeleteCurrencyExchangeRateRequest
-    from .currency import DeleteCurrencyExchangeRateResponse as DeleteCurrencyExchangeRateResponse
-    from .custom_fields import (
-        DeleteCustomFieldsCustomFieldGroupRequest as DeleteCustomFieldsCustomFieldGroupRequest,
-    )
-    from .custom_fields import (
-        DeleteCustomFieldsCustomFieldGroupResponse as DeleteCustomFieldsCustomFieldGroupResponse,
-    )
-    from .custom_fields import (
-        DeleteCustomFieldsCustomFieldRequest as DeleteCustomFieldsCustomFieldRequest,
-    )
-    from .custom_fields import (
-        DeleteCustomFieldsCustomFieldResponse as DeleteCustomFieldsCustomFieldResponse,
-    )
-    from .customer import (
-        DeleteCustomerAbbreviatedDialingRequest as DeleteCustomerAbbreviatedDialingRequest,
-    )
-    from .customer import (
-        DeleteCustomerAbbreviatedDialingResponse as DeleteCustomerAbbreviatedDialingResponse,
-    )
-    from .customer import DeleteCustomerCcRuleRequest as DeleteCustomerCcRuleRequest
-    from .customer import DeleteCustomerCcRuleResponse as DeleteCustomerCcRuleResponse
-    from .customer_class import DeleteCustomerClassRequest as DeleteCustomerClassRequest
-    from .customer_class import DeleteCustomerClassResponse as DeleteCustomerClassResponse
-    from .customer import DeleteCustomerContactRequest as DeleteCustomerContactRequest
-    from .customer import DeleteCustomerContactResponse as DeleteCustomerContactResponse
-    from .customer import DeleteCustomerDocumentRequest as DeleteCustomerDocumentRequest
-    from .customer import DeleteCustomerDocumentResponse as DeleteCustomerDocumentResponse
-    from .customer import DeleteCustomerExtensionRequest as DeleteCustomerExtensionRequest
-    from .customer import DeleteCustomerExtensionResponse as DeleteCustomerExtensionResponse
-    from .customer import DeleteCustomerNoteRequest as DeleteCustomerNoteRequest
-    from .customer import DeleteCustomerNoteResponse as DeleteCustomerNoteResponse
-    from .customer import (
-        DeleteCustomerPaymentReminderRequest as DeleteCustomerPaymentReminderRequest,
-    )
-    from .customer import (
-        DeleteCustomerPaymentReminderResponse as DeleteCustomerPaymentReminderResponse,
-    )
-    from .customer import DeleteCustomerRequest as DeleteCustomerRequest
-    from .customer import (
-        DeleteCustomerResellerProductRequest as DeleteCustomerResellerProductRequest,
-    )
-    from .customer import (
-        DeleteCustomerResellerProductResponse as DeleteCustomerResellerProductResponse,
-    )
-    from .customer import DeleteCustomerResponse as DeleteCustomerResponse
-    from .customer import DeleteCustomerSiteRequest as DeleteCustomerSiteRequest
-    from .customer import DeleteCustomerSiteResponse as DeleteCustomerSiteResponse
-    from .did import DeleteDIDDoBatchRequest as DeleteDIDDoBatchRequest
-    from .did import DeleteDIDDoBatchResponse as DeleteDIDDoBatchResponse
-    from .did import DeleteDIDNumberRangeRequest as DeleteDIDNumberRangeRequest
-    from .did import DeleteDIDNumberRangeResponse as DeleteDIDNumberRangeResponse
-    from .did import DeleteDIDNumberRequest as DeleteDIDNumberRequest
-    from .did import DeleteDIDNumberResponse as DeleteDIDNumberResponse
-    from .destination_group import (
-        DeleteDestinationGroupDestGroupRequest as DeleteDestinationGroupDestGroupRequest,
-    )
-    from .destination_group import (
-        DeleteDestinationGroupDestGroupResponse as DeleteDestinationGroupDestGroupResponse,
-    )
-    from .destination_group import (
-        DeleteDestinationGroupDestGroupSetRequest as DeleteDestinationGroupDestGroupSetRequest,
-    )
-    from .destination_group import (
-        DeleteDestinationGroupDestGroupSetResponse as DeleteDestinationGroupDestGroupSetResponse,
-    )
-    from .destination import (
-        DeleteDestinationNumberPlanRequest as DeleteDestinationNumberPlanRequest,
-    )
-    from .destination import (
-        DeleteDestinationNumberPlanResponse as DeleteDestinationNumberPlanResponse,
-    )
-    from .destination import DeleteDestinationRequest as DeleteDestinationRequest
-    from .destination import DeleteDestinationResponse as DeleteDestinationResponse
-    from .dialing_rule import DeleteDialingRuleRequest as DeleteDialingRuleRequest
-    from .dialing_rule import DeleteDialingRuleResponse as DeleteDialingRuleResponse
-    from .did import DeleteDidGroupRequest as DeleteDidGroupRequest
-    from .did import DeleteDidGroupResponse as DeleteDidGroupResponse
-    from .did import DeleteDidPricingRequest as DeleteDidPricingRequest
-    from .did import DeleteDidPricingResponse as DeleteDidPricingResponse
-    from .did import DeleteDidProviderRequest as DeleteDidProviderRequest
-    from .did import DeleteDidProviderResponse as DeleteDidProviderResponse
-    from .discount_plan import (
-        DeleteDiscountPlanDiscountItemRequest as DeleteDiscountPlanDiscountItemRequest,
-    )
-    from .discount_plan import (
-        DeleteDiscountPlanDiscountItemResponse as DeleteDiscountPlanDiscountItemResponse,
-    )
-    from .discount_plan import (
-        DeleteDiscountPlanDiscountPeriodRequest as DeleteDiscountPlanDiscountPeriodRequest,
-    )
-    from .discount_plan import (
-        DeleteDiscountPlanDiscountPeriodResponse as DeleteDiscountPlanDiscountPeriodResponse,
-    )
-    from .discount_plan import (
-        DeleteDiscountPlanDiscountThresholdRequest as DeleteDiscountPlanDiscountThresholdRequest,
-    )
-    from .discount_plan import (
-        DeleteDiscountPlanDiscountThresholdResponse as DeleteDiscountPlanDiscountThresholdResponse,
-    )
-    from .discount_plan import DeleteDiscountPlanRequest as DeleteDiscountPlanRequest
-    from .discount_plan import DeleteDiscountPlanResponse as DeleteDiscountPlanResponse
-    from .env import DeleteEnvLicenseRequest as DeleteEnvLicenseRequest
-    from .env import DeleteEnvLicenseResponse as DeleteEnvLicenseResponse
-    from .huntgroup import DeleteHuntgroupMemberRequest as DeleteHuntgroupMemberRequest
-    from .huntgroup import DeleteHuntgroupMemberResponse as DeleteHuntgroupMemberResponse
-    from .huntgroup import DeleteHuntgroupRequest as DeleteHuntgroupRequest
-    from .huntgroup import DeleteHuntgroupResponse as DeleteHuntgroupResponse
-    from .huntgroup import DeleteHuntgroupScheduleRequest as DeleteHuntgroupScheduleRequest
-    from .huntgroup import DeleteHuntgroupScheduleResponse as DeleteHuntgroupScheduleResponse
-    from .ivr import DeleteIVRPromptRequest as DeleteIVRPromptRequest
-    from .ivr import DeleteIVRPromptResponse as DeleteIVRPromptResponse
-    from .invoice import DeleteInvoiceTemplateBindingRequest as DeleteInvoiceTemplateBindingRequest
-    from .invoice import (
-        DeleteInvoiceTemplateBindingResponse as DeleteInvoiceTemplateBindingResponse,
-    )
-    from .ivr import DeleteIvrApplicationRequest as DeleteIvrApplicationRequest
-    from .ivr import DeleteIvrApplicationResponse as DeleteIvrApplicationResponse
-    from .ivr import DeleteIvrScheduleRequest as DeleteIvrScheduleRequest
-    from .ivr import DeleteIvrScheduleResponse as DeleteIvrScheduleResponse
-    from .location import DeleteLocationRequest as DeleteLocationRequest
-    from .location import DeleteLocationResponse as DeleteLocationResponse
-    from .location import DeleteLocationZoneRequest as DeleteLocationZoneRequest
-    from .location import DeleteLocationZoneResponse as DeleteLocationZoneResponse
-    from .notification import (
-        DeleteNotificationMessageTemplateRequest as DeleteNotificationMessageTemplateRequest,
-    )
-    from .notification import (
-        DeleteNotificationMessageTemplateResponse as DeleteNotificationMessageTemplateResponse,
-    )
-    from .notification import DeleteNotificationRuleRequest as DeleteNotificationRuleRequest
-    from .notification import DeleteNotificationRuleResponse as DeleteNotificationRuleResponse
-    from .notification import DeleteNotificationWebhookRequest as DeleteNotificationWebhookRequest
-    from .notification import (
-        DeleteNotificationWebhookResponse as DeleteNotificationWebhookResponse,
-    )
-    from .number_porting import (
-        DeleteNumberPortingDocumentRequest as DeleteNumberPortingDocumentRequest,
-    )
-    from .number_porting import (
-        DeleteNumberPortingDocumentResponse as DeleteNumberPortingDocumentResponse,
-    )
-    from .number_porting import (
-        DeleteNumberPortingRequestRequest as DeleteNumberPortingRequestRequest,
-    )
-    from .number_porting import (
-        DeleteNumberPortingRequestResponse as DeleteNumberPortingRequestResponse,
-    )
-    from .payment import DeletePaymentMethodRequest as DeletePaymentMethodRequest
-    from .payment import DeletePaymentMethodResponse as DeletePaymentMethodResponse
-    from .payment import DeletePaymentPlanRequest as DeletePaymentPlanRequest
-    from .payment import DeletePaymentPlanResponse as DeletePaymentPlanResponse
-    from .payment import DeletePaymentSystemRequest as DeletePaymentSystemRequest
-    from .payment import DeletePaymentSystemResponse as DeletePaymentSystemResponse
-    from .product import DeleteProductAccessibilityRequest as DeleteProductAccessibilityRequest
-    from .product import DeleteProductAccessibilityResponse as DeleteProductAccessibilityResponse
-    from .product import DeleteProductAllowedAddonRequest as DeleteProductAllowedAddonRequest
-    from .product import DeleteProductAllowedAddonResponse as DeleteProductAllowedAddonResponse
-    from .product import DeleteProductGroupRequest as DeleteProductGroupRequest
-    from .product import DeleteProductGroupResponse as DeleteProductGroupResponse
-    from .product import DeleteProductOverageRuleRequest as DeleteProductOverageRuleRequest
-    from .product import DeleteProductOverageRuleResponse as DeleteProductOverageRuleResponse
-    from .product import DeleteProductRatingRequest as DeleteProductRatingRequest
-    from .product import DeleteProductRatingResponse as DeleteProductRatingResponse
-    from .product import DeleteProductRequest as DeleteProductRequest
-    from .product import DeleteProductResponse as DeleteProductResponse
-    from .product import DeleteProductRestrictionRequest as DeleteProductRestrictionRequest
-    from .product import DeleteProductRestrictionResponse as DeleteProductRestrictionResponse
-    from .product import DeleteProductSubscriptionRequest as DeleteProductSubscriptionRequest
-    from .product import DeleteProductSubscriptionResponse as DeleteProductSubscriptionResponse
-    from .quota import DeleteQuotaRequest as DeleteQuotaRequest
-    from .quota import DeleteQuotaResponse as DeleteQuotaResponse
-    from .rate import DeleteRateFormulaRequest as DeleteRateFormulaRequest
-    from .rate import DeleteRateFormulaResponse as DeleteRateFormulaResponse
-    from .rate import DeleteRateRequest as DeleteRateRequest
-    from .rate import DeleteRateResponse as DeleteRateResponse
-    from .rate import DeleteRatesRequest as DeleteRatesRequest
-    from .rate import DeleteRatesResponse as DeleteRatesResponse
-    from .representative import (
-        DeleteRepresentativeCommissionRuleRequest as DeleteRepresentativeCommissionRuleRequest,
-    )
-    from .representative import (
-        DeleteRepresentativeCommissionRuleResponse as DeleteRepresentativeCommissionRuleResponse,
-    )
-    from .representative import DeleteRepresentativeRequest as DeleteRepresentativeRequest
-    from .representative import DeleteRepresentativeResponse as DeleteRepresentativeResponse
-    from .routing_plan import DeleteRoutingPlanRequest as DeleteRoutingPlanRequest
-    from .routing_plan import DeleteRoutingPlanResponse as DeleteRoutingPlanResponse
-    from .routing_plan import (
-        DeleteRoutingPlanRoutingCriteriaRequest as DeleteRoutingPlanRoutingCriteriaRequest,
-    )
-    from .routing_plan import (
-        DeleteRoutingPlanRoutingCriteriaResponse as DeleteRoutingPlanRoutingCriteriaResponse,
-    )
-    from .service_policy import DeleteServicePolicyRequest as DeleteServicePolicyRequest
-    from .service_policy import DeleteServicePolicyResponse as DeleteServicePolicyResponse
-    from .service_policy import DeleteServicePolicyRuleRequest as DeleteServicePolicyRuleRequest
-    from .service_policy import DeleteServicePolicyRuleResponse as DeleteServicePolicyRuleResponse
-    from .sim_card import DeleteSimCardProfileRequest as DeleteSimCardProfileRequest
-    from .sim_card import DeleteSimCardProfileResponse as DeleteSimCardProfileResponse
-    from .sim_card import DeleteSimCardRequest as DeleteSimCardRequest
-    from .sim_card import DeleteSimCardResponse as DeleteSimCardResponse
-    from .subscription import (
-        DeleteSubscriptionDiscountRequest as DeleteSubscriptionDiscountRequest,
-    )
-    from .subscription import (
-        DeleteSubscriptionDiscountResponse as DeleteSubscriptionDiscountResponse,
-    )
-    from .subscription import (
-        DeleteSubscriptionPeriodFeeRequest as DeleteSubscriptionPeriodFeeRequest,
-    )
-    from .subscription import (
-        DeleteSubscriptionPeriodFeeResponse as DeleteSubscriptionPeriodFeeResponse,
-    )
-    from .subscription import DeleteSubscriptionRequest as DeleteSubscriptionRequest
-    from .subscription import DeleteSubscriptionResponse as DeleteSubscriptionResponse
-    from .tariff import DeleteTariffOffPeakPeriodRequest as DeleteTariffOffPeakPeriodRequest
-    from .tariff import DeleteTariffOffPeakPeriodResponse as DeleteTariffOffPeakPeriodResponse
-    from .tariff import DeleteTariffRequest as DeleteTariffRequest
-    from .tariff import DeleteTariffResponse as DeleteTariffResponse
-    from .tariff import DeleteTariffSurchargeRequest as DeleteTariffSurchargeRequest
-    from .tariff import DeleteTariffSurchargeResponse as DeleteTariffSurchargeResponse
-    from .taxation import (
-        DeleteTaxationCustomerExemptionRequest as DeleteTaxationCustomerExemptionRequest,
-    )
-    from .taxation import (
-        DeleteTaxationCustomerExemptionResponse as DeleteTaxationCustomerExemptionResponse,
-    )
-    from .taxation import DeleteTaxationTaxPlanRequest as DeleteTaxationTaxPlanRequest
-    from .taxation import DeleteTaxationTaxPlanResponse as DeleteTaxationTaxPlanResponse
-    from .taxation import DeleteTaxationTaxRequest as DeleteTaxationTaxRequest
-    from .taxation import DeleteTaxationTaxResponse as DeleteTaxationTaxResponse
-    from .template import DeleteTemplateRequest as DeleteTemplateRequest
-    from .template import DeleteTemplateResponse as DeleteTemplateResponse
-    from .template import DeleteTemplateVariableRequest as DeleteTemplateVariableRequest
-    from .template import DeleteTemplateVariableResponse as DeleteTemplateVariableResponse
-    from .trouble_ticket import (
-        DeleteTroubleTicketCategoryRequest as DeleteTroubleTicketCategoryRequest,
-    )
-    from .trouble_ticket import (
-        DeleteTroubleTicketCategoryResponse as DeleteTroubleTicketCategoryResponse,
-    )
-    from .trouble_ticket import DeleteTroubleTicketRequest as DeleteTroubleTicketRequest
-    from .trouble_ticket import DeleteTroubleTicketResponse as DeleteTroubleTicketResponse
-    from .ua import DeleteUAFirmwareRequest as DeleteUAFirmwareRequest
-    from .ua import DeleteUAFirmwareResponse as DeleteUAFirmwareResponse
-    from .ua import DeleteUaLineRequest as DeleteUaLineRequest
-    from .ua import DeleteUaLineResponse as DeleteUaLineResponse
-    from .ua import DeleteUaProfileRequest as DeleteUaProfileRequest
-    from .ua import DeleteUaProfileResponse as DeleteUaProfileResponse
-    from .ua import DeleteUaRequest as DeleteUaRequest
-    from .ua import DeleteUaResponse as DeleteUaResponse
-    from .user import DeleteUserApiTokenRequest as DeleteUserApiTokenRequest
-    from .user import DeleteUserApiTokenResponse as DeleteUserApiTokenResponse
-    from .user import DeleteUserRequest as DeleteUserRequest
-    from .user import DeleteUserResponse as DeleteUserResponse
-    from .user import DeleteUserSessionRequest as DeleteUserSessionRequest
-    from .user import DeleteUserSessionResponse as DeleteUserSessionResponse
-    from .vendor import DeleteVendorBatchRequest as DeleteVendorBatchRequest
-    from .vendor import DeleteVendorBatchResponse as DeleteVendorBatchResponse
-    from .vendor import DeleteVendorContactRequest as DeleteVendorContactRequest
-    from .vendor import DeleteVendorContactResponse as DeleteVendorContactResponse
-    from .vendor import DeleteVendorInvoiceRequest as DeleteVendorInvoiceRequest
-    from .vendor import DeleteVendorInvoiceResponse as DeleteVendorInvoiceResponse
-    from .vendor import DeleteVendorRequest as DeleteVendorRequest
-    from .vendor import DeleteVendorResponse as DeleteVendorResponse
-    from .voicemail import DeleteVoicemailVmFolderRequest as DeleteVoicemailVmFolderRequest
-    from .voicemail import DeleteVoicemailVmFolderResponse as DeleteVoicemailVmFolderResponse
-    from .voicemail import DeleteVoicemailVmMessageRequest as DeleteVoicemailVmMessageRequest
-    from .voicemail import DeleteVoicemailVmMessageResponse as DeleteVoicemailVmMessageResponse
-    from .voucher import DeleteVoucherBatchRequest as DeleteVoucherBatchRequest
-    from .voucher import DeleteVoucherBatchResponse as DeleteVoucherBatchResponse
-    from .voucher import DeleteVoucherRequest as DeleteVoucherRequest
-    from .voucher import DeleteVoucherResponse as DeleteVoucherResponse
-    from .destination_group import DestinationGroupInfo as DestinationGroupInfo
-    from .destination_group import DestinationGroupSetInfo as DestinationGroupSetInfo
-    from .common import DestinationInfo as DestinationInfo
     from .account import DeviceBindingInfo as DeviceBindingInfo
-    from .dialing_rule import DialingRuleInfo as DialingRuleInfo
     from .account import DisconnectAccountSessionsRequest as DisconnectAccountSessionsRequest
     from .account import DisconnectAccountSessionsResponse as DisconnectAccountSessionsResponse
-    from .billing_session import DisconnectBillingSessionRequest as DisconnectBillingSessionRequest
-    from .billing_session import (
-        DisconnectBillingSessionResponse as DisconnectBillingSessionResponse,
-    )
-    from .discount_plan import DiscountPeriodInfo as DiscountPeriodInfo
-    from .discount_plan import DiscountPlanInfo as DiscountPlanInfo
-    from .discount_plan import DiscountThresholdInfo as DiscountThresholdInfo
-    from .batch import DownloadBatchErrorsRequest as DownloadBatchErrorsRequest
-    from .batch import DownloadBatchErrorsResponse as DownloadBatchErrorsResponse
-    from .tariff import DownloadTariffRequest as DownloadTariffRequest
-    from .tariff import DownloadTariffResponse as DownloadTariffResponse
-    from .conference import EndConferenceRequest as EndConferenceRequest
-    from .conference import EndConferenceResponse as EndConferenceResponse
-    from .env import EnvInfo as EnvInfo
-    from .env import EnvLicenseInfo as EnvLicenseInfo
-    from .env import EnvOption as EnvOption
-    from .currency import ExchangeRateInfo as ExchangeRateInfo
     from .account import ExportAccountListRequest as ExportAccountListRequest
     from .account import ExportAccountListResponse as ExportAccountListResponse
-    from .audit_log import ExportAuditLogAuditListRequest as ExportAuditLogAuditListRequest
-    from .audit_log import ExportAuditLogAuditListResponse as ExportAuditLogAuditListResponse
-    from .customer import ExportCustomerListRequest as ExportCustomerListRequest
-    from .customer import ExportCustomerListResponse as ExportCustomerListResponse
-    from .did import ExportDIDNumberListRequest as ExportDIDNumberListRequest
-    from .did import ExportDIDNumberListResponse as ExportDIDNumberListResponse
-    from .product import ExportProductRequest as ExportProductRequest
-    from .product import ExportProductResponse as ExportProductResponse
-    from .statistics import ExportStatisticsRequest as ExportStatisticsRequest
-    from .statistics import ExportStatisticsResponse as ExportStatisticsResponse
-    from .customer import ExtendedDataRecord as ExtendedDataRecord
-    from .rate import FindRatesRequest as FindRatesRequest
-    from .rate import FindRatesResponse as FindRatesResponse
-    from .ua import FirmwareInfo as FirmwareInfo
     from .account import FollowMeInfo as FollowMeInfo
     from .account import FollowMeNumberInfo as FollowMeNumberInfo
-    from .voicemail import ForwardVoicemailVmMessageRequest as ForwardVoicemailVmMessageRequest
-    from .voicemail import ForwardVoicemailVmMessageResponse as ForwardVoicemailVmMessageResponse
     from .account import ForwardingStep as ForwardingStep
-    from .voucher import GenerateVouchersRequest as GenerateVouchersRequest
-    from .voucher import GenerateVouchersResponse as GenerateVouchersResponse
-    from .access_role import (
-        GetAccessRoleAccessPermissionsRequest as GetAccessRoleAccessPermissionsRequest,
-    )
-    from .access_role import (
-        GetAccessRoleAccessPermissionsResponse as GetAccessRoleAccessPermissionsResponse,
-    )
-    from .access_role import GetAccessRoleInfoRequest as GetAccessRoleInfoRequest
-    from .access_role import GetAccessRoleInfoResponse as GetAccessRoleInfoResponse
-    from .access_role import GetAccessRoleListRequest as GetAccessRoleListRequest
-    from .access_role import GetAccessRoleListResponse as GetAccessRoleListResponse
-    from .access_role import GetAccessRoleObjectListRequest as GetAccessRoleObjectListRequest
-    from .access_role import GetAccessRoleObjectListResponse as GetAccessRoleObjectListResponse
     from .account import GetAccountAccessNumberListRequest as GetAccountAccessNumberListRequest
     from .account import GetAccountAccessNumberListResponse as GetAccountAccessNumberListResponse
     from .account import GetAccountAliasListRequest as GetAccountAliasListRequest
@@ -895,10 +174,83 @@ if TYPE_CHECKING:
     from .account import GetAccountUsageResponse as GetAccountUsageResponse
     from .account import GetAccountXdrListRequest as GetAccountXdrListRequest
     from .account import GetAccountXdrListResponse as GetAccountXdrListResponse
+    from .account import MakeAccountTransactionRequest as MakeAccountTransactionRequest
+    from .account import MakeAccountTransactionResponse as MakeAccountTransactionResponse
+    from .account import MOHInfo as MOHInfo
+    from .account import MoveAccountRequest as MoveAccountRequest
+    from .account import MoveAccountResponse as MoveAccountResponse
+    from .account import RechargeAccountRequest as RechargeAccountRequest
+    from .account import RechargeAccountResponse as RechargeAccountResponse
+    from .account import RemoveAccountAddonRequest as RemoveAccountAddonRequest
+    from .account import RemoveAccountAddonResponse as RemoveAccountAddonResponse
+    from .account import ResetAccountPasswordRequest as ResetAccountPasswordRequest
+    from .account import ResetAccountPasswordResponse as ResetAccountPasswordResponse
+    from .account import SpeedDialInfo as SpeedDialInfo
+    from .account import TerminateAccountRequest as TerminateAccountRequest
+    from .account import TerminateAccountResponse as TerminateAccountResponse
+    from .account import TransferAccountBalanceRequest as TransferAccountBalanceRequest
+    from .account import TransferAccountBalanceResponse as TransferAccountBalanceResponse
+    from .account import UnblockAccountRequest as UnblockAccountRequest
+    from .account import UnblockAccountResponse as UnblockAccountResponse
+    from .account import UpdateAccountAccessNumberRequest as UpdateAccountAccessNumberRequest
+    from .account import UpdateAccountAccessNumberResponse as UpdateAccountAccessNumberResponse
+    from .account import UpdateAccountAliasRequest as UpdateAccountAliasRequest
+    from .account import UpdateAccountAliasResponse as UpdateAccountAliasResponse
+    from .account import (
+        UpdateAccountCallBarringOptionsRequest as UpdateAccountCallBarringOptionsRequest,
+    )
+    from .account import (
+        UpdateAccountCallBarringOptionsResponse as UpdateAccountCallBarringOptionsResponse,
+    )
+    from .account import (
+        UpdateAccountCallScreeningRuleRequest as UpdateAccountCallScreeningRuleRequest,
+    )
+    from .account import (
+        UpdateAccountCallScreeningRuleResponse as UpdateAccountCallScreeningRuleResponse,
+    )
+    from .account import (
+        UpdateAccountCustomFieldsValuesRequest as UpdateAccountCustomFieldsValuesRequest,
+    )
+    from .account import (
+        UpdateAccountCustomFieldsValuesResponse as UpdateAccountCustomFieldsValuesResponse,
+    )
+    from .account import UpdateAccountDeviceBindingRequest as UpdateAccountDeviceBindingRequest
+    from .account import UpdateAccountDeviceBindingResponse as UpdateAccountDeviceBindingResponse
+    from .account import UpdateAccountExtensionRequest as UpdateAccountExtensionRequest
+    from .account import UpdateAccountExtensionResponse as UpdateAccountExtensionResponse
+    from .account import UpdateAccountFollowmeNumberRequest as UpdateAccountFollowmeNumberRequest
+    from .account import UpdateAccountFollowmeNumberResponse as UpdateAccountFollowmeNumberResponse
+    from .account import UpdateAccountFollowmeRequest as UpdateAccountFollowmeRequest
+    from .account import UpdateAccountFollowmeResponse as UpdateAccountFollowmeResponse
+    from .account import UpdateAccountNoteRequest as UpdateAccountNoteRequest
+    from .account import UpdateAccountNoteResponse as UpdateAccountNoteResponse
+    from .account import UpdateAccountRequest as UpdateAccountRequest
+    from .account import UpdateAccountResponse as UpdateAccountResponse
+    from .account import UpdateAccountServiceFeaturesRequest as UpdateAccountServiceFeaturesRequest
+    from .account import (
+        UpdateAccountServiceFeaturesResponse as UpdateAccountServiceFeaturesResponse,
+    )
+    from .account import UpdateAccountSpeedDialRequest as UpdateAccountSpeedDialRequest
+    from .account import UpdateAccountSpeedDialResponse as UpdateAccountSpeedDialResponse
+    from .account import UpdateAccountSubscriptionRequest as UpdateAccountSubscriptionRequest
+    from .account import UpdateAccountSubscriptionResponse as UpdateAccountSubscriptionResponse
+    from .account import UploadAccountMohRequest as UploadAccountMohRequest
+    from .account import UploadAccountMohResponse as UploadAccountMohResponse
+    from .account import ValidateAccountInfoRequest as ValidateAccountInfoRequest
+    from .account import ValidateAccountInfoResponse as ValidateAccountInfoResponse
+    from .audit_log import AuditRecordInfo as AuditRecordInfo
+    from .audit_log import ExportAuditLogAuditListRequest as ExportAuditLogAuditListRequest
+    from .audit_log import ExportAuditLogAuditListResponse as ExportAuditLogAuditListResponse
     from .audit_log import GetAuditLogAuditInfoRequest as GetAuditLogAuditInfoRequest
     from .audit_log import GetAuditLogAuditInfoResponse as GetAuditLogAuditInfoResponse
     from .audit_log import GetAuditLogAuditListRequest as GetAuditLogAuditListRequest
     from .audit_log import GetAuditLogAuditListResponse as GetAuditLogAuditListResponse
+    from .auto_attendant import AAActionInfo as AAActionInfo
+    from .auto_attendant import AAMenuInfo as AAMenuInfo
+    from .auto_attendant import AddAutoAttendantMenuRequest as AddAutoAttendantMenuRequest
+    from .auto_attendant import AddAutoAttendantMenuResponse as AddAutoAttendantMenuResponse
+    from .auto_attendant import DeleteAutoAttendantMenuRequest as DeleteAutoAttendantMenuRequest
+    from .auto_attendant import DeleteAutoAttendantMenuResponse as DeleteAutoAttendantMenuResponse
     from .auto_attendant import GetAutoAttendantMenuInfoRequest as GetAutoAttendantMenuInfoRequest
     from .auto_attendant import (
         GetAutoAttendantMenuInfoResponse as GetAutoAttendantMenuInfoResponse,
@@ -907,10 +259,30 @@ if TYPE_CHECKING:
     from .auto_attendant import (
         GetAutoAttendantMenuListResponse as GetAutoAttendantMenuListResponse,
     )
-    from .payment import GetAutoPaymentRuleListRequest as GetAutoPaymentRuleListRequest
-    from .payment import GetAutoPaymentRuleListResponse as GetAutoPaymentRuleListResponse
-    from .currency import GetBaseCurrencyRequest as GetBaseCurrencyRequest
-    from .currency import GetBaseCurrencyResponse as GetBaseCurrencyResponse
+    from .auto_attendant import (
+        SetAutoAttendantMenuPromptRequest as SetAutoAttendantMenuPromptRequest,
+    )
+    from .auto_attendant import (
+        SetAutoAttendantMenuPromptResponse as SetAutoAttendantMenuPromptResponse,
+    )
+    from .auto_attendant import UpdateAutoAttendantMenuRequest as UpdateAutoAttendantMenuRequest
+    from .auto_attendant import UpdateAutoAttendantMenuResponse as UpdateAutoAttendantMenuResponse
+    from .batch import AddBatchFieldRequest as AddBatchFieldRequest
+    from .batch import AddBatchFieldResponse as AddBatchFieldResponse
+    from .batch import AddBatchRequest as AddBatchRequest
+    from .batch import AddBatchResponse as AddBatchResponse
+    from .batch import BatchFieldInfo as BatchFieldInfo
+    from .batch import BatchInfo as BatchInfo
+    from .batch import BatchJobInfo as BatchJobInfo
+    from .batch import BatchJobState as BatchJobState
+    from .batch import CancelBatchJobRequest as CancelBatchJobRequest
+    from .batch import CancelBatchJobResponse as CancelBatchJobResponse
+    from .batch import DeleteBatchFieldRequest as DeleteBatchFieldRequest
+    from .batch import DeleteBatchFieldResponse as DeleteBatchFieldResponse
+    from .batch import DeleteBatchRequest as DeleteBatchRequest
+    from .batch import DeleteBatchResponse as DeleteBatchResponse
+    from .batch import DownloadBatchErrorsRequest as DownloadBatchErrorsRequest
+    from .batch import DownloadBatchErrorsResponse as DownloadBatchErrorsResponse
     from .batch import GetBatchFieldListRequest as GetBatchFieldListRequest
     from .batch import GetBatchFieldListResponse as GetBatchFieldListResponse
     from .batch import GetBatchInfoRequest as GetBatchInfoRequest
@@ -921,6 +293,18 @@ if TYPE_CHECKING:
     from .batch import GetBatchJobStatusResponse as GetBatchJobStatusResponse
     from .batch import GetBatchListRequest as GetBatchListRequest
     from .batch import GetBatchListResponse as GetBatchListResponse
+    from .batch import UpdateBatchFieldRequest as UpdateBatchFieldRequest
+    from .batch import UpdateBatchFieldResponse as UpdateBatchFieldResponse
+    from .batch import UpdateBatchRequest as UpdateBatchRequest
+    from .batch import UpdateBatchResponse as UpdateBatchResponse
+    from .batch import UploadBatchFileRequest as UploadBatchFileRequest
+    from .batch import UploadBatchFileResponse as UploadBatchFileResponse
+    from .billing_session import AuthorizeBillingSessionRequest as AuthorizeBillingSessionRequest
+    from .billing_session import AuthorizeBillingSessionResponse as AuthorizeBillingSessionResponse
+    from .billing_session import DisconnectBillingSessionRequest as DisconnectBillingSessionRequest
+    from .billing_session import (
+        DisconnectBillingSessionResponse as DisconnectBillingSessionResponse,
+    )
     from .billing_session import (
         GetBillingSessionActiveSessionListRequest as GetBillingSessionActiveSessionListRequest,
     )
@@ -929,22 +313,113 @@ if TYPE_CHECKING:
     )
     from .billing_session import GetBillingSessionInfoRequest as GetBillingSessionInfoRequest
     from .billing_session import GetBillingSessionInfoResponse as GetBillingSessionInfoResponse
+    from .billing_session import StartBillingSessionRequest as StartBillingSessionRequest
+    from .billing_session import StartBillingSessionResponse as StartBillingSessionResponse
+    from .billing_session import StopBillingSessionRequest as StopBillingSessionRequest
+    from .billing_session import StopBillingSessionResponse as StopBillingSessionResponse
+    from .billing_session import UpdateBillingSessionRequest as UpdateBillingSessionRequest
+    from .billing_session import UpdateBillingSessionResponse as UpdateBillingSessionResponse
+    from .bundle import ActivateBundleRequest as ActivateBundleRequest
+    from .bundle import ActivateBundleResponse as ActivateBundleResponse
+    from .bundle import AddBundleRequest as AddBundleRequest
+    from .bundle import AddBundleResponse as AddBundleResponse
+    from .bundle import BundleInfo as BundleInfo
+    from .bundle import DeleteBundleRequest as DeleteBundleRequest
+    from .bundle import DeleteBundleResponse as DeleteBundleResponse
     from .bundle import GetBundleInfoRequest as GetBundleInfoRequest
     from .bundle import GetBundleInfoResponse as GetBundleInfoResponse
     from .bundle import GetBundleListRequest as GetBundleListRequest
     from .bundle import GetBundleListResponse as GetBundleListResponse
     from .bundle import GetBundleUsageRequest as GetBundleUsageRequest
     from .bundle import GetBundleUsageResponse as GetBundleUsageResponse
+    from .bundle import UpdateBundleRequest as UpdateBundleRequest
+    from .bundle import UpdateBundleResponse as UpdateBundleResponse
+    from .callshop import AddCallshopBoothRequest as AddCallshopBoothRequest
+    from .callshop import AddCallshopBoothResponse as AddCallshopBoothResponse
+    from .callshop import BoothInfo as BoothInfo
+    from .callshop import CloseCallshopBoothRequest as CloseCallshopBoothRequest
+    from .callshop import CloseCallshopBoothResponse as CloseCallshopBoothResponse
+    from .callshop import DeleteCallshopBoothRequest as DeleteCallshopBoothRequest
+    from .callshop import DeleteCallshopBoothResponse as DeleteCallshopBoothResponse
     from .callshop import GetCallshopBoothInfoRequest as GetCallshopBoothInfoRequest
     from .callshop import GetCallshopBoothInfoResponse as GetCallshopBoothInfoResponse
     from .callshop import GetCallshopBoothListRequest as GetCallshopBoothListRequest
     from .callshop import GetCallshopBoothListResponse as GetCallshopBoothListResponse
+    from .callshop import OpenCallshopBoothRequest as OpenCallshopBoothRequest
+    from .callshop import OpenCallshopBoothResponse as OpenCallshopBoothResponse
+    from .callshop import UpdateCallshopBoothRequest as UpdateCallshopBoothRequest
+    from .callshop import UpdateCallshopBoothResponse as UpdateCallshopBoothResponse
+    from .common import AccessPermissionInfo as AccessPermissionInfo
+    from .common import AccountInfo as AccountInfo
+    from .common import AccountSubscriptionInfo as AccountSubscriptionInfo
+    from .common import AddonInfo as AddonInfo
+    from .common import AuthInfoStructure as AuthInfoStructure
+    from .common import BillingModel as BillingModel
+    from .common import BillStatus as BillStatus
+    from .common import ChargeInfo as ChargeInfo
+    from .common import CounterInfo as CounterInfo
+    from .common import CreditLimitWarningInfo as CreditLimitWarningInfo
+    from .common import CustomerClassInfo as CustomerClassInfo
+    from .common import CustomerDocumentInfo as CustomerDocumentInfo
+    from .common import CustomerInfo as CustomerInfo
+    from .common import CustomerTreeNode as CustomerTreeNode
+    from .common import CustomFieldsValuesInfo as CustomFieldsValuesInfo
+    from .common import DestinationInfo as DestinationInfo
+    from .common import GetCustomerClassListRequest as GetCustomerClassListRequest
+    from .common import GetCustomerClassListResponse as GetCustomerClassListResponse
+    from .common import InvoiceInfo as InvoiceInfo
+    from .common import InvoiceStatus as InvoiceStatus
+    from .common import InvoiceTaxInfo as InvoiceTaxInfo
+    from .common import PortingStatus as PortingStatus
+    from .common import ProductInfo as ProductInfo
+    from .common import RateHistoryEntry as RateHistoryEntry
+    from .common import RatingInfo as RatingInfo
+    from .common import ServiceAttributeInfo as ServiceAttributeInfo
+    from .common import ServiceFeatureInfo as ServiceFeatureInfo
+    from .common import SessionRecord as SessionRecord
+    from .common import SummaryInfo as SummaryInfo
+    from .common import TariffInfo as TariffInfo
+    from .common import TransactionAction as TransactionAction
+    from .common import WebhookHeader as WebhookHeader
+    from .common import XDRInfo as XDRInfo
+    from .common import YesNo as YesNo
+    from .company import AddCompanyBankAccountRequest as AddCompanyBankAccountRequest
+    from .company import AddCompanyBankAccountResponse as AddCompanyBankAccountResponse
+    from .company import AddCompanyBranchRequest as AddCompanyBranchRequest
+    from .company import AddCompanyBranchResponse as AddCompanyBranchResponse
+    from .company import BankAccountInfo as BankAccountInfo
+    from .company import CompanyBranchInfo as CompanyBranchInfo
+    from .company import CompanyInfo as CompanyInfo
+    from .company import DeleteCompanyBankAccountRequest as DeleteCompanyBankAccountRequest
+    from .company import DeleteCompanyBankAccountResponse as DeleteCompanyBankAccountResponse
+    from .company import DeleteCompanyBranchRequest as DeleteCompanyBranchRequest
+    from .company import DeleteCompanyBranchResponse as DeleteCompanyBranchResponse
     from .company import GetCompanyBankAccountListRequest as GetCompanyBankAccountListRequest
     from .company import GetCompanyBankAccountListResponse as GetCompanyBankAccountListResponse
     from .company import GetCompanyBranchListRequest as GetCompanyBranchListRequest
     from .company import GetCompanyBranchListResponse as GetCompanyBranchListResponse
     from .company import GetCompanyInfoRequest as GetCompanyInfoRequest
     from .company import GetCompanyInfoResponse as GetCompanyInfoResponse
+    from .company import UpdateCompanyBankAccountRequest as UpdateCompanyBankAccountRequest
+    from .company import UpdateCompanyBankAccountResponse as UpdateCompanyBankAccountResponse
+    from .company import UpdateCompanyBranchRequest as UpdateCompanyBranchRequest
+    from .company import UpdateCompanyBranchResponse as UpdateCompanyBranchResponse
+    from .company import UpdateCompanyInfoRequest as UpdateCompanyInfoRequest
+    from .company import UpdateCompanyInfoResponse as UpdateCompanyInfoResponse
+    from .company import UploadCompanyLogoRequest as UploadCompanyLogoRequest
+    from .company import UploadCompanyLogoResponse as UploadCompanyLogoResponse
+    from .conference import AddConferenceRecordingRequest as AddConferenceRecordingRequest
+    from .conference import AddConferenceRecordingResponse as AddConferenceRecordingResponse
+    from .conference import AddConferenceRequest as AddConferenceRequest
+    from .conference import AddConferenceResponse as AddConferenceResponse
+    from .conference import ConferenceInfo as ConferenceInfo
+    from .conference import ConferenceRecordingInfo as ConferenceRecordingInfo
+    from .conference import DeleteConferenceRecordingRequest as DeleteConferenceRecordingRequest
+    from .conference import DeleteConferenceRecordingResponse as DeleteConferenceRecordingResponse
+    from .conference import DeleteConferenceRequest as DeleteConferenceRequest
+    from .conference import DeleteConferenceResponse as DeleteConferenceResponse
+    from .conference import EndConferenceRequest as EndConferenceRequest
+    from .conference import EndConferenceResponse as EndConferenceResponse
     from .conference import GetConferenceInfoRequest as GetConferenceInfoRequest
     from .conference import GetConferenceInfoResponse as GetConferenceInfoResponse
     from .conference import GetConferenceListRequest as GetConferenceListRequest
@@ -959,6 +434,34 @@ if TYPE_CHECKING:
     from .conference import (
         GetConferenceRecordingListResponse as GetConferenceRecordingListResponse,
     )
+    from .conference import KickConferenceParticipantRequest as KickConferenceParticipantRequest
+    from .conference import KickConferenceParticipantResponse as KickConferenceParticipantResponse
+    from .conference import MuteConferenceParticipantRequest as MuteConferenceParticipantRequest
+    from .conference import MuteConferenceParticipantResponse as MuteConferenceParticipantResponse
+    from .conference import ParticipantInfo as ParticipantInfo
+    from .conference import UpdateConferenceRecordingRequest as UpdateConferenceRecordingRequest
+    from .conference import UpdateConferenceRecordingResponse as UpdateConferenceRecordingResponse
+    from .conference import UpdateConferenceRequest as UpdateConferenceRequest
+    from .conference import UpdateConferenceResponse as UpdateConferenceResponse
+    from .connection import AddConnectionAttributeRequest as AddConnectionAttributeRequest
+    from .connection import AddConnectionAttributeResponse as AddConnectionAttributeResponse
+    from .connection import AddConnectionCapacityRuleRequest as AddConnectionCapacityRuleRequest
+    from .connection import AddConnectionCapacityRuleResponse as AddConnectionCapacityRuleResponse
+    from .connection import AddConnectionRequest as AddConnectionRequest
+    from .connection import AddConnectionResponse as AddConnectionResponse
+    from .connection import CapacityRuleInfo as CapacityRuleInfo
+    from .connection import ConnectionAttributeInfo as ConnectionAttributeInfo
+    from .connection import ConnectionInfo as ConnectionInfo
+    from .connection import DeleteConnectionAttributeRequest as DeleteConnectionAttributeRequest
+    from .connection import DeleteConnectionAttributeResponse as DeleteConnectionAttributeResponse
+    from .connection import (
+        DeleteConnectionCapacityRuleRequest as DeleteConnectionCapacityRuleRequest,
+    )
+    from .connection import (
+        DeleteConnectionCapacityRuleResponse as DeleteConnectionCapacityRuleResponse,
+    )
+    from .connection import DeleteConnectionRequest as DeleteConnectionRequest
+    from .connection import DeleteConnectionResponse as DeleteConnectionResponse
     from .connection import GetConnectionAttributeListRequest as GetConnectionAttributeListRequest
     from .connection import (
         GetConnectionAttributeListResponse as GetConnectionAttributeListResponse,
@@ -975,6 +478,28 @@ if TYPE_CHECKING:
     from .connection import GetConnectionListResponse as GetConnectionListResponse
     from .connection import GetConnectionUtilizationRequest as GetConnectionUtilizationRequest
     from .connection import GetConnectionUtilizationResponse as GetConnectionUtilizationResponse
+    from .connection import TestConnectionRequest as TestConnectionRequest
+    from .connection import TestConnectionResponse as TestConnectionResponse
+    from .connection import UpdateConnectionAttributeRequest as UpdateConnectionAttributeRequest
+    from .connection import UpdateConnectionAttributeResponse as UpdateConnectionAttributeResponse
+    from .connection import (
+        UpdateConnectionCapacityRuleRequest as UpdateConnectionCapacityRuleRequest,
+    )
+    from .connection import (
+        UpdateConnectionCapacityRuleResponse as UpdateConnectionCapacityRuleResponse,
+    )
+    from .connection import UpdateConnectionRequest as UpdateConnectionRequest
+    from .connection import UpdateConnectionResponse as UpdateConnectionResponse
+    from .currency import AddCurrencyExchangeRateRequest as AddCurrencyExchangeRateRequest
+    from .currency import AddCurrencyExchangeRateResponse as AddCurrencyExchangeRateResponse
+    from .currency import ConvertCurrencyAmountRequest as ConvertCurrencyAmountRequest
+    from .currency import ConvertCurrencyAmountResponse as ConvertCurrencyAmountResponse
+    from .currency import CurrencyInfo as CurrencyInfo
+    from .currency import DeleteCurrencyExchangeRateRequest as DeleteCurrencyExchangeRateRequest
+    from .currency import DeleteCurrencyExchangeRateResponse as DeleteCurrencyExchangeRateResponse
+    from .currency import ExchangeRateInfo as ExchangeRateInfo
+    from .currency import GetBaseCurrencyRequest as GetBaseCurrencyRequest
+    from .currency import GetBaseCurrencyResponse as GetBaseCurrencyResponse
     from .currency import GetCurrencyExchangeRateListRequest as GetCurrencyExchangeRateListRequest
     from .currency import (
         GetCurrencyExchangeRateListResponse as GetCurrencyExchangeRateListResponse,
@@ -983,6 +508,34 @@ if TYPE_CHECKING:
     from .currency import GetCurrencyInfoResponse as GetCurrencyInfoResponse
     from .currency import GetCurrencyListRequest as GetCurrencyListRequest
     from .currency import GetCurrencyListResponse as GetCurrencyListResponse
+    from .currency import UpdateCurrencyExchangeRateRequest as UpdateCurrencyExchangeRateRequest
+    from .currency import UpdateCurrencyExchangeRateResponse as UpdateCurrencyExchangeRateResponse
+    from .custom_fields import (
+        AddCustomFieldsCustomFieldGroupRequest as AddCustomFieldsCustomFieldGroupRequest,
+    )
+    from .custom_fields import (
+        AddCustomFieldsCustomFieldGroupResponse as AddCustomFieldsCustomFieldGroupResponse,
+    )
+    from .custom_fields import (
+        AddCustomFieldsCustomFieldRequest as AddCustomFieldsCustomFieldRequest,
+    )
+    from .custom_fields import (
+        AddCustomFieldsCustomFieldResponse as AddCustomFieldsCustomFieldResponse,
+    )
+    from .custom_fields import CustomFieldGroupInfo as CustomFieldGroupInfo
+    from .custom_fields import CustomFieldInfo as CustomFieldInfo
+    from .custom_fields import (
+        DeleteCustomFieldsCustomFieldGroupRequest as DeleteCustomFieldsCustomFieldGroupRequest,
+    )
+    from .custom_fields import (
+        DeleteCustomFieldsCustomFieldGroupResponse as DeleteCustomFieldsCustomFieldGroupResponse,
+    )
+    from .custom_fields import (
+        DeleteCustomFieldsCustomFieldRequest as DeleteCustomFieldsCustomFieldRequest,
+    )
+    from .custom_fields import (
+        DeleteCustomFieldsCustomFieldResponse as DeleteCustomFieldsCustomFieldResponse,
+    )
     from .custom_fields import (
         GetCustomFieldsCustomFieldGroupListRequest as GetCustomFieldsCustomFieldGroupListRequest,
     )
@@ -1001,6 +554,89 @@ if TYPE_CHECKING:
     from .custom_fields import (
         GetCustomFieldsCustomFieldListResponse as GetCustomFieldsCustomFieldListResponse,
     )
+    from .custom_fields import ReorderCustomFieldsRequest as ReorderCustomFieldsRequest
+    from .custom_fields import ReorderCustomFieldsResponse as ReorderCustomFieldsResponse
+    from .custom_fields import (
+        UpdateCustomFieldsCustomFieldGroupRequest as UpdateCustomFieldsCustomFieldGroupRequest,
+    )
+    from .custom_fields import (
+        UpdateCustomFieldsCustomFieldGroupResponse as UpdateCustomFieldsCustomFieldGroupResponse,
+    )
+    from .custom_fields import (
+        UpdateCustomFieldsCustomFieldRequest as UpdateCustomFieldsCustomFieldRequest,
+    )
+    from .custom_fields import (
+        UpdateCustomFieldsCustomFieldResponse as UpdateCustomFieldsCustomFieldResponse,
+    )
+    from .customer import AbbreviatedDialingInfo as AbbreviatedDialingInfo
+    from .customer import (
+        AddCustomerAbbreviatedDialingRequest as AddCustomerAbbreviatedDialingRequest,
+    )
+    from .customer import (
+        AddCustomerAbbreviatedDialingResponse as AddCustomerAbbreviatedDialingResponse,
+    )
+    from .customer import AddCustomerCcRuleRequest as AddCustomerCcRuleRequest
+    from .customer import AddCustomerCcRuleResponse as AddCustomerCcRuleResponse
+    from .customer import AddCustomerContactRequest as AddCustomerContactRequest
+    from .customer import AddCustomerContactResponse as AddCustomerContactResponse
+    from .customer import AddCustomerExtensionRequest as AddCustomerExtensionRequest
+    from .customer import AddCustomerExtensionResponse as AddCustomerExtensionResponse
+    from .customer import AddCustomerNoteRequest as AddCustomerNoteRequest
+    from .customer import AddCustomerNoteResponse as AddCustomerNoteResponse
+    from .customer import AddCustomerPaymentReminderRequest as AddCustomerPaymentReminderRequest
+    from .customer import AddCustomerPaymentReminderResponse as AddCustomerPaymentReminderResponse
+    from .customer import AddCustomerRequest as AddCustomerRequest
+    from .customer import AddCustomerResellerProductRequest as AddCustomerResellerProductRequest
+    from .customer import AddCustomerResellerProductResponse as AddCustomerResellerProductResponse
+    from .customer import AddCustomerResponse as AddCustomerResponse
+    from .customer import AddCustomerSiteRequest as AddCustomerSiteRequest
+    from .customer import AddCustomerSiteResponse as AddCustomerSiteResponse
+    from .customer import AddCustomerSubscriptionRequest as AddCustomerSubscriptionRequest
+    from .customer import AddCustomerSubscriptionResponse as AddCustomerSubscriptionResponse
+    from .customer import CloseCustomerRequest as CloseCustomerRequest
+    from .customer import CloseCustomerResponse as CloseCustomerResponse
+    from .customer import CloseCustomerSubscriptionRequest as CloseCustomerSubscriptionRequest
+    from .customer import CloseCustomerSubscriptionResponse as CloseCustomerSubscriptionResponse
+    from .customer import CustomerCallRuleInfo as CustomerCallRuleInfo
+    from .customer import CustomerContactInfo as CustomerContactInfo
+    from .customer import CustomerExtensionInfo as CustomerExtensionInfo
+    from .customer import CustomerNoteInfo as CustomerNoteInfo
+    from .customer import CustomerSiteInfo as CustomerSiteInfo
+    from .customer import (
+        DeleteCustomerAbbreviatedDialingRequest as DeleteCustomerAbbreviatedDialingRequest,
+    )
+    from .customer import (
+        DeleteCustomerAbbreviatedDialingResponse as DeleteCustomerAbbreviatedDialingResponse,
+    )
+    from .customer import DeleteCustomerCcRuleRequest as DeleteCustomerCcRuleRequest
+    from .customer import DeleteCustomerCcRuleResponse as DeleteCustomerCcRuleResponse
+    from .customer import DeleteCustomerContactRequest as DeleteCustomerContactRequest
+    from .customer import DeleteCustomerContactResponse as DeleteCustomerContactResponse
+    from .customer import DeleteCustomerDocumentRequest as DeleteCustomerDocumentRequest
+    from .customer import DeleteCustomerDocumentResponse as DeleteCustomerDocumentResponse
+    from .customer import DeleteCustomerExtensionRequest as DeleteCustomerExtensionRequest
+    from .customer import DeleteCustomerExtensionResponse as DeleteCustomerExtensionResponse
+    from .customer import DeleteCustomerNoteRequest as DeleteCustomerNoteRequest
+    from .customer import DeleteCustomerNoteResponse as DeleteCustomerNoteResponse
+    from .customer import (
+        DeleteCustomerPaymentReminderRequest as DeleteCustomerPaymentReminderRequest,
+    )
+    from .customer import (
+        DeleteCustomerPaymentReminderResponse as DeleteCustomerPaymentReminderResponse,
+    )
+    from .customer import DeleteCustomerRequest as DeleteCustomerRequest
+    from .customer import (
+        DeleteCustomerResellerProductRequest as DeleteCustomerResellerProductRequest,
+    )
+    from .customer import (
+        DeleteCustomerResellerProductResponse as DeleteCustomerResellerProductResponse,
+    )
+    from .customer import DeleteCustomerResponse as DeleteCustomerResponse
+    from .customer import DeleteCustomerSiteRequest as DeleteCustomerSiteRequest
+    from .customer import DeleteCustomerSiteResponse as DeleteCustomerSiteResponse
+    from .customer import ExportCustomerListRequest as ExportCustomerListRequest
+    from .customer import ExportCustomerListResponse as ExportCustomerListResponse
+    from .customer import ExtendedDataRecord as ExtendedDataRecord
     from .customer import (
         GetCustomerAbbreviatedDialingListRequest as GetCustomerAbbreviatedDialingListRequest,
     )
@@ -1013,16 +649,6 @@ if TYPE_CHECKING:
     from .customer import GetCustomerByPhoneResponse as GetCustomerByPhoneResponse
     from .customer import GetCustomerCcRuleListRequest as GetCustomerCcRuleListRequest
     from .customer import GetCustomerCcRuleListResponse as GetCustomerCcRuleListResponse
-    from .customer_class import (
-        GetCustomerClassCustomersRequest as GetCustomerClassCustomersRequest,
-    )
-    from .customer_class import (
-        GetCustomerClassCustomersResponse as GetCustomerClassCustomersResponse,
-    )
-    from .customer_class import GetCustomerClassInfoRequest as GetCustomerClassInfoRequest
-    from .customer_class import GetCustomerClassInfoResponse as GetCustomerClassInfoResponse
-    from .common import GetCustomerClassListRequest as GetCustomerClassListRequest
-    from .common import GetCustomerClassListResponse as GetCustomerClassListResponse
     from .customer import GetCustomerContactListRequest as GetCustomerContactListRequest
     from .customer import GetCustomerContactListResponse as GetCustomerContactListResponse
     from .customer import (
@@ -1087,865 +713,17 @@ if TYPE_CHECKING:
     from .customer import GetCustomerUsageResponse as GetCustomerUsageResponse
     from .customer import GetCustomerXdrListRequest as GetCustomerXdrListRequest
     from .customer import GetCustomerXdrListResponse as GetCustomerXdrListResponse
-    from .did import GetDIDDoBatchInfoRequest as GetDIDDoBatchInfoRequest
-    from .did import GetDIDDoBatchInfoResponse as GetDIDDoBatchInfoResponse
-    from .did import GetDIDDoBatchListRequest as GetDIDDoBatchListRequest
-    from .did import GetDIDDoBatchListResponse as GetDIDDoBatchListResponse
-    from .did import GetDIDNumberInfoRequest as GetDIDNumberInfoRequest
-    from .did import GetDIDNumberInfoResponse as GetDIDNumberInfoResponse
-    from .did import GetDIDNumberListRequest as GetDIDNumberListRequest
-    from .did import GetDIDNumberListResponse as GetDIDNumberListResponse
-    from .did import GetDIDNumberOwnerRequest as GetDIDNumberOwnerRequest
-    from .did import GetDIDNumberOwnerResponse as GetDIDNumberOwnerResponse
-    from .did import GetDIDNumberRangeListRequest as GetDIDNumberRangeListRequest
-    from .did import GetDIDNumberRangeListResponse as GetDIDNumberRangeListResponse
-    from .did import GetDIDNumberReservationListRequest as GetDIDNumberReservationListRequest
-    from .did import GetDIDNumberReservationListResponse as GetDIDNumberReservationListResponse
-    from .destination import GetDestinationCountryListRequest as GetDestinationCountryListRequest
-    from .destination import GetDestinationCountryListResponse as GetDestinationCountryListResponse
-    from .destination_group import (
-        GetDestinationGroupDestGroupInfoRequest as GetDestinationGroupDestGroupInfoRequest,
-    )
-    from .destination_group import (
-        GetDestinationGroupDestGroupInfoResponse as GetDestinationGroupDestGroupInfoResponse,
-    )
-    from .destination_group import (
-        GetDestinationGroupDestGroupListRequest as GetDestinationGroupDestGroupListRequest,
-    )
-    from .destination_group import (
-        GetDestinationGroupDestGroupListResponse as GetDestinationGroupDestGroupListResponse,
-    )
-    from .destination_group import (
-        GetDestinationGroupDestGroupSetInfoRequest as GetDestinationGroupDestGroupSetInfoRequest,
-    )
-    from .destination_group import (
-        GetDestinationGroupDestGroupSetInfoResponse as GetDestinationGroupDestGroupSetInfoResponse,
-    )
-    from .destination_group import (
-        GetDestinationGroupDestGroupSetListRequest as GetDestinationGroupDestGroupSetListRequest,
-    )
-    from .destination_group import (
-        GetDestinationGroupDestGroupSetListResponse as GetDestinationGroupDestGroupSetListResponse,
-    )
-    from .destination_group import (
-        GetDestinationGroupDestinationsRequest as GetDestinationGroupDestinationsRequest,
-    )
-    from .destination_group import (
-        GetDestinationGroupDestinationsResponse as GetDestinationGroupDestinationsResponse,
-    )
-    from .destination import GetDestinationInfoRequest as GetDestinationInfoRequest
-    from .destination import GetDestinationInfoResponse as GetDestinationInfoResponse
-    from .destination import GetDestinationListRequest as GetDestinationListRequest
-    from .destination import GetDestinationListResponse as GetDestinationListResponse
-    from .destination import (
-        GetDestinationNumberPlanListRequest as GetDestinationNumberPlanListRequest,
-    )
-    from .destination import (
-        GetDestinationNumberPlanListResponse as GetDestinationNumberPlanListResponse,
-    )
-    from .destination import (
-        GetDestinationSubdivisionListRequest as GetDestinationSubdivisionListRequest,
-    )
-    from .destination import (
-        GetDestinationSubdivisionListResponse as GetDestinationSubdivisionListResponse,
-    )
-    from .dialing_rule import GetDialingRuleInfoRequest as GetDialingRuleInfoRequest
-    from .dialing_rule import GetDialingRuleInfoResponse as GetDialingRuleInfoResponse
-    from .dialing_rule import GetDialingRuleListRequest as GetDialingRuleListRequest
-    from .dialing_rule import GetDialingRuleListResponse as GetDialingRuleListResponse
-    from .did import GetDidGroupInfoRequest as GetDidGroupInfoRequest
-    from .did import GetDidGroupInfoResponse as GetDidGroupInfoResponse
-    from .did import GetDidGroupListRequest as GetDidGroupListRequest
-    from .did import GetDidGroupListResponse as GetDidGroupListResponse
-    from .did import GetDidPricingListRequest as GetDidPricingListRequest
-    from .did import GetDidPricingListResponse as GetDidPricingListResponse
-    from .did import GetDidProviderListRequest as GetDidProviderListRequest
-    from .did import GetDidProviderListResponse as GetDidProviderListResponse
-    from .discount_plan import (
-        GetDiscountPlanDiscountCounterListRequest as GetDiscountPlanDiscountCounterListRequest,
-    )
-    from .discount_plan import (
-        GetDiscountPlanDiscountCounterListResponse as GetDiscountPlanDiscountCounterListResponse,
-    )
-    from .discount_plan import (
-        GetDiscountPlanDiscountItemListRequest as GetDiscountPlanDiscountItemListRequest,
-    )
-    from .discount_plan import (
-        GetDiscountPlanDiscountItemListResponse as GetDiscountPlanDiscountItemListResponse,
-    )
-    from .discount_plan import (
-        GetDiscountPlanDiscountPeriodListRequest as GetDiscountPlanDiscountPeriodListRequest,
-    )
-    from .discount_plan import (
-        GetDiscountPlanDiscountPeriodListResponse as GetDiscountPlanDiscountPeriodListResponse,
-    )
-    from .discount_plan import (
-        GetDiscountPlanDiscountThresholdListRequest as GetDiscountPlanDiscountThresholdListRequest,
-    )
-    from .discount_plan import (
-        GetDiscountPlanDiscountThresholdListResponse as GetDiscountPlanDiscountThresholdListResponse,
-    )
-    from .discount_plan import GetDiscountPlanInfoRequest as GetDiscountPlanInfoRequest
-    from .discount_plan import GetDiscountPlanInfoResponse as GetDiscountPlanInfoResponse
-    from .discount_plan import GetDiscountPlanListRequest as GetDiscountPlanListRequest
-    from .discount_plan import GetDiscountPlanListResponse as GetDiscountPlanListResponse
-    from .rate import GetEffectiveRateRequest as GetEffectiveRateRequest
-    from .rate import GetEffectiveRateResponse as GetEffectiveRateResponse
-    from .location import GetEmergencyLocationRequest as GetEmergencyLocationRequest
-    from .location import GetEmergencyLocationResponse as GetEmergencyLocationResponse
-    from .env import GetEnvConfigRequest as GetEnvConfigRequest
-    from .env import GetEnvConfigResponse as GetEnvConfigResponse
-    from .env import GetEnvInfoRequest as GetEnvInfoRequest
-    from .env import GetEnvInfoResponse as GetEnvInfoResponse
-    from .env import GetEnvLicenseListRequest as GetEnvLicenseListRequest
-    from .env import GetEnvLicenseListResponse as GetEnvLicenseListResponse
-    from .env import GetEnvListRequest as GetEnvListRequest
-    from .env import GetEnvListResponse as GetEnvListResponse
-    from .env import GetEnvStatisticsRequest as GetEnvStatisticsRequest
-    from .env import GetEnvStatisticsResponse as GetEnvStatisticsResponse
-    from .generic import GetGenericLanguageListRequest as GetGenericLanguageListRequest
-    from .generic import GetGenericLanguageListResponse as GetGenericLanguageListResponse
-    from .generic import GetGenericObjectCountRequest as GetGenericObjectCountRequest
-    from .generic import GetGenericObjectCountResponse as GetGenericObjectCountResponse
-    from .generic import GetGenericServerTimeRequest as GetGenericServerTimeRequest
-    from .generic import GetGenericServerTimeResponse as GetGenericServerTimeResponse
-    from .generic import GetGenericTimeZoneListRequest as GetGenericTimeZoneListRequest
-    from .generic import GetGenericTimeZoneListResponse as GetGenericTimeZoneListResponse
-    from .generic import GetGenericVersionRequest as GetGenericVersionRequest
-    from .generic import GetGenericVersionResponse as GetGenericVersionResponse
-    from .huntgroup import GetHuntgroupInfoRequest as GetHuntgroupInfoRequest
-    from .huntgroup import GetHuntgroupInfoResponse as GetHuntgroupInfoResponse
-    from .huntgroup import GetHuntgroupListRequest as GetHuntgroupListRequest
-    from .huntgroup import GetHuntgroupListResponse as GetHuntgroupListResponse
-    from .huntgroup import GetHuntgroupScheduleListRequest as GetHuntgroupScheduleListRequest
-    from .huntgroup import GetHuntgroupScheduleListResponse as GetHuntgroupScheduleListResponse
-    from .huntgroup import GetHuntgroupStatusRequest as GetHuntgroupStatusRequest
-    from .huntgroup import GetHuntgroupStatusResponse as GetHuntgroupStatusResponse
-    from .ivr import GetIVRPromptListRequest as GetIVRPromptListRequest
-    from .ivr import GetIVRPromptListResponse as GetIVRPromptListResponse
-    from .invoice import GetInvoiceAdjustmentListRequest as GetInvoiceAdjustmentListRequest
-    from .invoice import GetInvoiceAdjustmentListResponse as GetInvoiceAdjustmentListResponse
-    from .invoice import GetInvoiceInfoRequest as GetInvoiceInfoRequest
-    from .invoice import GetInvoiceInfoResponse as GetInvoiceInfoResponse
-    from .invoice import GetInvoiceListRequest as GetInvoiceListRequest
-    from .invoice import GetInvoiceListResponse as GetInvoiceListResponse
-    from .invoice import GetInvoicePdfRequest as GetInvoicePdfRequest
-    from .invoice import GetInvoicePdfResponse as GetInvoicePdfResponse
-    from .invoice import GetInvoiceSummaryRequest as GetInvoiceSummaryRequest
-    from .invoice import GetInvoiceSummaryResponse as GetInvoiceSummaryResponse
-    from .invoice import GetInvoiceTaxesRequest as GetInvoiceTaxesRequest
-    from .invoice import GetInvoiceTaxesResponse as GetInvoiceTaxesResponse
-    from .invoice import (
-        GetInvoiceTemplateBindingListRequest as GetInvoiceTemplateBindingListRequest,
-    )
-    from .invoice import (
-        GetInvoiceTemplateBindingListResponse as GetInvoiceTemplateBindingListResponse,
-    )
-    from .invoice import GetInvoiceXdrListRequest as GetInvoiceXdrListRequest
-    from .invoice import GetInvoiceXdrListResponse as GetInvoiceXdrListResponse
-    from .ivr import GetIvrApplicationInfoRequest as GetIvrApplicationInfoRequest
-    from .ivr import GetIvrApplicationInfoResponse as GetIvrApplicationInfoResponse
-    from .ivr import GetIvrApplicationListRequest as GetIvrApplicationListRequest
-    from .ivr import GetIvrApplicationListResponse as GetIvrApplicationListResponse
-    from .ivr import GetIvrScheduleListRequest as GetIvrScheduleListRequest
-    from .ivr import GetIvrScheduleListResponse as GetIvrScheduleListResponse
-    from .location import GetLocationInfoRequest as GetLocationInfoRequest
-    from .location import GetLocationInfoResponse as GetLocationInfoResponse
-    from .location import GetLocationListRequest as GetLocationListRequest
-    from .location import GetLocationListResponse as GetLocationListResponse
-    from .location import GetLocationZoneListRequest as GetLocationZoneListRequest
-    from .location import GetLocationZoneListResponse as GetLocationZoneListResponse
-    from .lock import GetLockListRequest as GetLockListRequest
-    from .lock import GetLockListResponse as GetLockListResponse
-    from .notification import (
-        GetNotificationEventTypeListRequest as GetNotificationEventTypeListRequest,
-    )
-    from .notification import (
-        GetNotificationEventTypeListResponse as GetNotificationEventTypeListResponse,
-    )
-    from .notification import GetNotificationListRequest as GetNotificationListRequest
-    from .notification import GetNotificationListResponse as GetNotificationListResponse
-    from .notification import (
-        GetNotificationMessageTemplateListRequest as GetNotificationMessageTemplateListRequest,
-    )
-    from .notification import (
-        GetNotificationMessageTemplateListResponse as GetNotificationMessageTemplateListResponse,
-    )
-    from .notification import GetNotificationRuleListRequest as GetNotificationRuleListRequest
-    from .notification import GetNotificationRuleListResponse as GetNotificationRuleListResponse
-    from .notification import (
-        GetNotificationWebhookInfoRequest as GetNotificationWebhookInfoRequest,
-    )
-    from .notification import (
-        GetNotificationWebhookInfoResponse as GetNotificationWebhookInfoResponse,
-    )
-    from .notification import (
-        GetNotificationWebhookListRequest as GetNotificationWebhookListRequest,
-    )
-    from .notification import (
-        GetNotificationWebhookListResponse as GetNotificationWebhookListResponse,
-    )
-    from .number_porting import (
-        GetNumberPortingDocumentListRequest as GetNumberPortingDocumentListRequest,
-    )
-    from .number_porting import (
-        GetNumberPortingDocumentListResponse as GetNumberPortingDocumentListResponse,
-    )
-    from .number_porting import (
-        GetNumberPortingRequestInfoRequest as GetNumberPortingRequestInfoRequest,
-    )
-    from .number_porting import (
-        GetNumberPortingRequestInfoResponse as GetNumberPortingRequestInfoResponse,
-    )
-    from .number_porting import (
-        GetNumberPortingRequestListRequest as GetNumberPortingRequestListRequest,
-    )
-    from .number_porting import (
-        GetNumberPortingRequestListResponse as GetNumberPortingRequestListResponse,
-    )
-    from .number_porting import (
-        GetNumberPortingStatusHistoryRequest as GetNumberPortingStatusHistoryRequest,
-    )
-    from .number_porting import (
-        GetNumberPortingStatusHistoryResponse as GetNumberPortingStatusHistoryResponse,
-    )
-    from .payment import GetPaymentInfoRequest as GetPaymentInfoRequest
-    from .payment import GetPaymentInfoResponse as GetPaymentInfoResponse
-    from .payment import GetPaymentListRequest as GetPaymentListRequest
-    from .payment import GetPaymentListResponse as GetPaymentListResponse
-    from .payment import GetPaymentMethodInfoRequest as GetPaymentMethodInfoRequest
-    from .payment import GetPaymentMethodInfoResponse as GetPaymentMethodInfoResponse
-    from .payment import GetPaymentMethodListRequest as GetPaymentMethodListRequest
-    from .payment import GetPaymentMethodListResponse as GetPaymentMethodListResponse
-    from .payment import GetPaymentPlanListRequest as GetPaymentPlanListRequest
-    from .payment import GetPaymentPlanListResponse as GetPaymentPlanListResponse
-    from .payment import GetPaymentReceiptRequest as GetPaymentReceiptRequest
-    from .payment import GetPaymentReceiptResponse as GetPaymentReceiptResponse
-    from .payment import GetPaymentRefundListRequest as GetPaymentRefundListRequest
-    from .payment import GetPaymentRefundListResponse as GetPaymentRefundListResponse
-    from .payment import GetPaymentSystemListRequest as GetPaymentSystemListRequest
-    from .payment import GetPaymentSystemListResponse as GetPaymentSystemListResponse
-    from .payment import GetPaymentTransactionListRequest as GetPaymentTransactionListRequest
-    from .payment import GetPaymentTransactionListResponse as GetPaymentTransactionListResponse
-    from .product import GetProductAccessibilityListRequest as GetProductAccessibilityListRequest
-    from .product import GetProductAccessibilityListResponse as GetProductAccessibilityListResponse
-    from .product import GetProductAccountCountRequest as GetProductAccountCountRequest
-    from .product import GetProductAccountCountResponse as GetProductAccountCountResponse
-    from .product import GetProductAllowedAddonsRequest as GetProductAllowedAddonsRequest
-    from .product import GetProductAllowedAddonsResponse as GetProductAllowedAddonsResponse
-    from .product import GetProductCustomFieldsValuesRequest as GetProductCustomFieldsValuesRequest
-    from .product import (
-        GetProductCustomFieldsValuesResponse as GetProductCustomFieldsValuesResponse,
-    )
-    from .product import GetProductGroupInfoRequest as GetProductGroupInfoRequest
-    from .product import GetProductGroupInfoResponse as GetProductGroupInfoResponse
-    from .product import GetProductGroupListRequest as GetProductGroupListRequest
-    from .product import GetProductGroupListResponse as GetProductGroupListResponse
-    from .product import GetProductInfoRequest as GetProductInfoRequest
-    from .product import GetProductInfoResponse as GetProductInfoResponse
-    from .product import GetProductListRequest as GetProductListRequest
-    from .product import GetProductListResponse as GetProductListResponse
-    from .product import GetProductOverageRuleListRequest as GetProductOverageRuleListRequest
-    from .product import GetProductOverageRuleListResponse as GetProductOverageRuleListResponse
-    from .product import GetProductRatingListRequest as GetProductRatingListRequest
-    from .product import GetProductRatingListResponse as GetProductRatingListResponse
-    from .product import GetProductRestrictionListRequest as GetProductRestrictionListRequest
-    from .product import GetProductRestrictionListResponse as GetProductRestrictionListResponse
-    from .product import GetProductServiceFeaturesRequest as GetProductServiceFeaturesRequest
-    from .product import GetProductServiceFeaturesResponse as GetProductServiceFeaturesResponse
-    from .product import GetProductSubscriptionListRequest as GetProductSubscriptionListRequest
-    from .product import GetProductSubscriptionListResponse as GetProductSubscriptionListResponse
-    from .product import GetProductUsageReportRequest as GetProductUsageReportRequest
-    from .product import GetProductUsageReportResponse as GetProductUsageReportResponse
-    from .quota import GetQuotaInfoRequest as GetQuotaInfoRequest
-    from .quota import GetQuotaInfoResponse as GetQuotaInfoResponse
-    from .quota import GetQuotaListRequest as GetQuotaListRequest
-    from .quota import GetQuotaListResponse as GetQuotaListResponse
-    from .quota import GetQuotaUsageRequest as GetQuotaUsageRequest
-    from .quota import GetQuotaUsageResponse as GetQuotaUsageResponse
-    from .rate import GetRateFormulaListRequest as GetRateFormulaListRequest
-    from .rate import GetRateFormulaListResponse as GetRateFormulaListResponse
-    from .rate import GetRateHistoryRequest as GetRateHistoryRequest
-    from .rate import GetRateHistoryResponse as GetRateHistoryResponse
-    from .rate import GetRateInfoRequest as GetRateInfoRequest
-    from .rate import GetRateInfoResponse as GetRateInfoResponse
-    from .rate import GetRateListRequest as GetRateListRequest
-    from .rate import GetRateListResponse as GetRateListResponse
-    from .representative import (
-        GetRepresentativeCommissionListRequest as GetRepresentativeCommissionListRequest,
-    )
-    from .representative import (
-        GetRepresentativeCommissionListResponse as GetRepresentativeCommissionListResponse,
-    )
-    from .representative import (
-        GetRepresentativeCommissionRuleListRequest as GetRepresentativeCommissionRuleListRequest,
-    )
-    from .representative import (
-        GetRepresentativeCommissionRuleListResponse as GetRepresentativeCommissionRuleListResponse,
-    )
-    from .representative import (
-        GetRepresentativeCustomersRequest as GetRepresentativeCustomersRequest,
-    )
-    from .representative import (
-        GetRepresentativeCustomersResponse as GetRepresentativeCustomersResponse,
-    )
-    from .representative import GetRepresentativeInfoRequest as GetRepresentativeInfoRequest
-    from .representative import GetRepresentativeInfoResponse as GetRepresentativeInfoResponse
-    from .representative import GetRepresentativeListRequest as GetRepresentativeListRequest
-    from .representative import GetRepresentativeListResponse as GetRepresentativeListResponse
-    from .reseller import GetResellerProductListRequest as GetResellerProductListRequest
-    from .reseller import GetResellerProductListResponse as GetResellerProductListResponse
-    from .reseller import GetResellerSettingsRequest as GetResellerSettingsRequest
-    from .reseller import GetResellerSettingsResponse as GetResellerSettingsResponse
-    from .reseller import GetResellerStatisticsRequest as GetResellerStatisticsRequest
-    from .reseller import GetResellerStatisticsResponse as GetResellerStatisticsResponse
-    from .reseller import GetResellerTreeRequest as GetResellerTreeRequest
-    from .reseller import GetResellerTreeResponse as GetResellerTreeResponse
-    from .routing_plan import GetRoutingPlanInfoRequest as GetRoutingPlanInfoRequest
-    from .routing_plan import GetRoutingPlanInfoResponse as GetRoutingPlanInfoResponse
-    from .routing_plan import GetRoutingPlanListRequest as GetRoutingPlanListRequest
-    from .routing_plan import GetRoutingPlanListResponse as GetRoutingPlanListResponse
-    from .routing_plan import GetRoutingPlanRouteListRequest as GetRoutingPlanRouteListRequest
-    from .routing_plan import GetRoutingPlanRouteListResponse as GetRoutingPlanRouteListResponse
-    from .routing_plan import (
-        GetRoutingPlanRoutingCriteriaListRequest as GetRoutingPlanRoutingCriteriaListRequest,
-    )
-    from .routing_plan import (
-        GetRoutingPlanRoutingCriteriaListResponse as GetRoutingPlanRoutingCriteriaListResponse,
-    )
-    from .service_features import (
-        GetServiceFeaturesFeatureAttributesRequest as GetServiceFeaturesFeatureAttributesRequest,
-    )
-    from .service_features import (
-        GetServiceFeaturesFeatureAttributesResponse as GetServiceFeaturesFeatureAttributesResponse,
-    )
-    from .service_features import (
-        GetServiceFeaturesServiceFeatureListRequest as GetServiceFeaturesServiceFeatureListRequest,
-    )
-    from .service_features import (
-        GetServiceFeaturesServiceFeatureListResponse as GetServiceFeaturesServiceFeatureListResponse,
-    )
-    from .service_features import (
-        GetServiceFeaturesServiceListRequest as GetServiceFeaturesServiceListRequest,
-    )
-    from .service_features import (
-        GetServiceFeaturesServiceListResponse as GetServiceFeaturesServiceListResponse,
-    )
-    from .service_policy import GetServicePolicyInfoRequest as GetServicePolicyInfoRequest
-    from .service_policy import GetServicePolicyInfoResponse as GetServicePolicyInfoResponse
-    from .service_policy import GetServicePolicyListRequest as GetServicePolicyListRequest
-    from .service_policy import GetServicePolicyListResponse as GetServicePolicyListResponse
-    from .service_policy import GetServicePolicyRuleListRequest as GetServicePolicyRuleListRequest
-    from .service_policy import (
-        GetServicePolicyRuleListResponse as GetServicePolicyRuleListResponse,
-    )
-    from .session import GetSessionContextRequest as GetSessionContextRequest
-    from .session import GetSessionContextResponse as GetSessionContextResponse
-    from .sim_card import GetSimCardInfoRequest as GetSimCardInfoRequest
-    from .sim_card import GetSimCardInfoResponse as GetSimCardInfoResponse
-    from .sim_card import GetSimCardListRequest as GetSimCardListRequest
-    from .sim_card import GetSimCardListResponse as GetSimCardListResponse
-    from .sim_card import GetSimCardProfileListRequest as GetSimCardProfileListRequest
-    from .sim_card import GetSimCardProfileListResponse as GetSimCardProfileListResponse
-    from .statistics import (
-        GetStatisticsActiveSessionCountRequest as GetStatisticsActiveSessionCountRequest,
-    )
-    from .statistics import (
-        GetStatisticsActiveSessionCountResponse as GetStatisticsActiveSessionCountResponse,
-    )
-    from .statistics import GetStatisticsAsrAcdReportRequest as GetStatisticsAsrAcdReportRequest
-    from .statistics import GetStatisticsAsrAcdReportResponse as GetStatisticsAsrAcdReportResponse
-    from .statistics import (
-        GetStatisticsConcurrentCallsHistoryRequest as GetStatisticsConcurrentCallsHistoryRequest,
-    )
-    from .statistics import (
-        GetStatisticsConcurrentCallsHistoryResponse as GetStatisticsConcurrentCallsHistoryResponse,
-    )
-    from .statistics import GetStatisticsDashboardDataRequest as GetStatisticsDashboardDataRequest
-    from .statistics import (
-        GetStatisticsDashboardDataResponse as GetStatisticsDashboardDataResponse,
-    )
-    from .statistics import GetStatisticsRevenueReportRequest as GetStatisticsRevenueReportRequest
-    from .statistics import (
-        GetStatisticsRevenueReportResponse as GetStatisticsRevenueReportResponse,
-    )
-    from .statistics import GetStatisticsSummaryRequest as GetStatisticsSummaryRequest
-    from .statistics import GetStatisticsSummaryResponse as GetStatisticsSummaryResponse
-    from .statistics import (
-        GetStatisticsTopDestinationsRequest as GetStatisticsTopDestinationsRequest,
-    )
-    from .statistics import (
-        GetStatisticsTopDestinationsResponse as GetStatisticsTopDestinationsResponse,
-    )
-    from .reseller import GetSubresellerListRequest as GetSubresellerListRequest
-    from .reseller import GetSubresellerListResponse as GetSubresellerListResponse
-    from .subscription import GetSubscriptionChargeListRequest as GetSubscriptionChargeListRequest
-    from .subscription import (
-        GetSubscriptionChargeListResponse as GetSubscriptionChargeListResponse,
-    )
-    from .subscription import (
-        GetSubscriptionDiscountListRequest as GetSubscriptionDiscountListRequest,
-    )
-    from .subscription import (
-        GetSubscriptionDiscountListResponse as GetSubscriptionDiscountListResponse,
-    )
-    from .subscription import GetSubscriptionInfoRequest as GetSubscriptionInfoRequest
-    from .subscription import GetSubscriptionInfoResponse as GetSubscriptionInfoResponse
-    from .subscription import GetSubscriptionListRequest as GetSubscriptionListRequest
-    from .subscription import GetSubscriptionListResponse as GetSubscriptionListResponse
-    from .subscription import (
-        GetSubscriptionPeriodFeeListRequest as GetSubscriptionPeriodFeeListRequest,
-    )
-    from .subscription import (
-        GetSubscriptionPeriodFeeListResponse as GetSubscriptionPeriodFeeListResponse,
-    )
-    from .subscription import GetSubscriptionUsageRequest as GetSubscriptionUsageRequest
-    from .subscription import GetSubscriptionUsageResponse as GetSubscriptionUsageResponse
-    from .tariff import GetTariffChangeListRequest as GetTariffChangeListRequest
-    from .tariff import GetTariffChangeListResponse as GetTariffChangeListResponse
-    from .tariff import GetTariffInfoRequest as GetTariffInfoRequest
-    from .tariff import GetTariffInfoResponse as GetTariffInfoResponse
-    from .tariff import GetTariffListRequest as GetTariffListRequest
-    from .tariff import GetTariffListResponse as GetTariffListResponse
-    from .tariff import GetTariffOffPeakPeriodListRequest as GetTariffOffPeakPeriodListRequest
-    from .tariff import GetTariffOffPeakPeriodListResponse as GetTariffOffPeakPeriodListResponse
-    from .tariff import GetTariffSurchargeListRequest as GetTariffSurchargeListRequest
-    from .tariff import GetTariffSurchargeListResponse as GetTariffSurchargeListResponse
-    from .tariff import GetTariffUsageRequest as GetTariffUsageRequest
-    from .tariff import GetTariffUsageResponse as GetTariffUsageResponse
-    from .taxation import (
-        GetTaxationCustomerExemptionListRequest as GetTaxationCustomerExemptionListRequest,
-    )
-    from .taxation import (
-        GetTaxationCustomerExemptionListResponse as GetTaxationCustomerExemptionListResponse,
-    )
-    from .taxation import GetTaxationTaxExemptionListRequest as GetTaxationTaxExemptionListRequest
-    from .taxation import (
-        GetTaxationTaxExemptionListResponse as GetTaxationTaxExemptionListResponse,
-    )
-    from .taxation import GetTaxationTaxInfoRequest as GetTaxationTaxInfoRequest
-    from .taxation import GetTaxationTaxInfoResponse as GetTaxationTaxInfoResponse
-    from .taxation import GetTaxationTaxListRequest as GetTaxationTaxListRequest
-    from .taxation import GetTaxationTaxListResponse as GetTaxationTaxListResponse
-    from .taxation import GetTaxationTaxPlanListRequest as GetTaxationTaxPlanListRequest
-    from .taxation import GetTaxationTaxPlanListResponse as GetTaxationTaxPlanListResponse
-    from .taxation import GetTaxationTaxReportRequest as GetTaxationTaxReportRequest
-    from .taxation import GetTaxationTaxReportResponse as GetTaxationTaxReportResponse
-    from .template import GetTemplateFileRequest as GetTemplateFileRequest
-    from .template import GetTemplateFileResponse as GetTemplateFileResponse
-    from .template import GetTemplateInfoRequest as GetTemplateInfoRequest
-    from .template import GetTemplateInfoResponse as GetTemplateInfoResponse
-    from .template import GetTemplateListRequest as GetTemplateListRequest
-    from .template import GetTemplateListResponse as GetTemplateListResponse
-    from .template import GetTemplateVariableListRequest as GetTemplateVariableListRequest
-    from .template import GetTemplateVariableListResponse as GetTemplateVariableListResponse
-    from .statistics import GetTrafficStatisticsRequest as GetTrafficStatisticsRequest
-    from .statistics import GetTrafficStatisticsResponse as GetTrafficStatisticsResponse
-    from .transaction import GetTransactionInfoRequest as GetTransactionInfoRequest
-    from .transaction import GetTransactionInfoResponse as GetTransactionInfoResponse
-    from .transaction import GetTransactionListRequest as GetTransactionListRequest
-    from .transaction import GetTransactionListResponse as GetTransactionListResponse
-    from .transaction import GetTransactionSummaryRequest as GetTransactionSummaryRequest
-    from .transaction import GetTransactionSummaryResponse as GetTransactionSummaryResponse
-    from .trouble_ticket import (
-        GetTroubleTicketCategoryListRequest as GetTroubleTicketCategoryListRequest,
-    )
-    from .trouble_ticket import (
-        GetTroubleTicketCategoryListResponse as GetTroubleTicketCategoryListResponse,
-    )
-    from .trouble_ticket import (
-        GetTroubleTicketCommentListRequest as GetTroubleTicketCommentListRequest,
-    )
-    from .trouble_ticket import (
-        GetTroubleTicketCommentListResponse as GetTroubleTicketCommentListResponse,
-    )
-    from .trouble_ticket import GetTroubleTicketInfoRequest as GetTroubleTicketInfoRequest
-    from .trouble_ticket import GetTroubleTicketInfoResponse as GetTroubleTicketInfoResponse
-    from .trouble_ticket import GetTroubleTicketListRequest as GetTroubleTicketListRequest
-    from .trouble_ticket import GetTroubleTicketListResponse as GetTroubleTicketListResponse
-    from .ua import GetUAFirmwareListRequest as GetUAFirmwareListRequest
-    from .ua import GetUAFirmwareListResponse as GetUAFirmwareListResponse
-    from .ua import GetUAIpPhoneInfoRequest as GetUAIpPhoneInfoRequest
-    from .ua import GetUAIpPhoneInfoResponse as GetUAIpPhoneInfoResponse
-    from .ua import GetUAManagedPhoneListRequest as GetUAManagedPhoneListRequest
-    from .ua import GetUAManagedPhoneListResponse as GetUAManagedPhoneListResponse
-    from .ua import GetUaConfigFileRequest as GetUaConfigFileRequest
-    from .ua import GetUaConfigFileResponse as GetUaConfigFileResponse
-    from .ua import GetUaInfoRequest as GetUaInfoRequest
-    from .ua import GetUaInfoResponse as GetUaInfoResponse
-    from .ua import GetUaLineListRequest as GetUaLineListRequest
-    from .ua import GetUaLineListResponse as GetUaLineListResponse
-    from .ua import GetUaListRequest as GetUaListRequest
-    from .ua import GetUaListResponse as GetUaListResponse
-    from .ua import GetUaProfileInfoRequest as GetUaProfileInfoRequest
-    from .ua import GetUaProfileInfoResponse as GetUaProfileInfoResponse
-    from .ua import GetUaProfileListRequest as GetUaProfileListRequest
-    from .ua import GetUaProfileListResponse as GetUaProfileListResponse
-    from .ua import GetUaTypeListRequest as GetUaTypeListRequest
-    from .ua import GetUaTypeListResponse as GetUaTypeListResponse
-    from .invoice import GetUnpaidInvoicesAmountRequest as GetUnpaidInvoicesAmountRequest
-    from .invoice import GetUnpaidInvoicesAmountResponse as GetUnpaidInvoicesAmountResponse
-    from .user import GetUserApiTokenListRequest as GetUserApiTokenListRequest
-    from .user import GetUserApiTokenListResponse as GetUserApiTokenListResponse
-    from .user import GetUserInfoRequest as GetUserInfoRequest
-    from .user import GetUserInfoResponse as GetUserInfoResponse
-    from .user import GetUserListRequest as GetUserListRequest
-    from .user import GetUserListResponse as GetUserListResponse
-    from .user import GetUserMyInfoRequest as GetUserMyInfoRequest
-    from .user import GetUserMyInfoResponse as GetUserMyInfoResponse
-    from .user import GetUserPermissionsRequest as GetUserPermissionsRequest
-    from .user import GetUserPermissionsResponse as GetUserPermissionsResponse
-    from .user import GetUserSessionListRequest as GetUserSessionListRequest
-    from .user import GetUserSessionListResponse as GetUserSessionListResponse
-    from .vendor import GetVendorBalanceRequest as GetVendorBalanceRequest
-    from .vendor import GetVendorBalanceResponse as GetVendorBalanceResponse
-    from .vendor import GetVendorBatchListRequest as GetVendorBatchListRequest
-    from .vendor import GetVendorBatchListResponse as GetVendorBatchListResponse
-    from .vendor import GetVendorContactListRequest as GetVendorContactListRequest
-    from .vendor import GetVendorContactListResponse as GetVendorContactListResponse
-    from .vendor import GetVendorInfoRequest as GetVendorInfoRequest
-    from .vendor import GetVendorInfoResponse as GetVendorInfoResponse
-    from .vendor import GetVendorInvoiceListRequest as GetVendorInvoiceListRequest
-    from .vendor import GetVendorInvoiceListResponse as GetVendorInvoiceListResponse
-    from .vendor import GetVendorListRequest as GetVendorListRequest
-    from .vendor import GetVendorListResponse as GetVendorListResponse
-    from .vendor import GetVendorXdrListRequest as GetVendorXdrListRequest
-    from .vendor import GetVendorXdrListResponse as GetVendorXdrListResponse
-    from .voicemail import GetVoicemailVmFolderListRequest as GetVoicemailVmFolderListRequest
-    from .voicemail import GetVoicemailVmFolderListResponse as GetVoicemailVmFolderListResponse
-    from .voicemail import GetVoicemailVmGreetingRequest as GetVoicemailVmGreetingRequest
-    from .voicemail import GetVoicemailVmGreetingResponse as GetVoicemailVmGreetingResponse
-    from .voicemail import GetVoicemailVmMessageListRequest as GetVoicemailVmMessageListRequest
-    from .voicemail import GetVoicemailVmMessageListResponse as GetVoicemailVmMessageListResponse
-    from .voicemail import GetVoicemailVmMessageRequest as GetVoicemailVmMessageRequest
-    from .voicemail import GetVoicemailVmMessageResponse as GetVoicemailVmMessageResponse
-    from .voicemail import GetVoicemailVmSettingsRequest as GetVoicemailVmSettingsRequest
-    from .voicemail import GetVoicemailVmSettingsResponse as GetVoicemailVmSettingsResponse
-    from .voucher import GetVoucherBatchListRequest as GetVoucherBatchListRequest
-    from .voucher import GetVoucherBatchListResponse as GetVoucherBatchListResponse
-    from .voucher import GetVoucherByPinRequest as GetVoucherByPinRequest
-    from .voucher import GetVoucherByPinResponse as GetVoucherByPinResponse
-    from .voucher import GetVoucherInfoRequest as GetVoucherInfoRequest
-    from .voucher import GetVoucherInfoResponse as GetVoucherInfoResponse
-    from .voucher import GetVoucherListRequest as GetVoucherListRequest
-    from .voucher import GetVoucherListResponse as GetVoucherListResponse
-    from .voucher import GetVoucherRechargeHistoryRequest as GetVoucherRechargeHistoryRequest
-    from .voucher import GetVoucherRechargeHistoryResponse as GetVoucherRechargeHistoryResponse
-    from .statistics import GetXdrStatisticsRequest as GetXdrStatisticsRequest
-    from .statistics import GetXdrStatisticsResponse as GetXdrStatisticsResponse
-    from .huntgroup import HuntgroupInfo as HuntgroupInfo
-    from .huntgroup import HuntgroupMemberInfo as HuntgroupMemberInfo
-    from .huntgroup import HuntgroupScheduleInfo as HuntgroupScheduleInfo
-    from .ua import IPPhoneInfo as IPPhoneInfo
-    from .ivr import IVRApplicationInfo as IVRApplicationInfo
-    from .ivr import IVRScheduleInfo as IVRScheduleInfo
-    from .invoice import InvoiceAdjustmentInfo as InvoiceAdjustmentInfo
-    from .common import InvoiceInfo as InvoiceInfo
-    from .common import InvoiceStatus as InvoiceStatus
-    from .common import InvoiceTaxInfo as InvoiceTaxInfo
-    from .invoice import InvoiceTemplateBindingInfo as InvoiceTemplateBindingInfo
-    from .conference import KickConferenceParticipantRequest as KickConferenceParticipantRequest
-    from .conference import KickConferenceParticipantResponse as KickConferenceParticipantResponse
-    from .location import LocationInfo as LocationInfo
-    from .location import LocationZoneInfo as LocationZoneInfo
-    from .session import LoginRequest as LoginRequest
-    from .session import LoginResponse as LoginResponse
-    from .session import LogoutRequest as LogoutRequest
-    from .session import LogoutResponse as LogoutResponse
-    from .account import MOHInfo as MOHInfo
-    from .account import MakeAccountTransactionRequest as MakeAccountTransactionRequest
-    from .account import MakeAccountTransactionResponse as MakeAccountTransactionResponse
     from .customer import MakeCustomerTransactionRequest as MakeCustomerTransactionRequest
     from .customer import MakeCustomerTransactionResponse as MakeCustomerTransactionResponse
-    from .payment import MakePaymentRequest as MakePaymentRequest
-    from .payment import MakePaymentResponse as MakePaymentResponse
-    from .vendor import MakeVendorTransactionRequest as MakeVendorTransactionRequest
-    from .vendor import MakeVendorTransactionResponse as MakeVendorTransactionResponse
-    from .ua import ManagedIPPhoneInfo as ManagedIPPhoneInfo
-    from .invoice import MarkInvoicePaidRequest as MarkInvoicePaidRequest
-    from .invoice import MarkInvoicePaidResponse as MarkInvoicePaidResponse
     from .customer import MergeCustomersRequest as MergeCustomersRequest
     from .customer import MergeCustomersResponse as MergeCustomersResponse
-    from .notification import MessageTemplateInfo as MessageTemplateInfo
-    from .account import MoveAccountRequest as MoveAccountRequest
-    from .account import MoveAccountResponse as MoveAccountResponse
-    from .voicemail import MoveVoicemailVmMessageRequest as MoveVoicemailVmMessageRequest
-    from .voicemail import MoveVoicemailVmMessageResponse as MoveVoicemailVmMessageResponse
-    from .conference import MuteConferenceParticipantRequest as MuteConferenceParticipantRequest
-    from .conference import MuteConferenceParticipantResponse as MuteConferenceParticipantResponse
-    from .dialing_rule import (
-        NormalizeDialingRuleNumberRequest as NormalizeDialingRuleNumberRequest,
-    )
-    from .dialing_rule import (
-        NormalizeDialingRuleNumberResponse as NormalizeDialingRuleNumberResponse,
-    )
-    from .notification import NotificationInfo as NotificationInfo
-    from .notification import NotificationRuleInfo as NotificationRuleInfo
-    from .destination import NumberPlanInfo as NumberPlanInfo
-    from .did import NumberRangeInfo as NumberRangeInfo
-    from .tariff import OffPeakPeriodInfo as OffPeakPeriodInfo
-    from .callshop import OpenCallshopBoothRequest as OpenCallshopBoothRequest
-    from .callshop import OpenCallshopBoothResponse as OpenCallshopBoothResponse
-    from .product import OverageRuleInfo as OverageRuleInfo
-    from .conference import ParticipantInfo as ParticipantInfo
-    from .payment import PaymentInfo as PaymentInfo
-    from .payment import PaymentMethodInfo as PaymentMethodInfo
-    from .payment import PaymentPlanInfo as PaymentPlanInfo
     from .customer import PaymentReminderInfo as PaymentReminderInfo
-    from .payment import PaymentSystemInfo as PaymentSystemInfo
-    from .session import PingRequest as PingRequest
-    from .session import PingResponse as PingResponse
-    from .service_policy import PolicyRuleInfo as PolicyRuleInfo
-    from .number_porting import PortingDocumentInfo as PortingDocumentInfo
-    from .number_porting import PortingRequestInfo as PortingRequestInfo
-    from .common import PortingStatus as PortingStatus
-    from .template import PreviewTemplateRequest as PreviewTemplateRequest
-    from .template import PreviewTemplateResponse as PreviewTemplateResponse
-    from .product import ProductGroupInfo as ProductGroupInfo
-    from .common import ProductInfo as ProductInfo
-    from .product import ProductRestrictionInfo as ProductRestrictionInfo
-    from .product import ProductSubscriptionInfo as ProductSubscriptionInfo
-    from .ivr import PromptInfo as PromptInfo
-    from .quota import QuotaInfo as QuotaInfo
-    from .rate import RateFormulaInfo as RateFormulaInfo
-    from .common import RateHistoryEntry as RateHistoryEntry
-    from .rate import RateInfo as RateInfo
-    from .common import RatingInfo as RatingInfo
-    from .ua import RebootUaRequest as RebootUaRequest
-    from .ua import RebootUaResponse as RebootUaResponse
-    from .invoice import RecalculateInvoiceRequest as RecalculateInvoiceRequest
-    from .invoice import RecalculateInvoiceResponse as RecalculateInvoiceResponse
-    from .voucher import Recharge as Recharge
-    from .account import RechargeAccountRequest as RechargeAccountRequest
-    from .account import RechargeAccountResponse as RechargeAccountResponse
-    from .voucher import RechargeVoucherRequest as RechargeVoucherRequest
-    from .voucher import RechargeVoucherResponse as RechargeVoucherResponse
-    from .payment import RefundInfo as RefundInfo
-    from .payment import RefundPaymentRequest as RefundPaymentRequest
-    from .payment import RefundPaymentResponse as RefundPaymentResponse
-    from .invoice import RegenerateInvoicePdfRequest as RegenerateInvoicePdfRequest
-    from .invoice import RegenerateInvoicePdfResponse as RegenerateInvoicePdfResponse
-    from .did import ReleaseDIDNumberRequest as ReleaseDIDNumberRequest
-    from .did import ReleaseDIDNumberResponse as ReleaseDIDNumberResponse
-    from .lock import ReleaseLockRequest as ReleaseLockRequest
-    from .lock import ReleaseLockResponse as ReleaseLockResponse
-    from .sim_card import ReleaseSimCardRequest as ReleaseSimCardRequest
-    from .sim_card import ReleaseSimCardResponse as ReleaseSimCardResponse
-    from .account import RemoveAccountAddonRequest as RemoveAccountAddonRequest
-    from .account import RemoveAccountAddonResponse as RemoveAccountAddonResponse
-    from .destination_group import (
-        RemoveDestinationGroupDestinationFromGroupRequest as RemoveDestinationGroupDestinationFromGroupRequest,
-    )
-    from .destination_group import (
-        RemoveDestinationGroupDestinationFromGroupResponse as RemoveDestinationGroupDestinationFromGroupResponse,
-    )
-    from .template import RenderTemplateRequest as RenderTemplateRequest
-    from .template import RenderTemplateResponse as RenderTemplateResponse
-    from .trouble_ticket import ReopenTroubleTicketRequest as ReopenTroubleTicketRequest
-    from .trouble_ticket import ReopenTroubleTicketResponse as ReopenTroubleTicketResponse
-    from .custom_fields import ReorderCustomFieldsRequest as ReorderCustomFieldsRequest
-    from .custom_fields import ReorderCustomFieldsResponse as ReorderCustomFieldsResponse
-    from .representative import RepresentativeInfo as RepresentativeInfo
-    from .ua import ReprovisionUaRequest as ReprovisionUaRequest
-    from .ua import ReprovisionUaResponse as ReprovisionUaResponse
     from .customer import ResellerProductInfo as ResellerProductInfo
-    from .reseller import ResellerSettingsInfo as ResellerSettingsInfo
-    from .did import ReserveDIDNumberRequest as ReserveDIDNumberRequest
-    from .did import ReserveDIDNumberResponse as ReserveDIDNumberResponse
-    from .account import ResetAccountPasswordRequest as ResetAccountPasswordRequest
-    from .account import ResetAccountPasswordResponse as ResetAccountPasswordResponse
-    from .discount_plan import (
-        ResetDiscountPlanDiscountCounterRequest as ResetDiscountPlanDiscountCounterRequest,
-    )
-    from .discount_plan import (
-        ResetDiscountPlanDiscountCounterResponse as ResetDiscountPlanDiscountCounterResponse,
-    )
-    from .quota import ResetQuotaRequest as ResetQuotaRequest
-    from .quota import ResetQuotaResponse as ResetQuotaResponse
-    from .transaction import ReverseTransactionRequest as ReverseTransactionRequest
-    from .transaction import ReverseTransactionResponse as ReverseTransactionResponse
-    from .routing_plan import RouteInfo as RouteInfo
-    from .routing_plan import RoutingCriteriaInfo as RoutingCriteriaInfo
-    from .routing_plan import RoutingPlanInfo as RoutingPlanInfo
-    from .sim_card import SIMCardInfo as SIMCardInfo
-    from .sim_card import SIMCardProfileInfo as SIMCardProfileInfo
     from .customer import SearchCondition as SearchCondition
-    from .invoice import SendInvoiceRequest as SendInvoiceRequest
-    from .invoice import SendInvoiceResponse as SendInvoiceResponse
-    from .notification import SendTestNotificationRequest as SendTestNotificationRequest
-    from .notification import SendTestNotificationResponse as SendTestNotificationResponse
-    from .common import ServiceAttributeInfo as ServiceAttributeInfo
-    from .service_features import ServiceFeatureDescriptor as ServiceFeatureDescriptor
-    from .common import ServiceFeatureInfo as ServiceFeatureInfo
-    from .service_policy import ServicePolicyInfo as ServicePolicyInfo
-    from .service_features import ServiceTypeInfo as ServiceTypeInfo
-    from .common import SessionRecord as SessionRecord
-    from .auto_attendant import (
-        SetAutoAttendantMenuPromptRequest as SetAutoAttendantMenuPromptRequest,
-    )
-    from .auto_attendant import (
-        SetAutoAttendantMenuPromptResponse as SetAutoAttendantMenuPromptResponse,
-    )
-    from .voicemail import SetVoicemailVmGreetingRequest as SetVoicemailVmGreetingRequest
-    from .voicemail import SetVoicemailVmGreetingResponse as SetVoicemailVmGreetingResponse
-    from .voicemail import SetVoicemailVmSettingsRequest as SetVoicemailVmSettingsRequest
-    from .voicemail import SetVoicemailVmSettingsResponse as SetVoicemailVmSettingsResponse
-    from .account import SpeedDialInfo as SpeedDialInfo
-    from .billing_session import StartBillingSessionRequest as StartBillingSessionRequest
-    from .billing_session import StartBillingSessionResponse as StartBillingSessionResponse
-    from .billing_session import StopBillingSessionRequest as StopBillingSessionRequest
-    from .billing_session import StopBillingSessionResponse as StopBillingSessionResponse
-    from .number_porting import (
-        SubmitNumberPortingRequestRequest as SubmitNumberPortingRequestRequest,
-    )
-    from .number_porting import (
-        SubmitNumberPortingRequestResponse as SubmitNumberPortingRequestResponse,
-    )
-    from .notification import SubscribeNotificationRequest as SubscribeNotificationRequest
-    from .notification import SubscribeNotificationResponse as SubscribeNotificationResponse
-    from .subscription import SubscriptionDiscountInfo as SubscriptionDiscountInfo
-    from .subscription import SubscriptionFeeInfo as SubscriptionFeeInfo
-    from .subscription import SubscriptionInfo as SubscriptionInfo
-    from .common import SummaryInfo as SummaryInfo
     from .customer import SuspendCustomerRequest as SuspendCustomerRequest
     from .customer import SuspendCustomerResponse as SuspendCustomerResponse
-    from .sim_card import SwapSimCardRequest as SwapSimCardRequest
-    from .sim_card import SwapSimCardResponse as SwapSimCardResponse
-    from .common import TariffInfo as TariffInfo
-    from .tariff import TariffSurchargeInfo as TariffSurchargeInfo
-    from .taxation import TaxExemptionRecordInfo as TaxExemptionRecordInfo
-    from .taxation import TaxInfo as TaxInfo
-    from .taxation import TaxPlanInfo as TaxPlanInfo
-    from .template import TemplateInfo as TemplateInfo
-    from .template import TemplateVariableInfo as TemplateVariableInfo
-    from .account import TerminateAccountRequest as TerminateAccountRequest
-    from .account import TerminateAccountResponse as TerminateAccountResponse
-    from .connection import TestConnectionRequest as TestConnectionRequest
-    from .connection import TestConnectionResponse as TestConnectionResponse
-    from .dialing_rule import TestDialingRuleRequest as TestDialingRuleRequest
-    from .dialing_rule import TestDialingRuleResponse as TestDialingRuleResponse
-    from .trouble_ticket import TicketCategoryInfo as TicketCategoryInfo
-    from .trouble_ticket import TicketCommentInfo as TicketCommentInfo
-    from .trouble_ticket import TicketInfo as TicketInfo
-    from .trouble_ticket import TicketPriority as TicketPriority
-    from .generic import TimeZoneInfo as TimeZoneInfo
-    from .statistics import TrafficStatisticsInfo as TrafficStatisticsInfo
-    from .common import TransactionAction as TransactionAction
-    from .transaction import TransactionInfo as TransactionInfo
-    from .account import TransferAccountBalanceRequest as TransferAccountBalanceRequest
-    from .account import TransferAccountBalanceResponse as TransferAccountBalanceResponse
-    from .ua import UAInfo as UAInfo
-    from .ua import UALineInfo as UALineInfo
-    from .ua import UAProfileInfo as UAProfileInfo
-    from .ua import UATypeInfo as UATypeInfo
-    from .account import UnblockAccountRequest as UnblockAccountRequest
-    from .account import UnblockAccountResponse as UnblockAccountResponse
-    from .user import UnlockUserRequest as UnlockUserRequest
-    from .user import UnlockUserResponse as UnlockUserResponse
-    from .notification import UnsubscribeNotificationRequest as UnsubscribeNotificationRequest
-    from .notification import UnsubscribeNotificationResponse as UnsubscribeNotificationResponse
     from .customer import UnsuspendCustomerRequest as UnsuspendCustomerRequest
     from .customer import UnsuspendCustomerResponse as UnsuspendCustomerResponse
-    from .access_role import (
-        UpdateAccessRoleAccessPermissionsRequest as UpdateAccessRoleAccessPermissionsRequest,
-    )
-    from .access_role import (
-        UpdateAccessRoleAccessPermissionsResponse as UpdateAccessRoleAccessPermissionsResponse,
-    )
-    from .access_role import UpdateAccessRoleObjectRequest as UpdateAccessRoleObjectRequest
-    from .access_role import UpdateAccessRoleObjectResponse as UpdateAccessRoleObjectResponse
-    from .access_role import UpdateAccessRoleRequest as UpdateAccessRoleRequest
-    from .access_role import UpdateAccessRoleResponse as UpdateAccessRoleResponse
-    from .account import UpdateAccountAccessNumberRequest as UpdateAccountAccessNumberRequest
-    from .account import UpdateAccountAccessNumberResponse as UpdateAccountAccessNumberResponse
-    from .account import UpdateAccountAliasRequest as UpdateAccountAliasRequest
-    from .account import UpdateAccountAliasResponse as UpdateAccountAliasResponse
-    from .account import (
-        UpdateAccountCallBarringOptionsRequest as UpdateAccountCallBarringOptionsRequest,
-    )
-    from .account import (
-        UpdateAccountCallBarringOptionsResponse as UpdateAccountCallBarringOptionsResponse,
-    )
-    from .account import (
-        UpdateAccountCallScreeningRuleRequest as UpdateAccountCallScreeningRuleRequest,
-    )
-    from .account import (
-        UpdateAccountCallScreeningRuleResponse as UpdateAccountCallScreeningRuleResponse,
-    )
-    from .account import (
-        UpdateAccountCustomFieldsValuesRequest as UpdateAccountCustomFieldsValuesRequest,
-    )
-    from .account import (
-        UpdateAccountCustomFieldsValuesResponse as UpdateAccountCustomFieldsValuesResponse,
-    )
-    from .account import UpdateAccountDeviceBindingRequest as UpdateAccountDeviceBindingRequest
-    from .account import UpdateAccountDeviceBindingResponse as UpdateAccountDeviceBindingResponse
-    from .account import UpdateAccountExtensionRequest as UpdateAccountExtensionRequest
-    from .account import UpdateAccountExtensionResponse as UpdateAccountExtensionResponse
-    from .account import UpdateAccountFollowmeNumberRequest as UpdateAccountFollowmeNumberRequest
-    from .account import UpdateAccountFollowmeNumberResponse as UpdateAccountFollowmeNumberResponse
-    from .account import UpdateAccountFollowmeRequest as UpdateAccountFollowmeRequest
-    from .account import UpdateAccountFollowmeResponse as UpdateAccountFollowmeResponse
-    from .account import UpdateAccountNoteRequest as UpdateAccountNoteRequest
-    from .account import UpdateAccountNoteResponse as UpdateAccountNoteResponse
-    from .account import UpdateAccountRequest as UpdateAccountRequest
-    from .account import UpdateAccountResponse as UpdateAccountResponse
-    from .account import UpdateAccountServiceFeaturesRequest as UpdateAccountServiceFeaturesRequest
-    from .account import (
-        UpdateAccountServiceFeaturesResponse as UpdateAccountServiceFeaturesResponse,
-    )
-    from .account import UpdateAccountSpeedDialRequest as UpdateAccountSpeedDialRequest
-    from .account import UpdateAccountSpeedDialResponse as UpdateAccountSpeedDialResponse
-    from .account import UpdateAccountSubscriptionRequest as UpdateAccountSubscriptionRequest
-    from .account import UpdateAccountSubscriptionResponse as UpdateAccountSubscriptionResponse
-    from .auto_attendant import UpdateAutoAttendantMenuRequest as UpdateAutoAttendantMenuRequest
-    from .auto_attendant import UpdateAutoAttendantMenuResponse as UpdateAutoAttendantMenuResponse
-    from .payment import UpdateAutoPaymentRuleRequest as UpdateAutoPaymentRuleRequest
-    from .payment import UpdateAutoPaymentRuleResponse as UpdateAutoPaymentRuleResponse
-    from .batch import UpdateBatchFieldRequest as UpdateBatchFieldRequest
-    from .batch import UpdateBatchFieldResponse as UpdateBatchFieldResponse
-    from .batch import UpdateBatchRequest as UpdateBatchRequest
-    from .batch import UpdateBatchResponse as UpdateBatchResponse
-    from .billing_session import UpdateBillingSessionRequest as UpdateBillingSessionRequest
-    from .billing_session import UpdateBillingSessionResponse as UpdateBillingSessionResponse
-    from .bundle import UpdateBundleRequest as UpdateBundleRequest
-    from .bundle import UpdateBundleResponse as UpdateBundleResponse
-    from .callshop import UpdateCallshopBoothRequest as UpdateCallshopBoothRequest
-    from .callshop import UpdateCallshopBoothResponse as UpdateCallshopBoothResponse
-    from .company import UpdateCompanyBankAccountRequest as UpdateCompanyBankAccountRequest
-    from .company import UpdateCompanyBankAccountResponse as UpdateCompanyBankAccountResponse
-    from .company import UpdateCompanyBranchRequest as UpdateCompanyBranchRequest
-    from .company import UpdateCompanyBranchResponse as UpdateCompanyBranchResponse
-    from .company import UpdateCompanyInfoRequest as UpdateCompanyInfoRequest
-    from .company import UpdateCompanyInfoResponse as UpdateCompanyInfoResponse
-    from .conference import UpdateConferenceRecordingRequest as UpdateConferenceRecordingRequest
-    from .conference import UpdateConferenceRecordingResponse as UpdateConferenceRecordingResponse
-    from .conference import UpdateConferenceRequest as UpdateConferenceRequest
-    from .conference import UpdateConferenceResponse as UpdateConferenceResponse
-    from .connection import UpdateConnectionAttributeRequest as UpdateConnectionAttributeRequest
-    from .connection import UpdateConnectionAttributeResponse as UpdateConnectionAttributeResponse
-    from .connection import (
-        UpdateConnectionCapacityRuleRequest as UpdateConnectionCapacityRuleRequest,
-    )
-    from .connection import (
-        UpdateConnectionCapacityRuleResponse as UpdateConnectionCapacityRuleResponse,
-    )
-    from .connection import UpdateConnectionRequest as UpdateConnectionRequest
-    from .connection import UpdateConnectionResponse as UpdateConnectionResponse
-    from .currency import UpdateCurrencyExchangeRateRequest as UpdateCurrencyExchangeRateRequest
-    from .currency import UpdateCurrencyExchangeRateResponse as UpdateCurrencyExchangeRateResponse
-    from .custom_fields import (
-        UpdateCustomFieldsCustomFieldGroupRequest as UpdateCustomFieldsCustomFieldGroupRequest,
-    )
-    from .custom_fields import (
-        UpdateCustomFieldsCustomFieldGroupResponse as UpdateCustomFieldsCustomFieldGroupResponse,
-    )
-    from .custom_fields import (
-        UpdateCustomFieldsCustomFieldRequest as UpdateCustomFieldsCustomFieldRequest,
-    )
-    from .custom_fields import (
-        UpdateCustomFieldsCustomFieldResponse as UpdateCustomFieldsCustomFieldResponse,
-    )
     from .customer import (
         UpdateCustomerAbbreviatedDialingRequest as UpdateCustomerAbbreviatedDialingRequest,
     )
@@ -1954,8 +732,6 @@ if TYPE_CHECKING:
     )
     from .customer import UpdateCustomerCcRuleRequest as UpdateCustomerCcRuleRequest
     from .customer import UpdateCustomerCcRuleResponse as UpdateCustomerCcRuleResponse
-    from .customer_class import UpdateCustomerClassRequest as UpdateCustomerClassRequest
-    from .customer_class import UpdateCustomerClassResponse as UpdateCustomerClassResponse
     from .customer import UpdateCustomerContactRequest as UpdateCustomerContactRequest
     from .customer import UpdateCustomerContactResponse as UpdateCustomerContactResponse
     from .customer import UpdateCustomerCreditLimitRequest as UpdateCustomerCreditLimitRequest
@@ -1992,12 +768,134 @@ if TYPE_CHECKING:
     )
     from .customer import UpdateCustomerSiteRequest as UpdateCustomerSiteRequest
     from .customer import UpdateCustomerSiteResponse as UpdateCustomerSiteResponse
-    from .did import UpdateDIDDoBatchRequest as UpdateDIDDoBatchRequest
-    from .did import UpdateDIDDoBatchResponse as UpdateDIDDoBatchResponse
-    from .did import UpdateDIDNumberRangeRequest as UpdateDIDNumberRangeRequest
-    from .did import UpdateDIDNumberRangeResponse as UpdateDIDNumberRangeResponse
-    from .did import UpdateDIDNumberRequest as UpdateDIDNumberRequest
-    from .did import UpdateDIDNumberResponse as UpdateDIDNumberResponse
+    from .customer import UploadCustomerDocumentRequest as UploadCustomerDocumentRequest
+    from .customer import UploadCustomerDocumentResponse as UploadCustomerDocumentResponse
+    from .customer import ValidateCustomerInfoRequest as ValidateCustomerInfoRequest
+    from .customer import ValidateCustomerInfoResponse as ValidateCustomerInfoResponse
+    from .customer_class import AddCustomerClassRequest as AddCustomerClassRequest
+    from .customer_class import AddCustomerClassResponse as AddCustomerClassResponse
+    from .customer_class import ApplyCustomerClassRequest as ApplyCustomerClassRequest
+    from .customer_class import ApplyCustomerClassResponse as ApplyCustomerClassResponse
+    from .customer_class import DeleteCustomerClassRequest as DeleteCustomerClassRequest
+    from .customer_class import DeleteCustomerClassResponse as DeleteCustomerClassResponse
+    from .customer_class import (
+        GetCustomerClassCustomersRequest as GetCustomerClassCustomersRequest,
+    )
+    from .customer_class import (
+        GetCustomerClassCustomersResponse as GetCustomerClassCustomersResponse,
+    )
+    from .customer_class import GetCustomerClassInfoRequest as GetCustomerClassInfoRequest
+    from .customer_class import GetCustomerClassInfoResponse as GetCustomerClassInfoResponse
+    from .customer_class import UpdateCustomerClassRequest as UpdateCustomerClassRequest
+    from .customer_class import UpdateCustomerClassResponse as UpdateCustomerClassResponse
+    from .destination import AddDestinationNumberPlanRequest as AddDestinationNumberPlanRequest
+    from .destination import AddDestinationNumberPlanResponse as AddDestinationNumberPlanResponse
+    from .destination import AddDestinationRequest as AddDestinationRequest
+    from .destination import AddDestinationResponse as AddDestinationResponse
+    from .destination import CountryInfo as CountryInfo
+    from .destination import (
+        DeleteDestinationNumberPlanRequest as DeleteDestinationNumberPlanRequest,
+    )
+    from .destination import (
+        DeleteDestinationNumberPlanResponse as DeleteDestinationNumberPlanResponse,
+    )
+    from .destination import DeleteDestinationRequest as DeleteDestinationRequest
+    from .destination import DeleteDestinationResponse as DeleteDestinationResponse
+    from .destination import GetDestinationCountryListRequest as GetDestinationCountryListRequest
+    from .destination import GetDestinationCountryListResponse as GetDestinationCountryListResponse
+    from .destination import GetDestinationInfoRequest as GetDestinationInfoRequest
+    from .destination import GetDestinationInfoResponse as GetDestinationInfoResponse
+    from .destination import GetDestinationListRequest as GetDestinationListRequest
+    from .destination import GetDestinationListResponse as GetDestinationListResponse
+    from .destination import (
+        GetDestinationNumberPlanListRequest as GetDestinationNumberPlanListRequest,
+    )
+    from .destination import (
+        GetDestinationNumberPlanListResponse as GetDestinationNumberPlanListResponse,
+    )
+    from .destination import (
+        GetDestinationSubdivisionListRequest as GetDestinationSubdivisionListRequest,
+    )
+    from .destination import (
+        GetDestinationSubdivisionListResponse as GetDestinationSubdivisionListResponse,
+    )
+    from .destination import NumberPlanInfo as NumberPlanInfo
+    from .destination import (
+        UpdateDestinationNumberPlanRequest as UpdateDestinationNumberPlanRequest,
+    )
+    from .destination import (
+        UpdateDestinationNumberPlanResponse as UpdateDestinationNumberPlanResponse,
+    )
+    from .destination import UpdateDestinationRequest as UpdateDestinationRequest
+    from .destination import UpdateDestinationResponse as UpdateDestinationResponse
+    from .destination_group import (
+        AddDestinationGroupDestGroupRequest as AddDestinationGroupDestGroupRequest,
+    )
+    from .destination_group import (
+        AddDestinationGroupDestGroupResponse as AddDestinationGroupDestGroupResponse,
+    )
+    from .destination_group import (
+        AddDestinationGroupDestGroupSetRequest as AddDestinationGroupDestGroupSetRequest,
+    )
+    from .destination_group import (
+        AddDestinationGroupDestGroupSetResponse as AddDestinationGroupDestGroupSetResponse,
+    )
+    from .destination_group import (
+        AddDestinationGroupDestinationToGroupRequest as AddDestinationGroupDestinationToGroupRequest,
+    )
+    from .destination_group import (
+        AddDestinationGroupDestinationToGroupResponse as AddDestinationGroupDestinationToGroupResponse,
+    )
+    from .destination_group import (
+        DeleteDestinationGroupDestGroupRequest as DeleteDestinationGroupDestGroupRequest,
+    )
+    from .destination_group import (
+        DeleteDestinationGroupDestGroupResponse as DeleteDestinationGroupDestGroupResponse,
+    )
+    from .destination_group import (
+        DeleteDestinationGroupDestGroupSetRequest as DeleteDestinationGroupDestGroupSetRequest,
+    )
+    from .destination_group import (
+        DeleteDestinationGroupDestGroupSetResponse as DeleteDestinationGroupDestGroupSetResponse,
+    )
+    from .destination_group import DestinationGroupInfo as DestinationGroupInfo
+    from .destination_group import DestinationGroupSetInfo as DestinationGroupSetInfo
+    from .destination_group import (
+        GetDestinationGroupDestGroupInfoRequest as GetDestinationGroupDestGroupInfoRequest,
+    )
+    from .destination_group import (
+        GetDestinationGroupDestGroupInfoResponse as GetDestinationGroupDestGroupInfoResponse,
+    )
+    from .destination_group import (
+        GetDestinationGroupDestGroupListRequest as GetDestinationGroupDestGroupListRequest,
+    )
+    from .destination_group import (
+        GetDestinationGroupDestGroupListResponse as GetDestinationGroupDestGroupListResponse,
+    )
+    from .destination_group import (
+        GetDestinationGroupDestGroupSetInfoRequest as GetDestinationGroupDestGroupSetInfoRequest,
+    )
+    from .destination_group import (
+        GetDestinationGroupDestGroupSetInfoResponse as GetDestinationGroupDestGroupSetInfoResponse,
+    )
+    from .destination_group import (
+        GetDestinationGroupDestGroupSetListRequest as GetDestinationGroupDestGroupSetListRequest,
+    )
+    from .destination_group import (
+        GetDestinationGroupDestGroupSetListResponse as GetDestinationGroupDestGroupSetListResponse,
+    )
+    from .destination_group import (
+        GetDestinationGroupDestinationsRequest as GetDestinationGroupDestinationsRequest,
+    )
+    from .destination_group import (
+        GetDestinationGroupDestinationsResponse as GetDestinationGroupDestinationsResponse,
+    )
+    from .destination_group import (
+        RemoveDestinationGroupDestinationFromGroupRequest as RemoveDestinationGroupDestinationFromGroupRequest,
+    )
+    from .destination_group import (
+        RemoveDestinationGroupDestinationFromGroupResponse as RemoveDestinationGroupDestinationFromGroupResponse,
+    )
     from .destination_group import (
         UpdateDestinationGroupDestGroupRequest as UpdateDestinationGroupDestGroupRequest,
     )
@@ -2010,22 +908,184 @@ if TYPE_CHECKING:
     from .destination_group import (
         UpdateDestinationGroupDestGroupSetResponse as UpdateDestinationGroupDestGroupSetResponse,
     )
-    from .destination import (
-        UpdateDestinationNumberPlanRequest as UpdateDestinationNumberPlanRequest,
+    from .dialing_rule import AddDialingRuleRequest as AddDialingRuleRequest
+    from .dialing_rule import AddDialingRuleResponse as AddDialingRuleResponse
+    from .dialing_rule import DeleteDialingRuleRequest as DeleteDialingRuleRequest
+    from .dialing_rule import DeleteDialingRuleResponse as DeleteDialingRuleResponse
+    from .dialing_rule import DialingRuleInfo as DialingRuleInfo
+    from .dialing_rule import GetDialingRuleInfoRequest as GetDialingRuleInfoRequest
+    from .dialing_rule import GetDialingRuleInfoResponse as GetDialingRuleInfoResponse
+    from .dialing_rule import GetDialingRuleListRequest as GetDialingRuleListRequest
+    from .dialing_rule import GetDialingRuleListResponse as GetDialingRuleListResponse
+    from .dialing_rule import (
+        NormalizeDialingRuleNumberRequest as NormalizeDialingRuleNumberRequest,
     )
-    from .destination import (
-        UpdateDestinationNumberPlanResponse as UpdateDestinationNumberPlanResponse,
+    from .dialing_rule import (
+        NormalizeDialingRuleNumberResponse as NormalizeDialingRuleNumberResponse,
     )
-    from .destination import UpdateDestinationRequest as UpdateDestinationRequest
-    from .destination import UpdateDestinationResponse as UpdateDestinationResponse
+    from .dialing_rule import TestDialingRuleRequest as TestDialingRuleRequest
+    from .dialing_rule import TestDialingRuleResponse as TestDialingRuleResponse
     from .dialing_rule import UpdateDialingRuleRequest as UpdateDialingRuleRequest
     from .dialing_rule import UpdateDialingRuleResponse as UpdateDialingRuleResponse
+    from .did import AddDIDDoBatchRequest as AddDIDDoBatchRequest
+    from .did import AddDIDDoBatchResponse as AddDIDDoBatchResponse
+    from .did import AddDidGroupRequest as AddDidGroupRequest
+    from .did import AddDidGroupResponse as AddDidGroupResponse
+    from .did import AddDIDNumberRangeRequest as AddDIDNumberRangeRequest
+    from .did import AddDIDNumberRangeResponse as AddDIDNumberRangeResponse
+    from .did import AddDIDNumberRequest as AddDIDNumberRequest
+    from .did import AddDIDNumberResponse as AddDIDNumberResponse
+    from .did import AddDidPricingRequest as AddDidPricingRequest
+    from .did import AddDidPricingResponse as AddDidPricingResponse
+    from .did import AddDidProviderRequest as AddDidProviderRequest
+    from .did import AddDidProviderResponse as AddDidProviderResponse
+    from .did import AssignDidToAccountRequest as AssignDidToAccountRequest
+    from .did import AssignDidToAccountResponse as AssignDidToAccountResponse
+    from .did import AssignDidToCustomerRequest as AssignDidToCustomerRequest
+    from .did import AssignDidToCustomerResponse as AssignDidToCustomerResponse
+    from .did import BulkDIDAddNumbersRequest as BulkDIDAddNumbersRequest
+    from .did import BulkDIDAddNumbersResponse as BulkDIDAddNumbersResponse
+    from .did import CancelDidAssignmentRequest as CancelDidAssignmentRequest
+    from .did import CancelDidAssignmentResponse as CancelDidAssignmentResponse
+    from .did import CheckDIDNumberAvailabilityRequest as CheckDIDNumberAvailabilityRequest
+    from .did import CheckDIDNumberAvailabilityResponse as CheckDIDNumberAvailabilityResponse
+    from .did import DeleteDIDDoBatchRequest as DeleteDIDDoBatchRequest
+    from .did import DeleteDIDDoBatchResponse as DeleteDIDDoBatchResponse
+    from .did import DeleteDidGroupRequest as DeleteDidGroupRequest
+    from .did import DeleteDidGroupResponse as DeleteDidGroupResponse
+    from .did import DeleteDIDNumberRangeRequest as DeleteDIDNumberRangeRequest
+    from .did import DeleteDIDNumberRangeResponse as DeleteDIDNumberRangeResponse
+    from .did import DeleteDIDNumberRequest as DeleteDIDNumberRequest
+    from .did import DeleteDIDNumberResponse as DeleteDIDNumberResponse
+    from .did import DeleteDidPricingRequest as DeleteDidPricingRequest
+    from .did import DeleteDidPricingResponse as DeleteDidPricingResponse
+    from .did import DeleteDidProviderRequest as DeleteDidProviderRequest
+    from .did import DeleteDidProviderResponse as DeleteDidProviderResponse
+    from .did import DIDBatchInfo as DIDBatchInfo
+    from .did import DIDGroupInfo as DIDGroupInfo
+    from .did import DIDInfo as DIDInfo
+    from .did import DIDPricingInfo as DIDPricingInfo
+    from .did import DIDProviderInfo as DIDProviderInfo
+    from .did import ExportDIDNumberListRequest as ExportDIDNumberListRequest
+    from .did import ExportDIDNumberListResponse as ExportDIDNumberListResponse
+    from .did import GetDIDDoBatchInfoRequest as GetDIDDoBatchInfoRequest
+    from .did import GetDIDDoBatchInfoResponse as GetDIDDoBatchInfoResponse
+    from .did import GetDIDDoBatchListRequest as GetDIDDoBatchListRequest
+    from .did import GetDIDDoBatchListResponse as GetDIDDoBatchListResponse
+    from .did import GetDidGroupInfoRequest as GetDidGroupInfoRequest
+    from .did import GetDidGroupInfoResponse as GetDidGroupInfoResponse
+    from .did import GetDidGroupListRequest as GetDidGroupListRequest
+    from .did import GetDidGroupListResponse as GetDidGroupListResponse
+    from .did import GetDIDNumberInfoRequest as GetDIDNumberInfoRequest
+    from .did import GetDIDNumberInfoResponse as GetDIDNumberInfoResponse
+    from .did import GetDIDNumberListRequest as GetDIDNumberListRequest
+    from .did import GetDIDNumberListResponse as GetDIDNumberListResponse
+    from .did import GetDIDNumberOwnerRequest as GetDIDNumberOwnerRequest
+    from .did import GetDIDNumberOwnerResponse as GetDIDNumberOwnerResponse
+    from .did import GetDIDNumberRangeListRequest as GetDIDNumberRangeListRequest
+    from .did import GetDIDNumberRangeListResponse as GetDIDNumberRangeListResponse
+    from .did import GetDIDNumberReservationListRequest as GetDIDNumberReservationListRequest
+    from .did import GetDIDNumberReservationListResponse as GetDIDNumberReservationListResponse
+    from .did import GetDidPricingListRequest as GetDidPricingListRequest
+    from .did import GetDidPricingListResponse as GetDidPricingListResponse
+    from .did import GetDidProviderListRequest as GetDidProviderListRequest
+    from .did import GetDidProviderListResponse as GetDidProviderListResponse
+    from .did import NumberRangeInfo as NumberRangeInfo
+    from .did import ReleaseDIDNumberRequest as ReleaseDIDNumberRequest
+    from .did import ReleaseDIDNumberResponse as ReleaseDIDNumberResponse
+    from .did import ReserveDIDNumberRequest as ReserveDIDNumberRequest
+    from .did import ReserveDIDNumberResponse as ReserveDIDNumberResponse
+    from .did import UpdateDIDDoBatchRequest as UpdateDIDDoBatchRequest
+    from .did import UpdateDIDDoBatchResponse as UpdateDIDDoBatchResponse
     from .did import UpdateDidGroupRequest as UpdateDidGroupRequest
     from .did import UpdateDidGroupResponse as UpdateDidGroupResponse
+    from .did import UpdateDIDNumberRangeRequest as UpdateDIDNumberRangeRequest
+    from .did import UpdateDIDNumberRangeResponse as UpdateDIDNumberRangeResponse
+    from .did import UpdateDIDNumberRequest as UpdateDIDNumberRequest
+    from .did import UpdateDIDNumberResponse as UpdateDIDNumberResponse
     from .did import UpdateDidPricingRequest as UpdateDidPricingRequest
     from .did import UpdateDidPricingResponse as UpdateDidPricingResponse
     from .did import UpdateDidProviderRequest as UpdateDidProviderRequest
     from .did import UpdateDidProviderResponse as UpdateDidProviderResponse
+    from .discount_plan import (
+        AddDiscountPlanDiscountItemRequest as AddDiscountPlanDiscountItemRequest,
+    )
+    from .discount_plan import (
+        AddDiscountPlanDiscountItemResponse as AddDiscountPlanDiscountItemResponse,
+    )
+    from .discount_plan import (
+        AddDiscountPlanDiscountPeriodRequest as AddDiscountPlanDiscountPeriodRequest,
+    )
+    from .discount_plan import (
+        AddDiscountPlanDiscountPeriodResponse as AddDiscountPlanDiscountPeriodResponse,
+    )
+    from .discount_plan import (
+        AddDiscountPlanDiscountThresholdRequest as AddDiscountPlanDiscountThresholdRequest,
+    )
+    from .discount_plan import (
+        AddDiscountPlanDiscountThresholdResponse as AddDiscountPlanDiscountThresholdResponse,
+    )
+    from .discount_plan import AddDiscountPlanRequest as AddDiscountPlanRequest
+    from .discount_plan import AddDiscountPlanResponse as AddDiscountPlanResponse
+    from .discount_plan import CloneDiscountPlanRequest as CloneDiscountPlanRequest
+    from .discount_plan import CloneDiscountPlanResponse as CloneDiscountPlanResponse
+    from .discount_plan import (
+        DeleteDiscountPlanDiscountItemRequest as DeleteDiscountPlanDiscountItemRequest,
+    )
+    from .discount_plan import (
+        DeleteDiscountPlanDiscountItemResponse as DeleteDiscountPlanDiscountItemResponse,
+    )
+    from .discount_plan import (
+        DeleteDiscountPlanDiscountPeriodRequest as DeleteDiscountPlanDiscountPeriodRequest,
+    )
+    from .discount_plan import (
+        DeleteDiscountPlanDiscountPeriodResponse as DeleteDiscountPlanDiscountPeriodResponse,
+    )
+    from .discount_plan import (
+        DeleteDiscountPlanDiscountThresholdRequest as DeleteDiscountPlanDiscountThresholdRequest,
+    )
+    from .discount_plan import (
+        DeleteDiscountPlanDiscountThresholdResponse as DeleteDiscountPlanDiscountThresholdResponse,
+    )
+    from .discount_plan import DeleteDiscountPlanRequest as DeleteDiscountPlanRequest
+    from .discount_plan import DeleteDiscountPlanResponse as DeleteDiscountPlanResponse
+    from .discount_plan import DiscountPeriodInfo as DiscountPeriodInfo
+    from .discount_plan import DiscountPlanInfo as DiscountPlanInfo
+    from .discount_plan import DiscountThresholdInfo as DiscountThresholdInfo
+    from .discount_plan import (
+        GetDiscountPlanDiscountCounterListRequest as GetDiscountPlanDiscountCounterListRequest,
+    )
+    from .discount_plan import (
+        GetDiscountPlanDiscountCounterListResponse as GetDiscountPlanDiscountCounterListResponse,
+    )
+    from .discount_plan import (
+        GetDiscountPlanDiscountItemListRequest as GetDiscountPlanDiscountItemListRequest,
+    )
+    from .discount_plan import (
+        GetDiscountPlanDiscountItemListResponse as GetDiscountPlanDiscountItemListResponse,
+    )
+    from .discount_plan import (
+        GetDiscountPlanDiscountPeriodListRequest as GetDiscountPlanDiscountPeriodListRequest,
+    )
+    from .discount_plan import (
+        GetDiscountPlanDiscountPeriodListResponse as GetDiscountPlanDiscountPeriodListResponse,
+    )
+    from .discount_plan import (
+        GetDiscountPlanDiscountThresholdListRequest as GetDiscountPlanDiscountThresholdListRequest,
+    )
+    from .discount_plan import (
+        GetDiscountPlanDiscountThresholdListResponse as GetDiscountPlanDiscountThresholdListResponse,
+    )
+    from .discount_plan import GetDiscountPlanInfoRequest as GetDiscountPlanInfoRequest
+    from .discount_plan import GetDiscountPlanInfoResponse as GetDiscountPlanInfoResponse
+    from .discount_plan import GetDiscountPlanListRequest as GetDiscountPlanListRequest
+    from .discount_plan import GetDiscountPlanListResponse as GetDiscountPlanListResponse
+    from .discount_plan import (
+        ResetDiscountPlanDiscountCounterRequest as ResetDiscountPlanDiscountCounterRequest,
+    )
+    from .discount_plan import (
+        ResetDiscountPlanDiscountCounterResponse as ResetDiscountPlanDiscountCounterResponse,
+    )
     from .discount_plan import (
         UpdateDiscountPlanDiscountItemRequest as UpdateDiscountPlanDiscountItemRequest,
     )
@@ -2046,30 +1106,238 @@ if TYPE_CHECKING:
     )
     from .discount_plan import UpdateDiscountPlanRequest as UpdateDiscountPlanRequest
     from .discount_plan import UpdateDiscountPlanResponse as UpdateDiscountPlanResponse
+    from .discount_plan import VDPlanItemInfo as VDPlanItemInfo
+    from .env import AddEnvLicenseRequest as AddEnvLicenseRequest
+    from .env import AddEnvLicenseResponse as AddEnvLicenseResponse
+    from .env import DeleteEnvLicenseRequest as DeleteEnvLicenseRequest
+    from .env import DeleteEnvLicenseResponse as DeleteEnvLicenseResponse
+    from .env import EnvInfo as EnvInfo
+    from .env import EnvLicenseInfo as EnvLicenseInfo
+    from .env import EnvOption as EnvOption
+    from .env import GetEnvConfigRequest as GetEnvConfigRequest
+    from .env import GetEnvConfigResponse as GetEnvConfigResponse
+    from .env import GetEnvInfoRequest as GetEnvInfoRequest
+    from .env import GetEnvInfoResponse as GetEnvInfoResponse
+    from .env import GetEnvLicenseListRequest as GetEnvLicenseListRequest
+    from .env import GetEnvLicenseListResponse as GetEnvLicenseListResponse
+    from .env import GetEnvListRequest as GetEnvListRequest
+    from .env import GetEnvListResponse as GetEnvListResponse
+    from .env import GetEnvStatisticsRequest as GetEnvStatisticsRequest
+    from .env import GetEnvStatisticsResponse as GetEnvStatisticsResponse
     from .env import UpdateEnvConfigRequest as UpdateEnvConfigRequest
     from .env import UpdateEnvConfigResponse as UpdateEnvConfigResponse
     from .env import UpdateEnvLicenseRequest as UpdateEnvLicenseRequest
     from .env import UpdateEnvLicenseResponse as UpdateEnvLicenseResponse
     from .env import UpdateEnvRequest as UpdateEnvRequest
     from .env import UpdateEnvResponse as UpdateEnvResponse
+    from .generic import CallGenericCustomHookRequest as CallGenericCustomHookRequest
+    from .generic import CallGenericCustomHookResponse as CallGenericCustomHookResponse
+    from .generic import CheckGenericPermissionRequest as CheckGenericPermissionRequest
+    from .generic import CheckGenericPermissionResponse as CheckGenericPermissionResponse
+    from .generic import GetGenericLanguageListRequest as GetGenericLanguageListRequest
+    from .generic import GetGenericLanguageListResponse as GetGenericLanguageListResponse
+    from .generic import GetGenericObjectCountRequest as GetGenericObjectCountRequest
+    from .generic import GetGenericObjectCountResponse as GetGenericObjectCountResponse
+    from .generic import GetGenericServerTimeRequest as GetGenericServerTimeRequest
+    from .generic import GetGenericServerTimeResponse as GetGenericServerTimeResponse
+    from .generic import GetGenericTimeZoneListRequest as GetGenericTimeZoneListRequest
+    from .generic import GetGenericTimeZoneListResponse as GetGenericTimeZoneListResponse
+    from .generic import GetGenericVersionRequest as GetGenericVersionRequest
+    from .generic import GetGenericVersionResponse as GetGenericVersionResponse
+    from .generic import TimeZoneInfo as TimeZoneInfo
+    from .huntgroup import AddHuntgroupMemberRequest as AddHuntgroupMemberRequest
+    from .huntgroup import AddHuntgroupMemberResponse as AddHuntgroupMemberResponse
+    from .huntgroup import AddHuntgroupRequest as AddHuntgroupRequest
+    from .huntgroup import AddHuntgroupResponse as AddHuntgroupResponse
+    from .huntgroup import AddHuntgroupScheduleRequest as AddHuntgroupScheduleRequest
+    from .huntgroup import AddHuntgroupScheduleResponse as AddHuntgroupScheduleResponse
+    from .huntgroup import DeleteHuntgroupMemberRequest as DeleteHuntgroupMemberRequest
+    from .huntgroup import DeleteHuntgroupMemberResponse as DeleteHuntgroupMemberResponse
+    from .huntgroup import DeleteHuntgroupRequest as DeleteHuntgroupRequest
+    from .huntgroup import DeleteHuntgroupResponse as DeleteHuntgroupResponse
+    from .huntgroup import DeleteHuntgroupScheduleRequest as DeleteHuntgroupScheduleRequest
+    from .huntgroup import DeleteHuntgroupScheduleResponse as DeleteHuntgroupScheduleResponse
+    from .huntgroup import GetHuntgroupInfoRequest as GetHuntgroupInfoRequest
+    from .huntgroup import GetHuntgroupInfoResponse as GetHuntgroupInfoResponse
+    from .huntgroup import GetHuntgroupListRequest as GetHuntgroupListRequest
+    from .huntgroup import GetHuntgroupListResponse as GetHuntgroupListResponse
+    from .huntgroup import GetHuntgroupScheduleListRequest as GetHuntgroupScheduleListRequest
+    from .huntgroup import GetHuntgroupScheduleListResponse as GetHuntgroupScheduleListResponse
+    from .huntgroup import GetHuntgroupStatusRequest as GetHuntgroupStatusRequest
+    from .huntgroup import GetHuntgroupStatusResponse as GetHuntgroupStatusResponse
+    from .huntgroup import HuntgroupInfo as HuntgroupInfo
+    from .huntgroup import HuntgroupMemberInfo as HuntgroupMemberInfo
+    from .huntgroup import HuntgroupScheduleInfo as HuntgroupScheduleInfo
     from .huntgroup import UpdateHuntgroupRequest as UpdateHuntgroupRequest
     from .huntgroup import UpdateHuntgroupResponse as UpdateHuntgroupResponse
     from .huntgroup import UpdateHuntgroupScheduleRequest as UpdateHuntgroupScheduleRequest
     from .huntgroup import UpdateHuntgroupScheduleResponse as UpdateHuntgroupScheduleResponse
-    from .ivr import UpdateIVRPromptRequest as UpdateIVRPromptRequest
-    from .ivr import UpdateIVRPromptResponse as UpdateIVRPromptResponse
+    from .invoice import AddInvoiceTemplateBindingRequest as AddInvoiceTemplateBindingRequest
+    from .invoice import AddInvoiceTemplateBindingResponse as AddInvoiceTemplateBindingResponse
+    from .invoice import CloseInvoiceBillingPeriodRequest as CloseInvoiceBillingPeriodRequest
+    from .invoice import CloseInvoiceBillingPeriodResponse as CloseInvoiceBillingPeriodResponse
+    from .invoice import DeleteInvoiceTemplateBindingRequest as DeleteInvoiceTemplateBindingRequest
+    from .invoice import (
+        DeleteInvoiceTemplateBindingResponse as DeleteInvoiceTemplateBindingResponse,
+    )
+    from .invoice import GetInvoiceAdjustmentListRequest as GetInvoiceAdjustmentListRequest
+    from .invoice import GetInvoiceAdjustmentListResponse as GetInvoiceAdjustmentListResponse
+    from .invoice import GetInvoiceInfoRequest as GetInvoiceInfoRequest
+    from .invoice import GetInvoiceInfoResponse as GetInvoiceInfoResponse
+    from .invoice import GetInvoiceListRequest as GetInvoiceListRequest
+    from .invoice import GetInvoiceListResponse as GetInvoiceListResponse
+    from .invoice import GetInvoicePdfRequest as GetInvoicePdfRequest
+    from .invoice import GetInvoicePdfResponse as GetInvoicePdfResponse
+    from .invoice import GetInvoiceSummaryRequest as GetInvoiceSummaryRequest
+    from .invoice import GetInvoiceSummaryResponse as GetInvoiceSummaryResponse
+    from .invoice import GetInvoiceTaxesRequest as GetInvoiceTaxesRequest
+    from .invoice import GetInvoiceTaxesResponse as GetInvoiceTaxesResponse
+    from .invoice import (
+        GetInvoiceTemplateBindingListRequest as GetInvoiceTemplateBindingListRequest,
+    )
+    from .invoice import (
+        GetInvoiceTemplateBindingListResponse as GetInvoiceTemplateBindingListResponse,
+    )
+    from .invoice import GetInvoiceXdrListRequest as GetInvoiceXdrListRequest
+    from .invoice import GetInvoiceXdrListResponse as GetInvoiceXdrListResponse
+    from .invoice import GetUnpaidInvoicesAmountRequest as GetUnpaidInvoicesAmountRequest
+    from .invoice import GetUnpaidInvoicesAmountResponse as GetUnpaidInvoicesAmountResponse
+    from .invoice import InvoiceAdjustmentInfo as InvoiceAdjustmentInfo
+    from .invoice import InvoiceTemplateBindingInfo as InvoiceTemplateBindingInfo
+    from .invoice import MarkInvoicePaidRequest as MarkInvoicePaidRequest
+    from .invoice import MarkInvoicePaidResponse as MarkInvoicePaidResponse
+    from .invoice import RecalculateInvoiceRequest as RecalculateInvoiceRequest
+    from .invoice import RecalculateInvoiceResponse as RecalculateInvoiceResponse
+    from .invoice import RegenerateInvoicePdfRequest as RegenerateInvoicePdfRequest
+    from .invoice import RegenerateInvoicePdfResponse as RegenerateInvoicePdfResponse
+    from .invoice import SendInvoiceRequest as SendInvoiceRequest
+    from .invoice import SendInvoiceResponse as SendInvoiceResponse
     from .invoice import UpdateInvoiceTemplateBindingRequest as UpdateInvoiceTemplateBindingRequest
     from .invoice import (
         UpdateInvoiceTemplateBindingResponse as UpdateInvoiceTemplateBindingResponse,
     )
+    from .invoice import VoidInvoiceRequest as VoidInvoiceRequest
+    from .invoice import VoidInvoiceResponse as VoidInvoiceResponse
+    from .ivr import AddIvrApplicationRequest as AddIvrApplicationRequest
+    from .ivr import AddIvrApplicationResponse as AddIvrApplicationResponse
+    from .ivr import AddIVRPromptRequest as AddIVRPromptRequest
+    from .ivr import AddIVRPromptResponse as AddIVRPromptResponse
+    from .ivr import AddIvrScheduleRequest as AddIvrScheduleRequest
+    from .ivr import AddIvrScheduleResponse as AddIvrScheduleResponse
+    from .ivr import DeleteIvrApplicationRequest as DeleteIvrApplicationRequest
+    from .ivr import DeleteIvrApplicationResponse as DeleteIvrApplicationResponse
+    from .ivr import DeleteIVRPromptRequest as DeleteIVRPromptRequest
+    from .ivr import DeleteIVRPromptResponse as DeleteIVRPromptResponse
+    from .ivr import DeleteIvrScheduleRequest as DeleteIvrScheduleRequest
+    from .ivr import DeleteIvrScheduleResponse as DeleteIvrScheduleResponse
+    from .ivr import GetIvrApplicationInfoRequest as GetIvrApplicationInfoRequest
+    from .ivr import GetIvrApplicationInfoResponse as GetIvrApplicationInfoResponse
+    from .ivr import GetIvrApplicationListRequest as GetIvrApplicationListRequest
+    from .ivr import GetIvrApplicationListResponse as GetIvrApplicationListResponse
+    from .ivr import GetIVRPromptListRequest as GetIVRPromptListRequest
+    from .ivr import GetIVRPromptListResponse as GetIVRPromptListResponse
+    from .ivr import GetIvrScheduleListRequest as GetIvrScheduleListRequest
+    from .ivr import GetIvrScheduleListResponse as GetIvrScheduleListResponse
+    from .ivr import IVRApplicationInfo as IVRApplicationInfo
+    from .ivr import IVRScheduleInfo as IVRScheduleInfo
+    from .ivr import PromptInfo as PromptInfo
     from .ivr import UpdateIvrApplicationRequest as UpdateIvrApplicationRequest
     from .ivr import UpdateIvrApplicationResponse as UpdateIvrApplicationResponse
+    from .ivr import UpdateIVRPromptRequest as UpdateIVRPromptRequest
+    from .ivr import UpdateIVRPromptResponse as UpdateIVRPromptResponse
     from .ivr import UpdateIvrScheduleRequest as UpdateIvrScheduleRequest
     from .ivr import UpdateIvrScheduleResponse as UpdateIvrScheduleResponse
+    from .location import AddLocationRequest as AddLocationRequest
+    from .location import AddLocationResponse as AddLocationResponse
+    from .location import AddLocationZoneRequest as AddLocationZoneRequest
+    from .location import AddLocationZoneResponse as AddLocationZoneResponse
+    from .location import DeleteLocationRequest as DeleteLocationRequest
+    from .location import DeleteLocationResponse as DeleteLocationResponse
+    from .location import DeleteLocationZoneRequest as DeleteLocationZoneRequest
+    from .location import DeleteLocationZoneResponse as DeleteLocationZoneResponse
+    from .location import GetEmergencyLocationRequest as GetEmergencyLocationRequest
+    from .location import GetEmergencyLocationResponse as GetEmergencyLocationResponse
+    from .location import GetLocationInfoRequest as GetLocationInfoRequest
+    from .location import GetLocationInfoResponse as GetLocationInfoResponse
+    from .location import GetLocationListRequest as GetLocationListRequest
+    from .location import GetLocationListResponse as GetLocationListResponse
+    from .location import GetLocationZoneListRequest as GetLocationZoneListRequest
+    from .location import GetLocationZoneListResponse as GetLocationZoneListResponse
+    from .location import LocationInfo as LocationInfo
+    from .location import LocationZoneInfo as LocationZoneInfo
     from .location import UpdateLocationRequest as UpdateLocationRequest
     from .location import UpdateLocationResponse as UpdateLocationResponse
     from .location import UpdateLocationZoneRequest as UpdateLocationZoneRequest
     from .location import UpdateLocationZoneResponse as UpdateLocationZoneResponse
+    from .location import ValidateLocationRequest as ValidateLocationRequest
+    from .location import ValidateLocationResponse as ValidateLocationResponse
+    from .lock import AcquireLockRequest as AcquireLockRequest
+    from .lock import AcquireLockResponse as AcquireLockResponse
+    from .lock import GetLockListRequest as GetLockListRequest
+    from .lock import GetLockListResponse as GetLockListResponse
+    from .lock import ReleaseLockRequest as ReleaseLockRequest
+    from .lock import ReleaseLockResponse as ReleaseLockResponse
+    from .notification import AcknowledgeNotificationRequest as AcknowledgeNotificationRequest
+    from .notification import AcknowledgeNotificationResponse as AcknowledgeNotificationResponse
+    from .notification import (
+        AddNotificationMessageTemplateRequest as AddNotificationMessageTemplateRequest,
+    )
+    from .notification import (
+        AddNotificationMessageTemplateResponse as AddNotificationMessageTemplateResponse,
+    )
+    from .notification import AddNotificationRuleRequest as AddNotificationRuleRequest
+    from .notification import AddNotificationRuleResponse as AddNotificationRuleResponse
+    from .notification import AddNotificationWebhookRequest as AddNotificationWebhookRequest
+    from .notification import AddNotificationWebhookResponse as AddNotificationWebhookResponse
+    from .notification import (
+        DeleteNotificationMessageTemplateRequest as DeleteNotificationMessageTemplateRequest,
+    )
+    from .notification import (
+        DeleteNotificationMessageTemplateResponse as DeleteNotificationMessageTemplateResponse,
+    )
+    from .notification import DeleteNotificationRuleRequest as DeleteNotificationRuleRequest
+    from .notification import DeleteNotificationRuleResponse as DeleteNotificationRuleResponse
+    from .notification import DeleteNotificationWebhookRequest as DeleteNotificationWebhookRequest
+    from .notification import (
+        DeleteNotificationWebhookResponse as DeleteNotificationWebhookResponse,
+    )
+    from .notification import (
+        GetNotificationEventTypeListRequest as GetNotificationEventTypeListRequest,
+    )
+    from .notification import (
+        GetNotificationEventTypeListResponse as GetNotificationEventTypeListResponse,
+    )
+    from .notification import GetNotificationListRequest as GetNotificationListRequest
+    from .notification import GetNotificationListResponse as GetNotificationListResponse
+    from .notification import (
+        GetNotificationMessageTemplateListRequest as GetNotificationMessageTemplateListRequest,
+    )
+    from .notification import (
+        GetNotificationMessageTemplateListResponse as GetNotificationMessageTemplateListResponse,
+    )
+    from .notification import GetNotificationRuleListRequest as GetNotificationRuleListRequest
+    from .notification import GetNotificationRuleListResponse as GetNotificationRuleListResponse
+    from .notification import (
+        GetNotificationWebhookInfoRequest as GetNotificationWebhookInfoRequest,
+    )
+    from .notification import (
+        GetNotificationWebhookInfoResponse as GetNotificationWebhookInfoResponse,
+    )
+    from .notification import (
+        GetNotificationWebhookListRequest as GetNotificationWebhookListRequest,
+    )
+    from .notification import (
+        GetNotificationWebhookListResponse as GetNotificationWebhookListResponse,
+    )
+    from .notification import MessageTemplateInfo as MessageTemplateInfo
+    from .notification import NotificationInfo as NotificationInfo
+    from .notification import NotificationRuleInfo as NotificationRuleInfo
+    from .notification import SendTestNotificationRequest as SendTestNotificationRequest
+    from .notification import SendTestNotificationResponse as SendTestNotificationResponse
+    from .notification import SubscribeNotificationRequest as SubscribeNotificationRequest
+    from .notification import SubscribeNotificationResponse as SubscribeNotificationResponse
+    from .notification import UnsubscribeNotificationRequest as UnsubscribeNotificationRequest
+    from .notification import UnsubscribeNotificationResponse as UnsubscribeNotificationResponse
     from .notification import (
         UpdateNotificationMessageTemplateRequest as UpdateNotificationMessageTemplateRequest,
     )
@@ -2081,6 +1349,63 @@ if TYPE_CHECKING:
     from .notification import UpdateNotificationWebhookRequest as UpdateNotificationWebhookRequest
     from .notification import (
         UpdateNotificationWebhookResponse as UpdateNotificationWebhookResponse,
+    )
+    from .notification import WebhookInfo as WebhookInfo
+    from .number_porting import AddNumberPortingDocumentRequest as AddNumberPortingDocumentRequest
+    from .number_porting import (
+        AddNumberPortingDocumentResponse as AddNumberPortingDocumentResponse,
+    )
+    from .number_porting import AddNumberPortingRequestRequest as AddNumberPortingRequestRequest
+    from .number_porting import AddNumberPortingRequestResponse as AddNumberPortingRequestResponse
+    from .number_porting import (
+        CancelNumberPortingRequestRequest as CancelNumberPortingRequestRequest,
+    )
+    from .number_porting import (
+        CancelNumberPortingRequestResponse as CancelNumberPortingRequestResponse,
+    )
+    from .number_porting import (
+        DeleteNumberPortingDocumentRequest as DeleteNumberPortingDocumentRequest,
+    )
+    from .number_porting import (
+        DeleteNumberPortingDocumentResponse as DeleteNumberPortingDocumentResponse,
+    )
+    from .number_porting import (
+        DeleteNumberPortingRequestRequest as DeleteNumberPortingRequestRequest,
+    )
+    from .number_porting import (
+        DeleteNumberPortingRequestResponse as DeleteNumberPortingRequestResponse,
+    )
+    from .number_porting import (
+        GetNumberPortingDocumentListRequest as GetNumberPortingDocumentListRequest,
+    )
+    from .number_porting import (
+        GetNumberPortingDocumentListResponse as GetNumberPortingDocumentListResponse,
+    )
+    from .number_porting import (
+        GetNumberPortingRequestInfoRequest as GetNumberPortingRequestInfoRequest,
+    )
+    from .number_porting import (
+        GetNumberPortingRequestInfoResponse as GetNumberPortingRequestInfoResponse,
+    )
+    from .number_porting import (
+        GetNumberPortingRequestListRequest as GetNumberPortingRequestListRequest,
+    )
+    from .number_porting import (
+        GetNumberPortingRequestListResponse as GetNumberPortingRequestListResponse,
+    )
+    from .number_porting import (
+        GetNumberPortingStatusHistoryRequest as GetNumberPortingStatusHistoryRequest,
+    )
+    from .number_porting import (
+        GetNumberPortingStatusHistoryResponse as GetNumberPortingStatusHistoryResponse,
+    )
+    from .number_porting import PortingDocumentInfo as PortingDocumentInfo
+    from .number_porting import PortingRequestInfo as PortingRequestInfo
+    from .number_porting import (
+        SubmitNumberPortingRequestRequest as SubmitNumberPortingRequestRequest,
+    )
+    from .number_porting import (
+        SubmitNumberPortingRequestResponse as SubmitNumberPortingRequestResponse,
     )
     from .number_porting import (
         UpdateNumberPortingDocumentRequest as UpdateNumberPortingDocumentRequest,
@@ -2094,12 +1419,133 @@ if TYPE_CHECKING:
     from .number_porting import (
         UpdateNumberPortingRequestResponse as UpdateNumberPortingRequestResponse,
     )
+    from .payment import AddAutoPaymentRuleRequest as AddAutoPaymentRuleRequest
+    from .payment import AddAutoPaymentRuleResponse as AddAutoPaymentRuleResponse
+    from .payment import AddPaymentPlanRequest as AddPaymentPlanRequest
+    from .payment import AddPaymentPlanResponse as AddPaymentPlanResponse
+    from .payment import AddPaymentSystemRequest as AddPaymentSystemRequest
+    from .payment import AddPaymentSystemResponse as AddPaymentSystemResponse
+    from .payment import AllocatePaymentRequest as AllocatePaymentRequest
+    from .payment import AllocatePaymentResponse as AllocatePaymentResponse
+    from .payment import AutoPaymentRuleInfo as AutoPaymentRuleInfo
+    from .payment import CapturePaymentRequest as CapturePaymentRequest
+    from .payment import CapturePaymentResponse as CapturePaymentResponse
+    from .payment import DeleteAutoPaymentRuleRequest as DeleteAutoPaymentRuleRequest
+    from .payment import DeleteAutoPaymentRuleResponse as DeleteAutoPaymentRuleResponse
+    from .payment import DeletePaymentMethodRequest as DeletePaymentMethodRequest
+    from .payment import DeletePaymentMethodResponse as DeletePaymentMethodResponse
+    from .payment import DeletePaymentPlanRequest as DeletePaymentPlanRequest
+    from .payment import DeletePaymentPlanResponse as DeletePaymentPlanResponse
+    from .payment import DeletePaymentSystemRequest as DeletePaymentSystemRequest
+    from .payment import DeletePaymentSystemResponse as DeletePaymentSystemResponse
+    from .payment import GetAutoPaymentRuleListRequest as GetAutoPaymentRuleListRequest
+    from .payment import GetAutoPaymentRuleListResponse as GetAutoPaymentRuleListResponse
+    from .payment import GetPaymentInfoRequest as GetPaymentInfoRequest
+    from .payment import GetPaymentInfoResponse as GetPaymentInfoResponse
+    from .payment import GetPaymentListRequest as GetPaymentListRequest
+    from .payment import GetPaymentListResponse as GetPaymentListResponse
+    from .payment import GetPaymentMethodInfoRequest as GetPaymentMethodInfoRequest
+    from .payment import GetPaymentMethodInfoResponse as GetPaymentMethodInfoResponse
+    from .payment import GetPaymentMethodListRequest as GetPaymentMethodListRequest
+    from .payment import GetPaymentMethodListResponse as GetPaymentMethodListResponse
+    from .payment import GetPaymentPlanListRequest as GetPaymentPlanListRequest
+    from .payment import GetPaymentPlanListResponse as GetPaymentPlanListResponse
+    from .payment import GetPaymentReceiptRequest as GetPaymentReceiptRequest
+    from .payment import GetPaymentReceiptResponse as GetPaymentReceiptResponse
+    from .payment import GetPaymentRefundListRequest as GetPaymentRefundListRequest
+    from .payment import GetPaymentRefundListResponse as GetPaymentRefundListResponse
+    from .payment import GetPaymentSystemListRequest as GetPaymentSystemListRequest
+    from .payment import GetPaymentSystemListResponse as GetPaymentSystemListResponse
+    from .payment import GetPaymentTransactionListRequest as GetPaymentTransactionListRequest
+    from .payment import GetPaymentTransactionListResponse as GetPaymentTransactionListResponse
+    from .payment import MakePaymentRequest as MakePaymentRequest
+    from .payment import MakePaymentResponse as MakePaymentResponse
+    from .payment import PaymentInfo as PaymentInfo
+    from .payment import PaymentMethodInfo as PaymentMethodInfo
+    from .payment import PaymentPlanInfo as PaymentPlanInfo
+    from .payment import PaymentSystemInfo as PaymentSystemInfo
+    from .payment import RefundInfo as RefundInfo
+    from .payment import RefundPaymentRequest as RefundPaymentRequest
+    from .payment import RefundPaymentResponse as RefundPaymentResponse
+    from .payment import UpdateAutoPaymentRuleRequest as UpdateAutoPaymentRuleRequest
+    from .payment import UpdateAutoPaymentRuleResponse as UpdateAutoPaymentRuleResponse
     from .payment import UpdatePaymentMethodRequest as UpdatePaymentMethodRequest
     from .payment import UpdatePaymentMethodResponse as UpdatePaymentMethodResponse
     from .payment import UpdatePaymentPlanRequest as UpdatePaymentPlanRequest
     from .payment import UpdatePaymentPlanResponse as UpdatePaymentPlanResponse
     from .payment import UpdatePaymentSystemRequest as UpdatePaymentSystemRequest
     from .payment import UpdatePaymentSystemResponse as UpdatePaymentSystemResponse
+    from .payment import VerifyPaymentMethodRequest as VerifyPaymentMethodRequest
+    from .payment import VerifyPaymentMethodResponse as VerifyPaymentMethodResponse
+    from .product import AccessibilityInfo as AccessibilityInfo
+    from .product import AddProductAccessibilityRequest as AddProductAccessibilityRequest
+    from .product import AddProductAccessibilityResponse as AddProductAccessibilityResponse
+    from .product import AddProductAllowedAddonRequest as AddProductAllowedAddonRequest
+    from .product import AddProductAllowedAddonResponse as AddProductAllowedAddonResponse
+    from .product import AddProductGroupRequest as AddProductGroupRequest
+    from .product import AddProductGroupResponse as AddProductGroupResponse
+    from .product import AddProductOverageRuleRequest as AddProductOverageRuleRequest
+    from .product import AddProductOverageRuleResponse as AddProductOverageRuleResponse
+    from .product import AddProductRatingRequest as AddProductRatingRequest
+    from .product import AddProductRatingResponse as AddProductRatingResponse
+    from .product import AddProductRequest as AddProductRequest
+    from .product import AddProductResponse as AddProductResponse
+    from .product import AddProductRestrictionRequest as AddProductRestrictionRequest
+    from .product import AddProductRestrictionResponse as AddProductRestrictionResponse
+    from .product import AddProductSubscriptionRequest as AddProductSubscriptionRequest
+    from .product import AddProductSubscriptionResponse as AddProductSubscriptionResponse
+    from .product import DeleteProductAccessibilityRequest as DeleteProductAccessibilityRequest
+    from .product import DeleteProductAccessibilityResponse as DeleteProductAccessibilityResponse
+    from .product import DeleteProductAllowedAddonRequest as DeleteProductAllowedAddonRequest
+    from .product import DeleteProductAllowedAddonResponse as DeleteProductAllowedAddonResponse
+    from .product import DeleteProductGroupRequest as DeleteProductGroupRequest
+    from .product import DeleteProductGroupResponse as DeleteProductGroupResponse
+    from .product import DeleteProductOverageRuleRequest as DeleteProductOverageRuleRequest
+    from .product import DeleteProductOverageRuleResponse as DeleteProductOverageRuleResponse
+    from .product import DeleteProductRatingRequest as DeleteProductRatingRequest
+    from .product import DeleteProductRatingResponse as DeleteProductRatingResponse
+    from .product import DeleteProductRequest as DeleteProductRequest
+    from .product import DeleteProductResponse as DeleteProductResponse
+    from .product import DeleteProductRestrictionRequest as DeleteProductRestrictionRequest
+    from .product import DeleteProductRestrictionResponse as DeleteProductRestrictionResponse
+    from .product import DeleteProductSubscriptionRequest as DeleteProductSubscriptionRequest
+    from .product import DeleteProductSubscriptionResponse as DeleteProductSubscriptionResponse
+    from .product import ExportProductRequest as ExportProductRequest
+    from .product import ExportProductResponse as ExportProductResponse
+    from .product import GetProductAccessibilityListRequest as GetProductAccessibilityListRequest
+    from .product import GetProductAccessibilityListResponse as GetProductAccessibilityListResponse
+    from .product import GetProductAccountCountRequest as GetProductAccountCountRequest
+    from .product import GetProductAccountCountResponse as GetProductAccountCountResponse
+    from .product import GetProductAllowedAddonsRequest as GetProductAllowedAddonsRequest
+    from .product import GetProductAllowedAddonsResponse as GetProductAllowedAddonsResponse
+    from .product import GetProductCustomFieldsValuesRequest as GetProductCustomFieldsValuesRequest
+    from .product import (
+        GetProductCustomFieldsValuesResponse as GetProductCustomFieldsValuesResponse,
+    )
+    from .product import GetProductGroupInfoRequest as GetProductGroupInfoRequest
+    from .product import GetProductGroupInfoResponse as GetProductGroupInfoResponse
+    from .product import GetProductGroupListRequest as GetProductGroupListRequest
+    from .product import GetProductGroupListResponse as GetProductGroupListResponse
+    from .product import GetProductInfoRequest as GetProductInfoRequest
+    from .product import GetProductInfoResponse as GetProductInfoResponse
+    from .product import GetProductListRequest as GetProductListRequest
+    from .product import GetProductListResponse as GetProductListResponse
+    from .product import GetProductOverageRuleListRequest as GetProductOverageRuleListRequest
+    from .product import GetProductOverageRuleListResponse as GetProductOverageRuleListResponse
+    from .product import GetProductRatingListRequest as GetProductRatingListRequest
+    from .product import GetProductRatingListResponse as GetProductRatingListResponse
+    from .product import GetProductRestrictionListRequest as GetProductRestrictionListRequest
+    from .product import GetProductRestrictionListResponse as GetProductRestrictionListResponse
+    from .product import GetProductServiceFeaturesRequest as GetProductServiceFeaturesRequest
+    from .product import GetProductServiceFeaturesResponse as GetProductServiceFeaturesResponse
+    from .product import GetProductSubscriptionListRequest as GetProductSubscriptionListRequest
+    from .product import GetProductSubscriptionListResponse as GetProductSubscriptionListResponse
+    from .product import GetProductUsageReportRequest as GetProductUsageReportRequest
+    from .product import GetProductUsageReportResponse as GetProductUsageReportResponse
+    from .product import OverageRuleInfo as OverageRuleInfo
+    from .product import ProductGroupInfo as ProductGroupInfo
+    from .product import ProductRestrictionInfo as ProductRestrictionInfo
+    from .product import ProductSubscriptionInfo as ProductSubscriptionInfo
     from .product import UpdateProductAccessibilityRequest as UpdateProductAccessibilityRequest
     from .product import UpdateProductAccessibilityResponse as UpdateProductAccessibilityResponse
     from .product import UpdateProductGroupRequest as UpdateProductGroupRequest
@@ -2118,12 +1564,92 @@ if TYPE_CHECKING:
     )
     from .product import UpdateProductSubscriptionRequest as UpdateProductSubscriptionRequest
     from .product import UpdateProductSubscriptionResponse as UpdateProductSubscriptionResponse
+    from .quota import AddQuotaRequest as AddQuotaRequest
+    from .quota import AddQuotaResponse as AddQuotaResponse
+    from .quota import DeleteQuotaRequest as DeleteQuotaRequest
+    from .quota import DeleteQuotaResponse as DeleteQuotaResponse
+    from .quota import GetQuotaInfoRequest as GetQuotaInfoRequest
+    from .quota import GetQuotaInfoResponse as GetQuotaInfoResponse
+    from .quota import GetQuotaListRequest as GetQuotaListRequest
+    from .quota import GetQuotaListResponse as GetQuotaListResponse
+    from .quota import GetQuotaUsageRequest as GetQuotaUsageRequest
+    from .quota import GetQuotaUsageResponse as GetQuotaUsageResponse
+    from .quota import QuotaInfo as QuotaInfo
+    from .quota import ResetQuotaRequest as ResetQuotaRequest
+    from .quota import ResetQuotaResponse as ResetQuotaResponse
     from .quota import UpdateQuotaRequest as UpdateQuotaRequest
     from .quota import UpdateQuotaResponse as UpdateQuotaResponse
+    from .rate import AddRateFormulaRequest as AddRateFormulaRequest
+    from .rate import AddRateFormulaResponse as AddRateFormulaResponse
+    from .rate import AddRateRequest as AddRateRequest
+    from .rate import AddRateResponse as AddRateResponse
+    from .rate import BulkUpdateRatesRequest as BulkUpdateRatesRequest
+    from .rate import BulkUpdateRatesResponse as BulkUpdateRatesResponse
+    from .rate import DeleteRateFormulaRequest as DeleteRateFormulaRequest
+    from .rate import DeleteRateFormulaResponse as DeleteRateFormulaResponse
+    from .rate import DeleteRateRequest as DeleteRateRequest
+    from .rate import DeleteRateResponse as DeleteRateResponse
+    from .rate import DeleteRatesRequest as DeleteRatesRequest
+    from .rate import DeleteRatesResponse as DeleteRatesResponse
+    from .rate import FindRatesRequest as FindRatesRequest
+    from .rate import FindRatesResponse as FindRatesResponse
+    from .rate import GetEffectiveRateRequest as GetEffectiveRateRequest
+    from .rate import GetEffectiveRateResponse as GetEffectiveRateResponse
+    from .rate import GetRateFormulaListRequest as GetRateFormulaListRequest
+    from .rate import GetRateFormulaListResponse as GetRateFormulaListResponse
+    from .rate import GetRateHistoryRequest as GetRateHistoryRequest
+    from .rate import GetRateHistoryResponse as GetRateHistoryResponse
+    from .rate import GetRateInfoRequest as GetRateInfoRequest
+    from .rate import GetRateInfoResponse as GetRateInfoResponse
+    from .rate import GetRateListRequest as GetRateListRequest
+    from .rate import GetRateListResponse as GetRateListResponse
+    from .rate import RateFormulaInfo as RateFormulaInfo
+    from .rate import RateInfo as RateInfo
     from .rate import UpdateRateFormulaRequest as UpdateRateFormulaRequest
     from .rate import UpdateRateFormulaResponse as UpdateRateFormulaResponse
     from .rate import UpdateRateRequest as UpdateRateRequest
     from .rate import UpdateRateResponse as UpdateRateResponse
+    from .representative import (
+        AddRepresentativeCommissionRuleRequest as AddRepresentativeCommissionRuleRequest,
+    )
+    from .representative import (
+        AddRepresentativeCommissionRuleResponse as AddRepresentativeCommissionRuleResponse,
+    )
+    from .representative import AddRepresentativeRequest as AddRepresentativeRequest
+    from .representative import AddRepresentativeResponse as AddRepresentativeResponse
+    from .representative import CommissionInfo as CommissionInfo
+    from .representative import CommissionRuleInfo as CommissionRuleInfo
+    from .representative import (
+        DeleteRepresentativeCommissionRuleRequest as DeleteRepresentativeCommissionRuleRequest,
+    )
+    from .representative import (
+        DeleteRepresentativeCommissionRuleResponse as DeleteRepresentativeCommissionRuleResponse,
+    )
+    from .representative import DeleteRepresentativeRequest as DeleteRepresentativeRequest
+    from .representative import DeleteRepresentativeResponse as DeleteRepresentativeResponse
+    from .representative import (
+        GetRepresentativeCommissionListRequest as GetRepresentativeCommissionListRequest,
+    )
+    from .representative import (
+        GetRepresentativeCommissionListResponse as GetRepresentativeCommissionListResponse,
+    )
+    from .representative import (
+        GetRepresentativeCommissionRuleListRequest as GetRepresentativeCommissionRuleListRequest,
+    )
+    from .representative import (
+        GetRepresentativeCommissionRuleListResponse as GetRepresentativeCommissionRuleListResponse,
+    )
+    from .representative import (
+        GetRepresentativeCustomersRequest as GetRepresentativeCustomersRequest,
+    )
+    from .representative import (
+        GetRepresentativeCustomersResponse as GetRepresentativeCustomersResponse,
+    )
+    from .representative import GetRepresentativeInfoRequest as GetRepresentativeInfoRequest
+    from .representative import GetRepresentativeInfoResponse as GetRepresentativeInfoResponse
+    from .representative import GetRepresentativeListRequest as GetRepresentativeListRequest
+    from .representative import GetRepresentativeListResponse as GetRepresentativeListResponse
+    from .representative import RepresentativeInfo as RepresentativeInfo
     from .representative import (
         UpdateRepresentativeCommissionRuleRequest as UpdateRepresentativeCommissionRuleRequest,
     )
@@ -2132,8 +1658,50 @@ if TYPE_CHECKING:
     )
     from .representative import UpdateRepresentativeRequest as UpdateRepresentativeRequest
     from .representative import UpdateRepresentativeResponse as UpdateRepresentativeResponse
+    from .reseller import GetResellerProductListRequest as GetResellerProductListRequest
+    from .reseller import GetResellerProductListResponse as GetResellerProductListResponse
+    from .reseller import GetResellerSettingsRequest as GetResellerSettingsRequest
+    from .reseller import GetResellerSettingsResponse as GetResellerSettingsResponse
+    from .reseller import GetResellerStatisticsRequest as GetResellerStatisticsRequest
+    from .reseller import GetResellerStatisticsResponse as GetResellerStatisticsResponse
+    from .reseller import GetResellerTreeRequest as GetResellerTreeRequest
+    from .reseller import GetResellerTreeResponse as GetResellerTreeResponse
+    from .reseller import GetSubresellerListRequest as GetSubresellerListRequest
+    from .reseller import GetSubresellerListResponse as GetSubresellerListResponse
+    from .reseller import ResellerSettingsInfo as ResellerSettingsInfo
     from .reseller import UpdateResellerSettingsRequest as UpdateResellerSettingsRequest
     from .reseller import UpdateResellerSettingsResponse as UpdateResellerSettingsResponse
+    from .routing_plan import AddRoutingPlanRequest as AddRoutingPlanRequest
+    from .routing_plan import AddRoutingPlanResponse as AddRoutingPlanResponse
+    from .routing_plan import (
+        AddRoutingPlanRoutingCriteriaRequest as AddRoutingPlanRoutingCriteriaRequest,
+    )
+    from .routing_plan import (
+        AddRoutingPlanRoutingCriteriaResponse as AddRoutingPlanRoutingCriteriaResponse,
+    )
+    from .routing_plan import DeleteRoutingPlanRequest as DeleteRoutingPlanRequest
+    from .routing_plan import DeleteRoutingPlanResponse as DeleteRoutingPlanResponse
+    from .routing_plan import (
+        DeleteRoutingPlanRoutingCriteriaRequest as DeleteRoutingPlanRoutingCriteriaRequest,
+    )
+    from .routing_plan import (
+        DeleteRoutingPlanRoutingCriteriaResponse as DeleteRoutingPlanRoutingCriteriaResponse,
+    )
+    from .routing_plan import GetRoutingPlanInfoRequest as GetRoutingPlanInfoRequest
+    from .routing_plan import GetRoutingPlanInfoResponse as GetRoutingPlanInfoResponse
+    from .routing_plan import GetRoutingPlanListRequest as GetRoutingPlanListRequest
+    from .routing_plan import GetRoutingPlanListResponse as GetRoutingPlanListResponse
+    from .routing_plan import GetRoutingPlanRouteListRequest as GetRoutingPlanRouteListRequest
+    from .routing_plan import GetRoutingPlanRouteListResponse as GetRoutingPlanRouteListResponse
+    from .routing_plan import (
+        GetRoutingPlanRoutingCriteriaListRequest as GetRoutingPlanRoutingCriteriaListRequest,
+    )
+    from .routing_plan import (
+        GetRoutingPlanRoutingCriteriaListResponse as GetRoutingPlanRoutingCriteriaListResponse,
+    )
+    from .routing_plan import RouteInfo as RouteInfo
+    from .routing_plan import RoutingCriteriaInfo as RoutingCriteriaInfo
+    from .routing_plan import RoutingPlanInfo as RoutingPlanInfo
     from .routing_plan import UpdateRoutingPlanRequest as UpdateRoutingPlanRequest
     from .routing_plan import UpdateRoutingPlanResponse as UpdateRoutingPlanResponse
     from .routing_plan import (
@@ -2142,14 +1710,167 @@ if TYPE_CHECKING:
     from .routing_plan import (
         UpdateRoutingPlanRoutingCriteriaResponse as UpdateRoutingPlanRoutingCriteriaResponse,
     )
+    from .service_features import (
+        GetServiceFeaturesFeatureAttributesRequest as GetServiceFeaturesFeatureAttributesRequest,
+    )
+    from .service_features import (
+        GetServiceFeaturesFeatureAttributesResponse as GetServiceFeaturesFeatureAttributesResponse,
+    )
+    from .service_features import (
+        GetServiceFeaturesServiceFeatureListRequest as GetServiceFeaturesServiceFeatureListRequest,
+    )
+    from .service_features import (
+        GetServiceFeaturesServiceFeatureListResponse as GetServiceFeaturesServiceFeatureListResponse,
+    )
+    from .service_features import (
+        GetServiceFeaturesServiceListRequest as GetServiceFeaturesServiceListRequest,
+    )
+    from .service_features import (
+        GetServiceFeaturesServiceListResponse as GetServiceFeaturesServiceListResponse,
+    )
+    from .service_features import ServiceFeatureDescriptor as ServiceFeatureDescriptor
+    from .service_features import ServiceTypeInfo as ServiceTypeInfo
+    from .service_policy import AddServicePolicyRequest as AddServicePolicyRequest
+    from .service_policy import AddServicePolicyResponse as AddServicePolicyResponse
+    from .service_policy import AddServicePolicyRuleRequest as AddServicePolicyRuleRequest
+    from .service_policy import AddServicePolicyRuleResponse as AddServicePolicyRuleResponse
+    from .service_policy import DeleteServicePolicyRequest as DeleteServicePolicyRequest
+    from .service_policy import DeleteServicePolicyResponse as DeleteServicePolicyResponse
+    from .service_policy import DeleteServicePolicyRuleRequest as DeleteServicePolicyRuleRequest
+    from .service_policy import DeleteServicePolicyRuleResponse as DeleteServicePolicyRuleResponse
+    from .service_policy import GetServicePolicyInfoRequest as GetServicePolicyInfoRequest
+    from .service_policy import GetServicePolicyInfoResponse as GetServicePolicyInfoResponse
+    from .service_policy import GetServicePolicyListRequest as GetServicePolicyListRequest
+    from .service_policy import GetServicePolicyListResponse as GetServicePolicyListResponse
+    from .service_policy import GetServicePolicyRuleListRequest as GetServicePolicyRuleListRequest
+    from .service_policy import (
+        GetServicePolicyRuleListResponse as GetServicePolicyRuleListResponse,
+    )
+    from .service_policy import PolicyRuleInfo as PolicyRuleInfo
+    from .service_policy import ServicePolicyInfo as ServicePolicyInfo
     from .service_policy import UpdateServicePolicyRequest as UpdateServicePolicyRequest
     from .service_policy import UpdateServicePolicyResponse as UpdateServicePolicyResponse
     from .service_policy import UpdateServicePolicyRuleRequest as UpdateServicePolicyRuleRequest
     from .service_policy import UpdateServicePolicyRuleResponse as UpdateServicePolicyRuleResponse
+    from .session import ChangePasswordRequest as ChangePasswordRequest
+    from .session import ChangePasswordResponse as ChangePasswordResponse
+    from .session import GetSessionContextRequest as GetSessionContextRequest
+    from .session import GetSessionContextResponse as GetSessionContextResponse
+    from .session import LoginRequest as LoginRequest
+    from .session import LoginResponse as LoginResponse
+    from .session import LogoutRequest as LogoutRequest
+    from .session import LogoutResponse as LogoutResponse
+    from .session import PingRequest as PingRequest
+    from .session import PingResponse as PingResponse
+    from .sim_card import AddSimCardProfileRequest as AddSimCardProfileRequest
+    from .sim_card import AddSimCardProfileResponse as AddSimCardProfileResponse
+    from .sim_card import AddSimCardRequest as AddSimCardRequest
+    from .sim_card import AddSimCardResponse as AddSimCardResponse
+    from .sim_card import AssignSimCardRequest as AssignSimCardRequest
+    from .sim_card import AssignSimCardResponse as AssignSimCardResponse
+    from .sim_card import DeleteSimCardProfileRequest as DeleteSimCardProfileRequest
+    from .sim_card import DeleteSimCardProfileResponse as DeleteSimCardProfileResponse
+    from .sim_card import DeleteSimCardRequest as DeleteSimCardRequest
+    from .sim_card import DeleteSimCardResponse as DeleteSimCardResponse
+    from .sim_card import GetSimCardInfoRequest as GetSimCardInfoRequest
+    from .sim_card import GetSimCardInfoResponse as GetSimCardInfoResponse
+    from .sim_card import GetSimCardListRequest as GetSimCardListRequest
+    from .sim_card import GetSimCardListResponse as GetSimCardListResponse
+    from .sim_card import GetSimCardProfileListRequest as GetSimCardProfileListRequest
+    from .sim_card import GetSimCardProfileListResponse as GetSimCardProfileListResponse
+    from .sim_card import ReleaseSimCardRequest as ReleaseSimCardRequest
+    from .sim_card import ReleaseSimCardResponse as ReleaseSimCardResponse
+    from .sim_card import SIMCardInfo as SIMCardInfo
+    from .sim_card import SIMCardProfileInfo as SIMCardProfileInfo
+    from .sim_card import SwapSimCardRequest as SwapSimCardRequest
+    from .sim_card import SwapSimCardResponse as SwapSimCardResponse
     from .sim_card import UpdateSimCardProfileRequest as UpdateSimCardProfileRequest
     from .sim_card import UpdateSimCardProfileResponse as UpdateSimCardProfileResponse
     from .sim_card import UpdateSimCardRequest as UpdateSimCardRequest
     from .sim_card import UpdateSimCardResponse as UpdateSimCardResponse
+    from .statistics import ExportStatisticsRequest as ExportStatisticsRequest
+    from .statistics import ExportStatisticsResponse as ExportStatisticsResponse
+    from .statistics import (
+        GetStatisticsActiveSessionCountRequest as GetStatisticsActiveSessionCountRequest,
+    )
+    from .statistics import (
+        GetStatisticsActiveSessionCountResponse as GetStatisticsActiveSessionCountResponse,
+    )
+    from .statistics import GetStatisticsAsrAcdReportRequest as GetStatisticsAsrAcdReportRequest
+    from .statistics import GetStatisticsAsrAcdReportResponse as GetStatisticsAsrAcdReportResponse
+    from .statistics import (
+        GetStatisticsConcurrentCallsHistoryRequest as GetStatisticsConcurrentCallsHistoryRequest,
+    )
+    from .statistics import (
+        GetStatisticsConcurrentCallsHistoryResponse as GetStatisticsConcurrentCallsHistoryResponse,
+    )
+    from .statistics import GetStatisticsDashboardDataRequest as GetStatisticsDashboardDataRequest
+    from .statistics import (
+        GetStatisticsDashboardDataResponse as GetStatisticsDashboardDataResponse,
+    )
+    from .statistics import GetStatisticsRevenueReportRequest as GetStatisticsRevenueReportRequest
+    from .statistics import (
+        GetStatisticsRevenueReportResponse as GetStatisticsRevenueReportResponse,
+    )
+    from .statistics import GetStatisticsSummaryRequest as GetStatisticsSummaryRequest
+    from .statistics import GetStatisticsSummaryResponse as GetStatisticsSummaryResponse
+    from .statistics import (
+        GetStatisticsTopDestinationsRequest as GetStatisticsTopDestinationsRequest,
+    )
+    from .statistics import (
+        GetStatisticsTopDestinationsResponse as GetStatisticsTopDestinationsResponse,
+    )
+    from .statistics import GetTrafficStatisticsRequest as GetTrafficStatisticsRequest
+    from .statistics import GetTrafficStatisticsResponse as GetTrafficStatisticsResponse
+    from .statistics import GetXdrStatisticsRequest as GetXdrStatisticsRequest
+    from .statistics import GetXdrStatisticsResponse as GetXdrStatisticsResponse
+    from .statistics import TrafficStatisticsInfo as TrafficStatisticsInfo
+    from .statistics import XdrInfo as XdrInfo
+    from .subscription import AddSubscriptionDiscountRequest as AddSubscriptionDiscountRequest
+    from .subscription import AddSubscriptionDiscountResponse as AddSubscriptionDiscountResponse
+    from .subscription import AddSubscriptionPeriodFeeRequest as AddSubscriptionPeriodFeeRequest
+    from .subscription import AddSubscriptionPeriodFeeResponse as AddSubscriptionPeriodFeeResponse
+    from .subscription import AddSubscriptionRequest as AddSubscriptionRequest
+    from .subscription import AddSubscriptionResponse as AddSubscriptionResponse
+    from .subscription import (
+        DeleteSubscriptionDiscountRequest as DeleteSubscriptionDiscountRequest,
+    )
+    from .subscription import (
+        DeleteSubscriptionDiscountResponse as DeleteSubscriptionDiscountResponse,
+    )
+    from .subscription import (
+        DeleteSubscriptionPeriodFeeRequest as DeleteSubscriptionPeriodFeeRequest,
+    )
+    from .subscription import (
+        DeleteSubscriptionPeriodFeeResponse as DeleteSubscriptionPeriodFeeResponse,
+    )
+    from .subscription import DeleteSubscriptionRequest as DeleteSubscriptionRequest
+    from .subscription import DeleteSubscriptionResponse as DeleteSubscriptionResponse
+    from .subscription import GetSubscriptionChargeListRequest as GetSubscriptionChargeListRequest
+    from .subscription import (
+        GetSubscriptionChargeListResponse as GetSubscriptionChargeListResponse,
+    )
+    from .subscription import (
+        GetSubscriptionDiscountListRequest as GetSubscriptionDiscountListRequest,
+    )
+    from .subscription import (
+        GetSubscriptionDiscountListResponse as GetSubscriptionDiscountListResponse,
+    )
+    from .subscription import GetSubscriptionInfoRequest as GetSubscriptionInfoRequest
+    from .subscription import GetSubscriptionInfoResponse as GetSubscriptionInfoResponse
+    from .subscription import GetSubscriptionListRequest as GetSubscriptionListRequest
+    from .subscription import GetSubscriptionListResponse as GetSubscriptionListResponse
+    from .subscription import (
+        GetSubscriptionPeriodFeeListRequest as GetSubscriptionPeriodFeeListRequest,
+    )
+    from .subscription import (
+        GetSubscriptionPeriodFeeListResponse as GetSubscriptionPeriodFeeListResponse,
+    )
+    from .subscription import GetSubscriptionUsageRequest as GetSubscriptionUsageRequest
+    from .subscription import GetSubscriptionUsageResponse as GetSubscriptionUsageResponse
+    from .subscription import SubscriptionDiscountInfo as SubscriptionDiscountInfo
+    from .subscription import SubscriptionFeeInfo as SubscriptionFeeInfo
+    from .subscription import SubscriptionInfo as SubscriptionInfo
     from .subscription import (
         UpdateSubscriptionDiscountRequest as UpdateSubscriptionDiscountRequest,
     )
@@ -2164,12 +1885,87 @@ if TYPE_CHECKING:
     )
     from .subscription import UpdateSubscriptionRequest as UpdateSubscriptionRequest
     from .subscription import UpdateSubscriptionResponse as UpdateSubscriptionResponse
+    from .tariff import AddTariffOffPeakPeriodRequest as AddTariffOffPeakPeriodRequest
+    from .tariff import AddTariffOffPeakPeriodResponse as AddTariffOffPeakPeriodResponse
+    from .tariff import AddTariffRequest as AddTariffRequest
+    from .tariff import AddTariffResponse as AddTariffResponse
+    from .tariff import AddTariffSurchargeRequest as AddTariffSurchargeRequest
+    from .tariff import AddTariffSurchargeResponse as AddTariffSurchargeResponse
+    from .tariff import CloneTariffRequest as CloneTariffRequest
+    from .tariff import CloneTariffResponse as CloneTariffResponse
+    from .tariff import DeleteTariffOffPeakPeriodRequest as DeleteTariffOffPeakPeriodRequest
+    from .tariff import DeleteTariffOffPeakPeriodResponse as DeleteTariffOffPeakPeriodResponse
+    from .tariff import DeleteTariffRequest as DeleteTariffRequest
+    from .tariff import DeleteTariffResponse as DeleteTariffResponse
+    from .tariff import DeleteTariffSurchargeRequest as DeleteTariffSurchargeRequest
+    from .tariff import DeleteTariffSurchargeResponse as DeleteTariffSurchargeResponse
+    from .tariff import DownloadTariffRequest as DownloadTariffRequest
+    from .tariff import DownloadTariffResponse as DownloadTariffResponse
+    from .tariff import GetTariffChangeListRequest as GetTariffChangeListRequest
+    from .tariff import GetTariffChangeListResponse as GetTariffChangeListResponse
+    from .tariff import GetTariffInfoRequest as GetTariffInfoRequest
+    from .tariff import GetTariffInfoResponse as GetTariffInfoResponse
+    from .tariff import GetTariffListRequest as GetTariffListRequest
+    from .tariff import GetTariffListResponse as GetTariffListResponse
+    from .tariff import GetTariffOffPeakPeriodListRequest as GetTariffOffPeakPeriodListRequest
+    from .tariff import GetTariffOffPeakPeriodListResponse as GetTariffOffPeakPeriodListResponse
+    from .tariff import GetTariffSurchargeListRequest as GetTariffSurchargeListRequest
+    from .tariff import GetTariffSurchargeListResponse as GetTariffSurchargeListResponse
+    from .tariff import GetTariffUsageRequest as GetTariffUsageRequest
+    from .tariff import GetTariffUsageResponse as GetTariffUsageResponse
+    from .tariff import OffPeakPeriodInfo as OffPeakPeriodInfo
+    from .tariff import TariffSurchargeInfo as TariffSurchargeInfo
     from .tariff import UpdateTariffOffPeakPeriodRequest as UpdateTariffOffPeakPeriodRequest
     from .tariff import UpdateTariffOffPeakPeriodResponse as UpdateTariffOffPeakPeriodResponse
     from .tariff import UpdateTariffRequest as UpdateTariffRequest
     from .tariff import UpdateTariffResponse as UpdateTariffResponse
     from .tariff import UpdateTariffSurchargeRequest as UpdateTariffSurchargeRequest
     from .tariff import UpdateTariffSurchargeResponse as UpdateTariffSurchargeResponse
+    from .tariff import UploadTariffRequest as UploadTariffRequest
+    from .tariff import UploadTariffResponse as UploadTariffResponse
+    from .taxation import (
+        AddTaxationCustomerExemptionRequest as AddTaxationCustomerExemptionRequest,
+    )
+    from .taxation import (
+        AddTaxationCustomerExemptionResponse as AddTaxationCustomerExemptionResponse,
+    )
+    from .taxation import AddTaxationTaxPlanRequest as AddTaxationTaxPlanRequest
+    from .taxation import AddTaxationTaxPlanResponse as AddTaxationTaxPlanResponse
+    from .taxation import AddTaxationTaxRequest as AddTaxationTaxRequest
+    from .taxation import AddTaxationTaxResponse as AddTaxationTaxResponse
+    from .taxation import CalculateTaxationTaxesRequest as CalculateTaxationTaxesRequest
+    from .taxation import CalculateTaxationTaxesResponse as CalculateTaxationTaxesResponse
+    from .taxation import (
+        DeleteTaxationCustomerExemptionRequest as DeleteTaxationCustomerExemptionRequest,
+    )
+    from .taxation import (
+        DeleteTaxationCustomerExemptionResponse as DeleteTaxationCustomerExemptionResponse,
+    )
+    from .taxation import DeleteTaxationTaxPlanRequest as DeleteTaxationTaxPlanRequest
+    from .taxation import DeleteTaxationTaxPlanResponse as DeleteTaxationTaxPlanResponse
+    from .taxation import DeleteTaxationTaxRequest as DeleteTaxationTaxRequest
+    from .taxation import DeleteTaxationTaxResponse as DeleteTaxationTaxResponse
+    from .taxation import (
+        GetTaxationCustomerExemptionListRequest as GetTaxationCustomerExemptionListRequest,
+    )
+    from .taxation import (
+        GetTaxationCustomerExemptionListResponse as GetTaxationCustomerExemptionListResponse,
+    )
+    from .taxation import GetTaxationTaxExemptionListRequest as GetTaxationTaxExemptionListRequest
+    from .taxation import (
+        GetTaxationTaxExemptionListResponse as GetTaxationTaxExemptionListResponse,
+    )
+    from .taxation import GetTaxationTaxInfoRequest as GetTaxationTaxInfoRequest
+    from .taxation import GetTaxationTaxInfoResponse as GetTaxationTaxInfoResponse
+    from .taxation import GetTaxationTaxListRequest as GetTaxationTaxListRequest
+    from .taxation import GetTaxationTaxListResponse as GetTaxationTaxListResponse
+    from .taxation import GetTaxationTaxPlanListRequest as GetTaxationTaxPlanListRequest
+    from .taxation import GetTaxationTaxPlanListResponse as GetTaxationTaxPlanListResponse
+    from .taxation import GetTaxationTaxReportRequest as GetTaxationTaxReportRequest
+    from .taxation import GetTaxationTaxReportResponse as GetTaxationTaxReportResponse
+    from .taxation import TaxExemptionRecordInfo as TaxExemptionRecordInfo
+    from .taxation import TaxInfo as TaxInfo
+    from .taxation import TaxPlanInfo as TaxPlanInfo
     from .taxation import (
         UpdateTaxationCustomerExemptionRequest as UpdateTaxationCustomerExemptionRequest,
     )
@@ -2180,10 +1976,85 @@ if TYPE_CHECKING:
     from .taxation import UpdateTaxationTaxPlanResponse as UpdateTaxationTaxPlanResponse
     from .taxation import UpdateTaxationTaxRequest as UpdateTaxationTaxRequest
     from .taxation import UpdateTaxationTaxResponse as UpdateTaxationTaxResponse
+    from .template import AddTemplateRequest as AddTemplateRequest
+    from .template import AddTemplateResponse as AddTemplateResponse
+    from .template import AddTemplateVariableRequest as AddTemplateVariableRequest
+    from .template import AddTemplateVariableResponse as AddTemplateVariableResponse
+    from .template import DeleteTemplateRequest as DeleteTemplateRequest
+    from .template import DeleteTemplateResponse as DeleteTemplateResponse
+    from .template import DeleteTemplateVariableRequest as DeleteTemplateVariableRequest
+    from .template import DeleteTemplateVariableResponse as DeleteTemplateVariableResponse
+    from .template import GetTemplateFileRequest as GetTemplateFileRequest
+    from .template import GetTemplateFileResponse as GetTemplateFileResponse
+    from .template import GetTemplateInfoRequest as GetTemplateInfoRequest
+    from .template import GetTemplateInfoResponse as GetTemplateInfoResponse
+    from .template import GetTemplateListRequest as GetTemplateListRequest
+    from .template import GetTemplateListResponse as GetTemplateListResponse
+    from .template import GetTemplateVariableListRequest as GetTemplateVariableListRequest
+    from .template import GetTemplateVariableListResponse as GetTemplateVariableListResponse
+    from .template import PreviewTemplateRequest as PreviewTemplateRequest
+    from .template import PreviewTemplateResponse as PreviewTemplateResponse
+    from .template import RenderTemplateRequest as RenderTemplateRequest
+    from .template import RenderTemplateResponse as RenderTemplateResponse
+    from .template import TemplateInfo as TemplateInfo
+    from .template import TemplateVariableInfo as TemplateVariableInfo
     from .template import UpdateTemplateRequest as UpdateTemplateRequest
     from .template import UpdateTemplateResponse as UpdateTemplateResponse
     from .template import UpdateTemplateVariableRequest as UpdateTemplateVariableRequest
     from .template import UpdateTemplateVariableResponse as UpdateTemplateVariableResponse
+    from .template import UploadTemplateFileRequest as UploadTemplateFileRequest
+    from .template import UploadTemplateFileResponse as UploadTemplateFileResponse
+    from .transaction import GetTransactionInfoRequest as GetTransactionInfoRequest
+    from .transaction import GetTransactionInfoResponse as GetTransactionInfoResponse
+    from .transaction import GetTransactionListRequest as GetTransactionListRequest
+    from .transaction import GetTransactionListResponse as GetTransactionListResponse
+    from .transaction import GetTransactionSummaryRequest as GetTransactionSummaryRequest
+    from .transaction import GetTransactionSummaryResponse as GetTransactionSummaryResponse
+    from .transaction import ReverseTransactionRequest as ReverseTransactionRequest
+    from .transaction import ReverseTransactionResponse as ReverseTransactionResponse
+    from .transaction import TransactionInfo as TransactionInfo
+    from .trouble_ticket import AddTroubleTicketCategoryRequest as AddTroubleTicketCategoryRequest
+    from .trouble_ticket import (
+        AddTroubleTicketCategoryResponse as AddTroubleTicketCategoryResponse,
+    )
+    from .trouble_ticket import AddTroubleTicketCommentRequest as AddTroubleTicketCommentRequest
+    from .trouble_ticket import AddTroubleTicketCommentResponse as AddTroubleTicketCommentResponse
+    from .trouble_ticket import AddTroubleTicketRequest as AddTroubleTicketRequest
+    from .trouble_ticket import AddTroubleTicketResponse as AddTroubleTicketResponse
+    from .trouble_ticket import AssignTroubleTicketRequest as AssignTroubleTicketRequest
+    from .trouble_ticket import AssignTroubleTicketResponse as AssignTroubleTicketResponse
+    from .trouble_ticket import CloseTroubleTicketRequest as CloseTroubleTicketRequest
+    from .trouble_ticket import CloseTroubleTicketResponse as CloseTroubleTicketResponse
+    from .trouble_ticket import (
+        DeleteTroubleTicketCategoryRequest as DeleteTroubleTicketCategoryRequest,
+    )
+    from .trouble_ticket import (
+        DeleteTroubleTicketCategoryResponse as DeleteTroubleTicketCategoryResponse,
+    )
+    from .trouble_ticket import DeleteTroubleTicketRequest as DeleteTroubleTicketRequest
+    from .trouble_ticket import DeleteTroubleTicketResponse as DeleteTroubleTicketResponse
+    from .trouble_ticket import (
+        GetTroubleTicketCategoryListRequest as GetTroubleTicketCategoryListRequest,
+    )
+    from .trouble_ticket import (
+        GetTroubleTicketCategoryListResponse as GetTroubleTicketCategoryListResponse,
+    )
+    from .trouble_ticket import (
+        GetTroubleTicketCommentListRequest as GetTroubleTicketCommentListRequest,
+    )
+    from .trouble_ticket import (
+        GetTroubleTicketCommentListResponse as GetTroubleTicketCommentListResponse,
+    )
+    from .trouble_ticket import GetTroubleTicketInfoRequest as GetTroubleTicketInfoRequest
+    from .trouble_ticket import GetTroubleTicketInfoResponse as GetTroubleTicketInfoResponse
+    from .trouble_ticket import GetTroubleTicketListRequest as GetTroubleTicketListRequest
+    from .trouble_ticket import GetTroubleTicketListResponse as GetTroubleTicketListResponse
+    from .trouble_ticket import ReopenTroubleTicketRequest as ReopenTroubleTicketRequest
+    from .trouble_ticket import ReopenTroubleTicketResponse as ReopenTroubleTicketResponse
+    from .trouble_ticket import TicketCategoryInfo as TicketCategoryInfo
+    from .trouble_ticket import TicketCommentInfo as TicketCommentInfo
+    from .trouble_ticket import TicketInfo as TicketInfo
+    from .trouble_ticket import TicketPriority as TicketPriority
     from .trouble_ticket import (
         UpdateTroubleTicketCategoryRequest as UpdateTroubleTicketCategoryRequest,
     )
@@ -2192,6 +2063,53 @@ if TYPE_CHECKING:
     )
     from .trouble_ticket import UpdateTroubleTicketRequest as UpdateTroubleTicketRequest
     from .trouble_ticket import UpdateTroubleTicketResponse as UpdateTroubleTicketResponse
+    from .ua import AddUAFirmwareRequest as AddUAFirmwareRequest
+    from .ua import AddUAFirmwareResponse as AddUAFirmwareResponse
+    from .ua import AddUaLineRequest as AddUaLineRequest
+    from .ua import AddUaLineResponse as AddUaLineResponse
+    from .ua import AddUaProfileRequest as AddUaProfileRequest
+    from .ua import AddUaProfileResponse as AddUaProfileResponse
+    from .ua import AddUaRequest as AddUaRequest
+    from .ua import AddUaResponse as AddUaResponse
+    from .ua import DeleteUAFirmwareRequest as DeleteUAFirmwareRequest
+    from .ua import DeleteUAFirmwareResponse as DeleteUAFirmwareResponse
+    from .ua import DeleteUaLineRequest as DeleteUaLineRequest
+    from .ua import DeleteUaLineResponse as DeleteUaLineResponse
+    from .ua import DeleteUaProfileRequest as DeleteUaProfileRequest
+    from .ua import DeleteUaProfileResponse as DeleteUaProfileResponse
+    from .ua import DeleteUaRequest as DeleteUaRequest
+    from .ua import DeleteUaResponse as DeleteUaResponse
+    from .ua import FirmwareInfo as FirmwareInfo
+    from .ua import GetUaConfigFileRequest as GetUaConfigFileRequest
+    from .ua import GetUaConfigFileResponse as GetUaConfigFileResponse
+    from .ua import GetUAFirmwareListRequest as GetUAFirmwareListRequest
+    from .ua import GetUAFirmwareListResponse as GetUAFirmwareListResponse
+    from .ua import GetUaInfoRequest as GetUaInfoRequest
+    from .ua import GetUaInfoResponse as GetUaInfoResponse
+    from .ua import GetUAIpPhoneInfoRequest as GetUAIpPhoneInfoRequest
+    from .ua import GetUAIpPhoneInfoResponse as GetUAIpPhoneInfoResponse
+    from .ua import GetUaLineListRequest as GetUaLineListRequest
+    from .ua import GetUaLineListResponse as GetUaLineListResponse
+    from .ua import GetUaListRequest as GetUaListRequest
+    from .ua import GetUaListResponse as GetUaListResponse
+    from .ua import GetUAManagedPhoneListRequest as GetUAManagedPhoneListRequest
+    from .ua import GetUAManagedPhoneListResponse as GetUAManagedPhoneListResponse
+    from .ua import GetUaProfileInfoRequest as GetUaProfileInfoRequest
+    from .ua import GetUaProfileInfoResponse as GetUaProfileInfoResponse
+    from .ua import GetUaProfileListRequest as GetUaProfileListRequest
+    from .ua import GetUaProfileListResponse as GetUaProfileListResponse
+    from .ua import GetUaTypeListRequest as GetUaTypeListRequest
+    from .ua import GetUaTypeListResponse as GetUaTypeListResponse
+    from .ua import IPPhoneInfo as IPPhoneInfo
+    from .ua import ManagedIPPhoneInfo as ManagedIPPhoneInfo
+    from .ua import RebootUaRequest as RebootUaRequest
+    from .ua import RebootUaResponse as RebootUaResponse
+    from .ua import ReprovisionUaRequest as ReprovisionUaRequest
+    from .ua import ReprovisionUaResponse as ReprovisionUaResponse
+    from .ua import UAInfo as UAInfo
+    from .ua import UALineInfo as UALineInfo
+    from .ua import UAProfileInfo as UAProfileInfo
+    from .ua import UATypeInfo as UATypeInfo
     from .ua import UpdateUAFirmwareRequest as UpdateUAFirmwareRequest
     from .ua import UpdateUAFirmwareResponse as UpdateUAFirmwareResponse
     from .ua import UpdateUaLineRequest as UpdateUaLineRequest
@@ -2200,12 +2118,75 @@ if TYPE_CHECKING:
     from .ua import UpdateUaProfileResponse as UpdateUaProfileResponse
     from .ua import UpdateUaRequest as UpdateUaRequest
     from .ua import UpdateUaResponse as UpdateUaResponse
+    from .user import AddUserApiTokenRequest as AddUserApiTokenRequest
+    from .user import AddUserApiTokenResponse as AddUserApiTokenResponse
+    from .user import AddUserRequest as AddUserRequest
+    from .user import AddUserResponse as AddUserResponse
+    from .user import AddUserSessionRequest as AddUserSessionRequest
+    from .user import AddUserSessionResponse as AddUserSessionResponse
+    from .user import APITokenInfo as APITokenInfo
+    from .user import ChangeUserPasswordRequest as ChangeUserPasswordRequest
+    from .user import ChangeUserPasswordResponse as ChangeUserPasswordResponse
+    from .user import DeleteUserApiTokenRequest as DeleteUserApiTokenRequest
+    from .user import DeleteUserApiTokenResponse as DeleteUserApiTokenResponse
+    from .user import DeleteUserRequest as DeleteUserRequest
+    from .user import DeleteUserResponse as DeleteUserResponse
+    from .user import DeleteUserSessionRequest as DeleteUserSessionRequest
+    from .user import DeleteUserSessionResponse as DeleteUserSessionResponse
+    from .user import GetUserApiTokenListRequest as GetUserApiTokenListRequest
+    from .user import GetUserApiTokenListResponse as GetUserApiTokenListResponse
+    from .user import GetUserInfoRequest as GetUserInfoRequest
+    from .user import GetUserInfoResponse as GetUserInfoResponse
+    from .user import GetUserListRequest as GetUserListRequest
+    from .user import GetUserListResponse as GetUserListResponse
+    from .user import GetUserMyInfoRequest as GetUserMyInfoRequest
+    from .user import GetUserMyInfoResponse as GetUserMyInfoResponse
+    from .user import GetUserPermissionsRequest as GetUserPermissionsRequest
+    from .user import GetUserPermissionsResponse as GetUserPermissionsResponse
+    from .user import GetUserSessionListRequest as GetUserSessionListRequest
+    from .user import GetUserSessionListResponse as GetUserSessionListResponse
+    from .user import UnlockUserRequest as UnlockUserRequest
+    from .user import UnlockUserResponse as UnlockUserResponse
     from .user import UpdateUserApiTokenRequest as UpdateUserApiTokenRequest
     from .user import UpdateUserApiTokenResponse as UpdateUserApiTokenResponse
     from .user import UpdateUserRequest as UpdateUserRequest
     from .user import UpdateUserResponse as UpdateUserResponse
     from .user import UpdateUserSessionRequest as UpdateUserSessionRequest
     from .user import UpdateUserSessionResponse as UpdateUserSessionResponse
+    from .user import UserInfo as UserInfo
+    from .user import UserSessionInfo as UserSessionInfo
+    from .vendor import AddVendorBatchRequest as AddVendorBatchRequest
+    from .vendor import AddVendorBatchResponse as AddVendorBatchResponse
+    from .vendor import AddVendorContactRequest as AddVendorContactRequest
+    from .vendor import AddVendorContactResponse as AddVendorContactResponse
+    from .vendor import AddVendorInvoiceRequest as AddVendorInvoiceRequest
+    from .vendor import AddVendorInvoiceResponse as AddVendorInvoiceResponse
+    from .vendor import AddVendorRequest as AddVendorRequest
+    from .vendor import AddVendorResponse as AddVendorResponse
+    from .vendor import DeleteVendorBatchRequest as DeleteVendorBatchRequest
+    from .vendor import DeleteVendorBatchResponse as DeleteVendorBatchResponse
+    from .vendor import DeleteVendorContactRequest as DeleteVendorContactRequest
+    from .vendor import DeleteVendorContactResponse as DeleteVendorContactResponse
+    from .vendor import DeleteVendorInvoiceRequest as DeleteVendorInvoiceRequest
+    from .vendor import DeleteVendorInvoiceResponse as DeleteVendorInvoiceResponse
+    from .vendor import DeleteVendorRequest as DeleteVendorRequest
+    from .vendor import DeleteVendorResponse as DeleteVendorResponse
+    from .vendor import GetVendorBalanceRequest as GetVendorBalanceRequest
+    from .vendor import GetVendorBalanceResponse as GetVendorBalanceResponse
+    from .vendor import GetVendorBatchListRequest as GetVendorBatchListRequest
+    from .vendor import GetVendorBatchListResponse as GetVendorBatchListResponse
+    from .vendor import GetVendorContactListRequest as GetVendorContactListRequest
+    from .vendor import GetVendorContactListResponse as GetVendorContactListResponse
+    from .vendor import GetVendorInfoRequest as GetVendorInfoRequest
+    from .vendor import GetVendorInfoResponse as GetVendorInfoResponse
+    from .vendor import GetVendorInvoiceListRequest as GetVendorInvoiceListRequest
+    from .vendor import GetVendorInvoiceListResponse as GetVendorInvoiceListResponse
+    from .vendor import GetVendorListRequest as GetVendorListRequest
+    from .vendor import GetVendorListResponse as GetVendorListResponse
+    from .vendor import GetVendorXdrListRequest as GetVendorXdrListRequest
+    from .vendor import GetVendorXdrListResponse as GetVendorXdrListResponse
+    from .vendor import MakeVendorTransactionRequest as MakeVendorTransactionRequest
+    from .vendor import MakeVendorTransactionResponse as MakeVendorTransactionResponse
     from .vendor import UpdateVendorBatchRequest as UpdateVendorBatchRequest
     from .vendor import UpdateVendorBatchResponse as UpdateVendorBatchResponse
     from .vendor import UpdateVendorContactRequest as UpdateVendorContactRequest
@@ -2214,51 +2195,70 @@ if TYPE_CHECKING:
     from .vendor import UpdateVendorInvoiceResponse as UpdateVendorInvoiceResponse
     from .vendor import UpdateVendorRequest as UpdateVendorRequest
     from .vendor import UpdateVendorResponse as UpdateVendorResponse
-    from .voicemail import UpdateVoicemailVmFolderRequest as UpdateVoicemailVmFolderRequest
-    from .voicemail import UpdateVoicemailVmFolderResponse as UpdateVoicemailVmFolderResponse
-    from .voucher import UpdateVoucherBatchRequest as UpdateVoucherBatchRequest
-    from .voucher import UpdateVoucherBatchResponse as UpdateVoucherBatchResponse
-    from .voucher import UpdateVoucherRequest as UpdateVoucherRequest
-    from .voucher import UpdateVoucherResponse as UpdateVoucherResponse
-    from .account import UploadAccountMohRequest as UploadAccountMohRequest
-    from .account import UploadAccountMohResponse as UploadAccountMohResponse
-    from .batch import UploadBatchFileRequest as UploadBatchFileRequest
-    from .batch import UploadBatchFileResponse as UploadBatchFileResponse
-    from .company import UploadCompanyLogoRequest as UploadCompanyLogoRequest
-    from .company import UploadCompanyLogoResponse as UploadCompanyLogoResponse
-    from .customer import UploadCustomerDocumentRequest as UploadCustomerDocumentRequest
-    from .customer import UploadCustomerDocumentResponse as UploadCustomerDocumentResponse
-    from .tariff import UploadTariffRequest as UploadTariffRequest
-    from .tariff import UploadTariffResponse as UploadTariffResponse
-    from .template import UploadTemplateFileRequest as UploadTemplateFileRequest
-    from .template import UploadTemplateFileResponse as UploadTemplateFileResponse
-    from .user import UserInfo as UserInfo
-    from .user import UserSessionInfo as UserSessionInfo
-    from .discount_plan import VDPlanItemInfo as VDPlanItemInfo
-    from .voicemail import VMFolderInfo as VMFolderInfo
-    from .voicemail import VMMessageInfo as VMMessageInfo
-    from .voicemail import VMSettingsInfo as VMSettingsInfo
-    from .account import ValidateAccountInfoRequest as ValidateAccountInfoRequest
-    from .account import ValidateAccountInfoResponse as ValidateAccountInfoResponse
-    from .customer import ValidateCustomerInfoRequest as ValidateCustomerInfoRequest
-    from .customer import ValidateCustomerInfoResponse as ValidateCustomerInfoResponse
-    from .location import ValidateLocationRequest as ValidateLocationRequest
-    from .location import ValidateLocationResponse as ValidateLocationResponse
     from .vendor import VendorBatchInfo as VendorBatchInfo
     from .vendor import VendorContactInfo as VendorContactInfo
     from .vendor import VendorInfo as VendorInfo
     from .vendor import VendorInvoiceInfo as VendorInvoiceInfo
-    from .payment import VerifyPaymentMethodRequest as VerifyPaymentMethodRequest
-    from .payment import VerifyPaymentMethodResponse as VerifyPaymentMethodResponse
-    from .invoice import VoidInvoiceRequest as VoidInvoiceRequest
-    from .invoice import VoidInvoiceResponse as VoidInvoiceResponse
+    from .voicemail import AddVoicemailVmFolderRequest as AddVoicemailVmFolderRequest
+    from .voicemail import AddVoicemailVmFolderResponse as AddVoicemailVmFolderResponse
+    from .voicemail import DeleteVoicemailVmFolderRequest as DeleteVoicemailVmFolderRequest
+    from .voicemail import DeleteVoicemailVmFolderResponse as DeleteVoicemailVmFolderResponse
+    from .voicemail import DeleteVoicemailVmMessageRequest as DeleteVoicemailVmMessageRequest
+    from .voicemail import DeleteVoicemailVmMessageResponse as DeleteVoicemailVmMessageResponse
+    from .voicemail import ForwardVoicemailVmMessageRequest as ForwardVoicemailVmMessageRequest
+    from .voicemail import ForwardVoicemailVmMessageResponse as ForwardVoicemailVmMessageResponse
+    from .voicemail import GetVoicemailVmFolderListRequest as GetVoicemailVmFolderListRequest
+    from .voicemail import GetVoicemailVmFolderListResponse as GetVoicemailVmFolderListResponse
+    from .voicemail import GetVoicemailVmGreetingRequest as GetVoicemailVmGreetingRequest
+    from .voicemail import GetVoicemailVmGreetingResponse as GetVoicemailVmGreetingResponse
+    from .voicemail import GetVoicemailVmMessageListRequest as GetVoicemailVmMessageListRequest
+    from .voicemail import GetVoicemailVmMessageListResponse as GetVoicemailVmMessageListResponse
+    from .voicemail import GetVoicemailVmMessageRequest as GetVoicemailVmMessageRequest
+    from .voicemail import GetVoicemailVmMessageResponse as GetVoicemailVmMessageResponse
+    from .voicemail import GetVoicemailVmSettingsRequest as GetVoicemailVmSettingsRequest
+    from .voicemail import GetVoicemailVmSettingsResponse as GetVoicemailVmSettingsResponse
+    from .voicemail import MoveVoicemailVmMessageRequest as MoveVoicemailVmMessageRequest
+    from .voicemail import MoveVoicemailVmMessageResponse as MoveVoicemailVmMessageResponse
+    from .voicemail import SetVoicemailVmGreetingRequest as SetVoicemailVmGreetingRequest
+    from .voicemail import SetVoicemailVmGreetingResponse as SetVoicemailVmGreetingResponse
+    from .voicemail import SetVoicemailVmSettingsRequest as SetVoicemailVmSettingsRequest
+    from .voicemail import SetVoicemailVmSettingsResponse as SetVoicemailVmSettingsResponse
+    from .voicemail import UpdateVoicemailVmFolderRequest as UpdateVoicemailVmFolderRequest
+    from .voicemail import UpdateVoicemailVmFolderResponse as UpdateVoicemailVmFolderResponse
+    from .voicemail import VMFolderInfo as VMFolderInfo
+    from .voicemail import VMMessageInfo as VMMessageInfo
+    from .voicemail import VMSettingsInfo as VMSettingsInfo
+    from .voucher import AddVoucherBatchRequest as AddVoucherBatchRequest
+    from .voucher import AddVoucherBatchResponse as AddVoucherBatchResponse
+    from .voucher import AddVoucherRequest as AddVoucherRequest
+    from .voucher import AddVoucherResponse as AddVoucherResponse
+    from .voucher import BlockVoucherRequest as BlockVoucherRequest
+    from .voucher import BlockVoucherResponse as BlockVoucherResponse
+    from .voucher import DeleteVoucherBatchRequest as DeleteVoucherBatchRequest
+    from .voucher import DeleteVoucherBatchResponse as DeleteVoucherBatchResponse
+    from .voucher import DeleteVoucherRequest as DeleteVoucherRequest
+    from .voucher import DeleteVoucherResponse as DeleteVoucherResponse
+    from .voucher import GenerateVouchersRequest as GenerateVouchersRequest
+    from .voucher import GenerateVouchersResponse as GenerateVouchersResponse
+    from .voucher import GetVoucherBatchListRequest as GetVoucherBatchListRequest
+    from .voucher import GetVoucherBatchListResponse as GetVoucherBatchListResponse
+    from .voucher import GetVoucherByPinRequest as GetVoucherByPinRequest
+    from .voucher import GetVoucherByPinResponse as GetVoucherByPinResponse
+    from .voucher import GetVoucherInfoRequest as GetVoucherInfoRequest
+    from .voucher import GetVoucherInfoResponse as GetVoucherInfoResponse
+    from .voucher import GetVoucherListRequest as GetVoucherListRequest
+    from .voucher import GetVoucherListResponse as GetVoucherListResponse
+    from .voucher import GetVoucherRechargeHistoryRequest as GetVoucherRechargeHistoryRequest
+    from .voucher import GetVoucherRechargeHistoryResponse as GetVoucherRechargeHistoryResponse
+    from .voucher import Recharge as Recharge
+    from .voucher import RechargeVoucherRequest as RechargeVoucherRequest
+    from .voucher import RechargeVoucherResponse as RechargeVoucherResponse
+    from .voucher import UpdateVoucherBatchRequest as UpdateVoucherBatchRequest
+    from .voucher import UpdateVoucherBatchResponse as UpdateVoucherBatchResponse
+    from .voucher import UpdateVoucherRequest as UpdateVoucherRequest
+    from .voucher import UpdateVoucherResponse as UpdateVoucherResponse
     from .voucher import VoucherBatchInfo as VoucherBatchInfo
     from .voucher import VoucherInfo as VoucherInfo
-    from .common import WebhookHeader as WebhookHeader
-    from .notification import WebhookInfo as WebhookInfo
-    from .common import XDRInfo as XDRInfo
-    from .statistics import XdrInfo as XdrInfo
-    from .common import YesNo as YesNo
 
 _MODULES: dict[str, str] = {
     "AAActionInfo": ".auto_attendant",

@@ -3,17 +3,18 @@
 
 from __future__ import annotations
 
-from datetime import date
-from datetime import datetime
+from datetime import date, datetime
+
+from .._runtime.struct import UNSET, Struct, UnsetType
 from .common import (
     AccountInfo,
     AccountSubscriptionInfo,
     AddonInfo,
-    BillStatus,
     BillingModel,
+    BillStatus,
     CounterInfo,
-    CustomFieldsValuesInfo,
     CustomerInfo,
+    CustomFieldsValuesInfo,
     ProductInfo,
     ServiceFeatureInfo,
     SessionRecord,
@@ -23,8 +24,6 @@ from .common import (
     XDRInfo,
     YesNo,
 )
-
-from .._runtime.struct import Struct, UNSET, UnsetType
 
 __all__ = [
     "AccessNumberInfo",

@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+
 from msgspec import field
 
-from .._runtime.struct import Struct, UNSET, UnsetType
-from .._runtime.struct import OpenStrEnum
+from .._runtime.struct import UNSET, OpenStrEnum, Struct, UnsetType
 
 __all__ = [
     "AddBatchFieldRequest",

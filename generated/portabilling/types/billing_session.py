@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from .common import SessionRecord
 
-from .._runtime.struct import Struct, UNSET, UnsetType
+from .._runtime.struct import UNSET, Struct, UnsetType
+from .common import SessionRecord
 
 __all__ = [
     "AuthorizeBillingSessionRequest",

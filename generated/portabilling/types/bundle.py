@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from datetime import datetime
-from .common import CounterInfo, YesNo
+from decimal import Decimal
 
-from .._runtime.struct import Struct, UNSET, UnsetType
+from .._runtime.struct import UNSET, Struct, UnsetType
+from .common import CounterInfo, YesNo
 
 __all__ = [
     "ActivateBundleRequest",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .._runtime.struct import Struct, UNSET, UnsetType
+from .._runtime.struct import UNSET, Struct, UnsetType
 
 __all__ = [
     "AddCallshopBoothRequest",

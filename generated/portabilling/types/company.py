@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-
-from .._runtime.struct import Struct, UNSET, UnsetType
+from .._runtime.struct import UNSET, Struct, UnsetType
 
 __all__ = [
     "AddCompanyBankAccountRequest",

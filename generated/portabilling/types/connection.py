@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
+from .._runtime.struct import UNSET, Struct, UnsetType
 from .common import YesNo
-
-from .._runtime.struct import Struct, UNSET, UnsetType
 
 __all__ = [
     "AddConnectionAttributeRequest",

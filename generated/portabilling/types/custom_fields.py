@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from .common import YesNo
 from msgspec import field
 
-from .._runtime.struct import Struct, UNSET, UnsetType
+from .._runtime.struct import UNSET, Struct, UnsetType
+from .common import YesNo
 
 __all__ = [
     "AddCustomFieldsCustomFieldGroupRequest",

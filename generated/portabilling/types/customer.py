@@ -3,20 +3,23 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from decimal import Decimal
-from datetime import date
-from datetime import datetime
+
+from msgspec import field
+
+from .._runtime.struct import UNSET, Struct, UnsetType
 from .common import (
     AccountInfo,
     AccountSubscriptionInfo,
     BillStatus,
     CounterInfo,
     CreditLimitWarningInfo,
-    CustomFieldsValuesInfo,
     CustomerClassInfo,
     CustomerDocumentInfo,
     CustomerInfo,
     CustomerTreeNode,
+    CustomFieldsValuesInfo,
     InvoiceInfo,
     ProductInfo,
     ServiceFeatureInfo,
@@ -25,9 +28,6 @@ from .common import (
     XDRInfo,
     YesNo,
 )
-from msgspec import field
-
-from .._runtime.struct import Struct, UNSET, UnsetType
 
 __all__ = [
     "AbbreviatedDialingInfo",

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from .common import DestinationInfo
 from msgspec import field
 
-from .._runtime.struct import Struct, UNSET, UnsetType
+from .._runtime.struct import UNSET, Struct, UnsetType
+from .common import DestinationInfo
 
 __all__ = [
     "AddDestinationGroupDestGroupRequest",

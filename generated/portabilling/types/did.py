@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-from datetime import date
-from datetime import datetime
-from .common import YesNo
+from datetime import date, datetime
 
-from .._runtime.struct import Struct, UNSET, UnsetType
+from .._runtime.struct import UNSET, Struct, UnsetType
+from .common import YesNo
 
 __all__ = [
     "AddDIDDoBatchRequest",

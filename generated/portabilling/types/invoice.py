@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from decimal import Decimal
-from datetime import date
-from datetime import datetime
-from .common import InvoiceInfo, InvoiceStatus, InvoiceTaxInfo, XDRInfo
 
-from .._runtime.struct import Struct, UNSET, UnsetType
+from .._runtime.struct import UNSET, Struct, UnsetType
+from .common import InvoiceInfo, InvoiceStatus, InvoiceTaxInfo, XDRInfo
 
 __all__ = [
     "AddInvoiceTemplateBindingRequest",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._runtime.struct import Struct, UNSET, UnsetType
+from .._runtime.struct import UNSET, Struct, UnsetType
 
 __all__ = [
     "AddIVRPromptRequest",

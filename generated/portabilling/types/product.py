@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 from datetime import date
+
+from .._runtime.struct import UNSET, Struct, UnsetType
 from .common import (
     CustomFieldsValuesInfo,
     ProductInfo,
@@ -12,8 +14,6 @@ from .common import (
     SummaryInfo,
     YesNo,
 )
-
-from .._runtime.struct import Struct, UNSET, UnsetType
 
 __all__ = [
     "AccessibilityInfo",

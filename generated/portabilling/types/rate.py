@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from datetime import time
-from .common import RateHistoryEntry, YesNo
+from datetime import datetime, time
+
 from msgspec import field
 
-from .._runtime.struct import Struct, UNSET, UnsetType
+from .._runtime.struct import UNSET, Struct, UnsetType
+from .common import RateHistoryEntry, YesNo
 
 __all__ = [
     "AddRateFormulaRequest",

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from datetime import date
-from .common import CustomerInfo
+from decimal import Decimal
 
-from .._runtime.struct import Struct, UNSET, UnsetType
+from .._runtime.struct import UNSET, Struct, UnsetType
+from .common import CustomerInfo
 
 __all__ = [
     "AddRepresentativeCommissionRuleRequest",

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from datetime import date
-from .common import CustomerInfo, CustomerTreeNode, ProductInfo, SummaryInfo, YesNo
 
-from .._runtime.struct import Struct, UNSET, UnsetType
+from .._runtime.struct import UNSET, Struct, UnsetType
+from .common import CustomerInfo, CustomerTreeNode, ProductInfo, SummaryInfo, YesNo
 
 __all__ = [
     "GetResellerProductListRequest",

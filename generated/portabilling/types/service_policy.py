@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from datetime import time
-from .common import ServiceAttributeInfo
 
-from .._runtime.struct import Struct, UNSET, UnsetType
+from .._runtime.struct import UNSET, Struct, UnsetType
+from .common import ServiceAttributeInfo
 
 __all__ = [
     "AddServicePolicyRequest",

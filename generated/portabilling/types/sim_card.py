@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from datetime import date
-from .common import YesNo
 
-from .._runtime.struct import Struct, UNSET, UnsetType
+from .._runtime.struct import UNSET, Struct, UnsetType
+from .common import YesNo
 
 __all__ = [
     "AddSimCardProfileRequest",

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from decimal import Decimal
-from datetime import date
-from datetime import datetime
-from .common import DestinationInfo, SummaryInfo
+
 from msgspec import field
 
-from .._runtime.struct import Struct, UNSET, UnsetType
+from .._runtime.struct import UNSET, Struct, UnsetType
+from .common import DestinationInfo, SummaryInfo
 
 __all__ = [
     "ExportStatisticsRequest",

@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from datetime import time
-from .common import ProductInfo, RateHistoryEntry, TariffInfo
+from datetime import datetime, time
 
-from .._runtime.struct import Struct, UNSET, UnsetType
+from .._runtime.struct import UNSET, Struct, UnsetType
+from .common import ProductInfo, RateHistoryEntry, TariffInfo
 
 __all__ = [
     "AddTariffOffPeakPeriodRequest",

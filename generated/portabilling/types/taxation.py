@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from datetime import date
-from .common import InvoiceTaxInfo, YesNo
+from decimal import Decimal
+
 from msgspec import field
 
-from .._runtime.struct import Struct, UNSET, UnsetType
+from .._runtime.struct import UNSET, Struct, UnsetType
+from .common import InvoiceTaxInfo, YesNo
 
 __all__ = [
     "AddTaxationCustomerExemptionRequest",

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any
 from datetime import datetime
-from .common import YesNo
+from typing import Any
+
 from msgspec import field
 
-from .._runtime.struct import Struct, UNSET, UnsetType
+from .._runtime.struct import UNSET, Struct, UnsetType
+from .common import YesNo
 
 __all__ = [
     "AddTemplateRequest",

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .._runtime.struct import Struct, UNSET, UnsetType
-from .._runtime.struct import OpenIntEnum
+from .._runtime.struct import UNSET, OpenIntEnum, Struct, UnsetType
 
 __all__ = [
     "AddTroubleTicketCategoryRequest",

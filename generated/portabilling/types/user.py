@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from datetime import date
-from datetime import datetime
-from .common import AccessPermissionInfo, YesNo
+from datetime import date, datetime
+
 from msgspec import field
 
-from .._runtime.struct import Struct, UNSET, UnsetType
+from .._runtime.struct import UNSET, Struct, UnsetType
+from .common import AccessPermissionInfo, YesNo
 
 __all__ = [
     "APITokenInfo",

@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from .common import YesNo
+
 from msgspec import field
 
-from .._runtime.struct import Struct, UNSET, UnsetType
+from .._runtime.struct import UNSET, Struct, UnsetType
+from .common import YesNo
 
 __all__ = [
     "AddVoicemailVmFolderRequest",

@@ -23,11 +23,11 @@ if TYPE_CHECKING:
     from ._runtime.pool import AsyncPooledTransport as AsyncPooledTransport
     from ._runtime.pool import PooledTransport as PooledTransport
     from ._runtime.service import CallOptions as CallOptions
-    from ._runtime.xmlparse import XmlLimits as XmlLimits
     from ._runtime.struct import UNSET as UNSET
     from ._runtime.struct import UnsetType as UnsetType
-    from .admin import AsyncAdminClient as AsyncAdminClient
+    from ._runtime.xmlparse import XmlLimits as XmlLimits
     from .admin import AdminClient as AdminClient
+    from .admin import AsyncAdminClient as AsyncAdminClient
 
 RELEASE = ""
 SOURCE_SHA256 = "507e8742d67cc66d6f815028f4878c79b49461b93980fafae2497b7f029be1cb"

@@ -6,11 +6,10 @@ Admin interface, edge/EdgeAdminService.wsdl.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, overload
 
-from .._runtime.operation import Operation
+from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.edge import (
@@ -23,31 +22,26 @@ from ..types.edge import (
 
 __all__ = ["EdgeService", "AsyncEdgeService"]
 
-GET_ODD_LIST: Operation[GetOddListRequest, GetOddListResponse] = Operation(
-    service="Edge",
-    name="get_odd_list",
+SERVICE = ServiceSpec(
+    "Edge",
     namespace="http://portaone.com/Porta/SOAP/Edge",
-    soap_action="http://portaone.com/Porta/SOAP/Edge#get_odd_list",
     endpoint_path="/Porta/SOAP/Edge",
-    request=GetOddListRequest,
-    response=GetOddListResponse,
-    parts=("GetOddListRequest",),
     auth_header=("auth_info", "{http://schemas.portaone.com/soap}AuthInfoStructure"),
-    page_field="odd_list",
 )
-OLD_LOGIN: Operation[EdgeOldLoginInput, EdgeOldLoginOutput] = Operation(
-    service="Edge",
-    name="old_login",
-    namespace="http://portaone.com/Porta/SOAP/Edge",
-    soap_action="http://portaone.com/Porta/SOAP/Edge#old_login",
-    endpoint_path="/Porta/SOAP/Edge",
-    request=EdgeOldLoginInput,
-    response=EdgeOldLoginOutput,
+
+GET_ODD_LIST = Operation(
+    SERVICE, "get_odd_list", GetOddListRequest, GetOddListResponse, page_field="odd_list"
+)
+OLD_LOGIN = Operation(
+    SERVICE,
+    "old_login",
+    EdgeOldLoginInput,
+    EdgeOldLoginOutput,
+    parts=("login", "password"),
     request_wrapped=True,
     response_wrapped=True,
-    deprecated=True,
-    parts=("login", "password"),
     auth=False,
+    deprecated=True,
 )
 
 
@@ -73,6 +67,23 @@ class EdgeService(ServiceBase):
     ) -> GetOddListResponse:
         """Returns odd records, a page at a time."""
         return self._call(GET_ODD_LIST, request, fields)
+
+    @overload
+    def iter_odd_list(
+        self, request: GetOddListRequest, /, *, page_size: int = 100
+    ) -> Iterator[OddInfo]: ...
+
+    @overload
+    def iter_odd_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+        i_base: int,
+    ) -> Iterator[OddInfo]: ...
 
     def iter_odd_list(
         self, request: GetOddListRequest | None = None, /, *, page_size: int = 100, **fields: Any
@@ -100,7 +111,6 @@ class EdgeService(ServiceBase):
 
         Deprecated by the server's WSDL: calling it emits DeprecationWarning.
         """
-        warnings.warn("Edge.old_login is deprecated", DeprecationWarning, stacklevel=2)
         return self._call(OLD_LOGIN, request, fields)
 
 
@@ -130,6 +140,23 @@ class AsyncEdgeService(AsyncServiceBase):
         """Returns odd records, a page at a time."""
         return await self._call(GET_ODD_LIST, request, fields)
 
+    @overload
+    def iter_odd_list(
+        self, request: GetOddListRequest, /, *, page_size: int = 100
+    ) -> AsyncIterator[OddInfo]: ...
+
+    @overload
+    def iter_odd_list(
+        self,
+        request: None = None,
+        /,
+        *,
+        page_size: int = 100,
+        limit: int | UnsetType = UNSET,
+        offset: int | UnsetType = UNSET,
+        i_base: int,
+    ) -> AsyncIterator[OddInfo]: ...
+
     async def iter_odd_list(
         self, request: GetOddListRequest | None = None, /, *, page_size: int = 100, **fields: Any
     ) -> AsyncIterator[OddInfo]:
@@ -157,5 +184,4 @@ class AsyncEdgeService(AsyncServiceBase):
 
         Deprecated by the server's WSDL: calling it emits DeprecationWarning.
         """
-        warnings.warn("Edge.old_login is deprecated", DeprecationWarning, stacklevel=2)
         return await self._call(OLD_LOGIN, request, fields)

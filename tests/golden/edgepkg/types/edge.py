@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from decimal import Decimal
-from datetime import date
-from datetime import datetime
+
 from msgspec import field
 
-from .._runtime.struct import Struct, UNSET, UnsetType
-from .._runtime.struct import OpenIntEnum, OpenStrEnum
+from .._runtime.struct import UNSET, OpenIntEnum, OpenStrEnum, Struct, UnsetType
 
 __all__ = [
     "AuthInfoStructure",

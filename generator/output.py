@@ -1,0 +1,219 @@
+"""Rendered files -> disk: black (cached by content, spread over cores), the format record, the
+atomic swap into place, and the diff `generate --check` reports.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import hashlib
+import json
+import multiprocessing
+import os
+import shutil
+import sys
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import black
+from black.mode import Mode, TargetVersion
+from black.parsing import InvalidInput
+
+from .errors import GeneratorError
+
+
+@dataclass
+class RenderedFile:
+    path: str  # relative to the package directory
+    content: str
+
+
+_MODE = Mode(line_length=99, target_versions={TargetVersion.PY311})
+_BLACK_VERSION = version("black")
+
+
+FORMAT_RECORD = ".black-record.json"
+
+
+def format_files(
+    files: list[RenderedFile], cache_dir: Path | None = None, previous: Path | None = None
+) -> list[RenderedFile]:
+    """black every .py file: cached by content (like black's own cache) and spread over cores.
+
+    The first line (the header naming the source hash) is kept out of the formatted body, so a
+    new release only re-formats the modules whose code really changed. The output records, per
+    file, the key of what black was given and the hash of what it returned
+    (`FORMAT_RECORD`); regenerating over `previous` (the committed package) reuses every file
+    whose input is unchanged and whose text is untouched, so a fresh clone needs no black run.
+    """
+    cache = cache_dir if cache_dir is not None else _default_cache()
+    earlier = _read_record(previous)
+    todo: dict[str, str] = {}
+    results: dict[str, str] = {}
+    keys: dict[str, tuple[str, str]] = {}  # path -> (header, cache key)
+    for f in files:
+        if not f.path.endswith(".py"):
+            continue
+        header, _, body = f.content.partition("\n")
+        key = hashlib.sha256(f"{_BLACK_VERSION}|{_MODE!r}|{body}".encode()).hexdigest()
+        keys[f.path] = (header, key)
+        cached = _previous_output(previous, f.path, key, earlier) or _cache_get(cache, key)
+        if cached is None:
+            todo[key] = body
+        else:
+            results[key] = cached
+    if todo:
+        results.update(_black_many(todo))
+        for key in todo:
+            _cache_put(cache, key, results[key])
+    out = []
+    record: dict[str, list[str]] = {}
+    for f in files:
+        if not f.path.endswith(".py"):
+            out.append(f)
+            continue
+        header, key = keys[f.path]
+        formatted = results[key]
+        if isinstance(formatted, BaseException):
+            raise GeneratorError(
+                f"rendered code is not valid Python (a template bug): {formatted}", file=f.path
+            )
+        out.append(RenderedFile(f.path, header + "\n" + formatted))
+        record[f.path] = [key, hashlib.sha256(formatted.encode()).hexdigest()]
+    text = json.dumps({"black": _BLACK_VERSION, "files": record}, indent=0, sort_keys=True)
+    out.append(RenderedFile(FORMAT_RECORD, text + "\n"))
+    return out
+
+
+def _read_record(previous: Path | None) -> dict[str, list[str]]:
+    if previous is None:
+        return {}
+    try:
+        data = json.loads((previous / FORMAT_RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    files = data.get("files") if isinstance(data, dict) else None
+    return files if isinstance(files, dict) else {}
+
+
+def _previous_output(
+    previous: Path | None, path: str, key: str, earlier: dict[str, list[str]]
+) -> str | None:
+    """The committed file's body, if black was given exactly this and nobody edited it since."""
+    entry = earlier.get(path)
+    if previous is None or not isinstance(entry, list) or len(entry) != 2 or entry[0] != key:
+        return None
+    try:
+        text = (previous / path).read_text(encoding="utf-8")
+    except OSError:
+        return None
+    body = text.partition("\n")[2]
+    return body if hashlib.sha256(body.encode()).hexdigest() == entry[1] else None
+
+
+# black takes tens of seconds on a multi-megabyte module (a WSDL with 1 500 operations in one
+# service); past this size the template's own layout is kept, after a syntax check.
+BLACK_LIMIT = 400_000
+
+
+def _format_one(body: str) -> str:
+    if len(body) > BLACK_LIMIT:
+        ast.parse(body)
+        return body
+    return black.format_str(body, mode=_MODE)
+
+
+def _black_many(bodies: dict[str, str]) -> dict[str, str]:
+    keys = sorted(bodies, key=lambda k: -len(bodies[k]))  # big files first: better balance
+    workers = min(len(keys), os.cpu_count() or 1)
+    if workers <= 1 or sum(len(b) for b in bodies.values()) < 200_000:
+        return {k: _format_or_error(bodies[k]) for k in keys}
+    ctx = multiprocessing.get_context("spawn" if sys.platform == "win32" else "fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        formatted = list(pool.map(_format_or_error, [bodies[k] for k in keys], chunksize=1))
+    return dict(zip(keys, formatted, strict=True))
+
+
+def _format_or_error(body: str) -> Any:
+    try:
+        return _format_one(body)
+    except (InvalidInput, SyntaxError) as exc:
+        return GeneratorError(str(exc))
+
+
+def _default_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "portabilling-gen" / "black"
+
+
+def _cache_get(cache: Path, key: str) -> str | None:
+    try:
+        return (cache / key[:2] / key).read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
+def _cache_put(cache: Path, key: str, value: Any) -> None:
+    if not isinstance(value, str):
+        return
+    try:
+        path = cache / key[:2] / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(value, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only home only costs speed
+
+
+def write_atomic(files: list[RenderedFile], target: Path) -> None:
+    """Write into a sibling temp dir, then swap: a failed run leaves `target` as it was."""
+    target = target.resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        for f in files:
+            path = tmp / f.path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f.content, encoding="utf-8", newline="\n")
+        old = None
+        if target.exists():
+            old = target.parent / f".{target.name}.old.{os.getpid()}"
+            os.rename(target, old)
+        os.rename(tmp, target)
+        if old is not None:
+            shutil.rmtree(old)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def diff_against(files: list[RenderedFile], target: Path) -> list[str]:
+    """Paths that differ between the rendered files and what is on disk (for --check)."""
+    wanted = {f.path: f.content for f in files}
+    present: dict[str, str] = {}
+    if target.exists():
+        for p in sorted(target.rglob("*")):
+            if p.is_file() and "__pycache__" not in p.parts:
+                present[p.relative_to(target).as_posix()] = p.read_text(encoding="utf-8")
+    report: list[str] = []
+    for path in sorted(set(wanted) | set(present)):
+        if path not in present:
+            report.append(f"missing: {path}")
+        elif path not in wanted:
+            report.append(f"extra: {path}")
+        elif wanted[path] != present[path]:
+            diff = difflib.unified_diff(
+                present[path].splitlines(),
+                wanted[path].splitlines(),
+                f"{path} (on disk)",
+                f"{path} (generated)",
+                lineterm="",
+                n=1,
+            )
+            report.append(f"differs: {path}\n" + "\n".join(list(diff)[:40]))
+    return report
