@@ -138,3 +138,16 @@ def files_hash(paths: list[str], root: str) -> str:
         h.update(b"\0")
         h.update(hashlib.sha256(_read(path)).digest())
     return h.hexdigest()
+
+
+def fetched_interfaces(directory: str) -> list[str] | None:
+    """The interfaces a cache's manifest says were fetched (None: not recorded, or no cache)."""
+    try:
+        with open(os.path.join(directory, MANIFEST), encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    names = data.get("interfaces") if isinstance(data, dict) else None
+    if isinstance(names, list) and all(isinstance(n, str) for n in names):
+        return list(names)
+    return None

@@ -1,4 +1,4 @@
-"""`python -m generator`: fetch, generate, model, drift."""
+"""`portabilling-gen` (or `python -m generator`): init, fetch, generate, drift, simulate, model."""
 
 from __future__ import annotations
 
@@ -7,35 +7,50 @@ import os
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
-from .cache import MANIFEST, InputSet, open_cache, open_plain
+from . import __version__
+from .cache import MANIFEST, InputSet, fetched_interfaces, open_cache, open_plain
+from .config import Config, resolve
+from .config import load as load_config
 from .drift import apply_ignore, compare, load_ignore
 from .drift_report import FORMATS, exit_code, render
 from .errors import GeneratorError
 from .fetch import Fetcher, fetch, warn_insecure
 from .interfaces import INTERFACES
 from .model import Model
-from .output import diff_against, format_files, write_atomic
 from .pipeline import Progress, load_model
-from .render import Renderer
-
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CACHE = ROOT / "wsdl_cache" / "mr105"
-DEFAULT_OUT = ROOT / "generated"
-DEFAULT_PACKAGE = "portabilling"
+from .project import Target, generate, init
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m generator", description="PortaBilling typed bindings generator"
+        prog="portabilling-gen",
+        description="PortaBilling typed bindings generator. Settings come from "
+        "[tool.portabilling-gen] in your project's pyproject.toml (see `init`); flags override.",
+    )
+    parser.add_argument("--version", action="version", version=f"portabilling-gen {__version__}")
+    parser.add_argument(
+        "--config", type=Path, help="the pyproject.toml to read (default: nearest one up)"
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
+    ini = sub.add_parser("init", help="add a commented [tool.portabilling-gen] section")
+    ini.add_argument("url", nargs="?", help="https://HOST[:PORT] of your PortaBilling server")
+    ini.add_argument("--package", default="portabilling", help="package name to generate")
+
     gen = sub.add_parser("generate", help="render the typed package from a WSDL cache")
     _add_input(gen)
-    gen.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory")
-    gen.add_argument("--package", default=DEFAULT_PACKAGE, help="package name (folder in --out)")
+    gen.add_argument("--out", type=Path, help="folder that receives the package")
+    gen.add_argument("--package", help="package name (folder in --out)")
+    gen.add_argument("--transport", choices=["json", "soap"], help="the clients' default")
+    gen.add_argument(
+        "--distribution",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also write OUT/pyproject.toml so the package can be pip-installed",
+    )
     gen.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 if the output is stale"
     )
@@ -45,13 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     mod.add_argument("--json", action="store_true", help="dump the whole model as JSON")
 
     fet = sub.add_parser("fetch", help="download a server's WSDL/XSD/OpenAPI set into a cache")
-    fet.add_argument("url", help="https://HOST[:PORT] of the PortaBilling server")
-    fet.add_argument("--out", type=Path, required=True, help="cache directory to create")
+    fet.add_argument("url", nargs="?", help="https://HOST[:PORT] of the server (default: url)")
+    fet.add_argument("--out", type=Path, help="cache directory to create (default: cache)")
     fet.add_argument(
         "--interface",
         action="append",
         choices=INTERFACES,
-        help="interface(s) to fetch (repeatable; default admin)",
+        help="interface(s) to fetch (repeatable; default: interfaces)",
     )
     fet.add_argument("--services", help="comma-separated service names (default: discover)")
     fet.add_argument("--concurrency", type=int, default=8)
@@ -64,15 +79,17 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     dri = sub.add_parser(
-        "drift", help="report API changes between two caches (or a cache and a URL)"
+        "drift",
+        help="report API changes between two caches (or a cache and a URL)",
+        description="OLD and NEW are caches, plain WSDL folders, or (NEW) a server URL. "
+        "With one argument it is NEW, and OLD is the project's cache.",
     )
-    dri.add_argument("old", help="old cache directory")
-    dri.add_argument("new", help="new cache directory, or https://HOST[:PORT] to fetch")
+    dri.add_argument("sources", nargs="+", metavar="[OLD] NEW")
     dri.add_argument("--format", choices=FORMATS, default="text")
+    dri.add_argument("--fail-on", choices=["breaking", "warning", "any", "never"])
     dri.add_argument(
-        "--fail-on", choices=["breaking", "warning", "any", "never"], default="breaking"
+        "--ignore", type=Path, help="file of rule ids and/or paths to leave out (drift-ignore)"
     )
-    dri.add_argument("--ignore", type=Path, help="file of rule ids and/or paths to leave out")
     dri.add_argument(
         "--interface",
         action="append",
@@ -87,7 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         "simulate",
         help="serve a cache as a PortaBilling server on loopback (JSON API; SOAP via SOAP::Lite)",
     )
-    sim.add_argument("cache", type=Path, help="cache directory (from fetch) or plain WSDL folder")
+    sim.add_argument(
+        "cache", type=Path, nargs="?", help="cache (from fetch) or plain WSDL folder (default: cache)"
+    )
     sim.add_argument("--port", type=int, default=8444, help="port to listen on (0: any free)")
     sim.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
     soap = sim.add_mutually_exclusive_group()
@@ -101,15 +120,18 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     try:
+        if args.command == "init":
+            return _init(args)
+        config = load_config(args.config)
         if args.command == "generate":
-            return _generate(args)
+            return _generate(args, config)
         if args.command == "fetch":
-            return _fetch(args)
+            return _fetch(args, config)
         if args.command == "drift":
-            return _drift(args)
+            return _drift(args, config)
         if args.command == "simulate":
-            return _simulate(args)
-        return _model(args)
+            return _simulate(args, config)
+        return _model(args, config)
     except GeneratorError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -117,50 +139,61 @@ def main(argv: list[str] | None = None) -> int:
 
 def _add_input(p: argparse.ArgumentParser) -> None:
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--cache", type=Path, help=f"cache directory (default {DEFAULT_CACHE})")
+    group.add_argument("--cache", type=Path, help="cache directory (default: cache)")
     group.add_argument("--wsdl", type=Path, help="a plain directory of WSDLs, or one WSDL file")
 
 
-def _inputs(args: argparse.Namespace) -> InputSet:
+def open_source(path: Path) -> InputSet:
+    """A cache (it has a manifest) or a plain folder / WSDL file."""
+    if not path.exists():
+        raise GeneratorError("no such file or directory", file=str(path))
+    if path.is_dir() and (path / MANIFEST).is_file():
+        return open_cache(str(path))
+    return open_plain(str(path))
+
+
+def _inputs(args: argparse.Namespace, config: Config) -> InputSet:
     if args.wsdl is not None:
         return open_plain(str(args.wsdl))
-    return open_cache(str(args.cache or DEFAULT_CACHE))
+    if args.cache is not None:
+        return open_cache(str(args.cache))
+    cache = resolve(config, config.cache)
+    if not cache.exists():
+        raise GeneratorError(
+            "the project's cache does not exist yet; run `portabilling-gen fetch` first "
+            "(or pass --cache / --wsdl)",
+            file=str(cache),
+        )
+    return open_source(cache)
 
 
-def _load(args: argparse.Namespace) -> Model:
-    return load_model(_inputs(args), progress=_progress_bar() if sys.stderr.isatty() else None)
-
-
-def _generate(args: argparse.Namespace) -> int:
-    if not args.package.isidentifier():
-        raise GeneratorError(f"--package {args.package!r} is not a valid Python package name")
-    started = time.perf_counter()
-    model = _load(args)
-    target = args.out / args.package
-    files = format_files(Renderer(model, args.package).files(), previous=target)
-    for warning in model.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    if args.check:
-        report = diff_against(files, target)
-        if report:
-            print(f"{target} is stale ({len(report)} files differ); run `make generate`:")
-            print("\n".join(report[:20]))
-            return 1
-        print(f"{target} is up to date")
-        return 0
-    write_atomic(files, target)
-    services = sum(len(i.services) for i in model.interfaces)
-    ops = sum(len(s.operations) for i in model.interfaces for s in i.services)
-    print(
-        f"generated {target}: {len(model.interfaces)} interfaces, {services} services, "
-        f"{ops} operations, {len(model.types)} types, {len(files)} files "
-        f"in {time.perf_counter() - started:.1f}s"
+def _load(args: argparse.Namespace, config: Config) -> Model:
+    return load_model(
+        _inputs(args, config), progress=_progress_bar() if sys.stderr.isatty() else None
     )
+
+
+def _init(args: argparse.Namespace) -> int:
+    path = init(Path.cwd(), args.url, args.package)
+    print(f"wrote [tool.portabilling-gen] into {path}; next: portabilling-gen fetch")
     return 0
 
 
-def _model(args: argparse.Namespace) -> int:
-    model = _load(args)
+def _generate(args: argparse.Namespace, config: Config) -> int:
+    package = args.package or config.package
+    if not package.isidentifier():
+        raise GeneratorError(f"--package {package!r} is not a valid Python package name")
+    target = Target(
+        out=args.out if args.out is not None else resolve(config, config.out),
+        package=package,
+        transport=args.transport or config.transport,
+        distribution=config.distribution if args.distribution is None else args.distribution,
+    )
+    return generate(_load(args, config), target, check=args.check)
+
+
+def _model(args: argparse.Namespace, config: Config) -> int:
+    model = _load(args, config)
     if args.json:
         sys.stdout.write(model.to_json())
         return 0
@@ -196,59 +229,95 @@ def _fetcher(url: str, args: argparse.Namespace, interfaces: list[str]) -> Fetch
     )
 
 
-def _fetch(args: argparse.Namespace) -> int:
+def _fetch(args: argparse.Namespace, config: Config) -> int:
     started = time.perf_counter()
-    interfaces = args.interface or ["admin"]
-    result = fetch(args.url, args.out, _fetcher(args.url, args, interfaces))
+    url = args.url or config.url
+    if url is None:
+        raise GeneratorError(
+            "no server URL: pass one, or set `url` in [tool.portabilling-gen] (portabilling-gen init)"
+        )
+    out = args.out if args.out is not None else resolve(config, config.cache)
+    interfaces = args.interface or list(config.interfaces)
+    result = fetch(url, out, _fetcher(url, args, interfaces))
     for name in result.missing:
         print(
             f"warning: {name}: the server has no WSDL for this service (HTTP 404)", file=sys.stderr
         )
     size = sum(int(str(f["size"])) for f in result.files)
     print(
-        f"fetched {len(result.files)} files ({size} bytes) from {args.url} into {args.out}"
+        f"fetched {len(result.files)} files ({size} bytes) from {url} into {out}"
         f"{' (release ' + result.release + ')' if result.release else ''} "
         f"in {time.perf_counter() - started:.1f}s"
     )
     return 0
 
 
-def _drift_model(source: str, args: argparse.Namespace, interfaces: list[str]) -> Model:
-    if "://" not in source:
-        return load_model(open_cache(source))
-    with tempfile.TemporaryDirectory() as tmp:
-        target = Path(tmp) / "new"
+def _drift_source(
+    source: str, args: argparse.Namespace, interfaces: list[str], stack: ExitStack
+) -> tuple[Model, list[str] | None, str]:
+    """The model of a cache, WSDL folder or (fetched into a temporary cache) server URL, the
+    interfaces its manifest says were fetched, and the folder its file names are relative to."""
+    if "://" in source:
+        target = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "new"
         fetch(source, target, _fetcher(source, args, interfaces))
-        return load_model(open_cache(str(target)))
+        path = target
+    else:
+        path = Path(source)
+    inputs = open_source(path)
+    model = load_model(inputs, progress=_drift_progress(source))
+    fetched = fetched_interfaces(inputs.root) if path.is_dir() else None
+    return model, fetched, os.path.dirname(inputs.root)
 
 
-def _drift(args: argparse.Namespace) -> int:
-    old = load_model(open_cache(args.old))
-    interfaces = (
-        args.interface or sorted({i.name for i in old.interfaces} & set(INTERFACES)) or ["admin"]
-    )
-    new = _drift_model(args.new, args, interfaces)
-    report = compare(old, new)
-    if args.ignore is not None:
+def _drift(args: argparse.Namespace, config: Config) -> int:
+    if len(args.sources) > 2:
+        raise GeneratorError("drift takes [OLD] NEW: at most two sources")
+    if len(args.sources) == 1:
+        old_source, new_source = str(resolve(config, config.cache)), args.sources[0]
+    else:
+        old_source, new_source = args.sources
+    if "://" in old_source:
+        raise GeneratorError(f"OLD must be a cache or WSDL folder, not a URL: {old_source}")
+    with ExitStack() as stack:
+        old, old_fetched, old_base = _drift_source(old_source, args, [], stack)
+        interfaces = args.interface or (
+            sorted({i.name for i in old.interfaces} & set(INTERFACES)) or ["admin"]
+        )
+        new, new_fetched, new_base = _drift_source(new_source, args, interfaces, stack)
+        if "://" in new_source and args.interface is None:
+            new_fetched = interfaces
+        report = compare(
+            old,
+            new,
+            old_fetched=old_fetched,
+            new_fetched=new_fetched,
+            progress=_drift_progress("comparing"),
+            bases=(old_base, new_base),
+        )
+    ignore = args.ignore if args.ignore is not None else resolve(config, config.drift_ignore)
+    if args.ignore is not None or ignore.exists():
         try:
-            text = args.ignore.read_text(encoding="utf-8")
+            text = ignore.read_text(encoding="utf-8")
         except OSError as exc:
             raise GeneratorError(
-                f"cannot read ignore file: {exc.strerror}", file=str(args.ignore)
+                f"cannot read ignore file: {exc.strerror}", file=str(ignore)
             ) from None
-        report = apply_ignore(report, load_ignore(text))
+        report = apply_ignore(report, load_ignore(text, source=str(ignore)))
     sys.stdout.write(render(report, args.format))
-    return exit_code(report, args.fail_on)
+    return exit_code(report, args.fail_on or config.fail_on)
 
 
-def _simulate(args: argparse.Namespace) -> int:
+def _drift_progress(label: str) -> Progress | None:
+    return _progress_bar() if sys.stderr.isatty() else None
+
+
+def _simulate(args: argparse.Namespace, config: Config) -> int:
     from .simulator.command import run
 
-    source = args.cache
+    source = args.cache if args.cache is not None else resolve(config, config.cache)
     if not source.is_dir():
         raise GeneratorError("not a directory (give a cache made by fetch)", file=str(source))
-    is_cache = (source / MANIFEST).is_file()
-    inputs = open_cache(str(source)) if is_cache else open_plain(str(source))
+    inputs = open_source(source)
     return run(
         inputs,
         source,

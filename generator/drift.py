@@ -9,11 +9,18 @@ which direction it touches: `request` (what clients send), `response` (what they
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+import functools
+import os
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
+from .errors import GeneratorError
 from .model import XSD_NS, Field, Model, Operation, TypeDef, TypeGraph
+from .pytypes import _XSD_PY as _PYTHON_OF_XSD
+
+Progress = Callable[[str, int, int], None]
 
 Severity = Literal["breaking", "warning", "info"]
 Direction = Literal["request", "response", "both", "none"]
@@ -69,6 +76,8 @@ class Change:
     old: Any = None
     new: Any = None
     message: str = ""
+    file: str = ""  # where it is: the WSDL/XSD file (OLD's when it exists there) ...
+    line: int = 0  # ... and line (0: unknown)
 
     @property
     def path(self) -> str:
@@ -88,6 +97,8 @@ class Report:
     old: str
     new: str
     changes: list[Change]
+    # interfaces one side did not fetch: not compared, never reported as removed
+    not_compared: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         out = {"breaking": 0, "warning": 0, "info": 0}
@@ -102,22 +113,50 @@ class Report:
 class _View:
     """One model as drift sees it: types by schema name, directions, operations by key."""
 
-    def __init__(self, model: Model) -> None:
+    def __init__(self, model: Model, scope: set[str] | None = None, base: str = "") -> None:
         self.model = model
+        self.base = base  # the folder display paths are relative to ("": leave them as they are)
         self.by_id = model.type_index()
         self.graph = TypeGraph(self.by_id)
-        self.types: dict[str, TypeDef] = {}
-        for t in model.types:
-            if not t.synthetic:
-                self.types.setdefault(self.key(t.id), t)
         self.ops: dict[tuple[str, str, str], Operation] = {}
         self.services: dict[tuple[str, str], int] = {}
+        self.wsdl: dict[tuple[str, str], str] = {}  # service -> its file (display path)
         for iface in model.interfaces:
+            if scope is not None and iface.name not in scope:
+                continue
             for svc in iface.services:
                 self.services[(iface.name, svc.name)] = len(svc.operations)
+                self.wsdl[(iface.name, svc.name)] = svc.wsdl
                 for op in svc.operations:
                     self.ops[(iface.name, svc.name, op.name)] = op
         self.directions = self._directions()
+        self.types: dict[str, TypeDef] = {}
+        for t in model.types:
+            # with interfaces left out, only the types the compared ones use are compared
+            if not t.synthetic and (scope is None or self.key(t.id) in self.directions):
+                self.types.setdefault(self.key(t.id), t)
+
+    def reach(self, refs: Iterable[str]) -> set[str]:
+        """Names of the types reachable from `refs` (bases, items, fields)."""
+        return {self.key(r) for r in self.graph.reachable(list(refs))}
+
+    def op_refs(self, op: Operation) -> list[str]:
+        refs = [p.type for p in (*op.header_parts, *op.input_parts, *op.output_parts)]
+        return refs + [r for r in (op.request_type, op.response_type) if r]
+
+    def python_type(self, ref: str) -> str | None:
+        """The Python type a value of `ref` has in the bindings (None: a class of its own)."""
+        seen: set[str] = set()
+        while ref not in seen:
+            seen.add(ref)
+            b = _builtin(ref)
+            if b is not None:
+                return _PYTHON_OF_XSD.get(b, "str")
+            t = self.by_id.get(ref)
+            if t is None or t.kind != "alias" or not t.base:
+                return None
+            ref = t.base
+        return None
 
     def key(self, ref: str) -> str:
         """A type's schema name (a `#N` variant of a clashing name keeps its suffix)."""
@@ -166,11 +205,26 @@ def _builtin(ref: str) -> str | None:
 
 
 class _Differ:
-    def __init__(self, old: Model, new: Model) -> None:
-        self.a = _View(old)
-        self.b = _View(new)
+    def __init__(
+        self,
+        old: Model,
+        new: Model,
+        scope: set[str] | None = None,
+        progress: Progress | None = None,
+        bases: tuple[str, str] = ("", ""),
+    ) -> None:
+        self.a = _View(old, scope, bases[0])
+        self.b = _View(new, scope, bases[1])
         self.out: list[Change] = []
         self.renamed: dict[str, str] = {}  # old type name -> new type name
+        self.progress = progress
+        self._total = len(self.a.types) + len(self.b.types) + len(self.a.ops) + len(self.b.ops)
+        self._done = 0
+
+    def tick(self, label: str, n: int = 1) -> None:
+        self._done += n
+        if self.progress is not None and (self._done % 200 < n or self._done >= self._total):
+            self.progress(label, min(self._done, self._total), self._total)
 
     def add(
         self, rule: str, severity: Severity, direction: Direction, message: str, **keys: Any
@@ -186,7 +240,59 @@ class _Differ:
     def run(self) -> list[Change]:
         self._types()
         self._services_and_methods()
-        return sorted(self.out, key=_order)
+        self._fold_removed_services()
+        if self.progress is not None:
+            self.progress("compared", self._total, self._total)
+        return sorted((self._located(c) for c in self.out), key=_order)
+
+    def _fold_removed_services(self) -> None:
+        """A removed service is one entry: the types only it used are listed under it."""
+        gone = [c for c in self.out if c.rule == "service-removed"]
+        if not gone:
+            return
+        removed_types = {c.type for c in self.out if c.rule == "type-removed"}
+        folded: set[str] = set()
+        for change in gone:
+            key = (change.interface, change.service)
+            mine = self.a.reach(
+                r for k, op in self.a.ops.items() if k[:2] == key for r in self.a.op_refs(op)
+            )
+            others = self.a.reach(
+                r for k, op in self.a.ops.items() if k[:2] != key for r in self.a.op_refs(op)
+            )
+            types = sorted((mine - others) & removed_types)
+            folded.update(types)
+            index = self.out.index(change)
+            message = change.message + (f", with its {len(types)} types" if types else "")
+            self.out[index] = replace(
+                change,
+                old={"operations": change.old, "types": types},
+                message=message,
+            )
+        self.out = [c for c in self.out if not (c.rule == "type-removed" and c.type in folded)]
+
+    def _located(self, c: Change) -> Change:
+        """The file and line of what changed: OLD's (the committed cache) where it exists."""
+        if c.service:
+            key = (c.interface, c.service)
+            view = self.a if key in self.a.services else self.b
+            display = view.wsdl.get(key, "")
+            if not display:
+                return c
+            path = _real(view, display)
+            return replace(c, file=_shown(view, path), line=_line_of(path, c.method))
+        if c.type:
+            old_name = next((o for o, n in self.renamed.items() if n == c.type), c.type)
+            t, view = self.a.types.get(old_name), self.a
+            if t is None:
+                t, view = self.b.types.get(c.type), self.b
+            if t is not None and t.origin:
+                display, _, line = t.origin.rpartition(":")
+                if display and line.isdigit():
+                    path = _real(view, display)
+                    at = _element_line(path, int(line), c.field) if c.field else int(line)
+                    return replace(c, file=_shown(view, path), line=at)
+        return c
 
     # -- types --
 
@@ -263,9 +369,11 @@ class _Differ:
                 type=name,
                 new=t.kind,
             )
+        self.tick("types", len(removed) + len(added))
         pairs = [(n, n) for n in sorted(set(self.a.types) & set(self.b.types))]
         for old_name, new_name in [*pairs, *sorted(self.renamed.items())]:
             self._type_changes(self.a.types[old_name], self.b.types[new_name], new_name)
+            self.tick("types", 2)
 
     def _type_changes(self, old: TypeDef, new: TypeDef, name: str) -> None:
         ways = self.a.direction(self.a.key(old.id)) | self.b.direction(name)
@@ -305,6 +413,33 @@ class _Differ:
             )
         if old.kind == "struct" and new.kind == "struct":
             self._fields(old, new, name, ways)
+        if old.kind == "array" and new.kind == "array" and old.item_type and new.item_type:
+            ia, ib = self._type_ref(self.a, old.item_type), self._type_ref(self.b, new.item_type)
+            if ia != ib:
+                severity, why = self._retyped(old.item_type, new.item_type, ia, ib, ways)
+                self.add(
+                    "field-array-item-changed",
+                    severity,
+                    direction,
+                    f"array {name} now holds {ib} (was {ia}){why}",
+                    type=name,
+                    old=ia,
+                    new=ib,
+                )
+
+    def _retyped(
+        self, ref_a: str, ref_b: str, ta: str, tb: str, ways: set[str]
+    ) -> tuple[Severity, str]:
+        """How much a value's type change matters, by what Python sees, and why."""
+        pa, pb = self.a.python_type(ref_a), self.b.python_type(ref_b)
+        if pa is not None and pa == pb:
+            return "info", f"; Python sees {pa} either way"
+        if (ta, tb) in _WIDENING and ways == {"in"}:
+            return "info", "; a wider type for a value only sent is safe"
+        kind_b = self.b.by_id.get(ref_b)
+        if ta == "string" and kind_b is not None and kind_b.kind == "enum" and ways == {"out"}:
+            return "info", "; received values stay strings"
+        return "breaking", ""
 
     def _fields(self, old: TypeDef, new: TypeDef, name: str, ways: set[str]) -> None:
         direction = _direction(ways)
@@ -356,24 +491,33 @@ class _Differ:
         if ta != tb:
             kinds = (self._kind(self.a, fa.type), self._kind(self.b, fb.type))
             if kinds == ("array", "array"):
+                # judged by the items, like a scalar field (an array of int widened to an
+                # array of long is as safe in a request as an int widened to a long)
+                item_a = self.a.by_id[fa.type].item_type or ""
+                item_b = self.b.by_id[fb.type].item_type or ""
+                severity, why = self._retyped(
+                    item_a,
+                    item_b,
+                    self._type_ref(self.a, item_a),
+                    self._type_ref(self.b, item_b),
+                    ways,
+                )
                 self.add(
                     "field-array-item-changed",
-                    "breaking",
+                    severity,
                     direction,
-                    f"{name}.{fb.wire_name} is now an {tb} (was {ta})",
+                    f"{name}.{fb.wire_name} is now an {tb} (was {ta}){why}",
                     old=ta,
                     new=tb,
                     **keys,
                 )
             else:
-                safe = ((ta, tb) in _WIDENING and ways == {"in"}) or (
-                    ta == "string" and kinds[1] == "enum" and ways == {"out"}
-                )
+                severity, why = self._retyped(fa.type, fb.type, ta, tb, ways)
                 self.add(
                     "field-type-changed",
-                    "info" if safe else "breaking",
+                    severity,
                     direction,
-                    f"{name}.{fb.wire_name} changed type from {ta} to {tb}",
+                    f"{name}.{fb.wire_name} changed type from {ta} to {tb}{why}",
                     old=ta,
                     new=tb,
                     **keys,
@@ -521,8 +665,10 @@ class _Differ:
                     method=key[2],
                     new=op.transports,
                 )
+        self.tick("methods", len(removed) + len(added))
         for key in sorted(set(self.a.ops) & set(self.b.ops)):
             self._method_changes(key, self.a.ops[key], self.b.ops[key])
+            self.tick("methods", 2)
 
     def _method_changes(self, key: tuple[str, str, str], a: Operation, b: Operation) -> None:
         keys = {"interface": key[0], "service": key[1], "method": key[2]}
@@ -568,29 +714,110 @@ def _order(c: Change) -> tuple[int, str, str, str, str, str]:
     return (rank, c.interface, c.service, c.method or "", c.type, c.field + c.rule)
 
 
-def compare(old: Model, new: Model) -> Report:
-    return Report(old.release or "old", new.release or "new", _Differ(old, new).run())
+def compare(
+    old: Model,
+    new: Model,
+    *,
+    old_fetched: Iterable[str] | None = None,
+    new_fetched: Iterable[str] | None = None,
+    progress: Progress | None = None,
+    bases: tuple[str, str] = ("", ""),
+) -> Report:
+    """OLD against NEW. `*_fetched`: the interfaces each cache's manifest says were fetched
+    (None: those the model has); an interface one side did not fetch is left out, not removed.
+    `bases`: the folders the models' file names are relative to (the caches' parents); with
+    them, changes name their file relative to the working directory and the line."""
+    a = set(old_fetched) if old_fetched is not None else {i.name for i in old.interfaces}
+    b = set(new_fetched) if new_fetched is not None else {i.name for i in new.interfaces}
+    scope = None if a == b else a & b
+    changes = _Differ(old, new, scope, progress, bases).run()
+    return Report(old.release or "old", new.release or "new", changes, sorted(a ^ b))
+
+
+def _real(view: _View, display: str) -> str:
+    return os.path.join(view.base, display) if view.base else display
+
+
+def _shown(view: _View, path: str) -> str:
+    """A path as a report shows it: relative to the working directory when it is below it."""
+    if not view.base:
+        return path
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
+@functools.lru_cache(maxsize=64)
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def _element_line(path: str, type_line: int, name: str) -> int:
+    """The line of element `name` in the type defined at `type_line` (that line if not found:
+    an inherited field or a field the new side added)."""
+    lines = _read(path).splitlines()
+    pattern = re.compile(rf"<(?:[\w.-]+:)?element\s[^>]*name=[\"']{re.escape(name)}[\"']")
+    end = re.compile(r"</(?:[\w.-]+:)?complexType>")
+    for number in range(type_line, len(lines) + 1):
+        text = lines[number - 1]
+        if pattern.search(text):
+            return number
+        if end.search(text):
+            break
+    return type_line
+
+
+def _line_of(path: str, method: str) -> int:
+    """The line of `method`'s operation in the WSDL (its portType comes first), else 1."""
+    if not method:
+        return 1
+    text = _read(path)
+    pattern = re.compile(rf"<(?:[\w.-]+:)?operation\s[^>]*name=[\"']{re.escape(method)}[\"']")
+    found = pattern.search(text)
+    return text.count("\n", 0, found.start()) + 1 if found else 1
 
 
 # ---- ignore files -------------------------------------------------------------------------------
 
 
-def load_ignore(text: str) -> list[tuple[str, str]]:
-    """Lines `RULE`, `PATH`, or `RULE PATH` (`*` globs allowed); `#` starts a comment."""
+_RULE_LIKE = re.compile(r"^[a-z*?\[\]]+(-[a-z*?\[\]]+)+$")
+
+
+def load_ignore(text: str, source: str = "ignore file") -> list[tuple[str, str]]:
+    """Lines `RULE`, `PATH`, or `RULE PATH` (`*` globs allowed); `#` starts a comment.
+
+    A rule id that names no rule (a typo would silently ignore nothing) is an error, naming the
+    file and line."""
     entries = []
-    for raw in text.splitlines():
+    for number, raw in enumerate(text.splitlines(), 1):
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
         first, _, rest = line.partition(" ")
         rest = rest.strip()
         if rest:
+            _known_rule(first, source, number)
             entries.append((first, rest))
         elif "/" not in first and "." not in first and fnmatch.filter(RULES, first):
             entries.append((first, "*"))
+        elif _RULE_LIKE.match(first):
+            _known_rule(first, source, number)
         else:
             entries.append(("*", first))
     return entries
+
+
+def _known_rule(rule: str, source: str, line: int) -> None:
+    if not fnmatch.filter(RULES, rule):
+        raise GeneratorError(
+            f"unknown drift rule id {rule!r}; the rules are listed in docs/drift.md "
+            f"({', '.join(sorted(RULES)[:4])}, ...)",
+            file=source,
+            line=line,
+        )
 
 
 def apply_ignore(report: Report, entries: list[tuple[str, str]]) -> Report:
@@ -599,4 +826,5 @@ def apply_ignore(report: Report, entries: list[tuple[str, str]]) -> Report:
             fnmatch.fnmatchcase(c.rule, r) and fnmatch.fnmatchcase(c.path, p) for r, p in entries
         )
 
-    return Report(report.old, report.new, [c for c in report.changes if not ignored(c)])
+    kept = [c for c in report.changes if not ignored(c)]
+    return Report(report.old, report.new, kept, report.not_compared)

@@ -25,6 +25,8 @@ def _text(report: Report) -> str:
         f"API drift {report.old} -> {report.new}: {counts['breaking']} breaking, "
         f"{counts['warning']} warnings, {counts['info']} info"
     ]
+    if report.not_compared:
+        lines.append(f"not compared (fetched on one side only): {', '.join(report.not_compared)}")
     for c in report.changes:
         lines.append(f"{c.severity.upper():8} {c.rule:28} {c.path}: {c.message}")
     return "\n".join(lines) + "\n"
@@ -36,6 +38,7 @@ def _json(report: Report) -> str:
         "old": report.old,
         "new": report.new,
         "summary": report.counts(),
+        "not_compared": report.not_compared,
         "changes": [c.to_dict() for c in report.changes],
     }
     return json.dumps(data, indent=1, ensure_ascii=False, sort_keys=True, default=str) + "\n"
@@ -71,6 +74,10 @@ def _markdown(report: Report) -> str:
         if severity == "info":  # long and rarely read: folded
             block = ["<details><summary>info</summary>", "", *block, "</details>", ""]
         out.extend(block)
+    if report.not_compared:
+        out.append(
+            f"Not compared (fetched on one side only): {', '.join(report.not_compared)}."
+        )
     if not report.changes:
         out.append("No changes.")
     return "\n".join(out) + "\n"
@@ -82,8 +89,17 @@ def _github(report: Report) -> str:
     def esc(text: str) -> str:
         return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
+    def prop(text: str) -> str:  # property values also escape their separators
+        return esc(text).replace(":", "%3A").replace(",", "%2C")
+
+    def where(file: str, line: int) -> str:
+        if not file:
+            return ""
+        return f"file={prop(file)}," + (f"line={line}," if line else "")
+
     lines = [
-        f"::{level[c.severity]} title={esc(c.rule)}::{esc(c.path)}: {esc(c.message)}"
+        f"::{level[c.severity]} {where(c.file, c.line)}title={prop(c.rule)}::"
+        f"{esc(c.path)}: {esc(c.message)}"
         for c in report.changes
     ]
     return "\n".join(lines) + ("\n" if lines else "")

@@ -277,6 +277,9 @@ def fetch(base_url: str, out: Path, fetcher: Fetcher) -> FetchResult:
             "release": result.release,
             "source": base_url,
             "fetched_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            # what was asked for: drift never reads an interface that was not fetched as removed
+            "interfaces": sorted(fetcher.interfaces),
+            "services": sorted(fetcher.services) if fetcher.services else None,
             "files": result.files,
             "missing_services": result.missing,
         }

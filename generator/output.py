@@ -89,11 +89,17 @@ def format_files(
     return out
 
 
+def record_path(package_dir: Path) -> Path:
+    """Where the format record of a package lives: a sidecar beside it, never inside it (the
+    vendored folder carries only code). Losing it costs one black run, nothing else."""
+    return package_dir.parent / f".{package_dir.name}{FORMAT_RECORD}"
+
+
 def _read_record(previous: Path | None) -> dict[str, list[str]]:
     if previous is None:
         return {}
     try:
-        data = json.loads((previous / FORMAT_RECORD).read_text(encoding="utf-8"))
+        data = json.loads(record_path(previous).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     files = data.get("files") if isinstance(data, dict) else None

@@ -11,6 +11,8 @@ import pytest
 from generator.cache import open_cache
 from generator.drift import RULES, Change, Report, apply_ignore, compare, load_ignore
 from generator.drift_report import exit_code, render
+from generator.errors import GeneratorError
+from generator.model import Model
 from generator.pipeline import load_model
 
 from .conftest import ROOT, SHARED, run_cli
@@ -18,6 +20,9 @@ from .conftest import ROOT, SHARED, run_cli
 EXPECTED = SHARED / "portabilling" / "expected" / "mr100__mr105.json"
 # Where our verdict differs from the ground truth on purpose (see docs/drift.md).
 DELIBERATE = {"enum-value-added": "warning"}
+# int -> long in a reply breaks a client with 32-bit ints; a Python int holds either, so the
+# bindings (and this report) call it info and say why
+DELIBERATE_CHANGES = {("field-type-changed", "XDRInfo", "charged_quantity"): "info"}
 
 _METHOD_WHAT = {"doc": "method-doc-changed", "signature": "method-signature-changed"}
 _TYPE_WHAT = {
@@ -36,10 +41,16 @@ _FIELD_WHAT = {
 
 
 @pytest.fixture(scope="module")
-def report() -> Report:
+def models() -> tuple[Model, Model]:
     old = load_model(open_cache(str(SHARED / "portabilling" / "mr100")))
     new = load_model(open_cache(str(SHARED / "portabilling" / "mr105")))
-    return compare(old, new)
+    return old, new
+
+
+@pytest.fixture(scope="module")
+def report(models: tuple[Model, Model]) -> Report:
+    base = str(SHARED / "portabilling")
+    return compare(*models, bases=(base, base))
 
 
 def _expected() -> dict[tuple[str, ...], bool]:
@@ -92,6 +103,10 @@ def _key(c: Change) -> tuple[str, ...]:
 def test_finds_every_true_change_with_the_same_verdict_and_nothing_else(report: Report) -> None:
     expected = _expected()
     ours = {_key(c): c for c in report.changes}
+    # a removed service carries the types only it used (one entry, its types under it)
+    for c in report.changes:
+        if c.rule == "service-removed":
+            ours.update({("type-removed", t): c for t in c.old["types"]})
     missing = sorted(set(expected) - set(ours))
     spurious = sorted(set(ours) - set(expected))
     assert not missing, f"changes the report misses: {missing}"
@@ -99,7 +114,11 @@ def test_finds_every_true_change_with_the_same_verdict_and_nothing_else(report: 
     wrong = []
     for key, breaking in expected.items():
         c = ours[key]
-        want = DELIBERATE.get(c.rule) or ("breaking" if breaking else "")
+        want = (
+            DELIBERATE_CHANGES.get(key)
+            or DELIBERATE.get(c.rule)
+            or ("breaking" if breaking else "")
+        )
         got = c.severity
         if (want and got != want) or (not want and got == "breaking"):
             wrong.append((key, breaking, got))
@@ -167,4 +186,55 @@ def test_cli_drift_exit_code_and_markdown(tmp_path: Path) -> None:
         and "`enum-value-added`" in result.stdout
     )
     missing = run_cli("drift", str(tmp_path / "nope"), new)
-    assert missing.returncode == 2 and "MANIFEST.json" in missing.stderr
+    assert missing.returncode == 2 and "nope: no such file or directory" in missing.stderr
+
+
+def test_python_verdict_keeps_the_xsd_detail(report: Report) -> None:
+    c = next(c for c in report.changes if c.path == "XDRInfo.charged_quantity")
+    assert (c.severity, c.old, c.new) == ("info", "int", "long")
+    assert "Python sees int either way" in c.message
+
+
+def test_a_removed_service_is_one_entry_with_its_types(report: Report) -> None:
+    gone = next(c for c in report.changes if c.path == "admin/CallbackService")
+    assert gone.rule == "service-removed" and gone.severity == "breaking"
+    assert "CallbackRequestInfo" in gone.old["types"] and gone.old["operations"] >= 1
+    assert not [c for c in report.changes if c.type in gone.old["types"]]
+
+
+def test_an_interface_not_fetched_is_not_removed(models: tuple[Model, Model]) -> None:
+    old, new = models
+    admin_only = Model(
+        release=new.release,
+        interfaces=[i for i in new.interfaces if i.name == "admin"],
+        types=new.types,
+    )
+    report = compare(old, admin_only, new_fetched=["admin"])
+    assert report.not_compared == ["account", "customer"]
+    assert not [c for c in report.changes if c.interface in ("account", "customer")]
+    assert "not compared (fetched on one side only): account, customer" in render(report, "text")
+    full = compare(old, new)
+    admin = [c for c in full.changes if c.interface in ("", "admin")]
+    # what the admin interface uses is compared as before (types only the others use are not)
+    assert {c.path for c in report.changes} <= {c.path for c in admin}
+    assert len(report.changes) > 0.7 * len(admin)
+
+
+def test_annotations_name_the_wsdl_file_and_line(report: Report) -> None:
+    removed = next(c for c in report.changes if c.rule == "method-removed")
+    lines = Path(removed.file).read_text().splitlines()
+    assert f'name="{removed.method}"' in lines[removed.line - 1]
+    gh = render(Report("a", "b", [removed]), "github")
+    assert gh.startswith(f"::error file={removed.file},line={removed.line},title=method-removed::")
+    field = next(c for c in report.changes if c.path == "VoidInvoiceRequest.reason")
+    assert field.file.endswith(".xsd") or field.file.endswith(".wsdl")
+    assert "VoidInvoiceRequest" in Path(field.file).read_text().splitlines()[field.line - 1]
+
+
+def test_ignore_file_with_an_unknown_rule_is_an_error() -> None:
+    with pytest.raises(GeneratorError) as info:
+        load_ignore("type-added\n\nfield-remved AccountInfo.*\n", source="drift-ignore")
+    assert "drift-ignore:3" in str(info.value) and "field-remved" in str(info.value)
+    with pytest.raises(GeneratorError, match="method-remove"):
+        load_ignore("method-remove\n")
+    assert load_ignore("AccountInfo\nmethod-*\n") == [("*", "AccountInfo"), ("method-*", "*")]

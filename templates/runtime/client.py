@@ -44,12 +44,13 @@ class _Core:
 
     interface: ClassVar[str] = ""
     default_port: ClassVar[int | None] = None
+    default_transport: ClassVar[TransportName] = "json"  # set by the generator's `transport`
 
     def __init__(
         self,
         base_url: str,
         *,
-        transport: TransportName = "json",
+        transport: TransportName | None = None,
         login: str | None = None,
         password: str | None = None,
         token: str | None = None,
@@ -64,7 +65,10 @@ class _Core:
     ) -> None:
         """`json_style="bearer"` sends `application/json` with `Authorization: Bearer` once an
         access token is known (newer releases); `json_only_over_json` lets a SOAP client send
-        JSON-only methods over the JSON API instead of refusing them."""
+        JSON-only methods over the JSON API instead of refusing them; `transport` defaults to
+        the class's `default_transport`."""
+        if transport is None:
+            transport = self.default_transport
         if transport not in ("json", "soap"):
             raise ValueError(f"transport must be 'json' or 'soap', not {transport!r}")
         if json_style not in ("form", "bearer"):
