@@ -3,10 +3,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: generate test lint check drift bench fuzz clean
+.PHONY: generate test lint check drift bench fuzz clean peers wheel
+
+# What the tests need beyond Python: the SOAP::Lite peer (simulator and interop tests) and openssl
+# (the TLS pool test's certificate). Installed with apt-get when this runs as root; otherwise
+# `make test` stops at once and prints the one command that installs them.
+APT_PACKAGES := libsoap-lite-perl libhttp-daemon-perl openssl
+PERL_MODULES := -MSOAP::Lite -MSOAP::Transport::HTTP -MHTTP::Daemon -MJSON::PP
 
 $(STAMP): pyproject.toml
-	$(PY) -m venv $(VENV)
+	@$(PY) -m venv $(VENV) || { echo "python3 -m venv failed: install it with  sudo apt-get install -y python3-venv" >&2; exit 1; }
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
@@ -15,9 +21,25 @@ $(STAMP): pyproject.toml
 generate: $(STAMP)
 	$(BIN)/python -m generator generate
 
-## Lint, type-check and run the whole test suite.
-test: $(STAMP) lint
+## Lint, type-check and run the whole test suite (installs the SOAP::Lite peer first if it can).
+test: peers $(STAMP) lint
 	$(BIN)/python -m pytest -n 2 -q
+
+peers:
+	@if perl $(PERL_MODULES) -e 1 2>/dev/null && command -v openssl >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing $(APT_PACKAGES) (apt-get)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES)) >/dev/null \
+	    || { echo "apt-get could not install them; run:  apt-get install -y $(APT_PACKAGES)" >&2; exit 1; }; \
+	else \
+	  echo "make test needs the SOAP::Lite peer and openssl; install them with:" >&2; \
+	  echo "  sudo apt-get install -y $(APT_PACKAGES)" >&2; exit 1; \
+	fi
+
+## The generator's wheel (what users install with pip or pipx): dist/portabilling_bindings-*.whl
+wheel: $(STAMP)
+	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation -w dist .
+	rm -rf build
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check generator templates/runtime tests

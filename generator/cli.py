@@ -21,7 +21,7 @@ from .fetch import Fetcher, fetch, warn_insecure
 from .interfaces import INTERFACES
 from .model import Model
 from .pipeline import Progress, load_model
-from .project import Target, generate, init
+from .project import Target, generate, init, init_github
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,6 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     ini = sub.add_parser("init", help="add a commented [tool.portabilling-gen] section")
     ini.add_argument("url", nargs="?", help="https://HOST[:PORT] of your PortaBilling server")
     ini.add_argument("--package", default="portabilling", help="package name to generate")
+    ini.add_argument(
+        "--github",
+        action="store_true",
+        help="also write .github/workflows/portabilling.yml and the composite action it runs",
+    )
 
     gen = sub.add_parser("generate", help="render the typed package from a WSDL cache")
     _add_input(gen)
@@ -100,12 +105,35 @@ def main(argv: list[str] | None = None) -> int:
         "--insecure", action="store_true", help="(URL) do not verify TLS certificates"
     )
 
+    gate = sub.add_parser(
+        "ci",
+        help="CI gate: fail on stale bindings, then on drift against the live server",
+        description="1) generate --check against the committed cache (before anything "
+        "regenerates); 2) fetch the live server into a temporary cache and drift against the "
+        "committed cache. Exit 1 when either fails.",
+    )
+    gate.add_argument("--url", help="server URL (default: url)")
+    gate.add_argument("--fail-on", choices=["breaking", "warning", "any", "never"])
+    gate.add_argument("--report", type=Path, help="write the markdown report here")
+    gate.add_argument(
+        "--annotations",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="print GitHub annotations (default: when GITHUB_ACTIONS is set)",
+    )
+    gate.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
+    gate.add_argument("--user", default=os.environ.get("PORTABILLING_USER"))
+    gate.add_argument("--password", default=os.environ.get("PORTABILLING_PASSWORD"))
+
     sim = sub.add_parser(
         "simulate",
         help="serve a cache as a PortaBilling server on loopback (JSON API; SOAP via SOAP::Lite)",
     )
     sim.add_argument(
-        "cache", type=Path, nargs="?", help="cache (from fetch) or plain WSDL folder (default: cache)"
+        "cache",
+        type=Path,
+        nargs="?",
+        help="cache (from fetch) or plain WSDL folder (default: cache)",
     )
     sim.add_argument("--port", type=int, default=8444, help="port to listen on (0: any free)")
     sim.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
@@ -131,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
             return _drift(args, config)
         if args.command == "simulate":
             return _simulate(args, config)
+        if args.command == "ci":
+            return _ci(args, config)
         return _model(args, config)
     except GeneratorError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -174,22 +204,35 @@ def _load(args: argparse.Namespace, config: Config) -> Model:
 
 
 def _init(args: argparse.Namespace) -> int:
-    path = init(Path.cwd(), args.url, args.package)
-    print(f"wrote [tool.portabilling-gen] into {path}; next: portabilling-gen fetch")
+    config = load_config(args.config)
+    if args.github and config.source is not None and config.given:
+        print(f"keeping [tool.portabilling-gen] in {config.source}")
+    else:
+        path = init(Path.cwd(), args.url, args.package)
+        print(f"wrote [tool.portabilling-gen] into {path}")
+    if args.github:
+        for written in init_github(Path.cwd()):
+            print(f"wrote {written}")
+    print("next: portabilling-gen fetch, then portabilling-gen generate")
     return 0
 
 
-def _generate(args: argparse.Namespace, config: Config) -> int:
-    package = args.package or config.package
+def _target(args: argparse.Namespace, config: Config) -> Target:
+    """Where the package goes: flags where given, the project's settings otherwise."""
+    out, package = getattr(args, "out", None), getattr(args, "package", None) or config.package
+    distribution = getattr(args, "distribution", None)
     if not package.isidentifier():
         raise GeneratorError(f"--package {package!r} is not a valid Python package name")
-    target = Target(
-        out=args.out if args.out is not None else resolve(config, config.out),
+    return Target(
+        out=out if out is not None else resolve(config, config.out),
         package=package,
-        transport=args.transport or config.transport,
-        distribution=config.distribution if args.distribution is None else args.distribution,
+        transport=getattr(args, "transport", None) or config.transport,
+        distribution=config.distribution if distribution is None else distribution,
     )
-    return generate(_load(args, config), target, check=args.check)
+
+
+def _generate(args: argparse.Namespace, config: Config) -> int:
+    return generate(_load(args, config), _target(args, config), check=args.check)
 
 
 def _model(args: argparse.Namespace, config: Config) -> int:
@@ -309,6 +352,29 @@ def _drift(args: argparse.Namespace, config: Config) -> int:
 
 def _drift_progress(label: str) -> Progress | None:
     return _progress_bar() if sys.stderr.isatty() else None
+
+
+def _ci(args: argparse.Namespace, config: Config) -> int:
+    from .gate import run
+
+    url = args.url or config.url
+    if url is None:
+        raise GeneratorError("no server URL: pass --url, or set `url` in [tool.portabilling-gen]")
+    annotations = (
+        args.annotations
+        if args.annotations is not None
+        else bool(os.environ.get("GITHUB_ACTIONS"))
+    )
+    return run(
+        config,
+        _target(args, config),
+        lambda path: load_model(open_source(path)),
+        lambda source, interfaces: _fetcher(source, args, interfaces),
+        url=url,
+        fail_on=args.fail_on or config.fail_on,
+        report_path=args.report,
+        annotations=annotations,
+    )
 
 
 def _simulate(args: argparse.Namespace, config: Config) -> int:

@@ -176,7 +176,7 @@ def resolve(config: Config, relative: Path) -> Path:
 def init_text(url: str | None, package: str) -> str:
     """The commented section `portabilling-gen init` appends to pyproject.toml."""
     server = url or "https://pbx.example.com"
-    return f'''
+    return f"""
 [tool.{SECTION}]
 # Your PortaBilling server: `portabilling-gen fetch` downloads its WSDL/XSD/OpenAPI set from here
 # (admin interface on port 443; customer 8444, reseller 8442, account 8445 unless the URL names
@@ -197,4 +197,4 @@ distribution = false
 # fails the build: "breaking", "warning", "any" or "never".
 drift-ignore = ".portabilling-drift-ignore"
 fail-on = "breaking"
-'''
+"""

@@ -75,9 +75,7 @@ def _markdown(report: Report) -> str:
             block = ["<details><summary>info</summary>", "", *block, "</details>", ""]
         out.extend(block)
     if report.not_compared:
-        out.append(
-            f"Not compared (fetched on one side only): {', '.join(report.not_compared)}."
-        )
+        out.append(f"Not compared (fetched on one side only): {', '.join(report.not_compared)}.")
     if not report.changes:
         out.append("No changes.")
     return "\n".join(out) + "\n"

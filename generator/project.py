@@ -88,7 +88,7 @@ def distribution_pyproject(model: Model, package: str) -> str:
     name = package.replace("_", "-")
     deps = "\n".join(f'    "{d}",' for d in RUNTIME_DEPENDENCIES)
     release = model.release or "unknown release"
-    return f'''{DIST_MARKER} {__version__} from {release}. Do not edit: regenerate.
+    return f"""{DIST_MARKER} {__version__} from {release}. Do not edit: regenerate.
 [build-system]
 requires = ["setuptools>=68"]
 build-backend = "setuptools.build_meta"
@@ -107,7 +107,7 @@ include = ["{package}", "{package}.*"]
 
 [tool.setuptools.package-data]
 "{package}" = ["py.typed"]
-'''
+"""
 
 
 def _dist_diff(path: Path, wanted: str) -> list[str]:
@@ -128,7 +128,7 @@ def _refuse_foreign_pyproject(path: Path) -> None:
     if not first.startswith(DIST_MARKER):
         raise GeneratorError(
             "exists and was not written by portabilling-gen; a distribution needs its own "
-            "output folder (set `out` to a folder of its own, e.g. \"bindings\")",
+            'output folder (set `out` to a folder of its own, e.g. "bindings")',
             file=str(path),
         )
 
@@ -173,3 +173,31 @@ def init(directory: Path, url: str | None, package: str) -> Path:
         text += "\n"
     _write_text(path, text + init_text(url, package))
     return path
+
+
+CI_FILES = {
+    "workflow.yml": Path(".github") / "workflows" / "portabilling.yml",
+    "action.yml": Path(".github") / "actions" / "portabilling-gen" / "action.yml",
+}
+
+
+def init_github(directory: Path) -> list[Path]:
+    """Write the GitHub workflow and the composite action it runs into the repository root.
+
+    The root is the folder with `.git` at or above the project (GitHub reads `.github/` only
+    there), else the project root. Existing files are never overwritten.
+    """
+    start = directory.resolve()
+    pyproject = find_pyproject(start)
+    base = pyproject.parent if pyproject is not None else start
+    root = next((d for d in [base, *base.parents] if (d / ".git").exists()), base)
+    targets = {root / rel: name for name, rel in CI_FILES.items()}
+    existing = [str(t) for t in targets if t.exists()]
+    if existing:
+        raise GeneratorError(
+            f"exists already; remove it to have it written again: {', '.join(existing)}"
+        )
+    for target, name in targets.items():
+        text = (Path(__file__).parent / "ci" / name).read_text(encoding="utf-8")
+        _write_text(target, text.replace("__VERSION__", __version__))
+    return list(targets)

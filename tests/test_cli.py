@@ -99,7 +99,8 @@ def test_failed_run_leaves_output_untouched(tmp_path: Path) -> None:
     result = run_cli("generate", "--wsdl", str(src), "--out", str(tmp_path), "--package", "pkg")
     assert result.returncode == 2
     assert _tree(pkg) == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad", "pkg"]  # no temp dirs left
+    # no temp dirs left (the format record is the package's sidecar)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".pkg.black-record.json", "bad", "pkg"]
 
 
 def test_output_is_deterministic_across_hash_seeds_and_dir_order(tmp_path: Path) -> None:

