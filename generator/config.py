@@ -29,7 +29,7 @@ class Config:
     source: Path | None = None  # the pyproject.toml read (None: no file, defaults only)
     url: str | None = None
     interfaces: tuple[str, ...] = ("admin",)
-    cache: Path = field(default=Path("wsdl_cache"))
+    cache: Path = field(default=Path("portabilling_wsdl"))
     out: Path = field(default=Path("."))
     package: str = "portabilling"
     drift_ignore: Path = field(default=Path(".portabilling-drift-ignore"))
