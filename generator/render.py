@@ -83,8 +83,22 @@ class Renderer:
                 version=package_version(self.model.release),
             )
         )
+        out.extend(self._events_files())
         out.append(RenderedFile("py.typed", ""))
         return out
+
+    def _events_files(self) -> list[RenderedFile]:
+        """`<package>.events`: the provisioning-event receiver, bound to the admin interface's
+        clients (or the first interface's when there is no admin one)."""
+        names = [i.python_name for i in self.model.interfaces]
+        if not names:
+            return []
+        iface = "admin" if "admin" in names else names[0]
+        context = {"package": self.package, "iface": iface}
+        return [
+            self._render("events_init.py.jinja", "events/__init__.py", **context),
+            self._render("events_main.py.jinja", "events/__main__.py", **context),
+        ]
 
     def _runtime_files(self) -> list[RenderedFile]:
         out = []
