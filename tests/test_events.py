@@ -228,7 +228,7 @@ def test_receiver_killed_mid_handler_runs_it_again_after_the_lease(
     sim: Any, tmp_path: Path
 ) -> None:
     store = f"sqlite:///{tmp_path / 'events.db'}"
-    first = start_receiver(tmp_path, store, sim.url, "--lease", "1.5")
+    first = start_receiver(tmp_path, store, sim.url, "--lease", "2.5")
     i_account = add_account(sim.url, "crash-acc")
     i_event = new_id()
     body = event("Subscriber/Created", i_event, i_account=i_account, hold=30)
@@ -239,11 +239,11 @@ def test_receiver_killed_mid_handler_runs_it_again_after_the_lease(
         first.kill()  # SIGKILL mid-handler: no cleanup, no release
         with pytest.raises(httpx.TransportError):
             pending.result()
-    second = start_receiver(tmp_path, store, sim.url, "--lease", "1.5")
+    second = start_receiver(tmp_path, store, sim.url, "--lease", "2.5")
     try:
         quick = post(second.url, {**body, "variables": {**body["variables"], "hold": 0}})
         if quick.status_code == 409:  # the dead receiver's lease still runs
-            assert 1 <= int(quick.headers["retry-after"]) <= 2
+            assert 1 <= int(quick.headers["retry-after"]) <= 3
             wait_for(
                 lambda: post(
                     second.url, event("Subscriber/Created", i_event, i_account=i_account)

@@ -311,8 +311,8 @@ class Receiver:
             return 200, "handled", []
         if not mine:
             log.warning(
-                "%s i_event %d: handled, but the lease ran out meanwhile (store unreachable "
-                "longer than %gs?)",
+                "%s i_event %d: handled, but its lease of %gs ran out before a renewal (store "
+                "unreachable or the process stalled): another delivery may have run it too",
                 event.event_type,
                 event.i_event,
                 self.lease,
