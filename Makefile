@@ -5,10 +5,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: generate test lint check drift bench fuzz clean peers wheel
 
-# What the tests need beyond Python: the SOAP::Lite peer (simulator and interop tests) and openssl
-# (the TLS pool test's certificate). Installed with apt-get when this runs as root; otherwise
-# `make test` stops at once and prints the one command that installs them.
-APT_PACKAGES := libsoap-lite-perl libhttp-daemon-perl openssl
+# What the tests need beyond Python: the SOAP::Lite peer (simulator and interop tests), openssl
+# (the TLS pool test's certificate) and PostgreSQL's binaries (the event-store tests start their own
+# server on loopback). Installed with apt-get when this runs as root; otherwise `make test` stops
+# at once and prints the one command that installs them.
+APT_PACKAGES := libsoap-lite-perl libhttp-daemon-perl openssl postgresql
 PERL_MODULES := -MSOAP::Lite -MSOAP::Transport::HTTP -MHTTP::Daemon -MJSON::PP
 
 $(STAMP): pyproject.toml
@@ -26,13 +27,14 @@ test: peers $(STAMP) lint
 	$(BIN)/python -m pytest -n 2 -q
 
 peers:
-	@if perl $(PERL_MODULES) -e 1 2>/dev/null && command -v openssl >/dev/null; then exit 0; fi; \
+	@if perl $(PERL_MODULES) -e 1 2>/dev/null && command -v openssl >/dev/null \
+	  && { command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo "installing $(APT_PACKAGES) (apt-get)"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES)) >/dev/null \
 	    || { echo "apt-get could not install them; run:  apt-get install -y $(APT_PACKAGES)" >&2; exit 1; }; \
 	else \
-	  echo "make test needs the SOAP::Lite peer and openssl; install them with:" >&2; \
+	  echo "make test needs the SOAP::Lite peer, openssl and PostgreSQL; install them with:" >&2; \
 	  echo "  sudo apt-get install -y $(APT_PACKAGES)" >&2; exit 1; \
 	fi
 

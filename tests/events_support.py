@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -166,7 +167,12 @@ def postgres_server() -> Iterator[str]:
     URL. As root, the server runs as the `postgres` user (it refuses to run as root)."""
     bindir = postgres_bin()
     assert bindir is not None
-    user: str | None = "postgres" if os.geteuid() == 0 else None
+    user: str | None = None
+    if os.geteuid() == 0:
+        try:
+            user = pwd.getpwnam("postgres").pw_name  # Debian's package makes this user
+        except KeyError:
+            user = "nobody"
     data = Path(tempfile.mkdtemp(prefix="pb-events-pg-"))
     if user:
         shutil.chown(data, user)

@@ -433,3 +433,33 @@ def test_mounted_in_starlette(sim: Any, tmp_path: Path) -> None:
         assert post(f"{url}/hooks/portabilling/", body).text == "handled\n"
         assert post(f"{url}/hooks/portabilling/", body).text == "handled before\n"
     assert names == ["mounted-acc"]
+
+
+def test_command_refuses_unsafe_or_broken_setups(tmp_path: Path, capsys: Any) -> None:
+    from portabilling._runtime import event_cli
+    from portabilling.events import AsyncClient, Client
+
+    def run(*argv: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+        code = event_cli.main(
+            list(argv),
+            env=env or {},
+            prog="portabilling-events",
+            client_class=Client,
+            async_client_class=AsyncClient,
+        )
+        captured = capsys.readouterr()
+        return code, captured.err + captured.out
+
+    store = f"sqlite:///{tmp_path / 'e.db'}"
+    code, out = run("serve", "tests.event_handlers", "--store", store)
+    assert code == 2 and "choose --basic-user, --header-auth or --verifier (or --no-auth)" in out
+    code, out = run("serve", "tests.event_handlers", "--basic-user", "x")
+    assert code == 2 and "--basic-user needs the password in PORTABILLING_EVENTS_PASSWORD" in out
+    code, out = run("serve", "tests.no_such_module", "--no-auth")
+    assert code == 2 and "cannot import the handler module 'tests.no_such_module'" in out
+    code, out = run("serve", "tests.event_handlers", "--no-auth", "--store", "mysql://u:pw@h/db")
+    assert code == 2 and "sqlite:// or postgresql://" in out and ":pw@" not in out
+    api = {"PORTABILLING_API_URL": "http://127.0.0.1:9", "PORTABILLING_API_LOGIN": "admin"}
+    code, out = run("serve", "tests.event_handlers", "--no-auth", env=api)
+    assert code == 2 and "PORTABILLING_API_PASSWORD or PORTABILLING_API_TOKEN" in out
+    assert run("purge", "--store", store) == (0, "forgot 0 handled event(s)\n")
