@@ -83,7 +83,12 @@ class ReceiverProcess:
 
 
 def start_receiver(
-    tmp: Path, store: str, api_url: str, *extra: str, log: Path | None = None
+    tmp: Path,
+    store: str,
+    api_url: str,
+    *extra: str,
+    log: Path | None = None,
+    module: str = "tests.event_handlers",
 ) -> ReceiverProcess:
     env = {
         **os.environ,
@@ -98,7 +103,7 @@ def start_receiver(
     fd, name = tempfile.mkstemp(prefix="receiver-", suffix=".log", dir=tmp)
     os.close(fd)
     stderr = Path(name)
-    cmd = [sys.executable, "-m", "portabilling.events", "serve", "tests.event_handlers"]
+    cmd = [sys.executable, "-m", "portabilling.events", "serve", module]
     cmd += ["--port", "0", "--store", store, "--basic-user", BASIC_USER, "--no-access-log"]
     with stderr.open("wb") as err:
         proc = subprocess.Popen([*cmd, *extra], cwd=ROOT, env=env, stderr=err)
@@ -161,10 +166,14 @@ def postgres_bin() -> Path | None:
     return versions[-1].parent if versions else None
 
 
+POSTMASTERS: list[int] = []  # pids of the servers started, for the benchmark's CPU figures
+
+
 @contextlib.contextmanager
-def postgres_server() -> Iterator[str]:
+def postgres_server(durable: bool = False) -> Iterator[str]:
     """A fresh PostgreSQL cluster in a temporary directory on a free loopback port; yields its
-    URL. As root, the server runs as the `postgres` user (it refuses to run as root)."""
+    URL. As root, the server runs as the `postgres` user (it refuses to run as root). Tests run
+    it with fsync off; `durable=True` (the benchmark) keeps PostgreSQL's defaults."""
     bindir = postgres_bin()
     assert bindir is not None
     user: str | None = None
@@ -206,7 +215,7 @@ def postgres_server() -> Iterator[str]:
             "-k",
             str(data),
             "-c",
-            "fsync=off",
+            f"fsync={'on' if durable else 'off'}",
             "-c",
             "max_connections=50",
         ],
@@ -214,6 +223,7 @@ def postgres_server() -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    POSTMASTERS.append(server.pid)
     url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
     try:
         import psycopg
@@ -236,3 +246,4 @@ def postgres_server() -> Iterator[str]:
             server.kill()
             server.wait()
         shutil.rmtree(data, ignore_errors=True)
+        POSTMASTERS.remove(server.pid)

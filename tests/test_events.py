@@ -463,3 +463,28 @@ def test_command_refuses_unsafe_or_broken_setups(tmp_path: Path, capsys: Any) ->
     code, out = run("serve", "tests.event_handlers", "--no-auth", env=api)
     assert code == 2 and "PORTABILLING_API_PASSWORD or PORTABILLING_API_TOKEN" in out
     assert run("purge", "--store", store) == (0, "forgot 0 handled event(s)\n")
+
+
+def test_store_urls(tmp_path: Path) -> None:
+    from portabilling.events import PostgresStore, SqliteStore, open_store
+
+    rel = open_store("sqlite:///events.db")
+    assert isinstance(rel, SqliteStore) and str(rel.path) == "events.db"
+    full = open_store(f"sqlite:///{tmp_path}/e.db?synchronous=full")
+    assert isinstance(full, SqliteStore) and full.path == tmp_path / "e.db"
+    assert full.synchronous == "FULL"
+    pg = open_store("postgresql://u:pw@db:5432/app?synchronous_commit=on&sslmode=require")
+    assert isinstance(pg, PostgresStore) and pg.synchronous_commit == "on"
+    assert (
+        repr(pg)
+        == "PostgresStore('postgresql://u:***@db:5432/app?sslmode=require', table='portabilling_events')"
+    )
+    for bad, message in [
+        ("sqlite://events.db", "sqlite:///relative.db"),
+        ("sqlite:///e.db?journal=off", "unknown option"),
+        ("sqlite:///:memory:", "file path"),
+        ("postgresql://h/db?synchronous_commit=maybe", "synchronous_commit must be"),
+        ("redis://h", "sqlite:// or postgresql://"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            open_store(bad)

@@ -59,6 +59,18 @@ def deliver(url: str, body: dict[str, Any], deadline: float = 20.0) -> list[int]
     raise AssertionError(f"no 200 for {body} within {deadline}s: {codes}")
 
 
+def test_store_session_settings(pg_url: str) -> None:
+    from portabilling.events import open_store
+
+    for url, expected in ((pg_url, "off"), (f"{pg_url}?synchronous_commit=on", "on")):
+        store: Any = open_store(url)
+        try:
+            store.open()
+            assert store._db().execute("SHOW synchronous_commit").fetchone() == (expected,)
+        finally:
+            store.close()
+
+
 def test_two_receivers_one_database(sim: Any, pg_url: str, tmp_path: Path) -> None:
     # a lease outlives the longest pause a loaded 2-core test machine puts between renewals
     a = start_receiver(tmp_path, pg_url, sim.url, "--lease", "4")

@@ -22,7 +22,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 TABLE = "portabilling_events"
 _IDENT = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -231,8 +231,10 @@ def redact(url: str) -> str:
 
 
 def open_store(url: str, *, table: str = TABLE) -> EventStore:
-    """A store from a URL: `sqlite:///relative.db`, `sqlite:////absolute.db`, or
-    `postgresql://user@host:5432/dbname` (password from PGPASSWORD or ~/.pgpass, or in the URL)."""
+    """A store from a URL: `sqlite:///relative.db`, `sqlite:////absolute.db` (`?synchronous=full`
+    to sync every commit), or `postgresql://user@host:5432/dbname` (password from PGPASSWORD or
+    ~/.pgpass, or in the URL; `?synchronous_commit=on` to flush every mark; other parameters go
+    to libpq)."""
     scheme, _, rest = url.partition("://")
     if scheme == "sqlite":
         if not rest.startswith("/") or rest == "/":
@@ -248,5 +250,10 @@ def open_store(url: str, *, table: str = TABLE) -> EventStore:
     if scheme in ("postgresql", "postgres"):
         from .event_pg import PostgresStore
 
-        return PostgresStore(url, table=table)
+        parts = urlsplit(url)
+        params = parse_qsl(parts.query, keep_blank_values=True)
+        sync = [value for key, value in params if key == "synchronous_commit"]
+        libpq = urlencode([(key, value) for key, value in params if key != "synchronous_commit"])
+        rest = urlunsplit(parts._replace(query=libpq))
+        return PostgresStore(rest, table=table, synchronous_commit=(sync or ["off"])[-1])
     raise ValueError(f"store URL {redact(url)!r}: the scheme must be sqlite:// or postgresql://")
