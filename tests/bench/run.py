@@ -758,7 +758,12 @@ def _event_figures(api: str, r: dict[str, Any], events: int) -> list[Figure]:
                 "ms",
                 {"ours": ours["cpu"], "baseline": bare["cpu"]},
                 "user+system CPU of the server processes divided by requests; independent of "
-                f"what else runs on the machine: one core sustains {1 / statistics.median(ours['cpu']):.0f} events/s",
+                f"what else runs on the machine: one core sustains {1 / statistics.median(ours['cpu']):.0f} events/s"
+                + (
+                    f"; the receiver process alone {_fmt(ours['cpu_own'], 'ms')}"
+                    if kind == "postgresql"
+                    else ""
+                ),
             )
         )
         p50, p99 = _pct(ours["lat"], 50), _pct(ours["lat"], 99)
