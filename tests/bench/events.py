@@ -33,7 +33,7 @@ import sys
 sys.path[:0] = [{generated!r}, {root!r}]
 from portabilling import AdminClient
 from portabilling.types import AccountInfo, CustomerInfo
-from tests.simulator import serve
+from generator.simulator.server import serve
 with serve("portabilling") as sim:
     with AdminClient(sim.url, login="admin", password="secret") as c:
         i_customer = c.customer.add_customer(

@@ -704,7 +704,7 @@ def events() -> list[Figure]:
 
     from tests.bench.data import accounts
     from tests.bench.events import EVENTS, measure, simulator
-    from tests.simulator import _wire
+    from generator.simulator.server import _wire
 
     figures = []
     with simulator() as (api, i_account):
