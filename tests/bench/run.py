@@ -702,9 +702,9 @@ def events() -> list[Figure]:
     the handlers calling the simulator, then a canned API server (so the API is not the limit)."""
     import msgspec
 
+    from generator.simulator.server import _wire
     from tests.bench.data import accounts
     from tests.bench.events import EVENTS, measure, simulator
-    from generator.simulator.server import _wire
 
     figures = []
     with simulator() as (api, i_account):
