@@ -32,6 +32,8 @@ def sample(t: mi.Type, depth: int = 0) -> Any:
         return [] if depth >= 3 else [sample(t.item_type, depth + 1)]
     if isinstance(t, mi.EnumType):
         return next(iter(t.cls))
+    if isinstance(t, mi.DictType):  # e.g. the variables of a provisioning event
+        return {} if depth >= 3 else {"k": sample(t.value_type, depth + 1)}
     simple: dict[type, Any] = {
         mi.IntType: 42,
         mi.FloatType: 1.5,
