@@ -90,11 +90,11 @@ class Renderer:
     def _events_files(self) -> list[RenderedFile]:
         """`<package>.events`: the provisioning-event receiver, bound to the admin interface's
         clients (or the first interface's when there is no admin one)."""
-        names = [i.python_name for i in self.model.interfaces]
-        if not names:
+        interfaces = self.model.interfaces
+        if not interfaces:
             return []
-        iface = "admin" if "admin" in names else names[0]
-        context = {"package": self.package, "iface": iface}
+        admin = [i for i in interfaces if i.python_name == "admin"]
+        context = {"package": self.package, "interface": (admin or interfaces)[0]}
         return [
             self._render("events_init.py.jinja", "events/__init__.py", **context),
             self._render("events_main.py.jinja", "events/__main__.py", **context),

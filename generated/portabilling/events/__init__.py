@@ -15,8 +15,10 @@ A handler module::
 
 served with `python -m portabilling.events serve myapp.handlers --port 8080 --store
 sqlite:///events.db --basic-user portabilling` (`--help` lists the rest), or embedded as the ASGI
-app `Receiver(router, store=..., auth=...)`. Handlers get a ready client of the admin interface:
-`AsyncClient` for `async def` handlers, `Client` for plain ones (run in threads).
+app `Receiver(router, store=..., auth=...)`.
+
+Handlers get a ready client of the admin interface: `AsyncClient` for
+`async def` handlers, `Client` for plain ones (run in threads).
 """
 
 from __future__ import annotations
