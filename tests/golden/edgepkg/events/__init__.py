@@ -41,8 +41,8 @@ from .._runtime.event_types import (
     SubscriberEvent,
     decode_event,
 )
-from ..admin import AsyncAdminClient as AsyncClient
 from ..admin import AdminClient as Client
+from ..admin import AsyncAdminClient as AsyncClient
 
 __all__ = [
     "GROUPS",
