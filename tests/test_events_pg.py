@@ -1,7 +1,7 @@
 """Two receiver processes behind one PostgreSQL database, the way users scale out: every event
 delivered to both at once still runs its handler once, and a receiver killed mid-handler leaves
 the event to the other once the lease runs out. PostgreSQL runs from a temporary directory on a
-loopback port (`.ci/run` and `make test` install it when missing)."""
+loopback port (`make test` installs the binaries when missing)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from .test_events import add_account, add_customer, new_id
 def pg_url() -> Iterator[str]:
     if postgres_bin() is None:
         if os.environ.get("CI"):
-            pytest.fail("PostgreSQL is not installed (.ci/run installs the postgresql package)")
+            pytest.fail("PostgreSQL is not installed (make test installs the postgresql package)")
         pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
     with postgres_server() as url:
         yield url
