@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import posixpath
 import re
 import shutil
 import sys
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
 
@@ -43,6 +44,9 @@ _INDEX_LINK = re.compile(
     rf'href="([^"]*?([A-Za-z0-9]+?)({WSDL_SUFFIXES})Service\.wsdl)"'
 )
 _TRANSIENT = {429, 500, 502, 503, 504}
+_SERVICE = re.compile(r"^[A-Za-z0-9_]+$")
+_UNSAFE = re.compile(r"[/\\\x00-\x1f]")  # (decoded) URL path segments that are refused
+_ODD = re.compile(r"[^A-Za-z0-9._-]")  # characters a cache file name does not keep
 
 Progress = Callable[[str, int, int], None]
 
@@ -90,6 +94,7 @@ class Fetcher:
         self.result = FetchResult()
         self._stored: dict[str, str] = {}  # url -> relative path in the cache
         self._paths: set[str] = set()  # the same paths, for the collision check
+        self._bodies: dict[str, bytes] = {}  # path -> content, written once all are validated
         self._done = 0
 
     def base(self, interface: str) -> str:
@@ -129,7 +134,8 @@ class Fetcher:
 
     # ---- the walk -------------------------------------------------------------------------------
 
-    def run(self, staging: Path) -> FetchResult:
+    def run(self) -> FetchResult:
+        """Fetch and validate everything, in memory; `write` puts it on disk."""
         plan: list[tuple[str, str, str]] = []  # (interface, service, url)
         for interface in self.interfaces:
             label = interface.capitalize()
@@ -137,9 +143,10 @@ class Fetcher:
             doc = self.get(doc_url, missing_ok=True)
             services = set(self.services or [])
             if doc is not None:
-                self._store(staging, doc_url, f"openapi/{label}Interface.json", doc)
+                found = _openapi_services(doc, doc_url)  # also checks that it is JSON
+                self._store(doc_url, f"openapi/{label}Interface.json", doc)
                 if not self.services:
-                    services |= _openapi_services(doc, doc_url)
+                    services |= found
                 self.result.release = self.result.release or _openapi_release(doc)
             if not self.services:
                 index = self.get(f"{self.base(interface)}/wsdl/", missing_ok=True) or b""
@@ -149,6 +156,12 @@ class Fetcher:
                     if m.group(3) == label
                 }
             for service in sorted(services):
+                if not _SERVICE.match(service):
+                    raise GeneratorError(
+                        f"service name {service!r} is not a PortaBilling service name "
+                        "(letters, digits, underscores)",
+                        file=doc_url if service not in (self.services or []) else "--services",
+                    )
                 plan.append(
                     (
                         interface,
@@ -171,12 +184,12 @@ class Fetcher:
                 self.result.missing.append(f"{interface}/{service}")
                 continue
             rel = f"{interface}/{url.rsplit('/', 1)[1]}"
-            self._store(staging, url, rel, body)
+            self._store(url, rel, body)
             pending.append((url, rel, body))
-        self._follow(staging, pending)
+        self._follow(pending)
         return self.result
 
-    def _follow(self, staging: Path, pending: list[tuple[str, str, bytes]]) -> None:
+    def _follow(self, pending: list[tuple[str, str, bytes]]) -> None:
         """Every import/include location, breadth first, each URL once."""
         while pending:
             wanted: dict[str, str] = {}  # url -> path in the cache
@@ -198,10 +211,16 @@ class Fetcher:
             for (target, local), content in zip(items, bodies, strict=True):
                 if content is None:
                     raise GeneratorError(f"{target}: empty reply")
-                self._store(staging, target, local, content)
+                self._store(target, local, content)
                 pending.append((target, local, content))
 
     def _local_path(self, target: str, referrer_rel: str, line: int | None, location: str) -> str:
+        """Where `target` goes in the cache, or a refusal naming the reference by file:line.
+
+        The location is normalised first (dot segments resolved, percent-escapes decoded); a
+        reference that would still land outside the cache, or that climbs above the server's
+        root to get where it points, is refused: the server does not choose where files go.
+        """
         parts = urlsplit(target)
         if parts.hostname not in self.allow_hosts:
             raise GeneratorError(
@@ -210,22 +229,43 @@ class Fetcher:
                 file=referrer_rel,
                 line=line,
             )
+
+        def refuse(why: str) -> GeneratorError:
+            return GeneratorError(
+                f"schema location {location!r} refused: {why}", file=referrer_rel, line=line
+            )
+
+        try:
+            segments = _url_segments(parts.path)
+        except UnicodeDecodeError:
+            raise refuse("its path has percent-escapes that are not UTF-8") from None
+        if segments is None:
+            raise refuse("its path climbs above the server's root (.. segments)")
+        bad = next((s for s in segments if s in (".", "..") or _UNSAFE.search(s)), None)
+        if bad is not None:
+            raise refuse(f"path segment {bad!r} cannot be a file name in the cache")
         if "://" not in location:
             # relative: keep the layout, so the saved files resolve each other unchanged
-            rel = os.path.normpath(os.path.join(os.path.dirname(referrer_rel), location)).replace(
-                os.sep, "/"
-            )
-            if not rel.startswith(("..", "/")) and not rel.startswith("_"):
-                return rel
-        clean = re.sub(r"[^A-Za-z0-9._/-]", "_", parts.path.lstrip("/")) or "index"
-        return f"_remote/{parts.hostname}_{parts.port or ''}/{clean}".replace("_/", "/")
+            rel = posixpath.normpath(posixpath.join(posixpath.dirname(referrer_rel), location))
+            if rel.startswith(("../", "/")) or rel == "..":
+                raise refuse("it climbs out of the cache's folders")
+            if not rel.startswith("_"):
+                return _checked_rel(rel)
+        port = f"_{parts.port}" if parts.port else ""
+        clean = [
+            _ODD.sub("_", s).replace(".", "_", 1) if s[0] == "." else _ODD.sub("_", s)
+            for s in segments
+        ]
+        return _checked_rel(
+            "/".join(["_remote", f"{parts.hostname}{port}", *(clean or ["index"])])
+        )
 
-    def _store(self, staging: Path, url: str, rel: str, body: bytes) -> None:
-        target = staging / rel
+    def _store(self, url: str, rel: str, body: bytes) -> None:
+        """Remember a validated file; nothing reaches the disk until the whole set is in."""
+        rel = _checked_rel(rel)
         if rel in self._paths:
             raise GeneratorError(f"two URLs map to the same cache file {rel} (second: {url})")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(body)
+        self._bodies[rel] = body
         self._stored[url] = rel
         self._paths.add(rel)
         self.result.files.append(
@@ -237,10 +277,44 @@ class Fetcher:
             }
         )
 
+    def write(self, staging: Path) -> None:
+        """Every file into `staging`, each path checked again against where it really lands."""
+        root = staging.resolve()
+        for rel, body in sorted(self._bodies.items()):
+            target = (root / rel).resolve()
+            if not target.is_relative_to(root) or target == root:
+                raise GeneratorError(f"cache path {rel!r} would land outside the cache")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(body)
+
     def _tick(self, label: str, total: int) -> None:
         self._done += 1
         if self.progress:
             self.progress(label, self._done, total)
+
+
+def _url_segments(path: str) -> list[str] | None:
+    """The decoded segments of a URL path with dot segments resolved (RFC 3986 5.2.4), or None
+    when `..` climbs above the root (which RFC 3986 would silently drop: we refuse instead)."""
+    out: list[str] = []
+    for raw in path.split("/"):
+        if raw in ("", "."):
+            continue
+        if raw == "..":
+            if not out:
+                return None
+            out.pop()
+            continue
+        out.append(unquote(raw, errors="strict") if "%" in raw else raw)
+    return out
+
+
+def _checked_rel(rel: str) -> str:
+    """A cache-relative path that stays inside the cache, or a GeneratorError."""
+    pieces = rel.split("/")
+    if rel.startswith("/") or any(p in ("", ".", "..") or "\\" in p or "\0" in p for p in pieces):
+        raise GeneratorError(f"cache path {rel!r} would land outside the cache")
+    return rel
 
 
 def _line(el: Any) -> int | None:
@@ -268,10 +342,12 @@ def _openapi_release(doc: bytes) -> str:
 def fetch(base_url: str, out: Path, fetcher: Fetcher) -> FetchResult:
     """Fetch into a staging folder beside `out`, then swap it in: never a half cache."""
     out = out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    staging: Path | None = None
     try:
-        result = fetcher.run(staging)
+        result = fetcher.run()  # everything fetched and validated before anything is written
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+        fetcher.write(staging)
         result.files.sort(key=lambda f: str(f["path"]))
         manifest = {
             "release": result.release,
@@ -293,7 +369,8 @@ def fetch(base_url: str, out: Path, fetcher: Fetcher) -> FetchResult:
             staging.rename(out)
         return result
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
         raise
     finally:
         fetcher.http.close()
