@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from .redact import redact_data, redact_text
+
 # Fault codes that mean "the session is gone": log in again once, then retry the call once.
 AUTH_FAULTS = frozenset(
     {
@@ -24,9 +26,10 @@ class Fault(PortaBillingError):
 
     def __init__(self, faultcode: str, faultstring: str, *, operation: str, detail: object = None):
         self.faultcode = faultcode
+        faultstring = redact_text(faultstring)  # servers echo what they were sent
         self.faultstring = faultstring
         self.operation = operation
-        self.detail = detail
+        self.detail = redact_data(detail)
         super().__init__(f"{operation}: {faultcode}: {faultstring}")
 
 
@@ -46,6 +49,7 @@ class TransportError(PortaBillingError):
     ):
         self.operation = operation
         self.status = status
+        excerpt = redact_text(excerpt)  # an error page may echo the request it refused
         self.excerpt = excerpt
         text = f"{operation}: {message}" if operation else message
         if status is not None:

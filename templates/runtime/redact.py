@@ -1,0 +1,158 @@
+"""What counts as a secret, and how it is kept out of reprs, messages and excerpts.
+
+The rule goes by name, so it covers every release's types without a list to keep up to date. A
+field, JSON key, XML element or form field is secret when its name, split into words at `_`,
+`-` and `.`, is not an id (`i_...`) and
+
+- contains one of the words password, passwd, passphrase, secret, token, pin, puk, cvv, cvc,
+  ki, opc, hash, key, apikey, signature, credential(s), jwt, cookie, otp, or
+- is `session_id` / `sessionid` (or ends with one of them), or `authorization`.
+
+So `password`, `new_password`, `h323_password`, `token`, `access_token`, `api_key`,
+`x-signature-key`, `session_id`, `pin`, `cvv` are masked; `i_api_token` (an id), `pinned`,
+`session` and `api_token_info` (a struct whose own secret fields are masked) are not.
+Masked values show as `'***'`; unset fields stay out of reprs as before, and `None` shows as
+`None` (a missing secret is no secret).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+from urllib.parse import urlsplit, urlunsplit
+
+MASK = "***"
+
+_SECRET_WORDS = frozenset(
+    {
+        "password",
+        "passwd",
+        "passphrase",
+        "secret",
+        "token",
+        "pin",
+        "puk",
+        "cvv",
+        "cvc",
+        "ki",
+        "opc",
+        "hash",
+        "key",
+        "apikey",
+        "signature",
+        "credential",
+        "credentials",
+        "jwt",
+        "cookie",
+        "otp",
+        "authorization",
+    }
+)
+_WORDS = re.compile(r"[_.\-]+")
+
+
+@lru_cache(maxsize=4096)
+def is_secret_name(name: str) -> bool:
+    """True for names whose values must never be shown (see the module docstring)."""
+    lowered = name.rpartition("}")[2].rpartition(":")[2].lower()
+    if lowered.startswith("i_"):
+        return False  # ids of secrets (i_api_token) are ids
+    words = [w for w in _WORDS.split(lowered) if w]
+    if not words:
+        return False
+    if any(w in _SECRET_WORDS for w in words):
+        return True
+    joined = "_".join(words)
+    return joined.endswith(("session_id", "sessionid")) or words[-1] == "sessionid"
+
+
+def mask_url(url: object) -> str:
+    """A URL as text with the password of its userinfo replaced (`https://api:***@host`), or all
+    of a userinfo without one (`https://***@host`)."""
+    text = str(url)
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return text if "@" not in text else MASK
+    if parts.password is None and "@" not in parts.netloc:
+        return text
+    host = parts.netloc.rpartition("@")[2]
+    if parts.password is None:  # a lone userinfo may itself be a token
+        return urlunsplit(parts._replace(netloc=f"{MASK}@{host}"))
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:{MASK}@{host}"))
+
+
+# `"name": "value"`, `'name': 'value'`, `name=value`, `name: value` (JSON, form data, headers, text)
+_PAIRS = re.compile(
+    r"""(?P<q>["']?)(?P<name>[A-Za-z][\w.\-]*)(?P=q)(?P<sep>\s*[:=]\s*)"""
+    r"""(?P<value>"(?:[^"\\]|\\.)*"?|'[^']*'?|[^\s&,;<>"'}\]]+)"""
+)
+# `<ns:name attr="...">value` (SOAP, XML error pages); the value may be cut by the excerpt's end
+_ELEMENTS = re.compile(r"<(?P<name>[\w.\-]+(?::[\w.\-]+)?)(?P<attrs>\s[^<>]*)?>(?P<value>[^<]+)")
+# an `auth_info` or `Authorization` sent as one opaque value: `Bearer ...`, `Basic ...`
+_BEARER = re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=\-]+", re.IGNORECASE)
+_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^/@\s:]*):[^/@\s]*@")
+
+
+def _pair(m: re.Match[str]) -> str:
+    if not is_secret_name(m.group("name")):
+        return m.group(0)
+    value = m.group("value")
+    quote = value[0] if value[:1] in ('"', "'") else ""
+    return f"{m.group('q')}{m.group('name')}{m.group('q')}{m.group('sep')}{quote}{MASK}{quote}"
+
+
+def _element(m: re.Match[str]) -> str:
+    if not is_secret_name(m.group("name")) or not m.group("value").strip():
+        return m.group(0)
+    return f"<{m.group('name')}{m.group('attrs') or ''}>{MASK}"
+
+
+def redact_text(text: str, known: Iterable[str] = (), *, by_name: bool = True) -> str:
+    """`text` with every `known` secret (the client's own password, token and session id),
+    credentials in URLs and bearer tokens replaced by `***`; with `by_name`, also the values of
+    secret-named JSON keys, form fields and XML elements (for text a server sent)."""
+    for secret in sorted({k for k in known if k and len(k) >= 3}, key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    text = _URL_USERINFO.sub(lambda m: f"{m.group('scheme')}{m.group('user')}:{MASK}@", text)
+    text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
+    if by_name:
+        text = _PAIRS.sub(_pair, _ELEMENTS.sub(_element, text))
+    return text
+
+
+def scrub_exception(exc: BaseException, known: Iterable[str] = ()) -> BaseException:
+    """Make `exc` safe to log: chained exceptions dropped (they hold requests, replies and the
+    bytes that failed to decode), and its message and excerpt redacted of `known` secrets."""
+    exc.__cause__ = None
+    exc.__context__ = None
+    exc.__suppress_context__ = True
+    secrets = tuple(k for k in known if k)
+    if not secrets:
+        return exc
+    exc.args = tuple(
+        redact_text(a, secrets, by_name=False) if isinstance(a, str) else a for a in exc.args
+    )
+    for attr in ("excerpt", "faultstring"):
+        value = getattr(exc, attr, None)
+        if isinstance(value, str):
+            setattr(exc, attr, redact_text(value, secrets, by_name=False))
+    detail = getattr(exc, "detail", None)
+    if detail is not None:
+        exc.detail = redact_data(detail, secrets)  # type: ignore[attr-defined]
+    return exc
+
+
+def redact_data(data: object, known: tuple[str, ...] = ()) -> object:
+    """A fault's decoded `<detail>`: secret-named entries and known secrets masked."""
+    if isinstance(data, dict):
+        return {
+            k: (MASK if is_secret_name(str(k)) and v is not None else redact_data(v, known))
+            for k, v in data.items()
+        }
+    if isinstance(data, list):
+        return [redact_data(v, known) for v in data]
+    if isinstance(data, str):
+        return redact_text(data, known, by_name=False) if known else data
+    return data
