@@ -7,12 +7,14 @@ Sync and async stubs share `build_request` and `CallOptions`; only the awaiting 
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Protocol, Self, TypeVar
 
 import msgspec
 
+from .errors import DecodeError
 from .operation import Operation
 from .struct import UNSET, UnsetType
 
@@ -79,19 +81,64 @@ def _warn_deprecated(op: Operation[Any, Any]) -> None:
     warnings.warn(f"{op.qualified_name} is deprecated", DeprecationWarning, stacklevel=4)
 
 
-def _page_request(
-    op: Operation[Req, Any], request: Req | None, fields: dict[str, Any], size: int
-) -> tuple[Req, int]:
-    base = build_request(op, request, fields)
-    if base is None:
-        raise TypeError(f"{op.service}.{op.name} takes no request; it cannot be paged")
-    offset = getattr(base, "offset", UNSET)
-    return base, (offset if isinstance(offset, int) else 0)
+class _Pager:
+    """The paging of one `iter_*` call, shared by the sync and async stubs: it stops when a page
+    comes back short or the reported total is reached, and refuses to loop on a server that
+    ignores `offset` (a page seen before) or sends more than the total it reports."""
+
+    __slots__ = ("base", "offset", "op", "seen", "size", "start")
+
+    def __init__(
+        self, op: Operation[Any, Any], request: Any, fields: dict[str, Any], size: int
+    ) -> None:
+        if type(size) is not int or size < 1:
+            raise ValueError(
+                f"{op.qualified_name}: page_size must be a positive integer, not {size!r}"
+            )
+        base = build_request(op, request, fields)
+        if base is None:
+            raise TypeError(f"{op.service}.{op.name} takes no request; it cannot be paged")
+        offset = getattr(base, "offset", UNSET)
+        if offset is UNSET or offset is None:
+            offset = 0
+        if type(offset) is not int or offset < 0:
+            raise ValueError(f"{op.qualified_name}: offset must be a non-negative integer")
+        self.op, self.base, self.size = op, base, size
+        self.start = self.offset = offset
+        self.seen: set[bytes] = set()  # digests of the pages so far
+
+    def request(self) -> Any:
+        return msgspec.structs.replace(self.base, limit=self.size, offset=self.offset)
+
+    def take(self, response: Any) -> tuple[list[Any], bool]:
+        """The page's items, and whether that was the last page."""
+        items = getattr(response, self.op.page_field or "", None)
+        items = list(items) if isinstance(items, list) else []
+        if not items:
+            return items, True
+        digest = hashlib.blake2b(_ENCODER.encode(items), digest_size=16).digest()
+        if digest in self.seen:
+            raise DecodeError(
+                f"the server sent the same page again at offset {self.offset} (it ignores "
+                "offset); stopped instead of looping",
+                operation=self.op.qualified_name,
+            )
+        self.seen.add(digest)
+        self.offset += len(items)
+        total = getattr(response, "total", None)
+        if type(total) is int:
+            if self.offset > total:
+                raise DecodeError(
+                    f"the server sent {self.offset - self.start} items from offset "
+                    f"{self.start} but reports a total of {total}; stopped",
+                    operation=self.op.qualified_name,
+                )
+            if self.offset == total:
+                return items, True
+        return items, len(items) < self.size
 
 
-def _items(op: Operation[Any, Any], response: Any) -> list[Any]:
-    items = getattr(response, op.page_field or "", None)
-    return list(items) if isinstance(items, list) else []
+_ENCODER = msgspec.msgpack.Encoder()
 
 
 class ServiceBase:
@@ -117,14 +164,12 @@ class ServiceBase:
     ) -> Iterator[Any]:
         if op.deprecated:
             _warn_deprecated(op)
-        base, offset = _page_request(op, request, fields, size)
+        pager = _Pager(op, request, fields, size)
         while True:
-            page = msgspec.structs.replace(base, limit=size, offset=offset)  # type: ignore[type-var]
-            items = _items(op, self._caller.call(op, page, self._options))
+            items, last = pager.take(self._caller.call(op, pager.request(), self._options))
             yield from items
-            if len(items) < size:
+            if last:
                 return
-            offset += len(items)
 
 
 class AsyncServiceBase:
@@ -152,12 +197,10 @@ class AsyncServiceBase:
     ) -> AsyncIterator[Any]:
         if op.deprecated:
             _warn_deprecated(op)
-        base, offset = _page_request(op, request, fields, size)
+        pager = _Pager(op, request, fields, size)
         while True:
-            page = msgspec.structs.replace(base, limit=size, offset=offset)  # type: ignore[type-var]
-            items = _items(op, await self._caller.call(op, page, self._options))
+            items, last = pager.take(await self._caller.call(op, pager.request(), self._options))
             for item in items:
                 yield item
-            if len(items) < size:
+            if last:
                 return
-            offset += len(items)
