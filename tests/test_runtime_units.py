@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from .conftest import ROOT
+from .strategies import XML_TEXT
 
 
 @pytest.fixture(autouse=True)
@@ -39,7 +40,7 @@ def test_json_datetimes_in_server_format_and_lookalike_strings_untouched() -> No
 @settings(max_examples=200, deadline=None)
 @given(
     moment=st.datetimes(timezones=st.one_of(st.none(), st.timezones())),
-    text=st.text(max_size=30),
+    text=XML_TEXT,  # characters XML cannot carry are refused on both transports (test_validation)
 )
 def test_json_datetimes_match_the_value_by_value_path(moment: datetime, text: str) -> None:
     import msgspec
@@ -50,6 +51,10 @@ def test_json_datetimes_match_the_value_by_value_path(moment: datetime, text: st
     request = AddAccountRequest(
         account_info=AccountInfo(first_usage=moment, note=text, login=text)
     )
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:  # no such moment in UTC: refused before encoding (test_validation)
+        return
     slow = _encoder.encode(_fix_datetimes(msgspec.to_builtins(request, builtin_types=(datetime,))))
     assert encode_params(request) == slow
     assert json.loads(slow)["account_info"]["first_usage"] == server_datetime(moment)

@@ -168,7 +168,7 @@ class _Core:
                 extensions=extensions,
             )
         url = self._url(f"/rest/{op.service}/{op.name}")
-        params = jsonapi.encode_params(request)
+        params = jsonapi.encode_params(request, op.qualified_name)
         if self.json_style == "bearer" and (self._access_token or not op.auth):
             headers = {"Content-Type": "application/json"}
             if op.auth and self._access_token:

@@ -14,19 +14,28 @@ from typing import Any
 import httpx
 import msgspec
 
-from .errors import DecodeError, TransportError, fault_class
+from .errors import DecodeError, EncodeError, TransportError, fault_class
 from .formats import server_datetime
 from .operation import Operation
 from .struct import UNSET
+from .validate import check_request
 
 _encoder = msgspec.json.Encoder(decimal_format="number")  # amounts as JSON numbers
 
 
-def encode_params(request: Any) -> bytes:
-    """`params` for `request`: unset fields left out, `None` sent as null, `{}` for no request."""
+def encode_params(request: Any, operation: str = "") -> bytes:
+    """`params` for `request`: unset fields left out, `None` sent as null, `{}` for no request.
+
+    The request is checked first (see `validate`): a value that does not match its declared
+    type raises `EncodeError` naming `operation` and the field, and nothing is sent."""
     if request is None:
         return b"{}"
-    return _encoder.encode(_server_view(request) if _may_hold_datetimes(request) else request)
+    check_request(request, operation)
+    try:
+        return _encoder.encode(_server_view(request) if _may_hold_datetimes(request) else request)
+    except (msgspec.EncodeError, OverflowError, TypeError, ValueError) as exc:
+        error = EncodeError(f"cannot be sent as JSON: {exc}", operation=operation)
+    raise error  # outside the handler: nothing of the request chained to it
 
 
 def encode_auth(auth: dict[str, str]) -> str:
