@@ -16,6 +16,7 @@ import msgspec
 
 from .errors import DecodeError, EncodeError, TransportError, fault_class
 from .formats import server_datetime
+from .limits import DEFAULT_LIMITS, Limits, json_depth_exceeds
 from .operation import Operation
 from .struct import UNSET
 from .validate import check_request
@@ -195,33 +196,105 @@ def _decoder(cls: type) -> msgspec.json.Decoder[Any]:
     return decoder
 
 
-def decode_reply(op: Operation[Any, Any], response: httpx.Response) -> Any:
-    """HTTP 200 with the result, HTTP 500 with `{faultcode, faultstring}`, anything else an error."""
+def decode_reply(
+    op: Operation[Any, Any], response: httpx.Response, limits: Limits = DEFAULT_LIMITS
+) -> Any:
+    """HTTP 200 with the result, `{faultcode, faultstring}` (HTTP 500, or 200 from servers that
+    send faults that way) a `Fault`, anything else an error; never an empty success for a reply
+    that is not this method's."""
     where = op.qualified_name
     body = response.content
-    if response.status_code == 500:
+    status = response.status_code
+    if len(body) > limits.max_bytes:
+        raise DecodeError(
+            f"the reply is larger than {limits.max_bytes} bytes (limit max_bytes)",
+            operation=where,
+            status=status,
+        )
+    if op.response is not None and _unbounded(op.response) and json_depth_exceeds(
+        body, limits.max_json_depth
+    ):
+        raise DecodeError(
+            f"the reply nests deeper than {limits.max_json_depth} levels (limit max_json_depth)",
+            operation=where,
+            status=status,
+            excerpt=_excerpt(body),
+        )
+    if status == 500 or (status == 200 and b'"faultcode"' in body):
         fault = _fault(body)
         if fault is not None:
             code, text = fault
             raise fault_class(code)(code, text, operation=where)
-    if response.status_code != 200:
+    if status != 200:
         raise TransportError(
-            "unexpected HTTP status",
-            operation=where,
-            status=response.status_code,
-            excerpt=_excerpt(body),
+            "unexpected HTTP status", operation=where, status=status, excerpt=_excerpt(body)
         )
     if op.response is None:
         return None
     try:
-        return _decoder(op.response).decode(body)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # invalid UTF-8 is not a DecodeError
-        raise DecodeError(
+        result = _decoder(op.response).decode(body)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+        # (invalid UTF-8 is not a msgspec.DecodeError; RecursionError: nested past Python's limit)
+        error = DecodeError(
             f"reply does not match {op.response.__name__}: {exc}",
             operation=where,
             status=200,
             excerpt=_excerpt(body),
-        ) from None
+        )
+    else:
+        if not _foreign(result, body):
+            return result
+        error = DecodeError(
+            f"the reply is not a {op.response.__name__}: none of its fields are known (a reply "
+            "to another method?)",
+            operation=where,
+            status=200,
+            excerpt=_excerpt(body),
+        )
+    raise error  # outside the handler: the reply's bytes are not chained to it
+
+
+_UNBOUNDED: dict[type, bool] = {}
+
+
+def _unbounded(cls: type) -> bool:
+    """Whether decoding into `cls` can nest deeper than its schema: untyped fields (`Any`,
+    dicts) or a type that contains itself. Other types bound the depth of what is built, and
+    what they skip (unknown fields) msgspec passes over, stopping at Python's recursion limit
+    (a DecodeError); so only these replies need the depth scan."""
+    found = _UNBOUNDED.get(cls)
+    if found is None:
+        found = _UNBOUNDED[cls] = _open_or_recursive(msgspec.inspect.type_info(cls), set())
+    return found
+
+
+def _open_or_recursive(t: Any, path: set[type]) -> bool:
+    mi = msgspec.inspect
+    if isinstance(t, mi.AnyType | mi.DictType):
+        return True
+    if isinstance(t, mi.UnionType):
+        return any(_open_or_recursive(x, path) for x in t.types)
+    if isinstance(t, mi.ListType | mi.TupleType | mi.VarTupleType | mi.SetType):
+        return _open_or_recursive(getattr(t, "item_type", mi.AnyType()), path)
+    if isinstance(t, mi.StructType):
+        if t.cls in path:
+            return True
+        inner = path | {t.cls}
+        return any(_open_or_recursive(f.type, inner) for f in t.fields)
+    return False
+
+
+def _foreign(result: Any, body: bytes) -> bool:
+    """A result with nothing set, decoded from an object that has keys: none was this type's."""
+    if not result.__struct_fields__ or any(
+        v is not UNSET for v in msgspec.structs.astuple(result)
+    ):
+        return False
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(data, dict) and bool(data)
 
 
 def _fault(body: bytes) -> tuple[str, str] | None:
