@@ -174,10 +174,10 @@ def test_unsendable_values_fail_before_sending() -> None:
         EncodeError, match=r"customer_info\.name: contains characters XML 1.0 cannot carry"
     ):
         client.build_request(UPDATE_CUSTOMER, bad)
+    # the same request is refused over JSON too: what one transport cannot carry, neither sends
     json_client = type(client)("http://pbx.invalid", transport="json", session_id="s")
-    assert b"bell\\u0007" in json_client.build_request(UPDATE_CUSTOMER, bad).content.replace(
-        b"%5Cu0007", b"\\u0007"
-    )
+    with pytest.raises(EncodeError, match=r"customer_info\.name: contains characters XML 1.0"):
+        json_client.build_request(UPDATE_CUSTOMER, bad)
 
 
 def test_json_only_field_is_refused_over_soap() -> None:

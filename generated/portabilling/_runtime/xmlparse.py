@@ -9,20 +9,14 @@ external entities reading local files) or a broken proxy, so it is refused rathe
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 
 from lxml import etree
 
+from .limits import DEFAULT_LIMITS as DEFAULT_LIMITS
+from .limits import Limits
 
-@dataclass(frozen=True, slots=True)
-class XmlLimits:
-    """Caps on what a reply may be; raise them for very large list replies."""
-
-    max_bytes: int = 512 * 1024 * 1024
-    huge_text: bool = False  # libxml2 then lifts its caps: 256 levels deep, 10 MB per text node
-
-
-DEFAULT_LIMITS = XmlLimits()
+# The caps are `limits.Limits` (which started here as XmlLimits: the old name stays).
+XmlLimits = Limits
 
 
 class XmlRefused(ValueError):
@@ -55,17 +49,18 @@ def _parser_for(huge: bool) -> etree.XMLParser:
     return parser
 
 
-def check_size_and_doctype(content: bytes, limits: XmlLimits) -> None:
+def check_size_and_doctype(content: bytes, limits: Limits) -> None:
     if len(content) > limits.max_bytes:
         raise XmlRefused(
-            f"document of {len(content)} bytes exceeds the limit of {limits.max_bytes}"
+            f"document of {len(content)} bytes exceeds the limit of {limits.max_bytes} "
+            "(limit max_bytes)"
         )
     head = content[:4096].lstrip()
     if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
         raise XmlRefused("document type declarations (DTD) are refused")
 
 
-def parse(content: bytes, limits: XmlLimits = DEFAULT_LIMITS) -> etree._Element:
+def parse(content: bytes, limits: Limits = DEFAULT_LIMITS) -> etree._Element:
     check_size_and_doctype(content, limits)
     try:
         root = etree.fromstring(content, _parser_for(limits.huge_text))
@@ -73,4 +68,19 @@ def parse(content: bytes, limits: XmlLimits = DEFAULT_LIMITS) -> etree._Element:
         raise XmlRefused(f"malformed XML: {exc}") from None
     if root.getroottree().docinfo.doctype:  # type: ignore[union-attr]
         raise XmlRefused("document type declarations (DTD) are refused")
+    check_depth(root, limits)
     return root
+
+
+# libxml2 refuses documents nested deeper than this by itself (2048 with huge_tree)
+_LIBXML2_DEPTH = 256
+
+
+def check_depth(root: etree._Element, limits: Limits) -> None:
+    """Elements nested deeper than `max_xml_depth`: refused. libxml2 stops at 256 levels by
+    itself; below that (or with `huge_text`, which lifts it to 2048) one XPath query asks."""
+    depth = limits.max_xml_depth
+    if depth >= (2048 if limits.huge_text else _LIBXML2_DEPTH):
+        return
+    if root.xpath("boolean(/*" + "/*" * depth + ")"):
+        raise XmlRefused(f"the document nests deeper than {depth} levels (limit max_xml_depth)")

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ._runtime.errors import PortaBillingError as PortaBillingError
     from ._runtime.errors import TransportError as TransportError
     from ._runtime.errors import UnsupportedOperation as UnsupportedOperation
+    from ._runtime.limits import Limits as Limits
     from ._runtime.pool import AsyncPooledTransport as AsyncPooledTransport
     from ._runtime.pool import PooledTransport as PooledTransport
     from ._runtime.service import CallOptions as CallOptions
@@ -43,6 +44,7 @@ _LAZY: dict[str, str] = {
     "PortaBillingError": "._runtime.errors",
     "TransportError": "._runtime.errors",
     "UnsupportedOperation": "._runtime.errors",
+    "Limits": "._runtime.limits",
     "PooledTransport": "._runtime.pool",
     "AsyncPooledTransport": "._runtime.pool",
     "XmlLimits": "._runtime.xmlparse",
