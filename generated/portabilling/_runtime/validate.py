@@ -157,11 +157,9 @@ def _kind_name(t: msgspec.inspect.Type) -> str:
 class _Shape:
     """One combination of value types a class was seen with, checked: what to look at."""
 
-    __slots__ = ("_rest", "datetimes", "decimals", "deep", "floats", "strings")
+    __slots__ = ("datetimes", "decimals", "deep", "floats", "strings")
 
     def __init__(self, looks: list[int]) -> None:
-        self._rest: _Shape | None = None
-
         def at(*kinds: int) -> tuple[int, ...]:
             return tuple(i for i, k in enumerate(looks) if k in kinds)
 
@@ -170,13 +168,6 @@ class _Shape:
         self.strings = _getter(at(_STRING))
         self.datetimes = _getter(at(_DATETIME))
         self.deep = tuple((i, looks[i]) for i in at(_STRUCT, _LIST, _ANY))
-
-    def rest(self) -> _Shape:
-        """This shape without its strings and floats (which `_rows` checks for all rows at once)."""
-        if self._rest is None:
-            rest = self._rest = _Shape([])
-            rest.decimals, rest.datetimes, rest.deep = self.decimals, self.datetimes, self.deep
-        return self._rest
 
 
 def _getter(indices: tuple[int, ...]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]] | None:
@@ -281,10 +272,8 @@ def _struct(value: Any, strings: list[str]) -> bool:
     values = msgspec.structs.astuple(value)
     kinds = tuple(map(type, values))
     shape = plan.shapes.get(kinds) or plan.learn(kinds, values)
-    return shape is not None and _values(shape, plan, values, strings)
-
-
-def _values(shape: _Shape, plan: Plan, values: tuple[Any, ...], strings: list[str]) -> bool:
+    if shape is None:
+        return False
     if shape.strings is not None:
         strings += shape.strings(values)
     if shape.floats is not None and not all(map(math.isfinite, shape.floats(values))):
@@ -293,15 +282,21 @@ def _values(shape: _Shape, plan: Plan, values: tuple[Any, ...], strings: list[st
         return False
     if shape.datetimes is not None and not _in_utc(shape.datetimes(values)):
         return False
-    for i, look in shape.deep:
-        value = values[i]
+    return not shape.deep or _deep(shape.deep, plan, (values,), strings)
+
+
+def _deep(deep: tuple[tuple[int, int], ...], plan: Plan, rows: Any, strings: list[str]) -> bool:
+    """The nested structs, lists and untyped values at `deep` in each of `rows`."""
+    for i, look in deep:
+        column = [row[i] for row in rows] if len(rows) > 1 else [rows[0][i]]
         if look == _STRUCT:
-            if not _struct(value, strings):
+            if not all(_struct(v, strings) for v in column):
                 return False
         elif look == _LIST:
-            if not _list(value, plan.fields[i].item, strings):
+            item = plan.fields[i].item
+            if not all(_list(v, item, strings) for v in column if v):
                 return False
-        elif not _untyped_ok(value, strings):
+        elif not all(_untyped_ok(v, strings) for v in column):
             return False
     return True
 
@@ -355,10 +350,16 @@ def _rows(items: Any, cls: type, strings: list[str]) -> bool:
     floats = shape.floats
     if floats is not None and not all(map(math.isfinite, chain.from_iterable(map(floats, rows)))):
         return False
-    if shape.decimals is not None or shape.datetimes is not None or shape.deep:
-        rest = shape.rest()
-        return all(_values(rest, plan, row, strings) for row in rows)
-    return True
+    decimals = shape.decimals
+    if decimals is not None and not all(
+        map(Decimal.is_finite, chain.from_iterable(map(decimals, rows)))
+    ):
+        return False
+    if shape.datetimes is not None and not _in_utc(
+        chain.from_iterable(map(shape.datetimes, rows))
+    ):
+        return False
+    return not shape.deep or _deep(shape.deep, plan, rows, strings)
 
 
 _FLAT = frozenset({int, bool, date, time, bytes, _NONE})
@@ -500,4 +501,5 @@ def _untyped(value: Any, path: str, strings: list[str], depth: int = 0) -> None:
         if not _in_utc((value,)):
             raise _Bad(path, "this datetime cannot be expressed in UTC")
     elif not isinstance(value, _UNTYPED_SCALARS):
-        raise _Bad(path, f"cannot send a {type(value).__name__} value")
+        kind = type(value).__name__
+        raise _Bad(path, f"expected data both transports can carry, got {kind}")
