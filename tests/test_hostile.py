@@ -122,3 +122,109 @@ def test_bad_requests_are_refused_before_sending(server: Hostile, transport: str
             assert str(caught.value).startswith(f"Account.{method}: "), str(caught.value)
             assert words in str(caught.value)
     assert [r for r in server.requests if "/rest/" in r.path] == []
+
+
+# ---- SOAP replies: references, arrays, faults, foreign replies ---------------------------------
+
+_ENV = (
+    '<?xml version="1.0" encoding="UTF-8"?><soap:Envelope '
+    'xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" '
+    'xmlns:soapenc="http://schemas.xmlsoap.org/soap/encoding/" '
+    'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+    'xmlns:xsd="http://www.w3.org/2001/XMLSchema"><soap:Body>{}</soap:Body></soap:Envelope>'
+)
+
+
+def _soap(body: str, status: int = 200) -> Any:
+    data = _ENV.format(body).encode()
+    return lambda request: [reply(data, status, "text/xml; charset=utf-8")]
+
+
+def _fault_xml(detail: str) -> str:
+    return (
+        "<soap:Fault><faultcode>soap:Server.Account.x</faultcode><faultstring>refused"
+        f"</faultstring><detail>{detail}</detail></soap:Fault>"
+    )
+
+
+def _amplifier(levels: int, width: int) -> str:
+    """`levels` lists of `width` references each, every one to the next list: width**levels
+    elements once expanded, a few KB as written."""
+    parts = []
+    for n in range(levels):
+        refs = "".join(f'<item href="#l{n + 1}"/>' for _ in range(width))
+        parts.append(f'<m id="l{n}" soapenc:arrayType="xsd:anyType[{width}]">{refs}</m>')
+    parts.append(f'<m id="l{levels}" xsi:type="xsd:string">x</m>')
+    return "".join(parts)
+
+
+def test_multiref_amplification_is_bounded(server: Hostile) -> None:
+    from portabilling import DecodeError
+
+    body = (
+        '<ns:call_custom_hookResponse xmlns:ns="urn:x"><r><result href="#l0"/></r>'
+        "</ns:call_custom_hookResponse>" + _amplifier(8, 8)  # 8**8 = 16 M elements
+    )
+    assert len(body) < 4000
+    server.script = _soap(body)
+    with _client(server, "soap") as client, pytest.raises(DecodeError, match="max_ref_objects"):
+        client.generic.call_custom_hook(name="x")
+    # the same shape, small, decodes: references are followed, not refused
+    server.script = _soap(
+        '<ns:call_custom_hookResponse xmlns:ns="urn:x"><r><result href="#l0"/></r>'
+        "</ns:call_custom_hookResponse>" + _amplifier(2, 3)
+    )
+    with _client(server, "soap") as client:
+        assert client.generic.call_custom_hook(name="x").result == [["x"] * 3] * 3
+
+
+@pytest.mark.parametrize(
+    ("detail", "expected"),
+    [
+        ('<a href="#nowhere"/>', None),  # a dangling reference
+        ('<a xsi:type="xsd:base64Binary">!!not base64!!</a>', None),
+        ('<a id="me"><b href="#me"/></a>', None),  # a reference to itself
+        ("<code>42</code>", {"code": "42"}),
+        (  # a declared size far beyond the items present: one row, nothing allocated
+            '<m soapenc:arrayType="xsd:int[1000000000,1]"><i>1</i></m>',
+            {"m": [["1"]]},
+        ),
+    ],
+)
+def test_fault_details_never_escape_the_fault(server: Hostile, detail: str, expected: Any) -> None:
+    from portabilling import Fault
+
+    server.script = _soap(_fault_xml(detail), 500)
+    with _client(server, "soap") as client, pytest.raises(Fault) as caught:
+        client.account.get_account_info(i_account=1)
+    assert caught.value.faultcode == "Server.Account.x" and caught.value.detail == expected
+
+
+def test_array_ranks_are_bounded(server: Hostile) -> None:
+    from portabilling import DecodeError
+
+    dims = ",".join(["1"] * 40)
+    server.script = _soap(
+        '<ns:call_custom_hookResponse xmlns:ns="urn:x">'
+        f'<r><result soapenc:arrayType="xsd:int[{dims}]"><i>1</i></result></r>'
+        "</ns:call_custom_hookResponse>"
+    )
+    with _client(server, "soap") as client, pytest.raises(DecodeError, match="max_array_dims"):
+        client.generic.call_custom_hook(name="x")
+
+
+def test_soap_reply_to_another_method_is_not_a_success(server: Hostile) -> None:
+    from portabilling import DecodeError
+
+    server.script = _soap(
+        '<ns:get_customer_infoResponse xmlns:ns="urn:x"><customer_info>'
+        "<i_customer>5</i_customer></customer_info></ns:get_customer_infoResponse>"
+    )
+    with _client(server, "soap") as client, pytest.raises(DecodeError, match="another method"):
+        client.account.get_account_info(i_account=1)
+    server.script = _soap(
+        '<ns:get_account_infoResponse xmlns:ns="urn:x"><r><customer_info>'
+        "<i_customer>5</i_customer></customer_info></r></ns:get_account_infoResponse>"
+    )
+    with _client(server, "soap") as client, pytest.raises(DecodeError, match="none of its"):
+        client.account.get_account_info(i_account=1)
