@@ -42,9 +42,24 @@ def _request_classes() -> list[type]:
 
 
 def _encoders() -> list[Any]:
-    from portabilling._runtime import jsonapi
+    """Both transports' encoders, as a client calls them for an operation `Op.name`."""
+    from portabilling._runtime import jsonapi, soap
+    from portabilling._runtime.operation import Operation
 
-    return [lambda request: jsonapi.encode_params(request, "Op.name")]
+    def over_soap(request: Any) -> bytes:
+        op = Operation(
+            service="Op",
+            name="name",
+            namespace="urn:op",
+            soap_action="",
+            endpoint_path="/",
+            request=type(request),
+            response=None,
+            parts=("request",),
+        )
+        return soap.encode_envelope(op, request, {"session_id": "s"})
+
+    return [lambda request: jsonapi.encode_params(request, "Op.name"), over_soap]
 
 
 _SETTINGS = settings(

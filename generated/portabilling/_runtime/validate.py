@@ -264,6 +264,44 @@ def check_kinds(
         raise error
 
 
+def check_list(cls: type, index: int, items: Any, path: str, operation: str) -> None:
+    """The item types of list field `index` of `cls`, for the SOAP encoder (which checks the
+    values itself as it writes them): raises EncodeError like `check_request`."""
+    plan = _plans.get(cls) or plan_of(cls)
+    field = plan.fields[index].item
+    if field is None or field.open or _item_types_ok(items, field):
+        return
+    try:
+        _explain_items(items, field, path)
+    except _Bad as bad:
+        error = EncodeError(f"{bad.path}: {bad.message}", operation=operation)
+    else:
+        return
+    raise error
+
+
+def _item_types_ok(items: Any, field: Field) -> bool:
+    kinds = set(map(type, items))
+    if not kinds <= field.allowed:
+        return False
+    if list in kinds or tuple in kinds:
+        inner = field.item
+        return (
+            inner is None
+            or inner.open
+            or all(_item_types_ok(v, inner) for v in items if isinstance(v, list | tuple))
+        )
+    return True
+
+
+def _explain_items(items: Any, field: Field, path: str) -> None:
+    for i, item in enumerate(items):
+        if not field.accepts(item):
+            raise _Bad(f"{path}[{i}]", _mismatch(field, item))
+        if isinstance(item, list | tuple) and field.item is not None and not field.item.open:
+            _explain_items(item, field.item, f"{path}[{i}]")
+
+
 # ---- the fast walk: is everything fine? (no paths, no messages; C-level where it can be) ------
 
 
