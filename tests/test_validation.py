@@ -43,7 +43,7 @@ def _request_classes() -> list[type]:
 
 def _encoders() -> list[Any]:
     """Both transports' encoders, as a client calls them for an operation `Op.name`."""
-    from portabilling._runtime import jsonapi, soap
+    from portabilling._runtime import jsonapi, soap_encode
     from portabilling._runtime.operation import Operation
 
     def over_soap(request: Any) -> bytes:
@@ -57,7 +57,7 @@ def _encoders() -> list[Any]:
             response=None,
             parts=("request",),
         )
-        return soap.encode_envelope(op, request, {"session_id": "s"})
+        return soap_encode.encode_envelope(op, request, {"session_id": "s"})
 
     return [lambda request: jsonapi.encode_params(request, "Op.name"), over_soap]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
+from email.message import Message
 from typing import Any
 
 import httpx
@@ -18,58 +19,106 @@ from lxml import etree
 
 from .errors import DecodeError, Fault, TransportError, fault_class
 from .files import add_unreferenced
+from .limits import LimitExceeded, Limits
 from .operation import Operation
 from .soap_decode import Doc, decode, generic
 from .soap_plan import SOAP12_ENV, SOAP_ENV, plan_for
 from .soap_stream import parse_reply
-from .xmlparse import DEFAULT_LIMITS, XmlLimits, XmlRefused
+from .xmlparse import DEFAULT_LIMITS, XmlRefused
 
 Attachments = dict[str, tuple[bytes, str | None, str]]  # content id -> (bytes, name, MIME type)
 
 
-def decode_reply(op: Operation[Any, Any], response: httpx.Response, limits: XmlLimits) -> Any:
+def decode_reply(op: Operation[Any, Any], response: httpx.Response, limits: Limits) -> Any:
     """The typed response of `op`, or the `Fault` it carries (SOAP faults come with HTTP 500);
-    anything that is not a SOAP envelope is a transport error."""
+    anything that is not a SOAP envelope is a transport error, and an HTTP error status never
+    decodes as a success (a 500 must carry a fault)."""
+    status = response.status_code
     if "multipart/related" in response.headers.get("content-type", ""):
-        envelope, attachments = _split_multipart(op, response)
-        return decode_envelope(op, envelope, limits, attachments)
+        if status not in (200, 500):
+            raise TransportError(
+                "unexpected HTTP reply", operation=op.qualified_name, status=status
+            )
+        envelope, attachments = _split_multipart(op, response, limits)
+        return _success_only(op, status, envelope, limits, attachments)
     content = response.content
     looks_xml = content.lstrip()[:1] == b"<" and b"Envelope" in content[:2048]
-    if response.status_code in (200, 500) and looks_xml:
-        return decode_envelope(op, content, limits)
+    if status in (200, 500) and looks_xml:
+        return _success_only(op, status, content, limits, None)
     raise TransportError(
         "unexpected HTTP reply",
         operation=op.qualified_name,
-        status=response.status_code,
+        status=status,
         excerpt=_excerpt(content),
     )
 
 
+def _success_only(
+    op: Operation[Any, Any],
+    status: int,
+    content: bytes,
+    limits: Limits,
+    attachments: Attachments | None,
+) -> Any:
+    result = decode_envelope(op, content, limits, attachments)  # raises the Fault it carries
+    if status != 200:
+        raise TransportError(
+            "HTTP 500 with a reply that is not a SOAP fault",
+            operation=op.qualified_name,
+            status=status,
+            excerpt=_excerpt(content),
+        )
+    return result
+
+
 def _split_multipart(
-    op: Operation[Any, Any], response: httpx.Response
+    op: Operation[Any, Any], response: httpx.Response, limits: Limits
 ) -> tuple[bytes, Attachments]:
-    """SOAP with Attachments: the root part is the envelope; `cid:` hrefs name the other parts."""
-    raw = b"Content-Type: " + response.headers["content-type"].encode("latin-1") + b"\r\n\r\n"
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(raw + response.content)
-    parts = [p for p in message.iter_parts()] if message.is_multipart() else []
-    if not parts:
-        raise DecodeError("multipart reply without parts", operation=op.qualified_name)
-    envelope = parts[0].get_payload(decode=True)
-    attachments: Attachments = {}
-    for part in parts[1:]:
-        cid = (part.get("content-id") or "").strip().strip("<>")
-        payload = part.get_payload(decode=True)
-        if cid and isinstance(payload, bytes):
-            attachments[cid] = (payload, part.get_filename(), part.get_content_type())
-    if not isinstance(envelope, bytes):
-        raise DecodeError("multipart reply without a SOAP envelope", operation=op.qualified_name)
-    return envelope, attachments
+    """SOAP with Attachments: the root part is the envelope; `cid:` hrefs name the other parts.
+
+    At most `limits.max_parts` parts are read; anything the MIME parser cannot make sense of is
+    a DecodeError."""
+    where = op.qualified_name
+    ctype = response.headers.get("content-type", "")
+    header = Message()
+    header["content-type"] = ctype
+    boundary = header.get_boundary()
+    if not boundary or not boundary.isascii() or not boundary.isprintable():
+        raise DecodeError(
+            "multipart reply without a usable (ASCII) boundary", operation=where, excerpt=ctype
+        )
+    content = response.content
+    if content.count(b"--" + boundary.encode("ascii")) - 1 > limits.max_parts:
+        raise DecodeError(
+            f"multipart reply with more than {limits.max_parts} parts (limit max_parts)",
+            operation=where,
+        )
+    try:
+        raw = b"Content-Type: " + ctype.encode("ascii") + b"\r\n\r\n"
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(raw + content)
+        parts = [p for p in message.iter_parts()] if message.is_multipart() else []
+        envelope = parts[0].get_payload(decode=True) if parts else None
+        attachments: Attachments = {}
+        for part in parts[1:]:
+            cid = (part.get("content-id") or "").strip().strip("<>")
+            payload = part.get_payload(decode=True)
+            if cid and isinstance(payload, bytes):
+                attachments[cid] = (payload, part.get_filename(), part.get_content_type())
+    except (ValueError, LookupError, TypeError, IndexError, UnicodeError) as exc:
+        error = DecodeError(f"malformed multipart reply ({type(exc).__name__})", operation=where)
+    else:
+        if not parts:
+            raise DecodeError("multipart reply without parts", operation=where)
+        if not isinstance(envelope, bytes):
+            raise DecodeError("multipart reply without a SOAP envelope", operation=where)
+        return envelope, attachments
+    raise error  # outside the handler: the reply is not chained to it
 
 
 def decode_envelope(
     op: Operation[Any, Any],
     content: bytes,
-    limits: XmlLimits = DEFAULT_LIMITS,
+    limits: Limits = DEFAULT_LIMITS,
     attachments: Attachments | None = None,
 ) -> Any:
     """The typed response of `op` from a SOAP envelope, or the `Fault` it carries."""
@@ -77,13 +126,23 @@ def decode_envelope(
     try:
         root, streamed = parse_reply(op, content, limits)
     except XmlRefused as exc:
-        raise DecodeError(str(exc), operation=where, excerpt=_excerpt(content)) from None
-    except (msgspec.ValidationError, ValueError, TypeError) as exc:
-        raise DecodeError(
-            f"reply does not match {op.response.__name__ if op.response else 'None'}: {exc}",
-            operation=where,
-            excerpt=_excerpt(content),
-        ) from None
+        error = DecodeError(str(exc), operation=where, excerpt=_excerpt(content))
+    except (msgspec.ValidationError, ValueError, TypeError, RecursionError) as exc:
+        error = _mismatch(op, exc, content)
+    else:
+        return _decode_tree(op, root, streamed, content, limits, attachments)
+    raise error  # outside the handler: the reply's bytes are not chained to it
+
+
+def _decode_tree(
+    op: Operation[Any, Any],
+    root: etree._Element,
+    streamed: dict[Any, list[Any]],
+    content: bytes,
+    limits: Limits,
+    attachments: Attachments | None,
+) -> Any:
+    where = op.qualified_name
     body = _body(root, where, content)
     first = next(body.iterchildren(etree.Element), None)
     if first is None:
@@ -92,12 +151,23 @@ def decode_envelope(
         SOAP_ENV,
         SOAP12_ENV,
     ):
-        raise _fault(first, where)
+        raise _fault(first, body, where, limits)
     if op.response is None:
         return None
+    name = etree.QName(first).localname
+    if (
+        op.soap_style != "document/literal"
+        and name.endswith("Response")
+        and name.lower() != f"{op.name}Response".lower()
+    ):
+        raise DecodeError(
+            f"the reply is {name}, not {op.name}Response (a reply to another method)",
+            operation=where,
+            excerpt=_excerpt(content),
+        )
     parts = list(first.iterchildren(etree.Element))
     try:
-        doc = Doc(body, attachments, scan_base64=b"base64" in content)
+        doc = Doc(body, attachments, scan_base64=b"base64" in content, limits=limits)
         doc.streamed = streamed
         if op.soap_style == "document/literal":
             data: Any = decode(first, None, op.response, doc)  # the part's element itself
@@ -108,19 +178,46 @@ def decode_envelope(
                 data[wire] = decode(part, spec, plan, doc)
         elif parts:
             data = decode(parts[0], None, op.response, doc)
+            if data == {} and _foreign(parts[0], op.response):
+                raise _Foreign(op.response.__name__)
         else:
             data = {}
         unused = [a for cid, a in doc.attachments.items() if cid not in doc.used]
         if unused:
             data = add_unreferenced(op, data, unused[0])
         return msgspec.convert(data, op.response, strict=False)
-    except (msgspec.ValidationError, ValueError, TypeError) as exc:
-        raise DecodeError(
-            f"reply does not match {op.response.__name__}: {exc}",
+    except _Foreign as exc:
+        error = DecodeError(
+            f"the reply is not a {exc.args[0]}: none of its fields are known (a reply to "
+            "another method?)",
             operation=where,
             status=200,
             excerpt=_excerpt(content),
-        ) from None
+        )
+    except (msgspec.ValidationError, ValueError, TypeError, RecursionError) as exc:
+        error = _mismatch(op, exc, content)
+    raise error
+
+
+class _Foreign(Exception):
+    """The reply's part holds none of the response type's fields."""
+
+
+def _foreign(part: etree._Element, response: type) -> bool:
+    """A part with child elements, none of them a field of `response`."""
+    names = {etree.QName(c).localname for c in part.iterchildren(etree.Element)}
+    return bool(names) and not names & plan_for(response).decode.keys()
+
+
+def _mismatch(op: Operation[Any, Any], exc: BaseException, content: bytes) -> DecodeError:
+    if isinstance(exc, LimitExceeded):
+        message = str(exc)
+    elif isinstance(exc, RecursionError):
+        message = "the reply nests or refers too deep to decode"
+    else:
+        name = op.response.__name__ if op.response else "None"
+        message = f"reply does not match {name}: {exc}"
+    return DecodeError(message, operation=op.qualified_name, status=200, excerpt=_excerpt(content))
 
 
 def _body(root: etree._Element, where: str, content: bytes) -> etree._Element:
@@ -137,8 +234,12 @@ def _body(root: etree._Element, where: str, content: bytes) -> etree._Element:
     return body
 
 
-def _fault(el: etree._Element, where: str) -> Fault:
-    """A SOAP 1.1 (or 1.2) fault with PortaBilling's dotted code, the envelope prefix dropped."""
+def _fault(el: etree._Element, body: etree._Element, where: str, limits: Limits) -> Fault:
+    """A SOAP 1.1 (or 1.2) fault with PortaBilling's dotted code, the envelope prefix dropped.
+
+    The `<detail>` is decoded inside the error handling: one that cannot be (a dangling or
+    circular reference, bad base64, too many multi-refs) leaves `detail` None, and the fault
+    is raised all the same."""
     ns = etree.QName(el).namespace
     if ns == SOAP12_ENV:
         code = el.findtext(f"{{{ns}}}Code/{{{ns}}}Value") or ""
@@ -151,7 +252,12 @@ def _fault(el: etree._Element, where: str) -> Fault:
     code = code.strip()
     if ":" in code:
         code = code.split(":", 1)[1]
-    detail = generic(detail_el, Doc(el)) if detail_el is not None else None
+    detail = None
+    if detail_el is not None:
+        try:
+            detail = generic(detail_el, Doc(body, limits=limits))
+        except (ValueError, TypeError, RecursionError):
+            detail = None
     return fault_class(code)(code, text.strip(), operation=where, detail=detail)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from lxml import etree
 
+from .limits import DEFAULT_LIMITS, LimitExceeded, Limits
 from .soap_plan import ANY_TYPE, ARRAY_TYPE, XSI, XSI_NIL, XSI_TYPE, Spec, StructPlan, plan_for
 
 # The walk is the hot path of every SOAP call: per leaf element it reads the tag, the text and the
@@ -31,15 +32,31 @@ class Doc:
     """Per-reply decoding state: `href="#id"` targets (indexed on first use), MIME attachments,
     and the elements SOAP::Lite typed as base64."""
 
-    __slots__ = ("attachments", "base64", "body", "index", "streamed", "used")
+    __slots__ = (
+        "active",
+        "attachments",
+        "base64",
+        "body",
+        "expanded",
+        "index",
+        "limits",
+        "sizes",
+        "streamed",
+        "used",
+    )
 
     def __init__(
         self,
         body: etree._Element | None,
         attachments: dict[str, tuple[bytes, str | None, str]] | None = None,
         scan_base64: bool = True,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.body = body
+        self.limits = limits
+        self.expanded = 0  # elements materialised by following references
+        self.active: set[Any] = set()  # references being followed: one seen again is a cycle
+        self.sizes: dict[Any, int] = {}
         self.index: dict[str, etree._Element] | None = None
         self.attachments = attachments or {}
         self.used: set[str] = set()
@@ -73,6 +90,29 @@ class Doc:
             if not href:
                 return target
         raise ValueError("href chain does not end")
+
+    def follow(self, href: str, decode: Any) -> Any:
+        """`decode(target)` for the element `href` points to, counting what that materialises
+        (multi-refs can multiply: a reference inside a referenced list is expanded each time)
+        and refusing a reference to an element that is being expanded (a cycle)."""
+        target = self.resolve(href)
+        if target in self.active:
+            raise ValueError(f"href {href!r} refers to an element that contains it (a cycle)")
+        size = self.sizes.get(target)
+        if size is None:
+            size = self.sizes[target] = sum(1 for _ in target.iter())
+        self.expanded += size
+        if self.expanded > self.limits.max_ref_objects:
+            raise LimitExceeded(
+                "max_ref_objects",
+                f"multi-ref expansion materialises more than {self.limits.max_ref_objects} "
+                "elements",
+            )
+        self.active.add(target)
+        try:
+            return decode(target)
+        finally:
+            self.active.discard(target)
 
 
 def is_array(el: etree._Element) -> bool:
@@ -108,7 +148,7 @@ def _empty(el: etree._Element, spec: Spec, plan: Any, doc: Doc, blank: Any = "")
     if href is not None:
         if href.startswith("cid:"):
             return doc.attachment(href)
-        return decode(doc.resolve(href), spec, plan, doc)
+        return doc.follow(href, lambda target: decode(target, spec, plan, doc))
     nil = el.get(XSI_NIL)
     if nil == "true" or nil == "1":
         return None
@@ -222,6 +262,11 @@ def _array_items(el: etree._Element, item_spec: Spec, item_plan: Any, doc: Doc) 
     if array_type and "," in array_type:  # `T[2,3]`: rows of a rectangular array, sent flat
         shape = _array_shape(array_type)
         if shape:
+            if len(shape) > doc.limits.max_array_dims:
+                raise LimitExceeded(
+                    "max_array_dims",
+                    f"soapenc:arrayType with more than {doc.limits.max_array_dims} dimensions",
+                )
             return _reshape(items, shape)
     return items
 
@@ -239,19 +284,22 @@ def _array_shape(array_type: str | None) -> list[int] | None:
 
 
 def _reshape(items: list[Any], shape: list[int]) -> list[Any]:
-    if len(shape) == 1:
+    """Rows of the declared shape, as many as the items fill: a declared size is a claim of
+    the document, never a reason to allocate (`T[1000000000,2]` with one item is one row)."""
+    if len(shape) == 1 or any(d < 1 for d in shape):
         return items
     step = math.prod(shape[1:])
-    return [_reshape(items[i * step : (i + 1) * step], shape[1:]) for i in range(shape[0])]
+    rows = min(shape[0], -(-len(items) // step))
+    return [_reshape(items[i * step : (i + 1) * step], shape[1:]) for i in range(rows)]
 
 
 def generic(el: etree._Element, doc: Doc) -> Any:
     """Untyped data (`xsd:anyType`, SOAPStruct): arrays as lists, structs as dicts."""
     href = el.get("href")
     if href is not None:
-        el = doc.resolve(href) if not href.startswith("cid:") else el
         if href.startswith("cid:"):
             return doc.attachment(href)
+        return doc.follow(href, lambda target: generic(target, doc))
     nil = el.get(XSI_NIL)
     if nil == "true" or nil == "1":
         return None

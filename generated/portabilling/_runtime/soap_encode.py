@@ -14,9 +14,9 @@ careful path, which checks every value and names the field of a bad one.
 from __future__ import annotations
 
 import operator
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -45,6 +45,9 @@ from .soap_text import (
     xsd_type_of,
 )
 from .struct import UNSET, UnsetType
+from .validate import check_kinds, check_list, check_request
+
+_NCNAME = re.compile(r"^[A-Za-z_][\w.\-]*$")  # a dict key written as an element name
 
 
 class _Writer:
@@ -128,7 +131,9 @@ def _any(w: _Writer, tag: str, value: Any, path: str) -> None:
     if isinstance(value, dict):
         w.out.append(f"<{tag}>")
         for k, v in value.items():
-            _any(w, str(k), v, f"{path}.{k}")
+            if not isinstance(k, str) or not _NCNAME.match(k):
+                raise w.fail(path, f"key {k!r} cannot be an XML element name")
+            _any(w, k, v, f"{path}.{k}")
         w.out.append(f"</{tag}>")
     elif isinstance(value, (list, tuple)):
         _value(w, tag, value, ("[]", ANY_TYPE), path)
@@ -182,7 +187,7 @@ class _Layout:
 
 
 # `%s` prints these exactly as XSD wants them (str(date) is its ISO form); exact types only
-_DIRECT = frozenset({str, int, Decimal, date, time})
+_DIRECT = frozenset({str, int, date, time})  # Decimal is checked for NaN: FAST_TEXT
 _MAX_LAYOUTS = 64  # per class: odd inputs must not grow the cache without bound
 
 
@@ -190,12 +195,15 @@ def _struct(w: _Writer, tag: str, value: msgspec.Struct, path: str) -> None:
     plan = plan_for(type(value))
     values = msgspec.structs.astuple(value)
     if w.careful:
-        _struct_careful(w, tag, values, plan, path)
+        _struct_careful(w, tag, values, plan, path, type(value))
         return
     kinds = tuple(map(type, values))
-    layout = plan.layouts.get(kinds) or _layout(plan, kinds)
+    layout = plan.layouts.get(kinds)
+    if layout is None:  # a new combination of value types: checked against the declared ones
+        check_kinds(type(value), kinds, values, path, w.where)
+        layout = _layout(plan, kinds)
     if layout is None:  # too many type combinations seen
-        _struct_careful(w, tag, values, plan, path)
+        _struct_careful(w, tag, values, plan, path, type(value))
         return
     args = layout.pick(values)
     # the struct's strings checked at once; most hold no markup, and the `in` tests and
@@ -215,7 +223,7 @@ def _struct(w: _Writer, tag: str, value: msgspec.Struct, path: str) -> None:
     if layout.convert or escape:
         args = _texts(layout, args, escape)
         if args is None:  # a NaN, or a string XML cannot carry: named by the careful path
-            _struct_careful(w, tag, values, plan, path)
+            _struct_careful(w, tag, values, plan, path, type(value))
             return
     out = w.out
     out.append(f'<{tag} xsi:type="{plan.xsi_type}">')
@@ -227,10 +235,12 @@ def _struct(w: _Writer, tag: str, value: msgspec.Struct, path: str) -> None:
         field = plan.fields[start]
         v = values[field.position]
         where = f"{path}.{plan.attrs[field.position]}"
-        if type(v) is list and type(field.spec) is tuple and field.spec[0] == "[]":
-            _array(w, field.wire, v, field.spec, where)
-        else:
-            _field(w, field.wire, v, field.spec, where)
+        if type(v) is list:
+            check_list(type(value), field.position, v, where, w.where)
+            if type(field.spec) is tuple and field.spec[0] == "[]":
+                _array(w, field.wire, v, field.spec, where)
+                continue
+        _field(w, field.wire, v, field.spec, where)
     out.append(f"</{tag}>")
 
 
@@ -313,9 +323,10 @@ def _texts(layout: _Layout, args: tuple[Any, ...], escape: bool) -> tuple[Any, .
 
 
 def _struct_careful(
-    w: _Writer, tag: str, values: tuple[Any, ...], plan: StructPlan, path: str
+    w: _Writer, tag: str, values: tuple[Any, ...], plan: StructPlan, path: str, cls: type
 ) -> None:
     """Field by field: checks and escapes every value, names the field of any bad one."""
+    check_kinds(cls, tuple(map(type, values)), values, path, w.where)
     for i in plan.json_only:
         if values[i] is not UNSET:
             raise w.fail(
@@ -353,7 +364,10 @@ def _struct_careful(
                     if as_text is not None:
                         out.append(open_tag + as_text + close_tag)
                         continue
-        _field(w, wire, v, spec, f"{path}.{plan.attrs[index]}")
+        where = f"{path}.{plan.attrs[index]}"
+        if isinstance(v, list | tuple):
+            check_list(cls, index, v, where, w.where)
+        _field(w, wire, v, spec, where)
     out.append(f"</{tag}>")
 
 
@@ -391,6 +405,7 @@ def _literal_body(w: _Writer, op: Operation[Any, Any], request: Any) -> None:
         return
     if not op.body_element:
         raise w.fail(type(request).__name__, "the WSDL gives no body element for this operation")
+    check_request(request, w.where)  # the literal walk is generic: the checks run first
     _literal(w, w.name(op.body_element), request, type(request).__name__)
 
 
@@ -475,11 +490,18 @@ def _encode(
     out.append(frame.method_open)
     if request is not None:
         if op.request_wrapped:
-            plan = plan_for(type(request))
+            cls = type(request)
+            plan = plan_for(cls)
+            values = msgspec.structs.astuple(request)
+            check_kinds(cls, tuple(map(type, values)), values, cls.__name__, w.where)
+            position = {a: i for i, a in enumerate(plan.attrs)}
             for attr, wire, spec in plan.encode:
                 v = getattr(request, attr)
                 if v is not UNSET:
-                    _field(w, wire, v, spec, attr)
+                    where = f"{cls.__name__}.{attr}"
+                    if isinstance(v, list | tuple):
+                        check_list(cls, position[attr], v, where, w.where)
+                    _field(w, wire, v, spec, where)
         else:
             part = op.parts[0] if op.parts else "request"
             _struct(w, part, request, type(request).__name__)

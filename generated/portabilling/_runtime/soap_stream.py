@@ -21,7 +21,7 @@ from lxml import etree
 from .operation import Operation
 from .soap_decode import Doc, is_array, struct_data
 from .soap_plan import ARRAY_TYPE, plan_for
-from .xmlparse import XmlLimits, XmlRefused, check_size_and_doctype, parse
+from .xmlparse import XmlLimits, XmlRefused, check_depth, check_size_and_doctype, parse
 
 STREAM_ABOVE = 8 * 1024 * 1024
 
@@ -80,6 +80,7 @@ def parse_streaming(
     except etree.XMLSyntaxError as exc:
         raise XmlRefused(f"malformed XML: {exc}") from None
     streamed = {array: items for array, (cls, items) in arrays.items() if cls is not None}
+    check_depth(events.root, limits)
     return events.root, streamed
 
 

@@ -42,16 +42,17 @@ def text(value: Any) -> str:
         return text(value.value)
     if isinstance(value, int):
         return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "INF" if value > 0 else "-INF"
-        return repr(value)
+    if isinstance(value, float | Decimal):
+        if not (math.isfinite(value) if isinstance(value, float) else value.is_finite()):
+            raise Unsendable("NaN and infinity cannot be sent")
+        return repr(value) if isinstance(value, float) else str(value)
     if isinstance(value, datetime):
-        return server_datetime(value)
-    if isinstance(value, (date, time, Decimal)):
-        return str(value) if isinstance(value, Decimal) else value.isoformat()
+        as_text = _utc_text(value)
+        if as_text is None:
+            raise Unsendable("this datetime cannot be expressed in UTC")
+        return as_text
+    if isinstance(value, (date, time)):
+        return value.isoformat()
     if isinstance(value, (bytes, bytearray, memoryview)):
         return base64.b64encode(value).decode("ascii")
     raise Unsendable(f"cannot send a {type(value).__name__} value")
@@ -68,15 +69,26 @@ def _finite_float(value: float) -> str | None:
     return repr(value) if math.isfinite(value) else None
 
 
+def _finite_decimal(value: Decimal) -> str | None:
+    return str(value) if value.is_finite() else None
+
+
+def _utc_text(value: datetime) -> str | None:
+    try:
+        return server_datetime(value)
+    except OverflowError:  # an aware datetime with no UTC equivalent: `text` says so
+        return None
+
+
 FAST_TEXT: dict[type, Any] = {
     str: _plain_str,
     int: str,
     float: _finite_float,
     bool: lambda v: "true" if v else "false",
-    Decimal: str,
+    Decimal: _finite_decimal,
     date: date.isoformat,
     time: time.isoformat,
-    datetime: server_datetime,
+    datetime: _utc_text,
     bytes: lambda v: base64.b64encode(v).decode("ascii"),
 }
 
