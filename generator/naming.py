@@ -37,6 +37,10 @@ RESERVED_ATTRS = frozenset(
         "Struct",
         "field",
         "ClassVar",
+        # the stub methods' own parameters: a request field becomes a keyword argument
+        "request",
+        "fields",
+        "page_size",
     }
 )
 # Names a stub method must not take: the service classes' own members.
@@ -66,8 +70,12 @@ CLIENT_ATTRS = frozenset(
 )
 RESERVED_CLASSES = frozenset(
     {"None", "True", "False", "Struct", "Enum", "IntEnum", "Any", "Exception", "BaseException"}
-    | {"OpenStrEnum", "OpenIntEnum", "Operation", "Decimal", "UnsetType"}
+    | {"OpenStrEnum", "OpenIntEnum", "Operation", "Decimal", "UnsetType", "UNSET", "ClassVar"}
+    # what service modules import
+    | {"ServiceSpec", "ServiceBase", "AsyncServiceBase", "Iterator", "AsyncIterator", "overload"}
 )
+# Module constants next to the operation constants in service modules.
+RESERVED_CONSTANTS = frozenset({"UNSET", "SERVICE", "OPERATIONS"})
 
 _INVALID = re.compile(r"[^0-9A-Za-z_]")
 _WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z0-9]|[^A-Za-z0-9]|$)|[A-Z]?[a-z0-9]+|[A-Z]+|[0-9]+")
@@ -141,7 +149,8 @@ def constant_name(wire: str) -> str:
 
 def operation_constant(method: str, taken: set[str] | None = None) -> str:
     """The module constant of an operation: its method name upper-cased (`GET_ACCOUNT_INFO`)."""
-    return _unique(method.upper().strip("_") or "OPERATION", taken)
+    name = method.upper().strip("_") or "OPERATION"
+    return _unique(name + "_" if name in RESERVED_CONSTANTS else name, taken)
 
 
 def _unique(name: str, taken: set[str] | None) -> str:

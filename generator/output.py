@@ -11,6 +11,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
@@ -186,6 +187,7 @@ def write_atomic(files: list[RenderedFile], target: Path) -> None:
             path = tmp / f.path
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(f.content, encoding="utf-8", newline="\n")
+        verify_package(tmp, target.name, files)
         old = None
         if target.exists():
             old = target.parent / f".{target.name}.old.{os.getpid()}"
@@ -196,6 +198,52 @@ def write_atomic(files: list[RenderedFile], target: Path) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+# Imports every module of the package from where it was written, as `package` (the folder's own
+# name is a temporary one); prints the failing module and the error's last line.
+_IMPORT_ALL = """
+import importlib, importlib.util, sys, traceback
+folder, package, modules = sys.argv[1], sys.argv[2], sys.argv[3:]
+spec = importlib.util.spec_from_file_location(
+    package, folder + "/__init__.py", submodule_search_locations=[folder]
+)
+root = importlib.util.module_from_spec(spec)
+sys.modules[package] = root
+for name in [package, *modules]:
+    try:
+        if name == package:
+            spec.loader.exec_module(root)
+        else:
+            importlib.import_module(name)
+    except BaseException as exc:
+        print(name, "".join(traceback.format_exception_only(exc)).strip().splitlines()[-1])
+        sys.exit(1)
+"""
+
+
+def verify_package(folder: Path, package: str, files: list[RenderedFile]) -> None:
+    """Import every module of the freshly written package in a separate interpreter (no
+    bytecode left behind): a package that does not import never replaces the old one."""
+    modules = sorted(
+        f"{package}." + f.path.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+        for f in files
+        if f.path.endswith(".py") and f.path != "__init__.py"
+    )
+    result = subprocess.run(
+        [sys.executable, "-B", "-c", _IMPORT_ALL, str(folder), package, *modules],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    if result.returncode != 0:
+        where, _, message = (result.stdout.strip() or result.stderr.strip()).partition(" ")
+        raise GeneratorError(
+            f"the generated package does not import ({message or result.stderr[-300:]}); "
+            "nothing was written",
+            file=where.replace(".", "/") + ".py",
+        )
 
 
 def diff_against(files: list[RenderedFile], target: Path) -> list[str]:

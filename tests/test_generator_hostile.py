@@ -46,7 +46,7 @@ def _wsdl() -> str:
 
 def _cache(root: Path, release: str) -> Path:
     (root / "admin").mkdir(parents=True)
-    wsdl = (root / "admin" / "HostileAdminService.wsdl")
+    wsdl = root / "admin" / "HostileAdminService.wsdl"
     wsdl.write_text(_wsdl())
     body = wsdl.read_bytes()
     manifest = {
@@ -89,17 +89,20 @@ print("ok", sorted(sig.parameters))
 
 
 def test_a_package_that_does_not_import_never_replaces_the_old_one(tmp_path: Path) -> None:
-    """A template that renders code which fails at import: exit 2, old output untouched."""
-    from generator import render
+    """Code that compiles but fails at import (here: a name no module defines) stops the write
+    with the module named; the old package stays as it was and no temporary folder is left."""
+    import pytest
 
-    out = tmp_path / "out" / "edgepkg"
-    first = run_cli("generate", "--wsdl", str(FIXTURES / "edge"), "--out", str(out.parent),
-                    "--package", "edgepkg")
-    assert first.returncode == 0, first.stderr
-    before = {p: p.read_bytes() for p in out.rglob("*.py")}
-    broken = [f for f in render.__dict__ if f == "write_atomic"]
-    assert broken  # the write step the check guards
-    bad = out.parent / "bad.py.jinja"
-    assert not bad.exists()
-    for path, body in before.items():
-        assert path.read_bytes() == body
+    from generator.errors import GeneratorError
+    from generator.output import RenderedFile, write_atomic
+
+    target = tmp_path / "pkg"
+    good = [RenderedFile("__init__.py", "X = 1\n"), RenderedFile("a.py", "Y = 2\n")]
+    write_atomic(good, target)
+    bad = [RenderedFile("__init__.py", "X = 1\n"), RenderedFile("a.py", "Y = undefined_name\n")]
+    with pytest.raises(GeneratorError, match="does not import") as caught:
+        write_atomic(bad, target)
+    assert "pkg/a.py" in str(caught.value) and "undefined_name" in str(caught.value)
+    assert (target / "a.py").read_text() == "Y = 2\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pkg"]
+    assert not list(target.rglob("__pycache__"))
