@@ -17,10 +17,12 @@ from typing import Any, ClassVar, Literal, NamedTuple, Self, TypeVar, overload
 import httpx
 
 from . import jsonapi, pool, soap_encode, soap_reply
-from .errors import AuthError, Fault, TransportError, UnsupportedOperation
+from .errors import AuthError, Fault, PortaBillingError, TransportError, UnsupportedOperation
 from .files import file_response, is_attachment
-from .flow import Flow, LogIn, Wait, call_flow, login_flow
+from .flow import BodyRefused, Flow, LogIn, Send, Wait, call_flow, login_flow
+from .limits import BodyReader, DeadlineExceeded, Limits
 from .operation import Operation
+from .redact import mask_url, scrub_exception
 from .service import DEFAULT_OPTIONS, CallOptions, build_request
 from .struct import UNSET
 from .xmlparse import DEFAULT_LIMITS, XmlLimits
@@ -37,6 +39,29 @@ class SessionOperations(NamedTuple):
 
     login: Operation[Any, Any] | None
     logout: Operation[Any, Any] | None
+
+
+# What this runtime decompresses itself, bounded (see limits.BodyReader): never br or zstd.
+_ACCEPT_ENCODING = "gzip, deflate"
+
+
+def _reader(response: httpx.Response, step: Send) -> BodyReader:
+    try:
+        return BodyReader(response.headers.get("content-encoding", ""), step.limits, step.deadline)
+    except ValueError as exc:  # a Content-Encoding this client did not ask for
+        raise BodyRefused(exc) from None
+
+
+def _buffered(response: httpx.Response, reader: BodyReader, step: Send) -> httpx.Response:
+    """The reply with its decoded body, as the decoders take it."""
+    headers = [
+        (k, v)
+        for k, v in response.headers.multi_items()
+        if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+    ]
+    return httpx.Response(
+        response.status_code, headers=headers, content=reader.body(), request=step.request
+    )
 
 
 class _Core:
@@ -61,12 +86,15 @@ class _Core:
         backoff: float = 0.2,
         json_style: JsonStyle = "form",
         json_only_over_json: bool = False,
+        limits: Limits | None = None,
         xml_limits: XmlLimits = DEFAULT_LIMITS,
     ) -> None:
         """`json_style="bearer"` sends `application/json` with `Authorization: Bearer` once an
         access token is known (newer releases); `json_only_over_json` lets a SOAP client send
         JSON-only methods over the JSON API instead of refusing them; `transport` defaults to
-        the class's `default_transport`."""
+        the class's `default_transport`. `limits` bound what a reply may cost (see
+        `limits.Limits`; `xml_limits` is its old name); `timeout` is the whole call's, from
+        connecting to the decoded result, retries and re-login included."""
         if transport is None:
             transport = self.default_transport
         if transport not in ("json", "soap"):
@@ -80,7 +108,9 @@ class _Core:
         self.backoff = backoff
         self.json_style: JsonStyle = json_style
         self.json_only_over_json = json_only_over_json
-        self.xml_limits = xml_limits
+        self.xml_limits: Limits = limits or xml_limits
+        self._login_generation = 0  # logins tried so far (concurrent calls share one attempt)
+        self._login_failure: AuthError | None = None  # how the last one failed, if it did
         self._login = login
         self._password = password
         self._token = token
@@ -103,16 +133,26 @@ class _Core:
         return base_url
 
     def __repr__(self) -> str:
-        # never the credentials, the session id or a token
-        return f"{type(self).__name__}({self.base_url!r}, transport={self.transport!r})"
+        # never the credentials, the session id or a token (nor a password in the URL)
+        return f"{type(self).__name__}({mask_url(self.base_url)!r}, transport={self.transport!r})"
+
+    def _secrets(self) -> tuple[str, ...]:
+        """What must never appear in an exception this client raises."""
+        found = (self._password, self._token, self._session_id, self._access_token)
+        userinfo = httpx.URL(self.base_url).password
+        return tuple(v for v in (*found, userinfo) if v)
 
     # ---- request building ----------------------------------------------------------------------
 
     def auth_info(self) -> dict[str, str]:
+        """The session (or access token); login and password only for an interface without
+        Session.login, never as a fallback when a session is lost or a login failed."""
         if self._session_id:
             return {"session_id": self._session_id}
         if self._access_token:
             return {"access_token": self._access_token}
+        if self._session_operations().login is not None:
+            return {}
         if self._login and self._token:
             return {"login": self._login, "token": self._token}
         if self._login and self._password:
@@ -164,13 +204,14 @@ class _Core:
                 headers={
                     "Content-Type": "text/xml; charset=utf-8",
                     "SOAPAction": f'"{op.soap_action or f"{op.namespace}#{op.name}"}"',
+                    "Accept-Encoding": _ACCEPT_ENCODING,
                 },
                 extensions=extensions,
             )
         url = self._url(f"/rest/{op.service}/{op.name}")
         params = jsonapi.encode_params(request, op.qualified_name)
         if self.json_style == "bearer" and (self._access_token or not op.auth):
-            headers = {"Content-Type": "application/json"}
+            headers = {"Content-Type": "application/json", "Accept-Encoding": _ACCEPT_ENCODING}
             if op.auth and self._access_token:
                 headers["Authorization"] = f"Bearer {self._access_token}"
             return httpx.Request(
@@ -183,7 +224,13 @@ class _Core:
         data = {"params": params.decode("utf-8")}
         if op.auth:
             data["auth_info"] = jsonapi.encode_auth(auth)
-        return httpx.Request("POST", url, data=data, extensions=extensions)
+        return httpx.Request(
+            "POST",
+            url,
+            data=data,
+            headers={"Accept-Encoding": _ACCEPT_ENCODING},
+            extensions=extensions,
+        )
 
     def decode_response(self, op: Operation[Any, Resp], response: httpx.Response) -> Resp:
         """The typed result of `op` from an HTTP reply, or the matching exception."""
@@ -191,13 +238,17 @@ class _Core:
             return file_response(op, response)  # type: ignore[no-any-return]
         if self.transport_for(op) == "soap":
             return soap_reply.decode_reply(op, response, self.xml_limits)  # type: ignore[no-any-return]
-        return jsonapi.decode_reply(op, response)  # type: ignore[no-any-return]
+        return jsonapi.decode_reply(op, response, self.xml_limits)  # type: ignore[no-any-return]
 
     # ---- session decisions (the call flow in flow.py asks them) -------------------------------
 
     def _session_operations(self) -> SessionOperations:
         """Overridden by each generated client class with its interface's Session operations."""
         return SessionOperations(login=None, logout=None)
+
+    def _is_logout(self, op: Operation[Any, Any]) -> bool:
+        """Logging out never logs in first, nor again after an auth fault."""
+        return op.service == "Session" and op.name == "logout"
 
     def _can_login(self) -> bool:
         return bool(self._login) and bool(self._password or self._token)
@@ -267,7 +318,11 @@ class Client(_Core):
         self.close()
 
     def call(self, op: Operation[Req, Resp], request: Req | None, options: CallOptions) -> Resp:
-        return self._drive(call_flow(self, op, request, options))
+        try:
+            return self._drive(call_flow(self, op, request, options))
+        except PortaBillingError as exc:
+            scrub_exception(exc, self._secrets())  # no chained request, no echoed secret
+            raise
 
     def _drive(self, flow: Flow[R]) -> R:
         """Runs `flow`: sends its requests, sleeps its waits, logs in under the lock."""
@@ -285,11 +340,28 @@ class Client(_Core):
                     time.sleep(step.seconds)
                 elif isinstance(step, LogIn):
                     with self._lock:
-                        self._drive(login_flow(self, step.stale))
+                        self._drive(login_flow(self, *step))
                 else:
-                    reply = self._http.send(step)
+                    reply = self._read(step)
             except Exception as exc:
                 error = exc
+
+    def _read(self, step: Send) -> httpx.Response:
+        """Send, and read the body as it streams, within the limits and the deadline."""
+        try:
+            response = self._http.send(step.request, stream=True)
+        except (ValueError, DeadlineExceeded) as exc:  # raised by the pool while it read
+            raise BodyRefused(exc) from None
+        try:
+            reader = _reader(response, step)
+            try:
+                for chunk in response.iter_raw():
+                    reader.feed(chunk)
+            except (ValueError, DeadlineExceeded) as exc:
+                raise BodyRefused(exc) from None
+            return _buffered(response, reader, step)
+        finally:
+            response.close()
 
     def close(self) -> None:
         try:
@@ -324,7 +396,11 @@ class AsyncClient(_Core):
     async def call(
         self, op: Operation[Req, Resp], request: Req | None, options: CallOptions
     ) -> Resp:
-        return await self._drive(call_flow(self, op, request, options))
+        try:
+            return await self._drive(call_flow(self, op, request, options))
+        except PortaBillingError as exc:
+            scrub_exception(exc, self._secrets())  # no chained request, no echoed secret
+            raise
 
     async def _drive(self, flow: Flow[R]) -> R:
         """Runs `flow`: sends its requests, sleeps its waits, logs in under the lock."""
@@ -342,11 +418,28 @@ class AsyncClient(_Core):
                     await asyncio.sleep(step.seconds)
                 elif isinstance(step, LogIn):
                     async with self._lock:
-                        await self._drive(login_flow(self, step.stale))
+                        await self._drive(login_flow(self, *step))
                 else:
-                    reply = await self._http.send(step)
+                    reply = await self._read(step)
             except Exception as exc:
                 error = exc
+
+    async def _read(self, step: Send) -> httpx.Response:
+        """Send, and read the body as it streams, within the limits and the deadline."""
+        try:
+            response = await self._http.send(step.request, stream=True)
+        except (ValueError, DeadlineExceeded) as exc:  # raised by the pool while it read
+            raise BodyRefused(exc) from None
+        try:
+            reader = _reader(response, step)
+            try:
+                async for chunk in response.aiter_raw():
+                    reader.feed(chunk)
+            except (ValueError, DeadlineExceeded) as exc:
+                raise BodyRefused(exc) from None
+            return _buffered(response, reader, step)
+        finally:
+            await response.aclose()
 
     @overload
     async def bulk(

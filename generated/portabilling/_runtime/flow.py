@@ -12,15 +12,20 @@ drift apart; each only says how it sends, sleeps and locks.
 
 from __future__ import annotations
 
+import email.utils
 import random
 from collections.abc import Generator
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, TypeVar
 
 import httpx
 
-from .errors import AuthError, TransportError
+from .errors import AuthError, DecodeError, Fault, TransportError
+from .limits import Deadline, DeadlineExceeded, LimitExceeded, Limits
 from .operation import Operation
+from .pool import BODY_BOUNDS
 from .service import CallOptions, build_request
+from .struct import UnsetType
 
 if TYPE_CHECKING:
     from .client import _Core
@@ -38,37 +43,69 @@ class Wait(NamedTuple):
 
 
 class LogIn(NamedTuple):
-    """Log in under the client's lock, unless another call replaced the `stale` credential."""
+    """Log in under the client's lock, unless another call replaced the `stale` credential or
+    tried to log in since `generation` (then its outcome is this call's too)."""
 
     stale: str | None
+    generation: int = 0
+    deadline: Deadline | None = None
 
 
-Step: TypeAlias = httpx.Request | Wait | LogIn
+class Send(NamedTuple):
+    """Send `request` and read its reply within `limits`, by `deadline`."""
+
+    request: httpx.Request
+    deadline: Deadline
+    limits: Limits
+
+
+class BodyRefused(Exception):
+    """The driver's report that a reply's body went past a limit or the deadline."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+Step: TypeAlias = Send | Wait | LogIn
 Flow: TypeAlias = Generator[Step, httpx.Response | None, Resp]
 
 
 def call_flow(
     core: _Core, op: Operation[Any, Resp], request: Any, options: CallOptions
 ) -> Flow[Resp]:
-    """One call: log in first if needed, send; after an auth fault log in again once and resend."""
+    """One call: log in first if needed, send; after an auth fault log in again once and resend.
+    The whole call, logins and retries included, shares one deadline: its timeout."""
     core.transport_for(op)  # refuse before logging in
+    timeout = core.timeout if isinstance(options.timeout, UnsetType) else options.timeout
+    deadline = Deadline(timeout)
+    if core._is_logout(op):  # never log in only to log out
+        return (yield from send_flow(core, op, request, options, deadline))
     if core._wants_login(op):
-        yield LogIn(None)
+        yield LogIn(None, core._login_generation, deadline)
     stale = core._credential()  # read before sending: a fault must not blame a newer session
+    generation = core._login_generation
     try:
-        return (yield from send_flow(core, op, request, options))
+        return (yield from send_flow(core, op, request, options, deadline))
     except AuthError:
         if not core._may_relogin(op):
             raise
-    yield LogIn(stale)
-    return (yield from send_flow(core, op, request, options))
+    yield LogIn(stale, generation, deadline)
+    return (yield from send_flow(core, op, request, options, deadline))
 
 
-def login_flow(core: _Core, stale: str | None) -> Flow[None]:
-    """Session.login, unless a concurrent call already replaced the `stale` credential."""
+def login_flow(
+    core: _Core, stale: str | None, generation: int = 0, deadline: Deadline | None = None
+) -> Flow[None]:
+    """Session.login, unless a concurrent call already replaced the `stale` credential, or
+    already tried since this call looked (then its failure is this call's: one attempt for all
+    the calls waiting, not one each). A login the server refuses is an `AuthError`."""
     current = core._credential()
     if current and current != stale:
         return  # another thread or task already logged in
+    if core._login_generation != generation and core._login_failure is not None:
+        failed = core._login_failure
+        raise AuthError(failed.faultcode, failed.faultstring, operation=failed.operation)
     core._forget()
     op = core._session_operations().login
     if op is None or op.request is None:
@@ -76,30 +113,111 @@ def login_flow(core: _Core, stale: str | None) -> Flow[None]:
             "this interface has no Session.login to log in with", operation="Session.login"
         )
     request = build_request(op, None, core._login_fields(op))
-    core._remember((yield from send_flow(core, op, request, CallOptions())))
+    core._login_generation += 1
+    core._login_failure = None
+    try:
+        result = yield from send_flow(
+            core, op, request, CallOptions(), deadline or Deadline(core.timeout)
+        )
+    except Fault as exc:  # wrong credentials, whatever code this release uses for them
+        failure = AuthError(exc.faultcode, exc.faultstring, operation=op.qualified_name)
+        core._login_failure = failure
+    else:
+        core._remember(result)
+        return
+    raise failure
 
 
 def send_flow(
-    core: _Core, op: Operation[Any, Resp], request: Any, options: CallOptions
+    core: _Core,
+    op: Operation[Any, Resp],
+    request: Any,
+    options: CallOptions,
+    deadline: Deadline,
 ) -> Flow[Resp]:
-    """Send `request`; reads (or calls with `retry=True`) try again after a backoff."""
+    """Send `request`; reads (or calls with `retry=True`) try again after a backoff, or after
+    what a 503's `Retry-After` asks, as long as the deadline allows."""
     delays = _retry_delays(core, op, options)
+    limits = core.xml_limits
     while True:
+        remaining = deadline.remaining()
+        if remaining is not None and remaining <= 0:
+            raise _timed_out(op, deadline)
         http_request = core.build_request(op, request, options)
+        if remaining is not None:
+            http_request.extensions["timeout"] = httpx.Timeout(remaining).as_dict()
+        http_request.extensions[BODY_BOUNDS] = (limits.max_wire_bytes, deadline)
+        asked: float | None = None
+        refused: TransportError | None = None
         try:
             try:
-                response = yield http_request
+                response = yield Send(http_request, deadline, limits)
             except httpx.HTTPError as exc:
                 raise _connection_error(op, exc) from None
-            assert response is not None  # a driver answers a request with its response
-            if response.status_code in RETRY_STATUSES and delays:
-                raise TransportError(
-                    "server unavailable", operation=op.qualified_name, status=response.status_code
-                )
-            return core.decode_response(op, response)
+            except BodyRefused as exc:
+                refused = _refused(op, exc.cause)
+            else:
+                assert response is not None  # a driver answers a request with its response
+                if response.status_code in RETRY_STATUSES and delays:
+                    asked = _retry_after(response)
+                    raise TransportError(
+                        "server unavailable",
+                        operation=op.qualified_name,
+                        status=response.status_code,
+                    )
+                return core.decode_response(op, response)
         except TransportError as exc:
             delay = _next_delay(exc, delays)
+            if asked is not None:
+                delay = max(delay, asked)
+            remaining = deadline.remaining()
+            if remaining is not None and delay >= remaining:
+                if asked is None:
+                    raise _timed_out(op, deadline) from None
+                raise TransportError(
+                    f"server unavailable; it asks to retry after {asked:g} s, beyond the "
+                    "call's timeout",
+                    operation=op.qualified_name,
+                    status=exc.status,
+                ) from None
+        if refused is not None:
+            raise refused  # a limit or the deadline: never retried
         yield Wait(delay)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """A 503's `Retry-After`, in seconds or as an HTTP date."""
+    text = response.headers.get("retry-after", "").strip() if response.status_code == 503 else ""
+    if not text:
+        return None
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _timed_out(op: Operation[Any, Any], deadline: Deadline) -> TransportError:
+    return TransportError(
+        f"timed out: the call took longer than its timeout of {deadline.timeout} s",
+        operation=op.qualified_name,
+    )
+
+
+def _refused(op: Operation[Any, Any], cause: Exception) -> TransportError:
+    if isinstance(cause, DeadlineExceeded):
+        return _timed_out_text(op, str(cause))
+    if isinstance(cause, LimitExceeded):
+        return DecodeError(str(cause), operation=op.qualified_name)
+    return DecodeError(f"the reply cannot be read: {cause}", operation=op.qualified_name)
+
+
+def _timed_out_text(op: Operation[Any, Any], text: str) -> TransportError:
+    return TransportError(f"timed out: {text}", operation=op.qualified_name)
 
 
 def _retry_delays(core: _Core, op: Operation[Any, Any], options: CallOptions) -> list[float]:

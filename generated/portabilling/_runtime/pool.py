@@ -18,11 +18,13 @@ import contextlib
 import ssl
 import threading
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpcore
 import httpx
+
+from .limits import Deadline, LimitExceeded
 
 # Most specific first: httpx users catch httpx's exceptions, whatever pool sits underneath.
 _MAPPED_ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
@@ -136,9 +138,54 @@ class _Pool:
 
     @staticmethod
     def _response(core: httpcore.Response, body: bytes) -> httpx.Response:
+        # a stream, not `content=`: httpx would decompress `content` at once, unbounded; the
+        # client decompresses it in bounded steps (limits.BodyReader)
         return httpx.Response(
-            core.status, headers=core.headers, content=body, extensions=core.extensions
+            core.status,
+            headers=core.headers,
+            stream=httpx.ByteStream(body),
+            extensions=core.extensions,
         )
+
+
+# Set by the client's call flow: (most bytes the body may have on the wire, the call's deadline).
+BODY_BOUNDS = "portabilling.body"
+
+
+def _bounds(request: httpx.Request) -> tuple[int, Deadline | None]:
+    bounds = request.extensions.get(BODY_BOUNDS)
+    return bounds if bounds is not None else (0, None)
+
+
+def _take(parts: list[bytes], chunk: bytes, size: int, limit: int, deadline: Any) -> int:
+    size += len(chunk)
+    if limit and size > limit:
+        raise LimitExceeded(
+            "max_wire_bytes", f"the reply is larger than {limit} bytes on the wire"
+        )
+    if deadline is not None:
+        deadline.check()
+    parts.append(chunk)
+    return size
+
+
+def _read(chunks: Iterator[bytes], request: httpx.Request) -> bytes:
+    """The body as it arrives, stopped at the wire-size limit or the call's deadline."""
+    limit, deadline = _bounds(request)
+    parts: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        size = _take(parts, chunk, size, limit, deadline)
+    return b"".join(parts)
+
+
+async def _aread(chunks: AsyncIterator[bytes], request: httpx.Request) -> bytes:
+    limit, deadline = _bounds(request)
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size = _take(parts, chunk, size, limit, deadline)
+    return b"".join(parts)
 
 
 def _key(origin: httpcore.Origin) -> _Key:
@@ -173,7 +220,7 @@ class PooledTransport(_Pool, httpx.BaseTransport):
             with _httpx_errors(request):
                 try:
                     response = conn.handle_request(core)
-                    body = response.read()
+                    body = _read(response.iter_stream(), request)
                     response.close()
                 except BaseException:
                     conn.close()
@@ -225,7 +272,7 @@ class AsyncPooledTransport(_Pool, httpx.AsyncBaseTransport):
             with _httpx_errors(request):
                 try:
                     response = await conn.handle_async_request(core)
-                    body = await response.aread()
+                    body = await _aread(response.aiter_stream(), request)
                     await response.aclose()
                 except BaseException:
                     await conn.aclose()
