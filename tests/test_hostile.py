@@ -38,7 +38,8 @@ def _client(server: Hostile, transport: str = "json", **kw: Any) -> Any:
     from portabilling import AdminClient
 
     kw.setdefault("session_id", SID)
-    return AdminClient(server.url, transport=transport, retries=0, **kw)
+    kw.setdefault("retries", 0)
+    return AdminClient(server.url, transport=transport, **kw)
 
 
 # ---- item 4: never an empty success ------------------------------------------------------------
@@ -228,3 +229,198 @@ def test_soap_reply_to_another_method_is_not_a_success(server: Hostile) -> None:
     )
     with _client(server, "soap") as client, pytest.raises(DecodeError, match="none of its"):
         client.account.get_account_info(i_account=1)
+
+
+# ---- item 3: what a reply may cost, over the wire ----------------------------------------------
+
+
+def _gzip(data: bytes, layers: int = 1) -> bytes:
+    import gzip
+
+    for _ in range(layers):
+        data = gzip.compress(data, compresslevel=9)
+    return data
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_gzip_bombs_stop_at_max_bytes(server: Hostile, layers: int) -> None:
+    import time
+
+    from portabilling import DecodeError, Limits
+
+    bomb = _gzip(b"[" + b" " * (200 * 1024 * 1024) + b"]", layers)  # 200 MB of blanks
+    coding = ", ".join(["gzip"] * layers)
+    server.script = lambda request: [reply(bomb, 200, "application/json", Content_Encoding=coding)]
+    started = time.perf_counter()
+    with (
+        _client(server, limits=Limits(max_bytes=4 * 1024 * 1024)) as client,
+        pytest.raises(DecodeError, match="max_bytes"),
+    ):
+        client.account.get_account_info(i_account=1)
+    assert time.perf_counter() - started < 20
+
+
+def test_an_endless_chunked_body_stops_at_max_wire_bytes(server: Hostile) -> None:
+    from portabilling import DecodeError, Limits
+
+    def endless(request: Any) -> Iterator[bytes]:
+        yield b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        chunk = b"x" * 65536
+        while True:
+            yield b"%x\r\n%s\r\n" % (len(chunk), chunk)
+
+    server.script = endless
+    with (
+        _client(server, limits=Limits(max_wire_bytes=2 * 1024 * 1024)) as client,
+        pytest.raises(DecodeError, match="max_wire_bytes"),
+    ):
+        client.account.get_account_info(i_account=1)
+
+
+def test_timeout_is_the_whole_call_even_for_a_drip(server: Hostile) -> None:
+    """A server sending a byte every 0.2 s never trips a per-read timeout; the call's does."""
+    import time
+
+    from portabilling import TransportError
+
+    def drip(request: Any) -> Iterator[bytes | float]:
+        body = json.dumps({"account_info": {"i_account": 1, "id": "x" * 100}}).encode()
+        yield reply(body)[: -len(body)]
+        for byte in body:
+            yield bytes([byte])
+            yield 0.2
+
+    server.script = drip
+    started = time.perf_counter()
+    with (
+        _client(server, timeout=1.5) as client,
+        pytest.raises(TransportError, match="timed out"),
+    ):
+        client.account.get_account_info(i_account=1)
+    assert time.perf_counter() - started < 5
+
+
+def test_retry_after_is_honoured_on_503(server: Hostile) -> None:
+    import time
+
+    answers = iter([reply(b"busy", 503, "text/plain", Retry_After="1")])
+
+    def script(request: Any) -> list[bytes]:
+        return [next(answers, reply(json.dumps({"account_info": {"i_account": 1}}).encode()))]
+
+    server.script = script
+    started = time.perf_counter()
+    with _client(server, retries=2, backoff=0.01) as client:
+        assert client.account.get_account_info(i_account=1).account_info.i_account == 1
+    assert time.perf_counter() - started >= 1.0
+    assert len(server.requests) == 2
+    # a Retry-After beyond the call's timeout fails at once, naming it
+    from portabilling import TransportError
+
+    server.script = lambda request: [reply(b"busy", 503, "text/plain", Retry_After="30")]
+    with (
+        _client(server, timeout=2, retries=2) as client,
+        pytest.raises(TransportError, match="retry after 30 s"),
+    ):
+        client.account.get_account_info(i_account=1)
+
+
+# ---- item 5: sessions -------------------------------------------------------------------------
+
+
+def _session_script(state: dict[str, Any]) -> Any:
+    """Login refused (or accepted with `state["sid"]`); other calls answer auth faults unless
+    they carry the session id; every request is recorded."""
+
+    def script(request: Any) -> list[bytes]:
+        text = request.body.decode("utf-8", "replace")
+        if "/Session/login" in request.path:
+            state["logins"] += 1
+            if state.get("sid"):
+                return [reply(json.dumps({"session_id": state["sid"]}).encode())]
+            fault = {"faultcode": "Server.Session.login.wrong_password", "faultstring": "no"}
+            return [reply(json.dumps(fault).encode(), 500)]
+        if "/Session/logout" in request.path:
+            state["logouts"] += 1
+        if state.get("sid") and state["sid"] in text:
+            return [reply(json.dumps({"account_info": {"i_account": 1}}).encode())]
+        fault = {"faultcode": "Server.Session.check_auth.auth_failed", "faultstring": "gone"}
+        return [reply(json.dumps(fault).encode(), 500)]
+
+    return script
+
+
+def test_wrong_password_under_60_concurrent_calls_is_one_login_and_auth_error(
+    server: Hostile,
+) -> None:
+    import asyncio
+
+    from portabilling import AsyncAdminClient, AuthError
+
+    state = {"logins": 0, "logouts": 0}
+    server.script = _session_script(state)
+
+    async def main() -> list[Any]:
+        async with AsyncAdminClient(server.url, login="api", password="wrong-pw-1234") as c:
+            calls = [c.account.get_account_info(i_account=n) for n in range(60)]
+            return await asyncio.gather(*calls, return_exceptions=True)
+
+    results = asyncio.run(main())
+    assert all(isinstance(r, AuthError) for r in results), {type(r) for r in results}
+    assert state["logins"] == 1
+    assert not [r for r in server.requests if b"wrong-pw-1234" in r.body and "login" not in r.path]
+
+
+def test_no_credentials_per_call_after_a_failed_relogin(server: Hostile) -> None:
+    from portabilling import AuthError
+
+    state = {"logins": 0, "logouts": 0}
+    server.script = _session_script(state)
+    with (
+        _client(server, session_id=None, login="api", password="pw-secret-99") as client,
+        pytest.raises(AuthError),
+    ):
+        client.account.get_account_info(i_account=1)
+    ordinary = [r for r in server.requests if "/Session/" not in r.path]
+    assert ordinary == [] or all(b"pw-secret-99" not in r.body for r in ordinary)
+    assert all(b"pw-secret-99" not in r.body for r in server.requests if "login" not in r.path)
+
+
+def test_close_after_expiry_does_not_log_in_to_log_out(server: Hostile) -> None:
+    state = {"logins": 0, "logouts": 0, "sid": "sid-first-0001"}
+    server.script = _session_script(state)
+    client = _client(server, session_id=None, login="api", password="pw")
+    assert client.account.get_account_info(i_account=1).account_info.i_account == 1
+    state["sid"] = "sid-other-0002"  # the server forgot our session
+    state["logins_before_close"] = state["logins"]
+    client.close()
+    assert state["logins"] == state["logins_before_close"] == 1
+    assert state["logouts"] == 1
+
+
+# ---- item 6: secrets over the wire -------------------------------------------------------------
+
+
+def test_secrets_stay_out_of_reprs_messages_and_chained_exceptions(server: Hostile) -> None:
+    from portabilling import AdminClient, TransportError
+
+    client = AdminClient("https://api:URL-PW-42@pbx.example.invalid")
+    assert "URL-PW-42" not in repr(client) and "api:***@" in repr(client)
+    client.close()
+    # a 400 page that echoes the password it was sent, with a session id in it too
+    page = b"<html>bad request: password=pw-echo-77 session_id: " + SID.encode() + b"</html>"
+    server.script = lambda request: [reply(page, 400, "text/html")]
+    with (
+        _client(server, transport="soap") as client,
+        pytest.raises(TransportError) as caught,
+    ):
+        client.account.get_account_info(i_account=1)
+    error = caught.value
+    for text in (str(error), repr(error), error.excerpt):
+        assert "pw-echo-77" not in text and SID not in text
+    assert error.__context__ is None and error.__cause__ is None
+    # a connection failure: the chained httpx error (holding the request) is dropped
+    server.script = lambda request: []  # close without answering
+    with _client(server) as client, pytest.raises(TransportError) as caught:
+        client.account.get_account_info(i_account=1)
+    assert caught.value.__context__ is None

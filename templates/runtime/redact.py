@@ -83,11 +83,10 @@ def mask_url(url: object) -> str:
     return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:{MASK}@{host}"))
 
 
-# `"name": "value"`, `'name': 'value'`, `name=value`, `name: value` (JSON, form data, headers, text)
-_PAIRS = re.compile(
-    r"""(?P<q>["']?)(?P<name>[A-Za-z][\w.\-]*)(?P=q)(?P<sep>\s*[:=]\s*)"""
-    r"""(?P<value>"(?:[^"\\]|\\.)*"?|'[^']*'?|[^\s&,;<>"'}\]]+)"""
-)
+# `"name": "value"`, `'name': 'value'`, `name=value`, `name: value` (JSON, form data, headers, text):
+# names are found without consuming what follows, so `request: password=x` still finds `password`
+_NAME_SEP = re.compile(r"""(["']?)([A-Za-z][\w.\-]*)\1(\s*[:=]\s*)""")
+_VALUE = re.compile(r""""(?:[^"\\]|\\.)*"?|'[^']*'?|[^\s&,;<>"'}\]]+""")
 # `<ns:name attr="...">value` (SOAP, XML error pages); the value may be cut by the excerpt's end
 _ELEMENTS = re.compile(r"<(?P<name>[\w.\-]+(?::[\w.\-]+)?)(?P<attrs>\s[^<>]*)?>(?P<value>[^<]+)")
 # an `auth_info` or `Authorization` sent as one opaque value: `Bearer ...`, `Basic ...`
@@ -95,12 +94,20 @@ _BEARER = re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=\-]+", re.IGNORECASE)
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^/@\s:]*):[^/@\s]*@")
 
 
-def _pair(m: re.Match[str]) -> str:
-    if not is_secret_name(m.group("name")):
-        return m.group(0)
-    value = m.group("value")
-    quote = value[0] if value[:1] in ('"', "'") else ""
-    return f"{m.group('q')}{m.group('name')}{m.group('q')}{m.group('sep')}{quote}{MASK}{quote}"
+def _mask_pairs(text: str) -> str:
+    out: list[str] = []
+    pos = 0
+    for m in _NAME_SEP.finditer(text):
+        if m.start() < pos or not is_secret_name(m.group(2)):
+            continue
+        value = _VALUE.match(text, m.end())
+        if value is None or not value.group(0):
+            continue
+        quote = value.group(0)[0] if value.group(0)[0] in "\"'" else ""
+        out += [text[pos : m.end()], f"{quote}{MASK}{quote}"]
+        pos = value.end()
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def _element(m: re.Match[str]) -> str:
@@ -113,12 +120,12 @@ def redact_text(text: str, known: Iterable[str] = (), *, by_name: bool = True) -
     """`text` with every `known` secret (the client's own password, token and session id),
     credentials in URLs and bearer tokens replaced by `***`; with `by_name`, also the values of
     secret-named JSON keys, form fields and XML elements (for text a server sent)."""
-    for secret in sorted({k for k in known if k and len(k) >= 3}, key=len, reverse=True):
+    for secret in sorted({k for k in known if k and len(k) >= 4}, key=len, reverse=True):
         text = text.replace(secret, MASK)
     text = _URL_USERINFO.sub(lambda m: f"{m.group('scheme')}{m.group('user')}:{MASK}@", text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
     if by_name:
-        text = _PAIRS.sub(_pair, _ELEMENTS.sub(_element, text))
+        text = _mask_pairs(_ELEMENTS.sub(_element, text))
     return text
 
 
@@ -131,13 +138,19 @@ def scrub_exception(exc: BaseException, known: Iterable[str] = ()) -> BaseExcept
     secrets = tuple(k for k in known if k)
     if not secrets:
         return exc
-    exc.args = tuple(
-        redact_text(a, secrets, by_name=False) if isinstance(a, str) else a for a in exc.args
-    )
-    for attr in ("excerpt", "faultstring"):
-        value = getattr(exc, attr, None)
-        if isinstance(value, str):
-            setattr(exc, attr, redact_text(value, secrets, by_name=False))
+    faultcode = getattr(exc, "faultcode", None)
+    if isinstance(faultcode, str):  # a code is no secret: only the server's text is redacted
+        text = redact_text(str(getattr(exc, "faultstring", "")), secrets, by_name=False)
+        exc.faultstring = text  # type: ignore[attr-defined]
+        exc.args = (f"{getattr(exc, 'operation', '')}: {faultcode}: {text}",)
+    else:
+        exc.args = tuple(
+            redact_text(a, secrets, by_name=False) if isinstance(a, str) else a
+            for a in exc.args
+        )
+    excerpt = getattr(exc, "excerpt", None)
+    if isinstance(excerpt, str):
+        exc.excerpt = redact_text(excerpt, secrets, by_name=False)  # type: ignore[attr-defined]
     detail = getattr(exc, "detail", None)
     if detail is not None:
         exc.detail = redact_data(detail, secrets)  # type: ignore[attr-defined]

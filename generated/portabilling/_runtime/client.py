@@ -48,8 +48,9 @@ _ACCEPT_ENCODING = "gzip, deflate"
 
 
 def _reader(response: httpx.Response, step: Send) -> BodyReader:
+    coding = "" if response.is_stream_consumed else response.headers.get("content-encoding", "")
     try:
-        return BodyReader(response.headers.get("content-encoding", ""), step.limits, step.deadline)
+        return BodyReader(coding, step.limits, step.deadline)
     except ValueError as exc:  # a Content-Encoding this client did not ask for
         raise BodyRefused(exc) from None
 
@@ -357,8 +358,11 @@ class Client(_Core):
         try:
             reader = _reader(response, step)
             try:
-                for chunk in response.iter_raw():
-                    reader.feed(chunk)
+                if response.is_stream_consumed:  # read already, by an event hook of `http_client`
+                    reader.feed(response.content)
+                else:
+                    for chunk in response.iter_raw():
+                        reader.feed(chunk)
             except (ValueError, DeadlineExceeded) as exc:
                 raise BodyRefused(exc) from None
             return _buffered(response, reader, step)
@@ -435,8 +439,11 @@ class AsyncClient(_Core):
         try:
             reader = _reader(response, step)
             try:
-                async for chunk in response.aiter_raw():
-                    reader.feed(chunk)
+                if response.is_stream_consumed:  # read already, by an event hook of `http_client`
+                    reader.feed(response.content)
+                else:
+                    async for chunk in response.aiter_raw():
+                        reader.feed(chunk)
             except (ValueError, DeadlineExceeded) as exc:
                 raise BodyRefused(exc) from None
             return _buffered(response, reader, step)

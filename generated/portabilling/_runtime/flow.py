@@ -113,18 +113,19 @@ def login_flow(
             "this interface has no Session.login to log in with", operation="Session.login"
         )
     request = build_request(op, None, core._login_fields(op))
-    core._login_generation += 1
-    core._login_failure = None
     try:
         result = yield from send_flow(
             core, op, request, CallOptions(), deadline or Deadline(core.timeout)
         )
     except Fault as exc:  # wrong credentials, whatever code this release uses for them
         failure = AuthError(exc.faultcode, exc.faultstring, operation=op.qualified_name)
-        core._login_failure = failure
     else:
+        core._login_generation += 1  # counted once done: the calls that waited see the outcome
+        core._login_failure = None
         core._remember(result)
         return
+    core._login_generation += 1
+    core._login_failure = failure
     raise failure
 
 
