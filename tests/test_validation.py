@@ -44,19 +44,12 @@ def _request_classes() -> list[type]:
 def _encoders() -> list[Any]:
     """Both transports' encoders, as a client calls them for an operation `Op.name`."""
     from portabilling._runtime import jsonapi, soap_encode
-    from portabilling._runtime.operation import Operation
+    from portabilling._runtime.operation import Operation, ServiceSpec
+
+    spec = ServiceSpec("Op", namespace="urn:op", endpoint_path="/")
 
     def over_soap(request: Any) -> bytes:
-        op = Operation(
-            service="Op",
-            name="name",
-            namespace="urn:op",
-            soap_action="",
-            endpoint_path="/",
-            request=type(request),
-            response=None,
-            parts=("request",),
-        )
+        op = Operation(spec, "name", type(request), None, parts=("request",))
         return soap_encode.encode_envelope(op, request, {"session_id": "s"})
 
     return [lambda request: jsonapi.encode_params(request, "Op.name"), over_soap]
