@@ -101,6 +101,10 @@ def _is_array_here(el: etree._Element, spec: Spec, item_plan: Any) -> bool:
     return (item_plan is None and len(el) > 0) or type(item_plan) is tuple
 
 
+def _is_nil(el: etree._Element) -> bool:
+    return el.get(XSI_NIL) in ("true", "1") and not len(el)
+
+
 def _empty(el: etree._Element, spec: Spec, plan: Any, doc: Doc, blank: Any = "") -> Any:
     """An element without text: nil, a reference, `blank` (an empty string, list or struct), or
     a struct where a scalar belongs (which `msgspec.convert` then reports)."""
@@ -182,6 +186,9 @@ def struct_data(el: etree._Element, fields: StructPlan, doc: Doc) -> dict[str, A
                 data[wire] = _whole_array(child, spec, plan, item_spec, doc)
                 continue
             value = decode(child, item_spec, plan[1], doc)  # one occurrence of a repeated element
+            if value is None and wire not in data and _is_nil(child):
+                data[wire] = None  # the list itself is nil (Perl undef), not a list of one nil
+                continue
             existing = data.get(wire)
             if type(existing) is list:
                 existing.append(value)

@@ -58,8 +58,8 @@ class EdgeService(ServiceBase):
         request: None = None,
         /,
         *,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
         i_base: int,
     ) -> GetOddListResponse: ...
 
@@ -130,8 +130,8 @@ class AsyncEdgeService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
         i_base: int,
     ) -> GetOddListResponse: ...
 
