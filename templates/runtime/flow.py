@@ -94,7 +94,7 @@ def send_flow(
                 raise TransportError(
                     "server unavailable", operation=op.qualified_name, status=response.status_code
                 )
-            return core.decode_response(op, response)
+            return core.decode_response(op, response, options)
         except TransportError as exc:
             delay = _next_delay(exc, delays)
         yield Wait(delay)

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import msgspec
 
+from . import tolerant
 from .errors import DecodeError, TransportError, fault_class
 from .formats import server_datetime
 from .operation import Operation
@@ -186,8 +187,11 @@ def _decoder(cls: type) -> msgspec.json.Decoder[Any]:
     return decoder
 
 
-def decode_reply(op: Operation[Any, Any], response: httpx.Response) -> Any:
-    """HTTP 200 with the result, HTTP 500 with `{faultcode, faultstring}`, anything else an error."""
+def decode_reply(op: Operation[Any, Any], response: httpx.Response, strict: bool = False) -> Any:
+    """HTTP 200 with the result, HTTP 500 with `{faultcode, faultstring}`, anything else an error.
+
+    A result that does not fit its types is repaired (see `tolerant`), or refused when `strict`.
+    """
     where = op.qualified_name
     body = response.content
     if response.status_code == 500:
@@ -204,15 +208,22 @@ def decode_reply(op: Operation[Any, Any], response: httpx.Response) -> Any:
         )
     if op.response is None:
         return None
-    try:
-        return _decoder(op.response).decode(body)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # invalid UTF-8 is not a DecodeError
-        raise DecodeError(
-            f"reply does not match {op.response.__name__}: {exc}",
-            operation=where,
-            status=200,
-            excerpt=_excerpt(body),
-        ) from None
+    cls = op.response
+
+    def fail(message: str) -> DecodeError:
+        return DecodeError(message, operation=where, status=200, excerpt=_excerpt(body))
+
+    def plain() -> Any:
+        try:
+            return msgspec.json.decode(body)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise fail(f"reply does not match {cls.__name__}: {exc}") from None
+
+    result, report = tolerant.decode(
+        where, cls, lambda: _decoder(cls).decode(body), plain, fail, strict=strict
+    )
+    tolerant.publish(report)
+    return result
 
 
 def _fault(body: bytes) -> tuple[str, str] | None:

@@ -13,12 +13,15 @@ import asyncio
 import contextlib
 import threading
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
+from contextvars import ContextVar
 from typing import Any, ClassVar, Literal, NamedTuple, Self, TypeVar, overload
 
 import httpx
 
-from . import jsonapi, pool, soap_encode, soap_reply
+from . import jsonapi, pool, soap_encode, soap_reply, tolerant
+from .deviations import Deviation
 from .errors import AuthError, Fault, TransportError, UnsupportedOperation
 from .files import file_response, is_attachment
 from .flow import Flow, LogIn, Wait, call_flow, login_flow
@@ -64,11 +67,15 @@ class _Core:
         json_style: JsonStyle = "form",
         json_only_over_json: bool = False,
         xml_limits: XmlLimits = DEFAULT_LIMITS,
+        strict: bool = False,
+        on_reply: Callable[[tolerant.DecodeReport], None] | None = None,
     ) -> None:
         """`json_style="bearer"` sends `application/json` with `Authorization: Bearer` once an
         access token is known (newer releases); `json_only_over_json` lets a SOAP client send
         JSON-only methods over the JSON API instead of refusing them; `transport` defaults to
-        the class's `default_transport`."""
+        the class's `default_transport`. `strict=True` refuses replies that deviate from the
+        bindings (`DecodeError`) instead of repairing them; `on_reply` is called with the
+        `DecodeReport` of every decoded reply."""
         if transport is None:
             transport = self.default_transport
         if transport not in ("json", "soap"):
@@ -83,6 +90,13 @@ class _Core:
         self.json_style: JsonStyle = json_style
         self.json_only_over_json = json_only_over_json
         self.xml_limits = xml_limits
+        self.strict = strict
+        self.on_reply = on_reply
+        # the latest deviations of this client's replies, oldest first
+        self.deviations: deque[Deviation] = deque(maxlen=1000)
+        self._last_reply: ContextVar[tolerant.DecodeReport | None] = ContextVar(
+            "last_reply", default=None
+        )
         self._login = login
         self._password = password
         self._token = token
@@ -187,13 +201,34 @@ class _Core:
             data["auth_info"] = jsonapi.encode_auth(auth)
         return httpx.Request("POST", url, data=data, extensions=extensions)
 
-    def decode_response(self, op: Operation[Any, Resp], response: httpx.Response) -> Resp:
+    def decode_response(
+        self,
+        op: Operation[Any, Resp],
+        response: httpx.Response,
+        options: CallOptions = DEFAULT_OPTIONS,
+    ) -> Resp:
         """The typed result of `op` from an HTTP reply, or the matching exception."""
         if response.status_code == 200 and is_attachment(response):
             return file_response(op, response)  # type: ignore[no-any-return]
+        strict = self.strict if options.strict is None else options.strict
+        tolerant.publish(None)
         if self.transport_for(op) == "soap":
-            return soap_reply.decode_reply(op, response, self.xml_limits)  # type: ignore[no-any-return]
-        return jsonapi.decode_reply(op, response)  # type: ignore[no-any-return]
+            result = soap_reply.decode_reply(op, response, self.xml_limits)
+        else:
+            result = jsonapi.decode_reply(op, response, strict)
+        report = tolerant.last_report()
+        if report is not None:
+            self._last_reply.set(report)
+            self.deviations.extend(report.deviations)
+            if self.on_reply is not None:
+                self.on_reply(report)
+        return result  # type: ignore[no-any-return]
+
+    @property
+    def last_reply(self) -> tolerant.DecodeReport | None:
+        """The `DecodeReport` of this client's last reply in the current thread or task:
+        its deviations, and (decoded on demand) its undeclared fields and raw data."""
+        return self._last_reply.get()
 
     # ---- session decisions (the call flow in flow.py asks them) -------------------------------
 

@@ -23,16 +23,23 @@ Resp = TypeVar("Resp")
 class CallOptions:
     """Per-call settings; `with_options()` returns a service bound to them."""
 
-    __slots__ = ("retry", "timeout")
+    __slots__ = ("retry", "strict", "timeout")
 
     def __init__(
-        self, timeout: float | UnsetType | None = UNSET, retry: bool | None = None
+        self,
+        timeout: float | UnsetType | None = UNSET,
+        retry: bool | None = None,
+        strict: bool | None = None,
     ) -> None:
         self.timeout = timeout  # UNSET: the client's timeout
         self.retry = retry  # None: reads retry on connection errors, writes never
+        self.strict = strict  # None: the client's choice; True refuses deviating replies
 
     def __repr__(self) -> str:
-        return f"CallOptions(timeout={self.timeout!r}, retry={self.retry!r})"
+        return (
+            f"CallOptions(timeout={self.timeout!r}, retry={self.retry!r}, "
+            f"strict={self.strict!r})"
+        )
 
 
 DEFAULT_OPTIONS = CallOptions()
@@ -102,10 +109,15 @@ class ServiceBase:
         self._options = options
 
     def with_options(
-        self, *, timeout: float | UnsetType | None = UNSET, retry: bool | None = None
+        self,
+        *,
+        timeout: float | UnsetType | None = UNSET,
+        retry: bool | None = None,
+        strict: bool | None = None,
     ) -> Self:
-        """The same service with a per-call timeout or an explicit retry decision."""
-        return type(self)(self._caller, CallOptions(timeout=timeout, retry=retry))
+        """The same service with a per-call timeout, an explicit retry decision, or strict
+        decoding (`DecodeError` on any deviation from the bindings) switched on or off."""
+        return type(self)(self._caller, CallOptions(timeout=timeout, retry=retry, strict=strict))
 
     def _call(self, op: Operation[Req, Resp], request: Req | None, fields: dict[str, Any]) -> Resp:
         if op.deprecated:
@@ -135,10 +147,15 @@ class AsyncServiceBase:
         self._options = options
 
     def with_options(
-        self, *, timeout: float | UnsetType | None = UNSET, retry: bool | None = None
+        self,
+        *,
+        timeout: float | UnsetType | None = UNSET,
+        retry: bool | None = None,
+        strict: bool | None = None,
     ) -> Self:
-        """The same service with a per-call timeout or an explicit retry decision."""
-        return type(self)(self._caller, CallOptions(timeout=timeout, retry=retry))
+        """The same service with a per-call timeout, an explicit retry decision, or strict
+        decoding (`DecodeError` on any deviation from the bindings) switched on or off."""
+        return type(self)(self._caller, CallOptions(timeout=timeout, retry=retry, strict=strict))
 
     async def _call(
         self, op: Operation[Req, Resp], request: Req | None, fields: dict[str, Any]
