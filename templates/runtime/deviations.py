@@ -35,6 +35,7 @@ class Deviation(NamedTuple):
     declared: str  # the declared type, e.g. "datetime", "YesNo", "list[str]"
     arrived: str  # what arrived, described: "'2023-05-11'", "null", "int 1", "object of 3 fields"
     outcome: str  # CONVERTED, DROPPED, ABSENT or UNDECLARED
+    owner: str = ""  # the struct type the field belongs to (or would), e.g. "AccountInfo"
 
     def __str__(self) -> str:
         return (

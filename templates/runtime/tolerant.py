@@ -249,7 +249,14 @@ def type_name(t: mi.Type) -> str:
 class _Walk:
     """One repair (or audit) of plain data against a type; collects what it finds."""
 
-    __slots__ = ("deviations", "dropped", "operation", "undeclared", "undeclared_deviations")
+    __slots__ = (
+        "deviations",
+        "dropped",
+        "operation",
+        "owner",
+        "undeclared",
+        "undeclared_deviations",
+    )
 
     def __init__(self, operation: str, undeclared_deviations: bool = False) -> None:
         self.operation = operation
@@ -257,11 +264,19 @@ class _Walk:
         self.undeclared: dict[str, Any] = {}
         self.dropped: dict[str, Any] = {}
         self.undeclared_deviations = undeclared_deviations
+        self.owner = ""  # the struct being walked
 
     def note(self, path: str, t: mi.Type | str, value: Any, outcome: str, name: str) -> None:
         declared = t if isinstance(t, str) else type_name(t)
         self.deviations.append(
-            Deviation(self.operation, path or "(reply)", declared, describe(value, name), outcome)
+            Deviation(
+                self.operation,
+                path or "(reply)",
+                declared,
+                describe(value, name),
+                outcome,
+                self.owner,
+            )
         )
 
     def drop(self, path: str, t: mi.Type, value: Any, name: str) -> Any:
@@ -319,6 +334,7 @@ class _Walk:
         out: dict[str, Any] = {}
         carriers: list[str] = []
         prefix = f"{path}." if path else ""
+        outer, self.owner = self.owner, t.cls.__name__
         for key, item in v.items():
             where = f"{prefix}{key}"
             f = fields.get(key)
@@ -348,6 +364,7 @@ class _Walk:
                     self.deviations[-1] = last._replace(
                         arrived=f"nothing; undeclared fields carry data: {names}"
                     )
+        self.owner = outer
         return out
 
     def list(self, v: Any, t: mi.ListType | mi.VarTupleType, path: str, name: str) -> Any:
