@@ -24,7 +24,7 @@ from .errors import AuthError, Fault, TransportError, UnsupportedOperation
 from .files import file_response, is_attachment
 from .flow import Flow, LogIn, Wait, call_flow, login_flow
 from .operation import Operation
-from .service import DEFAULT_OPTIONS, CallOptions, build_request
+from .service import DEFAULT_OPTIONS, CallOptions, build_request, check_extra
 from .struct import UNSET
 from .xmlparse import DEFAULT_LIMITS, XmlLimits
 
@@ -170,11 +170,14 @@ class _Core:
         timeout = self.timeout if options.timeout is UNSET else options.timeout
         extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
         auth = self.auth_info() if op.auth else {}
+        extra = options.extra_params
+        if extra:
+            check_extra(op, extra)
         if self.transport_for(op) == "soap":
             return httpx.Request(
                 "POST",
                 self._url(op.endpoint_path),
-                content=soap_encode.encode_envelope(op, request, auth),
+                content=soap_encode.encode_envelope(op, request, auth, extra),
                 headers={
                     "Content-Type": "text/xml; charset=utf-8",
                     "SOAPAction": f'"{op.soap_action or f"{op.namespace}#{op.name}"}"',
@@ -182,7 +185,7 @@ class _Core:
                 extensions=extensions,
             )
         url = self._url(f"/rest/{op.service}/{op.name}")
-        params = jsonapi.encode_params(request)
+        params = jsonapi.encode_params(request, extra)
         if self.json_style == "bearer" and (self._access_token or not op.auth):
             headers = {"Content-Type": "application/json"}
             if op.auth and self._access_token:

@@ -25,11 +25,18 @@ from .struct import UNSET
 _encoder = msgspec.json.Encoder(decimal_format="number")  # amounts as JSON numbers
 
 
-def encode_params(request: Any) -> bytes:
-    """`params` for `request`: unset fields left out, `None` sent as null, `{}` for no request."""
+def encode_params(request: Any, extra: dict[str, Any] | None = None) -> bytes:
+    """`params` for `request`: unset fields left out, `None` sent as null, `{}` for no request;
+    `extra` (checked by `service.check_extra`) adds undeclared parameters beside the others."""
     if request is None:
-        return b"{}"
-    return _encoder.encode(_server_view(request) if _may_hold_datetimes(request) else request)
+        params = b"{}"
+    else:
+        params = _encoder.encode(
+            _server_view(request) if _may_hold_datetimes(request) else request
+        )
+    if extra:
+        params = _encoder.encode({**msgspec.json.decode(params), **_fix_datetimes(extra)})
+    return params
 
 
 def encode_auth(auth: dict[str, str]) -> str:
