@@ -143,6 +143,11 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("--login", default="admin", help="the one user (default admin)")
     sim.add_argument("--password", default="secret", help="its password (default secret)")
     sim.add_argument("--token", default="tok-admin", help="its API token (default tok-admin)")
+    sim.add_argument(
+        "--real-server",
+        action="store_true",
+        help="reply as real servers do: 0/1 flags, date-only datetimes, undeclared fields, ...",
+    )
 
     con = sub.add_parser(
         "conformance",
@@ -419,6 +424,7 @@ def _simulate(args: argparse.Namespace, config: Config) -> int:
         login=args.login,
         password=args.password,
         token=args.token,
+        real_server=args.real_server,
     )
 
 
