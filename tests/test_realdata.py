@@ -190,3 +190,42 @@ def test_secret_values_are_never_described() -> None:
     assert describe("abc", "session_id") == "str (hidden)"
     assert describe("en", "iso_639_1") == "'en'"
     assert describe(None, "password") == "null"
+
+
+@pytest.mark.parametrize("transport", ["json", "soap"])
+def test_real_server_mode_same_typed_result_with_deviations(
+    sim: Any, transport: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The simulator in real-server mode: the typed result is the one the WSDL mode gives, the
+    differences are deviations, the undeclared fields are reachable; the renamed list warns."""
+    from datetime import datetime
+
+    from portabilling import UNSET, AdminClient
+    from portabilling.types import AccountInfo, CustomerInfo
+    from portabilling.types.common import YesNo
+
+    with AdminClient(sim.url, transport=transport, **ADMIN) as client:
+        i_customer = client.customer.add_customer(customer_info=CustomerInfo(name="R")).i_customer
+        info = AccountInfo(
+            id="r1", i_customer=i_customer, blocked=YesNo.N, issue_date=datetime(2024, 1, 2)
+        )
+        i_account = client.account.add_account(account_info=info).i_account
+        plain = client.account.get_account_info(i_account=i_account)
+        sim.sim.real_server = True
+        with caplog.at_level(logging.WARNING, logger="portabilling"):
+            real = client.account.get_account_info(i_account=i_account)
+            report = client.last_reply
+            subscriptions = client.account.get_subscriptions(i_account=i_account)
+            renamed = client.last_reply
+    assert real == plain
+    assert real.account_info.blocked == YesNo.N
+    assert real.account_info.issue_date == datetime(2024, 1, 2)
+    outcomes = {d.path: d.outcome for d in report.deviations}
+    assert outcomes["account_info.blocked"] == "converted"
+    assert outcomes["account_info.issue_date"] == "converted"
+    assert report.undeclared["account_info.iso_639_1"] == "en"
+    assert str(report.undeclared["account_info.is_active"]) == "1"
+    assert subscriptions.subscriptions is UNSET
+    (absent,) = [d for d in renamed.deviations if d.outcome == "absent"]
+    assert "subscription_list" in absent.arrived and "subscription_list" in caplog.text
+    assert renamed.undeclared["subscription_list"]
