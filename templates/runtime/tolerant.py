@@ -204,6 +204,7 @@ def convert_item(data: Any, cls: type, operation: str, path: str, into: list[Dev
     except (msgspec.ValidationError, ValueError, TypeError):
         pass
     walk = _Walk(operation)
+    walk.owner = cls.__name__
     fixed = walk.value(data, _info(cls), path, "")
     into.extend(walk.deviations)
     return msgspec.convert({} if fixed is _DROP else fixed, cls, strict=False)

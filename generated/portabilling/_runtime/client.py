@@ -216,7 +216,7 @@ class _Core:
         strict = self.strict if options.strict is None else options.strict
         tolerant.publish(None)
         if self.transport_for(op) == "soap":
-            result = soap_reply.decode_reply(op, response, self.xml_limits)
+            result = soap_reply.decode_reply(op, response, self.xml_limits, strict)
         else:
             result = jsonapi.decode_reply(op, response, strict)
         report = tolerant.last_report()

@@ -31,7 +31,7 @@ class Doc:
     """Per-reply decoding state: `href="#id"` targets (indexed on first use), MIME attachments,
     and the elements SOAP::Lite typed as base64."""
 
-    __slots__ = ("attachments", "base64", "body", "index", "streamed", "used")
+    __slots__ = ("attachments", "base64", "body", "index", "keep_unknown", "streamed", "used")
 
     def __init__(
         self,
@@ -44,6 +44,7 @@ class Doc:
         self.attachments = attachments or {}
         self.used: set[str] = set()
         self.streamed: dict[Any, list[Any]] = {}  # arrays decoded while parsing (large replies)
+        self.keep_unknown = False  # keep undeclared fields as plain data (DecodeReport.raw)
         self.base64: set[Any] = set()
         if scan_base64 and body is not None:  # most replies have none; the query costs a walk
             found = _BASE64_XPATH(body)
@@ -174,8 +175,10 @@ def struct_data(el: etree._Element, fields: StructPlan, doc: Doc) -> dict[str, A
         entry = by_tag.get(child.tag)
         if entry is None:
             entry = fields.lookup(child.tag)
-            if entry is None:
-                continue  # a field these bindings do not know: newer server, ignored
+            if entry is None:  # a field these bindings do not know: only the plain data keeps it
+                if doc.keep_unknown and isinstance(child.tag, str):
+                    keep(data, etree.QName(child).localname, generic(child, doc))
+                continue
         wire, spec, plan = entry
         if plan is None:  # scalars: most of every reply
             text = child.text
@@ -197,6 +200,16 @@ def struct_data(el: etree._Element, fields: StructPlan, doc: Doc) -> dict[str, A
         else:
             data[wire] = decode(child, spec, plan, doc)
     return data
+
+
+def keep(data: dict[str, Any], name: str, value: Any) -> None:
+    """An undeclared field into plain data; repeated ones become a list."""
+    if name not in data:
+        data[name] = value
+    elif type(data[name]) is list:
+        data[name].append(value)
+    else:
+        data[name] = [data[name], value]
 
 
 def _whole_array(el: etree._Element, spec: Spec, plan: Any, item_spec: Spec, doc: Doc) -> Any:

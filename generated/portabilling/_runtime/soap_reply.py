@@ -18,27 +18,31 @@ import httpx
 import msgspec
 from lxml import etree
 
+from . import tolerant
+from .deviations import log
 from .errors import DecodeError, Fault, TransportError, fault_class
 from .files import add_unreferenced
 from .operation import Operation
-from .soap_decode import Doc, decode, generic
+from .soap_decode import Doc, decode, generic, keep
 from .soap_plan import SOAP12_ENV, SOAP_ENV, plan_for
 from .soap_stream import parse_reply
-from .xmlparse import DEFAULT_LIMITS, XmlLimits, XmlRefused
+from .xmlparse import DEFAULT_LIMITS, XmlLimits, XmlRefused, parse
 
 Attachments = dict[str, tuple[bytes, str | None, str]]  # content id -> (bytes, name, MIME type)
 
 
-def decode_reply(op: Operation[Any, Any], response: httpx.Response, limits: XmlLimits) -> Any:
+def decode_reply(
+    op: Operation[Any, Any], response: httpx.Response, limits: XmlLimits, strict: bool = False
+) -> Any:
     """The typed response of `op`, or the `Fault` it carries (SOAP faults come with HTTP 500);
-    anything that is not a SOAP envelope is a transport error."""
+    anything that is not a SOAP envelope is a transport error. `strict`: see `decode_envelope`."""
     if "multipart/related" in response.headers.get("content-type", ""):
         envelope, attachments = _split_multipart(op, response)
-        return decode_envelope(op, envelope, limits, attachments)
+        return decode_envelope(op, envelope, limits, attachments, strict)
     content = response.content
     looks_xml = content.lstrip()[:1] == b"<" and b"Envelope" in content[:2048]
     if response.status_code in (200, 500) and looks_xml:
-        return decode_envelope(op, content, limits)
+        return decode_envelope(op, content, limits, strict=strict)
     raise TransportError(
         "unexpected HTTP reply",
         operation=op.qualified_name,
@@ -73,11 +77,14 @@ def decode_envelope(
     content: bytes,
     limits: XmlLimits = DEFAULT_LIMITS,
     attachments: Attachments | None = None,
+    strict: bool = False,
 ) -> Any:
-    """The typed response of `op` from a SOAP envelope, or the `Fault` it carries."""
+    """The typed response of `op` from a SOAP envelope, or the `Fault` it carries. A reply that
+    does not fit its types is repaired (see `tolerant`), or refused when `strict`."""
     where = op.qualified_name
+    item_deviations: list[Any] = []
     try:
-        root, streamed = parse_reply(op, content, limits)
+        root, streamed = parse_reply(op, content, limits, None if strict else item_deviations)
     except XmlRefused as exc:
         raise DecodeError(str(exc), operation=where, excerpt=_excerpt(content)) from None
     except (msgspec.ValidationError, ValueError, TypeError) as exc:
@@ -95,34 +102,66 @@ def decode_envelope(
         SOAP12_ENV,
     ):
         raise _fault(first, where)
-    if op.response is None:
+    cls = op.response
+    if cls is None:
         return None
+
+    def fail(message: str) -> DecodeError:
+        return DecodeError(message, operation=where, status=200, excerpt=_excerpt(content))
+
+    def data_of(body: etree._Element, keep_unknown: bool) -> Any:
+        try:
+            doc = Doc(body, attachments, scan_base64=b"base64" in content)
+            doc.streamed = {} if keep_unknown else streamed
+            doc.keep_unknown = keep_unknown
+            return _reply_data(op, body, doc)
+        except (msgspec.ValidationError, ValueError, TypeError) as exc:
+            raise fail(f"reply does not match {cls.__name__}: {exc}") from None
+
+    def plain() -> Any:
+        # every field, undeclared ones included, from the bytes again: a report kept for later
+        # holds the reply's bytes, not its tree (several times as big; any element keeps it)
+        try:
+            return data_of(_body(parse(content, limits), where, content), True)
+        except XmlRefused as exc:
+            raise fail(str(exc)) from None
+
+    data = data_of(body, False)
+    del body, root, first  # only `plain` outlives this call, and it holds no element
+    streamed = {}
+    result, report = tolerant.decode(
+        where, cls, lambda: msgspec.convert(data, cls, strict=False), plain, fail, strict=strict
+    )
+    if item_deviations:
+        log(item_deviations)
+        report = tolerant.DecodeReport(where, cls, (*item_deviations, *report.deviations), plain)
+    tolerant.publish(report)
+    return result
+
+
+def _reply_data(op: Operation[Any, Any], body: etree._Element, doc: Doc) -> Any:
+    """The reply's plain data: the response part(s) decoded by the schema, attachments added."""
+    assert op.response is not None
+    first = next(body.iterchildren(etree.Element))
     parts = list(first.iterchildren(etree.Element))
-    try:
-        doc = Doc(body, attachments, scan_base64=b"base64" in content)
-        doc.streamed = streamed
-        if op.soap_style == "document/literal":
-            data: Any = decode(first, None, op.response, doc)  # the part's element itself
-        elif op.response_wrapped:
-            fields = plan_for(op.response)
-            data = {}
-            for (wire, spec, plan), part in zip(fields.decode.values(), parts, strict=False):
-                data[wire] = decode(part, spec, plan, doc)
-        elif parts:
-            data = decode(parts[0], None, op.response, doc)
-        else:
-            data = {}
-        unused = [a for cid, a in doc.attachments.items() if cid not in doc.used]
-        if unused:
-            data = add_unreferenced(op, data, unused[0])
-        return msgspec.convert(data, op.response, strict=False)
-    except (msgspec.ValidationError, ValueError, TypeError) as exc:
-        raise DecodeError(
-            f"reply does not match {op.response.__name__}: {exc}",
-            operation=where,
-            status=200,
-            excerpt=_excerpt(content),
-        ) from None
+    if op.soap_style == "document/literal":
+        data: Any = decode(first, None, op.response, doc)  # the part's element itself
+    elif op.response_wrapped:
+        fields = plan_for(op.response)
+        data = {}
+        for (wire, spec, plan), part in zip(fields.decode.values(), parts, strict=False):
+            data[wire] = decode(part, spec, plan, doc)
+        if doc.keep_unknown:  # parts beyond the declared ones
+            for part in parts[len(fields.decode) :]:
+                keep(data, etree.QName(part).localname, generic(part, doc))
+    elif parts:
+        data = decode(parts[0], None, op.response, doc)
+    else:
+        data = {}
+    unused = [a for cid, a in doc.attachments.items() if cid not in doc.used]
+    if unused:
+        data = add_unreferenced(op, data, unused[0])
+    return data
 
 
 def _body(root: etree._Element, where: str, content: bytes) -> etree._Element:
