@@ -36,9 +36,13 @@ def test_report_lists_deviations_and_undeclared_fields_per_type(sim: Any, transp
     _seed(sim.url)
     sim.sim.real_server = True
     sim.sim.calls.clear()
+    # over JSON every read-only operation the bindings have; over SOAP (slower) a few of them
+    narrow = [] if transport == "json" else [
+        "--operation", "Account.get_account_list", "--operation", "Account.get_account_info",
+    ]
     result = run_cli(
         "conformance", sim.url, "--user", "admin", "--password", "secret",
-        "--transport", transport, "--format", "json",
+        "--transport", transport, "--format", "json", *narrow,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
