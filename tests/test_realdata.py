@@ -249,3 +249,27 @@ def test_real_server_mode_same_typed_result_with_deviations(
     (absent,) = [d for d in renamed.deviations if d.outcome == "absent"]
     assert "subscription_list" in absent.arrived and "subscription_list" in caplog.text
     assert renamed.undeclared["subscription_list"]
+
+
+def test_streamed_items_are_repaired_one_by_one(sim: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large SOAP replies are decoded while parsing, item by item: a deviating item is repaired
+    on its own, and its deviations carry the item's path."""
+    from portabilling import AdminClient
+    from portabilling._runtime import soap_stream
+    from portabilling.types import AccountInfo, CustomerInfo
+    from portabilling.types.common import YesNo
+
+    with AdminClient(sim.url, transport="soap", **ADMIN) as client:
+        i_customer = client.customer.add_customer(customer_info=CustomerInfo(name="S")).i_customer
+        for n in range(3):
+            info = AccountInfo(id=f"s{n}", i_customer=i_customer, blocked=YesNo.N)
+            client.account.add_account(account_info=info)
+        whole = client.account.get_account_list(i_customer=i_customer)
+        sim.sim.real_server = True
+        monkeypatch.setattr(soap_stream, "STREAM_ABOVE", 100)  # every reply streams
+        streamed = client.account.get_account_list(i_customer=i_customer)
+        report = client.last_reply
+    assert streamed == whole and [a.blocked for a in streamed.account_list] == [YesNo.N] * 3
+    paths = [d.path for d in report.deviations]
+    assert paths == [f"account_list[{n}].blocked" for n in range(3)]
+    assert report.undeclared["account_list[2].iso_639_1"] == "en"

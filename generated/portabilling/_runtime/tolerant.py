@@ -186,13 +186,14 @@ def _refuse(deviations: list[Deviation], fail: Callable[[str], Exception]) -> No
 
 
 def _may_miss_containers(result: Any, cls: type) -> bool:
-    """True when a list or struct field of the response is unset (cheap: attributes only)."""
+    """True when the response declares lists or structs and none arrived (cheap: attributes
+    only); the audit then tells an empty answer from one sent under other names."""
     names = _containers.get(cls)
     if names is None:
         info = _info(cls)
         fields = info.fields if isinstance(info, mi.StructType) else ()
         names = _containers[cls] = tuple(f.name for f in fields if _is_container(f.type))
-    return any(getattr(result, n) is msgspec.UNSET for n in names)
+    return bool(names) and all(getattr(result, n) is msgspec.UNSET for n in names)
 
 
 _containers: dict[type, tuple[str, ...]] = {}
