@@ -102,10 +102,18 @@ class Report:
             "| operation | result | deviations | undeclared fields |",
             "|---|---|---|---|",
         ]
+        clean = [
+            c.operation
+            for c in self.calls
+            if (c.outcome, c.deviations, c.undeclared) == ("ok", 0, 0)
+        ]
         lines += [
             f"| {c.operation} | {_cell(c.outcome)} | {c.deviations} | {c.undeclared} |"
             for c in self.calls
+            if c.operation not in clean
         ]
+        if clean:
+            lines += ["", f"{len(clean)} more answered with nothing to report: {', '.join(clean)}."]
         for owner, rows in self.as_json()["types"].items():
             lines += [
                 "",
@@ -219,12 +227,9 @@ def run(
     service = importlib.import_module(f"{package}._runtime.service")
     ids: dict[str, set[int]] = {}
     reports: list[Any] = []
+    options = {"json_only_over_json": True, **(client_options or {})}
     with client_cls(
-        url,
-        transport=transport,
-        on_reply=reports.append,
-        **credentials,
-        **(client_options or {}),
+        url, transport=transport, on_reply=reports.append, **credentials, **options
     ) as client:
 
         def call(op: Any, request: Any) -> Any:
