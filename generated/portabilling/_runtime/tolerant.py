@@ -17,6 +17,7 @@ deviation instead, undeclared fields included.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from collections.abc import Callable
@@ -121,7 +122,9 @@ def audit(data: Any, cls: type | None, operation: str) -> _Walk:
     """Walk `data` beside `cls` recording everything, undeclared fields as deviations too."""
     walk = _Walk(operation, undeclared_deviations=True)
     if cls is not None:
-        walk.value(data, _info(cls), "", "")
+        # nested deeper than Python recurses: the report keeps what was found so far
+        with contextlib.suppress(RecursionError):
+            walk.value(data, _info(cls), "", "")
     return walk
 
 
