@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import operator
 import re
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -191,15 +192,27 @@ def _refuse(deviations: list[Deviation], fail: Callable[[str], Exception]) -> No
 def _may_miss_containers(result: Any, cls: type) -> bool:
     """True when the response declares lists or structs and none arrived (cheap: attributes
     only); the audit then tells an empty answer from one sent under other names."""
-    names = _containers.get(cls)
-    if names is None:
+    probe = _containers.get(cls)
+    if probe is None:
         info = _info(cls)
         fields = info.fields if isinstance(info, mi.StructType) else ()
-        names = _containers[cls] = tuple(f.name for f in fields if _is_container(f.type))
-    return bool(names) and all(getattr(result, n) is msgspec.UNSET for n in names)
+        names = [f.name for f in fields if _is_container(f.type)]
+        probe = _containers[cls] = _probe(names)
+    return probe(result)
 
 
-_containers: dict[type, tuple[str, ...]] = {}
+def _probe(names: list[str]) -> Callable[[Any], bool]:
+    unset = msgspec.UNSET
+    if not names:
+        return lambda result: False
+    if len(names) == 1:
+        get = operator.attrgetter(names[0])
+        return lambda result: get(result) is unset
+    get_all = operator.attrgetter(*names)
+    return lambda result: all(v is unset for v in get_all(result))
+
+
+_containers: dict[type, Callable[[Any], bool]] = {}
 
 
 def convert_item(data: Any, cls: type, operation: str, path: str, into: list[Deviation]) -> Any:
