@@ -101,9 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         choices=INTERFACES,
         help="interfaces to fetch when NEW is a URL (default: those in OLD)",
     )
-    dri.add_argument(
-        "--insecure", action="store_true", help="(URL) do not verify TLS certificates"
-    )
+    dri.add_argument("--insecure", action="store_true", help="(URL) do not verify TLS certificates")
 
     gate = sub.add_parser(
         "ci",
@@ -145,6 +143,37 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("--login", default="admin", help="the one user (default admin)")
     sim.add_argument("--password", default="secret", help="its password (default secret)")
     sim.add_argument("--token", default="tok-admin", help="its API token (default tok-admin)")
+    sim.add_argument(
+        "--real-server",
+        action="store_true",
+        help="reply as real servers do: 0/1 flags, date-only datetimes, undeclared fields, ...",
+    )
+
+    con = sub.add_parser(
+        "conformance",
+        help="call a server's read-only operations and report how its replies fit the bindings",
+    )
+    con.add_argument("url", help="https://HOST[:PORT] of the PortaBilling server")
+    con.add_argument("--package", help="the generated bindings to use (default: the config's)")
+    con.add_argument(
+        "--path", type=Path, help="folder holding the bindings (default: --out of generate)"
+    )
+    con.add_argument(
+        "--interface", choices=["admin", "customer", "reseller", "account"], default="admin"
+    )
+    con.add_argument("--transport", choices=["json", "soap"], default="json")
+    con.add_argument("--user", default=os.environ.get("PORTABILLING_USER"))
+    con.add_argument("--password", default=os.environ.get("PORTABILLING_PASSWORD"))
+    con.add_argument("--token", default=os.environ.get("PORTABILLING_TOKEN"))
+    con.add_argument(
+        "--operation",
+        action="append",
+        default=[],
+        help="only this operation, e.g. Account.get_account_list (repeatable; get_* only)",
+    )
+    con.add_argument("--max-calls", type=int, default=200)
+    con.add_argument("--format", choices=["markdown", "json"], default="markdown")
+    con.add_argument("--output", type=Path, help="write the report here (default stdout)")
 
     args = parser.parse_args(argv)
     try:
@@ -161,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
             return _simulate(args, config)
         if args.command == "ci":
             return _ci(args, config)
+        if args.command == "conformance":
+            return _conformance(args, config)
         return _model(args, config)
     except GeneratorError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -393,7 +424,35 @@ def _simulate(args: argparse.Namespace, config: Config) -> int:
         login=args.login,
         password=args.password,
         token=args.token,
+        real_server=args.real_server,
     )
+
+
+def _conformance(args: argparse.Namespace, config: Config) -> int:
+    from . import conformance
+
+    if not args.user or not (args.password or args.token):
+        raise GeneratorError("give --user and --password (or --token), or PORTABILLING_USER/...")
+    credentials = {"login": args.user}
+    credentials.update({"token": args.token} if args.token else {"password": args.password})
+    folder = str(Path(args.path or resolve(config, config.out)).resolve())
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    report = conformance.run(
+        args.url,
+        package=args.package or config.package,
+        interface=args.interface,
+        transport=args.transport,
+        credentials=credentials,
+        only=args.operation,
+        max_calls=args.max_calls,
+    )
+    text = conformance.write(report, args.format)
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def _progress_bar() -> Progress:

@@ -99,7 +99,9 @@ class PySpelling:
         base = self.py_type(f.type, module)
         if f.repeated:
             base = f"list[{base}]"
-        if f.nillable:
+        # Servers send null for optional fields whatever the schema says, so every optional
+        # field admits None; a required one only when nillable. Unset (not sent) stays distinct.
+        if f.nillable or not f.required:
             base += " | None"
         if not f.required:
             base += " | UnsetType"

@@ -43,6 +43,14 @@ def run(
 ADMIN = {"login": "admin", "password": "secret"}
 
 
+@pytest.fixture(autouse=True, params=["wsdl", "real-server"])
+def mode(request: pytest.FixtureRequest, sim: Any) -> str:
+    """Every scenario twice: the simulator answering by its WSDL, and as real servers do (0/1
+    flags, date-only datetimes, [null] lists, undeclared fields): the typed results must match."""
+    sim.sim.real_server = request.param == "real-server"
+    return str(request.param)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_crud_paging_nil_and_integrity(sim: Any, transport: str, kind: str) -> None:

@@ -37,6 +37,7 @@ def run(
     token: str,
     ready: threading.Event | None = None,
     stop: threading.Event | None = None,
+    real_server: bool = False,
 ) -> int:
     """Serve until SIGINT/SIGTERM (or `stop`). `soap=None`: SOAP when SOAP::Lite is usable."""
     why = soap_lite_missing()
@@ -55,6 +56,7 @@ def run(
             importlib.import_module(PACKAGE)
             with serve(PACKAGE, cache=cache, host=host, port=port, soap=with_soap) as running:
                 running.sim.users = Users({login: (password, token, None)})
+                running.sim.real_server = real_server
                 _announce(running.url, with_soap, login, password, token, cache, model)
                 if ready is not None:
                     ready.set()

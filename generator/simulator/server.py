@@ -38,6 +38,8 @@ from urllib.parse import parse_qs, urlparse
 
 import msgspec
 
+from .realistic import realistic
+
 PERL_FRONT = Path(__file__).parent / "soap_front.pl"
 PERL_MODULES = ("SOAP::Lite", "SOAP::Transport::HTTP", "HTTP::Daemon", "JSON::PP")
 SOAP_LITE_INSTALL = "apt-get install libsoap-lite-perl libhttp-daemon-perl"
@@ -131,6 +133,8 @@ class Dispatcher:
         # test hooks: a reply override per (service, method), and faults to inject
         self.replies: dict[tuple[str, str], Callable[[Call], Any]] = {}
         self.reply_all: Callable[[Call], Any] | None = None
+        # replies as a real PortaBilling writes them (see realistic.py), on both transports
+        self.real_server = False
         self.next_id = 100
         self.customers: dict[int, dict[str, Any]] = {}
         self.accounts: dict[int, dict[str, Any]] = {}
@@ -161,9 +165,11 @@ class Dispatcher:
                 result = handler(params, session)
             else:
                 result = default_instance(op.response) if op.response else None
-        if result is None or isinstance(result, (dict, bytes, Download)):
-            return result
-        return _wire(result)
+        if result is not None and not isinstance(result, (dict, bytes, Download)):
+            result = _wire(result)
+        if self.real_server and isinstance(result, dict) and op.response is not None:
+            result = realistic(result, op.response, call.service, call.method)
+        return result
 
     def _params(self, op: Any, call: Call) -> Any:
         raw = call.params
@@ -208,6 +214,7 @@ class Dispatcher:
             self.calls.clear()
             self.replies.clear()
             self.reply_all = None
+            self.real_server = False
             self.logins = 0
             for table in (self.customers, self.accounts, self.products, self.invoices):
                 table.clear()

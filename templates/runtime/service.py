@@ -6,13 +6,16 @@ Sync and async stubs share `build_request` and `CallOptions`; only the awaiting 
 from __future__ import annotations
 
 import hashlib
+import re
 import warnings
 from collections.abc import AsyncIterator, Iterator
+from datetime import date, time
+from decimal import Decimal
 from typing import Any, Protocol, Self, TypeVar
 
 import msgspec
 
-from .errors import DecodeError
+from .errors import DecodeError, EncodeError
 from .operation import Operation
 from .struct import UNSET, UnsetType
 
@@ -23,31 +26,83 @@ Resp = TypeVar("Resp")
 class CallOptions:
     """Per-call settings; `with_options()` returns a service bound to them."""
 
-    __slots__ = ("retry", "timeout")
+    __slots__ = ("extra_params", "retry", "strict", "timeout")
 
     def __init__(
-        self, timeout: float | UnsetType | None = UNSET, retry: bool | None = None
+        self,
+        timeout: float | UnsetType | None = UNSET,
+        retry: bool | None = None,
+        strict: bool | None = None,
+        extra_params: dict[str, Any] | None = None,
     ) -> None:
         self.timeout = timeout  # UNSET: the client's timeout
         self.retry = retry  # None: reads retry on connection errors, writes never
+        self.strict = strict  # None: the client's choice; True refuses deviating replies
+        # parameters the bindings do not declare, sent as given (see `check_extra`)
+        self.extra_params = extra_params
 
     def __repr__(self) -> str:
-        return f"CallOptions(timeout={self.timeout!r}, retry={self.retry!r})"
+        extra = sorted(self.extra_params) if self.extra_params else None
+        return (
+            f"CallOptions(timeout={self.timeout!r}, retry={self.retry!r}, "
+            f"strict={self.strict!r}, extra_params={extra!r})"
+        )
 
 
 DEFAULT_OPTIONS = CallOptions()
 
 
 class Caller(Protocol):
-    def call(
-        self, op: Operation[Req, Resp], request: Req | None, options: CallOptions
-    ) -> Resp: ...
+    def call(self, op: Operation[Req, Resp], request: Req | None, options: CallOptions) -> Resp: ...
 
 
 class AsyncCaller(Protocol):
     async def call(
         self, op: Operation[Req, Resp], request: Req | None, options: CallOptions
     ) -> Resp: ...
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_EXTRA_SCALARS = (str, int, float, Decimal, date, time, bool)
+
+
+def check_extra(op: Operation[Any, Any], extra: dict[str, Any]) -> None:
+    """Undeclared parameters must be plain names and values, and not a declared parameter."""
+    declared = set(getattr(op.request, "__struct_encode_fields__", ()))
+    for name, value in extra.items():
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise EncodeError(
+                f"extra parameter {name!r} is not a parameter name", operation=op.qualified_name
+            )
+        if name in declared:
+            raise EncodeError(
+                f"extra parameter {name!r} is declared: set it on the request instead",
+                operation=op.qualified_name,
+            )
+        _check_value(op, value, name, 0)
+
+
+def _check_value(op: Operation[Any, Any], value: Any, path: str, depth: int) -> None:
+    if depth > 16:
+        raise EncodeError(f"extra parameter {path}: nested too deeply", operation=op.qualified_name)
+    if value is None or isinstance(value, _EXTRA_SCALARS):
+        return
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _check_value(op, item, f"{path}[{i}]", depth + 1)
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str) or not _NAME.match(key):
+                raise EncodeError(
+                    f"extra parameter {path}: key {key!r} is not a name",
+                    operation=op.qualified_name,
+                )
+            _check_value(op, item, f"{path}.{key}", depth + 1)
+        return
+    raise EncodeError(
+        f"extra parameter {path}: cannot send a {type(value).__name__}", operation=op.qualified_name
+    )
 
 
 def build_request(
@@ -147,10 +202,19 @@ class ServiceBase:
         self._options = options
 
     def with_options(
-        self, *, timeout: float | UnsetType | None = UNSET, retry: bool | None = None
+        self,
+        *,
+        timeout: float | UnsetType | None = UNSET,
+        retry: bool | None = None,
+        strict: bool | None = None,
+        extra_params: dict[str, Any] | None = None,
     ) -> Self:
-        """The same service with a per-call timeout or an explicit retry decision."""
-        return type(self)(self._caller, CallOptions(timeout=timeout, retry=retry))
+        """The same service with a per-call timeout, an explicit retry decision, strict
+        decoding (`DecodeError` on any deviation from the bindings) switched on or off, or
+        parameters the bindings do not declare (`extra_params={"with_customer_info": 1}`),
+        sent over either transport beside the declared ones."""
+        options = CallOptions(timeout, retry, strict, dict(extra_params) if extra_params else None)
+        return type(self)(self._caller, options)
 
     def _call(self, op: Operation[Req, Resp], request: Req | None, fields: dict[str, Any]) -> Resp:
         if op.deprecated:
@@ -178,10 +242,19 @@ class AsyncServiceBase:
         self._options = options
 
     def with_options(
-        self, *, timeout: float | UnsetType | None = UNSET, retry: bool | None = None
+        self,
+        *,
+        timeout: float | UnsetType | None = UNSET,
+        retry: bool | None = None,
+        strict: bool | None = None,
+        extra_params: dict[str, Any] | None = None,
     ) -> Self:
-        """The same service with a per-call timeout or an explicit retry decision."""
-        return type(self)(self._caller, CallOptions(timeout=timeout, retry=retry))
+        """The same service with a per-call timeout, an explicit retry decision, strict
+        decoding (`DecodeError` on any deviation from the bindings) switched on or off, or
+        parameters the bindings do not declare (`extra_params={"with_customer_info": 1}`),
+        sent over either transport beside the declared ones."""
+        options = CallOptions(timeout, retry, strict, dict(extra_params) if extra_params else None)
+        return type(self)(self._caller, options)
 
     async def _call(
         self, op: Operation[Req, Resp], request: Req | None, fields: dict[str, Any]

@@ -17,22 +17,26 @@ import httpx
 import msgspec
 from lxml import etree
 
+from . import tolerant
+from .deviations import log
 from .errors import DecodeError, Fault, TransportError, fault_class
 from .files import add_unreferenced
 from .limits import LimitExceeded, Limits
 from .operation import Operation
-from .soap_decode import Doc, decode, generic
+from .soap_decode import Doc, decode, generic, keep
 from .soap_plan import SOAP12_ENV, SOAP_ENV, plan_for
 from .soap_stream import parse_reply
-from .xmlparse import DEFAULT_LIMITS, XmlRefused
+from .xmlparse import DEFAULT_LIMITS, XmlRefused, parse
 
 Attachments = dict[str, tuple[bytes, str | None, str]]  # content id -> (bytes, name, MIME type)
 
 
-def decode_reply(op: Operation[Any, Any], response: httpx.Response, limits: Limits) -> Any:
+def decode_reply(
+    op: Operation[Any, Any], response: httpx.Response, limits: Limits, strict: bool = False
+) -> Any:
     """The typed response of `op`, or the `Fault` it carries (SOAP faults come with HTTP 500);
     anything that is not a SOAP envelope is a transport error, and an HTTP error status never
-    decodes as a success (a 500 must carry a fault)."""
+    decodes as a success (a 500 must carry a fault). `strict`: see `decode_envelope`."""
     status = response.status_code
     if "multipart/related" in response.headers.get("content-type", ""):
         if status not in (200, 500):
@@ -40,11 +44,11 @@ def decode_reply(op: Operation[Any, Any], response: httpx.Response, limits: Limi
                 "unexpected HTTP reply", operation=op.qualified_name, status=status
             )
         envelope, attachments = _split_multipart(op, response, limits)
-        return _success_only(op, status, envelope, limits, attachments)
+        return _success_only(op, status, envelope, limits, attachments, strict)
     content = response.content
     looks_xml = content.lstrip()[:1] == b"<" and b"Envelope" in content[:2048]
     if status in (200, 500) and looks_xml:
-        return _success_only(op, status, content, limits, None)
+        return _success_only(op, status, content, limits, None, strict)
     raise TransportError(
         "unexpected HTTP reply",
         operation=op.qualified_name,
@@ -59,8 +63,9 @@ def _success_only(
     content: bytes,
     limits: Limits,
     attachments: Attachments | None,
+    strict: bool,
 ) -> Any:
-    result = decode_envelope(op, content, limits, attachments)  # raises the Fault it carries
+    result = decode_envelope(op, content, limits, attachments, strict)  # raises its Fault
     if status != 200:
         raise TransportError(
             "HTTP 500 with a reply that is not a SOAP fault",
@@ -120,17 +125,22 @@ def decode_envelope(
     content: bytes,
     limits: Limits = DEFAULT_LIMITS,
     attachments: Attachments | None = None,
+    strict: bool = False,
 ) -> Any:
-    """The typed response of `op` from a SOAP envelope, or the `Fault` it carries."""
+    """The typed response of `op` from a SOAP envelope, or the `Fault` it carries. A reply that
+    does not fit its types is repaired (see `tolerant`), or refused when `strict`."""
     where = op.qualified_name
+    item_deviations: list[Any] = []
     try:
-        root, streamed = parse_reply(op, content, limits)
+        root, streamed = parse_reply(op, content, limits, None if strict else item_deviations)
     except XmlRefused as exc:
         error = DecodeError(str(exc), operation=where, excerpt=_excerpt(content))
     except (msgspec.ValidationError, ValueError, TypeError, RecursionError) as exc:
         error = _mismatch(op, exc, content)
     else:
-        return _decode_tree(op, root, streamed, content, limits, attachments)
+        return _decode_tree(
+            op, root, streamed, content, limits, attachments, strict, item_deviations
+        )
     raise error  # outside the handler: the reply's bytes are not chained to it
 
 
@@ -141,6 +151,8 @@ def _decode_tree(
     content: bytes,
     limits: Limits,
     attachments: Attachments | None,
+    strict: bool,
+    item_deviations: list[Any],
 ) -> Any:
     where = op.qualified_name
     body = _body(root, where, content)
@@ -152,7 +164,8 @@ def _decode_tree(
         SOAP12_ENV,
     ):
         raise _fault(first, body, where, limits)
-    if op.response is None:
+    cls = op.response
+    if cls is None:
         return None
     name = etree.QName(first).localname
     if (
@@ -165,48 +178,63 @@ def _decode_tree(
             operation=where,
             excerpt=_excerpt(content),
         )
+
+    def fail(message: str) -> DecodeError:
+        return DecodeError(message, operation=where, status=200, excerpt=_excerpt(content))
+
+    def data_of(body: etree._Element, keep_unknown: bool) -> Any:
+        try:
+            doc = Doc(body, attachments, scan_base64=b"base64" in content, limits=limits)
+            doc.streamed = {} if keep_unknown else streamed
+            doc.keep_unknown = keep_unknown
+            return _reply_data(op, body, doc)
+        except (msgspec.ValidationError, ValueError, TypeError, RecursionError) as exc:
+            raise _mismatch(op, exc, content) from None
+
+    def plain() -> Any:
+        # every field, undeclared ones included, from the bytes again: a report kept for later
+        # holds the reply's bytes, not its tree (several times as big; any element keeps it)
+        try:
+            return data_of(_body(parse(content, limits), where, content), True)
+        except XmlRefused as exc:
+            raise fail(str(exc)) from None
+
+    data = data_of(body, False)
+    del body, root, first  # only `plain` outlives this call, and it holds no element
+    streamed = {}
+    result, report = tolerant.decode(
+        where, cls, lambda: msgspec.convert(data, cls, strict=False), plain, fail, strict=strict
+    )
+    if item_deviations:
+        log(item_deviations)
+        report = tolerant.DecodeReport(where, cls, (*item_deviations, *report.deviations), plain)
+    tolerant.publish(report)
+    return result
+
+
+def _reply_data(op: Operation[Any, Any], body: etree._Element, doc: Doc) -> Any:
+    """The reply's plain data: the response part(s) decoded by the schema, attachments added."""
+    assert op.response is not None
+    first = next(body.iterchildren(etree.Element))
     parts = list(first.iterchildren(etree.Element))
-    try:
-        doc = Doc(body, attachments, scan_base64=b"base64" in content, limits=limits)
-        doc.streamed = streamed
-        if op.soap_style == "document/literal":
-            data: Any = decode(first, None, op.response, doc)  # the part's element itself
-        elif op.response_wrapped:
-            fields = plan_for(op.response)
-            data = {}
-            for (wire, spec, plan), part in zip(fields.decode.values(), parts, strict=False):
-                data[wire] = decode(part, spec, plan, doc)
-        elif parts:
-            data = decode(parts[0], None, op.response, doc)
-            if data == {} and _foreign(parts[0], op.response):
-                raise _Foreign(op.response.__name__)
-        else:
-            data = {}
-        unused = [a for cid, a in doc.attachments.items() if cid not in doc.used]
-        if unused:
-            data = add_unreferenced(op, data, unused[0])
-        return msgspec.convert(data, op.response, strict=False)
-    except _Foreign as exc:
-        error = DecodeError(
-            f"the reply is not a {exc.args[0]}: none of its fields are known (a reply to "
-            "another method?)",
-            operation=where,
-            status=200,
-            excerpt=_excerpt(content),
-        )
-    except (msgspec.ValidationError, ValueError, TypeError, RecursionError) as exc:
-        error = _mismatch(op, exc, content)
-    raise error
-
-
-class _Foreign(Exception):
-    """The reply's part holds none of the response type's fields."""
-
-
-def _foreign(part: etree._Element, response: type) -> bool:
-    """A part with child elements, none of them a field of `response`."""
-    names = {etree.QName(c).localname for c in part.iterchildren(etree.Element)}
-    return bool(names) and not names & plan_for(response).decode.keys()
+    if op.soap_style == "document/literal":
+        data: Any = decode(first, None, op.response, doc)  # the part's element itself
+    elif op.response_wrapped:
+        fields = plan_for(op.response)
+        data = {}
+        for (wire, spec, plan), part in zip(fields.decode.values(), parts, strict=False):
+            data[wire] = decode(part, spec, plan, doc)
+        if doc.keep_unknown:  # parts beyond the declared ones
+            for part in parts[len(fields.decode) :]:
+                keep(data, etree.QName(part).localname, generic(part, doc))
+    elif parts:
+        data = decode(parts[0], None, op.response, doc)
+    else:
+        data = {}
+    unused = [a for cid, a in doc.attachments.items() if cid not in doc.used]
+    if unused:
+        data = add_unreferenced(op, data, unused[0])
+    return data
 
 
 def _mismatch(op: Operation[Any, Any], exc: BaseException, content: bytes) -> DecodeError:

@@ -92,10 +92,13 @@ def _defaults(cls: type) -> dict[str, Any]:
 
 
 class OpenStrEnum(enum.StrEnum):
-    """A string enum that keeps values it does not know (the server may be newer)."""
+    """A string enum that keeps values it does not know (the server may be newer); "0"/"1" for
+    a 'Y'/'N' enum is not a new value but a flag written the other way, so it is refused here."""
 
     @classmethod
     def _missing_(cls, value: object) -> Any:
+        if value in ("0", "1") and {"Y", "N"} <= cls._value2member_map_.keys():
+            return None  # a 0/1 flag for a 'Y'/'N' one: converted (and recorded) by `tolerant`
         if isinstance(value, str):
             member = str.__new__(cls, value)
             member._name_ = value

@@ -13,19 +13,22 @@ import asyncio
 import contextlib
 import threading
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
+from contextvars import ContextVar
 from typing import Any, ClassVar, Literal, NamedTuple, Self, TypeVar, overload
 
 import httpx
 
-from . import jsonapi, pool, soap_encode, soap_reply
+from . import jsonapi, pool, soap_encode, soap_reply, tolerant
+from .deviations import Deviation
 from .errors import AuthError, Fault, PortaBillingError, TransportError, UnsupportedOperation
 from .files import file_response, is_attachment
 from .flow import BodyRefused, Flow, LogIn, Send, Wait, call_flow, login_flow
 from .limits import BodyReader, DeadlineExceeded, Limits
 from .operation import Operation
 from .redact import mask_url, scrub_exception
-from .service import DEFAULT_OPTIONS, CallOptions, build_request
+from .service import DEFAULT_OPTIONS, CallOptions, build_request, check_extra
 from .struct import UNSET
 from .xmlparse import DEFAULT_LIMITS, XmlLimits
 
@@ -91,13 +94,17 @@ class _Core:
         json_only_over_json: bool = False,
         limits: Limits | None = None,
         xml_limits: XmlLimits = DEFAULT_LIMITS,
+        strict: bool = False,
+        on_reply: Callable[[tolerant.DecodeReport], None] | None = None,
     ) -> None:
         """`json_style="bearer"` sends `application/json` with `Authorization: Bearer` once an
         access token is known (newer releases); `json_only_over_json` lets a SOAP client send
         JSON-only methods over the JSON API instead of refusing them; `transport` defaults to
         the class's `default_transport`. `limits` bound what a reply may cost (see
         `limits.Limits`; `xml_limits` is its old name); `timeout` is the whole call's, from
-        connecting to the decoded result, retries and re-login included."""
+        connecting to the decoded result, retries and re-login included. `strict=True` refuses
+        replies that deviate from the bindings (`DecodeError`) instead of repairing them;
+        `on_reply` is called with the `DecodeReport` of every decoded reply."""
         if transport is None:
             transport = self.default_transport
         if transport not in ("json", "soap"):
@@ -114,6 +121,13 @@ class _Core:
         self.xml_limits: Limits = limits or xml_limits
         self._login_generation = 0  # logins tried so far (concurrent calls share one attempt)
         self._login_failure: AuthError | None = None  # how the last one failed, if it did
+        self.strict = strict
+        self.on_reply = on_reply
+        # the latest deviations of this client's replies, oldest first
+        self.deviations: deque[Deviation] = deque(maxlen=1000)
+        self._last_reply: ContextVar[tolerant.DecodeReport | None] = ContextVar(
+            "last_reply", default=None
+        )
         self._login = login
         self._password = password
         self._token = token
@@ -199,11 +213,14 @@ class _Core:
         timeout = self.timeout if options.timeout is UNSET else options.timeout
         extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
         auth = self.auth_info() if op.auth else {}
+        extra = options.extra_params
+        if extra:
+            check_extra(op, extra)
         if self.transport_for(op) == "soap":
             return httpx.Request(
                 "POST",
                 self._url(op.endpoint_path),
-                content=soap_encode.encode_envelope(op, request, auth),
+                content=soap_encode.encode_envelope(op, request, auth, extra),
                 headers={
                     "Content-Type": "text/xml; charset=utf-8",
                     "SOAPAction": f'"{op.soap_action or f"{op.namespace}#{op.name}"}"',
@@ -212,7 +229,7 @@ class _Core:
                 extensions=extensions,
             )
         url = self._url(f"/rest/{op.service}/{op.name}")
-        params = jsonapi.encode_params(request, op.qualified_name)
+        params = jsonapi.encode_params(request, op.qualified_name, extra)
         if self.json_style == "bearer" and (self._access_token or not op.auth):
             headers = {"Content-Type": "application/json", "Accept-Encoding": _ACCEPT_ENCODING}
             if op.auth and self._access_token:
@@ -235,13 +252,34 @@ class _Core:
             extensions=extensions,
         )
 
-    def decode_response(self, op: Operation[Any, Resp], response: httpx.Response) -> Resp:
+    def decode_response(
+        self,
+        op: Operation[Any, Resp],
+        response: httpx.Response,
+        options: CallOptions = DEFAULT_OPTIONS,
+    ) -> Resp:
         """The typed result of `op` from an HTTP reply, or the matching exception."""
         if response.status_code == 200 and is_attachment(response):
             return file_response(op, response)  # type: ignore[no-any-return]
+        strict = self.strict if options.strict is None else options.strict
+        tolerant.publish(None)
         if self.transport_for(op) == "soap":
-            return soap_reply.decode_reply(op, response, self.xml_limits)  # type: ignore[no-any-return]
-        return jsonapi.decode_reply(op, response, self.xml_limits)  # type: ignore[no-any-return]
+            result = soap_reply.decode_reply(op, response, self.xml_limits, strict)
+        else:
+            result = jsonapi.decode_reply(op, response, self.xml_limits, strict)
+        report = tolerant.last_report()
+        if report is not None:
+            self._last_reply.set(report)
+            self.deviations.extend(report.deviations)
+            if self.on_reply is not None:
+                self.on_reply(report)
+        return result  # type: ignore[no-any-return]
+
+    @property
+    def last_reply(self) -> tolerant.DecodeReport | None:
+        """The `DecodeReport` of this client's last reply in the current thread or task:
+        its deviations, and (decoded on demand) its undeclared fields and raw data."""
+        return self._last_reply.get()
 
     # ---- session decisions (the call flow in flow.py asks them) -------------------------------
 

@@ -166,7 +166,7 @@ def send_flow(
                         operation=op.qualified_name,
                         status=response.status_code,
                     )
-                return core.decode_response(op, response)
+                return core.decode_response(op, response, options)
         except TransportError as exc:
             delay = _next_delay(exc, delays)
             if asked is not None:

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import msgspec
 
+from . import tolerant
 from .errors import DecodeError, EncodeError, TransportError, fault_class
 from .formats import server_datetime
 from .limits import DEFAULT_LIMITS, Limits, json_depth_exceeds
@@ -26,18 +27,26 @@ from .validate import check_request
 _encoder = msgspec.json.Encoder(decimal_format="number")  # amounts as JSON numbers
 
 
-def encode_params(request: Any, operation: str = "") -> bytes:
-    """`params` for `request`: unset fields left out, `None` sent as null, `{}` for no request.
+def encode_params(request: Any, operation: str = "", extra: dict[str, Any] | None = None) -> bytes:
+    """`params` for `request`: unset fields left out, `None` sent as null, `{}` for no request;
+    `extra` (checked by `service.check_extra`) adds undeclared parameters beside the others.
 
     The request is checked first (see `validate`): a value that does not match its declared
     type raises `EncodeError` naming `operation` and the field, and nothing is sent."""
-    if request is None:
-        return b"{}"
-    check_request(request, operation)
+    if request is not None:
+        check_request(request, operation)
     try:
-        return _encoder.encode(_server_view(request) if _may_hold_datetimes(request) else request)
+        if request is None:
+            params = b"{}"
+        else:
+            view = _server_view(request) if _may_hold_datetimes(request) else request
+            params = _encoder.encode(view)
+        if extra:
+            params = _encoder.encode({**msgspec.json.decode(params), **_fix_datetimes(extra)})
     except (msgspec.EncodeError, OverflowError, TypeError, ValueError) as exc:
         error = EncodeError(f"cannot be sent as JSON: {exc}", operation=operation)
+    else:
+        return params
     raise error  # outside the handler: nothing of the request chained to it
 
 
@@ -199,11 +208,16 @@ def _decoder(cls: type) -> msgspec.json.Decoder[Any]:
 
 
 def decode_reply(
-    op: Operation[Any, Any], response: httpx.Response, limits: Limits = DEFAULT_LIMITS
+    op: Operation[Any, Any],
+    response: httpx.Response,
+    limits: Limits = DEFAULT_LIMITS,
+    strict: bool = False,
 ) -> Any:
     """HTTP 200 with the result, `{faultcode, faultstring}` (HTTP 500, or 200 from servers that
-    send faults that way) a `Fault`, anything else an error; never an empty success for a reply
-    that is not this method's."""
+    send faults that way) a `Fault`, anything else an error.
+
+    A result that does not fit its types is repaired (see `tolerant`), or refused when `strict`.
+    """
     where = op.qualified_name
     body = response.content
     status = response.status_code
@@ -235,27 +249,24 @@ def decode_reply(
         )
     if op.response is None:
         return None
-    try:
-        result = _decoder(op.response).decode(body)
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
-        # (invalid UTF-8 is not a msgspec.DecodeError; RecursionError: nested past Python's limit)
-        error = DecodeError(
-            f"reply does not match {op.response.__name__}: {exc}",
-            operation=where,
-            status=200,
-            excerpt=_excerpt(body),
-        )
-    else:
-        if not _foreign(result, body):
-            return result
-        error = DecodeError(
-            f"the reply is not a {op.response.__name__}: none of its fields are known (a reply "
-            "to another method?)",
-            operation=where,
-            status=200,
-            excerpt=_excerpt(body),
-        )
-    raise error  # outside the handler: the reply's bytes are not chained to it
+    cls = op.response
+
+    def fail(message: str) -> DecodeError:
+        return DecodeError(message, operation=where, status=200, excerpt=_excerpt(body))
+
+    def plain() -> Any:
+        try:
+            return msgspec.json.decode(body)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+            # (invalid UTF-8 is not a msgspec.DecodeError; RecursionError: nested past Python's
+            # limit)
+            raise fail(f"reply does not match {cls.__name__}: {exc}") from None
+
+    result, report = tolerant.decode(
+        where, cls, lambda: _decoder(cls).decode(body), plain, fail, strict=strict
+    )
+    tolerant.publish(report)
+    return result
 
 
 _UNBOUNDED: dict[type, bool] = {}
@@ -286,19 +297,6 @@ def _open_or_recursive(t: Any, path: set[type]) -> bool:
         inner = path | {t.cls}
         return any(_open_or_recursive(f.type, inner) for f in t.fields)
     return False
-
-
-def _foreign(result: Any, body: bytes) -> bool:
-    """A result with nothing set, decoded from an object that has keys: none was this type's."""
-    if not result.__struct_fields__ or any(
-        v is not UNSET for v in msgspec.structs.astuple(result)
-    ):
-        return False
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        return False
-    return isinstance(data, dict) and bool(data)
 
 
 def _fault(body: bytes) -> tuple[str, str] | None:

@@ -39,6 +39,7 @@ class Doc:
         "body",
         "expanded",
         "index",
+        "keep_unknown",
         "limits",
         "sizes",
         "streamed",
@@ -61,6 +62,7 @@ class Doc:
         self.attachments = attachments or {}
         self.used: set[str] = set()
         self.streamed: dict[Any, list[Any]] = {}  # arrays decoded while parsing (large replies)
+        self.keep_unknown = False  # keep undeclared fields as plain data (DecodeReport.raw)
         self.base64: set[Any] = set()
         if scan_base64 and body is not None:  # most replies have none; the query costs a walk
             found = _BASE64_XPATH(body)
@@ -141,6 +143,10 @@ def _is_array_here(el: etree._Element, spec: Spec, item_plan: Any) -> bool:
     return (item_plan is None and len(el) > 0) or type(item_plan) is tuple
 
 
+def _is_nil(el: etree._Element) -> bool:
+    return el.get(XSI_NIL) in ("true", "1") and not len(el)
+
+
 def _empty(el: etree._Element, spec: Spec, plan: Any, doc: Doc, blank: Any = "") -> Any:
     """An element without text: nil, a reference, `blank` (an empty string, list or struct), or
     a struct where a scalar belongs (which `msgspec.convert` then reports)."""
@@ -210,8 +216,10 @@ def struct_data(el: etree._Element, fields: StructPlan, doc: Doc) -> dict[str, A
         entry = by_tag.get(child.tag)
         if entry is None:
             entry = fields.lookup(child.tag)
-            if entry is None:
-                continue  # a field these bindings do not know: newer server, ignored
+            if entry is None:  # a field these bindings do not know: only the plain data keeps it
+                if doc.keep_unknown and isinstance(child.tag, str):
+                    keep(data, etree.QName(child).localname, generic(child, doc))
+                continue
         wire, spec, plan = entry
         if plan is None:  # scalars: most of every reply
             text = child.text
@@ -222,6 +230,9 @@ def struct_data(el: etree._Element, fields: StructPlan, doc: Doc) -> dict[str, A
                 data[wire] = _whole_array(child, spec, plan, item_spec, doc)
                 continue
             value = decode(child, item_spec, plan[1], doc)  # one occurrence of a repeated element
+            if value is None and wire not in data and _is_nil(child):
+                data[wire] = None  # the list itself is nil (Perl undef), not a list of one nil
+                continue
             existing = data.get(wire)
             if type(existing) is list:
                 existing.append(value)
@@ -230,6 +241,16 @@ def struct_data(el: etree._Element, fields: StructPlan, doc: Doc) -> dict[str, A
         else:
             data[wire] = decode(child, spec, plan, doc)
     return data
+
+
+def keep(data: dict[str, Any], name: str, value: Any) -> None:
+    """An undeclared field into plain data; repeated ones become a list."""
+    if name not in data:
+        data[name] = value
+    elif type(data[name]) is list:
+        data[name].append(value)
+    else:
+        data[name] = [data[name], value]
 
 
 def _whole_array(el: etree._Element, spec: Spec, plan: Any, item_spec: Spec, doc: Doc) -> Any:

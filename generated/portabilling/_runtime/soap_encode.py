@@ -400,6 +400,11 @@ def _literal(w: _Writer, tag: str, value: msgspec.Struct, path: str) -> None:
     out.append(f"</{tag}>")
 
 
+def _extra(w: _Writer, extra: dict[str, Any] | None) -> None:
+    for name, value in (extra or {}).items():
+        _any(w, name, value, name)
+
+
 def _literal_body(w: _Writer, op: Operation[Any, Any], request: Any) -> None:
     if request is None:
         return
@@ -464,19 +469,32 @@ def _envelope_open(used: set[str], encoded: bool = True) -> str:
     return head
 
 
-def encode_envelope(op: Operation[Any, Any], request: Any, auth_info: dict[str, str]) -> bytes:
-    """The request envelope for `op`; `auth_info` goes in the header when the operation has one."""
-    return _encode(op, request, auth_info, careful=False)
+def encode_envelope(
+    op: Operation[Any, Any],
+    request: Any,
+    auth_info: dict[str, str],
+    extra: dict[str, Any] | None = None,
+) -> bytes:
+    """The request envelope for `op`; `auth_info` goes in the header when the operation has one.
+    `extra` (checked by `service.check_extra`) adds undeclared parameters to the request struct,
+    typed by their Python values as SOAP::Lite types its own."""
+    return _encode(op, request, auth_info, careful=False, extra=extra)
 
 
 def _encode(
-    op: Operation[Any, Any], request: Any, auth_info: dict[str, str], careful: bool
+    op: Operation[Any, Any],
+    request: Any,
+    auth_info: dict[str, str],
+    careful: bool,
+    extra: dict[str, Any] | None = None,
 ) -> bytes:
     """`careful` writes every struct field by field: the reference the layouts must match."""
     w = _Writer(op.qualified_name, careful)
     frame = _frame(op)  # first, as it always was: prefixes are numbered in order of first use
     out = w.out
     if op.soap_style == "document/literal":
+        if extra:
+            raise w.fail(op.qualified_name, "extra parameters go over rpc/encoded SOAP or JSON")
         out.append("<soap:Body>")
         _literal_body(w, op, request)
         out.append("</soap:Body></soap:Envelope>")
@@ -502,8 +520,13 @@ def _encode(
                     if isinstance(v, list | tuple):
                         check_list(cls, position[attr], v, where, w.where)
                     _field(w, wire, v, spec, where)
+            _extra(w, extra)  # further parts
         else:
             part = op.parts[0] if op.parts else "request"
             _struct(w, part, request, type(request).__name__)
+            if extra:  # inside the request struct, before it closes
+                close = out.pop()
+                _extra(w, extra)
+                out.append(close)
     out.append(frame.method_close)
     return (_envelope_open(w.used) + "".join(out)).encode("utf-8")

@@ -15,9 +15,9 @@ from __future__ import annotations
 import io
 from typing import Any
 
-import msgspec
 from lxml import etree
 
+from . import tolerant
 from .operation import Operation
 from .soap_decode import Doc, is_array, struct_data
 from .soap_plan import ARRAY_TYPE, plan_for
@@ -27,17 +27,27 @@ STREAM_ABOVE = 8 * 1024 * 1024
 
 
 def parse_reply(
-    op: Operation[Any, Any], content: bytes, limits: XmlLimits
+    op: Operation[Any, Any],
+    content: bytes,
+    limits: XmlLimits,
+    deviations: list[Any] | None = None,
 ) -> tuple[etree._Element, dict[Any, list[Any]]]:
     """The reply's root element, and the arrays already decoded while parsing (element ->
-    typed items; empty unless the reply was large enough to stream). `XmlRefused` if refused."""
-    if len(content) > STREAM_ABOVE and b'href="' not in content and b"base64" not in content:
-        return parse_streaming(op, content, limits)
+    typed items; empty unless the reply was large enough to stream). `XmlRefused` if refused.
+    Streamed items that do not fit are repaired one by one, their deviations added to
+    `deviations`; without that list (strict decoding) the reply is not streamed."""
+    if (
+        deviations is not None
+        and len(content) > STREAM_ABOVE
+        and b'href="' not in content
+        and b"base64" not in content
+    ):
+        return parse_streaming(op, content, limits, deviations)
     return parse(content, limits), {}
 
 
 def parse_streaming(
-    op: Operation[Any, Any], content: bytes, limits: XmlLimits
+    op: Operation[Any, Any], content: bytes, limits: XmlLimits, deviations: list[Any]
 ) -> tuple[etree._Element, dict[Any, list[Any]]]:
     check_size_and_doctype(content, limits)
     # SOAP-ENC array items are `<item>` (SOAP::Lite, and most servers); only their end tags
@@ -69,10 +79,15 @@ def parse_streaming(
             item_class, items = found
             if item_class is None:
                 continue
-            # typed at once, so only one item's plain data is alive at a time
+            # typed at once, so only one item's plain data is alive at a time; an item that
+            # does not fit is repaired on its own
             items.append(
-                msgspec.convert(
-                    struct_data(el, plan_for(item_class), doc), item_class, strict=False
+                tolerant.convert_item(
+                    struct_data(el, plan_for(item_class), doc),
+                    item_class,
+                    op.qualified_name,
+                    f"{_path_of(parent)}[{len(items)}]",
+                    deviations,
                 )
             )
             el.clear()
@@ -82,6 +97,12 @@ def parse_streaming(
     streamed = {array: items for array, (cls, items) in arrays.items() if cls is not None}
     check_depth(events.root, limits)
     return events.root, streamed
+
+
+def _path_of(array: etree._Element) -> str:
+    """The field path of a streamed array, from the response part down (for deviations)."""
+    names = [etree.QName(e).localname for e in [array, *array.iterancestors()]][:-4]
+    return ".".join(reversed(names))
 
 
 def _streamable_item(op: Operation[Any, Any], array: etree._Element) -> type | None:

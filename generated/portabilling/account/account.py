@@ -98,13 +98,13 @@ class AccountService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_account: int | UnsetType = UNSET,
-        id: str | UnsetType = UNSET,
-        login: str | UnsetType = UNSET,
-        get_included_services: int | UnsetType = UNSET,
-        detailed_info: int | UnsetType = UNSET,
-        get_service_features: list[str] | UnsetType = UNSET,
-        without_service_features: int | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
+        id: str | None | UnsetType = UNSET,
+        login: str | None | UnsetType = UNSET,
+        get_included_services: int | None | UnsetType = UNSET,
+        detailed_info: int | None | UnsetType = UNSET,
+        get_service_features: list[str] | None | UnsetType = UNSET,
+        without_service_features: int | None | UnsetType = UNSET,
     ) -> GetAccountInfoResponse: ...
 
     def get_account_info(
@@ -141,13 +141,13 @@ class AccountService(ServiceBase):
         /,
         *,
         i_account: int,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
-        i_service: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
-        format: str | UnsetType = UNSET,
-        i_env: int | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
+        i_service: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
+        format: str | None | UnsetType = UNSET,
+        i_env: int | None | UnsetType = UNSET,
     ) -> GetAccountXdrListResponse: ...
 
     def get_xdr_list(
@@ -169,13 +169,13 @@ class AccountService(ServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
-        i_service: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
-        format: str | UnsetType = UNSET,
-        i_env: int | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
+        i_service: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
+        format: str | None | UnsetType = UNSET,
+        i_env: int | None | UnsetType = UNSET,
     ) -> Iterator[XDRInfo]: ...
 
     def iter_xdr_list(
@@ -261,8 +261,8 @@ class AccountService(ServiceBase):
         /,
         *,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAccountSubscriptionsResponse: ...
 
     def get_subscriptions(
@@ -283,7 +283,7 @@ class AccountService(ServiceBase):
         /,
         *,
         i_account: int,
-        send_email: int | UnsetType = UNSET,
+        send_email: int | None | UnsetType = UNSET,
     ) -> ResetAccountPasswordResponse: ...
 
     def reset_password(
@@ -331,13 +331,13 @@ class AsyncAccountService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_account: int | UnsetType = UNSET,
-        id: str | UnsetType = UNSET,
-        login: str | UnsetType = UNSET,
-        get_included_services: int | UnsetType = UNSET,
-        detailed_info: int | UnsetType = UNSET,
-        get_service_features: list[str] | UnsetType = UNSET,
-        without_service_features: int | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
+        id: str | None | UnsetType = UNSET,
+        login: str | None | UnsetType = UNSET,
+        get_included_services: int | None | UnsetType = UNSET,
+        detailed_info: int | None | UnsetType = UNSET,
+        get_service_features: list[str] | None | UnsetType = UNSET,
+        without_service_features: int | None | UnsetType = UNSET,
     ) -> GetAccountInfoResponse: ...
 
     async def get_account_info(
@@ -376,13 +376,13 @@ class AsyncAccountService(AsyncServiceBase):
         /,
         *,
         i_account: int,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
-        i_service: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
-        format: str | UnsetType = UNSET,
-        i_env: int | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
+        i_service: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
+        format: str | None | UnsetType = UNSET,
+        i_env: int | None | UnsetType = UNSET,
     ) -> GetAccountXdrListResponse: ...
 
     async def get_xdr_list(
@@ -404,13 +404,13 @@ class AsyncAccountService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
-        i_service: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
-        format: str | UnsetType = UNSET,
-        i_env: int | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
+        i_service: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
+        format: str | None | UnsetType = UNSET,
+        i_env: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[XDRInfo]: ...
 
     async def iter_xdr_list(
@@ -497,8 +497,8 @@ class AsyncAccountService(AsyncServiceBase):
         /,
         *,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAccountSubscriptionsResponse: ...
 
     async def get_subscriptions(
@@ -519,7 +519,7 @@ class AsyncAccountService(AsyncServiceBase):
         /,
         *,
         i_account: int,
-        send_email: int | UnsetType = UNSET,
+        send_email: int | None | UnsetType = UNSET,
     ) -> ResetAccountPasswordResponse: ...
 
     async def reset_password(

@@ -126,9 +126,9 @@ class VoicemailService(ServiceBase):
         /,
         *,
         i_account: int,
-        folder: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        folder: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetVoicemailVmMessageListResponse: ...
 
     def get_vm_message_list(
@@ -150,9 +150,9 @@ class VoicemailService(ServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        folder: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        folder: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[VMMessageInfo]: ...
 
     def iter_vm_message_list(
@@ -220,7 +220,7 @@ class VoicemailService(ServiceBase):
         /,
         *,
         i_account: int,
-        greeting_type: str | UnsetType = UNSET,
+        greeting_type: str | None | UnsetType = UNSET,
     ) -> GetVoicemailVmGreetingResponse: ...
 
     def get_vm_greeting(
@@ -311,9 +311,9 @@ class AsyncVoicemailService(AsyncServiceBase):
         /,
         *,
         i_account: int,
-        folder: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        folder: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetVoicemailVmMessageListResponse: ...
 
     async def get_vm_message_list(
@@ -335,9 +335,9 @@ class AsyncVoicemailService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        folder: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        folder: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[VMMessageInfo]: ...
 
     async def iter_vm_message_list(
@@ -406,7 +406,7 @@ class AsyncVoicemailService(AsyncServiceBase):
         /,
         *,
         i_account: int,
-        greeting_type: str | UnsetType = UNSET,
+        greeting_type: str | None | UnsetType = UNSET,
     ) -> GetVoicemailVmGreetingResponse: ...
 
     async def get_vm_greeting(

@@ -122,7 +122,7 @@ class AccessRoleService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_access_role: int | UnsetType = UNSET,
+        i_access_role: int | None | UnsetType = UNSET,
     ) -> GetAccessRoleInfoResponse: ...
 
     def get_access_role_info(
@@ -142,10 +142,10 @@ class AccessRoleService(ServiceBase):
         request: None = None,
         /,
         *,
-        name: str | UnsetType = UNSET,
-        i_access_role_type: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        i_access_role_type: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAccessRoleListResponse: ...
 
     def get_access_role_list(
@@ -166,10 +166,10 @@ class AccessRoleService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        name: str | UnsetType = UNSET,
-        i_access_role_type: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        i_access_role_type: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[AccessRoleInfo]: ...
 
     def iter_access_role_list(
@@ -294,8 +294,8 @@ class AccessRoleService(ServiceBase):
         /,
         *,
         i_access_role: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAccessRoleObjectListResponse: ...
 
     def get_access_role_object_list(
@@ -317,8 +317,8 @@ class AccessRoleService(ServiceBase):
         *,
         page_size: int = 100,
         i_access_role: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[AccessRoleObjectInfo]: ...
 
     def iter_access_role_object_list(
@@ -412,7 +412,7 @@ class AsyncAccessRoleService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_access_role: int | UnsetType = UNSET,
+        i_access_role: int | None | UnsetType = UNSET,
     ) -> GetAccessRoleInfoResponse: ...
 
     async def get_access_role_info(
@@ -432,10 +432,10 @@ class AsyncAccessRoleService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        name: str | UnsetType = UNSET,
-        i_access_role_type: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        i_access_role_type: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAccessRoleListResponse: ...
 
     async def get_access_role_list(
@@ -456,10 +456,10 @@ class AsyncAccessRoleService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        name: str | UnsetType = UNSET,
-        i_access_role_type: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        i_access_role_type: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[AccessRoleInfo]: ...
 
     async def iter_access_role_list(
@@ -585,8 +585,8 @@ class AsyncAccessRoleService(AsyncServiceBase):
         /,
         *,
         i_access_role: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAccessRoleObjectListResponse: ...
 
     async def get_access_role_object_list(
@@ -608,8 +608,8 @@ class AsyncAccessRoleService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_access_role: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[AccessRoleObjectInfo]: ...
 
     async def iter_access_role_object_list(

@@ -556,13 +556,13 @@ class AccountService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_account: int | UnsetType = UNSET,
-        id: str | UnsetType = UNSET,
-        login: str | UnsetType = UNSET,
-        get_included_services: int | UnsetType = UNSET,
-        detailed_info: int | UnsetType = UNSET,
-        get_service_features: list[str] | UnsetType = UNSET,
-        without_service_features: int | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
+        id: str | None | UnsetType = UNSET,
+        login: str | None | UnsetType = UNSET,
+        get_included_services: int | None | UnsetType = UNSET,
+        detailed_info: int | None | UnsetType = UNSET,
+        get_service_features: list[str] | None | UnsetType = UNSET,
+        without_service_features: int | None | UnsetType = UNSET,
     ) -> GetAccountInfoResponse: ...
 
     def get_account_info(
@@ -580,19 +580,19 @@ class AccountService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        i_product: int | UnsetType = UNSET,
-        i_batch: int | UnsetType = UNSET,
-        i_account_list: list[int] | UnsetType = UNSET,
-        id: str | UnsetType = UNSET,
-        blocked: YesNo | UnsetType = UNSET,
-        bill_status: BillStatus | UnsetType = UNSET,
-        billing_model: BillingModel | UnsetType = UNSET,
-        get_total: int | UnsetType = UNSET,
-        get_status_info: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
-        custom_fields_values: list[CustomFieldsValuesInfo] | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_product: int | None | UnsetType = UNSET,
+        i_batch: int | None | UnsetType = UNSET,
+        i_account_list: list[int] | None | UnsetType = UNSET,
+        id: str | None | UnsetType = UNSET,
+        blocked: YesNo | None | UnsetType = UNSET,
+        bill_status: BillStatus | None | UnsetType = UNSET,
+        billing_model: BillingModel | None | UnsetType = UNSET,
+        get_total: int | None | UnsetType = UNSET,
+        get_status_info: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
+        custom_fields_values: list[CustomFieldsValuesInfo] | None | UnsetType = UNSET,
     ) -> GetAccountListResponse: ...
 
     def get_account_list(
@@ -615,19 +615,19 @@ class AccountService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        i_product: int | UnsetType = UNSET,
-        i_batch: int | UnsetType = UNSET,
-        i_account_list: list[int] | UnsetType = UNSET,
-        id: str | UnsetType = UNSET,
-        blocked: YesNo | UnsetType = UNSET,
-        bill_status: BillStatus | UnsetType = UNSET,
-        billing_model: BillingModel | UnsetType = UNSET,
-        get_total: int | UnsetType = UNSET,
-        get_status_info: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
-        custom_fields_values: list[CustomFieldsValuesInfo] | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_product: int | None | UnsetType = UNSET,
+        i_batch: int | None | UnsetType = UNSET,
+        i_account_list: list[int] | None | UnsetType = UNSET,
+        id: str | None | UnsetType = UNSET,
+        blocked: YesNo | None | UnsetType = UNSET,
+        bill_status: BillStatus | None | UnsetType = UNSET,
+        billing_model: BillingModel | None | UnsetType = UNSET,
+        get_total: int | None | UnsetType = UNSET,
+        get_status_info: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
+        custom_fields_values: list[CustomFieldsValuesInfo] | None | UnsetType = UNSET,
     ) -> Iterator[AccountInfo]: ...
 
     def iter_account_list(
@@ -784,8 +784,8 @@ class AccountService(ServiceBase):
         /,
         *,
         i_master_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAccountAliasListResponse: ...
 
     def get_alias_list(
@@ -807,8 +807,8 @@ class AccountService(ServiceBase):
         *,
         page_size: int = 100,
         i_master_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[AliasInfo]: ...
 
     def iter_alias_list(
@@ -872,7 +872,7 @@ class AccountService(ServiceBase):
         /,
         *,
         alias_info: AliasInfo,
-        release_assigned_did: int | UnsetType = UNSET,
+        release_assigned_did: int | None | UnsetType = UNSET,
     ) -> DeleteAccountAliasResponse: ...
 
     def delete_alias(
@@ -895,13 +895,13 @@ class AccountService(ServiceBase):
         i_account: int,
         action: TransactionAction,
         amount: float,
-        visible_comment: str | UnsetType = UNSET,
-        internal_comment: str | UnsetType = UNSET,
-        i_service: int | UnsetType = UNSET,
-        date_from: datetime | UnsetType = UNSET,
-        date_to: datetime | UnsetType = UNSET,
-        transaction_id: str | UnsetType = UNSET,
-        suppress_notification: int | UnsetType = UNSET,
+        visible_comment: str | None | UnsetType = UNSET,
+        internal_comment: str | None | UnsetType = UNSET,
+        i_service: int | None | UnsetType = UNSET,
+        date_from: datetime | None | UnsetType = UNSET,
+        date_to: datetime | None | UnsetType = UNSET,
+        transaction_id: str | None | UnsetType = UNSET,
+        suppress_notification: int | None | UnsetType = UNSET,
     ) -> MakeAccountTransactionResponse: ...
 
     def make_transaction(
@@ -920,13 +920,13 @@ class AccountService(ServiceBase):
         /,
         *,
         i_account: int,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
-        i_service: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
-        format: str | UnsetType = UNSET,
-        i_env: int | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
+        i_service: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
+        format: str | None | UnsetType = UNSET,
+        i_env: int | None | UnsetType = UNSET,
     ) -> GetAccountXdrListResponse: ...
 
     def get_xdr_list(
@@ -948,13 +948,13 @@ class AccountService(ServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
-        i_service: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
-        format: str | UnsetType = UNSET,
-        i_env: int | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
+        i_service: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
+        format: str | None | UnsetType = UNSET,
+        i_env: int | None | UnsetType = UNSET,
     ) -> Iterator[XDRInfo]: ...
 
     def iter_xdr_list(
@@ -978,10 +978,10 @@ class AccountService(ServiceBase):
         /,
         *,
         i_account: int,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAccountCdrListResponse: ...
 
     def get_cdr_list(
@@ -1003,10 +1003,10 @@ class AccountService(ServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[CDRInfo]: ...
 
     def iter_cdr_list(
@@ -1073,8 +1073,8 @@ class AccountService(ServiceBase):
         /,
         *,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAccountSubscriptionsResponse: ...
 
     def get_subscriptions(
@@ -1339,8 +1339,8 @@ class AccountService(ServiceBase):
         /,
         *,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAccountFollowmeNumberListResponse: ...
 
     def get_followme_number_list(
@@ -1362,8 +1362,8 @@ class AccountService(ServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[FollowMeNumberInfo]: ...
 
     def iter_followme_number_list(
@@ -1509,7 +1509,7 @@ class AccountService(ServiceBase):
         i_account: int,
         name: str,
         file: bytes,
-        mime_type: str | UnsetType = UNSET,
+        mime_type: str | None | UnsetType = UNSET,
     ) -> UploadAccountMohResponse: ...
 
     def upload_moh(
@@ -1550,7 +1550,7 @@ class AccountService(ServiceBase):
         *,
         i_account: int,
         i_product: int,
-        effective_from: datetime | UnsetType = UNSET,
+        effective_from: datetime | None | UnsetType = UNSET,
     ) -> ChangeAccountProductResponse: ...
 
     def change_product(
@@ -1571,8 +1571,8 @@ class AccountService(ServiceBase):
         /,
         *,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAccountProductHistoryResponse: ...
 
     def get_account_product_history(
@@ -1634,7 +1634,7 @@ class AccountService(ServiceBase):
         /,
         *,
         i_account: int,
-        send_email: int | UnsetType = UNSET,
+        send_email: int | None | UnsetType = UNSET,
     ) -> ResetAccountPasswordResponse: ...
 
     def reset_password(
@@ -1675,8 +1675,8 @@ class AccountService(ServiceBase):
         /,
         *,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAccountNoteListResponse: ...
 
     def get_account_note_list(
@@ -1698,8 +1698,8 @@ class AccountService(ServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[AccountNoteInfo]: ...
 
     def iter_account_note_list(
@@ -1784,8 +1784,8 @@ class AccountService(ServiceBase):
         /,
         *,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAccountSpeedDialListResponse: ...
 
     def get_speed_dial_list(
@@ -1807,8 +1807,8 @@ class AccountService(ServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[SpeedDialInfo]: ...
 
     def iter_speed_dial_list(
@@ -1895,8 +1895,8 @@ class AccountService(ServiceBase):
         /,
         *,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAccountCallScreeningRuleListResponse: ...
 
     def get_call_screening_rule_list(
@@ -1918,8 +1918,8 @@ class AccountService(ServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[CallScreeningRuleInfo]: ...
 
     def iter_call_screening_rule_list(
@@ -2006,8 +2006,8 @@ class AccountService(ServiceBase):
         /,
         *,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAccountAccessNumberListResponse: ...
 
     def get_access_number_list(
@@ -2029,8 +2029,8 @@ class AccountService(ServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[AccessNumberInfo]: ...
 
     def iter_access_number_list(
@@ -2117,8 +2117,8 @@ class AccountService(ServiceBase):
         /,
         *,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAccountExtensionListResponse: ...
 
     def get_extension_list(
@@ -2140,8 +2140,8 @@ class AccountService(ServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[AccountExtensionInfo]: ...
 
     def iter_extension_list(
@@ -2228,8 +2228,8 @@ class AccountService(ServiceBase):
         /,
         *,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAccountDeviceBindingListResponse: ...
 
     def get_device_binding_list(
@@ -2251,8 +2251,8 @@ class AccountService(ServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[DeviceBindingInfo]: ...
 
     def iter_device_binding_list(
@@ -2337,9 +2337,9 @@ class AccountService(ServiceBase):
         /,
         *,
         i_account: int,
-        i_service: int | UnsetType = UNSET,
-        from_date: date | UnsetType = UNSET,
-        to_date: date | UnsetType = UNSET,
+        i_service: int | None | UnsetType = UNSET,
+        from_date: date | None | UnsetType = UNSET,
+        to_date: date | None | UnsetType = UNSET,
     ) -> GetAccountUsageResponse: ...
 
     def get_account_usage(
@@ -2360,7 +2360,7 @@ class AccountService(ServiceBase):
         /,
         *,
         i_customer: int,
-        format: str | UnsetType = UNSET,
+        format: str | None | UnsetType = UNSET,
     ) -> ExportAccountListResponse: ...
 
     def export_account_list(
@@ -2441,7 +2441,7 @@ class AccountService(ServiceBase):
         /,
         *,
         i_account: int,
-        i_service: int | UnsetType = UNSET,
+        i_service: int | None | UnsetType = UNSET,
     ) -> GetAccountTariffResponse: ...
 
     def get_account_tariff(
@@ -2462,8 +2462,8 @@ class AccountService(ServiceBase):
         /,
         *,
         i_account: int,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
     ) -> GetAccountStateHistoryResponse: ...
 
     def get_account_state_history(
@@ -2494,13 +2494,13 @@ class AsyncAccountService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_account: int | UnsetType = UNSET,
-        id: str | UnsetType = UNSET,
-        login: str | UnsetType = UNSET,
-        get_included_services: int | UnsetType = UNSET,
-        detailed_info: int | UnsetType = UNSET,
-        get_service_features: list[str] | UnsetType = UNSET,
-        without_service_features: int | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
+        id: str | None | UnsetType = UNSET,
+        login: str | None | UnsetType = UNSET,
+        get_included_services: int | None | UnsetType = UNSET,
+        detailed_info: int | None | UnsetType = UNSET,
+        get_service_features: list[str] | None | UnsetType = UNSET,
+        without_service_features: int | None | UnsetType = UNSET,
     ) -> GetAccountInfoResponse: ...
 
     async def get_account_info(
@@ -2520,19 +2520,19 @@ class AsyncAccountService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        i_product: int | UnsetType = UNSET,
-        i_batch: int | UnsetType = UNSET,
-        i_account_list: list[int] | UnsetType = UNSET,
-        id: str | UnsetType = UNSET,
-        blocked: YesNo | UnsetType = UNSET,
-        bill_status: BillStatus | UnsetType = UNSET,
-        billing_model: BillingModel | UnsetType = UNSET,
-        get_total: int | UnsetType = UNSET,
-        get_status_info: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
-        custom_fields_values: list[CustomFieldsValuesInfo] | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_product: int | None | UnsetType = UNSET,
+        i_batch: int | None | UnsetType = UNSET,
+        i_account_list: list[int] | None | UnsetType = UNSET,
+        id: str | None | UnsetType = UNSET,
+        blocked: YesNo | None | UnsetType = UNSET,
+        bill_status: BillStatus | None | UnsetType = UNSET,
+        billing_model: BillingModel | None | UnsetType = UNSET,
+        get_total: int | None | UnsetType = UNSET,
+        get_status_info: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
+        custom_fields_values: list[CustomFieldsValuesInfo] | None | UnsetType = UNSET,
     ) -> GetAccountListResponse: ...
 
     async def get_account_list(
@@ -2555,19 +2555,19 @@ class AsyncAccountService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        i_product: int | UnsetType = UNSET,
-        i_batch: int | UnsetType = UNSET,
-        i_account_list: list[int] | UnsetType = UNSET,
-        id: str | UnsetType = UNSET,
-        blocked: YesNo | UnsetType = UNSET,
-        bill_status: BillStatus | UnsetType = UNSET,
-        billing_model: BillingModel | UnsetType = UNSET,
-        get_total: int | UnsetType = UNSET,
-        get_status_info: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
-        custom_fields_values: list[CustomFieldsValuesInfo] | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_product: int | None | UnsetType = UNSET,
+        i_batch: int | None | UnsetType = UNSET,
+        i_account_list: list[int] | None | UnsetType = UNSET,
+        id: str | None | UnsetType = UNSET,
+        blocked: YesNo | None | UnsetType = UNSET,
+        bill_status: BillStatus | None | UnsetType = UNSET,
+        billing_model: BillingModel | None | UnsetType = UNSET,
+        get_total: int | None | UnsetType = UNSET,
+        get_status_info: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
+        custom_fields_values: list[CustomFieldsValuesInfo] | None | UnsetType = UNSET,
     ) -> AsyncIterator[AccountInfo]: ...
 
     async def iter_account_list(
@@ -2727,8 +2727,8 @@ class AsyncAccountService(AsyncServiceBase):
         /,
         *,
         i_master_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAccountAliasListResponse: ...
 
     async def get_alias_list(
@@ -2750,8 +2750,8 @@ class AsyncAccountService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_master_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[AliasInfo]: ...
 
     async def iter_alias_list(
@@ -2816,7 +2816,7 @@ class AsyncAccountService(AsyncServiceBase):
         /,
         *,
         alias_info: AliasInfo,
-        release_assigned_did: int | UnsetType = UNSET,
+        release_assigned_did: int | None | UnsetType = UNSET,
     ) -> DeleteAccountAliasResponse: ...
 
     async def delete_alias(
@@ -2839,13 +2839,13 @@ class AsyncAccountService(AsyncServiceBase):
         i_account: int,
         action: TransactionAction,
         amount: float,
-        visible_comment: str | UnsetType = UNSET,
-        internal_comment: str | UnsetType = UNSET,
-        i_service: int | UnsetType = UNSET,
-        date_from: datetime | UnsetType = UNSET,
-        date_to: datetime | UnsetType = UNSET,
-        transaction_id: str | UnsetType = UNSET,
-        suppress_notification: int | UnsetType = UNSET,
+        visible_comment: str | None | UnsetType = UNSET,
+        internal_comment: str | None | UnsetType = UNSET,
+        i_service: int | None | UnsetType = UNSET,
+        date_from: datetime | None | UnsetType = UNSET,
+        date_to: datetime | None | UnsetType = UNSET,
+        transaction_id: str | None | UnsetType = UNSET,
+        suppress_notification: int | None | UnsetType = UNSET,
     ) -> MakeAccountTransactionResponse: ...
 
     async def make_transaction(
@@ -2866,13 +2866,13 @@ class AsyncAccountService(AsyncServiceBase):
         /,
         *,
         i_account: int,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
-        i_service: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
-        format: str | UnsetType = UNSET,
-        i_env: int | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
+        i_service: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
+        format: str | None | UnsetType = UNSET,
+        i_env: int | None | UnsetType = UNSET,
     ) -> GetAccountXdrListResponse: ...
 
     async def get_xdr_list(
@@ -2894,13 +2894,13 @@ class AsyncAccountService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
-        i_service: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
-        format: str | UnsetType = UNSET,
-        i_env: int | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
+        i_service: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
+        format: str | None | UnsetType = UNSET,
+        i_env: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[XDRInfo]: ...
 
     async def iter_xdr_list(
@@ -2927,10 +2927,10 @@ class AsyncAccountService(AsyncServiceBase):
         /,
         *,
         i_account: int,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAccountCdrListResponse: ...
 
     async def get_cdr_list(
@@ -2952,10 +2952,10 @@ class AsyncAccountService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[CDRInfo]: ...
 
     async def iter_cdr_list(
@@ -3023,8 +3023,8 @@ class AsyncAccountService(AsyncServiceBase):
         /,
         *,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAccountSubscriptionsResponse: ...
 
     async def get_subscriptions(
@@ -3289,8 +3289,8 @@ class AsyncAccountService(AsyncServiceBase):
         /,
         *,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAccountFollowmeNumberListResponse: ...
 
     async def get_followme_number_list(
@@ -3312,8 +3312,8 @@ class AsyncAccountService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[FollowMeNumberInfo]: ...
 
     async def iter_followme_number_list(
@@ -3464,7 +3464,7 @@ class AsyncAccountService(AsyncServiceBase):
         i_account: int,
         name: str,
         file: bytes,
-        mime_type: str | UnsetType = UNSET,
+        mime_type: str | None | UnsetType = UNSET,
     ) -> UploadAccountMohResponse: ...
 
     async def upload_moh(
@@ -3505,7 +3505,7 @@ class AsyncAccountService(AsyncServiceBase):
         *,
         i_account: int,
         i_product: int,
-        effective_from: datetime | UnsetType = UNSET,
+        effective_from: datetime | None | UnsetType = UNSET,
     ) -> ChangeAccountProductResponse: ...
 
     async def change_product(
@@ -3526,8 +3526,8 @@ class AsyncAccountService(AsyncServiceBase):
         /,
         *,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAccountProductHistoryResponse: ...
 
     async def get_account_product_history(
@@ -3591,7 +3591,7 @@ class AsyncAccountService(AsyncServiceBase):
         /,
         *,
         i_account: int,
-        send_email: int | UnsetType = UNSET,
+        send_email: int | None | UnsetType = UNSET,
     ) -> ResetAccountPasswordResponse: ...
 
     async def reset_password(
@@ -3632,8 +3632,8 @@ class AsyncAccountService(AsyncServiceBase):
         /,
         *,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAccountNoteListResponse: ...
 
     async def get_account_note_list(
@@ -3655,8 +3655,8 @@ class AsyncAccountService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[AccountNoteInfo]: ...
 
     async def iter_account_note_list(
@@ -3744,8 +3744,8 @@ class AsyncAccountService(AsyncServiceBase):
         /,
         *,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAccountSpeedDialListResponse: ...
 
     async def get_speed_dial_list(
@@ -3767,8 +3767,8 @@ class AsyncAccountService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[SpeedDialInfo]: ...
 
     async def iter_speed_dial_list(
@@ -3856,8 +3856,8 @@ class AsyncAccountService(AsyncServiceBase):
         /,
         *,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAccountCallScreeningRuleListResponse: ...
 
     async def get_call_screening_rule_list(
@@ -3879,8 +3879,8 @@ class AsyncAccountService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[CallScreeningRuleInfo]: ...
 
     async def iter_call_screening_rule_list(
@@ -3968,8 +3968,8 @@ class AsyncAccountService(AsyncServiceBase):
         /,
         *,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAccountAccessNumberListResponse: ...
 
     async def get_access_number_list(
@@ -3991,8 +3991,8 @@ class AsyncAccountService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[AccessNumberInfo]: ...
 
     async def iter_access_number_list(
@@ -4080,8 +4080,8 @@ class AsyncAccountService(AsyncServiceBase):
         /,
         *,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAccountExtensionListResponse: ...
 
     async def get_extension_list(
@@ -4103,8 +4103,8 @@ class AsyncAccountService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[AccountExtensionInfo]: ...
 
     async def iter_extension_list(
@@ -4192,8 +4192,8 @@ class AsyncAccountService(AsyncServiceBase):
         /,
         *,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAccountDeviceBindingListResponse: ...
 
     async def get_device_binding_list(
@@ -4215,8 +4215,8 @@ class AsyncAccountService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[DeviceBindingInfo]: ...
 
     async def iter_device_binding_list(
@@ -4304,9 +4304,9 @@ class AsyncAccountService(AsyncServiceBase):
         /,
         *,
         i_account: int,
-        i_service: int | UnsetType = UNSET,
-        from_date: date | UnsetType = UNSET,
-        to_date: date | UnsetType = UNSET,
+        i_service: int | None | UnsetType = UNSET,
+        from_date: date | None | UnsetType = UNSET,
+        to_date: date | None | UnsetType = UNSET,
     ) -> GetAccountUsageResponse: ...
 
     async def get_account_usage(
@@ -4327,7 +4327,7 @@ class AsyncAccountService(AsyncServiceBase):
         /,
         *,
         i_customer: int,
-        format: str | UnsetType = UNSET,
+        format: str | None | UnsetType = UNSET,
     ) -> ExportAccountListResponse: ...
 
     async def export_account_list(
@@ -4408,7 +4408,7 @@ class AsyncAccountService(AsyncServiceBase):
         /,
         *,
         i_account: int,
-        i_service: int | UnsetType = UNSET,
+        i_service: int | None | UnsetType = UNSET,
     ) -> GetAccountTariffResponse: ...
 
     async def get_account_tariff(
@@ -4429,8 +4429,8 @@ class AsyncAccountService(AsyncServiceBase):
         /,
         *,
         i_account: int,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
     ) -> GetAccountStateHistoryResponse: ...
 
     async def get_account_state_history(

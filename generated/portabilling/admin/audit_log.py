@@ -65,13 +65,13 @@ class AuditLogService(ServiceBase):
         request: None = None,
         /,
         *,
-        object_: str | UnsetType = UNSET,
-        i_object: int | UnsetType = UNSET,
-        user: str | UnsetType = UNSET,
-        from_: datetime | UnsetType = UNSET,
-        to: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        object_: str | None | UnsetType = UNSET,
+        i_object: int | None | UnsetType = UNSET,
+        user: str | None | UnsetType = UNSET,
+        from_: datetime | None | UnsetType = UNSET,
+        to: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAuditLogAuditListResponse: ...
 
     def get_audit_list(
@@ -92,13 +92,13 @@ class AuditLogService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        object_: str | UnsetType = UNSET,
-        i_object: int | UnsetType = UNSET,
-        user: str | UnsetType = UNSET,
-        from_: datetime | UnsetType = UNSET,
-        to: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        object_: str | None | UnsetType = UNSET,
+        i_object: int | None | UnsetType = UNSET,
+        user: str | None | UnsetType = UNSET,
+        from_: datetime | None | UnsetType = UNSET,
+        to: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[AuditRecordInfo]: ...
 
     def iter_audit_list(
@@ -172,13 +172,13 @@ class AsyncAuditLogService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        object_: str | UnsetType = UNSET,
-        i_object: int | UnsetType = UNSET,
-        user: str | UnsetType = UNSET,
-        from_: datetime | UnsetType = UNSET,
-        to: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        object_: str | None | UnsetType = UNSET,
+        i_object: int | None | UnsetType = UNSET,
+        user: str | None | UnsetType = UNSET,
+        from_: datetime | None | UnsetType = UNSET,
+        to: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAuditLogAuditListResponse: ...
 
     async def get_audit_list(
@@ -199,13 +199,13 @@ class AsyncAuditLogService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        object_: str | UnsetType = UNSET,
-        i_object: int | UnsetType = UNSET,
-        user: str | UnsetType = UNSET,
-        from_: datetime | UnsetType = UNSET,
-        to: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        object_: str | None | UnsetType = UNSET,
+        i_object: int | None | UnsetType = UNSET,
+        user: str | None | UnsetType = UNSET,
+        from_: datetime | None | UnsetType = UNSET,
+        to: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[AuditRecordInfo]: ...
 
     async def iter_audit_list(

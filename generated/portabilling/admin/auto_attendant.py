@@ -83,8 +83,8 @@ class AutoAttendantService(ServiceBase):
         /,
         *,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAutoAttendantMenuListResponse: ...
 
     def get_menu_list(
@@ -106,8 +106,8 @@ class AutoAttendantService(ServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[AAMenuInfo]: ...
 
     def iter_menu_list(
@@ -244,8 +244,8 @@ class AsyncAutoAttendantService(AsyncServiceBase):
         /,
         *,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAutoAttendantMenuListResponse: ...
 
     async def get_menu_list(
@@ -267,8 +267,8 @@ class AsyncAutoAttendantService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[AAMenuInfo]: ...
 
     async def iter_menu_list(

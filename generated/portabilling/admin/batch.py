@@ -115,7 +115,7 @@ class BatchService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_batch: int | UnsetType = UNSET,
+        i_batch: int | None | UnsetType = UNSET,
     ) -> GetBatchInfoResponse: ...
 
     def get_batch_info(
@@ -133,10 +133,10 @@ class BatchService(ServiceBase):
         request: None = None,
         /,
         *,
-        name: str | UnsetType = UNSET,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetBatchListResponse: ...
 
     def get_batch_list(
@@ -157,10 +157,10 @@ class BatchService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        name: str | UnsetType = UNSET,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[BatchInfo]: ...
 
     def iter_batch_list(
@@ -234,8 +234,8 @@ class BatchService(ServiceBase):
         *,
         i_batch: int,
         file: bytes,
-        file_name: str | UnsetType = UNSET,
-        async_: int | UnsetType = UNSET,
+        file_name: str | None | UnsetType = UNSET,
+        async_: int | None | UnsetType = UNSET,
     ) -> UploadBatchFileResponse: ...
 
     def upload_batch_file(
@@ -275,9 +275,9 @@ class BatchService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_batch: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_batch: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetBatchJobListResponse: ...
 
     def get_batch_job_list(
@@ -298,9 +298,9 @@ class BatchService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_batch: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_batch: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[BatchJobInfo]: ...
 
     def iter_batch_job_list(
@@ -344,8 +344,8 @@ class BatchService(ServiceBase):
         /,
         *,
         i_batch: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetBatchFieldListResponse: ...
 
     def get_batch_field_list(
@@ -367,8 +367,8 @@ class BatchService(ServiceBase):
         *,
         page_size: int = 100,
         i_batch: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[BatchFieldInfo]: ...
 
     def iter_batch_field_list(
@@ -478,7 +478,7 @@ class AsyncBatchService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_batch: int | UnsetType = UNSET,
+        i_batch: int | None | UnsetType = UNSET,
     ) -> GetBatchInfoResponse: ...
 
     async def get_batch_info(
@@ -496,10 +496,10 @@ class AsyncBatchService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        name: str | UnsetType = UNSET,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetBatchListResponse: ...
 
     async def get_batch_list(
@@ -520,10 +520,10 @@ class AsyncBatchService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        name: str | UnsetType = UNSET,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[BatchInfo]: ...
 
     async def iter_batch_list(
@@ -600,8 +600,8 @@ class AsyncBatchService(AsyncServiceBase):
         *,
         i_batch: int,
         file: bytes,
-        file_name: str | UnsetType = UNSET,
-        async_: int | UnsetType = UNSET,
+        file_name: str | None | UnsetType = UNSET,
+        async_: int | None | UnsetType = UNSET,
     ) -> UploadBatchFileResponse: ...
 
     async def upload_batch_file(
@@ -641,9 +641,9 @@ class AsyncBatchService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_batch: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_batch: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetBatchJobListResponse: ...
 
     async def get_batch_job_list(
@@ -664,9 +664,9 @@ class AsyncBatchService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_batch: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_batch: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[BatchJobInfo]: ...
 
     async def iter_batch_job_list(
@@ -713,8 +713,8 @@ class AsyncBatchService(AsyncServiceBase):
         /,
         *,
         i_batch: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetBatchFieldListResponse: ...
 
     async def get_batch_field_list(
@@ -736,8 +736,8 @@ class AsyncBatchService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_batch: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[BatchFieldInfo]: ...
 
     async def iter_batch_field_list(

@@ -89,9 +89,9 @@ class BillingSessionService(ServiceBase):
         /,
         *,
         account_id: str,
-        CLI: str | UnsetType = UNSET,
+        CLI: str | None | UnsetType = UNSET,
         CLD: str,
-        i_service: int | UnsetType = UNSET,
+        i_service: int | None | UnsetType = UNSET,
     ) -> AuthorizeBillingSessionResponse: ...
 
     def authorize(
@@ -113,7 +113,7 @@ class BillingSessionService(ServiceBase):
         *,
         h323_conf_id: str,
         account_id: str,
-        start_time: datetime | UnsetType = UNSET,
+        start_time: datetime | None | UnsetType = UNSET,
     ) -> StartBillingSessionResponse: ...
 
     def start_session(
@@ -156,7 +156,7 @@ class BillingSessionService(ServiceBase):
         *,
         h323_conf_id: str,
         duration: int,
-        disconnect_cause: str | UnsetType = UNSET,
+        disconnect_cause: str | None | UnsetType = UNSET,
     ) -> StopBillingSessionResponse: ...
 
     def stop_session(
@@ -176,10 +176,10 @@ class BillingSessionService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetBillingSessionActiveSessionListResponse: ...
 
     def get_active_session_list(
@@ -200,10 +200,10 @@ class BillingSessionService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[SessionRecord]: ...
 
     def iter_active_session_list(
@@ -277,9 +277,9 @@ class AsyncBillingSessionService(AsyncServiceBase):
         /,
         *,
         account_id: str,
-        CLI: str | UnsetType = UNSET,
+        CLI: str | None | UnsetType = UNSET,
         CLD: str,
-        i_service: int | UnsetType = UNSET,
+        i_service: int | None | UnsetType = UNSET,
     ) -> AuthorizeBillingSessionResponse: ...
 
     async def authorize(
@@ -301,7 +301,7 @@ class AsyncBillingSessionService(AsyncServiceBase):
         *,
         h323_conf_id: str,
         account_id: str,
-        start_time: datetime | UnsetType = UNSET,
+        start_time: datetime | None | UnsetType = UNSET,
     ) -> StartBillingSessionResponse: ...
 
     async def start_session(
@@ -344,7 +344,7 @@ class AsyncBillingSessionService(AsyncServiceBase):
         *,
         h323_conf_id: str,
         duration: int,
-        disconnect_cause: str | UnsetType = UNSET,
+        disconnect_cause: str | None | UnsetType = UNSET,
     ) -> StopBillingSessionResponse: ...
 
     async def stop_session(
@@ -364,10 +364,10 @@ class AsyncBillingSessionService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetBillingSessionActiveSessionListResponse: ...
 
     async def get_active_session_list(
@@ -388,10 +388,10 @@ class AsyncBillingSessionService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[SessionRecord]: ...
 
     async def iter_active_session_list(

@@ -76,7 +76,7 @@ class BundleService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_bundle: int | UnsetType = UNSET,
+        i_bundle: int | None | UnsetType = UNSET,
     ) -> GetBundleInfoResponse: ...
 
     def get_bundle_info(
@@ -94,10 +94,10 @@ class BundleService(ServiceBase):
         request: None = None,
         /,
         *,
-        name: str | UnsetType = UNSET,
-        iso_4217: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        iso_4217: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetBundleListResponse: ...
 
     def get_bundle_list(
@@ -118,10 +118,10 @@ class BundleService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        name: str | UnsetType = UNSET,
-        iso_4217: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        iso_4217: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[BundleInfo]: ...
 
     def iter_bundle_list(
@@ -244,7 +244,7 @@ class AsyncBundleService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_bundle: int | UnsetType = UNSET,
+        i_bundle: int | None | UnsetType = UNSET,
     ) -> GetBundleInfoResponse: ...
 
     async def get_bundle_info(
@@ -262,10 +262,10 @@ class AsyncBundleService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        name: str | UnsetType = UNSET,
-        iso_4217: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        iso_4217: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetBundleListResponse: ...
 
     async def get_bundle_list(
@@ -286,10 +286,10 @@ class AsyncBundleService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        name: str | UnsetType = UNSET,
-        iso_4217: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        iso_4217: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[BundleInfo]: ...
 
     async def iter_bundle_list(

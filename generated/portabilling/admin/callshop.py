@@ -80,7 +80,7 @@ class CallshopService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_booth: int | UnsetType = UNSET,
+        i_booth: int | None | UnsetType = UNSET,
     ) -> GetCallshopBoothInfoResponse: ...
 
     def get_booth_info(
@@ -100,10 +100,10 @@ class CallshopService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        status: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        status: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCallshopBoothListResponse: ...
 
     def get_booth_list(
@@ -124,10 +124,10 @@ class CallshopService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        status: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        status: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[BoothInfo]: ...
 
     def iter_booth_list(
@@ -227,7 +227,7 @@ class CallshopService(ServiceBase):
         /,
         *,
         i_booth: int,
-        payment: float | UnsetType = UNSET,
+        payment: float | None | UnsetType = UNSET,
     ) -> CloseCallshopBoothResponse: ...
 
     def close_booth(
@@ -255,7 +255,7 @@ class AsyncCallshopService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_booth: int | UnsetType = UNSET,
+        i_booth: int | None | UnsetType = UNSET,
     ) -> GetCallshopBoothInfoResponse: ...
 
     async def get_booth_info(
@@ -275,10 +275,10 @@ class AsyncCallshopService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        status: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        status: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCallshopBoothListResponse: ...
 
     async def get_booth_list(
@@ -299,10 +299,10 @@ class AsyncCallshopService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        status: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        status: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[BoothInfo]: ...
 
     async def iter_booth_list(
@@ -407,7 +407,7 @@ class AsyncCallshopService(AsyncServiceBase):
         /,
         *,
         i_booth: int,
-        payment: float | UnsetType = UNSET,
+        payment: float | None | UnsetType = UNSET,
     ) -> CloseCallshopBoothResponse: ...
 
     async def close_booth(

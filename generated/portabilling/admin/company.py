@@ -142,8 +142,8 @@ class CompanyService(ServiceBase):
         request: None = None,
         /,
         *,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCompanyBankAccountListResponse: ...
 
     def get_bank_account_list(
@@ -164,8 +164,8 @@ class CompanyService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[BankAccountInfo]: ...
 
     def iter_bank_account_list(
@@ -251,8 +251,8 @@ class CompanyService(ServiceBase):
         /,
         *,
         i_env: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCompanyBranchListResponse: ...
 
     def get_company_branch_list(
@@ -274,8 +274,8 @@ class CompanyService(ServiceBase):
         *,
         page_size: int = 100,
         i_env: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[CompanyBranchInfo]: ...
 
     def iter_company_branch_list(
@@ -360,7 +360,7 @@ class CompanyService(ServiceBase):
         /,
         *,
         file: bytes,
-        mime_type: str | UnsetType = UNSET,
+        mime_type: str | None | UnsetType = UNSET,
     ) -> UploadCompanyLogoResponse: ...
 
     def upload_logo(
@@ -414,8 +414,8 @@ class AsyncCompanyService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCompanyBankAccountListResponse: ...
 
     async def get_bank_account_list(
@@ -436,8 +436,8 @@ class AsyncCompanyService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[BankAccountInfo]: ...
 
     async def iter_bank_account_list(
@@ -524,8 +524,8 @@ class AsyncCompanyService(AsyncServiceBase):
         /,
         *,
         i_env: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCompanyBranchListResponse: ...
 
     async def get_company_branch_list(
@@ -547,8 +547,8 @@ class AsyncCompanyService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_env: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[CompanyBranchInfo]: ...
 
     async def iter_company_branch_list(
@@ -636,7 +636,7 @@ class AsyncCompanyService(AsyncServiceBase):
         /,
         *,
         file: bytes,
-        mime_type: str | UnsetType = UNSET,
+        mime_type: str | None | UnsetType = UNSET,
     ) -> UploadCompanyLogoResponse: ...
 
     async def upload_logo(

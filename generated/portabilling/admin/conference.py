@@ -134,7 +134,7 @@ class ConferenceService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_conf: int | UnsetType = UNSET,
+        i_conf: int | None | UnsetType = UNSET,
     ) -> GetConferenceInfoResponse: ...
 
     def get_conference_info(
@@ -154,9 +154,9 @@ class ConferenceService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetConferenceListResponse: ...
 
     def get_conference_list(
@@ -177,9 +177,9 @@ class ConferenceService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[ConferenceInfo]: ...
 
     def iter_conference_list(
@@ -326,8 +326,8 @@ class ConferenceService(ServiceBase):
         /,
         *,
         i_conf: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetConferenceRecordingListResponse: ...
 
     def get_conference_recording_list(
@@ -349,8 +349,8 @@ class ConferenceService(ServiceBase):
         *,
         page_size: int = 100,
         i_conf: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[ConferenceRecordingInfo]: ...
 
     def iter_conference_recording_list(
@@ -462,7 +462,7 @@ class AsyncConferenceService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_conf: int | UnsetType = UNSET,
+        i_conf: int | None | UnsetType = UNSET,
     ) -> GetConferenceInfoResponse: ...
 
     async def get_conference_info(
@@ -482,9 +482,9 @@ class AsyncConferenceService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetConferenceListResponse: ...
 
     async def get_conference_list(
@@ -505,9 +505,9 @@ class AsyncConferenceService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[ConferenceInfo]: ...
 
     async def iter_conference_list(
@@ -655,8 +655,8 @@ class AsyncConferenceService(AsyncServiceBase):
         /,
         *,
         i_conf: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetConferenceRecordingListResponse: ...
 
     async def get_conference_recording_list(
@@ -678,8 +678,8 @@ class AsyncConferenceService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_conf: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[ConferenceRecordingInfo]: ...
 
     async def iter_conference_recording_list(

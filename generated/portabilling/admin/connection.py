@@ -153,7 +153,7 @@ class ConnectionService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_connection: int | UnsetType = UNSET,
+        i_connection: int | None | UnsetType = UNSET,
     ) -> GetConnectionInfoResponse: ...
 
     def get_connection_info(
@@ -173,10 +173,10 @@ class ConnectionService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_vendor: int | UnsetType = UNSET,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_vendor: int | None | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetConnectionListResponse: ...
 
     def get_connection_list(
@@ -197,10 +197,10 @@ class ConnectionService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_vendor: int | UnsetType = UNSET,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_vendor: int | None | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[ConnectionInfo]: ...
 
     def iter_connection_list(
@@ -304,8 +304,8 @@ class ConnectionService(ServiceBase):
         /,
         *,
         i_connection: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetConnectionAttributeListResponse: ...
 
     def get_connection_attribute_list(
@@ -327,8 +327,8 @@ class ConnectionService(ServiceBase):
         *,
         page_size: int = 100,
         i_connection: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[ConnectionAttributeInfo]: ...
 
     def iter_connection_attribute_list(
@@ -415,8 +415,8 @@ class ConnectionService(ServiceBase):
         /,
         *,
         i_connection: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetConnectionCapacityRuleListResponse: ...
 
     def get_capacity_rule_list(
@@ -438,8 +438,8 @@ class ConnectionService(ServiceBase):
         *,
         page_size: int = 100,
         i_connection: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[CapacityRuleInfo]: ...
 
     def iter_capacity_rule_list(
@@ -551,7 +551,7 @@ class AsyncConnectionService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_connection: int | UnsetType = UNSET,
+        i_connection: int | None | UnsetType = UNSET,
     ) -> GetConnectionInfoResponse: ...
 
     async def get_connection_info(
@@ -571,10 +571,10 @@ class AsyncConnectionService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_vendor: int | UnsetType = UNSET,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_vendor: int | None | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetConnectionListResponse: ...
 
     async def get_connection_list(
@@ -595,10 +595,10 @@ class AsyncConnectionService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_vendor: int | UnsetType = UNSET,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_vendor: int | None | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[ConnectionInfo]: ...
 
     async def iter_connection_list(
@@ -703,8 +703,8 @@ class AsyncConnectionService(AsyncServiceBase):
         /,
         *,
         i_connection: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetConnectionAttributeListResponse: ...
 
     async def get_connection_attribute_list(
@@ -726,8 +726,8 @@ class AsyncConnectionService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_connection: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[ConnectionAttributeInfo]: ...
 
     async def iter_connection_attribute_list(
@@ -815,8 +815,8 @@ class AsyncConnectionService(AsyncServiceBase):
         /,
         *,
         i_connection: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetConnectionCapacityRuleListResponse: ...
 
     async def get_capacity_rule_list(
@@ -838,8 +838,8 @@ class AsyncConnectionService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_connection: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[CapacityRuleInfo]: ...
 
     async def iter_capacity_rule_list(

@@ -121,10 +121,10 @@ class CurrencyService(ServiceBase):
         request: None = None,
         /,
         *,
-        iso_4217: str | UnsetType = UNSET,
-        from_date: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        iso_4217: str | None | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCurrencyExchangeRateListResponse: ...
 
     def get_exchange_rate_list(
@@ -145,10 +145,10 @@ class CurrencyService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        iso_4217: str | UnsetType = UNSET,
-        from_date: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        iso_4217: str | None | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[ExchangeRateInfo]: ...
 
     def iter_exchange_rate_list(
@@ -236,7 +236,7 @@ class CurrencyService(ServiceBase):
         amount: Decimal,
         from_: str,
         to: str,
-        date_: datetime | UnsetType = UNSET,
+        date_: datetime | None | UnsetType = UNSET,
     ) -> ConvertCurrencyAmountResponse: ...
 
     def convert_amount(
@@ -296,10 +296,10 @@ class AsyncCurrencyService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        iso_4217: str | UnsetType = UNSET,
-        from_date: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        iso_4217: str | None | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCurrencyExchangeRateListResponse: ...
 
     async def get_exchange_rate_list(
@@ -320,10 +320,10 @@ class AsyncCurrencyService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        iso_4217: str | UnsetType = UNSET,
-        from_date: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        iso_4217: str | None | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[ExchangeRateInfo]: ...
 
     async def iter_exchange_rate_list(
@@ -412,7 +412,7 @@ class AsyncCurrencyService(AsyncServiceBase):
         amount: Decimal,
         from_: str,
         to: str,
-        date_: datetime | UnsetType = UNSET,
+        date_: datetime | None | UnsetType = UNSET,
     ) -> ConvertCurrencyAmountResponse: ...
 
     async def convert_amount(

@@ -125,7 +125,7 @@ class CustomFieldsService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_custom_field: int | UnsetType = UNSET,
+        i_custom_field: int | None | UnsetType = UNSET,
     ) -> GetCustomFieldsCustomFieldInfoResponse: ...
 
     def get_custom_field_info(
@@ -145,9 +145,9 @@ class CustomFieldsService(ServiceBase):
         request: None = None,
         /,
         *,
-        object_: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        object_: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomFieldsCustomFieldListResponse: ...
 
     def get_custom_field_list(
@@ -168,9 +168,9 @@ class CustomFieldsService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        object_: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        object_: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[CustomFieldInfo]: ...
 
     def iter_custom_field_list(
@@ -256,7 +256,7 @@ class CustomFieldsService(ServiceBase):
         /,
         *,
         object_: str,
-        order: list[int] | UnsetType = UNSET,
+        order: list[int] | None | UnsetType = UNSET,
     ) -> ReorderCustomFieldsResponse: ...
 
     def reorder_custom_fields(
@@ -277,8 +277,8 @@ class CustomFieldsService(ServiceBase):
         /,
         *,
         i_env: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomFieldsCustomFieldGroupListResponse: ...
 
     def get_custom_field_group_list(
@@ -300,8 +300,8 @@ class CustomFieldsService(ServiceBase):
         *,
         page_size: int = 100,
         i_env: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[CustomFieldGroupInfo]: ...
 
     def iter_custom_field_group_list(
@@ -395,7 +395,7 @@ class AsyncCustomFieldsService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_custom_field: int | UnsetType = UNSET,
+        i_custom_field: int | None | UnsetType = UNSET,
     ) -> GetCustomFieldsCustomFieldInfoResponse: ...
 
     async def get_custom_field_info(
@@ -415,9 +415,9 @@ class AsyncCustomFieldsService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        object_: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        object_: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomFieldsCustomFieldListResponse: ...
 
     async def get_custom_field_list(
@@ -438,9 +438,9 @@ class AsyncCustomFieldsService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        object_: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        object_: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[CustomFieldInfo]: ...
 
     async def iter_custom_field_list(
@@ -527,7 +527,7 @@ class AsyncCustomFieldsService(AsyncServiceBase):
         /,
         *,
         object_: str,
-        order: list[int] | UnsetType = UNSET,
+        order: list[int] | None | UnsetType = UNSET,
     ) -> ReorderCustomFieldsResponse: ...
 
     async def reorder_custom_fields(
@@ -548,8 +548,8 @@ class AsyncCustomFieldsService(AsyncServiceBase):
         /,
         *,
         i_env: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomFieldsCustomFieldGroupListResponse: ...
 
     async def get_custom_field_group_list(
@@ -571,8 +571,8 @@ class AsyncCustomFieldsService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_env: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[CustomFieldGroupInfo]: ...
 
     async def iter_custom_field_group_list(

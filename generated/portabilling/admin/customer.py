@@ -530,11 +530,11 @@ class CustomerService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        name: str | UnsetType = UNSET,
-        login: str | UnsetType = UNSET,
-        get_included_services: int | UnsetType = UNSET,
-        detailed_info: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        login: str | None | UnsetType = UNSET,
+        get_included_services: int | None | UnsetType = UNSET,
+        detailed_info: int | None | UnsetType = UNSET,
     ) -> GetCustomerInfoResponse: ...
 
     def get_customer_info(
@@ -553,14 +553,14 @@ class CustomerService(ServiceBase):
         /,
         *,
         i_parent: int | None | UnsetType = UNSET,
-        name: str | UnsetType = UNSET,
-        i_customer_class: int | UnsetType = UNSET,
-        i_customer_type: int | UnsetType = UNSET,
-        bill_status: BillStatus | UnsetType = UNSET,
-        blocked: YesNo | UnsetType = UNSET,
-        get_total: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        i_customer_class: int | None | UnsetType = UNSET,
+        i_customer_type: int | None | UnsetType = UNSET,
+        bill_status: BillStatus | None | UnsetType = UNSET,
+        blocked: YesNo | None | UnsetType = UNSET,
+        get_total: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomerListResponse: ...
 
     def get_customer_list(
@@ -582,14 +582,14 @@ class CustomerService(ServiceBase):
         *,
         page_size: int = 100,
         i_parent: int | None | UnsetType = UNSET,
-        name: str | UnsetType = UNSET,
-        i_customer_class: int | UnsetType = UNSET,
-        i_customer_type: int | UnsetType = UNSET,
-        bill_status: BillStatus | UnsetType = UNSET,
-        blocked: YesNo | UnsetType = UNSET,
-        get_total: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        i_customer_class: int | None | UnsetType = UNSET,
+        i_customer_type: int | None | UnsetType = UNSET,
+        bill_status: BillStatus | None | UnsetType = UNSET,
+        blocked: YesNo | None | UnsetType = UNSET,
+        get_total: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[CustomerInfo]: ...
 
     def iter_customer_list(
@@ -613,7 +613,7 @@ class CustomerService(ServiceBase):
         /,
         *,
         customer_info: CustomerInfo,
-        accounts: list[AccountInfo] | UnsetType = UNSET,
+        accounts: list[AccountInfo] | None | UnsetType = UNSET,
     ) -> AddCustomerResponse: ...
 
     def add_customer(
@@ -689,10 +689,10 @@ class CustomerService(ServiceBase):
         request: None = None,
         /,
         *,
-        name: str | UnsetType = UNSET,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomerClassListResponse: ...
 
     def get_customer_class_list(
@@ -716,10 +716,10 @@ class CustomerService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        name: str | UnsetType = UNSET,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[CustomerClassInfo]: ...
 
     def iter_customer_class_list(
@@ -747,9 +747,9 @@ class CustomerService(ServiceBase):
         i_customer: int,
         action: TransactionAction,
         amount: float,
-        visible_comment: str | UnsetType = UNSET,
-        internal_comment: str | UnsetType = UNSET,
-        transaction_id: str | UnsetType = UNSET,
+        visible_comment: str | None | UnsetType = UNSET,
+        internal_comment: str | None | UnsetType = UNSET,
+        transaction_id: str | None | UnsetType = UNSET,
     ) -> MakeCustomerTransactionResponse: ...
 
     def make_transaction(
@@ -770,10 +770,10 @@ class CustomerService(ServiceBase):
         /,
         *,
         i_customer: int,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomerXdrListResponse: ...
 
     def get_xdr_list(
@@ -795,10 +795,10 @@ class CustomerService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[XDRInfo]: ...
 
     def iter_xdr_list(
@@ -863,7 +863,7 @@ class CustomerService(ServiceBase):
         /,
         *,
         i_customer: int,
-        reason: str | UnsetType = UNSET,
+        reason: str | None | UnsetType = UNSET,
     ) -> SuspendCustomerResponse: ...
 
     def suspend_customer(
@@ -902,7 +902,7 @@ class CustomerService(ServiceBase):
         /,
         *,
         i_customer: int,
-        close_date: date | UnsetType = UNSET,
+        close_date: date | None | UnsetType = UNSET,
     ) -> CloseCustomerResponse: ...
 
     def close_customer(
@@ -941,8 +941,8 @@ class CustomerService(ServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomerSiteListResponse: ...
 
     def get_customer_site_list(
@@ -964,8 +964,8 @@ class CustomerService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[CustomerSiteInfo]: ...
 
     def iter_customer_site_list(
@@ -1234,8 +1234,8 @@ class CustomerService(ServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomerCreditLimitHistoryResponse: ...
 
     def get_credit_limit_history(
@@ -1299,8 +1299,8 @@ class CustomerService(ServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomerInvoiceListResponse: ...
 
     def get_customer_invoice_list(
@@ -1325,8 +1325,8 @@ class CustomerService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[InvoiceInfo]: ...
 
     def iter_customer_invoice_list(
@@ -1352,8 +1352,8 @@ class CustomerService(ServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomerContactListResponse: ...
 
     def get_customer_contact_list(
@@ -1375,8 +1375,8 @@ class CustomerService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[CustomerContactInfo]: ...
 
     def iter_customer_contact_list(
@@ -1463,8 +1463,8 @@ class CustomerService(ServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomerNoteListResponse: ...
 
     def get_customer_note_list(
@@ -1486,8 +1486,8 @@ class CustomerService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[CustomerNoteInfo]: ...
 
     def iter_customer_note_list(
@@ -1572,8 +1572,8 @@ class CustomerService(ServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomerAbbreviatedDialingListResponse: ...
 
     def get_abbreviated_dialing_list(
@@ -1595,8 +1595,8 @@ class CustomerService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[AbbreviatedDialingInfo]: ...
 
     def iter_abbreviated_dialing_list(
@@ -1683,8 +1683,8 @@ class CustomerService(ServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomerCcRuleListResponse: ...
 
     def get_cc_rule_list(
@@ -1706,8 +1706,8 @@ class CustomerService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[CustomerCallRuleInfo]: ...
 
     def iter_cc_rule_list(
@@ -1792,8 +1792,8 @@ class CustomerService(ServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomerExtensionListResponse: ...
 
     def get_customer_extension_list(
@@ -1815,8 +1815,8 @@ class CustomerService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[CustomerExtensionInfo]: ...
 
     def iter_customer_extension_list(
@@ -1903,8 +1903,8 @@ class CustomerService(ServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomerPaymentReminderListResponse: ...
 
     def get_payment_reminder_list(
@@ -1926,8 +1926,8 @@ class CustomerService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[PaymentReminderInfo]: ...
 
     def iter_payment_reminder_list(
@@ -2014,8 +2014,8 @@ class CustomerService(ServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomerResellerProductListResponse: ...
 
     def get_customer_reseller_product_list(
@@ -2037,8 +2037,8 @@ class CustomerService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[ResellerProductInfo]: ...
 
     def iter_customer_reseller_product_list(
@@ -2125,8 +2125,8 @@ class CustomerService(ServiceBase):
         /,
         *,
         i_customer: int,
-        from_date: date | UnsetType = UNSET,
-        to_date: date | UnsetType = UNSET,
+        from_date: date | None | UnsetType = UNSET,
+        to_date: date | None | UnsetType = UNSET,
     ) -> GetCustomerUsageResponse: ...
 
     def get_customer_usage(
@@ -2146,8 +2146,8 @@ class CustomerService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_parent: int | UnsetType = UNSET,
-        format: str | UnsetType = UNSET,
+        i_parent: int | None | UnsetType = UNSET,
+        format: str | None | UnsetType = UNSET,
     ) -> ExportCustomerListResponse: ...
 
     def export_customer_list(
@@ -2247,8 +2247,8 @@ class CustomerService(ServiceBase):
         /,
         *,
         i_customer: int,
-        from_date: date | UnsetType = UNSET,
-        to_date: date | UnsetType = UNSET,
+        from_date: date | None | UnsetType = UNSET,
+        to_date: date | None | UnsetType = UNSET,
     ) -> GetCustomerStatsSummaryResponse: ...
 
     def get_customer_stats_summary(
@@ -2271,14 +2271,14 @@ class CustomerService(ServiceBase):
         request: None = None,
         /,
         *,
-        customer_filter: list[SearchCondition] | UnsetType = UNSET,
-        account_filter: list[SearchCondition] | UnsetType = UNSET,
-        product_filter: list[SearchCondition] | UnsetType = UNSET,
-        include_addons: int | UnsetType = UNSET,
-        customer_class_filter: list[SearchCondition] | UnsetType = UNSET,
-        invoice_filter: list[SearchCondition] | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        customer_filter: list[SearchCondition] | None | UnsetType = UNSET,
+        account_filter: list[SearchCondition] | None | UnsetType = UNSET,
+        product_filter: list[SearchCondition] | None | UnsetType = UNSET,
+        include_addons: int | None | UnsetType = UNSET,
+        customer_class_filter: list[SearchCondition] | None | UnsetType = UNSET,
+        invoice_filter: list[SearchCondition] | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomerExtendedDataListResponse: ...
 
     def get_extended_data_list(
@@ -2303,14 +2303,14 @@ class CustomerService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        customer_filter: list[SearchCondition] | UnsetType = UNSET,
-        account_filter: list[SearchCondition] | UnsetType = UNSET,
-        product_filter: list[SearchCondition] | UnsetType = UNSET,
-        include_addons: int | UnsetType = UNSET,
-        customer_class_filter: list[SearchCondition] | UnsetType = UNSET,
-        invoice_filter: list[SearchCondition] | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        customer_filter: list[SearchCondition] | None | UnsetType = UNSET,
+        account_filter: list[SearchCondition] | None | UnsetType = UNSET,
+        product_filter: list[SearchCondition] | None | UnsetType = UNSET,
+        include_addons: int | None | UnsetType = UNSET,
+        customer_class_filter: list[SearchCondition] | None | UnsetType = UNSET,
+        invoice_filter: list[SearchCondition] | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[ExtendedDataRecord]: ...
 
     def iter_extended_data_list(
@@ -2343,11 +2343,11 @@ class AsyncCustomerService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        name: str | UnsetType = UNSET,
-        login: str | UnsetType = UNSET,
-        get_included_services: int | UnsetType = UNSET,
-        detailed_info: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        login: str | None | UnsetType = UNSET,
+        get_included_services: int | None | UnsetType = UNSET,
+        detailed_info: int | None | UnsetType = UNSET,
     ) -> GetCustomerInfoResponse: ...
 
     async def get_customer_info(
@@ -2368,14 +2368,14 @@ class AsyncCustomerService(AsyncServiceBase):
         /,
         *,
         i_parent: int | None | UnsetType = UNSET,
-        name: str | UnsetType = UNSET,
-        i_customer_class: int | UnsetType = UNSET,
-        i_customer_type: int | UnsetType = UNSET,
-        bill_status: BillStatus | UnsetType = UNSET,
-        blocked: YesNo | UnsetType = UNSET,
-        get_total: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        i_customer_class: int | None | UnsetType = UNSET,
+        i_customer_type: int | None | UnsetType = UNSET,
+        bill_status: BillStatus | None | UnsetType = UNSET,
+        blocked: YesNo | None | UnsetType = UNSET,
+        get_total: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomerListResponse: ...
 
     async def get_customer_list(
@@ -2397,14 +2397,14 @@ class AsyncCustomerService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_parent: int | None | UnsetType = UNSET,
-        name: str | UnsetType = UNSET,
-        i_customer_class: int | UnsetType = UNSET,
-        i_customer_type: int | UnsetType = UNSET,
-        bill_status: BillStatus | UnsetType = UNSET,
-        blocked: YesNo | UnsetType = UNSET,
-        get_total: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        i_customer_class: int | None | UnsetType = UNSET,
+        i_customer_type: int | None | UnsetType = UNSET,
+        bill_status: BillStatus | None | UnsetType = UNSET,
+        blocked: YesNo | None | UnsetType = UNSET,
+        get_total: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[CustomerInfo]: ...
 
     async def iter_customer_list(
@@ -2429,7 +2429,7 @@ class AsyncCustomerService(AsyncServiceBase):
         /,
         *,
         customer_info: CustomerInfo,
-        accounts: list[AccountInfo] | UnsetType = UNSET,
+        accounts: list[AccountInfo] | None | UnsetType = UNSET,
     ) -> AddCustomerResponse: ...
 
     async def add_customer(
@@ -2509,10 +2509,10 @@ class AsyncCustomerService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        name: str | UnsetType = UNSET,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomerClassListResponse: ...
 
     async def get_customer_class_list(
@@ -2536,10 +2536,10 @@ class AsyncCustomerService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        name: str | UnsetType = UNSET,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[CustomerClassInfo]: ...
 
     async def iter_customer_class_list(
@@ -2568,9 +2568,9 @@ class AsyncCustomerService(AsyncServiceBase):
         i_customer: int,
         action: TransactionAction,
         amount: float,
-        visible_comment: str | UnsetType = UNSET,
-        internal_comment: str | UnsetType = UNSET,
-        transaction_id: str | UnsetType = UNSET,
+        visible_comment: str | None | UnsetType = UNSET,
+        internal_comment: str | None | UnsetType = UNSET,
+        transaction_id: str | None | UnsetType = UNSET,
     ) -> MakeCustomerTransactionResponse: ...
 
     async def make_transaction(
@@ -2591,10 +2591,10 @@ class AsyncCustomerService(AsyncServiceBase):
         /,
         *,
         i_customer: int,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomerXdrListResponse: ...
 
     async def get_xdr_list(
@@ -2616,10 +2616,10 @@ class AsyncCustomerService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[XDRInfo]: ...
 
     async def iter_xdr_list(
@@ -2687,7 +2687,7 @@ class AsyncCustomerService(AsyncServiceBase):
         /,
         *,
         i_customer: int,
-        reason: str | UnsetType = UNSET,
+        reason: str | None | UnsetType = UNSET,
     ) -> SuspendCustomerResponse: ...
 
     async def suspend_customer(
@@ -2726,7 +2726,7 @@ class AsyncCustomerService(AsyncServiceBase):
         /,
         *,
         i_customer: int,
-        close_date: date | UnsetType = UNSET,
+        close_date: date | None | UnsetType = UNSET,
     ) -> CloseCustomerResponse: ...
 
     async def close_customer(
@@ -2767,8 +2767,8 @@ class AsyncCustomerService(AsyncServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomerSiteListResponse: ...
 
     async def get_customer_site_list(
@@ -2790,8 +2790,8 @@ class AsyncCustomerService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[CustomerSiteInfo]: ...
 
     async def iter_customer_site_list(
@@ -3063,8 +3063,8 @@ class AsyncCustomerService(AsyncServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomerCreditLimitHistoryResponse: ...
 
     async def get_credit_limit_history(
@@ -3128,8 +3128,8 @@ class AsyncCustomerService(AsyncServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomerInvoiceListResponse: ...
 
     async def get_customer_invoice_list(
@@ -3154,8 +3154,8 @@ class AsyncCustomerService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[InvoiceInfo]: ...
 
     async def iter_customer_invoice_list(
@@ -3182,8 +3182,8 @@ class AsyncCustomerService(AsyncServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomerContactListResponse: ...
 
     async def get_customer_contact_list(
@@ -3205,8 +3205,8 @@ class AsyncCustomerService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[CustomerContactInfo]: ...
 
     async def iter_customer_contact_list(
@@ -3294,8 +3294,8 @@ class AsyncCustomerService(AsyncServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomerNoteListResponse: ...
 
     async def get_customer_note_list(
@@ -3317,8 +3317,8 @@ class AsyncCustomerService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[CustomerNoteInfo]: ...
 
     async def iter_customer_note_list(
@@ -3406,8 +3406,8 @@ class AsyncCustomerService(AsyncServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomerAbbreviatedDialingListResponse: ...
 
     async def get_abbreviated_dialing_list(
@@ -3429,8 +3429,8 @@ class AsyncCustomerService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[AbbreviatedDialingInfo]: ...
 
     async def iter_abbreviated_dialing_list(
@@ -3518,8 +3518,8 @@ class AsyncCustomerService(AsyncServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomerCcRuleListResponse: ...
 
     async def get_cc_rule_list(
@@ -3541,8 +3541,8 @@ class AsyncCustomerService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[CustomerCallRuleInfo]: ...
 
     async def iter_cc_rule_list(
@@ -3630,8 +3630,8 @@ class AsyncCustomerService(AsyncServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomerExtensionListResponse: ...
 
     async def get_customer_extension_list(
@@ -3653,8 +3653,8 @@ class AsyncCustomerService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[CustomerExtensionInfo]: ...
 
     async def iter_customer_extension_list(
@@ -3742,8 +3742,8 @@ class AsyncCustomerService(AsyncServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomerPaymentReminderListResponse: ...
 
     async def get_payment_reminder_list(
@@ -3765,8 +3765,8 @@ class AsyncCustomerService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[PaymentReminderInfo]: ...
 
     async def iter_payment_reminder_list(
@@ -3854,8 +3854,8 @@ class AsyncCustomerService(AsyncServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomerResellerProductListResponse: ...
 
     async def get_customer_reseller_product_list(
@@ -3877,8 +3877,8 @@ class AsyncCustomerService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[ResellerProductInfo]: ...
 
     async def iter_customer_reseller_product_list(
@@ -3968,8 +3968,8 @@ class AsyncCustomerService(AsyncServiceBase):
         /,
         *,
         i_customer: int,
-        from_date: date | UnsetType = UNSET,
-        to_date: date | UnsetType = UNSET,
+        from_date: date | None | UnsetType = UNSET,
+        to_date: date | None | UnsetType = UNSET,
     ) -> GetCustomerUsageResponse: ...
 
     async def get_customer_usage(
@@ -3989,8 +3989,8 @@ class AsyncCustomerService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_parent: int | UnsetType = UNSET,
-        format: str | UnsetType = UNSET,
+        i_parent: int | None | UnsetType = UNSET,
+        format: str | None | UnsetType = UNSET,
     ) -> ExportCustomerListResponse: ...
 
     async def export_customer_list(
@@ -4092,8 +4092,8 @@ class AsyncCustomerService(AsyncServiceBase):
         /,
         *,
         i_customer: int,
-        from_date: date | UnsetType = UNSET,
-        to_date: date | UnsetType = UNSET,
+        from_date: date | None | UnsetType = UNSET,
+        to_date: date | None | UnsetType = UNSET,
     ) -> GetCustomerStatsSummaryResponse: ...
 
     async def get_customer_stats_summary(
@@ -4116,14 +4116,14 @@ class AsyncCustomerService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        customer_filter: list[SearchCondition] | UnsetType = UNSET,
-        account_filter: list[SearchCondition] | UnsetType = UNSET,
-        product_filter: list[SearchCondition] | UnsetType = UNSET,
-        include_addons: int | UnsetType = UNSET,
-        customer_class_filter: list[SearchCondition] | UnsetType = UNSET,
-        invoice_filter: list[SearchCondition] | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        customer_filter: list[SearchCondition] | None | UnsetType = UNSET,
+        account_filter: list[SearchCondition] | None | UnsetType = UNSET,
+        product_filter: list[SearchCondition] | None | UnsetType = UNSET,
+        include_addons: int | None | UnsetType = UNSET,
+        customer_class_filter: list[SearchCondition] | None | UnsetType = UNSET,
+        invoice_filter: list[SearchCondition] | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomerExtendedDataListResponse: ...
 
     async def get_extended_data_list(
@@ -4148,14 +4148,14 @@ class AsyncCustomerService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        customer_filter: list[SearchCondition] | UnsetType = UNSET,
-        account_filter: list[SearchCondition] | UnsetType = UNSET,
-        product_filter: list[SearchCondition] | UnsetType = UNSET,
-        include_addons: int | UnsetType = UNSET,
-        customer_class_filter: list[SearchCondition] | UnsetType = UNSET,
-        invoice_filter: list[SearchCondition] | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        customer_filter: list[SearchCondition] | None | UnsetType = UNSET,
+        account_filter: list[SearchCondition] | None | UnsetType = UNSET,
+        product_filter: list[SearchCondition] | None | UnsetType = UNSET,
+        include_addons: int | None | UnsetType = UNSET,
+        customer_class_filter: list[SearchCondition] | None | UnsetType = UNSET,
+        invoice_filter: list[SearchCondition] | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[ExtendedDataRecord]: ...
 
     async def iter_extended_data_list(

@@ -89,7 +89,7 @@ class CustomerClassService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer_class: int | UnsetType = UNSET,
+        i_customer_class: int | None | UnsetType = UNSET,
     ) -> GetCustomerClassInfoResponse: ...
 
     def get_customer_class_info(
@@ -109,10 +109,10 @@ class CustomerClassService(ServiceBase):
         request: None = None,
         /,
         *,
-        name: str | UnsetType = UNSET,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomerClassListResponse: ...
 
     def get_customer_class_list(
@@ -133,10 +133,10 @@ class CustomerClassService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        name: str | UnsetType = UNSET,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[CustomerClassInfo]: ...
 
     def iter_customer_class_list(
@@ -222,8 +222,8 @@ class CustomerClassService(ServiceBase):
         /,
         *,
         i_customer_class: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomerClassCustomersResponse: ...
 
     def get_customer_class_customers(
@@ -272,7 +272,7 @@ class AsyncCustomerClassService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer_class: int | UnsetType = UNSET,
+        i_customer_class: int | None | UnsetType = UNSET,
     ) -> GetCustomerClassInfoResponse: ...
 
     async def get_customer_class_info(
@@ -292,10 +292,10 @@ class AsyncCustomerClassService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        name: str | UnsetType = UNSET,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomerClassListResponse: ...
 
     async def get_customer_class_list(
@@ -316,10 +316,10 @@ class AsyncCustomerClassService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        name: str | UnsetType = UNSET,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[CustomerClassInfo]: ...
 
     async def iter_customer_class_list(
@@ -406,8 +406,8 @@ class AsyncCustomerClassService(AsyncServiceBase):
         /,
         *,
         i_customer_class: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomerClassCustomersResponse: ...
 
     async def get_customer_class_customers(

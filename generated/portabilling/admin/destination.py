@@ -121,7 +121,7 @@ class DestinationService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_dest: int | UnsetType = UNSET,
+        i_dest: int | None | UnsetType = UNSET,
     ) -> GetDestinationInfoResponse: ...
 
     def get_destination_info(
@@ -141,10 +141,10 @@ class DestinationService(ServiceBase):
         request: None = None,
         /,
         *,
-        destination: str | UnsetType = UNSET,
-        country_iso: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        destination: str | None | UnsetType = UNSET,
+        country_iso: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetDestinationListResponse: ...
 
     def get_destination_list(
@@ -165,10 +165,10 @@ class DestinationService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        destination: str | UnsetType = UNSET,
-        country_iso: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        destination: str | None | UnsetType = UNSET,
+        country_iso: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[DestinationInfo]: ...
 
     def iter_destination_list(
@@ -278,8 +278,8 @@ class DestinationService(ServiceBase):
         /,
         *,
         i_dest: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetDestinationNumberPlanListResponse: ...
 
     def get_number_plan_list(
@@ -301,8 +301,8 @@ class DestinationService(ServiceBase):
         *,
         page_size: int = 100,
         i_dest: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[NumberPlanInfo]: ...
 
     def iter_number_plan_list(
@@ -396,7 +396,7 @@ class AsyncDestinationService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_dest: int | UnsetType = UNSET,
+        i_dest: int | None | UnsetType = UNSET,
     ) -> GetDestinationInfoResponse: ...
 
     async def get_destination_info(
@@ -416,10 +416,10 @@ class AsyncDestinationService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        destination: str | UnsetType = UNSET,
-        country_iso: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        destination: str | None | UnsetType = UNSET,
+        country_iso: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetDestinationListResponse: ...
 
     async def get_destination_list(
@@ -440,10 +440,10 @@ class AsyncDestinationService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        destination: str | UnsetType = UNSET,
-        country_iso: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        destination: str | None | UnsetType = UNSET,
+        country_iso: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[DestinationInfo]: ...
 
     async def iter_destination_list(
@@ -556,8 +556,8 @@ class AsyncDestinationService(AsyncServiceBase):
         /,
         *,
         i_dest: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetDestinationNumberPlanListResponse: ...
 
     async def get_number_plan_list(
@@ -579,8 +579,8 @@ class AsyncDestinationService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_dest: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[NumberPlanInfo]: ...
 
     async def iter_number_plan_list(

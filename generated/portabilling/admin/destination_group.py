@@ -152,7 +152,7 @@ class DestinationGroupService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_dest_group: int | UnsetType = UNSET,
+        i_dest_group: int | None | UnsetType = UNSET,
     ) -> GetDestinationGroupDestGroupInfoResponse: ...
 
     def get_dest_group_info(
@@ -172,10 +172,10 @@ class DestinationGroupService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_dest_group_set: int | UnsetType = UNSET,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_dest_group_set: int | None | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetDestinationGroupDestGroupListResponse: ...
 
     def get_dest_group_list(
@@ -196,10 +196,10 @@ class DestinationGroupService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_dest_group_set: int | UnsetType = UNSET,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_dest_group_set: int | None | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[DestinationGroupInfo]: ...
 
     def iter_dest_group_list(
@@ -284,7 +284,7 @@ class DestinationGroupService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_dest_group_set: int | UnsetType = UNSET,
+        i_dest_group_set: int | None | UnsetType = UNSET,
     ) -> GetDestinationGroupDestGroupSetInfoResponse: ...
 
     def get_dest_group_set_info(
@@ -304,9 +304,9 @@ class DestinationGroupService(ServiceBase):
         request: None = None,
         /,
         *,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetDestinationGroupDestGroupSetListResponse: ...
 
     def get_dest_group_set_list(
@@ -327,9 +327,9 @@ class DestinationGroupService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[DestinationGroupSetInfo]: ...
 
     def iter_dest_group_set_list(
@@ -460,8 +460,8 @@ class DestinationGroupService(ServiceBase):
         /,
         *,
         i_dest_group: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetDestinationGroupDestinationsResponse: ...
 
     def get_group_destinations(
@@ -489,7 +489,7 @@ class AsyncDestinationGroupService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_dest_group: int | UnsetType = UNSET,
+        i_dest_group: int | None | UnsetType = UNSET,
     ) -> GetDestinationGroupDestGroupInfoResponse: ...
 
     async def get_dest_group_info(
@@ -509,10 +509,10 @@ class AsyncDestinationGroupService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_dest_group_set: int | UnsetType = UNSET,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_dest_group_set: int | None | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetDestinationGroupDestGroupListResponse: ...
 
     async def get_dest_group_list(
@@ -533,10 +533,10 @@ class AsyncDestinationGroupService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_dest_group_set: int | UnsetType = UNSET,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_dest_group_set: int | None | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[DestinationGroupInfo]: ...
 
     async def iter_dest_group_list(
@@ -622,7 +622,7 @@ class AsyncDestinationGroupService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_dest_group_set: int | UnsetType = UNSET,
+        i_dest_group_set: int | None | UnsetType = UNSET,
     ) -> GetDestinationGroupDestGroupSetInfoResponse: ...
 
     async def get_dest_group_set_info(
@@ -642,9 +642,9 @@ class AsyncDestinationGroupService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetDestinationGroupDestGroupSetListResponse: ...
 
     async def get_dest_group_set_list(
@@ -665,9 +665,9 @@ class AsyncDestinationGroupService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[DestinationGroupSetInfo]: ...
 
     async def iter_dest_group_set_list(
@@ -799,8 +799,8 @@ class AsyncDestinationGroupService(AsyncServiceBase):
         /,
         *,
         i_dest_group: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetDestinationGroupDestinationsResponse: ...
 
     async def get_group_destinations(

@@ -87,7 +87,7 @@ class DialingRuleService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_dialing_rule: int | UnsetType = UNSET,
+        i_dialing_rule: int | None | UnsetType = UNSET,
     ) -> GetDialingRuleInfoResponse: ...
 
     def get_dialing_rule_info(
@@ -107,9 +107,9 @@ class DialingRuleService(ServiceBase):
         request: None = None,
         /,
         *,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetDialingRuleListResponse: ...
 
     def get_dialing_rule_list(
@@ -130,9 +130,9 @@ class DialingRuleService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[DialingRuleInfo]: ...
 
     def iter_dialing_rule_list(
@@ -263,7 +263,7 @@ class AsyncDialingRuleService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_dialing_rule: int | UnsetType = UNSET,
+        i_dialing_rule: int | None | UnsetType = UNSET,
     ) -> GetDialingRuleInfoResponse: ...
 
     async def get_dialing_rule_info(
@@ -283,9 +283,9 @@ class AsyncDialingRuleService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetDialingRuleListResponse: ...
 
     async def get_dialing_rule_list(
@@ -306,9 +306,9 @@ class AsyncDialingRuleService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[DialingRuleInfo]: ...
 
     async def iter_dialing_rule_list(

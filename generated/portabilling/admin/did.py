@@ -258,13 +258,13 @@ class DIDService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_do_batch: int | UnsetType = UNSET,
-        i_group: int | UnsetType = UNSET,
-        number: str | UnsetType = UNSET,
-        usage: str | UnsetType = UNSET,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_do_batch: int | None | UnsetType = UNSET,
+        i_group: int | None | UnsetType = UNSET,
+        number: str | None | UnsetType = UNSET,
+        usage: str | None | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetDIDNumberListResponse: ...
 
     def get_number_list(
@@ -285,13 +285,13 @@ class DIDService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_do_batch: int | UnsetType = UNSET,
-        i_group: int | UnsetType = UNSET,
-        number: str | UnsetType = UNSET,
-        usage: str | UnsetType = UNSET,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_do_batch: int | None | UnsetType = UNSET,
+        i_group: int | None | UnsetType = UNSET,
+        number: str | None | UnsetType = UNSET,
+        usage: str | None | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[DIDInfo]: ...
 
     def iter_number_list(
@@ -314,8 +314,8 @@ class DIDService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_did_number: int | UnsetType = UNSET,
-        number: str | UnsetType = UNSET,
+        i_did_number: int | None | UnsetType = UNSET,
+        number: str | None | UnsetType = UNSET,
     ) -> GetDIDNumberInfoResponse: ...
 
     def get_number_info(
@@ -388,8 +388,8 @@ class DIDService(ServiceBase):
         /,
         *,
         number: str,
-        reserve_term: int | UnsetType = UNSET,
-        i_customer: int | UnsetType = UNSET,
+        reserve_term: int | None | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
     ) -> ReserveDIDNumberResponse: ...
 
     def reserve_number(
@@ -489,7 +489,7 @@ class DIDService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_group: int | UnsetType = UNSET,
+        i_group: int | None | UnsetType = UNSET,
     ) -> GetDidGroupInfoResponse: ...
 
     def get_did_group_info(
@@ -509,9 +509,9 @@ class DIDService(ServiceBase):
         request: None = None,
         /,
         *,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetDidGroupListResponse: ...
 
     def get_did_group_list(
@@ -532,9 +532,9 @@ class DIDService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[DIDGroupInfo]: ...
 
     def iter_did_group_list(
@@ -613,7 +613,7 @@ class DIDService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_do_batch: int | UnsetType = UNSET,
+        i_do_batch: int | None | UnsetType = UNSET,
     ) -> GetDIDDoBatchInfoResponse: ...
 
     def get_do_batch_info(
@@ -633,9 +633,9 @@ class DIDService(ServiceBase):
         request: None = None,
         /,
         *,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetDIDDoBatchListResponse: ...
 
     def get_do_batch_list(
@@ -656,9 +656,9 @@ class DIDService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[DIDBatchInfo]: ...
 
     def iter_do_batch_list(
@@ -759,7 +759,7 @@ class DIDService(ServiceBase):
         *,
         i_do_batch: int,
         numbers: list[str],
-        description: str | UnsetType = UNSET,
+        description: str | None | UnsetType = UNSET,
     ) -> BulkDIDAddNumbersResponse: ...
 
     def bulk_add_numbers(
@@ -780,8 +780,8 @@ class DIDService(ServiceBase):
         /,
         *,
         i_vendor: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetDidProviderListResponse: ...
 
     def get_did_provider_list(
@@ -803,8 +803,8 @@ class DIDService(ServiceBase):
         *,
         page_size: int = 100,
         i_vendor: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[DIDProviderInfo]: ...
 
     def iter_did_provider_list(
@@ -889,8 +889,8 @@ class DIDService(ServiceBase):
         /,
         *,
         i_do_batch: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetDIDNumberRangeListResponse: ...
 
     def get_number_range_list(
@@ -912,8 +912,8 @@ class DIDService(ServiceBase):
         *,
         page_size: int = 100,
         i_do_batch: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[NumberRangeInfo]: ...
 
     def iter_number_range_list(
@@ -1000,8 +1000,8 @@ class DIDService(ServiceBase):
         /,
         *,
         i_group: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetDidPricingListResponse: ...
 
     def get_did_pricing_list(
@@ -1023,8 +1023,8 @@ class DIDService(ServiceBase):
         *,
         page_size: int = 100,
         i_group: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[DIDPricingInfo]: ...
 
     def iter_did_pricing_list(
@@ -1108,8 +1108,8 @@ class DIDService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_do_batch: int | UnsetType = UNSET,
-        format: str | UnsetType = UNSET,
+        i_do_batch: int | None | UnsetType = UNSET,
+        format: str | None | UnsetType = UNSET,
     ) -> ExportDIDNumberListResponse: ...
 
     def export_number_list(
@@ -1149,9 +1149,9 @@ class DIDService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetDIDNumberReservationListResponse: ...
 
     def get_number_reservation_list(
@@ -1172,9 +1172,9 @@ class DIDService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[DIDInfo]: ...
 
     def iter_number_reservation_list(
@@ -1207,13 +1207,13 @@ class AsyncDIDService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_do_batch: int | UnsetType = UNSET,
-        i_group: int | UnsetType = UNSET,
-        number: str | UnsetType = UNSET,
-        usage: str | UnsetType = UNSET,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_do_batch: int | None | UnsetType = UNSET,
+        i_group: int | None | UnsetType = UNSET,
+        number: str | None | UnsetType = UNSET,
+        usage: str | None | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetDIDNumberListResponse: ...
 
     async def get_number_list(
@@ -1234,13 +1234,13 @@ class AsyncDIDService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_do_batch: int | UnsetType = UNSET,
-        i_group: int | UnsetType = UNSET,
-        number: str | UnsetType = UNSET,
-        usage: str | UnsetType = UNSET,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_do_batch: int | None | UnsetType = UNSET,
+        i_group: int | None | UnsetType = UNSET,
+        number: str | None | UnsetType = UNSET,
+        usage: str | None | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[DIDInfo]: ...
 
     async def iter_number_list(
@@ -1266,8 +1266,8 @@ class AsyncDIDService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_did_number: int | UnsetType = UNSET,
-        number: str | UnsetType = UNSET,
+        i_did_number: int | None | UnsetType = UNSET,
+        number: str | None | UnsetType = UNSET,
     ) -> GetDIDNumberInfoResponse: ...
 
     async def get_number_info(
@@ -1346,8 +1346,8 @@ class AsyncDIDService(AsyncServiceBase):
         /,
         *,
         number: str,
-        reserve_term: int | UnsetType = UNSET,
-        i_customer: int | UnsetType = UNSET,
+        reserve_term: int | None | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
     ) -> ReserveDIDNumberResponse: ...
 
     async def reserve_number(
@@ -1449,7 +1449,7 @@ class AsyncDIDService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_group: int | UnsetType = UNSET,
+        i_group: int | None | UnsetType = UNSET,
     ) -> GetDidGroupInfoResponse: ...
 
     async def get_did_group_info(
@@ -1469,9 +1469,9 @@ class AsyncDIDService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetDidGroupListResponse: ...
 
     async def get_did_group_list(
@@ -1492,9 +1492,9 @@ class AsyncDIDService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[DIDGroupInfo]: ...
 
     async def iter_did_group_list(
@@ -1578,7 +1578,7 @@ class AsyncDIDService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_do_batch: int | UnsetType = UNSET,
+        i_do_batch: int | None | UnsetType = UNSET,
     ) -> GetDIDDoBatchInfoResponse: ...
 
     async def get_do_batch_info(
@@ -1598,9 +1598,9 @@ class AsyncDIDService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetDIDDoBatchListResponse: ...
 
     async def get_do_batch_list(
@@ -1621,9 +1621,9 @@ class AsyncDIDService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[DIDBatchInfo]: ...
 
     async def iter_do_batch_list(
@@ -1729,7 +1729,7 @@ class AsyncDIDService(AsyncServiceBase):
         *,
         i_do_batch: int,
         numbers: list[str],
-        description: str | UnsetType = UNSET,
+        description: str | None | UnsetType = UNSET,
     ) -> BulkDIDAddNumbersResponse: ...
 
     async def bulk_add_numbers(
@@ -1750,8 +1750,8 @@ class AsyncDIDService(AsyncServiceBase):
         /,
         *,
         i_vendor: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetDidProviderListResponse: ...
 
     async def get_did_provider_list(
@@ -1773,8 +1773,8 @@ class AsyncDIDService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_vendor: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[DIDProviderInfo]: ...
 
     async def iter_did_provider_list(
@@ -1862,8 +1862,8 @@ class AsyncDIDService(AsyncServiceBase):
         /,
         *,
         i_do_batch: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetDIDNumberRangeListResponse: ...
 
     async def get_number_range_list(
@@ -1885,8 +1885,8 @@ class AsyncDIDService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_do_batch: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[NumberRangeInfo]: ...
 
     async def iter_number_range_list(
@@ -1974,8 +1974,8 @@ class AsyncDIDService(AsyncServiceBase):
         /,
         *,
         i_group: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetDidPricingListResponse: ...
 
     async def get_did_pricing_list(
@@ -1997,8 +1997,8 @@ class AsyncDIDService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_group: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[DIDPricingInfo]: ...
 
     async def iter_did_pricing_list(
@@ -2083,8 +2083,8 @@ class AsyncDIDService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_do_batch: int | UnsetType = UNSET,
-        format: str | UnsetType = UNSET,
+        i_do_batch: int | None | UnsetType = UNSET,
+        format: str | None | UnsetType = UNSET,
     ) -> ExportDIDNumberListResponse: ...
 
     async def export_number_list(
@@ -2124,9 +2124,9 @@ class AsyncDIDService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetDIDNumberReservationListResponse: ...
 
     async def get_number_reservation_list(
@@ -2147,9 +2147,9 @@ class AsyncDIDService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[DIDInfo]: ...
 
     async def iter_number_reservation_list(

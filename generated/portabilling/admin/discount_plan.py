@@ -197,7 +197,7 @@ class DiscountPlanService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_vd_plan: int | UnsetType = UNSET,
+        i_vd_plan: int | None | UnsetType = UNSET,
     ) -> GetDiscountPlanInfoResponse: ...
 
     def get_discount_plan_info(
@@ -217,11 +217,11 @@ class DiscountPlanService(ServiceBase):
         request: None = None,
         /,
         *,
-        name: str | UnsetType = UNSET,
-        i_customer: int | UnsetType = UNSET,
-        iso_4217: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        iso_4217: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetDiscountPlanListResponse: ...
 
     def get_discount_plan_list(
@@ -242,11 +242,11 @@ class DiscountPlanService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        name: str | UnsetType = UNSET,
-        i_customer: int | UnsetType = UNSET,
-        iso_4217: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        iso_4217: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[DiscountPlanInfo]: ...
 
     def iter_discount_plan_list(
@@ -330,8 +330,8 @@ class DiscountPlanService(ServiceBase):
         /,
         *,
         i_vd_plan: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetDiscountPlanDiscountItemListResponse: ...
 
     def get_discount_item_list(
@@ -353,8 +353,8 @@ class DiscountPlanService(ServiceBase):
         *,
         page_size: int = 100,
         i_vd_plan: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[VDPlanItemInfo]: ...
 
     def iter_discount_item_list(
@@ -440,8 +440,8 @@ class DiscountPlanService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_account: int | UnsetType = UNSET,
-        i_customer: int | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
     ) -> GetDiscountPlanDiscountCounterListResponse: ...
 
     def get_discount_counter_list(
@@ -463,7 +463,7 @@ class DiscountPlanService(ServiceBase):
         *,
         i_account: int,
         i_vd_plan: int,
-        i_dest_group: int | UnsetType = UNSET,
+        i_dest_group: int | None | UnsetType = UNSET,
     ) -> ResetDiscountPlanDiscountCounterResponse: ...
 
     def reset_discount_counter(
@@ -484,8 +484,8 @@ class DiscountPlanService(ServiceBase):
         /,
         *,
         i_vd_plan: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetDiscountPlanDiscountThresholdListResponse: ...
 
     def get_discount_threshold_list(
@@ -507,8 +507,8 @@ class DiscountPlanService(ServiceBase):
         *,
         page_size: int = 100,
         i_vd_plan: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[DiscountThresholdInfo]: ...
 
     def iter_discount_threshold_list(
@@ -595,8 +595,8 @@ class DiscountPlanService(ServiceBase):
         /,
         *,
         i_vd_plan: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetDiscountPlanDiscountPeriodListResponse: ...
 
     def get_discount_period_list(
@@ -618,8 +618,8 @@ class DiscountPlanService(ServiceBase):
         *,
         page_size: int = 100,
         i_vd_plan: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[DiscountPeriodInfo]: ...
 
     def iter_discount_period_list(
@@ -734,7 +734,7 @@ class AsyncDiscountPlanService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_vd_plan: int | UnsetType = UNSET,
+        i_vd_plan: int | None | UnsetType = UNSET,
     ) -> GetDiscountPlanInfoResponse: ...
 
     async def get_discount_plan_info(
@@ -754,11 +754,11 @@ class AsyncDiscountPlanService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        name: str | UnsetType = UNSET,
-        i_customer: int | UnsetType = UNSET,
-        iso_4217: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        iso_4217: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetDiscountPlanListResponse: ...
 
     async def get_discount_plan_list(
@@ -779,11 +779,11 @@ class AsyncDiscountPlanService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        name: str | UnsetType = UNSET,
-        i_customer: int | UnsetType = UNSET,
-        iso_4217: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        iso_4217: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[DiscountPlanInfo]: ...
 
     async def iter_discount_plan_list(
@@ -870,8 +870,8 @@ class AsyncDiscountPlanService(AsyncServiceBase):
         /,
         *,
         i_vd_plan: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetDiscountPlanDiscountItemListResponse: ...
 
     async def get_discount_item_list(
@@ -893,8 +893,8 @@ class AsyncDiscountPlanService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_vd_plan: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[VDPlanItemInfo]: ...
 
     async def iter_discount_item_list(
@@ -981,8 +981,8 @@ class AsyncDiscountPlanService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_account: int | UnsetType = UNSET,
-        i_customer: int | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
     ) -> GetDiscountPlanDiscountCounterListResponse: ...
 
     async def get_discount_counter_list(
@@ -1004,7 +1004,7 @@ class AsyncDiscountPlanService(AsyncServiceBase):
         *,
         i_account: int,
         i_vd_plan: int,
-        i_dest_group: int | UnsetType = UNSET,
+        i_dest_group: int | None | UnsetType = UNSET,
     ) -> ResetDiscountPlanDiscountCounterResponse: ...
 
     async def reset_discount_counter(
@@ -1025,8 +1025,8 @@ class AsyncDiscountPlanService(AsyncServiceBase):
         /,
         *,
         i_vd_plan: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetDiscountPlanDiscountThresholdListResponse: ...
 
     async def get_discount_threshold_list(
@@ -1048,8 +1048,8 @@ class AsyncDiscountPlanService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_vd_plan: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[DiscountThresholdInfo]: ...
 
     async def iter_discount_threshold_list(
@@ -1137,8 +1137,8 @@ class AsyncDiscountPlanService(AsyncServiceBase):
         /,
         *,
         i_vd_plan: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetDiscountPlanDiscountPeriodListResponse: ...
 
     async def get_discount_period_list(
@@ -1160,8 +1160,8 @@ class AsyncDiscountPlanService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_vd_plan: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[DiscountPeriodInfo]: ...
 
     async def iter_discount_period_list(

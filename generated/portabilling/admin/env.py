@@ -93,7 +93,7 @@ class EnvService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_env: int | UnsetType = UNSET,
+        i_env: int | None | UnsetType = UNSET,
     ) -> GetEnvInfoResponse: ...
 
     def get_env_info(
@@ -111,8 +111,8 @@ class EnvService(ServiceBase):
         request: None = None,
         /,
         *,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetEnvListResponse: ...
 
     def get_env_list(
@@ -133,8 +133,8 @@ class EnvService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[EnvInfo]: ...
 
     def iter_env_list(
@@ -171,7 +171,7 @@ class EnvService(ServiceBase):
         /,
         *,
         i_env: int,
-        section: str | UnsetType = UNSET,
+        section: str | None | UnsetType = UNSET,
     ) -> GetEnvConfigResponse: ...
 
     def get_env_config(
@@ -211,8 +211,8 @@ class EnvService(ServiceBase):
         /,
         *,
         i_env: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetEnvLicenseListResponse: ...
 
     def get_env_license_list(
@@ -234,8 +234,8 @@ class EnvService(ServiceBase):
         *,
         page_size: int = 100,
         i_env: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[EnvLicenseInfo]: ...
 
     def iter_env_license_list(
@@ -345,7 +345,7 @@ class AsyncEnvService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_env: int | UnsetType = UNSET,
+        i_env: int | None | UnsetType = UNSET,
     ) -> GetEnvInfoResponse: ...
 
     async def get_env_info(
@@ -363,8 +363,8 @@ class AsyncEnvService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetEnvListResponse: ...
 
     async def get_env_list(
@@ -385,8 +385,8 @@ class AsyncEnvService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[EnvInfo]: ...
 
     async def iter_env_list(
@@ -424,7 +424,7 @@ class AsyncEnvService(AsyncServiceBase):
         /,
         *,
         i_env: int,
-        section: str | UnsetType = UNSET,
+        section: str | None | UnsetType = UNSET,
     ) -> GetEnvConfigResponse: ...
 
     async def get_env_config(
@@ -466,8 +466,8 @@ class AsyncEnvService(AsyncServiceBase):
         /,
         *,
         i_env: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetEnvLicenseListResponse: ...
 
     async def get_env_license_list(
@@ -489,8 +489,8 @@ class AsyncEnvService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_env: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[EnvLicenseInfo]: ...
 
     async def iter_env_license_list(

@@ -91,7 +91,7 @@ class GenericService(ServiceBase):
         /,
         *,
         name: str,
-        arguments: Any | UnsetType = UNSET,
+        arguments: Any | None | UnsetType = UNSET,
     ) -> CallGenericCustomHookResponse: ...
 
     def call_custom_hook(
@@ -185,7 +185,7 @@ class AsyncGenericService(AsyncServiceBase):
         /,
         *,
         name: str,
-        arguments: Any | UnsetType = UNSET,
+        arguments: Any | None | UnsetType = UNSET,
     ) -> CallGenericCustomHookResponse: ...
 
     async def call_custom_hook(

@@ -119,7 +119,7 @@ class HuntgroupService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_c_group: int | UnsetType = UNSET,
+        i_c_group: int | None | UnsetType = UNSET,
     ) -> GetHuntgroupInfoResponse: ...
 
     def get_huntgroup_info(
@@ -139,9 +139,9 @@ class HuntgroupService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetHuntgroupListResponse: ...
 
     def get_huntgroup_list(
@@ -162,9 +162,9 @@ class HuntgroupService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[HuntgroupInfo]: ...
 
     def iter_huntgroup_list(
@@ -286,8 +286,8 @@ class HuntgroupService(ServiceBase):
         /,
         *,
         i_c_group: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetHuntgroupScheduleListResponse: ...
 
     def get_huntgroup_schedule_list(
@@ -309,8 +309,8 @@ class HuntgroupService(ServiceBase):
         *,
         page_size: int = 100,
         i_c_group: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[HuntgroupScheduleInfo]: ...
 
     def iter_huntgroup_schedule_list(
@@ -424,7 +424,7 @@ class AsyncHuntgroupService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_c_group: int | UnsetType = UNSET,
+        i_c_group: int | None | UnsetType = UNSET,
     ) -> GetHuntgroupInfoResponse: ...
 
     async def get_huntgroup_info(
@@ -444,9 +444,9 @@ class AsyncHuntgroupService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetHuntgroupListResponse: ...
 
     async def get_huntgroup_list(
@@ -467,9 +467,9 @@ class AsyncHuntgroupService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[HuntgroupInfo]: ...
 
     async def iter_huntgroup_list(
@@ -596,8 +596,8 @@ class AsyncHuntgroupService(AsyncServiceBase):
         /,
         *,
         i_c_group: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetHuntgroupScheduleListResponse: ...
 
     async def get_huntgroup_schedule_list(
@@ -619,8 +619,8 @@ class AsyncHuntgroupService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_c_group: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[HuntgroupScheduleInfo]: ...
 
     async def iter_huntgroup_schedule_list(

@@ -161,13 +161,13 @@ class InvoiceService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        status: InvoiceStatus | UnsetType = UNSET,
-        from_date: date | UnsetType = UNSET,
-        to_date: date | UnsetType = UNSET,
-        get_total: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        status: InvoiceStatus | None | UnsetType = UNSET,
+        from_date: date | None | UnsetType = UNSET,
+        to_date: date | None | UnsetType = UNSET,
+        get_total: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetInvoiceListResponse: ...
 
     def get_invoice_list(
@@ -188,13 +188,13 @@ class InvoiceService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        status: InvoiceStatus | UnsetType = UNSET,
-        from_date: date | UnsetType = UNSET,
-        to_date: date | UnsetType = UNSET,
-        get_total: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        status: InvoiceStatus | None | UnsetType = UNSET,
+        from_date: date | None | UnsetType = UNSET,
+        to_date: date | None | UnsetType = UNSET,
+        get_total: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[InvoiceInfo]: ...
 
     def iter_invoice_list(
@@ -218,7 +218,7 @@ class InvoiceService(ServiceBase):
         /,
         *,
         i_invoice: int,
-        get_pdf: int | UnsetType = UNSET,
+        get_pdf: int | None | UnsetType = UNSET,
     ) -> GetInvoiceInfoResponse: ...
 
     def get_invoice_info(
@@ -255,7 +255,7 @@ class InvoiceService(ServiceBase):
         /,
         *,
         i_invoice: int,
-        comment: str | UnsetType = UNSET,
+        comment: str | None | UnsetType = UNSET,
         reason: str,
     ) -> VoidInvoiceResponse: ...
 
@@ -315,7 +315,7 @@ class InvoiceService(ServiceBase):
         /,
         *,
         i_invoice: int,
-        email: str | UnsetType = UNSET,
+        email: str | None | UnsetType = UNSET,
     ) -> SendInvoiceResponse: ...
 
     def send_invoice(
@@ -354,8 +354,8 @@ class InvoiceService(ServiceBase):
         /,
         *,
         i_invoice: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetInvoiceXdrListResponse: ...
 
     def get_invoice_xdr_list(
@@ -377,8 +377,8 @@ class InvoiceService(ServiceBase):
         *,
         page_size: int = 100,
         i_invoice: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[XDRInfo]: ...
 
     def iter_invoice_xdr_list(
@@ -402,7 +402,7 @@ class InvoiceService(ServiceBase):
         /,
         *,
         i_invoice: int,
-        payment_date: date | UnsetType = UNSET,
+        payment_date: date | None | UnsetType = UNSET,
     ) -> MarkInvoicePaidResponse: ...
 
     def mark_invoice_paid(
@@ -443,8 +443,8 @@ class InvoiceService(ServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetInvoiceTemplateBindingListResponse: ...
 
     def get_invoice_template_binding_list(
@@ -466,8 +466,8 @@ class InvoiceService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[InvoiceTemplateBindingInfo]: ...
 
     def iter_invoice_template_binding_list(
@@ -554,7 +554,7 @@ class InvoiceService(ServiceBase):
         /,
         *,
         i_customer: int,
-        year: int | UnsetType = UNSET,
+        year: int | None | UnsetType = UNSET,
     ) -> GetInvoiceSummaryResponse: ...
 
     def get_invoice_summary(
@@ -623,13 +623,13 @@ class AsyncInvoiceService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        status: InvoiceStatus | UnsetType = UNSET,
-        from_date: date | UnsetType = UNSET,
-        to_date: date | UnsetType = UNSET,
-        get_total: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        status: InvoiceStatus | None | UnsetType = UNSET,
+        from_date: date | None | UnsetType = UNSET,
+        to_date: date | None | UnsetType = UNSET,
+        get_total: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetInvoiceListResponse: ...
 
     async def get_invoice_list(
@@ -650,13 +650,13 @@ class AsyncInvoiceService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        status: InvoiceStatus | UnsetType = UNSET,
-        from_date: date | UnsetType = UNSET,
-        to_date: date | UnsetType = UNSET,
-        get_total: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        status: InvoiceStatus | None | UnsetType = UNSET,
+        from_date: date | None | UnsetType = UNSET,
+        to_date: date | None | UnsetType = UNSET,
+        get_total: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[InvoiceInfo]: ...
 
     async def iter_invoice_list(
@@ -683,7 +683,7 @@ class AsyncInvoiceService(AsyncServiceBase):
         /,
         *,
         i_invoice: int,
-        get_pdf: int | UnsetType = UNSET,
+        get_pdf: int | None | UnsetType = UNSET,
     ) -> GetInvoiceInfoResponse: ...
 
     async def get_invoice_info(
@@ -720,7 +720,7 @@ class AsyncInvoiceService(AsyncServiceBase):
         /,
         *,
         i_invoice: int,
-        comment: str | UnsetType = UNSET,
+        comment: str | None | UnsetType = UNSET,
         reason: str,
     ) -> VoidInvoiceResponse: ...
 
@@ -780,7 +780,7 @@ class AsyncInvoiceService(AsyncServiceBase):
         /,
         *,
         i_invoice: int,
-        email: str | UnsetType = UNSET,
+        email: str | None | UnsetType = UNSET,
     ) -> SendInvoiceResponse: ...
 
     async def send_invoice(
@@ -821,8 +821,8 @@ class AsyncInvoiceService(AsyncServiceBase):
         /,
         *,
         i_invoice: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetInvoiceXdrListResponse: ...
 
     async def get_invoice_xdr_list(
@@ -844,8 +844,8 @@ class AsyncInvoiceService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_invoice: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[XDRInfo]: ...
 
     async def iter_invoice_xdr_list(
@@ -872,7 +872,7 @@ class AsyncInvoiceService(AsyncServiceBase):
         /,
         *,
         i_invoice: int,
-        payment_date: date | UnsetType = UNSET,
+        payment_date: date | None | UnsetType = UNSET,
     ) -> MarkInvoicePaidResponse: ...
 
     async def mark_invoice_paid(
@@ -913,8 +913,8 @@ class AsyncInvoiceService(AsyncServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetInvoiceTemplateBindingListResponse: ...
 
     async def get_invoice_template_binding_list(
@@ -936,8 +936,8 @@ class AsyncInvoiceService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[InvoiceTemplateBindingInfo]: ...
 
     async def iter_invoice_template_binding_list(
@@ -1027,7 +1027,7 @@ class AsyncInvoiceService(AsyncServiceBase):
         /,
         *,
         i_customer: int,
-        year: int | UnsetType = UNSET,
+        year: int | None | UnsetType = UNSET,
     ) -> GetInvoiceSummaryResponse: ...
 
     async def get_invoice_summary(

@@ -125,7 +125,7 @@ class IVRService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_ivr_application: int | UnsetType = UNSET,
+        i_ivr_application: int | None | UnsetType = UNSET,
     ) -> GetIvrApplicationInfoResponse: ...
 
     def get_ivr_application_info(
@@ -145,9 +145,9 @@ class IVRService(ServiceBase):
         request: None = None,
         /,
         *,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetIvrApplicationListResponse: ...
 
     def get_ivr_application_list(
@@ -168,9 +168,9 @@ class IVRService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[IVRApplicationInfo]: ...
 
     def iter_ivr_application_list(
@@ -254,8 +254,8 @@ class IVRService(ServiceBase):
         /,
         *,
         i_ivr_application: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetIVRPromptListResponse: ...
 
     def get_prompt_list(
@@ -277,8 +277,8 @@ class IVRService(ServiceBase):
         *,
         page_size: int = 100,
         i_ivr_application: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[PromptInfo]: ...
 
     def iter_prompt_list(
@@ -359,8 +359,8 @@ class IVRService(ServiceBase):
         /,
         *,
         i_ivr_application: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetIvrScheduleListResponse: ...
 
     def get_ivr_schedule_list(
@@ -382,8 +382,8 @@ class IVRService(ServiceBase):
         *,
         page_size: int = 100,
         i_ivr_application: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[IVRScheduleInfo]: ...
 
     def iter_ivr_schedule_list(
@@ -475,7 +475,7 @@ class AsyncIVRService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_ivr_application: int | UnsetType = UNSET,
+        i_ivr_application: int | None | UnsetType = UNSET,
     ) -> GetIvrApplicationInfoResponse: ...
 
     async def get_ivr_application_info(
@@ -495,9 +495,9 @@ class AsyncIVRService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetIvrApplicationListResponse: ...
 
     async def get_ivr_application_list(
@@ -518,9 +518,9 @@ class AsyncIVRService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[IVRApplicationInfo]: ...
 
     async def iter_ivr_application_list(
@@ -607,8 +607,8 @@ class AsyncIVRService(AsyncServiceBase):
         /,
         *,
         i_ivr_application: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetIVRPromptListResponse: ...
 
     async def get_prompt_list(
@@ -630,8 +630,8 @@ class AsyncIVRService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_ivr_application: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[PromptInfo]: ...
 
     async def iter_prompt_list(
@@ -717,8 +717,8 @@ class AsyncIVRService(AsyncServiceBase):
         /,
         *,
         i_ivr_application: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetIvrScheduleListResponse: ...
 
     async def get_ivr_schedule_list(
@@ -740,8 +740,8 @@ class AsyncIVRService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_ivr_application: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[IVRScheduleInfo]: ...
 
     async def iter_ivr_schedule_list(

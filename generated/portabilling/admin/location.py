@@ -105,7 +105,7 @@ class LocationService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_location: int | UnsetType = UNSET,
+        i_location: int | None | UnsetType = UNSET,
     ) -> GetLocationInfoResponse: ...
 
     def get_location_info(
@@ -123,9 +123,9 @@ class LocationService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetLocationListResponse: ...
 
     def get_location_list(
@@ -146,9 +146,9 @@ class LocationService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[LocationInfo]: ...
 
     def iter_location_list(
@@ -248,8 +248,8 @@ class LocationService(ServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetLocationZoneListResponse: ...
 
     def get_location_zone_list(
@@ -271,8 +271,8 @@ class LocationService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[LocationZoneInfo]: ...
 
     def iter_location_zone_list(
@@ -384,7 +384,7 @@ class AsyncLocationService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_location: int | UnsetType = UNSET,
+        i_location: int | None | UnsetType = UNSET,
     ) -> GetLocationInfoResponse: ...
 
     async def get_location_info(
@@ -404,9 +404,9 @@ class AsyncLocationService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetLocationListResponse: ...
 
     async def get_location_list(
@@ -427,9 +427,9 @@ class AsyncLocationService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[LocationInfo]: ...
 
     async def iter_location_list(
@@ -534,8 +534,8 @@ class AsyncLocationService(AsyncServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetLocationZoneListResponse: ...
 
     async def get_location_zone_list(
@@ -557,8 +557,8 @@ class AsyncLocationService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[LocationZoneInfo]: ...
 
     async def iter_location_zone_list(

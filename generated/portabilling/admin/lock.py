@@ -52,7 +52,7 @@ class LockService(ServiceBase):
         *,
         object_: str,
         i_object: int,
-        ttl: int | UnsetType = UNSET,
+        ttl: int | None | UnsetType = UNSET,
     ) -> AcquireLockResponse: ...
 
     def acquire_lock(
@@ -88,7 +88,7 @@ class LockService(ServiceBase):
         request: None = None,
         /,
         *,
-        object_: str | UnsetType = UNSET,
+        object_: str | None | UnsetType = UNSET,
     ) -> GetLockListResponse: ...
 
     def get_lock_list(
@@ -116,7 +116,7 @@ class AsyncLockService(AsyncServiceBase):
         *,
         object_: str,
         i_object: int,
-        ttl: int | UnsetType = UNSET,
+        ttl: int | None | UnsetType = UNSET,
     ) -> AcquireLockResponse: ...
 
     async def acquire_lock(
@@ -152,7 +152,7 @@ class AsyncLockService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        object_: str | UnsetType = UNSET,
+        object_: str | None | UnsetType = UNSET,
     ) -> GetLockListResponse: ...
 
     async def get_lock_list(

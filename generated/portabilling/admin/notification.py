@@ -184,11 +184,11 @@ class NotificationService(ServiceBase):
         request: None = None,
         /,
         *,
-        object_: str | UnsetType = UNSET,
-        i_object: int | UnsetType = UNSET,
-        acknowledged: YesNo | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        object_: str | None | UnsetType = UNSET,
+        i_object: int | None | UnsetType = UNSET,
+        acknowledged: YesNo | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetNotificationListResponse: ...
 
     def get_notification_list(
@@ -209,11 +209,11 @@ class NotificationService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        object_: str | UnsetType = UNSET,
-        i_object: int | UnsetType = UNSET,
-        acknowledged: YesNo | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        object_: str | None | UnsetType = UNSET,
+        i_object: int | None | UnsetType = UNSET,
+        acknowledged: YesNo | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[NotificationInfo]: ...
 
     def iter_notification_list(
@@ -258,7 +258,7 @@ class NotificationService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_webhook: int | UnsetType = UNSET,
+        i_webhook: int | None | UnsetType = UNSET,
     ) -> GetNotificationWebhookInfoResponse: ...
 
     def get_webhook_info(
@@ -278,9 +278,9 @@ class NotificationService(ServiceBase):
         request: None = None,
         /,
         *,
-        active: YesNo | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        active: YesNo | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetNotificationWebhookListResponse: ...
 
     def get_webhook_list(
@@ -301,9 +301,9 @@ class NotificationService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        active: YesNo | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        active: YesNo | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[WebhookInfo]: ...
 
     def iter_webhook_list(
@@ -437,8 +437,8 @@ class NotificationService(ServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetNotificationRuleListResponse: ...
 
     def get_notification_rule_list(
@@ -460,8 +460,8 @@ class NotificationService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[NotificationRuleInfo]: ...
 
     def iter_notification_rule_list(
@@ -548,8 +548,8 @@ class NotificationService(ServiceBase):
         /,
         *,
         i_env: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetNotificationMessageTemplateListResponse: ...
 
     def get_message_template_list(
@@ -571,8 +571,8 @@ class NotificationService(ServiceBase):
         *,
         page_size: int = 100,
         i_env: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[MessageTemplateInfo]: ...
 
     def iter_message_template_list(
@@ -686,11 +686,11 @@ class AsyncNotificationService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        object_: str | UnsetType = UNSET,
-        i_object: int | UnsetType = UNSET,
-        acknowledged: YesNo | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        object_: str | None | UnsetType = UNSET,
+        i_object: int | None | UnsetType = UNSET,
+        acknowledged: YesNo | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetNotificationListResponse: ...
 
     async def get_notification_list(
@@ -711,11 +711,11 @@ class AsyncNotificationService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        object_: str | UnsetType = UNSET,
-        i_object: int | UnsetType = UNSET,
-        acknowledged: YesNo | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        object_: str | None | UnsetType = UNSET,
+        i_object: int | None | UnsetType = UNSET,
+        acknowledged: YesNo | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[NotificationInfo]: ...
 
     async def iter_notification_list(
@@ -761,7 +761,7 @@ class AsyncNotificationService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_webhook: int | UnsetType = UNSET,
+        i_webhook: int | None | UnsetType = UNSET,
     ) -> GetNotificationWebhookInfoResponse: ...
 
     async def get_webhook_info(
@@ -781,9 +781,9 @@ class AsyncNotificationService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        active: YesNo | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        active: YesNo | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetNotificationWebhookListResponse: ...
 
     async def get_webhook_list(
@@ -804,9 +804,9 @@ class AsyncNotificationService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        active: YesNo | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        active: YesNo | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[WebhookInfo]: ...
 
     async def iter_webhook_list(
@@ -941,8 +941,8 @@ class AsyncNotificationService(AsyncServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetNotificationRuleListResponse: ...
 
     async def get_notification_rule_list(
@@ -964,8 +964,8 @@ class AsyncNotificationService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[NotificationRuleInfo]: ...
 
     async def iter_notification_rule_list(
@@ -1053,8 +1053,8 @@ class AsyncNotificationService(AsyncServiceBase):
         /,
         *,
         i_env: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetNotificationMessageTemplateListResponse: ...
 
     async def get_message_template_list(
@@ -1076,8 +1076,8 @@ class AsyncNotificationService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_env: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[MessageTemplateInfo]: ...
 
     async def iter_message_template_list(

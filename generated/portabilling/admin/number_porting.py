@@ -142,7 +142,7 @@ class NumberPortingService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_porting_request: int | UnsetType = UNSET,
+        i_porting_request: int | None | UnsetType = UNSET,
     ) -> GetNumberPortingRequestInfoResponse: ...
 
     def get_porting_request_info(
@@ -162,10 +162,10 @@ class NumberPortingService(ServiceBase):
         request: None = None,
         /,
         *,
-        status: PortingStatus | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        status: PortingStatus | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetNumberPortingRequestListResponse: ...
 
     def get_porting_request_list(
@@ -186,10 +186,10 @@ class NumberPortingService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        status: PortingStatus | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        status: PortingStatus | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[PortingRequestInfo]: ...
 
     def iter_porting_request_list(
@@ -295,7 +295,7 @@ class NumberPortingService(ServiceBase):
         /,
         *,
         i_porting_request: int,
-        reason: str | UnsetType = UNSET,
+        reason: str | None | UnsetType = UNSET,
     ) -> CancelNumberPortingRequestResponse: ...
 
     def cancel_porting_request(
@@ -316,8 +316,8 @@ class NumberPortingService(ServiceBase):
         /,
         *,
         i_porting_request: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetNumberPortingDocumentListResponse: ...
 
     def get_porting_document_list(
@@ -339,8 +339,8 @@ class NumberPortingService(ServiceBase):
         *,
         page_size: int = 100,
         i_porting_request: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[PortingDocumentInfo]: ...
 
     def iter_porting_document_list(
@@ -454,7 +454,7 @@ class AsyncNumberPortingService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_porting_request: int | UnsetType = UNSET,
+        i_porting_request: int | None | UnsetType = UNSET,
     ) -> GetNumberPortingRequestInfoResponse: ...
 
     async def get_porting_request_info(
@@ -474,10 +474,10 @@ class AsyncNumberPortingService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        status: PortingStatus | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        status: PortingStatus | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetNumberPortingRequestListResponse: ...
 
     async def get_porting_request_list(
@@ -498,10 +498,10 @@ class AsyncNumberPortingService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        status: PortingStatus | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        status: PortingStatus | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[PortingRequestInfo]: ...
 
     async def iter_porting_request_list(
@@ -608,7 +608,7 @@ class AsyncNumberPortingService(AsyncServiceBase):
         /,
         *,
         i_porting_request: int,
-        reason: str | UnsetType = UNSET,
+        reason: str | None | UnsetType = UNSET,
     ) -> CancelNumberPortingRequestResponse: ...
 
     async def cancel_porting_request(
@@ -629,8 +629,8 @@ class AsyncNumberPortingService(AsyncServiceBase):
         /,
         *,
         i_porting_request: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetNumberPortingDocumentListResponse: ...
 
     async def get_porting_document_list(
@@ -652,8 +652,8 @@ class AsyncNumberPortingService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_porting_request: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[PortingDocumentInfo]: ...
 
     async def iter_porting_document_list(

@@ -206,12 +206,12 @@ class PaymentService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetPaymentListResponse: ...
 
     def get_payment_list(
@@ -232,12 +232,12 @@ class PaymentService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[PaymentInfo]: ...
 
     def iter_payment_list(
@@ -278,12 +278,12 @@ class PaymentService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
         amount: float,
-        iso_4217: str | UnsetType = UNSET,
-        i_payment_method: int | UnsetType = UNSET,
-        visible_comment: str | UnsetType = UNSET,
+        iso_4217: str | None | UnsetType = UNSET,
+        i_payment_method: int | None | UnsetType = UNSET,
+        visible_comment: str | None | UnsetType = UNSET,
     ) -> MakePaymentResponse: ...
 
     def make_payment(
@@ -302,8 +302,8 @@ class PaymentService(ServiceBase):
         /,
         *,
         i_payment_transaction: int,
-        amount: float | UnsetType = UNSET,
-        reason: str | UnsetType = UNSET,
+        amount: float | None | UnsetType = UNSET,
+        reason: str | None | UnsetType = UNSET,
     ) -> RefundPaymentResponse: ...
 
     def refund_payment(
@@ -323,9 +323,9 @@ class PaymentService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetPaymentRefundListResponse: ...
 
     def get_refund_list(
@@ -346,9 +346,9 @@ class PaymentService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[RefundInfo]: ...
 
     def iter_refund_list(
@@ -373,8 +373,8 @@ class PaymentService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
     ) -> GetPaymentMethodInfoResponse: ...
 
     def get_payment_method_info(
@@ -394,8 +394,8 @@ class PaymentService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
         payment_method_info: PaymentMethodInfo,
     ) -> UpdatePaymentMethodResponse: ...
 
@@ -416,8 +416,8 @@ class PaymentService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
     ) -> DeletePaymentMethodResponse: ...
 
     def delete_payment_method(
@@ -443,10 +443,10 @@ class PaymentService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        status: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        status: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetPaymentTransactionListResponse: ...
 
     def get_payment_transaction_list(
@@ -467,10 +467,10 @@ class PaymentService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        status: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        status: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[PaymentInfo]: ...
 
     def iter_payment_transaction_list(
@@ -494,7 +494,7 @@ class PaymentService(ServiceBase):
         /,
         *,
         i_payment_transaction: int,
-        amount: float | UnsetType = UNSET,
+        amount: float | None | UnsetType = UNSET,
     ) -> CapturePaymentResponse: ...
 
     def capture_payment(
@@ -514,7 +514,7 @@ class PaymentService(ServiceBase):
         *,
         i_payment_transaction: int,
         i_invoice: int,
-        amount: Decimal | UnsetType = UNSET,
+        amount: Decimal | None | UnsetType = UNSET,
     ) -> AllocatePaymentResponse: ...
 
     def allocate_payment(
@@ -535,8 +535,8 @@ class PaymentService(ServiceBase):
         /,
         *,
         i_env: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetPaymentSystemListResponse: ...
 
     def get_payment_system_list(
@@ -558,8 +558,8 @@ class PaymentService(ServiceBase):
         *,
         page_size: int = 100,
         i_env: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[PaymentSystemInfo]: ...
 
     def iter_payment_system_list(
@@ -646,8 +646,8 @@ class PaymentService(ServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAutoPaymentRuleListResponse: ...
 
     def get_auto_payment_rule_list(
@@ -669,8 +669,8 @@ class PaymentService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[AutoPaymentRuleInfo]: ...
 
     def iter_auto_payment_rule_list(
@@ -757,8 +757,8 @@ class PaymentService(ServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetPaymentPlanListResponse: ...
 
     def get_payment_plan_list(
@@ -780,8 +780,8 @@ class PaymentService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[PaymentPlanInfo]: ...
 
     def iter_payment_plan_list(
@@ -885,8 +885,8 @@ class PaymentService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
     ) -> VerifyPaymentMethodResponse: ...
 
     def verify_payment_method(
@@ -914,12 +914,12 @@ class AsyncPaymentService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetPaymentListResponse: ...
 
     async def get_payment_list(
@@ -940,12 +940,12 @@ class AsyncPaymentService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[PaymentInfo]: ...
 
     async def iter_payment_list(
@@ -989,12 +989,12 @@ class AsyncPaymentService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
         amount: float,
-        iso_4217: str | UnsetType = UNSET,
-        i_payment_method: int | UnsetType = UNSET,
-        visible_comment: str | UnsetType = UNSET,
+        iso_4217: str | None | UnsetType = UNSET,
+        i_payment_method: int | None | UnsetType = UNSET,
+        visible_comment: str | None | UnsetType = UNSET,
     ) -> MakePaymentResponse: ...
 
     async def make_payment(
@@ -1013,8 +1013,8 @@ class AsyncPaymentService(AsyncServiceBase):
         /,
         *,
         i_payment_transaction: int,
-        amount: float | UnsetType = UNSET,
-        reason: str | UnsetType = UNSET,
+        amount: float | None | UnsetType = UNSET,
+        reason: str | None | UnsetType = UNSET,
     ) -> RefundPaymentResponse: ...
 
     async def refund_payment(
@@ -1034,9 +1034,9 @@ class AsyncPaymentService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetPaymentRefundListResponse: ...
 
     async def get_refund_list(
@@ -1057,9 +1057,9 @@ class AsyncPaymentService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[RefundInfo]: ...
 
     async def iter_refund_list(
@@ -1085,8 +1085,8 @@ class AsyncPaymentService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
     ) -> GetPaymentMethodInfoResponse: ...
 
     async def get_payment_method_info(
@@ -1106,8 +1106,8 @@ class AsyncPaymentService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
         payment_method_info: PaymentMethodInfo,
     ) -> UpdatePaymentMethodResponse: ...
 
@@ -1128,8 +1128,8 @@ class AsyncPaymentService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
     ) -> DeletePaymentMethodResponse: ...
 
     async def delete_payment_method(
@@ -1155,10 +1155,10 @@ class AsyncPaymentService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        status: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        status: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetPaymentTransactionListResponse: ...
 
     async def get_payment_transaction_list(
@@ -1179,10 +1179,10 @@ class AsyncPaymentService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        status: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        status: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[PaymentInfo]: ...
 
     async def iter_payment_transaction_list(
@@ -1209,7 +1209,7 @@ class AsyncPaymentService(AsyncServiceBase):
         /,
         *,
         i_payment_transaction: int,
-        amount: float | UnsetType = UNSET,
+        amount: float | None | UnsetType = UNSET,
     ) -> CapturePaymentResponse: ...
 
     async def capture_payment(
@@ -1231,7 +1231,7 @@ class AsyncPaymentService(AsyncServiceBase):
         *,
         i_payment_transaction: int,
         i_invoice: int,
-        amount: Decimal | UnsetType = UNSET,
+        amount: Decimal | None | UnsetType = UNSET,
     ) -> AllocatePaymentResponse: ...
 
     async def allocate_payment(
@@ -1252,8 +1252,8 @@ class AsyncPaymentService(AsyncServiceBase):
         /,
         *,
         i_env: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetPaymentSystemListResponse: ...
 
     async def get_payment_system_list(
@@ -1275,8 +1275,8 @@ class AsyncPaymentService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_env: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[PaymentSystemInfo]: ...
 
     async def iter_payment_system_list(
@@ -1364,8 +1364,8 @@ class AsyncPaymentService(AsyncServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAutoPaymentRuleListResponse: ...
 
     async def get_auto_payment_rule_list(
@@ -1387,8 +1387,8 @@ class AsyncPaymentService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[AutoPaymentRuleInfo]: ...
 
     async def iter_auto_payment_rule_list(
@@ -1476,8 +1476,8 @@ class AsyncPaymentService(AsyncServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetPaymentPlanListResponse: ...
 
     async def get_payment_plan_list(
@@ -1499,8 +1499,8 @@ class AsyncPaymentService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[PaymentPlanInfo]: ...
 
     async def iter_payment_plan_list(
@@ -1607,8 +1607,8 @@ class AsyncPaymentService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
     ) -> VerifyPaymentMethodResponse: ...
 
     async def verify_payment_method(

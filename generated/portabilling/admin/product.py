@@ -309,7 +309,7 @@ class ProductService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_product: int | UnsetType = UNSET,
+        i_product: int | None | UnsetType = UNSET,
     ) -> GetProductInfoResponse: ...
 
     def get_product_info(
@@ -327,14 +327,14 @@ class ProductService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        name: str | UnsetType = UNSET,
-        i_env: int | UnsetType = UNSET,
-        iso_4217: str | UnsetType = UNSET,
-        hidden: YesNo | UnsetType = UNSET,
-        addons: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        i_env: int | None | UnsetType = UNSET,
+        iso_4217: str | None | UnsetType = UNSET,
+        hidden: YesNo | None | UnsetType = UNSET,
+        addons: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetProductListResponse: ...
 
     def get_product_list(
@@ -355,14 +355,14 @@ class ProductService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        name: str | UnsetType = UNSET,
-        i_env: int | UnsetType = UNSET,
-        iso_4217: str | UnsetType = UNSET,
-        hidden: YesNo | UnsetType = UNSET,
-        addons: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        i_env: int | None | UnsetType = UNSET,
+        iso_4217: str | None | UnsetType = UNSET,
+        hidden: YesNo | None | UnsetType = UNSET,
+        addons: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[ProductInfo]: ...
 
     def iter_product_list(
@@ -504,8 +504,8 @@ class ProductService(ServiceBase):
         /,
         *,
         i_product: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetProductRatingListResponse: ...
 
     def get_rating_list(
@@ -527,8 +527,8 @@ class ProductService(ServiceBase):
         *,
         page_size: int = 100,
         i_product: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[RatingInfo]: ...
 
     def iter_rating_list(
@@ -653,7 +653,7 @@ class ProductService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_product_group: int | UnsetType = UNSET,
+        i_product_group: int | None | UnsetType = UNSET,
     ) -> GetProductGroupInfoResponse: ...
 
     def get_product_group_info(
@@ -673,9 +673,9 @@ class ProductService(ServiceBase):
         request: None = None,
         /,
         *,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetProductGroupListResponse: ...
 
     def get_product_group_list(
@@ -696,9 +696,9 @@ class ProductService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[ProductGroupInfo]: ...
 
     def iter_product_group_list(
@@ -802,8 +802,8 @@ class ProductService(ServiceBase):
         /,
         *,
         i_product: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetProductAccessibilityListResponse: ...
 
     def get_accessibility_list(
@@ -825,8 +825,8 @@ class ProductService(ServiceBase):
         *,
         page_size: int = 100,
         i_product: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[AccessibilityInfo]: ...
 
     def iter_accessibility_list(
@@ -913,8 +913,8 @@ class ProductService(ServiceBase):
         /,
         *,
         i_product: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetProductSubscriptionListResponse: ...
 
     def get_product_subscription_list(
@@ -936,8 +936,8 @@ class ProductService(ServiceBase):
         *,
         page_size: int = 100,
         i_product: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[ProductSubscriptionInfo]: ...
 
     def iter_product_subscription_list(
@@ -1024,8 +1024,8 @@ class ProductService(ServiceBase):
         /,
         *,
         i_product: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetProductOverageRuleListResponse: ...
 
     def get_overage_rule_list(
@@ -1047,8 +1047,8 @@ class ProductService(ServiceBase):
         *,
         page_size: int = 100,
         i_product: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[OverageRuleInfo]: ...
 
     def iter_overage_rule_list(
@@ -1135,8 +1135,8 @@ class ProductService(ServiceBase):
         /,
         *,
         i_product: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetProductRestrictionListResponse: ...
 
     def get_product_restriction_list(
@@ -1158,8 +1158,8 @@ class ProductService(ServiceBase):
         *,
         page_size: int = 100,
         i_product: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[ProductRestrictionInfo]: ...
 
     def iter_product_restriction_list(
@@ -1284,8 +1284,8 @@ class ProductService(ServiceBase):
         /,
         *,
         i_product: int,
-        from_date: date | UnsetType = UNSET,
-        to_date: date | UnsetType = UNSET,
+        from_date: date | None | UnsetType = UNSET,
+        to_date: date | None | UnsetType = UNSET,
     ) -> GetProductUsageReportResponse: ...
 
     def get_product_usage_report(
@@ -1316,7 +1316,7 @@ class AsyncProductService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_product: int | UnsetType = UNSET,
+        i_product: int | None | UnsetType = UNSET,
     ) -> GetProductInfoResponse: ...
 
     async def get_product_info(
@@ -1336,14 +1336,14 @@ class AsyncProductService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        name: str | UnsetType = UNSET,
-        i_env: int | UnsetType = UNSET,
-        iso_4217: str | UnsetType = UNSET,
-        hidden: YesNo | UnsetType = UNSET,
-        addons: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        i_env: int | None | UnsetType = UNSET,
+        iso_4217: str | None | UnsetType = UNSET,
+        hidden: YesNo | None | UnsetType = UNSET,
+        addons: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetProductListResponse: ...
 
     async def get_product_list(
@@ -1364,14 +1364,14 @@ class AsyncProductService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        name: str | UnsetType = UNSET,
-        i_env: int | UnsetType = UNSET,
-        iso_4217: str | UnsetType = UNSET,
-        hidden: YesNo | UnsetType = UNSET,
-        addons: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        i_env: int | None | UnsetType = UNSET,
+        iso_4217: str | None | UnsetType = UNSET,
+        hidden: YesNo | None | UnsetType = UNSET,
+        addons: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[ProductInfo]: ...
 
     async def iter_product_list(
@@ -1514,8 +1514,8 @@ class AsyncProductService(AsyncServiceBase):
         /,
         *,
         i_product: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetProductRatingListResponse: ...
 
     async def get_rating_list(
@@ -1537,8 +1537,8 @@ class AsyncProductService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_product: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[RatingInfo]: ...
 
     async def iter_rating_list(
@@ -1666,7 +1666,7 @@ class AsyncProductService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_product_group: int | UnsetType = UNSET,
+        i_product_group: int | None | UnsetType = UNSET,
     ) -> GetProductGroupInfoResponse: ...
 
     async def get_product_group_info(
@@ -1686,9 +1686,9 @@ class AsyncProductService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetProductGroupListResponse: ...
 
     async def get_product_group_list(
@@ -1709,9 +1709,9 @@ class AsyncProductService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[ProductGroupInfo]: ...
 
     async def iter_product_group_list(
@@ -1818,8 +1818,8 @@ class AsyncProductService(AsyncServiceBase):
         /,
         *,
         i_product: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetProductAccessibilityListResponse: ...
 
     async def get_accessibility_list(
@@ -1841,8 +1841,8 @@ class AsyncProductService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_product: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[AccessibilityInfo]: ...
 
     async def iter_accessibility_list(
@@ -1930,8 +1930,8 @@ class AsyncProductService(AsyncServiceBase):
         /,
         *,
         i_product: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetProductSubscriptionListResponse: ...
 
     async def get_product_subscription_list(
@@ -1953,8 +1953,8 @@ class AsyncProductService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_product: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[ProductSubscriptionInfo]: ...
 
     async def iter_product_subscription_list(
@@ -2042,8 +2042,8 @@ class AsyncProductService(AsyncServiceBase):
         /,
         *,
         i_product: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetProductOverageRuleListResponse: ...
 
     async def get_overage_rule_list(
@@ -2065,8 +2065,8 @@ class AsyncProductService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_product: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[OverageRuleInfo]: ...
 
     async def iter_overage_rule_list(
@@ -2154,8 +2154,8 @@ class AsyncProductService(AsyncServiceBase):
         /,
         *,
         i_product: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetProductRestrictionListResponse: ...
 
     async def get_product_restriction_list(
@@ -2177,8 +2177,8 @@ class AsyncProductService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_product: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[ProductRestrictionInfo]: ...
 
     async def iter_product_restriction_list(
@@ -2304,8 +2304,8 @@ class AsyncProductService(AsyncServiceBase):
         /,
         *,
         i_product: int,
-        from_date: date | UnsetType = UNSET,
-        to_date: date | UnsetType = UNSET,
+        from_date: date | None | UnsetType = UNSET,
+        to_date: date | None | UnsetType = UNSET,
     ) -> GetProductUsageReportResponse: ...
 
     async def get_product_usage_report(

@@ -68,7 +68,7 @@ class QuotaService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_quota: int | UnsetType = UNSET,
+        i_quota: int | None | UnsetType = UNSET,
     ) -> GetQuotaInfoResponse: ...
 
     def get_quota_info(
@@ -86,10 +86,10 @@ class QuotaService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_account: int | UnsetType = UNSET,
-        i_service: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
+        i_service: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetQuotaListResponse: ...
 
     def get_quota_list(
@@ -110,10 +110,10 @@ class QuotaService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_account: int | UnsetType = UNSET,
-        i_service: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
+        i_service: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[QuotaInfo]: ...
 
     def iter_quota_list(
@@ -229,7 +229,7 @@ class AsyncQuotaService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_quota: int | UnsetType = UNSET,
+        i_quota: int | None | UnsetType = UNSET,
     ) -> GetQuotaInfoResponse: ...
 
     async def get_quota_info(
@@ -247,10 +247,10 @@ class AsyncQuotaService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_account: int | UnsetType = UNSET,
-        i_service: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
+        i_service: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetQuotaListResponse: ...
 
     async def get_quota_list(
@@ -271,10 +271,10 @@ class AsyncQuotaService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_account: int | UnsetType = UNSET,
-        i_service: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
+        i_service: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[QuotaInfo]: ...
 
     async def iter_quota_list(

@@ -107,8 +107,8 @@ class RateService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_rate: int | UnsetType = UNSET,
-        i_tariff: int | UnsetType = UNSET,
+        i_rate: int | None | UnsetType = UNSET,
+        i_tariff: int | None | UnsetType = UNSET,
     ) -> GetRateInfoResponse: ...
 
     def get_rate_info(
@@ -127,10 +127,10 @@ class RateService(ServiceBase):
         /,
         *,
         i_tariff: int,
-        destination: str | UnsetType = UNSET,
-        effective_from: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        destination: str | None | UnsetType = UNSET,
+        effective_from: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetRateListResponse: ...
 
     def get_rate_list(
@@ -152,10 +152,10 @@ class RateService(ServiceBase):
         *,
         page_size: int = 100,
         i_tariff: int,
-        destination: str | UnsetType = UNSET,
-        effective_from: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        destination: str | None | UnsetType = UNSET,
+        effective_from: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[RateInfo]: ...
 
     def iter_rate_list(
@@ -266,7 +266,7 @@ class RateService(ServiceBase):
         *,
         i_tariff: int,
         number: str,
-        date_: datetime | UnsetType = UNSET,
+        date_: datetime | None | UnsetType = UNSET,
     ) -> GetEffectiveRateResponse: ...
 
     def get_effective_rate(
@@ -287,8 +287,8 @@ class RateService(ServiceBase):
         /,
         *,
         i_tariff: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetRateFormulaListResponse: ...
 
     def get_rate_formula_list(
@@ -310,8 +310,8 @@ class RateService(ServiceBase):
         *,
         page_size: int = 100,
         i_tariff: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[RateFormulaInfo]: ...
 
     def iter_rate_formula_list(
@@ -413,8 +413,8 @@ class RateService(ServiceBase):
         /,
         *,
         destination: str,
-        iso_4217: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
+        iso_4217: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
     ) -> FindRatesResponse: ...
 
     def find_rates(
@@ -440,8 +440,8 @@ class AsyncRateService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_rate: int | UnsetType = UNSET,
-        i_tariff: int | UnsetType = UNSET,
+        i_rate: int | None | UnsetType = UNSET,
+        i_tariff: int | None | UnsetType = UNSET,
     ) -> GetRateInfoResponse: ...
 
     async def get_rate_info(
@@ -460,10 +460,10 @@ class AsyncRateService(AsyncServiceBase):
         /,
         *,
         i_tariff: int,
-        destination: str | UnsetType = UNSET,
-        effective_from: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        destination: str | None | UnsetType = UNSET,
+        effective_from: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetRateListResponse: ...
 
     async def get_rate_list(
@@ -485,10 +485,10 @@ class AsyncRateService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_tariff: int,
-        destination: str | UnsetType = UNSET,
-        effective_from: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        destination: str | None | UnsetType = UNSET,
+        effective_from: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[RateInfo]: ...
 
     async def iter_rate_list(
@@ -606,7 +606,7 @@ class AsyncRateService(AsyncServiceBase):
         *,
         i_tariff: int,
         number: str,
-        date_: datetime | UnsetType = UNSET,
+        date_: datetime | None | UnsetType = UNSET,
     ) -> GetEffectiveRateResponse: ...
 
     async def get_effective_rate(
@@ -627,8 +627,8 @@ class AsyncRateService(AsyncServiceBase):
         /,
         *,
         i_tariff: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetRateFormulaListResponse: ...
 
     async def get_rate_formula_list(
@@ -650,8 +650,8 @@ class AsyncRateService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_tariff: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[RateFormulaInfo]: ...
 
     async def iter_rate_formula_list(
@@ -756,8 +756,8 @@ class AsyncRateService(AsyncServiceBase):
         /,
         *,
         destination: str,
-        iso_4217: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
+        iso_4217: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
     ) -> FindRatesResponse: ...
 
     async def find_rates(

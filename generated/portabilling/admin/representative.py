@@ -125,7 +125,7 @@ class RepresentativeService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_rep: int | UnsetType = UNSET,
+        i_rep: int | None | UnsetType = UNSET,
     ) -> GetRepresentativeInfoResponse: ...
 
     def get_representative_info(
@@ -145,9 +145,9 @@ class RepresentativeService(ServiceBase):
         request: None = None,
         /,
         *,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetRepresentativeListResponse: ...
 
     def get_representative_list(
@@ -168,9 +168,9 @@ class RepresentativeService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[RepresentativeInfo]: ...
 
     def iter_representative_list(
@@ -256,8 +256,8 @@ class RepresentativeService(ServiceBase):
         /,
         *,
         i_rep: int,
-        from_date: date | UnsetType = UNSET,
-        to_date: date | UnsetType = UNSET,
+        from_date: date | None | UnsetType = UNSET,
+        to_date: date | None | UnsetType = UNSET,
     ) -> GetRepresentativeCommissionListResponse: ...
 
     def get_commission_list(
@@ -278,8 +278,8 @@ class RepresentativeService(ServiceBase):
         /,
         *,
         i_rep: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetRepresentativeCommissionRuleListResponse: ...
 
     def get_commission_rule_list(
@@ -301,8 +301,8 @@ class RepresentativeService(ServiceBase):
         *,
         page_size: int = 100,
         i_rep: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[CommissionRuleInfo]: ...
 
     def iter_commission_rule_list(
@@ -389,8 +389,8 @@ class RepresentativeService(ServiceBase):
         /,
         *,
         i_rep: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetRepresentativeCustomersResponse: ...
 
     def get_representative_customers(
@@ -418,7 +418,7 @@ class AsyncRepresentativeService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_rep: int | UnsetType = UNSET,
+        i_rep: int | None | UnsetType = UNSET,
     ) -> GetRepresentativeInfoResponse: ...
 
     async def get_representative_info(
@@ -438,9 +438,9 @@ class AsyncRepresentativeService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetRepresentativeListResponse: ...
 
     async def get_representative_list(
@@ -461,9 +461,9 @@ class AsyncRepresentativeService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[RepresentativeInfo]: ...
 
     async def iter_representative_list(
@@ -550,8 +550,8 @@ class AsyncRepresentativeService(AsyncServiceBase):
         /,
         *,
         i_rep: int,
-        from_date: date | UnsetType = UNSET,
-        to_date: date | UnsetType = UNSET,
+        from_date: date | None | UnsetType = UNSET,
+        to_date: date | None | UnsetType = UNSET,
     ) -> GetRepresentativeCommissionListResponse: ...
 
     async def get_commission_list(
@@ -572,8 +572,8 @@ class AsyncRepresentativeService(AsyncServiceBase):
         /,
         *,
         i_rep: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetRepresentativeCommissionRuleListResponse: ...
 
     async def get_commission_rule_list(
@@ -595,8 +595,8 @@ class AsyncRepresentativeService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_rep: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[CommissionRuleInfo]: ...
 
     async def iter_commission_rule_list(
@@ -684,8 +684,8 @@ class AsyncRepresentativeService(AsyncServiceBase):
         /,
         *,
         i_rep: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetRepresentativeCustomersResponse: ...
 
     async def get_representative_customers(

@@ -129,8 +129,8 @@ class ResellerService(ServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetSubresellerListResponse: ...
 
     def get_subreseller_list(
@@ -152,8 +152,8 @@ class ResellerService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[CustomerInfo]: ...
 
     def iter_subreseller_list(
@@ -197,8 +197,8 @@ class ResellerService(ServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetResellerProductListResponse: ...
 
     def get_reseller_product_list(
@@ -220,8 +220,8 @@ class ResellerService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[ProductInfo]: ...
 
     def iter_reseller_product_list(
@@ -247,8 +247,8 @@ class ResellerService(ServiceBase):
         /,
         *,
         i_customer: int,
-        from_date: date | UnsetType = UNSET,
-        to_date: date | UnsetType = UNSET,
+        from_date: date | None | UnsetType = UNSET,
+        to_date: date | None | UnsetType = UNSET,
     ) -> GetResellerStatisticsResponse: ...
 
     def get_reseller_statistics(
@@ -317,8 +317,8 @@ class AsyncResellerService(AsyncServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetSubresellerListResponse: ...
 
     async def get_subreseller_list(
@@ -340,8 +340,8 @@ class AsyncResellerService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[CustomerInfo]: ...
 
     async def iter_subreseller_list(
@@ -388,8 +388,8 @@ class AsyncResellerService(AsyncServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetResellerProductListResponse: ...
 
     async def get_reseller_product_list(
@@ -411,8 +411,8 @@ class AsyncResellerService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[ProductInfo]: ...
 
     async def iter_reseller_product_list(
@@ -439,8 +439,8 @@ class AsyncResellerService(AsyncServiceBase):
         /,
         *,
         i_customer: int,
-        from_date: date | UnsetType = UNSET,
-        to_date: date | UnsetType = UNSET,
+        from_date: date | None | UnsetType = UNSET,
+        to_date: date | None | UnsetType = UNSET,
     ) -> GetResellerStatisticsResponse: ...
 
     async def get_reseller_statistics(

@@ -113,7 +113,7 @@ class RoutingPlanService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_routing_plan: int | UnsetType = UNSET,
+        i_routing_plan: int | None | UnsetType = UNSET,
     ) -> GetRoutingPlanInfoResponse: ...
 
     def get_routing_plan_info(
@@ -133,9 +133,9 @@ class RoutingPlanService(ServiceBase):
         request: None = None,
         /,
         *,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetRoutingPlanListResponse: ...
 
     def get_routing_plan_list(
@@ -156,9 +156,9 @@ class RoutingPlanService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[RoutingPlanInfo]: ...
 
     def iter_routing_plan_list(
@@ -242,7 +242,7 @@ class RoutingPlanService(ServiceBase):
         /,
         *,
         i_routing_plan: int,
-        destination: str | UnsetType = UNSET,
+        destination: str | None | UnsetType = UNSET,
     ) -> GetRoutingPlanRouteListResponse: ...
 
     def get_route_list(
@@ -263,8 +263,8 @@ class RoutingPlanService(ServiceBase):
         /,
         *,
         i_routing_plan: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetRoutingPlanRoutingCriteriaListResponse: ...
 
     def get_routing_criteria_list(
@@ -286,8 +286,8 @@ class RoutingPlanService(ServiceBase):
         *,
         page_size: int = 100,
         i_routing_plan: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[RoutingCriteriaInfo]: ...
 
     def iter_routing_criteria_list(
@@ -381,7 +381,7 @@ class AsyncRoutingPlanService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_routing_plan: int | UnsetType = UNSET,
+        i_routing_plan: int | None | UnsetType = UNSET,
     ) -> GetRoutingPlanInfoResponse: ...
 
     async def get_routing_plan_info(
@@ -401,9 +401,9 @@ class AsyncRoutingPlanService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetRoutingPlanListResponse: ...
 
     async def get_routing_plan_list(
@@ -424,9 +424,9 @@ class AsyncRoutingPlanService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        name: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[RoutingPlanInfo]: ...
 
     async def iter_routing_plan_list(
@@ -513,7 +513,7 @@ class AsyncRoutingPlanService(AsyncServiceBase):
         /,
         *,
         i_routing_plan: int,
-        destination: str | UnsetType = UNSET,
+        destination: str | None | UnsetType = UNSET,
     ) -> GetRoutingPlanRouteListResponse: ...
 
     async def get_route_list(
@@ -534,8 +534,8 @@ class AsyncRoutingPlanService(AsyncServiceBase):
         /,
         *,
         i_routing_plan: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetRoutingPlanRoutingCriteriaListResponse: ...
 
     async def get_routing_criteria_list(
@@ -557,8 +557,8 @@ class AsyncRoutingPlanService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_routing_plan: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[RoutingCriteriaInfo]: ...
 
     async def iter_routing_criteria_list(

@@ -67,7 +67,7 @@ class ServiceFeaturesService(ServiceBase):
         request: None = None,
         /,
         *,
-        object_: str | UnsetType = UNSET,
+        object_: str | None | UnsetType = UNSET,
     ) -> GetServiceFeaturesServiceFeatureListResponse: ...
 
     def get_service_feature_list(
@@ -121,7 +121,7 @@ class AsyncServiceFeaturesService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        object_: str | UnsetType = UNSET,
+        object_: str | None | UnsetType = UNSET,
     ) -> GetServiceFeaturesServiceFeatureListResponse: ...
 
     async def get_service_feature_list(

@@ -99,7 +99,7 @@ class ServicePolicyService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_service_policy: int | UnsetType = UNSET,
+        i_service_policy: int | None | UnsetType = UNSET,
     ) -> GetServicePolicyInfoResponse: ...
 
     def get_service_policy_info(
@@ -119,9 +119,9 @@ class ServicePolicyService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_service_type: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_service_type: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetServicePolicyListResponse: ...
 
     def get_service_policy_list(
@@ -142,9 +142,9 @@ class ServicePolicyService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_service_type: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_service_type: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[ServicePolicyInfo]: ...
 
     def iter_service_policy_list(
@@ -230,8 +230,8 @@ class ServicePolicyService(ServiceBase):
         /,
         *,
         i_service_policy: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetServicePolicyRuleListResponse: ...
 
     def get_policy_rule_list(
@@ -253,8 +253,8 @@ class ServicePolicyService(ServiceBase):
         *,
         page_size: int = 100,
         i_service_policy: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[PolicyRuleInfo]: ...
 
     def iter_policy_rule_list(
@@ -348,7 +348,7 @@ class AsyncServicePolicyService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_service_policy: int | UnsetType = UNSET,
+        i_service_policy: int | None | UnsetType = UNSET,
     ) -> GetServicePolicyInfoResponse: ...
 
     async def get_service_policy_info(
@@ -368,9 +368,9 @@ class AsyncServicePolicyService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_service_type: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_service_type: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetServicePolicyListResponse: ...
 
     async def get_service_policy_list(
@@ -391,9 +391,9 @@ class AsyncServicePolicyService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_service_type: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_service_type: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[ServicePolicyInfo]: ...
 
     async def iter_service_policy_list(
@@ -480,8 +480,8 @@ class AsyncServicePolicyService(AsyncServiceBase):
         /,
         *,
         i_service_policy: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetServicePolicyRuleListResponse: ...
 
     async def get_policy_rule_list(
@@ -503,8 +503,8 @@ class AsyncServicePolicyService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_service_policy: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[PolicyRuleInfo]: ...
 
     async def iter_policy_rule_list(

@@ -61,9 +61,9 @@ class SessionService(ServiceBase):
         /,
         *,
         login: str,
-        password: str | UnsetType = UNSET,
-        token: str | UnsetType = UNSET,
-        i_env: int | UnsetType = UNSET,
+        password: str | None | UnsetType = UNSET,
+        token: str | None | UnsetType = UNSET,
+        i_env: int | None | UnsetType = UNSET,
     ) -> LoginResponse: ...
 
     def login(self, request: LoginRequest | None = None, /, **fields: Any) -> LoginResponse:
@@ -146,9 +146,9 @@ class AsyncSessionService(AsyncServiceBase):
         /,
         *,
         login: str,
-        password: str | UnsetType = UNSET,
-        token: str | UnsetType = UNSET,
-        i_env: int | UnsetType = UNSET,
+        password: str | None | UnsetType = UNSET,
+        token: str | None | UnsetType = UNSET,
+        i_env: int | None | UnsetType = UNSET,
     ) -> LoginResponse: ...
 
     async def login(self, request: LoginRequest | None = None, /, **fields: Any) -> LoginResponse:

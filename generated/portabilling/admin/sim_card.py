@@ -108,7 +108,7 @@ class SIMCardService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_sim_card: int | UnsetType = UNSET,
+        i_sim_card: int | None | UnsetType = UNSET,
     ) -> GetSimCardInfoResponse: ...
 
     def get_sim_card_info(
@@ -126,10 +126,10 @@ class SIMCardService(ServiceBase):
         request: None = None,
         /,
         *,
-        status: str | UnsetType = UNSET,
-        i_batch: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        status: str | None | UnsetType = UNSET,
+        i_batch: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetSimCardListResponse: ...
 
     def get_sim_card_list(
@@ -150,10 +150,10 @@ class SIMCardService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        status: str | UnsetType = UNSET,
-        i_batch: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        status: str | None | UnsetType = UNSET,
+        i_batch: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[SIMCardInfo]: ...
 
     def iter_sim_card_list(
@@ -270,8 +270,8 @@ class SIMCardService(ServiceBase):
         /,
         *,
         i_batch: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetSimCardProfileListResponse: ...
 
     def get_sim_card_profile_list(
@@ -293,8 +293,8 @@ class SIMCardService(ServiceBase):
         *,
         page_size: int = 100,
         i_batch: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[SIMCardProfileInfo]: ...
 
     def iter_sim_card_profile_list(
@@ -407,7 +407,7 @@ class AsyncSIMCardService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_sim_card: int | UnsetType = UNSET,
+        i_sim_card: int | None | UnsetType = UNSET,
     ) -> GetSimCardInfoResponse: ...
 
     async def get_sim_card_info(
@@ -427,10 +427,10 @@ class AsyncSIMCardService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        status: str | UnsetType = UNSET,
-        i_batch: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        status: str | None | UnsetType = UNSET,
+        i_batch: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetSimCardListResponse: ...
 
     async def get_sim_card_list(
@@ -451,10 +451,10 @@ class AsyncSIMCardService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        status: str | UnsetType = UNSET,
-        i_batch: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        status: str | None | UnsetType = UNSET,
+        i_batch: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[SIMCardInfo]: ...
 
     async def iter_sim_card_list(
@@ -574,8 +574,8 @@ class AsyncSIMCardService(AsyncServiceBase):
         /,
         *,
         i_batch: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetSimCardProfileListResponse: ...
 
     async def get_sim_card_profile_list(
@@ -597,8 +597,8 @@ class AsyncSIMCardService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_batch: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[SIMCardProfileInfo]: ...
 
     async def iter_sim_card_profile_list(

@@ -114,11 +114,11 @@ class StatisticsService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        i_vendor: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_vendor: int | None | UnsetType = UNSET,
         from_date: datetime,
         to_date: datetime,
-        interval: int | UnsetType = UNSET,
+        interval: int | None | UnsetType = UNSET,
     ) -> GetTrafficStatisticsResponse: ...
 
     def get_traffic_statistics(
@@ -138,11 +138,11 @@ class StatisticsService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
         from_: datetime,
         to: datetime,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetXdrStatisticsResponse: ...
 
     def get_xdr_statistics(
@@ -162,10 +162,10 @@ class StatisticsService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
-        from_date: date | UnsetType = UNSET,
-        to_date: date | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
+        from_date: date | None | UnsetType = UNSET,
+        to_date: date | None | UnsetType = UNSET,
     ) -> GetStatisticsSummaryResponse: ...
 
     def get_summary(
@@ -185,7 +185,7 @@ class StatisticsService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
     ) -> GetStatisticsActiveSessionCountResponse: ...
 
     def get_active_session_count(
@@ -205,10 +205,10 @@ class StatisticsService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        from_date: date | UnsetType = UNSET,
-        to_date: date | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        from_date: date | None | UnsetType = UNSET,
+        to_date: date | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
     ) -> GetStatisticsTopDestinationsResponse: ...
 
     def get_top_destinations(
@@ -230,7 +230,7 @@ class StatisticsService(ServiceBase):
         *,
         from_date: date,
         to_date: date,
-        format: str | UnsetType = UNSET,
+        format: str | None | UnsetType = UNSET,
     ) -> ExportStatisticsResponse: ...
 
     def export_statistics(
@@ -250,8 +250,8 @@ class StatisticsService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_vendor: int | UnsetType = UNSET,
-        i_connection: int | UnsetType = UNSET,
+        i_vendor: int | None | UnsetType = UNSET,
+        i_connection: int | None | UnsetType = UNSET,
         from_date: datetime,
         to_date: datetime,
     ) -> GetStatisticsAsrAcdReportResponse: ...
@@ -273,10 +273,10 @@ class StatisticsService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
         from_date: date,
         to_date: date,
-        group_by: str | UnsetType = UNSET,
+        group_by: str | None | UnsetType = UNSET,
     ) -> GetStatisticsRevenueReportResponse: ...
 
     def get_revenue_report(
@@ -296,10 +296,10 @@ class StatisticsService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
         from_date: datetime,
         to_date: datetime,
-        step: int | UnsetType = UNSET,
+        step: int | None | UnsetType = UNSET,
     ) -> GetStatisticsConcurrentCallsHistoryResponse: ...
 
     def get_concurrent_calls_history(
@@ -319,7 +319,7 @@ class StatisticsService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
     ) -> GetStatisticsDashboardDataResponse: ...
 
     def get_dashboard_data(
@@ -350,11 +350,11 @@ class AsyncStatisticsService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        i_vendor: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_vendor: int | None | UnsetType = UNSET,
         from_date: datetime,
         to_date: datetime,
-        interval: int | UnsetType = UNSET,
+        interval: int | None | UnsetType = UNSET,
     ) -> GetTrafficStatisticsResponse: ...
 
     async def get_traffic_statistics(
@@ -374,11 +374,11 @@ class AsyncStatisticsService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
         from_: datetime,
         to: datetime,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetXdrStatisticsResponse: ...
 
     async def get_xdr_statistics(
@@ -398,10 +398,10 @@ class AsyncStatisticsService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
-        from_date: date | UnsetType = UNSET,
-        to_date: date | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
+        from_date: date | None | UnsetType = UNSET,
+        to_date: date | None | UnsetType = UNSET,
     ) -> GetStatisticsSummaryResponse: ...
 
     async def get_summary(
@@ -421,7 +421,7 @@ class AsyncStatisticsService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
     ) -> GetStatisticsActiveSessionCountResponse: ...
 
     async def get_active_session_count(
@@ -441,10 +441,10 @@ class AsyncStatisticsService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        from_date: date | UnsetType = UNSET,
-        to_date: date | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        from_date: date | None | UnsetType = UNSET,
+        to_date: date | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
     ) -> GetStatisticsTopDestinationsResponse: ...
 
     async def get_top_destinations(
@@ -466,7 +466,7 @@ class AsyncStatisticsService(AsyncServiceBase):
         *,
         from_date: date,
         to_date: date,
-        format: str | UnsetType = UNSET,
+        format: str | None | UnsetType = UNSET,
     ) -> ExportStatisticsResponse: ...
 
     async def export_statistics(
@@ -486,8 +486,8 @@ class AsyncStatisticsService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_vendor: int | UnsetType = UNSET,
-        i_connection: int | UnsetType = UNSET,
+        i_vendor: int | None | UnsetType = UNSET,
+        i_connection: int | None | UnsetType = UNSET,
         from_date: datetime,
         to_date: datetime,
     ) -> GetStatisticsAsrAcdReportResponse: ...
@@ -509,10 +509,10 @@ class AsyncStatisticsService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
         from_date: date,
         to_date: date,
-        group_by: str | UnsetType = UNSET,
+        group_by: str | None | UnsetType = UNSET,
     ) -> GetStatisticsRevenueReportResponse: ...
 
     async def get_revenue_report(
@@ -532,10 +532,10 @@ class AsyncStatisticsService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
         from_date: datetime,
         to_date: datetime,
-        step: int | UnsetType = UNSET,
+        step: int | None | UnsetType = UNSET,
     ) -> GetStatisticsConcurrentCallsHistoryResponse: ...
 
     async def get_concurrent_calls_history(
@@ -555,7 +555,7 @@ class AsyncStatisticsService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
     ) -> GetStatisticsDashboardDataResponse: ...
 
     async def get_dashboard_data(

@@ -157,7 +157,7 @@ class SubscriptionService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_subscription: int | UnsetType = UNSET,
+        i_subscription: int | None | UnsetType = UNSET,
     ) -> GetSubscriptionInfoResponse: ...
 
     def get_subscription_info(
@@ -177,10 +177,10 @@ class SubscriptionService(ServiceBase):
         request: None = None,
         /,
         *,
-        name: str | UnsetType = UNSET,
-        iso_4217: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        iso_4217: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetSubscriptionListResponse: ...
 
     def get_subscription_list(
@@ -201,10 +201,10 @@ class SubscriptionService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        name: str | UnsetType = UNSET,
-        iso_4217: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        iso_4217: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[SubscriptionInfo]: ...
 
     def iter_subscription_list(
@@ -288,8 +288,8 @@ class SubscriptionService(ServiceBase):
         /,
         *,
         i_subscription: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetSubscriptionChargeListResponse: ...
 
     def get_subscription_charge_list(
@@ -311,8 +311,8 @@ class SubscriptionService(ServiceBase):
         *,
         page_size: int = 100,
         i_subscription: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[ChargeInfo]: ...
 
     def iter_subscription_charge_list(
@@ -338,8 +338,8 @@ class SubscriptionService(ServiceBase):
         /,
         *,
         i_subscription: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetSubscriptionDiscountListResponse: ...
 
     def get_subscription_discount_list(
@@ -361,8 +361,8 @@ class SubscriptionService(ServiceBase):
         *,
         page_size: int = 100,
         i_subscription: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[SubscriptionDiscountInfo]: ...
 
     def iter_subscription_discount_list(
@@ -449,8 +449,8 @@ class SubscriptionService(ServiceBase):
         /,
         *,
         i_subscription: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetSubscriptionPeriodFeeListResponse: ...
 
     def get_subscription_period_fee_list(
@@ -472,8 +472,8 @@ class SubscriptionService(ServiceBase):
         *,
         page_size: int = 100,
         i_subscription: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[SubscriptionFeeInfo]: ...
 
     def iter_subscription_period_fee_list(
@@ -587,7 +587,7 @@ class AsyncSubscriptionService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_subscription: int | UnsetType = UNSET,
+        i_subscription: int | None | UnsetType = UNSET,
     ) -> GetSubscriptionInfoResponse: ...
 
     async def get_subscription_info(
@@ -607,10 +607,10 @@ class AsyncSubscriptionService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        name: str | UnsetType = UNSET,
-        iso_4217: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        iso_4217: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetSubscriptionListResponse: ...
 
     async def get_subscription_list(
@@ -631,10 +631,10 @@ class AsyncSubscriptionService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        name: str | UnsetType = UNSET,
-        iso_4217: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        iso_4217: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[SubscriptionInfo]: ...
 
     async def iter_subscription_list(
@@ -721,8 +721,8 @@ class AsyncSubscriptionService(AsyncServiceBase):
         /,
         *,
         i_subscription: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetSubscriptionChargeListResponse: ...
 
     async def get_subscription_charge_list(
@@ -744,8 +744,8 @@ class AsyncSubscriptionService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_subscription: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[ChargeInfo]: ...
 
     async def iter_subscription_charge_list(
@@ -772,8 +772,8 @@ class AsyncSubscriptionService(AsyncServiceBase):
         /,
         *,
         i_subscription: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetSubscriptionDiscountListResponse: ...
 
     async def get_subscription_discount_list(
@@ -795,8 +795,8 @@ class AsyncSubscriptionService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_subscription: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[SubscriptionDiscountInfo]: ...
 
     async def iter_subscription_discount_list(
@@ -884,8 +884,8 @@ class AsyncSubscriptionService(AsyncServiceBase):
         /,
         *,
         i_subscription: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetSubscriptionPeriodFeeListResponse: ...
 
     async def get_subscription_period_fee_list(
@@ -907,8 +907,8 @@ class AsyncSubscriptionService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_subscription: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[SubscriptionFeeInfo]: ...
 
     async def iter_subscription_period_fee_list(

@@ -144,7 +144,7 @@ class TariffService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_tariff: int | UnsetType = UNSET,
+        i_tariff: int | None | UnsetType = UNSET,
     ) -> GetTariffInfoResponse: ...
 
     def get_tariff_info(
@@ -162,12 +162,12 @@ class TariffService(ServiceBase):
         request: None = None,
         /,
         *,
-        name: str | UnsetType = UNSET,
-        iso_4217: str | UnsetType = UNSET,
-        i_owner: int | UnsetType = UNSET,
-        owner_type: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        iso_4217: str | None | UnsetType = UNSET,
+        i_owner: int | None | UnsetType = UNSET,
+        owner_type: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetTariffListResponse: ...
 
     def get_tariff_list(
@@ -188,12 +188,12 @@ class TariffService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        name: str | UnsetType = UNSET,
-        iso_4217: str | UnsetType = UNSET,
-        i_owner: int | UnsetType = UNSET,
-        owner_type: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        iso_4217: str | None | UnsetType = UNSET,
+        i_owner: int | None | UnsetType = UNSET,
+        owner_type: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[TariffInfo]: ...
 
     def iter_tariff_list(
@@ -272,9 +272,9 @@ class TariffService(ServiceBase):
         *,
         i_tariff: int,
         file: bytes,
-        file_name: str | UnsetType = UNSET,
-        format: str | UnsetType = UNSET,
-        effective_from: datetime | UnsetType = UNSET,
+        file_name: str | None | UnsetType = UNSET,
+        format: str | None | UnsetType = UNSET,
+        effective_from: datetime | None | UnsetType = UNSET,
     ) -> UploadTariffResponse: ...
 
     def upload_tariff(
@@ -293,7 +293,7 @@ class TariffService(ServiceBase):
         /,
         *,
         i_tariff: int,
-        format: str | UnsetType = UNSET,
+        format: str | None | UnsetType = UNSET,
     ) -> DownloadTariffResponse: ...
 
     def download_tariff(
@@ -333,7 +333,7 @@ class TariffService(ServiceBase):
         /,
         *,
         i_tariff: int,
-        from_date: datetime | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
     ) -> GetTariffChangeListResponse: ...
 
     def get_tariff_change_list(
@@ -354,8 +354,8 @@ class TariffService(ServiceBase):
         /,
         *,
         i_tariff: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetTariffSurchargeListResponse: ...
 
     def get_tariff_surcharge_list(
@@ -377,8 +377,8 @@ class TariffService(ServiceBase):
         *,
         page_size: int = 100,
         i_tariff: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[TariffSurchargeInfo]: ...
 
     def iter_tariff_surcharge_list(
@@ -465,8 +465,8 @@ class TariffService(ServiceBase):
         /,
         *,
         i_tariff: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetTariffOffPeakPeriodListResponse: ...
 
     def get_off_peak_period_list(
@@ -488,8 +488,8 @@ class TariffService(ServiceBase):
         *,
         page_size: int = 100,
         i_tariff: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[OffPeakPeriodInfo]: ...
 
     def iter_off_peak_period_list(
@@ -599,7 +599,7 @@ class AsyncTariffService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_tariff: int | UnsetType = UNSET,
+        i_tariff: int | None | UnsetType = UNSET,
     ) -> GetTariffInfoResponse: ...
 
     async def get_tariff_info(
@@ -617,12 +617,12 @@ class AsyncTariffService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        name: str | UnsetType = UNSET,
-        iso_4217: str | UnsetType = UNSET,
-        i_owner: int | UnsetType = UNSET,
-        owner_type: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        iso_4217: str | None | UnsetType = UNSET,
+        i_owner: int | None | UnsetType = UNSET,
+        owner_type: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetTariffListResponse: ...
 
     async def get_tariff_list(
@@ -643,12 +643,12 @@ class AsyncTariffService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        name: str | UnsetType = UNSET,
-        iso_4217: str | UnsetType = UNSET,
-        i_owner: int | UnsetType = UNSET,
-        owner_type: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        iso_4217: str | None | UnsetType = UNSET,
+        i_owner: int | None | UnsetType = UNSET,
+        owner_type: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[TariffInfo]: ...
 
     async def iter_tariff_list(
@@ -728,9 +728,9 @@ class AsyncTariffService(AsyncServiceBase):
         *,
         i_tariff: int,
         file: bytes,
-        file_name: str | UnsetType = UNSET,
-        format: str | UnsetType = UNSET,
-        effective_from: datetime | UnsetType = UNSET,
+        file_name: str | None | UnsetType = UNSET,
+        format: str | None | UnsetType = UNSET,
+        effective_from: datetime | None | UnsetType = UNSET,
     ) -> UploadTariffResponse: ...
 
     async def upload_tariff(
@@ -751,7 +751,7 @@ class AsyncTariffService(AsyncServiceBase):
         /,
         *,
         i_tariff: int,
-        format: str | UnsetType = UNSET,
+        format: str | None | UnsetType = UNSET,
     ) -> DownloadTariffResponse: ...
 
     async def download_tariff(
@@ -791,7 +791,7 @@ class AsyncTariffService(AsyncServiceBase):
         /,
         *,
         i_tariff: int,
-        from_date: datetime | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
     ) -> GetTariffChangeListResponse: ...
 
     async def get_tariff_change_list(
@@ -812,8 +812,8 @@ class AsyncTariffService(AsyncServiceBase):
         /,
         *,
         i_tariff: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetTariffSurchargeListResponse: ...
 
     async def get_tariff_surcharge_list(
@@ -835,8 +835,8 @@ class AsyncTariffService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_tariff: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[TariffSurchargeInfo]: ...
 
     async def iter_tariff_surcharge_list(
@@ -924,8 +924,8 @@ class AsyncTariffService(AsyncServiceBase):
         /,
         *,
         i_tariff: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetTariffOffPeakPeriodListResponse: ...
 
     async def get_off_peak_period_list(
@@ -947,8 +947,8 @@ class AsyncTariffService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_tariff: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[OffPeakPeriodInfo]: ...
 
     async def iter_off_peak_period_list(

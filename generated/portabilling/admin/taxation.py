@@ -147,7 +147,7 @@ class TaxationService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_tax: int | UnsetType = UNSET,
+        i_tax: int | None | UnsetType = UNSET,
     ) -> GetTaxationTaxInfoResponse: ...
 
     def get_tax_info(
@@ -167,9 +167,9 @@ class TaxationService(ServiceBase):
         request: None = None,
         /,
         *,
-        class_: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        class_: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetTaxationTaxListResponse: ...
 
     def get_tax_list(
@@ -190,9 +190,9 @@ class TaxationService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        class_: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        class_: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[TaxInfo]: ...
 
     def iter_tax_list(
@@ -273,7 +273,7 @@ class TaxationService(ServiceBase):
         *,
         i_customer: int,
         amount: Decimal,
-        i_service: int | UnsetType = UNSET,
+        i_service: int | None | UnsetType = UNSET,
     ) -> CalculateTaxationTaxesResponse: ...
 
     def calculate_taxes(
@@ -314,8 +314,8 @@ class TaxationService(ServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetTaxationTaxPlanListResponse: ...
 
     def get_tax_plan_list(
@@ -337,8 +337,8 @@ class TaxationService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[TaxPlanInfo]: ...
 
     def iter_tax_plan_list(
@@ -425,8 +425,8 @@ class TaxationService(ServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetTaxationCustomerExemptionListResponse: ...
 
     def get_customer_exemption_list(
@@ -448,8 +448,8 @@ class TaxationService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[TaxExemptionRecordInfo]: ...
 
     def iter_customer_exemption_list(
@@ -537,7 +537,7 @@ class TaxationService(ServiceBase):
         *,
         from_date: date,
         to_date: date,
-        jurisdiction: str | UnsetType = UNSET,
+        jurisdiction: str | None | UnsetType = UNSET,
     ) -> GetTaxationTaxReportResponse: ...
 
     def get_tax_report(
@@ -565,7 +565,7 @@ class AsyncTaxationService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_tax: int | UnsetType = UNSET,
+        i_tax: int | None | UnsetType = UNSET,
     ) -> GetTaxationTaxInfoResponse: ...
 
     async def get_tax_info(
@@ -585,9 +585,9 @@ class AsyncTaxationService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        class_: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        class_: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetTaxationTaxListResponse: ...
 
     async def get_tax_list(
@@ -608,9 +608,9 @@ class AsyncTaxationService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        class_: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        class_: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[TaxInfo]: ...
 
     async def iter_tax_list(
@@ -696,7 +696,7 @@ class AsyncTaxationService(AsyncServiceBase):
         *,
         i_customer: int,
         amount: Decimal,
-        i_service: int | UnsetType = UNSET,
+        i_service: int | None | UnsetType = UNSET,
     ) -> CalculateTaxationTaxesResponse: ...
 
     async def calculate_taxes(
@@ -737,8 +737,8 @@ class AsyncTaxationService(AsyncServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetTaxationTaxPlanListResponse: ...
 
     async def get_tax_plan_list(
@@ -760,8 +760,8 @@ class AsyncTaxationService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[TaxPlanInfo]: ...
 
     async def iter_tax_plan_list(
@@ -849,8 +849,8 @@ class AsyncTaxationService(AsyncServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetTaxationCustomerExemptionListResponse: ...
 
     async def get_customer_exemption_list(
@@ -872,8 +872,8 @@ class AsyncTaxationService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[TaxExemptionRecordInfo]: ...
 
     async def iter_customer_exemption_list(
@@ -962,7 +962,7 @@ class AsyncTaxationService(AsyncServiceBase):
         *,
         from_date: date,
         to_date: date,
-        jurisdiction: str | UnsetType = UNSET,
+        jurisdiction: str | None | UnsetType = UNSET,
     ) -> GetTaxationTaxReportResponse: ...
 
     async def get_tax_report(

@@ -122,7 +122,7 @@ class TemplateService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_template: int | UnsetType = UNSET,
+        i_template: int | None | UnsetType = UNSET,
     ) -> GetTemplateInfoResponse: ...
 
     def get_template_info(
@@ -140,10 +140,10 @@ class TemplateService(ServiceBase):
         request: None = None,
         /,
         *,
-        type_: str | UnsetType = UNSET,
-        global_: YesNo | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        type_: str | None | UnsetType = UNSET,
+        global_: YesNo | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetTemplateListResponse: ...
 
     def get_template_list(
@@ -164,10 +164,10 @@ class TemplateService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        type_: str | UnsetType = UNSET,
-        global_: YesNo | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        type_: str | None | UnsetType = UNSET,
+        global_: YesNo | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[TemplateInfo]: ...
 
     def iter_template_list(
@@ -266,7 +266,7 @@ class TemplateService(ServiceBase):
         *,
         i_template: int,
         file: bytes,
-        file_name: str | UnsetType = UNSET,
+        file_name: str | None | UnsetType = UNSET,
     ) -> UploadTemplateFileResponse: ...
 
     def upload_template_file(
@@ -285,7 +285,7 @@ class TemplateService(ServiceBase):
         /,
         *,
         i_template: int,
-        data: Any | UnsetType = UNSET,
+        data: Any | None | UnsetType = UNSET,
     ) -> RenderTemplateResponse: ...
 
     def render_template(
@@ -306,8 +306,8 @@ class TemplateService(ServiceBase):
         /,
         *,
         i_template: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetTemplateVariableListResponse: ...
 
     def get_template_variable_list(
@@ -329,8 +329,8 @@ class TemplateService(ServiceBase):
         *,
         page_size: int = 100,
         i_template: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[TemplateVariableInfo]: ...
 
     def iter_template_variable_list(
@@ -415,7 +415,7 @@ class TemplateService(ServiceBase):
         /,
         *,
         i_template: int,
-        i_customer: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
     ) -> PreviewTemplateResponse: ...
 
     def preview_template(
@@ -443,7 +443,7 @@ class AsyncTemplateService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_template: int | UnsetType = UNSET,
+        i_template: int | None | UnsetType = UNSET,
     ) -> GetTemplateInfoResponse: ...
 
     async def get_template_info(
@@ -463,10 +463,10 @@ class AsyncTemplateService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        type_: str | UnsetType = UNSET,
-        global_: YesNo | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        type_: str | None | UnsetType = UNSET,
+        global_: YesNo | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetTemplateListResponse: ...
 
     async def get_template_list(
@@ -487,10 +487,10 @@ class AsyncTemplateService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        type_: str | UnsetType = UNSET,
-        global_: YesNo | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        type_: str | None | UnsetType = UNSET,
+        global_: YesNo | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[TemplateInfo]: ...
 
     async def iter_template_list(
@@ -596,7 +596,7 @@ class AsyncTemplateService(AsyncServiceBase):
         *,
         i_template: int,
         file: bytes,
-        file_name: str | UnsetType = UNSET,
+        file_name: str | None | UnsetType = UNSET,
     ) -> UploadTemplateFileResponse: ...
 
     async def upload_template_file(
@@ -617,7 +617,7 @@ class AsyncTemplateService(AsyncServiceBase):
         /,
         *,
         i_template: int,
-        data: Any | UnsetType = UNSET,
+        data: Any | None | UnsetType = UNSET,
     ) -> RenderTemplateResponse: ...
 
     async def render_template(
@@ -638,8 +638,8 @@ class AsyncTemplateService(AsyncServiceBase):
         /,
         *,
         i_template: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetTemplateVariableListResponse: ...
 
     async def get_template_variable_list(
@@ -661,8 +661,8 @@ class AsyncTemplateService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_template: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[TemplateVariableInfo]: ...
 
     async def iter_template_variable_list(
@@ -750,7 +750,7 @@ class AsyncTemplateService(AsyncServiceBase):
         /,
         *,
         i_template: int,
-        i_customer: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
     ) -> PreviewTemplateResponse: ...
 
     async def preview_template(

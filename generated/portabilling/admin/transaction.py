@@ -70,12 +70,12 @@ class TransactionService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
-        from_: datetime | UnsetType = UNSET,
-        to: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
+        from_: datetime | None | UnsetType = UNSET,
+        to: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetTransactionListResponse: ...
 
     def get_transaction_list(
@@ -96,12 +96,12 @@ class TransactionService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
-        from_: datetime | UnsetType = UNSET,
-        to: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
+        from_: datetime | None | UnsetType = UNSET,
+        to: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[TransactionInfo]: ...
 
     def iter_transaction_list(
@@ -147,7 +147,7 @@ class TransactionService(ServiceBase):
         /,
         *,
         i_transaction: int,
-        comment: str | UnsetType = UNSET,
+        comment: str | None | UnsetType = UNSET,
     ) -> ReverseTransactionResponse: ...
 
     def reverse_transaction(
@@ -168,8 +168,8 @@ class TransactionService(ServiceBase):
         /,
         *,
         i_customer: int,
-        from_: datetime | UnsetType = UNSET,
-        to: datetime | UnsetType = UNSET,
+        from_: datetime | None | UnsetType = UNSET,
+        to: datetime | None | UnsetType = UNSET,
     ) -> GetTransactionSummaryResponse: ...
 
     def get_transaction_summary(
@@ -197,12 +197,12 @@ class AsyncTransactionService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
-        from_: datetime | UnsetType = UNSET,
-        to: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
+        from_: datetime | None | UnsetType = UNSET,
+        to: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetTransactionListResponse: ...
 
     async def get_transaction_list(
@@ -223,12 +223,12 @@ class AsyncTransactionService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
-        from_: datetime | UnsetType = UNSET,
-        to: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
+        from_: datetime | None | UnsetType = UNSET,
+        to: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[TransactionInfo]: ...
 
     async def iter_transaction_list(
@@ -275,7 +275,7 @@ class AsyncTransactionService(AsyncServiceBase):
         /,
         *,
         i_transaction: int,
-        comment: str | UnsetType = UNSET,
+        comment: str | None | UnsetType = UNSET,
     ) -> ReverseTransactionResponse: ...
 
     async def reverse_transaction(
@@ -296,8 +296,8 @@ class AsyncTransactionService(AsyncServiceBase):
         /,
         *,
         i_customer: int,
-        from_: datetime | UnsetType = UNSET,
-        to: datetime | UnsetType = UNSET,
+        from_: datetime | None | UnsetType = UNSET,
+        to: datetime | None | UnsetType = UNSET,
     ) -> GetTransactionSummaryResponse: ...
 
     async def get_transaction_summary(

@@ -136,7 +136,7 @@ class TroubleTicketService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_ticket: int | UnsetType = UNSET,
+        i_ticket: int | None | UnsetType = UNSET,
     ) -> GetTroubleTicketInfoResponse: ...
 
     def get_ticket_info(
@@ -156,11 +156,11 @@ class TroubleTicketService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        status: str | UnsetType = UNSET,
-        priority: TicketPriority | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        status: str | None | UnsetType = UNSET,
+        priority: TicketPriority | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetTroubleTicketListResponse: ...
 
     def get_ticket_list(
@@ -181,11 +181,11 @@ class TroubleTicketService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        status: str | UnsetType = UNSET,
-        priority: TicketPriority | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        status: str | None | UnsetType = UNSET,
+        priority: TicketPriority | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[TicketInfo]: ...
 
     def iter_ticket_list(
@@ -310,7 +310,7 @@ class TroubleTicketService(ServiceBase):
         /,
         *,
         i_ticket: int,
-        resolution: str | UnsetType = UNSET,
+        resolution: str | None | UnsetType = UNSET,
     ) -> CloseTroubleTicketResponse: ...
 
     def close_ticket(
@@ -331,8 +331,8 @@ class TroubleTicketService(ServiceBase):
         /,
         *,
         i_env: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetTroubleTicketCategoryListResponse: ...
 
     def get_ticket_category_list(
@@ -354,8 +354,8 @@ class TroubleTicketService(ServiceBase):
         *,
         page_size: int = 100,
         i_env: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[TicketCategoryInfo]: ...
 
     def iter_ticket_category_list(
@@ -442,7 +442,7 @@ class TroubleTicketService(ServiceBase):
         /,
         *,
         i_ticket: int,
-        comment: str | UnsetType = UNSET,
+        comment: str | None | UnsetType = UNSET,
     ) -> ReopenTroubleTicketResponse: ...
 
     def reopen_ticket(
@@ -491,7 +491,7 @@ class AsyncTroubleTicketService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_ticket: int | UnsetType = UNSET,
+        i_ticket: int | None | UnsetType = UNSET,
     ) -> GetTroubleTicketInfoResponse: ...
 
     async def get_ticket_info(
@@ -511,11 +511,11 @@ class AsyncTroubleTicketService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        status: str | UnsetType = UNSET,
-        priority: TicketPriority | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        status: str | None | UnsetType = UNSET,
+        priority: TicketPriority | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetTroubleTicketListResponse: ...
 
     async def get_ticket_list(
@@ -536,11 +536,11 @@ class AsyncTroubleTicketService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        status: str | UnsetType = UNSET,
-        priority: TicketPriority | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        status: str | None | UnsetType = UNSET,
+        priority: TicketPriority | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[TicketInfo]: ...
 
     async def iter_ticket_list(
@@ -668,7 +668,7 @@ class AsyncTroubleTicketService(AsyncServiceBase):
         /,
         *,
         i_ticket: int,
-        resolution: str | UnsetType = UNSET,
+        resolution: str | None | UnsetType = UNSET,
     ) -> CloseTroubleTicketResponse: ...
 
     async def close_ticket(
@@ -689,8 +689,8 @@ class AsyncTroubleTicketService(AsyncServiceBase):
         /,
         *,
         i_env: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetTroubleTicketCategoryListResponse: ...
 
     async def get_ticket_category_list(
@@ -712,8 +712,8 @@ class AsyncTroubleTicketService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_env: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[TicketCategoryInfo]: ...
 
     async def iter_ticket_category_list(
@@ -801,7 +801,7 @@ class AsyncTroubleTicketService(AsyncServiceBase):
         /,
         *,
         i_ticket: int,
-        comment: str | UnsetType = UNSET,
+        comment: str | None | UnsetType = UNSET,
     ) -> ReopenTroubleTicketResponse: ...
 
     async def reopen_ticket(

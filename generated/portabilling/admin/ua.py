@@ -161,7 +161,7 @@ class UAService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_ua: int | UnsetType = UNSET,
+        i_ua: int | None | UnsetType = UNSET,
     ) -> GetUaInfoResponse: ...
 
     def get_ua_info(
@@ -179,11 +179,11 @@ class UAService(ServiceBase):
         request: None = None,
         /,
         *,
-        mac: str | UnsetType = UNSET,
-        i_customer: int | UnsetType = UNSET,
-        i_ua_type: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        mac: str | None | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_ua_type: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetUaListResponse: ...
 
     def get_ua_list(
@@ -204,11 +204,11 @@ class UAService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        mac: str | UnsetType = UNSET,
-        i_customer: int | UnsetType = UNSET,
-        i_ua_type: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        mac: str | None | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_ua_type: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[UAInfo]: ...
 
     def iter_ua_list(
@@ -300,9 +300,9 @@ class UAService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetUAManagedPhoneListResponse: ...
 
     def get_managed_phone_list(
@@ -323,9 +323,9 @@ class UAService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[ManagedIPPhoneInfo]: ...
 
     def iter_managed_phone_list(
@@ -350,7 +350,7 @@ class UAService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_ua_profile: int | UnsetType = UNSET,
+        i_ua_profile: int | None | UnsetType = UNSET,
     ) -> GetUaProfileInfoResponse: ...
 
     def get_ua_profile_info(
@@ -370,9 +370,9 @@ class UAService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_ua_type: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_ua_type: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetUaProfileListResponse: ...
 
     def get_ua_profile_list(
@@ -393,9 +393,9 @@ class UAService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_ua_type: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_ua_type: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[UAProfileInfo]: ...
 
     def iter_ua_profile_list(
@@ -497,8 +497,8 @@ class UAService(ServiceBase):
         /,
         *,
         i_ua: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetUaLineListResponse: ...
 
     def get_ua_line_list(
@@ -520,8 +520,8 @@ class UAService(ServiceBase):
         *,
         page_size: int = 100,
         i_ua: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[UALineInfo]: ...
 
     def iter_ua_line_list(
@@ -602,8 +602,8 @@ class UAService(ServiceBase):
         /,
         *,
         i_ua_type: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetUAFirmwareListResponse: ...
 
     def get_firmware_list(
@@ -625,8 +625,8 @@ class UAService(ServiceBase):
         *,
         page_size: int = 100,
         i_ua_type: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[FirmwareInfo]: ...
 
     def iter_firmware_list(
@@ -750,7 +750,7 @@ class AsyncUAService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_ua: int | UnsetType = UNSET,
+        i_ua: int | None | UnsetType = UNSET,
     ) -> GetUaInfoResponse: ...
 
     async def get_ua_info(
@@ -768,11 +768,11 @@ class AsyncUAService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        mac: str | UnsetType = UNSET,
-        i_customer: int | UnsetType = UNSET,
-        i_ua_type: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        mac: str | None | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_ua_type: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetUaListResponse: ...
 
     async def get_ua_list(
@@ -793,11 +793,11 @@ class AsyncUAService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        mac: str | UnsetType = UNSET,
-        i_customer: int | UnsetType = UNSET,
-        i_ua_type: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        mac: str | None | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_ua_type: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[UAInfo]: ...
 
     async def iter_ua_list(
@@ -890,9 +890,9 @@ class AsyncUAService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetUAManagedPhoneListResponse: ...
 
     async def get_managed_phone_list(
@@ -913,9 +913,9 @@ class AsyncUAService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[ManagedIPPhoneInfo]: ...
 
     async def iter_managed_phone_list(
@@ -941,7 +941,7 @@ class AsyncUAService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_ua_profile: int | UnsetType = UNSET,
+        i_ua_profile: int | None | UnsetType = UNSET,
     ) -> GetUaProfileInfoResponse: ...
 
     async def get_ua_profile_info(
@@ -961,9 +961,9 @@ class AsyncUAService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_ua_type: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_ua_type: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetUaProfileListResponse: ...
 
     async def get_ua_profile_list(
@@ -984,9 +984,9 @@ class AsyncUAService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_ua_type: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_ua_type: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[UAProfileInfo]: ...
 
     async def iter_ua_profile_list(
@@ -1095,8 +1095,8 @@ class AsyncUAService(AsyncServiceBase):
         /,
         *,
         i_ua: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetUaLineListResponse: ...
 
     async def get_ua_line_list(
@@ -1118,8 +1118,8 @@ class AsyncUAService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_ua: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[UALineInfo]: ...
 
     async def iter_ua_line_list(
@@ -1201,8 +1201,8 @@ class AsyncUAService(AsyncServiceBase):
         /,
         *,
         i_ua_type: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetUAFirmwareListResponse: ...
 
     async def get_firmware_list(
@@ -1224,8 +1224,8 @@ class AsyncUAService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_ua_type: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[FirmwareInfo]: ...
 
     async def iter_firmware_list(

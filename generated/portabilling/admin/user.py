@@ -126,7 +126,7 @@ class UserService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_user: int | UnsetType = UNSET,
+        i_user: int | None | UnsetType = UNSET,
     ) -> GetUserInfoResponse: ...
 
     def get_user_info(
@@ -144,10 +144,10 @@ class UserService(ServiceBase):
         request: None = None,
         /,
         *,
-        login: str | UnsetType = UNSET,
-        i_access_role: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        login: str | None | UnsetType = UNSET,
+        i_access_role: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetUserListResponse: ...
 
     def get_user_list(
@@ -168,10 +168,10 @@ class UserService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        login: str | UnsetType = UNSET,
-        i_access_role: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        login: str | None | UnsetType = UNSET,
+        i_access_role: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[UserInfo]: ...
 
     def iter_user_list(
@@ -269,8 +269,8 @@ class UserService(ServiceBase):
         /,
         *,
         i_user: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetUserSessionListResponse: ...
 
     def get_user_session_list(
@@ -292,8 +292,8 @@ class UserService(ServiceBase):
         *,
         page_size: int = 100,
         i_user: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[UserSessionInfo]: ...
 
     def iter_user_session_list(
@@ -378,8 +378,8 @@ class UserService(ServiceBase):
         /,
         *,
         i_user: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetUserApiTokenListResponse: ...
 
     def get_api_token_list(
@@ -401,8 +401,8 @@ class UserService(ServiceBase):
         *,
         page_size: int = 100,
         i_user: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[APITokenInfo]: ...
 
     def iter_api_token_list(
@@ -530,7 +530,7 @@ class AsyncUserService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_user: int | UnsetType = UNSET,
+        i_user: int | None | UnsetType = UNSET,
     ) -> GetUserInfoResponse: ...
 
     async def get_user_info(
@@ -548,10 +548,10 @@ class AsyncUserService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        login: str | UnsetType = UNSET,
-        i_access_role: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        login: str | None | UnsetType = UNSET,
+        i_access_role: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetUserListResponse: ...
 
     async def get_user_list(
@@ -572,10 +572,10 @@ class AsyncUserService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        login: str | UnsetType = UNSET,
-        i_access_role: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        login: str | None | UnsetType = UNSET,
+        i_access_role: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[UserInfo]: ...
 
     async def iter_user_list(
@@ -678,8 +678,8 @@ class AsyncUserService(AsyncServiceBase):
         /,
         *,
         i_user: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetUserSessionListResponse: ...
 
     async def get_user_session_list(
@@ -701,8 +701,8 @@ class AsyncUserService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_user: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[UserSessionInfo]: ...
 
     async def iter_user_session_list(
@@ -790,8 +790,8 @@ class AsyncUserService(AsyncServiceBase):
         /,
         *,
         i_user: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetUserApiTokenListResponse: ...
 
     async def get_api_token_list(
@@ -813,8 +813,8 @@ class AsyncUserService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_user: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[APITokenInfo]: ...
 
     async def iter_api_token_list(

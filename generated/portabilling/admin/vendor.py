@@ -162,7 +162,7 @@ class VendorService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_vendor: int | UnsetType = UNSET,
+        i_vendor: int | None | UnsetType = UNSET,
     ) -> GetVendorInfoResponse: ...
 
     def get_vendor_info(
@@ -180,10 +180,10 @@ class VendorService(ServiceBase):
         request: None = None,
         /,
         *,
-        name: str | UnsetType = UNSET,
-        iso_4217: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        iso_4217: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetVendorListResponse: ...
 
     def get_vendor_list(
@@ -204,10 +204,10 @@ class VendorService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        name: str | UnsetType = UNSET,
-        iso_4217: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        iso_4217: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[VendorInfo]: ...
 
     def iter_vendor_list(
@@ -289,7 +289,7 @@ class VendorService(ServiceBase):
         i_vendor: int,
         action: TransactionAction,
         amount: float,
-        comment: str | UnsetType = UNSET,
+        comment: str | None | UnsetType = UNSET,
     ) -> MakeVendorTransactionResponse: ...
 
     def make_transaction(
@@ -310,10 +310,10 @@ class VendorService(ServiceBase):
         /,
         *,
         i_vendor: int,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetVendorXdrListResponse: ...
 
     def get_vendor_xdr_list(
@@ -335,10 +335,10 @@ class VendorService(ServiceBase):
         *,
         page_size: int = 100,
         i_vendor: int,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[XDRInfo]: ...
 
     def iter_vendor_xdr_list(
@@ -364,8 +364,8 @@ class VendorService(ServiceBase):
         /,
         *,
         i_vendor: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetVendorContactListResponse: ...
 
     def get_vendor_contact_list(
@@ -387,8 +387,8 @@ class VendorService(ServiceBase):
         *,
         page_size: int = 100,
         i_vendor: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[VendorContactInfo]: ...
 
     def iter_vendor_contact_list(
@@ -475,8 +475,8 @@ class VendorService(ServiceBase):
         /,
         *,
         i_vendor: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetVendorBatchListResponse: ...
 
     def get_vendor_batch_list(
@@ -498,8 +498,8 @@ class VendorService(ServiceBase):
         *,
         page_size: int = 100,
         i_vendor: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[VendorBatchInfo]: ...
 
     def iter_vendor_batch_list(
@@ -584,8 +584,8 @@ class VendorService(ServiceBase):
         /,
         *,
         i_vendor: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetVendorInvoiceListResponse: ...
 
     def get_vendor_invoice_list(
@@ -607,8 +607,8 @@ class VendorService(ServiceBase):
         *,
         page_size: int = 100,
         i_vendor: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[VendorInvoiceInfo]: ...
 
     def iter_vendor_invoice_list(
@@ -720,7 +720,7 @@ class AsyncVendorService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_vendor: int | UnsetType = UNSET,
+        i_vendor: int | None | UnsetType = UNSET,
     ) -> GetVendorInfoResponse: ...
 
     async def get_vendor_info(
@@ -738,10 +738,10 @@ class AsyncVendorService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        name: str | UnsetType = UNSET,
-        iso_4217: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        iso_4217: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetVendorListResponse: ...
 
     async def get_vendor_list(
@@ -762,10 +762,10 @@ class AsyncVendorService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        name: str | UnsetType = UNSET,
-        iso_4217: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        iso_4217: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[VendorInfo]: ...
 
     async def iter_vendor_list(
@@ -848,7 +848,7 @@ class AsyncVendorService(AsyncServiceBase):
         i_vendor: int,
         action: TransactionAction,
         amount: float,
-        comment: str | UnsetType = UNSET,
+        comment: str | None | UnsetType = UNSET,
     ) -> MakeVendorTransactionResponse: ...
 
     async def make_transaction(
@@ -869,10 +869,10 @@ class AsyncVendorService(AsyncServiceBase):
         /,
         *,
         i_vendor: int,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetVendorXdrListResponse: ...
 
     async def get_vendor_xdr_list(
@@ -894,10 +894,10 @@ class AsyncVendorService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_vendor: int,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[XDRInfo]: ...
 
     async def iter_vendor_xdr_list(
@@ -924,8 +924,8 @@ class AsyncVendorService(AsyncServiceBase):
         /,
         *,
         i_vendor: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetVendorContactListResponse: ...
 
     async def get_vendor_contact_list(
@@ -947,8 +947,8 @@ class AsyncVendorService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_vendor: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[VendorContactInfo]: ...
 
     async def iter_vendor_contact_list(
@@ -1036,8 +1036,8 @@ class AsyncVendorService(AsyncServiceBase):
         /,
         *,
         i_vendor: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetVendorBatchListResponse: ...
 
     async def get_vendor_batch_list(
@@ -1059,8 +1059,8 @@ class AsyncVendorService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_vendor: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[VendorBatchInfo]: ...
 
     async def iter_vendor_batch_list(
@@ -1148,8 +1148,8 @@ class AsyncVendorService(AsyncServiceBase):
         /,
         *,
         i_vendor: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetVendorInvoiceListResponse: ...
 
     async def get_vendor_invoice_list(
@@ -1171,8 +1171,8 @@ class AsyncVendorService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_vendor: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[VendorInvoiceInfo]: ...
 
     async def iter_vendor_invoice_list(

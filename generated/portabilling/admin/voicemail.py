@@ -164,7 +164,7 @@ class VoicemailService(ServiceBase):
         /,
         *,
         i_account: int,
-        greeting_type: str | UnsetType = UNSET,
+        greeting_type: str | None | UnsetType = UNSET,
     ) -> GetVoicemailVmGreetingResponse: ...
 
     def get_vm_greeting(
@@ -207,9 +207,9 @@ class VoicemailService(ServiceBase):
         /,
         *,
         i_account: int,
-        folder: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        folder: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetVoicemailVmMessageListResponse: ...
 
     def get_vm_message_list(
@@ -231,9 +231,9 @@ class VoicemailService(ServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        folder: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        folder: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[VMMessageInfo]: ...
 
     def iter_vm_message_list(
@@ -301,8 +301,8 @@ class VoicemailService(ServiceBase):
         /,
         *,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetVoicemailVmFolderListResponse: ...
 
     def get_vm_folder_list(
@@ -324,8 +324,8 @@ class VoicemailService(ServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[VMFolderInfo]: ...
 
     def iter_vm_folder_list(
@@ -504,7 +504,7 @@ class AsyncVoicemailService(AsyncServiceBase):
         /,
         *,
         i_account: int,
-        greeting_type: str | UnsetType = UNSET,
+        greeting_type: str | None | UnsetType = UNSET,
     ) -> GetVoicemailVmGreetingResponse: ...
 
     async def get_vm_greeting(
@@ -547,9 +547,9 @@ class AsyncVoicemailService(AsyncServiceBase):
         /,
         *,
         i_account: int,
-        folder: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        folder: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetVoicemailVmMessageListResponse: ...
 
     async def get_vm_message_list(
@@ -571,9 +571,9 @@ class AsyncVoicemailService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        folder: str | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        folder: str | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[VMMessageInfo]: ...
 
     async def iter_vm_message_list(
@@ -642,8 +642,8 @@ class AsyncVoicemailService(AsyncServiceBase):
         /,
         *,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetVoicemailVmFolderListResponse: ...
 
     async def get_vm_folder_list(
@@ -665,8 +665,8 @@ class AsyncVoicemailService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[VMFolderInfo]: ...
 
     async def iter_vm_folder_list(

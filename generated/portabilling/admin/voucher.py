@@ -116,7 +116,7 @@ class VoucherService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_voucher: int | UnsetType = UNSET,
+        i_voucher: int | None | UnsetType = UNSET,
     ) -> GetVoucherInfoResponse: ...
 
     def get_voucher_info(
@@ -134,10 +134,10 @@ class VoucherService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_batch: int | UnsetType = UNSET,
-        used: YesNo | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_batch: int | None | UnsetType = UNSET,
+        used: YesNo | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetVoucherListResponse: ...
 
     def get_voucher_list(
@@ -158,10 +158,10 @@ class VoucherService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_batch: int | UnsetType = UNSET,
-        used: YesNo | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_batch: int | None | UnsetType = UNSET,
+        used: YesNo | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[VoucherInfo]: ...
 
     def iter_voucher_list(
@@ -260,8 +260,8 @@ class VoucherService(ServiceBase):
         /,
         *,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetVoucherRechargeHistoryResponse: ...
 
     def get_recharge_history(
@@ -304,8 +304,8 @@ class VoucherService(ServiceBase):
         /,
         *,
         i_batch: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetVoucherBatchListResponse: ...
 
     def get_voucher_batch_list(
@@ -327,8 +327,8 @@ class VoucherService(ServiceBase):
         *,
         page_size: int = 100,
         i_batch: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[VoucherBatchInfo]: ...
 
     def iter_voucher_batch_list(
@@ -458,7 +458,7 @@ class AsyncVoucherService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_voucher: int | UnsetType = UNSET,
+        i_voucher: int | None | UnsetType = UNSET,
     ) -> GetVoucherInfoResponse: ...
 
     async def get_voucher_info(
@@ -478,10 +478,10 @@ class AsyncVoucherService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_batch: int | UnsetType = UNSET,
-        used: YesNo | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_batch: int | None | UnsetType = UNSET,
+        used: YesNo | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetVoucherListResponse: ...
 
     async def get_voucher_list(
@@ -502,10 +502,10 @@ class AsyncVoucherService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_batch: int | UnsetType = UNSET,
-        used: YesNo | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_batch: int | None | UnsetType = UNSET,
+        used: YesNo | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[VoucherInfo]: ...
 
     async def iter_voucher_list(
@@ -605,8 +605,8 @@ class AsyncVoucherService(AsyncServiceBase):
         /,
         *,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetVoucherRechargeHistoryResponse: ...
 
     async def get_recharge_history(
@@ -649,8 +649,8 @@ class AsyncVoucherService(AsyncServiceBase):
         /,
         *,
         i_batch: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetVoucherBatchListResponse: ...
 
     async def get_voucher_batch_list(
@@ -672,8 +672,8 @@ class AsyncVoucherService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_batch: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[VoucherBatchInfo]: ...
 
     async def iter_voucher_batch_list(

@@ -155,13 +155,13 @@ class AccountService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_account: int | UnsetType = UNSET,
-        id: str | UnsetType = UNSET,
-        login: str | UnsetType = UNSET,
-        get_included_services: int | UnsetType = UNSET,
-        detailed_info: int | UnsetType = UNSET,
-        get_service_features: list[str] | UnsetType = UNSET,
-        without_service_features: int | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
+        id: str | None | UnsetType = UNSET,
+        login: str | None | UnsetType = UNSET,
+        get_included_services: int | None | UnsetType = UNSET,
+        detailed_info: int | None | UnsetType = UNSET,
+        get_service_features: list[str] | None | UnsetType = UNSET,
+        without_service_features: int | None | UnsetType = UNSET,
     ) -> GetAccountInfoResponse: ...
 
     def get_account_info(
@@ -179,19 +179,19 @@ class AccountService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        i_product: int | UnsetType = UNSET,
-        i_batch: int | UnsetType = UNSET,
-        i_account_list: list[int] | UnsetType = UNSET,
-        id: str | UnsetType = UNSET,
-        blocked: YesNo | UnsetType = UNSET,
-        bill_status: BillStatus | UnsetType = UNSET,
-        billing_model: BillingModel | UnsetType = UNSET,
-        get_total: int | UnsetType = UNSET,
-        get_status_info: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
-        custom_fields_values: list[CustomFieldsValuesInfo] | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_product: int | None | UnsetType = UNSET,
+        i_batch: int | None | UnsetType = UNSET,
+        i_account_list: list[int] | None | UnsetType = UNSET,
+        id: str | None | UnsetType = UNSET,
+        blocked: YesNo | None | UnsetType = UNSET,
+        bill_status: BillStatus | None | UnsetType = UNSET,
+        billing_model: BillingModel | None | UnsetType = UNSET,
+        get_total: int | None | UnsetType = UNSET,
+        get_status_info: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
+        custom_fields_values: list[CustomFieldsValuesInfo] | None | UnsetType = UNSET,
     ) -> GetAccountListResponse: ...
 
     def get_account_list(
@@ -214,19 +214,19 @@ class AccountService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        i_product: int | UnsetType = UNSET,
-        i_batch: int | UnsetType = UNSET,
-        i_account_list: list[int] | UnsetType = UNSET,
-        id: str | UnsetType = UNSET,
-        blocked: YesNo | UnsetType = UNSET,
-        bill_status: BillStatus | UnsetType = UNSET,
-        billing_model: BillingModel | UnsetType = UNSET,
-        get_total: int | UnsetType = UNSET,
-        get_status_info: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
-        custom_fields_values: list[CustomFieldsValuesInfo] | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_product: int | None | UnsetType = UNSET,
+        i_batch: int | None | UnsetType = UNSET,
+        i_account_list: list[int] | None | UnsetType = UNSET,
+        id: str | None | UnsetType = UNSET,
+        blocked: YesNo | None | UnsetType = UNSET,
+        bill_status: BillStatus | None | UnsetType = UNSET,
+        billing_model: BillingModel | None | UnsetType = UNSET,
+        get_total: int | None | UnsetType = UNSET,
+        get_status_info: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
+        custom_fields_values: list[CustomFieldsValuesInfo] | None | UnsetType = UNSET,
     ) -> Iterator[AccountInfo]: ...
 
     def iter_account_list(
@@ -270,8 +270,8 @@ class AccountService(ServiceBase):
         /,
         *,
         i_master_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAccountAliasListResponse: ...
 
     def get_alias_list(
@@ -293,8 +293,8 @@ class AccountService(ServiceBase):
         *,
         page_size: int = 100,
         i_master_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[AliasInfo]: ...
 
     def iter_alias_list(
@@ -318,13 +318,13 @@ class AccountService(ServiceBase):
         /,
         *,
         i_account: int,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
-        i_service: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
-        format: str | UnsetType = UNSET,
-        i_env: int | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
+        i_service: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
+        format: str | None | UnsetType = UNSET,
+        i_env: int | None | UnsetType = UNSET,
     ) -> GetAccountXdrListResponse: ...
 
     def get_xdr_list(
@@ -346,13 +346,13 @@ class AccountService(ServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
-        i_service: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
-        format: str | UnsetType = UNSET,
-        i_env: int | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
+        i_service: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
+        format: str | None | UnsetType = UNSET,
+        i_env: int | None | UnsetType = UNSET,
     ) -> Iterator[XDRInfo]: ...
 
     def iter_xdr_list(
@@ -500,8 +500,8 @@ class AccountService(ServiceBase):
         /,
         *,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAccountSubscriptionsResponse: ...
 
     def get_subscriptions(
@@ -558,8 +558,8 @@ class AccountService(ServiceBase):
         /,
         *,
         i_account: int,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
     ) -> GetAccountStateHistoryResponse: ...
 
     def get_account_state_history(
@@ -590,13 +590,13 @@ class AsyncAccountService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_account: int | UnsetType = UNSET,
-        id: str | UnsetType = UNSET,
-        login: str | UnsetType = UNSET,
-        get_included_services: int | UnsetType = UNSET,
-        detailed_info: int | UnsetType = UNSET,
-        get_service_features: list[str] | UnsetType = UNSET,
-        without_service_features: int | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
+        id: str | None | UnsetType = UNSET,
+        login: str | None | UnsetType = UNSET,
+        get_included_services: int | None | UnsetType = UNSET,
+        detailed_info: int | None | UnsetType = UNSET,
+        get_service_features: list[str] | None | UnsetType = UNSET,
+        without_service_features: int | None | UnsetType = UNSET,
     ) -> GetAccountInfoResponse: ...
 
     async def get_account_info(
@@ -616,19 +616,19 @@ class AsyncAccountService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        i_product: int | UnsetType = UNSET,
-        i_batch: int | UnsetType = UNSET,
-        i_account_list: list[int] | UnsetType = UNSET,
-        id: str | UnsetType = UNSET,
-        blocked: YesNo | UnsetType = UNSET,
-        bill_status: BillStatus | UnsetType = UNSET,
-        billing_model: BillingModel | UnsetType = UNSET,
-        get_total: int | UnsetType = UNSET,
-        get_status_info: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
-        custom_fields_values: list[CustomFieldsValuesInfo] | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_product: int | None | UnsetType = UNSET,
+        i_batch: int | None | UnsetType = UNSET,
+        i_account_list: list[int] | None | UnsetType = UNSET,
+        id: str | None | UnsetType = UNSET,
+        blocked: YesNo | None | UnsetType = UNSET,
+        bill_status: BillStatus | None | UnsetType = UNSET,
+        billing_model: BillingModel | None | UnsetType = UNSET,
+        get_total: int | None | UnsetType = UNSET,
+        get_status_info: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
+        custom_fields_values: list[CustomFieldsValuesInfo] | None | UnsetType = UNSET,
     ) -> GetAccountListResponse: ...
 
     async def get_account_list(
@@ -651,19 +651,19 @@ class AsyncAccountService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        i_product: int | UnsetType = UNSET,
-        i_batch: int | UnsetType = UNSET,
-        i_account_list: list[int] | UnsetType = UNSET,
-        id: str | UnsetType = UNSET,
-        blocked: YesNo | UnsetType = UNSET,
-        bill_status: BillStatus | UnsetType = UNSET,
-        billing_model: BillingModel | UnsetType = UNSET,
-        get_total: int | UnsetType = UNSET,
-        get_status_info: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
-        custom_fields_values: list[CustomFieldsValuesInfo] | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_product: int | None | UnsetType = UNSET,
+        i_batch: int | None | UnsetType = UNSET,
+        i_account_list: list[int] | None | UnsetType = UNSET,
+        id: str | None | UnsetType = UNSET,
+        blocked: YesNo | None | UnsetType = UNSET,
+        bill_status: BillStatus | None | UnsetType = UNSET,
+        billing_model: BillingModel | None | UnsetType = UNSET,
+        get_total: int | None | UnsetType = UNSET,
+        get_status_info: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
+        custom_fields_values: list[CustomFieldsValuesInfo] | None | UnsetType = UNSET,
     ) -> AsyncIterator[AccountInfo]: ...
 
     async def iter_account_list(
@@ -708,8 +708,8 @@ class AsyncAccountService(AsyncServiceBase):
         /,
         *,
         i_master_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAccountAliasListResponse: ...
 
     async def get_alias_list(
@@ -731,8 +731,8 @@ class AsyncAccountService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_master_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[AliasInfo]: ...
 
     async def iter_alias_list(
@@ -759,13 +759,13 @@ class AsyncAccountService(AsyncServiceBase):
         /,
         *,
         i_account: int,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
-        i_service: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
-        format: str | UnsetType = UNSET,
-        i_env: int | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
+        i_service: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
+        format: str | None | UnsetType = UNSET,
+        i_env: int | None | UnsetType = UNSET,
     ) -> GetAccountXdrListResponse: ...
 
     async def get_xdr_list(
@@ -787,13 +787,13 @@ class AsyncAccountService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
-        i_service: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
-        format: str | UnsetType = UNSET,
-        i_env: int | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
+        i_service: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
+        format: str | None | UnsetType = UNSET,
+        i_env: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[XDRInfo]: ...
 
     async def iter_xdr_list(
@@ -942,8 +942,8 @@ class AsyncAccountService(AsyncServiceBase):
         /,
         *,
         i_account: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetAccountSubscriptionsResponse: ...
 
     async def get_subscriptions(
@@ -1002,8 +1002,8 @@ class AsyncAccountService(AsyncServiceBase):
         /,
         *,
         i_account: int,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
     ) -> GetAccountStateHistoryResponse: ...
 
     async def get_account_state_history(

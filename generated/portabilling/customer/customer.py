@@ -111,11 +111,11 @@ class CustomerService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        name: str | UnsetType = UNSET,
-        login: str | UnsetType = UNSET,
-        get_included_services: int | UnsetType = UNSET,
-        detailed_info: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        login: str | None | UnsetType = UNSET,
+        get_included_services: int | None | UnsetType = UNSET,
+        detailed_info: int | None | UnsetType = UNSET,
     ) -> GetCustomerInfoResponse: ...
 
     def get_customer_info(
@@ -154,10 +154,10 @@ class CustomerService(ServiceBase):
         /,
         *,
         i_customer: int,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomerXdrListResponse: ...
 
     def get_xdr_list(
@@ -179,10 +179,10 @@ class CustomerService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[XDRInfo]: ...
 
     def iter_xdr_list(
@@ -208,8 +208,8 @@ class CustomerService(ServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomerSiteListResponse: ...
 
     def get_customer_site_list(
@@ -231,8 +231,8 @@ class CustomerService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[CustomerSiteInfo]: ...
 
     def iter_customer_site_list(
@@ -357,8 +357,8 @@ class CustomerService(ServiceBase):
         /,
         *,
         i_customer: int,
-        from_date: date | UnsetType = UNSET,
-        to_date: date | UnsetType = UNSET,
+        from_date: date | None | UnsetType = UNSET,
+        to_date: date | None | UnsetType = UNSET,
     ) -> GetCustomerStatsSummaryResponse: ...
 
     def get_customer_stats_summary(
@@ -389,11 +389,11 @@ class AsyncCustomerService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        name: str | UnsetType = UNSET,
-        login: str | UnsetType = UNSET,
-        get_included_services: int | UnsetType = UNSET,
-        detailed_info: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        name: str | None | UnsetType = UNSET,
+        login: str | None | UnsetType = UNSET,
+        get_included_services: int | None | UnsetType = UNSET,
+        detailed_info: int | None | UnsetType = UNSET,
     ) -> GetCustomerInfoResponse: ...
 
     async def get_customer_info(
@@ -434,10 +434,10 @@ class AsyncCustomerService(AsyncServiceBase):
         /,
         *,
         i_customer: int,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomerXdrListResponse: ...
 
     async def get_xdr_list(
@@ -459,10 +459,10 @@ class AsyncCustomerService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[XDRInfo]: ...
 
     async def iter_xdr_list(
@@ -489,8 +489,8 @@ class AsyncCustomerService(AsyncServiceBase):
         /,
         *,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetCustomerSiteListResponse: ...
 
     async def get_customer_site_list(
@@ -512,8 +512,8 @@ class AsyncCustomerService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[CustomerSiteInfo]: ...
 
     async def iter_customer_site_list(
@@ -641,8 +641,8 @@ class AsyncCustomerService(AsyncServiceBase):
         /,
         *,
         i_customer: int,
-        from_date: date | UnsetType = UNSET,
-        to_date: date | UnsetType = UNSET,
+        from_date: date | None | UnsetType = UNSET,
+        to_date: date | None | UnsetType = UNSET,
     ) -> GetCustomerStatsSummaryResponse: ...
 
     async def get_customer_stats_summary(

@@ -72,13 +72,13 @@ class DIDService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_do_batch: int | UnsetType = UNSET,
-        i_group: int | UnsetType = UNSET,
-        number: str | UnsetType = UNSET,
-        usage: str | UnsetType = UNSET,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_do_batch: int | None | UnsetType = UNSET,
+        i_group: int | None | UnsetType = UNSET,
+        number: str | None | UnsetType = UNSET,
+        usage: str | None | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetDIDNumberListResponse: ...
 
     def get_number_list(
@@ -99,13 +99,13 @@ class DIDService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_do_batch: int | UnsetType = UNSET,
-        i_group: int | UnsetType = UNSET,
-        number: str | UnsetType = UNSET,
-        usage: str | UnsetType = UNSET,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_do_batch: int | None | UnsetType = UNSET,
+        i_group: int | None | UnsetType = UNSET,
+        number: str | None | UnsetType = UNSET,
+        usage: str | None | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[DIDInfo]: ...
 
     def iter_number_list(
@@ -129,8 +129,8 @@ class DIDService(ServiceBase):
         /,
         *,
         number: str,
-        reserve_term: int | UnsetType = UNSET,
-        i_customer: int | UnsetType = UNSET,
+        reserve_term: int | None | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
     ) -> ReserveDIDNumberResponse: ...
 
     def reserve_number(
@@ -217,13 +217,13 @@ class AsyncDIDService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_do_batch: int | UnsetType = UNSET,
-        i_group: int | UnsetType = UNSET,
-        number: str | UnsetType = UNSET,
-        usage: str | UnsetType = UNSET,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_do_batch: int | None | UnsetType = UNSET,
+        i_group: int | None | UnsetType = UNSET,
+        number: str | None | UnsetType = UNSET,
+        usage: str | None | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetDIDNumberListResponse: ...
 
     async def get_number_list(
@@ -244,13 +244,13 @@ class AsyncDIDService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_do_batch: int | UnsetType = UNSET,
-        i_group: int | UnsetType = UNSET,
-        number: str | UnsetType = UNSET,
-        usage: str | UnsetType = UNSET,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_do_batch: int | None | UnsetType = UNSET,
+        i_group: int | None | UnsetType = UNSET,
+        number: str | None | UnsetType = UNSET,
+        usage: str | None | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[DIDInfo]: ...
 
     async def iter_number_list(
@@ -277,8 +277,8 @@ class AsyncDIDService(AsyncServiceBase):
         /,
         *,
         number: str,
-        reserve_term: int | UnsetType = UNSET,
-        i_customer: int | UnsetType = UNSET,
+        reserve_term: int | None | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
     ) -> ReserveDIDNumberResponse: ...
 
     async def reserve_number(

@@ -70,9 +70,9 @@ class HuntgroupService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetHuntgroupListResponse: ...
 
     def get_huntgroup_list(
@@ -93,9 +93,9 @@ class HuntgroupService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[HuntgroupInfo]: ...
 
     def iter_huntgroup_list(
@@ -120,7 +120,7 @@ class HuntgroupService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_c_group: int | UnsetType = UNSET,
+        i_c_group: int | None | UnsetType = UNSET,
     ) -> GetHuntgroupInfoResponse: ...
 
     def get_huntgroup_info(
@@ -190,9 +190,9 @@ class AsyncHuntgroupService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetHuntgroupListResponse: ...
 
     async def get_huntgroup_list(
@@ -213,9 +213,9 @@ class AsyncHuntgroupService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[HuntgroupInfo]: ...
 
     async def iter_huntgroup_list(
@@ -241,7 +241,7 @@ class AsyncHuntgroupService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_c_group: int | UnsetType = UNSET,
+        i_c_group: int | None | UnsetType = UNSET,
     ) -> GetHuntgroupInfoResponse: ...
 
     async def get_huntgroup_info(

@@ -63,13 +63,13 @@ class InvoiceService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        status: InvoiceStatus | UnsetType = UNSET,
-        from_date: date | UnsetType = UNSET,
-        to_date: date | UnsetType = UNSET,
-        get_total: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        status: InvoiceStatus | None | UnsetType = UNSET,
+        from_date: date | None | UnsetType = UNSET,
+        to_date: date | None | UnsetType = UNSET,
+        get_total: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetInvoiceListResponse: ...
 
     def get_invoice_list(
@@ -90,13 +90,13 @@ class InvoiceService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        status: InvoiceStatus | UnsetType = UNSET,
-        from_date: date | UnsetType = UNSET,
-        to_date: date | UnsetType = UNSET,
-        get_total: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        status: InvoiceStatus | None | UnsetType = UNSET,
+        from_date: date | None | UnsetType = UNSET,
+        to_date: date | None | UnsetType = UNSET,
+        get_total: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[InvoiceInfo]: ...
 
     def iter_invoice_list(
@@ -120,7 +120,7 @@ class InvoiceService(ServiceBase):
         /,
         *,
         i_invoice: int,
-        get_pdf: int | UnsetType = UNSET,
+        get_pdf: int | None | UnsetType = UNSET,
     ) -> GetInvoiceInfoResponse: ...
 
     def get_invoice_info(
@@ -166,13 +166,13 @@ class AsyncInvoiceService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        status: InvoiceStatus | UnsetType = UNSET,
-        from_date: date | UnsetType = UNSET,
-        to_date: date | UnsetType = UNSET,
-        get_total: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        status: InvoiceStatus | None | UnsetType = UNSET,
+        from_date: date | None | UnsetType = UNSET,
+        to_date: date | None | UnsetType = UNSET,
+        get_total: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetInvoiceListResponse: ...
 
     async def get_invoice_list(
@@ -193,13 +193,13 @@ class AsyncInvoiceService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        status: InvoiceStatus | UnsetType = UNSET,
-        from_date: date | UnsetType = UNSET,
-        to_date: date | UnsetType = UNSET,
-        get_total: int | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        status: InvoiceStatus | None | UnsetType = UNSET,
+        from_date: date | None | UnsetType = UNSET,
+        to_date: date | None | UnsetType = UNSET,
+        get_total: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[InvoiceInfo]: ...
 
     async def iter_invoice_list(
@@ -226,7 +226,7 @@ class AsyncInvoiceService(AsyncServiceBase):
         /,
         *,
         i_invoice: int,
-        get_pdf: int | UnsetType = UNSET,
+        get_pdf: int | None | UnsetType = UNSET,
     ) -> GetInvoiceInfoResponse: ...
 
     async def get_invoice_info(

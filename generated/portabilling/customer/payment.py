@@ -67,12 +67,12 @@ class PaymentService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetPaymentListResponse: ...
 
     def get_payment_list(
@@ -93,12 +93,12 @@ class PaymentService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> Iterator[PaymentInfo]: ...
 
     def iter_payment_list(
@@ -121,12 +121,12 @@ class PaymentService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
         amount: float,
-        iso_4217: str | UnsetType = UNSET,
-        i_payment_method: int | UnsetType = UNSET,
-        visible_comment: str | UnsetType = UNSET,
+        iso_4217: str | None | UnsetType = UNSET,
+        i_payment_method: int | None | UnsetType = UNSET,
+        visible_comment: str | None | UnsetType = UNSET,
     ) -> MakePaymentResponse: ...
 
     def make_payment(
@@ -146,8 +146,8 @@ class PaymentService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
     ) -> GetPaymentMethodInfoResponse: ...
 
     def get_payment_method_info(
@@ -167,8 +167,8 @@ class PaymentService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
         payment_method_info: PaymentMethodInfo,
     ) -> UpdatePaymentMethodResponse: ...
 
@@ -197,12 +197,12 @@ class AsyncPaymentService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetPaymentListResponse: ...
 
     async def get_payment_list(
@@ -223,12 +223,12 @@ class AsyncPaymentService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        i_customer: int | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
-        from_date: datetime | UnsetType = UNSET,
-        to_date: datetime | UnsetType = UNSET,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
+        from_date: datetime | None | UnsetType = UNSET,
+        to_date: datetime | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[PaymentInfo]: ...
 
     async def iter_payment_list(
@@ -252,12 +252,12 @@ class AsyncPaymentService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
         amount: float,
-        iso_4217: str | UnsetType = UNSET,
-        i_payment_method: int | UnsetType = UNSET,
-        visible_comment: str | UnsetType = UNSET,
+        iso_4217: str | None | UnsetType = UNSET,
+        i_payment_method: int | None | UnsetType = UNSET,
+        visible_comment: str | None | UnsetType = UNSET,
     ) -> MakePaymentResponse: ...
 
     async def make_payment(
@@ -277,8 +277,8 @@ class AsyncPaymentService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
     ) -> GetPaymentMethodInfoResponse: ...
 
     async def get_payment_method_info(
@@ -298,8 +298,8 @@ class AsyncPaymentService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
         payment_method_info: PaymentMethodInfo,
     ) -> UpdatePaymentMethodResponse: ...
 

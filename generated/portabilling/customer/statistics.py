@@ -64,10 +64,10 @@ class StatisticsService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
-        from_date: date | UnsetType = UNSET,
-        to_date: date | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
+        from_date: date | None | UnsetType = UNSET,
+        to_date: date | None | UnsetType = UNSET,
     ) -> GetStatisticsSummaryResponse: ...
 
     def get_summary(
@@ -87,11 +87,11 @@ class StatisticsService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
         from_: datetime,
         to: datetime,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetXdrStatisticsResponse: ...
 
     def get_xdr_statistics(
@@ -111,7 +111,7 @@ class StatisticsService(ServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
     ) -> GetStatisticsDashboardDataResponse: ...
 
     def get_dashboard_data(
@@ -142,10 +142,10 @@ class AsyncStatisticsService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
-        i_account: int | UnsetType = UNSET,
-        from_date: date | UnsetType = UNSET,
-        to_date: date | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
+        i_account: int | None | UnsetType = UNSET,
+        from_date: date | None | UnsetType = UNSET,
+        to_date: date | None | UnsetType = UNSET,
     ) -> GetStatisticsSummaryResponse: ...
 
     async def get_summary(
@@ -165,11 +165,11 @@ class AsyncStatisticsService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
         from_: datetime,
         to: datetime,
-        limit: int | UnsetType = UNSET,
-        offset: int | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
     ) -> GetXdrStatisticsResponse: ...
 
     async def get_xdr_statistics(
@@ -189,7 +189,7 @@ class AsyncStatisticsService(AsyncServiceBase):
         request: None = None,
         /,
         *,
-        i_customer: int | UnsetType = UNSET,
+        i_customer: int | None | UnsetType = UNSET,
     ) -> GetStatisticsDashboardDataResponse: ...
 
     async def get_dashboard_data(

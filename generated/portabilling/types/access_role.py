@@ -40,31 +40,31 @@ __all__ = [
 class AccessRoleInfo(Struct, kw_only=True):
     """Access role."""
 
-    i_access_role: int | UnsetType = UNSET
+    i_access_role: int | None | UnsetType = UNSET
     """The unique ID of the access role."""
 
     name: str
     """Display name of the record."""
 
-    description: str | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
     """Free-form description."""
 
-    i_access_role_type: int | UnsetType = UNSET
+    i_access_role_type: int | None | UnsetType = UNSET
     """The unique ID of the access role type."""
 
 
 class AccessRoleObjectInfo(Struct, kw_only=True):
     """Object visible to an access role."""
 
-    i_object: int | UnsetType = UNSET
+    i_object: int | None | UnsetType = UNSET
     """The unique ID of the object."""
 
-    i_access_role: int | UnsetType = UNSET
+    i_access_role: int | None | UnsetType = UNSET
     """The unique ID of the access role."""
 
     object_: str = field(name="object")
-    read: YesNo | UnsetType = UNSET
-    write: YesNo | UnsetType = UNSET
+    read: YesNo | None | UnsetType = UNSET
+    write: YesNo | None | UnsetType = UNSET
 
 
 class AddAccessRoleObjectRequest(Struct, kw_only=True):
@@ -80,7 +80,7 @@ class AddAccessRoleObjectRequest(Struct, kw_only=True):
 class AddAccessRoleObjectResponse(Struct, kw_only=True):
     """Result of AccessRole.add_access_role_object."""
 
-    i_access_role_object: int | UnsetType = UNSET
+    i_access_role_object: int | None | UnsetType = UNSET
     """The unique ID of the access role object."""
 
 
@@ -94,7 +94,7 @@ class AddAccessRoleRequest(Struct, kw_only=True):
 class AddAccessRoleResponse(Struct, kw_only=True):
     """Result of AccessRole.add_access_role."""
 
-    i_access_role: int | UnsetType = UNSET
+    i_access_role: int | None | UnsetType = UNSET
     """The unique ID of the access role."""
 
 
@@ -108,7 +108,7 @@ class DeleteAccessRoleObjectRequest(Struct, kw_only=True):
 class DeleteAccessRoleObjectResponse(Struct, kw_only=True):
     """Result of AccessRole.delete_access_role_object."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -122,7 +122,7 @@ class DeleteAccessRoleRequest(Struct, kw_only=True):
 class DeleteAccessRoleResponse(Struct, kw_only=True):
     """Result of AccessRole.delete_access_role."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -136,46 +136,46 @@ class GetAccessRoleAccessPermissionsRequest(Struct, kw_only=True):
 class GetAccessRoleAccessPermissionsResponse(Struct, kw_only=True):
     """Result of AccessRole.get_access_permissions."""
 
-    permissions: list[AccessPermissionInfo] | UnsetType = UNSET
+    permissions: list[AccessPermissionInfo] | None | UnsetType = UNSET
 
 
 class GetAccessRoleInfoRequest(Struct, kw_only=True):
     """Parameters of AccessRole.get_access_role_info."""
 
-    i_access_role: int | UnsetType = UNSET
+    i_access_role: int | None | UnsetType = UNSET
     """The unique ID of the access role."""
 
 
 class GetAccessRoleInfoResponse(Struct, kw_only=True):
     """Result of AccessRole.get_access_role_info."""
 
-    access_role_info: AccessRoleInfo | UnsetType = UNSET
+    access_role_info: AccessRoleInfo | None | UnsetType = UNSET
     """The access role record."""
 
 
 class GetAccessRoleListRequest(Struct, kw_only=True):
     """Parameters of AccessRole.get_access_role_list."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    i_access_role_type: int | UnsetType = UNSET
+    i_access_role_type: int | None | UnsetType = UNSET
     """The unique ID of the access role type."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetAccessRoleListResponse(Struct, kw_only=True):
     """Result of AccessRole.get_access_role_list."""
 
-    access_role_list: list[AccessRoleInfo] | UnsetType = UNSET
+    access_role_list: list[AccessRoleInfo] | None | UnsetType = UNSET
     """List of access role records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -185,20 +185,20 @@ class GetAccessRoleObjectListRequest(Struct, kw_only=True):
     i_access_role: int
     """The unique ID of the access role."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetAccessRoleObjectListResponse(Struct, kw_only=True):
     """Result of AccessRole.get_access_role_object_list."""
 
-    access_role_object_list: list[AccessRoleObjectInfo] | UnsetType = UNSET
+    access_role_object_list: list[AccessRoleObjectInfo] | None | UnsetType = UNSET
     """List of access role object records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -214,7 +214,7 @@ class UpdateAccessRoleAccessPermissionsRequest(Struct, kw_only=True):
 class UpdateAccessRoleAccessPermissionsResponse(Struct, kw_only=True):
     """Result of AccessRole.update_access_permissions."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -228,7 +228,7 @@ class UpdateAccessRoleObjectRequest(Struct, kw_only=True):
 class UpdateAccessRoleObjectResponse(Struct, kw_only=True):
     """Result of AccessRole.update_access_role_object."""
 
-    i_access_role_object: int | UnsetType = UNSET
+    i_access_role_object: int | None | UnsetType = UNSET
     """The unique ID of the access role object."""
 
 
@@ -242,5 +242,5 @@ class UpdateAccessRoleRequest(Struct, kw_only=True):
 class UpdateAccessRoleResponse(Struct, kw_only=True):
     """Result of AccessRole.update_access_role."""
 
-    i_access_role: int | UnsetType = UNSET
+    i_access_role: int | None | UnsetType = UNSET
     """The unique ID of the access role."""

@@ -200,52 +200,52 @@ __all__ = [
 class AccessNumberInfo(Struct, kw_only=True):
     """Access number allowed for the account."""
 
-    i_access_number: int | UnsetType = UNSET
+    i_access_number: int | None | UnsetType = UNSET
     """The unique ID of the access number."""
 
-    i_account: int | UnsetType = UNSET
+    i_account: int | None | UnsetType = UNSET
     """The unique ID of the account."""
 
     number: str
-    description: str | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
     """Free-form description."""
 
-    i_lang: str | UnsetType = UNSET
+    i_lang: str | None | UnsetType = UNSET
     """The unique ID of the language."""
 
 
 class AccountExtensionInfo(Struct, kw_only=True):
     """Extension of a PBX account."""
 
-    i_extension: int | UnsetType = UNSET
+    i_extension: int | None | UnsetType = UNSET
     """The unique ID of the extension."""
 
-    i_account: int | UnsetType = UNSET
+    i_account: int | None | UnsetType = UNSET
     """The unique ID of the account."""
 
     id: str
     """The identifier visible to end users (e.g. account number, login or DID)."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    published: YesNo | UnsetType = UNSET
-    voicemail: YesNo | UnsetType = UNSET
+    published: YesNo | None | UnsetType = UNSET
+    voicemail: YesNo | None | UnsetType = UNSET
 
 
 class AccountNoteInfo(Struct, kw_only=True):
     """Note attached to an account."""
 
-    i_account_note: int | UnsetType = UNSET
+    i_account_note: int | None | UnsetType = UNSET
     """The unique ID of the account note."""
 
-    i_account: int | UnsetType = UNSET
+    i_account: int | None | UnsetType = UNSET
     """The unique ID of the account."""
 
-    author: str | UnsetType = UNSET
+    author: str | None | UnsetType = UNSET
     text: str
-    created: datetime | UnsetType = UNSET
-    pinned: YesNo | UnsetType = UNSET
+    created: datetime | None | UnsetType = UNSET
+    pinned: YesNo | None | UnsetType = UNSET
 
 
 class ActivateAccountSubscriptionsRequest(Struct, kw_only=True):
@@ -258,7 +258,7 @@ class ActivateAccountSubscriptionsRequest(Struct, kw_only=True):
 class ActivateAccountSubscriptionsResponse(Struct, kw_only=True):
     """Result of Account.activate_subscriptions."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -275,7 +275,7 @@ class AddAccountAccessNumberRequest(Struct, kw_only=True):
 class AddAccountAccessNumberResponse(Struct, kw_only=True):
     """Result of Account.add_access_number."""
 
-    i_access_number: int | UnsetType = UNSET
+    i_access_number: int | None | UnsetType = UNSET
     """The unique ID of the access number."""
 
 
@@ -292,7 +292,7 @@ class AddAccountAddonRequest(Struct, kw_only=True):
 class AddAccountAddonResponse(Struct, kw_only=True):
     """Result of Account.add_addon."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -306,7 +306,7 @@ class AddAccountAliasRequest(Struct, kw_only=True):
 class AddAccountAliasResponse(Struct, kw_only=True):
     """Result of Account.add_alias."""
 
-    i_account: int | UnsetType = UNSET
+    i_account: int | None | UnsetType = UNSET
     """The unique ID of the account."""
 
 
@@ -323,7 +323,7 @@ class AddAccountCallScreeningRuleRequest(Struct, kw_only=True):
 class AddAccountCallScreeningRuleResponse(Struct, kw_only=True):
     """Result of Account.add_call_screening_rule."""
 
-    i_call_screening_rule: int | UnsetType = UNSET
+    i_call_screening_rule: int | None | UnsetType = UNSET
     """The unique ID of the call screening rule."""
 
 
@@ -340,7 +340,7 @@ class AddAccountDeviceBindingRequest(Struct, kw_only=True):
 class AddAccountDeviceBindingResponse(Struct, kw_only=True):
     """Result of Account.add_device_binding."""
 
-    i_device_binding: int | UnsetType = UNSET
+    i_device_binding: int | None | UnsetType = UNSET
     """The unique ID of the device binding."""
 
 
@@ -357,7 +357,7 @@ class AddAccountExtensionRequest(Struct, kw_only=True):
 class AddAccountExtensionResponse(Struct, kw_only=True):
     """Result of Account.add_extension."""
 
-    i_extension: int | UnsetType = UNSET
+    i_extension: int | None | UnsetType = UNSET
     """The unique ID of the extension."""
 
 
@@ -374,7 +374,7 @@ class AddAccountFollowmeNumberRequest(Struct, kw_only=True):
 class AddAccountFollowmeNumberResponse(Struct, kw_only=True):
     """Result of Account.add_followme_number."""
 
-    i_followme_number: int | UnsetType = UNSET
+    i_followme_number: int | None | UnsetType = UNSET
     """The unique ID of the followme number."""
 
 
@@ -391,7 +391,7 @@ class AddAccountNoteRequest(Struct, kw_only=True):
 class AddAccountNoteResponse(Struct, kw_only=True):
     """Result of Account.add_account_note."""
 
-    i_account_note: int | UnsetType = UNSET
+    i_account_note: int | None | UnsetType = UNSET
     """The unique ID of the account note."""
 
 
@@ -405,7 +405,7 @@ class AddAccountRequest(Struct, kw_only=True):
 class AddAccountResponse(Struct, kw_only=True):
     """Result of Account.add_account."""
 
-    i_account: int | UnsetType = UNSET
+    i_account: int | None | UnsetType = UNSET
     """The unique ID of the account."""
 
 
@@ -422,7 +422,7 @@ class AddAccountSpeedDialRequest(Struct, kw_only=True):
 class AddAccountSpeedDialResponse(Struct, kw_only=True):
     """Result of Account.add_speed_dial."""
 
-    i_speed_dial: int | UnsetType = UNSET
+    i_speed_dial: int | None | UnsetType = UNSET
     """The unique ID of the speed dial."""
 
 
@@ -439,14 +439,14 @@ class AddAccountSubscriptionRequest(Struct, kw_only=True):
 class AddAccountSubscriptionResponse(Struct, kw_only=True):
     """Result of Account.add_subscription."""
 
-    i_account_subscription: int | UnsetType = UNSET
+    i_account_subscription: int | None | UnsetType = UNSET
     """The unique ID of the account subscription."""
 
 
 class AliasInfo(Struct, kw_only=True):
     """An alias (additional identity) of a master account."""
 
-    i_account: int | UnsetType = UNSET
+    i_account: int | None | UnsetType = UNSET
     """The unique ID of the account."""
 
     i_master_account: int
@@ -455,19 +455,19 @@ class AliasInfo(Struct, kw_only=True):
     id: str
     """The identifier visible to end users (e.g. account number, login or DID)."""
 
-    blocked: YesNo | UnsetType = UNSET
+    blocked: YesNo | None | UnsetType = UNSET
     """Y if the record is blocked, N otherwise."""
 
-    activation_date: date | UnsetType = UNSET
+    activation_date: date | None | UnsetType = UNSET
     """Date when the record becomes active."""
 
-    expiration_date: date | UnsetType = UNSET
+    expiration_date: date | None | UnsetType = UNSET
     """Date after which the record can no longer be used."""
 
-    i_ua: int | UnsetType = UNSET
+    i_ua: int | None | UnsetType = UNSET
     """The unique ID of the user agent (IP device)."""
 
-    h323_password: str | UnsetType = UNSET
+    h323_password: str | None | UnsetType = UNSET
     """Password used for VoIP authentication."""
 
 
@@ -481,23 +481,23 @@ class BlockAccountRequest(Struct, kw_only=True):
 class BlockAccountResponse(Struct, kw_only=True):
     """Result of Account.block_account."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
 class CDRInfo(XDRInfo, kw_only=True):
     """Call detail record: an xDR of a voice call."""
 
-    setup_time: int | UnsetType = UNSET
-    i_vendor: int | UnsetType = UNSET
+    setup_time: int | None | UnsetType = UNSET
+    i_vendor: int | None | UnsetType = UNSET
     """The unique ID of the vendor."""
 
-    i_connection: int | UnsetType = UNSET
+    i_connection: int | None | UnsetType = UNSET
     """The unique ID of the connection."""
 
-    cost: float | UnsetType = UNSET
-    call_id: str | UnsetType = UNSET
-    split_order: int | UnsetType = UNSET
+    cost: float | None | UnsetType = UNSET
+    call_id: str | None | UnsetType = UNSET
+    split_order: int | None | UnsetType = UNSET
 
 
 class CallBarringOption(Struct, kw_only=True):
@@ -506,31 +506,31 @@ class CallBarringOption(Struct, kw_only=True):
     i_cb_rule: int
     """The unique ID of the cb rule."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    state: YesNo | UnsetType = UNSET
+    state: YesNo | None | UnsetType = UNSET
     """Province or state."""
 
-    description: str | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
     """Free-form description."""
 
 
 class CallScreeningRuleInfo(Struct, kw_only=True):
     """Call screening rule."""
 
-    i_cp_rule: int | UnsetType = UNSET
+    i_cp_rule: int | None | UnsetType = UNSET
     """The unique ID of the cp rule."""
 
-    i_account: int | UnsetType = UNSET
+    i_account: int | None | UnsetType = UNSET
     """The unique ID of the account."""
 
-    from_number: str | UnsetType = UNSET
-    to_number: str | UnsetType = UNSET
-    period: str | UnsetType = UNSET
+    from_number: str | None | UnsetType = UNSET
+    to_number: str | None | UnsetType = UNSET
+    period: str | None | UnsetType = UNSET
     action: str
-    order: int | UnsetType = UNSET
-    active: YesNo | UnsetType = UNSET
+    order: int | None | UnsetType = UNSET
+    active: YesNo | None | UnsetType = UNSET
 
 
 class ChangeAccountProductRequest(Struct, kw_only=True):
@@ -542,13 +542,13 @@ class ChangeAccountProductRequest(Struct, kw_only=True):
     i_product: int
     """The unique ID of the product."""
 
-    effective_from: datetime | UnsetType = UNSET
+    effective_from: datetime | None | UnsetType = UNSET
 
 
 class ChangeAccountProductResponse(Struct, kw_only=True):
     """Result of Account.change_product."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -565,7 +565,7 @@ class CloseAccountSubscriptionRequest(Struct, kw_only=True):
 class CloseAccountSubscriptionResponse(Struct, kw_only=True):
     """Result of Account.close_subscription."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -579,7 +579,7 @@ class DeleteAccountAccessNumberRequest(Struct, kw_only=True):
 class DeleteAccountAccessNumberResponse(Struct, kw_only=True):
     """Result of Account.delete_access_number."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -589,13 +589,13 @@ class DeleteAccountAliasRequest(Struct, kw_only=True):
     alias_info: AliasInfo
     """The alias record."""
 
-    release_assigned_did: int | UnsetType = UNSET
+    release_assigned_did: int | None | UnsetType = UNSET
 
 
 class DeleteAccountAliasResponse(Struct, kw_only=True):
     """Result of Account.delete_alias."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -609,7 +609,7 @@ class DeleteAccountCallScreeningRuleRequest(Struct, kw_only=True):
 class DeleteAccountCallScreeningRuleResponse(Struct, kw_only=True):
     """Result of Account.delete_call_screening_rule."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -623,7 +623,7 @@ class DeleteAccountDeviceBindingRequest(Struct, kw_only=True):
 class DeleteAccountDeviceBindingResponse(Struct, kw_only=True):
     """Result of Account.delete_device_binding."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -637,7 +637,7 @@ class DeleteAccountExtensionRequest(Struct, kw_only=True):
 class DeleteAccountExtensionResponse(Struct, kw_only=True):
     """Result of Account.delete_extension."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -651,7 +651,7 @@ class DeleteAccountFollowmeNumberRequest(Struct, kw_only=True):
 class DeleteAccountFollowmeNumberResponse(Struct, kw_only=True):
     """Result of Account.delete_followme_number."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -665,7 +665,7 @@ class DeleteAccountNoteRequest(Struct, kw_only=True):
 class DeleteAccountNoteResponse(Struct, kw_only=True):
     """Result of Account.delete_account_note."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -679,7 +679,7 @@ class DeleteAccountRequest(Struct, kw_only=True):
 class DeleteAccountResponse(Struct, kw_only=True):
     """Result of Account.delete_account."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -693,24 +693,24 @@ class DeleteAccountSpeedDialRequest(Struct, kw_only=True):
 class DeleteAccountSpeedDialResponse(Struct, kw_only=True):
     """Result of Account.delete_speed_dial."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
 class DeviceBindingInfo(Struct, kw_only=True):
     """Binding of an IP device port to the account."""
 
-    i_device_binding: int | UnsetType = UNSET
+    i_device_binding: int | None | UnsetType = UNSET
     """The unique ID of the device binding."""
 
-    i_account: int | UnsetType = UNSET
+    i_account: int | None | UnsetType = UNSET
     """The unique ID of the account."""
 
     i_ua: int
     """The unique ID of the user agent (IP device)."""
 
-    port: int | UnsetType = UNSET
-    line: int | UnsetType = UNSET
+    port: int | None | UnsetType = UNSET
+    line: int | None | UnsetType = UNSET
 
 
 class DisconnectAccountSessionsRequest(Struct, kw_only=True):
@@ -723,7 +723,7 @@ class DisconnectAccountSessionsRequest(Struct, kw_only=True):
 class DisconnectAccountSessionsResponse(Struct, kw_only=True):
     """Result of Account.disconnect_account_sessions."""
 
-    disconnected: int | UnsetType = UNSET
+    disconnected: int | None | UnsetType = UNSET
 
 
 class ExportAccountListRequest(Struct, kw_only=True):
@@ -732,7 +732,7 @@ class ExportAccountListRequest(Struct, kw_only=True):
     i_customer: int
     """The unique ID of the customer."""
 
-    format: str | UnsetType = UNSET
+    format: str | None | UnsetType = UNSET
 
 
 class ExportAccountListResponse(Struct, kw_only=True):
@@ -741,7 +741,7 @@ class ExportAccountListResponse(Struct, kw_only=True):
     file: bytes
     """File contents (base64 encoded)."""
 
-    file_name: str | UnsetType = UNSET
+    file_name: str | None | UnsetType = UNSET
     """Name of the file."""
 
 
@@ -751,37 +751,37 @@ class FollowMeInfo(Struct, kw_only=True):
     i_account: int
     """The unique ID of the account."""
 
-    sequence: str | UnsetType = UNSET
-    timeout: int | UnsetType = UNSET
-    max_forwards: int | UnsetType = UNSET
-    first_step: ForwardingStep | UnsetType = UNSET
+    sequence: str | None | UnsetType = UNSET
+    timeout: int | None | UnsetType = UNSET
+    max_forwards: int | None | UnsetType = UNSET
+    first_step: ForwardingStep | None | UnsetType = UNSET
 
 
 class FollowMeNumberInfo(Struct, kw_only=True):
     """Number of a follow-me list."""
 
-    i_follow_order: int | UnsetType = UNSET
+    i_follow_order: int | None | UnsetType = UNSET
     """The unique ID of the follow order."""
 
     redirect_number: str
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    period: str | UnsetType = UNSET
-    period_description: str | UnsetType = UNSET
-    timeout: int | UnsetType = UNSET
-    active: YesNo | UnsetType = UNSET
-    keep_original_cli: YesNo | UnsetType = UNSET
-    keep_original_cld: YesNo | UnsetType = UNSET
+    period: str | None | UnsetType = UNSET
+    period_description: str | None | UnsetType = UNSET
+    timeout: int | None | UnsetType = UNSET
+    active: YesNo | None | UnsetType = UNSET
+    keep_original_cli: YesNo | None | UnsetType = UNSET
+    keep_original_cld: YesNo | None | UnsetType = UNSET
 
 
 class ForwardingStep(Struct, kw_only=True):
     """Follow-me forwarding rule; steps form a linked list."""
 
     destination: str
-    timeout: int | UnsetType = UNSET
-    active: YesNo | UnsetType = UNSET
-    next: ForwardingStep | UnsetType = UNSET
+    timeout: int | None | UnsetType = UNSET
+    active: YesNo | None | UnsetType = UNSET
+    next: ForwardingStep | None | UnsetType = UNSET
     """Next step of the chain; absent on the last step."""
 
 
@@ -791,20 +791,20 @@ class GetAccountAccessNumberListRequest(Struct, kw_only=True):
     i_account: int
     """The unique ID of the account."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetAccountAccessNumberListResponse(Struct, kw_only=True):
     """Result of Account.get_access_number_list."""
 
-    access_number_list: list[AccessNumberInfo] | UnsetType = UNSET
+    access_number_list: list[AccessNumberInfo] | None | UnsetType = UNSET
     """List of access number records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -814,20 +814,20 @@ class GetAccountAliasListRequest(Struct, kw_only=True):
     i_master_account: int
     """The unique ID of the master account (for aliases)."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetAccountAliasListResponse(Struct, kw_only=True):
     """Result of Account.get_alias_list."""
 
-    alias_list: list[AliasInfo] | UnsetType = UNSET
+    alias_list: list[AliasInfo] | None | UnsetType = UNSET
     """List of alias records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -841,7 +841,7 @@ class GetAccountAllowedAddonsRequest(Struct, kw_only=True):
 class GetAccountAllowedAddonsResponse(Struct, kw_only=True):
     """Result of Account.get_allowed_addons."""
 
-    addon_list: list[ProductInfo] | UnsetType = UNSET
+    addon_list: list[ProductInfo] | None | UnsetType = UNSET
     """List of addon records."""
 
 
@@ -855,7 +855,7 @@ class GetAccountAssignedAddonsRequest(Struct, kw_only=True):
 class GetAccountAssignedAddonsResponse(Struct, kw_only=True):
     """Result of Account.get_assigned_addons."""
 
-    addon_list: list[AddonInfo] | UnsetType = UNSET
+    addon_list: list[AddonInfo] | None | UnsetType = UNSET
     """List of addon records."""
 
 
@@ -869,7 +869,7 @@ class GetAccountCallBarringOptionsRequest(Struct, kw_only=True):
 class GetAccountCallBarringOptionsResponse(Struct, kw_only=True):
     """Result of Account.get_call_barring_options."""
 
-    options: list[CallBarringOption] | UnsetType = UNSET
+    options: list[CallBarringOption] | None | UnsetType = UNSET
 
 
 class GetAccountCallScreeningRuleListRequest(Struct, kw_only=True):
@@ -878,20 +878,20 @@ class GetAccountCallScreeningRuleListRequest(Struct, kw_only=True):
     i_account: int
     """The unique ID of the account."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetAccountCallScreeningRuleListResponse(Struct, kw_only=True):
     """Result of Account.get_call_screening_rule_list."""
 
-    call_screening_rule_list: list[CallScreeningRuleInfo] | UnsetType = UNSET
+    call_screening_rule_list: list[CallScreeningRuleInfo] | None | UnsetType = UNSET
     """List of call screening rule records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -901,26 +901,26 @@ class GetAccountCdrListRequest(Struct, kw_only=True):
     i_account: int
     """The unique ID of the account."""
 
-    from_date: datetime | UnsetType = UNSET
+    from_date: datetime | None | UnsetType = UNSET
     """The from date."""
 
-    to_date: datetime | UnsetType = UNSET
+    to_date: datetime | None | UnsetType = UNSET
     """The to date."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetAccountCdrListResponse(Struct, kw_only=True):
     """Result of Account.get_cdr_list."""
 
-    cdr_list: list[CDRInfo] | UnsetType = UNSET
+    cdr_list: list[CDRInfo] | None | UnsetType = UNSET
     """List of cdr records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -934,7 +934,7 @@ class GetAccountCustomFieldsValuesRequest(Struct, kw_only=True):
 class GetAccountCustomFieldsValuesResponse(Struct, kw_only=True):
     """Result of Account.get_custom_fields_values."""
 
-    custom_fields_values: list[CustomFieldsValuesInfo] | UnsetType = UNSET
+    custom_fields_values: list[CustomFieldsValuesInfo] | None | UnsetType = UNSET
     """Values of custom fields defined for this kind of record."""
 
 
@@ -944,20 +944,20 @@ class GetAccountDeviceBindingListRequest(Struct, kw_only=True):
     i_account: int
     """The unique ID of the account."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetAccountDeviceBindingListResponse(Struct, kw_only=True):
     """Result of Account.get_device_binding_list."""
 
-    device_binding_list: list[DeviceBindingInfo] | UnsetType = UNSET
+    device_binding_list: list[DeviceBindingInfo] | None | UnsetType = UNSET
     """List of device binding records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -971,7 +971,7 @@ class GetAccountDiscountCountersRequest(Struct, kw_only=True):
 class GetAccountDiscountCountersResponse(Struct, kw_only=True):
     """Result of Account.get_account_discount_counters."""
 
-    counters: list[CounterInfo] | UnsetType = UNSET
+    counters: list[CounterInfo] | None | UnsetType = UNSET
 
 
 class GetAccountExtensionListRequest(Struct, kw_only=True):
@@ -980,20 +980,20 @@ class GetAccountExtensionListRequest(Struct, kw_only=True):
     i_account: int
     """The unique ID of the account."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetAccountExtensionListResponse(Struct, kw_only=True):
     """Result of Account.get_extension_list."""
 
-    extension_list: list[AccountExtensionInfo] | UnsetType = UNSET
+    extension_list: list[AccountExtensionInfo] | None | UnsetType = UNSET
     """List of extension records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -1007,7 +1007,7 @@ class GetAccountFollowmeInfoRequest(Struct, kw_only=True):
 class GetAccountFollowmeInfoResponse(Struct, kw_only=True):
     """Result of Account.get_followme_info."""
 
-    followme_info: FollowMeInfo | UnsetType = UNSET
+    followme_info: FollowMeInfo | None | UnsetType = UNSET
     """The followme record."""
 
 
@@ -1017,102 +1017,102 @@ class GetAccountFollowmeNumberListRequest(Struct, kw_only=True):
     i_account: int
     """The unique ID of the account."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetAccountFollowmeNumberListResponse(Struct, kw_only=True):
     """Result of Account.get_followme_number_list."""
 
-    followme_number_list: list[FollowMeNumberInfo] | UnsetType = UNSET
+    followme_number_list: list[FollowMeNumberInfo] | None | UnsetType = UNSET
     """List of followme number records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
 class GetAccountInfoRequest(Struct, kw_only=True):
     """Parameters of Account.get_account_info."""
 
-    i_account: int | UnsetType = UNSET
+    i_account: int | None | UnsetType = UNSET
     """The unique ID of the account."""
 
-    id: str | UnsetType = UNSET
+    id: str | None | UnsetType = UNSET
     """The identifier visible to end users (e.g. account number, login or DID)."""
 
-    login: str | UnsetType = UNSET
+    login: str | None | UnsetType = UNSET
     """Login used for self-care web access."""
 
-    get_included_services: int | UnsetType = UNSET
+    get_included_services: int | None | UnsetType = UNSET
     """1 to include the services assigned to the record in the response."""
 
-    detailed_info: int | UnsetType = UNSET
+    detailed_info: int | None | UnsetType = UNSET
     """1 to return the extended set of attributes."""
 
-    get_service_features: list[str] | UnsetType = UNSET
-    without_service_features: int | UnsetType = UNSET
+    get_service_features: list[str] | None | UnsetType = UNSET
+    without_service_features: int | None | UnsetType = UNSET
 
 
 class GetAccountInfoResponse(Struct, kw_only=True):
     """Result of Account.get_account_info."""
 
-    account_info: AccountInfo | UnsetType = UNSET
+    account_info: AccountInfo | None | UnsetType = UNSET
     """The account record."""
 
 
 class GetAccountListRequest(Struct, kw_only=True):
     """Parameters of Account.get_account_list."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    i_product: int | UnsetType = UNSET
+    i_product: int | None | UnsetType = UNSET
     """The unique ID of the product."""
 
-    i_batch: int | UnsetType = UNSET
+    i_batch: int | None | UnsetType = UNSET
     """The unique ID of the batch."""
 
-    i_account_list: list[int] | UnsetType = UNSET
+    i_account_list: list[int] | None | UnsetType = UNSET
     """The unique ID of the account list."""
 
-    id: str | UnsetType = UNSET
+    id: str | None | UnsetType = UNSET
     """The identifier visible to end users (e.g. account number, login or DID)."""
 
-    blocked: YesNo | UnsetType = UNSET
+    blocked: YesNo | None | UnsetType = UNSET
     """Y if the record is blocked, N otherwise."""
 
-    bill_status: BillStatus | UnsetType = UNSET
+    bill_status: BillStatus | None | UnsetType = UNSET
     """Billing status of the record."""
 
-    billing_model: BillingModel | UnsetType = UNSET
+    billing_model: BillingModel | None | UnsetType = UNSET
     """Billing model: -1 debit, 0 recharge voucher, 1 credit, 2 alias, 4 beneficiary."""
 
-    get_total: int | UnsetType = UNSET
+    get_total: int | None | UnsetType = UNSET
     """1 to return the total number of matching records."""
 
-    get_status_info: int | UnsetType = UNSET
+    get_status_info: int | None | UnsetType = UNSET
     """The get status record."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
-    custom_fields_values: list[CustomFieldsValuesInfo] | UnsetType = UNSET
+    custom_fields_values: list[CustomFieldsValuesInfo] | None | UnsetType = UNSET
     """Values of custom fields defined for this kind of record."""
 
 
 class GetAccountListResponse(Struct, kw_only=True):
     """Result of Account.get_account_list."""
 
-    account_list: list[AccountInfo] | UnsetType = UNSET
+    account_list: list[AccountInfo] | None | UnsetType = UNSET
     """List of account records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -1126,7 +1126,7 @@ class GetAccountMohListRequest(Struct, kw_only=True):
 class GetAccountMohListResponse(Struct, kw_only=True):
     """Result of Account.get_moh_list."""
 
-    moh_list: list[MOHInfo] | UnsetType = UNSET
+    moh_list: list[MOHInfo] | None | UnsetType = UNSET
     """List of moh records."""
 
 
@@ -1136,20 +1136,20 @@ class GetAccountNoteListRequest(Struct, kw_only=True):
     i_account: int
     """The unique ID of the account."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetAccountNoteListResponse(Struct, kw_only=True):
     """Result of Account.get_account_note_list."""
 
-    account_note_list: list[AccountNoteInfo] | UnsetType = UNSET
+    account_note_list: list[AccountNoteInfo] | None | UnsetType = UNSET
     """List of account note records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -1159,17 +1159,17 @@ class GetAccountProductHistoryRequest(Struct, kw_only=True):
     i_account: int
     """The unique ID of the account."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetAccountProductHistoryResponse(Struct, kw_only=True):
     """Result of Account.get_account_product_history."""
 
-    history: list[AddonInfo] | UnsetType = UNSET
+    history: list[AddonInfo] | None | UnsetType = UNSET
 
 
 class GetAccountRegistrationStatusRequest(Struct, kw_only=True):
@@ -1182,10 +1182,10 @@ class GetAccountRegistrationStatusRequest(Struct, kw_only=True):
 class GetAccountRegistrationStatusResponse(Struct, kw_only=True):
     """Result of Account.get_registration_status."""
 
-    sip_status: int | UnsetType = UNSET
-    sip_contact: str | UnsetType = UNSET
-    user_agent: str | UnsetType = UNSET
-    expires: datetime | UnsetType = UNSET
+    sip_status: int | None | UnsetType = UNSET
+    sip_contact: str | None | UnsetType = UNSET
+    user_agent: str | None | UnsetType = UNSET
+    expires: datetime | None | UnsetType = UNSET
 
 
 class GetAccountServiceFeaturesRequest(Struct, kw_only=True):
@@ -1198,7 +1198,7 @@ class GetAccountServiceFeaturesRequest(Struct, kw_only=True):
 class GetAccountServiceFeaturesResponse(Struct, kw_only=True):
     """Result of Account.get_service_features."""
 
-    service_features: list[ServiceFeatureInfo] | UnsetType = UNSET
+    service_features: list[ServiceFeatureInfo] | None | UnsetType = UNSET
     """Service features assigned to the record."""
 
 
@@ -1212,7 +1212,7 @@ class GetAccountSessionsRequest(Struct, kw_only=True):
 class GetAccountSessionsResponse(Struct, kw_only=True):
     """Result of Account.get_account_sessions."""
 
-    sessions: list[SessionRecord] | UnsetType = UNSET
+    sessions: list[SessionRecord] | None | UnsetType = UNSET
 
 
 class GetAccountSpeedDialListRequest(Struct, kw_only=True):
@@ -1221,20 +1221,20 @@ class GetAccountSpeedDialListRequest(Struct, kw_only=True):
     i_account: int
     """The unique ID of the account."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetAccountSpeedDialListResponse(Struct, kw_only=True):
     """Result of Account.get_speed_dial_list."""
 
-    speed_dial_list: list[SpeedDialInfo] | UnsetType = UNSET
+    speed_dial_list: list[SpeedDialInfo] | None | UnsetType = UNSET
     """List of speed dial records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -1244,18 +1244,18 @@ class GetAccountStateHistoryRequest(Struct, kw_only=True):
     i_account: int
     """The unique ID of the account."""
 
-    from_date: datetime | UnsetType = UNSET
+    from_date: datetime | None | UnsetType = UNSET
     """The from date."""
 
-    to_date: datetime | UnsetType = UNSET
+    to_date: datetime | None | UnsetType = UNSET
     """The to date."""
 
 
 class GetAccountStateHistoryResponse(Struct, kw_only=True):
     """Result of Account.get_account_state_history."""
 
-    states: list[str] | UnsetType = UNSET
-    changed: list[datetime] | UnsetType = UNSET
+    states: list[str] | None | UnsetType = UNSET
+    changed: list[datetime] | None | UnsetType = UNSET
 
 
 class GetAccountSubscriptionsRequest(Struct, kw_only=True):
@@ -1264,17 +1264,17 @@ class GetAccountSubscriptionsRequest(Struct, kw_only=True):
     i_account: int
     """The unique ID of the account."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetAccountSubscriptionsResponse(Struct, kw_only=True):
     """Result of Account.get_account_subscriptions."""
 
-    subscriptions: list[AccountSubscriptionInfo] | UnsetType = UNSET
+    subscriptions: list[AccountSubscriptionInfo] | None | UnsetType = UNSET
 
 
 class GetAccountTariffRequest(Struct, kw_only=True):
@@ -1283,14 +1283,14 @@ class GetAccountTariffRequest(Struct, kw_only=True):
     i_account: int
     """The unique ID of the account."""
 
-    i_service: int | UnsetType = UNSET
+    i_service: int | None | UnsetType = UNSET
     """The unique ID of the service."""
 
 
 class GetAccountTariffResponse(Struct, kw_only=True):
     """Result of Account.get_account_tariff."""
 
-    tariff_info: TariffInfo | UnsetType = UNSET
+    tariff_info: TariffInfo | None | UnsetType = UNSET
     """The tariff record."""
 
 
@@ -1300,20 +1300,20 @@ class GetAccountUsageRequest(Struct, kw_only=True):
     i_account: int
     """The unique ID of the account."""
 
-    i_service: int | UnsetType = UNSET
+    i_service: int | None | UnsetType = UNSET
     """The unique ID of the service."""
 
-    from_date: date | UnsetType = UNSET
+    from_date: date | None | UnsetType = UNSET
     """The from date."""
 
-    to_date: date | UnsetType = UNSET
+    to_date: date | None | UnsetType = UNSET
     """The to date."""
 
 
 class GetAccountUsageResponse(Struct, kw_only=True):
     """Result of Account.get_account_usage."""
 
-    summary: list[SummaryInfo] | UnsetType = UNSET
+    summary: list[SummaryInfo] | None | UnsetType = UNSET
 
 
 class GetAccountXdrListRequest(Struct, kw_only=True):
@@ -1322,33 +1322,33 @@ class GetAccountXdrListRequest(Struct, kw_only=True):
     i_account: int
     """The unique ID of the account."""
 
-    from_date: datetime | UnsetType = UNSET
+    from_date: datetime | None | UnsetType = UNSET
     """The from date."""
 
-    to_date: datetime | UnsetType = UNSET
+    to_date: datetime | None | UnsetType = UNSET
     """The to date."""
 
-    i_service: int | UnsetType = UNSET
+    i_service: int | None | UnsetType = UNSET
     """The unique ID of the service."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
-    format: str | UnsetType = UNSET
-    i_env: int | UnsetType = UNSET
+    format: str | None | UnsetType = UNSET
+    i_env: int | None | UnsetType = UNSET
     """The unique ID of the environment (virtual billing environment)."""
 
 
 class GetAccountXdrListResponse(Struct, kw_only=True):
     """Result of Account.get_xdr_list."""
 
-    xdr_list: list[XDRInfo] | UnsetType = UNSET
+    xdr_list: list[XDRInfo] | None | UnsetType = UNSET
     """List of xdr records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -1358,13 +1358,13 @@ class MOHInfo(Struct, kw_only=True):
     i_moh: int
     """The unique ID of the music-on-hold entry."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    file: bytes | UnsetType = UNSET
+    file: bytes | None | UnsetType = UNSET
     """File contents (base64 encoded)."""
 
-    mime_type: str | UnsetType = UNSET
+    mime_type: str | None | UnsetType = UNSET
     """MIME type of the file."""
 
 
@@ -1378,29 +1378,29 @@ class MakeAccountTransactionRequest(Struct, kw_only=True):
     amount: float
     """Amount of money in the record's currency."""
 
-    visible_comment: str | UnsetType = UNSET
+    visible_comment: str | None | UnsetType = UNSET
     """Comment visible to the end user."""
 
-    internal_comment: str | UnsetType = UNSET
+    internal_comment: str | None | UnsetType = UNSET
     """Comment visible to administrators only."""
 
-    i_service: int | UnsetType = UNSET
+    i_service: int | None | UnsetType = UNSET
     """The unique ID of the service."""
 
-    date_from: datetime | UnsetType = UNSET
-    date_to: datetime | UnsetType = UNSET
-    transaction_id: str | UnsetType = UNSET
-    suppress_notification: int | UnsetType = UNSET
+    date_from: datetime | None | UnsetType = UNSET
+    date_to: datetime | None | UnsetType = UNSET
+    transaction_id: str | None | UnsetType = UNSET
+    suppress_notification: int | None | UnsetType = UNSET
 
 
 class MakeAccountTransactionResponse(Struct, kw_only=True):
     """Result of Account.make_transaction."""
 
-    transaction_id: str | UnsetType = UNSET
-    balance: float | UnsetType = UNSET
+    transaction_id: str | None | UnsetType = UNSET
+    balance: float | None | UnsetType = UNSET
     """Current balance in the record's currency."""
 
-    i_xdr: int | UnsetType = UNSET
+    i_xdr: int | None | UnsetType = UNSET
     """The unique ID of the xDR (charge record)."""
 
 
@@ -1417,10 +1417,10 @@ class MoveAccountRequest(Struct, kw_only=True):
 class MoveAccountResponse(Struct, kw_only=True):
     """Result of Account.move_account."""
 
-    account_info: AccountInfo | UnsetType = UNSET
+    account_info: AccountInfo | None | UnsetType = UNSET
     """The account record."""
 
-    customer_info: CustomerInfo | UnsetType = UNSET
+    customer_info: CustomerInfo | None | UnsetType = UNSET
     """The customer record."""
 
 
@@ -1436,10 +1436,10 @@ class RechargeAccountRequest(Struct, kw_only=True):
 class RechargeAccountResponse(Struct, kw_only=True):
     """Result of Account.recharge_account."""
 
-    balance: float | UnsetType = UNSET
+    balance: float | None | UnsetType = UNSET
     """Current balance in the record's currency."""
 
-    amount: float | UnsetType = UNSET
+    amount: float | None | UnsetType = UNSET
     """Amount of money in the record's currency."""
 
 
@@ -1456,7 +1456,7 @@ class RemoveAccountAddonRequest(Struct, kw_only=True):
 class RemoveAccountAddonResponse(Struct, kw_only=True):
     """Result of Account.remove_addon."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -1466,27 +1466,27 @@ class ResetAccountPasswordRequest(Struct, kw_only=True):
     i_account: int
     """The unique ID of the account."""
 
-    send_email: int | UnsetType = UNSET
+    send_email: int | None | UnsetType = UNSET
 
 
 class ResetAccountPasswordResponse(Struct, kw_only=True):
     """Result of Account.reset_password."""
 
-    new_password: str | UnsetType = UNSET
+    new_password: str | None | UnsetType = UNSET
 
 
 class SpeedDialInfo(Struct, kw_only=True):
     """Abbreviated dialing entry."""
 
-    i_speed_dial: int | UnsetType = UNSET
+    i_speed_dial: int | None | UnsetType = UNSET
     """The unique ID of the speed dial."""
 
-    i_account: int | UnsetType = UNSET
+    i_account: int | None | UnsetType = UNSET
     """The unique ID of the account."""
 
     abbreviated_number: str
     number: str
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
 
@@ -1503,7 +1503,7 @@ class TerminateAccountRequest(Struct, kw_only=True):
 class TerminateAccountResponse(Struct, kw_only=True):
     """Result of Account.terminate_account."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -1523,7 +1523,7 @@ class TransferAccountBalanceRequest(Struct, kw_only=True):
 class TransferAccountBalanceResponse(Struct, kw_only=True):
     """Result of Account.transfer_balance."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -1537,7 +1537,7 @@ class UnblockAccountRequest(Struct, kw_only=True):
 class UnblockAccountResponse(Struct, kw_only=True):
     """Result of Account.unblock_account."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -1551,7 +1551,7 @@ class UpdateAccountAccessNumberRequest(Struct, kw_only=True):
 class UpdateAccountAccessNumberResponse(Struct, kw_only=True):
     """Result of Account.update_access_number."""
 
-    i_access_number: int | UnsetType = UNSET
+    i_access_number: int | None | UnsetType = UNSET
     """The unique ID of the access number."""
 
 
@@ -1565,7 +1565,7 @@ class UpdateAccountAliasRequest(Struct, kw_only=True):
 class UpdateAccountAliasResponse(Struct, kw_only=True):
     """Result of Account.update_alias."""
 
-    i_account: int | UnsetType = UNSET
+    i_account: int | None | UnsetType = UNSET
     """The unique ID of the account."""
 
 
@@ -1581,7 +1581,7 @@ class UpdateAccountCallBarringOptionsRequest(Struct, kw_only=True):
 class UpdateAccountCallBarringOptionsResponse(Struct, kw_only=True):
     """Result of Account.update_call_barring_options."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -1595,7 +1595,7 @@ class UpdateAccountCallScreeningRuleRequest(Struct, kw_only=True):
 class UpdateAccountCallScreeningRuleResponse(Struct, kw_only=True):
     """Result of Account.update_call_screening_rule."""
 
-    i_call_screening_rule: int | UnsetType = UNSET
+    i_call_screening_rule: int | None | UnsetType = UNSET
     """The unique ID of the call screening rule."""
 
 
@@ -1612,7 +1612,7 @@ class UpdateAccountCustomFieldsValuesRequest(Struct, kw_only=True):
 class UpdateAccountCustomFieldsValuesResponse(Struct, kw_only=True):
     """Result of Account.update_custom_fields_values."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -1626,7 +1626,7 @@ class UpdateAccountDeviceBindingRequest(Struct, kw_only=True):
 class UpdateAccountDeviceBindingResponse(Struct, kw_only=True):
     """Result of Account.update_device_binding."""
 
-    i_device_binding: int | UnsetType = UNSET
+    i_device_binding: int | None | UnsetType = UNSET
     """The unique ID of the device binding."""
 
 
@@ -1640,7 +1640,7 @@ class UpdateAccountExtensionRequest(Struct, kw_only=True):
 class UpdateAccountExtensionResponse(Struct, kw_only=True):
     """Result of Account.update_extension."""
 
-    i_extension: int | UnsetType = UNSET
+    i_extension: int | None | UnsetType = UNSET
     """The unique ID of the extension."""
 
 
@@ -1654,7 +1654,7 @@ class UpdateAccountFollowmeNumberRequest(Struct, kw_only=True):
 class UpdateAccountFollowmeNumberResponse(Struct, kw_only=True):
     """Result of Account.update_followme_number."""
 
-    i_followme_number: int | UnsetType = UNSET
+    i_followme_number: int | None | UnsetType = UNSET
     """The unique ID of the followme number."""
 
 
@@ -1668,7 +1668,7 @@ class UpdateAccountFollowmeRequest(Struct, kw_only=True):
 class UpdateAccountFollowmeResponse(Struct, kw_only=True):
     """Result of Account.update_followme."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -1682,7 +1682,7 @@ class UpdateAccountNoteRequest(Struct, kw_only=True):
 class UpdateAccountNoteResponse(Struct, kw_only=True):
     """Result of Account.update_account_note."""
 
-    i_account_note: int | UnsetType = UNSET
+    i_account_note: int | None | UnsetType = UNSET
     """The unique ID of the account note."""
 
 
@@ -1696,7 +1696,7 @@ class UpdateAccountRequest(Struct, kw_only=True):
 class UpdateAccountResponse(Struct, kw_only=True):
     """Result of Account.update_account."""
 
-    i_account: int | UnsetType = UNSET
+    i_account: int | None | UnsetType = UNSET
     """The unique ID of the account."""
 
 
@@ -1713,7 +1713,7 @@ class UpdateAccountServiceFeaturesRequest(Struct, kw_only=True):
 class UpdateAccountServiceFeaturesResponse(Struct, kw_only=True):
     """Result of Account.update_service_features."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -1727,7 +1727,7 @@ class UpdateAccountSpeedDialRequest(Struct, kw_only=True):
 class UpdateAccountSpeedDialResponse(Struct, kw_only=True):
     """Result of Account.update_speed_dial."""
 
-    i_speed_dial: int | UnsetType = UNSET
+    i_speed_dial: int | None | UnsetType = UNSET
     """The unique ID of the speed dial."""
 
 
@@ -1744,7 +1744,7 @@ class UpdateAccountSubscriptionRequest(Struct, kw_only=True):
 class UpdateAccountSubscriptionResponse(Struct, kw_only=True):
     """Result of Account.update_subscription."""
 
-    i_account_subscription: int | UnsetType = UNSET
+    i_account_subscription: int | None | UnsetType = UNSET
     """The unique ID of the account subscription."""
 
 
@@ -1760,14 +1760,14 @@ class UploadAccountMohRequest(Struct, kw_only=True):
     file: bytes
     """File contents (base64 encoded)."""
 
-    mime_type: str | UnsetType = UNSET
+    mime_type: str | None | UnsetType = UNSET
     """MIME type of the file."""
 
 
 class UploadAccountMohResponse(Struct, kw_only=True):
     """Result of Account.upload_moh."""
 
-    i_moh: int | UnsetType = UNSET
+    i_moh: int | None | UnsetType = UNSET
     """The unique ID of the music-on-hold entry."""
 
 
@@ -1781,7 +1781,7 @@ class ValidateAccountInfoRequest(Struct, kw_only=True):
 class ValidateAccountInfoResponse(Struct, kw_only=True):
     """Result of Account.validate_account_info."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
-    errors: list[str] | UnsetType = UNSET
+    errors: list[str] | None | UnsetType = UNSET

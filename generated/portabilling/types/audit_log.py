@@ -29,15 +29,15 @@ class AuditRecordInfo(Struct, kw_only=True):
     """The unique ID of the audit."""
 
     timestamp: datetime
-    user: str | UnsetType = UNSET
-    object_: str | UnsetType = field(default=UNSET, name="object")
-    i_object: int | UnsetType = UNSET
+    user: str | None | UnsetType = UNSET
+    object_: str | None | UnsetType = field(default=UNSET, name="object")
+    i_object: int | None | UnsetType = UNSET
     """The unique ID of the object."""
 
-    action: str | UnsetType = UNSET
-    old_value: Any | UnsetType = UNSET
-    new_value: Any | UnsetType = UNSET
-    remote_ip: str | UnsetType = UNSET
+    action: str | None | UnsetType = UNSET
+    old_value: Any | None | UnsetType = UNSET
+    new_value: Any | None | UnsetType = UNSET
+    remote_ip: str | None | UnsetType = UNSET
 
 
 class ExportAuditLogAuditListRequest(Struct, kw_only=True):
@@ -53,10 +53,10 @@ class ExportAuditLogAuditListRequest(Struct, kw_only=True):
 class ExportAuditLogAuditListResponse(Struct, kw_only=True):
     """Result of AuditLog.export_audit_list."""
 
-    file: bytes | UnsetType = UNSET
+    file: bytes | None | UnsetType = UNSET
     """File contents (base64 encoded)."""
 
-    file_name: str | UnsetType = UNSET
+    file_name: str | None | UnsetType = UNSET
     """Name of the file."""
 
 
@@ -70,36 +70,36 @@ class GetAuditLogAuditInfoRequest(Struct, kw_only=True):
 class GetAuditLogAuditInfoResponse(Struct, kw_only=True):
     """Result of AuditLog.get_audit_info."""
 
-    audit_info: AuditRecordInfo | UnsetType = UNSET
+    audit_info: AuditRecordInfo | None | UnsetType = UNSET
     """The audit record."""
 
 
 class GetAuditLogAuditListRequest(Struct, kw_only=True):
     """Parameters of AuditLog.get_audit_list."""
 
-    object_: str | UnsetType = field(default=UNSET, name="object")
-    i_object: int | UnsetType = UNSET
+    object_: str | None | UnsetType = field(default=UNSET, name="object")
+    i_object: int | None | UnsetType = UNSET
     """The unique ID of the object."""
 
-    user: str | UnsetType = UNSET
-    from_: datetime | UnsetType = field(default=UNSET, name="from")
+    user: str | None | UnsetType = UNSET
+    from_: datetime | None | UnsetType = field(default=UNSET, name="from")
     """Start of the period, inclusive."""
 
-    to: datetime | UnsetType = UNSET
+    to: datetime | None | UnsetType = UNSET
     """End of the period, exclusive."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetAuditLogAuditListResponse(Struct, kw_only=True):
     """Result of AuditLog.get_audit_list."""
 
-    audit_list: list[AuditRecordInfo] | UnsetType = UNSET
+    audit_list: list[AuditRecordInfo] | None | UnsetType = UNSET
     """List of audit records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""

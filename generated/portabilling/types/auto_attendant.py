@@ -29,15 +29,15 @@ class AAActionInfo(Struct, kw_only=True):
     """Menu action."""
 
     event: str
-    action: str | UnsetType = UNSET
-    target: str | UnsetType = UNSET
-    play_before: YesNo | UnsetType = UNSET
+    action: str | None | UnsetType = UNSET
+    target: str | None | UnsetType = UNSET
+    play_before: YesNo | None | UnsetType = UNSET
 
 
 class AAMenuInfo(Struct, kw_only=True):
     """Auto attendant menu."""
 
-    i_menu: int | UnsetType = UNSET
+    i_menu: int | None | UnsetType = UNSET
     """The unique ID of the menu."""
 
     i_account: int
@@ -46,10 +46,10 @@ class AAMenuInfo(Struct, kw_only=True):
     name: str
     """Display name of the record."""
 
-    period: str | UnsetType = UNSET
-    greeting: str | UnsetType = UNSET
-    timeout: int | UnsetType = UNSET
-    actions: list[AAActionInfo] | UnsetType = UNSET
+    period: str | None | UnsetType = UNSET
+    greeting: str | None | UnsetType = UNSET
+    timeout: int | None | UnsetType = UNSET
+    actions: list[AAActionInfo] | None | UnsetType = UNSET
 
 
 class AddAutoAttendantMenuRequest(Struct, kw_only=True):
@@ -65,7 +65,7 @@ class AddAutoAttendantMenuRequest(Struct, kw_only=True):
 class AddAutoAttendantMenuResponse(Struct, kw_only=True):
     """Result of AutoAttendant.add_menu."""
 
-    i_menu: int | UnsetType = UNSET
+    i_menu: int | None | UnsetType = UNSET
     """The unique ID of the menu."""
 
 
@@ -79,7 +79,7 @@ class DeleteAutoAttendantMenuRequest(Struct, kw_only=True):
 class DeleteAutoAttendantMenuResponse(Struct, kw_only=True):
     """Result of AutoAttendant.delete_menu."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -93,7 +93,7 @@ class GetAutoAttendantMenuInfoRequest(Struct, kw_only=True):
 class GetAutoAttendantMenuInfoResponse(Struct, kw_only=True):
     """Result of AutoAttendant.get_menu_info."""
 
-    menu_info: AAMenuInfo | UnsetType = UNSET
+    menu_info: AAMenuInfo | None | UnsetType = UNSET
     """The menu record."""
 
 
@@ -103,20 +103,20 @@ class GetAutoAttendantMenuListRequest(Struct, kw_only=True):
     i_account: int
     """The unique ID of the account."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetAutoAttendantMenuListResponse(Struct, kw_only=True):
     """Result of AutoAttendant.get_menu_list."""
 
-    menu_list: list[AAMenuInfo] | UnsetType = UNSET
+    menu_list: list[AAMenuInfo] | None | UnsetType = UNSET
     """List of menu records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -134,7 +134,7 @@ class SetAutoAttendantMenuPromptRequest(Struct, kw_only=True):
 class SetAutoAttendantMenuPromptResponse(Struct, kw_only=True):
     """Result of AutoAttendant.set_menu_prompt."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -148,5 +148,5 @@ class UpdateAutoAttendantMenuRequest(Struct, kw_only=True):
 class UpdateAutoAttendantMenuResponse(Struct, kw_only=True):
     """Result of AutoAttendant.update_menu."""
 
-    i_menu: int | UnsetType = UNSET
+    i_menu: int | None | UnsetType = UNSET
     """The unique ID of the menu."""

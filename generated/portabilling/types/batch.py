@@ -59,7 +59,7 @@ class AddBatchFieldRequest(Struct, kw_only=True):
 class AddBatchFieldResponse(Struct, kw_only=True):
     """Result of Batch.add_batch_field."""
 
-    i_batch_field: int | UnsetType = UNSET
+    i_batch_field: int | None | UnsetType = UNSET
     """The unique ID of the batch field."""
 
 
@@ -73,47 +73,47 @@ class AddBatchRequest(Struct, kw_only=True):
 class AddBatchResponse(Struct, kw_only=True):
     """Result of Batch.add_batch."""
 
-    i_batch: int | UnsetType = UNSET
+    i_batch: int | None | UnsetType = UNSET
     """The unique ID of the batch."""
 
 
 class BatchFieldInfo(Struct, kw_only=True):
     """Column mapping of a batch file."""
 
-    i_batch_field: int | UnsetType = UNSET
+    i_batch_field: int | None | UnsetType = UNSET
     """The unique ID of the batch field."""
 
-    i_batch: int | UnsetType = UNSET
+    i_batch: int | None | UnsetType = UNSET
     """The unique ID of the batch."""
 
     name: str
     """Display name of the record."""
 
-    column: int | UnsetType = UNSET
-    format: str | UnsetType = UNSET
+    column: int | None | UnsetType = UNSET
+    format: str | None | UnsetType = UNSET
 
 
 class BatchInfo(Struct, kw_only=True):
     """Batch of accounts/vouchers/SIM cards."""
 
-    i_batch: int | UnsetType = UNSET
+    i_batch: int | None | UnsetType = UNSET
     """The unique ID of the batch."""
 
     name: str
     """Display name of the record."""
 
-    description: str | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
     """Free-form description."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    i_product: int | UnsetType = UNSET
+    i_product: int | None | UnsetType = UNSET
     """The unique ID of the product."""
 
-    batch_type: str | UnsetType = UNSET
-    created: datetime | UnsetType = UNSET
-    size: int | UnsetType = UNSET
+    batch_type: str | None | UnsetType = UNSET
+    created: datetime | None | UnsetType = UNSET
+    size: int | None | UnsetType = UNSET
 
 
 class BatchJobInfo(Struct, kw_only=True):
@@ -122,14 +122,14 @@ class BatchJobInfo(Struct, kw_only=True):
     i_job: int
     """The unique ID of the job."""
 
-    state: BatchJobState | UnsetType = UNSET
+    state: BatchJobState | None | UnsetType = UNSET
     """Province or state."""
 
-    progress: int | UnsetType = UNSET
-    started: datetime | UnsetType = UNSET
+    progress: int | None | UnsetType = UNSET
+    started: datetime | None | UnsetType = UNSET
     finished: datetime | None | UnsetType = UNSET
-    errors: list[str] | UnsetType = UNSET
-    async_: int | UnsetType = field(default=UNSET, name="async")
+    errors: list[str] | None | UnsetType = UNSET
+    async_: int | None | UnsetType = field(default=UNSET, name="async")
     """1 to run the job in the background and return immediately."""
 
 
@@ -155,7 +155,7 @@ class CancelBatchJobRequest(Struct, kw_only=True):
 class CancelBatchJobResponse(Struct, kw_only=True):
     """Result of Batch.cancel_batch_job."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -169,7 +169,7 @@ class DeleteBatchFieldRequest(Struct, kw_only=True):
 class DeleteBatchFieldResponse(Struct, kw_only=True):
     """Result of Batch.delete_batch_field."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -183,7 +183,7 @@ class DeleteBatchRequest(Struct, kw_only=True):
 class DeleteBatchResponse(Struct, kw_only=True):
     """Result of Batch.delete_batch."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -197,10 +197,10 @@ class DownloadBatchErrorsRequest(Struct, kw_only=True):
 class DownloadBatchErrorsResponse(Struct, kw_only=True):
     """Result of Batch.download_batch_errors."""
 
-    file: bytes | UnsetType = UNSET
+    file: bytes | None | UnsetType = UNSET
     """File contents (base64 encoded)."""
 
-    file_name: str | UnsetType = UNSET
+    file_name: str | None | UnsetType = UNSET
     """Name of the file."""
 
 
@@ -210,57 +210,57 @@ class GetBatchFieldListRequest(Struct, kw_only=True):
     i_batch: int
     """The unique ID of the batch."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetBatchFieldListResponse(Struct, kw_only=True):
     """Result of Batch.get_batch_field_list."""
 
-    batch_field_list: list[BatchFieldInfo] | UnsetType = UNSET
+    batch_field_list: list[BatchFieldInfo] | None | UnsetType = UNSET
     """List of batch field records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
 class GetBatchInfoRequest(Struct, kw_only=True):
     """Parameters of Batch.get_batch_info."""
 
-    i_batch: int | UnsetType = UNSET
+    i_batch: int | None | UnsetType = UNSET
     """The unique ID of the batch."""
 
 
 class GetBatchInfoResponse(Struct, kw_only=True):
     """Result of Batch.get_batch_info."""
 
-    batch_info: BatchInfo | UnsetType = UNSET
+    batch_info: BatchInfo | None | UnsetType = UNSET
     """The batch record."""
 
 
 class GetBatchJobListRequest(Struct, kw_only=True):
     """Parameters of Batch.get_batch_job_list."""
 
-    i_batch: int | UnsetType = UNSET
+    i_batch: int | None | UnsetType = UNSET
     """The unique ID of the batch."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetBatchJobListResponse(Struct, kw_only=True):
     """Result of Batch.get_batch_job_list."""
 
-    job_list: list[BatchJobInfo] | UnsetType = UNSET
+    job_list: list[BatchJobInfo] | None | UnsetType = UNSET
     """List of job records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -274,32 +274,32 @@ class GetBatchJobStatusRequest(Struct, kw_only=True):
 class GetBatchJobStatusResponse(Struct, kw_only=True):
     """Result of Batch.get_batch_job_status."""
 
-    job: BatchJobInfo | UnsetType = UNSET
+    job: BatchJobInfo | None | UnsetType = UNSET
 
 
 class GetBatchListRequest(Struct, kw_only=True):
     """Parameters of Batch.get_batch_list."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetBatchListResponse(Struct, kw_only=True):
     """Result of Batch.get_batch_list."""
 
-    batch_list: list[BatchInfo] | UnsetType = UNSET
+    batch_list: list[BatchInfo] | None | UnsetType = UNSET
     """List of batch records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -313,7 +313,7 @@ class UpdateBatchFieldRequest(Struct, kw_only=True):
 class UpdateBatchFieldResponse(Struct, kw_only=True):
     """Result of Batch.update_batch_field."""
 
-    i_batch_field: int | UnsetType = UNSET
+    i_batch_field: int | None | UnsetType = UNSET
     """The unique ID of the batch field."""
 
 
@@ -327,7 +327,7 @@ class UpdateBatchRequest(Struct, kw_only=True):
 class UpdateBatchResponse(Struct, kw_only=True):
     """Result of Batch.update_batch."""
 
-    i_batch: int | UnsetType = UNSET
+    i_batch: int | None | UnsetType = UNSET
     """The unique ID of the batch."""
 
 
@@ -340,14 +340,14 @@ class UploadBatchFileRequest(Struct, kw_only=True):
     file: bytes
     """File contents (base64 encoded)."""
 
-    file_name: str | UnsetType = UNSET
+    file_name: str | None | UnsetType = UNSET
     """Name of the file."""
 
-    async_: int | UnsetType = field(default=UNSET, name="async")
+    async_: int | None | UnsetType = field(default=UNSET, name="async")
     """1 to run the job in the background and return immediately."""
 
 
 class UploadBatchFileResponse(Struct, kw_only=True):
     """Result of Batch.upload_batch_file."""
 
-    job: BatchJobInfo | UnsetType = UNSET
+    job: BatchJobInfo | None | UnsetType = UNSET

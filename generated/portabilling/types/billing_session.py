@@ -31,18 +31,18 @@ class AuthorizeBillingSessionRequest(Struct, kw_only=True):
     """Parameters of BillingSession.authorize."""
 
     account_id: str
-    CLI: str | UnsetType = UNSET
+    CLI: str | None | UnsetType = UNSET
     CLD: str
-    i_service: int | UnsetType = UNSET
+    i_service: int | None | UnsetType = UNSET
     """The unique ID of the service."""
 
 
 class AuthorizeBillingSessionResponse(Struct, kw_only=True):
     """Result of BillingSession.authorize."""
 
-    authorized: int | UnsetType = UNSET
-    max_duration: int | UnsetType = UNSET
-    h323_conf_id: str | UnsetType = UNSET
+    authorized: int | None | UnsetType = UNSET
+    max_duration: int | None | UnsetType = UNSET
+    h323_conf_id: str | None | UnsetType = UNSET
 
 
 class DisconnectBillingSessionRequest(Struct, kw_only=True):
@@ -54,31 +54,31 @@ class DisconnectBillingSessionRequest(Struct, kw_only=True):
 class DisconnectBillingSessionResponse(Struct, kw_only=True):
     """Result of BillingSession.disconnect_session."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
 class GetBillingSessionActiveSessionListRequest(Struct, kw_only=True):
     """Parameters of BillingSession.get_active_session_list."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    i_account: int | UnsetType = UNSET
+    i_account: int | None | UnsetType = UNSET
     """The unique ID of the account."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetBillingSessionActiveSessionListResponse(Struct, kw_only=True):
     """Result of BillingSession.get_active_session_list."""
 
-    sessions: list[SessionRecord] | UnsetType = UNSET
-    total: int | UnsetType = UNSET
+    sessions: list[SessionRecord] | None | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -91,7 +91,7 @@ class GetBillingSessionInfoRequest(Struct, kw_only=True):
 class GetBillingSessionInfoResponse(Struct, kw_only=True):
     """Result of BillingSession.get_session_info."""
 
-    session: SessionRecord | UnsetType = UNSET
+    session: SessionRecord | None | UnsetType = UNSET
 
 
 class StartBillingSessionRequest(Struct, kw_only=True):
@@ -99,13 +99,13 @@ class StartBillingSessionRequest(Struct, kw_only=True):
 
     h323_conf_id: str
     account_id: str
-    start_time: datetime | UnsetType = UNSET
+    start_time: datetime | None | UnsetType = UNSET
 
 
 class StartBillingSessionResponse(Struct, kw_only=True):
     """Result of BillingSession.start_session."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -114,13 +114,13 @@ class StopBillingSessionRequest(Struct, kw_only=True):
 
     h323_conf_id: str
     duration: int
-    disconnect_cause: str | UnsetType = UNSET
+    disconnect_cause: str | None | UnsetType = UNSET
 
 
 class StopBillingSessionResponse(Struct, kw_only=True):
     """Result of BillingSession.stop_session."""
 
-    charged_amount: float | UnsetType = UNSET
+    charged_amount: float | None | UnsetType = UNSET
     """Amount that has been charged."""
 
 
@@ -134,4 +134,4 @@ class UpdateBillingSessionRequest(Struct, kw_only=True):
 class UpdateBillingSessionResponse(Struct, kw_only=True):
     """Result of BillingSession.update_session."""
 
-    remaining: int | UnsetType = UNSET
+    remaining: int | None | UnsetType = UNSET

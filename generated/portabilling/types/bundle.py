@@ -42,10 +42,10 @@ class ActivateBundleRequest(Struct, kw_only=True):
 class ActivateBundleResponse(Struct, kw_only=True):
     """Result of Bundle.activate_bundle."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
-    activation_date: datetime | UnsetType = UNSET
+    activation_date: datetime | None | UnsetType = UNSET
     """Date when the record becomes active."""
 
 
@@ -59,29 +59,29 @@ class AddBundleRequest(Struct, kw_only=True):
 class AddBundleResponse(Struct, kw_only=True):
     """Result of Bundle.add_bundle."""
 
-    i_bundle: int | UnsetType = UNSET
+    i_bundle: int | None | UnsetType = UNSET
     """The unique ID of the bundle."""
 
 
 class BundleInfo(Struct, kw_only=True):
     """Bundle offering."""
 
-    i_bundle: int | UnsetType = UNSET
+    i_bundle: int | None | UnsetType = UNSET
     """The unique ID of the bundle."""
 
     name: str
     """Display name of the record."""
 
-    iso_4217: str | UnsetType = UNSET
+    iso_4217: str | None | UnsetType = UNSET
     """Three-letter ISO 4217 currency code."""
 
-    price: Decimal | UnsetType = UNSET
+    price: Decimal | None | UnsetType = UNSET
     i_vd_plan: int
     """The unique ID of the discount plan."""
 
-    period: int | UnsetType = UNSET
-    auto_renew: YesNo | UnsetType = UNSET
-    description: str | UnsetType = UNSET
+    period: int | None | UnsetType = UNSET
+    auto_renew: YesNo | None | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
     """Free-form description."""
 
 
@@ -95,47 +95,47 @@ class DeleteBundleRequest(Struct, kw_only=True):
 class DeleteBundleResponse(Struct, kw_only=True):
     """Result of Bundle.delete_bundle."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
 class GetBundleInfoRequest(Struct, kw_only=True):
     """Parameters of Bundle.get_bundle_info."""
 
-    i_bundle: int | UnsetType = UNSET
+    i_bundle: int | None | UnsetType = UNSET
     """The unique ID of the bundle."""
 
 
 class GetBundleInfoResponse(Struct, kw_only=True):
     """Result of Bundle.get_bundle_info."""
 
-    bundle_info: BundleInfo | UnsetType = UNSET
+    bundle_info: BundleInfo | None | UnsetType = UNSET
     """The bundle record."""
 
 
 class GetBundleListRequest(Struct, kw_only=True):
     """Parameters of Bundle.get_bundle_list."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    iso_4217: str | UnsetType = UNSET
+    iso_4217: str | None | UnsetType = UNSET
     """Three-letter ISO 4217 currency code."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetBundleListResponse(Struct, kw_only=True):
     """Result of Bundle.get_bundle_list."""
 
-    bundle_list: list[BundleInfo] | UnsetType = UNSET
+    bundle_list: list[BundleInfo] | None | UnsetType = UNSET
     """List of bundle records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -152,7 +152,7 @@ class GetBundleUsageRequest(Struct, kw_only=True):
 class GetBundleUsageResponse(Struct, kw_only=True):
     """Result of Bundle.get_bundle_usage."""
 
-    counters: list[CounterInfo] | UnsetType = UNSET
+    counters: list[CounterInfo] | None | UnsetType = UNSET
 
 
 class UpdateBundleRequest(Struct, kw_only=True):
@@ -165,5 +165,5 @@ class UpdateBundleRequest(Struct, kw_only=True):
 class UpdateBundleResponse(Struct, kw_only=True):
     """Result of Bundle.update_bundle."""
 
-    i_bundle: int | UnsetType = UNSET
+    i_bundle: int | None | UnsetType = UNSET
     """The unique ID of the bundle."""

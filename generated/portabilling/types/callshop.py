@@ -37,14 +37,14 @@ class AddCallshopBoothRequest(Struct, kw_only=True):
 class AddCallshopBoothResponse(Struct, kw_only=True):
     """Result of Callshop.add_booth."""
 
-    i_booth: int | UnsetType = UNSET
+    i_booth: int | None | UnsetType = UNSET
     """The unique ID of the booth."""
 
 
 class BoothInfo(Struct, kw_only=True):
     """Callshop booth."""
 
-    i_booth: int | UnsetType = UNSET
+    i_booth: int | None | UnsetType = UNSET
     """The unique ID of the booth."""
 
     i_customer: int
@@ -53,12 +53,12 @@ class BoothInfo(Struct, kw_only=True):
     i_account: int
     """The unique ID of the account."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    status: str | UnsetType = UNSET
+    status: str | None | UnsetType = UNSET
     started: datetime | None | UnsetType = UNSET
-    amount_due: float | UnsetType = UNSET
+    amount_due: float | None | UnsetType = UNSET
 
 
 class CloseCallshopBoothRequest(Struct, kw_only=True):
@@ -67,14 +67,14 @@ class CloseCallshopBoothRequest(Struct, kw_only=True):
     i_booth: int
     """The unique ID of the booth."""
 
-    payment: float | UnsetType = UNSET
+    payment: float | None | UnsetType = UNSET
 
 
 class CloseCallshopBoothResponse(Struct, kw_only=True):
     """Result of Callshop.close_booth."""
 
-    amount_due: float | UnsetType = UNSET
-    receipt: str | UnsetType = UNSET
+    amount_due: float | None | UnsetType = UNSET
+    receipt: str | None | UnsetType = UNSET
 
 
 class DeleteCallshopBoothRequest(Struct, kw_only=True):
@@ -87,45 +87,45 @@ class DeleteCallshopBoothRequest(Struct, kw_only=True):
 class DeleteCallshopBoothResponse(Struct, kw_only=True):
     """Result of Callshop.delete_booth."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
 class GetCallshopBoothInfoRequest(Struct, kw_only=True):
     """Parameters of Callshop.get_booth_info."""
 
-    i_booth: int | UnsetType = UNSET
+    i_booth: int | None | UnsetType = UNSET
     """The unique ID of the booth."""
 
 
 class GetCallshopBoothInfoResponse(Struct, kw_only=True):
     """Result of Callshop.get_booth_info."""
 
-    booth_info: BoothInfo | UnsetType = UNSET
+    booth_info: BoothInfo | None | UnsetType = UNSET
     """The booth record."""
 
 
 class GetCallshopBoothListRequest(Struct, kw_only=True):
     """Parameters of Callshop.get_booth_list."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    status: str | UnsetType = UNSET
-    limit: int | UnsetType = UNSET
+    status: str | None | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetCallshopBoothListResponse(Struct, kw_only=True):
     """Result of Callshop.get_booth_list."""
 
-    booth_list: list[BoothInfo] | UnsetType = UNSET
+    booth_list: list[BoothInfo] | None | UnsetType = UNSET
     """List of booth records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -139,7 +139,7 @@ class OpenCallshopBoothRequest(Struct, kw_only=True):
 class OpenCallshopBoothResponse(Struct, kw_only=True):
     """Result of Callshop.open_booth."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -153,5 +153,5 @@ class UpdateCallshopBoothRequest(Struct, kw_only=True):
 class UpdateCallshopBoothResponse(Struct, kw_only=True):
     """Result of Callshop.update_booth."""
 
-    i_booth: int | UnsetType = UNSET
+    i_booth: int | None | UnsetType = UNSET
     """The unique ID of the booth."""

@@ -53,193 +53,193 @@ class AccessPermissionInfo(Struct, kw_only=True):
     """Permission on an object."""
 
     object_: str = field(name="object")
-    attribute: str | UnsetType = UNSET
-    access: str | UnsetType = UNSET
+    attribute: str | None | UnsetType = UNSET
+    access: str | None | UnsetType = UNSET
 
 
 class AccountInfo(Struct, kw_only=True):
     """An account: a subscriber's line, SIM, voucher or login."""
 
-    i_account: int | UnsetType = UNSET
+    i_account: int | None | UnsetType = UNSET
     """The unique ID of the account."""
 
-    id: str | UnsetType = UNSET
+    id: str | None | UnsetType = UNSET
     """The identifier visible to end users (e.g. account number, login or DID)."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    customer_name: str | UnsetType = UNSET
-    i_product: int | UnsetType = UNSET
+    customer_name: str | None | UnsetType = UNSET
+    i_product: int | None | UnsetType = UNSET
     """The unique ID of the product."""
 
-    product_name: str | UnsetType = UNSET
+    product_name: str | None | UnsetType = UNSET
     i_master_account: int | None | UnsetType = UNSET
     """The unique ID of the master account (for aliases)."""
 
-    billing_model: BillingModel | UnsetType = UNSET
+    billing_model: BillingModel | None | UnsetType = UNSET
     """Billing model: -1 debit, 0 recharge voucher, 1 credit, 2 alias, 4 beneficiary."""
 
-    blocked: YesNo | UnsetType = UNSET
+    blocked: YesNo | None | UnsetType = UNSET
     """Y if the account is blocked; blocked accounts cannot make calls."""
 
-    bill_status: str | UnsetType = UNSET
+    bill_status: str | None | UnsetType = UNSET
     """Billing status of the record."""
 
-    i_account_role: int | UnsetType = UNSET
+    i_account_role: int | None | UnsetType = UNSET
     """Role of the account (universal, mobile, IPTV...)."""
 
-    balance: float | UnsetType = UNSET
+    balance: float | None | UnsetType = UNSET
     """Current balance in the record's currency."""
 
     credit_limit: float | None | UnsetType = UNSET
     """Credit limit; an empty value means unlimited credit."""
 
-    opening_balance: float | UnsetType = UNSET
+    opening_balance: float | None | UnsetType = UNSET
     """Balance assigned when the record was created."""
 
-    iso_4217: str | UnsetType = UNSET
+    iso_4217: str | None | UnsetType = UNSET
     """Three-letter ISO 4217 currency code."""
 
-    activation_date: date | UnsetType = UNSET
+    activation_date: date | None | UnsetType = UNSET
     """Date when the record becomes active."""
 
     expiration_date: date | None | UnsetType = UNSET
     """Date after which the record can no longer be used."""
 
-    first_usage: datetime | UnsetType = UNSET
-    last_usage: datetime | UnsetType = UNSET
-    last_recharge: datetime | UnsetType = UNSET
-    issue_date: datetime | UnsetType = UNSET
+    first_usage: datetime | None | UnsetType = UNSET
+    last_usage: datetime | None | UnsetType = UNSET
+    last_recharge: datetime | None | UnsetType = UNSET
+    issue_date: datetime | None | UnsetType = UNSET
     """Moment the record was issued."""
 
-    life_time: int | UnsetType = UNSET
-    zero_balance_date: date | UnsetType = UNSET
+    life_time: int | None | UnsetType = UNSET
+    zero_balance_date: date | None | UnsetType = UNSET
     """The zero balance date."""
 
-    login: str | UnsetType = UNSET
+    login: str | None | UnsetType = UNSET
     """Login used for self-care web access."""
 
-    password: str | UnsetType = UNSET
+    password: str | None | UnsetType = UNSET
     """Password used for self-care web access."""
 
-    h323_password: str | UnsetType = UNSET
+    h323_password: str | None | UnsetType = UNSET
     """Password used for VoIP authentication."""
 
-    companyname: str | UnsetType = UNSET
+    companyname: str | None | UnsetType = UNSET
     """Company name."""
 
-    salutation: str | UnsetType = UNSET
+    salutation: str | None | UnsetType = UNSET
     """Salutation (Mr., Ms., Dr. ...)."""
 
-    firstname: str | UnsetType = UNSET
+    firstname: str | None | UnsetType = UNSET
     """Contact person's first name."""
 
-    midinit: str | UnsetType = UNSET
+    midinit: str | None | UnsetType = UNSET
     """Contact person's middle initial."""
 
-    lastname: str | UnsetType = UNSET
+    lastname: str | None | UnsetType = UNSET
     """Contact person's last name."""
 
-    baddr1: str | UnsetType = UNSET
+    baddr1: str | None | UnsetType = UNSET
     """Billing address, first line."""
 
-    baddr2: str | UnsetType = UNSET
+    baddr2: str | None | UnsetType = UNSET
     """Billing address, second line."""
 
-    baddr3: str | UnsetType = UNSET
+    baddr3: str | None | UnsetType = UNSET
     """Billing address, third line."""
 
-    city: str | UnsetType = UNSET
+    city: str | None | UnsetType = UNSET
     """City of the billing address."""
 
-    state: str | UnsetType = UNSET
+    state: str | None | UnsetType = UNSET
     """Province or state."""
 
-    zip: str | UnsetType = UNSET
+    zip: str | None | UnsetType = UNSET
     """Postal code."""
 
-    country: str | UnsetType = UNSET
+    country: str | None | UnsetType = UNSET
     """Country code (ISO 3166-1 alpha-2)."""
 
-    cont1: str | UnsetType = UNSET
+    cont1: str | None | UnsetType = UNSET
     """Main contact person."""
 
-    phone1: str | UnsetType = UNSET
+    phone1: str | None | UnsetType = UNSET
     """Main phone number."""
 
-    faxnum: str | UnsetType = UNSET
+    faxnum: str | None | UnsetType = UNSET
     """Fax number."""
 
-    phone2: str | UnsetType = UNSET
+    phone2: str | None | UnsetType = UNSET
     """Alternative phone number."""
 
-    cont2: str | UnsetType = UNSET
+    cont2: str | None | UnsetType = UNSET
     """Alternative contact person."""
 
-    email: str | UnsetType = UNSET
+    email: str | None | UnsetType = UNSET
     """Contact e-mail address."""
 
-    note: str | UnsetType = UNSET
+    note: str | None | UnsetType = UNSET
     """Short internal note."""
 
-    i_time_zone: int | UnsetType = UNSET
+    i_time_zone: int | None | UnsetType = UNSET
     """The unique ID of the time zone."""
 
-    time_zone_name: str | UnsetType = UNSET
+    time_zone_name: str | None | UnsetType = UNSET
     """Time zone name from the tz database, e.g. Europe/Prague."""
 
-    i_lang: str | UnsetType = UNSET
+    i_lang: str | None | UnsetType = UNSET
     """The unique ID of the language."""
 
-    out_date_format: str | UnsetType = UNSET
+    out_date_format: str | None | UnsetType = UNSET
     """Date format used in outgoing data."""
 
-    out_time_format: str | UnsetType = UNSET
+    out_time_format: str | None | UnsetType = UNSET
     """Time format used in outgoing data."""
 
-    out_date_time_format: str | UnsetType = UNSET
+    out_date_time_format: str | None | UnsetType = UNSET
     """Date-time format used in outgoing data."""
 
-    in_date_format: str | UnsetType = UNSET
+    in_date_format: str | None | UnsetType = UNSET
     """Date format expected in incoming data."""
 
-    in_time_format: str | UnsetType = UNSET
+    in_time_format: str | None | UnsetType = UNSET
     """Time format expected in incoming data."""
 
-    i_routing_plan: int | UnsetType = UNSET
+    i_routing_plan: int | None | UnsetType = UNSET
     """The unique ID of the routing plan."""
 
-    i_acl: int | UnsetType = UNSET
+    i_acl: int | None | UnsetType = UNSET
     """The unique ID of the access level."""
 
-    i_vd_plan: int | UnsetType = UNSET
+    i_vd_plan: int | None | UnsetType = UNSET
     """The unique ID of the discount plan."""
 
-    i_distributor: int | UnsetType = UNSET
+    i_distributor: int | None | UnsetType = UNSET
     """The unique ID of the distributor."""
 
-    i_batch: int | UnsetType = UNSET
+    i_batch: int | None | UnsetType = UNSET
     """The unique ID of the batch."""
 
-    batch_name: str | UnsetType = UNSET
-    i_moh: int | UnsetType = UNSET
+    batch_name: str | None | UnsetType = UNSET
+    i_moh: int | None | UnsetType = UNSET
     """The unique ID of the music-on-hold entry."""
 
-    um_enabled: YesNo | UnsetType = UNSET
-    follow_me_enabled: YesNo | UnsetType = UNSET
-    redirect_number: str | UnsetType = UNSET
-    i_ua: int | UnsetType = UNSET
+    um_enabled: YesNo | None | UnsetType = UNSET
+    follow_me_enabled: YesNo | None | UnsetType = UNSET
+    redirect_number: str | None | UnsetType = UNSET
+    i_ua: int | None | UnsetType = UNSET
     """The unique ID of the user agent (IP device)."""
 
-    subscriber_email: str | UnsetType = UNSET
-    sip_status: int | UnsetType = UNSET
-    sip_contact: str | UnsetType = UNSET
-    service_features: list[ServiceFeatureInfo] | UnsetType = UNSET
+    subscriber_email: str | None | UnsetType = UNSET
+    sip_status: int | None | UnsetType = UNSET
+    sip_contact: str | None | UnsetType = UNSET
+    service_features: list[ServiceFeatureInfo] | None | UnsetType = UNSET
     """Service features assigned to the record."""
 
-    assigned_addons: list[AddonInfo] | UnsetType = UNSET
-    custom_fields_values: list[CustomFieldsValuesInfo] | UnsetType = UNSET
+    assigned_addons: list[AddonInfo] | None | UnsetType = UNSET
+    custom_fields_values: list[CustomFieldsValuesInfo] | None | UnsetType = UNSET
     """Values of custom fields defined for this kind of record."""
 
 
@@ -249,25 +249,25 @@ class AccountSubscriptionInfo(Struct, kw_only=True):
     i_subscription: int
     """The unique ID of the subscription."""
 
-    i_account_subscription: int | UnsetType = UNSET
+    i_account_subscription: int | None | UnsetType = UNSET
     """The unique ID of the account subscription."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    start_date: date | UnsetType = UNSET
+    start_date: date | None | UnsetType = UNSET
     """The start date."""
 
     finish_date: date | None | UnsetType = UNSET
     """The finish date."""
 
-    activation_date: date | UnsetType = UNSET
+    activation_date: date | None | UnsetType = UNSET
     """Date when the record becomes active."""
 
-    billed_to: date | UnsetType = UNSET
-    discount_rate: float | UnsetType = UNSET
-    int_status: int | UnsetType = UNSET
-    is_finished: YesNo | UnsetType = UNSET
+    billed_to: date | None | UnsetType = UNSET
+    discount_rate: float | None | UnsetType = UNSET
+    int_status: int | None | UnsetType = UNSET
+    is_finished: YesNo | None | UnsetType = UNSET
 
 
 class AddonInfo(Struct, kw_only=True):
@@ -276,32 +276,32 @@ class AddonInfo(Struct, kw_only=True):
     i_product: int
     """The unique ID of the product."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    addon_priority: int | UnsetType = UNSET
-    addon_effective_from: datetime | UnsetType = UNSET
+    addon_priority: int | None | UnsetType = UNSET
+    addon_effective_from: datetime | None | UnsetType = UNSET
     addon_effective_to: datetime | None | UnsetType = UNSET
-    i_vd_plan: int | UnsetType = UNSET
+    i_vd_plan: int | None | UnsetType = UNSET
     """The unique ID of the discount plan."""
 
 
 class AuthInfoStructure(Struct, kw_only=True):
     """Authentication data sent in the SOAP header of every call (except Session.login)."""
 
-    login: str | UnsetType = UNSET
+    login: str | None | UnsetType = UNSET
     """Login of the API user."""
 
-    password: str | UnsetType = UNSET
+    password: str | None | UnsetType = UNSET
     """Password of the API user."""
 
-    token: str | UnsetType = UNSET
+    token: str | None | UnsetType = UNSET
     """Authentication token (API key)."""
 
-    session_id: str | UnsetType = UNSET
+    session_id: str | None | UnsetType = UNSET
     """Session identifier returned by Session.login."""
 
-    domain: str | UnsetType = UNSET
+    domain: str | None | UnsetType = UNSET
     """Domain (virtual host) of the web interface."""
 
 
@@ -342,19 +342,19 @@ class BillingModel(OpenIntEnum):
 class ChargeInfo(Struct, kw_only=True):
     """Base of all money movement records."""
 
-    i_xdr: int | UnsetType = UNSET
+    i_xdr: int | None | UnsetType = UNSET
     """The unique ID of the xDR (charge record)."""
 
     amount: Decimal
     """Amount of money in the record's currency."""
 
-    iso_4217: str | UnsetType = UNSET
+    iso_4217: str | None | UnsetType = UNSET
     """Three-letter ISO 4217 currency code."""
 
-    comment: str | UnsetType = UNSET
+    comment: str | None | UnsetType = UNSET
     """Comment shown in transaction history."""
 
-    bill_time: datetime | UnsetType = UNSET
+    bill_time: datetime | None | UnsetType = UNSET
     """Moment the charge was billed."""
 
 
@@ -364,70 +364,70 @@ class CounterInfo(Struct, kw_only=True):
     i_vd_plan: int
     """The unique ID of the discount plan."""
 
-    i_dest_group: int | UnsetType = UNSET
+    i_dest_group: int | None | UnsetType = UNSET
     """The unique ID of the dest group."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    unit: str | UnsetType = UNSET
-    value: float | UnsetType = UNSET
-    threshold: float | UnsetType = UNSET
-    period_start: date | UnsetType = UNSET
+    unit: str | None | UnsetType = UNSET
+    value: float | None | UnsetType = UNSET
+    threshold: float | None | UnsetType = UNSET
+    period_start: date | None | UnsetType = UNSET
 
 
 class CreditLimitWarningInfo(Struct, kw_only=True):
     """Credit limit warning level."""
 
     threshold: float
-    type_: str | UnsetType = field(default=UNSET, name="type")
+    type_: str | None | UnsetType = field(default=UNSET, name="type")
     """Type of the record."""
 
 
 class CustomFieldsValuesInfo(Struct, kw_only=True):
     """Value of one custom field attached to a record."""
 
-    i_custom_field: int | UnsetType = UNSET
+    i_custom_field: int | None | UnsetType = UNSET
     """The unique ID of the custom field."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    db_value: str | UnsetType = UNSET
-    text_value: str | UnsetType = UNSET
-    type_: str | UnsetType = field(default=UNSET, name="type")
+    db_value: str | None | UnsetType = UNSET
+    text_value: str | None | UnsetType = UNSET
+    type_: str | None | UnsetType = field(default=UNSET, name="type")
     """Type of the record."""
 
 
 class CustomerClassInfo(Struct, kw_only=True):
     """Customer class: shared billing/collection policy."""
 
-    i_customer_class: int | UnsetType = UNSET
+    i_customer_class: int | None | UnsetType = UNSET
     """The unique ID of the customer class."""
 
     name: str
     """Display name of the record."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    grace_period: int | UnsetType = UNSET
-    i_template: int | UnsetType = UNSET
+    grace_period: int | None | UnsetType = UNSET
+    i_template: int | None | UnsetType = UNSET
     """The unique ID of the template."""
 
-    invoice_delivery: str | UnsetType = UNSET
-    payment_reminder_days: int | UnsetType = UNSET
-    send_statistics: str | UnsetType = UNSET
-    notepad: str | UnsetType = UNSET
+    invoice_delivery: str | None | UnsetType = UNSET
+    payment_reminder_days: int | None | UnsetType = UNSET
+    send_statistics: str | None | UnsetType = UNSET
+    notepad: str | None | UnsetType = UNSET
     """Internal notes, not shown to end users."""
 
-    collection_policy: str | UnsetType = UNSET
+    collection_policy: str | None | UnsetType = UNSET
 
 
 class CustomerDocumentInfo(Struct, kw_only=True):
     """Document attached to a customer record."""
 
-    i_document: int | UnsetType = UNSET
+    i_document: int | None | UnsetType = UNSET
     """The unique ID of the document."""
 
     i_customer: int
@@ -436,196 +436,196 @@ class CustomerDocumentInfo(Struct, kw_only=True):
     file_name: str
     """Name of the file."""
 
-    mime_type: str | UnsetType = UNSET
+    mime_type: str | None | UnsetType = UNSET
     """MIME type of the file."""
 
-    file: bytes | UnsetType = UNSET
+    file: bytes | None | UnsetType = UNSET
     """File contents (base64 encoded)."""
 
-    upload_time: datetime | UnsetType = UNSET
+    upload_time: datetime | None | UnsetType = UNSET
 
 
 class CustomerInfo(Struct, kw_only=True):
     """A customer (retail customer, reseller or distributor)."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
     i_parent: int | None | UnsetType = UNSET
     """The unique ID of the parent customer (reseller)."""
 
-    i_customer_type: int | UnsetType = UNSET
+    i_customer_type: int | None | UnsetType = UNSET
     """The unique ID of the customer type."""
 
-    i_customer_class: int | UnsetType = UNSET
+    i_customer_class: int | None | UnsetType = UNSET
     """The unique ID of the customer class."""
 
-    iso_4217: str | UnsetType = UNSET
+    iso_4217: str | None | UnsetType = UNSET
     """Three-letter ISO 4217 currency code."""
 
-    balance: float | UnsetType = UNSET
+    balance: float | None | UnsetType = UNSET
     """Current balance in the record's currency."""
 
     credit_limit: float | None | UnsetType = UNSET
     """Credit limit; an empty value means unlimited credit."""
 
-    perm_credit_limit: float | UnsetType = UNSET
+    perm_credit_limit: float | None | UnsetType = UNSET
     temp_credit_limit: float | None | UnsetType = UNSET
-    opening_balance: float | UnsetType = UNSET
+    opening_balance: float | None | UnsetType = UNSET
     """Balance assigned when the record was created."""
 
-    unallocated_payments: float | UnsetType = UNSET
-    i_billing_period: int | UnsetType = UNSET
+    unallocated_payments: float | None | UnsetType = UNSET
+    i_billing_period: int | None | UnsetType = UNSET
     """The unique ID of the billing period."""
 
-    bill_status: BillStatus | UnsetType = UNSET
+    bill_status: BillStatus | None | UnsetType = UNSET
     """Billing status of the record."""
 
-    blocked: YesNo | UnsetType = UNSET
+    blocked: YesNo | None | UnsetType = UNSET
     """Y if the record is blocked, N otherwise."""
 
-    i_office_type: int | UnsetType = UNSET
+    i_office_type: int | None | UnsetType = UNSET
     """The unique ID of the office type."""
 
     i_main_office: int | None | UnsetType = UNSET
     """The unique ID of the main office."""
 
-    companyname: str | UnsetType = UNSET
+    companyname: str | None | UnsetType = UNSET
     """Company name."""
 
-    salutation: str | UnsetType = UNSET
+    salutation: str | None | UnsetType = UNSET
     """Salutation (Mr., Ms., Dr. ...)."""
 
-    firstname: str | UnsetType = UNSET
+    firstname: str | None | UnsetType = UNSET
     """Contact person's first name."""
 
-    midinit: str | UnsetType = UNSET
+    midinit: str | None | UnsetType = UNSET
     """Contact person's middle initial."""
 
-    lastname: str | UnsetType = UNSET
+    lastname: str | None | UnsetType = UNSET
     """Contact person's last name."""
 
-    baddr1: str | UnsetType = UNSET
+    baddr1: str | None | UnsetType = UNSET
     """Billing address, first line."""
 
-    baddr2: str | UnsetType = UNSET
+    baddr2: str | None | UnsetType = UNSET
     """Billing address, second line."""
 
-    baddr3: str | UnsetType = UNSET
+    baddr3: str | None | UnsetType = UNSET
     """Billing address, third line."""
 
-    city: str | UnsetType = UNSET
+    city: str | None | UnsetType = UNSET
     """City of the billing address."""
 
-    state: str | UnsetType = UNSET
+    state: str | None | UnsetType = UNSET
     """Province or state."""
 
-    zip: str | UnsetType = UNSET
+    zip: str | None | UnsetType = UNSET
     """Postal code."""
 
-    country: str | UnsetType = UNSET
+    country: str | None | UnsetType = UNSET
     """Country code (ISO 3166-1 alpha-2)."""
 
-    cont1: str | UnsetType = UNSET
+    cont1: str | None | UnsetType = UNSET
     """Main contact person."""
 
-    phone1: str | UnsetType = UNSET
+    phone1: str | None | UnsetType = UNSET
     """Main phone number."""
 
-    faxnum: str | UnsetType = UNSET
+    faxnum: str | None | UnsetType = UNSET
     """Fax number."""
 
-    phone2: str | UnsetType = UNSET
+    phone2: str | None | UnsetType = UNSET
     """Alternative phone number."""
 
-    cont2: str | UnsetType = UNSET
+    cont2: str | None | UnsetType = UNSET
     """Alternative contact person."""
 
-    email: str | UnsetType = UNSET
+    email: str | None | UnsetType = UNSET
     """Contact e-mail address."""
 
-    baddr4: str | UnsetType = UNSET
-    baddr5: str | UnsetType = UNSET
-    bcc: str | UnsetType = UNSET
-    login: str | UnsetType = UNSET
+    baddr4: str | None | UnsetType = UNSET
+    baddr5: str | None | UnsetType = UNSET
+    bcc: str | None | UnsetType = UNSET
+    login: str | None | UnsetType = UNSET
     """Login used for self-care web access."""
 
-    password: str | UnsetType = UNSET
+    password: str | None | UnsetType = UNSET
     """Password used for self-care web access."""
 
-    i_time_zone: int | UnsetType = UNSET
+    i_time_zone: int | None | UnsetType = UNSET
     """The unique ID of the time zone."""
 
-    time_zone_name: str | UnsetType = UNSET
+    time_zone_name: str | None | UnsetType = UNSET
     """Time zone name from the tz database, e.g. Europe/Prague."""
 
-    i_lang: str | UnsetType = UNSET
+    i_lang: str | None | UnsetType = UNSET
     """The unique ID of the language."""
 
-    out_date_format: str | UnsetType = UNSET
+    out_date_format: str | None | UnsetType = UNSET
     """Date format used in outgoing data."""
 
-    out_time_format: str | UnsetType = UNSET
+    out_time_format: str | None | UnsetType = UNSET
     """Time format used in outgoing data."""
 
-    out_date_time_format: str | UnsetType = UNSET
+    out_date_time_format: str | None | UnsetType = UNSET
     """Date-time format used in outgoing data."""
 
-    in_date_format: str | UnsetType = UNSET
+    in_date_format: str | None | UnsetType = UNSET
     """Date format expected in incoming data."""
 
-    in_time_format: str | UnsetType = UNSET
+    in_time_format: str | None | UnsetType = UNSET
     """Time format expected in incoming data."""
 
-    i_acl: int | UnsetType = UNSET
+    i_acl: int | None | UnsetType = UNSET
     """The unique ID of the access level."""
 
-    i_rep: int | UnsetType = UNSET
+    i_rep: int | None | UnsetType = UNSET
     """The unique ID of the sales representative."""
 
-    i_routing_plan: int | UnsetType = UNSET
+    i_routing_plan: int | None | UnsetType = UNSET
     """The unique ID of the routing plan."""
 
-    i_distributor: int | UnsetType = UNSET
+    i_distributor: int | None | UnsetType = UNSET
     """The unique ID of the distributor."""
 
-    i_moh: int | UnsetType = UNSET
+    i_moh: int | None | UnsetType = UNSET
     """The unique ID of the music-on-hold entry."""
 
-    tax_id: str | UnsetType = UNSET
-    send_invoices: YesNo | UnsetType = UNSET
-    send_statistics: str | UnsetType = UNSET
-    creation_date: datetime | UnsetType = UNSET
+    tax_id: str | None | UnsetType = UNSET
+    send_invoices: YesNo | None | UnsetType = UNSET
+    send_statistics: str | None | UnsetType = UNSET
+    creation_date: datetime | None | UnsetType = UNSET
     """Moment the record was created."""
 
-    note: str | UnsetType = UNSET
+    note: str | None | UnsetType = UNSET
     """Short internal note."""
 
-    notepad: str | UnsetType = UNSET
+    notepad: str | None | UnsetType = UNSET
     """Internal notes, not shown to end users."""
 
-    credit_exceed: YesNo | UnsetType = UNSET
-    i_balance_control_type: int | UnsetType = UNSET
+    credit_exceed: YesNo | None | UnsetType = UNSET
+    i_balance_control_type: int | None | UnsetType = UNSET
     """The unique ID of the balance control type."""
 
-    estimate_taxes: YesNo | UnsetType = UNSET
-    overdraft_protection: YesNo | UnsetType = UNSET
-    callshop_enabled: YesNo | UnsetType = UNSET
-    i_vd_plan: int | UnsetType = UNSET
+    estimate_taxes: YesNo | None | UnsetType = UNSET
+    overdraft_protection: YesNo | None | UnsetType = UNSET
+    callshop_enabled: YesNo | None | UnsetType = UNSET
+    i_vd_plan: int | None | UnsetType = UNSET
     """The unique ID of the discount plan."""
 
-    bp_closure_delay: int | UnsetType = UNSET
-    service_features: list[ServiceFeatureInfo] | UnsetType = UNSET
+    bp_closure_delay: int | None | UnsetType = UNSET
+    service_features: list[ServiceFeatureInfo] | None | UnsetType = UNSET
     """Service features assigned to the record."""
 
-    custom_fields_values: list[CustomFieldsValuesInfo] | UnsetType = UNSET
+    custom_fields_values: list[CustomFieldsValuesInfo] | None | UnsetType = UNSET
     """Values of custom fields defined for this kind of record."""
 
-    credit_limit_warning: list[CreditLimitWarningInfo] | UnsetType = UNSET
-    billing_lock: YesNo | UnsetType = UNSET
+    credit_limit_warning: list[CreditLimitWarningInfo] | None | UnsetType = UNSET
+    billing_lock: YesNo | None | UnsetType = UNSET
 
 
 class CustomerTreeNode(Struct, kw_only=True):
@@ -634,56 +634,56 @@ class CustomerTreeNode(Struct, kw_only=True):
     i_customer: int
     """The unique ID of the customer."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
     i_parent: int | None | UnsetType = UNSET
     """The unique ID of the parent customer (reseller)."""
 
-    level: int | UnsetType = UNSET
-    children: list[CustomerTreeNode] | UnsetType = UNSET
+    level: int | None | UnsetType = UNSET
+    children: list[CustomerTreeNode] | None | UnsetType = UNSET
 
 
 class DestinationInfo(Struct, kw_only=True):
     """Destination prefix."""
 
-    i_dest: int | UnsetType = UNSET
+    i_dest: int | None | UnsetType = UNSET
     """The unique ID of the dest."""
 
     destination: str
-    country_iso: str | UnsetType = UNSET
-    description: str | UnsetType = UNSET
+    country_iso: str | None | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
     """Free-form description."""
 
-    i_country_subdivision: int | UnsetType = UNSET
+    i_country_subdivision: int | None | UnsetType = UNSET
     """The unique ID of the country subdivision."""
 
-    destination_type: str | UnsetType = UNSET
+    destination_type: str | None | UnsetType = UNSET
 
 
 class GetCustomerClassListRequest(Struct, kw_only=True):
     """Parameters of Customer.get_customer_class_list."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetCustomerClassListResponse(Struct, kw_only=True):
     """Result of Customer.get_customer_class_list."""
 
-    customer_class_list: list[CustomerClassInfo] | UnsetType = UNSET
+    customer_class_list: list[CustomerClassInfo] | None | UnsetType = UNSET
     """List of customer class records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -693,34 +693,34 @@ class InvoiceInfo(Struct, kw_only=True):
     i_invoice: int
     """The unique ID of the invoice."""
 
-    invoice_number: str | UnsetType = UNSET
-    i_customer: int | UnsetType = UNSET
+    invoice_number: str | None | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    customer_name: str | UnsetType = UNSET
-    iso_4217: str | UnsetType = UNSET
+    customer_name: str | None | UnsetType = UNSET
+    iso_4217: str | None | UnsetType = UNSET
     """Three-letter ISO 4217 currency code."""
 
-    issue_date: datetime | UnsetType = UNSET
+    issue_date: datetime | None | UnsetType = UNSET
     """Moment the record was issued."""
 
-    due_date: date | UnsetType = UNSET
+    due_date: date | None | UnsetType = UNSET
     """The due date."""
 
-    period_from: date | UnsetType = UNSET
-    period_to: date | UnsetType = UNSET
-    invoice_status_desc: str | UnsetType = UNSET
-    status: InvoiceStatus | UnsetType = UNSET
-    amount_due: Decimal | UnsetType = UNSET
-    amount_paid: Decimal | UnsetType = UNSET
-    amount_net: Decimal | UnsetType = UNSET
-    taxes: Decimal | UnsetType = UNSET
-    previous_balance: Decimal | UnsetType = UNSET
-    is_pdf_exists: YesNo | UnsetType = UNSET
-    i_invoice_template: int | UnsetType = UNSET
+    period_from: date | None | UnsetType = UNSET
+    period_to: date | None | UnsetType = UNSET
+    invoice_status_desc: str | None | UnsetType = UNSET
+    status: InvoiceStatus | None | UnsetType = UNSET
+    amount_due: Decimal | None | UnsetType = UNSET
+    amount_paid: Decimal | None | UnsetType = UNSET
+    amount_net: Decimal | None | UnsetType = UNSET
+    taxes: Decimal | None | UnsetType = UNSET
+    previous_balance: Decimal | None | UnsetType = UNSET
+    is_pdf_exists: YesNo | None | UnsetType = UNSET
+    i_invoice_template: int | None | UnsetType = UNSET
     """The unique ID of the invoice template."""
 
-    closed: YesNo | UnsetType = UNSET
+    closed: YesNo | None | UnsetType = UNSET
 
 
 class InvoiceStatus(OpenStrEnum):
@@ -742,11 +742,11 @@ class InvoiceTaxInfo(Struct, kw_only=True):
     name: str
     """Display name of the record."""
 
-    rate: Decimal | UnsetType = UNSET
-    amount: Decimal | UnsetType = UNSET
+    rate: Decimal | None | UnsetType = UNSET
+    amount: Decimal | None | UnsetType = UNSET
     """Amount of money in the record's currency."""
 
-    tax_class: str | UnsetType = UNSET
+    tax_class: str | None | UnsetType = UNSET
 
 
 class PortingStatus(OpenStrEnum):
@@ -766,84 +766,84 @@ class PortingStatus(OpenStrEnum):
 class ProductInfo(Struct, kw_only=True):
     """A product: a main offering or an add-on, with its rating configuration."""
 
-    i_product: int | UnsetType = UNSET
+    i_product: int | None | UnsetType = UNSET
     """The unique ID of the product."""
 
     name: str
     """Display name of the record."""
 
-    description: str | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
     """Free-form description."""
 
-    info_url: str | UnsetType = UNSET
+    info_url: str | None | UnsetType = UNSET
     iso_4217: str
     """Three-letter ISO 4217 currency code."""
 
     i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    i_env: int | UnsetType = UNSET
+    i_env: int | None | UnsetType = UNSET
     """The unique ID of the environment (virtual billing environment)."""
 
-    i_routing_plan: int | UnsetType = UNSET
+    i_routing_plan: int | None | UnsetType = UNSET
     """The unique ID of the routing plan."""
 
-    i_vd_plan: int | UnsetType = UNSET
+    i_vd_plan: int | None | UnsetType = UNSET
     """The unique ID of the discount plan."""
 
-    i_acl: int | UnsetType = UNSET
+    i_acl: int | None | UnsetType = UNSET
     """The unique ID of the access level."""
 
-    i_acl_self_care: int | UnsetType = UNSET
+    i_acl_self_care: int | None | UnsetType = UNSET
     """The unique ID of the acl self care."""
 
-    maintenance_period: int | UnsetType = UNSET
-    maintenance_charge_customer: float | UnsetType = UNSET
-    maintenance_charge_account: float | UnsetType = UNSET
-    breakage: float | UnsetType = UNSET
-    activation_mode: int | UnsetType = UNSET
+    maintenance_period: int | None | UnsetType = UNSET
+    maintenance_charge_customer: float | None | UnsetType = UNSET
+    maintenance_charge_account: float | None | UnsetType = UNSET
+    breakage: float | None | UnsetType = UNSET
+    activation_mode: int | None | UnsetType = UNSET
     expiration_date: date | None | UnsetType = UNSET
     """Date after which the record can no longer be used."""
 
-    hidden: YesNo | UnsetType = UNSET
-    addon_priority: int | UnsetType = UNSET
-    default_i_subscription: int | UnsetType = UNSET
-    usage_period: int | UnsetType = UNSET
-    first_usage_charge: float | UnsetType = UNSET
-    i_product_group: int | UnsetType = UNSET
+    hidden: YesNo | None | UnsetType = UNSET
+    addon_priority: int | None | UnsetType = UNSET
+    default_i_subscription: int | None | UnsetType = UNSET
+    usage_period: int | None | UnsetType = UNSET
+    first_usage_charge: float | None | UnsetType = UNSET
+    i_product_group: int | None | UnsetType = UNSET
     """The unique ID of the product group."""
 
-    prepaid: YesNo | UnsetType = UNSET
-    max_charge_threshold: float | UnsetType = UNSET
-    i_dest_group_set: int | UnsetType = UNSET
+    prepaid: YesNo | None | UnsetType = UNSET
+    max_charge_threshold: float | None | UnsetType = UNSET
+    i_dest_group_set: int | None | UnsetType = UNSET
     """The unique ID of the destination group set."""
 
-    allow_addons: YesNo | UnsetType = UNSET
-    service_features: list[ServiceFeatureInfo] | UnsetType = UNSET
+    allow_addons: YesNo | None | UnsetType = UNSET
+    service_features: list[ServiceFeatureInfo] | None | UnsetType = UNSET
     """Service features assigned to the record."""
 
-    rating_list: list[RatingInfo] | UnsetType = UNSET
+    rating_list: list[RatingInfo] | None | UnsetType = UNSET
     """List of rating records."""
 
-    custom_fields_values: list[CustomFieldsValuesInfo] | UnsetType = UNSET
+    custom_fields_values: list[CustomFieldsValuesInfo] | None | UnsetType = UNSET
     """Values of custom fields defined for this kind of record."""
 
-    maintenance_effective_from: datetime | UnsetType = UNSET
+    maintenance_effective_from: datetime | None | UnsetType = UNSET
 
 
 class RateHistoryEntry(Struct, kw_only=True):
     """Historical value of a rate."""
 
     effective_from: datetime
-    price_1: float | UnsetType = UNSET
-    price_n: float | UnsetType = UNSET
-    changed_by: str | UnsetType = UNSET
+    price_1: float | None | UnsetType = UNSET
+    price_n: float | None | UnsetType = UNSET
+    changed_by: str | None | UnsetType = UNSET
 
 
 class RatingInfo(Struct, kw_only=True):
     """Rating entry: which tariff applies to a service in a product."""
 
-    i_rating: int | UnsetType = UNSET
+    i_rating: int | None | UnsetType = UNSET
     """The unique ID of the rating."""
 
     i_service: int
@@ -852,15 +852,15 @@ class RatingInfo(Struct, kw_only=True):
     i_tariff: int
     """The unique ID of the tariff."""
 
-    i_dest_group_set: int | UnsetType = UNSET
+    i_dest_group_set: int | None | UnsetType = UNSET
     """The unique ID of the destination group set."""
 
-    i_accessibility: int | UnsetType = UNSET
+    i_accessibility: int | None | UnsetType = UNSET
     """The unique ID of the accessibility."""
 
     overdraft_tariff: int | None | UnsetType = UNSET
-    access_code: str | UnsetType = UNSET
-    node: str | UnsetType = UNSET
+    access_code: str | None | UnsetType = UNSET
+    node: str | None | UnsetType = UNSET
 
 
 class ServiceAttributeInfo(Struct, kw_only=True):
@@ -869,8 +869,8 @@ class ServiceAttributeInfo(Struct, kw_only=True):
     name: str
     """Display name of the record."""
 
-    values: list[str] | UnsetType = UNSET
-    effective_values: list[str] | UnsetType = UNSET
+    values: list[str] | None | UnsetType = UNSET
+    effective_values: list[str] | None | UnsetType = UNSET
 
 
 class ServiceFeatureInfo(Struct, kw_only=True):
@@ -879,28 +879,28 @@ class ServiceFeatureInfo(Struct, kw_only=True):
     name: str
     """Display name of the record."""
 
-    flag_value: str | UnsetType = UNSET
-    effective_flag_value: str | UnsetType = UNSET
-    locked: int | UnsetType = UNSET
-    attributes: list[ServiceAttributeInfo] | UnsetType = UNSET
+    flag_value: str | None | UnsetType = UNSET
+    effective_flag_value: str | None | UnsetType = UNSET
+    locked: int | None | UnsetType = UNSET
+    attributes: list[ServiceAttributeInfo] | None | UnsetType = UNSET
 
 
 class SessionRecord(Struct, kw_only=True):
     """Active billing session."""
 
     h323_conf_id: str
-    i_account: int | UnsetType = UNSET
+    i_account: int | None | UnsetType = UNSET
     """The unique ID of the account."""
 
-    CLI: str | UnsetType = UNSET
-    CLD: str | UnsetType = UNSET
-    i_service: int | UnsetType = UNSET
+    CLI: str | None | UnsetType = UNSET
+    CLD: str | None | UnsetType = UNSET
+    i_service: int | None | UnsetType = UNSET
     """The unique ID of the service."""
 
-    start_time: datetime | UnsetType = UNSET
-    duration: int | UnsetType = UNSET
-    used_quantity: int | UnsetType = UNSET
-    status: str | UnsetType = UNSET
+    start_time: datetime | None | UnsetType = UNSET
+    duration: int | None | UnsetType = UNSET
+    used_quantity: int | None | UnsetType = UNSET
+    status: str | None | UnsetType = UNSET
 
 
 class SummaryInfo(Struct, kw_only=True):
@@ -909,19 +909,19 @@ class SummaryInfo(Struct, kw_only=True):
     i_service: int
     """The unique ID of the service."""
 
-    service_name: str | UnsetType = UNSET
-    unit: str | UnsetType = UNSET
-    quantity: float | UnsetType = UNSET
-    amount: Decimal | UnsetType = UNSET
+    service_name: str | None | UnsetType = UNSET
+    unit: str | None | UnsetType = UNSET
+    quantity: float | None | UnsetType = UNSET
+    amount: Decimal | None | UnsetType = UNSET
     """Amount of money in the record's currency."""
 
-    records: int | UnsetType = UNSET
+    records: int | None | UnsetType = UNSET
 
 
 class TariffInfo(Struct, kw_only=True):
     """A tariff (price list)."""
 
-    i_tariff: int | UnsetType = UNSET
+    i_tariff: int | None | UnsetType = UNSET
     """The unique ID of the tariff."""
 
     name: str
@@ -930,29 +930,29 @@ class TariffInfo(Struct, kw_only=True):
     iso_4217: str
     """Three-letter ISO 4217 currency code."""
 
-    description: str | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
     """Free-form description."""
 
-    i_owner: int | UnsetType = UNSET
+    i_owner: int | None | UnsetType = UNSET
     """The unique ID of the owner."""
 
-    owner_type: str | UnsetType = UNSET
+    owner_type: str | None | UnsetType = UNSET
     i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    i_env: int | UnsetType = UNSET
+    i_env: int | None | UnsetType = UNSET
     """The unique ID of the environment (virtual billing environment)."""
 
-    effective_from: datetime | UnsetType = UNSET
-    free_seconds: int | UnsetType = UNSET
-    post_call_surcharge: float | UnsetType = UNSET
-    connect_fee: float | UnsetType = UNSET
-    grace_period: int | UnsetType = UNSET
-    short_name: str | UnsetType = UNSET
-    routing_type: str | UnsetType = UNSET
-    default_formula: str | UnsetType = UNSET
-    last_change_count: int | UnsetType = UNSET
-    on_demand: YesNo | UnsetType = UNSET
+    effective_from: datetime | None | UnsetType = UNSET
+    free_seconds: int | None | UnsetType = UNSET
+    post_call_surcharge: float | None | UnsetType = UNSET
+    connect_fee: float | None | UnsetType = UNSET
+    grace_period: int | None | UnsetType = UNSET
+    short_name: str | None | UnsetType = UNSET
+    routing_type: str | None | UnsetType = UNSET
+    default_formula: str | None | UnsetType = UNSET
+    last_change_count: int | None | UnsetType = UNSET
+    on_demand: YesNo | None | UnsetType = UNSET
 
 
 class TransactionAction(OpenStrEnum):
@@ -977,7 +977,7 @@ class WebhookHeader(Struct, kw_only=True):
     name: str
     """Display name of the record."""
 
-    value: str | UnsetType = UNSET
+    value: str | None | UnsetType = UNSET
 
 
 class XDRInfo(Struct, kw_only=True):
@@ -986,47 +986,47 @@ class XDRInfo(Struct, kw_only=True):
     i_xdr: int
     """The unique ID of the xDR (charge record)."""
 
-    i_account: int | UnsetType = UNSET
+    i_account: int | None | UnsetType = UNSET
     """The unique ID of the account."""
 
-    account_id: str | UnsetType = UNSET
-    CLI: str | UnsetType = UNSET
-    CLD: str | UnsetType = UNSET
-    charged_amount: float | UnsetType = UNSET
+    account_id: str | None | UnsetType = UNSET
+    CLI: str | None | UnsetType = UNSET
+    CLD: str | None | UnsetType = UNSET
+    charged_amount: float | None | UnsetType = UNSET
     """Amount that has been charged."""
 
-    charged_quantity: int | UnsetType = UNSET
-    connect_time: datetime | UnsetType = UNSET
+    charged_quantity: int | None | UnsetType = UNSET
+    connect_time: datetime | None | UnsetType = UNSET
     """Moment the session was connected."""
 
-    disconnect_time: datetime | UnsetType = UNSET
+    disconnect_time: datetime | None | UnsetType = UNSET
     """Moment the session was disconnected."""
 
-    bill_time: datetime | UnsetType = UNSET
+    bill_time: datetime | None | UnsetType = UNSET
     """Moment the charge was billed."""
 
-    from_: datetime | UnsetType = field(default=UNSET, name="from")
+    from_: datetime | None | UnsetType = field(default=UNSET, name="from")
     """Start of the period, inclusive."""
 
-    to: datetime | UnsetType = UNSET
+    to: datetime | None | UnsetType = UNSET
     """End of the period, exclusive."""
 
-    description: str | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
     """Free-form description."""
 
-    i_service: int | UnsetType = UNSET
+    i_service: int | None | UnsetType = UNSET
     """The unique ID of the service."""
 
-    i_dest: int | UnsetType = UNSET
+    i_dest: int | None | UnsetType = UNSET
     """The unique ID of the dest."""
 
-    country: str | UnsetType = UNSET
+    country: str | None | UnsetType = UNSET
     """Country code (ISO 3166-1 alpha-2)."""
 
-    subdivision: str | UnsetType = UNSET
-    h323_conf_id: str | UnsetType = UNSET
-    disconnect_cause: str | UnsetType = UNSET
-    bill_status: str | UnsetType = UNSET
+    subdivision: str | None | UnsetType = UNSET
+    h323_conf_id: str | None | UnsetType = UNSET
+    disconnect_cause: str | None | UnsetType = UNSET
+    bill_status: str | None | UnsetType = UNSET
     """Billing status of the record."""
 
 

@@ -45,7 +45,7 @@ class AddCompanyBankAccountRequest(Struct, kw_only=True):
 class AddCompanyBankAccountResponse(Struct, kw_only=True):
     """Result of Company.add_bank_account."""
 
-    i_bank_account: int | UnsetType = UNSET
+    i_bank_account: int | None | UnsetType = UNSET
     """The unique ID of the bank account."""
 
 
@@ -62,38 +62,38 @@ class AddCompanyBranchRequest(Struct, kw_only=True):
 class AddCompanyBranchResponse(Struct, kw_only=True):
     """Result of Company.add_company_branch."""
 
-    i_company_branch: int | UnsetType = UNSET
+    i_company_branch: int | None | UnsetType = UNSET
     """The unique ID of the company branch."""
 
 
 class BankAccountInfo(Struct, kw_only=True):
     """Bank account of the service provider."""
 
-    i_bank_account: int | UnsetType = UNSET
+    i_bank_account: int | None | UnsetType = UNSET
     """The unique ID of the bank account."""
 
     bank_name: str
-    iban: str | UnsetType = UNSET
-    swift: str | UnsetType = UNSET
-    account_holder: str | UnsetType = UNSET
-    iso_4217: str | UnsetType = UNSET
+    iban: str | None | UnsetType = UNSET
+    swift: str | None | UnsetType = UNSET
+    account_holder: str | None | UnsetType = UNSET
+    iso_4217: str | None | UnsetType = UNSET
     """Three-letter ISO 4217 currency code."""
 
 
 class CompanyBranchInfo(Struct, kw_only=True):
     """Branch office of the service provider."""
 
-    i_branch: int | UnsetType = UNSET
+    i_branch: int | None | UnsetType = UNSET
     """The unique ID of the branch."""
 
-    i_env: int | UnsetType = UNSET
+    i_env: int | None | UnsetType = UNSET
     """The unique ID of the environment (virtual billing environment)."""
 
     name: str
     """Display name of the record."""
 
-    address: str | UnsetType = UNSET
-    vat_number: str | UnsetType = UNSET
+    address: str | None | UnsetType = UNSET
+    vat_number: str | None | UnsetType = UNSET
 
 
 class CompanyInfo(Struct, kw_only=True):
@@ -102,65 +102,65 @@ class CompanyInfo(Struct, kw_only=True):
     name: str
     """Display name of the record."""
 
-    companyname: str | UnsetType = UNSET
+    companyname: str | None | UnsetType = UNSET
     """Company name."""
 
-    salutation: str | UnsetType = UNSET
+    salutation: str | None | UnsetType = UNSET
     """Salutation (Mr., Ms., Dr. ...)."""
 
-    firstname: str | UnsetType = UNSET
+    firstname: str | None | UnsetType = UNSET
     """Contact person's first name."""
 
-    midinit: str | UnsetType = UNSET
+    midinit: str | None | UnsetType = UNSET
     """Contact person's middle initial."""
 
-    lastname: str | UnsetType = UNSET
+    lastname: str | None | UnsetType = UNSET
     """Contact person's last name."""
 
-    baddr1: str | UnsetType = UNSET
+    baddr1: str | None | UnsetType = UNSET
     """Billing address, first line."""
 
-    baddr2: str | UnsetType = UNSET
+    baddr2: str | None | UnsetType = UNSET
     """Billing address, second line."""
 
-    baddr3: str | UnsetType = UNSET
+    baddr3: str | None | UnsetType = UNSET
     """Billing address, third line."""
 
-    city: str | UnsetType = UNSET
+    city: str | None | UnsetType = UNSET
     """City of the billing address."""
 
-    state: str | UnsetType = UNSET
+    state: str | None | UnsetType = UNSET
     """Province or state."""
 
-    zip: str | UnsetType = UNSET
+    zip: str | None | UnsetType = UNSET
     """Postal code."""
 
-    country: str | UnsetType = UNSET
+    country: str | None | UnsetType = UNSET
     """Country code (ISO 3166-1 alpha-2)."""
 
-    cont1: str | UnsetType = UNSET
+    cont1: str | None | UnsetType = UNSET
     """Main contact person."""
 
-    phone1: str | UnsetType = UNSET
+    phone1: str | None | UnsetType = UNSET
     """Main phone number."""
 
-    faxnum: str | UnsetType = UNSET
+    faxnum: str | None | UnsetType = UNSET
     """Fax number."""
 
-    phone2: str | UnsetType = UNSET
+    phone2: str | None | UnsetType = UNSET
     """Alternative phone number."""
 
-    cont2: str | UnsetType = UNSET
+    cont2: str | None | UnsetType = UNSET
     """Alternative contact person."""
 
-    email: str | UnsetType = UNSET
+    email: str | None | UnsetType = UNSET
     """Contact e-mail address."""
 
-    web: str | UnsetType = UNSET
-    vat_number: str | UnsetType = UNSET
-    registration_number: str | UnsetType = UNSET
-    logo: bytes | UnsetType = UNSET
-    iso_4217: str | UnsetType = UNSET
+    web: str | None | UnsetType = UNSET
+    vat_number: str | None | UnsetType = UNSET
+    registration_number: str | None | UnsetType = UNSET
+    logo: bytes | None | UnsetType = UNSET
+    iso_4217: str | None | UnsetType = UNSET
     """Three-letter ISO 4217 currency code."""
 
 
@@ -174,7 +174,7 @@ class DeleteCompanyBankAccountRequest(Struct, kw_only=True):
 class DeleteCompanyBankAccountResponse(Struct, kw_only=True):
     """Result of Company.delete_bank_account."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -188,27 +188,27 @@ class DeleteCompanyBranchRequest(Struct, kw_only=True):
 class DeleteCompanyBranchResponse(Struct, kw_only=True):
     """Result of Company.delete_company_branch."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
 class GetCompanyBankAccountListRequest(Struct, kw_only=True):
     """Parameters of Company.get_bank_account_list."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetCompanyBankAccountListResponse(Struct, kw_only=True):
     """Result of Company.get_bank_account_list."""
 
-    bank_account_list: list[BankAccountInfo] | UnsetType = UNSET
+    bank_account_list: list[BankAccountInfo] | None | UnsetType = UNSET
     """List of bank account records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -218,20 +218,20 @@ class GetCompanyBranchListRequest(Struct, kw_only=True):
     i_env: int
     """The unique ID of the environment (virtual billing environment)."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetCompanyBranchListResponse(Struct, kw_only=True):
     """Result of Company.get_company_branch_list."""
 
-    company_branch_list: list[CompanyBranchInfo] | UnsetType = UNSET
+    company_branch_list: list[CompanyBranchInfo] | None | UnsetType = UNSET
     """List of company branch records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -242,7 +242,7 @@ class GetCompanyInfoRequest(Struct, kw_only=True):
 class GetCompanyInfoResponse(Struct, kw_only=True):
     """Result of Company.get_company_info."""
 
-    company_info: CompanyInfo | UnsetType = UNSET
+    company_info: CompanyInfo | None | UnsetType = UNSET
     """The company record."""
 
 
@@ -256,7 +256,7 @@ class UpdateCompanyBankAccountRequest(Struct, kw_only=True):
 class UpdateCompanyBankAccountResponse(Struct, kw_only=True):
     """Result of Company.update_bank_account."""
 
-    i_bank_account: int | UnsetType = UNSET
+    i_bank_account: int | None | UnsetType = UNSET
     """The unique ID of the bank account."""
 
 
@@ -270,7 +270,7 @@ class UpdateCompanyBranchRequest(Struct, kw_only=True):
 class UpdateCompanyBranchResponse(Struct, kw_only=True):
     """Result of Company.update_company_branch."""
 
-    i_company_branch: int | UnsetType = UNSET
+    i_company_branch: int | None | UnsetType = UNSET
     """The unique ID of the company branch."""
 
 
@@ -284,7 +284,7 @@ class UpdateCompanyInfoRequest(Struct, kw_only=True):
 class UpdateCompanyInfoResponse(Struct, kw_only=True):
     """Result of Company.update_company_info."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -294,12 +294,12 @@ class UploadCompanyLogoRequest(Struct, kw_only=True):
     file: bytes
     """File contents (base64 encoded)."""
 
-    mime_type: str | UnsetType = UNSET
+    mime_type: str | None | UnsetType = UNSET
     """MIME type of the file."""
 
 
 class UploadCompanyLogoResponse(Struct, kw_only=True):
     """Result of Company.upload_logo."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""

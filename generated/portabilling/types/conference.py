@@ -55,7 +55,7 @@ class AddConferenceRecordingRequest(Struct, kw_only=True):
 class AddConferenceRecordingResponse(Struct, kw_only=True):
     """Result of Conference.add_conference_recording."""
 
-    i_conference_recording: int | UnsetType = UNSET
+    i_conference_recording: int | None | UnsetType = UNSET
     """The unique ID of the conference recording."""
 
 
@@ -69,14 +69,14 @@ class AddConferenceRequest(Struct, kw_only=True):
 class AddConferenceResponse(Struct, kw_only=True):
     """Result of Conference.add_conference."""
 
-    i_conf: int | UnsetType = UNSET
+    i_conf: int | None | UnsetType = UNSET
     """The unique ID of the conf."""
 
 
 class ConferenceInfo(Struct, kw_only=True):
     """Conference room."""
 
-    i_conf: int | UnsetType = UNSET
+    i_conf: int | None | UnsetType = UNSET
     """The unique ID of the conf."""
 
     i_customer: int
@@ -85,26 +85,26 @@ class ConferenceInfo(Struct, kw_only=True):
     name: str
     """Display name of the record."""
 
-    host_pin: str | UnsetType = UNSET
-    participant_pin: str | UnsetType = UNSET
-    max_participants: int | UnsetType = UNSET
-    record: YesNo | UnsetType = UNSET
-    start_time: datetime | UnsetType = UNSET
-    duration: int | UnsetType = UNSET
+    host_pin: str | None | UnsetType = UNSET
+    participant_pin: str | None | UnsetType = UNSET
+    max_participants: int | None | UnsetType = UNSET
+    record: YesNo | None | UnsetType = UNSET
+    start_time: datetime | None | UnsetType = UNSET
+    duration: int | None | UnsetType = UNSET
 
 
 class ConferenceRecordingInfo(Struct, kw_only=True):
     """Recording of a conference."""
 
-    i_conf_recording: int | UnsetType = UNSET
+    i_conf_recording: int | None | UnsetType = UNSET
     """The unique ID of the conf recording."""
 
-    i_conf: int | UnsetType = UNSET
+    i_conf: int | None | UnsetType = UNSET
     """The unique ID of the conf."""
 
-    started: datetime | UnsetType = UNSET
-    duration: int | UnsetType = UNSET
-    file: bytes | UnsetType = UNSET
+    started: datetime | None | UnsetType = UNSET
+    duration: int | None | UnsetType = UNSET
+    file: bytes | None | UnsetType = UNSET
     """File contents (base64 encoded)."""
 
 
@@ -118,7 +118,7 @@ class DeleteConferenceRecordingRequest(Struct, kw_only=True):
 class DeleteConferenceRecordingResponse(Struct, kw_only=True):
     """Result of Conference.delete_conference_recording."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -132,7 +132,7 @@ class DeleteConferenceRequest(Struct, kw_only=True):
 class DeleteConferenceResponse(Struct, kw_only=True):
     """Result of Conference.delete_conference."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -146,44 +146,44 @@ class EndConferenceRequest(Struct, kw_only=True):
 class EndConferenceResponse(Struct, kw_only=True):
     """Result of Conference.end_conference."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
 class GetConferenceInfoRequest(Struct, kw_only=True):
     """Parameters of Conference.get_conference_info."""
 
-    i_conf: int | UnsetType = UNSET
+    i_conf: int | None | UnsetType = UNSET
     """The unique ID of the conf."""
 
 
 class GetConferenceInfoResponse(Struct, kw_only=True):
     """Result of Conference.get_conference_info."""
 
-    conference_info: ConferenceInfo | UnsetType = UNSET
+    conference_info: ConferenceInfo | None | UnsetType = UNSET
     """The conference record."""
 
 
 class GetConferenceListRequest(Struct, kw_only=True):
     """Parameters of Conference.get_conference_list."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetConferenceListResponse(Struct, kw_only=True):
     """Result of Conference.get_conference_list."""
 
-    conference_list: list[ConferenceInfo] | UnsetType = UNSET
+    conference_list: list[ConferenceInfo] | None | UnsetType = UNSET
     """List of conference records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -197,7 +197,7 @@ class GetConferenceParticipantListRequest(Struct, kw_only=True):
 class GetConferenceParticipantListResponse(Struct, kw_only=True):
     """Result of Conference.get_participant_list."""
 
-    participants: list[ParticipantInfo] | UnsetType = UNSET
+    participants: list[ParticipantInfo] | None | UnsetType = UNSET
 
 
 class GetConferenceRecordingListRequest(Struct, kw_only=True):
@@ -206,20 +206,20 @@ class GetConferenceRecordingListRequest(Struct, kw_only=True):
     i_conf: int
     """The unique ID of the conf."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetConferenceRecordingListResponse(Struct, kw_only=True):
     """Result of Conference.get_conference_recording_list."""
 
-    conference_recording_list: list[ConferenceRecordingInfo] | UnsetType = UNSET
+    conference_recording_list: list[ConferenceRecordingInfo] | None | UnsetType = UNSET
     """List of conference recording records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -236,7 +236,7 @@ class KickConferenceParticipantRequest(Struct, kw_only=True):
 class KickConferenceParticipantResponse(Struct, kw_only=True):
     """Result of Conference.kick_participant."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -255,23 +255,23 @@ class MuteConferenceParticipantRequest(Struct, kw_only=True):
 class MuteConferenceParticipantResponse(Struct, kw_only=True):
     """Result of Conference.mute_participant."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
 class ParticipantInfo(Struct, kw_only=True):
     """Conference participant."""
 
-    i_participant: int | UnsetType = UNSET
+    i_participant: int | None | UnsetType = UNSET
     """The unique ID of the participant."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    CLI: str | UnsetType = UNSET
-    joined: datetime | UnsetType = UNSET
-    muted: YesNo | UnsetType = UNSET
-    host: YesNo | UnsetType = UNSET
+    CLI: str | None | UnsetType = UNSET
+    joined: datetime | None | UnsetType = UNSET
+    muted: YesNo | None | UnsetType = UNSET
+    host: YesNo | None | UnsetType = UNSET
 
 
 class UpdateConferenceRecordingRequest(Struct, kw_only=True):
@@ -284,7 +284,7 @@ class UpdateConferenceRecordingRequest(Struct, kw_only=True):
 class UpdateConferenceRecordingResponse(Struct, kw_only=True):
     """Result of Conference.update_conference_recording."""
 
-    i_conference_recording: int | UnsetType = UNSET
+    i_conference_recording: int | None | UnsetType = UNSET
     """The unique ID of the conference recording."""
 
 
@@ -298,5 +298,5 @@ class UpdateConferenceRequest(Struct, kw_only=True):
 class UpdateConferenceResponse(Struct, kw_only=True):
     """Result of Conference.update_conference."""
 
-    i_conf: int | UnsetType = UNSET
+    i_conf: int | None | UnsetType = UNSET
     """The unique ID of the conf."""

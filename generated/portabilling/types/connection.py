@@ -57,7 +57,7 @@ class AddConnectionAttributeRequest(Struct, kw_only=True):
 class AddConnectionAttributeResponse(Struct, kw_only=True):
     """Result of Connection.add_connection_attribute."""
 
-    i_connection_attribute: int | UnsetType = UNSET
+    i_connection_attribute: int | None | UnsetType = UNSET
     """The unique ID of the connection attribute."""
 
 
@@ -74,7 +74,7 @@ class AddConnectionCapacityRuleRequest(Struct, kw_only=True):
 class AddConnectionCapacityRuleResponse(Struct, kw_only=True):
     """Result of Connection.add_capacity_rule."""
 
-    i_capacity_rule: int | UnsetType = UNSET
+    i_capacity_rule: int | None | UnsetType = UNSET
     """The unique ID of the capacity rule."""
 
 
@@ -88,43 +88,43 @@ class AddConnectionRequest(Struct, kw_only=True):
 class AddConnectionResponse(Struct, kw_only=True):
     """Result of Connection.add_connection."""
 
-    i_connection: int | UnsetType = UNSET
+    i_connection: int | None | UnsetType = UNSET
     """The unique ID of the connection."""
 
 
 class CapacityRuleInfo(Struct, kw_only=True):
     """Capacity rule of a connection."""
 
-    i_capacity_rule: int | UnsetType = UNSET
+    i_capacity_rule: int | None | UnsetType = UNSET
     """The unique ID of the capacity rule."""
 
-    i_connection: int | UnsetType = UNSET
+    i_connection: int | None | UnsetType = UNSET
     """The unique ID of the connection."""
 
-    period: str | UnsetType = UNSET
+    period: str | None | UnsetType = UNSET
     max_calls: int
-    max_cps: float | UnsetType = UNSET
+    max_cps: float | None | UnsetType = UNSET
 
 
 class ConnectionAttributeInfo(Struct, kw_only=True):
     """Attribute of a connection."""
 
-    i_attr: int | UnsetType = UNSET
+    i_attr: int | None | UnsetType = UNSET
     """The unique ID of the attr."""
 
-    i_connection: int | UnsetType = UNSET
+    i_connection: int | None | UnsetType = UNSET
     """The unique ID of the connection."""
 
     name: str
     """Display name of the record."""
 
-    value: str | UnsetType = UNSET
+    value: str | None | UnsetType = UNSET
 
 
 class ConnectionInfo(Struct, kw_only=True):
     """Connection to a vendor."""
 
-    i_connection: int | UnsetType = UNSET
+    i_connection: int | None | UnsetType = UNSET
     """The unique ID of the connection."""
 
     i_vendor: int
@@ -133,21 +133,21 @@ class ConnectionInfo(Struct, kw_only=True):
     name: str
     """Display name of the record."""
 
-    description: str | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
     """Free-form description."""
 
-    i_tariff: int | UnsetType = UNSET
+    i_tariff: int | None | UnsetType = UNSET
     """The unique ID of the tariff."""
 
-    capacity: int | UnsetType = UNSET
-    remote_ip: str | UnsetType = UNSET
-    remote_port: int | UnsetType = UNSET
-    protocol: str | UnsetType = UNSET
-    active: YesNo | UnsetType = UNSET
-    i_node: int | UnsetType = UNSET
+    capacity: int | None | UnsetType = UNSET
+    remote_ip: str | None | UnsetType = UNSET
+    remote_port: int | None | UnsetType = UNSET
+    protocol: str | None | UnsetType = UNSET
+    active: YesNo | None | UnsetType = UNSET
+    i_node: int | None | UnsetType = UNSET
     """The unique ID of the node."""
 
-    utilization: float | UnsetType = UNSET
+    utilization: float | None | UnsetType = UNSET
 
 
 class DeleteConnectionAttributeRequest(Struct, kw_only=True):
@@ -160,7 +160,7 @@ class DeleteConnectionAttributeRequest(Struct, kw_only=True):
 class DeleteConnectionAttributeResponse(Struct, kw_only=True):
     """Result of Connection.delete_connection_attribute."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -174,7 +174,7 @@ class DeleteConnectionCapacityRuleRequest(Struct, kw_only=True):
 class DeleteConnectionCapacityRuleResponse(Struct, kw_only=True):
     """Result of Connection.delete_capacity_rule."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -188,7 +188,7 @@ class DeleteConnectionRequest(Struct, kw_only=True):
 class DeleteConnectionResponse(Struct, kw_only=True):
     """Result of Connection.delete_connection."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -198,20 +198,20 @@ class GetConnectionAttributeListRequest(Struct, kw_only=True):
     i_connection: int
     """The unique ID of the connection."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetConnectionAttributeListResponse(Struct, kw_only=True):
     """Result of Connection.get_connection_attribute_list."""
 
-    connection_attribute_list: list[ConnectionAttributeInfo] | UnsetType = UNSET
+    connection_attribute_list: list[ConnectionAttributeInfo] | None | UnsetType = UNSET
     """List of connection attribute records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -221,60 +221,60 @@ class GetConnectionCapacityRuleListRequest(Struct, kw_only=True):
     i_connection: int
     """The unique ID of the connection."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetConnectionCapacityRuleListResponse(Struct, kw_only=True):
     """Result of Connection.get_capacity_rule_list."""
 
-    capacity_rule_list: list[CapacityRuleInfo] | UnsetType = UNSET
+    capacity_rule_list: list[CapacityRuleInfo] | None | UnsetType = UNSET
     """List of capacity rule records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
 class GetConnectionInfoRequest(Struct, kw_only=True):
     """Parameters of Connection.get_connection_info."""
 
-    i_connection: int | UnsetType = UNSET
+    i_connection: int | None | UnsetType = UNSET
     """The unique ID of the connection."""
 
 
 class GetConnectionInfoResponse(Struct, kw_only=True):
     """Result of Connection.get_connection_info."""
 
-    connection_info: ConnectionInfo | UnsetType = UNSET
+    connection_info: ConnectionInfo | None | UnsetType = UNSET
     """The connection record."""
 
 
 class GetConnectionListRequest(Struct, kw_only=True):
     """Parameters of Connection.get_connection_list."""
 
-    i_vendor: int | UnsetType = UNSET
+    i_vendor: int | None | UnsetType = UNSET
     """The unique ID of the vendor."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetConnectionListResponse(Struct, kw_only=True):
     """Result of Connection.get_connection_list."""
 
-    connection_list: list[ConnectionInfo] | UnsetType = UNSET
+    connection_list: list[ConnectionInfo] | None | UnsetType = UNSET
     """List of connection records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -288,8 +288,8 @@ class GetConnectionUtilizationRequest(Struct, kw_only=True):
 class GetConnectionUtilizationResponse(Struct, kw_only=True):
     """Result of Connection.get_connection_utilization."""
 
-    active_calls: int | UnsetType = UNSET
-    capacity: int | UnsetType = UNSET
+    active_calls: int | None | UnsetType = UNSET
+    capacity: int | None | UnsetType = UNSET
 
 
 class TestConnectionRequest(Struct, kw_only=True):
@@ -302,8 +302,8 @@ class TestConnectionRequest(Struct, kw_only=True):
 class TestConnectionResponse(Struct, kw_only=True):
     """Result of Connection.test_connection."""
 
-    reachable: bool | UnsetType = UNSET
-    latency_ms: int | UnsetType = UNSET
+    reachable: bool | None | UnsetType = UNSET
+    latency_ms: int | None | UnsetType = UNSET
 
 
 class UpdateConnectionAttributeRequest(Struct, kw_only=True):
@@ -316,7 +316,7 @@ class UpdateConnectionAttributeRequest(Struct, kw_only=True):
 class UpdateConnectionAttributeResponse(Struct, kw_only=True):
     """Result of Connection.update_connection_attribute."""
 
-    i_connection_attribute: int | UnsetType = UNSET
+    i_connection_attribute: int | None | UnsetType = UNSET
     """The unique ID of the connection attribute."""
 
 
@@ -330,7 +330,7 @@ class UpdateConnectionCapacityRuleRequest(Struct, kw_only=True):
 class UpdateConnectionCapacityRuleResponse(Struct, kw_only=True):
     """Result of Connection.update_capacity_rule."""
 
-    i_capacity_rule: int | UnsetType = UNSET
+    i_capacity_rule: int | None | UnsetType = UNSET
     """The unique ID of the capacity rule."""
 
 
@@ -344,5 +344,5 @@ class UpdateConnectionRequest(Struct, kw_only=True):
 class UpdateConnectionResponse(Struct, kw_only=True):
     """Result of Connection.update_connection."""
 
-    i_connection: int | UnsetType = UNSET
+    i_connection: int | None | UnsetType = UNSET
     """The unique ID of the connection."""

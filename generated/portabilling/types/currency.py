@@ -44,7 +44,7 @@ class AddCurrencyExchangeRateRequest(Struct, kw_only=True):
 class AddCurrencyExchangeRateResponse(Struct, kw_only=True):
     """Result of Currency.add_exchange_rate."""
 
-    i_exchange_rate: int | UnsetType = UNSET
+    i_exchange_rate: int | None | UnsetType = UNSET
     """The unique ID of the exchange rate."""
 
 
@@ -60,16 +60,16 @@ class ConvertCurrencyAmountRequest(Struct, kw_only=True):
     to: str
     """End of the period, exclusive."""
 
-    date_: datetime | UnsetType = field(default=UNSET, name="date")
+    date_: datetime | None | UnsetType = field(default=UNSET, name="date")
 
 
 class ConvertCurrencyAmountResponse(Struct, kw_only=True):
     """Result of Currency.convert_amount."""
 
-    amount: Decimal | UnsetType = UNSET
+    amount: Decimal | None | UnsetType = UNSET
     """Amount of money in the record's currency."""
 
-    rate: Decimal | UnsetType = UNSET
+    rate: Decimal | None | UnsetType = UNSET
 
 
 class CurrencyInfo(Struct, kw_only=True):
@@ -78,12 +78,12 @@ class CurrencyInfo(Struct, kw_only=True):
     iso_4217: str
     """Three-letter ISO 4217 currency code."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    base_units: int | UnsetType = UNSET
-    decimal_digits: int | UnsetType = UNSET
-    symbol: str | UnsetType = UNSET
+    base_units: int | None | UnsetType = UNSET
+    decimal_digits: int | None | UnsetType = UNSET
+    symbol: str | None | UnsetType = UNSET
 
 
 class DeleteCurrencyExchangeRateRequest(Struct, kw_only=True):
@@ -96,25 +96,25 @@ class DeleteCurrencyExchangeRateRequest(Struct, kw_only=True):
 class DeleteCurrencyExchangeRateResponse(Struct, kw_only=True):
     """Result of Currency.delete_exchange_rate."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
 class ExchangeRateInfo(Struct, kw_only=True):
     """Exchange rate of a currency."""
 
-    i_exchange_rate: int | UnsetType = UNSET
+    i_exchange_rate: int | None | UnsetType = UNSET
     """The unique ID of the exchange rate."""
 
     iso_4217: str
     """Three-letter ISO 4217 currency code."""
 
-    base_currency: str | UnsetType = UNSET
+    base_currency: str | None | UnsetType = UNSET
     rate: Decimal
-    effective_date: datetime | UnsetType = UNSET
+    effective_date: datetime | None | UnsetType = UNSET
     """The effective date."""
 
-    auto: YesNo | UnsetType = UNSET
+    auto: YesNo | None | UnsetType = UNSET
 
 
 class GetBaseCurrencyRequest(Struct, kw_only=True):
@@ -124,33 +124,33 @@ class GetBaseCurrencyRequest(Struct, kw_only=True):
 class GetBaseCurrencyResponse(Struct, kw_only=True):
     """Result of Currency.get_base_currency."""
 
-    iso_4217: str | UnsetType = UNSET
+    iso_4217: str | None | UnsetType = UNSET
     """Three-letter ISO 4217 currency code."""
 
 
 class GetCurrencyExchangeRateListRequest(Struct, kw_only=True):
     """Parameters of Currency.get_exchange_rate_list."""
 
-    iso_4217: str | UnsetType = UNSET
+    iso_4217: str | None | UnsetType = UNSET
     """Three-letter ISO 4217 currency code."""
 
-    from_date: datetime | UnsetType = UNSET
+    from_date: datetime | None | UnsetType = UNSET
     """The from date."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetCurrencyExchangeRateListResponse(Struct, kw_only=True):
     """Result of Currency.get_exchange_rate_list."""
 
-    exchange_rate_list: list[ExchangeRateInfo] | UnsetType = UNSET
+    exchange_rate_list: list[ExchangeRateInfo] | None | UnsetType = UNSET
     """List of exchange rate records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -164,7 +164,7 @@ class GetCurrencyInfoRequest(Struct, kw_only=True):
 class GetCurrencyInfoResponse(Struct, kw_only=True):
     """Result of Currency.get_currency_info."""
 
-    currency_info: CurrencyInfo | UnsetType = UNSET
+    currency_info: CurrencyInfo | None | UnsetType = UNSET
     """The currency record."""
 
 
@@ -175,7 +175,7 @@ class GetCurrencyListRequest(Struct, kw_only=True):
 class GetCurrencyListResponse(Struct, kw_only=True):
     """Result of Currency.get_currency_list."""
 
-    currency_list: list[CurrencyInfo] | UnsetType = UNSET
+    currency_list: list[CurrencyInfo] | None | UnsetType = UNSET
     """List of currency records."""
 
 
@@ -189,5 +189,5 @@ class UpdateCurrencyExchangeRateRequest(Struct, kw_only=True):
 class UpdateCurrencyExchangeRateResponse(Struct, kw_only=True):
     """Result of Currency.update_exchange_rate."""
 
-    i_exchange_rate: int | UnsetType = UNSET
+    i_exchange_rate: int | None | UnsetType = UNSET
     """The unique ID of the exchange rate."""

@@ -48,7 +48,7 @@ class AddCustomFieldsCustomFieldGroupRequest(Struct, kw_only=True):
 class AddCustomFieldsCustomFieldGroupResponse(Struct, kw_only=True):
     """Result of CustomFields.add_custom_field_group."""
 
-    i_custom_field_group: int | UnsetType = UNSET
+    i_custom_field_group: int | None | UnsetType = UNSET
     """The unique ID of the custom field group."""
 
 
@@ -62,45 +62,45 @@ class AddCustomFieldsCustomFieldRequest(Struct, kw_only=True):
 class AddCustomFieldsCustomFieldResponse(Struct, kw_only=True):
     """Result of CustomFields.add_custom_field."""
 
-    i_custom_field: int | UnsetType = UNSET
+    i_custom_field: int | None | UnsetType = UNSET
     """The unique ID of the custom field."""
 
 
 class CustomFieldGroupInfo(Struct, kw_only=True):
     """Group of custom fields."""
 
-    i_group: int | UnsetType = UNSET
+    i_group: int | None | UnsetType = UNSET
     """The unique ID of the group."""
 
-    i_env: int | UnsetType = UNSET
+    i_env: int | None | UnsetType = UNSET
     """The unique ID of the environment (virtual billing environment)."""
 
     name: str
     """Display name of the record."""
 
-    object_: str | UnsetType = field(default=UNSET, name="object")
-    order: int | UnsetType = UNSET
+    object_: str | None | UnsetType = field(default=UNSET, name="object")
+    order: int | None | UnsetType = UNSET
 
 
 class CustomFieldInfo(Struct, kw_only=True):
     """Definition of a custom field."""
 
-    i_custom_field: int | UnsetType = UNSET
+    i_custom_field: int | None | UnsetType = UNSET
     """The unique ID of the custom field."""
 
     name: str
     """Display name of the record."""
 
     object_: str = field(name="object")
-    type_: str | UnsetType = field(default=UNSET, name="type")
+    type_: str | None | UnsetType = field(default=UNSET, name="type")
     """Type of the record."""
 
-    mandatory: YesNo | UnsetType = UNSET
-    default_value: str | UnsetType = UNSET
-    option: list[str] | UnsetType = UNSET
-    visible_to_end_user: YesNo | UnsetType = UNSET
-    order: int | UnsetType = UNSET
-    description: str | UnsetType = UNSET
+    mandatory: YesNo | None | UnsetType = UNSET
+    default_value: str | None | UnsetType = UNSET
+    option: list[str] | None | UnsetType = UNSET
+    visible_to_end_user: YesNo | None | UnsetType = UNSET
+    order: int | None | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
     """Free-form description."""
 
 
@@ -114,7 +114,7 @@ class DeleteCustomFieldsCustomFieldGroupRequest(Struct, kw_only=True):
 class DeleteCustomFieldsCustomFieldGroupResponse(Struct, kw_only=True):
     """Result of CustomFields.delete_custom_field_group."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -128,7 +128,7 @@ class DeleteCustomFieldsCustomFieldRequest(Struct, kw_only=True):
 class DeleteCustomFieldsCustomFieldResponse(Struct, kw_only=True):
     """Result of CustomFields.delete_custom_field."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -138,55 +138,55 @@ class GetCustomFieldsCustomFieldGroupListRequest(Struct, kw_only=True):
     i_env: int
     """The unique ID of the environment (virtual billing environment)."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetCustomFieldsCustomFieldGroupListResponse(Struct, kw_only=True):
     """Result of CustomFields.get_custom_field_group_list."""
 
-    custom_field_group_list: list[CustomFieldGroupInfo] | UnsetType = UNSET
+    custom_field_group_list: list[CustomFieldGroupInfo] | None | UnsetType = UNSET
     """List of custom field group records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
 class GetCustomFieldsCustomFieldInfoRequest(Struct, kw_only=True):
     """Parameters of CustomFields.get_custom_field_info."""
 
-    i_custom_field: int | UnsetType = UNSET
+    i_custom_field: int | None | UnsetType = UNSET
     """The unique ID of the custom field."""
 
 
 class GetCustomFieldsCustomFieldInfoResponse(Struct, kw_only=True):
     """Result of CustomFields.get_custom_field_info."""
 
-    custom_field_info: CustomFieldInfo | UnsetType = UNSET
+    custom_field_info: CustomFieldInfo | None | UnsetType = UNSET
     """The custom field record."""
 
 
 class GetCustomFieldsCustomFieldListRequest(Struct, kw_only=True):
     """Parameters of CustomFields.get_custom_field_list."""
 
-    object_: str | UnsetType = field(default=UNSET, name="object")
-    limit: int | UnsetType = UNSET
+    object_: str | None | UnsetType = field(default=UNSET, name="object")
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetCustomFieldsCustomFieldListResponse(Struct, kw_only=True):
     """Result of CustomFields.get_custom_field_list."""
 
-    custom_field_list: list[CustomFieldInfo] | UnsetType = UNSET
+    custom_field_list: list[CustomFieldInfo] | None | UnsetType = UNSET
     """List of custom field records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -194,13 +194,13 @@ class ReorderCustomFieldsRequest(Struct, kw_only=True):
     """Parameters of CustomFields.reorder_custom_fields."""
 
     object_: str = field(name="object")
-    order: list[int] | UnsetType = UNSET
+    order: list[int] | None | UnsetType = UNSET
 
 
 class ReorderCustomFieldsResponse(Struct, kw_only=True):
     """Result of CustomFields.reorder_custom_fields."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -214,7 +214,7 @@ class UpdateCustomFieldsCustomFieldGroupRequest(Struct, kw_only=True):
 class UpdateCustomFieldsCustomFieldGroupResponse(Struct, kw_only=True):
     """Result of CustomFields.update_custom_field_group."""
 
-    i_custom_field_group: int | UnsetType = UNSET
+    i_custom_field_group: int | None | UnsetType = UNSET
     """The unique ID of the custom field group."""
 
 
@@ -228,5 +228,5 @@ class UpdateCustomFieldsCustomFieldRequest(Struct, kw_only=True):
 class UpdateCustomFieldsCustomFieldResponse(Struct, kw_only=True):
     """Result of CustomFields.update_custom_field."""
 
-    i_custom_field: int | UnsetType = UNSET
+    i_custom_field: int | None | UnsetType = UNSET
     """The unique ID of the custom field."""

@@ -181,15 +181,15 @@ __all__ = [
 class AbbreviatedDialingInfo(Struct, kw_only=True):
     """Customer-wide abbreviated dialing entry."""
 
-    i_abbreviated_dialing: int | UnsetType = UNSET
+    i_abbreviated_dialing: int | None | UnsetType = UNSET
     """The unique ID of the abbreviated dialing."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
     abbreviation: str
     number: str
-    description: str | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
     """Free-form description."""
 
 
@@ -206,7 +206,7 @@ class AddCustomerAbbreviatedDialingRequest(Struct, kw_only=True):
 class AddCustomerAbbreviatedDialingResponse(Struct, kw_only=True):
     """Result of Customer.add_abbreviated_dialing."""
 
-    i_abbreviated_dialing: int | UnsetType = UNSET
+    i_abbreviated_dialing: int | None | UnsetType = UNSET
     """The unique ID of the abbreviated dialing."""
 
 
@@ -223,7 +223,7 @@ class AddCustomerCcRuleRequest(Struct, kw_only=True):
 class AddCustomerCcRuleResponse(Struct, kw_only=True):
     """Result of Customer.add_cc_rule."""
 
-    i_cc_rule: int | UnsetType = UNSET
+    i_cc_rule: int | None | UnsetType = UNSET
     """The unique ID of the cc rule."""
 
 
@@ -240,7 +240,7 @@ class AddCustomerContactRequest(Struct, kw_only=True):
 class AddCustomerContactResponse(Struct, kw_only=True):
     """Result of Customer.add_customer_contact."""
 
-    i_customer_contact: int | UnsetType = UNSET
+    i_customer_contact: int | None | UnsetType = UNSET
     """The unique ID of the customer contact."""
 
 
@@ -257,7 +257,7 @@ class AddCustomerExtensionRequest(Struct, kw_only=True):
 class AddCustomerExtensionResponse(Struct, kw_only=True):
     """Result of Customer.add_customer_extension."""
 
-    i_customer_extension: int | UnsetType = UNSET
+    i_customer_extension: int | None | UnsetType = UNSET
     """The unique ID of the customer extension."""
 
 
@@ -274,7 +274,7 @@ class AddCustomerNoteRequest(Struct, kw_only=True):
 class AddCustomerNoteResponse(Struct, kw_only=True):
     """Result of Customer.add_customer_note."""
 
-    i_customer_note: int | UnsetType = UNSET
+    i_customer_note: int | None | UnsetType = UNSET
     """The unique ID of the customer note."""
 
 
@@ -291,7 +291,7 @@ class AddCustomerPaymentReminderRequest(Struct, kw_only=True):
 class AddCustomerPaymentReminderResponse(Struct, kw_only=True):
     """Result of Customer.add_payment_reminder."""
 
-    i_payment_reminder: int | UnsetType = UNSET
+    i_payment_reminder: int | None | UnsetType = UNSET
     """The unique ID of the payment reminder."""
 
 
@@ -301,7 +301,7 @@ class AddCustomerRequest(Struct, kw_only=True):
     customer_info: CustomerInfo
     """The customer record."""
 
-    accounts: list[AccountInfo] | UnsetType = UNSET
+    accounts: list[AccountInfo] | None | UnsetType = UNSET
 
 
 class AddCustomerResellerProductRequest(Struct, kw_only=True):
@@ -317,14 +317,14 @@ class AddCustomerResellerProductRequest(Struct, kw_only=True):
 class AddCustomerResellerProductResponse(Struct, kw_only=True):
     """Result of Customer.add_customer_reseller_product."""
 
-    i_customer_reseller_product: int | UnsetType = UNSET
+    i_customer_reseller_product: int | None | UnsetType = UNSET
     """The unique ID of the customer reseller product."""
 
 
 class AddCustomerResponse(Struct, kw_only=True):
     """Result of Customer.add_customer."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
 
@@ -341,7 +341,7 @@ class AddCustomerSiteRequest(Struct, kw_only=True):
 class AddCustomerSiteResponse(Struct, kw_only=True):
     """Result of Customer.add_customer_site."""
 
-    i_customer_site: int | UnsetType = UNSET
+    i_customer_site: int | None | UnsetType = UNSET
     """The unique ID of the customer site."""
 
 
@@ -358,7 +358,7 @@ class AddCustomerSubscriptionRequest(Struct, kw_only=True):
 class AddCustomerSubscriptionResponse(Struct, kw_only=True):
     """Result of Customer.add_subscription."""
 
-    i_customer_subscription: int | UnsetType = UNSET
+    i_customer_subscription: int | None | UnsetType = UNSET
     """The unique ID of the customer subscription."""
 
 
@@ -368,14 +368,14 @@ class CloseCustomerRequest(Struct, kw_only=True):
     i_customer: int
     """The unique ID of the customer."""
 
-    close_date: date | UnsetType = UNSET
+    close_date: date | None | UnsetType = UNSET
     """The close date."""
 
 
 class CloseCustomerResponse(Struct, kw_only=True):
     """Result of Customer.close_customer."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -392,56 +392,56 @@ class CloseCustomerSubscriptionRequest(Struct, kw_only=True):
 class CloseCustomerSubscriptionResponse(Struct, kw_only=True):
     """Result of Customer.close_subscription."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
 class CustomerCallRuleInfo(Struct, kw_only=True):
     """Customer call control rule."""
 
-    i_cc_rule: int | UnsetType = UNSET
+    i_cc_rule: int | None | UnsetType = UNSET
     """The unique ID of the cc rule."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
     name: str
     """Display name of the record."""
 
-    pattern: str | UnsetType = UNSET
-    action: str | UnsetType = UNSET
-    period: str | UnsetType = UNSET
+    pattern: str | None | UnsetType = UNSET
+    action: str | None | UnsetType = UNSET
+    period: str | None | UnsetType = UNSET
 
 
 class CustomerContactInfo(Struct, kw_only=True):
     """Additional contact person of a customer."""
 
-    i_customer_contact: int | UnsetType = UNSET
+    i_customer_contact: int | None | UnsetType = UNSET
     """The unique ID of the customer contact."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
     name: str
     """Display name of the record."""
 
-    role: str | UnsetType = UNSET
-    email: str | UnsetType = UNSET
+    role: str | None | UnsetType = UNSET
+    email: str | None | UnsetType = UNSET
     """Contact e-mail address."""
 
-    phone1: str | UnsetType = UNSET
+    phone1: str | None | UnsetType = UNSET
     """Main phone number."""
 
-    primary: YesNo | UnsetType = UNSET
+    primary: YesNo | None | UnsetType = UNSET
 
 
 class CustomerExtensionInfo(Struct, kw_only=True):
     """Extension of a business customer."""
 
-    i_c_ext: int | UnsetType = UNSET
+    i_c_ext: int | None | UnsetType = UNSET
     """The unique ID of the c ext."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
     id: str
@@ -450,30 +450,30 @@ class CustomerExtensionInfo(Struct, kw_only=True):
     i_account: int | None | UnsetType = UNSET
     """The unique ID of the account."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    prompt: str | UnsetType = UNSET
+    prompt: str | None | UnsetType = UNSET
 
 
 class CustomerNoteInfo(Struct, kw_only=True):
     """Note attached to a customer."""
 
-    i_customer_note: int | UnsetType = UNSET
+    i_customer_note: int | None | UnsetType = UNSET
     """The unique ID of the customer note."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    author: str | UnsetType = UNSET
+    author: str | None | UnsetType = UNSET
     text: str
-    created: datetime | UnsetType = UNSET
+    created: datetime | None | UnsetType = UNSET
 
 
 class CustomerSiteInfo(Struct, kw_only=True):
     """A site (branch office) of a business customer."""
 
-    i_customer_site: int | UnsetType = UNSET
+    i_customer_site: int | None | UnsetType = UNSET
     """The unique ID of the customer site."""
 
     i_customer: int
@@ -482,14 +482,14 @@ class CustomerSiteInfo(Struct, kw_only=True):
     name: str
     """Display name of the record."""
 
-    description: str | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
     """Free-form description."""
 
-    i_routing_plan: int | UnsetType = UNSET
+    i_routing_plan: int | None | UnsetType = UNSET
     """The unique ID of the routing plan."""
 
-    max_calls: int | UnsetType = UNSET
-    address: str | UnsetType = UNSET
+    max_calls: int | None | UnsetType = UNSET
+    address: str | None | UnsetType = UNSET
 
 
 class DeleteCustomerAbbreviatedDialingRequest(Struct, kw_only=True):
@@ -502,7 +502,7 @@ class DeleteCustomerAbbreviatedDialingRequest(Struct, kw_only=True):
 class DeleteCustomerAbbreviatedDialingResponse(Struct, kw_only=True):
     """Result of Customer.delete_abbreviated_dialing."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -516,7 +516,7 @@ class DeleteCustomerCcRuleRequest(Struct, kw_only=True):
 class DeleteCustomerCcRuleResponse(Struct, kw_only=True):
     """Result of Customer.delete_cc_rule."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -530,7 +530,7 @@ class DeleteCustomerContactRequest(Struct, kw_only=True):
 class DeleteCustomerContactResponse(Struct, kw_only=True):
     """Result of Customer.delete_customer_contact."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -544,7 +544,7 @@ class DeleteCustomerDocumentRequest(Struct, kw_only=True):
 class DeleteCustomerDocumentResponse(Struct, kw_only=True):
     """Result of Customer.delete_customer_document."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -558,7 +558,7 @@ class DeleteCustomerExtensionRequest(Struct, kw_only=True):
 class DeleteCustomerExtensionResponse(Struct, kw_only=True):
     """Result of Customer.delete_customer_extension."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -572,7 +572,7 @@ class DeleteCustomerNoteRequest(Struct, kw_only=True):
 class DeleteCustomerNoteResponse(Struct, kw_only=True):
     """Result of Customer.delete_customer_note."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -586,7 +586,7 @@ class DeleteCustomerPaymentReminderRequest(Struct, kw_only=True):
 class DeleteCustomerPaymentReminderResponse(Struct, kw_only=True):
     """Result of Customer.delete_payment_reminder."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -607,14 +607,14 @@ class DeleteCustomerResellerProductRequest(Struct, kw_only=True):
 class DeleteCustomerResellerProductResponse(Struct, kw_only=True):
     """Result of Customer.delete_customer_reseller_product."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
 class DeleteCustomerResponse(Struct, kw_only=True):
     """Result of Customer.delete_customer."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -628,17 +628,17 @@ class DeleteCustomerSiteRequest(Struct, kw_only=True):
 class DeleteCustomerSiteResponse(Struct, kw_only=True):
     """Result of Customer.delete_customer_site."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
 class ExportCustomerListRequest(Struct, kw_only=True):
     """Parameters of Customer.export_customer_list."""
 
-    i_parent: int | UnsetType = UNSET
+    i_parent: int | None | UnsetType = UNSET
     """The unique ID of the parent customer (reseller)."""
 
-    format: str | UnsetType = UNSET
+    format: str | None | UnsetType = UNSET
 
 
 class ExportCustomerListResponse(Struct, kw_only=True):
@@ -647,7 +647,7 @@ class ExportCustomerListResponse(Struct, kw_only=True):
     file: bytes
     """File contents (base64 encoded)."""
 
-    file_name: str | UnsetType = UNSET
+    file_name: str | None | UnsetType = UNSET
     """Name of the file."""
 
 
@@ -657,10 +657,10 @@ class ExtendedDataRecord(Struct, kw_only=True):
     customer_info: CustomerInfo
     """The customer record."""
 
-    accounts: list[AccountInfo] | UnsetType = UNSET
-    products: list[ProductInfo] | UnsetType = UNSET
-    customer_class: CustomerClassInfo | UnsetType = UNSET
-    invoices: list[InvoiceInfo] | UnsetType = UNSET
+    accounts: list[AccountInfo] | None | UnsetType = UNSET
+    products: list[ProductInfo] | None | UnsetType = UNSET
+    customer_class: CustomerClassInfo | None | UnsetType = UNSET
+    invoices: list[InvoiceInfo] | None | UnsetType = UNSET
 
 
 class GetCustomerAbbreviatedDialingListRequest(Struct, kw_only=True):
@@ -669,20 +669,20 @@ class GetCustomerAbbreviatedDialingListRequest(Struct, kw_only=True):
     i_customer: int
     """The unique ID of the customer."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetCustomerAbbreviatedDialingListResponse(Struct, kw_only=True):
     """Result of Customer.get_abbreviated_dialing_list."""
 
-    abbreviated_dialing_list: list[AbbreviatedDialingInfo] | UnsetType = UNSET
+    abbreviated_dialing_list: list[AbbreviatedDialingInfo] | None | UnsetType = UNSET
     """List of abbreviated dialing records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -696,13 +696,13 @@ class GetCustomerBalanceRequest(Struct, kw_only=True):
 class GetCustomerBalanceResponse(Struct, kw_only=True):
     """Result of Customer.get_customer_balance."""
 
-    balance: float | UnsetType = UNSET
+    balance: float | None | UnsetType = UNSET
     """Current balance in the record's currency."""
 
     credit_limit: float | None | UnsetType = UNSET
     """Credit limit; an empty value means unlimited credit."""
 
-    unallocated_payments: float | UnsetType = UNSET
+    unallocated_payments: float | None | UnsetType = UNSET
 
 
 class GetCustomerByPhoneRequest(Struct, kw_only=True):
@@ -714,7 +714,7 @@ class GetCustomerByPhoneRequest(Struct, kw_only=True):
 class GetCustomerByPhoneResponse(Struct, kw_only=True):
     """Result of Customer.get_customer_by_phone."""
 
-    customer_list: list[CustomerInfo] | UnsetType = UNSET
+    customer_list: list[CustomerInfo] | None | UnsetType = UNSET
     """List of customer records."""
 
 
@@ -724,20 +724,20 @@ class GetCustomerCcRuleListRequest(Struct, kw_only=True):
     i_customer: int
     """The unique ID of the customer."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetCustomerCcRuleListResponse(Struct, kw_only=True):
     """Result of Customer.get_cc_rule_list."""
 
-    cc_rule_list: list[CustomerCallRuleInfo] | UnsetType = UNSET
+    cc_rule_list: list[CustomerCallRuleInfo] | None | UnsetType = UNSET
     """List of cc rule records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -747,20 +747,20 @@ class GetCustomerContactListRequest(Struct, kw_only=True):
     i_customer: int
     """The unique ID of the customer."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetCustomerContactListResponse(Struct, kw_only=True):
     """Result of Customer.get_customer_contact_list."""
 
-    customer_contact_list: list[CustomerContactInfo] | UnsetType = UNSET
+    customer_contact_list: list[CustomerContactInfo] | None | UnsetType = UNSET
     """List of customer contact records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -770,17 +770,17 @@ class GetCustomerCreditLimitHistoryRequest(Struct, kw_only=True):
     i_customer: int
     """The unique ID of the customer."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetCustomerCreditLimitHistoryResponse(Struct, kw_only=True):
     """Result of Customer.get_credit_limit_history."""
 
-    history: list[CreditLimitWarningInfo] | UnsetType = UNSET
+    history: list[CreditLimitWarningInfo] | None | UnsetType = UNSET
 
 
 class GetCustomerCustomFieldsValuesRequest(Struct, kw_only=True):
@@ -793,7 +793,7 @@ class GetCustomerCustomFieldsValuesRequest(Struct, kw_only=True):
 class GetCustomerCustomFieldsValuesResponse(Struct, kw_only=True):
     """Result of Customer.get_custom_fields_values."""
 
-    custom_fields_values: list[CustomFieldsValuesInfo] | UnsetType = UNSET
+    custom_fields_values: list[CustomFieldsValuesInfo] | None | UnsetType = UNSET
     """Values of custom fields defined for this kind of record."""
 
 
@@ -807,7 +807,7 @@ class GetCustomerDiscountCountersRequest(Struct, kw_only=True):
 class GetCustomerDiscountCountersResponse(Struct, kw_only=True):
     """Result of Customer.get_customer_discount_counters."""
 
-    counters: list[CounterInfo] | UnsetType = UNSET
+    counters: list[CounterInfo] | None | UnsetType = UNSET
 
 
 class GetCustomerDocumentListRequest(Struct, kw_only=True):
@@ -820,7 +820,7 @@ class GetCustomerDocumentListRequest(Struct, kw_only=True):
 class GetCustomerDocumentListResponse(Struct, kw_only=True):
     """Result of Customer.get_customer_document_list."""
 
-    document_list: list[CustomerDocumentInfo] | UnsetType = UNSET
+    document_list: list[CustomerDocumentInfo] | None | UnsetType = UNSET
     """List of document records."""
 
 
@@ -834,30 +834,30 @@ class GetCustomerDocumentRequest(Struct, kw_only=True):
 class GetCustomerDocumentResponse(Struct, kw_only=True):
     """Result of Customer.get_customer_document."""
 
-    document: CustomerDocumentInfo | UnsetType = UNSET
+    document: CustomerDocumentInfo | None | UnsetType = UNSET
 
 
 class GetCustomerExtendedDataListRequest(Struct, kw_only=True):
     """Parameters of Customer.get_extended_data_list."""
 
-    customer_filter: list[SearchCondition] | UnsetType = UNSET
-    account_filter: list[SearchCondition] | UnsetType = UNSET
-    product_filter: list[SearchCondition] | UnsetType = UNSET
-    include_addons: int | UnsetType = UNSET
-    customer_class_filter: list[SearchCondition] | UnsetType = UNSET
-    invoice_filter: list[SearchCondition] | UnsetType = UNSET
-    limit: int | UnsetType = UNSET
+    customer_filter: list[SearchCondition] | None | UnsetType = UNSET
+    account_filter: list[SearchCondition] | None | UnsetType = UNSET
+    product_filter: list[SearchCondition] | None | UnsetType = UNSET
+    include_addons: int | None | UnsetType = UNSET
+    customer_class_filter: list[SearchCondition] | None | UnsetType = UNSET
+    invoice_filter: list[SearchCondition] | None | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetCustomerExtendedDataListResponse(Struct, kw_only=True):
     """Result of Customer.get_extended_data_list."""
 
-    records: list[ExtendedDataRecord] | UnsetType = UNSET
-    total: int | UnsetType = UNSET
+    records: list[ExtendedDataRecord] | None | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -867,46 +867,46 @@ class GetCustomerExtensionListRequest(Struct, kw_only=True):
     i_customer: int
     """The unique ID of the customer."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetCustomerExtensionListResponse(Struct, kw_only=True):
     """Result of Customer.get_customer_extension_list."""
 
-    customer_extension_list: list[CustomerExtensionInfo] | UnsetType = UNSET
+    customer_extension_list: list[CustomerExtensionInfo] | None | UnsetType = UNSET
     """List of customer extension records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
 class GetCustomerInfoRequest(Struct, kw_only=True):
     """Parameters of Customer.get_customer_info."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    login: str | UnsetType = UNSET
+    login: str | None | UnsetType = UNSET
     """Login used for self-care web access."""
 
-    get_included_services: int | UnsetType = UNSET
+    get_included_services: int | None | UnsetType = UNSET
     """1 to include the services assigned to the record in the response."""
 
-    detailed_info: int | UnsetType = UNSET
+    detailed_info: int | None | UnsetType = UNSET
     """1 to return the extended set of attributes."""
 
 
 class GetCustomerInfoResponse(Struct, kw_only=True):
     """Result of Customer.get_customer_info."""
 
-    customer_info: CustomerInfo | UnsetType = UNSET
+    customer_info: CustomerInfo | None | UnsetType = UNSET
     """The customer record."""
 
 
@@ -916,20 +916,20 @@ class GetCustomerInvoiceListRequest(Struct, kw_only=True):
     i_customer: int
     """The unique ID of the customer."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetCustomerInvoiceListResponse(Struct, kw_only=True):
     """Result of Customer.get_customer_invoice_list."""
 
-    invoice_list: list[InvoiceInfo] | UnsetType = UNSET
+    invoice_list: list[InvoiceInfo] | None | UnsetType = UNSET
     """List of invoice records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -939,38 +939,38 @@ class GetCustomerListRequest(Struct, kw_only=True):
     i_parent: int | None | UnsetType = UNSET
     """The unique ID of the parent customer (reseller)."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    i_customer_class: int | UnsetType = UNSET
+    i_customer_class: int | None | UnsetType = UNSET
     """The unique ID of the customer class."""
 
-    i_customer_type: int | UnsetType = UNSET
+    i_customer_type: int | None | UnsetType = UNSET
     """The unique ID of the customer type."""
 
-    bill_status: BillStatus | UnsetType = UNSET
+    bill_status: BillStatus | None | UnsetType = UNSET
     """Billing status of the record."""
 
-    blocked: YesNo | UnsetType = UNSET
+    blocked: YesNo | None | UnsetType = UNSET
     """Y if the record is blocked, N otherwise."""
 
-    get_total: int | UnsetType = UNSET
+    get_total: int | None | UnsetType = UNSET
     """1 to return the total number of matching records."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetCustomerListResponse(Struct, kw_only=True):
     """Result of Customer.get_customer_list."""
 
-    customer_list: list[CustomerInfo] | UnsetType = UNSET
+    customer_list: list[CustomerInfo] | None | UnsetType = UNSET
     """List of customer records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -980,20 +980,20 @@ class GetCustomerNoteListRequest(Struct, kw_only=True):
     i_customer: int
     """The unique ID of the customer."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetCustomerNoteListResponse(Struct, kw_only=True):
     """Result of Customer.get_customer_note_list."""
 
-    customer_note_list: list[CustomerNoteInfo] | UnsetType = UNSET
+    customer_note_list: list[CustomerNoteInfo] | None | UnsetType = UNSET
     """List of customer note records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -1003,20 +1003,20 @@ class GetCustomerPaymentReminderListRequest(Struct, kw_only=True):
     i_customer: int
     """The unique ID of the customer."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetCustomerPaymentReminderListResponse(Struct, kw_only=True):
     """Result of Customer.get_payment_reminder_list."""
 
-    payment_reminder_list: list[PaymentReminderInfo] | UnsetType = UNSET
+    payment_reminder_list: list[PaymentReminderInfo] | None | UnsetType = UNSET
     """List of payment reminder records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -1026,20 +1026,20 @@ class GetCustomerResellerProductListRequest(Struct, kw_only=True):
     i_customer: int
     """The unique ID of the customer."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetCustomerResellerProductListResponse(Struct, kw_only=True):
     """Result of Customer.get_customer_reseller_product_list."""
 
-    customer_reseller_product_list: list[ResellerProductInfo] | UnsetType = UNSET
+    customer_reseller_product_list: list[ResellerProductInfo] | None | UnsetType = UNSET
     """List of customer reseller product records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -1053,7 +1053,7 @@ class GetCustomerServiceFeaturesRequest(Struct, kw_only=True):
 class GetCustomerServiceFeaturesResponse(Struct, kw_only=True):
     """Result of Customer.get_service_features."""
 
-    service_features: list[ServiceFeatureInfo] | UnsetType = UNSET
+    service_features: list[ServiceFeatureInfo] | None | UnsetType = UNSET
     """Service features assigned to the record."""
 
 
@@ -1067,7 +1067,7 @@ class GetCustomerSiteInfoRequest(Struct, kw_only=True):
 class GetCustomerSiteInfoResponse(Struct, kw_only=True):
     """Result of Customer.get_customer_site_info."""
 
-    customer_site_info: CustomerSiteInfo | UnsetType = UNSET
+    customer_site_info: CustomerSiteInfo | None | UnsetType = UNSET
     """The customer site record."""
 
 
@@ -1077,20 +1077,20 @@ class GetCustomerSiteListRequest(Struct, kw_only=True):
     i_customer: int
     """The unique ID of the customer."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetCustomerSiteListResponse(Struct, kw_only=True):
     """Result of Customer.get_customer_site_list."""
 
-    customer_site_list: list[CustomerSiteInfo] | UnsetType = UNSET
+    customer_site_list: list[CustomerSiteInfo] | None | UnsetType = UNSET
     """List of customer site records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -1100,17 +1100,17 @@ class GetCustomerStatsSummaryRequest(Struct, kw_only=True):
     i_customer: int
     """The unique ID of the customer."""
 
-    from_date: date | UnsetType = UNSET
+    from_date: date | None | UnsetType = UNSET
     """The from date."""
 
-    to_date: date | UnsetType = UNSET
+    to_date: date | None | UnsetType = UNSET
     """The to date."""
 
 
 class GetCustomerStatsSummaryResponse(Struct, kw_only=True):
     """Result of Customer.get_customer_stats_summary."""
 
-    summary: list[SummaryInfo] | UnsetType = UNSET
+    summary: list[SummaryInfo] | None | UnsetType = UNSET
 
 
 class GetCustomerSubscriptionsRequest(Struct, kw_only=True):
@@ -1123,7 +1123,7 @@ class GetCustomerSubscriptionsRequest(Struct, kw_only=True):
 class GetCustomerSubscriptionsResponse(Struct, kw_only=True):
     """Result of Customer.get_subscriptions."""
 
-    subscriptions: list[AccountSubscriptionInfo] | UnsetType = UNSET
+    subscriptions: list[AccountSubscriptionInfo] | None | UnsetType = UNSET
 
 
 class GetCustomerTreeRequest(Struct, kw_only=True):
@@ -1136,7 +1136,7 @@ class GetCustomerTreeRequest(Struct, kw_only=True):
 class GetCustomerTreeResponse(Struct, kw_only=True):
     """Result of Customer.get_customer_tree."""
 
-    root: CustomerTreeNode | UnsetType = UNSET
+    root: CustomerTreeNode | None | UnsetType = UNSET
 
 
 class GetCustomerUsageRequest(Struct, kw_only=True):
@@ -1145,17 +1145,17 @@ class GetCustomerUsageRequest(Struct, kw_only=True):
     i_customer: int
     """The unique ID of the customer."""
 
-    from_date: date | UnsetType = UNSET
+    from_date: date | None | UnsetType = UNSET
     """The from date."""
 
-    to_date: date | UnsetType = UNSET
+    to_date: date | None | UnsetType = UNSET
     """The to date."""
 
 
 class GetCustomerUsageResponse(Struct, kw_only=True):
     """Result of Customer.get_customer_usage."""
 
-    summary: list[SummaryInfo] | UnsetType = UNSET
+    summary: list[SummaryInfo] | None | UnsetType = UNSET
 
 
 class GetCustomerXdrListRequest(Struct, kw_only=True):
@@ -1164,26 +1164,26 @@ class GetCustomerXdrListRequest(Struct, kw_only=True):
     i_customer: int
     """The unique ID of the customer."""
 
-    from_date: datetime | UnsetType = UNSET
+    from_date: datetime | None | UnsetType = UNSET
     """The from date."""
 
-    to_date: datetime | UnsetType = UNSET
+    to_date: datetime | None | UnsetType = UNSET
     """The to date."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetCustomerXdrListResponse(Struct, kw_only=True):
     """Result of Customer.get_xdr_list."""
 
-    xdr_list: list[XDRInfo] | UnsetType = UNSET
+    xdr_list: list[XDRInfo] | None | UnsetType = UNSET
     """List of xdr records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -1197,20 +1197,20 @@ class MakeCustomerTransactionRequest(Struct, kw_only=True):
     amount: float
     """Amount of money in the record's currency."""
 
-    visible_comment: str | UnsetType = UNSET
+    visible_comment: str | None | UnsetType = UNSET
     """Comment visible to the end user."""
 
-    internal_comment: str | UnsetType = UNSET
+    internal_comment: str | None | UnsetType = UNSET
     """Comment visible to administrators only."""
 
-    transaction_id: str | UnsetType = UNSET
+    transaction_id: str | None | UnsetType = UNSET
 
 
 class MakeCustomerTransactionResponse(Struct, kw_only=True):
     """Result of Customer.make_transaction."""
 
-    transaction_id: str | UnsetType = UNSET
-    balance: float | UnsetType = UNSET
+    transaction_id: str | None | UnsetType = UNSET
+    balance: float | None | UnsetType = UNSET
     """Current balance in the record's currency."""
 
 
@@ -1227,38 +1227,38 @@ class MergeCustomersRequest(Struct, kw_only=True):
 class MergeCustomersResponse(Struct, kw_only=True):
     """Result of Customer.merge_customers."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
 class PaymentReminderInfo(Struct, kw_only=True):
     """Payment reminder rule."""
 
-    i_reminder: int | UnsetType = UNSET
+    i_reminder: int | None | UnsetType = UNSET
     """The unique ID of the reminder."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
     days_before_due: int
-    channel: str | UnsetType = UNSET
-    active: YesNo | UnsetType = UNSET
+    channel: str | None | UnsetType = UNSET
+    active: YesNo | None | UnsetType = UNSET
 
 
 class ResellerProductInfo(Struct, kw_only=True):
     """Product made available to a reseller."""
 
-    i_reseller_product: int | UnsetType = UNSET
+    i_reseller_product: int | None | UnsetType = UNSET
     """The unique ID of the reseller product."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
     i_product: int
     """The unique ID of the product."""
 
-    markup: Decimal | UnsetType = UNSET
-    visible: YesNo | UnsetType = UNSET
+    markup: Decimal | None | UnsetType = UNSET
+    visible: YesNo | None | UnsetType = UNSET
 
 
 class SearchCondition(Struct, kw_only=True):
@@ -1267,16 +1267,16 @@ class SearchCondition(Struct, kw_only=True):
     field_: str = field(name="field")
     """Name of the attribute to filter by."""
 
-    op: str | UnsetType = UNSET
+    op: str | None | UnsetType = UNSET
     """Comparison operator: eq, ne, lt, gt, like."""
 
-    value: list[str] | UnsetType = UNSET
+    value: list[str] | None | UnsetType = UNSET
     """One or more values to compare with."""
 
-    in_: list[str] | UnsetType = field(default=UNSET, name="in")
+    in_: list[str] | None | UnsetType = field(default=UNSET, name="in")
     """List of values the attribute must match (SQL IN)."""
 
-    not_: int | UnsetType = field(default=UNSET, name="not")
+    not_: int | None | UnsetType = field(default=UNSET, name="not")
     """1 to negate the condition."""
 
 
@@ -1286,13 +1286,13 @@ class SuspendCustomerRequest(Struct, kw_only=True):
     i_customer: int
     """The unique ID of the customer."""
 
-    reason: str | UnsetType = UNSET
+    reason: str | None | UnsetType = UNSET
 
 
 class SuspendCustomerResponse(Struct, kw_only=True):
     """Result of Customer.suspend_customer."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -1306,7 +1306,7 @@ class UnsuspendCustomerRequest(Struct, kw_only=True):
 class UnsuspendCustomerResponse(Struct, kw_only=True):
     """Result of Customer.unsuspend_customer."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -1320,7 +1320,7 @@ class UpdateCustomerAbbreviatedDialingRequest(Struct, kw_only=True):
 class UpdateCustomerAbbreviatedDialingResponse(Struct, kw_only=True):
     """Result of Customer.update_abbreviated_dialing."""
 
-    i_abbreviated_dialing: int | UnsetType = UNSET
+    i_abbreviated_dialing: int | None | UnsetType = UNSET
     """The unique ID of the abbreviated dialing."""
 
 
@@ -1334,7 +1334,7 @@ class UpdateCustomerCcRuleRequest(Struct, kw_only=True):
 class UpdateCustomerCcRuleResponse(Struct, kw_only=True):
     """Result of Customer.update_cc_rule."""
 
-    i_cc_rule: int | UnsetType = UNSET
+    i_cc_rule: int | None | UnsetType = UNSET
     """The unique ID of the cc rule."""
 
 
@@ -1348,7 +1348,7 @@ class UpdateCustomerContactRequest(Struct, kw_only=True):
 class UpdateCustomerContactResponse(Struct, kw_only=True):
     """Result of Customer.update_customer_contact."""
 
-    i_customer_contact: int | UnsetType = UNSET
+    i_customer_contact: int | None | UnsetType = UNSET
     """The unique ID of the customer contact."""
 
 
@@ -1368,7 +1368,7 @@ class UpdateCustomerCreditLimitRequest(Struct, kw_only=True):
 class UpdateCustomerCreditLimitResponse(Struct, kw_only=True):
     """Result of Customer.update_credit_limit."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -1385,7 +1385,7 @@ class UpdateCustomerCustomFieldsValuesRequest(Struct, kw_only=True):
 class UpdateCustomerCustomFieldsValuesResponse(Struct, kw_only=True):
     """Result of Customer.update_custom_fields_values."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -1399,7 +1399,7 @@ class UpdateCustomerExtensionRequest(Struct, kw_only=True):
 class UpdateCustomerExtensionResponse(Struct, kw_only=True):
     """Result of Customer.update_customer_extension."""
 
-    i_customer_extension: int | UnsetType = UNSET
+    i_customer_extension: int | None | UnsetType = UNSET
     """The unique ID of the customer extension."""
 
 
@@ -1413,7 +1413,7 @@ class UpdateCustomerNoteRequest(Struct, kw_only=True):
 class UpdateCustomerNoteResponse(Struct, kw_only=True):
     """Result of Customer.update_customer_note."""
 
-    i_customer_note: int | UnsetType = UNSET
+    i_customer_note: int | None | UnsetType = UNSET
     """The unique ID of the customer note."""
 
 
@@ -1427,7 +1427,7 @@ class UpdateCustomerPaymentReminderRequest(Struct, kw_only=True):
 class UpdateCustomerPaymentReminderResponse(Struct, kw_only=True):
     """Result of Customer.update_payment_reminder."""
 
-    i_payment_reminder: int | UnsetType = UNSET
+    i_payment_reminder: int | None | UnsetType = UNSET
     """The unique ID of the payment reminder."""
 
 
@@ -1448,14 +1448,14 @@ class UpdateCustomerResellerProductRequest(Struct, kw_only=True):
 class UpdateCustomerResellerProductResponse(Struct, kw_only=True):
     """Result of Customer.update_customer_reseller_product."""
 
-    i_customer_reseller_product: int | UnsetType = UNSET
+    i_customer_reseller_product: int | None | UnsetType = UNSET
     """The unique ID of the customer reseller product."""
 
 
 class UpdateCustomerResponse(Struct, kw_only=True):
     """Result of Customer.update_customer."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
 
@@ -1472,7 +1472,7 @@ class UpdateCustomerServiceFeaturesRequest(Struct, kw_only=True):
 class UpdateCustomerServiceFeaturesResponse(Struct, kw_only=True):
     """Result of Customer.update_service_features."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -1486,7 +1486,7 @@ class UpdateCustomerSiteRequest(Struct, kw_only=True):
 class UpdateCustomerSiteResponse(Struct, kw_only=True):
     """Result of Customer.update_customer_site."""
 
-    i_customer_site: int | UnsetType = UNSET
+    i_customer_site: int | None | UnsetType = UNSET
     """The unique ID of the customer site."""
 
 
@@ -1502,7 +1502,7 @@ class UploadCustomerDocumentRequest(Struct, kw_only=True):
 class UploadCustomerDocumentResponse(Struct, kw_only=True):
     """Result of Customer.upload_customer_document."""
 
-    i_document: int | UnsetType = UNSET
+    i_document: int | None | UnsetType = UNSET
     """The unique ID of the document."""
 
 
@@ -1516,7 +1516,7 @@ class ValidateCustomerInfoRequest(Struct, kw_only=True):
 class ValidateCustomerInfoResponse(Struct, kw_only=True):
     """Result of Customer.validate_customer_info."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
-    errors: list[str] | UnsetType = UNSET
+    errors: list[str] | None | UnsetType = UNSET

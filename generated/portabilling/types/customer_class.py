@@ -33,7 +33,7 @@ class AddCustomerClassRequest(Struct, kw_only=True):
 class AddCustomerClassResponse(Struct, kw_only=True):
     """Result of CustomerClass.add_customer_class."""
 
-    i_customer_class: int | UnsetType = UNSET
+    i_customer_class: int | None | UnsetType = UNSET
     """The unique ID of the customer class."""
 
 
@@ -50,7 +50,7 @@ class ApplyCustomerClassRequest(Struct, kw_only=True):
 class ApplyCustomerClassResponse(Struct, kw_only=True):
     """Result of CustomerClass.apply_customer_class."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -64,7 +64,7 @@ class DeleteCustomerClassRequest(Struct, kw_only=True):
 class DeleteCustomerClassResponse(Struct, kw_only=True):
     """Result of CustomerClass.delete_customer_class."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -74,34 +74,34 @@ class GetCustomerClassCustomersRequest(Struct, kw_only=True):
     i_customer_class: int
     """The unique ID of the customer class."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetCustomerClassCustomersResponse(Struct, kw_only=True):
     """Result of CustomerClass.get_customer_class_customers."""
 
-    customer_list: list[CustomerInfo] | UnsetType = UNSET
+    customer_list: list[CustomerInfo] | None | UnsetType = UNSET
     """List of customer records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
 class GetCustomerClassInfoRequest(Struct, kw_only=True):
     """Parameters of CustomerClass.get_customer_class_info."""
 
-    i_customer_class: int | UnsetType = UNSET
+    i_customer_class: int | None | UnsetType = UNSET
     """The unique ID of the customer class."""
 
 
 class GetCustomerClassInfoResponse(Struct, kw_only=True):
     """Result of CustomerClass.get_customer_class_info."""
 
-    customer_class_info: CustomerClassInfo | UnsetType = UNSET
+    customer_class_info: CustomerClassInfo | None | UnsetType = UNSET
     """The customer class record."""
 
 
@@ -115,5 +115,5 @@ class UpdateCustomerClassRequest(Struct, kw_only=True):
 class UpdateCustomerClassResponse(Struct, kw_only=True):
     """Result of CustomerClass.update_customer_class."""
 
-    i_customer_class: int | UnsetType = UNSET
+    i_customer_class: int | None | UnsetType = UNSET
     """The unique ID of the customer class."""

@@ -48,7 +48,7 @@ class AddDestinationNumberPlanRequest(Struct, kw_only=True):
 class AddDestinationNumberPlanResponse(Struct, kw_only=True):
     """Result of Destination.add_number_plan."""
 
-    i_number_plan: int | UnsetType = UNSET
+    i_number_plan: int | None | UnsetType = UNSET
     """The unique ID of the number plan."""
 
 
@@ -62,7 +62,7 @@ class AddDestinationRequest(Struct, kw_only=True):
 class AddDestinationResponse(Struct, kw_only=True):
     """Result of Destination.add_destination."""
 
-    i_dest: int | UnsetType = UNSET
+    i_dest: int | None | UnsetType = UNSET
     """The unique ID of the dest."""
 
 
@@ -70,10 +70,10 @@ class CountryInfo(Struct, kw_only=True):
     """Country."""
 
     iso_3166_1_a2: str
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    iso_3166_1_a3: str | UnsetType = UNSET
+    iso_3166_1_a3: str | None | UnsetType = UNSET
 
 
 class DeleteDestinationNumberPlanRequest(Struct, kw_only=True):
@@ -86,7 +86,7 @@ class DeleteDestinationNumberPlanRequest(Struct, kw_only=True):
 class DeleteDestinationNumberPlanResponse(Struct, kw_only=True):
     """Result of Destination.delete_number_plan."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -100,7 +100,7 @@ class DeleteDestinationRequest(Struct, kw_only=True):
 class DeleteDestinationResponse(Struct, kw_only=True):
     """Result of Destination.delete_destination."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -111,43 +111,43 @@ class GetDestinationCountryListRequest(Struct, kw_only=True):
 class GetDestinationCountryListResponse(Struct, kw_only=True):
     """Result of Destination.get_country_list."""
 
-    country_list: list[CountryInfo] | UnsetType = UNSET
+    country_list: list[CountryInfo] | None | UnsetType = UNSET
     """List of country records."""
 
 
 class GetDestinationInfoRequest(Struct, kw_only=True):
     """Parameters of Destination.get_destination_info."""
 
-    i_dest: int | UnsetType = UNSET
+    i_dest: int | None | UnsetType = UNSET
     """The unique ID of the dest."""
 
 
 class GetDestinationInfoResponse(Struct, kw_only=True):
     """Result of Destination.get_destination_info."""
 
-    destination_info: DestinationInfo | UnsetType = UNSET
+    destination_info: DestinationInfo | None | UnsetType = UNSET
     """The destination record."""
 
 
 class GetDestinationListRequest(Struct, kw_only=True):
     """Parameters of Destination.get_destination_list."""
 
-    destination: str | UnsetType = UNSET
-    country_iso: str | UnsetType = UNSET
-    limit: int | UnsetType = UNSET
+    destination: str | None | UnsetType = UNSET
+    country_iso: str | None | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetDestinationListResponse(Struct, kw_only=True):
     """Result of Destination.get_destination_list."""
 
-    destination_list: list[DestinationInfo] | UnsetType = UNSET
+    destination_list: list[DestinationInfo] | None | UnsetType = UNSET
     """List of destination records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -157,20 +157,20 @@ class GetDestinationNumberPlanListRequest(Struct, kw_only=True):
     i_dest: int
     """The unique ID of the dest."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetDestinationNumberPlanListResponse(Struct, kw_only=True):
     """Result of Destination.get_number_plan_list."""
 
-    number_plan_list: list[NumberPlanInfo] | UnsetType = UNSET
+    number_plan_list: list[NumberPlanInfo] | None | UnsetType = UNSET
     """List of number plan records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -183,21 +183,21 @@ class GetDestinationSubdivisionListRequest(Struct, kw_only=True):
 class GetDestinationSubdivisionListResponse(Struct, kw_only=True):
     """Result of Destination.get_subdivision_list."""
 
-    subdivisions: list[str] | UnsetType = UNSET
+    subdivisions: list[str] | None | UnsetType = UNSET
 
 
 class NumberPlanInfo(Struct, kw_only=True):
     """Numbering plan of a destination."""
 
-    i_number_plan: int | UnsetType = UNSET
+    i_number_plan: int | None | UnsetType = UNSET
     """The unique ID of the number plan."""
 
-    i_dest: int | UnsetType = UNSET
+    i_dest: int | None | UnsetType = UNSET
     """The unique ID of the dest."""
 
-    min_length: int | UnsetType = UNSET
+    min_length: int | None | UnsetType = UNSET
     max_length: int
-    pattern: str | UnsetType = UNSET
+    pattern: str | None | UnsetType = UNSET
 
 
 class UpdateDestinationNumberPlanRequest(Struct, kw_only=True):
@@ -210,7 +210,7 @@ class UpdateDestinationNumberPlanRequest(Struct, kw_only=True):
 class UpdateDestinationNumberPlanResponse(Struct, kw_only=True):
     """Result of Destination.update_number_plan."""
 
-    i_number_plan: int | UnsetType = UNSET
+    i_number_plan: int | None | UnsetType = UNSET
     """The unique ID of the number plan."""
 
 
@@ -224,5 +224,5 @@ class UpdateDestinationRequest(Struct, kw_only=True):
 class UpdateDestinationResponse(Struct, kw_only=True):
     """Result of Destination.update_destination."""
 
-    i_dest: int | UnsetType = UNSET
+    i_dest: int | None | UnsetType = UNSET
     """The unique ID of the dest."""

@@ -51,7 +51,7 @@ class AddDestinationGroupDestGroupRequest(Struct, kw_only=True):
 class AddDestinationGroupDestGroupResponse(Struct, kw_only=True):
     """Result of DestinationGroup.add_dest_group."""
 
-    i_dest_group: int | UnsetType = UNSET
+    i_dest_group: int | None | UnsetType = UNSET
     """The unique ID of the dest group."""
 
 
@@ -65,7 +65,7 @@ class AddDestinationGroupDestGroupSetRequest(Struct, kw_only=True):
 class AddDestinationGroupDestGroupSetResponse(Struct, kw_only=True):
     """Result of DestinationGroup.add_dest_group_set."""
 
-    i_dest_group_set: int | UnsetType = UNSET
+    i_dest_group_set: int | None | UnsetType = UNSET
     """The unique ID of the destination group set."""
 
 
@@ -82,7 +82,7 @@ class AddDestinationGroupDestinationToGroupRequest(Struct, kw_only=True):
 class AddDestinationGroupDestinationToGroupResponse(Struct, kw_only=True):
     """Result of DestinationGroup.add_destination_to_group."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -96,7 +96,7 @@ class DeleteDestinationGroupDestGroupRequest(Struct, kw_only=True):
 class DeleteDestinationGroupDestGroupResponse(Struct, kw_only=True):
     """Result of DestinationGroup.delete_dest_group."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -110,14 +110,14 @@ class DeleteDestinationGroupDestGroupSetRequest(Struct, kw_only=True):
 class DeleteDestinationGroupDestGroupSetResponse(Struct, kw_only=True):
     """Result of DestinationGroup.delete_dest_group_set."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
 class DestinationGroupInfo(Struct, kw_only=True):
     """Destination group."""
 
-    i_dest_group: int | UnsetType = UNSET
+    i_dest_group: int | None | UnsetType = UNSET
     """The unique ID of the dest group."""
 
     name: str
@@ -126,97 +126,97 @@ class DestinationGroupInfo(Struct, kw_only=True):
     i_dest_group_set: int
     """The unique ID of the destination group set."""
 
-    type_: str | UnsetType = field(default=UNSET, name="type")
+    type_: str | None | UnsetType = field(default=UNSET, name="type")
     """Type of the record."""
 
 
 class DestinationGroupSetInfo(Struct, kw_only=True):
     """Destination group set."""
 
-    i_dest_group_set: int | UnsetType = UNSET
+    i_dest_group_set: int | None | UnsetType = UNSET
     """The unique ID of the destination group set."""
 
     name: str
     """Display name of the record."""
 
-    description: str | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
     """Free-form description."""
 
 
 class GetDestinationGroupDestGroupInfoRequest(Struct, kw_only=True):
     """Parameters of DestinationGroup.get_dest_group_info."""
 
-    i_dest_group: int | UnsetType = UNSET
+    i_dest_group: int | None | UnsetType = UNSET
     """The unique ID of the dest group."""
 
 
 class GetDestinationGroupDestGroupInfoResponse(Struct, kw_only=True):
     """Result of DestinationGroup.get_dest_group_info."""
 
-    dest_group_info: DestinationGroupInfo | UnsetType = UNSET
+    dest_group_info: DestinationGroupInfo | None | UnsetType = UNSET
     """The dest group record."""
 
 
 class GetDestinationGroupDestGroupListRequest(Struct, kw_only=True):
     """Parameters of DestinationGroup.get_dest_group_list."""
 
-    i_dest_group_set: int | UnsetType = UNSET
+    i_dest_group_set: int | None | UnsetType = UNSET
     """The unique ID of the destination group set."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetDestinationGroupDestGroupListResponse(Struct, kw_only=True):
     """Result of DestinationGroup.get_dest_group_list."""
 
-    dest_group_list: list[DestinationGroupInfo] | UnsetType = UNSET
+    dest_group_list: list[DestinationGroupInfo] | None | UnsetType = UNSET
     """List of dest group records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
 class GetDestinationGroupDestGroupSetInfoRequest(Struct, kw_only=True):
     """Parameters of DestinationGroup.get_dest_group_set_info."""
 
-    i_dest_group_set: int | UnsetType = UNSET
+    i_dest_group_set: int | None | UnsetType = UNSET
     """The unique ID of the destination group set."""
 
 
 class GetDestinationGroupDestGroupSetInfoResponse(Struct, kw_only=True):
     """Result of DestinationGroup.get_dest_group_set_info."""
 
-    dest_group_set_info: DestinationGroupSetInfo | UnsetType = UNSET
+    dest_group_set_info: DestinationGroupSetInfo | None | UnsetType = UNSET
     """The dest group set record."""
 
 
 class GetDestinationGroupDestGroupSetListRequest(Struct, kw_only=True):
     """Parameters of DestinationGroup.get_dest_group_set_list."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetDestinationGroupDestGroupSetListResponse(Struct, kw_only=True):
     """Result of DestinationGroup.get_dest_group_set_list."""
 
-    dest_group_set_list: list[DestinationGroupSetInfo] | UnsetType = UNSET
+    dest_group_set_list: list[DestinationGroupSetInfo] | None | UnsetType = UNSET
     """List of dest group set records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -226,20 +226,20 @@ class GetDestinationGroupDestinationsRequest(Struct, kw_only=True):
     i_dest_group: int
     """The unique ID of the dest group."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetDestinationGroupDestinationsResponse(Struct, kw_only=True):
     """Result of DestinationGroup.get_group_destinations."""
 
-    dest_list: list[DestinationInfo] | UnsetType = UNSET
+    dest_list: list[DestinationInfo] | None | UnsetType = UNSET
     """List of dest records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -256,7 +256,7 @@ class RemoveDestinationGroupDestinationFromGroupRequest(Struct, kw_only=True):
 class RemoveDestinationGroupDestinationFromGroupResponse(Struct, kw_only=True):
     """Result of DestinationGroup.remove_destination_from_group."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -270,7 +270,7 @@ class UpdateDestinationGroupDestGroupRequest(Struct, kw_only=True):
 class UpdateDestinationGroupDestGroupResponse(Struct, kw_only=True):
     """Result of DestinationGroup.update_dest_group."""
 
-    i_dest_group: int | UnsetType = UNSET
+    i_dest_group: int | None | UnsetType = UNSET
     """The unique ID of the dest group."""
 
 
@@ -284,5 +284,5 @@ class UpdateDestinationGroupDestGroupSetRequest(Struct, kw_only=True):
 class UpdateDestinationGroupDestGroupSetResponse(Struct, kw_only=True):
     """Result of DestinationGroup.update_dest_group_set."""
 
-    i_dest_group_set: int | UnsetType = UNSET
+    i_dest_group_set: int | None | UnsetType = UNSET
     """The unique ID of the destination group set."""

@@ -35,7 +35,7 @@ class AddDialingRuleRequest(Struct, kw_only=True):
 class AddDialingRuleResponse(Struct, kw_only=True):
     """Result of DialingRule.add_dialing_rule."""
 
-    i_dialing_rule: int | UnsetType = UNSET
+    i_dialing_rule: int | None | UnsetType = UNSET
     """The unique ID of the dialing rule."""
 
 
@@ -49,65 +49,65 @@ class DeleteDialingRuleRequest(Struct, kw_only=True):
 class DeleteDialingRuleResponse(Struct, kw_only=True):
     """Result of DialingRule.delete_dialing_rule."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
 class DialingRuleInfo(Struct, kw_only=True):
     """Dialing rule."""
 
-    i_dialing_rule: int | UnsetType = UNSET
+    i_dialing_rule: int | None | UnsetType = UNSET
     """The unique ID of the dialing rule."""
 
     name: str
     """Display name of the record."""
 
-    country: str | UnsetType = UNSET
+    country: str | None | UnsetType = UNSET
     """Country code (ISO 3166-1 alpha-2)."""
 
-    area_code: str | UnsetType = UNSET
-    intl_prefix: str | UnsetType = UNSET
-    natl_prefix: str | UnsetType = UNSET
-    dialing_rules: str | UnsetType = UNSET
-    pattern: list[str] | UnsetType = UNSET
-    description: str | UnsetType = UNSET
+    area_code: str | None | UnsetType = UNSET
+    intl_prefix: str | None | UnsetType = UNSET
+    natl_prefix: str | None | UnsetType = UNSET
+    dialing_rules: str | None | UnsetType = UNSET
+    pattern: list[str] | None | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
     """Free-form description."""
 
 
 class GetDialingRuleInfoRequest(Struct, kw_only=True):
     """Parameters of DialingRule.get_dialing_rule_info."""
 
-    i_dialing_rule: int | UnsetType = UNSET
+    i_dialing_rule: int | None | UnsetType = UNSET
     """The unique ID of the dialing rule."""
 
 
 class GetDialingRuleInfoResponse(Struct, kw_only=True):
     """Result of DialingRule.get_dialing_rule_info."""
 
-    dialing_rule_info: DialingRuleInfo | UnsetType = UNSET
+    dialing_rule_info: DialingRuleInfo | None | UnsetType = UNSET
     """The dialing rule record."""
 
 
 class GetDialingRuleListRequest(Struct, kw_only=True):
     """Parameters of DialingRule.get_dialing_rule_list."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetDialingRuleListResponse(Struct, kw_only=True):
     """Result of DialingRule.get_dialing_rule_list."""
 
-    dialing_rule_list: list[DialingRuleInfo] | UnsetType = UNSET
+    dialing_rule_list: list[DialingRuleInfo] | None | UnsetType = UNSET
     """List of dialing rule records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -123,7 +123,7 @@ class NormalizeDialingRuleNumberRequest(Struct, kw_only=True):
 class NormalizeDialingRuleNumberResponse(Struct, kw_only=True):
     """Result of DialingRule.normalize_number."""
 
-    normalized: str | UnsetType = UNSET
+    normalized: str | None | UnsetType = UNSET
 
 
 class TestDialingRuleRequest(Struct, kw_only=True):
@@ -138,7 +138,7 @@ class TestDialingRuleRequest(Struct, kw_only=True):
 class TestDialingRuleResponse(Struct, kw_only=True):
     """Result of DialingRule.test_dialing_rule."""
 
-    results: list[str] | UnsetType = UNSET
+    results: list[str] | None | UnsetType = UNSET
 
 
 class UpdateDialingRuleRequest(Struct, kw_only=True):
@@ -151,5 +151,5 @@ class UpdateDialingRuleRequest(Struct, kw_only=True):
 class UpdateDialingRuleResponse(Struct, kw_only=True):
     """Result of DialingRule.update_dialing_rule."""
 
-    i_dialing_rule: int | UnsetType = UNSET
+    i_dialing_rule: int | None | UnsetType = UNSET
     """The unique ID of the dialing rule."""

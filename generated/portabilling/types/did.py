@@ -103,7 +103,7 @@ class AddDIDDoBatchRequest(Struct, kw_only=True):
 class AddDIDDoBatchResponse(Struct, kw_only=True):
     """Result of DID.add_do_batch."""
 
-    i_do_batch: int | UnsetType = UNSET
+    i_do_batch: int | None | UnsetType = UNSET
     """The unique ID of the DID batch."""
 
 
@@ -120,7 +120,7 @@ class AddDIDNumberRangeRequest(Struct, kw_only=True):
 class AddDIDNumberRangeResponse(Struct, kw_only=True):
     """Result of DID.add_number_range."""
 
-    i_number_range: int | UnsetType = UNSET
+    i_number_range: int | None | UnsetType = UNSET
     """The unique ID of the number range."""
 
 
@@ -134,7 +134,7 @@ class AddDIDNumberRequest(Struct, kw_only=True):
 class AddDIDNumberResponse(Struct, kw_only=True):
     """Result of DID.add_number."""
 
-    i_did_number: int | UnsetType = UNSET
+    i_did_number: int | None | UnsetType = UNSET
     """The unique ID of the did number."""
 
 
@@ -148,7 +148,7 @@ class AddDidGroupRequest(Struct, kw_only=True):
 class AddDidGroupResponse(Struct, kw_only=True):
     """Result of DID.add_did_group."""
 
-    i_group: int | UnsetType = UNSET
+    i_group: int | None | UnsetType = UNSET
     """The unique ID of the group."""
 
 
@@ -165,7 +165,7 @@ class AddDidPricingRequest(Struct, kw_only=True):
 class AddDidPricingResponse(Struct, kw_only=True):
     """Result of DID.add_did_pricing."""
 
-    i_did_pricing: int | UnsetType = UNSET
+    i_did_pricing: int | None | UnsetType = UNSET
     """The unique ID of the did pricing."""
 
 
@@ -182,7 +182,7 @@ class AddDidProviderRequest(Struct, kw_only=True):
 class AddDidProviderResponse(Struct, kw_only=True):
     """Result of DID.add_did_provider."""
 
-    i_did_provider: int | UnsetType = UNSET
+    i_did_provider: int | None | UnsetType = UNSET
     """The unique ID of the did provider."""
 
 
@@ -199,7 +199,7 @@ class AssignDidToAccountRequest(Struct, kw_only=True):
 class AssignDidToAccountResponse(Struct, kw_only=True):
     """Result of DID.assign_did_to_account."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -216,7 +216,7 @@ class AssignDidToCustomerRequest(Struct, kw_only=True):
 class AssignDidToCustomerResponse(Struct, kw_only=True):
     """Result of DID.assign_did_to_customer."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -227,15 +227,15 @@ class BulkDIDAddNumbersRequest(Struct, kw_only=True):
     """The unique ID of the DID batch."""
 
     numbers: list[str]
-    description: str | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
     """Free-form description."""
 
 
 class BulkDIDAddNumbersResponse(Struct, kw_only=True):
     """Result of DID.bulk_add_numbers."""
 
-    added: int | UnsetType = UNSET
-    failed: list[str] | UnsetType = UNSET
+    added: int | None | UnsetType = UNSET
+    failed: list[str] | None | UnsetType = UNSET
 
 
 class CancelDidAssignmentRequest(Struct, kw_only=True):
@@ -248,7 +248,7 @@ class CancelDidAssignmentRequest(Struct, kw_only=True):
 class CancelDidAssignmentResponse(Struct, kw_only=True):
     """Result of DID.cancel_did_assignment."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -261,52 +261,52 @@ class CheckDIDNumberAvailabilityRequest(Struct, kw_only=True):
 class CheckDIDNumberAvailabilityResponse(Struct, kw_only=True):
     """Result of DID.check_number_availability."""
 
-    available: list[str] | UnsetType = UNSET
-    unavailable: list[str] | UnsetType = UNSET
+    available: list[str] | None | UnsetType = UNSET
+    unavailable: list[str] | None | UnsetType = UNSET
 
 
 class DIDBatchInfo(Struct, kw_only=True):
     """Batch of DID numbers bought from a vendor."""
 
-    i_do_batch: int | UnsetType = UNSET
+    i_do_batch: int | None | UnsetType = UNSET
     """The unique ID of the DID batch."""
 
     name: str
     """Display name of the record."""
 
-    description: str | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
     """Free-form description."""
 
-    i_product: int | UnsetType = UNSET
+    i_product: int | None | UnsetType = UNSET
     """The unique ID of the product."""
 
-    cost: float | UnsetType = UNSET
+    cost: float | None | UnsetType = UNSET
 
 
 class DIDGroupInfo(Struct, kw_only=True):
     """Group of DID numbers."""
 
-    i_group: int | UnsetType = UNSET
+    i_group: int | None | UnsetType = UNSET
     """The unique ID of the group."""
 
     name: str
     """Display name of the record."""
 
-    description: str | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
     """Free-form description."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
 
 class DIDInfo(Struct, kw_only=True):
     """A DID number from the inventory."""
 
-    i_did_number: int | UnsetType = UNSET
+    i_did_number: int | None | UnsetType = UNSET
     """The unique ID of the did number."""
 
     number: str
-    i_do_batch: int | UnsetType = UNSET
+    i_do_batch: int | None | UnsetType = UNSET
     """The unique ID of the DID batch."""
 
     i_account: int | None | UnsetType = UNSET
@@ -315,70 +315,70 @@ class DIDInfo(Struct, kw_only=True):
     i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    i_vendor: int | UnsetType = UNSET
+    i_vendor: int | None | UnsetType = UNSET
     """The unique ID of the vendor."""
 
-    i_group: int | UnsetType = UNSET
+    i_group: int | None | UnsetType = UNSET
     """The unique ID of the group."""
 
-    description: str | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
     """Free-form description."""
 
-    frozen: YesNo | UnsetType = UNSET
-    is_used: YesNo | UnsetType = UNSET
-    external: YesNo | UnsetType = UNSET
+    frozen: YesNo | None | UnsetType = UNSET
+    is_used: YesNo | None | UnsetType = UNSET
+    external: YesNo | None | UnsetType = UNSET
     reserved_till: datetime | None | UnsetType = UNSET
-    activation_date: date | UnsetType = UNSET
+    activation_date: date | None | UnsetType = UNSET
     """Date when the record becomes active."""
 
-    i_ivr_application: int | UnsetType = UNSET
+    i_ivr_application: int | None | UnsetType = UNSET
     """The unique ID of the ivr application."""
 
-    country: str | UnsetType = UNSET
+    country: str | None | UnsetType = UNSET
     """Country code (ISO 3166-1 alpha-2)."""
 
-    area_name: str | UnsetType = UNSET
-    i_number_type: int | UnsetType = UNSET
+    area_name: str | None | UnsetType = UNSET
+    i_number_type: int | None | UnsetType = UNSET
     """The unique ID of the number type."""
 
-    free_of_charge: YesNo | UnsetType = UNSET
-    i_dv_batch: int | UnsetType = UNSET
+    free_of_charge: YesNo | None | UnsetType = UNSET
+    i_dv_batch: int | None | UnsetType = UNSET
     """The unique ID of the dv batch."""
 
 
 class DIDPricingInfo(Struct, kw_only=True):
     """Pricing of numbers in a DID group."""
 
-    i_did_pricing: int | UnsetType = UNSET
+    i_did_pricing: int | None | UnsetType = UNSET
     """The unique ID of the did pricing."""
 
-    i_group: int | UnsetType = UNSET
+    i_group: int | None | UnsetType = UNSET
     """The unique ID of the group."""
 
-    activation_fee: float | UnsetType = UNSET
-    periodic_fee: float | UnsetType = UNSET
+    activation_fee: float | None | UnsetType = UNSET
+    periodic_fee: float | None | UnsetType = UNSET
     iso_4217: str
     """Three-letter ISO 4217 currency code."""
 
-    i_product: int | UnsetType = UNSET
+    i_product: int | None | UnsetType = UNSET
     """The unique ID of the product."""
 
 
 class DIDProviderInfo(Struct, kw_only=True):
     """External DID provider."""
 
-    i_did_provider: int | UnsetType = UNSET
+    i_did_provider: int | None | UnsetType = UNSET
     """The unique ID of the did provider."""
 
-    i_vendor: int | UnsetType = UNSET
+    i_vendor: int | None | UnsetType = UNSET
     """The unique ID of the vendor."""
 
     name: str
     """Display name of the record."""
 
-    api_url: str | UnsetType = UNSET
-    username: str | UnsetType = UNSET
-    active: YesNo | UnsetType = UNSET
+    api_url: str | None | UnsetType = UNSET
+    username: str | None | UnsetType = UNSET
+    active: YesNo | None | UnsetType = UNSET
 
 
 class DeleteDIDDoBatchRequest(Struct, kw_only=True):
@@ -391,7 +391,7 @@ class DeleteDIDDoBatchRequest(Struct, kw_only=True):
 class DeleteDIDDoBatchResponse(Struct, kw_only=True):
     """Result of DID.delete_do_batch."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -405,7 +405,7 @@ class DeleteDIDNumberRangeRequest(Struct, kw_only=True):
 class DeleteDIDNumberRangeResponse(Struct, kw_only=True):
     """Result of DID.delete_number_range."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -419,7 +419,7 @@ class DeleteDIDNumberRequest(Struct, kw_only=True):
 class DeleteDIDNumberResponse(Struct, kw_only=True):
     """Result of DID.delete_number."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -433,7 +433,7 @@ class DeleteDidGroupRequest(Struct, kw_only=True):
 class DeleteDidGroupResponse(Struct, kw_only=True):
     """Result of DID.delete_did_group."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -447,7 +447,7 @@ class DeleteDidPricingRequest(Struct, kw_only=True):
 class DeleteDidPricingResponse(Struct, kw_only=True):
     """Result of DID.delete_did_pricing."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -461,17 +461,17 @@ class DeleteDidProviderRequest(Struct, kw_only=True):
 class DeleteDidProviderResponse(Struct, kw_only=True):
     """Result of DID.delete_did_provider."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
 class ExportDIDNumberListRequest(Struct, kw_only=True):
     """Parameters of DID.export_number_list."""
 
-    i_do_batch: int | UnsetType = UNSET
+    i_do_batch: int | None | UnsetType = UNSET
     """The unique ID of the DID batch."""
 
-    format: str | UnsetType = UNSET
+    format: str | None | UnsetType = UNSET
 
 
 class ExportDIDNumberListResponse(Struct, kw_only=True):
@@ -480,91 +480,91 @@ class ExportDIDNumberListResponse(Struct, kw_only=True):
     file: bytes
     """File contents (base64 encoded)."""
 
-    file_name: str | UnsetType = UNSET
+    file_name: str | None | UnsetType = UNSET
     """Name of the file."""
 
 
 class GetDIDDoBatchInfoRequest(Struct, kw_only=True):
     """Parameters of DID.get_do_batch_info."""
 
-    i_do_batch: int | UnsetType = UNSET
+    i_do_batch: int | None | UnsetType = UNSET
     """The unique ID of the DID batch."""
 
 
 class GetDIDDoBatchInfoResponse(Struct, kw_only=True):
     """Result of DID.get_do_batch_info."""
 
-    do_batch_info: DIDBatchInfo | UnsetType = UNSET
+    do_batch_info: DIDBatchInfo | None | UnsetType = UNSET
     """The do batch record."""
 
 
 class GetDIDDoBatchListRequest(Struct, kw_only=True):
     """Parameters of DID.get_do_batch_list."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetDIDDoBatchListResponse(Struct, kw_only=True):
     """Result of DID.get_do_batch_list."""
 
-    do_batch_list: list[DIDBatchInfo] | UnsetType = UNSET
+    do_batch_list: list[DIDBatchInfo] | None | UnsetType = UNSET
     """List of do batch records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
 class GetDIDNumberInfoRequest(Struct, kw_only=True):
     """Parameters of DID.get_number_info."""
 
-    i_did_number: int | UnsetType = UNSET
+    i_did_number: int | None | UnsetType = UNSET
     """The unique ID of the did number."""
 
-    number: str | UnsetType = UNSET
+    number: str | None | UnsetType = UNSET
 
 
 class GetDIDNumberInfoResponse(Struct, kw_only=True):
     """Result of DID.get_number_info."""
 
-    number_info: DIDInfo | UnsetType = UNSET
+    number_info: DIDInfo | None | UnsetType = UNSET
     """The number record."""
 
 
 class GetDIDNumberListRequest(Struct, kw_only=True):
     """Parameters of DID.get_number_list."""
 
-    i_do_batch: int | UnsetType = UNSET
+    i_do_batch: int | None | UnsetType = UNSET
     """The unique ID of the DID batch."""
 
-    i_group: int | UnsetType = UNSET
+    i_group: int | None | UnsetType = UNSET
     """The unique ID of the group."""
 
-    number: str | UnsetType = UNSET
-    usage: str | UnsetType = UNSET
-    i_customer: int | UnsetType = UNSET
+    number: str | None | UnsetType = UNSET
+    usage: str | None | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetDIDNumberListResponse(Struct, kw_only=True):
     """Result of DID.get_number_list."""
 
-    number_list: list[DIDInfo] | UnsetType = UNSET
+    number_list: list[DIDInfo] | None | UnsetType = UNSET
     """List of number records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -590,80 +590,80 @@ class GetDIDNumberRangeListRequest(Struct, kw_only=True):
     i_do_batch: int
     """The unique ID of the DID batch."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetDIDNumberRangeListResponse(Struct, kw_only=True):
     """Result of DID.get_number_range_list."""
 
-    number_range_list: list[NumberRangeInfo] | UnsetType = UNSET
+    number_range_list: list[NumberRangeInfo] | None | UnsetType = UNSET
     """List of number range records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
 class GetDIDNumberReservationListRequest(Struct, kw_only=True):
     """Parameters of DID.get_number_reservation_list."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetDIDNumberReservationListResponse(Struct, kw_only=True):
     """Result of DID.get_number_reservation_list."""
 
-    number_list: list[DIDInfo] | UnsetType = UNSET
+    number_list: list[DIDInfo] | None | UnsetType = UNSET
     """List of number records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
 class GetDidGroupInfoRequest(Struct, kw_only=True):
     """Parameters of DID.get_did_group_info."""
 
-    i_group: int | UnsetType = UNSET
+    i_group: int | None | UnsetType = UNSET
     """The unique ID of the group."""
 
 
 class GetDidGroupInfoResponse(Struct, kw_only=True):
     """Result of DID.get_did_group_info."""
 
-    did_group_info: DIDGroupInfo | UnsetType = UNSET
+    did_group_info: DIDGroupInfo | None | UnsetType = UNSET
     """The did group record."""
 
 
 class GetDidGroupListRequest(Struct, kw_only=True):
     """Parameters of DID.get_did_group_list."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetDidGroupListResponse(Struct, kw_only=True):
     """Result of DID.get_did_group_list."""
 
-    did_group_list: list[DIDGroupInfo] | UnsetType = UNSET
+    did_group_list: list[DIDGroupInfo] | None | UnsetType = UNSET
     """List of did group records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -673,20 +673,20 @@ class GetDidPricingListRequest(Struct, kw_only=True):
     i_group: int
     """The unique ID of the group."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetDidPricingListResponse(Struct, kw_only=True):
     """Result of DID.get_did_pricing_list."""
 
-    did_pricing_list: list[DIDPricingInfo] | UnsetType = UNSET
+    did_pricing_list: list[DIDPricingInfo] | None | UnsetType = UNSET
     """List of did pricing records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -696,35 +696,35 @@ class GetDidProviderListRequest(Struct, kw_only=True):
     i_vendor: int
     """The unique ID of the vendor."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetDidProviderListResponse(Struct, kw_only=True):
     """Result of DID.get_did_provider_list."""
 
-    did_provider_list: list[DIDProviderInfo] | UnsetType = UNSET
+    did_provider_list: list[DIDProviderInfo] | None | UnsetType = UNSET
     """List of did provider records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
 class NumberRangeInfo(Struct, kw_only=True):
     """Range of numbers within a batch."""
 
-    i_number_range: int | UnsetType = UNSET
+    i_number_range: int | None | UnsetType = UNSET
     """The unique ID of the number range."""
 
-    i_do_batch: int | UnsetType = UNSET
+    i_do_batch: int | None | UnsetType = UNSET
     """The unique ID of the DID batch."""
 
     first_number: str
     last_number: str
-    prefix: str | UnsetType = UNSET
+    prefix: str | None | UnsetType = UNSET
 
 
 class ReleaseDIDNumberRequest(Struct, kw_only=True):
@@ -736,7 +736,7 @@ class ReleaseDIDNumberRequest(Struct, kw_only=True):
 class ReleaseDIDNumberResponse(Struct, kw_only=True):
     """Result of DID.release_number."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -744,18 +744,18 @@ class ReserveDIDNumberRequest(Struct, kw_only=True):
     """Parameters of DID.reserve_number."""
 
     number: str
-    reserve_term: int | UnsetType = UNSET
-    i_customer: int | UnsetType = UNSET
+    reserve_term: int | None | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
 
 class ReserveDIDNumberResponse(Struct, kw_only=True):
     """Result of DID.reserve_number."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
-    reserved_till: datetime | UnsetType = UNSET
+    reserved_till: datetime | None | UnsetType = UNSET
 
 
 class UpdateDIDDoBatchRequest(Struct, kw_only=True):
@@ -768,7 +768,7 @@ class UpdateDIDDoBatchRequest(Struct, kw_only=True):
 class UpdateDIDDoBatchResponse(Struct, kw_only=True):
     """Result of DID.update_do_batch."""
 
-    i_do_batch: int | UnsetType = UNSET
+    i_do_batch: int | None | UnsetType = UNSET
     """The unique ID of the DID batch."""
 
 
@@ -782,7 +782,7 @@ class UpdateDIDNumberRangeRequest(Struct, kw_only=True):
 class UpdateDIDNumberRangeResponse(Struct, kw_only=True):
     """Result of DID.update_number_range."""
 
-    i_number_range: int | UnsetType = UNSET
+    i_number_range: int | None | UnsetType = UNSET
     """The unique ID of the number range."""
 
 
@@ -796,7 +796,7 @@ class UpdateDIDNumberRequest(Struct, kw_only=True):
 class UpdateDIDNumberResponse(Struct, kw_only=True):
     """Result of DID.update_number."""
 
-    i_did_number: int | UnsetType = UNSET
+    i_did_number: int | None | UnsetType = UNSET
     """The unique ID of the did number."""
 
 
@@ -810,7 +810,7 @@ class UpdateDidGroupRequest(Struct, kw_only=True):
 class UpdateDidGroupResponse(Struct, kw_only=True):
     """Result of DID.update_did_group."""
 
-    i_group: int | UnsetType = UNSET
+    i_group: int | None | UnsetType = UNSET
     """The unique ID of the group."""
 
 
@@ -824,7 +824,7 @@ class UpdateDidPricingRequest(Struct, kw_only=True):
 class UpdateDidPricingResponse(Struct, kw_only=True):
     """Result of DID.update_did_pricing."""
 
-    i_did_pricing: int | UnsetType = UNSET
+    i_did_pricing: int | None | UnsetType = UNSET
     """The unique ID of the did pricing."""
 
 
@@ -838,5 +838,5 @@ class UpdateDidProviderRequest(Struct, kw_only=True):
 class UpdateDidProviderResponse(Struct, kw_only=True):
     """Result of DID.update_did_provider."""
 
-    i_did_provider: int | UnsetType = UNSET
+    i_did_provider: int | None | UnsetType = UNSET
     """The unique ID of the did provider."""

@@ -68,7 +68,7 @@ class AddDiscountPlanDiscountItemRequest(Struct, kw_only=True):
 class AddDiscountPlanDiscountItemResponse(Struct, kw_only=True):
     """Result of DiscountPlan.add_discount_item."""
 
-    i_discount_item: int | UnsetType = UNSET
+    i_discount_item: int | None | UnsetType = UNSET
     """The unique ID of the discount item."""
 
 
@@ -85,7 +85,7 @@ class AddDiscountPlanDiscountPeriodRequest(Struct, kw_only=True):
 class AddDiscountPlanDiscountPeriodResponse(Struct, kw_only=True):
     """Result of DiscountPlan.add_discount_period."""
 
-    i_discount_period: int | UnsetType = UNSET
+    i_discount_period: int | None | UnsetType = UNSET
     """The unique ID of the discount period."""
 
 
@@ -102,7 +102,7 @@ class AddDiscountPlanDiscountThresholdRequest(Struct, kw_only=True):
 class AddDiscountPlanDiscountThresholdResponse(Struct, kw_only=True):
     """Result of DiscountPlan.add_discount_threshold."""
 
-    i_discount_threshold: int | UnsetType = UNSET
+    i_discount_threshold: int | None | UnsetType = UNSET
     """The unique ID of the discount threshold."""
 
 
@@ -116,7 +116,7 @@ class AddDiscountPlanRequest(Struct, kw_only=True):
 class AddDiscountPlanResponse(Struct, kw_only=True):
     """Result of DiscountPlan.add_discount_plan."""
 
-    i_vd_plan: int | UnsetType = UNSET
+    i_vd_plan: int | None | UnsetType = UNSET
     """The unique ID of the discount plan."""
 
 
@@ -133,7 +133,7 @@ class CloneDiscountPlanRequest(Struct, kw_only=True):
 class CloneDiscountPlanResponse(Struct, kw_only=True):
     """Result of DiscountPlan.clone_discount_plan."""
 
-    i_vd_plan: int | UnsetType = UNSET
+    i_vd_plan: int | None | UnsetType = UNSET
     """The unique ID of the discount plan."""
 
 
@@ -147,7 +147,7 @@ class DeleteDiscountPlanDiscountItemRequest(Struct, kw_only=True):
 class DeleteDiscountPlanDiscountItemResponse(Struct, kw_only=True):
     """Result of DiscountPlan.delete_discount_item."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -161,7 +161,7 @@ class DeleteDiscountPlanDiscountPeriodRequest(Struct, kw_only=True):
 class DeleteDiscountPlanDiscountPeriodResponse(Struct, kw_only=True):
     """Result of DiscountPlan.delete_discount_period."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -175,7 +175,7 @@ class DeleteDiscountPlanDiscountThresholdRequest(Struct, kw_only=True):
 class DeleteDiscountPlanDiscountThresholdResponse(Struct, kw_only=True):
     """Result of DiscountPlan.delete_discount_threshold."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -189,84 +189,84 @@ class DeleteDiscountPlanRequest(Struct, kw_only=True):
 class DeleteDiscountPlanResponse(Struct, kw_only=True):
     """Result of DiscountPlan.delete_discount_plan."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
 class DiscountPeriodInfo(Struct, kw_only=True):
     """Time period used by a discount plan."""
 
-    i_vd_period: int | UnsetType = UNSET
+    i_vd_period: int | None | UnsetType = UNSET
     """The unique ID of the vd period."""
 
-    i_vd_plan: int | UnsetType = UNSET
+    i_vd_plan: int | None | UnsetType = UNSET
     """The unique ID of the discount plan."""
 
     name: str
     """Display name of the record."""
 
-    period: str | UnsetType = UNSET
+    period: str | None | UnsetType = UNSET
 
 
 class DiscountPlanInfo(Struct, kw_only=True):
     """Volume discount plan."""
 
-    i_vd_plan: int | UnsetType = UNSET
+    i_vd_plan: int | None | UnsetType = UNSET
     """The unique ID of the discount plan."""
 
     name: str
     """Display name of the record."""
 
-    description: str | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
     """Free-form description."""
 
-    iso_4217: str | UnsetType = UNSET
+    iso_4217: str | None | UnsetType = UNSET
     """Three-letter ISO 4217 currency code."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    destination_group_set: int | UnsetType = UNSET
-    period_type: int | UnsetType = UNSET
-    apply_to: str | UnsetType = UNSET
-    notepad: str | UnsetType = UNSET
+    destination_group_set: int | None | UnsetType = UNSET
+    period_type: int | None | UnsetType = UNSET
+    apply_to: str | None | UnsetType = UNSET
+    notepad: str | None | UnsetType = UNSET
     """Internal notes, not shown to end users."""
 
-    discount_list: list[VDPlanItemInfo] | UnsetType = UNSET
+    discount_list: list[VDPlanItemInfo] | None | UnsetType = UNSET
     """List of discount records."""
 
 
 class DiscountThresholdInfo(Struct, kw_only=True):
     """Threshold level of a discount plan."""
 
-    i_threshold: int | UnsetType = UNSET
+    i_threshold: int | None | UnsetType = UNSET
     """The unique ID of the threshold."""
 
-    i_vd_plan: int | UnsetType = UNSET
+    i_vd_plan: int | None | UnsetType = UNSET
     """The unique ID of the discount plan."""
 
-    i_dest_group: int | UnsetType = UNSET
+    i_dest_group: int | None | UnsetType = UNSET
     """The unique ID of the dest group."""
 
     level: float
-    discount: float | UnsetType = UNSET
-    notify: YesNo | UnsetType = UNSET
+    discount: float | None | UnsetType = UNSET
+    notify: YesNo | None | UnsetType = UNSET
 
 
 class GetDiscountPlanDiscountCounterListRequest(Struct, kw_only=True):
     """Parameters of DiscountPlan.get_discount_counter_list."""
 
-    i_account: int | UnsetType = UNSET
+    i_account: int | None | UnsetType = UNSET
     """The unique ID of the account."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
 
 class GetDiscountPlanDiscountCounterListResponse(Struct, kw_only=True):
     """Result of DiscountPlan.get_discount_counter_list."""
 
-    counters: list[CounterInfo] | UnsetType = UNSET
+    counters: list[CounterInfo] | None | UnsetType = UNSET
 
 
 class GetDiscountPlanDiscountItemListRequest(Struct, kw_only=True):
@@ -275,20 +275,20 @@ class GetDiscountPlanDiscountItemListRequest(Struct, kw_only=True):
     i_vd_plan: int
     """The unique ID of the discount plan."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetDiscountPlanDiscountItemListResponse(Struct, kw_only=True):
     """Result of DiscountPlan.get_discount_item_list."""
 
-    discount_item_list: list[VDPlanItemInfo] | UnsetType = UNSET
+    discount_item_list: list[VDPlanItemInfo] | None | UnsetType = UNSET
     """List of discount item records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -298,20 +298,20 @@ class GetDiscountPlanDiscountPeriodListRequest(Struct, kw_only=True):
     i_vd_plan: int
     """The unique ID of the discount plan."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetDiscountPlanDiscountPeriodListResponse(Struct, kw_only=True):
     """Result of DiscountPlan.get_discount_period_list."""
 
-    discount_period_list: list[DiscountPeriodInfo] | UnsetType = UNSET
+    discount_period_list: list[DiscountPeriodInfo] | None | UnsetType = UNSET
     """List of discount period records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -321,63 +321,63 @@ class GetDiscountPlanDiscountThresholdListRequest(Struct, kw_only=True):
     i_vd_plan: int
     """The unique ID of the discount plan."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetDiscountPlanDiscountThresholdListResponse(Struct, kw_only=True):
     """Result of DiscountPlan.get_discount_threshold_list."""
 
-    discount_threshold_list: list[DiscountThresholdInfo] | UnsetType = UNSET
+    discount_threshold_list: list[DiscountThresholdInfo] | None | UnsetType = UNSET
     """List of discount threshold records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
 class GetDiscountPlanInfoRequest(Struct, kw_only=True):
     """Parameters of DiscountPlan.get_discount_plan_info."""
 
-    i_vd_plan: int | UnsetType = UNSET
+    i_vd_plan: int | None | UnsetType = UNSET
     """The unique ID of the discount plan."""
 
 
 class GetDiscountPlanInfoResponse(Struct, kw_only=True):
     """Result of DiscountPlan.get_discount_plan_info."""
 
-    discount_plan_info: DiscountPlanInfo | UnsetType = UNSET
+    discount_plan_info: DiscountPlanInfo | None | UnsetType = UNSET
     """The discount plan record."""
 
 
 class GetDiscountPlanListRequest(Struct, kw_only=True):
     """Parameters of DiscountPlan.get_discount_plan_list."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    iso_4217: str | UnsetType = UNSET
+    iso_4217: str | None | UnsetType = UNSET
     """Three-letter ISO 4217 currency code."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetDiscountPlanListResponse(Struct, kw_only=True):
     """Result of DiscountPlan.get_discount_plan_list."""
 
-    discount_plan_list: list[DiscountPlanInfo] | UnsetType = UNSET
+    discount_plan_list: list[DiscountPlanInfo] | None | UnsetType = UNSET
     """List of discount plan records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -390,14 +390,14 @@ class ResetDiscountPlanDiscountCounterRequest(Struct, kw_only=True):
     i_vd_plan: int
     """The unique ID of the discount plan."""
 
-    i_dest_group: int | UnsetType = UNSET
+    i_dest_group: int | None | UnsetType = UNSET
     """The unique ID of the dest group."""
 
 
 class ResetDiscountPlanDiscountCounterResponse(Struct, kw_only=True):
     """Result of DiscountPlan.reset_discount_counter."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -411,7 +411,7 @@ class UpdateDiscountPlanDiscountItemRequest(Struct, kw_only=True):
 class UpdateDiscountPlanDiscountItemResponse(Struct, kw_only=True):
     """Result of DiscountPlan.update_discount_item."""
 
-    i_discount_item: int | UnsetType = UNSET
+    i_discount_item: int | None | UnsetType = UNSET
     """The unique ID of the discount item."""
 
 
@@ -425,7 +425,7 @@ class UpdateDiscountPlanDiscountPeriodRequest(Struct, kw_only=True):
 class UpdateDiscountPlanDiscountPeriodResponse(Struct, kw_only=True):
     """Result of DiscountPlan.update_discount_period."""
 
-    i_discount_period: int | UnsetType = UNSET
+    i_discount_period: int | None | UnsetType = UNSET
     """The unique ID of the discount period."""
 
 
@@ -439,7 +439,7 @@ class UpdateDiscountPlanDiscountThresholdRequest(Struct, kw_only=True):
 class UpdateDiscountPlanDiscountThresholdResponse(Struct, kw_only=True):
     """Result of DiscountPlan.update_discount_threshold."""
 
-    i_discount_threshold: int | UnsetType = UNSET
+    i_discount_threshold: int | None | UnsetType = UNSET
     """The unique ID of the discount threshold."""
 
 
@@ -453,27 +453,27 @@ class UpdateDiscountPlanRequest(Struct, kw_only=True):
 class UpdateDiscountPlanResponse(Struct, kw_only=True):
     """Result of DiscountPlan.update_discount_plan."""
 
-    i_vd_plan: int | UnsetType = UNSET
+    i_vd_plan: int | None | UnsetType = UNSET
     """The unique ID of the discount plan."""
 
 
 class VDPlanItemInfo(Struct, kw_only=True):
     """Discount applied to a destination group within a plan."""
 
-    i_vd_dg: int | UnsetType = UNSET
+    i_vd_dg: int | None | UnsetType = UNSET
     """The unique ID of the vd dg."""
 
     i_vd_plan: int
     """The unique ID of the discount plan."""
 
-    i_dest_group: int | UnsetType = UNSET
+    i_dest_group: int | None | UnsetType = UNSET
     """The unique ID of the dest group."""
 
-    i_service: int | UnsetType = UNSET
+    i_service: int | None | UnsetType = UNSET
     """The unique ID of the service."""
 
-    threshold_type: str | UnsetType = UNSET
-    peak_level: int | UnsetType = UNSET
-    discount_type: str | UnsetType = UNSET
-    discount: float | UnsetType = UNSET
-    rate_based: YesNo | UnsetType = UNSET
+    threshold_type: str | None | UnsetType = UNSET
+    peak_level: int | None | UnsetType = UNSET
+    discount_type: str | None | UnsetType = UNSET
+    discount: float | None | UnsetType = UNSET
+    rate_based: YesNo | None | UnsetType = UNSET

@@ -49,7 +49,7 @@ class AddEnvLicenseRequest(Struct, kw_only=True):
 class AddEnvLicenseResponse(Struct, kw_only=True):
     """Result of Env.add_env_license."""
 
-    i_env_license: int | UnsetType = UNSET
+    i_env_license: int | None | UnsetType = UNSET
     """The unique ID of the env license."""
 
 
@@ -63,7 +63,7 @@ class DeleteEnvLicenseRequest(Struct, kw_only=True):
 class DeleteEnvLicenseResponse(Struct, kw_only=True):
     """Result of Env.delete_env_license."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -73,41 +73,41 @@ class EnvInfo(Struct, kw_only=True):
     i_env: int
     """The unique ID of the environment (virtual billing environment)."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    description: str | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
     """Free-form description."""
 
-    iso_4217: str | UnsetType = UNSET
+    iso_4217: str | None | UnsetType = UNSET
     """Three-letter ISO 4217 currency code."""
 
-    i_time_zone: int | UnsetType = UNSET
+    i_time_zone: int | None | UnsetType = UNSET
     """The unique ID of the time zone."""
 
-    i_lang: str | UnsetType = UNSET
+    i_lang: str | None | UnsetType = UNSET
     """The unique ID of the language."""
 
-    mail_from: str | UnsetType = UNSET
-    web_url: str | UnsetType = UNSET
-    active: YesNo | UnsetType = UNSET
-    max_accounts: int | UnsetType = UNSET
+    mail_from: str | None | UnsetType = UNSET
+    web_url: str | None | UnsetType = UNSET
+    active: YesNo | None | UnsetType = UNSET
+    max_accounts: int | None | UnsetType = UNSET
 
 
 class EnvLicenseInfo(Struct, kw_only=True):
     """Licensed feature of an environment."""
 
-    i_license: int | UnsetType = UNSET
+    i_license: int | None | UnsetType = UNSET
     """The unique ID of the license."""
 
-    i_env: int | UnsetType = UNSET
+    i_env: int | None | UnsetType = UNSET
     """The unique ID of the environment (virtual billing environment)."""
 
     feature: str
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    used: int | UnsetType = UNSET
+    used: int | None | UnsetType = UNSET
     expires: date | None | UnsetType = UNSET
 
 
@@ -118,7 +118,7 @@ class EnvOption(Struct, kw_only=True):
     name: str
     """Display name of the record."""
 
-    value: str | UnsetType = UNSET
+    value: str | None | UnsetType = UNSET
 
 
 class GetEnvConfigRequest(Struct, kw_only=True):
@@ -127,26 +127,26 @@ class GetEnvConfigRequest(Struct, kw_only=True):
     i_env: int
     """The unique ID of the environment (virtual billing environment)."""
 
-    section: str | UnsetType = UNSET
+    section: str | None | UnsetType = UNSET
 
 
 class GetEnvConfigResponse(Struct, kw_only=True):
     """Result of Env.get_env_config."""
 
-    options: list[EnvOption] | UnsetType = UNSET
+    options: list[EnvOption] | None | UnsetType = UNSET
 
 
 class GetEnvInfoRequest(Struct, kw_only=True):
     """Parameters of Env.get_env_info."""
 
-    i_env: int | UnsetType = UNSET
+    i_env: int | None | UnsetType = UNSET
     """The unique ID of the environment (virtual billing environment)."""
 
 
 class GetEnvInfoResponse(Struct, kw_only=True):
     """Result of Env.get_env_info."""
 
-    env_info: EnvInfo | UnsetType = UNSET
+    env_info: EnvInfo | None | UnsetType = UNSET
     """The env record."""
 
 
@@ -156,40 +156,40 @@ class GetEnvLicenseListRequest(Struct, kw_only=True):
     i_env: int
     """The unique ID of the environment (virtual billing environment)."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetEnvLicenseListResponse(Struct, kw_only=True):
     """Result of Env.get_env_license_list."""
 
-    env_license_list: list[EnvLicenseInfo] | UnsetType = UNSET
+    env_license_list: list[EnvLicenseInfo] | None | UnsetType = UNSET
     """List of env license records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
 class GetEnvListRequest(Struct, kw_only=True):
     """Parameters of Env.get_env_list."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetEnvListResponse(Struct, kw_only=True):
     """Result of Env.get_env_list."""
 
-    env_list: list[EnvInfo] | UnsetType = UNSET
+    env_list: list[EnvInfo] | None | UnsetType = UNSET
     """List of env records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -203,9 +203,9 @@ class GetEnvStatisticsRequest(Struct, kw_only=True):
 class GetEnvStatisticsResponse(Struct, kw_only=True):
     """Result of Env.get_env_statistics."""
 
-    customers: int | UnsetType = UNSET
-    accounts: int | UnsetType = UNSET
-    active_sessions: int | UnsetType = UNSET
+    customers: int | None | UnsetType = UNSET
+    accounts: int | None | UnsetType = UNSET
+    active_sessions: int | None | UnsetType = UNSET
 
 
 class UpdateEnvConfigRequest(Struct, kw_only=True):
@@ -220,7 +220,7 @@ class UpdateEnvConfigRequest(Struct, kw_only=True):
 class UpdateEnvConfigResponse(Struct, kw_only=True):
     """Result of Env.update_env_config."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -234,7 +234,7 @@ class UpdateEnvLicenseRequest(Struct, kw_only=True):
 class UpdateEnvLicenseResponse(Struct, kw_only=True):
     """Result of Env.update_env_license."""
 
-    i_env_license: int | UnsetType = UNSET
+    i_env_license: int | None | UnsetType = UNSET
     """The unique ID of the env license."""
 
 
@@ -248,5 +248,5 @@ class UpdateEnvRequest(Struct, kw_only=True):
 class UpdateEnvResponse(Struct, kw_only=True):
     """Result of Env.update_env."""
 
-    i_env: int | UnsetType = UNSET
+    i_env: int | None | UnsetType = UNSET
     """The unique ID of the environment (virtual billing environment)."""

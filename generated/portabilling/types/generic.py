@@ -36,13 +36,13 @@ class CallGenericCustomHookRequest(Struct, kw_only=True):
     name: str
     """Display name of the record."""
 
-    arguments: Any | UnsetType = UNSET
+    arguments: Any | None | UnsetType = UNSET
 
 
 class CallGenericCustomHookResponse(Struct, kw_only=True):
     """Result of Generic.call_custom_hook."""
 
-    result: Any | UnsetType = UNSET
+    result: Any | None | UnsetType = UNSET
 
 
 class CheckGenericPermissionRequest(Struct, kw_only=True):
@@ -55,7 +55,7 @@ class CheckGenericPermissionRequest(Struct, kw_only=True):
 class CheckGenericPermissionResponse(Struct, kw_only=True):
     """Result of Generic.check_permission."""
 
-    allowed: bool | UnsetType = UNSET
+    allowed: bool | None | UnsetType = UNSET
 
 
 class GetGenericLanguageListRequest(Struct, kw_only=True):
@@ -65,7 +65,7 @@ class GetGenericLanguageListRequest(Struct, kw_only=True):
 class GetGenericLanguageListResponse(Struct, kw_only=True):
     """Result of Generic.get_language_list."""
 
-    languages: list[str] | UnsetType = UNSET
+    languages: list[str] | None | UnsetType = UNSET
 
 
 class GetGenericObjectCountRequest(Struct, kw_only=True):
@@ -77,7 +77,7 @@ class GetGenericObjectCountRequest(Struct, kw_only=True):
 class GetGenericObjectCountResponse(Struct, kw_only=True):
     """Result of Generic.get_object_count."""
 
-    count: int | UnsetType = UNSET
+    count: int | None | UnsetType = UNSET
 
 
 class GetGenericServerTimeRequest(Struct, kw_only=True):
@@ -87,8 +87,8 @@ class GetGenericServerTimeRequest(Struct, kw_only=True):
 class GetGenericServerTimeResponse(Struct, kw_only=True):
     """Result of Generic.get_server_time."""
 
-    time_: datetime | UnsetType = field(default=UNSET, name="time")
-    time_zone_name: str | UnsetType = UNSET
+    time_: datetime | None | UnsetType = field(default=UNSET, name="time")
+    time_zone_name: str | None | UnsetType = UNSET
     """Time zone name from the tz database, e.g. Europe/Prague."""
 
 
@@ -99,7 +99,7 @@ class GetGenericTimeZoneListRequest(Struct, kw_only=True):
 class GetGenericTimeZoneListResponse(Struct, kw_only=True):
     """Result of Generic.get_time_zone_list."""
 
-    time_zones: list[TimeZoneInfo] | UnsetType = UNSET
+    time_zones: list[TimeZoneInfo] | None | UnsetType = UNSET
 
 
 class GetGenericVersionRequest(Struct, kw_only=True):
@@ -109,8 +109,8 @@ class GetGenericVersionRequest(Struct, kw_only=True):
 class GetGenericVersionResponse(Struct, kw_only=True):
     """Result of Generic.get_version."""
 
-    version: str | UnsetType = UNSET
-    build: str | UnsetType = UNSET
+    version: str | None | UnsetType = UNSET
+    build: str | None | UnsetType = UNSET
 
 
 class TimeZoneInfo(Struct, kw_only=True):
@@ -119,8 +119,8 @@ class TimeZoneInfo(Struct, kw_only=True):
     i_time_zone: int
     """The unique ID of the time zone."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""

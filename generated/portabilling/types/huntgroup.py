@@ -51,7 +51,7 @@ class AddHuntgroupMemberRequest(Struct, kw_only=True):
 class AddHuntgroupMemberResponse(Struct, kw_only=True):
     """Result of Huntgroup.add_huntgroup_member."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -65,7 +65,7 @@ class AddHuntgroupRequest(Struct, kw_only=True):
 class AddHuntgroupResponse(Struct, kw_only=True):
     """Result of Huntgroup.add_huntgroup."""
 
-    i_c_group: int | UnsetType = UNSET
+    i_c_group: int | None | UnsetType = UNSET
     """The unique ID of the c group."""
 
 
@@ -82,7 +82,7 @@ class AddHuntgroupScheduleRequest(Struct, kw_only=True):
 class AddHuntgroupScheduleResponse(Struct, kw_only=True):
     """Result of Huntgroup.add_huntgroup_schedule."""
 
-    i_huntgroup_schedule: int | UnsetType = UNSET
+    i_huntgroup_schedule: int | None | UnsetType = UNSET
     """The unique ID of the huntgroup schedule."""
 
 
@@ -99,7 +99,7 @@ class DeleteHuntgroupMemberRequest(Struct, kw_only=True):
 class DeleteHuntgroupMemberResponse(Struct, kw_only=True):
     """Result of Huntgroup.delete_huntgroup_member."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -113,7 +113,7 @@ class DeleteHuntgroupRequest(Struct, kw_only=True):
 class DeleteHuntgroupResponse(Struct, kw_only=True):
     """Result of Huntgroup.delete_huntgroup."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -127,44 +127,44 @@ class DeleteHuntgroupScheduleRequest(Struct, kw_only=True):
 class DeleteHuntgroupScheduleResponse(Struct, kw_only=True):
     """Result of Huntgroup.delete_huntgroup_schedule."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
 class GetHuntgroupInfoRequest(Struct, kw_only=True):
     """Parameters of Huntgroup.get_huntgroup_info."""
 
-    i_c_group: int | UnsetType = UNSET
+    i_c_group: int | None | UnsetType = UNSET
     """The unique ID of the c group."""
 
 
 class GetHuntgroupInfoResponse(Struct, kw_only=True):
     """Result of Huntgroup.get_huntgroup_info."""
 
-    huntgroup_info: HuntgroupInfo | UnsetType = UNSET
+    huntgroup_info: HuntgroupInfo | None | UnsetType = UNSET
     """The huntgroup record."""
 
 
 class GetHuntgroupListRequest(Struct, kw_only=True):
     """Parameters of Huntgroup.get_huntgroup_list."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetHuntgroupListResponse(Struct, kw_only=True):
     """Result of Huntgroup.get_huntgroup_list."""
 
-    huntgroup_list: list[HuntgroupInfo] | UnsetType = UNSET
+    huntgroup_list: list[HuntgroupInfo] | None | UnsetType = UNSET
     """List of huntgroup records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -174,20 +174,20 @@ class GetHuntgroupScheduleListRequest(Struct, kw_only=True):
     i_c_group: int
     """The unique ID of the c group."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetHuntgroupScheduleListResponse(Struct, kw_only=True):
     """Result of Huntgroup.get_huntgroup_schedule_list."""
 
-    huntgroup_schedule_list: list[HuntgroupScheduleInfo] | UnsetType = UNSET
+    huntgroup_schedule_list: list[HuntgroupScheduleInfo] | None | UnsetType = UNSET
     """List of huntgroup schedule records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -201,14 +201,14 @@ class GetHuntgroupStatusRequest(Struct, kw_only=True):
 class GetHuntgroupStatusResponse(Struct, kw_only=True):
     """Result of Huntgroup.get_huntgroup_status."""
 
-    active_calls: int | UnsetType = UNSET
-    members_online: int | UnsetType = UNSET
+    active_calls: int | None | UnsetType = UNSET
+    members_online: int | None | UnsetType = UNSET
 
 
 class HuntgroupInfo(Struct, kw_only=True):
     """Hunt group."""
 
-    i_c_group: int | UnsetType = UNSET
+    i_c_group: int | None | UnsetType = UNSET
     """The unique ID of the c group."""
 
     i_customer: int
@@ -217,10 +217,10 @@ class HuntgroupInfo(Struct, kw_only=True):
     name: str
     """Display name of the record."""
 
-    hunt_sequence: str | UnsetType = UNSET
-    hunt_keep_original_cli: YesNo | UnsetType = UNSET
-    pickup_allowed: YesNo | UnsetType = UNSET
-    members: list[HuntgroupMemberInfo] | UnsetType = UNSET
+    hunt_sequence: str | None | UnsetType = UNSET
+    hunt_keep_original_cli: YesNo | None | UnsetType = UNSET
+    pickup_allowed: YesNo | None | UnsetType = UNSET
+    members: list[HuntgroupMemberInfo] | None | UnsetType = UNSET
 
 
 class HuntgroupMemberInfo(Struct, kw_only=True):
@@ -229,23 +229,23 @@ class HuntgroupMemberInfo(Struct, kw_only=True):
     i_account: int
     """The unique ID of the account."""
 
-    hunt_delay: int | UnsetType = UNSET
-    hunt_expire: int | UnsetType = UNSET
-    hunt_active: YesNo | UnsetType = UNSET
+    hunt_delay: int | None | UnsetType = UNSET
+    hunt_expire: int | None | UnsetType = UNSET
+    hunt_active: YesNo | None | UnsetType = UNSET
 
 
 class HuntgroupScheduleInfo(Struct, kw_only=True):
     """Time-based routing of a hunt group."""
 
-    i_schedule: int | UnsetType = UNSET
+    i_schedule: int | None | UnsetType = UNSET
     """The unique ID of the schedule."""
 
-    i_c_group: int | UnsetType = UNSET
+    i_c_group: int | None | UnsetType = UNSET
     """The unique ID of the c group."""
 
     period: str
-    action: str | UnsetType = UNSET
-    target: str | UnsetType = UNSET
+    action: str | None | UnsetType = UNSET
+    target: str | None | UnsetType = UNSET
 
 
 class UpdateHuntgroupRequest(Struct, kw_only=True):
@@ -258,7 +258,7 @@ class UpdateHuntgroupRequest(Struct, kw_only=True):
 class UpdateHuntgroupResponse(Struct, kw_only=True):
     """Result of Huntgroup.update_huntgroup."""
 
-    i_c_group: int | UnsetType = UNSET
+    i_c_group: int | None | UnsetType = UNSET
     """The unique ID of the c group."""
 
 
@@ -272,5 +272,5 @@ class UpdateHuntgroupScheduleRequest(Struct, kw_only=True):
 class UpdateHuntgroupScheduleResponse(Struct, kw_only=True):
     """Result of Huntgroup.update_huntgroup_schedule."""
 
-    i_huntgroup_schedule: int | UnsetType = UNSET
+    i_huntgroup_schedule: int | None | UnsetType = UNSET
     """The unique ID of the huntgroup schedule."""

@@ -65,7 +65,7 @@ class AddInvoiceTemplateBindingRequest(Struct, kw_only=True):
 class AddInvoiceTemplateBindingResponse(Struct, kw_only=True):
     """Result of Invoice.add_invoice_template_binding."""
 
-    i_invoice_template_binding: int | UnsetType = UNSET
+    i_invoice_template_binding: int | None | UnsetType = UNSET
     """The unique ID of the invoice template binding."""
 
 
@@ -81,7 +81,7 @@ class CloseInvoiceBillingPeriodRequest(Struct, kw_only=True):
 class CloseInvoiceBillingPeriodResponse(Struct, kw_only=True):
     """Result of Invoice.close_billing_period."""
 
-    i_invoice: int | UnsetType = UNSET
+    i_invoice: int | None | UnsetType = UNSET
     """The unique ID of the invoice."""
 
 
@@ -95,7 +95,7 @@ class DeleteInvoiceTemplateBindingRequest(Struct, kw_only=True):
 class DeleteInvoiceTemplateBindingResponse(Struct, kw_only=True):
     """Result of Invoice.delete_invoice_template_binding."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -109,7 +109,7 @@ class GetInvoiceAdjustmentListRequest(Struct, kw_only=True):
 class GetInvoiceAdjustmentListResponse(Struct, kw_only=True):
     """Result of Invoice.get_invoice_adjustment_list."""
 
-    adjustments: list[InvoiceAdjustmentInfo] | UnsetType = UNSET
+    adjustments: list[InvoiceAdjustmentInfo] | None | UnsetType = UNSET
 
 
 class GetInvoiceInfoRequest(Struct, kw_only=True):
@@ -118,16 +118,16 @@ class GetInvoiceInfoRequest(Struct, kw_only=True):
     i_invoice: int
     """The unique ID of the invoice."""
 
-    get_pdf: int | UnsetType = UNSET
+    get_pdf: int | None | UnsetType = UNSET
 
 
 class GetInvoiceInfoResponse(Struct, kw_only=True):
     """Result of Invoice.get_invoice_info."""
 
-    invoice_info: InvoiceInfo | UnsetType = UNSET
+    invoice_info: InvoiceInfo | None | UnsetType = UNSET
     """The invoice record."""
 
-    invoice_pdf: bytes | UnsetType = UNSET
+    invoice_pdf: bytes | None | UnsetType = UNSET
     iso_4217: str
     """Three-letter ISO 4217 currency code."""
 
@@ -135,33 +135,33 @@ class GetInvoiceInfoResponse(Struct, kw_only=True):
 class GetInvoiceListRequest(Struct, kw_only=True):
     """Parameters of Invoice.get_invoice_list."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    status: InvoiceStatus | UnsetType = UNSET
-    from_date: date | UnsetType = UNSET
+    status: InvoiceStatus | None | UnsetType = UNSET
+    from_date: date | None | UnsetType = UNSET
     """The from date."""
 
-    to_date: date | UnsetType = UNSET
+    to_date: date | None | UnsetType = UNSET
     """The to date."""
 
-    get_total: int | UnsetType = UNSET
+    get_total: int | None | UnsetType = UNSET
     """1 to return the total number of matching records."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetInvoiceListResponse(Struct, kw_only=True):
     """Result of Invoice.get_invoice_list."""
 
-    invoice_list: list[InvoiceInfo] | UnsetType = UNSET
+    invoice_list: list[InvoiceInfo] | None | UnsetType = UNSET
     """List of invoice records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -178,10 +178,10 @@ class GetInvoicePdfResponse(Struct, kw_only=True):
     file: bytes
     """File contents (base64 encoded)."""
 
-    file_name: str | UnsetType = UNSET
+    file_name: str | None | UnsetType = UNSET
     """Name of the file."""
 
-    mime_type: str | UnsetType = UNSET
+    mime_type: str | None | UnsetType = UNSET
     """MIME type of the file."""
 
 
@@ -191,15 +191,15 @@ class GetInvoiceSummaryRequest(Struct, kw_only=True):
     i_customer: int
     """The unique ID of the customer."""
 
-    year: int | UnsetType = UNSET
+    year: int | None | UnsetType = UNSET
 
 
 class GetInvoiceSummaryResponse(Struct, kw_only=True):
     """Result of Invoice.get_invoice_summary."""
 
-    total_due: Decimal | UnsetType = UNSET
-    total_paid: Decimal | UnsetType = UNSET
-    count: int | UnsetType = UNSET
+    total_due: Decimal | None | UnsetType = UNSET
+    total_paid: Decimal | None | UnsetType = UNSET
+    count: int | None | UnsetType = UNSET
 
 
 class GetInvoiceTaxesRequest(Struct, kw_only=True):
@@ -212,7 +212,7 @@ class GetInvoiceTaxesRequest(Struct, kw_only=True):
 class GetInvoiceTaxesResponse(Struct, kw_only=True):
     """Result of Invoice.get_invoice_taxes."""
 
-    taxes: list[InvoiceTaxInfo] | UnsetType = UNSET
+    taxes: list[InvoiceTaxInfo] | None | UnsetType = UNSET
 
 
 class GetInvoiceTemplateBindingListRequest(Struct, kw_only=True):
@@ -221,20 +221,20 @@ class GetInvoiceTemplateBindingListRequest(Struct, kw_only=True):
     i_customer: int
     """The unique ID of the customer."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetInvoiceTemplateBindingListResponse(Struct, kw_only=True):
     """Result of Invoice.get_invoice_template_binding_list."""
 
-    invoice_template_binding_list: list[InvoiceTemplateBindingInfo] | UnsetType = UNSET
+    invoice_template_binding_list: list[InvoiceTemplateBindingInfo] | None | UnsetType = UNSET
     """List of invoice template binding records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -244,20 +244,20 @@ class GetInvoiceXdrListRequest(Struct, kw_only=True):
     i_invoice: int
     """The unique ID of the invoice."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetInvoiceXdrListResponse(Struct, kw_only=True):
     """Result of Invoice.get_invoice_xdr_list."""
 
-    xdr_list: list[XDRInfo] | UnsetType = UNSET
+    xdr_list: list[XDRInfo] | None | UnsetType = UNSET
     """List of xdr records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -271,16 +271,16 @@ class GetUnpaidInvoicesAmountRequest(Struct, kw_only=True):
 class GetUnpaidInvoicesAmountResponse(Struct, kw_only=True):
     """Result of Invoice.get_unpaid_invoices_amount."""
 
-    amount: Decimal | UnsetType = UNSET
+    amount: Decimal | None | UnsetType = UNSET
     """Amount of money in the record's currency."""
 
-    overdue: Decimal | UnsetType = UNSET
+    overdue: Decimal | None | UnsetType = UNSET
 
 
 class InvoiceAdjustmentInfo(Struct, kw_only=True):
     """Adjustment (credit note) applied to an invoice."""
 
-    i_adjustment: int | UnsetType = UNSET
+    i_adjustment: int | None | UnsetType = UNSET
     """The unique ID of the adjustment."""
 
     i_invoice: int
@@ -289,23 +289,23 @@ class InvoiceAdjustmentInfo(Struct, kw_only=True):
     amount: Decimal
     """Amount of money in the record's currency."""
 
-    reason: str | UnsetType = UNSET
-    created: datetime | UnsetType = UNSET
+    reason: str | None | UnsetType = UNSET
+    created: datetime | None | UnsetType = UNSET
 
 
 class InvoiceTemplateBindingInfo(Struct, kw_only=True):
     """Invoice template chosen for a customer."""
 
-    i_binding: int | UnsetType = UNSET
+    i_binding: int | None | UnsetType = UNSET
     """The unique ID of the binding."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
     i_template: int
     """The unique ID of the template."""
 
-    effective_from: date | UnsetType = UNSET
+    effective_from: date | None | UnsetType = UNSET
 
 
 class MarkInvoicePaidRequest(Struct, kw_only=True):
@@ -314,14 +314,14 @@ class MarkInvoicePaidRequest(Struct, kw_only=True):
     i_invoice: int
     """The unique ID of the invoice."""
 
-    payment_date: date | UnsetType = UNSET
+    payment_date: date | None | UnsetType = UNSET
     """The payment date."""
 
 
 class MarkInvoicePaidResponse(Struct, kw_only=True):
     """Result of Invoice.mark_invoice_paid."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -335,7 +335,7 @@ class RecalculateInvoiceRequest(Struct, kw_only=True):
 class RecalculateInvoiceResponse(Struct, kw_only=True):
     """Result of Invoice.recalculate_invoice."""
 
-    invoice_info: InvoiceInfo | UnsetType = UNSET
+    invoice_info: InvoiceInfo | None | UnsetType = UNSET
     """The invoice record."""
 
 
@@ -349,7 +349,7 @@ class RegenerateInvoicePdfRequest(Struct, kw_only=True):
 class RegenerateInvoicePdfResponse(Struct, kw_only=True):
     """Result of Invoice.regenerate_invoice_pdf."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -359,14 +359,14 @@ class SendInvoiceRequest(Struct, kw_only=True):
     i_invoice: int
     """The unique ID of the invoice."""
 
-    email: str | UnsetType = UNSET
+    email: str | None | UnsetType = UNSET
     """Contact e-mail address."""
 
 
 class SendInvoiceResponse(Struct, kw_only=True):
     """Result of Invoice.send_invoice."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -380,7 +380,7 @@ class UpdateInvoiceTemplateBindingRequest(Struct, kw_only=True):
 class UpdateInvoiceTemplateBindingResponse(Struct, kw_only=True):
     """Result of Invoice.update_invoice_template_binding."""
 
-    i_invoice_template_binding: int | UnsetType = UNSET
+    i_invoice_template_binding: int | None | UnsetType = UNSET
     """The unique ID of the invoice template binding."""
 
 
@@ -390,7 +390,7 @@ class VoidInvoiceRequest(Struct, kw_only=True):
     i_invoice: int
     """The unique ID of the invoice."""
 
-    comment: str | UnsetType = UNSET
+    comment: str | None | UnsetType = UNSET
     """Comment shown in transaction history."""
 
     reason: str
@@ -400,5 +400,5 @@ class VoidInvoiceRequest(Struct, kw_only=True):
 class VoidInvoiceResponse(Struct, kw_only=True):
     """Result of Invoice.void_invoice."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""

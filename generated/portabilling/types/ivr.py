@@ -54,7 +54,7 @@ class AddIVRPromptRequest(Struct, kw_only=True):
 class AddIVRPromptResponse(Struct, kw_only=True):
     """Result of IVR.add_prompt."""
 
-    i_prompt: int | UnsetType = UNSET
+    i_prompt: int | None | UnsetType = UNSET
     """The unique ID of the prompt."""
 
 
@@ -68,7 +68,7 @@ class AddIvrApplicationRequest(Struct, kw_only=True):
 class AddIvrApplicationResponse(Struct, kw_only=True):
     """Result of IVR.add_ivr_application."""
 
-    i_ivr_application: int | UnsetType = UNSET
+    i_ivr_application: int | None | UnsetType = UNSET
     """The unique ID of the ivr application."""
 
 
@@ -85,7 +85,7 @@ class AddIvrScheduleRequest(Struct, kw_only=True):
 class AddIvrScheduleResponse(Struct, kw_only=True):
     """Result of IVR.add_ivr_schedule."""
 
-    i_ivr_schedule: int | UnsetType = UNSET
+    i_ivr_schedule: int | None | UnsetType = UNSET
     """The unique ID of the ivr schedule."""
 
 
@@ -99,7 +99,7 @@ class DeleteIVRPromptRequest(Struct, kw_only=True):
 class DeleteIVRPromptResponse(Struct, kw_only=True):
     """Result of IVR.delete_prompt."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -113,7 +113,7 @@ class DeleteIvrApplicationRequest(Struct, kw_only=True):
 class DeleteIvrApplicationResponse(Struct, kw_only=True):
     """Result of IVR.delete_ivr_application."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -127,7 +127,7 @@ class DeleteIvrScheduleRequest(Struct, kw_only=True):
 class DeleteIvrScheduleResponse(Struct, kw_only=True):
     """Result of IVR.delete_ivr_schedule."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -137,57 +137,57 @@ class GetIVRPromptListRequest(Struct, kw_only=True):
     i_ivr_application: int
     """The unique ID of the ivr application."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetIVRPromptListResponse(Struct, kw_only=True):
     """Result of IVR.get_prompt_list."""
 
-    prompt_list: list[PromptInfo] | UnsetType = UNSET
+    prompt_list: list[PromptInfo] | None | UnsetType = UNSET
     """List of prompt records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
 class GetIvrApplicationInfoRequest(Struct, kw_only=True):
     """Parameters of IVR.get_ivr_application_info."""
 
-    i_ivr_application: int | UnsetType = UNSET
+    i_ivr_application: int | None | UnsetType = UNSET
     """The unique ID of the ivr application."""
 
 
 class GetIvrApplicationInfoResponse(Struct, kw_only=True):
     """Result of IVR.get_ivr_application_info."""
 
-    ivr_application_info: IVRApplicationInfo | UnsetType = UNSET
+    ivr_application_info: IVRApplicationInfo | None | UnsetType = UNSET
     """The ivr application record."""
 
 
 class GetIvrApplicationListRequest(Struct, kw_only=True):
     """Parameters of IVR.get_ivr_application_list."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetIvrApplicationListResponse(Struct, kw_only=True):
     """Result of IVR.get_ivr_application_list."""
 
-    ivr_application_list: list[IVRApplicationInfo] | UnsetType = UNSET
+    ivr_application_list: list[IVRApplicationInfo] | None | UnsetType = UNSET
     """List of ivr application records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -197,68 +197,68 @@ class GetIvrScheduleListRequest(Struct, kw_only=True):
     i_ivr_application: int
     """The unique ID of the ivr application."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetIvrScheduleListResponse(Struct, kw_only=True):
     """Result of IVR.get_ivr_schedule_list."""
 
-    ivr_schedule_list: list[IVRScheduleInfo] | UnsetType = UNSET
+    ivr_schedule_list: list[IVRScheduleInfo] | None | UnsetType = UNSET
     """List of ivr schedule records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
 class IVRApplicationInfo(Struct, kw_only=True):
     """IVR application."""
 
-    i_ivr_application: int | UnsetType = UNSET
+    i_ivr_application: int | None | UnsetType = UNSET
     """The unique ID of the ivr application."""
 
     name: str
     """Display name of the record."""
 
-    entry_point: str | UnsetType = UNSET
-    description: str | UnsetType = UNSET
+    entry_point: str | None | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
     """Free-form description."""
 
-    settings: Any | UnsetType = UNSET
+    settings: Any | None | UnsetType = UNSET
 
 
 class IVRScheduleInfo(Struct, kw_only=True):
     """Schedule of an IVR application."""
 
-    i_ivr_schedule: int | UnsetType = UNSET
+    i_ivr_schedule: int | None | UnsetType = UNSET
     """The unique ID of the ivr schedule."""
 
-    i_ivr_application: int | UnsetType = UNSET
+    i_ivr_application: int | None | UnsetType = UNSET
     """The unique ID of the ivr application."""
 
     period: str
-    entry_point: str | UnsetType = UNSET
+    entry_point: str | None | UnsetType = UNSET
 
 
 class PromptInfo(Struct, kw_only=True):
     """Voice prompt."""
 
-    i_prompt: int | UnsetType = UNSET
+    i_prompt: int | None | UnsetType = UNSET
     """The unique ID of the prompt."""
 
     name: str
     """Display name of the record."""
 
-    i_lang: str | UnsetType = UNSET
+    i_lang: str | None | UnsetType = UNSET
     """The unique ID of the language."""
 
-    file: bytes | UnsetType = UNSET
+    file: bytes | None | UnsetType = UNSET
     """File contents (base64 encoded)."""
 
-    mime_type: str | UnsetType = UNSET
+    mime_type: str | None | UnsetType = UNSET
     """MIME type of the file."""
 
 
@@ -272,7 +272,7 @@ class UpdateIVRPromptRequest(Struct, kw_only=True):
 class UpdateIVRPromptResponse(Struct, kw_only=True):
     """Result of IVR.update_prompt."""
 
-    i_prompt: int | UnsetType = UNSET
+    i_prompt: int | None | UnsetType = UNSET
     """The unique ID of the prompt."""
 
 
@@ -286,7 +286,7 @@ class UpdateIvrApplicationRequest(Struct, kw_only=True):
 class UpdateIvrApplicationResponse(Struct, kw_only=True):
     """Result of IVR.update_ivr_application."""
 
-    i_ivr_application: int | UnsetType = UNSET
+    i_ivr_application: int | None | UnsetType = UNSET
     """The unique ID of the ivr application."""
 
 
@@ -300,5 +300,5 @@ class UpdateIvrScheduleRequest(Struct, kw_only=True):
 class UpdateIvrScheduleResponse(Struct, kw_only=True):
     """Result of IVR.update_ivr_schedule."""
 
-    i_ivr_schedule: int | UnsetType = UNSET
+    i_ivr_schedule: int | None | UnsetType = UNSET
     """The unique ID of the ivr schedule."""

@@ -45,7 +45,7 @@ class AddLocationRequest(Struct, kw_only=True):
 class AddLocationResponse(Struct, kw_only=True):
     """Result of Location.add_location."""
 
-    i_location: int | UnsetType = UNSET
+    i_location: int | None | UnsetType = UNSET
     """The unique ID of the location."""
 
 
@@ -62,7 +62,7 @@ class AddLocationZoneRequest(Struct, kw_only=True):
 class AddLocationZoneResponse(Struct, kw_only=True):
     """Result of Location.add_location_zone."""
 
-    i_location_zone: int | UnsetType = UNSET
+    i_location_zone: int | None | UnsetType = UNSET
     """The unique ID of the location zone."""
 
 
@@ -76,7 +76,7 @@ class DeleteLocationRequest(Struct, kw_only=True):
 class DeleteLocationResponse(Struct, kw_only=True):
     """Result of Location.delete_location."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -90,7 +90,7 @@ class DeleteLocationZoneRequest(Struct, kw_only=True):
 class DeleteLocationZoneResponse(Struct, kw_only=True):
     """Result of Location.delete_location_zone."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -104,44 +104,44 @@ class GetEmergencyLocationRequest(Struct, kw_only=True):
 class GetEmergencyLocationResponse(Struct, kw_only=True):
     """Result of Location.get_emergency_location."""
 
-    location_info: LocationInfo | UnsetType = UNSET
+    location_info: LocationInfo | None | UnsetType = UNSET
     """The location record."""
 
 
 class GetLocationInfoRequest(Struct, kw_only=True):
     """Parameters of Location.get_location_info."""
 
-    i_location: int | UnsetType = UNSET
+    i_location: int | None | UnsetType = UNSET
     """The unique ID of the location."""
 
 
 class GetLocationInfoResponse(Struct, kw_only=True):
     """Result of Location.get_location_info."""
 
-    location_info: LocationInfo | UnsetType = UNSET
+    location_info: LocationInfo | None | UnsetType = UNSET
     """The location record."""
 
 
 class GetLocationListRequest(Struct, kw_only=True):
     """Parameters of Location.get_location_list."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetLocationListResponse(Struct, kw_only=True):
     """Result of Location.get_location_list."""
 
-    location_list: list[LocationInfo] | UnsetType = UNSET
+    location_list: list[LocationInfo] | None | UnsetType = UNSET
     """List of location records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -151,64 +151,64 @@ class GetLocationZoneListRequest(Struct, kw_only=True):
     i_customer: int
     """The unique ID of the customer."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetLocationZoneListResponse(Struct, kw_only=True):
     """Result of Location.get_location_zone_list."""
 
-    location_zone_list: list[LocationZoneInfo] | UnsetType = UNSET
+    location_zone_list: list[LocationZoneInfo] | None | UnsetType = UNSET
     """List of location zone records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
 class LocationInfo(Struct, kw_only=True):
     """Service address."""
 
-    i_location: int | UnsetType = UNSET
+    i_location: int | None | UnsetType = UNSET
     """The unique ID of the location."""
 
     i_customer: int
     """The unique ID of the customer."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    address: str | UnsetType = UNSET
-    city: str | UnsetType = UNSET
+    address: str | None | UnsetType = UNSET
+    city: str | None | UnsetType = UNSET
     """City of the billing address."""
 
-    zip: str | UnsetType = UNSET
+    zip: str | None | UnsetType = UNSET
     """Postal code."""
 
-    country: str | UnsetType = UNSET
+    country: str | None | UnsetType = UNSET
     """Country code (ISO 3166-1 alpha-2)."""
 
-    latitude: float | UnsetType = UNSET
-    longitude: float | UnsetType = UNSET
-    emergency: YesNo | UnsetType = UNSET
-    validated: YesNo | UnsetType = UNSET
+    latitude: float | None | UnsetType = UNSET
+    longitude: float | None | UnsetType = UNSET
+    emergency: YesNo | None | UnsetType = UNSET
+    validated: YesNo | None | UnsetType = UNSET
 
 
 class LocationZoneInfo(Struct, kw_only=True):
     """Zone grouping service locations."""
 
-    i_zone: int | UnsetType = UNSET
+    i_zone: int | None | UnsetType = UNSET
     """The unique ID of the zone."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
     name: str
     """Display name of the record."""
 
-    locations: list[LocationInfo] | UnsetType = UNSET
+    locations: list[LocationInfo] | None | UnsetType = UNSET
 
 
 class UpdateLocationRequest(Struct, kw_only=True):
@@ -221,7 +221,7 @@ class UpdateLocationRequest(Struct, kw_only=True):
 class UpdateLocationResponse(Struct, kw_only=True):
     """Result of Location.update_location."""
 
-    i_location: int | UnsetType = UNSET
+    i_location: int | None | UnsetType = UNSET
     """The unique ID of the location."""
 
 
@@ -235,7 +235,7 @@ class UpdateLocationZoneRequest(Struct, kw_only=True):
 class UpdateLocationZoneResponse(Struct, kw_only=True):
     """Result of Location.update_location_zone."""
 
-    i_location_zone: int | UnsetType = UNSET
+    i_location_zone: int | None | UnsetType = UNSET
     """The unique ID of the location zone."""
 
 
@@ -249,5 +249,5 @@ class ValidateLocationRequest(Struct, kw_only=True):
 class ValidateLocationResponse(Struct, kw_only=True):
     """Result of Location.validate_location."""
 
-    valid: bool | UnsetType = UNSET
-    suggestions: list[LocationInfo] | UnsetType = UNSET
+    valid: bool | None | UnsetType = UNSET
+    suggestions: list[LocationInfo] | None | UnsetType = UNSET

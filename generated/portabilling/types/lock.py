@@ -27,26 +27,26 @@ class AcquireLockRequest(Struct, kw_only=True):
     i_object: int
     """The unique ID of the object."""
 
-    ttl: int | UnsetType = UNSET
+    ttl: int | None | UnsetType = UNSET
 
 
 class AcquireLockResponse(Struct, kw_only=True):
     """Result of Lock.acquire_lock."""
 
-    lock_id: str | UnsetType = UNSET
-    expires: datetime | UnsetType = UNSET
+    lock_id: str | None | UnsetType = UNSET
+    expires: datetime | None | UnsetType = UNSET
 
 
 class GetLockListRequest(Struct, kw_only=True):
     """Parameters of Lock.get_lock_list."""
 
-    object_: str | UnsetType = field(default=UNSET, name="object")
+    object_: str | None | UnsetType = field(default=UNSET, name="object")
 
 
 class GetLockListResponse(Struct, kw_only=True):
     """Result of Lock.get_lock_list."""
 
-    lock_ids: list[str] | UnsetType = UNSET
+    lock_ids: list[str] | None | UnsetType = UNSET
 
 
 class ReleaseLockRequest(Struct, kw_only=True):
@@ -58,5 +58,5 @@ class ReleaseLockRequest(Struct, kw_only=True):
 class ReleaseLockResponse(Struct, kw_only=True):
     """Result of Lock.release_lock."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""

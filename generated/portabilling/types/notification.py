@@ -82,7 +82,7 @@ class AddNotificationMessageTemplateRequest(Struct, kw_only=True):
 class AddNotificationMessageTemplateResponse(Struct, kw_only=True):
     """Result of Notification.add_message_template."""
 
-    i_message_template: int | UnsetType = UNSET
+    i_message_template: int | None | UnsetType = UNSET
     """The unique ID of the message template."""
 
 
@@ -99,7 +99,7 @@ class AddNotificationRuleRequest(Struct, kw_only=True):
 class AddNotificationRuleResponse(Struct, kw_only=True):
     """Result of Notification.add_notification_rule."""
 
-    i_notification_rule: int | UnsetType = UNSET
+    i_notification_rule: int | None | UnsetType = UNSET
     """The unique ID of the notification rule."""
 
 
@@ -113,7 +113,7 @@ class AddNotificationWebhookRequest(Struct, kw_only=True):
 class AddNotificationWebhookResponse(Struct, kw_only=True):
     """Result of Notification.add_webhook."""
 
-    i_webhook: int | UnsetType = UNSET
+    i_webhook: int | None | UnsetType = UNSET
     """The unique ID of the webhook."""
 
 
@@ -127,7 +127,7 @@ class DeleteNotificationMessageTemplateRequest(Struct, kw_only=True):
 class DeleteNotificationMessageTemplateResponse(Struct, kw_only=True):
     """Result of Notification.delete_message_template."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -141,7 +141,7 @@ class DeleteNotificationRuleRequest(Struct, kw_only=True):
 class DeleteNotificationRuleResponse(Struct, kw_only=True):
     """Result of Notification.delete_notification_rule."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -155,7 +155,7 @@ class DeleteNotificationWebhookRequest(Struct, kw_only=True):
 class DeleteNotificationWebhookResponse(Struct, kw_only=True):
     """Result of Notification.delete_webhook."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -166,31 +166,31 @@ class GetNotificationEventTypeListRequest(Struct, kw_only=True):
 class GetNotificationEventTypeListResponse(Struct, kw_only=True):
     """Result of Notification.get_event_type_list."""
 
-    event_types: list[str] | UnsetType = UNSET
+    event_types: list[str] | None | UnsetType = UNSET
 
 
 class GetNotificationListRequest(Struct, kw_only=True):
     """Parameters of Notification.get_notification_list."""
 
-    object_: str | UnsetType = field(default=UNSET, name="object")
-    i_object: int | UnsetType = UNSET
+    object_: str | None | UnsetType = field(default=UNSET, name="object")
+    i_object: int | None | UnsetType = UNSET
     """The unique ID of the object."""
 
-    acknowledged: YesNo | UnsetType = UNSET
-    limit: int | UnsetType = UNSET
+    acknowledged: YesNo | None | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetNotificationListResponse(Struct, kw_only=True):
     """Result of Notification.get_notification_list."""
 
-    notification_list: list[NotificationInfo] | UnsetType = UNSET
+    notification_list: list[NotificationInfo] | None | UnsetType = UNSET
     """List of notification records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -200,20 +200,20 @@ class GetNotificationMessageTemplateListRequest(Struct, kw_only=True):
     i_env: int
     """The unique ID of the environment (virtual billing environment)."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetNotificationMessageTemplateListResponse(Struct, kw_only=True):
     """Result of Notification.get_message_template_list."""
 
-    message_template_list: list[MessageTemplateInfo] | UnsetType = UNSET
+    message_template_list: list[MessageTemplateInfo] | None | UnsetType = UNSET
     """List of message template records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -223,108 +223,108 @@ class GetNotificationRuleListRequest(Struct, kw_only=True):
     i_customer: int
     """The unique ID of the customer."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetNotificationRuleListResponse(Struct, kw_only=True):
     """Result of Notification.get_notification_rule_list."""
 
-    notification_rule_list: list[NotificationRuleInfo] | UnsetType = UNSET
+    notification_rule_list: list[NotificationRuleInfo] | None | UnsetType = UNSET
     """List of notification rule records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
 class GetNotificationWebhookInfoRequest(Struct, kw_only=True):
     """Parameters of Notification.get_webhook_info."""
 
-    i_webhook: int | UnsetType = UNSET
+    i_webhook: int | None | UnsetType = UNSET
     """The unique ID of the webhook."""
 
 
 class GetNotificationWebhookInfoResponse(Struct, kw_only=True):
     """Result of Notification.get_webhook_info."""
 
-    webhook_info: WebhookInfo | UnsetType = UNSET
+    webhook_info: WebhookInfo | None | UnsetType = UNSET
     """The webhook record."""
 
 
 class GetNotificationWebhookListRequest(Struct, kw_only=True):
     """Parameters of Notification.get_webhook_list."""
 
-    active: YesNo | UnsetType = UNSET
-    limit: int | UnsetType = UNSET
+    active: YesNo | None | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetNotificationWebhookListResponse(Struct, kw_only=True):
     """Result of Notification.get_webhook_list."""
 
-    webhook_list: list[WebhookInfo] | UnsetType = UNSET
+    webhook_list: list[WebhookInfo] | None | UnsetType = UNSET
     """List of webhook records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
 class MessageTemplateInfo(Struct, kw_only=True):
     """Template of a notification message."""
 
-    i_message_template: int | UnsetType = UNSET
+    i_message_template: int | None | UnsetType = UNSET
     """The unique ID of the message template."""
 
-    i_env: int | UnsetType = UNSET
+    i_env: int | None | UnsetType = UNSET
     """The unique ID of the environment (virtual billing environment)."""
 
     event_type: str
-    subject: str | UnsetType = UNSET
-    body: str | UnsetType = UNSET
-    i_lang: str | UnsetType = UNSET
+    subject: str | None | UnsetType = UNSET
+    body: str | None | UnsetType = UNSET
+    i_lang: str | None | UnsetType = UNSET
     """The unique ID of the language."""
 
-    format: str | UnsetType = UNSET
+    format: str | None | UnsetType = UNSET
 
 
 class NotificationInfo(Struct, kw_only=True):
     """A notification event."""
 
-    i_notification: int | UnsetType = UNSET
+    i_notification: int | None | UnsetType = UNSET
     """The unique ID of the notification."""
 
     type_: str = field(name="type")
     """Type of the record."""
 
-    object_: str | UnsetType = field(default=UNSET, name="object")
-    i_object: int | UnsetType = UNSET
+    object_: str | None | UnsetType = field(default=UNSET, name="object")
+    i_object: int | None | UnsetType = UNSET
     """The unique ID of the object."""
 
-    created: datetime | UnsetType = UNSET
-    payload: Any | UnsetType = UNSET
-    acknowledged: YesNo | UnsetType = UNSET
-    severity: int | UnsetType = UNSET
+    created: datetime | None | UnsetType = UNSET
+    payload: Any | None | UnsetType = UNSET
+    acknowledged: YesNo | None | UnsetType = UNSET
+    severity: int | None | UnsetType = UNSET
 
 
 class NotificationRuleInfo(Struct, kw_only=True):
     """Rule that sends notifications for events."""
 
-    i_notification_rule: int | UnsetType = UNSET
+    i_notification_rule: int | None | UnsetType = UNSET
     """The unique ID of the notification rule."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
     event_type: str
-    channel: str | UnsetType = UNSET
-    recipient: str | UnsetType = UNSET
-    active: YesNo | UnsetType = UNSET
+    channel: str | None | UnsetType = UNSET
+    recipient: str | None | UnsetType = UNSET
+    active: YesNo | None | UnsetType = UNSET
 
 
 class SendTestNotificationRequest(Struct, kw_only=True):
@@ -337,8 +337,8 @@ class SendTestNotificationRequest(Struct, kw_only=True):
 class SendTestNotificationResponse(Struct, kw_only=True):
     """Result of Notification.send_test_notification."""
 
-    status_code: int | UnsetType = UNSET
-    response_body: str | UnsetType = UNSET
+    status_code: int | None | UnsetType = UNSET
+    response_body: str | None | UnsetType = UNSET
 
 
 class SubscribeNotificationRequest(Struct, kw_only=True):
@@ -352,7 +352,7 @@ class SubscribeNotificationRequest(Struct, kw_only=True):
 class SubscribeNotificationResponse(Struct, kw_only=True):
     """Result of Notification.subscribe."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -367,7 +367,7 @@ class UnsubscribeNotificationRequest(Struct, kw_only=True):
 class UnsubscribeNotificationResponse(Struct, kw_only=True):
     """Result of Notification.unsubscribe."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -381,7 +381,7 @@ class UpdateNotificationMessageTemplateRequest(Struct, kw_only=True):
 class UpdateNotificationMessageTemplateResponse(Struct, kw_only=True):
     """Result of Notification.update_message_template."""
 
-    i_message_template: int | UnsetType = UNSET
+    i_message_template: int | None | UnsetType = UNSET
     """The unique ID of the message template."""
 
 
@@ -395,7 +395,7 @@ class UpdateNotificationRuleRequest(Struct, kw_only=True):
 class UpdateNotificationRuleResponse(Struct, kw_only=True):
     """Result of Notification.update_notification_rule."""
 
-    i_notification_rule: int | UnsetType = UNSET
+    i_notification_rule: int | None | UnsetType = UNSET
     """The unique ID of the notification rule."""
 
 
@@ -409,21 +409,21 @@ class UpdateNotificationWebhookRequest(Struct, kw_only=True):
 class UpdateNotificationWebhookResponse(Struct, kw_only=True):
     """Result of Notification.update_webhook."""
 
-    i_webhook: int | UnsetType = UNSET
+    i_webhook: int | None | UnsetType = UNSET
     """The unique ID of the webhook."""
 
 
 class WebhookInfo(Struct, kw_only=True):
     """HTTP callback for notifications."""
 
-    i_webhook: int | UnsetType = UNSET
+    i_webhook: int | None | UnsetType = UNSET
     """The unique ID of the webhook."""
 
     url: str
-    method: str | UnsetType = UNSET
-    content_type: str | UnsetType = field(default=UNSET, name="content-type")
-    x_signature_key: str | UnsetType = field(default=UNSET, name="x-signature-key")
-    headers: list[WebhookHeader] | UnsetType = UNSET
-    active: YesNo | UnsetType = UNSET
-    i_event_group: int | UnsetType = UNSET
+    method: str | None | UnsetType = UNSET
+    content_type: str | None | UnsetType = field(default=UNSET, name="content-type")
+    x_signature_key: str | None | UnsetType = field(default=UNSET, name="x-signature-key")
+    headers: list[WebhookHeader] | None | UnsetType = UNSET
+    active: YesNo | None | UnsetType = UNSET
+    i_event_group: int | None | UnsetType = UNSET
     """The unique ID of the event group."""

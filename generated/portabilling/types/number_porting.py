@@ -52,7 +52,7 @@ class AddNumberPortingDocumentRequest(Struct, kw_only=True):
 class AddNumberPortingDocumentResponse(Struct, kw_only=True):
     """Result of NumberPorting.add_porting_document."""
 
-    i_porting_document: int | UnsetType = UNSET
+    i_porting_document: int | None | UnsetType = UNSET
     """The unique ID of the porting document."""
 
 
@@ -66,7 +66,7 @@ class AddNumberPortingRequestRequest(Struct, kw_only=True):
 class AddNumberPortingRequestResponse(Struct, kw_only=True):
     """Result of NumberPorting.add_porting_request."""
 
-    i_porting_request: int | UnsetType = UNSET
+    i_porting_request: int | None | UnsetType = UNSET
     """The unique ID of the porting request."""
 
 
@@ -76,13 +76,13 @@ class CancelNumberPortingRequestRequest(Struct, kw_only=True):
     i_porting_request: int
     """The unique ID of the porting request."""
 
-    reason: str | UnsetType = UNSET
+    reason: str | None | UnsetType = UNSET
 
 
 class CancelNumberPortingRequestResponse(Struct, kw_only=True):
     """Result of NumberPorting.cancel_porting_request."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -96,7 +96,7 @@ class DeleteNumberPortingDocumentRequest(Struct, kw_only=True):
 class DeleteNumberPortingDocumentResponse(Struct, kw_only=True):
     """Result of NumberPorting.delete_porting_document."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -110,7 +110,7 @@ class DeleteNumberPortingRequestRequest(Struct, kw_only=True):
 class DeleteNumberPortingRequestResponse(Struct, kw_only=True):
     """Result of NumberPorting.delete_porting_request."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -120,58 +120,58 @@ class GetNumberPortingDocumentListRequest(Struct, kw_only=True):
     i_porting_request: int
     """The unique ID of the porting request."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetNumberPortingDocumentListResponse(Struct, kw_only=True):
     """Result of NumberPorting.get_porting_document_list."""
 
-    porting_document_list: list[PortingDocumentInfo] | UnsetType = UNSET
+    porting_document_list: list[PortingDocumentInfo] | None | UnsetType = UNSET
     """List of porting document records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
 class GetNumberPortingRequestInfoRequest(Struct, kw_only=True):
     """Parameters of NumberPorting.get_porting_request_info."""
 
-    i_porting_request: int | UnsetType = UNSET
+    i_porting_request: int | None | UnsetType = UNSET
     """The unique ID of the porting request."""
 
 
 class GetNumberPortingRequestInfoResponse(Struct, kw_only=True):
     """Result of NumberPorting.get_porting_request_info."""
 
-    porting_request_info: PortingRequestInfo | UnsetType = UNSET
+    porting_request_info: PortingRequestInfo | None | UnsetType = UNSET
     """The porting request record."""
 
 
 class GetNumberPortingRequestListRequest(Struct, kw_only=True):
     """Parameters of NumberPorting.get_porting_request_list."""
 
-    status: PortingStatus | UnsetType = UNSET
-    i_account: int | UnsetType = UNSET
+    status: PortingStatus | None | UnsetType = UNSET
+    i_account: int | None | UnsetType = UNSET
     """The unique ID of the account."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetNumberPortingRequestListResponse(Struct, kw_only=True):
     """Result of NumberPorting.get_porting_request_list."""
 
-    porting_request_list: list[PortingRequestInfo] | UnsetType = UNSET
+    porting_request_list: list[PortingRequestInfo] | None | UnsetType = UNSET
     """List of porting request records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -185,46 +185,46 @@ class GetNumberPortingStatusHistoryRequest(Struct, kw_only=True):
 class GetNumberPortingStatusHistoryResponse(Struct, kw_only=True):
     """Result of NumberPorting.get_porting_status_history."""
 
-    statuses: list[PortingStatus] | UnsetType = UNSET
+    statuses: list[PortingStatus] | None | UnsetType = UNSET
 
 
 class PortingDocumentInfo(Struct, kw_only=True):
     """Document of a porting request."""
 
-    i_porting_document: int | UnsetType = UNSET
+    i_porting_document: int | None | UnsetType = UNSET
     """The unique ID of the porting document."""
 
-    i_porting_request: int | UnsetType = UNSET
+    i_porting_request: int | None | UnsetType = UNSET
     """The unique ID of the porting request."""
 
     file_name: str
     """Name of the file."""
 
-    file: bytes | UnsetType = UNSET
+    file: bytes | None | UnsetType = UNSET
     """File contents (base64 encoded)."""
 
-    mime_type: str | UnsetType = UNSET
+    mime_type: str | None | UnsetType = UNSET
     """MIME type of the file."""
 
 
 class PortingRequestInfo(Struct, kw_only=True):
     """Number porting request."""
 
-    i_porting_request: int | UnsetType = UNSET
+    i_porting_request: int | None | UnsetType = UNSET
     """The unique ID of the porting request."""
 
     number: str
-    donor_operator: str | UnsetType = UNSET
-    recipient_operator: str | UnsetType = UNSET
-    status: PortingStatus | UnsetType = UNSET
-    requested_date: date | UnsetType = UNSET
+    donor_operator: str | None | UnsetType = UNSET
+    recipient_operator: str | None | UnsetType = UNSET
+    status: PortingStatus | None | UnsetType = UNSET
+    requested_date: date | None | UnsetType = UNSET
     """The requested date."""
 
     completed: datetime | None | UnsetType = UNSET
-    i_account: int | UnsetType = UNSET
+    i_account: int | None | UnsetType = UNSET
     """The unique ID of the account."""
 
-    documents: list[CustomerDocumentInfo] | UnsetType = UNSET
+    documents: list[CustomerDocumentInfo] | None | UnsetType = UNSET
 
 
 class SubmitNumberPortingRequestRequest(Struct, kw_only=True):
@@ -237,7 +237,7 @@ class SubmitNumberPortingRequestRequest(Struct, kw_only=True):
 class SubmitNumberPortingRequestResponse(Struct, kw_only=True):
     """Result of NumberPorting.submit_porting_request."""
 
-    status: PortingStatus | UnsetType = UNSET
+    status: PortingStatus | None | UnsetType = UNSET
 
 
 class UpdateNumberPortingDocumentRequest(Struct, kw_only=True):
@@ -250,7 +250,7 @@ class UpdateNumberPortingDocumentRequest(Struct, kw_only=True):
 class UpdateNumberPortingDocumentResponse(Struct, kw_only=True):
     """Result of NumberPorting.update_porting_document."""
 
-    i_porting_document: int | UnsetType = UNSET
+    i_porting_document: int | None | UnsetType = UNSET
     """The unique ID of the porting document."""
 
 
@@ -264,5 +264,5 @@ class UpdateNumberPortingRequestRequest(Struct, kw_only=True):
 class UpdateNumberPortingRequestResponse(Struct, kw_only=True):
     """Result of NumberPorting.update_porting_request."""
 
-    i_porting_request: int | UnsetType = UNSET
+    i_porting_request: int | None | UnsetType = UNSET
     """The unique ID of the porting request."""

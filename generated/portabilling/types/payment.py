@@ -85,7 +85,7 @@ class AddAutoPaymentRuleRequest(Struct, kw_only=True):
 class AddAutoPaymentRuleResponse(Struct, kw_only=True):
     """Result of Payment.add_auto_payment_rule."""
 
-    i_auto_payment_rule: int | UnsetType = UNSET
+    i_auto_payment_rule: int | None | UnsetType = UNSET
     """The unique ID of the auto payment rule."""
 
 
@@ -102,7 +102,7 @@ class AddPaymentPlanRequest(Struct, kw_only=True):
 class AddPaymentPlanResponse(Struct, kw_only=True):
     """Result of Payment.add_payment_plan."""
 
-    i_payment_plan: int | UnsetType = UNSET
+    i_payment_plan: int | None | UnsetType = UNSET
     """The unique ID of the payment plan."""
 
 
@@ -119,7 +119,7 @@ class AddPaymentSystemRequest(Struct, kw_only=True):
 class AddPaymentSystemResponse(Struct, kw_only=True):
     """Result of Payment.add_payment_system."""
 
-    i_payment_system: int | UnsetType = UNSET
+    i_payment_system: int | None | UnsetType = UNSET
     """The unique ID of the payment system."""
 
 
@@ -132,34 +132,34 @@ class AllocatePaymentRequest(Struct, kw_only=True):
     i_invoice: int
     """The unique ID of the invoice."""
 
-    amount: Decimal | UnsetType = UNSET
+    amount: Decimal | None | UnsetType = UNSET
     """Amount of money in the record's currency."""
 
 
 class AllocatePaymentResponse(Struct, kw_only=True):
     """Result of Payment.allocate_payment."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
 class AutoPaymentRuleInfo(Struct, kw_only=True):
     """Automatic top-up rule."""
 
-    i_auto_payment: int | UnsetType = UNSET
+    i_auto_payment: int | None | UnsetType = UNSET
     """The unique ID of the auto payment."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
     threshold: Decimal
     amount: Decimal
     """Amount of money in the record's currency."""
 
-    i_payment_method: int | UnsetType = UNSET
+    i_payment_method: int | None | UnsetType = UNSET
     """The unique ID of the payment method."""
 
-    active: YesNo | UnsetType = UNSET
+    active: YesNo | None | UnsetType = UNSET
 
 
 class CapturePaymentRequest(Struct, kw_only=True):
@@ -168,14 +168,14 @@ class CapturePaymentRequest(Struct, kw_only=True):
     i_payment_transaction: int
     """The unique ID of the payment transaction."""
 
-    amount: float | UnsetType = UNSET
+    amount: float | None | UnsetType = UNSET
     """Amount of money in the record's currency."""
 
 
 class CapturePaymentResponse(Struct, kw_only=True):
     """Result of Payment.capture_payment."""
 
-    payment_info: PaymentInfo | UnsetType = UNSET
+    payment_info: PaymentInfo | None | UnsetType = UNSET
     """The payment record."""
 
 
@@ -189,24 +189,24 @@ class DeleteAutoPaymentRuleRequest(Struct, kw_only=True):
 class DeleteAutoPaymentRuleResponse(Struct, kw_only=True):
     """Result of Payment.delete_auto_payment_rule."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
 class DeletePaymentMethodRequest(Struct, kw_only=True):
     """Parameters of Payment.delete_payment_method."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    i_account: int | UnsetType = UNSET
+    i_account: int | None | UnsetType = UNSET
     """The unique ID of the account."""
 
 
 class DeletePaymentMethodResponse(Struct, kw_only=True):
     """Result of Payment.delete_payment_method."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -220,7 +220,7 @@ class DeletePaymentPlanRequest(Struct, kw_only=True):
 class DeletePaymentPlanResponse(Struct, kw_only=True):
     """Result of Payment.delete_payment_plan."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -234,7 +234,7 @@ class DeletePaymentSystemRequest(Struct, kw_only=True):
 class DeletePaymentSystemResponse(Struct, kw_only=True):
     """Result of Payment.delete_payment_system."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -244,20 +244,20 @@ class GetAutoPaymentRuleListRequest(Struct, kw_only=True):
     i_customer: int
     """The unique ID of the customer."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetAutoPaymentRuleListResponse(Struct, kw_only=True):
     """Result of Payment.get_auto_payment_rule_list."""
 
-    auto_payment_rule_list: list[AutoPaymentRuleInfo] | UnsetType = UNSET
+    auto_payment_rule_list: list[AutoPaymentRuleInfo] | None | UnsetType = UNSET
     """List of auto payment rule records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -271,56 +271,56 @@ class GetPaymentInfoRequest(Struct, kw_only=True):
 class GetPaymentInfoResponse(Struct, kw_only=True):
     """Result of Payment.get_payment_info."""
 
-    payment_info: PaymentInfo | UnsetType = UNSET
+    payment_info: PaymentInfo | None | UnsetType = UNSET
     """The payment record."""
 
 
 class GetPaymentListRequest(Struct, kw_only=True):
     """Parameters of Payment.get_payment_list."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    i_account: int | UnsetType = UNSET
+    i_account: int | None | UnsetType = UNSET
     """The unique ID of the account."""
 
-    from_date: datetime | UnsetType = UNSET
+    from_date: datetime | None | UnsetType = UNSET
     """The from date."""
 
-    to_date: datetime | UnsetType = UNSET
+    to_date: datetime | None | UnsetType = UNSET
     """The to date."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetPaymentListResponse(Struct, kw_only=True):
     """Result of Payment.get_payment_list."""
 
-    payment_list: list[PaymentInfo] | UnsetType = UNSET
+    payment_list: list[PaymentInfo] | None | UnsetType = UNSET
     """List of payment records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
 class GetPaymentMethodInfoRequest(Struct, kw_only=True):
     """Parameters of Payment.get_payment_method_info."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    i_account: int | UnsetType = UNSET
+    i_account: int | None | UnsetType = UNSET
     """The unique ID of the account."""
 
 
 class GetPaymentMethodInfoResponse(Struct, kw_only=True):
     """Result of Payment.get_payment_method_info."""
 
-    payment_method_info: PaymentMethodInfo | UnsetType = UNSET
+    payment_method_info: PaymentMethodInfo | None | UnsetType = UNSET
     """The payment method record."""
 
 
@@ -331,7 +331,7 @@ class GetPaymentMethodListRequest(Struct, kw_only=True):
 class GetPaymentMethodListResponse(Struct, kw_only=True):
     """Result of Payment.get_payment_method_list."""
 
-    payment_methods: list[str] | UnsetType = UNSET
+    payment_methods: list[str] | None | UnsetType = UNSET
 
 
 class GetPaymentPlanListRequest(Struct, kw_only=True):
@@ -340,20 +340,20 @@ class GetPaymentPlanListRequest(Struct, kw_only=True):
     i_customer: int
     """The unique ID of the customer."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetPaymentPlanListResponse(Struct, kw_only=True):
     """Result of Payment.get_payment_plan_list."""
 
-    payment_plan_list: list[PaymentPlanInfo] | UnsetType = UNSET
+    payment_plan_list: list[PaymentPlanInfo] | None | UnsetType = UNSET
     """List of payment plan records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -370,30 +370,30 @@ class GetPaymentReceiptResponse(Struct, kw_only=True):
     file: bytes
     """File contents (base64 encoded)."""
 
-    file_name: str | UnsetType = UNSET
+    file_name: str | None | UnsetType = UNSET
     """Name of the file."""
 
 
 class GetPaymentRefundListRequest(Struct, kw_only=True):
     """Parameters of Payment.get_refund_list."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetPaymentRefundListResponse(Struct, kw_only=True):
     """Result of Payment.get_refund_list."""
 
-    refund_list: list[RefundInfo] | UnsetType = UNSET
+    refund_list: list[RefundInfo] | None | UnsetType = UNSET
     """List of refund records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -403,170 +403,170 @@ class GetPaymentSystemListRequest(Struct, kw_only=True):
     i_env: int
     """The unique ID of the environment (virtual billing environment)."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetPaymentSystemListResponse(Struct, kw_only=True):
     """Result of Payment.get_payment_system_list."""
 
-    payment_system_list: list[PaymentSystemInfo] | UnsetType = UNSET
+    payment_system_list: list[PaymentSystemInfo] | None | UnsetType = UNSET
     """List of payment system records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
 class GetPaymentTransactionListRequest(Struct, kw_only=True):
     """Parameters of Payment.get_payment_transaction_list."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    status: str | UnsetType = UNSET
-    limit: int | UnsetType = UNSET
+    status: str | None | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetPaymentTransactionListResponse(Struct, kw_only=True):
     """Result of Payment.get_payment_transaction_list."""
 
-    transaction_list: list[PaymentInfo] | UnsetType = UNSET
+    transaction_list: list[PaymentInfo] | None | UnsetType = UNSET
     """List of transaction records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
 class MakePaymentRequest(Struct, kw_only=True):
     """Parameters of Payment.make_payment."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    i_account: int | UnsetType = UNSET
+    i_account: int | None | UnsetType = UNSET
     """The unique ID of the account."""
 
     amount: float
     """Amount of money in the record's currency."""
 
-    iso_4217: str | UnsetType = UNSET
+    iso_4217: str | None | UnsetType = UNSET
     """Three-letter ISO 4217 currency code."""
 
-    i_payment_method: int | UnsetType = UNSET
+    i_payment_method: int | None | UnsetType = UNSET
     """The unique ID of the payment method."""
 
-    visible_comment: str | UnsetType = UNSET
+    visible_comment: str | None | UnsetType = UNSET
     """Comment visible to the end user."""
 
 
 class MakePaymentResponse(Struct, kw_only=True):
     """Result of Payment.make_payment."""
 
-    payment_info: PaymentInfo | UnsetType = UNSET
+    payment_info: PaymentInfo | None | UnsetType = UNSET
     """The payment record."""
 
 
 class PaymentInfo(ChargeInfo, kw_only=True):
     """A payment (money received)."""
 
-    i_payment_transaction: int | UnsetType = UNSET
+    i_payment_transaction: int | None | UnsetType = UNSET
     """The unique ID of the payment transaction."""
 
-    i_payment_method: int | UnsetType = UNSET
+    i_payment_method: int | None | UnsetType = UNSET
     """The unique ID of the payment method."""
 
-    payment_method_name: str | UnsetType = UNSET
-    transaction_id: str | UnsetType = UNSET
-    status: str | UnsetType = UNSET
-    timestamp: datetime | UnsetType = UNSET
-    i_customer: int | UnsetType = UNSET
+    payment_method_name: str | None | UnsetType = UNSET
+    transaction_id: str | None | UnsetType = UNSET
+    status: str | None | UnsetType = UNSET
+    timestamp: datetime | None | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    i_account: int | UnsetType = UNSET
+    i_account: int | None | UnsetType = UNSET
     """The unique ID of the account."""
 
 
 class PaymentMethodInfo(Struct, kw_only=True):
     """Stored payment method of a customer or account."""
 
-    i_payment_method: int | UnsetType = UNSET
+    i_payment_method: int | None | UnsetType = UNSET
     """The unique ID of the payment method."""
 
     payment_method: str
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    number: str | UnsetType = UNSET
-    exp_month: int | UnsetType = UNSET
-    exp_year: int | UnsetType = UNSET
-    cvv: str | UnsetType = UNSET
-    address: str | UnsetType = UNSET
-    zip: str | UnsetType = UNSET
+    number: str | None | UnsetType = UNSET
+    exp_month: int | None | UnsetType = UNSET
+    exp_year: int | None | UnsetType = UNSET
+    cvv: str | None | UnsetType = UNSET
+    address: str | None | UnsetType = UNSET
+    zip: str | None | UnsetType = UNSET
     """Postal code."""
 
-    city: str | UnsetType = UNSET
+    city: str | None | UnsetType = UNSET
     """City of the billing address."""
 
-    country: str | UnsetType = UNSET
+    country: str | None | UnsetType = UNSET
     """Country code (ISO 3166-1 alpha-2)."""
 
-    iso_4217: str | UnsetType = UNSET
+    iso_4217: str | None | UnsetType = UNSET
     """Three-letter ISO 4217 currency code."""
 
-    token: str | UnsetType = UNSET
+    token: str | None | UnsetType = UNSET
     """Authentication token (API key)."""
 
-    start_month: int | UnsetType = UNSET
-    start_year: int | UnsetType = UNSET
-    issue_number: str | UnsetType = UNSET
-    bank_account_type: str | UnsetType = UNSET
+    start_month: int | None | UnsetType = UNSET
+    start_year: int | None | UnsetType = UNSET
+    issue_number: str | None | UnsetType = UNSET
+    bank_account_type: str | None | UnsetType = UNSET
 
 
 class PaymentPlanInfo(Struct, kw_only=True):
     """Payment plan (installments)."""
 
-    i_payment_plan: int | UnsetType = UNSET
+    i_payment_plan: int | None | UnsetType = UNSET
     """The unique ID of the payment plan."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
     total: Decimal
     """Total number of records that match the search criteria."""
 
-    installments: int | UnsetType = UNSET
-    start_date: date | UnsetType = UNSET
+    installments: int | None | UnsetType = UNSET
+    start_date: date | None | UnsetType = UNSET
     """The start date."""
 
 
 class PaymentSystemInfo(Struct, kw_only=True):
     """Payment processor configuration."""
 
-    i_payment_system: int | UnsetType = UNSET
+    i_payment_system: int | None | UnsetType = UNSET
     """The unique ID of the payment system."""
 
-    i_env: int | UnsetType = UNSET
+    i_env: int | None | UnsetType = UNSET
     """The unique ID of the environment (virtual billing environment)."""
 
     name: str
     """Display name of the record."""
 
-    processor: str | UnsetType = UNSET
-    login: str | UnsetType = UNSET
+    processor: str | None | UnsetType = UNSET
+    login: str | None | UnsetType = UNSET
     """Login used for self-care web access."""
 
-    password: str | UnsetType = UNSET
+    password: str | None | UnsetType = UNSET
     """Password used for self-care web access."""
 
-    test_mode: YesNo | UnsetType = UNSET
-    iso_4217: str | UnsetType = UNSET
+    test_mode: YesNo | None | UnsetType = UNSET
+    iso_4217: str | None | UnsetType = UNSET
     """Three-letter ISO 4217 currency code."""
 
 
@@ -576,7 +576,7 @@ class RefundInfo(PaymentInfo, kw_only=True):
     i_refunded_transaction: int
     """The unique ID of the refunded transaction."""
 
-    reason: str | UnsetType = UNSET
+    reason: str | None | UnsetType = UNSET
 
 
 class RefundPaymentRequest(Struct, kw_only=True):
@@ -585,16 +585,16 @@ class RefundPaymentRequest(Struct, kw_only=True):
     i_payment_transaction: int
     """The unique ID of the payment transaction."""
 
-    amount: float | UnsetType = UNSET
+    amount: float | None | UnsetType = UNSET
     """Amount of money in the record's currency."""
 
-    reason: str | UnsetType = UNSET
+    reason: str | None | UnsetType = UNSET
 
 
 class RefundPaymentResponse(Struct, kw_only=True):
     """Result of Payment.refund_payment."""
 
-    refund_info: RefundInfo | UnsetType = UNSET
+    refund_info: RefundInfo | None | UnsetType = UNSET
     """The refund record."""
 
 
@@ -608,17 +608,17 @@ class UpdateAutoPaymentRuleRequest(Struct, kw_only=True):
 class UpdateAutoPaymentRuleResponse(Struct, kw_only=True):
     """Result of Payment.update_auto_payment_rule."""
 
-    i_auto_payment_rule: int | UnsetType = UNSET
+    i_auto_payment_rule: int | None | UnsetType = UNSET
     """The unique ID of the auto payment rule."""
 
 
 class UpdatePaymentMethodRequest(Struct, kw_only=True):
     """Parameters of Payment.update_payment_method."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    i_account: int | UnsetType = UNSET
+    i_account: int | None | UnsetType = UNSET
     """The unique ID of the account."""
 
     payment_method_info: PaymentMethodInfo
@@ -628,7 +628,7 @@ class UpdatePaymentMethodRequest(Struct, kw_only=True):
 class UpdatePaymentMethodResponse(Struct, kw_only=True):
     """Result of Payment.update_payment_method."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -642,7 +642,7 @@ class UpdatePaymentPlanRequest(Struct, kw_only=True):
 class UpdatePaymentPlanResponse(Struct, kw_only=True):
     """Result of Payment.update_payment_plan."""
 
-    i_payment_plan: int | UnsetType = UNSET
+    i_payment_plan: int | None | UnsetType = UNSET
     """The unique ID of the payment plan."""
 
 
@@ -656,22 +656,22 @@ class UpdatePaymentSystemRequest(Struct, kw_only=True):
 class UpdatePaymentSystemResponse(Struct, kw_only=True):
     """Result of Payment.update_payment_system."""
 
-    i_payment_system: int | UnsetType = UNSET
+    i_payment_system: int | None | UnsetType = UNSET
     """The unique ID of the payment system."""
 
 
 class VerifyPaymentMethodRequest(Struct, kw_only=True):
     """Parameters of Payment.verify_payment_method."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    i_account: int | UnsetType = UNSET
+    i_account: int | None | UnsetType = UNSET
     """The unique ID of the account."""
 
 
 class VerifyPaymentMethodResponse(Struct, kw_only=True):
     """Result of Payment.verify_payment_method."""
 
-    valid: bool | UnsetType = UNSET
-    message: str | UnsetType = UNSET
+    valid: bool | None | UnsetType = UNSET
+    message: str | None | UnsetType = UNSET

@@ -106,21 +106,21 @@ __all__ = [
 class AccessibilityInfo(Struct, kw_only=True):
     """Accessibility entry of a product."""
 
-    i_accessibility: int | UnsetType = UNSET
+    i_accessibility: int | None | UnsetType = UNSET
     """The unique ID of the accessibility."""
 
-    i_product: int | UnsetType = UNSET
+    i_product: int | None | UnsetType = UNSET
     """The unique ID of the product."""
 
     i_tariff: int
     """The unique ID of the tariff."""
 
-    i_service: int | UnsetType = UNSET
+    i_service: int | None | UnsetType = UNSET
     """The unique ID of the service."""
 
-    access_code: str | UnsetType = UNSET
-    node: str | UnsetType = UNSET
-    i_env: int | UnsetType = UNSET
+    access_code: str | None | UnsetType = UNSET
+    node: str | None | UnsetType = UNSET
+    i_env: int | None | UnsetType = UNSET
     """The unique ID of the environment (virtual billing environment)."""
 
 
@@ -137,7 +137,7 @@ class AddProductAccessibilityRequest(Struct, kw_only=True):
 class AddProductAccessibilityResponse(Struct, kw_only=True):
     """Result of Product.add_accessibility."""
 
-    i_accessibility: int | UnsetType = UNSET
+    i_accessibility: int | None | UnsetType = UNSET
     """The unique ID of the accessibility."""
 
 
@@ -154,7 +154,7 @@ class AddProductAllowedAddonRequest(Struct, kw_only=True):
 class AddProductAllowedAddonResponse(Struct, kw_only=True):
     """Result of Product.add_allowed_addon."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -168,7 +168,7 @@ class AddProductGroupRequest(Struct, kw_only=True):
 class AddProductGroupResponse(Struct, kw_only=True):
     """Result of Product.add_product_group."""
 
-    i_product_group: int | UnsetType = UNSET
+    i_product_group: int | None | UnsetType = UNSET
     """The unique ID of the product group."""
 
 
@@ -185,7 +185,7 @@ class AddProductOverageRuleRequest(Struct, kw_only=True):
 class AddProductOverageRuleResponse(Struct, kw_only=True):
     """Result of Product.add_overage_rule."""
 
-    i_overage_rule: int | UnsetType = UNSET
+    i_overage_rule: int | None | UnsetType = UNSET
     """The unique ID of the overage rule."""
 
 
@@ -202,7 +202,7 @@ class AddProductRatingRequest(Struct, kw_only=True):
 class AddProductRatingResponse(Struct, kw_only=True):
     """Result of Product.add_rating."""
 
-    i_rating: int | UnsetType = UNSET
+    i_rating: int | None | UnsetType = UNSET
     """The unique ID of the rating."""
 
 
@@ -216,7 +216,7 @@ class AddProductRequest(Struct, kw_only=True):
 class AddProductResponse(Struct, kw_only=True):
     """Result of Product.add_product."""
 
-    i_product: int | UnsetType = UNSET
+    i_product: int | None | UnsetType = UNSET
     """The unique ID of the product."""
 
 
@@ -233,7 +233,7 @@ class AddProductRestrictionRequest(Struct, kw_only=True):
 class AddProductRestrictionResponse(Struct, kw_only=True):
     """Result of Product.add_product_restriction."""
 
-    i_product_restriction: int | UnsetType = UNSET
+    i_product_restriction: int | None | UnsetType = UNSET
     """The unique ID of the product restriction."""
 
 
@@ -250,7 +250,7 @@ class AddProductSubscriptionRequest(Struct, kw_only=True):
 class AddProductSubscriptionResponse(Struct, kw_only=True):
     """Result of Product.add_product_subscription."""
 
-    i_product_subscription: int | UnsetType = UNSET
+    i_product_subscription: int | None | UnsetType = UNSET
     """The unique ID of the product subscription."""
 
 
@@ -264,7 +264,7 @@ class DeleteProductAccessibilityRequest(Struct, kw_only=True):
 class DeleteProductAccessibilityResponse(Struct, kw_only=True):
     """Result of Product.delete_accessibility."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -281,7 +281,7 @@ class DeleteProductAllowedAddonRequest(Struct, kw_only=True):
 class DeleteProductAllowedAddonResponse(Struct, kw_only=True):
     """Result of Product.delete_allowed_addon."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -295,7 +295,7 @@ class DeleteProductGroupRequest(Struct, kw_only=True):
 class DeleteProductGroupResponse(Struct, kw_only=True):
     """Result of Product.delete_product_group."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -309,7 +309,7 @@ class DeleteProductOverageRuleRequest(Struct, kw_only=True):
 class DeleteProductOverageRuleResponse(Struct, kw_only=True):
     """Result of Product.delete_overage_rule."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -323,7 +323,7 @@ class DeleteProductRatingRequest(Struct, kw_only=True):
 class DeleteProductRatingResponse(Struct, kw_only=True):
     """Result of Product.delete_rating."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -337,7 +337,7 @@ class DeleteProductRequest(Struct, kw_only=True):
 class DeleteProductResponse(Struct, kw_only=True):
     """Result of Product.delete_product."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -351,7 +351,7 @@ class DeleteProductRestrictionRequest(Struct, kw_only=True):
 class DeleteProductRestrictionResponse(Struct, kw_only=True):
     """Result of Product.delete_product_restriction."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -365,7 +365,7 @@ class DeleteProductSubscriptionRequest(Struct, kw_only=True):
 class DeleteProductSubscriptionResponse(Struct, kw_only=True):
     """Result of Product.delete_product_subscription."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -382,7 +382,7 @@ class ExportProductResponse(Struct, kw_only=True):
     file: bytes
     """File contents (base64 encoded)."""
 
-    file_name: str | UnsetType = UNSET
+    file_name: str | None | UnsetType = UNSET
     """Name of the file."""
 
 
@@ -392,20 +392,20 @@ class GetProductAccessibilityListRequest(Struct, kw_only=True):
     i_product: int
     """The unique ID of the product."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetProductAccessibilityListResponse(Struct, kw_only=True):
     """Result of Product.get_accessibility_list."""
 
-    accessibility_list: list[AccessibilityInfo] | UnsetType = UNSET
+    accessibility_list: list[AccessibilityInfo] | None | UnsetType = UNSET
     """List of accessibility records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -419,7 +419,7 @@ class GetProductAccountCountRequest(Struct, kw_only=True):
 class GetProductAccountCountResponse(Struct, kw_only=True):
     """Result of Product.get_product_account_count."""
 
-    count: int | UnsetType = UNSET
+    count: int | None | UnsetType = UNSET
 
 
 class GetProductAllowedAddonsRequest(Struct, kw_only=True):
@@ -432,7 +432,7 @@ class GetProductAllowedAddonsRequest(Struct, kw_only=True):
 class GetProductAllowedAddonsResponse(Struct, kw_only=True):
     """Result of Product.get_allowed_addons."""
 
-    addon_list: list[ProductInfo] | UnsetType = UNSET
+    addon_list: list[ProductInfo] | None | UnsetType = UNSET
     """List of addon records."""
 
 
@@ -446,92 +446,92 @@ class GetProductCustomFieldsValuesRequest(Struct, kw_only=True):
 class GetProductCustomFieldsValuesResponse(Struct, kw_only=True):
     """Result of Product.get_custom_fields_values."""
 
-    custom_fields_values: list[CustomFieldsValuesInfo] | UnsetType = UNSET
+    custom_fields_values: list[CustomFieldsValuesInfo] | None | UnsetType = UNSET
     """Values of custom fields defined for this kind of record."""
 
 
 class GetProductGroupInfoRequest(Struct, kw_only=True):
     """Parameters of Product.get_product_group_info."""
 
-    i_product_group: int | UnsetType = UNSET
+    i_product_group: int | None | UnsetType = UNSET
     """The unique ID of the product group."""
 
 
 class GetProductGroupInfoResponse(Struct, kw_only=True):
     """Result of Product.get_product_group_info."""
 
-    product_group_info: ProductGroupInfo | UnsetType = UNSET
+    product_group_info: ProductGroupInfo | None | UnsetType = UNSET
     """The product group record."""
 
 
 class GetProductGroupListRequest(Struct, kw_only=True):
     """Parameters of Product.get_product_group_list."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetProductGroupListResponse(Struct, kw_only=True):
     """Result of Product.get_product_group_list."""
 
-    product_group_list: list[ProductGroupInfo] | UnsetType = UNSET
+    product_group_list: list[ProductGroupInfo] | None | UnsetType = UNSET
     """List of product group records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
 class GetProductInfoRequest(Struct, kw_only=True):
     """Parameters of Product.get_product_info."""
 
-    i_product: int | UnsetType = UNSET
+    i_product: int | None | UnsetType = UNSET
     """The unique ID of the product."""
 
 
 class GetProductInfoResponse(Struct, kw_only=True):
     """Result of Product.get_product_info."""
 
-    product_info: ProductInfo | UnsetType = UNSET
+    product_info: ProductInfo | None | UnsetType = UNSET
     """The product record."""
 
 
 class GetProductListRequest(Struct, kw_only=True):
     """Parameters of Product.get_product_list."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    i_env: int | UnsetType = UNSET
+    i_env: int | None | UnsetType = UNSET
     """The unique ID of the environment (virtual billing environment)."""
 
-    iso_4217: str | UnsetType = UNSET
+    iso_4217: str | None | UnsetType = UNSET
     """Three-letter ISO 4217 currency code."""
 
-    hidden: YesNo | UnsetType = UNSET
-    addons: int | UnsetType = UNSET
-    limit: int | UnsetType = UNSET
+    hidden: YesNo | None | UnsetType = UNSET
+    addons: int | None | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetProductListResponse(Struct, kw_only=True):
     """Result of Product.get_product_list."""
 
-    product_list: list[ProductInfo] | UnsetType = UNSET
+    product_list: list[ProductInfo] | None | UnsetType = UNSET
     """List of product records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -541,20 +541,20 @@ class GetProductOverageRuleListRequest(Struct, kw_only=True):
     i_product: int
     """The unique ID of the product."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetProductOverageRuleListResponse(Struct, kw_only=True):
     """Result of Product.get_overage_rule_list."""
 
-    overage_rule_list: list[OverageRuleInfo] | UnsetType = UNSET
+    overage_rule_list: list[OverageRuleInfo] | None | UnsetType = UNSET
     """List of overage rule records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -564,20 +564,20 @@ class GetProductRatingListRequest(Struct, kw_only=True):
     i_product: int
     """The unique ID of the product."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetProductRatingListResponse(Struct, kw_only=True):
     """Result of Product.get_rating_list."""
 
-    rating_list: list[RatingInfo] | UnsetType = UNSET
+    rating_list: list[RatingInfo] | None | UnsetType = UNSET
     """List of rating records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -587,20 +587,20 @@ class GetProductRestrictionListRequest(Struct, kw_only=True):
     i_product: int
     """The unique ID of the product."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetProductRestrictionListResponse(Struct, kw_only=True):
     """Result of Product.get_product_restriction_list."""
 
-    product_restriction_list: list[ProductRestrictionInfo] | UnsetType = UNSET
+    product_restriction_list: list[ProductRestrictionInfo] | None | UnsetType = UNSET
     """List of product restriction records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -614,7 +614,7 @@ class GetProductServiceFeaturesRequest(Struct, kw_only=True):
 class GetProductServiceFeaturesResponse(Struct, kw_only=True):
     """Result of Product.get_service_features."""
 
-    service_features: list[ServiceFeatureInfo] | UnsetType = UNSET
+    service_features: list[ServiceFeatureInfo] | None | UnsetType = UNSET
     """Service features assigned to the record."""
 
 
@@ -624,20 +624,20 @@ class GetProductSubscriptionListRequest(Struct, kw_only=True):
     i_product: int
     """The unique ID of the product."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetProductSubscriptionListResponse(Struct, kw_only=True):
     """Result of Product.get_product_subscription_list."""
 
-    product_subscription_list: list[ProductSubscriptionInfo] | UnsetType = UNSET
+    product_subscription_list: list[ProductSubscriptionInfo] | None | UnsetType = UNSET
     """List of product subscription records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -647,77 +647,77 @@ class GetProductUsageReportRequest(Struct, kw_only=True):
     i_product: int
     """The unique ID of the product."""
 
-    from_date: date | UnsetType = UNSET
+    from_date: date | None | UnsetType = UNSET
     """The from date."""
 
-    to_date: date | UnsetType = UNSET
+    to_date: date | None | UnsetType = UNSET
     """The to date."""
 
 
 class GetProductUsageReportResponse(Struct, kw_only=True):
     """Result of Product.get_product_usage_report."""
 
-    summary: list[SummaryInfo] | UnsetType = UNSET
+    summary: list[SummaryInfo] | None | UnsetType = UNSET
 
 
 class OverageRuleInfo(Struct, kw_only=True):
     """Overage handling rule."""
 
-    i_overage_rule: int | UnsetType = UNSET
+    i_overage_rule: int | None | UnsetType = UNSET
     """The unique ID of the overage rule."""
 
-    i_product: int | UnsetType = UNSET
+    i_product: int | None | UnsetType = UNSET
     """The unique ID of the product."""
 
     i_service: int
     """The unique ID of the service."""
 
-    threshold: float | UnsetType = UNSET
-    action: str | UnsetType = UNSET
+    threshold: float | None | UnsetType = UNSET
+    action: str | None | UnsetType = UNSET
 
 
 class ProductGroupInfo(Struct, kw_only=True):
     """Group of products."""
 
-    i_product_group: int | UnsetType = UNSET
+    i_product_group: int | None | UnsetType = UNSET
     """The unique ID of the product group."""
 
     name: str
     """Display name of the record."""
 
-    description: str | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
     """Free-form description."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
 
 class ProductRestrictionInfo(Struct, kw_only=True):
     """Destination restriction of a product."""
 
-    i_restriction: int | UnsetType = UNSET
+    i_restriction: int | None | UnsetType = UNSET
     """The unique ID of the restriction."""
 
-    i_product: int | UnsetType = UNSET
+    i_product: int | None | UnsetType = UNSET
     """The unique ID of the product."""
 
     destination: str
-    allowed: YesNo | UnsetType = UNSET
+    allowed: YesNo | None | UnsetType = UNSET
 
 
 class ProductSubscriptionInfo(Struct, kw_only=True):
     """Subscription included in a product."""
 
-    i_product_subscription: int | UnsetType = UNSET
+    i_product_subscription: int | None | UnsetType = UNSET
     """The unique ID of the product subscription."""
 
-    i_product: int | UnsetType = UNSET
+    i_product: int | None | UnsetType = UNSET
     """The unique ID of the product."""
 
     i_subscription: int
     """The unique ID of the subscription."""
 
-    mandatory: YesNo | UnsetType = UNSET
+    mandatory: YesNo | None | UnsetType = UNSET
 
 
 class UpdateProductAccessibilityRequest(Struct, kw_only=True):
@@ -730,7 +730,7 @@ class UpdateProductAccessibilityRequest(Struct, kw_only=True):
 class UpdateProductAccessibilityResponse(Struct, kw_only=True):
     """Result of Product.update_accessibility."""
 
-    i_accessibility: int | UnsetType = UNSET
+    i_accessibility: int | None | UnsetType = UNSET
     """The unique ID of the accessibility."""
 
 
@@ -744,7 +744,7 @@ class UpdateProductGroupRequest(Struct, kw_only=True):
 class UpdateProductGroupResponse(Struct, kw_only=True):
     """Result of Product.update_product_group."""
 
-    i_product_group: int | UnsetType = UNSET
+    i_product_group: int | None | UnsetType = UNSET
     """The unique ID of the product group."""
 
 
@@ -758,7 +758,7 @@ class UpdateProductOverageRuleRequest(Struct, kw_only=True):
 class UpdateProductOverageRuleResponse(Struct, kw_only=True):
     """Result of Product.update_overage_rule."""
 
-    i_overage_rule: int | UnsetType = UNSET
+    i_overage_rule: int | None | UnsetType = UNSET
     """The unique ID of the overage rule."""
 
 
@@ -772,7 +772,7 @@ class UpdateProductRatingRequest(Struct, kw_only=True):
 class UpdateProductRatingResponse(Struct, kw_only=True):
     """Result of Product.update_rating."""
 
-    i_rating: int | UnsetType = UNSET
+    i_rating: int | None | UnsetType = UNSET
     """The unique ID of the rating."""
 
 
@@ -786,7 +786,7 @@ class UpdateProductRequest(Struct, kw_only=True):
 class UpdateProductResponse(Struct, kw_only=True):
     """Result of Product.update_product."""
 
-    i_product: int | UnsetType = UNSET
+    i_product: int | None | UnsetType = UNSET
     """The unique ID of the product."""
 
 
@@ -800,7 +800,7 @@ class UpdateProductRestrictionRequest(Struct, kw_only=True):
 class UpdateProductRestrictionResponse(Struct, kw_only=True):
     """Result of Product.update_product_restriction."""
 
-    i_product_restriction: int | UnsetType = UNSET
+    i_product_restriction: int | None | UnsetType = UNSET
     """The unique ID of the product restriction."""
 
 
@@ -817,7 +817,7 @@ class UpdateProductServiceFeaturesRequest(Struct, kw_only=True):
 class UpdateProductServiceFeaturesResponse(Struct, kw_only=True):
     """Result of Product.update_service_features."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -831,5 +831,5 @@ class UpdateProductSubscriptionRequest(Struct, kw_only=True):
 class UpdateProductSubscriptionResponse(Struct, kw_only=True):
     """Result of Product.update_product_subscription."""
 
-    i_product_subscription: int | UnsetType = UNSET
+    i_product_subscription: int | None | UnsetType = UNSET
     """The unique ID of the product subscription."""

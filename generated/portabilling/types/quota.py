@@ -37,7 +37,7 @@ class AddQuotaRequest(Struct, kw_only=True):
 class AddQuotaResponse(Struct, kw_only=True):
     """Result of Quota.add_quota."""
 
-    i_quota: int | UnsetType = UNSET
+    i_quota: int | None | UnsetType = UNSET
     """The unique ID of the quota."""
 
 
@@ -51,47 +51,47 @@ class DeleteQuotaRequest(Struct, kw_only=True):
 class DeleteQuotaResponse(Struct, kw_only=True):
     """Result of Quota.delete_quota."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
 class GetQuotaInfoRequest(Struct, kw_only=True):
     """Parameters of Quota.get_quota_info."""
 
-    i_quota: int | UnsetType = UNSET
+    i_quota: int | None | UnsetType = UNSET
     """The unique ID of the quota."""
 
 
 class GetQuotaInfoResponse(Struct, kw_only=True):
     """Result of Quota.get_quota_info."""
 
-    quota_info: QuotaInfo | UnsetType = UNSET
+    quota_info: QuotaInfo | None | UnsetType = UNSET
     """The quota record."""
 
 
 class GetQuotaListRequest(Struct, kw_only=True):
     """Parameters of Quota.get_quota_list."""
 
-    i_account: int | UnsetType = UNSET
+    i_account: int | None | UnsetType = UNSET
     """The unique ID of the account."""
 
-    i_service: int | UnsetType = UNSET
+    i_service: int | None | UnsetType = UNSET
     """The unique ID of the service."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetQuotaListResponse(Struct, kw_only=True):
     """Result of Quota.get_quota_list."""
 
-    quota_list: list[QuotaInfo] | UnsetType = UNSET
+    quota_list: list[QuotaInfo] | None | UnsetType = UNSET
     """List of quota records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -105,15 +105,15 @@ class GetQuotaUsageRequest(Struct, kw_only=True):
 class GetQuotaUsageResponse(Struct, kw_only=True):
     """Result of Quota.get_quota_usage."""
 
-    used: int | UnsetType = UNSET
-    remaining: int | UnsetType = UNSET
-    percent: float | UnsetType = UNSET
+    used: int | None | UnsetType = UNSET
+    remaining: int | None | UnsetType = UNSET
+    percent: float | None | UnsetType = UNSET
 
 
 class QuotaInfo(Struct, kw_only=True):
     """Usage quota."""
 
-    i_quota: int | UnsetType = UNSET
+    i_quota: int | None | UnsetType = UNSET
     """The unique ID of the quota."""
 
     i_account: int
@@ -122,16 +122,16 @@ class QuotaInfo(Struct, kw_only=True):
     i_service: int
     """The unique ID of the service."""
 
-    unit: str | UnsetType = UNSET
+    unit: str | None | UnsetType = UNSET
     limit: int
     """Maximum number of records to return."""
 
-    used: int | UnsetType = UNSET
-    period: str | UnsetType = UNSET
-    reset_date: date | UnsetType = UNSET
+    used: int | None | UnsetType = UNSET
+    period: str | None | UnsetType = UNSET
+    reset_date: date | None | UnsetType = UNSET
     """The reset date."""
 
-    notify_percent: int | UnsetType = UNSET
+    notify_percent: int | None | UnsetType = UNSET
 
 
 class ResetQuotaRequest(Struct, kw_only=True):
@@ -144,7 +144,7 @@ class ResetQuotaRequest(Struct, kw_only=True):
 class ResetQuotaResponse(Struct, kw_only=True):
     """Result of Quota.reset_quota."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -158,5 +158,5 @@ class UpdateQuotaRequest(Struct, kw_only=True):
 class UpdateQuotaResponse(Struct, kw_only=True):
     """Result of Quota.update_quota."""
 
-    i_quota: int | UnsetType = UNSET
+    i_quota: int | None | UnsetType = UNSET
     """The unique ID of the quota."""

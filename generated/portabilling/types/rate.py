@@ -58,7 +58,7 @@ class AddRateFormulaRequest(Struct, kw_only=True):
 class AddRateFormulaResponse(Struct, kw_only=True):
     """Result of Rate.add_rate_formula."""
 
-    i_rate_formula: int | UnsetType = UNSET
+    i_rate_formula: int | None | UnsetType = UNSET
     """The unique ID of the rate formula."""
 
 
@@ -72,7 +72,7 @@ class AddRateRequest(Struct, kw_only=True):
 class AddRateResponse(Struct, kw_only=True):
     """Result of Rate.add_rate."""
 
-    i_rate: int | UnsetType = UNSET
+    i_rate: int | None | UnsetType = UNSET
     """The unique ID of the rate."""
 
 
@@ -88,7 +88,7 @@ class BulkUpdateRatesRequest(Struct, kw_only=True):
 class BulkUpdateRatesResponse(Struct, kw_only=True):
     """Result of Rate.bulk_update_rates."""
 
-    updated: int | UnsetType = UNSET
+    updated: int | None | UnsetType = UNSET
 
 
 class DeleteRateFormulaRequest(Struct, kw_only=True):
@@ -101,7 +101,7 @@ class DeleteRateFormulaRequest(Struct, kw_only=True):
 class DeleteRateFormulaResponse(Struct, kw_only=True):
     """Result of Rate.delete_rate_formula."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -115,7 +115,7 @@ class DeleteRateRequest(Struct, kw_only=True):
 class DeleteRateResponse(Struct, kw_only=True):
     """Result of Rate.delete_rate."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -131,24 +131,24 @@ class DeleteRatesRequest(Struct, kw_only=True):
 class DeleteRatesResponse(Struct, kw_only=True):
     """Result of Rate.delete_rates."""
 
-    deleted: int | UnsetType = UNSET
+    deleted: int | None | UnsetType = UNSET
 
 
 class FindRatesRequest(Struct, kw_only=True):
     """Parameters of Rate.find_rates."""
 
     destination: str
-    iso_4217: str | UnsetType = UNSET
+    iso_4217: str | None | UnsetType = UNSET
     """Three-letter ISO 4217 currency code."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
 
 class FindRatesResponse(Struct, kw_only=True):
     """Result of Rate.find_rates."""
 
-    rate_list: list[RateInfo] | UnsetType = UNSET
+    rate_list: list[RateInfo] | None | UnsetType = UNSET
     """List of rate records."""
 
 
@@ -159,13 +159,13 @@ class GetEffectiveRateRequest(Struct, kw_only=True):
     """The unique ID of the tariff."""
 
     number: str
-    date_: datetime | UnsetType = field(default=UNSET, name="date")
+    date_: datetime | None | UnsetType = field(default=UNSET, name="date")
 
 
 class GetEffectiveRateResponse(Struct, kw_only=True):
     """Result of Rate.get_effective_rate."""
 
-    rate_info: RateInfo | UnsetType = UNSET
+    rate_info: RateInfo | None | UnsetType = UNSET
     """The rate record."""
 
 
@@ -175,20 +175,20 @@ class GetRateFormulaListRequest(Struct, kw_only=True):
     i_tariff: int
     """The unique ID of the tariff."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetRateFormulaListResponse(Struct, kw_only=True):
     """Result of Rate.get_rate_formula_list."""
 
-    rate_formula_list: list[RateFormulaInfo] | UnsetType = UNSET
+    rate_formula_list: list[RateFormulaInfo] | None | UnsetType = UNSET
     """List of rate formula records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -202,23 +202,23 @@ class GetRateHistoryRequest(Struct, kw_only=True):
 class GetRateHistoryResponse(Struct, kw_only=True):
     """Result of Rate.get_rate_history."""
 
-    history: list[RateHistoryEntry] | UnsetType = UNSET
+    history: list[RateHistoryEntry] | None | UnsetType = UNSET
 
 
 class GetRateInfoRequest(Struct, kw_only=True):
     """Parameters of Rate.get_rate_info."""
 
-    i_rate: int | UnsetType = UNSET
+    i_rate: int | None | UnsetType = UNSET
     """The unique ID of the rate."""
 
-    i_tariff: int | UnsetType = UNSET
+    i_tariff: int | None | UnsetType = UNSET
     """The unique ID of the tariff."""
 
 
 class GetRateInfoResponse(Struct, kw_only=True):
     """Result of Rate.get_rate_info."""
 
-    rate_info: RateInfo | UnsetType = UNSET
+    rate_info: RateInfo | None | UnsetType = UNSET
     """The rate record."""
 
 
@@ -228,71 +228,71 @@ class GetRateListRequest(Struct, kw_only=True):
     i_tariff: int
     """The unique ID of the tariff."""
 
-    destination: str | UnsetType = UNSET
-    effective_from: datetime | UnsetType = UNSET
-    limit: int | UnsetType = UNSET
+    destination: str | None | UnsetType = UNSET
+    effective_from: datetime | None | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetRateListResponse(Struct, kw_only=True):
     """Result of Rate.get_rate_list."""
 
-    rate_list: list[RateInfo] | UnsetType = UNSET
+    rate_list: list[RateInfo] | None | UnsetType = UNSET
     """List of rate records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
 class RateFormulaInfo(Struct, kw_only=True):
     """Formula used to compute rates."""
 
-    i_formula: int | UnsetType = UNSET
+    i_formula: int | None | UnsetType = UNSET
     """The unique ID of the formula."""
 
-    i_tariff: int | UnsetType = UNSET
+    i_tariff: int | None | UnsetType = UNSET
     """The unique ID of the tariff."""
 
     name: str
     """Display name of the record."""
 
     expression: str
-    description: str | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
     """Free-form description."""
 
 
 class RateInfo(Struct, kw_only=True):
     """Rate of one destination within a tariff."""
 
-    i_rate: int | UnsetType = UNSET
+    i_rate: int | None | UnsetType = UNSET
     """The unique ID of the rate."""
 
     i_tariff: int
     """The unique ID of the tariff."""
 
     destination: str
-    i_dest: int | UnsetType = UNSET
+    i_dest: int | None | UnsetType = UNSET
     """The unique ID of the dest."""
 
-    price_1: float | UnsetType = UNSET
-    price_n: float | UnsetType = UNSET
-    interval_1: int | UnsetType = UNSET
-    interval_n: int | UnsetType = UNSET
-    effective_from: datetime | UnsetType = UNSET
-    hidden: YesNo | UnsetType = UNSET
-    forbidden: YesNo | UnsetType = UNSET
-    discontinued: YesNo | UnsetType = UNSET
-    off_peak_price_1: float | UnsetType = UNSET
-    off_peak_price_n: float | UnsetType = UNSET
-    off_peak_start: time | UnsetType = UNSET
-    off_peak_end: time | UnsetType = UNSET
-    formula: str | UnsetType = UNSET
-    route_category: str | UnsetType = UNSET
-    preference: int | UnsetType = UNSET
-    huntstop: YesNo | UnsetType = UNSET
+    price_1: float | None | UnsetType = UNSET
+    price_n: float | None | UnsetType = UNSET
+    interval_1: int | None | UnsetType = UNSET
+    interval_n: int | None | UnsetType = UNSET
+    effective_from: datetime | None | UnsetType = UNSET
+    hidden: YesNo | None | UnsetType = UNSET
+    forbidden: YesNo | None | UnsetType = UNSET
+    discontinued: YesNo | None | UnsetType = UNSET
+    off_peak_price_1: float | None | UnsetType = UNSET
+    off_peak_price_n: float | None | UnsetType = UNSET
+    off_peak_start: time | None | UnsetType = UNSET
+    off_peak_end: time | None | UnsetType = UNSET
+    formula: str | None | UnsetType = UNSET
+    route_category: str | None | UnsetType = UNSET
+    preference: int | None | UnsetType = UNSET
+    huntstop: YesNo | None | UnsetType = UNSET
 
 
 class UpdateRateFormulaRequest(Struct, kw_only=True):
@@ -305,7 +305,7 @@ class UpdateRateFormulaRequest(Struct, kw_only=True):
 class UpdateRateFormulaResponse(Struct, kw_only=True):
     """Result of Rate.update_rate_formula."""
 
-    i_rate_formula: int | UnsetType = UNSET
+    i_rate_formula: int | None | UnsetType = UNSET
     """The unique ID of the rate formula."""
 
 
@@ -319,5 +319,5 @@ class UpdateRateRequest(Struct, kw_only=True):
 class UpdateRateResponse(Struct, kw_only=True):
     """Result of Rate.update_rate."""
 
-    i_rate: int | UnsetType = UNSET
+    i_rate: int | None | UnsetType = UNSET
     """The unique ID of the rate."""

@@ -52,7 +52,7 @@ class AddRepresentativeCommissionRuleRequest(Struct, kw_only=True):
 class AddRepresentativeCommissionRuleResponse(Struct, kw_only=True):
     """Result of Representative.add_commission_rule."""
 
-    i_commission_rule: int | UnsetType = UNSET
+    i_commission_rule: int | None | UnsetType = UNSET
     """The unique ID of the commission rule."""
 
 
@@ -66,7 +66,7 @@ class AddRepresentativeRequest(Struct, kw_only=True):
 class AddRepresentativeResponse(Struct, kw_only=True):
     """Result of Representative.add_representative."""
 
-    i_rep: int | UnsetType = UNSET
+    i_rep: int | None | UnsetType = UNSET
     """The unique ID of the sales representative."""
 
 
@@ -76,29 +76,29 @@ class CommissionInfo(Struct, kw_only=True):
     i_rep: int
     """The unique ID of the sales representative."""
 
-    period_from: date | UnsetType = UNSET
-    period_to: date | UnsetType = UNSET
-    amount: Decimal | UnsetType = UNSET
+    period_from: date | None | UnsetType = UNSET
+    period_to: date | None | UnsetType = UNSET
+    amount: Decimal | None | UnsetType = UNSET
     """Amount of money in the record's currency."""
 
-    iso_4217: str | UnsetType = UNSET
+    iso_4217: str | None | UnsetType = UNSET
     """Three-letter ISO 4217 currency code."""
 
 
 class CommissionRuleInfo(Struct, kw_only=True):
     """Commission rule of a representative."""
 
-    i_commission_rule: int | UnsetType = UNSET
+    i_commission_rule: int | None | UnsetType = UNSET
     """The unique ID of the commission rule."""
 
-    i_rep: int | UnsetType = UNSET
+    i_rep: int | None | UnsetType = UNSET
     """The unique ID of the sales representative."""
 
-    i_product: int | UnsetType = UNSET
+    i_product: int | None | UnsetType = UNSET
     """The unique ID of the product."""
 
     rate: Decimal
-    flat: Decimal | UnsetType = UNSET
+    flat: Decimal | None | UnsetType = UNSET
 
 
 class DeleteRepresentativeCommissionRuleRequest(Struct, kw_only=True):
@@ -111,7 +111,7 @@ class DeleteRepresentativeCommissionRuleRequest(Struct, kw_only=True):
 class DeleteRepresentativeCommissionRuleResponse(Struct, kw_only=True):
     """Result of Representative.delete_commission_rule."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -125,7 +125,7 @@ class DeleteRepresentativeRequest(Struct, kw_only=True):
 class DeleteRepresentativeResponse(Struct, kw_only=True):
     """Result of Representative.delete_representative."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -135,17 +135,17 @@ class GetRepresentativeCommissionListRequest(Struct, kw_only=True):
     i_rep: int
     """The unique ID of the sales representative."""
 
-    from_date: date | UnsetType = UNSET
+    from_date: date | None | UnsetType = UNSET
     """The from date."""
 
-    to_date: date | UnsetType = UNSET
+    to_date: date | None | UnsetType = UNSET
     """The to date."""
 
 
 class GetRepresentativeCommissionListResponse(Struct, kw_only=True):
     """Result of Representative.get_commission_list."""
 
-    commissions: list[CommissionInfo] | UnsetType = UNSET
+    commissions: list[CommissionInfo] | None | UnsetType = UNSET
 
 
 class GetRepresentativeCommissionRuleListRequest(Struct, kw_only=True):
@@ -154,20 +154,20 @@ class GetRepresentativeCommissionRuleListRequest(Struct, kw_only=True):
     i_rep: int
     """The unique ID of the sales representative."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetRepresentativeCommissionRuleListResponse(Struct, kw_only=True):
     """Result of Representative.get_commission_rule_list."""
 
-    commission_rule_list: list[CommissionRuleInfo] | UnsetType = UNSET
+    commission_rule_list: list[CommissionRuleInfo] | None | UnsetType = UNSET
     """List of commission rule records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -177,128 +177,128 @@ class GetRepresentativeCustomersRequest(Struct, kw_only=True):
     i_rep: int
     """The unique ID of the sales representative."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetRepresentativeCustomersResponse(Struct, kw_only=True):
     """Result of Representative.get_representative_customers."""
 
-    customer_list: list[CustomerInfo] | UnsetType = UNSET
+    customer_list: list[CustomerInfo] | None | UnsetType = UNSET
     """List of customer records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
 class GetRepresentativeInfoRequest(Struct, kw_only=True):
     """Parameters of Representative.get_representative_info."""
 
-    i_rep: int | UnsetType = UNSET
+    i_rep: int | None | UnsetType = UNSET
     """The unique ID of the sales representative."""
 
 
 class GetRepresentativeInfoResponse(Struct, kw_only=True):
     """Result of Representative.get_representative_info."""
 
-    representative_info: RepresentativeInfo | UnsetType = UNSET
+    representative_info: RepresentativeInfo | None | UnsetType = UNSET
     """The representative record."""
 
 
 class GetRepresentativeListRequest(Struct, kw_only=True):
     """Parameters of Representative.get_representative_list."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetRepresentativeListResponse(Struct, kw_only=True):
     """Result of Representative.get_representative_list."""
 
-    representative_list: list[RepresentativeInfo] | UnsetType = UNSET
+    representative_list: list[RepresentativeInfo] | None | UnsetType = UNSET
     """List of representative records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
 class RepresentativeInfo(Struct, kw_only=True):
     """Sales representative."""
 
-    i_rep: int | UnsetType = UNSET
+    i_rep: int | None | UnsetType = UNSET
     """The unique ID of the sales representative."""
 
     name: str
     """Display name of the record."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    commission_plan: str | UnsetType = UNSET
-    iso_4217: str | UnsetType = UNSET
+    commission_plan: str | None | UnsetType = UNSET
+    iso_4217: str | None | UnsetType = UNSET
     """Three-letter ISO 4217 currency code."""
 
-    companyname: str | UnsetType = UNSET
+    companyname: str | None | UnsetType = UNSET
     """Company name."""
 
-    salutation: str | UnsetType = UNSET
+    salutation: str | None | UnsetType = UNSET
     """Salutation (Mr., Ms., Dr. ...)."""
 
-    firstname: str | UnsetType = UNSET
+    firstname: str | None | UnsetType = UNSET
     """Contact person's first name."""
 
-    midinit: str | UnsetType = UNSET
+    midinit: str | None | UnsetType = UNSET
     """Contact person's middle initial."""
 
-    lastname: str | UnsetType = UNSET
+    lastname: str | None | UnsetType = UNSET
     """Contact person's last name."""
 
-    baddr1: str | UnsetType = UNSET
+    baddr1: str | None | UnsetType = UNSET
     """Billing address, first line."""
 
-    baddr2: str | UnsetType = UNSET
+    baddr2: str | None | UnsetType = UNSET
     """Billing address, second line."""
 
-    baddr3: str | UnsetType = UNSET
+    baddr3: str | None | UnsetType = UNSET
     """Billing address, third line."""
 
-    city: str | UnsetType = UNSET
+    city: str | None | UnsetType = UNSET
     """City of the billing address."""
 
-    state: str | UnsetType = UNSET
+    state: str | None | UnsetType = UNSET
     """Province or state."""
 
-    zip: str | UnsetType = UNSET
+    zip: str | None | UnsetType = UNSET
     """Postal code."""
 
-    country: str | UnsetType = UNSET
+    country: str | None | UnsetType = UNSET
     """Country code (ISO 3166-1 alpha-2)."""
 
-    cont1: str | UnsetType = UNSET
+    cont1: str | None | UnsetType = UNSET
     """Main contact person."""
 
-    phone1: str | UnsetType = UNSET
+    phone1: str | None | UnsetType = UNSET
     """Main phone number."""
 
-    faxnum: str | UnsetType = UNSET
+    faxnum: str | None | UnsetType = UNSET
     """Fax number."""
 
-    phone2: str | UnsetType = UNSET
+    phone2: str | None | UnsetType = UNSET
     """Alternative phone number."""
 
-    cont2: str | UnsetType = UNSET
+    cont2: str | None | UnsetType = UNSET
     """Alternative contact person."""
 
-    email: str | UnsetType = UNSET
+    email: str | None | UnsetType = UNSET
     """Contact e-mail address."""
 
 
@@ -312,7 +312,7 @@ class UpdateRepresentativeCommissionRuleRequest(Struct, kw_only=True):
 class UpdateRepresentativeCommissionRuleResponse(Struct, kw_only=True):
     """Result of Representative.update_commission_rule."""
 
-    i_commission_rule: int | UnsetType = UNSET
+    i_commission_rule: int | None | UnsetType = UNSET
     """The unique ID of the commission rule."""
 
 
@@ -326,5 +326,5 @@ class UpdateRepresentativeRequest(Struct, kw_only=True):
 class UpdateRepresentativeResponse(Struct, kw_only=True):
     """Result of Representative.update_representative."""
 
-    i_rep: int | UnsetType = UNSET
+    i_rep: int | None | UnsetType = UNSET
     """The unique ID of the sales representative."""

@@ -32,20 +32,20 @@ class GetResellerProductListRequest(Struct, kw_only=True):
     i_customer: int
     """The unique ID of the customer."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetResellerProductListResponse(Struct, kw_only=True):
     """Result of Reseller.get_reseller_product_list."""
 
-    product_list: list[ProductInfo] | UnsetType = UNSET
+    product_list: list[ProductInfo] | None | UnsetType = UNSET
     """List of product records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -59,7 +59,7 @@ class GetResellerSettingsRequest(Struct, kw_only=True):
 class GetResellerSettingsResponse(Struct, kw_only=True):
     """Result of Reseller.get_reseller_settings."""
 
-    settings: ResellerSettingsInfo | UnsetType = UNSET
+    settings: ResellerSettingsInfo | None | UnsetType = UNSET
 
 
 class GetResellerStatisticsRequest(Struct, kw_only=True):
@@ -68,17 +68,17 @@ class GetResellerStatisticsRequest(Struct, kw_only=True):
     i_customer: int
     """The unique ID of the customer."""
 
-    from_date: date | UnsetType = UNSET
+    from_date: date | None | UnsetType = UNSET
     """The from date."""
 
-    to_date: date | UnsetType = UNSET
+    to_date: date | None | UnsetType = UNSET
     """The to date."""
 
 
 class GetResellerStatisticsResponse(Struct, kw_only=True):
     """Result of Reseller.get_reseller_statistics."""
 
-    summary: list[SummaryInfo] | UnsetType = UNSET
+    summary: list[SummaryInfo] | None | UnsetType = UNSET
 
 
 class GetResellerTreeRequest(Struct, kw_only=True):
@@ -91,7 +91,7 @@ class GetResellerTreeRequest(Struct, kw_only=True):
 class GetResellerTreeResponse(Struct, kw_only=True):
     """Result of Reseller.get_reseller_tree."""
 
-    root: CustomerTreeNode | UnsetType = UNSET
+    root: CustomerTreeNode | None | UnsetType = UNSET
 
 
 class GetSubresellerListRequest(Struct, kw_only=True):
@@ -100,20 +100,20 @@ class GetSubresellerListRequest(Struct, kw_only=True):
     i_customer: int
     """The unique ID of the customer."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetSubresellerListResponse(Struct, kw_only=True):
     """Result of Reseller.get_subreseller_list."""
 
-    customer_list: list[CustomerInfo] | UnsetType = UNSET
+    customer_list: list[CustomerInfo] | None | UnsetType = UNSET
     """List of customer records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -123,13 +123,13 @@ class ResellerSettingsInfo(Struct, kw_only=True):
     i_customer: int
     """The unique ID of the customer."""
 
-    brand_name: str | UnsetType = UNSET
-    web_domain: str | UnsetType = UNSET
-    support_email: str | UnsetType = UNSET
-    i_template: int | UnsetType = UNSET
+    brand_name: str | None | UnsetType = UNSET
+    web_domain: str | None | UnsetType = UNSET
+    support_email: str | None | UnsetType = UNSET
+    i_template: int | None | UnsetType = UNSET
     """The unique ID of the template."""
 
-    allow_subresellers: YesNo | UnsetType = UNSET
+    allow_subresellers: YesNo | None | UnsetType = UNSET
 
 
 class UpdateResellerSettingsRequest(Struct, kw_only=True):
@@ -141,5 +141,5 @@ class UpdateResellerSettingsRequest(Struct, kw_only=True):
 class UpdateResellerSettingsResponse(Struct, kw_only=True):
     """Result of Reseller.update_reseller_settings."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""

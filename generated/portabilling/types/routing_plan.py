@@ -44,7 +44,7 @@ class AddRoutingPlanRequest(Struct, kw_only=True):
 class AddRoutingPlanResponse(Struct, kw_only=True):
     """Result of RoutingPlan.add_routing_plan."""
 
-    i_routing_plan: int | UnsetType = UNSET
+    i_routing_plan: int | None | UnsetType = UNSET
     """The unique ID of the routing plan."""
 
 
@@ -61,7 +61,7 @@ class AddRoutingPlanRoutingCriteriaRequest(Struct, kw_only=True):
 class AddRoutingPlanRoutingCriteriaResponse(Struct, kw_only=True):
     """Result of RoutingPlan.add_routing_criteria."""
 
-    i_routing_criteria: int | UnsetType = UNSET
+    i_routing_criteria: int | None | UnsetType = UNSET
     """The unique ID of the routing criteria."""
 
 
@@ -75,7 +75,7 @@ class DeleteRoutingPlanRequest(Struct, kw_only=True):
 class DeleteRoutingPlanResponse(Struct, kw_only=True):
     """Result of RoutingPlan.delete_routing_plan."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -89,44 +89,44 @@ class DeleteRoutingPlanRoutingCriteriaRequest(Struct, kw_only=True):
 class DeleteRoutingPlanRoutingCriteriaResponse(Struct, kw_only=True):
     """Result of RoutingPlan.delete_routing_criteria."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
 class GetRoutingPlanInfoRequest(Struct, kw_only=True):
     """Parameters of RoutingPlan.get_routing_plan_info."""
 
-    i_routing_plan: int | UnsetType = UNSET
+    i_routing_plan: int | None | UnsetType = UNSET
     """The unique ID of the routing plan."""
 
 
 class GetRoutingPlanInfoResponse(Struct, kw_only=True):
     """Result of RoutingPlan.get_routing_plan_info."""
 
-    routing_plan_info: RoutingPlanInfo | UnsetType = UNSET
+    routing_plan_info: RoutingPlanInfo | None | UnsetType = UNSET
     """The routing plan record."""
 
 
 class GetRoutingPlanListRequest(Struct, kw_only=True):
     """Parameters of RoutingPlan.get_routing_plan_list."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetRoutingPlanListResponse(Struct, kw_only=True):
     """Result of RoutingPlan.get_routing_plan_list."""
 
-    routing_plan_list: list[RoutingPlanInfo] | UnsetType = UNSET
+    routing_plan_list: list[RoutingPlanInfo] | None | UnsetType = UNSET
     """List of routing plan records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -136,13 +136,13 @@ class GetRoutingPlanRouteListRequest(Struct, kw_only=True):
     i_routing_plan: int
     """The unique ID of the routing plan."""
 
-    destination: str | UnsetType = UNSET
+    destination: str | None | UnsetType = UNSET
 
 
 class GetRoutingPlanRouteListResponse(Struct, kw_only=True):
     """Result of RoutingPlan.get_route_list."""
 
-    routes: list[RouteInfo] | UnsetType = UNSET
+    routes: list[RouteInfo] | None | UnsetType = UNSET
 
 
 class GetRoutingPlanRoutingCriteriaListRequest(Struct, kw_only=True):
@@ -151,69 +151,69 @@ class GetRoutingPlanRoutingCriteriaListRequest(Struct, kw_only=True):
     i_routing_plan: int
     """The unique ID of the routing plan."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetRoutingPlanRoutingCriteriaListResponse(Struct, kw_only=True):
     """Result of RoutingPlan.get_routing_criteria_list."""
 
-    routing_criteria_list: list[RoutingCriteriaInfo] | UnsetType = UNSET
+    routing_criteria_list: list[RoutingCriteriaInfo] | None | UnsetType = UNSET
     """List of routing criteria records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
 class RouteInfo(Struct, kw_only=True):
     """Route of a routing plan."""
 
-    i_route: int | UnsetType = UNSET
+    i_route: int | None | UnsetType = UNSET
     """The unique ID of the route."""
 
     i_connection: int
     """The unique ID of the connection."""
 
-    preference: int | UnsetType = UNSET
-    weight: int | UnsetType = UNSET
-    huntstop: YesNo | UnsetType = UNSET
+    preference: int | None | UnsetType = UNSET
+    weight: int | None | UnsetType = UNSET
+    huntstop: YesNo | None | UnsetType = UNSET
 
 
 class RoutingCriteriaInfo(Struct, kw_only=True):
     """Criteria of a routing plan."""
 
-    i_criteria: int | UnsetType = UNSET
+    i_criteria: int | None | UnsetType = UNSET
     """The unique ID of the criteria."""
 
-    i_routing_plan: int | UnsetType = UNSET
+    i_routing_plan: int | None | UnsetType = UNSET
     """The unique ID of the routing plan."""
 
     destination: str
-    i_dest_group: int | UnsetType = UNSET
+    i_dest_group: int | None | UnsetType = UNSET
     """The unique ID of the dest group."""
 
-    cost_limit: float | UnsetType = UNSET
+    cost_limit: float | None | UnsetType = UNSET
 
 
 class RoutingPlanInfo(Struct, kw_only=True):
     """Routing plan."""
 
-    i_routing_plan: int | UnsetType = UNSET
+    i_routing_plan: int | None | UnsetType = UNSET
     """The unique ID of the routing plan."""
 
     name: str
     """Display name of the record."""
 
-    description: str | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
     """Free-form description."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    routes: list[RouteInfo] | UnsetType = UNSET
+    routes: list[RouteInfo] | None | UnsetType = UNSET
 
 
 class UpdateRoutingPlanRequest(Struct, kw_only=True):
@@ -226,7 +226,7 @@ class UpdateRoutingPlanRequest(Struct, kw_only=True):
 class UpdateRoutingPlanResponse(Struct, kw_only=True):
     """Result of RoutingPlan.update_routing_plan."""
 
-    i_routing_plan: int | UnsetType = UNSET
+    i_routing_plan: int | None | UnsetType = UNSET
     """The unique ID of the routing plan."""
 
 
@@ -240,5 +240,5 @@ class UpdateRoutingPlanRoutingCriteriaRequest(Struct, kw_only=True):
 class UpdateRoutingPlanRoutingCriteriaResponse(Struct, kw_only=True):
     """Result of RoutingPlan.update_routing_criteria."""
 
-    i_routing_criteria: int | UnsetType = UNSET
+    i_routing_criteria: int | None | UnsetType = UNSET
     """The unique ID of the routing criteria."""

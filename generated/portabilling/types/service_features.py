@@ -31,19 +31,19 @@ class GetServiceFeaturesFeatureAttributesRequest(Struct, kw_only=True):
 class GetServiceFeaturesFeatureAttributesResponse(Struct, kw_only=True):
     """Result of ServiceFeatures.get_feature_attributes."""
 
-    attributes: list[ServiceAttributeInfo] | UnsetType = UNSET
+    attributes: list[ServiceAttributeInfo] | None | UnsetType = UNSET
 
 
 class GetServiceFeaturesServiceFeatureListRequest(Struct, kw_only=True):
     """Parameters of ServiceFeatures.get_service_feature_list."""
 
-    object_: str | UnsetType = field(default=UNSET, name="object")
+    object_: str | None | UnsetType = field(default=UNSET, name="object")
 
 
 class GetServiceFeaturesServiceFeatureListResponse(Struct, kw_only=True):
     """Result of ServiceFeatures.get_service_feature_list."""
 
-    feature_list: list[ServiceFeatureDescriptor] | UnsetType = UNSET
+    feature_list: list[ServiceFeatureDescriptor] | None | UnsetType = UNSET
     """List of feature records."""
 
 
@@ -54,7 +54,7 @@ class GetServiceFeaturesServiceListRequest(Struct, kw_only=True):
 class GetServiceFeaturesServiceListResponse(Struct, kw_only=True):
     """Result of ServiceFeatures.get_service_list."""
 
-    service_list: list[ServiceTypeInfo] | UnsetType = UNSET
+    service_list: list[ServiceTypeInfo] | None | UnsetType = UNSET
     """List of service records."""
 
 
@@ -64,12 +64,12 @@ class ServiceFeatureDescriptor(Struct, kw_only=True):
     name: str
     """Display name of the record."""
 
-    description: str | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
     """Free-form description."""
 
-    object_: str | UnsetType = field(default=UNSET, name="object")
-    attributes: list[str] | UnsetType = UNSET
-    default_flag_value: str | UnsetType = UNSET
+    object_: str | None | UnsetType = field(default=UNSET, name="object")
+    attributes: list[str] | None | UnsetType = UNSET
+    default_flag_value: str | None | UnsetType = UNSET
 
 
 class ServiceTypeInfo(Struct, kw_only=True):
@@ -78,10 +78,10 @@ class ServiceTypeInfo(Struct, kw_only=True):
     i_service: int
     """The unique ID of the service."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    unit: str | UnsetType = UNSET
-    rate_unit: str | UnsetType = UNSET
-    i_service_type: int | UnsetType = UNSET
+    unit: str | None | UnsetType = UNSET
+    rate_unit: str | None | UnsetType = UNSET
+    i_service_type: int | None | UnsetType = UNSET
     """The unique ID of the service type."""

@@ -43,7 +43,7 @@ class AddServicePolicyRequest(Struct, kw_only=True):
 class AddServicePolicyResponse(Struct, kw_only=True):
     """Result of ServicePolicy.add_service_policy."""
 
-    i_service_policy: int | UnsetType = UNSET
+    i_service_policy: int | None | UnsetType = UNSET
     """The unique ID of the service policy."""
 
 
@@ -60,7 +60,7 @@ class AddServicePolicyRuleRequest(Struct, kw_only=True):
 class AddServicePolicyRuleResponse(Struct, kw_only=True):
     """Result of ServicePolicy.add_policy_rule."""
 
-    i_policy_rule: int | UnsetType = UNSET
+    i_policy_rule: int | None | UnsetType = UNSET
     """The unique ID of the policy rule."""
 
 
@@ -74,7 +74,7 @@ class DeleteServicePolicyRequest(Struct, kw_only=True):
 class DeleteServicePolicyResponse(Struct, kw_only=True):
     """Result of ServicePolicy.delete_service_policy."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -88,44 +88,44 @@ class DeleteServicePolicyRuleRequest(Struct, kw_only=True):
 class DeleteServicePolicyRuleResponse(Struct, kw_only=True):
     """Result of ServicePolicy.delete_policy_rule."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
 class GetServicePolicyInfoRequest(Struct, kw_only=True):
     """Parameters of ServicePolicy.get_service_policy_info."""
 
-    i_service_policy: int | UnsetType = UNSET
+    i_service_policy: int | None | UnsetType = UNSET
     """The unique ID of the service policy."""
 
 
 class GetServicePolicyInfoResponse(Struct, kw_only=True):
     """Result of ServicePolicy.get_service_policy_info."""
 
-    service_policy_info: ServicePolicyInfo | UnsetType = UNSET
+    service_policy_info: ServicePolicyInfo | None | UnsetType = UNSET
     """The service policy record."""
 
 
 class GetServicePolicyListRequest(Struct, kw_only=True):
     """Parameters of ServicePolicy.get_service_policy_list."""
 
-    i_service_type: int | UnsetType = UNSET
+    i_service_type: int | None | UnsetType = UNSET
     """The unique ID of the service type."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetServicePolicyListResponse(Struct, kw_only=True):
     """Result of ServicePolicy.get_service_policy_list."""
 
-    service_policy_list: list[ServicePolicyInfo] | UnsetType = UNSET
+    service_policy_list: list[ServicePolicyInfo] | None | UnsetType = UNSET
     """List of service policy records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -135,55 +135,55 @@ class GetServicePolicyRuleListRequest(Struct, kw_only=True):
     i_service_policy: int
     """The unique ID of the service policy."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetServicePolicyRuleListResponse(Struct, kw_only=True):
     """Result of ServicePolicy.get_policy_rule_list."""
 
-    policy_rule_list: list[PolicyRuleInfo] | UnsetType = UNSET
+    policy_rule_list: list[PolicyRuleInfo] | None | UnsetType = UNSET
     """List of policy rule records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
 class PolicyRuleInfo(Struct, kw_only=True):
     """Rule of a service policy."""
 
-    i_policy_rule: int | UnsetType = UNSET
+    i_policy_rule: int | None | UnsetType = UNSET
     """The unique ID of the policy rule."""
 
-    i_service_policy: int | UnsetType = UNSET
+    i_service_policy: int | None | UnsetType = UNSET
     """The unique ID of the service policy."""
 
     condition: str
-    action: str | UnsetType = UNSET
-    priority: int | UnsetType = UNSET
+    action: str | None | UnsetType = UNSET
+    priority: int | None | UnsetType = UNSET
 
 
 class ServicePolicyInfo(Struct, kw_only=True):
     """Service policy."""
 
-    i_service_policy: int | UnsetType = UNSET
+    i_service_policy: int | None | UnsetType = UNSET
     """The unique ID of the service policy."""
 
     name: str
     """Display name of the record."""
 
-    description: str | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
     """Free-form description."""
 
-    i_service_type: int | UnsetType = UNSET
+    i_service_type: int | None | UnsetType = UNSET
     """The unique ID of the service type."""
 
-    attributes: list[ServiceAttributeInfo] | UnsetType = UNSET
-    quiet_hours_start: time | UnsetType = UNSET
-    quiet_hours_end: time | UnsetType = UNSET
+    attributes: list[ServiceAttributeInfo] | None | UnsetType = UNSET
+    quiet_hours_start: time | None | UnsetType = UNSET
+    quiet_hours_end: time | None | UnsetType = UNSET
 
 
 class UpdateServicePolicyRequest(Struct, kw_only=True):
@@ -196,7 +196,7 @@ class UpdateServicePolicyRequest(Struct, kw_only=True):
 class UpdateServicePolicyResponse(Struct, kw_only=True):
     """Result of ServicePolicy.update_service_policy."""
 
-    i_service_policy: int | UnsetType = UNSET
+    i_service_policy: int | None | UnsetType = UNSET
     """The unique ID of the service policy."""
 
 
@@ -210,5 +210,5 @@ class UpdateServicePolicyRuleRequest(Struct, kw_only=True):
 class UpdateServicePolicyRuleResponse(Struct, kw_only=True):
     """Result of ServicePolicy.update_policy_rule."""
 
-    i_policy_rule: int | UnsetType = UNSET
+    i_policy_rule: int | None | UnsetType = UNSET
     """The unique ID of the policy rule."""

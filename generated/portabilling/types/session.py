@@ -35,7 +35,7 @@ class ChangePasswordRequest(Struct, kw_only=True):
 class ChangePasswordResponse(Struct, kw_only=True):
     """Result of Session.change_password."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -46,15 +46,15 @@ class GetSessionContextRequest(Struct, kw_only=True):
 class GetSessionContextResponse(Struct, kw_only=True):
     """Result of Session.get_session_context."""
 
-    user: str | UnsetType = UNSET
-    realm: str | UnsetType = UNSET
-    i_env: int | UnsetType = UNSET
+    user: str | None | UnsetType = UNSET
+    realm: str | None | UnsetType = UNSET
+    i_env: int | None | UnsetType = UNSET
     """The unique ID of the environment (virtual billing environment)."""
 
     i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    access_level: str | UnsetType = UNSET
+    access_level: str | None | UnsetType = UNSET
 
 
 class LoginRequest(Struct, kw_only=True):
@@ -63,13 +63,13 @@ class LoginRequest(Struct, kw_only=True):
     login: str
     """Login of the API user (or account id for the Account interface)."""
 
-    password: str | UnsetType = UNSET
+    password: str | None | UnsetType = UNSET
     """Password; either password or token must be given."""
 
-    token: str | UnsetType = UNSET
+    token: str | None | UnsetType = UNSET
     """Authentication token (API key)."""
 
-    i_env: int | UnsetType = UNSET
+    i_env: int | None | UnsetType = UNSET
     """The unique ID of the environment (virtual billing environment)."""
 
 
@@ -90,7 +90,7 @@ class LogoutRequest(Struct, kw_only=True):
 class LogoutResponse(Struct, kw_only=True):
     """Result of Session.logout."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -104,5 +104,5 @@ class PingRequest(Struct, kw_only=True):
 class PingResponse(Struct, kw_only=True):
     """Result of Session.ping."""
 
-    user_id: int | UnsetType = UNSET
+    user_id: int | None | UnsetType = UNSET
     """ID of the user that owns the session."""

@@ -52,7 +52,7 @@ class AddSimCardProfileRequest(Struct, kw_only=True):
 class AddSimCardProfileResponse(Struct, kw_only=True):
     """Result of SIMCard.add_sim_card_profile."""
 
-    i_sim_card_profile: int | UnsetType = UNSET
+    i_sim_card_profile: int | None | UnsetType = UNSET
     """The unique ID of the sim card profile."""
 
 
@@ -66,7 +66,7 @@ class AddSimCardRequest(Struct, kw_only=True):
 class AddSimCardResponse(Struct, kw_only=True):
     """Result of SIMCard.add_sim_card."""
 
-    i_sim_card: int | UnsetType = UNSET
+    i_sim_card: int | None | UnsetType = UNSET
     """The unique ID of the sim card."""
 
 
@@ -83,7 +83,7 @@ class AssignSimCardRequest(Struct, kw_only=True):
 class AssignSimCardResponse(Struct, kw_only=True):
     """Result of SIMCard.assign_sim_card."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -97,7 +97,7 @@ class DeleteSimCardProfileRequest(Struct, kw_only=True):
 class DeleteSimCardProfileResponse(Struct, kw_only=True):
     """Result of SIMCard.delete_sim_card_profile."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -111,45 +111,45 @@ class DeleteSimCardRequest(Struct, kw_only=True):
 class DeleteSimCardResponse(Struct, kw_only=True):
     """Result of SIMCard.delete_sim_card."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
 class GetSimCardInfoRequest(Struct, kw_only=True):
     """Parameters of SIMCard.get_sim_card_info."""
 
-    i_sim_card: int | UnsetType = UNSET
+    i_sim_card: int | None | UnsetType = UNSET
     """The unique ID of the sim card."""
 
 
 class GetSimCardInfoResponse(Struct, kw_only=True):
     """Result of SIMCard.get_sim_card_info."""
 
-    sim_card_info: SIMCardInfo | UnsetType = UNSET
+    sim_card_info: SIMCardInfo | None | UnsetType = UNSET
     """The sim card record."""
 
 
 class GetSimCardListRequest(Struct, kw_only=True):
     """Parameters of SIMCard.get_sim_card_list."""
 
-    status: str | UnsetType = UNSET
-    i_batch: int | UnsetType = UNSET
+    status: str | None | UnsetType = UNSET
+    i_batch: int | None | UnsetType = UNSET
     """The unique ID of the batch."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetSimCardListResponse(Struct, kw_only=True):
     """Result of SIMCard.get_sim_card_list."""
 
-    sim_card_list: list[SIMCardInfo] | UnsetType = UNSET
+    sim_card_list: list[SIMCardInfo] | None | UnsetType = UNSET
     """List of sim card records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -159,20 +159,20 @@ class GetSimCardProfileListRequest(Struct, kw_only=True):
     i_batch: int
     """The unique ID of the batch."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetSimCardProfileListResponse(Struct, kw_only=True):
     """Result of SIMCard.get_sim_card_profile_list."""
 
-    sim_card_profile_list: list[SIMCardProfileInfo] | UnsetType = UNSET
+    sim_card_profile_list: list[SIMCardProfileInfo] | None | UnsetType = UNSET
     """List of sim card profile records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -186,48 +186,48 @@ class ReleaseSimCardRequest(Struct, kw_only=True):
 class ReleaseSimCardResponse(Struct, kw_only=True):
     """Result of SIMCard.release_sim_card."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
 class SIMCardInfo(Struct, kw_only=True):
     """SIM card."""
 
-    i_sim_card: int | UnsetType = UNSET
+    i_sim_card: int | None | UnsetType = UNSET
     """The unique ID of the sim card."""
 
     imsi: str
-    iccid: str | UnsetType = UNSET
-    msisdn: str | UnsetType = UNSET
-    pin: str | UnsetType = UNSET
-    puk: str | UnsetType = UNSET
-    ki: str | UnsetType = UNSET
-    opc: str | UnsetType = UNSET
-    status: str | UnsetType = UNSET
+    iccid: str | None | UnsetType = UNSET
+    msisdn: str | None | UnsetType = UNSET
+    pin: str | None | UnsetType = UNSET
+    puk: str | None | UnsetType = UNSET
+    ki: str | None | UnsetType = UNSET
+    opc: str | None | UnsetType = UNSET
+    status: str | None | UnsetType = UNSET
     i_account: int | None | UnsetType = UNSET
     """The unique ID of the account."""
 
-    i_batch: int | UnsetType = UNSET
+    i_batch: int | None | UnsetType = UNSET
     """The unique ID of the batch."""
 
-    activation_date: date | UnsetType = UNSET
+    activation_date: date | None | UnsetType = UNSET
     """Date when the record becomes active."""
 
 
 class SIMCardProfileInfo(Struct, kw_only=True):
     """Profile shared by SIM cards of a batch."""
 
-    i_sim_profile: int | UnsetType = UNSET
+    i_sim_profile: int | None | UnsetType = UNSET
     """The unique ID of the sim profile."""
 
-    i_batch: int | UnsetType = UNSET
+    i_batch: int | None | UnsetType = UNSET
     """The unique ID of the batch."""
 
     name: str
     """Display name of the record."""
 
-    apn: str | UnsetType = UNSET
-    roaming: YesNo | UnsetType = UNSET
+    apn: str | None | UnsetType = UNSET
+    roaming: YesNo | None | UnsetType = UNSET
 
 
 class SwapSimCardRequest(Struct, kw_only=True):
@@ -243,7 +243,7 @@ class SwapSimCardRequest(Struct, kw_only=True):
 class SwapSimCardResponse(Struct, kw_only=True):
     """Result of SIMCard.swap_sim_card."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -257,7 +257,7 @@ class UpdateSimCardProfileRequest(Struct, kw_only=True):
 class UpdateSimCardProfileResponse(Struct, kw_only=True):
     """Result of SIMCard.update_sim_card_profile."""
 
-    i_sim_card_profile: int | UnsetType = UNSET
+    i_sim_card_profile: int | None | UnsetType = UNSET
     """The unique ID of the sim card profile."""
 
 
@@ -271,5 +271,5 @@ class UpdateSimCardRequest(Struct, kw_only=True):
 class UpdateSimCardResponse(Struct, kw_only=True):
     """Result of SIMCard.update_sim_card."""
 
-    i_sim_card: int | UnsetType = UNSET
+    i_sim_card: int | None | UnsetType = UNSET
     """The unique ID of the sim card."""

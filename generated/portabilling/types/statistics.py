@@ -47,39 +47,39 @@ class ExportStatisticsRequest(Struct, kw_only=True):
     to_date: date
     """The to date."""
 
-    format: str | UnsetType = UNSET
+    format: str | None | UnsetType = UNSET
 
 
 class ExportStatisticsResponse(Struct, kw_only=True):
     """Result of Statistics.export_statistics."""
 
-    file: bytes | UnsetType = UNSET
+    file: bytes | None | UnsetType = UNSET
     """File contents (base64 encoded)."""
 
-    file_name: str | UnsetType = UNSET
+    file_name: str | None | UnsetType = UNSET
     """Name of the file."""
 
 
 class GetStatisticsActiveSessionCountRequest(Struct, kw_only=True):
     """Parameters of Statistics.get_active_session_count."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
 
 class GetStatisticsActiveSessionCountResponse(Struct, kw_only=True):
     """Result of Statistics.get_active_session_count."""
 
-    count: int | UnsetType = UNSET
+    count: int | None | UnsetType = UNSET
 
 
 class GetStatisticsAsrAcdReportRequest(Struct, kw_only=True):
     """Parameters of Statistics.get_asr_acd_report."""
 
-    i_vendor: int | UnsetType = UNSET
+    i_vendor: int | None | UnsetType = UNSET
     """The unique ID of the vendor."""
 
-    i_connection: int | UnsetType = UNSET
+    i_connection: int | None | UnsetType = UNSET
     """The unique ID of the connection."""
 
     from_date: datetime
@@ -92,13 +92,13 @@ class GetStatisticsAsrAcdReportRequest(Struct, kw_only=True):
 class GetStatisticsAsrAcdReportResponse(Struct, kw_only=True):
     """Result of Statistics.get_asr_acd_report."""
 
-    stats: list[TrafficStatisticsInfo] | UnsetType = UNSET
+    stats: list[TrafficStatisticsInfo] | None | UnsetType = UNSET
 
 
 class GetStatisticsConcurrentCallsHistoryRequest(Struct, kw_only=True):
     """Parameters of Statistics.get_concurrent_calls_history."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
     from_date: datetime
@@ -107,33 +107,33 @@ class GetStatisticsConcurrentCallsHistoryRequest(Struct, kw_only=True):
     to_date: datetime
     """The to date."""
 
-    step: int | UnsetType = UNSET
+    step: int | None | UnsetType = UNSET
 
 
 class GetStatisticsConcurrentCallsHistoryResponse(Struct, kw_only=True):
     """Result of Statistics.get_concurrent_calls_history."""
 
-    samples: list[int] | UnsetType = UNSET
+    samples: list[int] | None | UnsetType = UNSET
 
 
 class GetStatisticsDashboardDataRequest(Struct, kw_only=True):
     """Parameters of Statistics.get_dashboard_data."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
 
 class GetStatisticsDashboardDataResponse(Struct, kw_only=True):
     """Result of Statistics.get_dashboard_data."""
 
-    summary: list[SummaryInfo] | UnsetType = UNSET
-    stats: list[TrafficStatisticsInfo] | UnsetType = UNSET
+    summary: list[SummaryInfo] | None | UnsetType = UNSET
+    stats: list[TrafficStatisticsInfo] | None | UnsetType = UNSET
 
 
 class GetStatisticsRevenueReportRequest(Struct, kw_only=True):
     """Parameters of Statistics.get_revenue_report."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
     from_date: date
@@ -142,66 +142,66 @@ class GetStatisticsRevenueReportRequest(Struct, kw_only=True):
     to_date: date
     """The to date."""
 
-    group_by: str | UnsetType = UNSET
+    group_by: str | None | UnsetType = UNSET
 
 
 class GetStatisticsRevenueReportResponse(Struct, kw_only=True):
     """Result of Statistics.get_revenue_report."""
 
-    summary: list[SummaryInfo] | UnsetType = UNSET
+    summary: list[SummaryInfo] | None | UnsetType = UNSET
 
 
 class GetStatisticsSummaryRequest(Struct, kw_only=True):
     """Parameters of Statistics.get_summary."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    i_account: int | UnsetType = UNSET
+    i_account: int | None | UnsetType = UNSET
     """The unique ID of the account."""
 
-    from_date: date | UnsetType = UNSET
+    from_date: date | None | UnsetType = UNSET
     """The from date."""
 
-    to_date: date | UnsetType = UNSET
+    to_date: date | None | UnsetType = UNSET
     """The to date."""
 
 
 class GetStatisticsSummaryResponse(Struct, kw_only=True):
     """Result of Statistics.get_summary."""
 
-    summary: list[SummaryInfo] | UnsetType = UNSET
+    summary: list[SummaryInfo] | None | UnsetType = UNSET
 
 
 class GetStatisticsTopDestinationsRequest(Struct, kw_only=True):
     """Parameters of Statistics.get_top_destinations."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    from_date: date | UnsetType = UNSET
+    from_date: date | None | UnsetType = UNSET
     """The from date."""
 
-    to_date: date | UnsetType = UNSET
+    to_date: date | None | UnsetType = UNSET
     """The to date."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
 
 class GetStatisticsTopDestinationsResponse(Struct, kw_only=True):
     """Result of Statistics.get_top_destinations."""
 
-    destinations: list[DestinationInfo] | UnsetType = UNSET
+    destinations: list[DestinationInfo] | None | UnsetType = UNSET
 
 
 class GetTrafficStatisticsRequest(Struct, kw_only=True):
     """Parameters of Statistics.get_traffic_statistics."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    i_vendor: int | UnsetType = UNSET
+    i_vendor: int | None | UnsetType = UNSET
     """The unique ID of the vendor."""
 
     from_date: datetime
@@ -210,19 +210,19 @@ class GetTrafficStatisticsRequest(Struct, kw_only=True):
     to_date: datetime
     """The to date."""
 
-    interval: int | UnsetType = UNSET
+    interval: int | None | UnsetType = UNSET
 
 
 class GetTrafficStatisticsResponse(Struct, kw_only=True):
     """Result of Statistics.get_traffic_statistics."""
 
-    stats: list[TrafficStatisticsInfo] | UnsetType = UNSET
+    stats: list[TrafficStatisticsInfo] | None | UnsetType = UNSET
 
 
 class GetXdrStatisticsRequest(Struct, kw_only=True):
     """Parameters of Statistics.get_xdr_statistics."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
     from_: datetime = field(name="from")
@@ -231,20 +231,20 @@ class GetXdrStatisticsRequest(Struct, kw_only=True):
     to: datetime
     """End of the period, exclusive."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetXdrStatisticsResponse(Struct, kw_only=True):
     """Result of Statistics.get_xdr_statistics."""
 
-    xdr_list: list[XdrInfo] | UnsetType = UNSET
+    xdr_list: list[XdrInfo] | None | UnsetType = UNSET
     """List of xdr records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -252,18 +252,18 @@ class TrafficStatisticsInfo(Struct, kw_only=True):
     """Traffic statistics for an interval."""
 
     period_start: datetime
-    period_end: datetime | UnsetType = UNSET
-    calls: int | UnsetType = UNSET
-    minutes: float | UnsetType = UNSET
-    lambda_: float | UnsetType = field(default=UNSET, name="lambda")
+    period_end: datetime | None | UnsetType = UNSET
+    calls: int | None | UnsetType = UNSET
+    minutes: float | None | UnsetType = UNSET
+    lambda_: float | None | UnsetType = field(default=UNSET, name="lambda")
     """Average arrival rate of calls per second in the interval."""
 
-    asr: float | UnsetType = UNSET
-    acd: float | UnsetType = UNSET
-    pdd: float | UnsetType = UNSET
-    ner: float | UnsetType = UNSET
-    revenue: Decimal | UnsetType = UNSET
-    cost: Decimal | UnsetType = UNSET
+    asr: float | None | UnsetType = UNSET
+    acd: float | None | UnsetType = UNSET
+    pdd: float | None | UnsetType = UNSET
+    ner: float | None | UnsetType = UNSET
+    revenue: Decimal | None | UnsetType = UNSET
+    cost: Decimal | None | UnsetType = UNSET
 
 
 class XdrInfo(Struct, kw_only=True):
@@ -272,18 +272,18 @@ class XdrInfo(Struct, kw_only=True):
     i_xdr: int
     """The unique ID of the xDR (charge record)."""
 
-    account_id: str | UnsetType = UNSET
-    CLI: str | UnsetType = UNSET
-    CLD: str | UnsetType = UNSET
-    from_: datetime | UnsetType = field(default=UNSET, name="from")
+    account_id: str | None | UnsetType = UNSET
+    CLI: str | None | UnsetType = UNSET
+    CLD: str | None | UnsetType = UNSET
+    from_: datetime | None | UnsetType = field(default=UNSET, name="from")
     """Start of the period, inclusive."""
 
-    to: datetime | UnsetType = UNSET
+    to: datetime | None | UnsetType = UNSET
     """End of the period, exclusive."""
 
-    charged_amount: float | UnsetType = UNSET
+    charged_amount: float | None | UnsetType = UNSET
     """Amount that has been charged."""
 
-    used_quantity: int | UnsetType = UNSET
-    unit: str | UnsetType = UNSET
-    service_name: str | UnsetType = UNSET
+    used_quantity: int | None | UnsetType = UNSET
+    unit: str | None | UnsetType = UNSET
+    service_name: str | None | UnsetType = UNSET

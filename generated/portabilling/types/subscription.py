@@ -57,7 +57,7 @@ class AddSubscriptionDiscountRequest(Struct, kw_only=True):
 class AddSubscriptionDiscountResponse(Struct, kw_only=True):
     """Result of Subscription.add_subscription_discount."""
 
-    i_subscription_discount: int | UnsetType = UNSET
+    i_subscription_discount: int | None | UnsetType = UNSET
     """The unique ID of the subscription discount."""
 
 
@@ -74,7 +74,7 @@ class AddSubscriptionPeriodFeeRequest(Struct, kw_only=True):
 class AddSubscriptionPeriodFeeResponse(Struct, kw_only=True):
     """Result of Subscription.add_subscription_period_fee."""
 
-    i_subscription_period_fee: int | UnsetType = UNSET
+    i_subscription_period_fee: int | None | UnsetType = UNSET
     """The unique ID of the subscription period fee."""
 
 
@@ -88,7 +88,7 @@ class AddSubscriptionRequest(Struct, kw_only=True):
 class AddSubscriptionResponse(Struct, kw_only=True):
     """Result of Subscription.add_subscription."""
 
-    i_subscription: int | UnsetType = UNSET
+    i_subscription: int | None | UnsetType = UNSET
     """The unique ID of the subscription."""
 
 
@@ -102,7 +102,7 @@ class DeleteSubscriptionDiscountRequest(Struct, kw_only=True):
 class DeleteSubscriptionDiscountResponse(Struct, kw_only=True):
     """Result of Subscription.delete_subscription_discount."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -116,7 +116,7 @@ class DeleteSubscriptionPeriodFeeRequest(Struct, kw_only=True):
 class DeleteSubscriptionPeriodFeeResponse(Struct, kw_only=True):
     """Result of Subscription.delete_subscription_period_fee."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -130,7 +130,7 @@ class DeleteSubscriptionRequest(Struct, kw_only=True):
 class DeleteSubscriptionResponse(Struct, kw_only=True):
     """Result of Subscription.delete_subscription."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -140,18 +140,18 @@ class GetSubscriptionChargeListRequest(Struct, kw_only=True):
     i_subscription: int
     """The unique ID of the subscription."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetSubscriptionChargeListResponse(Struct, kw_only=True):
     """Result of Subscription.get_subscription_charge_list."""
 
-    charges: list[ChargeInfo] | UnsetType = UNSET
-    total: int | UnsetType = UNSET
+    charges: list[ChargeInfo] | None | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -161,60 +161,60 @@ class GetSubscriptionDiscountListRequest(Struct, kw_only=True):
     i_subscription: int
     """The unique ID of the subscription."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetSubscriptionDiscountListResponse(Struct, kw_only=True):
     """Result of Subscription.get_subscription_discount_list."""
 
-    subscription_discount_list: list[SubscriptionDiscountInfo] | UnsetType = UNSET
+    subscription_discount_list: list[SubscriptionDiscountInfo] | None | UnsetType = UNSET
     """List of subscription discount records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
 class GetSubscriptionInfoRequest(Struct, kw_only=True):
     """Parameters of Subscription.get_subscription_info."""
 
-    i_subscription: int | UnsetType = UNSET
+    i_subscription: int | None | UnsetType = UNSET
     """The unique ID of the subscription."""
 
 
 class GetSubscriptionInfoResponse(Struct, kw_only=True):
     """Result of Subscription.get_subscription_info."""
 
-    subscription_info: SubscriptionInfo | UnsetType = UNSET
+    subscription_info: SubscriptionInfo | None | UnsetType = UNSET
     """The subscription record."""
 
 
 class GetSubscriptionListRequest(Struct, kw_only=True):
     """Parameters of Subscription.get_subscription_list."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    iso_4217: str | UnsetType = UNSET
+    iso_4217: str | None | UnsetType = UNSET
     """Three-letter ISO 4217 currency code."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetSubscriptionListResponse(Struct, kw_only=True):
     """Result of Subscription.get_subscription_list."""
 
-    subscription_list: list[SubscriptionInfo] | UnsetType = UNSET
+    subscription_list: list[SubscriptionInfo] | None | UnsetType = UNSET
     """List of subscription records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -224,20 +224,20 @@ class GetSubscriptionPeriodFeeListRequest(Struct, kw_only=True):
     i_subscription: int
     """The unique ID of the subscription."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetSubscriptionPeriodFeeListResponse(Struct, kw_only=True):
     """Result of Subscription.get_subscription_period_fee_list."""
 
-    subscription_period_fee_list: list[SubscriptionFeeInfo] | UnsetType = UNSET
+    subscription_period_fee_list: list[SubscriptionFeeInfo] | None | UnsetType = UNSET
     """List of subscription period fee records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -251,30 +251,30 @@ class GetSubscriptionUsageRequest(Struct, kw_only=True):
 class GetSubscriptionUsageResponse(Struct, kw_only=True):
     """Result of Subscription.get_subscription_usage."""
 
-    accounts: int | UnsetType = UNSET
-    customers: int | UnsetType = UNSET
+    accounts: int | None | UnsetType = UNSET
+    customers: int | None | UnsetType = UNSET
 
 
 class SubscriptionDiscountInfo(Struct, kw_only=True):
     """Discount on a subscription fee."""
 
-    i_discount: int | UnsetType = UNSET
+    i_discount: int | None | UnsetType = UNSET
     """The unique ID of the discount."""
 
-    i_subscription: int | UnsetType = UNSET
+    i_subscription: int | None | UnsetType = UNSET
     """The unique ID of the subscription."""
 
     threshold: int
-    rate: float | UnsetType = UNSET
+    rate: float | None | UnsetType = UNSET
 
 
 class SubscriptionFeeInfo(Struct, kw_only=True):
     """Fee of a subscription for a number of periods."""
 
-    i_fee: int | UnsetType = UNSET
+    i_fee: int | None | UnsetType = UNSET
     """The unique ID of the fee."""
 
-    i_subscription: int | UnsetType = UNSET
+    i_subscription: int | None | UnsetType = UNSET
     """The unique ID of the subscription."""
 
     period: int
@@ -284,28 +284,28 @@ class SubscriptionFeeInfo(Struct, kw_only=True):
 class SubscriptionInfo(Struct, kw_only=True):
     """Subscription plan."""
 
-    i_subscription: int | UnsetType = UNSET
+    i_subscription: int | None | UnsetType = UNSET
     """The unique ID of the subscription."""
 
     name: str
     """Display name of the record."""
 
-    description: str | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
     """Free-form description."""
 
-    iso_4217: str | UnsetType = UNSET
+    iso_4217: str | None | UnsetType = UNSET
     """Three-letter ISO 4217 currency code."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    activation_fee: float | UnsetType = UNSET
-    minimum_period: int | UnsetType = UNSET
-    periodic_fee: float | UnsetType = UNSET
-    billing_period: int | UnsetType = UNSET
-    multi_month: int | UnsetType = UNSET
-    prorate: YesNo | UnsetType = UNSET
-    invoice_description: str | UnsetType = UNSET
+    activation_fee: float | None | UnsetType = UNSET
+    minimum_period: int | None | UnsetType = UNSET
+    periodic_fee: float | None | UnsetType = UNSET
+    billing_period: int | None | UnsetType = UNSET
+    multi_month: int | None | UnsetType = UNSET
+    prorate: YesNo | None | UnsetType = UNSET
+    invoice_description: str | None | UnsetType = UNSET
 
 
 class UpdateSubscriptionDiscountRequest(Struct, kw_only=True):
@@ -318,7 +318,7 @@ class UpdateSubscriptionDiscountRequest(Struct, kw_only=True):
 class UpdateSubscriptionDiscountResponse(Struct, kw_only=True):
     """Result of Subscription.update_subscription_discount."""
 
-    i_subscription_discount: int | UnsetType = UNSET
+    i_subscription_discount: int | None | UnsetType = UNSET
     """The unique ID of the subscription discount."""
 
 
@@ -332,7 +332,7 @@ class UpdateSubscriptionPeriodFeeRequest(Struct, kw_only=True):
 class UpdateSubscriptionPeriodFeeResponse(Struct, kw_only=True):
     """Result of Subscription.update_subscription_period_fee."""
 
-    i_subscription_period_fee: int | UnsetType = UNSET
+    i_subscription_period_fee: int | None | UnsetType = UNSET
     """The unique ID of the subscription period fee."""
 
 
@@ -346,5 +346,5 @@ class UpdateSubscriptionRequest(Struct, kw_only=True):
 class UpdateSubscriptionResponse(Struct, kw_only=True):
     """Result of Subscription.update_subscription."""
 
-    i_subscription: int | UnsetType = UNSET
+    i_subscription: int | None | UnsetType = UNSET
     """The unique ID of the subscription."""

@@ -64,7 +64,7 @@ class AddTariffOffPeakPeriodRequest(Struct, kw_only=True):
 class AddTariffOffPeakPeriodResponse(Struct, kw_only=True):
     """Result of Tariff.add_off_peak_period."""
 
-    i_off_peak_period: int | UnsetType = UNSET
+    i_off_peak_period: int | None | UnsetType = UNSET
     """The unique ID of the off peak period."""
 
 
@@ -78,7 +78,7 @@ class AddTariffRequest(Struct, kw_only=True):
 class AddTariffResponse(Struct, kw_only=True):
     """Result of Tariff.add_tariff."""
 
-    i_tariff: int | UnsetType = UNSET
+    i_tariff: int | None | UnsetType = UNSET
     """The unique ID of the tariff."""
 
 
@@ -95,7 +95,7 @@ class AddTariffSurchargeRequest(Struct, kw_only=True):
 class AddTariffSurchargeResponse(Struct, kw_only=True):
     """Result of Tariff.add_tariff_surcharge."""
 
-    i_tariff_surcharge: int | UnsetType = UNSET
+    i_tariff_surcharge: int | None | UnsetType = UNSET
     """The unique ID of the tariff surcharge."""
 
 
@@ -112,7 +112,7 @@ class CloneTariffRequest(Struct, kw_only=True):
 class CloneTariffResponse(Struct, kw_only=True):
     """Result of Tariff.clone_tariff."""
 
-    i_tariff: int | UnsetType = UNSET
+    i_tariff: int | None | UnsetType = UNSET
     """The unique ID of the tariff."""
 
 
@@ -126,7 +126,7 @@ class DeleteTariffOffPeakPeriodRequest(Struct, kw_only=True):
 class DeleteTariffOffPeakPeriodResponse(Struct, kw_only=True):
     """Result of Tariff.delete_off_peak_period."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -140,7 +140,7 @@ class DeleteTariffRequest(Struct, kw_only=True):
 class DeleteTariffResponse(Struct, kw_only=True):
     """Result of Tariff.delete_tariff."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -154,7 +154,7 @@ class DeleteTariffSurchargeRequest(Struct, kw_only=True):
 class DeleteTariffSurchargeResponse(Struct, kw_only=True):
     """Result of Tariff.delete_tariff_surcharge."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -164,7 +164,7 @@ class DownloadTariffRequest(Struct, kw_only=True):
     i_tariff: int
     """The unique ID of the tariff."""
 
-    format: str | UnsetType = UNSET
+    format: str | None | UnsetType = UNSET
 
 
 class DownloadTariffResponse(Struct, kw_only=True):
@@ -173,7 +173,7 @@ class DownloadTariffResponse(Struct, kw_only=True):
     file: bytes
     """File contents (base64 encoded)."""
 
-    file_name: str | UnsetType = UNSET
+    file_name: str | None | UnsetType = UNSET
     """Name of the file."""
 
 
@@ -183,57 +183,57 @@ class GetTariffChangeListRequest(Struct, kw_only=True):
     i_tariff: int
     """The unique ID of the tariff."""
 
-    from_date: datetime | UnsetType = UNSET
+    from_date: datetime | None | UnsetType = UNSET
     """The from date."""
 
 
 class GetTariffChangeListResponse(Struct, kw_only=True):
     """Result of Tariff.get_tariff_change_list."""
 
-    changes: list[RateHistoryEntry] | UnsetType = UNSET
+    changes: list[RateHistoryEntry] | None | UnsetType = UNSET
 
 
 class GetTariffInfoRequest(Struct, kw_only=True):
     """Parameters of Tariff.get_tariff_info."""
 
-    i_tariff: int | UnsetType = UNSET
+    i_tariff: int | None | UnsetType = UNSET
     """The unique ID of the tariff."""
 
 
 class GetTariffInfoResponse(Struct, kw_only=True):
     """Result of Tariff.get_tariff_info."""
 
-    tariff_info: TariffInfo | UnsetType = UNSET
+    tariff_info: TariffInfo | None | UnsetType = UNSET
     """The tariff record."""
 
 
 class GetTariffListRequest(Struct, kw_only=True):
     """Parameters of Tariff.get_tariff_list."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    iso_4217: str | UnsetType = UNSET
+    iso_4217: str | None | UnsetType = UNSET
     """Three-letter ISO 4217 currency code."""
 
-    i_owner: int | UnsetType = UNSET
+    i_owner: int | None | UnsetType = UNSET
     """The unique ID of the owner."""
 
-    owner_type: str | UnsetType = UNSET
-    limit: int | UnsetType = UNSET
+    owner_type: str | None | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetTariffListResponse(Struct, kw_only=True):
     """Result of Tariff.get_tariff_list."""
 
-    tariff_list: list[TariffInfo] | UnsetType = UNSET
+    tariff_list: list[TariffInfo] | None | UnsetType = UNSET
     """List of tariff records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -243,20 +243,20 @@ class GetTariffOffPeakPeriodListRequest(Struct, kw_only=True):
     i_tariff: int
     """The unique ID of the tariff."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetTariffOffPeakPeriodListResponse(Struct, kw_only=True):
     """Result of Tariff.get_off_peak_period_list."""
 
-    off_peak_period_list: list[OffPeakPeriodInfo] | UnsetType = UNSET
+    off_peak_period_list: list[OffPeakPeriodInfo] | None | UnsetType = UNSET
     """List of off peak period records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -266,20 +266,20 @@ class GetTariffSurchargeListRequest(Struct, kw_only=True):
     i_tariff: int
     """The unique ID of the tariff."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetTariffSurchargeListResponse(Struct, kw_only=True):
     """Result of Tariff.get_tariff_surcharge_list."""
 
-    tariff_surcharge_list: list[TariffSurchargeInfo] | UnsetType = UNSET
+    tariff_surcharge_list: list[TariffSurchargeInfo] | None | UnsetType = UNSET
     """List of tariff surcharge records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -293,42 +293,42 @@ class GetTariffUsageRequest(Struct, kw_only=True):
 class GetTariffUsageResponse(Struct, kw_only=True):
     """Result of Tariff.get_tariff_usage."""
 
-    products: list[ProductInfo] | UnsetType = UNSET
+    products: list[ProductInfo] | None | UnsetType = UNSET
 
 
 class OffPeakPeriodInfo(Struct, kw_only=True):
     """Off-peak period of a tariff."""
 
-    i_off_peak: int | UnsetType = UNSET
+    i_off_peak: int | None | UnsetType = UNSET
     """The unique ID of the off peak."""
 
-    i_tariff: int | UnsetType = UNSET
+    i_tariff: int | None | UnsetType = UNSET
     """The unique ID of the tariff."""
 
     name: str
     """Display name of the record."""
 
-    start: time | UnsetType = UNSET
-    end: time | UnsetType = UNSET
-    weekdays: str | UnsetType = UNSET
+    start: time | None | UnsetType = UNSET
+    end: time | None | UnsetType = UNSET
+    weekdays: str | None | UnsetType = UNSET
 
 
 class TariffSurchargeInfo(Struct, kw_only=True):
     """Surcharge applied by a tariff."""
 
-    i_surcharge: int | UnsetType = UNSET
+    i_surcharge: int | None | UnsetType = UNSET
     """The unique ID of the surcharge."""
 
-    i_tariff: int | UnsetType = UNSET
+    i_tariff: int | None | UnsetType = UNSET
     """The unique ID of the tariff."""
 
     name: str
     """Display name of the record."""
 
-    amount: float | UnsetType = UNSET
+    amount: float | None | UnsetType = UNSET
     """Amount of money in the record's currency."""
 
-    percent: float | UnsetType = UNSET
+    percent: float | None | UnsetType = UNSET
 
 
 class UpdateTariffOffPeakPeriodRequest(Struct, kw_only=True):
@@ -341,7 +341,7 @@ class UpdateTariffOffPeakPeriodRequest(Struct, kw_only=True):
 class UpdateTariffOffPeakPeriodResponse(Struct, kw_only=True):
     """Result of Tariff.update_off_peak_period."""
 
-    i_off_peak_period: int | UnsetType = UNSET
+    i_off_peak_period: int | None | UnsetType = UNSET
     """The unique ID of the off peak period."""
 
 
@@ -355,7 +355,7 @@ class UpdateTariffRequest(Struct, kw_only=True):
 class UpdateTariffResponse(Struct, kw_only=True):
     """Result of Tariff.update_tariff."""
 
-    i_tariff: int | UnsetType = UNSET
+    i_tariff: int | None | UnsetType = UNSET
     """The unique ID of the tariff."""
 
 
@@ -369,7 +369,7 @@ class UpdateTariffSurchargeRequest(Struct, kw_only=True):
 class UpdateTariffSurchargeResponse(Struct, kw_only=True):
     """Result of Tariff.update_tariff_surcharge."""
 
-    i_tariff_surcharge: int | UnsetType = UNSET
+    i_tariff_surcharge: int | None | UnsetType = UNSET
     """The unique ID of the tariff surcharge."""
 
 
@@ -382,15 +382,15 @@ class UploadTariffRequest(Struct, kw_only=True):
     file: bytes
     """File contents (base64 encoded)."""
 
-    file_name: str | UnsetType = UNSET
+    file_name: str | None | UnsetType = UNSET
     """Name of the file."""
 
-    format: str | UnsetType = UNSET
-    effective_from: datetime | UnsetType = UNSET
+    format: str | None | UnsetType = UNSET
+    effective_from: datetime | None | UnsetType = UNSET
 
 
 class UploadTariffResponse(Struct, kw_only=True):
     """Result of Tariff.upload_tariff."""
 
-    i_job: int | UnsetType = UNSET
+    i_job: int | None | UnsetType = UNSET
     """The unique ID of the job."""

@@ -64,7 +64,7 @@ class AddTaxationCustomerExemptionRequest(Struct, kw_only=True):
 class AddTaxationCustomerExemptionResponse(Struct, kw_only=True):
     """Result of Taxation.add_customer_exemption."""
 
-    i_customer_exemption: int | UnsetType = UNSET
+    i_customer_exemption: int | None | UnsetType = UNSET
     """The unique ID of the customer exemption."""
 
 
@@ -81,7 +81,7 @@ class AddTaxationTaxPlanRequest(Struct, kw_only=True):
 class AddTaxationTaxPlanResponse(Struct, kw_only=True):
     """Result of Taxation.add_tax_plan."""
 
-    i_tax_plan: int | UnsetType = UNSET
+    i_tax_plan: int | None | UnsetType = UNSET
     """The unique ID of the tax plan."""
 
 
@@ -95,7 +95,7 @@ class AddTaxationTaxRequest(Struct, kw_only=True):
 class AddTaxationTaxResponse(Struct, kw_only=True):
     """Result of Taxation.add_tax."""
 
-    i_tax: int | UnsetType = UNSET
+    i_tax: int | None | UnsetType = UNSET
     """The unique ID of the tax."""
 
 
@@ -108,15 +108,15 @@ class CalculateTaxationTaxesRequest(Struct, kw_only=True):
     amount: Decimal
     """Amount of money in the record's currency."""
 
-    i_service: int | UnsetType = UNSET
+    i_service: int | None | UnsetType = UNSET
     """The unique ID of the service."""
 
 
 class CalculateTaxationTaxesResponse(Struct, kw_only=True):
     """Result of Taxation.calculate_taxes."""
 
-    taxes: list[InvoiceTaxInfo] | UnsetType = UNSET
-    total_tax: Decimal | UnsetType = UNSET
+    taxes: list[InvoiceTaxInfo] | None | UnsetType = UNSET
+    total_tax: Decimal | None | UnsetType = UNSET
 
 
 class DeleteTaxationCustomerExemptionRequest(Struct, kw_only=True):
@@ -129,7 +129,7 @@ class DeleteTaxationCustomerExemptionRequest(Struct, kw_only=True):
 class DeleteTaxationCustomerExemptionResponse(Struct, kw_only=True):
     """Result of Taxation.delete_customer_exemption."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -143,7 +143,7 @@ class DeleteTaxationTaxPlanRequest(Struct, kw_only=True):
 class DeleteTaxationTaxPlanResponse(Struct, kw_only=True):
     """Result of Taxation.delete_tax_plan."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -157,7 +157,7 @@ class DeleteTaxationTaxRequest(Struct, kw_only=True):
 class DeleteTaxationTaxResponse(Struct, kw_only=True):
     """Result of Taxation.delete_tax."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -167,20 +167,20 @@ class GetTaxationCustomerExemptionListRequest(Struct, kw_only=True):
     i_customer: int
     """The unique ID of the customer."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetTaxationCustomerExemptionListResponse(Struct, kw_only=True):
     """Result of Taxation.get_customer_exemption_list."""
 
-    customer_exemption_list: list[TaxExemptionRecordInfo] | UnsetType = UNSET
+    customer_exemption_list: list[TaxExemptionRecordInfo] | None | UnsetType = UNSET
     """List of customer exemption records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -194,43 +194,43 @@ class GetTaxationTaxExemptionListRequest(Struct, kw_only=True):
 class GetTaxationTaxExemptionListResponse(Struct, kw_only=True):
     """Result of Taxation.get_tax_exemption_list."""
 
-    exempt_codes: list[str] | UnsetType = UNSET
+    exempt_codes: list[str] | None | UnsetType = UNSET
 
 
 class GetTaxationTaxInfoRequest(Struct, kw_only=True):
     """Parameters of Taxation.get_tax_info."""
 
-    i_tax: int | UnsetType = UNSET
+    i_tax: int | None | UnsetType = UNSET
     """The unique ID of the tax."""
 
 
 class GetTaxationTaxInfoResponse(Struct, kw_only=True):
     """Result of Taxation.get_tax_info."""
 
-    tax_info: TaxInfo | UnsetType = UNSET
+    tax_info: TaxInfo | None | UnsetType = UNSET
     """The tax record."""
 
 
 class GetTaxationTaxListRequest(Struct, kw_only=True):
     """Parameters of Taxation.get_tax_list."""
 
-    class_: str | UnsetType = field(default=UNSET, name="class")
+    class_: str | None | UnsetType = field(default=UNSET, name="class")
     """Classification code."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetTaxationTaxListResponse(Struct, kw_only=True):
     """Result of Taxation.get_tax_list."""
 
-    tax_list: list[TaxInfo] | UnsetType = UNSET
+    tax_list: list[TaxInfo] | None | UnsetType = UNSET
     """List of tax records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -240,20 +240,20 @@ class GetTaxationTaxPlanListRequest(Struct, kw_only=True):
     i_customer: int
     """The unique ID of the customer."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetTaxationTaxPlanListResponse(Struct, kw_only=True):
     """Result of Taxation.get_tax_plan_list."""
 
-    tax_plan_list: list[TaxPlanInfo] | UnsetType = UNSET
+    tax_plan_list: list[TaxPlanInfo] | None | UnsetType = UNSET
     """List of tax plan records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -266,61 +266,61 @@ class GetTaxationTaxReportRequest(Struct, kw_only=True):
     to_date: date
     """The to date."""
 
-    jurisdiction: str | UnsetType = UNSET
+    jurisdiction: str | None | UnsetType = UNSET
 
 
 class GetTaxationTaxReportResponse(Struct, kw_only=True):
     """Result of Taxation.get_tax_report."""
 
-    taxes: list[InvoiceTaxInfo] | UnsetType = UNSET
+    taxes: list[InvoiceTaxInfo] | None | UnsetType = UNSET
 
 
 class TaxExemptionRecordInfo(Struct, kw_only=True):
     """Tax exemption of a customer."""
 
-    i_exemption: int | UnsetType = UNSET
+    i_exemption: int | None | UnsetType = UNSET
     """The unique ID of the exemption."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
     exempt_code: str
-    valid_from: date | UnsetType = UNSET
+    valid_from: date | None | UnsetType = UNSET
     valid_to: date | None | UnsetType = UNSET
 
 
 class TaxInfo(Struct, kw_only=True):
     """Tax definition."""
 
-    i_tax: int | UnsetType = UNSET
+    i_tax: int | None | UnsetType = UNSET
     """The unique ID of the tax."""
 
     name: str
     """Display name of the record."""
 
-    class_: str | UnsetType = field(default=UNSET, name="class")
+    class_: str | None | UnsetType = field(default=UNSET, name="class")
     """Classification code."""
 
-    rate: Decimal | UnsetType = UNSET
-    compound: YesNo | UnsetType = UNSET
-    jurisdiction: str | UnsetType = UNSET
-    exempt_code: str | UnsetType = UNSET
-    effective_from: date | UnsetType = UNSET
+    rate: Decimal | None | UnsetType = UNSET
+    compound: YesNo | None | UnsetType = UNSET
+    jurisdiction: str | None | UnsetType = UNSET
+    exempt_code: str | None | UnsetType = UNSET
+    effective_from: date | None | UnsetType = UNSET
 
 
 class TaxPlanInfo(Struct, kw_only=True):
     """Plan grouping several taxes."""
 
-    i_tax_plan: int | UnsetType = UNSET
+    i_tax_plan: int | None | UnsetType = UNSET
     """The unique ID of the tax plan."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
     name: str
     """Display name of the record."""
 
-    taxes: list[TaxInfo] | UnsetType = UNSET
+    taxes: list[TaxInfo] | None | UnsetType = UNSET
 
 
 class UpdateTaxationCustomerExemptionRequest(Struct, kw_only=True):
@@ -333,7 +333,7 @@ class UpdateTaxationCustomerExemptionRequest(Struct, kw_only=True):
 class UpdateTaxationCustomerExemptionResponse(Struct, kw_only=True):
     """Result of Taxation.update_customer_exemption."""
 
-    i_customer_exemption: int | UnsetType = UNSET
+    i_customer_exemption: int | None | UnsetType = UNSET
     """The unique ID of the customer exemption."""
 
 
@@ -347,7 +347,7 @@ class UpdateTaxationTaxPlanRequest(Struct, kw_only=True):
 class UpdateTaxationTaxPlanResponse(Struct, kw_only=True):
     """Result of Taxation.update_tax_plan."""
 
-    i_tax_plan: int | UnsetType = UNSET
+    i_tax_plan: int | None | UnsetType = UNSET
     """The unique ID of the tax plan."""
 
 
@@ -361,5 +361,5 @@ class UpdateTaxationTaxRequest(Struct, kw_only=True):
 class UpdateTaxationTaxResponse(Struct, kw_only=True):
     """Result of Taxation.update_tax."""
 
-    i_tax: int | UnsetType = UNSET
+    i_tax: int | None | UnsetType = UNSET
     """The unique ID of the tax."""

@@ -54,7 +54,7 @@ class AddTemplateRequest(Struct, kw_only=True):
 class AddTemplateResponse(Struct, kw_only=True):
     """Result of Template.add_template."""
 
-    i_template: int | UnsetType = UNSET
+    i_template: int | None | UnsetType = UNSET
     """The unique ID of the template."""
 
 
@@ -71,7 +71,7 @@ class AddTemplateVariableRequest(Struct, kw_only=True):
 class AddTemplateVariableResponse(Struct, kw_only=True):
     """Result of Template.add_template_variable."""
 
-    i_template_variable: int | UnsetType = UNSET
+    i_template_variable: int | None | UnsetType = UNSET
     """The unique ID of the template variable."""
 
 
@@ -85,7 +85,7 @@ class DeleteTemplateRequest(Struct, kw_only=True):
 class DeleteTemplateResponse(Struct, kw_only=True):
     """Result of Template.delete_template."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -99,7 +99,7 @@ class DeleteTemplateVariableRequest(Struct, kw_only=True):
 class DeleteTemplateVariableResponse(Struct, kw_only=True):
     """Result of Template.delete_template_variable."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -116,47 +116,47 @@ class GetTemplateFileResponse(Struct, kw_only=True):
     file: bytes
     """File contents (base64 encoded)."""
 
-    file_name: str | UnsetType = UNSET
+    file_name: str | None | UnsetType = UNSET
     """Name of the file."""
 
 
 class GetTemplateInfoRequest(Struct, kw_only=True):
     """Parameters of Template.get_template_info."""
 
-    i_template: int | UnsetType = UNSET
+    i_template: int | None | UnsetType = UNSET
     """The unique ID of the template."""
 
 
 class GetTemplateInfoResponse(Struct, kw_only=True):
     """Result of Template.get_template_info."""
 
-    template_info: TemplateInfo | UnsetType = UNSET
+    template_info: TemplateInfo | None | UnsetType = UNSET
     """The template record."""
 
 
 class GetTemplateListRequest(Struct, kw_only=True):
     """Parameters of Template.get_template_list."""
 
-    type_: str | UnsetType = field(default=UNSET, name="type")
+    type_: str | None | UnsetType = field(default=UNSET, name="type")
     """Type of the record."""
 
-    global_: YesNo | UnsetType = field(default=UNSET, name="global")
+    global_: YesNo | None | UnsetType = field(default=UNSET, name="global")
     """Y if the record is shared by all resellers."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetTemplateListResponse(Struct, kw_only=True):
     """Result of Template.get_template_list."""
 
-    template_list: list[TemplateInfo] | UnsetType = UNSET
+    template_list: list[TemplateInfo] | None | UnsetType = UNSET
     """List of template records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -166,20 +166,20 @@ class GetTemplateVariableListRequest(Struct, kw_only=True):
     i_template: int
     """The unique ID of the template."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetTemplateVariableListResponse(Struct, kw_only=True):
     """Result of Template.get_template_variable_list."""
 
-    template_variable_list: list[TemplateVariableInfo] | UnsetType = UNSET
+    template_variable_list: list[TemplateVariableInfo] | None | UnsetType = UNSET
     """List of template variable records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -189,17 +189,17 @@ class PreviewTemplateRequest(Struct, kw_only=True):
     i_template: int
     """The unique ID of the template."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
 
 class PreviewTemplateResponse(Struct, kw_only=True):
     """Result of Template.preview_template."""
 
-    file: bytes | UnsetType = UNSET
+    file: bytes | None | UnsetType = UNSET
     """File contents (base64 encoded)."""
 
-    mime_type: str | UnsetType = UNSET
+    mime_type: str | None | UnsetType = UNSET
     """MIME type of the file."""
 
 
@@ -209,58 +209,58 @@ class RenderTemplateRequest(Struct, kw_only=True):
     i_template: int
     """The unique ID of the template."""
 
-    data: Any | UnsetType = UNSET
+    data: Any | None | UnsetType = UNSET
 
 
 class RenderTemplateResponse(Struct, kw_only=True):
     """Result of Template.render_template."""
 
-    output: str | UnsetType = UNSET
+    output: str | None | UnsetType = UNSET
 
 
 class TemplateInfo(Struct, kw_only=True):
     """Invoice or notification template."""
 
-    i_template: int | UnsetType = UNSET
+    i_template: int | None | UnsetType = UNSET
     """The unique ID of the template."""
 
     name: str
     """Display name of the record."""
 
-    type_: str | UnsetType = field(default=UNSET, name="type")
+    type_: str | None | UnsetType = field(default=UNSET, name="type")
     """Type of the record."""
 
-    format: str | UnsetType = UNSET
-    global_: YesNo | UnsetType = field(default=UNSET, name="global")
+    format: str | None | UnsetType = UNSET
+    global_: YesNo | None | UnsetType = field(default=UNSET, name="global")
     """Y if the record is shared by all resellers."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    description: str | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
     """Free-form description."""
 
-    content: str | UnsetType = UNSET
-    version: int | UnsetType = UNSET
-    modified: datetime | UnsetType = UNSET
+    content: str | None | UnsetType = UNSET
+    version: int | None | UnsetType = UNSET
+    modified: datetime | None | UnsetType = UNSET
 
 
 class TemplateVariableInfo(Struct, kw_only=True):
     """Variable usable in a template."""
 
-    i_variable: int | UnsetType = UNSET
+    i_variable: int | None | UnsetType = UNSET
     """The unique ID of the variable."""
 
-    i_template: int | UnsetType = UNSET
+    i_template: int | None | UnsetType = UNSET
     """The unique ID of the template."""
 
     name: str
     """Display name of the record."""
 
-    description: str | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
     """Free-form description."""
 
-    sample: str | UnsetType = UNSET
+    sample: str | None | UnsetType = UNSET
 
 
 class UpdateTemplateRequest(Struct, kw_only=True):
@@ -273,7 +273,7 @@ class UpdateTemplateRequest(Struct, kw_only=True):
 class UpdateTemplateResponse(Struct, kw_only=True):
     """Result of Template.update_template."""
 
-    i_template: int | UnsetType = UNSET
+    i_template: int | None | UnsetType = UNSET
     """The unique ID of the template."""
 
 
@@ -287,7 +287,7 @@ class UpdateTemplateVariableRequest(Struct, kw_only=True):
 class UpdateTemplateVariableResponse(Struct, kw_only=True):
     """Result of Template.update_template_variable."""
 
-    i_template_variable: int | UnsetType = UNSET
+    i_template_variable: int | None | UnsetType = UNSET
     """The unique ID of the template variable."""
 
 
@@ -300,12 +300,12 @@ class UploadTemplateFileRequest(Struct, kw_only=True):
     file: bytes
     """File contents (base64 encoded)."""
 
-    file_name: str | UnsetType = UNSET
+    file_name: str | None | UnsetType = UNSET
     """Name of the file."""
 
 
 class UploadTemplateFileResponse(Struct, kw_only=True):
     """Result of Template.upload_template_file."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""

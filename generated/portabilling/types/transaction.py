@@ -35,39 +35,39 @@ class GetTransactionInfoRequest(Struct, kw_only=True):
 class GetTransactionInfoResponse(Struct, kw_only=True):
     """Result of Transaction.get_transaction_info."""
 
-    transaction_info: TransactionInfo | UnsetType = UNSET
+    transaction_info: TransactionInfo | None | UnsetType = UNSET
     """The transaction record."""
 
 
 class GetTransactionListRequest(Struct, kw_only=True):
     """Parameters of Transaction.get_transaction_list."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    i_account: int | UnsetType = UNSET
+    i_account: int | None | UnsetType = UNSET
     """The unique ID of the account."""
 
-    from_: datetime | UnsetType = field(default=UNSET, name="from")
+    from_: datetime | None | UnsetType = field(default=UNSET, name="from")
     """Start of the period, inclusive."""
 
-    to: datetime | UnsetType = UNSET
+    to: datetime | None | UnsetType = UNSET
     """End of the period, exclusive."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetTransactionListResponse(Struct, kw_only=True):
     """Result of Transaction.get_transaction_list."""
 
-    transaction_list: list[TransactionInfo] | UnsetType = UNSET
+    transaction_list: list[TransactionInfo] | None | UnsetType = UNSET
     """List of transaction records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -77,20 +77,20 @@ class GetTransactionSummaryRequest(Struct, kw_only=True):
     i_customer: int
     """The unique ID of the customer."""
 
-    from_: datetime | UnsetType = field(default=UNSET, name="from")
+    from_: datetime | None | UnsetType = field(default=UNSET, name="from")
     """Start of the period, inclusive."""
 
-    to: datetime | UnsetType = UNSET
+    to: datetime | None | UnsetType = UNSET
     """End of the period, exclusive."""
 
 
 class GetTransactionSummaryResponse(Struct, kw_only=True):
     """Result of Transaction.get_transaction_summary."""
 
-    total: Decimal | UnsetType = UNSET
+    total: Decimal | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
-    count: int | UnsetType = UNSET
+    count: int | None | UnsetType = UNSET
 
 
 class ReverseTransactionRequest(Struct, kw_only=True):
@@ -99,14 +99,14 @@ class ReverseTransactionRequest(Struct, kw_only=True):
     i_transaction: int
     """The unique ID of the transaction."""
 
-    comment: str | UnsetType = UNSET
+    comment: str | None | UnsetType = UNSET
     """Comment shown in transaction history."""
 
 
 class ReverseTransactionResponse(Struct, kw_only=True):
     """Result of Transaction.reverse_transaction."""
 
-    i_transaction: int | UnsetType = UNSET
+    i_transaction: int | None | UnsetType = UNSET
     """The unique ID of the transaction."""
 
 
@@ -116,20 +116,20 @@ class TransactionInfo(Struct, kw_only=True):
     i_transaction: int
     """The unique ID of the transaction."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    i_account: int | UnsetType = UNSET
+    i_account: int | None | UnsetType = UNSET
     """The unique ID of the account."""
 
-    action: TransactionAction | UnsetType = UNSET
-    amount: Decimal | UnsetType = UNSET
+    action: TransactionAction | None | UnsetType = UNSET
+    amount: Decimal | None | UnsetType = UNSET
     """Amount of money in the record's currency."""
 
-    balance_after: Decimal | UnsetType = UNSET
-    iso_4217: str | UnsetType = UNSET
+    balance_after: Decimal | None | UnsetType = UNSET
+    iso_4217: str | None | UnsetType = UNSET
     """Three-letter ISO 4217 currency code."""
 
-    timestamp: datetime | UnsetType = UNSET
-    comment: str | UnsetType = UNSET
+    timestamp: datetime | None | UnsetType = UNSET
+    comment: str | None | UnsetType = UNSET
     """Comment shown in transaction history."""

@@ -57,7 +57,7 @@ class AddTroubleTicketCategoryRequest(Struct, kw_only=True):
 class AddTroubleTicketCategoryResponse(Struct, kw_only=True):
     """Result of TroubleTicket.add_ticket_category."""
 
-    i_ticket_category: int | UnsetType = UNSET
+    i_ticket_category: int | None | UnsetType = UNSET
     """The unique ID of the ticket category."""
 
 
@@ -74,7 +74,7 @@ class AddTroubleTicketCommentRequest(Struct, kw_only=True):
 class AddTroubleTicketCommentResponse(Struct, kw_only=True):
     """Result of TroubleTicket.add_ticket_comment."""
 
-    i_comment: int | UnsetType = UNSET
+    i_comment: int | None | UnsetType = UNSET
     """The unique ID of the comment."""
 
 
@@ -88,7 +88,7 @@ class AddTroubleTicketRequest(Struct, kw_only=True):
 class AddTroubleTicketResponse(Struct, kw_only=True):
     """Result of TroubleTicket.add_ticket."""
 
-    i_ticket: int | UnsetType = UNSET
+    i_ticket: int | None | UnsetType = UNSET
     """The unique ID of the ticket."""
 
 
@@ -104,7 +104,7 @@ class AssignTroubleTicketRequest(Struct, kw_only=True):
 class AssignTroubleTicketResponse(Struct, kw_only=True):
     """Result of TroubleTicket.assign_ticket."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -114,13 +114,13 @@ class CloseTroubleTicketRequest(Struct, kw_only=True):
     i_ticket: int
     """The unique ID of the ticket."""
 
-    resolution: str | UnsetType = UNSET
+    resolution: str | None | UnsetType = UNSET
 
 
 class CloseTroubleTicketResponse(Struct, kw_only=True):
     """Result of TroubleTicket.close_ticket."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -134,7 +134,7 @@ class DeleteTroubleTicketCategoryRequest(Struct, kw_only=True):
 class DeleteTroubleTicketCategoryResponse(Struct, kw_only=True):
     """Result of TroubleTicket.delete_ticket_category."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -148,7 +148,7 @@ class DeleteTroubleTicketRequest(Struct, kw_only=True):
 class DeleteTroubleTicketResponse(Struct, kw_only=True):
     """Result of TroubleTicket.delete_ticket."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -158,20 +158,20 @@ class GetTroubleTicketCategoryListRequest(Struct, kw_only=True):
     i_env: int
     """The unique ID of the environment (virtual billing environment)."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetTroubleTicketCategoryListResponse(Struct, kw_only=True):
     """Result of TroubleTicket.get_ticket_category_list."""
 
-    ticket_category_list: list[TicketCategoryInfo] | UnsetType = UNSET
+    ticket_category_list: list[TicketCategoryInfo] | None | UnsetType = UNSET
     """List of ticket category records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -185,45 +185,45 @@ class GetTroubleTicketCommentListRequest(Struct, kw_only=True):
 class GetTroubleTicketCommentListResponse(Struct, kw_only=True):
     """Result of TroubleTicket.get_ticket_comment_list."""
 
-    comments: list[TicketCommentInfo] | UnsetType = UNSET
+    comments: list[TicketCommentInfo] | None | UnsetType = UNSET
 
 
 class GetTroubleTicketInfoRequest(Struct, kw_only=True):
     """Parameters of TroubleTicket.get_ticket_info."""
 
-    i_ticket: int | UnsetType = UNSET
+    i_ticket: int | None | UnsetType = UNSET
     """The unique ID of the ticket."""
 
 
 class GetTroubleTicketInfoResponse(Struct, kw_only=True):
     """Result of TroubleTicket.get_ticket_info."""
 
-    ticket_info: TicketInfo | UnsetType = UNSET
+    ticket_info: TicketInfo | None | UnsetType = UNSET
     """The ticket record."""
 
 
 class GetTroubleTicketListRequest(Struct, kw_only=True):
     """Parameters of TroubleTicket.get_ticket_list."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    status: str | UnsetType = UNSET
-    priority: TicketPriority | UnsetType = UNSET
-    limit: int | UnsetType = UNSET
+    status: str | None | UnsetType = UNSET
+    priority: TicketPriority | None | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetTroubleTicketListResponse(Struct, kw_only=True):
     """Result of TroubleTicket.get_ticket_list."""
 
-    ticket_list: list[TicketInfo] | UnsetType = UNSET
+    ticket_list: list[TicketInfo] | None | UnsetType = UNSET
     """List of ticket records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -233,65 +233,65 @@ class ReopenTroubleTicketRequest(Struct, kw_only=True):
     i_ticket: int
     """The unique ID of the ticket."""
 
-    comment: str | UnsetType = UNSET
+    comment: str | None | UnsetType = UNSET
     """Comment shown in transaction history."""
 
 
 class ReopenTroubleTicketResponse(Struct, kw_only=True):
     """Result of TroubleTicket.reopen_ticket."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
 class TicketCategoryInfo(Struct, kw_only=True):
     """Ticket category."""
 
-    i_category: int | UnsetType = UNSET
+    i_category: int | None | UnsetType = UNSET
     """The unique ID of the category."""
 
-    i_env: int | UnsetType = UNSET
+    i_env: int | None | UnsetType = UNSET
     """The unique ID of the environment (virtual billing environment)."""
 
     name: str
     """Display name of the record."""
 
-    default_assignee: str | UnsetType = UNSET
+    default_assignee: str | None | UnsetType = UNSET
 
 
 class TicketCommentInfo(Struct, kw_only=True):
     """Comment of a trouble ticket (replies reference their parent)."""
 
-    i_comment: int | UnsetType = UNSET
+    i_comment: int | None | UnsetType = UNSET
     """The unique ID of the comment."""
 
-    author: str | UnsetType = UNSET
+    author: str | None | UnsetType = UNSET
     text: str
-    posted: datetime | UnsetType = UNSET
-    reply_to: TicketCommentInfo | UnsetType = UNSET
+    posted: datetime | None | UnsetType = UNSET
+    reply_to: TicketCommentInfo | None | UnsetType = UNSET
 
 
 class TicketInfo(Struct, kw_only=True):
     """Trouble ticket."""
 
-    i_ticket: int | UnsetType = UNSET
+    i_ticket: int | None | UnsetType = UNSET
     """The unique ID of the ticket."""
 
-    subject: str | UnsetType = UNSET
-    i_customer: int | UnsetType = UNSET
+    subject: str | None | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
     i_account: int | None | UnsetType = UNSET
     """The unique ID of the account."""
 
-    status: str | UnsetType = UNSET
-    priority: TicketPriority | UnsetType = UNSET
-    created: datetime | UnsetType = UNSET
-    updated: datetime | UnsetType = UNSET
-    assignee: str | UnsetType = UNSET
-    category: str | UnsetType = UNSET
-    body: str | UnsetType = UNSET
-    comments: list[TicketCommentInfo] | UnsetType = UNSET
+    status: str | None | UnsetType = UNSET
+    priority: TicketPriority | None | UnsetType = UNSET
+    created: datetime | None | UnsetType = UNSET
+    updated: datetime | None | UnsetType = UNSET
+    assignee: str | None | UnsetType = UNSET
+    category: str | None | UnsetType = UNSET
+    body: str | None | UnsetType = UNSET
+    comments: list[TicketCommentInfo] | None | UnsetType = UNSET
 
 
 class TicketPriority(OpenIntEnum):
@@ -316,7 +316,7 @@ class UpdateTroubleTicketCategoryRequest(Struct, kw_only=True):
 class UpdateTroubleTicketCategoryResponse(Struct, kw_only=True):
     """Result of TroubleTicket.update_ticket_category."""
 
-    i_ticket_category: int | UnsetType = UNSET
+    i_ticket_category: int | None | UnsetType = UNSET
     """The unique ID of the ticket category."""
 
 
@@ -330,5 +330,5 @@ class UpdateTroubleTicketRequest(Struct, kw_only=True):
 class UpdateTroubleTicketResponse(Struct, kw_only=True):
     """Result of TroubleTicket.update_ticket."""
 
-    i_ticket: int | UnsetType = UNSET
+    i_ticket: int | None | UnsetType = UNSET
     """The unique ID of the ticket."""

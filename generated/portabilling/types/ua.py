@@ -84,7 +84,7 @@ class AddUAFirmwareRequest(Struct, kw_only=True):
 class AddUAFirmwareResponse(Struct, kw_only=True):
     """Result of UA.add_firmware."""
 
-    i_firmware: int | UnsetType = UNSET
+    i_firmware: int | None | UnsetType = UNSET
     """The unique ID of the firmware."""
 
 
@@ -101,7 +101,7 @@ class AddUaLineRequest(Struct, kw_only=True):
 class AddUaLineResponse(Struct, kw_only=True):
     """Result of UA.add_ua_line."""
 
-    i_ua_line: int | UnsetType = UNSET
+    i_ua_line: int | None | UnsetType = UNSET
     """The unique ID of the ua line."""
 
 
@@ -115,7 +115,7 @@ class AddUaProfileRequest(Struct, kw_only=True):
 class AddUaProfileResponse(Struct, kw_only=True):
     """Result of UA.add_ua_profile."""
 
-    i_ua_profile: int | UnsetType = UNSET
+    i_ua_profile: int | None | UnsetType = UNSET
     """The unique ID of the ua profile."""
 
 
@@ -129,7 +129,7 @@ class AddUaRequest(Struct, kw_only=True):
 class AddUaResponse(Struct, kw_only=True):
     """Result of UA.add_ua."""
 
-    i_ua: int | UnsetType = UNSET
+    i_ua: int | None | UnsetType = UNSET
     """The unique ID of the user agent (IP device)."""
 
 
@@ -143,7 +143,7 @@ class DeleteUAFirmwareRequest(Struct, kw_only=True):
 class DeleteUAFirmwareResponse(Struct, kw_only=True):
     """Result of UA.delete_firmware."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -157,7 +157,7 @@ class DeleteUaLineRequest(Struct, kw_only=True):
 class DeleteUaLineResponse(Struct, kw_only=True):
     """Result of UA.delete_ua_line."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -171,7 +171,7 @@ class DeleteUaProfileRequest(Struct, kw_only=True):
 class DeleteUaProfileResponse(Struct, kw_only=True):
     """Result of UA.delete_ua_profile."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -185,24 +185,24 @@ class DeleteUaRequest(Struct, kw_only=True):
 class DeleteUaResponse(Struct, kw_only=True):
     """Result of UA.delete_ua."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
 class FirmwareInfo(Struct, kw_only=True):
     """Firmware image for a device type."""
 
-    i_firmware: int | UnsetType = UNSET
+    i_firmware: int | None | UnsetType = UNSET
     """The unique ID of the firmware."""
 
-    i_ua_type: int | UnsetType = UNSET
+    i_ua_type: int | None | UnsetType = UNSET
     """The unique ID of the ua type."""
 
     version: str
-    file: bytes | UnsetType = UNSET
+    file: bytes | None | UnsetType = UNSET
     """File contents (base64 encoded)."""
 
-    released: date | UnsetType = UNSET
+    released: date | None | UnsetType = UNSET
 
 
 class GetUAFirmwareListRequest(Struct, kw_only=True):
@@ -211,20 +211,20 @@ class GetUAFirmwareListRequest(Struct, kw_only=True):
     i_ua_type: int
     """The unique ID of the ua type."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetUAFirmwareListResponse(Struct, kw_only=True):
     """Result of UA.get_firmware_list."""
 
-    firmware_list: list[FirmwareInfo] | UnsetType = UNSET
+    firmware_list: list[FirmwareInfo] | None | UnsetType = UNSET
     """List of firmware records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -238,30 +238,30 @@ class GetUAIpPhoneInfoRequest(Struct, kw_only=True):
 class GetUAIpPhoneInfoResponse(Struct, kw_only=True):
     """Result of UA.get_ip_phone_info."""
 
-    phone_info: IPPhoneInfo | UnsetType = UNSET
+    phone_info: IPPhoneInfo | None | UnsetType = UNSET
     """The phone record."""
 
 
 class GetUAManagedPhoneListRequest(Struct, kw_only=True):
     """Parameters of UA.get_managed_phone_list."""
 
-    i_customer: int | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetUAManagedPhoneListResponse(Struct, kw_only=True):
     """Result of UA.get_managed_phone_list."""
 
-    phone_list: list[ManagedIPPhoneInfo] | UnsetType = UNSET
+    phone_list: list[ManagedIPPhoneInfo] | None | UnsetType = UNSET
     """List of phone records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -278,21 +278,21 @@ class GetUaConfigFileResponse(Struct, kw_only=True):
     file: bytes
     """File contents (base64 encoded)."""
 
-    file_name: str | UnsetType = UNSET
+    file_name: str | None | UnsetType = UNSET
     """Name of the file."""
 
 
 class GetUaInfoRequest(Struct, kw_only=True):
     """Parameters of UA.get_ua_info."""
 
-    i_ua: int | UnsetType = UNSET
+    i_ua: int | None | UnsetType = UNSET
     """The unique ID of the user agent (IP device)."""
 
 
 class GetUaInfoResponse(Struct, kw_only=True):
     """Result of UA.get_ua_info."""
 
-    ua_info: UAInfo | UnsetType = UNSET
+    ua_info: UAInfo | None | UnsetType = UNSET
     """The ua record."""
 
 
@@ -302,84 +302,84 @@ class GetUaLineListRequest(Struct, kw_only=True):
     i_ua: int
     """The unique ID of the user agent (IP device)."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetUaLineListResponse(Struct, kw_only=True):
     """Result of UA.get_ua_line_list."""
 
-    ua_line_list: list[UALineInfo] | UnsetType = UNSET
+    ua_line_list: list[UALineInfo] | None | UnsetType = UNSET
     """List of ua line records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
 class GetUaListRequest(Struct, kw_only=True):
     """Parameters of UA.get_ua_list."""
 
-    mac: str | UnsetType = UNSET
-    i_customer: int | UnsetType = UNSET
+    mac: str | None | UnsetType = UNSET
+    i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    i_ua_type: int | UnsetType = UNSET
+    i_ua_type: int | None | UnsetType = UNSET
     """The unique ID of the ua type."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetUaListResponse(Struct, kw_only=True):
     """Result of UA.get_ua_list."""
 
-    ua_list: list[UAInfo] | UnsetType = UNSET
+    ua_list: list[UAInfo] | None | UnsetType = UNSET
     """List of ua records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
 class GetUaProfileInfoRequest(Struct, kw_only=True):
     """Parameters of UA.get_ua_profile_info."""
 
-    i_ua_profile: int | UnsetType = UNSET
+    i_ua_profile: int | None | UnsetType = UNSET
     """The unique ID of the ua profile."""
 
 
 class GetUaProfileInfoResponse(Struct, kw_only=True):
     """Result of UA.get_ua_profile_info."""
 
-    ua_profile_info: UAProfileInfo | UnsetType = UNSET
+    ua_profile_info: UAProfileInfo | None | UnsetType = UNSET
     """The ua profile record."""
 
 
 class GetUaProfileListRequest(Struct, kw_only=True):
     """Parameters of UA.get_ua_profile_list."""
 
-    i_ua_type: int | UnsetType = UNSET
+    i_ua_type: int | None | UnsetType = UNSET
     """The unique ID of the ua type."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetUaProfileListResponse(Struct, kw_only=True):
     """Result of UA.get_ua_profile_list."""
 
-    ua_profile_list: list[UAProfileInfo] | UnsetType = UNSET
+    ua_profile_list: list[UAProfileInfo] | None | UnsetType = UNSET
     """List of ua profile records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -390,60 +390,60 @@ class GetUaTypeListRequest(Struct, kw_only=True):
 class GetUaTypeListResponse(Struct, kw_only=True):
     """Result of UA.get_ua_type_list."""
 
-    ua_type_list: list[UATypeInfo] | UnsetType = UNSET
+    ua_type_list: list[UATypeInfo] | None | UnsetType = UNSET
     """List of ua type records."""
 
 
 class UAInfo(Struct, kw_only=True):
     """An IP device (user agent) from the inventory."""
 
-    i_ua: int | UnsetType = UNSET
+    i_ua: int | None | UnsetType = UNSET
     """The unique ID of the user agent (IP device)."""
 
     mac: str
-    inventory_id: str | UnsetType = UNSET
+    inventory_id: str | None | UnsetType = UNSET
     i_ua_type: int
     """The unique ID of the ua type."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    description: str | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
     """Free-form description."""
 
     i_customer: int | None | UnsetType = UNSET
     """The unique ID of the customer."""
 
-    ascii_key: str | UnsetType = UNSET
-    protocol: str | UnsetType = UNSET
-    ip: str | UnsetType = UNSET
-    sip_port: int | UnsetType = UNSET
-    hash: str | UnsetType = UNSET
-    valid_from: date | UnsetType = UNSET
+    ascii_key: str | None | UnsetType = UNSET
+    protocol: str | None | UnsetType = UNSET
+    ip: str | None | UnsetType = UNSET
+    sip_port: int | None | UnsetType = UNSET
+    hash: str | None | UnsetType = UNSET
+    valid_from: date | None | UnsetType = UNSET
     valid_to: date | None | UnsetType = UNSET
-    shared: YesNo | UnsetType = UNSET
-    used: YesNo | UnsetType = UNSET
-    i_ua_profile: int | UnsetType = UNSET
+    shared: YesNo | None | UnsetType = UNSET
+    used: YesNo | None | UnsetType = UNSET
+    i_ua_profile: int | None | UnsetType = UNSET
     """The unique ID of the ua profile."""
 
-    field_3pcc_enabled: YesNo | UnsetType = field(default=UNSET, name="3pcc_enabled")
+    field_3pcc_enabled: YesNo | None | UnsetType = field(default=UNSET, name="3pcc_enabled")
     """Sent only over the JSON API (not a valid XML name)."""
 
 
 class IPPhoneInfo(UAInfo, kw_only=True):
     """An IP phone: a user agent with lines."""
 
-    line_count: int | UnsetType = UNSET
-    firmware_version: str | UnsetType = UNSET
-    display_name: str | UnsetType = UNSET
+    line_count: int | None | UnsetType = UNSET
+    firmware_version: str | None | UnsetType = UNSET
+    display_name: str | None | UnsetType = UNSET
 
 
 class ManagedIPPhoneInfo(IPPhoneInfo, kw_only=True):
     """An IP phone provisioned by the configuration server."""
 
-    provisioning_url: str | UnsetType = UNSET
-    last_provisioned: datetime | UnsetType = UNSET
-    config_revision: int | UnsetType = UNSET
+    provisioning_url: str | None | UnsetType = UNSET
+    last_provisioned: datetime | None | UnsetType = UNSET
+    config_revision: int | None | UnsetType = UNSET
 
 
 class RebootUaRequest(Struct, kw_only=True):
@@ -456,7 +456,7 @@ class RebootUaRequest(Struct, kw_only=True):
 class RebootUaResponse(Struct, kw_only=True):
     """Result of UA.reboot_ua."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -470,43 +470,43 @@ class ReprovisionUaRequest(Struct, kw_only=True):
 class ReprovisionUaResponse(Struct, kw_only=True):
     """Result of UA.reprovision_ua."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
 class UALineInfo(Struct, kw_only=True):
     """Line (port) of a user agent."""
 
-    i_ua_line: int | UnsetType = UNSET
+    i_ua_line: int | None | UnsetType = UNSET
     """The unique ID of the ua line."""
 
-    i_ua: int | UnsetType = UNSET
+    i_ua: int | None | UnsetType = UNSET
     """The unique ID of the user agent (IP device)."""
 
     port: int
     i_account: int | None | UnsetType = UNSET
     """The unique ID of the account."""
 
-    label: str | UnsetType = UNSET
+    label: str | None | UnsetType = UNSET
 
 
 class UAProfileInfo(Struct, kw_only=True):
     """Provisioning profile of a device type."""
 
-    i_ua_profile: int | UnsetType = UNSET
+    i_ua_profile: int | None | UnsetType = UNSET
     """The unique ID of the ua profile."""
 
     name: str
     """Display name of the record."""
 
-    i_ua_type: int | UnsetType = UNSET
+    i_ua_type: int | None | UnsetType = UNSET
     """The unique ID of the ua type."""
 
-    codec_preferred: str | UnsetType = field(default=UNSET, name="codec.preferred")
-    codec_allowed: list[str] | UnsetType = field(default=UNSET, name="codec.allowed")
-    nat_traversal: YesNo | UnsetType = UNSET
-    dial_plan: str | UnsetType = UNSET
-    config: Any | UnsetType = UNSET
+    codec_preferred: str | None | UnsetType = field(default=UNSET, name="codec.preferred")
+    codec_allowed: list[str] | None | UnsetType = field(default=UNSET, name="codec.allowed")
+    nat_traversal: YesNo | None | UnsetType = UNSET
+    dial_plan: str | None | UnsetType = UNSET
+    config: Any | None | UnsetType = UNSET
 
 
 class UATypeInfo(Struct, kw_only=True):
@@ -515,12 +515,12 @@ class UATypeInfo(Struct, kw_only=True):
     i_ua_type: int
     """The unique ID of the ua type."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    manufacturer: str | UnsetType = UNSET
-    model: str | UnsetType = UNSET
-    max_lines: int | UnsetType = UNSET
+    manufacturer: str | None | UnsetType = UNSET
+    model: str | None | UnsetType = UNSET
+    max_lines: int | None | UnsetType = UNSET
 
 
 class UpdateUAFirmwareRequest(Struct, kw_only=True):
@@ -533,7 +533,7 @@ class UpdateUAFirmwareRequest(Struct, kw_only=True):
 class UpdateUAFirmwareResponse(Struct, kw_only=True):
     """Result of UA.update_firmware."""
 
-    i_firmware: int | UnsetType = UNSET
+    i_firmware: int | None | UnsetType = UNSET
     """The unique ID of the firmware."""
 
 
@@ -547,7 +547,7 @@ class UpdateUaLineRequest(Struct, kw_only=True):
 class UpdateUaLineResponse(Struct, kw_only=True):
     """Result of UA.update_ua_line."""
 
-    i_ua_line: int | UnsetType = UNSET
+    i_ua_line: int | None | UnsetType = UNSET
     """The unique ID of the ua line."""
 
 
@@ -561,7 +561,7 @@ class UpdateUaProfileRequest(Struct, kw_only=True):
 class UpdateUaProfileResponse(Struct, kw_only=True):
     """Result of UA.update_ua_profile."""
 
-    i_ua_profile: int | UnsetType = UNSET
+    i_ua_profile: int | None | UnsetType = UNSET
     """The unique ID of the ua profile."""
 
 
@@ -575,5 +575,5 @@ class UpdateUaRequest(Struct, kw_only=True):
 class UpdateUaResponse(Struct, kw_only=True):
     """Result of UA.update_ua."""
 
-    i_ua: int | UnsetType = UNSET
+    i_ua: int | None | UnsetType = UNSET
     """The unique ID of the user agent (IP device)."""

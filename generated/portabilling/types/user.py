@@ -55,16 +55,16 @@ __all__ = [
 class APITokenInfo(Struct, kw_only=True):
     """API token of a user."""
 
-    i_api_token: int | UnsetType = UNSET
+    i_api_token: int | None | UnsetType = UNSET
     """The unique ID of the api token."""
 
-    i_user: int | UnsetType = UNSET
+    i_user: int | None | UnsetType = UNSET
     """The unique ID of the user."""
 
     token: str
     """Authentication token (API key)."""
 
-    description: str | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
     """Free-form description."""
 
     expires: datetime | None | UnsetType = UNSET
@@ -83,7 +83,7 @@ class AddUserApiTokenRequest(Struct, kw_only=True):
 class AddUserApiTokenResponse(Struct, kw_only=True):
     """Result of User.add_api_token."""
 
-    i_api_token: int | UnsetType = UNSET
+    i_api_token: int | None | UnsetType = UNSET
     """The unique ID of the api token."""
 
 
@@ -97,7 +97,7 @@ class AddUserRequest(Struct, kw_only=True):
 class AddUserResponse(Struct, kw_only=True):
     """Result of User.add_user."""
 
-    i_user: int | UnsetType = UNSET
+    i_user: int | None | UnsetType = UNSET
     """The unique ID of the user."""
 
 
@@ -114,7 +114,7 @@ class AddUserSessionRequest(Struct, kw_only=True):
 class AddUserSessionResponse(Struct, kw_only=True):
     """Result of User.add_user_session."""
 
-    i_user_session: int | UnsetType = UNSET
+    i_user_session: int | None | UnsetType = UNSET
     """The unique ID of the user session."""
 
 
@@ -130,7 +130,7 @@ class ChangeUserPasswordRequest(Struct, kw_only=True):
 class ChangeUserPasswordResponse(Struct, kw_only=True):
     """Result of User.change_user_password."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -144,7 +144,7 @@ class DeleteUserApiTokenRequest(Struct, kw_only=True):
 class DeleteUserApiTokenResponse(Struct, kw_only=True):
     """Result of User.delete_api_token."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -158,7 +158,7 @@ class DeleteUserRequest(Struct, kw_only=True):
 class DeleteUserResponse(Struct, kw_only=True):
     """Result of User.delete_user."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -172,7 +172,7 @@ class DeleteUserSessionRequest(Struct, kw_only=True):
 class DeleteUserSessionResponse(Struct, kw_only=True):
     """Result of User.delete_user_session."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -182,60 +182,60 @@ class GetUserApiTokenListRequest(Struct, kw_only=True):
     i_user: int
     """The unique ID of the user."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetUserApiTokenListResponse(Struct, kw_only=True):
     """Result of User.get_api_token_list."""
 
-    api_token_list: list[APITokenInfo] | UnsetType = UNSET
+    api_token_list: list[APITokenInfo] | None | UnsetType = UNSET
     """List of api token records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
 class GetUserInfoRequest(Struct, kw_only=True):
     """Parameters of User.get_user_info."""
 
-    i_user: int | UnsetType = UNSET
+    i_user: int | None | UnsetType = UNSET
     """The unique ID of the user."""
 
 
 class GetUserInfoResponse(Struct, kw_only=True):
     """Result of User.get_user_info."""
 
-    user_info: UserInfo | UnsetType = UNSET
+    user_info: UserInfo | None | UnsetType = UNSET
     """The user record."""
 
 
 class GetUserListRequest(Struct, kw_only=True):
     """Parameters of User.get_user_list."""
 
-    login: str | UnsetType = UNSET
+    login: str | None | UnsetType = UNSET
     """Login used for self-care web access."""
 
-    i_access_role: int | UnsetType = UNSET
+    i_access_role: int | None | UnsetType = UNSET
     """The unique ID of the access role."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetUserListResponse(Struct, kw_only=True):
     """Result of User.get_user_list."""
 
-    user_list: list[UserInfo] | UnsetType = UNSET
+    user_list: list[UserInfo] | None | UnsetType = UNSET
     """List of user records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -246,7 +246,7 @@ class GetUserMyInfoRequest(Struct, kw_only=True):
 class GetUserMyInfoResponse(Struct, kw_only=True):
     """Result of User.get_my_info."""
 
-    user_info: UserInfo | UnsetType = UNSET
+    user_info: UserInfo | None | UnsetType = UNSET
     """The user record."""
 
 
@@ -260,7 +260,7 @@ class GetUserPermissionsRequest(Struct, kw_only=True):
 class GetUserPermissionsResponse(Struct, kw_only=True):
     """Result of User.get_user_permissions."""
 
-    permissions: list[AccessPermissionInfo] | UnsetType = UNSET
+    permissions: list[AccessPermissionInfo] | None | UnsetType = UNSET
 
 
 class GetUserSessionListRequest(Struct, kw_only=True):
@@ -269,20 +269,20 @@ class GetUserSessionListRequest(Struct, kw_only=True):
     i_user: int
     """The unique ID of the user."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetUserSessionListResponse(Struct, kw_only=True):
     """Result of User.get_user_session_list."""
 
-    user_session_list: list[UserSessionInfo] | UnsetType = UNSET
+    user_session_list: list[UserSessionInfo] | None | UnsetType = UNSET
     """List of user session records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -296,7 +296,7 @@ class UnlockUserRequest(Struct, kw_only=True):
 class UnlockUserResponse(Struct, kw_only=True):
     """Result of User.unlock_user."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -310,7 +310,7 @@ class UpdateUserApiTokenRequest(Struct, kw_only=True):
 class UpdateUserApiTokenResponse(Struct, kw_only=True):
     """Result of User.update_api_token."""
 
-    i_api_token: int | UnsetType = UNSET
+    i_api_token: int | None | UnsetType = UNSET
     """The unique ID of the api token."""
 
 
@@ -324,7 +324,7 @@ class UpdateUserRequest(Struct, kw_only=True):
 class UpdateUserResponse(Struct, kw_only=True):
     """Result of User.update_user."""
 
-    i_user: int | UnsetType = UNSET
+    i_user: int | None | UnsetType = UNSET
     """The unique ID of the user."""
 
 
@@ -338,63 +338,63 @@ class UpdateUserSessionRequest(Struct, kw_only=True):
 class UpdateUserSessionResponse(Struct, kw_only=True):
     """Result of User.update_user_session."""
 
-    i_user_session: int | UnsetType = UNSET
+    i_user_session: int | None | UnsetType = UNSET
     """The unique ID of the user session."""
 
 
 class UserInfo(Struct, kw_only=True):
     """Administrator user."""
 
-    i_user: int | UnsetType = UNSET
+    i_user: int | None | UnsetType = UNSET
     """The unique ID of the user."""
 
     login: str
     """Login used for self-care web access."""
 
-    password: str | UnsetType = UNSET
+    password: str | None | UnsetType = UNSET
     """Password used for self-care web access."""
 
-    email: str | UnsetType = UNSET
+    email: str | None | UnsetType = UNSET
     """Contact e-mail address."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    i_access_role: int | UnsetType = UNSET
+    i_access_role: int | None | UnsetType = UNSET
     """The unique ID of the access role."""
 
-    i_lang: str | UnsetType = UNSET
+    i_lang: str | None | UnsetType = UNSET
     """The unique ID of the language."""
 
-    i_time_zone: int | UnsetType = UNSET
+    i_time_zone: int | None | UnsetType = UNSET
     """The unique ID of the time zone."""
 
-    activation_date: date | UnsetType = UNSET
+    activation_date: date | None | UnsetType = UNSET
     """Date when the record becomes active."""
 
     expiration_date: date | None | UnsetType = UNSET
     """Date after which the record can no longer be used."""
 
-    default_i_env: int | UnsetType = UNSET
-    blocked: YesNo | UnsetType = UNSET
+    default_i_env: int | None | UnsetType = UNSET
+    blocked: YesNo | None | UnsetType = UNSET
     """Y if the record is blocked, N otherwise."""
 
-    field_2fa_enabled: YesNo | UnsetType = field(default=UNSET, name="2fa_enabled")
+    field_2fa_enabled: YesNo | None | UnsetType = field(default=UNSET, name="2fa_enabled")
     """Sent only over the JSON API (not a valid XML name)."""
 
 
 class UserSessionInfo(Struct, kw_only=True):
     """Open web session of a user."""
 
-    i_user_session: int | UnsetType = UNSET
+    i_user_session: int | None | UnsetType = UNSET
     """The unique ID of the user session."""
 
-    i_user: int | UnsetType = UNSET
+    i_user: int | None | UnsetType = UNSET
     """The unique ID of the user."""
 
     session_id: str
     """Session identifier returned by Session.login."""
 
-    remote_ip: str | UnsetType = UNSET
-    started: datetime | UnsetType = UNSET
-    last_activity: datetime | UnsetType = UNSET
+    remote_ip: str | None | UnsetType = UNSET
+    started: datetime | None | UnsetType = UNSET
+    last_activity: datetime | None | UnsetType = UNSET

@@ -71,7 +71,7 @@ class AddVendorBatchRequest(Struct, kw_only=True):
 class AddVendorBatchResponse(Struct, kw_only=True):
     """Result of Vendor.add_vendor_batch."""
 
-    i_vendor_batch: int | UnsetType = UNSET
+    i_vendor_batch: int | None | UnsetType = UNSET
     """The unique ID of the vendor batch."""
 
 
@@ -88,7 +88,7 @@ class AddVendorContactRequest(Struct, kw_only=True):
 class AddVendorContactResponse(Struct, kw_only=True):
     """Result of Vendor.add_vendor_contact."""
 
-    i_vendor_contact: int | UnsetType = UNSET
+    i_vendor_contact: int | None | UnsetType = UNSET
     """The unique ID of the vendor contact."""
 
 
@@ -105,7 +105,7 @@ class AddVendorInvoiceRequest(Struct, kw_only=True):
 class AddVendorInvoiceResponse(Struct, kw_only=True):
     """Result of Vendor.add_vendor_invoice."""
 
-    i_vendor_invoice: int | UnsetType = UNSET
+    i_vendor_invoice: int | None | UnsetType = UNSET
     """The unique ID of the vendor invoice."""
 
 
@@ -119,7 +119,7 @@ class AddVendorRequest(Struct, kw_only=True):
 class AddVendorResponse(Struct, kw_only=True):
     """Result of Vendor.add_vendor."""
 
-    i_vendor: int | UnsetType = UNSET
+    i_vendor: int | None | UnsetType = UNSET
     """The unique ID of the vendor."""
 
 
@@ -133,7 +133,7 @@ class DeleteVendorBatchRequest(Struct, kw_only=True):
 class DeleteVendorBatchResponse(Struct, kw_only=True):
     """Result of Vendor.delete_vendor_batch."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -147,7 +147,7 @@ class DeleteVendorContactRequest(Struct, kw_only=True):
 class DeleteVendorContactResponse(Struct, kw_only=True):
     """Result of Vendor.delete_vendor_contact."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -161,7 +161,7 @@ class DeleteVendorInvoiceRequest(Struct, kw_only=True):
 class DeleteVendorInvoiceResponse(Struct, kw_only=True):
     """Result of Vendor.delete_vendor_invoice."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -175,7 +175,7 @@ class DeleteVendorRequest(Struct, kw_only=True):
 class DeleteVendorResponse(Struct, kw_only=True):
     """Result of Vendor.delete_vendor."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -189,10 +189,10 @@ class GetVendorBalanceRequest(Struct, kw_only=True):
 class GetVendorBalanceResponse(Struct, kw_only=True):
     """Result of Vendor.get_vendor_balance."""
 
-    balance: float | UnsetType = UNSET
+    balance: float | None | UnsetType = UNSET
     """Current balance in the record's currency."""
 
-    iso_4217: str | UnsetType = UNSET
+    iso_4217: str | None | UnsetType = UNSET
     """Three-letter ISO 4217 currency code."""
 
 
@@ -202,20 +202,20 @@ class GetVendorBatchListRequest(Struct, kw_only=True):
     i_vendor: int
     """The unique ID of the vendor."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetVendorBatchListResponse(Struct, kw_only=True):
     """Result of Vendor.get_vendor_batch_list."""
 
-    vendor_batch_list: list[VendorBatchInfo] | UnsetType = UNSET
+    vendor_batch_list: list[VendorBatchInfo] | None | UnsetType = UNSET
     """List of vendor batch records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -225,34 +225,34 @@ class GetVendorContactListRequest(Struct, kw_only=True):
     i_vendor: int
     """The unique ID of the vendor."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetVendorContactListResponse(Struct, kw_only=True):
     """Result of Vendor.get_vendor_contact_list."""
 
-    vendor_contact_list: list[VendorContactInfo] | UnsetType = UNSET
+    vendor_contact_list: list[VendorContactInfo] | None | UnsetType = UNSET
     """List of vendor contact records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
 class GetVendorInfoRequest(Struct, kw_only=True):
     """Parameters of Vendor.get_vendor_info."""
 
-    i_vendor: int | UnsetType = UNSET
+    i_vendor: int | None | UnsetType = UNSET
     """The unique ID of the vendor."""
 
 
 class GetVendorInfoResponse(Struct, kw_only=True):
     """Result of Vendor.get_vendor_info."""
 
-    vendor_info: VendorInfo | UnsetType = UNSET
+    vendor_info: VendorInfo | None | UnsetType = UNSET
     """The vendor record."""
 
 
@@ -262,46 +262,46 @@ class GetVendorInvoiceListRequest(Struct, kw_only=True):
     i_vendor: int
     """The unique ID of the vendor."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetVendorInvoiceListResponse(Struct, kw_only=True):
     """Result of Vendor.get_vendor_invoice_list."""
 
-    vendor_invoice_list: list[VendorInvoiceInfo] | UnsetType = UNSET
+    vendor_invoice_list: list[VendorInvoiceInfo] | None | UnsetType = UNSET
     """List of vendor invoice records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
 class GetVendorListRequest(Struct, kw_only=True):
     """Parameters of Vendor.get_vendor_list."""
 
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
     """Display name of the record."""
 
-    iso_4217: str | UnsetType = UNSET
+    iso_4217: str | None | UnsetType = UNSET
     """Three-letter ISO 4217 currency code."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetVendorListResponse(Struct, kw_only=True):
     """Result of Vendor.get_vendor_list."""
 
-    vendor_list: list[VendorInfo] | UnsetType = UNSET
+    vendor_list: list[VendorInfo] | None | UnsetType = UNSET
     """List of vendor records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -311,26 +311,26 @@ class GetVendorXdrListRequest(Struct, kw_only=True):
     i_vendor: int
     """The unique ID of the vendor."""
 
-    from_date: datetime | UnsetType = UNSET
+    from_date: datetime | None | UnsetType = UNSET
     """The from date."""
 
-    to_date: datetime | UnsetType = UNSET
+    to_date: datetime | None | UnsetType = UNSET
     """The to date."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetVendorXdrListResponse(Struct, kw_only=True):
     """Result of Vendor.get_vendor_xdr_list."""
 
-    xdr_list: list[XDRInfo] | UnsetType = UNSET
+    xdr_list: list[XDRInfo] | None | UnsetType = UNSET
     """List of xdr records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -344,14 +344,14 @@ class MakeVendorTransactionRequest(Struct, kw_only=True):
     amount: float
     """Amount of money in the record's currency."""
 
-    comment: str | UnsetType = UNSET
+    comment: str | None | UnsetType = UNSET
     """Comment shown in transaction history."""
 
 
 class MakeVendorTransactionResponse(Struct, kw_only=True):
     """Result of Vendor.make_transaction."""
 
-    balance: float | UnsetType = UNSET
+    balance: float | None | UnsetType = UNSET
     """Current balance in the record's currency."""
 
 
@@ -365,7 +365,7 @@ class UpdateVendorBatchRequest(Struct, kw_only=True):
 class UpdateVendorBatchResponse(Struct, kw_only=True):
     """Result of Vendor.update_vendor_batch."""
 
-    i_vendor_batch: int | UnsetType = UNSET
+    i_vendor_batch: int | None | UnsetType = UNSET
     """The unique ID of the vendor batch."""
 
 
@@ -379,7 +379,7 @@ class UpdateVendorContactRequest(Struct, kw_only=True):
 class UpdateVendorContactResponse(Struct, kw_only=True):
     """Result of Vendor.update_vendor_contact."""
 
-    i_vendor_contact: int | UnsetType = UNSET
+    i_vendor_contact: int | None | UnsetType = UNSET
     """The unique ID of the vendor contact."""
 
 
@@ -393,7 +393,7 @@ class UpdateVendorInvoiceRequest(Struct, kw_only=True):
 class UpdateVendorInvoiceResponse(Struct, kw_only=True):
     """Result of Vendor.update_vendor_invoice."""
 
-    i_vendor_invoice: int | UnsetType = UNSET
+    i_vendor_invoice: int | None | UnsetType = UNSET
     """The unique ID of the vendor invoice."""
 
 
@@ -407,143 +407,143 @@ class UpdateVendorRequest(Struct, kw_only=True):
 class UpdateVendorResponse(Struct, kw_only=True):
     """Result of Vendor.update_vendor."""
 
-    i_vendor: int | UnsetType = UNSET
+    i_vendor: int | None | UnsetType = UNSET
     """The unique ID of the vendor."""
 
 
 class VendorBatchInfo(Struct, kw_only=True):
     """Batch of vendor resources."""
 
-    i_vendor_batch: int | UnsetType = UNSET
+    i_vendor_batch: int | None | UnsetType = UNSET
     """The unique ID of the vendor batch."""
 
-    i_vendor: int | UnsetType = UNSET
+    i_vendor: int | None | UnsetType = UNSET
     """The unique ID of the vendor."""
 
     name: str
     """Display name of the record."""
 
-    description: str | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
     """Free-form description."""
 
 
 class VendorContactInfo(Struct, kw_only=True):
     """Contact person at a vendor."""
 
-    i_vendor_contact: int | UnsetType = UNSET
+    i_vendor_contact: int | None | UnsetType = UNSET
     """The unique ID of the vendor contact."""
 
-    i_vendor: int | UnsetType = UNSET
+    i_vendor: int | None | UnsetType = UNSET
     """The unique ID of the vendor."""
 
     name: str
     """Display name of the record."""
 
-    email: str | UnsetType = UNSET
+    email: str | None | UnsetType = UNSET
     """Contact e-mail address."""
 
-    phone1: str | UnsetType = UNSET
+    phone1: str | None | UnsetType = UNSET
     """Main phone number."""
 
-    role: str | UnsetType = UNSET
+    role: str | None | UnsetType = UNSET
 
 
 class VendorInfo(Struct, kw_only=True):
     """A vendor."""
 
-    i_vendor: int | UnsetType = UNSET
+    i_vendor: int | None | UnsetType = UNSET
     """The unique ID of the vendor."""
 
     name: str
     """Display name of the record."""
 
-    iso_4217: str | UnsetType = UNSET
+    iso_4217: str | None | UnsetType = UNSET
     """Three-letter ISO 4217 currency code."""
 
-    balance: float | UnsetType = UNSET
+    balance: float | None | UnsetType = UNSET
     """Current balance in the record's currency."""
 
-    companyname: str | UnsetType = UNSET
+    companyname: str | None | UnsetType = UNSET
     """Company name."""
 
-    salutation: str | UnsetType = UNSET
+    salutation: str | None | UnsetType = UNSET
     """Salutation (Mr., Ms., Dr. ...)."""
 
-    firstname: str | UnsetType = UNSET
+    firstname: str | None | UnsetType = UNSET
     """Contact person's first name."""
 
-    midinit: str | UnsetType = UNSET
+    midinit: str | None | UnsetType = UNSET
     """Contact person's middle initial."""
 
-    lastname: str | UnsetType = UNSET
+    lastname: str | None | UnsetType = UNSET
     """Contact person's last name."""
 
-    baddr1: str | UnsetType = UNSET
+    baddr1: str | None | UnsetType = UNSET
     """Billing address, first line."""
 
-    baddr2: str | UnsetType = UNSET
+    baddr2: str | None | UnsetType = UNSET
     """Billing address, second line."""
 
-    baddr3: str | UnsetType = UNSET
+    baddr3: str | None | UnsetType = UNSET
     """Billing address, third line."""
 
-    city: str | UnsetType = UNSET
+    city: str | None | UnsetType = UNSET
     """City of the billing address."""
 
-    state: str | UnsetType = UNSET
+    state: str | None | UnsetType = UNSET
     """Province or state."""
 
-    zip: str | UnsetType = UNSET
+    zip: str | None | UnsetType = UNSET
     """Postal code."""
 
-    country: str | UnsetType = UNSET
+    country: str | None | UnsetType = UNSET
     """Country code (ISO 3166-1 alpha-2)."""
 
-    cont1: str | UnsetType = UNSET
+    cont1: str | None | UnsetType = UNSET
     """Main contact person."""
 
-    phone1: str | UnsetType = UNSET
+    phone1: str | None | UnsetType = UNSET
     """Main phone number."""
 
-    faxnum: str | UnsetType = UNSET
+    faxnum: str | None | UnsetType = UNSET
     """Fax number."""
 
-    phone2: str | UnsetType = UNSET
+    phone2: str | None | UnsetType = UNSET
     """Alternative phone number."""
 
-    cont2: str | UnsetType = UNSET
+    cont2: str | None | UnsetType = UNSET
     """Alternative contact person."""
 
-    email: str | UnsetType = UNSET
+    email: str | None | UnsetType = UNSET
     """Contact e-mail address."""
 
-    i_time_zone: int | UnsetType = UNSET
+    i_time_zone: int | None | UnsetType = UNSET
     """The unique ID of the time zone."""
 
-    note: str | UnsetType = UNSET
+    note: str | None | UnsetType = UNSET
     """Short internal note."""
 
-    custom_fields_values: list[CustomFieldsValuesInfo] | UnsetType = UNSET
+    custom_fields_values: list[CustomFieldsValuesInfo] | None | UnsetType = UNSET
     """Values of custom fields defined for this kind of record."""
 
 
 class VendorInvoiceInfo(Struct, kw_only=True):
     """Invoice received from a vendor."""
 
-    i_vendor_invoice: int | UnsetType = UNSET
+    i_vendor_invoice: int | None | UnsetType = UNSET
     """The unique ID of the vendor invoice."""
 
-    i_vendor: int | UnsetType = UNSET
+    i_vendor: int | None | UnsetType = UNSET
     """The unique ID of the vendor."""
 
     number: str
-    amount: Decimal | UnsetType = UNSET
+    amount: Decimal | None | UnsetType = UNSET
     """Amount of money in the record's currency."""
 
-    issue_date: datetime | UnsetType = UNSET
+    issue_date: datetime | None | UnsetType = UNSET
     """Moment the record was issued."""
 
-    due_date: date | UnsetType = UNSET
+    due_date: date | None | UnsetType = UNSET
     """The due date."""
 
-    status: str | UnsetType = UNSET
+    status: str | None | UnsetType = UNSET

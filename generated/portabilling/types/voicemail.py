@@ -57,7 +57,7 @@ class AddVoicemailVmFolderRequest(Struct, kw_only=True):
 class AddVoicemailVmFolderResponse(Struct, kw_only=True):
     """Result of Voicemail.add_vm_folder."""
 
-    i_vm_folder: int | UnsetType = UNSET
+    i_vm_folder: int | None | UnsetType = UNSET
     """The unique ID of the vm folder."""
 
 
@@ -71,7 +71,7 @@ class DeleteVoicemailVmFolderRequest(Struct, kw_only=True):
 class DeleteVoicemailVmFolderResponse(Struct, kw_only=True):
     """Result of Voicemail.delete_vm_folder."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -87,7 +87,7 @@ class DeleteVoicemailVmMessageRequest(Struct, kw_only=True):
 class DeleteVoicemailVmMessageResponse(Struct, kw_only=True):
     """Result of Voicemail.delete_vm_message."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -105,7 +105,7 @@ class ForwardVoicemailVmMessageRequest(Struct, kw_only=True):
 class ForwardVoicemailVmMessageResponse(Struct, kw_only=True):
     """Result of Voicemail.forward_vm_message."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -115,20 +115,20 @@ class GetVoicemailVmFolderListRequest(Struct, kw_only=True):
     i_account: int
     """The unique ID of the account."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetVoicemailVmFolderListResponse(Struct, kw_only=True):
     """Result of Voicemail.get_vm_folder_list."""
 
-    vm_folder_list: list[VMFolderInfo] | UnsetType = UNSET
+    vm_folder_list: list[VMFolderInfo] | None | UnsetType = UNSET
     """List of vm folder records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -138,16 +138,16 @@ class GetVoicemailVmGreetingRequest(Struct, kw_only=True):
     i_account: int
     """The unique ID of the account."""
 
-    greeting_type: str | UnsetType = UNSET
+    greeting_type: str | None | UnsetType = UNSET
 
 
 class GetVoicemailVmGreetingResponse(Struct, kw_only=True):
     """Result of Voicemail.get_vm_greeting."""
 
-    file: bytes | UnsetType = UNSET
+    file: bytes | None | UnsetType = UNSET
     """File contents (base64 encoded)."""
 
-    mime_type: str | UnsetType = UNSET
+    mime_type: str | None | UnsetType = UNSET
     """MIME type of the file."""
 
 
@@ -157,19 +157,19 @@ class GetVoicemailVmMessageListRequest(Struct, kw_only=True):
     i_account: int
     """The unique ID of the account."""
 
-    folder: str | UnsetType = UNSET
-    limit: int | UnsetType = UNSET
+    folder: str | None | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetVoicemailVmMessageListResponse(Struct, kw_only=True):
     """Result of Voicemail.get_vm_message_list."""
 
-    messages: list[VMMessageInfo] | UnsetType = UNSET
-    total: int | UnsetType = UNSET
+    messages: list[VMMessageInfo] | None | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -185,10 +185,10 @@ class GetVoicemailVmMessageRequest(Struct, kw_only=True):
 class GetVoicemailVmMessageResponse(Struct, kw_only=True):
     """Result of Voicemail.get_vm_message."""
 
-    file: bytes | UnsetType = UNSET
+    file: bytes | None | UnsetType = UNSET
     """File contents (base64 encoded)."""
 
-    mime_type: str | UnsetType = UNSET
+    mime_type: str | None | UnsetType = UNSET
     """MIME type of the file."""
 
 
@@ -202,7 +202,7 @@ class GetVoicemailVmSettingsRequest(Struct, kw_only=True):
 class GetVoicemailVmSettingsResponse(Struct, kw_only=True):
     """Result of Voicemail.get_vm_settings."""
 
-    vm_settings: VMSettingsInfo | UnsetType = UNSET
+    vm_settings: VMSettingsInfo | None | UnsetType = UNSET
 
 
 class MoveVoicemailVmMessageRequest(Struct, kw_only=True):
@@ -218,7 +218,7 @@ class MoveVoicemailVmMessageRequest(Struct, kw_only=True):
 class MoveVoicemailVmMessageResponse(Struct, kw_only=True):
     """Result of Voicemail.move_vm_message."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -236,7 +236,7 @@ class SetVoicemailVmGreetingRequest(Struct, kw_only=True):
 class SetVoicemailVmGreetingResponse(Struct, kw_only=True):
     """Result of Voicemail.set_vm_greeting."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -249,7 +249,7 @@ class SetVoicemailVmSettingsRequest(Struct, kw_only=True):
 class SetVoicemailVmSettingsResponse(Struct, kw_only=True):
     """Result of Voicemail.set_vm_settings."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -263,36 +263,36 @@ class UpdateVoicemailVmFolderRequest(Struct, kw_only=True):
 class UpdateVoicemailVmFolderResponse(Struct, kw_only=True):
     """Result of Voicemail.update_vm_folder."""
 
-    i_vm_folder: int | UnsetType = UNSET
+    i_vm_folder: int | None | UnsetType = UNSET
     """The unique ID of the vm folder."""
 
 
 class VMFolderInfo(Struct, kw_only=True):
     """Voicemail folder."""
 
-    i_vm_folder: int | UnsetType = UNSET
+    i_vm_folder: int | None | UnsetType = UNSET
     """The unique ID of the vm folder."""
 
-    i_account: int | UnsetType = UNSET
+    i_account: int | None | UnsetType = UNSET
     """The unique ID of the account."""
 
     name: str
     """Display name of the record."""
 
-    message_count: int | UnsetType = UNSET
+    message_count: int | None | UnsetType = UNSET
 
 
 class VMMessageInfo(Struct, kw_only=True):
     """Voicemail message."""
 
     message_uid: str
-    from_: str | UnsetType = field(default=UNSET, name="from")
+    from_: str | None | UnsetType = field(default=UNSET, name="from")
     """Start of the period, inclusive."""
 
-    subject: str | UnsetType = UNSET
-    received: datetime | UnsetType = UNSET
-    duration: int | UnsetType = UNSET
-    seen: YesNo | UnsetType = UNSET
+    subject: str | None | UnsetType = UNSET
+    received: datetime | None | UnsetType = UNSET
+    duration: int | None | UnsetType = UNSET
+    seen: YesNo | None | UnsetType = UNSET
 
 
 class VMSettingsInfo(Struct, kw_only=True):
@@ -301,13 +301,13 @@ class VMSettingsInfo(Struct, kw_only=True):
     i_account: int
     """The unique ID of the account."""
 
-    password: str | UnsetType = UNSET
+    password: str | None | UnsetType = UNSET
     """Password used for self-care web access."""
 
-    greeting: str | UnsetType = UNSET
-    ext_email: str | UnsetType = UNSET
-    ext_email_action: str | UnsetType = UNSET
-    fax_file: str | UnsetType = UNSET
-    announce_dt: YesNo | UnsetType = UNSET
-    auto_play: YesNo | UnsetType = UNSET
-    unified_messaging: YesNo | UnsetType = UNSET
+    greeting: str | None | UnsetType = UNSET
+    ext_email: str | None | UnsetType = UNSET
+    ext_email_action: str | None | UnsetType = UNSET
+    fax_file: str | None | UnsetType = UNSET
+    announce_dt: YesNo | None | UnsetType = UNSET
+    auto_play: YesNo | None | UnsetType = UNSET
+    unified_messaging: YesNo | None | UnsetType = UNSET

@@ -57,7 +57,7 @@ class AddVoucherBatchRequest(Struct, kw_only=True):
 class AddVoucherBatchResponse(Struct, kw_only=True):
     """Result of Voucher.add_voucher_batch."""
 
-    i_voucher_batch: int | UnsetType = UNSET
+    i_voucher_batch: int | None | UnsetType = UNSET
     """The unique ID of the voucher batch."""
 
 
@@ -71,7 +71,7 @@ class AddVoucherRequest(Struct, kw_only=True):
 class AddVoucherResponse(Struct, kw_only=True):
     """Result of Voucher.add_voucher."""
 
-    i_voucher: int | UnsetType = UNSET
+    i_voucher: int | None | UnsetType = UNSET
     """The unique ID of the voucher."""
 
 
@@ -85,7 +85,7 @@ class BlockVoucherRequest(Struct, kw_only=True):
 class BlockVoucherResponse(Struct, kw_only=True):
     """Result of Voucher.block_voucher."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -99,7 +99,7 @@ class DeleteVoucherBatchRequest(Struct, kw_only=True):
 class DeleteVoucherBatchResponse(Struct, kw_only=True):
     """Result of Voucher.delete_voucher_batch."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -113,7 +113,7 @@ class DeleteVoucherRequest(Struct, kw_only=True):
 class DeleteVoucherResponse(Struct, kw_only=True):
     """Result of Voucher.delete_voucher."""
 
-    success: int | UnsetType = UNSET
+    success: int | None | UnsetType = UNSET
     """1 when the operation has been completed."""
 
 
@@ -131,7 +131,7 @@ class GenerateVouchersRequest(Struct, kw_only=True):
 class GenerateVouchersResponse(Struct, kw_only=True):
     """Result of Voucher.generate_vouchers."""
 
-    voucher_ids: list[str] | UnsetType = UNSET
+    voucher_ids: list[str] | None | UnsetType = UNSET
 
 
 class GetVoucherBatchListRequest(Struct, kw_only=True):
@@ -140,20 +140,20 @@ class GetVoucherBatchListRequest(Struct, kw_only=True):
     i_batch: int
     """The unique ID of the batch."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetVoucherBatchListResponse(Struct, kw_only=True):
     """Result of Voucher.get_voucher_batch_list."""
 
-    voucher_batch_list: list[VoucherBatchInfo] | UnsetType = UNSET
+    voucher_batch_list: list[VoucherBatchInfo] | None | UnsetType = UNSET
     """List of voucher batch records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -166,45 +166,45 @@ class GetVoucherByPinRequest(Struct, kw_only=True):
 class GetVoucherByPinResponse(Struct, kw_only=True):
     """Result of Voucher.get_voucher_by_pin."""
 
-    voucher_info: VoucherInfo | UnsetType = UNSET
+    voucher_info: VoucherInfo | None | UnsetType = UNSET
     """The voucher record."""
 
 
 class GetVoucherInfoRequest(Struct, kw_only=True):
     """Parameters of Voucher.get_voucher_info."""
 
-    i_voucher: int | UnsetType = UNSET
+    i_voucher: int | None | UnsetType = UNSET
     """The unique ID of the voucher."""
 
 
 class GetVoucherInfoResponse(Struct, kw_only=True):
     """Result of Voucher.get_voucher_info."""
 
-    voucher_info: VoucherInfo | UnsetType = UNSET
+    voucher_info: VoucherInfo | None | UnsetType = UNSET
     """The voucher record."""
 
 
 class GetVoucherListRequest(Struct, kw_only=True):
     """Parameters of Voucher.get_voucher_list."""
 
-    i_batch: int | UnsetType = UNSET
+    i_batch: int | None | UnsetType = UNSET
     """The unique ID of the batch."""
 
-    used: YesNo | UnsetType = UNSET
-    limit: int | UnsetType = UNSET
+    used: YesNo | None | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetVoucherListResponse(Struct, kw_only=True):
     """Result of Voucher.get_voucher_list."""
 
-    voucher_list: list[VoucherInfo] | UnsetType = UNSET
+    voucher_list: list[VoucherInfo] | None | UnsetType = UNSET
     """List of voucher records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -214,20 +214,20 @@ class GetVoucherRechargeHistoryRequest(Struct, kw_only=True):
     i_account: int
     """The unique ID of the account."""
 
-    limit: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
     """Maximum number of records to return."""
 
-    offset: int | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     """Number of records to skip from the start of the result set."""
 
 
 class GetVoucherRechargeHistoryResponse(Struct, kw_only=True):
     """Result of Voucher.get_recharge_history."""
 
-    recharge_list: list[Recharge] | UnsetType = UNSET
+    recharge_list: list[Recharge] | None | UnsetType = UNSET
     """List of recharge records."""
 
-    total: int | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
     """Total number of records that match the search criteria."""
 
 
@@ -237,19 +237,19 @@ class Recharge(Struct, kw_only=True):
     id: str
     """The identifier visible to end users (e.g. account number, login or DID)."""
 
-    i_account: int | UnsetType = UNSET
+    i_account: int | None | UnsetType = UNSET
     """The unique ID of the account."""
 
-    amount: float | UnsetType = UNSET
+    amount: float | None | UnsetType = UNSET
     """Amount of money in the record's currency."""
 
-    iso_4217: str | UnsetType = UNSET
+    iso_4217: str | None | UnsetType = UNSET
     """Three-letter ISO 4217 currency code."""
 
-    recharge_date: datetime | UnsetType = UNSET
+    recharge_date: datetime | None | UnsetType = UNSET
     """The recharge date."""
 
-    i_voucher: int | UnsetType = UNSET
+    i_voucher: int | None | UnsetType = UNSET
     """The unique ID of the voucher."""
 
 
@@ -266,7 +266,7 @@ class RechargeVoucherRequest(Struct, kw_only=True):
 class RechargeVoucherResponse(Struct, kw_only=True):
     """Result of Voucher.recharge."""
 
-    recharge: Recharge | UnsetType = UNSET
+    recharge: Recharge | None | UnsetType = UNSET
 
 
 class UpdateVoucherBatchRequest(Struct, kw_only=True):
@@ -279,7 +279,7 @@ class UpdateVoucherBatchRequest(Struct, kw_only=True):
 class UpdateVoucherBatchResponse(Struct, kw_only=True):
     """Result of Voucher.update_voucher_batch."""
 
-    i_voucher_batch: int | UnsetType = UNSET
+    i_voucher_batch: int | None | UnsetType = UNSET
     """The unique ID of the voucher batch."""
 
 
@@ -293,27 +293,27 @@ class UpdateVoucherRequest(Struct, kw_only=True):
 class UpdateVoucherResponse(Struct, kw_only=True):
     """Result of Voucher.update_voucher."""
 
-    i_voucher: int | UnsetType = UNSET
+    i_voucher: int | None | UnsetType = UNSET
     """The unique ID of the voucher."""
 
 
 class VoucherBatchInfo(Struct, kw_only=True):
     """Batch of vouchers."""
 
-    i_voucher_batch: int | UnsetType = UNSET
+    i_voucher_batch: int | None | UnsetType = UNSET
     """The unique ID of the voucher batch."""
 
-    i_batch: int | UnsetType = UNSET
+    i_batch: int | None | UnsetType = UNSET
     """The unique ID of the batch."""
 
     name: str
     """Display name of the record."""
 
-    quantity: int | UnsetType = UNSET
-    amount: float | UnsetType = UNSET
+    quantity: int | None | UnsetType = UNSET
+    amount: float | None | UnsetType = UNSET
     """Amount of money in the record's currency."""
 
-    iso_4217: str | UnsetType = UNSET
+    iso_4217: str | None | UnsetType = UNSET
     """Three-letter ISO 4217 currency code."""
 
     expiration_date: date | None | UnsetType = UNSET
@@ -323,26 +323,26 @@ class VoucherBatchInfo(Struct, kw_only=True):
 class VoucherInfo(Struct, kw_only=True):
     """A prepaid voucher."""
 
-    i_voucher: int | UnsetType = UNSET
+    i_voucher: int | None | UnsetType = UNSET
     """The unique ID of the voucher."""
 
     id: str
     """The identifier visible to end users (e.g. account number, login or DID)."""
 
-    i_batch: int | UnsetType = UNSET
+    i_batch: int | None | UnsetType = UNSET
     """The unique ID of the batch."""
 
-    pin: str | UnsetType = UNSET
-    amount: float | UnsetType = UNSET
+    pin: str | None | UnsetType = UNSET
+    amount: float | None | UnsetType = UNSET
     """Amount of money in the record's currency."""
 
-    iso_4217: str | UnsetType = UNSET
+    iso_4217: str | None | UnsetType = UNSET
     """Three-letter ISO 4217 currency code."""
 
     expiration_date: date | None | UnsetType = UNSET
     """Date after which the record can no longer be used."""
 
-    used: YesNo | UnsetType = UNSET
+    used: YesNo | None | UnsetType = UNSET
     used_by_account: int | None | UnsetType = UNSET
-    i_product: int | UnsetType = UNSET
+    i_product: int | None | UnsetType = UNSET
     """The unique ID of the product."""

@@ -14,10 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from . import types as types
+    from ._runtime.deviations import Deviation as Deviation
     from ._runtime.errors import AuthError as AuthError
     from ._runtime.errors import DecodeError as DecodeError
     from ._runtime.errors import EncodeError as EncodeError
     from ._runtime.errors import Fault as Fault
+    from ._runtime.errors import IntegrityError as IntegrityError
+    from ._runtime.errors import NotFound as NotFound
+    from ._runtime.errors import PermissionDenied as PermissionDenied
     from ._runtime.errors import PortaBillingError as PortaBillingError
     from ._runtime.errors import TransportError as TransportError
     from ._runtime.errors import UnsupportedOperation as UnsupportedOperation
@@ -27,6 +31,7 @@ if TYPE_CHECKING:
     from ._runtime.service import CallOptions as CallOptions
     from ._runtime.struct import UNSET as UNSET
     from ._runtime.struct import UnsetType as UnsetType
+    from ._runtime.tolerant import DecodeReport as DecodeReport
     from ._runtime.xmlparse import XmlLimits as XmlLimits
     from .admin import AdminClient as AdminClient
     from .admin import AsyncAdminClient as AsyncAdminClient
@@ -41,6 +46,11 @@ _LAZY: dict[str, str] = {
     "DecodeError": "._runtime.errors",
     "EncodeError": "._runtime.errors",
     "Fault": "._runtime.errors",
+    "IntegrityError": "._runtime.errors",
+    "NotFound": "._runtime.errors",
+    "PermissionDenied": "._runtime.errors",
+    "Deviation": "._runtime.deviations",
+    "DecodeReport": "._runtime.tolerant",
     "PortaBillingError": "._runtime.errors",
     "TransportError": "._runtime.errors",
     "UnsupportedOperation": "._runtime.errors",

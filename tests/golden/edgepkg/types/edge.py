@@ -28,13 +28,13 @@ __all__ = [
 class AuthInfoStructure(Struct, kw_only=True):
     """Wire type AuthInfoStructure."""
 
-    session_id: str | UnsetType = UNSET
+    session_id: str | None | UnsetType = UNSET
 
 
 class BaseInfo(Struct, kw_only=True):
     """Wire type BaseInfo."""
 
-    i_base: int | UnsetType = UNSET
+    i_base: int | None | UnsetType = UNSET
 
 
 class Color(OpenStrEnum):
@@ -63,16 +63,16 @@ class EdgeOldLoginOutput(Struct, kw_only=True):
 class GetOddListRequest(Struct, kw_only=True):
     """Wire type GetOddListRequest."""
 
-    limit: int | UnsetType = UNSET
-    offset: int | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
+    offset: int | None | UnsetType = UNSET
     i_base: int
 
 
 class GetOddListResponse(Struct, kw_only=True):
     """Wire type GetOddListResponse."""
 
-    odd_list: list[OddInfo] | UnsetType = UNSET
-    total: int | UnsetType = UNSET
+    odd_list: list[OddInfo] | None | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
 
 
 class Level(OpenIntEnum):
@@ -89,29 +89,29 @@ class Node(Struct, kw_only=True):
     """A recursive tree node."""
 
     name: str
-    children: list[Node] | UnsetType = UNSET
+    children: list[Node] | None | UnsetType = UNSET
 
 
 class OddInfo(BaseInfo, kw_only=True):
     """Field names Python cannot use as they are."""
 
-    from_: str | UnsetType = field(default=UNSET, name="from")
-    class_: str | UnsetType = field(default=UNSET, name="class")
-    type_: str | UnsetType = field(default=UNSET, name="type")
-    global_: str | UnsetType = field(default=UNSET, name="global")
-    lambda_: str | UnsetType = field(default=UNSET, name="lambda")
-    async_: str | UnsetType = field(default=UNSET, name="async")
-    date_: date | UnsetType = field(default=UNSET, name="date")
-    Name: str | UnsetType = UNSET
-    name: str | UnsetType = UNSET
-    x_ray_id: str | UnsetType = field(default=UNSET, name="x-ray.id")
+    from_: str | None | UnsetType = field(default=UNSET, name="from")
+    class_: str | None | UnsetType = field(default=UNSET, name="class")
+    type_: str | None | UnsetType = field(default=UNSET, name="type")
+    global_: str | None | UnsetType = field(default=UNSET, name="global")
+    lambda_: str | None | UnsetType = field(default=UNSET, name="lambda")
+    async_: str | None | UnsetType = field(default=UNSET, name="async")
+    date_: date | None | UnsetType = field(default=UNSET, name="date")
+    Name: str | None | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
+    x_ray_id: str | None | UnsetType = field(default=UNSET, name="x-ray.id")
     credit_limit: float | None | UnsetType = UNSET
     """Empty means unlimited; nil resets it."""
 
-    created: datetime | UnsetType = UNSET
-    amount: Decimal | UnsetType = UNSET
-    color: Color | UnsetType = UNSET
-    level: Level | UnsetType = UNSET
-    tags: list[str] | UnsetType = UNSET
-    tree: Node | UnsetType = UNSET
-    grid: list[list[int]] | UnsetType = UNSET
+    created: datetime | None | UnsetType = UNSET
+    amount: Decimal | None | UnsetType = UNSET
+    color: Color | None | UnsetType = UNSET
+    level: Level | None | UnsetType = UNSET
+    tags: list[str] | None | UnsetType = UNSET
+    tree: Node | None | UnsetType = UNSET
+    grid: list[list[int]] | None | UnsetType = UNSET
