@@ -169,7 +169,7 @@ def test_the_issue_cases() -> None:
         ),
         (
             GetAccountInfoRequest(i_account="1 OR 1=1"),  # type: ignore[arg-type]
-            "GetAccountInfoRequest.i_account: expected int, got str",
+            "GetAccountInfoRequest.i_account: expected int | None, got str",
         ),
         (
             AddAccountRequest(account_info=CustomerInfo(name="x")),  # type: ignore[arg-type]

@@ -146,8 +146,8 @@ def decode(
     """
     try:
         result = typed()
-    except (msgspec.DecodeError, ValueError, TypeError) as exc:
-        first_error = str(exc)
+    except (msgspec.DecodeError, ValueError, TypeError, RecursionError) as exc:
+        first_error = str(exc)  # (RecursionError: nested past Python's limit; plain() says so)
     else:
         if strict:
             walk = audit(plain(), cls, operation)
