@@ -26,7 +26,7 @@ from .service import CallOptions, build_request
 from .struct import UnsetType
 
 if TYPE_CHECKING:
-    from .client import _Core
+    from .core import _Core
 
 Resp = TypeVar("Resp")
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from .._runtime.client import AsyncClient, Client, SessionOperations
+from .._runtime.client import AsyncClient, Client
+from .._runtime.core import SessionOperations
 
 if TYPE_CHECKING:
     from .account import AccountService, AsyncAccountService
