@@ -188,3 +188,59 @@ def test_the_issue_cases() -> None:
     # None where the schema allows nil is sent: it resets the value
     ok = encode_params(UpdateAccountRequest(account_info=AccountInfo(credit_limit=None)))
     assert ok == b'{"account_info":{"credit_limit":null}}'
+
+
+def test_json_strings_are_checked_in_the_output() -> None:
+    """The JSON encoder looks for characters XML 1.0 cannot carry in its own output: a hit is
+    walked for the field's path, a false hit (an escaped backslash before `u00`) is sent."""
+    from portabilling import EncodeError
+    from portabilling._runtime.jsonapi import encode_params
+    from portabilling.types import AccountInfo, UpdateAccountRequest
+
+    def request(text: str) -> UpdateAccountRequest:
+        return UpdateAccountRequest(account_info=AccountInfo(i_account=1, firstname=text))
+
+    for text in ("a\x01b", "form\x0cfeed", "back\x08", "\ufffe", "x\uffffy", "lone \udc80"):
+        with pytest.raises(EncodeError) as caught:
+            encode_params(request(text), "Account.update_account")
+        assert str(caught.value).startswith(
+            "Account.update_account: UpdateAccountRequest.account_info.firstname: contains"
+        ), str(caught.value)
+        assert caught.value.__context__ is None and caught.value.__cause__ is None
+    for text in ("C:\\u0001\\bin\\f", 'quote " and \\ and \n\t\r', "\uffef \uf000 \u20ac"):
+        sent = encode_params(request(text), "Account.update_account")
+        assert msgspec.json.decode(sent)["account_info"]["firstname"] == text
+
+
+def test_values_of_subclasses_take_the_careful_path() -> None:
+    """A struct of a subclass of the declared class is not known to the compiled check of its
+    holder: the slow walk decides, and accepts it (SOAP then needs a schema table for it)."""
+    from portabilling import EncodeError
+    from portabilling.types import AccountInfo, UpdateAccountRequest
+
+    class Info(AccountInfo, kw_only=True):
+        pass
+
+    from portabilling._runtime.jsonapi import encode_params
+    from portabilling._runtime.validate import check_request
+
+    request = UpdateAccountRequest(account_info=Info(i_account=7, login="x"))
+    check_request(request, "Account.update_account")
+    assert encode_params(request) == b'{"account_info":{"i_account":7,"login":"x"}}'
+    bad = UpdateAccountRequest(account_info=Info(i_account="7"))  # type: ignore[arg-type]
+    with pytest.raises(EncodeError, match=r"account_info\.i_account: expected int"):
+        encode_params(bad)
+
+
+def test_compiled_checks_are_made_once_per_class_under_threads() -> None:
+    """Many threads asking for a class's check at once get one compiled function."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from portabilling._runtime import validate
+    from portabilling.types import CustomerInfo
+
+    validate._CHECK.pop(CustomerInfo, None)
+    with ThreadPoolExecutor(8) as pool:
+        checks = set(pool.map(lambda _: validate._CHECK[CustomerInfo], range(64)))
+    assert len(checks) == 1
+    assert checks.pop()(CustomerInfo(name="x")) is True

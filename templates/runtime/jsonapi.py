@@ -20,7 +20,7 @@ from .formats import server_datetime
 from .limits import DEFAULT_LIMITS, Limits, json_depth_exceeds
 from .operation import Operation
 from .struct import UNSET
-from .validate import check_request
+from .validate import check_request, check_types, suspect_json
 
 _encoder = msgspec.json.Encoder(decimal_format="number")  # amounts as JSON numbers
 
@@ -34,7 +34,7 @@ def encode_params(
     The request is checked first (see `validate`): a value that does not match its declared
     type raises `EncodeError` naming `operation` and the field, and nothing is sent."""
     if request is not None:
-        check_request(request, operation)
+        check_types(request, operation)
     try:
         if request is None:
             params = b"{}"
@@ -46,8 +46,12 @@ def encode_params(
     except (msgspec.EncodeError, OverflowError, TypeError, ValueError) as exc:
         error = EncodeError(f"cannot be sent as JSON: {exc}", operation=operation)
     else:
+        if suspect_json(params):
+            check_request(request, operation)  # raises, naming the field, unless a false hit
         return params
-    raise error  # outside the handler: nothing of the request chained to it
+    # outside the handler: nothing of the request chained to it
+    check_request(request, operation)  # a lone surrogate, say: the error names its field
+    raise error
 
 
 def encode_auth(auth: dict[str, str]) -> str:

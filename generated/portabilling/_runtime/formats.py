@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 
 def server_datetime(value: datetime) -> str:
     """`YYYY-MM-DD HH:MM:SS` in UTC, no `T`: aware datetimes are converted, naive ones taken as UTC."""
-    if value.tzinfo is not None:
+    if value.tzinfo is None:
+        if not value.microsecond:
+            return value.isoformat(" ")  # the usual case: one C call
+    else:
         value = value.astimezone(UTC).replace(tzinfo=None)
-    if type(value) is datetime and not value.microsecond:
-        return str(value)  # the same text, without parsing isoformat's arguments
     return value.isoformat(" ", "seconds")

@@ -11,11 +11,14 @@ same request must be sendable over either transport). The error is one `EncodeEr
 operation and the field path (`AddAccountRequest.account_info.i_account: expected int, got str`);
 it never shows the value, which may be a secret.
 
-The checks follow a plan per struct class, made once: for each combination of value types a
-class is seen with (`tuple(map(type, values))`, computed in C), the types are checked once and the
-positions that need a look at the value itself (numbers, strings, datetimes, lists, nested structs)
-are remembered, so a request of an already seen shape costs a dictionary lookup plus those looks.
-The SOAP encoder keys its own layouts the same way and calls `check_kinds` when it makes one.
+The checks follow a plan per struct class, made once and compiled into one small function
+(`_compile`): unpack the struct's values in C, compare each value's exact class with the set its
+field allows, and look further only where a class needs it (a float's finiteness, a nested
+struct, a list's items). A request of the usual kinds costs about one comparison a field; a
+value of an unusual class (a subclass, say) makes the fast check answer "not sure", and the slow
+walk that names the field decides. The SOAP encoder checks the kinds of a struct once per layout
+it makes (`check_kinds`) and the characters of strings as it writes them; the JSON encoder looks
+for those characters in its own output (`suspect_json`).
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from itertools import chain, repeat
 from typing import Any
 
 import msgspec
@@ -154,38 +156,8 @@ def _kind_name(t: msgspec.inspect.Type) -> str:
     return {"datetime": "datetime", "decimal": "Decimal"}.get(name, name)
 
 
-class _Shape:
-    """One combination of value types a class was seen with, checked: what to look at."""
-
-    __slots__ = ("datetimes", "decimals", "deep", "floats", "strings")
-
-    def __init__(self, looks: list[int]) -> None:
-        def at(*kinds: int) -> tuple[int, ...]:
-            return tuple(i for i, k in enumerate(looks) if k in kinds)
-
-        self.floats = _getter(at(_FLOAT))
-        self.decimals = _getter(at(_DECIMAL))
-        self.strings = _getter(at(_STRING))
-        self.datetimes = _getter(at(_DATETIME))
-        self.deep = tuple((i, looks[i]) for i in at(_STRUCT, _LIST, _ANY))
-
-
-def _getter(indices: tuple[int, ...]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]] | None:
-    """A C-level `values -> (values[i], ...)`, or None when there is nothing to pick."""
-    if not indices:
-        return None
-    if len(indices) == 1:
-        index = indices[0]
-
-        def one(values: tuple[Any, ...]) -> tuple[Any, ...]:
-            return (values[index],)
-
-        return one
-    return operator.itemgetter(*indices)
-
-
 class Plan:
-    """A struct class's fields as the checks see them, and the shapes already checked."""
+    """A struct class's fields as the checks see them, and the kinds already found good."""
 
     __slots__ = ("attrs", "cacheable", "fields", "name", "required", "shapes")
 
@@ -198,34 +170,29 @@ class Plan:
         for field in self.fields:
             field.allowed.add(UnsetType)  # msgspec.inspect leaves UNSET out of the unions
         self.required = frozenset(i for i, f in enumerate(fields) if f.required)
-        self.shapes: dict[tuple[type, ...], _Shape] = {}
-        # a shape is a function of the value types alone unless a field is a Literal
+        self.shapes: set[tuple[type, ...]] = set()
+        # good kinds are a function of the value types alone unless a field is a Literal
         self.cacheable = all(f.literal is None for f in self.fields)
 
-    def learn(self, kinds: tuple[type, ...], values: tuple[Any, ...]) -> _Shape | None:
-        """The shape of `kinds` if every field accepts its value, else None."""
-        looks = []
+    def learn(self, kinds: tuple[type, ...], values: tuple[Any, ...]) -> bool:
+        """Whether every field accepts its value (not looking into it); remembered by kinds."""
         for i, (field, value) in enumerate(zip(self.fields, values, strict=True)):
             if value is UNSET:
                 if i in self.required:
-                    return None
-                looks.append(_PLAIN)
-            elif field.accepts(value):
-                looks.append(field.look(value))
-            else:
-                return None
-        shape = _Shape(looks)
+                    return False
+            elif not field.accepts(value):
+                return False
         if (
             self.cacheable
             and len(self.shapes) < _MAX_SHAPES
             and all(k in f.allowed or f.open for k, f in zip(kinds, self.fields, strict=True))
         ):
-            self.shapes[kinds] = shape  # exact types only: subclasses are checked every time
-        return shape
+            self.shapes.add(kinds)  # exact types only: subclasses are checked every time
+        return True
 
 
 _plans: dict[type, Plan] = {}
-_lock = threading.Lock()
+_lock = threading.RLock()  # compiling a check makes plans too
 
 
 def plan_of(cls: type) -> Plan:
@@ -248,13 +215,37 @@ def check_request(request: Any, operation: str) -> None:
     _explain(request, type(request).__name__, operation)
 
 
+def check_types(request: Any, operation: str) -> None:
+    """`check_request` without the look at the characters of strings, for an encoder that looks
+    at its own output instead (`suspect_json`): types, required fields, NaN, infinity and UTC."""
+    if request is not None and not _struct(request, None):
+        _explain(request, type(request).__name__, operation)
+
+
+# In JSON text a character XML 1.0 cannot carry is either escaped (`\u0001`, `\b`, `\f`: msgspec
+# escapes every control character) or written as itself (U+FFFE, U+FFFF: UTF-8 EF BF BE/BF); lone
+# surrogates cannot be encoded at all. Most requests hold no backslash and no EF byte, which two
+# C-level byte searches tell; the rest are searched, and a hit has the request walked for the path.
+_JSON_ESCAPE = re.compile(rb"\\(?:u00[01]|[bf])")
+
+
+def suspect_json(text: bytes) -> bool:
+    """Whether JSON `text` may carry a character XML 1.0 cannot (false hits are possible: an
+    escaped backslash before `u00`; `check_request` then decides)."""
+    if text.find(b"\\") >= 0 and _JSON_ESCAPE.search(text) is not None:
+        return True
+    return text.find(b"\xef") >= 0 and (
+        text.find(b"\xef\xbf\xbe") >= 0 or text.find(b"\xef\xbf\xbf") >= 0
+    )
+
+
 def check_kinds(
     cls: type, kinds: tuple[type, ...], values: tuple[Any, ...], path: str, operation: str
 ) -> None:
     """The type checks of one struct (not its values or nested structs), for the SOAP encoder
     when it makes a layout for `kinds`: raises EncodeError like `check_request`."""
     plan = _plans.get(cls) or plan_of(cls)
-    if kinds not in plan.shapes and plan.learn(kinds, values) is None:
+    if kinds not in plan.shapes and not plan.learn(kinds, values):
         try:
             _fields(plan, values, path, [])
         except _Bad as bad:
@@ -302,41 +293,105 @@ def _explain_items(items: Any, field: Field, path: str) -> None:
             _explain_items(item, field.item, f"{path}[{i}]")
 
 
-# ---- the fast walk: is everything fine? (no paths, no messages; C-level where it can be) ------
+# ---- the fast check: is everything fine? (no paths, no messages) -------------------------------
 
 
-def _struct(value: Any, strings: list[str]) -> bool:
-    plan = _plans.get(type(value)) or plan_of(type(value))
-    values = msgspec.structs.astuple(value)
-    kinds = tuple(map(type, values))
-    shape = plan.shapes.get(kinds) or plan.learn(kinds, values)
-    if shape is None:
-        return False
-    if shape.strings is not None:
-        strings += shape.strings(values)
-    if shape.floats is not None and not all(map(math.isfinite, shape.floats(values))):
-        return False
-    if shape.decimals is not None and not all(map(Decimal.is_finite, shape.decimals(values))):
-        return False
-    if shape.datetimes is not None and not _in_utc(shape.datetimes(values)):
-        return False
-    return not shape.deep or _deep(shape.deep, plan, (values,), strings)
+class _Checkers(dict[type, Callable[..., bool]]):
+    """struct class -> its compiled check, made on first use: `(value) -> bool`, or with
+    `collect`, `(value, strings) -> bool` gathering the str values for one search at the end."""
+
+    def __init__(self, collect: bool) -> None:
+        super().__init__()
+        self.collect = collect
+
+    def __missing__(self, cls: type) -> Callable[..., bool]:
+        with _lock:
+            check = self.get(cls)
+            if check is None:
+                check = self[cls] = _compile(cls, self)
+        return check
 
 
-def _deep(deep: tuple[tuple[int, int], ...], plan: Plan, rows: Any, strings: list[str]) -> bool:
-    """The nested structs, lists and untyped values at `deep` in each of `rows`."""
-    for i, look in deep:
-        column = [row[i] for row in rows] if len(rows) > 1 else [rows[0][i]]
-        if look == _STRUCT:
-            if not all(_struct(v, strings) for v in column):
-                return False
-        elif look == _LIST:
-            item = plan.fields[i].item
-            if not all(_list(v, item, strings) for v in column if v):
-                return False
-        elif not all(_untyped_ok(v, strings) for v in column):
-            return False
-    return True
+def _compile(cls: type, table: _Checkers) -> Callable[..., bool]:
+    """The check of one struct class as Python source, a few lines a field. False means "not
+    sure" (a bad value, or one of a class the lines do not know): the slow walk then decides."""
+    plan = _plans.get(cls) or plan_of(cls)
+    collect = table.collect
+    env: dict[str, Any] = {
+        "astuple": msgspec.structs.astuple,
+        "type": type,
+        "isfinite": math.isfinite,
+        "Decimal": Decimal,
+        "datetime": datetime,
+        "UNSET": UNSET,
+        "CHECK": table,
+        "in_utc": _in_utc,
+        "items_ok": _list,
+        "one_ok": _one,
+        "untyped_ok": _untyped_ok,
+    }
+    strings = "S" if collect else "None"
+    lines = []
+    for i, field in enumerate(plan.fields):
+        x, f = f"x{i}", f"F{i}"
+        env[f] = field
+        if field.open or field.literal is not None:
+            ok = f"untyped_ok({x}, {strings})" if field.open else f"one_ok({x}, {f}, {strings})"
+            unset = "False" if i in plan.required else "True"
+            lines.append(f"if not ({unset} if {x} is UNSET else {ok}): return False")
+            continue
+        allowed = field.allowed - ({UnsetType} if i in plan.required else set())
+        env[f"A{i}"] = frozenset(allowed)
+        lines += [f"c = type({x})", f"if c not in A{i}: return False"]
+        if float in allowed:
+            lines.append(f"if c is float and not isfinite({x}): return False")
+        if Decimal in allowed:
+            lines.append(f"if c is Decimal and not {x}.is_finite(): return False")
+        if datetime in allowed:
+            lines.append(f"if c is datetime and {x}.tzinfo and not in_utc(({x},)): return False")
+        if collect and str in allowed:
+            lines.append(f"if c is str: S.append({x})")
+        for j, struct in enumerate(field.classes):
+            env[f"C{i}_{j}"] = struct
+            call = f"CHECK[c]({x}, S)" if collect else f"CHECK[c]({x})"
+            lines.append(f"if c is C{i}_{j} and not {call}: return False")
+        if list in allowed:
+            item = field.item
+            if item is not None and len(item.classes) == 1 and item.allowed == {item.classes[0]}:
+                # a list of one struct class, the usual kind: its items checked right here
+                env[f"I{i}"] = item.classes[0]
+                call = "check(y, S)" if collect else "check(y)"
+                lines += [
+                    f"if (c is list or c is tuple) and {x}:",
+                    f"    check = CHECK[I{i}]",
+                    f"    for y in {x}:",
+                    f"        if type(y) is not I{i} or not {call}: return False",
+                ]
+            else:
+                lines.append(
+                    f"if (c is list or c is tuple) and {x} and"
+                    f" not items_ok({x}, {f}.item, {strings}): return False"
+                )
+    names = "".join(f"x{i}, " for i in range(len(plan.fields)))
+    source = "\n    ".join(
+        [f"def check(v{', S' if collect else ''}):"]
+        + ([f"{names}= astuple(v)"] if plan.fields else [])
+        + lines
+        + ["return True"]
+    )
+    exec(compile(source, f"<check {plan.name}>", "exec"), env)  # our own source, from the plan
+    check: Callable[..., bool] = env["check"]
+    return check
+
+
+_CHECK = _Checkers(collect=False)
+_COLLECT = _Checkers(collect=True)
+
+
+def _struct(value: Any, strings: list[str] | None) -> bool:
+    if strings is None:
+        return _CHECK[type(value)](value)
+    return _COLLECT[type(value)](value, strings)
 
 
 def _in_utc(moments: Iterable[datetime]) -> bool:
@@ -349,7 +404,7 @@ def _in_utc(moments: Iterable[datetime]) -> bool:
     return True
 
 
-def _list(items: Any, field: Field | None, strings: list[str]) -> bool:
+def _list(items: Any, field: Field | None, strings: list[str] | None) -> bool:
     if field is None or field.open:
         return _untyped_ok(items, strings)
     if not items:
@@ -362,55 +417,31 @@ def _list(items: Any, field: Field | None, strings: list[str]) -> bool:
     if len(kinds) == 1:
         kind = kinds.pop()
         if kind is str:
-            strings += items
+            if strings is not None:
+                strings += items
             return True
         if kind is float:
             return all(map(math.isfinite, items))
         if kind in field.classes:
-            return _rows(items, kind, strings)
+            if strings is None:
+                return all(map(_CHECK[kind], items))
+            check = _COLLECT[kind]
+            return all(check(item, strings) for item in items)
     return all(_one(item, field, strings) for item in items)
-
-
-def _rows(items: Any, cls: type, strings: list[str]) -> bool:
-    """A list of structs of one class: when all have the same shape (the usual case), their
-    types are checked once and their values picked in C."""
-    plan = _plans.get(cls) or plan_of(cls)
-    rows = list(map(msgspec.structs.astuple, items))
-    shapes = set(map(tuple, map(map, repeat(type), rows)))
-    if len(shapes) != 1 or not plan.cacheable:
-        return all(_struct(item, strings) for item in items)
-    kinds = shapes.pop()
-    shape = plan.shapes.get(kinds) or plan.learn(kinds, rows[0])
-    if shape is None:
-        return False
-    if shape.strings is not None:
-        strings.extend(chain.from_iterable(map(shape.strings, rows)))
-    floats = shape.floats
-    if floats is not None and not all(map(math.isfinite, chain.from_iterable(map(floats, rows)))):
-        return False
-    decimals = shape.decimals
-    if decimals is not None and not all(
-        map(Decimal.is_finite, chain.from_iterable(map(decimals, rows)))
-    ):
-        return False
-    if shape.datetimes is not None and not _in_utc(
-        chain.from_iterable(map(shape.datetimes, rows))
-    ):
-        return False
-    return not shape.deep or _deep(shape.deep, plan, rows, strings)
 
 
 _FLAT = frozenset({int, bool, date, time, bytes, _NONE})
 
 
-def _one(value: Any, field: Field, strings: list[str]) -> bool:
+def _one(value: Any, field: Field, strings: list[str] | None) -> bool:
     if not field.accepts(value):
         return False
     look = field.look(value)
     if look == _STRUCT:
         return _struct(value, strings)
     if look == _STRING:
-        strings.append(value)
+        if strings is not None:
+            strings.append(value)
     elif look == _FLOAT:
         return math.isfinite(value)
     elif look == _DECIMAL:
@@ -424,7 +455,7 @@ def _one(value: Any, field: Field, strings: list[str]) -> bool:
     return True
 
 
-def _untyped_ok(value: Any, strings: list[str]) -> bool:
+def _untyped_ok(value: Any, strings: list[str] | None) -> bool:
     try:
         _untyped(value, "", strings)
     except _Bad:
@@ -510,7 +541,7 @@ def _mismatch(field: Field, value: Any) -> str:
 _UNTYPED_SCALARS = (str, int, float, Decimal, bool, date, time, bytes, bytearray, enum.Enum)
 
 
-def _untyped(value: Any, path: str, strings: list[str], depth: int = 0) -> None:
+def _untyped(value: Any, path: str, strings: list[str] | None, depth: int = 0) -> None:
     """`Any` / dict fields: anything both transports can send, checked the same way."""
     if depth > 64:
         raise _Bad(path, "nested more than 64 levels deep")
