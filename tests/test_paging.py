@@ -79,3 +79,19 @@ def test_paging_stops_at_the_total_without_an_empty_call(sim: Any) -> None:
         ids = [a.i_account for a in client.account.iter_account_list(page_size=2, offset=1)]
     assert ids == [2, 3, 4]
     assert [c.method for c in sim.sim.calls].count("get_account_list") == 2
+
+
+def test_limit_is_refused_in_iteration(sim: Any) -> None:
+    """`limit` is what page_size sets: passing it to iter_* would be silently overridden, so it
+    is refused before anything is sent (the typed overloads do not offer it)."""
+    from portabilling import AdminClient
+    from portabilling.types import GetAccountListRequest
+
+    with AdminClient(sim.url, **ADMIN) as client:
+        for call in (
+            lambda: client.account.iter_account_list(limit=5),  # type: ignore[call-overload]
+            lambda: client.account.iter_account_list(GetAccountListRequest(limit=5)),
+        ):
+            with pytest.raises(ValueError, match="iterating sets `limit` itself"):
+                next(call())
+    assert [c.method for c in sim.sim.calls] == []

@@ -158,6 +158,11 @@ class _Pager:
         base = build_request(op, request, fields)
         if base is None:
             raise TypeError(f"{op.service}.{op.name} takes no request; it cannot be paged")
+        if getattr(base, "limit", UNSET) not in (UNSET, None):
+            raise ValueError(
+                f"{op.qualified_name}: iterating sets `limit` itself (to page_size); pass "
+                "page_size, or call the get_* method for one page of `limit` items"
+            )
         offset = getattr(base, "offset", UNSET)
         if offset is UNSET or offset is None:
             offset = 0

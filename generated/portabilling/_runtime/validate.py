@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import enum
 import math
-import operator
 import re
 import threading
 from collections.abc import Callable, Iterable

@@ -172,7 +172,6 @@ class AccountService(ServiceBase):
         from_date: datetime | None | UnsetType = UNSET,
         to_date: datetime | None | UnsetType = UNSET,
         i_service: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
         format: str | None | UnsetType = UNSET,
         i_env: int | None | UnsetType = UNSET,
@@ -186,7 +185,8 @@ class AccountService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[XDRInfo]:
-        """Every item of :meth:`get_xdr_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_xdr_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_XDR_LIST, request, fields, page_size)
 
     @overload
@@ -407,7 +407,6 @@ class AsyncAccountService(AsyncServiceBase):
         from_date: datetime | None | UnsetType = UNSET,
         to_date: datetime | None | UnsetType = UNSET,
         i_service: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
         format: str | None | UnsetType = UNSET,
         i_env: int | None | UnsetType = UNSET,
@@ -421,7 +420,8 @@ class AsyncAccountService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[XDRInfo]:
-        """Every item of :meth:`get_xdr_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_xdr_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_XDR_LIST, request, fields, page_size):
             yield item
 

@@ -151,7 +151,6 @@ class VoicemailService(ServiceBase):
         page_size: int = 100,
         i_account: int,
         folder: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[VMMessageInfo]: ...
 
@@ -163,7 +162,8 @@ class VoicemailService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[VMMessageInfo]:
-        """Every item of :meth:`get_vm_message_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_vm_message_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_VM_MESSAGE_LIST, request, fields, page_size)
 
     @overload
@@ -336,7 +336,6 @@ class AsyncVoicemailService(AsyncServiceBase):
         page_size: int = 100,
         i_account: int,
         folder: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[VMMessageInfo]: ...
 
@@ -348,7 +347,8 @@ class AsyncVoicemailService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[VMMessageInfo]:
-        """Every item of :meth:`get_vm_message_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_vm_message_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_VM_MESSAGE_LIST, request, fields, page_size):
             yield item
 

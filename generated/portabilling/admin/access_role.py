@@ -168,7 +168,6 @@ class AccessRoleService(ServiceBase):
         page_size: int = 100,
         name: str | None | UnsetType = UNSET,
         i_access_role_type: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[AccessRoleInfo]: ...
 
@@ -180,7 +179,8 @@ class AccessRoleService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[AccessRoleInfo]:
-        """Every item of :meth:`get_access_role_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_access_role_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_ACCESS_ROLE_LIST, request, fields, page_size)
 
     @overload
@@ -317,7 +317,6 @@ class AccessRoleService(ServiceBase):
         *,
         page_size: int = 100,
         i_access_role: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[AccessRoleObjectInfo]: ...
 
@@ -329,7 +328,8 @@ class AccessRoleService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[AccessRoleObjectInfo]:
-        """Every item of :meth:`get_access_role_object_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_access_role_object_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_ACCESS_ROLE_OBJECT_LIST, request, fields, page_size)
 
     @overload
@@ -458,7 +458,6 @@ class AsyncAccessRoleService(AsyncServiceBase):
         page_size: int = 100,
         name: str | None | UnsetType = UNSET,
         i_access_role_type: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[AccessRoleInfo]: ...
 
@@ -470,7 +469,8 @@ class AsyncAccessRoleService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[AccessRoleInfo]:
-        """Every item of :meth:`get_access_role_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_access_role_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_ACCESS_ROLE_LIST, request, fields, page_size):
             yield item
 
@@ -608,7 +608,6 @@ class AsyncAccessRoleService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_access_role: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[AccessRoleObjectInfo]: ...
 
@@ -620,7 +619,8 @@ class AsyncAccessRoleService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[AccessRoleObjectInfo]:
-        """Every item of :meth:`get_access_role_object_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_access_role_object_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_ACCESS_ROLE_OBJECT_LIST, request, fields, page_size):
             yield item
 

@@ -625,7 +625,6 @@ class AccountService(ServiceBase):
         billing_model: BillingModel | None | UnsetType = UNSET,
         get_total: int | None | UnsetType = UNSET,
         get_status_info: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
         custom_fields_values: list[CustomFieldsValuesInfo] | None | UnsetType = UNSET,
     ) -> Iterator[AccountInfo]: ...
@@ -638,7 +637,8 @@ class AccountService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[AccountInfo]:
-        """Every item of :meth:`get_account_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_account_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_ACCOUNT_LIST, request, fields, page_size)
 
     @overload
@@ -807,7 +807,6 @@ class AccountService(ServiceBase):
         *,
         page_size: int = 100,
         i_master_account: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[AliasInfo]: ...
 
@@ -819,7 +818,8 @@ class AccountService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[AliasInfo]:
-        """Every item of :meth:`get_alias_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_alias_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_ALIAS_LIST, request, fields, page_size)
 
     @overload
@@ -951,7 +951,6 @@ class AccountService(ServiceBase):
         from_date: datetime | None | UnsetType = UNSET,
         to_date: datetime | None | UnsetType = UNSET,
         i_service: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
         format: str | None | UnsetType = UNSET,
         i_env: int | None | UnsetType = UNSET,
@@ -965,7 +964,8 @@ class AccountService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[XDRInfo]:
-        """Every item of :meth:`get_xdr_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_xdr_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_XDR_LIST, request, fields, page_size)
 
     @overload
@@ -1005,7 +1005,6 @@ class AccountService(ServiceBase):
         i_account: int,
         from_date: datetime | None | UnsetType = UNSET,
         to_date: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[CDRInfo]: ...
 
@@ -1017,7 +1016,8 @@ class AccountService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[CDRInfo]:
-        """Every item of :meth:`get_cdr_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_cdr_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_CDR_LIST, request, fields, page_size)
 
     @overload
@@ -1362,7 +1362,6 @@ class AccountService(ServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[FollowMeNumberInfo]: ...
 
@@ -1374,7 +1373,8 @@ class AccountService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[FollowMeNumberInfo]:
-        """Every item of :meth:`get_followme_number_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_followme_number_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_FOLLOWME_NUMBER_LIST, request, fields, page_size)
 
     @overload
@@ -1698,7 +1698,6 @@ class AccountService(ServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[AccountNoteInfo]: ...
 
@@ -1710,7 +1709,8 @@ class AccountService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[AccountNoteInfo]:
-        """Every item of :meth:`get_account_note_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_account_note_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_ACCOUNT_NOTE_LIST, request, fields, page_size)
 
     @overload
@@ -1807,7 +1807,6 @@ class AccountService(ServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[SpeedDialInfo]: ...
 
@@ -1819,7 +1818,8 @@ class AccountService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[SpeedDialInfo]:
-        """Every item of :meth:`get_speed_dial_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_speed_dial_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_SPEED_DIAL_LIST, request, fields, page_size)
 
     @overload
@@ -1918,7 +1918,6 @@ class AccountService(ServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[CallScreeningRuleInfo]: ...
 
@@ -1930,7 +1929,8 @@ class AccountService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[CallScreeningRuleInfo]:
-        """Every item of :meth:`get_call_screening_rule_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_call_screening_rule_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_CALL_SCREENING_RULE_LIST, request, fields, page_size)
 
     @overload
@@ -2029,7 +2029,6 @@ class AccountService(ServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[AccessNumberInfo]: ...
 
@@ -2041,7 +2040,8 @@ class AccountService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[AccessNumberInfo]:
-        """Every item of :meth:`get_access_number_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_access_number_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_ACCESS_NUMBER_LIST, request, fields, page_size)
 
     @overload
@@ -2140,7 +2140,6 @@ class AccountService(ServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[AccountExtensionInfo]: ...
 
@@ -2152,7 +2151,8 @@ class AccountService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[AccountExtensionInfo]:
-        """Every item of :meth:`get_extension_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_extension_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_EXTENSION_LIST, request, fields, page_size)
 
     @overload
@@ -2251,7 +2251,6 @@ class AccountService(ServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[DeviceBindingInfo]: ...
 
@@ -2263,7 +2262,8 @@ class AccountService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[DeviceBindingInfo]:
-        """Every item of :meth:`get_device_binding_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_device_binding_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_DEVICE_BINDING_LIST, request, fields, page_size)
 
     @overload
@@ -2565,7 +2565,6 @@ class AsyncAccountService(AsyncServiceBase):
         billing_model: BillingModel | None | UnsetType = UNSET,
         get_total: int | None | UnsetType = UNSET,
         get_status_info: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
         custom_fields_values: list[CustomFieldsValuesInfo] | None | UnsetType = UNSET,
     ) -> AsyncIterator[AccountInfo]: ...
@@ -2578,7 +2577,8 @@ class AsyncAccountService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[AccountInfo]:
-        """Every item of :meth:`get_account_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_account_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_ACCOUNT_LIST, request, fields, page_size):
             yield item
 
@@ -2750,7 +2750,6 @@ class AsyncAccountService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_master_account: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[AliasInfo]: ...
 
@@ -2762,7 +2761,8 @@ class AsyncAccountService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[AliasInfo]:
-        """Every item of :meth:`get_alias_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_alias_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_ALIAS_LIST, request, fields, page_size):
             yield item
 
@@ -2897,7 +2897,6 @@ class AsyncAccountService(AsyncServiceBase):
         from_date: datetime | None | UnsetType = UNSET,
         to_date: datetime | None | UnsetType = UNSET,
         i_service: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
         format: str | None | UnsetType = UNSET,
         i_env: int | None | UnsetType = UNSET,
@@ -2911,7 +2910,8 @@ class AsyncAccountService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[XDRInfo]:
-        """Every item of :meth:`get_xdr_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_xdr_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_XDR_LIST, request, fields, page_size):
             yield item
 
@@ -2954,7 +2954,6 @@ class AsyncAccountService(AsyncServiceBase):
         i_account: int,
         from_date: datetime | None | UnsetType = UNSET,
         to_date: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[CDRInfo]: ...
 
@@ -2966,7 +2965,8 @@ class AsyncAccountService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[CDRInfo]:
-        """Every item of :meth:`get_cdr_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_cdr_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_CDR_LIST, request, fields, page_size):
             yield item
 
@@ -3312,7 +3312,6 @@ class AsyncAccountService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[FollowMeNumberInfo]: ...
 
@@ -3324,7 +3323,8 @@ class AsyncAccountService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[FollowMeNumberInfo]:
-        """Every item of :meth:`get_followme_number_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_followme_number_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_FOLLOWME_NUMBER_LIST, request, fields, page_size):
             yield item
 
@@ -3655,7 +3655,6 @@ class AsyncAccountService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[AccountNoteInfo]: ...
 
@@ -3667,7 +3666,8 @@ class AsyncAccountService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[AccountNoteInfo]:
-        """Every item of :meth:`get_account_note_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_account_note_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_ACCOUNT_NOTE_LIST, request, fields, page_size):
             yield item
 
@@ -3767,7 +3767,6 @@ class AsyncAccountService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[SpeedDialInfo]: ...
 
@@ -3779,7 +3778,8 @@ class AsyncAccountService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[SpeedDialInfo]:
-        """Every item of :meth:`get_speed_dial_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_speed_dial_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_SPEED_DIAL_LIST, request, fields, page_size):
             yield item
 
@@ -3879,7 +3879,6 @@ class AsyncAccountService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[CallScreeningRuleInfo]: ...
 
@@ -3891,7 +3890,8 @@ class AsyncAccountService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[CallScreeningRuleInfo]:
-        """Every item of :meth:`get_call_screening_rule_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_call_screening_rule_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_CALL_SCREENING_RULE_LIST, request, fields, page_size):
             yield item
 
@@ -3991,7 +3991,6 @@ class AsyncAccountService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[AccessNumberInfo]: ...
 
@@ -4003,7 +4002,8 @@ class AsyncAccountService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[AccessNumberInfo]:
-        """Every item of :meth:`get_access_number_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_access_number_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_ACCESS_NUMBER_LIST, request, fields, page_size):
             yield item
 
@@ -4103,7 +4103,6 @@ class AsyncAccountService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[AccountExtensionInfo]: ...
 
@@ -4115,7 +4114,8 @@ class AsyncAccountService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[AccountExtensionInfo]:
-        """Every item of :meth:`get_extension_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_extension_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_EXTENSION_LIST, request, fields, page_size):
             yield item
 
@@ -4215,7 +4215,6 @@ class AsyncAccountService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[DeviceBindingInfo]: ...
 
@@ -4227,7 +4226,8 @@ class AsyncAccountService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[DeviceBindingInfo]:
-        """Every item of :meth:`get_device_binding_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_device_binding_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_DEVICE_BINDING_LIST, request, fields, page_size):
             yield item
 

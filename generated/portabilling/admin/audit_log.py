@@ -97,7 +97,6 @@ class AuditLogService(ServiceBase):
         user: str | None | UnsetType = UNSET,
         from_: datetime | None | UnsetType = UNSET,
         to: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[AuditRecordInfo]: ...
 
@@ -109,7 +108,8 @@ class AuditLogService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[AuditRecordInfo]:
-        """Every item of :meth:`get_audit_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_audit_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_AUDIT_LIST, request, fields, page_size)
 
     @overload
@@ -204,7 +204,6 @@ class AsyncAuditLogService(AsyncServiceBase):
         user: str | None | UnsetType = UNSET,
         from_: datetime | None | UnsetType = UNSET,
         to: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[AuditRecordInfo]: ...
 
@@ -216,7 +215,8 @@ class AsyncAuditLogService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[AuditRecordInfo]:
-        """Every item of :meth:`get_audit_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_audit_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_AUDIT_LIST, request, fields, page_size):
             yield item
 

@@ -106,7 +106,6 @@ class AutoAttendantService(ServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[AAMenuInfo]: ...
 
@@ -118,7 +117,8 @@ class AutoAttendantService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[AAMenuInfo]:
-        """Every item of :meth:`get_menu_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_menu_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_MENU_LIST, request, fields, page_size)
 
     @overload
@@ -267,7 +267,6 @@ class AsyncAutoAttendantService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[AAMenuInfo]: ...
 
@@ -279,7 +278,8 @@ class AsyncAutoAttendantService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[AAMenuInfo]:
-        """Every item of :meth:`get_menu_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_menu_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_MENU_LIST, request, fields, page_size):
             yield item
 

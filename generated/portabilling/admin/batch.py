@@ -159,14 +159,14 @@ class BatchService(ServiceBase):
         page_size: int = 100,
         name: str | None | UnsetType = UNSET,
         i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[BatchInfo]: ...
 
     def iter_batch_list(
         self, request: GetBatchListRequest | None = None, /, *, page_size: int = 100, **fields: Any
     ) -> Iterator[BatchInfo]:
-        """Every item of :meth:`get_batch_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_batch_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_BATCH_LIST, request, fields, page_size)
 
     @overload
@@ -299,7 +299,6 @@ class BatchService(ServiceBase):
         *,
         page_size: int = 100,
         i_batch: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[BatchJobInfo]: ...
 
@@ -311,7 +310,8 @@ class BatchService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[BatchJobInfo]:
-        """Every item of :meth:`get_batch_job_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_batch_job_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_BATCH_JOB_LIST, request, fields, page_size)
 
     @overload
@@ -367,7 +367,6 @@ class BatchService(ServiceBase):
         *,
         page_size: int = 100,
         i_batch: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[BatchFieldInfo]: ...
 
@@ -379,7 +378,8 @@ class BatchService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[BatchFieldInfo]:
-        """Every item of :meth:`get_batch_field_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_batch_field_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_BATCH_FIELD_LIST, request, fields, page_size)
 
     @overload
@@ -522,14 +522,14 @@ class AsyncBatchService(AsyncServiceBase):
         page_size: int = 100,
         name: str | None | UnsetType = UNSET,
         i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[BatchInfo]: ...
 
     async def iter_batch_list(
         self, request: GetBatchListRequest | None = None, /, *, page_size: int = 100, **fields: Any
     ) -> AsyncIterator[BatchInfo]:
-        """Every item of :meth:`get_batch_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_batch_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_BATCH_LIST, request, fields, page_size):
             yield item
 
@@ -665,7 +665,6 @@ class AsyncBatchService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_batch: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[BatchJobInfo]: ...
 
@@ -677,7 +676,8 @@ class AsyncBatchService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[BatchJobInfo]:
-        """Every item of :meth:`get_batch_job_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_batch_job_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_BATCH_JOB_LIST, request, fields, page_size):
             yield item
 
@@ -736,7 +736,6 @@ class AsyncBatchService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_batch: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[BatchFieldInfo]: ...
 
@@ -748,7 +747,8 @@ class AsyncBatchService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[BatchFieldInfo]:
-        """Every item of :meth:`get_batch_field_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_batch_field_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_BATCH_FIELD_LIST, request, fields, page_size):
             yield item
 

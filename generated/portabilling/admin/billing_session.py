@@ -202,7 +202,6 @@ class BillingSessionService(ServiceBase):
         page_size: int = 100,
         i_customer: int | None | UnsetType = UNSET,
         i_account: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[SessionRecord]: ...
 
@@ -214,7 +213,8 @@ class BillingSessionService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[SessionRecord]:
-        """Every item of :meth:`get_active_session_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_active_session_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_ACTIVE_SESSION_LIST, request, fields, page_size)
 
     @overload
@@ -390,7 +390,6 @@ class AsyncBillingSessionService(AsyncServiceBase):
         page_size: int = 100,
         i_customer: int | None | UnsetType = UNSET,
         i_account: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[SessionRecord]: ...
 
@@ -402,7 +401,8 @@ class AsyncBillingSessionService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[SessionRecord]:
-        """Every item of :meth:`get_active_session_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_active_session_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_ACTIVE_SESSION_LIST, request, fields, page_size):
             yield item
 

@@ -120,7 +120,6 @@ class BundleService(ServiceBase):
         page_size: int = 100,
         name: str | None | UnsetType = UNSET,
         iso_4217: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[BundleInfo]: ...
 
@@ -132,7 +131,8 @@ class BundleService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[BundleInfo]:
-        """Every item of :meth:`get_bundle_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_bundle_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_BUNDLE_LIST, request, fields, page_size)
 
     @overload
@@ -288,7 +288,6 @@ class AsyncBundleService(AsyncServiceBase):
         page_size: int = 100,
         name: str | None | UnsetType = UNSET,
         iso_4217: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[BundleInfo]: ...
 
@@ -300,7 +299,8 @@ class AsyncBundleService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[BundleInfo]:
-        """Every item of :meth:`get_bundle_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_bundle_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_BUNDLE_LIST, request, fields, page_size):
             yield item
 

@@ -126,7 +126,6 @@ class CallshopService(ServiceBase):
         page_size: int = 100,
         i_customer: int | None | UnsetType = UNSET,
         status: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[BoothInfo]: ...
 
@@ -138,7 +137,8 @@ class CallshopService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[BoothInfo]:
-        """Every item of :meth:`get_booth_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_booth_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_BOOTH_LIST, request, fields, page_size)
 
     @overload
@@ -301,7 +301,6 @@ class AsyncCallshopService(AsyncServiceBase):
         page_size: int = 100,
         i_customer: int | None | UnsetType = UNSET,
         status: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[BoothInfo]: ...
 
@@ -313,7 +312,8 @@ class AsyncCallshopService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[BoothInfo]:
-        """Every item of :meth:`get_booth_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_booth_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_BOOTH_LIST, request, fields, page_size):
             yield item
 

@@ -164,7 +164,6 @@ class CompanyService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[BankAccountInfo]: ...
 
@@ -176,7 +175,8 @@ class CompanyService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[BankAccountInfo]:
-        """Every item of :meth:`get_bank_account_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_bank_account_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_BANK_ACCOUNT_LIST, request, fields, page_size)
 
     @overload
@@ -274,7 +274,6 @@ class CompanyService(ServiceBase):
         *,
         page_size: int = 100,
         i_env: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[CompanyBranchInfo]: ...
 
@@ -286,7 +285,8 @@ class CompanyService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[CompanyBranchInfo]:
-        """Every item of :meth:`get_company_branch_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_company_branch_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_COMPANY_BRANCH_LIST, request, fields, page_size)
 
     @overload
@@ -436,7 +436,6 @@ class AsyncCompanyService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[BankAccountInfo]: ...
 
@@ -448,7 +447,8 @@ class AsyncCompanyService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[BankAccountInfo]:
-        """Every item of :meth:`get_bank_account_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_bank_account_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_BANK_ACCOUNT_LIST, request, fields, page_size):
             yield item
 
@@ -547,7 +547,6 @@ class AsyncCompanyService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_env: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[CompanyBranchInfo]: ...
 
@@ -559,7 +558,8 @@ class AsyncCompanyService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[CompanyBranchInfo]:
-        """Every item of :meth:`get_company_branch_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_company_branch_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_COMPANY_BRANCH_LIST, request, fields, page_size):
             yield item
 

@@ -178,7 +178,6 @@ class ConferenceService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[ConferenceInfo]: ...
 
@@ -190,7 +189,8 @@ class ConferenceService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[ConferenceInfo]:
-        """Every item of :meth:`get_conference_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_conference_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_CONFERENCE_LIST, request, fields, page_size)
 
     @overload
@@ -349,7 +349,6 @@ class ConferenceService(ServiceBase):
         *,
         page_size: int = 100,
         i_conf: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[ConferenceRecordingInfo]: ...
 
@@ -361,7 +360,8 @@ class ConferenceService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[ConferenceRecordingInfo]:
-        """Every item of :meth:`get_conference_recording_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_conference_recording_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_CONFERENCE_RECORDING_LIST, request, fields, page_size)
 
     @overload
@@ -506,7 +506,6 @@ class AsyncConferenceService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[ConferenceInfo]: ...
 
@@ -518,7 +517,8 @@ class AsyncConferenceService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[ConferenceInfo]:
-        """Every item of :meth:`get_conference_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_conference_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_CONFERENCE_LIST, request, fields, page_size):
             yield item
 
@@ -678,7 +678,6 @@ class AsyncConferenceService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_conf: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[ConferenceRecordingInfo]: ...
 
@@ -690,7 +689,8 @@ class AsyncConferenceService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[ConferenceRecordingInfo]:
-        """Every item of :meth:`get_conference_recording_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_conference_recording_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_CONFERENCE_RECORDING_LIST, request, fields, page_size):
             yield item
 

@@ -199,7 +199,6 @@ class ConnectionService(ServiceBase):
         page_size: int = 100,
         i_vendor: int | None | UnsetType = UNSET,
         name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[ConnectionInfo]: ...
 
@@ -211,7 +210,8 @@ class ConnectionService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[ConnectionInfo]:
-        """Every item of :meth:`get_connection_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_connection_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_CONNECTION_LIST, request, fields, page_size)
 
     @overload
@@ -327,7 +327,6 @@ class ConnectionService(ServiceBase):
         *,
         page_size: int = 100,
         i_connection: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[ConnectionAttributeInfo]: ...
 
@@ -339,7 +338,8 @@ class ConnectionService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[ConnectionAttributeInfo]:
-        """Every item of :meth:`get_connection_attribute_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_connection_attribute_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_CONNECTION_ATTRIBUTE_LIST, request, fields, page_size)
 
     @overload
@@ -438,7 +438,6 @@ class ConnectionService(ServiceBase):
         *,
         page_size: int = 100,
         i_connection: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[CapacityRuleInfo]: ...
 
@@ -450,7 +449,8 @@ class ConnectionService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[CapacityRuleInfo]:
-        """Every item of :meth:`get_capacity_rule_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_capacity_rule_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_CAPACITY_RULE_LIST, request, fields, page_size)
 
     @overload
@@ -597,7 +597,6 @@ class AsyncConnectionService(AsyncServiceBase):
         page_size: int = 100,
         i_vendor: int | None | UnsetType = UNSET,
         name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[ConnectionInfo]: ...
 
@@ -609,7 +608,8 @@ class AsyncConnectionService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[ConnectionInfo]:
-        """Every item of :meth:`get_connection_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_connection_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_CONNECTION_LIST, request, fields, page_size):
             yield item
 
@@ -726,7 +726,6 @@ class AsyncConnectionService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_connection: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[ConnectionAttributeInfo]: ...
 
@@ -738,7 +737,8 @@ class AsyncConnectionService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[ConnectionAttributeInfo]:
-        """Every item of :meth:`get_connection_attribute_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_connection_attribute_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_CONNECTION_ATTRIBUTE_LIST, request, fields, page_size):
             yield item
 
@@ -838,7 +838,6 @@ class AsyncConnectionService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_connection: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[CapacityRuleInfo]: ...
 
@@ -850,7 +849,8 @@ class AsyncConnectionService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[CapacityRuleInfo]:
-        """Every item of :meth:`get_capacity_rule_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_capacity_rule_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_CAPACITY_RULE_LIST, request, fields, page_size):
             yield item
 

@@ -147,7 +147,6 @@ class CurrencyService(ServiceBase):
         page_size: int = 100,
         iso_4217: str | None | UnsetType = UNSET,
         from_date: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[ExchangeRateInfo]: ...
 
@@ -159,7 +158,8 @@ class CurrencyService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[ExchangeRateInfo]:
-        """Every item of :meth:`get_exchange_rate_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_exchange_rate_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_EXCHANGE_RATE_LIST, request, fields, page_size)
 
     @overload
@@ -322,7 +322,6 @@ class AsyncCurrencyService(AsyncServiceBase):
         page_size: int = 100,
         iso_4217: str | None | UnsetType = UNSET,
         from_date: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[ExchangeRateInfo]: ...
 
@@ -334,7 +333,8 @@ class AsyncCurrencyService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[ExchangeRateInfo]:
-        """Every item of :meth:`get_exchange_rate_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_exchange_rate_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_EXCHANGE_RATE_LIST, request, fields, page_size):
             yield item
 

@@ -169,7 +169,6 @@ class CustomFieldsService(ServiceBase):
         *,
         page_size: int = 100,
         object_: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[CustomFieldInfo]: ...
 
@@ -181,7 +180,8 @@ class CustomFieldsService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[CustomFieldInfo]:
-        """Every item of :meth:`get_custom_field_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_custom_field_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_CUSTOM_FIELD_LIST, request, fields, page_size)
 
     @overload
@@ -300,7 +300,6 @@ class CustomFieldsService(ServiceBase):
         *,
         page_size: int = 100,
         i_env: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[CustomFieldGroupInfo]: ...
 
@@ -312,7 +311,8 @@ class CustomFieldsService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[CustomFieldGroupInfo]:
-        """Every item of :meth:`get_custom_field_group_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_custom_field_group_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_CUSTOM_FIELD_GROUP_LIST, request, fields, page_size)
 
     @overload
@@ -439,7 +439,6 @@ class AsyncCustomFieldsService(AsyncServiceBase):
         *,
         page_size: int = 100,
         object_: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[CustomFieldInfo]: ...
 
@@ -451,7 +450,8 @@ class AsyncCustomFieldsService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[CustomFieldInfo]:
-        """Every item of :meth:`get_custom_field_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_custom_field_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_CUSTOM_FIELD_LIST, request, fields, page_size):
             yield item
 
@@ -571,7 +571,6 @@ class AsyncCustomFieldsService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_env: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[CustomFieldGroupInfo]: ...
 
@@ -583,7 +582,8 @@ class AsyncCustomFieldsService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[CustomFieldGroupInfo]:
-        """Every item of :meth:`get_custom_field_group_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_custom_field_group_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_CUSTOM_FIELD_GROUP_LIST, request, fields, page_size):
             yield item
 

@@ -588,7 +588,6 @@ class CustomerService(ServiceBase):
         bill_status: BillStatus | None | UnsetType = UNSET,
         blocked: YesNo | None | UnsetType = UNSET,
         get_total: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[CustomerInfo]: ...
 
@@ -600,7 +599,8 @@ class CustomerService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[CustomerInfo]:
-        """Every item of :meth:`get_customer_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_customer_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_CUSTOMER_LIST, request, fields, page_size)
 
     @overload
@@ -718,7 +718,6 @@ class CustomerService(ServiceBase):
         page_size: int = 100,
         name: str | None | UnsetType = UNSET,
         i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[CustomerClassInfo]: ...
 
@@ -730,7 +729,8 @@ class CustomerService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[CustomerClassInfo]:
-        """Every item of :meth:`get_customer_class_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_customer_class_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_CUSTOMER_CLASS_LIST, request, fields, page_size)
 
     @overload
@@ -797,7 +797,6 @@ class CustomerService(ServiceBase):
         i_customer: int,
         from_date: datetime | None | UnsetType = UNSET,
         to_date: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[XDRInfo]: ...
 
@@ -809,7 +808,8 @@ class CustomerService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[XDRInfo]:
-        """Every item of :meth:`get_xdr_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_xdr_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_XDR_LIST, request, fields, page_size)
 
     @overload
@@ -964,7 +964,6 @@ class CustomerService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[CustomerSiteInfo]: ...
 
@@ -976,7 +975,8 @@ class CustomerService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[CustomerSiteInfo]:
-        """Every item of :meth:`get_customer_site_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_customer_site_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_CUSTOMER_SITE_LIST, request, fields, page_size)
 
     @overload
@@ -1325,7 +1325,6 @@ class CustomerService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[InvoiceInfo]: ...
 
@@ -1337,7 +1336,8 @@ class CustomerService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[InvoiceInfo]:
-        """Every item of :meth:`get_customer_invoice_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_customer_invoice_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_CUSTOMER_INVOICE_LIST, request, fields, page_size)
 
     @overload
@@ -1375,7 +1375,6 @@ class CustomerService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[CustomerContactInfo]: ...
 
@@ -1387,7 +1386,8 @@ class CustomerService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[CustomerContactInfo]:
-        """Every item of :meth:`get_customer_contact_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_customer_contact_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_CUSTOMER_CONTACT_LIST, request, fields, page_size)
 
     @overload
@@ -1486,7 +1486,6 @@ class CustomerService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[CustomerNoteInfo]: ...
 
@@ -1498,7 +1497,8 @@ class CustomerService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[CustomerNoteInfo]:
-        """Every item of :meth:`get_customer_note_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_customer_note_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_CUSTOMER_NOTE_LIST, request, fields, page_size)
 
     @overload
@@ -1595,7 +1595,6 @@ class CustomerService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[AbbreviatedDialingInfo]: ...
 
@@ -1607,7 +1606,8 @@ class CustomerService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[AbbreviatedDialingInfo]:
-        """Every item of :meth:`get_abbreviated_dialing_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_abbreviated_dialing_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_ABBREVIATED_DIALING_LIST, request, fields, page_size)
 
     @overload
@@ -1706,7 +1706,6 @@ class CustomerService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[CustomerCallRuleInfo]: ...
 
@@ -1718,7 +1717,8 @@ class CustomerService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[CustomerCallRuleInfo]:
-        """Every item of :meth:`get_cc_rule_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_cc_rule_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_CC_RULE_LIST, request, fields, page_size)
 
     @overload
@@ -1815,7 +1815,6 @@ class CustomerService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[CustomerExtensionInfo]: ...
 
@@ -1827,7 +1826,8 @@ class CustomerService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[CustomerExtensionInfo]:
-        """Every item of :meth:`get_customer_extension_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_customer_extension_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_CUSTOMER_EXTENSION_LIST, request, fields, page_size)
 
     @overload
@@ -1926,7 +1926,6 @@ class CustomerService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[PaymentReminderInfo]: ...
 
@@ -1938,7 +1937,8 @@ class CustomerService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[PaymentReminderInfo]:
-        """Every item of :meth:`get_payment_reminder_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_payment_reminder_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_PAYMENT_REMINDER_LIST, request, fields, page_size)
 
     @overload
@@ -2037,7 +2037,6 @@ class CustomerService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[ResellerProductInfo]: ...
 
@@ -2049,7 +2048,8 @@ class CustomerService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[ResellerProductInfo]:
-        """Every item of :meth:`get_customer_reseller_product_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_customer_reseller_product_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_CUSTOMER_RESELLER_PRODUCT_LIST, request, fields, page_size)
 
     @overload
@@ -2309,7 +2309,6 @@ class CustomerService(ServiceBase):
         include_addons: int | None | UnsetType = UNSET,
         customer_class_filter: list[SearchCondition] | None | UnsetType = UNSET,
         invoice_filter: list[SearchCondition] | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[ExtendedDataRecord]: ...
 
@@ -2321,7 +2320,8 @@ class CustomerService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[ExtendedDataRecord]:
-        """Every item of :meth:`get_extended_data_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_extended_data_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_EXTENDED_DATA_LIST, request, fields, page_size)
 
 
@@ -2403,7 +2403,6 @@ class AsyncCustomerService(AsyncServiceBase):
         bill_status: BillStatus | None | UnsetType = UNSET,
         blocked: YesNo | None | UnsetType = UNSET,
         get_total: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[CustomerInfo]: ...
 
@@ -2415,7 +2414,8 @@ class AsyncCustomerService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[CustomerInfo]:
-        """Every item of :meth:`get_customer_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_customer_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_CUSTOMER_LIST, request, fields, page_size):
             yield item
 
@@ -2538,7 +2538,6 @@ class AsyncCustomerService(AsyncServiceBase):
         page_size: int = 100,
         name: str | None | UnsetType = UNSET,
         i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[CustomerClassInfo]: ...
 
@@ -2550,7 +2549,8 @@ class AsyncCustomerService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[CustomerClassInfo]:
-        """Every item of :meth:`get_customer_class_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_customer_class_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_CUSTOMER_CLASS_LIST, request, fields, page_size):
             yield item
 
@@ -2618,7 +2618,6 @@ class AsyncCustomerService(AsyncServiceBase):
         i_customer: int,
         from_date: datetime | None | UnsetType = UNSET,
         to_date: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[XDRInfo]: ...
 
@@ -2630,7 +2629,8 @@ class AsyncCustomerService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[XDRInfo]:
-        """Every item of :meth:`get_xdr_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_xdr_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_XDR_LIST, request, fields, page_size):
             yield item
 
@@ -2790,7 +2790,6 @@ class AsyncCustomerService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[CustomerSiteInfo]: ...
 
@@ -2802,7 +2801,8 @@ class AsyncCustomerService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[CustomerSiteInfo]:
-        """Every item of :meth:`get_customer_site_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_customer_site_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_CUSTOMER_SITE_LIST, request, fields, page_size):
             yield item
 
@@ -3154,7 +3154,6 @@ class AsyncCustomerService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[InvoiceInfo]: ...
 
@@ -3166,7 +3165,8 @@ class AsyncCustomerService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[InvoiceInfo]:
-        """Every item of :meth:`get_customer_invoice_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_customer_invoice_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_CUSTOMER_INVOICE_LIST, request, fields, page_size):
             yield item
 
@@ -3205,7 +3205,6 @@ class AsyncCustomerService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[CustomerContactInfo]: ...
 
@@ -3217,7 +3216,8 @@ class AsyncCustomerService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[CustomerContactInfo]:
-        """Every item of :meth:`get_customer_contact_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_customer_contact_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_CUSTOMER_CONTACT_LIST, request, fields, page_size):
             yield item
 
@@ -3317,7 +3317,6 @@ class AsyncCustomerService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[CustomerNoteInfo]: ...
 
@@ -3329,7 +3328,8 @@ class AsyncCustomerService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[CustomerNoteInfo]:
-        """Every item of :meth:`get_customer_note_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_customer_note_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_CUSTOMER_NOTE_LIST, request, fields, page_size):
             yield item
 
@@ -3429,7 +3429,6 @@ class AsyncCustomerService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[AbbreviatedDialingInfo]: ...
 
@@ -3441,7 +3440,8 @@ class AsyncCustomerService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[AbbreviatedDialingInfo]:
-        """Every item of :meth:`get_abbreviated_dialing_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_abbreviated_dialing_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_ABBREVIATED_DIALING_LIST, request, fields, page_size):
             yield item
 
@@ -3541,7 +3541,6 @@ class AsyncCustomerService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[CustomerCallRuleInfo]: ...
 
@@ -3553,7 +3552,8 @@ class AsyncCustomerService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[CustomerCallRuleInfo]:
-        """Every item of :meth:`get_cc_rule_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_cc_rule_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_CC_RULE_LIST, request, fields, page_size):
             yield item
 
@@ -3653,7 +3653,6 @@ class AsyncCustomerService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[CustomerExtensionInfo]: ...
 
@@ -3665,7 +3664,8 @@ class AsyncCustomerService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[CustomerExtensionInfo]:
-        """Every item of :meth:`get_customer_extension_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_customer_extension_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_CUSTOMER_EXTENSION_LIST, request, fields, page_size):
             yield item
 
@@ -3765,7 +3765,6 @@ class AsyncCustomerService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[PaymentReminderInfo]: ...
 
@@ -3777,7 +3776,8 @@ class AsyncCustomerService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[PaymentReminderInfo]:
-        """Every item of :meth:`get_payment_reminder_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_payment_reminder_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_PAYMENT_REMINDER_LIST, request, fields, page_size):
             yield item
 
@@ -3877,7 +3877,6 @@ class AsyncCustomerService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[ResellerProductInfo]: ...
 
@@ -3889,7 +3888,8 @@ class AsyncCustomerService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[ResellerProductInfo]:
-        """Every item of :meth:`get_customer_reseller_product_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_customer_reseller_product_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(
             GET_CUSTOMER_RESELLER_PRODUCT_LIST, request, fields, page_size
         ):
@@ -4154,7 +4154,6 @@ class AsyncCustomerService(AsyncServiceBase):
         include_addons: int | None | UnsetType = UNSET,
         customer_class_filter: list[SearchCondition] | None | UnsetType = UNSET,
         invoice_filter: list[SearchCondition] | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[ExtendedDataRecord]: ...
 
@@ -4166,6 +4165,7 @@ class AsyncCustomerService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[ExtendedDataRecord]:
-        """Every item of :meth:`get_extended_data_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_extended_data_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_EXTENDED_DATA_LIST, request, fields, page_size):
             yield item

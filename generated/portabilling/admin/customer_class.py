@@ -135,7 +135,6 @@ class CustomerClassService(ServiceBase):
         page_size: int = 100,
         name: str | None | UnsetType = UNSET,
         i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[CustomerClassInfo]: ...
 
@@ -147,7 +146,8 @@ class CustomerClassService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[CustomerClassInfo]:
-        """Every item of :meth:`get_customer_class_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_customer_class_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_CUSTOMER_CLASS_LIST, request, fields, page_size)
 
     @overload
@@ -318,7 +318,6 @@ class AsyncCustomerClassService(AsyncServiceBase):
         page_size: int = 100,
         name: str | None | UnsetType = UNSET,
         i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[CustomerClassInfo]: ...
 
@@ -330,7 +329,8 @@ class AsyncCustomerClassService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[CustomerClassInfo]:
-        """Every item of :meth:`get_customer_class_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_customer_class_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_CUSTOMER_CLASS_LIST, request, fields, page_size):
             yield item
 

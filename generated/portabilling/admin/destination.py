@@ -167,7 +167,6 @@ class DestinationService(ServiceBase):
         page_size: int = 100,
         destination: str | None | UnsetType = UNSET,
         country_iso: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[DestinationInfo]: ...
 
@@ -179,7 +178,8 @@ class DestinationService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[DestinationInfo]:
-        """Every item of :meth:`get_destination_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_destination_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_DESTINATION_LIST, request, fields, page_size)
 
     @overload
@@ -301,7 +301,6 @@ class DestinationService(ServiceBase):
         *,
         page_size: int = 100,
         i_dest: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[NumberPlanInfo]: ...
 
@@ -313,7 +312,8 @@ class DestinationService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[NumberPlanInfo]:
-        """Every item of :meth:`get_number_plan_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_number_plan_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_NUMBER_PLAN_LIST, request, fields, page_size)
 
     @overload
@@ -442,7 +442,6 @@ class AsyncDestinationService(AsyncServiceBase):
         page_size: int = 100,
         destination: str | None | UnsetType = UNSET,
         country_iso: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[DestinationInfo]: ...
 
@@ -454,7 +453,8 @@ class AsyncDestinationService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[DestinationInfo]:
-        """Every item of :meth:`get_destination_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_destination_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_DESTINATION_LIST, request, fields, page_size):
             yield item
 
@@ -579,7 +579,6 @@ class AsyncDestinationService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_dest: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[NumberPlanInfo]: ...
 
@@ -591,7 +590,8 @@ class AsyncDestinationService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[NumberPlanInfo]:
-        """Every item of :meth:`get_number_plan_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_number_plan_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_NUMBER_PLAN_LIST, request, fields, page_size):
             yield item
 

@@ -198,7 +198,6 @@ class DestinationGroupService(ServiceBase):
         page_size: int = 100,
         i_dest_group_set: int | None | UnsetType = UNSET,
         name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[DestinationGroupInfo]: ...
 
@@ -210,7 +209,8 @@ class DestinationGroupService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[DestinationGroupInfo]:
-        """Every item of :meth:`get_dest_group_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_dest_group_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_DEST_GROUP_LIST, request, fields, page_size)
 
     @overload
@@ -328,7 +328,6 @@ class DestinationGroupService(ServiceBase):
         *,
         page_size: int = 100,
         name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[DestinationGroupSetInfo]: ...
 
@@ -340,7 +339,8 @@ class DestinationGroupService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[DestinationGroupSetInfo]:
-        """Every item of :meth:`get_dest_group_set_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_dest_group_set_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_DEST_GROUP_SET_LIST, request, fields, page_size)
 
     @overload
@@ -535,7 +535,6 @@ class AsyncDestinationGroupService(AsyncServiceBase):
         page_size: int = 100,
         i_dest_group_set: int | None | UnsetType = UNSET,
         name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[DestinationGroupInfo]: ...
 
@@ -547,7 +546,8 @@ class AsyncDestinationGroupService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[DestinationGroupInfo]:
-        """Every item of :meth:`get_dest_group_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_dest_group_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_DEST_GROUP_LIST, request, fields, page_size):
             yield item
 
@@ -666,7 +666,6 @@ class AsyncDestinationGroupService(AsyncServiceBase):
         *,
         page_size: int = 100,
         name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[DestinationGroupSetInfo]: ...
 
@@ -678,7 +677,8 @@ class AsyncDestinationGroupService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[DestinationGroupSetInfo]:
-        """Every item of :meth:`get_dest_group_set_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_dest_group_set_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_DEST_GROUP_SET_LIST, request, fields, page_size):
             yield item
 

@@ -131,7 +131,6 @@ class DialingRuleService(ServiceBase):
         *,
         page_size: int = 100,
         name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[DialingRuleInfo]: ...
 
@@ -143,7 +142,8 @@ class DialingRuleService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[DialingRuleInfo]:
-        """Every item of :meth:`get_dialing_rule_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_dialing_rule_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_DIALING_RULE_LIST, request, fields, page_size)
 
     @overload
@@ -307,7 +307,6 @@ class AsyncDialingRuleService(AsyncServiceBase):
         *,
         page_size: int = 100,
         name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[DialingRuleInfo]: ...
 
@@ -319,7 +318,8 @@ class AsyncDialingRuleService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[DialingRuleInfo]:
-        """Every item of :meth:`get_dialing_rule_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_dialing_rule_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_DIALING_RULE_LIST, request, fields, page_size):
             yield item
 

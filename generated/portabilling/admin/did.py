@@ -290,7 +290,6 @@ class DIDService(ServiceBase):
         number: str | None | UnsetType = UNSET,
         usage: str | None | UnsetType = UNSET,
         i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[DIDInfo]: ...
 
@@ -302,7 +301,8 @@ class DIDService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[DIDInfo]:
-        """Every item of :meth:`get_number_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_number_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_NUMBER_LIST, request, fields, page_size)
 
     @overload
@@ -533,7 +533,6 @@ class DIDService(ServiceBase):
         *,
         page_size: int = 100,
         name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[DIDGroupInfo]: ...
 
@@ -545,7 +544,8 @@ class DIDService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[DIDGroupInfo]:
-        """Every item of :meth:`get_did_group_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_did_group_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_DID_GROUP_LIST, request, fields, page_size)
 
     @overload
@@ -657,7 +657,6 @@ class DIDService(ServiceBase):
         *,
         page_size: int = 100,
         name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[DIDBatchInfo]: ...
 
@@ -669,7 +668,8 @@ class DIDService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[DIDBatchInfo]:
-        """Every item of :meth:`get_do_batch_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_do_batch_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_DO_BATCH_LIST, request, fields, page_size)
 
     @overload
@@ -803,7 +803,6 @@ class DIDService(ServiceBase):
         *,
         page_size: int = 100,
         i_vendor: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[DIDProviderInfo]: ...
 
@@ -815,7 +814,8 @@ class DIDService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[DIDProviderInfo]:
-        """Every item of :meth:`get_did_provider_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_did_provider_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_DID_PROVIDER_LIST, request, fields, page_size)
 
     @overload
@@ -912,7 +912,6 @@ class DIDService(ServiceBase):
         *,
         page_size: int = 100,
         i_do_batch: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[NumberRangeInfo]: ...
 
@@ -924,7 +923,8 @@ class DIDService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[NumberRangeInfo]:
-        """Every item of :meth:`get_number_range_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_number_range_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_NUMBER_RANGE_LIST, request, fields, page_size)
 
     @overload
@@ -1023,7 +1023,6 @@ class DIDService(ServiceBase):
         *,
         page_size: int = 100,
         i_group: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[DIDPricingInfo]: ...
 
@@ -1035,7 +1034,8 @@ class DIDService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[DIDPricingInfo]:
-        """Every item of :meth:`get_did_pricing_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_did_pricing_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_DID_PRICING_LIST, request, fields, page_size)
 
     @overload
@@ -1173,7 +1173,6 @@ class DIDService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[DIDInfo]: ...
 
@@ -1185,7 +1184,8 @@ class DIDService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[DIDInfo]:
-        """Every item of :meth:`get_number_reservation_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_number_reservation_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_NUMBER_RESERVATION_LIST, request, fields, page_size)
 
 
@@ -1239,7 +1239,6 @@ class AsyncDIDService(AsyncServiceBase):
         number: str | None | UnsetType = UNSET,
         usage: str | None | UnsetType = UNSET,
         i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[DIDInfo]: ...
 
@@ -1251,7 +1250,8 @@ class AsyncDIDService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[DIDInfo]:
-        """Every item of :meth:`get_number_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_number_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_NUMBER_LIST, request, fields, page_size):
             yield item
 
@@ -1493,7 +1493,6 @@ class AsyncDIDService(AsyncServiceBase):
         *,
         page_size: int = 100,
         name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[DIDGroupInfo]: ...
 
@@ -1505,7 +1504,8 @@ class AsyncDIDService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[DIDGroupInfo]:
-        """Every item of :meth:`get_did_group_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_did_group_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_DID_GROUP_LIST, request, fields, page_size):
             yield item
 
@@ -1622,7 +1622,6 @@ class AsyncDIDService(AsyncServiceBase):
         *,
         page_size: int = 100,
         name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[DIDBatchInfo]: ...
 
@@ -1634,7 +1633,8 @@ class AsyncDIDService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[DIDBatchInfo]:
-        """Every item of :meth:`get_do_batch_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_do_batch_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_DO_BATCH_LIST, request, fields, page_size):
             yield item
 
@@ -1773,7 +1773,6 @@ class AsyncDIDService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_vendor: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[DIDProviderInfo]: ...
 
@@ -1785,7 +1784,8 @@ class AsyncDIDService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[DIDProviderInfo]:
-        """Every item of :meth:`get_did_provider_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_did_provider_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_DID_PROVIDER_LIST, request, fields, page_size):
             yield item
 
@@ -1885,7 +1885,6 @@ class AsyncDIDService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_do_batch: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[NumberRangeInfo]: ...
 
@@ -1897,7 +1896,8 @@ class AsyncDIDService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[NumberRangeInfo]:
-        """Every item of :meth:`get_number_range_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_number_range_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_NUMBER_RANGE_LIST, request, fields, page_size):
             yield item
 
@@ -1997,7 +1997,6 @@ class AsyncDIDService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_group: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[DIDPricingInfo]: ...
 
@@ -2009,7 +2008,8 @@ class AsyncDIDService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[DIDPricingInfo]:
-        """Every item of :meth:`get_did_pricing_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_did_pricing_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_DID_PRICING_LIST, request, fields, page_size):
             yield item
 
@@ -2148,7 +2148,6 @@ class AsyncDIDService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[DIDInfo]: ...
 
@@ -2160,6 +2159,7 @@ class AsyncDIDService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[DIDInfo]:
-        """Every item of :meth:`get_number_reservation_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_number_reservation_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_NUMBER_RESERVATION_LIST, request, fields, page_size):
             yield item

@@ -245,7 +245,6 @@ class DiscountPlanService(ServiceBase):
         name: str | None | UnsetType = UNSET,
         i_customer: int | None | UnsetType = UNSET,
         iso_4217: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[DiscountPlanInfo]: ...
 
@@ -257,7 +256,8 @@ class DiscountPlanService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[DiscountPlanInfo]:
-        """Every item of :meth:`get_discount_plan_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_discount_plan_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_DISCOUNT_PLAN_LIST, request, fields, page_size)
 
     @overload
@@ -353,7 +353,6 @@ class DiscountPlanService(ServiceBase):
         *,
         page_size: int = 100,
         i_vd_plan: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[VDPlanItemInfo]: ...
 
@@ -365,7 +364,8 @@ class DiscountPlanService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[VDPlanItemInfo]:
-        """Every item of :meth:`get_discount_item_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_discount_item_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_DISCOUNT_ITEM_LIST, request, fields, page_size)
 
     @overload
@@ -507,7 +507,6 @@ class DiscountPlanService(ServiceBase):
         *,
         page_size: int = 100,
         i_vd_plan: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[DiscountThresholdInfo]: ...
 
@@ -519,7 +518,8 @@ class DiscountPlanService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[DiscountThresholdInfo]:
-        """Every item of :meth:`get_discount_threshold_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_discount_threshold_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_DISCOUNT_THRESHOLD_LIST, request, fields, page_size)
 
     @overload
@@ -618,7 +618,6 @@ class DiscountPlanService(ServiceBase):
         *,
         page_size: int = 100,
         i_vd_plan: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[DiscountPeriodInfo]: ...
 
@@ -630,7 +629,8 @@ class DiscountPlanService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[DiscountPeriodInfo]:
-        """Every item of :meth:`get_discount_period_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_discount_period_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_DISCOUNT_PERIOD_LIST, request, fields, page_size)
 
     @overload
@@ -782,7 +782,6 @@ class AsyncDiscountPlanService(AsyncServiceBase):
         name: str | None | UnsetType = UNSET,
         i_customer: int | None | UnsetType = UNSET,
         iso_4217: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[DiscountPlanInfo]: ...
 
@@ -794,7 +793,8 @@ class AsyncDiscountPlanService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[DiscountPlanInfo]:
-        """Every item of :meth:`get_discount_plan_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_discount_plan_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_DISCOUNT_PLAN_LIST, request, fields, page_size):
             yield item
 
@@ -893,7 +893,6 @@ class AsyncDiscountPlanService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_vd_plan: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[VDPlanItemInfo]: ...
 
@@ -905,7 +904,8 @@ class AsyncDiscountPlanService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[VDPlanItemInfo]:
-        """Every item of :meth:`get_discount_item_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_discount_item_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_DISCOUNT_ITEM_LIST, request, fields, page_size):
             yield item
 
@@ -1048,7 +1048,6 @@ class AsyncDiscountPlanService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_vd_plan: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[DiscountThresholdInfo]: ...
 
@@ -1060,7 +1059,8 @@ class AsyncDiscountPlanService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[DiscountThresholdInfo]:
-        """Every item of :meth:`get_discount_threshold_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_discount_threshold_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_DISCOUNT_THRESHOLD_LIST, request, fields, page_size):
             yield item
 
@@ -1160,7 +1160,6 @@ class AsyncDiscountPlanService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_vd_plan: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[DiscountPeriodInfo]: ...
 
@@ -1172,7 +1171,8 @@ class AsyncDiscountPlanService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[DiscountPeriodInfo]:
-        """Every item of :meth:`get_discount_period_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_discount_period_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_DISCOUNT_PERIOD_LIST, request, fields, page_size):
             yield item
 

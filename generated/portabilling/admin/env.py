@@ -133,14 +133,14 @@ class EnvService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[EnvInfo]: ...
 
     def iter_env_list(
         self, request: GetEnvListRequest | None = None, /, *, page_size: int = 100, **fields: Any
     ) -> Iterator[EnvInfo]:
-        """Every item of :meth:`get_env_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_env_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_ENV_LIST, request, fields, page_size)
 
     @overload
@@ -234,7 +234,6 @@ class EnvService(ServiceBase):
         *,
         page_size: int = 100,
         i_env: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[EnvLicenseInfo]: ...
 
@@ -246,7 +245,8 @@ class EnvService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[EnvLicenseInfo]:
-        """Every item of :meth:`get_env_license_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_env_license_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_ENV_LICENSE_LIST, request, fields, page_size)
 
     @overload
@@ -385,14 +385,14 @@ class AsyncEnvService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[EnvInfo]: ...
 
     async def iter_env_list(
         self, request: GetEnvListRequest | None = None, /, *, page_size: int = 100, **fields: Any
     ) -> AsyncIterator[EnvInfo]:
-        """Every item of :meth:`get_env_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_env_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_ENV_LIST, request, fields, page_size):
             yield item
 
@@ -489,7 +489,6 @@ class AsyncEnvService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_env: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[EnvLicenseInfo]: ...
 
@@ -501,7 +500,8 @@ class AsyncEnvService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[EnvLicenseInfo]:
-        """Every item of :meth:`get_env_license_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_env_license_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_ENV_LICENSE_LIST, request, fields, page_size):
             yield item
 

@@ -163,7 +163,6 @@ class HuntgroupService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[HuntgroupInfo]: ...
 
@@ -175,7 +174,8 @@ class HuntgroupService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[HuntgroupInfo]:
-        """Every item of :meth:`get_huntgroup_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_huntgroup_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_HUNTGROUP_LIST, request, fields, page_size)
 
     @overload
@@ -309,7 +309,6 @@ class HuntgroupService(ServiceBase):
         *,
         page_size: int = 100,
         i_c_group: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[HuntgroupScheduleInfo]: ...
 
@@ -321,7 +320,8 @@ class HuntgroupService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[HuntgroupScheduleInfo]:
-        """Every item of :meth:`get_huntgroup_schedule_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_huntgroup_schedule_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_HUNTGROUP_SCHEDULE_LIST, request, fields, page_size)
 
     @overload
@@ -468,7 +468,6 @@ class AsyncHuntgroupService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[HuntgroupInfo]: ...
 
@@ -480,7 +479,8 @@ class AsyncHuntgroupService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[HuntgroupInfo]:
-        """Every item of :meth:`get_huntgroup_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_huntgroup_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_HUNTGROUP_LIST, request, fields, page_size):
             yield item
 
@@ -619,7 +619,6 @@ class AsyncHuntgroupService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_c_group: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[HuntgroupScheduleInfo]: ...
 
@@ -631,7 +630,8 @@ class AsyncHuntgroupService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[HuntgroupScheduleInfo]:
-        """Every item of :meth:`get_huntgroup_schedule_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_huntgroup_schedule_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_HUNTGROUP_SCHEDULE_LIST, request, fields, page_size):
             yield item
 

@@ -193,7 +193,6 @@ class InvoiceService(ServiceBase):
         from_date: date | None | UnsetType = UNSET,
         to_date: date | None | UnsetType = UNSET,
         get_total: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[InvoiceInfo]: ...
 
@@ -205,7 +204,8 @@ class InvoiceService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[InvoiceInfo]:
-        """Every item of :meth:`get_invoice_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_invoice_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_INVOICE_LIST, request, fields, page_size)
 
     @overload
@@ -377,7 +377,6 @@ class InvoiceService(ServiceBase):
         *,
         page_size: int = 100,
         i_invoice: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[XDRInfo]: ...
 
@@ -389,7 +388,8 @@ class InvoiceService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[XDRInfo]:
-        """Every item of :meth:`get_invoice_xdr_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_invoice_xdr_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_INVOICE_XDR_LIST, request, fields, page_size)
 
     @overload
@@ -466,7 +466,6 @@ class InvoiceService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[InvoiceTemplateBindingInfo]: ...
 
@@ -478,7 +477,8 @@ class InvoiceService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[InvoiceTemplateBindingInfo]:
-        """Every item of :meth:`get_invoice_template_binding_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_invoice_template_binding_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_INVOICE_TEMPLATE_BINDING_LIST, request, fields, page_size)
 
     @overload
@@ -655,7 +655,6 @@ class AsyncInvoiceService(AsyncServiceBase):
         from_date: date | None | UnsetType = UNSET,
         to_date: date | None | UnsetType = UNSET,
         get_total: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[InvoiceInfo]: ...
 
@@ -667,7 +666,8 @@ class AsyncInvoiceService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[InvoiceInfo]:
-        """Every item of :meth:`get_invoice_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_invoice_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_INVOICE_LIST, request, fields, page_size):
             yield item
 
@@ -844,7 +844,6 @@ class AsyncInvoiceService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_invoice: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[XDRInfo]: ...
 
@@ -856,7 +855,8 @@ class AsyncInvoiceService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[XDRInfo]:
-        """Every item of :meth:`get_invoice_xdr_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_invoice_xdr_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_INVOICE_XDR_LIST, request, fields, page_size):
             yield item
 
@@ -936,7 +936,6 @@ class AsyncInvoiceService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[InvoiceTemplateBindingInfo]: ...
 
@@ -948,7 +947,8 @@ class AsyncInvoiceService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[InvoiceTemplateBindingInfo]:
-        """Every item of :meth:`get_invoice_template_binding_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_invoice_template_binding_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(
             GET_INVOICE_TEMPLATE_BINDING_LIST, request, fields, page_size
         ):

@@ -169,7 +169,6 @@ class IVRService(ServiceBase):
         *,
         page_size: int = 100,
         name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[IVRApplicationInfo]: ...
 
@@ -181,7 +180,8 @@ class IVRService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[IVRApplicationInfo]:
-        """Every item of :meth:`get_ivr_application_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_ivr_application_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_IVR_APPLICATION_LIST, request, fields, page_size)
 
     @overload
@@ -277,7 +277,6 @@ class IVRService(ServiceBase):
         *,
         page_size: int = 100,
         i_ivr_application: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[PromptInfo]: ...
 
@@ -289,7 +288,8 @@ class IVRService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[PromptInfo]:
-        """Every item of :meth:`get_prompt_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_prompt_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_PROMPT_LIST, request, fields, page_size)
 
     @overload
@@ -382,7 +382,6 @@ class IVRService(ServiceBase):
         *,
         page_size: int = 100,
         i_ivr_application: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[IVRScheduleInfo]: ...
 
@@ -394,7 +393,8 @@ class IVRService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[IVRScheduleInfo]:
-        """Every item of :meth:`get_ivr_schedule_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_ivr_schedule_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_IVR_SCHEDULE_LIST, request, fields, page_size)
 
     @overload
@@ -519,7 +519,6 @@ class AsyncIVRService(AsyncServiceBase):
         *,
         page_size: int = 100,
         name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[IVRApplicationInfo]: ...
 
@@ -531,7 +530,8 @@ class AsyncIVRService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[IVRApplicationInfo]:
-        """Every item of :meth:`get_ivr_application_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_ivr_application_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_IVR_APPLICATION_LIST, request, fields, page_size):
             yield item
 
@@ -630,7 +630,6 @@ class AsyncIVRService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_ivr_application: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[PromptInfo]: ...
 
@@ -642,7 +641,8 @@ class AsyncIVRService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[PromptInfo]:
-        """Every item of :meth:`get_prompt_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_prompt_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_PROMPT_LIST, request, fields, page_size):
             yield item
 
@@ -740,7 +740,6 @@ class AsyncIVRService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_ivr_application: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[IVRScheduleInfo]: ...
 
@@ -752,7 +751,8 @@ class AsyncIVRService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[IVRScheduleInfo]:
-        """Every item of :meth:`get_ivr_schedule_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_ivr_schedule_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_IVR_SCHEDULE_LIST, request, fields, page_size):
             yield item
 

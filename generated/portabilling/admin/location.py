@@ -147,7 +147,6 @@ class LocationService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[LocationInfo]: ...
 
@@ -159,7 +158,8 @@ class LocationService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[LocationInfo]:
-        """Every item of :meth:`get_location_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_location_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_LOCATION_LIST, request, fields, page_size)
 
     @overload
@@ -271,7 +271,6 @@ class LocationService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[LocationZoneInfo]: ...
 
@@ -283,7 +282,8 @@ class LocationService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[LocationZoneInfo]:
-        """Every item of :meth:`get_location_zone_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_location_zone_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_LOCATION_ZONE_LIST, request, fields, page_size)
 
     @overload
@@ -428,7 +428,6 @@ class AsyncLocationService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[LocationInfo]: ...
 
@@ -440,7 +439,8 @@ class AsyncLocationService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[LocationInfo]:
-        """Every item of :meth:`get_location_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_location_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_LOCATION_LIST, request, fields, page_size):
             yield item
 
@@ -557,7 +557,6 @@ class AsyncLocationService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[LocationZoneInfo]: ...
 
@@ -569,7 +568,8 @@ class AsyncLocationService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[LocationZoneInfo]:
-        """Every item of :meth:`get_location_zone_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_location_zone_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_LOCATION_ZONE_LIST, request, fields, page_size):
             yield item
 

@@ -212,7 +212,6 @@ class NotificationService(ServiceBase):
         object_: str | None | UnsetType = UNSET,
         i_object: int | None | UnsetType = UNSET,
         acknowledged: YesNo | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[NotificationInfo]: ...
 
@@ -224,7 +223,8 @@ class NotificationService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[NotificationInfo]:
-        """Every item of :meth:`get_notification_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_notification_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_NOTIFICATION_LIST, request, fields, page_size)
 
     @overload
@@ -302,7 +302,6 @@ class NotificationService(ServiceBase):
         *,
         page_size: int = 100,
         active: YesNo | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[WebhookInfo]: ...
 
@@ -314,7 +313,8 @@ class NotificationService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[WebhookInfo]:
-        """Every item of :meth:`get_webhook_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_webhook_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_WEBHOOK_LIST, request, fields, page_size)
 
     @overload
@@ -460,7 +460,6 @@ class NotificationService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[NotificationRuleInfo]: ...
 
@@ -472,7 +471,8 @@ class NotificationService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[NotificationRuleInfo]:
-        """Every item of :meth:`get_notification_rule_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_notification_rule_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_NOTIFICATION_RULE_LIST, request, fields, page_size)
 
     @overload
@@ -571,7 +571,6 @@ class NotificationService(ServiceBase):
         *,
         page_size: int = 100,
         i_env: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[MessageTemplateInfo]: ...
 
@@ -583,7 +582,8 @@ class NotificationService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[MessageTemplateInfo]:
-        """Every item of :meth:`get_message_template_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_message_template_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_MESSAGE_TEMPLATE_LIST, request, fields, page_size)
 
     @overload
@@ -714,7 +714,6 @@ class AsyncNotificationService(AsyncServiceBase):
         object_: str | None | UnsetType = UNSET,
         i_object: int | None | UnsetType = UNSET,
         acknowledged: YesNo | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[NotificationInfo]: ...
 
@@ -726,7 +725,8 @@ class AsyncNotificationService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[NotificationInfo]:
-        """Every item of :meth:`get_notification_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_notification_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_NOTIFICATION_LIST, request, fields, page_size):
             yield item
 
@@ -805,7 +805,6 @@ class AsyncNotificationService(AsyncServiceBase):
         *,
         page_size: int = 100,
         active: YesNo | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[WebhookInfo]: ...
 
@@ -817,7 +816,8 @@ class AsyncNotificationService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[WebhookInfo]:
-        """Every item of :meth:`get_webhook_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_webhook_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_WEBHOOK_LIST, request, fields, page_size):
             yield item
 
@@ -964,7 +964,6 @@ class AsyncNotificationService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[NotificationRuleInfo]: ...
 
@@ -976,7 +975,8 @@ class AsyncNotificationService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[NotificationRuleInfo]:
-        """Every item of :meth:`get_notification_rule_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_notification_rule_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_NOTIFICATION_RULE_LIST, request, fields, page_size):
             yield item
 
@@ -1076,7 +1076,6 @@ class AsyncNotificationService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_env: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[MessageTemplateInfo]: ...
 
@@ -1088,7 +1087,8 @@ class AsyncNotificationService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[MessageTemplateInfo]:
-        """Every item of :meth:`get_message_template_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_message_template_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_MESSAGE_TEMPLATE_LIST, request, fields, page_size):
             yield item
 

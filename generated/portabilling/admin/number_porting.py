@@ -188,7 +188,6 @@ class NumberPortingService(ServiceBase):
         page_size: int = 100,
         status: PortingStatus | None | UnsetType = UNSET,
         i_account: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[PortingRequestInfo]: ...
 
@@ -200,7 +199,8 @@ class NumberPortingService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[PortingRequestInfo]:
-        """Every item of :meth:`get_porting_request_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_porting_request_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_PORTING_REQUEST_LIST, request, fields, page_size)
 
     @overload
@@ -339,7 +339,6 @@ class NumberPortingService(ServiceBase):
         *,
         page_size: int = 100,
         i_porting_request: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[PortingDocumentInfo]: ...
 
@@ -351,7 +350,8 @@ class NumberPortingService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[PortingDocumentInfo]:
-        """Every item of :meth:`get_porting_document_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_porting_document_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_PORTING_DOCUMENT_LIST, request, fields, page_size)
 
     @overload
@@ -500,7 +500,6 @@ class AsyncNumberPortingService(AsyncServiceBase):
         page_size: int = 100,
         status: PortingStatus | None | UnsetType = UNSET,
         i_account: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[PortingRequestInfo]: ...
 
@@ -512,7 +511,8 @@ class AsyncNumberPortingService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[PortingRequestInfo]:
-        """Every item of :meth:`get_porting_request_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_porting_request_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_PORTING_REQUEST_LIST, request, fields, page_size):
             yield item
 
@@ -652,7 +652,6 @@ class AsyncNumberPortingService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_porting_request: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[PortingDocumentInfo]: ...
 
@@ -664,7 +663,8 @@ class AsyncNumberPortingService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[PortingDocumentInfo]:
-        """Every item of :meth:`get_porting_document_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_porting_document_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_PORTING_DOCUMENT_LIST, request, fields, page_size):
             yield item
 

@@ -236,7 +236,6 @@ class PaymentService(ServiceBase):
         i_account: int | None | UnsetType = UNSET,
         from_date: datetime | None | UnsetType = UNSET,
         to_date: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[PaymentInfo]: ...
 
@@ -248,7 +247,8 @@ class PaymentService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[PaymentInfo]:
-        """Every item of :meth:`get_payment_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_payment_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_PAYMENT_LIST, request, fields, page_size)
 
     @overload
@@ -347,7 +347,6 @@ class PaymentService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[RefundInfo]: ...
 
@@ -359,7 +358,8 @@ class PaymentService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[RefundInfo]:
-        """Every item of :meth:`get_refund_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_refund_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_REFUND_LIST, request, fields, page_size)
 
     @overload
@@ -469,7 +469,6 @@ class PaymentService(ServiceBase):
         page_size: int = 100,
         i_customer: int | None | UnsetType = UNSET,
         status: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[PaymentInfo]: ...
 
@@ -481,7 +480,8 @@ class PaymentService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[PaymentInfo]:
-        """Every item of :meth:`get_payment_transaction_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_payment_transaction_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_PAYMENT_TRANSACTION_LIST, request, fields, page_size)
 
     @overload
@@ -558,7 +558,6 @@ class PaymentService(ServiceBase):
         *,
         page_size: int = 100,
         i_env: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[PaymentSystemInfo]: ...
 
@@ -570,7 +569,8 @@ class PaymentService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[PaymentSystemInfo]:
-        """Every item of :meth:`get_payment_system_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_payment_system_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_PAYMENT_SYSTEM_LIST, request, fields, page_size)
 
     @overload
@@ -669,7 +669,6 @@ class PaymentService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[AutoPaymentRuleInfo]: ...
 
@@ -681,7 +680,8 @@ class PaymentService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[AutoPaymentRuleInfo]:
-        """Every item of :meth:`get_auto_payment_rule_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_auto_payment_rule_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_AUTO_PAYMENT_RULE_LIST, request, fields, page_size)
 
     @overload
@@ -780,7 +780,6 @@ class PaymentService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[PaymentPlanInfo]: ...
 
@@ -792,7 +791,8 @@ class PaymentService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[PaymentPlanInfo]:
-        """Every item of :meth:`get_payment_plan_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_payment_plan_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_PAYMENT_PLAN_LIST, request, fields, page_size)
 
     @overload
@@ -944,7 +944,6 @@ class AsyncPaymentService(AsyncServiceBase):
         i_account: int | None | UnsetType = UNSET,
         from_date: datetime | None | UnsetType = UNSET,
         to_date: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[PaymentInfo]: ...
 
@@ -956,7 +955,8 @@ class AsyncPaymentService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[PaymentInfo]:
-        """Every item of :meth:`get_payment_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_payment_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_PAYMENT_LIST, request, fields, page_size):
             yield item
 
@@ -1058,7 +1058,6 @@ class AsyncPaymentService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[RefundInfo]: ...
 
@@ -1070,7 +1069,8 @@ class AsyncPaymentService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[RefundInfo]:
-        """Every item of :meth:`get_refund_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_refund_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_REFUND_LIST, request, fields, page_size):
             yield item
 
@@ -1181,7 +1181,6 @@ class AsyncPaymentService(AsyncServiceBase):
         page_size: int = 100,
         i_customer: int | None | UnsetType = UNSET,
         status: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[PaymentInfo]: ...
 
@@ -1193,7 +1192,8 @@ class AsyncPaymentService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[PaymentInfo]:
-        """Every item of :meth:`get_payment_transaction_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_payment_transaction_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_PAYMENT_TRANSACTION_LIST, request, fields, page_size):
             yield item
 
@@ -1275,7 +1275,6 @@ class AsyncPaymentService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_env: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[PaymentSystemInfo]: ...
 
@@ -1287,7 +1286,8 @@ class AsyncPaymentService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[PaymentSystemInfo]:
-        """Every item of :meth:`get_payment_system_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_payment_system_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_PAYMENT_SYSTEM_LIST, request, fields, page_size):
             yield item
 
@@ -1387,7 +1387,6 @@ class AsyncPaymentService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[AutoPaymentRuleInfo]: ...
 
@@ -1399,7 +1398,8 @@ class AsyncPaymentService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[AutoPaymentRuleInfo]:
-        """Every item of :meth:`get_auto_payment_rule_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_auto_payment_rule_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_AUTO_PAYMENT_RULE_LIST, request, fields, page_size):
             yield item
 
@@ -1499,7 +1499,6 @@ class AsyncPaymentService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[PaymentPlanInfo]: ...
 
@@ -1511,7 +1510,8 @@ class AsyncPaymentService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[PaymentPlanInfo]:
-        """Every item of :meth:`get_payment_plan_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_payment_plan_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_PAYMENT_PLAN_LIST, request, fields, page_size):
             yield item
 

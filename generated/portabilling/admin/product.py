@@ -361,7 +361,6 @@ class ProductService(ServiceBase):
         iso_4217: str | None | UnsetType = UNSET,
         hidden: YesNo | None | UnsetType = UNSET,
         addons: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[ProductInfo]: ...
 
@@ -373,7 +372,8 @@ class ProductService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[ProductInfo]:
-        """Every item of :meth:`get_product_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_product_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_PRODUCT_LIST, request, fields, page_size)
 
     @overload
@@ -527,7 +527,6 @@ class ProductService(ServiceBase):
         *,
         page_size: int = 100,
         i_product: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[RatingInfo]: ...
 
@@ -539,7 +538,8 @@ class ProductService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[RatingInfo]:
-        """Every item of :meth:`get_rating_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_rating_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_RATING_LIST, request, fields, page_size)
 
     @overload
@@ -697,7 +697,6 @@ class ProductService(ServiceBase):
         *,
         page_size: int = 100,
         name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[ProductGroupInfo]: ...
 
@@ -709,7 +708,8 @@ class ProductService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[ProductGroupInfo]:
-        """Every item of :meth:`get_product_group_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_product_group_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_PRODUCT_GROUP_LIST, request, fields, page_size)
 
     @overload
@@ -825,7 +825,6 @@ class ProductService(ServiceBase):
         *,
         page_size: int = 100,
         i_product: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[AccessibilityInfo]: ...
 
@@ -837,7 +836,8 @@ class ProductService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[AccessibilityInfo]:
-        """Every item of :meth:`get_accessibility_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_accessibility_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_ACCESSIBILITY_LIST, request, fields, page_size)
 
     @overload
@@ -936,7 +936,6 @@ class ProductService(ServiceBase):
         *,
         page_size: int = 100,
         i_product: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[ProductSubscriptionInfo]: ...
 
@@ -948,7 +947,8 @@ class ProductService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[ProductSubscriptionInfo]:
-        """Every item of :meth:`get_product_subscription_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_product_subscription_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_PRODUCT_SUBSCRIPTION_LIST, request, fields, page_size)
 
     @overload
@@ -1047,7 +1047,6 @@ class ProductService(ServiceBase):
         *,
         page_size: int = 100,
         i_product: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[OverageRuleInfo]: ...
 
@@ -1059,7 +1058,8 @@ class ProductService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[OverageRuleInfo]:
-        """Every item of :meth:`get_overage_rule_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_overage_rule_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_OVERAGE_RULE_LIST, request, fields, page_size)
 
     @overload
@@ -1158,7 +1158,6 @@ class ProductService(ServiceBase):
         *,
         page_size: int = 100,
         i_product: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[ProductRestrictionInfo]: ...
 
@@ -1170,7 +1169,8 @@ class ProductService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[ProductRestrictionInfo]:
-        """Every item of :meth:`get_product_restriction_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_product_restriction_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_PRODUCT_RESTRICTION_LIST, request, fields, page_size)
 
     @overload
@@ -1370,7 +1370,6 @@ class AsyncProductService(AsyncServiceBase):
         iso_4217: str | None | UnsetType = UNSET,
         hidden: YesNo | None | UnsetType = UNSET,
         addons: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[ProductInfo]: ...
 
@@ -1382,7 +1381,8 @@ class AsyncProductService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[ProductInfo]:
-        """Every item of :meth:`get_product_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_product_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_PRODUCT_LIST, request, fields, page_size):
             yield item
 
@@ -1537,7 +1537,6 @@ class AsyncProductService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_product: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[RatingInfo]: ...
 
@@ -1549,7 +1548,8 @@ class AsyncProductService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[RatingInfo]:
-        """Every item of :meth:`get_rating_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_rating_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_RATING_LIST, request, fields, page_size):
             yield item
 
@@ -1710,7 +1710,6 @@ class AsyncProductService(AsyncServiceBase):
         *,
         page_size: int = 100,
         name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[ProductGroupInfo]: ...
 
@@ -1722,7 +1721,8 @@ class AsyncProductService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[ProductGroupInfo]:
-        """Every item of :meth:`get_product_group_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_product_group_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_PRODUCT_GROUP_LIST, request, fields, page_size):
             yield item
 
@@ -1841,7 +1841,6 @@ class AsyncProductService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_product: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[AccessibilityInfo]: ...
 
@@ -1853,7 +1852,8 @@ class AsyncProductService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[AccessibilityInfo]:
-        """Every item of :meth:`get_accessibility_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_accessibility_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_ACCESSIBILITY_LIST, request, fields, page_size):
             yield item
 
@@ -1953,7 +1953,6 @@ class AsyncProductService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_product: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[ProductSubscriptionInfo]: ...
 
@@ -1965,7 +1964,8 @@ class AsyncProductService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[ProductSubscriptionInfo]:
-        """Every item of :meth:`get_product_subscription_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_product_subscription_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_PRODUCT_SUBSCRIPTION_LIST, request, fields, page_size):
             yield item
 
@@ -2065,7 +2065,6 @@ class AsyncProductService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_product: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[OverageRuleInfo]: ...
 
@@ -2077,7 +2076,8 @@ class AsyncProductService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[OverageRuleInfo]:
-        """Every item of :meth:`get_overage_rule_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_overage_rule_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_OVERAGE_RULE_LIST, request, fields, page_size):
             yield item
 
@@ -2177,7 +2177,6 @@ class AsyncProductService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_product: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[ProductRestrictionInfo]: ...
 
@@ -2189,7 +2188,8 @@ class AsyncProductService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[ProductRestrictionInfo]:
-        """Every item of :meth:`get_product_restriction_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_product_restriction_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_PRODUCT_RESTRICTION_LIST, request, fields, page_size):
             yield item
 

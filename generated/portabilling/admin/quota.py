@@ -112,14 +112,14 @@ class QuotaService(ServiceBase):
         page_size: int = 100,
         i_account: int | None | UnsetType = UNSET,
         i_service: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[QuotaInfo]: ...
 
     def iter_quota_list(
         self, request: GetQuotaListRequest | None = None, /, *, page_size: int = 100, **fields: Any
     ) -> Iterator[QuotaInfo]:
-        """Every item of :meth:`get_quota_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_quota_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_QUOTA_LIST, request, fields, page_size)
 
     @overload
@@ -273,14 +273,14 @@ class AsyncQuotaService(AsyncServiceBase):
         page_size: int = 100,
         i_account: int | None | UnsetType = UNSET,
         i_service: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[QuotaInfo]: ...
 
     async def iter_quota_list(
         self, request: GetQuotaListRequest | None = None, /, *, page_size: int = 100, **fields: Any
     ) -> AsyncIterator[QuotaInfo]:
-        """Every item of :meth:`get_quota_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_quota_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_QUOTA_LIST, request, fields, page_size):
             yield item
 

@@ -154,14 +154,14 @@ class RateService(ServiceBase):
         i_tariff: int,
         destination: str | None | UnsetType = UNSET,
         effective_from: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[RateInfo]: ...
 
     def iter_rate_list(
         self, request: GetRateListRequest | None = None, /, *, page_size: int = 100, **fields: Any
     ) -> Iterator[RateInfo]:
-        """Every item of :meth:`get_rate_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_rate_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_RATE_LIST, request, fields, page_size)
 
     @overload
@@ -310,7 +310,6 @@ class RateService(ServiceBase):
         *,
         page_size: int = 100,
         i_tariff: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[RateFormulaInfo]: ...
 
@@ -322,7 +321,8 @@ class RateService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[RateFormulaInfo]:
-        """Every item of :meth:`get_rate_formula_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_rate_formula_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_RATE_FORMULA_LIST, request, fields, page_size)
 
     @overload
@@ -487,14 +487,14 @@ class AsyncRateService(AsyncServiceBase):
         i_tariff: int,
         destination: str | None | UnsetType = UNSET,
         effective_from: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[RateInfo]: ...
 
     async def iter_rate_list(
         self, request: GetRateListRequest | None = None, /, *, page_size: int = 100, **fields: Any
     ) -> AsyncIterator[RateInfo]:
-        """Every item of :meth:`get_rate_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_rate_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_RATE_LIST, request, fields, page_size):
             yield item
 
@@ -650,7 +650,6 @@ class AsyncRateService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_tariff: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[RateFormulaInfo]: ...
 
@@ -662,7 +661,8 @@ class AsyncRateService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[RateFormulaInfo]:
-        """Every item of :meth:`get_rate_formula_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_rate_formula_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_RATE_FORMULA_LIST, request, fields, page_size):
             yield item
 

@@ -169,7 +169,6 @@ class RepresentativeService(ServiceBase):
         *,
         page_size: int = 100,
         name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[RepresentativeInfo]: ...
 
@@ -181,7 +180,8 @@ class RepresentativeService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[RepresentativeInfo]:
-        """Every item of :meth:`get_representative_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_representative_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_REPRESENTATIVE_LIST, request, fields, page_size)
 
     @overload
@@ -301,7 +301,6 @@ class RepresentativeService(ServiceBase):
         *,
         page_size: int = 100,
         i_rep: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[CommissionRuleInfo]: ...
 
@@ -313,7 +312,8 @@ class RepresentativeService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[CommissionRuleInfo]:
-        """Every item of :meth:`get_commission_rule_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_commission_rule_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_COMMISSION_RULE_LIST, request, fields, page_size)
 
     @overload
@@ -462,7 +462,6 @@ class AsyncRepresentativeService(AsyncServiceBase):
         *,
         page_size: int = 100,
         name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[RepresentativeInfo]: ...
 
@@ -474,7 +473,8 @@ class AsyncRepresentativeService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[RepresentativeInfo]:
-        """Every item of :meth:`get_representative_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_representative_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_REPRESENTATIVE_LIST, request, fields, page_size):
             yield item
 
@@ -595,7 +595,6 @@ class AsyncRepresentativeService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_rep: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[CommissionRuleInfo]: ...
 
@@ -607,7 +606,8 @@ class AsyncRepresentativeService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[CommissionRuleInfo]:
-        """Every item of :meth:`get_commission_rule_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_commission_rule_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_COMMISSION_RULE_LIST, request, fields, page_size):
             yield item
 

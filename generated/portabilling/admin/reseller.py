@@ -152,7 +152,6 @@ class ResellerService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[CustomerInfo]: ...
 
@@ -164,7 +163,8 @@ class ResellerService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[CustomerInfo]:
-        """Every item of :meth:`get_subreseller_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_subreseller_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_SUBRESELLER_LIST, request, fields, page_size)
 
     @overload
@@ -220,7 +220,6 @@ class ResellerService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[ProductInfo]: ...
 
@@ -232,7 +231,8 @@ class ResellerService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[ProductInfo]:
-        """Every item of :meth:`get_reseller_product_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_reseller_product_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_RESELLER_PRODUCT_LIST, request, fields, page_size)
 
     @overload
@@ -340,7 +340,6 @@ class AsyncResellerService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[CustomerInfo]: ...
 
@@ -352,7 +351,8 @@ class AsyncResellerService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[CustomerInfo]:
-        """Every item of :meth:`get_subreseller_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_subreseller_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_SUBRESELLER_LIST, request, fields, page_size):
             yield item
 
@@ -411,7 +411,6 @@ class AsyncResellerService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[ProductInfo]: ...
 
@@ -423,7 +422,8 @@ class AsyncResellerService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[ProductInfo]:
-        """Every item of :meth:`get_reseller_product_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_reseller_product_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_RESELLER_PRODUCT_LIST, request, fields, page_size):
             yield item
 

@@ -157,7 +157,6 @@ class RoutingPlanService(ServiceBase):
         *,
         page_size: int = 100,
         name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[RoutingPlanInfo]: ...
 
@@ -169,7 +168,8 @@ class RoutingPlanService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[RoutingPlanInfo]:
-        """Every item of :meth:`get_routing_plan_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_routing_plan_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_ROUTING_PLAN_LIST, request, fields, page_size)
 
     @overload
@@ -286,7 +286,6 @@ class RoutingPlanService(ServiceBase):
         *,
         page_size: int = 100,
         i_routing_plan: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[RoutingCriteriaInfo]: ...
 
@@ -298,7 +297,8 @@ class RoutingPlanService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[RoutingCriteriaInfo]:
-        """Every item of :meth:`get_routing_criteria_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_routing_criteria_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_ROUTING_CRITERIA_LIST, request, fields, page_size)
 
     @overload
@@ -425,7 +425,6 @@ class AsyncRoutingPlanService(AsyncServiceBase):
         *,
         page_size: int = 100,
         name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[RoutingPlanInfo]: ...
 
@@ -437,7 +436,8 @@ class AsyncRoutingPlanService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[RoutingPlanInfo]:
-        """Every item of :meth:`get_routing_plan_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_routing_plan_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_ROUTING_PLAN_LIST, request, fields, page_size):
             yield item
 
@@ -557,7 +557,6 @@ class AsyncRoutingPlanService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_routing_plan: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[RoutingCriteriaInfo]: ...
 
@@ -569,7 +568,8 @@ class AsyncRoutingPlanService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[RoutingCriteriaInfo]:
-        """Every item of :meth:`get_routing_criteria_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_routing_criteria_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_ROUTING_CRITERIA_LIST, request, fields, page_size):
             yield item
 

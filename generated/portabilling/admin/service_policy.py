@@ -143,7 +143,6 @@ class ServicePolicyService(ServiceBase):
         *,
         page_size: int = 100,
         i_service_type: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[ServicePolicyInfo]: ...
 
@@ -155,7 +154,8 @@ class ServicePolicyService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[ServicePolicyInfo]:
-        """Every item of :meth:`get_service_policy_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_service_policy_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_SERVICE_POLICY_LIST, request, fields, page_size)
 
     @overload
@@ -253,7 +253,6 @@ class ServicePolicyService(ServiceBase):
         *,
         page_size: int = 100,
         i_service_policy: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[PolicyRuleInfo]: ...
 
@@ -265,7 +264,8 @@ class ServicePolicyService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[PolicyRuleInfo]:
-        """Every item of :meth:`get_policy_rule_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_policy_rule_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_POLICY_RULE_LIST, request, fields, page_size)
 
     @overload
@@ -392,7 +392,6 @@ class AsyncServicePolicyService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_service_type: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[ServicePolicyInfo]: ...
 
@@ -404,7 +403,8 @@ class AsyncServicePolicyService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[ServicePolicyInfo]:
-        """Every item of :meth:`get_service_policy_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_service_policy_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_SERVICE_POLICY_LIST, request, fields, page_size):
             yield item
 
@@ -503,7 +503,6 @@ class AsyncServicePolicyService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_service_policy: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[PolicyRuleInfo]: ...
 
@@ -515,7 +514,8 @@ class AsyncServicePolicyService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[PolicyRuleInfo]:
-        """Every item of :meth:`get_policy_rule_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_policy_rule_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_POLICY_RULE_LIST, request, fields, page_size):
             yield item
 

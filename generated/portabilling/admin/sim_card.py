@@ -152,7 +152,6 @@ class SIMCardService(ServiceBase):
         page_size: int = 100,
         status: str | None | UnsetType = UNSET,
         i_batch: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[SIMCardInfo]: ...
 
@@ -164,7 +163,8 @@ class SIMCardService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[SIMCardInfo]:
-        """Every item of :meth:`get_sim_card_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_sim_card_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_SIM_CARD_LIST, request, fields, page_size)
 
     @overload
@@ -293,7 +293,6 @@ class SIMCardService(ServiceBase):
         *,
         page_size: int = 100,
         i_batch: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[SIMCardProfileInfo]: ...
 
@@ -305,7 +304,8 @@ class SIMCardService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[SIMCardProfileInfo]:
-        """Every item of :meth:`get_sim_card_profile_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_sim_card_profile_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_SIM_CARD_PROFILE_LIST, request, fields, page_size)
 
     @overload
@@ -453,7 +453,6 @@ class AsyncSIMCardService(AsyncServiceBase):
         page_size: int = 100,
         status: str | None | UnsetType = UNSET,
         i_batch: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[SIMCardInfo]: ...
 
@@ -465,7 +464,8 @@ class AsyncSIMCardService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[SIMCardInfo]:
-        """Every item of :meth:`get_sim_card_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_sim_card_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_SIM_CARD_LIST, request, fields, page_size):
             yield item
 
@@ -597,7 +597,6 @@ class AsyncSIMCardService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_batch: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[SIMCardProfileInfo]: ...
 
@@ -609,7 +608,8 @@ class AsyncSIMCardService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[SIMCardProfileInfo]:
-        """Every item of :meth:`get_sim_card_profile_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_sim_card_profile_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_SIM_CARD_PROFILE_LIST, request, fields, page_size):
             yield item
 

@@ -203,7 +203,6 @@ class SubscriptionService(ServiceBase):
         page_size: int = 100,
         name: str | None | UnsetType = UNSET,
         iso_4217: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[SubscriptionInfo]: ...
 
@@ -215,7 +214,8 @@ class SubscriptionService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[SubscriptionInfo]:
-        """Every item of :meth:`get_subscription_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_subscription_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_SUBSCRIPTION_LIST, request, fields, page_size)
 
     @overload
@@ -311,7 +311,6 @@ class SubscriptionService(ServiceBase):
         *,
         page_size: int = 100,
         i_subscription: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[ChargeInfo]: ...
 
@@ -323,7 +322,8 @@ class SubscriptionService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[ChargeInfo]:
-        """Every item of :meth:`get_subscription_charge_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_subscription_charge_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_SUBSCRIPTION_CHARGE_LIST, request, fields, page_size)
 
     @overload
@@ -361,7 +361,6 @@ class SubscriptionService(ServiceBase):
         *,
         page_size: int = 100,
         i_subscription: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[SubscriptionDiscountInfo]: ...
 
@@ -373,7 +372,8 @@ class SubscriptionService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[SubscriptionDiscountInfo]:
-        """Every item of :meth:`get_subscription_discount_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_subscription_discount_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_SUBSCRIPTION_DISCOUNT_LIST, request, fields, page_size)
 
     @overload
@@ -472,7 +472,6 @@ class SubscriptionService(ServiceBase):
         *,
         page_size: int = 100,
         i_subscription: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[SubscriptionFeeInfo]: ...
 
@@ -484,7 +483,8 @@ class SubscriptionService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[SubscriptionFeeInfo]:
-        """Every item of :meth:`get_subscription_period_fee_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_subscription_period_fee_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_SUBSCRIPTION_PERIOD_FEE_LIST, request, fields, page_size)
 
     @overload
@@ -633,7 +633,6 @@ class AsyncSubscriptionService(AsyncServiceBase):
         page_size: int = 100,
         name: str | None | UnsetType = UNSET,
         iso_4217: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[SubscriptionInfo]: ...
 
@@ -645,7 +644,8 @@ class AsyncSubscriptionService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[SubscriptionInfo]:
-        """Every item of :meth:`get_subscription_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_subscription_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_SUBSCRIPTION_LIST, request, fields, page_size):
             yield item
 
@@ -744,7 +744,6 @@ class AsyncSubscriptionService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_subscription: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[ChargeInfo]: ...
 
@@ -756,7 +755,8 @@ class AsyncSubscriptionService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[ChargeInfo]:
-        """Every item of :meth:`get_subscription_charge_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_subscription_charge_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_SUBSCRIPTION_CHARGE_LIST, request, fields, page_size):
             yield item
 
@@ -795,7 +795,6 @@ class AsyncSubscriptionService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_subscription: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[SubscriptionDiscountInfo]: ...
 
@@ -807,7 +806,8 @@ class AsyncSubscriptionService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[SubscriptionDiscountInfo]:
-        """Every item of :meth:`get_subscription_discount_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_subscription_discount_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_SUBSCRIPTION_DISCOUNT_LIST, request, fields, page_size):
             yield item
 
@@ -907,7 +907,6 @@ class AsyncSubscriptionService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_subscription: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[SubscriptionFeeInfo]: ...
 
@@ -919,7 +918,8 @@ class AsyncSubscriptionService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[SubscriptionFeeInfo]:
-        """Every item of :meth:`get_subscription_period_fee_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_subscription_period_fee_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(
             GET_SUBSCRIPTION_PERIOD_FEE_LIST, request, fields, page_size
         ):

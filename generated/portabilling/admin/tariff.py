@@ -192,7 +192,6 @@ class TariffService(ServiceBase):
         iso_4217: str | None | UnsetType = UNSET,
         i_owner: int | None | UnsetType = UNSET,
         owner_type: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[TariffInfo]: ...
 
@@ -204,7 +203,8 @@ class TariffService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[TariffInfo]:
-        """Every item of :meth:`get_tariff_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_tariff_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_TARIFF_LIST, request, fields, page_size)
 
     @overload
@@ -377,7 +377,6 @@ class TariffService(ServiceBase):
         *,
         page_size: int = 100,
         i_tariff: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[TariffSurchargeInfo]: ...
 
@@ -389,7 +388,8 @@ class TariffService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[TariffSurchargeInfo]:
-        """Every item of :meth:`get_tariff_surcharge_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_tariff_surcharge_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_TARIFF_SURCHARGE_LIST, request, fields, page_size)
 
     @overload
@@ -488,7 +488,6 @@ class TariffService(ServiceBase):
         *,
         page_size: int = 100,
         i_tariff: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[OffPeakPeriodInfo]: ...
 
@@ -500,7 +499,8 @@ class TariffService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[OffPeakPeriodInfo]:
-        """Every item of :meth:`get_off_peak_period_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_off_peak_period_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_OFF_PEAK_PERIOD_LIST, request, fields, page_size)
 
     @overload
@@ -647,7 +647,6 @@ class AsyncTariffService(AsyncServiceBase):
         iso_4217: str | None | UnsetType = UNSET,
         i_owner: int | None | UnsetType = UNSET,
         owner_type: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[TariffInfo]: ...
 
@@ -659,7 +658,8 @@ class AsyncTariffService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[TariffInfo]:
-        """Every item of :meth:`get_tariff_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_tariff_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_TARIFF_LIST, request, fields, page_size):
             yield item
 
@@ -835,7 +835,6 @@ class AsyncTariffService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_tariff: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[TariffSurchargeInfo]: ...
 
@@ -847,7 +846,8 @@ class AsyncTariffService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[TariffSurchargeInfo]:
-        """Every item of :meth:`get_tariff_surcharge_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_tariff_surcharge_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_TARIFF_SURCHARGE_LIST, request, fields, page_size):
             yield item
 
@@ -947,7 +947,6 @@ class AsyncTariffService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_tariff: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[OffPeakPeriodInfo]: ...
 
@@ -959,7 +958,8 @@ class AsyncTariffService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[OffPeakPeriodInfo]:
-        """Every item of :meth:`get_off_peak_period_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_off_peak_period_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_OFF_PEAK_PERIOD_LIST, request, fields, page_size):
             yield item
 

@@ -191,7 +191,6 @@ class TaxationService(ServiceBase):
         *,
         page_size: int = 100,
         class_: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[TaxInfo]: ...
 
@@ -203,7 +202,8 @@ class TaxationService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[TaxInfo]:
-        """Every item of :meth:`get_tax_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_tax_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_TAX_LIST, request, fields, page_size)
 
     @overload
@@ -337,7 +337,6 @@ class TaxationService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[TaxPlanInfo]: ...
 
@@ -349,7 +348,8 @@ class TaxationService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[TaxPlanInfo]:
-        """Every item of :meth:`get_tax_plan_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_tax_plan_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_TAX_PLAN_LIST, request, fields, page_size)
 
     @overload
@@ -448,7 +448,6 @@ class TaxationService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[TaxExemptionRecordInfo]: ...
 
@@ -460,7 +459,8 @@ class TaxationService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[TaxExemptionRecordInfo]:
-        """Every item of :meth:`get_customer_exemption_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_customer_exemption_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_CUSTOMER_EXEMPTION_LIST, request, fields, page_size)
 
     @overload
@@ -609,7 +609,6 @@ class AsyncTaxationService(AsyncServiceBase):
         *,
         page_size: int = 100,
         class_: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[TaxInfo]: ...
 
@@ -621,7 +620,8 @@ class AsyncTaxationService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[TaxInfo]:
-        """Every item of :meth:`get_tax_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_tax_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_TAX_LIST, request, fields, page_size):
             yield item
 
@@ -760,7 +760,6 @@ class AsyncTaxationService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[TaxPlanInfo]: ...
 
@@ -772,7 +771,8 @@ class AsyncTaxationService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[TaxPlanInfo]:
-        """Every item of :meth:`get_tax_plan_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_tax_plan_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_TAX_PLAN_LIST, request, fields, page_size):
             yield item
 
@@ -872,7 +872,6 @@ class AsyncTaxationService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[TaxExemptionRecordInfo]: ...
 
@@ -884,7 +883,8 @@ class AsyncTaxationService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[TaxExemptionRecordInfo]:
-        """Every item of :meth:`get_customer_exemption_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_customer_exemption_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_CUSTOMER_EXEMPTION_LIST, request, fields, page_size):
             yield item
 

@@ -166,7 +166,6 @@ class TemplateService(ServiceBase):
         page_size: int = 100,
         type_: str | None | UnsetType = UNSET,
         global_: YesNo | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[TemplateInfo]: ...
 
@@ -178,7 +177,8 @@ class TemplateService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[TemplateInfo]:
-        """Every item of :meth:`get_template_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_template_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_TEMPLATE_LIST, request, fields, page_size)
 
     @overload
@@ -329,7 +329,6 @@ class TemplateService(ServiceBase):
         *,
         page_size: int = 100,
         i_template: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[TemplateVariableInfo]: ...
 
@@ -341,7 +340,8 @@ class TemplateService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[TemplateVariableInfo]:
-        """Every item of :meth:`get_template_variable_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_template_variable_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_TEMPLATE_VARIABLE_LIST, request, fields, page_size)
 
     @overload
@@ -489,7 +489,6 @@ class AsyncTemplateService(AsyncServiceBase):
         page_size: int = 100,
         type_: str | None | UnsetType = UNSET,
         global_: YesNo | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[TemplateInfo]: ...
 
@@ -501,7 +500,8 @@ class AsyncTemplateService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[TemplateInfo]:
-        """Every item of :meth:`get_template_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_template_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_TEMPLATE_LIST, request, fields, page_size):
             yield item
 
@@ -661,7 +661,6 @@ class AsyncTemplateService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_template: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[TemplateVariableInfo]: ...
 
@@ -673,7 +672,8 @@ class AsyncTemplateService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[TemplateVariableInfo]:
-        """Every item of :meth:`get_template_variable_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_template_variable_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_TEMPLATE_VARIABLE_LIST, request, fields, page_size):
             yield item
 

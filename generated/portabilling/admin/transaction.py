@@ -100,7 +100,6 @@ class TransactionService(ServiceBase):
         i_account: int | None | UnsetType = UNSET,
         from_: datetime | None | UnsetType = UNSET,
         to: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[TransactionInfo]: ...
 
@@ -112,7 +111,8 @@ class TransactionService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[TransactionInfo]:
-        """Every item of :meth:`get_transaction_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_transaction_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_TRANSACTION_LIST, request, fields, page_size)
 
     @overload
@@ -227,7 +227,6 @@ class AsyncTransactionService(AsyncServiceBase):
         i_account: int | None | UnsetType = UNSET,
         from_: datetime | None | UnsetType = UNSET,
         to: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[TransactionInfo]: ...
 
@@ -239,7 +238,8 @@ class AsyncTransactionService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[TransactionInfo]:
-        """Every item of :meth:`get_transaction_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_transaction_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_TRANSACTION_LIST, request, fields, page_size):
             yield item
 

@@ -184,7 +184,6 @@ class TroubleTicketService(ServiceBase):
         i_customer: int | None | UnsetType = UNSET,
         status: str | None | UnsetType = UNSET,
         priority: TicketPriority | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[TicketInfo]: ...
 
@@ -196,7 +195,8 @@ class TroubleTicketService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[TicketInfo]:
-        """Every item of :meth:`get_ticket_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_ticket_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_TICKET_LIST, request, fields, page_size)
 
     @overload
@@ -354,7 +354,6 @@ class TroubleTicketService(ServiceBase):
         *,
         page_size: int = 100,
         i_env: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[TicketCategoryInfo]: ...
 
@@ -366,7 +365,8 @@ class TroubleTicketService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[TicketCategoryInfo]:
-        """Every item of :meth:`get_ticket_category_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_ticket_category_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_TICKET_CATEGORY_LIST, request, fields, page_size)
 
     @overload
@@ -539,7 +539,6 @@ class AsyncTroubleTicketService(AsyncServiceBase):
         i_customer: int | None | UnsetType = UNSET,
         status: str | None | UnsetType = UNSET,
         priority: TicketPriority | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[TicketInfo]: ...
 
@@ -551,7 +550,8 @@ class AsyncTroubleTicketService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[TicketInfo]:
-        """Every item of :meth:`get_ticket_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_ticket_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_TICKET_LIST, request, fields, page_size):
             yield item
 
@@ -712,7 +712,6 @@ class AsyncTroubleTicketService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_env: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[TicketCategoryInfo]: ...
 
@@ -724,7 +723,8 @@ class AsyncTroubleTicketService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[TicketCategoryInfo]:
-        """Every item of :meth:`get_ticket_category_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_ticket_category_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_TICKET_CATEGORY_LIST, request, fields, page_size):
             yield item
 

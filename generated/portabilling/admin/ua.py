@@ -207,14 +207,14 @@ class UAService(ServiceBase):
         mac: str | None | UnsetType = UNSET,
         i_customer: int | None | UnsetType = UNSET,
         i_ua_type: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[UAInfo]: ...
 
     def iter_ua_list(
         self, request: GetUaListRequest | None = None, /, *, page_size: int = 100, **fields: Any
     ) -> Iterator[UAInfo]:
-        """Every item of :meth:`get_ua_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_ua_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_UA_LIST, request, fields, page_size)
 
     @overload
@@ -324,7 +324,6 @@ class UAService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[ManagedIPPhoneInfo]: ...
 
@@ -336,7 +335,8 @@ class UAService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[ManagedIPPhoneInfo]:
-        """Every item of :meth:`get_managed_phone_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_managed_phone_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_MANAGED_PHONE_LIST, request, fields, page_size)
 
     @overload
@@ -394,7 +394,6 @@ class UAService(ServiceBase):
         *,
         page_size: int = 100,
         i_ua_type: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[UAProfileInfo]: ...
 
@@ -406,7 +405,8 @@ class UAService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[UAProfileInfo]:
-        """Every item of :meth:`get_ua_profile_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_ua_profile_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_UA_PROFILE_LIST, request, fields, page_size)
 
     @overload
@@ -520,7 +520,6 @@ class UAService(ServiceBase):
         *,
         page_size: int = 100,
         i_ua: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[UALineInfo]: ...
 
@@ -532,7 +531,8 @@ class UAService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[UALineInfo]:
-        """Every item of :meth:`get_ua_line_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_ua_line_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_UA_LINE_LIST, request, fields, page_size)
 
     @overload
@@ -625,7 +625,6 @@ class UAService(ServiceBase):
         *,
         page_size: int = 100,
         i_ua_type: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[FirmwareInfo]: ...
 
@@ -637,7 +636,8 @@ class UAService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[FirmwareInfo]:
-        """Every item of :meth:`get_firmware_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_firmware_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_FIRMWARE_LIST, request, fields, page_size)
 
     @overload
@@ -796,14 +796,14 @@ class AsyncUAService(AsyncServiceBase):
         mac: str | None | UnsetType = UNSET,
         i_customer: int | None | UnsetType = UNSET,
         i_ua_type: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[UAInfo]: ...
 
     async def iter_ua_list(
         self, request: GetUaListRequest | None = None, /, *, page_size: int = 100, **fields: Any
     ) -> AsyncIterator[UAInfo]:
-        """Every item of :meth:`get_ua_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_ua_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_UA_LIST, request, fields, page_size):
             yield item
 
@@ -914,7 +914,6 @@ class AsyncUAService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[ManagedIPPhoneInfo]: ...
 
@@ -926,7 +925,8 @@ class AsyncUAService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[ManagedIPPhoneInfo]:
-        """Every item of :meth:`get_managed_phone_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_managed_phone_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_MANAGED_PHONE_LIST, request, fields, page_size):
             yield item
 
@@ -985,7 +985,6 @@ class AsyncUAService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_ua_type: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[UAProfileInfo]: ...
 
@@ -997,7 +996,8 @@ class AsyncUAService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[UAProfileInfo]:
-        """Every item of :meth:`get_ua_profile_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_ua_profile_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_UA_PROFILE_LIST, request, fields, page_size):
             yield item
 
@@ -1118,7 +1118,6 @@ class AsyncUAService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_ua: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[UALineInfo]: ...
 
@@ -1130,7 +1129,8 @@ class AsyncUAService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[UALineInfo]:
-        """Every item of :meth:`get_ua_line_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_ua_line_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_UA_LINE_LIST, request, fields, page_size):
             yield item
 
@@ -1224,7 +1224,6 @@ class AsyncUAService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_ua_type: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[FirmwareInfo]: ...
 
@@ -1236,7 +1235,8 @@ class AsyncUAService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[FirmwareInfo]:
-        """Every item of :meth:`get_firmware_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_firmware_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_FIRMWARE_LIST, request, fields, page_size):
             yield item
 

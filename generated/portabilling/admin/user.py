@@ -170,14 +170,14 @@ class UserService(ServiceBase):
         page_size: int = 100,
         login: str | None | UnsetType = UNSET,
         i_access_role: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[UserInfo]: ...
 
     def iter_user_list(
         self, request: GetUserListRequest | None = None, /, *, page_size: int = 100, **fields: Any
     ) -> Iterator[UserInfo]:
-        """Every item of :meth:`get_user_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_user_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_USER_LIST, request, fields, page_size)
 
     @overload
@@ -292,7 +292,6 @@ class UserService(ServiceBase):
         *,
         page_size: int = 100,
         i_user: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[UserSessionInfo]: ...
 
@@ -304,7 +303,8 @@ class UserService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[UserSessionInfo]:
-        """Every item of :meth:`get_user_session_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_user_session_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_USER_SESSION_LIST, request, fields, page_size)
 
     @overload
@@ -401,7 +401,6 @@ class UserService(ServiceBase):
         *,
         page_size: int = 100,
         i_user: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[APITokenInfo]: ...
 
@@ -413,7 +412,8 @@ class UserService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[APITokenInfo]:
-        """Every item of :meth:`get_api_token_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_api_token_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_API_TOKEN_LIST, request, fields, page_size)
 
     @overload
@@ -574,14 +574,14 @@ class AsyncUserService(AsyncServiceBase):
         page_size: int = 100,
         login: str | None | UnsetType = UNSET,
         i_access_role: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[UserInfo]: ...
 
     async def iter_user_list(
         self, request: GetUserListRequest | None = None, /, *, page_size: int = 100, **fields: Any
     ) -> AsyncIterator[UserInfo]:
-        """Every item of :meth:`get_user_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_user_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_USER_LIST, request, fields, page_size):
             yield item
 
@@ -701,7 +701,6 @@ class AsyncUserService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_user: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[UserSessionInfo]: ...
 
@@ -713,7 +712,8 @@ class AsyncUserService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[UserSessionInfo]:
-        """Every item of :meth:`get_user_session_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_user_session_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_USER_SESSION_LIST, request, fields, page_size):
             yield item
 
@@ -813,7 +813,6 @@ class AsyncUserService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_user: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[APITokenInfo]: ...
 
@@ -825,7 +824,8 @@ class AsyncUserService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[APITokenInfo]:
-        """Every item of :meth:`get_api_token_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_api_token_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_API_TOKEN_LIST, request, fields, page_size):
             yield item
 

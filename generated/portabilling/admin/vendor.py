@@ -206,7 +206,6 @@ class VendorService(ServiceBase):
         page_size: int = 100,
         name: str | None | UnsetType = UNSET,
         iso_4217: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[VendorInfo]: ...
 
@@ -218,7 +217,8 @@ class VendorService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[VendorInfo]:
-        """Every item of :meth:`get_vendor_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_vendor_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_VENDOR_LIST, request, fields, page_size)
 
     @overload
@@ -337,7 +337,6 @@ class VendorService(ServiceBase):
         i_vendor: int,
         from_date: datetime | None | UnsetType = UNSET,
         to_date: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[XDRInfo]: ...
 
@@ -349,7 +348,8 @@ class VendorService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[XDRInfo]:
-        """Every item of :meth:`get_vendor_xdr_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_vendor_xdr_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_VENDOR_XDR_LIST, request, fields, page_size)
 
     @overload
@@ -387,7 +387,6 @@ class VendorService(ServiceBase):
         *,
         page_size: int = 100,
         i_vendor: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[VendorContactInfo]: ...
 
@@ -399,7 +398,8 @@ class VendorService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[VendorContactInfo]:
-        """Every item of :meth:`get_vendor_contact_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_vendor_contact_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_VENDOR_CONTACT_LIST, request, fields, page_size)
 
     @overload
@@ -498,7 +498,6 @@ class VendorService(ServiceBase):
         *,
         page_size: int = 100,
         i_vendor: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[VendorBatchInfo]: ...
 
@@ -510,7 +509,8 @@ class VendorService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[VendorBatchInfo]:
-        """Every item of :meth:`get_vendor_batch_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_vendor_batch_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_VENDOR_BATCH_LIST, request, fields, page_size)
 
     @overload
@@ -607,7 +607,6 @@ class VendorService(ServiceBase):
         *,
         page_size: int = 100,
         i_vendor: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[VendorInvoiceInfo]: ...
 
@@ -619,7 +618,8 @@ class VendorService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[VendorInvoiceInfo]:
-        """Every item of :meth:`get_vendor_invoice_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_vendor_invoice_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_VENDOR_INVOICE_LIST, request, fields, page_size)
 
     @overload
@@ -764,7 +764,6 @@ class AsyncVendorService(AsyncServiceBase):
         page_size: int = 100,
         name: str | None | UnsetType = UNSET,
         iso_4217: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[VendorInfo]: ...
 
@@ -776,7 +775,8 @@ class AsyncVendorService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[VendorInfo]:
-        """Every item of :meth:`get_vendor_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_vendor_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_VENDOR_LIST, request, fields, page_size):
             yield item
 
@@ -896,7 +896,6 @@ class AsyncVendorService(AsyncServiceBase):
         i_vendor: int,
         from_date: datetime | None | UnsetType = UNSET,
         to_date: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[XDRInfo]: ...
 
@@ -908,7 +907,8 @@ class AsyncVendorService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[XDRInfo]:
-        """Every item of :meth:`get_vendor_xdr_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_vendor_xdr_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_VENDOR_XDR_LIST, request, fields, page_size):
             yield item
 
@@ -947,7 +947,6 @@ class AsyncVendorService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_vendor: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[VendorContactInfo]: ...
 
@@ -959,7 +958,8 @@ class AsyncVendorService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[VendorContactInfo]:
-        """Every item of :meth:`get_vendor_contact_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_vendor_contact_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_VENDOR_CONTACT_LIST, request, fields, page_size):
             yield item
 
@@ -1059,7 +1059,6 @@ class AsyncVendorService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_vendor: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[VendorBatchInfo]: ...
 
@@ -1071,7 +1070,8 @@ class AsyncVendorService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[VendorBatchInfo]:
-        """Every item of :meth:`get_vendor_batch_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_vendor_batch_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_VENDOR_BATCH_LIST, request, fields, page_size):
             yield item
 
@@ -1171,7 +1171,6 @@ class AsyncVendorService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_vendor: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[VendorInvoiceInfo]: ...
 
@@ -1183,7 +1182,8 @@ class AsyncVendorService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[VendorInvoiceInfo]:
-        """Every item of :meth:`get_vendor_invoice_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_vendor_invoice_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_VENDOR_INVOICE_LIST, request, fields, page_size):
             yield item
 

@@ -232,7 +232,6 @@ class VoicemailService(ServiceBase):
         page_size: int = 100,
         i_account: int,
         folder: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[VMMessageInfo]: ...
 
@@ -244,7 +243,8 @@ class VoicemailService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[VMMessageInfo]:
-        """Every item of :meth:`get_vm_message_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_vm_message_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_VM_MESSAGE_LIST, request, fields, page_size)
 
     @overload
@@ -324,7 +324,6 @@ class VoicemailService(ServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[VMFolderInfo]: ...
 
@@ -336,7 +335,8 @@ class VoicemailService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[VMFolderInfo]:
-        """Every item of :meth:`get_vm_folder_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_vm_folder_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_VM_FOLDER_LIST, request, fields, page_size)
 
     @overload
@@ -572,7 +572,6 @@ class AsyncVoicemailService(AsyncServiceBase):
         page_size: int = 100,
         i_account: int,
         folder: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[VMMessageInfo]: ...
 
@@ -584,7 +583,8 @@ class AsyncVoicemailService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[VMMessageInfo]:
-        """Every item of :meth:`get_vm_message_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_vm_message_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_VM_MESSAGE_LIST, request, fields, page_size):
             yield item
 
@@ -665,7 +665,6 @@ class AsyncVoicemailService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_account: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[VMFolderInfo]: ...
 
@@ -677,7 +676,8 @@ class AsyncVoicemailService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[VMFolderInfo]:
-        """Every item of :meth:`get_vm_folder_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_vm_folder_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_VM_FOLDER_LIST, request, fields, page_size):
             yield item
 

@@ -160,7 +160,6 @@ class VoucherService(ServiceBase):
         page_size: int = 100,
         i_batch: int | None | UnsetType = UNSET,
         used: YesNo | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[VoucherInfo]: ...
 
@@ -172,7 +171,8 @@ class VoucherService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[VoucherInfo]:
-        """Every item of :meth:`get_voucher_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_voucher_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_VOUCHER_LIST, request, fields, page_size)
 
     @overload
@@ -327,7 +327,6 @@ class VoucherService(ServiceBase):
         *,
         page_size: int = 100,
         i_batch: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[VoucherBatchInfo]: ...
 
@@ -339,7 +338,8 @@ class VoucherService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[VoucherBatchInfo]:
-        """Every item of :meth:`get_voucher_batch_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_voucher_batch_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_VOUCHER_BATCH_LIST, request, fields, page_size)
 
     @overload
@@ -504,7 +504,6 @@ class AsyncVoucherService(AsyncServiceBase):
         page_size: int = 100,
         i_batch: int | None | UnsetType = UNSET,
         used: YesNo | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[VoucherInfo]: ...
 
@@ -516,7 +515,8 @@ class AsyncVoucherService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[VoucherInfo]:
-        """Every item of :meth:`get_voucher_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_voucher_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_VOUCHER_LIST, request, fields, page_size):
             yield item
 
@@ -672,7 +672,6 @@ class AsyncVoucherService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_batch: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[VoucherBatchInfo]: ...
 
@@ -684,7 +683,8 @@ class AsyncVoucherService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[VoucherBatchInfo]:
-        """Every item of :meth:`get_voucher_batch_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_voucher_batch_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_VOUCHER_BATCH_LIST, request, fields, page_size):
             yield item
 

@@ -224,7 +224,6 @@ class AccountService(ServiceBase):
         billing_model: BillingModel | None | UnsetType = UNSET,
         get_total: int | None | UnsetType = UNSET,
         get_status_info: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
         custom_fields_values: list[CustomFieldsValuesInfo] | None | UnsetType = UNSET,
     ) -> Iterator[AccountInfo]: ...
@@ -237,7 +236,8 @@ class AccountService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[AccountInfo]:
-        """Every item of :meth:`get_account_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_account_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_ACCOUNT_LIST, request, fields, page_size)
 
     @overload
@@ -293,7 +293,6 @@ class AccountService(ServiceBase):
         *,
         page_size: int = 100,
         i_master_account: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[AliasInfo]: ...
 
@@ -305,7 +304,8 @@ class AccountService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[AliasInfo]:
-        """Every item of :meth:`get_alias_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_alias_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_ALIAS_LIST, request, fields, page_size)
 
     @overload
@@ -349,7 +349,6 @@ class AccountService(ServiceBase):
         from_date: datetime | None | UnsetType = UNSET,
         to_date: datetime | None | UnsetType = UNSET,
         i_service: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
         format: str | None | UnsetType = UNSET,
         i_env: int | None | UnsetType = UNSET,
@@ -363,7 +362,8 @@ class AccountService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[XDRInfo]:
-        """Every item of :meth:`get_xdr_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_xdr_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_XDR_LIST, request, fields, page_size)
 
     @overload
@@ -661,7 +661,6 @@ class AsyncAccountService(AsyncServiceBase):
         billing_model: BillingModel | None | UnsetType = UNSET,
         get_total: int | None | UnsetType = UNSET,
         get_status_info: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
         custom_fields_values: list[CustomFieldsValuesInfo] | None | UnsetType = UNSET,
     ) -> AsyncIterator[AccountInfo]: ...
@@ -674,7 +673,8 @@ class AsyncAccountService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[AccountInfo]:
-        """Every item of :meth:`get_account_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_account_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_ACCOUNT_LIST, request, fields, page_size):
             yield item
 
@@ -731,7 +731,6 @@ class AsyncAccountService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_master_account: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[AliasInfo]: ...
 
@@ -743,7 +742,8 @@ class AsyncAccountService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[AliasInfo]:
-        """Every item of :meth:`get_alias_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_alias_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_ALIAS_LIST, request, fields, page_size):
             yield item
 
@@ -790,7 +790,6 @@ class AsyncAccountService(AsyncServiceBase):
         from_date: datetime | None | UnsetType = UNSET,
         to_date: datetime | None | UnsetType = UNSET,
         i_service: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
         format: str | None | UnsetType = UNSET,
         i_env: int | None | UnsetType = UNSET,
@@ -804,7 +803,8 @@ class AsyncAccountService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[XDRInfo]:
-        """Every item of :meth:`get_xdr_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_xdr_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_XDR_LIST, request, fields, page_size):
             yield item
 

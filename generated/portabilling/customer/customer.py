@@ -181,7 +181,6 @@ class CustomerService(ServiceBase):
         i_customer: int,
         from_date: datetime | None | UnsetType = UNSET,
         to_date: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[XDRInfo]: ...
 
@@ -193,7 +192,8 @@ class CustomerService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[XDRInfo]:
-        """Every item of :meth:`get_xdr_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_xdr_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_XDR_LIST, request, fields, page_size)
 
     @overload
@@ -231,7 +231,6 @@ class CustomerService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[CustomerSiteInfo]: ...
 
@@ -243,7 +242,8 @@ class CustomerService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[CustomerSiteInfo]:
-        """Every item of :meth:`get_customer_site_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_customer_site_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_CUSTOMER_SITE_LIST, request, fields, page_size)
 
     @overload
@@ -461,7 +461,6 @@ class AsyncCustomerService(AsyncServiceBase):
         i_customer: int,
         from_date: datetime | None | UnsetType = UNSET,
         to_date: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[XDRInfo]: ...
 
@@ -473,7 +472,8 @@ class AsyncCustomerService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[XDRInfo]:
-        """Every item of :meth:`get_xdr_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_xdr_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_XDR_LIST, request, fields, page_size):
             yield item
 
@@ -512,7 +512,6 @@ class AsyncCustomerService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[CustomerSiteInfo]: ...
 
@@ -524,7 +523,8 @@ class AsyncCustomerService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[CustomerSiteInfo]:
-        """Every item of :meth:`get_customer_site_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_customer_site_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_CUSTOMER_SITE_LIST, request, fields, page_size):
             yield item
 

@@ -104,7 +104,6 @@ class DIDService(ServiceBase):
         number: str | None | UnsetType = UNSET,
         usage: str | None | UnsetType = UNSET,
         i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[DIDInfo]: ...
 
@@ -116,7 +115,8 @@ class DIDService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[DIDInfo]:
-        """Every item of :meth:`get_number_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_number_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_NUMBER_LIST, request, fields, page_size)
 
     @overload
@@ -249,7 +249,6 @@ class AsyncDIDService(AsyncServiceBase):
         number: str | None | UnsetType = UNSET,
         usage: str | None | UnsetType = UNSET,
         i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[DIDInfo]: ...
 
@@ -261,7 +260,8 @@ class AsyncDIDService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[DIDInfo]:
-        """Every item of :meth:`get_number_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_number_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_NUMBER_LIST, request, fields, page_size):
             yield item
 

@@ -94,7 +94,6 @@ class HuntgroupService(ServiceBase):
         *,
         page_size: int = 100,
         i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[HuntgroupInfo]: ...
 
@@ -106,7 +105,8 @@ class HuntgroupService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[HuntgroupInfo]:
-        """Every item of :meth:`get_huntgroup_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_huntgroup_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_HUNTGROUP_LIST, request, fields, page_size)
 
     @overload
@@ -214,7 +214,6 @@ class AsyncHuntgroupService(AsyncServiceBase):
         *,
         page_size: int = 100,
         i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[HuntgroupInfo]: ...
 
@@ -226,7 +225,8 @@ class AsyncHuntgroupService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[HuntgroupInfo]:
-        """Every item of :meth:`get_huntgroup_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_huntgroup_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_HUNTGROUP_LIST, request, fields, page_size):
             yield item
 

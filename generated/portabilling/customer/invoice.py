@@ -95,7 +95,6 @@ class InvoiceService(ServiceBase):
         from_date: date | None | UnsetType = UNSET,
         to_date: date | None | UnsetType = UNSET,
         get_total: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[InvoiceInfo]: ...
 
@@ -107,7 +106,8 @@ class InvoiceService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[InvoiceInfo]:
-        """Every item of :meth:`get_invoice_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_invoice_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_INVOICE_LIST, request, fields, page_size)
 
     @overload
@@ -198,7 +198,6 @@ class AsyncInvoiceService(AsyncServiceBase):
         from_date: date | None | UnsetType = UNSET,
         to_date: date | None | UnsetType = UNSET,
         get_total: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[InvoiceInfo]: ...
 
@@ -210,7 +209,8 @@ class AsyncInvoiceService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[InvoiceInfo]:
-        """Every item of :meth:`get_invoice_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_invoice_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_INVOICE_LIST, request, fields, page_size):
             yield item
 

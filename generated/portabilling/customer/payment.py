@@ -97,7 +97,6 @@ class PaymentService(ServiceBase):
         i_account: int | None | UnsetType = UNSET,
         from_date: datetime | None | UnsetType = UNSET,
         to_date: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> Iterator[PaymentInfo]: ...
 
@@ -109,7 +108,8 @@ class PaymentService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[PaymentInfo]:
-        """Every item of :meth:`get_payment_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_payment_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_PAYMENT_LIST, request, fields, page_size)
 
     @overload
@@ -227,7 +227,6 @@ class AsyncPaymentService(AsyncServiceBase):
         i_account: int | None | UnsetType = UNSET,
         from_date: datetime | None | UnsetType = UNSET,
         to_date: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
     ) -> AsyncIterator[PaymentInfo]: ...
 
@@ -239,7 +238,8 @@ class AsyncPaymentService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[PaymentInfo]:
-        """Every item of :meth:`get_payment_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_payment_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_PAYMENT_LIST, request, fields, page_size):
             yield item
 
