@@ -280,7 +280,16 @@ def _settle(model: Model) -> None:
                 _shape_operation(op, svc, types, model)
     # synthetic wrappers were added to the model; refresh the index
     types = model.type_index()
-    _name_types(model)
+    # a type must not take the name of a service class that a service module defines
+    _name_types(
+        model,
+        {
+            f"{prefix}{class_name(svc.name)}Service"
+            for iface in model.interfaces
+            for svc in iface.services
+            for prefix in ("", "Async")
+        },
+    )
     _assign_modules(model, types)
     _name_members(model, types)
     model.types.sort(key=lambda t: (t.module, t.python_name))
@@ -392,9 +401,10 @@ def _detect_paging(op: Operation, types: dict[str, TypeDef]) -> None:
         op.page_field = lists[0].wire_name
 
 
-def _name_types(model: Model) -> None:
-    """Class names: the plain name for the first definition, `{Name}{N}` for other variants."""
-    taken: set[str] = set()
+def _name_types(model: Model, services: set[str]) -> None:
+    """Class names: the plain name for the first definition, `{Name}{N}` for other variants;
+    never the name of a service class (`services`)."""
+    taken: set[str] = set(services)
     ordered = sorted(model.types, key=lambda t: ("#" in t.id, t.name, t.id))
     for t in ordered:
         t.python_name = class_name(t.name, taken)

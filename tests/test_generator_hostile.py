@@ -28,7 +28,11 @@ def _wsdl() -> str:
           <xsd:element name="fields" type="xsd:int" minOccurs="0"/>
           <xsd:element name="page_size" type="xsd:int" minOccurs="0"/>
           <xsd:element name="datetime" type="porta:datetime" minOccurs="0"/>
+          <xsd:element name="svc" type="porta:HostileService" minOccurs="0"/>
         </xsd:sequence>
+      </xsd:complexType>
+      <xsd:complexType name="HostileService">
+        <xsd:sequence><xsd:element name="x" type="xsd:int" minOccurs="0"/></xsd:sequence>
       </xsd:complexType>
       <xsd:complexType name="datetime">
         <xsd:sequence><xsd:element name="UNSET" type="xsd:int" minOccurs="0"/></xsd:sequence>
@@ -72,7 +76,8 @@ def test_hostile_names_and_texts_generate_a_package_that_imports_and_works(tmp_p
     script = """
 import inspect, hostpkg
 from hostpkg.admin.hostile import HostileService
-from hostpkg.types import Color, GetOddListRequest
+from hostpkg.types import Color, GetOddListRequest, HostileService_2
+assert HostileService.get_odd_list and HostileService_2.__struct_fields__ == ("x",)
 assert hostpkg.RELEASE == %r, hostpkg.RELEASE
 assert %r in (Color.__doc__ or "") or %r in inspect.getsource(Color)
 assert "it's \\"x\\" \\\\" in {c.value for c in Color}
