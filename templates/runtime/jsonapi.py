@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import operator
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ import msgspec
 
 from . import tolerant
 from .errors import DecodeError, EncodeError, TransportError, fault_class
-from .formats import server_datetime
+from .formats import server_datetime, server_datetimes
 from .limits import DEFAULT_LIMITS, Limits, json_depth_exceeds
 from .operation import Operation
 from .struct import UNSET
@@ -63,7 +64,7 @@ def encode_auth(auth: dict[str, str]) -> str:
 # field by its value, not its annotation), following a per-class plan of where datetimes can be.
 # Structs without any datetime set (most requests) are encoded as they are.
 class _Plan:
-    __slots__ = ("datetimes", "others", "paths", "probe")
+    __slots__ = ("datetimes", "others", "paths", "pick", "probe")
 
     def __init__(
         self,
@@ -72,6 +73,14 @@ class _Plan:
         paths: tuple[str, ...] = (),
     ) -> None:
         self.datetimes = datetimes  # attributes typed datetime
+        # their values at once, always as a tuple
+        self.pick: Callable[[Any], tuple[Any, ...]] | None = (
+            None
+            if not datetimes
+            else operator.attrgetter(*datetimes)
+            if len(datetimes) > 1
+            else lambda v, attr=datetimes[0]: (getattr(v, attr),)
+        )
         self.others = others  # (attribute, "nested" | "list" | "any"): where more can hide
         # every place below where a datetime can be, as dotted paths read at once in C: when all
         # are unset the struct is sent as it is, without walking it
@@ -80,6 +89,7 @@ class _Plan:
 
 
 _plans: dict[type, _Plan | None] = {}
+_NOT_SET = frozenset({type(UNSET), type(None)})
 _PLANNING = _Plan((), ())  # marks a class whose plan is being made (or not yet made)
 _MAX_PATHS = 64
 
@@ -108,10 +118,15 @@ def _server_view(value: Any) -> Any:
     if plan is None:
         return value
     changes: dict[str, Any] = {}
-    for attr in plan.datetimes:
-        v = getattr(value, attr)
-        if isinstance(v, datetime):
-            changes[attr] = server_datetime(v)
+    if plan.pick is not None:
+        found = plan.pick(value)
+        kinds = set(map(type, found))
+        if kinds == {datetime}:  # all set: formatted together, all in C but one call
+            changes = dict(zip(plan.datetimes, server_datetimes(found), strict=True))
+        elif not kinds <= _NOT_SET:  # some set, or a subclass: one by one
+            for attr, v in zip(plan.datetimes, found, strict=True):
+                if isinstance(v, datetime):
+                    changes[attr] = server_datetime(v)
     for attr, kind in plan.others:
         v = getattr(value, attr)
         if v is UNSET or v is None:

@@ -306,75 +306,108 @@ class _Checkers(dict[type, Callable[..., bool]]):
 
 
 def _compile(cls: type, table: _Checkers) -> Callable[..., bool]:
-    """The check of one struct class as Python source, a few lines a field. False means "not
-    sure" (a bad value, or one of a class the lines do not know): the slow walk then decides."""
+    """The check of one struct class as Python source. False means "not sure" (a bad value, or
+    one of a class the lines do not know): the slow walk then decides.
+
+    A class with many fields is checked by the tuple of its value types, looked up among those
+    already found good (a set, in C), and only the fields that need a look at their value have a
+    line; a small class, or the variant that gathers strings, has lines for every field."""
     plan = _plans.get(cls) or plan_of(cls)
     collect = table.collect
     env: dict[str, Any] = {
         "astuple": msgspec.structs.astuple,
         "type": type,
+        "map": map,
+        "tuple": tuple,
         "isfinite": math.isfinite,
         "Decimal": Decimal,
         "datetime": datetime,
         "UNSET": UNSET,
         "CHECK": table,
+        "GOOD": plan.shapes,
+        "learn": plan.learn,
         "in_utc": _in_utc,
         "items_ok": _list,
         "one_ok": _one,
         "untyped_ok": _untyped_ok,
     }
-    strings = "S" if collect else "None"
+    by_kinds = not collect and plan.cacheable and len(plan.fields) >= _BY_KINDS
+    names = "".join(f"x{i}, " for i in range(len(plan.fields)))
+    if by_kinds:
+        head = [
+            f"{names}= t = astuple(v)",
+            "k = tuple(map(type, t))",
+            "if k not in GOOD and not (learn(k, t) and k in GOOD): return False",
+        ]
+    else:
+        head = [f"{names}= astuple(v)"] if plan.fields else []
     lines = []
     for i, field in enumerate(plan.fields):
-        x, f = f"x{i}", f"F{i}"
-        env[f] = field
+        x = f"x{i}"
+        env[f"F{i}"] = field
         if field.open or field.literal is not None:
-            ok = f"untyped_ok({x}, {strings})" if field.open else f"one_ok({x}, {f}, {strings})"
-            unset = "False" if i in plan.required else "True"
-            lines.append(f"if not ({unset} if {x} is UNSET else {ok}): return False")
+            lines.append(_unusual_line(i, field, i in plan.required, collect))
             continue
         allowed = field.allowed - ({UnsetType} if i in plan.required else set())
         env[f"A{i}"] = frozenset(allowed)
-        lines += [f"c = type({x})", f"if c not in A{i}: return False"]
-        if float in allowed:
-            lines.append(f"if c is float and not isfinite({x}): return False")
-        if Decimal in allowed:
-            lines.append(f"if c is Decimal and not {x}.is_finite(): return False")
-        if datetime in allowed:
-            lines.append(f"if c is datetime and {x}.tzinfo and not in_utc(({x},)): return False")
-        if collect and str in allowed:
-            lines.append(f"if c is str: S.append({x})")
-        for j, struct in enumerate(field.classes):
-            env[f"C{i}_{j}"] = struct
-            call = f"CHECK[c]({x}, S)" if collect else f"CHECK[c]({x})"
-            lines.append(f"if c is C{i}_{j} and not {call}: return False")
-        if list in allowed:
-            item = field.item
-            if item is not None and len(item.classes) == 1 and item.allowed == {item.classes[0]}:
-                # a list of one struct class, the usual kind: its items checked right here
-                env[f"I{i}"] = item.classes[0]
-                call = "check(y, S)" if collect else "check(y)"
-                lines += [
-                    f"if (c is list or c is tuple) and {x}:",
-                    f"    check = CHECK[I{i}]",
-                    f"    for y in {x}:",
-                    f"        if type(y) is not I{i} or not {call}: return False",
-                ]
-            else:
-                lines.append(
-                    f"if (c is list or c is tuple) and {x} and"
-                    f" not items_ok({x}, {f}.item, {strings}): return False"
-                )
-    names = "".join(f"x{i}, " for i in range(len(plan.fields)))
+        looks = _looks(i, field, allowed, collect, env)
+        if not by_kinds:
+            lines += [f"c = type({x})", f"if c not in A{i}: return False", *looks]
+        elif looks:  # the kinds are known good: only the looks at values remain
+            lines += [f"c = k[{i}]", *looks]
     source = "\n    ".join(
-        [f"def check(v{', S' if collect else ''}):"]
-        + ([f"{names}= astuple(v)"] if plan.fields else [])
-        + lines
-        + ["return True"]
+        [f"def check(v{', S' if collect else ''}):", *head, *lines, "return True"]
     )
     exec(compile(source, f"<check {plan.name}>", "exec"), env)  # our own source, from the plan
     check: Callable[..., bool] = env["check"]
     return check
+
+
+_BY_KINDS = 12  # fields from which one lookup of all value types beats a line a field
+
+
+def _unusual_line(i: int, field: Field, required: bool, collect: bool) -> str:
+    """Any, dict and Literal fields: the generic look, never a lookup by kinds alone."""
+    strings = "S" if collect else "None"
+    ok = f"untyped_ok(x{i}, {strings})" if field.open else f"one_ok(x{i}, F{i}, {strings})"
+    return f"if not ({'False' if required else 'True'} if x{i} is UNSET else {ok}): return False"
+
+
+def _looks(i: int, field: Field, allowed: set[type], collect: bool, env: dict[str, Any]) -> list[str]:
+    """The lines that look at the value `x{i}` of class `c`, once `c` is known to be allowed."""
+    x = f"x{i}"
+    lines = []
+    if float in allowed:
+        lines.append(f"if c is float and not isfinite({x}): return False")
+    if Decimal in allowed:
+        lines.append(f"if c is Decimal and not {x}.is_finite(): return False")
+    if datetime in allowed:
+        lines.append(f"if c is datetime and {x}.tzinfo and not in_utc(({x},)): return False")
+    if collect and str in allowed:
+        lines.append(f"if c is str: S.append({x})")
+    for j, struct in enumerate(field.classes):
+        env[f"C{i}_{j}"] = struct
+        call = f"CHECK[c]({x}, S)" if collect else f"CHECK[c]({x})"
+        lines.append(f"if c is C{i}_{j} and not {call}: return False")
+    if list in allowed:
+        item = field.item
+        if item is not None and len(item.classes) == 1 and item.allowed == {item.classes[0]}:
+            # a list of one struct class, the usual kind: its items checked right here
+            env[f"I{i}"] = item.classes[0]
+            call = "check(y, S)" if collect else "check(y)"
+            lines += [
+                f"if (c is list or c is tuple) and {x}:",
+                f"    check = CHECK[I{i}]",
+                f"    for y in {x}:",
+                f"        if type(y) is not I{i} or not {call}: return False",
+            ]
+        else:
+            strings = "S" if collect else "None"
+            lines.append(
+                f"if (c is list or c is tuple) and {x} and"
+                f" not items_ok({x}, F{i}.item, {strings}): return False"
+            )
+    return lines
 
 
 _CHECK = _Checkers(collect=False)

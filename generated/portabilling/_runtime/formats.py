@@ -4,7 +4,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
+
+import msgspec
 
 
 def server_datetime(value: datetime) -> str:
@@ -15,3 +18,17 @@ def server_datetime(value: datetime) -> str:
     else:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return value.isoformat(" ", "seconds")
+
+
+_encode = msgspec.json.encode
+_WIDTH = 22  # `"YYYY-MM-DDTHH:MM:SS",`: how msgspec writes a naive datetime without a fraction
+
+
+def server_datetimes(values: Sequence[datetime]) -> list[str]:
+    """`server_datetime` of each, formatted together: msgspec writes them all in one C call (the
+    usual naive, whole-second ones are fixed-width, so the text is split, not parsed); anything
+    else (aware, fractions) goes one by one."""
+    raw = _encode(values)
+    if len(raw) != _WIDTH * len(values) + 1:
+        return [server_datetime(v) for v in values]
+    return raw[2:-2].decode().replace("T", " ").split('","')  # the separators are the only T
