@@ -2,19 +2,17 @@
 # ruff: noqa
 """PostgreSQL event store: several receivers behind a load balancer share one table.
 
-One statement, one round trip, per state change, each in autocommit (no BEGIN/COMMIT round
-trips) and prepared by the driver after a few uses. The claim is an `INSERT ... ON CONFLICT DO
-UPDATE ... WHERE lease ran out`: PostgreSQL makes it atomic (a concurrent insert of the same
-`i_event` waits for the first to commit, then sees its row), so the database does all the
-coordination. The same statement first looks at the event's row, so a retry of a handled event
-(or one whose lease is live) is answered from that look, without writing or locking anything.
+Claims and done marks are one statement (event_pg_sql), in autocommit: no BEGIN/COMMIT round
+trips, prepared by the driver after a few uses. The claim is an `INSERT ... ON CONFLICT DO UPDATE
+... WHERE lease ran out`: PostgreSQL makes it atomic (a concurrent insert of the same `i_event`
+waits for the first to commit, then sees its row), so the database does all the coordination.
 Times are the database's clock, so receivers on hosts with skewed clocks agree on when a lease
 ran out.
 
 The receiver drives the store from its event loop (`aopen`, `aclaim`, `acomplete`, ... on a small
-pool of async connections); the blocking methods (one connection per thread) serve `purge` and
-code without a loop. The driver (psycopg 3) is imported on first use: `pip install
-"psycopg[binary]"`.
+pool of async connections), where concurrent requests' marks share statements (group commit);
+the blocking methods (one connection per thread, one statement per mark) serve `purge` and code
+without a loop. The driver (psycopg 3) is imported on first use: `pip install "psycopg[binary]"`.
 """
 
 from __future__ import annotations
@@ -24,7 +22,8 @@ import contextlib
 import threading
 from typing import TYPE_CHECKING, Any
 
-from .event_store import TABLE, Claim, Claimed, check_table, new_token, redact
+from .event_pg_sql import Marks, Rows, Sql, answers, mark_args, unanswered
+from .event_store import TABLE, Claimed, check_table, new_token, redact
 
 if TYPE_CHECKING:
     import psycopg
@@ -41,87 +40,6 @@ def _psycopg() -> Any:
 
 
 _SYNC = ("off", "local", "on", "remote_write", "remote_apply")
-
-
-class _Sql:
-    """The store's statements for one table."""
-
-    def __init__(self, t: str) -> None:
-        self.create = f"""CREATE TABLE IF NOT EXISTS {t} (
-            i_event BIGINT PRIMARY KEY,
-            event_type TEXT NOT NULL,
-            state TEXT NOT NULL CHECK (state IN ('working', 'done')),
-            token TEXT,
-            lease_until TIMESTAMPTZ NOT NULL,
-            attempts INTEGER NOT NULL,
-            first_seen TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
-            done_at TIMESTAMPTZ,
-            last_error TEXT
-        )"""
-        self.index = f"CREATE INDEX IF NOT EXISTS {t}_done ON {t} (done_at)"
-        # `cur` is the row as the statement's snapshot sees it: done, or under a live lease, the
-        # insert is skipped (no row lock, no write) and `cur` answers. Otherwise the insert's
-        # ON CONFLICT decides on the latest committed row, as if `cur` were not there.
-        self.claim = f"""WITH cur AS (
-            SELECT state, lease_until FROM {t} WHERE i_event = %(i)s
-        ), won AS (
-            INSERT INTO {t} AS t (i_event, event_type, state, token, lease_until, attempts)
-            SELECT %(i)s, %(type)s, 'working', %(token)s,
-                clock_timestamp() + make_interval(secs => %(lease)s), 1
-            WHERE NOT EXISTS (
-                SELECT FROM cur WHERE state = 'done' OR lease_until > clock_timestamp()
-            )
-            ON CONFLICT (i_event) DO UPDATE SET
-                token = EXCLUDED.token, lease_until = EXCLUDED.lease_until,
-                attempts = t.attempts + 1
-            WHERE t.state = 'working' AND t.lease_until <= clock_timestamp()
-            RETURNING attempts
-        )
-        SELECT 'new', attempts, 0::float8 FROM won
-        UNION ALL
-        SELECT state, 0, EXTRACT(EPOCH FROM lease_until - clock_timestamp())::float8
-        FROM cur WHERE NOT EXISTS (SELECT FROM won)"""
-        # only when the claim lost to a row committed after its snapshot (a race of deliveries)
-        self.look = f"""SELECT state, EXTRACT(EPOCH FROM lease_until - clock_timestamp())::float8
-            FROM {t} WHERE i_event = %s"""
-        self.renew = (
-            f"UPDATE {t} SET lease_until = clock_timestamp() + make_interval(secs => %s) "
-            "WHERE i_event = %s AND token = %s AND state = 'working'"
-        )
-        self.complete = (
-            f"UPDATE {t} SET state = 'done', token = NULL, done_at = clock_timestamp(), "
-            "last_error = NULL WHERE i_event = %s AND token = %s AND state = 'working'"
-        )
-        self.release = (
-            f"UPDATE {t} SET token = NULL, lease_until = '-infinity', last_error = %s "
-            "WHERE i_event = %s AND token = %s AND state = 'working'"
-        )
-        self.purge = (
-            f"DELETE FROM {t} WHERE state = 'done' "
-            "AND done_at < clock_timestamp() - make_interval(secs => %s)"
-        )
-
-    def claim_args(self, i_event: int, event_type: str, token: str, lease: float) -> Any:
-        return {"i": i_event, "type": event_type, "token": token, "lease": lease}
-
-
-def _claimed(row: tuple[Any, ...] | None, token: str) -> Claimed | None:
-    """The claim statement's answer; None when its snapshot did not see the row it lost to."""
-    if row is None:
-        return None
-    if row[0] == "new":
-        return Claimed(Claim.NEW, token, int(row[1]))
-    if row[0] == "done":
-        return Claimed(Claim.DONE)
-    return Claimed(Claim.BUSY, retry_after=max(0.0, float(row[2])))
-
-
-def _looked(row: tuple[Any, ...] | None) -> Claimed:
-    if row is None:  # purged in between: let the sender come back
-        return Claimed(Claim.BUSY, retry_after=1.0)
-    if row[0] == "done":
-        return Claimed(Claim.DONE)
-    return Claimed(Claim.BUSY, retry_after=max(0.0, float(row[1])))
 
 
 class PostgresStore:
@@ -154,13 +72,14 @@ class PostgresStore:
         self.table = check_table(table)
         self.connect_timeout = connect_timeout
         self.pool_size = pool_size
-        self._sql = _Sql(self.table)
+        self._sql = Sql(self.table)
         self._local = threading.local()
         self._all: list[psycopg.Connection[Any]] = []
         self._lock = threading.Lock()
         # async connections; a slot holds an idle connection, or None for one not made yet
         self._slots: asyncio.LifoQueue[psycopg.AsyncConnection[Any] | None] | None = None
         self._async_all: set[psycopg.AsyncConnection[Any]] = set()
+        self._marks: Marks | None = None
 
     def __repr__(self) -> str:
         return f"PostgresStore({redact(self._url)!r}, table={self.table!r})"
@@ -208,18 +127,18 @@ class PostgresStore:
             self._run(self._sql.index, ())
 
     def claim(self, i_event: int, event_type: str, lease: float) -> Claimed:
-        token = new_token()
-        args = self._sql.claim_args(i_event, event_type, token, lease)
-        claimed = _claimed(self._run(self._sql.claim, args).fetchone(), token)
-        if claimed is None:
-            claimed = _looked(self._run(self._sql.look, (i_event,)).fetchone())
-        return claimed
+        claims = [(i_event, event_type, new_token(), lease)]
+        rows = self._run(self._sql.marks, mark_args(claims, [])).fetchall()
+        missing = unanswered(claims, rows)
+        looked = self._run(self._sql.look, (missing,)).fetchall() if missing else []
+        return answers(claims, rows, looked)[0]
 
     def renew(self, i_event: int, token: str, lease: float) -> bool:
         return bool(self._run(self._sql.renew, (lease, i_event, token)).rowcount == 1)
 
     def complete(self, i_event: int, token: str) -> bool:
-        return bool(self._run(self._sql.complete, (i_event, token)).rowcount == 1)
+        rows = self._run(self._sql.marks, mark_args([], [(i_event, token)])).fetchall()
+        return len(rows) == 1
 
     def release(self, i_event: int, token: str, error: str) -> None:
         self._run(self._sql.release, (error[:200], i_event, token))
@@ -249,8 +168,8 @@ class PostgresStore:
         await db.execute(self._session)
         return db
 
-    async def _arun(self, sql: str, args: Any) -> Any:
-        """Run one statement on a pooled connection; its first row and its row count."""
+    async def _arun(self, sql: str, args: Any) -> tuple[Rows, int]:
+        """Run one statement on a pooled connection: its rows and its row count."""
         if self._slots is None:
             self._slots = asyncio.LifoQueue()
             for _ in range(self.pool_size):
@@ -261,8 +180,8 @@ class PostgresStore:
             if db is None or db.closed:
                 db = await self._aconnect()
             cursor = await db.execute(sql, args)
-            row = await cursor.fetchone() if cursor.description is not None else None
-            return row, cursor.rowcount
+            rows = await cursor.fetchall() if cursor.description is not None else []
+            return rows, cursor.rowcount
         except _psycopg().OperationalError:
             if db is not None:
                 self._async_all.discard(db)
@@ -271,6 +190,12 @@ class PostgresStore:
             raise
         finally:
             slots.put_nowait(db)
+
+    async def _rows(self, sql: str, args: Any) -> Rows:
+        return (await self._arun(sql, args))[0]
+
+    def _transient(self, exc: Exception) -> bool:
+        return isinstance(exc, _psycopg().OperationalError)
 
     async def aopen(self) -> None:
         db = await self._aconnect()
@@ -283,24 +208,27 @@ class PostgresStore:
             self._async_all.discard(db)
             await db.close()
 
+    def _group(self) -> Marks:
+        if self._marks is None:
+            self._marks = Marks(self._sql, self._rows, self._transient)
+        return self._marks
+
     async def aclaim(self, i_event: int, event_type: str, lease: float) -> Claimed:
-        token = new_token()
-        args = self._sql.claim_args(i_event, event_type, token, lease)
-        claimed = _claimed((await self._arun(self._sql.claim, args))[0], token)
-        if claimed is None:
-            claimed = _looked((await self._arun(self._sql.look, (i_event,)))[0])
-        return claimed
+        return await self._group().claim((i_event, event_type, new_token(), lease))
 
     async def arenew(self, i_event: int, token: str, lease: float) -> bool:
-        return bool((await self._arun(self._sql.renew, (lease, i_event, token)))[1] == 1)
+        return (await self._arun(self._sql.renew, (lease, i_event, token)))[1] == 1
 
     async def acomplete(self, i_event: int, token: str) -> bool:
-        return bool((await self._arun(self._sql.complete, (i_event, token)))[1] == 1)
+        return await self._group().complete((i_event, token))
 
     async def arelease(self, i_event: int, token: str, error: str) -> None:
         await self._arun(self._sql.release, (error[:200], i_event, token))
 
     async def aclose(self) -> None:
+        if self._marks is not None:
+            await self._marks.aclose()
+            self._marks = None
         for db in list(self._async_all):
             with contextlib.suppress(Exception):
                 await db.close()
