@@ -85,7 +85,7 @@ class Sql:
         )
         self.purge = (
             f"DELETE FROM {t} WHERE state = 'done' "
-            "AND done_at < clock_timestamp() - make_interval(secs => %s)"
+            "AND done_at < (SELECT clock_timestamp() - make_interval(secs => %s))"
         )
 
 

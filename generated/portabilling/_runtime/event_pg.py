@@ -89,7 +89,17 @@ class PostgresStore:
 
     @property
     def _session(self) -> str:
-        return f"SET synchronous_commit = {self.synchronous_commit}"
+        # The mark statement is planned once per connection (PostgreSQL's default re-plans it at
+        # each run, which costs more than running it), and its plan must not depend on the
+        # table's size when it was made: started on an empty table, the planner would pick
+        # sequential scans and hash joins and keep them as the table grows. Index lookups by
+        # i_event are right for any size, since a statement carries at most 64 events (and no
+        # JIT compiling for statements this small). These hold only in the store's connections.
+        return (
+            f"SET synchronous_commit = {self.synchronous_commit}; "
+            "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off; "
+            "SET enable_hashjoin = off; SET enable_mergejoin = off; SET jit = off"
+        )
 
     def _refused(self, exc: Exception) -> ConnectionError:
         # the driver's message may quote the conninfo; name the server, not the password
