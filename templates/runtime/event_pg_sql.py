@@ -176,10 +176,13 @@ class Marks:
         try:
             while self._claims or self._dones:
                 dones, self._dones = self._dones[:LIMIT], self._dones[LIMIT:]
+                dones.sort(key=lambda d: d[0][0])  # rows locked in one order, as claims do
                 taken = {d[0][0] for d in dones}
                 claims: list[tuple[ClaimArgs, asyncio.Future[Claimed]]] = []
                 later: list[tuple[ClaimArgs, asyncio.Future[Claimed]]] = []
                 for item in self._claims:
+                    if item[1].done():  # its request went away before the claim was sent
+                        continue
                     # one mark per event and statement: a second one waits for the next
                     if item[0][0] in taken or len(claims) + len(dones) >= LIMIT:
                         later.append(item)
