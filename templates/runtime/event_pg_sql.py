@@ -1,9 +1,10 @@
 """The PostgreSQL event store's statements, and the group commit that shares them between events.
 
 A claim and a done mark are one statement, and one statement carries any number of them: the
-receiver's concurrent requests queue their marks, and whenever no statement of theirs is on the
-way to the database, one takes everything queued (`Marks`). An idle receiver sends each mark at
-once, alone; a busy one sends fewer, larger statements, each still one autocommit transaction.
+receiver's concurrent requests queue their marks, and whenever fewer than two statements of
+theirs are on the way to the database, the next one takes everything queued (`Marks`). An idle
+receiver sends each mark at once, alone; a busy one sends fewer, larger statements, each still
+one autocommit transaction.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from .event_store import Claim, Claimed
 
 LIMIT = 64  # marks in one statement
+PARALLEL = 2  # statements on their way at once: one held up (a row lock) holds up only its marks
 
 
 class Sql:
@@ -139,16 +141,23 @@ def _futures(
 
 
 class Marks:
-    """Group commit of claims and done marks on an event loop: at most one statement on the way,
-    the next one takes everything queued meanwhile. `run(sql, args)` executes on a connection."""
+    """Group commit of claims and done marks on an event loop: at most `parallel` statements on
+    their way, the next one takes everything queued meanwhile. `run(sql, args)` executes one."""
 
-    def __init__(self, sql: Sql, run: Run, is_transient: Callable[[Exception], bool]) -> None:
+    def __init__(
+        self,
+        sql: Sql,
+        run: Run,
+        is_transient: Callable[[Exception], bool],
+        parallel: int = PARALLEL,
+    ) -> None:
         self._sql = sql
+        self.parallel = parallel  # statements on their way at once
         self._run = run
         self._transient = is_transient  # the connection failed: no point trying one by one
         self._claims: list[tuple[ClaimArgs, asyncio.Future[Claimed]]] = []
         self._dones: list[tuple[DoneArgs, asyncio.Future[bool]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._flushers: set[asyncio.Task[None]] = set()
 
     def claim(self, args: ClaimArgs) -> asyncio.Future[Claimed]:
         future: asyncio.Future[Claimed] = asyncio.get_running_loop().create_future()
@@ -164,13 +173,14 @@ class Marks:
 
     async def aclose(self) -> None:
         """Wait for the statement on its way (its marks are being written) and what is queued."""
-        if self._flusher is not None:
-            await asyncio.wait([self._flusher], timeout=10)
+        if self._flushers:
+            await asyncio.wait(self._flushers, timeout=10)
 
     def _kick(self) -> None:
-        if self._flusher is None:
+        if len(self._flushers) < self.parallel:
             # a task, not a call now: marks queued by this turn of the loop go together
-            self._flusher = asyncio.get_running_loop().create_task(self._flush_all())
+            task = asyncio.get_running_loop().create_task(self._flush_all())
+            self._flushers.add(task)
 
     async def _flush_all(self) -> None:
         try:
@@ -191,12 +201,16 @@ class Marks:
                         claims.append(item)
                 self._claims = later
                 await self._flush(claims, dones)
+        except asyncio.CancelledError:  # the store is closing
+            for future in _futures(self._claims, self._dones):
+                future.cancel()
+            self._claims, self._dones = [], []
+            raise
         finally:
-            self._flusher = None
-            if self._claims or self._dones:  # cancelled: the store is closing
-                for future in _futures(self._claims, self._dones):
-                    future.cancel()
-                self._claims, self._dones = [], []
+            # at once, not in a done callback: a mark queued before that would find no flusher
+            me = asyncio.current_task()
+            if me is not None:
+                self._flushers.discard(me)
 
     async def _flush(
         self,
