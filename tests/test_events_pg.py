@@ -5,6 +5,7 @@ loopback port (`make test` installs the binaries when missing)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Iterator
@@ -77,6 +78,7 @@ def test_two_receivers_one_database(sim: Any, pg_url: str, tmp_path: Path) -> No
     b = start_receiver(tmp_path, pg_url, sim.url, "--lease", "4")
     try:
         duplicates_to_both_run_once(sim, a, b, pg_url, tmp_path / "effects.log")
+        failing_handler_is_not_marked(sim, a, b, pg_url, tmp_path)
         killed_mid_handler_the_other_takes_over(sim, a, b, pg_url, tmp_path / "effects.log")
     finally:
         a.stop()
@@ -111,6 +113,26 @@ def duplicates_to_both_run_once(
     assert pids <= {str(a.proc.pid), str(b.proc.pid)}
 
 
+def failing_handler_is_not_marked(
+    sim: Any, a: ReceiverProcess, b: ReceiverProcess, pg_url: str, tmp: Path
+) -> None:
+    i_customer = add_customer(sim.url, "PG Fail Corp")
+    i_event = new_id()
+    body = event("Customer/Updated", i_event, i_customer=i_customer)
+    (tmp / "outage").touch()
+    try:
+        assert post(a.url, body).status_code == 500
+        assert rows(pg_url)[i_event] == ("working", 1)  # given up, not done
+        assert post(b.url, body).status_code == 500  # released: the other one runs it at once
+    finally:
+        (tmp / "outage").unlink()
+    assert post(a.url, body).text == "handled\n"
+    assert post(b.url, body).text == "handled before\n"
+    assert len(lines(tmp / "effects.log", f"start {i_event}")) == 3
+    assert len(lines(tmp / "effects.log", f"done {i_event}")) == 1
+    assert rows(pg_url)[i_event] == ("done", 3)
+
+
 def killed_mid_handler_the_other_takes_over(
     sim: Any, a: ReceiverProcess, b: ReceiverProcess, pg_url: str, log: Path
 ) -> None:
@@ -131,3 +153,49 @@ def killed_mid_handler_the_other_takes_over(
     done = lines(log, f"done {i_event}")
     assert len(done) == 1 and done[0].endswith(f"pid={b.proc.pid}")
     assert rows(pg_url)[i_event] == ("done", 2)
+
+
+def test_concurrent_marks_share_statements(pg_url: str) -> None:
+    """The receiver's group commit, on one store: marks queued together go in one statement,
+    deliveries of one event in one batch still get one claim, and a mark the database refuses
+    fails alone."""
+    from portabilling.events import Claim, PostgresStore
+
+    store = PostgresStore(pg_url, table="marks_test")
+    statements: list[int] = []
+    run = store._rows
+
+    async def counted(sql: str, args: Any) -> Any:
+        statements.append(len(args["ci"]) + len(args["fi"]) if isinstance(args, dict) else 0)
+        return await run(sql, args)
+
+    store._rows = counted  # type: ignore[method-assign]
+    base = new_id() * 100
+
+    async def scenario() -> None:
+        await store.aopen()
+        ids = [base + n % 20 for n in range(60)]  # each event delivered three times at once
+        claims = await asyncio.gather(*(store.aclaim(i, "Subscriber/Updated", 30) for i in ids))
+        won = {i: c for i, c in zip(ids, claims, strict=True) if c.state is Claim.NEW}
+        assert sorted(won) == sorted(set(ids))
+        assert all(c.state is Claim.BUSY for c in claims if c not in won.values())
+        done = store.acomplete
+        marks = await asyncio.gather(
+            *(done(i, c.token) for i, c in won.items()),
+            store.aclaim(base + 99, "Subscriber/Updated", 30),
+            store.aclaim(base + 98, "Bad\x00Type", 30),  # text PostgreSQL cannot hold
+            return_exceptions=True,
+        )
+        assert marks[:20] == [True] * 20
+        assert not isinstance(marks[20], BaseException) and marks[20].state is Claim.NEW
+        assert isinstance(marks[21], Exception)
+        again = await asyncio.gather(*(store.aclaim(i, "Subscriber/Updated", 30) for i in won))
+        assert {c.state for c in again} == {Claim.DONE}
+        await store.aclose()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        store.close()
+    assert len(statements) < 60 + 22 + 20  # fewer statements than marks: they were shared
+    assert max(statements) > 1

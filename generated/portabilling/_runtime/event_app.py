@@ -27,7 +27,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from .event_auth import InboundRequest, Verifier, fresh_date
-from .event_store import Claim, EventStore, open_store
+from .event_store import AsyncEventStore, Claim, Claimed, EventStore, open_store
 from .event_types import Event, EventError, decode_event
 
 log = logging.getLogger("portabilling.events")
@@ -73,6 +73,37 @@ class Router:
         return sorted(self._handlers)
 
 
+class _Threaded:
+    """A blocking store seen as an `AsyncEventStore`: each call runs in the store's threads."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self.pool = ThreadPoolExecutor(store.threads, "pb-events-store")
+
+    async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+
+    async def aopen(self) -> None:
+        await self._call(self.store.open)
+
+    async def aclaim(self, i_event: int, event_type: str, lease: float) -> Claimed:
+        claimed: Claimed = await self._call(self.store.claim, i_event, event_type, lease)
+        return claimed
+
+    async def arenew(self, i_event: int, token: str, lease: float) -> bool:
+        return bool(await self._call(self.store.renew, i_event, token, lease))
+
+    async def acomplete(self, i_event: int, token: str) -> bool:
+        return bool(await self._call(self.store.complete, i_event, token))
+
+    async def arelease(self, i_event: int, token: str, error: str) -> None:
+        await self._call(self.store.release, i_event, token, error)
+
+    async def aclose(self) -> None:
+        await self._call(self.store.close)
+        self.pool.shutdown(wait=False)
+
+
 def _is_async(handler: Callable[..., Any]) -> bool:
     call = getattr(handler, "__call__", None)  # noqa: B004  # an object with async __call__
     return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(call)
@@ -103,24 +134,28 @@ class Receiver:
             raise ValueError("max_body must be at least 256 bytes")
         self.router = router
         self.store = open_store(store) if isinstance(store, str) else store
+        # a store with async methods runs on the event loop; a blocking one in its own threads
+        self._store: AsyncEventStore = (
+            self.store if isinstance(self.store, AsyncEventStore) else _Threaded(self.store)
+        )
         self.auth = auth
         self.client = client
         self.async_client = async_client
         self.lease = lease
         self.date_window = date_window
         self.max_body = max_body
-        self._store_pool = ThreadPoolExecutor(self.store.threads, "pb-events-store")
         self._handler_pool = ThreadPoolExecutor(handler_threads, "pb-events-handler")
         self._started = False
         self._start_lock = asyncio.Lock()
         self._unknown: set[str] = set()
+        self._releasing: set[asyncio.Task[None]] = set()  # claims given up at shutdown
 
     # ---- lifecycle -----------------------------------------------------------------------------
 
     async def startup(self) -> None:
         async with self._start_lock:
             if not self._started:
-                await self._in_store(self.store.open)
+                await self._store.aopen()
                 self._started = True
                 log.info(
                     "receiving events; store %r; handlers %s", self.store, self.router.patterns
@@ -135,12 +170,10 @@ class Receiver:
             with contextlib.suppress(Exception):
                 await loop.run_in_executor(self._handler_pool, self.client.close)
         self._handler_pool.shutdown(wait=False)
-        await loop.run_in_executor(self._store_pool, self.store.close)
-        self._store_pool.shutdown(wait=False)
+        if self._releasing:
+            await asyncio.wait(self._releasing, timeout=5)
+        await self._store.aclose()
         self._started = False
-
-    async def _in_store(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._store_pool, fn, *args)
 
     # ---- ASGI ----------------------------------------------------------------------------------
 
@@ -268,9 +301,7 @@ class Receiver:
             )
             return 200, f"no handler for {event.event_type}", []
         try:
-            claim = await self._in_store(
-                self.store.claim, event.i_event, event.event_type, self.lease
-            )
+            claim = await self._store.aclaim(event.i_event, event.event_type, self.lease)
         except Exception as exc:
             log.error("event store unavailable: %s", exc)
             return 503, "event store unavailable", [(b"retry-after", b"5")]
@@ -281,11 +312,11 @@ class Receiver:
             wait = str(max(1, min(int(claim.retry_after + 0.999), 3600))).encode()
             return 409, "being handled by another delivery", [(b"retry-after", wait)]
         token = claim.token
-        beat = asyncio.create_task(self._heartbeat(event.i_event, token))
+        beat = _Lease(self, event.i_event, token)
         try:
             await self._run(handler, event)
         except Exception as exc:
-            beat.cancel()
+            beat.stop()
             log.exception(
                 "%s i_event %d: handler failed (attempt %d)",
                 event.event_type,
@@ -293,15 +324,19 @@ class Receiver:
                 claim.attempts,
             )
             with contextlib.suppress(Exception):
-                await self._in_store(self.store.release, event.i_event, token, type(exc).__name__)
+                await self._store.arelease(event.i_event, token, type(exc).__name__)
             return 500, "handler failed", []
         except BaseException:
-            beat.cancel()  # shut down mid-handler: give the claim up without waiting
-            self._store_pool.submit(self.store.release, event.i_event, token, "cancelled")
+            beat.stop()  # shut down mid-handler: give the claim up without waiting
+            task = asyncio.get_running_loop().create_task(
+                self._store.arelease(event.i_event, token, "cancelled")
+            )
+            self._releasing.add(task)
+            task.add_done_callback(self._releasing.discard)
             raise
-        beat.cancel()
+        beat.stop()
         try:
-            mine = await self._in_store(self.store.complete, event.i_event, token)
+            mine = await self._store.acomplete(event.i_event, token)
         except Exception as exc:
             # done but not recorded: answering an error would make the retry run it again
             log.error(
@@ -332,10 +367,29 @@ class Receiver:
     async def _heartbeat(self, i_event: int, token: str) -> None:
         """Keep the lease while the handler runs, so only a dead receiver loses it."""
         while True:
-            await asyncio.sleep(self.lease / 3)
             try:
-                if not await self._in_store(self.store.renew, i_event, token, self.lease):
+                if not await self._store.arenew(i_event, token, self.lease):
                     log.warning("i_event %d: the lease was taken over", i_event)
                     return
             except Exception as exc:
                 log.warning("i_event %d: cannot renew the lease: %s", i_event, exc)
+            await asyncio.sleep(self.lease / 3)
+
+
+class _Lease:
+    """Renews a claim every third of the lease while its handler runs: a timer, and a renewing
+    task only once the handler outlives the first third, so a short handler costs no renewal."""
+
+    def __init__(self, receiver: Receiver, i_event: int, token: str) -> None:
+        self._task: asyncio.Task[None] | None = None
+        self._timer = asyncio.get_running_loop().call_later(
+            receiver.lease / 3, self._start, receiver, i_event, token
+        )
+
+    def _start(self, receiver: Receiver, i_event: int, token: str) -> None:
+        self._task = asyncio.get_running_loop().create_task(receiver._heartbeat(i_event, token))
+
+    def stop(self) -> None:
+        self._timer.cancel()
+        if self._task is not None:
+            self._task.cancel()

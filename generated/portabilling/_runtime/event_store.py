@@ -6,7 +6,9 @@ One row per event. `claim` inserts it as `working` with a lease (an expiry), or 
 `working` row whose lease ran out (its receiver died or gave up), in one atomic statement, so two
 deliveries of one event can never both win. The winner runs the handler, renews the lease while
 it runs, and marks the row `done` only after the handler returned; a failure clears the lease so
-the next retry runs it again. The methods block: the receiver calls them from its own threads.
+the next retry runs it again. The methods block: the receiver calls them from its own threads,
+unless the store is also an `AsyncEventStore` (the same methods, awaitable, prefixed `a`), which
+the receiver drives from its event loop instead.
 
 `SqliteStore` (embedded, a file; the default) is here; `PostgresStore` (several receivers behind a
 load balancer) is in `event_pg`. `open_store(url)` picks one from a URL.
@@ -23,7 +25,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 TABLE = "portabilling_events"
@@ -70,6 +72,23 @@ class EventStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class AsyncEventStore(Protocol):
+    """`EventStore`'s methods for an event loop: a store with these is driven without threads."""
+
+    async def aopen(self) -> None: ...
+
+    async def aclaim(self, i_event: int, event_type: str, lease: float) -> Claimed: ...
+
+    async def arenew(self, i_event: int, token: str, lease: float) -> bool: ...
+
+    async def acomplete(self, i_event: int, token: str) -> bool: ...
+
+    async def arelease(self, i_event: int, token: str, error: str) -> None: ...
+
+    async def aclose(self) -> None: ...
 
 
 def check_table(table: str) -> str:
