@@ -24,10 +24,13 @@ generate: $(STAMP)
 
 ## Lint, type-check and run the whole test suite (installs the SOAP::Lite peer first if it can).
 # `lint` (one single-threaded mypy process) runs beside the test suite rather than before it: its
-# output is shown when both are done, and either failing fails `make test`.
+# output is shown when both are done, and either failing fails `make test`. The suite writes
+# bytecode caches (__pycache__, git-ignored) even where the environment sets
+# PYTHONDONTWRITEBYTECODE: the generator and the generated package are imported by both workers and
+# by the many subprocesses the tests start, and each would compile them from source again.
 test: peers $(STAMP)
 	@$(MAKE) --no-print-directory lint > $(VENV)/lint.log 2>&1 & lint=$$!; \
-	$(BIN)/python -m pytest -n 2 -q; tests=$$?; \
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n 2 -q; tests=$$?; \
 	wait $$lint; linted=$$?; \
 	echo "--- make lint (ran beside the tests) ---"; cat $(VENV)/lint.log; \
 	if [ $$linted -ne 0 ]; then echo "make lint failed" >&2; fi; \
