@@ -28,9 +28,10 @@ generate: $(STAMP)
 # bytecode caches (__pycache__, git-ignored) even where the environment sets
 # PYTHONDONTWRITEBYTECODE: the generator and the generated package are imported by both workers and
 # by the many subprocesses the tests start, and each would compile them from source again.
+# The ten slowest tests are listed: keep new tests lean.
 test: peers $(STAMP)
 	@$(MAKE) --no-print-directory lint > $(VENV)/lint.log 2>&1 & lint=$$!; \
-	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n 2 -q; tests=$$?; \
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n 2 -q --durations=10; tests=$$?; \
 	wait $$lint; linted=$$?; \
 	echo "--- make lint (ran beside the tests) ---"; cat $(VENV)/lint.log; \
 	if [ $$linted -ne 0 ]; then echo "make lint failed" >&2; fi; \
