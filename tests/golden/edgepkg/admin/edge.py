@@ -81,7 +81,6 @@ class EdgeService(ServiceBase):
         /,
         *,
         page_size: int = 100,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
         i_base: int,
     ) -> Iterator[OddInfo]: ...
@@ -89,7 +88,8 @@ class EdgeService(ServiceBase):
     def iter_odd_list(
         self, request: GetOddListRequest | None = None, /, *, page_size: int = 100, **fields: Any
     ) -> Iterator[OddInfo]:
-        """Every item of :meth:`get_odd_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_odd_list` from `offset` on, fetched `page_size` at a
+        time."""
         yield from self._pages(GET_ODD_LIST, request, fields, page_size)
 
     @overload
@@ -153,7 +153,6 @@ class AsyncEdgeService(AsyncServiceBase):
         /,
         *,
         page_size: int = 100,
-        limit: int | None | UnsetType = UNSET,
         offset: int | None | UnsetType = UNSET,
         i_base: int,
     ) -> AsyncIterator[OddInfo]: ...
@@ -161,7 +160,8 @@ class AsyncEdgeService(AsyncServiceBase):
     async def iter_odd_list(
         self, request: GetOddListRequest | None = None, /, *, page_size: int = 100, **fields: Any
     ) -> AsyncIterator[OddInfo]:
-        """Every item of :meth:`get_odd_list`, fetched `page_size` at a time."""
+        """Every item of :meth:`get_odd_list` from `offset` on, fetched `page_size` at a
+        time."""
         async for item in self._pages(GET_ODD_LIST, request, fields, page_size):
             yield item
 
