@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import importlib
+import os
+import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +38,30 @@ def generate(out: Path, package: str, *source: str) -> Path:
     result = run_cli("generate", *source, "--out", str(out), "--package", package)
     assert result.returncode == 0, result.stderr
     return out / package
+
+
+@pytest.fixture(scope="session")
+def generated_once(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """`generated_once(package, *source)`: `generate` run once per test run for each package and
+    shared by every test (and xdist worker) that only reads it, so the same input is not
+    generated again for each test. The package is alone in its folder (`.parent`, for sys.path);
+    callers must not change it. The run's own temporary folder holds it: nothing outlives a run."""
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "generated-once"
+    root.mkdir(exist_ok=True)
+
+    def get(package: str, *source: str) -> Path:
+        out, done = root / package, root / f"{package}.done"
+        with open(root / f"{package}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # the other worker waits for the same package
+            if not done.exists():
+                shutil.rmtree(out, ignore_errors=True)
+                generate(out, package, *source)
+                done.write_text("\n".join(source))
+        assert done.read_text() == "\n".join(source), f"{package}: generated from other input"
+        return out / package
+
+    return get
 
 
 @pytest.fixture

@@ -2,7 +2,8 @@
 byte by byte if need be (drips, endless chunked bodies, bombs, lies in headers).
 
 A script is `script(request) -> Iterable[bytes | float]`: bytes are written as they come, a
-float sleeps that many seconds. `reply(...)` builds an ordinary HTTP/1.1 answer.
+float sleeps that many seconds; a script that yields nothing closes the connection unanswered.
+`reply(...)` builds an ordinary HTTP/1.1 answer.
 """
 
 from __future__ import annotations
@@ -79,11 +80,15 @@ def hostile() -> Iterator[Hostile]:
                     script = state.script
                     if script is None:
                         return
+                    answered = False
                     for piece in script(request):
+                        answered = True
                         if isinstance(piece, float | int):
                             time.sleep(piece)
                         else:
                             conn.sendall(piece)
+                    if not answered:  # a script with nothing to say closes the connection
+                        return
             except OSError:
                 return
 

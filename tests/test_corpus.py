@@ -7,14 +7,13 @@ import importlib
 import pkgutil
 from datetime import date, datetime, time
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import msgspec
 import msgspec.inspect as mi
 import pytest
 
-from .conftest import SHARED, generate
+from .conftest import SHARED
 
 
 def sample(t: mi.Type, depth: int = 0) -> Any:
@@ -54,12 +53,12 @@ def sample(t: mi.Type, depth: int = 0) -> Any:
 
 @pytest.mark.parametrize("release", ["mr100", "mr105"])
 def test_release_generates_imports_and_round_trips(
-    release: str, tmp_path: Path, importer: Any
+    release: str, generated_once: Any, importer: Any
 ) -> None:
     source = SHARED / "portabilling" / release
     package = "pb" + release[2:]
-    pkg = generate(tmp_path, package, "--cache", str(source))
-    root = importer(tmp_path, package)
+    pkg = generated_once(package, "--cache", str(source))
+    root = importer(pkg.parent, package)
     modules = [
         m.name
         for m in pkgutil.walk_packages([str(pkg)], prefix=package + ".")
@@ -83,9 +82,9 @@ def test_release_generates_imports_and_round_trips(
     assert release == root.RELEASE  # type: ignore[attr-defined]
 
 
-def test_mr100_login_takes_two_parts(tmp_path: Path, importer: Any) -> None:
-    generate(tmp_path, "pb100", "--cache", str(SHARED / "portabilling" / "mr100"))
-    importer(tmp_path, "pb100")
+def test_mr100_login_takes_two_parts(generated_once: Any, importer: Any) -> None:
+    pkg = generated_once("pb100", "--cache", str(SHARED / "portabilling" / "mr100"))
+    importer(pkg.parent, "pb100")
     from pb100.admin import session
 
     assert session.LOGIN.request_wrapped and session.LOGIN.response_wrapped

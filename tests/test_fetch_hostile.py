@@ -18,7 +18,7 @@ import pytest
 from generator.errors import GeneratorError
 from generator.fetch import Fetcher, fetch
 
-from .conftest import SHARED, run_cli
+from .conftest import FIXTURES, run_cli
 
 _TINY = (
     b'<xsd:schema xmlns:xsd="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:tiny">'
@@ -169,9 +169,13 @@ def test_drift_against_a_hostile_url_refuses_too(site: _Site, tmp_path: Path) ->
         "/wsdl/": b'<a href="EvilAdminService.wsdl">Evil</a>',
         "/wsdl/EvilAdminService.wsdl": _wsdl(location),
     }
-    result = run_cli(
-        "drift", str(SHARED / "portabilling" / "mr100"), _url(site), "--interface", "admin"
+    # OLD is read before NEW is fetched; a small WSDL folder does (what it holds is not compared)
+    old = tmp_path / "old" / "admin"
+    old.mkdir(parents=True)
+    (old / "EdgeAdminService.wsdl").write_bytes(
+        (FIXTURES / "edge" / "EdgeAdminService.wsdl").read_bytes()
     )
+    result = run_cli("drift", str(old.parent), _url(site), "--interface", "admin")
     assert result.returncode == 2, result.stderr
     assert "admin/EvilAdminService.wsdl:4:" in result.stderr and "refused" in result.stderr
     assert not (tmp_path / "outside").exists()

@@ -7,16 +7,15 @@ from typing import Any
 
 import pytest
 
-from .conftest import SHARED, generate
+from .conftest import SHARED
 
 
 @pytest.fixture(scope="module")
-def mr100(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def mr100(generated_once: Any) -> Iterator[Any]:
     import importlib
     import sys
 
-    out = tmp_path_factory.mktemp("mr100")
-    generate(out, "pb100", "--cache", str(SHARED / "portabilling" / "mr100"))
+    out = generated_once("pb100", "--cache", str(SHARED / "portabilling" / "mr100")).parent
     sys.path.insert(0, str(out))
     importlib.invalidate_caches()
     from generator.simulator.server import serve
