@@ -84,3 +84,23 @@ def check_depth(root: etree._Element, limits: Limits) -> None:
         raise XmlRefused(
             f"the document nests deeper than {depth} levels (limit max_xml_depth)"
         )
+
+
+_BELOW: dict[int, etree.XPath] = {}
+
+
+def check_depth_below(el: etree._Element, level: int, limits: Limits) -> None:
+    """`check_depth` for the subtree of `el`, which sits at `level` (the root is level 1): for
+    streamed array items, which leave the tree before the whole document can be checked."""
+    depth = limits.max_xml_depth
+    if depth >= (2048 if limits.huge_text else _LIBXML2_DEPTH):
+        return
+    below = depth - level + 1  # levels below `el` that would be one too many
+    if below > 0:
+        query = _BELOW.get(below)
+        if query is None:
+            query = _BELOW[below] = etree.XPath("boolean(" + "/".join(["*"] * below) + ")")
+        if not query(el):
+            return
+    raise XmlRefused(f"the document nests deeper than {depth} levels (limit max_xml_depth)")
+

@@ -53,11 +53,13 @@ def _reader(response: httpx.Response, step: Send) -> BodyReader:
 
 
 def _buffered(response: httpx.Response, reader: BodyReader, step: Send) -> httpx.Response:
-    """The reply with its decoded body, as the decoders take it."""
+    """The reply with its decoded body, as the decoders take it. Headers are copied as the
+    bytes that arrived: a value that is not ASCII (a UTF-8 file name, a Latin-1 boundary) must
+    reach the decoders, which refuse or read it, rather than fail to be copied."""
     headers = [
         (k, v)
-        for k, v in response.headers.multi_items()
-        if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        for k, v in response.headers.raw
+        if k.lower() not in (b"content-encoding", b"content-length", b"transfer-encoding")
     ]
     return httpx.Response(
         response.status_code, headers=headers, content=reader.body(), request=step.request

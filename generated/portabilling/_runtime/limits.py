@@ -13,7 +13,7 @@ and named in the error that exceeding it raises:
 | `max_xml_depth` | 256 | libxml2's own default; the envelope adds 4 levels to a ~12-level reply |
 | `max_ref_objects` | 1 000 000 | elements materialised through SOAP multi-refs (`href`): legit replies expand each once |
 | `max_array_dims` | 32 | `soapenc:arrayType` ranks; real arrays have 1 or 2 |
-| `max_parts` | 64 | MIME parts of a SOAP-with-Attachments reply; a download has one or two |
+| `max_parts` | 64 | top-level MIME parts of a SOAP-with-Attachments reply; a download has one or two |
 | `huge_text` | False | libxml2 refuses text nodes over 10 MB unless lifted |
 
 The overall deadline of a call is its `timeout` (the client's, or `with_options(timeout=...)`):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
+import re
 from email.message import Message
 from typing import Any
 
@@ -40,7 +41,7 @@ def decode_reply(
     anything that is not a SOAP envelope is a transport error, and an HTTP error status never
     decodes as a success (a 500 must carry a fault). `strict`: see `decode_envelope`."""
     status = response.status_code
-    if "multipart/related" in response.headers.get("content-type", ""):
+    if "multipart/related" in response.headers.get("content-type", "").lower():
         if status not in (200, 500):
             raise TransportError(
                 "unexpected HTTP reply", operation=op.qualified_name, status=status
@@ -83,8 +84,11 @@ def _split_multipart(
 ) -> tuple[bytes, Attachments]:
     """SOAP with Attachments: the root part is the envelope; `cid:` hrefs name the other parts.
 
-    At most `limits.max_parts` parts are read; anything the MIME parser cannot make sense of is
-    a DecodeError."""
+    The top level is split here (RFC 2046 delimiter lines), at most `limits.max_parts` parts;
+    only each part's headers go to the MIME parser, so a part that is itself multipart stays
+    one opaque part instead of being parsed part by part (a nested multipart of a million tiny
+    parts would otherwise cost minutes under any `max_parts`). Anything the parser cannot make
+    sense of is a DecodeError."""
     where = op.qualified_name
     ctype = response.headers.get("content-type", "")
     header = Message()
@@ -92,19 +96,22 @@ def _split_multipart(
     boundary = header.get_boundary()
     if not boundary or not boundary.isascii() or not boundary.isprintable():
         raise DecodeError(
-            "multipart reply without a usable (ASCII) boundary", operation=where, excerpt=ctype
+            "multipart reply without a usable boundary (missing, empty or not ASCII)",
+            operation=where,
+            excerpt=ctype,
         )
-    content = response.content
-    if content.count(b"--" + boundary.encode("ascii")) - 1 > limits.max_parts:
+    raw_parts = _mime_parts(response.content, boundary.encode("ascii"), limits.max_parts)
+    if raw_parts is None:
         raise DecodeError(
             f"multipart reply with more than {limits.max_parts} parts (limit max_parts)",
             operation=where,
         )
+    if not raw_parts:
+        raise DecodeError("multipart reply without parts", operation=where)
     try:
-        raw = b"Content-Type: " + ctype.encode("ascii") + b"\r\n\r\n"
-        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(raw + content)
-        parts = [p for p in message.iter_parts()] if message.is_multipart() else []
-        envelope = parts[0].get_payload(decode=True) if parts else None
+        parser = email.parser.BytesHeaderParser(policy=email.policy.HTTP)
+        parts = [parser.parsebytes(raw) for raw in raw_parts]
+        envelope = parts[0].get_payload(decode=True)
         attachments: Attachments = {}
         for part in parts[1:]:
             cid = (part.get("content-id") or "").strip().strip("<>")
@@ -114,12 +121,35 @@ def _split_multipart(
     except (ValueError, LookupError, TypeError, IndexError, UnicodeError) as exc:
         error = DecodeError(f"malformed multipart reply ({type(exc).__name__})", operation=where)
     else:
-        if not parts:
-            raise DecodeError("multipart reply without parts", operation=where)
-        if not isinstance(envelope, bytes):
+        if not isinstance(envelope, bytes) or not envelope.strip():
             raise DecodeError("multipart reply without a SOAP envelope", operation=where)
         return envelope, attachments
     raise error  # outside the handler: the reply is not chained to it
+
+
+def _mime_parts(content: bytes, boundary: bytes, max_parts: int) -> list[bytes] | None:
+    """The top-level parts of a multipart body (headers and content each), or None when there
+    are more than `max_parts`. A delimiter is `--boundary` at the start of a line, followed by
+    optional blanks and the line end; `--boundary--` closes the body (a body left unclosed ends
+    where the bytes do). The CRLF before a delimiter belongs to it, not to the part."""
+    marker = re.compile(b"--" + re.escape(boundary) + rb"(--)?[ \t]*(?:\r?\n|\Z)")
+    parts: list[bytes] = []
+    begun = -1  # where the current part's bytes begin (-1: still in the preamble)
+    for found in marker.finditer(content):
+        at = found.start()
+        if at > 0 and content[at - 1 : at] != b"\n":
+            continue  # the boundary text inside a line is no delimiter
+        if begun >= 0:
+            stop = at - 2 if content[at - 2 : at] == b"\r\n" else max(at - 1, begun)
+            parts.append(content[begun:stop])
+            if len(parts) > max_parts:
+                return None
+        if found.group(1):
+            return parts
+        begun = found.end()
+    if begun >= 0:
+        parts.append(content[begun:])
+    return parts if len(parts) <= max_parts else None
 
 
 def decode_envelope(

@@ -21,7 +21,14 @@ from . import tolerant
 from .operation import Operation
 from .soap_decode import Doc, is_array, struct_data
 from .soap_plan import ARRAY_TYPE, plan_for
-from .xmlparse import XmlLimits, XmlRefused, check_depth, check_size_and_doctype, parse
+from .xmlparse import (
+    XmlLimits,
+    XmlRefused,
+    check_depth,
+    check_depth_below,
+    check_size_and_doctype,
+    parse,
+)
 
 STREAM_ABOVE = 8 * 1024 * 1024
 
@@ -65,6 +72,7 @@ def parse_streaming(
     )
     doc = Doc(None, scan_base64=False)  # no multi-refs, no base64: the ordinary path takes those
     arrays: dict[Any, tuple[type | None, list[Any]]] = {}
+    levels: dict[Any, int] = {}  # array -> the level of its items (the root is level 1)
     try:
         for _, el in events:
             parent = el.getparent()
@@ -76,9 +84,12 @@ def parse_streaming(
                 if outer is not None and outer.tag.rpartition("}")[2] == "item":
                     continue  # an array inside an array item: decoded with that item
                 found = arrays[parent] = (_streamable_item(op, parent), [])
+                levels[parent] = sum(1 for _ in parent.iterancestors()) + 2  # the items' level
             item_class, items = found
             if item_class is None:
                 continue
+            # the item leaves the tree once decoded, so the final depth check cannot see it
+            check_depth_below(el, levels[parent], limits)
             # typed at once, so only one item's plain data is alive at a time; an item that
             # does not fit is repaired on its own
             items.append(

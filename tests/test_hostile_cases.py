@@ -1,0 +1,253 @@
+"""More of issue 13's cases over real sockets: multipart replies (HTTP status, boundary, parts),
+XML depth on both SOAP parse paths, bad requests that never reach SOAP::Lite, and DEBUG logs
+free of secrets.
+
+Replies that PortaBilling's SOAP::Lite cannot produce (MIME parts, hostile nesting) come from
+tests/hostile_server.py; requests go to the simulator's SOAP::Lite front (the `sim` fixture).
+Limits are lowered in `Limits(...)` so that every payload stays small.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from .conftest import ROOT
+from .hostile_server import Hostile, hostile, reply
+
+SID = "sid-cases-0123456789"
+
+_ENV = (
+    '<?xml version="1.0" encoding="UTF-8"?><soap:Envelope '
+    'xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" '
+    'xmlns:soapenc="http://schemas.xmlsoap.org/soap/encoding/" '
+    'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+    'xmlns:xsd="http://www.w3.org/2001/XMLSchema"><soap:Body>{}</soap:Body></soap:Envelope>'
+)
+_INFO = _ENV.format(
+    '<ns:get_account_infoResponse xmlns:ns="urn:x"><r><account_info><i_account>7</i_account>'
+    "</account_info></r></ns:get_account_infoResponse>"
+).encode()
+_FAULT = _ENV.format(
+    "<soap:Fault><faultcode>soap:Server.Account.get_account_info.not_found</faultcode>"
+    "<faultstring>no such account</faultstring></soap:Fault>"
+).encode()
+
+
+@pytest.fixture(autouse=True)
+def _pkg(importer: Any) -> None:
+    importer(ROOT / "generated", "portabilling")
+
+
+@pytest.fixture
+def server() -> Iterator[Hostile]:
+    with hostile() as running:
+        yield running
+
+
+def _client(server: Hostile, transport: str = "soap", **kw: Any) -> Any:
+    from portabilling import AdminClient
+
+    kw.setdefault("session_id", SID)
+    kw.setdefault("retries", 0)
+    return AdminClient(server.url, transport=transport, **kw)
+
+
+def _raw_reply(status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> bytes:
+    """An HTTP/1.1 answer with header bytes exactly as given (not necessarily ASCII)."""
+    lines = [b"HTTP/1.1 %d X" % status, b"Content-Length: %d" % len(body)]
+    lines += [k + b": " + v for k, v in headers]
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+def _multipart(envelope: bytes, *attachments: bytes, boundary: bytes = b"b1") -> bytes:
+    """A SOAP-with-Attachments body: the envelope, then one part per attachment (`<a0>`, ...)."""
+    out = b"--" + boundary + b"\r\nContent-Type: text/xml\r\nContent-ID: <root>\r\n\r\n" + envelope
+    for n, data in enumerate(attachments):
+        out += (
+            b"\r\n--" + boundary + b"\r\nContent-Type: application/octet-stream\r\n"
+            b"Content-Transfer-Encoding: binary\r\nContent-ID: <a%d>\r\n\r\n" % n + data
+        )
+    return out + b"\r\n--" + boundary + b"--\r\n"
+
+
+_RELATED = b'multipart/related; boundary=b1; type="text/xml"; start="<root>"'
+
+
+def _serve(server: Hostile, status: int, body: bytes, ctype: bytes = _RELATED) -> None:
+    server.script = lambda request: [_raw_reply(status, [(b"Content-Type", ctype)], body)]
+
+
+# ---- 1. a multipart reply with an HTTP error status is never a success -------------------------
+
+
+@pytest.mark.parametrize("transport", ["soap", "json"])
+def test_multipart_reply_with_http_500_is_never_a_success(server: Hostile, transport: str) -> None:
+    from portabilling import DecodeError, Fault, NotFound, TransportError
+
+    # the control: the same message with HTTP 200 is a success over SOAP
+    _serve(server, 200, _multipart(_INFO, b"%PDF"))
+    with _client(server, transport) as client:
+        if transport == "soap":
+            assert client.account.get_account_info(i_account=7).account_info.i_account == 7
+        else:  # the JSON API never answers in MIME parts
+            with pytest.raises(DecodeError):
+                client.account.get_account_info(i_account=7)
+    # HTTP 500 whose envelope is a success: not a fault, not a result either
+    _serve(server, 500, _multipart(_INFO, b"%PDF"))
+    with _client(server, transport) as client, pytest.raises(TransportError) as caught:
+        client.account.get_account_info(i_account=7)
+    assert caught.value.status == 500 and not isinstance(caught.value, Fault)
+    # HTTP 500 whose envelope is a fault: that fault (the JSON API has no such reply: an error)
+    _serve(server, 500, _multipart(_FAULT, b"%PDF"))
+    with _client(server, transport) as client:
+        if transport == "soap":
+            with pytest.raises(NotFound) as fault:
+                client.account.get_account_info(i_account=7)
+            assert fault.value.faultcode == "Server.Account.get_account_info.not_found"
+        else:
+            with pytest.raises(TransportError) as caught:
+                client.account.get_account_info(i_account=7)
+            assert caught.value.status == 500
+    # other error statuses never reach the decoder
+    for status in (400, 503):
+        _serve(server, status, _multipart(_INFO))
+        with _client(server, transport) as client, pytest.raises(TransportError) as caught:
+            client.account.get_account_info(i_account=7)
+        assert caught.value.status == status and not isinstance(caught.value, Fault)
+
+
+# ---- 2. a boundary that cannot be used -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "ctype",
+    [
+        "multipart/related; boundary=bé".encode(),  # UTF-8
+        "multipart/related; boundary=bé".encode("latin-1"),  # not even UTF-8
+        b"multipart/related; boundary=b\x01",
+        b'multipart/related; type="text/xml"',  # missing
+        b'multipart/related; boundary=""',  # empty
+        b"multipart/related; boundary=",
+    ],
+)
+def test_multipart_boundary_that_cannot_be_used_is_a_decode_error(
+    server: Hostile, ctype: bytes
+) -> None:
+    from portabilling import DecodeError
+
+    boundary = ctype.partition(b"boundary=")[2].strip(b'"') or b"b1"
+    _serve(server, 200, _multipart(_INFO, b"%PDF", boundary=boundary), ctype)
+    with _client(server) as client, pytest.raises(DecodeError) as caught:
+        client.account.get_account_info(i_account=7)
+    assert "boundary" in str(caught.value)
+    assert caught.value.__cause__ is None and caught.value.__context__ is None
+
+
+def test_headers_that_are_not_ascii_reach_the_decoders(server: Hostile) -> None:
+    """The reply is copied after it is read (decompressed, bounded): header values that are
+    not ASCII must survive that copy, and media types match whatever their case."""
+    pdf = (
+        bytes(range(256)) * 2 + b"\r\n--b\r\n\r" + b"\n--b1x\n"
+    )  # every byte, line ends, near-delimiters
+    envelope = _ENV.format(
+        '<get_invoice_pdfResponse xmlns="http://portaone.com/Porta/SOAP/Invoice"><s-gensym3>'
+        '<file href="cid:a0"/></s-gensym3></get_invoice_pdfResponse>'
+    ).encode()
+    headers = [(b"Content-Type", b"Multipart/Related; boundary=b1"), (b"X-Note", "café".encode())]
+    server.script = lambda request: [_raw_reply(200, headers, _multipart(envelope, pdf))]
+    with _client(server) as client:
+        assert client.invoice.get_invoice_pdf(i_invoice=1).file == pdf
+    # the JSON API's download: a UTF-8 file name in Content-Disposition
+    disposition = "attachment; filename*=UTF-8''rechnung-%C3%A4.pdf; x=ä".encode()
+    headers = [
+        (b"Content-Type", b"application/pdf"),
+        (b"Content-Disposition", disposition),
+        (b"Server", "PortaBilling ü".encode()),
+    ]
+    server.script = lambda request: [_raw_reply(200, headers, pdf)]
+    with _client(server, "json") as client:
+        result = client.invoice.get_invoice_pdf(i_invoice=1)
+    assert result.file == pdf and result.file_name == "rechnung-ä.pdf"
+
+
+# ---- 3. max_xml_depth and max_parts, each just under and just over -----------------------------
+
+
+def _listing(chain: int) -> bytes:
+    """An account list whose second item holds an undeclared element nested `chain` deep:
+    Envelope 1, Body 2, response 3, part 4, account_list 5, item 6, so the deepest element
+    is at level 6 + chain. Enough bytes of it to be streamed once STREAM_ABOVE is lowered."""
+    deep = "<x>" * chain + "</x>" * chain
+    items = "".join(
+        f"<item><i_account>{n}</i_account><id>a{n}</id>{deep if n == 1 else ''}</item>"
+        for n in range(3)
+    )
+    return _ENV.format(
+        '<ns:get_account_listResponse xmlns:ns="urn:x"><r>'
+        '<account_list soapenc:arrayType="ns:AccountInfo[3]" xsi:type="soapenc:Array">'
+        f"{items}</account_list><total>3</total></r></ns:get_account_listResponse>"
+    ).encode()
+
+
+@pytest.mark.parametrize("path", ["tree", "streaming"])
+def test_max_xml_depth_on_both_parse_paths(
+    server: Hostile, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from portabilling import DecodeError, Limits
+    from portabilling._runtime import soap_stream
+
+    streamed: list[int] = []
+    real = soap_stream.parse_streaming
+
+    def spy(*args: Any) -> Any:
+        streamed.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(soap_stream, "parse_streaming", spy)
+    if path == "streaming":  # streamed from its first byte, not from 8 MB
+        monkeypatch.setattr(soap_stream, "STREAM_ABOVE", 0)
+    limits = Limits(max_xml_depth=20)
+    server.script = lambda request: [
+        reply(_listing(14), 200, "text/xml")
+    ]  # level 20: at the limit
+    with _client(server, limits=limits) as client:
+        result = client.account.get_account_list()
+    assert [a.i_account for a in result.account_list] == [0, 1, 2]
+    server.script = lambda request: [reply(_listing(15), 200, "text/xml")]  # level 21
+    with _client(server, limits=limits) as client, pytest.raises(DecodeError) as caught:
+        client.account.get_account_list()
+    assert "max_xml_depth" in str(caught.value) and caught.value.__context__ is None
+    assert len(streamed) == (2 if path == "streaming" else 0)
+
+
+def test_max_parts_counts_the_parts_of_a_multipart_reply(server: Hostile) -> None:
+    from portabilling import DecodeError, Limits
+
+    envelope = _ENV.format(
+        '<get_invoice_pdfResponse xmlns="http://portaone.com/Porta/SOAP/Invoice"><s-gensym3>'
+        '<file href="cid:a1"/></s-gensym3></get_invoice_pdfResponse>'
+    ).encode()
+    limits = Limits(max_parts=3)
+    _serve(server, 200, _multipart(envelope, b"zero", b"one"))  # three parts: the limit
+    with _client(server, limits=limits) as client:
+        assert client.invoice.get_invoice_pdf(i_invoice=1).file == b"one"
+    _serve(server, 200, _multipart(envelope, b"zero", b"one", b"two"))
+    with _client(server, limits=limits) as client, pytest.raises(DecodeError) as caught:
+        client.invoice.get_invoice_pdf(i_invoice=1)
+    assert "max_parts" in str(caught.value)
+    # a part that is itself multipart is one part, its content kept as it came: its own parts
+    # are neither counted nor parsed (a million tiny ones would cost minutes to parse)
+    inner = b"".join(b"--in\r\nContent-Type: text/plain\r\n\r\n%d\r\n" % n for n in range(500))
+    inner += b"--in--"
+    nested = _multipart(envelope.replace(b"cid:a1", b"cid:n"), b"zero").replace(
+        b"--b1--",
+        b"--b1\r\nContent-Type: multipart/mixed; boundary=in\r\nContent-ID: <n>\r\n\r\n"
+        + inner
+        + b"\r\n--b1--",
+    )
+    _serve(server, 200, nested)
+    with _client(server, limits=limits) as client:
+        assert client.invoice.get_invoice_pdf(i_invoice=1).file == inner
