@@ -9,7 +9,10 @@ Limits are lowered in `Limits(...)` so that every payload stays small.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -251,3 +254,125 @@ def test_max_parts_counts_the_parts_of_a_multipart_reply(server: Hostile) -> Non
     _serve(server, 200, nested)
     with _client(server, limits=limits) as client:
         assert client.invoice.get_invoice_pdf(i_invoice=1).file == inner
+
+
+# ---- 4. bad SOAP (and JSON) requests never leave the client --------------------------------------
+
+
+def _bad_requests() -> list[tuple[str, str, dict[str, Any], str]]:
+    from portabilling.types import AccountInfo, CustomerInfo
+
+    overflow = datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-5)))
+    return [
+        (
+            "account",
+            "update_account",
+            {"account_info": AccountInfo(credit_limit=float("nan"))},
+            "NaN",
+        ),
+        (
+            "account",
+            "update_account",
+            {"account_info": AccountInfo(balance=float("-inf"))},
+            "infinity",
+        ),
+        ("account", "add_account", {"account_info": CustomerInfo(name="x")}, "got CustomerInfo"),
+        ("account", "get_account_info", {"i_account": "1 OR 1=1"}, "expected int | None, got str"),
+        ("account", "add_account", {"account_info": None}, "not nillable"),
+        (
+            "account",
+            "update_account",
+            {"account_info": AccountInfo(note="bell\x07")},
+            "control characters",
+        ),
+        (
+            "account",
+            "update_account",
+            {"account_info": AccountInfo(note="a\udc00")},
+            "lone surrogate",
+        ),
+        (
+            "currency",
+            "convert_amount",
+            {"amount": Decimal("NaN"), "from_": "USD", "to": "EUR"},
+            "NaN",
+        ),
+        ("account", "update_account", {"account_info": AccountInfo(last_usage=overflow)}, "UTC"),
+    ]
+
+
+def _counting(sim: Any) -> list[str]:
+    """Every request the simulator's front receives (SOAP goes through it to SOAP::Lite)."""
+    seen: list[str] = []
+
+    def inject(handler: Any, path: str, body: bytes) -> bool:
+        seen.append(path)
+        return False  # served as usual
+
+    sim.server.inject = inject
+    return seen
+
+
+@pytest.mark.parametrize("transport", ["soap", "json"])
+def test_bad_requests_never_leave_either_client(sim: Any, transport: str) -> None:
+    """Not even the login goes out for a request that is refused: the client has credentials
+    and no session, so the first call would log in."""
+    from portabilling import AdminClient, AsyncAdminClient, EncodeError
+
+    seen = _counting(sim)
+    cases = _bad_requests()
+    extra = {"note": float("nan")}  # undeclared parameters are checked the same way
+
+    def check(error: EncodeError, method: str, words: str) -> None:
+        assert str(error).split(": ")[0].endswith(f".{method}"), str(error)
+        assert words in str(error), str(error)
+        assert error.__context__ is None and error.__cause__ is None
+
+    with AdminClient(sim.url, transport=transport, login="admin", password="secret") as client:
+        for service, method, fields, words in cases:
+            with pytest.raises(EncodeError) as caught:
+                getattr(getattr(client, service), method)(**fields)
+            check(caught.value, method, words)
+        with pytest.raises(EncodeError) as caught:
+            client.account.with_options(extra_params=extra).get_account_info(i_account=1)
+        check(caught.value, "get_account_info", "extra parameter note: NaN")
+
+    async def main() -> None:
+        async with AsyncAdminClient(
+            sim.url, transport=transport, login="admin", password="secret"
+        ) as client:
+            for service, method, fields, words in cases:
+                with pytest.raises(EncodeError) as caught:
+                    await getattr(getattr(client, service), method)(**fields)
+                check(caught.value, method, words)
+
+    asyncio.run(main())
+    assert seen == [] and sim.sim.calls == []
+    # the control: a good request from the same client goes out (login, call, logout)
+    with AdminClient(sim.url, transport=transport, login="admin", password="secret") as client:
+        assert client.customer.get_customer_list().customer_list == []
+    assert [c.method for c in sim.sim.calls] == ["login", "get_customer_list", "logout"]
+    assert all(c.transport == transport for c in sim.sim.calls)
+
+
+def test_auth_values_json_cannot_carry_are_refused_before_sending(server: Hostile) -> None:
+    """What SOAP refuses in auth_info, JSON refuses too; an access token that cannot go in an
+    Authorization header is an EncodeError, not a raw UnicodeEncodeError or a failed connection."""
+    from portabilling import EncodeError
+
+    server.script = lambda request: [reply(b"{}")]
+    for transport in ("soap", "json"):
+        for session_id in ("s\x00x", "s\udc00"):
+            with (
+                _client(server, transport, session_id=session_id) as client,
+                pytest.raises(EncodeError, match=r"session_id: contains characters XML 1\.0"),
+            ):
+                client.account.get_account_info(i_account=1)
+    for token in ("tök-1", "a\r\nX-Injected: 1", "a b"):
+        with (
+            _client(server, "json", session_id=None, access_token=token, json_style="bearer") as c,
+            pytest.raises(EncodeError, match="access_token: an Authorization header") as caught,
+        ):
+            c.account.get_account_info(i_account=1)
+        assert token not in str(caught.value) and caught.value.__context__ is None
+    assert server.requests == []

@@ -6,6 +6,7 @@ exception); the session's state and its login/logout requests. `client.py` drive
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -15,13 +16,14 @@ import httpx
 
 from . import jsonapi, soap_encode, soap_reply, tolerant
 from .deviations import Deviation
-from .errors import AuthError, UnsupportedOperation
+from .errors import AuthError, EncodeError, UnsupportedOperation
 from .files import file_response, is_attachment
 from .flow import BodyRefused, Send
 from .limits import BodyReader, Limits
 from .operation import Operation
 from .redact import mask_url
 from .service import DEFAULT_OPTIONS, CallOptions, build_request, check_extra
+from .soap_text import NOT_XML, not_xml
 from .struct import UNSET
 from .xmlparse import DEFAULT_LIMITS, XmlLimits
 
@@ -62,6 +64,17 @@ def _buffered(response: httpx.Response, reader: BodyReader, step: Send) -> httpx
     return httpx.Response(
         response.status_code, headers=headers, content=reader.body(), request=step.request
     )
+
+
+_BEARER = re.compile(r"[!-~]+\Z")  # what an Authorization header can carry as it is
+
+
+def _check_auth(auth: dict[str, str], op: Operation[Any, Any]) -> None:
+    """auth_info over JSON: what SOAP refuses (characters XML 1.0 cannot carry), JSON does not
+    send either; the same client must behave the same on both transports."""
+    for key, value in auth.items():
+        if NOT_XML.search(value):
+            raise EncodeError(f"{key}: {not_xml(value)}", operation=op.qualified_name)
 
 
 class _Core:
@@ -224,9 +237,15 @@ class _Core:
             )
         url = self._url(f"/rest/{op.service}/{op.name}")
         params = jsonapi.encode_params(request, op.qualified_name, extra)
+        _check_auth(auth, op)
         if self.json_style == "bearer" and (self._access_token or not op.auth):
             headers = {"Content-Type": "application/json", "Accept-Encoding": _ACCEPT_ENCODING}
             if op.auth and self._access_token:
+                if not _BEARER.match(self._access_token):
+                    raise EncodeError(
+                        "access_token: an Authorization header takes printable ASCII without blanks",
+                        operation=op.qualified_name,
+                    )
                 headers["Authorization"] = f"Bearer {self._access_token}"
             return httpx.Request(
                 "POST",

@@ -82,6 +82,8 @@ def call_flow(
     if core._is_logout(op):  # never log in only to log out
         return (yield from send_flow(core, op, request, options, deadline))
     if core._wants_login(op):
+        # a request that cannot be sent is refused before it costs a login (nothing goes out)
+        core.build_request(op, request, options)
         yield LogIn(None, core._login_generation, deadline)
     stale = core._credential()  # read before sending: a fault must not blame a newer session
     generation = core._login_generation

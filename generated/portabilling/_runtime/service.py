@@ -20,6 +20,7 @@ import msgspec
 from .errors import DecodeError, EncodeError
 from .operation import Operation
 from .struct import UNSET, UnsetType
+from .validate import check_untyped
 
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
@@ -84,6 +85,8 @@ def check_extra(op: Operation[Any, Any], extra: dict[str, Any]) -> None:
                 operation=op.qualified_name,
             )
         _check_value(op, value, name, 0)
+        # the value checks of request fields too: over JSON a NaN would go out as `null`
+        check_untyped(value, f"extra parameter {name}", op.qualified_name)
 
 
 def _check_value(op: Operation[Any, Any], value: Any, path: str, depth: int) -> None:

@@ -26,6 +26,21 @@ NEEDS_CARE = re.compile('[&<>"\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uf
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;", '"': "&quot;"})
 
 
+def not_xml(value: str) -> str:
+    """Why `value` cannot go over XML 1.0, for an error message ("" when it can)."""
+    found = NOT_XML.search(value)
+    if found is None:
+        return ""
+    char = found.group()
+    if "\ud800" <= char <= "\udfff":
+        kind = "a lone surrogate"
+    elif char in "\ufffe\uffff":
+        kind = "a noncharacter"
+    else:
+        kind = "control characters"
+    return f"contains characters XML 1.0 cannot carry ({kind})"
+
+
 class Unsendable(ValueError):
     """A value no XSD text can carry; the encoder names the field."""
 
@@ -34,7 +49,7 @@ def text(value: Any) -> str:
     """Any simple value as XSD text, strings escaped; `Unsendable` if it has none."""
     if isinstance(value, str):
         if NOT_XML.search(value):
-            raise Unsendable("contains characters XML 1.0 cannot carry (control characters)")
+            raise Unsendable(not_xml(value))
         return value.translate(_ESCAPES)
     if isinstance(value, bool):
         return "true" if value else "false"

@@ -36,9 +36,8 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from .errors import EncodeError
+from .soap_text import NOT_XML, not_xml
 
-# Characters XML 1.0 cannot carry at all, even escaped.
-NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _NONE = type(None)
 _MAX_SHAPES = 256  # per class: odd inputs must not grow the cache without bound
 
@@ -236,6 +235,18 @@ def suspect_json(text: bytes) -> bool:
     return text.find(b"\xef") >= 0 and (
         text.find(b"\xef\xbf\xbe") >= 0 or text.find(b"\xef\xbf\xbf") >= 0
     )
+
+
+def check_untyped(value: Any, path: str, operation: str) -> None:
+    """The checks of an untyped (`Any`) field for a value no struct declares, such as an extra
+    parameter: NaN, infinity, characters XML 1.0 cannot carry, datetimes UTC cannot express."""
+    try:
+        _untyped(value, path, [])
+    except _Bad as bad:
+        error = EncodeError(f"{bad.path}: {bad.message}", operation=operation)
+    else:
+        return
+    raise error  # outside the handler: no chained exception holding the value
 
 
 def check_kinds(
@@ -556,7 +567,7 @@ def _explain_value(value: Any, field: Field, path: str) -> None:
         _untyped(value, path, [])
     elif look == _STRING:
         if NOT_XML.search(value):
-            raise _Bad(path, "contains characters XML 1.0 cannot carry (control characters)")
+            raise _Bad(path, not_xml(value))
     elif look in (_FLOAT, _DECIMAL):
         if not (math.isfinite(value) if look == _FLOAT else value.is_finite()):
             raise _Bad(path, "NaN and infinity cannot be sent")
@@ -596,7 +607,7 @@ def _untyped(value: Any, path: str, strings: list[str] | None, depth: int = 0) -
             _untyped(item, f"{path}[{i}]", strings, depth + 1)
     elif isinstance(value, str):
         if NOT_XML.search(value):
-            raise _Bad(path, "contains characters XML 1.0 cannot carry (control characters)")
+            raise _Bad(path, not_xml(value))
     elif isinstance(value, float | Decimal):
         if not (math.isfinite(value) if isinstance(value, float) else value.is_finite()):
             raise _Bad(path, "NaN and infinity cannot be sent")
