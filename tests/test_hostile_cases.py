@@ -10,6 +10,7 @@ Limits are lowered in `Limits(...)` so that every payload stays small.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -376,3 +377,127 @@ def test_auth_values_json_cannot_carry_are_refused_before_sending(server: Hostil
             c.account.get_account_info(i_account=1)
         assert token not in str(caught.value) and caught.value.__context__ is None
     assert server.requests == []
+
+
+# ---- 5. DEBUG logs and exceptions free of secrets -----------------------------------------------
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def texts(self) -> Iterator[str]:
+        formatter = logging.Formatter()
+        for r in self.records:
+            yield r.getMessage()
+            yield str(r.msg)
+            yield repr(r.args)
+            if r.exc_info:
+                yield formatter.formatException(r.exc_info)
+
+
+@pytest.fixture
+def debug_logs() -> Iterator[_Records]:
+    handler = _Records()
+    loggers = [logging.getLogger(n) for n in ("portabilling", "httpx", "httpcore")]
+    levels = [log.level for log in loggers]
+    for log in loggers:
+        log.setLevel(logging.DEBUG)
+        log.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        for log, level in zip(loggers, levels, strict=True):
+            log.removeHandler(handler)
+            log.setLevel(level)
+
+
+def _chain(error: BaseException | None) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    todo = [error]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        todo += [e.__cause__, e.__context__]
+
+
+@pytest.mark.parametrize(
+    ("transport", "kind"),
+    [
+        ("json", "password"),
+        ("soap", "password"),
+        ("json", "token"),
+        ("soap", "token"),
+        ("json", "bearer"),
+        ("soap", "async"),
+        ("json", "async"),
+    ],
+)
+def test_debug_logs_and_errors_carry_no_secret(
+    sim: Any, debug_logs: _Records, transport: str, kind: str
+) -> None:
+    """A login, a call, a fault and a failed re-login, logged at DEBUG (ours, httpx, httpcore):
+    no password, token, session id or Authorization value in any record or raised exception."""
+    from portabilling import AdminClient, AsyncAdminClient, AuthError, NotFound
+
+    password, token = "pw-Dbg-7f3a91", "tok-Dbg-c0ffee"
+    sim.sim.users.entries["dbg"] = (password, token, None)
+    url = sim.url.replace("http://", "http://proxy:URL-pw-5150@")  # a proxy's credentials
+    creds: dict[str, Any] = {"login": "dbg"}
+    creds.update({"token": token} if kind == "token" else {"password": password})
+    if kind == "bearer":  # a session from an earlier login, sent as `Authorization: Bearer`
+        with AdminClient(sim.url, transport="json", **creds) as first:
+            first.customer.get_customer_list()
+            access = first._session_id
+        creds.update(access_token=access, json_style="bearer")
+    errors: list[BaseException] = []
+
+    def refuse_relogin() -> None:
+        sim.sim.users.entries["dbg"] = ("pw-changed", "tok-changed", None)
+        sim.sim.expire_sessions()
+
+    def run() -> None:
+        with AdminClient(url, transport=transport, **creds) as client:
+            client.customer.get_customer_list()  # logs in first (bearer: already in)
+            with pytest.raises(NotFound) as fault:
+                client.account.get_account_info(i_account=424242)
+            errors.append(fault.value)
+            refuse_relogin()
+            with pytest.raises(AuthError) as auth:
+                client.customer.get_customer_list()
+            errors.append(auth.value)
+
+    async def run_async() -> None:
+        async with AsyncAdminClient(url, transport=transport, **creds) as client:
+            await client.customer.get_customer_list()
+            with pytest.raises(NotFound) as fault:
+                await client.account.get_account_info(i_account=424242)
+            errors.append(fault.value)
+            refuse_relogin()
+            with pytest.raises(AuthError) as auth:
+                await client.customer.get_customer_list()
+            errors.append(auth.value)
+
+    asyncio.run(run_async()) if kind == "async" else run()
+    methods = [c.method for c in sim.sim.calls]
+    assert methods.count("get_account_info") == 1 and "login" in methods
+    sessions = {
+        str(v) for c in sim.sim.calls for k, v in c.auth_info.items() if k != "login"
+    } | set(sim.sim.sessions)
+    assert sessions, "no session was used: the test would prove nothing"
+    secrets = {password, token, "URL-pw-5150", *sessions}
+    secrets |= {f"Bearer {s}" for s in sessions}
+    assert len(debug_logs.records) > 10  # DEBUG logging was on (httpcore logs every step)
+    texts = list(debug_logs.texts())
+    for error in errors:
+        for e in _chain(error):
+            texts += [str(e), repr(e), repr(e.args)]
+    leaks = sorted({s for s in secrets for text in texts if s in text})
+    assert leaks == [], [t for t in texts if any(s in t for s in leaks)][:3]

@@ -6,6 +6,7 @@ exception); the session's state and its login/logout requests. `client.py` drive
 
 from __future__ import annotations
 
+import base64
 import re
 from collections import deque
 from collections.abc import Callable
@@ -142,6 +143,13 @@ class _Core:
         self._access_token = access_token
         self._owns_session = False
         self._urls: dict[str, httpx.URL] = {}
+        # credentials in the URL (a proxy's basic auth) go in a header, never in the request's
+        # URL, which httpx logs at INFO
+        userinfo = httpx.URL(self.base_url)
+        self._basic_auth: str | None = None
+        if userinfo.userinfo:
+            pair = f"{userinfo.username}:{userinfo.password}".encode()
+            self._basic_auth = "Basic " + base64.b64encode(pair).decode("ascii")
 
     @classmethod
     def _with_default_port(cls, base_url: str) -> str:
@@ -210,8 +218,16 @@ class _Core:
         if url is None:
             if len(self._urls) >= 4096:
                 self._urls.clear()
-            url = self._urls[text] = httpx.URL(text)
+            url = httpx.URL(text)
+            if url.userinfo:  # sent as `Authorization: Basic` instead (see __init__)
+                url = url.copy_with(userinfo=b"")
+            self._urls[text] = url
         return url
+
+    def _with_basic_auth(self, headers: dict[str, str]) -> dict[str, str]:
+        if self._basic_auth is not None and "Authorization" not in headers:
+            headers["Authorization"] = self._basic_auth
+        return headers
 
     def build_request(
         self, op: Operation[Any, Any], request: Any, options: CallOptions = DEFAULT_OPTIONS
@@ -228,11 +244,13 @@ class _Core:
                 "POST",
                 self._url(op.endpoint_path),
                 content=soap_encode.encode_envelope(op, request, auth, extra),
-                headers={
-                    "Content-Type": "text/xml; charset=utf-8",
-                    "SOAPAction": f'"{op.soap_action or f"{op.namespace}#{op.name}"}"',
-                    "Accept-Encoding": _ACCEPT_ENCODING,
-                },
+                headers=self._with_basic_auth(
+                    {
+                        "Content-Type": "text/xml; charset=utf-8",
+                        "SOAPAction": f'"{op.soap_action or f"{op.namespace}#{op.name}"}"',
+                        "Accept-Encoding": _ACCEPT_ENCODING,
+                    }
+                ),
                 extensions=extensions,
             )
         url = self._url(f"/rest/{op.service}/{op.name}")
@@ -251,7 +269,7 @@ class _Core:
                 "POST",
                 url,
                 content=b'{"params":' + params + b"}",
-                headers=headers,
+                headers=self._with_basic_auth(headers),
                 extensions=extensions,
             )
         data = {"params": params.decode("utf-8")}
@@ -261,7 +279,7 @@ class _Core:
             "POST",
             url,
             data=data,
-            headers={"Accept-Encoding": _ACCEPT_ENCODING},
+            headers=self._with_basic_auth({"Accept-Encoding": _ACCEPT_ENCODING}),
             extensions=extensions,
         )
 
