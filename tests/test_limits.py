@@ -1,4 +1,5 @@
-"""The reply limits' own parts, property-based: the bounded body reader and the JSON depth scan.
+"""The reply limits' own parts, property-based: the bounded body reader, the JSON depth scan and
+the multipart splitter.
 
 Over real sockets (a server sending bombs, drips and endless bodies) in tests/test_hostile.py.
 """
@@ -12,7 +13,7 @@ import zlib
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from .conftest import ROOT
@@ -132,3 +133,56 @@ def test_limits_refuse_nonsense() -> None:
 
     with pytest.raises(ValueError, match="max_bytes must be a positive integer"):
         Limits(max_bytes=0)
+
+
+# ---- multipart parts ----------------------------------------------------------------------------
+
+_PART = st.binary(max_size=300) | st.lists(
+    st.sampled_from([b"--", b"--b1", b"--b1--", b"\r\n", b"\n", b"\r", b"x", b" ", b"\x00"]),
+    max_size=30,
+).map(b"".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    parts=st.lists(_PART, max_size=6),
+    newline=st.sampled_from([b"\r\n", b"\n"]),
+    preamble=_PART,
+    epilogue=_PART,
+    padding=st.sampled_from([b"", b" ", b"\t "]),
+    max_parts=st.integers(1, 7),
+)
+def test_multipart_bodies_split_into_exactly_their_parts(
+    parts: list[bytes],
+    newline: bytes,
+    preamble: bytes,
+    epilogue: bytes,
+    padding: bytes,
+    max_parts: int,
+) -> None:
+    """Whatever the parts hold (binary, line ends, text like the boundary), the top level
+    splits into exactly them, or None past `max_parts`; preamble and epilogue are dropped."""
+
+    from portabilling._runtime.soap_reply import _mime_parts
+
+    def has_delimiter(data: bytes) -> bool:  # a delimiter line inside a part ends it: RFC 2046
+        lines = data.replace(b"\r\n", b"\n").split(b"\n")
+        return any(
+            line.rstrip(b" \t").startswith(b"--b1") and line.rstrip(b" \t")[4:] in (b"", b"--")
+            for line in lines
+        )
+
+    assume(not any(has_delimiter(p) for p in [preamble, *parts]))
+    if newline == b"\n":  # with bare LF, a part's own trailing CR would read as CRLF
+        assume(not any(p.endswith(b"\r") for p in parts))
+    body = (
+        preamble
+        + b"".join(newline + b"--b1" + padding + newline + p for p in parts)
+        + newline
+        + b"--b1--"
+        + padding
+        + newline
+        + epilogue
+    )
+    found = _mime_parts(body, b"b1", max_parts)
+    assert found == (parts if len(parts) <= max_parts else None)
