@@ -97,7 +97,8 @@ def hostile() -> Iterator[Hostile]:
         allow_reuse_address = True
 
     server = Server(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # a short poll: `shutdown()` waits for the loop to notice, 0.5 s per test by default
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
     try:
