@@ -180,26 +180,28 @@ def test_headers_that_are_not_ascii_reach_the_decoders(server: Hostile) -> None:
 # ---- 3. max_xml_depth and max_parts, each just under and just over -----------------------------
 
 
-def _listing(chain: int) -> bytes:
+def _listing(chain: int, count: int = 3) -> bytes:
     """An account list whose second item holds an undeclared element nested `chain` deep:
     Envelope 1, Body 2, response 3, part 4, account_list 5, item 6, so the deepest element
     is at level 6 + chain. Enough bytes of it to be streamed once STREAM_ABOVE is lowered."""
     deep = "<x>" * chain + "</x>" * chain
     items = "".join(
         f"<item><i_account>{n}</i_account><id>a{n}</id>{deep if n == 1 else ''}</item>"
-        for n in range(3)
+        for n in range(count)
     )
     return _ENV.format(
         '<ns:get_account_listResponse xmlns:ns="urn:x"><r>'
-        '<account_list soapenc:arrayType="ns:AccountInfo[3]" xsi:type="soapenc:Array">'
-        f"{items}</account_list><total>3</total></r></ns:get_account_listResponse>"
+        f'<account_list soapenc:arrayType="ns:AccountInfo[{count}]" xsi:type="soapenc:Array">'
+        f"{items}</account_list><total>{count}</total></r></ns:get_account_listResponse>"
     ).encode()
 
 
-@pytest.mark.parametrize("path", ["tree", "streaming"])
+@pytest.mark.parametrize(("path", "count"), [("tree", 3), ("streaming", 3), ("streaming", 70)])
 def test_max_xml_depth_on_both_parse_paths(
-    server: Hostile, path: str, monkeypatch: pytest.MonkeyPatch
+    server: Hostile, path: str, count: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Streamed items leave the tree in batches of 64: the deep item is checked in the last
+    (partial) batch of 3 items, and in the first full batch of 70."""
     from portabilling import DecodeError, Limits
     from portabilling._runtime import soap_stream
 
@@ -214,13 +216,12 @@ def test_max_xml_depth_on_both_parse_paths(
     if path == "streaming":  # streamed from its first byte, not from 8 MB
         monkeypatch.setattr(soap_stream, "STREAM_ABOVE", 0)
     limits = Limits(max_xml_depth=20)
-    server.script = lambda request: [
-        reply(_listing(14), 200, "text/xml")
-    ]  # level 20: at the limit
+    at_limit, past = _listing(14, count), _listing(15, count)  # deepest at level 20, 21
+    server.script = lambda request: [reply(at_limit, 200, "text/xml")]
     with _client(server, limits=limits) as client:
         result = client.account.get_account_list()
-    assert [a.i_account for a in result.account_list] == [0, 1, 2]
-    server.script = lambda request: [reply(_listing(15), 200, "text/xml")]  # level 21
+    assert [a.i_account for a in result.account_list] == list(range(count))
+    server.script = lambda request: [reply(past, 200, "text/xml")]
     with _client(server, limits=limits) as client, pytest.raises(DecodeError) as caught:
         client.account.get_account_list()
     assert "max_xml_depth" in str(caught.value) and caught.value.__context__ is None

@@ -103,4 +103,3 @@ def check_depth_below(el: etree._Element, level: int, limits: Limits) -> None:
         if not query(el):
             return
     raise XmlRefused(f"the document nests deeper than {depth} levels (limit max_xml_depth)")
-
