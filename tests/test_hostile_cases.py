@@ -115,6 +115,11 @@ def test_multipart_reply_with_http_500_is_never_a_success(server: Hostile, trans
             with pytest.raises(TransportError) as caught:
                 client.account.get_account_info(i_account=7)
             assert caught.value.status == 500
+    # HTTP 200 carrying a fault (servers that send faults that way): still the fault
+    if transport == "soap":
+        _serve(server, 200, _multipart(_FAULT))
+        with _client(server, transport) as client, pytest.raises(NotFound):
+            client.account.get_account_info(i_account=7)
     # other error statuses never reach the decoder
     for status in (400, 503):
         _serve(server, status, _multipart(_INFO))
