@@ -158,9 +158,8 @@ def test_multipart_boundary_that_cannot_be_used_is_a_decode_error(
 def test_headers_that_are_not_ascii_reach_the_decoders(server: Hostile) -> None:
     """The reply is copied after it is read (decompressed, bounded): header values that are
     not ASCII must survive that copy, and media types match whatever their case."""
-    pdf = (
-        bytes(range(256)) * 2 + b"\r\n--b\r\n\r" + b"\n--b1x\n"
-    )  # every byte, line ends, near-delimiters
+    # every byte value, line ends, and lines that nearly are delimiters
+    pdf = bytes(range(256)) * 2 + b"\r\n--b\r\n\r" + b"\n--b1x\n"
     envelope = _ENV.format(
         '<get_invoice_pdfResponse xmlns="http://portaone.com/Porta/SOAP/Invoice"><s-gensym3>'
         '<file href="cid:a0"/></s-gensym3></get_invoice_pdfResponse>'
