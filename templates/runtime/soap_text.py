@@ -68,7 +68,8 @@ def text(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, (bytes, bytearray, memoryview)):
         return base64.b64encode(value).decode("ascii")
-    raise Unsendable(f"cannot send a {type(value).__name__} value")
+    # worded as `validate` words it for the JSON API
+    raise Unsendable(f"expected data both transports can carry, got {type(value).__name__}")
 
 
 # ---- the fast converters: exact type -> text, or None where the careful `text` must decide ------
