@@ -89,11 +89,16 @@ def check_depth(root: etree._Element, limits: Limits) -> None:
 _BELOW: dict[int, etree.XPath] = {}
 
 
+def depth_unchecked(limits: Limits) -> bool:
+    """Whether libxml2 enforces `max_xml_depth` by itself (the defaults): no query needed."""
+    return limits.max_xml_depth >= (2048 if limits.huge_text else _LIBXML2_DEPTH)
+
+
 def check_depth_below(el: etree._Element, level: int, limits: Limits) -> None:
     """`check_depth` for the subtree of `el`, which sits at `level` (the root is level 1): for
     streamed array items, which leave the tree before the whole document can be checked."""
     depth = limits.max_xml_depth
-    if depth >= (2048 if limits.huge_text else _LIBXML2_DEPTH):
+    if depth_unchecked(limits):
         return
     below = depth - level + 1  # levels below `el` that would be one too many
     if below > 0:

@@ -27,6 +27,7 @@ from .xmlparse import (
     check_depth,
     check_depth_below,
     check_size_and_doctype,
+    depth_unchecked,
     parse,
 )
 
@@ -74,6 +75,7 @@ def parse_streaming(
     arrays: dict[Any, tuple[type | None, list[Any]]] = {}
     levels: dict[Any, int] = {}  # array -> the level of its items (the root is level 1)
     done: dict[Any, list[Any]] = {}  # array -> items decoded, still in the tree
+    unchecked = depth_unchecked(limits)  # libxml2 enforces the depth: items leave at once
     try:
         for _, el in events:
             parent = el.getparent()
@@ -100,6 +102,10 @@ def parse_streaming(
                     deviations,
                 )
             )
+            if unchecked:  # the usual case: the item leaves the tree while still in cache
+                el.clear()
+                parent.remove(el)
+                continue
             batch = done.setdefault(parent, [])
             batch.append(el)
             if len(batch) >= _BATCH:
