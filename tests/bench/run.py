@@ -594,6 +594,8 @@ def regeneration() -> list[Figure]:
     for _ in range(3):
         with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as out:
             shutil.copytree(ROOT / "generated" / "portabilling", Path(out) / "portabilling")
+            record = ".portabilling.black-record.json"  # the sidecar a clone has beside it
+            shutil.copy(ROOT / "generated" / record, Path(out) / record)
             env = {**os.environ, "XDG_CACHE_HOME": cache}
             start = time.perf_counter()
             _generate(out, env)
