@@ -54,7 +54,6 @@ _SCALARS: dict[type, frozenset[type]] = {
     msgspec.inspect.MemoryViewType: frozenset({bytes, bytearray, memoryview}),
     msgspec.inspect.NoneType: frozenset({_NONE}),
 }
-_NAMES = {int: "int", float: "float", str: "str", bool: "bool", date: "date"}
 
 # how a value is looked at once its type is known to be allowed
 _PLAIN, _FLOAT, _DECIMAL, _STRING, _DATETIME, _LIST, _STRUCT, _ANY = range(8)
