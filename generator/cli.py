@@ -14,8 +14,7 @@ from . import __version__
 from .cache import MANIFEST, InputSet, fetched_interfaces, open_cache, open_plain
 from .config import Config, resolve
 from .config import load as load_config
-from .drift import apply_ignore, compare, load_ignore
-from .drift_report import FORMATS, exit_code, render
+from .drift import FORMATS, apply_ignore, compare, exit_code, load_ignore, render
 from .errors import GeneratorError
 from .fetch import Fetcher, fetch, warn_insecure
 from .interfaces import INTERFACES
@@ -101,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         choices=INTERFACES,
         help="interfaces to fetch when NEW is a URL (default: those in OLD)",
     )
-    dri.add_argument("--insecure", action="store_true", help="(URL) do not verify TLS certificates")
+    dri.add_argument(
+        "--insecure", action="store_true", help="(URL) do not verify TLS certificates"
+    )
 
     gate = sub.add_parser(
         "ci",
