@@ -55,7 +55,7 @@ def wire(_simulator: Any) -> Any:
 
 
 def _server_params(call: Call, op: Operation[Any, Any]) -> Any:
-    from generator.simulator.soap_front import soap_params
+    from generator.simulator.soap_lite import soap_params
 
     raw = soap_params(op, call.params) if call.transport == "soap" else call.params
     return msgspec.convert(raw or {}, op.request, strict=False) if op.request else None

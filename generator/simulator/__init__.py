@@ -2,7 +2,7 @@
 
 `serve()` starts it in-process (tests, scripts); `command.run()` is the CLI behind `simulate`.
 `dispatch` is the server's state and business logic, `calls` what reaches it, `data` the wire form
-and paging, `defaults` the default replies, `server` the HTTP server, `soap_front` the SOAP::Lite
+and paging, `defaults` the default replies, `server` the HTTP server, `soap_lite` the SOAP::Lite
 front (`soap_front.pl`).
 """
 
@@ -12,7 +12,7 @@ from .calls import PDF, Call, Session, SimFault, Users
 from .defaults import default_instance
 from .dispatch import Dispatcher
 from .server import Running, serve
-from .soap_front import soap_lite_missing
+from .soap_lite import soap_lite_missing
 
 __all__ = [
     "PDF",

@@ -22,7 +22,7 @@ from ..pipeline import load_model
 from ..render import Renderer
 from .calls import Users
 from .server import serve
-from .soap_front import soap_lite_missing
+from .soap_lite import soap_lite_missing
 
 PACKAGE = "_portabilling_simulated"
 

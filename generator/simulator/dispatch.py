@@ -20,7 +20,7 @@ from .calls import PDF, Call, Download, Session, SimFault, Users
 from .data import like, matches, page, to_wire
 from .defaults import default_instance
 from .realistic import realistic
-from .soap_front import soap_params
+from .soap_lite import soap_params
 
 
 class Dispatcher:

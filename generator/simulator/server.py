@@ -1,7 +1,7 @@
 """The simulator's HTTP server: the JSON API, the SOAP front's `/_dispatch`, static cache files.
 
 The JSON API (`POST /rest/{Service}/{method}`, form or `application/json` + Bearer) is served
-here; SOAP is served by real SOAP::Lite (see `soap_front`), which forwards what Perl
+here; SOAP is served by real SOAP::Lite (see `soap_lite`), which forwards what Perl
 deserialized to `/_dispatch` and serializes the answer itself. `/Porta/SOAP/...` on this server is
 passed through to it, so one base URL serves both transports. The cache files are served at
 `/wsdl/...`, `/xsd/...` and `/doc/api/...` for the fetch command.
@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, urlparse
 from ..interfaces import INTERFACES
 from .calls import Call, Download, SimFault
 from .dispatch import Dispatcher
-from .soap_front import front_port, soap_lite_missing, soap_reply, start_front, stop_front
+from .soap_lite import front_port, soap_lite_missing, soap_reply, start_front, stop_front
 
 
 class _Handler(BaseHTTPRequestHandler):
