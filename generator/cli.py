@@ -7,15 +7,16 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .cache import MANIFEST, InputSet, fetched_interfaces, open_cache, open_plain
 from .config import Config, resolve
 from .config import load as load_config
-from .drift import apply_ignore, compare, load_ignore
-from .drift_report import FORMATS, exit_code, render
+from .drift import FORMATS, apply_ignore, compare, exit_code, load_ignore, render
 from .errors import GeneratorError
 from .fetch import Fetcher, fetch, warn_insecure
 from .interfaces import INTERFACES
@@ -24,7 +25,8 @@ from .pipeline import Progress, load_model
 from .project import Target, generate, init, init_github
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The `portabilling-gen` command line: one sub-command per job."""
     parser = argparse.ArgumentParser(
         prog="portabilling-gen",
         description="PortaBilling typed bindings generator. Settings come from "
@@ -35,167 +37,180 @@ def main(argv: list[str] | None = None) -> int:
         "--config", type=Path, help="the pyproject.toml to read (default: nearest one up)"
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    for add_arguments in _COMMANDS:
+        add_arguments(sub)
+    return parser
 
-    ini = sub.add_parser("init", help="add a commented [tool.portabilling-gen] section")
-    ini.add_argument("url", nargs="?", help="https://HOST[:PORT] of your PortaBilling server")
-    ini.add_argument("--package", default="portabilling", help="package name to generate")
-    ini.add_argument(
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    run: Callable[[argparse.Namespace, Config], int] = args.run
+    try:
+        return run(args, load_config(args.config))
+    except GeneratorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _init_arguments(sub: Any) -> None:
+    p = sub.add_parser("init", help="add a commented [tool.portabilling-gen] section")
+    p.add_argument("url", nargs="?", help="https://HOST[:PORT] of your PortaBilling server")
+    p.add_argument("--package", default="portabilling", help="package name to generate")
+    p.add_argument(
         "--github",
         action="store_true",
         help="also write .github/workflows/portabilling.yml and the composite action it runs",
     )
+    p.set_defaults(run=_init)
 
-    gen = sub.add_parser("generate", help="render the typed package from a WSDL cache")
-    _add_input(gen)
-    gen.add_argument("--out", type=Path, help="folder that receives the package")
-    gen.add_argument("--package", help="package name (folder in --out)")
-    gen.add_argument("--transport", choices=["json", "soap"], help="the clients' default")
-    gen.add_argument(
+
+def _generate_arguments(sub: Any) -> None:
+    p = sub.add_parser("generate", help="render the typed package from a WSDL cache")
+    _add_input(p)
+    p.add_argument("--out", type=Path, help="folder that receives the package")
+    p.add_argument("--package", help="package name (folder in --out)")
+    p.add_argument("--transport", choices=["json", "soap"], help="the clients' default")
+    p.add_argument(
         "--distribution",
         action=argparse.BooleanOptionalAction,
         default=None,
         help="also write OUT/pyproject.toml so the package can be pip-installed",
     )
-    gen.add_argument(
+    p.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 if the output is stale"
     )
+    p.set_defaults(run=_generate)
 
-    mod = sub.add_parser("model", help="print the neutral model")
-    _add_input(mod)
-    mod.add_argument("--json", action="store_true", help="dump the whole model as JSON")
 
-    fet = sub.add_parser("fetch", help="download a server's WSDL/XSD/OpenAPI set into a cache")
-    fet.add_argument("url", nargs="?", help="https://HOST[:PORT] of the server (default: url)")
-    fet.add_argument("--out", type=Path, help="cache directory to create (default: cache)")
-    fet.add_argument(
+def _model_arguments(sub: Any) -> None:
+    p = sub.add_parser("model", help="print the neutral model")
+    _add_input(p)
+    p.add_argument("--json", action="store_true", help="dump the whole model as JSON")
+    p.set_defaults(run=_model)
+
+
+def _fetch_arguments(sub: Any) -> None:
+    p = sub.add_parser("fetch", help="download a server's WSDL/XSD/OpenAPI set into a cache")
+    p.add_argument("url", nargs="?", help="https://HOST[:PORT] of the server (default: url)")
+    p.add_argument("--out", type=Path, help="cache directory to create (default: cache)")
+    p.add_argument(
         "--interface",
         action="append",
         choices=INTERFACES,
         help="interface(s) to fetch (repeatable; default: interfaces)",
     )
-    fet.add_argument("--services", help="comma-separated service names (default: discover)")
-    fet.add_argument("--concurrency", type=int, default=8)
-    fet.add_argument("--retries", type=int, default=3)
-    fet.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
-    fet.add_argument("--user", default=os.environ.get("PORTABILLING_USER"))
-    fet.add_argument("--password", default=os.environ.get("PORTABILLING_PASSWORD"))
-    fet.add_argument(
+    p.add_argument("--services", help="comma-separated service names (default: discover)")
+    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--retries", type=int, default=3)
+    p.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
+    p.add_argument("--user", default=os.environ.get("PORTABILLING_USER"))
+    p.add_argument("--password", default=os.environ.get("PORTABILLING_PASSWORD"))
+    p.add_argument(
         "--allow-host", action="append", default=[], help="also follow schema locations to HOST"
     )
+    p.set_defaults(run=_fetch)
 
-    dri = sub.add_parser(
+
+def _drift_arguments(sub: Any) -> None:
+    p = sub.add_parser(
         "drift",
         help="report API changes between two caches (or a cache and a URL)",
         description="OLD and NEW are caches, plain WSDL folders, or (NEW) a server URL. "
         "With one argument it is NEW, and OLD is the project's cache.",
     )
-    dri.add_argument("sources", nargs="+", metavar="[OLD] NEW")
-    dri.add_argument("--format", choices=FORMATS, default="text")
-    dri.add_argument("--fail-on", choices=["breaking", "warning", "any", "never"])
-    dri.add_argument(
+    p.add_argument("sources", nargs="+", metavar="[OLD] NEW")
+    p.add_argument("--format", choices=FORMATS, default="text")
+    p.add_argument("--fail-on", choices=["breaking", "warning", "any", "never"])
+    p.add_argument(
         "--ignore", type=Path, help="file of rule ids and/or paths to leave out (drift-ignore)"
     )
-    dri.add_argument(
+    p.add_argument(
         "--interface",
         action="append",
         choices=INTERFACES,
         help="interfaces to fetch when NEW is a URL (default: those in OLD)",
     )
-    dri.add_argument("--insecure", action="store_true", help="(URL) do not verify TLS certificates")
+    p.add_argument("--insecure", action="store_true", help="(URL) do not verify TLS certificates")
+    p.set_defaults(run=_drift)
 
-    gate = sub.add_parser(
+
+def _ci_arguments(sub: Any) -> None:
+    p = sub.add_parser(
         "ci",
         help="CI gate: fail on stale bindings, then on drift against the live server",
         description="1) generate --check against the committed cache (before anything "
         "regenerates); 2) fetch the live server into a temporary cache and drift against the "
         "committed cache. Exit 1 when either fails.",
     )
-    gate.add_argument("--url", help="server URL (default: url)")
-    gate.add_argument("--fail-on", choices=["breaking", "warning", "any", "never"])
-    gate.add_argument("--report", type=Path, help="write the markdown report here")
-    gate.add_argument(
+    p.add_argument("--url", help="server URL (default: url)")
+    p.add_argument("--fail-on", choices=["breaking", "warning", "any", "never"])
+    p.add_argument("--report", type=Path, help="write the markdown report here")
+    p.add_argument(
         "--annotations",
         action=argparse.BooleanOptionalAction,
         default=None,
         help="print GitHub annotations (default: when GITHUB_ACTIONS is set)",
     )
-    gate.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
-    gate.add_argument("--user", default=os.environ.get("PORTABILLING_USER"))
-    gate.add_argument("--password", default=os.environ.get("PORTABILLING_PASSWORD"))
+    p.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
+    p.add_argument("--user", default=os.environ.get("PORTABILLING_USER"))
+    p.add_argument("--password", default=os.environ.get("PORTABILLING_PASSWORD"))
+    p.set_defaults(run=_ci)
 
-    sim = sub.add_parser(
+
+def _simulate_arguments(sub: Any) -> None:
+    p = sub.add_parser(
         "simulate",
         help="serve a cache as a PortaBilling server on loopback (JSON API; SOAP via SOAP::Lite)",
     )
-    sim.add_argument(
+    p.add_argument(
         "cache",
         type=Path,
         nargs="?",
         help="cache (from fetch) or plain WSDL folder (default: cache)",
     )
-    sim.add_argument("--port", type=int, default=8444, help="port to listen on (0: any free)")
-    sim.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
-    soap = sim.add_mutually_exclusive_group()
+    p.add_argument("--port", type=int, default=8444, help="port to listen on (0: any free)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    soap = p.add_mutually_exclusive_group()
     soap.add_argument(
         "--soap", action="store_true", default=None, help="require SOAP (fail without SOAP::Lite)"
     )
     soap.add_argument("--no-soap", dest="soap", action="store_false", help="JSON API only")
-    sim.add_argument("--login", default="admin", help="the one user (default admin)")
-    sim.add_argument("--password", default="secret", help="its password (default secret)")
-    sim.add_argument("--token", default="tok-admin", help="its API token (default tok-admin)")
-    sim.add_argument(
+    p.add_argument("--login", default="admin", help="the one user (default admin)")
+    p.add_argument("--password", default="secret", help="its password (default secret)")
+    p.add_argument("--token", default="tok-admin", help="its API token (default tok-admin)")
+    p.add_argument(
         "--real-server",
         action="store_true",
         help="reply as real servers do: 0/1 flags, date-only datetimes, undeclared fields, ...",
     )
+    p.set_defaults(run=_simulate)
 
-    con = sub.add_parser(
+
+def _conformance_arguments(sub: Any) -> None:
+    p = sub.add_parser(
         "conformance",
         help="call a server's read-only operations and report how its replies fit the bindings",
     )
-    con.add_argument("url", help="https://HOST[:PORT] of the PortaBilling server")
-    con.add_argument("--package", help="the generated bindings to use (default: the config's)")
-    con.add_argument(
+    p.add_argument("url", help="https://HOST[:PORT] of the PortaBilling server")
+    p.add_argument("--package", help="the generated bindings to use (default: the config's)")
+    p.add_argument(
         "--path", type=Path, help="folder holding the bindings (default: --out of generate)"
     )
-    con.add_argument(
-        "--interface", choices=["admin", "customer", "reseller", "account"], default="admin"
-    )
-    con.add_argument("--transport", choices=["json", "soap"], default="json")
-    con.add_argument("--user", default=os.environ.get("PORTABILLING_USER"))
-    con.add_argument("--password", default=os.environ.get("PORTABILLING_PASSWORD"))
-    con.add_argument("--token", default=os.environ.get("PORTABILLING_TOKEN"))
-    con.add_argument(
+    p.add_argument("--interface", choices=INTERFACES, default="admin")
+    p.add_argument("--transport", choices=["json", "soap"], default="json")
+    p.add_argument("--user", default=os.environ.get("PORTABILLING_USER"))
+    p.add_argument("--password", default=os.environ.get("PORTABILLING_PASSWORD"))
+    p.add_argument("--token", default=os.environ.get("PORTABILLING_TOKEN"))
+    p.add_argument(
         "--operation",
         action="append",
         default=[],
         help="only this operation, e.g. Account.get_account_list (repeatable; get_* only)",
     )
-    con.add_argument("--max-calls", type=int, default=200)
-    con.add_argument("--format", choices=["markdown", "json"], default="markdown")
-    con.add_argument("--output", type=Path, help="write the report here (default stdout)")
-
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "init":
-            return _init(args)
-        config = load_config(args.config)
-        if args.command == "generate":
-            return _generate(args, config)
-        if args.command == "fetch":
-            return _fetch(args, config)
-        if args.command == "drift":
-            return _drift(args, config)
-        if args.command == "simulate":
-            return _simulate(args, config)
-        if args.command == "ci":
-            return _ci(args, config)
-        if args.command == "conformance":
-            return _conformance(args, config)
-        return _model(args, config)
-    except GeneratorError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    p.add_argument("--max-calls", type=int, default=200)
+    p.add_argument("--format", choices=["markdown", "json"], default="markdown")
+    p.add_argument("--output", type=Path, help="write the report here (default stdout)")
+    p.set_defaults(run=_conformance)
 
 
 def _add_input(p: argparse.ArgumentParser) -> None:
@@ -234,8 +249,7 @@ def _load(args: argparse.Namespace, config: Config) -> Model:
     )
 
 
-def _init(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+def _init(args: argparse.Namespace, config: Config) -> int:
     if args.github and config.source is not None and config.given:
         print(f"keeping [tool.portabilling-gen] in {config.source}")
     else:
@@ -466,6 +480,18 @@ def _progress_bar() -> Progress:
         sys.stderr.flush()
 
     return show
+
+
+_COMMANDS: tuple[Callable[[Any], None], ...] = (
+    _init_arguments,
+    _generate_arguments,
+    _model_arguments,
+    _fetch_arguments,
+    _drift_arguments,
+    _ci_arguments,
+    _simulate_arguments,
+    _conformance_arguments,
+)
 
 
 if __name__ == "__main__":

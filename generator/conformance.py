@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import importlib
 import json
-import pkgutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import GeneratorError
+from .interfaces import INTERFACES
+from .introspect import operations
 
 READ_ONLY_PREFIX = "get_"
-CLIENTS = {"admin": "Admin", "customer": "Customer", "reseller": "Reseller", "account": "Account"}
 
 
 @dataclass
@@ -113,7 +113,10 @@ class Report:
             if c.operation not in clean
         ]
         if clean:
-            lines += ["", f"{len(clean)} more answered with nothing to report: {', '.join(clean)}."]
+            lines += [
+                "",
+                f"{len(clean)} more answered with nothing to report: {', '.join(clean)}.",
+            ]
         for owner, rows in self.as_json()["types"].items():
             lines += [
                 "",
@@ -132,21 +135,6 @@ class Report:
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
-
-
-def operations(package: str, interface: str) -> list[tuple[str, Any]]:
-    """(client attribute, Operation) for every operation of `interface` in the bindings."""
-    runtime = importlib.import_module(f"{package}._runtime.operation")
-    pkg = importlib.import_module(f"{package}.{interface}")
-    found: list[tuple[str, Any]] = []
-    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{package}.{interface}.{info.name}")
-        for value in vars(module).values():
-            if isinstance(value, runtime.Operation):
-                found.append((info.name, value))
-    return found
 
 
 def is_read_only(op: Any) -> bool:
@@ -191,7 +179,7 @@ def run(
     client_options: dict[str, Any] | None = None,
 ) -> Report:
     """Call the safe operations against `url` and report what their replies carry."""
-    if interface not in CLIENTS:
+    if interface not in INTERFACES:
         raise GeneratorError(f"unknown interface {interface!r}")
     try:
         pkg = importlib.import_module(package)
@@ -222,7 +210,7 @@ def run(
         and "limit" in op.request.__struct_fields__
     ]
     infos = [(a, op) for a, op in ops if op.name.endswith("_info")]
-    client_cls = getattr(pkg, f"{CLIENTS[interface]}Client")
+    client_cls = getattr(pkg, f"{interface.capitalize()}Client")
     report = Report(url, interface, transport, str(getattr(pkg, "RELEASE", "")))
     service = importlib.import_module(f"{package}._runtime.service")
     ids: dict[str, set[int]] = {}

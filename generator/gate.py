@@ -20,8 +20,7 @@ from pathlib import Path
 
 from .cache import fetched_interfaces
 from .config import Config, resolve
-from .drift import apply_ignore, compare, load_ignore
-from .drift_report import exit_code, render
+from .drift import apply_ignore, compare, exit_code, load_ignore, render
 from .errors import GeneratorError
 from .fetch import Fetcher, fetch
 from .model import Model

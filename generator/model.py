@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -191,6 +191,16 @@ class TypeGraph:
         if found is None:
             return []
         return [f for c in reversed(self.base_chain(found)) for f in c.fields]
+
+    def underlying(self, ref: str, kinds: Container[str], missing: str = "") -> str:
+        """Where `ref` leads along the bases of types of `kinds` (an enum's or alias's
+        restriction, say): the first reference the index does not hold as one of `kinds` (a
+        base left out reads as `missing`; cycles cut at the repeated reference)."""
+        seen: set[str] = set()
+        while (t := self.get(ref)) is not None and t.kind in kinds and ref not in seen:
+            seen.add(ref)
+            ref = t.base or missing
+        return ref
 
     def reachable(self, starts: Iterable[str]) -> set[str]:
         """The references of the index that `starts` lead to (themselves included)."""

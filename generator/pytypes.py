@@ -10,7 +10,8 @@ from collections.abc import Iterable
 from .errors import GeneratorError
 from .model import XSD_NS, Field, TypeDef, TypeGraph
 
-_XSD_PY = {
+# the Python type each XSD built-in reads as (a missing name reads as str)
+XSD_PY: dict[str, str] = {
     "string": "str",
     "normalizedString": "str",
     "token": "str",
@@ -67,8 +68,8 @@ _STDLIB = {
     "Decimal": "decimal",
     "Any": "typing",
 }
-_INT_BASES = {k for k, v in _XSD_PY.items() if v == "int"}
-_STR_BASES = {k for k, v in _XSD_PY.items() if v == "str"}
+_INT_BASES = {k for k, v in XSD_PY.items() if v == "int"}
+_STR_BASES = {k for k, v in XSD_PY.items() if v == "str"}
 _STRING = "{%s}string" % XSD_NS
 
 
@@ -82,7 +83,7 @@ class PySpelling:
         if ref is None:
             return "None"
         if ref.startswith("{" + XSD_NS + "}"):
-            return _XSD_PY.get(ref.rpartition("}")[2], "str")
+            return XSD_PY.get(ref.rpartition("}")[2], "str")
         t = self.graph.get(ref)
         if t is None:
             raise GeneratorError(f"undefined type {ref} (referenced from module {module})")
@@ -109,13 +110,7 @@ class PySpelling:
 
     def enum_base(self, t: TypeDef) -> str | None:
         """`OpenStrEnum` / `OpenIntEnum`, or None when the enum's base maps to neither."""
-        base = t.base or ""
-        seen: set[str] = set()
-        while (b := self.graph.get(base)) is not None and b.kind in ("alias", "enum"):
-            if base in seen:
-                break
-            seen.add(base)
-            base = b.base or ""
+        base = self.graph.underlying(t.base or "", ("alias", "enum"))
         local = base.rpartition("}")[2]
         if local in _INT_BASES and all(_is_int(v) for v in t.enum_values):
             return "OpenIntEnum"
@@ -142,7 +137,7 @@ class PySpelling:
                 continue
             seen.add(ref)
             if ref.startswith("{" + XSD_NS + "}"):
-                name = _XSD_PY.get(ref.rpartition("}")[2], "str")
+                name = XSD_PY.get(ref.rpartition("}")[2], "str")
                 if name in _STDLIB:
                     stdlib.add(name)
                 continue
@@ -174,12 +169,7 @@ class PySpelling:
 
     def simple_base(self, ref: str) -> str:
         """The XSD built-in an enum or alias restricts: SOAP::Lite rejects unknown simple types."""
-        seen: set[str] = set()
-        while (t := self.graph.get(ref)) is not None and ref not in seen:
-            seen.add(ref)
-            if t.kind not in ("enum", "alias"):
-                break
-            ref = t.base or _STRING
+        ref = self.graph.underlying(ref, ("enum", "alias"), _STRING)
         return ref if ref.startswith("{" + XSD_NS + "}") else _STRING
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from generator.cache import open_cache
 from generator.drift import RULES, Change, Report, apply_ignore, compare, load_ignore
-from generator.drift_report import exit_code, render
+from generator.drift.formats import exit_code, render
 from generator.errors import GeneratorError
 from generator.model import Model
 from generator.pipeline import load_model

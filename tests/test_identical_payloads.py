@@ -23,10 +23,12 @@ if str(ROOT / "generated") not in sys.path:
 
 from portabilling._runtime.operation import Operation
 
-from generator.simulator.server import Call, Session, _operations, _wire
+from generator.introspect import operations_by_key
+from generator.simulator.calls import Call, Session
+from generator.simulator.data import to_wire as _wire
 
 OPERATIONS: list[Operation[Any, Any]] = sorted(
-    (op for op in _operations("portabilling").values() if not op.json_only),
+    (op for op in operations_by_key("portabilling").values() if not op.json_only),
     key=lambda op: (op.service, op.name),
 )
 
@@ -53,9 +55,9 @@ def wire(_simulator: Any) -> Any:
 
 
 def _server_params(call: Call, op: Operation[Any, Any]) -> Any:
-    from generator.simulator.server import _soap_params
+    from generator.simulator.soap_lite import soap_params
 
-    raw = _soap_params(op, call.params) if call.transport == "soap" else call.params
+    raw = soap_params(op, call.params) if call.transport == "soap" else call.params
     return msgspec.convert(raw or {}, op.request, strict=False) if op.request else None
 
 

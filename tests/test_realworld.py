@@ -157,7 +157,7 @@ def test_soaplite_deserializes_our_rpc_encoded_messages(
     """Every operation's request, with its required fields filled, goes to the SOAP::Lite front.
     SOAP::Lite must parse it and call its handler (our dispatcher then answers 'no such method'):
     a deserialization fault would mean SOAP::Lite could not read what we sent."""
-    from generator.simulator.server import default_instance
+    from generator.simulator.defaults import default_instance
 
     with _generated(name, generated_once) as (package, pkg, ops):
         errors = importlib.import_module(f"{package}._runtime.errors")

@@ -122,9 +122,9 @@ def test_streaming_decode_of_large_replies_equals_the_tree_walk(
 
 
 def _soap_operations() -> list[Any]:
-    from generator.simulator.server import _operations
+    from generator.introspect import operations_by_key
 
-    ops = _operations("portabilling").values()
+    ops = operations_by_key("portabilling").values()
     return sorted(
         (op for op in ops if op.request is not None and not op.json_only),
         key=lambda op: op.qualified_name,

@@ -287,7 +287,7 @@ def test_json_only_method_json_works_and_soap_refuses_or_routes(sim: Any) -> Non
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_invoice_pdf_comes_back_as_a_typed_file(sim: Any, transport: str, kind: str) -> None:
-    from generator.simulator.server import PDF
+    from generator.simulator.calls import PDF
 
     i_invoice = sim.sim.add_invoice(0)
     sim.sim.customers[0] = {"i_customer": 0, "name": "owner"}
@@ -302,7 +302,7 @@ def test_invoice_pdf_comes_back_as_a_typed_file(sim: Any, transport: str, kind: 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_access_token_and_bearer_json(sim: Any, transport: str) -> None:
-    from generator.simulator.server import Session
+    from generator.simulator.calls import Session
 
     sim.sim.sessions["jwt-1"] = Session("admin", 1e12, None)
 

@@ -20,7 +20,9 @@ from ..cache import InputSet
 from ..output import write_atomic
 from ..pipeline import load_model
 from ..render import Renderer
-from .server import Users, serve, soap_lite_missing
+from .calls import Users
+from .server import serve
+from .soap_lite import soap_lite_missing
 
 PACKAGE = "_portabilling_simulated"
 

@@ -19,7 +19,7 @@ SIZES = (10, 1000)
 
 
 def reply_data(n: int) -> dict[str, Any]:
-    from generator.simulator.server import _wire
+    from generator.simulator.data import to_wire as _wire
     from tests.bench.data import accounts
 
     return {"account_list": [_wire(a) for a in accounts(n)], "total": n}
@@ -42,7 +42,9 @@ def build() -> None:
     from portabilling.admin.account import GET_ACCOUNT_INFO, GET_ACCOUNT_LIST
     from portabilling.types import GetAccountInfoRequest, GetAccountListRequest
 
-    from generator.simulator.server import Session, _wire, serve
+    from generator.simulator.calls import Session
+    from generator.simulator.data import to_wire as _wire
+    from generator.simulator.server import serve
 
     HERE.mkdir(exist_ok=True)
     ops = {"get_customer_list": customer.GET_CUSTOMER_LIST, "get_xdr_list": account.GET_XDR_LIST}

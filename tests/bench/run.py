@@ -176,7 +176,7 @@ def soap_encode() -> Figure:
     from portabilling.admin.account import ADD_ACCOUNT
     from portabilling.types import AddAccountRequest
 
-    from generator.simulator.server import _wire
+    from generator.simulator.data import to_wire as _wire
     from tests.bench.data import accounts
 
     account = accounts(1)[0]
@@ -704,7 +704,7 @@ def events() -> list[Figure]:
     the handlers calling the simulator, then a canned API server (so the API is not the limit)."""
     import msgspec
 
-    from generator.simulator.server import _wire
+    from generator.simulator.data import to_wire as _wire
     from tests.bench.data import accounts
     from tests.bench.events import EVENTS, measure, simulator
 

@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from xml.sax.saxutils import escape, quoteattr
 
-from .drift import Report
+from .changes import Report
 
 SCHEMA_VERSION = 1
 _ICON = {"breaking": "❌", "warning": "⚠️", "info": "ℹ️"}
@@ -116,7 +116,7 @@ def _junit(report: Report) -> str:
         cases.append(f'  <testcase classname="drift.{c.severity}" name={name}>{body}</testcase>')
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f'<testsuite name={quoteattr(f"api-drift {report.old} -> {report.new}")} '
+        f"<testsuite name={quoteattr(f'api-drift {report.old} -> {report.new}')} "
         f'tests="{len(report.changes)}" failures="{len(failures)}">\n'
         + "\n".join(cases)
         + "\n</testsuite>\n"

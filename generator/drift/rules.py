@@ -1,29 +1,21 @@
-"""API drift between two releases, read from two neutral models (never from the XML text).
+"""The drift rules: every one answers whether a client generated from OLD breaks against NEW.
 
-Every rule answers one question: would a client generated from OLD break against a NEW server?
 A change is `breaking`, `warning` (breaks strict clients, not these bindings) or `info`, and says
 which direction it touches: `request` (what clients send), `response` (what they receive),
-`both`, or `none`. Rule ids are stable; `docs/drift.md` lists them.
+`both`, or `none`. Rule ids are stable; `docs/drift.md` lists them. One module though over 500
+lines: every rule reads the same two views and the renames found first, so they are one job.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import functools
-import os
-import re
-from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Literal
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
 
-from .errors import GeneratorError
-from .model import XSD_NS, Field, Model, Operation, TypeDef, TypeGraph
-from .pytypes import _XSD_PY as _PYTHON_OF_XSD
-
-Progress = Callable[[str, int, int], None]
-
-Severity = Literal["breaking", "warning", "info"]
-Direction = Literal["request", "response", "both", "none"]
+from ..model import Field, Model, Operation, TypeDef
+from .changes import Change, Direction, Progress, Report, Severity
+from .locate import locate
+from .view import View, builtin, direction_of
 
 # (widened-from, widened-to): safe for values a client sends, not for values it receives
 _WIDENING = {
@@ -34,177 +26,8 @@ _WIDENING = {
     ("int", "integer"),
 }
 
-RULES: dict[str, str] = {
-    "service-added": "A service appeared.",
-    "service-removed": "A service is gone: every call to it fails.",
-    "method-added": "A method appeared (JSON-only methods included).",
-    "method-removed": "A method is gone.",
-    "method-renamed": "A method was renamed (same signature): calls by the old name fail.",
-    "method-signature-changed": "A method's request or response type or parts changed.",
-    "method-transport-changed": "A method became JSON-only, or gained a SOAP binding.",
-    "method-deprecated": "A method is now documented as deprecated.",
-    "method-undeprecated": "A method is no longer deprecated.",
-    "method-doc-changed": "A method's documentation changed.",
-    "type-added": "A type appeared.",
-    "type-removed": "A type is gone (generated class names change).",
-    "type-renamed": "A type was renamed with the same structure (generated class names change).",
-    "type-doc-changed": "A type's documentation changed.",
-    "type-base-changed": "A struct extends another base type.",
-    "enum-value-added": "An enum gained a value.",
-    "enum-value-removed": "An enum lost a value.",
-    "field-added": "A struct gained a field.",
-    "field-removed": "A struct lost a field.",
-    "field-type-changed": "A field's type changed.",
-    "field-array-item-changed": "A field's array type (its item type) changed.",
-    "field-min-occurs-changed": "A field became required or optional.",
-    "field-max-occurs-changed": "A field became repeated or single.",
-    "field-nillable-changed": "A field may now, or may no longer, be nil.",
-    "field-doc-changed": "A field's documentation changed.",
-}
 
-
-@dataclass(frozen=True)
-class Change:
-    rule: str
-    severity: Severity
-    direction: Direction
-    interface: str = ""
-    service: str = ""
-    method: str = ""
-    type: str = ""
-    field: str = ""
-    old: Any = None
-    new: Any = None
-    message: str = ""
-    file: str = ""  # where it is: the WSDL/XSD file (OLD's when it exists there) ...
-    line: int = 0  # ... and line (0: unknown)
-
-    @property
-    def path(self) -> str:
-        """`admin/Account.get_account_list` or `AccountInfo.credit_limit`: for ignore files."""
-        if self.method:
-            return f"{self.interface}/{self.service}.{self.method}"
-        if self.service:
-            return f"{self.interface}/{self.service}"
-        return f"{self.type}.{self.field}" if self.field else self.type
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "path": self.path}
-
-
-@dataclass
-class Report:
-    old: str
-    new: str
-    changes: list[Change]
-    # interfaces one side did not fetch: not compared, never reported as removed
-    not_compared: list[str] = field(default_factory=list)
-
-    def counts(self) -> dict[str, int]:
-        out = {"breaking": 0, "warning": 0, "info": 0}
-        for c in self.changes:
-            out[c.severity] += 1
-        return out
-
-
-# ---- model views --------------------------------------------------------------------------------
-
-
-class _View:
-    """One model as drift sees it: types by schema name, directions, operations by key."""
-
-    def __init__(self, model: Model, scope: set[str] | None = None, base: str = "") -> None:
-        self.model = model
-        self.base = base  # the folder display paths are relative to ("": leave them as they are)
-        self.by_id = model.type_index()
-        self.graph = TypeGraph(self.by_id)
-        self.ops: dict[tuple[str, str, str], Operation] = {}
-        self.services: dict[tuple[str, str], int] = {}
-        self.wsdl: dict[tuple[str, str], str] = {}  # service -> its file (display path)
-        for iface in model.interfaces:
-            if scope is not None and iface.name not in scope:
-                continue
-            for svc in iface.services:
-                self.services[(iface.name, svc.name)] = len(svc.operations)
-                self.wsdl[(iface.name, svc.name)] = svc.wsdl
-                for op in svc.operations:
-                    self.ops[(iface.name, svc.name, op.name)] = op
-        self.directions = self._directions()
-        self.types: dict[str, TypeDef] = {}
-        for t in model.types:
-            # with interfaces left out, only the types the compared ones use are compared
-            if not t.synthetic and (scope is None or self.key(t.id) in self.directions):
-                self.types.setdefault(self.key(t.id), t)
-
-    def reach(self, refs: Iterable[str]) -> set[str]:
-        """Names of the types reachable from `refs` (bases, items, fields)."""
-        return {self.key(r) for r in self.graph.reachable(list(refs))}
-
-    def op_refs(self, op: Operation) -> list[str]:
-        refs = [p.type for p in (*op.header_parts, *op.input_parts, *op.output_parts)]
-        return refs + [r for r in (op.request_type, op.response_type) if r]
-
-    def python_type(self, ref: str) -> str | None:
-        """The Python type a value of `ref` has in the bindings (None: a class of its own)."""
-        seen: set[str] = set()
-        while ref not in seen:
-            seen.add(ref)
-            b = _builtin(ref)
-            if b is not None:
-                return _PYTHON_OF_XSD.get(b, "str")
-            t = self.by_id.get(ref)
-            if t is None or t.kind != "alias" or not t.base:
-                return None
-            ref = t.base
-        return None
-
-    def key(self, ref: str) -> str:
-        """A type's schema name (a `#N` variant of a clashing name keeps its suffix)."""
-        t = self.by_id.get(ref)
-        if t is None:
-            return ref.rpartition("}")[2]
-        suffix = ref.partition("#")[2]
-        return f"{t.name}#{suffix}" if suffix else t.name
-
-    def _directions(self) -> dict[str, set[str]]:
-        ins: list[str] = []
-        outs: list[str] = []
-        for op in self.ops.values():
-            ins.extend(p.type for p in (*op.header_parts, *op.input_parts))
-            ins.extend(r for r in (op.request_type,) if r)
-            outs.extend(p.type for p in op.output_parts)
-            outs.extend(r for r in (op.response_type,) if r)
-        found: dict[str, set[str]] = {}
-        for way, starts in (("in", ins), ("out", outs)):
-            for ref in self.graph.reachable(starts):
-                found.setdefault(self.key(ref), set()).add(way)
-        return found
-
-    def direction(self, name: str) -> set[str]:
-        return self.directions.get(name, set())
-
-    def all_fields(self, t: TypeDef) -> list[Field]:
-        return self.graph.all_fields(t)
-
-
-def _direction(ways: set[str]) -> Direction:
-    if ways == {"in", "out"}:
-        return "both"
-    if ways == {"in"}:
-        return "request"
-    if ways == {"out"}:
-        return "response"
-    return "none"
-
-
-def _builtin(ref: str) -> str | None:
-    return ref.rpartition("}")[2] if ref.startswith("{" + XSD_NS + "}") else None
-
-
-# ---- comparison ---------------------------------------------------------------------------------
-
-
-class _Differ:
+class Differ:
     def __init__(
         self,
         old: Model,
@@ -213,8 +36,8 @@ class _Differ:
         progress: Progress | None = None,
         bases: tuple[str, str] = ("", ""),
     ) -> None:
-        self.a = _View(old, scope, bases[0])
-        self.b = _View(new, scope, bases[1])
+        self.a = View(old, scope, bases[0])
+        self.b = View(new, scope, bases[1])
         self.out: list[Change] = []
         self.renamed: dict[str, str] = {}  # old type name -> new type name
         self.progress = progress
@@ -243,7 +66,8 @@ class _Differ:
         self._fold_removed_services()
         if self.progress is not None:
             self.progress("compared", self._total, self._total)
-        return sorted((self._located(c) for c in self.out), key=_order)
+        located = (locate(c, self.a, self.b, self.renamed) for c in self.out)
+        return sorted(located, key=_order)
 
     def _fold_removed_services(self) -> None:
         """A removed service is one entry: the types only it used are listed under it."""
@@ -271,40 +95,17 @@ class _Differ:
             )
         self.out = [c for c in self.out if not (c.rule == "type-removed" and c.type in folded)]
 
-    def _located(self, c: Change) -> Change:
-        """The file and line of what changed: OLD's (the committed cache) where it exists."""
-        if c.service:
-            key = (c.interface, c.service)
-            view = self.a if key in self.a.services else self.b
-            display = view.wsdl.get(key, "")
-            if not display:
-                return c
-            path = _real(view, display)
-            return replace(c, file=_shown(view, path), line=_line_of(path, c.method))
-        if c.type:
-            old_name = next((o for o, n in self.renamed.items() if n == c.type), c.type)
-            t, view = self.a.types.get(old_name), self.a
-            if t is None:
-                t, view = self.b.types.get(c.type), self.b
-            if t is not None and t.origin:
-                display, _, line = t.origin.rpartition(":")
-                if display and line.isdigit():
-                    path = _real(view, display)
-                    at = _element_line(path, int(line), c.field) if c.field else int(line)
-                    return replace(c, file=_shown(view, path), line=at)
-        return c
-
     # -- types --
 
-    def _type_ref(self, view: _View, ref: str) -> str:
+    def _type_ref(self, view: View, ref: str) -> str:
         """A field's type as comparable text, old names mapped through detected renames."""
-        b = _builtin(ref)
+        b = builtin(ref)
         if b is not None:
             return b
         name = view.key(ref)
         return self.renamed.get(name, name) if view is self.a else name
 
-    def _shape(self, view: _View, t: TypeDef) -> tuple[Any, ...]:
+    def _shape(self, view: View, t: TypeDef) -> tuple[Any, ...]:
         fields = tuple(
             (f.wire_name, self._type_ref(view, f.type), f.min_occurs, f.max_occurs, f.nillable)
             for f in view.all_fields(t)
@@ -339,7 +140,7 @@ class _Differ:
             self.add(
                 "type-renamed",
                 "breaking",
-                _direction(ways),
+                direction_of(ways),
                 f"type {old} is now called {new}",
                 type=new,
                 old=old,
@@ -352,7 +153,7 @@ class _Differ:
             self.add(
                 "type-removed",
                 "breaking",
-                _direction(self.a.direction(name)),
+                direction_of(self.a.direction(name)),
                 f"{t.kind} type {name} was removed",
                 type=name,
                 old=t.kind,
@@ -364,7 +165,7 @@ class _Differ:
             self.add(
                 "type-added",
                 "info",
-                _direction(self.b.direction(name)),
+                direction_of(self.b.direction(name)),
                 f"{t.kind} type {name} was added",
                 type=name,
                 new=t.kind,
@@ -377,7 +178,7 @@ class _Differ:
 
     def _type_changes(self, old: TypeDef, new: TypeDef, name: str) -> None:
         ways = self.a.direction(self.a.key(old.id)) | self.b.direction(name)
-        direction = _direction(ways)
+        direction = direction_of(ways)
         self._doc("type-doc-changed", name, old.documentation, new.documentation, {"type": name})
         if old.kind == "enum" or new.kind == "enum":
             before, after = set(old.enum_values), set(new.enum_values)
@@ -442,7 +243,7 @@ class _Differ:
         return "breaking", ""
 
     def _fields(self, old: TypeDef, new: TypeDef, name: str, ways: set[str]) -> None:
-        direction = _direction(ways)
+        direction = direction_of(ways)
         a = {f.wire_name: f for f in old.fields}
         b = {f.wire_name: f for f in new.fields}
         keys = {"type": name}
@@ -471,12 +272,12 @@ class _Differ:
         for wire in [w for w in a if w in b]:
             self._field_changes(a[wire], b[wire], name, ways)
 
-    def _field_info(self, view: _View, f: Field) -> dict[str, Any]:
+    def _field_info(self, view: View, f: Field) -> dict[str, Any]:
         return {
             "type": (
                 self._type_ref(view, f.type)
                 if view is self.b
-                else _builtin(f.type) or view.key(f.type)
+                else builtin(f.type) or view.key(f.type)
             ),
             "min_occurs": f.min_occurs,
             "max_occurs": "unbounded" if f.max_occurs is None else str(f.max_occurs),
@@ -485,7 +286,7 @@ class _Differ:
         }
 
     def _field_changes(self, fa: Field, fb: Field, name: str, ways: set[str]) -> None:
-        direction = _direction(ways)
+        direction = direction_of(ways)
         keys = {"type": name, "field": fb.wire_name}
         ta, tb = self._type_ref(self.a, fa.type), self._type_ref(self.b, fb.type)
         if ta != tb:
@@ -561,13 +362,13 @@ class _Differ:
             "field-doc-changed", f"{name}.{fb.wire_name}", fa.documentation, fb.documentation, keys
         )
 
-    def _kind(self, view: _View, ref: str) -> str:
+    def _kind(self, view: View, ref: str) -> str:
         t = view.by_id.get(ref)
         return t.kind if t is not None else "builtin"
 
     # -- services and methods --
 
-    def _signature(self, view: _View, op: Operation) -> dict[str, Any]:
+    def _signature(self, view: View, op: Operation) -> dict[str, Any]:
         def parts(ps: Iterable[Any]) -> list[list[str]]:
             return [[p.name, self._type_ref(view, p.type)] for p in ps]
 
@@ -580,7 +381,7 @@ class _Differ:
             "out_parts": parts(op.output_parts) if wrapped_out else [],
         }
 
-    def _shape_of_op(self, view: _View, op: Operation) -> tuple[Any, ...]:
+    def _shape_of_op(self, view: View, op: Operation) -> tuple[Any, ...]:
         def shape(ref: str | None) -> Any:
             t = view.by_id.get(ref or "")
             return None if t is None else self._shape(view, t)[1]
@@ -730,101 +531,5 @@ def compare(
     a = set(old_fetched) if old_fetched is not None else {i.name for i in old.interfaces}
     b = set(new_fetched) if new_fetched is not None else {i.name for i in new.interfaces}
     scope = None if a == b else a & b
-    changes = _Differ(old, new, scope, progress, bases).run()
+    changes = Differ(old, new, scope, progress, bases).run()
     return Report(old.release or "old", new.release or "new", changes, sorted(a ^ b))
-
-
-def _real(view: _View, display: str) -> str:
-    return os.path.join(view.base, display) if view.base else display
-
-
-def _shown(view: _View, path: str) -> str:
-    """A path as a report shows it: relative to the working directory when it is below it."""
-    if not view.base:
-        return path
-    rel = os.path.relpath(path)
-    return path if rel.startswith("..") else rel
-
-
-@functools.lru_cache(maxsize=64)
-def _read(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except (OSError, UnicodeDecodeError):
-        return ""
-
-
-def _element_line(path: str, type_line: int, name: str) -> int:
-    """The line of element `name` in the type defined at `type_line` (that line if not found:
-    an inherited field or a field the new side added)."""
-    lines = _read(path).splitlines()
-    pattern = re.compile(rf"<(?:[\w.-]+:)?element\s[^>]*name=[\"']{re.escape(name)}[\"']")
-    end = re.compile(r"</(?:[\w.-]+:)?complexType>")
-    for number in range(type_line, len(lines) + 1):
-        text = lines[number - 1]
-        if pattern.search(text):
-            return number
-        if end.search(text):
-            break
-    return type_line
-
-
-def _line_of(path: str, method: str) -> int:
-    """The line of `method`'s operation in the WSDL (its portType comes first), else 1."""
-    if not method:
-        return 1
-    text = _read(path)
-    pattern = re.compile(rf"<(?:[\w.-]+:)?operation\s[^>]*name=[\"']{re.escape(method)}[\"']")
-    found = pattern.search(text)
-    return text.count("\n", 0, found.start()) + 1 if found else 1
-
-
-# ---- ignore files -------------------------------------------------------------------------------
-
-
-_RULE_LIKE = re.compile(r"^[a-z*?\[\]]+(-[a-z*?\[\]]+)+$")
-
-
-def load_ignore(text: str, source: str = "ignore file") -> list[tuple[str, str]]:
-    """Lines `RULE`, `PATH`, or `RULE PATH` (`*` globs allowed); `#` starts a comment.
-
-    A rule id that names no rule (a typo would silently ignore nothing) is an error, naming the
-    file and line."""
-    entries = []
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        first, _, rest = line.partition(" ")
-        rest = rest.strip()
-        if rest:
-            _known_rule(first, source, number)
-            entries.append((first, rest))
-        elif "/" not in first and "." not in first and fnmatch.filter(RULES, first):
-            entries.append((first, "*"))
-        elif _RULE_LIKE.match(first):
-            _known_rule(first, source, number)
-        else:
-            entries.append(("*", first))
-    return entries
-
-
-def _known_rule(rule: str, source: str, line: int) -> None:
-    if not fnmatch.filter(RULES, rule):
-        raise GeneratorError(
-            f"unknown drift rule id {rule!r}; the rules are listed in docs/drift.md "
-            f"({', '.join(sorted(RULES)[:4])}, ...)",
-            file=source,
-            line=line,
-        )
-
-
-def apply_ignore(report: Report, entries: list[tuple[str, str]]) -> Report:
-    def ignored(c: Change) -> bool:
-        return any(
-            fnmatch.fnmatchcase(c.rule, r) and fnmatch.fnmatchcase(c.path, p) for r, p in entries
-        )
-
-    kept = [c for c in report.changes if not ignored(c)]
-    return Report(report.old, report.new, kept, report.not_compared)

@@ -1,0 +1,332 @@
+"""The simulated server's state and business logic, one dispatcher behind both transports.
+
+State: sessions with expiry, customers, accounts, products and invoices with `i_*` ids, reseller
+visibility, integrity faults, `limit`/`offset`/`total` paging, `get_extended_data_list` (JSON
+only), an invoice PDF download, and a schema-valid default reply for every other operation.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from ..introspect import operations_by_key
+from .calls import PDF, Call, Download, Session, SimFault, Users
+from .data import like, matches, page, to_wire
+from .defaults import default_instance
+from .realistic import realistic
+from .soap_lite import soap_params
+
+
+class Dispatcher:
+    """The simulated server's logic, shared by both transports."""
+
+    def __init__(self, package: str, session_ttl: float = 3600.0) -> None:
+        self.package = package
+        self.ops = operations_by_key(package)
+        self.session_ttl = session_ttl
+        self.users = Users()
+        self.sessions: dict[str, Session] = {}
+        self.lock = threading.RLock()
+        self.calls: list[Call] = []
+        self.logins = 0
+        # test hooks: a reply override per (service, method), and faults to inject
+        self.replies: dict[tuple[str, str], Callable[[Call], Any]] = {}
+        self.reply_all: Callable[[Call], Any] | None = None
+        # replies as a real PortaBilling writes them (see realistic.py), on both transports
+        self.real_server = False
+        self.next_id = 100
+        self.customers: dict[int, dict[str, Any]] = {}
+        self.accounts: dict[int, dict[str, Any]] = {}
+        self.products: dict[int, dict[str, Any]] = {}
+        self.invoices: dict[int, dict[str, Any]] = {}
+
+    # ---- entry points --------------------------------------------------------------------------
+
+    def handle(self, call: Call) -> Any:
+        """The result as plain wire data, or raise SimFault."""
+        with self.lock:
+            self.calls.append(call)
+        op = self.ops.get((call.service, call.method))
+        if op is None:
+            raise SimFault("Client.NoSuchMethod", f"{call.service}.{call.method} is not known")
+        if op.json_only and call.transport != "json":
+            raise SimFault("Client.NoSuchMethod", f"{call.service}.{call.method} is JSON only")
+        params = self._params(op, call)
+        session = None
+        if op.auth:
+            session = self._check_auth(call.auth_info)
+        override = self.reply_all or self.replies.get((call.service, call.method))
+        if override is not None:
+            return override(call)
+        handler = getattr(self, f"_{call.service}_{call.method}", None)
+        with self.lock:
+            if handler is not None:
+                result = handler(params, session)
+            else:
+                result = default_instance(op.response) if op.response else None
+        if result is not None and not isinstance(result, (dict, bytes, Download)):
+            result = to_wire(result)
+        if self.real_server and isinstance(result, dict) and op.response is not None:
+            result = realistic(result, op.response, call.service, call.method)
+        return result
+
+    def _params(self, op: Any, call: Call) -> Any:
+        raw = call.params
+        if call.transport == "soap":
+            raw = soap_params(op, raw)
+        if op.request is None:
+            return None
+        try:
+            return msgspec.convert(raw or {}, op.request, strict=False)
+        except msgspec.ValidationError as exc:
+            raise SimFault(
+                f"Client.{call.service}.{call.method}.invalid_params", str(exc)
+            ) from None
+
+    # ---- sessions ------------------------------------------------------------------------------
+
+    def _check_auth(self, auth: dict[str, Any] | None) -> Session:
+        auth = auth or {}
+        if not auth:
+            raise SimFault("Client.check_auth.envelope_missed", "auth_info is missing")
+        key = auth.get("session_id") or auth.get("access_token")
+        if key:
+            s = self.sessions.get(str(key))
+            if s is None or s.expires < time.time():
+                raise SimFault("Server.Session.check_auth.auth_failed", "Session expired")
+            return s
+        return self._authenticate(auth.get("login"), auth.get("password"), auth.get("token"))
+
+    def _authenticate(self, login: Any, password: Any, token: Any) -> Session:
+        entry = self.users.entries.get(str(login))
+        if entry is None or not (
+            (password and password == entry[0]) or (token and token == entry[1])
+        ):
+            raise SimFault("Server.Session.alert_You_must_change_password", "Invalid login")
+        return Session(str(login), time.time() + self.session_ttl, entry[2])
+
+    def reset(self) -> None:
+        """A fresh server between tests (the processes stay up)."""
+        with self.lock:
+            self.users = Users()
+            self.sessions.clear()
+            self.calls.clear()
+            self.replies.clear()
+            self.reply_all = None
+            self.real_server = False
+            self.logins = 0
+            for table in (self.customers, self.accounts, self.products, self.invoices):
+                table.clear()
+
+    def expire_sessions(self) -> None:
+        with self.lock:
+            for s in self.sessions.values():
+                s.expires = 0
+
+    def _Session_login(self, p: Any, _: Any) -> Any:
+        s = self._authenticate(p.login, getattr(p, "password", None), getattr(p, "token", None))
+        self.logins += 1
+        sid = f"sess-{self.logins}-{os.urandom(4).hex()}"
+        self.sessions[sid] = s
+        result: dict[str, Any] = {"session_id": sid}
+        fields = {
+            f.encode_name for f in msgspec.structs.fields(self.ops[("Session", "login")].response)
+        }
+        if "access_token" in fields:
+            result["access_token"] = sid
+        return result
+
+    def _Session_logout(self, p: Any, s: Session) -> Any:
+        for sid, sess in list(self.sessions.items()):
+            if sess is s:
+                del self.sessions[sid]
+        return {"success": 1}
+
+    def _Session_ping(self, p: Any, s: Session) -> Any:
+        return {"user_id": 1}
+
+    # ---- customers, accounts, products ---------------------------------------------------------
+
+    def _new_id(self) -> int:
+        self.next_id += 1
+        return self.next_id
+
+    def _visible_customer(self, i_customer: int, s: Session | None) -> dict[str, Any] | None:
+        c = self.customers.get(i_customer)
+        if c is None:
+            return None
+        if s is not None and s.reseller is not None and c.get("i_parent") != s.reseller:
+            return None
+        return c
+
+    def _visible_customers(self, s: Session | None) -> list[dict[str, Any]]:
+        return [c for i, c in sorted(self.customers.items()) if self._visible_customer(i, s)]
+
+    def _Customer_add_customer(self, p: Any, s: Session) -> Any:
+        info = to_wire(p.customer_info)
+        if not info.get("name"):
+            raise SimFault("Client.Customer.add_customer.name_required", "name is required")
+        if any(c["name"] == info["name"] for c in self.customers.values()):
+            raise SimFault("Server.Customer.add_customer.duplicate_name", "name already used")
+        i_customer = self._new_id()
+        if s.reseller is not None:
+            info["i_parent"] = s.reseller
+        info.setdefault("balance", 0)
+        info["i_customer"] = i_customer
+        self.customers[i_customer] = info
+        return {"i_customer": i_customer}
+
+    def _Customer_get_customer_info(self, p: Any, s: Session) -> Any:
+        c = None
+        if isinstance(p.i_customer, int):
+            c = self._visible_customer(p.i_customer, s)
+        elif isinstance(p.name, str):
+            c = next((x for x in self._visible_customers(s) if x["name"] == p.name), None)
+        return {"customer_info": c} if c else {}
+
+    def _Customer_update_customer(self, p: Any, s: Session) -> Any:
+        info = to_wire(p.customer_info)
+        c = self._visible_customer(info.get("i_customer", -1), s)
+        if c is None:
+            raise SimFault("Server.Customer.update_customer.not_found", "no such customer")
+        c.update(info)
+        return {"i_customer": c["i_customer"]}
+
+    def _Customer_delete_customer(self, p: Any, s: Session) -> Any:
+        if self._visible_customer(p.i_customer, s) is None:
+            raise SimFault("Server.Customer.delete_customer.not_found", "no such customer")
+        if any(a["i_customer"] == p.i_customer for a in self.accounts.values()):
+            raise SimFault(
+                "Server.Customer.delete_customer.has_accounts", "the customer still has accounts"
+            )
+        del self.customers[p.i_customer]
+        return {"success": 1}
+
+    def _Customer_get_customer_list(self, p: Any, s: Session) -> Any:
+        rows = self._visible_customers(s)
+        if isinstance(p.name, str):
+            rows = [c for c in rows if like(c.get("name"), p.name)]
+        return page(rows, p, "customer_list")
+
+    def _Account_add_account(self, p: Any, s: Session) -> Any:
+        info = to_wire(p.account_info)
+        if self._visible_customer(info.get("i_customer", -1), s) is None:
+            raise SimFault(
+                "Server.Account.add_account.customer_not_found",
+                f"customer {info.get('i_customer')} does not exist",
+            )
+        if "i_product" in info and info["i_product"] not in self.products:
+            raise SimFault("Server.Account.add_account.product_not_found", "no such product")
+        if any(a["id"] == info.get("id") for a in self.accounts.values()):
+            raise SimFault("Server.Account.add_account.duplicate_id", "account id already used")
+        i_account = self._new_id()
+        info["i_account"] = i_account
+        self.accounts[i_account] = info
+        return {"i_account": i_account}
+
+    def _visible_account(self, i_account: Any, s: Session) -> dict[str, Any] | None:
+        a = self.accounts.get(i_account) if isinstance(i_account, int) else None
+        if a is None or self._visible_customer(a["i_customer"], s) is None:
+            return None
+        return a
+
+    def _Account_get_account_info(self, p: Any, s: Session) -> Any:
+        a = self._visible_account(p.i_account, s)
+        if a is None and isinstance(p.id, str):
+            a = next(
+                (
+                    x
+                    for x in self.accounts.values()
+                    if x.get("id") == p.id and self._visible_account(x["i_account"], s)
+                ),
+                None,
+            )
+        if a is None:
+            raise SimFault("Server.Account.get_account_info.not_found", "no such account")
+        return {"account_info": a}
+
+    def _Account_update_account(self, p: Any, s: Session) -> Any:
+        info = to_wire(p.account_info)
+        a = self._visible_account(info.get("i_account"), s)
+        if a is None:
+            raise SimFault("Server.Account.update_account.not_found", "no such account")
+        a.update(info)
+        return {"i_account": a["i_account"]}
+
+    def _Account_delete_account(self, p: Any, s: Session) -> Any:
+        if self._visible_account(p.i_account, s) is None:
+            raise SimFault("Server.Account.delete_account.not_found", "no such account")
+        del self.accounts[p.i_account]
+        return {"success": 1}
+
+    def _Account_get_account_list(self, p: Any, s: Session) -> Any:
+        rows = [a for i, a in sorted(self.accounts.items()) if self._visible_account(i, s)]
+        if isinstance(p.i_customer, int):
+            rows = [a for a in rows if a["i_customer"] == p.i_customer]
+        if isinstance(p.id, str):
+            rows = [a for a in rows if like(a.get("id"), p.id)]
+        return page(rows, p, "account_list")
+
+    def _Product_add_product(self, p: Any, s: Session) -> Any:
+        info = to_wire(p.product_info)
+        i_product = self._new_id()
+        info["i_product"] = i_product
+        self.products[i_product] = info
+        return {"i_product": i_product}
+
+    def _Product_get_product_info(self, p: Any, s: Session) -> Any:
+        prod = self.products.get(p.i_product) if isinstance(p.i_product, int) else None
+        if prod is None:
+            raise SimFault("Server.Product.get_product_info.not_found", "no such product")
+        return {"product_info": prod}
+
+    def _Product_get_product_list(self, p: Any, s: Session) -> Any:
+        return page([v for _, v in sorted(self.products.items())], p, "product_list")
+
+    def add_invoice(self, i_customer: int, **fields: Any) -> int:
+        """Invoices have no add method in the API; tests create them here."""
+        i_invoice = self._new_id()
+        self.invoices[i_invoice] = {"i_invoice": i_invoice, "i_customer": i_customer, **fields}
+        return i_invoice
+
+    def _Invoice_get_invoice_pdf(self, p: Any, s: Session) -> Any:
+        inv = self.invoices.get(p.i_invoice)
+        if inv is None or self._visible_customer(inv["i_customer"], s) is None:
+            raise SimFault("Server.Invoice.get_invoice_pdf.not_found", "no such invoice")
+        return Download(
+            f"invoice_{p.i_invoice}.pdf", "application/pdf", PDF + str(p.i_invoice).encode()
+        )
+
+    def _Customer_get_extended_data_list(self, p: Any, s: Session) -> Any:
+        records = []
+        for c in self._visible_customers(s):
+            accounts = [a for a in self.accounts.values() if a["i_customer"] == c["i_customer"]]
+            products = [
+                self.products[a["i_product"]]
+                for a in accounts
+                if a.get("i_product") in self.products
+            ]
+            invoices = [i for i in self.invoices.values() if i["i_customer"] == c["i_customer"]]
+            if not matches(c, p.customer_filter):
+                continue
+            if p.account_filter and not any(matches(a, p.account_filter) for a in accounts):
+                continue
+            if p.product_filter and not any(matches(x, p.product_filter) for x in products):
+                continue
+            if p.invoice_filter and not any(matches(i, p.invoice_filter) for i in invoices):
+                continue
+            records.append(
+                {
+                    "customer_info": c,
+                    "accounts": accounts,
+                    "products": products,
+                    "invoices": invoices,
+                }
+            )
+        return page(records, p, "records")
