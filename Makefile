@@ -59,7 +59,8 @@ wheel: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/python -m ruff check generator templates/runtime tests
 	$(BIN)/python -m ruff check --select I generated tests/golden  # generated imports: isort order
-	$(BIN)/python -m mypy --strict generator templates/runtime generated/portabilling tests/test_bulk_typing.py
+	$(BIN)/python -m mypy --strict generator templates/runtime generated/portabilling tests/test_bulk_typing.py \
+		tests/test_stub_typing.py
 
 ## Fails when generated/ is not what the generator produces.
 check: $(STAMP)

@@ -299,6 +299,7 @@ def _settle(model: Model) -> None:
     constants_taken = {SERVICE_SPEC} | {
         t.python_name for t in model.types if t.python_name.isupper()
     }
+    type_names = {t.python_name for t in model.types}
     iface_taken: set[str] = set()
     for iface in model.interfaces:
         iface.python_name = module_name(iface.name, iface_taken)
@@ -322,6 +323,11 @@ def _settle(model: Model) -> None:
                     op.iter_name = method_name(
                         "iter_" + op.python_name.replace("get_", "", 1), op_taken
                     )
+            # the iterators' keyword TypedDicts share the module's namespace with imported types
+            class_taken = type_names | {svc.python_name, svc.async_python_name}
+            for op in svc.operations:
+                if op.iter_name:
+                    op.iter_keywords = class_name(op.iter_name + "_keywords", class_taken)
 
 
 def _dedupe_service_names(model: Model, iface: Interface) -> None:

@@ -82,6 +82,7 @@ class Operation:
     python_name: str = ""
     const_name: str = ""  # the module constant holding the operation's spec
     iter_name: str = ""  # pageable: the iterator method next to the get_*_list one
+    iter_keywords: str = ""  # pageable: the TypedDict of the iterator's keyword arguments
     documentation: str = ""
     deprecated: bool = False
     style: str = "rpc"

@@ -37,14 +37,18 @@ RESERVED_ATTRS = frozenset(
         "Struct",
         "field",
         "ClassVar",
+        "Required",  # the iterators' keyword TypedDicts in service modules annotate with it
         # the stub methods' own parameters: a request field becomes a keyword argument
         "request",
         "fields",
         "page_size",
     }
 )
-# Names a stub method must not take: the service classes' own members.
-RESERVED_METHODS = frozenset(RESERVED_ATTRS | {"with_options", "close", "aclose"})
+# Names a stub method must not take: the service classes' own members, and the decorators the
+# class body applies (a method of that name would shadow them for the methods after it).
+RESERVED_METHODS = frozenset(
+    RESERVED_ATTRS | {"with_options", "close", "aclose", "fields_of", "paged"}
+)
 # Attributes of the runtime's Client/AsyncClient: a service must not shadow them.
 CLIENT_ATTRS = frozenset(
     {
@@ -73,6 +77,7 @@ RESERVED_CLASSES = frozenset(
     | {"OpenStrEnum", "OpenIntEnum", "Operation", "Decimal", "UnsetType", "UNSET", "ClassVar"}
     # what service modules import
     | {"ServiceSpec", "ServiceBase", "AsyncServiceBase", "Iterator", "AsyncIterator", "overload"}
+    | {"TypedDict", "Required"}
 )
 # Module constants next to the operation constants in service modules.
 RESERVED_CONSTANTS = frozenset({"UNSET", "SERVICE", "OPERATIONS"})

@@ -205,18 +205,32 @@ class Renderer:
 
     def _service_imports(self, svc: Service) -> Imports:
         imports = Imports()
-        imports.add("typing", "overload")
         imports.add(".._runtime.operation", "Operation", "ServiceSpec")
         imports.add(".._runtime.service", "AsyncServiceBase", "ServiceBase")
-        imports.add(".._runtime.struct", "UNSET", "UnsetType")
-        if any(op.request_type for op in svc.operations):
+        if any(op.request_type and self.graph.all_fields(op.request_type) for op in svc.operations):
             imports.add("typing", "Any")
-        if any(op.pageable for op in svc.operations):
+            imports.add(".._runtime.service", "fields_of")
+        # the iterators' keywords: a TypedDict of the request's fields
+        paged = [op for op in svc.operations if op.iter_keywords and self.page_item(op)]
+        fields = [
+            f
+            for op in paged
+            for f in self.graph.all_fields(op.request_type)
+            if f.python_name not in ("page_size", "limit")
+        ]
+        if paged:
+            imports.add("typing", "TypedDict")
+            imports.add(".._runtime.service", "paged")
             imports.add("collections.abc", "AsyncIterator", "Iterator")
+        if any(f.required for f in fields):
+            imports.add("typing", "Required")
+        if any(not f.required for f in fields):
+            imports.add(".._runtime.struct", "UnsetType")
         refs: list[str] = []
         for op in svc.operations:
             refs.extend(r for r in (op.request_type, op.response_type) if r)
-            refs.extend(f.type for f in self.graph.all_fields(op.request_type))
+            if op in paged:
+                refs.extend(f.type for f in self.graph.all_fields(op.request_type))
             if op.pageable and (item := self.page_item_ref(op)):
                 refs.append(item)
         self.spelling.add_imports(imports, refs, "\0service", "..types.")

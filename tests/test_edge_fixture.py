@@ -139,7 +139,13 @@ def test_operation_specs_resolve_defaults_and_iterators_are_typed(
 ) -> None:
     """Generated specs state only what differs; every attribute still reads in full."""
     importer(edge_pkg.parent, "edgepkg")
-    from edgepkg.admin.edge import GET_ODD_LIST, OLD_LOGIN, AsyncEdgeService, EdgeService
+    from edgepkg.admin.edge import (
+        GET_ODD_LIST,
+        OLD_LOGIN,
+        AsyncEdgeService,
+        EdgeService,
+        IterOddListKeywords,
+    )
 
     ns = "http://portaone.com/Porta/SOAP/Edge"
     assert (GET_ODD_LIST.service, GET_ODD_LIST.namespace) == ("Edge", ns)
@@ -153,12 +159,15 @@ def test_operation_specs_resolve_defaults_and_iterators_are_typed(
     assert GET_ODD_LIST.auth and not GET_ODD_LIST.deprecated
     assert OLD_LOGIN.parts == ("login", "password") and OLD_LOGIN.request_wrapped
     assert not OLD_LOGIN.auth and OLD_LOGIN.deprecated
+    # the iterator's keywords, as type checkers see them (tests/test_stub_typing.py proves that a
+    # misspelt filter is a type error, not a silent **kwarg)
+    keywords = typing.get_type_hints(IterOddListKeywords, include_extras=True)
+    assert {"page_size", "offset", "i_base"} <= set(keywords)
+    assert "limit" not in keywords  # page_size sets it
     for cls in (EdgeService, AsyncEdgeService):
-        by_keywords = typing.get_overloads(cls.iter_odd_list)[1]
-        params = inspect.signature(by_keywords).parameters
-        assert {"page_size", "offset", "i_base"} <= set(params)
-        assert "limit" not in params  # page_size sets it
-        assert "fields" not in params  # a misspelt filter is a type error, not a silent **kwarg
+        params = inspect.signature(cls.iter_odd_list).parameters
+        assert params["page_size"].kind is inspect.Parameter.KEYWORD_ONLY
+        assert params["page_size"].default == 100
 
 
 def test_single_file_input_names_interface(tmp_path: Path) -> None:

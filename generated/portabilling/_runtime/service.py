@@ -2,7 +2,9 @@
 # ruff: noqa
 """Base classes of generated service stubs: build the request, hand it to the client, page lists.
 
-Sync and async stubs share `build_request` and `CallOptions`; only the awaiting differs.
+Sync and async stubs share `build_request` and `CallOptions`; only the awaiting differs. Each
+stub method has one signature at run time (`request` or `**fields`); `fields_of` and `paged` tell
+type checkers the two forms it accepts, so the request's fields are written once, in its struct.
 """
 
 from __future__ import annotations
@@ -10,10 +12,10 @@ from __future__ import annotations
 import hashlib
 import re
 import warnings
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from datetime import date, time
 from decimal import Decimal
-from typing import Any, Protocol, Self, TypeVar
+from typing import Any, ParamSpec, Protocol, Self, TypeVar, cast, overload
 
 import msgspec
 
@@ -24,6 +26,51 @@ from .validate import check_untyped
 
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
+Fields = ParamSpec("Fields")
+ReqIn = TypeVar("ReqIn", contravariant=True)
+Out = TypeVar("Out", covariant=True)
+
+
+class Stub(Protocol[ReqIn, Fields, Out]):
+    """A stub method as type checkers see it: the request struct alone, or its fields as keywords
+    (`Fields`: the struct's own keyword-only constructor, so a misspelt or mistyped field or a
+    missing required one is an error at the call site). Both together are refused at run time."""
+
+    @overload
+    def __call__(self, request: ReqIn, /) -> Out: ...
+
+    @overload
+    def __call__(self, *args: Fields.args, **kwargs: Fields.kwargs) -> Out: ...
+
+
+class PagedStub(Protocol[ReqIn, Fields, Out]):
+    """An `iter_*` method as type checkers see it: the request struct and `page_size`, or the
+    keywords of the operation's `Iter...Keywords` TypedDict (`page_size` and every field but
+    `limit`, which paging sets)."""
+
+    @overload
+    def __call__(self, request: ReqIn, /, *, page_size: int = 100) -> Out: ...
+
+    @overload
+    def __call__(self, *args: Fields.args, **kwargs: Fields.kwargs) -> Out: ...
+
+
+def _unchanged(method: Any) -> Any:
+    return method
+
+
+def fields_of(
+    request: Callable[Fields, Req],
+) -> Callable[[Callable[..., Resp]], Stub[Req, Fields, Resp]]:
+    """Decorates a stub method that takes `request` or its fields; the method stays as it is."""
+    return cast("Callable[[Callable[..., Resp]], Stub[Req, Fields, Resp]]", _unchanged)
+
+
+def paged(
+    request: type[Req], keywords: Callable[Fields, object]
+) -> Callable[[Callable[..., Resp]], PagedStub[Req, Fields, Resp]]:
+    """Decorates an `iter_*` method; the method stays as it is."""
+    return cast("Callable[[Callable[..., Resp]], PagedStub[Req, Fields, Resp]]", _unchanged)
 
 
 class CallOptions:
@@ -116,7 +163,7 @@ def _check_value(op: Operation[Any, Any], value: Any, path: str, depth: int) -> 
 
 
 def build_request(
-    op: Operation[Req, Any], request: Req | None, fields: dict[str, Any]
+    op: Operation[Req, Any], request: Req | None, fields: Mapping[str, Any]
 ) -> Req | None:
     """The request struct from either a struct or keyword arguments (never both)."""
     if op.request is None:
@@ -152,7 +199,7 @@ class _Pager:
     __slots__ = ("base", "offset", "op", "seen", "size", "start")
 
     def __init__(
-        self, op: Operation[Any, Any], request: Any, fields: dict[str, Any], size: int
+        self, op: Operation[Any, Any], request: Any, fields: Mapping[str, Any], size: int
     ) -> None:
         if type(size) is not int or size < 1:
             raise ValueError(
@@ -231,13 +278,15 @@ class ServiceBase:
         options = CallOptions(timeout, retry, strict, dict(extra_params) if extra_params else None)
         return type(self)(self._caller, options)
 
-    def _call(self, op: Operation[Req, Resp], request: Req | None, fields: dict[str, Any]) -> Resp:
+    def _call(
+        self, op: Operation[Req, Resp], request: Req | None, fields: Mapping[str, Any]
+    ) -> Resp:
         if op.deprecated:
             _warn_deprecated(op)
         return self._caller.call(op, build_request(op, request, fields), self._options)
 
     def _pages(
-        self, op: Operation[Req, Any], request: Req | None, fields: dict[str, Any], size: int
+        self, op: Operation[Req, Any], request: Req | None, fields: Mapping[str, Any], size: int
     ) -> Iterator[Any]:
         if op.deprecated:
             _warn_deprecated(op)
@@ -272,14 +321,14 @@ class AsyncServiceBase:
         return type(self)(self._caller, options)
 
     async def _call(
-        self, op: Operation[Req, Resp], request: Req | None, fields: dict[str, Any]
+        self, op: Operation[Req, Resp], request: Req | None, fields: Mapping[str, Any]
     ) -> Resp:
         if op.deprecated:
             _warn_deprecated(op)
         return await self._caller.call(op, build_request(op, request, fields), self._options)
 
     async def _pages(
-        self, op: Operation[Req, Any], request: Req | None, fields: dict[str, Any], size: int
+        self, op: Operation[Req, Any], request: Req | None, fields: Mapping[str, Any], size: int
     ) -> AsyncIterator[Any]:
         if op.deprecated:
             _warn_deprecated(op)

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.account import (
-    FollowMeInfo,
     GetAccountFollowmeInfoRequest,
     GetAccountFollowmeInfoResponse,
     GetAccountInfoRequest,
@@ -36,7 +35,7 @@ from ..types.account import (
     UpdateAccountRequest,
     UpdateAccountResponse,
 )
-from ..types.common import AccountInfo, XDRInfo
+from ..types.common import XDRInfo
 
 __all__ = ["AccountService", "AsyncAccountService"]
 
@@ -84,99 +83,57 @@ GET_REGISTRATION_STATUS = Operation(
 )
 
 
+class IterXdrListKeywords(TypedDict, total=False):
+    """The keywords of `iter_xdr_list`: `page_size` and the fields of
+    :class:`GetAccountXdrListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_account: Required[int]
+    from_date: datetime | None | UnsetType
+    to_date: datetime | None | UnsetType
+    i_service: int | None | UnsetType
+    offset: int | None | UnsetType
+    format: str | None | UnsetType
+    i_env: int | None | UnsetType
+
+
 class AccountService(ServiceBase):
     """Accounts: subscribers, their aliases, services and balances. PortaBilling mr105, Account
     interface. Reconstruction in the published style, generated for testing.
     """
 
-    @overload
-    def get_account_info(self, request: GetAccountInfoRequest, /) -> GetAccountInfoResponse: ...
-
-    @overload
-    def get_account_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int | None | UnsetType = UNSET,
-        id: str | None | UnsetType = UNSET,
-        login: str | None | UnsetType = UNSET,
-        get_included_services: int | None | UnsetType = UNSET,
-        detailed_info: int | None | UnsetType = UNSET,
-        get_service_features: list[str] | None | UnsetType = UNSET,
-        without_service_features: int | None | UnsetType = UNSET,
-    ) -> GetAccountInfoResponse: ...
-
+    @fields_of(GetAccountInfoRequest)
     def get_account_info(
         self, request: GetAccountInfoRequest | None = None, /, **fields: Any
     ) -> GetAccountInfoResponse:
-        """Returns an account record; look it up by i_account, id or login."""
+        """Returns an account record; look it up by i_account, id or login.
+
+        Takes :class:`GetAccountInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_ACCOUNT_INFO, request, fields)
 
-    @overload
-    def update_account(self, request: UpdateAccountRequest, /) -> UpdateAccountResponse: ...
-
-    @overload
-    def update_account(
-        self,
-        request: None = None,
-        /,
-        *,
-        account_info: AccountInfo,
-    ) -> UpdateAccountResponse: ...
-
+    @fields_of(UpdateAccountRequest)
     def update_account(
         self, request: UpdateAccountRequest | None = None, /, **fields: Any
     ) -> UpdateAccountResponse:
-        """Updates a account record."""
+        """Updates a account record.
+
+        Takes :class:`UpdateAccountRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_ACCOUNT, request, fields)
 
-    @overload
-    def get_xdr_list(self, request: GetAccountXdrListRequest, /) -> GetAccountXdrListResponse: ...
-
-    @overload
-    def get_xdr_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-        i_service: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-        format: str | None | UnsetType = UNSET,
-        i_env: int | None | UnsetType = UNSET,
-    ) -> GetAccountXdrListResponse: ...
-
+    @fields_of(GetAccountXdrListRequest)
     def get_xdr_list(
         self, request: GetAccountXdrListRequest | None = None, /, **fields: Any
     ) -> GetAccountXdrListResponse:
-        """Returns the charge records (xDRs) of an account."""
+        """Returns the charge records (xDRs) of an account.
+
+        Takes :class:`GetAccountXdrListRequest` or its fields as keywords.
+        """
         return self._call(GET_XDR_LIST, request, fields)
 
-    @overload
-    def iter_xdr_list(
-        self, request: GetAccountXdrListRequest, /, *, page_size: int = 100
-    ) -> Iterator[XDRInfo]: ...
-
-    @overload
-    def iter_xdr_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_account: int,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-        i_service: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-        format: str | None | UnsetType = UNSET,
-        i_env: int | None | UnsetType = UNSET,
-    ) -> Iterator[XDRInfo]: ...
-
+    @paged(GetAccountXdrListRequest, IterXdrListKeywords)
     def iter_xdr_list(
         self,
         request: GetAccountXdrListRequest | None = None,
@@ -185,131 +142,70 @@ class AccountService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[XDRInfo]:
-        """Every item of :meth:`get_xdr_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_xdr_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetAccountXdrListRequest` and `page_size`, or the keywords of
+        :class:`IterXdrListKeywords`.
+        """
         yield from self._pages(GET_XDR_LIST, request, fields, page_size)
 
-    @overload
-    def get_service_features(
-        self, request: GetAccountServiceFeaturesRequest, /
-    ) -> GetAccountServiceFeaturesResponse: ...
-
-    @overload
-    def get_service_features(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetAccountServiceFeaturesResponse: ...
-
+    @fields_of(GetAccountServiceFeaturesRequest)
     def get_service_features(
         self, request: GetAccountServiceFeaturesRequest | None = None, /, **fields: Any
     ) -> GetAccountServiceFeaturesResponse:
-        """Account: get service features."""
+        """Account: get service features.
+
+        Takes :class:`GetAccountServiceFeaturesRequest` or its fields as keywords.
+        """
         return self._call(GET_SERVICE_FEATURES, request, fields)
 
-    @overload
-    def get_followme_info(
-        self, request: GetAccountFollowmeInfoRequest, /
-    ) -> GetAccountFollowmeInfoResponse: ...
-
-    @overload
-    def get_followme_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetAccountFollowmeInfoResponse: ...
-
+    @fields_of(GetAccountFollowmeInfoRequest)
     def get_followme_info(
         self, request: GetAccountFollowmeInfoRequest | None = None, /, **fields: Any
     ) -> GetAccountFollowmeInfoResponse:
-        """Returns the details of a followme record."""
+        """Returns the details of a followme record.
+
+        Takes :class:`GetAccountFollowmeInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_FOLLOWME_INFO, request, fields)
 
-    @overload
-    def update_followme(
-        self, request: UpdateAccountFollowmeRequest, /
-    ) -> UpdateAccountFollowmeResponse: ...
-
-    @overload
-    def update_followme(
-        self,
-        request: None = None,
-        /,
-        *,
-        followme_info: FollowMeInfo,
-    ) -> UpdateAccountFollowmeResponse: ...
-
+    @fields_of(UpdateAccountFollowmeRequest)
     def update_followme(
         self, request: UpdateAccountFollowmeRequest | None = None, /, **fields: Any
     ) -> UpdateAccountFollowmeResponse:
-        """Updates a followme record."""
+        """Updates a followme record.
+
+        Takes :class:`UpdateAccountFollowmeRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_FOLLOWME, request, fields)
 
-    @overload
-    def get_subscriptions(
-        self, request: GetAccountSubscriptionsRequest, /
-    ) -> GetAccountSubscriptionsResponse: ...
-
-    @overload
-    def get_subscriptions(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAccountSubscriptionsResponse: ...
-
+    @fields_of(GetAccountSubscriptionsRequest)
     def get_subscriptions(
         self, request: GetAccountSubscriptionsRequest | None = None, /, **fields: Any
     ) -> GetAccountSubscriptionsResponse:
-        """Returns the subscriptions of the account."""
+        """Returns the subscriptions of the account.
+
+        Takes :class:`GetAccountSubscriptionsRequest` or its fields as keywords.
+        """
         return self._call(GET_SUBSCRIPTIONS, request, fields)
 
-    @overload
-    def reset_password(
-        self, request: ResetAccountPasswordRequest, /
-    ) -> ResetAccountPasswordResponse: ...
-
-    @overload
-    def reset_password(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        send_email: int | None | UnsetType = UNSET,
-    ) -> ResetAccountPasswordResponse: ...
-
+    @fields_of(ResetAccountPasswordRequest)
     def reset_password(
         self, request: ResetAccountPasswordRequest | None = None, /, **fields: Any
     ) -> ResetAccountPasswordResponse:
-        """Account: reset password."""
+        """Account: reset password.
+
+        Takes :class:`ResetAccountPasswordRequest` or its fields as keywords.
+        """
         return self._call(RESET_PASSWORD, request, fields)
 
-    @overload
-    def get_registration_status(
-        self, request: GetAccountRegistrationStatusRequest, /
-    ) -> GetAccountRegistrationStatusResponse: ...
-
-    @overload
-    def get_registration_status(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetAccountRegistrationStatusResponse: ...
-
+    @fields_of(GetAccountRegistrationStatusRequest)
     def get_registration_status(
         self, request: GetAccountRegistrationStatusRequest | None = None, /, **fields: Any
     ) -> GetAccountRegistrationStatusResponse:
-        """Returns the SIP registration status of the account."""
+        """Returns the SIP registration status of the account.
+
+        Takes :class:`GetAccountRegistrationStatusRequest` or its fields as keywords.
+        """
         return self._call(GET_REGISTRATION_STATUS, request, fields)
 
 
@@ -320,98 +216,37 @@ class AsyncAccountService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_account_info(
-        self, request: GetAccountInfoRequest, /
-    ) -> GetAccountInfoResponse: ...
-
-    @overload
-    async def get_account_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int | None | UnsetType = UNSET,
-        id: str | None | UnsetType = UNSET,
-        login: str | None | UnsetType = UNSET,
-        get_included_services: int | None | UnsetType = UNSET,
-        detailed_info: int | None | UnsetType = UNSET,
-        get_service_features: list[str] | None | UnsetType = UNSET,
-        without_service_features: int | None | UnsetType = UNSET,
-    ) -> GetAccountInfoResponse: ...
-
+    @fields_of(GetAccountInfoRequest)
     async def get_account_info(
         self, request: GetAccountInfoRequest | None = None, /, **fields: Any
     ) -> GetAccountInfoResponse:
-        """Returns an account record; look it up by i_account, id or login."""
+        """Returns an account record; look it up by i_account, id or login.
+
+        Takes :class:`GetAccountInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_ACCOUNT_INFO, request, fields)
 
-    @overload
-    async def update_account(self, request: UpdateAccountRequest, /) -> UpdateAccountResponse: ...
-
-    @overload
-    async def update_account(
-        self,
-        request: None = None,
-        /,
-        *,
-        account_info: AccountInfo,
-    ) -> UpdateAccountResponse: ...
-
+    @fields_of(UpdateAccountRequest)
     async def update_account(
         self, request: UpdateAccountRequest | None = None, /, **fields: Any
     ) -> UpdateAccountResponse:
-        """Updates a account record."""
+        """Updates a account record.
+
+        Takes :class:`UpdateAccountRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_ACCOUNT, request, fields)
 
-    @overload
-    async def get_xdr_list(
-        self, request: GetAccountXdrListRequest, /
-    ) -> GetAccountXdrListResponse: ...
-
-    @overload
-    async def get_xdr_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-        i_service: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-        format: str | None | UnsetType = UNSET,
-        i_env: int | None | UnsetType = UNSET,
-    ) -> GetAccountXdrListResponse: ...
-
+    @fields_of(GetAccountXdrListRequest)
     async def get_xdr_list(
         self, request: GetAccountXdrListRequest | None = None, /, **fields: Any
     ) -> GetAccountXdrListResponse:
-        """Returns the charge records (xDRs) of an account."""
+        """Returns the charge records (xDRs) of an account.
+
+        Takes :class:`GetAccountXdrListRequest` or its fields as keywords.
+        """
         return await self._call(GET_XDR_LIST, request, fields)
 
-    @overload
-    def iter_xdr_list(
-        self, request: GetAccountXdrListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[XDRInfo]: ...
-
-    @overload
-    def iter_xdr_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_account: int,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-        i_service: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-        format: str | None | UnsetType = UNSET,
-        i_env: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[XDRInfo]: ...
-
+    @paged(GetAccountXdrListRequest, IterXdrListKeywords)
     async def iter_xdr_list(
         self,
         request: GetAccountXdrListRequest | None = None,
@@ -420,130 +255,69 @@ class AsyncAccountService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[XDRInfo]:
-        """Every item of :meth:`get_xdr_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_xdr_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetAccountXdrListRequest` and `page_size`, or the keywords of
+        :class:`IterXdrListKeywords`.
+        """
         async for item in self._pages(GET_XDR_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def get_service_features(
-        self, request: GetAccountServiceFeaturesRequest, /
-    ) -> GetAccountServiceFeaturesResponse: ...
-
-    @overload
-    async def get_service_features(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetAccountServiceFeaturesResponse: ...
-
+    @fields_of(GetAccountServiceFeaturesRequest)
     async def get_service_features(
         self, request: GetAccountServiceFeaturesRequest | None = None, /, **fields: Any
     ) -> GetAccountServiceFeaturesResponse:
-        """Account: get service features."""
+        """Account: get service features.
+
+        Takes :class:`GetAccountServiceFeaturesRequest` or its fields as keywords.
+        """
         return await self._call(GET_SERVICE_FEATURES, request, fields)
 
-    @overload
-    async def get_followme_info(
-        self, request: GetAccountFollowmeInfoRequest, /
-    ) -> GetAccountFollowmeInfoResponse: ...
-
-    @overload
-    async def get_followme_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetAccountFollowmeInfoResponse: ...
-
+    @fields_of(GetAccountFollowmeInfoRequest)
     async def get_followme_info(
         self, request: GetAccountFollowmeInfoRequest | None = None, /, **fields: Any
     ) -> GetAccountFollowmeInfoResponse:
-        """Returns the details of a followme record."""
+        """Returns the details of a followme record.
+
+        Takes :class:`GetAccountFollowmeInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_FOLLOWME_INFO, request, fields)
 
-    @overload
-    async def update_followme(
-        self, request: UpdateAccountFollowmeRequest, /
-    ) -> UpdateAccountFollowmeResponse: ...
-
-    @overload
-    async def update_followme(
-        self,
-        request: None = None,
-        /,
-        *,
-        followme_info: FollowMeInfo,
-    ) -> UpdateAccountFollowmeResponse: ...
-
+    @fields_of(UpdateAccountFollowmeRequest)
     async def update_followme(
         self, request: UpdateAccountFollowmeRequest | None = None, /, **fields: Any
     ) -> UpdateAccountFollowmeResponse:
-        """Updates a followme record."""
+        """Updates a followme record.
+
+        Takes :class:`UpdateAccountFollowmeRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_FOLLOWME, request, fields)
 
-    @overload
-    async def get_subscriptions(
-        self, request: GetAccountSubscriptionsRequest, /
-    ) -> GetAccountSubscriptionsResponse: ...
-
-    @overload
-    async def get_subscriptions(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAccountSubscriptionsResponse: ...
-
+    @fields_of(GetAccountSubscriptionsRequest)
     async def get_subscriptions(
         self, request: GetAccountSubscriptionsRequest | None = None, /, **fields: Any
     ) -> GetAccountSubscriptionsResponse:
-        """Returns the subscriptions of the account."""
+        """Returns the subscriptions of the account.
+
+        Takes :class:`GetAccountSubscriptionsRequest` or its fields as keywords.
+        """
         return await self._call(GET_SUBSCRIPTIONS, request, fields)
 
-    @overload
-    async def reset_password(
-        self, request: ResetAccountPasswordRequest, /
-    ) -> ResetAccountPasswordResponse: ...
-
-    @overload
-    async def reset_password(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        send_email: int | None | UnsetType = UNSET,
-    ) -> ResetAccountPasswordResponse: ...
-
+    @fields_of(ResetAccountPasswordRequest)
     async def reset_password(
         self, request: ResetAccountPasswordRequest | None = None, /, **fields: Any
     ) -> ResetAccountPasswordResponse:
-        """Account: reset password."""
+        """Account: reset password.
+
+        Takes :class:`ResetAccountPasswordRequest` or its fields as keywords.
+        """
         return await self._call(RESET_PASSWORD, request, fields)
 
-    @overload
-    async def get_registration_status(
-        self, request: GetAccountRegistrationStatusRequest, /
-    ) -> GetAccountRegistrationStatusResponse: ...
-
-    @overload
-    async def get_registration_status(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetAccountRegistrationStatusResponse: ...
-
+    @fields_of(GetAccountRegistrationStatusRequest)
     async def get_registration_status(
         self, request: GetAccountRegistrationStatusRequest | None = None, /, **fields: Any
     ) -> GetAccountRegistrationStatusResponse:
-        """Returns the SIP registration status of the account."""
+        """Returns the SIP registration status of the account.
+
+        Takes :class:`GetAccountRegistrationStatusRequest` or its fields as keywords.
+        """
         return await self._call(GET_REGISTRATION_STATUS, request, fields)

@@ -9,11 +9,11 @@ Account interface, mr105/account/VoicemailAccountService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.voicemail import (
     DeleteVoicemailVmMessageRequest,
     DeleteVoicemailVmMessageResponse,
@@ -30,7 +30,6 @@ from ..types.voicemail import (
     SetVoicemailVmSettingsRequest,
     SetVoicemailVmSettingsResponse,
     VMMessageInfo,
-    VMSettingsInfo,
 )
 
 __all__ = ["VoicemailService", "AsyncVoicemailService"]
@@ -69,91 +68,53 @@ SET_VM_GREETING = Operation(
 )
 
 
+class IterVmMessageListKeywords(TypedDict, total=False):
+    """The keywords of `iter_vm_message_list`: `page_size` and the fields of
+    :class:`GetVoicemailVmMessageListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_account: Required[int]
+    folder: str | None | UnsetType
+    offset: int | None | UnsetType
+
+
 class VoicemailService(ServiceBase):
     """Voicemail settings and messages. PortaBilling mr105, Account interface. Reconstruction in
     the published style, generated for testing.
     """
 
-    @overload
-    def get_vm_settings(
-        self, request: GetVoicemailVmSettingsRequest, /
-    ) -> GetVoicemailVmSettingsResponse: ...
-
-    @overload
-    def get_vm_settings(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetVoicemailVmSettingsResponse: ...
-
+    @fields_of(GetVoicemailVmSettingsRequest)
     def get_vm_settings(
         self, request: GetVoicemailVmSettingsRequest | None = None, /, **fields: Any
     ) -> GetVoicemailVmSettingsResponse:
-        """Voicemail: get vm settings."""
+        """Voicemail: get vm settings.
+
+        Takes :class:`GetVoicemailVmSettingsRequest` or its fields as keywords.
+        """
         return self._call(GET_VM_SETTINGS, request, fields)
 
-    @overload
-    def set_vm_settings(
-        self, request: SetVoicemailVmSettingsRequest, /
-    ) -> SetVoicemailVmSettingsResponse: ...
-
-    @overload
-    def set_vm_settings(
-        self,
-        request: None = None,
-        /,
-        *,
-        vm_settings: VMSettingsInfo,
-    ) -> SetVoicemailVmSettingsResponse: ...
-
+    @fields_of(SetVoicemailVmSettingsRequest)
     def set_vm_settings(
         self, request: SetVoicemailVmSettingsRequest | None = None, /, **fields: Any
     ) -> SetVoicemailVmSettingsResponse:
-        """Voicemail: set vm settings."""
+        """Voicemail: set vm settings.
+
+        Takes :class:`SetVoicemailVmSettingsRequest` or its fields as keywords.
+        """
         return self._call(SET_VM_SETTINGS, request, fields)
 
-    @overload
-    def get_vm_message_list(
-        self, request: GetVoicemailVmMessageListRequest, /
-    ) -> GetVoicemailVmMessageListResponse: ...
-
-    @overload
-    def get_vm_message_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        folder: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetVoicemailVmMessageListResponse: ...
-
+    @fields_of(GetVoicemailVmMessageListRequest)
     def get_vm_message_list(
         self, request: GetVoicemailVmMessageListRequest | None = None, /, **fields: Any
     ) -> GetVoicemailVmMessageListResponse:
-        """Returns the vm message records that match the search criteria."""
+        """Returns the vm message records that match the search criteria.
+
+        Takes :class:`GetVoicemailVmMessageListRequest` or its fields as keywords.
+        """
         return self._call(GET_VM_MESSAGE_LIST, request, fields)
 
-    @overload
-    def iter_vm_message_list(
-        self, request: GetVoicemailVmMessageListRequest, /, *, page_size: int = 100
-    ) -> Iterator[VMMessageInfo]: ...
-
-    @overload
-    def iter_vm_message_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_account: int,
-        folder: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[VMMessageInfo]: ...
-
+    @paged(GetVoicemailVmMessageListRequest, IterVmMessageListKeywords)
     def iter_vm_message_list(
         self,
         request: GetVoicemailVmMessageListRequest | None = None,
@@ -163,92 +124,49 @@ class VoicemailService(ServiceBase):
         **fields: Any,
     ) -> Iterator[VMMessageInfo]:
         """Every item of :meth:`get_vm_message_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetVoicemailVmMessageListRequest` and `page_size`, or the keywords
+        of :class:`IterVmMessageListKeywords`.
+        """
         yield from self._pages(GET_VM_MESSAGE_LIST, request, fields, page_size)
 
-    @overload
-    def get_vm_message(
-        self, request: GetVoicemailVmMessageRequest, /
-    ) -> GetVoicemailVmMessageResponse: ...
-
-    @overload
-    def get_vm_message(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        message_uid: str,
-    ) -> GetVoicemailVmMessageResponse: ...
-
+    @fields_of(GetVoicemailVmMessageRequest)
     def get_vm_message(
         self, request: GetVoicemailVmMessageRequest | None = None, /, **fields: Any
     ) -> GetVoicemailVmMessageResponse:
-        """Voicemail: get vm message."""
+        """Voicemail: get vm message.
+
+        Takes :class:`GetVoicemailVmMessageRequest` or its fields as keywords.
+        """
         return self._call(GET_VM_MESSAGE, request, fields)
 
-    @overload
-    def delete_vm_message(
-        self, request: DeleteVoicemailVmMessageRequest, /
-    ) -> DeleteVoicemailVmMessageResponse: ...
-
-    @overload
-    def delete_vm_message(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        message_uid: str,
-    ) -> DeleteVoicemailVmMessageResponse: ...
-
+    @fields_of(DeleteVoicemailVmMessageRequest)
     def delete_vm_message(
         self, request: DeleteVoicemailVmMessageRequest | None = None, /, **fields: Any
     ) -> DeleteVoicemailVmMessageResponse:
-        """Deletes a vm message record."""
+        """Deletes a vm message record.
+
+        Takes :class:`DeleteVoicemailVmMessageRequest` or its fields as keywords.
+        """
         return self._call(DELETE_VM_MESSAGE, request, fields)
 
-    @overload
-    def get_vm_greeting(
-        self, request: GetVoicemailVmGreetingRequest, /
-    ) -> GetVoicemailVmGreetingResponse: ...
-
-    @overload
-    def get_vm_greeting(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        greeting_type: str | None | UnsetType = UNSET,
-    ) -> GetVoicemailVmGreetingResponse: ...
-
+    @fields_of(GetVoicemailVmGreetingRequest)
     def get_vm_greeting(
         self, request: GetVoicemailVmGreetingRequest | None = None, /, **fields: Any
     ) -> GetVoicemailVmGreetingResponse:
-        """Voicemail: get vm greeting."""
+        """Voicemail: get vm greeting.
+
+        Takes :class:`GetVoicemailVmGreetingRequest` or its fields as keywords.
+        """
         return self._call(GET_VM_GREETING, request, fields)
 
-    @overload
-    def set_vm_greeting(
-        self, request: SetVoicemailVmGreetingRequest, /
-    ) -> SetVoicemailVmGreetingResponse: ...
-
-    @overload
-    def set_vm_greeting(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        greeting_type: str,
-        file: bytes,
-    ) -> SetVoicemailVmGreetingResponse: ...
-
+    @fields_of(SetVoicemailVmGreetingRequest)
     def set_vm_greeting(
         self, request: SetVoicemailVmGreetingRequest | None = None, /, **fields: Any
     ) -> SetVoicemailVmGreetingResponse:
-        """Voicemail: set vm greeting."""
+        """Voicemail: set vm greeting.
+
+        Takes :class:`SetVoicemailVmGreetingRequest` or its fields as keywords.
+        """
         return self._call(SET_VM_GREETING, request, fields)
 
 
@@ -259,86 +177,37 @@ class AsyncVoicemailService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_vm_settings(
-        self, request: GetVoicemailVmSettingsRequest, /
-    ) -> GetVoicemailVmSettingsResponse: ...
-
-    @overload
-    async def get_vm_settings(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetVoicemailVmSettingsResponse: ...
-
+    @fields_of(GetVoicemailVmSettingsRequest)
     async def get_vm_settings(
         self, request: GetVoicemailVmSettingsRequest | None = None, /, **fields: Any
     ) -> GetVoicemailVmSettingsResponse:
-        """Voicemail: get vm settings."""
+        """Voicemail: get vm settings.
+
+        Takes :class:`GetVoicemailVmSettingsRequest` or its fields as keywords.
+        """
         return await self._call(GET_VM_SETTINGS, request, fields)
 
-    @overload
-    async def set_vm_settings(
-        self, request: SetVoicemailVmSettingsRequest, /
-    ) -> SetVoicemailVmSettingsResponse: ...
-
-    @overload
-    async def set_vm_settings(
-        self,
-        request: None = None,
-        /,
-        *,
-        vm_settings: VMSettingsInfo,
-    ) -> SetVoicemailVmSettingsResponse: ...
-
+    @fields_of(SetVoicemailVmSettingsRequest)
     async def set_vm_settings(
         self, request: SetVoicemailVmSettingsRequest | None = None, /, **fields: Any
     ) -> SetVoicemailVmSettingsResponse:
-        """Voicemail: set vm settings."""
+        """Voicemail: set vm settings.
+
+        Takes :class:`SetVoicemailVmSettingsRequest` or its fields as keywords.
+        """
         return await self._call(SET_VM_SETTINGS, request, fields)
 
-    @overload
-    async def get_vm_message_list(
-        self, request: GetVoicemailVmMessageListRequest, /
-    ) -> GetVoicemailVmMessageListResponse: ...
-
-    @overload
-    async def get_vm_message_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        folder: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetVoicemailVmMessageListResponse: ...
-
+    @fields_of(GetVoicemailVmMessageListRequest)
     async def get_vm_message_list(
         self, request: GetVoicemailVmMessageListRequest | None = None, /, **fields: Any
     ) -> GetVoicemailVmMessageListResponse:
-        """Returns the vm message records that match the search criteria."""
+        """Returns the vm message records that match the search criteria.
+
+        Takes :class:`GetVoicemailVmMessageListRequest` or its fields as keywords.
+        """
         return await self._call(GET_VM_MESSAGE_LIST, request, fields)
 
-    @overload
-    def iter_vm_message_list(
-        self, request: GetVoicemailVmMessageListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[VMMessageInfo]: ...
-
-    @overload
-    def iter_vm_message_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_account: int,
-        folder: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[VMMessageInfo]: ...
-
+    @paged(GetVoicemailVmMessageListRequest, IterVmMessageListKeywords)
     async def iter_vm_message_list(
         self,
         request: GetVoicemailVmMessageListRequest | None = None,
@@ -348,91 +217,48 @@ class AsyncVoicemailService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[VMMessageInfo]:
         """Every item of :meth:`get_vm_message_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetVoicemailVmMessageListRequest` and `page_size`, or the keywords
+        of :class:`IterVmMessageListKeywords`.
+        """
         async for item in self._pages(GET_VM_MESSAGE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def get_vm_message(
-        self, request: GetVoicemailVmMessageRequest, /
-    ) -> GetVoicemailVmMessageResponse: ...
-
-    @overload
-    async def get_vm_message(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        message_uid: str,
-    ) -> GetVoicemailVmMessageResponse: ...
-
+    @fields_of(GetVoicemailVmMessageRequest)
     async def get_vm_message(
         self, request: GetVoicemailVmMessageRequest | None = None, /, **fields: Any
     ) -> GetVoicemailVmMessageResponse:
-        """Voicemail: get vm message."""
+        """Voicemail: get vm message.
+
+        Takes :class:`GetVoicemailVmMessageRequest` or its fields as keywords.
+        """
         return await self._call(GET_VM_MESSAGE, request, fields)
 
-    @overload
-    async def delete_vm_message(
-        self, request: DeleteVoicemailVmMessageRequest, /
-    ) -> DeleteVoicemailVmMessageResponse: ...
-
-    @overload
-    async def delete_vm_message(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        message_uid: str,
-    ) -> DeleteVoicemailVmMessageResponse: ...
-
+    @fields_of(DeleteVoicemailVmMessageRequest)
     async def delete_vm_message(
         self, request: DeleteVoicemailVmMessageRequest | None = None, /, **fields: Any
     ) -> DeleteVoicemailVmMessageResponse:
-        """Deletes a vm message record."""
+        """Deletes a vm message record.
+
+        Takes :class:`DeleteVoicemailVmMessageRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_VM_MESSAGE, request, fields)
 
-    @overload
-    async def get_vm_greeting(
-        self, request: GetVoicemailVmGreetingRequest, /
-    ) -> GetVoicemailVmGreetingResponse: ...
-
-    @overload
-    async def get_vm_greeting(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        greeting_type: str | None | UnsetType = UNSET,
-    ) -> GetVoicemailVmGreetingResponse: ...
-
+    @fields_of(GetVoicemailVmGreetingRequest)
     async def get_vm_greeting(
         self, request: GetVoicemailVmGreetingRequest | None = None, /, **fields: Any
     ) -> GetVoicemailVmGreetingResponse:
-        """Voicemail: get vm greeting."""
+        """Voicemail: get vm greeting.
+
+        Takes :class:`GetVoicemailVmGreetingRequest` or its fields as keywords.
+        """
         return await self._call(GET_VM_GREETING, request, fields)
 
-    @overload
-    async def set_vm_greeting(
-        self, request: SetVoicemailVmGreetingRequest, /
-    ) -> SetVoicemailVmGreetingResponse: ...
-
-    @overload
-    async def set_vm_greeting(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        greeting_type: str,
-        file: bytes,
-    ) -> SetVoicemailVmGreetingResponse: ...
-
+    @fields_of(SetVoicemailVmGreetingRequest)
     async def set_vm_greeting(
         self, request: SetVoicemailVmGreetingRequest | None = None, /, **fields: Any
     ) -> SetVoicemailVmGreetingResponse:
-        """Voicemail: set vm greeting."""
+        """Voicemail: set vm greeting.
+
+        Takes :class:`SetVoicemailVmGreetingRequest` or its fields as keywords.
+        """
         return await self._call(SET_VM_GREETING, request, fields)

@@ -8,11 +8,10 @@ Account interface, mr105/account/VoucherAccountService.wsdl.
 
 from __future__ import annotations
 
-from typing import Any, overload
+from typing import Any
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of
 from ..types.voucher import RechargeVoucherRequest, RechargeVoucherResponse
 
 __all__ = ["VoucherService", "AsyncVoucherService"]
@@ -32,23 +31,14 @@ class VoucherService(ServiceBase):
     style, generated for testing.
     """
 
-    @overload
-    def recharge(self, request: RechargeVoucherRequest, /) -> RechargeVoucherResponse: ...
-
-    @overload
-    def recharge(
-        self,
-        request: None = None,
-        /,
-        *,
-        id: str,
-        i_account: int,
-    ) -> RechargeVoucherResponse: ...
-
+    @fields_of(RechargeVoucherRequest)
     def recharge(
         self, request: RechargeVoucherRequest | None = None, /, **fields: Any
     ) -> RechargeVoucherResponse:
-        """Recharges an account with a voucher."""
+        """Recharges an account with a voucher.
+
+        Takes :class:`RechargeVoucherRequest` or its fields as keywords.
+        """
         return self._call(RECHARGE, request, fields)
 
 
@@ -59,21 +49,12 @@ class AsyncVoucherService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def recharge(self, request: RechargeVoucherRequest, /) -> RechargeVoucherResponse: ...
-
-    @overload
-    async def recharge(
-        self,
-        request: None = None,
-        /,
-        *,
-        id: str,
-        i_account: int,
-    ) -> RechargeVoucherResponse: ...
-
+    @fields_of(RechargeVoucherRequest)
     async def recharge(
         self, request: RechargeVoucherRequest | None = None, /, **fields: Any
     ) -> RechargeVoucherResponse:
-        """Recharges an account with a voucher."""
+        """Recharges an account with a voucher.
+
+        Takes :class:`RechargeVoucherRequest` or its fields as keywords.
+        """
         return await self._call(RECHARGE, request, fields)

@@ -9,11 +9,11 @@ Admin interface, mr105/admin/AccessRoleAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.access_role import (
     AccessRoleInfo,
     AccessRoleObjectInfo,
@@ -40,7 +40,6 @@ from ..types.access_role import (
     UpdateAccessRoleRequest,
     UpdateAccessRoleResponse,
 )
-from ..types.common import AccessPermissionInfo
 
 __all__ = ["AccessRoleService", "AsyncAccessRoleService"]
 
@@ -106,71 +105,53 @@ DELETE_ACCESS_ROLE_OBJECT = Operation(
 )
 
 
+class IterAccessRoleListKeywords(TypedDict, total=False):
+    """The keywords of `iter_access_role_list`: `page_size` and the fields of
+    :class:`GetAccessRoleListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    name: str | None | UnsetType
+    i_access_role_type: int | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterAccessRoleObjectListKeywords(TypedDict, total=False):
+    """The keywords of `iter_access_role_object_list`: `page_size` and the fields of
+    :class:`GetAccessRoleObjectListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_access_role: Required[int]
+    offset: int | None | UnsetType
+
+
 class AccessRoleService(ServiceBase):
     """Access roles for web users and API. PortaBilling mr105, Admin interface. Reconstruction in
     the published style, generated for testing.
     """
 
-    @overload
-    def get_access_role_info(
-        self, request: GetAccessRoleInfoRequest, /
-    ) -> GetAccessRoleInfoResponse: ...
-
-    @overload
-    def get_access_role_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_access_role: int | None | UnsetType = UNSET,
-    ) -> GetAccessRoleInfoResponse: ...
-
+    @fields_of(GetAccessRoleInfoRequest)
     def get_access_role_info(
         self, request: GetAccessRoleInfoRequest | None = None, /, **fields: Any
     ) -> GetAccessRoleInfoResponse:
-        """Returns the details of a access role record."""
+        """Returns the details of a access role record.
+
+        Takes :class:`GetAccessRoleInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_ACCESS_ROLE_INFO, request, fields)
 
-    @overload
-    def get_access_role_list(
-        self, request: GetAccessRoleListRequest, /
-    ) -> GetAccessRoleListResponse: ...
-
-    @overload
-    def get_access_role_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str | None | UnsetType = UNSET,
-        i_access_role_type: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAccessRoleListResponse: ...
-
+    @fields_of(GetAccessRoleListRequest)
     def get_access_role_list(
         self, request: GetAccessRoleListRequest | None = None, /, **fields: Any
     ) -> GetAccessRoleListResponse:
-        """Returns the access role records that match the search criteria."""
+        """Returns the access role records that match the search criteria.
+
+        Takes :class:`GetAccessRoleListRequest` or its fields as keywords.
+        """
         return self._call(GET_ACCESS_ROLE_LIST, request, fields)
 
-    @overload
-    def iter_access_role_list(
-        self, request: GetAccessRoleListRequest, /, *, page_size: int = 100
-    ) -> Iterator[AccessRoleInfo]: ...
-
-    @overload
-    def iter_access_role_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        name: str | None | UnsetType = UNSET,
-        i_access_role_type: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[AccessRoleInfo]: ...
-
+    @paged(GetAccessRoleListRequest, IterAccessRoleListKeywords)
     def iter_access_role_list(
         self,
         request: GetAccessRoleListRequest | None = None,
@@ -180,146 +161,72 @@ class AccessRoleService(ServiceBase):
         **fields: Any,
     ) -> Iterator[AccessRoleInfo]:
         """Every item of :meth:`get_access_role_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetAccessRoleListRequest` and `page_size`, or the keywords of
+        :class:`IterAccessRoleListKeywords`.
+        """
         yield from self._pages(GET_ACCESS_ROLE_LIST, request, fields, page_size)
 
-    @overload
-    def add_access_role(self, request: AddAccessRoleRequest, /) -> AddAccessRoleResponse: ...
-
-    @overload
-    def add_access_role(
-        self,
-        request: None = None,
-        /,
-        *,
-        access_role_info: AccessRoleInfo,
-    ) -> AddAccessRoleResponse: ...
-
+    @fields_of(AddAccessRoleRequest)
     def add_access_role(
         self, request: AddAccessRoleRequest | None = None, /, **fields: Any
     ) -> AddAccessRoleResponse:
-        """Creates a access role record."""
+        """Creates a access role record.
+
+        Takes :class:`AddAccessRoleRequest` or its fields as keywords.
+        """
         return self._call(ADD_ACCESS_ROLE, request, fields)
 
-    @overload
-    def update_access_role(
-        self, request: UpdateAccessRoleRequest, /
-    ) -> UpdateAccessRoleResponse: ...
-
-    @overload
-    def update_access_role(
-        self,
-        request: None = None,
-        /,
-        *,
-        access_role_info: AccessRoleInfo,
-    ) -> UpdateAccessRoleResponse: ...
-
+    @fields_of(UpdateAccessRoleRequest)
     def update_access_role(
         self, request: UpdateAccessRoleRequest | None = None, /, **fields: Any
     ) -> UpdateAccessRoleResponse:
-        """Updates a access role record."""
+        """Updates a access role record.
+
+        Takes :class:`UpdateAccessRoleRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_ACCESS_ROLE, request, fields)
 
-    @overload
-    def delete_access_role(
-        self, request: DeleteAccessRoleRequest, /
-    ) -> DeleteAccessRoleResponse: ...
-
-    @overload
-    def delete_access_role(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_access_role: int,
-    ) -> DeleteAccessRoleResponse: ...
-
+    @fields_of(DeleteAccessRoleRequest)
     def delete_access_role(
         self, request: DeleteAccessRoleRequest | None = None, /, **fields: Any
     ) -> DeleteAccessRoleResponse:
-        """Deletes a access role record."""
+        """Deletes a access role record.
+
+        Takes :class:`DeleteAccessRoleRequest` or its fields as keywords.
+        """
         return self._call(DELETE_ACCESS_ROLE, request, fields)
 
-    @overload
-    def get_access_permissions(
-        self, request: GetAccessRoleAccessPermissionsRequest, /
-    ) -> GetAccessRoleAccessPermissionsResponse: ...
-
-    @overload
-    def get_access_permissions(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_access_role: int,
-    ) -> GetAccessRoleAccessPermissionsResponse: ...
-
+    @fields_of(GetAccessRoleAccessPermissionsRequest)
     def get_access_permissions(
         self, request: GetAccessRoleAccessPermissionsRequest | None = None, /, **fields: Any
     ) -> GetAccessRoleAccessPermissionsResponse:
-        """AccessRole: get access permissions."""
+        """AccessRole: get access permissions.
+
+        Takes :class:`GetAccessRoleAccessPermissionsRequest` or its fields as keywords.
+        """
         return self._call(GET_ACCESS_PERMISSIONS, request, fields)
 
-    @overload
-    def update_access_permissions(
-        self, request: UpdateAccessRoleAccessPermissionsRequest, /
-    ) -> UpdateAccessRoleAccessPermissionsResponse: ...
-
-    @overload
-    def update_access_permissions(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_access_role: int,
-        permissions: list[AccessPermissionInfo],
-    ) -> UpdateAccessRoleAccessPermissionsResponse: ...
-
+    @fields_of(UpdateAccessRoleAccessPermissionsRequest)
     def update_access_permissions(
         self, request: UpdateAccessRoleAccessPermissionsRequest | None = None, /, **fields: Any
     ) -> UpdateAccessRoleAccessPermissionsResponse:
-        """Updates a access permissions record."""
+        """Updates a access permissions record.
+
+        Takes :class:`UpdateAccessRoleAccessPermissionsRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_ACCESS_PERMISSIONS, request, fields)
 
-    @overload
-    def get_access_role_object_list(
-        self, request: GetAccessRoleObjectListRequest, /
-    ) -> GetAccessRoleObjectListResponse: ...
-
-    @overload
-    def get_access_role_object_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_access_role: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAccessRoleObjectListResponse: ...
-
+    @fields_of(GetAccessRoleObjectListRequest)
     def get_access_role_object_list(
         self, request: GetAccessRoleObjectListRequest | None = None, /, **fields: Any
     ) -> GetAccessRoleObjectListResponse:
-        """Returns the access role object records that match the search criteria."""
+        """Returns the access role object records that match the search criteria.
+
+        Takes :class:`GetAccessRoleObjectListRequest` or its fields as keywords.
+        """
         return self._call(GET_ACCESS_ROLE_OBJECT_LIST, request, fields)
 
-    @overload
-    def iter_access_role_object_list(
-        self, request: GetAccessRoleObjectListRequest, /, *, page_size: int = 100
-    ) -> Iterator[AccessRoleObjectInfo]: ...
-
-    @overload
-    def iter_access_role_object_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_access_role: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[AccessRoleObjectInfo]: ...
-
+    @paged(GetAccessRoleObjectListRequest, IterAccessRoleObjectListKeywords)
     def iter_access_role_object_list(
         self,
         request: GetAccessRoleObjectListRequest | None = None,
@@ -328,69 +235,40 @@ class AccessRoleService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[AccessRoleObjectInfo]:
-        """Every item of :meth:`get_access_role_object_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_access_role_object_list` from `offset` on, fetched `page_size`
+        at a time; takes :class:`GetAccessRoleObjectListRequest` and `page_size`, or the
+        keywords of :class:`IterAccessRoleObjectListKeywords`.
+        """
         yield from self._pages(GET_ACCESS_ROLE_OBJECT_LIST, request, fields, page_size)
 
-    @overload
-    def add_access_role_object(
-        self, request: AddAccessRoleObjectRequest, /
-    ) -> AddAccessRoleObjectResponse: ...
-
-    @overload
-    def add_access_role_object(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_access_role: int,
-        access_role_object_info: AccessRoleObjectInfo,
-    ) -> AddAccessRoleObjectResponse: ...
-
+    @fields_of(AddAccessRoleObjectRequest)
     def add_access_role_object(
         self, request: AddAccessRoleObjectRequest | None = None, /, **fields: Any
     ) -> AddAccessRoleObjectResponse:
-        """Creates a access role object record."""
+        """Creates a access role object record.
+
+        Takes :class:`AddAccessRoleObjectRequest` or its fields as keywords.
+        """
         return self._call(ADD_ACCESS_ROLE_OBJECT, request, fields)
 
-    @overload
-    def update_access_role_object(
-        self, request: UpdateAccessRoleObjectRequest, /
-    ) -> UpdateAccessRoleObjectResponse: ...
-
-    @overload
-    def update_access_role_object(
-        self,
-        request: None = None,
-        /,
-        *,
-        access_role_object_info: AccessRoleObjectInfo,
-    ) -> UpdateAccessRoleObjectResponse: ...
-
+    @fields_of(UpdateAccessRoleObjectRequest)
     def update_access_role_object(
         self, request: UpdateAccessRoleObjectRequest | None = None, /, **fields: Any
     ) -> UpdateAccessRoleObjectResponse:
-        """Updates a access role object record."""
+        """Updates a access role object record.
+
+        Takes :class:`UpdateAccessRoleObjectRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_ACCESS_ROLE_OBJECT, request, fields)
 
-    @overload
-    def delete_access_role_object(
-        self, request: DeleteAccessRoleObjectRequest, /
-    ) -> DeleteAccessRoleObjectResponse: ...
-
-    @overload
-    def delete_access_role_object(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_access_role_object: int,
-    ) -> DeleteAccessRoleObjectResponse: ...
-
+    @fields_of(DeleteAccessRoleObjectRequest)
     def delete_access_role_object(
         self, request: DeleteAccessRoleObjectRequest | None = None, /, **fields: Any
     ) -> DeleteAccessRoleObjectResponse:
-        """Deletes a access role object record."""
+        """Deletes a access role object record.
+
+        Takes :class:`DeleteAccessRoleObjectRequest` or its fields as keywords.
+        """
         return self._call(DELETE_ACCESS_ROLE_OBJECT, request, fields)
 
 
@@ -401,66 +279,27 @@ class AsyncAccessRoleService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_access_role_info(
-        self, request: GetAccessRoleInfoRequest, /
-    ) -> GetAccessRoleInfoResponse: ...
-
-    @overload
-    async def get_access_role_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_access_role: int | None | UnsetType = UNSET,
-    ) -> GetAccessRoleInfoResponse: ...
-
+    @fields_of(GetAccessRoleInfoRequest)
     async def get_access_role_info(
         self, request: GetAccessRoleInfoRequest | None = None, /, **fields: Any
     ) -> GetAccessRoleInfoResponse:
-        """Returns the details of a access role record."""
+        """Returns the details of a access role record.
+
+        Takes :class:`GetAccessRoleInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_ACCESS_ROLE_INFO, request, fields)
 
-    @overload
-    async def get_access_role_list(
-        self, request: GetAccessRoleListRequest, /
-    ) -> GetAccessRoleListResponse: ...
-
-    @overload
-    async def get_access_role_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str | None | UnsetType = UNSET,
-        i_access_role_type: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAccessRoleListResponse: ...
-
+    @fields_of(GetAccessRoleListRequest)
     async def get_access_role_list(
         self, request: GetAccessRoleListRequest | None = None, /, **fields: Any
     ) -> GetAccessRoleListResponse:
-        """Returns the access role records that match the search criteria."""
+        """Returns the access role records that match the search criteria.
+
+        Takes :class:`GetAccessRoleListRequest` or its fields as keywords.
+        """
         return await self._call(GET_ACCESS_ROLE_LIST, request, fields)
 
-    @overload
-    def iter_access_role_list(
-        self, request: GetAccessRoleListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[AccessRoleInfo]: ...
-
-    @overload
-    def iter_access_role_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        name: str | None | UnsetType = UNSET,
-        i_access_role_type: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[AccessRoleInfo]: ...
-
+    @paged(GetAccessRoleListRequest, IterAccessRoleListKeywords)
     async def iter_access_role_list(
         self,
         request: GetAccessRoleListRequest | None = None,
@@ -470,147 +309,73 @@ class AsyncAccessRoleService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[AccessRoleInfo]:
         """Every item of :meth:`get_access_role_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetAccessRoleListRequest` and `page_size`, or the keywords of
+        :class:`IterAccessRoleListKeywords`.
+        """
         async for item in self._pages(GET_ACCESS_ROLE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_access_role(self, request: AddAccessRoleRequest, /) -> AddAccessRoleResponse: ...
-
-    @overload
-    async def add_access_role(
-        self,
-        request: None = None,
-        /,
-        *,
-        access_role_info: AccessRoleInfo,
-    ) -> AddAccessRoleResponse: ...
-
+    @fields_of(AddAccessRoleRequest)
     async def add_access_role(
         self, request: AddAccessRoleRequest | None = None, /, **fields: Any
     ) -> AddAccessRoleResponse:
-        """Creates a access role record."""
+        """Creates a access role record.
+
+        Takes :class:`AddAccessRoleRequest` or its fields as keywords.
+        """
         return await self._call(ADD_ACCESS_ROLE, request, fields)
 
-    @overload
-    async def update_access_role(
-        self, request: UpdateAccessRoleRequest, /
-    ) -> UpdateAccessRoleResponse: ...
-
-    @overload
-    async def update_access_role(
-        self,
-        request: None = None,
-        /,
-        *,
-        access_role_info: AccessRoleInfo,
-    ) -> UpdateAccessRoleResponse: ...
-
+    @fields_of(UpdateAccessRoleRequest)
     async def update_access_role(
         self, request: UpdateAccessRoleRequest | None = None, /, **fields: Any
     ) -> UpdateAccessRoleResponse:
-        """Updates a access role record."""
+        """Updates a access role record.
+
+        Takes :class:`UpdateAccessRoleRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_ACCESS_ROLE, request, fields)
 
-    @overload
-    async def delete_access_role(
-        self, request: DeleteAccessRoleRequest, /
-    ) -> DeleteAccessRoleResponse: ...
-
-    @overload
-    async def delete_access_role(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_access_role: int,
-    ) -> DeleteAccessRoleResponse: ...
-
+    @fields_of(DeleteAccessRoleRequest)
     async def delete_access_role(
         self, request: DeleteAccessRoleRequest | None = None, /, **fields: Any
     ) -> DeleteAccessRoleResponse:
-        """Deletes a access role record."""
+        """Deletes a access role record.
+
+        Takes :class:`DeleteAccessRoleRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_ACCESS_ROLE, request, fields)
 
-    @overload
-    async def get_access_permissions(
-        self, request: GetAccessRoleAccessPermissionsRequest, /
-    ) -> GetAccessRoleAccessPermissionsResponse: ...
-
-    @overload
-    async def get_access_permissions(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_access_role: int,
-    ) -> GetAccessRoleAccessPermissionsResponse: ...
-
+    @fields_of(GetAccessRoleAccessPermissionsRequest)
     async def get_access_permissions(
         self, request: GetAccessRoleAccessPermissionsRequest | None = None, /, **fields: Any
     ) -> GetAccessRoleAccessPermissionsResponse:
-        """AccessRole: get access permissions."""
+        """AccessRole: get access permissions.
+
+        Takes :class:`GetAccessRoleAccessPermissionsRequest` or its fields as keywords.
+        """
         return await self._call(GET_ACCESS_PERMISSIONS, request, fields)
 
-    @overload
-    async def update_access_permissions(
-        self, request: UpdateAccessRoleAccessPermissionsRequest, /
-    ) -> UpdateAccessRoleAccessPermissionsResponse: ...
-
-    @overload
-    async def update_access_permissions(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_access_role: int,
-        permissions: list[AccessPermissionInfo],
-    ) -> UpdateAccessRoleAccessPermissionsResponse: ...
-
+    @fields_of(UpdateAccessRoleAccessPermissionsRequest)
     async def update_access_permissions(
         self, request: UpdateAccessRoleAccessPermissionsRequest | None = None, /, **fields: Any
     ) -> UpdateAccessRoleAccessPermissionsResponse:
-        """Updates a access permissions record."""
+        """Updates a access permissions record.
+
+        Takes :class:`UpdateAccessRoleAccessPermissionsRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_ACCESS_PERMISSIONS, request, fields)
 
-    @overload
-    async def get_access_role_object_list(
-        self, request: GetAccessRoleObjectListRequest, /
-    ) -> GetAccessRoleObjectListResponse: ...
-
-    @overload
-    async def get_access_role_object_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_access_role: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAccessRoleObjectListResponse: ...
-
+    @fields_of(GetAccessRoleObjectListRequest)
     async def get_access_role_object_list(
         self, request: GetAccessRoleObjectListRequest | None = None, /, **fields: Any
     ) -> GetAccessRoleObjectListResponse:
-        """Returns the access role object records that match the search criteria."""
+        """Returns the access role object records that match the search criteria.
+
+        Takes :class:`GetAccessRoleObjectListRequest` or its fields as keywords.
+        """
         return await self._call(GET_ACCESS_ROLE_OBJECT_LIST, request, fields)
 
-    @overload
-    def iter_access_role_object_list(
-        self, request: GetAccessRoleObjectListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[AccessRoleObjectInfo]: ...
-
-    @overload
-    def iter_access_role_object_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_access_role: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[AccessRoleObjectInfo]: ...
-
+    @paged(GetAccessRoleObjectListRequest, IterAccessRoleObjectListKeywords)
     async def iter_access_role_object_list(
         self,
         request: GetAccessRoleObjectListRequest | None = None,
@@ -619,68 +384,39 @@ class AsyncAccessRoleService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[AccessRoleObjectInfo]:
-        """Every item of :meth:`get_access_role_object_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_access_role_object_list` from `offset` on, fetched `page_size`
+        at a time; takes :class:`GetAccessRoleObjectListRequest` and `page_size`, or the
+        keywords of :class:`IterAccessRoleObjectListKeywords`.
+        """
         async for item in self._pages(GET_ACCESS_ROLE_OBJECT_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_access_role_object(
-        self, request: AddAccessRoleObjectRequest, /
-    ) -> AddAccessRoleObjectResponse: ...
-
-    @overload
-    async def add_access_role_object(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_access_role: int,
-        access_role_object_info: AccessRoleObjectInfo,
-    ) -> AddAccessRoleObjectResponse: ...
-
+    @fields_of(AddAccessRoleObjectRequest)
     async def add_access_role_object(
         self, request: AddAccessRoleObjectRequest | None = None, /, **fields: Any
     ) -> AddAccessRoleObjectResponse:
-        """Creates a access role object record."""
+        """Creates a access role object record.
+
+        Takes :class:`AddAccessRoleObjectRequest` or its fields as keywords.
+        """
         return await self._call(ADD_ACCESS_ROLE_OBJECT, request, fields)
 
-    @overload
-    async def update_access_role_object(
-        self, request: UpdateAccessRoleObjectRequest, /
-    ) -> UpdateAccessRoleObjectResponse: ...
-
-    @overload
-    async def update_access_role_object(
-        self,
-        request: None = None,
-        /,
-        *,
-        access_role_object_info: AccessRoleObjectInfo,
-    ) -> UpdateAccessRoleObjectResponse: ...
-
+    @fields_of(UpdateAccessRoleObjectRequest)
     async def update_access_role_object(
         self, request: UpdateAccessRoleObjectRequest | None = None, /, **fields: Any
     ) -> UpdateAccessRoleObjectResponse:
-        """Updates a access role object record."""
+        """Updates a access role object record.
+
+        Takes :class:`UpdateAccessRoleObjectRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_ACCESS_ROLE_OBJECT, request, fields)
 
-    @overload
-    async def delete_access_role_object(
-        self, request: DeleteAccessRoleObjectRequest, /
-    ) -> DeleteAccessRoleObjectResponse: ...
-
-    @overload
-    async def delete_access_role_object(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_access_role_object: int,
-    ) -> DeleteAccessRoleObjectResponse: ...
-
+    @fields_of(DeleteAccessRoleObjectRequest)
     async def delete_access_role_object(
         self, request: DeleteAccessRoleObjectRequest | None = None, /, **fields: Any
     ) -> DeleteAccessRoleObjectResponse:
-        """Deletes a access role object record."""
+        """Deletes a access role object record.
+
+        Takes :class:`DeleteAccessRoleObjectRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_ACCESS_ROLE_OBJECT, request, fields)

@@ -9,12 +9,12 @@ Admin interface, mr105/admin/AccountAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import date, datetime
-from typing import Any, overload
+from datetime import datetime
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.account import (
     AccessNumberInfo,
     AccountExtensionInfo,
@@ -46,7 +46,6 @@ from ..types.account import (
     AliasInfo,
     BlockAccountRequest,
     BlockAccountResponse,
-    CallBarringOption,
     CallScreeningRuleInfo,
     CDRInfo,
     ChangeAccountProductRequest,
@@ -76,7 +75,6 @@ from ..types.account import (
     DisconnectAccountSessionsResponse,
     ExportAccountListRequest,
     ExportAccountListResponse,
-    FollowMeInfo,
     FollowMeNumberInfo,
     GetAccountAccessNumberListRequest,
     GetAccountAccessNumberListResponse,
@@ -184,13 +182,9 @@ from ..types.account import (
 )
 from ..types.common import (
     AccountInfo,
-    AccountSubscriptionInfo,
-    AddonInfo,
     BillingModel,
     BillStatus,
     CustomFieldsValuesInfo,
-    ServiceFeatureInfo,
-    TransactionAction,
     XDRInfo,
     YesNo,
 )
@@ -542,93 +536,160 @@ GET_ACCOUNT_STATE_HISTORY = Operation(
 )
 
 
+class IterAccountListKeywords(TypedDict, total=False):
+    """The keywords of `iter_account_list`: `page_size` and the fields of
+    :class:`GetAccountListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: int | None | UnsetType
+    i_product: int | None | UnsetType
+    i_batch: int | None | UnsetType
+    i_account_list: list[int] | None | UnsetType
+    id: str | None | UnsetType
+    blocked: YesNo | None | UnsetType
+    bill_status: BillStatus | None | UnsetType
+    billing_model: BillingModel | None | UnsetType
+    get_total: int | None | UnsetType
+    get_status_info: int | None | UnsetType
+    offset: int | None | UnsetType
+    custom_fields_values: list[CustomFieldsValuesInfo] | None | UnsetType
+
+
+class IterAliasListKeywords(TypedDict, total=False):
+    """The keywords of `iter_alias_list`: `page_size` and the fields of
+    :class:`GetAccountAliasListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_master_account: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterXdrListKeywords(TypedDict, total=False):
+    """The keywords of `iter_xdr_list`: `page_size` and the fields of
+    :class:`GetAccountXdrListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_account: Required[int]
+    from_date: datetime | None | UnsetType
+    to_date: datetime | None | UnsetType
+    i_service: int | None | UnsetType
+    offset: int | None | UnsetType
+    format: str | None | UnsetType
+    i_env: int | None | UnsetType
+
+
+class IterCdrListKeywords(TypedDict, total=False):
+    """The keywords of `iter_cdr_list`: `page_size` and the fields of
+    :class:`GetAccountCdrListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_account: Required[int]
+    from_date: datetime | None | UnsetType
+    to_date: datetime | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterFollowmeNumberListKeywords(TypedDict, total=False):
+    """The keywords of `iter_followme_number_list`: `page_size` and the fields of
+    :class:`GetAccountFollowmeNumberListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_account: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterAccountNoteListKeywords(TypedDict, total=False):
+    """The keywords of `iter_account_note_list`: `page_size` and the fields of
+    :class:`GetAccountNoteListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_account: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterSpeedDialListKeywords(TypedDict, total=False):
+    """The keywords of `iter_speed_dial_list`: `page_size` and the fields of
+    :class:`GetAccountSpeedDialListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_account: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterCallScreeningRuleListKeywords(TypedDict, total=False):
+    """The keywords of `iter_call_screening_rule_list`: `page_size` and the fields of
+    :class:`GetAccountCallScreeningRuleListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_account: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterAccessNumberListKeywords(TypedDict, total=False):
+    """The keywords of `iter_access_number_list`: `page_size` and the fields of
+    :class:`GetAccountAccessNumberListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_account: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterExtensionListKeywords(TypedDict, total=False):
+    """The keywords of `iter_extension_list`: `page_size` and the fields of
+    :class:`GetAccountExtensionListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_account: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterDeviceBindingListKeywords(TypedDict, total=False):
+    """The keywords of `iter_device_binding_list`: `page_size` and the fields of
+    :class:`GetAccountDeviceBindingListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_account: Required[int]
+    offset: int | None | UnsetType
+
+
 class AccountService(ServiceBase):
     """Accounts: subscribers, their aliases, services and balances. PortaBilling mr105, Admin
     interface. Reconstruction in the published style, generated for testing.
     """
 
-    @overload
-    def get_account_info(self, request: GetAccountInfoRequest, /) -> GetAccountInfoResponse: ...
-
-    @overload
-    def get_account_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int | None | UnsetType = UNSET,
-        id: str | None | UnsetType = UNSET,
-        login: str | None | UnsetType = UNSET,
-        get_included_services: int | None | UnsetType = UNSET,
-        detailed_info: int | None | UnsetType = UNSET,
-        get_service_features: list[str] | None | UnsetType = UNSET,
-        without_service_features: int | None | UnsetType = UNSET,
-    ) -> GetAccountInfoResponse: ...
-
+    @fields_of(GetAccountInfoRequest)
     def get_account_info(
         self, request: GetAccountInfoRequest | None = None, /, **fields: Any
     ) -> GetAccountInfoResponse:
-        """Returns an account record; look it up by i_account, id or login."""
+        """Returns an account record; look it up by i_account, id or login.
+
+        Takes :class:`GetAccountInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_ACCOUNT_INFO, request, fields)
 
-    @overload
-    def get_account_list(self, request: GetAccountListRequest, /) -> GetAccountListResponse: ...
-
-    @overload
-    def get_account_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        i_product: int | None | UnsetType = UNSET,
-        i_batch: int | None | UnsetType = UNSET,
-        i_account_list: list[int] | None | UnsetType = UNSET,
-        id: str | None | UnsetType = UNSET,
-        blocked: YesNo | None | UnsetType = UNSET,
-        bill_status: BillStatus | None | UnsetType = UNSET,
-        billing_model: BillingModel | None | UnsetType = UNSET,
-        get_total: int | None | UnsetType = UNSET,
-        get_status_info: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-        custom_fields_values: list[CustomFieldsValuesInfo] | None | UnsetType = UNSET,
-    ) -> GetAccountListResponse: ...
-
+    @fields_of(GetAccountListRequest)
     def get_account_list(
         self, request: GetAccountListRequest | None = None, /, **fields: Any
     ) -> GetAccountListResponse:
         """Returns the accounts that match the filter; at least i_customer or i_batch should be
         given.
+
+        Takes :class:`GetAccountListRequest` or its fields as keywords.
         """
         return self._call(GET_ACCOUNT_LIST, request, fields)
 
-    @overload
-    def iter_account_list(
-        self, request: GetAccountListRequest, /, *, page_size: int = 100
-    ) -> Iterator[AccountInfo]: ...
-
-    @overload
-    def iter_account_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        i_product: int | None | UnsetType = UNSET,
-        i_batch: int | None | UnsetType = UNSET,
-        i_account_list: list[int] | None | UnsetType = UNSET,
-        id: str | None | UnsetType = UNSET,
-        blocked: YesNo | None | UnsetType = UNSET,
-        bill_status: BillStatus | None | UnsetType = UNSET,
-        billing_model: BillingModel | None | UnsetType = UNSET,
-        get_total: int | None | UnsetType = UNSET,
-        get_status_info: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-        custom_fields_values: list[CustomFieldsValuesInfo] | None | UnsetType = UNSET,
-    ) -> Iterator[AccountInfo]: ...
-
+    @paged(GetAccountListRequest, IterAccountListKeywords)
     def iter_account_list(
         self,
         request: GetAccountListRequest | None = None,
@@ -637,179 +698,93 @@ class AccountService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[AccountInfo]:
-        """Every item of :meth:`get_account_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_account_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetAccountListRequest` and `page_size`, or the keywords of
+        :class:`IterAccountListKeywords`.
+        """
         yield from self._pages(GET_ACCOUNT_LIST, request, fields, page_size)
 
-    @overload
-    def add_account(self, request: AddAccountRequest, /) -> AddAccountResponse: ...
-
-    @overload
-    def add_account(
-        self,
-        request: None = None,
-        /,
-        *,
-        account_info: AccountInfo,
-    ) -> AddAccountResponse: ...
-
+    @fields_of(AddAccountRequest)
     def add_account(
         self, request: AddAccountRequest | None = None, /, **fields: Any
     ) -> AddAccountResponse:
-        """Creates a account record."""
+        """Creates a account record.
+
+        Takes :class:`AddAccountRequest` or its fields as keywords.
+        """
         return self._call(ADD_ACCOUNT, request, fields)
 
-    @overload
-    def update_account(self, request: UpdateAccountRequest, /) -> UpdateAccountResponse: ...
-
-    @overload
-    def update_account(
-        self,
-        request: None = None,
-        /,
-        *,
-        account_info: AccountInfo,
-    ) -> UpdateAccountResponse: ...
-
+    @fields_of(UpdateAccountRequest)
     def update_account(
         self, request: UpdateAccountRequest | None = None, /, **fields: Any
     ) -> UpdateAccountResponse:
-        """Updates a account record."""
+        """Updates a account record.
+
+        Takes :class:`UpdateAccountRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_ACCOUNT, request, fields)
 
-    @overload
-    def delete_account(self, request: DeleteAccountRequest, /) -> DeleteAccountResponse: ...
-
-    @overload
-    def delete_account(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> DeleteAccountResponse: ...
-
+    @fields_of(DeleteAccountRequest)
     def delete_account(
         self, request: DeleteAccountRequest | None = None, /, **fields: Any
     ) -> DeleteAccountResponse:
-        """Deletes a account record."""
+        """Deletes a account record.
+
+        Takes :class:`DeleteAccountRequest` or its fields as keywords.
+        """
         return self._call(DELETE_ACCOUNT, request, fields)
 
-    @overload
-    def terminate_account(
-        self, request: TerminateAccountRequest, /
-    ) -> TerminateAccountResponse: ...
-
-    @overload
-    def terminate_account(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        termination_date: date | None | UnsetType = UNSET,
-    ) -> TerminateAccountResponse: ...
-
+    @fields_of(TerminateAccountRequest)
     def terminate_account(
         self, request: TerminateAccountRequest | None = None, /, **fields: Any
     ) -> TerminateAccountResponse:
-        """Terminates the account; its record is kept for reporting only."""
+        """Terminates the account; its record is kept for reporting only.
+
+        Takes :class:`TerminateAccountRequest` or its fields as keywords.
+        """
         return self._call(TERMINATE_ACCOUNT, request, fields)
 
-    @overload
-    def validate_account_info(
-        self, request: ValidateAccountInfoRequest, /
-    ) -> ValidateAccountInfoResponse: ...
-
-    @overload
-    def validate_account_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        account_info: AccountInfo,
-    ) -> ValidateAccountInfoResponse: ...
-
+    @fields_of(ValidateAccountInfoRequest)
     def validate_account_info(
         self, request: ValidateAccountInfoRequest | None = None, /, **fields: Any
     ) -> ValidateAccountInfoResponse:
-        """Checks an account record without saving it."""
+        """Checks an account record without saving it.
+
+        Takes :class:`ValidateAccountInfoRequest` or its fields as keywords.
+        """
         return self._call(VALIDATE_ACCOUNT_INFO, request, fields)
 
-    @overload
-    def block_account(self, request: BlockAccountRequest, /) -> BlockAccountResponse: ...
-
-    @overload
-    def block_account(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> BlockAccountResponse: ...
-
+    @fields_of(BlockAccountRequest)
     def block_account(
         self, request: BlockAccountRequest | None = None, /, **fields: Any
     ) -> BlockAccountResponse:
-        """Blocks the account."""
+        """Blocks the account.
+
+        Takes :class:`BlockAccountRequest` or its fields as keywords.
+        """
         return self._call(BLOCK_ACCOUNT, request, fields)
 
-    @overload
-    def unblock_account(self, request: UnblockAccountRequest, /) -> UnblockAccountResponse: ...
-
-    @overload
-    def unblock_account(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> UnblockAccountResponse: ...
-
+    @fields_of(UnblockAccountRequest)
     def unblock_account(
         self, request: UnblockAccountRequest | None = None, /, **fields: Any
     ) -> UnblockAccountResponse:
-        """Unblocks the account."""
+        """Unblocks the account.
+
+        Takes :class:`UnblockAccountRequest` or its fields as keywords.
+        """
         return self._call(UNBLOCK_ACCOUNT, request, fields)
 
-    @overload
-    def get_alias_list(
-        self, request: GetAccountAliasListRequest, /
-    ) -> GetAccountAliasListResponse: ...
-
-    @overload
-    def get_alias_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_master_account: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAccountAliasListResponse: ...
-
+    @fields_of(GetAccountAliasListRequest)
     def get_alias_list(
         self, request: GetAccountAliasListRequest | None = None, /, **fields: Any
     ) -> GetAccountAliasListResponse:
-        """Returns the aliases of a master account."""
+        """Returns the aliases of a master account.
+
+        Takes :class:`GetAccountAliasListRequest` or its fields as keywords.
+        """
         return self._call(GET_ALIAS_LIST, request, fields)
 
-    @overload
-    def iter_alias_list(
-        self, request: GetAccountAliasListRequest, /, *, page_size: int = 100
-    ) -> Iterator[AliasInfo]: ...
-
-    @overload
-    def iter_alias_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_master_account: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[AliasInfo]: ...
-
+    @paged(GetAccountAliasListRequest, IterAliasListKeywords)
     def iter_alias_list(
         self,
         request: GetAccountAliasListRequest | None = None,
@@ -818,144 +793,63 @@ class AccountService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[AliasInfo]:
-        """Every item of :meth:`get_alias_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_alias_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetAccountAliasListRequest` and `page_size`, or the keywords of
+        :class:`IterAliasListKeywords`.
+        """
         yield from self._pages(GET_ALIAS_LIST, request, fields, page_size)
 
-    @overload
-    def add_alias(self, request: AddAccountAliasRequest, /) -> AddAccountAliasResponse: ...
-
-    @overload
-    def add_alias(
-        self,
-        request: None = None,
-        /,
-        *,
-        alias_info: AliasInfo,
-    ) -> AddAccountAliasResponse: ...
-
+    @fields_of(AddAccountAliasRequest)
     def add_alias(
         self, request: AddAccountAliasRequest | None = None, /, **fields: Any
     ) -> AddAccountAliasResponse:
-        """Adds an alias to a master account."""
+        """Adds an alias to a master account.
+
+        Takes :class:`AddAccountAliasRequest` or its fields as keywords.
+        """
         return self._call(ADD_ALIAS, request, fields)
 
-    @overload
-    def update_alias(
-        self, request: UpdateAccountAliasRequest, /
-    ) -> UpdateAccountAliasResponse: ...
-
-    @overload
-    def update_alias(
-        self,
-        request: None = None,
-        /,
-        *,
-        alias_info: AliasInfo,
-    ) -> UpdateAccountAliasResponse: ...
-
+    @fields_of(UpdateAccountAliasRequest)
     def update_alias(
         self, request: UpdateAccountAliasRequest | None = None, /, **fields: Any
     ) -> UpdateAccountAliasResponse:
-        """Updates a alias record."""
+        """Updates a alias record.
+
+        Takes :class:`UpdateAccountAliasRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_ALIAS, request, fields)
 
-    @overload
-    def delete_alias(
-        self, request: DeleteAccountAliasRequest, /
-    ) -> DeleteAccountAliasResponse: ...
-
-    @overload
-    def delete_alias(
-        self,
-        request: None = None,
-        /,
-        *,
-        alias_info: AliasInfo,
-        release_assigned_did: int | None | UnsetType = UNSET,
-    ) -> DeleteAccountAliasResponse: ...
-
+    @fields_of(DeleteAccountAliasRequest)
     def delete_alias(
         self, request: DeleteAccountAliasRequest | None = None, /, **fields: Any
     ) -> DeleteAccountAliasResponse:
-        """Deletes a alias record."""
+        """Deletes a alias record.
+
+        Takes :class:`DeleteAccountAliasRequest` or its fields as keywords.
+        """
         return self._call(DELETE_ALIAS, request, fields)
 
-    @overload
-    def make_transaction(
-        self, request: MakeAccountTransactionRequest, /
-    ) -> MakeAccountTransactionResponse: ...
-
-    @overload
-    def make_transaction(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        action: TransactionAction,
-        amount: float,
-        visible_comment: str | None | UnsetType = UNSET,
-        internal_comment: str | None | UnsetType = UNSET,
-        i_service: int | None | UnsetType = UNSET,
-        date_from: datetime | None | UnsetType = UNSET,
-        date_to: datetime | None | UnsetType = UNSET,
-        transaction_id: str | None | UnsetType = UNSET,
-        suppress_notification: int | None | UnsetType = UNSET,
-    ) -> MakeAccountTransactionResponse: ...
-
+    @fields_of(MakeAccountTransactionRequest)
     def make_transaction(
         self, request: MakeAccountTransactionRequest | None = None, /, **fields: Any
     ) -> MakeAccountTransactionResponse:
-        """Charges, credits or refunds the account balance."""
+        """Charges, credits or refunds the account balance.
+
+        Takes :class:`MakeAccountTransactionRequest` or its fields as keywords.
+        """
         return self._call(MAKE_TRANSACTION, request, fields)
 
-    @overload
-    def get_xdr_list(self, request: GetAccountXdrListRequest, /) -> GetAccountXdrListResponse: ...
-
-    @overload
-    def get_xdr_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-        i_service: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-        format: str | None | UnsetType = UNSET,
-        i_env: int | None | UnsetType = UNSET,
-    ) -> GetAccountXdrListResponse: ...
-
+    @fields_of(GetAccountXdrListRequest)
     def get_xdr_list(
         self, request: GetAccountXdrListRequest | None = None, /, **fields: Any
     ) -> GetAccountXdrListResponse:
-        """Returns the charge records (xDRs) of an account."""
+        """Returns the charge records (xDRs) of an account.
+
+        Takes :class:`GetAccountXdrListRequest` or its fields as keywords.
+        """
         return self._call(GET_XDR_LIST, request, fields)
 
-    @overload
-    def iter_xdr_list(
-        self, request: GetAccountXdrListRequest, /, *, page_size: int = 100
-    ) -> Iterator[XDRInfo]: ...
-
-    @overload
-    def iter_xdr_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_account: int,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-        i_service: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-        format: str | None | UnsetType = UNSET,
-        i_env: int | None | UnsetType = UNSET,
-    ) -> Iterator[XDRInfo]: ...
-
+    @paged(GetAccountXdrListRequest, IterXdrListKeywords)
     def iter_xdr_list(
         self,
         request: GetAccountXdrListRequest | None = None,
@@ -964,50 +858,23 @@ class AccountService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[XDRInfo]:
-        """Every item of :meth:`get_xdr_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_xdr_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetAccountXdrListRequest` and `page_size`, or the keywords of
+        :class:`IterXdrListKeywords`.
+        """
         yield from self._pages(GET_XDR_LIST, request, fields, page_size)
 
-    @overload
-    def get_cdr_list(self, request: GetAccountCdrListRequest, /) -> GetAccountCdrListResponse: ...
-
-    @overload
-    def get_cdr_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAccountCdrListResponse: ...
-
+    @fields_of(GetAccountCdrListRequest)
     def get_cdr_list(
         self, request: GetAccountCdrListRequest | None = None, /, **fields: Any
     ) -> GetAccountCdrListResponse:
-        """Returns the call detail records of an account."""
+        """Returns the call detail records of an account.
+
+        Takes :class:`GetAccountCdrListRequest` or its fields as keywords.
+        """
         return self._call(GET_CDR_LIST, request, fields)
 
-    @overload
-    def iter_cdr_list(
-        self, request: GetAccountCdrListRequest, /, *, page_size: int = 100
-    ) -> Iterator[CDRInfo]: ...
-
-    @overload
-    def iter_cdr_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_account: int,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[CDRInfo]: ...
-
+    @paged(GetAccountCdrListRequest, IterCdrListKeywords)
     def iter_cdr_list(
         self,
         request: GetAccountCdrListRequest | None = None,
@@ -1016,355 +883,173 @@ class AccountService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[CDRInfo]:
-        """Every item of :meth:`get_cdr_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_cdr_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetAccountCdrListRequest` and `page_size`, or the keywords of
+        :class:`IterCdrListKeywords`.
+        """
         yield from self._pages(GET_CDR_LIST, request, fields, page_size)
 
-    @overload
-    def get_custom_fields_values(
-        self, request: GetAccountCustomFieldsValuesRequest, /
-    ) -> GetAccountCustomFieldsValuesResponse: ...
-
-    @overload
-    def get_custom_fields_values(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetAccountCustomFieldsValuesResponse: ...
-
+    @fields_of(GetAccountCustomFieldsValuesRequest)
     def get_custom_fields_values(
         self, request: GetAccountCustomFieldsValuesRequest | None = None, /, **fields: Any
     ) -> GetAccountCustomFieldsValuesResponse:
-        """Account: get custom fields values."""
+        """Account: get custom fields values.
+
+        Takes :class:`GetAccountCustomFieldsValuesRequest` or its fields as keywords.
+        """
         return self._call(GET_CUSTOM_FIELDS_VALUES, request, fields)
 
-    @overload
-    def update_custom_fields_values(
-        self, request: UpdateAccountCustomFieldsValuesRequest, /
-    ) -> UpdateAccountCustomFieldsValuesResponse: ...
-
-    @overload
-    def update_custom_fields_values(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        custom_fields_values: list[CustomFieldsValuesInfo],
-    ) -> UpdateAccountCustomFieldsValuesResponse: ...
-
+    @fields_of(UpdateAccountCustomFieldsValuesRequest)
     def update_custom_fields_values(
         self, request: UpdateAccountCustomFieldsValuesRequest | None = None, /, **fields: Any
     ) -> UpdateAccountCustomFieldsValuesResponse:
-        """Updates a custom fields values record."""
+        """Updates a custom fields values record.
+
+        Takes :class:`UpdateAccountCustomFieldsValuesRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_CUSTOM_FIELDS_VALUES, request, fields)
 
-    @overload
-    def get_subscriptions(
-        self, request: GetAccountSubscriptionsRequest, /
-    ) -> GetAccountSubscriptionsResponse: ...
-
-    @overload
-    def get_subscriptions(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAccountSubscriptionsResponse: ...
-
+    @fields_of(GetAccountSubscriptionsRequest)
     def get_subscriptions(
         self, request: GetAccountSubscriptionsRequest | None = None, /, **fields: Any
     ) -> GetAccountSubscriptionsResponse:
-        """Returns the subscriptions of the account."""
+        """Returns the subscriptions of the account.
+
+        Takes :class:`GetAccountSubscriptionsRequest` or its fields as keywords.
+        """
         return self._call(GET_SUBSCRIPTIONS, request, fields)
 
-    @overload
-    def add_subscription(
-        self, request: AddAccountSubscriptionRequest, /
-    ) -> AddAccountSubscriptionResponse: ...
-
-    @overload
-    def add_subscription(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        subscription_info: AccountSubscriptionInfo,
-    ) -> AddAccountSubscriptionResponse: ...
-
+    @fields_of(AddAccountSubscriptionRequest)
     def add_subscription(
         self, request: AddAccountSubscriptionRequest | None = None, /, **fields: Any
     ) -> AddAccountSubscriptionResponse:
-        """Creates a subscription record."""
+        """Creates a subscription record.
+
+        Takes :class:`AddAccountSubscriptionRequest` or its fields as keywords.
+        """
         return self._call(ADD_SUBSCRIPTION, request, fields)
 
-    @overload
-    def update_subscription(
-        self, request: UpdateAccountSubscriptionRequest, /
-    ) -> UpdateAccountSubscriptionResponse: ...
-
-    @overload
-    def update_subscription(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        subscription_info: AccountSubscriptionInfo,
-    ) -> UpdateAccountSubscriptionResponse: ...
-
+    @fields_of(UpdateAccountSubscriptionRequest)
     def update_subscription(
         self, request: UpdateAccountSubscriptionRequest | None = None, /, **fields: Any
     ) -> UpdateAccountSubscriptionResponse:
-        """Updates a subscription record."""
+        """Updates a subscription record.
+
+        Takes :class:`UpdateAccountSubscriptionRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_SUBSCRIPTION, request, fields)
 
-    @overload
-    def close_subscription(
-        self, request: CloseAccountSubscriptionRequest, /
-    ) -> CloseAccountSubscriptionResponse: ...
-
-    @overload
-    def close_subscription(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        i_account_subscription: int,
-    ) -> CloseAccountSubscriptionResponse: ...
-
+    @fields_of(CloseAccountSubscriptionRequest)
     def close_subscription(
         self, request: CloseAccountSubscriptionRequest | None = None, /, **fields: Any
     ) -> CloseAccountSubscriptionResponse:
-        """Account: close subscription."""
+        """Account: close subscription.
+
+        Takes :class:`CloseAccountSubscriptionRequest` or its fields as keywords.
+        """
         return self._call(CLOSE_SUBSCRIPTION, request, fields)
 
-    @overload
-    def activate_subscriptions(
-        self, request: ActivateAccountSubscriptionsRequest, /
-    ) -> ActivateAccountSubscriptionsResponse: ...
-
-    @overload
-    def activate_subscriptions(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> ActivateAccountSubscriptionsResponse: ...
-
+    @fields_of(ActivateAccountSubscriptionsRequest)
     def activate_subscriptions(
         self, request: ActivateAccountSubscriptionsRequest | None = None, /, **fields: Any
     ) -> ActivateAccountSubscriptionsResponse:
-        """Account: activate subscriptions."""
+        """Account: activate subscriptions.
+
+        Takes :class:`ActivateAccountSubscriptionsRequest` or its fields as keywords.
+        """
         return self._call(ACTIVATE_SUBSCRIPTIONS, request, fields)
 
-    @overload
-    def get_service_features(
-        self, request: GetAccountServiceFeaturesRequest, /
-    ) -> GetAccountServiceFeaturesResponse: ...
-
-    @overload
-    def get_service_features(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetAccountServiceFeaturesResponse: ...
-
+    @fields_of(GetAccountServiceFeaturesRequest)
     def get_service_features(
         self, request: GetAccountServiceFeaturesRequest | None = None, /, **fields: Any
     ) -> GetAccountServiceFeaturesResponse:
-        """Account: get service features."""
+        """Account: get service features.
+
+        Takes :class:`GetAccountServiceFeaturesRequest` or its fields as keywords.
+        """
         return self._call(GET_SERVICE_FEATURES, request, fields)
 
-    @overload
-    def update_service_features(
-        self, request: UpdateAccountServiceFeaturesRequest, /
-    ) -> UpdateAccountServiceFeaturesResponse: ...
-
-    @overload
-    def update_service_features(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        service_features: list[ServiceFeatureInfo],
-    ) -> UpdateAccountServiceFeaturesResponse: ...
-
+    @fields_of(UpdateAccountServiceFeaturesRequest)
     def update_service_features(
         self, request: UpdateAccountServiceFeaturesRequest | None = None, /, **fields: Any
     ) -> UpdateAccountServiceFeaturesResponse:
-        """Updates a service features record."""
+        """Updates a service features record.
+
+        Takes :class:`UpdateAccountServiceFeaturesRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_SERVICE_FEATURES, request, fields)
 
-    @overload
-    def get_assigned_addons(
-        self, request: GetAccountAssignedAddonsRequest, /
-    ) -> GetAccountAssignedAddonsResponse: ...
-
-    @overload
-    def get_assigned_addons(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetAccountAssignedAddonsResponse: ...
-
+    @fields_of(GetAccountAssignedAddonsRequest)
     def get_assigned_addons(
         self, request: GetAccountAssignedAddonsRequest | None = None, /, **fields: Any
     ) -> GetAccountAssignedAddonsResponse:
-        """Account: get assigned addons."""
+        """Account: get assigned addons.
+
+        Takes :class:`GetAccountAssignedAddonsRequest` or its fields as keywords.
+        """
         return self._call(GET_ASSIGNED_ADDONS, request, fields)
 
-    @overload
-    def add_addon(self, request: AddAccountAddonRequest, /) -> AddAccountAddonResponse: ...
-
-    @overload
-    def add_addon(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        addon_info: AddonInfo,
-    ) -> AddAccountAddonResponse: ...
-
+    @fields_of(AddAccountAddonRequest)
     def add_addon(
         self, request: AddAccountAddonRequest | None = None, /, **fields: Any
     ) -> AddAccountAddonResponse:
-        """Creates a addon record."""
+        """Creates a addon record.
+
+        Takes :class:`AddAccountAddonRequest` or its fields as keywords.
+        """
         return self._call(ADD_ADDON, request, fields)
 
-    @overload
-    def remove_addon(
-        self, request: RemoveAccountAddonRequest, /
-    ) -> RemoveAccountAddonResponse: ...
-
-    @overload
-    def remove_addon(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        i_product: int,
-    ) -> RemoveAccountAddonResponse: ...
-
+    @fields_of(RemoveAccountAddonRequest)
     def remove_addon(
         self, request: RemoveAccountAddonRequest | None = None, /, **fields: Any
     ) -> RemoveAccountAddonResponse:
-        """Account: remove addon."""
+        """Account: remove addon.
+
+        Takes :class:`RemoveAccountAddonRequest` or its fields as keywords.
+        """
         return self._call(REMOVE_ADDON, request, fields)
 
-    @overload
-    def get_allowed_addons(
-        self, request: GetAccountAllowedAddonsRequest, /
-    ) -> GetAccountAllowedAddonsResponse: ...
-
-    @overload
-    def get_allowed_addons(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetAccountAllowedAddonsResponse: ...
-
+    @fields_of(GetAccountAllowedAddonsRequest)
     def get_allowed_addons(
         self, request: GetAccountAllowedAddonsRequest | None = None, /, **fields: Any
     ) -> GetAccountAllowedAddonsResponse:
-        """Returns the add-on products that may be assigned to the account."""
+        """Returns the add-on products that may be assigned to the account.
+
+        Takes :class:`GetAccountAllowedAddonsRequest` or its fields as keywords.
+        """
         return self._call(GET_ALLOWED_ADDONS, request, fields)
 
-    @overload
-    def get_followme_info(
-        self, request: GetAccountFollowmeInfoRequest, /
-    ) -> GetAccountFollowmeInfoResponse: ...
-
-    @overload
-    def get_followme_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetAccountFollowmeInfoResponse: ...
-
+    @fields_of(GetAccountFollowmeInfoRequest)
     def get_followme_info(
         self, request: GetAccountFollowmeInfoRequest | None = None, /, **fields: Any
     ) -> GetAccountFollowmeInfoResponse:
-        """Returns the details of a followme record."""
+        """Returns the details of a followme record.
+
+        Takes :class:`GetAccountFollowmeInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_FOLLOWME_INFO, request, fields)
 
-    @overload
-    def update_followme(
-        self, request: UpdateAccountFollowmeRequest, /
-    ) -> UpdateAccountFollowmeResponse: ...
-
-    @overload
-    def update_followme(
-        self,
-        request: None = None,
-        /,
-        *,
-        followme_info: FollowMeInfo,
-    ) -> UpdateAccountFollowmeResponse: ...
-
+    @fields_of(UpdateAccountFollowmeRequest)
     def update_followme(
         self, request: UpdateAccountFollowmeRequest | None = None, /, **fields: Any
     ) -> UpdateAccountFollowmeResponse:
-        """Updates a followme record."""
+        """Updates a followme record.
+
+        Takes :class:`UpdateAccountFollowmeRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_FOLLOWME, request, fields)
 
-    @overload
-    def get_followme_number_list(
-        self, request: GetAccountFollowmeNumberListRequest, /
-    ) -> GetAccountFollowmeNumberListResponse: ...
-
-    @overload
-    def get_followme_number_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAccountFollowmeNumberListResponse: ...
-
+    @fields_of(GetAccountFollowmeNumberListRequest)
     def get_followme_number_list(
         self, request: GetAccountFollowmeNumberListRequest | None = None, /, **fields: Any
     ) -> GetAccountFollowmeNumberListResponse:
-        """Returns the followme number records that match the search criteria."""
+        """Returns the followme number records that match the search criteria.
+
+        Takes :class:`GetAccountFollowmeNumberListRequest` or its fields as keywords.
+        """
         return self._call(GET_FOLLOWME_NUMBER_LIST, request, fields)
 
-    @overload
-    def iter_followme_number_list(
-        self, request: GetAccountFollowmeNumberListRequest, /, *, page_size: int = 100
-    ) -> Iterator[FollowMeNumberInfo]: ...
-
-    @overload
-    def iter_followme_number_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_account: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[FollowMeNumberInfo]: ...
-
+    @paged(GetAccountFollowmeNumberListRequest, IterFollowmeNumberListKeywords)
     def iter_followme_number_list(
         self,
         request: GetAccountFollowmeNumberListRequest | None = None,
@@ -1373,334 +1058,163 @@ class AccountService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[FollowMeNumberInfo]:
-        """Every item of :meth:`get_followme_number_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_followme_number_list` from `offset` on, fetched `page_size` at
+        a time; takes :class:`GetAccountFollowmeNumberListRequest` and `page_size`, or the
+        keywords of :class:`IterFollowmeNumberListKeywords`.
+        """
         yield from self._pages(GET_FOLLOWME_NUMBER_LIST, request, fields, page_size)
 
-    @overload
-    def add_followme_number(
-        self, request: AddAccountFollowmeNumberRequest, /
-    ) -> AddAccountFollowmeNumberResponse: ...
-
-    @overload
-    def add_followme_number(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        followme_number_info: FollowMeNumberInfo,
-    ) -> AddAccountFollowmeNumberResponse: ...
-
+    @fields_of(AddAccountFollowmeNumberRequest)
     def add_followme_number(
         self, request: AddAccountFollowmeNumberRequest | None = None, /, **fields: Any
     ) -> AddAccountFollowmeNumberResponse:
-        """Creates a followme number record."""
+        """Creates a followme number record.
+
+        Takes :class:`AddAccountFollowmeNumberRequest` or its fields as keywords.
+        """
         return self._call(ADD_FOLLOWME_NUMBER, request, fields)
 
-    @overload
-    def update_followme_number(
-        self, request: UpdateAccountFollowmeNumberRequest, /
-    ) -> UpdateAccountFollowmeNumberResponse: ...
-
-    @overload
-    def update_followme_number(
-        self,
-        request: None = None,
-        /,
-        *,
-        followme_number_info: FollowMeNumberInfo,
-    ) -> UpdateAccountFollowmeNumberResponse: ...
-
+    @fields_of(UpdateAccountFollowmeNumberRequest)
     def update_followme_number(
         self, request: UpdateAccountFollowmeNumberRequest | None = None, /, **fields: Any
     ) -> UpdateAccountFollowmeNumberResponse:
-        """Updates a followme number record."""
+        """Updates a followme number record.
+
+        Takes :class:`UpdateAccountFollowmeNumberRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_FOLLOWME_NUMBER, request, fields)
 
-    @overload
-    def delete_followme_number(
-        self, request: DeleteAccountFollowmeNumberRequest, /
-    ) -> DeleteAccountFollowmeNumberResponse: ...
-
-    @overload
-    def delete_followme_number(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_followme_number: int,
-    ) -> DeleteAccountFollowmeNumberResponse: ...
-
+    @fields_of(DeleteAccountFollowmeNumberRequest)
     def delete_followme_number(
         self, request: DeleteAccountFollowmeNumberRequest | None = None, /, **fields: Any
     ) -> DeleteAccountFollowmeNumberResponse:
-        """Deletes a followme number record."""
+        """Deletes a followme number record.
+
+        Takes :class:`DeleteAccountFollowmeNumberRequest` or its fields as keywords.
+        """
         return self._call(DELETE_FOLLOWME_NUMBER, request, fields)
 
-    @overload
-    def get_call_barring_options(
-        self, request: GetAccountCallBarringOptionsRequest, /
-    ) -> GetAccountCallBarringOptionsResponse: ...
-
-    @overload
-    def get_call_barring_options(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetAccountCallBarringOptionsResponse: ...
-
+    @fields_of(GetAccountCallBarringOptionsRequest)
     def get_call_barring_options(
         self, request: GetAccountCallBarringOptionsRequest | None = None, /, **fields: Any
     ) -> GetAccountCallBarringOptionsResponse:
-        """Account: get call barring options."""
+        """Account: get call barring options.
+
+        Takes :class:`GetAccountCallBarringOptionsRequest` or its fields as keywords.
+        """
         return self._call(GET_CALL_BARRING_OPTIONS, request, fields)
 
-    @overload
-    def update_call_barring_options(
-        self, request: UpdateAccountCallBarringOptionsRequest, /
-    ) -> UpdateAccountCallBarringOptionsResponse: ...
-
-    @overload
-    def update_call_barring_options(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        options: list[CallBarringOption],
-    ) -> UpdateAccountCallBarringOptionsResponse: ...
-
+    @fields_of(UpdateAccountCallBarringOptionsRequest)
     def update_call_barring_options(
         self, request: UpdateAccountCallBarringOptionsRequest | None = None, /, **fields: Any
     ) -> UpdateAccountCallBarringOptionsResponse:
-        """Updates a call barring options record."""
+        """Updates a call barring options record.
+
+        Takes :class:`UpdateAccountCallBarringOptionsRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_CALL_BARRING_OPTIONS, request, fields)
 
-    @overload
-    def get_moh_list(self, request: GetAccountMohListRequest, /) -> GetAccountMohListResponse: ...
-
-    @overload
-    def get_moh_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetAccountMohListResponse: ...
-
+    @fields_of(GetAccountMohListRequest)
     def get_moh_list(
         self, request: GetAccountMohListRequest | None = None, /, **fields: Any
     ) -> GetAccountMohListResponse:
-        """Returns the moh records that match the search criteria."""
+        """Returns the moh records that match the search criteria.
+
+        Takes :class:`GetAccountMohListRequest` or its fields as keywords.
+        """
         return self._call(GET_MOH_LIST, request, fields)
 
-    @overload
-    def upload_moh(self, request: UploadAccountMohRequest, /) -> UploadAccountMohResponse: ...
-
-    @overload
-    def upload_moh(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        name: str,
-        file: bytes,
-        mime_type: str | None | UnsetType = UNSET,
-    ) -> UploadAccountMohResponse: ...
-
+    @fields_of(UploadAccountMohRequest)
     def upload_moh(
         self, request: UploadAccountMohRequest | None = None, /, **fields: Any
     ) -> UploadAccountMohResponse:
-        """Uploads a music-on-hold file."""
+        """Uploads a music-on-hold file.
+
+        Takes :class:`UploadAccountMohRequest` or its fields as keywords.
+        """
         return self._call(UPLOAD_MOH, request, fields)
 
-    @overload
-    def move_account(self, request: MoveAccountRequest, /) -> MoveAccountResponse: ...
-
-    @overload
-    def move_account(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        i_customer: int,
-    ) -> MoveAccountResponse: ...
-
+    @fields_of(MoveAccountRequest)
     def move_account(
         self, request: MoveAccountRequest | None = None, /, **fields: Any
     ) -> MoveAccountResponse:
-        """Moves the account to another customer."""
+        """Moves the account to another customer.
+
+        Takes :class:`MoveAccountRequest` or its fields as keywords.
+        """
         return self._call(MOVE_ACCOUNT, request, fields)
 
-    @overload
-    def change_product(
-        self, request: ChangeAccountProductRequest, /
-    ) -> ChangeAccountProductResponse: ...
-
-    @overload
-    def change_product(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        i_product: int,
-        effective_from: datetime | None | UnsetType = UNSET,
-    ) -> ChangeAccountProductResponse: ...
-
+    @fields_of(ChangeAccountProductRequest)
     def change_product(
         self, request: ChangeAccountProductRequest | None = None, /, **fields: Any
     ) -> ChangeAccountProductResponse:
-        """Account: change product."""
+        """Account: change product.
+
+        Takes :class:`ChangeAccountProductRequest` or its fields as keywords.
+        """
         return self._call(CHANGE_PRODUCT, request, fields)
 
-    @overload
-    def get_account_product_history(
-        self, request: GetAccountProductHistoryRequest, /
-    ) -> GetAccountProductHistoryResponse: ...
-
-    @overload
-    def get_account_product_history(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAccountProductHistoryResponse: ...
-
+    @fields_of(GetAccountProductHistoryRequest)
     def get_account_product_history(
         self, request: GetAccountProductHistoryRequest | None = None, /, **fields: Any
     ) -> GetAccountProductHistoryResponse:
-        """Account: get account product history."""
+        """Account: get account product history.
+
+        Takes :class:`GetAccountProductHistoryRequest` or its fields as keywords.
+        """
         return self._call(GET_ACCOUNT_PRODUCT_HISTORY, request, fields)
 
-    @overload
-    def recharge_account(self, request: RechargeAccountRequest, /) -> RechargeAccountResponse: ...
-
-    @overload
-    def recharge_account(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        voucher_id: str,
-    ) -> RechargeAccountResponse: ...
-
+    @fields_of(RechargeAccountRequest)
     def recharge_account(
         self, request: RechargeAccountRequest | None = None, /, **fields: Any
     ) -> RechargeAccountResponse:
-        """Account: recharge account."""
+        """Account: recharge account.
+
+        Takes :class:`RechargeAccountRequest` or its fields as keywords.
+        """
         return self._call(RECHARGE_ACCOUNT, request, fields)
 
-    @overload
-    def transfer_balance(
-        self, request: TransferAccountBalanceRequest, /
-    ) -> TransferAccountBalanceResponse: ...
-
-    @overload
-    def transfer_balance(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account_from: int,
-        i_account_to: int,
-        amount: float,
-    ) -> TransferAccountBalanceResponse: ...
-
+    @fields_of(TransferAccountBalanceRequest)
     def transfer_balance(
         self, request: TransferAccountBalanceRequest | None = None, /, **fields: Any
     ) -> TransferAccountBalanceResponse:
-        """Moves part of the balance between two accounts of the same customer."""
+        """Moves part of the balance between two accounts of the same customer.
+
+        Takes :class:`TransferAccountBalanceRequest` or its fields as keywords.
+        """
         return self._call(TRANSFER_BALANCE, request, fields)
 
-    @overload
-    def reset_password(
-        self, request: ResetAccountPasswordRequest, /
-    ) -> ResetAccountPasswordResponse: ...
-
-    @overload
-    def reset_password(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        send_email: int | None | UnsetType = UNSET,
-    ) -> ResetAccountPasswordResponse: ...
-
+    @fields_of(ResetAccountPasswordRequest)
     def reset_password(
         self, request: ResetAccountPasswordRequest | None = None, /, **fields: Any
     ) -> ResetAccountPasswordResponse:
-        """Account: reset password."""
+        """Account: reset password.
+
+        Takes :class:`ResetAccountPasswordRequest` or its fields as keywords.
+        """
         return self._call(RESET_PASSWORD, request, fields)
 
-    @overload
-    def get_registration_status(
-        self, request: GetAccountRegistrationStatusRequest, /
-    ) -> GetAccountRegistrationStatusResponse: ...
-
-    @overload
-    def get_registration_status(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetAccountRegistrationStatusResponse: ...
-
+    @fields_of(GetAccountRegistrationStatusRequest)
     def get_registration_status(
         self, request: GetAccountRegistrationStatusRequest | None = None, /, **fields: Any
     ) -> GetAccountRegistrationStatusResponse:
-        """Returns the SIP registration status of the account."""
+        """Returns the SIP registration status of the account.
+
+        Takes :class:`GetAccountRegistrationStatusRequest` or its fields as keywords.
+        """
         return self._call(GET_REGISTRATION_STATUS, request, fields)
 
-    @overload
-    def get_account_note_list(
-        self, request: GetAccountNoteListRequest, /
-    ) -> GetAccountNoteListResponse: ...
-
-    @overload
-    def get_account_note_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAccountNoteListResponse: ...
-
+    @fields_of(GetAccountNoteListRequest)
     def get_account_note_list(
         self, request: GetAccountNoteListRequest | None = None, /, **fields: Any
     ) -> GetAccountNoteListResponse:
-        """Returns the account note records that match the search criteria."""
+        """Returns the account note records that match the search criteria.
+
+        Takes :class:`GetAccountNoteListRequest` or its fields as keywords.
+        """
         return self._call(GET_ACCOUNT_NOTE_LIST, request, fields)
 
-    @overload
-    def iter_account_note_list(
-        self, request: GetAccountNoteListRequest, /, *, page_size: int = 100
-    ) -> Iterator[AccountNoteInfo]: ...
-
-    @overload
-    def iter_account_note_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_account: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[AccountNoteInfo]: ...
-
+    @paged(GetAccountNoteListRequest, IterAccountNoteListKeywords)
     def iter_account_note_list(
         self,
         request: GetAccountNoteListRequest | None = None,
@@ -1710,106 +1224,52 @@ class AccountService(ServiceBase):
         **fields: Any,
     ) -> Iterator[AccountNoteInfo]:
         """Every item of :meth:`get_account_note_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetAccountNoteListRequest` and `page_size`, or the keywords of
+        :class:`IterAccountNoteListKeywords`.
+        """
         yield from self._pages(GET_ACCOUNT_NOTE_LIST, request, fields, page_size)
 
-    @overload
-    def add_account_note(self, request: AddAccountNoteRequest, /) -> AddAccountNoteResponse: ...
-
-    @overload
-    def add_account_note(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        account_note_info: AccountNoteInfo,
-    ) -> AddAccountNoteResponse: ...
-
+    @fields_of(AddAccountNoteRequest)
     def add_account_note(
         self, request: AddAccountNoteRequest | None = None, /, **fields: Any
     ) -> AddAccountNoteResponse:
-        """Creates a account note record."""
+        """Creates a account note record.
+
+        Takes :class:`AddAccountNoteRequest` or its fields as keywords.
+        """
         return self._call(ADD_ACCOUNT_NOTE, request, fields)
 
-    @overload
-    def update_account_note(
-        self, request: UpdateAccountNoteRequest, /
-    ) -> UpdateAccountNoteResponse: ...
-
-    @overload
-    def update_account_note(
-        self,
-        request: None = None,
-        /,
-        *,
-        account_note_info: AccountNoteInfo,
-    ) -> UpdateAccountNoteResponse: ...
-
+    @fields_of(UpdateAccountNoteRequest)
     def update_account_note(
         self, request: UpdateAccountNoteRequest | None = None, /, **fields: Any
     ) -> UpdateAccountNoteResponse:
-        """Updates a account note record."""
+        """Updates a account note record.
+
+        Takes :class:`UpdateAccountNoteRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_ACCOUNT_NOTE, request, fields)
 
-    @overload
-    def delete_account_note(
-        self, request: DeleteAccountNoteRequest, /
-    ) -> DeleteAccountNoteResponse: ...
-
-    @overload
-    def delete_account_note(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account_note: int,
-    ) -> DeleteAccountNoteResponse: ...
-
+    @fields_of(DeleteAccountNoteRequest)
     def delete_account_note(
         self, request: DeleteAccountNoteRequest | None = None, /, **fields: Any
     ) -> DeleteAccountNoteResponse:
-        """Deletes a account note record."""
+        """Deletes a account note record.
+
+        Takes :class:`DeleteAccountNoteRequest` or its fields as keywords.
+        """
         return self._call(DELETE_ACCOUNT_NOTE, request, fields)
 
-    @overload
-    def get_speed_dial_list(
-        self, request: GetAccountSpeedDialListRequest, /
-    ) -> GetAccountSpeedDialListResponse: ...
-
-    @overload
-    def get_speed_dial_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAccountSpeedDialListResponse: ...
-
+    @fields_of(GetAccountSpeedDialListRequest)
     def get_speed_dial_list(
         self, request: GetAccountSpeedDialListRequest | None = None, /, **fields: Any
     ) -> GetAccountSpeedDialListResponse:
-        """Returns the speed dial records that match the search criteria."""
+        """Returns the speed dial records that match the search criteria.
+
+        Takes :class:`GetAccountSpeedDialListRequest` or its fields as keywords.
+        """
         return self._call(GET_SPEED_DIAL_LIST, request, fields)
 
-    @overload
-    def iter_speed_dial_list(
-        self, request: GetAccountSpeedDialListRequest, /, *, page_size: int = 100
-    ) -> Iterator[SpeedDialInfo]: ...
-
-    @overload
-    def iter_speed_dial_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_account: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[SpeedDialInfo]: ...
-
+    @paged(GetAccountSpeedDialListRequest, IterSpeedDialListKeywords)
     def iter_speed_dial_list(
         self,
         request: GetAccountSpeedDialListRequest | None = None,
@@ -1819,108 +1279,52 @@ class AccountService(ServiceBase):
         **fields: Any,
     ) -> Iterator[SpeedDialInfo]:
         """Every item of :meth:`get_speed_dial_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetAccountSpeedDialListRequest` and `page_size`, or the keywords of
+        :class:`IterSpeedDialListKeywords`.
+        """
         yield from self._pages(GET_SPEED_DIAL_LIST, request, fields, page_size)
 
-    @overload
-    def add_speed_dial(
-        self, request: AddAccountSpeedDialRequest, /
-    ) -> AddAccountSpeedDialResponse: ...
-
-    @overload
-    def add_speed_dial(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        speed_dial_info: SpeedDialInfo,
-    ) -> AddAccountSpeedDialResponse: ...
-
+    @fields_of(AddAccountSpeedDialRequest)
     def add_speed_dial(
         self, request: AddAccountSpeedDialRequest | None = None, /, **fields: Any
     ) -> AddAccountSpeedDialResponse:
-        """Creates a speed dial record."""
+        """Creates a speed dial record.
+
+        Takes :class:`AddAccountSpeedDialRequest` or its fields as keywords.
+        """
         return self._call(ADD_SPEED_DIAL, request, fields)
 
-    @overload
-    def update_speed_dial(
-        self, request: UpdateAccountSpeedDialRequest, /
-    ) -> UpdateAccountSpeedDialResponse: ...
-
-    @overload
-    def update_speed_dial(
-        self,
-        request: None = None,
-        /,
-        *,
-        speed_dial_info: SpeedDialInfo,
-    ) -> UpdateAccountSpeedDialResponse: ...
-
+    @fields_of(UpdateAccountSpeedDialRequest)
     def update_speed_dial(
         self, request: UpdateAccountSpeedDialRequest | None = None, /, **fields: Any
     ) -> UpdateAccountSpeedDialResponse:
-        """Updates a speed dial record."""
+        """Updates a speed dial record.
+
+        Takes :class:`UpdateAccountSpeedDialRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_SPEED_DIAL, request, fields)
 
-    @overload
-    def delete_speed_dial(
-        self, request: DeleteAccountSpeedDialRequest, /
-    ) -> DeleteAccountSpeedDialResponse: ...
-
-    @overload
-    def delete_speed_dial(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_speed_dial: int,
-    ) -> DeleteAccountSpeedDialResponse: ...
-
+    @fields_of(DeleteAccountSpeedDialRequest)
     def delete_speed_dial(
         self, request: DeleteAccountSpeedDialRequest | None = None, /, **fields: Any
     ) -> DeleteAccountSpeedDialResponse:
-        """Deletes a speed dial record."""
+        """Deletes a speed dial record.
+
+        Takes :class:`DeleteAccountSpeedDialRequest` or its fields as keywords.
+        """
         return self._call(DELETE_SPEED_DIAL, request, fields)
 
-    @overload
-    def get_call_screening_rule_list(
-        self, request: GetAccountCallScreeningRuleListRequest, /
-    ) -> GetAccountCallScreeningRuleListResponse: ...
-
-    @overload
-    def get_call_screening_rule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAccountCallScreeningRuleListResponse: ...
-
+    @fields_of(GetAccountCallScreeningRuleListRequest)
     def get_call_screening_rule_list(
         self, request: GetAccountCallScreeningRuleListRequest | None = None, /, **fields: Any
     ) -> GetAccountCallScreeningRuleListResponse:
-        """Returns the call screening rule records that match the search criteria."""
+        """Returns the call screening rule records that match the search criteria.
+
+        Takes :class:`GetAccountCallScreeningRuleListRequest` or its fields as keywords.
+        """
         return self._call(GET_CALL_SCREENING_RULE_LIST, request, fields)
 
-    @overload
-    def iter_call_screening_rule_list(
-        self, request: GetAccountCallScreeningRuleListRequest, /, *, page_size: int = 100
-    ) -> Iterator[CallScreeningRuleInfo]: ...
-
-    @overload
-    def iter_call_screening_rule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_account: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[CallScreeningRuleInfo]: ...
-
+    @paged(GetAccountCallScreeningRuleListRequest, IterCallScreeningRuleListKeywords)
     def iter_call_screening_rule_list(
         self,
         request: GetAccountCallScreeningRuleListRequest | None = None,
@@ -1929,109 +1333,53 @@ class AccountService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[CallScreeningRuleInfo]:
-        """Every item of :meth:`get_call_screening_rule_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_call_screening_rule_list` from `offset` on, fetched `page_size`
+        at a time; takes :class:`GetAccountCallScreeningRuleListRequest` and `page_size`, or the
+        keywords of :class:`IterCallScreeningRuleListKeywords`.
+        """
         yield from self._pages(GET_CALL_SCREENING_RULE_LIST, request, fields, page_size)
 
-    @overload
-    def add_call_screening_rule(
-        self, request: AddAccountCallScreeningRuleRequest, /
-    ) -> AddAccountCallScreeningRuleResponse: ...
-
-    @overload
-    def add_call_screening_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        call_screening_rule_info: CallScreeningRuleInfo,
-    ) -> AddAccountCallScreeningRuleResponse: ...
-
+    @fields_of(AddAccountCallScreeningRuleRequest)
     def add_call_screening_rule(
         self, request: AddAccountCallScreeningRuleRequest | None = None, /, **fields: Any
     ) -> AddAccountCallScreeningRuleResponse:
-        """Creates a call screening rule record."""
+        """Creates a call screening rule record.
+
+        Takes :class:`AddAccountCallScreeningRuleRequest` or its fields as keywords.
+        """
         return self._call(ADD_CALL_SCREENING_RULE, request, fields)
 
-    @overload
-    def update_call_screening_rule(
-        self, request: UpdateAccountCallScreeningRuleRequest, /
-    ) -> UpdateAccountCallScreeningRuleResponse: ...
-
-    @overload
-    def update_call_screening_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        call_screening_rule_info: CallScreeningRuleInfo,
-    ) -> UpdateAccountCallScreeningRuleResponse: ...
-
+    @fields_of(UpdateAccountCallScreeningRuleRequest)
     def update_call_screening_rule(
         self, request: UpdateAccountCallScreeningRuleRequest | None = None, /, **fields: Any
     ) -> UpdateAccountCallScreeningRuleResponse:
-        """Updates a call screening rule record."""
+        """Updates a call screening rule record.
+
+        Takes :class:`UpdateAccountCallScreeningRuleRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_CALL_SCREENING_RULE, request, fields)
 
-    @overload
-    def delete_call_screening_rule(
-        self, request: DeleteAccountCallScreeningRuleRequest, /
-    ) -> DeleteAccountCallScreeningRuleResponse: ...
-
-    @overload
-    def delete_call_screening_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_call_screening_rule: int,
-    ) -> DeleteAccountCallScreeningRuleResponse: ...
-
+    @fields_of(DeleteAccountCallScreeningRuleRequest)
     def delete_call_screening_rule(
         self, request: DeleteAccountCallScreeningRuleRequest | None = None, /, **fields: Any
     ) -> DeleteAccountCallScreeningRuleResponse:
-        """Deletes a call screening rule record."""
+        """Deletes a call screening rule record.
+
+        Takes :class:`DeleteAccountCallScreeningRuleRequest` or its fields as keywords.
+        """
         return self._call(DELETE_CALL_SCREENING_RULE, request, fields)
 
-    @overload
-    def get_access_number_list(
-        self, request: GetAccountAccessNumberListRequest, /
-    ) -> GetAccountAccessNumberListResponse: ...
-
-    @overload
-    def get_access_number_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAccountAccessNumberListResponse: ...
-
+    @fields_of(GetAccountAccessNumberListRequest)
     def get_access_number_list(
         self, request: GetAccountAccessNumberListRequest | None = None, /, **fields: Any
     ) -> GetAccountAccessNumberListResponse:
-        """Returns the access number records that match the search criteria."""
+        """Returns the access number records that match the search criteria.
+
+        Takes :class:`GetAccountAccessNumberListRequest` or its fields as keywords.
+        """
         return self._call(GET_ACCESS_NUMBER_LIST, request, fields)
 
-    @overload
-    def iter_access_number_list(
-        self, request: GetAccountAccessNumberListRequest, /, *, page_size: int = 100
-    ) -> Iterator[AccessNumberInfo]: ...
-
-    @overload
-    def iter_access_number_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_account: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[AccessNumberInfo]: ...
-
+    @paged(GetAccountAccessNumberListRequest, IterAccessNumberListKeywords)
     def iter_access_number_list(
         self,
         request: GetAccountAccessNumberListRequest | None = None,
@@ -2041,108 +1389,52 @@ class AccountService(ServiceBase):
         **fields: Any,
     ) -> Iterator[AccessNumberInfo]:
         """Every item of :meth:`get_access_number_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetAccountAccessNumberListRequest` and `page_size`, or the keywords
+        of :class:`IterAccessNumberListKeywords`.
+        """
         yield from self._pages(GET_ACCESS_NUMBER_LIST, request, fields, page_size)
 
-    @overload
-    def add_access_number(
-        self, request: AddAccountAccessNumberRequest, /
-    ) -> AddAccountAccessNumberResponse: ...
-
-    @overload
-    def add_access_number(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        access_number_info: AccessNumberInfo,
-    ) -> AddAccountAccessNumberResponse: ...
-
+    @fields_of(AddAccountAccessNumberRequest)
     def add_access_number(
         self, request: AddAccountAccessNumberRequest | None = None, /, **fields: Any
     ) -> AddAccountAccessNumberResponse:
-        """Creates a access number record."""
+        """Creates a access number record.
+
+        Takes :class:`AddAccountAccessNumberRequest` or its fields as keywords.
+        """
         return self._call(ADD_ACCESS_NUMBER, request, fields)
 
-    @overload
-    def update_access_number(
-        self, request: UpdateAccountAccessNumberRequest, /
-    ) -> UpdateAccountAccessNumberResponse: ...
-
-    @overload
-    def update_access_number(
-        self,
-        request: None = None,
-        /,
-        *,
-        access_number_info: AccessNumberInfo,
-    ) -> UpdateAccountAccessNumberResponse: ...
-
+    @fields_of(UpdateAccountAccessNumberRequest)
     def update_access_number(
         self, request: UpdateAccountAccessNumberRequest | None = None, /, **fields: Any
     ) -> UpdateAccountAccessNumberResponse:
-        """Updates a access number record."""
+        """Updates a access number record.
+
+        Takes :class:`UpdateAccountAccessNumberRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_ACCESS_NUMBER, request, fields)
 
-    @overload
-    def delete_access_number(
-        self, request: DeleteAccountAccessNumberRequest, /
-    ) -> DeleteAccountAccessNumberResponse: ...
-
-    @overload
-    def delete_access_number(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_access_number: int,
-    ) -> DeleteAccountAccessNumberResponse: ...
-
+    @fields_of(DeleteAccountAccessNumberRequest)
     def delete_access_number(
         self, request: DeleteAccountAccessNumberRequest | None = None, /, **fields: Any
     ) -> DeleteAccountAccessNumberResponse:
-        """Deletes a access number record."""
+        """Deletes a access number record.
+
+        Takes :class:`DeleteAccountAccessNumberRequest` or its fields as keywords.
+        """
         return self._call(DELETE_ACCESS_NUMBER, request, fields)
 
-    @overload
-    def get_extension_list(
-        self, request: GetAccountExtensionListRequest, /
-    ) -> GetAccountExtensionListResponse: ...
-
-    @overload
-    def get_extension_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAccountExtensionListResponse: ...
-
+    @fields_of(GetAccountExtensionListRequest)
     def get_extension_list(
         self, request: GetAccountExtensionListRequest | None = None, /, **fields: Any
     ) -> GetAccountExtensionListResponse:
-        """Returns the extension records that match the search criteria."""
+        """Returns the extension records that match the search criteria.
+
+        Takes :class:`GetAccountExtensionListRequest` or its fields as keywords.
+        """
         return self._call(GET_EXTENSION_LIST, request, fields)
 
-    @overload
-    def iter_extension_list(
-        self, request: GetAccountExtensionListRequest, /, *, page_size: int = 100
-    ) -> Iterator[AccountExtensionInfo]: ...
-
-    @overload
-    def iter_extension_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_account: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[AccountExtensionInfo]: ...
-
+    @paged(GetAccountExtensionListRequest, IterExtensionListKeywords)
     def iter_extension_list(
         self,
         request: GetAccountExtensionListRequest | None = None,
@@ -2152,108 +1444,52 @@ class AccountService(ServiceBase):
         **fields: Any,
     ) -> Iterator[AccountExtensionInfo]:
         """Every item of :meth:`get_extension_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetAccountExtensionListRequest` and `page_size`, or the keywords of
+        :class:`IterExtensionListKeywords`.
+        """
         yield from self._pages(GET_EXTENSION_LIST, request, fields, page_size)
 
-    @overload
-    def add_extension(
-        self, request: AddAccountExtensionRequest, /
-    ) -> AddAccountExtensionResponse: ...
-
-    @overload
-    def add_extension(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        extension_info: AccountExtensionInfo,
-    ) -> AddAccountExtensionResponse: ...
-
+    @fields_of(AddAccountExtensionRequest)
     def add_extension(
         self, request: AddAccountExtensionRequest | None = None, /, **fields: Any
     ) -> AddAccountExtensionResponse:
-        """Creates a extension record."""
+        """Creates a extension record.
+
+        Takes :class:`AddAccountExtensionRequest` or its fields as keywords.
+        """
         return self._call(ADD_EXTENSION, request, fields)
 
-    @overload
-    def update_extension(
-        self, request: UpdateAccountExtensionRequest, /
-    ) -> UpdateAccountExtensionResponse: ...
-
-    @overload
-    def update_extension(
-        self,
-        request: None = None,
-        /,
-        *,
-        extension_info: AccountExtensionInfo,
-    ) -> UpdateAccountExtensionResponse: ...
-
+    @fields_of(UpdateAccountExtensionRequest)
     def update_extension(
         self, request: UpdateAccountExtensionRequest | None = None, /, **fields: Any
     ) -> UpdateAccountExtensionResponse:
-        """Updates a extension record."""
+        """Updates a extension record.
+
+        Takes :class:`UpdateAccountExtensionRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_EXTENSION, request, fields)
 
-    @overload
-    def delete_extension(
-        self, request: DeleteAccountExtensionRequest, /
-    ) -> DeleteAccountExtensionResponse: ...
-
-    @overload
-    def delete_extension(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_extension: int,
-    ) -> DeleteAccountExtensionResponse: ...
-
+    @fields_of(DeleteAccountExtensionRequest)
     def delete_extension(
         self, request: DeleteAccountExtensionRequest | None = None, /, **fields: Any
     ) -> DeleteAccountExtensionResponse:
-        """Deletes a extension record."""
+        """Deletes a extension record.
+
+        Takes :class:`DeleteAccountExtensionRequest` or its fields as keywords.
+        """
         return self._call(DELETE_EXTENSION, request, fields)
 
-    @overload
-    def get_device_binding_list(
-        self, request: GetAccountDeviceBindingListRequest, /
-    ) -> GetAccountDeviceBindingListResponse: ...
-
-    @overload
-    def get_device_binding_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAccountDeviceBindingListResponse: ...
-
+    @fields_of(GetAccountDeviceBindingListRequest)
     def get_device_binding_list(
         self, request: GetAccountDeviceBindingListRequest | None = None, /, **fields: Any
     ) -> GetAccountDeviceBindingListResponse:
-        """Returns the device binding records that match the search criteria."""
+        """Returns the device binding records that match the search criteria.
+
+        Takes :class:`GetAccountDeviceBindingListRequest` or its fields as keywords.
+        """
         return self._call(GET_DEVICE_BINDING_LIST, request, fields)
 
-    @overload
-    def iter_device_binding_list(
-        self, request: GetAccountDeviceBindingListRequest, /, *, page_size: int = 100
-    ) -> Iterator[DeviceBindingInfo]: ...
-
-    @overload
-    def iter_device_binding_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_account: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[DeviceBindingInfo]: ...
-
+    @paged(GetAccountDeviceBindingListRequest, IterDeviceBindingListKeywords)
     def iter_device_binding_list(
         self,
         request: GetAccountDeviceBindingListRequest | None = None,
@@ -2263,213 +1499,108 @@ class AccountService(ServiceBase):
         **fields: Any,
     ) -> Iterator[DeviceBindingInfo]:
         """Every item of :meth:`get_device_binding_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetAccountDeviceBindingListRequest` and `page_size`, or the keywords
+        of :class:`IterDeviceBindingListKeywords`.
+        """
         yield from self._pages(GET_DEVICE_BINDING_LIST, request, fields, page_size)
 
-    @overload
-    def add_device_binding(
-        self, request: AddAccountDeviceBindingRequest, /
-    ) -> AddAccountDeviceBindingResponse: ...
-
-    @overload
-    def add_device_binding(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        device_binding_info: DeviceBindingInfo,
-    ) -> AddAccountDeviceBindingResponse: ...
-
+    @fields_of(AddAccountDeviceBindingRequest)
     def add_device_binding(
         self, request: AddAccountDeviceBindingRequest | None = None, /, **fields: Any
     ) -> AddAccountDeviceBindingResponse:
-        """Creates a device binding record."""
+        """Creates a device binding record.
+
+        Takes :class:`AddAccountDeviceBindingRequest` or its fields as keywords.
+        """
         return self._call(ADD_DEVICE_BINDING, request, fields)
 
-    @overload
-    def update_device_binding(
-        self, request: UpdateAccountDeviceBindingRequest, /
-    ) -> UpdateAccountDeviceBindingResponse: ...
-
-    @overload
-    def update_device_binding(
-        self,
-        request: None = None,
-        /,
-        *,
-        device_binding_info: DeviceBindingInfo,
-    ) -> UpdateAccountDeviceBindingResponse: ...
-
+    @fields_of(UpdateAccountDeviceBindingRequest)
     def update_device_binding(
         self, request: UpdateAccountDeviceBindingRequest | None = None, /, **fields: Any
     ) -> UpdateAccountDeviceBindingResponse:
-        """Updates a device binding record."""
+        """Updates a device binding record.
+
+        Takes :class:`UpdateAccountDeviceBindingRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_DEVICE_BINDING, request, fields)
 
-    @overload
-    def delete_device_binding(
-        self, request: DeleteAccountDeviceBindingRequest, /
-    ) -> DeleteAccountDeviceBindingResponse: ...
-
-    @overload
-    def delete_device_binding(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_device_binding: int,
-    ) -> DeleteAccountDeviceBindingResponse: ...
-
+    @fields_of(DeleteAccountDeviceBindingRequest)
     def delete_device_binding(
         self, request: DeleteAccountDeviceBindingRequest | None = None, /, **fields: Any
     ) -> DeleteAccountDeviceBindingResponse:
-        """Deletes a device binding record."""
+        """Deletes a device binding record.
+
+        Takes :class:`DeleteAccountDeviceBindingRequest` or its fields as keywords.
+        """
         return self._call(DELETE_DEVICE_BINDING, request, fields)
 
-    @overload
-    def get_account_usage(self, request: GetAccountUsageRequest, /) -> GetAccountUsageResponse: ...
-
-    @overload
-    def get_account_usage(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        i_service: int | None | UnsetType = UNSET,
-        from_date: date | None | UnsetType = UNSET,
-        to_date: date | None | UnsetType = UNSET,
-    ) -> GetAccountUsageResponse: ...
-
+    @fields_of(GetAccountUsageRequest)
     def get_account_usage(
         self, request: GetAccountUsageRequest | None = None, /, **fields: Any
     ) -> GetAccountUsageResponse:
-        """Usage per service for the account."""
+        """Usage per service for the account.
+
+        Takes :class:`GetAccountUsageRequest` or its fields as keywords.
+        """
         return self._call(GET_ACCOUNT_USAGE, request, fields)
 
-    @overload
-    def export_account_list(
-        self, request: ExportAccountListRequest, /
-    ) -> ExportAccountListResponse: ...
-
-    @overload
-    def export_account_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        format: str | None | UnsetType = UNSET,
-    ) -> ExportAccountListResponse: ...
-
+    @fields_of(ExportAccountListRequest)
     def export_account_list(
         self, request: ExportAccountListRequest | None = None, /, **fields: Any
     ) -> ExportAccountListResponse:
-        """Exports accounts to a file."""
+        """Exports accounts to a file.
+
+        Takes :class:`ExportAccountListRequest` or its fields as keywords.
+        """
         return self._call(EXPORT_ACCOUNT_LIST, request, fields)
 
-    @overload
-    def get_account_discount_counters(
-        self, request: GetAccountDiscountCountersRequest, /
-    ) -> GetAccountDiscountCountersResponse: ...
-
-    @overload
-    def get_account_discount_counters(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetAccountDiscountCountersResponse: ...
-
+    @fields_of(GetAccountDiscountCountersRequest)
     def get_account_discount_counters(
         self, request: GetAccountDiscountCountersRequest | None = None, /, **fields: Any
     ) -> GetAccountDiscountCountersResponse:
-        """Account: get account discount counters."""
+        """Account: get account discount counters.
+
+        Takes :class:`GetAccountDiscountCountersRequest` or its fields as keywords.
+        """
         return self._call(GET_ACCOUNT_DISCOUNT_COUNTERS, request, fields)
 
-    @overload
-    def get_account_sessions(
-        self, request: GetAccountSessionsRequest, /
-    ) -> GetAccountSessionsResponse: ...
-
-    @overload
-    def get_account_sessions(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetAccountSessionsResponse: ...
-
+    @fields_of(GetAccountSessionsRequest)
     def get_account_sessions(
         self, request: GetAccountSessionsRequest | None = None, /, **fields: Any
     ) -> GetAccountSessionsResponse:
-        """Active sessions of the account."""
+        """Active sessions of the account.
+
+        Takes :class:`GetAccountSessionsRequest` or its fields as keywords.
+        """
         return self._call(GET_ACCOUNT_SESSIONS, request, fields)
 
-    @overload
-    def disconnect_account_sessions(
-        self, request: DisconnectAccountSessionsRequest, /
-    ) -> DisconnectAccountSessionsResponse: ...
-
-    @overload
-    def disconnect_account_sessions(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> DisconnectAccountSessionsResponse: ...
-
+    @fields_of(DisconnectAccountSessionsRequest)
     def disconnect_account_sessions(
         self, request: DisconnectAccountSessionsRequest | None = None, /, **fields: Any
     ) -> DisconnectAccountSessionsResponse:
-        """Account: disconnect account sessions."""
+        """Account: disconnect account sessions.
+
+        Takes :class:`DisconnectAccountSessionsRequest` or its fields as keywords.
+        """
         return self._call(DISCONNECT_ACCOUNT_SESSIONS, request, fields)
 
-    @overload
-    def get_account_tariff(
-        self, request: GetAccountTariffRequest, /
-    ) -> GetAccountTariffResponse: ...
-
-    @overload
-    def get_account_tariff(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        i_service: int | None | UnsetType = UNSET,
-    ) -> GetAccountTariffResponse: ...
-
+    @fields_of(GetAccountTariffRequest)
     def get_account_tariff(
         self, request: GetAccountTariffRequest | None = None, /, **fields: Any
     ) -> GetAccountTariffResponse:
-        """Returns the tariff applied to the account for a service."""
+        """Returns the tariff applied to the account for a service.
+
+        Takes :class:`GetAccountTariffRequest` or its fields as keywords.
+        """
         return self._call(GET_ACCOUNT_TARIFF, request, fields)
 
-    @overload
-    def get_account_state_history(
-        self, request: GetAccountStateHistoryRequest, /
-    ) -> GetAccountStateHistoryResponse: ...
-
-    @overload
-    def get_account_state_history(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-    ) -> GetAccountStateHistoryResponse: ...
-
+    @fields_of(GetAccountStateHistoryRequest)
     def get_account_state_history(
         self, request: GetAccountStateHistoryRequest | None = None, /, **fields: Any
     ) -> GetAccountStateHistoryResponse:
         """History of blocking and status changes.
+
+        Takes :class:`GetAccountStateHistoryRequest` or its fields as keywords.
 
         JSON API only: not available over SOAP.
         """
@@ -2483,92 +1614,28 @@ class AsyncAccountService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_account_info(
-        self, request: GetAccountInfoRequest, /
-    ) -> GetAccountInfoResponse: ...
-
-    @overload
-    async def get_account_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int | None | UnsetType = UNSET,
-        id: str | None | UnsetType = UNSET,
-        login: str | None | UnsetType = UNSET,
-        get_included_services: int | None | UnsetType = UNSET,
-        detailed_info: int | None | UnsetType = UNSET,
-        get_service_features: list[str] | None | UnsetType = UNSET,
-        without_service_features: int | None | UnsetType = UNSET,
-    ) -> GetAccountInfoResponse: ...
-
+    @fields_of(GetAccountInfoRequest)
     async def get_account_info(
         self, request: GetAccountInfoRequest | None = None, /, **fields: Any
     ) -> GetAccountInfoResponse:
-        """Returns an account record; look it up by i_account, id or login."""
+        """Returns an account record; look it up by i_account, id or login.
+
+        Takes :class:`GetAccountInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_ACCOUNT_INFO, request, fields)
 
-    @overload
-    async def get_account_list(
-        self, request: GetAccountListRequest, /
-    ) -> GetAccountListResponse: ...
-
-    @overload
-    async def get_account_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        i_product: int | None | UnsetType = UNSET,
-        i_batch: int | None | UnsetType = UNSET,
-        i_account_list: list[int] | None | UnsetType = UNSET,
-        id: str | None | UnsetType = UNSET,
-        blocked: YesNo | None | UnsetType = UNSET,
-        bill_status: BillStatus | None | UnsetType = UNSET,
-        billing_model: BillingModel | None | UnsetType = UNSET,
-        get_total: int | None | UnsetType = UNSET,
-        get_status_info: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-        custom_fields_values: list[CustomFieldsValuesInfo] | None | UnsetType = UNSET,
-    ) -> GetAccountListResponse: ...
-
+    @fields_of(GetAccountListRequest)
     async def get_account_list(
         self, request: GetAccountListRequest | None = None, /, **fields: Any
     ) -> GetAccountListResponse:
         """Returns the accounts that match the filter; at least i_customer or i_batch should be
         given.
+
+        Takes :class:`GetAccountListRequest` or its fields as keywords.
         """
         return await self._call(GET_ACCOUNT_LIST, request, fields)
 
-    @overload
-    def iter_account_list(
-        self, request: GetAccountListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[AccountInfo]: ...
-
-    @overload
-    def iter_account_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        i_product: int | None | UnsetType = UNSET,
-        i_batch: int | None | UnsetType = UNSET,
-        i_account_list: list[int] | None | UnsetType = UNSET,
-        id: str | None | UnsetType = UNSET,
-        blocked: YesNo | None | UnsetType = UNSET,
-        bill_status: BillStatus | None | UnsetType = UNSET,
-        billing_model: BillingModel | None | UnsetType = UNSET,
-        get_total: int | None | UnsetType = UNSET,
-        get_status_info: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-        custom_fields_values: list[CustomFieldsValuesInfo] | None | UnsetType = UNSET,
-    ) -> AsyncIterator[AccountInfo]: ...
-
+    @paged(GetAccountListRequest, IterAccountListKeywords)
     async def iter_account_list(
         self,
         request: GetAccountListRequest | None = None,
@@ -2577,182 +1644,94 @@ class AsyncAccountService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[AccountInfo]:
-        """Every item of :meth:`get_account_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_account_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetAccountListRequest` and `page_size`, or the keywords of
+        :class:`IterAccountListKeywords`.
+        """
         async for item in self._pages(GET_ACCOUNT_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_account(self, request: AddAccountRequest, /) -> AddAccountResponse: ...
-
-    @overload
-    async def add_account(
-        self,
-        request: None = None,
-        /,
-        *,
-        account_info: AccountInfo,
-    ) -> AddAccountResponse: ...
-
+    @fields_of(AddAccountRequest)
     async def add_account(
         self, request: AddAccountRequest | None = None, /, **fields: Any
     ) -> AddAccountResponse:
-        """Creates a account record."""
+        """Creates a account record.
+
+        Takes :class:`AddAccountRequest` or its fields as keywords.
+        """
         return await self._call(ADD_ACCOUNT, request, fields)
 
-    @overload
-    async def update_account(self, request: UpdateAccountRequest, /) -> UpdateAccountResponse: ...
-
-    @overload
-    async def update_account(
-        self,
-        request: None = None,
-        /,
-        *,
-        account_info: AccountInfo,
-    ) -> UpdateAccountResponse: ...
-
+    @fields_of(UpdateAccountRequest)
     async def update_account(
         self, request: UpdateAccountRequest | None = None, /, **fields: Any
     ) -> UpdateAccountResponse:
-        """Updates a account record."""
+        """Updates a account record.
+
+        Takes :class:`UpdateAccountRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_ACCOUNT, request, fields)
 
-    @overload
-    async def delete_account(self, request: DeleteAccountRequest, /) -> DeleteAccountResponse: ...
-
-    @overload
-    async def delete_account(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> DeleteAccountResponse: ...
-
+    @fields_of(DeleteAccountRequest)
     async def delete_account(
         self, request: DeleteAccountRequest | None = None, /, **fields: Any
     ) -> DeleteAccountResponse:
-        """Deletes a account record."""
+        """Deletes a account record.
+
+        Takes :class:`DeleteAccountRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_ACCOUNT, request, fields)
 
-    @overload
-    async def terminate_account(
-        self, request: TerminateAccountRequest, /
-    ) -> TerminateAccountResponse: ...
-
-    @overload
-    async def terminate_account(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        termination_date: date | None | UnsetType = UNSET,
-    ) -> TerminateAccountResponse: ...
-
+    @fields_of(TerminateAccountRequest)
     async def terminate_account(
         self, request: TerminateAccountRequest | None = None, /, **fields: Any
     ) -> TerminateAccountResponse:
-        """Terminates the account; its record is kept for reporting only."""
+        """Terminates the account; its record is kept for reporting only.
+
+        Takes :class:`TerminateAccountRequest` or its fields as keywords.
+        """
         return await self._call(TERMINATE_ACCOUNT, request, fields)
 
-    @overload
-    async def validate_account_info(
-        self, request: ValidateAccountInfoRequest, /
-    ) -> ValidateAccountInfoResponse: ...
-
-    @overload
-    async def validate_account_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        account_info: AccountInfo,
-    ) -> ValidateAccountInfoResponse: ...
-
+    @fields_of(ValidateAccountInfoRequest)
     async def validate_account_info(
         self, request: ValidateAccountInfoRequest | None = None, /, **fields: Any
     ) -> ValidateAccountInfoResponse:
-        """Checks an account record without saving it."""
+        """Checks an account record without saving it.
+
+        Takes :class:`ValidateAccountInfoRequest` or its fields as keywords.
+        """
         return await self._call(VALIDATE_ACCOUNT_INFO, request, fields)
 
-    @overload
-    async def block_account(self, request: BlockAccountRequest, /) -> BlockAccountResponse: ...
-
-    @overload
-    async def block_account(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> BlockAccountResponse: ...
-
+    @fields_of(BlockAccountRequest)
     async def block_account(
         self, request: BlockAccountRequest | None = None, /, **fields: Any
     ) -> BlockAccountResponse:
-        """Blocks the account."""
+        """Blocks the account.
+
+        Takes :class:`BlockAccountRequest` or its fields as keywords.
+        """
         return await self._call(BLOCK_ACCOUNT, request, fields)
 
-    @overload
-    async def unblock_account(
-        self, request: UnblockAccountRequest, /
-    ) -> UnblockAccountResponse: ...
-
-    @overload
-    async def unblock_account(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> UnblockAccountResponse: ...
-
+    @fields_of(UnblockAccountRequest)
     async def unblock_account(
         self, request: UnblockAccountRequest | None = None, /, **fields: Any
     ) -> UnblockAccountResponse:
-        """Unblocks the account."""
+        """Unblocks the account.
+
+        Takes :class:`UnblockAccountRequest` or its fields as keywords.
+        """
         return await self._call(UNBLOCK_ACCOUNT, request, fields)
 
-    @overload
-    async def get_alias_list(
-        self, request: GetAccountAliasListRequest, /
-    ) -> GetAccountAliasListResponse: ...
-
-    @overload
-    async def get_alias_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_master_account: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAccountAliasListResponse: ...
-
+    @fields_of(GetAccountAliasListRequest)
     async def get_alias_list(
         self, request: GetAccountAliasListRequest | None = None, /, **fields: Any
     ) -> GetAccountAliasListResponse:
-        """Returns the aliases of a master account."""
+        """Returns the aliases of a master account.
+
+        Takes :class:`GetAccountAliasListRequest` or its fields as keywords.
+        """
         return await self._call(GET_ALIAS_LIST, request, fields)
 
-    @overload
-    def iter_alias_list(
-        self, request: GetAccountAliasListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[AliasInfo]: ...
-
-    @overload
-    def iter_alias_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_master_account: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[AliasInfo]: ...
-
+    @paged(GetAccountAliasListRequest, IterAliasListKeywords)
     async def iter_alias_list(
         self,
         request: GetAccountAliasListRequest | None = None,
@@ -2761,147 +1740,64 @@ class AsyncAccountService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[AliasInfo]:
-        """Every item of :meth:`get_alias_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_alias_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetAccountAliasListRequest` and `page_size`, or the keywords of
+        :class:`IterAliasListKeywords`.
+        """
         async for item in self._pages(GET_ALIAS_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_alias(self, request: AddAccountAliasRequest, /) -> AddAccountAliasResponse: ...
-
-    @overload
-    async def add_alias(
-        self,
-        request: None = None,
-        /,
-        *,
-        alias_info: AliasInfo,
-    ) -> AddAccountAliasResponse: ...
-
+    @fields_of(AddAccountAliasRequest)
     async def add_alias(
         self, request: AddAccountAliasRequest | None = None, /, **fields: Any
     ) -> AddAccountAliasResponse:
-        """Adds an alias to a master account."""
+        """Adds an alias to a master account.
+
+        Takes :class:`AddAccountAliasRequest` or its fields as keywords.
+        """
         return await self._call(ADD_ALIAS, request, fields)
 
-    @overload
-    async def update_alias(
-        self, request: UpdateAccountAliasRequest, /
-    ) -> UpdateAccountAliasResponse: ...
-
-    @overload
-    async def update_alias(
-        self,
-        request: None = None,
-        /,
-        *,
-        alias_info: AliasInfo,
-    ) -> UpdateAccountAliasResponse: ...
-
+    @fields_of(UpdateAccountAliasRequest)
     async def update_alias(
         self, request: UpdateAccountAliasRequest | None = None, /, **fields: Any
     ) -> UpdateAccountAliasResponse:
-        """Updates a alias record."""
+        """Updates a alias record.
+
+        Takes :class:`UpdateAccountAliasRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_ALIAS, request, fields)
 
-    @overload
-    async def delete_alias(
-        self, request: DeleteAccountAliasRequest, /
-    ) -> DeleteAccountAliasResponse: ...
-
-    @overload
-    async def delete_alias(
-        self,
-        request: None = None,
-        /,
-        *,
-        alias_info: AliasInfo,
-        release_assigned_did: int | None | UnsetType = UNSET,
-    ) -> DeleteAccountAliasResponse: ...
-
+    @fields_of(DeleteAccountAliasRequest)
     async def delete_alias(
         self, request: DeleteAccountAliasRequest | None = None, /, **fields: Any
     ) -> DeleteAccountAliasResponse:
-        """Deletes a alias record."""
+        """Deletes a alias record.
+
+        Takes :class:`DeleteAccountAliasRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_ALIAS, request, fields)
 
-    @overload
-    async def make_transaction(
-        self, request: MakeAccountTransactionRequest, /
-    ) -> MakeAccountTransactionResponse: ...
-
-    @overload
-    async def make_transaction(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        action: TransactionAction,
-        amount: float,
-        visible_comment: str | None | UnsetType = UNSET,
-        internal_comment: str | None | UnsetType = UNSET,
-        i_service: int | None | UnsetType = UNSET,
-        date_from: datetime | None | UnsetType = UNSET,
-        date_to: datetime | None | UnsetType = UNSET,
-        transaction_id: str | None | UnsetType = UNSET,
-        suppress_notification: int | None | UnsetType = UNSET,
-    ) -> MakeAccountTransactionResponse: ...
-
+    @fields_of(MakeAccountTransactionRequest)
     async def make_transaction(
         self, request: MakeAccountTransactionRequest | None = None, /, **fields: Any
     ) -> MakeAccountTransactionResponse:
-        """Charges, credits or refunds the account balance."""
+        """Charges, credits or refunds the account balance.
+
+        Takes :class:`MakeAccountTransactionRequest` or its fields as keywords.
+        """
         return await self._call(MAKE_TRANSACTION, request, fields)
 
-    @overload
-    async def get_xdr_list(
-        self, request: GetAccountXdrListRequest, /
-    ) -> GetAccountXdrListResponse: ...
-
-    @overload
-    async def get_xdr_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-        i_service: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-        format: str | None | UnsetType = UNSET,
-        i_env: int | None | UnsetType = UNSET,
-    ) -> GetAccountXdrListResponse: ...
-
+    @fields_of(GetAccountXdrListRequest)
     async def get_xdr_list(
         self, request: GetAccountXdrListRequest | None = None, /, **fields: Any
     ) -> GetAccountXdrListResponse:
-        """Returns the charge records (xDRs) of an account."""
+        """Returns the charge records (xDRs) of an account.
+
+        Takes :class:`GetAccountXdrListRequest` or its fields as keywords.
+        """
         return await self._call(GET_XDR_LIST, request, fields)
 
-    @overload
-    def iter_xdr_list(
-        self, request: GetAccountXdrListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[XDRInfo]: ...
-
-    @overload
-    def iter_xdr_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_account: int,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-        i_service: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-        format: str | None | UnsetType = UNSET,
-        i_env: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[XDRInfo]: ...
-
+    @paged(GetAccountXdrListRequest, IterXdrListKeywords)
     async def iter_xdr_list(
         self,
         request: GetAccountXdrListRequest | None = None,
@@ -2910,53 +1806,24 @@ class AsyncAccountService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[XDRInfo]:
-        """Every item of :meth:`get_xdr_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_xdr_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetAccountXdrListRequest` and `page_size`, or the keywords of
+        :class:`IterXdrListKeywords`.
+        """
         async for item in self._pages(GET_XDR_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def get_cdr_list(
-        self, request: GetAccountCdrListRequest, /
-    ) -> GetAccountCdrListResponse: ...
-
-    @overload
-    async def get_cdr_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAccountCdrListResponse: ...
-
+    @fields_of(GetAccountCdrListRequest)
     async def get_cdr_list(
         self, request: GetAccountCdrListRequest | None = None, /, **fields: Any
     ) -> GetAccountCdrListResponse:
-        """Returns the call detail records of an account."""
+        """Returns the call detail records of an account.
+
+        Takes :class:`GetAccountCdrListRequest` or its fields as keywords.
+        """
         return await self._call(GET_CDR_LIST, request, fields)
 
-    @overload
-    def iter_cdr_list(
-        self, request: GetAccountCdrListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[CDRInfo]: ...
-
-    @overload
-    def iter_cdr_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_account: int,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[CDRInfo]: ...
-
+    @paged(GetAccountCdrListRequest, IterCdrListKeywords)
     async def iter_cdr_list(
         self,
         request: GetAccountCdrListRequest | None = None,
@@ -2965,356 +1832,174 @@ class AsyncAccountService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[CDRInfo]:
-        """Every item of :meth:`get_cdr_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_cdr_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetAccountCdrListRequest` and `page_size`, or the keywords of
+        :class:`IterCdrListKeywords`.
+        """
         async for item in self._pages(GET_CDR_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def get_custom_fields_values(
-        self, request: GetAccountCustomFieldsValuesRequest, /
-    ) -> GetAccountCustomFieldsValuesResponse: ...
-
-    @overload
-    async def get_custom_fields_values(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetAccountCustomFieldsValuesResponse: ...
-
+    @fields_of(GetAccountCustomFieldsValuesRequest)
     async def get_custom_fields_values(
         self, request: GetAccountCustomFieldsValuesRequest | None = None, /, **fields: Any
     ) -> GetAccountCustomFieldsValuesResponse:
-        """Account: get custom fields values."""
+        """Account: get custom fields values.
+
+        Takes :class:`GetAccountCustomFieldsValuesRequest` or its fields as keywords.
+        """
         return await self._call(GET_CUSTOM_FIELDS_VALUES, request, fields)
 
-    @overload
-    async def update_custom_fields_values(
-        self, request: UpdateAccountCustomFieldsValuesRequest, /
-    ) -> UpdateAccountCustomFieldsValuesResponse: ...
-
-    @overload
-    async def update_custom_fields_values(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        custom_fields_values: list[CustomFieldsValuesInfo],
-    ) -> UpdateAccountCustomFieldsValuesResponse: ...
-
+    @fields_of(UpdateAccountCustomFieldsValuesRequest)
     async def update_custom_fields_values(
         self, request: UpdateAccountCustomFieldsValuesRequest | None = None, /, **fields: Any
     ) -> UpdateAccountCustomFieldsValuesResponse:
-        """Updates a custom fields values record."""
+        """Updates a custom fields values record.
+
+        Takes :class:`UpdateAccountCustomFieldsValuesRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_CUSTOM_FIELDS_VALUES, request, fields)
 
-    @overload
-    async def get_subscriptions(
-        self, request: GetAccountSubscriptionsRequest, /
-    ) -> GetAccountSubscriptionsResponse: ...
-
-    @overload
-    async def get_subscriptions(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAccountSubscriptionsResponse: ...
-
+    @fields_of(GetAccountSubscriptionsRequest)
     async def get_subscriptions(
         self, request: GetAccountSubscriptionsRequest | None = None, /, **fields: Any
     ) -> GetAccountSubscriptionsResponse:
-        """Returns the subscriptions of the account."""
+        """Returns the subscriptions of the account.
+
+        Takes :class:`GetAccountSubscriptionsRequest` or its fields as keywords.
+        """
         return await self._call(GET_SUBSCRIPTIONS, request, fields)
 
-    @overload
-    async def add_subscription(
-        self, request: AddAccountSubscriptionRequest, /
-    ) -> AddAccountSubscriptionResponse: ...
-
-    @overload
-    async def add_subscription(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        subscription_info: AccountSubscriptionInfo,
-    ) -> AddAccountSubscriptionResponse: ...
-
+    @fields_of(AddAccountSubscriptionRequest)
     async def add_subscription(
         self, request: AddAccountSubscriptionRequest | None = None, /, **fields: Any
     ) -> AddAccountSubscriptionResponse:
-        """Creates a subscription record."""
+        """Creates a subscription record.
+
+        Takes :class:`AddAccountSubscriptionRequest` or its fields as keywords.
+        """
         return await self._call(ADD_SUBSCRIPTION, request, fields)
 
-    @overload
-    async def update_subscription(
-        self, request: UpdateAccountSubscriptionRequest, /
-    ) -> UpdateAccountSubscriptionResponse: ...
-
-    @overload
-    async def update_subscription(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        subscription_info: AccountSubscriptionInfo,
-    ) -> UpdateAccountSubscriptionResponse: ...
-
+    @fields_of(UpdateAccountSubscriptionRequest)
     async def update_subscription(
         self, request: UpdateAccountSubscriptionRequest | None = None, /, **fields: Any
     ) -> UpdateAccountSubscriptionResponse:
-        """Updates a subscription record."""
+        """Updates a subscription record.
+
+        Takes :class:`UpdateAccountSubscriptionRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_SUBSCRIPTION, request, fields)
 
-    @overload
-    async def close_subscription(
-        self, request: CloseAccountSubscriptionRequest, /
-    ) -> CloseAccountSubscriptionResponse: ...
-
-    @overload
-    async def close_subscription(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        i_account_subscription: int,
-    ) -> CloseAccountSubscriptionResponse: ...
-
+    @fields_of(CloseAccountSubscriptionRequest)
     async def close_subscription(
         self, request: CloseAccountSubscriptionRequest | None = None, /, **fields: Any
     ) -> CloseAccountSubscriptionResponse:
-        """Account: close subscription."""
+        """Account: close subscription.
+
+        Takes :class:`CloseAccountSubscriptionRequest` or its fields as keywords.
+        """
         return await self._call(CLOSE_SUBSCRIPTION, request, fields)
 
-    @overload
-    async def activate_subscriptions(
-        self, request: ActivateAccountSubscriptionsRequest, /
-    ) -> ActivateAccountSubscriptionsResponse: ...
-
-    @overload
-    async def activate_subscriptions(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> ActivateAccountSubscriptionsResponse: ...
-
+    @fields_of(ActivateAccountSubscriptionsRequest)
     async def activate_subscriptions(
         self, request: ActivateAccountSubscriptionsRequest | None = None, /, **fields: Any
     ) -> ActivateAccountSubscriptionsResponse:
-        """Account: activate subscriptions."""
+        """Account: activate subscriptions.
+
+        Takes :class:`ActivateAccountSubscriptionsRequest` or its fields as keywords.
+        """
         return await self._call(ACTIVATE_SUBSCRIPTIONS, request, fields)
 
-    @overload
-    async def get_service_features(
-        self, request: GetAccountServiceFeaturesRequest, /
-    ) -> GetAccountServiceFeaturesResponse: ...
-
-    @overload
-    async def get_service_features(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetAccountServiceFeaturesResponse: ...
-
+    @fields_of(GetAccountServiceFeaturesRequest)
     async def get_service_features(
         self, request: GetAccountServiceFeaturesRequest | None = None, /, **fields: Any
     ) -> GetAccountServiceFeaturesResponse:
-        """Account: get service features."""
+        """Account: get service features.
+
+        Takes :class:`GetAccountServiceFeaturesRequest` or its fields as keywords.
+        """
         return await self._call(GET_SERVICE_FEATURES, request, fields)
 
-    @overload
-    async def update_service_features(
-        self, request: UpdateAccountServiceFeaturesRequest, /
-    ) -> UpdateAccountServiceFeaturesResponse: ...
-
-    @overload
-    async def update_service_features(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        service_features: list[ServiceFeatureInfo],
-    ) -> UpdateAccountServiceFeaturesResponse: ...
-
+    @fields_of(UpdateAccountServiceFeaturesRequest)
     async def update_service_features(
         self, request: UpdateAccountServiceFeaturesRequest | None = None, /, **fields: Any
     ) -> UpdateAccountServiceFeaturesResponse:
-        """Updates a service features record."""
+        """Updates a service features record.
+
+        Takes :class:`UpdateAccountServiceFeaturesRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_SERVICE_FEATURES, request, fields)
 
-    @overload
-    async def get_assigned_addons(
-        self, request: GetAccountAssignedAddonsRequest, /
-    ) -> GetAccountAssignedAddonsResponse: ...
-
-    @overload
-    async def get_assigned_addons(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetAccountAssignedAddonsResponse: ...
-
+    @fields_of(GetAccountAssignedAddonsRequest)
     async def get_assigned_addons(
         self, request: GetAccountAssignedAddonsRequest | None = None, /, **fields: Any
     ) -> GetAccountAssignedAddonsResponse:
-        """Account: get assigned addons."""
+        """Account: get assigned addons.
+
+        Takes :class:`GetAccountAssignedAddonsRequest` or its fields as keywords.
+        """
         return await self._call(GET_ASSIGNED_ADDONS, request, fields)
 
-    @overload
-    async def add_addon(self, request: AddAccountAddonRequest, /) -> AddAccountAddonResponse: ...
-
-    @overload
-    async def add_addon(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        addon_info: AddonInfo,
-    ) -> AddAccountAddonResponse: ...
-
+    @fields_of(AddAccountAddonRequest)
     async def add_addon(
         self, request: AddAccountAddonRequest | None = None, /, **fields: Any
     ) -> AddAccountAddonResponse:
-        """Creates a addon record."""
+        """Creates a addon record.
+
+        Takes :class:`AddAccountAddonRequest` or its fields as keywords.
+        """
         return await self._call(ADD_ADDON, request, fields)
 
-    @overload
-    async def remove_addon(
-        self, request: RemoveAccountAddonRequest, /
-    ) -> RemoveAccountAddonResponse: ...
-
-    @overload
-    async def remove_addon(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        i_product: int,
-    ) -> RemoveAccountAddonResponse: ...
-
+    @fields_of(RemoveAccountAddonRequest)
     async def remove_addon(
         self, request: RemoveAccountAddonRequest | None = None, /, **fields: Any
     ) -> RemoveAccountAddonResponse:
-        """Account: remove addon."""
+        """Account: remove addon.
+
+        Takes :class:`RemoveAccountAddonRequest` or its fields as keywords.
+        """
         return await self._call(REMOVE_ADDON, request, fields)
 
-    @overload
-    async def get_allowed_addons(
-        self, request: GetAccountAllowedAddonsRequest, /
-    ) -> GetAccountAllowedAddonsResponse: ...
-
-    @overload
-    async def get_allowed_addons(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetAccountAllowedAddonsResponse: ...
-
+    @fields_of(GetAccountAllowedAddonsRequest)
     async def get_allowed_addons(
         self, request: GetAccountAllowedAddonsRequest | None = None, /, **fields: Any
     ) -> GetAccountAllowedAddonsResponse:
-        """Returns the add-on products that may be assigned to the account."""
+        """Returns the add-on products that may be assigned to the account.
+
+        Takes :class:`GetAccountAllowedAddonsRequest` or its fields as keywords.
+        """
         return await self._call(GET_ALLOWED_ADDONS, request, fields)
 
-    @overload
-    async def get_followme_info(
-        self, request: GetAccountFollowmeInfoRequest, /
-    ) -> GetAccountFollowmeInfoResponse: ...
-
-    @overload
-    async def get_followme_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetAccountFollowmeInfoResponse: ...
-
+    @fields_of(GetAccountFollowmeInfoRequest)
     async def get_followme_info(
         self, request: GetAccountFollowmeInfoRequest | None = None, /, **fields: Any
     ) -> GetAccountFollowmeInfoResponse:
-        """Returns the details of a followme record."""
+        """Returns the details of a followme record.
+
+        Takes :class:`GetAccountFollowmeInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_FOLLOWME_INFO, request, fields)
 
-    @overload
-    async def update_followme(
-        self, request: UpdateAccountFollowmeRequest, /
-    ) -> UpdateAccountFollowmeResponse: ...
-
-    @overload
-    async def update_followme(
-        self,
-        request: None = None,
-        /,
-        *,
-        followme_info: FollowMeInfo,
-    ) -> UpdateAccountFollowmeResponse: ...
-
+    @fields_of(UpdateAccountFollowmeRequest)
     async def update_followme(
         self, request: UpdateAccountFollowmeRequest | None = None, /, **fields: Any
     ) -> UpdateAccountFollowmeResponse:
-        """Updates a followme record."""
+        """Updates a followme record.
+
+        Takes :class:`UpdateAccountFollowmeRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_FOLLOWME, request, fields)
 
-    @overload
-    async def get_followme_number_list(
-        self, request: GetAccountFollowmeNumberListRequest, /
-    ) -> GetAccountFollowmeNumberListResponse: ...
-
-    @overload
-    async def get_followme_number_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAccountFollowmeNumberListResponse: ...
-
+    @fields_of(GetAccountFollowmeNumberListRequest)
     async def get_followme_number_list(
         self, request: GetAccountFollowmeNumberListRequest | None = None, /, **fields: Any
     ) -> GetAccountFollowmeNumberListResponse:
-        """Returns the followme number records that match the search criteria."""
+        """Returns the followme number records that match the search criteria.
+
+        Takes :class:`GetAccountFollowmeNumberListRequest` or its fields as keywords.
+        """
         return await self._call(GET_FOLLOWME_NUMBER_LIST, request, fields)
 
-    @overload
-    def iter_followme_number_list(
-        self, request: GetAccountFollowmeNumberListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[FollowMeNumberInfo]: ...
-
-    @overload
-    def iter_followme_number_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_account: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[FollowMeNumberInfo]: ...
-
+    @paged(GetAccountFollowmeNumberListRequest, IterFollowmeNumberListKeywords)
     async def iter_followme_number_list(
         self,
         request: GetAccountFollowmeNumberListRequest | None = None,
@@ -3323,341 +2008,164 @@ class AsyncAccountService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[FollowMeNumberInfo]:
-        """Every item of :meth:`get_followme_number_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_followme_number_list` from `offset` on, fetched `page_size` at
+        a time; takes :class:`GetAccountFollowmeNumberListRequest` and `page_size`, or the
+        keywords of :class:`IterFollowmeNumberListKeywords`.
+        """
         async for item in self._pages(GET_FOLLOWME_NUMBER_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_followme_number(
-        self, request: AddAccountFollowmeNumberRequest, /
-    ) -> AddAccountFollowmeNumberResponse: ...
-
-    @overload
-    async def add_followme_number(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        followme_number_info: FollowMeNumberInfo,
-    ) -> AddAccountFollowmeNumberResponse: ...
-
+    @fields_of(AddAccountFollowmeNumberRequest)
     async def add_followme_number(
         self, request: AddAccountFollowmeNumberRequest | None = None, /, **fields: Any
     ) -> AddAccountFollowmeNumberResponse:
-        """Creates a followme number record."""
+        """Creates a followme number record.
+
+        Takes :class:`AddAccountFollowmeNumberRequest` or its fields as keywords.
+        """
         return await self._call(ADD_FOLLOWME_NUMBER, request, fields)
 
-    @overload
-    async def update_followme_number(
-        self, request: UpdateAccountFollowmeNumberRequest, /
-    ) -> UpdateAccountFollowmeNumberResponse: ...
-
-    @overload
-    async def update_followme_number(
-        self,
-        request: None = None,
-        /,
-        *,
-        followme_number_info: FollowMeNumberInfo,
-    ) -> UpdateAccountFollowmeNumberResponse: ...
-
+    @fields_of(UpdateAccountFollowmeNumberRequest)
     async def update_followme_number(
         self, request: UpdateAccountFollowmeNumberRequest | None = None, /, **fields: Any
     ) -> UpdateAccountFollowmeNumberResponse:
-        """Updates a followme number record."""
+        """Updates a followme number record.
+
+        Takes :class:`UpdateAccountFollowmeNumberRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_FOLLOWME_NUMBER, request, fields)
 
-    @overload
-    async def delete_followme_number(
-        self, request: DeleteAccountFollowmeNumberRequest, /
-    ) -> DeleteAccountFollowmeNumberResponse: ...
-
-    @overload
-    async def delete_followme_number(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_followme_number: int,
-    ) -> DeleteAccountFollowmeNumberResponse: ...
-
+    @fields_of(DeleteAccountFollowmeNumberRequest)
     async def delete_followme_number(
         self, request: DeleteAccountFollowmeNumberRequest | None = None, /, **fields: Any
     ) -> DeleteAccountFollowmeNumberResponse:
-        """Deletes a followme number record."""
+        """Deletes a followme number record.
+
+        Takes :class:`DeleteAccountFollowmeNumberRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_FOLLOWME_NUMBER, request, fields)
 
-    @overload
-    async def get_call_barring_options(
-        self, request: GetAccountCallBarringOptionsRequest, /
-    ) -> GetAccountCallBarringOptionsResponse: ...
-
-    @overload
-    async def get_call_barring_options(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetAccountCallBarringOptionsResponse: ...
-
+    @fields_of(GetAccountCallBarringOptionsRequest)
     async def get_call_barring_options(
         self, request: GetAccountCallBarringOptionsRequest | None = None, /, **fields: Any
     ) -> GetAccountCallBarringOptionsResponse:
-        """Account: get call barring options."""
+        """Account: get call barring options.
+
+        Takes :class:`GetAccountCallBarringOptionsRequest` or its fields as keywords.
+        """
         return await self._call(GET_CALL_BARRING_OPTIONS, request, fields)
 
-    @overload
-    async def update_call_barring_options(
-        self, request: UpdateAccountCallBarringOptionsRequest, /
-    ) -> UpdateAccountCallBarringOptionsResponse: ...
-
-    @overload
-    async def update_call_barring_options(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        options: list[CallBarringOption],
-    ) -> UpdateAccountCallBarringOptionsResponse: ...
-
+    @fields_of(UpdateAccountCallBarringOptionsRequest)
     async def update_call_barring_options(
         self, request: UpdateAccountCallBarringOptionsRequest | None = None, /, **fields: Any
     ) -> UpdateAccountCallBarringOptionsResponse:
-        """Updates a call barring options record."""
+        """Updates a call barring options record.
+
+        Takes :class:`UpdateAccountCallBarringOptionsRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_CALL_BARRING_OPTIONS, request, fields)
 
-    @overload
-    async def get_moh_list(
-        self, request: GetAccountMohListRequest, /
-    ) -> GetAccountMohListResponse: ...
-
-    @overload
-    async def get_moh_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetAccountMohListResponse: ...
-
+    @fields_of(GetAccountMohListRequest)
     async def get_moh_list(
         self, request: GetAccountMohListRequest | None = None, /, **fields: Any
     ) -> GetAccountMohListResponse:
-        """Returns the moh records that match the search criteria."""
+        """Returns the moh records that match the search criteria.
+
+        Takes :class:`GetAccountMohListRequest` or its fields as keywords.
+        """
         return await self._call(GET_MOH_LIST, request, fields)
 
-    @overload
-    async def upload_moh(
-        self, request: UploadAccountMohRequest, /
-    ) -> UploadAccountMohResponse: ...
-
-    @overload
-    async def upload_moh(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        name: str,
-        file: bytes,
-        mime_type: str | None | UnsetType = UNSET,
-    ) -> UploadAccountMohResponse: ...
-
+    @fields_of(UploadAccountMohRequest)
     async def upload_moh(
         self, request: UploadAccountMohRequest | None = None, /, **fields: Any
     ) -> UploadAccountMohResponse:
-        """Uploads a music-on-hold file."""
+        """Uploads a music-on-hold file.
+
+        Takes :class:`UploadAccountMohRequest` or its fields as keywords.
+        """
         return await self._call(UPLOAD_MOH, request, fields)
 
-    @overload
-    async def move_account(self, request: MoveAccountRequest, /) -> MoveAccountResponse: ...
-
-    @overload
-    async def move_account(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        i_customer: int,
-    ) -> MoveAccountResponse: ...
-
+    @fields_of(MoveAccountRequest)
     async def move_account(
         self, request: MoveAccountRequest | None = None, /, **fields: Any
     ) -> MoveAccountResponse:
-        """Moves the account to another customer."""
+        """Moves the account to another customer.
+
+        Takes :class:`MoveAccountRequest` or its fields as keywords.
+        """
         return await self._call(MOVE_ACCOUNT, request, fields)
 
-    @overload
-    async def change_product(
-        self, request: ChangeAccountProductRequest, /
-    ) -> ChangeAccountProductResponse: ...
-
-    @overload
-    async def change_product(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        i_product: int,
-        effective_from: datetime | None | UnsetType = UNSET,
-    ) -> ChangeAccountProductResponse: ...
-
+    @fields_of(ChangeAccountProductRequest)
     async def change_product(
         self, request: ChangeAccountProductRequest | None = None, /, **fields: Any
     ) -> ChangeAccountProductResponse:
-        """Account: change product."""
+        """Account: change product.
+
+        Takes :class:`ChangeAccountProductRequest` or its fields as keywords.
+        """
         return await self._call(CHANGE_PRODUCT, request, fields)
 
-    @overload
-    async def get_account_product_history(
-        self, request: GetAccountProductHistoryRequest, /
-    ) -> GetAccountProductHistoryResponse: ...
-
-    @overload
-    async def get_account_product_history(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAccountProductHistoryResponse: ...
-
+    @fields_of(GetAccountProductHistoryRequest)
     async def get_account_product_history(
         self, request: GetAccountProductHistoryRequest | None = None, /, **fields: Any
     ) -> GetAccountProductHistoryResponse:
-        """Account: get account product history."""
+        """Account: get account product history.
+
+        Takes :class:`GetAccountProductHistoryRequest` or its fields as keywords.
+        """
         return await self._call(GET_ACCOUNT_PRODUCT_HISTORY, request, fields)
 
-    @overload
-    async def recharge_account(
-        self, request: RechargeAccountRequest, /
-    ) -> RechargeAccountResponse: ...
-
-    @overload
-    async def recharge_account(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        voucher_id: str,
-    ) -> RechargeAccountResponse: ...
-
+    @fields_of(RechargeAccountRequest)
     async def recharge_account(
         self, request: RechargeAccountRequest | None = None, /, **fields: Any
     ) -> RechargeAccountResponse:
-        """Account: recharge account."""
+        """Account: recharge account.
+
+        Takes :class:`RechargeAccountRequest` or its fields as keywords.
+        """
         return await self._call(RECHARGE_ACCOUNT, request, fields)
 
-    @overload
-    async def transfer_balance(
-        self, request: TransferAccountBalanceRequest, /
-    ) -> TransferAccountBalanceResponse: ...
-
-    @overload
-    async def transfer_balance(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account_from: int,
-        i_account_to: int,
-        amount: float,
-    ) -> TransferAccountBalanceResponse: ...
-
+    @fields_of(TransferAccountBalanceRequest)
     async def transfer_balance(
         self, request: TransferAccountBalanceRequest | None = None, /, **fields: Any
     ) -> TransferAccountBalanceResponse:
-        """Moves part of the balance between two accounts of the same customer."""
+        """Moves part of the balance between two accounts of the same customer.
+
+        Takes :class:`TransferAccountBalanceRequest` or its fields as keywords.
+        """
         return await self._call(TRANSFER_BALANCE, request, fields)
 
-    @overload
-    async def reset_password(
-        self, request: ResetAccountPasswordRequest, /
-    ) -> ResetAccountPasswordResponse: ...
-
-    @overload
-    async def reset_password(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        send_email: int | None | UnsetType = UNSET,
-    ) -> ResetAccountPasswordResponse: ...
-
+    @fields_of(ResetAccountPasswordRequest)
     async def reset_password(
         self, request: ResetAccountPasswordRequest | None = None, /, **fields: Any
     ) -> ResetAccountPasswordResponse:
-        """Account: reset password."""
+        """Account: reset password.
+
+        Takes :class:`ResetAccountPasswordRequest` or its fields as keywords.
+        """
         return await self._call(RESET_PASSWORD, request, fields)
 
-    @overload
-    async def get_registration_status(
-        self, request: GetAccountRegistrationStatusRequest, /
-    ) -> GetAccountRegistrationStatusResponse: ...
-
-    @overload
-    async def get_registration_status(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetAccountRegistrationStatusResponse: ...
-
+    @fields_of(GetAccountRegistrationStatusRequest)
     async def get_registration_status(
         self, request: GetAccountRegistrationStatusRequest | None = None, /, **fields: Any
     ) -> GetAccountRegistrationStatusResponse:
-        """Returns the SIP registration status of the account."""
+        """Returns the SIP registration status of the account.
+
+        Takes :class:`GetAccountRegistrationStatusRequest` or its fields as keywords.
+        """
         return await self._call(GET_REGISTRATION_STATUS, request, fields)
 
-    @overload
-    async def get_account_note_list(
-        self, request: GetAccountNoteListRequest, /
-    ) -> GetAccountNoteListResponse: ...
-
-    @overload
-    async def get_account_note_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAccountNoteListResponse: ...
-
+    @fields_of(GetAccountNoteListRequest)
     async def get_account_note_list(
         self, request: GetAccountNoteListRequest | None = None, /, **fields: Any
     ) -> GetAccountNoteListResponse:
-        """Returns the account note records that match the search criteria."""
+        """Returns the account note records that match the search criteria.
+
+        Takes :class:`GetAccountNoteListRequest` or its fields as keywords.
+        """
         return await self._call(GET_ACCOUNT_NOTE_LIST, request, fields)
 
-    @overload
-    def iter_account_note_list(
-        self, request: GetAccountNoteListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[AccountNoteInfo]: ...
-
-    @overload
-    def iter_account_note_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_account: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[AccountNoteInfo]: ...
-
+    @paged(GetAccountNoteListRequest, IterAccountNoteListKeywords)
     async def iter_account_note_list(
         self,
         request: GetAccountNoteListRequest | None = None,
@@ -3667,109 +2175,53 @@ class AsyncAccountService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[AccountNoteInfo]:
         """Every item of :meth:`get_account_note_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetAccountNoteListRequest` and `page_size`, or the keywords of
+        :class:`IterAccountNoteListKeywords`.
+        """
         async for item in self._pages(GET_ACCOUNT_NOTE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_account_note(
-        self, request: AddAccountNoteRequest, /
-    ) -> AddAccountNoteResponse: ...
-
-    @overload
-    async def add_account_note(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        account_note_info: AccountNoteInfo,
-    ) -> AddAccountNoteResponse: ...
-
+    @fields_of(AddAccountNoteRequest)
     async def add_account_note(
         self, request: AddAccountNoteRequest | None = None, /, **fields: Any
     ) -> AddAccountNoteResponse:
-        """Creates a account note record."""
+        """Creates a account note record.
+
+        Takes :class:`AddAccountNoteRequest` or its fields as keywords.
+        """
         return await self._call(ADD_ACCOUNT_NOTE, request, fields)
 
-    @overload
-    async def update_account_note(
-        self, request: UpdateAccountNoteRequest, /
-    ) -> UpdateAccountNoteResponse: ...
-
-    @overload
-    async def update_account_note(
-        self,
-        request: None = None,
-        /,
-        *,
-        account_note_info: AccountNoteInfo,
-    ) -> UpdateAccountNoteResponse: ...
-
+    @fields_of(UpdateAccountNoteRequest)
     async def update_account_note(
         self, request: UpdateAccountNoteRequest | None = None, /, **fields: Any
     ) -> UpdateAccountNoteResponse:
-        """Updates a account note record."""
+        """Updates a account note record.
+
+        Takes :class:`UpdateAccountNoteRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_ACCOUNT_NOTE, request, fields)
 
-    @overload
-    async def delete_account_note(
-        self, request: DeleteAccountNoteRequest, /
-    ) -> DeleteAccountNoteResponse: ...
-
-    @overload
-    async def delete_account_note(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account_note: int,
-    ) -> DeleteAccountNoteResponse: ...
-
+    @fields_of(DeleteAccountNoteRequest)
     async def delete_account_note(
         self, request: DeleteAccountNoteRequest | None = None, /, **fields: Any
     ) -> DeleteAccountNoteResponse:
-        """Deletes a account note record."""
+        """Deletes a account note record.
+
+        Takes :class:`DeleteAccountNoteRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_ACCOUNT_NOTE, request, fields)
 
-    @overload
-    async def get_speed_dial_list(
-        self, request: GetAccountSpeedDialListRequest, /
-    ) -> GetAccountSpeedDialListResponse: ...
-
-    @overload
-    async def get_speed_dial_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAccountSpeedDialListResponse: ...
-
+    @fields_of(GetAccountSpeedDialListRequest)
     async def get_speed_dial_list(
         self, request: GetAccountSpeedDialListRequest | None = None, /, **fields: Any
     ) -> GetAccountSpeedDialListResponse:
-        """Returns the speed dial records that match the search criteria."""
+        """Returns the speed dial records that match the search criteria.
+
+        Takes :class:`GetAccountSpeedDialListRequest` or its fields as keywords.
+        """
         return await self._call(GET_SPEED_DIAL_LIST, request, fields)
 
-    @overload
-    def iter_speed_dial_list(
-        self, request: GetAccountSpeedDialListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[SpeedDialInfo]: ...
-
-    @overload
-    def iter_speed_dial_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_account: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[SpeedDialInfo]: ...
-
+    @paged(GetAccountSpeedDialListRequest, IterSpeedDialListKeywords)
     async def iter_speed_dial_list(
         self,
         request: GetAccountSpeedDialListRequest | None = None,
@@ -3779,109 +2231,53 @@ class AsyncAccountService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[SpeedDialInfo]:
         """Every item of :meth:`get_speed_dial_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetAccountSpeedDialListRequest` and `page_size`, or the keywords of
+        :class:`IterSpeedDialListKeywords`.
+        """
         async for item in self._pages(GET_SPEED_DIAL_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_speed_dial(
-        self, request: AddAccountSpeedDialRequest, /
-    ) -> AddAccountSpeedDialResponse: ...
-
-    @overload
-    async def add_speed_dial(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        speed_dial_info: SpeedDialInfo,
-    ) -> AddAccountSpeedDialResponse: ...
-
+    @fields_of(AddAccountSpeedDialRequest)
     async def add_speed_dial(
         self, request: AddAccountSpeedDialRequest | None = None, /, **fields: Any
     ) -> AddAccountSpeedDialResponse:
-        """Creates a speed dial record."""
+        """Creates a speed dial record.
+
+        Takes :class:`AddAccountSpeedDialRequest` or its fields as keywords.
+        """
         return await self._call(ADD_SPEED_DIAL, request, fields)
 
-    @overload
-    async def update_speed_dial(
-        self, request: UpdateAccountSpeedDialRequest, /
-    ) -> UpdateAccountSpeedDialResponse: ...
-
-    @overload
-    async def update_speed_dial(
-        self,
-        request: None = None,
-        /,
-        *,
-        speed_dial_info: SpeedDialInfo,
-    ) -> UpdateAccountSpeedDialResponse: ...
-
+    @fields_of(UpdateAccountSpeedDialRequest)
     async def update_speed_dial(
         self, request: UpdateAccountSpeedDialRequest | None = None, /, **fields: Any
     ) -> UpdateAccountSpeedDialResponse:
-        """Updates a speed dial record."""
+        """Updates a speed dial record.
+
+        Takes :class:`UpdateAccountSpeedDialRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_SPEED_DIAL, request, fields)
 
-    @overload
-    async def delete_speed_dial(
-        self, request: DeleteAccountSpeedDialRequest, /
-    ) -> DeleteAccountSpeedDialResponse: ...
-
-    @overload
-    async def delete_speed_dial(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_speed_dial: int,
-    ) -> DeleteAccountSpeedDialResponse: ...
-
+    @fields_of(DeleteAccountSpeedDialRequest)
     async def delete_speed_dial(
         self, request: DeleteAccountSpeedDialRequest | None = None, /, **fields: Any
     ) -> DeleteAccountSpeedDialResponse:
-        """Deletes a speed dial record."""
+        """Deletes a speed dial record.
+
+        Takes :class:`DeleteAccountSpeedDialRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_SPEED_DIAL, request, fields)
 
-    @overload
-    async def get_call_screening_rule_list(
-        self, request: GetAccountCallScreeningRuleListRequest, /
-    ) -> GetAccountCallScreeningRuleListResponse: ...
-
-    @overload
-    async def get_call_screening_rule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAccountCallScreeningRuleListResponse: ...
-
+    @fields_of(GetAccountCallScreeningRuleListRequest)
     async def get_call_screening_rule_list(
         self, request: GetAccountCallScreeningRuleListRequest | None = None, /, **fields: Any
     ) -> GetAccountCallScreeningRuleListResponse:
-        """Returns the call screening rule records that match the search criteria."""
+        """Returns the call screening rule records that match the search criteria.
+
+        Takes :class:`GetAccountCallScreeningRuleListRequest` or its fields as keywords.
+        """
         return await self._call(GET_CALL_SCREENING_RULE_LIST, request, fields)
 
-    @overload
-    def iter_call_screening_rule_list(
-        self, request: GetAccountCallScreeningRuleListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[CallScreeningRuleInfo]: ...
-
-    @overload
-    def iter_call_screening_rule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_account: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[CallScreeningRuleInfo]: ...
-
+    @paged(GetAccountCallScreeningRuleListRequest, IterCallScreeningRuleListKeywords)
     async def iter_call_screening_rule_list(
         self,
         request: GetAccountCallScreeningRuleListRequest | None = None,
@@ -3890,110 +2286,54 @@ class AsyncAccountService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[CallScreeningRuleInfo]:
-        """Every item of :meth:`get_call_screening_rule_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_call_screening_rule_list` from `offset` on, fetched `page_size`
+        at a time; takes :class:`GetAccountCallScreeningRuleListRequest` and `page_size`, or the
+        keywords of :class:`IterCallScreeningRuleListKeywords`.
+        """
         async for item in self._pages(GET_CALL_SCREENING_RULE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_call_screening_rule(
-        self, request: AddAccountCallScreeningRuleRequest, /
-    ) -> AddAccountCallScreeningRuleResponse: ...
-
-    @overload
-    async def add_call_screening_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        call_screening_rule_info: CallScreeningRuleInfo,
-    ) -> AddAccountCallScreeningRuleResponse: ...
-
+    @fields_of(AddAccountCallScreeningRuleRequest)
     async def add_call_screening_rule(
         self, request: AddAccountCallScreeningRuleRequest | None = None, /, **fields: Any
     ) -> AddAccountCallScreeningRuleResponse:
-        """Creates a call screening rule record."""
+        """Creates a call screening rule record.
+
+        Takes :class:`AddAccountCallScreeningRuleRequest` or its fields as keywords.
+        """
         return await self._call(ADD_CALL_SCREENING_RULE, request, fields)
 
-    @overload
-    async def update_call_screening_rule(
-        self, request: UpdateAccountCallScreeningRuleRequest, /
-    ) -> UpdateAccountCallScreeningRuleResponse: ...
-
-    @overload
-    async def update_call_screening_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        call_screening_rule_info: CallScreeningRuleInfo,
-    ) -> UpdateAccountCallScreeningRuleResponse: ...
-
+    @fields_of(UpdateAccountCallScreeningRuleRequest)
     async def update_call_screening_rule(
         self, request: UpdateAccountCallScreeningRuleRequest | None = None, /, **fields: Any
     ) -> UpdateAccountCallScreeningRuleResponse:
-        """Updates a call screening rule record."""
+        """Updates a call screening rule record.
+
+        Takes :class:`UpdateAccountCallScreeningRuleRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_CALL_SCREENING_RULE, request, fields)
 
-    @overload
-    async def delete_call_screening_rule(
-        self, request: DeleteAccountCallScreeningRuleRequest, /
-    ) -> DeleteAccountCallScreeningRuleResponse: ...
-
-    @overload
-    async def delete_call_screening_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_call_screening_rule: int,
-    ) -> DeleteAccountCallScreeningRuleResponse: ...
-
+    @fields_of(DeleteAccountCallScreeningRuleRequest)
     async def delete_call_screening_rule(
         self, request: DeleteAccountCallScreeningRuleRequest | None = None, /, **fields: Any
     ) -> DeleteAccountCallScreeningRuleResponse:
-        """Deletes a call screening rule record."""
+        """Deletes a call screening rule record.
+
+        Takes :class:`DeleteAccountCallScreeningRuleRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_CALL_SCREENING_RULE, request, fields)
 
-    @overload
-    async def get_access_number_list(
-        self, request: GetAccountAccessNumberListRequest, /
-    ) -> GetAccountAccessNumberListResponse: ...
-
-    @overload
-    async def get_access_number_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAccountAccessNumberListResponse: ...
-
+    @fields_of(GetAccountAccessNumberListRequest)
     async def get_access_number_list(
         self, request: GetAccountAccessNumberListRequest | None = None, /, **fields: Any
     ) -> GetAccountAccessNumberListResponse:
-        """Returns the access number records that match the search criteria."""
+        """Returns the access number records that match the search criteria.
+
+        Takes :class:`GetAccountAccessNumberListRequest` or its fields as keywords.
+        """
         return await self._call(GET_ACCESS_NUMBER_LIST, request, fields)
 
-    @overload
-    def iter_access_number_list(
-        self, request: GetAccountAccessNumberListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[AccessNumberInfo]: ...
-
-    @overload
-    def iter_access_number_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_account: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[AccessNumberInfo]: ...
-
+    @paged(GetAccountAccessNumberListRequest, IterAccessNumberListKeywords)
     async def iter_access_number_list(
         self,
         request: GetAccountAccessNumberListRequest | None = None,
@@ -4003,109 +2343,53 @@ class AsyncAccountService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[AccessNumberInfo]:
         """Every item of :meth:`get_access_number_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetAccountAccessNumberListRequest` and `page_size`, or the keywords
+        of :class:`IterAccessNumberListKeywords`.
+        """
         async for item in self._pages(GET_ACCESS_NUMBER_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_access_number(
-        self, request: AddAccountAccessNumberRequest, /
-    ) -> AddAccountAccessNumberResponse: ...
-
-    @overload
-    async def add_access_number(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        access_number_info: AccessNumberInfo,
-    ) -> AddAccountAccessNumberResponse: ...
-
+    @fields_of(AddAccountAccessNumberRequest)
     async def add_access_number(
         self, request: AddAccountAccessNumberRequest | None = None, /, **fields: Any
     ) -> AddAccountAccessNumberResponse:
-        """Creates a access number record."""
+        """Creates a access number record.
+
+        Takes :class:`AddAccountAccessNumberRequest` or its fields as keywords.
+        """
         return await self._call(ADD_ACCESS_NUMBER, request, fields)
 
-    @overload
-    async def update_access_number(
-        self, request: UpdateAccountAccessNumberRequest, /
-    ) -> UpdateAccountAccessNumberResponse: ...
-
-    @overload
-    async def update_access_number(
-        self,
-        request: None = None,
-        /,
-        *,
-        access_number_info: AccessNumberInfo,
-    ) -> UpdateAccountAccessNumberResponse: ...
-
+    @fields_of(UpdateAccountAccessNumberRequest)
     async def update_access_number(
         self, request: UpdateAccountAccessNumberRequest | None = None, /, **fields: Any
     ) -> UpdateAccountAccessNumberResponse:
-        """Updates a access number record."""
+        """Updates a access number record.
+
+        Takes :class:`UpdateAccountAccessNumberRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_ACCESS_NUMBER, request, fields)
 
-    @overload
-    async def delete_access_number(
-        self, request: DeleteAccountAccessNumberRequest, /
-    ) -> DeleteAccountAccessNumberResponse: ...
-
-    @overload
-    async def delete_access_number(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_access_number: int,
-    ) -> DeleteAccountAccessNumberResponse: ...
-
+    @fields_of(DeleteAccountAccessNumberRequest)
     async def delete_access_number(
         self, request: DeleteAccountAccessNumberRequest | None = None, /, **fields: Any
     ) -> DeleteAccountAccessNumberResponse:
-        """Deletes a access number record."""
+        """Deletes a access number record.
+
+        Takes :class:`DeleteAccountAccessNumberRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_ACCESS_NUMBER, request, fields)
 
-    @overload
-    async def get_extension_list(
-        self, request: GetAccountExtensionListRequest, /
-    ) -> GetAccountExtensionListResponse: ...
-
-    @overload
-    async def get_extension_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAccountExtensionListResponse: ...
-
+    @fields_of(GetAccountExtensionListRequest)
     async def get_extension_list(
         self, request: GetAccountExtensionListRequest | None = None, /, **fields: Any
     ) -> GetAccountExtensionListResponse:
-        """Returns the extension records that match the search criteria."""
+        """Returns the extension records that match the search criteria.
+
+        Takes :class:`GetAccountExtensionListRequest` or its fields as keywords.
+        """
         return await self._call(GET_EXTENSION_LIST, request, fields)
 
-    @overload
-    def iter_extension_list(
-        self, request: GetAccountExtensionListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[AccountExtensionInfo]: ...
-
-    @overload
-    def iter_extension_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_account: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[AccountExtensionInfo]: ...
-
+    @paged(GetAccountExtensionListRequest, IterExtensionListKeywords)
     async def iter_extension_list(
         self,
         request: GetAccountExtensionListRequest | None = None,
@@ -4115,109 +2399,53 @@ class AsyncAccountService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[AccountExtensionInfo]:
         """Every item of :meth:`get_extension_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetAccountExtensionListRequest` and `page_size`, or the keywords of
+        :class:`IterExtensionListKeywords`.
+        """
         async for item in self._pages(GET_EXTENSION_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_extension(
-        self, request: AddAccountExtensionRequest, /
-    ) -> AddAccountExtensionResponse: ...
-
-    @overload
-    async def add_extension(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        extension_info: AccountExtensionInfo,
-    ) -> AddAccountExtensionResponse: ...
-
+    @fields_of(AddAccountExtensionRequest)
     async def add_extension(
         self, request: AddAccountExtensionRequest | None = None, /, **fields: Any
     ) -> AddAccountExtensionResponse:
-        """Creates a extension record."""
+        """Creates a extension record.
+
+        Takes :class:`AddAccountExtensionRequest` or its fields as keywords.
+        """
         return await self._call(ADD_EXTENSION, request, fields)
 
-    @overload
-    async def update_extension(
-        self, request: UpdateAccountExtensionRequest, /
-    ) -> UpdateAccountExtensionResponse: ...
-
-    @overload
-    async def update_extension(
-        self,
-        request: None = None,
-        /,
-        *,
-        extension_info: AccountExtensionInfo,
-    ) -> UpdateAccountExtensionResponse: ...
-
+    @fields_of(UpdateAccountExtensionRequest)
     async def update_extension(
         self, request: UpdateAccountExtensionRequest | None = None, /, **fields: Any
     ) -> UpdateAccountExtensionResponse:
-        """Updates a extension record."""
+        """Updates a extension record.
+
+        Takes :class:`UpdateAccountExtensionRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_EXTENSION, request, fields)
 
-    @overload
-    async def delete_extension(
-        self, request: DeleteAccountExtensionRequest, /
-    ) -> DeleteAccountExtensionResponse: ...
-
-    @overload
-    async def delete_extension(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_extension: int,
-    ) -> DeleteAccountExtensionResponse: ...
-
+    @fields_of(DeleteAccountExtensionRequest)
     async def delete_extension(
         self, request: DeleteAccountExtensionRequest | None = None, /, **fields: Any
     ) -> DeleteAccountExtensionResponse:
-        """Deletes a extension record."""
+        """Deletes a extension record.
+
+        Takes :class:`DeleteAccountExtensionRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_EXTENSION, request, fields)
 
-    @overload
-    async def get_device_binding_list(
-        self, request: GetAccountDeviceBindingListRequest, /
-    ) -> GetAccountDeviceBindingListResponse: ...
-
-    @overload
-    async def get_device_binding_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAccountDeviceBindingListResponse: ...
-
+    @fields_of(GetAccountDeviceBindingListRequest)
     async def get_device_binding_list(
         self, request: GetAccountDeviceBindingListRequest | None = None, /, **fields: Any
     ) -> GetAccountDeviceBindingListResponse:
-        """Returns the device binding records that match the search criteria."""
+        """Returns the device binding records that match the search criteria.
+
+        Takes :class:`GetAccountDeviceBindingListRequest` or its fields as keywords.
+        """
         return await self._call(GET_DEVICE_BINDING_LIST, request, fields)
 
-    @overload
-    def iter_device_binding_list(
-        self, request: GetAccountDeviceBindingListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[DeviceBindingInfo]: ...
-
-    @overload
-    def iter_device_binding_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_account: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[DeviceBindingInfo]: ...
-
+    @paged(GetAccountDeviceBindingListRequest, IterDeviceBindingListKeywords)
     async def iter_device_binding_list(
         self,
         request: GetAccountDeviceBindingListRequest | None = None,
@@ -4227,216 +2455,109 @@ class AsyncAccountService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[DeviceBindingInfo]:
         """Every item of :meth:`get_device_binding_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetAccountDeviceBindingListRequest` and `page_size`, or the keywords
+        of :class:`IterDeviceBindingListKeywords`.
+        """
         async for item in self._pages(GET_DEVICE_BINDING_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_device_binding(
-        self, request: AddAccountDeviceBindingRequest, /
-    ) -> AddAccountDeviceBindingResponse: ...
-
-    @overload
-    async def add_device_binding(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        device_binding_info: DeviceBindingInfo,
-    ) -> AddAccountDeviceBindingResponse: ...
-
+    @fields_of(AddAccountDeviceBindingRequest)
     async def add_device_binding(
         self, request: AddAccountDeviceBindingRequest | None = None, /, **fields: Any
     ) -> AddAccountDeviceBindingResponse:
-        """Creates a device binding record."""
+        """Creates a device binding record.
+
+        Takes :class:`AddAccountDeviceBindingRequest` or its fields as keywords.
+        """
         return await self._call(ADD_DEVICE_BINDING, request, fields)
 
-    @overload
-    async def update_device_binding(
-        self, request: UpdateAccountDeviceBindingRequest, /
-    ) -> UpdateAccountDeviceBindingResponse: ...
-
-    @overload
-    async def update_device_binding(
-        self,
-        request: None = None,
-        /,
-        *,
-        device_binding_info: DeviceBindingInfo,
-    ) -> UpdateAccountDeviceBindingResponse: ...
-
+    @fields_of(UpdateAccountDeviceBindingRequest)
     async def update_device_binding(
         self, request: UpdateAccountDeviceBindingRequest | None = None, /, **fields: Any
     ) -> UpdateAccountDeviceBindingResponse:
-        """Updates a device binding record."""
+        """Updates a device binding record.
+
+        Takes :class:`UpdateAccountDeviceBindingRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_DEVICE_BINDING, request, fields)
 
-    @overload
-    async def delete_device_binding(
-        self, request: DeleteAccountDeviceBindingRequest, /
-    ) -> DeleteAccountDeviceBindingResponse: ...
-
-    @overload
-    async def delete_device_binding(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_device_binding: int,
-    ) -> DeleteAccountDeviceBindingResponse: ...
-
+    @fields_of(DeleteAccountDeviceBindingRequest)
     async def delete_device_binding(
         self, request: DeleteAccountDeviceBindingRequest | None = None, /, **fields: Any
     ) -> DeleteAccountDeviceBindingResponse:
-        """Deletes a device binding record."""
+        """Deletes a device binding record.
+
+        Takes :class:`DeleteAccountDeviceBindingRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_DEVICE_BINDING, request, fields)
 
-    @overload
-    async def get_account_usage(
-        self, request: GetAccountUsageRequest, /
-    ) -> GetAccountUsageResponse: ...
-
-    @overload
-    async def get_account_usage(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        i_service: int | None | UnsetType = UNSET,
-        from_date: date | None | UnsetType = UNSET,
-        to_date: date | None | UnsetType = UNSET,
-    ) -> GetAccountUsageResponse: ...
-
+    @fields_of(GetAccountUsageRequest)
     async def get_account_usage(
         self, request: GetAccountUsageRequest | None = None, /, **fields: Any
     ) -> GetAccountUsageResponse:
-        """Usage per service for the account."""
+        """Usage per service for the account.
+
+        Takes :class:`GetAccountUsageRequest` or its fields as keywords.
+        """
         return await self._call(GET_ACCOUNT_USAGE, request, fields)
 
-    @overload
-    async def export_account_list(
-        self, request: ExportAccountListRequest, /
-    ) -> ExportAccountListResponse: ...
-
-    @overload
-    async def export_account_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        format: str | None | UnsetType = UNSET,
-    ) -> ExportAccountListResponse: ...
-
+    @fields_of(ExportAccountListRequest)
     async def export_account_list(
         self, request: ExportAccountListRequest | None = None, /, **fields: Any
     ) -> ExportAccountListResponse:
-        """Exports accounts to a file."""
+        """Exports accounts to a file.
+
+        Takes :class:`ExportAccountListRequest` or its fields as keywords.
+        """
         return await self._call(EXPORT_ACCOUNT_LIST, request, fields)
 
-    @overload
-    async def get_account_discount_counters(
-        self, request: GetAccountDiscountCountersRequest, /
-    ) -> GetAccountDiscountCountersResponse: ...
-
-    @overload
-    async def get_account_discount_counters(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetAccountDiscountCountersResponse: ...
-
+    @fields_of(GetAccountDiscountCountersRequest)
     async def get_account_discount_counters(
         self, request: GetAccountDiscountCountersRequest | None = None, /, **fields: Any
     ) -> GetAccountDiscountCountersResponse:
-        """Account: get account discount counters."""
+        """Account: get account discount counters.
+
+        Takes :class:`GetAccountDiscountCountersRequest` or its fields as keywords.
+        """
         return await self._call(GET_ACCOUNT_DISCOUNT_COUNTERS, request, fields)
 
-    @overload
-    async def get_account_sessions(
-        self, request: GetAccountSessionsRequest, /
-    ) -> GetAccountSessionsResponse: ...
-
-    @overload
-    async def get_account_sessions(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetAccountSessionsResponse: ...
-
+    @fields_of(GetAccountSessionsRequest)
     async def get_account_sessions(
         self, request: GetAccountSessionsRequest | None = None, /, **fields: Any
     ) -> GetAccountSessionsResponse:
-        """Active sessions of the account."""
+        """Active sessions of the account.
+
+        Takes :class:`GetAccountSessionsRequest` or its fields as keywords.
+        """
         return await self._call(GET_ACCOUNT_SESSIONS, request, fields)
 
-    @overload
-    async def disconnect_account_sessions(
-        self, request: DisconnectAccountSessionsRequest, /
-    ) -> DisconnectAccountSessionsResponse: ...
-
-    @overload
-    async def disconnect_account_sessions(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> DisconnectAccountSessionsResponse: ...
-
+    @fields_of(DisconnectAccountSessionsRequest)
     async def disconnect_account_sessions(
         self, request: DisconnectAccountSessionsRequest | None = None, /, **fields: Any
     ) -> DisconnectAccountSessionsResponse:
-        """Account: disconnect account sessions."""
+        """Account: disconnect account sessions.
+
+        Takes :class:`DisconnectAccountSessionsRequest` or its fields as keywords.
+        """
         return await self._call(DISCONNECT_ACCOUNT_SESSIONS, request, fields)
 
-    @overload
-    async def get_account_tariff(
-        self, request: GetAccountTariffRequest, /
-    ) -> GetAccountTariffResponse: ...
-
-    @overload
-    async def get_account_tariff(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        i_service: int | None | UnsetType = UNSET,
-    ) -> GetAccountTariffResponse: ...
-
+    @fields_of(GetAccountTariffRequest)
     async def get_account_tariff(
         self, request: GetAccountTariffRequest | None = None, /, **fields: Any
     ) -> GetAccountTariffResponse:
-        """Returns the tariff applied to the account for a service."""
+        """Returns the tariff applied to the account for a service.
+
+        Takes :class:`GetAccountTariffRequest` or its fields as keywords.
+        """
         return await self._call(GET_ACCOUNT_TARIFF, request, fields)
 
-    @overload
-    async def get_account_state_history(
-        self, request: GetAccountStateHistoryRequest, /
-    ) -> GetAccountStateHistoryResponse: ...
-
-    @overload
-    async def get_account_state_history(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-    ) -> GetAccountStateHistoryResponse: ...
-
+    @fields_of(GetAccountStateHistoryRequest)
     async def get_account_state_history(
         self, request: GetAccountStateHistoryRequest | None = None, /, **fields: Any
     ) -> GetAccountStateHistoryResponse:
         """History of blocking and status changes.
+
+        Takes :class:`GetAccountStateHistoryRequest` or its fields as keywords.
 
         JSON API only: not available over SOAP.
         """

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
-from typing import Any, overload
+from typing import Any, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.audit_log import (
     AuditRecordInfo,
     ExportAuditLogAuditListRequest,
@@ -49,57 +49,36 @@ EXPORT_AUDIT_LIST = Operation(
 )
 
 
+class IterAuditListKeywords(TypedDict, total=False):
+    """The keywords of `iter_audit_list`: `page_size` and the fields of
+    :class:`GetAuditLogAuditListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    object_: str | None | UnsetType
+    i_object: int | None | UnsetType
+    user: str | None | UnsetType
+    from_: datetime | None | UnsetType
+    to: datetime | None | UnsetType
+    offset: int | None | UnsetType
+
+
 class AuditLogService(ServiceBase):
     """Audit trail of configuration changes. PortaBilling mr105, Admin interface. Reconstruction in
     the published style, generated for testing.
     """
 
-    @overload
-    def get_audit_list(
-        self, request: GetAuditLogAuditListRequest, /
-    ) -> GetAuditLogAuditListResponse: ...
-
-    @overload
-    def get_audit_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        object_: str | None | UnsetType = UNSET,
-        i_object: int | None | UnsetType = UNSET,
-        user: str | None | UnsetType = UNSET,
-        from_: datetime | None | UnsetType = UNSET,
-        to: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAuditLogAuditListResponse: ...
-
+    @fields_of(GetAuditLogAuditListRequest)
     def get_audit_list(
         self, request: GetAuditLogAuditListRequest | None = None, /, **fields: Any
     ) -> GetAuditLogAuditListResponse:
-        """Returns the audit records that match the search criteria."""
+        """Returns the audit records that match the search criteria.
+
+        Takes :class:`GetAuditLogAuditListRequest` or its fields as keywords.
+        """
         return self._call(GET_AUDIT_LIST, request, fields)
 
-    @overload
-    def iter_audit_list(
-        self, request: GetAuditLogAuditListRequest, /, *, page_size: int = 100
-    ) -> Iterator[AuditRecordInfo]: ...
-
-    @overload
-    def iter_audit_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        object_: str | None | UnsetType = UNSET,
-        i_object: int | None | UnsetType = UNSET,
-        user: str | None | UnsetType = UNSET,
-        from_: datetime | None | UnsetType = UNSET,
-        to: datetime | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[AuditRecordInfo]: ...
-
+    @paged(GetAuditLogAuditListRequest, IterAuditListKeywords)
     def iter_audit_list(
         self,
         request: GetAuditLogAuditListRequest | None = None,
@@ -108,49 +87,30 @@ class AuditLogService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[AuditRecordInfo]:
-        """Every item of :meth:`get_audit_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_audit_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetAuditLogAuditListRequest` and `page_size`, or the keywords of
+        :class:`IterAuditListKeywords`.
+        """
         yield from self._pages(GET_AUDIT_LIST, request, fields, page_size)
 
-    @overload
-    def get_audit_info(
-        self, request: GetAuditLogAuditInfoRequest, /
-    ) -> GetAuditLogAuditInfoResponse: ...
-
-    @overload
-    def get_audit_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_audit: int,
-    ) -> GetAuditLogAuditInfoResponse: ...
-
+    @fields_of(GetAuditLogAuditInfoRequest)
     def get_audit_info(
         self, request: GetAuditLogAuditInfoRequest | None = None, /, **fields: Any
     ) -> GetAuditLogAuditInfoResponse:
-        """Returns the details of a audit record."""
+        """Returns the details of a audit record.
+
+        Takes :class:`GetAuditLogAuditInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_AUDIT_INFO, request, fields)
 
-    @overload
-    def export_audit_list(
-        self, request: ExportAuditLogAuditListRequest, /
-    ) -> ExportAuditLogAuditListResponse: ...
-
-    @overload
-    def export_audit_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        from_: datetime,
-        to: datetime,
-    ) -> ExportAuditLogAuditListResponse: ...
-
+    @fields_of(ExportAuditLogAuditListRequest)
     def export_audit_list(
         self, request: ExportAuditLogAuditListRequest | None = None, /, **fields: Any
     ) -> ExportAuditLogAuditListResponse:
-        """AuditLog: export audit list."""
+        """AuditLog: export audit list.
+
+        Takes :class:`ExportAuditLogAuditListRequest` or its fields as keywords.
+        """
         return self._call(EXPORT_AUDIT_LIST, request, fields)
 
 
@@ -161,52 +121,17 @@ class AsyncAuditLogService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_audit_list(
-        self, request: GetAuditLogAuditListRequest, /
-    ) -> GetAuditLogAuditListResponse: ...
-
-    @overload
-    async def get_audit_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        object_: str | None | UnsetType = UNSET,
-        i_object: int | None | UnsetType = UNSET,
-        user: str | None | UnsetType = UNSET,
-        from_: datetime | None | UnsetType = UNSET,
-        to: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAuditLogAuditListResponse: ...
-
+    @fields_of(GetAuditLogAuditListRequest)
     async def get_audit_list(
         self, request: GetAuditLogAuditListRequest | None = None, /, **fields: Any
     ) -> GetAuditLogAuditListResponse:
-        """Returns the audit records that match the search criteria."""
+        """Returns the audit records that match the search criteria.
+
+        Takes :class:`GetAuditLogAuditListRequest` or its fields as keywords.
+        """
         return await self._call(GET_AUDIT_LIST, request, fields)
 
-    @overload
-    def iter_audit_list(
-        self, request: GetAuditLogAuditListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[AuditRecordInfo]: ...
-
-    @overload
-    def iter_audit_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        object_: str | None | UnsetType = UNSET,
-        i_object: int | None | UnsetType = UNSET,
-        user: str | None | UnsetType = UNSET,
-        from_: datetime | None | UnsetType = UNSET,
-        to: datetime | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[AuditRecordInfo]: ...
-
+    @paged(GetAuditLogAuditListRequest, IterAuditListKeywords)
     async def iter_audit_list(
         self,
         request: GetAuditLogAuditListRequest | None = None,
@@ -215,48 +140,29 @@ class AsyncAuditLogService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[AuditRecordInfo]:
-        """Every item of :meth:`get_audit_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_audit_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetAuditLogAuditListRequest` and `page_size`, or the keywords of
+        :class:`IterAuditListKeywords`.
+        """
         async for item in self._pages(GET_AUDIT_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def get_audit_info(
-        self, request: GetAuditLogAuditInfoRequest, /
-    ) -> GetAuditLogAuditInfoResponse: ...
-
-    @overload
-    async def get_audit_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_audit: int,
-    ) -> GetAuditLogAuditInfoResponse: ...
-
+    @fields_of(GetAuditLogAuditInfoRequest)
     async def get_audit_info(
         self, request: GetAuditLogAuditInfoRequest | None = None, /, **fields: Any
     ) -> GetAuditLogAuditInfoResponse:
-        """Returns the details of a audit record."""
+        """Returns the details of a audit record.
+
+        Takes :class:`GetAuditLogAuditInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_AUDIT_INFO, request, fields)
 
-    @overload
-    async def export_audit_list(
-        self, request: ExportAuditLogAuditListRequest, /
-    ) -> ExportAuditLogAuditListResponse: ...
-
-    @overload
-    async def export_audit_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        from_: datetime,
-        to: datetime,
-    ) -> ExportAuditLogAuditListResponse: ...
-
+    @fields_of(ExportAuditLogAuditListRequest)
     async def export_audit_list(
         self, request: ExportAuditLogAuditListRequest | None = None, /, **fields: Any
     ) -> ExportAuditLogAuditListResponse:
-        """AuditLog: export audit list."""
+        """AuditLog: export audit list.
+
+        Takes :class:`ExportAuditLogAuditListRequest` or its fields as keywords.
+        """
         return await self._call(EXPORT_AUDIT_LIST, request, fields)

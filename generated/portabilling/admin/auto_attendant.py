@@ -9,11 +9,11 @@ Admin interface, mr105/admin/AutoAttendantAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.auto_attendant import (
     AAMenuInfo,
     AddAutoAttendantMenuRequest,
@@ -66,49 +66,32 @@ SET_MENU_PROMPT = Operation(
 )
 
 
+class IterMenuListKeywords(TypedDict, total=False):
+    """The keywords of `iter_menu_list`: `page_size` and the fields of
+    :class:`GetAutoAttendantMenuListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_account: Required[int]
+    offset: int | None | UnsetType
+
+
 class AutoAttendantService(ServiceBase):
     """Auto attendant menus of business accounts. PortaBilling mr105, Admin interface.
     Reconstruction in the published style, generated for testing.
     """
 
-    @overload
-    def get_menu_list(
-        self, request: GetAutoAttendantMenuListRequest, /
-    ) -> GetAutoAttendantMenuListResponse: ...
-
-    @overload
-    def get_menu_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAutoAttendantMenuListResponse: ...
-
+    @fields_of(GetAutoAttendantMenuListRequest)
     def get_menu_list(
         self, request: GetAutoAttendantMenuListRequest | None = None, /, **fields: Any
     ) -> GetAutoAttendantMenuListResponse:
-        """Returns the menu records that match the search criteria."""
+        """Returns the menu records that match the search criteria.
+
+        Takes :class:`GetAutoAttendantMenuListRequest` or its fields as keywords.
+        """
         return self._call(GET_MENU_LIST, request, fields)
 
-    @overload
-    def iter_menu_list(
-        self, request: GetAutoAttendantMenuListRequest, /, *, page_size: int = 100
-    ) -> Iterator[AAMenuInfo]: ...
-
-    @overload
-    def iter_menu_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_account: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[AAMenuInfo]: ...
-
+    @paged(GetAutoAttendantMenuListRequest, IterMenuListKeywords)
     def iter_menu_list(
         self,
         request: GetAutoAttendantMenuListRequest | None = None,
@@ -117,111 +100,60 @@ class AutoAttendantService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[AAMenuInfo]:
-        """Every item of :meth:`get_menu_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_menu_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetAutoAttendantMenuListRequest` and `page_size`, or the keywords of
+        :class:`IterMenuListKeywords`.
+        """
         yield from self._pages(GET_MENU_LIST, request, fields, page_size)
 
-    @overload
-    def add_menu(
-        self, request: AddAutoAttendantMenuRequest, /
-    ) -> AddAutoAttendantMenuResponse: ...
-
-    @overload
-    def add_menu(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        menu_info: AAMenuInfo,
-    ) -> AddAutoAttendantMenuResponse: ...
-
+    @fields_of(AddAutoAttendantMenuRequest)
     def add_menu(
         self, request: AddAutoAttendantMenuRequest | None = None, /, **fields: Any
     ) -> AddAutoAttendantMenuResponse:
-        """Creates a menu record."""
+        """Creates a menu record.
+
+        Takes :class:`AddAutoAttendantMenuRequest` or its fields as keywords.
+        """
         return self._call(ADD_MENU, request, fields)
 
-    @overload
-    def update_menu(
-        self, request: UpdateAutoAttendantMenuRequest, /
-    ) -> UpdateAutoAttendantMenuResponse: ...
-
-    @overload
-    def update_menu(
-        self,
-        request: None = None,
-        /,
-        *,
-        menu_info: AAMenuInfo,
-    ) -> UpdateAutoAttendantMenuResponse: ...
-
+    @fields_of(UpdateAutoAttendantMenuRequest)
     def update_menu(
         self, request: UpdateAutoAttendantMenuRequest | None = None, /, **fields: Any
     ) -> UpdateAutoAttendantMenuResponse:
-        """Updates a menu record."""
+        """Updates a menu record.
+
+        Takes :class:`UpdateAutoAttendantMenuRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_MENU, request, fields)
 
-    @overload
-    def delete_menu(
-        self, request: DeleteAutoAttendantMenuRequest, /
-    ) -> DeleteAutoAttendantMenuResponse: ...
-
-    @overload
-    def delete_menu(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_menu: int,
-    ) -> DeleteAutoAttendantMenuResponse: ...
-
+    @fields_of(DeleteAutoAttendantMenuRequest)
     def delete_menu(
         self, request: DeleteAutoAttendantMenuRequest | None = None, /, **fields: Any
     ) -> DeleteAutoAttendantMenuResponse:
-        """Deletes a menu record."""
+        """Deletes a menu record.
+
+        Takes :class:`DeleteAutoAttendantMenuRequest` or its fields as keywords.
+        """
         return self._call(DELETE_MENU, request, fields)
 
-    @overload
-    def get_menu_info(
-        self, request: GetAutoAttendantMenuInfoRequest, /
-    ) -> GetAutoAttendantMenuInfoResponse: ...
-
-    @overload
-    def get_menu_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_menu: int,
-    ) -> GetAutoAttendantMenuInfoResponse: ...
-
+    @fields_of(GetAutoAttendantMenuInfoRequest)
     def get_menu_info(
         self, request: GetAutoAttendantMenuInfoRequest | None = None, /, **fields: Any
     ) -> GetAutoAttendantMenuInfoResponse:
-        """Returns the details of a menu record."""
+        """Returns the details of a menu record.
+
+        Takes :class:`GetAutoAttendantMenuInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_MENU_INFO, request, fields)
 
-    @overload
-    def set_menu_prompt(
-        self, request: SetAutoAttendantMenuPromptRequest, /
-    ) -> SetAutoAttendantMenuPromptResponse: ...
-
-    @overload
-    def set_menu_prompt(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_menu: int,
-        prompt_type: str,
-        file: bytes,
-    ) -> SetAutoAttendantMenuPromptResponse: ...
-
+    @fields_of(SetAutoAttendantMenuPromptRequest)
     def set_menu_prompt(
         self, request: SetAutoAttendantMenuPromptRequest | None = None, /, **fields: Any
     ) -> SetAutoAttendantMenuPromptResponse:
-        """AutoAttendant: set menu prompt."""
+        """AutoAttendant: set menu prompt.
+
+        Takes :class:`SetAutoAttendantMenuPromptRequest` or its fields as keywords.
+        """
         return self._call(SET_MENU_PROMPT, request, fields)
 
 
@@ -232,44 +164,17 @@ class AsyncAutoAttendantService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_menu_list(
-        self, request: GetAutoAttendantMenuListRequest, /
-    ) -> GetAutoAttendantMenuListResponse: ...
-
-    @overload
-    async def get_menu_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAutoAttendantMenuListResponse: ...
-
+    @fields_of(GetAutoAttendantMenuListRequest)
     async def get_menu_list(
         self, request: GetAutoAttendantMenuListRequest | None = None, /, **fields: Any
     ) -> GetAutoAttendantMenuListResponse:
-        """Returns the menu records that match the search criteria."""
+        """Returns the menu records that match the search criteria.
+
+        Takes :class:`GetAutoAttendantMenuListRequest` or its fields as keywords.
+        """
         return await self._call(GET_MENU_LIST, request, fields)
 
-    @overload
-    def iter_menu_list(
-        self, request: GetAutoAttendantMenuListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[AAMenuInfo]: ...
-
-    @overload
-    def iter_menu_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_account: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[AAMenuInfo]: ...
-
+    @paged(GetAutoAttendantMenuListRequest, IterMenuListKeywords)
     async def iter_menu_list(
         self,
         request: GetAutoAttendantMenuListRequest | None = None,
@@ -278,110 +183,59 @@ class AsyncAutoAttendantService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[AAMenuInfo]:
-        """Every item of :meth:`get_menu_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_menu_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetAutoAttendantMenuListRequest` and `page_size`, or the keywords of
+        :class:`IterMenuListKeywords`.
+        """
         async for item in self._pages(GET_MENU_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_menu(
-        self, request: AddAutoAttendantMenuRequest, /
-    ) -> AddAutoAttendantMenuResponse: ...
-
-    @overload
-    async def add_menu(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        menu_info: AAMenuInfo,
-    ) -> AddAutoAttendantMenuResponse: ...
-
+    @fields_of(AddAutoAttendantMenuRequest)
     async def add_menu(
         self, request: AddAutoAttendantMenuRequest | None = None, /, **fields: Any
     ) -> AddAutoAttendantMenuResponse:
-        """Creates a menu record."""
+        """Creates a menu record.
+
+        Takes :class:`AddAutoAttendantMenuRequest` or its fields as keywords.
+        """
         return await self._call(ADD_MENU, request, fields)
 
-    @overload
-    async def update_menu(
-        self, request: UpdateAutoAttendantMenuRequest, /
-    ) -> UpdateAutoAttendantMenuResponse: ...
-
-    @overload
-    async def update_menu(
-        self,
-        request: None = None,
-        /,
-        *,
-        menu_info: AAMenuInfo,
-    ) -> UpdateAutoAttendantMenuResponse: ...
-
+    @fields_of(UpdateAutoAttendantMenuRequest)
     async def update_menu(
         self, request: UpdateAutoAttendantMenuRequest | None = None, /, **fields: Any
     ) -> UpdateAutoAttendantMenuResponse:
-        """Updates a menu record."""
+        """Updates a menu record.
+
+        Takes :class:`UpdateAutoAttendantMenuRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_MENU, request, fields)
 
-    @overload
-    async def delete_menu(
-        self, request: DeleteAutoAttendantMenuRequest, /
-    ) -> DeleteAutoAttendantMenuResponse: ...
-
-    @overload
-    async def delete_menu(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_menu: int,
-    ) -> DeleteAutoAttendantMenuResponse: ...
-
+    @fields_of(DeleteAutoAttendantMenuRequest)
     async def delete_menu(
         self, request: DeleteAutoAttendantMenuRequest | None = None, /, **fields: Any
     ) -> DeleteAutoAttendantMenuResponse:
-        """Deletes a menu record."""
+        """Deletes a menu record.
+
+        Takes :class:`DeleteAutoAttendantMenuRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_MENU, request, fields)
 
-    @overload
-    async def get_menu_info(
-        self, request: GetAutoAttendantMenuInfoRequest, /
-    ) -> GetAutoAttendantMenuInfoResponse: ...
-
-    @overload
-    async def get_menu_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_menu: int,
-    ) -> GetAutoAttendantMenuInfoResponse: ...
-
+    @fields_of(GetAutoAttendantMenuInfoRequest)
     async def get_menu_info(
         self, request: GetAutoAttendantMenuInfoRequest | None = None, /, **fields: Any
     ) -> GetAutoAttendantMenuInfoResponse:
-        """Returns the details of a menu record."""
+        """Returns the details of a menu record.
+
+        Takes :class:`GetAutoAttendantMenuInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_MENU_INFO, request, fields)
 
-    @overload
-    async def set_menu_prompt(
-        self, request: SetAutoAttendantMenuPromptRequest, /
-    ) -> SetAutoAttendantMenuPromptResponse: ...
-
-    @overload
-    async def set_menu_prompt(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_menu: int,
-        prompt_type: str,
-        file: bytes,
-    ) -> SetAutoAttendantMenuPromptResponse: ...
-
+    @fields_of(SetAutoAttendantMenuPromptRequest)
     async def set_menu_prompt(
         self, request: SetAutoAttendantMenuPromptRequest | None = None, /, **fields: Any
     ) -> SetAutoAttendantMenuPromptResponse:
-        """AutoAttendant: set menu prompt."""
+        """AutoAttendant: set menu prompt.
+
+        Takes :class:`SetAutoAttendantMenuPromptRequest` or its fields as keywords.
+        """
         return await self._call(SET_MENU_PROMPT, request, fields)

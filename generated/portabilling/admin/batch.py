@@ -9,11 +9,11 @@ Admin interface, mr105/admin/BatchAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.batch import (
     AddBatchFieldRequest,
     AddBatchFieldResponse,
@@ -101,207 +101,133 @@ DOWNLOAD_BATCH_ERRORS = Operation(
 )
 
 
+class IterBatchListKeywords(TypedDict, total=False):
+    """The keywords of `iter_batch_list`: `page_size` and the fields of
+    :class:`GetBatchListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    name: str | None | UnsetType
+    i_customer: int | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterBatchJobListKeywords(TypedDict, total=False):
+    """The keywords of `iter_batch_job_list`: `page_size` and the fields of
+    :class:`GetBatchJobListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_batch: int | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterBatchFieldListKeywords(TypedDict, total=False):
+    """The keywords of `iter_batch_field_list`: `page_size` and the fields of
+    :class:`GetBatchFieldListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_batch: Required[int]
+    offset: int | None | UnsetType
+
+
 class BatchService(ServiceBase):
     """Batches and background import jobs. PortaBilling mr105, Admin interface. Reconstruction in
     the published style, generated for testing.
     """
 
-    @overload
-    def get_batch_info(self, request: GetBatchInfoRequest, /) -> GetBatchInfoResponse: ...
-
-    @overload
-    def get_batch_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_batch: int | None | UnsetType = UNSET,
-    ) -> GetBatchInfoResponse: ...
-
+    @fields_of(GetBatchInfoRequest)
     def get_batch_info(
         self, request: GetBatchInfoRequest | None = None, /, **fields: Any
     ) -> GetBatchInfoResponse:
-        """Returns the details of a batch record."""
+        """Returns the details of a batch record.
+
+        Takes :class:`GetBatchInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_BATCH_INFO, request, fields)
 
-    @overload
-    def get_batch_list(self, request: GetBatchListRequest, /) -> GetBatchListResponse: ...
-
-    @overload
-    def get_batch_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str | None | UnsetType = UNSET,
-        i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetBatchListResponse: ...
-
+    @fields_of(GetBatchListRequest)
     def get_batch_list(
         self, request: GetBatchListRequest | None = None, /, **fields: Any
     ) -> GetBatchListResponse:
-        """Returns the batch records that match the search criteria."""
+        """Returns the batch records that match the search criteria.
+
+        Takes :class:`GetBatchListRequest` or its fields as keywords.
+        """
         return self._call(GET_BATCH_LIST, request, fields)
 
-    @overload
-    def iter_batch_list(
-        self, request: GetBatchListRequest, /, *, page_size: int = 100
-    ) -> Iterator[BatchInfo]: ...
-
-    @overload
-    def iter_batch_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        name: str | None | UnsetType = UNSET,
-        i_customer: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[BatchInfo]: ...
-
+    @paged(GetBatchListRequest, IterBatchListKeywords)
     def iter_batch_list(
         self, request: GetBatchListRequest | None = None, /, *, page_size: int = 100, **fields: Any
     ) -> Iterator[BatchInfo]:
-        """Every item of :meth:`get_batch_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_batch_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetBatchListRequest` and `page_size`, or the keywords of
+        :class:`IterBatchListKeywords`.
+        """
         yield from self._pages(GET_BATCH_LIST, request, fields, page_size)
 
-    @overload
-    def add_batch(self, request: AddBatchRequest, /) -> AddBatchResponse: ...
-
-    @overload
-    def add_batch(
-        self,
-        request: None = None,
-        /,
-        *,
-        batch_info: BatchInfo,
-    ) -> AddBatchResponse: ...
-
+    @fields_of(AddBatchRequest)
     def add_batch(
         self, request: AddBatchRequest | None = None, /, **fields: Any
     ) -> AddBatchResponse:
-        """Creates a batch record."""
+        """Creates a batch record.
+
+        Takes :class:`AddBatchRequest` or its fields as keywords.
+        """
         return self._call(ADD_BATCH, request, fields)
 
-    @overload
-    def update_batch(self, request: UpdateBatchRequest, /) -> UpdateBatchResponse: ...
-
-    @overload
-    def update_batch(
-        self,
-        request: None = None,
-        /,
-        *,
-        batch_info: BatchInfo,
-    ) -> UpdateBatchResponse: ...
-
+    @fields_of(UpdateBatchRequest)
     def update_batch(
         self, request: UpdateBatchRequest | None = None, /, **fields: Any
     ) -> UpdateBatchResponse:
-        """Updates a batch record."""
+        """Updates a batch record.
+
+        Takes :class:`UpdateBatchRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_BATCH, request, fields)
 
-    @overload
-    def delete_batch(self, request: DeleteBatchRequest, /) -> DeleteBatchResponse: ...
-
-    @overload
-    def delete_batch(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_batch: int,
-    ) -> DeleteBatchResponse: ...
-
+    @fields_of(DeleteBatchRequest)
     def delete_batch(
         self, request: DeleteBatchRequest | None = None, /, **fields: Any
     ) -> DeleteBatchResponse:
-        """Deletes a batch record."""
+        """Deletes a batch record.
+
+        Takes :class:`DeleteBatchRequest` or its fields as keywords.
+        """
         return self._call(DELETE_BATCH, request, fields)
 
-    @overload
-    def upload_batch_file(self, request: UploadBatchFileRequest, /) -> UploadBatchFileResponse: ...
-
-    @overload
-    def upload_batch_file(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_batch: int,
-        file: bytes,
-        file_name: str | None | UnsetType = UNSET,
-        async_: int | None | UnsetType = UNSET,
-    ) -> UploadBatchFileResponse: ...
-
+    @fields_of(UploadBatchFileRequest)
     def upload_batch_file(
         self, request: UploadBatchFileRequest | None = None, /, **fields: Any
     ) -> UploadBatchFileResponse:
-        """Uploads a CSV file to create or update records of a batch."""
+        """Uploads a CSV file to create or update records of a batch.
+
+        Takes :class:`UploadBatchFileRequest` or its fields as keywords.
+        """
         return self._call(UPLOAD_BATCH_FILE, request, fields)
 
-    @overload
-    def get_batch_job_status(
-        self, request: GetBatchJobStatusRequest, /
-    ) -> GetBatchJobStatusResponse: ...
-
-    @overload
-    def get_batch_job_status(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_job: int,
-    ) -> GetBatchJobStatusResponse: ...
-
+    @fields_of(GetBatchJobStatusRequest)
     def get_batch_job_status(
         self, request: GetBatchJobStatusRequest | None = None, /, **fields: Any
     ) -> GetBatchJobStatusResponse:
-        """Batch: get batch job status."""
+        """Batch: get batch job status.
+
+        Takes :class:`GetBatchJobStatusRequest` or its fields as keywords.
+        """
         return self._call(GET_BATCH_JOB_STATUS, request, fields)
 
-    @overload
-    def get_batch_job_list(
-        self, request: GetBatchJobListRequest, /
-    ) -> GetBatchJobListResponse: ...
-
-    @overload
-    def get_batch_job_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_batch: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetBatchJobListResponse: ...
-
+    @fields_of(GetBatchJobListRequest)
     def get_batch_job_list(
         self, request: GetBatchJobListRequest | None = None, /, **fields: Any
     ) -> GetBatchJobListResponse:
-        """Returns the batch job records that match the search criteria."""
+        """Returns the batch job records that match the search criteria.
+
+        Takes :class:`GetBatchJobListRequest` or its fields as keywords.
+        """
         return self._call(GET_BATCH_JOB_LIST, request, fields)
 
-    @overload
-    def iter_batch_job_list(
-        self, request: GetBatchJobListRequest, /, *, page_size: int = 100
-    ) -> Iterator[BatchJobInfo]: ...
-
-    @overload
-    def iter_batch_job_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_batch: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[BatchJobInfo]: ...
-
+    @paged(GetBatchJobListRequest, IterBatchJobListKeywords)
     def iter_batch_job_list(
         self,
         request: GetBatchJobListRequest | None = None,
@@ -311,65 +237,32 @@ class BatchService(ServiceBase):
         **fields: Any,
     ) -> Iterator[BatchJobInfo]:
         """Every item of :meth:`get_batch_job_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetBatchJobListRequest` and `page_size`, or the keywords of
+        :class:`IterBatchJobListKeywords`.
+        """
         yield from self._pages(GET_BATCH_JOB_LIST, request, fields, page_size)
 
-    @overload
-    def cancel_batch_job(self, request: CancelBatchJobRequest, /) -> CancelBatchJobResponse: ...
-
-    @overload
-    def cancel_batch_job(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_job: int,
-    ) -> CancelBatchJobResponse: ...
-
+    @fields_of(CancelBatchJobRequest)
     def cancel_batch_job(
         self, request: CancelBatchJobRequest | None = None, /, **fields: Any
     ) -> CancelBatchJobResponse:
-        """Batch: cancel batch job."""
+        """Batch: cancel batch job.
+
+        Takes :class:`CancelBatchJobRequest` or its fields as keywords.
+        """
         return self._call(CANCEL_BATCH_JOB, request, fields)
 
-    @overload
-    def get_batch_field_list(
-        self, request: GetBatchFieldListRequest, /
-    ) -> GetBatchFieldListResponse: ...
-
-    @overload
-    def get_batch_field_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_batch: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetBatchFieldListResponse: ...
-
+    @fields_of(GetBatchFieldListRequest)
     def get_batch_field_list(
         self, request: GetBatchFieldListRequest | None = None, /, **fields: Any
     ) -> GetBatchFieldListResponse:
-        """Returns the batch field records that match the search criteria."""
+        """Returns the batch field records that match the search criteria.
+
+        Takes :class:`GetBatchFieldListRequest` or its fields as keywords.
+        """
         return self._call(GET_BATCH_FIELD_LIST, request, fields)
 
-    @overload
-    def iter_batch_field_list(
-        self, request: GetBatchFieldListRequest, /, *, page_size: int = 100
-    ) -> Iterator[BatchFieldInfo]: ...
-
-    @overload
-    def iter_batch_field_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_batch: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[BatchFieldInfo]: ...
-
+    @paged(GetBatchFieldListRequest, IterBatchFieldListKeywords)
     def iter_batch_field_list(
         self,
         request: GetBatchFieldListRequest | None = None,
@@ -379,86 +272,49 @@ class BatchService(ServiceBase):
         **fields: Any,
     ) -> Iterator[BatchFieldInfo]:
         """Every item of :meth:`get_batch_field_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetBatchFieldListRequest` and `page_size`, or the keywords of
+        :class:`IterBatchFieldListKeywords`.
+        """
         yield from self._pages(GET_BATCH_FIELD_LIST, request, fields, page_size)
 
-    @overload
-    def add_batch_field(self, request: AddBatchFieldRequest, /) -> AddBatchFieldResponse: ...
-
-    @overload
-    def add_batch_field(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_batch: int,
-        batch_field_info: BatchFieldInfo,
-    ) -> AddBatchFieldResponse: ...
-
+    @fields_of(AddBatchFieldRequest)
     def add_batch_field(
         self, request: AddBatchFieldRequest | None = None, /, **fields: Any
     ) -> AddBatchFieldResponse:
-        """Creates a batch field record."""
+        """Creates a batch field record.
+
+        Takes :class:`AddBatchFieldRequest` or its fields as keywords.
+        """
         return self._call(ADD_BATCH_FIELD, request, fields)
 
-    @overload
-    def update_batch_field(
-        self, request: UpdateBatchFieldRequest, /
-    ) -> UpdateBatchFieldResponse: ...
-
-    @overload
-    def update_batch_field(
-        self,
-        request: None = None,
-        /,
-        *,
-        batch_field_info: BatchFieldInfo,
-    ) -> UpdateBatchFieldResponse: ...
-
+    @fields_of(UpdateBatchFieldRequest)
     def update_batch_field(
         self, request: UpdateBatchFieldRequest | None = None, /, **fields: Any
     ) -> UpdateBatchFieldResponse:
-        """Updates a batch field record."""
+        """Updates a batch field record.
+
+        Takes :class:`UpdateBatchFieldRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_BATCH_FIELD, request, fields)
 
-    @overload
-    def delete_batch_field(
-        self, request: DeleteBatchFieldRequest, /
-    ) -> DeleteBatchFieldResponse: ...
-
-    @overload
-    def delete_batch_field(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_batch_field: int,
-    ) -> DeleteBatchFieldResponse: ...
-
+    @fields_of(DeleteBatchFieldRequest)
     def delete_batch_field(
         self, request: DeleteBatchFieldRequest | None = None, /, **fields: Any
     ) -> DeleteBatchFieldResponse:
-        """Deletes a batch field record."""
+        """Deletes a batch field record.
+
+        Takes :class:`DeleteBatchFieldRequest` or its fields as keywords.
+        """
         return self._call(DELETE_BATCH_FIELD, request, fields)
 
-    @overload
-    def download_batch_errors(
-        self, request: DownloadBatchErrorsRequest, /
-    ) -> DownloadBatchErrorsResponse: ...
-
-    @overload
-    def download_batch_errors(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_job: int,
-    ) -> DownloadBatchErrorsResponse: ...
-
+    @fields_of(DownloadBatchErrorsRequest)
     def download_batch_errors(
         self, request: DownloadBatchErrorsRequest | None = None, /, **fields: Any
     ) -> DownloadBatchErrorsResponse:
-        """Batch: download batch errors."""
+        """Batch: download batch errors.
+
+        Takes :class:`DownloadBatchErrorsRequest` or its fields as keywords.
+        """
         return self._call(DOWNLOAD_BATCH_ERRORS, request, fields)
 
 
@@ -469,205 +325,98 @@ class AsyncBatchService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_batch_info(self, request: GetBatchInfoRequest, /) -> GetBatchInfoResponse: ...
-
-    @overload
-    async def get_batch_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_batch: int | None | UnsetType = UNSET,
-    ) -> GetBatchInfoResponse: ...
-
+    @fields_of(GetBatchInfoRequest)
     async def get_batch_info(
         self, request: GetBatchInfoRequest | None = None, /, **fields: Any
     ) -> GetBatchInfoResponse:
-        """Returns the details of a batch record."""
+        """Returns the details of a batch record.
+
+        Takes :class:`GetBatchInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_BATCH_INFO, request, fields)
 
-    @overload
-    async def get_batch_list(self, request: GetBatchListRequest, /) -> GetBatchListResponse: ...
-
-    @overload
-    async def get_batch_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str | None | UnsetType = UNSET,
-        i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetBatchListResponse: ...
-
+    @fields_of(GetBatchListRequest)
     async def get_batch_list(
         self, request: GetBatchListRequest | None = None, /, **fields: Any
     ) -> GetBatchListResponse:
-        """Returns the batch records that match the search criteria."""
+        """Returns the batch records that match the search criteria.
+
+        Takes :class:`GetBatchListRequest` or its fields as keywords.
+        """
         return await self._call(GET_BATCH_LIST, request, fields)
 
-    @overload
-    def iter_batch_list(
-        self, request: GetBatchListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[BatchInfo]: ...
-
-    @overload
-    def iter_batch_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        name: str | None | UnsetType = UNSET,
-        i_customer: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[BatchInfo]: ...
-
+    @paged(GetBatchListRequest, IterBatchListKeywords)
     async def iter_batch_list(
         self, request: GetBatchListRequest | None = None, /, *, page_size: int = 100, **fields: Any
     ) -> AsyncIterator[BatchInfo]:
-        """Every item of :meth:`get_batch_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_batch_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetBatchListRequest` and `page_size`, or the keywords of
+        :class:`IterBatchListKeywords`.
+        """
         async for item in self._pages(GET_BATCH_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_batch(self, request: AddBatchRequest, /) -> AddBatchResponse: ...
-
-    @overload
-    async def add_batch(
-        self,
-        request: None = None,
-        /,
-        *,
-        batch_info: BatchInfo,
-    ) -> AddBatchResponse: ...
-
+    @fields_of(AddBatchRequest)
     async def add_batch(
         self, request: AddBatchRequest | None = None, /, **fields: Any
     ) -> AddBatchResponse:
-        """Creates a batch record."""
+        """Creates a batch record.
+
+        Takes :class:`AddBatchRequest` or its fields as keywords.
+        """
         return await self._call(ADD_BATCH, request, fields)
 
-    @overload
-    async def update_batch(self, request: UpdateBatchRequest, /) -> UpdateBatchResponse: ...
-
-    @overload
-    async def update_batch(
-        self,
-        request: None = None,
-        /,
-        *,
-        batch_info: BatchInfo,
-    ) -> UpdateBatchResponse: ...
-
+    @fields_of(UpdateBatchRequest)
     async def update_batch(
         self, request: UpdateBatchRequest | None = None, /, **fields: Any
     ) -> UpdateBatchResponse:
-        """Updates a batch record."""
+        """Updates a batch record.
+
+        Takes :class:`UpdateBatchRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_BATCH, request, fields)
 
-    @overload
-    async def delete_batch(self, request: DeleteBatchRequest, /) -> DeleteBatchResponse: ...
-
-    @overload
-    async def delete_batch(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_batch: int,
-    ) -> DeleteBatchResponse: ...
-
+    @fields_of(DeleteBatchRequest)
     async def delete_batch(
         self, request: DeleteBatchRequest | None = None, /, **fields: Any
     ) -> DeleteBatchResponse:
-        """Deletes a batch record."""
+        """Deletes a batch record.
+
+        Takes :class:`DeleteBatchRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_BATCH, request, fields)
 
-    @overload
-    async def upload_batch_file(
-        self, request: UploadBatchFileRequest, /
-    ) -> UploadBatchFileResponse: ...
-
-    @overload
-    async def upload_batch_file(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_batch: int,
-        file: bytes,
-        file_name: str | None | UnsetType = UNSET,
-        async_: int | None | UnsetType = UNSET,
-    ) -> UploadBatchFileResponse: ...
-
+    @fields_of(UploadBatchFileRequest)
     async def upload_batch_file(
         self, request: UploadBatchFileRequest | None = None, /, **fields: Any
     ) -> UploadBatchFileResponse:
-        """Uploads a CSV file to create or update records of a batch."""
+        """Uploads a CSV file to create or update records of a batch.
+
+        Takes :class:`UploadBatchFileRequest` or its fields as keywords.
+        """
         return await self._call(UPLOAD_BATCH_FILE, request, fields)
 
-    @overload
-    async def get_batch_job_status(
-        self, request: GetBatchJobStatusRequest, /
-    ) -> GetBatchJobStatusResponse: ...
-
-    @overload
-    async def get_batch_job_status(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_job: int,
-    ) -> GetBatchJobStatusResponse: ...
-
+    @fields_of(GetBatchJobStatusRequest)
     async def get_batch_job_status(
         self, request: GetBatchJobStatusRequest | None = None, /, **fields: Any
     ) -> GetBatchJobStatusResponse:
-        """Batch: get batch job status."""
+        """Batch: get batch job status.
+
+        Takes :class:`GetBatchJobStatusRequest` or its fields as keywords.
+        """
         return await self._call(GET_BATCH_JOB_STATUS, request, fields)
 
-    @overload
-    async def get_batch_job_list(
-        self, request: GetBatchJobListRequest, /
-    ) -> GetBatchJobListResponse: ...
-
-    @overload
-    async def get_batch_job_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_batch: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetBatchJobListResponse: ...
-
+    @fields_of(GetBatchJobListRequest)
     async def get_batch_job_list(
         self, request: GetBatchJobListRequest | None = None, /, **fields: Any
     ) -> GetBatchJobListResponse:
-        """Returns the batch job records that match the search criteria."""
+        """Returns the batch job records that match the search criteria.
+
+        Takes :class:`GetBatchJobListRequest` or its fields as keywords.
+        """
         return await self._call(GET_BATCH_JOB_LIST, request, fields)
 
-    @overload
-    def iter_batch_job_list(
-        self, request: GetBatchJobListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[BatchJobInfo]: ...
-
-    @overload
-    def iter_batch_job_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_batch: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[BatchJobInfo]: ...
-
+    @paged(GetBatchJobListRequest, IterBatchJobListKeywords)
     async def iter_batch_job_list(
         self,
         request: GetBatchJobListRequest | None = None,
@@ -677,68 +426,33 @@ class AsyncBatchService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[BatchJobInfo]:
         """Every item of :meth:`get_batch_job_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetBatchJobListRequest` and `page_size`, or the keywords of
+        :class:`IterBatchJobListKeywords`.
+        """
         async for item in self._pages(GET_BATCH_JOB_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def cancel_batch_job(
-        self, request: CancelBatchJobRequest, /
-    ) -> CancelBatchJobResponse: ...
-
-    @overload
-    async def cancel_batch_job(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_job: int,
-    ) -> CancelBatchJobResponse: ...
-
+    @fields_of(CancelBatchJobRequest)
     async def cancel_batch_job(
         self, request: CancelBatchJobRequest | None = None, /, **fields: Any
     ) -> CancelBatchJobResponse:
-        """Batch: cancel batch job."""
+        """Batch: cancel batch job.
+
+        Takes :class:`CancelBatchJobRequest` or its fields as keywords.
+        """
         return await self._call(CANCEL_BATCH_JOB, request, fields)
 
-    @overload
-    async def get_batch_field_list(
-        self, request: GetBatchFieldListRequest, /
-    ) -> GetBatchFieldListResponse: ...
-
-    @overload
-    async def get_batch_field_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_batch: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetBatchFieldListResponse: ...
-
+    @fields_of(GetBatchFieldListRequest)
     async def get_batch_field_list(
         self, request: GetBatchFieldListRequest | None = None, /, **fields: Any
     ) -> GetBatchFieldListResponse:
-        """Returns the batch field records that match the search criteria."""
+        """Returns the batch field records that match the search criteria.
+
+        Takes :class:`GetBatchFieldListRequest` or its fields as keywords.
+        """
         return await self._call(GET_BATCH_FIELD_LIST, request, fields)
 
-    @overload
-    def iter_batch_field_list(
-        self, request: GetBatchFieldListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[BatchFieldInfo]: ...
-
-    @overload
-    def iter_batch_field_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_batch: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[BatchFieldInfo]: ...
-
+    @paged(GetBatchFieldListRequest, IterBatchFieldListKeywords)
     async def iter_batch_field_list(
         self,
         request: GetBatchFieldListRequest | None = None,
@@ -748,85 +462,48 @@ class AsyncBatchService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[BatchFieldInfo]:
         """Every item of :meth:`get_batch_field_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetBatchFieldListRequest` and `page_size`, or the keywords of
+        :class:`IterBatchFieldListKeywords`.
+        """
         async for item in self._pages(GET_BATCH_FIELD_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_batch_field(self, request: AddBatchFieldRequest, /) -> AddBatchFieldResponse: ...
-
-    @overload
-    async def add_batch_field(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_batch: int,
-        batch_field_info: BatchFieldInfo,
-    ) -> AddBatchFieldResponse: ...
-
+    @fields_of(AddBatchFieldRequest)
     async def add_batch_field(
         self, request: AddBatchFieldRequest | None = None, /, **fields: Any
     ) -> AddBatchFieldResponse:
-        """Creates a batch field record."""
+        """Creates a batch field record.
+
+        Takes :class:`AddBatchFieldRequest` or its fields as keywords.
+        """
         return await self._call(ADD_BATCH_FIELD, request, fields)
 
-    @overload
-    async def update_batch_field(
-        self, request: UpdateBatchFieldRequest, /
-    ) -> UpdateBatchFieldResponse: ...
-
-    @overload
-    async def update_batch_field(
-        self,
-        request: None = None,
-        /,
-        *,
-        batch_field_info: BatchFieldInfo,
-    ) -> UpdateBatchFieldResponse: ...
-
+    @fields_of(UpdateBatchFieldRequest)
     async def update_batch_field(
         self, request: UpdateBatchFieldRequest | None = None, /, **fields: Any
     ) -> UpdateBatchFieldResponse:
-        """Updates a batch field record."""
+        """Updates a batch field record.
+
+        Takes :class:`UpdateBatchFieldRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_BATCH_FIELD, request, fields)
 
-    @overload
-    async def delete_batch_field(
-        self, request: DeleteBatchFieldRequest, /
-    ) -> DeleteBatchFieldResponse: ...
-
-    @overload
-    async def delete_batch_field(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_batch_field: int,
-    ) -> DeleteBatchFieldResponse: ...
-
+    @fields_of(DeleteBatchFieldRequest)
     async def delete_batch_field(
         self, request: DeleteBatchFieldRequest | None = None, /, **fields: Any
     ) -> DeleteBatchFieldResponse:
-        """Deletes a batch field record."""
+        """Deletes a batch field record.
+
+        Takes :class:`DeleteBatchFieldRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_BATCH_FIELD, request, fields)
 
-    @overload
-    async def download_batch_errors(
-        self, request: DownloadBatchErrorsRequest, /
-    ) -> DownloadBatchErrorsResponse: ...
-
-    @overload
-    async def download_batch_errors(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_job: int,
-    ) -> DownloadBatchErrorsResponse: ...
-
+    @fields_of(DownloadBatchErrorsRequest)
     async def download_batch_errors(
         self, request: DownloadBatchErrorsRequest | None = None, /, **fields: Any
     ) -> DownloadBatchErrorsResponse:
-        """Batch: download batch errors."""
+        """Batch: download batch errors.
+
+        Takes :class:`DownloadBatchErrorsRequest` or its fields as keywords.
+        """
         return await self._call(DOWNLOAD_BATCH_ERRORS, request, fields)

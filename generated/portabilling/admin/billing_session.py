@@ -9,12 +9,11 @@ Admin interface, mr105/admin/BillingSessionAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime
-from typing import Any, overload
+from typing import Any, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.billing_session import (
     AuthorizeBillingSessionRequest,
     AuthorizeBillingSessionResponse,
@@ -72,139 +71,73 @@ GET_SESSION_INFO = Operation(
 )
 
 
+class IterActiveSessionListKeywords(TypedDict, total=False):
+    """The keywords of `iter_active_session_list`: `page_size` and the fields of
+    :class:`GetBillingSessionActiveSessionListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: int | None | UnsetType
+    i_account: int | None | UnsetType
+    offset: int | None | UnsetType
+
+
 class BillingSessionService(ServiceBase):
     """Online charging sessions (authorization and accounting). PortaBilling mr105, Admin
     interface. Reconstruction in the published style, generated for testing.
     """
 
-    @overload
-    def authorize(
-        self, request: AuthorizeBillingSessionRequest, /
-    ) -> AuthorizeBillingSessionResponse: ...
-
-    @overload
-    def authorize(
-        self,
-        request: None = None,
-        /,
-        *,
-        account_id: str,
-        CLI: str | None | UnsetType = UNSET,
-        CLD: str,
-        i_service: int | None | UnsetType = UNSET,
-    ) -> AuthorizeBillingSessionResponse: ...
-
+    @fields_of(AuthorizeBillingSessionRequest)
     def authorize(
         self, request: AuthorizeBillingSessionRequest | None = None, /, **fields: Any
     ) -> AuthorizeBillingSessionResponse:
-        """BillingSession: authorize."""
+        """BillingSession: authorize.
+
+        Takes :class:`AuthorizeBillingSessionRequest` or its fields as keywords.
+        """
         return self._call(AUTHORIZE, request, fields)
 
-    @overload
-    def start_session(
-        self, request: StartBillingSessionRequest, /
-    ) -> StartBillingSessionResponse: ...
-
-    @overload
-    def start_session(
-        self,
-        request: None = None,
-        /,
-        *,
-        h323_conf_id: str,
-        account_id: str,
-        start_time: datetime | None | UnsetType = UNSET,
-    ) -> StartBillingSessionResponse: ...
-
+    @fields_of(StartBillingSessionRequest)
     def start_session(
         self, request: StartBillingSessionRequest | None = None, /, **fields: Any
     ) -> StartBillingSessionResponse:
-        """BillingSession: start session."""
+        """BillingSession: start session.
+
+        Takes :class:`StartBillingSessionRequest` or its fields as keywords.
+        """
         return self._call(START_SESSION, request, fields)
 
-    @overload
-    def update_session(
-        self, request: UpdateBillingSessionRequest, /
-    ) -> UpdateBillingSessionResponse: ...
-
-    @overload
-    def update_session(
-        self,
-        request: None = None,
-        /,
-        *,
-        h323_conf_id: str,
-        used_quantity: int,
-    ) -> UpdateBillingSessionResponse: ...
-
+    @fields_of(UpdateBillingSessionRequest)
     def update_session(
         self, request: UpdateBillingSessionRequest | None = None, /, **fields: Any
     ) -> UpdateBillingSessionResponse:
-        """Updates a session record."""
+        """Updates a session record.
+
+        Takes :class:`UpdateBillingSessionRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_SESSION, request, fields)
 
-    @overload
-    def stop_session(
-        self, request: StopBillingSessionRequest, /
-    ) -> StopBillingSessionResponse: ...
-
-    @overload
-    def stop_session(
-        self,
-        request: None = None,
-        /,
-        *,
-        h323_conf_id: str,
-        duration: int,
-        disconnect_cause: str | None | UnsetType = UNSET,
-    ) -> StopBillingSessionResponse: ...
-
+    @fields_of(StopBillingSessionRequest)
     def stop_session(
         self, request: StopBillingSessionRequest | None = None, /, **fields: Any
     ) -> StopBillingSessionResponse:
-        """BillingSession: stop session."""
+        """BillingSession: stop session.
+
+        Takes :class:`StopBillingSessionRequest` or its fields as keywords.
+        """
         return self._call(STOP_SESSION, request, fields)
 
-    @overload
-    def get_active_session_list(
-        self, request: GetBillingSessionActiveSessionListRequest, /
-    ) -> GetBillingSessionActiveSessionListResponse: ...
-
-    @overload
-    def get_active_session_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetBillingSessionActiveSessionListResponse: ...
-
+    @fields_of(GetBillingSessionActiveSessionListRequest)
     def get_active_session_list(
         self, request: GetBillingSessionActiveSessionListRequest | None = None, /, **fields: Any
     ) -> GetBillingSessionActiveSessionListResponse:
-        """Returns the active session records that match the search criteria."""
+        """Returns the active session records that match the search criteria.
+
+        Takes :class:`GetBillingSessionActiveSessionListRequest` or its fields as keywords.
+        """
         return self._call(GET_ACTIVE_SESSION_LIST, request, fields)
 
-    @overload
-    def iter_active_session_list(
-        self, request: GetBillingSessionActiveSessionListRequest, /, *, page_size: int = 100
-    ) -> Iterator[SessionRecord]: ...
-
-    @overload
-    def iter_active_session_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[SessionRecord]: ...
-
+    @paged(GetBillingSessionActiveSessionListRequest, IterActiveSessionListKeywords)
     def iter_active_session_list(
         self,
         request: GetBillingSessionActiveSessionListRequest | None = None,
@@ -214,47 +147,29 @@ class BillingSessionService(ServiceBase):
         **fields: Any,
     ) -> Iterator[SessionRecord]:
         """Every item of :meth:`get_active_session_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetBillingSessionActiveSessionListRequest` and `page_size`, or the
+        keywords of :class:`IterActiveSessionListKeywords`.
+        """
         yield from self._pages(GET_ACTIVE_SESSION_LIST, request, fields, page_size)
 
-    @overload
-    def disconnect_session(
-        self, request: DisconnectBillingSessionRequest, /
-    ) -> DisconnectBillingSessionResponse: ...
-
-    @overload
-    def disconnect_session(
-        self,
-        request: None = None,
-        /,
-        *,
-        h323_conf_id: str,
-    ) -> DisconnectBillingSessionResponse: ...
-
+    @fields_of(DisconnectBillingSessionRequest)
     def disconnect_session(
         self, request: DisconnectBillingSessionRequest | None = None, /, **fields: Any
     ) -> DisconnectBillingSessionResponse:
-        """BillingSession: disconnect session."""
+        """BillingSession: disconnect session.
+
+        Takes :class:`DisconnectBillingSessionRequest` or its fields as keywords.
+        """
         return self._call(DISCONNECT_SESSION, request, fields)
 
-    @overload
-    def get_session_info(
-        self, request: GetBillingSessionInfoRequest, /
-    ) -> GetBillingSessionInfoResponse: ...
-
-    @overload
-    def get_session_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        h323_conf_id: str,
-    ) -> GetBillingSessionInfoResponse: ...
-
+    @fields_of(GetBillingSessionInfoRequest)
     def get_session_info(
         self, request: GetBillingSessionInfoRequest | None = None, /, **fields: Any
     ) -> GetBillingSessionInfoResponse:
-        """Returns the details of a session record."""
+        """Returns the details of a session record.
+
+        Takes :class:`GetBillingSessionInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_SESSION_INFO, request, fields)
 
 
@@ -265,134 +180,57 @@ class AsyncBillingSessionService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def authorize(
-        self, request: AuthorizeBillingSessionRequest, /
-    ) -> AuthorizeBillingSessionResponse: ...
-
-    @overload
-    async def authorize(
-        self,
-        request: None = None,
-        /,
-        *,
-        account_id: str,
-        CLI: str | None | UnsetType = UNSET,
-        CLD: str,
-        i_service: int | None | UnsetType = UNSET,
-    ) -> AuthorizeBillingSessionResponse: ...
-
+    @fields_of(AuthorizeBillingSessionRequest)
     async def authorize(
         self, request: AuthorizeBillingSessionRequest | None = None, /, **fields: Any
     ) -> AuthorizeBillingSessionResponse:
-        """BillingSession: authorize."""
+        """BillingSession: authorize.
+
+        Takes :class:`AuthorizeBillingSessionRequest` or its fields as keywords.
+        """
         return await self._call(AUTHORIZE, request, fields)
 
-    @overload
-    async def start_session(
-        self, request: StartBillingSessionRequest, /
-    ) -> StartBillingSessionResponse: ...
-
-    @overload
-    async def start_session(
-        self,
-        request: None = None,
-        /,
-        *,
-        h323_conf_id: str,
-        account_id: str,
-        start_time: datetime | None | UnsetType = UNSET,
-    ) -> StartBillingSessionResponse: ...
-
+    @fields_of(StartBillingSessionRequest)
     async def start_session(
         self, request: StartBillingSessionRequest | None = None, /, **fields: Any
     ) -> StartBillingSessionResponse:
-        """BillingSession: start session."""
+        """BillingSession: start session.
+
+        Takes :class:`StartBillingSessionRequest` or its fields as keywords.
+        """
         return await self._call(START_SESSION, request, fields)
 
-    @overload
-    async def update_session(
-        self, request: UpdateBillingSessionRequest, /
-    ) -> UpdateBillingSessionResponse: ...
-
-    @overload
-    async def update_session(
-        self,
-        request: None = None,
-        /,
-        *,
-        h323_conf_id: str,
-        used_quantity: int,
-    ) -> UpdateBillingSessionResponse: ...
-
+    @fields_of(UpdateBillingSessionRequest)
     async def update_session(
         self, request: UpdateBillingSessionRequest | None = None, /, **fields: Any
     ) -> UpdateBillingSessionResponse:
-        """Updates a session record."""
+        """Updates a session record.
+
+        Takes :class:`UpdateBillingSessionRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_SESSION, request, fields)
 
-    @overload
-    async def stop_session(
-        self, request: StopBillingSessionRequest, /
-    ) -> StopBillingSessionResponse: ...
-
-    @overload
-    async def stop_session(
-        self,
-        request: None = None,
-        /,
-        *,
-        h323_conf_id: str,
-        duration: int,
-        disconnect_cause: str | None | UnsetType = UNSET,
-    ) -> StopBillingSessionResponse: ...
-
+    @fields_of(StopBillingSessionRequest)
     async def stop_session(
         self, request: StopBillingSessionRequest | None = None, /, **fields: Any
     ) -> StopBillingSessionResponse:
-        """BillingSession: stop session."""
+        """BillingSession: stop session.
+
+        Takes :class:`StopBillingSessionRequest` or its fields as keywords.
+        """
         return await self._call(STOP_SESSION, request, fields)
 
-    @overload
-    async def get_active_session_list(
-        self, request: GetBillingSessionActiveSessionListRequest, /
-    ) -> GetBillingSessionActiveSessionListResponse: ...
-
-    @overload
-    async def get_active_session_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetBillingSessionActiveSessionListResponse: ...
-
+    @fields_of(GetBillingSessionActiveSessionListRequest)
     async def get_active_session_list(
         self, request: GetBillingSessionActiveSessionListRequest | None = None, /, **fields: Any
     ) -> GetBillingSessionActiveSessionListResponse:
-        """Returns the active session records that match the search criteria."""
+        """Returns the active session records that match the search criteria.
+
+        Takes :class:`GetBillingSessionActiveSessionListRequest` or its fields as keywords.
+        """
         return await self._call(GET_ACTIVE_SESSION_LIST, request, fields)
 
-    @overload
-    def iter_active_session_list(
-        self, request: GetBillingSessionActiveSessionListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[SessionRecord]: ...
-
-    @overload
-    def iter_active_session_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[SessionRecord]: ...
-
+    @paged(GetBillingSessionActiveSessionListRequest, IterActiveSessionListKeywords)
     async def iter_active_session_list(
         self,
         request: GetBillingSessionActiveSessionListRequest | None = None,
@@ -402,46 +240,28 @@ class AsyncBillingSessionService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[SessionRecord]:
         """Every item of :meth:`get_active_session_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetBillingSessionActiveSessionListRequest` and `page_size`, or the
+        keywords of :class:`IterActiveSessionListKeywords`.
+        """
         async for item in self._pages(GET_ACTIVE_SESSION_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def disconnect_session(
-        self, request: DisconnectBillingSessionRequest, /
-    ) -> DisconnectBillingSessionResponse: ...
-
-    @overload
-    async def disconnect_session(
-        self,
-        request: None = None,
-        /,
-        *,
-        h323_conf_id: str,
-    ) -> DisconnectBillingSessionResponse: ...
-
+    @fields_of(DisconnectBillingSessionRequest)
     async def disconnect_session(
         self, request: DisconnectBillingSessionRequest | None = None, /, **fields: Any
     ) -> DisconnectBillingSessionResponse:
-        """BillingSession: disconnect session."""
+        """BillingSession: disconnect session.
+
+        Takes :class:`DisconnectBillingSessionRequest` or its fields as keywords.
+        """
         return await self._call(DISCONNECT_SESSION, request, fields)
 
-    @overload
-    async def get_session_info(
-        self, request: GetBillingSessionInfoRequest, /
-    ) -> GetBillingSessionInfoResponse: ...
-
-    @overload
-    async def get_session_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        h323_conf_id: str,
-    ) -> GetBillingSessionInfoResponse: ...
-
+    @fields_of(GetBillingSessionInfoRequest)
     async def get_session_info(
         self, request: GetBillingSessionInfoRequest | None = None, /, **fields: Any
     ) -> GetBillingSessionInfoResponse:
-        """Returns the details of a session record."""
+        """Returns the details of a session record.
+
+        Takes :class:`GetBillingSessionInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_SESSION_INFO, request, fields)

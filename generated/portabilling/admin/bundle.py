@@ -9,11 +9,11 @@ Admin interface, mr105/admin/BundleAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, overload
+from typing import Any, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.bundle import (
     ActivateBundleRequest,
     ActivateBundleResponse,
@@ -62,67 +62,43 @@ GET_BUNDLE_USAGE = Operation(
 )
 
 
+class IterBundleListKeywords(TypedDict, total=False):
+    """The keywords of `iter_bundle_list`: `page_size` and the fields of
+    :class:`GetBundleListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    name: str | None | UnsetType
+    iso_4217: str | None | UnsetType
+    offset: int | None | UnsetType
+
+
 class BundleService(ServiceBase):
     """Bundles (volume discounts sold as packages). PortaBilling mr105, Admin interface.
     Reconstruction in the published style, generated for testing.
     """
 
-    @overload
-    def get_bundle_info(self, request: GetBundleInfoRequest, /) -> GetBundleInfoResponse: ...
-
-    @overload
-    def get_bundle_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_bundle: int | None | UnsetType = UNSET,
-    ) -> GetBundleInfoResponse: ...
-
+    @fields_of(GetBundleInfoRequest)
     def get_bundle_info(
         self, request: GetBundleInfoRequest | None = None, /, **fields: Any
     ) -> GetBundleInfoResponse:
-        """Returns the details of a bundle record."""
+        """Returns the details of a bundle record.
+
+        Takes :class:`GetBundleInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_BUNDLE_INFO, request, fields)
 
-    @overload
-    def get_bundle_list(self, request: GetBundleListRequest, /) -> GetBundleListResponse: ...
-
-    @overload
-    def get_bundle_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str | None | UnsetType = UNSET,
-        iso_4217: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetBundleListResponse: ...
-
+    @fields_of(GetBundleListRequest)
     def get_bundle_list(
         self, request: GetBundleListRequest | None = None, /, **fields: Any
     ) -> GetBundleListResponse:
-        """Returns the bundle records that match the search criteria."""
+        """Returns the bundle records that match the search criteria.
+
+        Takes :class:`GetBundleListRequest` or its fields as keywords.
+        """
         return self._call(GET_BUNDLE_LIST, request, fields)
 
-    @overload
-    def iter_bundle_list(
-        self, request: GetBundleListRequest, /, *, page_size: int = 100
-    ) -> Iterator[BundleInfo]: ...
-
-    @overload
-    def iter_bundle_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        name: str | None | UnsetType = UNSET,
-        iso_4217: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[BundleInfo]: ...
-
+    @paged(GetBundleListRequest, IterBundleListKeywords)
     def iter_bundle_list(
         self,
         request: GetBundleListRequest | None = None,
@@ -131,100 +107,60 @@ class BundleService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[BundleInfo]:
-        """Every item of :meth:`get_bundle_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_bundle_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetBundleListRequest` and `page_size`, or the keywords of
+        :class:`IterBundleListKeywords`.
+        """
         yield from self._pages(GET_BUNDLE_LIST, request, fields, page_size)
 
-    @overload
-    def add_bundle(self, request: AddBundleRequest, /) -> AddBundleResponse: ...
-
-    @overload
-    def add_bundle(
-        self,
-        request: None = None,
-        /,
-        *,
-        bundle_info: BundleInfo,
-    ) -> AddBundleResponse: ...
-
+    @fields_of(AddBundleRequest)
     def add_bundle(
         self, request: AddBundleRequest | None = None, /, **fields: Any
     ) -> AddBundleResponse:
-        """Creates a bundle record."""
+        """Creates a bundle record.
+
+        Takes :class:`AddBundleRequest` or its fields as keywords.
+        """
         return self._call(ADD_BUNDLE, request, fields)
 
-    @overload
-    def update_bundle(self, request: UpdateBundleRequest, /) -> UpdateBundleResponse: ...
-
-    @overload
-    def update_bundle(
-        self,
-        request: None = None,
-        /,
-        *,
-        bundle_info: BundleInfo,
-    ) -> UpdateBundleResponse: ...
-
+    @fields_of(UpdateBundleRequest)
     def update_bundle(
         self, request: UpdateBundleRequest | None = None, /, **fields: Any
     ) -> UpdateBundleResponse:
-        """Updates a bundle record."""
+        """Updates a bundle record.
+
+        Takes :class:`UpdateBundleRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_BUNDLE, request, fields)
 
-    @overload
-    def delete_bundle(self, request: DeleteBundleRequest, /) -> DeleteBundleResponse: ...
-
-    @overload
-    def delete_bundle(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_bundle: int,
-    ) -> DeleteBundleResponse: ...
-
+    @fields_of(DeleteBundleRequest)
     def delete_bundle(
         self, request: DeleteBundleRequest | None = None, /, **fields: Any
     ) -> DeleteBundleResponse:
-        """Deletes a bundle record."""
+        """Deletes a bundle record.
+
+        Takes :class:`DeleteBundleRequest` or its fields as keywords.
+        """
         return self._call(DELETE_BUNDLE, request, fields)
 
-    @overload
-    def activate_bundle(self, request: ActivateBundleRequest, /) -> ActivateBundleResponse: ...
-
-    @overload
-    def activate_bundle(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_bundle: int,
-        i_account: int,
-    ) -> ActivateBundleResponse: ...
-
+    @fields_of(ActivateBundleRequest)
     def activate_bundle(
         self, request: ActivateBundleRequest | None = None, /, **fields: Any
     ) -> ActivateBundleResponse:
-        """Bundle: activate bundle."""
+        """Bundle: activate bundle.
+
+        Takes :class:`ActivateBundleRequest` or its fields as keywords.
+        """
         return self._call(ACTIVATE_BUNDLE, request, fields)
 
-    @overload
-    def get_bundle_usage(self, request: GetBundleUsageRequest, /) -> GetBundleUsageResponse: ...
-
-    @overload
-    def get_bundle_usage(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_bundle: int,
-        i_account: int,
-    ) -> GetBundleUsageResponse: ...
-
+    @fields_of(GetBundleUsageRequest)
     def get_bundle_usage(
         self, request: GetBundleUsageRequest | None = None, /, **fields: Any
     ) -> GetBundleUsageResponse:
-        """Bundle: get bundle usage."""
+        """Bundle: get bundle usage.
+
+        Takes :class:`GetBundleUsageRequest` or its fields as keywords.
+        """
         return self._call(GET_BUNDLE_USAGE, request, fields)
 
 
@@ -235,62 +171,27 @@ class AsyncBundleService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_bundle_info(self, request: GetBundleInfoRequest, /) -> GetBundleInfoResponse: ...
-
-    @overload
-    async def get_bundle_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_bundle: int | None | UnsetType = UNSET,
-    ) -> GetBundleInfoResponse: ...
-
+    @fields_of(GetBundleInfoRequest)
     async def get_bundle_info(
         self, request: GetBundleInfoRequest | None = None, /, **fields: Any
     ) -> GetBundleInfoResponse:
-        """Returns the details of a bundle record."""
+        """Returns the details of a bundle record.
+
+        Takes :class:`GetBundleInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_BUNDLE_INFO, request, fields)
 
-    @overload
-    async def get_bundle_list(self, request: GetBundleListRequest, /) -> GetBundleListResponse: ...
-
-    @overload
-    async def get_bundle_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str | None | UnsetType = UNSET,
-        iso_4217: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetBundleListResponse: ...
-
+    @fields_of(GetBundleListRequest)
     async def get_bundle_list(
         self, request: GetBundleListRequest | None = None, /, **fields: Any
     ) -> GetBundleListResponse:
-        """Returns the bundle records that match the search criteria."""
+        """Returns the bundle records that match the search criteria.
+
+        Takes :class:`GetBundleListRequest` or its fields as keywords.
+        """
         return await self._call(GET_BUNDLE_LIST, request, fields)
 
-    @overload
-    def iter_bundle_list(
-        self, request: GetBundleListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[BundleInfo]: ...
-
-    @overload
-    def iter_bundle_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        name: str | None | UnsetType = UNSET,
-        iso_4217: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[BundleInfo]: ...
-
+    @paged(GetBundleListRequest, IterBundleListKeywords)
     async def iter_bundle_list(
         self,
         request: GetBundleListRequest | None = None,
@@ -299,103 +200,59 @@ class AsyncBundleService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[BundleInfo]:
-        """Every item of :meth:`get_bundle_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_bundle_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetBundleListRequest` and `page_size`, or the keywords of
+        :class:`IterBundleListKeywords`.
+        """
         async for item in self._pages(GET_BUNDLE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_bundle(self, request: AddBundleRequest, /) -> AddBundleResponse: ...
-
-    @overload
-    async def add_bundle(
-        self,
-        request: None = None,
-        /,
-        *,
-        bundle_info: BundleInfo,
-    ) -> AddBundleResponse: ...
-
+    @fields_of(AddBundleRequest)
     async def add_bundle(
         self, request: AddBundleRequest | None = None, /, **fields: Any
     ) -> AddBundleResponse:
-        """Creates a bundle record."""
+        """Creates a bundle record.
+
+        Takes :class:`AddBundleRequest` or its fields as keywords.
+        """
         return await self._call(ADD_BUNDLE, request, fields)
 
-    @overload
-    async def update_bundle(self, request: UpdateBundleRequest, /) -> UpdateBundleResponse: ...
-
-    @overload
-    async def update_bundle(
-        self,
-        request: None = None,
-        /,
-        *,
-        bundle_info: BundleInfo,
-    ) -> UpdateBundleResponse: ...
-
+    @fields_of(UpdateBundleRequest)
     async def update_bundle(
         self, request: UpdateBundleRequest | None = None, /, **fields: Any
     ) -> UpdateBundleResponse:
-        """Updates a bundle record."""
+        """Updates a bundle record.
+
+        Takes :class:`UpdateBundleRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_BUNDLE, request, fields)
 
-    @overload
-    async def delete_bundle(self, request: DeleteBundleRequest, /) -> DeleteBundleResponse: ...
-
-    @overload
-    async def delete_bundle(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_bundle: int,
-    ) -> DeleteBundleResponse: ...
-
+    @fields_of(DeleteBundleRequest)
     async def delete_bundle(
         self, request: DeleteBundleRequest | None = None, /, **fields: Any
     ) -> DeleteBundleResponse:
-        """Deletes a bundle record."""
+        """Deletes a bundle record.
+
+        Takes :class:`DeleteBundleRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_BUNDLE, request, fields)
 
-    @overload
-    async def activate_bundle(
-        self, request: ActivateBundleRequest, /
-    ) -> ActivateBundleResponse: ...
-
-    @overload
-    async def activate_bundle(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_bundle: int,
-        i_account: int,
-    ) -> ActivateBundleResponse: ...
-
+    @fields_of(ActivateBundleRequest)
     async def activate_bundle(
         self, request: ActivateBundleRequest | None = None, /, **fields: Any
     ) -> ActivateBundleResponse:
-        """Bundle: activate bundle."""
+        """Bundle: activate bundle.
+
+        Takes :class:`ActivateBundleRequest` or its fields as keywords.
+        """
         return await self._call(ACTIVATE_BUNDLE, request, fields)
 
-    @overload
-    async def get_bundle_usage(
-        self, request: GetBundleUsageRequest, /
-    ) -> GetBundleUsageResponse: ...
-
-    @overload
-    async def get_bundle_usage(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_bundle: int,
-        i_account: int,
-    ) -> GetBundleUsageResponse: ...
-
+    @fields_of(GetBundleUsageRequest)
     async def get_bundle_usage(
         self, request: GetBundleUsageRequest | None = None, /, **fields: Any
     ) -> GetBundleUsageResponse:
-        """Bundle: get bundle usage."""
+        """Bundle: get bundle usage.
+
+        Takes :class:`GetBundleUsageRequest` or its fields as keywords.
+        """
         return await self._call(GET_BUNDLE_USAGE, request, fields)

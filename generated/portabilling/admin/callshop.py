@@ -9,11 +9,11 @@ Admin interface, mr105/admin/CallshopAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, overload
+from typing import Any, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.callshop import (
     AddCallshopBoothRequest,
     AddCallshopBoothResponse,
@@ -64,71 +64,43 @@ CLOSE_BOOTH = Operation(
 )
 
 
+class IterBoothListKeywords(TypedDict, total=False):
+    """The keywords of `iter_booth_list`: `page_size` and the fields of
+    :class:`GetCallshopBoothListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: int | None | UnsetType
+    status: str | None | UnsetType
+    offset: int | None | UnsetType
+
+
 class CallshopService(ServiceBase):
     """Callshop booths and sessions. PortaBilling mr105, Admin interface. Reconstruction in the
     published style, generated for testing.
     """
 
-    @overload
-    def get_booth_info(
-        self, request: GetCallshopBoothInfoRequest, /
-    ) -> GetCallshopBoothInfoResponse: ...
-
-    @overload
-    def get_booth_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_booth: int | None | UnsetType = UNSET,
-    ) -> GetCallshopBoothInfoResponse: ...
-
+    @fields_of(GetCallshopBoothInfoRequest)
     def get_booth_info(
         self, request: GetCallshopBoothInfoRequest | None = None, /, **fields: Any
     ) -> GetCallshopBoothInfoResponse:
-        """Returns the details of a booth record."""
+        """Returns the details of a booth record.
+
+        Takes :class:`GetCallshopBoothInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_BOOTH_INFO, request, fields)
 
-    @overload
-    def get_booth_list(
-        self, request: GetCallshopBoothListRequest, /
-    ) -> GetCallshopBoothListResponse: ...
-
-    @overload
-    def get_booth_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        status: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCallshopBoothListResponse: ...
-
+    @fields_of(GetCallshopBoothListRequest)
     def get_booth_list(
         self, request: GetCallshopBoothListRequest | None = None, /, **fields: Any
     ) -> GetCallshopBoothListResponse:
-        """Returns the booth records that match the search criteria."""
+        """Returns the booth records that match the search criteria.
+
+        Takes :class:`GetCallshopBoothListRequest` or its fields as keywords.
+        """
         return self._call(GET_BOOTH_LIST, request, fields)
 
-    @overload
-    def iter_booth_list(
-        self, request: GetCallshopBoothListRequest, /, *, page_size: int = 100
-    ) -> Iterator[BoothInfo]: ...
-
-    @overload
-    def iter_booth_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        status: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[BoothInfo]: ...
-
+    @paged(GetCallshopBoothListRequest, IterBoothListKeywords)
     def iter_booth_list(
         self,
         request: GetCallshopBoothListRequest | None = None,
@@ -137,103 +109,60 @@ class CallshopService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[BoothInfo]:
-        """Every item of :meth:`get_booth_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_booth_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetCallshopBoothListRequest` and `page_size`, or the keywords of
+        :class:`IterBoothListKeywords`.
+        """
         yield from self._pages(GET_BOOTH_LIST, request, fields, page_size)
 
-    @overload
-    def add_booth(self, request: AddCallshopBoothRequest, /) -> AddCallshopBoothResponse: ...
-
-    @overload
-    def add_booth(
-        self,
-        request: None = None,
-        /,
-        *,
-        booth_info: BoothInfo,
-    ) -> AddCallshopBoothResponse: ...
-
+    @fields_of(AddCallshopBoothRequest)
     def add_booth(
         self, request: AddCallshopBoothRequest | None = None, /, **fields: Any
     ) -> AddCallshopBoothResponse:
-        """Creates a booth record."""
+        """Creates a booth record.
+
+        Takes :class:`AddCallshopBoothRequest` or its fields as keywords.
+        """
         return self._call(ADD_BOOTH, request, fields)
 
-    @overload
-    def update_booth(
-        self, request: UpdateCallshopBoothRequest, /
-    ) -> UpdateCallshopBoothResponse: ...
-
-    @overload
-    def update_booth(
-        self,
-        request: None = None,
-        /,
-        *,
-        booth_info: BoothInfo,
-    ) -> UpdateCallshopBoothResponse: ...
-
+    @fields_of(UpdateCallshopBoothRequest)
     def update_booth(
         self, request: UpdateCallshopBoothRequest | None = None, /, **fields: Any
     ) -> UpdateCallshopBoothResponse:
-        """Updates a booth record."""
+        """Updates a booth record.
+
+        Takes :class:`UpdateCallshopBoothRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_BOOTH, request, fields)
 
-    @overload
-    def delete_booth(
-        self, request: DeleteCallshopBoothRequest, /
-    ) -> DeleteCallshopBoothResponse: ...
-
-    @overload
-    def delete_booth(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_booth: int,
-    ) -> DeleteCallshopBoothResponse: ...
-
+    @fields_of(DeleteCallshopBoothRequest)
     def delete_booth(
         self, request: DeleteCallshopBoothRequest | None = None, /, **fields: Any
     ) -> DeleteCallshopBoothResponse:
-        """Deletes a booth record."""
+        """Deletes a booth record.
+
+        Takes :class:`DeleteCallshopBoothRequest` or its fields as keywords.
+        """
         return self._call(DELETE_BOOTH, request, fields)
 
-    @overload
-    def open_booth(self, request: OpenCallshopBoothRequest, /) -> OpenCallshopBoothResponse: ...
-
-    @overload
-    def open_booth(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_booth: int,
-    ) -> OpenCallshopBoothResponse: ...
-
+    @fields_of(OpenCallshopBoothRequest)
     def open_booth(
         self, request: OpenCallshopBoothRequest | None = None, /, **fields: Any
     ) -> OpenCallshopBoothResponse:
-        """Callshop: open booth."""
+        """Callshop: open booth.
+
+        Takes :class:`OpenCallshopBoothRequest` or its fields as keywords.
+        """
         return self._call(OPEN_BOOTH, request, fields)
 
-    @overload
-    def close_booth(self, request: CloseCallshopBoothRequest, /) -> CloseCallshopBoothResponse: ...
-
-    @overload
-    def close_booth(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_booth: int,
-        payment: float | None | UnsetType = UNSET,
-    ) -> CloseCallshopBoothResponse: ...
-
+    @fields_of(CloseCallshopBoothRequest)
     def close_booth(
         self, request: CloseCallshopBoothRequest | None = None, /, **fields: Any
     ) -> CloseCallshopBoothResponse:
-        """Callshop: close booth."""
+        """Callshop: close booth.
+
+        Takes :class:`CloseCallshopBoothRequest` or its fields as keywords.
+        """
         return self._call(CLOSE_BOOTH, request, fields)
 
 
@@ -244,66 +173,27 @@ class AsyncCallshopService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_booth_info(
-        self, request: GetCallshopBoothInfoRequest, /
-    ) -> GetCallshopBoothInfoResponse: ...
-
-    @overload
-    async def get_booth_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_booth: int | None | UnsetType = UNSET,
-    ) -> GetCallshopBoothInfoResponse: ...
-
+    @fields_of(GetCallshopBoothInfoRequest)
     async def get_booth_info(
         self, request: GetCallshopBoothInfoRequest | None = None, /, **fields: Any
     ) -> GetCallshopBoothInfoResponse:
-        """Returns the details of a booth record."""
+        """Returns the details of a booth record.
+
+        Takes :class:`GetCallshopBoothInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_BOOTH_INFO, request, fields)
 
-    @overload
-    async def get_booth_list(
-        self, request: GetCallshopBoothListRequest, /
-    ) -> GetCallshopBoothListResponse: ...
-
-    @overload
-    async def get_booth_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        status: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCallshopBoothListResponse: ...
-
+    @fields_of(GetCallshopBoothListRequest)
     async def get_booth_list(
         self, request: GetCallshopBoothListRequest | None = None, /, **fields: Any
     ) -> GetCallshopBoothListResponse:
-        """Returns the booth records that match the search criteria."""
+        """Returns the booth records that match the search criteria.
+
+        Takes :class:`GetCallshopBoothListRequest` or its fields as keywords.
+        """
         return await self._call(GET_BOOTH_LIST, request, fields)
 
-    @overload
-    def iter_booth_list(
-        self, request: GetCallshopBoothListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[BoothInfo]: ...
-
-    @overload
-    def iter_booth_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        status: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[BoothInfo]: ...
-
+    @paged(GetCallshopBoothListRequest, IterBoothListKeywords)
     async def iter_booth_list(
         self,
         request: GetCallshopBoothListRequest | None = None,
@@ -312,106 +202,59 @@ class AsyncCallshopService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[BoothInfo]:
-        """Every item of :meth:`get_booth_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_booth_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetCallshopBoothListRequest` and `page_size`, or the keywords of
+        :class:`IterBoothListKeywords`.
+        """
         async for item in self._pages(GET_BOOTH_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_booth(self, request: AddCallshopBoothRequest, /) -> AddCallshopBoothResponse: ...
-
-    @overload
-    async def add_booth(
-        self,
-        request: None = None,
-        /,
-        *,
-        booth_info: BoothInfo,
-    ) -> AddCallshopBoothResponse: ...
-
+    @fields_of(AddCallshopBoothRequest)
     async def add_booth(
         self, request: AddCallshopBoothRequest | None = None, /, **fields: Any
     ) -> AddCallshopBoothResponse:
-        """Creates a booth record."""
+        """Creates a booth record.
+
+        Takes :class:`AddCallshopBoothRequest` or its fields as keywords.
+        """
         return await self._call(ADD_BOOTH, request, fields)
 
-    @overload
-    async def update_booth(
-        self, request: UpdateCallshopBoothRequest, /
-    ) -> UpdateCallshopBoothResponse: ...
-
-    @overload
-    async def update_booth(
-        self,
-        request: None = None,
-        /,
-        *,
-        booth_info: BoothInfo,
-    ) -> UpdateCallshopBoothResponse: ...
-
+    @fields_of(UpdateCallshopBoothRequest)
     async def update_booth(
         self, request: UpdateCallshopBoothRequest | None = None, /, **fields: Any
     ) -> UpdateCallshopBoothResponse:
-        """Updates a booth record."""
+        """Updates a booth record.
+
+        Takes :class:`UpdateCallshopBoothRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_BOOTH, request, fields)
 
-    @overload
-    async def delete_booth(
-        self, request: DeleteCallshopBoothRequest, /
-    ) -> DeleteCallshopBoothResponse: ...
-
-    @overload
-    async def delete_booth(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_booth: int,
-    ) -> DeleteCallshopBoothResponse: ...
-
+    @fields_of(DeleteCallshopBoothRequest)
     async def delete_booth(
         self, request: DeleteCallshopBoothRequest | None = None, /, **fields: Any
     ) -> DeleteCallshopBoothResponse:
-        """Deletes a booth record."""
+        """Deletes a booth record.
+
+        Takes :class:`DeleteCallshopBoothRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_BOOTH, request, fields)
 
-    @overload
-    async def open_booth(
-        self, request: OpenCallshopBoothRequest, /
-    ) -> OpenCallshopBoothResponse: ...
-
-    @overload
-    async def open_booth(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_booth: int,
-    ) -> OpenCallshopBoothResponse: ...
-
+    @fields_of(OpenCallshopBoothRequest)
     async def open_booth(
         self, request: OpenCallshopBoothRequest | None = None, /, **fields: Any
     ) -> OpenCallshopBoothResponse:
-        """Callshop: open booth."""
+        """Callshop: open booth.
+
+        Takes :class:`OpenCallshopBoothRequest` or its fields as keywords.
+        """
         return await self._call(OPEN_BOOTH, request, fields)
 
-    @overload
-    async def close_booth(
-        self, request: CloseCallshopBoothRequest, /
-    ) -> CloseCallshopBoothResponse: ...
-
-    @overload
-    async def close_booth(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_booth: int,
-        payment: float | None | UnsetType = UNSET,
-    ) -> CloseCallshopBoothResponse: ...
-
+    @fields_of(CloseCallshopBoothRequest)
     async def close_booth(
         self, request: CloseCallshopBoothRequest | None = None, /, **fields: Any
     ) -> CloseCallshopBoothResponse:
-        """Callshop: close booth."""
+        """Callshop: close booth.
+
+        Takes :class:`CloseCallshopBoothRequest` or its fields as keywords.
+        """
         return await self._call(CLOSE_BOOTH, request, fields)

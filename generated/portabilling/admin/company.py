@@ -9,11 +9,11 @@ Admin interface, mr105/admin/CompanyAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.company import (
     AddCompanyBankAccountRequest,
     AddCompanyBankAccountResponse,
@@ -21,7 +21,6 @@ from ..types.company import (
     AddCompanyBranchResponse,
     BankAccountInfo,
     CompanyBranchInfo,
-    CompanyInfo,
     DeleteCompanyBankAccountRequest,
     DeleteCompanyBankAccountResponse,
     DeleteCompanyBranchRequest,
@@ -100,6 +99,25 @@ UPLOAD_LOGO = Operation(
 )
 
 
+class IterBankAccountListKeywords(TypedDict, total=False):
+    """The keywords of `iter_bank_account_list`: `page_size` and the fields of
+    :class:`GetCompanyBankAccountListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    offset: int | None | UnsetType
+
+
+class IterCompanyBranchListKeywords(TypedDict, total=False):
+    """The keywords of `iter_company_branch_list`: `page_size` and the fields of
+    :class:`GetCompanyBranchListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_env: Required[int]
+    offset: int | None | UnsetType
+
+
 class CompanyService(ServiceBase):
     """Information about the service provider itself. PortaBilling mr105, Admin interface.
     Reconstruction in the published style, generated for testing.
@@ -111,62 +129,27 @@ class CompanyService(ServiceBase):
         """Returns the details of a company record."""
         return self._call(GET_COMPANY_INFO, request, {})
 
-    @overload
-    def update_company_info(
-        self, request: UpdateCompanyInfoRequest, /
-    ) -> UpdateCompanyInfoResponse: ...
-
-    @overload
-    def update_company_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        company_info: CompanyInfo,
-    ) -> UpdateCompanyInfoResponse: ...
-
+    @fields_of(UpdateCompanyInfoRequest)
     def update_company_info(
         self, request: UpdateCompanyInfoRequest | None = None, /, **fields: Any
     ) -> UpdateCompanyInfoResponse:
-        """Updates a company info record."""
+        """Updates a company info record.
+
+        Takes :class:`UpdateCompanyInfoRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_COMPANY_INFO, request, fields)
 
-    @overload
-    def get_bank_account_list(
-        self, request: GetCompanyBankAccountListRequest, /
-    ) -> GetCompanyBankAccountListResponse: ...
-
-    @overload
-    def get_bank_account_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCompanyBankAccountListResponse: ...
-
+    @fields_of(GetCompanyBankAccountListRequest)
     def get_bank_account_list(
         self, request: GetCompanyBankAccountListRequest | None = None, /, **fields: Any
     ) -> GetCompanyBankAccountListResponse:
-        """Returns the bank account records that match the search criteria."""
+        """Returns the bank account records that match the search criteria.
+
+        Takes :class:`GetCompanyBankAccountListRequest` or its fields as keywords.
+        """
         return self._call(GET_BANK_ACCOUNT_LIST, request, fields)
 
-    @overload
-    def iter_bank_account_list(
-        self, request: GetCompanyBankAccountListRequest, /, *, page_size: int = 100
-    ) -> Iterator[BankAccountInfo]: ...
-
-    @overload
-    def iter_bank_account_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[BankAccountInfo]: ...
-
+    @paged(GetCompanyBankAccountListRequest, IterBankAccountListKeywords)
     def iter_bank_account_list(
         self,
         request: GetCompanyBankAccountListRequest | None = None,
@@ -176,107 +159,52 @@ class CompanyService(ServiceBase):
         **fields: Any,
     ) -> Iterator[BankAccountInfo]:
         """Every item of :meth:`get_bank_account_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetCompanyBankAccountListRequest` and `page_size`, or the keywords
+        of :class:`IterBankAccountListKeywords`.
+        """
         yield from self._pages(GET_BANK_ACCOUNT_LIST, request, fields, page_size)
 
-    @overload
-    def add_bank_account(
-        self, request: AddCompanyBankAccountRequest, /
-    ) -> AddCompanyBankAccountResponse: ...
-
-    @overload
-    def add_bank_account(
-        self,
-        request: None = None,
-        /,
-        *,
-        bank_account_info: BankAccountInfo,
-    ) -> AddCompanyBankAccountResponse: ...
-
+    @fields_of(AddCompanyBankAccountRequest)
     def add_bank_account(
         self, request: AddCompanyBankAccountRequest | None = None, /, **fields: Any
     ) -> AddCompanyBankAccountResponse:
-        """Creates a bank account record."""
+        """Creates a bank account record.
+
+        Takes :class:`AddCompanyBankAccountRequest` or its fields as keywords.
+        """
         return self._call(ADD_BANK_ACCOUNT, request, fields)
 
-    @overload
-    def update_bank_account(
-        self, request: UpdateCompanyBankAccountRequest, /
-    ) -> UpdateCompanyBankAccountResponse: ...
-
-    @overload
-    def update_bank_account(
-        self,
-        request: None = None,
-        /,
-        *,
-        bank_account_info: BankAccountInfo,
-    ) -> UpdateCompanyBankAccountResponse: ...
-
+    @fields_of(UpdateCompanyBankAccountRequest)
     def update_bank_account(
         self, request: UpdateCompanyBankAccountRequest | None = None, /, **fields: Any
     ) -> UpdateCompanyBankAccountResponse:
-        """Updates a bank account record."""
+        """Updates a bank account record.
+
+        Takes :class:`UpdateCompanyBankAccountRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_BANK_ACCOUNT, request, fields)
 
-    @overload
-    def delete_bank_account(
-        self, request: DeleteCompanyBankAccountRequest, /
-    ) -> DeleteCompanyBankAccountResponse: ...
-
-    @overload
-    def delete_bank_account(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_bank_account: int,
-    ) -> DeleteCompanyBankAccountResponse: ...
-
+    @fields_of(DeleteCompanyBankAccountRequest)
     def delete_bank_account(
         self, request: DeleteCompanyBankAccountRequest | None = None, /, **fields: Any
     ) -> DeleteCompanyBankAccountResponse:
-        """Deletes a bank account record."""
+        """Deletes a bank account record.
+
+        Takes :class:`DeleteCompanyBankAccountRequest` or its fields as keywords.
+        """
         return self._call(DELETE_BANK_ACCOUNT, request, fields)
 
-    @overload
-    def get_company_branch_list(
-        self, request: GetCompanyBranchListRequest, /
-    ) -> GetCompanyBranchListResponse: ...
-
-    @overload
-    def get_company_branch_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_env: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCompanyBranchListResponse: ...
-
+    @fields_of(GetCompanyBranchListRequest)
     def get_company_branch_list(
         self, request: GetCompanyBranchListRequest | None = None, /, **fields: Any
     ) -> GetCompanyBranchListResponse:
-        """Returns the company branch records that match the search criteria."""
+        """Returns the company branch records that match the search criteria.
+
+        Takes :class:`GetCompanyBranchListRequest` or its fields as keywords.
+        """
         return self._call(GET_COMPANY_BRANCH_LIST, request, fields)
 
-    @overload
-    def iter_company_branch_list(
-        self, request: GetCompanyBranchListRequest, /, *, page_size: int = 100
-    ) -> Iterator[CompanyBranchInfo]: ...
-
-    @overload
-    def iter_company_branch_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_env: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[CompanyBranchInfo]: ...
-
+    @paged(GetCompanyBranchListRequest, IterCompanyBranchListKeywords)
     def iter_company_branch_list(
         self,
         request: GetCompanyBranchListRequest | None = None,
@@ -286,87 +214,49 @@ class CompanyService(ServiceBase):
         **fields: Any,
     ) -> Iterator[CompanyBranchInfo]:
         """Every item of :meth:`get_company_branch_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetCompanyBranchListRequest` and `page_size`, or the keywords of
+        :class:`IterCompanyBranchListKeywords`.
+        """
         yield from self._pages(GET_COMPANY_BRANCH_LIST, request, fields, page_size)
 
-    @overload
-    def add_company_branch(
-        self, request: AddCompanyBranchRequest, /
-    ) -> AddCompanyBranchResponse: ...
-
-    @overload
-    def add_company_branch(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_env: int,
-        company_branch_info: CompanyBranchInfo,
-    ) -> AddCompanyBranchResponse: ...
-
+    @fields_of(AddCompanyBranchRequest)
     def add_company_branch(
         self, request: AddCompanyBranchRequest | None = None, /, **fields: Any
     ) -> AddCompanyBranchResponse:
-        """Creates a company branch record."""
+        """Creates a company branch record.
+
+        Takes :class:`AddCompanyBranchRequest` or its fields as keywords.
+        """
         return self._call(ADD_COMPANY_BRANCH, request, fields)
 
-    @overload
-    def update_company_branch(
-        self, request: UpdateCompanyBranchRequest, /
-    ) -> UpdateCompanyBranchResponse: ...
-
-    @overload
-    def update_company_branch(
-        self,
-        request: None = None,
-        /,
-        *,
-        company_branch_info: CompanyBranchInfo,
-    ) -> UpdateCompanyBranchResponse: ...
-
+    @fields_of(UpdateCompanyBranchRequest)
     def update_company_branch(
         self, request: UpdateCompanyBranchRequest | None = None, /, **fields: Any
     ) -> UpdateCompanyBranchResponse:
-        """Updates a company branch record."""
+        """Updates a company branch record.
+
+        Takes :class:`UpdateCompanyBranchRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_COMPANY_BRANCH, request, fields)
 
-    @overload
-    def delete_company_branch(
-        self, request: DeleteCompanyBranchRequest, /
-    ) -> DeleteCompanyBranchResponse: ...
-
-    @overload
-    def delete_company_branch(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_company_branch: int,
-    ) -> DeleteCompanyBranchResponse: ...
-
+    @fields_of(DeleteCompanyBranchRequest)
     def delete_company_branch(
         self, request: DeleteCompanyBranchRequest | None = None, /, **fields: Any
     ) -> DeleteCompanyBranchResponse:
-        """Deletes a company branch record."""
+        """Deletes a company branch record.
+
+        Takes :class:`DeleteCompanyBranchRequest` or its fields as keywords.
+        """
         return self._call(DELETE_COMPANY_BRANCH, request, fields)
 
-    @overload
-    def upload_logo(self, request: UploadCompanyLogoRequest, /) -> UploadCompanyLogoResponse: ...
-
-    @overload
-    def upload_logo(
-        self,
-        request: None = None,
-        /,
-        *,
-        file: bytes,
-        mime_type: str | None | UnsetType = UNSET,
-    ) -> UploadCompanyLogoResponse: ...
-
+    @fields_of(UploadCompanyLogoRequest)
     def upload_logo(
         self, request: UploadCompanyLogoRequest | None = None, /, **fields: Any
     ) -> UploadCompanyLogoResponse:
-        """Company: upload logo."""
+        """Company: upload logo.
+
+        Takes :class:`UploadCompanyLogoRequest` or its fields as keywords.
+        """
         return self._call(UPLOAD_LOGO, request, fields)
 
 
@@ -383,62 +273,27 @@ class AsyncCompanyService(AsyncServiceBase):
         """Returns the details of a company record."""
         return await self._call(GET_COMPANY_INFO, request, {})
 
-    @overload
-    async def update_company_info(
-        self, request: UpdateCompanyInfoRequest, /
-    ) -> UpdateCompanyInfoResponse: ...
-
-    @overload
-    async def update_company_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        company_info: CompanyInfo,
-    ) -> UpdateCompanyInfoResponse: ...
-
+    @fields_of(UpdateCompanyInfoRequest)
     async def update_company_info(
         self, request: UpdateCompanyInfoRequest | None = None, /, **fields: Any
     ) -> UpdateCompanyInfoResponse:
-        """Updates a company info record."""
+        """Updates a company info record.
+
+        Takes :class:`UpdateCompanyInfoRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_COMPANY_INFO, request, fields)
 
-    @overload
-    async def get_bank_account_list(
-        self, request: GetCompanyBankAccountListRequest, /
-    ) -> GetCompanyBankAccountListResponse: ...
-
-    @overload
-    async def get_bank_account_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCompanyBankAccountListResponse: ...
-
+    @fields_of(GetCompanyBankAccountListRequest)
     async def get_bank_account_list(
         self, request: GetCompanyBankAccountListRequest | None = None, /, **fields: Any
     ) -> GetCompanyBankAccountListResponse:
-        """Returns the bank account records that match the search criteria."""
+        """Returns the bank account records that match the search criteria.
+
+        Takes :class:`GetCompanyBankAccountListRequest` or its fields as keywords.
+        """
         return await self._call(GET_BANK_ACCOUNT_LIST, request, fields)
 
-    @overload
-    def iter_bank_account_list(
-        self, request: GetCompanyBankAccountListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[BankAccountInfo]: ...
-
-    @overload
-    def iter_bank_account_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[BankAccountInfo]: ...
-
+    @paged(GetCompanyBankAccountListRequest, IterBankAccountListKeywords)
     async def iter_bank_account_list(
         self,
         request: GetCompanyBankAccountListRequest | None = None,
@@ -448,108 +303,53 @@ class AsyncCompanyService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[BankAccountInfo]:
         """Every item of :meth:`get_bank_account_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetCompanyBankAccountListRequest` and `page_size`, or the keywords
+        of :class:`IterBankAccountListKeywords`.
+        """
         async for item in self._pages(GET_BANK_ACCOUNT_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_bank_account(
-        self, request: AddCompanyBankAccountRequest, /
-    ) -> AddCompanyBankAccountResponse: ...
-
-    @overload
-    async def add_bank_account(
-        self,
-        request: None = None,
-        /,
-        *,
-        bank_account_info: BankAccountInfo,
-    ) -> AddCompanyBankAccountResponse: ...
-
+    @fields_of(AddCompanyBankAccountRequest)
     async def add_bank_account(
         self, request: AddCompanyBankAccountRequest | None = None, /, **fields: Any
     ) -> AddCompanyBankAccountResponse:
-        """Creates a bank account record."""
+        """Creates a bank account record.
+
+        Takes :class:`AddCompanyBankAccountRequest` or its fields as keywords.
+        """
         return await self._call(ADD_BANK_ACCOUNT, request, fields)
 
-    @overload
-    async def update_bank_account(
-        self, request: UpdateCompanyBankAccountRequest, /
-    ) -> UpdateCompanyBankAccountResponse: ...
-
-    @overload
-    async def update_bank_account(
-        self,
-        request: None = None,
-        /,
-        *,
-        bank_account_info: BankAccountInfo,
-    ) -> UpdateCompanyBankAccountResponse: ...
-
+    @fields_of(UpdateCompanyBankAccountRequest)
     async def update_bank_account(
         self, request: UpdateCompanyBankAccountRequest | None = None, /, **fields: Any
     ) -> UpdateCompanyBankAccountResponse:
-        """Updates a bank account record."""
+        """Updates a bank account record.
+
+        Takes :class:`UpdateCompanyBankAccountRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_BANK_ACCOUNT, request, fields)
 
-    @overload
-    async def delete_bank_account(
-        self, request: DeleteCompanyBankAccountRequest, /
-    ) -> DeleteCompanyBankAccountResponse: ...
-
-    @overload
-    async def delete_bank_account(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_bank_account: int,
-    ) -> DeleteCompanyBankAccountResponse: ...
-
+    @fields_of(DeleteCompanyBankAccountRequest)
     async def delete_bank_account(
         self, request: DeleteCompanyBankAccountRequest | None = None, /, **fields: Any
     ) -> DeleteCompanyBankAccountResponse:
-        """Deletes a bank account record."""
+        """Deletes a bank account record.
+
+        Takes :class:`DeleteCompanyBankAccountRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_BANK_ACCOUNT, request, fields)
 
-    @overload
-    async def get_company_branch_list(
-        self, request: GetCompanyBranchListRequest, /
-    ) -> GetCompanyBranchListResponse: ...
-
-    @overload
-    async def get_company_branch_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_env: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCompanyBranchListResponse: ...
-
+    @fields_of(GetCompanyBranchListRequest)
     async def get_company_branch_list(
         self, request: GetCompanyBranchListRequest | None = None, /, **fields: Any
     ) -> GetCompanyBranchListResponse:
-        """Returns the company branch records that match the search criteria."""
+        """Returns the company branch records that match the search criteria.
+
+        Takes :class:`GetCompanyBranchListRequest` or its fields as keywords.
+        """
         return await self._call(GET_COMPANY_BRANCH_LIST, request, fields)
 
-    @overload
-    def iter_company_branch_list(
-        self, request: GetCompanyBranchListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[CompanyBranchInfo]: ...
-
-    @overload
-    def iter_company_branch_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_env: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[CompanyBranchInfo]: ...
-
+    @paged(GetCompanyBranchListRequest, IterCompanyBranchListKeywords)
     async def iter_company_branch_list(
         self,
         request: GetCompanyBranchListRequest | None = None,
@@ -559,88 +359,48 @@ class AsyncCompanyService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[CompanyBranchInfo]:
         """Every item of :meth:`get_company_branch_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetCompanyBranchListRequest` and `page_size`, or the keywords of
+        :class:`IterCompanyBranchListKeywords`.
+        """
         async for item in self._pages(GET_COMPANY_BRANCH_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_company_branch(
-        self, request: AddCompanyBranchRequest, /
-    ) -> AddCompanyBranchResponse: ...
-
-    @overload
-    async def add_company_branch(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_env: int,
-        company_branch_info: CompanyBranchInfo,
-    ) -> AddCompanyBranchResponse: ...
-
+    @fields_of(AddCompanyBranchRequest)
     async def add_company_branch(
         self, request: AddCompanyBranchRequest | None = None, /, **fields: Any
     ) -> AddCompanyBranchResponse:
-        """Creates a company branch record."""
+        """Creates a company branch record.
+
+        Takes :class:`AddCompanyBranchRequest` or its fields as keywords.
+        """
         return await self._call(ADD_COMPANY_BRANCH, request, fields)
 
-    @overload
-    async def update_company_branch(
-        self, request: UpdateCompanyBranchRequest, /
-    ) -> UpdateCompanyBranchResponse: ...
-
-    @overload
-    async def update_company_branch(
-        self,
-        request: None = None,
-        /,
-        *,
-        company_branch_info: CompanyBranchInfo,
-    ) -> UpdateCompanyBranchResponse: ...
-
+    @fields_of(UpdateCompanyBranchRequest)
     async def update_company_branch(
         self, request: UpdateCompanyBranchRequest | None = None, /, **fields: Any
     ) -> UpdateCompanyBranchResponse:
-        """Updates a company branch record."""
+        """Updates a company branch record.
+
+        Takes :class:`UpdateCompanyBranchRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_COMPANY_BRANCH, request, fields)
 
-    @overload
-    async def delete_company_branch(
-        self, request: DeleteCompanyBranchRequest, /
-    ) -> DeleteCompanyBranchResponse: ...
-
-    @overload
-    async def delete_company_branch(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_company_branch: int,
-    ) -> DeleteCompanyBranchResponse: ...
-
+    @fields_of(DeleteCompanyBranchRequest)
     async def delete_company_branch(
         self, request: DeleteCompanyBranchRequest | None = None, /, **fields: Any
     ) -> DeleteCompanyBranchResponse:
-        """Deletes a company branch record."""
+        """Deletes a company branch record.
+
+        Takes :class:`DeleteCompanyBranchRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_COMPANY_BRANCH, request, fields)
 
-    @overload
-    async def upload_logo(
-        self, request: UploadCompanyLogoRequest, /
-    ) -> UploadCompanyLogoResponse: ...
-
-    @overload
-    async def upload_logo(
-        self,
-        request: None = None,
-        /,
-        *,
-        file: bytes,
-        mime_type: str | None | UnsetType = UNSET,
-    ) -> UploadCompanyLogoResponse: ...
-
+    @fields_of(UploadCompanyLogoRequest)
     async def upload_logo(
         self, request: UploadCompanyLogoRequest | None = None, /, **fields: Any
     ) -> UploadCompanyLogoResponse:
-        """Company: upload logo."""
+        """Company: upload logo.
+
+        Takes :class:`UploadCompanyLogoRequest` or its fields as keywords.
+        """
         return await self._call(UPLOAD_LOGO, request, fields)

@@ -9,12 +9,11 @@ Admin interface, mr105/admin/ConferenceAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
-from ..types.common import YesNo
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.conference import (
     AddConferenceRecordingRequest,
     AddConferenceRecordingResponse,
@@ -118,69 +117,52 @@ DELETE_CONFERENCE_RECORDING = Operation(
 END_CONFERENCE = Operation(SERVICE, "end_conference", EndConferenceRequest, EndConferenceResponse)
 
 
+class IterConferenceListKeywords(TypedDict, total=False):
+    """The keywords of `iter_conference_list`: `page_size` and the fields of
+    :class:`GetConferenceListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: int | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterConferenceRecordingListKeywords(TypedDict, total=False):
+    """The keywords of `iter_conference_recording_list`: `page_size` and the fields of
+    :class:`GetConferenceRecordingListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_conf: Required[int]
+    offset: int | None | UnsetType
+
+
 class ConferenceService(ServiceBase):
     """Conferencing service. PortaBilling mr105, Admin interface. Reconstruction in the published
     style, generated for testing.
     """
 
-    @overload
-    def get_conference_info(
-        self, request: GetConferenceInfoRequest, /
-    ) -> GetConferenceInfoResponse: ...
-
-    @overload
-    def get_conference_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_conf: int | None | UnsetType = UNSET,
-    ) -> GetConferenceInfoResponse: ...
-
+    @fields_of(GetConferenceInfoRequest)
     def get_conference_info(
         self, request: GetConferenceInfoRequest | None = None, /, **fields: Any
     ) -> GetConferenceInfoResponse:
-        """Returns the details of a conference record."""
+        """Returns the details of a conference record.
+
+        Takes :class:`GetConferenceInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_CONFERENCE_INFO, request, fields)
 
-    @overload
-    def get_conference_list(
-        self, request: GetConferenceListRequest, /
-    ) -> GetConferenceListResponse: ...
-
-    @overload
-    def get_conference_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetConferenceListResponse: ...
-
+    @fields_of(GetConferenceListRequest)
     def get_conference_list(
         self, request: GetConferenceListRequest | None = None, /, **fields: Any
     ) -> GetConferenceListResponse:
-        """Returns the conference records that match the search criteria."""
+        """Returns the conference records that match the search criteria.
+
+        Takes :class:`GetConferenceListRequest` or its fields as keywords.
+        """
         return self._call(GET_CONFERENCE_LIST, request, fields)
 
-    @overload
-    def iter_conference_list(
-        self, request: GetConferenceListRequest, /, *, page_size: int = 100
-    ) -> Iterator[ConferenceInfo]: ...
-
-    @overload
-    def iter_conference_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[ConferenceInfo]: ...
-
+    @paged(GetConferenceListRequest, IterConferenceListKeywords)
     def iter_conference_list(
         self,
         request: GetConferenceListRequest | None = None,
@@ -190,168 +172,82 @@ class ConferenceService(ServiceBase):
         **fields: Any,
     ) -> Iterator[ConferenceInfo]:
         """Every item of :meth:`get_conference_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetConferenceListRequest` and `page_size`, or the keywords of
+        :class:`IterConferenceListKeywords`.
+        """
         yield from self._pages(GET_CONFERENCE_LIST, request, fields, page_size)
 
-    @overload
-    def add_conference(self, request: AddConferenceRequest, /) -> AddConferenceResponse: ...
-
-    @overload
-    def add_conference(
-        self,
-        request: None = None,
-        /,
-        *,
-        conference_info: ConferenceInfo,
-    ) -> AddConferenceResponse: ...
-
+    @fields_of(AddConferenceRequest)
     def add_conference(
         self, request: AddConferenceRequest | None = None, /, **fields: Any
     ) -> AddConferenceResponse:
-        """Creates a conference record."""
+        """Creates a conference record.
+
+        Takes :class:`AddConferenceRequest` or its fields as keywords.
+        """
         return self._call(ADD_CONFERENCE, request, fields)
 
-    @overload
-    def update_conference(
-        self, request: UpdateConferenceRequest, /
-    ) -> UpdateConferenceResponse: ...
-
-    @overload
-    def update_conference(
-        self,
-        request: None = None,
-        /,
-        *,
-        conference_info: ConferenceInfo,
-    ) -> UpdateConferenceResponse: ...
-
+    @fields_of(UpdateConferenceRequest)
     def update_conference(
         self, request: UpdateConferenceRequest | None = None, /, **fields: Any
     ) -> UpdateConferenceResponse:
-        """Updates a conference record."""
+        """Updates a conference record.
+
+        Takes :class:`UpdateConferenceRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_CONFERENCE, request, fields)
 
-    @overload
-    def delete_conference(
-        self, request: DeleteConferenceRequest, /
-    ) -> DeleteConferenceResponse: ...
-
-    @overload
-    def delete_conference(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_conf: int,
-    ) -> DeleteConferenceResponse: ...
-
+    @fields_of(DeleteConferenceRequest)
     def delete_conference(
         self, request: DeleteConferenceRequest | None = None, /, **fields: Any
     ) -> DeleteConferenceResponse:
-        """Deletes a conference record."""
+        """Deletes a conference record.
+
+        Takes :class:`DeleteConferenceRequest` or its fields as keywords.
+        """
         return self._call(DELETE_CONFERENCE, request, fields)
 
-    @overload
-    def get_participant_list(
-        self, request: GetConferenceParticipantListRequest, /
-    ) -> GetConferenceParticipantListResponse: ...
-
-    @overload
-    def get_participant_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_conf: int,
-    ) -> GetConferenceParticipantListResponse: ...
-
+    @fields_of(GetConferenceParticipantListRequest)
     def get_participant_list(
         self, request: GetConferenceParticipantListRequest | None = None, /, **fields: Any
     ) -> GetConferenceParticipantListResponse:
-        """Returns the participant records that match the search criteria."""
+        """Returns the participant records that match the search criteria.
+
+        Takes :class:`GetConferenceParticipantListRequest` or its fields as keywords.
+        """
         return self._call(GET_PARTICIPANT_LIST, request, fields)
 
-    @overload
-    def mute_participant(
-        self, request: MuteConferenceParticipantRequest, /
-    ) -> MuteConferenceParticipantResponse: ...
-
-    @overload
-    def mute_participant(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_conf: int,
-        i_participant: int,
-        mute: YesNo,
-    ) -> MuteConferenceParticipantResponse: ...
-
+    @fields_of(MuteConferenceParticipantRequest)
     def mute_participant(
         self, request: MuteConferenceParticipantRequest | None = None, /, **fields: Any
     ) -> MuteConferenceParticipantResponse:
-        """Conference: mute participant."""
+        """Conference: mute participant.
+
+        Takes :class:`MuteConferenceParticipantRequest` or its fields as keywords.
+        """
         return self._call(MUTE_PARTICIPANT, request, fields)
 
-    @overload
-    def kick_participant(
-        self, request: KickConferenceParticipantRequest, /
-    ) -> KickConferenceParticipantResponse: ...
-
-    @overload
-    def kick_participant(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_conf: int,
-        i_participant: int,
-    ) -> KickConferenceParticipantResponse: ...
-
+    @fields_of(KickConferenceParticipantRequest)
     def kick_participant(
         self, request: KickConferenceParticipantRequest | None = None, /, **fields: Any
     ) -> KickConferenceParticipantResponse:
-        """Conference: kick participant."""
+        """Conference: kick participant.
+
+        Takes :class:`KickConferenceParticipantRequest` or its fields as keywords.
+        """
         return self._call(KICK_PARTICIPANT, request, fields)
 
-    @overload
-    def get_conference_recording_list(
-        self, request: GetConferenceRecordingListRequest, /
-    ) -> GetConferenceRecordingListResponse: ...
-
-    @overload
-    def get_conference_recording_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_conf: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetConferenceRecordingListResponse: ...
-
+    @fields_of(GetConferenceRecordingListRequest)
     def get_conference_recording_list(
         self, request: GetConferenceRecordingListRequest | None = None, /, **fields: Any
     ) -> GetConferenceRecordingListResponse:
-        """Returns the conference recording records that match the search criteria."""
+        """Returns the conference recording records that match the search criteria.
+
+        Takes :class:`GetConferenceRecordingListRequest` or its fields as keywords.
+        """
         return self._call(GET_CONFERENCE_RECORDING_LIST, request, fields)
 
-    @overload
-    def iter_conference_recording_list(
-        self, request: GetConferenceRecordingListRequest, /, *, page_size: int = 100
-    ) -> Iterator[ConferenceRecordingInfo]: ...
-
-    @overload
-    def iter_conference_recording_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_conf: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[ConferenceRecordingInfo]: ...
-
+    @paged(GetConferenceRecordingListRequest, IterConferenceRecordingListKeywords)
     def iter_conference_recording_list(
         self,
         request: GetConferenceRecordingListRequest | None = None,
@@ -360,87 +256,50 @@ class ConferenceService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[ConferenceRecordingInfo]:
-        """Every item of :meth:`get_conference_recording_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_conference_recording_list` from `offset` on, fetched
+        `page_size` at a time; takes :class:`GetConferenceRecordingListRequest` and `page_size`,
+        or the keywords of :class:`IterConferenceRecordingListKeywords`.
+        """
         yield from self._pages(GET_CONFERENCE_RECORDING_LIST, request, fields, page_size)
 
-    @overload
-    def add_conference_recording(
-        self, request: AddConferenceRecordingRequest, /
-    ) -> AddConferenceRecordingResponse: ...
-
-    @overload
-    def add_conference_recording(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_conf: int,
-        conference_recording_info: ConferenceRecordingInfo,
-    ) -> AddConferenceRecordingResponse: ...
-
+    @fields_of(AddConferenceRecordingRequest)
     def add_conference_recording(
         self, request: AddConferenceRecordingRequest | None = None, /, **fields: Any
     ) -> AddConferenceRecordingResponse:
-        """Creates a conference recording record."""
+        """Creates a conference recording record.
+
+        Takes :class:`AddConferenceRecordingRequest` or its fields as keywords.
+        """
         return self._call(ADD_CONFERENCE_RECORDING, request, fields)
 
-    @overload
-    def update_conference_recording(
-        self, request: UpdateConferenceRecordingRequest, /
-    ) -> UpdateConferenceRecordingResponse: ...
-
-    @overload
-    def update_conference_recording(
-        self,
-        request: None = None,
-        /,
-        *,
-        conference_recording_info: ConferenceRecordingInfo,
-    ) -> UpdateConferenceRecordingResponse: ...
-
+    @fields_of(UpdateConferenceRecordingRequest)
     def update_conference_recording(
         self, request: UpdateConferenceRecordingRequest | None = None, /, **fields: Any
     ) -> UpdateConferenceRecordingResponse:
-        """Updates a conference recording record."""
+        """Updates a conference recording record.
+
+        Takes :class:`UpdateConferenceRecordingRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_CONFERENCE_RECORDING, request, fields)
 
-    @overload
-    def delete_conference_recording(
-        self, request: DeleteConferenceRecordingRequest, /
-    ) -> DeleteConferenceRecordingResponse: ...
-
-    @overload
-    def delete_conference_recording(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_conference_recording: int,
-    ) -> DeleteConferenceRecordingResponse: ...
-
+    @fields_of(DeleteConferenceRecordingRequest)
     def delete_conference_recording(
         self, request: DeleteConferenceRecordingRequest | None = None, /, **fields: Any
     ) -> DeleteConferenceRecordingResponse:
-        """Deletes a conference recording record."""
+        """Deletes a conference recording record.
+
+        Takes :class:`DeleteConferenceRecordingRequest` or its fields as keywords.
+        """
         return self._call(DELETE_CONFERENCE_RECORDING, request, fields)
 
-    @overload
-    def end_conference(self, request: EndConferenceRequest, /) -> EndConferenceResponse: ...
-
-    @overload
-    def end_conference(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_conf: int,
-    ) -> EndConferenceResponse: ...
-
+    @fields_of(EndConferenceRequest)
     def end_conference(
         self, request: EndConferenceRequest | None = None, /, **fields: Any
     ) -> EndConferenceResponse:
-        """Conference: end conference."""
+        """Conference: end conference.
+
+        Takes :class:`EndConferenceRequest` or its fields as keywords.
+        """
         return self._call(END_CONFERENCE, request, fields)
 
 
@@ -451,64 +310,27 @@ class AsyncConferenceService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_conference_info(
-        self, request: GetConferenceInfoRequest, /
-    ) -> GetConferenceInfoResponse: ...
-
-    @overload
-    async def get_conference_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_conf: int | None | UnsetType = UNSET,
-    ) -> GetConferenceInfoResponse: ...
-
+    @fields_of(GetConferenceInfoRequest)
     async def get_conference_info(
         self, request: GetConferenceInfoRequest | None = None, /, **fields: Any
     ) -> GetConferenceInfoResponse:
-        """Returns the details of a conference record."""
+        """Returns the details of a conference record.
+
+        Takes :class:`GetConferenceInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_CONFERENCE_INFO, request, fields)
 
-    @overload
-    async def get_conference_list(
-        self, request: GetConferenceListRequest, /
-    ) -> GetConferenceListResponse: ...
-
-    @overload
-    async def get_conference_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetConferenceListResponse: ...
-
+    @fields_of(GetConferenceListRequest)
     async def get_conference_list(
         self, request: GetConferenceListRequest | None = None, /, **fields: Any
     ) -> GetConferenceListResponse:
-        """Returns the conference records that match the search criteria."""
+        """Returns the conference records that match the search criteria.
+
+        Takes :class:`GetConferenceListRequest` or its fields as keywords.
+        """
         return await self._call(GET_CONFERENCE_LIST, request, fields)
 
-    @overload
-    def iter_conference_list(
-        self, request: GetConferenceListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[ConferenceInfo]: ...
-
-    @overload
-    def iter_conference_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[ConferenceInfo]: ...
-
+    @paged(GetConferenceListRequest, IterConferenceListKeywords)
     async def iter_conference_list(
         self,
         request: GetConferenceListRequest | None = None,
@@ -518,169 +340,83 @@ class AsyncConferenceService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[ConferenceInfo]:
         """Every item of :meth:`get_conference_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetConferenceListRequest` and `page_size`, or the keywords of
+        :class:`IterConferenceListKeywords`.
+        """
         async for item in self._pages(GET_CONFERENCE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_conference(self, request: AddConferenceRequest, /) -> AddConferenceResponse: ...
-
-    @overload
-    async def add_conference(
-        self,
-        request: None = None,
-        /,
-        *,
-        conference_info: ConferenceInfo,
-    ) -> AddConferenceResponse: ...
-
+    @fields_of(AddConferenceRequest)
     async def add_conference(
         self, request: AddConferenceRequest | None = None, /, **fields: Any
     ) -> AddConferenceResponse:
-        """Creates a conference record."""
+        """Creates a conference record.
+
+        Takes :class:`AddConferenceRequest` or its fields as keywords.
+        """
         return await self._call(ADD_CONFERENCE, request, fields)
 
-    @overload
-    async def update_conference(
-        self, request: UpdateConferenceRequest, /
-    ) -> UpdateConferenceResponse: ...
-
-    @overload
-    async def update_conference(
-        self,
-        request: None = None,
-        /,
-        *,
-        conference_info: ConferenceInfo,
-    ) -> UpdateConferenceResponse: ...
-
+    @fields_of(UpdateConferenceRequest)
     async def update_conference(
         self, request: UpdateConferenceRequest | None = None, /, **fields: Any
     ) -> UpdateConferenceResponse:
-        """Updates a conference record."""
+        """Updates a conference record.
+
+        Takes :class:`UpdateConferenceRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_CONFERENCE, request, fields)
 
-    @overload
-    async def delete_conference(
-        self, request: DeleteConferenceRequest, /
-    ) -> DeleteConferenceResponse: ...
-
-    @overload
-    async def delete_conference(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_conf: int,
-    ) -> DeleteConferenceResponse: ...
-
+    @fields_of(DeleteConferenceRequest)
     async def delete_conference(
         self, request: DeleteConferenceRequest | None = None, /, **fields: Any
     ) -> DeleteConferenceResponse:
-        """Deletes a conference record."""
+        """Deletes a conference record.
+
+        Takes :class:`DeleteConferenceRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_CONFERENCE, request, fields)
 
-    @overload
-    async def get_participant_list(
-        self, request: GetConferenceParticipantListRequest, /
-    ) -> GetConferenceParticipantListResponse: ...
-
-    @overload
-    async def get_participant_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_conf: int,
-    ) -> GetConferenceParticipantListResponse: ...
-
+    @fields_of(GetConferenceParticipantListRequest)
     async def get_participant_list(
         self, request: GetConferenceParticipantListRequest | None = None, /, **fields: Any
     ) -> GetConferenceParticipantListResponse:
-        """Returns the participant records that match the search criteria."""
+        """Returns the participant records that match the search criteria.
+
+        Takes :class:`GetConferenceParticipantListRequest` or its fields as keywords.
+        """
         return await self._call(GET_PARTICIPANT_LIST, request, fields)
 
-    @overload
-    async def mute_participant(
-        self, request: MuteConferenceParticipantRequest, /
-    ) -> MuteConferenceParticipantResponse: ...
-
-    @overload
-    async def mute_participant(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_conf: int,
-        i_participant: int,
-        mute: YesNo,
-    ) -> MuteConferenceParticipantResponse: ...
-
+    @fields_of(MuteConferenceParticipantRequest)
     async def mute_participant(
         self, request: MuteConferenceParticipantRequest | None = None, /, **fields: Any
     ) -> MuteConferenceParticipantResponse:
-        """Conference: mute participant."""
+        """Conference: mute participant.
+
+        Takes :class:`MuteConferenceParticipantRequest` or its fields as keywords.
+        """
         return await self._call(MUTE_PARTICIPANT, request, fields)
 
-    @overload
-    async def kick_participant(
-        self, request: KickConferenceParticipantRequest, /
-    ) -> KickConferenceParticipantResponse: ...
-
-    @overload
-    async def kick_participant(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_conf: int,
-        i_participant: int,
-    ) -> KickConferenceParticipantResponse: ...
-
+    @fields_of(KickConferenceParticipantRequest)
     async def kick_participant(
         self, request: KickConferenceParticipantRequest | None = None, /, **fields: Any
     ) -> KickConferenceParticipantResponse:
-        """Conference: kick participant."""
+        """Conference: kick participant.
+
+        Takes :class:`KickConferenceParticipantRequest` or its fields as keywords.
+        """
         return await self._call(KICK_PARTICIPANT, request, fields)
 
-    @overload
-    async def get_conference_recording_list(
-        self, request: GetConferenceRecordingListRequest, /
-    ) -> GetConferenceRecordingListResponse: ...
-
-    @overload
-    async def get_conference_recording_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_conf: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetConferenceRecordingListResponse: ...
-
+    @fields_of(GetConferenceRecordingListRequest)
     async def get_conference_recording_list(
         self, request: GetConferenceRecordingListRequest | None = None, /, **fields: Any
     ) -> GetConferenceRecordingListResponse:
-        """Returns the conference recording records that match the search criteria."""
+        """Returns the conference recording records that match the search criteria.
+
+        Takes :class:`GetConferenceRecordingListRequest` or its fields as keywords.
+        """
         return await self._call(GET_CONFERENCE_RECORDING_LIST, request, fields)
 
-    @overload
-    def iter_conference_recording_list(
-        self, request: GetConferenceRecordingListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[ConferenceRecordingInfo]: ...
-
-    @overload
-    def iter_conference_recording_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_conf: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[ConferenceRecordingInfo]: ...
-
+    @paged(GetConferenceRecordingListRequest, IterConferenceRecordingListKeywords)
     async def iter_conference_recording_list(
         self,
         request: GetConferenceRecordingListRequest | None = None,
@@ -689,86 +425,49 @@ class AsyncConferenceService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[ConferenceRecordingInfo]:
-        """Every item of :meth:`get_conference_recording_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_conference_recording_list` from `offset` on, fetched
+        `page_size` at a time; takes :class:`GetConferenceRecordingListRequest` and `page_size`,
+        or the keywords of :class:`IterConferenceRecordingListKeywords`.
+        """
         async for item in self._pages(GET_CONFERENCE_RECORDING_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_conference_recording(
-        self, request: AddConferenceRecordingRequest, /
-    ) -> AddConferenceRecordingResponse: ...
-
-    @overload
-    async def add_conference_recording(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_conf: int,
-        conference_recording_info: ConferenceRecordingInfo,
-    ) -> AddConferenceRecordingResponse: ...
-
+    @fields_of(AddConferenceRecordingRequest)
     async def add_conference_recording(
         self, request: AddConferenceRecordingRequest | None = None, /, **fields: Any
     ) -> AddConferenceRecordingResponse:
-        """Creates a conference recording record."""
+        """Creates a conference recording record.
+
+        Takes :class:`AddConferenceRecordingRequest` or its fields as keywords.
+        """
         return await self._call(ADD_CONFERENCE_RECORDING, request, fields)
 
-    @overload
-    async def update_conference_recording(
-        self, request: UpdateConferenceRecordingRequest, /
-    ) -> UpdateConferenceRecordingResponse: ...
-
-    @overload
-    async def update_conference_recording(
-        self,
-        request: None = None,
-        /,
-        *,
-        conference_recording_info: ConferenceRecordingInfo,
-    ) -> UpdateConferenceRecordingResponse: ...
-
+    @fields_of(UpdateConferenceRecordingRequest)
     async def update_conference_recording(
         self, request: UpdateConferenceRecordingRequest | None = None, /, **fields: Any
     ) -> UpdateConferenceRecordingResponse:
-        """Updates a conference recording record."""
+        """Updates a conference recording record.
+
+        Takes :class:`UpdateConferenceRecordingRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_CONFERENCE_RECORDING, request, fields)
 
-    @overload
-    async def delete_conference_recording(
-        self, request: DeleteConferenceRecordingRequest, /
-    ) -> DeleteConferenceRecordingResponse: ...
-
-    @overload
-    async def delete_conference_recording(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_conference_recording: int,
-    ) -> DeleteConferenceRecordingResponse: ...
-
+    @fields_of(DeleteConferenceRecordingRequest)
     async def delete_conference_recording(
         self, request: DeleteConferenceRecordingRequest | None = None, /, **fields: Any
     ) -> DeleteConferenceRecordingResponse:
-        """Deletes a conference recording record."""
+        """Deletes a conference recording record.
+
+        Takes :class:`DeleteConferenceRecordingRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_CONFERENCE_RECORDING, request, fields)
 
-    @overload
-    async def end_conference(self, request: EndConferenceRequest, /) -> EndConferenceResponse: ...
-
-    @overload
-    async def end_conference(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_conf: int,
-    ) -> EndConferenceResponse: ...
-
+    @fields_of(EndConferenceRequest)
     async def end_conference(
         self, request: EndConferenceRequest | None = None, /, **fields: Any
     ) -> EndConferenceResponse:
-        """Conference: end conference."""
+        """Conference: end conference.
+
+        Takes :class:`EndConferenceRequest` or its fields as keywords.
+        """
         return await self._call(END_CONFERENCE, request, fields)

@@ -9,11 +9,11 @@ Admin interface, mr105/admin/ConnectionAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.connection import (
     AddConnectionAttributeRequest,
     AddConnectionAttributeResponse,
@@ -137,71 +137,63 @@ TEST_CONNECTION = Operation(
 )
 
 
+class IterConnectionListKeywords(TypedDict, total=False):
+    """The keywords of `iter_connection_list`: `page_size` and the fields of
+    :class:`GetConnectionListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_vendor: int | None | UnsetType
+    name: str | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterConnectionAttributeListKeywords(TypedDict, total=False):
+    """The keywords of `iter_connection_attribute_list`: `page_size` and the fields of
+    :class:`GetConnectionAttributeListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_connection: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterCapacityRuleListKeywords(TypedDict, total=False):
+    """The keywords of `iter_capacity_rule_list`: `page_size` and the fields of
+    :class:`GetConnectionCapacityRuleListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_connection: Required[int]
+    offset: int | None | UnsetType
+
+
 class ConnectionService(ServiceBase):
     """Vendor connections (trunks). PortaBilling mr105, Admin interface. Reconstruction in the
     published style, generated for testing.
     """
 
-    @overload
-    def get_connection_info(
-        self, request: GetConnectionInfoRequest, /
-    ) -> GetConnectionInfoResponse: ...
-
-    @overload
-    def get_connection_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_connection: int | None | UnsetType = UNSET,
-    ) -> GetConnectionInfoResponse: ...
-
+    @fields_of(GetConnectionInfoRequest)
     def get_connection_info(
         self, request: GetConnectionInfoRequest | None = None, /, **fields: Any
     ) -> GetConnectionInfoResponse:
-        """Returns the details of a connection record."""
+        """Returns the details of a connection record.
+
+        Takes :class:`GetConnectionInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_CONNECTION_INFO, request, fields)
 
-    @overload
-    def get_connection_list(
-        self, request: GetConnectionListRequest, /
-    ) -> GetConnectionListResponse: ...
-
-    @overload
-    def get_connection_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vendor: int | None | UnsetType = UNSET,
-        name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetConnectionListResponse: ...
-
+    @fields_of(GetConnectionListRequest)
     def get_connection_list(
         self, request: GetConnectionListRequest | None = None, /, **fields: Any
     ) -> GetConnectionListResponse:
-        """Returns the connection records that match the search criteria."""
+        """Returns the connection records that match the search criteria.
+
+        Takes :class:`GetConnectionListRequest` or its fields as keywords.
+        """
         return self._call(GET_CONNECTION_LIST, request, fields)
 
-    @overload
-    def iter_connection_list(
-        self, request: GetConnectionListRequest, /, *, page_size: int = 100
-    ) -> Iterator[ConnectionInfo]: ...
-
-    @overload
-    def iter_connection_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_vendor: int | None | UnsetType = UNSET,
-        name: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[ConnectionInfo]: ...
-
+    @paged(GetConnectionListRequest, IterConnectionListKeywords)
     def iter_connection_list(
         self,
         request: GetConnectionListRequest | None = None,
@@ -211,125 +203,62 @@ class ConnectionService(ServiceBase):
         **fields: Any,
     ) -> Iterator[ConnectionInfo]:
         """Every item of :meth:`get_connection_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetConnectionListRequest` and `page_size`, or the keywords of
+        :class:`IterConnectionListKeywords`.
+        """
         yield from self._pages(GET_CONNECTION_LIST, request, fields, page_size)
 
-    @overload
-    def add_connection(self, request: AddConnectionRequest, /) -> AddConnectionResponse: ...
-
-    @overload
-    def add_connection(
-        self,
-        request: None = None,
-        /,
-        *,
-        connection_info: ConnectionInfo,
-    ) -> AddConnectionResponse: ...
-
+    @fields_of(AddConnectionRequest)
     def add_connection(
         self, request: AddConnectionRequest | None = None, /, **fields: Any
     ) -> AddConnectionResponse:
-        """Creates a connection record."""
+        """Creates a connection record.
+
+        Takes :class:`AddConnectionRequest` or its fields as keywords.
+        """
         return self._call(ADD_CONNECTION, request, fields)
 
-    @overload
-    def update_connection(
-        self, request: UpdateConnectionRequest, /
-    ) -> UpdateConnectionResponse: ...
-
-    @overload
-    def update_connection(
-        self,
-        request: None = None,
-        /,
-        *,
-        connection_info: ConnectionInfo,
-    ) -> UpdateConnectionResponse: ...
-
+    @fields_of(UpdateConnectionRequest)
     def update_connection(
         self, request: UpdateConnectionRequest | None = None, /, **fields: Any
     ) -> UpdateConnectionResponse:
-        """Updates a connection record."""
+        """Updates a connection record.
+
+        Takes :class:`UpdateConnectionRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_CONNECTION, request, fields)
 
-    @overload
-    def delete_connection(
-        self, request: DeleteConnectionRequest, /
-    ) -> DeleteConnectionResponse: ...
-
-    @overload
-    def delete_connection(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_connection: int,
-    ) -> DeleteConnectionResponse: ...
-
+    @fields_of(DeleteConnectionRequest)
     def delete_connection(
         self, request: DeleteConnectionRequest | None = None, /, **fields: Any
     ) -> DeleteConnectionResponse:
-        """Deletes a connection record."""
+        """Deletes a connection record.
+
+        Takes :class:`DeleteConnectionRequest` or its fields as keywords.
+        """
         return self._call(DELETE_CONNECTION, request, fields)
 
-    @overload
-    def get_connection_utilization(
-        self, request: GetConnectionUtilizationRequest, /
-    ) -> GetConnectionUtilizationResponse: ...
-
-    @overload
-    def get_connection_utilization(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_connection: int,
-    ) -> GetConnectionUtilizationResponse: ...
-
+    @fields_of(GetConnectionUtilizationRequest)
     def get_connection_utilization(
         self, request: GetConnectionUtilizationRequest | None = None, /, **fields: Any
     ) -> GetConnectionUtilizationResponse:
-        """Connection: get connection utilization."""
+        """Connection: get connection utilization.
+
+        Takes :class:`GetConnectionUtilizationRequest` or its fields as keywords.
+        """
         return self._call(GET_CONNECTION_UTILIZATION, request, fields)
 
-    @overload
-    def get_connection_attribute_list(
-        self, request: GetConnectionAttributeListRequest, /
-    ) -> GetConnectionAttributeListResponse: ...
-
-    @overload
-    def get_connection_attribute_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_connection: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetConnectionAttributeListResponse: ...
-
+    @fields_of(GetConnectionAttributeListRequest)
     def get_connection_attribute_list(
         self, request: GetConnectionAttributeListRequest | None = None, /, **fields: Any
     ) -> GetConnectionAttributeListResponse:
-        """Returns the connection attribute records that match the search criteria."""
+        """Returns the connection attribute records that match the search criteria.
+
+        Takes :class:`GetConnectionAttributeListRequest` or its fields as keywords.
+        """
         return self._call(GET_CONNECTION_ATTRIBUTE_LIST, request, fields)
 
-    @overload
-    def iter_connection_attribute_list(
-        self, request: GetConnectionAttributeListRequest, /, *, page_size: int = 100
-    ) -> Iterator[ConnectionAttributeInfo]: ...
-
-    @overload
-    def iter_connection_attribute_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_connection: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[ConnectionAttributeInfo]: ...
-
+    @paged(GetConnectionAttributeListRequest, IterConnectionAttributeListKeywords)
     def iter_connection_attribute_list(
         self,
         request: GetConnectionAttributeListRequest | None = None,
@@ -338,109 +267,53 @@ class ConnectionService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[ConnectionAttributeInfo]:
-        """Every item of :meth:`get_connection_attribute_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_connection_attribute_list` from `offset` on, fetched
+        `page_size` at a time; takes :class:`GetConnectionAttributeListRequest` and `page_size`,
+        or the keywords of :class:`IterConnectionAttributeListKeywords`.
+        """
         yield from self._pages(GET_CONNECTION_ATTRIBUTE_LIST, request, fields, page_size)
 
-    @overload
-    def add_connection_attribute(
-        self, request: AddConnectionAttributeRequest, /
-    ) -> AddConnectionAttributeResponse: ...
-
-    @overload
-    def add_connection_attribute(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_connection: int,
-        connection_attribute_info: ConnectionAttributeInfo,
-    ) -> AddConnectionAttributeResponse: ...
-
+    @fields_of(AddConnectionAttributeRequest)
     def add_connection_attribute(
         self, request: AddConnectionAttributeRequest | None = None, /, **fields: Any
     ) -> AddConnectionAttributeResponse:
-        """Creates a connection attribute record."""
+        """Creates a connection attribute record.
+
+        Takes :class:`AddConnectionAttributeRequest` or its fields as keywords.
+        """
         return self._call(ADD_CONNECTION_ATTRIBUTE, request, fields)
 
-    @overload
-    def update_connection_attribute(
-        self, request: UpdateConnectionAttributeRequest, /
-    ) -> UpdateConnectionAttributeResponse: ...
-
-    @overload
-    def update_connection_attribute(
-        self,
-        request: None = None,
-        /,
-        *,
-        connection_attribute_info: ConnectionAttributeInfo,
-    ) -> UpdateConnectionAttributeResponse: ...
-
+    @fields_of(UpdateConnectionAttributeRequest)
     def update_connection_attribute(
         self, request: UpdateConnectionAttributeRequest | None = None, /, **fields: Any
     ) -> UpdateConnectionAttributeResponse:
-        """Updates a connection attribute record."""
+        """Updates a connection attribute record.
+
+        Takes :class:`UpdateConnectionAttributeRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_CONNECTION_ATTRIBUTE, request, fields)
 
-    @overload
-    def delete_connection_attribute(
-        self, request: DeleteConnectionAttributeRequest, /
-    ) -> DeleteConnectionAttributeResponse: ...
-
-    @overload
-    def delete_connection_attribute(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_connection_attribute: int,
-    ) -> DeleteConnectionAttributeResponse: ...
-
+    @fields_of(DeleteConnectionAttributeRequest)
     def delete_connection_attribute(
         self, request: DeleteConnectionAttributeRequest | None = None, /, **fields: Any
     ) -> DeleteConnectionAttributeResponse:
-        """Deletes a connection attribute record."""
+        """Deletes a connection attribute record.
+
+        Takes :class:`DeleteConnectionAttributeRequest` or its fields as keywords.
+        """
         return self._call(DELETE_CONNECTION_ATTRIBUTE, request, fields)
 
-    @overload
-    def get_capacity_rule_list(
-        self, request: GetConnectionCapacityRuleListRequest, /
-    ) -> GetConnectionCapacityRuleListResponse: ...
-
-    @overload
-    def get_capacity_rule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_connection: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetConnectionCapacityRuleListResponse: ...
-
+    @fields_of(GetConnectionCapacityRuleListRequest)
     def get_capacity_rule_list(
         self, request: GetConnectionCapacityRuleListRequest | None = None, /, **fields: Any
     ) -> GetConnectionCapacityRuleListResponse:
-        """Returns the capacity rule records that match the search criteria."""
+        """Returns the capacity rule records that match the search criteria.
+
+        Takes :class:`GetConnectionCapacityRuleListRequest` or its fields as keywords.
+        """
         return self._call(GET_CAPACITY_RULE_LIST, request, fields)
 
-    @overload
-    def iter_capacity_rule_list(
-        self, request: GetConnectionCapacityRuleListRequest, /, *, page_size: int = 100
-    ) -> Iterator[CapacityRuleInfo]: ...
-
-    @overload
-    def iter_capacity_rule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_connection: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[CapacityRuleInfo]: ...
-
+    @paged(GetConnectionCapacityRuleListRequest, IterCapacityRuleListKeywords)
     def iter_capacity_rule_list(
         self,
         request: GetConnectionCapacityRuleListRequest | None = None,
@@ -450,86 +323,49 @@ class ConnectionService(ServiceBase):
         **fields: Any,
     ) -> Iterator[CapacityRuleInfo]:
         """Every item of :meth:`get_capacity_rule_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetConnectionCapacityRuleListRequest` and `page_size`, or the
+        keywords of :class:`IterCapacityRuleListKeywords`.
+        """
         yield from self._pages(GET_CAPACITY_RULE_LIST, request, fields, page_size)
 
-    @overload
-    def add_capacity_rule(
-        self, request: AddConnectionCapacityRuleRequest, /
-    ) -> AddConnectionCapacityRuleResponse: ...
-
-    @overload
-    def add_capacity_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_connection: int,
-        capacity_rule_info: CapacityRuleInfo,
-    ) -> AddConnectionCapacityRuleResponse: ...
-
+    @fields_of(AddConnectionCapacityRuleRequest)
     def add_capacity_rule(
         self, request: AddConnectionCapacityRuleRequest | None = None, /, **fields: Any
     ) -> AddConnectionCapacityRuleResponse:
-        """Creates a capacity rule record."""
+        """Creates a capacity rule record.
+
+        Takes :class:`AddConnectionCapacityRuleRequest` or its fields as keywords.
+        """
         return self._call(ADD_CAPACITY_RULE, request, fields)
 
-    @overload
-    def update_capacity_rule(
-        self, request: UpdateConnectionCapacityRuleRequest, /
-    ) -> UpdateConnectionCapacityRuleResponse: ...
-
-    @overload
-    def update_capacity_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        capacity_rule_info: CapacityRuleInfo,
-    ) -> UpdateConnectionCapacityRuleResponse: ...
-
+    @fields_of(UpdateConnectionCapacityRuleRequest)
     def update_capacity_rule(
         self, request: UpdateConnectionCapacityRuleRequest | None = None, /, **fields: Any
     ) -> UpdateConnectionCapacityRuleResponse:
-        """Updates a capacity rule record."""
+        """Updates a capacity rule record.
+
+        Takes :class:`UpdateConnectionCapacityRuleRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_CAPACITY_RULE, request, fields)
 
-    @overload
-    def delete_capacity_rule(
-        self, request: DeleteConnectionCapacityRuleRequest, /
-    ) -> DeleteConnectionCapacityRuleResponse: ...
-
-    @overload
-    def delete_capacity_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_capacity_rule: int,
-    ) -> DeleteConnectionCapacityRuleResponse: ...
-
+    @fields_of(DeleteConnectionCapacityRuleRequest)
     def delete_capacity_rule(
         self, request: DeleteConnectionCapacityRuleRequest | None = None, /, **fields: Any
     ) -> DeleteConnectionCapacityRuleResponse:
-        """Deletes a capacity rule record."""
+        """Deletes a capacity rule record.
+
+        Takes :class:`DeleteConnectionCapacityRuleRequest` or its fields as keywords.
+        """
         return self._call(DELETE_CAPACITY_RULE, request, fields)
 
-    @overload
-    def test_connection(self, request: TestConnectionRequest, /) -> TestConnectionResponse: ...
-
-    @overload
-    def test_connection(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_connection: int,
-    ) -> TestConnectionResponse: ...
-
+    @fields_of(TestConnectionRequest)
     def test_connection(
         self, request: TestConnectionRequest | None = None, /, **fields: Any
     ) -> TestConnectionResponse:
-        """Connection: test connection."""
+        """Connection: test connection.
+
+        Takes :class:`TestConnectionRequest` or its fields as keywords.
+        """
         return self._call(TEST_CONNECTION, request, fields)
 
 
@@ -540,66 +376,27 @@ class AsyncConnectionService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_connection_info(
-        self, request: GetConnectionInfoRequest, /
-    ) -> GetConnectionInfoResponse: ...
-
-    @overload
-    async def get_connection_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_connection: int | None | UnsetType = UNSET,
-    ) -> GetConnectionInfoResponse: ...
-
+    @fields_of(GetConnectionInfoRequest)
     async def get_connection_info(
         self, request: GetConnectionInfoRequest | None = None, /, **fields: Any
     ) -> GetConnectionInfoResponse:
-        """Returns the details of a connection record."""
+        """Returns the details of a connection record.
+
+        Takes :class:`GetConnectionInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_CONNECTION_INFO, request, fields)
 
-    @overload
-    async def get_connection_list(
-        self, request: GetConnectionListRequest, /
-    ) -> GetConnectionListResponse: ...
-
-    @overload
-    async def get_connection_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vendor: int | None | UnsetType = UNSET,
-        name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetConnectionListResponse: ...
-
+    @fields_of(GetConnectionListRequest)
     async def get_connection_list(
         self, request: GetConnectionListRequest | None = None, /, **fields: Any
     ) -> GetConnectionListResponse:
-        """Returns the connection records that match the search criteria."""
+        """Returns the connection records that match the search criteria.
+
+        Takes :class:`GetConnectionListRequest` or its fields as keywords.
+        """
         return await self._call(GET_CONNECTION_LIST, request, fields)
 
-    @overload
-    def iter_connection_list(
-        self, request: GetConnectionListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[ConnectionInfo]: ...
-
-    @overload
-    def iter_connection_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_vendor: int | None | UnsetType = UNSET,
-        name: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[ConnectionInfo]: ...
-
+    @paged(GetConnectionListRequest, IterConnectionListKeywords)
     async def iter_connection_list(
         self,
         request: GetConnectionListRequest | None = None,
@@ -609,126 +406,63 @@ class AsyncConnectionService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[ConnectionInfo]:
         """Every item of :meth:`get_connection_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetConnectionListRequest` and `page_size`, or the keywords of
+        :class:`IterConnectionListKeywords`.
+        """
         async for item in self._pages(GET_CONNECTION_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_connection(self, request: AddConnectionRequest, /) -> AddConnectionResponse: ...
-
-    @overload
-    async def add_connection(
-        self,
-        request: None = None,
-        /,
-        *,
-        connection_info: ConnectionInfo,
-    ) -> AddConnectionResponse: ...
-
+    @fields_of(AddConnectionRequest)
     async def add_connection(
         self, request: AddConnectionRequest | None = None, /, **fields: Any
     ) -> AddConnectionResponse:
-        """Creates a connection record."""
+        """Creates a connection record.
+
+        Takes :class:`AddConnectionRequest` or its fields as keywords.
+        """
         return await self._call(ADD_CONNECTION, request, fields)
 
-    @overload
-    async def update_connection(
-        self, request: UpdateConnectionRequest, /
-    ) -> UpdateConnectionResponse: ...
-
-    @overload
-    async def update_connection(
-        self,
-        request: None = None,
-        /,
-        *,
-        connection_info: ConnectionInfo,
-    ) -> UpdateConnectionResponse: ...
-
+    @fields_of(UpdateConnectionRequest)
     async def update_connection(
         self, request: UpdateConnectionRequest | None = None, /, **fields: Any
     ) -> UpdateConnectionResponse:
-        """Updates a connection record."""
+        """Updates a connection record.
+
+        Takes :class:`UpdateConnectionRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_CONNECTION, request, fields)
 
-    @overload
-    async def delete_connection(
-        self, request: DeleteConnectionRequest, /
-    ) -> DeleteConnectionResponse: ...
-
-    @overload
-    async def delete_connection(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_connection: int,
-    ) -> DeleteConnectionResponse: ...
-
+    @fields_of(DeleteConnectionRequest)
     async def delete_connection(
         self, request: DeleteConnectionRequest | None = None, /, **fields: Any
     ) -> DeleteConnectionResponse:
-        """Deletes a connection record."""
+        """Deletes a connection record.
+
+        Takes :class:`DeleteConnectionRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_CONNECTION, request, fields)
 
-    @overload
-    async def get_connection_utilization(
-        self, request: GetConnectionUtilizationRequest, /
-    ) -> GetConnectionUtilizationResponse: ...
-
-    @overload
-    async def get_connection_utilization(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_connection: int,
-    ) -> GetConnectionUtilizationResponse: ...
-
+    @fields_of(GetConnectionUtilizationRequest)
     async def get_connection_utilization(
         self, request: GetConnectionUtilizationRequest | None = None, /, **fields: Any
     ) -> GetConnectionUtilizationResponse:
-        """Connection: get connection utilization."""
+        """Connection: get connection utilization.
+
+        Takes :class:`GetConnectionUtilizationRequest` or its fields as keywords.
+        """
         return await self._call(GET_CONNECTION_UTILIZATION, request, fields)
 
-    @overload
-    async def get_connection_attribute_list(
-        self, request: GetConnectionAttributeListRequest, /
-    ) -> GetConnectionAttributeListResponse: ...
-
-    @overload
-    async def get_connection_attribute_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_connection: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetConnectionAttributeListResponse: ...
-
+    @fields_of(GetConnectionAttributeListRequest)
     async def get_connection_attribute_list(
         self, request: GetConnectionAttributeListRequest | None = None, /, **fields: Any
     ) -> GetConnectionAttributeListResponse:
-        """Returns the connection attribute records that match the search criteria."""
+        """Returns the connection attribute records that match the search criteria.
+
+        Takes :class:`GetConnectionAttributeListRequest` or its fields as keywords.
+        """
         return await self._call(GET_CONNECTION_ATTRIBUTE_LIST, request, fields)
 
-    @overload
-    def iter_connection_attribute_list(
-        self, request: GetConnectionAttributeListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[ConnectionAttributeInfo]: ...
-
-    @overload
-    def iter_connection_attribute_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_connection: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[ConnectionAttributeInfo]: ...
-
+    @paged(GetConnectionAttributeListRequest, IterConnectionAttributeListKeywords)
     async def iter_connection_attribute_list(
         self,
         request: GetConnectionAttributeListRequest | None = None,
@@ -737,110 +471,54 @@ class AsyncConnectionService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[ConnectionAttributeInfo]:
-        """Every item of :meth:`get_connection_attribute_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_connection_attribute_list` from `offset` on, fetched
+        `page_size` at a time; takes :class:`GetConnectionAttributeListRequest` and `page_size`,
+        or the keywords of :class:`IterConnectionAttributeListKeywords`.
+        """
         async for item in self._pages(GET_CONNECTION_ATTRIBUTE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_connection_attribute(
-        self, request: AddConnectionAttributeRequest, /
-    ) -> AddConnectionAttributeResponse: ...
-
-    @overload
-    async def add_connection_attribute(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_connection: int,
-        connection_attribute_info: ConnectionAttributeInfo,
-    ) -> AddConnectionAttributeResponse: ...
-
+    @fields_of(AddConnectionAttributeRequest)
     async def add_connection_attribute(
         self, request: AddConnectionAttributeRequest | None = None, /, **fields: Any
     ) -> AddConnectionAttributeResponse:
-        """Creates a connection attribute record."""
+        """Creates a connection attribute record.
+
+        Takes :class:`AddConnectionAttributeRequest` or its fields as keywords.
+        """
         return await self._call(ADD_CONNECTION_ATTRIBUTE, request, fields)
 
-    @overload
-    async def update_connection_attribute(
-        self, request: UpdateConnectionAttributeRequest, /
-    ) -> UpdateConnectionAttributeResponse: ...
-
-    @overload
-    async def update_connection_attribute(
-        self,
-        request: None = None,
-        /,
-        *,
-        connection_attribute_info: ConnectionAttributeInfo,
-    ) -> UpdateConnectionAttributeResponse: ...
-
+    @fields_of(UpdateConnectionAttributeRequest)
     async def update_connection_attribute(
         self, request: UpdateConnectionAttributeRequest | None = None, /, **fields: Any
     ) -> UpdateConnectionAttributeResponse:
-        """Updates a connection attribute record."""
+        """Updates a connection attribute record.
+
+        Takes :class:`UpdateConnectionAttributeRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_CONNECTION_ATTRIBUTE, request, fields)
 
-    @overload
-    async def delete_connection_attribute(
-        self, request: DeleteConnectionAttributeRequest, /
-    ) -> DeleteConnectionAttributeResponse: ...
-
-    @overload
-    async def delete_connection_attribute(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_connection_attribute: int,
-    ) -> DeleteConnectionAttributeResponse: ...
-
+    @fields_of(DeleteConnectionAttributeRequest)
     async def delete_connection_attribute(
         self, request: DeleteConnectionAttributeRequest | None = None, /, **fields: Any
     ) -> DeleteConnectionAttributeResponse:
-        """Deletes a connection attribute record."""
+        """Deletes a connection attribute record.
+
+        Takes :class:`DeleteConnectionAttributeRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_CONNECTION_ATTRIBUTE, request, fields)
 
-    @overload
-    async def get_capacity_rule_list(
-        self, request: GetConnectionCapacityRuleListRequest, /
-    ) -> GetConnectionCapacityRuleListResponse: ...
-
-    @overload
-    async def get_capacity_rule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_connection: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetConnectionCapacityRuleListResponse: ...
-
+    @fields_of(GetConnectionCapacityRuleListRequest)
     async def get_capacity_rule_list(
         self, request: GetConnectionCapacityRuleListRequest | None = None, /, **fields: Any
     ) -> GetConnectionCapacityRuleListResponse:
-        """Returns the capacity rule records that match the search criteria."""
+        """Returns the capacity rule records that match the search criteria.
+
+        Takes :class:`GetConnectionCapacityRuleListRequest` or its fields as keywords.
+        """
         return await self._call(GET_CAPACITY_RULE_LIST, request, fields)
 
-    @overload
-    def iter_capacity_rule_list(
-        self, request: GetConnectionCapacityRuleListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[CapacityRuleInfo]: ...
-
-    @overload
-    def iter_capacity_rule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_connection: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[CapacityRuleInfo]: ...
-
+    @paged(GetConnectionCapacityRuleListRequest, IterCapacityRuleListKeywords)
     async def iter_capacity_rule_list(
         self,
         request: GetConnectionCapacityRuleListRequest | None = None,
@@ -850,87 +528,48 @@ class AsyncConnectionService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[CapacityRuleInfo]:
         """Every item of :meth:`get_capacity_rule_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetConnectionCapacityRuleListRequest` and `page_size`, or the
+        keywords of :class:`IterCapacityRuleListKeywords`.
+        """
         async for item in self._pages(GET_CAPACITY_RULE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_capacity_rule(
-        self, request: AddConnectionCapacityRuleRequest, /
-    ) -> AddConnectionCapacityRuleResponse: ...
-
-    @overload
-    async def add_capacity_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_connection: int,
-        capacity_rule_info: CapacityRuleInfo,
-    ) -> AddConnectionCapacityRuleResponse: ...
-
+    @fields_of(AddConnectionCapacityRuleRequest)
     async def add_capacity_rule(
         self, request: AddConnectionCapacityRuleRequest | None = None, /, **fields: Any
     ) -> AddConnectionCapacityRuleResponse:
-        """Creates a capacity rule record."""
+        """Creates a capacity rule record.
+
+        Takes :class:`AddConnectionCapacityRuleRequest` or its fields as keywords.
+        """
         return await self._call(ADD_CAPACITY_RULE, request, fields)
 
-    @overload
-    async def update_capacity_rule(
-        self, request: UpdateConnectionCapacityRuleRequest, /
-    ) -> UpdateConnectionCapacityRuleResponse: ...
-
-    @overload
-    async def update_capacity_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        capacity_rule_info: CapacityRuleInfo,
-    ) -> UpdateConnectionCapacityRuleResponse: ...
-
+    @fields_of(UpdateConnectionCapacityRuleRequest)
     async def update_capacity_rule(
         self, request: UpdateConnectionCapacityRuleRequest | None = None, /, **fields: Any
     ) -> UpdateConnectionCapacityRuleResponse:
-        """Updates a capacity rule record."""
+        """Updates a capacity rule record.
+
+        Takes :class:`UpdateConnectionCapacityRuleRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_CAPACITY_RULE, request, fields)
 
-    @overload
-    async def delete_capacity_rule(
-        self, request: DeleteConnectionCapacityRuleRequest, /
-    ) -> DeleteConnectionCapacityRuleResponse: ...
-
-    @overload
-    async def delete_capacity_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_capacity_rule: int,
-    ) -> DeleteConnectionCapacityRuleResponse: ...
-
+    @fields_of(DeleteConnectionCapacityRuleRequest)
     async def delete_capacity_rule(
         self, request: DeleteConnectionCapacityRuleRequest | None = None, /, **fields: Any
     ) -> DeleteConnectionCapacityRuleResponse:
-        """Deletes a capacity rule record."""
+        """Deletes a capacity rule record.
+
+        Takes :class:`DeleteConnectionCapacityRuleRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_CAPACITY_RULE, request, fields)
 
-    @overload
-    async def test_connection(
-        self, request: TestConnectionRequest, /
-    ) -> TestConnectionResponse: ...
-
-    @overload
-    async def test_connection(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_connection: int,
-    ) -> TestConnectionResponse: ...
-
+    @fields_of(TestConnectionRequest)
     async def test_connection(
         self, request: TestConnectionRequest | None = None, /, **fields: Any
     ) -> TestConnectionResponse:
-        """Connection: test connection."""
+        """Connection: test connection.
+
+        Takes :class:`TestConnectionRequest` or its fields as keywords.
+        """
         return await self._call(TEST_CONNECTION, request, fields)

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
-from decimal import Decimal
-from typing import Any, overload
+from typing import Any, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.currency import (
     AddCurrencyExchangeRateRequest,
     AddCurrencyExchangeRateResponse,
@@ -81,6 +80,17 @@ GET_BASE_CURRENCY = Operation(
 )
 
 
+class IterExchangeRateListKeywords(TypedDict, total=False):
+    """The keywords of `iter_exchange_rate_list`: `page_size` and the fields of
+    :class:`GetCurrencyExchangeRateListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    iso_4217: str | None | UnsetType
+    from_date: datetime | None | UnsetType
+    offset: int | None | UnsetType
+
+
 class CurrencyService(ServiceBase):
     """Currencies and exchange rates. PortaBilling mr105, Admin interface. Reconstruction in the
     published style, generated for testing.
@@ -92,64 +102,27 @@ class CurrencyService(ServiceBase):
         """Returns all supported currencies."""
         return self._call(GET_CURRENCY_LIST, request, {})
 
-    @overload
-    def get_currency_info(self, request: GetCurrencyInfoRequest, /) -> GetCurrencyInfoResponse: ...
-
-    @overload
-    def get_currency_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        iso_4217: str,
-    ) -> GetCurrencyInfoResponse: ...
-
+    @fields_of(GetCurrencyInfoRequest)
     def get_currency_info(
         self, request: GetCurrencyInfoRequest | None = None, /, **fields: Any
     ) -> GetCurrencyInfoResponse:
-        """Returns the details of a currency record."""
+        """Returns the details of a currency record.
+
+        Takes :class:`GetCurrencyInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_CURRENCY_INFO, request, fields)
 
-    @overload
-    def get_exchange_rate_list(
-        self, request: GetCurrencyExchangeRateListRequest, /
-    ) -> GetCurrencyExchangeRateListResponse: ...
-
-    @overload
-    def get_exchange_rate_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        iso_4217: str | None | UnsetType = UNSET,
-        from_date: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCurrencyExchangeRateListResponse: ...
-
+    @fields_of(GetCurrencyExchangeRateListRequest)
     def get_exchange_rate_list(
         self, request: GetCurrencyExchangeRateListRequest | None = None, /, **fields: Any
     ) -> GetCurrencyExchangeRateListResponse:
-        """Returns the exchange rate records that match the search criteria."""
+        """Returns the exchange rate records that match the search criteria.
+
+        Takes :class:`GetCurrencyExchangeRateListRequest` or its fields as keywords.
+        """
         return self._call(GET_EXCHANGE_RATE_LIST, request, fields)
 
-    @overload
-    def iter_exchange_rate_list(
-        self, request: GetCurrencyExchangeRateListRequest, /, *, page_size: int = 100
-    ) -> Iterator[ExchangeRateInfo]: ...
-
-    @overload
-    def iter_exchange_rate_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        iso_4217: str | None | UnsetType = UNSET,
-        from_date: datetime | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[ExchangeRateInfo]: ...
-
+    @paged(GetCurrencyExchangeRateListRequest, IterExchangeRateListKeywords)
     def iter_exchange_rate_list(
         self,
         request: GetCurrencyExchangeRateListRequest | None = None,
@@ -159,90 +132,49 @@ class CurrencyService(ServiceBase):
         **fields: Any,
     ) -> Iterator[ExchangeRateInfo]:
         """Every item of :meth:`get_exchange_rate_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetCurrencyExchangeRateListRequest` and `page_size`, or the keywords
+        of :class:`IterExchangeRateListKeywords`.
+        """
         yield from self._pages(GET_EXCHANGE_RATE_LIST, request, fields, page_size)
 
-    @overload
-    def add_exchange_rate(
-        self, request: AddCurrencyExchangeRateRequest, /
-    ) -> AddCurrencyExchangeRateResponse: ...
-
-    @overload
-    def add_exchange_rate(
-        self,
-        request: None = None,
-        /,
-        *,
-        exchange_rate_info: ExchangeRateInfo,
-    ) -> AddCurrencyExchangeRateResponse: ...
-
+    @fields_of(AddCurrencyExchangeRateRequest)
     def add_exchange_rate(
         self, request: AddCurrencyExchangeRateRequest | None = None, /, **fields: Any
     ) -> AddCurrencyExchangeRateResponse:
-        """Creates a exchange rate record."""
+        """Creates a exchange rate record.
+
+        Takes :class:`AddCurrencyExchangeRateRequest` or its fields as keywords.
+        """
         return self._call(ADD_EXCHANGE_RATE, request, fields)
 
-    @overload
-    def update_exchange_rate(
-        self, request: UpdateCurrencyExchangeRateRequest, /
-    ) -> UpdateCurrencyExchangeRateResponse: ...
-
-    @overload
-    def update_exchange_rate(
-        self,
-        request: None = None,
-        /,
-        *,
-        exchange_rate_info: ExchangeRateInfo,
-    ) -> UpdateCurrencyExchangeRateResponse: ...
-
+    @fields_of(UpdateCurrencyExchangeRateRequest)
     def update_exchange_rate(
         self, request: UpdateCurrencyExchangeRateRequest | None = None, /, **fields: Any
     ) -> UpdateCurrencyExchangeRateResponse:
-        """Updates a exchange rate record."""
+        """Updates a exchange rate record.
+
+        Takes :class:`UpdateCurrencyExchangeRateRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_EXCHANGE_RATE, request, fields)
 
-    @overload
-    def delete_exchange_rate(
-        self, request: DeleteCurrencyExchangeRateRequest, /
-    ) -> DeleteCurrencyExchangeRateResponse: ...
-
-    @overload
-    def delete_exchange_rate(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_exchange_rate: int,
-    ) -> DeleteCurrencyExchangeRateResponse: ...
-
+    @fields_of(DeleteCurrencyExchangeRateRequest)
     def delete_exchange_rate(
         self, request: DeleteCurrencyExchangeRateRequest | None = None, /, **fields: Any
     ) -> DeleteCurrencyExchangeRateResponse:
-        """Deletes a exchange rate record."""
+        """Deletes a exchange rate record.
+
+        Takes :class:`DeleteCurrencyExchangeRateRequest` or its fields as keywords.
+        """
         return self._call(DELETE_EXCHANGE_RATE, request, fields)
 
-    @overload
-    def convert_amount(
-        self, request: ConvertCurrencyAmountRequest, /
-    ) -> ConvertCurrencyAmountResponse: ...
-
-    @overload
-    def convert_amount(
-        self,
-        request: None = None,
-        /,
-        *,
-        amount: Decimal,
-        from_: str,
-        to: str,
-        date_: datetime | None | UnsetType = UNSET,
-    ) -> ConvertCurrencyAmountResponse: ...
-
+    @fields_of(ConvertCurrencyAmountRequest)
     def convert_amount(
         self, request: ConvertCurrencyAmountRequest | None = None, /, **fields: Any
     ) -> ConvertCurrencyAmountResponse:
-        """Currency: convert amount."""
+        """Currency: convert amount.
+
+        Takes :class:`ConvertCurrencyAmountRequest` or its fields as keywords.
+        """
         return self._call(CONVERT_AMOUNT, request, fields)
 
     def get_base_currency(
@@ -265,66 +197,27 @@ class AsyncCurrencyService(AsyncServiceBase):
         """Returns all supported currencies."""
         return await self._call(GET_CURRENCY_LIST, request, {})
 
-    @overload
-    async def get_currency_info(
-        self, request: GetCurrencyInfoRequest, /
-    ) -> GetCurrencyInfoResponse: ...
-
-    @overload
-    async def get_currency_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        iso_4217: str,
-    ) -> GetCurrencyInfoResponse: ...
-
+    @fields_of(GetCurrencyInfoRequest)
     async def get_currency_info(
         self, request: GetCurrencyInfoRequest | None = None, /, **fields: Any
     ) -> GetCurrencyInfoResponse:
-        """Returns the details of a currency record."""
+        """Returns the details of a currency record.
+
+        Takes :class:`GetCurrencyInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_CURRENCY_INFO, request, fields)
 
-    @overload
-    async def get_exchange_rate_list(
-        self, request: GetCurrencyExchangeRateListRequest, /
-    ) -> GetCurrencyExchangeRateListResponse: ...
-
-    @overload
-    async def get_exchange_rate_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        iso_4217: str | None | UnsetType = UNSET,
-        from_date: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCurrencyExchangeRateListResponse: ...
-
+    @fields_of(GetCurrencyExchangeRateListRequest)
     async def get_exchange_rate_list(
         self, request: GetCurrencyExchangeRateListRequest | None = None, /, **fields: Any
     ) -> GetCurrencyExchangeRateListResponse:
-        """Returns the exchange rate records that match the search criteria."""
+        """Returns the exchange rate records that match the search criteria.
+
+        Takes :class:`GetCurrencyExchangeRateListRequest` or its fields as keywords.
+        """
         return await self._call(GET_EXCHANGE_RATE_LIST, request, fields)
 
-    @overload
-    def iter_exchange_rate_list(
-        self, request: GetCurrencyExchangeRateListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[ExchangeRateInfo]: ...
-
-    @overload
-    def iter_exchange_rate_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        iso_4217: str | None | UnsetType = UNSET,
-        from_date: datetime | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[ExchangeRateInfo]: ...
-
+    @paged(GetCurrencyExchangeRateListRequest, IterExchangeRateListKeywords)
     async def iter_exchange_rate_list(
         self,
         request: GetCurrencyExchangeRateListRequest | None = None,
@@ -334,91 +227,50 @@ class AsyncCurrencyService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[ExchangeRateInfo]:
         """Every item of :meth:`get_exchange_rate_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetCurrencyExchangeRateListRequest` and `page_size`, or the keywords
+        of :class:`IterExchangeRateListKeywords`.
+        """
         async for item in self._pages(GET_EXCHANGE_RATE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_exchange_rate(
-        self, request: AddCurrencyExchangeRateRequest, /
-    ) -> AddCurrencyExchangeRateResponse: ...
-
-    @overload
-    async def add_exchange_rate(
-        self,
-        request: None = None,
-        /,
-        *,
-        exchange_rate_info: ExchangeRateInfo,
-    ) -> AddCurrencyExchangeRateResponse: ...
-
+    @fields_of(AddCurrencyExchangeRateRequest)
     async def add_exchange_rate(
         self, request: AddCurrencyExchangeRateRequest | None = None, /, **fields: Any
     ) -> AddCurrencyExchangeRateResponse:
-        """Creates a exchange rate record."""
+        """Creates a exchange rate record.
+
+        Takes :class:`AddCurrencyExchangeRateRequest` or its fields as keywords.
+        """
         return await self._call(ADD_EXCHANGE_RATE, request, fields)
 
-    @overload
-    async def update_exchange_rate(
-        self, request: UpdateCurrencyExchangeRateRequest, /
-    ) -> UpdateCurrencyExchangeRateResponse: ...
-
-    @overload
-    async def update_exchange_rate(
-        self,
-        request: None = None,
-        /,
-        *,
-        exchange_rate_info: ExchangeRateInfo,
-    ) -> UpdateCurrencyExchangeRateResponse: ...
-
+    @fields_of(UpdateCurrencyExchangeRateRequest)
     async def update_exchange_rate(
         self, request: UpdateCurrencyExchangeRateRequest | None = None, /, **fields: Any
     ) -> UpdateCurrencyExchangeRateResponse:
-        """Updates a exchange rate record."""
+        """Updates a exchange rate record.
+
+        Takes :class:`UpdateCurrencyExchangeRateRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_EXCHANGE_RATE, request, fields)
 
-    @overload
-    async def delete_exchange_rate(
-        self, request: DeleteCurrencyExchangeRateRequest, /
-    ) -> DeleteCurrencyExchangeRateResponse: ...
-
-    @overload
-    async def delete_exchange_rate(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_exchange_rate: int,
-    ) -> DeleteCurrencyExchangeRateResponse: ...
-
+    @fields_of(DeleteCurrencyExchangeRateRequest)
     async def delete_exchange_rate(
         self, request: DeleteCurrencyExchangeRateRequest | None = None, /, **fields: Any
     ) -> DeleteCurrencyExchangeRateResponse:
-        """Deletes a exchange rate record."""
+        """Deletes a exchange rate record.
+
+        Takes :class:`DeleteCurrencyExchangeRateRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_EXCHANGE_RATE, request, fields)
 
-    @overload
-    async def convert_amount(
-        self, request: ConvertCurrencyAmountRequest, /
-    ) -> ConvertCurrencyAmountResponse: ...
-
-    @overload
-    async def convert_amount(
-        self,
-        request: None = None,
-        /,
-        *,
-        amount: Decimal,
-        from_: str,
-        to: str,
-        date_: datetime | None | UnsetType = UNSET,
-    ) -> ConvertCurrencyAmountResponse: ...
-
+    @fields_of(ConvertCurrencyAmountRequest)
     async def convert_amount(
         self, request: ConvertCurrencyAmountRequest | None = None, /, **fields: Any
     ) -> ConvertCurrencyAmountResponse:
-        """Currency: convert amount."""
+        """Currency: convert amount.
+
+        Takes :class:`ConvertCurrencyAmountRequest` or its fields as keywords.
+        """
         return await self._call(CONVERT_AMOUNT, request, fields)
 
     async def get_base_currency(

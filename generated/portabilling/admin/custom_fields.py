@@ -9,11 +9,11 @@ Admin interface, mr105/admin/CustomFieldsAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.custom_fields import (
     AddCustomFieldsCustomFieldGroupRequest,
     AddCustomFieldsCustomFieldGroupResponse,
@@ -109,69 +109,52 @@ DELETE_CUSTOM_FIELD_GROUP = Operation(
 )
 
 
+class IterCustomFieldListKeywords(TypedDict, total=False):
+    """The keywords of `iter_custom_field_list`: `page_size` and the fields of
+    :class:`GetCustomFieldsCustomFieldListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    object_: str | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterCustomFieldGroupListKeywords(TypedDict, total=False):
+    """The keywords of `iter_custom_field_group_list`: `page_size` and the fields of
+    :class:`GetCustomFieldsCustomFieldGroupListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_env: Required[int]
+    offset: int | None | UnsetType
+
+
 class CustomFieldsService(ServiceBase):
     """Definitions of custom fields. PortaBilling mr105, Admin interface. Reconstruction in the
     published style, generated for testing.
     """
 
-    @overload
-    def get_custom_field_info(
-        self, request: GetCustomFieldsCustomFieldInfoRequest, /
-    ) -> GetCustomFieldsCustomFieldInfoResponse: ...
-
-    @overload
-    def get_custom_field_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_custom_field: int | None | UnsetType = UNSET,
-    ) -> GetCustomFieldsCustomFieldInfoResponse: ...
-
+    @fields_of(GetCustomFieldsCustomFieldInfoRequest)
     def get_custom_field_info(
         self, request: GetCustomFieldsCustomFieldInfoRequest | None = None, /, **fields: Any
     ) -> GetCustomFieldsCustomFieldInfoResponse:
-        """Returns the details of a custom field record."""
+        """Returns the details of a custom field record.
+
+        Takes :class:`GetCustomFieldsCustomFieldInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_CUSTOM_FIELD_INFO, request, fields)
 
-    @overload
-    def get_custom_field_list(
-        self, request: GetCustomFieldsCustomFieldListRequest, /
-    ) -> GetCustomFieldsCustomFieldListResponse: ...
-
-    @overload
-    def get_custom_field_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        object_: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomFieldsCustomFieldListResponse: ...
-
+    @fields_of(GetCustomFieldsCustomFieldListRequest)
     def get_custom_field_list(
         self, request: GetCustomFieldsCustomFieldListRequest | None = None, /, **fields: Any
     ) -> GetCustomFieldsCustomFieldListResponse:
-        """Returns the custom field records that match the search criteria."""
+        """Returns the custom field records that match the search criteria.
+
+        Takes :class:`GetCustomFieldsCustomFieldListRequest` or its fields as keywords.
+        """
         return self._call(GET_CUSTOM_FIELD_LIST, request, fields)
 
-    @overload
-    def iter_custom_field_list(
-        self, request: GetCustomFieldsCustomFieldListRequest, /, *, page_size: int = 100
-    ) -> Iterator[CustomFieldInfo]: ...
-
-    @overload
-    def iter_custom_field_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        object_: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[CustomFieldInfo]: ...
-
+    @paged(GetCustomFieldsCustomFieldListRequest, IterCustomFieldListKeywords)
     def iter_custom_field_list(
         self,
         request: GetCustomFieldsCustomFieldListRequest | None = None,
@@ -181,128 +164,62 @@ class CustomFieldsService(ServiceBase):
         **fields: Any,
     ) -> Iterator[CustomFieldInfo]:
         """Every item of :meth:`get_custom_field_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetCustomFieldsCustomFieldListRequest` and `page_size`, or the
+        keywords of :class:`IterCustomFieldListKeywords`.
+        """
         yield from self._pages(GET_CUSTOM_FIELD_LIST, request, fields, page_size)
 
-    @overload
-    def add_custom_field(
-        self, request: AddCustomFieldsCustomFieldRequest, /
-    ) -> AddCustomFieldsCustomFieldResponse: ...
-
-    @overload
-    def add_custom_field(
-        self,
-        request: None = None,
-        /,
-        *,
-        custom_field_info: CustomFieldInfo,
-    ) -> AddCustomFieldsCustomFieldResponse: ...
-
+    @fields_of(AddCustomFieldsCustomFieldRequest)
     def add_custom_field(
         self, request: AddCustomFieldsCustomFieldRequest | None = None, /, **fields: Any
     ) -> AddCustomFieldsCustomFieldResponse:
-        """Creates a custom field record."""
+        """Creates a custom field record.
+
+        Takes :class:`AddCustomFieldsCustomFieldRequest` or its fields as keywords.
+        """
         return self._call(ADD_CUSTOM_FIELD, request, fields)
 
-    @overload
-    def update_custom_field(
-        self, request: UpdateCustomFieldsCustomFieldRequest, /
-    ) -> UpdateCustomFieldsCustomFieldResponse: ...
-
-    @overload
-    def update_custom_field(
-        self,
-        request: None = None,
-        /,
-        *,
-        custom_field_info: CustomFieldInfo,
-    ) -> UpdateCustomFieldsCustomFieldResponse: ...
-
+    @fields_of(UpdateCustomFieldsCustomFieldRequest)
     def update_custom_field(
         self, request: UpdateCustomFieldsCustomFieldRequest | None = None, /, **fields: Any
     ) -> UpdateCustomFieldsCustomFieldResponse:
-        """Updates a custom field record."""
+        """Updates a custom field record.
+
+        Takes :class:`UpdateCustomFieldsCustomFieldRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_CUSTOM_FIELD, request, fields)
 
-    @overload
-    def delete_custom_field(
-        self, request: DeleteCustomFieldsCustomFieldRequest, /
-    ) -> DeleteCustomFieldsCustomFieldResponse: ...
-
-    @overload
-    def delete_custom_field(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_custom_field: int,
-    ) -> DeleteCustomFieldsCustomFieldResponse: ...
-
+    @fields_of(DeleteCustomFieldsCustomFieldRequest)
     def delete_custom_field(
         self, request: DeleteCustomFieldsCustomFieldRequest | None = None, /, **fields: Any
     ) -> DeleteCustomFieldsCustomFieldResponse:
-        """Deletes a custom field record."""
+        """Deletes a custom field record.
+
+        Takes :class:`DeleteCustomFieldsCustomFieldRequest` or its fields as keywords.
+        """
         return self._call(DELETE_CUSTOM_FIELD, request, fields)
 
-    @overload
-    def reorder_custom_fields(
-        self, request: ReorderCustomFieldsRequest, /
-    ) -> ReorderCustomFieldsResponse: ...
-
-    @overload
-    def reorder_custom_fields(
-        self,
-        request: None = None,
-        /,
-        *,
-        object_: str,
-        order: list[int] | None | UnsetType = UNSET,
-    ) -> ReorderCustomFieldsResponse: ...
-
+    @fields_of(ReorderCustomFieldsRequest)
     def reorder_custom_fields(
         self, request: ReorderCustomFieldsRequest | None = None, /, **fields: Any
     ) -> ReorderCustomFieldsResponse:
-        """CustomFields: reorder custom fields."""
+        """CustomFields: reorder custom fields.
+
+        Takes :class:`ReorderCustomFieldsRequest` or its fields as keywords.
+        """
         return self._call(REORDER_CUSTOM_FIELDS, request, fields)
 
-    @overload
-    def get_custom_field_group_list(
-        self, request: GetCustomFieldsCustomFieldGroupListRequest, /
-    ) -> GetCustomFieldsCustomFieldGroupListResponse: ...
-
-    @overload
-    def get_custom_field_group_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_env: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomFieldsCustomFieldGroupListResponse: ...
-
+    @fields_of(GetCustomFieldsCustomFieldGroupListRequest)
     def get_custom_field_group_list(
         self, request: GetCustomFieldsCustomFieldGroupListRequest | None = None, /, **fields: Any
     ) -> GetCustomFieldsCustomFieldGroupListResponse:
-        """Returns the custom field group records that match the search criteria."""
+        """Returns the custom field group records that match the search criteria.
+
+        Takes :class:`GetCustomFieldsCustomFieldGroupListRequest` or its fields as keywords.
+        """
         return self._call(GET_CUSTOM_FIELD_GROUP_LIST, request, fields)
 
-    @overload
-    def iter_custom_field_group_list(
-        self, request: GetCustomFieldsCustomFieldGroupListRequest, /, *, page_size: int = 100
-    ) -> Iterator[CustomFieldGroupInfo]: ...
-
-    @overload
-    def iter_custom_field_group_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_env: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[CustomFieldGroupInfo]: ...
-
+    @paged(GetCustomFieldsCustomFieldGroupListRequest, IterCustomFieldGroupListKeywords)
     def iter_custom_field_group_list(
         self,
         request: GetCustomFieldsCustomFieldGroupListRequest | None = None,
@@ -311,69 +228,40 @@ class CustomFieldsService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[CustomFieldGroupInfo]:
-        """Every item of :meth:`get_custom_field_group_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_custom_field_group_list` from `offset` on, fetched `page_size`
+        at a time; takes :class:`GetCustomFieldsCustomFieldGroupListRequest` and `page_size`, or
+        the keywords of :class:`IterCustomFieldGroupListKeywords`.
+        """
         yield from self._pages(GET_CUSTOM_FIELD_GROUP_LIST, request, fields, page_size)
 
-    @overload
-    def add_custom_field_group(
-        self, request: AddCustomFieldsCustomFieldGroupRequest, /
-    ) -> AddCustomFieldsCustomFieldGroupResponse: ...
-
-    @overload
-    def add_custom_field_group(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_env: int,
-        custom_field_group_info: CustomFieldGroupInfo,
-    ) -> AddCustomFieldsCustomFieldGroupResponse: ...
-
+    @fields_of(AddCustomFieldsCustomFieldGroupRequest)
     def add_custom_field_group(
         self, request: AddCustomFieldsCustomFieldGroupRequest | None = None, /, **fields: Any
     ) -> AddCustomFieldsCustomFieldGroupResponse:
-        """Creates a custom field group record."""
+        """Creates a custom field group record.
+
+        Takes :class:`AddCustomFieldsCustomFieldGroupRequest` or its fields as keywords.
+        """
         return self._call(ADD_CUSTOM_FIELD_GROUP, request, fields)
 
-    @overload
-    def update_custom_field_group(
-        self, request: UpdateCustomFieldsCustomFieldGroupRequest, /
-    ) -> UpdateCustomFieldsCustomFieldGroupResponse: ...
-
-    @overload
-    def update_custom_field_group(
-        self,
-        request: None = None,
-        /,
-        *,
-        custom_field_group_info: CustomFieldGroupInfo,
-    ) -> UpdateCustomFieldsCustomFieldGroupResponse: ...
-
+    @fields_of(UpdateCustomFieldsCustomFieldGroupRequest)
     def update_custom_field_group(
         self, request: UpdateCustomFieldsCustomFieldGroupRequest | None = None, /, **fields: Any
     ) -> UpdateCustomFieldsCustomFieldGroupResponse:
-        """Updates a custom field group record."""
+        """Updates a custom field group record.
+
+        Takes :class:`UpdateCustomFieldsCustomFieldGroupRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_CUSTOM_FIELD_GROUP, request, fields)
 
-    @overload
-    def delete_custom_field_group(
-        self, request: DeleteCustomFieldsCustomFieldGroupRequest, /
-    ) -> DeleteCustomFieldsCustomFieldGroupResponse: ...
-
-    @overload
-    def delete_custom_field_group(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_custom_field_group: int,
-    ) -> DeleteCustomFieldsCustomFieldGroupResponse: ...
-
+    @fields_of(DeleteCustomFieldsCustomFieldGroupRequest)
     def delete_custom_field_group(
         self, request: DeleteCustomFieldsCustomFieldGroupRequest | None = None, /, **fields: Any
     ) -> DeleteCustomFieldsCustomFieldGroupResponse:
-        """Deletes a custom field group record."""
+        """Deletes a custom field group record.
+
+        Takes :class:`DeleteCustomFieldsCustomFieldGroupRequest` or its fields as keywords.
+        """
         return self._call(DELETE_CUSTOM_FIELD_GROUP, request, fields)
 
 
@@ -384,64 +272,27 @@ class AsyncCustomFieldsService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_custom_field_info(
-        self, request: GetCustomFieldsCustomFieldInfoRequest, /
-    ) -> GetCustomFieldsCustomFieldInfoResponse: ...
-
-    @overload
-    async def get_custom_field_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_custom_field: int | None | UnsetType = UNSET,
-    ) -> GetCustomFieldsCustomFieldInfoResponse: ...
-
+    @fields_of(GetCustomFieldsCustomFieldInfoRequest)
     async def get_custom_field_info(
         self, request: GetCustomFieldsCustomFieldInfoRequest | None = None, /, **fields: Any
     ) -> GetCustomFieldsCustomFieldInfoResponse:
-        """Returns the details of a custom field record."""
+        """Returns the details of a custom field record.
+
+        Takes :class:`GetCustomFieldsCustomFieldInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_CUSTOM_FIELD_INFO, request, fields)
 
-    @overload
-    async def get_custom_field_list(
-        self, request: GetCustomFieldsCustomFieldListRequest, /
-    ) -> GetCustomFieldsCustomFieldListResponse: ...
-
-    @overload
-    async def get_custom_field_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        object_: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomFieldsCustomFieldListResponse: ...
-
+    @fields_of(GetCustomFieldsCustomFieldListRequest)
     async def get_custom_field_list(
         self, request: GetCustomFieldsCustomFieldListRequest | None = None, /, **fields: Any
     ) -> GetCustomFieldsCustomFieldListResponse:
-        """Returns the custom field records that match the search criteria."""
+        """Returns the custom field records that match the search criteria.
+
+        Takes :class:`GetCustomFieldsCustomFieldListRequest` or its fields as keywords.
+        """
         return await self._call(GET_CUSTOM_FIELD_LIST, request, fields)
 
-    @overload
-    def iter_custom_field_list(
-        self, request: GetCustomFieldsCustomFieldListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[CustomFieldInfo]: ...
-
-    @overload
-    def iter_custom_field_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        object_: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[CustomFieldInfo]: ...
-
+    @paged(GetCustomFieldsCustomFieldListRequest, IterCustomFieldListKeywords)
     async def iter_custom_field_list(
         self,
         request: GetCustomFieldsCustomFieldListRequest | None = None,
@@ -451,129 +302,63 @@ class AsyncCustomFieldsService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[CustomFieldInfo]:
         """Every item of :meth:`get_custom_field_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetCustomFieldsCustomFieldListRequest` and `page_size`, or the
+        keywords of :class:`IterCustomFieldListKeywords`.
+        """
         async for item in self._pages(GET_CUSTOM_FIELD_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_custom_field(
-        self, request: AddCustomFieldsCustomFieldRequest, /
-    ) -> AddCustomFieldsCustomFieldResponse: ...
-
-    @overload
-    async def add_custom_field(
-        self,
-        request: None = None,
-        /,
-        *,
-        custom_field_info: CustomFieldInfo,
-    ) -> AddCustomFieldsCustomFieldResponse: ...
-
+    @fields_of(AddCustomFieldsCustomFieldRequest)
     async def add_custom_field(
         self, request: AddCustomFieldsCustomFieldRequest | None = None, /, **fields: Any
     ) -> AddCustomFieldsCustomFieldResponse:
-        """Creates a custom field record."""
+        """Creates a custom field record.
+
+        Takes :class:`AddCustomFieldsCustomFieldRequest` or its fields as keywords.
+        """
         return await self._call(ADD_CUSTOM_FIELD, request, fields)
 
-    @overload
-    async def update_custom_field(
-        self, request: UpdateCustomFieldsCustomFieldRequest, /
-    ) -> UpdateCustomFieldsCustomFieldResponse: ...
-
-    @overload
-    async def update_custom_field(
-        self,
-        request: None = None,
-        /,
-        *,
-        custom_field_info: CustomFieldInfo,
-    ) -> UpdateCustomFieldsCustomFieldResponse: ...
-
+    @fields_of(UpdateCustomFieldsCustomFieldRequest)
     async def update_custom_field(
         self, request: UpdateCustomFieldsCustomFieldRequest | None = None, /, **fields: Any
     ) -> UpdateCustomFieldsCustomFieldResponse:
-        """Updates a custom field record."""
+        """Updates a custom field record.
+
+        Takes :class:`UpdateCustomFieldsCustomFieldRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_CUSTOM_FIELD, request, fields)
 
-    @overload
-    async def delete_custom_field(
-        self, request: DeleteCustomFieldsCustomFieldRequest, /
-    ) -> DeleteCustomFieldsCustomFieldResponse: ...
-
-    @overload
-    async def delete_custom_field(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_custom_field: int,
-    ) -> DeleteCustomFieldsCustomFieldResponse: ...
-
+    @fields_of(DeleteCustomFieldsCustomFieldRequest)
     async def delete_custom_field(
         self, request: DeleteCustomFieldsCustomFieldRequest | None = None, /, **fields: Any
     ) -> DeleteCustomFieldsCustomFieldResponse:
-        """Deletes a custom field record."""
+        """Deletes a custom field record.
+
+        Takes :class:`DeleteCustomFieldsCustomFieldRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_CUSTOM_FIELD, request, fields)
 
-    @overload
-    async def reorder_custom_fields(
-        self, request: ReorderCustomFieldsRequest, /
-    ) -> ReorderCustomFieldsResponse: ...
-
-    @overload
-    async def reorder_custom_fields(
-        self,
-        request: None = None,
-        /,
-        *,
-        object_: str,
-        order: list[int] | None | UnsetType = UNSET,
-    ) -> ReorderCustomFieldsResponse: ...
-
+    @fields_of(ReorderCustomFieldsRequest)
     async def reorder_custom_fields(
         self, request: ReorderCustomFieldsRequest | None = None, /, **fields: Any
     ) -> ReorderCustomFieldsResponse:
-        """CustomFields: reorder custom fields."""
+        """CustomFields: reorder custom fields.
+
+        Takes :class:`ReorderCustomFieldsRequest` or its fields as keywords.
+        """
         return await self._call(REORDER_CUSTOM_FIELDS, request, fields)
 
-    @overload
-    async def get_custom_field_group_list(
-        self, request: GetCustomFieldsCustomFieldGroupListRequest, /
-    ) -> GetCustomFieldsCustomFieldGroupListResponse: ...
-
-    @overload
-    async def get_custom_field_group_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_env: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomFieldsCustomFieldGroupListResponse: ...
-
+    @fields_of(GetCustomFieldsCustomFieldGroupListRequest)
     async def get_custom_field_group_list(
         self, request: GetCustomFieldsCustomFieldGroupListRequest | None = None, /, **fields: Any
     ) -> GetCustomFieldsCustomFieldGroupListResponse:
-        """Returns the custom field group records that match the search criteria."""
+        """Returns the custom field group records that match the search criteria.
+
+        Takes :class:`GetCustomFieldsCustomFieldGroupListRequest` or its fields as keywords.
+        """
         return await self._call(GET_CUSTOM_FIELD_GROUP_LIST, request, fields)
 
-    @overload
-    def iter_custom_field_group_list(
-        self, request: GetCustomFieldsCustomFieldGroupListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[CustomFieldGroupInfo]: ...
-
-    @overload
-    def iter_custom_field_group_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_env: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[CustomFieldGroupInfo]: ...
-
+    @paged(GetCustomFieldsCustomFieldGroupListRequest, IterCustomFieldGroupListKeywords)
     async def iter_custom_field_group_list(
         self,
         request: GetCustomFieldsCustomFieldGroupListRequest | None = None,
@@ -582,68 +367,39 @@ class AsyncCustomFieldsService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[CustomFieldGroupInfo]:
-        """Every item of :meth:`get_custom_field_group_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_custom_field_group_list` from `offset` on, fetched `page_size`
+        at a time; takes :class:`GetCustomFieldsCustomFieldGroupListRequest` and `page_size`, or
+        the keywords of :class:`IterCustomFieldGroupListKeywords`.
+        """
         async for item in self._pages(GET_CUSTOM_FIELD_GROUP_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_custom_field_group(
-        self, request: AddCustomFieldsCustomFieldGroupRequest, /
-    ) -> AddCustomFieldsCustomFieldGroupResponse: ...
-
-    @overload
-    async def add_custom_field_group(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_env: int,
-        custom_field_group_info: CustomFieldGroupInfo,
-    ) -> AddCustomFieldsCustomFieldGroupResponse: ...
-
+    @fields_of(AddCustomFieldsCustomFieldGroupRequest)
     async def add_custom_field_group(
         self, request: AddCustomFieldsCustomFieldGroupRequest | None = None, /, **fields: Any
     ) -> AddCustomFieldsCustomFieldGroupResponse:
-        """Creates a custom field group record."""
+        """Creates a custom field group record.
+
+        Takes :class:`AddCustomFieldsCustomFieldGroupRequest` or its fields as keywords.
+        """
         return await self._call(ADD_CUSTOM_FIELD_GROUP, request, fields)
 
-    @overload
-    async def update_custom_field_group(
-        self, request: UpdateCustomFieldsCustomFieldGroupRequest, /
-    ) -> UpdateCustomFieldsCustomFieldGroupResponse: ...
-
-    @overload
-    async def update_custom_field_group(
-        self,
-        request: None = None,
-        /,
-        *,
-        custom_field_group_info: CustomFieldGroupInfo,
-    ) -> UpdateCustomFieldsCustomFieldGroupResponse: ...
-
+    @fields_of(UpdateCustomFieldsCustomFieldGroupRequest)
     async def update_custom_field_group(
         self, request: UpdateCustomFieldsCustomFieldGroupRequest | None = None, /, **fields: Any
     ) -> UpdateCustomFieldsCustomFieldGroupResponse:
-        """Updates a custom field group record."""
+        """Updates a custom field group record.
+
+        Takes :class:`UpdateCustomFieldsCustomFieldGroupRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_CUSTOM_FIELD_GROUP, request, fields)
 
-    @overload
-    async def delete_custom_field_group(
-        self, request: DeleteCustomFieldsCustomFieldGroupRequest, /
-    ) -> DeleteCustomFieldsCustomFieldGroupResponse: ...
-
-    @overload
-    async def delete_custom_field_group(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_custom_field_group: int,
-    ) -> DeleteCustomFieldsCustomFieldGroupResponse: ...
-
+    @fields_of(DeleteCustomFieldsCustomFieldGroupRequest)
     async def delete_custom_field_group(
         self, request: DeleteCustomFieldsCustomFieldGroupRequest | None = None, /, **fields: Any
     ) -> DeleteCustomFieldsCustomFieldGroupResponse:
-        """Deletes a custom field group record."""
+        """Deletes a custom field group record.
+
+        Takes :class:`DeleteCustomFieldsCustomFieldGroupRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_CUSTOM_FIELD_GROUP, request, fields)

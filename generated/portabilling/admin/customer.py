@@ -9,25 +9,19 @@ Admin interface, mr105/admin/CustomerAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import date, datetime
-from typing import Any, overload
+from datetime import datetime
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.common import (
-    AccountInfo,
-    AccountSubscriptionInfo,
     BillStatus,
     CustomerClassInfo,
-    CustomerDocumentInfo,
     CustomerInfo,
-    CustomFieldsValuesInfo,
     GetCustomerClassListRequest,
     GetCustomerClassListResponse,
     InvoiceInfo,
-    ServiceFeatureInfo,
-    TransactionAction,
     XDRInfo,
     YesNo,
 )
@@ -516,81 +510,176 @@ GET_EXTENDED_DATA_LIST = Operation(
 )
 
 
+class IterCustomerListKeywords(TypedDict, total=False):
+    """The keywords of `iter_customer_list`: `page_size` and the fields of
+    :class:`GetCustomerListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_parent: int | None | UnsetType
+    name: str | None | UnsetType
+    i_customer_class: int | None | UnsetType
+    i_customer_type: int | None | UnsetType
+    bill_status: BillStatus | None | UnsetType
+    blocked: YesNo | None | UnsetType
+    get_total: int | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterCustomerClassListKeywords(TypedDict, total=False):
+    """The keywords of `iter_customer_class_list`: `page_size` and the fields of
+    :class:`GetCustomerClassListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    name: str | None | UnsetType
+    i_customer: int | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterXdrListKeywords(TypedDict, total=False):
+    """The keywords of `iter_xdr_list`: `page_size` and the fields of
+    :class:`GetCustomerXdrListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: Required[int]
+    from_date: datetime | None | UnsetType
+    to_date: datetime | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterCustomerSiteListKeywords(TypedDict, total=False):
+    """The keywords of `iter_customer_site_list`: `page_size` and the fields of
+    :class:`GetCustomerSiteListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterCustomerInvoiceListKeywords(TypedDict, total=False):
+    """The keywords of `iter_customer_invoice_list`: `page_size` and the fields of
+    :class:`GetCustomerInvoiceListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterCustomerContactListKeywords(TypedDict, total=False):
+    """The keywords of `iter_customer_contact_list`: `page_size` and the fields of
+    :class:`GetCustomerContactListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterCustomerNoteListKeywords(TypedDict, total=False):
+    """The keywords of `iter_customer_note_list`: `page_size` and the fields of
+    :class:`GetCustomerNoteListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterAbbreviatedDialingListKeywords(TypedDict, total=False):
+    """The keywords of `iter_abbreviated_dialing_list`: `page_size` and the fields of
+    :class:`GetCustomerAbbreviatedDialingListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterCcRuleListKeywords(TypedDict, total=False):
+    """The keywords of `iter_cc_rule_list`: `page_size` and the fields of
+    :class:`GetCustomerCcRuleListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterCustomerExtensionListKeywords(TypedDict, total=False):
+    """The keywords of `iter_customer_extension_list`: `page_size` and the fields of
+    :class:`GetCustomerExtensionListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterPaymentReminderListKeywords(TypedDict, total=False):
+    """The keywords of `iter_payment_reminder_list`: `page_size` and the fields of
+    :class:`GetCustomerPaymentReminderListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterCustomerResellerProductListKeywords(TypedDict, total=False):
+    """The keywords of `iter_customer_reseller_product_list`: `page_size` and the fields of
+    :class:`GetCustomerResellerProductListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterExtendedDataListKeywords(TypedDict, total=False):
+    """The keywords of `iter_extended_data_list`: `page_size` and the fields of
+    :class:`GetCustomerExtendedDataListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    customer_filter: list[SearchCondition] | None | UnsetType
+    account_filter: list[SearchCondition] | None | UnsetType
+    product_filter: list[SearchCondition] | None | UnsetType
+    include_addons: int | None | UnsetType
+    customer_class_filter: list[SearchCondition] | None | UnsetType
+    invoice_filter: list[SearchCondition] | None | UnsetType
+    offset: int | None | UnsetType
+
+
 class CustomerService(ServiceBase):
     """Customers, resellers and their sites. PortaBilling mr105, Admin interface. Reconstruction in
     the published style, generated for testing.
     """
 
-    @overload
-    def get_customer_info(self, request: GetCustomerInfoRequest, /) -> GetCustomerInfoResponse: ...
-
-    @overload
-    def get_customer_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        name: str | None | UnsetType = UNSET,
-        login: str | None | UnsetType = UNSET,
-        get_included_services: int | None | UnsetType = UNSET,
-        detailed_info: int | None | UnsetType = UNSET,
-    ) -> GetCustomerInfoResponse: ...
-
+    @fields_of(GetCustomerInfoRequest)
     def get_customer_info(
         self, request: GetCustomerInfoRequest | None = None, /, **fields: Any
     ) -> GetCustomerInfoResponse:
-        """Returns the details of a customer record."""
+        """Returns the details of a customer record.
+
+        Takes :class:`GetCustomerInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_CUSTOMER_INFO, request, fields)
 
-    @overload
-    def get_customer_list(self, request: GetCustomerListRequest, /) -> GetCustomerListResponse: ...
-
-    @overload
-    def get_customer_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_parent: int | None | UnsetType = UNSET,
-        name: str | None | UnsetType = UNSET,
-        i_customer_class: int | None | UnsetType = UNSET,
-        i_customer_type: int | None | UnsetType = UNSET,
-        bill_status: BillStatus | None | UnsetType = UNSET,
-        blocked: YesNo | None | UnsetType = UNSET,
-        get_total: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomerListResponse: ...
-
+    @fields_of(GetCustomerListRequest)
     def get_customer_list(
         self, request: GetCustomerListRequest | None = None, /, **fields: Any
     ) -> GetCustomerListResponse:
-        """Returns the customer records that match the search criteria."""
+        """Returns the customer records that match the search criteria.
+
+        Takes :class:`GetCustomerListRequest` or its fields as keywords.
+        """
         return self._call(GET_CUSTOMER_LIST, request, fields)
 
-    @overload
-    def iter_customer_list(
-        self, request: GetCustomerListRequest, /, *, page_size: int = 100
-    ) -> Iterator[CustomerInfo]: ...
-
-    @overload
-    def iter_customer_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_parent: int | None | UnsetType = UNSET,
-        name: str | None | UnsetType = UNSET,
-        i_customer_class: int | None | UnsetType = UNSET,
-        i_customer_type: int | None | UnsetType = UNSET,
-        bill_status: BillStatus | None | UnsetType = UNSET,
-        blocked: YesNo | None | UnsetType = UNSET,
-        get_total: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[CustomerInfo]: ...
-
+    @paged(GetCustomerListRequest, IterCustomerListKeywords)
     def iter_customer_list(
         self,
         request: GetCustomerListRequest | None = None,
@@ -599,128 +688,65 @@ class CustomerService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[CustomerInfo]:
-        """Every item of :meth:`get_customer_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_customer_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetCustomerListRequest` and `page_size`, or the keywords of
+        :class:`IterCustomerListKeywords`.
+        """
         yield from self._pages(GET_CUSTOMER_LIST, request, fields, page_size)
 
-    @overload
-    def add_customer(self, request: AddCustomerRequest, /) -> AddCustomerResponse: ...
-
-    @overload
-    def add_customer(
-        self,
-        request: None = None,
-        /,
-        *,
-        customer_info: CustomerInfo,
-        accounts: list[AccountInfo] | None | UnsetType = UNSET,
-    ) -> AddCustomerResponse: ...
-
+    @fields_of(AddCustomerRequest)
     def add_customer(
         self, request: AddCustomerRequest | None = None, /, **fields: Any
     ) -> AddCustomerResponse:
-        """Creates a customer, optionally with initial accounts."""
+        """Creates a customer, optionally with initial accounts.
+
+        Takes :class:`AddCustomerRequest` or its fields as keywords.
+        """
         return self._call(ADD_CUSTOMER, request, fields)
 
-    @overload
-    def update_customer(self, request: UpdateCustomerRequest, /) -> UpdateCustomerResponse: ...
-
-    @overload
-    def update_customer(
-        self,
-        request: None = None,
-        /,
-        *,
-        customer_info: CustomerInfo,
-    ) -> UpdateCustomerResponse: ...
-
+    @fields_of(UpdateCustomerRequest)
     def update_customer(
         self, request: UpdateCustomerRequest | None = None, /, **fields: Any
     ) -> UpdateCustomerResponse:
-        """Updates a customer record."""
+        """Updates a customer record.
+
+        Takes :class:`UpdateCustomerRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_CUSTOMER, request, fields)
 
-    @overload
-    def delete_customer(self, request: DeleteCustomerRequest, /) -> DeleteCustomerResponse: ...
-
-    @overload
-    def delete_customer(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-    ) -> DeleteCustomerResponse: ...
-
+    @fields_of(DeleteCustomerRequest)
     def delete_customer(
         self, request: DeleteCustomerRequest | None = None, /, **fields: Any
     ) -> DeleteCustomerResponse:
-        """Deletes a customer record."""
+        """Deletes a customer record.
+
+        Takes :class:`DeleteCustomerRequest` or its fields as keywords.
+        """
         return self._call(DELETE_CUSTOMER, request, fields)
 
-    @overload
-    def validate_customer_info(
-        self, request: ValidateCustomerInfoRequest, /
-    ) -> ValidateCustomerInfoResponse: ...
-
-    @overload
-    def validate_customer_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        customer_info: CustomerInfo,
-    ) -> ValidateCustomerInfoResponse: ...
-
+    @fields_of(ValidateCustomerInfoRequest)
     def validate_customer_info(
         self, request: ValidateCustomerInfoRequest | None = None, /, **fields: Any
     ) -> ValidateCustomerInfoResponse:
-        """Customer: validate customer info."""
+        """Customer: validate customer info.
+
+        Takes :class:`ValidateCustomerInfoRequest` or its fields as keywords.
+        """
         return self._call(VALIDATE_CUSTOMER_INFO, request, fields)
 
-    @overload
-    def get_customer_class_list(
-        self, request: GetCustomerClassListRequest, /
-    ) -> GetCustomerClassListResponse: ...
-
-    @overload
-    def get_customer_class_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str | None | UnsetType = UNSET,
-        i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomerClassListResponse: ...
-
+    @fields_of(GetCustomerClassListRequest)
     def get_customer_class_list(
         self, request: GetCustomerClassListRequest | None = None, /, **fields: Any
     ) -> GetCustomerClassListResponse:
         """Deprecated. Use CustomerClass.get_customer_class_list.
 
+        Takes :class:`GetCustomerClassListRequest` or its fields as keywords.
+
         Deprecated by the server's WSDL: calling it emits DeprecationWarning.
         """
         return self._call(GET_CUSTOMER_CLASS_LIST, request, fields)
 
-    @overload
-    def iter_customer_class_list(
-        self, request: GetCustomerClassListRequest, /, *, page_size: int = 100
-    ) -> Iterator[CustomerClassInfo]: ...
-
-    @overload
-    def iter_customer_class_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        name: str | None | UnsetType = UNSET,
-        i_customer: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[CustomerClassInfo]: ...
-
+    @paged(GetCustomerClassListRequest, IterCustomerClassListKeywords)
     def iter_customer_class_list(
         self,
         request: GetCustomerClassListRequest | None = None,
@@ -730,76 +756,32 @@ class CustomerService(ServiceBase):
         **fields: Any,
     ) -> Iterator[CustomerClassInfo]:
         """Every item of :meth:`get_customer_class_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetCustomerClassListRequest` and `page_size`, or the keywords of
+        :class:`IterCustomerClassListKeywords`.
+        """
         yield from self._pages(GET_CUSTOMER_CLASS_LIST, request, fields, page_size)
 
-    @overload
-    def make_transaction(
-        self, request: MakeCustomerTransactionRequest, /
-    ) -> MakeCustomerTransactionResponse: ...
-
-    @overload
-    def make_transaction(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        action: TransactionAction,
-        amount: float,
-        visible_comment: str | None | UnsetType = UNSET,
-        internal_comment: str | None | UnsetType = UNSET,
-        transaction_id: str | None | UnsetType = UNSET,
-    ) -> MakeCustomerTransactionResponse: ...
-
+    @fields_of(MakeCustomerTransactionRequest)
     def make_transaction(
         self, request: MakeCustomerTransactionRequest | None = None, /, **fields: Any
     ) -> MakeCustomerTransactionResponse:
-        """Charges, credits or refunds the customer's balance."""
+        """Charges, credits or refunds the customer's balance.
+
+        Takes :class:`MakeCustomerTransactionRequest` or its fields as keywords.
+        """
         return self._call(MAKE_TRANSACTION, request, fields)
 
-    @overload
-    def get_xdr_list(
-        self, request: GetCustomerXdrListRequest, /
-    ) -> GetCustomerXdrListResponse: ...
-
-    @overload
-    def get_xdr_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomerXdrListResponse: ...
-
+    @fields_of(GetCustomerXdrListRequest)
     def get_xdr_list(
         self, request: GetCustomerXdrListRequest | None = None, /, **fields: Any
     ) -> GetCustomerXdrListResponse:
-        """Returns the xdr records that match the search criteria."""
+        """Returns the xdr records that match the search criteria.
+
+        Takes :class:`GetCustomerXdrListRequest` or its fields as keywords.
+        """
         return self._call(GET_XDR_LIST, request, fields)
 
-    @overload
-    def iter_xdr_list(
-        self, request: GetCustomerXdrListRequest, /, *, page_size: int = 100
-    ) -> Iterator[XDRInfo]: ...
-
-    @overload
-    def iter_xdr_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[XDRInfo]: ...
-
+    @paged(GetCustomerXdrListRequest, IterXdrListKeywords)
     def iter_xdr_list(
         self,
         request: GetCustomerXdrListRequest | None = None,
@@ -808,165 +790,83 @@ class CustomerService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[XDRInfo]:
-        """Every item of :meth:`get_xdr_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_xdr_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetCustomerXdrListRequest` and `page_size`, or the keywords of
+        :class:`IterXdrListKeywords`.
+        """
         yield from self._pages(GET_XDR_LIST, request, fields, page_size)
 
-    @overload
-    def get_custom_fields_values(
-        self, request: GetCustomerCustomFieldsValuesRequest, /
-    ) -> GetCustomerCustomFieldsValuesResponse: ...
-
-    @overload
-    def get_custom_fields_values(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-    ) -> GetCustomerCustomFieldsValuesResponse: ...
-
+    @fields_of(GetCustomerCustomFieldsValuesRequest)
     def get_custom_fields_values(
         self, request: GetCustomerCustomFieldsValuesRequest | None = None, /, **fields: Any
     ) -> GetCustomerCustomFieldsValuesResponse:
-        """Customer: get custom fields values."""
+        """Customer: get custom fields values.
+
+        Takes :class:`GetCustomerCustomFieldsValuesRequest` or its fields as keywords.
+        """
         return self._call(GET_CUSTOM_FIELDS_VALUES, request, fields)
 
-    @overload
-    def update_custom_fields_values(
-        self, request: UpdateCustomerCustomFieldsValuesRequest, /
-    ) -> UpdateCustomerCustomFieldsValuesResponse: ...
-
-    @overload
-    def update_custom_fields_values(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        custom_fields_values: list[CustomFieldsValuesInfo],
-    ) -> UpdateCustomerCustomFieldsValuesResponse: ...
-
+    @fields_of(UpdateCustomerCustomFieldsValuesRequest)
     def update_custom_fields_values(
         self, request: UpdateCustomerCustomFieldsValuesRequest | None = None, /, **fields: Any
     ) -> UpdateCustomerCustomFieldsValuesResponse:
-        """Updates a custom fields values record."""
+        """Updates a custom fields values record.
+
+        Takes :class:`UpdateCustomerCustomFieldsValuesRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_CUSTOM_FIELDS_VALUES, request, fields)
 
-    @overload
-    def suspend_customer(self, request: SuspendCustomerRequest, /) -> SuspendCustomerResponse: ...
-
-    @overload
-    def suspend_customer(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        reason: str | None | UnsetType = UNSET,
-    ) -> SuspendCustomerResponse: ...
-
+    @fields_of(SuspendCustomerRequest)
     def suspend_customer(
         self, request: SuspendCustomerRequest | None = None, /, **fields: Any
     ) -> SuspendCustomerResponse:
-        """Customer: suspend customer."""
+        """Customer: suspend customer.
+
+        Takes :class:`SuspendCustomerRequest` or its fields as keywords.
+        """
         return self._call(SUSPEND_CUSTOMER, request, fields)
 
-    @overload
-    def unsuspend_customer(
-        self, request: UnsuspendCustomerRequest, /
-    ) -> UnsuspendCustomerResponse: ...
-
-    @overload
-    def unsuspend_customer(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-    ) -> UnsuspendCustomerResponse: ...
-
+    @fields_of(UnsuspendCustomerRequest)
     def unsuspend_customer(
         self, request: UnsuspendCustomerRequest | None = None, /, **fields: Any
     ) -> UnsuspendCustomerResponse:
-        """Customer: unsuspend customer."""
+        """Customer: unsuspend customer.
+
+        Takes :class:`UnsuspendCustomerRequest` or its fields as keywords.
+        """
         return self._call(UNSUSPEND_CUSTOMER, request, fields)
 
-    @overload
-    def close_customer(self, request: CloseCustomerRequest, /) -> CloseCustomerResponse: ...
-
-    @overload
-    def close_customer(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        close_date: date | None | UnsetType = UNSET,
-    ) -> CloseCustomerResponse: ...
-
+    @fields_of(CloseCustomerRequest)
     def close_customer(
         self, request: CloseCustomerRequest | None = None, /, **fields: Any
     ) -> CloseCustomerResponse:
-        """Customer: close customer."""
+        """Customer: close customer.
+
+        Takes :class:`CloseCustomerRequest` or its fields as keywords.
+        """
         return self._call(CLOSE_CUSTOMER, request, fields)
 
-    @overload
-    def get_customer_tree(self, request: GetCustomerTreeRequest, /) -> GetCustomerTreeResponse: ...
-
-    @overload
-    def get_customer_tree(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-    ) -> GetCustomerTreeResponse: ...
-
+    @fields_of(GetCustomerTreeRequest)
     def get_customer_tree(
         self, request: GetCustomerTreeRequest | None = None, /, **fields: Any
     ) -> GetCustomerTreeResponse:
-        """Returns the reseller hierarchy under the customer."""
+        """Returns the reseller hierarchy under the customer.
+
+        Takes :class:`GetCustomerTreeRequest` or its fields as keywords.
+        """
         return self._call(GET_CUSTOMER_TREE, request, fields)
 
-    @overload
-    def get_customer_site_list(
-        self, request: GetCustomerSiteListRequest, /
-    ) -> GetCustomerSiteListResponse: ...
-
-    @overload
-    def get_customer_site_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomerSiteListResponse: ...
-
+    @fields_of(GetCustomerSiteListRequest)
     def get_customer_site_list(
         self, request: GetCustomerSiteListRequest | None = None, /, **fields: Any
     ) -> GetCustomerSiteListResponse:
-        """Returns the customer site records that match the search criteria."""
+        """Returns the customer site records that match the search criteria.
+
+        Takes :class:`GetCustomerSiteListRequest` or its fields as keywords.
+        """
         return self._call(GET_CUSTOMER_SITE_LIST, request, fields)
 
-    @overload
-    def iter_customer_site_list(
-        self, request: GetCustomerSiteListRequest, /, *, page_size: int = 100
-    ) -> Iterator[CustomerSiteInfo]: ...
-
-    @overload
-    def iter_customer_site_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[CustomerSiteInfo]: ...
-
+    @paged(GetCustomerSiteListRequest, IterCustomerSiteListKeywords)
     def iter_customer_site_list(
         self,
         request: GetCustomerSiteListRequest | None = None,
@@ -976,358 +876,174 @@ class CustomerService(ServiceBase):
         **fields: Any,
     ) -> Iterator[CustomerSiteInfo]:
         """Every item of :meth:`get_customer_site_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetCustomerSiteListRequest` and `page_size`, or the keywords of
+        :class:`IterCustomerSiteListKeywords`.
+        """
         yield from self._pages(GET_CUSTOMER_SITE_LIST, request, fields, page_size)
 
-    @overload
-    def add_customer_site(self, request: AddCustomerSiteRequest, /) -> AddCustomerSiteResponse: ...
-
-    @overload
-    def add_customer_site(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        customer_site_info: CustomerSiteInfo,
-    ) -> AddCustomerSiteResponse: ...
-
+    @fields_of(AddCustomerSiteRequest)
     def add_customer_site(
         self, request: AddCustomerSiteRequest | None = None, /, **fields: Any
     ) -> AddCustomerSiteResponse:
-        """Creates a customer site record."""
+        """Creates a customer site record.
+
+        Takes :class:`AddCustomerSiteRequest` or its fields as keywords.
+        """
         return self._call(ADD_CUSTOMER_SITE, request, fields)
 
-    @overload
-    def update_customer_site(
-        self, request: UpdateCustomerSiteRequest, /
-    ) -> UpdateCustomerSiteResponse: ...
-
-    @overload
-    def update_customer_site(
-        self,
-        request: None = None,
-        /,
-        *,
-        customer_site_info: CustomerSiteInfo,
-    ) -> UpdateCustomerSiteResponse: ...
-
+    @fields_of(UpdateCustomerSiteRequest)
     def update_customer_site(
         self, request: UpdateCustomerSiteRequest | None = None, /, **fields: Any
     ) -> UpdateCustomerSiteResponse:
-        """Updates a customer site record."""
+        """Updates a customer site record.
+
+        Takes :class:`UpdateCustomerSiteRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_CUSTOMER_SITE, request, fields)
 
-    @overload
-    def delete_customer_site(
-        self, request: DeleteCustomerSiteRequest, /
-    ) -> DeleteCustomerSiteResponse: ...
-
-    @overload
-    def delete_customer_site(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer_site: int,
-    ) -> DeleteCustomerSiteResponse: ...
-
+    @fields_of(DeleteCustomerSiteRequest)
     def delete_customer_site(
         self, request: DeleteCustomerSiteRequest | None = None, /, **fields: Any
     ) -> DeleteCustomerSiteResponse:
-        """Deletes a customer site record."""
+        """Deletes a customer site record.
+
+        Takes :class:`DeleteCustomerSiteRequest` or its fields as keywords.
+        """
         return self._call(DELETE_CUSTOMER_SITE, request, fields)
 
-    @overload
-    def get_service_features(
-        self, request: GetCustomerServiceFeaturesRequest, /
-    ) -> GetCustomerServiceFeaturesResponse: ...
-
-    @overload
-    def get_service_features(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-    ) -> GetCustomerServiceFeaturesResponse: ...
-
+    @fields_of(GetCustomerServiceFeaturesRequest)
     def get_service_features(
         self, request: GetCustomerServiceFeaturesRequest | None = None, /, **fields: Any
     ) -> GetCustomerServiceFeaturesResponse:
-        """Customer: get service features."""
+        """Customer: get service features.
+
+        Takes :class:`GetCustomerServiceFeaturesRequest` or its fields as keywords.
+        """
         return self._call(GET_SERVICE_FEATURES, request, fields)
 
-    @overload
-    def update_service_features(
-        self, request: UpdateCustomerServiceFeaturesRequest, /
-    ) -> UpdateCustomerServiceFeaturesResponse: ...
-
-    @overload
-    def update_service_features(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        service_features: list[ServiceFeatureInfo],
-    ) -> UpdateCustomerServiceFeaturesResponse: ...
-
+    @fields_of(UpdateCustomerServiceFeaturesRequest)
     def update_service_features(
         self, request: UpdateCustomerServiceFeaturesRequest | None = None, /, **fields: Any
     ) -> UpdateCustomerServiceFeaturesResponse:
-        """Updates a service features record."""
+        """Updates a service features record.
+
+        Takes :class:`UpdateCustomerServiceFeaturesRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_SERVICE_FEATURES, request, fields)
 
-    @overload
-    def get_subscriptions(
-        self, request: GetCustomerSubscriptionsRequest, /
-    ) -> GetCustomerSubscriptionsResponse: ...
-
-    @overload
-    def get_subscriptions(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-    ) -> GetCustomerSubscriptionsResponse: ...
-
+    @fields_of(GetCustomerSubscriptionsRequest)
     def get_subscriptions(
         self, request: GetCustomerSubscriptionsRequest | None = None, /, **fields: Any
     ) -> GetCustomerSubscriptionsResponse:
-        """Customer: get subscriptions."""
+        """Customer: get subscriptions.
+
+        Takes :class:`GetCustomerSubscriptionsRequest` or its fields as keywords.
+        """
         return self._call(GET_SUBSCRIPTIONS, request, fields)
 
-    @overload
-    def add_subscription(
-        self, request: AddCustomerSubscriptionRequest, /
-    ) -> AddCustomerSubscriptionResponse: ...
-
-    @overload
-    def add_subscription(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        subscription_info: AccountSubscriptionInfo,
-    ) -> AddCustomerSubscriptionResponse: ...
-
+    @fields_of(AddCustomerSubscriptionRequest)
     def add_subscription(
         self, request: AddCustomerSubscriptionRequest | None = None, /, **fields: Any
     ) -> AddCustomerSubscriptionResponse:
-        """Creates a subscription record."""
+        """Creates a subscription record.
+
+        Takes :class:`AddCustomerSubscriptionRequest` or its fields as keywords.
+        """
         return self._call(ADD_SUBSCRIPTION, request, fields)
 
-    @overload
-    def close_subscription(
-        self, request: CloseCustomerSubscriptionRequest, /
-    ) -> CloseCustomerSubscriptionResponse: ...
-
-    @overload
-    def close_subscription(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        i_customer_subscription: int,
-    ) -> CloseCustomerSubscriptionResponse: ...
-
+    @fields_of(CloseCustomerSubscriptionRequest)
     def close_subscription(
         self, request: CloseCustomerSubscriptionRequest | None = None, /, **fields: Any
     ) -> CloseCustomerSubscriptionResponse:
-        """Customer: close subscription."""
+        """Customer: close subscription.
+
+        Takes :class:`CloseCustomerSubscriptionRequest` or its fields as keywords.
+        """
         return self._call(CLOSE_SUBSCRIPTION, request, fields)
 
-    @overload
-    def upload_customer_document(
-        self, request: UploadCustomerDocumentRequest, /
-    ) -> UploadCustomerDocumentResponse: ...
-
-    @overload
-    def upload_customer_document(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        document: CustomerDocumentInfo,
-    ) -> UploadCustomerDocumentResponse: ...
-
+    @fields_of(UploadCustomerDocumentRequest)
     def upload_customer_document(
         self, request: UploadCustomerDocumentRequest | None = None, /, **fields: Any
     ) -> UploadCustomerDocumentResponse:
-        """Attaches a document (contract, ID scan) to the customer."""
+        """Attaches a document (contract, ID scan) to the customer.
+
+        Takes :class:`UploadCustomerDocumentRequest` or its fields as keywords.
+        """
         return self._call(UPLOAD_CUSTOMER_DOCUMENT, request, fields)
 
-    @overload
-    def get_customer_document(
-        self, request: GetCustomerDocumentRequest, /
-    ) -> GetCustomerDocumentResponse: ...
-
-    @overload
-    def get_customer_document(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_document: int,
-    ) -> GetCustomerDocumentResponse: ...
-
+    @fields_of(GetCustomerDocumentRequest)
     def get_customer_document(
         self, request: GetCustomerDocumentRequest | None = None, /, **fields: Any
     ) -> GetCustomerDocumentResponse:
-        """Customer: get customer document."""
+        """Customer: get customer document.
+
+        Takes :class:`GetCustomerDocumentRequest` or its fields as keywords.
+        """
         return self._call(GET_CUSTOMER_DOCUMENT, request, fields)
 
-    @overload
-    def get_customer_document_list(
-        self, request: GetCustomerDocumentListRequest, /
-    ) -> GetCustomerDocumentListResponse: ...
-
-    @overload
-    def get_customer_document_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-    ) -> GetCustomerDocumentListResponse: ...
-
+    @fields_of(GetCustomerDocumentListRequest)
     def get_customer_document_list(
         self, request: GetCustomerDocumentListRequest | None = None, /, **fields: Any
     ) -> GetCustomerDocumentListResponse:
-        """Returns the customer document records that match the search criteria."""
+        """Returns the customer document records that match the search criteria.
+
+        Takes :class:`GetCustomerDocumentListRequest` or its fields as keywords.
+        """
         return self._call(GET_CUSTOMER_DOCUMENT_LIST, request, fields)
 
-    @overload
-    def delete_customer_document(
-        self, request: DeleteCustomerDocumentRequest, /
-    ) -> DeleteCustomerDocumentResponse: ...
-
-    @overload
-    def delete_customer_document(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_document: int,
-    ) -> DeleteCustomerDocumentResponse: ...
-
+    @fields_of(DeleteCustomerDocumentRequest)
     def delete_customer_document(
         self, request: DeleteCustomerDocumentRequest | None = None, /, **fields: Any
     ) -> DeleteCustomerDocumentResponse:
-        """Deletes a customer document record."""
+        """Deletes a customer document record.
+
+        Takes :class:`DeleteCustomerDocumentRequest` or its fields as keywords.
+        """
         return self._call(DELETE_CUSTOMER_DOCUMENT, request, fields)
 
-    @overload
-    def get_credit_limit_history(
-        self, request: GetCustomerCreditLimitHistoryRequest, /
-    ) -> GetCustomerCreditLimitHistoryResponse: ...
-
-    @overload
-    def get_credit_limit_history(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomerCreditLimitHistoryResponse: ...
-
+    @fields_of(GetCustomerCreditLimitHistoryRequest)
     def get_credit_limit_history(
         self, request: GetCustomerCreditLimitHistoryRequest | None = None, /, **fields: Any
     ) -> GetCustomerCreditLimitHistoryResponse:
-        """Customer: get credit limit history."""
+        """Customer: get credit limit history.
+
+        Takes :class:`GetCustomerCreditLimitHistoryRequest` or its fields as keywords.
+        """
         return self._call(GET_CREDIT_LIMIT_HISTORY, request, fields)
 
-    @overload
-    def update_credit_limit(
-        self, request: UpdateCustomerCreditLimitRequest, /
-    ) -> UpdateCustomerCreditLimitResponse: ...
-
-    @overload
-    def update_credit_limit(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        credit_limit: float | None | UnsetType = UNSET,
-        temp_credit_limit: float | None | UnsetType = UNSET,
-        temp_credit_limit_expiration: date | None | UnsetType = UNSET,
-    ) -> UpdateCustomerCreditLimitResponse: ...
-
+    @fields_of(UpdateCustomerCreditLimitRequest)
     def update_credit_limit(
         self, request: UpdateCustomerCreditLimitRequest | None = None, /, **fields: Any
     ) -> UpdateCustomerCreditLimitResponse:
-        """Updates a credit limit record."""
+        """Updates a credit limit record.
+
+        Takes :class:`UpdateCustomerCreditLimitRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_CREDIT_LIMIT, request, fields)
 
-    @overload
-    def get_customer_balance(
-        self, request: GetCustomerBalanceRequest, /
-    ) -> GetCustomerBalanceResponse: ...
-
-    @overload
-    def get_customer_balance(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-    ) -> GetCustomerBalanceResponse: ...
-
+    @fields_of(GetCustomerBalanceRequest)
     def get_customer_balance(
         self, request: GetCustomerBalanceRequest | None = None, /, **fields: Any
     ) -> GetCustomerBalanceResponse:
-        """Customer: get customer balance."""
+        """Customer: get customer balance.
+
+        Takes :class:`GetCustomerBalanceRequest` or its fields as keywords.
+        """
         return self._call(GET_CUSTOMER_BALANCE, request, fields)
 
-    @overload
-    def get_customer_invoice_list(
-        self, request: GetCustomerInvoiceListRequest, /
-    ) -> GetCustomerInvoiceListResponse: ...
-
-    @overload
-    def get_customer_invoice_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomerInvoiceListResponse: ...
-
+    @fields_of(GetCustomerInvoiceListRequest)
     def get_customer_invoice_list(
         self, request: GetCustomerInvoiceListRequest | None = None, /, **fields: Any
     ) -> GetCustomerInvoiceListResponse:
         """Deprecated. Use Invoice.get_invoice_list.
 
+        Takes :class:`GetCustomerInvoiceListRequest` or its fields as keywords.
+
         Deprecated by the server's WSDL: calling it emits DeprecationWarning.
         """
         return self._call(GET_CUSTOMER_INVOICE_LIST, request, fields)
 
-    @overload
-    def iter_customer_invoice_list(
-        self, request: GetCustomerInvoiceListRequest, /, *, page_size: int = 100
-    ) -> Iterator[InvoiceInfo]: ...
-
-    @overload
-    def iter_customer_invoice_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[InvoiceInfo]: ...
-
+    @paged(GetCustomerInvoiceListRequest, IterCustomerInvoiceListKeywords)
     def iter_customer_invoice_list(
         self,
         request: GetCustomerInvoiceListRequest | None = None,
@@ -1336,48 +1052,23 @@ class CustomerService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[InvoiceInfo]:
-        """Every item of :meth:`get_customer_invoice_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_customer_invoice_list` from `offset` on, fetched `page_size` at
+        a time; takes :class:`GetCustomerInvoiceListRequest` and `page_size`, or the keywords of
+        :class:`IterCustomerInvoiceListKeywords`.
+        """
         yield from self._pages(GET_CUSTOMER_INVOICE_LIST, request, fields, page_size)
 
-    @overload
-    def get_customer_contact_list(
-        self, request: GetCustomerContactListRequest, /
-    ) -> GetCustomerContactListResponse: ...
-
-    @overload
-    def get_customer_contact_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomerContactListResponse: ...
-
+    @fields_of(GetCustomerContactListRequest)
     def get_customer_contact_list(
         self, request: GetCustomerContactListRequest | None = None, /, **fields: Any
     ) -> GetCustomerContactListResponse:
-        """Returns the customer contact records that match the search criteria."""
+        """Returns the customer contact records that match the search criteria.
+
+        Takes :class:`GetCustomerContactListRequest` or its fields as keywords.
+        """
         return self._call(GET_CUSTOMER_CONTACT_LIST, request, fields)
 
-    @overload
-    def iter_customer_contact_list(
-        self, request: GetCustomerContactListRequest, /, *, page_size: int = 100
-    ) -> Iterator[CustomerContactInfo]: ...
-
-    @overload
-    def iter_customer_contact_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[CustomerContactInfo]: ...
-
+    @paged(GetCustomerContactListRequest, IterCustomerContactListKeywords)
     def iter_customer_contact_list(
         self,
         request: GetCustomerContactListRequest | None = None,
@@ -1386,109 +1077,53 @@ class CustomerService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[CustomerContactInfo]:
-        """Every item of :meth:`get_customer_contact_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_customer_contact_list` from `offset` on, fetched `page_size` at
+        a time; takes :class:`GetCustomerContactListRequest` and `page_size`, or the keywords of
+        :class:`IterCustomerContactListKeywords`.
+        """
         yield from self._pages(GET_CUSTOMER_CONTACT_LIST, request, fields, page_size)
 
-    @overload
-    def add_customer_contact(
-        self, request: AddCustomerContactRequest, /
-    ) -> AddCustomerContactResponse: ...
-
-    @overload
-    def add_customer_contact(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        customer_contact_info: CustomerContactInfo,
-    ) -> AddCustomerContactResponse: ...
-
+    @fields_of(AddCustomerContactRequest)
     def add_customer_contact(
         self, request: AddCustomerContactRequest | None = None, /, **fields: Any
     ) -> AddCustomerContactResponse:
-        """Creates a customer contact record."""
+        """Creates a customer contact record.
+
+        Takes :class:`AddCustomerContactRequest` or its fields as keywords.
+        """
         return self._call(ADD_CUSTOMER_CONTACT, request, fields)
 
-    @overload
-    def update_customer_contact(
-        self, request: UpdateCustomerContactRequest, /
-    ) -> UpdateCustomerContactResponse: ...
-
-    @overload
-    def update_customer_contact(
-        self,
-        request: None = None,
-        /,
-        *,
-        customer_contact_info: CustomerContactInfo,
-    ) -> UpdateCustomerContactResponse: ...
-
+    @fields_of(UpdateCustomerContactRequest)
     def update_customer_contact(
         self, request: UpdateCustomerContactRequest | None = None, /, **fields: Any
     ) -> UpdateCustomerContactResponse:
-        """Updates a customer contact record."""
+        """Updates a customer contact record.
+
+        Takes :class:`UpdateCustomerContactRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_CUSTOMER_CONTACT, request, fields)
 
-    @overload
-    def delete_customer_contact(
-        self, request: DeleteCustomerContactRequest, /
-    ) -> DeleteCustomerContactResponse: ...
-
-    @overload
-    def delete_customer_contact(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer_contact: int,
-    ) -> DeleteCustomerContactResponse: ...
-
+    @fields_of(DeleteCustomerContactRequest)
     def delete_customer_contact(
         self, request: DeleteCustomerContactRequest | None = None, /, **fields: Any
     ) -> DeleteCustomerContactResponse:
-        """Deletes a customer contact record."""
+        """Deletes a customer contact record.
+
+        Takes :class:`DeleteCustomerContactRequest` or its fields as keywords.
+        """
         return self._call(DELETE_CUSTOMER_CONTACT, request, fields)
 
-    @overload
-    def get_customer_note_list(
-        self, request: GetCustomerNoteListRequest, /
-    ) -> GetCustomerNoteListResponse: ...
-
-    @overload
-    def get_customer_note_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomerNoteListResponse: ...
-
+    @fields_of(GetCustomerNoteListRequest)
     def get_customer_note_list(
         self, request: GetCustomerNoteListRequest | None = None, /, **fields: Any
     ) -> GetCustomerNoteListResponse:
-        """Returns the customer note records that match the search criteria."""
+        """Returns the customer note records that match the search criteria.
+
+        Takes :class:`GetCustomerNoteListRequest` or its fields as keywords.
+        """
         return self._call(GET_CUSTOMER_NOTE_LIST, request, fields)
 
-    @overload
-    def iter_customer_note_list(
-        self, request: GetCustomerNoteListRequest, /, *, page_size: int = 100
-    ) -> Iterator[CustomerNoteInfo]: ...
-
-    @overload
-    def iter_customer_note_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[CustomerNoteInfo]: ...
-
+    @paged(GetCustomerNoteListRequest, IterCustomerNoteListKeywords)
     def iter_customer_note_list(
         self,
         request: GetCustomerNoteListRequest | None = None,
@@ -1498,106 +1133,52 @@ class CustomerService(ServiceBase):
         **fields: Any,
     ) -> Iterator[CustomerNoteInfo]:
         """Every item of :meth:`get_customer_note_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetCustomerNoteListRequest` and `page_size`, or the keywords of
+        :class:`IterCustomerNoteListKeywords`.
+        """
         yield from self._pages(GET_CUSTOMER_NOTE_LIST, request, fields, page_size)
 
-    @overload
-    def add_customer_note(self, request: AddCustomerNoteRequest, /) -> AddCustomerNoteResponse: ...
-
-    @overload
-    def add_customer_note(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        customer_note_info: CustomerNoteInfo,
-    ) -> AddCustomerNoteResponse: ...
-
+    @fields_of(AddCustomerNoteRequest)
     def add_customer_note(
         self, request: AddCustomerNoteRequest | None = None, /, **fields: Any
     ) -> AddCustomerNoteResponse:
-        """Creates a customer note record."""
+        """Creates a customer note record.
+
+        Takes :class:`AddCustomerNoteRequest` or its fields as keywords.
+        """
         return self._call(ADD_CUSTOMER_NOTE, request, fields)
 
-    @overload
-    def update_customer_note(
-        self, request: UpdateCustomerNoteRequest, /
-    ) -> UpdateCustomerNoteResponse: ...
-
-    @overload
-    def update_customer_note(
-        self,
-        request: None = None,
-        /,
-        *,
-        customer_note_info: CustomerNoteInfo,
-    ) -> UpdateCustomerNoteResponse: ...
-
+    @fields_of(UpdateCustomerNoteRequest)
     def update_customer_note(
         self, request: UpdateCustomerNoteRequest | None = None, /, **fields: Any
     ) -> UpdateCustomerNoteResponse:
-        """Updates a customer note record."""
+        """Updates a customer note record.
+
+        Takes :class:`UpdateCustomerNoteRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_CUSTOMER_NOTE, request, fields)
 
-    @overload
-    def delete_customer_note(
-        self, request: DeleteCustomerNoteRequest, /
-    ) -> DeleteCustomerNoteResponse: ...
-
-    @overload
-    def delete_customer_note(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer_note: int,
-    ) -> DeleteCustomerNoteResponse: ...
-
+    @fields_of(DeleteCustomerNoteRequest)
     def delete_customer_note(
         self, request: DeleteCustomerNoteRequest | None = None, /, **fields: Any
     ) -> DeleteCustomerNoteResponse:
-        """Deletes a customer note record."""
+        """Deletes a customer note record.
+
+        Takes :class:`DeleteCustomerNoteRequest` or its fields as keywords.
+        """
         return self._call(DELETE_CUSTOMER_NOTE, request, fields)
 
-    @overload
-    def get_abbreviated_dialing_list(
-        self, request: GetCustomerAbbreviatedDialingListRequest, /
-    ) -> GetCustomerAbbreviatedDialingListResponse: ...
-
-    @overload
-    def get_abbreviated_dialing_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomerAbbreviatedDialingListResponse: ...
-
+    @fields_of(GetCustomerAbbreviatedDialingListRequest)
     def get_abbreviated_dialing_list(
         self, request: GetCustomerAbbreviatedDialingListRequest | None = None, /, **fields: Any
     ) -> GetCustomerAbbreviatedDialingListResponse:
-        """Returns the abbreviated dialing records that match the search criteria."""
+        """Returns the abbreviated dialing records that match the search criteria.
+
+        Takes :class:`GetCustomerAbbreviatedDialingListRequest` or its fields as keywords.
+        """
         return self._call(GET_ABBREVIATED_DIALING_LIST, request, fields)
 
-    @overload
-    def iter_abbreviated_dialing_list(
-        self, request: GetCustomerAbbreviatedDialingListRequest, /, *, page_size: int = 100
-    ) -> Iterator[AbbreviatedDialingInfo]: ...
-
-    @overload
-    def iter_abbreviated_dialing_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[AbbreviatedDialingInfo]: ...
-
+    @paged(GetCustomerAbbreviatedDialingListRequest, IterAbbreviatedDialingListKeywords)
     def iter_abbreviated_dialing_list(
         self,
         request: GetCustomerAbbreviatedDialingListRequest | None = None,
@@ -1606,109 +1187,53 @@ class CustomerService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[AbbreviatedDialingInfo]:
-        """Every item of :meth:`get_abbreviated_dialing_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_abbreviated_dialing_list` from `offset` on, fetched `page_size`
+        at a time; takes :class:`GetCustomerAbbreviatedDialingListRequest` and `page_size`, or
+        the keywords of :class:`IterAbbreviatedDialingListKeywords`.
+        """
         yield from self._pages(GET_ABBREVIATED_DIALING_LIST, request, fields, page_size)
 
-    @overload
-    def add_abbreviated_dialing(
-        self, request: AddCustomerAbbreviatedDialingRequest, /
-    ) -> AddCustomerAbbreviatedDialingResponse: ...
-
-    @overload
-    def add_abbreviated_dialing(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        abbreviated_dialing_info: AbbreviatedDialingInfo,
-    ) -> AddCustomerAbbreviatedDialingResponse: ...
-
+    @fields_of(AddCustomerAbbreviatedDialingRequest)
     def add_abbreviated_dialing(
         self, request: AddCustomerAbbreviatedDialingRequest | None = None, /, **fields: Any
     ) -> AddCustomerAbbreviatedDialingResponse:
-        """Creates a abbreviated dialing record."""
+        """Creates a abbreviated dialing record.
+
+        Takes :class:`AddCustomerAbbreviatedDialingRequest` or its fields as keywords.
+        """
         return self._call(ADD_ABBREVIATED_DIALING, request, fields)
 
-    @overload
-    def update_abbreviated_dialing(
-        self, request: UpdateCustomerAbbreviatedDialingRequest, /
-    ) -> UpdateCustomerAbbreviatedDialingResponse: ...
-
-    @overload
-    def update_abbreviated_dialing(
-        self,
-        request: None = None,
-        /,
-        *,
-        abbreviated_dialing_info: AbbreviatedDialingInfo,
-    ) -> UpdateCustomerAbbreviatedDialingResponse: ...
-
+    @fields_of(UpdateCustomerAbbreviatedDialingRequest)
     def update_abbreviated_dialing(
         self, request: UpdateCustomerAbbreviatedDialingRequest | None = None, /, **fields: Any
     ) -> UpdateCustomerAbbreviatedDialingResponse:
-        """Updates a abbreviated dialing record."""
+        """Updates a abbreviated dialing record.
+
+        Takes :class:`UpdateCustomerAbbreviatedDialingRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_ABBREVIATED_DIALING, request, fields)
 
-    @overload
-    def delete_abbreviated_dialing(
-        self, request: DeleteCustomerAbbreviatedDialingRequest, /
-    ) -> DeleteCustomerAbbreviatedDialingResponse: ...
-
-    @overload
-    def delete_abbreviated_dialing(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_abbreviated_dialing: int,
-    ) -> DeleteCustomerAbbreviatedDialingResponse: ...
-
+    @fields_of(DeleteCustomerAbbreviatedDialingRequest)
     def delete_abbreviated_dialing(
         self, request: DeleteCustomerAbbreviatedDialingRequest | None = None, /, **fields: Any
     ) -> DeleteCustomerAbbreviatedDialingResponse:
-        """Deletes a abbreviated dialing record."""
+        """Deletes a abbreviated dialing record.
+
+        Takes :class:`DeleteCustomerAbbreviatedDialingRequest` or its fields as keywords.
+        """
         return self._call(DELETE_ABBREVIATED_DIALING, request, fields)
 
-    @overload
-    def get_cc_rule_list(
-        self, request: GetCustomerCcRuleListRequest, /
-    ) -> GetCustomerCcRuleListResponse: ...
-
-    @overload
-    def get_cc_rule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomerCcRuleListResponse: ...
-
+    @fields_of(GetCustomerCcRuleListRequest)
     def get_cc_rule_list(
         self, request: GetCustomerCcRuleListRequest | None = None, /, **fields: Any
     ) -> GetCustomerCcRuleListResponse:
-        """Returns the cc rule records that match the search criteria."""
+        """Returns the cc rule records that match the search criteria.
+
+        Takes :class:`GetCustomerCcRuleListRequest` or its fields as keywords.
+        """
         return self._call(GET_CC_RULE_LIST, request, fields)
 
-    @overload
-    def iter_cc_rule_list(
-        self, request: GetCustomerCcRuleListRequest, /, *, page_size: int = 100
-    ) -> Iterator[CustomerCallRuleInfo]: ...
-
-    @overload
-    def iter_cc_rule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[CustomerCallRuleInfo]: ...
-
+    @paged(GetCustomerCcRuleListRequest, IterCcRuleListKeywords)
     def iter_cc_rule_list(
         self,
         request: GetCustomerCcRuleListRequest | None = None,
@@ -1717,107 +1242,53 @@ class CustomerService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[CustomerCallRuleInfo]:
-        """Every item of :meth:`get_cc_rule_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_cc_rule_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetCustomerCcRuleListRequest` and `page_size`, or the keywords of
+        :class:`IterCcRuleListKeywords`.
+        """
         yield from self._pages(GET_CC_RULE_LIST, request, fields, page_size)
 
-    @overload
-    def add_cc_rule(self, request: AddCustomerCcRuleRequest, /) -> AddCustomerCcRuleResponse: ...
-
-    @overload
-    def add_cc_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        cc_rule_info: CustomerCallRuleInfo,
-    ) -> AddCustomerCcRuleResponse: ...
-
+    @fields_of(AddCustomerCcRuleRequest)
     def add_cc_rule(
         self, request: AddCustomerCcRuleRequest | None = None, /, **fields: Any
     ) -> AddCustomerCcRuleResponse:
-        """Creates a cc rule record."""
+        """Creates a cc rule record.
+
+        Takes :class:`AddCustomerCcRuleRequest` or its fields as keywords.
+        """
         return self._call(ADD_CC_RULE, request, fields)
 
-    @overload
-    def update_cc_rule(
-        self, request: UpdateCustomerCcRuleRequest, /
-    ) -> UpdateCustomerCcRuleResponse: ...
-
-    @overload
-    def update_cc_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        cc_rule_info: CustomerCallRuleInfo,
-    ) -> UpdateCustomerCcRuleResponse: ...
-
+    @fields_of(UpdateCustomerCcRuleRequest)
     def update_cc_rule(
         self, request: UpdateCustomerCcRuleRequest | None = None, /, **fields: Any
     ) -> UpdateCustomerCcRuleResponse:
-        """Updates a cc rule record."""
+        """Updates a cc rule record.
+
+        Takes :class:`UpdateCustomerCcRuleRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_CC_RULE, request, fields)
 
-    @overload
-    def delete_cc_rule(
-        self, request: DeleteCustomerCcRuleRequest, /
-    ) -> DeleteCustomerCcRuleResponse: ...
-
-    @overload
-    def delete_cc_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_cc_rule: int,
-    ) -> DeleteCustomerCcRuleResponse: ...
-
+    @fields_of(DeleteCustomerCcRuleRequest)
     def delete_cc_rule(
         self, request: DeleteCustomerCcRuleRequest | None = None, /, **fields: Any
     ) -> DeleteCustomerCcRuleResponse:
-        """Deletes a cc rule record."""
+        """Deletes a cc rule record.
+
+        Takes :class:`DeleteCustomerCcRuleRequest` or its fields as keywords.
+        """
         return self._call(DELETE_CC_RULE, request, fields)
 
-    @overload
-    def get_customer_extension_list(
-        self, request: GetCustomerExtensionListRequest, /
-    ) -> GetCustomerExtensionListResponse: ...
-
-    @overload
-    def get_customer_extension_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomerExtensionListResponse: ...
-
+    @fields_of(GetCustomerExtensionListRequest)
     def get_customer_extension_list(
         self, request: GetCustomerExtensionListRequest | None = None, /, **fields: Any
     ) -> GetCustomerExtensionListResponse:
-        """Returns the customer extension records that match the search criteria."""
+        """Returns the customer extension records that match the search criteria.
+
+        Takes :class:`GetCustomerExtensionListRequest` or its fields as keywords.
+        """
         return self._call(GET_CUSTOMER_EXTENSION_LIST, request, fields)
 
-    @overload
-    def iter_customer_extension_list(
-        self, request: GetCustomerExtensionListRequest, /, *, page_size: int = 100
-    ) -> Iterator[CustomerExtensionInfo]: ...
-
-    @overload
-    def iter_customer_extension_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[CustomerExtensionInfo]: ...
-
+    @paged(GetCustomerExtensionListRequest, IterCustomerExtensionListKeywords)
     def iter_customer_extension_list(
         self,
         request: GetCustomerExtensionListRequest | None = None,
@@ -1826,109 +1297,53 @@ class CustomerService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[CustomerExtensionInfo]:
-        """Every item of :meth:`get_customer_extension_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_customer_extension_list` from `offset` on, fetched `page_size`
+        at a time; takes :class:`GetCustomerExtensionListRequest` and `page_size`, or the
+        keywords of :class:`IterCustomerExtensionListKeywords`.
+        """
         yield from self._pages(GET_CUSTOMER_EXTENSION_LIST, request, fields, page_size)
 
-    @overload
-    def add_customer_extension(
-        self, request: AddCustomerExtensionRequest, /
-    ) -> AddCustomerExtensionResponse: ...
-
-    @overload
-    def add_customer_extension(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        customer_extension_info: CustomerExtensionInfo,
-    ) -> AddCustomerExtensionResponse: ...
-
+    @fields_of(AddCustomerExtensionRequest)
     def add_customer_extension(
         self, request: AddCustomerExtensionRequest | None = None, /, **fields: Any
     ) -> AddCustomerExtensionResponse:
-        """Creates a customer extension record."""
+        """Creates a customer extension record.
+
+        Takes :class:`AddCustomerExtensionRequest` or its fields as keywords.
+        """
         return self._call(ADD_CUSTOMER_EXTENSION, request, fields)
 
-    @overload
-    def update_customer_extension(
-        self, request: UpdateCustomerExtensionRequest, /
-    ) -> UpdateCustomerExtensionResponse: ...
-
-    @overload
-    def update_customer_extension(
-        self,
-        request: None = None,
-        /,
-        *,
-        customer_extension_info: CustomerExtensionInfo,
-    ) -> UpdateCustomerExtensionResponse: ...
-
+    @fields_of(UpdateCustomerExtensionRequest)
     def update_customer_extension(
         self, request: UpdateCustomerExtensionRequest | None = None, /, **fields: Any
     ) -> UpdateCustomerExtensionResponse:
-        """Updates a customer extension record."""
+        """Updates a customer extension record.
+
+        Takes :class:`UpdateCustomerExtensionRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_CUSTOMER_EXTENSION, request, fields)
 
-    @overload
-    def delete_customer_extension(
-        self, request: DeleteCustomerExtensionRequest, /
-    ) -> DeleteCustomerExtensionResponse: ...
-
-    @overload
-    def delete_customer_extension(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer_extension: int,
-    ) -> DeleteCustomerExtensionResponse: ...
-
+    @fields_of(DeleteCustomerExtensionRequest)
     def delete_customer_extension(
         self, request: DeleteCustomerExtensionRequest | None = None, /, **fields: Any
     ) -> DeleteCustomerExtensionResponse:
-        """Deletes a customer extension record."""
+        """Deletes a customer extension record.
+
+        Takes :class:`DeleteCustomerExtensionRequest` or its fields as keywords.
+        """
         return self._call(DELETE_CUSTOMER_EXTENSION, request, fields)
 
-    @overload
-    def get_payment_reminder_list(
-        self, request: GetCustomerPaymentReminderListRequest, /
-    ) -> GetCustomerPaymentReminderListResponse: ...
-
-    @overload
-    def get_payment_reminder_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomerPaymentReminderListResponse: ...
-
+    @fields_of(GetCustomerPaymentReminderListRequest)
     def get_payment_reminder_list(
         self, request: GetCustomerPaymentReminderListRequest | None = None, /, **fields: Any
     ) -> GetCustomerPaymentReminderListResponse:
-        """Returns the payment reminder records that match the search criteria."""
+        """Returns the payment reminder records that match the search criteria.
+
+        Takes :class:`GetCustomerPaymentReminderListRequest` or its fields as keywords.
+        """
         return self._call(GET_PAYMENT_REMINDER_LIST, request, fields)
 
-    @overload
-    def iter_payment_reminder_list(
-        self, request: GetCustomerPaymentReminderListRequest, /, *, page_size: int = 100
-    ) -> Iterator[PaymentReminderInfo]: ...
-
-    @overload
-    def iter_payment_reminder_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[PaymentReminderInfo]: ...
-
+    @paged(GetCustomerPaymentReminderListRequest, IterPaymentReminderListKeywords)
     def iter_payment_reminder_list(
         self,
         request: GetCustomerPaymentReminderListRequest | None = None,
@@ -1937,109 +1352,53 @@ class CustomerService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[PaymentReminderInfo]:
-        """Every item of :meth:`get_payment_reminder_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_payment_reminder_list` from `offset` on, fetched `page_size` at
+        a time; takes :class:`GetCustomerPaymentReminderListRequest` and `page_size`, or the
+        keywords of :class:`IterPaymentReminderListKeywords`.
+        """
         yield from self._pages(GET_PAYMENT_REMINDER_LIST, request, fields, page_size)
 
-    @overload
-    def add_payment_reminder(
-        self, request: AddCustomerPaymentReminderRequest, /
-    ) -> AddCustomerPaymentReminderResponse: ...
-
-    @overload
-    def add_payment_reminder(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        payment_reminder_info: PaymentReminderInfo,
-    ) -> AddCustomerPaymentReminderResponse: ...
-
+    @fields_of(AddCustomerPaymentReminderRequest)
     def add_payment_reminder(
         self, request: AddCustomerPaymentReminderRequest | None = None, /, **fields: Any
     ) -> AddCustomerPaymentReminderResponse:
-        """Creates a payment reminder record."""
+        """Creates a payment reminder record.
+
+        Takes :class:`AddCustomerPaymentReminderRequest` or its fields as keywords.
+        """
         return self._call(ADD_PAYMENT_REMINDER, request, fields)
 
-    @overload
-    def update_payment_reminder(
-        self, request: UpdateCustomerPaymentReminderRequest, /
-    ) -> UpdateCustomerPaymentReminderResponse: ...
-
-    @overload
-    def update_payment_reminder(
-        self,
-        request: None = None,
-        /,
-        *,
-        payment_reminder_info: PaymentReminderInfo,
-    ) -> UpdateCustomerPaymentReminderResponse: ...
-
+    @fields_of(UpdateCustomerPaymentReminderRequest)
     def update_payment_reminder(
         self, request: UpdateCustomerPaymentReminderRequest | None = None, /, **fields: Any
     ) -> UpdateCustomerPaymentReminderResponse:
-        """Updates a payment reminder record."""
+        """Updates a payment reminder record.
+
+        Takes :class:`UpdateCustomerPaymentReminderRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_PAYMENT_REMINDER, request, fields)
 
-    @overload
-    def delete_payment_reminder(
-        self, request: DeleteCustomerPaymentReminderRequest, /
-    ) -> DeleteCustomerPaymentReminderResponse: ...
-
-    @overload
-    def delete_payment_reminder(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_payment_reminder: int,
-    ) -> DeleteCustomerPaymentReminderResponse: ...
-
+    @fields_of(DeleteCustomerPaymentReminderRequest)
     def delete_payment_reminder(
         self, request: DeleteCustomerPaymentReminderRequest | None = None, /, **fields: Any
     ) -> DeleteCustomerPaymentReminderResponse:
-        """Deletes a payment reminder record."""
+        """Deletes a payment reminder record.
+
+        Takes :class:`DeleteCustomerPaymentReminderRequest` or its fields as keywords.
+        """
         return self._call(DELETE_PAYMENT_REMINDER, request, fields)
 
-    @overload
-    def get_customer_reseller_product_list(
-        self, request: GetCustomerResellerProductListRequest, /
-    ) -> GetCustomerResellerProductListResponse: ...
-
-    @overload
-    def get_customer_reseller_product_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomerResellerProductListResponse: ...
-
+    @fields_of(GetCustomerResellerProductListRequest)
     def get_customer_reseller_product_list(
         self, request: GetCustomerResellerProductListRequest | None = None, /, **fields: Any
     ) -> GetCustomerResellerProductListResponse:
-        """Returns the customer reseller product records that match the search criteria."""
+        """Returns the customer reseller product records that match the search criteria.
+
+        Takes :class:`GetCustomerResellerProductListRequest` or its fields as keywords.
+        """
         return self._call(GET_CUSTOMER_RESELLER_PRODUCT_LIST, request, fields)
 
-    @overload
-    def iter_customer_reseller_product_list(
-        self, request: GetCustomerResellerProductListRequest, /, *, page_size: int = 100
-    ) -> Iterator[ResellerProductInfo]: ...
-
-    @overload
-    def iter_customer_reseller_product_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[ResellerProductInfo]: ...
-
+    @paged(GetCustomerResellerProductListRequest, IterCustomerResellerProductListKeywords)
     def iter_customer_reseller_product_list(
         self,
         request: GetCustomerResellerProductListRequest | None = None,
@@ -2048,270 +1407,128 @@ class CustomerService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[ResellerProductInfo]:
-        """Every item of :meth:`get_customer_reseller_product_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_customer_reseller_product_list` from `offset` on, fetched
+        `page_size` at a time; takes :class:`GetCustomerResellerProductListRequest` and
+        `page_size`, or the keywords of :class:`IterCustomerResellerProductListKeywords`.
+        """
         yield from self._pages(GET_CUSTOMER_RESELLER_PRODUCT_LIST, request, fields, page_size)
 
-    @overload
-    def add_customer_reseller_product(
-        self, request: AddCustomerResellerProductRequest, /
-    ) -> AddCustomerResellerProductResponse: ...
-
-    @overload
-    def add_customer_reseller_product(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        customer_reseller_product_info: ResellerProductInfo,
-    ) -> AddCustomerResellerProductResponse: ...
-
+    @fields_of(AddCustomerResellerProductRequest)
     def add_customer_reseller_product(
         self, request: AddCustomerResellerProductRequest | None = None, /, **fields: Any
     ) -> AddCustomerResellerProductResponse:
-        """Creates a customer reseller product record."""
+        """Creates a customer reseller product record.
+
+        Takes :class:`AddCustomerResellerProductRequest` or its fields as keywords.
+        """
         return self._call(ADD_CUSTOMER_RESELLER_PRODUCT, request, fields)
 
-    @overload
-    def update_customer_reseller_product(
-        self, request: UpdateCustomerResellerProductRequest, /
-    ) -> UpdateCustomerResellerProductResponse: ...
-
-    @overload
-    def update_customer_reseller_product(
-        self,
-        request: None = None,
-        /,
-        *,
-        customer_reseller_product_info: ResellerProductInfo,
-    ) -> UpdateCustomerResellerProductResponse: ...
-
+    @fields_of(UpdateCustomerResellerProductRequest)
     def update_customer_reseller_product(
         self, request: UpdateCustomerResellerProductRequest | None = None, /, **fields: Any
     ) -> UpdateCustomerResellerProductResponse:
-        """Updates a customer reseller product record."""
+        """Updates a customer reseller product record.
+
+        Takes :class:`UpdateCustomerResellerProductRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_CUSTOMER_RESELLER_PRODUCT, request, fields)
 
-    @overload
-    def delete_customer_reseller_product(
-        self, request: DeleteCustomerResellerProductRequest, /
-    ) -> DeleteCustomerResellerProductResponse: ...
-
-    @overload
-    def delete_customer_reseller_product(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer_reseller_product: int,
-    ) -> DeleteCustomerResellerProductResponse: ...
-
+    @fields_of(DeleteCustomerResellerProductRequest)
     def delete_customer_reseller_product(
         self, request: DeleteCustomerResellerProductRequest | None = None, /, **fields: Any
     ) -> DeleteCustomerResellerProductResponse:
-        """Deletes a customer reseller product record."""
+        """Deletes a customer reseller product record.
+
+        Takes :class:`DeleteCustomerResellerProductRequest` or its fields as keywords.
+        """
         return self._call(DELETE_CUSTOMER_RESELLER_PRODUCT, request, fields)
 
-    @overload
-    def get_customer_usage(
-        self, request: GetCustomerUsageRequest, /
-    ) -> GetCustomerUsageResponse: ...
-
-    @overload
-    def get_customer_usage(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        from_date: date | None | UnsetType = UNSET,
-        to_date: date | None | UnsetType = UNSET,
-    ) -> GetCustomerUsageResponse: ...
-
+    @fields_of(GetCustomerUsageRequest)
     def get_customer_usage(
         self, request: GetCustomerUsageRequest | None = None, /, **fields: Any
     ) -> GetCustomerUsageResponse:
-        """Customer: get customer usage."""
+        """Customer: get customer usage.
+
+        Takes :class:`GetCustomerUsageRequest` or its fields as keywords.
+        """
         return self._call(GET_CUSTOMER_USAGE, request, fields)
 
-    @overload
-    def export_customer_list(
-        self, request: ExportCustomerListRequest, /
-    ) -> ExportCustomerListResponse: ...
-
-    @overload
-    def export_customer_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_parent: int | None | UnsetType = UNSET,
-        format: str | None | UnsetType = UNSET,
-    ) -> ExportCustomerListResponse: ...
-
+    @fields_of(ExportCustomerListRequest)
     def export_customer_list(
         self, request: ExportCustomerListRequest | None = None, /, **fields: Any
     ) -> ExportCustomerListResponse:
-        """Customer: export customer list."""
+        """Customer: export customer list.
+
+        Takes :class:`ExportCustomerListRequest` or its fields as keywords.
+        """
         return self._call(EXPORT_CUSTOMER_LIST, request, fields)
 
-    @overload
-    def get_customer_discount_counters(
-        self, request: GetCustomerDiscountCountersRequest, /
-    ) -> GetCustomerDiscountCountersResponse: ...
-
-    @overload
-    def get_customer_discount_counters(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-    ) -> GetCustomerDiscountCountersResponse: ...
-
+    @fields_of(GetCustomerDiscountCountersRequest)
     def get_customer_discount_counters(
         self, request: GetCustomerDiscountCountersRequest | None = None, /, **fields: Any
     ) -> GetCustomerDiscountCountersResponse:
-        """Customer: get customer discount counters."""
+        """Customer: get customer discount counters.
+
+        Takes :class:`GetCustomerDiscountCountersRequest` or its fields as keywords.
+        """
         return self._call(GET_CUSTOMER_DISCOUNT_COUNTERS, request, fields)
 
-    @overload
-    def merge_customers(self, request: MergeCustomersRequest, /) -> MergeCustomersResponse: ...
-
-    @overload
-    def merge_customers(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer_from: int,
-        i_customer_to: int,
-    ) -> MergeCustomersResponse: ...
-
+    @fields_of(MergeCustomersRequest)
     def merge_customers(
         self, request: MergeCustomersRequest | None = None, /, **fields: Any
     ) -> MergeCustomersResponse:
-        """Moves all accounts of one customer to another and closes the first one."""
+        """Moves all accounts of one customer to another and closes the first one.
+
+        Takes :class:`MergeCustomersRequest` or its fields as keywords.
+        """
         return self._call(MERGE_CUSTOMERS, request, fields)
 
-    @overload
-    def get_customer_by_phone(
-        self, request: GetCustomerByPhoneRequest, /
-    ) -> GetCustomerByPhoneResponse: ...
-
-    @overload
-    def get_customer_by_phone(
-        self,
-        request: None = None,
-        /,
-        *,
-        phone: str,
-    ) -> GetCustomerByPhoneResponse: ...
-
+    @fields_of(GetCustomerByPhoneRequest)
     def get_customer_by_phone(
         self, request: GetCustomerByPhoneRequest | None = None, /, **fields: Any
     ) -> GetCustomerByPhoneResponse:
-        """Customer: get customer by phone."""
+        """Customer: get customer by phone.
+
+        Takes :class:`GetCustomerByPhoneRequest` or its fields as keywords.
+        """
         return self._call(GET_CUSTOMER_BY_PHONE, request, fields)
 
-    @overload
-    def get_customer_site_info(
-        self, request: GetCustomerSiteInfoRequest, /
-    ) -> GetCustomerSiteInfoResponse: ...
-
-    @overload
-    def get_customer_site_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer_site: int,
-    ) -> GetCustomerSiteInfoResponse: ...
-
+    @fields_of(GetCustomerSiteInfoRequest)
     def get_customer_site_info(
         self, request: GetCustomerSiteInfoRequest | None = None, /, **fields: Any
     ) -> GetCustomerSiteInfoResponse:
-        """Returns the details of a customer site record."""
+        """Returns the details of a customer site record.
+
+        Takes :class:`GetCustomerSiteInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_CUSTOMER_SITE_INFO, request, fields)
 
-    @overload
-    def get_customer_stats_summary(
-        self, request: GetCustomerStatsSummaryRequest, /
-    ) -> GetCustomerStatsSummaryResponse: ...
-
-    @overload
-    def get_customer_stats_summary(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        from_date: date | None | UnsetType = UNSET,
-        to_date: date | None | UnsetType = UNSET,
-    ) -> GetCustomerStatsSummaryResponse: ...
-
+    @fields_of(GetCustomerStatsSummaryRequest)
     def get_customer_stats_summary(
         self, request: GetCustomerStatsSummaryRequest | None = None, /, **fields: Any
     ) -> GetCustomerStatsSummaryResponse:
         """Per-service totals for the customer.
 
+        Takes :class:`GetCustomerStatsSummaryRequest` or its fields as keywords.
+
         JSON API only: not available over SOAP.
         """
         return self._call(GET_CUSTOMER_STATS_SUMMARY, request, fields)
 
-    @overload
-    def get_extended_data_list(
-        self, request: GetCustomerExtendedDataListRequest, /
-    ) -> GetCustomerExtendedDataListResponse: ...
-
-    @overload
-    def get_extended_data_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        customer_filter: list[SearchCondition] | None | UnsetType = UNSET,
-        account_filter: list[SearchCondition] | None | UnsetType = UNSET,
-        product_filter: list[SearchCondition] | None | UnsetType = UNSET,
-        include_addons: int | None | UnsetType = UNSET,
-        customer_class_filter: list[SearchCondition] | None | UnsetType = UNSET,
-        invoice_filter: list[SearchCondition] | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomerExtendedDataListResponse: ...
-
+    @fields_of(GetCustomerExtendedDataListRequest)
     def get_extended_data_list(
         self, request: GetCustomerExtendedDataListRequest | None = None, /, **fields: Any
     ) -> GetCustomerExtendedDataListResponse:
         """Returns consolidated customer, account and product data; filters may refer to attributes
         of customers, accounts, products (including add-ons), customer classes and invoices.
 
+        Takes :class:`GetCustomerExtendedDataListRequest` or its fields as keywords.
+
         JSON API only: not available over SOAP.
         """
         return self._call(GET_EXTENDED_DATA_LIST, request, fields)
 
-    @overload
-    def iter_extended_data_list(
-        self, request: GetCustomerExtendedDataListRequest, /, *, page_size: int = 100
-    ) -> Iterator[ExtendedDataRecord]: ...
-
-    @overload
-    def iter_extended_data_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        customer_filter: list[SearchCondition] | None | UnsetType = UNSET,
-        account_filter: list[SearchCondition] | None | UnsetType = UNSET,
-        product_filter: list[SearchCondition] | None | UnsetType = UNSET,
-        include_addons: int | None | UnsetType = UNSET,
-        customer_class_filter: list[SearchCondition] | None | UnsetType = UNSET,
-        invoice_filter: list[SearchCondition] | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[ExtendedDataRecord]: ...
-
+    @paged(GetCustomerExtendedDataListRequest, IterExtendedDataListKeywords)
     def iter_extended_data_list(
         self,
         request: GetCustomerExtendedDataListRequest | None = None,
@@ -2321,7 +1538,9 @@ class CustomerService(ServiceBase):
         **fields: Any,
     ) -> Iterator[ExtendedDataRecord]:
         """Every item of :meth:`get_extended_data_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetCustomerExtendedDataListRequest` and `page_size`, or the keywords
+        of :class:`IterExtendedDataListKeywords`.
+        """
         yield from self._pages(GET_EXTENDED_DATA_LIST, request, fields, page_size)
 
 
@@ -2332,80 +1551,27 @@ class AsyncCustomerService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_customer_info(
-        self, request: GetCustomerInfoRequest, /
-    ) -> GetCustomerInfoResponse: ...
-
-    @overload
-    async def get_customer_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        name: str | None | UnsetType = UNSET,
-        login: str | None | UnsetType = UNSET,
-        get_included_services: int | None | UnsetType = UNSET,
-        detailed_info: int | None | UnsetType = UNSET,
-    ) -> GetCustomerInfoResponse: ...
-
+    @fields_of(GetCustomerInfoRequest)
     async def get_customer_info(
         self, request: GetCustomerInfoRequest | None = None, /, **fields: Any
     ) -> GetCustomerInfoResponse:
-        """Returns the details of a customer record."""
+        """Returns the details of a customer record.
+
+        Takes :class:`GetCustomerInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_CUSTOMER_INFO, request, fields)
 
-    @overload
-    async def get_customer_list(
-        self, request: GetCustomerListRequest, /
-    ) -> GetCustomerListResponse: ...
-
-    @overload
-    async def get_customer_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_parent: int | None | UnsetType = UNSET,
-        name: str | None | UnsetType = UNSET,
-        i_customer_class: int | None | UnsetType = UNSET,
-        i_customer_type: int | None | UnsetType = UNSET,
-        bill_status: BillStatus | None | UnsetType = UNSET,
-        blocked: YesNo | None | UnsetType = UNSET,
-        get_total: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomerListResponse: ...
-
+    @fields_of(GetCustomerListRequest)
     async def get_customer_list(
         self, request: GetCustomerListRequest | None = None, /, **fields: Any
     ) -> GetCustomerListResponse:
-        """Returns the customer records that match the search criteria."""
+        """Returns the customer records that match the search criteria.
+
+        Takes :class:`GetCustomerListRequest` or its fields as keywords.
+        """
         return await self._call(GET_CUSTOMER_LIST, request, fields)
 
-    @overload
-    def iter_customer_list(
-        self, request: GetCustomerListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[CustomerInfo]: ...
-
-    @overload
-    def iter_customer_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_parent: int | None | UnsetType = UNSET,
-        name: str | None | UnsetType = UNSET,
-        i_customer_class: int | None | UnsetType = UNSET,
-        i_customer_type: int | None | UnsetType = UNSET,
-        bill_status: BillStatus | None | UnsetType = UNSET,
-        blocked: YesNo | None | UnsetType = UNSET,
-        get_total: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[CustomerInfo]: ...
-
+    @paged(GetCustomerListRequest, IterCustomerListKeywords)
     async def iter_customer_list(
         self,
         request: GetCustomerListRequest | None = None,
@@ -2414,133 +1580,66 @@ class AsyncCustomerService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[CustomerInfo]:
-        """Every item of :meth:`get_customer_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_customer_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetCustomerListRequest` and `page_size`, or the keywords of
+        :class:`IterCustomerListKeywords`.
+        """
         async for item in self._pages(GET_CUSTOMER_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_customer(self, request: AddCustomerRequest, /) -> AddCustomerResponse: ...
-
-    @overload
-    async def add_customer(
-        self,
-        request: None = None,
-        /,
-        *,
-        customer_info: CustomerInfo,
-        accounts: list[AccountInfo] | None | UnsetType = UNSET,
-    ) -> AddCustomerResponse: ...
-
+    @fields_of(AddCustomerRequest)
     async def add_customer(
         self, request: AddCustomerRequest | None = None, /, **fields: Any
     ) -> AddCustomerResponse:
-        """Creates a customer, optionally with initial accounts."""
+        """Creates a customer, optionally with initial accounts.
+
+        Takes :class:`AddCustomerRequest` or its fields as keywords.
+        """
         return await self._call(ADD_CUSTOMER, request, fields)
 
-    @overload
-    async def update_customer(
-        self, request: UpdateCustomerRequest, /
-    ) -> UpdateCustomerResponse: ...
-
-    @overload
-    async def update_customer(
-        self,
-        request: None = None,
-        /,
-        *,
-        customer_info: CustomerInfo,
-    ) -> UpdateCustomerResponse: ...
-
+    @fields_of(UpdateCustomerRequest)
     async def update_customer(
         self, request: UpdateCustomerRequest | None = None, /, **fields: Any
     ) -> UpdateCustomerResponse:
-        """Updates a customer record."""
+        """Updates a customer record.
+
+        Takes :class:`UpdateCustomerRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_CUSTOMER, request, fields)
 
-    @overload
-    async def delete_customer(
-        self, request: DeleteCustomerRequest, /
-    ) -> DeleteCustomerResponse: ...
-
-    @overload
-    async def delete_customer(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-    ) -> DeleteCustomerResponse: ...
-
+    @fields_of(DeleteCustomerRequest)
     async def delete_customer(
         self, request: DeleteCustomerRequest | None = None, /, **fields: Any
     ) -> DeleteCustomerResponse:
-        """Deletes a customer record."""
+        """Deletes a customer record.
+
+        Takes :class:`DeleteCustomerRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_CUSTOMER, request, fields)
 
-    @overload
-    async def validate_customer_info(
-        self, request: ValidateCustomerInfoRequest, /
-    ) -> ValidateCustomerInfoResponse: ...
-
-    @overload
-    async def validate_customer_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        customer_info: CustomerInfo,
-    ) -> ValidateCustomerInfoResponse: ...
-
+    @fields_of(ValidateCustomerInfoRequest)
     async def validate_customer_info(
         self, request: ValidateCustomerInfoRequest | None = None, /, **fields: Any
     ) -> ValidateCustomerInfoResponse:
-        """Customer: validate customer info."""
+        """Customer: validate customer info.
+
+        Takes :class:`ValidateCustomerInfoRequest` or its fields as keywords.
+        """
         return await self._call(VALIDATE_CUSTOMER_INFO, request, fields)
 
-    @overload
-    async def get_customer_class_list(
-        self, request: GetCustomerClassListRequest, /
-    ) -> GetCustomerClassListResponse: ...
-
-    @overload
-    async def get_customer_class_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str | None | UnsetType = UNSET,
-        i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomerClassListResponse: ...
-
+    @fields_of(GetCustomerClassListRequest)
     async def get_customer_class_list(
         self, request: GetCustomerClassListRequest | None = None, /, **fields: Any
     ) -> GetCustomerClassListResponse:
         """Deprecated. Use CustomerClass.get_customer_class_list.
 
+        Takes :class:`GetCustomerClassListRequest` or its fields as keywords.
+
         Deprecated by the server's WSDL: calling it emits DeprecationWarning.
         """
         return await self._call(GET_CUSTOMER_CLASS_LIST, request, fields)
 
-    @overload
-    def iter_customer_class_list(
-        self, request: GetCustomerClassListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[CustomerClassInfo]: ...
-
-    @overload
-    def iter_customer_class_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        name: str | None | UnsetType = UNSET,
-        i_customer: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[CustomerClassInfo]: ...
-
+    @paged(GetCustomerClassListRequest, IterCustomerClassListKeywords)
     async def iter_customer_class_list(
         self,
         request: GetCustomerClassListRequest | None = None,
@@ -2550,77 +1649,33 @@ class AsyncCustomerService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[CustomerClassInfo]:
         """Every item of :meth:`get_customer_class_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetCustomerClassListRequest` and `page_size`, or the keywords of
+        :class:`IterCustomerClassListKeywords`.
+        """
         async for item in self._pages(GET_CUSTOMER_CLASS_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def make_transaction(
-        self, request: MakeCustomerTransactionRequest, /
-    ) -> MakeCustomerTransactionResponse: ...
-
-    @overload
-    async def make_transaction(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        action: TransactionAction,
-        amount: float,
-        visible_comment: str | None | UnsetType = UNSET,
-        internal_comment: str | None | UnsetType = UNSET,
-        transaction_id: str | None | UnsetType = UNSET,
-    ) -> MakeCustomerTransactionResponse: ...
-
+    @fields_of(MakeCustomerTransactionRequest)
     async def make_transaction(
         self, request: MakeCustomerTransactionRequest | None = None, /, **fields: Any
     ) -> MakeCustomerTransactionResponse:
-        """Charges, credits or refunds the customer's balance."""
+        """Charges, credits or refunds the customer's balance.
+
+        Takes :class:`MakeCustomerTransactionRequest` or its fields as keywords.
+        """
         return await self._call(MAKE_TRANSACTION, request, fields)
 
-    @overload
-    async def get_xdr_list(
-        self, request: GetCustomerXdrListRequest, /
-    ) -> GetCustomerXdrListResponse: ...
-
-    @overload
-    async def get_xdr_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomerXdrListResponse: ...
-
+    @fields_of(GetCustomerXdrListRequest)
     async def get_xdr_list(
         self, request: GetCustomerXdrListRequest | None = None, /, **fields: Any
     ) -> GetCustomerXdrListResponse:
-        """Returns the xdr records that match the search criteria."""
+        """Returns the xdr records that match the search criteria.
+
+        Takes :class:`GetCustomerXdrListRequest` or its fields as keywords.
+        """
         return await self._call(GET_XDR_LIST, request, fields)
 
-    @overload
-    def iter_xdr_list(
-        self, request: GetCustomerXdrListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[XDRInfo]: ...
-
-    @overload
-    def iter_xdr_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[XDRInfo]: ...
-
+    @paged(GetCustomerXdrListRequest, IterXdrListKeywords)
     async def iter_xdr_list(
         self,
         request: GetCustomerXdrListRequest | None = None,
@@ -2629,170 +1684,84 @@ class AsyncCustomerService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[XDRInfo]:
-        """Every item of :meth:`get_xdr_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_xdr_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetCustomerXdrListRequest` and `page_size`, or the keywords of
+        :class:`IterXdrListKeywords`.
+        """
         async for item in self._pages(GET_XDR_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def get_custom_fields_values(
-        self, request: GetCustomerCustomFieldsValuesRequest, /
-    ) -> GetCustomerCustomFieldsValuesResponse: ...
-
-    @overload
-    async def get_custom_fields_values(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-    ) -> GetCustomerCustomFieldsValuesResponse: ...
-
+    @fields_of(GetCustomerCustomFieldsValuesRequest)
     async def get_custom_fields_values(
         self, request: GetCustomerCustomFieldsValuesRequest | None = None, /, **fields: Any
     ) -> GetCustomerCustomFieldsValuesResponse:
-        """Customer: get custom fields values."""
+        """Customer: get custom fields values.
+
+        Takes :class:`GetCustomerCustomFieldsValuesRequest` or its fields as keywords.
+        """
         return await self._call(GET_CUSTOM_FIELDS_VALUES, request, fields)
 
-    @overload
-    async def update_custom_fields_values(
-        self, request: UpdateCustomerCustomFieldsValuesRequest, /
-    ) -> UpdateCustomerCustomFieldsValuesResponse: ...
-
-    @overload
-    async def update_custom_fields_values(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        custom_fields_values: list[CustomFieldsValuesInfo],
-    ) -> UpdateCustomerCustomFieldsValuesResponse: ...
-
+    @fields_of(UpdateCustomerCustomFieldsValuesRequest)
     async def update_custom_fields_values(
         self, request: UpdateCustomerCustomFieldsValuesRequest | None = None, /, **fields: Any
     ) -> UpdateCustomerCustomFieldsValuesResponse:
-        """Updates a custom fields values record."""
+        """Updates a custom fields values record.
+
+        Takes :class:`UpdateCustomerCustomFieldsValuesRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_CUSTOM_FIELDS_VALUES, request, fields)
 
-    @overload
-    async def suspend_customer(
-        self, request: SuspendCustomerRequest, /
-    ) -> SuspendCustomerResponse: ...
-
-    @overload
-    async def suspend_customer(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        reason: str | None | UnsetType = UNSET,
-    ) -> SuspendCustomerResponse: ...
-
+    @fields_of(SuspendCustomerRequest)
     async def suspend_customer(
         self, request: SuspendCustomerRequest | None = None, /, **fields: Any
     ) -> SuspendCustomerResponse:
-        """Customer: suspend customer."""
+        """Customer: suspend customer.
+
+        Takes :class:`SuspendCustomerRequest` or its fields as keywords.
+        """
         return await self._call(SUSPEND_CUSTOMER, request, fields)
 
-    @overload
-    async def unsuspend_customer(
-        self, request: UnsuspendCustomerRequest, /
-    ) -> UnsuspendCustomerResponse: ...
-
-    @overload
-    async def unsuspend_customer(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-    ) -> UnsuspendCustomerResponse: ...
-
+    @fields_of(UnsuspendCustomerRequest)
     async def unsuspend_customer(
         self, request: UnsuspendCustomerRequest | None = None, /, **fields: Any
     ) -> UnsuspendCustomerResponse:
-        """Customer: unsuspend customer."""
+        """Customer: unsuspend customer.
+
+        Takes :class:`UnsuspendCustomerRequest` or its fields as keywords.
+        """
         return await self._call(UNSUSPEND_CUSTOMER, request, fields)
 
-    @overload
-    async def close_customer(self, request: CloseCustomerRequest, /) -> CloseCustomerResponse: ...
-
-    @overload
-    async def close_customer(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        close_date: date | None | UnsetType = UNSET,
-    ) -> CloseCustomerResponse: ...
-
+    @fields_of(CloseCustomerRequest)
     async def close_customer(
         self, request: CloseCustomerRequest | None = None, /, **fields: Any
     ) -> CloseCustomerResponse:
-        """Customer: close customer."""
+        """Customer: close customer.
+
+        Takes :class:`CloseCustomerRequest` or its fields as keywords.
+        """
         return await self._call(CLOSE_CUSTOMER, request, fields)
 
-    @overload
-    async def get_customer_tree(
-        self, request: GetCustomerTreeRequest, /
-    ) -> GetCustomerTreeResponse: ...
-
-    @overload
-    async def get_customer_tree(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-    ) -> GetCustomerTreeResponse: ...
-
+    @fields_of(GetCustomerTreeRequest)
     async def get_customer_tree(
         self, request: GetCustomerTreeRequest | None = None, /, **fields: Any
     ) -> GetCustomerTreeResponse:
-        """Returns the reseller hierarchy under the customer."""
+        """Returns the reseller hierarchy under the customer.
+
+        Takes :class:`GetCustomerTreeRequest` or its fields as keywords.
+        """
         return await self._call(GET_CUSTOMER_TREE, request, fields)
 
-    @overload
-    async def get_customer_site_list(
-        self, request: GetCustomerSiteListRequest, /
-    ) -> GetCustomerSiteListResponse: ...
-
-    @overload
-    async def get_customer_site_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomerSiteListResponse: ...
-
+    @fields_of(GetCustomerSiteListRequest)
     async def get_customer_site_list(
         self, request: GetCustomerSiteListRequest | None = None, /, **fields: Any
     ) -> GetCustomerSiteListResponse:
-        """Returns the customer site records that match the search criteria."""
+        """Returns the customer site records that match the search criteria.
+
+        Takes :class:`GetCustomerSiteListRequest` or its fields as keywords.
+        """
         return await self._call(GET_CUSTOMER_SITE_LIST, request, fields)
 
-    @overload
-    def iter_customer_site_list(
-        self, request: GetCustomerSiteListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[CustomerSiteInfo]: ...
-
-    @overload
-    def iter_customer_site_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[CustomerSiteInfo]: ...
-
+    @paged(GetCustomerSiteListRequest, IterCustomerSiteListKeywords)
     async def iter_customer_site_list(
         self,
         request: GetCustomerSiteListRequest | None = None,
@@ -2802,361 +1771,175 @@ class AsyncCustomerService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[CustomerSiteInfo]:
         """Every item of :meth:`get_customer_site_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetCustomerSiteListRequest` and `page_size`, or the keywords of
+        :class:`IterCustomerSiteListKeywords`.
+        """
         async for item in self._pages(GET_CUSTOMER_SITE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_customer_site(
-        self, request: AddCustomerSiteRequest, /
-    ) -> AddCustomerSiteResponse: ...
-
-    @overload
-    async def add_customer_site(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        customer_site_info: CustomerSiteInfo,
-    ) -> AddCustomerSiteResponse: ...
-
+    @fields_of(AddCustomerSiteRequest)
     async def add_customer_site(
         self, request: AddCustomerSiteRequest | None = None, /, **fields: Any
     ) -> AddCustomerSiteResponse:
-        """Creates a customer site record."""
+        """Creates a customer site record.
+
+        Takes :class:`AddCustomerSiteRequest` or its fields as keywords.
+        """
         return await self._call(ADD_CUSTOMER_SITE, request, fields)
 
-    @overload
-    async def update_customer_site(
-        self, request: UpdateCustomerSiteRequest, /
-    ) -> UpdateCustomerSiteResponse: ...
-
-    @overload
-    async def update_customer_site(
-        self,
-        request: None = None,
-        /,
-        *,
-        customer_site_info: CustomerSiteInfo,
-    ) -> UpdateCustomerSiteResponse: ...
-
+    @fields_of(UpdateCustomerSiteRequest)
     async def update_customer_site(
         self, request: UpdateCustomerSiteRequest | None = None, /, **fields: Any
     ) -> UpdateCustomerSiteResponse:
-        """Updates a customer site record."""
+        """Updates a customer site record.
+
+        Takes :class:`UpdateCustomerSiteRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_CUSTOMER_SITE, request, fields)
 
-    @overload
-    async def delete_customer_site(
-        self, request: DeleteCustomerSiteRequest, /
-    ) -> DeleteCustomerSiteResponse: ...
-
-    @overload
-    async def delete_customer_site(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer_site: int,
-    ) -> DeleteCustomerSiteResponse: ...
-
+    @fields_of(DeleteCustomerSiteRequest)
     async def delete_customer_site(
         self, request: DeleteCustomerSiteRequest | None = None, /, **fields: Any
     ) -> DeleteCustomerSiteResponse:
-        """Deletes a customer site record."""
+        """Deletes a customer site record.
+
+        Takes :class:`DeleteCustomerSiteRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_CUSTOMER_SITE, request, fields)
 
-    @overload
-    async def get_service_features(
-        self, request: GetCustomerServiceFeaturesRequest, /
-    ) -> GetCustomerServiceFeaturesResponse: ...
-
-    @overload
-    async def get_service_features(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-    ) -> GetCustomerServiceFeaturesResponse: ...
-
+    @fields_of(GetCustomerServiceFeaturesRequest)
     async def get_service_features(
         self, request: GetCustomerServiceFeaturesRequest | None = None, /, **fields: Any
     ) -> GetCustomerServiceFeaturesResponse:
-        """Customer: get service features."""
+        """Customer: get service features.
+
+        Takes :class:`GetCustomerServiceFeaturesRequest` or its fields as keywords.
+        """
         return await self._call(GET_SERVICE_FEATURES, request, fields)
 
-    @overload
-    async def update_service_features(
-        self, request: UpdateCustomerServiceFeaturesRequest, /
-    ) -> UpdateCustomerServiceFeaturesResponse: ...
-
-    @overload
-    async def update_service_features(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        service_features: list[ServiceFeatureInfo],
-    ) -> UpdateCustomerServiceFeaturesResponse: ...
-
+    @fields_of(UpdateCustomerServiceFeaturesRequest)
     async def update_service_features(
         self, request: UpdateCustomerServiceFeaturesRequest | None = None, /, **fields: Any
     ) -> UpdateCustomerServiceFeaturesResponse:
-        """Updates a service features record."""
+        """Updates a service features record.
+
+        Takes :class:`UpdateCustomerServiceFeaturesRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_SERVICE_FEATURES, request, fields)
 
-    @overload
-    async def get_subscriptions(
-        self, request: GetCustomerSubscriptionsRequest, /
-    ) -> GetCustomerSubscriptionsResponse: ...
-
-    @overload
-    async def get_subscriptions(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-    ) -> GetCustomerSubscriptionsResponse: ...
-
+    @fields_of(GetCustomerSubscriptionsRequest)
     async def get_subscriptions(
         self, request: GetCustomerSubscriptionsRequest | None = None, /, **fields: Any
     ) -> GetCustomerSubscriptionsResponse:
-        """Customer: get subscriptions."""
+        """Customer: get subscriptions.
+
+        Takes :class:`GetCustomerSubscriptionsRequest` or its fields as keywords.
+        """
         return await self._call(GET_SUBSCRIPTIONS, request, fields)
 
-    @overload
-    async def add_subscription(
-        self, request: AddCustomerSubscriptionRequest, /
-    ) -> AddCustomerSubscriptionResponse: ...
-
-    @overload
-    async def add_subscription(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        subscription_info: AccountSubscriptionInfo,
-    ) -> AddCustomerSubscriptionResponse: ...
-
+    @fields_of(AddCustomerSubscriptionRequest)
     async def add_subscription(
         self, request: AddCustomerSubscriptionRequest | None = None, /, **fields: Any
     ) -> AddCustomerSubscriptionResponse:
-        """Creates a subscription record."""
+        """Creates a subscription record.
+
+        Takes :class:`AddCustomerSubscriptionRequest` or its fields as keywords.
+        """
         return await self._call(ADD_SUBSCRIPTION, request, fields)
 
-    @overload
-    async def close_subscription(
-        self, request: CloseCustomerSubscriptionRequest, /
-    ) -> CloseCustomerSubscriptionResponse: ...
-
-    @overload
-    async def close_subscription(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        i_customer_subscription: int,
-    ) -> CloseCustomerSubscriptionResponse: ...
-
+    @fields_of(CloseCustomerSubscriptionRequest)
     async def close_subscription(
         self, request: CloseCustomerSubscriptionRequest | None = None, /, **fields: Any
     ) -> CloseCustomerSubscriptionResponse:
-        """Customer: close subscription."""
+        """Customer: close subscription.
+
+        Takes :class:`CloseCustomerSubscriptionRequest` or its fields as keywords.
+        """
         return await self._call(CLOSE_SUBSCRIPTION, request, fields)
 
-    @overload
-    async def upload_customer_document(
-        self, request: UploadCustomerDocumentRequest, /
-    ) -> UploadCustomerDocumentResponse: ...
-
-    @overload
-    async def upload_customer_document(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        document: CustomerDocumentInfo,
-    ) -> UploadCustomerDocumentResponse: ...
-
+    @fields_of(UploadCustomerDocumentRequest)
     async def upload_customer_document(
         self, request: UploadCustomerDocumentRequest | None = None, /, **fields: Any
     ) -> UploadCustomerDocumentResponse:
-        """Attaches a document (contract, ID scan) to the customer."""
+        """Attaches a document (contract, ID scan) to the customer.
+
+        Takes :class:`UploadCustomerDocumentRequest` or its fields as keywords.
+        """
         return await self._call(UPLOAD_CUSTOMER_DOCUMENT, request, fields)
 
-    @overload
-    async def get_customer_document(
-        self, request: GetCustomerDocumentRequest, /
-    ) -> GetCustomerDocumentResponse: ...
-
-    @overload
-    async def get_customer_document(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_document: int,
-    ) -> GetCustomerDocumentResponse: ...
-
+    @fields_of(GetCustomerDocumentRequest)
     async def get_customer_document(
         self, request: GetCustomerDocumentRequest | None = None, /, **fields: Any
     ) -> GetCustomerDocumentResponse:
-        """Customer: get customer document."""
+        """Customer: get customer document.
+
+        Takes :class:`GetCustomerDocumentRequest` or its fields as keywords.
+        """
         return await self._call(GET_CUSTOMER_DOCUMENT, request, fields)
 
-    @overload
-    async def get_customer_document_list(
-        self, request: GetCustomerDocumentListRequest, /
-    ) -> GetCustomerDocumentListResponse: ...
-
-    @overload
-    async def get_customer_document_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-    ) -> GetCustomerDocumentListResponse: ...
-
+    @fields_of(GetCustomerDocumentListRequest)
     async def get_customer_document_list(
         self, request: GetCustomerDocumentListRequest | None = None, /, **fields: Any
     ) -> GetCustomerDocumentListResponse:
-        """Returns the customer document records that match the search criteria."""
+        """Returns the customer document records that match the search criteria.
+
+        Takes :class:`GetCustomerDocumentListRequest` or its fields as keywords.
+        """
         return await self._call(GET_CUSTOMER_DOCUMENT_LIST, request, fields)
 
-    @overload
-    async def delete_customer_document(
-        self, request: DeleteCustomerDocumentRequest, /
-    ) -> DeleteCustomerDocumentResponse: ...
-
-    @overload
-    async def delete_customer_document(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_document: int,
-    ) -> DeleteCustomerDocumentResponse: ...
-
+    @fields_of(DeleteCustomerDocumentRequest)
     async def delete_customer_document(
         self, request: DeleteCustomerDocumentRequest | None = None, /, **fields: Any
     ) -> DeleteCustomerDocumentResponse:
-        """Deletes a customer document record."""
+        """Deletes a customer document record.
+
+        Takes :class:`DeleteCustomerDocumentRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_CUSTOMER_DOCUMENT, request, fields)
 
-    @overload
-    async def get_credit_limit_history(
-        self, request: GetCustomerCreditLimitHistoryRequest, /
-    ) -> GetCustomerCreditLimitHistoryResponse: ...
-
-    @overload
-    async def get_credit_limit_history(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomerCreditLimitHistoryResponse: ...
-
+    @fields_of(GetCustomerCreditLimitHistoryRequest)
     async def get_credit_limit_history(
         self, request: GetCustomerCreditLimitHistoryRequest | None = None, /, **fields: Any
     ) -> GetCustomerCreditLimitHistoryResponse:
-        """Customer: get credit limit history."""
+        """Customer: get credit limit history.
+
+        Takes :class:`GetCustomerCreditLimitHistoryRequest` or its fields as keywords.
+        """
         return await self._call(GET_CREDIT_LIMIT_HISTORY, request, fields)
 
-    @overload
-    async def update_credit_limit(
-        self, request: UpdateCustomerCreditLimitRequest, /
-    ) -> UpdateCustomerCreditLimitResponse: ...
-
-    @overload
-    async def update_credit_limit(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        credit_limit: float | None | UnsetType = UNSET,
-        temp_credit_limit: float | None | UnsetType = UNSET,
-        temp_credit_limit_expiration: date | None | UnsetType = UNSET,
-    ) -> UpdateCustomerCreditLimitResponse: ...
-
+    @fields_of(UpdateCustomerCreditLimitRequest)
     async def update_credit_limit(
         self, request: UpdateCustomerCreditLimitRequest | None = None, /, **fields: Any
     ) -> UpdateCustomerCreditLimitResponse:
-        """Updates a credit limit record."""
+        """Updates a credit limit record.
+
+        Takes :class:`UpdateCustomerCreditLimitRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_CREDIT_LIMIT, request, fields)
 
-    @overload
-    async def get_customer_balance(
-        self, request: GetCustomerBalanceRequest, /
-    ) -> GetCustomerBalanceResponse: ...
-
-    @overload
-    async def get_customer_balance(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-    ) -> GetCustomerBalanceResponse: ...
-
+    @fields_of(GetCustomerBalanceRequest)
     async def get_customer_balance(
         self, request: GetCustomerBalanceRequest | None = None, /, **fields: Any
     ) -> GetCustomerBalanceResponse:
-        """Customer: get customer balance."""
+        """Customer: get customer balance.
+
+        Takes :class:`GetCustomerBalanceRequest` or its fields as keywords.
+        """
         return await self._call(GET_CUSTOMER_BALANCE, request, fields)
 
-    @overload
-    async def get_customer_invoice_list(
-        self, request: GetCustomerInvoiceListRequest, /
-    ) -> GetCustomerInvoiceListResponse: ...
-
-    @overload
-    async def get_customer_invoice_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomerInvoiceListResponse: ...
-
+    @fields_of(GetCustomerInvoiceListRequest)
     async def get_customer_invoice_list(
         self, request: GetCustomerInvoiceListRequest | None = None, /, **fields: Any
     ) -> GetCustomerInvoiceListResponse:
         """Deprecated. Use Invoice.get_invoice_list.
 
+        Takes :class:`GetCustomerInvoiceListRequest` or its fields as keywords.
+
         Deprecated by the server's WSDL: calling it emits DeprecationWarning.
         """
         return await self._call(GET_CUSTOMER_INVOICE_LIST, request, fields)
 
-    @overload
-    def iter_customer_invoice_list(
-        self, request: GetCustomerInvoiceListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[InvoiceInfo]: ...
-
-    @overload
-    def iter_customer_invoice_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[InvoiceInfo]: ...
-
+    @paged(GetCustomerInvoiceListRequest, IterCustomerInvoiceListKeywords)
     async def iter_customer_invoice_list(
         self,
         request: GetCustomerInvoiceListRequest | None = None,
@@ -3165,49 +1948,24 @@ class AsyncCustomerService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[InvoiceInfo]:
-        """Every item of :meth:`get_customer_invoice_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_customer_invoice_list` from `offset` on, fetched `page_size` at
+        a time; takes :class:`GetCustomerInvoiceListRequest` and `page_size`, or the keywords of
+        :class:`IterCustomerInvoiceListKeywords`.
+        """
         async for item in self._pages(GET_CUSTOMER_INVOICE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def get_customer_contact_list(
-        self, request: GetCustomerContactListRequest, /
-    ) -> GetCustomerContactListResponse: ...
-
-    @overload
-    async def get_customer_contact_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomerContactListResponse: ...
-
+    @fields_of(GetCustomerContactListRequest)
     async def get_customer_contact_list(
         self, request: GetCustomerContactListRequest | None = None, /, **fields: Any
     ) -> GetCustomerContactListResponse:
-        """Returns the customer contact records that match the search criteria."""
+        """Returns the customer contact records that match the search criteria.
+
+        Takes :class:`GetCustomerContactListRequest` or its fields as keywords.
+        """
         return await self._call(GET_CUSTOMER_CONTACT_LIST, request, fields)
 
-    @overload
-    def iter_customer_contact_list(
-        self, request: GetCustomerContactListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[CustomerContactInfo]: ...
-
-    @overload
-    def iter_customer_contact_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[CustomerContactInfo]: ...
-
+    @paged(GetCustomerContactListRequest, IterCustomerContactListKeywords)
     async def iter_customer_contact_list(
         self,
         request: GetCustomerContactListRequest | None = None,
@@ -3216,110 +1974,54 @@ class AsyncCustomerService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[CustomerContactInfo]:
-        """Every item of :meth:`get_customer_contact_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_customer_contact_list` from `offset` on, fetched `page_size` at
+        a time; takes :class:`GetCustomerContactListRequest` and `page_size`, or the keywords of
+        :class:`IterCustomerContactListKeywords`.
+        """
         async for item in self._pages(GET_CUSTOMER_CONTACT_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_customer_contact(
-        self, request: AddCustomerContactRequest, /
-    ) -> AddCustomerContactResponse: ...
-
-    @overload
-    async def add_customer_contact(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        customer_contact_info: CustomerContactInfo,
-    ) -> AddCustomerContactResponse: ...
-
+    @fields_of(AddCustomerContactRequest)
     async def add_customer_contact(
         self, request: AddCustomerContactRequest | None = None, /, **fields: Any
     ) -> AddCustomerContactResponse:
-        """Creates a customer contact record."""
+        """Creates a customer contact record.
+
+        Takes :class:`AddCustomerContactRequest` or its fields as keywords.
+        """
         return await self._call(ADD_CUSTOMER_CONTACT, request, fields)
 
-    @overload
-    async def update_customer_contact(
-        self, request: UpdateCustomerContactRequest, /
-    ) -> UpdateCustomerContactResponse: ...
-
-    @overload
-    async def update_customer_contact(
-        self,
-        request: None = None,
-        /,
-        *,
-        customer_contact_info: CustomerContactInfo,
-    ) -> UpdateCustomerContactResponse: ...
-
+    @fields_of(UpdateCustomerContactRequest)
     async def update_customer_contact(
         self, request: UpdateCustomerContactRequest | None = None, /, **fields: Any
     ) -> UpdateCustomerContactResponse:
-        """Updates a customer contact record."""
+        """Updates a customer contact record.
+
+        Takes :class:`UpdateCustomerContactRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_CUSTOMER_CONTACT, request, fields)
 
-    @overload
-    async def delete_customer_contact(
-        self, request: DeleteCustomerContactRequest, /
-    ) -> DeleteCustomerContactResponse: ...
-
-    @overload
-    async def delete_customer_contact(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer_contact: int,
-    ) -> DeleteCustomerContactResponse: ...
-
+    @fields_of(DeleteCustomerContactRequest)
     async def delete_customer_contact(
         self, request: DeleteCustomerContactRequest | None = None, /, **fields: Any
     ) -> DeleteCustomerContactResponse:
-        """Deletes a customer contact record."""
+        """Deletes a customer contact record.
+
+        Takes :class:`DeleteCustomerContactRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_CUSTOMER_CONTACT, request, fields)
 
-    @overload
-    async def get_customer_note_list(
-        self, request: GetCustomerNoteListRequest, /
-    ) -> GetCustomerNoteListResponse: ...
-
-    @overload
-    async def get_customer_note_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomerNoteListResponse: ...
-
+    @fields_of(GetCustomerNoteListRequest)
     async def get_customer_note_list(
         self, request: GetCustomerNoteListRequest | None = None, /, **fields: Any
     ) -> GetCustomerNoteListResponse:
-        """Returns the customer note records that match the search criteria."""
+        """Returns the customer note records that match the search criteria.
+
+        Takes :class:`GetCustomerNoteListRequest` or its fields as keywords.
+        """
         return await self._call(GET_CUSTOMER_NOTE_LIST, request, fields)
 
-    @overload
-    def iter_customer_note_list(
-        self, request: GetCustomerNoteListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[CustomerNoteInfo]: ...
-
-    @overload
-    def iter_customer_note_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[CustomerNoteInfo]: ...
-
+    @paged(GetCustomerNoteListRequest, IterCustomerNoteListKeywords)
     async def iter_customer_note_list(
         self,
         request: GetCustomerNoteListRequest | None = None,
@@ -3329,109 +2031,53 @@ class AsyncCustomerService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[CustomerNoteInfo]:
         """Every item of :meth:`get_customer_note_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetCustomerNoteListRequest` and `page_size`, or the keywords of
+        :class:`IterCustomerNoteListKeywords`.
+        """
         async for item in self._pages(GET_CUSTOMER_NOTE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_customer_note(
-        self, request: AddCustomerNoteRequest, /
-    ) -> AddCustomerNoteResponse: ...
-
-    @overload
-    async def add_customer_note(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        customer_note_info: CustomerNoteInfo,
-    ) -> AddCustomerNoteResponse: ...
-
+    @fields_of(AddCustomerNoteRequest)
     async def add_customer_note(
         self, request: AddCustomerNoteRequest | None = None, /, **fields: Any
     ) -> AddCustomerNoteResponse:
-        """Creates a customer note record."""
+        """Creates a customer note record.
+
+        Takes :class:`AddCustomerNoteRequest` or its fields as keywords.
+        """
         return await self._call(ADD_CUSTOMER_NOTE, request, fields)
 
-    @overload
-    async def update_customer_note(
-        self, request: UpdateCustomerNoteRequest, /
-    ) -> UpdateCustomerNoteResponse: ...
-
-    @overload
-    async def update_customer_note(
-        self,
-        request: None = None,
-        /,
-        *,
-        customer_note_info: CustomerNoteInfo,
-    ) -> UpdateCustomerNoteResponse: ...
-
+    @fields_of(UpdateCustomerNoteRequest)
     async def update_customer_note(
         self, request: UpdateCustomerNoteRequest | None = None, /, **fields: Any
     ) -> UpdateCustomerNoteResponse:
-        """Updates a customer note record."""
+        """Updates a customer note record.
+
+        Takes :class:`UpdateCustomerNoteRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_CUSTOMER_NOTE, request, fields)
 
-    @overload
-    async def delete_customer_note(
-        self, request: DeleteCustomerNoteRequest, /
-    ) -> DeleteCustomerNoteResponse: ...
-
-    @overload
-    async def delete_customer_note(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer_note: int,
-    ) -> DeleteCustomerNoteResponse: ...
-
+    @fields_of(DeleteCustomerNoteRequest)
     async def delete_customer_note(
         self, request: DeleteCustomerNoteRequest | None = None, /, **fields: Any
     ) -> DeleteCustomerNoteResponse:
-        """Deletes a customer note record."""
+        """Deletes a customer note record.
+
+        Takes :class:`DeleteCustomerNoteRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_CUSTOMER_NOTE, request, fields)
 
-    @overload
-    async def get_abbreviated_dialing_list(
-        self, request: GetCustomerAbbreviatedDialingListRequest, /
-    ) -> GetCustomerAbbreviatedDialingListResponse: ...
-
-    @overload
-    async def get_abbreviated_dialing_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomerAbbreviatedDialingListResponse: ...
-
+    @fields_of(GetCustomerAbbreviatedDialingListRequest)
     async def get_abbreviated_dialing_list(
         self, request: GetCustomerAbbreviatedDialingListRequest | None = None, /, **fields: Any
     ) -> GetCustomerAbbreviatedDialingListResponse:
-        """Returns the abbreviated dialing records that match the search criteria."""
+        """Returns the abbreviated dialing records that match the search criteria.
+
+        Takes :class:`GetCustomerAbbreviatedDialingListRequest` or its fields as keywords.
+        """
         return await self._call(GET_ABBREVIATED_DIALING_LIST, request, fields)
 
-    @overload
-    def iter_abbreviated_dialing_list(
-        self, request: GetCustomerAbbreviatedDialingListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[AbbreviatedDialingInfo]: ...
-
-    @overload
-    def iter_abbreviated_dialing_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[AbbreviatedDialingInfo]: ...
-
+    @paged(GetCustomerAbbreviatedDialingListRequest, IterAbbreviatedDialingListKeywords)
     async def iter_abbreviated_dialing_list(
         self,
         request: GetCustomerAbbreviatedDialingListRequest | None = None,
@@ -3440,110 +2086,54 @@ class AsyncCustomerService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[AbbreviatedDialingInfo]:
-        """Every item of :meth:`get_abbreviated_dialing_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_abbreviated_dialing_list` from `offset` on, fetched `page_size`
+        at a time; takes :class:`GetCustomerAbbreviatedDialingListRequest` and `page_size`, or
+        the keywords of :class:`IterAbbreviatedDialingListKeywords`.
+        """
         async for item in self._pages(GET_ABBREVIATED_DIALING_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_abbreviated_dialing(
-        self, request: AddCustomerAbbreviatedDialingRequest, /
-    ) -> AddCustomerAbbreviatedDialingResponse: ...
-
-    @overload
-    async def add_abbreviated_dialing(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        abbreviated_dialing_info: AbbreviatedDialingInfo,
-    ) -> AddCustomerAbbreviatedDialingResponse: ...
-
+    @fields_of(AddCustomerAbbreviatedDialingRequest)
     async def add_abbreviated_dialing(
         self, request: AddCustomerAbbreviatedDialingRequest | None = None, /, **fields: Any
     ) -> AddCustomerAbbreviatedDialingResponse:
-        """Creates a abbreviated dialing record."""
+        """Creates a abbreviated dialing record.
+
+        Takes :class:`AddCustomerAbbreviatedDialingRequest` or its fields as keywords.
+        """
         return await self._call(ADD_ABBREVIATED_DIALING, request, fields)
 
-    @overload
-    async def update_abbreviated_dialing(
-        self, request: UpdateCustomerAbbreviatedDialingRequest, /
-    ) -> UpdateCustomerAbbreviatedDialingResponse: ...
-
-    @overload
-    async def update_abbreviated_dialing(
-        self,
-        request: None = None,
-        /,
-        *,
-        abbreviated_dialing_info: AbbreviatedDialingInfo,
-    ) -> UpdateCustomerAbbreviatedDialingResponse: ...
-
+    @fields_of(UpdateCustomerAbbreviatedDialingRequest)
     async def update_abbreviated_dialing(
         self, request: UpdateCustomerAbbreviatedDialingRequest | None = None, /, **fields: Any
     ) -> UpdateCustomerAbbreviatedDialingResponse:
-        """Updates a abbreviated dialing record."""
+        """Updates a abbreviated dialing record.
+
+        Takes :class:`UpdateCustomerAbbreviatedDialingRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_ABBREVIATED_DIALING, request, fields)
 
-    @overload
-    async def delete_abbreviated_dialing(
-        self, request: DeleteCustomerAbbreviatedDialingRequest, /
-    ) -> DeleteCustomerAbbreviatedDialingResponse: ...
-
-    @overload
-    async def delete_abbreviated_dialing(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_abbreviated_dialing: int,
-    ) -> DeleteCustomerAbbreviatedDialingResponse: ...
-
+    @fields_of(DeleteCustomerAbbreviatedDialingRequest)
     async def delete_abbreviated_dialing(
         self, request: DeleteCustomerAbbreviatedDialingRequest | None = None, /, **fields: Any
     ) -> DeleteCustomerAbbreviatedDialingResponse:
-        """Deletes a abbreviated dialing record."""
+        """Deletes a abbreviated dialing record.
+
+        Takes :class:`DeleteCustomerAbbreviatedDialingRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_ABBREVIATED_DIALING, request, fields)
 
-    @overload
-    async def get_cc_rule_list(
-        self, request: GetCustomerCcRuleListRequest, /
-    ) -> GetCustomerCcRuleListResponse: ...
-
-    @overload
-    async def get_cc_rule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomerCcRuleListResponse: ...
-
+    @fields_of(GetCustomerCcRuleListRequest)
     async def get_cc_rule_list(
         self, request: GetCustomerCcRuleListRequest | None = None, /, **fields: Any
     ) -> GetCustomerCcRuleListResponse:
-        """Returns the cc rule records that match the search criteria."""
+        """Returns the cc rule records that match the search criteria.
+
+        Takes :class:`GetCustomerCcRuleListRequest` or its fields as keywords.
+        """
         return await self._call(GET_CC_RULE_LIST, request, fields)
 
-    @overload
-    def iter_cc_rule_list(
-        self, request: GetCustomerCcRuleListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[CustomerCallRuleInfo]: ...
-
-    @overload
-    def iter_cc_rule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[CustomerCallRuleInfo]: ...
-
+    @paged(GetCustomerCcRuleListRequest, IterCcRuleListKeywords)
     async def iter_cc_rule_list(
         self,
         request: GetCustomerCcRuleListRequest | None = None,
@@ -3552,110 +2142,54 @@ class AsyncCustomerService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[CustomerCallRuleInfo]:
-        """Every item of :meth:`get_cc_rule_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_cc_rule_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetCustomerCcRuleListRequest` and `page_size`, or the keywords of
+        :class:`IterCcRuleListKeywords`.
+        """
         async for item in self._pages(GET_CC_RULE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_cc_rule(
-        self, request: AddCustomerCcRuleRequest, /
-    ) -> AddCustomerCcRuleResponse: ...
-
-    @overload
-    async def add_cc_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        cc_rule_info: CustomerCallRuleInfo,
-    ) -> AddCustomerCcRuleResponse: ...
-
+    @fields_of(AddCustomerCcRuleRequest)
     async def add_cc_rule(
         self, request: AddCustomerCcRuleRequest | None = None, /, **fields: Any
     ) -> AddCustomerCcRuleResponse:
-        """Creates a cc rule record."""
+        """Creates a cc rule record.
+
+        Takes :class:`AddCustomerCcRuleRequest` or its fields as keywords.
+        """
         return await self._call(ADD_CC_RULE, request, fields)
 
-    @overload
-    async def update_cc_rule(
-        self, request: UpdateCustomerCcRuleRequest, /
-    ) -> UpdateCustomerCcRuleResponse: ...
-
-    @overload
-    async def update_cc_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        cc_rule_info: CustomerCallRuleInfo,
-    ) -> UpdateCustomerCcRuleResponse: ...
-
+    @fields_of(UpdateCustomerCcRuleRequest)
     async def update_cc_rule(
         self, request: UpdateCustomerCcRuleRequest | None = None, /, **fields: Any
     ) -> UpdateCustomerCcRuleResponse:
-        """Updates a cc rule record."""
+        """Updates a cc rule record.
+
+        Takes :class:`UpdateCustomerCcRuleRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_CC_RULE, request, fields)
 
-    @overload
-    async def delete_cc_rule(
-        self, request: DeleteCustomerCcRuleRequest, /
-    ) -> DeleteCustomerCcRuleResponse: ...
-
-    @overload
-    async def delete_cc_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_cc_rule: int,
-    ) -> DeleteCustomerCcRuleResponse: ...
-
+    @fields_of(DeleteCustomerCcRuleRequest)
     async def delete_cc_rule(
         self, request: DeleteCustomerCcRuleRequest | None = None, /, **fields: Any
     ) -> DeleteCustomerCcRuleResponse:
-        """Deletes a cc rule record."""
+        """Deletes a cc rule record.
+
+        Takes :class:`DeleteCustomerCcRuleRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_CC_RULE, request, fields)
 
-    @overload
-    async def get_customer_extension_list(
-        self, request: GetCustomerExtensionListRequest, /
-    ) -> GetCustomerExtensionListResponse: ...
-
-    @overload
-    async def get_customer_extension_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomerExtensionListResponse: ...
-
+    @fields_of(GetCustomerExtensionListRequest)
     async def get_customer_extension_list(
         self, request: GetCustomerExtensionListRequest | None = None, /, **fields: Any
     ) -> GetCustomerExtensionListResponse:
-        """Returns the customer extension records that match the search criteria."""
+        """Returns the customer extension records that match the search criteria.
+
+        Takes :class:`GetCustomerExtensionListRequest` or its fields as keywords.
+        """
         return await self._call(GET_CUSTOMER_EXTENSION_LIST, request, fields)
 
-    @overload
-    def iter_customer_extension_list(
-        self, request: GetCustomerExtensionListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[CustomerExtensionInfo]: ...
-
-    @overload
-    def iter_customer_extension_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[CustomerExtensionInfo]: ...
-
+    @paged(GetCustomerExtensionListRequest, IterCustomerExtensionListKeywords)
     async def iter_customer_extension_list(
         self,
         request: GetCustomerExtensionListRequest | None = None,
@@ -3664,110 +2198,54 @@ class AsyncCustomerService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[CustomerExtensionInfo]:
-        """Every item of :meth:`get_customer_extension_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_customer_extension_list` from `offset` on, fetched `page_size`
+        at a time; takes :class:`GetCustomerExtensionListRequest` and `page_size`, or the
+        keywords of :class:`IterCustomerExtensionListKeywords`.
+        """
         async for item in self._pages(GET_CUSTOMER_EXTENSION_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_customer_extension(
-        self, request: AddCustomerExtensionRequest, /
-    ) -> AddCustomerExtensionResponse: ...
-
-    @overload
-    async def add_customer_extension(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        customer_extension_info: CustomerExtensionInfo,
-    ) -> AddCustomerExtensionResponse: ...
-
+    @fields_of(AddCustomerExtensionRequest)
     async def add_customer_extension(
         self, request: AddCustomerExtensionRequest | None = None, /, **fields: Any
     ) -> AddCustomerExtensionResponse:
-        """Creates a customer extension record."""
+        """Creates a customer extension record.
+
+        Takes :class:`AddCustomerExtensionRequest` or its fields as keywords.
+        """
         return await self._call(ADD_CUSTOMER_EXTENSION, request, fields)
 
-    @overload
-    async def update_customer_extension(
-        self, request: UpdateCustomerExtensionRequest, /
-    ) -> UpdateCustomerExtensionResponse: ...
-
-    @overload
-    async def update_customer_extension(
-        self,
-        request: None = None,
-        /,
-        *,
-        customer_extension_info: CustomerExtensionInfo,
-    ) -> UpdateCustomerExtensionResponse: ...
-
+    @fields_of(UpdateCustomerExtensionRequest)
     async def update_customer_extension(
         self, request: UpdateCustomerExtensionRequest | None = None, /, **fields: Any
     ) -> UpdateCustomerExtensionResponse:
-        """Updates a customer extension record."""
+        """Updates a customer extension record.
+
+        Takes :class:`UpdateCustomerExtensionRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_CUSTOMER_EXTENSION, request, fields)
 
-    @overload
-    async def delete_customer_extension(
-        self, request: DeleteCustomerExtensionRequest, /
-    ) -> DeleteCustomerExtensionResponse: ...
-
-    @overload
-    async def delete_customer_extension(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer_extension: int,
-    ) -> DeleteCustomerExtensionResponse: ...
-
+    @fields_of(DeleteCustomerExtensionRequest)
     async def delete_customer_extension(
         self, request: DeleteCustomerExtensionRequest | None = None, /, **fields: Any
     ) -> DeleteCustomerExtensionResponse:
-        """Deletes a customer extension record."""
+        """Deletes a customer extension record.
+
+        Takes :class:`DeleteCustomerExtensionRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_CUSTOMER_EXTENSION, request, fields)
 
-    @overload
-    async def get_payment_reminder_list(
-        self, request: GetCustomerPaymentReminderListRequest, /
-    ) -> GetCustomerPaymentReminderListResponse: ...
-
-    @overload
-    async def get_payment_reminder_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomerPaymentReminderListResponse: ...
-
+    @fields_of(GetCustomerPaymentReminderListRequest)
     async def get_payment_reminder_list(
         self, request: GetCustomerPaymentReminderListRequest | None = None, /, **fields: Any
     ) -> GetCustomerPaymentReminderListResponse:
-        """Returns the payment reminder records that match the search criteria."""
+        """Returns the payment reminder records that match the search criteria.
+
+        Takes :class:`GetCustomerPaymentReminderListRequest` or its fields as keywords.
+        """
         return await self._call(GET_PAYMENT_REMINDER_LIST, request, fields)
 
-    @overload
-    def iter_payment_reminder_list(
-        self, request: GetCustomerPaymentReminderListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[PaymentReminderInfo]: ...
-
-    @overload
-    def iter_payment_reminder_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[PaymentReminderInfo]: ...
-
+    @paged(GetCustomerPaymentReminderListRequest, IterPaymentReminderListKeywords)
     async def iter_payment_reminder_list(
         self,
         request: GetCustomerPaymentReminderListRequest | None = None,
@@ -3776,110 +2254,54 @@ class AsyncCustomerService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[PaymentReminderInfo]:
-        """Every item of :meth:`get_payment_reminder_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_payment_reminder_list` from `offset` on, fetched `page_size` at
+        a time; takes :class:`GetCustomerPaymentReminderListRequest` and `page_size`, or the
+        keywords of :class:`IterPaymentReminderListKeywords`.
+        """
         async for item in self._pages(GET_PAYMENT_REMINDER_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_payment_reminder(
-        self, request: AddCustomerPaymentReminderRequest, /
-    ) -> AddCustomerPaymentReminderResponse: ...
-
-    @overload
-    async def add_payment_reminder(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        payment_reminder_info: PaymentReminderInfo,
-    ) -> AddCustomerPaymentReminderResponse: ...
-
+    @fields_of(AddCustomerPaymentReminderRequest)
     async def add_payment_reminder(
         self, request: AddCustomerPaymentReminderRequest | None = None, /, **fields: Any
     ) -> AddCustomerPaymentReminderResponse:
-        """Creates a payment reminder record."""
+        """Creates a payment reminder record.
+
+        Takes :class:`AddCustomerPaymentReminderRequest` or its fields as keywords.
+        """
         return await self._call(ADD_PAYMENT_REMINDER, request, fields)
 
-    @overload
-    async def update_payment_reminder(
-        self, request: UpdateCustomerPaymentReminderRequest, /
-    ) -> UpdateCustomerPaymentReminderResponse: ...
-
-    @overload
-    async def update_payment_reminder(
-        self,
-        request: None = None,
-        /,
-        *,
-        payment_reminder_info: PaymentReminderInfo,
-    ) -> UpdateCustomerPaymentReminderResponse: ...
-
+    @fields_of(UpdateCustomerPaymentReminderRequest)
     async def update_payment_reminder(
         self, request: UpdateCustomerPaymentReminderRequest | None = None, /, **fields: Any
     ) -> UpdateCustomerPaymentReminderResponse:
-        """Updates a payment reminder record."""
+        """Updates a payment reminder record.
+
+        Takes :class:`UpdateCustomerPaymentReminderRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_PAYMENT_REMINDER, request, fields)
 
-    @overload
-    async def delete_payment_reminder(
-        self, request: DeleteCustomerPaymentReminderRequest, /
-    ) -> DeleteCustomerPaymentReminderResponse: ...
-
-    @overload
-    async def delete_payment_reminder(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_payment_reminder: int,
-    ) -> DeleteCustomerPaymentReminderResponse: ...
-
+    @fields_of(DeleteCustomerPaymentReminderRequest)
     async def delete_payment_reminder(
         self, request: DeleteCustomerPaymentReminderRequest | None = None, /, **fields: Any
     ) -> DeleteCustomerPaymentReminderResponse:
-        """Deletes a payment reminder record."""
+        """Deletes a payment reminder record.
+
+        Takes :class:`DeleteCustomerPaymentReminderRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_PAYMENT_REMINDER, request, fields)
 
-    @overload
-    async def get_customer_reseller_product_list(
-        self, request: GetCustomerResellerProductListRequest, /
-    ) -> GetCustomerResellerProductListResponse: ...
-
-    @overload
-    async def get_customer_reseller_product_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomerResellerProductListResponse: ...
-
+    @fields_of(GetCustomerResellerProductListRequest)
     async def get_customer_reseller_product_list(
         self, request: GetCustomerResellerProductListRequest | None = None, /, **fields: Any
     ) -> GetCustomerResellerProductListResponse:
-        """Returns the customer reseller product records that match the search criteria."""
+        """Returns the customer reseller product records that match the search criteria.
+
+        Takes :class:`GetCustomerResellerProductListRequest` or its fields as keywords.
+        """
         return await self._call(GET_CUSTOMER_RESELLER_PRODUCT_LIST, request, fields)
 
-    @overload
-    def iter_customer_reseller_product_list(
-        self, request: GetCustomerResellerProductListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[ResellerProductInfo]: ...
-
-    @overload
-    def iter_customer_reseller_product_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[ResellerProductInfo]: ...
-
+    @paged(GetCustomerResellerProductListRequest, IterCustomerResellerProductListKeywords)
     async def iter_customer_reseller_product_list(
         self,
         request: GetCustomerResellerProductListRequest | None = None,
@@ -3888,275 +2310,131 @@ class AsyncCustomerService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[ResellerProductInfo]:
-        """Every item of :meth:`get_customer_reseller_product_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_customer_reseller_product_list` from `offset` on, fetched
+        `page_size` at a time; takes :class:`GetCustomerResellerProductListRequest` and
+        `page_size`, or the keywords of :class:`IterCustomerResellerProductListKeywords`.
+        """
         async for item in self._pages(
             GET_CUSTOMER_RESELLER_PRODUCT_LIST, request, fields, page_size
         ):
             yield item
 
-    @overload
-    async def add_customer_reseller_product(
-        self, request: AddCustomerResellerProductRequest, /
-    ) -> AddCustomerResellerProductResponse: ...
-
-    @overload
-    async def add_customer_reseller_product(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        customer_reseller_product_info: ResellerProductInfo,
-    ) -> AddCustomerResellerProductResponse: ...
-
+    @fields_of(AddCustomerResellerProductRequest)
     async def add_customer_reseller_product(
         self, request: AddCustomerResellerProductRequest | None = None, /, **fields: Any
     ) -> AddCustomerResellerProductResponse:
-        """Creates a customer reseller product record."""
+        """Creates a customer reseller product record.
+
+        Takes :class:`AddCustomerResellerProductRequest` or its fields as keywords.
+        """
         return await self._call(ADD_CUSTOMER_RESELLER_PRODUCT, request, fields)
 
-    @overload
-    async def update_customer_reseller_product(
-        self, request: UpdateCustomerResellerProductRequest, /
-    ) -> UpdateCustomerResellerProductResponse: ...
-
-    @overload
-    async def update_customer_reseller_product(
-        self,
-        request: None = None,
-        /,
-        *,
-        customer_reseller_product_info: ResellerProductInfo,
-    ) -> UpdateCustomerResellerProductResponse: ...
-
+    @fields_of(UpdateCustomerResellerProductRequest)
     async def update_customer_reseller_product(
         self, request: UpdateCustomerResellerProductRequest | None = None, /, **fields: Any
     ) -> UpdateCustomerResellerProductResponse:
-        """Updates a customer reseller product record."""
+        """Updates a customer reseller product record.
+
+        Takes :class:`UpdateCustomerResellerProductRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_CUSTOMER_RESELLER_PRODUCT, request, fields)
 
-    @overload
-    async def delete_customer_reseller_product(
-        self, request: DeleteCustomerResellerProductRequest, /
-    ) -> DeleteCustomerResellerProductResponse: ...
-
-    @overload
-    async def delete_customer_reseller_product(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer_reseller_product: int,
-    ) -> DeleteCustomerResellerProductResponse: ...
-
+    @fields_of(DeleteCustomerResellerProductRequest)
     async def delete_customer_reseller_product(
         self, request: DeleteCustomerResellerProductRequest | None = None, /, **fields: Any
     ) -> DeleteCustomerResellerProductResponse:
-        """Deletes a customer reseller product record."""
+        """Deletes a customer reseller product record.
+
+        Takes :class:`DeleteCustomerResellerProductRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_CUSTOMER_RESELLER_PRODUCT, request, fields)
 
-    @overload
-    async def get_customer_usage(
-        self, request: GetCustomerUsageRequest, /
-    ) -> GetCustomerUsageResponse: ...
-
-    @overload
-    async def get_customer_usage(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        from_date: date | None | UnsetType = UNSET,
-        to_date: date | None | UnsetType = UNSET,
-    ) -> GetCustomerUsageResponse: ...
-
+    @fields_of(GetCustomerUsageRequest)
     async def get_customer_usage(
         self, request: GetCustomerUsageRequest | None = None, /, **fields: Any
     ) -> GetCustomerUsageResponse:
-        """Customer: get customer usage."""
+        """Customer: get customer usage.
+
+        Takes :class:`GetCustomerUsageRequest` or its fields as keywords.
+        """
         return await self._call(GET_CUSTOMER_USAGE, request, fields)
 
-    @overload
-    async def export_customer_list(
-        self, request: ExportCustomerListRequest, /
-    ) -> ExportCustomerListResponse: ...
-
-    @overload
-    async def export_customer_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_parent: int | None | UnsetType = UNSET,
-        format: str | None | UnsetType = UNSET,
-    ) -> ExportCustomerListResponse: ...
-
+    @fields_of(ExportCustomerListRequest)
     async def export_customer_list(
         self, request: ExportCustomerListRequest | None = None, /, **fields: Any
     ) -> ExportCustomerListResponse:
-        """Customer: export customer list."""
+        """Customer: export customer list.
+
+        Takes :class:`ExportCustomerListRequest` or its fields as keywords.
+        """
         return await self._call(EXPORT_CUSTOMER_LIST, request, fields)
 
-    @overload
-    async def get_customer_discount_counters(
-        self, request: GetCustomerDiscountCountersRequest, /
-    ) -> GetCustomerDiscountCountersResponse: ...
-
-    @overload
-    async def get_customer_discount_counters(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-    ) -> GetCustomerDiscountCountersResponse: ...
-
+    @fields_of(GetCustomerDiscountCountersRequest)
     async def get_customer_discount_counters(
         self, request: GetCustomerDiscountCountersRequest | None = None, /, **fields: Any
     ) -> GetCustomerDiscountCountersResponse:
-        """Customer: get customer discount counters."""
+        """Customer: get customer discount counters.
+
+        Takes :class:`GetCustomerDiscountCountersRequest` or its fields as keywords.
+        """
         return await self._call(GET_CUSTOMER_DISCOUNT_COUNTERS, request, fields)
 
-    @overload
-    async def merge_customers(
-        self, request: MergeCustomersRequest, /
-    ) -> MergeCustomersResponse: ...
-
-    @overload
-    async def merge_customers(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer_from: int,
-        i_customer_to: int,
-    ) -> MergeCustomersResponse: ...
-
+    @fields_of(MergeCustomersRequest)
     async def merge_customers(
         self, request: MergeCustomersRequest | None = None, /, **fields: Any
     ) -> MergeCustomersResponse:
-        """Moves all accounts of one customer to another and closes the first one."""
+        """Moves all accounts of one customer to another and closes the first one.
+
+        Takes :class:`MergeCustomersRequest` or its fields as keywords.
+        """
         return await self._call(MERGE_CUSTOMERS, request, fields)
 
-    @overload
-    async def get_customer_by_phone(
-        self, request: GetCustomerByPhoneRequest, /
-    ) -> GetCustomerByPhoneResponse: ...
-
-    @overload
-    async def get_customer_by_phone(
-        self,
-        request: None = None,
-        /,
-        *,
-        phone: str,
-    ) -> GetCustomerByPhoneResponse: ...
-
+    @fields_of(GetCustomerByPhoneRequest)
     async def get_customer_by_phone(
         self, request: GetCustomerByPhoneRequest | None = None, /, **fields: Any
     ) -> GetCustomerByPhoneResponse:
-        """Customer: get customer by phone."""
+        """Customer: get customer by phone.
+
+        Takes :class:`GetCustomerByPhoneRequest` or its fields as keywords.
+        """
         return await self._call(GET_CUSTOMER_BY_PHONE, request, fields)
 
-    @overload
-    async def get_customer_site_info(
-        self, request: GetCustomerSiteInfoRequest, /
-    ) -> GetCustomerSiteInfoResponse: ...
-
-    @overload
-    async def get_customer_site_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer_site: int,
-    ) -> GetCustomerSiteInfoResponse: ...
-
+    @fields_of(GetCustomerSiteInfoRequest)
     async def get_customer_site_info(
         self, request: GetCustomerSiteInfoRequest | None = None, /, **fields: Any
     ) -> GetCustomerSiteInfoResponse:
-        """Returns the details of a customer site record."""
+        """Returns the details of a customer site record.
+
+        Takes :class:`GetCustomerSiteInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_CUSTOMER_SITE_INFO, request, fields)
 
-    @overload
-    async def get_customer_stats_summary(
-        self, request: GetCustomerStatsSummaryRequest, /
-    ) -> GetCustomerStatsSummaryResponse: ...
-
-    @overload
-    async def get_customer_stats_summary(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        from_date: date | None | UnsetType = UNSET,
-        to_date: date | None | UnsetType = UNSET,
-    ) -> GetCustomerStatsSummaryResponse: ...
-
+    @fields_of(GetCustomerStatsSummaryRequest)
     async def get_customer_stats_summary(
         self, request: GetCustomerStatsSummaryRequest | None = None, /, **fields: Any
     ) -> GetCustomerStatsSummaryResponse:
         """Per-service totals for the customer.
 
+        Takes :class:`GetCustomerStatsSummaryRequest` or its fields as keywords.
+
         JSON API only: not available over SOAP.
         """
         return await self._call(GET_CUSTOMER_STATS_SUMMARY, request, fields)
 
-    @overload
-    async def get_extended_data_list(
-        self, request: GetCustomerExtendedDataListRequest, /
-    ) -> GetCustomerExtendedDataListResponse: ...
-
-    @overload
-    async def get_extended_data_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        customer_filter: list[SearchCondition] | None | UnsetType = UNSET,
-        account_filter: list[SearchCondition] | None | UnsetType = UNSET,
-        product_filter: list[SearchCondition] | None | UnsetType = UNSET,
-        include_addons: int | None | UnsetType = UNSET,
-        customer_class_filter: list[SearchCondition] | None | UnsetType = UNSET,
-        invoice_filter: list[SearchCondition] | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomerExtendedDataListResponse: ...
-
+    @fields_of(GetCustomerExtendedDataListRequest)
     async def get_extended_data_list(
         self, request: GetCustomerExtendedDataListRequest | None = None, /, **fields: Any
     ) -> GetCustomerExtendedDataListResponse:
         """Returns consolidated customer, account and product data; filters may refer to attributes
         of customers, accounts, products (including add-ons), customer classes and invoices.
 
+        Takes :class:`GetCustomerExtendedDataListRequest` or its fields as keywords.
+
         JSON API only: not available over SOAP.
         """
         return await self._call(GET_EXTENDED_DATA_LIST, request, fields)
 
-    @overload
-    def iter_extended_data_list(
-        self, request: GetCustomerExtendedDataListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[ExtendedDataRecord]: ...
-
-    @overload
-    def iter_extended_data_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        customer_filter: list[SearchCondition] | None | UnsetType = UNSET,
-        account_filter: list[SearchCondition] | None | UnsetType = UNSET,
-        product_filter: list[SearchCondition] | None | UnsetType = UNSET,
-        include_addons: int | None | UnsetType = UNSET,
-        customer_class_filter: list[SearchCondition] | None | UnsetType = UNSET,
-        invoice_filter: list[SearchCondition] | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[ExtendedDataRecord]: ...
-
+    @paged(GetCustomerExtendedDataListRequest, IterExtendedDataListKeywords)
     async def iter_extended_data_list(
         self,
         request: GetCustomerExtendedDataListRequest | None = None,
@@ -4166,6 +2444,8 @@ class AsyncCustomerService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[ExtendedDataRecord]:
         """Every item of :meth:`get_extended_data_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetCustomerExtendedDataListRequest` and `page_size`, or the keywords
+        of :class:`IterExtendedDataListKeywords`.
+        """
         async for item in self._pages(GET_EXTENDED_DATA_LIST, request, fields, page_size):
             yield item

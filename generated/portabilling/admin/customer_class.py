@@ -9,11 +9,11 @@ Admin interface, mr105/admin/CustomerClassAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, overload
+from typing import Any, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.common import (
     CustomerClassInfo,
     GetCustomerClassListRequest,
@@ -73,71 +73,43 @@ APPLY_CUSTOMER_CLASS = Operation(
 )
 
 
+class IterCustomerClassListKeywords(TypedDict, total=False):
+    """The keywords of `iter_customer_class_list`: `page_size` and the fields of
+    :class:`GetCustomerClassListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    name: str | None | UnsetType
+    i_customer: int | None | UnsetType
+    offset: int | None | UnsetType
+
+
 class CustomerClassService(ServiceBase):
     """Customer classes. PortaBilling mr105, Admin interface. Reconstruction in the published
     style, generated for testing.
     """
 
-    @overload
-    def get_customer_class_info(
-        self, request: GetCustomerClassInfoRequest, /
-    ) -> GetCustomerClassInfoResponse: ...
-
-    @overload
-    def get_customer_class_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer_class: int | None | UnsetType = UNSET,
-    ) -> GetCustomerClassInfoResponse: ...
-
+    @fields_of(GetCustomerClassInfoRequest)
     def get_customer_class_info(
         self, request: GetCustomerClassInfoRequest | None = None, /, **fields: Any
     ) -> GetCustomerClassInfoResponse:
-        """Returns the details of a customer class record."""
+        """Returns the details of a customer class record.
+
+        Takes :class:`GetCustomerClassInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_CUSTOMER_CLASS_INFO, request, fields)
 
-    @overload
-    def get_customer_class_list(
-        self, request: GetCustomerClassListRequest, /
-    ) -> GetCustomerClassListResponse: ...
-
-    @overload
-    def get_customer_class_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str | None | UnsetType = UNSET,
-        i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomerClassListResponse: ...
-
+    @fields_of(GetCustomerClassListRequest)
     def get_customer_class_list(
         self, request: GetCustomerClassListRequest | None = None, /, **fields: Any
     ) -> GetCustomerClassListResponse:
-        """Returns the customer class records that match the search criteria."""
+        """Returns the customer class records that match the search criteria.
+
+        Takes :class:`GetCustomerClassListRequest` or its fields as keywords.
+        """
         return self._call(GET_CUSTOMER_CLASS_LIST, request, fields)
 
-    @overload
-    def iter_customer_class_list(
-        self, request: GetCustomerClassListRequest, /, *, page_size: int = 100
-    ) -> Iterator[CustomerClassInfo]: ...
-
-    @overload
-    def iter_customer_class_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        name: str | None | UnsetType = UNSET,
-        i_customer: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[CustomerClassInfo]: ...
-
+    @paged(GetCustomerClassListRequest, IterCustomerClassListKeywords)
     def iter_customer_class_list(
         self,
         request: GetCustomerClassListRequest | None = None,
@@ -147,110 +119,59 @@ class CustomerClassService(ServiceBase):
         **fields: Any,
     ) -> Iterator[CustomerClassInfo]:
         """Every item of :meth:`get_customer_class_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetCustomerClassListRequest` and `page_size`, or the keywords of
+        :class:`IterCustomerClassListKeywords`.
+        """
         yield from self._pages(GET_CUSTOMER_CLASS_LIST, request, fields, page_size)
 
-    @overload
-    def add_customer_class(
-        self, request: AddCustomerClassRequest, /
-    ) -> AddCustomerClassResponse: ...
-
-    @overload
-    def add_customer_class(
-        self,
-        request: None = None,
-        /,
-        *,
-        customer_class_info: CustomerClassInfo,
-    ) -> AddCustomerClassResponse: ...
-
+    @fields_of(AddCustomerClassRequest)
     def add_customer_class(
         self, request: AddCustomerClassRequest | None = None, /, **fields: Any
     ) -> AddCustomerClassResponse:
-        """Creates a customer class record."""
+        """Creates a customer class record.
+
+        Takes :class:`AddCustomerClassRequest` or its fields as keywords.
+        """
         return self._call(ADD_CUSTOMER_CLASS, request, fields)
 
-    @overload
-    def update_customer_class(
-        self, request: UpdateCustomerClassRequest, /
-    ) -> UpdateCustomerClassResponse: ...
-
-    @overload
-    def update_customer_class(
-        self,
-        request: None = None,
-        /,
-        *,
-        customer_class_info: CustomerClassInfo,
-    ) -> UpdateCustomerClassResponse: ...
-
+    @fields_of(UpdateCustomerClassRequest)
     def update_customer_class(
         self, request: UpdateCustomerClassRequest | None = None, /, **fields: Any
     ) -> UpdateCustomerClassResponse:
-        """Updates a customer class record."""
+        """Updates a customer class record.
+
+        Takes :class:`UpdateCustomerClassRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_CUSTOMER_CLASS, request, fields)
 
-    @overload
-    def delete_customer_class(
-        self, request: DeleteCustomerClassRequest, /
-    ) -> DeleteCustomerClassResponse: ...
-
-    @overload
-    def delete_customer_class(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer_class: int,
-    ) -> DeleteCustomerClassResponse: ...
-
+    @fields_of(DeleteCustomerClassRequest)
     def delete_customer_class(
         self, request: DeleteCustomerClassRequest | None = None, /, **fields: Any
     ) -> DeleteCustomerClassResponse:
-        """Deletes a customer class record."""
+        """Deletes a customer class record.
+
+        Takes :class:`DeleteCustomerClassRequest` or its fields as keywords.
+        """
         return self._call(DELETE_CUSTOMER_CLASS, request, fields)
 
-    @overload
-    def get_customer_class_customers(
-        self, request: GetCustomerClassCustomersRequest, /
-    ) -> GetCustomerClassCustomersResponse: ...
-
-    @overload
-    def get_customer_class_customers(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer_class: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomerClassCustomersResponse: ...
-
+    @fields_of(GetCustomerClassCustomersRequest)
     def get_customer_class_customers(
         self, request: GetCustomerClassCustomersRequest | None = None, /, **fields: Any
     ) -> GetCustomerClassCustomersResponse:
-        """CustomerClass: get customer class customers."""
+        """CustomerClass: get customer class customers.
+
+        Takes :class:`GetCustomerClassCustomersRequest` or its fields as keywords.
+        """
         return self._call(GET_CUSTOMER_CLASS_CUSTOMERS, request, fields)
 
-    @overload
-    def apply_customer_class(
-        self, request: ApplyCustomerClassRequest, /
-    ) -> ApplyCustomerClassResponse: ...
-
-    @overload
-    def apply_customer_class(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer_class: int,
-        i_customer: int,
-    ) -> ApplyCustomerClassResponse: ...
-
+    @fields_of(ApplyCustomerClassRequest)
     def apply_customer_class(
         self, request: ApplyCustomerClassRequest | None = None, /, **fields: Any
     ) -> ApplyCustomerClassResponse:
-        """CustomerClass: apply customer class."""
+        """CustomerClass: apply customer class.
+
+        Takes :class:`ApplyCustomerClassRequest` or its fields as keywords.
+        """
         return self._call(APPLY_CUSTOMER_CLASS, request, fields)
 
 
@@ -261,66 +182,27 @@ class AsyncCustomerClassService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_customer_class_info(
-        self, request: GetCustomerClassInfoRequest, /
-    ) -> GetCustomerClassInfoResponse: ...
-
-    @overload
-    async def get_customer_class_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer_class: int | None | UnsetType = UNSET,
-    ) -> GetCustomerClassInfoResponse: ...
-
+    @fields_of(GetCustomerClassInfoRequest)
     async def get_customer_class_info(
         self, request: GetCustomerClassInfoRequest | None = None, /, **fields: Any
     ) -> GetCustomerClassInfoResponse:
-        """Returns the details of a customer class record."""
+        """Returns the details of a customer class record.
+
+        Takes :class:`GetCustomerClassInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_CUSTOMER_CLASS_INFO, request, fields)
 
-    @overload
-    async def get_customer_class_list(
-        self, request: GetCustomerClassListRequest, /
-    ) -> GetCustomerClassListResponse: ...
-
-    @overload
-    async def get_customer_class_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str | None | UnsetType = UNSET,
-        i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomerClassListResponse: ...
-
+    @fields_of(GetCustomerClassListRequest)
     async def get_customer_class_list(
         self, request: GetCustomerClassListRequest | None = None, /, **fields: Any
     ) -> GetCustomerClassListResponse:
-        """Returns the customer class records that match the search criteria."""
+        """Returns the customer class records that match the search criteria.
+
+        Takes :class:`GetCustomerClassListRequest` or its fields as keywords.
+        """
         return await self._call(GET_CUSTOMER_CLASS_LIST, request, fields)
 
-    @overload
-    def iter_customer_class_list(
-        self, request: GetCustomerClassListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[CustomerClassInfo]: ...
-
-    @overload
-    def iter_customer_class_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        name: str | None | UnsetType = UNSET,
-        i_customer: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[CustomerClassInfo]: ...
-
+    @paged(GetCustomerClassListRequest, IterCustomerClassListKeywords)
     async def iter_customer_class_list(
         self,
         request: GetCustomerClassListRequest | None = None,
@@ -330,109 +212,58 @@ class AsyncCustomerClassService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[CustomerClassInfo]:
         """Every item of :meth:`get_customer_class_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetCustomerClassListRequest` and `page_size`, or the keywords of
+        :class:`IterCustomerClassListKeywords`.
+        """
         async for item in self._pages(GET_CUSTOMER_CLASS_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_customer_class(
-        self, request: AddCustomerClassRequest, /
-    ) -> AddCustomerClassResponse: ...
-
-    @overload
-    async def add_customer_class(
-        self,
-        request: None = None,
-        /,
-        *,
-        customer_class_info: CustomerClassInfo,
-    ) -> AddCustomerClassResponse: ...
-
+    @fields_of(AddCustomerClassRequest)
     async def add_customer_class(
         self, request: AddCustomerClassRequest | None = None, /, **fields: Any
     ) -> AddCustomerClassResponse:
-        """Creates a customer class record."""
+        """Creates a customer class record.
+
+        Takes :class:`AddCustomerClassRequest` or its fields as keywords.
+        """
         return await self._call(ADD_CUSTOMER_CLASS, request, fields)
 
-    @overload
-    async def update_customer_class(
-        self, request: UpdateCustomerClassRequest, /
-    ) -> UpdateCustomerClassResponse: ...
-
-    @overload
-    async def update_customer_class(
-        self,
-        request: None = None,
-        /,
-        *,
-        customer_class_info: CustomerClassInfo,
-    ) -> UpdateCustomerClassResponse: ...
-
+    @fields_of(UpdateCustomerClassRequest)
     async def update_customer_class(
         self, request: UpdateCustomerClassRequest | None = None, /, **fields: Any
     ) -> UpdateCustomerClassResponse:
-        """Updates a customer class record."""
+        """Updates a customer class record.
+
+        Takes :class:`UpdateCustomerClassRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_CUSTOMER_CLASS, request, fields)
 
-    @overload
-    async def delete_customer_class(
-        self, request: DeleteCustomerClassRequest, /
-    ) -> DeleteCustomerClassResponse: ...
-
-    @overload
-    async def delete_customer_class(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer_class: int,
-    ) -> DeleteCustomerClassResponse: ...
-
+    @fields_of(DeleteCustomerClassRequest)
     async def delete_customer_class(
         self, request: DeleteCustomerClassRequest | None = None, /, **fields: Any
     ) -> DeleteCustomerClassResponse:
-        """Deletes a customer class record."""
+        """Deletes a customer class record.
+
+        Takes :class:`DeleteCustomerClassRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_CUSTOMER_CLASS, request, fields)
 
-    @overload
-    async def get_customer_class_customers(
-        self, request: GetCustomerClassCustomersRequest, /
-    ) -> GetCustomerClassCustomersResponse: ...
-
-    @overload
-    async def get_customer_class_customers(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer_class: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomerClassCustomersResponse: ...
-
+    @fields_of(GetCustomerClassCustomersRequest)
     async def get_customer_class_customers(
         self, request: GetCustomerClassCustomersRequest | None = None, /, **fields: Any
     ) -> GetCustomerClassCustomersResponse:
-        """CustomerClass: get customer class customers."""
+        """CustomerClass: get customer class customers.
+
+        Takes :class:`GetCustomerClassCustomersRequest` or its fields as keywords.
+        """
         return await self._call(GET_CUSTOMER_CLASS_CUSTOMERS, request, fields)
 
-    @overload
-    async def apply_customer_class(
-        self, request: ApplyCustomerClassRequest, /
-    ) -> ApplyCustomerClassResponse: ...
-
-    @overload
-    async def apply_customer_class(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer_class: int,
-        i_customer: int,
-    ) -> ApplyCustomerClassResponse: ...
-
+    @fields_of(ApplyCustomerClassRequest)
     async def apply_customer_class(
         self, request: ApplyCustomerClassRequest | None = None, /, **fields: Any
     ) -> ApplyCustomerClassResponse:
-        """CustomerClass: apply customer class."""
+        """CustomerClass: apply customer class.
+
+        Takes :class:`ApplyCustomerClassRequest` or its fields as keywords.
+        """
         return await self._call(APPLY_CUSTOMER_CLASS, request, fields)

@@ -9,11 +9,11 @@ Admin interface, mr105/admin/DestinationAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.common import DestinationInfo
 from ..types.destination import (
     AddDestinationNumberPlanRequest,
@@ -105,71 +105,53 @@ DELETE_NUMBER_PLAN = Operation(
 )
 
 
+class IterDestinationListKeywords(TypedDict, total=False):
+    """The keywords of `iter_destination_list`: `page_size` and the fields of
+    :class:`GetDestinationListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    destination: str | None | UnsetType
+    country_iso: str | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterNumberPlanListKeywords(TypedDict, total=False):
+    """The keywords of `iter_number_plan_list`: `page_size` and the fields of
+    :class:`GetDestinationNumberPlanListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_dest: Required[int]
+    offset: int | None | UnsetType
+
+
 class DestinationService(ServiceBase):
     """Destinations (number prefixes). PortaBilling mr105, Admin interface. Reconstruction in the
     published style, generated for testing.
     """
 
-    @overload
-    def get_destination_info(
-        self, request: GetDestinationInfoRequest, /
-    ) -> GetDestinationInfoResponse: ...
-
-    @overload
-    def get_destination_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_dest: int | None | UnsetType = UNSET,
-    ) -> GetDestinationInfoResponse: ...
-
+    @fields_of(GetDestinationInfoRequest)
     def get_destination_info(
         self, request: GetDestinationInfoRequest | None = None, /, **fields: Any
     ) -> GetDestinationInfoResponse:
-        """Returns the details of a destination record."""
+        """Returns the details of a destination record.
+
+        Takes :class:`GetDestinationInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_DESTINATION_INFO, request, fields)
 
-    @overload
-    def get_destination_list(
-        self, request: GetDestinationListRequest, /
-    ) -> GetDestinationListResponse: ...
-
-    @overload
-    def get_destination_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        destination: str | None | UnsetType = UNSET,
-        country_iso: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetDestinationListResponse: ...
-
+    @fields_of(GetDestinationListRequest)
     def get_destination_list(
         self, request: GetDestinationListRequest | None = None, /, **fields: Any
     ) -> GetDestinationListResponse:
-        """Returns the destination records that match the search criteria."""
+        """Returns the destination records that match the search criteria.
+
+        Takes :class:`GetDestinationListRequest` or its fields as keywords.
+        """
         return self._call(GET_DESTINATION_LIST, request, fields)
 
-    @overload
-    def iter_destination_list(
-        self, request: GetDestinationListRequest, /, *, page_size: int = 100
-    ) -> Iterator[DestinationInfo]: ...
-
-    @overload
-    def iter_destination_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        destination: str | None | UnsetType = UNSET,
-        country_iso: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[DestinationInfo]: ...
-
+    @paged(GetDestinationListRequest, IterDestinationListKeywords)
     def iter_destination_list(
         self,
         request: GetDestinationListRequest | None = None,
@@ -179,65 +161,39 @@ class DestinationService(ServiceBase):
         **fields: Any,
     ) -> Iterator[DestinationInfo]:
         """Every item of :meth:`get_destination_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetDestinationListRequest` and `page_size`, or the keywords of
+        :class:`IterDestinationListKeywords`.
+        """
         yield from self._pages(GET_DESTINATION_LIST, request, fields, page_size)
 
-    @overload
-    def add_destination(self, request: AddDestinationRequest, /) -> AddDestinationResponse: ...
-
-    @overload
-    def add_destination(
-        self,
-        request: None = None,
-        /,
-        *,
-        destination_info: DestinationInfo,
-    ) -> AddDestinationResponse: ...
-
+    @fields_of(AddDestinationRequest)
     def add_destination(
         self, request: AddDestinationRequest | None = None, /, **fields: Any
     ) -> AddDestinationResponse:
-        """Creates a destination record."""
+        """Creates a destination record.
+
+        Takes :class:`AddDestinationRequest` or its fields as keywords.
+        """
         return self._call(ADD_DESTINATION, request, fields)
 
-    @overload
-    def update_destination(
-        self, request: UpdateDestinationRequest, /
-    ) -> UpdateDestinationResponse: ...
-
-    @overload
-    def update_destination(
-        self,
-        request: None = None,
-        /,
-        *,
-        destination_info: DestinationInfo,
-    ) -> UpdateDestinationResponse: ...
-
+    @fields_of(UpdateDestinationRequest)
     def update_destination(
         self, request: UpdateDestinationRequest | None = None, /, **fields: Any
     ) -> UpdateDestinationResponse:
-        """Updates a destination record."""
+        """Updates a destination record.
+
+        Takes :class:`UpdateDestinationRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_DESTINATION, request, fields)
 
-    @overload
-    def delete_destination(
-        self, request: DeleteDestinationRequest, /
-    ) -> DeleteDestinationResponse: ...
-
-    @overload
-    def delete_destination(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_dest: int,
-    ) -> DeleteDestinationResponse: ...
-
+    @fields_of(DeleteDestinationRequest)
     def delete_destination(
         self, request: DeleteDestinationRequest | None = None, /, **fields: Any
     ) -> DeleteDestinationResponse:
-        """Deletes a destination record."""
+        """Deletes a destination record.
+
+        Takes :class:`DeleteDestinationRequest` or its fields as keywords.
+        """
         return self._call(DELETE_DESTINATION, request, fields)
 
     def get_country_list(
@@ -246,64 +202,27 @@ class DestinationService(ServiceBase):
         """Returns the country records that match the search criteria."""
         return self._call(GET_COUNTRY_LIST, request, {})
 
-    @overload
-    def get_subdivision_list(
-        self, request: GetDestinationSubdivisionListRequest, /
-    ) -> GetDestinationSubdivisionListResponse: ...
-
-    @overload
-    def get_subdivision_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        country_iso: str,
-    ) -> GetDestinationSubdivisionListResponse: ...
-
+    @fields_of(GetDestinationSubdivisionListRequest)
     def get_subdivision_list(
         self, request: GetDestinationSubdivisionListRequest | None = None, /, **fields: Any
     ) -> GetDestinationSubdivisionListResponse:
-        """Returns the subdivision records that match the search criteria."""
+        """Returns the subdivision records that match the search criteria.
+
+        Takes :class:`GetDestinationSubdivisionListRequest` or its fields as keywords.
+        """
         return self._call(GET_SUBDIVISION_LIST, request, fields)
 
-    @overload
-    def get_number_plan_list(
-        self, request: GetDestinationNumberPlanListRequest, /
-    ) -> GetDestinationNumberPlanListResponse: ...
-
-    @overload
-    def get_number_plan_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_dest: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetDestinationNumberPlanListResponse: ...
-
+    @fields_of(GetDestinationNumberPlanListRequest)
     def get_number_plan_list(
         self, request: GetDestinationNumberPlanListRequest | None = None, /, **fields: Any
     ) -> GetDestinationNumberPlanListResponse:
-        """Returns the number plan records that match the search criteria."""
+        """Returns the number plan records that match the search criteria.
+
+        Takes :class:`GetDestinationNumberPlanListRequest` or its fields as keywords.
+        """
         return self._call(GET_NUMBER_PLAN_LIST, request, fields)
 
-    @overload
-    def iter_number_plan_list(
-        self, request: GetDestinationNumberPlanListRequest, /, *, page_size: int = 100
-    ) -> Iterator[NumberPlanInfo]: ...
-
-    @overload
-    def iter_number_plan_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_dest: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[NumberPlanInfo]: ...
-
+    @paged(GetDestinationNumberPlanListRequest, IterNumberPlanListKeywords)
     def iter_number_plan_list(
         self,
         request: GetDestinationNumberPlanListRequest | None = None,
@@ -313,68 +232,39 @@ class DestinationService(ServiceBase):
         **fields: Any,
     ) -> Iterator[NumberPlanInfo]:
         """Every item of :meth:`get_number_plan_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetDestinationNumberPlanListRequest` and `page_size`, or the
+        keywords of :class:`IterNumberPlanListKeywords`.
+        """
         yield from self._pages(GET_NUMBER_PLAN_LIST, request, fields, page_size)
 
-    @overload
-    def add_number_plan(
-        self, request: AddDestinationNumberPlanRequest, /
-    ) -> AddDestinationNumberPlanResponse: ...
-
-    @overload
-    def add_number_plan(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_dest: int,
-        number_plan_info: NumberPlanInfo,
-    ) -> AddDestinationNumberPlanResponse: ...
-
+    @fields_of(AddDestinationNumberPlanRequest)
     def add_number_plan(
         self, request: AddDestinationNumberPlanRequest | None = None, /, **fields: Any
     ) -> AddDestinationNumberPlanResponse:
-        """Creates a number plan record."""
+        """Creates a number plan record.
+
+        Takes :class:`AddDestinationNumberPlanRequest` or its fields as keywords.
+        """
         return self._call(ADD_NUMBER_PLAN, request, fields)
 
-    @overload
-    def update_number_plan(
-        self, request: UpdateDestinationNumberPlanRequest, /
-    ) -> UpdateDestinationNumberPlanResponse: ...
-
-    @overload
-    def update_number_plan(
-        self,
-        request: None = None,
-        /,
-        *,
-        number_plan_info: NumberPlanInfo,
-    ) -> UpdateDestinationNumberPlanResponse: ...
-
+    @fields_of(UpdateDestinationNumberPlanRequest)
     def update_number_plan(
         self, request: UpdateDestinationNumberPlanRequest | None = None, /, **fields: Any
     ) -> UpdateDestinationNumberPlanResponse:
-        """Updates a number plan record."""
+        """Updates a number plan record.
+
+        Takes :class:`UpdateDestinationNumberPlanRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_NUMBER_PLAN, request, fields)
 
-    @overload
-    def delete_number_plan(
-        self, request: DeleteDestinationNumberPlanRequest, /
-    ) -> DeleteDestinationNumberPlanResponse: ...
-
-    @overload
-    def delete_number_plan(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_number_plan: int,
-    ) -> DeleteDestinationNumberPlanResponse: ...
-
+    @fields_of(DeleteDestinationNumberPlanRequest)
     def delete_number_plan(
         self, request: DeleteDestinationNumberPlanRequest | None = None, /, **fields: Any
     ) -> DeleteDestinationNumberPlanResponse:
-        """Deletes a number plan record."""
+        """Deletes a number plan record.
+
+        Takes :class:`DeleteDestinationNumberPlanRequest` or its fields as keywords.
+        """
         return self._call(DELETE_NUMBER_PLAN, request, fields)
 
 
@@ -385,66 +275,27 @@ class AsyncDestinationService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_destination_info(
-        self, request: GetDestinationInfoRequest, /
-    ) -> GetDestinationInfoResponse: ...
-
-    @overload
-    async def get_destination_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_dest: int | None | UnsetType = UNSET,
-    ) -> GetDestinationInfoResponse: ...
-
+    @fields_of(GetDestinationInfoRequest)
     async def get_destination_info(
         self, request: GetDestinationInfoRequest | None = None, /, **fields: Any
     ) -> GetDestinationInfoResponse:
-        """Returns the details of a destination record."""
+        """Returns the details of a destination record.
+
+        Takes :class:`GetDestinationInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_DESTINATION_INFO, request, fields)
 
-    @overload
-    async def get_destination_list(
-        self, request: GetDestinationListRequest, /
-    ) -> GetDestinationListResponse: ...
-
-    @overload
-    async def get_destination_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        destination: str | None | UnsetType = UNSET,
-        country_iso: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetDestinationListResponse: ...
-
+    @fields_of(GetDestinationListRequest)
     async def get_destination_list(
         self, request: GetDestinationListRequest | None = None, /, **fields: Any
     ) -> GetDestinationListResponse:
-        """Returns the destination records that match the search criteria."""
+        """Returns the destination records that match the search criteria.
+
+        Takes :class:`GetDestinationListRequest` or its fields as keywords.
+        """
         return await self._call(GET_DESTINATION_LIST, request, fields)
 
-    @overload
-    def iter_destination_list(
-        self, request: GetDestinationListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[DestinationInfo]: ...
-
-    @overload
-    def iter_destination_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        destination: str | None | UnsetType = UNSET,
-        country_iso: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[DestinationInfo]: ...
-
+    @paged(GetDestinationListRequest, IterDestinationListKeywords)
     async def iter_destination_list(
         self,
         request: GetDestinationListRequest | None = None,
@@ -454,68 +305,40 @@ class AsyncDestinationService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[DestinationInfo]:
         """Every item of :meth:`get_destination_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetDestinationListRequest` and `page_size`, or the keywords of
+        :class:`IterDestinationListKeywords`.
+        """
         async for item in self._pages(GET_DESTINATION_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_destination(
-        self, request: AddDestinationRequest, /
-    ) -> AddDestinationResponse: ...
-
-    @overload
-    async def add_destination(
-        self,
-        request: None = None,
-        /,
-        *,
-        destination_info: DestinationInfo,
-    ) -> AddDestinationResponse: ...
-
+    @fields_of(AddDestinationRequest)
     async def add_destination(
         self, request: AddDestinationRequest | None = None, /, **fields: Any
     ) -> AddDestinationResponse:
-        """Creates a destination record."""
+        """Creates a destination record.
+
+        Takes :class:`AddDestinationRequest` or its fields as keywords.
+        """
         return await self._call(ADD_DESTINATION, request, fields)
 
-    @overload
-    async def update_destination(
-        self, request: UpdateDestinationRequest, /
-    ) -> UpdateDestinationResponse: ...
-
-    @overload
-    async def update_destination(
-        self,
-        request: None = None,
-        /,
-        *,
-        destination_info: DestinationInfo,
-    ) -> UpdateDestinationResponse: ...
-
+    @fields_of(UpdateDestinationRequest)
     async def update_destination(
         self, request: UpdateDestinationRequest | None = None, /, **fields: Any
     ) -> UpdateDestinationResponse:
-        """Updates a destination record."""
+        """Updates a destination record.
+
+        Takes :class:`UpdateDestinationRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_DESTINATION, request, fields)
 
-    @overload
-    async def delete_destination(
-        self, request: DeleteDestinationRequest, /
-    ) -> DeleteDestinationResponse: ...
-
-    @overload
-    async def delete_destination(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_dest: int,
-    ) -> DeleteDestinationResponse: ...
-
+    @fields_of(DeleteDestinationRequest)
     async def delete_destination(
         self, request: DeleteDestinationRequest | None = None, /, **fields: Any
     ) -> DeleteDestinationResponse:
-        """Deletes a destination record."""
+        """Deletes a destination record.
+
+        Takes :class:`DeleteDestinationRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_DESTINATION, request, fields)
 
     async def get_country_list(
@@ -524,64 +347,27 @@ class AsyncDestinationService(AsyncServiceBase):
         """Returns the country records that match the search criteria."""
         return await self._call(GET_COUNTRY_LIST, request, {})
 
-    @overload
-    async def get_subdivision_list(
-        self, request: GetDestinationSubdivisionListRequest, /
-    ) -> GetDestinationSubdivisionListResponse: ...
-
-    @overload
-    async def get_subdivision_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        country_iso: str,
-    ) -> GetDestinationSubdivisionListResponse: ...
-
+    @fields_of(GetDestinationSubdivisionListRequest)
     async def get_subdivision_list(
         self, request: GetDestinationSubdivisionListRequest | None = None, /, **fields: Any
     ) -> GetDestinationSubdivisionListResponse:
-        """Returns the subdivision records that match the search criteria."""
+        """Returns the subdivision records that match the search criteria.
+
+        Takes :class:`GetDestinationSubdivisionListRequest` or its fields as keywords.
+        """
         return await self._call(GET_SUBDIVISION_LIST, request, fields)
 
-    @overload
-    async def get_number_plan_list(
-        self, request: GetDestinationNumberPlanListRequest, /
-    ) -> GetDestinationNumberPlanListResponse: ...
-
-    @overload
-    async def get_number_plan_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_dest: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetDestinationNumberPlanListResponse: ...
-
+    @fields_of(GetDestinationNumberPlanListRequest)
     async def get_number_plan_list(
         self, request: GetDestinationNumberPlanListRequest | None = None, /, **fields: Any
     ) -> GetDestinationNumberPlanListResponse:
-        """Returns the number plan records that match the search criteria."""
+        """Returns the number plan records that match the search criteria.
+
+        Takes :class:`GetDestinationNumberPlanListRequest` or its fields as keywords.
+        """
         return await self._call(GET_NUMBER_PLAN_LIST, request, fields)
 
-    @overload
-    def iter_number_plan_list(
-        self, request: GetDestinationNumberPlanListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[NumberPlanInfo]: ...
-
-    @overload
-    def iter_number_plan_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_dest: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[NumberPlanInfo]: ...
-
+    @paged(GetDestinationNumberPlanListRequest, IterNumberPlanListKeywords)
     async def iter_number_plan_list(
         self,
         request: GetDestinationNumberPlanListRequest | None = None,
@@ -591,67 +377,38 @@ class AsyncDestinationService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[NumberPlanInfo]:
         """Every item of :meth:`get_number_plan_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetDestinationNumberPlanListRequest` and `page_size`, or the
+        keywords of :class:`IterNumberPlanListKeywords`.
+        """
         async for item in self._pages(GET_NUMBER_PLAN_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_number_plan(
-        self, request: AddDestinationNumberPlanRequest, /
-    ) -> AddDestinationNumberPlanResponse: ...
-
-    @overload
-    async def add_number_plan(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_dest: int,
-        number_plan_info: NumberPlanInfo,
-    ) -> AddDestinationNumberPlanResponse: ...
-
+    @fields_of(AddDestinationNumberPlanRequest)
     async def add_number_plan(
         self, request: AddDestinationNumberPlanRequest | None = None, /, **fields: Any
     ) -> AddDestinationNumberPlanResponse:
-        """Creates a number plan record."""
+        """Creates a number plan record.
+
+        Takes :class:`AddDestinationNumberPlanRequest` or its fields as keywords.
+        """
         return await self._call(ADD_NUMBER_PLAN, request, fields)
 
-    @overload
-    async def update_number_plan(
-        self, request: UpdateDestinationNumberPlanRequest, /
-    ) -> UpdateDestinationNumberPlanResponse: ...
-
-    @overload
-    async def update_number_plan(
-        self,
-        request: None = None,
-        /,
-        *,
-        number_plan_info: NumberPlanInfo,
-    ) -> UpdateDestinationNumberPlanResponse: ...
-
+    @fields_of(UpdateDestinationNumberPlanRequest)
     async def update_number_plan(
         self, request: UpdateDestinationNumberPlanRequest | None = None, /, **fields: Any
     ) -> UpdateDestinationNumberPlanResponse:
-        """Updates a number plan record."""
+        """Updates a number plan record.
+
+        Takes :class:`UpdateDestinationNumberPlanRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_NUMBER_PLAN, request, fields)
 
-    @overload
-    async def delete_number_plan(
-        self, request: DeleteDestinationNumberPlanRequest, /
-    ) -> DeleteDestinationNumberPlanResponse: ...
-
-    @overload
-    async def delete_number_plan(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_number_plan: int,
-    ) -> DeleteDestinationNumberPlanResponse: ...
-
+    @fields_of(DeleteDestinationNumberPlanRequest)
     async def delete_number_plan(
         self, request: DeleteDestinationNumberPlanRequest | None = None, /, **fields: Any
     ) -> DeleteDestinationNumberPlanResponse:
-        """Deletes a number plan record."""
+        """Deletes a number plan record.
+
+        Takes :class:`DeleteDestinationNumberPlanRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_NUMBER_PLAN, request, fields)

@@ -9,11 +9,11 @@ Admin interface, mr105/admin/DestinationGroupAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, overload
+from typing import Any, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.destination_group import (
     AddDestinationGroupDestGroupRequest,
     AddDestinationGroupDestGroupResponse,
@@ -136,71 +136,53 @@ GET_GROUP_DESTINATIONS = Operation(
 )
 
 
+class IterDestGroupListKeywords(TypedDict, total=False):
+    """The keywords of `iter_dest_group_list`: `page_size` and the fields of
+    :class:`GetDestinationGroupDestGroupListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_dest_group_set: int | None | UnsetType
+    name: str | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterDestGroupSetListKeywords(TypedDict, total=False):
+    """The keywords of `iter_dest_group_set_list`: `page_size` and the fields of
+    :class:`GetDestinationGroupDestGroupSetListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    name: str | None | UnsetType
+    offset: int | None | UnsetType
+
+
 class DestinationGroupService(ServiceBase):
     """Destination groups and group sets. PortaBilling mr105, Admin interface. Reconstruction in
     the published style, generated for testing.
     """
 
-    @overload
-    def get_dest_group_info(
-        self, request: GetDestinationGroupDestGroupInfoRequest, /
-    ) -> GetDestinationGroupDestGroupInfoResponse: ...
-
-    @overload
-    def get_dest_group_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_dest_group: int | None | UnsetType = UNSET,
-    ) -> GetDestinationGroupDestGroupInfoResponse: ...
-
+    @fields_of(GetDestinationGroupDestGroupInfoRequest)
     def get_dest_group_info(
         self, request: GetDestinationGroupDestGroupInfoRequest | None = None, /, **fields: Any
     ) -> GetDestinationGroupDestGroupInfoResponse:
-        """Returns the details of a dest group record."""
+        """Returns the details of a dest group record.
+
+        Takes :class:`GetDestinationGroupDestGroupInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_DEST_GROUP_INFO, request, fields)
 
-    @overload
-    def get_dest_group_list(
-        self, request: GetDestinationGroupDestGroupListRequest, /
-    ) -> GetDestinationGroupDestGroupListResponse: ...
-
-    @overload
-    def get_dest_group_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_dest_group_set: int | None | UnsetType = UNSET,
-        name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetDestinationGroupDestGroupListResponse: ...
-
+    @fields_of(GetDestinationGroupDestGroupListRequest)
     def get_dest_group_list(
         self, request: GetDestinationGroupDestGroupListRequest | None = None, /, **fields: Any
     ) -> GetDestinationGroupDestGroupListResponse:
-        """Returns the dest group records that match the search criteria."""
+        """Returns the dest group records that match the search criteria.
+
+        Takes :class:`GetDestinationGroupDestGroupListRequest` or its fields as keywords.
+        """
         return self._call(GET_DEST_GROUP_LIST, request, fields)
 
-    @overload
-    def iter_dest_group_list(
-        self, request: GetDestinationGroupDestGroupListRequest, /, *, page_size: int = 100
-    ) -> Iterator[DestinationGroupInfo]: ...
-
-    @overload
-    def iter_dest_group_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_dest_group_set: int | None | UnsetType = UNSET,
-        name: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[DestinationGroupInfo]: ...
-
+    @paged(GetDestinationGroupDestGroupListRequest, IterDestGroupListKeywords)
     def iter_dest_group_list(
         self,
         request: GetDestinationGroupDestGroupListRequest | None = None,
@@ -210,127 +192,62 @@ class DestinationGroupService(ServiceBase):
         **fields: Any,
     ) -> Iterator[DestinationGroupInfo]:
         """Every item of :meth:`get_dest_group_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetDestinationGroupDestGroupListRequest` and `page_size`, or the
+        keywords of :class:`IterDestGroupListKeywords`.
+        """
         yield from self._pages(GET_DEST_GROUP_LIST, request, fields, page_size)
 
-    @overload
-    def add_dest_group(
-        self, request: AddDestinationGroupDestGroupRequest, /
-    ) -> AddDestinationGroupDestGroupResponse: ...
-
-    @overload
-    def add_dest_group(
-        self,
-        request: None = None,
-        /,
-        *,
-        dest_group_info: DestinationGroupInfo,
-    ) -> AddDestinationGroupDestGroupResponse: ...
-
+    @fields_of(AddDestinationGroupDestGroupRequest)
     def add_dest_group(
         self, request: AddDestinationGroupDestGroupRequest | None = None, /, **fields: Any
     ) -> AddDestinationGroupDestGroupResponse:
-        """Creates a dest group record."""
+        """Creates a dest group record.
+
+        Takes :class:`AddDestinationGroupDestGroupRequest` or its fields as keywords.
+        """
         return self._call(ADD_DEST_GROUP, request, fields)
 
-    @overload
-    def update_dest_group(
-        self, request: UpdateDestinationGroupDestGroupRequest, /
-    ) -> UpdateDestinationGroupDestGroupResponse: ...
-
-    @overload
-    def update_dest_group(
-        self,
-        request: None = None,
-        /,
-        *,
-        dest_group_info: DestinationGroupInfo,
-    ) -> UpdateDestinationGroupDestGroupResponse: ...
-
+    @fields_of(UpdateDestinationGroupDestGroupRequest)
     def update_dest_group(
         self, request: UpdateDestinationGroupDestGroupRequest | None = None, /, **fields: Any
     ) -> UpdateDestinationGroupDestGroupResponse:
-        """Updates a dest group record."""
+        """Updates a dest group record.
+
+        Takes :class:`UpdateDestinationGroupDestGroupRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_DEST_GROUP, request, fields)
 
-    @overload
-    def delete_dest_group(
-        self, request: DeleteDestinationGroupDestGroupRequest, /
-    ) -> DeleteDestinationGroupDestGroupResponse: ...
-
-    @overload
-    def delete_dest_group(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_dest_group: int,
-    ) -> DeleteDestinationGroupDestGroupResponse: ...
-
+    @fields_of(DeleteDestinationGroupDestGroupRequest)
     def delete_dest_group(
         self, request: DeleteDestinationGroupDestGroupRequest | None = None, /, **fields: Any
     ) -> DeleteDestinationGroupDestGroupResponse:
-        """Deletes a dest group record."""
+        """Deletes a dest group record.
+
+        Takes :class:`DeleteDestinationGroupDestGroupRequest` or its fields as keywords.
+        """
         return self._call(DELETE_DEST_GROUP, request, fields)
 
-    @overload
-    def get_dest_group_set_info(
-        self, request: GetDestinationGroupDestGroupSetInfoRequest, /
-    ) -> GetDestinationGroupDestGroupSetInfoResponse: ...
-
-    @overload
-    def get_dest_group_set_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_dest_group_set: int | None | UnsetType = UNSET,
-    ) -> GetDestinationGroupDestGroupSetInfoResponse: ...
-
+    @fields_of(GetDestinationGroupDestGroupSetInfoRequest)
     def get_dest_group_set_info(
         self, request: GetDestinationGroupDestGroupSetInfoRequest | None = None, /, **fields: Any
     ) -> GetDestinationGroupDestGroupSetInfoResponse:
-        """Returns the details of a dest group set record."""
+        """Returns the details of a dest group set record.
+
+        Takes :class:`GetDestinationGroupDestGroupSetInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_DEST_GROUP_SET_INFO, request, fields)
 
-    @overload
-    def get_dest_group_set_list(
-        self, request: GetDestinationGroupDestGroupSetListRequest, /
-    ) -> GetDestinationGroupDestGroupSetListResponse: ...
-
-    @overload
-    def get_dest_group_set_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetDestinationGroupDestGroupSetListResponse: ...
-
+    @fields_of(GetDestinationGroupDestGroupSetListRequest)
     def get_dest_group_set_list(
         self, request: GetDestinationGroupDestGroupSetListRequest | None = None, /, **fields: Any
     ) -> GetDestinationGroupDestGroupSetListResponse:
-        """Returns the dest group set records that match the search criteria."""
+        """Returns the dest group set records that match the search criteria.
+
+        Takes :class:`GetDestinationGroupDestGroupSetListRequest` or its fields as keywords.
+        """
         return self._call(GET_DEST_GROUP_SET_LIST, request, fields)
 
-    @overload
-    def iter_dest_group_set_list(
-        self, request: GetDestinationGroupDestGroupSetListRequest, /, *, page_size: int = 100
-    ) -> Iterator[DestinationGroupSetInfo]: ...
-
-    @overload
-    def iter_dest_group_set_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        name: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[DestinationGroupSetInfo]: ...
-
+    @paged(GetDestinationGroupDestGroupSetListRequest, IterDestGroupSetListKeywords)
     def iter_dest_group_set_list(
         self,
         request: GetDestinationGroupDestGroupSetListRequest | None = None,
@@ -340,134 +257,73 @@ class DestinationGroupService(ServiceBase):
         **fields: Any,
     ) -> Iterator[DestinationGroupSetInfo]:
         """Every item of :meth:`get_dest_group_set_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetDestinationGroupDestGroupSetListRequest` and `page_size`, or the
+        keywords of :class:`IterDestGroupSetListKeywords`.
+        """
         yield from self._pages(GET_DEST_GROUP_SET_LIST, request, fields, page_size)
 
-    @overload
-    def add_dest_group_set(
-        self, request: AddDestinationGroupDestGroupSetRequest, /
-    ) -> AddDestinationGroupDestGroupSetResponse: ...
-
-    @overload
-    def add_dest_group_set(
-        self,
-        request: None = None,
-        /,
-        *,
-        dest_group_set_info: DestinationGroupSetInfo,
-    ) -> AddDestinationGroupDestGroupSetResponse: ...
-
+    @fields_of(AddDestinationGroupDestGroupSetRequest)
     def add_dest_group_set(
         self, request: AddDestinationGroupDestGroupSetRequest | None = None, /, **fields: Any
     ) -> AddDestinationGroupDestGroupSetResponse:
-        """Creates a dest group set record."""
+        """Creates a dest group set record.
+
+        Takes :class:`AddDestinationGroupDestGroupSetRequest` or its fields as keywords.
+        """
         return self._call(ADD_DEST_GROUP_SET, request, fields)
 
-    @overload
-    def update_dest_group_set(
-        self, request: UpdateDestinationGroupDestGroupSetRequest, /
-    ) -> UpdateDestinationGroupDestGroupSetResponse: ...
-
-    @overload
-    def update_dest_group_set(
-        self,
-        request: None = None,
-        /,
-        *,
-        dest_group_set_info: DestinationGroupSetInfo,
-    ) -> UpdateDestinationGroupDestGroupSetResponse: ...
-
+    @fields_of(UpdateDestinationGroupDestGroupSetRequest)
     def update_dest_group_set(
         self, request: UpdateDestinationGroupDestGroupSetRequest | None = None, /, **fields: Any
     ) -> UpdateDestinationGroupDestGroupSetResponse:
-        """Updates a dest group set record."""
+        """Updates a dest group set record.
+
+        Takes :class:`UpdateDestinationGroupDestGroupSetRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_DEST_GROUP_SET, request, fields)
 
-    @overload
-    def delete_dest_group_set(
-        self, request: DeleteDestinationGroupDestGroupSetRequest, /
-    ) -> DeleteDestinationGroupDestGroupSetResponse: ...
-
-    @overload
-    def delete_dest_group_set(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_dest_group_set: int,
-    ) -> DeleteDestinationGroupDestGroupSetResponse: ...
-
+    @fields_of(DeleteDestinationGroupDestGroupSetRequest)
     def delete_dest_group_set(
         self, request: DeleteDestinationGroupDestGroupSetRequest | None = None, /, **fields: Any
     ) -> DeleteDestinationGroupDestGroupSetResponse:
-        """Deletes a dest group set record."""
+        """Deletes a dest group set record.
+
+        Takes :class:`DeleteDestinationGroupDestGroupSetRequest` or its fields as keywords.
+        """
         return self._call(DELETE_DEST_GROUP_SET, request, fields)
 
-    @overload
-    def add_destination_to_group(
-        self, request: AddDestinationGroupDestinationToGroupRequest, /
-    ) -> AddDestinationGroupDestinationToGroupResponse: ...
-
-    @overload
-    def add_destination_to_group(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_dest_group: int,
-        i_dest: int,
-    ) -> AddDestinationGroupDestinationToGroupResponse: ...
-
+    @fields_of(AddDestinationGroupDestinationToGroupRequest)
     def add_destination_to_group(
         self, request: AddDestinationGroupDestinationToGroupRequest | None = None, /, **fields: Any
     ) -> AddDestinationGroupDestinationToGroupResponse:
-        """Creates a destination to group record."""
+        """Creates a destination to group record.
+
+        Takes :class:`AddDestinationGroupDestinationToGroupRequest` or its fields as keywords.
+        """
         return self._call(ADD_DESTINATION_TO_GROUP, request, fields)
 
-    @overload
-    def remove_destination_from_group(
-        self, request: RemoveDestinationGroupDestinationFromGroupRequest, /
-    ) -> RemoveDestinationGroupDestinationFromGroupResponse: ...
-
-    @overload
-    def remove_destination_from_group(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_dest_group: int,
-        i_dest: int,
-    ) -> RemoveDestinationGroupDestinationFromGroupResponse: ...
-
+    @fields_of(RemoveDestinationGroupDestinationFromGroupRequest)
     def remove_destination_from_group(
         self,
         request: RemoveDestinationGroupDestinationFromGroupRequest | None = None,
         /,
         **fields: Any,
     ) -> RemoveDestinationGroupDestinationFromGroupResponse:
-        """DestinationGroup: remove destination from group."""
+        """DestinationGroup: remove destination from group.
+
+        Takes :class:`RemoveDestinationGroupDestinationFromGroupRequest` or its fields as
+        keywords.
+        """
         return self._call(REMOVE_DESTINATION_FROM_GROUP, request, fields)
 
-    @overload
-    def get_group_destinations(
-        self, request: GetDestinationGroupDestinationsRequest, /
-    ) -> GetDestinationGroupDestinationsResponse: ...
-
-    @overload
-    def get_group_destinations(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_dest_group: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetDestinationGroupDestinationsResponse: ...
-
+    @fields_of(GetDestinationGroupDestinationsRequest)
     def get_group_destinations(
         self, request: GetDestinationGroupDestinationsRequest | None = None, /, **fields: Any
     ) -> GetDestinationGroupDestinationsResponse:
-        """DestinationGroup: get group destinations."""
+        """DestinationGroup: get group destinations.
+
+        Takes :class:`GetDestinationGroupDestinationsRequest` or its fields as keywords.
+        """
         return self._call(GET_GROUP_DESTINATIONS, request, fields)
 
 
@@ -478,66 +334,27 @@ class AsyncDestinationGroupService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_dest_group_info(
-        self, request: GetDestinationGroupDestGroupInfoRequest, /
-    ) -> GetDestinationGroupDestGroupInfoResponse: ...
-
-    @overload
-    async def get_dest_group_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_dest_group: int | None | UnsetType = UNSET,
-    ) -> GetDestinationGroupDestGroupInfoResponse: ...
-
+    @fields_of(GetDestinationGroupDestGroupInfoRequest)
     async def get_dest_group_info(
         self, request: GetDestinationGroupDestGroupInfoRequest | None = None, /, **fields: Any
     ) -> GetDestinationGroupDestGroupInfoResponse:
-        """Returns the details of a dest group record."""
+        """Returns the details of a dest group record.
+
+        Takes :class:`GetDestinationGroupDestGroupInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_DEST_GROUP_INFO, request, fields)
 
-    @overload
-    async def get_dest_group_list(
-        self, request: GetDestinationGroupDestGroupListRequest, /
-    ) -> GetDestinationGroupDestGroupListResponse: ...
-
-    @overload
-    async def get_dest_group_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_dest_group_set: int | None | UnsetType = UNSET,
-        name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetDestinationGroupDestGroupListResponse: ...
-
+    @fields_of(GetDestinationGroupDestGroupListRequest)
     async def get_dest_group_list(
         self, request: GetDestinationGroupDestGroupListRequest | None = None, /, **fields: Any
     ) -> GetDestinationGroupDestGroupListResponse:
-        """Returns the dest group records that match the search criteria."""
+        """Returns the dest group records that match the search criteria.
+
+        Takes :class:`GetDestinationGroupDestGroupListRequest` or its fields as keywords.
+        """
         return await self._call(GET_DEST_GROUP_LIST, request, fields)
 
-    @overload
-    def iter_dest_group_list(
-        self, request: GetDestinationGroupDestGroupListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[DestinationGroupInfo]: ...
-
-    @overload
-    def iter_dest_group_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_dest_group_set: int | None | UnsetType = UNSET,
-        name: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[DestinationGroupInfo]: ...
-
+    @paged(GetDestinationGroupDestGroupListRequest, IterDestGroupListKeywords)
     async def iter_dest_group_list(
         self,
         request: GetDestinationGroupDestGroupListRequest | None = None,
@@ -547,128 +364,63 @@ class AsyncDestinationGroupService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[DestinationGroupInfo]:
         """Every item of :meth:`get_dest_group_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetDestinationGroupDestGroupListRequest` and `page_size`, or the
+        keywords of :class:`IterDestGroupListKeywords`.
+        """
         async for item in self._pages(GET_DEST_GROUP_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_dest_group(
-        self, request: AddDestinationGroupDestGroupRequest, /
-    ) -> AddDestinationGroupDestGroupResponse: ...
-
-    @overload
-    async def add_dest_group(
-        self,
-        request: None = None,
-        /,
-        *,
-        dest_group_info: DestinationGroupInfo,
-    ) -> AddDestinationGroupDestGroupResponse: ...
-
+    @fields_of(AddDestinationGroupDestGroupRequest)
     async def add_dest_group(
         self, request: AddDestinationGroupDestGroupRequest | None = None, /, **fields: Any
     ) -> AddDestinationGroupDestGroupResponse:
-        """Creates a dest group record."""
+        """Creates a dest group record.
+
+        Takes :class:`AddDestinationGroupDestGroupRequest` or its fields as keywords.
+        """
         return await self._call(ADD_DEST_GROUP, request, fields)
 
-    @overload
-    async def update_dest_group(
-        self, request: UpdateDestinationGroupDestGroupRequest, /
-    ) -> UpdateDestinationGroupDestGroupResponse: ...
-
-    @overload
-    async def update_dest_group(
-        self,
-        request: None = None,
-        /,
-        *,
-        dest_group_info: DestinationGroupInfo,
-    ) -> UpdateDestinationGroupDestGroupResponse: ...
-
+    @fields_of(UpdateDestinationGroupDestGroupRequest)
     async def update_dest_group(
         self, request: UpdateDestinationGroupDestGroupRequest | None = None, /, **fields: Any
     ) -> UpdateDestinationGroupDestGroupResponse:
-        """Updates a dest group record."""
+        """Updates a dest group record.
+
+        Takes :class:`UpdateDestinationGroupDestGroupRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_DEST_GROUP, request, fields)
 
-    @overload
-    async def delete_dest_group(
-        self, request: DeleteDestinationGroupDestGroupRequest, /
-    ) -> DeleteDestinationGroupDestGroupResponse: ...
-
-    @overload
-    async def delete_dest_group(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_dest_group: int,
-    ) -> DeleteDestinationGroupDestGroupResponse: ...
-
+    @fields_of(DeleteDestinationGroupDestGroupRequest)
     async def delete_dest_group(
         self, request: DeleteDestinationGroupDestGroupRequest | None = None, /, **fields: Any
     ) -> DeleteDestinationGroupDestGroupResponse:
-        """Deletes a dest group record."""
+        """Deletes a dest group record.
+
+        Takes :class:`DeleteDestinationGroupDestGroupRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_DEST_GROUP, request, fields)
 
-    @overload
-    async def get_dest_group_set_info(
-        self, request: GetDestinationGroupDestGroupSetInfoRequest, /
-    ) -> GetDestinationGroupDestGroupSetInfoResponse: ...
-
-    @overload
-    async def get_dest_group_set_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_dest_group_set: int | None | UnsetType = UNSET,
-    ) -> GetDestinationGroupDestGroupSetInfoResponse: ...
-
+    @fields_of(GetDestinationGroupDestGroupSetInfoRequest)
     async def get_dest_group_set_info(
         self, request: GetDestinationGroupDestGroupSetInfoRequest | None = None, /, **fields: Any
     ) -> GetDestinationGroupDestGroupSetInfoResponse:
-        """Returns the details of a dest group set record."""
+        """Returns the details of a dest group set record.
+
+        Takes :class:`GetDestinationGroupDestGroupSetInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_DEST_GROUP_SET_INFO, request, fields)
 
-    @overload
-    async def get_dest_group_set_list(
-        self, request: GetDestinationGroupDestGroupSetListRequest, /
-    ) -> GetDestinationGroupDestGroupSetListResponse: ...
-
-    @overload
-    async def get_dest_group_set_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetDestinationGroupDestGroupSetListResponse: ...
-
+    @fields_of(GetDestinationGroupDestGroupSetListRequest)
     async def get_dest_group_set_list(
         self, request: GetDestinationGroupDestGroupSetListRequest | None = None, /, **fields: Any
     ) -> GetDestinationGroupDestGroupSetListResponse:
-        """Returns the dest group set records that match the search criteria."""
+        """Returns the dest group set records that match the search criteria.
+
+        Takes :class:`GetDestinationGroupDestGroupSetListRequest` or its fields as keywords.
+        """
         return await self._call(GET_DEST_GROUP_SET_LIST, request, fields)
 
-    @overload
-    def iter_dest_group_set_list(
-        self, request: GetDestinationGroupDestGroupSetListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[DestinationGroupSetInfo]: ...
-
-    @overload
-    def iter_dest_group_set_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        name: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[DestinationGroupSetInfo]: ...
-
+    @paged(GetDestinationGroupDestGroupSetListRequest, IterDestGroupSetListKeywords)
     async def iter_dest_group_set_list(
         self,
         request: GetDestinationGroupDestGroupSetListRequest | None = None,
@@ -678,133 +430,72 @@ class AsyncDestinationGroupService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[DestinationGroupSetInfo]:
         """Every item of :meth:`get_dest_group_set_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetDestinationGroupDestGroupSetListRequest` and `page_size`, or the
+        keywords of :class:`IterDestGroupSetListKeywords`.
+        """
         async for item in self._pages(GET_DEST_GROUP_SET_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_dest_group_set(
-        self, request: AddDestinationGroupDestGroupSetRequest, /
-    ) -> AddDestinationGroupDestGroupSetResponse: ...
-
-    @overload
-    async def add_dest_group_set(
-        self,
-        request: None = None,
-        /,
-        *,
-        dest_group_set_info: DestinationGroupSetInfo,
-    ) -> AddDestinationGroupDestGroupSetResponse: ...
-
+    @fields_of(AddDestinationGroupDestGroupSetRequest)
     async def add_dest_group_set(
         self, request: AddDestinationGroupDestGroupSetRequest | None = None, /, **fields: Any
     ) -> AddDestinationGroupDestGroupSetResponse:
-        """Creates a dest group set record."""
+        """Creates a dest group set record.
+
+        Takes :class:`AddDestinationGroupDestGroupSetRequest` or its fields as keywords.
+        """
         return await self._call(ADD_DEST_GROUP_SET, request, fields)
 
-    @overload
-    async def update_dest_group_set(
-        self, request: UpdateDestinationGroupDestGroupSetRequest, /
-    ) -> UpdateDestinationGroupDestGroupSetResponse: ...
-
-    @overload
-    async def update_dest_group_set(
-        self,
-        request: None = None,
-        /,
-        *,
-        dest_group_set_info: DestinationGroupSetInfo,
-    ) -> UpdateDestinationGroupDestGroupSetResponse: ...
-
+    @fields_of(UpdateDestinationGroupDestGroupSetRequest)
     async def update_dest_group_set(
         self, request: UpdateDestinationGroupDestGroupSetRequest | None = None, /, **fields: Any
     ) -> UpdateDestinationGroupDestGroupSetResponse:
-        """Updates a dest group set record."""
+        """Updates a dest group set record.
+
+        Takes :class:`UpdateDestinationGroupDestGroupSetRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_DEST_GROUP_SET, request, fields)
 
-    @overload
-    async def delete_dest_group_set(
-        self, request: DeleteDestinationGroupDestGroupSetRequest, /
-    ) -> DeleteDestinationGroupDestGroupSetResponse: ...
-
-    @overload
-    async def delete_dest_group_set(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_dest_group_set: int,
-    ) -> DeleteDestinationGroupDestGroupSetResponse: ...
-
+    @fields_of(DeleteDestinationGroupDestGroupSetRequest)
     async def delete_dest_group_set(
         self, request: DeleteDestinationGroupDestGroupSetRequest | None = None, /, **fields: Any
     ) -> DeleteDestinationGroupDestGroupSetResponse:
-        """Deletes a dest group set record."""
+        """Deletes a dest group set record.
+
+        Takes :class:`DeleteDestinationGroupDestGroupSetRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_DEST_GROUP_SET, request, fields)
 
-    @overload
-    async def add_destination_to_group(
-        self, request: AddDestinationGroupDestinationToGroupRequest, /
-    ) -> AddDestinationGroupDestinationToGroupResponse: ...
-
-    @overload
-    async def add_destination_to_group(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_dest_group: int,
-        i_dest: int,
-    ) -> AddDestinationGroupDestinationToGroupResponse: ...
-
+    @fields_of(AddDestinationGroupDestinationToGroupRequest)
     async def add_destination_to_group(
         self, request: AddDestinationGroupDestinationToGroupRequest | None = None, /, **fields: Any
     ) -> AddDestinationGroupDestinationToGroupResponse:
-        """Creates a destination to group record."""
+        """Creates a destination to group record.
+
+        Takes :class:`AddDestinationGroupDestinationToGroupRequest` or its fields as keywords.
+        """
         return await self._call(ADD_DESTINATION_TO_GROUP, request, fields)
 
-    @overload
-    async def remove_destination_from_group(
-        self, request: RemoveDestinationGroupDestinationFromGroupRequest, /
-    ) -> RemoveDestinationGroupDestinationFromGroupResponse: ...
-
-    @overload
-    async def remove_destination_from_group(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_dest_group: int,
-        i_dest: int,
-    ) -> RemoveDestinationGroupDestinationFromGroupResponse: ...
-
+    @fields_of(RemoveDestinationGroupDestinationFromGroupRequest)
     async def remove_destination_from_group(
         self,
         request: RemoveDestinationGroupDestinationFromGroupRequest | None = None,
         /,
         **fields: Any,
     ) -> RemoveDestinationGroupDestinationFromGroupResponse:
-        """DestinationGroup: remove destination from group."""
+        """DestinationGroup: remove destination from group.
+
+        Takes :class:`RemoveDestinationGroupDestinationFromGroupRequest` or its fields as
+        keywords.
+        """
         return await self._call(REMOVE_DESTINATION_FROM_GROUP, request, fields)
 
-    @overload
-    async def get_group_destinations(
-        self, request: GetDestinationGroupDestinationsRequest, /
-    ) -> GetDestinationGroupDestinationsResponse: ...
-
-    @overload
-    async def get_group_destinations(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_dest_group: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetDestinationGroupDestinationsResponse: ...
-
+    @fields_of(GetDestinationGroupDestinationsRequest)
     async def get_group_destinations(
         self, request: GetDestinationGroupDestinationsRequest | None = None, /, **fields: Any
     ) -> GetDestinationGroupDestinationsResponse:
-        """DestinationGroup: get group destinations."""
+        """DestinationGroup: get group destinations.
+
+        Takes :class:`GetDestinationGroupDestinationsRequest` or its fields as keywords.
+        """
         return await self._call(GET_GROUP_DESTINATIONS, request, fields)

@@ -9,11 +9,11 @@ Admin interface, mr105/admin/DialingRuleAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, overload
+from typing import Any, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.dialing_rule import (
     AddDialingRuleRequest,
     AddDialingRuleResponse,
@@ -71,69 +71,42 @@ TEST_DIALING_RULE = Operation(
 )
 
 
+class IterDialingRuleListKeywords(TypedDict, total=False):
+    """The keywords of `iter_dialing_rule_list`: `page_size` and the fields of
+    :class:`GetDialingRuleListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    name: str | None | UnsetType
+    offset: int | None | UnsetType
+
+
 class DialingRuleService(ServiceBase):
     """Dialing rules (number normalisation). PortaBilling mr105, Admin interface. Reconstruction in
     the published style, generated for testing.
     """
 
-    @overload
-    def get_dialing_rule_info(
-        self, request: GetDialingRuleInfoRequest, /
-    ) -> GetDialingRuleInfoResponse: ...
-
-    @overload
-    def get_dialing_rule_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_dialing_rule: int | None | UnsetType = UNSET,
-    ) -> GetDialingRuleInfoResponse: ...
-
+    @fields_of(GetDialingRuleInfoRequest)
     def get_dialing_rule_info(
         self, request: GetDialingRuleInfoRequest | None = None, /, **fields: Any
     ) -> GetDialingRuleInfoResponse:
-        """Returns the details of a dialing rule record."""
+        """Returns the details of a dialing rule record.
+
+        Takes :class:`GetDialingRuleInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_DIALING_RULE_INFO, request, fields)
 
-    @overload
-    def get_dialing_rule_list(
-        self, request: GetDialingRuleListRequest, /
-    ) -> GetDialingRuleListResponse: ...
-
-    @overload
-    def get_dialing_rule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetDialingRuleListResponse: ...
-
+    @fields_of(GetDialingRuleListRequest)
     def get_dialing_rule_list(
         self, request: GetDialingRuleListRequest | None = None, /, **fields: Any
     ) -> GetDialingRuleListResponse:
-        """Returns the dialing rule records that match the search criteria."""
+        """Returns the dialing rule records that match the search criteria.
+
+        Takes :class:`GetDialingRuleListRequest` or its fields as keywords.
+        """
         return self._call(GET_DIALING_RULE_LIST, request, fields)
 
-    @overload
-    def iter_dialing_rule_list(
-        self, request: GetDialingRuleListRequest, /, *, page_size: int = 100
-    ) -> Iterator[DialingRuleInfo]: ...
-
-    @overload
-    def iter_dialing_rule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        name: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[DialingRuleInfo]: ...
-
+    @paged(GetDialingRuleListRequest, IterDialingRuleListKeywords)
     def iter_dialing_rule_list(
         self,
         request: GetDialingRuleListRequest | None = None,
@@ -143,105 +116,59 @@ class DialingRuleService(ServiceBase):
         **fields: Any,
     ) -> Iterator[DialingRuleInfo]:
         """Every item of :meth:`get_dialing_rule_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetDialingRuleListRequest` and `page_size`, or the keywords of
+        :class:`IterDialingRuleListKeywords`.
+        """
         yield from self._pages(GET_DIALING_RULE_LIST, request, fields, page_size)
 
-    @overload
-    def add_dialing_rule(self, request: AddDialingRuleRequest, /) -> AddDialingRuleResponse: ...
-
-    @overload
-    def add_dialing_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        dialing_rule_info: DialingRuleInfo,
-    ) -> AddDialingRuleResponse: ...
-
+    @fields_of(AddDialingRuleRequest)
     def add_dialing_rule(
         self, request: AddDialingRuleRequest | None = None, /, **fields: Any
     ) -> AddDialingRuleResponse:
-        """Creates a dialing rule record."""
+        """Creates a dialing rule record.
+
+        Takes :class:`AddDialingRuleRequest` or its fields as keywords.
+        """
         return self._call(ADD_DIALING_RULE, request, fields)
 
-    @overload
-    def update_dialing_rule(
-        self, request: UpdateDialingRuleRequest, /
-    ) -> UpdateDialingRuleResponse: ...
-
-    @overload
-    def update_dialing_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        dialing_rule_info: DialingRuleInfo,
-    ) -> UpdateDialingRuleResponse: ...
-
+    @fields_of(UpdateDialingRuleRequest)
     def update_dialing_rule(
         self, request: UpdateDialingRuleRequest | None = None, /, **fields: Any
     ) -> UpdateDialingRuleResponse:
-        """Updates a dialing rule record."""
+        """Updates a dialing rule record.
+
+        Takes :class:`UpdateDialingRuleRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_DIALING_RULE, request, fields)
 
-    @overload
-    def delete_dialing_rule(
-        self, request: DeleteDialingRuleRequest, /
-    ) -> DeleteDialingRuleResponse: ...
-
-    @overload
-    def delete_dialing_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_dialing_rule: int,
-    ) -> DeleteDialingRuleResponse: ...
-
+    @fields_of(DeleteDialingRuleRequest)
     def delete_dialing_rule(
         self, request: DeleteDialingRuleRequest | None = None, /, **fields: Any
     ) -> DeleteDialingRuleResponse:
-        """Deletes a dialing rule record."""
+        """Deletes a dialing rule record.
+
+        Takes :class:`DeleteDialingRuleRequest` or its fields as keywords.
+        """
         return self._call(DELETE_DIALING_RULE, request, fields)
 
-    @overload
-    def normalize_number(
-        self, request: NormalizeDialingRuleNumberRequest, /
-    ) -> NormalizeDialingRuleNumberResponse: ...
-
-    @overload
-    def normalize_number(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_dialing_rule: int,
-        number: str,
-    ) -> NormalizeDialingRuleNumberResponse: ...
-
+    @fields_of(NormalizeDialingRuleNumberRequest)
     def normalize_number(
         self, request: NormalizeDialingRuleNumberRequest | None = None, /, **fields: Any
     ) -> NormalizeDialingRuleNumberResponse:
-        """DialingRule: normalize number."""
+        """DialingRule: normalize number.
+
+        Takes :class:`NormalizeDialingRuleNumberRequest` or its fields as keywords.
+        """
         return self._call(NORMALIZE_NUMBER, request, fields)
 
-    @overload
-    def test_dialing_rule(self, request: TestDialingRuleRequest, /) -> TestDialingRuleResponse: ...
-
-    @overload
-    def test_dialing_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_dialing_rule: int,
-        numbers: list[str],
-    ) -> TestDialingRuleResponse: ...
-
+    @fields_of(TestDialingRuleRequest)
     def test_dialing_rule(
         self, request: TestDialingRuleRequest | None = None, /, **fields: Any
     ) -> TestDialingRuleResponse:
-        """DialingRule: test dialing rule."""
+        """DialingRule: test dialing rule.
+
+        Takes :class:`TestDialingRuleRequest` or its fields as keywords.
+        """
         return self._call(TEST_DIALING_RULE, request, fields)
 
 
@@ -252,64 +179,27 @@ class AsyncDialingRuleService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_dialing_rule_info(
-        self, request: GetDialingRuleInfoRequest, /
-    ) -> GetDialingRuleInfoResponse: ...
-
-    @overload
-    async def get_dialing_rule_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_dialing_rule: int | None | UnsetType = UNSET,
-    ) -> GetDialingRuleInfoResponse: ...
-
+    @fields_of(GetDialingRuleInfoRequest)
     async def get_dialing_rule_info(
         self, request: GetDialingRuleInfoRequest | None = None, /, **fields: Any
     ) -> GetDialingRuleInfoResponse:
-        """Returns the details of a dialing rule record."""
+        """Returns the details of a dialing rule record.
+
+        Takes :class:`GetDialingRuleInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_DIALING_RULE_INFO, request, fields)
 
-    @overload
-    async def get_dialing_rule_list(
-        self, request: GetDialingRuleListRequest, /
-    ) -> GetDialingRuleListResponse: ...
-
-    @overload
-    async def get_dialing_rule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetDialingRuleListResponse: ...
-
+    @fields_of(GetDialingRuleListRequest)
     async def get_dialing_rule_list(
         self, request: GetDialingRuleListRequest | None = None, /, **fields: Any
     ) -> GetDialingRuleListResponse:
-        """Returns the dialing rule records that match the search criteria."""
+        """Returns the dialing rule records that match the search criteria.
+
+        Takes :class:`GetDialingRuleListRequest` or its fields as keywords.
+        """
         return await self._call(GET_DIALING_RULE_LIST, request, fields)
 
-    @overload
-    def iter_dialing_rule_list(
-        self, request: GetDialingRuleListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[DialingRuleInfo]: ...
-
-    @overload
-    def iter_dialing_rule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        name: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[DialingRuleInfo]: ...
-
+    @paged(GetDialingRuleListRequest, IterDialingRuleListKeywords)
     async def iter_dialing_rule_list(
         self,
         request: GetDialingRuleListRequest | None = None,
@@ -319,108 +209,58 @@ class AsyncDialingRuleService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[DialingRuleInfo]:
         """Every item of :meth:`get_dialing_rule_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetDialingRuleListRequest` and `page_size`, or the keywords of
+        :class:`IterDialingRuleListKeywords`.
+        """
         async for item in self._pages(GET_DIALING_RULE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_dialing_rule(
-        self, request: AddDialingRuleRequest, /
-    ) -> AddDialingRuleResponse: ...
-
-    @overload
-    async def add_dialing_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        dialing_rule_info: DialingRuleInfo,
-    ) -> AddDialingRuleResponse: ...
-
+    @fields_of(AddDialingRuleRequest)
     async def add_dialing_rule(
         self, request: AddDialingRuleRequest | None = None, /, **fields: Any
     ) -> AddDialingRuleResponse:
-        """Creates a dialing rule record."""
+        """Creates a dialing rule record.
+
+        Takes :class:`AddDialingRuleRequest` or its fields as keywords.
+        """
         return await self._call(ADD_DIALING_RULE, request, fields)
 
-    @overload
-    async def update_dialing_rule(
-        self, request: UpdateDialingRuleRequest, /
-    ) -> UpdateDialingRuleResponse: ...
-
-    @overload
-    async def update_dialing_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        dialing_rule_info: DialingRuleInfo,
-    ) -> UpdateDialingRuleResponse: ...
-
+    @fields_of(UpdateDialingRuleRequest)
     async def update_dialing_rule(
         self, request: UpdateDialingRuleRequest | None = None, /, **fields: Any
     ) -> UpdateDialingRuleResponse:
-        """Updates a dialing rule record."""
+        """Updates a dialing rule record.
+
+        Takes :class:`UpdateDialingRuleRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_DIALING_RULE, request, fields)
 
-    @overload
-    async def delete_dialing_rule(
-        self, request: DeleteDialingRuleRequest, /
-    ) -> DeleteDialingRuleResponse: ...
-
-    @overload
-    async def delete_dialing_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_dialing_rule: int,
-    ) -> DeleteDialingRuleResponse: ...
-
+    @fields_of(DeleteDialingRuleRequest)
     async def delete_dialing_rule(
         self, request: DeleteDialingRuleRequest | None = None, /, **fields: Any
     ) -> DeleteDialingRuleResponse:
-        """Deletes a dialing rule record."""
+        """Deletes a dialing rule record.
+
+        Takes :class:`DeleteDialingRuleRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_DIALING_RULE, request, fields)
 
-    @overload
-    async def normalize_number(
-        self, request: NormalizeDialingRuleNumberRequest, /
-    ) -> NormalizeDialingRuleNumberResponse: ...
-
-    @overload
-    async def normalize_number(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_dialing_rule: int,
-        number: str,
-    ) -> NormalizeDialingRuleNumberResponse: ...
-
+    @fields_of(NormalizeDialingRuleNumberRequest)
     async def normalize_number(
         self, request: NormalizeDialingRuleNumberRequest | None = None, /, **fields: Any
     ) -> NormalizeDialingRuleNumberResponse:
-        """DialingRule: normalize number."""
+        """DialingRule: normalize number.
+
+        Takes :class:`NormalizeDialingRuleNumberRequest` or its fields as keywords.
+        """
         return await self._call(NORMALIZE_NUMBER, request, fields)
 
-    @overload
-    async def test_dialing_rule(
-        self, request: TestDialingRuleRequest, /
-    ) -> TestDialingRuleResponse: ...
-
-    @overload
-    async def test_dialing_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_dialing_rule: int,
-        numbers: list[str],
-    ) -> TestDialingRuleResponse: ...
-
+    @fields_of(TestDialingRuleRequest)
     async def test_dialing_rule(
         self, request: TestDialingRuleRequest | None = None, /, **fields: Any
     ) -> TestDialingRuleResponse:
-        """DialingRule: test dialing rule."""
+        """DialingRule: test dialing rule.
+
+        Takes :class:`TestDialingRuleRequest` or its fields as keywords.
+        """
         return await self._call(TEST_DIALING_RULE, request, fields)

@@ -9,11 +9,11 @@ Admin interface, mr105/admin/DIDAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.did import (
     AddDIDDoBatchRequest,
     AddDIDDoBatchResponse,
@@ -244,55 +244,96 @@ GET_NUMBER_RESERVATION_LIST = Operation(
 )
 
 
+class IterNumberListKeywords(TypedDict, total=False):
+    """The keywords of `iter_number_list`: `page_size` and the fields of
+    :class:`GetDIDNumberListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_do_batch: int | None | UnsetType
+    i_group: int | None | UnsetType
+    number: str | None | UnsetType
+    usage: str | None | UnsetType
+    i_customer: int | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterDidGroupListKeywords(TypedDict, total=False):
+    """The keywords of `iter_did_group_list`: `page_size` and the fields of
+    :class:`GetDidGroupListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    name: str | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterDoBatchListKeywords(TypedDict, total=False):
+    """The keywords of `iter_do_batch_list`: `page_size` and the fields of
+    :class:`GetDIDDoBatchListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    name: str | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterDidProviderListKeywords(TypedDict, total=False):
+    """The keywords of `iter_did_provider_list`: `page_size` and the fields of
+    :class:`GetDidProviderListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_vendor: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterNumberRangeListKeywords(TypedDict, total=False):
+    """The keywords of `iter_number_range_list`: `page_size` and the fields of
+    :class:`GetDIDNumberRangeListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_do_batch: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterDidPricingListKeywords(TypedDict, total=False):
+    """The keywords of `iter_did_pricing_list`: `page_size` and the fields of
+    :class:`GetDidPricingListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_group: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterNumberReservationListKeywords(TypedDict, total=False):
+    """The keywords of `iter_number_reservation_list`: `page_size` and the fields of
+    :class:`GetDIDNumberReservationListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: int | None | UnsetType
+    offset: int | None | UnsetType
+
+
 class DIDService(ServiceBase):
     """DID number inventory. PortaBilling mr105, Admin interface. Reconstruction in the published
     style, generated for testing.
     """
 
-    @overload
-    def get_number_list(self, request: GetDIDNumberListRequest, /) -> GetDIDNumberListResponse: ...
-
-    @overload
-    def get_number_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_do_batch: int | None | UnsetType = UNSET,
-        i_group: int | None | UnsetType = UNSET,
-        number: str | None | UnsetType = UNSET,
-        usage: str | None | UnsetType = UNSET,
-        i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetDIDNumberListResponse: ...
-
+    @fields_of(GetDIDNumberListRequest)
     def get_number_list(
         self, request: GetDIDNumberListRequest | None = None, /, **fields: Any
     ) -> GetDIDNumberListResponse:
-        """Returns DID numbers from the inventory."""
+        """Returns DID numbers from the inventory.
+
+        Takes :class:`GetDIDNumberListRequest` or its fields as keywords.
+        """
         return self._call(GET_NUMBER_LIST, request, fields)
 
-    @overload
-    def iter_number_list(
-        self, request: GetDIDNumberListRequest, /, *, page_size: int = 100
-    ) -> Iterator[DIDInfo]: ...
-
-    @overload
-    def iter_number_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_do_batch: int | None | UnsetType = UNSET,
-        i_group: int | None | UnsetType = UNSET,
-        number: str | None | UnsetType = UNSET,
-        usage: str | None | UnsetType = UNSET,
-        i_customer: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[DIDInfo]: ...
-
+    @paged(GetDIDNumberListRequest, IterNumberListKeywords)
     def iter_number_list(
         self,
         request: GetDIDNumberListRequest | None = None,
@@ -301,241 +342,123 @@ class DIDService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[DIDInfo]:
-        """Every item of :meth:`get_number_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_number_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetDIDNumberListRequest` and `page_size`, or the keywords of
+        :class:`IterNumberListKeywords`.
+        """
         yield from self._pages(GET_NUMBER_LIST, request, fields, page_size)
 
-    @overload
-    def get_number_info(self, request: GetDIDNumberInfoRequest, /) -> GetDIDNumberInfoResponse: ...
-
-    @overload
-    def get_number_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_did_number: int | None | UnsetType = UNSET,
-        number: str | None | UnsetType = UNSET,
-    ) -> GetDIDNumberInfoResponse: ...
-
+    @fields_of(GetDIDNumberInfoRequest)
     def get_number_info(
         self, request: GetDIDNumberInfoRequest | None = None, /, **fields: Any
     ) -> GetDIDNumberInfoResponse:
-        """Returns the details of a number record."""
+        """Returns the details of a number record.
+
+        Takes :class:`GetDIDNumberInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_NUMBER_INFO, request, fields)
 
-    @overload
-    def add_number(self, request: AddDIDNumberRequest, /) -> AddDIDNumberResponse: ...
-
-    @overload
-    def add_number(
-        self,
-        request: None = None,
-        /,
-        *,
-        number_info: DIDInfo,
-    ) -> AddDIDNumberResponse: ...
-
+    @fields_of(AddDIDNumberRequest)
     def add_number(
         self, request: AddDIDNumberRequest | None = None, /, **fields: Any
     ) -> AddDIDNumberResponse:
-        """Creates a number record."""
+        """Creates a number record.
+
+        Takes :class:`AddDIDNumberRequest` or its fields as keywords.
+        """
         return self._call(ADD_NUMBER, request, fields)
 
-    @overload
-    def update_number(self, request: UpdateDIDNumberRequest, /) -> UpdateDIDNumberResponse: ...
-
-    @overload
-    def update_number(
-        self,
-        request: None = None,
-        /,
-        *,
-        number_info: DIDInfo,
-    ) -> UpdateDIDNumberResponse: ...
-
+    @fields_of(UpdateDIDNumberRequest)
     def update_number(
         self, request: UpdateDIDNumberRequest | None = None, /, **fields: Any
     ) -> UpdateDIDNumberResponse:
-        """Updates a number record."""
+        """Updates a number record.
+
+        Takes :class:`UpdateDIDNumberRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_NUMBER, request, fields)
 
-    @overload
-    def delete_number(self, request: DeleteDIDNumberRequest, /) -> DeleteDIDNumberResponse: ...
-
-    @overload
-    def delete_number(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_did_number: int,
-    ) -> DeleteDIDNumberResponse: ...
-
+    @fields_of(DeleteDIDNumberRequest)
     def delete_number(
         self, request: DeleteDIDNumberRequest | None = None, /, **fields: Any
     ) -> DeleteDIDNumberResponse:
-        """Deletes a number record."""
+        """Deletes a number record.
+
+        Takes :class:`DeleteDIDNumberRequest` or its fields as keywords.
+        """
         return self._call(DELETE_NUMBER, request, fields)
 
-    @overload
-    def reserve_number(self, request: ReserveDIDNumberRequest, /) -> ReserveDIDNumberResponse: ...
-
-    @overload
-    def reserve_number(
-        self,
-        request: None = None,
-        /,
-        *,
-        number: str,
-        reserve_term: int | None | UnsetType = UNSET,
-        i_customer: int | None | UnsetType = UNSET,
-    ) -> ReserveDIDNumberResponse: ...
-
+    @fields_of(ReserveDIDNumberRequest)
     def reserve_number(
         self, request: ReserveDIDNumberRequest | None = None, /, **fields: Any
     ) -> ReserveDIDNumberResponse:
-        """Reserves a number for a limited time (minutes)."""
+        """Reserves a number for a limited time (minutes).
+
+        Takes :class:`ReserveDIDNumberRequest` or its fields as keywords.
+        """
         return self._call(RESERVE_NUMBER, request, fields)
 
-    @overload
-    def release_number(self, request: ReleaseDIDNumberRequest, /) -> ReleaseDIDNumberResponse: ...
-
-    @overload
-    def release_number(
-        self,
-        request: None = None,
-        /,
-        *,
-        number: str,
-    ) -> ReleaseDIDNumberResponse: ...
-
+    @fields_of(ReleaseDIDNumberRequest)
     def release_number(
         self, request: ReleaseDIDNumberRequest | None = None, /, **fields: Any
     ) -> ReleaseDIDNumberResponse:
-        """DID: release number."""
+        """DID: release number.
+
+        Takes :class:`ReleaseDIDNumberRequest` or its fields as keywords.
+        """
         return self._call(RELEASE_NUMBER, request, fields)
 
-    @overload
-    def assign_did_to_account(
-        self, request: AssignDidToAccountRequest, /
-    ) -> AssignDidToAccountResponse: ...
-
-    @overload
-    def assign_did_to_account(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_did_number: int,
-        i_master_account: int,
-    ) -> AssignDidToAccountResponse: ...
-
+    @fields_of(AssignDidToAccountRequest)
     def assign_did_to_account(
         self, request: AssignDidToAccountRequest | None = None, /, **fields: Any
     ) -> AssignDidToAccountResponse:
-        """DID: assign did to account."""
+        """DID: assign did to account.
+
+        Takes :class:`AssignDidToAccountRequest` or its fields as keywords.
+        """
         return self._call(ASSIGN_DID_TO_ACCOUNT, request, fields)
 
-    @overload
-    def cancel_did_assignment(
-        self, request: CancelDidAssignmentRequest, /
-    ) -> CancelDidAssignmentResponse: ...
-
-    @overload
-    def cancel_did_assignment(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_did_number: int,
-    ) -> CancelDidAssignmentResponse: ...
-
+    @fields_of(CancelDidAssignmentRequest)
     def cancel_did_assignment(
         self, request: CancelDidAssignmentRequest | None = None, /, **fields: Any
     ) -> CancelDidAssignmentResponse:
-        """DID: cancel did assignment."""
+        """DID: cancel did assignment.
+
+        Takes :class:`CancelDidAssignmentRequest` or its fields as keywords.
+        """
         return self._call(CANCEL_DID_ASSIGNMENT, request, fields)
 
-    @overload
-    def assign_did_to_customer(
-        self, request: AssignDidToCustomerRequest, /
-    ) -> AssignDidToCustomerResponse: ...
-
-    @overload
-    def assign_did_to_customer(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_did_number: int,
-        i_customer: int,
-    ) -> AssignDidToCustomerResponse: ...
-
+    @fields_of(AssignDidToCustomerRequest)
     def assign_did_to_customer(
         self, request: AssignDidToCustomerRequest | None = None, /, **fields: Any
     ) -> AssignDidToCustomerResponse:
-        """DID: assign did to customer."""
+        """DID: assign did to customer.
+
+        Takes :class:`AssignDidToCustomerRequest` or its fields as keywords.
+        """
         return self._call(ASSIGN_DID_TO_CUSTOMER, request, fields)
 
-    @overload
-    def get_did_group_info(
-        self, request: GetDidGroupInfoRequest, /
-    ) -> GetDidGroupInfoResponse: ...
-
-    @overload
-    def get_did_group_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_group: int | None | UnsetType = UNSET,
-    ) -> GetDidGroupInfoResponse: ...
-
+    @fields_of(GetDidGroupInfoRequest)
     def get_did_group_info(
         self, request: GetDidGroupInfoRequest | None = None, /, **fields: Any
     ) -> GetDidGroupInfoResponse:
-        """Returns the details of a did group record."""
+        """Returns the details of a did group record.
+
+        Takes :class:`GetDidGroupInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_DID_GROUP_INFO, request, fields)
 
-    @overload
-    def get_did_group_list(
-        self, request: GetDidGroupListRequest, /
-    ) -> GetDidGroupListResponse: ...
-
-    @overload
-    def get_did_group_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetDidGroupListResponse: ...
-
+    @fields_of(GetDidGroupListRequest)
     def get_did_group_list(
         self, request: GetDidGroupListRequest | None = None, /, **fields: Any
     ) -> GetDidGroupListResponse:
-        """Returns the did group records that match the search criteria."""
+        """Returns the did group records that match the search criteria.
+
+        Takes :class:`GetDidGroupListRequest` or its fields as keywords.
+        """
         return self._call(GET_DID_GROUP_LIST, request, fields)
 
-    @overload
-    def iter_did_group_list(
-        self, request: GetDidGroupListRequest, /, *, page_size: int = 100
-    ) -> Iterator[DIDGroupInfo]: ...
-
-    @overload
-    def iter_did_group_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        name: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[DIDGroupInfo]: ...
-
+    @paged(GetDidGroupListRequest, IterDidGroupListKeywords)
     def iter_did_group_list(
         self,
         request: GetDidGroupListRequest | None = None,
@@ -545,121 +468,62 @@ class DIDService(ServiceBase):
         **fields: Any,
     ) -> Iterator[DIDGroupInfo]:
         """Every item of :meth:`get_did_group_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetDidGroupListRequest` and `page_size`, or the keywords of
+        :class:`IterDidGroupListKeywords`.
+        """
         yield from self._pages(GET_DID_GROUP_LIST, request, fields, page_size)
 
-    @overload
-    def add_did_group(self, request: AddDidGroupRequest, /) -> AddDidGroupResponse: ...
-
-    @overload
-    def add_did_group(
-        self,
-        request: None = None,
-        /,
-        *,
-        did_group_info: DIDGroupInfo,
-    ) -> AddDidGroupResponse: ...
-
+    @fields_of(AddDidGroupRequest)
     def add_did_group(
         self, request: AddDidGroupRequest | None = None, /, **fields: Any
     ) -> AddDidGroupResponse:
-        """Creates a did group record."""
+        """Creates a did group record.
+
+        Takes :class:`AddDidGroupRequest` or its fields as keywords.
+        """
         return self._call(ADD_DID_GROUP, request, fields)
 
-    @overload
-    def update_did_group(self, request: UpdateDidGroupRequest, /) -> UpdateDidGroupResponse: ...
-
-    @overload
-    def update_did_group(
-        self,
-        request: None = None,
-        /,
-        *,
-        did_group_info: DIDGroupInfo,
-    ) -> UpdateDidGroupResponse: ...
-
+    @fields_of(UpdateDidGroupRequest)
     def update_did_group(
         self, request: UpdateDidGroupRequest | None = None, /, **fields: Any
     ) -> UpdateDidGroupResponse:
-        """Updates a did group record."""
+        """Updates a did group record.
+
+        Takes :class:`UpdateDidGroupRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_DID_GROUP, request, fields)
 
-    @overload
-    def delete_did_group(self, request: DeleteDidGroupRequest, /) -> DeleteDidGroupResponse: ...
-
-    @overload
-    def delete_did_group(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_group: int,
-    ) -> DeleteDidGroupResponse: ...
-
+    @fields_of(DeleteDidGroupRequest)
     def delete_did_group(
         self, request: DeleteDidGroupRequest | None = None, /, **fields: Any
     ) -> DeleteDidGroupResponse:
-        """Deletes a did group record."""
+        """Deletes a did group record.
+
+        Takes :class:`DeleteDidGroupRequest` or its fields as keywords.
+        """
         return self._call(DELETE_DID_GROUP, request, fields)
 
-    @overload
-    def get_do_batch_info(
-        self, request: GetDIDDoBatchInfoRequest, /
-    ) -> GetDIDDoBatchInfoResponse: ...
-
-    @overload
-    def get_do_batch_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_do_batch: int | None | UnsetType = UNSET,
-    ) -> GetDIDDoBatchInfoResponse: ...
-
+    @fields_of(GetDIDDoBatchInfoRequest)
     def get_do_batch_info(
         self, request: GetDIDDoBatchInfoRequest | None = None, /, **fields: Any
     ) -> GetDIDDoBatchInfoResponse:
-        """Returns the details of a do batch record."""
+        """Returns the details of a do batch record.
+
+        Takes :class:`GetDIDDoBatchInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_DO_BATCH_INFO, request, fields)
 
-    @overload
-    def get_do_batch_list(
-        self, request: GetDIDDoBatchListRequest, /
-    ) -> GetDIDDoBatchListResponse: ...
-
-    @overload
-    def get_do_batch_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetDIDDoBatchListResponse: ...
-
+    @fields_of(GetDIDDoBatchListRequest)
     def get_do_batch_list(
         self, request: GetDIDDoBatchListRequest | None = None, /, **fields: Any
     ) -> GetDIDDoBatchListResponse:
-        """Returns the do batch records that match the search criteria."""
+        """Returns the do batch records that match the search criteria.
+
+        Takes :class:`GetDIDDoBatchListRequest` or its fields as keywords.
+        """
         return self._call(GET_DO_BATCH_LIST, request, fields)
 
-    @overload
-    def iter_do_batch_list(
-        self, request: GetDIDDoBatchListRequest, /, *, page_size: int = 100
-    ) -> Iterator[DIDBatchInfo]: ...
-
-    @overload
-    def iter_do_batch_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        name: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[DIDBatchInfo]: ...
-
+    @paged(GetDIDDoBatchListRequest, IterDoBatchListKeywords)
     def iter_do_batch_list(
         self,
         request: GetDIDDoBatchListRequest | None = None,
@@ -668,144 +532,73 @@ class DIDService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[DIDBatchInfo]:
-        """Every item of :meth:`get_do_batch_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_do_batch_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetDIDDoBatchListRequest` and `page_size`, or the keywords of
+        :class:`IterDoBatchListKeywords`.
+        """
         yield from self._pages(GET_DO_BATCH_LIST, request, fields, page_size)
 
-    @overload
-    def add_do_batch(self, request: AddDIDDoBatchRequest, /) -> AddDIDDoBatchResponse: ...
-
-    @overload
-    def add_do_batch(
-        self,
-        request: None = None,
-        /,
-        *,
-        do_batch_info: DIDBatchInfo,
-    ) -> AddDIDDoBatchResponse: ...
-
+    @fields_of(AddDIDDoBatchRequest)
     def add_do_batch(
         self, request: AddDIDDoBatchRequest | None = None, /, **fields: Any
     ) -> AddDIDDoBatchResponse:
-        """Creates a do batch record."""
+        """Creates a do batch record.
+
+        Takes :class:`AddDIDDoBatchRequest` or its fields as keywords.
+        """
         return self._call(ADD_DO_BATCH, request, fields)
 
-    @overload
-    def update_do_batch(self, request: UpdateDIDDoBatchRequest, /) -> UpdateDIDDoBatchResponse: ...
-
-    @overload
-    def update_do_batch(
-        self,
-        request: None = None,
-        /,
-        *,
-        do_batch_info: DIDBatchInfo,
-    ) -> UpdateDIDDoBatchResponse: ...
-
+    @fields_of(UpdateDIDDoBatchRequest)
     def update_do_batch(
         self, request: UpdateDIDDoBatchRequest | None = None, /, **fields: Any
     ) -> UpdateDIDDoBatchResponse:
-        """Updates a do batch record."""
+        """Updates a do batch record.
+
+        Takes :class:`UpdateDIDDoBatchRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_DO_BATCH, request, fields)
 
-    @overload
-    def delete_do_batch(self, request: DeleteDIDDoBatchRequest, /) -> DeleteDIDDoBatchResponse: ...
-
-    @overload
-    def delete_do_batch(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_do_batch: int,
-    ) -> DeleteDIDDoBatchResponse: ...
-
+    @fields_of(DeleteDIDDoBatchRequest)
     def delete_do_batch(
         self, request: DeleteDIDDoBatchRequest | None = None, /, **fields: Any
     ) -> DeleteDIDDoBatchResponse:
-        """Deletes a do batch record."""
+        """Deletes a do batch record.
+
+        Takes :class:`DeleteDIDDoBatchRequest` or its fields as keywords.
+        """
         return self._call(DELETE_DO_BATCH, request, fields)
 
-    @overload
-    def get_number_owner(
-        self, request: GetDIDNumberOwnerRequest, /
-    ) -> GetDIDNumberOwnerResponse: ...
-
-    @overload
-    def get_number_owner(
-        self,
-        request: None = None,
-        /,
-        *,
-        number: str,
-    ) -> GetDIDNumberOwnerResponse: ...
-
+    @fields_of(GetDIDNumberOwnerRequest)
     def get_number_owner(
         self, request: GetDIDNumberOwnerRequest | None = None, /, **fields: Any
     ) -> GetDIDNumberOwnerResponse:
-        """DID: get number owner."""
+        """DID: get number owner.
+
+        Takes :class:`GetDIDNumberOwnerRequest` or its fields as keywords.
+        """
         return self._call(GET_NUMBER_OWNER, request, fields)
 
-    @overload
-    def bulk_add_numbers(
-        self, request: BulkDIDAddNumbersRequest, /
-    ) -> BulkDIDAddNumbersResponse: ...
-
-    @overload
-    def bulk_add_numbers(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_do_batch: int,
-        numbers: list[str],
-        description: str | None | UnsetType = UNSET,
-    ) -> BulkDIDAddNumbersResponse: ...
-
+    @fields_of(BulkDIDAddNumbersRequest)
     def bulk_add_numbers(
         self, request: BulkDIDAddNumbersRequest | None = None, /, **fields: Any
     ) -> BulkDIDAddNumbersResponse:
-        """DID: bulk add numbers."""
+        """DID: bulk add numbers.
+
+        Takes :class:`BulkDIDAddNumbersRequest` or its fields as keywords.
+        """
         return self._call(BULK_ADD_NUMBERS, request, fields)
 
-    @overload
-    def get_did_provider_list(
-        self, request: GetDidProviderListRequest, /
-    ) -> GetDidProviderListResponse: ...
-
-    @overload
-    def get_did_provider_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vendor: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetDidProviderListResponse: ...
-
+    @fields_of(GetDidProviderListRequest)
     def get_did_provider_list(
         self, request: GetDidProviderListRequest | None = None, /, **fields: Any
     ) -> GetDidProviderListResponse:
-        """Returns the did provider records that match the search criteria."""
+        """Returns the did provider records that match the search criteria.
+
+        Takes :class:`GetDidProviderListRequest` or its fields as keywords.
+        """
         return self._call(GET_DID_PROVIDER_LIST, request, fields)
 
-    @overload
-    def iter_did_provider_list(
-        self, request: GetDidProviderListRequest, /, *, page_size: int = 100
-    ) -> Iterator[DIDProviderInfo]: ...
-
-    @overload
-    def iter_did_provider_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_vendor: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[DIDProviderInfo]: ...
-
+    @paged(GetDidProviderListRequest, IterDidProviderListKeywords)
     def iter_did_provider_list(
         self,
         request: GetDidProviderListRequest | None = None,
@@ -815,106 +608,52 @@ class DIDService(ServiceBase):
         **fields: Any,
     ) -> Iterator[DIDProviderInfo]:
         """Every item of :meth:`get_did_provider_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetDidProviderListRequest` and `page_size`, or the keywords of
+        :class:`IterDidProviderListKeywords`.
+        """
         yield from self._pages(GET_DID_PROVIDER_LIST, request, fields, page_size)
 
-    @overload
-    def add_did_provider(self, request: AddDidProviderRequest, /) -> AddDidProviderResponse: ...
-
-    @overload
-    def add_did_provider(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vendor: int,
-        did_provider_info: DIDProviderInfo,
-    ) -> AddDidProviderResponse: ...
-
+    @fields_of(AddDidProviderRequest)
     def add_did_provider(
         self, request: AddDidProviderRequest | None = None, /, **fields: Any
     ) -> AddDidProviderResponse:
-        """Creates a did provider record."""
+        """Creates a did provider record.
+
+        Takes :class:`AddDidProviderRequest` or its fields as keywords.
+        """
         return self._call(ADD_DID_PROVIDER, request, fields)
 
-    @overload
-    def update_did_provider(
-        self, request: UpdateDidProviderRequest, /
-    ) -> UpdateDidProviderResponse: ...
-
-    @overload
-    def update_did_provider(
-        self,
-        request: None = None,
-        /,
-        *,
-        did_provider_info: DIDProviderInfo,
-    ) -> UpdateDidProviderResponse: ...
-
+    @fields_of(UpdateDidProviderRequest)
     def update_did_provider(
         self, request: UpdateDidProviderRequest | None = None, /, **fields: Any
     ) -> UpdateDidProviderResponse:
-        """Updates a did provider record."""
+        """Updates a did provider record.
+
+        Takes :class:`UpdateDidProviderRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_DID_PROVIDER, request, fields)
 
-    @overload
-    def delete_did_provider(
-        self, request: DeleteDidProviderRequest, /
-    ) -> DeleteDidProviderResponse: ...
-
-    @overload
-    def delete_did_provider(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_did_provider: int,
-    ) -> DeleteDidProviderResponse: ...
-
+    @fields_of(DeleteDidProviderRequest)
     def delete_did_provider(
         self, request: DeleteDidProviderRequest | None = None, /, **fields: Any
     ) -> DeleteDidProviderResponse:
-        """Deletes a did provider record."""
+        """Deletes a did provider record.
+
+        Takes :class:`DeleteDidProviderRequest` or its fields as keywords.
+        """
         return self._call(DELETE_DID_PROVIDER, request, fields)
 
-    @overload
-    def get_number_range_list(
-        self, request: GetDIDNumberRangeListRequest, /
-    ) -> GetDIDNumberRangeListResponse: ...
-
-    @overload
-    def get_number_range_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_do_batch: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetDIDNumberRangeListResponse: ...
-
+    @fields_of(GetDIDNumberRangeListRequest)
     def get_number_range_list(
         self, request: GetDIDNumberRangeListRequest | None = None, /, **fields: Any
     ) -> GetDIDNumberRangeListResponse:
-        """Returns the number range records that match the search criteria."""
+        """Returns the number range records that match the search criteria.
+
+        Takes :class:`GetDIDNumberRangeListRequest` or its fields as keywords.
+        """
         return self._call(GET_NUMBER_RANGE_LIST, request, fields)
 
-    @overload
-    def iter_number_range_list(
-        self, request: GetDIDNumberRangeListRequest, /, *, page_size: int = 100
-    ) -> Iterator[NumberRangeInfo]: ...
-
-    @overload
-    def iter_number_range_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_do_batch: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[NumberRangeInfo]: ...
-
+    @paged(GetDIDNumberRangeListRequest, IterNumberRangeListKeywords)
     def iter_number_range_list(
         self,
         request: GetDIDNumberRangeListRequest | None = None,
@@ -924,108 +663,52 @@ class DIDService(ServiceBase):
         **fields: Any,
     ) -> Iterator[NumberRangeInfo]:
         """Every item of :meth:`get_number_range_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetDIDNumberRangeListRequest` and `page_size`, or the keywords of
+        :class:`IterNumberRangeListKeywords`.
+        """
         yield from self._pages(GET_NUMBER_RANGE_LIST, request, fields, page_size)
 
-    @overload
-    def add_number_range(
-        self, request: AddDIDNumberRangeRequest, /
-    ) -> AddDIDNumberRangeResponse: ...
-
-    @overload
-    def add_number_range(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_do_batch: int,
-        number_range_info: NumberRangeInfo,
-    ) -> AddDIDNumberRangeResponse: ...
-
+    @fields_of(AddDIDNumberRangeRequest)
     def add_number_range(
         self, request: AddDIDNumberRangeRequest | None = None, /, **fields: Any
     ) -> AddDIDNumberRangeResponse:
-        """Creates a number range record."""
+        """Creates a number range record.
+
+        Takes :class:`AddDIDNumberRangeRequest` or its fields as keywords.
+        """
         return self._call(ADD_NUMBER_RANGE, request, fields)
 
-    @overload
-    def update_number_range(
-        self, request: UpdateDIDNumberRangeRequest, /
-    ) -> UpdateDIDNumberRangeResponse: ...
-
-    @overload
-    def update_number_range(
-        self,
-        request: None = None,
-        /,
-        *,
-        number_range_info: NumberRangeInfo,
-    ) -> UpdateDIDNumberRangeResponse: ...
-
+    @fields_of(UpdateDIDNumberRangeRequest)
     def update_number_range(
         self, request: UpdateDIDNumberRangeRequest | None = None, /, **fields: Any
     ) -> UpdateDIDNumberRangeResponse:
-        """Updates a number range record."""
+        """Updates a number range record.
+
+        Takes :class:`UpdateDIDNumberRangeRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_NUMBER_RANGE, request, fields)
 
-    @overload
-    def delete_number_range(
-        self, request: DeleteDIDNumberRangeRequest, /
-    ) -> DeleteDIDNumberRangeResponse: ...
-
-    @overload
-    def delete_number_range(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_number_range: int,
-    ) -> DeleteDIDNumberRangeResponse: ...
-
+    @fields_of(DeleteDIDNumberRangeRequest)
     def delete_number_range(
         self, request: DeleteDIDNumberRangeRequest | None = None, /, **fields: Any
     ) -> DeleteDIDNumberRangeResponse:
-        """Deletes a number range record."""
+        """Deletes a number range record.
+
+        Takes :class:`DeleteDIDNumberRangeRequest` or its fields as keywords.
+        """
         return self._call(DELETE_NUMBER_RANGE, request, fields)
 
-    @overload
-    def get_did_pricing_list(
-        self, request: GetDidPricingListRequest, /
-    ) -> GetDidPricingListResponse: ...
-
-    @overload
-    def get_did_pricing_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_group: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetDidPricingListResponse: ...
-
+    @fields_of(GetDidPricingListRequest)
     def get_did_pricing_list(
         self, request: GetDidPricingListRequest | None = None, /, **fields: Any
     ) -> GetDidPricingListResponse:
-        """Returns the did pricing records that match the search criteria."""
+        """Returns the did pricing records that match the search criteria.
+
+        Takes :class:`GetDidPricingListRequest` or its fields as keywords.
+        """
         return self._call(GET_DID_PRICING_LIST, request, fields)
 
-    @overload
-    def iter_did_pricing_list(
-        self, request: GetDidPricingListRequest, /, *, page_size: int = 100
-    ) -> Iterator[DIDPricingInfo]: ...
-
-    @overload
-    def iter_did_pricing_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_group: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[DIDPricingInfo]: ...
-
+    @paged(GetDidPricingListRequest, IterDidPricingListKeywords)
     def iter_did_pricing_list(
         self,
         request: GetDidPricingListRequest | None = None,
@@ -1035,147 +718,72 @@ class DIDService(ServiceBase):
         **fields: Any,
     ) -> Iterator[DIDPricingInfo]:
         """Every item of :meth:`get_did_pricing_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetDidPricingListRequest` and `page_size`, or the keywords of
+        :class:`IterDidPricingListKeywords`.
+        """
         yield from self._pages(GET_DID_PRICING_LIST, request, fields, page_size)
 
-    @overload
-    def add_did_pricing(self, request: AddDidPricingRequest, /) -> AddDidPricingResponse: ...
-
-    @overload
-    def add_did_pricing(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_group: int,
-        did_pricing_info: DIDPricingInfo,
-    ) -> AddDidPricingResponse: ...
-
+    @fields_of(AddDidPricingRequest)
     def add_did_pricing(
         self, request: AddDidPricingRequest | None = None, /, **fields: Any
     ) -> AddDidPricingResponse:
-        """Creates a did pricing record."""
+        """Creates a did pricing record.
+
+        Takes :class:`AddDidPricingRequest` or its fields as keywords.
+        """
         return self._call(ADD_DID_PRICING, request, fields)
 
-    @overload
-    def update_did_pricing(
-        self, request: UpdateDidPricingRequest, /
-    ) -> UpdateDidPricingResponse: ...
-
-    @overload
-    def update_did_pricing(
-        self,
-        request: None = None,
-        /,
-        *,
-        did_pricing_info: DIDPricingInfo,
-    ) -> UpdateDidPricingResponse: ...
-
+    @fields_of(UpdateDidPricingRequest)
     def update_did_pricing(
         self, request: UpdateDidPricingRequest | None = None, /, **fields: Any
     ) -> UpdateDidPricingResponse:
-        """Updates a did pricing record."""
+        """Updates a did pricing record.
+
+        Takes :class:`UpdateDidPricingRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_DID_PRICING, request, fields)
 
-    @overload
-    def delete_did_pricing(
-        self, request: DeleteDidPricingRequest, /
-    ) -> DeleteDidPricingResponse: ...
-
-    @overload
-    def delete_did_pricing(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_did_pricing: int,
-    ) -> DeleteDidPricingResponse: ...
-
+    @fields_of(DeleteDidPricingRequest)
     def delete_did_pricing(
         self, request: DeleteDidPricingRequest | None = None, /, **fields: Any
     ) -> DeleteDidPricingResponse:
-        """Deletes a did pricing record."""
+        """Deletes a did pricing record.
+
+        Takes :class:`DeleteDidPricingRequest` or its fields as keywords.
+        """
         return self._call(DELETE_DID_PRICING, request, fields)
 
-    @overload
-    def export_number_list(
-        self, request: ExportDIDNumberListRequest, /
-    ) -> ExportDIDNumberListResponse: ...
-
-    @overload
-    def export_number_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_do_batch: int | None | UnsetType = UNSET,
-        format: str | None | UnsetType = UNSET,
-    ) -> ExportDIDNumberListResponse: ...
-
+    @fields_of(ExportDIDNumberListRequest)
     def export_number_list(
         self, request: ExportDIDNumberListRequest | None = None, /, **fields: Any
     ) -> ExportDIDNumberListResponse:
-        """DID: export number list."""
+        """DID: export number list.
+
+        Takes :class:`ExportDIDNumberListRequest` or its fields as keywords.
+        """
         return self._call(EXPORT_NUMBER_LIST, request, fields)
 
-    @overload
-    def check_number_availability(
-        self, request: CheckDIDNumberAvailabilityRequest, /
-    ) -> CheckDIDNumberAvailabilityResponse: ...
-
-    @overload
-    def check_number_availability(
-        self,
-        request: None = None,
-        /,
-        *,
-        numbers: list[str],
-    ) -> CheckDIDNumberAvailabilityResponse: ...
-
+    @fields_of(CheckDIDNumberAvailabilityRequest)
     def check_number_availability(
         self, request: CheckDIDNumberAvailabilityRequest | None = None, /, **fields: Any
     ) -> CheckDIDNumberAvailabilityResponse:
-        """DID: check number availability."""
+        """DID: check number availability.
+
+        Takes :class:`CheckDIDNumberAvailabilityRequest` or its fields as keywords.
+        """
         return self._call(CHECK_NUMBER_AVAILABILITY, request, fields)
 
-    @overload
-    def get_number_reservation_list(
-        self, request: GetDIDNumberReservationListRequest, /
-    ) -> GetDIDNumberReservationListResponse: ...
-
-    @overload
-    def get_number_reservation_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetDIDNumberReservationListResponse: ...
-
+    @fields_of(GetDIDNumberReservationListRequest)
     def get_number_reservation_list(
         self, request: GetDIDNumberReservationListRequest | None = None, /, **fields: Any
     ) -> GetDIDNumberReservationListResponse:
-        """Returns the number reservation records that match the search criteria."""
+        """Returns the number reservation records that match the search criteria.
+
+        Takes :class:`GetDIDNumberReservationListRequest` or its fields as keywords.
+        """
         return self._call(GET_NUMBER_RESERVATION_LIST, request, fields)
 
-    @overload
-    def iter_number_reservation_list(
-        self, request: GetDIDNumberReservationListRequest, /, *, page_size: int = 100
-    ) -> Iterator[DIDInfo]: ...
-
-    @overload
-    def iter_number_reservation_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[DIDInfo]: ...
-
+    @paged(GetDIDNumberReservationListRequest, IterNumberReservationListKeywords)
     def iter_number_reservation_list(
         self,
         request: GetDIDNumberReservationListRequest | None = None,
@@ -1184,8 +792,10 @@ class DIDService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[DIDInfo]:
-        """Every item of :meth:`get_number_reservation_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_number_reservation_list` from `offset` on, fetched `page_size`
+        at a time; takes :class:`GetDIDNumberReservationListRequest` and `page_size`, or the
+        keywords of :class:`IterNumberReservationListKeywords`.
+        """
         yield from self._pages(GET_NUMBER_RESERVATION_LIST, request, fields, page_size)
 
 
@@ -1196,52 +806,17 @@ class AsyncDIDService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_number_list(
-        self, request: GetDIDNumberListRequest, /
-    ) -> GetDIDNumberListResponse: ...
-
-    @overload
-    async def get_number_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_do_batch: int | None | UnsetType = UNSET,
-        i_group: int | None | UnsetType = UNSET,
-        number: str | None | UnsetType = UNSET,
-        usage: str | None | UnsetType = UNSET,
-        i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetDIDNumberListResponse: ...
-
+    @fields_of(GetDIDNumberListRequest)
     async def get_number_list(
         self, request: GetDIDNumberListRequest | None = None, /, **fields: Any
     ) -> GetDIDNumberListResponse:
-        """Returns DID numbers from the inventory."""
+        """Returns DID numbers from the inventory.
+
+        Takes :class:`GetDIDNumberListRequest` or its fields as keywords.
+        """
         return await self._call(GET_NUMBER_LIST, request, fields)
 
-    @overload
-    def iter_number_list(
-        self, request: GetDIDNumberListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[DIDInfo]: ...
-
-    @overload
-    def iter_number_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_do_batch: int | None | UnsetType = UNSET,
-        i_group: int | None | UnsetType = UNSET,
-        number: str | None | UnsetType = UNSET,
-        usage: str | None | UnsetType = UNSET,
-        i_customer: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[DIDInfo]: ...
-
+    @paged(GetDIDNumberListRequest, IterNumberListKeywords)
     async def iter_number_list(
         self,
         request: GetDIDNumberListRequest | None = None,
@@ -1250,252 +825,124 @@ class AsyncDIDService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[DIDInfo]:
-        """Every item of :meth:`get_number_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_number_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetDIDNumberListRequest` and `page_size`, or the keywords of
+        :class:`IterNumberListKeywords`.
+        """
         async for item in self._pages(GET_NUMBER_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def get_number_info(
-        self, request: GetDIDNumberInfoRequest, /
-    ) -> GetDIDNumberInfoResponse: ...
-
-    @overload
-    async def get_number_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_did_number: int | None | UnsetType = UNSET,
-        number: str | None | UnsetType = UNSET,
-    ) -> GetDIDNumberInfoResponse: ...
-
+    @fields_of(GetDIDNumberInfoRequest)
     async def get_number_info(
         self, request: GetDIDNumberInfoRequest | None = None, /, **fields: Any
     ) -> GetDIDNumberInfoResponse:
-        """Returns the details of a number record."""
+        """Returns the details of a number record.
+
+        Takes :class:`GetDIDNumberInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_NUMBER_INFO, request, fields)
 
-    @overload
-    async def add_number(self, request: AddDIDNumberRequest, /) -> AddDIDNumberResponse: ...
-
-    @overload
-    async def add_number(
-        self,
-        request: None = None,
-        /,
-        *,
-        number_info: DIDInfo,
-    ) -> AddDIDNumberResponse: ...
-
+    @fields_of(AddDIDNumberRequest)
     async def add_number(
         self, request: AddDIDNumberRequest | None = None, /, **fields: Any
     ) -> AddDIDNumberResponse:
-        """Creates a number record."""
+        """Creates a number record.
+
+        Takes :class:`AddDIDNumberRequest` or its fields as keywords.
+        """
         return await self._call(ADD_NUMBER, request, fields)
 
-    @overload
-    async def update_number(
-        self, request: UpdateDIDNumberRequest, /
-    ) -> UpdateDIDNumberResponse: ...
-
-    @overload
-    async def update_number(
-        self,
-        request: None = None,
-        /,
-        *,
-        number_info: DIDInfo,
-    ) -> UpdateDIDNumberResponse: ...
-
+    @fields_of(UpdateDIDNumberRequest)
     async def update_number(
         self, request: UpdateDIDNumberRequest | None = None, /, **fields: Any
     ) -> UpdateDIDNumberResponse:
-        """Updates a number record."""
+        """Updates a number record.
+
+        Takes :class:`UpdateDIDNumberRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_NUMBER, request, fields)
 
-    @overload
-    async def delete_number(
-        self, request: DeleteDIDNumberRequest, /
-    ) -> DeleteDIDNumberResponse: ...
-
-    @overload
-    async def delete_number(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_did_number: int,
-    ) -> DeleteDIDNumberResponse: ...
-
+    @fields_of(DeleteDIDNumberRequest)
     async def delete_number(
         self, request: DeleteDIDNumberRequest | None = None, /, **fields: Any
     ) -> DeleteDIDNumberResponse:
-        """Deletes a number record."""
+        """Deletes a number record.
+
+        Takes :class:`DeleteDIDNumberRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_NUMBER, request, fields)
 
-    @overload
-    async def reserve_number(
-        self, request: ReserveDIDNumberRequest, /
-    ) -> ReserveDIDNumberResponse: ...
-
-    @overload
-    async def reserve_number(
-        self,
-        request: None = None,
-        /,
-        *,
-        number: str,
-        reserve_term: int | None | UnsetType = UNSET,
-        i_customer: int | None | UnsetType = UNSET,
-    ) -> ReserveDIDNumberResponse: ...
-
+    @fields_of(ReserveDIDNumberRequest)
     async def reserve_number(
         self, request: ReserveDIDNumberRequest | None = None, /, **fields: Any
     ) -> ReserveDIDNumberResponse:
-        """Reserves a number for a limited time (minutes)."""
+        """Reserves a number for a limited time (minutes).
+
+        Takes :class:`ReserveDIDNumberRequest` or its fields as keywords.
+        """
         return await self._call(RESERVE_NUMBER, request, fields)
 
-    @overload
-    async def release_number(
-        self, request: ReleaseDIDNumberRequest, /
-    ) -> ReleaseDIDNumberResponse: ...
-
-    @overload
-    async def release_number(
-        self,
-        request: None = None,
-        /,
-        *,
-        number: str,
-    ) -> ReleaseDIDNumberResponse: ...
-
+    @fields_of(ReleaseDIDNumberRequest)
     async def release_number(
         self, request: ReleaseDIDNumberRequest | None = None, /, **fields: Any
     ) -> ReleaseDIDNumberResponse:
-        """DID: release number."""
+        """DID: release number.
+
+        Takes :class:`ReleaseDIDNumberRequest` or its fields as keywords.
+        """
         return await self._call(RELEASE_NUMBER, request, fields)
 
-    @overload
-    async def assign_did_to_account(
-        self, request: AssignDidToAccountRequest, /
-    ) -> AssignDidToAccountResponse: ...
-
-    @overload
-    async def assign_did_to_account(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_did_number: int,
-        i_master_account: int,
-    ) -> AssignDidToAccountResponse: ...
-
+    @fields_of(AssignDidToAccountRequest)
     async def assign_did_to_account(
         self, request: AssignDidToAccountRequest | None = None, /, **fields: Any
     ) -> AssignDidToAccountResponse:
-        """DID: assign did to account."""
+        """DID: assign did to account.
+
+        Takes :class:`AssignDidToAccountRequest` or its fields as keywords.
+        """
         return await self._call(ASSIGN_DID_TO_ACCOUNT, request, fields)
 
-    @overload
-    async def cancel_did_assignment(
-        self, request: CancelDidAssignmentRequest, /
-    ) -> CancelDidAssignmentResponse: ...
-
-    @overload
-    async def cancel_did_assignment(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_did_number: int,
-    ) -> CancelDidAssignmentResponse: ...
-
+    @fields_of(CancelDidAssignmentRequest)
     async def cancel_did_assignment(
         self, request: CancelDidAssignmentRequest | None = None, /, **fields: Any
     ) -> CancelDidAssignmentResponse:
-        """DID: cancel did assignment."""
+        """DID: cancel did assignment.
+
+        Takes :class:`CancelDidAssignmentRequest` or its fields as keywords.
+        """
         return await self._call(CANCEL_DID_ASSIGNMENT, request, fields)
 
-    @overload
-    async def assign_did_to_customer(
-        self, request: AssignDidToCustomerRequest, /
-    ) -> AssignDidToCustomerResponse: ...
-
-    @overload
-    async def assign_did_to_customer(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_did_number: int,
-        i_customer: int,
-    ) -> AssignDidToCustomerResponse: ...
-
+    @fields_of(AssignDidToCustomerRequest)
     async def assign_did_to_customer(
         self, request: AssignDidToCustomerRequest | None = None, /, **fields: Any
     ) -> AssignDidToCustomerResponse:
-        """DID: assign did to customer."""
+        """DID: assign did to customer.
+
+        Takes :class:`AssignDidToCustomerRequest` or its fields as keywords.
+        """
         return await self._call(ASSIGN_DID_TO_CUSTOMER, request, fields)
 
-    @overload
-    async def get_did_group_info(
-        self, request: GetDidGroupInfoRequest, /
-    ) -> GetDidGroupInfoResponse: ...
-
-    @overload
-    async def get_did_group_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_group: int | None | UnsetType = UNSET,
-    ) -> GetDidGroupInfoResponse: ...
-
+    @fields_of(GetDidGroupInfoRequest)
     async def get_did_group_info(
         self, request: GetDidGroupInfoRequest | None = None, /, **fields: Any
     ) -> GetDidGroupInfoResponse:
-        """Returns the details of a did group record."""
+        """Returns the details of a did group record.
+
+        Takes :class:`GetDidGroupInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_DID_GROUP_INFO, request, fields)
 
-    @overload
-    async def get_did_group_list(
-        self, request: GetDidGroupListRequest, /
-    ) -> GetDidGroupListResponse: ...
-
-    @overload
-    async def get_did_group_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetDidGroupListResponse: ...
-
+    @fields_of(GetDidGroupListRequest)
     async def get_did_group_list(
         self, request: GetDidGroupListRequest | None = None, /, **fields: Any
     ) -> GetDidGroupListResponse:
-        """Returns the did group records that match the search criteria."""
+        """Returns the did group records that match the search criteria.
+
+        Takes :class:`GetDidGroupListRequest` or its fields as keywords.
+        """
         return await self._call(GET_DID_GROUP_LIST, request, fields)
 
-    @overload
-    def iter_did_group_list(
-        self, request: GetDidGroupListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[DIDGroupInfo]: ...
-
-    @overload
-    def iter_did_group_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        name: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[DIDGroupInfo]: ...
-
+    @paged(GetDidGroupListRequest, IterDidGroupListKeywords)
     async def iter_did_group_list(
         self,
         request: GetDidGroupListRequest | None = None,
@@ -1505,126 +952,63 @@ class AsyncDIDService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[DIDGroupInfo]:
         """Every item of :meth:`get_did_group_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetDidGroupListRequest` and `page_size`, or the keywords of
+        :class:`IterDidGroupListKeywords`.
+        """
         async for item in self._pages(GET_DID_GROUP_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_did_group(self, request: AddDidGroupRequest, /) -> AddDidGroupResponse: ...
-
-    @overload
-    async def add_did_group(
-        self,
-        request: None = None,
-        /,
-        *,
-        did_group_info: DIDGroupInfo,
-    ) -> AddDidGroupResponse: ...
-
+    @fields_of(AddDidGroupRequest)
     async def add_did_group(
         self, request: AddDidGroupRequest | None = None, /, **fields: Any
     ) -> AddDidGroupResponse:
-        """Creates a did group record."""
+        """Creates a did group record.
+
+        Takes :class:`AddDidGroupRequest` or its fields as keywords.
+        """
         return await self._call(ADD_DID_GROUP, request, fields)
 
-    @overload
-    async def update_did_group(
-        self, request: UpdateDidGroupRequest, /
-    ) -> UpdateDidGroupResponse: ...
-
-    @overload
-    async def update_did_group(
-        self,
-        request: None = None,
-        /,
-        *,
-        did_group_info: DIDGroupInfo,
-    ) -> UpdateDidGroupResponse: ...
-
+    @fields_of(UpdateDidGroupRequest)
     async def update_did_group(
         self, request: UpdateDidGroupRequest | None = None, /, **fields: Any
     ) -> UpdateDidGroupResponse:
-        """Updates a did group record."""
+        """Updates a did group record.
+
+        Takes :class:`UpdateDidGroupRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_DID_GROUP, request, fields)
 
-    @overload
-    async def delete_did_group(
-        self, request: DeleteDidGroupRequest, /
-    ) -> DeleteDidGroupResponse: ...
-
-    @overload
-    async def delete_did_group(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_group: int,
-    ) -> DeleteDidGroupResponse: ...
-
+    @fields_of(DeleteDidGroupRequest)
     async def delete_did_group(
         self, request: DeleteDidGroupRequest | None = None, /, **fields: Any
     ) -> DeleteDidGroupResponse:
-        """Deletes a did group record."""
+        """Deletes a did group record.
+
+        Takes :class:`DeleteDidGroupRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_DID_GROUP, request, fields)
 
-    @overload
-    async def get_do_batch_info(
-        self, request: GetDIDDoBatchInfoRequest, /
-    ) -> GetDIDDoBatchInfoResponse: ...
-
-    @overload
-    async def get_do_batch_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_do_batch: int | None | UnsetType = UNSET,
-    ) -> GetDIDDoBatchInfoResponse: ...
-
+    @fields_of(GetDIDDoBatchInfoRequest)
     async def get_do_batch_info(
         self, request: GetDIDDoBatchInfoRequest | None = None, /, **fields: Any
     ) -> GetDIDDoBatchInfoResponse:
-        """Returns the details of a do batch record."""
+        """Returns the details of a do batch record.
+
+        Takes :class:`GetDIDDoBatchInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_DO_BATCH_INFO, request, fields)
 
-    @overload
-    async def get_do_batch_list(
-        self, request: GetDIDDoBatchListRequest, /
-    ) -> GetDIDDoBatchListResponse: ...
-
-    @overload
-    async def get_do_batch_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetDIDDoBatchListResponse: ...
-
+    @fields_of(GetDIDDoBatchListRequest)
     async def get_do_batch_list(
         self, request: GetDIDDoBatchListRequest | None = None, /, **fields: Any
     ) -> GetDIDDoBatchListResponse:
-        """Returns the do batch records that match the search criteria."""
+        """Returns the do batch records that match the search criteria.
+
+        Takes :class:`GetDIDDoBatchListRequest` or its fields as keywords.
+        """
         return await self._call(GET_DO_BATCH_LIST, request, fields)
 
-    @overload
-    def iter_do_batch_list(
-        self, request: GetDIDDoBatchListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[DIDBatchInfo]: ...
-
-    @overload
-    def iter_do_batch_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        name: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[DIDBatchInfo]: ...
-
+    @paged(GetDIDDoBatchListRequest, IterDoBatchListKeywords)
     async def iter_do_batch_list(
         self,
         request: GetDIDDoBatchListRequest | None = None,
@@ -1633,149 +1017,74 @@ class AsyncDIDService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[DIDBatchInfo]:
-        """Every item of :meth:`get_do_batch_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_do_batch_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetDIDDoBatchListRequest` and `page_size`, or the keywords of
+        :class:`IterDoBatchListKeywords`.
+        """
         async for item in self._pages(GET_DO_BATCH_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_do_batch(self, request: AddDIDDoBatchRequest, /) -> AddDIDDoBatchResponse: ...
-
-    @overload
-    async def add_do_batch(
-        self,
-        request: None = None,
-        /,
-        *,
-        do_batch_info: DIDBatchInfo,
-    ) -> AddDIDDoBatchResponse: ...
-
+    @fields_of(AddDIDDoBatchRequest)
     async def add_do_batch(
         self, request: AddDIDDoBatchRequest | None = None, /, **fields: Any
     ) -> AddDIDDoBatchResponse:
-        """Creates a do batch record."""
+        """Creates a do batch record.
+
+        Takes :class:`AddDIDDoBatchRequest` or its fields as keywords.
+        """
         return await self._call(ADD_DO_BATCH, request, fields)
 
-    @overload
-    async def update_do_batch(
-        self, request: UpdateDIDDoBatchRequest, /
-    ) -> UpdateDIDDoBatchResponse: ...
-
-    @overload
-    async def update_do_batch(
-        self,
-        request: None = None,
-        /,
-        *,
-        do_batch_info: DIDBatchInfo,
-    ) -> UpdateDIDDoBatchResponse: ...
-
+    @fields_of(UpdateDIDDoBatchRequest)
     async def update_do_batch(
         self, request: UpdateDIDDoBatchRequest | None = None, /, **fields: Any
     ) -> UpdateDIDDoBatchResponse:
-        """Updates a do batch record."""
+        """Updates a do batch record.
+
+        Takes :class:`UpdateDIDDoBatchRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_DO_BATCH, request, fields)
 
-    @overload
-    async def delete_do_batch(
-        self, request: DeleteDIDDoBatchRequest, /
-    ) -> DeleteDIDDoBatchResponse: ...
-
-    @overload
-    async def delete_do_batch(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_do_batch: int,
-    ) -> DeleteDIDDoBatchResponse: ...
-
+    @fields_of(DeleteDIDDoBatchRequest)
     async def delete_do_batch(
         self, request: DeleteDIDDoBatchRequest | None = None, /, **fields: Any
     ) -> DeleteDIDDoBatchResponse:
-        """Deletes a do batch record."""
+        """Deletes a do batch record.
+
+        Takes :class:`DeleteDIDDoBatchRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_DO_BATCH, request, fields)
 
-    @overload
-    async def get_number_owner(
-        self, request: GetDIDNumberOwnerRequest, /
-    ) -> GetDIDNumberOwnerResponse: ...
-
-    @overload
-    async def get_number_owner(
-        self,
-        request: None = None,
-        /,
-        *,
-        number: str,
-    ) -> GetDIDNumberOwnerResponse: ...
-
+    @fields_of(GetDIDNumberOwnerRequest)
     async def get_number_owner(
         self, request: GetDIDNumberOwnerRequest | None = None, /, **fields: Any
     ) -> GetDIDNumberOwnerResponse:
-        """DID: get number owner."""
+        """DID: get number owner.
+
+        Takes :class:`GetDIDNumberOwnerRequest` or its fields as keywords.
+        """
         return await self._call(GET_NUMBER_OWNER, request, fields)
 
-    @overload
-    async def bulk_add_numbers(
-        self, request: BulkDIDAddNumbersRequest, /
-    ) -> BulkDIDAddNumbersResponse: ...
-
-    @overload
-    async def bulk_add_numbers(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_do_batch: int,
-        numbers: list[str],
-        description: str | None | UnsetType = UNSET,
-    ) -> BulkDIDAddNumbersResponse: ...
-
+    @fields_of(BulkDIDAddNumbersRequest)
     async def bulk_add_numbers(
         self, request: BulkDIDAddNumbersRequest | None = None, /, **fields: Any
     ) -> BulkDIDAddNumbersResponse:
-        """DID: bulk add numbers."""
+        """DID: bulk add numbers.
+
+        Takes :class:`BulkDIDAddNumbersRequest` or its fields as keywords.
+        """
         return await self._call(BULK_ADD_NUMBERS, request, fields)
 
-    @overload
-    async def get_did_provider_list(
-        self, request: GetDidProviderListRequest, /
-    ) -> GetDidProviderListResponse: ...
-
-    @overload
-    async def get_did_provider_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vendor: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetDidProviderListResponse: ...
-
+    @fields_of(GetDidProviderListRequest)
     async def get_did_provider_list(
         self, request: GetDidProviderListRequest | None = None, /, **fields: Any
     ) -> GetDidProviderListResponse:
-        """Returns the did provider records that match the search criteria."""
+        """Returns the did provider records that match the search criteria.
+
+        Takes :class:`GetDidProviderListRequest` or its fields as keywords.
+        """
         return await self._call(GET_DID_PROVIDER_LIST, request, fields)
 
-    @overload
-    def iter_did_provider_list(
-        self, request: GetDidProviderListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[DIDProviderInfo]: ...
-
-    @overload
-    def iter_did_provider_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_vendor: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[DIDProviderInfo]: ...
-
+    @paged(GetDidProviderListRequest, IterDidProviderListKeywords)
     async def iter_did_provider_list(
         self,
         request: GetDidProviderListRequest | None = None,
@@ -1785,109 +1094,53 @@ class AsyncDIDService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[DIDProviderInfo]:
         """Every item of :meth:`get_did_provider_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetDidProviderListRequest` and `page_size`, or the keywords of
+        :class:`IterDidProviderListKeywords`.
+        """
         async for item in self._pages(GET_DID_PROVIDER_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_did_provider(
-        self, request: AddDidProviderRequest, /
-    ) -> AddDidProviderResponse: ...
-
-    @overload
-    async def add_did_provider(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vendor: int,
-        did_provider_info: DIDProviderInfo,
-    ) -> AddDidProviderResponse: ...
-
+    @fields_of(AddDidProviderRequest)
     async def add_did_provider(
         self, request: AddDidProviderRequest | None = None, /, **fields: Any
     ) -> AddDidProviderResponse:
-        """Creates a did provider record."""
+        """Creates a did provider record.
+
+        Takes :class:`AddDidProviderRequest` or its fields as keywords.
+        """
         return await self._call(ADD_DID_PROVIDER, request, fields)
 
-    @overload
-    async def update_did_provider(
-        self, request: UpdateDidProviderRequest, /
-    ) -> UpdateDidProviderResponse: ...
-
-    @overload
-    async def update_did_provider(
-        self,
-        request: None = None,
-        /,
-        *,
-        did_provider_info: DIDProviderInfo,
-    ) -> UpdateDidProviderResponse: ...
-
+    @fields_of(UpdateDidProviderRequest)
     async def update_did_provider(
         self, request: UpdateDidProviderRequest | None = None, /, **fields: Any
     ) -> UpdateDidProviderResponse:
-        """Updates a did provider record."""
+        """Updates a did provider record.
+
+        Takes :class:`UpdateDidProviderRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_DID_PROVIDER, request, fields)
 
-    @overload
-    async def delete_did_provider(
-        self, request: DeleteDidProviderRequest, /
-    ) -> DeleteDidProviderResponse: ...
-
-    @overload
-    async def delete_did_provider(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_did_provider: int,
-    ) -> DeleteDidProviderResponse: ...
-
+    @fields_of(DeleteDidProviderRequest)
     async def delete_did_provider(
         self, request: DeleteDidProviderRequest | None = None, /, **fields: Any
     ) -> DeleteDidProviderResponse:
-        """Deletes a did provider record."""
+        """Deletes a did provider record.
+
+        Takes :class:`DeleteDidProviderRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_DID_PROVIDER, request, fields)
 
-    @overload
-    async def get_number_range_list(
-        self, request: GetDIDNumberRangeListRequest, /
-    ) -> GetDIDNumberRangeListResponse: ...
-
-    @overload
-    async def get_number_range_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_do_batch: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetDIDNumberRangeListResponse: ...
-
+    @fields_of(GetDIDNumberRangeListRequest)
     async def get_number_range_list(
         self, request: GetDIDNumberRangeListRequest | None = None, /, **fields: Any
     ) -> GetDIDNumberRangeListResponse:
-        """Returns the number range records that match the search criteria."""
+        """Returns the number range records that match the search criteria.
+
+        Takes :class:`GetDIDNumberRangeListRequest` or its fields as keywords.
+        """
         return await self._call(GET_NUMBER_RANGE_LIST, request, fields)
 
-    @overload
-    def iter_number_range_list(
-        self, request: GetDIDNumberRangeListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[NumberRangeInfo]: ...
-
-    @overload
-    def iter_number_range_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_do_batch: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[NumberRangeInfo]: ...
-
+    @paged(GetDIDNumberRangeListRequest, IterNumberRangeListKeywords)
     async def iter_number_range_list(
         self,
         request: GetDIDNumberRangeListRequest | None = None,
@@ -1897,109 +1150,53 @@ class AsyncDIDService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[NumberRangeInfo]:
         """Every item of :meth:`get_number_range_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetDIDNumberRangeListRequest` and `page_size`, or the keywords of
+        :class:`IterNumberRangeListKeywords`.
+        """
         async for item in self._pages(GET_NUMBER_RANGE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_number_range(
-        self, request: AddDIDNumberRangeRequest, /
-    ) -> AddDIDNumberRangeResponse: ...
-
-    @overload
-    async def add_number_range(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_do_batch: int,
-        number_range_info: NumberRangeInfo,
-    ) -> AddDIDNumberRangeResponse: ...
-
+    @fields_of(AddDIDNumberRangeRequest)
     async def add_number_range(
         self, request: AddDIDNumberRangeRequest | None = None, /, **fields: Any
     ) -> AddDIDNumberRangeResponse:
-        """Creates a number range record."""
+        """Creates a number range record.
+
+        Takes :class:`AddDIDNumberRangeRequest` or its fields as keywords.
+        """
         return await self._call(ADD_NUMBER_RANGE, request, fields)
 
-    @overload
-    async def update_number_range(
-        self, request: UpdateDIDNumberRangeRequest, /
-    ) -> UpdateDIDNumberRangeResponse: ...
-
-    @overload
-    async def update_number_range(
-        self,
-        request: None = None,
-        /,
-        *,
-        number_range_info: NumberRangeInfo,
-    ) -> UpdateDIDNumberRangeResponse: ...
-
+    @fields_of(UpdateDIDNumberRangeRequest)
     async def update_number_range(
         self, request: UpdateDIDNumberRangeRequest | None = None, /, **fields: Any
     ) -> UpdateDIDNumberRangeResponse:
-        """Updates a number range record."""
+        """Updates a number range record.
+
+        Takes :class:`UpdateDIDNumberRangeRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_NUMBER_RANGE, request, fields)
 
-    @overload
-    async def delete_number_range(
-        self, request: DeleteDIDNumberRangeRequest, /
-    ) -> DeleteDIDNumberRangeResponse: ...
-
-    @overload
-    async def delete_number_range(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_number_range: int,
-    ) -> DeleteDIDNumberRangeResponse: ...
-
+    @fields_of(DeleteDIDNumberRangeRequest)
     async def delete_number_range(
         self, request: DeleteDIDNumberRangeRequest | None = None, /, **fields: Any
     ) -> DeleteDIDNumberRangeResponse:
-        """Deletes a number range record."""
+        """Deletes a number range record.
+
+        Takes :class:`DeleteDIDNumberRangeRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_NUMBER_RANGE, request, fields)
 
-    @overload
-    async def get_did_pricing_list(
-        self, request: GetDidPricingListRequest, /
-    ) -> GetDidPricingListResponse: ...
-
-    @overload
-    async def get_did_pricing_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_group: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetDidPricingListResponse: ...
-
+    @fields_of(GetDidPricingListRequest)
     async def get_did_pricing_list(
         self, request: GetDidPricingListRequest | None = None, /, **fields: Any
     ) -> GetDidPricingListResponse:
-        """Returns the did pricing records that match the search criteria."""
+        """Returns the did pricing records that match the search criteria.
+
+        Takes :class:`GetDidPricingListRequest` or its fields as keywords.
+        """
         return await self._call(GET_DID_PRICING_LIST, request, fields)
 
-    @overload
-    def iter_did_pricing_list(
-        self, request: GetDidPricingListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[DIDPricingInfo]: ...
-
-    @overload
-    def iter_did_pricing_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_group: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[DIDPricingInfo]: ...
-
+    @paged(GetDidPricingListRequest, IterDidPricingListKeywords)
     async def iter_did_pricing_list(
         self,
         request: GetDidPricingListRequest | None = None,
@@ -2009,148 +1206,73 @@ class AsyncDIDService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[DIDPricingInfo]:
         """Every item of :meth:`get_did_pricing_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetDidPricingListRequest` and `page_size`, or the keywords of
+        :class:`IterDidPricingListKeywords`.
+        """
         async for item in self._pages(GET_DID_PRICING_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_did_pricing(self, request: AddDidPricingRequest, /) -> AddDidPricingResponse: ...
-
-    @overload
-    async def add_did_pricing(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_group: int,
-        did_pricing_info: DIDPricingInfo,
-    ) -> AddDidPricingResponse: ...
-
+    @fields_of(AddDidPricingRequest)
     async def add_did_pricing(
         self, request: AddDidPricingRequest | None = None, /, **fields: Any
     ) -> AddDidPricingResponse:
-        """Creates a did pricing record."""
+        """Creates a did pricing record.
+
+        Takes :class:`AddDidPricingRequest` or its fields as keywords.
+        """
         return await self._call(ADD_DID_PRICING, request, fields)
 
-    @overload
-    async def update_did_pricing(
-        self, request: UpdateDidPricingRequest, /
-    ) -> UpdateDidPricingResponse: ...
-
-    @overload
-    async def update_did_pricing(
-        self,
-        request: None = None,
-        /,
-        *,
-        did_pricing_info: DIDPricingInfo,
-    ) -> UpdateDidPricingResponse: ...
-
+    @fields_of(UpdateDidPricingRequest)
     async def update_did_pricing(
         self, request: UpdateDidPricingRequest | None = None, /, **fields: Any
     ) -> UpdateDidPricingResponse:
-        """Updates a did pricing record."""
+        """Updates a did pricing record.
+
+        Takes :class:`UpdateDidPricingRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_DID_PRICING, request, fields)
 
-    @overload
-    async def delete_did_pricing(
-        self, request: DeleteDidPricingRequest, /
-    ) -> DeleteDidPricingResponse: ...
-
-    @overload
-    async def delete_did_pricing(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_did_pricing: int,
-    ) -> DeleteDidPricingResponse: ...
-
+    @fields_of(DeleteDidPricingRequest)
     async def delete_did_pricing(
         self, request: DeleteDidPricingRequest | None = None, /, **fields: Any
     ) -> DeleteDidPricingResponse:
-        """Deletes a did pricing record."""
+        """Deletes a did pricing record.
+
+        Takes :class:`DeleteDidPricingRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_DID_PRICING, request, fields)
 
-    @overload
-    async def export_number_list(
-        self, request: ExportDIDNumberListRequest, /
-    ) -> ExportDIDNumberListResponse: ...
-
-    @overload
-    async def export_number_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_do_batch: int | None | UnsetType = UNSET,
-        format: str | None | UnsetType = UNSET,
-    ) -> ExportDIDNumberListResponse: ...
-
+    @fields_of(ExportDIDNumberListRequest)
     async def export_number_list(
         self, request: ExportDIDNumberListRequest | None = None, /, **fields: Any
     ) -> ExportDIDNumberListResponse:
-        """DID: export number list."""
+        """DID: export number list.
+
+        Takes :class:`ExportDIDNumberListRequest` or its fields as keywords.
+        """
         return await self._call(EXPORT_NUMBER_LIST, request, fields)
 
-    @overload
-    async def check_number_availability(
-        self, request: CheckDIDNumberAvailabilityRequest, /
-    ) -> CheckDIDNumberAvailabilityResponse: ...
-
-    @overload
-    async def check_number_availability(
-        self,
-        request: None = None,
-        /,
-        *,
-        numbers: list[str],
-    ) -> CheckDIDNumberAvailabilityResponse: ...
-
+    @fields_of(CheckDIDNumberAvailabilityRequest)
     async def check_number_availability(
         self, request: CheckDIDNumberAvailabilityRequest | None = None, /, **fields: Any
     ) -> CheckDIDNumberAvailabilityResponse:
-        """DID: check number availability."""
+        """DID: check number availability.
+
+        Takes :class:`CheckDIDNumberAvailabilityRequest` or its fields as keywords.
+        """
         return await self._call(CHECK_NUMBER_AVAILABILITY, request, fields)
 
-    @overload
-    async def get_number_reservation_list(
-        self, request: GetDIDNumberReservationListRequest, /
-    ) -> GetDIDNumberReservationListResponse: ...
-
-    @overload
-    async def get_number_reservation_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetDIDNumberReservationListResponse: ...
-
+    @fields_of(GetDIDNumberReservationListRequest)
     async def get_number_reservation_list(
         self, request: GetDIDNumberReservationListRequest | None = None, /, **fields: Any
     ) -> GetDIDNumberReservationListResponse:
-        """Returns the number reservation records that match the search criteria."""
+        """Returns the number reservation records that match the search criteria.
+
+        Takes :class:`GetDIDNumberReservationListRequest` or its fields as keywords.
+        """
         return await self._call(GET_NUMBER_RESERVATION_LIST, request, fields)
 
-    @overload
-    def iter_number_reservation_list(
-        self, request: GetDIDNumberReservationListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[DIDInfo]: ...
-
-    @overload
-    def iter_number_reservation_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[DIDInfo]: ...
-
+    @paged(GetDIDNumberReservationListRequest, IterNumberReservationListKeywords)
     async def iter_number_reservation_list(
         self,
         request: GetDIDNumberReservationListRequest | None = None,
@@ -2159,7 +1281,9 @@ class AsyncDIDService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[DIDInfo]:
-        """Every item of :meth:`get_number_reservation_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_number_reservation_list` from `offset` on, fetched `page_size`
+        at a time; takes :class:`GetDIDNumberReservationListRequest` and `page_size`, or the
+        keywords of :class:`IterNumberReservationListKeywords`.
+        """
         async for item in self._pages(GET_NUMBER_RESERVATION_LIST, request, fields, page_size):
             yield item

@@ -9,11 +9,11 @@ Admin interface, mr105/admin/DiscountPlanAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.discount_plan import (
     AddDiscountPlanDiscountItemRequest,
     AddDiscountPlanDiscountItemResponse,
@@ -181,73 +181,74 @@ CLONE_DISCOUNT_PLAN = Operation(
 )
 
 
+class IterDiscountPlanListKeywords(TypedDict, total=False):
+    """The keywords of `iter_discount_plan_list`: `page_size` and the fields of
+    :class:`GetDiscountPlanListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    name: str | None | UnsetType
+    i_customer: int | None | UnsetType
+    iso_4217: str | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterDiscountItemListKeywords(TypedDict, total=False):
+    """The keywords of `iter_discount_item_list`: `page_size` and the fields of
+    :class:`GetDiscountPlanDiscountItemListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_vd_plan: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterDiscountThresholdListKeywords(TypedDict, total=False):
+    """The keywords of `iter_discount_threshold_list`: `page_size` and the fields of
+    :class:`GetDiscountPlanDiscountThresholdListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_vd_plan: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterDiscountPeriodListKeywords(TypedDict, total=False):
+    """The keywords of `iter_discount_period_list`: `page_size` and the fields of
+    :class:`GetDiscountPlanDiscountPeriodListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_vd_plan: Required[int]
+    offset: int | None | UnsetType
+
+
 class DiscountPlanService(ServiceBase):
     """Volume discount plans. PortaBilling mr105, Admin interface. Reconstruction in the published
     style, generated for testing.
     """
 
-    @overload
-    def get_discount_plan_info(
-        self, request: GetDiscountPlanInfoRequest, /
-    ) -> GetDiscountPlanInfoResponse: ...
-
-    @overload
-    def get_discount_plan_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vd_plan: int | None | UnsetType = UNSET,
-    ) -> GetDiscountPlanInfoResponse: ...
-
+    @fields_of(GetDiscountPlanInfoRequest)
     def get_discount_plan_info(
         self, request: GetDiscountPlanInfoRequest | None = None, /, **fields: Any
     ) -> GetDiscountPlanInfoResponse:
-        """Returns the details of a discount plan record."""
+        """Returns the details of a discount plan record.
+
+        Takes :class:`GetDiscountPlanInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_DISCOUNT_PLAN_INFO, request, fields)
 
-    @overload
-    def get_discount_plan_list(
-        self, request: GetDiscountPlanListRequest, /
-    ) -> GetDiscountPlanListResponse: ...
-
-    @overload
-    def get_discount_plan_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str | None | UnsetType = UNSET,
-        i_customer: int | None | UnsetType = UNSET,
-        iso_4217: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetDiscountPlanListResponse: ...
-
+    @fields_of(GetDiscountPlanListRequest)
     def get_discount_plan_list(
         self, request: GetDiscountPlanListRequest | None = None, /, **fields: Any
     ) -> GetDiscountPlanListResponse:
-        """Returns the discount plan records that match the search criteria."""
+        """Returns the discount plan records that match the search criteria.
+
+        Takes :class:`GetDiscountPlanListRequest` or its fields as keywords.
+        """
         return self._call(GET_DISCOUNT_PLAN_LIST, request, fields)
 
-    @overload
-    def iter_discount_plan_list(
-        self, request: GetDiscountPlanListRequest, /, *, page_size: int = 100
-    ) -> Iterator[DiscountPlanInfo]: ...
-
-    @overload
-    def iter_discount_plan_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        name: str | None | UnsetType = UNSET,
-        i_customer: int | None | UnsetType = UNSET,
-        iso_4217: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[DiscountPlanInfo]: ...
-
+    @paged(GetDiscountPlanListRequest, IterDiscountPlanListKeywords)
     def iter_discount_plan_list(
         self,
         request: GetDiscountPlanListRequest | None = None,
@@ -257,105 +258,52 @@ class DiscountPlanService(ServiceBase):
         **fields: Any,
     ) -> Iterator[DiscountPlanInfo]:
         """Every item of :meth:`get_discount_plan_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetDiscountPlanListRequest` and `page_size`, or the keywords of
+        :class:`IterDiscountPlanListKeywords`.
+        """
         yield from self._pages(GET_DISCOUNT_PLAN_LIST, request, fields, page_size)
 
-    @overload
-    def add_discount_plan(self, request: AddDiscountPlanRequest, /) -> AddDiscountPlanResponse: ...
-
-    @overload
-    def add_discount_plan(
-        self,
-        request: None = None,
-        /,
-        *,
-        discount_plan_info: DiscountPlanInfo,
-    ) -> AddDiscountPlanResponse: ...
-
+    @fields_of(AddDiscountPlanRequest)
     def add_discount_plan(
         self, request: AddDiscountPlanRequest | None = None, /, **fields: Any
     ) -> AddDiscountPlanResponse:
-        """Creates a discount plan record."""
+        """Creates a discount plan record.
+
+        Takes :class:`AddDiscountPlanRequest` or its fields as keywords.
+        """
         return self._call(ADD_DISCOUNT_PLAN, request, fields)
 
-    @overload
-    def update_discount_plan(
-        self, request: UpdateDiscountPlanRequest, /
-    ) -> UpdateDiscountPlanResponse: ...
-
-    @overload
-    def update_discount_plan(
-        self,
-        request: None = None,
-        /,
-        *,
-        discount_plan_info: DiscountPlanInfo,
-    ) -> UpdateDiscountPlanResponse: ...
-
+    @fields_of(UpdateDiscountPlanRequest)
     def update_discount_plan(
         self, request: UpdateDiscountPlanRequest | None = None, /, **fields: Any
     ) -> UpdateDiscountPlanResponse:
-        """Updates a discount plan record."""
+        """Updates a discount plan record.
+
+        Takes :class:`UpdateDiscountPlanRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_DISCOUNT_PLAN, request, fields)
 
-    @overload
-    def delete_discount_plan(
-        self, request: DeleteDiscountPlanRequest, /
-    ) -> DeleteDiscountPlanResponse: ...
-
-    @overload
-    def delete_discount_plan(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vd_plan: int,
-    ) -> DeleteDiscountPlanResponse: ...
-
+    @fields_of(DeleteDiscountPlanRequest)
     def delete_discount_plan(
         self, request: DeleteDiscountPlanRequest | None = None, /, **fields: Any
     ) -> DeleteDiscountPlanResponse:
-        """Deletes a discount plan record."""
+        """Deletes a discount plan record.
+
+        Takes :class:`DeleteDiscountPlanRequest` or its fields as keywords.
+        """
         return self._call(DELETE_DISCOUNT_PLAN, request, fields)
 
-    @overload
-    def get_discount_item_list(
-        self, request: GetDiscountPlanDiscountItemListRequest, /
-    ) -> GetDiscountPlanDiscountItemListResponse: ...
-
-    @overload
-    def get_discount_item_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vd_plan: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetDiscountPlanDiscountItemListResponse: ...
-
+    @fields_of(GetDiscountPlanDiscountItemListRequest)
     def get_discount_item_list(
         self, request: GetDiscountPlanDiscountItemListRequest | None = None, /, **fields: Any
     ) -> GetDiscountPlanDiscountItemListResponse:
-        """Returns the discount item records that match the search criteria."""
+        """Returns the discount item records that match the search criteria.
+
+        Takes :class:`GetDiscountPlanDiscountItemListRequest` or its fields as keywords.
+        """
         return self._call(GET_DISCOUNT_ITEM_LIST, request, fields)
 
-    @overload
-    def iter_discount_item_list(
-        self, request: GetDiscountPlanDiscountItemListRequest, /, *, page_size: int = 100
-    ) -> Iterator[VDPlanItemInfo]: ...
-
-    @overload
-    def iter_discount_item_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_vd_plan: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[VDPlanItemInfo]: ...
-
+    @paged(GetDiscountPlanDiscountItemListRequest, IterDiscountItemListKeywords)
     def iter_discount_item_list(
         self,
         request: GetDiscountPlanDiscountItemListRequest | None = None,
@@ -365,151 +313,72 @@ class DiscountPlanService(ServiceBase):
         **fields: Any,
     ) -> Iterator[VDPlanItemInfo]:
         """Every item of :meth:`get_discount_item_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetDiscountPlanDiscountItemListRequest` and `page_size`, or the
+        keywords of :class:`IterDiscountItemListKeywords`.
+        """
         yield from self._pages(GET_DISCOUNT_ITEM_LIST, request, fields, page_size)
 
-    @overload
-    def add_discount_item(
-        self, request: AddDiscountPlanDiscountItemRequest, /
-    ) -> AddDiscountPlanDiscountItemResponse: ...
-
-    @overload
-    def add_discount_item(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vd_plan: int,
-        discount_item_info: VDPlanItemInfo,
-    ) -> AddDiscountPlanDiscountItemResponse: ...
-
+    @fields_of(AddDiscountPlanDiscountItemRequest)
     def add_discount_item(
         self, request: AddDiscountPlanDiscountItemRequest | None = None, /, **fields: Any
     ) -> AddDiscountPlanDiscountItemResponse:
-        """Creates a discount item record."""
+        """Creates a discount item record.
+
+        Takes :class:`AddDiscountPlanDiscountItemRequest` or its fields as keywords.
+        """
         return self._call(ADD_DISCOUNT_ITEM, request, fields)
 
-    @overload
-    def update_discount_item(
-        self, request: UpdateDiscountPlanDiscountItemRequest, /
-    ) -> UpdateDiscountPlanDiscountItemResponse: ...
-
-    @overload
-    def update_discount_item(
-        self,
-        request: None = None,
-        /,
-        *,
-        discount_item_info: VDPlanItemInfo,
-    ) -> UpdateDiscountPlanDiscountItemResponse: ...
-
+    @fields_of(UpdateDiscountPlanDiscountItemRequest)
     def update_discount_item(
         self, request: UpdateDiscountPlanDiscountItemRequest | None = None, /, **fields: Any
     ) -> UpdateDiscountPlanDiscountItemResponse:
-        """Updates a discount item record."""
+        """Updates a discount item record.
+
+        Takes :class:`UpdateDiscountPlanDiscountItemRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_DISCOUNT_ITEM, request, fields)
 
-    @overload
-    def delete_discount_item(
-        self, request: DeleteDiscountPlanDiscountItemRequest, /
-    ) -> DeleteDiscountPlanDiscountItemResponse: ...
-
-    @overload
-    def delete_discount_item(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_discount_item: int,
-    ) -> DeleteDiscountPlanDiscountItemResponse: ...
-
+    @fields_of(DeleteDiscountPlanDiscountItemRequest)
     def delete_discount_item(
         self, request: DeleteDiscountPlanDiscountItemRequest | None = None, /, **fields: Any
     ) -> DeleteDiscountPlanDiscountItemResponse:
-        """Deletes a discount item record."""
+        """Deletes a discount item record.
+
+        Takes :class:`DeleteDiscountPlanDiscountItemRequest` or its fields as keywords.
+        """
         return self._call(DELETE_DISCOUNT_ITEM, request, fields)
 
-    @overload
-    def get_discount_counter_list(
-        self, request: GetDiscountPlanDiscountCounterListRequest, /
-    ) -> GetDiscountPlanDiscountCounterListResponse: ...
-
-    @overload
-    def get_discount_counter_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int | None | UnsetType = UNSET,
-        i_customer: int | None | UnsetType = UNSET,
-    ) -> GetDiscountPlanDiscountCounterListResponse: ...
-
+    @fields_of(GetDiscountPlanDiscountCounterListRequest)
     def get_discount_counter_list(
         self, request: GetDiscountPlanDiscountCounterListRequest | None = None, /, **fields: Any
     ) -> GetDiscountPlanDiscountCounterListResponse:
-        """Returns the discount counter records that match the search criteria."""
+        """Returns the discount counter records that match the search criteria.
+
+        Takes :class:`GetDiscountPlanDiscountCounterListRequest` or its fields as keywords.
+        """
         return self._call(GET_DISCOUNT_COUNTER_LIST, request, fields)
 
-    @overload
-    def reset_discount_counter(
-        self, request: ResetDiscountPlanDiscountCounterRequest, /
-    ) -> ResetDiscountPlanDiscountCounterResponse: ...
-
-    @overload
-    def reset_discount_counter(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        i_vd_plan: int,
-        i_dest_group: int | None | UnsetType = UNSET,
-    ) -> ResetDiscountPlanDiscountCounterResponse: ...
-
+    @fields_of(ResetDiscountPlanDiscountCounterRequest)
     def reset_discount_counter(
         self, request: ResetDiscountPlanDiscountCounterRequest | None = None, /, **fields: Any
     ) -> ResetDiscountPlanDiscountCounterResponse:
-        """DiscountPlan: reset discount counter."""
+        """DiscountPlan: reset discount counter.
+
+        Takes :class:`ResetDiscountPlanDiscountCounterRequest` or its fields as keywords.
+        """
         return self._call(RESET_DISCOUNT_COUNTER, request, fields)
 
-    @overload
-    def get_discount_threshold_list(
-        self, request: GetDiscountPlanDiscountThresholdListRequest, /
-    ) -> GetDiscountPlanDiscountThresholdListResponse: ...
-
-    @overload
-    def get_discount_threshold_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vd_plan: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetDiscountPlanDiscountThresholdListResponse: ...
-
+    @fields_of(GetDiscountPlanDiscountThresholdListRequest)
     def get_discount_threshold_list(
         self, request: GetDiscountPlanDiscountThresholdListRequest | None = None, /, **fields: Any
     ) -> GetDiscountPlanDiscountThresholdListResponse:
-        """Returns the discount threshold records that match the search criteria."""
+        """Returns the discount threshold records that match the search criteria.
+
+        Takes :class:`GetDiscountPlanDiscountThresholdListRequest` or its fields as keywords.
+        """
         return self._call(GET_DISCOUNT_THRESHOLD_LIST, request, fields)
 
-    @overload
-    def iter_discount_threshold_list(
-        self, request: GetDiscountPlanDiscountThresholdListRequest, /, *, page_size: int = 100
-    ) -> Iterator[DiscountThresholdInfo]: ...
-
-    @overload
-    def iter_discount_threshold_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_vd_plan: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[DiscountThresholdInfo]: ...
-
+    @paged(GetDiscountPlanDiscountThresholdListRequest, IterDiscountThresholdListKeywords)
     def iter_discount_threshold_list(
         self,
         request: GetDiscountPlanDiscountThresholdListRequest | None = None,
@@ -518,109 +387,53 @@ class DiscountPlanService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[DiscountThresholdInfo]:
-        """Every item of :meth:`get_discount_threshold_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_discount_threshold_list` from `offset` on, fetched `page_size`
+        at a time; takes :class:`GetDiscountPlanDiscountThresholdListRequest` and `page_size`,
+        or the keywords of :class:`IterDiscountThresholdListKeywords`.
+        """
         yield from self._pages(GET_DISCOUNT_THRESHOLD_LIST, request, fields, page_size)
 
-    @overload
-    def add_discount_threshold(
-        self, request: AddDiscountPlanDiscountThresholdRequest, /
-    ) -> AddDiscountPlanDiscountThresholdResponse: ...
-
-    @overload
-    def add_discount_threshold(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vd_plan: int,
-        discount_threshold_info: DiscountThresholdInfo,
-    ) -> AddDiscountPlanDiscountThresholdResponse: ...
-
+    @fields_of(AddDiscountPlanDiscountThresholdRequest)
     def add_discount_threshold(
         self, request: AddDiscountPlanDiscountThresholdRequest | None = None, /, **fields: Any
     ) -> AddDiscountPlanDiscountThresholdResponse:
-        """Creates a discount threshold record."""
+        """Creates a discount threshold record.
+
+        Takes :class:`AddDiscountPlanDiscountThresholdRequest` or its fields as keywords.
+        """
         return self._call(ADD_DISCOUNT_THRESHOLD, request, fields)
 
-    @overload
-    def update_discount_threshold(
-        self, request: UpdateDiscountPlanDiscountThresholdRequest, /
-    ) -> UpdateDiscountPlanDiscountThresholdResponse: ...
-
-    @overload
-    def update_discount_threshold(
-        self,
-        request: None = None,
-        /,
-        *,
-        discount_threshold_info: DiscountThresholdInfo,
-    ) -> UpdateDiscountPlanDiscountThresholdResponse: ...
-
+    @fields_of(UpdateDiscountPlanDiscountThresholdRequest)
     def update_discount_threshold(
         self, request: UpdateDiscountPlanDiscountThresholdRequest | None = None, /, **fields: Any
     ) -> UpdateDiscountPlanDiscountThresholdResponse:
-        """Updates a discount threshold record."""
+        """Updates a discount threshold record.
+
+        Takes :class:`UpdateDiscountPlanDiscountThresholdRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_DISCOUNT_THRESHOLD, request, fields)
 
-    @overload
-    def delete_discount_threshold(
-        self, request: DeleteDiscountPlanDiscountThresholdRequest, /
-    ) -> DeleteDiscountPlanDiscountThresholdResponse: ...
-
-    @overload
-    def delete_discount_threshold(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_discount_threshold: int,
-    ) -> DeleteDiscountPlanDiscountThresholdResponse: ...
-
+    @fields_of(DeleteDiscountPlanDiscountThresholdRequest)
     def delete_discount_threshold(
         self, request: DeleteDiscountPlanDiscountThresholdRequest | None = None, /, **fields: Any
     ) -> DeleteDiscountPlanDiscountThresholdResponse:
-        """Deletes a discount threshold record."""
+        """Deletes a discount threshold record.
+
+        Takes :class:`DeleteDiscountPlanDiscountThresholdRequest` or its fields as keywords.
+        """
         return self._call(DELETE_DISCOUNT_THRESHOLD, request, fields)
 
-    @overload
-    def get_discount_period_list(
-        self, request: GetDiscountPlanDiscountPeriodListRequest, /
-    ) -> GetDiscountPlanDiscountPeriodListResponse: ...
-
-    @overload
-    def get_discount_period_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vd_plan: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetDiscountPlanDiscountPeriodListResponse: ...
-
+    @fields_of(GetDiscountPlanDiscountPeriodListRequest)
     def get_discount_period_list(
         self, request: GetDiscountPlanDiscountPeriodListRequest | None = None, /, **fields: Any
     ) -> GetDiscountPlanDiscountPeriodListResponse:
-        """Returns the discount period records that match the search criteria."""
+        """Returns the discount period records that match the search criteria.
+
+        Takes :class:`GetDiscountPlanDiscountPeriodListRequest` or its fields as keywords.
+        """
         return self._call(GET_DISCOUNT_PERIOD_LIST, request, fields)
 
-    @overload
-    def iter_discount_period_list(
-        self, request: GetDiscountPlanDiscountPeriodListRequest, /, *, page_size: int = 100
-    ) -> Iterator[DiscountPeriodInfo]: ...
-
-    @overload
-    def iter_discount_period_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_vd_plan: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[DiscountPeriodInfo]: ...
-
+    @paged(GetDiscountPlanDiscountPeriodListRequest, IterDiscountPeriodListKeywords)
     def iter_discount_period_list(
         self,
         request: GetDiscountPlanDiscountPeriodListRequest | None = None,
@@ -629,90 +442,50 @@ class DiscountPlanService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[DiscountPeriodInfo]:
-        """Every item of :meth:`get_discount_period_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_discount_period_list` from `offset` on, fetched `page_size` at
+        a time; takes :class:`GetDiscountPlanDiscountPeriodListRequest` and `page_size`, or the
+        keywords of :class:`IterDiscountPeriodListKeywords`.
+        """
         yield from self._pages(GET_DISCOUNT_PERIOD_LIST, request, fields, page_size)
 
-    @overload
-    def add_discount_period(
-        self, request: AddDiscountPlanDiscountPeriodRequest, /
-    ) -> AddDiscountPlanDiscountPeriodResponse: ...
-
-    @overload
-    def add_discount_period(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vd_plan: int,
-        discount_period_info: DiscountPeriodInfo,
-    ) -> AddDiscountPlanDiscountPeriodResponse: ...
-
+    @fields_of(AddDiscountPlanDiscountPeriodRequest)
     def add_discount_period(
         self, request: AddDiscountPlanDiscountPeriodRequest | None = None, /, **fields: Any
     ) -> AddDiscountPlanDiscountPeriodResponse:
-        """Creates a discount period record."""
+        """Creates a discount period record.
+
+        Takes :class:`AddDiscountPlanDiscountPeriodRequest` or its fields as keywords.
+        """
         return self._call(ADD_DISCOUNT_PERIOD, request, fields)
 
-    @overload
-    def update_discount_period(
-        self, request: UpdateDiscountPlanDiscountPeriodRequest, /
-    ) -> UpdateDiscountPlanDiscountPeriodResponse: ...
-
-    @overload
-    def update_discount_period(
-        self,
-        request: None = None,
-        /,
-        *,
-        discount_period_info: DiscountPeriodInfo,
-    ) -> UpdateDiscountPlanDiscountPeriodResponse: ...
-
+    @fields_of(UpdateDiscountPlanDiscountPeriodRequest)
     def update_discount_period(
         self, request: UpdateDiscountPlanDiscountPeriodRequest | None = None, /, **fields: Any
     ) -> UpdateDiscountPlanDiscountPeriodResponse:
-        """Updates a discount period record."""
+        """Updates a discount period record.
+
+        Takes :class:`UpdateDiscountPlanDiscountPeriodRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_DISCOUNT_PERIOD, request, fields)
 
-    @overload
-    def delete_discount_period(
-        self, request: DeleteDiscountPlanDiscountPeriodRequest, /
-    ) -> DeleteDiscountPlanDiscountPeriodResponse: ...
-
-    @overload
-    def delete_discount_period(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_discount_period: int,
-    ) -> DeleteDiscountPlanDiscountPeriodResponse: ...
-
+    @fields_of(DeleteDiscountPlanDiscountPeriodRequest)
     def delete_discount_period(
         self, request: DeleteDiscountPlanDiscountPeriodRequest | None = None, /, **fields: Any
     ) -> DeleteDiscountPlanDiscountPeriodResponse:
-        """Deletes a discount period record."""
+        """Deletes a discount period record.
+
+        Takes :class:`DeleteDiscountPlanDiscountPeriodRequest` or its fields as keywords.
+        """
         return self._call(DELETE_DISCOUNT_PERIOD, request, fields)
 
-    @overload
-    def clone_discount_plan(
-        self, request: CloneDiscountPlanRequest, /
-    ) -> CloneDiscountPlanResponse: ...
-
-    @overload
-    def clone_discount_plan(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vd_plan: int,
-        name: str,
-    ) -> CloneDiscountPlanResponse: ...
-
+    @fields_of(CloneDiscountPlanRequest)
     def clone_discount_plan(
         self, request: CloneDiscountPlanRequest | None = None, /, **fields: Any
     ) -> CloneDiscountPlanResponse:
-        """DiscountPlan: clone discount plan."""
+        """DiscountPlan: clone discount plan.
+
+        Takes :class:`CloneDiscountPlanRequest` or its fields as keywords.
+        """
         return self._call(CLONE_DISCOUNT_PLAN, request, fields)
 
 
@@ -723,68 +496,27 @@ class AsyncDiscountPlanService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_discount_plan_info(
-        self, request: GetDiscountPlanInfoRequest, /
-    ) -> GetDiscountPlanInfoResponse: ...
-
-    @overload
-    async def get_discount_plan_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vd_plan: int | None | UnsetType = UNSET,
-    ) -> GetDiscountPlanInfoResponse: ...
-
+    @fields_of(GetDiscountPlanInfoRequest)
     async def get_discount_plan_info(
         self, request: GetDiscountPlanInfoRequest | None = None, /, **fields: Any
     ) -> GetDiscountPlanInfoResponse:
-        """Returns the details of a discount plan record."""
+        """Returns the details of a discount plan record.
+
+        Takes :class:`GetDiscountPlanInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_DISCOUNT_PLAN_INFO, request, fields)
 
-    @overload
-    async def get_discount_plan_list(
-        self, request: GetDiscountPlanListRequest, /
-    ) -> GetDiscountPlanListResponse: ...
-
-    @overload
-    async def get_discount_plan_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str | None | UnsetType = UNSET,
-        i_customer: int | None | UnsetType = UNSET,
-        iso_4217: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetDiscountPlanListResponse: ...
-
+    @fields_of(GetDiscountPlanListRequest)
     async def get_discount_plan_list(
         self, request: GetDiscountPlanListRequest | None = None, /, **fields: Any
     ) -> GetDiscountPlanListResponse:
-        """Returns the discount plan records that match the search criteria."""
+        """Returns the discount plan records that match the search criteria.
+
+        Takes :class:`GetDiscountPlanListRequest` or its fields as keywords.
+        """
         return await self._call(GET_DISCOUNT_PLAN_LIST, request, fields)
 
-    @overload
-    def iter_discount_plan_list(
-        self, request: GetDiscountPlanListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[DiscountPlanInfo]: ...
-
-    @overload
-    def iter_discount_plan_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        name: str | None | UnsetType = UNSET,
-        i_customer: int | None | UnsetType = UNSET,
-        iso_4217: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[DiscountPlanInfo]: ...
-
+    @paged(GetDiscountPlanListRequest, IterDiscountPlanListKeywords)
     async def iter_discount_plan_list(
         self,
         request: GetDiscountPlanListRequest | None = None,
@@ -794,108 +526,53 @@ class AsyncDiscountPlanService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[DiscountPlanInfo]:
         """Every item of :meth:`get_discount_plan_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetDiscountPlanListRequest` and `page_size`, or the keywords of
+        :class:`IterDiscountPlanListKeywords`.
+        """
         async for item in self._pages(GET_DISCOUNT_PLAN_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_discount_plan(
-        self, request: AddDiscountPlanRequest, /
-    ) -> AddDiscountPlanResponse: ...
-
-    @overload
-    async def add_discount_plan(
-        self,
-        request: None = None,
-        /,
-        *,
-        discount_plan_info: DiscountPlanInfo,
-    ) -> AddDiscountPlanResponse: ...
-
+    @fields_of(AddDiscountPlanRequest)
     async def add_discount_plan(
         self, request: AddDiscountPlanRequest | None = None, /, **fields: Any
     ) -> AddDiscountPlanResponse:
-        """Creates a discount plan record."""
+        """Creates a discount plan record.
+
+        Takes :class:`AddDiscountPlanRequest` or its fields as keywords.
+        """
         return await self._call(ADD_DISCOUNT_PLAN, request, fields)
 
-    @overload
-    async def update_discount_plan(
-        self, request: UpdateDiscountPlanRequest, /
-    ) -> UpdateDiscountPlanResponse: ...
-
-    @overload
-    async def update_discount_plan(
-        self,
-        request: None = None,
-        /,
-        *,
-        discount_plan_info: DiscountPlanInfo,
-    ) -> UpdateDiscountPlanResponse: ...
-
+    @fields_of(UpdateDiscountPlanRequest)
     async def update_discount_plan(
         self, request: UpdateDiscountPlanRequest | None = None, /, **fields: Any
     ) -> UpdateDiscountPlanResponse:
-        """Updates a discount plan record."""
+        """Updates a discount plan record.
+
+        Takes :class:`UpdateDiscountPlanRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_DISCOUNT_PLAN, request, fields)
 
-    @overload
-    async def delete_discount_plan(
-        self, request: DeleteDiscountPlanRequest, /
-    ) -> DeleteDiscountPlanResponse: ...
-
-    @overload
-    async def delete_discount_plan(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vd_plan: int,
-    ) -> DeleteDiscountPlanResponse: ...
-
+    @fields_of(DeleteDiscountPlanRequest)
     async def delete_discount_plan(
         self, request: DeleteDiscountPlanRequest | None = None, /, **fields: Any
     ) -> DeleteDiscountPlanResponse:
-        """Deletes a discount plan record."""
+        """Deletes a discount plan record.
+
+        Takes :class:`DeleteDiscountPlanRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_DISCOUNT_PLAN, request, fields)
 
-    @overload
-    async def get_discount_item_list(
-        self, request: GetDiscountPlanDiscountItemListRequest, /
-    ) -> GetDiscountPlanDiscountItemListResponse: ...
-
-    @overload
-    async def get_discount_item_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vd_plan: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetDiscountPlanDiscountItemListResponse: ...
-
+    @fields_of(GetDiscountPlanDiscountItemListRequest)
     async def get_discount_item_list(
         self, request: GetDiscountPlanDiscountItemListRequest | None = None, /, **fields: Any
     ) -> GetDiscountPlanDiscountItemListResponse:
-        """Returns the discount item records that match the search criteria."""
+        """Returns the discount item records that match the search criteria.
+
+        Takes :class:`GetDiscountPlanDiscountItemListRequest` or its fields as keywords.
+        """
         return await self._call(GET_DISCOUNT_ITEM_LIST, request, fields)
 
-    @overload
-    def iter_discount_item_list(
-        self, request: GetDiscountPlanDiscountItemListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[VDPlanItemInfo]: ...
-
-    @overload
-    def iter_discount_item_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_vd_plan: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[VDPlanItemInfo]: ...
-
+    @paged(GetDiscountPlanDiscountItemListRequest, IterDiscountItemListKeywords)
     async def iter_discount_item_list(
         self,
         request: GetDiscountPlanDiscountItemListRequest | None = None,
@@ -905,152 +582,73 @@ class AsyncDiscountPlanService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[VDPlanItemInfo]:
         """Every item of :meth:`get_discount_item_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetDiscountPlanDiscountItemListRequest` and `page_size`, or the
+        keywords of :class:`IterDiscountItemListKeywords`.
+        """
         async for item in self._pages(GET_DISCOUNT_ITEM_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_discount_item(
-        self, request: AddDiscountPlanDiscountItemRequest, /
-    ) -> AddDiscountPlanDiscountItemResponse: ...
-
-    @overload
-    async def add_discount_item(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vd_plan: int,
-        discount_item_info: VDPlanItemInfo,
-    ) -> AddDiscountPlanDiscountItemResponse: ...
-
+    @fields_of(AddDiscountPlanDiscountItemRequest)
     async def add_discount_item(
         self, request: AddDiscountPlanDiscountItemRequest | None = None, /, **fields: Any
     ) -> AddDiscountPlanDiscountItemResponse:
-        """Creates a discount item record."""
+        """Creates a discount item record.
+
+        Takes :class:`AddDiscountPlanDiscountItemRequest` or its fields as keywords.
+        """
         return await self._call(ADD_DISCOUNT_ITEM, request, fields)
 
-    @overload
-    async def update_discount_item(
-        self, request: UpdateDiscountPlanDiscountItemRequest, /
-    ) -> UpdateDiscountPlanDiscountItemResponse: ...
-
-    @overload
-    async def update_discount_item(
-        self,
-        request: None = None,
-        /,
-        *,
-        discount_item_info: VDPlanItemInfo,
-    ) -> UpdateDiscountPlanDiscountItemResponse: ...
-
+    @fields_of(UpdateDiscountPlanDiscountItemRequest)
     async def update_discount_item(
         self, request: UpdateDiscountPlanDiscountItemRequest | None = None, /, **fields: Any
     ) -> UpdateDiscountPlanDiscountItemResponse:
-        """Updates a discount item record."""
+        """Updates a discount item record.
+
+        Takes :class:`UpdateDiscountPlanDiscountItemRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_DISCOUNT_ITEM, request, fields)
 
-    @overload
-    async def delete_discount_item(
-        self, request: DeleteDiscountPlanDiscountItemRequest, /
-    ) -> DeleteDiscountPlanDiscountItemResponse: ...
-
-    @overload
-    async def delete_discount_item(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_discount_item: int,
-    ) -> DeleteDiscountPlanDiscountItemResponse: ...
-
+    @fields_of(DeleteDiscountPlanDiscountItemRequest)
     async def delete_discount_item(
         self, request: DeleteDiscountPlanDiscountItemRequest | None = None, /, **fields: Any
     ) -> DeleteDiscountPlanDiscountItemResponse:
-        """Deletes a discount item record."""
+        """Deletes a discount item record.
+
+        Takes :class:`DeleteDiscountPlanDiscountItemRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_DISCOUNT_ITEM, request, fields)
 
-    @overload
-    async def get_discount_counter_list(
-        self, request: GetDiscountPlanDiscountCounterListRequest, /
-    ) -> GetDiscountPlanDiscountCounterListResponse: ...
-
-    @overload
-    async def get_discount_counter_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int | None | UnsetType = UNSET,
-        i_customer: int | None | UnsetType = UNSET,
-    ) -> GetDiscountPlanDiscountCounterListResponse: ...
-
+    @fields_of(GetDiscountPlanDiscountCounterListRequest)
     async def get_discount_counter_list(
         self, request: GetDiscountPlanDiscountCounterListRequest | None = None, /, **fields: Any
     ) -> GetDiscountPlanDiscountCounterListResponse:
-        """Returns the discount counter records that match the search criteria."""
+        """Returns the discount counter records that match the search criteria.
+
+        Takes :class:`GetDiscountPlanDiscountCounterListRequest` or its fields as keywords.
+        """
         return await self._call(GET_DISCOUNT_COUNTER_LIST, request, fields)
 
-    @overload
-    async def reset_discount_counter(
-        self, request: ResetDiscountPlanDiscountCounterRequest, /
-    ) -> ResetDiscountPlanDiscountCounterResponse: ...
-
-    @overload
-    async def reset_discount_counter(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        i_vd_plan: int,
-        i_dest_group: int | None | UnsetType = UNSET,
-    ) -> ResetDiscountPlanDiscountCounterResponse: ...
-
+    @fields_of(ResetDiscountPlanDiscountCounterRequest)
     async def reset_discount_counter(
         self, request: ResetDiscountPlanDiscountCounterRequest | None = None, /, **fields: Any
     ) -> ResetDiscountPlanDiscountCounterResponse:
-        """DiscountPlan: reset discount counter."""
+        """DiscountPlan: reset discount counter.
+
+        Takes :class:`ResetDiscountPlanDiscountCounterRequest` or its fields as keywords.
+        """
         return await self._call(RESET_DISCOUNT_COUNTER, request, fields)
 
-    @overload
-    async def get_discount_threshold_list(
-        self, request: GetDiscountPlanDiscountThresholdListRequest, /
-    ) -> GetDiscountPlanDiscountThresholdListResponse: ...
-
-    @overload
-    async def get_discount_threshold_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vd_plan: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetDiscountPlanDiscountThresholdListResponse: ...
-
+    @fields_of(GetDiscountPlanDiscountThresholdListRequest)
     async def get_discount_threshold_list(
         self, request: GetDiscountPlanDiscountThresholdListRequest | None = None, /, **fields: Any
     ) -> GetDiscountPlanDiscountThresholdListResponse:
-        """Returns the discount threshold records that match the search criteria."""
+        """Returns the discount threshold records that match the search criteria.
+
+        Takes :class:`GetDiscountPlanDiscountThresholdListRequest` or its fields as keywords.
+        """
         return await self._call(GET_DISCOUNT_THRESHOLD_LIST, request, fields)
 
-    @overload
-    def iter_discount_threshold_list(
-        self, request: GetDiscountPlanDiscountThresholdListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[DiscountThresholdInfo]: ...
-
-    @overload
-    def iter_discount_threshold_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_vd_plan: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[DiscountThresholdInfo]: ...
-
+    @paged(GetDiscountPlanDiscountThresholdListRequest, IterDiscountThresholdListKeywords)
     async def iter_discount_threshold_list(
         self,
         request: GetDiscountPlanDiscountThresholdListRequest | None = None,
@@ -1059,110 +657,54 @@ class AsyncDiscountPlanService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[DiscountThresholdInfo]:
-        """Every item of :meth:`get_discount_threshold_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_discount_threshold_list` from `offset` on, fetched `page_size`
+        at a time; takes :class:`GetDiscountPlanDiscountThresholdListRequest` and `page_size`,
+        or the keywords of :class:`IterDiscountThresholdListKeywords`.
+        """
         async for item in self._pages(GET_DISCOUNT_THRESHOLD_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_discount_threshold(
-        self, request: AddDiscountPlanDiscountThresholdRequest, /
-    ) -> AddDiscountPlanDiscountThresholdResponse: ...
-
-    @overload
-    async def add_discount_threshold(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vd_plan: int,
-        discount_threshold_info: DiscountThresholdInfo,
-    ) -> AddDiscountPlanDiscountThresholdResponse: ...
-
+    @fields_of(AddDiscountPlanDiscountThresholdRequest)
     async def add_discount_threshold(
         self, request: AddDiscountPlanDiscountThresholdRequest | None = None, /, **fields: Any
     ) -> AddDiscountPlanDiscountThresholdResponse:
-        """Creates a discount threshold record."""
+        """Creates a discount threshold record.
+
+        Takes :class:`AddDiscountPlanDiscountThresholdRequest` or its fields as keywords.
+        """
         return await self._call(ADD_DISCOUNT_THRESHOLD, request, fields)
 
-    @overload
-    async def update_discount_threshold(
-        self, request: UpdateDiscountPlanDiscountThresholdRequest, /
-    ) -> UpdateDiscountPlanDiscountThresholdResponse: ...
-
-    @overload
-    async def update_discount_threshold(
-        self,
-        request: None = None,
-        /,
-        *,
-        discount_threshold_info: DiscountThresholdInfo,
-    ) -> UpdateDiscountPlanDiscountThresholdResponse: ...
-
+    @fields_of(UpdateDiscountPlanDiscountThresholdRequest)
     async def update_discount_threshold(
         self, request: UpdateDiscountPlanDiscountThresholdRequest | None = None, /, **fields: Any
     ) -> UpdateDiscountPlanDiscountThresholdResponse:
-        """Updates a discount threshold record."""
+        """Updates a discount threshold record.
+
+        Takes :class:`UpdateDiscountPlanDiscountThresholdRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_DISCOUNT_THRESHOLD, request, fields)
 
-    @overload
-    async def delete_discount_threshold(
-        self, request: DeleteDiscountPlanDiscountThresholdRequest, /
-    ) -> DeleteDiscountPlanDiscountThresholdResponse: ...
-
-    @overload
-    async def delete_discount_threshold(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_discount_threshold: int,
-    ) -> DeleteDiscountPlanDiscountThresholdResponse: ...
-
+    @fields_of(DeleteDiscountPlanDiscountThresholdRequest)
     async def delete_discount_threshold(
         self, request: DeleteDiscountPlanDiscountThresholdRequest | None = None, /, **fields: Any
     ) -> DeleteDiscountPlanDiscountThresholdResponse:
-        """Deletes a discount threshold record."""
+        """Deletes a discount threshold record.
+
+        Takes :class:`DeleteDiscountPlanDiscountThresholdRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_DISCOUNT_THRESHOLD, request, fields)
 
-    @overload
-    async def get_discount_period_list(
-        self, request: GetDiscountPlanDiscountPeriodListRequest, /
-    ) -> GetDiscountPlanDiscountPeriodListResponse: ...
-
-    @overload
-    async def get_discount_period_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vd_plan: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetDiscountPlanDiscountPeriodListResponse: ...
-
+    @fields_of(GetDiscountPlanDiscountPeriodListRequest)
     async def get_discount_period_list(
         self, request: GetDiscountPlanDiscountPeriodListRequest | None = None, /, **fields: Any
     ) -> GetDiscountPlanDiscountPeriodListResponse:
-        """Returns the discount period records that match the search criteria."""
+        """Returns the discount period records that match the search criteria.
+
+        Takes :class:`GetDiscountPlanDiscountPeriodListRequest` or its fields as keywords.
+        """
         return await self._call(GET_DISCOUNT_PERIOD_LIST, request, fields)
 
-    @overload
-    def iter_discount_period_list(
-        self, request: GetDiscountPlanDiscountPeriodListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[DiscountPeriodInfo]: ...
-
-    @overload
-    def iter_discount_period_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_vd_plan: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[DiscountPeriodInfo]: ...
-
+    @paged(GetDiscountPlanDiscountPeriodListRequest, IterDiscountPeriodListKeywords)
     async def iter_discount_period_list(
         self,
         request: GetDiscountPlanDiscountPeriodListRequest | None = None,
@@ -1171,89 +713,49 @@ class AsyncDiscountPlanService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[DiscountPeriodInfo]:
-        """Every item of :meth:`get_discount_period_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_discount_period_list` from `offset` on, fetched `page_size` at
+        a time; takes :class:`GetDiscountPlanDiscountPeriodListRequest` and `page_size`, or the
+        keywords of :class:`IterDiscountPeriodListKeywords`.
+        """
         async for item in self._pages(GET_DISCOUNT_PERIOD_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_discount_period(
-        self, request: AddDiscountPlanDiscountPeriodRequest, /
-    ) -> AddDiscountPlanDiscountPeriodResponse: ...
-
-    @overload
-    async def add_discount_period(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vd_plan: int,
-        discount_period_info: DiscountPeriodInfo,
-    ) -> AddDiscountPlanDiscountPeriodResponse: ...
-
+    @fields_of(AddDiscountPlanDiscountPeriodRequest)
     async def add_discount_period(
         self, request: AddDiscountPlanDiscountPeriodRequest | None = None, /, **fields: Any
     ) -> AddDiscountPlanDiscountPeriodResponse:
-        """Creates a discount period record."""
+        """Creates a discount period record.
+
+        Takes :class:`AddDiscountPlanDiscountPeriodRequest` or its fields as keywords.
+        """
         return await self._call(ADD_DISCOUNT_PERIOD, request, fields)
 
-    @overload
-    async def update_discount_period(
-        self, request: UpdateDiscountPlanDiscountPeriodRequest, /
-    ) -> UpdateDiscountPlanDiscountPeriodResponse: ...
-
-    @overload
-    async def update_discount_period(
-        self,
-        request: None = None,
-        /,
-        *,
-        discount_period_info: DiscountPeriodInfo,
-    ) -> UpdateDiscountPlanDiscountPeriodResponse: ...
-
+    @fields_of(UpdateDiscountPlanDiscountPeriodRequest)
     async def update_discount_period(
         self, request: UpdateDiscountPlanDiscountPeriodRequest | None = None, /, **fields: Any
     ) -> UpdateDiscountPlanDiscountPeriodResponse:
-        """Updates a discount period record."""
+        """Updates a discount period record.
+
+        Takes :class:`UpdateDiscountPlanDiscountPeriodRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_DISCOUNT_PERIOD, request, fields)
 
-    @overload
-    async def delete_discount_period(
-        self, request: DeleteDiscountPlanDiscountPeriodRequest, /
-    ) -> DeleteDiscountPlanDiscountPeriodResponse: ...
-
-    @overload
-    async def delete_discount_period(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_discount_period: int,
-    ) -> DeleteDiscountPlanDiscountPeriodResponse: ...
-
+    @fields_of(DeleteDiscountPlanDiscountPeriodRequest)
     async def delete_discount_period(
         self, request: DeleteDiscountPlanDiscountPeriodRequest | None = None, /, **fields: Any
     ) -> DeleteDiscountPlanDiscountPeriodResponse:
-        """Deletes a discount period record."""
+        """Deletes a discount period record.
+
+        Takes :class:`DeleteDiscountPlanDiscountPeriodRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_DISCOUNT_PERIOD, request, fields)
 
-    @overload
-    async def clone_discount_plan(
-        self, request: CloneDiscountPlanRequest, /
-    ) -> CloneDiscountPlanResponse: ...
-
-    @overload
-    async def clone_discount_plan(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vd_plan: int,
-        name: str,
-    ) -> CloneDiscountPlanResponse: ...
-
+    @fields_of(CloneDiscountPlanRequest)
     async def clone_discount_plan(
         self, request: CloneDiscountPlanRequest | None = None, /, **fields: Any
     ) -> CloneDiscountPlanResponse:
-        """DiscountPlan: clone discount plan."""
+        """DiscountPlan: clone discount plan.
+
+        Takes :class:`CloneDiscountPlanRequest` or its fields as keywords.
+        """
         return await self._call(CLONE_DISCOUNT_PLAN, request, fields)

@@ -9,11 +9,11 @@ Admin interface, mr105/admin/EnvAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.env import (
     AddEnvLicenseRequest,
     AddEnvLicenseResponse,
@@ -21,7 +21,6 @@ from ..types.env import (
     DeleteEnvLicenseResponse,
     EnvInfo,
     EnvLicenseInfo,
-    EnvOption,
     GetEnvConfigRequest,
     GetEnvConfigResponse,
     GetEnvInfoRequest,
@@ -79,164 +78,101 @@ GET_ENV_STATISTICS = Operation(
 )
 
 
+class IterEnvListKeywords(TypedDict, total=False):
+    """The keywords of `iter_env_list`: `page_size` and the fields of :class:`GetEnvListRequest`
+    but `limit` (paging sets it).
+    """
+
+    page_size: int
+    offset: int | None | UnsetType
+
+
+class IterEnvLicenseListKeywords(TypedDict, total=False):
+    """The keywords of `iter_env_license_list`: `page_size` and the fields of
+    :class:`GetEnvLicenseListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_env: Required[int]
+    offset: int | None | UnsetType
+
+
 class EnvService(ServiceBase):
     """Virtual billing environments. PortaBilling mr105, Admin interface. Reconstruction in the
     published style, generated for testing.
     """
 
-    @overload
-    def get_env_info(self, request: GetEnvInfoRequest, /) -> GetEnvInfoResponse: ...
-
-    @overload
-    def get_env_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_env: int | None | UnsetType = UNSET,
-    ) -> GetEnvInfoResponse: ...
-
+    @fields_of(GetEnvInfoRequest)
     def get_env_info(
         self, request: GetEnvInfoRequest | None = None, /, **fields: Any
     ) -> GetEnvInfoResponse:
-        """Returns the details of a env record."""
+        """Returns the details of a env record.
+
+        Takes :class:`GetEnvInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_ENV_INFO, request, fields)
 
-    @overload
-    def get_env_list(self, request: GetEnvListRequest, /) -> GetEnvListResponse: ...
-
-    @overload
-    def get_env_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetEnvListResponse: ...
-
+    @fields_of(GetEnvListRequest)
     def get_env_list(
         self, request: GetEnvListRequest | None = None, /, **fields: Any
     ) -> GetEnvListResponse:
-        """Returns the env records that match the search criteria."""
+        """Returns the env records that match the search criteria.
+
+        Takes :class:`GetEnvListRequest` or its fields as keywords.
+        """
         return self._call(GET_ENV_LIST, request, fields)
 
-    @overload
-    def iter_env_list(
-        self, request: GetEnvListRequest, /, *, page_size: int = 100
-    ) -> Iterator[EnvInfo]: ...
-
-    @overload
-    def iter_env_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[EnvInfo]: ...
-
+    @paged(GetEnvListRequest, IterEnvListKeywords)
     def iter_env_list(
         self, request: GetEnvListRequest | None = None, /, *, page_size: int = 100, **fields: Any
     ) -> Iterator[EnvInfo]:
-        """Every item of :meth:`get_env_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_env_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetEnvListRequest` and `page_size`, or the keywords of
+        :class:`IterEnvListKeywords`.
+        """
         yield from self._pages(GET_ENV_LIST, request, fields, page_size)
 
-    @overload
-    def update_env(self, request: UpdateEnvRequest, /) -> UpdateEnvResponse: ...
-
-    @overload
-    def update_env(
-        self,
-        request: None = None,
-        /,
-        *,
-        env_info: EnvInfo,
-    ) -> UpdateEnvResponse: ...
-
+    @fields_of(UpdateEnvRequest)
     def update_env(
         self, request: UpdateEnvRequest | None = None, /, **fields: Any
     ) -> UpdateEnvResponse:
-        """Updates a env record."""
+        """Updates a env record.
+
+        Takes :class:`UpdateEnvRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_ENV, request, fields)
 
-    @overload
-    def get_env_config(self, request: GetEnvConfigRequest, /) -> GetEnvConfigResponse: ...
-
-    @overload
-    def get_env_config(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_env: int,
-        section: str | None | UnsetType = UNSET,
-    ) -> GetEnvConfigResponse: ...
-
+    @fields_of(GetEnvConfigRequest)
     def get_env_config(
         self, request: GetEnvConfigRequest | None = None, /, **fields: Any
     ) -> GetEnvConfigResponse:
-        """Env: get env config."""
+        """Env: get env config.
+
+        Takes :class:`GetEnvConfigRequest` or its fields as keywords.
+        """
         return self._call(GET_ENV_CONFIG, request, fields)
 
-    @overload
-    def update_env_config(self, request: UpdateEnvConfigRequest, /) -> UpdateEnvConfigResponse: ...
-
-    @overload
-    def update_env_config(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_env: int,
-        options: list[EnvOption],
-    ) -> UpdateEnvConfigResponse: ...
-
+    @fields_of(UpdateEnvConfigRequest)
     def update_env_config(
         self, request: UpdateEnvConfigRequest | None = None, /, **fields: Any
     ) -> UpdateEnvConfigResponse:
-        """Updates a env config record."""
+        """Updates a env config record.
+
+        Takes :class:`UpdateEnvConfigRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_ENV_CONFIG, request, fields)
 
-    @overload
-    def get_env_license_list(
-        self, request: GetEnvLicenseListRequest, /
-    ) -> GetEnvLicenseListResponse: ...
-
-    @overload
-    def get_env_license_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_env: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetEnvLicenseListResponse: ...
-
+    @fields_of(GetEnvLicenseListRequest)
     def get_env_license_list(
         self, request: GetEnvLicenseListRequest | None = None, /, **fields: Any
     ) -> GetEnvLicenseListResponse:
-        """Returns the env license records that match the search criteria."""
+        """Returns the env license records that match the search criteria.
+
+        Takes :class:`GetEnvLicenseListRequest` or its fields as keywords.
+        """
         return self._call(GET_ENV_LICENSE_LIST, request, fields)
 
-    @overload
-    def iter_env_license_list(
-        self, request: GetEnvLicenseListRequest, /, *, page_size: int = 100
-    ) -> Iterator[EnvLicenseInfo]: ...
-
-    @overload
-    def iter_env_license_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_env: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[EnvLicenseInfo]: ...
-
+    @paged(GetEnvLicenseListRequest, IterEnvLicenseListKeywords)
     def iter_env_license_list(
         self,
         request: GetEnvLicenseListRequest | None = None,
@@ -246,86 +182,49 @@ class EnvService(ServiceBase):
         **fields: Any,
     ) -> Iterator[EnvLicenseInfo]:
         """Every item of :meth:`get_env_license_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetEnvLicenseListRequest` and `page_size`, or the keywords of
+        :class:`IterEnvLicenseListKeywords`.
+        """
         yield from self._pages(GET_ENV_LICENSE_LIST, request, fields, page_size)
 
-    @overload
-    def add_env_license(self, request: AddEnvLicenseRequest, /) -> AddEnvLicenseResponse: ...
-
-    @overload
-    def add_env_license(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_env: int,
-        env_license_info: EnvLicenseInfo,
-    ) -> AddEnvLicenseResponse: ...
-
+    @fields_of(AddEnvLicenseRequest)
     def add_env_license(
         self, request: AddEnvLicenseRequest | None = None, /, **fields: Any
     ) -> AddEnvLicenseResponse:
-        """Creates a env license record."""
+        """Creates a env license record.
+
+        Takes :class:`AddEnvLicenseRequest` or its fields as keywords.
+        """
         return self._call(ADD_ENV_LICENSE, request, fields)
 
-    @overload
-    def update_env_license(
-        self, request: UpdateEnvLicenseRequest, /
-    ) -> UpdateEnvLicenseResponse: ...
-
-    @overload
-    def update_env_license(
-        self,
-        request: None = None,
-        /,
-        *,
-        env_license_info: EnvLicenseInfo,
-    ) -> UpdateEnvLicenseResponse: ...
-
+    @fields_of(UpdateEnvLicenseRequest)
     def update_env_license(
         self, request: UpdateEnvLicenseRequest | None = None, /, **fields: Any
     ) -> UpdateEnvLicenseResponse:
-        """Updates a env license record."""
+        """Updates a env license record.
+
+        Takes :class:`UpdateEnvLicenseRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_ENV_LICENSE, request, fields)
 
-    @overload
-    def delete_env_license(
-        self, request: DeleteEnvLicenseRequest, /
-    ) -> DeleteEnvLicenseResponse: ...
-
-    @overload
-    def delete_env_license(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_env_license: int,
-    ) -> DeleteEnvLicenseResponse: ...
-
+    @fields_of(DeleteEnvLicenseRequest)
     def delete_env_license(
         self, request: DeleteEnvLicenseRequest | None = None, /, **fields: Any
     ) -> DeleteEnvLicenseResponse:
-        """Deletes a env license record."""
+        """Deletes a env license record.
+
+        Takes :class:`DeleteEnvLicenseRequest` or its fields as keywords.
+        """
         return self._call(DELETE_ENV_LICENSE, request, fields)
 
-    @overload
-    def get_env_statistics(
-        self, request: GetEnvStatisticsRequest, /
-    ) -> GetEnvStatisticsResponse: ...
-
-    @overload
-    def get_env_statistics(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_env: int,
-    ) -> GetEnvStatisticsResponse: ...
-
+    @fields_of(GetEnvStatisticsRequest)
     def get_env_statistics(
         self, request: GetEnvStatisticsRequest | None = None, /, **fields: Any
     ) -> GetEnvStatisticsResponse:
-        """Env: get env statistics."""
+        """Env: get env statistics.
+
+        Takes :class:`GetEnvStatisticsRequest` or its fields as keywords.
+        """
         return self._call(GET_ENV_STATISTICS, request, fields)
 
 
@@ -336,162 +235,78 @@ class AsyncEnvService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_env_info(self, request: GetEnvInfoRequest, /) -> GetEnvInfoResponse: ...
-
-    @overload
-    async def get_env_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_env: int | None | UnsetType = UNSET,
-    ) -> GetEnvInfoResponse: ...
-
+    @fields_of(GetEnvInfoRequest)
     async def get_env_info(
         self, request: GetEnvInfoRequest | None = None, /, **fields: Any
     ) -> GetEnvInfoResponse:
-        """Returns the details of a env record."""
+        """Returns the details of a env record.
+
+        Takes :class:`GetEnvInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_ENV_INFO, request, fields)
 
-    @overload
-    async def get_env_list(self, request: GetEnvListRequest, /) -> GetEnvListResponse: ...
-
-    @overload
-    async def get_env_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetEnvListResponse: ...
-
+    @fields_of(GetEnvListRequest)
     async def get_env_list(
         self, request: GetEnvListRequest | None = None, /, **fields: Any
     ) -> GetEnvListResponse:
-        """Returns the env records that match the search criteria."""
+        """Returns the env records that match the search criteria.
+
+        Takes :class:`GetEnvListRequest` or its fields as keywords.
+        """
         return await self._call(GET_ENV_LIST, request, fields)
 
-    @overload
-    def iter_env_list(
-        self, request: GetEnvListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[EnvInfo]: ...
-
-    @overload
-    def iter_env_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[EnvInfo]: ...
-
+    @paged(GetEnvListRequest, IterEnvListKeywords)
     async def iter_env_list(
         self, request: GetEnvListRequest | None = None, /, *, page_size: int = 100, **fields: Any
     ) -> AsyncIterator[EnvInfo]:
-        """Every item of :meth:`get_env_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_env_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetEnvListRequest` and `page_size`, or the keywords of
+        :class:`IterEnvListKeywords`.
+        """
         async for item in self._pages(GET_ENV_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def update_env(self, request: UpdateEnvRequest, /) -> UpdateEnvResponse: ...
-
-    @overload
-    async def update_env(
-        self,
-        request: None = None,
-        /,
-        *,
-        env_info: EnvInfo,
-    ) -> UpdateEnvResponse: ...
-
+    @fields_of(UpdateEnvRequest)
     async def update_env(
         self, request: UpdateEnvRequest | None = None, /, **fields: Any
     ) -> UpdateEnvResponse:
-        """Updates a env record."""
+        """Updates a env record.
+
+        Takes :class:`UpdateEnvRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_ENV, request, fields)
 
-    @overload
-    async def get_env_config(self, request: GetEnvConfigRequest, /) -> GetEnvConfigResponse: ...
-
-    @overload
-    async def get_env_config(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_env: int,
-        section: str | None | UnsetType = UNSET,
-    ) -> GetEnvConfigResponse: ...
-
+    @fields_of(GetEnvConfigRequest)
     async def get_env_config(
         self, request: GetEnvConfigRequest | None = None, /, **fields: Any
     ) -> GetEnvConfigResponse:
-        """Env: get env config."""
+        """Env: get env config.
+
+        Takes :class:`GetEnvConfigRequest` or its fields as keywords.
+        """
         return await self._call(GET_ENV_CONFIG, request, fields)
 
-    @overload
-    async def update_env_config(
-        self, request: UpdateEnvConfigRequest, /
-    ) -> UpdateEnvConfigResponse: ...
-
-    @overload
-    async def update_env_config(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_env: int,
-        options: list[EnvOption],
-    ) -> UpdateEnvConfigResponse: ...
-
+    @fields_of(UpdateEnvConfigRequest)
     async def update_env_config(
         self, request: UpdateEnvConfigRequest | None = None, /, **fields: Any
     ) -> UpdateEnvConfigResponse:
-        """Updates a env config record."""
+        """Updates a env config record.
+
+        Takes :class:`UpdateEnvConfigRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_ENV_CONFIG, request, fields)
 
-    @overload
-    async def get_env_license_list(
-        self, request: GetEnvLicenseListRequest, /
-    ) -> GetEnvLicenseListResponse: ...
-
-    @overload
-    async def get_env_license_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_env: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetEnvLicenseListResponse: ...
-
+    @fields_of(GetEnvLicenseListRequest)
     async def get_env_license_list(
         self, request: GetEnvLicenseListRequest | None = None, /, **fields: Any
     ) -> GetEnvLicenseListResponse:
-        """Returns the env license records that match the search criteria."""
+        """Returns the env license records that match the search criteria.
+
+        Takes :class:`GetEnvLicenseListRequest` or its fields as keywords.
+        """
         return await self._call(GET_ENV_LICENSE_LIST, request, fields)
 
-    @overload
-    def iter_env_license_list(
-        self, request: GetEnvLicenseListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[EnvLicenseInfo]: ...
-
-    @overload
-    def iter_env_license_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_env: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[EnvLicenseInfo]: ...
-
+    @paged(GetEnvLicenseListRequest, IterEnvLicenseListKeywords)
     async def iter_env_license_list(
         self,
         request: GetEnvLicenseListRequest | None = None,
@@ -501,85 +316,48 @@ class AsyncEnvService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[EnvLicenseInfo]:
         """Every item of :meth:`get_env_license_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetEnvLicenseListRequest` and `page_size`, or the keywords of
+        :class:`IterEnvLicenseListKeywords`.
+        """
         async for item in self._pages(GET_ENV_LICENSE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_env_license(self, request: AddEnvLicenseRequest, /) -> AddEnvLicenseResponse: ...
-
-    @overload
-    async def add_env_license(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_env: int,
-        env_license_info: EnvLicenseInfo,
-    ) -> AddEnvLicenseResponse: ...
-
+    @fields_of(AddEnvLicenseRequest)
     async def add_env_license(
         self, request: AddEnvLicenseRequest | None = None, /, **fields: Any
     ) -> AddEnvLicenseResponse:
-        """Creates a env license record."""
+        """Creates a env license record.
+
+        Takes :class:`AddEnvLicenseRequest` or its fields as keywords.
+        """
         return await self._call(ADD_ENV_LICENSE, request, fields)
 
-    @overload
-    async def update_env_license(
-        self, request: UpdateEnvLicenseRequest, /
-    ) -> UpdateEnvLicenseResponse: ...
-
-    @overload
-    async def update_env_license(
-        self,
-        request: None = None,
-        /,
-        *,
-        env_license_info: EnvLicenseInfo,
-    ) -> UpdateEnvLicenseResponse: ...
-
+    @fields_of(UpdateEnvLicenseRequest)
     async def update_env_license(
         self, request: UpdateEnvLicenseRequest | None = None, /, **fields: Any
     ) -> UpdateEnvLicenseResponse:
-        """Updates a env license record."""
+        """Updates a env license record.
+
+        Takes :class:`UpdateEnvLicenseRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_ENV_LICENSE, request, fields)
 
-    @overload
-    async def delete_env_license(
-        self, request: DeleteEnvLicenseRequest, /
-    ) -> DeleteEnvLicenseResponse: ...
-
-    @overload
-    async def delete_env_license(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_env_license: int,
-    ) -> DeleteEnvLicenseResponse: ...
-
+    @fields_of(DeleteEnvLicenseRequest)
     async def delete_env_license(
         self, request: DeleteEnvLicenseRequest | None = None, /, **fields: Any
     ) -> DeleteEnvLicenseResponse:
-        """Deletes a env license record."""
+        """Deletes a env license record.
+
+        Takes :class:`DeleteEnvLicenseRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_ENV_LICENSE, request, fields)
 
-    @overload
-    async def get_env_statistics(
-        self, request: GetEnvStatisticsRequest, /
-    ) -> GetEnvStatisticsResponse: ...
-
-    @overload
-    async def get_env_statistics(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_env: int,
-    ) -> GetEnvStatisticsResponse: ...
-
+    @fields_of(GetEnvStatisticsRequest)
     async def get_env_statistics(
         self, request: GetEnvStatisticsRequest | None = None, /, **fields: Any
     ) -> GetEnvStatisticsResponse:
-        """Env: get env statistics."""
+        """Env: get env statistics.
+
+        Takes :class:`GetEnvStatisticsRequest` or its fields as keywords.
+        """
         return await self._call(GET_ENV_STATISTICS, request, fields)

@@ -8,11 +8,10 @@ Admin interface, mr105/admin/GenericAdminService.wsdl.
 
 from __future__ import annotations
 
-from typing import Any, overload
+from typing import Any
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of
 from ..types.generic import (
     CallGenericCustomHookRequest,
     CallGenericCustomHookResponse,
@@ -79,25 +78,14 @@ class GenericService(ServiceBase):
         """Generic: get version."""
         return self._call(GET_VERSION, request, {})
 
-    @overload
-    def call_custom_hook(
-        self, request: CallGenericCustomHookRequest, /
-    ) -> CallGenericCustomHookResponse: ...
-
-    @overload
-    def call_custom_hook(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str,
-        arguments: Any | None | UnsetType = UNSET,
-    ) -> CallGenericCustomHookResponse: ...
-
+    @fields_of(CallGenericCustomHookRequest)
     def call_custom_hook(
         self, request: CallGenericCustomHookRequest | None = None, /, **fields: Any
     ) -> CallGenericCustomHookResponse:
-        """Runs a site-specific hook."""
+        """Runs a site-specific hook.
+
+        Takes :class:`CallGenericCustomHookRequest` or its fields as keywords.
+        """
         return self._call(CALL_CUSTOM_HOOK, request, fields)
 
     def get_time_zone_list(
@@ -112,45 +100,24 @@ class GenericService(ServiceBase):
         """Returns the language records that match the search criteria."""
         return self._call(GET_LANGUAGE_LIST, request, {})
 
-    @overload
-    def get_object_count(
-        self, request: GetGenericObjectCountRequest, /
-    ) -> GetGenericObjectCountResponse: ...
-
-    @overload
-    def get_object_count(
-        self,
-        request: None = None,
-        /,
-        *,
-        object_: str,
-    ) -> GetGenericObjectCountResponse: ...
-
+    @fields_of(GetGenericObjectCountRequest)
     def get_object_count(
         self, request: GetGenericObjectCountRequest | None = None, /, **fields: Any
     ) -> GetGenericObjectCountResponse:
-        """Generic: get object count."""
+        """Generic: get object count.
+
+        Takes :class:`GetGenericObjectCountRequest` or its fields as keywords.
+        """
         return self._call(GET_OBJECT_COUNT, request, fields)
 
-    @overload
-    def check_permission(
-        self, request: CheckGenericPermissionRequest, /
-    ) -> CheckGenericPermissionResponse: ...
-
-    @overload
-    def check_permission(
-        self,
-        request: None = None,
-        /,
-        *,
-        object_: str,
-        action: str,
-    ) -> CheckGenericPermissionResponse: ...
-
+    @fields_of(CheckGenericPermissionRequest)
     def check_permission(
         self, request: CheckGenericPermissionRequest | None = None, /, **fields: Any
     ) -> CheckGenericPermissionResponse:
-        """Generic: check permission."""
+        """Generic: check permission.
+
+        Takes :class:`CheckGenericPermissionRequest` or its fields as keywords.
+        """
         return self._call(CHECK_PERMISSION, request, fields)
 
 
@@ -173,25 +140,14 @@ class AsyncGenericService(AsyncServiceBase):
         """Generic: get version."""
         return await self._call(GET_VERSION, request, {})
 
-    @overload
-    async def call_custom_hook(
-        self, request: CallGenericCustomHookRequest, /
-    ) -> CallGenericCustomHookResponse: ...
-
-    @overload
-    async def call_custom_hook(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str,
-        arguments: Any | None | UnsetType = UNSET,
-    ) -> CallGenericCustomHookResponse: ...
-
+    @fields_of(CallGenericCustomHookRequest)
     async def call_custom_hook(
         self, request: CallGenericCustomHookRequest | None = None, /, **fields: Any
     ) -> CallGenericCustomHookResponse:
-        """Runs a site-specific hook."""
+        """Runs a site-specific hook.
+
+        Takes :class:`CallGenericCustomHookRequest` or its fields as keywords.
+        """
         return await self._call(CALL_CUSTOM_HOOK, request, fields)
 
     async def get_time_zone_list(
@@ -206,43 +162,22 @@ class AsyncGenericService(AsyncServiceBase):
         """Returns the language records that match the search criteria."""
         return await self._call(GET_LANGUAGE_LIST, request, {})
 
-    @overload
-    async def get_object_count(
-        self, request: GetGenericObjectCountRequest, /
-    ) -> GetGenericObjectCountResponse: ...
-
-    @overload
-    async def get_object_count(
-        self,
-        request: None = None,
-        /,
-        *,
-        object_: str,
-    ) -> GetGenericObjectCountResponse: ...
-
+    @fields_of(GetGenericObjectCountRequest)
     async def get_object_count(
         self, request: GetGenericObjectCountRequest | None = None, /, **fields: Any
     ) -> GetGenericObjectCountResponse:
-        """Generic: get object count."""
+        """Generic: get object count.
+
+        Takes :class:`GetGenericObjectCountRequest` or its fields as keywords.
+        """
         return await self._call(GET_OBJECT_COUNT, request, fields)
 
-    @overload
-    async def check_permission(
-        self, request: CheckGenericPermissionRequest, /
-    ) -> CheckGenericPermissionResponse: ...
-
-    @overload
-    async def check_permission(
-        self,
-        request: None = None,
-        /,
-        *,
-        object_: str,
-        action: str,
-    ) -> CheckGenericPermissionResponse: ...
-
+    @fields_of(CheckGenericPermissionRequest)
     async def check_permission(
         self, request: CheckGenericPermissionRequest | None = None, /, **fields: Any
     ) -> CheckGenericPermissionResponse:
-        """Generic: check permission."""
+        """Generic: check permission.
+
+        Takes :class:`CheckGenericPermissionRequest` or its fields as keywords.
+        """
         return await self._call(CHECK_PERMISSION, request, fields)

@@ -9,11 +9,11 @@ Admin interface, mr105/admin/HuntgroupAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.huntgroup import (
     AddHuntgroupMemberRequest,
     AddHuntgroupMemberResponse,
@@ -36,7 +36,6 @@ from ..types.huntgroup import (
     GetHuntgroupStatusRequest,
     GetHuntgroupStatusResponse,
     HuntgroupInfo,
-    HuntgroupMemberInfo,
     HuntgroupScheduleInfo,
     UpdateHuntgroupRequest,
     UpdateHuntgroupResponse,
@@ -103,69 +102,52 @@ GET_HUNTGROUP_STATUS = Operation(
 )
 
 
+class IterHuntgroupListKeywords(TypedDict, total=False):
+    """The keywords of `iter_huntgroup_list`: `page_size` and the fields of
+    :class:`GetHuntgroupListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: int | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterHuntgroupScheduleListKeywords(TypedDict, total=False):
+    """The keywords of `iter_huntgroup_schedule_list`: `page_size` and the fields of
+    :class:`GetHuntgroupScheduleListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_c_group: Required[int]
+    offset: int | None | UnsetType
+
+
 class HuntgroupService(ServiceBase):
     """Hunt groups of business customers. PortaBilling mr105, Admin interface. Reconstruction in
     the published style, generated for testing.
     """
 
-    @overload
-    def get_huntgroup_info(
-        self, request: GetHuntgroupInfoRequest, /
-    ) -> GetHuntgroupInfoResponse: ...
-
-    @overload
-    def get_huntgroup_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_c_group: int | None | UnsetType = UNSET,
-    ) -> GetHuntgroupInfoResponse: ...
-
+    @fields_of(GetHuntgroupInfoRequest)
     def get_huntgroup_info(
         self, request: GetHuntgroupInfoRequest | None = None, /, **fields: Any
     ) -> GetHuntgroupInfoResponse:
-        """Returns the details of a huntgroup record."""
+        """Returns the details of a huntgroup record.
+
+        Takes :class:`GetHuntgroupInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_HUNTGROUP_INFO, request, fields)
 
-    @overload
-    def get_huntgroup_list(
-        self, request: GetHuntgroupListRequest, /
-    ) -> GetHuntgroupListResponse: ...
-
-    @overload
-    def get_huntgroup_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetHuntgroupListResponse: ...
-
+    @fields_of(GetHuntgroupListRequest)
     def get_huntgroup_list(
         self, request: GetHuntgroupListRequest | None = None, /, **fields: Any
     ) -> GetHuntgroupListResponse:
-        """Returns the huntgroup records that match the search criteria."""
+        """Returns the huntgroup records that match the search criteria.
+
+        Takes :class:`GetHuntgroupListRequest` or its fields as keywords.
+        """
         return self._call(GET_HUNTGROUP_LIST, request, fields)
 
-    @overload
-    def iter_huntgroup_list(
-        self, request: GetHuntgroupListRequest, /, *, page_size: int = 100
-    ) -> Iterator[HuntgroupInfo]: ...
-
-    @overload
-    def iter_huntgroup_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[HuntgroupInfo]: ...
-
+    @paged(GetHuntgroupListRequest, IterHuntgroupListKeywords)
     def iter_huntgroup_list(
         self,
         request: GetHuntgroupListRequest | None = None,
@@ -175,143 +157,72 @@ class HuntgroupService(ServiceBase):
         **fields: Any,
     ) -> Iterator[HuntgroupInfo]:
         """Every item of :meth:`get_huntgroup_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetHuntgroupListRequest` and `page_size`, or the keywords of
+        :class:`IterHuntgroupListKeywords`.
+        """
         yield from self._pages(GET_HUNTGROUP_LIST, request, fields, page_size)
 
-    @overload
-    def add_huntgroup(self, request: AddHuntgroupRequest, /) -> AddHuntgroupResponse: ...
-
-    @overload
-    def add_huntgroup(
-        self,
-        request: None = None,
-        /,
-        *,
-        huntgroup_info: HuntgroupInfo,
-    ) -> AddHuntgroupResponse: ...
-
+    @fields_of(AddHuntgroupRequest)
     def add_huntgroup(
         self, request: AddHuntgroupRequest | None = None, /, **fields: Any
     ) -> AddHuntgroupResponse:
-        """Creates a huntgroup record."""
+        """Creates a huntgroup record.
+
+        Takes :class:`AddHuntgroupRequest` or its fields as keywords.
+        """
         return self._call(ADD_HUNTGROUP, request, fields)
 
-    @overload
-    def update_huntgroup(self, request: UpdateHuntgroupRequest, /) -> UpdateHuntgroupResponse: ...
-
-    @overload
-    def update_huntgroup(
-        self,
-        request: None = None,
-        /,
-        *,
-        huntgroup_info: HuntgroupInfo,
-    ) -> UpdateHuntgroupResponse: ...
-
+    @fields_of(UpdateHuntgroupRequest)
     def update_huntgroup(
         self, request: UpdateHuntgroupRequest | None = None, /, **fields: Any
     ) -> UpdateHuntgroupResponse:
-        """Updates a huntgroup record."""
+        """Updates a huntgroup record.
+
+        Takes :class:`UpdateHuntgroupRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_HUNTGROUP, request, fields)
 
-    @overload
-    def delete_huntgroup(self, request: DeleteHuntgroupRequest, /) -> DeleteHuntgroupResponse: ...
-
-    @overload
-    def delete_huntgroup(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_c_group: int,
-    ) -> DeleteHuntgroupResponse: ...
-
+    @fields_of(DeleteHuntgroupRequest)
     def delete_huntgroup(
         self, request: DeleteHuntgroupRequest | None = None, /, **fields: Any
     ) -> DeleteHuntgroupResponse:
-        """Deletes a huntgroup record."""
+        """Deletes a huntgroup record.
+
+        Takes :class:`DeleteHuntgroupRequest` or its fields as keywords.
+        """
         return self._call(DELETE_HUNTGROUP, request, fields)
 
-    @overload
-    def add_huntgroup_member(
-        self, request: AddHuntgroupMemberRequest, /
-    ) -> AddHuntgroupMemberResponse: ...
-
-    @overload
-    def add_huntgroup_member(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_c_group: int,
-        member_info: HuntgroupMemberInfo,
-    ) -> AddHuntgroupMemberResponse: ...
-
+    @fields_of(AddHuntgroupMemberRequest)
     def add_huntgroup_member(
         self, request: AddHuntgroupMemberRequest | None = None, /, **fields: Any
     ) -> AddHuntgroupMemberResponse:
-        """Creates a huntgroup member record."""
+        """Creates a huntgroup member record.
+
+        Takes :class:`AddHuntgroupMemberRequest` or its fields as keywords.
+        """
         return self._call(ADD_HUNTGROUP_MEMBER, request, fields)
 
-    @overload
-    def delete_huntgroup_member(
-        self, request: DeleteHuntgroupMemberRequest, /
-    ) -> DeleteHuntgroupMemberResponse: ...
-
-    @overload
-    def delete_huntgroup_member(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_c_group: int,
-        i_account: int,
-    ) -> DeleteHuntgroupMemberResponse: ...
-
+    @fields_of(DeleteHuntgroupMemberRequest)
     def delete_huntgroup_member(
         self, request: DeleteHuntgroupMemberRequest | None = None, /, **fields: Any
     ) -> DeleteHuntgroupMemberResponse:
-        """Deletes a huntgroup member record."""
+        """Deletes a huntgroup member record.
+
+        Takes :class:`DeleteHuntgroupMemberRequest` or its fields as keywords.
+        """
         return self._call(DELETE_HUNTGROUP_MEMBER, request, fields)
 
-    @overload
-    def get_huntgroup_schedule_list(
-        self, request: GetHuntgroupScheduleListRequest, /
-    ) -> GetHuntgroupScheduleListResponse: ...
-
-    @overload
-    def get_huntgroup_schedule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_c_group: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetHuntgroupScheduleListResponse: ...
-
+    @fields_of(GetHuntgroupScheduleListRequest)
     def get_huntgroup_schedule_list(
         self, request: GetHuntgroupScheduleListRequest | None = None, /, **fields: Any
     ) -> GetHuntgroupScheduleListResponse:
-        """Returns the huntgroup schedule records that match the search criteria."""
+        """Returns the huntgroup schedule records that match the search criteria.
+
+        Takes :class:`GetHuntgroupScheduleListRequest` or its fields as keywords.
+        """
         return self._call(GET_HUNTGROUP_SCHEDULE_LIST, request, fields)
 
-    @overload
-    def iter_huntgroup_schedule_list(
-        self, request: GetHuntgroupScheduleListRequest, /, *, page_size: int = 100
-    ) -> Iterator[HuntgroupScheduleInfo]: ...
-
-    @overload
-    def iter_huntgroup_schedule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_c_group: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[HuntgroupScheduleInfo]: ...
-
+    @paged(GetHuntgroupScheduleListRequest, IterHuntgroupScheduleListKeywords)
     def iter_huntgroup_schedule_list(
         self,
         request: GetHuntgroupScheduleListRequest | None = None,
@@ -320,89 +231,50 @@ class HuntgroupService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[HuntgroupScheduleInfo]:
-        """Every item of :meth:`get_huntgroup_schedule_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_huntgroup_schedule_list` from `offset` on, fetched `page_size`
+        at a time; takes :class:`GetHuntgroupScheduleListRequest` and `page_size`, or the
+        keywords of :class:`IterHuntgroupScheduleListKeywords`.
+        """
         yield from self._pages(GET_HUNTGROUP_SCHEDULE_LIST, request, fields, page_size)
 
-    @overload
-    def add_huntgroup_schedule(
-        self, request: AddHuntgroupScheduleRequest, /
-    ) -> AddHuntgroupScheduleResponse: ...
-
-    @overload
-    def add_huntgroup_schedule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_c_group: int,
-        huntgroup_schedule_info: HuntgroupScheduleInfo,
-    ) -> AddHuntgroupScheduleResponse: ...
-
+    @fields_of(AddHuntgroupScheduleRequest)
     def add_huntgroup_schedule(
         self, request: AddHuntgroupScheduleRequest | None = None, /, **fields: Any
     ) -> AddHuntgroupScheduleResponse:
-        """Creates a huntgroup schedule record."""
+        """Creates a huntgroup schedule record.
+
+        Takes :class:`AddHuntgroupScheduleRequest` or its fields as keywords.
+        """
         return self._call(ADD_HUNTGROUP_SCHEDULE, request, fields)
 
-    @overload
-    def update_huntgroup_schedule(
-        self, request: UpdateHuntgroupScheduleRequest, /
-    ) -> UpdateHuntgroupScheduleResponse: ...
-
-    @overload
-    def update_huntgroup_schedule(
-        self,
-        request: None = None,
-        /,
-        *,
-        huntgroup_schedule_info: HuntgroupScheduleInfo,
-    ) -> UpdateHuntgroupScheduleResponse: ...
-
+    @fields_of(UpdateHuntgroupScheduleRequest)
     def update_huntgroup_schedule(
         self, request: UpdateHuntgroupScheduleRequest | None = None, /, **fields: Any
     ) -> UpdateHuntgroupScheduleResponse:
-        """Updates a huntgroup schedule record."""
+        """Updates a huntgroup schedule record.
+
+        Takes :class:`UpdateHuntgroupScheduleRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_HUNTGROUP_SCHEDULE, request, fields)
 
-    @overload
-    def delete_huntgroup_schedule(
-        self, request: DeleteHuntgroupScheduleRequest, /
-    ) -> DeleteHuntgroupScheduleResponse: ...
-
-    @overload
-    def delete_huntgroup_schedule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_huntgroup_schedule: int,
-    ) -> DeleteHuntgroupScheduleResponse: ...
-
+    @fields_of(DeleteHuntgroupScheduleRequest)
     def delete_huntgroup_schedule(
         self, request: DeleteHuntgroupScheduleRequest | None = None, /, **fields: Any
     ) -> DeleteHuntgroupScheduleResponse:
-        """Deletes a huntgroup schedule record."""
+        """Deletes a huntgroup schedule record.
+
+        Takes :class:`DeleteHuntgroupScheduleRequest` or its fields as keywords.
+        """
         return self._call(DELETE_HUNTGROUP_SCHEDULE, request, fields)
 
-    @overload
-    def get_huntgroup_status(
-        self, request: GetHuntgroupStatusRequest, /
-    ) -> GetHuntgroupStatusResponse: ...
-
-    @overload
-    def get_huntgroup_status(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_c_group: int,
-    ) -> GetHuntgroupStatusResponse: ...
-
+    @fields_of(GetHuntgroupStatusRequest)
     def get_huntgroup_status(
         self, request: GetHuntgroupStatusRequest | None = None, /, **fields: Any
     ) -> GetHuntgroupStatusResponse:
-        """Huntgroup: get huntgroup status."""
+        """Huntgroup: get huntgroup status.
+
+        Takes :class:`GetHuntgroupStatusRequest` or its fields as keywords.
+        """
         return self._call(GET_HUNTGROUP_STATUS, request, fields)
 
 
@@ -413,64 +285,27 @@ class AsyncHuntgroupService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_huntgroup_info(
-        self, request: GetHuntgroupInfoRequest, /
-    ) -> GetHuntgroupInfoResponse: ...
-
-    @overload
-    async def get_huntgroup_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_c_group: int | None | UnsetType = UNSET,
-    ) -> GetHuntgroupInfoResponse: ...
-
+    @fields_of(GetHuntgroupInfoRequest)
     async def get_huntgroup_info(
         self, request: GetHuntgroupInfoRequest | None = None, /, **fields: Any
     ) -> GetHuntgroupInfoResponse:
-        """Returns the details of a huntgroup record."""
+        """Returns the details of a huntgroup record.
+
+        Takes :class:`GetHuntgroupInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_HUNTGROUP_INFO, request, fields)
 
-    @overload
-    async def get_huntgroup_list(
-        self, request: GetHuntgroupListRequest, /
-    ) -> GetHuntgroupListResponse: ...
-
-    @overload
-    async def get_huntgroup_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetHuntgroupListResponse: ...
-
+    @fields_of(GetHuntgroupListRequest)
     async def get_huntgroup_list(
         self, request: GetHuntgroupListRequest | None = None, /, **fields: Any
     ) -> GetHuntgroupListResponse:
-        """Returns the huntgroup records that match the search criteria."""
+        """Returns the huntgroup records that match the search criteria.
+
+        Takes :class:`GetHuntgroupListRequest` or its fields as keywords.
+        """
         return await self._call(GET_HUNTGROUP_LIST, request, fields)
 
-    @overload
-    def iter_huntgroup_list(
-        self, request: GetHuntgroupListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[HuntgroupInfo]: ...
-
-    @overload
-    def iter_huntgroup_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[HuntgroupInfo]: ...
-
+    @paged(GetHuntgroupListRequest, IterHuntgroupListKeywords)
     async def iter_huntgroup_list(
         self,
         request: GetHuntgroupListRequest | None = None,
@@ -480,148 +315,73 @@ class AsyncHuntgroupService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[HuntgroupInfo]:
         """Every item of :meth:`get_huntgroup_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetHuntgroupListRequest` and `page_size`, or the keywords of
+        :class:`IterHuntgroupListKeywords`.
+        """
         async for item in self._pages(GET_HUNTGROUP_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_huntgroup(self, request: AddHuntgroupRequest, /) -> AddHuntgroupResponse: ...
-
-    @overload
-    async def add_huntgroup(
-        self,
-        request: None = None,
-        /,
-        *,
-        huntgroup_info: HuntgroupInfo,
-    ) -> AddHuntgroupResponse: ...
-
+    @fields_of(AddHuntgroupRequest)
     async def add_huntgroup(
         self, request: AddHuntgroupRequest | None = None, /, **fields: Any
     ) -> AddHuntgroupResponse:
-        """Creates a huntgroup record."""
+        """Creates a huntgroup record.
+
+        Takes :class:`AddHuntgroupRequest` or its fields as keywords.
+        """
         return await self._call(ADD_HUNTGROUP, request, fields)
 
-    @overload
-    async def update_huntgroup(
-        self, request: UpdateHuntgroupRequest, /
-    ) -> UpdateHuntgroupResponse: ...
-
-    @overload
-    async def update_huntgroup(
-        self,
-        request: None = None,
-        /,
-        *,
-        huntgroup_info: HuntgroupInfo,
-    ) -> UpdateHuntgroupResponse: ...
-
+    @fields_of(UpdateHuntgroupRequest)
     async def update_huntgroup(
         self, request: UpdateHuntgroupRequest | None = None, /, **fields: Any
     ) -> UpdateHuntgroupResponse:
-        """Updates a huntgroup record."""
+        """Updates a huntgroup record.
+
+        Takes :class:`UpdateHuntgroupRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_HUNTGROUP, request, fields)
 
-    @overload
-    async def delete_huntgroup(
-        self, request: DeleteHuntgroupRequest, /
-    ) -> DeleteHuntgroupResponse: ...
-
-    @overload
-    async def delete_huntgroup(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_c_group: int,
-    ) -> DeleteHuntgroupResponse: ...
-
+    @fields_of(DeleteHuntgroupRequest)
     async def delete_huntgroup(
         self, request: DeleteHuntgroupRequest | None = None, /, **fields: Any
     ) -> DeleteHuntgroupResponse:
-        """Deletes a huntgroup record."""
+        """Deletes a huntgroup record.
+
+        Takes :class:`DeleteHuntgroupRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_HUNTGROUP, request, fields)
 
-    @overload
-    async def add_huntgroup_member(
-        self, request: AddHuntgroupMemberRequest, /
-    ) -> AddHuntgroupMemberResponse: ...
-
-    @overload
-    async def add_huntgroup_member(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_c_group: int,
-        member_info: HuntgroupMemberInfo,
-    ) -> AddHuntgroupMemberResponse: ...
-
+    @fields_of(AddHuntgroupMemberRequest)
     async def add_huntgroup_member(
         self, request: AddHuntgroupMemberRequest | None = None, /, **fields: Any
     ) -> AddHuntgroupMemberResponse:
-        """Creates a huntgroup member record."""
+        """Creates a huntgroup member record.
+
+        Takes :class:`AddHuntgroupMemberRequest` or its fields as keywords.
+        """
         return await self._call(ADD_HUNTGROUP_MEMBER, request, fields)
 
-    @overload
-    async def delete_huntgroup_member(
-        self, request: DeleteHuntgroupMemberRequest, /
-    ) -> DeleteHuntgroupMemberResponse: ...
-
-    @overload
-    async def delete_huntgroup_member(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_c_group: int,
-        i_account: int,
-    ) -> DeleteHuntgroupMemberResponse: ...
-
+    @fields_of(DeleteHuntgroupMemberRequest)
     async def delete_huntgroup_member(
         self, request: DeleteHuntgroupMemberRequest | None = None, /, **fields: Any
     ) -> DeleteHuntgroupMemberResponse:
-        """Deletes a huntgroup member record."""
+        """Deletes a huntgroup member record.
+
+        Takes :class:`DeleteHuntgroupMemberRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_HUNTGROUP_MEMBER, request, fields)
 
-    @overload
-    async def get_huntgroup_schedule_list(
-        self, request: GetHuntgroupScheduleListRequest, /
-    ) -> GetHuntgroupScheduleListResponse: ...
-
-    @overload
-    async def get_huntgroup_schedule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_c_group: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetHuntgroupScheduleListResponse: ...
-
+    @fields_of(GetHuntgroupScheduleListRequest)
     async def get_huntgroup_schedule_list(
         self, request: GetHuntgroupScheduleListRequest | None = None, /, **fields: Any
     ) -> GetHuntgroupScheduleListResponse:
-        """Returns the huntgroup schedule records that match the search criteria."""
+        """Returns the huntgroup schedule records that match the search criteria.
+
+        Takes :class:`GetHuntgroupScheduleListRequest` or its fields as keywords.
+        """
         return await self._call(GET_HUNTGROUP_SCHEDULE_LIST, request, fields)
 
-    @overload
-    def iter_huntgroup_schedule_list(
-        self, request: GetHuntgroupScheduleListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[HuntgroupScheduleInfo]: ...
-
-    @overload
-    def iter_huntgroup_schedule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_c_group: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[HuntgroupScheduleInfo]: ...
-
+    @paged(GetHuntgroupScheduleListRequest, IterHuntgroupScheduleListKeywords)
     async def iter_huntgroup_schedule_list(
         self,
         request: GetHuntgroupScheduleListRequest | None = None,
@@ -630,88 +390,49 @@ class AsyncHuntgroupService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[HuntgroupScheduleInfo]:
-        """Every item of :meth:`get_huntgroup_schedule_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_huntgroup_schedule_list` from `offset` on, fetched `page_size`
+        at a time; takes :class:`GetHuntgroupScheduleListRequest` and `page_size`, or the
+        keywords of :class:`IterHuntgroupScheduleListKeywords`.
+        """
         async for item in self._pages(GET_HUNTGROUP_SCHEDULE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_huntgroup_schedule(
-        self, request: AddHuntgroupScheduleRequest, /
-    ) -> AddHuntgroupScheduleResponse: ...
-
-    @overload
-    async def add_huntgroup_schedule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_c_group: int,
-        huntgroup_schedule_info: HuntgroupScheduleInfo,
-    ) -> AddHuntgroupScheduleResponse: ...
-
+    @fields_of(AddHuntgroupScheduleRequest)
     async def add_huntgroup_schedule(
         self, request: AddHuntgroupScheduleRequest | None = None, /, **fields: Any
     ) -> AddHuntgroupScheduleResponse:
-        """Creates a huntgroup schedule record."""
+        """Creates a huntgroup schedule record.
+
+        Takes :class:`AddHuntgroupScheduleRequest` or its fields as keywords.
+        """
         return await self._call(ADD_HUNTGROUP_SCHEDULE, request, fields)
 
-    @overload
-    async def update_huntgroup_schedule(
-        self, request: UpdateHuntgroupScheduleRequest, /
-    ) -> UpdateHuntgroupScheduleResponse: ...
-
-    @overload
-    async def update_huntgroup_schedule(
-        self,
-        request: None = None,
-        /,
-        *,
-        huntgroup_schedule_info: HuntgroupScheduleInfo,
-    ) -> UpdateHuntgroupScheduleResponse: ...
-
+    @fields_of(UpdateHuntgroupScheduleRequest)
     async def update_huntgroup_schedule(
         self, request: UpdateHuntgroupScheduleRequest | None = None, /, **fields: Any
     ) -> UpdateHuntgroupScheduleResponse:
-        """Updates a huntgroup schedule record."""
+        """Updates a huntgroup schedule record.
+
+        Takes :class:`UpdateHuntgroupScheduleRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_HUNTGROUP_SCHEDULE, request, fields)
 
-    @overload
-    async def delete_huntgroup_schedule(
-        self, request: DeleteHuntgroupScheduleRequest, /
-    ) -> DeleteHuntgroupScheduleResponse: ...
-
-    @overload
-    async def delete_huntgroup_schedule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_huntgroup_schedule: int,
-    ) -> DeleteHuntgroupScheduleResponse: ...
-
+    @fields_of(DeleteHuntgroupScheduleRequest)
     async def delete_huntgroup_schedule(
         self, request: DeleteHuntgroupScheduleRequest | None = None, /, **fields: Any
     ) -> DeleteHuntgroupScheduleResponse:
-        """Deletes a huntgroup schedule record."""
+        """Deletes a huntgroup schedule record.
+
+        Takes :class:`DeleteHuntgroupScheduleRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_HUNTGROUP_SCHEDULE, request, fields)
 
-    @overload
-    async def get_huntgroup_status(
-        self, request: GetHuntgroupStatusRequest, /
-    ) -> GetHuntgroupStatusResponse: ...
-
-    @overload
-    async def get_huntgroup_status(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_c_group: int,
-    ) -> GetHuntgroupStatusResponse: ...
-
+    @fields_of(GetHuntgroupStatusRequest)
     async def get_huntgroup_status(
         self, request: GetHuntgroupStatusRequest | None = None, /, **fields: Any
     ) -> GetHuntgroupStatusResponse:
-        """Huntgroup: get huntgroup status."""
+        """Huntgroup: get huntgroup status.
+
+        Takes :class:`GetHuntgroupStatusRequest` or its fields as keywords.
+        """
         return await self._call(GET_HUNTGROUP_STATUS, request, fields)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.common import InvoiceInfo, InvoiceStatus, XDRInfo
 from ..types.invoice import (
     AddInvoiceTemplateBindingRequest,
@@ -147,55 +147,56 @@ GET_INVOICE_ADJUSTMENT_LIST = Operation(
 )
 
 
+class IterInvoiceListKeywords(TypedDict, total=False):
+    """The keywords of `iter_invoice_list`: `page_size` and the fields of
+    :class:`GetInvoiceListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: int | None | UnsetType
+    status: InvoiceStatus | None | UnsetType
+    from_date: date | None | UnsetType
+    to_date: date | None | UnsetType
+    get_total: int | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterInvoiceXdrListKeywords(TypedDict, total=False):
+    """The keywords of `iter_invoice_xdr_list`: `page_size` and the fields of
+    :class:`GetInvoiceXdrListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_invoice: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterInvoiceTemplateBindingListKeywords(TypedDict, total=False):
+    """The keywords of `iter_invoice_template_binding_list`: `page_size` and the fields of
+    :class:`GetInvoiceTemplateBindingListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: Required[int]
+    offset: int | None | UnsetType
+
+
 class InvoiceService(ServiceBase):
     """Invoices and their PDFs. PortaBilling mr105, Admin interface. Reconstruction in the
     published style, generated for testing.
     """
 
-    @overload
-    def get_invoice_list(self, request: GetInvoiceListRequest, /) -> GetInvoiceListResponse: ...
-
-    @overload
-    def get_invoice_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        status: InvoiceStatus | None | UnsetType = UNSET,
-        from_date: date | None | UnsetType = UNSET,
-        to_date: date | None | UnsetType = UNSET,
-        get_total: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetInvoiceListResponse: ...
-
+    @fields_of(GetInvoiceListRequest)
     def get_invoice_list(
         self, request: GetInvoiceListRequest | None = None, /, **fields: Any
     ) -> GetInvoiceListResponse:
-        """Returns the invoice records that match the search criteria."""
+        """Returns the invoice records that match the search criteria.
+
+        Takes :class:`GetInvoiceListRequest` or its fields as keywords.
+        """
         return self._call(GET_INVOICE_LIST, request, fields)
 
-    @overload
-    def iter_invoice_list(
-        self, request: GetInvoiceListRequest, /, *, page_size: int = 100
-    ) -> Iterator[InvoiceInfo]: ...
-
-    @overload
-    def iter_invoice_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        status: InvoiceStatus | None | UnsetType = UNSET,
-        from_date: date | None | UnsetType = UNSET,
-        to_date: date | None | UnsetType = UNSET,
-        get_total: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[InvoiceInfo]: ...
-
+    @paged(GetInvoiceListRequest, IterInvoiceListKeywords)
     def iter_invoice_list(
         self,
         request: GetInvoiceListRequest | None = None,
@@ -204,182 +205,93 @@ class InvoiceService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[InvoiceInfo]:
-        """Every item of :meth:`get_invoice_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_invoice_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetInvoiceListRequest` and `page_size`, or the keywords of
+        :class:`IterInvoiceListKeywords`.
+        """
         yield from self._pages(GET_INVOICE_LIST, request, fields, page_size)
 
-    @overload
-    def get_invoice_info(self, request: GetInvoiceInfoRequest, /) -> GetInvoiceInfoResponse: ...
-
-    @overload
-    def get_invoice_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_invoice: int,
-        get_pdf: int | None | UnsetType = UNSET,
-    ) -> GetInvoiceInfoResponse: ...
-
+    @fields_of(GetInvoiceInfoRequest)
     def get_invoice_info(
         self, request: GetInvoiceInfoRequest | None = None, /, **fields: Any
     ) -> GetInvoiceInfoResponse:
-        """Returns an invoice; with get_pdf=1 also its PDF."""
+        """Returns an invoice; with get_pdf=1 also its PDF.
+
+        Takes :class:`GetInvoiceInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_INVOICE_INFO, request, fields)
 
-    @overload
-    def get_invoice_pdf(self, request: GetInvoicePdfRequest, /) -> GetInvoicePdfResponse: ...
-
-    @overload
-    def get_invoice_pdf(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_invoice: int,
-    ) -> GetInvoicePdfResponse: ...
-
+    @fields_of(GetInvoicePdfRequest)
     def get_invoice_pdf(
         self, request: GetInvoicePdfRequest | None = None, /, **fields: Any
     ) -> GetInvoicePdfResponse:
-        """Downloads the invoice PDF."""
+        """Downloads the invoice PDF.
+
+        Takes :class:`GetInvoicePdfRequest` or its fields as keywords.
+        """
         return self._call(GET_INVOICE_PDF, request, fields)
 
-    @overload
-    def void_invoice(self, request: VoidInvoiceRequest, /) -> VoidInvoiceResponse: ...
-
-    @overload
-    def void_invoice(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_invoice: int,
-        comment: str | None | UnsetType = UNSET,
-        reason: str,
-    ) -> VoidInvoiceResponse: ...
-
+    @fields_of(VoidInvoiceRequest)
     def void_invoice(
         self, request: VoidInvoiceRequest | None = None, /, **fields: Any
     ) -> VoidInvoiceResponse:
-        """Invoice: void invoice."""
+        """Invoice: void invoice.
+
+        Takes :class:`VoidInvoiceRequest` or its fields as keywords.
+        """
         return self._call(VOID_INVOICE, request, fields)
 
-    @overload
-    def recalculate_invoice(
-        self, request: RecalculateInvoiceRequest, /
-    ) -> RecalculateInvoiceResponse: ...
-
-    @overload
-    def recalculate_invoice(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_invoice: int,
-    ) -> RecalculateInvoiceResponse: ...
-
+    @fields_of(RecalculateInvoiceRequest)
     def recalculate_invoice(
         self, request: RecalculateInvoiceRequest | None = None, /, **fields: Any
     ) -> RecalculateInvoiceResponse:
-        """Invoice: recalculate invoice."""
+        """Invoice: recalculate invoice.
+
+        Takes :class:`RecalculateInvoiceRequest` or its fields as keywords.
+        """
         return self._call(RECALCULATE_INVOICE, request, fields)
 
-    @overload
-    def regenerate_invoice_pdf(
-        self, request: RegenerateInvoicePdfRequest, /
-    ) -> RegenerateInvoicePdfResponse: ...
-
-    @overload
-    def regenerate_invoice_pdf(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_invoice: int,
-    ) -> RegenerateInvoicePdfResponse: ...
-
+    @fields_of(RegenerateInvoicePdfRequest)
     def regenerate_invoice_pdf(
         self, request: RegenerateInvoicePdfRequest | None = None, /, **fields: Any
     ) -> RegenerateInvoicePdfResponse:
-        """Invoice: regenerate invoice pdf."""
+        """Invoice: regenerate invoice pdf.
+
+        Takes :class:`RegenerateInvoicePdfRequest` or its fields as keywords.
+        """
         return self._call(REGENERATE_INVOICE_PDF, request, fields)
 
-    @overload
-    def send_invoice(self, request: SendInvoiceRequest, /) -> SendInvoiceResponse: ...
-
-    @overload
-    def send_invoice(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_invoice: int,
-        email: str | None | UnsetType = UNSET,
-    ) -> SendInvoiceResponse: ...
-
+    @fields_of(SendInvoiceRequest)
     def send_invoice(
         self, request: SendInvoiceRequest | None = None, /, **fields: Any
     ) -> SendInvoiceResponse:
-        """Invoice: send invoice."""
+        """Invoice: send invoice.
+
+        Takes :class:`SendInvoiceRequest` or its fields as keywords.
+        """
         return self._call(SEND_INVOICE, request, fields)
 
-    @overload
-    def get_invoice_taxes(self, request: GetInvoiceTaxesRequest, /) -> GetInvoiceTaxesResponse: ...
-
-    @overload
-    def get_invoice_taxes(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_invoice: int,
-    ) -> GetInvoiceTaxesResponse: ...
-
+    @fields_of(GetInvoiceTaxesRequest)
     def get_invoice_taxes(
         self, request: GetInvoiceTaxesRequest | None = None, /, **fields: Any
     ) -> GetInvoiceTaxesResponse:
-        """Invoice: get invoice taxes."""
+        """Invoice: get invoice taxes.
+
+        Takes :class:`GetInvoiceTaxesRequest` or its fields as keywords.
+        """
         return self._call(GET_INVOICE_TAXES, request, fields)
 
-    @overload
-    def get_invoice_xdr_list(
-        self, request: GetInvoiceXdrListRequest, /
-    ) -> GetInvoiceXdrListResponse: ...
-
-    @overload
-    def get_invoice_xdr_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_invoice: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetInvoiceXdrListResponse: ...
-
+    @fields_of(GetInvoiceXdrListRequest)
     def get_invoice_xdr_list(
         self, request: GetInvoiceXdrListRequest | None = None, /, **fields: Any
     ) -> GetInvoiceXdrListResponse:
-        """Returns the invoice xdr records that match the search criteria."""
+        """Returns the invoice xdr records that match the search criteria.
+
+        Takes :class:`GetInvoiceXdrListRequest` or its fields as keywords.
+        """
         return self._call(GET_INVOICE_XDR_LIST, request, fields)
 
-    @overload
-    def iter_invoice_xdr_list(
-        self, request: GetInvoiceXdrListRequest, /, *, page_size: int = 100
-    ) -> Iterator[XDRInfo]: ...
-
-    @overload
-    def iter_invoice_xdr_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_invoice: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[XDRInfo]: ...
-
+    @paged(GetInvoiceXdrListRequest, IterInvoiceXdrListKeywords)
     def iter_invoice_xdr_list(
         self,
         request: GetInvoiceXdrListRequest | None = None,
@@ -389,86 +301,42 @@ class InvoiceService(ServiceBase):
         **fields: Any,
     ) -> Iterator[XDRInfo]:
         """Every item of :meth:`get_invoice_xdr_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetInvoiceXdrListRequest` and `page_size`, or the keywords of
+        :class:`IterInvoiceXdrListKeywords`.
+        """
         yield from self._pages(GET_INVOICE_XDR_LIST, request, fields, page_size)
 
-    @overload
-    def mark_invoice_paid(self, request: MarkInvoicePaidRequest, /) -> MarkInvoicePaidResponse: ...
-
-    @overload
-    def mark_invoice_paid(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_invoice: int,
-        payment_date: date | None | UnsetType = UNSET,
-    ) -> MarkInvoicePaidResponse: ...
-
+    @fields_of(MarkInvoicePaidRequest)
     def mark_invoice_paid(
         self, request: MarkInvoicePaidRequest | None = None, /, **fields: Any
     ) -> MarkInvoicePaidResponse:
-        """Invoice: mark invoice paid."""
+        """Invoice: mark invoice paid.
+
+        Takes :class:`MarkInvoicePaidRequest` or its fields as keywords.
+        """
         return self._call(MARK_INVOICE_PAID, request, fields)
 
-    @overload
-    def get_unpaid_invoices_amount(
-        self, request: GetUnpaidInvoicesAmountRequest, /
-    ) -> GetUnpaidInvoicesAmountResponse: ...
-
-    @overload
-    def get_unpaid_invoices_amount(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-    ) -> GetUnpaidInvoicesAmountResponse: ...
-
+    @fields_of(GetUnpaidInvoicesAmountRequest)
     def get_unpaid_invoices_amount(
         self, request: GetUnpaidInvoicesAmountRequest | None = None, /, **fields: Any
     ) -> GetUnpaidInvoicesAmountResponse:
-        """Invoice: get unpaid invoices amount."""
+        """Invoice: get unpaid invoices amount.
+
+        Takes :class:`GetUnpaidInvoicesAmountRequest` or its fields as keywords.
+        """
         return self._call(GET_UNPAID_INVOICES_AMOUNT, request, fields)
 
-    @overload
-    def get_invoice_template_binding_list(
-        self, request: GetInvoiceTemplateBindingListRequest, /
-    ) -> GetInvoiceTemplateBindingListResponse: ...
-
-    @overload
-    def get_invoice_template_binding_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetInvoiceTemplateBindingListResponse: ...
-
+    @fields_of(GetInvoiceTemplateBindingListRequest)
     def get_invoice_template_binding_list(
         self, request: GetInvoiceTemplateBindingListRequest | None = None, /, **fields: Any
     ) -> GetInvoiceTemplateBindingListResponse:
-        """Returns the invoice template binding records that match the search criteria."""
+        """Returns the invoice template binding records that match the search criteria.
+
+        Takes :class:`GetInvoiceTemplateBindingListRequest` or its fields as keywords.
+        """
         return self._call(GET_INVOICE_TEMPLATE_BINDING_LIST, request, fields)
 
-    @overload
-    def iter_invoice_template_binding_list(
-        self, request: GetInvoiceTemplateBindingListRequest, /, *, page_size: int = 100
-    ) -> Iterator[InvoiceTemplateBindingInfo]: ...
-
-    @overload
-    def iter_invoice_template_binding_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[InvoiceTemplateBindingInfo]: ...
-
+    @paged(GetInvoiceTemplateBindingListRequest, IterInvoiceTemplateBindingListKeywords)
     def iter_invoice_template_binding_list(
         self,
         request: GetInvoiceTemplateBindingListRequest | None = None,
@@ -477,131 +345,70 @@ class InvoiceService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[InvoiceTemplateBindingInfo]:
-        """Every item of :meth:`get_invoice_template_binding_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_invoice_template_binding_list` from `offset` on, fetched
+        `page_size` at a time; takes :class:`GetInvoiceTemplateBindingListRequest` and
+        `page_size`, or the keywords of :class:`IterInvoiceTemplateBindingListKeywords`.
+        """
         yield from self._pages(GET_INVOICE_TEMPLATE_BINDING_LIST, request, fields, page_size)
 
-    @overload
-    def add_invoice_template_binding(
-        self, request: AddInvoiceTemplateBindingRequest, /
-    ) -> AddInvoiceTemplateBindingResponse: ...
-
-    @overload
-    def add_invoice_template_binding(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        invoice_template_binding_info: InvoiceTemplateBindingInfo,
-    ) -> AddInvoiceTemplateBindingResponse: ...
-
+    @fields_of(AddInvoiceTemplateBindingRequest)
     def add_invoice_template_binding(
         self, request: AddInvoiceTemplateBindingRequest | None = None, /, **fields: Any
     ) -> AddInvoiceTemplateBindingResponse:
-        """Creates a invoice template binding record."""
+        """Creates a invoice template binding record.
+
+        Takes :class:`AddInvoiceTemplateBindingRequest` or its fields as keywords.
+        """
         return self._call(ADD_INVOICE_TEMPLATE_BINDING, request, fields)
 
-    @overload
-    def update_invoice_template_binding(
-        self, request: UpdateInvoiceTemplateBindingRequest, /
-    ) -> UpdateInvoiceTemplateBindingResponse: ...
-
-    @overload
-    def update_invoice_template_binding(
-        self,
-        request: None = None,
-        /,
-        *,
-        invoice_template_binding_info: InvoiceTemplateBindingInfo,
-    ) -> UpdateInvoiceTemplateBindingResponse: ...
-
+    @fields_of(UpdateInvoiceTemplateBindingRequest)
     def update_invoice_template_binding(
         self, request: UpdateInvoiceTemplateBindingRequest | None = None, /, **fields: Any
     ) -> UpdateInvoiceTemplateBindingResponse:
-        """Updates a invoice template binding record."""
+        """Updates a invoice template binding record.
+
+        Takes :class:`UpdateInvoiceTemplateBindingRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_INVOICE_TEMPLATE_BINDING, request, fields)
 
-    @overload
-    def delete_invoice_template_binding(
-        self, request: DeleteInvoiceTemplateBindingRequest, /
-    ) -> DeleteInvoiceTemplateBindingResponse: ...
-
-    @overload
-    def delete_invoice_template_binding(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_invoice_template_binding: int,
-    ) -> DeleteInvoiceTemplateBindingResponse: ...
-
+    @fields_of(DeleteInvoiceTemplateBindingRequest)
     def delete_invoice_template_binding(
         self, request: DeleteInvoiceTemplateBindingRequest | None = None, /, **fields: Any
     ) -> DeleteInvoiceTemplateBindingResponse:
-        """Deletes a invoice template binding record."""
+        """Deletes a invoice template binding record.
+
+        Takes :class:`DeleteInvoiceTemplateBindingRequest` or its fields as keywords.
+        """
         return self._call(DELETE_INVOICE_TEMPLATE_BINDING, request, fields)
 
-    @overload
-    def get_invoice_summary(
-        self, request: GetInvoiceSummaryRequest, /
-    ) -> GetInvoiceSummaryResponse: ...
-
-    @overload
-    def get_invoice_summary(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        year: int | None | UnsetType = UNSET,
-    ) -> GetInvoiceSummaryResponse: ...
-
+    @fields_of(GetInvoiceSummaryRequest)
     def get_invoice_summary(
         self, request: GetInvoiceSummaryRequest | None = None, /, **fields: Any
     ) -> GetInvoiceSummaryResponse:
-        """Invoice: get invoice summary."""
+        """Invoice: get invoice summary.
+
+        Takes :class:`GetInvoiceSummaryRequest` or its fields as keywords.
+        """
         return self._call(GET_INVOICE_SUMMARY, request, fields)
 
-    @overload
-    def close_billing_period(
-        self, request: CloseInvoiceBillingPeriodRequest, /
-    ) -> CloseInvoiceBillingPeriodResponse: ...
-
-    @overload
-    def close_billing_period(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        period_to: date,
-    ) -> CloseInvoiceBillingPeriodResponse: ...
-
+    @fields_of(CloseInvoiceBillingPeriodRequest)
     def close_billing_period(
         self, request: CloseInvoiceBillingPeriodRequest | None = None, /, **fields: Any
     ) -> CloseInvoiceBillingPeriodResponse:
-        """Invoice: close billing period."""
+        """Invoice: close billing period.
+
+        Takes :class:`CloseInvoiceBillingPeriodRequest` or its fields as keywords.
+        """
         return self._call(CLOSE_BILLING_PERIOD, request, fields)
 
-    @overload
-    def get_invoice_adjustment_list(
-        self, request: GetInvoiceAdjustmentListRequest, /
-    ) -> GetInvoiceAdjustmentListResponse: ...
-
-    @overload
-    def get_invoice_adjustment_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_invoice: int,
-    ) -> GetInvoiceAdjustmentListResponse: ...
-
+    @fields_of(GetInvoiceAdjustmentListRequest)
     def get_invoice_adjustment_list(
         self, request: GetInvoiceAdjustmentListRequest | None = None, /, **fields: Any
     ) -> GetInvoiceAdjustmentListResponse:
-        """Returns the invoice adjustment records that match the search criteria."""
+        """Returns the invoice adjustment records that match the search criteria.
+
+        Takes :class:`GetInvoiceAdjustmentListRequest` or its fields as keywords.
+        """
         return self._call(GET_INVOICE_ADJUSTMENT_LIST, request, fields)
 
 
@@ -612,52 +419,17 @@ class AsyncInvoiceService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_invoice_list(
-        self, request: GetInvoiceListRequest, /
-    ) -> GetInvoiceListResponse: ...
-
-    @overload
-    async def get_invoice_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        status: InvoiceStatus | None | UnsetType = UNSET,
-        from_date: date | None | UnsetType = UNSET,
-        to_date: date | None | UnsetType = UNSET,
-        get_total: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetInvoiceListResponse: ...
-
+    @fields_of(GetInvoiceListRequest)
     async def get_invoice_list(
         self, request: GetInvoiceListRequest | None = None, /, **fields: Any
     ) -> GetInvoiceListResponse:
-        """Returns the invoice records that match the search criteria."""
+        """Returns the invoice records that match the search criteria.
+
+        Takes :class:`GetInvoiceListRequest` or its fields as keywords.
+        """
         return await self._call(GET_INVOICE_LIST, request, fields)
 
-    @overload
-    def iter_invoice_list(
-        self, request: GetInvoiceListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[InvoiceInfo]: ...
-
-    @overload
-    def iter_invoice_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        status: InvoiceStatus | None | UnsetType = UNSET,
-        from_date: date | None | UnsetType = UNSET,
-        to_date: date | None | UnsetType = UNSET,
-        get_total: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[InvoiceInfo]: ...
-
+    @paged(GetInvoiceListRequest, IterInvoiceListKeywords)
     async def iter_invoice_list(
         self,
         request: GetInvoiceListRequest | None = None,
@@ -666,187 +438,94 @@ class AsyncInvoiceService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[InvoiceInfo]:
-        """Every item of :meth:`get_invoice_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_invoice_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetInvoiceListRequest` and `page_size`, or the keywords of
+        :class:`IterInvoiceListKeywords`.
+        """
         async for item in self._pages(GET_INVOICE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def get_invoice_info(
-        self, request: GetInvoiceInfoRequest, /
-    ) -> GetInvoiceInfoResponse: ...
-
-    @overload
-    async def get_invoice_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_invoice: int,
-        get_pdf: int | None | UnsetType = UNSET,
-    ) -> GetInvoiceInfoResponse: ...
-
+    @fields_of(GetInvoiceInfoRequest)
     async def get_invoice_info(
         self, request: GetInvoiceInfoRequest | None = None, /, **fields: Any
     ) -> GetInvoiceInfoResponse:
-        """Returns an invoice; with get_pdf=1 also its PDF."""
+        """Returns an invoice; with get_pdf=1 also its PDF.
+
+        Takes :class:`GetInvoiceInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_INVOICE_INFO, request, fields)
 
-    @overload
-    async def get_invoice_pdf(self, request: GetInvoicePdfRequest, /) -> GetInvoicePdfResponse: ...
-
-    @overload
-    async def get_invoice_pdf(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_invoice: int,
-    ) -> GetInvoicePdfResponse: ...
-
+    @fields_of(GetInvoicePdfRequest)
     async def get_invoice_pdf(
         self, request: GetInvoicePdfRequest | None = None, /, **fields: Any
     ) -> GetInvoicePdfResponse:
-        """Downloads the invoice PDF."""
+        """Downloads the invoice PDF.
+
+        Takes :class:`GetInvoicePdfRequest` or its fields as keywords.
+        """
         return await self._call(GET_INVOICE_PDF, request, fields)
 
-    @overload
-    async def void_invoice(self, request: VoidInvoiceRequest, /) -> VoidInvoiceResponse: ...
-
-    @overload
-    async def void_invoice(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_invoice: int,
-        comment: str | None | UnsetType = UNSET,
-        reason: str,
-    ) -> VoidInvoiceResponse: ...
-
+    @fields_of(VoidInvoiceRequest)
     async def void_invoice(
         self, request: VoidInvoiceRequest | None = None, /, **fields: Any
     ) -> VoidInvoiceResponse:
-        """Invoice: void invoice."""
+        """Invoice: void invoice.
+
+        Takes :class:`VoidInvoiceRequest` or its fields as keywords.
+        """
         return await self._call(VOID_INVOICE, request, fields)
 
-    @overload
-    async def recalculate_invoice(
-        self, request: RecalculateInvoiceRequest, /
-    ) -> RecalculateInvoiceResponse: ...
-
-    @overload
-    async def recalculate_invoice(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_invoice: int,
-    ) -> RecalculateInvoiceResponse: ...
-
+    @fields_of(RecalculateInvoiceRequest)
     async def recalculate_invoice(
         self, request: RecalculateInvoiceRequest | None = None, /, **fields: Any
     ) -> RecalculateInvoiceResponse:
-        """Invoice: recalculate invoice."""
+        """Invoice: recalculate invoice.
+
+        Takes :class:`RecalculateInvoiceRequest` or its fields as keywords.
+        """
         return await self._call(RECALCULATE_INVOICE, request, fields)
 
-    @overload
-    async def regenerate_invoice_pdf(
-        self, request: RegenerateInvoicePdfRequest, /
-    ) -> RegenerateInvoicePdfResponse: ...
-
-    @overload
-    async def regenerate_invoice_pdf(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_invoice: int,
-    ) -> RegenerateInvoicePdfResponse: ...
-
+    @fields_of(RegenerateInvoicePdfRequest)
     async def regenerate_invoice_pdf(
         self, request: RegenerateInvoicePdfRequest | None = None, /, **fields: Any
     ) -> RegenerateInvoicePdfResponse:
-        """Invoice: regenerate invoice pdf."""
+        """Invoice: regenerate invoice pdf.
+
+        Takes :class:`RegenerateInvoicePdfRequest` or its fields as keywords.
+        """
         return await self._call(REGENERATE_INVOICE_PDF, request, fields)
 
-    @overload
-    async def send_invoice(self, request: SendInvoiceRequest, /) -> SendInvoiceResponse: ...
-
-    @overload
-    async def send_invoice(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_invoice: int,
-        email: str | None | UnsetType = UNSET,
-    ) -> SendInvoiceResponse: ...
-
+    @fields_of(SendInvoiceRequest)
     async def send_invoice(
         self, request: SendInvoiceRequest | None = None, /, **fields: Any
     ) -> SendInvoiceResponse:
-        """Invoice: send invoice."""
+        """Invoice: send invoice.
+
+        Takes :class:`SendInvoiceRequest` or its fields as keywords.
+        """
         return await self._call(SEND_INVOICE, request, fields)
 
-    @overload
-    async def get_invoice_taxes(
-        self, request: GetInvoiceTaxesRequest, /
-    ) -> GetInvoiceTaxesResponse: ...
-
-    @overload
-    async def get_invoice_taxes(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_invoice: int,
-    ) -> GetInvoiceTaxesResponse: ...
-
+    @fields_of(GetInvoiceTaxesRequest)
     async def get_invoice_taxes(
         self, request: GetInvoiceTaxesRequest | None = None, /, **fields: Any
     ) -> GetInvoiceTaxesResponse:
-        """Invoice: get invoice taxes."""
+        """Invoice: get invoice taxes.
+
+        Takes :class:`GetInvoiceTaxesRequest` or its fields as keywords.
+        """
         return await self._call(GET_INVOICE_TAXES, request, fields)
 
-    @overload
-    async def get_invoice_xdr_list(
-        self, request: GetInvoiceXdrListRequest, /
-    ) -> GetInvoiceXdrListResponse: ...
-
-    @overload
-    async def get_invoice_xdr_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_invoice: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetInvoiceXdrListResponse: ...
-
+    @fields_of(GetInvoiceXdrListRequest)
     async def get_invoice_xdr_list(
         self, request: GetInvoiceXdrListRequest | None = None, /, **fields: Any
     ) -> GetInvoiceXdrListResponse:
-        """Returns the invoice xdr records that match the search criteria."""
+        """Returns the invoice xdr records that match the search criteria.
+
+        Takes :class:`GetInvoiceXdrListRequest` or its fields as keywords.
+        """
         return await self._call(GET_INVOICE_XDR_LIST, request, fields)
 
-    @overload
-    def iter_invoice_xdr_list(
-        self, request: GetInvoiceXdrListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[XDRInfo]: ...
-
-    @overload
-    def iter_invoice_xdr_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_invoice: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[XDRInfo]: ...
-
+    @paged(GetInvoiceXdrListRequest, IterInvoiceXdrListKeywords)
     async def iter_invoice_xdr_list(
         self,
         request: GetInvoiceXdrListRequest | None = None,
@@ -856,89 +535,43 @@ class AsyncInvoiceService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[XDRInfo]:
         """Every item of :meth:`get_invoice_xdr_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetInvoiceXdrListRequest` and `page_size`, or the keywords of
+        :class:`IterInvoiceXdrListKeywords`.
+        """
         async for item in self._pages(GET_INVOICE_XDR_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def mark_invoice_paid(
-        self, request: MarkInvoicePaidRequest, /
-    ) -> MarkInvoicePaidResponse: ...
-
-    @overload
-    async def mark_invoice_paid(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_invoice: int,
-        payment_date: date | None | UnsetType = UNSET,
-    ) -> MarkInvoicePaidResponse: ...
-
+    @fields_of(MarkInvoicePaidRequest)
     async def mark_invoice_paid(
         self, request: MarkInvoicePaidRequest | None = None, /, **fields: Any
     ) -> MarkInvoicePaidResponse:
-        """Invoice: mark invoice paid."""
+        """Invoice: mark invoice paid.
+
+        Takes :class:`MarkInvoicePaidRequest` or its fields as keywords.
+        """
         return await self._call(MARK_INVOICE_PAID, request, fields)
 
-    @overload
-    async def get_unpaid_invoices_amount(
-        self, request: GetUnpaidInvoicesAmountRequest, /
-    ) -> GetUnpaidInvoicesAmountResponse: ...
-
-    @overload
-    async def get_unpaid_invoices_amount(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-    ) -> GetUnpaidInvoicesAmountResponse: ...
-
+    @fields_of(GetUnpaidInvoicesAmountRequest)
     async def get_unpaid_invoices_amount(
         self, request: GetUnpaidInvoicesAmountRequest | None = None, /, **fields: Any
     ) -> GetUnpaidInvoicesAmountResponse:
-        """Invoice: get unpaid invoices amount."""
+        """Invoice: get unpaid invoices amount.
+
+        Takes :class:`GetUnpaidInvoicesAmountRequest` or its fields as keywords.
+        """
         return await self._call(GET_UNPAID_INVOICES_AMOUNT, request, fields)
 
-    @overload
-    async def get_invoice_template_binding_list(
-        self, request: GetInvoiceTemplateBindingListRequest, /
-    ) -> GetInvoiceTemplateBindingListResponse: ...
-
-    @overload
-    async def get_invoice_template_binding_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetInvoiceTemplateBindingListResponse: ...
-
+    @fields_of(GetInvoiceTemplateBindingListRequest)
     async def get_invoice_template_binding_list(
         self, request: GetInvoiceTemplateBindingListRequest | None = None, /, **fields: Any
     ) -> GetInvoiceTemplateBindingListResponse:
-        """Returns the invoice template binding records that match the search criteria."""
+        """Returns the invoice template binding records that match the search criteria.
+
+        Takes :class:`GetInvoiceTemplateBindingListRequest` or its fields as keywords.
+        """
         return await self._call(GET_INVOICE_TEMPLATE_BINDING_LIST, request, fields)
 
-    @overload
-    def iter_invoice_template_binding_list(
-        self, request: GetInvoiceTemplateBindingListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[InvoiceTemplateBindingInfo]: ...
-
-    @overload
-    def iter_invoice_template_binding_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[InvoiceTemplateBindingInfo]: ...
-
+    @paged(GetInvoiceTemplateBindingListRequest, IterInvoiceTemplateBindingListKeywords)
     async def iter_invoice_template_binding_list(
         self,
         request: GetInvoiceTemplateBindingListRequest | None = None,
@@ -947,132 +580,71 @@ class AsyncInvoiceService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[InvoiceTemplateBindingInfo]:
-        """Every item of :meth:`get_invoice_template_binding_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_invoice_template_binding_list` from `offset` on, fetched
+        `page_size` at a time; takes :class:`GetInvoiceTemplateBindingListRequest` and
+        `page_size`, or the keywords of :class:`IterInvoiceTemplateBindingListKeywords`.
+        """
         async for item in self._pages(
             GET_INVOICE_TEMPLATE_BINDING_LIST, request, fields, page_size
         ):
             yield item
 
-    @overload
-    async def add_invoice_template_binding(
-        self, request: AddInvoiceTemplateBindingRequest, /
-    ) -> AddInvoiceTemplateBindingResponse: ...
-
-    @overload
-    async def add_invoice_template_binding(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        invoice_template_binding_info: InvoiceTemplateBindingInfo,
-    ) -> AddInvoiceTemplateBindingResponse: ...
-
+    @fields_of(AddInvoiceTemplateBindingRequest)
     async def add_invoice_template_binding(
         self, request: AddInvoiceTemplateBindingRequest | None = None, /, **fields: Any
     ) -> AddInvoiceTemplateBindingResponse:
-        """Creates a invoice template binding record."""
+        """Creates a invoice template binding record.
+
+        Takes :class:`AddInvoiceTemplateBindingRequest` or its fields as keywords.
+        """
         return await self._call(ADD_INVOICE_TEMPLATE_BINDING, request, fields)
 
-    @overload
-    async def update_invoice_template_binding(
-        self, request: UpdateInvoiceTemplateBindingRequest, /
-    ) -> UpdateInvoiceTemplateBindingResponse: ...
-
-    @overload
-    async def update_invoice_template_binding(
-        self,
-        request: None = None,
-        /,
-        *,
-        invoice_template_binding_info: InvoiceTemplateBindingInfo,
-    ) -> UpdateInvoiceTemplateBindingResponse: ...
-
+    @fields_of(UpdateInvoiceTemplateBindingRequest)
     async def update_invoice_template_binding(
         self, request: UpdateInvoiceTemplateBindingRequest | None = None, /, **fields: Any
     ) -> UpdateInvoiceTemplateBindingResponse:
-        """Updates a invoice template binding record."""
+        """Updates a invoice template binding record.
+
+        Takes :class:`UpdateInvoiceTemplateBindingRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_INVOICE_TEMPLATE_BINDING, request, fields)
 
-    @overload
-    async def delete_invoice_template_binding(
-        self, request: DeleteInvoiceTemplateBindingRequest, /
-    ) -> DeleteInvoiceTemplateBindingResponse: ...
-
-    @overload
-    async def delete_invoice_template_binding(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_invoice_template_binding: int,
-    ) -> DeleteInvoiceTemplateBindingResponse: ...
-
+    @fields_of(DeleteInvoiceTemplateBindingRequest)
     async def delete_invoice_template_binding(
         self, request: DeleteInvoiceTemplateBindingRequest | None = None, /, **fields: Any
     ) -> DeleteInvoiceTemplateBindingResponse:
-        """Deletes a invoice template binding record."""
+        """Deletes a invoice template binding record.
+
+        Takes :class:`DeleteInvoiceTemplateBindingRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_INVOICE_TEMPLATE_BINDING, request, fields)
 
-    @overload
-    async def get_invoice_summary(
-        self, request: GetInvoiceSummaryRequest, /
-    ) -> GetInvoiceSummaryResponse: ...
-
-    @overload
-    async def get_invoice_summary(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        year: int | None | UnsetType = UNSET,
-    ) -> GetInvoiceSummaryResponse: ...
-
+    @fields_of(GetInvoiceSummaryRequest)
     async def get_invoice_summary(
         self, request: GetInvoiceSummaryRequest | None = None, /, **fields: Any
     ) -> GetInvoiceSummaryResponse:
-        """Invoice: get invoice summary."""
+        """Invoice: get invoice summary.
+
+        Takes :class:`GetInvoiceSummaryRequest` or its fields as keywords.
+        """
         return await self._call(GET_INVOICE_SUMMARY, request, fields)
 
-    @overload
-    async def close_billing_period(
-        self, request: CloseInvoiceBillingPeriodRequest, /
-    ) -> CloseInvoiceBillingPeriodResponse: ...
-
-    @overload
-    async def close_billing_period(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        period_to: date,
-    ) -> CloseInvoiceBillingPeriodResponse: ...
-
+    @fields_of(CloseInvoiceBillingPeriodRequest)
     async def close_billing_period(
         self, request: CloseInvoiceBillingPeriodRequest | None = None, /, **fields: Any
     ) -> CloseInvoiceBillingPeriodResponse:
-        """Invoice: close billing period."""
+        """Invoice: close billing period.
+
+        Takes :class:`CloseInvoiceBillingPeriodRequest` or its fields as keywords.
+        """
         return await self._call(CLOSE_BILLING_PERIOD, request, fields)
 
-    @overload
-    async def get_invoice_adjustment_list(
-        self, request: GetInvoiceAdjustmentListRequest, /
-    ) -> GetInvoiceAdjustmentListResponse: ...
-
-    @overload
-    async def get_invoice_adjustment_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_invoice: int,
-    ) -> GetInvoiceAdjustmentListResponse: ...
-
+    @fields_of(GetInvoiceAdjustmentListRequest)
     async def get_invoice_adjustment_list(
         self, request: GetInvoiceAdjustmentListRequest | None = None, /, **fields: Any
     ) -> GetInvoiceAdjustmentListResponse:
-        """Returns the invoice adjustment records that match the search criteria."""
+        """Returns the invoice adjustment records that match the search criteria.
+
+        Takes :class:`GetInvoiceAdjustmentListRequest` or its fields as keywords.
+        """
         return await self._call(GET_INVOICE_ADJUSTMENT_LIST, request, fields)

@@ -9,11 +9,11 @@ Admin interface, mr105/admin/IVRAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.ivr import (
     AddIvrApplicationRequest,
     AddIvrApplicationResponse,
@@ -109,69 +109,62 @@ DELETE_IVR_SCHEDULE = Operation(
 )
 
 
+class IterIvrApplicationListKeywords(TypedDict, total=False):
+    """The keywords of `iter_ivr_application_list`: `page_size` and the fields of
+    :class:`GetIvrApplicationListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    name: str | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterPromptListKeywords(TypedDict, total=False):
+    """The keywords of `iter_prompt_list`: `page_size` and the fields of
+    :class:`GetIVRPromptListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_ivr_application: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterIvrScheduleListKeywords(TypedDict, total=False):
+    """The keywords of `iter_ivr_schedule_list`: `page_size` and the fields of
+    :class:`GetIvrScheduleListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_ivr_application: Required[int]
+    offset: int | None | UnsetType
+
+
 class IVRService(ServiceBase):
     """Interactive voice response applications. PortaBilling mr105, Admin interface. Reconstruction
     in the published style, generated for testing.
     """
 
-    @overload
-    def get_ivr_application_info(
-        self, request: GetIvrApplicationInfoRequest, /
-    ) -> GetIvrApplicationInfoResponse: ...
-
-    @overload
-    def get_ivr_application_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ivr_application: int | None | UnsetType = UNSET,
-    ) -> GetIvrApplicationInfoResponse: ...
-
+    @fields_of(GetIvrApplicationInfoRequest)
     def get_ivr_application_info(
         self, request: GetIvrApplicationInfoRequest | None = None, /, **fields: Any
     ) -> GetIvrApplicationInfoResponse:
-        """Returns the details of a ivr application record."""
+        """Returns the details of a ivr application record.
+
+        Takes :class:`GetIvrApplicationInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_IVR_APPLICATION_INFO, request, fields)
 
-    @overload
-    def get_ivr_application_list(
-        self, request: GetIvrApplicationListRequest, /
-    ) -> GetIvrApplicationListResponse: ...
-
-    @overload
-    def get_ivr_application_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetIvrApplicationListResponse: ...
-
+    @fields_of(GetIvrApplicationListRequest)
     def get_ivr_application_list(
         self, request: GetIvrApplicationListRequest | None = None, /, **fields: Any
     ) -> GetIvrApplicationListResponse:
-        """Returns the ivr application records that match the search criteria."""
+        """Returns the ivr application records that match the search criteria.
+
+        Takes :class:`GetIvrApplicationListRequest` or its fields as keywords.
+        """
         return self._call(GET_IVR_APPLICATION_LIST, request, fields)
 
-    @overload
-    def iter_ivr_application_list(
-        self, request: GetIvrApplicationListRequest, /, *, page_size: int = 100
-    ) -> Iterator[IVRApplicationInfo]: ...
-
-    @overload
-    def iter_ivr_application_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        name: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[IVRApplicationInfo]: ...
-
+    @paged(GetIvrApplicationListRequest, IterIvrApplicationListKeywords)
     def iter_ivr_application_list(
         self,
         request: GetIvrApplicationListRequest | None = None,
@@ -180,106 +173,53 @@ class IVRService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[IVRApplicationInfo]:
-        """Every item of :meth:`get_ivr_application_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_ivr_application_list` from `offset` on, fetched `page_size` at
+        a time; takes :class:`GetIvrApplicationListRequest` and `page_size`, or the keywords of
+        :class:`IterIvrApplicationListKeywords`.
+        """
         yield from self._pages(GET_IVR_APPLICATION_LIST, request, fields, page_size)
 
-    @overload
-    def add_ivr_application(
-        self, request: AddIvrApplicationRequest, /
-    ) -> AddIvrApplicationResponse: ...
-
-    @overload
-    def add_ivr_application(
-        self,
-        request: None = None,
-        /,
-        *,
-        ivr_application_info: IVRApplicationInfo,
-    ) -> AddIvrApplicationResponse: ...
-
+    @fields_of(AddIvrApplicationRequest)
     def add_ivr_application(
         self, request: AddIvrApplicationRequest | None = None, /, **fields: Any
     ) -> AddIvrApplicationResponse:
-        """Creates a ivr application record."""
+        """Creates a ivr application record.
+
+        Takes :class:`AddIvrApplicationRequest` or its fields as keywords.
+        """
         return self._call(ADD_IVR_APPLICATION, request, fields)
 
-    @overload
-    def update_ivr_application(
-        self, request: UpdateIvrApplicationRequest, /
-    ) -> UpdateIvrApplicationResponse: ...
-
-    @overload
-    def update_ivr_application(
-        self,
-        request: None = None,
-        /,
-        *,
-        ivr_application_info: IVRApplicationInfo,
-    ) -> UpdateIvrApplicationResponse: ...
-
+    @fields_of(UpdateIvrApplicationRequest)
     def update_ivr_application(
         self, request: UpdateIvrApplicationRequest | None = None, /, **fields: Any
     ) -> UpdateIvrApplicationResponse:
-        """Updates a ivr application record."""
+        """Updates a ivr application record.
+
+        Takes :class:`UpdateIvrApplicationRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_IVR_APPLICATION, request, fields)
 
-    @overload
-    def delete_ivr_application(
-        self, request: DeleteIvrApplicationRequest, /
-    ) -> DeleteIvrApplicationResponse: ...
-
-    @overload
-    def delete_ivr_application(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ivr_application: int,
-    ) -> DeleteIvrApplicationResponse: ...
-
+    @fields_of(DeleteIvrApplicationRequest)
     def delete_ivr_application(
         self, request: DeleteIvrApplicationRequest | None = None, /, **fields: Any
     ) -> DeleteIvrApplicationResponse:
-        """Deletes a ivr application record."""
+        """Deletes a ivr application record.
+
+        Takes :class:`DeleteIvrApplicationRequest` or its fields as keywords.
+        """
         return self._call(DELETE_IVR_APPLICATION, request, fields)
 
-    @overload
-    def get_prompt_list(self, request: GetIVRPromptListRequest, /) -> GetIVRPromptListResponse: ...
-
-    @overload
-    def get_prompt_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ivr_application: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetIVRPromptListResponse: ...
-
+    @fields_of(GetIVRPromptListRequest)
     def get_prompt_list(
         self, request: GetIVRPromptListRequest | None = None, /, **fields: Any
     ) -> GetIVRPromptListResponse:
-        """Returns the prompt records that match the search criteria."""
+        """Returns the prompt records that match the search criteria.
+
+        Takes :class:`GetIVRPromptListRequest` or its fields as keywords.
+        """
         return self._call(GET_PROMPT_LIST, request, fields)
 
-    @overload
-    def iter_prompt_list(
-        self, request: GetIVRPromptListRequest, /, *, page_size: int = 100
-    ) -> Iterator[PromptInfo]: ...
-
-    @overload
-    def iter_prompt_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_ivr_application: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[PromptInfo]: ...
-
+    @paged(GetIVRPromptListRequest, IterPromptListKeywords)
     def iter_prompt_list(
         self,
         request: GetIVRPromptListRequest | None = None,
@@ -288,103 +228,53 @@ class IVRService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[PromptInfo]:
-        """Every item of :meth:`get_prompt_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_prompt_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetIVRPromptListRequest` and `page_size`, or the keywords of
+        :class:`IterPromptListKeywords`.
+        """
         yield from self._pages(GET_PROMPT_LIST, request, fields, page_size)
 
-    @overload
-    def add_prompt(self, request: AddIVRPromptRequest, /) -> AddIVRPromptResponse: ...
-
-    @overload
-    def add_prompt(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ivr_application: int,
-        prompt_info: PromptInfo,
-    ) -> AddIVRPromptResponse: ...
-
+    @fields_of(AddIVRPromptRequest)
     def add_prompt(
         self, request: AddIVRPromptRequest | None = None, /, **fields: Any
     ) -> AddIVRPromptResponse:
-        """Creates a prompt record."""
+        """Creates a prompt record.
+
+        Takes :class:`AddIVRPromptRequest` or its fields as keywords.
+        """
         return self._call(ADD_PROMPT, request, fields)
 
-    @overload
-    def update_prompt(self, request: UpdateIVRPromptRequest, /) -> UpdateIVRPromptResponse: ...
-
-    @overload
-    def update_prompt(
-        self,
-        request: None = None,
-        /,
-        *,
-        prompt_info: PromptInfo,
-    ) -> UpdateIVRPromptResponse: ...
-
+    @fields_of(UpdateIVRPromptRequest)
     def update_prompt(
         self, request: UpdateIVRPromptRequest | None = None, /, **fields: Any
     ) -> UpdateIVRPromptResponse:
-        """Updates a prompt record."""
+        """Updates a prompt record.
+
+        Takes :class:`UpdateIVRPromptRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_PROMPT, request, fields)
 
-    @overload
-    def delete_prompt(self, request: DeleteIVRPromptRequest, /) -> DeleteIVRPromptResponse: ...
-
-    @overload
-    def delete_prompt(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_prompt: int,
-    ) -> DeleteIVRPromptResponse: ...
-
+    @fields_of(DeleteIVRPromptRequest)
     def delete_prompt(
         self, request: DeleteIVRPromptRequest | None = None, /, **fields: Any
     ) -> DeleteIVRPromptResponse:
-        """Deletes a prompt record."""
+        """Deletes a prompt record.
+
+        Takes :class:`DeleteIVRPromptRequest` or its fields as keywords.
+        """
         return self._call(DELETE_PROMPT, request, fields)
 
-    @overload
-    def get_ivr_schedule_list(
-        self, request: GetIvrScheduleListRequest, /
-    ) -> GetIvrScheduleListResponse: ...
-
-    @overload
-    def get_ivr_schedule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ivr_application: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetIvrScheduleListResponse: ...
-
+    @fields_of(GetIvrScheduleListRequest)
     def get_ivr_schedule_list(
         self, request: GetIvrScheduleListRequest | None = None, /, **fields: Any
     ) -> GetIvrScheduleListResponse:
-        """Returns the ivr schedule records that match the search criteria."""
+        """Returns the ivr schedule records that match the search criteria.
+
+        Takes :class:`GetIvrScheduleListRequest` or its fields as keywords.
+        """
         return self._call(GET_IVR_SCHEDULE_LIST, request, fields)
 
-    @overload
-    def iter_ivr_schedule_list(
-        self, request: GetIvrScheduleListRequest, /, *, page_size: int = 100
-    ) -> Iterator[IVRScheduleInfo]: ...
-
-    @overload
-    def iter_ivr_schedule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_ivr_application: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[IVRScheduleInfo]: ...
-
+    @paged(GetIvrScheduleListRequest, IterIvrScheduleListKeywords)
     def iter_ivr_schedule_list(
         self,
         request: GetIvrScheduleListRequest | None = None,
@@ -394,66 +284,39 @@ class IVRService(ServiceBase):
         **fields: Any,
     ) -> Iterator[IVRScheduleInfo]:
         """Every item of :meth:`get_ivr_schedule_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetIvrScheduleListRequest` and `page_size`, or the keywords of
+        :class:`IterIvrScheduleListKeywords`.
+        """
         yield from self._pages(GET_IVR_SCHEDULE_LIST, request, fields, page_size)
 
-    @overload
-    def add_ivr_schedule(self, request: AddIvrScheduleRequest, /) -> AddIvrScheduleResponse: ...
-
-    @overload
-    def add_ivr_schedule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ivr_application: int,
-        ivr_schedule_info: IVRScheduleInfo,
-    ) -> AddIvrScheduleResponse: ...
-
+    @fields_of(AddIvrScheduleRequest)
     def add_ivr_schedule(
         self, request: AddIvrScheduleRequest | None = None, /, **fields: Any
     ) -> AddIvrScheduleResponse:
-        """Creates a ivr schedule record."""
+        """Creates a ivr schedule record.
+
+        Takes :class:`AddIvrScheduleRequest` or its fields as keywords.
+        """
         return self._call(ADD_IVR_SCHEDULE, request, fields)
 
-    @overload
-    def update_ivr_schedule(
-        self, request: UpdateIvrScheduleRequest, /
-    ) -> UpdateIvrScheduleResponse: ...
-
-    @overload
-    def update_ivr_schedule(
-        self,
-        request: None = None,
-        /,
-        *,
-        ivr_schedule_info: IVRScheduleInfo,
-    ) -> UpdateIvrScheduleResponse: ...
-
+    @fields_of(UpdateIvrScheduleRequest)
     def update_ivr_schedule(
         self, request: UpdateIvrScheduleRequest | None = None, /, **fields: Any
     ) -> UpdateIvrScheduleResponse:
-        """Updates a ivr schedule record."""
+        """Updates a ivr schedule record.
+
+        Takes :class:`UpdateIvrScheduleRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_IVR_SCHEDULE, request, fields)
 
-    @overload
-    def delete_ivr_schedule(
-        self, request: DeleteIvrScheduleRequest, /
-    ) -> DeleteIvrScheduleResponse: ...
-
-    @overload
-    def delete_ivr_schedule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ivr_schedule: int,
-    ) -> DeleteIvrScheduleResponse: ...
-
+    @fields_of(DeleteIvrScheduleRequest)
     def delete_ivr_schedule(
         self, request: DeleteIvrScheduleRequest | None = None, /, **fields: Any
     ) -> DeleteIvrScheduleResponse:
-        """Deletes a ivr schedule record."""
+        """Deletes a ivr schedule record.
+
+        Takes :class:`DeleteIvrScheduleRequest` or its fields as keywords.
+        """
         return self._call(DELETE_IVR_SCHEDULE, request, fields)
 
 
@@ -464,64 +327,27 @@ class AsyncIVRService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_ivr_application_info(
-        self, request: GetIvrApplicationInfoRequest, /
-    ) -> GetIvrApplicationInfoResponse: ...
-
-    @overload
-    async def get_ivr_application_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ivr_application: int | None | UnsetType = UNSET,
-    ) -> GetIvrApplicationInfoResponse: ...
-
+    @fields_of(GetIvrApplicationInfoRequest)
     async def get_ivr_application_info(
         self, request: GetIvrApplicationInfoRequest | None = None, /, **fields: Any
     ) -> GetIvrApplicationInfoResponse:
-        """Returns the details of a ivr application record."""
+        """Returns the details of a ivr application record.
+
+        Takes :class:`GetIvrApplicationInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_IVR_APPLICATION_INFO, request, fields)
 
-    @overload
-    async def get_ivr_application_list(
-        self, request: GetIvrApplicationListRequest, /
-    ) -> GetIvrApplicationListResponse: ...
-
-    @overload
-    async def get_ivr_application_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetIvrApplicationListResponse: ...
-
+    @fields_of(GetIvrApplicationListRequest)
     async def get_ivr_application_list(
         self, request: GetIvrApplicationListRequest | None = None, /, **fields: Any
     ) -> GetIvrApplicationListResponse:
-        """Returns the ivr application records that match the search criteria."""
+        """Returns the ivr application records that match the search criteria.
+
+        Takes :class:`GetIvrApplicationListRequest` or its fields as keywords.
+        """
         return await self._call(GET_IVR_APPLICATION_LIST, request, fields)
 
-    @overload
-    def iter_ivr_application_list(
-        self, request: GetIvrApplicationListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[IVRApplicationInfo]: ...
-
-    @overload
-    def iter_ivr_application_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        name: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[IVRApplicationInfo]: ...
-
+    @paged(GetIvrApplicationListRequest, IterIvrApplicationListKeywords)
     async def iter_ivr_application_list(
         self,
         request: GetIvrApplicationListRequest | None = None,
@@ -530,109 +356,54 @@ class AsyncIVRService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[IVRApplicationInfo]:
-        """Every item of :meth:`get_ivr_application_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_ivr_application_list` from `offset` on, fetched `page_size` at
+        a time; takes :class:`GetIvrApplicationListRequest` and `page_size`, or the keywords of
+        :class:`IterIvrApplicationListKeywords`.
+        """
         async for item in self._pages(GET_IVR_APPLICATION_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_ivr_application(
-        self, request: AddIvrApplicationRequest, /
-    ) -> AddIvrApplicationResponse: ...
-
-    @overload
-    async def add_ivr_application(
-        self,
-        request: None = None,
-        /,
-        *,
-        ivr_application_info: IVRApplicationInfo,
-    ) -> AddIvrApplicationResponse: ...
-
+    @fields_of(AddIvrApplicationRequest)
     async def add_ivr_application(
         self, request: AddIvrApplicationRequest | None = None, /, **fields: Any
     ) -> AddIvrApplicationResponse:
-        """Creates a ivr application record."""
+        """Creates a ivr application record.
+
+        Takes :class:`AddIvrApplicationRequest` or its fields as keywords.
+        """
         return await self._call(ADD_IVR_APPLICATION, request, fields)
 
-    @overload
-    async def update_ivr_application(
-        self, request: UpdateIvrApplicationRequest, /
-    ) -> UpdateIvrApplicationResponse: ...
-
-    @overload
-    async def update_ivr_application(
-        self,
-        request: None = None,
-        /,
-        *,
-        ivr_application_info: IVRApplicationInfo,
-    ) -> UpdateIvrApplicationResponse: ...
-
+    @fields_of(UpdateIvrApplicationRequest)
     async def update_ivr_application(
         self, request: UpdateIvrApplicationRequest | None = None, /, **fields: Any
     ) -> UpdateIvrApplicationResponse:
-        """Updates a ivr application record."""
+        """Updates a ivr application record.
+
+        Takes :class:`UpdateIvrApplicationRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_IVR_APPLICATION, request, fields)
 
-    @overload
-    async def delete_ivr_application(
-        self, request: DeleteIvrApplicationRequest, /
-    ) -> DeleteIvrApplicationResponse: ...
-
-    @overload
-    async def delete_ivr_application(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ivr_application: int,
-    ) -> DeleteIvrApplicationResponse: ...
-
+    @fields_of(DeleteIvrApplicationRequest)
     async def delete_ivr_application(
         self, request: DeleteIvrApplicationRequest | None = None, /, **fields: Any
     ) -> DeleteIvrApplicationResponse:
-        """Deletes a ivr application record."""
+        """Deletes a ivr application record.
+
+        Takes :class:`DeleteIvrApplicationRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_IVR_APPLICATION, request, fields)
 
-    @overload
-    async def get_prompt_list(
-        self, request: GetIVRPromptListRequest, /
-    ) -> GetIVRPromptListResponse: ...
-
-    @overload
-    async def get_prompt_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ivr_application: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetIVRPromptListResponse: ...
-
+    @fields_of(GetIVRPromptListRequest)
     async def get_prompt_list(
         self, request: GetIVRPromptListRequest | None = None, /, **fields: Any
     ) -> GetIVRPromptListResponse:
-        """Returns the prompt records that match the search criteria."""
+        """Returns the prompt records that match the search criteria.
+
+        Takes :class:`GetIVRPromptListRequest` or its fields as keywords.
+        """
         return await self._call(GET_PROMPT_LIST, request, fields)
 
-    @overload
-    def iter_prompt_list(
-        self, request: GetIVRPromptListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[PromptInfo]: ...
-
-    @overload
-    def iter_prompt_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_ivr_application: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[PromptInfo]: ...
-
+    @paged(GetIVRPromptListRequest, IterPromptListKeywords)
     async def iter_prompt_list(
         self,
         request: GetIVRPromptListRequest | None = None,
@@ -641,108 +412,54 @@ class AsyncIVRService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[PromptInfo]:
-        """Every item of :meth:`get_prompt_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_prompt_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetIVRPromptListRequest` and `page_size`, or the keywords of
+        :class:`IterPromptListKeywords`.
+        """
         async for item in self._pages(GET_PROMPT_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_prompt(self, request: AddIVRPromptRequest, /) -> AddIVRPromptResponse: ...
-
-    @overload
-    async def add_prompt(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ivr_application: int,
-        prompt_info: PromptInfo,
-    ) -> AddIVRPromptResponse: ...
-
+    @fields_of(AddIVRPromptRequest)
     async def add_prompt(
         self, request: AddIVRPromptRequest | None = None, /, **fields: Any
     ) -> AddIVRPromptResponse:
-        """Creates a prompt record."""
+        """Creates a prompt record.
+
+        Takes :class:`AddIVRPromptRequest` or its fields as keywords.
+        """
         return await self._call(ADD_PROMPT, request, fields)
 
-    @overload
-    async def update_prompt(
-        self, request: UpdateIVRPromptRequest, /
-    ) -> UpdateIVRPromptResponse: ...
-
-    @overload
-    async def update_prompt(
-        self,
-        request: None = None,
-        /,
-        *,
-        prompt_info: PromptInfo,
-    ) -> UpdateIVRPromptResponse: ...
-
+    @fields_of(UpdateIVRPromptRequest)
     async def update_prompt(
         self, request: UpdateIVRPromptRequest | None = None, /, **fields: Any
     ) -> UpdateIVRPromptResponse:
-        """Updates a prompt record."""
+        """Updates a prompt record.
+
+        Takes :class:`UpdateIVRPromptRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_PROMPT, request, fields)
 
-    @overload
-    async def delete_prompt(
-        self, request: DeleteIVRPromptRequest, /
-    ) -> DeleteIVRPromptResponse: ...
-
-    @overload
-    async def delete_prompt(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_prompt: int,
-    ) -> DeleteIVRPromptResponse: ...
-
+    @fields_of(DeleteIVRPromptRequest)
     async def delete_prompt(
         self, request: DeleteIVRPromptRequest | None = None, /, **fields: Any
     ) -> DeleteIVRPromptResponse:
-        """Deletes a prompt record."""
+        """Deletes a prompt record.
+
+        Takes :class:`DeleteIVRPromptRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_PROMPT, request, fields)
 
-    @overload
-    async def get_ivr_schedule_list(
-        self, request: GetIvrScheduleListRequest, /
-    ) -> GetIvrScheduleListResponse: ...
-
-    @overload
-    async def get_ivr_schedule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ivr_application: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetIvrScheduleListResponse: ...
-
+    @fields_of(GetIvrScheduleListRequest)
     async def get_ivr_schedule_list(
         self, request: GetIvrScheduleListRequest | None = None, /, **fields: Any
     ) -> GetIvrScheduleListResponse:
-        """Returns the ivr schedule records that match the search criteria."""
+        """Returns the ivr schedule records that match the search criteria.
+
+        Takes :class:`GetIvrScheduleListRequest` or its fields as keywords.
+        """
         return await self._call(GET_IVR_SCHEDULE_LIST, request, fields)
 
-    @overload
-    def iter_ivr_schedule_list(
-        self, request: GetIvrScheduleListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[IVRScheduleInfo]: ...
-
-    @overload
-    def iter_ivr_schedule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_ivr_application: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[IVRScheduleInfo]: ...
-
+    @paged(GetIvrScheduleListRequest, IterIvrScheduleListKeywords)
     async def iter_ivr_schedule_list(
         self,
         request: GetIvrScheduleListRequest | None = None,
@@ -752,67 +469,38 @@ class AsyncIVRService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[IVRScheduleInfo]:
         """Every item of :meth:`get_ivr_schedule_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetIvrScheduleListRequest` and `page_size`, or the keywords of
+        :class:`IterIvrScheduleListKeywords`.
+        """
         async for item in self._pages(GET_IVR_SCHEDULE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_ivr_schedule(
-        self, request: AddIvrScheduleRequest, /
-    ) -> AddIvrScheduleResponse: ...
-
-    @overload
-    async def add_ivr_schedule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ivr_application: int,
-        ivr_schedule_info: IVRScheduleInfo,
-    ) -> AddIvrScheduleResponse: ...
-
+    @fields_of(AddIvrScheduleRequest)
     async def add_ivr_schedule(
         self, request: AddIvrScheduleRequest | None = None, /, **fields: Any
     ) -> AddIvrScheduleResponse:
-        """Creates a ivr schedule record."""
+        """Creates a ivr schedule record.
+
+        Takes :class:`AddIvrScheduleRequest` or its fields as keywords.
+        """
         return await self._call(ADD_IVR_SCHEDULE, request, fields)
 
-    @overload
-    async def update_ivr_schedule(
-        self, request: UpdateIvrScheduleRequest, /
-    ) -> UpdateIvrScheduleResponse: ...
-
-    @overload
-    async def update_ivr_schedule(
-        self,
-        request: None = None,
-        /,
-        *,
-        ivr_schedule_info: IVRScheduleInfo,
-    ) -> UpdateIvrScheduleResponse: ...
-
+    @fields_of(UpdateIvrScheduleRequest)
     async def update_ivr_schedule(
         self, request: UpdateIvrScheduleRequest | None = None, /, **fields: Any
     ) -> UpdateIvrScheduleResponse:
-        """Updates a ivr schedule record."""
+        """Updates a ivr schedule record.
+
+        Takes :class:`UpdateIvrScheduleRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_IVR_SCHEDULE, request, fields)
 
-    @overload
-    async def delete_ivr_schedule(
-        self, request: DeleteIvrScheduleRequest, /
-    ) -> DeleteIvrScheduleResponse: ...
-
-    @overload
-    async def delete_ivr_schedule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ivr_schedule: int,
-    ) -> DeleteIvrScheduleResponse: ...
-
+    @fields_of(DeleteIvrScheduleRequest)
     async def delete_ivr_schedule(
         self, request: DeleteIvrScheduleRequest | None = None, /, **fields: Any
     ) -> DeleteIvrScheduleResponse:
-        """Deletes a ivr schedule record."""
+        """Deletes a ivr schedule record.
+
+        Takes :class:`DeleteIvrScheduleRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_IVR_SCHEDULE, request, fields)

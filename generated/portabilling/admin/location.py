@@ -9,11 +9,11 @@ Admin interface, mr105/admin/LocationAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.location import (
     AddLocationRequest,
     AddLocationResponse,
@@ -91,65 +91,52 @@ GET_EMERGENCY_LOCATION = Operation(
 )
 
 
+class IterLocationListKeywords(TypedDict, total=False):
+    """The keywords of `iter_location_list`: `page_size` and the fields of
+    :class:`GetLocationListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: int | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterLocationZoneListKeywords(TypedDict, total=False):
+    """The keywords of `iter_location_zone_list`: `page_size` and the fields of
+    :class:`GetLocationZoneListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: Required[int]
+    offset: int | None | UnsetType
+
+
 class LocationService(ServiceBase):
     """Service and emergency addresses. PortaBilling mr105, Admin interface. Reconstruction in the
     published style, generated for testing.
     """
 
-    @overload
-    def get_location_info(self, request: GetLocationInfoRequest, /) -> GetLocationInfoResponse: ...
-
-    @overload
-    def get_location_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_location: int | None | UnsetType = UNSET,
-    ) -> GetLocationInfoResponse: ...
-
+    @fields_of(GetLocationInfoRequest)
     def get_location_info(
         self, request: GetLocationInfoRequest | None = None, /, **fields: Any
     ) -> GetLocationInfoResponse:
-        """Returns the details of a location record."""
+        """Returns the details of a location record.
+
+        Takes :class:`GetLocationInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_LOCATION_INFO, request, fields)
 
-    @overload
-    def get_location_list(self, request: GetLocationListRequest, /) -> GetLocationListResponse: ...
-
-    @overload
-    def get_location_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetLocationListResponse: ...
-
+    @fields_of(GetLocationListRequest)
     def get_location_list(
         self, request: GetLocationListRequest | None = None, /, **fields: Any
     ) -> GetLocationListResponse:
-        """Returns the location records that match the search criteria."""
+        """Returns the location records that match the search criteria.
+
+        Takes :class:`GetLocationListRequest` or its fields as keywords.
+        """
         return self._call(GET_LOCATION_LIST, request, fields)
 
-    @overload
-    def iter_location_list(
-        self, request: GetLocationListRequest, /, *, page_size: int = 100
-    ) -> Iterator[LocationInfo]: ...
-
-    @overload
-    def iter_location_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[LocationInfo]: ...
-
+    @paged(GetLocationListRequest, IterLocationListKeywords)
     def iter_location_list(
         self,
         request: GetLocationListRequest | None = None,
@@ -158,122 +145,63 @@ class LocationService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[LocationInfo]:
-        """Every item of :meth:`get_location_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_location_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetLocationListRequest` and `page_size`, or the keywords of
+        :class:`IterLocationListKeywords`.
+        """
         yield from self._pages(GET_LOCATION_LIST, request, fields, page_size)
 
-    @overload
-    def add_location(self, request: AddLocationRequest, /) -> AddLocationResponse: ...
-
-    @overload
-    def add_location(
-        self,
-        request: None = None,
-        /,
-        *,
-        location_info: LocationInfo,
-    ) -> AddLocationResponse: ...
-
+    @fields_of(AddLocationRequest)
     def add_location(
         self, request: AddLocationRequest | None = None, /, **fields: Any
     ) -> AddLocationResponse:
-        """Creates a location record."""
+        """Creates a location record.
+
+        Takes :class:`AddLocationRequest` or its fields as keywords.
+        """
         return self._call(ADD_LOCATION, request, fields)
 
-    @overload
-    def update_location(self, request: UpdateLocationRequest, /) -> UpdateLocationResponse: ...
-
-    @overload
-    def update_location(
-        self,
-        request: None = None,
-        /,
-        *,
-        location_info: LocationInfo,
-    ) -> UpdateLocationResponse: ...
-
+    @fields_of(UpdateLocationRequest)
     def update_location(
         self, request: UpdateLocationRequest | None = None, /, **fields: Any
     ) -> UpdateLocationResponse:
-        """Updates a location record."""
+        """Updates a location record.
+
+        Takes :class:`UpdateLocationRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_LOCATION, request, fields)
 
-    @overload
-    def delete_location(self, request: DeleteLocationRequest, /) -> DeleteLocationResponse: ...
-
-    @overload
-    def delete_location(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_location: int,
-    ) -> DeleteLocationResponse: ...
-
+    @fields_of(DeleteLocationRequest)
     def delete_location(
         self, request: DeleteLocationRequest | None = None, /, **fields: Any
     ) -> DeleteLocationResponse:
-        """Deletes a location record."""
+        """Deletes a location record.
+
+        Takes :class:`DeleteLocationRequest` or its fields as keywords.
+        """
         return self._call(DELETE_LOCATION, request, fields)
 
-    @overload
-    def validate_location(
-        self, request: ValidateLocationRequest, /
-    ) -> ValidateLocationResponse: ...
-
-    @overload
-    def validate_location(
-        self,
-        request: None = None,
-        /,
-        *,
-        location_info: LocationInfo,
-    ) -> ValidateLocationResponse: ...
-
+    @fields_of(ValidateLocationRequest)
     def validate_location(
         self, request: ValidateLocationRequest | None = None, /, **fields: Any
     ) -> ValidateLocationResponse:
-        """Location: validate location."""
+        """Location: validate location.
+
+        Takes :class:`ValidateLocationRequest` or its fields as keywords.
+        """
         return self._call(VALIDATE_LOCATION, request, fields)
 
-    @overload
-    def get_location_zone_list(
-        self, request: GetLocationZoneListRequest, /
-    ) -> GetLocationZoneListResponse: ...
-
-    @overload
-    def get_location_zone_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetLocationZoneListResponse: ...
-
+    @fields_of(GetLocationZoneListRequest)
     def get_location_zone_list(
         self, request: GetLocationZoneListRequest | None = None, /, **fields: Any
     ) -> GetLocationZoneListResponse:
-        """Returns the location zone records that match the search criteria."""
+        """Returns the location zone records that match the search criteria.
+
+        Takes :class:`GetLocationZoneListRequest` or its fields as keywords.
+        """
         return self._call(GET_LOCATION_ZONE_LIST, request, fields)
 
-    @overload
-    def iter_location_zone_list(
-        self, request: GetLocationZoneListRequest, /, *, page_size: int = 100
-    ) -> Iterator[LocationZoneInfo]: ...
-
-    @overload
-    def iter_location_zone_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[LocationZoneInfo]: ...
-
+    @paged(GetLocationZoneListRequest, IterLocationZoneListKeywords)
     def iter_location_zone_list(
         self,
         request: GetLocationZoneListRequest | None = None,
@@ -283,86 +211,49 @@ class LocationService(ServiceBase):
         **fields: Any,
     ) -> Iterator[LocationZoneInfo]:
         """Every item of :meth:`get_location_zone_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetLocationZoneListRequest` and `page_size`, or the keywords of
+        :class:`IterLocationZoneListKeywords`.
+        """
         yield from self._pages(GET_LOCATION_ZONE_LIST, request, fields, page_size)
 
-    @overload
-    def add_location_zone(self, request: AddLocationZoneRequest, /) -> AddLocationZoneResponse: ...
-
-    @overload
-    def add_location_zone(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        location_zone_info: LocationZoneInfo,
-    ) -> AddLocationZoneResponse: ...
-
+    @fields_of(AddLocationZoneRequest)
     def add_location_zone(
         self, request: AddLocationZoneRequest | None = None, /, **fields: Any
     ) -> AddLocationZoneResponse:
-        """Creates a location zone record."""
+        """Creates a location zone record.
+
+        Takes :class:`AddLocationZoneRequest` or its fields as keywords.
+        """
         return self._call(ADD_LOCATION_ZONE, request, fields)
 
-    @overload
-    def update_location_zone(
-        self, request: UpdateLocationZoneRequest, /
-    ) -> UpdateLocationZoneResponse: ...
-
-    @overload
-    def update_location_zone(
-        self,
-        request: None = None,
-        /,
-        *,
-        location_zone_info: LocationZoneInfo,
-    ) -> UpdateLocationZoneResponse: ...
-
+    @fields_of(UpdateLocationZoneRequest)
     def update_location_zone(
         self, request: UpdateLocationZoneRequest | None = None, /, **fields: Any
     ) -> UpdateLocationZoneResponse:
-        """Updates a location zone record."""
+        """Updates a location zone record.
+
+        Takes :class:`UpdateLocationZoneRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_LOCATION_ZONE, request, fields)
 
-    @overload
-    def delete_location_zone(
-        self, request: DeleteLocationZoneRequest, /
-    ) -> DeleteLocationZoneResponse: ...
-
-    @overload
-    def delete_location_zone(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_location_zone: int,
-    ) -> DeleteLocationZoneResponse: ...
-
+    @fields_of(DeleteLocationZoneRequest)
     def delete_location_zone(
         self, request: DeleteLocationZoneRequest | None = None, /, **fields: Any
     ) -> DeleteLocationZoneResponse:
-        """Deletes a location zone record."""
+        """Deletes a location zone record.
+
+        Takes :class:`DeleteLocationZoneRequest` or its fields as keywords.
+        """
         return self._call(DELETE_LOCATION_ZONE, request, fields)
 
-    @overload
-    def get_emergency_location(
-        self, request: GetEmergencyLocationRequest, /
-    ) -> GetEmergencyLocationResponse: ...
-
-    @overload
-    def get_emergency_location(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetEmergencyLocationResponse: ...
-
+    @fields_of(GetEmergencyLocationRequest)
     def get_emergency_location(
         self, request: GetEmergencyLocationRequest | None = None, /, **fields: Any
     ) -> GetEmergencyLocationResponse:
-        """Location: get emergency location."""
+        """Location: get emergency location.
+
+        Takes :class:`GetEmergencyLocationRequest` or its fields as keywords.
+        """
         return self._call(GET_EMERGENCY_LOCATION, request, fields)
 
 
@@ -373,64 +264,27 @@ class AsyncLocationService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_location_info(
-        self, request: GetLocationInfoRequest, /
-    ) -> GetLocationInfoResponse: ...
-
-    @overload
-    async def get_location_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_location: int | None | UnsetType = UNSET,
-    ) -> GetLocationInfoResponse: ...
-
+    @fields_of(GetLocationInfoRequest)
     async def get_location_info(
         self, request: GetLocationInfoRequest | None = None, /, **fields: Any
     ) -> GetLocationInfoResponse:
-        """Returns the details of a location record."""
+        """Returns the details of a location record.
+
+        Takes :class:`GetLocationInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_LOCATION_INFO, request, fields)
 
-    @overload
-    async def get_location_list(
-        self, request: GetLocationListRequest, /
-    ) -> GetLocationListResponse: ...
-
-    @overload
-    async def get_location_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetLocationListResponse: ...
-
+    @fields_of(GetLocationListRequest)
     async def get_location_list(
         self, request: GetLocationListRequest | None = None, /, **fields: Any
     ) -> GetLocationListResponse:
-        """Returns the location records that match the search criteria."""
+        """Returns the location records that match the search criteria.
+
+        Takes :class:`GetLocationListRequest` or its fields as keywords.
+        """
         return await self._call(GET_LOCATION_LIST, request, fields)
 
-    @overload
-    def iter_location_list(
-        self, request: GetLocationListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[LocationInfo]: ...
-
-    @overload
-    def iter_location_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[LocationInfo]: ...
-
+    @paged(GetLocationListRequest, IterLocationListKeywords)
     async def iter_location_list(
         self,
         request: GetLocationListRequest | None = None,
@@ -439,127 +293,64 @@ class AsyncLocationService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[LocationInfo]:
-        """Every item of :meth:`get_location_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_location_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetLocationListRequest` and `page_size`, or the keywords of
+        :class:`IterLocationListKeywords`.
+        """
         async for item in self._pages(GET_LOCATION_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_location(self, request: AddLocationRequest, /) -> AddLocationResponse: ...
-
-    @overload
-    async def add_location(
-        self,
-        request: None = None,
-        /,
-        *,
-        location_info: LocationInfo,
-    ) -> AddLocationResponse: ...
-
+    @fields_of(AddLocationRequest)
     async def add_location(
         self, request: AddLocationRequest | None = None, /, **fields: Any
     ) -> AddLocationResponse:
-        """Creates a location record."""
+        """Creates a location record.
+
+        Takes :class:`AddLocationRequest` or its fields as keywords.
+        """
         return await self._call(ADD_LOCATION, request, fields)
 
-    @overload
-    async def update_location(
-        self, request: UpdateLocationRequest, /
-    ) -> UpdateLocationResponse: ...
-
-    @overload
-    async def update_location(
-        self,
-        request: None = None,
-        /,
-        *,
-        location_info: LocationInfo,
-    ) -> UpdateLocationResponse: ...
-
+    @fields_of(UpdateLocationRequest)
     async def update_location(
         self, request: UpdateLocationRequest | None = None, /, **fields: Any
     ) -> UpdateLocationResponse:
-        """Updates a location record."""
+        """Updates a location record.
+
+        Takes :class:`UpdateLocationRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_LOCATION, request, fields)
 
-    @overload
-    async def delete_location(
-        self, request: DeleteLocationRequest, /
-    ) -> DeleteLocationResponse: ...
-
-    @overload
-    async def delete_location(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_location: int,
-    ) -> DeleteLocationResponse: ...
-
+    @fields_of(DeleteLocationRequest)
     async def delete_location(
         self, request: DeleteLocationRequest | None = None, /, **fields: Any
     ) -> DeleteLocationResponse:
-        """Deletes a location record."""
+        """Deletes a location record.
+
+        Takes :class:`DeleteLocationRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_LOCATION, request, fields)
 
-    @overload
-    async def validate_location(
-        self, request: ValidateLocationRequest, /
-    ) -> ValidateLocationResponse: ...
-
-    @overload
-    async def validate_location(
-        self,
-        request: None = None,
-        /,
-        *,
-        location_info: LocationInfo,
-    ) -> ValidateLocationResponse: ...
-
+    @fields_of(ValidateLocationRequest)
     async def validate_location(
         self, request: ValidateLocationRequest | None = None, /, **fields: Any
     ) -> ValidateLocationResponse:
-        """Location: validate location."""
+        """Location: validate location.
+
+        Takes :class:`ValidateLocationRequest` or its fields as keywords.
+        """
         return await self._call(VALIDATE_LOCATION, request, fields)
 
-    @overload
-    async def get_location_zone_list(
-        self, request: GetLocationZoneListRequest, /
-    ) -> GetLocationZoneListResponse: ...
-
-    @overload
-    async def get_location_zone_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetLocationZoneListResponse: ...
-
+    @fields_of(GetLocationZoneListRequest)
     async def get_location_zone_list(
         self, request: GetLocationZoneListRequest | None = None, /, **fields: Any
     ) -> GetLocationZoneListResponse:
-        """Returns the location zone records that match the search criteria."""
+        """Returns the location zone records that match the search criteria.
+
+        Takes :class:`GetLocationZoneListRequest` or its fields as keywords.
+        """
         return await self._call(GET_LOCATION_ZONE_LIST, request, fields)
 
-    @overload
-    def iter_location_zone_list(
-        self, request: GetLocationZoneListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[LocationZoneInfo]: ...
-
-    @overload
-    def iter_location_zone_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[LocationZoneInfo]: ...
-
+    @paged(GetLocationZoneListRequest, IterLocationZoneListKeywords)
     async def iter_location_zone_list(
         self,
         request: GetLocationZoneListRequest | None = None,
@@ -569,87 +360,48 @@ class AsyncLocationService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[LocationZoneInfo]:
         """Every item of :meth:`get_location_zone_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetLocationZoneListRequest` and `page_size`, or the keywords of
+        :class:`IterLocationZoneListKeywords`.
+        """
         async for item in self._pages(GET_LOCATION_ZONE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_location_zone(
-        self, request: AddLocationZoneRequest, /
-    ) -> AddLocationZoneResponse: ...
-
-    @overload
-    async def add_location_zone(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        location_zone_info: LocationZoneInfo,
-    ) -> AddLocationZoneResponse: ...
-
+    @fields_of(AddLocationZoneRequest)
     async def add_location_zone(
         self, request: AddLocationZoneRequest | None = None, /, **fields: Any
     ) -> AddLocationZoneResponse:
-        """Creates a location zone record."""
+        """Creates a location zone record.
+
+        Takes :class:`AddLocationZoneRequest` or its fields as keywords.
+        """
         return await self._call(ADD_LOCATION_ZONE, request, fields)
 
-    @overload
-    async def update_location_zone(
-        self, request: UpdateLocationZoneRequest, /
-    ) -> UpdateLocationZoneResponse: ...
-
-    @overload
-    async def update_location_zone(
-        self,
-        request: None = None,
-        /,
-        *,
-        location_zone_info: LocationZoneInfo,
-    ) -> UpdateLocationZoneResponse: ...
-
+    @fields_of(UpdateLocationZoneRequest)
     async def update_location_zone(
         self, request: UpdateLocationZoneRequest | None = None, /, **fields: Any
     ) -> UpdateLocationZoneResponse:
-        """Updates a location zone record."""
+        """Updates a location zone record.
+
+        Takes :class:`UpdateLocationZoneRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_LOCATION_ZONE, request, fields)
 
-    @overload
-    async def delete_location_zone(
-        self, request: DeleteLocationZoneRequest, /
-    ) -> DeleteLocationZoneResponse: ...
-
-    @overload
-    async def delete_location_zone(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_location_zone: int,
-    ) -> DeleteLocationZoneResponse: ...
-
+    @fields_of(DeleteLocationZoneRequest)
     async def delete_location_zone(
         self, request: DeleteLocationZoneRequest | None = None, /, **fields: Any
     ) -> DeleteLocationZoneResponse:
-        """Deletes a location zone record."""
+        """Deletes a location zone record.
+
+        Takes :class:`DeleteLocationZoneRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_LOCATION_ZONE, request, fields)
 
-    @overload
-    async def get_emergency_location(
-        self, request: GetEmergencyLocationRequest, /
-    ) -> GetEmergencyLocationResponse: ...
-
-    @overload
-    async def get_emergency_location(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetEmergencyLocationResponse: ...
-
+    @fields_of(GetEmergencyLocationRequest)
     async def get_emergency_location(
         self, request: GetEmergencyLocationRequest | None = None, /, **fields: Any
     ) -> GetEmergencyLocationResponse:
-        """Location: get emergency location."""
+        """Location: get emergency location.
+
+        Takes :class:`GetEmergencyLocationRequest` or its fields as keywords.
+        """
         return await self._call(GET_EMERGENCY_LOCATION, request, fields)

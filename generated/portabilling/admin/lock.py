@@ -8,11 +8,10 @@ Admin interface, mr105/admin/LockAdminService.wsdl.
 
 from __future__ import annotations
 
-from typing import Any, overload
+from typing import Any
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of
 from ..types.lock import (
     AcquireLockRequest,
     AcquireLockResponse,
@@ -41,60 +40,34 @@ class LockService(ServiceBase):
     Reconstruction in the published style, generated for testing.
     """
 
-    @overload
-    def acquire_lock(self, request: AcquireLockRequest, /) -> AcquireLockResponse: ...
-
-    @overload
-    def acquire_lock(
-        self,
-        request: None = None,
-        /,
-        *,
-        object_: str,
-        i_object: int,
-        ttl: int | None | UnsetType = UNSET,
-    ) -> AcquireLockResponse: ...
-
+    @fields_of(AcquireLockRequest)
     def acquire_lock(
         self, request: AcquireLockRequest | None = None, /, **fields: Any
     ) -> AcquireLockResponse:
-        """Lock: acquire lock."""
+        """Lock: acquire lock.
+
+        Takes :class:`AcquireLockRequest` or its fields as keywords.
+        """
         return self._call(ACQUIRE_LOCK, request, fields)
 
-    @overload
-    def release_lock(self, request: ReleaseLockRequest, /) -> ReleaseLockResponse: ...
-
-    @overload
-    def release_lock(
-        self,
-        request: None = None,
-        /,
-        *,
-        lock_id: str,
-    ) -> ReleaseLockResponse: ...
-
+    @fields_of(ReleaseLockRequest)
     def release_lock(
         self, request: ReleaseLockRequest | None = None, /, **fields: Any
     ) -> ReleaseLockResponse:
-        """Lock: release lock."""
+        """Lock: release lock.
+
+        Takes :class:`ReleaseLockRequest` or its fields as keywords.
+        """
         return self._call(RELEASE_LOCK, request, fields)
 
-    @overload
-    def get_lock_list(self, request: GetLockListRequest, /) -> GetLockListResponse: ...
-
-    @overload
-    def get_lock_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        object_: str | None | UnsetType = UNSET,
-    ) -> GetLockListResponse: ...
-
+    @fields_of(GetLockListRequest)
     def get_lock_list(
         self, request: GetLockListRequest | None = None, /, **fields: Any
     ) -> GetLockListResponse:
-        """Returns the lock records that match the search criteria."""
+        """Returns the lock records that match the search criteria.
+
+        Takes :class:`GetLockListRequest` or its fields as keywords.
+        """
         return self._call(GET_LOCK_LIST, request, fields)
 
 
@@ -105,58 +78,32 @@ class AsyncLockService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def acquire_lock(self, request: AcquireLockRequest, /) -> AcquireLockResponse: ...
-
-    @overload
-    async def acquire_lock(
-        self,
-        request: None = None,
-        /,
-        *,
-        object_: str,
-        i_object: int,
-        ttl: int | None | UnsetType = UNSET,
-    ) -> AcquireLockResponse: ...
-
+    @fields_of(AcquireLockRequest)
     async def acquire_lock(
         self, request: AcquireLockRequest | None = None, /, **fields: Any
     ) -> AcquireLockResponse:
-        """Lock: acquire lock."""
+        """Lock: acquire lock.
+
+        Takes :class:`AcquireLockRequest` or its fields as keywords.
+        """
         return await self._call(ACQUIRE_LOCK, request, fields)
 
-    @overload
-    async def release_lock(self, request: ReleaseLockRequest, /) -> ReleaseLockResponse: ...
-
-    @overload
-    async def release_lock(
-        self,
-        request: None = None,
-        /,
-        *,
-        lock_id: str,
-    ) -> ReleaseLockResponse: ...
-
+    @fields_of(ReleaseLockRequest)
     async def release_lock(
         self, request: ReleaseLockRequest | None = None, /, **fields: Any
     ) -> ReleaseLockResponse:
-        """Lock: release lock."""
+        """Lock: release lock.
+
+        Takes :class:`ReleaseLockRequest` or its fields as keywords.
+        """
         return await self._call(RELEASE_LOCK, request, fields)
 
-    @overload
-    async def get_lock_list(self, request: GetLockListRequest, /) -> GetLockListResponse: ...
-
-    @overload
-    async def get_lock_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        object_: str | None | UnsetType = UNSET,
-    ) -> GetLockListResponse: ...
-
+    @fields_of(GetLockListRequest)
     async def get_lock_list(
         self, request: GetLockListRequest | None = None, /, **fields: Any
     ) -> GetLockListResponse:
-        """Returns the lock records that match the search criteria."""
+        """Returns the lock records that match the search criteria.
+
+        Takes :class:`GetLockListRequest` or its fields as keywords.
+        """
         return await self._call(GET_LOCK_LIST, request, fields)

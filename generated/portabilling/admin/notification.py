@@ -9,11 +9,11 @@ Admin interface, mr105/admin/NotificationAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.common import YesNo
 from ..types.notification import (
     AcknowledgeNotificationRequest,
@@ -168,53 +168,64 @@ SEND_TEST_NOTIFICATION = Operation(
 )
 
 
+class IterNotificationListKeywords(TypedDict, total=False):
+    """The keywords of `iter_notification_list`: `page_size` and the fields of
+    :class:`GetNotificationListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    object_: str | None | UnsetType
+    i_object: int | None | UnsetType
+    acknowledged: YesNo | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterWebhookListKeywords(TypedDict, total=False):
+    """The keywords of `iter_webhook_list`: `page_size` and the fields of
+    :class:`GetNotificationWebhookListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    active: YesNo | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterNotificationRuleListKeywords(TypedDict, total=False):
+    """The keywords of `iter_notification_rule_list`: `page_size` and the fields of
+    :class:`GetNotificationRuleListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterMessageTemplateListKeywords(TypedDict, total=False):
+    """The keywords of `iter_message_template_list`: `page_size` and the fields of
+    :class:`GetNotificationMessageTemplateListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_env: Required[int]
+    offset: int | None | UnsetType
+
+
 class NotificationService(ServiceBase):
     """Event notifications and webhooks. PortaBilling mr105, Admin interface. Reconstruction in the
     published style, generated for testing.
     """
 
-    @overload
-    def get_notification_list(
-        self, request: GetNotificationListRequest, /
-    ) -> GetNotificationListResponse: ...
-
-    @overload
-    def get_notification_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        object_: str | None | UnsetType = UNSET,
-        i_object: int | None | UnsetType = UNSET,
-        acknowledged: YesNo | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetNotificationListResponse: ...
-
+    @fields_of(GetNotificationListRequest)
     def get_notification_list(
         self, request: GetNotificationListRequest | None = None, /, **fields: Any
     ) -> GetNotificationListResponse:
-        """Returns the notification records that match the search criteria."""
+        """Returns the notification records that match the search criteria.
+
+        Takes :class:`GetNotificationListRequest` or its fields as keywords.
+        """
         return self._call(GET_NOTIFICATION_LIST, request, fields)
 
-    @overload
-    def iter_notification_list(
-        self, request: GetNotificationListRequest, /, *, page_size: int = 100
-    ) -> Iterator[NotificationInfo]: ...
-
-    @overload
-    def iter_notification_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        object_: str | None | UnsetType = UNSET,
-        i_object: int | None | UnsetType = UNSET,
-        acknowledged: YesNo | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[NotificationInfo]: ...
-
+    @paged(GetNotificationListRequest, IterNotificationListKeywords)
     def iter_notification_list(
         self,
         request: GetNotificationListRequest | None = None,
@@ -224,87 +235,42 @@ class NotificationService(ServiceBase):
         **fields: Any,
     ) -> Iterator[NotificationInfo]:
         """Every item of :meth:`get_notification_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetNotificationListRequest` and `page_size`, or the keywords of
+        :class:`IterNotificationListKeywords`.
+        """
         yield from self._pages(GET_NOTIFICATION_LIST, request, fields, page_size)
 
-    @overload
-    def acknowledge_notification(
-        self, request: AcknowledgeNotificationRequest, /
-    ) -> AcknowledgeNotificationResponse: ...
-
-    @overload
-    def acknowledge_notification(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_notification: int,
-    ) -> AcknowledgeNotificationResponse: ...
-
+    @fields_of(AcknowledgeNotificationRequest)
     def acknowledge_notification(
         self, request: AcknowledgeNotificationRequest | None = None, /, **fields: Any
     ) -> AcknowledgeNotificationResponse:
-        """Marks the notification as read. The response carries no data."""
+        """Marks the notification as read. The response carries no data.
+
+        Takes :class:`AcknowledgeNotificationRequest` or its fields as keywords.
+        """
         return self._call(ACKNOWLEDGE_NOTIFICATION, request, fields)
 
-    @overload
-    def get_webhook_info(
-        self, request: GetNotificationWebhookInfoRequest, /
-    ) -> GetNotificationWebhookInfoResponse: ...
-
-    @overload
-    def get_webhook_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_webhook: int | None | UnsetType = UNSET,
-    ) -> GetNotificationWebhookInfoResponse: ...
-
+    @fields_of(GetNotificationWebhookInfoRequest)
     def get_webhook_info(
         self, request: GetNotificationWebhookInfoRequest | None = None, /, **fields: Any
     ) -> GetNotificationWebhookInfoResponse:
-        """Returns the details of a webhook record."""
+        """Returns the details of a webhook record.
+
+        Takes :class:`GetNotificationWebhookInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_WEBHOOK_INFO, request, fields)
 
-    @overload
-    def get_webhook_list(
-        self, request: GetNotificationWebhookListRequest, /
-    ) -> GetNotificationWebhookListResponse: ...
-
-    @overload
-    def get_webhook_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        active: YesNo | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetNotificationWebhookListResponse: ...
-
+    @fields_of(GetNotificationWebhookListRequest)
     def get_webhook_list(
         self, request: GetNotificationWebhookListRequest | None = None, /, **fields: Any
     ) -> GetNotificationWebhookListResponse:
-        """Returns the webhook records that match the search criteria."""
+        """Returns the webhook records that match the search criteria.
+
+        Takes :class:`GetNotificationWebhookListRequest` or its fields as keywords.
+        """
         return self._call(GET_WEBHOOK_LIST, request, fields)
 
-    @overload
-    def iter_webhook_list(
-        self, request: GetNotificationWebhookListRequest, /, *, page_size: int = 100
-    ) -> Iterator[WebhookInfo]: ...
-
-    @overload
-    def iter_webhook_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        active: YesNo | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[WebhookInfo]: ...
-
+    @paged(GetNotificationWebhookListRequest, IterWebhookListKeywords)
     def iter_webhook_list(
         self,
         request: GetNotificationWebhookListRequest | None = None,
@@ -313,110 +279,60 @@ class NotificationService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[WebhookInfo]:
-        """Every item of :meth:`get_webhook_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_webhook_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetNotificationWebhookListRequest` and `page_size`, or the keywords of
+        :class:`IterWebhookListKeywords`.
+        """
         yield from self._pages(GET_WEBHOOK_LIST, request, fields, page_size)
 
-    @overload
-    def add_webhook(
-        self, request: AddNotificationWebhookRequest, /
-    ) -> AddNotificationWebhookResponse: ...
-
-    @overload
-    def add_webhook(
-        self,
-        request: None = None,
-        /,
-        *,
-        webhook_info: WebhookInfo,
-    ) -> AddNotificationWebhookResponse: ...
-
+    @fields_of(AddNotificationWebhookRequest)
     def add_webhook(
         self, request: AddNotificationWebhookRequest | None = None, /, **fields: Any
     ) -> AddNotificationWebhookResponse:
-        """Creates a webhook record."""
+        """Creates a webhook record.
+
+        Takes :class:`AddNotificationWebhookRequest` or its fields as keywords.
+        """
         return self._call(ADD_WEBHOOK, request, fields)
 
-    @overload
-    def update_webhook(
-        self, request: UpdateNotificationWebhookRequest, /
-    ) -> UpdateNotificationWebhookResponse: ...
-
-    @overload
-    def update_webhook(
-        self,
-        request: None = None,
-        /,
-        *,
-        webhook_info: WebhookInfo,
-    ) -> UpdateNotificationWebhookResponse: ...
-
+    @fields_of(UpdateNotificationWebhookRequest)
     def update_webhook(
         self, request: UpdateNotificationWebhookRequest | None = None, /, **fields: Any
     ) -> UpdateNotificationWebhookResponse:
-        """Updates a webhook record."""
+        """Updates a webhook record.
+
+        Takes :class:`UpdateNotificationWebhookRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_WEBHOOK, request, fields)
 
-    @overload
-    def delete_webhook(
-        self, request: DeleteNotificationWebhookRequest, /
-    ) -> DeleteNotificationWebhookResponse: ...
-
-    @overload
-    def delete_webhook(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_webhook: int,
-    ) -> DeleteNotificationWebhookResponse: ...
-
+    @fields_of(DeleteNotificationWebhookRequest)
     def delete_webhook(
         self, request: DeleteNotificationWebhookRequest | None = None, /, **fields: Any
     ) -> DeleteNotificationWebhookResponse:
-        """Deletes a webhook record."""
+        """Deletes a webhook record.
+
+        Takes :class:`DeleteNotificationWebhookRequest` or its fields as keywords.
+        """
         return self._call(DELETE_WEBHOOK, request, fields)
 
-    @overload
-    def subscribe(
-        self, request: SubscribeNotificationRequest, /
-    ) -> SubscribeNotificationResponse: ...
-
-    @overload
-    def subscribe(
-        self,
-        request: None = None,
-        /,
-        *,
-        event_types: list[str],
-        i_webhook: int,
-    ) -> SubscribeNotificationResponse: ...
-
+    @fields_of(SubscribeNotificationRequest)
     def subscribe(
         self, request: SubscribeNotificationRequest | None = None, /, **fields: Any
     ) -> SubscribeNotificationResponse:
-        """Notification: subscribe."""
+        """Notification: subscribe.
+
+        Takes :class:`SubscribeNotificationRequest` or its fields as keywords.
+        """
         return self._call(SUBSCRIBE, request, fields)
 
-    @overload
-    def unsubscribe(
-        self, request: UnsubscribeNotificationRequest, /
-    ) -> UnsubscribeNotificationResponse: ...
-
-    @overload
-    def unsubscribe(
-        self,
-        request: None = None,
-        /,
-        *,
-        event_types: list[str],
-        i_webhook: int,
-    ) -> UnsubscribeNotificationResponse: ...
-
+    @fields_of(UnsubscribeNotificationRequest)
     def unsubscribe(
         self, request: UnsubscribeNotificationRequest | None = None, /, **fields: Any
     ) -> UnsubscribeNotificationResponse:
-        """Notification: unsubscribe."""
+        """Notification: unsubscribe.
+
+        Takes :class:`UnsubscribeNotificationRequest` or its fields as keywords.
+        """
         return self._call(UNSUBSCRIBE, request, fields)
 
     def get_event_type_list(
@@ -425,44 +341,17 @@ class NotificationService(ServiceBase):
         """Returns the event type records that match the search criteria."""
         return self._call(GET_EVENT_TYPE_LIST, request, {})
 
-    @overload
-    def get_notification_rule_list(
-        self, request: GetNotificationRuleListRequest, /
-    ) -> GetNotificationRuleListResponse: ...
-
-    @overload
-    def get_notification_rule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetNotificationRuleListResponse: ...
-
+    @fields_of(GetNotificationRuleListRequest)
     def get_notification_rule_list(
         self, request: GetNotificationRuleListRequest | None = None, /, **fields: Any
     ) -> GetNotificationRuleListResponse:
-        """Returns the notification rule records that match the search criteria."""
+        """Returns the notification rule records that match the search criteria.
+
+        Takes :class:`GetNotificationRuleListRequest` or its fields as keywords.
+        """
         return self._call(GET_NOTIFICATION_RULE_LIST, request, fields)
 
-    @overload
-    def iter_notification_rule_list(
-        self, request: GetNotificationRuleListRequest, /, *, page_size: int = 100
-    ) -> Iterator[NotificationRuleInfo]: ...
-
-    @overload
-    def iter_notification_rule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[NotificationRuleInfo]: ...
-
+    @paged(GetNotificationRuleListRequest, IterNotificationRuleListKeywords)
     def iter_notification_rule_list(
         self,
         request: GetNotificationRuleListRequest | None = None,
@@ -471,109 +360,53 @@ class NotificationService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[NotificationRuleInfo]:
-        """Every item of :meth:`get_notification_rule_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_notification_rule_list` from `offset` on, fetched `page_size`
+        at a time; takes :class:`GetNotificationRuleListRequest` and `page_size`, or the
+        keywords of :class:`IterNotificationRuleListKeywords`.
+        """
         yield from self._pages(GET_NOTIFICATION_RULE_LIST, request, fields, page_size)
 
-    @overload
-    def add_notification_rule(
-        self, request: AddNotificationRuleRequest, /
-    ) -> AddNotificationRuleResponse: ...
-
-    @overload
-    def add_notification_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        notification_rule_info: NotificationRuleInfo,
-    ) -> AddNotificationRuleResponse: ...
-
+    @fields_of(AddNotificationRuleRequest)
     def add_notification_rule(
         self, request: AddNotificationRuleRequest | None = None, /, **fields: Any
     ) -> AddNotificationRuleResponse:
-        """Creates a notification rule record."""
+        """Creates a notification rule record.
+
+        Takes :class:`AddNotificationRuleRequest` or its fields as keywords.
+        """
         return self._call(ADD_NOTIFICATION_RULE, request, fields)
 
-    @overload
-    def update_notification_rule(
-        self, request: UpdateNotificationRuleRequest, /
-    ) -> UpdateNotificationRuleResponse: ...
-
-    @overload
-    def update_notification_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        notification_rule_info: NotificationRuleInfo,
-    ) -> UpdateNotificationRuleResponse: ...
-
+    @fields_of(UpdateNotificationRuleRequest)
     def update_notification_rule(
         self, request: UpdateNotificationRuleRequest | None = None, /, **fields: Any
     ) -> UpdateNotificationRuleResponse:
-        """Updates a notification rule record."""
+        """Updates a notification rule record.
+
+        Takes :class:`UpdateNotificationRuleRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_NOTIFICATION_RULE, request, fields)
 
-    @overload
-    def delete_notification_rule(
-        self, request: DeleteNotificationRuleRequest, /
-    ) -> DeleteNotificationRuleResponse: ...
-
-    @overload
-    def delete_notification_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_notification_rule: int,
-    ) -> DeleteNotificationRuleResponse: ...
-
+    @fields_of(DeleteNotificationRuleRequest)
     def delete_notification_rule(
         self, request: DeleteNotificationRuleRequest | None = None, /, **fields: Any
     ) -> DeleteNotificationRuleResponse:
-        """Deletes a notification rule record."""
+        """Deletes a notification rule record.
+
+        Takes :class:`DeleteNotificationRuleRequest` or its fields as keywords.
+        """
         return self._call(DELETE_NOTIFICATION_RULE, request, fields)
 
-    @overload
-    def get_message_template_list(
-        self, request: GetNotificationMessageTemplateListRequest, /
-    ) -> GetNotificationMessageTemplateListResponse: ...
-
-    @overload
-    def get_message_template_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_env: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetNotificationMessageTemplateListResponse: ...
-
+    @fields_of(GetNotificationMessageTemplateListRequest)
     def get_message_template_list(
         self, request: GetNotificationMessageTemplateListRequest | None = None, /, **fields: Any
     ) -> GetNotificationMessageTemplateListResponse:
-        """Returns the message template records that match the search criteria."""
+        """Returns the message template records that match the search criteria.
+
+        Takes :class:`GetNotificationMessageTemplateListRequest` or its fields as keywords.
+        """
         return self._call(GET_MESSAGE_TEMPLATE_LIST, request, fields)
 
-    @overload
-    def iter_message_template_list(
-        self, request: GetNotificationMessageTemplateListRequest, /, *, page_size: int = 100
-    ) -> Iterator[MessageTemplateInfo]: ...
-
-    @overload
-    def iter_message_template_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_env: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[MessageTemplateInfo]: ...
-
+    @paged(GetNotificationMessageTemplateListRequest, IterMessageTemplateListKeywords)
     def iter_message_template_list(
         self,
         request: GetNotificationMessageTemplateListRequest | None = None,
@@ -582,89 +415,50 @@ class NotificationService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[MessageTemplateInfo]:
-        """Every item of :meth:`get_message_template_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_message_template_list` from `offset` on, fetched `page_size` at
+        a time; takes :class:`GetNotificationMessageTemplateListRequest` and `page_size`, or the
+        keywords of :class:`IterMessageTemplateListKeywords`.
+        """
         yield from self._pages(GET_MESSAGE_TEMPLATE_LIST, request, fields, page_size)
 
-    @overload
-    def add_message_template(
-        self, request: AddNotificationMessageTemplateRequest, /
-    ) -> AddNotificationMessageTemplateResponse: ...
-
-    @overload
-    def add_message_template(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_env: int,
-        message_template_info: MessageTemplateInfo,
-    ) -> AddNotificationMessageTemplateResponse: ...
-
+    @fields_of(AddNotificationMessageTemplateRequest)
     def add_message_template(
         self, request: AddNotificationMessageTemplateRequest | None = None, /, **fields: Any
     ) -> AddNotificationMessageTemplateResponse:
-        """Creates a message template record."""
+        """Creates a message template record.
+
+        Takes :class:`AddNotificationMessageTemplateRequest` or its fields as keywords.
+        """
         return self._call(ADD_MESSAGE_TEMPLATE, request, fields)
 
-    @overload
-    def update_message_template(
-        self, request: UpdateNotificationMessageTemplateRequest, /
-    ) -> UpdateNotificationMessageTemplateResponse: ...
-
-    @overload
-    def update_message_template(
-        self,
-        request: None = None,
-        /,
-        *,
-        message_template_info: MessageTemplateInfo,
-    ) -> UpdateNotificationMessageTemplateResponse: ...
-
+    @fields_of(UpdateNotificationMessageTemplateRequest)
     def update_message_template(
         self, request: UpdateNotificationMessageTemplateRequest | None = None, /, **fields: Any
     ) -> UpdateNotificationMessageTemplateResponse:
-        """Updates a message template record."""
+        """Updates a message template record.
+
+        Takes :class:`UpdateNotificationMessageTemplateRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_MESSAGE_TEMPLATE, request, fields)
 
-    @overload
-    def delete_message_template(
-        self, request: DeleteNotificationMessageTemplateRequest, /
-    ) -> DeleteNotificationMessageTemplateResponse: ...
-
-    @overload
-    def delete_message_template(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_message_template: int,
-    ) -> DeleteNotificationMessageTemplateResponse: ...
-
+    @fields_of(DeleteNotificationMessageTemplateRequest)
     def delete_message_template(
         self, request: DeleteNotificationMessageTemplateRequest | None = None, /, **fields: Any
     ) -> DeleteNotificationMessageTemplateResponse:
-        """Deletes a message template record."""
+        """Deletes a message template record.
+
+        Takes :class:`DeleteNotificationMessageTemplateRequest` or its fields as keywords.
+        """
         return self._call(DELETE_MESSAGE_TEMPLATE, request, fields)
 
-    @overload
-    def send_test_notification(
-        self, request: SendTestNotificationRequest, /
-    ) -> SendTestNotificationResponse: ...
-
-    @overload
-    def send_test_notification(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_webhook: int,
-    ) -> SendTestNotificationResponse: ...
-
+    @fields_of(SendTestNotificationRequest)
     def send_test_notification(
         self, request: SendTestNotificationRequest | None = None, /, **fields: Any
     ) -> SendTestNotificationResponse:
-        """Notification: send test notification."""
+        """Notification: send test notification.
+
+        Takes :class:`SendTestNotificationRequest` or its fields as keywords.
+        """
         return self._call(SEND_TEST_NOTIFICATION, request, fields)
 
 
@@ -675,48 +469,17 @@ class AsyncNotificationService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_notification_list(
-        self, request: GetNotificationListRequest, /
-    ) -> GetNotificationListResponse: ...
-
-    @overload
-    async def get_notification_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        object_: str | None | UnsetType = UNSET,
-        i_object: int | None | UnsetType = UNSET,
-        acknowledged: YesNo | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetNotificationListResponse: ...
-
+    @fields_of(GetNotificationListRequest)
     async def get_notification_list(
         self, request: GetNotificationListRequest | None = None, /, **fields: Any
     ) -> GetNotificationListResponse:
-        """Returns the notification records that match the search criteria."""
+        """Returns the notification records that match the search criteria.
+
+        Takes :class:`GetNotificationListRequest` or its fields as keywords.
+        """
         return await self._call(GET_NOTIFICATION_LIST, request, fields)
 
-    @overload
-    def iter_notification_list(
-        self, request: GetNotificationListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[NotificationInfo]: ...
-
-    @overload
-    def iter_notification_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        object_: str | None | UnsetType = UNSET,
-        i_object: int | None | UnsetType = UNSET,
-        acknowledged: YesNo | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[NotificationInfo]: ...
-
+    @paged(GetNotificationListRequest, IterNotificationListKeywords)
     async def iter_notification_list(
         self,
         request: GetNotificationListRequest | None = None,
@@ -726,88 +489,43 @@ class AsyncNotificationService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[NotificationInfo]:
         """Every item of :meth:`get_notification_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetNotificationListRequest` and `page_size`, or the keywords of
+        :class:`IterNotificationListKeywords`.
+        """
         async for item in self._pages(GET_NOTIFICATION_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def acknowledge_notification(
-        self, request: AcknowledgeNotificationRequest, /
-    ) -> AcknowledgeNotificationResponse: ...
-
-    @overload
-    async def acknowledge_notification(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_notification: int,
-    ) -> AcknowledgeNotificationResponse: ...
-
+    @fields_of(AcknowledgeNotificationRequest)
     async def acknowledge_notification(
         self, request: AcknowledgeNotificationRequest | None = None, /, **fields: Any
     ) -> AcknowledgeNotificationResponse:
-        """Marks the notification as read. The response carries no data."""
+        """Marks the notification as read. The response carries no data.
+
+        Takes :class:`AcknowledgeNotificationRequest` or its fields as keywords.
+        """
         return await self._call(ACKNOWLEDGE_NOTIFICATION, request, fields)
 
-    @overload
-    async def get_webhook_info(
-        self, request: GetNotificationWebhookInfoRequest, /
-    ) -> GetNotificationWebhookInfoResponse: ...
-
-    @overload
-    async def get_webhook_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_webhook: int | None | UnsetType = UNSET,
-    ) -> GetNotificationWebhookInfoResponse: ...
-
+    @fields_of(GetNotificationWebhookInfoRequest)
     async def get_webhook_info(
         self, request: GetNotificationWebhookInfoRequest | None = None, /, **fields: Any
     ) -> GetNotificationWebhookInfoResponse:
-        """Returns the details of a webhook record."""
+        """Returns the details of a webhook record.
+
+        Takes :class:`GetNotificationWebhookInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_WEBHOOK_INFO, request, fields)
 
-    @overload
-    async def get_webhook_list(
-        self, request: GetNotificationWebhookListRequest, /
-    ) -> GetNotificationWebhookListResponse: ...
-
-    @overload
-    async def get_webhook_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        active: YesNo | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetNotificationWebhookListResponse: ...
-
+    @fields_of(GetNotificationWebhookListRequest)
     async def get_webhook_list(
         self, request: GetNotificationWebhookListRequest | None = None, /, **fields: Any
     ) -> GetNotificationWebhookListResponse:
-        """Returns the webhook records that match the search criteria."""
+        """Returns the webhook records that match the search criteria.
+
+        Takes :class:`GetNotificationWebhookListRequest` or its fields as keywords.
+        """
         return await self._call(GET_WEBHOOK_LIST, request, fields)
 
-    @overload
-    def iter_webhook_list(
-        self, request: GetNotificationWebhookListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[WebhookInfo]: ...
-
-    @overload
-    def iter_webhook_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        active: YesNo | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[WebhookInfo]: ...
-
+    @paged(GetNotificationWebhookListRequest, IterWebhookListKeywords)
     async def iter_webhook_list(
         self,
         request: GetNotificationWebhookListRequest | None = None,
@@ -816,111 +534,61 @@ class AsyncNotificationService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[WebhookInfo]:
-        """Every item of :meth:`get_webhook_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_webhook_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetNotificationWebhookListRequest` and `page_size`, or the keywords of
+        :class:`IterWebhookListKeywords`.
+        """
         async for item in self._pages(GET_WEBHOOK_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_webhook(
-        self, request: AddNotificationWebhookRequest, /
-    ) -> AddNotificationWebhookResponse: ...
-
-    @overload
-    async def add_webhook(
-        self,
-        request: None = None,
-        /,
-        *,
-        webhook_info: WebhookInfo,
-    ) -> AddNotificationWebhookResponse: ...
-
+    @fields_of(AddNotificationWebhookRequest)
     async def add_webhook(
         self, request: AddNotificationWebhookRequest | None = None, /, **fields: Any
     ) -> AddNotificationWebhookResponse:
-        """Creates a webhook record."""
+        """Creates a webhook record.
+
+        Takes :class:`AddNotificationWebhookRequest` or its fields as keywords.
+        """
         return await self._call(ADD_WEBHOOK, request, fields)
 
-    @overload
-    async def update_webhook(
-        self, request: UpdateNotificationWebhookRequest, /
-    ) -> UpdateNotificationWebhookResponse: ...
-
-    @overload
-    async def update_webhook(
-        self,
-        request: None = None,
-        /,
-        *,
-        webhook_info: WebhookInfo,
-    ) -> UpdateNotificationWebhookResponse: ...
-
+    @fields_of(UpdateNotificationWebhookRequest)
     async def update_webhook(
         self, request: UpdateNotificationWebhookRequest | None = None, /, **fields: Any
     ) -> UpdateNotificationWebhookResponse:
-        """Updates a webhook record."""
+        """Updates a webhook record.
+
+        Takes :class:`UpdateNotificationWebhookRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_WEBHOOK, request, fields)
 
-    @overload
-    async def delete_webhook(
-        self, request: DeleteNotificationWebhookRequest, /
-    ) -> DeleteNotificationWebhookResponse: ...
-
-    @overload
-    async def delete_webhook(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_webhook: int,
-    ) -> DeleteNotificationWebhookResponse: ...
-
+    @fields_of(DeleteNotificationWebhookRequest)
     async def delete_webhook(
         self, request: DeleteNotificationWebhookRequest | None = None, /, **fields: Any
     ) -> DeleteNotificationWebhookResponse:
-        """Deletes a webhook record."""
+        """Deletes a webhook record.
+
+        Takes :class:`DeleteNotificationWebhookRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_WEBHOOK, request, fields)
 
-    @overload
-    async def subscribe(
-        self, request: SubscribeNotificationRequest, /
-    ) -> SubscribeNotificationResponse: ...
-
-    @overload
-    async def subscribe(
-        self,
-        request: None = None,
-        /,
-        *,
-        event_types: list[str],
-        i_webhook: int,
-    ) -> SubscribeNotificationResponse: ...
-
+    @fields_of(SubscribeNotificationRequest)
     async def subscribe(
         self, request: SubscribeNotificationRequest | None = None, /, **fields: Any
     ) -> SubscribeNotificationResponse:
-        """Notification: subscribe."""
+        """Notification: subscribe.
+
+        Takes :class:`SubscribeNotificationRequest` or its fields as keywords.
+        """
         return await self._call(SUBSCRIBE, request, fields)
 
-    @overload
-    async def unsubscribe(
-        self, request: UnsubscribeNotificationRequest, /
-    ) -> UnsubscribeNotificationResponse: ...
-
-    @overload
-    async def unsubscribe(
-        self,
-        request: None = None,
-        /,
-        *,
-        event_types: list[str],
-        i_webhook: int,
-    ) -> UnsubscribeNotificationResponse: ...
-
+    @fields_of(UnsubscribeNotificationRequest)
     async def unsubscribe(
         self, request: UnsubscribeNotificationRequest | None = None, /, **fields: Any
     ) -> UnsubscribeNotificationResponse:
-        """Notification: unsubscribe."""
+        """Notification: unsubscribe.
+
+        Takes :class:`UnsubscribeNotificationRequest` or its fields as keywords.
+        """
         return await self._call(UNSUBSCRIBE, request, fields)
 
     async def get_event_type_list(
@@ -929,44 +597,17 @@ class AsyncNotificationService(AsyncServiceBase):
         """Returns the event type records that match the search criteria."""
         return await self._call(GET_EVENT_TYPE_LIST, request, {})
 
-    @overload
-    async def get_notification_rule_list(
-        self, request: GetNotificationRuleListRequest, /
-    ) -> GetNotificationRuleListResponse: ...
-
-    @overload
-    async def get_notification_rule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetNotificationRuleListResponse: ...
-
+    @fields_of(GetNotificationRuleListRequest)
     async def get_notification_rule_list(
         self, request: GetNotificationRuleListRequest | None = None, /, **fields: Any
     ) -> GetNotificationRuleListResponse:
-        """Returns the notification rule records that match the search criteria."""
+        """Returns the notification rule records that match the search criteria.
+
+        Takes :class:`GetNotificationRuleListRequest` or its fields as keywords.
+        """
         return await self._call(GET_NOTIFICATION_RULE_LIST, request, fields)
 
-    @overload
-    def iter_notification_rule_list(
-        self, request: GetNotificationRuleListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[NotificationRuleInfo]: ...
-
-    @overload
-    def iter_notification_rule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[NotificationRuleInfo]: ...
-
+    @paged(GetNotificationRuleListRequest, IterNotificationRuleListKeywords)
     async def iter_notification_rule_list(
         self,
         request: GetNotificationRuleListRequest | None = None,
@@ -975,110 +616,54 @@ class AsyncNotificationService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[NotificationRuleInfo]:
-        """Every item of :meth:`get_notification_rule_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_notification_rule_list` from `offset` on, fetched `page_size`
+        at a time; takes :class:`GetNotificationRuleListRequest` and `page_size`, or the
+        keywords of :class:`IterNotificationRuleListKeywords`.
+        """
         async for item in self._pages(GET_NOTIFICATION_RULE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_notification_rule(
-        self, request: AddNotificationRuleRequest, /
-    ) -> AddNotificationRuleResponse: ...
-
-    @overload
-    async def add_notification_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        notification_rule_info: NotificationRuleInfo,
-    ) -> AddNotificationRuleResponse: ...
-
+    @fields_of(AddNotificationRuleRequest)
     async def add_notification_rule(
         self, request: AddNotificationRuleRequest | None = None, /, **fields: Any
     ) -> AddNotificationRuleResponse:
-        """Creates a notification rule record."""
+        """Creates a notification rule record.
+
+        Takes :class:`AddNotificationRuleRequest` or its fields as keywords.
+        """
         return await self._call(ADD_NOTIFICATION_RULE, request, fields)
 
-    @overload
-    async def update_notification_rule(
-        self, request: UpdateNotificationRuleRequest, /
-    ) -> UpdateNotificationRuleResponse: ...
-
-    @overload
-    async def update_notification_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        notification_rule_info: NotificationRuleInfo,
-    ) -> UpdateNotificationRuleResponse: ...
-
+    @fields_of(UpdateNotificationRuleRequest)
     async def update_notification_rule(
         self, request: UpdateNotificationRuleRequest | None = None, /, **fields: Any
     ) -> UpdateNotificationRuleResponse:
-        """Updates a notification rule record."""
+        """Updates a notification rule record.
+
+        Takes :class:`UpdateNotificationRuleRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_NOTIFICATION_RULE, request, fields)
 
-    @overload
-    async def delete_notification_rule(
-        self, request: DeleteNotificationRuleRequest, /
-    ) -> DeleteNotificationRuleResponse: ...
-
-    @overload
-    async def delete_notification_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_notification_rule: int,
-    ) -> DeleteNotificationRuleResponse: ...
-
+    @fields_of(DeleteNotificationRuleRequest)
     async def delete_notification_rule(
         self, request: DeleteNotificationRuleRequest | None = None, /, **fields: Any
     ) -> DeleteNotificationRuleResponse:
-        """Deletes a notification rule record."""
+        """Deletes a notification rule record.
+
+        Takes :class:`DeleteNotificationRuleRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_NOTIFICATION_RULE, request, fields)
 
-    @overload
-    async def get_message_template_list(
-        self, request: GetNotificationMessageTemplateListRequest, /
-    ) -> GetNotificationMessageTemplateListResponse: ...
-
-    @overload
-    async def get_message_template_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_env: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetNotificationMessageTemplateListResponse: ...
-
+    @fields_of(GetNotificationMessageTemplateListRequest)
     async def get_message_template_list(
         self, request: GetNotificationMessageTemplateListRequest | None = None, /, **fields: Any
     ) -> GetNotificationMessageTemplateListResponse:
-        """Returns the message template records that match the search criteria."""
+        """Returns the message template records that match the search criteria.
+
+        Takes :class:`GetNotificationMessageTemplateListRequest` or its fields as keywords.
+        """
         return await self._call(GET_MESSAGE_TEMPLATE_LIST, request, fields)
 
-    @overload
-    def iter_message_template_list(
-        self, request: GetNotificationMessageTemplateListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[MessageTemplateInfo]: ...
-
-    @overload
-    def iter_message_template_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_env: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[MessageTemplateInfo]: ...
-
+    @paged(GetNotificationMessageTemplateListRequest, IterMessageTemplateListKeywords)
     async def iter_message_template_list(
         self,
         request: GetNotificationMessageTemplateListRequest | None = None,
@@ -1087,88 +672,49 @@ class AsyncNotificationService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[MessageTemplateInfo]:
-        """Every item of :meth:`get_message_template_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_message_template_list` from `offset` on, fetched `page_size` at
+        a time; takes :class:`GetNotificationMessageTemplateListRequest` and `page_size`, or the
+        keywords of :class:`IterMessageTemplateListKeywords`.
+        """
         async for item in self._pages(GET_MESSAGE_TEMPLATE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_message_template(
-        self, request: AddNotificationMessageTemplateRequest, /
-    ) -> AddNotificationMessageTemplateResponse: ...
-
-    @overload
-    async def add_message_template(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_env: int,
-        message_template_info: MessageTemplateInfo,
-    ) -> AddNotificationMessageTemplateResponse: ...
-
+    @fields_of(AddNotificationMessageTemplateRequest)
     async def add_message_template(
         self, request: AddNotificationMessageTemplateRequest | None = None, /, **fields: Any
     ) -> AddNotificationMessageTemplateResponse:
-        """Creates a message template record."""
+        """Creates a message template record.
+
+        Takes :class:`AddNotificationMessageTemplateRequest` or its fields as keywords.
+        """
         return await self._call(ADD_MESSAGE_TEMPLATE, request, fields)
 
-    @overload
-    async def update_message_template(
-        self, request: UpdateNotificationMessageTemplateRequest, /
-    ) -> UpdateNotificationMessageTemplateResponse: ...
-
-    @overload
-    async def update_message_template(
-        self,
-        request: None = None,
-        /,
-        *,
-        message_template_info: MessageTemplateInfo,
-    ) -> UpdateNotificationMessageTemplateResponse: ...
-
+    @fields_of(UpdateNotificationMessageTemplateRequest)
     async def update_message_template(
         self, request: UpdateNotificationMessageTemplateRequest | None = None, /, **fields: Any
     ) -> UpdateNotificationMessageTemplateResponse:
-        """Updates a message template record."""
+        """Updates a message template record.
+
+        Takes :class:`UpdateNotificationMessageTemplateRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_MESSAGE_TEMPLATE, request, fields)
 
-    @overload
-    async def delete_message_template(
-        self, request: DeleteNotificationMessageTemplateRequest, /
-    ) -> DeleteNotificationMessageTemplateResponse: ...
-
-    @overload
-    async def delete_message_template(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_message_template: int,
-    ) -> DeleteNotificationMessageTemplateResponse: ...
-
+    @fields_of(DeleteNotificationMessageTemplateRequest)
     async def delete_message_template(
         self, request: DeleteNotificationMessageTemplateRequest | None = None, /, **fields: Any
     ) -> DeleteNotificationMessageTemplateResponse:
-        """Deletes a message template record."""
+        """Deletes a message template record.
+
+        Takes :class:`DeleteNotificationMessageTemplateRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_MESSAGE_TEMPLATE, request, fields)
 
-    @overload
-    async def send_test_notification(
-        self, request: SendTestNotificationRequest, /
-    ) -> SendTestNotificationResponse: ...
-
-    @overload
-    async def send_test_notification(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_webhook: int,
-    ) -> SendTestNotificationResponse: ...
-
+    @fields_of(SendTestNotificationRequest)
     async def send_test_notification(
         self, request: SendTestNotificationRequest | None = None, /, **fields: Any
     ) -> SendTestNotificationResponse:
-        """Notification: send test notification."""
+        """Notification: send test notification.
+
+        Takes :class:`SendTestNotificationRequest` or its fields as keywords.
+        """
         return await self._call(SEND_TEST_NOTIFICATION, request, fields)

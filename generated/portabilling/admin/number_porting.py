@@ -9,11 +9,11 @@ Admin interface, mr105/admin/NumberPortingAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.common import PortingStatus
 from ..types.number_porting import (
     AddNumberPortingDocumentRequest,
@@ -126,71 +126,53 @@ GET_PORTING_STATUS_HISTORY = Operation(
 )
 
 
+class IterPortingRequestListKeywords(TypedDict, total=False):
+    """The keywords of `iter_porting_request_list`: `page_size` and the fields of
+    :class:`GetNumberPortingRequestListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    status: PortingStatus | None | UnsetType
+    i_account: int | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterPortingDocumentListKeywords(TypedDict, total=False):
+    """The keywords of `iter_porting_document_list`: `page_size` and the fields of
+    :class:`GetNumberPortingDocumentListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_porting_request: Required[int]
+    offset: int | None | UnsetType
+
+
 class NumberPortingService(ServiceBase):
     """Number portability (port-in) requests. PortaBilling mr105, Admin interface. Reconstruction
     in the published style, generated for testing.
     """
 
-    @overload
-    def get_porting_request_info(
-        self, request: GetNumberPortingRequestInfoRequest, /
-    ) -> GetNumberPortingRequestInfoResponse: ...
-
-    @overload
-    def get_porting_request_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_porting_request: int | None | UnsetType = UNSET,
-    ) -> GetNumberPortingRequestInfoResponse: ...
-
+    @fields_of(GetNumberPortingRequestInfoRequest)
     def get_porting_request_info(
         self, request: GetNumberPortingRequestInfoRequest | None = None, /, **fields: Any
     ) -> GetNumberPortingRequestInfoResponse:
-        """Returns the details of a porting request record."""
+        """Returns the details of a porting request record.
+
+        Takes :class:`GetNumberPortingRequestInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_PORTING_REQUEST_INFO, request, fields)
 
-    @overload
-    def get_porting_request_list(
-        self, request: GetNumberPortingRequestListRequest, /
-    ) -> GetNumberPortingRequestListResponse: ...
-
-    @overload
-    def get_porting_request_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        status: PortingStatus | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetNumberPortingRequestListResponse: ...
-
+    @fields_of(GetNumberPortingRequestListRequest)
     def get_porting_request_list(
         self, request: GetNumberPortingRequestListRequest | None = None, /, **fields: Any
     ) -> GetNumberPortingRequestListResponse:
-        """Returns the porting request records that match the search criteria."""
+        """Returns the porting request records that match the search criteria.
+
+        Takes :class:`GetNumberPortingRequestListRequest` or its fields as keywords.
+        """
         return self._call(GET_PORTING_REQUEST_LIST, request, fields)
 
-    @overload
-    def iter_porting_request_list(
-        self, request: GetNumberPortingRequestListRequest, /, *, page_size: int = 100
-    ) -> Iterator[PortingRequestInfo]: ...
-
-    @overload
-    def iter_porting_request_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        status: PortingStatus | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[PortingRequestInfo]: ...
-
+    @paged(GetNumberPortingRequestListRequest, IterPortingRequestListKeywords)
     def iter_porting_request_list(
         self,
         request: GetNumberPortingRequestListRequest | None = None,
@@ -199,149 +181,73 @@ class NumberPortingService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[PortingRequestInfo]:
-        """Every item of :meth:`get_porting_request_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_porting_request_list` from `offset` on, fetched `page_size` at
+        a time; takes :class:`GetNumberPortingRequestListRequest` and `page_size`, or the
+        keywords of :class:`IterPortingRequestListKeywords`.
+        """
         yield from self._pages(GET_PORTING_REQUEST_LIST, request, fields, page_size)
 
-    @overload
-    def add_porting_request(
-        self, request: AddNumberPortingRequestRequest, /
-    ) -> AddNumberPortingRequestResponse: ...
-
-    @overload
-    def add_porting_request(
-        self,
-        request: None = None,
-        /,
-        *,
-        porting_request_info: PortingRequestInfo,
-    ) -> AddNumberPortingRequestResponse: ...
-
+    @fields_of(AddNumberPortingRequestRequest)
     def add_porting_request(
         self, request: AddNumberPortingRequestRequest | None = None, /, **fields: Any
     ) -> AddNumberPortingRequestResponse:
-        """Creates a porting request record."""
+        """Creates a porting request record.
+
+        Takes :class:`AddNumberPortingRequestRequest` or its fields as keywords.
+        """
         return self._call(ADD_PORTING_REQUEST, request, fields)
 
-    @overload
-    def update_porting_request(
-        self, request: UpdateNumberPortingRequestRequest, /
-    ) -> UpdateNumberPortingRequestResponse: ...
-
-    @overload
-    def update_porting_request(
-        self,
-        request: None = None,
-        /,
-        *,
-        porting_request_info: PortingRequestInfo,
-    ) -> UpdateNumberPortingRequestResponse: ...
-
+    @fields_of(UpdateNumberPortingRequestRequest)
     def update_porting_request(
         self, request: UpdateNumberPortingRequestRequest | None = None, /, **fields: Any
     ) -> UpdateNumberPortingRequestResponse:
-        """Updates a porting request record."""
+        """Updates a porting request record.
+
+        Takes :class:`UpdateNumberPortingRequestRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_PORTING_REQUEST, request, fields)
 
-    @overload
-    def delete_porting_request(
-        self, request: DeleteNumberPortingRequestRequest, /
-    ) -> DeleteNumberPortingRequestResponse: ...
-
-    @overload
-    def delete_porting_request(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_porting_request: int,
-    ) -> DeleteNumberPortingRequestResponse: ...
-
+    @fields_of(DeleteNumberPortingRequestRequest)
     def delete_porting_request(
         self, request: DeleteNumberPortingRequestRequest | None = None, /, **fields: Any
     ) -> DeleteNumberPortingRequestResponse:
-        """Deletes a porting request record."""
+        """Deletes a porting request record.
+
+        Takes :class:`DeleteNumberPortingRequestRequest` or its fields as keywords.
+        """
         return self._call(DELETE_PORTING_REQUEST, request, fields)
 
-    @overload
-    def submit_porting_request(
-        self, request: SubmitNumberPortingRequestRequest, /
-    ) -> SubmitNumberPortingRequestResponse: ...
-
-    @overload
-    def submit_porting_request(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_porting_request: int,
-    ) -> SubmitNumberPortingRequestResponse: ...
-
+    @fields_of(SubmitNumberPortingRequestRequest)
     def submit_porting_request(
         self, request: SubmitNumberPortingRequestRequest | None = None, /, **fields: Any
     ) -> SubmitNumberPortingRequestResponse:
-        """NumberPorting: submit porting request."""
+        """NumberPorting: submit porting request.
+
+        Takes :class:`SubmitNumberPortingRequestRequest` or its fields as keywords.
+        """
         return self._call(SUBMIT_PORTING_REQUEST, request, fields)
 
-    @overload
-    def cancel_porting_request(
-        self, request: CancelNumberPortingRequestRequest, /
-    ) -> CancelNumberPortingRequestResponse: ...
-
-    @overload
-    def cancel_porting_request(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_porting_request: int,
-        reason: str | None | UnsetType = UNSET,
-    ) -> CancelNumberPortingRequestResponse: ...
-
+    @fields_of(CancelNumberPortingRequestRequest)
     def cancel_porting_request(
         self, request: CancelNumberPortingRequestRequest | None = None, /, **fields: Any
     ) -> CancelNumberPortingRequestResponse:
-        """NumberPorting: cancel porting request."""
+        """NumberPorting: cancel porting request.
+
+        Takes :class:`CancelNumberPortingRequestRequest` or its fields as keywords.
+        """
         return self._call(CANCEL_PORTING_REQUEST, request, fields)
 
-    @overload
-    def get_porting_document_list(
-        self, request: GetNumberPortingDocumentListRequest, /
-    ) -> GetNumberPortingDocumentListResponse: ...
-
-    @overload
-    def get_porting_document_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_porting_request: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetNumberPortingDocumentListResponse: ...
-
+    @fields_of(GetNumberPortingDocumentListRequest)
     def get_porting_document_list(
         self, request: GetNumberPortingDocumentListRequest | None = None, /, **fields: Any
     ) -> GetNumberPortingDocumentListResponse:
-        """Returns the porting document records that match the search criteria."""
+        """Returns the porting document records that match the search criteria.
+
+        Takes :class:`GetNumberPortingDocumentListRequest` or its fields as keywords.
+        """
         return self._call(GET_PORTING_DOCUMENT_LIST, request, fields)
 
-    @overload
-    def iter_porting_document_list(
-        self, request: GetNumberPortingDocumentListRequest, /, *, page_size: int = 100
-    ) -> Iterator[PortingDocumentInfo]: ...
-
-    @overload
-    def iter_porting_document_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_porting_request: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[PortingDocumentInfo]: ...
-
+    @paged(GetNumberPortingDocumentListRequest, IterPortingDocumentListKeywords)
     def iter_porting_document_list(
         self,
         request: GetNumberPortingDocumentListRequest | None = None,
@@ -350,89 +256,50 @@ class NumberPortingService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[PortingDocumentInfo]:
-        """Every item of :meth:`get_porting_document_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_porting_document_list` from `offset` on, fetched `page_size` at
+        a time; takes :class:`GetNumberPortingDocumentListRequest` and `page_size`, or the
+        keywords of :class:`IterPortingDocumentListKeywords`.
+        """
         yield from self._pages(GET_PORTING_DOCUMENT_LIST, request, fields, page_size)
 
-    @overload
-    def add_porting_document(
-        self, request: AddNumberPortingDocumentRequest, /
-    ) -> AddNumberPortingDocumentResponse: ...
-
-    @overload
-    def add_porting_document(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_porting_request: int,
-        porting_document_info: PortingDocumentInfo,
-    ) -> AddNumberPortingDocumentResponse: ...
-
+    @fields_of(AddNumberPortingDocumentRequest)
     def add_porting_document(
         self, request: AddNumberPortingDocumentRequest | None = None, /, **fields: Any
     ) -> AddNumberPortingDocumentResponse:
-        """Creates a porting document record."""
+        """Creates a porting document record.
+
+        Takes :class:`AddNumberPortingDocumentRequest` or its fields as keywords.
+        """
         return self._call(ADD_PORTING_DOCUMENT, request, fields)
 
-    @overload
-    def update_porting_document(
-        self, request: UpdateNumberPortingDocumentRequest, /
-    ) -> UpdateNumberPortingDocumentResponse: ...
-
-    @overload
-    def update_porting_document(
-        self,
-        request: None = None,
-        /,
-        *,
-        porting_document_info: PortingDocumentInfo,
-    ) -> UpdateNumberPortingDocumentResponse: ...
-
+    @fields_of(UpdateNumberPortingDocumentRequest)
     def update_porting_document(
         self, request: UpdateNumberPortingDocumentRequest | None = None, /, **fields: Any
     ) -> UpdateNumberPortingDocumentResponse:
-        """Updates a porting document record."""
+        """Updates a porting document record.
+
+        Takes :class:`UpdateNumberPortingDocumentRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_PORTING_DOCUMENT, request, fields)
 
-    @overload
-    def delete_porting_document(
-        self, request: DeleteNumberPortingDocumentRequest, /
-    ) -> DeleteNumberPortingDocumentResponse: ...
-
-    @overload
-    def delete_porting_document(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_porting_document: int,
-    ) -> DeleteNumberPortingDocumentResponse: ...
-
+    @fields_of(DeleteNumberPortingDocumentRequest)
     def delete_porting_document(
         self, request: DeleteNumberPortingDocumentRequest | None = None, /, **fields: Any
     ) -> DeleteNumberPortingDocumentResponse:
-        """Deletes a porting document record."""
+        """Deletes a porting document record.
+
+        Takes :class:`DeleteNumberPortingDocumentRequest` or its fields as keywords.
+        """
         return self._call(DELETE_PORTING_DOCUMENT, request, fields)
 
-    @overload
-    def get_porting_status_history(
-        self, request: GetNumberPortingStatusHistoryRequest, /
-    ) -> GetNumberPortingStatusHistoryResponse: ...
-
-    @overload
-    def get_porting_status_history(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_porting_request: int,
-    ) -> GetNumberPortingStatusHistoryResponse: ...
-
+    @fields_of(GetNumberPortingStatusHistoryRequest)
     def get_porting_status_history(
         self, request: GetNumberPortingStatusHistoryRequest | None = None, /, **fields: Any
     ) -> GetNumberPortingStatusHistoryResponse:
-        """NumberPorting: get porting status history."""
+        """NumberPorting: get porting status history.
+
+        Takes :class:`GetNumberPortingStatusHistoryRequest` or its fields as keywords.
+        """
         return self._call(GET_PORTING_STATUS_HISTORY, request, fields)
 
 
@@ -443,66 +310,27 @@ class AsyncNumberPortingService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_porting_request_info(
-        self, request: GetNumberPortingRequestInfoRequest, /
-    ) -> GetNumberPortingRequestInfoResponse: ...
-
-    @overload
-    async def get_porting_request_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_porting_request: int | None | UnsetType = UNSET,
-    ) -> GetNumberPortingRequestInfoResponse: ...
-
+    @fields_of(GetNumberPortingRequestInfoRequest)
     async def get_porting_request_info(
         self, request: GetNumberPortingRequestInfoRequest | None = None, /, **fields: Any
     ) -> GetNumberPortingRequestInfoResponse:
-        """Returns the details of a porting request record."""
+        """Returns the details of a porting request record.
+
+        Takes :class:`GetNumberPortingRequestInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_PORTING_REQUEST_INFO, request, fields)
 
-    @overload
-    async def get_porting_request_list(
-        self, request: GetNumberPortingRequestListRequest, /
-    ) -> GetNumberPortingRequestListResponse: ...
-
-    @overload
-    async def get_porting_request_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        status: PortingStatus | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetNumberPortingRequestListResponse: ...
-
+    @fields_of(GetNumberPortingRequestListRequest)
     async def get_porting_request_list(
         self, request: GetNumberPortingRequestListRequest | None = None, /, **fields: Any
     ) -> GetNumberPortingRequestListResponse:
-        """Returns the porting request records that match the search criteria."""
+        """Returns the porting request records that match the search criteria.
+
+        Takes :class:`GetNumberPortingRequestListRequest` or its fields as keywords.
+        """
         return await self._call(GET_PORTING_REQUEST_LIST, request, fields)
 
-    @overload
-    def iter_porting_request_list(
-        self, request: GetNumberPortingRequestListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[PortingRequestInfo]: ...
-
-    @overload
-    def iter_porting_request_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        status: PortingStatus | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[PortingRequestInfo]: ...
-
+    @paged(GetNumberPortingRequestListRequest, IterPortingRequestListKeywords)
     async def iter_porting_request_list(
         self,
         request: GetNumberPortingRequestListRequest | None = None,
@@ -511,150 +339,74 @@ class AsyncNumberPortingService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[PortingRequestInfo]:
-        """Every item of :meth:`get_porting_request_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_porting_request_list` from `offset` on, fetched `page_size` at
+        a time; takes :class:`GetNumberPortingRequestListRequest` and `page_size`, or the
+        keywords of :class:`IterPortingRequestListKeywords`.
+        """
         async for item in self._pages(GET_PORTING_REQUEST_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_porting_request(
-        self, request: AddNumberPortingRequestRequest, /
-    ) -> AddNumberPortingRequestResponse: ...
-
-    @overload
-    async def add_porting_request(
-        self,
-        request: None = None,
-        /,
-        *,
-        porting_request_info: PortingRequestInfo,
-    ) -> AddNumberPortingRequestResponse: ...
-
+    @fields_of(AddNumberPortingRequestRequest)
     async def add_porting_request(
         self, request: AddNumberPortingRequestRequest | None = None, /, **fields: Any
     ) -> AddNumberPortingRequestResponse:
-        """Creates a porting request record."""
+        """Creates a porting request record.
+
+        Takes :class:`AddNumberPortingRequestRequest` or its fields as keywords.
+        """
         return await self._call(ADD_PORTING_REQUEST, request, fields)
 
-    @overload
-    async def update_porting_request(
-        self, request: UpdateNumberPortingRequestRequest, /
-    ) -> UpdateNumberPortingRequestResponse: ...
-
-    @overload
-    async def update_porting_request(
-        self,
-        request: None = None,
-        /,
-        *,
-        porting_request_info: PortingRequestInfo,
-    ) -> UpdateNumberPortingRequestResponse: ...
-
+    @fields_of(UpdateNumberPortingRequestRequest)
     async def update_porting_request(
         self, request: UpdateNumberPortingRequestRequest | None = None, /, **fields: Any
     ) -> UpdateNumberPortingRequestResponse:
-        """Updates a porting request record."""
+        """Updates a porting request record.
+
+        Takes :class:`UpdateNumberPortingRequestRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_PORTING_REQUEST, request, fields)
 
-    @overload
-    async def delete_porting_request(
-        self, request: DeleteNumberPortingRequestRequest, /
-    ) -> DeleteNumberPortingRequestResponse: ...
-
-    @overload
-    async def delete_porting_request(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_porting_request: int,
-    ) -> DeleteNumberPortingRequestResponse: ...
-
+    @fields_of(DeleteNumberPortingRequestRequest)
     async def delete_porting_request(
         self, request: DeleteNumberPortingRequestRequest | None = None, /, **fields: Any
     ) -> DeleteNumberPortingRequestResponse:
-        """Deletes a porting request record."""
+        """Deletes a porting request record.
+
+        Takes :class:`DeleteNumberPortingRequestRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_PORTING_REQUEST, request, fields)
 
-    @overload
-    async def submit_porting_request(
-        self, request: SubmitNumberPortingRequestRequest, /
-    ) -> SubmitNumberPortingRequestResponse: ...
-
-    @overload
-    async def submit_porting_request(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_porting_request: int,
-    ) -> SubmitNumberPortingRequestResponse: ...
-
+    @fields_of(SubmitNumberPortingRequestRequest)
     async def submit_porting_request(
         self, request: SubmitNumberPortingRequestRequest | None = None, /, **fields: Any
     ) -> SubmitNumberPortingRequestResponse:
-        """NumberPorting: submit porting request."""
+        """NumberPorting: submit porting request.
+
+        Takes :class:`SubmitNumberPortingRequestRequest` or its fields as keywords.
+        """
         return await self._call(SUBMIT_PORTING_REQUEST, request, fields)
 
-    @overload
-    async def cancel_porting_request(
-        self, request: CancelNumberPortingRequestRequest, /
-    ) -> CancelNumberPortingRequestResponse: ...
-
-    @overload
-    async def cancel_porting_request(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_porting_request: int,
-        reason: str | None | UnsetType = UNSET,
-    ) -> CancelNumberPortingRequestResponse: ...
-
+    @fields_of(CancelNumberPortingRequestRequest)
     async def cancel_porting_request(
         self, request: CancelNumberPortingRequestRequest | None = None, /, **fields: Any
     ) -> CancelNumberPortingRequestResponse:
-        """NumberPorting: cancel porting request."""
+        """NumberPorting: cancel porting request.
+
+        Takes :class:`CancelNumberPortingRequestRequest` or its fields as keywords.
+        """
         return await self._call(CANCEL_PORTING_REQUEST, request, fields)
 
-    @overload
-    async def get_porting_document_list(
-        self, request: GetNumberPortingDocumentListRequest, /
-    ) -> GetNumberPortingDocumentListResponse: ...
-
-    @overload
-    async def get_porting_document_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_porting_request: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetNumberPortingDocumentListResponse: ...
-
+    @fields_of(GetNumberPortingDocumentListRequest)
     async def get_porting_document_list(
         self, request: GetNumberPortingDocumentListRequest | None = None, /, **fields: Any
     ) -> GetNumberPortingDocumentListResponse:
-        """Returns the porting document records that match the search criteria."""
+        """Returns the porting document records that match the search criteria.
+
+        Takes :class:`GetNumberPortingDocumentListRequest` or its fields as keywords.
+        """
         return await self._call(GET_PORTING_DOCUMENT_LIST, request, fields)
 
-    @overload
-    def iter_porting_document_list(
-        self, request: GetNumberPortingDocumentListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[PortingDocumentInfo]: ...
-
-    @overload
-    def iter_porting_document_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_porting_request: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[PortingDocumentInfo]: ...
-
+    @paged(GetNumberPortingDocumentListRequest, IterPortingDocumentListKeywords)
     async def iter_porting_document_list(
         self,
         request: GetNumberPortingDocumentListRequest | None = None,
@@ -663,88 +415,49 @@ class AsyncNumberPortingService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[PortingDocumentInfo]:
-        """Every item of :meth:`get_porting_document_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_porting_document_list` from `offset` on, fetched `page_size` at
+        a time; takes :class:`GetNumberPortingDocumentListRequest` and `page_size`, or the
+        keywords of :class:`IterPortingDocumentListKeywords`.
+        """
         async for item in self._pages(GET_PORTING_DOCUMENT_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_porting_document(
-        self, request: AddNumberPortingDocumentRequest, /
-    ) -> AddNumberPortingDocumentResponse: ...
-
-    @overload
-    async def add_porting_document(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_porting_request: int,
-        porting_document_info: PortingDocumentInfo,
-    ) -> AddNumberPortingDocumentResponse: ...
-
+    @fields_of(AddNumberPortingDocumentRequest)
     async def add_porting_document(
         self, request: AddNumberPortingDocumentRequest | None = None, /, **fields: Any
     ) -> AddNumberPortingDocumentResponse:
-        """Creates a porting document record."""
+        """Creates a porting document record.
+
+        Takes :class:`AddNumberPortingDocumentRequest` or its fields as keywords.
+        """
         return await self._call(ADD_PORTING_DOCUMENT, request, fields)
 
-    @overload
-    async def update_porting_document(
-        self, request: UpdateNumberPortingDocumentRequest, /
-    ) -> UpdateNumberPortingDocumentResponse: ...
-
-    @overload
-    async def update_porting_document(
-        self,
-        request: None = None,
-        /,
-        *,
-        porting_document_info: PortingDocumentInfo,
-    ) -> UpdateNumberPortingDocumentResponse: ...
-
+    @fields_of(UpdateNumberPortingDocumentRequest)
     async def update_porting_document(
         self, request: UpdateNumberPortingDocumentRequest | None = None, /, **fields: Any
     ) -> UpdateNumberPortingDocumentResponse:
-        """Updates a porting document record."""
+        """Updates a porting document record.
+
+        Takes :class:`UpdateNumberPortingDocumentRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_PORTING_DOCUMENT, request, fields)
 
-    @overload
-    async def delete_porting_document(
-        self, request: DeleteNumberPortingDocumentRequest, /
-    ) -> DeleteNumberPortingDocumentResponse: ...
-
-    @overload
-    async def delete_porting_document(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_porting_document: int,
-    ) -> DeleteNumberPortingDocumentResponse: ...
-
+    @fields_of(DeleteNumberPortingDocumentRequest)
     async def delete_porting_document(
         self, request: DeleteNumberPortingDocumentRequest | None = None, /, **fields: Any
     ) -> DeleteNumberPortingDocumentResponse:
-        """Deletes a porting document record."""
+        """Deletes a porting document record.
+
+        Takes :class:`DeleteNumberPortingDocumentRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_PORTING_DOCUMENT, request, fields)
 
-    @overload
-    async def get_porting_status_history(
-        self, request: GetNumberPortingStatusHistoryRequest, /
-    ) -> GetNumberPortingStatusHistoryResponse: ...
-
-    @overload
-    async def get_porting_status_history(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_porting_request: int,
-    ) -> GetNumberPortingStatusHistoryResponse: ...
-
+    @fields_of(GetNumberPortingStatusHistoryRequest)
     async def get_porting_status_history(
         self, request: GetNumberPortingStatusHistoryRequest | None = None, /, **fields: Any
     ) -> GetNumberPortingStatusHistoryResponse:
-        """NumberPorting: get porting status history."""
+        """NumberPorting: get porting status history.
+
+        Takes :class:`GetNumberPortingStatusHistoryRequest` or its fields as keywords.
+        """
         return await self._call(GET_PORTING_STATUS_HISTORY, request, fields)

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
-from decimal import Decimal
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.payment import (
     AddAutoPaymentRuleRequest,
     AddAutoPaymentRuleResponse,
@@ -59,7 +58,6 @@ from ..types.payment import (
     MakePaymentRequest,
     MakePaymentResponse,
     PaymentInfo,
-    PaymentMethodInfo,
     PaymentPlanInfo,
     PaymentSystemInfo,
     RefundInfo,
@@ -192,53 +190,86 @@ VERIFY_PAYMENT_METHOD = Operation(
 )
 
 
+class IterPaymentListKeywords(TypedDict, total=False):
+    """The keywords of `iter_payment_list`: `page_size` and the fields of
+    :class:`GetPaymentListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: int | None | UnsetType
+    i_account: int | None | UnsetType
+    from_date: datetime | None | UnsetType
+    to_date: datetime | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterRefundListKeywords(TypedDict, total=False):
+    """The keywords of `iter_refund_list`: `page_size` and the fields of
+    :class:`GetPaymentRefundListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: int | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterPaymentTransactionListKeywords(TypedDict, total=False):
+    """The keywords of `iter_payment_transaction_list`: `page_size` and the fields of
+    :class:`GetPaymentTransactionListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: int | None | UnsetType
+    status: str | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterPaymentSystemListKeywords(TypedDict, total=False):
+    """The keywords of `iter_payment_system_list`: `page_size` and the fields of
+    :class:`GetPaymentSystemListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_env: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterAutoPaymentRuleListKeywords(TypedDict, total=False):
+    """The keywords of `iter_auto_payment_rule_list`: `page_size` and the fields of
+    :class:`GetAutoPaymentRuleListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterPaymentPlanListKeywords(TypedDict, total=False):
+    """The keywords of `iter_payment_plan_list`: `page_size` and the fields of
+    :class:`GetPaymentPlanListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: Required[int]
+    offset: int | None | UnsetType
+
+
 class PaymentService(ServiceBase):
     """Payments, refunds and stored payment methods. PortaBilling mr105, Admin interface.
     Reconstruction in the published style, generated for testing.
     """
 
-    @overload
-    def get_payment_list(self, request: GetPaymentListRequest, /) -> GetPaymentListResponse: ...
-
-    @overload
-    def get_payment_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetPaymentListResponse: ...
-
+    @fields_of(GetPaymentListRequest)
     def get_payment_list(
         self, request: GetPaymentListRequest | None = None, /, **fields: Any
     ) -> GetPaymentListResponse:
-        """Returns the payment records that match the search criteria."""
+        """Returns the payment records that match the search criteria.
+
+        Takes :class:`GetPaymentListRequest` or its fields as keywords.
+        """
         return self._call(GET_PAYMENT_LIST, request, fields)
 
-    @overload
-    def iter_payment_list(
-        self, request: GetPaymentListRequest, /, *, page_size: int = 100
-    ) -> Iterator[PaymentInfo]: ...
-
-    @overload
-    def iter_payment_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[PaymentInfo]: ...
-
+    @paged(GetPaymentListRequest, IterPaymentListKeywords)
     def iter_payment_list(
         self,
         request: GetPaymentListRequest | None = None,
@@ -247,109 +278,53 @@ class PaymentService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[PaymentInfo]:
-        """Every item of :meth:`get_payment_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_payment_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetPaymentListRequest` and `page_size`, or the keywords of
+        :class:`IterPaymentListKeywords`.
+        """
         yield from self._pages(GET_PAYMENT_LIST, request, fields, page_size)
 
-    @overload
-    def get_payment_info(self, request: GetPaymentInfoRequest, /) -> GetPaymentInfoResponse: ...
-
-    @overload
-    def get_payment_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_payment_transaction: int,
-    ) -> GetPaymentInfoResponse: ...
-
+    @fields_of(GetPaymentInfoRequest)
     def get_payment_info(
         self, request: GetPaymentInfoRequest | None = None, /, **fields: Any
     ) -> GetPaymentInfoResponse:
-        """Returns the details of a payment record."""
+        """Returns the details of a payment record.
+
+        Takes :class:`GetPaymentInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_PAYMENT_INFO, request, fields)
 
-    @overload
-    def make_payment(self, request: MakePaymentRequest, /) -> MakePaymentResponse: ...
-
-    @overload
-    def make_payment(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-        amount: float,
-        iso_4217: str | None | UnsetType = UNSET,
-        i_payment_method: int | None | UnsetType = UNSET,
-        visible_comment: str | None | UnsetType = UNSET,
-    ) -> MakePaymentResponse: ...
-
+    @fields_of(MakePaymentRequest)
     def make_payment(
         self, request: MakePaymentRequest | None = None, /, **fields: Any
     ) -> MakePaymentResponse:
-        """Payment: make payment."""
+        """Payment: make payment.
+
+        Takes :class:`MakePaymentRequest` or its fields as keywords.
+        """
         return self._call(MAKE_PAYMENT, request, fields)
 
-    @overload
-    def refund_payment(self, request: RefundPaymentRequest, /) -> RefundPaymentResponse: ...
-
-    @overload
-    def refund_payment(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_payment_transaction: int,
-        amount: float | None | UnsetType = UNSET,
-        reason: str | None | UnsetType = UNSET,
-    ) -> RefundPaymentResponse: ...
-
+    @fields_of(RefundPaymentRequest)
     def refund_payment(
         self, request: RefundPaymentRequest | None = None, /, **fields: Any
     ) -> RefundPaymentResponse:
-        """Payment: refund payment."""
+        """Payment: refund payment.
+
+        Takes :class:`RefundPaymentRequest` or its fields as keywords.
+        """
         return self._call(REFUND_PAYMENT, request, fields)
 
-    @overload
-    def get_refund_list(
-        self, request: GetPaymentRefundListRequest, /
-    ) -> GetPaymentRefundListResponse: ...
-
-    @overload
-    def get_refund_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetPaymentRefundListResponse: ...
-
+    @fields_of(GetPaymentRefundListRequest)
     def get_refund_list(
         self, request: GetPaymentRefundListRequest | None = None, /, **fields: Any
     ) -> GetPaymentRefundListResponse:
-        """Returns the refund records that match the search criteria."""
+        """Returns the refund records that match the search criteria.
+
+        Takes :class:`GetPaymentRefundListRequest` or its fields as keywords.
+        """
         return self._call(GET_REFUND_LIST, request, fields)
 
-    @overload
-    def iter_refund_list(
-        self, request: GetPaymentRefundListRequest, /, *, page_size: int = 100
-    ) -> Iterator[RefundInfo]: ...
-
-    @overload
-    def iter_refund_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[RefundInfo]: ...
-
+    @paged(GetPaymentRefundListRequest, IterRefundListKeywords)
     def iter_refund_list(
         self,
         request: GetPaymentRefundListRequest | None = None,
@@ -358,72 +333,40 @@ class PaymentService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[RefundInfo]:
-        """Every item of :meth:`get_refund_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_refund_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetPaymentRefundListRequest` and `page_size`, or the keywords of
+        :class:`IterRefundListKeywords`.
+        """
         yield from self._pages(GET_REFUND_LIST, request, fields, page_size)
 
-    @overload
-    def get_payment_method_info(
-        self, request: GetPaymentMethodInfoRequest, /
-    ) -> GetPaymentMethodInfoResponse: ...
-
-    @overload
-    def get_payment_method_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-    ) -> GetPaymentMethodInfoResponse: ...
-
+    @fields_of(GetPaymentMethodInfoRequest)
     def get_payment_method_info(
         self, request: GetPaymentMethodInfoRequest | None = None, /, **fields: Any
     ) -> GetPaymentMethodInfoResponse:
-        """Returns the details of a payment method record."""
+        """Returns the details of a payment method record.
+
+        Takes :class:`GetPaymentMethodInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_PAYMENT_METHOD_INFO, request, fields)
 
-    @overload
-    def update_payment_method(
-        self, request: UpdatePaymentMethodRequest, /
-    ) -> UpdatePaymentMethodResponse: ...
-
-    @overload
-    def update_payment_method(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-        payment_method_info: PaymentMethodInfo,
-    ) -> UpdatePaymentMethodResponse: ...
-
+    @fields_of(UpdatePaymentMethodRequest)
     def update_payment_method(
         self, request: UpdatePaymentMethodRequest | None = None, /, **fields: Any
     ) -> UpdatePaymentMethodResponse:
-        """Updates a payment method record."""
+        """Updates a payment method record.
+
+        Takes :class:`UpdatePaymentMethodRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_PAYMENT_METHOD, request, fields)
 
-    @overload
-    def delete_payment_method(
-        self, request: DeletePaymentMethodRequest, /
-    ) -> DeletePaymentMethodResponse: ...
-
-    @overload
-    def delete_payment_method(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-    ) -> DeletePaymentMethodResponse: ...
-
+    @fields_of(DeletePaymentMethodRequest)
     def delete_payment_method(
         self, request: DeletePaymentMethodRequest | None = None, /, **fields: Any
     ) -> DeletePaymentMethodResponse:
-        """Deletes a payment method record."""
+        """Deletes a payment method record.
+
+        Takes :class:`DeletePaymentMethodRequest` or its fields as keywords.
+        """
         return self._call(DELETE_PAYMENT_METHOD, request, fields)
 
     def get_payment_method_list(
@@ -432,46 +375,17 @@ class PaymentService(ServiceBase):
         """Payment methods supported by the system."""
         return self._call(GET_PAYMENT_METHOD_LIST, request, {})
 
-    @overload
-    def get_payment_transaction_list(
-        self, request: GetPaymentTransactionListRequest, /
-    ) -> GetPaymentTransactionListResponse: ...
-
-    @overload
-    def get_payment_transaction_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        status: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetPaymentTransactionListResponse: ...
-
+    @fields_of(GetPaymentTransactionListRequest)
     def get_payment_transaction_list(
         self, request: GetPaymentTransactionListRequest | None = None, /, **fields: Any
     ) -> GetPaymentTransactionListResponse:
-        """Returns the payment transaction records that match the search criteria."""
+        """Returns the payment transaction records that match the search criteria.
+
+        Takes :class:`GetPaymentTransactionListRequest` or its fields as keywords.
+        """
         return self._call(GET_PAYMENT_TRANSACTION_LIST, request, fields)
 
-    @overload
-    def iter_payment_transaction_list(
-        self, request: GetPaymentTransactionListRequest, /, *, page_size: int = 100
-    ) -> Iterator[PaymentInfo]: ...
-
-    @overload
-    def iter_payment_transaction_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        status: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[PaymentInfo]: ...
-
+    @paged(GetPaymentTransactionListRequest, IterPaymentTransactionListKeywords)
     def iter_payment_transaction_list(
         self,
         request: GetPaymentTransactionListRequest | None = None,
@@ -480,87 +394,43 @@ class PaymentService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[PaymentInfo]:
-        """Every item of :meth:`get_payment_transaction_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_payment_transaction_list` from `offset` on, fetched `page_size`
+        at a time; takes :class:`GetPaymentTransactionListRequest` and `page_size`, or the
+        keywords of :class:`IterPaymentTransactionListKeywords`.
+        """
         yield from self._pages(GET_PAYMENT_TRANSACTION_LIST, request, fields, page_size)
 
-    @overload
-    def capture_payment(self, request: CapturePaymentRequest, /) -> CapturePaymentResponse: ...
-
-    @overload
-    def capture_payment(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_payment_transaction: int,
-        amount: float | None | UnsetType = UNSET,
-    ) -> CapturePaymentResponse: ...
-
+    @fields_of(CapturePaymentRequest)
     def capture_payment(
         self, request: CapturePaymentRequest | None = None, /, **fields: Any
     ) -> CapturePaymentResponse:
-        """Payment: capture payment."""
+        """Payment: capture payment.
+
+        Takes :class:`CapturePaymentRequest` or its fields as keywords.
+        """
         return self._call(CAPTURE_PAYMENT, request, fields)
 
-    @overload
-    def allocate_payment(self, request: AllocatePaymentRequest, /) -> AllocatePaymentResponse: ...
-
-    @overload
-    def allocate_payment(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_payment_transaction: int,
-        i_invoice: int,
-        amount: Decimal | None | UnsetType = UNSET,
-    ) -> AllocatePaymentResponse: ...
-
+    @fields_of(AllocatePaymentRequest)
     def allocate_payment(
         self, request: AllocatePaymentRequest | None = None, /, **fields: Any
     ) -> AllocatePaymentResponse:
-        """Payment: allocate payment."""
+        """Payment: allocate payment.
+
+        Takes :class:`AllocatePaymentRequest` or its fields as keywords.
+        """
         return self._call(ALLOCATE_PAYMENT, request, fields)
 
-    @overload
-    def get_payment_system_list(
-        self, request: GetPaymentSystemListRequest, /
-    ) -> GetPaymentSystemListResponse: ...
-
-    @overload
-    def get_payment_system_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_env: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetPaymentSystemListResponse: ...
-
+    @fields_of(GetPaymentSystemListRequest)
     def get_payment_system_list(
         self, request: GetPaymentSystemListRequest | None = None, /, **fields: Any
     ) -> GetPaymentSystemListResponse:
-        """Returns the payment system records that match the search criteria."""
+        """Returns the payment system records that match the search criteria.
+
+        Takes :class:`GetPaymentSystemListRequest` or its fields as keywords.
+        """
         return self._call(GET_PAYMENT_SYSTEM_LIST, request, fields)
 
-    @overload
-    def iter_payment_system_list(
-        self, request: GetPaymentSystemListRequest, /, *, page_size: int = 100
-    ) -> Iterator[PaymentSystemInfo]: ...
-
-    @overload
-    def iter_payment_system_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_env: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[PaymentSystemInfo]: ...
-
+    @paged(GetPaymentSystemListRequest, IterPaymentSystemListKeywords)
     def iter_payment_system_list(
         self,
         request: GetPaymentSystemListRequest | None = None,
@@ -570,108 +440,52 @@ class PaymentService(ServiceBase):
         **fields: Any,
     ) -> Iterator[PaymentSystemInfo]:
         """Every item of :meth:`get_payment_system_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetPaymentSystemListRequest` and `page_size`, or the keywords of
+        :class:`IterPaymentSystemListKeywords`.
+        """
         yield from self._pages(GET_PAYMENT_SYSTEM_LIST, request, fields, page_size)
 
-    @overload
-    def add_payment_system(
-        self, request: AddPaymentSystemRequest, /
-    ) -> AddPaymentSystemResponse: ...
-
-    @overload
-    def add_payment_system(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_env: int,
-        payment_system_info: PaymentSystemInfo,
-    ) -> AddPaymentSystemResponse: ...
-
+    @fields_of(AddPaymentSystemRequest)
     def add_payment_system(
         self, request: AddPaymentSystemRequest | None = None, /, **fields: Any
     ) -> AddPaymentSystemResponse:
-        """Creates a payment system record."""
+        """Creates a payment system record.
+
+        Takes :class:`AddPaymentSystemRequest` or its fields as keywords.
+        """
         return self._call(ADD_PAYMENT_SYSTEM, request, fields)
 
-    @overload
-    def update_payment_system(
-        self, request: UpdatePaymentSystemRequest, /
-    ) -> UpdatePaymentSystemResponse: ...
-
-    @overload
-    def update_payment_system(
-        self,
-        request: None = None,
-        /,
-        *,
-        payment_system_info: PaymentSystemInfo,
-    ) -> UpdatePaymentSystemResponse: ...
-
+    @fields_of(UpdatePaymentSystemRequest)
     def update_payment_system(
         self, request: UpdatePaymentSystemRequest | None = None, /, **fields: Any
     ) -> UpdatePaymentSystemResponse:
-        """Updates a payment system record."""
+        """Updates a payment system record.
+
+        Takes :class:`UpdatePaymentSystemRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_PAYMENT_SYSTEM, request, fields)
 
-    @overload
-    def delete_payment_system(
-        self, request: DeletePaymentSystemRequest, /
-    ) -> DeletePaymentSystemResponse: ...
-
-    @overload
-    def delete_payment_system(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_payment_system: int,
-    ) -> DeletePaymentSystemResponse: ...
-
+    @fields_of(DeletePaymentSystemRequest)
     def delete_payment_system(
         self, request: DeletePaymentSystemRequest | None = None, /, **fields: Any
     ) -> DeletePaymentSystemResponse:
-        """Deletes a payment system record."""
+        """Deletes a payment system record.
+
+        Takes :class:`DeletePaymentSystemRequest` or its fields as keywords.
+        """
         return self._call(DELETE_PAYMENT_SYSTEM, request, fields)
 
-    @overload
-    def get_auto_payment_rule_list(
-        self, request: GetAutoPaymentRuleListRequest, /
-    ) -> GetAutoPaymentRuleListResponse: ...
-
-    @overload
-    def get_auto_payment_rule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAutoPaymentRuleListResponse: ...
-
+    @fields_of(GetAutoPaymentRuleListRequest)
     def get_auto_payment_rule_list(
         self, request: GetAutoPaymentRuleListRequest | None = None, /, **fields: Any
     ) -> GetAutoPaymentRuleListResponse:
-        """Returns the auto payment rule records that match the search criteria."""
+        """Returns the auto payment rule records that match the search criteria.
+
+        Takes :class:`GetAutoPaymentRuleListRequest` or its fields as keywords.
+        """
         return self._call(GET_AUTO_PAYMENT_RULE_LIST, request, fields)
 
-    @overload
-    def iter_auto_payment_rule_list(
-        self, request: GetAutoPaymentRuleListRequest, /, *, page_size: int = 100
-    ) -> Iterator[AutoPaymentRuleInfo]: ...
-
-    @overload
-    def iter_auto_payment_rule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[AutoPaymentRuleInfo]: ...
-
+    @paged(GetAutoPaymentRuleListRequest, IterAutoPaymentRuleListKeywords)
     def iter_auto_payment_rule_list(
         self,
         request: GetAutoPaymentRuleListRequest | None = None,
@@ -680,109 +494,53 @@ class PaymentService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[AutoPaymentRuleInfo]:
-        """Every item of :meth:`get_auto_payment_rule_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_auto_payment_rule_list` from `offset` on, fetched `page_size`
+        at a time; takes :class:`GetAutoPaymentRuleListRequest` and `page_size`, or the keywords
+        of :class:`IterAutoPaymentRuleListKeywords`.
+        """
         yield from self._pages(GET_AUTO_PAYMENT_RULE_LIST, request, fields, page_size)
 
-    @overload
-    def add_auto_payment_rule(
-        self, request: AddAutoPaymentRuleRequest, /
-    ) -> AddAutoPaymentRuleResponse: ...
-
-    @overload
-    def add_auto_payment_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        auto_payment_rule_info: AutoPaymentRuleInfo,
-    ) -> AddAutoPaymentRuleResponse: ...
-
+    @fields_of(AddAutoPaymentRuleRequest)
     def add_auto_payment_rule(
         self, request: AddAutoPaymentRuleRequest | None = None, /, **fields: Any
     ) -> AddAutoPaymentRuleResponse:
-        """Creates a auto payment rule record."""
+        """Creates a auto payment rule record.
+
+        Takes :class:`AddAutoPaymentRuleRequest` or its fields as keywords.
+        """
         return self._call(ADD_AUTO_PAYMENT_RULE, request, fields)
 
-    @overload
-    def update_auto_payment_rule(
-        self, request: UpdateAutoPaymentRuleRequest, /
-    ) -> UpdateAutoPaymentRuleResponse: ...
-
-    @overload
-    def update_auto_payment_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        auto_payment_rule_info: AutoPaymentRuleInfo,
-    ) -> UpdateAutoPaymentRuleResponse: ...
-
+    @fields_of(UpdateAutoPaymentRuleRequest)
     def update_auto_payment_rule(
         self, request: UpdateAutoPaymentRuleRequest | None = None, /, **fields: Any
     ) -> UpdateAutoPaymentRuleResponse:
-        """Updates a auto payment rule record."""
+        """Updates a auto payment rule record.
+
+        Takes :class:`UpdateAutoPaymentRuleRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_AUTO_PAYMENT_RULE, request, fields)
 
-    @overload
-    def delete_auto_payment_rule(
-        self, request: DeleteAutoPaymentRuleRequest, /
-    ) -> DeleteAutoPaymentRuleResponse: ...
-
-    @overload
-    def delete_auto_payment_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_auto_payment_rule: int,
-    ) -> DeleteAutoPaymentRuleResponse: ...
-
+    @fields_of(DeleteAutoPaymentRuleRequest)
     def delete_auto_payment_rule(
         self, request: DeleteAutoPaymentRuleRequest | None = None, /, **fields: Any
     ) -> DeleteAutoPaymentRuleResponse:
-        """Deletes a auto payment rule record."""
+        """Deletes a auto payment rule record.
+
+        Takes :class:`DeleteAutoPaymentRuleRequest` or its fields as keywords.
+        """
         return self._call(DELETE_AUTO_PAYMENT_RULE, request, fields)
 
-    @overload
-    def get_payment_plan_list(
-        self, request: GetPaymentPlanListRequest, /
-    ) -> GetPaymentPlanListResponse: ...
-
-    @overload
-    def get_payment_plan_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetPaymentPlanListResponse: ...
-
+    @fields_of(GetPaymentPlanListRequest)
     def get_payment_plan_list(
         self, request: GetPaymentPlanListRequest | None = None, /, **fields: Any
     ) -> GetPaymentPlanListResponse:
-        """Returns the payment plan records that match the search criteria."""
+        """Returns the payment plan records that match the search criteria.
+
+        Takes :class:`GetPaymentPlanListRequest` or its fields as keywords.
+        """
         return self._call(GET_PAYMENT_PLAN_LIST, request, fields)
 
-    @overload
-    def iter_payment_plan_list(
-        self, request: GetPaymentPlanListRequest, /, *, page_size: int = 100
-    ) -> Iterator[PaymentPlanInfo]: ...
-
-    @overload
-    def iter_payment_plan_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[PaymentPlanInfo]: ...
-
+    @paged(GetPaymentPlanListRequest, IterPaymentPlanListKeywords)
     def iter_payment_plan_list(
         self,
         request: GetPaymentPlanListRequest | None = None,
@@ -792,107 +550,59 @@ class PaymentService(ServiceBase):
         **fields: Any,
     ) -> Iterator[PaymentPlanInfo]:
         """Every item of :meth:`get_payment_plan_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetPaymentPlanListRequest` and `page_size`, or the keywords of
+        :class:`IterPaymentPlanListKeywords`.
+        """
         yield from self._pages(GET_PAYMENT_PLAN_LIST, request, fields, page_size)
 
-    @overload
-    def add_payment_plan(self, request: AddPaymentPlanRequest, /) -> AddPaymentPlanResponse: ...
-
-    @overload
-    def add_payment_plan(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        payment_plan_info: PaymentPlanInfo,
-    ) -> AddPaymentPlanResponse: ...
-
+    @fields_of(AddPaymentPlanRequest)
     def add_payment_plan(
         self, request: AddPaymentPlanRequest | None = None, /, **fields: Any
     ) -> AddPaymentPlanResponse:
-        """Creates a payment plan record."""
+        """Creates a payment plan record.
+
+        Takes :class:`AddPaymentPlanRequest` or its fields as keywords.
+        """
         return self._call(ADD_PAYMENT_PLAN, request, fields)
 
-    @overload
-    def update_payment_plan(
-        self, request: UpdatePaymentPlanRequest, /
-    ) -> UpdatePaymentPlanResponse: ...
-
-    @overload
-    def update_payment_plan(
-        self,
-        request: None = None,
-        /,
-        *,
-        payment_plan_info: PaymentPlanInfo,
-    ) -> UpdatePaymentPlanResponse: ...
-
+    @fields_of(UpdatePaymentPlanRequest)
     def update_payment_plan(
         self, request: UpdatePaymentPlanRequest | None = None, /, **fields: Any
     ) -> UpdatePaymentPlanResponse:
-        """Updates a payment plan record."""
+        """Updates a payment plan record.
+
+        Takes :class:`UpdatePaymentPlanRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_PAYMENT_PLAN, request, fields)
 
-    @overload
-    def delete_payment_plan(
-        self, request: DeletePaymentPlanRequest, /
-    ) -> DeletePaymentPlanResponse: ...
-
-    @overload
-    def delete_payment_plan(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_payment_plan: int,
-    ) -> DeletePaymentPlanResponse: ...
-
+    @fields_of(DeletePaymentPlanRequest)
     def delete_payment_plan(
         self, request: DeletePaymentPlanRequest | None = None, /, **fields: Any
     ) -> DeletePaymentPlanResponse:
-        """Deletes a payment plan record."""
+        """Deletes a payment plan record.
+
+        Takes :class:`DeletePaymentPlanRequest` or its fields as keywords.
+        """
         return self._call(DELETE_PAYMENT_PLAN, request, fields)
 
-    @overload
-    def get_payment_receipt(
-        self, request: GetPaymentReceiptRequest, /
-    ) -> GetPaymentReceiptResponse: ...
-
-    @overload
-    def get_payment_receipt(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_payment_transaction: int,
-    ) -> GetPaymentReceiptResponse: ...
-
+    @fields_of(GetPaymentReceiptRequest)
     def get_payment_receipt(
         self, request: GetPaymentReceiptRequest | None = None, /, **fields: Any
     ) -> GetPaymentReceiptResponse:
-        """Payment: get payment receipt."""
+        """Payment: get payment receipt.
+
+        Takes :class:`GetPaymentReceiptRequest` or its fields as keywords.
+        """
         return self._call(GET_PAYMENT_RECEIPT, request, fields)
 
-    @overload
-    def verify_payment_method(
-        self, request: VerifyPaymentMethodRequest, /
-    ) -> VerifyPaymentMethodResponse: ...
-
-    @overload
-    def verify_payment_method(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-    ) -> VerifyPaymentMethodResponse: ...
-
+    @fields_of(VerifyPaymentMethodRequest)
     def verify_payment_method(
         self, request: VerifyPaymentMethodRequest | None = None, /, **fields: Any
     ) -> VerifyPaymentMethodResponse:
-        """Payment: verify payment method."""
+        """Payment: verify payment method.
+
+        Takes :class:`VerifyPaymentMethodRequest` or its fields as keywords.
+        """
         return self._call(VERIFY_PAYMENT_METHOD, request, fields)
 
 
@@ -903,50 +613,17 @@ class AsyncPaymentService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_payment_list(
-        self, request: GetPaymentListRequest, /
-    ) -> GetPaymentListResponse: ...
-
-    @overload
-    async def get_payment_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetPaymentListResponse: ...
-
+    @fields_of(GetPaymentListRequest)
     async def get_payment_list(
         self, request: GetPaymentListRequest | None = None, /, **fields: Any
     ) -> GetPaymentListResponse:
-        """Returns the payment records that match the search criteria."""
+        """Returns the payment records that match the search criteria.
+
+        Takes :class:`GetPaymentListRequest` or its fields as keywords.
+        """
         return await self._call(GET_PAYMENT_LIST, request, fields)
 
-    @overload
-    def iter_payment_list(
-        self, request: GetPaymentListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[PaymentInfo]: ...
-
-    @overload
-    def iter_payment_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[PaymentInfo]: ...
-
+    @paged(GetPaymentListRequest, IterPaymentListKeywords)
     async def iter_payment_list(
         self,
         request: GetPaymentListRequest | None = None,
@@ -955,112 +632,54 @@ class AsyncPaymentService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[PaymentInfo]:
-        """Every item of :meth:`get_payment_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_payment_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetPaymentListRequest` and `page_size`, or the keywords of
+        :class:`IterPaymentListKeywords`.
+        """
         async for item in self._pages(GET_PAYMENT_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def get_payment_info(
-        self, request: GetPaymentInfoRequest, /
-    ) -> GetPaymentInfoResponse: ...
-
-    @overload
-    async def get_payment_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_payment_transaction: int,
-    ) -> GetPaymentInfoResponse: ...
-
+    @fields_of(GetPaymentInfoRequest)
     async def get_payment_info(
         self, request: GetPaymentInfoRequest | None = None, /, **fields: Any
     ) -> GetPaymentInfoResponse:
-        """Returns the details of a payment record."""
+        """Returns the details of a payment record.
+
+        Takes :class:`GetPaymentInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_PAYMENT_INFO, request, fields)
 
-    @overload
-    async def make_payment(self, request: MakePaymentRequest, /) -> MakePaymentResponse: ...
-
-    @overload
-    async def make_payment(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-        amount: float,
-        iso_4217: str | None | UnsetType = UNSET,
-        i_payment_method: int | None | UnsetType = UNSET,
-        visible_comment: str | None | UnsetType = UNSET,
-    ) -> MakePaymentResponse: ...
-
+    @fields_of(MakePaymentRequest)
     async def make_payment(
         self, request: MakePaymentRequest | None = None, /, **fields: Any
     ) -> MakePaymentResponse:
-        """Payment: make payment."""
+        """Payment: make payment.
+
+        Takes :class:`MakePaymentRequest` or its fields as keywords.
+        """
         return await self._call(MAKE_PAYMENT, request, fields)
 
-    @overload
-    async def refund_payment(self, request: RefundPaymentRequest, /) -> RefundPaymentResponse: ...
-
-    @overload
-    async def refund_payment(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_payment_transaction: int,
-        amount: float | None | UnsetType = UNSET,
-        reason: str | None | UnsetType = UNSET,
-    ) -> RefundPaymentResponse: ...
-
+    @fields_of(RefundPaymentRequest)
     async def refund_payment(
         self, request: RefundPaymentRequest | None = None, /, **fields: Any
     ) -> RefundPaymentResponse:
-        """Payment: refund payment."""
+        """Payment: refund payment.
+
+        Takes :class:`RefundPaymentRequest` or its fields as keywords.
+        """
         return await self._call(REFUND_PAYMENT, request, fields)
 
-    @overload
-    async def get_refund_list(
-        self, request: GetPaymentRefundListRequest, /
-    ) -> GetPaymentRefundListResponse: ...
-
-    @overload
-    async def get_refund_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetPaymentRefundListResponse: ...
-
+    @fields_of(GetPaymentRefundListRequest)
     async def get_refund_list(
         self, request: GetPaymentRefundListRequest | None = None, /, **fields: Any
     ) -> GetPaymentRefundListResponse:
-        """Returns the refund records that match the search criteria."""
+        """Returns the refund records that match the search criteria.
+
+        Takes :class:`GetPaymentRefundListRequest` or its fields as keywords.
+        """
         return await self._call(GET_REFUND_LIST, request, fields)
 
-    @overload
-    def iter_refund_list(
-        self, request: GetPaymentRefundListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[RefundInfo]: ...
-
-    @overload
-    def iter_refund_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[RefundInfo]: ...
-
+    @paged(GetPaymentRefundListRequest, IterRefundListKeywords)
     async def iter_refund_list(
         self,
         request: GetPaymentRefundListRequest | None = None,
@@ -1069,73 +688,41 @@ class AsyncPaymentService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[RefundInfo]:
-        """Every item of :meth:`get_refund_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_refund_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetPaymentRefundListRequest` and `page_size`, or the keywords of
+        :class:`IterRefundListKeywords`.
+        """
         async for item in self._pages(GET_REFUND_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def get_payment_method_info(
-        self, request: GetPaymentMethodInfoRequest, /
-    ) -> GetPaymentMethodInfoResponse: ...
-
-    @overload
-    async def get_payment_method_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-    ) -> GetPaymentMethodInfoResponse: ...
-
+    @fields_of(GetPaymentMethodInfoRequest)
     async def get_payment_method_info(
         self, request: GetPaymentMethodInfoRequest | None = None, /, **fields: Any
     ) -> GetPaymentMethodInfoResponse:
-        """Returns the details of a payment method record."""
+        """Returns the details of a payment method record.
+
+        Takes :class:`GetPaymentMethodInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_PAYMENT_METHOD_INFO, request, fields)
 
-    @overload
-    async def update_payment_method(
-        self, request: UpdatePaymentMethodRequest, /
-    ) -> UpdatePaymentMethodResponse: ...
-
-    @overload
-    async def update_payment_method(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-        payment_method_info: PaymentMethodInfo,
-    ) -> UpdatePaymentMethodResponse: ...
-
+    @fields_of(UpdatePaymentMethodRequest)
     async def update_payment_method(
         self, request: UpdatePaymentMethodRequest | None = None, /, **fields: Any
     ) -> UpdatePaymentMethodResponse:
-        """Updates a payment method record."""
+        """Updates a payment method record.
+
+        Takes :class:`UpdatePaymentMethodRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_PAYMENT_METHOD, request, fields)
 
-    @overload
-    async def delete_payment_method(
-        self, request: DeletePaymentMethodRequest, /
-    ) -> DeletePaymentMethodResponse: ...
-
-    @overload
-    async def delete_payment_method(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-    ) -> DeletePaymentMethodResponse: ...
-
+    @fields_of(DeletePaymentMethodRequest)
     async def delete_payment_method(
         self, request: DeletePaymentMethodRequest | None = None, /, **fields: Any
     ) -> DeletePaymentMethodResponse:
-        """Deletes a payment method record."""
+        """Deletes a payment method record.
+
+        Takes :class:`DeletePaymentMethodRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_PAYMENT_METHOD, request, fields)
 
     async def get_payment_method_list(
@@ -1144,46 +731,17 @@ class AsyncPaymentService(AsyncServiceBase):
         """Payment methods supported by the system."""
         return await self._call(GET_PAYMENT_METHOD_LIST, request, {})
 
-    @overload
-    async def get_payment_transaction_list(
-        self, request: GetPaymentTransactionListRequest, /
-    ) -> GetPaymentTransactionListResponse: ...
-
-    @overload
-    async def get_payment_transaction_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        status: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetPaymentTransactionListResponse: ...
-
+    @fields_of(GetPaymentTransactionListRequest)
     async def get_payment_transaction_list(
         self, request: GetPaymentTransactionListRequest | None = None, /, **fields: Any
     ) -> GetPaymentTransactionListResponse:
-        """Returns the payment transaction records that match the search criteria."""
+        """Returns the payment transaction records that match the search criteria.
+
+        Takes :class:`GetPaymentTransactionListRequest` or its fields as keywords.
+        """
         return await self._call(GET_PAYMENT_TRANSACTION_LIST, request, fields)
 
-    @overload
-    def iter_payment_transaction_list(
-        self, request: GetPaymentTransactionListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[PaymentInfo]: ...
-
-    @overload
-    def iter_payment_transaction_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        status: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[PaymentInfo]: ...
-
+    @paged(GetPaymentTransactionListRequest, IterPaymentTransactionListKeywords)
     async def iter_payment_transaction_list(
         self,
         request: GetPaymentTransactionListRequest | None = None,
@@ -1192,92 +750,44 @@ class AsyncPaymentService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[PaymentInfo]:
-        """Every item of :meth:`get_payment_transaction_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_payment_transaction_list` from `offset` on, fetched `page_size`
+        at a time; takes :class:`GetPaymentTransactionListRequest` and `page_size`, or the
+        keywords of :class:`IterPaymentTransactionListKeywords`.
+        """
         async for item in self._pages(GET_PAYMENT_TRANSACTION_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def capture_payment(
-        self, request: CapturePaymentRequest, /
-    ) -> CapturePaymentResponse: ...
-
-    @overload
-    async def capture_payment(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_payment_transaction: int,
-        amount: float | None | UnsetType = UNSET,
-    ) -> CapturePaymentResponse: ...
-
+    @fields_of(CapturePaymentRequest)
     async def capture_payment(
         self, request: CapturePaymentRequest | None = None, /, **fields: Any
     ) -> CapturePaymentResponse:
-        """Payment: capture payment."""
+        """Payment: capture payment.
+
+        Takes :class:`CapturePaymentRequest` or its fields as keywords.
+        """
         return await self._call(CAPTURE_PAYMENT, request, fields)
 
-    @overload
-    async def allocate_payment(
-        self, request: AllocatePaymentRequest, /
-    ) -> AllocatePaymentResponse: ...
-
-    @overload
-    async def allocate_payment(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_payment_transaction: int,
-        i_invoice: int,
-        amount: Decimal | None | UnsetType = UNSET,
-    ) -> AllocatePaymentResponse: ...
-
+    @fields_of(AllocatePaymentRequest)
     async def allocate_payment(
         self, request: AllocatePaymentRequest | None = None, /, **fields: Any
     ) -> AllocatePaymentResponse:
-        """Payment: allocate payment."""
+        """Payment: allocate payment.
+
+        Takes :class:`AllocatePaymentRequest` or its fields as keywords.
+        """
         return await self._call(ALLOCATE_PAYMENT, request, fields)
 
-    @overload
-    async def get_payment_system_list(
-        self, request: GetPaymentSystemListRequest, /
-    ) -> GetPaymentSystemListResponse: ...
-
-    @overload
-    async def get_payment_system_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_env: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetPaymentSystemListResponse: ...
-
+    @fields_of(GetPaymentSystemListRequest)
     async def get_payment_system_list(
         self, request: GetPaymentSystemListRequest | None = None, /, **fields: Any
     ) -> GetPaymentSystemListResponse:
-        """Returns the payment system records that match the search criteria."""
+        """Returns the payment system records that match the search criteria.
+
+        Takes :class:`GetPaymentSystemListRequest` or its fields as keywords.
+        """
         return await self._call(GET_PAYMENT_SYSTEM_LIST, request, fields)
 
-    @overload
-    def iter_payment_system_list(
-        self, request: GetPaymentSystemListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[PaymentSystemInfo]: ...
-
-    @overload
-    def iter_payment_system_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_env: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[PaymentSystemInfo]: ...
-
+    @paged(GetPaymentSystemListRequest, IterPaymentSystemListKeywords)
     async def iter_payment_system_list(
         self,
         request: GetPaymentSystemListRequest | None = None,
@@ -1287,109 +797,53 @@ class AsyncPaymentService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[PaymentSystemInfo]:
         """Every item of :meth:`get_payment_system_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetPaymentSystemListRequest` and `page_size`, or the keywords of
+        :class:`IterPaymentSystemListKeywords`.
+        """
         async for item in self._pages(GET_PAYMENT_SYSTEM_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_payment_system(
-        self, request: AddPaymentSystemRequest, /
-    ) -> AddPaymentSystemResponse: ...
-
-    @overload
-    async def add_payment_system(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_env: int,
-        payment_system_info: PaymentSystemInfo,
-    ) -> AddPaymentSystemResponse: ...
-
+    @fields_of(AddPaymentSystemRequest)
     async def add_payment_system(
         self, request: AddPaymentSystemRequest | None = None, /, **fields: Any
     ) -> AddPaymentSystemResponse:
-        """Creates a payment system record."""
+        """Creates a payment system record.
+
+        Takes :class:`AddPaymentSystemRequest` or its fields as keywords.
+        """
         return await self._call(ADD_PAYMENT_SYSTEM, request, fields)
 
-    @overload
-    async def update_payment_system(
-        self, request: UpdatePaymentSystemRequest, /
-    ) -> UpdatePaymentSystemResponse: ...
-
-    @overload
-    async def update_payment_system(
-        self,
-        request: None = None,
-        /,
-        *,
-        payment_system_info: PaymentSystemInfo,
-    ) -> UpdatePaymentSystemResponse: ...
-
+    @fields_of(UpdatePaymentSystemRequest)
     async def update_payment_system(
         self, request: UpdatePaymentSystemRequest | None = None, /, **fields: Any
     ) -> UpdatePaymentSystemResponse:
-        """Updates a payment system record."""
+        """Updates a payment system record.
+
+        Takes :class:`UpdatePaymentSystemRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_PAYMENT_SYSTEM, request, fields)
 
-    @overload
-    async def delete_payment_system(
-        self, request: DeletePaymentSystemRequest, /
-    ) -> DeletePaymentSystemResponse: ...
-
-    @overload
-    async def delete_payment_system(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_payment_system: int,
-    ) -> DeletePaymentSystemResponse: ...
-
+    @fields_of(DeletePaymentSystemRequest)
     async def delete_payment_system(
         self, request: DeletePaymentSystemRequest | None = None, /, **fields: Any
     ) -> DeletePaymentSystemResponse:
-        """Deletes a payment system record."""
+        """Deletes a payment system record.
+
+        Takes :class:`DeletePaymentSystemRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_PAYMENT_SYSTEM, request, fields)
 
-    @overload
-    async def get_auto_payment_rule_list(
-        self, request: GetAutoPaymentRuleListRequest, /
-    ) -> GetAutoPaymentRuleListResponse: ...
-
-    @overload
-    async def get_auto_payment_rule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAutoPaymentRuleListResponse: ...
-
+    @fields_of(GetAutoPaymentRuleListRequest)
     async def get_auto_payment_rule_list(
         self, request: GetAutoPaymentRuleListRequest | None = None, /, **fields: Any
     ) -> GetAutoPaymentRuleListResponse:
-        """Returns the auto payment rule records that match the search criteria."""
+        """Returns the auto payment rule records that match the search criteria.
+
+        Takes :class:`GetAutoPaymentRuleListRequest` or its fields as keywords.
+        """
         return await self._call(GET_AUTO_PAYMENT_RULE_LIST, request, fields)
 
-    @overload
-    def iter_auto_payment_rule_list(
-        self, request: GetAutoPaymentRuleListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[AutoPaymentRuleInfo]: ...
-
-    @overload
-    def iter_auto_payment_rule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[AutoPaymentRuleInfo]: ...
-
+    @paged(GetAutoPaymentRuleListRequest, IterAutoPaymentRuleListKeywords)
     async def iter_auto_payment_rule_list(
         self,
         request: GetAutoPaymentRuleListRequest | None = None,
@@ -1398,110 +852,54 @@ class AsyncPaymentService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[AutoPaymentRuleInfo]:
-        """Every item of :meth:`get_auto_payment_rule_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_auto_payment_rule_list` from `offset` on, fetched `page_size`
+        at a time; takes :class:`GetAutoPaymentRuleListRequest` and `page_size`, or the keywords
+        of :class:`IterAutoPaymentRuleListKeywords`.
+        """
         async for item in self._pages(GET_AUTO_PAYMENT_RULE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_auto_payment_rule(
-        self, request: AddAutoPaymentRuleRequest, /
-    ) -> AddAutoPaymentRuleResponse: ...
-
-    @overload
-    async def add_auto_payment_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        auto_payment_rule_info: AutoPaymentRuleInfo,
-    ) -> AddAutoPaymentRuleResponse: ...
-
+    @fields_of(AddAutoPaymentRuleRequest)
     async def add_auto_payment_rule(
         self, request: AddAutoPaymentRuleRequest | None = None, /, **fields: Any
     ) -> AddAutoPaymentRuleResponse:
-        """Creates a auto payment rule record."""
+        """Creates a auto payment rule record.
+
+        Takes :class:`AddAutoPaymentRuleRequest` or its fields as keywords.
+        """
         return await self._call(ADD_AUTO_PAYMENT_RULE, request, fields)
 
-    @overload
-    async def update_auto_payment_rule(
-        self, request: UpdateAutoPaymentRuleRequest, /
-    ) -> UpdateAutoPaymentRuleResponse: ...
-
-    @overload
-    async def update_auto_payment_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        auto_payment_rule_info: AutoPaymentRuleInfo,
-    ) -> UpdateAutoPaymentRuleResponse: ...
-
+    @fields_of(UpdateAutoPaymentRuleRequest)
     async def update_auto_payment_rule(
         self, request: UpdateAutoPaymentRuleRequest | None = None, /, **fields: Any
     ) -> UpdateAutoPaymentRuleResponse:
-        """Updates a auto payment rule record."""
+        """Updates a auto payment rule record.
+
+        Takes :class:`UpdateAutoPaymentRuleRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_AUTO_PAYMENT_RULE, request, fields)
 
-    @overload
-    async def delete_auto_payment_rule(
-        self, request: DeleteAutoPaymentRuleRequest, /
-    ) -> DeleteAutoPaymentRuleResponse: ...
-
-    @overload
-    async def delete_auto_payment_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_auto_payment_rule: int,
-    ) -> DeleteAutoPaymentRuleResponse: ...
-
+    @fields_of(DeleteAutoPaymentRuleRequest)
     async def delete_auto_payment_rule(
         self, request: DeleteAutoPaymentRuleRequest | None = None, /, **fields: Any
     ) -> DeleteAutoPaymentRuleResponse:
-        """Deletes a auto payment rule record."""
+        """Deletes a auto payment rule record.
+
+        Takes :class:`DeleteAutoPaymentRuleRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_AUTO_PAYMENT_RULE, request, fields)
 
-    @overload
-    async def get_payment_plan_list(
-        self, request: GetPaymentPlanListRequest, /
-    ) -> GetPaymentPlanListResponse: ...
-
-    @overload
-    async def get_payment_plan_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetPaymentPlanListResponse: ...
-
+    @fields_of(GetPaymentPlanListRequest)
     async def get_payment_plan_list(
         self, request: GetPaymentPlanListRequest | None = None, /, **fields: Any
     ) -> GetPaymentPlanListResponse:
-        """Returns the payment plan records that match the search criteria."""
+        """Returns the payment plan records that match the search criteria.
+
+        Takes :class:`GetPaymentPlanListRequest` or its fields as keywords.
+        """
         return await self._call(GET_PAYMENT_PLAN_LIST, request, fields)
 
-    @overload
-    def iter_payment_plan_list(
-        self, request: GetPaymentPlanListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[PaymentPlanInfo]: ...
-
-    @overload
-    def iter_payment_plan_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[PaymentPlanInfo]: ...
-
+    @paged(GetPaymentPlanListRequest, IterPaymentPlanListKeywords)
     async def iter_payment_plan_list(
         self,
         request: GetPaymentPlanListRequest | None = None,
@@ -1511,108 +909,58 @@ class AsyncPaymentService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[PaymentPlanInfo]:
         """Every item of :meth:`get_payment_plan_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetPaymentPlanListRequest` and `page_size`, or the keywords of
+        :class:`IterPaymentPlanListKeywords`.
+        """
         async for item in self._pages(GET_PAYMENT_PLAN_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_payment_plan(
-        self, request: AddPaymentPlanRequest, /
-    ) -> AddPaymentPlanResponse: ...
-
-    @overload
-    async def add_payment_plan(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        payment_plan_info: PaymentPlanInfo,
-    ) -> AddPaymentPlanResponse: ...
-
+    @fields_of(AddPaymentPlanRequest)
     async def add_payment_plan(
         self, request: AddPaymentPlanRequest | None = None, /, **fields: Any
     ) -> AddPaymentPlanResponse:
-        """Creates a payment plan record."""
+        """Creates a payment plan record.
+
+        Takes :class:`AddPaymentPlanRequest` or its fields as keywords.
+        """
         return await self._call(ADD_PAYMENT_PLAN, request, fields)
 
-    @overload
-    async def update_payment_plan(
-        self, request: UpdatePaymentPlanRequest, /
-    ) -> UpdatePaymentPlanResponse: ...
-
-    @overload
-    async def update_payment_plan(
-        self,
-        request: None = None,
-        /,
-        *,
-        payment_plan_info: PaymentPlanInfo,
-    ) -> UpdatePaymentPlanResponse: ...
-
+    @fields_of(UpdatePaymentPlanRequest)
     async def update_payment_plan(
         self, request: UpdatePaymentPlanRequest | None = None, /, **fields: Any
     ) -> UpdatePaymentPlanResponse:
-        """Updates a payment plan record."""
+        """Updates a payment plan record.
+
+        Takes :class:`UpdatePaymentPlanRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_PAYMENT_PLAN, request, fields)
 
-    @overload
-    async def delete_payment_plan(
-        self, request: DeletePaymentPlanRequest, /
-    ) -> DeletePaymentPlanResponse: ...
-
-    @overload
-    async def delete_payment_plan(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_payment_plan: int,
-    ) -> DeletePaymentPlanResponse: ...
-
+    @fields_of(DeletePaymentPlanRequest)
     async def delete_payment_plan(
         self, request: DeletePaymentPlanRequest | None = None, /, **fields: Any
     ) -> DeletePaymentPlanResponse:
-        """Deletes a payment plan record."""
+        """Deletes a payment plan record.
+
+        Takes :class:`DeletePaymentPlanRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_PAYMENT_PLAN, request, fields)
 
-    @overload
-    async def get_payment_receipt(
-        self, request: GetPaymentReceiptRequest, /
-    ) -> GetPaymentReceiptResponse: ...
-
-    @overload
-    async def get_payment_receipt(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_payment_transaction: int,
-    ) -> GetPaymentReceiptResponse: ...
-
+    @fields_of(GetPaymentReceiptRequest)
     async def get_payment_receipt(
         self, request: GetPaymentReceiptRequest | None = None, /, **fields: Any
     ) -> GetPaymentReceiptResponse:
-        """Payment: get payment receipt."""
+        """Payment: get payment receipt.
+
+        Takes :class:`GetPaymentReceiptRequest` or its fields as keywords.
+        """
         return await self._call(GET_PAYMENT_RECEIPT, request, fields)
 
-    @overload
-    async def verify_payment_method(
-        self, request: VerifyPaymentMethodRequest, /
-    ) -> VerifyPaymentMethodResponse: ...
-
-    @overload
-    async def verify_payment_method(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-    ) -> VerifyPaymentMethodResponse: ...
-
+    @fields_of(VerifyPaymentMethodRequest)
     async def verify_payment_method(
         self, request: VerifyPaymentMethodRequest | None = None, /, **fields: Any
     ) -> VerifyPaymentMethodResponse:
-        """Payment: verify payment method."""
+        """Payment: verify payment method.
+
+        Takes :class:`VerifyPaymentMethodRequest` or its fields as keywords.
+        """
         return await self._call(VERIFY_PAYMENT_METHOD, request, fields)

@@ -9,13 +9,12 @@ Admin interface, mr105/admin/ProductAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import date
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
-from ..types.common import ProductInfo, RatingInfo, ServiceFeatureInfo, YesNo
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
+from ..types.common import ProductInfo, RatingInfo, YesNo
 from ..types.product import (
     AccessibilityInfo,
     AddProductAccessibilityRequest,
@@ -295,75 +294,107 @@ GET_PRODUCT_USAGE_REPORT = Operation(
 )
 
 
+class IterProductListKeywords(TypedDict, total=False):
+    """The keywords of `iter_product_list`: `page_size` and the fields of
+    :class:`GetProductListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: int | None | UnsetType
+    name: str | None | UnsetType
+    i_env: int | None | UnsetType
+    iso_4217: str | None | UnsetType
+    hidden: YesNo | None | UnsetType
+    addons: int | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterRatingListKeywords(TypedDict, total=False):
+    """The keywords of `iter_rating_list`: `page_size` and the fields of
+    :class:`GetProductRatingListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_product: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterProductGroupListKeywords(TypedDict, total=False):
+    """The keywords of `iter_product_group_list`: `page_size` and the fields of
+    :class:`GetProductGroupListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    name: str | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterAccessibilityListKeywords(TypedDict, total=False):
+    """The keywords of `iter_accessibility_list`: `page_size` and the fields of
+    :class:`GetProductAccessibilityListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_product: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterProductSubscriptionListKeywords(TypedDict, total=False):
+    """The keywords of `iter_product_subscription_list`: `page_size` and the fields of
+    :class:`GetProductSubscriptionListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_product: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterOverageRuleListKeywords(TypedDict, total=False):
+    """The keywords of `iter_overage_rule_list`: `page_size` and the fields of
+    :class:`GetProductOverageRuleListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_product: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterProductRestrictionListKeywords(TypedDict, total=False):
+    """The keywords of `iter_product_restriction_list`: `page_size` and the fields of
+    :class:`GetProductRestrictionListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_product: Required[int]
+    offset: int | None | UnsetType
+
+
 class ProductService(ServiceBase):
     """Products, add-ons and their rating configuration. PortaBilling mr105, Admin interface.
     Reconstruction in the published style, generated for testing.
     """
 
-    @overload
-    def get_product_info(self, request: GetProductInfoRequest, /) -> GetProductInfoResponse: ...
-
-    @overload
-    def get_product_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int | None | UnsetType = UNSET,
-    ) -> GetProductInfoResponse: ...
-
+    @fields_of(GetProductInfoRequest)
     def get_product_info(
         self, request: GetProductInfoRequest | None = None, /, **fields: Any
     ) -> GetProductInfoResponse:
-        """Returns the details of a product record."""
+        """Returns the details of a product record.
+
+        Takes :class:`GetProductInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_PRODUCT_INFO, request, fields)
 
-    @overload
-    def get_product_list(self, request: GetProductListRequest, /) -> GetProductListResponse: ...
-
-    @overload
-    def get_product_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        name: str | None | UnsetType = UNSET,
-        i_env: int | None | UnsetType = UNSET,
-        iso_4217: str | None | UnsetType = UNSET,
-        hidden: YesNo | None | UnsetType = UNSET,
-        addons: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetProductListResponse: ...
-
+    @fields_of(GetProductListRequest)
     def get_product_list(
         self, request: GetProductListRequest | None = None, /, **fields: Any
     ) -> GetProductListResponse:
-        """Returns the product records that match the search criteria."""
+        """Returns the product records that match the search criteria.
+
+        Takes :class:`GetProductListRequest` or its fields as keywords.
+        """
         return self._call(GET_PRODUCT_LIST, request, fields)
 
-    @overload
-    def iter_product_list(
-        self, request: GetProductListRequest, /, *, page_size: int = 100
-    ) -> Iterator[ProductInfo]: ...
-
-    @overload
-    def iter_product_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        name: str | None | UnsetType = UNSET,
-        i_env: int | None | UnsetType = UNSET,
-        iso_4217: str | None | UnsetType = UNSET,
-        hidden: YesNo | None | UnsetType = UNSET,
-        addons: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[ProductInfo]: ...
-
+    @paged(GetProductListRequest, IterProductListKeywords)
     def iter_product_list(
         self,
         request: GetProductListRequest | None = None,
@@ -372,164 +403,83 @@ class ProductService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[ProductInfo]:
-        """Every item of :meth:`get_product_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_product_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetProductListRequest` and `page_size`, or the keywords of
+        :class:`IterProductListKeywords`.
+        """
         yield from self._pages(GET_PRODUCT_LIST, request, fields, page_size)
 
-    @overload
-    def add_product(self, request: AddProductRequest, /) -> AddProductResponse: ...
-
-    @overload
-    def add_product(
-        self,
-        request: None = None,
-        /,
-        *,
-        product_info: ProductInfo,
-    ) -> AddProductResponse: ...
-
+    @fields_of(AddProductRequest)
     def add_product(
         self, request: AddProductRequest | None = None, /, **fields: Any
     ) -> AddProductResponse:
-        """Creates a product record."""
+        """Creates a product record.
+
+        Takes :class:`AddProductRequest` or its fields as keywords.
+        """
         return self._call(ADD_PRODUCT, request, fields)
 
-    @overload
-    def update_product(self, request: UpdateProductRequest, /) -> UpdateProductResponse: ...
-
-    @overload
-    def update_product(
-        self,
-        request: None = None,
-        /,
-        *,
-        product_info: ProductInfo,
-    ) -> UpdateProductResponse: ...
-
+    @fields_of(UpdateProductRequest)
     def update_product(
         self, request: UpdateProductRequest | None = None, /, **fields: Any
     ) -> UpdateProductResponse:
-        """Updates a product record."""
+        """Updates a product record.
+
+        Takes :class:`UpdateProductRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_PRODUCT, request, fields)
 
-    @overload
-    def delete_product(self, request: DeleteProductRequest, /) -> DeleteProductResponse: ...
-
-    @overload
-    def delete_product(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-    ) -> DeleteProductResponse: ...
-
+    @fields_of(DeleteProductRequest)
     def delete_product(
         self, request: DeleteProductRequest | None = None, /, **fields: Any
     ) -> DeleteProductResponse:
-        """Deletes a product record."""
+        """Deletes a product record.
+
+        Takes :class:`DeleteProductRequest` or its fields as keywords.
+        """
         return self._call(DELETE_PRODUCT, request, fields)
 
-    @overload
-    def get_allowed_addons(
-        self, request: GetProductAllowedAddonsRequest, /
-    ) -> GetProductAllowedAddonsResponse: ...
-
-    @overload
-    def get_allowed_addons(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-    ) -> GetProductAllowedAddonsResponse: ...
-
+    @fields_of(GetProductAllowedAddonsRequest)
     def get_allowed_addons(
         self, request: GetProductAllowedAddonsRequest | None = None, /, **fields: Any
     ) -> GetProductAllowedAddonsResponse:
-        """Product: get allowed addons."""
+        """Product: get allowed addons.
+
+        Takes :class:`GetProductAllowedAddonsRequest` or its fields as keywords.
+        """
         return self._call(GET_ALLOWED_ADDONS, request, fields)
 
-    @overload
-    def add_allowed_addon(
-        self, request: AddProductAllowedAddonRequest, /
-    ) -> AddProductAllowedAddonResponse: ...
-
-    @overload
-    def add_allowed_addon(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-        i_addon: int,
-    ) -> AddProductAllowedAddonResponse: ...
-
+    @fields_of(AddProductAllowedAddonRequest)
     def add_allowed_addon(
         self, request: AddProductAllowedAddonRequest | None = None, /, **fields: Any
     ) -> AddProductAllowedAddonResponse:
-        """Creates a allowed addon record."""
+        """Creates a allowed addon record.
+
+        Takes :class:`AddProductAllowedAddonRequest` or its fields as keywords.
+        """
         return self._call(ADD_ALLOWED_ADDON, request, fields)
 
-    @overload
-    def delete_allowed_addon(
-        self, request: DeleteProductAllowedAddonRequest, /
-    ) -> DeleteProductAllowedAddonResponse: ...
-
-    @overload
-    def delete_allowed_addon(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-        i_addon: int,
-    ) -> DeleteProductAllowedAddonResponse: ...
-
+    @fields_of(DeleteProductAllowedAddonRequest)
     def delete_allowed_addon(
         self, request: DeleteProductAllowedAddonRequest | None = None, /, **fields: Any
     ) -> DeleteProductAllowedAddonResponse:
-        """Deletes a allowed addon record."""
+        """Deletes a allowed addon record.
+
+        Takes :class:`DeleteProductAllowedAddonRequest` or its fields as keywords.
+        """
         return self._call(DELETE_ALLOWED_ADDON, request, fields)
 
-    @overload
-    def get_rating_list(
-        self, request: GetProductRatingListRequest, /
-    ) -> GetProductRatingListResponse: ...
-
-    @overload
-    def get_rating_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetProductRatingListResponse: ...
-
+    @fields_of(GetProductRatingListRequest)
     def get_rating_list(
         self, request: GetProductRatingListRequest | None = None, /, **fields: Any
     ) -> GetProductRatingListResponse:
-        """Returns the rating records that match the search criteria."""
+        """Returns the rating records that match the search criteria.
+
+        Takes :class:`GetProductRatingListRequest` or its fields as keywords.
+        """
         return self._call(GET_RATING_LIST, request, fields)
 
-    @overload
-    def iter_rating_list(
-        self, request: GetProductRatingListRequest, /, *, page_size: int = 100
-    ) -> Iterator[RatingInfo]: ...
-
-    @overload
-    def iter_rating_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_product: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[RatingInfo]: ...
-
+    @paged(GetProductRatingListRequest, IterRatingListKeywords)
     def iter_rating_list(
         self,
         request: GetProductRatingListRequest | None = None,
@@ -538,168 +488,83 @@ class ProductService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[RatingInfo]:
-        """Every item of :meth:`get_rating_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_rating_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetProductRatingListRequest` and `page_size`, or the keywords of
+        :class:`IterRatingListKeywords`.
+        """
         yield from self._pages(GET_RATING_LIST, request, fields, page_size)
 
-    @overload
-    def add_rating(self, request: AddProductRatingRequest, /) -> AddProductRatingResponse: ...
-
-    @overload
-    def add_rating(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-        rating_info: RatingInfo,
-    ) -> AddProductRatingResponse: ...
-
+    @fields_of(AddProductRatingRequest)
     def add_rating(
         self, request: AddProductRatingRequest | None = None, /, **fields: Any
     ) -> AddProductRatingResponse:
-        """Creates a rating record."""
+        """Creates a rating record.
+
+        Takes :class:`AddProductRatingRequest` or its fields as keywords.
+        """
         return self._call(ADD_RATING, request, fields)
 
-    @overload
-    def update_rating(
-        self, request: UpdateProductRatingRequest, /
-    ) -> UpdateProductRatingResponse: ...
-
-    @overload
-    def update_rating(
-        self,
-        request: None = None,
-        /,
-        *,
-        rating_info: RatingInfo,
-    ) -> UpdateProductRatingResponse: ...
-
+    @fields_of(UpdateProductRatingRequest)
     def update_rating(
         self, request: UpdateProductRatingRequest | None = None, /, **fields: Any
     ) -> UpdateProductRatingResponse:
-        """Updates a rating record."""
+        """Updates a rating record.
+
+        Takes :class:`UpdateProductRatingRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_RATING, request, fields)
 
-    @overload
-    def delete_rating(
-        self, request: DeleteProductRatingRequest, /
-    ) -> DeleteProductRatingResponse: ...
-
-    @overload
-    def delete_rating(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_rating: int,
-    ) -> DeleteProductRatingResponse: ...
-
+    @fields_of(DeleteProductRatingRequest)
     def delete_rating(
         self, request: DeleteProductRatingRequest | None = None, /, **fields: Any
     ) -> DeleteProductRatingResponse:
-        """Deletes a rating record."""
+        """Deletes a rating record.
+
+        Takes :class:`DeleteProductRatingRequest` or its fields as keywords.
+        """
         return self._call(DELETE_RATING, request, fields)
 
-    @overload
-    def get_service_features(
-        self, request: GetProductServiceFeaturesRequest, /
-    ) -> GetProductServiceFeaturesResponse: ...
-
-    @overload
-    def get_service_features(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-    ) -> GetProductServiceFeaturesResponse: ...
-
+    @fields_of(GetProductServiceFeaturesRequest)
     def get_service_features(
         self, request: GetProductServiceFeaturesRequest | None = None, /, **fields: Any
     ) -> GetProductServiceFeaturesResponse:
-        """Product: get service features."""
+        """Product: get service features.
+
+        Takes :class:`GetProductServiceFeaturesRequest` or its fields as keywords.
+        """
         return self._call(GET_SERVICE_FEATURES, request, fields)
 
-    @overload
-    def update_service_features(
-        self, request: UpdateProductServiceFeaturesRequest, /
-    ) -> UpdateProductServiceFeaturesResponse: ...
-
-    @overload
-    def update_service_features(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-        service_features: list[ServiceFeatureInfo],
-    ) -> UpdateProductServiceFeaturesResponse: ...
-
+    @fields_of(UpdateProductServiceFeaturesRequest)
     def update_service_features(
         self, request: UpdateProductServiceFeaturesRequest | None = None, /, **fields: Any
     ) -> UpdateProductServiceFeaturesResponse:
-        """Updates a service features record."""
+        """Updates a service features record.
+
+        Takes :class:`UpdateProductServiceFeaturesRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_SERVICE_FEATURES, request, fields)
 
-    @overload
-    def get_product_group_info(
-        self, request: GetProductGroupInfoRequest, /
-    ) -> GetProductGroupInfoResponse: ...
-
-    @overload
-    def get_product_group_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product_group: int | None | UnsetType = UNSET,
-    ) -> GetProductGroupInfoResponse: ...
-
+    @fields_of(GetProductGroupInfoRequest)
     def get_product_group_info(
         self, request: GetProductGroupInfoRequest | None = None, /, **fields: Any
     ) -> GetProductGroupInfoResponse:
-        """Returns the details of a product group record."""
+        """Returns the details of a product group record.
+
+        Takes :class:`GetProductGroupInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_PRODUCT_GROUP_INFO, request, fields)
 
-    @overload
-    def get_product_group_list(
-        self, request: GetProductGroupListRequest, /
-    ) -> GetProductGroupListResponse: ...
-
-    @overload
-    def get_product_group_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetProductGroupListResponse: ...
-
+    @fields_of(GetProductGroupListRequest)
     def get_product_group_list(
         self, request: GetProductGroupListRequest | None = None, /, **fields: Any
     ) -> GetProductGroupListResponse:
-        """Returns the product group records that match the search criteria."""
+        """Returns the product group records that match the search criteria.
+
+        Takes :class:`GetProductGroupListRequest` or its fields as keywords.
+        """
         return self._call(GET_PRODUCT_GROUP_LIST, request, fields)
 
-    @overload
-    def iter_product_group_list(
-        self, request: GetProductGroupListRequest, /, *, page_size: int = 100
-    ) -> Iterator[ProductGroupInfo]: ...
-
-    @overload
-    def iter_product_group_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        name: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[ProductGroupInfo]: ...
-
+    @paged(GetProductGroupListRequest, IterProductGroupListKeywords)
     def iter_product_group_list(
         self,
         request: GetProductGroupListRequest | None = None,
@@ -709,125 +574,62 @@ class ProductService(ServiceBase):
         **fields: Any,
     ) -> Iterator[ProductGroupInfo]:
         """Every item of :meth:`get_product_group_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetProductGroupListRequest` and `page_size`, or the keywords of
+        :class:`IterProductGroupListKeywords`.
+        """
         yield from self._pages(GET_PRODUCT_GROUP_LIST, request, fields, page_size)
 
-    @overload
-    def add_product_group(self, request: AddProductGroupRequest, /) -> AddProductGroupResponse: ...
-
-    @overload
-    def add_product_group(
-        self,
-        request: None = None,
-        /,
-        *,
-        product_group_info: ProductGroupInfo,
-    ) -> AddProductGroupResponse: ...
-
+    @fields_of(AddProductGroupRequest)
     def add_product_group(
         self, request: AddProductGroupRequest | None = None, /, **fields: Any
     ) -> AddProductGroupResponse:
-        """Creates a product group record."""
+        """Creates a product group record.
+
+        Takes :class:`AddProductGroupRequest` or its fields as keywords.
+        """
         return self._call(ADD_PRODUCT_GROUP, request, fields)
 
-    @overload
-    def update_product_group(
-        self, request: UpdateProductGroupRequest, /
-    ) -> UpdateProductGroupResponse: ...
-
-    @overload
-    def update_product_group(
-        self,
-        request: None = None,
-        /,
-        *,
-        product_group_info: ProductGroupInfo,
-    ) -> UpdateProductGroupResponse: ...
-
+    @fields_of(UpdateProductGroupRequest)
     def update_product_group(
         self, request: UpdateProductGroupRequest | None = None, /, **fields: Any
     ) -> UpdateProductGroupResponse:
-        """Updates a product group record."""
+        """Updates a product group record.
+
+        Takes :class:`UpdateProductGroupRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_PRODUCT_GROUP, request, fields)
 
-    @overload
-    def delete_product_group(
-        self, request: DeleteProductGroupRequest, /
-    ) -> DeleteProductGroupResponse: ...
-
-    @overload
-    def delete_product_group(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product_group: int,
-    ) -> DeleteProductGroupResponse: ...
-
+    @fields_of(DeleteProductGroupRequest)
     def delete_product_group(
         self, request: DeleteProductGroupRequest | None = None, /, **fields: Any
     ) -> DeleteProductGroupResponse:
-        """Deletes a product group record."""
+        """Deletes a product group record.
+
+        Takes :class:`DeleteProductGroupRequest` or its fields as keywords.
+        """
         return self._call(DELETE_PRODUCT_GROUP, request, fields)
 
-    @overload
-    def get_custom_fields_values(
-        self, request: GetProductCustomFieldsValuesRequest, /
-    ) -> GetProductCustomFieldsValuesResponse: ...
-
-    @overload
-    def get_custom_fields_values(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-    ) -> GetProductCustomFieldsValuesResponse: ...
-
+    @fields_of(GetProductCustomFieldsValuesRequest)
     def get_custom_fields_values(
         self, request: GetProductCustomFieldsValuesRequest | None = None, /, **fields: Any
     ) -> GetProductCustomFieldsValuesResponse:
-        """Product: get custom fields values."""
+        """Product: get custom fields values.
+
+        Takes :class:`GetProductCustomFieldsValuesRequest` or its fields as keywords.
+        """
         return self._call(GET_CUSTOM_FIELDS_VALUES, request, fields)
 
-    @overload
-    def get_accessibility_list(
-        self, request: GetProductAccessibilityListRequest, /
-    ) -> GetProductAccessibilityListResponse: ...
-
-    @overload
-    def get_accessibility_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetProductAccessibilityListResponse: ...
-
+    @fields_of(GetProductAccessibilityListRequest)
     def get_accessibility_list(
         self, request: GetProductAccessibilityListRequest | None = None, /, **fields: Any
     ) -> GetProductAccessibilityListResponse:
-        """Returns the accessibility records that match the search criteria."""
+        """Returns the accessibility records that match the search criteria.
+
+        Takes :class:`GetProductAccessibilityListRequest` or its fields as keywords.
+        """
         return self._call(GET_ACCESSIBILITY_LIST, request, fields)
 
-    @overload
-    def iter_accessibility_list(
-        self, request: GetProductAccessibilityListRequest, /, *, page_size: int = 100
-    ) -> Iterator[AccessibilityInfo]: ...
-
-    @overload
-    def iter_accessibility_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_product: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[AccessibilityInfo]: ...
-
+    @paged(GetProductAccessibilityListRequest, IterAccessibilityListKeywords)
     def iter_accessibility_list(
         self,
         request: GetProductAccessibilityListRequest | None = None,
@@ -837,108 +639,52 @@ class ProductService(ServiceBase):
         **fields: Any,
     ) -> Iterator[AccessibilityInfo]:
         """Every item of :meth:`get_accessibility_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetProductAccessibilityListRequest` and `page_size`, or the keywords
+        of :class:`IterAccessibilityListKeywords`.
+        """
         yield from self._pages(GET_ACCESSIBILITY_LIST, request, fields, page_size)
 
-    @overload
-    def add_accessibility(
-        self, request: AddProductAccessibilityRequest, /
-    ) -> AddProductAccessibilityResponse: ...
-
-    @overload
-    def add_accessibility(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-        accessibility_info: AccessibilityInfo,
-    ) -> AddProductAccessibilityResponse: ...
-
+    @fields_of(AddProductAccessibilityRequest)
     def add_accessibility(
         self, request: AddProductAccessibilityRequest | None = None, /, **fields: Any
     ) -> AddProductAccessibilityResponse:
-        """Creates a accessibility record."""
+        """Creates a accessibility record.
+
+        Takes :class:`AddProductAccessibilityRequest` or its fields as keywords.
+        """
         return self._call(ADD_ACCESSIBILITY, request, fields)
 
-    @overload
-    def update_accessibility(
-        self, request: UpdateProductAccessibilityRequest, /
-    ) -> UpdateProductAccessibilityResponse: ...
-
-    @overload
-    def update_accessibility(
-        self,
-        request: None = None,
-        /,
-        *,
-        accessibility_info: AccessibilityInfo,
-    ) -> UpdateProductAccessibilityResponse: ...
-
+    @fields_of(UpdateProductAccessibilityRequest)
     def update_accessibility(
         self, request: UpdateProductAccessibilityRequest | None = None, /, **fields: Any
     ) -> UpdateProductAccessibilityResponse:
-        """Updates a accessibility record."""
+        """Updates a accessibility record.
+
+        Takes :class:`UpdateProductAccessibilityRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_ACCESSIBILITY, request, fields)
 
-    @overload
-    def delete_accessibility(
-        self, request: DeleteProductAccessibilityRequest, /
-    ) -> DeleteProductAccessibilityResponse: ...
-
-    @overload
-    def delete_accessibility(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_accessibility: int,
-    ) -> DeleteProductAccessibilityResponse: ...
-
+    @fields_of(DeleteProductAccessibilityRequest)
     def delete_accessibility(
         self, request: DeleteProductAccessibilityRequest | None = None, /, **fields: Any
     ) -> DeleteProductAccessibilityResponse:
-        """Deletes a accessibility record."""
+        """Deletes a accessibility record.
+
+        Takes :class:`DeleteProductAccessibilityRequest` or its fields as keywords.
+        """
         return self._call(DELETE_ACCESSIBILITY, request, fields)
 
-    @overload
-    def get_product_subscription_list(
-        self, request: GetProductSubscriptionListRequest, /
-    ) -> GetProductSubscriptionListResponse: ...
-
-    @overload
-    def get_product_subscription_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetProductSubscriptionListResponse: ...
-
+    @fields_of(GetProductSubscriptionListRequest)
     def get_product_subscription_list(
         self, request: GetProductSubscriptionListRequest | None = None, /, **fields: Any
     ) -> GetProductSubscriptionListResponse:
-        """Returns the product subscription records that match the search criteria."""
+        """Returns the product subscription records that match the search criteria.
+
+        Takes :class:`GetProductSubscriptionListRequest` or its fields as keywords.
+        """
         return self._call(GET_PRODUCT_SUBSCRIPTION_LIST, request, fields)
 
-    @overload
-    def iter_product_subscription_list(
-        self, request: GetProductSubscriptionListRequest, /, *, page_size: int = 100
-    ) -> Iterator[ProductSubscriptionInfo]: ...
-
-    @overload
-    def iter_product_subscription_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_product: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[ProductSubscriptionInfo]: ...
-
+    @paged(GetProductSubscriptionListRequest, IterProductSubscriptionListKeywords)
     def iter_product_subscription_list(
         self,
         request: GetProductSubscriptionListRequest | None = None,
@@ -947,109 +693,53 @@ class ProductService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[ProductSubscriptionInfo]:
-        """Every item of :meth:`get_product_subscription_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_product_subscription_list` from `offset` on, fetched
+        `page_size` at a time; takes :class:`GetProductSubscriptionListRequest` and `page_size`,
+        or the keywords of :class:`IterProductSubscriptionListKeywords`.
+        """
         yield from self._pages(GET_PRODUCT_SUBSCRIPTION_LIST, request, fields, page_size)
 
-    @overload
-    def add_product_subscription(
-        self, request: AddProductSubscriptionRequest, /
-    ) -> AddProductSubscriptionResponse: ...
-
-    @overload
-    def add_product_subscription(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-        product_subscription_info: ProductSubscriptionInfo,
-    ) -> AddProductSubscriptionResponse: ...
-
+    @fields_of(AddProductSubscriptionRequest)
     def add_product_subscription(
         self, request: AddProductSubscriptionRequest | None = None, /, **fields: Any
     ) -> AddProductSubscriptionResponse:
-        """Creates a product subscription record."""
+        """Creates a product subscription record.
+
+        Takes :class:`AddProductSubscriptionRequest` or its fields as keywords.
+        """
         return self._call(ADD_PRODUCT_SUBSCRIPTION, request, fields)
 
-    @overload
-    def update_product_subscription(
-        self, request: UpdateProductSubscriptionRequest, /
-    ) -> UpdateProductSubscriptionResponse: ...
-
-    @overload
-    def update_product_subscription(
-        self,
-        request: None = None,
-        /,
-        *,
-        product_subscription_info: ProductSubscriptionInfo,
-    ) -> UpdateProductSubscriptionResponse: ...
-
+    @fields_of(UpdateProductSubscriptionRequest)
     def update_product_subscription(
         self, request: UpdateProductSubscriptionRequest | None = None, /, **fields: Any
     ) -> UpdateProductSubscriptionResponse:
-        """Updates a product subscription record."""
+        """Updates a product subscription record.
+
+        Takes :class:`UpdateProductSubscriptionRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_PRODUCT_SUBSCRIPTION, request, fields)
 
-    @overload
-    def delete_product_subscription(
-        self, request: DeleteProductSubscriptionRequest, /
-    ) -> DeleteProductSubscriptionResponse: ...
-
-    @overload
-    def delete_product_subscription(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product_subscription: int,
-    ) -> DeleteProductSubscriptionResponse: ...
-
+    @fields_of(DeleteProductSubscriptionRequest)
     def delete_product_subscription(
         self, request: DeleteProductSubscriptionRequest | None = None, /, **fields: Any
     ) -> DeleteProductSubscriptionResponse:
-        """Deletes a product subscription record."""
+        """Deletes a product subscription record.
+
+        Takes :class:`DeleteProductSubscriptionRequest` or its fields as keywords.
+        """
         return self._call(DELETE_PRODUCT_SUBSCRIPTION, request, fields)
 
-    @overload
-    def get_overage_rule_list(
-        self, request: GetProductOverageRuleListRequest, /
-    ) -> GetProductOverageRuleListResponse: ...
-
-    @overload
-    def get_overage_rule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetProductOverageRuleListResponse: ...
-
+    @fields_of(GetProductOverageRuleListRequest)
     def get_overage_rule_list(
         self, request: GetProductOverageRuleListRequest | None = None, /, **fields: Any
     ) -> GetProductOverageRuleListResponse:
-        """Returns the overage rule records that match the search criteria."""
+        """Returns the overage rule records that match the search criteria.
+
+        Takes :class:`GetProductOverageRuleListRequest` or its fields as keywords.
+        """
         return self._call(GET_OVERAGE_RULE_LIST, request, fields)
 
-    @overload
-    def iter_overage_rule_list(
-        self, request: GetProductOverageRuleListRequest, /, *, page_size: int = 100
-    ) -> Iterator[OverageRuleInfo]: ...
-
-    @overload
-    def iter_overage_rule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_product: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[OverageRuleInfo]: ...
-
+    @paged(GetProductOverageRuleListRequest, IterOverageRuleListKeywords)
     def iter_overage_rule_list(
         self,
         request: GetProductOverageRuleListRequest | None = None,
@@ -1059,108 +749,52 @@ class ProductService(ServiceBase):
         **fields: Any,
     ) -> Iterator[OverageRuleInfo]:
         """Every item of :meth:`get_overage_rule_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetProductOverageRuleListRequest` and `page_size`, or the keywords
+        of :class:`IterOverageRuleListKeywords`.
+        """
         yield from self._pages(GET_OVERAGE_RULE_LIST, request, fields, page_size)
 
-    @overload
-    def add_overage_rule(
-        self, request: AddProductOverageRuleRequest, /
-    ) -> AddProductOverageRuleResponse: ...
-
-    @overload
-    def add_overage_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-        overage_rule_info: OverageRuleInfo,
-    ) -> AddProductOverageRuleResponse: ...
-
+    @fields_of(AddProductOverageRuleRequest)
     def add_overage_rule(
         self, request: AddProductOverageRuleRequest | None = None, /, **fields: Any
     ) -> AddProductOverageRuleResponse:
-        """Creates a overage rule record."""
+        """Creates a overage rule record.
+
+        Takes :class:`AddProductOverageRuleRequest` or its fields as keywords.
+        """
         return self._call(ADD_OVERAGE_RULE, request, fields)
 
-    @overload
-    def update_overage_rule(
-        self, request: UpdateProductOverageRuleRequest, /
-    ) -> UpdateProductOverageRuleResponse: ...
-
-    @overload
-    def update_overage_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        overage_rule_info: OverageRuleInfo,
-    ) -> UpdateProductOverageRuleResponse: ...
-
+    @fields_of(UpdateProductOverageRuleRequest)
     def update_overage_rule(
         self, request: UpdateProductOverageRuleRequest | None = None, /, **fields: Any
     ) -> UpdateProductOverageRuleResponse:
-        """Updates a overage rule record."""
+        """Updates a overage rule record.
+
+        Takes :class:`UpdateProductOverageRuleRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_OVERAGE_RULE, request, fields)
 
-    @overload
-    def delete_overage_rule(
-        self, request: DeleteProductOverageRuleRequest, /
-    ) -> DeleteProductOverageRuleResponse: ...
-
-    @overload
-    def delete_overage_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_overage_rule: int,
-    ) -> DeleteProductOverageRuleResponse: ...
-
+    @fields_of(DeleteProductOverageRuleRequest)
     def delete_overage_rule(
         self, request: DeleteProductOverageRuleRequest | None = None, /, **fields: Any
     ) -> DeleteProductOverageRuleResponse:
-        """Deletes a overage rule record."""
+        """Deletes a overage rule record.
+
+        Takes :class:`DeleteProductOverageRuleRequest` or its fields as keywords.
+        """
         return self._call(DELETE_OVERAGE_RULE, request, fields)
 
-    @overload
-    def get_product_restriction_list(
-        self, request: GetProductRestrictionListRequest, /
-    ) -> GetProductRestrictionListResponse: ...
-
-    @overload
-    def get_product_restriction_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetProductRestrictionListResponse: ...
-
+    @fields_of(GetProductRestrictionListRequest)
     def get_product_restriction_list(
         self, request: GetProductRestrictionListRequest | None = None, /, **fields: Any
     ) -> GetProductRestrictionListResponse:
-        """Returns the product restriction records that match the search criteria."""
+        """Returns the product restriction records that match the search criteria.
+
+        Takes :class:`GetProductRestrictionListRequest` or its fields as keywords.
+        """
         return self._call(GET_PRODUCT_RESTRICTION_LIST, request, fields)
 
-    @overload
-    def iter_product_restriction_list(
-        self, request: GetProductRestrictionListRequest, /, *, page_size: int = 100
-    ) -> Iterator[ProductRestrictionInfo]: ...
-
-    @overload
-    def iter_product_restriction_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_product: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[ProductRestrictionInfo]: ...
-
+    @paged(GetProductRestrictionListRequest, IterProductRestrictionListKeywords)
     def iter_product_restriction_list(
         self,
         request: GetProductRestrictionListRequest | None = None,
@@ -1169,129 +803,69 @@ class ProductService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[ProductRestrictionInfo]:
-        """Every item of :meth:`get_product_restriction_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_product_restriction_list` from `offset` on, fetched `page_size`
+        at a time; takes :class:`GetProductRestrictionListRequest` and `page_size`, or the
+        keywords of :class:`IterProductRestrictionListKeywords`.
+        """
         yield from self._pages(GET_PRODUCT_RESTRICTION_LIST, request, fields, page_size)
 
-    @overload
-    def add_product_restriction(
-        self, request: AddProductRestrictionRequest, /
-    ) -> AddProductRestrictionResponse: ...
-
-    @overload
-    def add_product_restriction(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-        product_restriction_info: ProductRestrictionInfo,
-    ) -> AddProductRestrictionResponse: ...
-
+    @fields_of(AddProductRestrictionRequest)
     def add_product_restriction(
         self, request: AddProductRestrictionRequest | None = None, /, **fields: Any
     ) -> AddProductRestrictionResponse:
-        """Creates a product restriction record."""
+        """Creates a product restriction record.
+
+        Takes :class:`AddProductRestrictionRequest` or its fields as keywords.
+        """
         return self._call(ADD_PRODUCT_RESTRICTION, request, fields)
 
-    @overload
-    def update_product_restriction(
-        self, request: UpdateProductRestrictionRequest, /
-    ) -> UpdateProductRestrictionResponse: ...
-
-    @overload
-    def update_product_restriction(
-        self,
-        request: None = None,
-        /,
-        *,
-        product_restriction_info: ProductRestrictionInfo,
-    ) -> UpdateProductRestrictionResponse: ...
-
+    @fields_of(UpdateProductRestrictionRequest)
     def update_product_restriction(
         self, request: UpdateProductRestrictionRequest | None = None, /, **fields: Any
     ) -> UpdateProductRestrictionResponse:
-        """Updates a product restriction record."""
+        """Updates a product restriction record.
+
+        Takes :class:`UpdateProductRestrictionRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_PRODUCT_RESTRICTION, request, fields)
 
-    @overload
-    def delete_product_restriction(
-        self, request: DeleteProductRestrictionRequest, /
-    ) -> DeleteProductRestrictionResponse: ...
-
-    @overload
-    def delete_product_restriction(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product_restriction: int,
-    ) -> DeleteProductRestrictionResponse: ...
-
+    @fields_of(DeleteProductRestrictionRequest)
     def delete_product_restriction(
         self, request: DeleteProductRestrictionRequest | None = None, /, **fields: Any
     ) -> DeleteProductRestrictionResponse:
-        """Deletes a product restriction record."""
+        """Deletes a product restriction record.
+
+        Takes :class:`DeleteProductRestrictionRequest` or its fields as keywords.
+        """
         return self._call(DELETE_PRODUCT_RESTRICTION, request, fields)
 
-    @overload
-    def get_product_account_count(
-        self, request: GetProductAccountCountRequest, /
-    ) -> GetProductAccountCountResponse: ...
-
-    @overload
-    def get_product_account_count(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-    ) -> GetProductAccountCountResponse: ...
-
+    @fields_of(GetProductAccountCountRequest)
     def get_product_account_count(
         self, request: GetProductAccountCountRequest | None = None, /, **fields: Any
     ) -> GetProductAccountCountResponse:
-        """Product: get product account count."""
+        """Product: get product account count.
+
+        Takes :class:`GetProductAccountCountRequest` or its fields as keywords.
+        """
         return self._call(GET_PRODUCT_ACCOUNT_COUNT, request, fields)
 
-    @overload
-    def export_product(self, request: ExportProductRequest, /) -> ExportProductResponse: ...
-
-    @overload
-    def export_product(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-    ) -> ExportProductResponse: ...
-
+    @fields_of(ExportProductRequest)
     def export_product(
         self, request: ExportProductRequest | None = None, /, **fields: Any
     ) -> ExportProductResponse:
-        """Product: export product."""
+        """Product: export product.
+
+        Takes :class:`ExportProductRequest` or its fields as keywords.
+        """
         return self._call(EXPORT_PRODUCT, request, fields)
 
-    @overload
-    def get_product_usage_report(
-        self, request: GetProductUsageReportRequest, /
-    ) -> GetProductUsageReportResponse: ...
-
-    @overload
-    def get_product_usage_report(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-        from_date: date | None | UnsetType = UNSET,
-        to_date: date | None | UnsetType = UNSET,
-    ) -> GetProductUsageReportResponse: ...
-
+    @fields_of(GetProductUsageReportRequest)
     def get_product_usage_report(
         self, request: GetProductUsageReportRequest | None = None, /, **fields: Any
     ) -> GetProductUsageReportResponse:
         """Usage per service of all accounts with the product.
+
+        Takes :class:`GetProductUsageReportRequest` or its fields as keywords.
 
         JSON API only: not available over SOAP.
         """
@@ -1305,74 +879,27 @@ class AsyncProductService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_product_info(
-        self, request: GetProductInfoRequest, /
-    ) -> GetProductInfoResponse: ...
-
-    @overload
-    async def get_product_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int | None | UnsetType = UNSET,
-    ) -> GetProductInfoResponse: ...
-
+    @fields_of(GetProductInfoRequest)
     async def get_product_info(
         self, request: GetProductInfoRequest | None = None, /, **fields: Any
     ) -> GetProductInfoResponse:
-        """Returns the details of a product record."""
+        """Returns the details of a product record.
+
+        Takes :class:`GetProductInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_PRODUCT_INFO, request, fields)
 
-    @overload
-    async def get_product_list(
-        self, request: GetProductListRequest, /
-    ) -> GetProductListResponse: ...
-
-    @overload
-    async def get_product_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        name: str | None | UnsetType = UNSET,
-        i_env: int | None | UnsetType = UNSET,
-        iso_4217: str | None | UnsetType = UNSET,
-        hidden: YesNo | None | UnsetType = UNSET,
-        addons: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetProductListResponse: ...
-
+    @fields_of(GetProductListRequest)
     async def get_product_list(
         self, request: GetProductListRequest | None = None, /, **fields: Any
     ) -> GetProductListResponse:
-        """Returns the product records that match the search criteria."""
+        """Returns the product records that match the search criteria.
+
+        Takes :class:`GetProductListRequest` or its fields as keywords.
+        """
         return await self._call(GET_PRODUCT_LIST, request, fields)
 
-    @overload
-    def iter_product_list(
-        self, request: GetProductListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[ProductInfo]: ...
-
-    @overload
-    def iter_product_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        name: str | None | UnsetType = UNSET,
-        i_env: int | None | UnsetType = UNSET,
-        iso_4217: str | None | UnsetType = UNSET,
-        hidden: YesNo | None | UnsetType = UNSET,
-        addons: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[ProductInfo]: ...
-
+    @paged(GetProductListRequest, IterProductListKeywords)
     async def iter_product_list(
         self,
         request: GetProductListRequest | None = None,
@@ -1381,165 +908,84 @@ class AsyncProductService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[ProductInfo]:
-        """Every item of :meth:`get_product_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_product_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetProductListRequest` and `page_size`, or the keywords of
+        :class:`IterProductListKeywords`.
+        """
         async for item in self._pages(GET_PRODUCT_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_product(self, request: AddProductRequest, /) -> AddProductResponse: ...
-
-    @overload
-    async def add_product(
-        self,
-        request: None = None,
-        /,
-        *,
-        product_info: ProductInfo,
-    ) -> AddProductResponse: ...
-
+    @fields_of(AddProductRequest)
     async def add_product(
         self, request: AddProductRequest | None = None, /, **fields: Any
     ) -> AddProductResponse:
-        """Creates a product record."""
+        """Creates a product record.
+
+        Takes :class:`AddProductRequest` or its fields as keywords.
+        """
         return await self._call(ADD_PRODUCT, request, fields)
 
-    @overload
-    async def update_product(self, request: UpdateProductRequest, /) -> UpdateProductResponse: ...
-
-    @overload
-    async def update_product(
-        self,
-        request: None = None,
-        /,
-        *,
-        product_info: ProductInfo,
-    ) -> UpdateProductResponse: ...
-
+    @fields_of(UpdateProductRequest)
     async def update_product(
         self, request: UpdateProductRequest | None = None, /, **fields: Any
     ) -> UpdateProductResponse:
-        """Updates a product record."""
+        """Updates a product record.
+
+        Takes :class:`UpdateProductRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_PRODUCT, request, fields)
 
-    @overload
-    async def delete_product(self, request: DeleteProductRequest, /) -> DeleteProductResponse: ...
-
-    @overload
-    async def delete_product(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-    ) -> DeleteProductResponse: ...
-
+    @fields_of(DeleteProductRequest)
     async def delete_product(
         self, request: DeleteProductRequest | None = None, /, **fields: Any
     ) -> DeleteProductResponse:
-        """Deletes a product record."""
+        """Deletes a product record.
+
+        Takes :class:`DeleteProductRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_PRODUCT, request, fields)
 
-    @overload
-    async def get_allowed_addons(
-        self, request: GetProductAllowedAddonsRequest, /
-    ) -> GetProductAllowedAddonsResponse: ...
-
-    @overload
-    async def get_allowed_addons(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-    ) -> GetProductAllowedAddonsResponse: ...
-
+    @fields_of(GetProductAllowedAddonsRequest)
     async def get_allowed_addons(
         self, request: GetProductAllowedAddonsRequest | None = None, /, **fields: Any
     ) -> GetProductAllowedAddonsResponse:
-        """Product: get allowed addons."""
+        """Product: get allowed addons.
+
+        Takes :class:`GetProductAllowedAddonsRequest` or its fields as keywords.
+        """
         return await self._call(GET_ALLOWED_ADDONS, request, fields)
 
-    @overload
-    async def add_allowed_addon(
-        self, request: AddProductAllowedAddonRequest, /
-    ) -> AddProductAllowedAddonResponse: ...
-
-    @overload
-    async def add_allowed_addon(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-        i_addon: int,
-    ) -> AddProductAllowedAddonResponse: ...
-
+    @fields_of(AddProductAllowedAddonRequest)
     async def add_allowed_addon(
         self, request: AddProductAllowedAddonRequest | None = None, /, **fields: Any
     ) -> AddProductAllowedAddonResponse:
-        """Creates a allowed addon record."""
+        """Creates a allowed addon record.
+
+        Takes :class:`AddProductAllowedAddonRequest` or its fields as keywords.
+        """
         return await self._call(ADD_ALLOWED_ADDON, request, fields)
 
-    @overload
-    async def delete_allowed_addon(
-        self, request: DeleteProductAllowedAddonRequest, /
-    ) -> DeleteProductAllowedAddonResponse: ...
-
-    @overload
-    async def delete_allowed_addon(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-        i_addon: int,
-    ) -> DeleteProductAllowedAddonResponse: ...
-
+    @fields_of(DeleteProductAllowedAddonRequest)
     async def delete_allowed_addon(
         self, request: DeleteProductAllowedAddonRequest | None = None, /, **fields: Any
     ) -> DeleteProductAllowedAddonResponse:
-        """Deletes a allowed addon record."""
+        """Deletes a allowed addon record.
+
+        Takes :class:`DeleteProductAllowedAddonRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_ALLOWED_ADDON, request, fields)
 
-    @overload
-    async def get_rating_list(
-        self, request: GetProductRatingListRequest, /
-    ) -> GetProductRatingListResponse: ...
-
-    @overload
-    async def get_rating_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetProductRatingListResponse: ...
-
+    @fields_of(GetProductRatingListRequest)
     async def get_rating_list(
         self, request: GetProductRatingListRequest | None = None, /, **fields: Any
     ) -> GetProductRatingListResponse:
-        """Returns the rating records that match the search criteria."""
+        """Returns the rating records that match the search criteria.
+
+        Takes :class:`GetProductRatingListRequest` or its fields as keywords.
+        """
         return await self._call(GET_RATING_LIST, request, fields)
 
-    @overload
-    def iter_rating_list(
-        self, request: GetProductRatingListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[RatingInfo]: ...
-
-    @overload
-    def iter_rating_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_product: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[RatingInfo]: ...
-
+    @paged(GetProductRatingListRequest, IterRatingListKeywords)
     async def iter_rating_list(
         self,
         request: GetProductRatingListRequest | None = None,
@@ -1548,171 +994,84 @@ class AsyncProductService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[RatingInfo]:
-        """Every item of :meth:`get_rating_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_rating_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetProductRatingListRequest` and `page_size`, or the keywords of
+        :class:`IterRatingListKeywords`.
+        """
         async for item in self._pages(GET_RATING_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_rating(
-        self, request: AddProductRatingRequest, /
-    ) -> AddProductRatingResponse: ...
-
-    @overload
-    async def add_rating(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-        rating_info: RatingInfo,
-    ) -> AddProductRatingResponse: ...
-
+    @fields_of(AddProductRatingRequest)
     async def add_rating(
         self, request: AddProductRatingRequest | None = None, /, **fields: Any
     ) -> AddProductRatingResponse:
-        """Creates a rating record."""
+        """Creates a rating record.
+
+        Takes :class:`AddProductRatingRequest` or its fields as keywords.
+        """
         return await self._call(ADD_RATING, request, fields)
 
-    @overload
-    async def update_rating(
-        self, request: UpdateProductRatingRequest, /
-    ) -> UpdateProductRatingResponse: ...
-
-    @overload
-    async def update_rating(
-        self,
-        request: None = None,
-        /,
-        *,
-        rating_info: RatingInfo,
-    ) -> UpdateProductRatingResponse: ...
-
+    @fields_of(UpdateProductRatingRequest)
     async def update_rating(
         self, request: UpdateProductRatingRequest | None = None, /, **fields: Any
     ) -> UpdateProductRatingResponse:
-        """Updates a rating record."""
+        """Updates a rating record.
+
+        Takes :class:`UpdateProductRatingRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_RATING, request, fields)
 
-    @overload
-    async def delete_rating(
-        self, request: DeleteProductRatingRequest, /
-    ) -> DeleteProductRatingResponse: ...
-
-    @overload
-    async def delete_rating(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_rating: int,
-    ) -> DeleteProductRatingResponse: ...
-
+    @fields_of(DeleteProductRatingRequest)
     async def delete_rating(
         self, request: DeleteProductRatingRequest | None = None, /, **fields: Any
     ) -> DeleteProductRatingResponse:
-        """Deletes a rating record."""
+        """Deletes a rating record.
+
+        Takes :class:`DeleteProductRatingRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_RATING, request, fields)
 
-    @overload
-    async def get_service_features(
-        self, request: GetProductServiceFeaturesRequest, /
-    ) -> GetProductServiceFeaturesResponse: ...
-
-    @overload
-    async def get_service_features(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-    ) -> GetProductServiceFeaturesResponse: ...
-
+    @fields_of(GetProductServiceFeaturesRequest)
     async def get_service_features(
         self, request: GetProductServiceFeaturesRequest | None = None, /, **fields: Any
     ) -> GetProductServiceFeaturesResponse:
-        """Product: get service features."""
+        """Product: get service features.
+
+        Takes :class:`GetProductServiceFeaturesRequest` or its fields as keywords.
+        """
         return await self._call(GET_SERVICE_FEATURES, request, fields)
 
-    @overload
-    async def update_service_features(
-        self, request: UpdateProductServiceFeaturesRequest, /
-    ) -> UpdateProductServiceFeaturesResponse: ...
-
-    @overload
-    async def update_service_features(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-        service_features: list[ServiceFeatureInfo],
-    ) -> UpdateProductServiceFeaturesResponse: ...
-
+    @fields_of(UpdateProductServiceFeaturesRequest)
     async def update_service_features(
         self, request: UpdateProductServiceFeaturesRequest | None = None, /, **fields: Any
     ) -> UpdateProductServiceFeaturesResponse:
-        """Updates a service features record."""
+        """Updates a service features record.
+
+        Takes :class:`UpdateProductServiceFeaturesRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_SERVICE_FEATURES, request, fields)
 
-    @overload
-    async def get_product_group_info(
-        self, request: GetProductGroupInfoRequest, /
-    ) -> GetProductGroupInfoResponse: ...
-
-    @overload
-    async def get_product_group_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product_group: int | None | UnsetType = UNSET,
-    ) -> GetProductGroupInfoResponse: ...
-
+    @fields_of(GetProductGroupInfoRequest)
     async def get_product_group_info(
         self, request: GetProductGroupInfoRequest | None = None, /, **fields: Any
     ) -> GetProductGroupInfoResponse:
-        """Returns the details of a product group record."""
+        """Returns the details of a product group record.
+
+        Takes :class:`GetProductGroupInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_PRODUCT_GROUP_INFO, request, fields)
 
-    @overload
-    async def get_product_group_list(
-        self, request: GetProductGroupListRequest, /
-    ) -> GetProductGroupListResponse: ...
-
-    @overload
-    async def get_product_group_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetProductGroupListResponse: ...
-
+    @fields_of(GetProductGroupListRequest)
     async def get_product_group_list(
         self, request: GetProductGroupListRequest | None = None, /, **fields: Any
     ) -> GetProductGroupListResponse:
-        """Returns the product group records that match the search criteria."""
+        """Returns the product group records that match the search criteria.
+
+        Takes :class:`GetProductGroupListRequest` or its fields as keywords.
+        """
         return await self._call(GET_PRODUCT_GROUP_LIST, request, fields)
 
-    @overload
-    def iter_product_group_list(
-        self, request: GetProductGroupListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[ProductGroupInfo]: ...
-
-    @overload
-    def iter_product_group_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        name: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[ProductGroupInfo]: ...
-
+    @paged(GetProductGroupListRequest, IterProductGroupListKeywords)
     async def iter_product_group_list(
         self,
         request: GetProductGroupListRequest | None = None,
@@ -1722,128 +1081,63 @@ class AsyncProductService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[ProductGroupInfo]:
         """Every item of :meth:`get_product_group_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetProductGroupListRequest` and `page_size`, or the keywords of
+        :class:`IterProductGroupListKeywords`.
+        """
         async for item in self._pages(GET_PRODUCT_GROUP_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_product_group(
-        self, request: AddProductGroupRequest, /
-    ) -> AddProductGroupResponse: ...
-
-    @overload
-    async def add_product_group(
-        self,
-        request: None = None,
-        /,
-        *,
-        product_group_info: ProductGroupInfo,
-    ) -> AddProductGroupResponse: ...
-
+    @fields_of(AddProductGroupRequest)
     async def add_product_group(
         self, request: AddProductGroupRequest | None = None, /, **fields: Any
     ) -> AddProductGroupResponse:
-        """Creates a product group record."""
+        """Creates a product group record.
+
+        Takes :class:`AddProductGroupRequest` or its fields as keywords.
+        """
         return await self._call(ADD_PRODUCT_GROUP, request, fields)
 
-    @overload
-    async def update_product_group(
-        self, request: UpdateProductGroupRequest, /
-    ) -> UpdateProductGroupResponse: ...
-
-    @overload
-    async def update_product_group(
-        self,
-        request: None = None,
-        /,
-        *,
-        product_group_info: ProductGroupInfo,
-    ) -> UpdateProductGroupResponse: ...
-
+    @fields_of(UpdateProductGroupRequest)
     async def update_product_group(
         self, request: UpdateProductGroupRequest | None = None, /, **fields: Any
     ) -> UpdateProductGroupResponse:
-        """Updates a product group record."""
+        """Updates a product group record.
+
+        Takes :class:`UpdateProductGroupRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_PRODUCT_GROUP, request, fields)
 
-    @overload
-    async def delete_product_group(
-        self, request: DeleteProductGroupRequest, /
-    ) -> DeleteProductGroupResponse: ...
-
-    @overload
-    async def delete_product_group(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product_group: int,
-    ) -> DeleteProductGroupResponse: ...
-
+    @fields_of(DeleteProductGroupRequest)
     async def delete_product_group(
         self, request: DeleteProductGroupRequest | None = None, /, **fields: Any
     ) -> DeleteProductGroupResponse:
-        """Deletes a product group record."""
+        """Deletes a product group record.
+
+        Takes :class:`DeleteProductGroupRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_PRODUCT_GROUP, request, fields)
 
-    @overload
-    async def get_custom_fields_values(
-        self, request: GetProductCustomFieldsValuesRequest, /
-    ) -> GetProductCustomFieldsValuesResponse: ...
-
-    @overload
-    async def get_custom_fields_values(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-    ) -> GetProductCustomFieldsValuesResponse: ...
-
+    @fields_of(GetProductCustomFieldsValuesRequest)
     async def get_custom_fields_values(
         self, request: GetProductCustomFieldsValuesRequest | None = None, /, **fields: Any
     ) -> GetProductCustomFieldsValuesResponse:
-        """Product: get custom fields values."""
+        """Product: get custom fields values.
+
+        Takes :class:`GetProductCustomFieldsValuesRequest` or its fields as keywords.
+        """
         return await self._call(GET_CUSTOM_FIELDS_VALUES, request, fields)
 
-    @overload
-    async def get_accessibility_list(
-        self, request: GetProductAccessibilityListRequest, /
-    ) -> GetProductAccessibilityListResponse: ...
-
-    @overload
-    async def get_accessibility_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetProductAccessibilityListResponse: ...
-
+    @fields_of(GetProductAccessibilityListRequest)
     async def get_accessibility_list(
         self, request: GetProductAccessibilityListRequest | None = None, /, **fields: Any
     ) -> GetProductAccessibilityListResponse:
-        """Returns the accessibility records that match the search criteria."""
+        """Returns the accessibility records that match the search criteria.
+
+        Takes :class:`GetProductAccessibilityListRequest` or its fields as keywords.
+        """
         return await self._call(GET_ACCESSIBILITY_LIST, request, fields)
 
-    @overload
-    def iter_accessibility_list(
-        self, request: GetProductAccessibilityListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[AccessibilityInfo]: ...
-
-    @overload
-    def iter_accessibility_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_product: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[AccessibilityInfo]: ...
-
+    @paged(GetProductAccessibilityListRequest, IterAccessibilityListKeywords)
     async def iter_accessibility_list(
         self,
         request: GetProductAccessibilityListRequest | None = None,
@@ -1853,109 +1147,53 @@ class AsyncProductService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[AccessibilityInfo]:
         """Every item of :meth:`get_accessibility_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetProductAccessibilityListRequest` and `page_size`, or the keywords
+        of :class:`IterAccessibilityListKeywords`.
+        """
         async for item in self._pages(GET_ACCESSIBILITY_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_accessibility(
-        self, request: AddProductAccessibilityRequest, /
-    ) -> AddProductAccessibilityResponse: ...
-
-    @overload
-    async def add_accessibility(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-        accessibility_info: AccessibilityInfo,
-    ) -> AddProductAccessibilityResponse: ...
-
+    @fields_of(AddProductAccessibilityRequest)
     async def add_accessibility(
         self, request: AddProductAccessibilityRequest | None = None, /, **fields: Any
     ) -> AddProductAccessibilityResponse:
-        """Creates a accessibility record."""
+        """Creates a accessibility record.
+
+        Takes :class:`AddProductAccessibilityRequest` or its fields as keywords.
+        """
         return await self._call(ADD_ACCESSIBILITY, request, fields)
 
-    @overload
-    async def update_accessibility(
-        self, request: UpdateProductAccessibilityRequest, /
-    ) -> UpdateProductAccessibilityResponse: ...
-
-    @overload
-    async def update_accessibility(
-        self,
-        request: None = None,
-        /,
-        *,
-        accessibility_info: AccessibilityInfo,
-    ) -> UpdateProductAccessibilityResponse: ...
-
+    @fields_of(UpdateProductAccessibilityRequest)
     async def update_accessibility(
         self, request: UpdateProductAccessibilityRequest | None = None, /, **fields: Any
     ) -> UpdateProductAccessibilityResponse:
-        """Updates a accessibility record."""
+        """Updates a accessibility record.
+
+        Takes :class:`UpdateProductAccessibilityRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_ACCESSIBILITY, request, fields)
 
-    @overload
-    async def delete_accessibility(
-        self, request: DeleteProductAccessibilityRequest, /
-    ) -> DeleteProductAccessibilityResponse: ...
-
-    @overload
-    async def delete_accessibility(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_accessibility: int,
-    ) -> DeleteProductAccessibilityResponse: ...
-
+    @fields_of(DeleteProductAccessibilityRequest)
     async def delete_accessibility(
         self, request: DeleteProductAccessibilityRequest | None = None, /, **fields: Any
     ) -> DeleteProductAccessibilityResponse:
-        """Deletes a accessibility record."""
+        """Deletes a accessibility record.
+
+        Takes :class:`DeleteProductAccessibilityRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_ACCESSIBILITY, request, fields)
 
-    @overload
-    async def get_product_subscription_list(
-        self, request: GetProductSubscriptionListRequest, /
-    ) -> GetProductSubscriptionListResponse: ...
-
-    @overload
-    async def get_product_subscription_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetProductSubscriptionListResponse: ...
-
+    @fields_of(GetProductSubscriptionListRequest)
     async def get_product_subscription_list(
         self, request: GetProductSubscriptionListRequest | None = None, /, **fields: Any
     ) -> GetProductSubscriptionListResponse:
-        """Returns the product subscription records that match the search criteria."""
+        """Returns the product subscription records that match the search criteria.
+
+        Takes :class:`GetProductSubscriptionListRequest` or its fields as keywords.
+        """
         return await self._call(GET_PRODUCT_SUBSCRIPTION_LIST, request, fields)
 
-    @overload
-    def iter_product_subscription_list(
-        self, request: GetProductSubscriptionListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[ProductSubscriptionInfo]: ...
-
-    @overload
-    def iter_product_subscription_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_product: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[ProductSubscriptionInfo]: ...
-
+    @paged(GetProductSubscriptionListRequest, IterProductSubscriptionListKeywords)
     async def iter_product_subscription_list(
         self,
         request: GetProductSubscriptionListRequest | None = None,
@@ -1964,110 +1202,54 @@ class AsyncProductService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[ProductSubscriptionInfo]:
-        """Every item of :meth:`get_product_subscription_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_product_subscription_list` from `offset` on, fetched
+        `page_size` at a time; takes :class:`GetProductSubscriptionListRequest` and `page_size`,
+        or the keywords of :class:`IterProductSubscriptionListKeywords`.
+        """
         async for item in self._pages(GET_PRODUCT_SUBSCRIPTION_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_product_subscription(
-        self, request: AddProductSubscriptionRequest, /
-    ) -> AddProductSubscriptionResponse: ...
-
-    @overload
-    async def add_product_subscription(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-        product_subscription_info: ProductSubscriptionInfo,
-    ) -> AddProductSubscriptionResponse: ...
-
+    @fields_of(AddProductSubscriptionRequest)
     async def add_product_subscription(
         self, request: AddProductSubscriptionRequest | None = None, /, **fields: Any
     ) -> AddProductSubscriptionResponse:
-        """Creates a product subscription record."""
+        """Creates a product subscription record.
+
+        Takes :class:`AddProductSubscriptionRequest` or its fields as keywords.
+        """
         return await self._call(ADD_PRODUCT_SUBSCRIPTION, request, fields)
 
-    @overload
-    async def update_product_subscription(
-        self, request: UpdateProductSubscriptionRequest, /
-    ) -> UpdateProductSubscriptionResponse: ...
-
-    @overload
-    async def update_product_subscription(
-        self,
-        request: None = None,
-        /,
-        *,
-        product_subscription_info: ProductSubscriptionInfo,
-    ) -> UpdateProductSubscriptionResponse: ...
-
+    @fields_of(UpdateProductSubscriptionRequest)
     async def update_product_subscription(
         self, request: UpdateProductSubscriptionRequest | None = None, /, **fields: Any
     ) -> UpdateProductSubscriptionResponse:
-        """Updates a product subscription record."""
+        """Updates a product subscription record.
+
+        Takes :class:`UpdateProductSubscriptionRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_PRODUCT_SUBSCRIPTION, request, fields)
 
-    @overload
-    async def delete_product_subscription(
-        self, request: DeleteProductSubscriptionRequest, /
-    ) -> DeleteProductSubscriptionResponse: ...
-
-    @overload
-    async def delete_product_subscription(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product_subscription: int,
-    ) -> DeleteProductSubscriptionResponse: ...
-
+    @fields_of(DeleteProductSubscriptionRequest)
     async def delete_product_subscription(
         self, request: DeleteProductSubscriptionRequest | None = None, /, **fields: Any
     ) -> DeleteProductSubscriptionResponse:
-        """Deletes a product subscription record."""
+        """Deletes a product subscription record.
+
+        Takes :class:`DeleteProductSubscriptionRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_PRODUCT_SUBSCRIPTION, request, fields)
 
-    @overload
-    async def get_overage_rule_list(
-        self, request: GetProductOverageRuleListRequest, /
-    ) -> GetProductOverageRuleListResponse: ...
-
-    @overload
-    async def get_overage_rule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetProductOverageRuleListResponse: ...
-
+    @fields_of(GetProductOverageRuleListRequest)
     async def get_overage_rule_list(
         self, request: GetProductOverageRuleListRequest | None = None, /, **fields: Any
     ) -> GetProductOverageRuleListResponse:
-        """Returns the overage rule records that match the search criteria."""
+        """Returns the overage rule records that match the search criteria.
+
+        Takes :class:`GetProductOverageRuleListRequest` or its fields as keywords.
+        """
         return await self._call(GET_OVERAGE_RULE_LIST, request, fields)
 
-    @overload
-    def iter_overage_rule_list(
-        self, request: GetProductOverageRuleListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[OverageRuleInfo]: ...
-
-    @overload
-    def iter_overage_rule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_product: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[OverageRuleInfo]: ...
-
+    @paged(GetProductOverageRuleListRequest, IterOverageRuleListKeywords)
     async def iter_overage_rule_list(
         self,
         request: GetProductOverageRuleListRequest | None = None,
@@ -2077,109 +1259,53 @@ class AsyncProductService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[OverageRuleInfo]:
         """Every item of :meth:`get_overage_rule_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetProductOverageRuleListRequest` and `page_size`, or the keywords
+        of :class:`IterOverageRuleListKeywords`.
+        """
         async for item in self._pages(GET_OVERAGE_RULE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_overage_rule(
-        self, request: AddProductOverageRuleRequest, /
-    ) -> AddProductOverageRuleResponse: ...
-
-    @overload
-    async def add_overage_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-        overage_rule_info: OverageRuleInfo,
-    ) -> AddProductOverageRuleResponse: ...
-
+    @fields_of(AddProductOverageRuleRequest)
     async def add_overage_rule(
         self, request: AddProductOverageRuleRequest | None = None, /, **fields: Any
     ) -> AddProductOverageRuleResponse:
-        """Creates a overage rule record."""
+        """Creates a overage rule record.
+
+        Takes :class:`AddProductOverageRuleRequest` or its fields as keywords.
+        """
         return await self._call(ADD_OVERAGE_RULE, request, fields)
 
-    @overload
-    async def update_overage_rule(
-        self, request: UpdateProductOverageRuleRequest, /
-    ) -> UpdateProductOverageRuleResponse: ...
-
-    @overload
-    async def update_overage_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        overage_rule_info: OverageRuleInfo,
-    ) -> UpdateProductOverageRuleResponse: ...
-
+    @fields_of(UpdateProductOverageRuleRequest)
     async def update_overage_rule(
         self, request: UpdateProductOverageRuleRequest | None = None, /, **fields: Any
     ) -> UpdateProductOverageRuleResponse:
-        """Updates a overage rule record."""
+        """Updates a overage rule record.
+
+        Takes :class:`UpdateProductOverageRuleRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_OVERAGE_RULE, request, fields)
 
-    @overload
-    async def delete_overage_rule(
-        self, request: DeleteProductOverageRuleRequest, /
-    ) -> DeleteProductOverageRuleResponse: ...
-
-    @overload
-    async def delete_overage_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_overage_rule: int,
-    ) -> DeleteProductOverageRuleResponse: ...
-
+    @fields_of(DeleteProductOverageRuleRequest)
     async def delete_overage_rule(
         self, request: DeleteProductOverageRuleRequest | None = None, /, **fields: Any
     ) -> DeleteProductOverageRuleResponse:
-        """Deletes a overage rule record."""
+        """Deletes a overage rule record.
+
+        Takes :class:`DeleteProductOverageRuleRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_OVERAGE_RULE, request, fields)
 
-    @overload
-    async def get_product_restriction_list(
-        self, request: GetProductRestrictionListRequest, /
-    ) -> GetProductRestrictionListResponse: ...
-
-    @overload
-    async def get_product_restriction_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetProductRestrictionListResponse: ...
-
+    @fields_of(GetProductRestrictionListRequest)
     async def get_product_restriction_list(
         self, request: GetProductRestrictionListRequest | None = None, /, **fields: Any
     ) -> GetProductRestrictionListResponse:
-        """Returns the product restriction records that match the search criteria."""
+        """Returns the product restriction records that match the search criteria.
+
+        Takes :class:`GetProductRestrictionListRequest` or its fields as keywords.
+        """
         return await self._call(GET_PRODUCT_RESTRICTION_LIST, request, fields)
 
-    @overload
-    def iter_product_restriction_list(
-        self, request: GetProductRestrictionListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[ProductRestrictionInfo]: ...
-
-    @overload
-    def iter_product_restriction_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_product: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[ProductRestrictionInfo]: ...
-
+    @paged(GetProductRestrictionListRequest, IterProductRestrictionListKeywords)
     async def iter_product_restriction_list(
         self,
         request: GetProductRestrictionListRequest | None = None,
@@ -2188,130 +1314,70 @@ class AsyncProductService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[ProductRestrictionInfo]:
-        """Every item of :meth:`get_product_restriction_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_product_restriction_list` from `offset` on, fetched `page_size`
+        at a time; takes :class:`GetProductRestrictionListRequest` and `page_size`, or the
+        keywords of :class:`IterProductRestrictionListKeywords`.
+        """
         async for item in self._pages(GET_PRODUCT_RESTRICTION_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_product_restriction(
-        self, request: AddProductRestrictionRequest, /
-    ) -> AddProductRestrictionResponse: ...
-
-    @overload
-    async def add_product_restriction(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-        product_restriction_info: ProductRestrictionInfo,
-    ) -> AddProductRestrictionResponse: ...
-
+    @fields_of(AddProductRestrictionRequest)
     async def add_product_restriction(
         self, request: AddProductRestrictionRequest | None = None, /, **fields: Any
     ) -> AddProductRestrictionResponse:
-        """Creates a product restriction record."""
+        """Creates a product restriction record.
+
+        Takes :class:`AddProductRestrictionRequest` or its fields as keywords.
+        """
         return await self._call(ADD_PRODUCT_RESTRICTION, request, fields)
 
-    @overload
-    async def update_product_restriction(
-        self, request: UpdateProductRestrictionRequest, /
-    ) -> UpdateProductRestrictionResponse: ...
-
-    @overload
-    async def update_product_restriction(
-        self,
-        request: None = None,
-        /,
-        *,
-        product_restriction_info: ProductRestrictionInfo,
-    ) -> UpdateProductRestrictionResponse: ...
-
+    @fields_of(UpdateProductRestrictionRequest)
     async def update_product_restriction(
         self, request: UpdateProductRestrictionRequest | None = None, /, **fields: Any
     ) -> UpdateProductRestrictionResponse:
-        """Updates a product restriction record."""
+        """Updates a product restriction record.
+
+        Takes :class:`UpdateProductRestrictionRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_PRODUCT_RESTRICTION, request, fields)
 
-    @overload
-    async def delete_product_restriction(
-        self, request: DeleteProductRestrictionRequest, /
-    ) -> DeleteProductRestrictionResponse: ...
-
-    @overload
-    async def delete_product_restriction(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product_restriction: int,
-    ) -> DeleteProductRestrictionResponse: ...
-
+    @fields_of(DeleteProductRestrictionRequest)
     async def delete_product_restriction(
         self, request: DeleteProductRestrictionRequest | None = None, /, **fields: Any
     ) -> DeleteProductRestrictionResponse:
-        """Deletes a product restriction record."""
+        """Deletes a product restriction record.
+
+        Takes :class:`DeleteProductRestrictionRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_PRODUCT_RESTRICTION, request, fields)
 
-    @overload
-    async def get_product_account_count(
-        self, request: GetProductAccountCountRequest, /
-    ) -> GetProductAccountCountResponse: ...
-
-    @overload
-    async def get_product_account_count(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-    ) -> GetProductAccountCountResponse: ...
-
+    @fields_of(GetProductAccountCountRequest)
     async def get_product_account_count(
         self, request: GetProductAccountCountRequest | None = None, /, **fields: Any
     ) -> GetProductAccountCountResponse:
-        """Product: get product account count."""
+        """Product: get product account count.
+
+        Takes :class:`GetProductAccountCountRequest` or its fields as keywords.
+        """
         return await self._call(GET_PRODUCT_ACCOUNT_COUNT, request, fields)
 
-    @overload
-    async def export_product(self, request: ExportProductRequest, /) -> ExportProductResponse: ...
-
-    @overload
-    async def export_product(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-    ) -> ExportProductResponse: ...
-
+    @fields_of(ExportProductRequest)
     async def export_product(
         self, request: ExportProductRequest | None = None, /, **fields: Any
     ) -> ExportProductResponse:
-        """Product: export product."""
+        """Product: export product.
+
+        Takes :class:`ExportProductRequest` or its fields as keywords.
+        """
         return await self._call(EXPORT_PRODUCT, request, fields)
 
-    @overload
-    async def get_product_usage_report(
-        self, request: GetProductUsageReportRequest, /
-    ) -> GetProductUsageReportResponse: ...
-
-    @overload
-    async def get_product_usage_report(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_product: int,
-        from_date: date | None | UnsetType = UNSET,
-        to_date: date | None | UnsetType = UNSET,
-    ) -> GetProductUsageReportResponse: ...
-
+    @fields_of(GetProductUsageReportRequest)
     async def get_product_usage_report(
         self, request: GetProductUsageReportRequest | None = None, /, **fields: Any
     ) -> GetProductUsageReportResponse:
         """Usage per service of all accounts with the product.
+
+        Takes :class:`GetProductUsageReportRequest` or its fields as keywords.
 
         JSON API only: not available over SOAP.
         """

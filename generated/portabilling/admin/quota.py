@@ -9,11 +9,11 @@ Admin interface, mr105/admin/QuotaAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, overload
+from typing import Any, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.quota import (
     AddQuotaRequest,
     AddQuotaResponse,
@@ -54,162 +54,100 @@ GET_QUOTA_USAGE = Operation(
 RESET_QUOTA = Operation(SERVICE, "reset_quota", ResetQuotaRequest, ResetQuotaResponse)
 
 
+class IterQuotaListKeywords(TypedDict, total=False):
+    """The keywords of `iter_quota_list`: `page_size` and the fields of
+    :class:`GetQuotaListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_account: int | None | UnsetType
+    i_service: int | None | UnsetType
+    offset: int | None | UnsetType
+
+
 class QuotaService(ServiceBase):
     """Usage quotas (data and minutes caps). PortaBilling mr105, Admin interface. Reconstruction in
     the published style, generated for testing.
     """
 
-    @overload
-    def get_quota_info(self, request: GetQuotaInfoRequest, /) -> GetQuotaInfoResponse: ...
-
-    @overload
-    def get_quota_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_quota: int | None | UnsetType = UNSET,
-    ) -> GetQuotaInfoResponse: ...
-
+    @fields_of(GetQuotaInfoRequest)
     def get_quota_info(
         self, request: GetQuotaInfoRequest | None = None, /, **fields: Any
     ) -> GetQuotaInfoResponse:
-        """Returns the details of a quota record."""
+        """Returns the details of a quota record.
+
+        Takes :class:`GetQuotaInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_QUOTA_INFO, request, fields)
 
-    @overload
-    def get_quota_list(self, request: GetQuotaListRequest, /) -> GetQuotaListResponse: ...
-
-    @overload
-    def get_quota_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int | None | UnsetType = UNSET,
-        i_service: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetQuotaListResponse: ...
-
+    @fields_of(GetQuotaListRequest)
     def get_quota_list(
         self, request: GetQuotaListRequest | None = None, /, **fields: Any
     ) -> GetQuotaListResponse:
-        """Returns the quota records that match the search criteria."""
+        """Returns the quota records that match the search criteria.
+
+        Takes :class:`GetQuotaListRequest` or its fields as keywords.
+        """
         return self._call(GET_QUOTA_LIST, request, fields)
 
-    @overload
-    def iter_quota_list(
-        self, request: GetQuotaListRequest, /, *, page_size: int = 100
-    ) -> Iterator[QuotaInfo]: ...
-
-    @overload
-    def iter_quota_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_account: int | None | UnsetType = UNSET,
-        i_service: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[QuotaInfo]: ...
-
+    @paged(GetQuotaListRequest, IterQuotaListKeywords)
     def iter_quota_list(
         self, request: GetQuotaListRequest | None = None, /, *, page_size: int = 100, **fields: Any
     ) -> Iterator[QuotaInfo]:
-        """Every item of :meth:`get_quota_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_quota_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetQuotaListRequest` and `page_size`, or the keywords of
+        :class:`IterQuotaListKeywords`.
+        """
         yield from self._pages(GET_QUOTA_LIST, request, fields, page_size)
 
-    @overload
-    def add_quota(self, request: AddQuotaRequest, /) -> AddQuotaResponse: ...
-
-    @overload
-    def add_quota(
-        self,
-        request: None = None,
-        /,
-        *,
-        quota_info: QuotaInfo,
-    ) -> AddQuotaResponse: ...
-
+    @fields_of(AddQuotaRequest)
     def add_quota(
         self, request: AddQuotaRequest | None = None, /, **fields: Any
     ) -> AddQuotaResponse:
-        """Creates a quota record."""
+        """Creates a quota record.
+
+        Takes :class:`AddQuotaRequest` or its fields as keywords.
+        """
         return self._call(ADD_QUOTA, request, fields)
 
-    @overload
-    def update_quota(self, request: UpdateQuotaRequest, /) -> UpdateQuotaResponse: ...
-
-    @overload
-    def update_quota(
-        self,
-        request: None = None,
-        /,
-        *,
-        quota_info: QuotaInfo,
-    ) -> UpdateQuotaResponse: ...
-
+    @fields_of(UpdateQuotaRequest)
     def update_quota(
         self, request: UpdateQuotaRequest | None = None, /, **fields: Any
     ) -> UpdateQuotaResponse:
-        """Updates a quota record."""
+        """Updates a quota record.
+
+        Takes :class:`UpdateQuotaRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_QUOTA, request, fields)
 
-    @overload
-    def delete_quota(self, request: DeleteQuotaRequest, /) -> DeleteQuotaResponse: ...
-
-    @overload
-    def delete_quota(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_quota: int,
-    ) -> DeleteQuotaResponse: ...
-
+    @fields_of(DeleteQuotaRequest)
     def delete_quota(
         self, request: DeleteQuotaRequest | None = None, /, **fields: Any
     ) -> DeleteQuotaResponse:
-        """Deletes a quota record."""
+        """Deletes a quota record.
+
+        Takes :class:`DeleteQuotaRequest` or its fields as keywords.
+        """
         return self._call(DELETE_QUOTA, request, fields)
 
-    @overload
-    def get_quota_usage(self, request: GetQuotaUsageRequest, /) -> GetQuotaUsageResponse: ...
-
-    @overload
-    def get_quota_usage(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_quota: int,
-    ) -> GetQuotaUsageResponse: ...
-
+    @fields_of(GetQuotaUsageRequest)
     def get_quota_usage(
         self, request: GetQuotaUsageRequest | None = None, /, **fields: Any
     ) -> GetQuotaUsageResponse:
-        """Quota: get quota usage."""
+        """Quota: get quota usage.
+
+        Takes :class:`GetQuotaUsageRequest` or its fields as keywords.
+        """
         return self._call(GET_QUOTA_USAGE, request, fields)
 
-    @overload
-    def reset_quota(self, request: ResetQuotaRequest, /) -> ResetQuotaResponse: ...
-
-    @overload
-    def reset_quota(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_quota: int,
-    ) -> ResetQuotaResponse: ...
-
+    @fields_of(ResetQuotaRequest)
     def reset_quota(
         self, request: ResetQuotaRequest | None = None, /, **fields: Any
     ) -> ResetQuotaResponse:
-        """Quota: reset quota."""
+        """Quota: reset quota.
+
+        Takes :class:`ResetQuotaRequest` or its fields as keywords.
+        """
         return self._call(RESET_QUOTA, request, fields)
 
 
@@ -220,156 +158,83 @@ class AsyncQuotaService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_quota_info(self, request: GetQuotaInfoRequest, /) -> GetQuotaInfoResponse: ...
-
-    @overload
-    async def get_quota_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_quota: int | None | UnsetType = UNSET,
-    ) -> GetQuotaInfoResponse: ...
-
+    @fields_of(GetQuotaInfoRequest)
     async def get_quota_info(
         self, request: GetQuotaInfoRequest | None = None, /, **fields: Any
     ) -> GetQuotaInfoResponse:
-        """Returns the details of a quota record."""
+        """Returns the details of a quota record.
+
+        Takes :class:`GetQuotaInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_QUOTA_INFO, request, fields)
 
-    @overload
-    async def get_quota_list(self, request: GetQuotaListRequest, /) -> GetQuotaListResponse: ...
-
-    @overload
-    async def get_quota_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int | None | UnsetType = UNSET,
-        i_service: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetQuotaListResponse: ...
-
+    @fields_of(GetQuotaListRequest)
     async def get_quota_list(
         self, request: GetQuotaListRequest | None = None, /, **fields: Any
     ) -> GetQuotaListResponse:
-        """Returns the quota records that match the search criteria."""
+        """Returns the quota records that match the search criteria.
+
+        Takes :class:`GetQuotaListRequest` or its fields as keywords.
+        """
         return await self._call(GET_QUOTA_LIST, request, fields)
 
-    @overload
-    def iter_quota_list(
-        self, request: GetQuotaListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[QuotaInfo]: ...
-
-    @overload
-    def iter_quota_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_account: int | None | UnsetType = UNSET,
-        i_service: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[QuotaInfo]: ...
-
+    @paged(GetQuotaListRequest, IterQuotaListKeywords)
     async def iter_quota_list(
         self, request: GetQuotaListRequest | None = None, /, *, page_size: int = 100, **fields: Any
     ) -> AsyncIterator[QuotaInfo]:
-        """Every item of :meth:`get_quota_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_quota_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetQuotaListRequest` and `page_size`, or the keywords of
+        :class:`IterQuotaListKeywords`.
+        """
         async for item in self._pages(GET_QUOTA_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_quota(self, request: AddQuotaRequest, /) -> AddQuotaResponse: ...
-
-    @overload
-    async def add_quota(
-        self,
-        request: None = None,
-        /,
-        *,
-        quota_info: QuotaInfo,
-    ) -> AddQuotaResponse: ...
-
+    @fields_of(AddQuotaRequest)
     async def add_quota(
         self, request: AddQuotaRequest | None = None, /, **fields: Any
     ) -> AddQuotaResponse:
-        """Creates a quota record."""
+        """Creates a quota record.
+
+        Takes :class:`AddQuotaRequest` or its fields as keywords.
+        """
         return await self._call(ADD_QUOTA, request, fields)
 
-    @overload
-    async def update_quota(self, request: UpdateQuotaRequest, /) -> UpdateQuotaResponse: ...
-
-    @overload
-    async def update_quota(
-        self,
-        request: None = None,
-        /,
-        *,
-        quota_info: QuotaInfo,
-    ) -> UpdateQuotaResponse: ...
-
+    @fields_of(UpdateQuotaRequest)
     async def update_quota(
         self, request: UpdateQuotaRequest | None = None, /, **fields: Any
     ) -> UpdateQuotaResponse:
-        """Updates a quota record."""
+        """Updates a quota record.
+
+        Takes :class:`UpdateQuotaRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_QUOTA, request, fields)
 
-    @overload
-    async def delete_quota(self, request: DeleteQuotaRequest, /) -> DeleteQuotaResponse: ...
-
-    @overload
-    async def delete_quota(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_quota: int,
-    ) -> DeleteQuotaResponse: ...
-
+    @fields_of(DeleteQuotaRequest)
     async def delete_quota(
         self, request: DeleteQuotaRequest | None = None, /, **fields: Any
     ) -> DeleteQuotaResponse:
-        """Deletes a quota record."""
+        """Deletes a quota record.
+
+        Takes :class:`DeleteQuotaRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_QUOTA, request, fields)
 
-    @overload
-    async def get_quota_usage(self, request: GetQuotaUsageRequest, /) -> GetQuotaUsageResponse: ...
-
-    @overload
-    async def get_quota_usage(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_quota: int,
-    ) -> GetQuotaUsageResponse: ...
-
+    @fields_of(GetQuotaUsageRequest)
     async def get_quota_usage(
         self, request: GetQuotaUsageRequest | None = None, /, **fields: Any
     ) -> GetQuotaUsageResponse:
-        """Quota: get quota usage."""
+        """Quota: get quota usage.
+
+        Takes :class:`GetQuotaUsageRequest` or its fields as keywords.
+        """
         return await self._call(GET_QUOTA_USAGE, request, fields)
 
-    @overload
-    async def reset_quota(self, request: ResetQuotaRequest, /) -> ResetQuotaResponse: ...
-
-    @overload
-    async def reset_quota(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_quota: int,
-    ) -> ResetQuotaResponse: ...
-
+    @fields_of(ResetQuotaRequest)
     async def reset_quota(
         self, request: ResetQuotaRequest | None = None, /, **fields: Any
     ) -> ResetQuotaResponse:
-        """Quota: reset quota."""
+        """Quota: reset quota.
+
+        Takes :class:`ResetQuotaRequest` or its fields as keywords.
+        """
         return await self._call(RESET_QUOTA, request, fields)

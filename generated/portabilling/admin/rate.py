@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.rate import (
     AddRateFormulaRequest,
     AddRateFormulaResponse,
@@ -93,226 +93,132 @@ DELETE_RATES = Operation(SERVICE, "delete_rates", DeleteRatesRequest, DeleteRate
 FIND_RATES = Operation(SERVICE, "find_rates", FindRatesRequest, FindRatesResponse)
 
 
+class IterRateListKeywords(TypedDict, total=False):
+    """The keywords of `iter_rate_list`: `page_size` and the fields of :class:`GetRateListRequest`
+    but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_tariff: Required[int]
+    destination: str | None | UnsetType
+    effective_from: datetime | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterRateFormulaListKeywords(TypedDict, total=False):
+    """The keywords of `iter_rate_formula_list`: `page_size` and the fields of
+    :class:`GetRateFormulaListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_tariff: Required[int]
+    offset: int | None | UnsetType
+
+
 class RateService(ServiceBase):
     """Rates within tariffs. PortaBilling mr105, Admin interface. Reconstruction in the published
     style, generated for testing.
     """
 
-    @overload
-    def get_rate_info(self, request: GetRateInfoRequest, /) -> GetRateInfoResponse: ...
-
-    @overload
-    def get_rate_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_rate: int | None | UnsetType = UNSET,
-        i_tariff: int | None | UnsetType = UNSET,
-    ) -> GetRateInfoResponse: ...
-
+    @fields_of(GetRateInfoRequest)
     def get_rate_info(
         self, request: GetRateInfoRequest | None = None, /, **fields: Any
     ) -> GetRateInfoResponse:
-        """Returns the details of a rate record."""
+        """Returns the details of a rate record.
+
+        Takes :class:`GetRateInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_RATE_INFO, request, fields)
 
-    @overload
-    def get_rate_list(self, request: GetRateListRequest, /) -> GetRateListResponse: ...
-
-    @overload
-    def get_rate_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tariff: int,
-        destination: str | None | UnsetType = UNSET,
-        effective_from: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetRateListResponse: ...
-
+    @fields_of(GetRateListRequest)
     def get_rate_list(
         self, request: GetRateListRequest | None = None, /, **fields: Any
     ) -> GetRateListResponse:
-        """Returns the rate records that match the search criteria."""
+        """Returns the rate records that match the search criteria.
+
+        Takes :class:`GetRateListRequest` or its fields as keywords.
+        """
         return self._call(GET_RATE_LIST, request, fields)
 
-    @overload
-    def iter_rate_list(
-        self, request: GetRateListRequest, /, *, page_size: int = 100
-    ) -> Iterator[RateInfo]: ...
-
-    @overload
-    def iter_rate_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_tariff: int,
-        destination: str | None | UnsetType = UNSET,
-        effective_from: datetime | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[RateInfo]: ...
-
+    @paged(GetRateListRequest, IterRateListKeywords)
     def iter_rate_list(
         self, request: GetRateListRequest | None = None, /, *, page_size: int = 100, **fields: Any
     ) -> Iterator[RateInfo]:
-        """Every item of :meth:`get_rate_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_rate_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetRateListRequest` and `page_size`, or the keywords of
+        :class:`IterRateListKeywords`.
+        """
         yield from self._pages(GET_RATE_LIST, request, fields, page_size)
 
-    @overload
-    def add_rate(self, request: AddRateRequest, /) -> AddRateResponse: ...
-
-    @overload
-    def add_rate(
-        self,
-        request: None = None,
-        /,
-        *,
-        rate_info: RateInfo,
-    ) -> AddRateResponse: ...
-
+    @fields_of(AddRateRequest)
     def add_rate(self, request: AddRateRequest | None = None, /, **fields: Any) -> AddRateResponse:
-        """Creates a rate record."""
+        """Creates a rate record.
+
+        Takes :class:`AddRateRequest` or its fields as keywords.
+        """
         return self._call(ADD_RATE, request, fields)
 
-    @overload
-    def update_rate(self, request: UpdateRateRequest, /) -> UpdateRateResponse: ...
-
-    @overload
-    def update_rate(
-        self,
-        request: None = None,
-        /,
-        *,
-        rate_info: RateInfo,
-    ) -> UpdateRateResponse: ...
-
+    @fields_of(UpdateRateRequest)
     def update_rate(
         self, request: UpdateRateRequest | None = None, /, **fields: Any
     ) -> UpdateRateResponse:
-        """Updates a rate record."""
+        """Updates a rate record.
+
+        Takes :class:`UpdateRateRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_RATE, request, fields)
 
-    @overload
-    def delete_rate(self, request: DeleteRateRequest, /) -> DeleteRateResponse: ...
-
-    @overload
-    def delete_rate(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_rate: int,
-    ) -> DeleteRateResponse: ...
-
+    @fields_of(DeleteRateRequest)
     def delete_rate(
         self, request: DeleteRateRequest | None = None, /, **fields: Any
     ) -> DeleteRateResponse:
-        """Deletes a rate record."""
+        """Deletes a rate record.
+
+        Takes :class:`DeleteRateRequest` or its fields as keywords.
+        """
         return self._call(DELETE_RATE, request, fields)
 
-    @overload
-    def get_rate_history(self, request: GetRateHistoryRequest, /) -> GetRateHistoryResponse: ...
-
-    @overload
-    def get_rate_history(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_rate: int,
-    ) -> GetRateHistoryResponse: ...
-
+    @fields_of(GetRateHistoryRequest)
     def get_rate_history(
         self, request: GetRateHistoryRequest | None = None, /, **fields: Any
     ) -> GetRateHistoryResponse:
-        """Rate: get rate history."""
+        """Rate: get rate history.
+
+        Takes :class:`GetRateHistoryRequest` or its fields as keywords.
+        """
         return self._call(GET_RATE_HISTORY, request, fields)
 
-    @overload
-    def bulk_update_rates(self, request: BulkUpdateRatesRequest, /) -> BulkUpdateRatesResponse: ...
-
-    @overload
-    def bulk_update_rates(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tariff: int,
-        rates: list[RateInfo],
-    ) -> BulkUpdateRatesResponse: ...
-
+    @fields_of(BulkUpdateRatesRequest)
     def bulk_update_rates(
         self, request: BulkUpdateRatesRequest | None = None, /, **fields: Any
     ) -> BulkUpdateRatesResponse:
-        """Rate: bulk update rates."""
+        """Rate: bulk update rates.
+
+        Takes :class:`BulkUpdateRatesRequest` or its fields as keywords.
+        """
         return self._call(BULK_UPDATE_RATES, request, fields)
 
-    @overload
-    def get_effective_rate(
-        self, request: GetEffectiveRateRequest, /
-    ) -> GetEffectiveRateResponse: ...
-
-    @overload
-    def get_effective_rate(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tariff: int,
-        number: str,
-        date_: datetime | None | UnsetType = UNSET,
-    ) -> GetEffectiveRateResponse: ...
-
+    @fields_of(GetEffectiveRateRequest)
     def get_effective_rate(
         self, request: GetEffectiveRateRequest | None = None, /, **fields: Any
     ) -> GetEffectiveRateResponse:
-        """Rate: get effective rate."""
+        """Rate: get effective rate.
+
+        Takes :class:`GetEffectiveRateRequest` or its fields as keywords.
+        """
         return self._call(GET_EFFECTIVE_RATE, request, fields)
 
-    @overload
-    def get_rate_formula_list(
-        self, request: GetRateFormulaListRequest, /
-    ) -> GetRateFormulaListResponse: ...
-
-    @overload
-    def get_rate_formula_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tariff: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetRateFormulaListResponse: ...
-
+    @fields_of(GetRateFormulaListRequest)
     def get_rate_formula_list(
         self, request: GetRateFormulaListRequest | None = None, /, **fields: Any
     ) -> GetRateFormulaListResponse:
-        """Returns the rate formula records that match the search criteria."""
+        """Returns the rate formula records that match the search criteria.
+
+        Takes :class:`GetRateFormulaListRequest` or its fields as keywords.
+        """
         return self._call(GET_RATE_FORMULA_LIST, request, fields)
 
-    @overload
-    def iter_rate_formula_list(
-        self, request: GetRateFormulaListRequest, /, *, page_size: int = 100
-    ) -> Iterator[RateFormulaInfo]: ...
-
-    @overload
-    def iter_rate_formula_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_tariff: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[RateFormulaInfo]: ...
-
+    @paged(GetRateFormulaListRequest, IterRateFormulaListKeywords)
     def iter_rate_formula_list(
         self,
         request: GetRateFormulaListRequest | None = None,
@@ -322,105 +228,59 @@ class RateService(ServiceBase):
         **fields: Any,
     ) -> Iterator[RateFormulaInfo]:
         """Every item of :meth:`get_rate_formula_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetRateFormulaListRequest` and `page_size`, or the keywords of
+        :class:`IterRateFormulaListKeywords`.
+        """
         yield from self._pages(GET_RATE_FORMULA_LIST, request, fields, page_size)
 
-    @overload
-    def add_rate_formula(self, request: AddRateFormulaRequest, /) -> AddRateFormulaResponse: ...
-
-    @overload
-    def add_rate_formula(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tariff: int,
-        rate_formula_info: RateFormulaInfo,
-    ) -> AddRateFormulaResponse: ...
-
+    @fields_of(AddRateFormulaRequest)
     def add_rate_formula(
         self, request: AddRateFormulaRequest | None = None, /, **fields: Any
     ) -> AddRateFormulaResponse:
-        """Creates a rate formula record."""
+        """Creates a rate formula record.
+
+        Takes :class:`AddRateFormulaRequest` or its fields as keywords.
+        """
         return self._call(ADD_RATE_FORMULA, request, fields)
 
-    @overload
-    def update_rate_formula(
-        self, request: UpdateRateFormulaRequest, /
-    ) -> UpdateRateFormulaResponse: ...
-
-    @overload
-    def update_rate_formula(
-        self,
-        request: None = None,
-        /,
-        *,
-        rate_formula_info: RateFormulaInfo,
-    ) -> UpdateRateFormulaResponse: ...
-
+    @fields_of(UpdateRateFormulaRequest)
     def update_rate_formula(
         self, request: UpdateRateFormulaRequest | None = None, /, **fields: Any
     ) -> UpdateRateFormulaResponse:
-        """Updates a rate formula record."""
+        """Updates a rate formula record.
+
+        Takes :class:`UpdateRateFormulaRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_RATE_FORMULA, request, fields)
 
-    @overload
-    def delete_rate_formula(
-        self, request: DeleteRateFormulaRequest, /
-    ) -> DeleteRateFormulaResponse: ...
-
-    @overload
-    def delete_rate_formula(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_rate_formula: int,
-    ) -> DeleteRateFormulaResponse: ...
-
+    @fields_of(DeleteRateFormulaRequest)
     def delete_rate_formula(
         self, request: DeleteRateFormulaRequest | None = None, /, **fields: Any
     ) -> DeleteRateFormulaResponse:
-        """Deletes a rate formula record."""
+        """Deletes a rate formula record.
+
+        Takes :class:`DeleteRateFormulaRequest` or its fields as keywords.
+        """
         return self._call(DELETE_RATE_FORMULA, request, fields)
 
-    @overload
-    def delete_rates(self, request: DeleteRatesRequest, /) -> DeleteRatesResponse: ...
-
-    @overload
-    def delete_rates(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tariff: int,
-        destinations: list[str],
-    ) -> DeleteRatesResponse: ...
-
+    @fields_of(DeleteRatesRequest)
     def delete_rates(
         self, request: DeleteRatesRequest | None = None, /, **fields: Any
     ) -> DeleteRatesResponse:
-        """Deletes a rates record."""
+        """Deletes a rates record.
+
+        Takes :class:`DeleteRatesRequest` or its fields as keywords.
+        """
         return self._call(DELETE_RATES, request, fields)
 
-    @overload
-    def find_rates(self, request: FindRatesRequest, /) -> FindRatesResponse: ...
-
-    @overload
-    def find_rates(
-        self,
-        request: None = None,
-        /,
-        *,
-        destination: str,
-        iso_4217: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-    ) -> FindRatesResponse: ...
-
+    @fields_of(FindRatesRequest)
     def find_rates(
         self, request: FindRatesRequest | None = None, /, **fields: Any
     ) -> FindRatesResponse:
-        """Rate: find rates."""
+        """Rate: find rates.
+
+        Takes :class:`FindRatesRequest` or its fields as keywords.
+        """
         return self._call(FIND_RATES, request, fields)
 
 
@@ -431,228 +291,108 @@ class AsyncRateService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_rate_info(self, request: GetRateInfoRequest, /) -> GetRateInfoResponse: ...
-
-    @overload
-    async def get_rate_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_rate: int | None | UnsetType = UNSET,
-        i_tariff: int | None | UnsetType = UNSET,
-    ) -> GetRateInfoResponse: ...
-
+    @fields_of(GetRateInfoRequest)
     async def get_rate_info(
         self, request: GetRateInfoRequest | None = None, /, **fields: Any
     ) -> GetRateInfoResponse:
-        """Returns the details of a rate record."""
+        """Returns the details of a rate record.
+
+        Takes :class:`GetRateInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_RATE_INFO, request, fields)
 
-    @overload
-    async def get_rate_list(self, request: GetRateListRequest, /) -> GetRateListResponse: ...
-
-    @overload
-    async def get_rate_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tariff: int,
-        destination: str | None | UnsetType = UNSET,
-        effective_from: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetRateListResponse: ...
-
+    @fields_of(GetRateListRequest)
     async def get_rate_list(
         self, request: GetRateListRequest | None = None, /, **fields: Any
     ) -> GetRateListResponse:
-        """Returns the rate records that match the search criteria."""
+        """Returns the rate records that match the search criteria.
+
+        Takes :class:`GetRateListRequest` or its fields as keywords.
+        """
         return await self._call(GET_RATE_LIST, request, fields)
 
-    @overload
-    def iter_rate_list(
-        self, request: GetRateListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[RateInfo]: ...
-
-    @overload
-    def iter_rate_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_tariff: int,
-        destination: str | None | UnsetType = UNSET,
-        effective_from: datetime | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[RateInfo]: ...
-
+    @paged(GetRateListRequest, IterRateListKeywords)
     async def iter_rate_list(
         self, request: GetRateListRequest | None = None, /, *, page_size: int = 100, **fields: Any
     ) -> AsyncIterator[RateInfo]:
-        """Every item of :meth:`get_rate_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_rate_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetRateListRequest` and `page_size`, or the keywords of
+        :class:`IterRateListKeywords`.
+        """
         async for item in self._pages(GET_RATE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_rate(self, request: AddRateRequest, /) -> AddRateResponse: ...
-
-    @overload
-    async def add_rate(
-        self,
-        request: None = None,
-        /,
-        *,
-        rate_info: RateInfo,
-    ) -> AddRateResponse: ...
-
+    @fields_of(AddRateRequest)
     async def add_rate(
         self, request: AddRateRequest | None = None, /, **fields: Any
     ) -> AddRateResponse:
-        """Creates a rate record."""
+        """Creates a rate record.
+
+        Takes :class:`AddRateRequest` or its fields as keywords.
+        """
         return await self._call(ADD_RATE, request, fields)
 
-    @overload
-    async def update_rate(self, request: UpdateRateRequest, /) -> UpdateRateResponse: ...
-
-    @overload
-    async def update_rate(
-        self,
-        request: None = None,
-        /,
-        *,
-        rate_info: RateInfo,
-    ) -> UpdateRateResponse: ...
-
+    @fields_of(UpdateRateRequest)
     async def update_rate(
         self, request: UpdateRateRequest | None = None, /, **fields: Any
     ) -> UpdateRateResponse:
-        """Updates a rate record."""
+        """Updates a rate record.
+
+        Takes :class:`UpdateRateRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_RATE, request, fields)
 
-    @overload
-    async def delete_rate(self, request: DeleteRateRequest, /) -> DeleteRateResponse: ...
-
-    @overload
-    async def delete_rate(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_rate: int,
-    ) -> DeleteRateResponse: ...
-
+    @fields_of(DeleteRateRequest)
     async def delete_rate(
         self, request: DeleteRateRequest | None = None, /, **fields: Any
     ) -> DeleteRateResponse:
-        """Deletes a rate record."""
+        """Deletes a rate record.
+
+        Takes :class:`DeleteRateRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_RATE, request, fields)
 
-    @overload
-    async def get_rate_history(
-        self, request: GetRateHistoryRequest, /
-    ) -> GetRateHistoryResponse: ...
-
-    @overload
-    async def get_rate_history(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_rate: int,
-    ) -> GetRateHistoryResponse: ...
-
+    @fields_of(GetRateHistoryRequest)
     async def get_rate_history(
         self, request: GetRateHistoryRequest | None = None, /, **fields: Any
     ) -> GetRateHistoryResponse:
-        """Rate: get rate history."""
+        """Rate: get rate history.
+
+        Takes :class:`GetRateHistoryRequest` or its fields as keywords.
+        """
         return await self._call(GET_RATE_HISTORY, request, fields)
 
-    @overload
-    async def bulk_update_rates(
-        self, request: BulkUpdateRatesRequest, /
-    ) -> BulkUpdateRatesResponse: ...
-
-    @overload
-    async def bulk_update_rates(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tariff: int,
-        rates: list[RateInfo],
-    ) -> BulkUpdateRatesResponse: ...
-
+    @fields_of(BulkUpdateRatesRequest)
     async def bulk_update_rates(
         self, request: BulkUpdateRatesRequest | None = None, /, **fields: Any
     ) -> BulkUpdateRatesResponse:
-        """Rate: bulk update rates."""
+        """Rate: bulk update rates.
+
+        Takes :class:`BulkUpdateRatesRequest` or its fields as keywords.
+        """
         return await self._call(BULK_UPDATE_RATES, request, fields)
 
-    @overload
-    async def get_effective_rate(
-        self, request: GetEffectiveRateRequest, /
-    ) -> GetEffectiveRateResponse: ...
-
-    @overload
-    async def get_effective_rate(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tariff: int,
-        number: str,
-        date_: datetime | None | UnsetType = UNSET,
-    ) -> GetEffectiveRateResponse: ...
-
+    @fields_of(GetEffectiveRateRequest)
     async def get_effective_rate(
         self, request: GetEffectiveRateRequest | None = None, /, **fields: Any
     ) -> GetEffectiveRateResponse:
-        """Rate: get effective rate."""
+        """Rate: get effective rate.
+
+        Takes :class:`GetEffectiveRateRequest` or its fields as keywords.
+        """
         return await self._call(GET_EFFECTIVE_RATE, request, fields)
 
-    @overload
-    async def get_rate_formula_list(
-        self, request: GetRateFormulaListRequest, /
-    ) -> GetRateFormulaListResponse: ...
-
-    @overload
-    async def get_rate_formula_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tariff: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetRateFormulaListResponse: ...
-
+    @fields_of(GetRateFormulaListRequest)
     async def get_rate_formula_list(
         self, request: GetRateFormulaListRequest | None = None, /, **fields: Any
     ) -> GetRateFormulaListResponse:
-        """Returns the rate formula records that match the search criteria."""
+        """Returns the rate formula records that match the search criteria.
+
+        Takes :class:`GetRateFormulaListRequest` or its fields as keywords.
+        """
         return await self._call(GET_RATE_FORMULA_LIST, request, fields)
 
-    @overload
-    def iter_rate_formula_list(
-        self, request: GetRateFormulaListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[RateFormulaInfo]: ...
-
-    @overload
-    def iter_rate_formula_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_tariff: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[RateFormulaInfo]: ...
-
+    @paged(GetRateFormulaListRequest, IterRateFormulaListKeywords)
     async def iter_rate_formula_list(
         self,
         request: GetRateFormulaListRequest | None = None,
@@ -662,106 +402,58 @@ class AsyncRateService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[RateFormulaInfo]:
         """Every item of :meth:`get_rate_formula_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetRateFormulaListRequest` and `page_size`, or the keywords of
+        :class:`IterRateFormulaListKeywords`.
+        """
         async for item in self._pages(GET_RATE_FORMULA_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_rate_formula(
-        self, request: AddRateFormulaRequest, /
-    ) -> AddRateFormulaResponse: ...
-
-    @overload
-    async def add_rate_formula(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tariff: int,
-        rate_formula_info: RateFormulaInfo,
-    ) -> AddRateFormulaResponse: ...
-
+    @fields_of(AddRateFormulaRequest)
     async def add_rate_formula(
         self, request: AddRateFormulaRequest | None = None, /, **fields: Any
     ) -> AddRateFormulaResponse:
-        """Creates a rate formula record."""
+        """Creates a rate formula record.
+
+        Takes :class:`AddRateFormulaRequest` or its fields as keywords.
+        """
         return await self._call(ADD_RATE_FORMULA, request, fields)
 
-    @overload
-    async def update_rate_formula(
-        self, request: UpdateRateFormulaRequest, /
-    ) -> UpdateRateFormulaResponse: ...
-
-    @overload
-    async def update_rate_formula(
-        self,
-        request: None = None,
-        /,
-        *,
-        rate_formula_info: RateFormulaInfo,
-    ) -> UpdateRateFormulaResponse: ...
-
+    @fields_of(UpdateRateFormulaRequest)
     async def update_rate_formula(
         self, request: UpdateRateFormulaRequest | None = None, /, **fields: Any
     ) -> UpdateRateFormulaResponse:
-        """Updates a rate formula record."""
+        """Updates a rate formula record.
+
+        Takes :class:`UpdateRateFormulaRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_RATE_FORMULA, request, fields)
 
-    @overload
-    async def delete_rate_formula(
-        self, request: DeleteRateFormulaRequest, /
-    ) -> DeleteRateFormulaResponse: ...
-
-    @overload
-    async def delete_rate_formula(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_rate_formula: int,
-    ) -> DeleteRateFormulaResponse: ...
-
+    @fields_of(DeleteRateFormulaRequest)
     async def delete_rate_formula(
         self, request: DeleteRateFormulaRequest | None = None, /, **fields: Any
     ) -> DeleteRateFormulaResponse:
-        """Deletes a rate formula record."""
+        """Deletes a rate formula record.
+
+        Takes :class:`DeleteRateFormulaRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_RATE_FORMULA, request, fields)
 
-    @overload
-    async def delete_rates(self, request: DeleteRatesRequest, /) -> DeleteRatesResponse: ...
-
-    @overload
-    async def delete_rates(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tariff: int,
-        destinations: list[str],
-    ) -> DeleteRatesResponse: ...
-
+    @fields_of(DeleteRatesRequest)
     async def delete_rates(
         self, request: DeleteRatesRequest | None = None, /, **fields: Any
     ) -> DeleteRatesResponse:
-        """Deletes a rates record."""
+        """Deletes a rates record.
+
+        Takes :class:`DeleteRatesRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_RATES, request, fields)
 
-    @overload
-    async def find_rates(self, request: FindRatesRequest, /) -> FindRatesResponse: ...
-
-    @overload
-    async def find_rates(
-        self,
-        request: None = None,
-        /,
-        *,
-        destination: str,
-        iso_4217: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-    ) -> FindRatesResponse: ...
-
+    @fields_of(FindRatesRequest)
     async def find_rates(
         self, request: FindRatesRequest | None = None, /, **fields: Any
     ) -> FindRatesResponse:
-        """Rate: find rates."""
+        """Rate: find rates.
+
+        Takes :class:`FindRatesRequest` or its fields as keywords.
+        """
         return await self._call(FIND_RATES, request, fields)

@@ -9,12 +9,11 @@ Admin interface, mr105/admin/RepresentativeAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import date
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.representative import (
     AddRepresentativeCommissionRuleRequest,
     AddRepresentativeCommissionRuleResponse,
@@ -109,69 +108,52 @@ GET_REPRESENTATIVE_CUSTOMERS = Operation(
 )
 
 
+class IterRepresentativeListKeywords(TypedDict, total=False):
+    """The keywords of `iter_representative_list`: `page_size` and the fields of
+    :class:`GetRepresentativeListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    name: str | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterCommissionRuleListKeywords(TypedDict, total=False):
+    """The keywords of `iter_commission_rule_list`: `page_size` and the fields of
+    :class:`GetRepresentativeCommissionRuleListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_rep: Required[int]
+    offset: int | None | UnsetType
+
+
 class RepresentativeService(ServiceBase):
     """Sales representatives and commissions. PortaBilling mr105, Admin interface. Reconstruction
     in the published style, generated for testing.
     """
 
-    @overload
-    def get_representative_info(
-        self, request: GetRepresentativeInfoRequest, /
-    ) -> GetRepresentativeInfoResponse: ...
-
-    @overload
-    def get_representative_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_rep: int | None | UnsetType = UNSET,
-    ) -> GetRepresentativeInfoResponse: ...
-
+    @fields_of(GetRepresentativeInfoRequest)
     def get_representative_info(
         self, request: GetRepresentativeInfoRequest | None = None, /, **fields: Any
     ) -> GetRepresentativeInfoResponse:
-        """Returns the details of a representative record."""
+        """Returns the details of a representative record.
+
+        Takes :class:`GetRepresentativeInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_REPRESENTATIVE_INFO, request, fields)
 
-    @overload
-    def get_representative_list(
-        self, request: GetRepresentativeListRequest, /
-    ) -> GetRepresentativeListResponse: ...
-
-    @overload
-    def get_representative_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetRepresentativeListResponse: ...
-
+    @fields_of(GetRepresentativeListRequest)
     def get_representative_list(
         self, request: GetRepresentativeListRequest | None = None, /, **fields: Any
     ) -> GetRepresentativeListResponse:
-        """Returns the representative records that match the search criteria."""
+        """Returns the representative records that match the search criteria.
+
+        Takes :class:`GetRepresentativeListRequest` or its fields as keywords.
+        """
         return self._call(GET_REPRESENTATIVE_LIST, request, fields)
 
-    @overload
-    def iter_representative_list(
-        self, request: GetRepresentativeListRequest, /, *, page_size: int = 100
-    ) -> Iterator[RepresentativeInfo]: ...
-
-    @overload
-    def iter_representative_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        name: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[RepresentativeInfo]: ...
-
+    @paged(GetRepresentativeListRequest, IterRepresentativeListKeywords)
     def iter_representative_list(
         self,
         request: GetRepresentativeListRequest | None = None,
@@ -181,129 +163,62 @@ class RepresentativeService(ServiceBase):
         **fields: Any,
     ) -> Iterator[RepresentativeInfo]:
         """Every item of :meth:`get_representative_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetRepresentativeListRequest` and `page_size`, or the keywords of
+        :class:`IterRepresentativeListKeywords`.
+        """
         yield from self._pages(GET_REPRESENTATIVE_LIST, request, fields, page_size)
 
-    @overload
-    def add_representative(
-        self, request: AddRepresentativeRequest, /
-    ) -> AddRepresentativeResponse: ...
-
-    @overload
-    def add_representative(
-        self,
-        request: None = None,
-        /,
-        *,
-        representative_info: RepresentativeInfo,
-    ) -> AddRepresentativeResponse: ...
-
+    @fields_of(AddRepresentativeRequest)
     def add_representative(
         self, request: AddRepresentativeRequest | None = None, /, **fields: Any
     ) -> AddRepresentativeResponse:
-        """Creates a representative record."""
+        """Creates a representative record.
+
+        Takes :class:`AddRepresentativeRequest` or its fields as keywords.
+        """
         return self._call(ADD_REPRESENTATIVE, request, fields)
 
-    @overload
-    def update_representative(
-        self, request: UpdateRepresentativeRequest, /
-    ) -> UpdateRepresentativeResponse: ...
-
-    @overload
-    def update_representative(
-        self,
-        request: None = None,
-        /,
-        *,
-        representative_info: RepresentativeInfo,
-    ) -> UpdateRepresentativeResponse: ...
-
+    @fields_of(UpdateRepresentativeRequest)
     def update_representative(
         self, request: UpdateRepresentativeRequest | None = None, /, **fields: Any
     ) -> UpdateRepresentativeResponse:
-        """Updates a representative record."""
+        """Updates a representative record.
+
+        Takes :class:`UpdateRepresentativeRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_REPRESENTATIVE, request, fields)
 
-    @overload
-    def delete_representative(
-        self, request: DeleteRepresentativeRequest, /
-    ) -> DeleteRepresentativeResponse: ...
-
-    @overload
-    def delete_representative(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_rep: int,
-    ) -> DeleteRepresentativeResponse: ...
-
+    @fields_of(DeleteRepresentativeRequest)
     def delete_representative(
         self, request: DeleteRepresentativeRequest | None = None, /, **fields: Any
     ) -> DeleteRepresentativeResponse:
-        """Deletes a representative record."""
+        """Deletes a representative record.
+
+        Takes :class:`DeleteRepresentativeRequest` or its fields as keywords.
+        """
         return self._call(DELETE_REPRESENTATIVE, request, fields)
 
-    @overload
-    def get_commission_list(
-        self, request: GetRepresentativeCommissionListRequest, /
-    ) -> GetRepresentativeCommissionListResponse: ...
-
-    @overload
-    def get_commission_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_rep: int,
-        from_date: date | None | UnsetType = UNSET,
-        to_date: date | None | UnsetType = UNSET,
-    ) -> GetRepresentativeCommissionListResponse: ...
-
+    @fields_of(GetRepresentativeCommissionListRequest)
     def get_commission_list(
         self, request: GetRepresentativeCommissionListRequest | None = None, /, **fields: Any
     ) -> GetRepresentativeCommissionListResponse:
-        """Returns the commission records that match the search criteria."""
+        """Returns the commission records that match the search criteria.
+
+        Takes :class:`GetRepresentativeCommissionListRequest` or its fields as keywords.
+        """
         return self._call(GET_COMMISSION_LIST, request, fields)
 
-    @overload
-    def get_commission_rule_list(
-        self, request: GetRepresentativeCommissionRuleListRequest, /
-    ) -> GetRepresentativeCommissionRuleListResponse: ...
-
-    @overload
-    def get_commission_rule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_rep: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetRepresentativeCommissionRuleListResponse: ...
-
+    @fields_of(GetRepresentativeCommissionRuleListRequest)
     def get_commission_rule_list(
         self, request: GetRepresentativeCommissionRuleListRequest | None = None, /, **fields: Any
     ) -> GetRepresentativeCommissionRuleListResponse:
-        """Returns the commission rule records that match the search criteria."""
+        """Returns the commission rule records that match the search criteria.
+
+        Takes :class:`GetRepresentativeCommissionRuleListRequest` or its fields as keywords.
+        """
         return self._call(GET_COMMISSION_RULE_LIST, request, fields)
 
-    @overload
-    def iter_commission_rule_list(
-        self, request: GetRepresentativeCommissionRuleListRequest, /, *, page_size: int = 100
-    ) -> Iterator[CommissionRuleInfo]: ...
-
-    @overload
-    def iter_commission_rule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_rep: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[CommissionRuleInfo]: ...
-
+    @paged(GetRepresentativeCommissionRuleListRequest, IterCommissionRuleListKeywords)
     def iter_commission_rule_list(
         self,
         request: GetRepresentativeCommissionRuleListRequest | None = None,
@@ -312,91 +227,50 @@ class RepresentativeService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[CommissionRuleInfo]:
-        """Every item of :meth:`get_commission_rule_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_commission_rule_list` from `offset` on, fetched `page_size` at
+        a time; takes :class:`GetRepresentativeCommissionRuleListRequest` and `page_size`, or
+        the keywords of :class:`IterCommissionRuleListKeywords`.
+        """
         yield from self._pages(GET_COMMISSION_RULE_LIST, request, fields, page_size)
 
-    @overload
-    def add_commission_rule(
-        self, request: AddRepresentativeCommissionRuleRequest, /
-    ) -> AddRepresentativeCommissionRuleResponse: ...
-
-    @overload
-    def add_commission_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_rep: int,
-        commission_rule_info: CommissionRuleInfo,
-    ) -> AddRepresentativeCommissionRuleResponse: ...
-
+    @fields_of(AddRepresentativeCommissionRuleRequest)
     def add_commission_rule(
         self, request: AddRepresentativeCommissionRuleRequest | None = None, /, **fields: Any
     ) -> AddRepresentativeCommissionRuleResponse:
-        """Creates a commission rule record."""
+        """Creates a commission rule record.
+
+        Takes :class:`AddRepresentativeCommissionRuleRequest` or its fields as keywords.
+        """
         return self._call(ADD_COMMISSION_RULE, request, fields)
 
-    @overload
-    def update_commission_rule(
-        self, request: UpdateRepresentativeCommissionRuleRequest, /
-    ) -> UpdateRepresentativeCommissionRuleResponse: ...
-
-    @overload
-    def update_commission_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        commission_rule_info: CommissionRuleInfo,
-    ) -> UpdateRepresentativeCommissionRuleResponse: ...
-
+    @fields_of(UpdateRepresentativeCommissionRuleRequest)
     def update_commission_rule(
         self, request: UpdateRepresentativeCommissionRuleRequest | None = None, /, **fields: Any
     ) -> UpdateRepresentativeCommissionRuleResponse:
-        """Updates a commission rule record."""
+        """Updates a commission rule record.
+
+        Takes :class:`UpdateRepresentativeCommissionRuleRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_COMMISSION_RULE, request, fields)
 
-    @overload
-    def delete_commission_rule(
-        self, request: DeleteRepresentativeCommissionRuleRequest, /
-    ) -> DeleteRepresentativeCommissionRuleResponse: ...
-
-    @overload
-    def delete_commission_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_commission_rule: int,
-    ) -> DeleteRepresentativeCommissionRuleResponse: ...
-
+    @fields_of(DeleteRepresentativeCommissionRuleRequest)
     def delete_commission_rule(
         self, request: DeleteRepresentativeCommissionRuleRequest | None = None, /, **fields: Any
     ) -> DeleteRepresentativeCommissionRuleResponse:
-        """Deletes a commission rule record."""
+        """Deletes a commission rule record.
+
+        Takes :class:`DeleteRepresentativeCommissionRuleRequest` or its fields as keywords.
+        """
         return self._call(DELETE_COMMISSION_RULE, request, fields)
 
-    @overload
-    def get_representative_customers(
-        self, request: GetRepresentativeCustomersRequest, /
-    ) -> GetRepresentativeCustomersResponse: ...
-
-    @overload
-    def get_representative_customers(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_rep: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetRepresentativeCustomersResponse: ...
-
+    @fields_of(GetRepresentativeCustomersRequest)
     def get_representative_customers(
         self, request: GetRepresentativeCustomersRequest | None = None, /, **fields: Any
     ) -> GetRepresentativeCustomersResponse:
-        """Representative: get representative customers."""
+        """Representative: get representative customers.
+
+        Takes :class:`GetRepresentativeCustomersRequest` or its fields as keywords.
+        """
         return self._call(GET_REPRESENTATIVE_CUSTOMERS, request, fields)
 
 
@@ -407,64 +281,27 @@ class AsyncRepresentativeService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_representative_info(
-        self, request: GetRepresentativeInfoRequest, /
-    ) -> GetRepresentativeInfoResponse: ...
-
-    @overload
-    async def get_representative_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_rep: int | None | UnsetType = UNSET,
-    ) -> GetRepresentativeInfoResponse: ...
-
+    @fields_of(GetRepresentativeInfoRequest)
     async def get_representative_info(
         self, request: GetRepresentativeInfoRequest | None = None, /, **fields: Any
     ) -> GetRepresentativeInfoResponse:
-        """Returns the details of a representative record."""
+        """Returns the details of a representative record.
+
+        Takes :class:`GetRepresentativeInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_REPRESENTATIVE_INFO, request, fields)
 
-    @overload
-    async def get_representative_list(
-        self, request: GetRepresentativeListRequest, /
-    ) -> GetRepresentativeListResponse: ...
-
-    @overload
-    async def get_representative_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetRepresentativeListResponse: ...
-
+    @fields_of(GetRepresentativeListRequest)
     async def get_representative_list(
         self, request: GetRepresentativeListRequest | None = None, /, **fields: Any
     ) -> GetRepresentativeListResponse:
-        """Returns the representative records that match the search criteria."""
+        """Returns the representative records that match the search criteria.
+
+        Takes :class:`GetRepresentativeListRequest` or its fields as keywords.
+        """
         return await self._call(GET_REPRESENTATIVE_LIST, request, fields)
 
-    @overload
-    def iter_representative_list(
-        self, request: GetRepresentativeListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[RepresentativeInfo]: ...
-
-    @overload
-    def iter_representative_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        name: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[RepresentativeInfo]: ...
-
+    @paged(GetRepresentativeListRequest, IterRepresentativeListKeywords)
     async def iter_representative_list(
         self,
         request: GetRepresentativeListRequest | None = None,
@@ -474,130 +311,63 @@ class AsyncRepresentativeService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[RepresentativeInfo]:
         """Every item of :meth:`get_representative_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetRepresentativeListRequest` and `page_size`, or the keywords of
+        :class:`IterRepresentativeListKeywords`.
+        """
         async for item in self._pages(GET_REPRESENTATIVE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_representative(
-        self, request: AddRepresentativeRequest, /
-    ) -> AddRepresentativeResponse: ...
-
-    @overload
-    async def add_representative(
-        self,
-        request: None = None,
-        /,
-        *,
-        representative_info: RepresentativeInfo,
-    ) -> AddRepresentativeResponse: ...
-
+    @fields_of(AddRepresentativeRequest)
     async def add_representative(
         self, request: AddRepresentativeRequest | None = None, /, **fields: Any
     ) -> AddRepresentativeResponse:
-        """Creates a representative record."""
+        """Creates a representative record.
+
+        Takes :class:`AddRepresentativeRequest` or its fields as keywords.
+        """
         return await self._call(ADD_REPRESENTATIVE, request, fields)
 
-    @overload
-    async def update_representative(
-        self, request: UpdateRepresentativeRequest, /
-    ) -> UpdateRepresentativeResponse: ...
-
-    @overload
-    async def update_representative(
-        self,
-        request: None = None,
-        /,
-        *,
-        representative_info: RepresentativeInfo,
-    ) -> UpdateRepresentativeResponse: ...
-
+    @fields_of(UpdateRepresentativeRequest)
     async def update_representative(
         self, request: UpdateRepresentativeRequest | None = None, /, **fields: Any
     ) -> UpdateRepresentativeResponse:
-        """Updates a representative record."""
+        """Updates a representative record.
+
+        Takes :class:`UpdateRepresentativeRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_REPRESENTATIVE, request, fields)
 
-    @overload
-    async def delete_representative(
-        self, request: DeleteRepresentativeRequest, /
-    ) -> DeleteRepresentativeResponse: ...
-
-    @overload
-    async def delete_representative(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_rep: int,
-    ) -> DeleteRepresentativeResponse: ...
-
+    @fields_of(DeleteRepresentativeRequest)
     async def delete_representative(
         self, request: DeleteRepresentativeRequest | None = None, /, **fields: Any
     ) -> DeleteRepresentativeResponse:
-        """Deletes a representative record."""
+        """Deletes a representative record.
+
+        Takes :class:`DeleteRepresentativeRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_REPRESENTATIVE, request, fields)
 
-    @overload
-    async def get_commission_list(
-        self, request: GetRepresentativeCommissionListRequest, /
-    ) -> GetRepresentativeCommissionListResponse: ...
-
-    @overload
-    async def get_commission_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_rep: int,
-        from_date: date | None | UnsetType = UNSET,
-        to_date: date | None | UnsetType = UNSET,
-    ) -> GetRepresentativeCommissionListResponse: ...
-
+    @fields_of(GetRepresentativeCommissionListRequest)
     async def get_commission_list(
         self, request: GetRepresentativeCommissionListRequest | None = None, /, **fields: Any
     ) -> GetRepresentativeCommissionListResponse:
-        """Returns the commission records that match the search criteria."""
+        """Returns the commission records that match the search criteria.
+
+        Takes :class:`GetRepresentativeCommissionListRequest` or its fields as keywords.
+        """
         return await self._call(GET_COMMISSION_LIST, request, fields)
 
-    @overload
-    async def get_commission_rule_list(
-        self, request: GetRepresentativeCommissionRuleListRequest, /
-    ) -> GetRepresentativeCommissionRuleListResponse: ...
-
-    @overload
-    async def get_commission_rule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_rep: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetRepresentativeCommissionRuleListResponse: ...
-
+    @fields_of(GetRepresentativeCommissionRuleListRequest)
     async def get_commission_rule_list(
         self, request: GetRepresentativeCommissionRuleListRequest | None = None, /, **fields: Any
     ) -> GetRepresentativeCommissionRuleListResponse:
-        """Returns the commission rule records that match the search criteria."""
+        """Returns the commission rule records that match the search criteria.
+
+        Takes :class:`GetRepresentativeCommissionRuleListRequest` or its fields as keywords.
+        """
         return await self._call(GET_COMMISSION_RULE_LIST, request, fields)
 
-    @overload
-    def iter_commission_rule_list(
-        self, request: GetRepresentativeCommissionRuleListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[CommissionRuleInfo]: ...
-
-    @overload
-    def iter_commission_rule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_rep: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[CommissionRuleInfo]: ...
-
+    @paged(GetRepresentativeCommissionRuleListRequest, IterCommissionRuleListKeywords)
     async def iter_commission_rule_list(
         self,
         request: GetRepresentativeCommissionRuleListRequest | None = None,
@@ -606,90 +376,49 @@ class AsyncRepresentativeService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[CommissionRuleInfo]:
-        """Every item of :meth:`get_commission_rule_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_commission_rule_list` from `offset` on, fetched `page_size` at
+        a time; takes :class:`GetRepresentativeCommissionRuleListRequest` and `page_size`, or
+        the keywords of :class:`IterCommissionRuleListKeywords`.
+        """
         async for item in self._pages(GET_COMMISSION_RULE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_commission_rule(
-        self, request: AddRepresentativeCommissionRuleRequest, /
-    ) -> AddRepresentativeCommissionRuleResponse: ...
-
-    @overload
-    async def add_commission_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_rep: int,
-        commission_rule_info: CommissionRuleInfo,
-    ) -> AddRepresentativeCommissionRuleResponse: ...
-
+    @fields_of(AddRepresentativeCommissionRuleRequest)
     async def add_commission_rule(
         self, request: AddRepresentativeCommissionRuleRequest | None = None, /, **fields: Any
     ) -> AddRepresentativeCommissionRuleResponse:
-        """Creates a commission rule record."""
+        """Creates a commission rule record.
+
+        Takes :class:`AddRepresentativeCommissionRuleRequest` or its fields as keywords.
+        """
         return await self._call(ADD_COMMISSION_RULE, request, fields)
 
-    @overload
-    async def update_commission_rule(
-        self, request: UpdateRepresentativeCommissionRuleRequest, /
-    ) -> UpdateRepresentativeCommissionRuleResponse: ...
-
-    @overload
-    async def update_commission_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        commission_rule_info: CommissionRuleInfo,
-    ) -> UpdateRepresentativeCommissionRuleResponse: ...
-
+    @fields_of(UpdateRepresentativeCommissionRuleRequest)
     async def update_commission_rule(
         self, request: UpdateRepresentativeCommissionRuleRequest | None = None, /, **fields: Any
     ) -> UpdateRepresentativeCommissionRuleResponse:
-        """Updates a commission rule record."""
+        """Updates a commission rule record.
+
+        Takes :class:`UpdateRepresentativeCommissionRuleRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_COMMISSION_RULE, request, fields)
 
-    @overload
-    async def delete_commission_rule(
-        self, request: DeleteRepresentativeCommissionRuleRequest, /
-    ) -> DeleteRepresentativeCommissionRuleResponse: ...
-
-    @overload
-    async def delete_commission_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_commission_rule: int,
-    ) -> DeleteRepresentativeCommissionRuleResponse: ...
-
+    @fields_of(DeleteRepresentativeCommissionRuleRequest)
     async def delete_commission_rule(
         self, request: DeleteRepresentativeCommissionRuleRequest | None = None, /, **fields: Any
     ) -> DeleteRepresentativeCommissionRuleResponse:
-        """Deletes a commission rule record."""
+        """Deletes a commission rule record.
+
+        Takes :class:`DeleteRepresentativeCommissionRuleRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_COMMISSION_RULE, request, fields)
 
-    @overload
-    async def get_representative_customers(
-        self, request: GetRepresentativeCustomersRequest, /
-    ) -> GetRepresentativeCustomersResponse: ...
-
-    @overload
-    async def get_representative_customers(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_rep: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetRepresentativeCustomersResponse: ...
-
+    @fields_of(GetRepresentativeCustomersRequest)
     async def get_representative_customers(
         self, request: GetRepresentativeCustomersRequest | None = None, /, **fields: Any
     ) -> GetRepresentativeCustomersResponse:
-        """Representative: get representative customers."""
+        """Representative: get representative customers.
+
+        Takes :class:`GetRepresentativeCustomersRequest` or its fields as keywords.
+        """
         return await self._call(GET_REPRESENTATIVE_CUSTOMERS, request, fields)

@@ -9,12 +9,11 @@ Admin interface, mr105/admin/ResellerAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import date
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.common import CustomerInfo, ProductInfo
 from ..types.reseller import (
     GetResellerProductListRequest,
@@ -27,7 +26,6 @@ from ..types.reseller import (
     GetResellerTreeResponse,
     GetSubresellerListRequest,
     GetSubresellerListResponse,
-    ResellerSettingsInfo,
     UpdateResellerSettingsRequest,
     UpdateResellerSettingsResponse,
 )
@@ -72,89 +70,62 @@ GET_RESELLER_STATISTICS = Operation(
 )
 
 
+class IterSubresellerListKeywords(TypedDict, total=False):
+    """The keywords of `iter_subreseller_list`: `page_size` and the fields of
+    :class:`GetSubresellerListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterResellerProductListKeywords(TypedDict, total=False):
+    """The keywords of `iter_reseller_product_list`: `page_size` and the fields of
+    :class:`GetResellerProductListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: Required[int]
+    offset: int | None | UnsetType
+
+
 class ResellerService(ServiceBase):
     """Reseller specific operations. PortaBilling mr105, Admin interface. Reconstruction in the
     published style, generated for testing.
     """
 
-    @overload
-    def get_reseller_settings(
-        self, request: GetResellerSettingsRequest, /
-    ) -> GetResellerSettingsResponse: ...
-
-    @overload
-    def get_reseller_settings(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-    ) -> GetResellerSettingsResponse: ...
-
+    @fields_of(GetResellerSettingsRequest)
     def get_reseller_settings(
         self, request: GetResellerSettingsRequest | None = None, /, **fields: Any
     ) -> GetResellerSettingsResponse:
-        """Reseller: get reseller settings."""
+        """Reseller: get reseller settings.
+
+        Takes :class:`GetResellerSettingsRequest` or its fields as keywords.
+        """
         return self._call(GET_RESELLER_SETTINGS, request, fields)
 
-    @overload
-    def update_reseller_settings(
-        self, request: UpdateResellerSettingsRequest, /
-    ) -> UpdateResellerSettingsResponse: ...
-
-    @overload
-    def update_reseller_settings(
-        self,
-        request: None = None,
-        /,
-        *,
-        settings: ResellerSettingsInfo,
-    ) -> UpdateResellerSettingsResponse: ...
-
+    @fields_of(UpdateResellerSettingsRequest)
     def update_reseller_settings(
         self, request: UpdateResellerSettingsRequest | None = None, /, **fields: Any
     ) -> UpdateResellerSettingsResponse:
-        """Updates a reseller settings record."""
+        """Updates a reseller settings record.
+
+        Takes :class:`UpdateResellerSettingsRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_RESELLER_SETTINGS, request, fields)
 
-    @overload
-    def get_subreseller_list(
-        self, request: GetSubresellerListRequest, /
-    ) -> GetSubresellerListResponse: ...
-
-    @overload
-    def get_subreseller_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetSubresellerListResponse: ...
-
+    @fields_of(GetSubresellerListRequest)
     def get_subreseller_list(
         self, request: GetSubresellerListRequest | None = None, /, **fields: Any
     ) -> GetSubresellerListResponse:
-        """Returns the subreseller records that match the search criteria."""
+        """Returns the subreseller records that match the search criteria.
+
+        Takes :class:`GetSubresellerListRequest` or its fields as keywords.
+        """
         return self._call(GET_SUBRESELLER_LIST, request, fields)
 
-    @overload
-    def iter_subreseller_list(
-        self, request: GetSubresellerListRequest, /, *, page_size: int = 100
-    ) -> Iterator[CustomerInfo]: ...
-
-    @overload
-    def iter_subreseller_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[CustomerInfo]: ...
-
+    @paged(GetSubresellerListRequest, IterSubresellerListKeywords)
     def iter_subreseller_list(
         self,
         request: GetSubresellerListRequest | None = None,
@@ -164,65 +135,32 @@ class ResellerService(ServiceBase):
         **fields: Any,
     ) -> Iterator[CustomerInfo]:
         """Every item of :meth:`get_subreseller_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetSubresellerListRequest` and `page_size`, or the keywords of
+        :class:`IterSubresellerListKeywords`.
+        """
         yield from self._pages(GET_SUBRESELLER_LIST, request, fields, page_size)
 
-    @overload
-    def get_reseller_tree(self, request: GetResellerTreeRequest, /) -> GetResellerTreeResponse: ...
-
-    @overload
-    def get_reseller_tree(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-    ) -> GetResellerTreeResponse: ...
-
+    @fields_of(GetResellerTreeRequest)
     def get_reseller_tree(
         self, request: GetResellerTreeRequest | None = None, /, **fields: Any
     ) -> GetResellerTreeResponse:
-        """Reseller: get reseller tree."""
+        """Reseller: get reseller tree.
+
+        Takes :class:`GetResellerTreeRequest` or its fields as keywords.
+        """
         return self._call(GET_RESELLER_TREE, request, fields)
 
-    @overload
-    def get_reseller_product_list(
-        self, request: GetResellerProductListRequest, /
-    ) -> GetResellerProductListResponse: ...
-
-    @overload
-    def get_reseller_product_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetResellerProductListResponse: ...
-
+    @fields_of(GetResellerProductListRequest)
     def get_reseller_product_list(
         self, request: GetResellerProductListRequest | None = None, /, **fields: Any
     ) -> GetResellerProductListResponse:
-        """Returns the reseller product records that match the search criteria."""
+        """Returns the reseller product records that match the search criteria.
+
+        Takes :class:`GetResellerProductListRequest` or its fields as keywords.
+        """
         return self._call(GET_RESELLER_PRODUCT_LIST, request, fields)
 
-    @overload
-    def iter_reseller_product_list(
-        self, request: GetResellerProductListRequest, /, *, page_size: int = 100
-    ) -> Iterator[ProductInfo]: ...
-
-    @overload
-    def iter_reseller_product_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[ProductInfo]: ...
-
+    @paged(GetResellerProductListRequest, IterResellerProductListKeywords)
     def iter_reseller_product_list(
         self,
         request: GetResellerProductListRequest | None = None,
@@ -231,30 +169,20 @@ class ResellerService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[ProductInfo]:
-        """Every item of :meth:`get_reseller_product_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_reseller_product_list` from `offset` on, fetched `page_size` at
+        a time; takes :class:`GetResellerProductListRequest` and `page_size`, or the keywords of
+        :class:`IterResellerProductListKeywords`.
+        """
         yield from self._pages(GET_RESELLER_PRODUCT_LIST, request, fields, page_size)
 
-    @overload
-    def get_reseller_statistics(
-        self, request: GetResellerStatisticsRequest, /
-    ) -> GetResellerStatisticsResponse: ...
-
-    @overload
-    def get_reseller_statistics(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        from_date: date | None | UnsetType = UNSET,
-        to_date: date | None | UnsetType = UNSET,
-    ) -> GetResellerStatisticsResponse: ...
-
+    @fields_of(GetResellerStatisticsRequest)
     def get_reseller_statistics(
         self, request: GetResellerStatisticsRequest | None = None, /, **fields: Any
     ) -> GetResellerStatisticsResponse:
-        """Reseller: get reseller statistics."""
+        """Reseller: get reseller statistics.
+
+        Takes :class:`GetResellerStatisticsRequest` or its fields as keywords.
+        """
         return self._call(GET_RESELLER_STATISTICS, request, fields)
 
 
@@ -265,84 +193,37 @@ class AsyncResellerService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_reseller_settings(
-        self, request: GetResellerSettingsRequest, /
-    ) -> GetResellerSettingsResponse: ...
-
-    @overload
-    async def get_reseller_settings(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-    ) -> GetResellerSettingsResponse: ...
-
+    @fields_of(GetResellerSettingsRequest)
     async def get_reseller_settings(
         self, request: GetResellerSettingsRequest | None = None, /, **fields: Any
     ) -> GetResellerSettingsResponse:
-        """Reseller: get reseller settings."""
+        """Reseller: get reseller settings.
+
+        Takes :class:`GetResellerSettingsRequest` or its fields as keywords.
+        """
         return await self._call(GET_RESELLER_SETTINGS, request, fields)
 
-    @overload
-    async def update_reseller_settings(
-        self, request: UpdateResellerSettingsRequest, /
-    ) -> UpdateResellerSettingsResponse: ...
-
-    @overload
-    async def update_reseller_settings(
-        self,
-        request: None = None,
-        /,
-        *,
-        settings: ResellerSettingsInfo,
-    ) -> UpdateResellerSettingsResponse: ...
-
+    @fields_of(UpdateResellerSettingsRequest)
     async def update_reseller_settings(
         self, request: UpdateResellerSettingsRequest | None = None, /, **fields: Any
     ) -> UpdateResellerSettingsResponse:
-        """Updates a reseller settings record."""
+        """Updates a reseller settings record.
+
+        Takes :class:`UpdateResellerSettingsRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_RESELLER_SETTINGS, request, fields)
 
-    @overload
-    async def get_subreseller_list(
-        self, request: GetSubresellerListRequest, /
-    ) -> GetSubresellerListResponse: ...
-
-    @overload
-    async def get_subreseller_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetSubresellerListResponse: ...
-
+    @fields_of(GetSubresellerListRequest)
     async def get_subreseller_list(
         self, request: GetSubresellerListRequest | None = None, /, **fields: Any
     ) -> GetSubresellerListResponse:
-        """Returns the subreseller records that match the search criteria."""
+        """Returns the subreseller records that match the search criteria.
+
+        Takes :class:`GetSubresellerListRequest` or its fields as keywords.
+        """
         return await self._call(GET_SUBRESELLER_LIST, request, fields)
 
-    @overload
-    def iter_subreseller_list(
-        self, request: GetSubresellerListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[CustomerInfo]: ...
-
-    @overload
-    def iter_subreseller_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[CustomerInfo]: ...
-
+    @paged(GetSubresellerListRequest, IterSubresellerListKeywords)
     async def iter_subreseller_list(
         self,
         request: GetSubresellerListRequest | None = None,
@@ -352,68 +233,33 @@ class AsyncResellerService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[CustomerInfo]:
         """Every item of :meth:`get_subreseller_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetSubresellerListRequest` and `page_size`, or the keywords of
+        :class:`IterSubresellerListKeywords`.
+        """
         async for item in self._pages(GET_SUBRESELLER_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def get_reseller_tree(
-        self, request: GetResellerTreeRequest, /
-    ) -> GetResellerTreeResponse: ...
-
-    @overload
-    async def get_reseller_tree(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-    ) -> GetResellerTreeResponse: ...
-
+    @fields_of(GetResellerTreeRequest)
     async def get_reseller_tree(
         self, request: GetResellerTreeRequest | None = None, /, **fields: Any
     ) -> GetResellerTreeResponse:
-        """Reseller: get reseller tree."""
+        """Reseller: get reseller tree.
+
+        Takes :class:`GetResellerTreeRequest` or its fields as keywords.
+        """
         return await self._call(GET_RESELLER_TREE, request, fields)
 
-    @overload
-    async def get_reseller_product_list(
-        self, request: GetResellerProductListRequest, /
-    ) -> GetResellerProductListResponse: ...
-
-    @overload
-    async def get_reseller_product_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetResellerProductListResponse: ...
-
+    @fields_of(GetResellerProductListRequest)
     async def get_reseller_product_list(
         self, request: GetResellerProductListRequest | None = None, /, **fields: Any
     ) -> GetResellerProductListResponse:
-        """Returns the reseller product records that match the search criteria."""
+        """Returns the reseller product records that match the search criteria.
+
+        Takes :class:`GetResellerProductListRequest` or its fields as keywords.
+        """
         return await self._call(GET_RESELLER_PRODUCT_LIST, request, fields)
 
-    @overload
-    def iter_reseller_product_list(
-        self, request: GetResellerProductListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[ProductInfo]: ...
-
-    @overload
-    def iter_reseller_product_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[ProductInfo]: ...
-
+    @paged(GetResellerProductListRequest, IterResellerProductListKeywords)
     async def iter_reseller_product_list(
         self,
         request: GetResellerProductListRequest | None = None,
@@ -422,29 +268,19 @@ class AsyncResellerService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[ProductInfo]:
-        """Every item of :meth:`get_reseller_product_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_reseller_product_list` from `offset` on, fetched `page_size` at
+        a time; takes :class:`GetResellerProductListRequest` and `page_size`, or the keywords of
+        :class:`IterResellerProductListKeywords`.
+        """
         async for item in self._pages(GET_RESELLER_PRODUCT_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def get_reseller_statistics(
-        self, request: GetResellerStatisticsRequest, /
-    ) -> GetResellerStatisticsResponse: ...
-
-    @overload
-    async def get_reseller_statistics(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        from_date: date | None | UnsetType = UNSET,
-        to_date: date | None | UnsetType = UNSET,
-    ) -> GetResellerStatisticsResponse: ...
-
+    @fields_of(GetResellerStatisticsRequest)
     async def get_reseller_statistics(
         self, request: GetResellerStatisticsRequest | None = None, /, **fields: Any
     ) -> GetResellerStatisticsResponse:
-        """Reseller: get reseller statistics."""
+        """Reseller: get reseller statistics.
+
+        Takes :class:`GetResellerStatisticsRequest` or its fields as keywords.
+        """
         return await self._call(GET_RESELLER_STATISTICS, request, fields)

@@ -9,11 +9,11 @@ Admin interface, mr105/admin/RoutingPlanAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.routing_plan import (
     AddRoutingPlanRequest,
     AddRoutingPlanResponse,
@@ -97,69 +97,52 @@ DELETE_ROUTING_CRITERIA = Operation(
 )
 
 
+class IterRoutingPlanListKeywords(TypedDict, total=False):
+    """The keywords of `iter_routing_plan_list`: `page_size` and the fields of
+    :class:`GetRoutingPlanListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    name: str | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterRoutingCriteriaListKeywords(TypedDict, total=False):
+    """The keywords of `iter_routing_criteria_list`: `page_size` and the fields of
+    :class:`GetRoutingPlanRoutingCriteriaListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_routing_plan: Required[int]
+    offset: int | None | UnsetType
+
+
 class RoutingPlanService(ServiceBase):
     """Routing plans. PortaBilling mr105, Admin interface. Reconstruction in the published style,
     generated for testing.
     """
 
-    @overload
-    def get_routing_plan_info(
-        self, request: GetRoutingPlanInfoRequest, /
-    ) -> GetRoutingPlanInfoResponse: ...
-
-    @overload
-    def get_routing_plan_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_routing_plan: int | None | UnsetType = UNSET,
-    ) -> GetRoutingPlanInfoResponse: ...
-
+    @fields_of(GetRoutingPlanInfoRequest)
     def get_routing_plan_info(
         self, request: GetRoutingPlanInfoRequest | None = None, /, **fields: Any
     ) -> GetRoutingPlanInfoResponse:
-        """Returns the details of a routing plan record."""
+        """Returns the details of a routing plan record.
+
+        Takes :class:`GetRoutingPlanInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_ROUTING_PLAN_INFO, request, fields)
 
-    @overload
-    def get_routing_plan_list(
-        self, request: GetRoutingPlanListRequest, /
-    ) -> GetRoutingPlanListResponse: ...
-
-    @overload
-    def get_routing_plan_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetRoutingPlanListResponse: ...
-
+    @fields_of(GetRoutingPlanListRequest)
     def get_routing_plan_list(
         self, request: GetRoutingPlanListRequest | None = None, /, **fields: Any
     ) -> GetRoutingPlanListResponse:
-        """Returns the routing plan records that match the search criteria."""
+        """Returns the routing plan records that match the search criteria.
+
+        Takes :class:`GetRoutingPlanListRequest` or its fields as keywords.
+        """
         return self._call(GET_ROUTING_PLAN_LIST, request, fields)
 
-    @overload
-    def iter_routing_plan_list(
-        self, request: GetRoutingPlanListRequest, /, *, page_size: int = 100
-    ) -> Iterator[RoutingPlanInfo]: ...
-
-    @overload
-    def iter_routing_plan_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        name: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[RoutingPlanInfo]: ...
-
+    @paged(GetRoutingPlanListRequest, IterRoutingPlanListKeywords)
     def iter_routing_plan_list(
         self,
         request: GetRoutingPlanListRequest | None = None,
@@ -169,126 +152,62 @@ class RoutingPlanService(ServiceBase):
         **fields: Any,
     ) -> Iterator[RoutingPlanInfo]:
         """Every item of :meth:`get_routing_plan_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetRoutingPlanListRequest` and `page_size`, or the keywords of
+        :class:`IterRoutingPlanListKeywords`.
+        """
         yield from self._pages(GET_ROUTING_PLAN_LIST, request, fields, page_size)
 
-    @overload
-    def add_routing_plan(self, request: AddRoutingPlanRequest, /) -> AddRoutingPlanResponse: ...
-
-    @overload
-    def add_routing_plan(
-        self,
-        request: None = None,
-        /,
-        *,
-        routing_plan_info: RoutingPlanInfo,
-    ) -> AddRoutingPlanResponse: ...
-
+    @fields_of(AddRoutingPlanRequest)
     def add_routing_plan(
         self, request: AddRoutingPlanRequest | None = None, /, **fields: Any
     ) -> AddRoutingPlanResponse:
-        """Creates a routing plan record."""
+        """Creates a routing plan record.
+
+        Takes :class:`AddRoutingPlanRequest` or its fields as keywords.
+        """
         return self._call(ADD_ROUTING_PLAN, request, fields)
 
-    @overload
-    def update_routing_plan(
-        self, request: UpdateRoutingPlanRequest, /
-    ) -> UpdateRoutingPlanResponse: ...
-
-    @overload
-    def update_routing_plan(
-        self,
-        request: None = None,
-        /,
-        *,
-        routing_plan_info: RoutingPlanInfo,
-    ) -> UpdateRoutingPlanResponse: ...
-
+    @fields_of(UpdateRoutingPlanRequest)
     def update_routing_plan(
         self, request: UpdateRoutingPlanRequest | None = None, /, **fields: Any
     ) -> UpdateRoutingPlanResponse:
-        """Updates a routing plan record."""
+        """Updates a routing plan record.
+
+        Takes :class:`UpdateRoutingPlanRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_ROUTING_PLAN, request, fields)
 
-    @overload
-    def delete_routing_plan(
-        self, request: DeleteRoutingPlanRequest, /
-    ) -> DeleteRoutingPlanResponse: ...
-
-    @overload
-    def delete_routing_plan(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_routing_plan: int,
-    ) -> DeleteRoutingPlanResponse: ...
-
+    @fields_of(DeleteRoutingPlanRequest)
     def delete_routing_plan(
         self, request: DeleteRoutingPlanRequest | None = None, /, **fields: Any
     ) -> DeleteRoutingPlanResponse:
-        """Deletes a routing plan record."""
+        """Deletes a routing plan record.
+
+        Takes :class:`DeleteRoutingPlanRequest` or its fields as keywords.
+        """
         return self._call(DELETE_ROUTING_PLAN, request, fields)
 
-    @overload
-    def get_route_list(
-        self, request: GetRoutingPlanRouteListRequest, /
-    ) -> GetRoutingPlanRouteListResponse: ...
-
-    @overload
-    def get_route_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_routing_plan: int,
-        destination: str | None | UnsetType = UNSET,
-    ) -> GetRoutingPlanRouteListResponse: ...
-
+    @fields_of(GetRoutingPlanRouteListRequest)
     def get_route_list(
         self, request: GetRoutingPlanRouteListRequest | None = None, /, **fields: Any
     ) -> GetRoutingPlanRouteListResponse:
-        """Returns the route records that match the search criteria."""
+        """Returns the route records that match the search criteria.
+
+        Takes :class:`GetRoutingPlanRouteListRequest` or its fields as keywords.
+        """
         return self._call(GET_ROUTE_LIST, request, fields)
 
-    @overload
-    def get_routing_criteria_list(
-        self, request: GetRoutingPlanRoutingCriteriaListRequest, /
-    ) -> GetRoutingPlanRoutingCriteriaListResponse: ...
-
-    @overload
-    def get_routing_criteria_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_routing_plan: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetRoutingPlanRoutingCriteriaListResponse: ...
-
+    @fields_of(GetRoutingPlanRoutingCriteriaListRequest)
     def get_routing_criteria_list(
         self, request: GetRoutingPlanRoutingCriteriaListRequest | None = None, /, **fields: Any
     ) -> GetRoutingPlanRoutingCriteriaListResponse:
-        """Returns the routing criteria records that match the search criteria."""
+        """Returns the routing criteria records that match the search criteria.
+
+        Takes :class:`GetRoutingPlanRoutingCriteriaListRequest` or its fields as keywords.
+        """
         return self._call(GET_ROUTING_CRITERIA_LIST, request, fields)
 
-    @overload
-    def iter_routing_criteria_list(
-        self, request: GetRoutingPlanRoutingCriteriaListRequest, /, *, page_size: int = 100
-    ) -> Iterator[RoutingCriteriaInfo]: ...
-
-    @overload
-    def iter_routing_criteria_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_routing_plan: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[RoutingCriteriaInfo]: ...
-
+    @paged(GetRoutingPlanRoutingCriteriaListRequest, IterRoutingCriteriaListKeywords)
     def iter_routing_criteria_list(
         self,
         request: GetRoutingPlanRoutingCriteriaListRequest | None = None,
@@ -297,69 +216,40 @@ class RoutingPlanService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[RoutingCriteriaInfo]:
-        """Every item of :meth:`get_routing_criteria_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_routing_criteria_list` from `offset` on, fetched `page_size` at
+        a time; takes :class:`GetRoutingPlanRoutingCriteriaListRequest` and `page_size`, or the
+        keywords of :class:`IterRoutingCriteriaListKeywords`.
+        """
         yield from self._pages(GET_ROUTING_CRITERIA_LIST, request, fields, page_size)
 
-    @overload
-    def add_routing_criteria(
-        self, request: AddRoutingPlanRoutingCriteriaRequest, /
-    ) -> AddRoutingPlanRoutingCriteriaResponse: ...
-
-    @overload
-    def add_routing_criteria(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_routing_plan: int,
-        routing_criteria_info: RoutingCriteriaInfo,
-    ) -> AddRoutingPlanRoutingCriteriaResponse: ...
-
+    @fields_of(AddRoutingPlanRoutingCriteriaRequest)
     def add_routing_criteria(
         self, request: AddRoutingPlanRoutingCriteriaRequest | None = None, /, **fields: Any
     ) -> AddRoutingPlanRoutingCriteriaResponse:
-        """Creates a routing criteria record."""
+        """Creates a routing criteria record.
+
+        Takes :class:`AddRoutingPlanRoutingCriteriaRequest` or its fields as keywords.
+        """
         return self._call(ADD_ROUTING_CRITERIA, request, fields)
 
-    @overload
-    def update_routing_criteria(
-        self, request: UpdateRoutingPlanRoutingCriteriaRequest, /
-    ) -> UpdateRoutingPlanRoutingCriteriaResponse: ...
-
-    @overload
-    def update_routing_criteria(
-        self,
-        request: None = None,
-        /,
-        *,
-        routing_criteria_info: RoutingCriteriaInfo,
-    ) -> UpdateRoutingPlanRoutingCriteriaResponse: ...
-
+    @fields_of(UpdateRoutingPlanRoutingCriteriaRequest)
     def update_routing_criteria(
         self, request: UpdateRoutingPlanRoutingCriteriaRequest | None = None, /, **fields: Any
     ) -> UpdateRoutingPlanRoutingCriteriaResponse:
-        """Updates a routing criteria record."""
+        """Updates a routing criteria record.
+
+        Takes :class:`UpdateRoutingPlanRoutingCriteriaRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_ROUTING_CRITERIA, request, fields)
 
-    @overload
-    def delete_routing_criteria(
-        self, request: DeleteRoutingPlanRoutingCriteriaRequest, /
-    ) -> DeleteRoutingPlanRoutingCriteriaResponse: ...
-
-    @overload
-    def delete_routing_criteria(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_routing_criteria: int,
-    ) -> DeleteRoutingPlanRoutingCriteriaResponse: ...
-
+    @fields_of(DeleteRoutingPlanRoutingCriteriaRequest)
     def delete_routing_criteria(
         self, request: DeleteRoutingPlanRoutingCriteriaRequest | None = None, /, **fields: Any
     ) -> DeleteRoutingPlanRoutingCriteriaResponse:
-        """Deletes a routing criteria record."""
+        """Deletes a routing criteria record.
+
+        Takes :class:`DeleteRoutingPlanRoutingCriteriaRequest` or its fields as keywords.
+        """
         return self._call(DELETE_ROUTING_CRITERIA, request, fields)
 
 
@@ -370,64 +260,27 @@ class AsyncRoutingPlanService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_routing_plan_info(
-        self, request: GetRoutingPlanInfoRequest, /
-    ) -> GetRoutingPlanInfoResponse: ...
-
-    @overload
-    async def get_routing_plan_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_routing_plan: int | None | UnsetType = UNSET,
-    ) -> GetRoutingPlanInfoResponse: ...
-
+    @fields_of(GetRoutingPlanInfoRequest)
     async def get_routing_plan_info(
         self, request: GetRoutingPlanInfoRequest | None = None, /, **fields: Any
     ) -> GetRoutingPlanInfoResponse:
-        """Returns the details of a routing plan record."""
+        """Returns the details of a routing plan record.
+
+        Takes :class:`GetRoutingPlanInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_ROUTING_PLAN_INFO, request, fields)
 
-    @overload
-    async def get_routing_plan_list(
-        self, request: GetRoutingPlanListRequest, /
-    ) -> GetRoutingPlanListResponse: ...
-
-    @overload
-    async def get_routing_plan_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetRoutingPlanListResponse: ...
-
+    @fields_of(GetRoutingPlanListRequest)
     async def get_routing_plan_list(
         self, request: GetRoutingPlanListRequest | None = None, /, **fields: Any
     ) -> GetRoutingPlanListResponse:
-        """Returns the routing plan records that match the search criteria."""
+        """Returns the routing plan records that match the search criteria.
+
+        Takes :class:`GetRoutingPlanListRequest` or its fields as keywords.
+        """
         return await self._call(GET_ROUTING_PLAN_LIST, request, fields)
 
-    @overload
-    def iter_routing_plan_list(
-        self, request: GetRoutingPlanListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[RoutingPlanInfo]: ...
-
-    @overload
-    def iter_routing_plan_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        name: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[RoutingPlanInfo]: ...
-
+    @paged(GetRoutingPlanListRequest, IterRoutingPlanListKeywords)
     async def iter_routing_plan_list(
         self,
         request: GetRoutingPlanListRequest | None = None,
@@ -437,129 +290,63 @@ class AsyncRoutingPlanService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[RoutingPlanInfo]:
         """Every item of :meth:`get_routing_plan_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetRoutingPlanListRequest` and `page_size`, or the keywords of
+        :class:`IterRoutingPlanListKeywords`.
+        """
         async for item in self._pages(GET_ROUTING_PLAN_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_routing_plan(
-        self, request: AddRoutingPlanRequest, /
-    ) -> AddRoutingPlanResponse: ...
-
-    @overload
-    async def add_routing_plan(
-        self,
-        request: None = None,
-        /,
-        *,
-        routing_plan_info: RoutingPlanInfo,
-    ) -> AddRoutingPlanResponse: ...
-
+    @fields_of(AddRoutingPlanRequest)
     async def add_routing_plan(
         self, request: AddRoutingPlanRequest | None = None, /, **fields: Any
     ) -> AddRoutingPlanResponse:
-        """Creates a routing plan record."""
+        """Creates a routing plan record.
+
+        Takes :class:`AddRoutingPlanRequest` or its fields as keywords.
+        """
         return await self._call(ADD_ROUTING_PLAN, request, fields)
 
-    @overload
-    async def update_routing_plan(
-        self, request: UpdateRoutingPlanRequest, /
-    ) -> UpdateRoutingPlanResponse: ...
-
-    @overload
-    async def update_routing_plan(
-        self,
-        request: None = None,
-        /,
-        *,
-        routing_plan_info: RoutingPlanInfo,
-    ) -> UpdateRoutingPlanResponse: ...
-
+    @fields_of(UpdateRoutingPlanRequest)
     async def update_routing_plan(
         self, request: UpdateRoutingPlanRequest | None = None, /, **fields: Any
     ) -> UpdateRoutingPlanResponse:
-        """Updates a routing plan record."""
+        """Updates a routing plan record.
+
+        Takes :class:`UpdateRoutingPlanRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_ROUTING_PLAN, request, fields)
 
-    @overload
-    async def delete_routing_plan(
-        self, request: DeleteRoutingPlanRequest, /
-    ) -> DeleteRoutingPlanResponse: ...
-
-    @overload
-    async def delete_routing_plan(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_routing_plan: int,
-    ) -> DeleteRoutingPlanResponse: ...
-
+    @fields_of(DeleteRoutingPlanRequest)
     async def delete_routing_plan(
         self, request: DeleteRoutingPlanRequest | None = None, /, **fields: Any
     ) -> DeleteRoutingPlanResponse:
-        """Deletes a routing plan record."""
+        """Deletes a routing plan record.
+
+        Takes :class:`DeleteRoutingPlanRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_ROUTING_PLAN, request, fields)
 
-    @overload
-    async def get_route_list(
-        self, request: GetRoutingPlanRouteListRequest, /
-    ) -> GetRoutingPlanRouteListResponse: ...
-
-    @overload
-    async def get_route_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_routing_plan: int,
-        destination: str | None | UnsetType = UNSET,
-    ) -> GetRoutingPlanRouteListResponse: ...
-
+    @fields_of(GetRoutingPlanRouteListRequest)
     async def get_route_list(
         self, request: GetRoutingPlanRouteListRequest | None = None, /, **fields: Any
     ) -> GetRoutingPlanRouteListResponse:
-        """Returns the route records that match the search criteria."""
+        """Returns the route records that match the search criteria.
+
+        Takes :class:`GetRoutingPlanRouteListRequest` or its fields as keywords.
+        """
         return await self._call(GET_ROUTE_LIST, request, fields)
 
-    @overload
-    async def get_routing_criteria_list(
-        self, request: GetRoutingPlanRoutingCriteriaListRequest, /
-    ) -> GetRoutingPlanRoutingCriteriaListResponse: ...
-
-    @overload
-    async def get_routing_criteria_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_routing_plan: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetRoutingPlanRoutingCriteriaListResponse: ...
-
+    @fields_of(GetRoutingPlanRoutingCriteriaListRequest)
     async def get_routing_criteria_list(
         self, request: GetRoutingPlanRoutingCriteriaListRequest | None = None, /, **fields: Any
     ) -> GetRoutingPlanRoutingCriteriaListResponse:
-        """Returns the routing criteria records that match the search criteria."""
+        """Returns the routing criteria records that match the search criteria.
+
+        Takes :class:`GetRoutingPlanRoutingCriteriaListRequest` or its fields as keywords.
+        """
         return await self._call(GET_ROUTING_CRITERIA_LIST, request, fields)
 
-    @overload
-    def iter_routing_criteria_list(
-        self, request: GetRoutingPlanRoutingCriteriaListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[RoutingCriteriaInfo]: ...
-
-    @overload
-    def iter_routing_criteria_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_routing_plan: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[RoutingCriteriaInfo]: ...
-
+    @paged(GetRoutingPlanRoutingCriteriaListRequest, IterRoutingCriteriaListKeywords)
     async def iter_routing_criteria_list(
         self,
         request: GetRoutingPlanRoutingCriteriaListRequest | None = None,
@@ -568,68 +355,39 @@ class AsyncRoutingPlanService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[RoutingCriteriaInfo]:
-        """Every item of :meth:`get_routing_criteria_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_routing_criteria_list` from `offset` on, fetched `page_size` at
+        a time; takes :class:`GetRoutingPlanRoutingCriteriaListRequest` and `page_size`, or the
+        keywords of :class:`IterRoutingCriteriaListKeywords`.
+        """
         async for item in self._pages(GET_ROUTING_CRITERIA_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_routing_criteria(
-        self, request: AddRoutingPlanRoutingCriteriaRequest, /
-    ) -> AddRoutingPlanRoutingCriteriaResponse: ...
-
-    @overload
-    async def add_routing_criteria(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_routing_plan: int,
-        routing_criteria_info: RoutingCriteriaInfo,
-    ) -> AddRoutingPlanRoutingCriteriaResponse: ...
-
+    @fields_of(AddRoutingPlanRoutingCriteriaRequest)
     async def add_routing_criteria(
         self, request: AddRoutingPlanRoutingCriteriaRequest | None = None, /, **fields: Any
     ) -> AddRoutingPlanRoutingCriteriaResponse:
-        """Creates a routing criteria record."""
+        """Creates a routing criteria record.
+
+        Takes :class:`AddRoutingPlanRoutingCriteriaRequest` or its fields as keywords.
+        """
         return await self._call(ADD_ROUTING_CRITERIA, request, fields)
 
-    @overload
-    async def update_routing_criteria(
-        self, request: UpdateRoutingPlanRoutingCriteriaRequest, /
-    ) -> UpdateRoutingPlanRoutingCriteriaResponse: ...
-
-    @overload
-    async def update_routing_criteria(
-        self,
-        request: None = None,
-        /,
-        *,
-        routing_criteria_info: RoutingCriteriaInfo,
-    ) -> UpdateRoutingPlanRoutingCriteriaResponse: ...
-
+    @fields_of(UpdateRoutingPlanRoutingCriteriaRequest)
     async def update_routing_criteria(
         self, request: UpdateRoutingPlanRoutingCriteriaRequest | None = None, /, **fields: Any
     ) -> UpdateRoutingPlanRoutingCriteriaResponse:
-        """Updates a routing criteria record."""
+        """Updates a routing criteria record.
+
+        Takes :class:`UpdateRoutingPlanRoutingCriteriaRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_ROUTING_CRITERIA, request, fields)
 
-    @overload
-    async def delete_routing_criteria(
-        self, request: DeleteRoutingPlanRoutingCriteriaRequest, /
-    ) -> DeleteRoutingPlanRoutingCriteriaResponse: ...
-
-    @overload
-    async def delete_routing_criteria(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_routing_criteria: int,
-    ) -> DeleteRoutingPlanRoutingCriteriaResponse: ...
-
+    @fields_of(DeleteRoutingPlanRoutingCriteriaRequest)
     async def delete_routing_criteria(
         self, request: DeleteRoutingPlanRoutingCriteriaRequest | None = None, /, **fields: Any
     ) -> DeleteRoutingPlanRoutingCriteriaResponse:
-        """Deletes a routing criteria record."""
+        """Deletes a routing criteria record.
+
+        Takes :class:`DeleteRoutingPlanRoutingCriteriaRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_ROUTING_CRITERIA, request, fields)

@@ -8,11 +8,10 @@ Admin interface, mr105/admin/ServiceFeaturesAdminService.wsdl.
 
 from __future__ import annotations
 
-from typing import Any, overload
+from typing import Any
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of
 from ..types.service_features import (
     GetServiceFeaturesFeatureAttributesRequest,
     GetServiceFeaturesFeatureAttributesResponse,
@@ -56,44 +55,24 @@ class ServiceFeaturesService(ServiceBase):
     published style, generated for testing.
     """
 
-    @overload
-    def get_service_feature_list(
-        self, request: GetServiceFeaturesServiceFeatureListRequest, /
-    ) -> GetServiceFeaturesServiceFeatureListResponse: ...
-
-    @overload
-    def get_service_feature_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        object_: str | None | UnsetType = UNSET,
-    ) -> GetServiceFeaturesServiceFeatureListResponse: ...
-
+    @fields_of(GetServiceFeaturesServiceFeatureListRequest)
     def get_service_feature_list(
         self, request: GetServiceFeaturesServiceFeatureListRequest | None = None, /, **fields: Any
     ) -> GetServiceFeaturesServiceFeatureListResponse:
-        """Returns the service feature records that match the search criteria."""
+        """Returns the service feature records that match the search criteria.
+
+        Takes :class:`GetServiceFeaturesServiceFeatureListRequest` or its fields as keywords.
+        """
         return self._call(GET_SERVICE_FEATURE_LIST, request, fields)
 
-    @overload
-    def get_feature_attributes(
-        self, request: GetServiceFeaturesFeatureAttributesRequest, /
-    ) -> GetServiceFeaturesFeatureAttributesResponse: ...
-
-    @overload
-    def get_feature_attributes(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str,
-    ) -> GetServiceFeaturesFeatureAttributesResponse: ...
-
+    @fields_of(GetServiceFeaturesFeatureAttributesRequest)
     def get_feature_attributes(
         self, request: GetServiceFeaturesFeatureAttributesRequest | None = None, /, **fields: Any
     ) -> GetServiceFeaturesFeatureAttributesResponse:
-        """ServiceFeatures: get feature attributes."""
+        """ServiceFeatures: get feature attributes.
+
+        Takes :class:`GetServiceFeaturesFeatureAttributesRequest` or its fields as keywords.
+        """
         return self._call(GET_FEATURE_ATTRIBUTES, request, fields)
 
     def get_service_list(
@@ -110,44 +89,24 @@ class AsyncServiceFeaturesService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_service_feature_list(
-        self, request: GetServiceFeaturesServiceFeatureListRequest, /
-    ) -> GetServiceFeaturesServiceFeatureListResponse: ...
-
-    @overload
-    async def get_service_feature_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        object_: str | None | UnsetType = UNSET,
-    ) -> GetServiceFeaturesServiceFeatureListResponse: ...
-
+    @fields_of(GetServiceFeaturesServiceFeatureListRequest)
     async def get_service_feature_list(
         self, request: GetServiceFeaturesServiceFeatureListRequest | None = None, /, **fields: Any
     ) -> GetServiceFeaturesServiceFeatureListResponse:
-        """Returns the service feature records that match the search criteria."""
+        """Returns the service feature records that match the search criteria.
+
+        Takes :class:`GetServiceFeaturesServiceFeatureListRequest` or its fields as keywords.
+        """
         return await self._call(GET_SERVICE_FEATURE_LIST, request, fields)
 
-    @overload
-    async def get_feature_attributes(
-        self, request: GetServiceFeaturesFeatureAttributesRequest, /
-    ) -> GetServiceFeaturesFeatureAttributesResponse: ...
-
-    @overload
-    async def get_feature_attributes(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str,
-    ) -> GetServiceFeaturesFeatureAttributesResponse: ...
-
+    @fields_of(GetServiceFeaturesFeatureAttributesRequest)
     async def get_feature_attributes(
         self, request: GetServiceFeaturesFeatureAttributesRequest | None = None, /, **fields: Any
     ) -> GetServiceFeaturesFeatureAttributesResponse:
-        """ServiceFeatures: get feature attributes."""
+        """ServiceFeatures: get feature attributes.
+
+        Takes :class:`GetServiceFeaturesFeatureAttributesRequest` or its fields as keywords.
+        """
         return await self._call(GET_FEATURE_ATTRIBUTES, request, fields)
 
     async def get_service_list(

@@ -9,11 +9,11 @@ Admin interface, mr105/admin/ServicePolicyAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.service_policy import (
     AddServicePolicyRequest,
     AddServicePolicyResponse,
@@ -83,69 +83,52 @@ DELETE_POLICY_RULE = Operation(
 )
 
 
+class IterServicePolicyListKeywords(TypedDict, total=False):
+    """The keywords of `iter_service_policy_list`: `page_size` and the fields of
+    :class:`GetServicePolicyListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_service_type: int | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterPolicyRuleListKeywords(TypedDict, total=False):
+    """The keywords of `iter_policy_rule_list`: `page_size` and the fields of
+    :class:`GetServicePolicyRuleListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_service_policy: Required[int]
+    offset: int | None | UnsetType
+
+
 class ServicePolicyService(ServiceBase):
     """Service policies (quality and feature profiles). PortaBilling mr105, Admin interface.
     Reconstruction in the published style, generated for testing.
     """
 
-    @overload
-    def get_service_policy_info(
-        self, request: GetServicePolicyInfoRequest, /
-    ) -> GetServicePolicyInfoResponse: ...
-
-    @overload
-    def get_service_policy_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_service_policy: int | None | UnsetType = UNSET,
-    ) -> GetServicePolicyInfoResponse: ...
-
+    @fields_of(GetServicePolicyInfoRequest)
     def get_service_policy_info(
         self, request: GetServicePolicyInfoRequest | None = None, /, **fields: Any
     ) -> GetServicePolicyInfoResponse:
-        """Returns the details of a service policy record."""
+        """Returns the details of a service policy record.
+
+        Takes :class:`GetServicePolicyInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_SERVICE_POLICY_INFO, request, fields)
 
-    @overload
-    def get_service_policy_list(
-        self, request: GetServicePolicyListRequest, /
-    ) -> GetServicePolicyListResponse: ...
-
-    @overload
-    def get_service_policy_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_service_type: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetServicePolicyListResponse: ...
-
+    @fields_of(GetServicePolicyListRequest)
     def get_service_policy_list(
         self, request: GetServicePolicyListRequest | None = None, /, **fields: Any
     ) -> GetServicePolicyListResponse:
-        """Returns the service policy records that match the search criteria."""
+        """Returns the service policy records that match the search criteria.
+
+        Takes :class:`GetServicePolicyListRequest` or its fields as keywords.
+        """
         return self._call(GET_SERVICE_POLICY_LIST, request, fields)
 
-    @overload
-    def iter_service_policy_list(
-        self, request: GetServicePolicyListRequest, /, *, page_size: int = 100
-    ) -> Iterator[ServicePolicyInfo]: ...
-
-    @overload
-    def iter_service_policy_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_service_type: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[ServicePolicyInfo]: ...
-
+    @paged(GetServicePolicyListRequest, IterServicePolicyListKeywords)
     def iter_service_policy_list(
         self,
         request: GetServicePolicyListRequest | None = None,
@@ -155,107 +138,52 @@ class ServicePolicyService(ServiceBase):
         **fields: Any,
     ) -> Iterator[ServicePolicyInfo]:
         """Every item of :meth:`get_service_policy_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetServicePolicyListRequest` and `page_size`, or the keywords of
+        :class:`IterServicePolicyListKeywords`.
+        """
         yield from self._pages(GET_SERVICE_POLICY_LIST, request, fields, page_size)
 
-    @overload
-    def add_service_policy(
-        self, request: AddServicePolicyRequest, /
-    ) -> AddServicePolicyResponse: ...
-
-    @overload
-    def add_service_policy(
-        self,
-        request: None = None,
-        /,
-        *,
-        service_policy_info: ServicePolicyInfo,
-    ) -> AddServicePolicyResponse: ...
-
+    @fields_of(AddServicePolicyRequest)
     def add_service_policy(
         self, request: AddServicePolicyRequest | None = None, /, **fields: Any
     ) -> AddServicePolicyResponse:
-        """Creates a service policy record."""
+        """Creates a service policy record.
+
+        Takes :class:`AddServicePolicyRequest` or its fields as keywords.
+        """
         return self._call(ADD_SERVICE_POLICY, request, fields)
 
-    @overload
-    def update_service_policy(
-        self, request: UpdateServicePolicyRequest, /
-    ) -> UpdateServicePolicyResponse: ...
-
-    @overload
-    def update_service_policy(
-        self,
-        request: None = None,
-        /,
-        *,
-        service_policy_info: ServicePolicyInfo,
-    ) -> UpdateServicePolicyResponse: ...
-
+    @fields_of(UpdateServicePolicyRequest)
     def update_service_policy(
         self, request: UpdateServicePolicyRequest | None = None, /, **fields: Any
     ) -> UpdateServicePolicyResponse:
-        """Updates a service policy record."""
+        """Updates a service policy record.
+
+        Takes :class:`UpdateServicePolicyRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_SERVICE_POLICY, request, fields)
 
-    @overload
-    def delete_service_policy(
-        self, request: DeleteServicePolicyRequest, /
-    ) -> DeleteServicePolicyResponse: ...
-
-    @overload
-    def delete_service_policy(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_service_policy: int,
-    ) -> DeleteServicePolicyResponse: ...
-
+    @fields_of(DeleteServicePolicyRequest)
     def delete_service_policy(
         self, request: DeleteServicePolicyRequest | None = None, /, **fields: Any
     ) -> DeleteServicePolicyResponse:
-        """Deletes a service policy record."""
+        """Deletes a service policy record.
+
+        Takes :class:`DeleteServicePolicyRequest` or its fields as keywords.
+        """
         return self._call(DELETE_SERVICE_POLICY, request, fields)
 
-    @overload
-    def get_policy_rule_list(
-        self, request: GetServicePolicyRuleListRequest, /
-    ) -> GetServicePolicyRuleListResponse: ...
-
-    @overload
-    def get_policy_rule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_service_policy: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetServicePolicyRuleListResponse: ...
-
+    @fields_of(GetServicePolicyRuleListRequest)
     def get_policy_rule_list(
         self, request: GetServicePolicyRuleListRequest | None = None, /, **fields: Any
     ) -> GetServicePolicyRuleListResponse:
-        """Returns the policy rule records that match the search criteria."""
+        """Returns the policy rule records that match the search criteria.
+
+        Takes :class:`GetServicePolicyRuleListRequest` or its fields as keywords.
+        """
         return self._call(GET_POLICY_RULE_LIST, request, fields)
 
-    @overload
-    def iter_policy_rule_list(
-        self, request: GetServicePolicyRuleListRequest, /, *, page_size: int = 100
-    ) -> Iterator[PolicyRuleInfo]: ...
-
-    @overload
-    def iter_policy_rule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_service_policy: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[PolicyRuleInfo]: ...
-
+    @paged(GetServicePolicyRuleListRequest, IterPolicyRuleListKeywords)
     def iter_policy_rule_list(
         self,
         request: GetServicePolicyRuleListRequest | None = None,
@@ -265,68 +193,39 @@ class ServicePolicyService(ServiceBase):
         **fields: Any,
     ) -> Iterator[PolicyRuleInfo]:
         """Every item of :meth:`get_policy_rule_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetServicePolicyRuleListRequest` and `page_size`, or the keywords of
+        :class:`IterPolicyRuleListKeywords`.
+        """
         yield from self._pages(GET_POLICY_RULE_LIST, request, fields, page_size)
 
-    @overload
-    def add_policy_rule(
-        self, request: AddServicePolicyRuleRequest, /
-    ) -> AddServicePolicyRuleResponse: ...
-
-    @overload
-    def add_policy_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_service_policy: int,
-        policy_rule_info: PolicyRuleInfo,
-    ) -> AddServicePolicyRuleResponse: ...
-
+    @fields_of(AddServicePolicyRuleRequest)
     def add_policy_rule(
         self, request: AddServicePolicyRuleRequest | None = None, /, **fields: Any
     ) -> AddServicePolicyRuleResponse:
-        """Creates a policy rule record."""
+        """Creates a policy rule record.
+
+        Takes :class:`AddServicePolicyRuleRequest` or its fields as keywords.
+        """
         return self._call(ADD_POLICY_RULE, request, fields)
 
-    @overload
-    def update_policy_rule(
-        self, request: UpdateServicePolicyRuleRequest, /
-    ) -> UpdateServicePolicyRuleResponse: ...
-
-    @overload
-    def update_policy_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        policy_rule_info: PolicyRuleInfo,
-    ) -> UpdateServicePolicyRuleResponse: ...
-
+    @fields_of(UpdateServicePolicyRuleRequest)
     def update_policy_rule(
         self, request: UpdateServicePolicyRuleRequest | None = None, /, **fields: Any
     ) -> UpdateServicePolicyRuleResponse:
-        """Updates a policy rule record."""
+        """Updates a policy rule record.
+
+        Takes :class:`UpdateServicePolicyRuleRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_POLICY_RULE, request, fields)
 
-    @overload
-    def delete_policy_rule(
-        self, request: DeleteServicePolicyRuleRequest, /
-    ) -> DeleteServicePolicyRuleResponse: ...
-
-    @overload
-    def delete_policy_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_policy_rule: int,
-    ) -> DeleteServicePolicyRuleResponse: ...
-
+    @fields_of(DeleteServicePolicyRuleRequest)
     def delete_policy_rule(
         self, request: DeleteServicePolicyRuleRequest | None = None, /, **fields: Any
     ) -> DeleteServicePolicyRuleResponse:
-        """Deletes a policy rule record."""
+        """Deletes a policy rule record.
+
+        Takes :class:`DeleteServicePolicyRuleRequest` or its fields as keywords.
+        """
         return self._call(DELETE_POLICY_RULE, request, fields)
 
 
@@ -337,64 +236,27 @@ class AsyncServicePolicyService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_service_policy_info(
-        self, request: GetServicePolicyInfoRequest, /
-    ) -> GetServicePolicyInfoResponse: ...
-
-    @overload
-    async def get_service_policy_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_service_policy: int | None | UnsetType = UNSET,
-    ) -> GetServicePolicyInfoResponse: ...
-
+    @fields_of(GetServicePolicyInfoRequest)
     async def get_service_policy_info(
         self, request: GetServicePolicyInfoRequest | None = None, /, **fields: Any
     ) -> GetServicePolicyInfoResponse:
-        """Returns the details of a service policy record."""
+        """Returns the details of a service policy record.
+
+        Takes :class:`GetServicePolicyInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_SERVICE_POLICY_INFO, request, fields)
 
-    @overload
-    async def get_service_policy_list(
-        self, request: GetServicePolicyListRequest, /
-    ) -> GetServicePolicyListResponse: ...
-
-    @overload
-    async def get_service_policy_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_service_type: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetServicePolicyListResponse: ...
-
+    @fields_of(GetServicePolicyListRequest)
     async def get_service_policy_list(
         self, request: GetServicePolicyListRequest | None = None, /, **fields: Any
     ) -> GetServicePolicyListResponse:
-        """Returns the service policy records that match the search criteria."""
+        """Returns the service policy records that match the search criteria.
+
+        Takes :class:`GetServicePolicyListRequest` or its fields as keywords.
+        """
         return await self._call(GET_SERVICE_POLICY_LIST, request, fields)
 
-    @overload
-    def iter_service_policy_list(
-        self, request: GetServicePolicyListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[ServicePolicyInfo]: ...
-
-    @overload
-    def iter_service_policy_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_service_type: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[ServicePolicyInfo]: ...
-
+    @paged(GetServicePolicyListRequest, IterServicePolicyListKeywords)
     async def iter_service_policy_list(
         self,
         request: GetServicePolicyListRequest | None = None,
@@ -404,108 +266,53 @@ class AsyncServicePolicyService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[ServicePolicyInfo]:
         """Every item of :meth:`get_service_policy_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetServicePolicyListRequest` and `page_size`, or the keywords of
+        :class:`IterServicePolicyListKeywords`.
+        """
         async for item in self._pages(GET_SERVICE_POLICY_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_service_policy(
-        self, request: AddServicePolicyRequest, /
-    ) -> AddServicePolicyResponse: ...
-
-    @overload
-    async def add_service_policy(
-        self,
-        request: None = None,
-        /,
-        *,
-        service_policy_info: ServicePolicyInfo,
-    ) -> AddServicePolicyResponse: ...
-
+    @fields_of(AddServicePolicyRequest)
     async def add_service_policy(
         self, request: AddServicePolicyRequest | None = None, /, **fields: Any
     ) -> AddServicePolicyResponse:
-        """Creates a service policy record."""
+        """Creates a service policy record.
+
+        Takes :class:`AddServicePolicyRequest` or its fields as keywords.
+        """
         return await self._call(ADD_SERVICE_POLICY, request, fields)
 
-    @overload
-    async def update_service_policy(
-        self, request: UpdateServicePolicyRequest, /
-    ) -> UpdateServicePolicyResponse: ...
-
-    @overload
-    async def update_service_policy(
-        self,
-        request: None = None,
-        /,
-        *,
-        service_policy_info: ServicePolicyInfo,
-    ) -> UpdateServicePolicyResponse: ...
-
+    @fields_of(UpdateServicePolicyRequest)
     async def update_service_policy(
         self, request: UpdateServicePolicyRequest | None = None, /, **fields: Any
     ) -> UpdateServicePolicyResponse:
-        """Updates a service policy record."""
+        """Updates a service policy record.
+
+        Takes :class:`UpdateServicePolicyRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_SERVICE_POLICY, request, fields)
 
-    @overload
-    async def delete_service_policy(
-        self, request: DeleteServicePolicyRequest, /
-    ) -> DeleteServicePolicyResponse: ...
-
-    @overload
-    async def delete_service_policy(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_service_policy: int,
-    ) -> DeleteServicePolicyResponse: ...
-
+    @fields_of(DeleteServicePolicyRequest)
     async def delete_service_policy(
         self, request: DeleteServicePolicyRequest | None = None, /, **fields: Any
     ) -> DeleteServicePolicyResponse:
-        """Deletes a service policy record."""
+        """Deletes a service policy record.
+
+        Takes :class:`DeleteServicePolicyRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_SERVICE_POLICY, request, fields)
 
-    @overload
-    async def get_policy_rule_list(
-        self, request: GetServicePolicyRuleListRequest, /
-    ) -> GetServicePolicyRuleListResponse: ...
-
-    @overload
-    async def get_policy_rule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_service_policy: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetServicePolicyRuleListResponse: ...
-
+    @fields_of(GetServicePolicyRuleListRequest)
     async def get_policy_rule_list(
         self, request: GetServicePolicyRuleListRequest | None = None, /, **fields: Any
     ) -> GetServicePolicyRuleListResponse:
-        """Returns the policy rule records that match the search criteria."""
+        """Returns the policy rule records that match the search criteria.
+
+        Takes :class:`GetServicePolicyRuleListRequest` or its fields as keywords.
+        """
         return await self._call(GET_POLICY_RULE_LIST, request, fields)
 
-    @overload
-    def iter_policy_rule_list(
-        self, request: GetServicePolicyRuleListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[PolicyRuleInfo]: ...
-
-    @overload
-    def iter_policy_rule_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_service_policy: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[PolicyRuleInfo]: ...
-
+    @paged(GetServicePolicyRuleListRequest, IterPolicyRuleListKeywords)
     async def iter_policy_rule_list(
         self,
         request: GetServicePolicyRuleListRequest | None = None,
@@ -515,67 +322,38 @@ class AsyncServicePolicyService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[PolicyRuleInfo]:
         """Every item of :meth:`get_policy_rule_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetServicePolicyRuleListRequest` and `page_size`, or the keywords of
+        :class:`IterPolicyRuleListKeywords`.
+        """
         async for item in self._pages(GET_POLICY_RULE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_policy_rule(
-        self, request: AddServicePolicyRuleRequest, /
-    ) -> AddServicePolicyRuleResponse: ...
-
-    @overload
-    async def add_policy_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_service_policy: int,
-        policy_rule_info: PolicyRuleInfo,
-    ) -> AddServicePolicyRuleResponse: ...
-
+    @fields_of(AddServicePolicyRuleRequest)
     async def add_policy_rule(
         self, request: AddServicePolicyRuleRequest | None = None, /, **fields: Any
     ) -> AddServicePolicyRuleResponse:
-        """Creates a policy rule record."""
+        """Creates a policy rule record.
+
+        Takes :class:`AddServicePolicyRuleRequest` or its fields as keywords.
+        """
         return await self._call(ADD_POLICY_RULE, request, fields)
 
-    @overload
-    async def update_policy_rule(
-        self, request: UpdateServicePolicyRuleRequest, /
-    ) -> UpdateServicePolicyRuleResponse: ...
-
-    @overload
-    async def update_policy_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        policy_rule_info: PolicyRuleInfo,
-    ) -> UpdateServicePolicyRuleResponse: ...
-
+    @fields_of(UpdateServicePolicyRuleRequest)
     async def update_policy_rule(
         self, request: UpdateServicePolicyRuleRequest | None = None, /, **fields: Any
     ) -> UpdateServicePolicyRuleResponse:
-        """Updates a policy rule record."""
+        """Updates a policy rule record.
+
+        Takes :class:`UpdateServicePolicyRuleRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_POLICY_RULE, request, fields)
 
-    @overload
-    async def delete_policy_rule(
-        self, request: DeleteServicePolicyRuleRequest, /
-    ) -> DeleteServicePolicyRuleResponse: ...
-
-    @overload
-    async def delete_policy_rule(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_policy_rule: int,
-    ) -> DeleteServicePolicyRuleResponse: ...
-
+    @fields_of(DeleteServicePolicyRuleRequest)
     async def delete_policy_rule(
         self, request: DeleteServicePolicyRuleRequest | None = None, /, **fields: Any
     ) -> DeleteServicePolicyRuleResponse:
-        """Deletes a policy rule record."""
+        """Deletes a policy rule record.
+
+        Takes :class:`DeleteServicePolicyRuleRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_POLICY_RULE, request, fields)

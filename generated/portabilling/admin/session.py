@@ -8,11 +8,10 @@ Admin interface, mr105/admin/SessionAdminService.wsdl.
 
 from __future__ import annotations
 
-from typing import Any, overload
+from typing import Any
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of
 from ..types.session import (
     ChangePasswordRequest,
     ChangePasswordResponse,
@@ -51,75 +50,38 @@ class SessionService(ServiceBase):
     mr105, Admin interface. Reconstruction in the published style, generated for testing.
     """
 
-    @overload
-    def login(self, request: LoginRequest, /) -> LoginResponse: ...
-
-    @overload
-    def login(
-        self,
-        request: None = None,
-        /,
-        *,
-        login: str,
-        password: str | None | UnsetType = UNSET,
-        token: str | None | UnsetType = UNSET,
-        i_env: int | None | UnsetType = UNSET,
-    ) -> LoginResponse: ...
-
+    @fields_of(LoginRequest)
     def login(self, request: LoginRequest | None = None, /, **fields: Any) -> LoginResponse:
-        """Authenticates the API user and opens a session. Returns the session id."""
+        """Authenticates the API user and opens a session. Returns the session id.
+
+        Takes :class:`LoginRequest` or its fields as keywords.
+        """
         return self._call(LOGIN, request, fields)
 
-    @overload
-    def logout(self, request: LogoutRequest, /) -> LogoutResponse: ...
-
-    @overload
-    def logout(
-        self,
-        request: None = None,
-        /,
-        *,
-        session_id: str,
-    ) -> LogoutResponse: ...
-
+    @fields_of(LogoutRequest)
     def logout(self, request: LogoutRequest | None = None, /, **fields: Any) -> LogoutResponse:
-        """Closes the session."""
+        """Closes the session.
+
+        Takes :class:`LogoutRequest` or its fields as keywords.
+        """
         return self._call(LOGOUT, request, fields)
 
-    @overload
-    def ping(self, request: PingRequest, /) -> PingResponse: ...
-
-    @overload
-    def ping(
-        self,
-        request: None = None,
-        /,
-        *,
-        session_id: str,
-    ) -> PingResponse: ...
-
+    @fields_of(PingRequest)
     def ping(self, request: PingRequest | None = None, /, **fields: Any) -> PingResponse:
-        """Checks whether the session is still valid."""
+        """Checks whether the session is still valid.
+
+        Takes :class:`PingRequest` or its fields as keywords.
+        """
         return self._call(PING, request, fields)
 
-    @overload
-    def change_password(self, request: ChangePasswordRequest, /) -> ChangePasswordResponse: ...
-
-    @overload
-    def change_password(
-        self,
-        request: None = None,
-        /,
-        *,
-        login: str,
-        password: str,
-        new_password: str,
-    ) -> ChangePasswordResponse: ...
-
+    @fields_of(ChangePasswordRequest)
     def change_password(
         self, request: ChangePasswordRequest | None = None, /, **fields: Any
     ) -> ChangePasswordResponse:
-        """Changes the password of the API user."""
+        """Changes the password of the API user.
+
+        Takes :class:`ChangePasswordRequest` or its fields as keywords.
+        """
         return self._call(CHANGE_PASSWORD, request, fields)
 
     def get_session_context(
@@ -136,79 +98,40 @@ class AsyncSessionService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def login(self, request: LoginRequest, /) -> LoginResponse: ...
-
-    @overload
-    async def login(
-        self,
-        request: None = None,
-        /,
-        *,
-        login: str,
-        password: str | None | UnsetType = UNSET,
-        token: str | None | UnsetType = UNSET,
-        i_env: int | None | UnsetType = UNSET,
-    ) -> LoginResponse: ...
-
+    @fields_of(LoginRequest)
     async def login(self, request: LoginRequest | None = None, /, **fields: Any) -> LoginResponse:
-        """Authenticates the API user and opens a session. Returns the session id."""
+        """Authenticates the API user and opens a session. Returns the session id.
+
+        Takes :class:`LoginRequest` or its fields as keywords.
+        """
         return await self._call(LOGIN, request, fields)
 
-    @overload
-    async def logout(self, request: LogoutRequest, /) -> LogoutResponse: ...
-
-    @overload
-    async def logout(
-        self,
-        request: None = None,
-        /,
-        *,
-        session_id: str,
-    ) -> LogoutResponse: ...
-
+    @fields_of(LogoutRequest)
     async def logout(
         self, request: LogoutRequest | None = None, /, **fields: Any
     ) -> LogoutResponse:
-        """Closes the session."""
+        """Closes the session.
+
+        Takes :class:`LogoutRequest` or its fields as keywords.
+        """
         return await self._call(LOGOUT, request, fields)
 
-    @overload
-    async def ping(self, request: PingRequest, /) -> PingResponse: ...
-
-    @overload
-    async def ping(
-        self,
-        request: None = None,
-        /,
-        *,
-        session_id: str,
-    ) -> PingResponse: ...
-
+    @fields_of(PingRequest)
     async def ping(self, request: PingRequest | None = None, /, **fields: Any) -> PingResponse:
-        """Checks whether the session is still valid."""
+        """Checks whether the session is still valid.
+
+        Takes :class:`PingRequest` or its fields as keywords.
+        """
         return await self._call(PING, request, fields)
 
-    @overload
-    async def change_password(
-        self, request: ChangePasswordRequest, /
-    ) -> ChangePasswordResponse: ...
-
-    @overload
-    async def change_password(
-        self,
-        request: None = None,
-        /,
-        *,
-        login: str,
-        password: str,
-        new_password: str,
-    ) -> ChangePasswordResponse: ...
-
+    @fields_of(ChangePasswordRequest)
     async def change_password(
         self, request: ChangePasswordRequest | None = None, /, **fields: Any
     ) -> ChangePasswordResponse:
-        """Changes the password of the API user."""
+        """Changes the password of the API user.
+
+        Takes :class:`ChangePasswordRequest` or its fields as keywords.
+        """
         return await self._call(CHANGE_PASSWORD, request, fields)
 
     async def get_session_context(

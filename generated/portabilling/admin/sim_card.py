@@ -9,11 +9,11 @@ Admin interface, mr105/admin/SIMCardAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.sim_card import (
     AddSimCardProfileRequest,
     AddSimCardProfileResponse,
@@ -94,67 +94,53 @@ DELETE_SIM_CARD_PROFILE = Operation(
 SWAP_SIM_CARD = Operation(SERVICE, "swap_sim_card", SwapSimCardRequest, SwapSimCardResponse)
 
 
+class IterSimCardListKeywords(TypedDict, total=False):
+    """The keywords of `iter_sim_card_list`: `page_size` and the fields of
+    :class:`GetSimCardListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    status: str | None | UnsetType
+    i_batch: int | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterSimCardProfileListKeywords(TypedDict, total=False):
+    """The keywords of `iter_sim_card_profile_list`: `page_size` and the fields of
+    :class:`GetSimCardProfileListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_batch: Required[int]
+    offset: int | None | UnsetType
+
+
 class SIMCardService(ServiceBase):
     """SIM card inventory. PortaBilling mr105, Admin interface. Reconstruction in the published
     style, generated for testing.
     """
 
-    @overload
-    def get_sim_card_info(self, request: GetSimCardInfoRequest, /) -> GetSimCardInfoResponse: ...
-
-    @overload
-    def get_sim_card_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_sim_card: int | None | UnsetType = UNSET,
-    ) -> GetSimCardInfoResponse: ...
-
+    @fields_of(GetSimCardInfoRequest)
     def get_sim_card_info(
         self, request: GetSimCardInfoRequest | None = None, /, **fields: Any
     ) -> GetSimCardInfoResponse:
-        """Returns the details of a sim card record."""
+        """Returns the details of a sim card record.
+
+        Takes :class:`GetSimCardInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_SIM_CARD_INFO, request, fields)
 
-    @overload
-    def get_sim_card_list(self, request: GetSimCardListRequest, /) -> GetSimCardListResponse: ...
-
-    @overload
-    def get_sim_card_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        status: str | None | UnsetType = UNSET,
-        i_batch: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetSimCardListResponse: ...
-
+    @fields_of(GetSimCardListRequest)
     def get_sim_card_list(
         self, request: GetSimCardListRequest | None = None, /, **fields: Any
     ) -> GetSimCardListResponse:
-        """Returns the sim card records that match the search criteria."""
+        """Returns the sim card records that match the search criteria.
+
+        Takes :class:`GetSimCardListRequest` or its fields as keywords.
+        """
         return self._call(GET_SIM_CARD_LIST, request, fields)
 
-    @overload
-    def iter_sim_card_list(
-        self, request: GetSimCardListRequest, /, *, page_size: int = 100
-    ) -> Iterator[SIMCardInfo]: ...
-
-    @overload
-    def iter_sim_card_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        status: str | None | UnsetType = UNSET,
-        i_batch: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[SIMCardInfo]: ...
-
+    @paged(GetSimCardListRequest, IterSimCardListKeywords)
     def iter_sim_card_list(
         self,
         request: GetSimCardListRequest | None = None,
@@ -163,139 +149,73 @@ class SIMCardService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[SIMCardInfo]:
-        """Every item of :meth:`get_sim_card_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_sim_card_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetSimCardListRequest` and `page_size`, or the keywords of
+        :class:`IterSimCardListKeywords`.
+        """
         yield from self._pages(GET_SIM_CARD_LIST, request, fields, page_size)
 
-    @overload
-    def add_sim_card(self, request: AddSimCardRequest, /) -> AddSimCardResponse: ...
-
-    @overload
-    def add_sim_card(
-        self,
-        request: None = None,
-        /,
-        *,
-        sim_card_info: SIMCardInfo,
-    ) -> AddSimCardResponse: ...
-
+    @fields_of(AddSimCardRequest)
     def add_sim_card(
         self, request: AddSimCardRequest | None = None, /, **fields: Any
     ) -> AddSimCardResponse:
-        """Creates a sim card record."""
+        """Creates a sim card record.
+
+        Takes :class:`AddSimCardRequest` or its fields as keywords.
+        """
         return self._call(ADD_SIM_CARD, request, fields)
 
-    @overload
-    def update_sim_card(self, request: UpdateSimCardRequest, /) -> UpdateSimCardResponse: ...
-
-    @overload
-    def update_sim_card(
-        self,
-        request: None = None,
-        /,
-        *,
-        sim_card_info: SIMCardInfo,
-    ) -> UpdateSimCardResponse: ...
-
+    @fields_of(UpdateSimCardRequest)
     def update_sim_card(
         self, request: UpdateSimCardRequest | None = None, /, **fields: Any
     ) -> UpdateSimCardResponse:
-        """Updates a sim card record."""
+        """Updates a sim card record.
+
+        Takes :class:`UpdateSimCardRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_SIM_CARD, request, fields)
 
-    @overload
-    def delete_sim_card(self, request: DeleteSimCardRequest, /) -> DeleteSimCardResponse: ...
-
-    @overload
-    def delete_sim_card(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_sim_card: int,
-    ) -> DeleteSimCardResponse: ...
-
+    @fields_of(DeleteSimCardRequest)
     def delete_sim_card(
         self, request: DeleteSimCardRequest | None = None, /, **fields: Any
     ) -> DeleteSimCardResponse:
-        """Deletes a sim card record."""
+        """Deletes a sim card record.
+
+        Takes :class:`DeleteSimCardRequest` or its fields as keywords.
+        """
         return self._call(DELETE_SIM_CARD, request, fields)
 
-    @overload
-    def assign_sim_card(self, request: AssignSimCardRequest, /) -> AssignSimCardResponse: ...
-
-    @overload
-    def assign_sim_card(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_sim_card: int,
-        i_account: int,
-    ) -> AssignSimCardResponse: ...
-
+    @fields_of(AssignSimCardRequest)
     def assign_sim_card(
         self, request: AssignSimCardRequest | None = None, /, **fields: Any
     ) -> AssignSimCardResponse:
-        """SIMCard: assign sim card."""
+        """SIMCard: assign sim card.
+
+        Takes :class:`AssignSimCardRequest` or its fields as keywords.
+        """
         return self._call(ASSIGN_SIM_CARD, request, fields)
 
-    @overload
-    def release_sim_card(self, request: ReleaseSimCardRequest, /) -> ReleaseSimCardResponse: ...
-
-    @overload
-    def release_sim_card(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_sim_card: int,
-    ) -> ReleaseSimCardResponse: ...
-
+    @fields_of(ReleaseSimCardRequest)
     def release_sim_card(
         self, request: ReleaseSimCardRequest | None = None, /, **fields: Any
     ) -> ReleaseSimCardResponse:
-        """SIMCard: release sim card."""
+        """SIMCard: release sim card.
+
+        Takes :class:`ReleaseSimCardRequest` or its fields as keywords.
+        """
         return self._call(RELEASE_SIM_CARD, request, fields)
 
-    @overload
-    def get_sim_card_profile_list(
-        self, request: GetSimCardProfileListRequest, /
-    ) -> GetSimCardProfileListResponse: ...
-
-    @overload
-    def get_sim_card_profile_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_batch: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetSimCardProfileListResponse: ...
-
+    @fields_of(GetSimCardProfileListRequest)
     def get_sim_card_profile_list(
         self, request: GetSimCardProfileListRequest | None = None, /, **fields: Any
     ) -> GetSimCardProfileListResponse:
-        """Returns the sim card profile records that match the search criteria."""
+        """Returns the sim card profile records that match the search criteria.
+
+        Takes :class:`GetSimCardProfileListRequest` or its fields as keywords.
+        """
         return self._call(GET_SIM_CARD_PROFILE_LIST, request, fields)
 
-    @overload
-    def iter_sim_card_profile_list(
-        self, request: GetSimCardProfileListRequest, /, *, page_size: int = 100
-    ) -> Iterator[SIMCardProfileInfo]: ...
-
-    @overload
-    def iter_sim_card_profile_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_batch: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[SIMCardProfileInfo]: ...
-
+    @paged(GetSimCardProfileListRequest, IterSimCardProfileListKeywords)
     def iter_sim_card_profile_list(
         self,
         request: GetSimCardProfileListRequest | None = None,
@@ -304,88 +224,50 @@ class SIMCardService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[SIMCardProfileInfo]:
-        """Every item of :meth:`get_sim_card_profile_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_sim_card_profile_list` from `offset` on, fetched `page_size` at
+        a time; takes :class:`GetSimCardProfileListRequest` and `page_size`, or the keywords of
+        :class:`IterSimCardProfileListKeywords`.
+        """
         yield from self._pages(GET_SIM_CARD_PROFILE_LIST, request, fields, page_size)
 
-    @overload
-    def add_sim_card_profile(
-        self, request: AddSimCardProfileRequest, /
-    ) -> AddSimCardProfileResponse: ...
-
-    @overload
-    def add_sim_card_profile(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_batch: int,
-        sim_card_profile_info: SIMCardProfileInfo,
-    ) -> AddSimCardProfileResponse: ...
-
+    @fields_of(AddSimCardProfileRequest)
     def add_sim_card_profile(
         self, request: AddSimCardProfileRequest | None = None, /, **fields: Any
     ) -> AddSimCardProfileResponse:
-        """Creates a sim card profile record."""
+        """Creates a sim card profile record.
+
+        Takes :class:`AddSimCardProfileRequest` or its fields as keywords.
+        """
         return self._call(ADD_SIM_CARD_PROFILE, request, fields)
 
-    @overload
-    def update_sim_card_profile(
-        self, request: UpdateSimCardProfileRequest, /
-    ) -> UpdateSimCardProfileResponse: ...
-
-    @overload
-    def update_sim_card_profile(
-        self,
-        request: None = None,
-        /,
-        *,
-        sim_card_profile_info: SIMCardProfileInfo,
-    ) -> UpdateSimCardProfileResponse: ...
-
+    @fields_of(UpdateSimCardProfileRequest)
     def update_sim_card_profile(
         self, request: UpdateSimCardProfileRequest | None = None, /, **fields: Any
     ) -> UpdateSimCardProfileResponse:
-        """Updates a sim card profile record."""
+        """Updates a sim card profile record.
+
+        Takes :class:`UpdateSimCardProfileRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_SIM_CARD_PROFILE, request, fields)
 
-    @overload
-    def delete_sim_card_profile(
-        self, request: DeleteSimCardProfileRequest, /
-    ) -> DeleteSimCardProfileResponse: ...
-
-    @overload
-    def delete_sim_card_profile(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_sim_card_profile: int,
-    ) -> DeleteSimCardProfileResponse: ...
-
+    @fields_of(DeleteSimCardProfileRequest)
     def delete_sim_card_profile(
         self, request: DeleteSimCardProfileRequest | None = None, /, **fields: Any
     ) -> DeleteSimCardProfileResponse:
-        """Deletes a sim card profile record."""
+        """Deletes a sim card profile record.
+
+        Takes :class:`DeleteSimCardProfileRequest` or its fields as keywords.
+        """
         return self._call(DELETE_SIM_CARD_PROFILE, request, fields)
 
-    @overload
-    def swap_sim_card(self, request: SwapSimCardRequest, /) -> SwapSimCardResponse: ...
-
-    @overload
-    def swap_sim_card(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        i_sim_card_new: int,
-    ) -> SwapSimCardResponse: ...
-
+    @fields_of(SwapSimCardRequest)
     def swap_sim_card(
         self, request: SwapSimCardRequest | None = None, /, **fields: Any
     ) -> SwapSimCardResponse:
-        """SIMCard: swap sim card."""
+        """SIMCard: swap sim card.
+
+        Takes :class:`SwapSimCardRequest` or its fields as keywords.
+        """
         return self._call(SWAP_SIM_CARD, request, fields)
 
 
@@ -396,66 +278,27 @@ class AsyncSIMCardService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_sim_card_info(
-        self, request: GetSimCardInfoRequest, /
-    ) -> GetSimCardInfoResponse: ...
-
-    @overload
-    async def get_sim_card_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_sim_card: int | None | UnsetType = UNSET,
-    ) -> GetSimCardInfoResponse: ...
-
+    @fields_of(GetSimCardInfoRequest)
     async def get_sim_card_info(
         self, request: GetSimCardInfoRequest | None = None, /, **fields: Any
     ) -> GetSimCardInfoResponse:
-        """Returns the details of a sim card record."""
+        """Returns the details of a sim card record.
+
+        Takes :class:`GetSimCardInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_SIM_CARD_INFO, request, fields)
 
-    @overload
-    async def get_sim_card_list(
-        self, request: GetSimCardListRequest, /
-    ) -> GetSimCardListResponse: ...
-
-    @overload
-    async def get_sim_card_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        status: str | None | UnsetType = UNSET,
-        i_batch: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetSimCardListResponse: ...
-
+    @fields_of(GetSimCardListRequest)
     async def get_sim_card_list(
         self, request: GetSimCardListRequest | None = None, /, **fields: Any
     ) -> GetSimCardListResponse:
-        """Returns the sim card records that match the search criteria."""
+        """Returns the sim card records that match the search criteria.
+
+        Takes :class:`GetSimCardListRequest` or its fields as keywords.
+        """
         return await self._call(GET_SIM_CARD_LIST, request, fields)
 
-    @overload
-    def iter_sim_card_list(
-        self, request: GetSimCardListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[SIMCardInfo]: ...
-
-    @overload
-    def iter_sim_card_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        status: str | None | UnsetType = UNSET,
-        i_batch: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[SIMCardInfo]: ...
-
+    @paged(GetSimCardListRequest, IterSimCardListKeywords)
     async def iter_sim_card_list(
         self,
         request: GetSimCardListRequest | None = None,
@@ -464,142 +307,74 @@ class AsyncSIMCardService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[SIMCardInfo]:
-        """Every item of :meth:`get_sim_card_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_sim_card_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetSimCardListRequest` and `page_size`, or the keywords of
+        :class:`IterSimCardListKeywords`.
+        """
         async for item in self._pages(GET_SIM_CARD_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_sim_card(self, request: AddSimCardRequest, /) -> AddSimCardResponse: ...
-
-    @overload
-    async def add_sim_card(
-        self,
-        request: None = None,
-        /,
-        *,
-        sim_card_info: SIMCardInfo,
-    ) -> AddSimCardResponse: ...
-
+    @fields_of(AddSimCardRequest)
     async def add_sim_card(
         self, request: AddSimCardRequest | None = None, /, **fields: Any
     ) -> AddSimCardResponse:
-        """Creates a sim card record."""
+        """Creates a sim card record.
+
+        Takes :class:`AddSimCardRequest` or its fields as keywords.
+        """
         return await self._call(ADD_SIM_CARD, request, fields)
 
-    @overload
-    async def update_sim_card(self, request: UpdateSimCardRequest, /) -> UpdateSimCardResponse: ...
-
-    @overload
-    async def update_sim_card(
-        self,
-        request: None = None,
-        /,
-        *,
-        sim_card_info: SIMCardInfo,
-    ) -> UpdateSimCardResponse: ...
-
+    @fields_of(UpdateSimCardRequest)
     async def update_sim_card(
         self, request: UpdateSimCardRequest | None = None, /, **fields: Any
     ) -> UpdateSimCardResponse:
-        """Updates a sim card record."""
+        """Updates a sim card record.
+
+        Takes :class:`UpdateSimCardRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_SIM_CARD, request, fields)
 
-    @overload
-    async def delete_sim_card(self, request: DeleteSimCardRequest, /) -> DeleteSimCardResponse: ...
-
-    @overload
-    async def delete_sim_card(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_sim_card: int,
-    ) -> DeleteSimCardResponse: ...
-
+    @fields_of(DeleteSimCardRequest)
     async def delete_sim_card(
         self, request: DeleteSimCardRequest | None = None, /, **fields: Any
     ) -> DeleteSimCardResponse:
-        """Deletes a sim card record."""
+        """Deletes a sim card record.
+
+        Takes :class:`DeleteSimCardRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_SIM_CARD, request, fields)
 
-    @overload
-    async def assign_sim_card(self, request: AssignSimCardRequest, /) -> AssignSimCardResponse: ...
-
-    @overload
-    async def assign_sim_card(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_sim_card: int,
-        i_account: int,
-    ) -> AssignSimCardResponse: ...
-
+    @fields_of(AssignSimCardRequest)
     async def assign_sim_card(
         self, request: AssignSimCardRequest | None = None, /, **fields: Any
     ) -> AssignSimCardResponse:
-        """SIMCard: assign sim card."""
+        """SIMCard: assign sim card.
+
+        Takes :class:`AssignSimCardRequest` or its fields as keywords.
+        """
         return await self._call(ASSIGN_SIM_CARD, request, fields)
 
-    @overload
-    async def release_sim_card(
-        self, request: ReleaseSimCardRequest, /
-    ) -> ReleaseSimCardResponse: ...
-
-    @overload
-    async def release_sim_card(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_sim_card: int,
-    ) -> ReleaseSimCardResponse: ...
-
+    @fields_of(ReleaseSimCardRequest)
     async def release_sim_card(
         self, request: ReleaseSimCardRequest | None = None, /, **fields: Any
     ) -> ReleaseSimCardResponse:
-        """SIMCard: release sim card."""
+        """SIMCard: release sim card.
+
+        Takes :class:`ReleaseSimCardRequest` or its fields as keywords.
+        """
         return await self._call(RELEASE_SIM_CARD, request, fields)
 
-    @overload
-    async def get_sim_card_profile_list(
-        self, request: GetSimCardProfileListRequest, /
-    ) -> GetSimCardProfileListResponse: ...
-
-    @overload
-    async def get_sim_card_profile_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_batch: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetSimCardProfileListResponse: ...
-
+    @fields_of(GetSimCardProfileListRequest)
     async def get_sim_card_profile_list(
         self, request: GetSimCardProfileListRequest | None = None, /, **fields: Any
     ) -> GetSimCardProfileListResponse:
-        """Returns the sim card profile records that match the search criteria."""
+        """Returns the sim card profile records that match the search criteria.
+
+        Takes :class:`GetSimCardProfileListRequest` or its fields as keywords.
+        """
         return await self._call(GET_SIM_CARD_PROFILE_LIST, request, fields)
 
-    @overload
-    def iter_sim_card_profile_list(
-        self, request: GetSimCardProfileListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[SIMCardProfileInfo]: ...
-
-    @overload
-    def iter_sim_card_profile_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_batch: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[SIMCardProfileInfo]: ...
-
+    @paged(GetSimCardProfileListRequest, IterSimCardProfileListKeywords)
     async def iter_sim_card_profile_list(
         self,
         request: GetSimCardProfileListRequest | None = None,
@@ -608,87 +383,49 @@ class AsyncSIMCardService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[SIMCardProfileInfo]:
-        """Every item of :meth:`get_sim_card_profile_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_sim_card_profile_list` from `offset` on, fetched `page_size` at
+        a time; takes :class:`GetSimCardProfileListRequest` and `page_size`, or the keywords of
+        :class:`IterSimCardProfileListKeywords`.
+        """
         async for item in self._pages(GET_SIM_CARD_PROFILE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_sim_card_profile(
-        self, request: AddSimCardProfileRequest, /
-    ) -> AddSimCardProfileResponse: ...
-
-    @overload
-    async def add_sim_card_profile(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_batch: int,
-        sim_card_profile_info: SIMCardProfileInfo,
-    ) -> AddSimCardProfileResponse: ...
-
+    @fields_of(AddSimCardProfileRequest)
     async def add_sim_card_profile(
         self, request: AddSimCardProfileRequest | None = None, /, **fields: Any
     ) -> AddSimCardProfileResponse:
-        """Creates a sim card profile record."""
+        """Creates a sim card profile record.
+
+        Takes :class:`AddSimCardProfileRequest` or its fields as keywords.
+        """
         return await self._call(ADD_SIM_CARD_PROFILE, request, fields)
 
-    @overload
-    async def update_sim_card_profile(
-        self, request: UpdateSimCardProfileRequest, /
-    ) -> UpdateSimCardProfileResponse: ...
-
-    @overload
-    async def update_sim_card_profile(
-        self,
-        request: None = None,
-        /,
-        *,
-        sim_card_profile_info: SIMCardProfileInfo,
-    ) -> UpdateSimCardProfileResponse: ...
-
+    @fields_of(UpdateSimCardProfileRequest)
     async def update_sim_card_profile(
         self, request: UpdateSimCardProfileRequest | None = None, /, **fields: Any
     ) -> UpdateSimCardProfileResponse:
-        """Updates a sim card profile record."""
+        """Updates a sim card profile record.
+
+        Takes :class:`UpdateSimCardProfileRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_SIM_CARD_PROFILE, request, fields)
 
-    @overload
-    async def delete_sim_card_profile(
-        self, request: DeleteSimCardProfileRequest, /
-    ) -> DeleteSimCardProfileResponse: ...
-
-    @overload
-    async def delete_sim_card_profile(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_sim_card_profile: int,
-    ) -> DeleteSimCardProfileResponse: ...
-
+    @fields_of(DeleteSimCardProfileRequest)
     async def delete_sim_card_profile(
         self, request: DeleteSimCardProfileRequest | None = None, /, **fields: Any
     ) -> DeleteSimCardProfileResponse:
-        """Deletes a sim card profile record."""
+        """Deletes a sim card profile record.
+
+        Takes :class:`DeleteSimCardProfileRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_SIM_CARD_PROFILE, request, fields)
 
-    @overload
-    async def swap_sim_card(self, request: SwapSimCardRequest, /) -> SwapSimCardResponse: ...
-
-    @overload
-    async def swap_sim_card(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        i_sim_card_new: int,
-    ) -> SwapSimCardResponse: ...
-
+    @fields_of(SwapSimCardRequest)
     async def swap_sim_card(
         self, request: SwapSimCardRequest | None = None, /, **fields: Any
     ) -> SwapSimCardResponse:
-        """SIMCard: swap sim card."""
+        """SIMCard: swap sim card.
+
+        Takes :class:`SwapSimCardRequest` or its fields as keywords.
+        """
         return await self._call(SWAP_SIM_CARD, request, fields)

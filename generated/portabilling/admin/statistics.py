@@ -8,12 +8,10 @@ Admin interface, mr105/admin/StatisticsAdminService.wsdl.
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any, overload
+from typing import Any
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of
 from ..types.statistics import (
     ExportStatisticsRequest,
     ExportStatisticsResponse,
@@ -103,229 +101,103 @@ class StatisticsService(ServiceBase):
     published style, generated for testing.
     """
 
-    @overload
-    def get_traffic_statistics(
-        self, request: GetTrafficStatisticsRequest, /
-    ) -> GetTrafficStatisticsResponse: ...
-
-    @overload
-    def get_traffic_statistics(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        i_vendor: int | None | UnsetType = UNSET,
-        from_date: datetime,
-        to_date: datetime,
-        interval: int | None | UnsetType = UNSET,
-    ) -> GetTrafficStatisticsResponse: ...
-
+    @fields_of(GetTrafficStatisticsRequest)
     def get_traffic_statistics(
         self, request: GetTrafficStatisticsRequest | None = None, /, **fields: Any
     ) -> GetTrafficStatisticsResponse:
-        """Statistics: get traffic statistics."""
+        """Statistics: get traffic statistics.
+
+        Takes :class:`GetTrafficStatisticsRequest` or its fields as keywords.
+        """
         return self._call(GET_TRAFFIC_STATISTICS, request, fields)
 
-    @overload
-    def get_xdr_statistics(
-        self, request: GetXdrStatisticsRequest, /
-    ) -> GetXdrStatisticsResponse: ...
-
-    @overload
-    def get_xdr_statistics(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        from_: datetime,
-        to: datetime,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetXdrStatisticsResponse: ...
-
+    @fields_of(GetXdrStatisticsRequest)
     def get_xdr_statistics(
         self, request: GetXdrStatisticsRequest | None = None, /, **fields: Any
     ) -> GetXdrStatisticsResponse:
-        """Statistics: get xdr statistics."""
+        """Statistics: get xdr statistics.
+
+        Takes :class:`GetXdrStatisticsRequest` or its fields as keywords.
+        """
         return self._call(GET_XDR_STATISTICS, request, fields)
 
-    @overload
-    def get_summary(
-        self, request: GetStatisticsSummaryRequest, /
-    ) -> GetStatisticsSummaryResponse: ...
-
-    @overload
-    def get_summary(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-        from_date: date | None | UnsetType = UNSET,
-        to_date: date | None | UnsetType = UNSET,
-    ) -> GetStatisticsSummaryResponse: ...
-
+    @fields_of(GetStatisticsSummaryRequest)
     def get_summary(
         self, request: GetStatisticsSummaryRequest | None = None, /, **fields: Any
     ) -> GetStatisticsSummaryResponse:
-        """Statistics: get summary."""
+        """Statistics: get summary.
+
+        Takes :class:`GetStatisticsSummaryRequest` or its fields as keywords.
+        """
         return self._call(GET_SUMMARY, request, fields)
 
-    @overload
-    def get_active_session_count(
-        self, request: GetStatisticsActiveSessionCountRequest, /
-    ) -> GetStatisticsActiveSessionCountResponse: ...
-
-    @overload
-    def get_active_session_count(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-    ) -> GetStatisticsActiveSessionCountResponse: ...
-
+    @fields_of(GetStatisticsActiveSessionCountRequest)
     def get_active_session_count(
         self, request: GetStatisticsActiveSessionCountRequest | None = None, /, **fields: Any
     ) -> GetStatisticsActiveSessionCountResponse:
-        """Statistics: get active session count."""
+        """Statistics: get active session count.
+
+        Takes :class:`GetStatisticsActiveSessionCountRequest` or its fields as keywords.
+        """
         return self._call(GET_ACTIVE_SESSION_COUNT, request, fields)
 
-    @overload
-    def get_top_destinations(
-        self, request: GetStatisticsTopDestinationsRequest, /
-    ) -> GetStatisticsTopDestinationsResponse: ...
-
-    @overload
-    def get_top_destinations(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        from_date: date | None | UnsetType = UNSET,
-        to_date: date | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-    ) -> GetStatisticsTopDestinationsResponse: ...
-
+    @fields_of(GetStatisticsTopDestinationsRequest)
     def get_top_destinations(
         self, request: GetStatisticsTopDestinationsRequest | None = None, /, **fields: Any
     ) -> GetStatisticsTopDestinationsResponse:
-        """Statistics: get top destinations."""
+        """Statistics: get top destinations.
+
+        Takes :class:`GetStatisticsTopDestinationsRequest` or its fields as keywords.
+        """
         return self._call(GET_TOP_DESTINATIONS, request, fields)
 
-    @overload
-    def export_statistics(
-        self, request: ExportStatisticsRequest, /
-    ) -> ExportStatisticsResponse: ...
-
-    @overload
-    def export_statistics(
-        self,
-        request: None = None,
-        /,
-        *,
-        from_date: date,
-        to_date: date,
-        format: str | None | UnsetType = UNSET,
-    ) -> ExportStatisticsResponse: ...
-
+    @fields_of(ExportStatisticsRequest)
     def export_statistics(
         self, request: ExportStatisticsRequest | None = None, /, **fields: Any
     ) -> ExportStatisticsResponse:
-        """Statistics: export statistics."""
+        """Statistics: export statistics.
+
+        Takes :class:`ExportStatisticsRequest` or its fields as keywords.
+        """
         return self._call(EXPORT_STATISTICS, request, fields)
 
-    @overload
-    def get_asr_acd_report(
-        self, request: GetStatisticsAsrAcdReportRequest, /
-    ) -> GetStatisticsAsrAcdReportResponse: ...
-
-    @overload
-    def get_asr_acd_report(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vendor: int | None | UnsetType = UNSET,
-        i_connection: int | None | UnsetType = UNSET,
-        from_date: datetime,
-        to_date: datetime,
-    ) -> GetStatisticsAsrAcdReportResponse: ...
-
+    @fields_of(GetStatisticsAsrAcdReportRequest)
     def get_asr_acd_report(
         self, request: GetStatisticsAsrAcdReportRequest | None = None, /, **fields: Any
     ) -> GetStatisticsAsrAcdReportResponse:
-        """Statistics: get asr acd report."""
+        """Statistics: get asr acd report.
+
+        Takes :class:`GetStatisticsAsrAcdReportRequest` or its fields as keywords.
+        """
         return self._call(GET_ASR_ACD_REPORT, request, fields)
 
-    @overload
-    def get_revenue_report(
-        self, request: GetStatisticsRevenueReportRequest, /
-    ) -> GetStatisticsRevenueReportResponse: ...
-
-    @overload
-    def get_revenue_report(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        from_date: date,
-        to_date: date,
-        group_by: str | None | UnsetType = UNSET,
-    ) -> GetStatisticsRevenueReportResponse: ...
-
+    @fields_of(GetStatisticsRevenueReportRequest)
     def get_revenue_report(
         self, request: GetStatisticsRevenueReportRequest | None = None, /, **fields: Any
     ) -> GetStatisticsRevenueReportResponse:
-        """Statistics: get revenue report."""
+        """Statistics: get revenue report.
+
+        Takes :class:`GetStatisticsRevenueReportRequest` or its fields as keywords.
+        """
         return self._call(GET_REVENUE_REPORT, request, fields)
 
-    @overload
-    def get_concurrent_calls_history(
-        self, request: GetStatisticsConcurrentCallsHistoryRequest, /
-    ) -> GetStatisticsConcurrentCallsHistoryResponse: ...
-
-    @overload
-    def get_concurrent_calls_history(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        from_date: datetime,
-        to_date: datetime,
-        step: int | None | UnsetType = UNSET,
-    ) -> GetStatisticsConcurrentCallsHistoryResponse: ...
-
+    @fields_of(GetStatisticsConcurrentCallsHistoryRequest)
     def get_concurrent_calls_history(
         self, request: GetStatisticsConcurrentCallsHistoryRequest | None = None, /, **fields: Any
     ) -> GetStatisticsConcurrentCallsHistoryResponse:
-        """Samples of the number of concurrent calls."""
+        """Samples of the number of concurrent calls.
+
+        Takes :class:`GetStatisticsConcurrentCallsHistoryRequest` or its fields as keywords.
+        """
         return self._call(GET_CONCURRENT_CALLS_HISTORY, request, fields)
 
-    @overload
-    def get_dashboard_data(
-        self, request: GetStatisticsDashboardDataRequest, /
-    ) -> GetStatisticsDashboardDataResponse: ...
-
-    @overload
-    def get_dashboard_data(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-    ) -> GetStatisticsDashboardDataResponse: ...
-
+    @fields_of(GetStatisticsDashboardDataRequest)
     def get_dashboard_data(
         self, request: GetStatisticsDashboardDataRequest | None = None, /, **fields: Any
     ) -> GetStatisticsDashboardDataResponse:
         """Data for the web dashboard.
+
+        Takes :class:`GetStatisticsDashboardDataRequest` or its fields as keywords.
 
         JSON API only: not available over SOAP.
         """
@@ -339,229 +211,103 @@ class AsyncStatisticsService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_traffic_statistics(
-        self, request: GetTrafficStatisticsRequest, /
-    ) -> GetTrafficStatisticsResponse: ...
-
-    @overload
-    async def get_traffic_statistics(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        i_vendor: int | None | UnsetType = UNSET,
-        from_date: datetime,
-        to_date: datetime,
-        interval: int | None | UnsetType = UNSET,
-    ) -> GetTrafficStatisticsResponse: ...
-
+    @fields_of(GetTrafficStatisticsRequest)
     async def get_traffic_statistics(
         self, request: GetTrafficStatisticsRequest | None = None, /, **fields: Any
     ) -> GetTrafficStatisticsResponse:
-        """Statistics: get traffic statistics."""
+        """Statistics: get traffic statistics.
+
+        Takes :class:`GetTrafficStatisticsRequest` or its fields as keywords.
+        """
         return await self._call(GET_TRAFFIC_STATISTICS, request, fields)
 
-    @overload
-    async def get_xdr_statistics(
-        self, request: GetXdrStatisticsRequest, /
-    ) -> GetXdrStatisticsResponse: ...
-
-    @overload
-    async def get_xdr_statistics(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        from_: datetime,
-        to: datetime,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetXdrStatisticsResponse: ...
-
+    @fields_of(GetXdrStatisticsRequest)
     async def get_xdr_statistics(
         self, request: GetXdrStatisticsRequest | None = None, /, **fields: Any
     ) -> GetXdrStatisticsResponse:
-        """Statistics: get xdr statistics."""
+        """Statistics: get xdr statistics.
+
+        Takes :class:`GetXdrStatisticsRequest` or its fields as keywords.
+        """
         return await self._call(GET_XDR_STATISTICS, request, fields)
 
-    @overload
-    async def get_summary(
-        self, request: GetStatisticsSummaryRequest, /
-    ) -> GetStatisticsSummaryResponse: ...
-
-    @overload
-    async def get_summary(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-        from_date: date | None | UnsetType = UNSET,
-        to_date: date | None | UnsetType = UNSET,
-    ) -> GetStatisticsSummaryResponse: ...
-
+    @fields_of(GetStatisticsSummaryRequest)
     async def get_summary(
         self, request: GetStatisticsSummaryRequest | None = None, /, **fields: Any
     ) -> GetStatisticsSummaryResponse:
-        """Statistics: get summary."""
+        """Statistics: get summary.
+
+        Takes :class:`GetStatisticsSummaryRequest` or its fields as keywords.
+        """
         return await self._call(GET_SUMMARY, request, fields)
 
-    @overload
-    async def get_active_session_count(
-        self, request: GetStatisticsActiveSessionCountRequest, /
-    ) -> GetStatisticsActiveSessionCountResponse: ...
-
-    @overload
-    async def get_active_session_count(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-    ) -> GetStatisticsActiveSessionCountResponse: ...
-
+    @fields_of(GetStatisticsActiveSessionCountRequest)
     async def get_active_session_count(
         self, request: GetStatisticsActiveSessionCountRequest | None = None, /, **fields: Any
     ) -> GetStatisticsActiveSessionCountResponse:
-        """Statistics: get active session count."""
+        """Statistics: get active session count.
+
+        Takes :class:`GetStatisticsActiveSessionCountRequest` or its fields as keywords.
+        """
         return await self._call(GET_ACTIVE_SESSION_COUNT, request, fields)
 
-    @overload
-    async def get_top_destinations(
-        self, request: GetStatisticsTopDestinationsRequest, /
-    ) -> GetStatisticsTopDestinationsResponse: ...
-
-    @overload
-    async def get_top_destinations(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        from_date: date | None | UnsetType = UNSET,
-        to_date: date | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-    ) -> GetStatisticsTopDestinationsResponse: ...
-
+    @fields_of(GetStatisticsTopDestinationsRequest)
     async def get_top_destinations(
         self, request: GetStatisticsTopDestinationsRequest | None = None, /, **fields: Any
     ) -> GetStatisticsTopDestinationsResponse:
-        """Statistics: get top destinations."""
+        """Statistics: get top destinations.
+
+        Takes :class:`GetStatisticsTopDestinationsRequest` or its fields as keywords.
+        """
         return await self._call(GET_TOP_DESTINATIONS, request, fields)
 
-    @overload
-    async def export_statistics(
-        self, request: ExportStatisticsRequest, /
-    ) -> ExportStatisticsResponse: ...
-
-    @overload
-    async def export_statistics(
-        self,
-        request: None = None,
-        /,
-        *,
-        from_date: date,
-        to_date: date,
-        format: str | None | UnsetType = UNSET,
-    ) -> ExportStatisticsResponse: ...
-
+    @fields_of(ExportStatisticsRequest)
     async def export_statistics(
         self, request: ExportStatisticsRequest | None = None, /, **fields: Any
     ) -> ExportStatisticsResponse:
-        """Statistics: export statistics."""
+        """Statistics: export statistics.
+
+        Takes :class:`ExportStatisticsRequest` or its fields as keywords.
+        """
         return await self._call(EXPORT_STATISTICS, request, fields)
 
-    @overload
-    async def get_asr_acd_report(
-        self, request: GetStatisticsAsrAcdReportRequest, /
-    ) -> GetStatisticsAsrAcdReportResponse: ...
-
-    @overload
-    async def get_asr_acd_report(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vendor: int | None | UnsetType = UNSET,
-        i_connection: int | None | UnsetType = UNSET,
-        from_date: datetime,
-        to_date: datetime,
-    ) -> GetStatisticsAsrAcdReportResponse: ...
-
+    @fields_of(GetStatisticsAsrAcdReportRequest)
     async def get_asr_acd_report(
         self, request: GetStatisticsAsrAcdReportRequest | None = None, /, **fields: Any
     ) -> GetStatisticsAsrAcdReportResponse:
-        """Statistics: get asr acd report."""
+        """Statistics: get asr acd report.
+
+        Takes :class:`GetStatisticsAsrAcdReportRequest` or its fields as keywords.
+        """
         return await self._call(GET_ASR_ACD_REPORT, request, fields)
 
-    @overload
-    async def get_revenue_report(
-        self, request: GetStatisticsRevenueReportRequest, /
-    ) -> GetStatisticsRevenueReportResponse: ...
-
-    @overload
-    async def get_revenue_report(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        from_date: date,
-        to_date: date,
-        group_by: str | None | UnsetType = UNSET,
-    ) -> GetStatisticsRevenueReportResponse: ...
-
+    @fields_of(GetStatisticsRevenueReportRequest)
     async def get_revenue_report(
         self, request: GetStatisticsRevenueReportRequest | None = None, /, **fields: Any
     ) -> GetStatisticsRevenueReportResponse:
-        """Statistics: get revenue report."""
+        """Statistics: get revenue report.
+
+        Takes :class:`GetStatisticsRevenueReportRequest` or its fields as keywords.
+        """
         return await self._call(GET_REVENUE_REPORT, request, fields)
 
-    @overload
-    async def get_concurrent_calls_history(
-        self, request: GetStatisticsConcurrentCallsHistoryRequest, /
-    ) -> GetStatisticsConcurrentCallsHistoryResponse: ...
-
-    @overload
-    async def get_concurrent_calls_history(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        from_date: datetime,
-        to_date: datetime,
-        step: int | None | UnsetType = UNSET,
-    ) -> GetStatisticsConcurrentCallsHistoryResponse: ...
-
+    @fields_of(GetStatisticsConcurrentCallsHistoryRequest)
     async def get_concurrent_calls_history(
         self, request: GetStatisticsConcurrentCallsHistoryRequest | None = None, /, **fields: Any
     ) -> GetStatisticsConcurrentCallsHistoryResponse:
-        """Samples of the number of concurrent calls."""
+        """Samples of the number of concurrent calls.
+
+        Takes :class:`GetStatisticsConcurrentCallsHistoryRequest` or its fields as keywords.
+        """
         return await self._call(GET_CONCURRENT_CALLS_HISTORY, request, fields)
 
-    @overload
-    async def get_dashboard_data(
-        self, request: GetStatisticsDashboardDataRequest, /
-    ) -> GetStatisticsDashboardDataResponse: ...
-
-    @overload
-    async def get_dashboard_data(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-    ) -> GetStatisticsDashboardDataResponse: ...
-
+    @fields_of(GetStatisticsDashboardDataRequest)
     async def get_dashboard_data(
         self, request: GetStatisticsDashboardDataRequest | None = None, /, **fields: Any
     ) -> GetStatisticsDashboardDataResponse:
         """Data for the web dashboard.
+
+        Takes :class:`GetStatisticsDashboardDataRequest` or its fields as keywords.
 
         JSON API only: not available over SOAP.
         """

@@ -9,11 +9,11 @@ Admin interface, mr105/admin/SubscriptionAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.common import ChargeInfo
 from ..types.subscription import (
     AddSubscriptionDiscountRequest,
@@ -141,71 +141,73 @@ GET_SUBSCRIPTION_USAGE = Operation(
 )
 
 
+class IterSubscriptionListKeywords(TypedDict, total=False):
+    """The keywords of `iter_subscription_list`: `page_size` and the fields of
+    :class:`GetSubscriptionListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    name: str | None | UnsetType
+    iso_4217: str | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterSubscriptionChargeListKeywords(TypedDict, total=False):
+    """The keywords of `iter_subscription_charge_list`: `page_size` and the fields of
+    :class:`GetSubscriptionChargeListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_subscription: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterSubscriptionDiscountListKeywords(TypedDict, total=False):
+    """The keywords of `iter_subscription_discount_list`: `page_size` and the fields of
+    :class:`GetSubscriptionDiscountListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_subscription: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterSubscriptionPeriodFeeListKeywords(TypedDict, total=False):
+    """The keywords of `iter_subscription_period_fee_list`: `page_size` and the fields of
+    :class:`GetSubscriptionPeriodFeeListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_subscription: Required[int]
+    offset: int | None | UnsetType
+
+
 class SubscriptionService(ServiceBase):
     """Subscription plans (recurring charges). PortaBilling mr105, Admin interface. Reconstruction
     in the published style, generated for testing.
     """
 
-    @overload
-    def get_subscription_info(
-        self, request: GetSubscriptionInfoRequest, /
-    ) -> GetSubscriptionInfoResponse: ...
-
-    @overload
-    def get_subscription_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_subscription: int | None | UnsetType = UNSET,
-    ) -> GetSubscriptionInfoResponse: ...
-
+    @fields_of(GetSubscriptionInfoRequest)
     def get_subscription_info(
         self, request: GetSubscriptionInfoRequest | None = None, /, **fields: Any
     ) -> GetSubscriptionInfoResponse:
-        """Returns the details of a subscription record."""
+        """Returns the details of a subscription record.
+
+        Takes :class:`GetSubscriptionInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_SUBSCRIPTION_INFO, request, fields)
 
-    @overload
-    def get_subscription_list(
-        self, request: GetSubscriptionListRequest, /
-    ) -> GetSubscriptionListResponse: ...
-
-    @overload
-    def get_subscription_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str | None | UnsetType = UNSET,
-        iso_4217: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetSubscriptionListResponse: ...
-
+    @fields_of(GetSubscriptionListRequest)
     def get_subscription_list(
         self, request: GetSubscriptionListRequest | None = None, /, **fields: Any
     ) -> GetSubscriptionListResponse:
-        """Returns the subscription records that match the search criteria."""
+        """Returns the subscription records that match the search criteria.
+
+        Takes :class:`GetSubscriptionListRequest` or its fields as keywords.
+        """
         return self._call(GET_SUBSCRIPTION_LIST, request, fields)
 
-    @overload
-    def iter_subscription_list(
-        self, request: GetSubscriptionListRequest, /, *, page_size: int = 100
-    ) -> Iterator[SubscriptionInfo]: ...
-
-    @overload
-    def iter_subscription_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        name: str | None | UnsetType = UNSET,
-        iso_4217: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[SubscriptionInfo]: ...
-
+    @paged(GetSubscriptionListRequest, IterSubscriptionListKeywords)
     def iter_subscription_list(
         self,
         request: GetSubscriptionListRequest | None = None,
@@ -215,105 +217,52 @@ class SubscriptionService(ServiceBase):
         **fields: Any,
     ) -> Iterator[SubscriptionInfo]:
         """Every item of :meth:`get_subscription_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetSubscriptionListRequest` and `page_size`, or the keywords of
+        :class:`IterSubscriptionListKeywords`.
+        """
         yield from self._pages(GET_SUBSCRIPTION_LIST, request, fields, page_size)
 
-    @overload
-    def add_subscription(self, request: AddSubscriptionRequest, /) -> AddSubscriptionResponse: ...
-
-    @overload
-    def add_subscription(
-        self,
-        request: None = None,
-        /,
-        *,
-        subscription_info: SubscriptionInfo,
-    ) -> AddSubscriptionResponse: ...
-
+    @fields_of(AddSubscriptionRequest)
     def add_subscription(
         self, request: AddSubscriptionRequest | None = None, /, **fields: Any
     ) -> AddSubscriptionResponse:
-        """Creates a subscription record."""
+        """Creates a subscription record.
+
+        Takes :class:`AddSubscriptionRequest` or its fields as keywords.
+        """
         return self._call(ADD_SUBSCRIPTION, request, fields)
 
-    @overload
-    def update_subscription(
-        self, request: UpdateSubscriptionRequest, /
-    ) -> UpdateSubscriptionResponse: ...
-
-    @overload
-    def update_subscription(
-        self,
-        request: None = None,
-        /,
-        *,
-        subscription_info: SubscriptionInfo,
-    ) -> UpdateSubscriptionResponse: ...
-
+    @fields_of(UpdateSubscriptionRequest)
     def update_subscription(
         self, request: UpdateSubscriptionRequest | None = None, /, **fields: Any
     ) -> UpdateSubscriptionResponse:
-        """Updates a subscription record."""
+        """Updates a subscription record.
+
+        Takes :class:`UpdateSubscriptionRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_SUBSCRIPTION, request, fields)
 
-    @overload
-    def delete_subscription(
-        self, request: DeleteSubscriptionRequest, /
-    ) -> DeleteSubscriptionResponse: ...
-
-    @overload
-    def delete_subscription(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_subscription: int,
-    ) -> DeleteSubscriptionResponse: ...
-
+    @fields_of(DeleteSubscriptionRequest)
     def delete_subscription(
         self, request: DeleteSubscriptionRequest | None = None, /, **fields: Any
     ) -> DeleteSubscriptionResponse:
-        """Deletes a subscription record."""
+        """Deletes a subscription record.
+
+        Takes :class:`DeleteSubscriptionRequest` or its fields as keywords.
+        """
         return self._call(DELETE_SUBSCRIPTION, request, fields)
 
-    @overload
-    def get_subscription_charge_list(
-        self, request: GetSubscriptionChargeListRequest, /
-    ) -> GetSubscriptionChargeListResponse: ...
-
-    @overload
-    def get_subscription_charge_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_subscription: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetSubscriptionChargeListResponse: ...
-
+    @fields_of(GetSubscriptionChargeListRequest)
     def get_subscription_charge_list(
         self, request: GetSubscriptionChargeListRequest | None = None, /, **fields: Any
     ) -> GetSubscriptionChargeListResponse:
-        """Returns the subscription charge records that match the search criteria."""
+        """Returns the subscription charge records that match the search criteria.
+
+        Takes :class:`GetSubscriptionChargeListRequest` or its fields as keywords.
+        """
         return self._call(GET_SUBSCRIPTION_CHARGE_LIST, request, fields)
 
-    @overload
-    def iter_subscription_charge_list(
-        self, request: GetSubscriptionChargeListRequest, /, *, page_size: int = 100
-    ) -> Iterator[ChargeInfo]: ...
-
-    @overload
-    def iter_subscription_charge_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_subscription: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[ChargeInfo]: ...
-
+    @paged(GetSubscriptionChargeListRequest, IterSubscriptionChargeListKeywords)
     def iter_subscription_charge_list(
         self,
         request: GetSubscriptionChargeListRequest | None = None,
@@ -322,48 +271,23 @@ class SubscriptionService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[ChargeInfo]:
-        """Every item of :meth:`get_subscription_charge_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_subscription_charge_list` from `offset` on, fetched `page_size`
+        at a time; takes :class:`GetSubscriptionChargeListRequest` and `page_size`, or the
+        keywords of :class:`IterSubscriptionChargeListKeywords`.
+        """
         yield from self._pages(GET_SUBSCRIPTION_CHARGE_LIST, request, fields, page_size)
 
-    @overload
-    def get_subscription_discount_list(
-        self, request: GetSubscriptionDiscountListRequest, /
-    ) -> GetSubscriptionDiscountListResponse: ...
-
-    @overload
-    def get_subscription_discount_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_subscription: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetSubscriptionDiscountListResponse: ...
-
+    @fields_of(GetSubscriptionDiscountListRequest)
     def get_subscription_discount_list(
         self, request: GetSubscriptionDiscountListRequest | None = None, /, **fields: Any
     ) -> GetSubscriptionDiscountListResponse:
-        """Returns the subscription discount records that match the search criteria."""
+        """Returns the subscription discount records that match the search criteria.
+
+        Takes :class:`GetSubscriptionDiscountListRequest` or its fields as keywords.
+        """
         return self._call(GET_SUBSCRIPTION_DISCOUNT_LIST, request, fields)
 
-    @overload
-    def iter_subscription_discount_list(
-        self, request: GetSubscriptionDiscountListRequest, /, *, page_size: int = 100
-    ) -> Iterator[SubscriptionDiscountInfo]: ...
-
-    @overload
-    def iter_subscription_discount_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_subscription: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[SubscriptionDiscountInfo]: ...
-
+    @paged(GetSubscriptionDiscountListRequest, IterSubscriptionDiscountListKeywords)
     def iter_subscription_discount_list(
         self,
         request: GetSubscriptionDiscountListRequest | None = None,
@@ -372,109 +296,53 @@ class SubscriptionService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[SubscriptionDiscountInfo]:
-        """Every item of :meth:`get_subscription_discount_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_subscription_discount_list` from `offset` on, fetched
+        `page_size` at a time; takes :class:`GetSubscriptionDiscountListRequest` and
+        `page_size`, or the keywords of :class:`IterSubscriptionDiscountListKeywords`.
+        """
         yield from self._pages(GET_SUBSCRIPTION_DISCOUNT_LIST, request, fields, page_size)
 
-    @overload
-    def add_subscription_discount(
-        self, request: AddSubscriptionDiscountRequest, /
-    ) -> AddSubscriptionDiscountResponse: ...
-
-    @overload
-    def add_subscription_discount(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_subscription: int,
-        subscription_discount_info: SubscriptionDiscountInfo,
-    ) -> AddSubscriptionDiscountResponse: ...
-
+    @fields_of(AddSubscriptionDiscountRequest)
     def add_subscription_discount(
         self, request: AddSubscriptionDiscountRequest | None = None, /, **fields: Any
     ) -> AddSubscriptionDiscountResponse:
-        """Creates a subscription discount record."""
+        """Creates a subscription discount record.
+
+        Takes :class:`AddSubscriptionDiscountRequest` or its fields as keywords.
+        """
         return self._call(ADD_SUBSCRIPTION_DISCOUNT, request, fields)
 
-    @overload
-    def update_subscription_discount(
-        self, request: UpdateSubscriptionDiscountRequest, /
-    ) -> UpdateSubscriptionDiscountResponse: ...
-
-    @overload
-    def update_subscription_discount(
-        self,
-        request: None = None,
-        /,
-        *,
-        subscription_discount_info: SubscriptionDiscountInfo,
-    ) -> UpdateSubscriptionDiscountResponse: ...
-
+    @fields_of(UpdateSubscriptionDiscountRequest)
     def update_subscription_discount(
         self, request: UpdateSubscriptionDiscountRequest | None = None, /, **fields: Any
     ) -> UpdateSubscriptionDiscountResponse:
-        """Updates a subscription discount record."""
+        """Updates a subscription discount record.
+
+        Takes :class:`UpdateSubscriptionDiscountRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_SUBSCRIPTION_DISCOUNT, request, fields)
 
-    @overload
-    def delete_subscription_discount(
-        self, request: DeleteSubscriptionDiscountRequest, /
-    ) -> DeleteSubscriptionDiscountResponse: ...
-
-    @overload
-    def delete_subscription_discount(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_subscription_discount: int,
-    ) -> DeleteSubscriptionDiscountResponse: ...
-
+    @fields_of(DeleteSubscriptionDiscountRequest)
     def delete_subscription_discount(
         self, request: DeleteSubscriptionDiscountRequest | None = None, /, **fields: Any
     ) -> DeleteSubscriptionDiscountResponse:
-        """Deletes a subscription discount record."""
+        """Deletes a subscription discount record.
+
+        Takes :class:`DeleteSubscriptionDiscountRequest` or its fields as keywords.
+        """
         return self._call(DELETE_SUBSCRIPTION_DISCOUNT, request, fields)
 
-    @overload
-    def get_subscription_period_fee_list(
-        self, request: GetSubscriptionPeriodFeeListRequest, /
-    ) -> GetSubscriptionPeriodFeeListResponse: ...
-
-    @overload
-    def get_subscription_period_fee_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_subscription: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetSubscriptionPeriodFeeListResponse: ...
-
+    @fields_of(GetSubscriptionPeriodFeeListRequest)
     def get_subscription_period_fee_list(
         self, request: GetSubscriptionPeriodFeeListRequest | None = None, /, **fields: Any
     ) -> GetSubscriptionPeriodFeeListResponse:
-        """Returns the subscription period fee records that match the search criteria."""
+        """Returns the subscription period fee records that match the search criteria.
+
+        Takes :class:`GetSubscriptionPeriodFeeListRequest` or its fields as keywords.
+        """
         return self._call(GET_SUBSCRIPTION_PERIOD_FEE_LIST, request, fields)
 
-    @overload
-    def iter_subscription_period_fee_list(
-        self, request: GetSubscriptionPeriodFeeListRequest, /, *, page_size: int = 100
-    ) -> Iterator[SubscriptionFeeInfo]: ...
-
-    @overload
-    def iter_subscription_period_fee_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_subscription: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[SubscriptionFeeInfo]: ...
-
+    @paged(GetSubscriptionPeriodFeeListRequest, IterSubscriptionPeriodFeeListKeywords)
     def iter_subscription_period_fee_list(
         self,
         request: GetSubscriptionPeriodFeeListRequest | None = None,
@@ -483,89 +351,50 @@ class SubscriptionService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[SubscriptionFeeInfo]:
-        """Every item of :meth:`get_subscription_period_fee_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_subscription_period_fee_list` from `offset` on, fetched
+        `page_size` at a time; takes :class:`GetSubscriptionPeriodFeeListRequest` and
+        `page_size`, or the keywords of :class:`IterSubscriptionPeriodFeeListKeywords`.
+        """
         yield from self._pages(GET_SUBSCRIPTION_PERIOD_FEE_LIST, request, fields, page_size)
 
-    @overload
-    def add_subscription_period_fee(
-        self, request: AddSubscriptionPeriodFeeRequest, /
-    ) -> AddSubscriptionPeriodFeeResponse: ...
-
-    @overload
-    def add_subscription_period_fee(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_subscription: int,
-        subscription_period_fee_info: SubscriptionFeeInfo,
-    ) -> AddSubscriptionPeriodFeeResponse: ...
-
+    @fields_of(AddSubscriptionPeriodFeeRequest)
     def add_subscription_period_fee(
         self, request: AddSubscriptionPeriodFeeRequest | None = None, /, **fields: Any
     ) -> AddSubscriptionPeriodFeeResponse:
-        """Creates a subscription period fee record."""
+        """Creates a subscription period fee record.
+
+        Takes :class:`AddSubscriptionPeriodFeeRequest` or its fields as keywords.
+        """
         return self._call(ADD_SUBSCRIPTION_PERIOD_FEE, request, fields)
 
-    @overload
-    def update_subscription_period_fee(
-        self, request: UpdateSubscriptionPeriodFeeRequest, /
-    ) -> UpdateSubscriptionPeriodFeeResponse: ...
-
-    @overload
-    def update_subscription_period_fee(
-        self,
-        request: None = None,
-        /,
-        *,
-        subscription_period_fee_info: SubscriptionFeeInfo,
-    ) -> UpdateSubscriptionPeriodFeeResponse: ...
-
+    @fields_of(UpdateSubscriptionPeriodFeeRequest)
     def update_subscription_period_fee(
         self, request: UpdateSubscriptionPeriodFeeRequest | None = None, /, **fields: Any
     ) -> UpdateSubscriptionPeriodFeeResponse:
-        """Updates a subscription period fee record."""
+        """Updates a subscription period fee record.
+
+        Takes :class:`UpdateSubscriptionPeriodFeeRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_SUBSCRIPTION_PERIOD_FEE, request, fields)
 
-    @overload
-    def delete_subscription_period_fee(
-        self, request: DeleteSubscriptionPeriodFeeRequest, /
-    ) -> DeleteSubscriptionPeriodFeeResponse: ...
-
-    @overload
-    def delete_subscription_period_fee(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_subscription_period_fee: int,
-    ) -> DeleteSubscriptionPeriodFeeResponse: ...
-
+    @fields_of(DeleteSubscriptionPeriodFeeRequest)
     def delete_subscription_period_fee(
         self, request: DeleteSubscriptionPeriodFeeRequest | None = None, /, **fields: Any
     ) -> DeleteSubscriptionPeriodFeeResponse:
-        """Deletes a subscription period fee record."""
+        """Deletes a subscription period fee record.
+
+        Takes :class:`DeleteSubscriptionPeriodFeeRequest` or its fields as keywords.
+        """
         return self._call(DELETE_SUBSCRIPTION_PERIOD_FEE, request, fields)
 
-    @overload
-    def get_subscription_usage(
-        self, request: GetSubscriptionUsageRequest, /
-    ) -> GetSubscriptionUsageResponse: ...
-
-    @overload
-    def get_subscription_usage(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_subscription: int,
-    ) -> GetSubscriptionUsageResponse: ...
-
+    @fields_of(GetSubscriptionUsageRequest)
     def get_subscription_usage(
         self, request: GetSubscriptionUsageRequest | None = None, /, **fields: Any
     ) -> GetSubscriptionUsageResponse:
-        """Subscription: get subscription usage."""
+        """Subscription: get subscription usage.
+
+        Takes :class:`GetSubscriptionUsageRequest` or its fields as keywords.
+        """
         return self._call(GET_SUBSCRIPTION_USAGE, request, fields)
 
 
@@ -576,66 +405,27 @@ class AsyncSubscriptionService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_subscription_info(
-        self, request: GetSubscriptionInfoRequest, /
-    ) -> GetSubscriptionInfoResponse: ...
-
-    @overload
-    async def get_subscription_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_subscription: int | None | UnsetType = UNSET,
-    ) -> GetSubscriptionInfoResponse: ...
-
+    @fields_of(GetSubscriptionInfoRequest)
     async def get_subscription_info(
         self, request: GetSubscriptionInfoRequest | None = None, /, **fields: Any
     ) -> GetSubscriptionInfoResponse:
-        """Returns the details of a subscription record."""
+        """Returns the details of a subscription record.
+
+        Takes :class:`GetSubscriptionInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_SUBSCRIPTION_INFO, request, fields)
 
-    @overload
-    async def get_subscription_list(
-        self, request: GetSubscriptionListRequest, /
-    ) -> GetSubscriptionListResponse: ...
-
-    @overload
-    async def get_subscription_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str | None | UnsetType = UNSET,
-        iso_4217: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetSubscriptionListResponse: ...
-
+    @fields_of(GetSubscriptionListRequest)
     async def get_subscription_list(
         self, request: GetSubscriptionListRequest | None = None, /, **fields: Any
     ) -> GetSubscriptionListResponse:
-        """Returns the subscription records that match the search criteria."""
+        """Returns the subscription records that match the search criteria.
+
+        Takes :class:`GetSubscriptionListRequest` or its fields as keywords.
+        """
         return await self._call(GET_SUBSCRIPTION_LIST, request, fields)
 
-    @overload
-    def iter_subscription_list(
-        self, request: GetSubscriptionListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[SubscriptionInfo]: ...
-
-    @overload
-    def iter_subscription_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        name: str | None | UnsetType = UNSET,
-        iso_4217: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[SubscriptionInfo]: ...
-
+    @paged(GetSubscriptionListRequest, IterSubscriptionListKeywords)
     async def iter_subscription_list(
         self,
         request: GetSubscriptionListRequest | None = None,
@@ -645,108 +435,53 @@ class AsyncSubscriptionService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[SubscriptionInfo]:
         """Every item of :meth:`get_subscription_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetSubscriptionListRequest` and `page_size`, or the keywords of
+        :class:`IterSubscriptionListKeywords`.
+        """
         async for item in self._pages(GET_SUBSCRIPTION_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_subscription(
-        self, request: AddSubscriptionRequest, /
-    ) -> AddSubscriptionResponse: ...
-
-    @overload
-    async def add_subscription(
-        self,
-        request: None = None,
-        /,
-        *,
-        subscription_info: SubscriptionInfo,
-    ) -> AddSubscriptionResponse: ...
-
+    @fields_of(AddSubscriptionRequest)
     async def add_subscription(
         self, request: AddSubscriptionRequest | None = None, /, **fields: Any
     ) -> AddSubscriptionResponse:
-        """Creates a subscription record."""
+        """Creates a subscription record.
+
+        Takes :class:`AddSubscriptionRequest` or its fields as keywords.
+        """
         return await self._call(ADD_SUBSCRIPTION, request, fields)
 
-    @overload
-    async def update_subscription(
-        self, request: UpdateSubscriptionRequest, /
-    ) -> UpdateSubscriptionResponse: ...
-
-    @overload
-    async def update_subscription(
-        self,
-        request: None = None,
-        /,
-        *,
-        subscription_info: SubscriptionInfo,
-    ) -> UpdateSubscriptionResponse: ...
-
+    @fields_of(UpdateSubscriptionRequest)
     async def update_subscription(
         self, request: UpdateSubscriptionRequest | None = None, /, **fields: Any
     ) -> UpdateSubscriptionResponse:
-        """Updates a subscription record."""
+        """Updates a subscription record.
+
+        Takes :class:`UpdateSubscriptionRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_SUBSCRIPTION, request, fields)
 
-    @overload
-    async def delete_subscription(
-        self, request: DeleteSubscriptionRequest, /
-    ) -> DeleteSubscriptionResponse: ...
-
-    @overload
-    async def delete_subscription(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_subscription: int,
-    ) -> DeleteSubscriptionResponse: ...
-
+    @fields_of(DeleteSubscriptionRequest)
     async def delete_subscription(
         self, request: DeleteSubscriptionRequest | None = None, /, **fields: Any
     ) -> DeleteSubscriptionResponse:
-        """Deletes a subscription record."""
+        """Deletes a subscription record.
+
+        Takes :class:`DeleteSubscriptionRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_SUBSCRIPTION, request, fields)
 
-    @overload
-    async def get_subscription_charge_list(
-        self, request: GetSubscriptionChargeListRequest, /
-    ) -> GetSubscriptionChargeListResponse: ...
-
-    @overload
-    async def get_subscription_charge_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_subscription: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetSubscriptionChargeListResponse: ...
-
+    @fields_of(GetSubscriptionChargeListRequest)
     async def get_subscription_charge_list(
         self, request: GetSubscriptionChargeListRequest | None = None, /, **fields: Any
     ) -> GetSubscriptionChargeListResponse:
-        """Returns the subscription charge records that match the search criteria."""
+        """Returns the subscription charge records that match the search criteria.
+
+        Takes :class:`GetSubscriptionChargeListRequest` or its fields as keywords.
+        """
         return await self._call(GET_SUBSCRIPTION_CHARGE_LIST, request, fields)
 
-    @overload
-    def iter_subscription_charge_list(
-        self, request: GetSubscriptionChargeListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[ChargeInfo]: ...
-
-    @overload
-    def iter_subscription_charge_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_subscription: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[ChargeInfo]: ...
-
+    @paged(GetSubscriptionChargeListRequest, IterSubscriptionChargeListKeywords)
     async def iter_subscription_charge_list(
         self,
         request: GetSubscriptionChargeListRequest | None = None,
@@ -755,49 +490,24 @@ class AsyncSubscriptionService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[ChargeInfo]:
-        """Every item of :meth:`get_subscription_charge_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_subscription_charge_list` from `offset` on, fetched `page_size`
+        at a time; takes :class:`GetSubscriptionChargeListRequest` and `page_size`, or the
+        keywords of :class:`IterSubscriptionChargeListKeywords`.
+        """
         async for item in self._pages(GET_SUBSCRIPTION_CHARGE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def get_subscription_discount_list(
-        self, request: GetSubscriptionDiscountListRequest, /
-    ) -> GetSubscriptionDiscountListResponse: ...
-
-    @overload
-    async def get_subscription_discount_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_subscription: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetSubscriptionDiscountListResponse: ...
-
+    @fields_of(GetSubscriptionDiscountListRequest)
     async def get_subscription_discount_list(
         self, request: GetSubscriptionDiscountListRequest | None = None, /, **fields: Any
     ) -> GetSubscriptionDiscountListResponse:
-        """Returns the subscription discount records that match the search criteria."""
+        """Returns the subscription discount records that match the search criteria.
+
+        Takes :class:`GetSubscriptionDiscountListRequest` or its fields as keywords.
+        """
         return await self._call(GET_SUBSCRIPTION_DISCOUNT_LIST, request, fields)
 
-    @overload
-    def iter_subscription_discount_list(
-        self, request: GetSubscriptionDiscountListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[SubscriptionDiscountInfo]: ...
-
-    @overload
-    def iter_subscription_discount_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_subscription: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[SubscriptionDiscountInfo]: ...
-
+    @paged(GetSubscriptionDiscountListRequest, IterSubscriptionDiscountListKeywords)
     async def iter_subscription_discount_list(
         self,
         request: GetSubscriptionDiscountListRequest | None = None,
@@ -806,110 +516,54 @@ class AsyncSubscriptionService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[SubscriptionDiscountInfo]:
-        """Every item of :meth:`get_subscription_discount_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_subscription_discount_list` from `offset` on, fetched
+        `page_size` at a time; takes :class:`GetSubscriptionDiscountListRequest` and
+        `page_size`, or the keywords of :class:`IterSubscriptionDiscountListKeywords`.
+        """
         async for item in self._pages(GET_SUBSCRIPTION_DISCOUNT_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_subscription_discount(
-        self, request: AddSubscriptionDiscountRequest, /
-    ) -> AddSubscriptionDiscountResponse: ...
-
-    @overload
-    async def add_subscription_discount(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_subscription: int,
-        subscription_discount_info: SubscriptionDiscountInfo,
-    ) -> AddSubscriptionDiscountResponse: ...
-
+    @fields_of(AddSubscriptionDiscountRequest)
     async def add_subscription_discount(
         self, request: AddSubscriptionDiscountRequest | None = None, /, **fields: Any
     ) -> AddSubscriptionDiscountResponse:
-        """Creates a subscription discount record."""
+        """Creates a subscription discount record.
+
+        Takes :class:`AddSubscriptionDiscountRequest` or its fields as keywords.
+        """
         return await self._call(ADD_SUBSCRIPTION_DISCOUNT, request, fields)
 
-    @overload
-    async def update_subscription_discount(
-        self, request: UpdateSubscriptionDiscountRequest, /
-    ) -> UpdateSubscriptionDiscountResponse: ...
-
-    @overload
-    async def update_subscription_discount(
-        self,
-        request: None = None,
-        /,
-        *,
-        subscription_discount_info: SubscriptionDiscountInfo,
-    ) -> UpdateSubscriptionDiscountResponse: ...
-
+    @fields_of(UpdateSubscriptionDiscountRequest)
     async def update_subscription_discount(
         self, request: UpdateSubscriptionDiscountRequest | None = None, /, **fields: Any
     ) -> UpdateSubscriptionDiscountResponse:
-        """Updates a subscription discount record."""
+        """Updates a subscription discount record.
+
+        Takes :class:`UpdateSubscriptionDiscountRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_SUBSCRIPTION_DISCOUNT, request, fields)
 
-    @overload
-    async def delete_subscription_discount(
-        self, request: DeleteSubscriptionDiscountRequest, /
-    ) -> DeleteSubscriptionDiscountResponse: ...
-
-    @overload
-    async def delete_subscription_discount(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_subscription_discount: int,
-    ) -> DeleteSubscriptionDiscountResponse: ...
-
+    @fields_of(DeleteSubscriptionDiscountRequest)
     async def delete_subscription_discount(
         self, request: DeleteSubscriptionDiscountRequest | None = None, /, **fields: Any
     ) -> DeleteSubscriptionDiscountResponse:
-        """Deletes a subscription discount record."""
+        """Deletes a subscription discount record.
+
+        Takes :class:`DeleteSubscriptionDiscountRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_SUBSCRIPTION_DISCOUNT, request, fields)
 
-    @overload
-    async def get_subscription_period_fee_list(
-        self, request: GetSubscriptionPeriodFeeListRequest, /
-    ) -> GetSubscriptionPeriodFeeListResponse: ...
-
-    @overload
-    async def get_subscription_period_fee_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_subscription: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetSubscriptionPeriodFeeListResponse: ...
-
+    @fields_of(GetSubscriptionPeriodFeeListRequest)
     async def get_subscription_period_fee_list(
         self, request: GetSubscriptionPeriodFeeListRequest | None = None, /, **fields: Any
     ) -> GetSubscriptionPeriodFeeListResponse:
-        """Returns the subscription period fee records that match the search criteria."""
+        """Returns the subscription period fee records that match the search criteria.
+
+        Takes :class:`GetSubscriptionPeriodFeeListRequest` or its fields as keywords.
+        """
         return await self._call(GET_SUBSCRIPTION_PERIOD_FEE_LIST, request, fields)
 
-    @overload
-    def iter_subscription_period_fee_list(
-        self, request: GetSubscriptionPeriodFeeListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[SubscriptionFeeInfo]: ...
-
-    @overload
-    def iter_subscription_period_fee_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_subscription: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[SubscriptionFeeInfo]: ...
-
+    @paged(GetSubscriptionPeriodFeeListRequest, IterSubscriptionPeriodFeeListKeywords)
     async def iter_subscription_period_fee_list(
         self,
         request: GetSubscriptionPeriodFeeListRequest | None = None,
@@ -918,90 +572,51 @@ class AsyncSubscriptionService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[SubscriptionFeeInfo]:
-        """Every item of :meth:`get_subscription_period_fee_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_subscription_period_fee_list` from `offset` on, fetched
+        `page_size` at a time; takes :class:`GetSubscriptionPeriodFeeListRequest` and
+        `page_size`, or the keywords of :class:`IterSubscriptionPeriodFeeListKeywords`.
+        """
         async for item in self._pages(
             GET_SUBSCRIPTION_PERIOD_FEE_LIST, request, fields, page_size
         ):
             yield item
 
-    @overload
-    async def add_subscription_period_fee(
-        self, request: AddSubscriptionPeriodFeeRequest, /
-    ) -> AddSubscriptionPeriodFeeResponse: ...
-
-    @overload
-    async def add_subscription_period_fee(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_subscription: int,
-        subscription_period_fee_info: SubscriptionFeeInfo,
-    ) -> AddSubscriptionPeriodFeeResponse: ...
-
+    @fields_of(AddSubscriptionPeriodFeeRequest)
     async def add_subscription_period_fee(
         self, request: AddSubscriptionPeriodFeeRequest | None = None, /, **fields: Any
     ) -> AddSubscriptionPeriodFeeResponse:
-        """Creates a subscription period fee record."""
+        """Creates a subscription period fee record.
+
+        Takes :class:`AddSubscriptionPeriodFeeRequest` or its fields as keywords.
+        """
         return await self._call(ADD_SUBSCRIPTION_PERIOD_FEE, request, fields)
 
-    @overload
-    async def update_subscription_period_fee(
-        self, request: UpdateSubscriptionPeriodFeeRequest, /
-    ) -> UpdateSubscriptionPeriodFeeResponse: ...
-
-    @overload
-    async def update_subscription_period_fee(
-        self,
-        request: None = None,
-        /,
-        *,
-        subscription_period_fee_info: SubscriptionFeeInfo,
-    ) -> UpdateSubscriptionPeriodFeeResponse: ...
-
+    @fields_of(UpdateSubscriptionPeriodFeeRequest)
     async def update_subscription_period_fee(
         self, request: UpdateSubscriptionPeriodFeeRequest | None = None, /, **fields: Any
     ) -> UpdateSubscriptionPeriodFeeResponse:
-        """Updates a subscription period fee record."""
+        """Updates a subscription period fee record.
+
+        Takes :class:`UpdateSubscriptionPeriodFeeRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_SUBSCRIPTION_PERIOD_FEE, request, fields)
 
-    @overload
-    async def delete_subscription_period_fee(
-        self, request: DeleteSubscriptionPeriodFeeRequest, /
-    ) -> DeleteSubscriptionPeriodFeeResponse: ...
-
-    @overload
-    async def delete_subscription_period_fee(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_subscription_period_fee: int,
-    ) -> DeleteSubscriptionPeriodFeeResponse: ...
-
+    @fields_of(DeleteSubscriptionPeriodFeeRequest)
     async def delete_subscription_period_fee(
         self, request: DeleteSubscriptionPeriodFeeRequest | None = None, /, **fields: Any
     ) -> DeleteSubscriptionPeriodFeeResponse:
-        """Deletes a subscription period fee record."""
+        """Deletes a subscription period fee record.
+
+        Takes :class:`DeleteSubscriptionPeriodFeeRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_SUBSCRIPTION_PERIOD_FEE, request, fields)
 
-    @overload
-    async def get_subscription_usage(
-        self, request: GetSubscriptionUsageRequest, /
-    ) -> GetSubscriptionUsageResponse: ...
-
-    @overload
-    async def get_subscription_usage(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_subscription: int,
-    ) -> GetSubscriptionUsageResponse: ...
-
+    @fields_of(GetSubscriptionUsageRequest)
     async def get_subscription_usage(
         self, request: GetSubscriptionUsageRequest | None = None, /, **fields: Any
     ) -> GetSubscriptionUsageResponse:
-        """Subscription: get subscription usage."""
+        """Subscription: get subscription usage.
+
+        Takes :class:`GetSubscriptionUsageRequest` or its fields as keywords.
+        """
         return await self._call(GET_SUBSCRIPTION_USAGE, request, fields)

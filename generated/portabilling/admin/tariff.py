@@ -9,12 +9,11 @@ Admin interface, mr105/admin/TariffAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.common import TariffInfo
 from ..types.tariff import (
     AddTariffOffPeakPeriodRequest,
@@ -130,71 +129,65 @@ GET_TARIFF_USAGE = Operation(
 )
 
 
+class IterTariffListKeywords(TypedDict, total=False):
+    """The keywords of `iter_tariff_list`: `page_size` and the fields of
+    :class:`GetTariffListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    name: str | None | UnsetType
+    iso_4217: str | None | UnsetType
+    i_owner: int | None | UnsetType
+    owner_type: str | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterTariffSurchargeListKeywords(TypedDict, total=False):
+    """The keywords of `iter_tariff_surcharge_list`: `page_size` and the fields of
+    :class:`GetTariffSurchargeListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_tariff: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterOffPeakPeriodListKeywords(TypedDict, total=False):
+    """The keywords of `iter_off_peak_period_list`: `page_size` and the fields of
+    :class:`GetTariffOffPeakPeriodListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_tariff: Required[int]
+    offset: int | None | UnsetType
+
+
 class TariffService(ServiceBase):
     """Tariffs (price lists). PortaBilling mr105, Admin interface. Reconstruction in the published
     style, generated for testing.
     """
 
-    @overload
-    def get_tariff_info(self, request: GetTariffInfoRequest, /) -> GetTariffInfoResponse: ...
-
-    @overload
-    def get_tariff_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tariff: int | None | UnsetType = UNSET,
-    ) -> GetTariffInfoResponse: ...
-
+    @fields_of(GetTariffInfoRequest)
     def get_tariff_info(
         self, request: GetTariffInfoRequest | None = None, /, **fields: Any
     ) -> GetTariffInfoResponse:
-        """Returns the details of a tariff record."""
+        """Returns the details of a tariff record.
+
+        Takes :class:`GetTariffInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_TARIFF_INFO, request, fields)
 
-    @overload
-    def get_tariff_list(self, request: GetTariffListRequest, /) -> GetTariffListResponse: ...
-
-    @overload
-    def get_tariff_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str | None | UnsetType = UNSET,
-        iso_4217: str | None | UnsetType = UNSET,
-        i_owner: int | None | UnsetType = UNSET,
-        owner_type: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetTariffListResponse: ...
-
+    @fields_of(GetTariffListRequest)
     def get_tariff_list(
         self, request: GetTariffListRequest | None = None, /, **fields: Any
     ) -> GetTariffListResponse:
-        """Returns the tariff records that match the search criteria."""
+        """Returns the tariff records that match the search criteria.
+
+        Takes :class:`GetTariffListRequest` or its fields as keywords.
+        """
         return self._call(GET_TARIFF_LIST, request, fields)
 
-    @overload
-    def iter_tariff_list(
-        self, request: GetTariffListRequest, /, *, page_size: int = 100
-    ) -> Iterator[TariffInfo]: ...
-
-    @overload
-    def iter_tariff_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        name: str | None | UnsetType = UNSET,
-        iso_4217: str | None | UnsetType = UNSET,
-        i_owner: int | None | UnsetType = UNSET,
-        owner_type: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[TariffInfo]: ...
-
+    @paged(GetTariffListRequest, IterTariffListKeywords)
     def iter_tariff_list(
         self,
         request: GetTariffListRequest | None = None,
@@ -203,183 +196,93 @@ class TariffService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[TariffInfo]:
-        """Every item of :meth:`get_tariff_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_tariff_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetTariffListRequest` and `page_size`, or the keywords of
+        :class:`IterTariffListKeywords`.
+        """
         yield from self._pages(GET_TARIFF_LIST, request, fields, page_size)
 
-    @overload
-    def add_tariff(self, request: AddTariffRequest, /) -> AddTariffResponse: ...
-
-    @overload
-    def add_tariff(
-        self,
-        request: None = None,
-        /,
-        *,
-        tariff_info: TariffInfo,
-    ) -> AddTariffResponse: ...
-
+    @fields_of(AddTariffRequest)
     def add_tariff(
         self, request: AddTariffRequest | None = None, /, **fields: Any
     ) -> AddTariffResponse:
-        """Creates a tariff record."""
+        """Creates a tariff record.
+
+        Takes :class:`AddTariffRequest` or its fields as keywords.
+        """
         return self._call(ADD_TARIFF, request, fields)
 
-    @overload
-    def update_tariff(self, request: UpdateTariffRequest, /) -> UpdateTariffResponse: ...
-
-    @overload
-    def update_tariff(
-        self,
-        request: None = None,
-        /,
-        *,
-        tariff_info: TariffInfo,
-    ) -> UpdateTariffResponse: ...
-
+    @fields_of(UpdateTariffRequest)
     def update_tariff(
         self, request: UpdateTariffRequest | None = None, /, **fields: Any
     ) -> UpdateTariffResponse:
-        """Updates a tariff record."""
+        """Updates a tariff record.
+
+        Takes :class:`UpdateTariffRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_TARIFF, request, fields)
 
-    @overload
-    def delete_tariff(self, request: DeleteTariffRequest, /) -> DeleteTariffResponse: ...
-
-    @overload
-    def delete_tariff(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tariff: int,
-    ) -> DeleteTariffResponse: ...
-
+    @fields_of(DeleteTariffRequest)
     def delete_tariff(
         self, request: DeleteTariffRequest | None = None, /, **fields: Any
     ) -> DeleteTariffResponse:
-        """Deletes a tariff record."""
+        """Deletes a tariff record.
+
+        Takes :class:`DeleteTariffRequest` or its fields as keywords.
+        """
         return self._call(DELETE_TARIFF, request, fields)
 
-    @overload
-    def upload_tariff(self, request: UploadTariffRequest, /) -> UploadTariffResponse: ...
-
-    @overload
-    def upload_tariff(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tariff: int,
-        file: bytes,
-        file_name: str | None | UnsetType = UNSET,
-        format: str | None | UnsetType = UNSET,
-        effective_from: datetime | None | UnsetType = UNSET,
-    ) -> UploadTariffResponse: ...
-
+    @fields_of(UploadTariffRequest)
     def upload_tariff(
         self, request: UploadTariffRequest | None = None, /, **fields: Any
     ) -> UploadTariffResponse:
-        """Uploads rates from a file."""
+        """Uploads rates from a file.
+
+        Takes :class:`UploadTariffRequest` or its fields as keywords.
+        """
         return self._call(UPLOAD_TARIFF, request, fields)
 
-    @overload
-    def download_tariff(self, request: DownloadTariffRequest, /) -> DownloadTariffResponse: ...
-
-    @overload
-    def download_tariff(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tariff: int,
-        format: str | None | UnsetType = UNSET,
-    ) -> DownloadTariffResponse: ...
-
+    @fields_of(DownloadTariffRequest)
     def download_tariff(
         self, request: DownloadTariffRequest | None = None, /, **fields: Any
     ) -> DownloadTariffResponse:
-        """Tariff: download tariff."""
+        """Tariff: download tariff.
+
+        Takes :class:`DownloadTariffRequest` or its fields as keywords.
+        """
         return self._call(DOWNLOAD_TARIFF, request, fields)
 
-    @overload
-    def clone_tariff(self, request: CloneTariffRequest, /) -> CloneTariffResponse: ...
-
-    @overload
-    def clone_tariff(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tariff: int,
-        name: str,
-    ) -> CloneTariffResponse: ...
-
+    @fields_of(CloneTariffRequest)
     def clone_tariff(
         self, request: CloneTariffRequest | None = None, /, **fields: Any
     ) -> CloneTariffResponse:
-        """Tariff: clone tariff."""
+        """Tariff: clone tariff.
+
+        Takes :class:`CloneTariffRequest` or its fields as keywords.
+        """
         return self._call(CLONE_TARIFF, request, fields)
 
-    @overload
-    def get_tariff_change_list(
-        self, request: GetTariffChangeListRequest, /
-    ) -> GetTariffChangeListResponse: ...
-
-    @overload
-    def get_tariff_change_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tariff: int,
-        from_date: datetime | None | UnsetType = UNSET,
-    ) -> GetTariffChangeListResponse: ...
-
+    @fields_of(GetTariffChangeListRequest)
     def get_tariff_change_list(
         self, request: GetTariffChangeListRequest | None = None, /, **fields: Any
     ) -> GetTariffChangeListResponse:
-        """Returns the tariff change records that match the search criteria."""
+        """Returns the tariff change records that match the search criteria.
+
+        Takes :class:`GetTariffChangeListRequest` or its fields as keywords.
+        """
         return self._call(GET_TARIFF_CHANGE_LIST, request, fields)
 
-    @overload
-    def get_tariff_surcharge_list(
-        self, request: GetTariffSurchargeListRequest, /
-    ) -> GetTariffSurchargeListResponse: ...
-
-    @overload
-    def get_tariff_surcharge_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tariff: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetTariffSurchargeListResponse: ...
-
+    @fields_of(GetTariffSurchargeListRequest)
     def get_tariff_surcharge_list(
         self, request: GetTariffSurchargeListRequest | None = None, /, **fields: Any
     ) -> GetTariffSurchargeListResponse:
-        """Returns the tariff surcharge records that match the search criteria."""
+        """Returns the tariff surcharge records that match the search criteria.
+
+        Takes :class:`GetTariffSurchargeListRequest` or its fields as keywords.
+        """
         return self._call(GET_TARIFF_SURCHARGE_LIST, request, fields)
 
-    @overload
-    def iter_tariff_surcharge_list(
-        self, request: GetTariffSurchargeListRequest, /, *, page_size: int = 100
-    ) -> Iterator[TariffSurchargeInfo]: ...
-
-    @overload
-    def iter_tariff_surcharge_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_tariff: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[TariffSurchargeInfo]: ...
-
+    @paged(GetTariffSurchargeListRequest, IterTariffSurchargeListKeywords)
     def iter_tariff_surcharge_list(
         self,
         request: GetTariffSurchargeListRequest | None = None,
@@ -388,109 +291,53 @@ class TariffService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[TariffSurchargeInfo]:
-        """Every item of :meth:`get_tariff_surcharge_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_tariff_surcharge_list` from `offset` on, fetched `page_size` at
+        a time; takes :class:`GetTariffSurchargeListRequest` and `page_size`, or the keywords of
+        :class:`IterTariffSurchargeListKeywords`.
+        """
         yield from self._pages(GET_TARIFF_SURCHARGE_LIST, request, fields, page_size)
 
-    @overload
-    def add_tariff_surcharge(
-        self, request: AddTariffSurchargeRequest, /
-    ) -> AddTariffSurchargeResponse: ...
-
-    @overload
-    def add_tariff_surcharge(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tariff: int,
-        tariff_surcharge_info: TariffSurchargeInfo,
-    ) -> AddTariffSurchargeResponse: ...
-
+    @fields_of(AddTariffSurchargeRequest)
     def add_tariff_surcharge(
         self, request: AddTariffSurchargeRequest | None = None, /, **fields: Any
     ) -> AddTariffSurchargeResponse:
-        """Creates a tariff surcharge record."""
+        """Creates a tariff surcharge record.
+
+        Takes :class:`AddTariffSurchargeRequest` or its fields as keywords.
+        """
         return self._call(ADD_TARIFF_SURCHARGE, request, fields)
 
-    @overload
-    def update_tariff_surcharge(
-        self, request: UpdateTariffSurchargeRequest, /
-    ) -> UpdateTariffSurchargeResponse: ...
-
-    @overload
-    def update_tariff_surcharge(
-        self,
-        request: None = None,
-        /,
-        *,
-        tariff_surcharge_info: TariffSurchargeInfo,
-    ) -> UpdateTariffSurchargeResponse: ...
-
+    @fields_of(UpdateTariffSurchargeRequest)
     def update_tariff_surcharge(
         self, request: UpdateTariffSurchargeRequest | None = None, /, **fields: Any
     ) -> UpdateTariffSurchargeResponse:
-        """Updates a tariff surcharge record."""
+        """Updates a tariff surcharge record.
+
+        Takes :class:`UpdateTariffSurchargeRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_TARIFF_SURCHARGE, request, fields)
 
-    @overload
-    def delete_tariff_surcharge(
-        self, request: DeleteTariffSurchargeRequest, /
-    ) -> DeleteTariffSurchargeResponse: ...
-
-    @overload
-    def delete_tariff_surcharge(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tariff_surcharge: int,
-    ) -> DeleteTariffSurchargeResponse: ...
-
+    @fields_of(DeleteTariffSurchargeRequest)
     def delete_tariff_surcharge(
         self, request: DeleteTariffSurchargeRequest | None = None, /, **fields: Any
     ) -> DeleteTariffSurchargeResponse:
-        """Deletes a tariff surcharge record."""
+        """Deletes a tariff surcharge record.
+
+        Takes :class:`DeleteTariffSurchargeRequest` or its fields as keywords.
+        """
         return self._call(DELETE_TARIFF_SURCHARGE, request, fields)
 
-    @overload
-    def get_off_peak_period_list(
-        self, request: GetTariffOffPeakPeriodListRequest, /
-    ) -> GetTariffOffPeakPeriodListResponse: ...
-
-    @overload
-    def get_off_peak_period_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tariff: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetTariffOffPeakPeriodListResponse: ...
-
+    @fields_of(GetTariffOffPeakPeriodListRequest)
     def get_off_peak_period_list(
         self, request: GetTariffOffPeakPeriodListRequest | None = None, /, **fields: Any
     ) -> GetTariffOffPeakPeriodListResponse:
-        """Returns the off peak period records that match the search criteria."""
+        """Returns the off peak period records that match the search criteria.
+
+        Takes :class:`GetTariffOffPeakPeriodListRequest` or its fields as keywords.
+        """
         return self._call(GET_OFF_PEAK_PERIOD_LIST, request, fields)
 
-    @overload
-    def iter_off_peak_period_list(
-        self, request: GetTariffOffPeakPeriodListRequest, /, *, page_size: int = 100
-    ) -> Iterator[OffPeakPeriodInfo]: ...
-
-    @overload
-    def iter_off_peak_period_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_tariff: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[OffPeakPeriodInfo]: ...
-
+    @paged(GetTariffOffPeakPeriodListRequest, IterOffPeakPeriodListKeywords)
     def iter_off_peak_period_list(
         self,
         request: GetTariffOffPeakPeriodListRequest | None = None,
@@ -499,87 +346,50 @@ class TariffService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[OffPeakPeriodInfo]:
-        """Every item of :meth:`get_off_peak_period_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_off_peak_period_list` from `offset` on, fetched `page_size` at
+        a time; takes :class:`GetTariffOffPeakPeriodListRequest` and `page_size`, or the
+        keywords of :class:`IterOffPeakPeriodListKeywords`.
+        """
         yield from self._pages(GET_OFF_PEAK_PERIOD_LIST, request, fields, page_size)
 
-    @overload
-    def add_off_peak_period(
-        self, request: AddTariffOffPeakPeriodRequest, /
-    ) -> AddTariffOffPeakPeriodResponse: ...
-
-    @overload
-    def add_off_peak_period(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tariff: int,
-        off_peak_period_info: OffPeakPeriodInfo,
-    ) -> AddTariffOffPeakPeriodResponse: ...
-
+    @fields_of(AddTariffOffPeakPeriodRequest)
     def add_off_peak_period(
         self, request: AddTariffOffPeakPeriodRequest | None = None, /, **fields: Any
     ) -> AddTariffOffPeakPeriodResponse:
-        """Creates a off peak period record."""
+        """Creates a off peak period record.
+
+        Takes :class:`AddTariffOffPeakPeriodRequest` or its fields as keywords.
+        """
         return self._call(ADD_OFF_PEAK_PERIOD, request, fields)
 
-    @overload
-    def update_off_peak_period(
-        self, request: UpdateTariffOffPeakPeriodRequest, /
-    ) -> UpdateTariffOffPeakPeriodResponse: ...
-
-    @overload
-    def update_off_peak_period(
-        self,
-        request: None = None,
-        /,
-        *,
-        off_peak_period_info: OffPeakPeriodInfo,
-    ) -> UpdateTariffOffPeakPeriodResponse: ...
-
+    @fields_of(UpdateTariffOffPeakPeriodRequest)
     def update_off_peak_period(
         self, request: UpdateTariffOffPeakPeriodRequest | None = None, /, **fields: Any
     ) -> UpdateTariffOffPeakPeriodResponse:
-        """Updates a off peak period record."""
+        """Updates a off peak period record.
+
+        Takes :class:`UpdateTariffOffPeakPeriodRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_OFF_PEAK_PERIOD, request, fields)
 
-    @overload
-    def delete_off_peak_period(
-        self, request: DeleteTariffOffPeakPeriodRequest, /
-    ) -> DeleteTariffOffPeakPeriodResponse: ...
-
-    @overload
-    def delete_off_peak_period(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_off_peak_period: int,
-    ) -> DeleteTariffOffPeakPeriodResponse: ...
-
+    @fields_of(DeleteTariffOffPeakPeriodRequest)
     def delete_off_peak_period(
         self, request: DeleteTariffOffPeakPeriodRequest | None = None, /, **fields: Any
     ) -> DeleteTariffOffPeakPeriodResponse:
-        """Deletes a off peak period record."""
+        """Deletes a off peak period record.
+
+        Takes :class:`DeleteTariffOffPeakPeriodRequest` or its fields as keywords.
+        """
         return self._call(DELETE_OFF_PEAK_PERIOD, request, fields)
 
-    @overload
-    def get_tariff_usage(self, request: GetTariffUsageRequest, /) -> GetTariffUsageResponse: ...
-
-    @overload
-    def get_tariff_usage(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tariff: int,
-    ) -> GetTariffUsageResponse: ...
-
+    @fields_of(GetTariffUsageRequest)
     def get_tariff_usage(
         self, request: GetTariffUsageRequest | None = None, /, **fields: Any
     ) -> GetTariffUsageResponse:
-        """Products that use the tariff."""
+        """Products that use the tariff.
+
+        Takes :class:`GetTariffUsageRequest` or its fields as keywords.
+        """
         return self._call(GET_TARIFF_USAGE, request, fields)
 
 
@@ -590,66 +400,27 @@ class AsyncTariffService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_tariff_info(self, request: GetTariffInfoRequest, /) -> GetTariffInfoResponse: ...
-
-    @overload
-    async def get_tariff_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tariff: int | None | UnsetType = UNSET,
-    ) -> GetTariffInfoResponse: ...
-
+    @fields_of(GetTariffInfoRequest)
     async def get_tariff_info(
         self, request: GetTariffInfoRequest | None = None, /, **fields: Any
     ) -> GetTariffInfoResponse:
-        """Returns the details of a tariff record."""
+        """Returns the details of a tariff record.
+
+        Takes :class:`GetTariffInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_TARIFF_INFO, request, fields)
 
-    @overload
-    async def get_tariff_list(self, request: GetTariffListRequest, /) -> GetTariffListResponse: ...
-
-    @overload
-    async def get_tariff_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str | None | UnsetType = UNSET,
-        iso_4217: str | None | UnsetType = UNSET,
-        i_owner: int | None | UnsetType = UNSET,
-        owner_type: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetTariffListResponse: ...
-
+    @fields_of(GetTariffListRequest)
     async def get_tariff_list(
         self, request: GetTariffListRequest | None = None, /, **fields: Any
     ) -> GetTariffListResponse:
-        """Returns the tariff records that match the search criteria."""
+        """Returns the tariff records that match the search criteria.
+
+        Takes :class:`GetTariffListRequest` or its fields as keywords.
+        """
         return await self._call(GET_TARIFF_LIST, request, fields)
 
-    @overload
-    def iter_tariff_list(
-        self, request: GetTariffListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[TariffInfo]: ...
-
-    @overload
-    def iter_tariff_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        name: str | None | UnsetType = UNSET,
-        iso_4217: str | None | UnsetType = UNSET,
-        i_owner: int | None | UnsetType = UNSET,
-        owner_type: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[TariffInfo]: ...
-
+    @paged(GetTariffListRequest, IterTariffListKeywords)
     async def iter_tariff_list(
         self,
         request: GetTariffListRequest | None = None,
@@ -658,186 +429,94 @@ class AsyncTariffService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[TariffInfo]:
-        """Every item of :meth:`get_tariff_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_tariff_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetTariffListRequest` and `page_size`, or the keywords of
+        :class:`IterTariffListKeywords`.
+        """
         async for item in self._pages(GET_TARIFF_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_tariff(self, request: AddTariffRequest, /) -> AddTariffResponse: ...
-
-    @overload
-    async def add_tariff(
-        self,
-        request: None = None,
-        /,
-        *,
-        tariff_info: TariffInfo,
-    ) -> AddTariffResponse: ...
-
+    @fields_of(AddTariffRequest)
     async def add_tariff(
         self, request: AddTariffRequest | None = None, /, **fields: Any
     ) -> AddTariffResponse:
-        """Creates a tariff record."""
+        """Creates a tariff record.
+
+        Takes :class:`AddTariffRequest` or its fields as keywords.
+        """
         return await self._call(ADD_TARIFF, request, fields)
 
-    @overload
-    async def update_tariff(self, request: UpdateTariffRequest, /) -> UpdateTariffResponse: ...
-
-    @overload
-    async def update_tariff(
-        self,
-        request: None = None,
-        /,
-        *,
-        tariff_info: TariffInfo,
-    ) -> UpdateTariffResponse: ...
-
+    @fields_of(UpdateTariffRequest)
     async def update_tariff(
         self, request: UpdateTariffRequest | None = None, /, **fields: Any
     ) -> UpdateTariffResponse:
-        """Updates a tariff record."""
+        """Updates a tariff record.
+
+        Takes :class:`UpdateTariffRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_TARIFF, request, fields)
 
-    @overload
-    async def delete_tariff(self, request: DeleteTariffRequest, /) -> DeleteTariffResponse: ...
-
-    @overload
-    async def delete_tariff(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tariff: int,
-    ) -> DeleteTariffResponse: ...
-
+    @fields_of(DeleteTariffRequest)
     async def delete_tariff(
         self, request: DeleteTariffRequest | None = None, /, **fields: Any
     ) -> DeleteTariffResponse:
-        """Deletes a tariff record."""
+        """Deletes a tariff record.
+
+        Takes :class:`DeleteTariffRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_TARIFF, request, fields)
 
-    @overload
-    async def upload_tariff(self, request: UploadTariffRequest, /) -> UploadTariffResponse: ...
-
-    @overload
-    async def upload_tariff(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tariff: int,
-        file: bytes,
-        file_name: str | None | UnsetType = UNSET,
-        format: str | None | UnsetType = UNSET,
-        effective_from: datetime | None | UnsetType = UNSET,
-    ) -> UploadTariffResponse: ...
-
+    @fields_of(UploadTariffRequest)
     async def upload_tariff(
         self, request: UploadTariffRequest | None = None, /, **fields: Any
     ) -> UploadTariffResponse:
-        """Uploads rates from a file."""
+        """Uploads rates from a file.
+
+        Takes :class:`UploadTariffRequest` or its fields as keywords.
+        """
         return await self._call(UPLOAD_TARIFF, request, fields)
 
-    @overload
-    async def download_tariff(
-        self, request: DownloadTariffRequest, /
-    ) -> DownloadTariffResponse: ...
-
-    @overload
-    async def download_tariff(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tariff: int,
-        format: str | None | UnsetType = UNSET,
-    ) -> DownloadTariffResponse: ...
-
+    @fields_of(DownloadTariffRequest)
     async def download_tariff(
         self, request: DownloadTariffRequest | None = None, /, **fields: Any
     ) -> DownloadTariffResponse:
-        """Tariff: download tariff."""
+        """Tariff: download tariff.
+
+        Takes :class:`DownloadTariffRequest` or its fields as keywords.
+        """
         return await self._call(DOWNLOAD_TARIFF, request, fields)
 
-    @overload
-    async def clone_tariff(self, request: CloneTariffRequest, /) -> CloneTariffResponse: ...
-
-    @overload
-    async def clone_tariff(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tariff: int,
-        name: str,
-    ) -> CloneTariffResponse: ...
-
+    @fields_of(CloneTariffRequest)
     async def clone_tariff(
         self, request: CloneTariffRequest | None = None, /, **fields: Any
     ) -> CloneTariffResponse:
-        """Tariff: clone tariff."""
+        """Tariff: clone tariff.
+
+        Takes :class:`CloneTariffRequest` or its fields as keywords.
+        """
         return await self._call(CLONE_TARIFF, request, fields)
 
-    @overload
-    async def get_tariff_change_list(
-        self, request: GetTariffChangeListRequest, /
-    ) -> GetTariffChangeListResponse: ...
-
-    @overload
-    async def get_tariff_change_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tariff: int,
-        from_date: datetime | None | UnsetType = UNSET,
-    ) -> GetTariffChangeListResponse: ...
-
+    @fields_of(GetTariffChangeListRequest)
     async def get_tariff_change_list(
         self, request: GetTariffChangeListRequest | None = None, /, **fields: Any
     ) -> GetTariffChangeListResponse:
-        """Returns the tariff change records that match the search criteria."""
+        """Returns the tariff change records that match the search criteria.
+
+        Takes :class:`GetTariffChangeListRequest` or its fields as keywords.
+        """
         return await self._call(GET_TARIFF_CHANGE_LIST, request, fields)
 
-    @overload
-    async def get_tariff_surcharge_list(
-        self, request: GetTariffSurchargeListRequest, /
-    ) -> GetTariffSurchargeListResponse: ...
-
-    @overload
-    async def get_tariff_surcharge_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tariff: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetTariffSurchargeListResponse: ...
-
+    @fields_of(GetTariffSurchargeListRequest)
     async def get_tariff_surcharge_list(
         self, request: GetTariffSurchargeListRequest | None = None, /, **fields: Any
     ) -> GetTariffSurchargeListResponse:
-        """Returns the tariff surcharge records that match the search criteria."""
+        """Returns the tariff surcharge records that match the search criteria.
+
+        Takes :class:`GetTariffSurchargeListRequest` or its fields as keywords.
+        """
         return await self._call(GET_TARIFF_SURCHARGE_LIST, request, fields)
 
-    @overload
-    def iter_tariff_surcharge_list(
-        self, request: GetTariffSurchargeListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[TariffSurchargeInfo]: ...
-
-    @overload
-    def iter_tariff_surcharge_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_tariff: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[TariffSurchargeInfo]: ...
-
+    @paged(GetTariffSurchargeListRequest, IterTariffSurchargeListKeywords)
     async def iter_tariff_surcharge_list(
         self,
         request: GetTariffSurchargeListRequest | None = None,
@@ -846,110 +525,54 @@ class AsyncTariffService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[TariffSurchargeInfo]:
-        """Every item of :meth:`get_tariff_surcharge_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_tariff_surcharge_list` from `offset` on, fetched `page_size` at
+        a time; takes :class:`GetTariffSurchargeListRequest` and `page_size`, or the keywords of
+        :class:`IterTariffSurchargeListKeywords`.
+        """
         async for item in self._pages(GET_TARIFF_SURCHARGE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_tariff_surcharge(
-        self, request: AddTariffSurchargeRequest, /
-    ) -> AddTariffSurchargeResponse: ...
-
-    @overload
-    async def add_tariff_surcharge(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tariff: int,
-        tariff_surcharge_info: TariffSurchargeInfo,
-    ) -> AddTariffSurchargeResponse: ...
-
+    @fields_of(AddTariffSurchargeRequest)
     async def add_tariff_surcharge(
         self, request: AddTariffSurchargeRequest | None = None, /, **fields: Any
     ) -> AddTariffSurchargeResponse:
-        """Creates a tariff surcharge record."""
+        """Creates a tariff surcharge record.
+
+        Takes :class:`AddTariffSurchargeRequest` or its fields as keywords.
+        """
         return await self._call(ADD_TARIFF_SURCHARGE, request, fields)
 
-    @overload
-    async def update_tariff_surcharge(
-        self, request: UpdateTariffSurchargeRequest, /
-    ) -> UpdateTariffSurchargeResponse: ...
-
-    @overload
-    async def update_tariff_surcharge(
-        self,
-        request: None = None,
-        /,
-        *,
-        tariff_surcharge_info: TariffSurchargeInfo,
-    ) -> UpdateTariffSurchargeResponse: ...
-
+    @fields_of(UpdateTariffSurchargeRequest)
     async def update_tariff_surcharge(
         self, request: UpdateTariffSurchargeRequest | None = None, /, **fields: Any
     ) -> UpdateTariffSurchargeResponse:
-        """Updates a tariff surcharge record."""
+        """Updates a tariff surcharge record.
+
+        Takes :class:`UpdateTariffSurchargeRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_TARIFF_SURCHARGE, request, fields)
 
-    @overload
-    async def delete_tariff_surcharge(
-        self, request: DeleteTariffSurchargeRequest, /
-    ) -> DeleteTariffSurchargeResponse: ...
-
-    @overload
-    async def delete_tariff_surcharge(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tariff_surcharge: int,
-    ) -> DeleteTariffSurchargeResponse: ...
-
+    @fields_of(DeleteTariffSurchargeRequest)
     async def delete_tariff_surcharge(
         self, request: DeleteTariffSurchargeRequest | None = None, /, **fields: Any
     ) -> DeleteTariffSurchargeResponse:
-        """Deletes a tariff surcharge record."""
+        """Deletes a tariff surcharge record.
+
+        Takes :class:`DeleteTariffSurchargeRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_TARIFF_SURCHARGE, request, fields)
 
-    @overload
-    async def get_off_peak_period_list(
-        self, request: GetTariffOffPeakPeriodListRequest, /
-    ) -> GetTariffOffPeakPeriodListResponse: ...
-
-    @overload
-    async def get_off_peak_period_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tariff: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetTariffOffPeakPeriodListResponse: ...
-
+    @fields_of(GetTariffOffPeakPeriodListRequest)
     async def get_off_peak_period_list(
         self, request: GetTariffOffPeakPeriodListRequest | None = None, /, **fields: Any
     ) -> GetTariffOffPeakPeriodListResponse:
-        """Returns the off peak period records that match the search criteria."""
+        """Returns the off peak period records that match the search criteria.
+
+        Takes :class:`GetTariffOffPeakPeriodListRequest` or its fields as keywords.
+        """
         return await self._call(GET_OFF_PEAK_PERIOD_LIST, request, fields)
 
-    @overload
-    def iter_off_peak_period_list(
-        self, request: GetTariffOffPeakPeriodListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[OffPeakPeriodInfo]: ...
-
-    @overload
-    def iter_off_peak_period_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_tariff: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[OffPeakPeriodInfo]: ...
-
+    @paged(GetTariffOffPeakPeriodListRequest, IterOffPeakPeriodListKeywords)
     async def iter_off_peak_period_list(
         self,
         request: GetTariffOffPeakPeriodListRequest | None = None,
@@ -958,88 +581,49 @@ class AsyncTariffService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[OffPeakPeriodInfo]:
-        """Every item of :meth:`get_off_peak_period_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_off_peak_period_list` from `offset` on, fetched `page_size` at
+        a time; takes :class:`GetTariffOffPeakPeriodListRequest` and `page_size`, or the
+        keywords of :class:`IterOffPeakPeriodListKeywords`.
+        """
         async for item in self._pages(GET_OFF_PEAK_PERIOD_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_off_peak_period(
-        self, request: AddTariffOffPeakPeriodRequest, /
-    ) -> AddTariffOffPeakPeriodResponse: ...
-
-    @overload
-    async def add_off_peak_period(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tariff: int,
-        off_peak_period_info: OffPeakPeriodInfo,
-    ) -> AddTariffOffPeakPeriodResponse: ...
-
+    @fields_of(AddTariffOffPeakPeriodRequest)
     async def add_off_peak_period(
         self, request: AddTariffOffPeakPeriodRequest | None = None, /, **fields: Any
     ) -> AddTariffOffPeakPeriodResponse:
-        """Creates a off peak period record."""
+        """Creates a off peak period record.
+
+        Takes :class:`AddTariffOffPeakPeriodRequest` or its fields as keywords.
+        """
         return await self._call(ADD_OFF_PEAK_PERIOD, request, fields)
 
-    @overload
-    async def update_off_peak_period(
-        self, request: UpdateTariffOffPeakPeriodRequest, /
-    ) -> UpdateTariffOffPeakPeriodResponse: ...
-
-    @overload
-    async def update_off_peak_period(
-        self,
-        request: None = None,
-        /,
-        *,
-        off_peak_period_info: OffPeakPeriodInfo,
-    ) -> UpdateTariffOffPeakPeriodResponse: ...
-
+    @fields_of(UpdateTariffOffPeakPeriodRequest)
     async def update_off_peak_period(
         self, request: UpdateTariffOffPeakPeriodRequest | None = None, /, **fields: Any
     ) -> UpdateTariffOffPeakPeriodResponse:
-        """Updates a off peak period record."""
+        """Updates a off peak period record.
+
+        Takes :class:`UpdateTariffOffPeakPeriodRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_OFF_PEAK_PERIOD, request, fields)
 
-    @overload
-    async def delete_off_peak_period(
-        self, request: DeleteTariffOffPeakPeriodRequest, /
-    ) -> DeleteTariffOffPeakPeriodResponse: ...
-
-    @overload
-    async def delete_off_peak_period(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_off_peak_period: int,
-    ) -> DeleteTariffOffPeakPeriodResponse: ...
-
+    @fields_of(DeleteTariffOffPeakPeriodRequest)
     async def delete_off_peak_period(
         self, request: DeleteTariffOffPeakPeriodRequest | None = None, /, **fields: Any
     ) -> DeleteTariffOffPeakPeriodResponse:
-        """Deletes a off peak period record."""
+        """Deletes a off peak period record.
+
+        Takes :class:`DeleteTariffOffPeakPeriodRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_OFF_PEAK_PERIOD, request, fields)
 
-    @overload
-    async def get_tariff_usage(
-        self, request: GetTariffUsageRequest, /
-    ) -> GetTariffUsageResponse: ...
-
-    @overload
-    async def get_tariff_usage(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tariff: int,
-    ) -> GetTariffUsageResponse: ...
-
+    @fields_of(GetTariffUsageRequest)
     async def get_tariff_usage(
         self, request: GetTariffUsageRequest | None = None, /, **fields: Any
     ) -> GetTariffUsageResponse:
-        """Products that use the tariff."""
+        """Products that use the tariff.
+
+        Takes :class:`GetTariffUsageRequest` or its fields as keywords.
+        """
         return await self._call(GET_TARIFF_USAGE, request, fields)

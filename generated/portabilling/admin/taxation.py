@@ -9,13 +9,11 @@ Admin interface, mr105/admin/TaxationAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import date
-from decimal import Decimal
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.taxation import (
     AddTaxationCustomerExemptionRequest,
     AddTaxationCustomerExemptionResponse,
@@ -131,69 +129,62 @@ GET_TAX_REPORT = Operation(
 )
 
 
+class IterTaxListKeywords(TypedDict, total=False):
+    """The keywords of `iter_tax_list`: `page_size` and the fields of
+    :class:`GetTaxationTaxListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    class_: str | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterTaxPlanListKeywords(TypedDict, total=False):
+    """The keywords of `iter_tax_plan_list`: `page_size` and the fields of
+    :class:`GetTaxationTaxPlanListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterCustomerExemptionListKeywords(TypedDict, total=False):
+    """The keywords of `iter_customer_exemption_list`: `page_size` and the fields of
+    :class:`GetTaxationCustomerExemptionListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: Required[int]
+    offset: int | None | UnsetType
+
+
 class TaxationService(ServiceBase):
     """Taxes and tax plans. PortaBilling mr105, Admin interface. Reconstruction in the published
     style, generated for testing.
     """
 
-    @overload
-    def get_tax_info(
-        self, request: GetTaxationTaxInfoRequest, /
-    ) -> GetTaxationTaxInfoResponse: ...
-
-    @overload
-    def get_tax_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tax: int | None | UnsetType = UNSET,
-    ) -> GetTaxationTaxInfoResponse: ...
-
+    @fields_of(GetTaxationTaxInfoRequest)
     def get_tax_info(
         self, request: GetTaxationTaxInfoRequest | None = None, /, **fields: Any
     ) -> GetTaxationTaxInfoResponse:
-        """Returns the details of a tax record."""
+        """Returns the details of a tax record.
+
+        Takes :class:`GetTaxationTaxInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_TAX_INFO, request, fields)
 
-    @overload
-    def get_tax_list(
-        self, request: GetTaxationTaxListRequest, /
-    ) -> GetTaxationTaxListResponse: ...
-
-    @overload
-    def get_tax_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        class_: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetTaxationTaxListResponse: ...
-
+    @fields_of(GetTaxationTaxListRequest)
     def get_tax_list(
         self, request: GetTaxationTaxListRequest | None = None, /, **fields: Any
     ) -> GetTaxationTaxListResponse:
-        """Returns the tax records that match the search criteria."""
+        """Returns the tax records that match the search criteria.
+
+        Takes :class:`GetTaxationTaxListRequest` or its fields as keywords.
+        """
         return self._call(GET_TAX_LIST, request, fields)
 
-    @overload
-    def iter_tax_list(
-        self, request: GetTaxationTaxListRequest, /, *, page_size: int = 100
-    ) -> Iterator[TaxInfo]: ...
-
-    @overload
-    def iter_tax_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        class_: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[TaxInfo]: ...
-
+    @paged(GetTaxationTaxListRequest, IterTaxListKeywords)
     def iter_tax_list(
         self,
         request: GetTaxationTaxListRequest | None = None,
@@ -202,144 +193,73 @@ class TaxationService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[TaxInfo]:
-        """Every item of :meth:`get_tax_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_tax_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetTaxationTaxListRequest` and `page_size`, or the keywords of
+        :class:`IterTaxListKeywords`.
+        """
         yield from self._pages(GET_TAX_LIST, request, fields, page_size)
 
-    @overload
-    def add_tax(self, request: AddTaxationTaxRequest, /) -> AddTaxationTaxResponse: ...
-
-    @overload
-    def add_tax(
-        self,
-        request: None = None,
-        /,
-        *,
-        tax_info: TaxInfo,
-    ) -> AddTaxationTaxResponse: ...
-
+    @fields_of(AddTaxationTaxRequest)
     def add_tax(
         self, request: AddTaxationTaxRequest | None = None, /, **fields: Any
     ) -> AddTaxationTaxResponse:
-        """Creates a tax record."""
+        """Creates a tax record.
+
+        Takes :class:`AddTaxationTaxRequest` or its fields as keywords.
+        """
         return self._call(ADD_TAX, request, fields)
 
-    @overload
-    def update_tax(self, request: UpdateTaxationTaxRequest, /) -> UpdateTaxationTaxResponse: ...
-
-    @overload
-    def update_tax(
-        self,
-        request: None = None,
-        /,
-        *,
-        tax_info: TaxInfo,
-    ) -> UpdateTaxationTaxResponse: ...
-
+    @fields_of(UpdateTaxationTaxRequest)
     def update_tax(
         self, request: UpdateTaxationTaxRequest | None = None, /, **fields: Any
     ) -> UpdateTaxationTaxResponse:
-        """Updates a tax record."""
+        """Updates a tax record.
+
+        Takes :class:`UpdateTaxationTaxRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_TAX, request, fields)
 
-    @overload
-    def delete_tax(self, request: DeleteTaxationTaxRequest, /) -> DeleteTaxationTaxResponse: ...
-
-    @overload
-    def delete_tax(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tax: int,
-    ) -> DeleteTaxationTaxResponse: ...
-
+    @fields_of(DeleteTaxationTaxRequest)
     def delete_tax(
         self, request: DeleteTaxationTaxRequest | None = None, /, **fields: Any
     ) -> DeleteTaxationTaxResponse:
-        """Deletes a tax record."""
+        """Deletes a tax record.
+
+        Takes :class:`DeleteTaxationTaxRequest` or its fields as keywords.
+        """
         return self._call(DELETE_TAX, request, fields)
 
-    @overload
-    def calculate_taxes(
-        self, request: CalculateTaxationTaxesRequest, /
-    ) -> CalculateTaxationTaxesResponse: ...
-
-    @overload
-    def calculate_taxes(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        amount: Decimal,
-        i_service: int | None | UnsetType = UNSET,
-    ) -> CalculateTaxationTaxesResponse: ...
-
+    @fields_of(CalculateTaxationTaxesRequest)
     def calculate_taxes(
         self, request: CalculateTaxationTaxesRequest | None = None, /, **fields: Any
     ) -> CalculateTaxationTaxesResponse:
-        """Taxation: calculate taxes."""
+        """Taxation: calculate taxes.
+
+        Takes :class:`CalculateTaxationTaxesRequest` or its fields as keywords.
+        """
         return self._call(CALCULATE_TAXES, request, fields)
 
-    @overload
-    def get_tax_exemption_list(
-        self, request: GetTaxationTaxExemptionListRequest, /
-    ) -> GetTaxationTaxExemptionListResponse: ...
-
-    @overload
-    def get_tax_exemption_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-    ) -> GetTaxationTaxExemptionListResponse: ...
-
+    @fields_of(GetTaxationTaxExemptionListRequest)
     def get_tax_exemption_list(
         self, request: GetTaxationTaxExemptionListRequest | None = None, /, **fields: Any
     ) -> GetTaxationTaxExemptionListResponse:
-        """Returns the tax exemption records that match the search criteria."""
+        """Returns the tax exemption records that match the search criteria.
+
+        Takes :class:`GetTaxationTaxExemptionListRequest` or its fields as keywords.
+        """
         return self._call(GET_TAX_EXEMPTION_LIST, request, fields)
 
-    @overload
-    def get_tax_plan_list(
-        self, request: GetTaxationTaxPlanListRequest, /
-    ) -> GetTaxationTaxPlanListResponse: ...
-
-    @overload
-    def get_tax_plan_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetTaxationTaxPlanListResponse: ...
-
+    @fields_of(GetTaxationTaxPlanListRequest)
     def get_tax_plan_list(
         self, request: GetTaxationTaxPlanListRequest | None = None, /, **fields: Any
     ) -> GetTaxationTaxPlanListResponse:
-        """Returns the tax plan records that match the search criteria."""
+        """Returns the tax plan records that match the search criteria.
+
+        Takes :class:`GetTaxationTaxPlanListRequest` or its fields as keywords.
+        """
         return self._call(GET_TAX_PLAN_LIST, request, fields)
 
-    @overload
-    def iter_tax_plan_list(
-        self, request: GetTaxationTaxPlanListRequest, /, *, page_size: int = 100
-    ) -> Iterator[TaxPlanInfo]: ...
-
-    @overload
-    def iter_tax_plan_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[TaxPlanInfo]: ...
-
+    @paged(GetTaxationTaxPlanListRequest, IterTaxPlanListKeywords)
     def iter_tax_plan_list(
         self,
         request: GetTaxationTaxPlanListRequest | None = None,
@@ -348,109 +268,53 @@ class TaxationService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[TaxPlanInfo]:
-        """Every item of :meth:`get_tax_plan_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_tax_plan_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetTaxationTaxPlanListRequest` and `page_size`, or the keywords of
+        :class:`IterTaxPlanListKeywords`.
+        """
         yield from self._pages(GET_TAX_PLAN_LIST, request, fields, page_size)
 
-    @overload
-    def add_tax_plan(
-        self, request: AddTaxationTaxPlanRequest, /
-    ) -> AddTaxationTaxPlanResponse: ...
-
-    @overload
-    def add_tax_plan(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        tax_plan_info: TaxPlanInfo,
-    ) -> AddTaxationTaxPlanResponse: ...
-
+    @fields_of(AddTaxationTaxPlanRequest)
     def add_tax_plan(
         self, request: AddTaxationTaxPlanRequest | None = None, /, **fields: Any
     ) -> AddTaxationTaxPlanResponse:
-        """Creates a tax plan record."""
+        """Creates a tax plan record.
+
+        Takes :class:`AddTaxationTaxPlanRequest` or its fields as keywords.
+        """
         return self._call(ADD_TAX_PLAN, request, fields)
 
-    @overload
-    def update_tax_plan(
-        self, request: UpdateTaxationTaxPlanRequest, /
-    ) -> UpdateTaxationTaxPlanResponse: ...
-
-    @overload
-    def update_tax_plan(
-        self,
-        request: None = None,
-        /,
-        *,
-        tax_plan_info: TaxPlanInfo,
-    ) -> UpdateTaxationTaxPlanResponse: ...
-
+    @fields_of(UpdateTaxationTaxPlanRequest)
     def update_tax_plan(
         self, request: UpdateTaxationTaxPlanRequest | None = None, /, **fields: Any
     ) -> UpdateTaxationTaxPlanResponse:
-        """Updates a tax plan record."""
+        """Updates a tax plan record.
+
+        Takes :class:`UpdateTaxationTaxPlanRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_TAX_PLAN, request, fields)
 
-    @overload
-    def delete_tax_plan(
-        self, request: DeleteTaxationTaxPlanRequest, /
-    ) -> DeleteTaxationTaxPlanResponse: ...
-
-    @overload
-    def delete_tax_plan(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tax_plan: int,
-    ) -> DeleteTaxationTaxPlanResponse: ...
-
+    @fields_of(DeleteTaxationTaxPlanRequest)
     def delete_tax_plan(
         self, request: DeleteTaxationTaxPlanRequest | None = None, /, **fields: Any
     ) -> DeleteTaxationTaxPlanResponse:
-        """Deletes a tax plan record."""
+        """Deletes a tax plan record.
+
+        Takes :class:`DeleteTaxationTaxPlanRequest` or its fields as keywords.
+        """
         return self._call(DELETE_TAX_PLAN, request, fields)
 
-    @overload
-    def get_customer_exemption_list(
-        self, request: GetTaxationCustomerExemptionListRequest, /
-    ) -> GetTaxationCustomerExemptionListResponse: ...
-
-    @overload
-    def get_customer_exemption_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetTaxationCustomerExemptionListResponse: ...
-
+    @fields_of(GetTaxationCustomerExemptionListRequest)
     def get_customer_exemption_list(
         self, request: GetTaxationCustomerExemptionListRequest | None = None, /, **fields: Any
     ) -> GetTaxationCustomerExemptionListResponse:
-        """Returns the customer exemption records that match the search criteria."""
+        """Returns the customer exemption records that match the search criteria.
+
+        Takes :class:`GetTaxationCustomerExemptionListRequest` or its fields as keywords.
+        """
         return self._call(GET_CUSTOMER_EXEMPTION_LIST, request, fields)
 
-    @overload
-    def iter_customer_exemption_list(
-        self, request: GetTaxationCustomerExemptionListRequest, /, *, page_size: int = 100
-    ) -> Iterator[TaxExemptionRecordInfo]: ...
-
-    @overload
-    def iter_customer_exemption_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[TaxExemptionRecordInfo]: ...
-
+    @paged(GetTaxationCustomerExemptionListRequest, IterCustomerExemptionListKeywords)
     def iter_customer_exemption_list(
         self,
         request: GetTaxationCustomerExemptionListRequest | None = None,
@@ -459,91 +323,50 @@ class TaxationService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[TaxExemptionRecordInfo]:
-        """Every item of :meth:`get_customer_exemption_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_customer_exemption_list` from `offset` on, fetched `page_size`
+        at a time; takes :class:`GetTaxationCustomerExemptionListRequest` and `page_size`, or
+        the keywords of :class:`IterCustomerExemptionListKeywords`.
+        """
         yield from self._pages(GET_CUSTOMER_EXEMPTION_LIST, request, fields, page_size)
 
-    @overload
-    def add_customer_exemption(
-        self, request: AddTaxationCustomerExemptionRequest, /
-    ) -> AddTaxationCustomerExemptionResponse: ...
-
-    @overload
-    def add_customer_exemption(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        customer_exemption_info: TaxExemptionRecordInfo,
-    ) -> AddTaxationCustomerExemptionResponse: ...
-
+    @fields_of(AddTaxationCustomerExemptionRequest)
     def add_customer_exemption(
         self, request: AddTaxationCustomerExemptionRequest | None = None, /, **fields: Any
     ) -> AddTaxationCustomerExemptionResponse:
-        """Creates a customer exemption record."""
+        """Creates a customer exemption record.
+
+        Takes :class:`AddTaxationCustomerExemptionRequest` or its fields as keywords.
+        """
         return self._call(ADD_CUSTOMER_EXEMPTION, request, fields)
 
-    @overload
-    def update_customer_exemption(
-        self, request: UpdateTaxationCustomerExemptionRequest, /
-    ) -> UpdateTaxationCustomerExemptionResponse: ...
-
-    @overload
-    def update_customer_exemption(
-        self,
-        request: None = None,
-        /,
-        *,
-        customer_exemption_info: TaxExemptionRecordInfo,
-    ) -> UpdateTaxationCustomerExemptionResponse: ...
-
+    @fields_of(UpdateTaxationCustomerExemptionRequest)
     def update_customer_exemption(
         self, request: UpdateTaxationCustomerExemptionRequest | None = None, /, **fields: Any
     ) -> UpdateTaxationCustomerExemptionResponse:
-        """Updates a customer exemption record."""
+        """Updates a customer exemption record.
+
+        Takes :class:`UpdateTaxationCustomerExemptionRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_CUSTOMER_EXEMPTION, request, fields)
 
-    @overload
-    def delete_customer_exemption(
-        self, request: DeleteTaxationCustomerExemptionRequest, /
-    ) -> DeleteTaxationCustomerExemptionResponse: ...
-
-    @overload
-    def delete_customer_exemption(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer_exemption: int,
-    ) -> DeleteTaxationCustomerExemptionResponse: ...
-
+    @fields_of(DeleteTaxationCustomerExemptionRequest)
     def delete_customer_exemption(
         self, request: DeleteTaxationCustomerExemptionRequest | None = None, /, **fields: Any
     ) -> DeleteTaxationCustomerExemptionResponse:
-        """Deletes a customer exemption record."""
+        """Deletes a customer exemption record.
+
+        Takes :class:`DeleteTaxationCustomerExemptionRequest` or its fields as keywords.
+        """
         return self._call(DELETE_CUSTOMER_EXEMPTION, request, fields)
 
-    @overload
-    def get_tax_report(
-        self, request: GetTaxationTaxReportRequest, /
-    ) -> GetTaxationTaxReportResponse: ...
-
-    @overload
-    def get_tax_report(
-        self,
-        request: None = None,
-        /,
-        *,
-        from_date: date,
-        to_date: date,
-        jurisdiction: str | None | UnsetType = UNSET,
-    ) -> GetTaxationTaxReportResponse: ...
-
+    @fields_of(GetTaxationTaxReportRequest)
     def get_tax_report(
         self, request: GetTaxationTaxReportRequest | None = None, /, **fields: Any
     ) -> GetTaxationTaxReportResponse:
-        """Taxation: get tax report."""
+        """Taxation: get tax report.
+
+        Takes :class:`GetTaxationTaxReportRequest` or its fields as keywords.
+        """
         return self._call(GET_TAX_REPORT, request, fields)
 
 
@@ -554,64 +377,27 @@ class AsyncTaxationService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_tax_info(
-        self, request: GetTaxationTaxInfoRequest, /
-    ) -> GetTaxationTaxInfoResponse: ...
-
-    @overload
-    async def get_tax_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tax: int | None | UnsetType = UNSET,
-    ) -> GetTaxationTaxInfoResponse: ...
-
+    @fields_of(GetTaxationTaxInfoRequest)
     async def get_tax_info(
         self, request: GetTaxationTaxInfoRequest | None = None, /, **fields: Any
     ) -> GetTaxationTaxInfoResponse:
-        """Returns the details of a tax record."""
+        """Returns the details of a tax record.
+
+        Takes :class:`GetTaxationTaxInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_TAX_INFO, request, fields)
 
-    @overload
-    async def get_tax_list(
-        self, request: GetTaxationTaxListRequest, /
-    ) -> GetTaxationTaxListResponse: ...
-
-    @overload
-    async def get_tax_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        class_: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetTaxationTaxListResponse: ...
-
+    @fields_of(GetTaxationTaxListRequest)
     async def get_tax_list(
         self, request: GetTaxationTaxListRequest | None = None, /, **fields: Any
     ) -> GetTaxationTaxListResponse:
-        """Returns the tax records that match the search criteria."""
+        """Returns the tax records that match the search criteria.
+
+        Takes :class:`GetTaxationTaxListRequest` or its fields as keywords.
+        """
         return await self._call(GET_TAX_LIST, request, fields)
 
-    @overload
-    def iter_tax_list(
-        self, request: GetTaxationTaxListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[TaxInfo]: ...
-
-    @overload
-    def iter_tax_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        class_: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[TaxInfo]: ...
-
+    @paged(GetTaxationTaxListRequest, IterTaxListKeywords)
     async def iter_tax_list(
         self,
         request: GetTaxationTaxListRequest | None = None,
@@ -620,149 +406,74 @@ class AsyncTaxationService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[TaxInfo]:
-        """Every item of :meth:`get_tax_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_tax_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetTaxationTaxListRequest` and `page_size`, or the keywords of
+        :class:`IterTaxListKeywords`.
+        """
         async for item in self._pages(GET_TAX_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_tax(self, request: AddTaxationTaxRequest, /) -> AddTaxationTaxResponse: ...
-
-    @overload
-    async def add_tax(
-        self,
-        request: None = None,
-        /,
-        *,
-        tax_info: TaxInfo,
-    ) -> AddTaxationTaxResponse: ...
-
+    @fields_of(AddTaxationTaxRequest)
     async def add_tax(
         self, request: AddTaxationTaxRequest | None = None, /, **fields: Any
     ) -> AddTaxationTaxResponse:
-        """Creates a tax record."""
+        """Creates a tax record.
+
+        Takes :class:`AddTaxationTaxRequest` or its fields as keywords.
+        """
         return await self._call(ADD_TAX, request, fields)
 
-    @overload
-    async def update_tax(
-        self, request: UpdateTaxationTaxRequest, /
-    ) -> UpdateTaxationTaxResponse: ...
-
-    @overload
-    async def update_tax(
-        self,
-        request: None = None,
-        /,
-        *,
-        tax_info: TaxInfo,
-    ) -> UpdateTaxationTaxResponse: ...
-
+    @fields_of(UpdateTaxationTaxRequest)
     async def update_tax(
         self, request: UpdateTaxationTaxRequest | None = None, /, **fields: Any
     ) -> UpdateTaxationTaxResponse:
-        """Updates a tax record."""
+        """Updates a tax record.
+
+        Takes :class:`UpdateTaxationTaxRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_TAX, request, fields)
 
-    @overload
-    async def delete_tax(
-        self, request: DeleteTaxationTaxRequest, /
-    ) -> DeleteTaxationTaxResponse: ...
-
-    @overload
-    async def delete_tax(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tax: int,
-    ) -> DeleteTaxationTaxResponse: ...
-
+    @fields_of(DeleteTaxationTaxRequest)
     async def delete_tax(
         self, request: DeleteTaxationTaxRequest | None = None, /, **fields: Any
     ) -> DeleteTaxationTaxResponse:
-        """Deletes a tax record."""
+        """Deletes a tax record.
+
+        Takes :class:`DeleteTaxationTaxRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_TAX, request, fields)
 
-    @overload
-    async def calculate_taxes(
-        self, request: CalculateTaxationTaxesRequest, /
-    ) -> CalculateTaxationTaxesResponse: ...
-
-    @overload
-    async def calculate_taxes(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        amount: Decimal,
-        i_service: int | None | UnsetType = UNSET,
-    ) -> CalculateTaxationTaxesResponse: ...
-
+    @fields_of(CalculateTaxationTaxesRequest)
     async def calculate_taxes(
         self, request: CalculateTaxationTaxesRequest | None = None, /, **fields: Any
     ) -> CalculateTaxationTaxesResponse:
-        """Taxation: calculate taxes."""
+        """Taxation: calculate taxes.
+
+        Takes :class:`CalculateTaxationTaxesRequest` or its fields as keywords.
+        """
         return await self._call(CALCULATE_TAXES, request, fields)
 
-    @overload
-    async def get_tax_exemption_list(
-        self, request: GetTaxationTaxExemptionListRequest, /
-    ) -> GetTaxationTaxExemptionListResponse: ...
-
-    @overload
-    async def get_tax_exemption_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-    ) -> GetTaxationTaxExemptionListResponse: ...
-
+    @fields_of(GetTaxationTaxExemptionListRequest)
     async def get_tax_exemption_list(
         self, request: GetTaxationTaxExemptionListRequest | None = None, /, **fields: Any
     ) -> GetTaxationTaxExemptionListResponse:
-        """Returns the tax exemption records that match the search criteria."""
+        """Returns the tax exemption records that match the search criteria.
+
+        Takes :class:`GetTaxationTaxExemptionListRequest` or its fields as keywords.
+        """
         return await self._call(GET_TAX_EXEMPTION_LIST, request, fields)
 
-    @overload
-    async def get_tax_plan_list(
-        self, request: GetTaxationTaxPlanListRequest, /
-    ) -> GetTaxationTaxPlanListResponse: ...
-
-    @overload
-    async def get_tax_plan_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetTaxationTaxPlanListResponse: ...
-
+    @fields_of(GetTaxationTaxPlanListRequest)
     async def get_tax_plan_list(
         self, request: GetTaxationTaxPlanListRequest | None = None, /, **fields: Any
     ) -> GetTaxationTaxPlanListResponse:
-        """Returns the tax plan records that match the search criteria."""
+        """Returns the tax plan records that match the search criteria.
+
+        Takes :class:`GetTaxationTaxPlanListRequest` or its fields as keywords.
+        """
         return await self._call(GET_TAX_PLAN_LIST, request, fields)
 
-    @overload
-    def iter_tax_plan_list(
-        self, request: GetTaxationTaxPlanListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[TaxPlanInfo]: ...
-
-    @overload
-    def iter_tax_plan_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[TaxPlanInfo]: ...
-
+    @paged(GetTaxationTaxPlanListRequest, IterTaxPlanListKeywords)
     async def iter_tax_plan_list(
         self,
         request: GetTaxationTaxPlanListRequest | None = None,
@@ -771,110 +482,54 @@ class AsyncTaxationService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[TaxPlanInfo]:
-        """Every item of :meth:`get_tax_plan_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_tax_plan_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetTaxationTaxPlanListRequest` and `page_size`, or the keywords of
+        :class:`IterTaxPlanListKeywords`.
+        """
         async for item in self._pages(GET_TAX_PLAN_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_tax_plan(
-        self, request: AddTaxationTaxPlanRequest, /
-    ) -> AddTaxationTaxPlanResponse: ...
-
-    @overload
-    async def add_tax_plan(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        tax_plan_info: TaxPlanInfo,
-    ) -> AddTaxationTaxPlanResponse: ...
-
+    @fields_of(AddTaxationTaxPlanRequest)
     async def add_tax_plan(
         self, request: AddTaxationTaxPlanRequest | None = None, /, **fields: Any
     ) -> AddTaxationTaxPlanResponse:
-        """Creates a tax plan record."""
+        """Creates a tax plan record.
+
+        Takes :class:`AddTaxationTaxPlanRequest` or its fields as keywords.
+        """
         return await self._call(ADD_TAX_PLAN, request, fields)
 
-    @overload
-    async def update_tax_plan(
-        self, request: UpdateTaxationTaxPlanRequest, /
-    ) -> UpdateTaxationTaxPlanResponse: ...
-
-    @overload
-    async def update_tax_plan(
-        self,
-        request: None = None,
-        /,
-        *,
-        tax_plan_info: TaxPlanInfo,
-    ) -> UpdateTaxationTaxPlanResponse: ...
-
+    @fields_of(UpdateTaxationTaxPlanRequest)
     async def update_tax_plan(
         self, request: UpdateTaxationTaxPlanRequest | None = None, /, **fields: Any
     ) -> UpdateTaxationTaxPlanResponse:
-        """Updates a tax plan record."""
+        """Updates a tax plan record.
+
+        Takes :class:`UpdateTaxationTaxPlanRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_TAX_PLAN, request, fields)
 
-    @overload
-    async def delete_tax_plan(
-        self, request: DeleteTaxationTaxPlanRequest, /
-    ) -> DeleteTaxationTaxPlanResponse: ...
-
-    @overload
-    async def delete_tax_plan(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_tax_plan: int,
-    ) -> DeleteTaxationTaxPlanResponse: ...
-
+    @fields_of(DeleteTaxationTaxPlanRequest)
     async def delete_tax_plan(
         self, request: DeleteTaxationTaxPlanRequest | None = None, /, **fields: Any
     ) -> DeleteTaxationTaxPlanResponse:
-        """Deletes a tax plan record."""
+        """Deletes a tax plan record.
+
+        Takes :class:`DeleteTaxationTaxPlanRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_TAX_PLAN, request, fields)
 
-    @overload
-    async def get_customer_exemption_list(
-        self, request: GetTaxationCustomerExemptionListRequest, /
-    ) -> GetTaxationCustomerExemptionListResponse: ...
-
-    @overload
-    async def get_customer_exemption_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetTaxationCustomerExemptionListResponse: ...
-
+    @fields_of(GetTaxationCustomerExemptionListRequest)
     async def get_customer_exemption_list(
         self, request: GetTaxationCustomerExemptionListRequest | None = None, /, **fields: Any
     ) -> GetTaxationCustomerExemptionListResponse:
-        """Returns the customer exemption records that match the search criteria."""
+        """Returns the customer exemption records that match the search criteria.
+
+        Takes :class:`GetTaxationCustomerExemptionListRequest` or its fields as keywords.
+        """
         return await self._call(GET_CUSTOMER_EXEMPTION_LIST, request, fields)
 
-    @overload
-    def iter_customer_exemption_list(
-        self, request: GetTaxationCustomerExemptionListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[TaxExemptionRecordInfo]: ...
-
-    @overload
-    def iter_customer_exemption_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[TaxExemptionRecordInfo]: ...
-
+    @paged(GetTaxationCustomerExemptionListRequest, IterCustomerExemptionListKeywords)
     async def iter_customer_exemption_list(
         self,
         request: GetTaxationCustomerExemptionListRequest | None = None,
@@ -883,90 +538,49 @@ class AsyncTaxationService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[TaxExemptionRecordInfo]:
-        """Every item of :meth:`get_customer_exemption_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_customer_exemption_list` from `offset` on, fetched `page_size`
+        at a time; takes :class:`GetTaxationCustomerExemptionListRequest` and `page_size`, or
+        the keywords of :class:`IterCustomerExemptionListKeywords`.
+        """
         async for item in self._pages(GET_CUSTOMER_EXEMPTION_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_customer_exemption(
-        self, request: AddTaxationCustomerExemptionRequest, /
-    ) -> AddTaxationCustomerExemptionResponse: ...
-
-    @overload
-    async def add_customer_exemption(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        customer_exemption_info: TaxExemptionRecordInfo,
-    ) -> AddTaxationCustomerExemptionResponse: ...
-
+    @fields_of(AddTaxationCustomerExemptionRequest)
     async def add_customer_exemption(
         self, request: AddTaxationCustomerExemptionRequest | None = None, /, **fields: Any
     ) -> AddTaxationCustomerExemptionResponse:
-        """Creates a customer exemption record."""
+        """Creates a customer exemption record.
+
+        Takes :class:`AddTaxationCustomerExemptionRequest` or its fields as keywords.
+        """
         return await self._call(ADD_CUSTOMER_EXEMPTION, request, fields)
 
-    @overload
-    async def update_customer_exemption(
-        self, request: UpdateTaxationCustomerExemptionRequest, /
-    ) -> UpdateTaxationCustomerExemptionResponse: ...
-
-    @overload
-    async def update_customer_exemption(
-        self,
-        request: None = None,
-        /,
-        *,
-        customer_exemption_info: TaxExemptionRecordInfo,
-    ) -> UpdateTaxationCustomerExemptionResponse: ...
-
+    @fields_of(UpdateTaxationCustomerExemptionRequest)
     async def update_customer_exemption(
         self, request: UpdateTaxationCustomerExemptionRequest | None = None, /, **fields: Any
     ) -> UpdateTaxationCustomerExemptionResponse:
-        """Updates a customer exemption record."""
+        """Updates a customer exemption record.
+
+        Takes :class:`UpdateTaxationCustomerExemptionRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_CUSTOMER_EXEMPTION, request, fields)
 
-    @overload
-    async def delete_customer_exemption(
-        self, request: DeleteTaxationCustomerExemptionRequest, /
-    ) -> DeleteTaxationCustomerExemptionResponse: ...
-
-    @overload
-    async def delete_customer_exemption(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer_exemption: int,
-    ) -> DeleteTaxationCustomerExemptionResponse: ...
-
+    @fields_of(DeleteTaxationCustomerExemptionRequest)
     async def delete_customer_exemption(
         self, request: DeleteTaxationCustomerExemptionRequest | None = None, /, **fields: Any
     ) -> DeleteTaxationCustomerExemptionResponse:
-        """Deletes a customer exemption record."""
+        """Deletes a customer exemption record.
+
+        Takes :class:`DeleteTaxationCustomerExemptionRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_CUSTOMER_EXEMPTION, request, fields)
 
-    @overload
-    async def get_tax_report(
-        self, request: GetTaxationTaxReportRequest, /
-    ) -> GetTaxationTaxReportResponse: ...
-
-    @overload
-    async def get_tax_report(
-        self,
-        request: None = None,
-        /,
-        *,
-        from_date: date,
-        to_date: date,
-        jurisdiction: str | None | UnsetType = UNSET,
-    ) -> GetTaxationTaxReportResponse: ...
-
+    @fields_of(GetTaxationTaxReportRequest)
     async def get_tax_report(
         self, request: GetTaxationTaxReportRequest | None = None, /, **fields: Any
     ) -> GetTaxationTaxReportResponse:
-        """Taxation: get tax report."""
+        """Taxation: get tax report.
+
+        Takes :class:`GetTaxationTaxReportRequest` or its fields as keywords.
+        """
         return await self._call(GET_TAX_REPORT, request, fields)

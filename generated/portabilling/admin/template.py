@@ -9,11 +9,11 @@ Admin interface, mr105/admin/TemplateAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.common import YesNo
 from ..types.template import (
     AddTemplateRequest,
@@ -108,67 +108,53 @@ PREVIEW_TEMPLATE = Operation(
 )
 
 
+class IterTemplateListKeywords(TypedDict, total=False):
+    """The keywords of `iter_template_list`: `page_size` and the fields of
+    :class:`GetTemplateListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    type_: str | None | UnsetType
+    global_: YesNo | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterTemplateVariableListKeywords(TypedDict, total=False):
+    """The keywords of `iter_template_variable_list`: `page_size` and the fields of
+    :class:`GetTemplateVariableListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_template: Required[int]
+    offset: int | None | UnsetType
+
+
 class TemplateService(ServiceBase):
     """Invoice and message templates. PortaBilling mr105, Admin interface. Reconstruction in the
     published style, generated for testing.
     """
 
-    @overload
-    def get_template_info(self, request: GetTemplateInfoRequest, /) -> GetTemplateInfoResponse: ...
-
-    @overload
-    def get_template_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_template: int | None | UnsetType = UNSET,
-    ) -> GetTemplateInfoResponse: ...
-
+    @fields_of(GetTemplateInfoRequest)
     def get_template_info(
         self, request: GetTemplateInfoRequest | None = None, /, **fields: Any
     ) -> GetTemplateInfoResponse:
-        """Returns the details of a template record."""
+        """Returns the details of a template record.
+
+        Takes :class:`GetTemplateInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_TEMPLATE_INFO, request, fields)
 
-    @overload
-    def get_template_list(self, request: GetTemplateListRequest, /) -> GetTemplateListResponse: ...
-
-    @overload
-    def get_template_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        type_: str | None | UnsetType = UNSET,
-        global_: YesNo | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetTemplateListResponse: ...
-
+    @fields_of(GetTemplateListRequest)
     def get_template_list(
         self, request: GetTemplateListRequest | None = None, /, **fields: Any
     ) -> GetTemplateListResponse:
-        """Returns the template records that match the search criteria."""
+        """Returns the template records that match the search criteria.
+
+        Takes :class:`GetTemplateListRequest` or its fields as keywords.
+        """
         return self._call(GET_TEMPLATE_LIST, request, fields)
 
-    @overload
-    def iter_template_list(
-        self, request: GetTemplateListRequest, /, *, page_size: int = 100
-    ) -> Iterator[TemplateInfo]: ...
-
-    @overload
-    def iter_template_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        type_: str | None | UnsetType = UNSET,
-        global_: YesNo | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[TemplateInfo]: ...
-
+    @paged(GetTemplateListRequest, IterTemplateListKeywords)
     def iter_template_list(
         self,
         request: GetTemplateListRequest | None = None,
@@ -177,161 +163,83 @@ class TemplateService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[TemplateInfo]:
-        """Every item of :meth:`get_template_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_template_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetTemplateListRequest` and `page_size`, or the keywords of
+        :class:`IterTemplateListKeywords`.
+        """
         yield from self._pages(GET_TEMPLATE_LIST, request, fields, page_size)
 
-    @overload
-    def add_template(self, request: AddTemplateRequest, /) -> AddTemplateResponse: ...
-
-    @overload
-    def add_template(
-        self,
-        request: None = None,
-        /,
-        *,
-        template_info: TemplateInfo,
-    ) -> AddTemplateResponse: ...
-
+    @fields_of(AddTemplateRequest)
     def add_template(
         self, request: AddTemplateRequest | None = None, /, **fields: Any
     ) -> AddTemplateResponse:
-        """Creates a template record."""
+        """Creates a template record.
+
+        Takes :class:`AddTemplateRequest` or its fields as keywords.
+        """
         return self._call(ADD_TEMPLATE, request, fields)
 
-    @overload
-    def update_template(self, request: UpdateTemplateRequest, /) -> UpdateTemplateResponse: ...
-
-    @overload
-    def update_template(
-        self,
-        request: None = None,
-        /,
-        *,
-        template_info: TemplateInfo,
-    ) -> UpdateTemplateResponse: ...
-
+    @fields_of(UpdateTemplateRequest)
     def update_template(
         self, request: UpdateTemplateRequest | None = None, /, **fields: Any
     ) -> UpdateTemplateResponse:
-        """Updates a template record."""
+        """Updates a template record.
+
+        Takes :class:`UpdateTemplateRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_TEMPLATE, request, fields)
 
-    @overload
-    def delete_template(self, request: DeleteTemplateRequest, /) -> DeleteTemplateResponse: ...
-
-    @overload
-    def delete_template(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_template: int,
-    ) -> DeleteTemplateResponse: ...
-
+    @fields_of(DeleteTemplateRequest)
     def delete_template(
         self, request: DeleteTemplateRequest | None = None, /, **fields: Any
     ) -> DeleteTemplateResponse:
-        """Deletes a template record."""
+        """Deletes a template record.
+
+        Takes :class:`DeleteTemplateRequest` or its fields as keywords.
+        """
         return self._call(DELETE_TEMPLATE, request, fields)
 
-    @overload
-    def get_template_file(self, request: GetTemplateFileRequest, /) -> GetTemplateFileResponse: ...
-
-    @overload
-    def get_template_file(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_template: int,
-    ) -> GetTemplateFileResponse: ...
-
+    @fields_of(GetTemplateFileRequest)
     def get_template_file(
         self, request: GetTemplateFileRequest | None = None, /, **fields: Any
     ) -> GetTemplateFileResponse:
-        """Template: get template file."""
+        """Template: get template file.
+
+        Takes :class:`GetTemplateFileRequest` or its fields as keywords.
+        """
         return self._call(GET_TEMPLATE_FILE, request, fields)
 
-    @overload
-    def upload_template_file(
-        self, request: UploadTemplateFileRequest, /
-    ) -> UploadTemplateFileResponse: ...
-
-    @overload
-    def upload_template_file(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_template: int,
-        file: bytes,
-        file_name: str | None | UnsetType = UNSET,
-    ) -> UploadTemplateFileResponse: ...
-
+    @fields_of(UploadTemplateFileRequest)
     def upload_template_file(
         self, request: UploadTemplateFileRequest | None = None, /, **fields: Any
     ) -> UploadTemplateFileResponse:
-        """Template: upload template file."""
+        """Template: upload template file.
+
+        Takes :class:`UploadTemplateFileRequest` or its fields as keywords.
+        """
         return self._call(UPLOAD_TEMPLATE_FILE, request, fields)
 
-    @overload
-    def render_template(self, request: RenderTemplateRequest, /) -> RenderTemplateResponse: ...
-
-    @overload
-    def render_template(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_template: int,
-        data: Any | None | UnsetType = UNSET,
-    ) -> RenderTemplateResponse: ...
-
+    @fields_of(RenderTemplateRequest)
     def render_template(
         self, request: RenderTemplateRequest | None = None, /, **fields: Any
     ) -> RenderTemplateResponse:
-        """Template: render template."""
+        """Template: render template.
+
+        Takes :class:`RenderTemplateRequest` or its fields as keywords.
+        """
         return self._call(RENDER_TEMPLATE, request, fields)
 
-    @overload
-    def get_template_variable_list(
-        self, request: GetTemplateVariableListRequest, /
-    ) -> GetTemplateVariableListResponse: ...
-
-    @overload
-    def get_template_variable_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_template: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetTemplateVariableListResponse: ...
-
+    @fields_of(GetTemplateVariableListRequest)
     def get_template_variable_list(
         self, request: GetTemplateVariableListRequest | None = None, /, **fields: Any
     ) -> GetTemplateVariableListResponse:
-        """Returns the template variable records that match the search criteria."""
+        """Returns the template variable records that match the search criteria.
+
+        Takes :class:`GetTemplateVariableListRequest` or its fields as keywords.
+        """
         return self._call(GET_TEMPLATE_VARIABLE_LIST, request, fields)
 
-    @overload
-    def iter_template_variable_list(
-        self, request: GetTemplateVariableListRequest, /, *, page_size: int = 100
-    ) -> Iterator[TemplateVariableInfo]: ...
-
-    @overload
-    def iter_template_variable_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_template: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[TemplateVariableInfo]: ...
-
+    @paged(GetTemplateVariableListRequest, IterTemplateVariableListKeywords)
     def iter_template_variable_list(
         self,
         request: GetTemplateVariableListRequest | None = None,
@@ -340,88 +248,50 @@ class TemplateService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[TemplateVariableInfo]:
-        """Every item of :meth:`get_template_variable_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_template_variable_list` from `offset` on, fetched `page_size`
+        at a time; takes :class:`GetTemplateVariableListRequest` and `page_size`, or the
+        keywords of :class:`IterTemplateVariableListKeywords`.
+        """
         yield from self._pages(GET_TEMPLATE_VARIABLE_LIST, request, fields, page_size)
 
-    @overload
-    def add_template_variable(
-        self, request: AddTemplateVariableRequest, /
-    ) -> AddTemplateVariableResponse: ...
-
-    @overload
-    def add_template_variable(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_template: int,
-        template_variable_info: TemplateVariableInfo,
-    ) -> AddTemplateVariableResponse: ...
-
+    @fields_of(AddTemplateVariableRequest)
     def add_template_variable(
         self, request: AddTemplateVariableRequest | None = None, /, **fields: Any
     ) -> AddTemplateVariableResponse:
-        """Creates a template variable record."""
+        """Creates a template variable record.
+
+        Takes :class:`AddTemplateVariableRequest` or its fields as keywords.
+        """
         return self._call(ADD_TEMPLATE_VARIABLE, request, fields)
 
-    @overload
-    def update_template_variable(
-        self, request: UpdateTemplateVariableRequest, /
-    ) -> UpdateTemplateVariableResponse: ...
-
-    @overload
-    def update_template_variable(
-        self,
-        request: None = None,
-        /,
-        *,
-        template_variable_info: TemplateVariableInfo,
-    ) -> UpdateTemplateVariableResponse: ...
-
+    @fields_of(UpdateTemplateVariableRequest)
     def update_template_variable(
         self, request: UpdateTemplateVariableRequest | None = None, /, **fields: Any
     ) -> UpdateTemplateVariableResponse:
-        """Updates a template variable record."""
+        """Updates a template variable record.
+
+        Takes :class:`UpdateTemplateVariableRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_TEMPLATE_VARIABLE, request, fields)
 
-    @overload
-    def delete_template_variable(
-        self, request: DeleteTemplateVariableRequest, /
-    ) -> DeleteTemplateVariableResponse: ...
-
-    @overload
-    def delete_template_variable(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_template_variable: int,
-    ) -> DeleteTemplateVariableResponse: ...
-
+    @fields_of(DeleteTemplateVariableRequest)
     def delete_template_variable(
         self, request: DeleteTemplateVariableRequest | None = None, /, **fields: Any
     ) -> DeleteTemplateVariableResponse:
-        """Deletes a template variable record."""
+        """Deletes a template variable record.
+
+        Takes :class:`DeleteTemplateVariableRequest` or its fields as keywords.
+        """
         return self._call(DELETE_TEMPLATE_VARIABLE, request, fields)
 
-    @overload
-    def preview_template(self, request: PreviewTemplateRequest, /) -> PreviewTemplateResponse: ...
-
-    @overload
-    def preview_template(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_template: int,
-        i_customer: int | None | UnsetType = UNSET,
-    ) -> PreviewTemplateResponse: ...
-
+    @fields_of(PreviewTemplateRequest)
     def preview_template(
         self, request: PreviewTemplateRequest | None = None, /, **fields: Any
     ) -> PreviewTemplateResponse:
-        """Template: preview template."""
+        """Template: preview template.
+
+        Takes :class:`PreviewTemplateRequest` or its fields as keywords.
+        """
         return self._call(PREVIEW_TEMPLATE, request, fields)
 
 
@@ -432,66 +302,27 @@ class AsyncTemplateService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_template_info(
-        self, request: GetTemplateInfoRequest, /
-    ) -> GetTemplateInfoResponse: ...
-
-    @overload
-    async def get_template_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_template: int | None | UnsetType = UNSET,
-    ) -> GetTemplateInfoResponse: ...
-
+    @fields_of(GetTemplateInfoRequest)
     async def get_template_info(
         self, request: GetTemplateInfoRequest | None = None, /, **fields: Any
     ) -> GetTemplateInfoResponse:
-        """Returns the details of a template record."""
+        """Returns the details of a template record.
+
+        Takes :class:`GetTemplateInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_TEMPLATE_INFO, request, fields)
 
-    @overload
-    async def get_template_list(
-        self, request: GetTemplateListRequest, /
-    ) -> GetTemplateListResponse: ...
-
-    @overload
-    async def get_template_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        type_: str | None | UnsetType = UNSET,
-        global_: YesNo | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetTemplateListResponse: ...
-
+    @fields_of(GetTemplateListRequest)
     async def get_template_list(
         self, request: GetTemplateListRequest | None = None, /, **fields: Any
     ) -> GetTemplateListResponse:
-        """Returns the template records that match the search criteria."""
+        """Returns the template records that match the search criteria.
+
+        Takes :class:`GetTemplateListRequest` or its fields as keywords.
+        """
         return await self._call(GET_TEMPLATE_LIST, request, fields)
 
-    @overload
-    def iter_template_list(
-        self, request: GetTemplateListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[TemplateInfo]: ...
-
-    @overload
-    def iter_template_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        type_: str | None | UnsetType = UNSET,
-        global_: YesNo | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[TemplateInfo]: ...
-
+    @paged(GetTemplateListRequest, IterTemplateListKeywords)
     async def iter_template_list(
         self,
         request: GetTemplateListRequest | None = None,
@@ -500,170 +331,84 @@ class AsyncTemplateService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[TemplateInfo]:
-        """Every item of :meth:`get_template_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_template_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetTemplateListRequest` and `page_size`, or the keywords of
+        :class:`IterTemplateListKeywords`.
+        """
         async for item in self._pages(GET_TEMPLATE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_template(self, request: AddTemplateRequest, /) -> AddTemplateResponse: ...
-
-    @overload
-    async def add_template(
-        self,
-        request: None = None,
-        /,
-        *,
-        template_info: TemplateInfo,
-    ) -> AddTemplateResponse: ...
-
+    @fields_of(AddTemplateRequest)
     async def add_template(
         self, request: AddTemplateRequest | None = None, /, **fields: Any
     ) -> AddTemplateResponse:
-        """Creates a template record."""
+        """Creates a template record.
+
+        Takes :class:`AddTemplateRequest` or its fields as keywords.
+        """
         return await self._call(ADD_TEMPLATE, request, fields)
 
-    @overload
-    async def update_template(
-        self, request: UpdateTemplateRequest, /
-    ) -> UpdateTemplateResponse: ...
-
-    @overload
-    async def update_template(
-        self,
-        request: None = None,
-        /,
-        *,
-        template_info: TemplateInfo,
-    ) -> UpdateTemplateResponse: ...
-
+    @fields_of(UpdateTemplateRequest)
     async def update_template(
         self, request: UpdateTemplateRequest | None = None, /, **fields: Any
     ) -> UpdateTemplateResponse:
-        """Updates a template record."""
+        """Updates a template record.
+
+        Takes :class:`UpdateTemplateRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_TEMPLATE, request, fields)
 
-    @overload
-    async def delete_template(
-        self, request: DeleteTemplateRequest, /
-    ) -> DeleteTemplateResponse: ...
-
-    @overload
-    async def delete_template(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_template: int,
-    ) -> DeleteTemplateResponse: ...
-
+    @fields_of(DeleteTemplateRequest)
     async def delete_template(
         self, request: DeleteTemplateRequest | None = None, /, **fields: Any
     ) -> DeleteTemplateResponse:
-        """Deletes a template record."""
+        """Deletes a template record.
+
+        Takes :class:`DeleteTemplateRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_TEMPLATE, request, fields)
 
-    @overload
-    async def get_template_file(
-        self, request: GetTemplateFileRequest, /
-    ) -> GetTemplateFileResponse: ...
-
-    @overload
-    async def get_template_file(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_template: int,
-    ) -> GetTemplateFileResponse: ...
-
+    @fields_of(GetTemplateFileRequest)
     async def get_template_file(
         self, request: GetTemplateFileRequest | None = None, /, **fields: Any
     ) -> GetTemplateFileResponse:
-        """Template: get template file."""
+        """Template: get template file.
+
+        Takes :class:`GetTemplateFileRequest` or its fields as keywords.
+        """
         return await self._call(GET_TEMPLATE_FILE, request, fields)
 
-    @overload
-    async def upload_template_file(
-        self, request: UploadTemplateFileRequest, /
-    ) -> UploadTemplateFileResponse: ...
-
-    @overload
-    async def upload_template_file(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_template: int,
-        file: bytes,
-        file_name: str | None | UnsetType = UNSET,
-    ) -> UploadTemplateFileResponse: ...
-
+    @fields_of(UploadTemplateFileRequest)
     async def upload_template_file(
         self, request: UploadTemplateFileRequest | None = None, /, **fields: Any
     ) -> UploadTemplateFileResponse:
-        """Template: upload template file."""
+        """Template: upload template file.
+
+        Takes :class:`UploadTemplateFileRequest` or its fields as keywords.
+        """
         return await self._call(UPLOAD_TEMPLATE_FILE, request, fields)
 
-    @overload
-    async def render_template(
-        self, request: RenderTemplateRequest, /
-    ) -> RenderTemplateResponse: ...
-
-    @overload
-    async def render_template(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_template: int,
-        data: Any | None | UnsetType = UNSET,
-    ) -> RenderTemplateResponse: ...
-
+    @fields_of(RenderTemplateRequest)
     async def render_template(
         self, request: RenderTemplateRequest | None = None, /, **fields: Any
     ) -> RenderTemplateResponse:
-        """Template: render template."""
+        """Template: render template.
+
+        Takes :class:`RenderTemplateRequest` or its fields as keywords.
+        """
         return await self._call(RENDER_TEMPLATE, request, fields)
 
-    @overload
-    async def get_template_variable_list(
-        self, request: GetTemplateVariableListRequest, /
-    ) -> GetTemplateVariableListResponse: ...
-
-    @overload
-    async def get_template_variable_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_template: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetTemplateVariableListResponse: ...
-
+    @fields_of(GetTemplateVariableListRequest)
     async def get_template_variable_list(
         self, request: GetTemplateVariableListRequest | None = None, /, **fields: Any
     ) -> GetTemplateVariableListResponse:
-        """Returns the template variable records that match the search criteria."""
+        """Returns the template variable records that match the search criteria.
+
+        Takes :class:`GetTemplateVariableListRequest` or its fields as keywords.
+        """
         return await self._call(GET_TEMPLATE_VARIABLE_LIST, request, fields)
 
-    @overload
-    def iter_template_variable_list(
-        self, request: GetTemplateVariableListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[TemplateVariableInfo]: ...
-
-    @overload
-    def iter_template_variable_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_template: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[TemplateVariableInfo]: ...
-
+    @paged(GetTemplateVariableListRequest, IterTemplateVariableListKeywords)
     async def iter_template_variable_list(
         self,
         request: GetTemplateVariableListRequest | None = None,
@@ -672,89 +417,49 @@ class AsyncTemplateService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[TemplateVariableInfo]:
-        """Every item of :meth:`get_template_variable_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_template_variable_list` from `offset` on, fetched `page_size`
+        at a time; takes :class:`GetTemplateVariableListRequest` and `page_size`, or the
+        keywords of :class:`IterTemplateVariableListKeywords`.
+        """
         async for item in self._pages(GET_TEMPLATE_VARIABLE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_template_variable(
-        self, request: AddTemplateVariableRequest, /
-    ) -> AddTemplateVariableResponse: ...
-
-    @overload
-    async def add_template_variable(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_template: int,
-        template_variable_info: TemplateVariableInfo,
-    ) -> AddTemplateVariableResponse: ...
-
+    @fields_of(AddTemplateVariableRequest)
     async def add_template_variable(
         self, request: AddTemplateVariableRequest | None = None, /, **fields: Any
     ) -> AddTemplateVariableResponse:
-        """Creates a template variable record."""
+        """Creates a template variable record.
+
+        Takes :class:`AddTemplateVariableRequest` or its fields as keywords.
+        """
         return await self._call(ADD_TEMPLATE_VARIABLE, request, fields)
 
-    @overload
-    async def update_template_variable(
-        self, request: UpdateTemplateVariableRequest, /
-    ) -> UpdateTemplateVariableResponse: ...
-
-    @overload
-    async def update_template_variable(
-        self,
-        request: None = None,
-        /,
-        *,
-        template_variable_info: TemplateVariableInfo,
-    ) -> UpdateTemplateVariableResponse: ...
-
+    @fields_of(UpdateTemplateVariableRequest)
     async def update_template_variable(
         self, request: UpdateTemplateVariableRequest | None = None, /, **fields: Any
     ) -> UpdateTemplateVariableResponse:
-        """Updates a template variable record."""
+        """Updates a template variable record.
+
+        Takes :class:`UpdateTemplateVariableRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_TEMPLATE_VARIABLE, request, fields)
 
-    @overload
-    async def delete_template_variable(
-        self, request: DeleteTemplateVariableRequest, /
-    ) -> DeleteTemplateVariableResponse: ...
-
-    @overload
-    async def delete_template_variable(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_template_variable: int,
-    ) -> DeleteTemplateVariableResponse: ...
-
+    @fields_of(DeleteTemplateVariableRequest)
     async def delete_template_variable(
         self, request: DeleteTemplateVariableRequest | None = None, /, **fields: Any
     ) -> DeleteTemplateVariableResponse:
-        """Deletes a template variable record."""
+        """Deletes a template variable record.
+
+        Takes :class:`DeleteTemplateVariableRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_TEMPLATE_VARIABLE, request, fields)
 
-    @overload
-    async def preview_template(
-        self, request: PreviewTemplateRequest, /
-    ) -> PreviewTemplateResponse: ...
-
-    @overload
-    async def preview_template(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_template: int,
-        i_customer: int | None | UnsetType = UNSET,
-    ) -> PreviewTemplateResponse: ...
-
+    @fields_of(PreviewTemplateRequest)
     async def preview_template(
         self, request: PreviewTemplateRequest | None = None, /, **fields: Any
     ) -> PreviewTemplateResponse:
-        """Template: preview template."""
+        """Template: preview template.
+
+        Takes :class:`PreviewTemplateRequest` or its fields as keywords.
+        """
         return await self._call(PREVIEW_TEMPLATE, request, fields)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
-from typing import Any, overload
+from typing import Any, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.transaction import (
     GetTransactionInfoRequest,
     GetTransactionInfoResponse,
@@ -54,55 +54,35 @@ GET_TRANSACTION_SUMMARY = Operation(
 )
 
 
+class IterTransactionListKeywords(TypedDict, total=False):
+    """The keywords of `iter_transaction_list`: `page_size` and the fields of
+    :class:`GetTransactionListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: int | None | UnsetType
+    i_account: int | None | UnsetType
+    from_: datetime | None | UnsetType
+    to: datetime | None | UnsetType
+    offset: int | None | UnsetType
+
+
 class TransactionService(ServiceBase):
     """Balance transaction journal. PortaBilling mr105, Admin interface. Reconstruction in the
     published style, generated for testing.
     """
 
-    @overload
-    def get_transaction_list(
-        self, request: GetTransactionListRequest, /
-    ) -> GetTransactionListResponse: ...
-
-    @overload
-    def get_transaction_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-        from_: datetime | None | UnsetType = UNSET,
-        to: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetTransactionListResponse: ...
-
+    @fields_of(GetTransactionListRequest)
     def get_transaction_list(
         self, request: GetTransactionListRequest | None = None, /, **fields: Any
     ) -> GetTransactionListResponse:
-        """Returns the transaction records that match the search criteria."""
+        """Returns the transaction records that match the search criteria.
+
+        Takes :class:`GetTransactionListRequest` or its fields as keywords.
+        """
         return self._call(GET_TRANSACTION_LIST, request, fields)
 
-    @overload
-    def iter_transaction_list(
-        self, request: GetTransactionListRequest, /, *, page_size: int = 100
-    ) -> Iterator[TransactionInfo]: ...
-
-    @overload
-    def iter_transaction_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-        from_: datetime | None | UnsetType = UNSET,
-        to: datetime | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[TransactionInfo]: ...
-
+    @paged(GetTransactionListRequest, IterTransactionListKeywords)
     def iter_transaction_list(
         self,
         request: GetTransactionListRequest | None = None,
@@ -112,70 +92,39 @@ class TransactionService(ServiceBase):
         **fields: Any,
     ) -> Iterator[TransactionInfo]:
         """Every item of :meth:`get_transaction_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetTransactionListRequest` and `page_size`, or the keywords of
+        :class:`IterTransactionListKeywords`.
+        """
         yield from self._pages(GET_TRANSACTION_LIST, request, fields, page_size)
 
-    @overload
-    def get_transaction_info(
-        self, request: GetTransactionInfoRequest, /
-    ) -> GetTransactionInfoResponse: ...
-
-    @overload
-    def get_transaction_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_transaction: int,
-    ) -> GetTransactionInfoResponse: ...
-
+    @fields_of(GetTransactionInfoRequest)
     def get_transaction_info(
         self, request: GetTransactionInfoRequest | None = None, /, **fields: Any
     ) -> GetTransactionInfoResponse:
-        """Returns the details of a transaction record."""
+        """Returns the details of a transaction record.
+
+        Takes :class:`GetTransactionInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_TRANSACTION_INFO, request, fields)
 
-    @overload
-    def reverse_transaction(
-        self, request: ReverseTransactionRequest, /
-    ) -> ReverseTransactionResponse: ...
-
-    @overload
-    def reverse_transaction(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_transaction: int,
-        comment: str | None | UnsetType = UNSET,
-    ) -> ReverseTransactionResponse: ...
-
+    @fields_of(ReverseTransactionRequest)
     def reverse_transaction(
         self, request: ReverseTransactionRequest | None = None, /, **fields: Any
     ) -> ReverseTransactionResponse:
-        """Transaction: reverse transaction."""
+        """Transaction: reverse transaction.
+
+        Takes :class:`ReverseTransactionRequest` or its fields as keywords.
+        """
         return self._call(REVERSE_TRANSACTION, request, fields)
 
-    @overload
-    def get_transaction_summary(
-        self, request: GetTransactionSummaryRequest, /
-    ) -> GetTransactionSummaryResponse: ...
-
-    @overload
-    def get_transaction_summary(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        from_: datetime | None | UnsetType = UNSET,
-        to: datetime | None | UnsetType = UNSET,
-    ) -> GetTransactionSummaryResponse: ...
-
+    @fields_of(GetTransactionSummaryRequest)
     def get_transaction_summary(
         self, request: GetTransactionSummaryRequest | None = None, /, **fields: Any
     ) -> GetTransactionSummaryResponse:
-        """Transaction: get transaction summary."""
+        """Transaction: get transaction summary.
+
+        Takes :class:`GetTransactionSummaryRequest` or its fields as keywords.
+        """
         return self._call(GET_TRANSACTION_SUMMARY, request, fields)
 
 
@@ -186,50 +135,17 @@ class AsyncTransactionService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_transaction_list(
-        self, request: GetTransactionListRequest, /
-    ) -> GetTransactionListResponse: ...
-
-    @overload
-    async def get_transaction_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-        from_: datetime | None | UnsetType = UNSET,
-        to: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetTransactionListResponse: ...
-
+    @fields_of(GetTransactionListRequest)
     async def get_transaction_list(
         self, request: GetTransactionListRequest | None = None, /, **fields: Any
     ) -> GetTransactionListResponse:
-        """Returns the transaction records that match the search criteria."""
+        """Returns the transaction records that match the search criteria.
+
+        Takes :class:`GetTransactionListRequest` or its fields as keywords.
+        """
         return await self._call(GET_TRANSACTION_LIST, request, fields)
 
-    @overload
-    def iter_transaction_list(
-        self, request: GetTransactionListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[TransactionInfo]: ...
-
-    @overload
-    def iter_transaction_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-        from_: datetime | None | UnsetType = UNSET,
-        to: datetime | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[TransactionInfo]: ...
-
+    @paged(GetTransactionListRequest, IterTransactionListKeywords)
     async def iter_transaction_list(
         self,
         request: GetTransactionListRequest | None = None,
@@ -239,69 +155,38 @@ class AsyncTransactionService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[TransactionInfo]:
         """Every item of :meth:`get_transaction_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetTransactionListRequest` and `page_size`, or the keywords of
+        :class:`IterTransactionListKeywords`.
+        """
         async for item in self._pages(GET_TRANSACTION_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def get_transaction_info(
-        self, request: GetTransactionInfoRequest, /
-    ) -> GetTransactionInfoResponse: ...
-
-    @overload
-    async def get_transaction_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_transaction: int,
-    ) -> GetTransactionInfoResponse: ...
-
+    @fields_of(GetTransactionInfoRequest)
     async def get_transaction_info(
         self, request: GetTransactionInfoRequest | None = None, /, **fields: Any
     ) -> GetTransactionInfoResponse:
-        """Returns the details of a transaction record."""
+        """Returns the details of a transaction record.
+
+        Takes :class:`GetTransactionInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_TRANSACTION_INFO, request, fields)
 
-    @overload
-    async def reverse_transaction(
-        self, request: ReverseTransactionRequest, /
-    ) -> ReverseTransactionResponse: ...
-
-    @overload
-    async def reverse_transaction(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_transaction: int,
-        comment: str | None | UnsetType = UNSET,
-    ) -> ReverseTransactionResponse: ...
-
+    @fields_of(ReverseTransactionRequest)
     async def reverse_transaction(
         self, request: ReverseTransactionRequest | None = None, /, **fields: Any
     ) -> ReverseTransactionResponse:
-        """Transaction: reverse transaction."""
+        """Transaction: reverse transaction.
+
+        Takes :class:`ReverseTransactionRequest` or its fields as keywords.
+        """
         return await self._call(REVERSE_TRANSACTION, request, fields)
 
-    @overload
-    async def get_transaction_summary(
-        self, request: GetTransactionSummaryRequest, /
-    ) -> GetTransactionSummaryResponse: ...
-
-    @overload
-    async def get_transaction_summary(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        from_: datetime | None | UnsetType = UNSET,
-        to: datetime | None | UnsetType = UNSET,
-    ) -> GetTransactionSummaryResponse: ...
-
+    @fields_of(GetTransactionSummaryRequest)
     async def get_transaction_summary(
         self, request: GetTransactionSummaryRequest | None = None, /, **fields: Any
     ) -> GetTransactionSummaryResponse:
-        """Transaction: get transaction summary."""
+        """Transaction: get transaction summary.
+
+        Takes :class:`GetTransactionSummaryRequest` or its fields as keywords.
+        """
         return await self._call(GET_TRANSACTION_SUMMARY, request, fields)

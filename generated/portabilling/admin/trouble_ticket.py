@@ -9,11 +9,11 @@ Admin interface, mr105/admin/TroubleTicketAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.trouble_ticket import (
     AddTroubleTicketCategoryRequest,
     AddTroubleTicketCategoryResponse,
@@ -40,7 +40,6 @@ from ..types.trouble_ticket import (
     ReopenTroubleTicketRequest,
     ReopenTroubleTicketResponse,
     TicketCategoryInfo,
-    TicketCommentInfo,
     TicketInfo,
     TicketPriority,
     UpdateTroubleTicketCategoryRequest,
@@ -120,73 +119,54 @@ ASSIGN_TICKET = Operation(
 )
 
 
+class IterTicketListKeywords(TypedDict, total=False):
+    """The keywords of `iter_ticket_list`: `page_size` and the fields of
+    :class:`GetTroubleTicketListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: int | None | UnsetType
+    status: str | None | UnsetType
+    priority: TicketPriority | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterTicketCategoryListKeywords(TypedDict, total=False):
+    """The keywords of `iter_ticket_category_list`: `page_size` and the fields of
+    :class:`GetTroubleTicketCategoryListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_env: Required[int]
+    offset: int | None | UnsetType
+
+
 class TroubleTicketService(ServiceBase):
     """Customer trouble tickets. PortaBilling mr105, Admin interface. Reconstruction in the
     published style, generated for testing.
     """
 
-    @overload
-    def get_ticket_info(
-        self, request: GetTroubleTicketInfoRequest, /
-    ) -> GetTroubleTicketInfoResponse: ...
-
-    @overload
-    def get_ticket_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ticket: int | None | UnsetType = UNSET,
-    ) -> GetTroubleTicketInfoResponse: ...
-
+    @fields_of(GetTroubleTicketInfoRequest)
     def get_ticket_info(
         self, request: GetTroubleTicketInfoRequest | None = None, /, **fields: Any
     ) -> GetTroubleTicketInfoResponse:
-        """Returns the details of a ticket record."""
+        """Returns the details of a ticket record.
+
+        Takes :class:`GetTroubleTicketInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_TICKET_INFO, request, fields)
 
-    @overload
-    def get_ticket_list(
-        self, request: GetTroubleTicketListRequest, /
-    ) -> GetTroubleTicketListResponse: ...
-
-    @overload
-    def get_ticket_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        status: str | None | UnsetType = UNSET,
-        priority: TicketPriority | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetTroubleTicketListResponse: ...
-
+    @fields_of(GetTroubleTicketListRequest)
     def get_ticket_list(
         self, request: GetTroubleTicketListRequest | None = None, /, **fields: Any
     ) -> GetTroubleTicketListResponse:
-        """Returns the ticket records that match the search criteria."""
+        """Returns the ticket records that match the search criteria.
+
+        Takes :class:`GetTroubleTicketListRequest` or its fields as keywords.
+        """
         return self._call(GET_TICKET_LIST, request, fields)
 
-    @overload
-    def iter_ticket_list(
-        self, request: GetTroubleTicketListRequest, /, *, page_size: int = 100
-    ) -> Iterator[TicketInfo]: ...
-
-    @overload
-    def iter_ticket_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        status: str | None | UnsetType = UNSET,
-        priority: TicketPriority | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[TicketInfo]: ...
-
+    @paged(GetTroubleTicketListRequest, IterTicketListKeywords)
     def iter_ticket_list(
         self,
         request: GetTroubleTicketListRequest | None = None,
@@ -195,168 +175,83 @@ class TroubleTicketService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[TicketInfo]:
-        """Every item of :meth:`get_ticket_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_ticket_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetTroubleTicketListRequest` and `page_size`, or the keywords of
+        :class:`IterTicketListKeywords`.
+        """
         yield from self._pages(GET_TICKET_LIST, request, fields, page_size)
 
-    @overload
-    def add_ticket(self, request: AddTroubleTicketRequest, /) -> AddTroubleTicketResponse: ...
-
-    @overload
-    def add_ticket(
-        self,
-        request: None = None,
-        /,
-        *,
-        ticket_info: TicketInfo,
-    ) -> AddTroubleTicketResponse: ...
-
+    @fields_of(AddTroubleTicketRequest)
     def add_ticket(
         self, request: AddTroubleTicketRequest | None = None, /, **fields: Any
     ) -> AddTroubleTicketResponse:
-        """Creates a ticket record."""
+        """Creates a ticket record.
+
+        Takes :class:`AddTroubleTicketRequest` or its fields as keywords.
+        """
         return self._call(ADD_TICKET, request, fields)
 
-    @overload
-    def update_ticket(
-        self, request: UpdateTroubleTicketRequest, /
-    ) -> UpdateTroubleTicketResponse: ...
-
-    @overload
-    def update_ticket(
-        self,
-        request: None = None,
-        /,
-        *,
-        ticket_info: TicketInfo,
-    ) -> UpdateTroubleTicketResponse: ...
-
+    @fields_of(UpdateTroubleTicketRequest)
     def update_ticket(
         self, request: UpdateTroubleTicketRequest | None = None, /, **fields: Any
     ) -> UpdateTroubleTicketResponse:
-        """Updates a ticket record."""
+        """Updates a ticket record.
+
+        Takes :class:`UpdateTroubleTicketRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_TICKET, request, fields)
 
-    @overload
-    def delete_ticket(
-        self, request: DeleteTroubleTicketRequest, /
-    ) -> DeleteTroubleTicketResponse: ...
-
-    @overload
-    def delete_ticket(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ticket: int,
-    ) -> DeleteTroubleTicketResponse: ...
-
+    @fields_of(DeleteTroubleTicketRequest)
     def delete_ticket(
         self, request: DeleteTroubleTicketRequest | None = None, /, **fields: Any
     ) -> DeleteTroubleTicketResponse:
-        """Deletes a ticket record."""
+        """Deletes a ticket record.
+
+        Takes :class:`DeleteTroubleTicketRequest` or its fields as keywords.
+        """
         return self._call(DELETE_TICKET, request, fields)
 
-    @overload
-    def add_ticket_comment(
-        self, request: AddTroubleTicketCommentRequest, /
-    ) -> AddTroubleTicketCommentResponse: ...
-
-    @overload
-    def add_ticket_comment(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ticket: int,
-        comment: TicketCommentInfo,
-    ) -> AddTroubleTicketCommentResponse: ...
-
+    @fields_of(AddTroubleTicketCommentRequest)
     def add_ticket_comment(
         self, request: AddTroubleTicketCommentRequest | None = None, /, **fields: Any
     ) -> AddTroubleTicketCommentResponse:
-        """Creates a ticket comment record."""
+        """Creates a ticket comment record.
+
+        Takes :class:`AddTroubleTicketCommentRequest` or its fields as keywords.
+        """
         return self._call(ADD_TICKET_COMMENT, request, fields)
 
-    @overload
-    def get_ticket_comment_list(
-        self, request: GetTroubleTicketCommentListRequest, /
-    ) -> GetTroubleTicketCommentListResponse: ...
-
-    @overload
-    def get_ticket_comment_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ticket: int,
-    ) -> GetTroubleTicketCommentListResponse: ...
-
+    @fields_of(GetTroubleTicketCommentListRequest)
     def get_ticket_comment_list(
         self, request: GetTroubleTicketCommentListRequest | None = None, /, **fields: Any
     ) -> GetTroubleTicketCommentListResponse:
-        """Returns the ticket comment records that match the search criteria."""
+        """Returns the ticket comment records that match the search criteria.
+
+        Takes :class:`GetTroubleTicketCommentListRequest` or its fields as keywords.
+        """
         return self._call(GET_TICKET_COMMENT_LIST, request, fields)
 
-    @overload
-    def close_ticket(
-        self, request: CloseTroubleTicketRequest, /
-    ) -> CloseTroubleTicketResponse: ...
-
-    @overload
-    def close_ticket(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ticket: int,
-        resolution: str | None | UnsetType = UNSET,
-    ) -> CloseTroubleTicketResponse: ...
-
+    @fields_of(CloseTroubleTicketRequest)
     def close_ticket(
         self, request: CloseTroubleTicketRequest | None = None, /, **fields: Any
     ) -> CloseTroubleTicketResponse:
-        """TroubleTicket: close ticket."""
+        """TroubleTicket: close ticket.
+
+        Takes :class:`CloseTroubleTicketRequest` or its fields as keywords.
+        """
         return self._call(CLOSE_TICKET, request, fields)
 
-    @overload
-    def get_ticket_category_list(
-        self, request: GetTroubleTicketCategoryListRequest, /
-    ) -> GetTroubleTicketCategoryListResponse: ...
-
-    @overload
-    def get_ticket_category_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_env: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetTroubleTicketCategoryListResponse: ...
-
+    @fields_of(GetTroubleTicketCategoryListRequest)
     def get_ticket_category_list(
         self, request: GetTroubleTicketCategoryListRequest | None = None, /, **fields: Any
     ) -> GetTroubleTicketCategoryListResponse:
-        """Returns the ticket category records that match the search criteria."""
+        """Returns the ticket category records that match the search criteria.
+
+        Takes :class:`GetTroubleTicketCategoryListRequest` or its fields as keywords.
+        """
         return self._call(GET_TICKET_CATEGORY_LIST, request, fields)
 
-    @overload
-    def iter_ticket_category_list(
-        self, request: GetTroubleTicketCategoryListRequest, /, *, page_size: int = 100
-    ) -> Iterator[TicketCategoryInfo]: ...
-
-    @overload
-    def iter_ticket_category_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_env: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[TicketCategoryInfo]: ...
-
+    @paged(GetTroubleTicketCategoryListRequest, IterTicketCategoryListKeywords)
     def iter_ticket_category_list(
         self,
         request: GetTroubleTicketCategoryListRequest | None = None,
@@ -365,111 +260,60 @@ class TroubleTicketService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[TicketCategoryInfo]:
-        """Every item of :meth:`get_ticket_category_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_ticket_category_list` from `offset` on, fetched `page_size` at
+        a time; takes :class:`GetTroubleTicketCategoryListRequest` and `page_size`, or the
+        keywords of :class:`IterTicketCategoryListKeywords`.
+        """
         yield from self._pages(GET_TICKET_CATEGORY_LIST, request, fields, page_size)
 
-    @overload
-    def add_ticket_category(
-        self, request: AddTroubleTicketCategoryRequest, /
-    ) -> AddTroubleTicketCategoryResponse: ...
-
-    @overload
-    def add_ticket_category(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_env: int,
-        ticket_category_info: TicketCategoryInfo,
-    ) -> AddTroubleTicketCategoryResponse: ...
-
+    @fields_of(AddTroubleTicketCategoryRequest)
     def add_ticket_category(
         self, request: AddTroubleTicketCategoryRequest | None = None, /, **fields: Any
     ) -> AddTroubleTicketCategoryResponse:
-        """Creates a ticket category record."""
+        """Creates a ticket category record.
+
+        Takes :class:`AddTroubleTicketCategoryRequest` or its fields as keywords.
+        """
         return self._call(ADD_TICKET_CATEGORY, request, fields)
 
-    @overload
-    def update_ticket_category(
-        self, request: UpdateTroubleTicketCategoryRequest, /
-    ) -> UpdateTroubleTicketCategoryResponse: ...
-
-    @overload
-    def update_ticket_category(
-        self,
-        request: None = None,
-        /,
-        *,
-        ticket_category_info: TicketCategoryInfo,
-    ) -> UpdateTroubleTicketCategoryResponse: ...
-
+    @fields_of(UpdateTroubleTicketCategoryRequest)
     def update_ticket_category(
         self, request: UpdateTroubleTicketCategoryRequest | None = None, /, **fields: Any
     ) -> UpdateTroubleTicketCategoryResponse:
-        """Updates a ticket category record."""
+        """Updates a ticket category record.
+
+        Takes :class:`UpdateTroubleTicketCategoryRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_TICKET_CATEGORY, request, fields)
 
-    @overload
-    def delete_ticket_category(
-        self, request: DeleteTroubleTicketCategoryRequest, /
-    ) -> DeleteTroubleTicketCategoryResponse: ...
-
-    @overload
-    def delete_ticket_category(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ticket_category: int,
-    ) -> DeleteTroubleTicketCategoryResponse: ...
-
+    @fields_of(DeleteTroubleTicketCategoryRequest)
     def delete_ticket_category(
         self, request: DeleteTroubleTicketCategoryRequest | None = None, /, **fields: Any
     ) -> DeleteTroubleTicketCategoryResponse:
-        """Deletes a ticket category record."""
+        """Deletes a ticket category record.
+
+        Takes :class:`DeleteTroubleTicketCategoryRequest` or its fields as keywords.
+        """
         return self._call(DELETE_TICKET_CATEGORY, request, fields)
 
-    @overload
-    def reopen_ticket(
-        self, request: ReopenTroubleTicketRequest, /
-    ) -> ReopenTroubleTicketResponse: ...
-
-    @overload
-    def reopen_ticket(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ticket: int,
-        comment: str | None | UnsetType = UNSET,
-    ) -> ReopenTroubleTicketResponse: ...
-
+    @fields_of(ReopenTroubleTicketRequest)
     def reopen_ticket(
         self, request: ReopenTroubleTicketRequest | None = None, /, **fields: Any
     ) -> ReopenTroubleTicketResponse:
-        """TroubleTicket: reopen ticket."""
+        """TroubleTicket: reopen ticket.
+
+        Takes :class:`ReopenTroubleTicketRequest` or its fields as keywords.
+        """
         return self._call(REOPEN_TICKET, request, fields)
 
-    @overload
-    def assign_ticket(
-        self, request: AssignTroubleTicketRequest, /
-    ) -> AssignTroubleTicketResponse: ...
-
-    @overload
-    def assign_ticket(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ticket: int,
-        assignee: str,
-    ) -> AssignTroubleTicketResponse: ...
-
+    @fields_of(AssignTroubleTicketRequest)
     def assign_ticket(
         self, request: AssignTroubleTicketRequest | None = None, /, **fields: Any
     ) -> AssignTroubleTicketResponse:
-        """TroubleTicket: assign ticket."""
+        """TroubleTicket: assign ticket.
+
+        Takes :class:`AssignTroubleTicketRequest` or its fields as keywords.
+        """
         return self._call(ASSIGN_TICKET, request, fields)
 
 
@@ -480,68 +324,27 @@ class AsyncTroubleTicketService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_ticket_info(
-        self, request: GetTroubleTicketInfoRequest, /
-    ) -> GetTroubleTicketInfoResponse: ...
-
-    @overload
-    async def get_ticket_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ticket: int | None | UnsetType = UNSET,
-    ) -> GetTroubleTicketInfoResponse: ...
-
+    @fields_of(GetTroubleTicketInfoRequest)
     async def get_ticket_info(
         self, request: GetTroubleTicketInfoRequest | None = None, /, **fields: Any
     ) -> GetTroubleTicketInfoResponse:
-        """Returns the details of a ticket record."""
+        """Returns the details of a ticket record.
+
+        Takes :class:`GetTroubleTicketInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_TICKET_INFO, request, fields)
 
-    @overload
-    async def get_ticket_list(
-        self, request: GetTroubleTicketListRequest, /
-    ) -> GetTroubleTicketListResponse: ...
-
-    @overload
-    async def get_ticket_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        status: str | None | UnsetType = UNSET,
-        priority: TicketPriority | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetTroubleTicketListResponse: ...
-
+    @fields_of(GetTroubleTicketListRequest)
     async def get_ticket_list(
         self, request: GetTroubleTicketListRequest | None = None, /, **fields: Any
     ) -> GetTroubleTicketListResponse:
-        """Returns the ticket records that match the search criteria."""
+        """Returns the ticket records that match the search criteria.
+
+        Takes :class:`GetTroubleTicketListRequest` or its fields as keywords.
+        """
         return await self._call(GET_TICKET_LIST, request, fields)
 
-    @overload
-    def iter_ticket_list(
-        self, request: GetTroubleTicketListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[TicketInfo]: ...
-
-    @overload
-    def iter_ticket_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        status: str | None | UnsetType = UNSET,
-        priority: TicketPriority | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[TicketInfo]: ...
-
+    @paged(GetTroubleTicketListRequest, IterTicketListKeywords)
     async def iter_ticket_list(
         self,
         request: GetTroubleTicketListRequest | None = None,
@@ -550,171 +353,84 @@ class AsyncTroubleTicketService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[TicketInfo]:
-        """Every item of :meth:`get_ticket_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_ticket_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetTroubleTicketListRequest` and `page_size`, or the keywords of
+        :class:`IterTicketListKeywords`.
+        """
         async for item in self._pages(GET_TICKET_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_ticket(
-        self, request: AddTroubleTicketRequest, /
-    ) -> AddTroubleTicketResponse: ...
-
-    @overload
-    async def add_ticket(
-        self,
-        request: None = None,
-        /,
-        *,
-        ticket_info: TicketInfo,
-    ) -> AddTroubleTicketResponse: ...
-
+    @fields_of(AddTroubleTicketRequest)
     async def add_ticket(
         self, request: AddTroubleTicketRequest | None = None, /, **fields: Any
     ) -> AddTroubleTicketResponse:
-        """Creates a ticket record."""
+        """Creates a ticket record.
+
+        Takes :class:`AddTroubleTicketRequest` or its fields as keywords.
+        """
         return await self._call(ADD_TICKET, request, fields)
 
-    @overload
-    async def update_ticket(
-        self, request: UpdateTroubleTicketRequest, /
-    ) -> UpdateTroubleTicketResponse: ...
-
-    @overload
-    async def update_ticket(
-        self,
-        request: None = None,
-        /,
-        *,
-        ticket_info: TicketInfo,
-    ) -> UpdateTroubleTicketResponse: ...
-
+    @fields_of(UpdateTroubleTicketRequest)
     async def update_ticket(
         self, request: UpdateTroubleTicketRequest | None = None, /, **fields: Any
     ) -> UpdateTroubleTicketResponse:
-        """Updates a ticket record."""
+        """Updates a ticket record.
+
+        Takes :class:`UpdateTroubleTicketRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_TICKET, request, fields)
 
-    @overload
-    async def delete_ticket(
-        self, request: DeleteTroubleTicketRequest, /
-    ) -> DeleteTroubleTicketResponse: ...
-
-    @overload
-    async def delete_ticket(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ticket: int,
-    ) -> DeleteTroubleTicketResponse: ...
-
+    @fields_of(DeleteTroubleTicketRequest)
     async def delete_ticket(
         self, request: DeleteTroubleTicketRequest | None = None, /, **fields: Any
     ) -> DeleteTroubleTicketResponse:
-        """Deletes a ticket record."""
+        """Deletes a ticket record.
+
+        Takes :class:`DeleteTroubleTicketRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_TICKET, request, fields)
 
-    @overload
-    async def add_ticket_comment(
-        self, request: AddTroubleTicketCommentRequest, /
-    ) -> AddTroubleTicketCommentResponse: ...
-
-    @overload
-    async def add_ticket_comment(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ticket: int,
-        comment: TicketCommentInfo,
-    ) -> AddTroubleTicketCommentResponse: ...
-
+    @fields_of(AddTroubleTicketCommentRequest)
     async def add_ticket_comment(
         self, request: AddTroubleTicketCommentRequest | None = None, /, **fields: Any
     ) -> AddTroubleTicketCommentResponse:
-        """Creates a ticket comment record."""
+        """Creates a ticket comment record.
+
+        Takes :class:`AddTroubleTicketCommentRequest` or its fields as keywords.
+        """
         return await self._call(ADD_TICKET_COMMENT, request, fields)
 
-    @overload
-    async def get_ticket_comment_list(
-        self, request: GetTroubleTicketCommentListRequest, /
-    ) -> GetTroubleTicketCommentListResponse: ...
-
-    @overload
-    async def get_ticket_comment_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ticket: int,
-    ) -> GetTroubleTicketCommentListResponse: ...
-
+    @fields_of(GetTroubleTicketCommentListRequest)
     async def get_ticket_comment_list(
         self, request: GetTroubleTicketCommentListRequest | None = None, /, **fields: Any
     ) -> GetTroubleTicketCommentListResponse:
-        """Returns the ticket comment records that match the search criteria."""
+        """Returns the ticket comment records that match the search criteria.
+
+        Takes :class:`GetTroubleTicketCommentListRequest` or its fields as keywords.
+        """
         return await self._call(GET_TICKET_COMMENT_LIST, request, fields)
 
-    @overload
-    async def close_ticket(
-        self, request: CloseTroubleTicketRequest, /
-    ) -> CloseTroubleTicketResponse: ...
-
-    @overload
-    async def close_ticket(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ticket: int,
-        resolution: str | None | UnsetType = UNSET,
-    ) -> CloseTroubleTicketResponse: ...
-
+    @fields_of(CloseTroubleTicketRequest)
     async def close_ticket(
         self, request: CloseTroubleTicketRequest | None = None, /, **fields: Any
     ) -> CloseTroubleTicketResponse:
-        """TroubleTicket: close ticket."""
+        """TroubleTicket: close ticket.
+
+        Takes :class:`CloseTroubleTicketRequest` or its fields as keywords.
+        """
         return await self._call(CLOSE_TICKET, request, fields)
 
-    @overload
-    async def get_ticket_category_list(
-        self, request: GetTroubleTicketCategoryListRequest, /
-    ) -> GetTroubleTicketCategoryListResponse: ...
-
-    @overload
-    async def get_ticket_category_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_env: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetTroubleTicketCategoryListResponse: ...
-
+    @fields_of(GetTroubleTicketCategoryListRequest)
     async def get_ticket_category_list(
         self, request: GetTroubleTicketCategoryListRequest | None = None, /, **fields: Any
     ) -> GetTroubleTicketCategoryListResponse:
-        """Returns the ticket category records that match the search criteria."""
+        """Returns the ticket category records that match the search criteria.
+
+        Takes :class:`GetTroubleTicketCategoryListRequest` or its fields as keywords.
+        """
         return await self._call(GET_TICKET_CATEGORY_LIST, request, fields)
 
-    @overload
-    def iter_ticket_category_list(
-        self, request: GetTroubleTicketCategoryListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[TicketCategoryInfo]: ...
-
-    @overload
-    def iter_ticket_category_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_env: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[TicketCategoryInfo]: ...
-
+    @paged(GetTroubleTicketCategoryListRequest, IterTicketCategoryListKeywords)
     async def iter_ticket_category_list(
         self,
         request: GetTroubleTicketCategoryListRequest | None = None,
@@ -723,110 +439,59 @@ class AsyncTroubleTicketService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[TicketCategoryInfo]:
-        """Every item of :meth:`get_ticket_category_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_ticket_category_list` from `offset` on, fetched `page_size` at
+        a time; takes :class:`GetTroubleTicketCategoryListRequest` and `page_size`, or the
+        keywords of :class:`IterTicketCategoryListKeywords`.
+        """
         async for item in self._pages(GET_TICKET_CATEGORY_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_ticket_category(
-        self, request: AddTroubleTicketCategoryRequest, /
-    ) -> AddTroubleTicketCategoryResponse: ...
-
-    @overload
-    async def add_ticket_category(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_env: int,
-        ticket_category_info: TicketCategoryInfo,
-    ) -> AddTroubleTicketCategoryResponse: ...
-
+    @fields_of(AddTroubleTicketCategoryRequest)
     async def add_ticket_category(
         self, request: AddTroubleTicketCategoryRequest | None = None, /, **fields: Any
     ) -> AddTroubleTicketCategoryResponse:
-        """Creates a ticket category record."""
+        """Creates a ticket category record.
+
+        Takes :class:`AddTroubleTicketCategoryRequest` or its fields as keywords.
+        """
         return await self._call(ADD_TICKET_CATEGORY, request, fields)
 
-    @overload
-    async def update_ticket_category(
-        self, request: UpdateTroubleTicketCategoryRequest, /
-    ) -> UpdateTroubleTicketCategoryResponse: ...
-
-    @overload
-    async def update_ticket_category(
-        self,
-        request: None = None,
-        /,
-        *,
-        ticket_category_info: TicketCategoryInfo,
-    ) -> UpdateTroubleTicketCategoryResponse: ...
-
+    @fields_of(UpdateTroubleTicketCategoryRequest)
     async def update_ticket_category(
         self, request: UpdateTroubleTicketCategoryRequest | None = None, /, **fields: Any
     ) -> UpdateTroubleTicketCategoryResponse:
-        """Updates a ticket category record."""
+        """Updates a ticket category record.
+
+        Takes :class:`UpdateTroubleTicketCategoryRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_TICKET_CATEGORY, request, fields)
 
-    @overload
-    async def delete_ticket_category(
-        self, request: DeleteTroubleTicketCategoryRequest, /
-    ) -> DeleteTroubleTicketCategoryResponse: ...
-
-    @overload
-    async def delete_ticket_category(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ticket_category: int,
-    ) -> DeleteTroubleTicketCategoryResponse: ...
-
+    @fields_of(DeleteTroubleTicketCategoryRequest)
     async def delete_ticket_category(
         self, request: DeleteTroubleTicketCategoryRequest | None = None, /, **fields: Any
     ) -> DeleteTroubleTicketCategoryResponse:
-        """Deletes a ticket category record."""
+        """Deletes a ticket category record.
+
+        Takes :class:`DeleteTroubleTicketCategoryRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_TICKET_CATEGORY, request, fields)
 
-    @overload
-    async def reopen_ticket(
-        self, request: ReopenTroubleTicketRequest, /
-    ) -> ReopenTroubleTicketResponse: ...
-
-    @overload
-    async def reopen_ticket(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ticket: int,
-        comment: str | None | UnsetType = UNSET,
-    ) -> ReopenTroubleTicketResponse: ...
-
+    @fields_of(ReopenTroubleTicketRequest)
     async def reopen_ticket(
         self, request: ReopenTroubleTicketRequest | None = None, /, **fields: Any
     ) -> ReopenTroubleTicketResponse:
-        """TroubleTicket: reopen ticket."""
+        """TroubleTicket: reopen ticket.
+
+        Takes :class:`ReopenTroubleTicketRequest` or its fields as keywords.
+        """
         return await self._call(REOPEN_TICKET, request, fields)
 
-    @overload
-    async def assign_ticket(
-        self, request: AssignTroubleTicketRequest, /
-    ) -> AssignTroubleTicketResponse: ...
-
-    @overload
-    async def assign_ticket(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ticket: int,
-        assignee: str,
-    ) -> AssignTroubleTicketResponse: ...
-
+    @fields_of(AssignTroubleTicketRequest)
     async def assign_ticket(
         self, request: AssignTroubleTicketRequest | None = None, /, **fields: Any
     ) -> AssignTroubleTicketResponse:
-        """TroubleTicket: assign ticket."""
+        """TroubleTicket: assign ticket.
+
+        Takes :class:`AssignTroubleTicketRequest` or its fields as keywords.
+        """
         return await self._call(ASSIGN_TICKET, request, fields)

@@ -9,11 +9,11 @@ Admin interface, mr105/admin/UAAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.ua import (
     AddUAFirmwareRequest,
     AddUAFirmwareResponse,
@@ -147,186 +147,142 @@ GET_UA_CONFIG_FILE = Operation(
 REBOOT_UA = Operation(SERVICE, "reboot_ua", RebootUaRequest, RebootUaResponse)
 
 
+class IterUaListKeywords(TypedDict, total=False):
+    """The keywords of `iter_ua_list`: `page_size` and the fields of :class:`GetUaListRequest` but
+    `limit` (paging sets it).
+    """
+
+    page_size: int
+    mac: str | None | UnsetType
+    i_customer: int | None | UnsetType
+    i_ua_type: int | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterManagedPhoneListKeywords(TypedDict, total=False):
+    """The keywords of `iter_managed_phone_list`: `page_size` and the fields of
+    :class:`GetUAManagedPhoneListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: int | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterUaProfileListKeywords(TypedDict, total=False):
+    """The keywords of `iter_ua_profile_list`: `page_size` and the fields of
+    :class:`GetUaProfileListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_ua_type: int | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterUaLineListKeywords(TypedDict, total=False):
+    """The keywords of `iter_ua_line_list`: `page_size` and the fields of
+    :class:`GetUaLineListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_ua: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterFirmwareListKeywords(TypedDict, total=False):
+    """The keywords of `iter_firmware_list`: `page_size` and the fields of
+    :class:`GetUAFirmwareListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_ua_type: Required[int]
+    offset: int | None | UnsetType
+
+
 class UAService(ServiceBase):
     """User agents (IP phones, gateways) inventory. PortaBilling mr105, Admin interface.
     Reconstruction in the published style, generated for testing.
     """
 
-    @overload
-    def get_ua_info(self, request: GetUaInfoRequest, /) -> GetUaInfoResponse: ...
-
-    @overload
-    def get_ua_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ua: int | None | UnsetType = UNSET,
-    ) -> GetUaInfoResponse: ...
-
+    @fields_of(GetUaInfoRequest)
     def get_ua_info(
         self, request: GetUaInfoRequest | None = None, /, **fields: Any
     ) -> GetUaInfoResponse:
-        """Returns the details of a ua record."""
+        """Returns the details of a ua record.
+
+        Takes :class:`GetUaInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_UA_INFO, request, fields)
 
-    @overload
-    def get_ua_list(self, request: GetUaListRequest, /) -> GetUaListResponse: ...
-
-    @overload
-    def get_ua_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        mac: str | None | UnsetType = UNSET,
-        i_customer: int | None | UnsetType = UNSET,
-        i_ua_type: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetUaListResponse: ...
-
+    @fields_of(GetUaListRequest)
     def get_ua_list(
         self, request: GetUaListRequest | None = None, /, **fields: Any
     ) -> GetUaListResponse:
-        """Returns the ua records that match the search criteria."""
+        """Returns the ua records that match the search criteria.
+
+        Takes :class:`GetUaListRequest` or its fields as keywords.
+        """
         return self._call(GET_UA_LIST, request, fields)
 
-    @overload
-    def iter_ua_list(
-        self, request: GetUaListRequest, /, *, page_size: int = 100
-    ) -> Iterator[UAInfo]: ...
-
-    @overload
-    def iter_ua_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        mac: str | None | UnsetType = UNSET,
-        i_customer: int | None | UnsetType = UNSET,
-        i_ua_type: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[UAInfo]: ...
-
+    @paged(GetUaListRequest, IterUaListKeywords)
     def iter_ua_list(
         self, request: GetUaListRequest | None = None, /, *, page_size: int = 100, **fields: Any
     ) -> Iterator[UAInfo]:
-        """Every item of :meth:`get_ua_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_ua_list` from `offset` on, fetched `page_size` at a time; takes
+        :class:`GetUaListRequest` and `page_size`, or the keywords of
+        :class:`IterUaListKeywords`.
+        """
         yield from self._pages(GET_UA_LIST, request, fields, page_size)
 
-    @overload
-    def add_ua(self, request: AddUaRequest, /) -> AddUaResponse: ...
-
-    @overload
-    def add_ua(
-        self,
-        request: None = None,
-        /,
-        *,
-        ua_info: UAInfo,
-    ) -> AddUaResponse: ...
-
+    @fields_of(AddUaRequest)
     def add_ua(self, request: AddUaRequest | None = None, /, **fields: Any) -> AddUaResponse:
-        """Creates a ua record."""
+        """Creates a ua record.
+
+        Takes :class:`AddUaRequest` or its fields as keywords.
+        """
         return self._call(ADD_UA, request, fields)
 
-    @overload
-    def update_ua(self, request: UpdateUaRequest, /) -> UpdateUaResponse: ...
-
-    @overload
-    def update_ua(
-        self,
-        request: None = None,
-        /,
-        *,
-        ua_info: UAInfo,
-    ) -> UpdateUaResponse: ...
-
+    @fields_of(UpdateUaRequest)
     def update_ua(
         self, request: UpdateUaRequest | None = None, /, **fields: Any
     ) -> UpdateUaResponse:
-        """Updates a ua record."""
+        """Updates a ua record.
+
+        Takes :class:`UpdateUaRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_UA, request, fields)
 
-    @overload
-    def delete_ua(self, request: DeleteUaRequest, /) -> DeleteUaResponse: ...
-
-    @overload
-    def delete_ua(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ua: int,
-    ) -> DeleteUaResponse: ...
-
+    @fields_of(DeleteUaRequest)
     def delete_ua(
         self, request: DeleteUaRequest | None = None, /, **fields: Any
     ) -> DeleteUaResponse:
-        """Deletes a ua record."""
+        """Deletes a ua record.
+
+        Takes :class:`DeleteUaRequest` or its fields as keywords.
+        """
         return self._call(DELETE_UA, request, fields)
 
-    @overload
-    def get_ip_phone_info(
-        self, request: GetUAIpPhoneInfoRequest, /
-    ) -> GetUAIpPhoneInfoResponse: ...
-
-    @overload
-    def get_ip_phone_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ua: int,
-    ) -> GetUAIpPhoneInfoResponse: ...
-
+    @fields_of(GetUAIpPhoneInfoRequest)
     def get_ip_phone_info(
         self, request: GetUAIpPhoneInfoRequest | None = None, /, **fields: Any
     ) -> GetUAIpPhoneInfoResponse:
-        """Returns the details of a ip phone record."""
+        """Returns the details of a ip phone record.
+
+        Takes :class:`GetUAIpPhoneInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_IP_PHONE_INFO, request, fields)
 
-    @overload
-    def get_managed_phone_list(
-        self, request: GetUAManagedPhoneListRequest, /
-    ) -> GetUAManagedPhoneListResponse: ...
-
-    @overload
-    def get_managed_phone_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetUAManagedPhoneListResponse: ...
-
+    @fields_of(GetUAManagedPhoneListRequest)
     def get_managed_phone_list(
         self, request: GetUAManagedPhoneListRequest | None = None, /, **fields: Any
     ) -> GetUAManagedPhoneListResponse:
-        """Returns the managed phone records that match the search criteria."""
+        """Returns the managed phone records that match the search criteria.
+
+        Takes :class:`GetUAManagedPhoneListRequest` or its fields as keywords.
+        """
         return self._call(GET_MANAGED_PHONE_LIST, request, fields)
 
-    @overload
-    def iter_managed_phone_list(
-        self, request: GetUAManagedPhoneListRequest, /, *, page_size: int = 100
-    ) -> Iterator[ManagedIPPhoneInfo]: ...
-
-    @overload
-    def iter_managed_phone_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[ManagedIPPhoneInfo]: ...
-
+    @paged(GetUAManagedPhoneListRequest, IterManagedPhoneListKeywords)
     def iter_managed_phone_list(
         self,
         request: GetUAManagedPhoneListRequest | None = None,
@@ -336,67 +292,32 @@ class UAService(ServiceBase):
         **fields: Any,
     ) -> Iterator[ManagedIPPhoneInfo]:
         """Every item of :meth:`get_managed_phone_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetUAManagedPhoneListRequest` and `page_size`, or the keywords of
+        :class:`IterManagedPhoneListKeywords`.
+        """
         yield from self._pages(GET_MANAGED_PHONE_LIST, request, fields, page_size)
 
-    @overload
-    def get_ua_profile_info(
-        self, request: GetUaProfileInfoRequest, /
-    ) -> GetUaProfileInfoResponse: ...
-
-    @overload
-    def get_ua_profile_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ua_profile: int | None | UnsetType = UNSET,
-    ) -> GetUaProfileInfoResponse: ...
-
+    @fields_of(GetUaProfileInfoRequest)
     def get_ua_profile_info(
         self, request: GetUaProfileInfoRequest | None = None, /, **fields: Any
     ) -> GetUaProfileInfoResponse:
-        """Returns the details of a ua profile record."""
+        """Returns the details of a ua profile record.
+
+        Takes :class:`GetUaProfileInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_UA_PROFILE_INFO, request, fields)
 
-    @overload
-    def get_ua_profile_list(
-        self, request: GetUaProfileListRequest, /
-    ) -> GetUaProfileListResponse: ...
-
-    @overload
-    def get_ua_profile_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ua_type: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetUaProfileListResponse: ...
-
+    @fields_of(GetUaProfileListRequest)
     def get_ua_profile_list(
         self, request: GetUaProfileListRequest | None = None, /, **fields: Any
     ) -> GetUaProfileListResponse:
-        """Returns the ua profile records that match the search criteria."""
+        """Returns the ua profile records that match the search criteria.
+
+        Takes :class:`GetUaProfileListRequest` or its fields as keywords.
+        """
         return self._call(GET_UA_PROFILE_LIST, request, fields)
 
-    @overload
-    def iter_ua_profile_list(
-        self, request: GetUaProfileListRequest, /, *, page_size: int = 100
-    ) -> Iterator[UAProfileInfo]: ...
-
-    @overload
-    def iter_ua_profile_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_ua_type: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[UAProfileInfo]: ...
-
+    @paged(GetUaProfileListRequest, IterUaProfileListKeywords)
     def iter_ua_profile_list(
         self,
         request: GetUaProfileListRequest | None = None,
@@ -406,61 +327,39 @@ class UAService(ServiceBase):
         **fields: Any,
     ) -> Iterator[UAProfileInfo]:
         """Every item of :meth:`get_ua_profile_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetUaProfileListRequest` and `page_size`, or the keywords of
+        :class:`IterUaProfileListKeywords`.
+        """
         yield from self._pages(GET_UA_PROFILE_LIST, request, fields, page_size)
 
-    @overload
-    def add_ua_profile(self, request: AddUaProfileRequest, /) -> AddUaProfileResponse: ...
-
-    @overload
-    def add_ua_profile(
-        self,
-        request: None = None,
-        /,
-        *,
-        ua_profile_info: UAProfileInfo,
-    ) -> AddUaProfileResponse: ...
-
+    @fields_of(AddUaProfileRequest)
     def add_ua_profile(
         self, request: AddUaProfileRequest | None = None, /, **fields: Any
     ) -> AddUaProfileResponse:
-        """Creates a ua profile record."""
+        """Creates a ua profile record.
+
+        Takes :class:`AddUaProfileRequest` or its fields as keywords.
+        """
         return self._call(ADD_UA_PROFILE, request, fields)
 
-    @overload
-    def update_ua_profile(self, request: UpdateUaProfileRequest, /) -> UpdateUaProfileResponse: ...
-
-    @overload
-    def update_ua_profile(
-        self,
-        request: None = None,
-        /,
-        *,
-        ua_profile_info: UAProfileInfo,
-    ) -> UpdateUaProfileResponse: ...
-
+    @fields_of(UpdateUaProfileRequest)
     def update_ua_profile(
         self, request: UpdateUaProfileRequest | None = None, /, **fields: Any
     ) -> UpdateUaProfileResponse:
-        """Updates a ua profile record."""
+        """Updates a ua profile record.
+
+        Takes :class:`UpdateUaProfileRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_UA_PROFILE, request, fields)
 
-    @overload
-    def delete_ua_profile(self, request: DeleteUaProfileRequest, /) -> DeleteUaProfileResponse: ...
-
-    @overload
-    def delete_ua_profile(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ua_profile: int,
-    ) -> DeleteUaProfileResponse: ...
-
+    @fields_of(DeleteUaProfileRequest)
     def delete_ua_profile(
         self, request: DeleteUaProfileRequest | None = None, /, **fields: Any
     ) -> DeleteUaProfileResponse:
-        """Deletes a ua profile record."""
+        """Deletes a ua profile record.
+
+        Takes :class:`DeleteUaProfileRequest` or its fields as keywords.
+        """
         return self._call(DELETE_UA_PROFILE, request, fields)
 
     def get_ua_type_list(
@@ -469,60 +368,27 @@ class UAService(ServiceBase):
         """Returns the ua type records that match the search criteria."""
         return self._call(GET_UA_TYPE_LIST, request, {})
 
-    @overload
-    def reprovision_ua(self, request: ReprovisionUaRequest, /) -> ReprovisionUaResponse: ...
-
-    @overload
-    def reprovision_ua(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ua: int,
-    ) -> ReprovisionUaResponse: ...
-
+    @fields_of(ReprovisionUaRequest)
     def reprovision_ua(
         self, request: ReprovisionUaRequest | None = None, /, **fields: Any
     ) -> ReprovisionUaResponse:
-        """UA: reprovision ua."""
+        """UA: reprovision ua.
+
+        Takes :class:`ReprovisionUaRequest` or its fields as keywords.
+        """
         return self._call(REPROVISION_UA, request, fields)
 
-    @overload
-    def get_ua_line_list(self, request: GetUaLineListRequest, /) -> GetUaLineListResponse: ...
-
-    @overload
-    def get_ua_line_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ua: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetUaLineListResponse: ...
-
+    @fields_of(GetUaLineListRequest)
     def get_ua_line_list(
         self, request: GetUaLineListRequest | None = None, /, **fields: Any
     ) -> GetUaLineListResponse:
-        """Returns the ua line records that match the search criteria."""
+        """Returns the ua line records that match the search criteria.
+
+        Takes :class:`GetUaLineListRequest` or its fields as keywords.
+        """
         return self._call(GET_UA_LINE_LIST, request, fields)
 
-    @overload
-    def iter_ua_line_list(
-        self, request: GetUaLineListRequest, /, *, page_size: int = 100
-    ) -> Iterator[UALineInfo]: ...
-
-    @overload
-    def iter_ua_line_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_ua: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[UALineInfo]: ...
-
+    @paged(GetUaLineListRequest, IterUaLineListKeywords)
     def iter_ua_line_list(
         self,
         request: GetUaLineListRequest | None = None,
@@ -531,103 +397,53 @@ class UAService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[UALineInfo]:
-        """Every item of :meth:`get_ua_line_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_ua_line_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetUaLineListRequest` and `page_size`, or the keywords of
+        :class:`IterUaLineListKeywords`.
+        """
         yield from self._pages(GET_UA_LINE_LIST, request, fields, page_size)
 
-    @overload
-    def add_ua_line(self, request: AddUaLineRequest, /) -> AddUaLineResponse: ...
-
-    @overload
-    def add_ua_line(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ua: int,
-        ua_line_info: UALineInfo,
-    ) -> AddUaLineResponse: ...
-
+    @fields_of(AddUaLineRequest)
     def add_ua_line(
         self, request: AddUaLineRequest | None = None, /, **fields: Any
     ) -> AddUaLineResponse:
-        """Creates a ua line record."""
+        """Creates a ua line record.
+
+        Takes :class:`AddUaLineRequest` or its fields as keywords.
+        """
         return self._call(ADD_UA_LINE, request, fields)
 
-    @overload
-    def update_ua_line(self, request: UpdateUaLineRequest, /) -> UpdateUaLineResponse: ...
-
-    @overload
-    def update_ua_line(
-        self,
-        request: None = None,
-        /,
-        *,
-        ua_line_info: UALineInfo,
-    ) -> UpdateUaLineResponse: ...
-
+    @fields_of(UpdateUaLineRequest)
     def update_ua_line(
         self, request: UpdateUaLineRequest | None = None, /, **fields: Any
     ) -> UpdateUaLineResponse:
-        """Updates a ua line record."""
+        """Updates a ua line record.
+
+        Takes :class:`UpdateUaLineRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_UA_LINE, request, fields)
 
-    @overload
-    def delete_ua_line(self, request: DeleteUaLineRequest, /) -> DeleteUaLineResponse: ...
-
-    @overload
-    def delete_ua_line(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ua_line: int,
-    ) -> DeleteUaLineResponse: ...
-
+    @fields_of(DeleteUaLineRequest)
     def delete_ua_line(
         self, request: DeleteUaLineRequest | None = None, /, **fields: Any
     ) -> DeleteUaLineResponse:
-        """Deletes a ua line record."""
+        """Deletes a ua line record.
+
+        Takes :class:`DeleteUaLineRequest` or its fields as keywords.
+        """
         return self._call(DELETE_UA_LINE, request, fields)
 
-    @overload
-    def get_firmware_list(
-        self, request: GetUAFirmwareListRequest, /
-    ) -> GetUAFirmwareListResponse: ...
-
-    @overload
-    def get_firmware_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ua_type: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetUAFirmwareListResponse: ...
-
+    @fields_of(GetUAFirmwareListRequest)
     def get_firmware_list(
         self, request: GetUAFirmwareListRequest | None = None, /, **fields: Any
     ) -> GetUAFirmwareListResponse:
-        """Returns the firmware records that match the search criteria."""
+        """Returns the firmware records that match the search criteria.
+
+        Takes :class:`GetUAFirmwareListRequest` or its fields as keywords.
+        """
         return self._call(GET_FIRMWARE_LIST, request, fields)
 
-    @overload
-    def iter_firmware_list(
-        self, request: GetUAFirmwareListRequest, /, *, page_size: int = 100
-    ) -> Iterator[FirmwareInfo]: ...
-
-    @overload
-    def iter_firmware_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_ua_type: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[FirmwareInfo]: ...
-
+    @paged(GetUAFirmwareListRequest, IterFirmwareListKeywords)
     def iter_firmware_list(
         self,
         request: GetUAFirmwareListRequest | None = None,
@@ -636,101 +452,60 @@ class UAService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[FirmwareInfo]:
-        """Every item of :meth:`get_firmware_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_firmware_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetUAFirmwareListRequest` and `page_size`, or the keywords of
+        :class:`IterFirmwareListKeywords`.
+        """
         yield from self._pages(GET_FIRMWARE_LIST, request, fields, page_size)
 
-    @overload
-    def add_firmware(self, request: AddUAFirmwareRequest, /) -> AddUAFirmwareResponse: ...
-
-    @overload
-    def add_firmware(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ua_type: int,
-        firmware_info: FirmwareInfo,
-    ) -> AddUAFirmwareResponse: ...
-
+    @fields_of(AddUAFirmwareRequest)
     def add_firmware(
         self, request: AddUAFirmwareRequest | None = None, /, **fields: Any
     ) -> AddUAFirmwareResponse:
-        """Creates a firmware record."""
+        """Creates a firmware record.
+
+        Takes :class:`AddUAFirmwareRequest` or its fields as keywords.
+        """
         return self._call(ADD_FIRMWARE, request, fields)
 
-    @overload
-    def update_firmware(self, request: UpdateUAFirmwareRequest, /) -> UpdateUAFirmwareResponse: ...
-
-    @overload
-    def update_firmware(
-        self,
-        request: None = None,
-        /,
-        *,
-        firmware_info: FirmwareInfo,
-    ) -> UpdateUAFirmwareResponse: ...
-
+    @fields_of(UpdateUAFirmwareRequest)
     def update_firmware(
         self, request: UpdateUAFirmwareRequest | None = None, /, **fields: Any
     ) -> UpdateUAFirmwareResponse:
-        """Updates a firmware record."""
+        """Updates a firmware record.
+
+        Takes :class:`UpdateUAFirmwareRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_FIRMWARE, request, fields)
 
-    @overload
-    def delete_firmware(self, request: DeleteUAFirmwareRequest, /) -> DeleteUAFirmwareResponse: ...
-
-    @overload
-    def delete_firmware(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_firmware: int,
-    ) -> DeleteUAFirmwareResponse: ...
-
+    @fields_of(DeleteUAFirmwareRequest)
     def delete_firmware(
         self, request: DeleteUAFirmwareRequest | None = None, /, **fields: Any
     ) -> DeleteUAFirmwareResponse:
-        """Deletes a firmware record."""
+        """Deletes a firmware record.
+
+        Takes :class:`DeleteUAFirmwareRequest` or its fields as keywords.
+        """
         return self._call(DELETE_FIRMWARE, request, fields)
 
-    @overload
-    def get_ua_config_file(
-        self, request: GetUaConfigFileRequest, /
-    ) -> GetUaConfigFileResponse: ...
-
-    @overload
-    def get_ua_config_file(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ua: int,
-    ) -> GetUaConfigFileResponse: ...
-
+    @fields_of(GetUaConfigFileRequest)
     def get_ua_config_file(
         self, request: GetUaConfigFileRequest | None = None, /, **fields: Any
     ) -> GetUaConfigFileResponse:
-        """Downloads the generated configuration file."""
+        """Downloads the generated configuration file.
+
+        Takes :class:`GetUaConfigFileRequest` or its fields as keywords.
+        """
         return self._call(GET_UA_CONFIG_FILE, request, fields)
 
-    @overload
-    def reboot_ua(self, request: RebootUaRequest, /) -> RebootUaResponse: ...
-
-    @overload
-    def reboot_ua(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ua: int,
-    ) -> RebootUaResponse: ...
-
+    @fields_of(RebootUaRequest)
     def reboot_ua(
         self, request: RebootUaRequest | None = None, /, **fields: Any
     ) -> RebootUaResponse:
-        """UA: reboot ua."""
+        """UA: reboot ua.
+
+        Takes :class:`RebootUaRequest` or its fields as keywords.
+        """
         return self._call(REBOOT_UA, request, fields)
 
 
@@ -741,182 +516,86 @@ class AsyncUAService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_ua_info(self, request: GetUaInfoRequest, /) -> GetUaInfoResponse: ...
-
-    @overload
-    async def get_ua_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ua: int | None | UnsetType = UNSET,
-    ) -> GetUaInfoResponse: ...
-
+    @fields_of(GetUaInfoRequest)
     async def get_ua_info(
         self, request: GetUaInfoRequest | None = None, /, **fields: Any
     ) -> GetUaInfoResponse:
-        """Returns the details of a ua record."""
+        """Returns the details of a ua record.
+
+        Takes :class:`GetUaInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_UA_INFO, request, fields)
 
-    @overload
-    async def get_ua_list(self, request: GetUaListRequest, /) -> GetUaListResponse: ...
-
-    @overload
-    async def get_ua_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        mac: str | None | UnsetType = UNSET,
-        i_customer: int | None | UnsetType = UNSET,
-        i_ua_type: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetUaListResponse: ...
-
+    @fields_of(GetUaListRequest)
     async def get_ua_list(
         self, request: GetUaListRequest | None = None, /, **fields: Any
     ) -> GetUaListResponse:
-        """Returns the ua records that match the search criteria."""
+        """Returns the ua records that match the search criteria.
+
+        Takes :class:`GetUaListRequest` or its fields as keywords.
+        """
         return await self._call(GET_UA_LIST, request, fields)
 
-    @overload
-    def iter_ua_list(
-        self, request: GetUaListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[UAInfo]: ...
-
-    @overload
-    def iter_ua_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        mac: str | None | UnsetType = UNSET,
-        i_customer: int | None | UnsetType = UNSET,
-        i_ua_type: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[UAInfo]: ...
-
+    @paged(GetUaListRequest, IterUaListKeywords)
     async def iter_ua_list(
         self, request: GetUaListRequest | None = None, /, *, page_size: int = 100, **fields: Any
     ) -> AsyncIterator[UAInfo]:
-        """Every item of :meth:`get_ua_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_ua_list` from `offset` on, fetched `page_size` at a time; takes
+        :class:`GetUaListRequest` and `page_size`, or the keywords of
+        :class:`IterUaListKeywords`.
+        """
         async for item in self._pages(GET_UA_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_ua(self, request: AddUaRequest, /) -> AddUaResponse: ...
-
-    @overload
-    async def add_ua(
-        self,
-        request: None = None,
-        /,
-        *,
-        ua_info: UAInfo,
-    ) -> AddUaResponse: ...
-
+    @fields_of(AddUaRequest)
     async def add_ua(self, request: AddUaRequest | None = None, /, **fields: Any) -> AddUaResponse:
-        """Creates a ua record."""
+        """Creates a ua record.
+
+        Takes :class:`AddUaRequest` or its fields as keywords.
+        """
         return await self._call(ADD_UA, request, fields)
 
-    @overload
-    async def update_ua(self, request: UpdateUaRequest, /) -> UpdateUaResponse: ...
-
-    @overload
-    async def update_ua(
-        self,
-        request: None = None,
-        /,
-        *,
-        ua_info: UAInfo,
-    ) -> UpdateUaResponse: ...
-
+    @fields_of(UpdateUaRequest)
     async def update_ua(
         self, request: UpdateUaRequest | None = None, /, **fields: Any
     ) -> UpdateUaResponse:
-        """Updates a ua record."""
+        """Updates a ua record.
+
+        Takes :class:`UpdateUaRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_UA, request, fields)
 
-    @overload
-    async def delete_ua(self, request: DeleteUaRequest, /) -> DeleteUaResponse: ...
-
-    @overload
-    async def delete_ua(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ua: int,
-    ) -> DeleteUaResponse: ...
-
+    @fields_of(DeleteUaRequest)
     async def delete_ua(
         self, request: DeleteUaRequest | None = None, /, **fields: Any
     ) -> DeleteUaResponse:
-        """Deletes a ua record."""
+        """Deletes a ua record.
+
+        Takes :class:`DeleteUaRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_UA, request, fields)
 
-    @overload
-    async def get_ip_phone_info(
-        self, request: GetUAIpPhoneInfoRequest, /
-    ) -> GetUAIpPhoneInfoResponse: ...
-
-    @overload
-    async def get_ip_phone_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ua: int,
-    ) -> GetUAIpPhoneInfoResponse: ...
-
+    @fields_of(GetUAIpPhoneInfoRequest)
     async def get_ip_phone_info(
         self, request: GetUAIpPhoneInfoRequest | None = None, /, **fields: Any
     ) -> GetUAIpPhoneInfoResponse:
-        """Returns the details of a ip phone record."""
+        """Returns the details of a ip phone record.
+
+        Takes :class:`GetUAIpPhoneInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_IP_PHONE_INFO, request, fields)
 
-    @overload
-    async def get_managed_phone_list(
-        self, request: GetUAManagedPhoneListRequest, /
-    ) -> GetUAManagedPhoneListResponse: ...
-
-    @overload
-    async def get_managed_phone_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetUAManagedPhoneListResponse: ...
-
+    @fields_of(GetUAManagedPhoneListRequest)
     async def get_managed_phone_list(
         self, request: GetUAManagedPhoneListRequest | None = None, /, **fields: Any
     ) -> GetUAManagedPhoneListResponse:
-        """Returns the managed phone records that match the search criteria."""
+        """Returns the managed phone records that match the search criteria.
+
+        Takes :class:`GetUAManagedPhoneListRequest` or its fields as keywords.
+        """
         return await self._call(GET_MANAGED_PHONE_LIST, request, fields)
 
-    @overload
-    def iter_managed_phone_list(
-        self, request: GetUAManagedPhoneListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[ManagedIPPhoneInfo]: ...
-
-    @overload
-    def iter_managed_phone_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[ManagedIPPhoneInfo]: ...
-
+    @paged(GetUAManagedPhoneListRequest, IterManagedPhoneListKeywords)
     async def iter_managed_phone_list(
         self,
         request: GetUAManagedPhoneListRequest | None = None,
@@ -926,68 +605,33 @@ class AsyncUAService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[ManagedIPPhoneInfo]:
         """Every item of :meth:`get_managed_phone_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetUAManagedPhoneListRequest` and `page_size`, or the keywords of
+        :class:`IterManagedPhoneListKeywords`.
+        """
         async for item in self._pages(GET_MANAGED_PHONE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def get_ua_profile_info(
-        self, request: GetUaProfileInfoRequest, /
-    ) -> GetUaProfileInfoResponse: ...
-
-    @overload
-    async def get_ua_profile_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ua_profile: int | None | UnsetType = UNSET,
-    ) -> GetUaProfileInfoResponse: ...
-
+    @fields_of(GetUaProfileInfoRequest)
     async def get_ua_profile_info(
         self, request: GetUaProfileInfoRequest | None = None, /, **fields: Any
     ) -> GetUaProfileInfoResponse:
-        """Returns the details of a ua profile record."""
+        """Returns the details of a ua profile record.
+
+        Takes :class:`GetUaProfileInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_UA_PROFILE_INFO, request, fields)
 
-    @overload
-    async def get_ua_profile_list(
-        self, request: GetUaProfileListRequest, /
-    ) -> GetUaProfileListResponse: ...
-
-    @overload
-    async def get_ua_profile_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ua_type: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetUaProfileListResponse: ...
-
+    @fields_of(GetUaProfileListRequest)
     async def get_ua_profile_list(
         self, request: GetUaProfileListRequest | None = None, /, **fields: Any
     ) -> GetUaProfileListResponse:
-        """Returns the ua profile records that match the search criteria."""
+        """Returns the ua profile records that match the search criteria.
+
+        Takes :class:`GetUaProfileListRequest` or its fields as keywords.
+        """
         return await self._call(GET_UA_PROFILE_LIST, request, fields)
 
-    @overload
-    def iter_ua_profile_list(
-        self, request: GetUaProfileListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[UAProfileInfo]: ...
-
-    @overload
-    def iter_ua_profile_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_ua_type: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[UAProfileInfo]: ...
-
+    @paged(GetUaProfileListRequest, IterUaProfileListKeywords)
     async def iter_ua_profile_list(
         self,
         request: GetUaProfileListRequest | None = None,
@@ -997,66 +641,40 @@ class AsyncUAService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[UAProfileInfo]:
         """Every item of :meth:`get_ua_profile_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetUaProfileListRequest` and `page_size`, or the keywords of
+        :class:`IterUaProfileListKeywords`.
+        """
         async for item in self._pages(GET_UA_PROFILE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_ua_profile(self, request: AddUaProfileRequest, /) -> AddUaProfileResponse: ...
-
-    @overload
-    async def add_ua_profile(
-        self,
-        request: None = None,
-        /,
-        *,
-        ua_profile_info: UAProfileInfo,
-    ) -> AddUaProfileResponse: ...
-
+    @fields_of(AddUaProfileRequest)
     async def add_ua_profile(
         self, request: AddUaProfileRequest | None = None, /, **fields: Any
     ) -> AddUaProfileResponse:
-        """Creates a ua profile record."""
+        """Creates a ua profile record.
+
+        Takes :class:`AddUaProfileRequest` or its fields as keywords.
+        """
         return await self._call(ADD_UA_PROFILE, request, fields)
 
-    @overload
-    async def update_ua_profile(
-        self, request: UpdateUaProfileRequest, /
-    ) -> UpdateUaProfileResponse: ...
-
-    @overload
-    async def update_ua_profile(
-        self,
-        request: None = None,
-        /,
-        *,
-        ua_profile_info: UAProfileInfo,
-    ) -> UpdateUaProfileResponse: ...
-
+    @fields_of(UpdateUaProfileRequest)
     async def update_ua_profile(
         self, request: UpdateUaProfileRequest | None = None, /, **fields: Any
     ) -> UpdateUaProfileResponse:
-        """Updates a ua profile record."""
+        """Updates a ua profile record.
+
+        Takes :class:`UpdateUaProfileRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_UA_PROFILE, request, fields)
 
-    @overload
-    async def delete_ua_profile(
-        self, request: DeleteUaProfileRequest, /
-    ) -> DeleteUaProfileResponse: ...
-
-    @overload
-    async def delete_ua_profile(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ua_profile: int,
-    ) -> DeleteUaProfileResponse: ...
-
+    @fields_of(DeleteUaProfileRequest)
     async def delete_ua_profile(
         self, request: DeleteUaProfileRequest | None = None, /, **fields: Any
     ) -> DeleteUaProfileResponse:
-        """Deletes a ua profile record."""
+        """Deletes a ua profile record.
+
+        Takes :class:`DeleteUaProfileRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_UA_PROFILE, request, fields)
 
     async def get_ua_type_list(
@@ -1065,62 +683,27 @@ class AsyncUAService(AsyncServiceBase):
         """Returns the ua type records that match the search criteria."""
         return await self._call(GET_UA_TYPE_LIST, request, {})
 
-    @overload
-    async def reprovision_ua(self, request: ReprovisionUaRequest, /) -> ReprovisionUaResponse: ...
-
-    @overload
-    async def reprovision_ua(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ua: int,
-    ) -> ReprovisionUaResponse: ...
-
+    @fields_of(ReprovisionUaRequest)
     async def reprovision_ua(
         self, request: ReprovisionUaRequest | None = None, /, **fields: Any
     ) -> ReprovisionUaResponse:
-        """UA: reprovision ua."""
+        """UA: reprovision ua.
+
+        Takes :class:`ReprovisionUaRequest` or its fields as keywords.
+        """
         return await self._call(REPROVISION_UA, request, fields)
 
-    @overload
-    async def get_ua_line_list(
-        self, request: GetUaLineListRequest, /
-    ) -> GetUaLineListResponse: ...
-
-    @overload
-    async def get_ua_line_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ua: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetUaLineListResponse: ...
-
+    @fields_of(GetUaLineListRequest)
     async def get_ua_line_list(
         self, request: GetUaLineListRequest | None = None, /, **fields: Any
     ) -> GetUaLineListResponse:
-        """Returns the ua line records that match the search criteria."""
+        """Returns the ua line records that match the search criteria.
+
+        Takes :class:`GetUaLineListRequest` or its fields as keywords.
+        """
         return await self._call(GET_UA_LINE_LIST, request, fields)
 
-    @overload
-    def iter_ua_line_list(
-        self, request: GetUaLineListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[UALineInfo]: ...
-
-    @overload
-    def iter_ua_line_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_ua: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[UALineInfo]: ...
-
+    @paged(GetUaLineListRequest, IterUaLineListKeywords)
     async def iter_ua_line_list(
         self,
         request: GetUaLineListRequest | None = None,
@@ -1129,104 +712,54 @@ class AsyncUAService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[UALineInfo]:
-        """Every item of :meth:`get_ua_line_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_ua_line_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetUaLineListRequest` and `page_size`, or the keywords of
+        :class:`IterUaLineListKeywords`.
+        """
         async for item in self._pages(GET_UA_LINE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_ua_line(self, request: AddUaLineRequest, /) -> AddUaLineResponse: ...
-
-    @overload
-    async def add_ua_line(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ua: int,
-        ua_line_info: UALineInfo,
-    ) -> AddUaLineResponse: ...
-
+    @fields_of(AddUaLineRequest)
     async def add_ua_line(
         self, request: AddUaLineRequest | None = None, /, **fields: Any
     ) -> AddUaLineResponse:
-        """Creates a ua line record."""
+        """Creates a ua line record.
+
+        Takes :class:`AddUaLineRequest` or its fields as keywords.
+        """
         return await self._call(ADD_UA_LINE, request, fields)
 
-    @overload
-    async def update_ua_line(self, request: UpdateUaLineRequest, /) -> UpdateUaLineResponse: ...
-
-    @overload
-    async def update_ua_line(
-        self,
-        request: None = None,
-        /,
-        *,
-        ua_line_info: UALineInfo,
-    ) -> UpdateUaLineResponse: ...
-
+    @fields_of(UpdateUaLineRequest)
     async def update_ua_line(
         self, request: UpdateUaLineRequest | None = None, /, **fields: Any
     ) -> UpdateUaLineResponse:
-        """Updates a ua line record."""
+        """Updates a ua line record.
+
+        Takes :class:`UpdateUaLineRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_UA_LINE, request, fields)
 
-    @overload
-    async def delete_ua_line(self, request: DeleteUaLineRequest, /) -> DeleteUaLineResponse: ...
-
-    @overload
-    async def delete_ua_line(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ua_line: int,
-    ) -> DeleteUaLineResponse: ...
-
+    @fields_of(DeleteUaLineRequest)
     async def delete_ua_line(
         self, request: DeleteUaLineRequest | None = None, /, **fields: Any
     ) -> DeleteUaLineResponse:
-        """Deletes a ua line record."""
+        """Deletes a ua line record.
+
+        Takes :class:`DeleteUaLineRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_UA_LINE, request, fields)
 
-    @overload
-    async def get_firmware_list(
-        self, request: GetUAFirmwareListRequest, /
-    ) -> GetUAFirmwareListResponse: ...
-
-    @overload
-    async def get_firmware_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ua_type: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetUAFirmwareListResponse: ...
-
+    @fields_of(GetUAFirmwareListRequest)
     async def get_firmware_list(
         self, request: GetUAFirmwareListRequest | None = None, /, **fields: Any
     ) -> GetUAFirmwareListResponse:
-        """Returns the firmware records that match the search criteria."""
+        """Returns the firmware records that match the search criteria.
+
+        Takes :class:`GetUAFirmwareListRequest` or its fields as keywords.
+        """
         return await self._call(GET_FIRMWARE_LIST, request, fields)
 
-    @overload
-    def iter_firmware_list(
-        self, request: GetUAFirmwareListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[FirmwareInfo]: ...
-
-    @overload
-    def iter_firmware_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_ua_type: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[FirmwareInfo]: ...
-
+    @paged(GetUAFirmwareListRequest, IterFirmwareListKeywords)
     async def iter_firmware_list(
         self,
         request: GetUAFirmwareListRequest | None = None,
@@ -1235,104 +768,59 @@ class AsyncUAService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[FirmwareInfo]:
-        """Every item of :meth:`get_firmware_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_firmware_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetUAFirmwareListRequest` and `page_size`, or the keywords of
+        :class:`IterFirmwareListKeywords`.
+        """
         async for item in self._pages(GET_FIRMWARE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_firmware(self, request: AddUAFirmwareRequest, /) -> AddUAFirmwareResponse: ...
-
-    @overload
-    async def add_firmware(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ua_type: int,
-        firmware_info: FirmwareInfo,
-    ) -> AddUAFirmwareResponse: ...
-
+    @fields_of(AddUAFirmwareRequest)
     async def add_firmware(
         self, request: AddUAFirmwareRequest | None = None, /, **fields: Any
     ) -> AddUAFirmwareResponse:
-        """Creates a firmware record."""
+        """Creates a firmware record.
+
+        Takes :class:`AddUAFirmwareRequest` or its fields as keywords.
+        """
         return await self._call(ADD_FIRMWARE, request, fields)
 
-    @overload
-    async def update_firmware(
-        self, request: UpdateUAFirmwareRequest, /
-    ) -> UpdateUAFirmwareResponse: ...
-
-    @overload
-    async def update_firmware(
-        self,
-        request: None = None,
-        /,
-        *,
-        firmware_info: FirmwareInfo,
-    ) -> UpdateUAFirmwareResponse: ...
-
+    @fields_of(UpdateUAFirmwareRequest)
     async def update_firmware(
         self, request: UpdateUAFirmwareRequest | None = None, /, **fields: Any
     ) -> UpdateUAFirmwareResponse:
-        """Updates a firmware record."""
+        """Updates a firmware record.
+
+        Takes :class:`UpdateUAFirmwareRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_FIRMWARE, request, fields)
 
-    @overload
-    async def delete_firmware(
-        self, request: DeleteUAFirmwareRequest, /
-    ) -> DeleteUAFirmwareResponse: ...
-
-    @overload
-    async def delete_firmware(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_firmware: int,
-    ) -> DeleteUAFirmwareResponse: ...
-
+    @fields_of(DeleteUAFirmwareRequest)
     async def delete_firmware(
         self, request: DeleteUAFirmwareRequest | None = None, /, **fields: Any
     ) -> DeleteUAFirmwareResponse:
-        """Deletes a firmware record."""
+        """Deletes a firmware record.
+
+        Takes :class:`DeleteUAFirmwareRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_FIRMWARE, request, fields)
 
-    @overload
-    async def get_ua_config_file(
-        self, request: GetUaConfigFileRequest, /
-    ) -> GetUaConfigFileResponse: ...
-
-    @overload
-    async def get_ua_config_file(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ua: int,
-    ) -> GetUaConfigFileResponse: ...
-
+    @fields_of(GetUaConfigFileRequest)
     async def get_ua_config_file(
         self, request: GetUaConfigFileRequest | None = None, /, **fields: Any
     ) -> GetUaConfigFileResponse:
-        """Downloads the generated configuration file."""
+        """Downloads the generated configuration file.
+
+        Takes :class:`GetUaConfigFileRequest` or its fields as keywords.
+        """
         return await self._call(GET_UA_CONFIG_FILE, request, fields)
 
-    @overload
-    async def reboot_ua(self, request: RebootUaRequest, /) -> RebootUaResponse: ...
-
-    @overload
-    async def reboot_ua(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_ua: int,
-    ) -> RebootUaResponse: ...
-
+    @fields_of(RebootUaRequest)
     async def reboot_ua(
         self, request: RebootUaRequest | None = None, /, **fields: Any
     ) -> RebootUaResponse:
-        """UA: reboot ua."""
+        """UA: reboot ua.
+
+        Takes :class:`RebootUaRequest` or its fields as keywords.
+        """
         return await self._call(REBOOT_UA, request, fields)

@@ -9,11 +9,11 @@ Admin interface, mr105/admin/UserAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.user import (
     AddUserApiTokenRequest,
     AddUserApiTokenResponse,
@@ -112,189 +112,125 @@ GET_USER_PERMISSIONS = Operation(
 )
 
 
+class IterUserListKeywords(TypedDict, total=False):
+    """The keywords of `iter_user_list`: `page_size` and the fields of :class:`GetUserListRequest`
+    but `limit` (paging sets it).
+    """
+
+    page_size: int
+    login: str | None | UnsetType
+    i_access_role: int | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterUserSessionListKeywords(TypedDict, total=False):
+    """The keywords of `iter_user_session_list`: `page_size` and the fields of
+    :class:`GetUserSessionListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_user: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterApiTokenListKeywords(TypedDict, total=False):
+    """The keywords of `iter_api_token_list`: `page_size` and the fields of
+    :class:`GetUserApiTokenListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_user: Required[int]
+    offset: int | None | UnsetType
+
+
 class UserService(ServiceBase):
     """Administrator users. PortaBilling mr105, Admin interface. Reconstruction in the published
     style, generated for testing.
     """
 
-    @overload
-    def get_user_info(self, request: GetUserInfoRequest, /) -> GetUserInfoResponse: ...
-
-    @overload
-    def get_user_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_user: int | None | UnsetType = UNSET,
-    ) -> GetUserInfoResponse: ...
-
+    @fields_of(GetUserInfoRequest)
     def get_user_info(
         self, request: GetUserInfoRequest | None = None, /, **fields: Any
     ) -> GetUserInfoResponse:
-        """Returns the details of a user record."""
+        """Returns the details of a user record.
+
+        Takes :class:`GetUserInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_USER_INFO, request, fields)
 
-    @overload
-    def get_user_list(self, request: GetUserListRequest, /) -> GetUserListResponse: ...
-
-    @overload
-    def get_user_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        login: str | None | UnsetType = UNSET,
-        i_access_role: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetUserListResponse: ...
-
+    @fields_of(GetUserListRequest)
     def get_user_list(
         self, request: GetUserListRequest | None = None, /, **fields: Any
     ) -> GetUserListResponse:
-        """Returns the user records that match the search criteria."""
+        """Returns the user records that match the search criteria.
+
+        Takes :class:`GetUserListRequest` or its fields as keywords.
+        """
         return self._call(GET_USER_LIST, request, fields)
 
-    @overload
-    def iter_user_list(
-        self, request: GetUserListRequest, /, *, page_size: int = 100
-    ) -> Iterator[UserInfo]: ...
-
-    @overload
-    def iter_user_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        login: str | None | UnsetType = UNSET,
-        i_access_role: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[UserInfo]: ...
-
+    @paged(GetUserListRequest, IterUserListKeywords)
     def iter_user_list(
         self, request: GetUserListRequest | None = None, /, *, page_size: int = 100, **fields: Any
     ) -> Iterator[UserInfo]:
-        """Every item of :meth:`get_user_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_user_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetUserListRequest` and `page_size`, or the keywords of
+        :class:`IterUserListKeywords`.
+        """
         yield from self._pages(GET_USER_LIST, request, fields, page_size)
 
-    @overload
-    def add_user(self, request: AddUserRequest, /) -> AddUserResponse: ...
-
-    @overload
-    def add_user(
-        self,
-        request: None = None,
-        /,
-        *,
-        user_info: UserInfo,
-    ) -> AddUserResponse: ...
-
+    @fields_of(AddUserRequest)
     def add_user(self, request: AddUserRequest | None = None, /, **fields: Any) -> AddUserResponse:
-        """Creates a user record."""
+        """Creates a user record.
+
+        Takes :class:`AddUserRequest` or its fields as keywords.
+        """
         return self._call(ADD_USER, request, fields)
 
-    @overload
-    def update_user(self, request: UpdateUserRequest, /) -> UpdateUserResponse: ...
-
-    @overload
-    def update_user(
-        self,
-        request: None = None,
-        /,
-        *,
-        user_info: UserInfo,
-    ) -> UpdateUserResponse: ...
-
+    @fields_of(UpdateUserRequest)
     def update_user(
         self, request: UpdateUserRequest | None = None, /, **fields: Any
     ) -> UpdateUserResponse:
-        """Updates a user record."""
+        """Updates a user record.
+
+        Takes :class:`UpdateUserRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_USER, request, fields)
 
-    @overload
-    def delete_user(self, request: DeleteUserRequest, /) -> DeleteUserResponse: ...
-
-    @overload
-    def delete_user(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_user: int,
-    ) -> DeleteUserResponse: ...
-
+    @fields_of(DeleteUserRequest)
     def delete_user(
         self, request: DeleteUserRequest | None = None, /, **fields: Any
     ) -> DeleteUserResponse:
-        """Deletes a user record."""
+        """Deletes a user record.
+
+        Takes :class:`DeleteUserRequest` or its fields as keywords.
+        """
         return self._call(DELETE_USER, request, fields)
 
-    @overload
-    def change_user_password(
-        self, request: ChangeUserPasswordRequest, /
-    ) -> ChangeUserPasswordResponse: ...
-
-    @overload
-    def change_user_password(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_user: int,
-        new_password: str,
-    ) -> ChangeUserPasswordResponse: ...
-
+    @fields_of(ChangeUserPasswordRequest)
     def change_user_password(
         self, request: ChangeUserPasswordRequest | None = None, /, **fields: Any
     ) -> ChangeUserPasswordResponse:
-        """User: change user password."""
+        """User: change user password.
+
+        Takes :class:`ChangeUserPasswordRequest` or its fields as keywords.
+        """
         return self._call(CHANGE_USER_PASSWORD, request, fields)
 
     def get_my_info(self, request: GetUserMyInfoRequest | None = None, /) -> GetUserMyInfoResponse:
         """Returns the user of the current session."""
         return self._call(GET_MY_INFO, request, {})
 
-    @overload
-    def get_user_session_list(
-        self, request: GetUserSessionListRequest, /
-    ) -> GetUserSessionListResponse: ...
-
-    @overload
-    def get_user_session_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_user: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetUserSessionListResponse: ...
-
+    @fields_of(GetUserSessionListRequest)
     def get_user_session_list(
         self, request: GetUserSessionListRequest | None = None, /, **fields: Any
     ) -> GetUserSessionListResponse:
-        """Returns the user session records that match the search criteria."""
+        """Returns the user session records that match the search criteria.
+
+        Takes :class:`GetUserSessionListRequest` or its fields as keywords.
+        """
         return self._call(GET_USER_SESSION_LIST, request, fields)
 
-    @overload
-    def iter_user_session_list(
-        self, request: GetUserSessionListRequest, /, *, page_size: int = 100
-    ) -> Iterator[UserSessionInfo]: ...
-
-    @overload
-    def iter_user_session_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_user: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[UserSessionInfo]: ...
-
+    @paged(GetUserSessionListRequest, IterUserSessionListKeywords)
     def iter_user_session_list(
         self,
         request: GetUserSessionListRequest | None = None,
@@ -304,106 +240,52 @@ class UserService(ServiceBase):
         **fields: Any,
     ) -> Iterator[UserSessionInfo]:
         """Every item of :meth:`get_user_session_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetUserSessionListRequest` and `page_size`, or the keywords of
+        :class:`IterUserSessionListKeywords`.
+        """
         yield from self._pages(GET_USER_SESSION_LIST, request, fields, page_size)
 
-    @overload
-    def add_user_session(self, request: AddUserSessionRequest, /) -> AddUserSessionResponse: ...
-
-    @overload
-    def add_user_session(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_user: int,
-        user_session_info: UserSessionInfo,
-    ) -> AddUserSessionResponse: ...
-
+    @fields_of(AddUserSessionRequest)
     def add_user_session(
         self, request: AddUserSessionRequest | None = None, /, **fields: Any
     ) -> AddUserSessionResponse:
-        """Creates a user session record."""
+        """Creates a user session record.
+
+        Takes :class:`AddUserSessionRequest` or its fields as keywords.
+        """
         return self._call(ADD_USER_SESSION, request, fields)
 
-    @overload
-    def update_user_session(
-        self, request: UpdateUserSessionRequest, /
-    ) -> UpdateUserSessionResponse: ...
-
-    @overload
-    def update_user_session(
-        self,
-        request: None = None,
-        /,
-        *,
-        user_session_info: UserSessionInfo,
-    ) -> UpdateUserSessionResponse: ...
-
+    @fields_of(UpdateUserSessionRequest)
     def update_user_session(
         self, request: UpdateUserSessionRequest | None = None, /, **fields: Any
     ) -> UpdateUserSessionResponse:
-        """Updates a user session record."""
+        """Updates a user session record.
+
+        Takes :class:`UpdateUserSessionRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_USER_SESSION, request, fields)
 
-    @overload
-    def delete_user_session(
-        self, request: DeleteUserSessionRequest, /
-    ) -> DeleteUserSessionResponse: ...
-
-    @overload
-    def delete_user_session(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_user_session: int,
-    ) -> DeleteUserSessionResponse: ...
-
+    @fields_of(DeleteUserSessionRequest)
     def delete_user_session(
         self, request: DeleteUserSessionRequest | None = None, /, **fields: Any
     ) -> DeleteUserSessionResponse:
-        """Deletes a user session record."""
+        """Deletes a user session record.
+
+        Takes :class:`DeleteUserSessionRequest` or its fields as keywords.
+        """
         return self._call(DELETE_USER_SESSION, request, fields)
 
-    @overload
-    def get_api_token_list(
-        self, request: GetUserApiTokenListRequest, /
-    ) -> GetUserApiTokenListResponse: ...
-
-    @overload
-    def get_api_token_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_user: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetUserApiTokenListResponse: ...
-
+    @fields_of(GetUserApiTokenListRequest)
     def get_api_token_list(
         self, request: GetUserApiTokenListRequest | None = None, /, **fields: Any
     ) -> GetUserApiTokenListResponse:
-        """Returns the api token records that match the search criteria."""
+        """Returns the api token records that match the search criteria.
+
+        Takes :class:`GetUserApiTokenListRequest` or its fields as keywords.
+        """
         return self._call(GET_API_TOKEN_LIST, request, fields)
 
-    @overload
-    def iter_api_token_list(
-        self, request: GetUserApiTokenListRequest, /, *, page_size: int = 100
-    ) -> Iterator[APITokenInfo]: ...
-
-    @overload
-    def iter_api_token_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_user: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[APITokenInfo]: ...
-
+    @paged(GetUserApiTokenListRequest, IterApiTokenListKeywords)
     def iter_api_token_list(
         self,
         request: GetUserApiTokenListRequest | None = None,
@@ -413,104 +295,59 @@ class UserService(ServiceBase):
         **fields: Any,
     ) -> Iterator[APITokenInfo]:
         """Every item of :meth:`get_api_token_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetUserApiTokenListRequest` and `page_size`, or the keywords of
+        :class:`IterApiTokenListKeywords`.
+        """
         yield from self._pages(GET_API_TOKEN_LIST, request, fields, page_size)
 
-    @overload
-    def add_api_token(self, request: AddUserApiTokenRequest, /) -> AddUserApiTokenResponse: ...
-
-    @overload
-    def add_api_token(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_user: int,
-        api_token_info: APITokenInfo,
-    ) -> AddUserApiTokenResponse: ...
-
+    @fields_of(AddUserApiTokenRequest)
     def add_api_token(
         self, request: AddUserApiTokenRequest | None = None, /, **fields: Any
     ) -> AddUserApiTokenResponse:
-        """Creates a api token record."""
+        """Creates a api token record.
+
+        Takes :class:`AddUserApiTokenRequest` or its fields as keywords.
+        """
         return self._call(ADD_API_TOKEN, request, fields)
 
-    @overload
-    def update_api_token(
-        self, request: UpdateUserApiTokenRequest, /
-    ) -> UpdateUserApiTokenResponse: ...
-
-    @overload
-    def update_api_token(
-        self,
-        request: None = None,
-        /,
-        *,
-        api_token_info: APITokenInfo,
-    ) -> UpdateUserApiTokenResponse: ...
-
+    @fields_of(UpdateUserApiTokenRequest)
     def update_api_token(
         self, request: UpdateUserApiTokenRequest | None = None, /, **fields: Any
     ) -> UpdateUserApiTokenResponse:
-        """Updates a api token record."""
+        """Updates a api token record.
+
+        Takes :class:`UpdateUserApiTokenRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_API_TOKEN, request, fields)
 
-    @overload
-    def delete_api_token(
-        self, request: DeleteUserApiTokenRequest, /
-    ) -> DeleteUserApiTokenResponse: ...
-
-    @overload
-    def delete_api_token(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_api_token: int,
-    ) -> DeleteUserApiTokenResponse: ...
-
+    @fields_of(DeleteUserApiTokenRequest)
     def delete_api_token(
         self, request: DeleteUserApiTokenRequest | None = None, /, **fields: Any
     ) -> DeleteUserApiTokenResponse:
-        """Deletes a api token record."""
+        """Deletes a api token record.
+
+        Takes :class:`DeleteUserApiTokenRequest` or its fields as keywords.
+        """
         return self._call(DELETE_API_TOKEN, request, fields)
 
-    @overload
-    def unlock_user(self, request: UnlockUserRequest, /) -> UnlockUserResponse: ...
-
-    @overload
-    def unlock_user(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_user: int,
-    ) -> UnlockUserResponse: ...
-
+    @fields_of(UnlockUserRequest)
     def unlock_user(
         self, request: UnlockUserRequest | None = None, /, **fields: Any
     ) -> UnlockUserResponse:
-        """User: unlock user."""
+        """User: unlock user.
+
+        Takes :class:`UnlockUserRequest` or its fields as keywords.
+        """
         return self._call(UNLOCK_USER, request, fields)
 
-    @overload
-    def get_user_permissions(
-        self, request: GetUserPermissionsRequest, /
-    ) -> GetUserPermissionsResponse: ...
-
-    @overload
-    def get_user_permissions(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_user: int,
-    ) -> GetUserPermissionsResponse: ...
-
+    @fields_of(GetUserPermissionsRequest)
     def get_user_permissions(
         self, request: GetUserPermissionsRequest | None = None, /, **fields: Any
     ) -> GetUserPermissionsResponse:
-        """User: get user permissions."""
+        """User: get user permissions.
+
+        Takes :class:`GetUserPermissionsRequest` or its fields as keywords.
+        """
         return self._call(GET_USER_PERMISSIONS, request, fields)
 
 
@@ -521,143 +358,75 @@ class AsyncUserService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_user_info(self, request: GetUserInfoRequest, /) -> GetUserInfoResponse: ...
-
-    @overload
-    async def get_user_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_user: int | None | UnsetType = UNSET,
-    ) -> GetUserInfoResponse: ...
-
+    @fields_of(GetUserInfoRequest)
     async def get_user_info(
         self, request: GetUserInfoRequest | None = None, /, **fields: Any
     ) -> GetUserInfoResponse:
-        """Returns the details of a user record."""
+        """Returns the details of a user record.
+
+        Takes :class:`GetUserInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_USER_INFO, request, fields)
 
-    @overload
-    async def get_user_list(self, request: GetUserListRequest, /) -> GetUserListResponse: ...
-
-    @overload
-    async def get_user_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        login: str | None | UnsetType = UNSET,
-        i_access_role: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetUserListResponse: ...
-
+    @fields_of(GetUserListRequest)
     async def get_user_list(
         self, request: GetUserListRequest | None = None, /, **fields: Any
     ) -> GetUserListResponse:
-        """Returns the user records that match the search criteria."""
+        """Returns the user records that match the search criteria.
+
+        Takes :class:`GetUserListRequest` or its fields as keywords.
+        """
         return await self._call(GET_USER_LIST, request, fields)
 
-    @overload
-    def iter_user_list(
-        self, request: GetUserListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[UserInfo]: ...
-
-    @overload
-    def iter_user_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        login: str | None | UnsetType = UNSET,
-        i_access_role: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[UserInfo]: ...
-
+    @paged(GetUserListRequest, IterUserListKeywords)
     async def iter_user_list(
         self, request: GetUserListRequest | None = None, /, *, page_size: int = 100, **fields: Any
     ) -> AsyncIterator[UserInfo]:
-        """Every item of :meth:`get_user_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_user_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetUserListRequest` and `page_size`, or the keywords of
+        :class:`IterUserListKeywords`.
+        """
         async for item in self._pages(GET_USER_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_user(self, request: AddUserRequest, /) -> AddUserResponse: ...
-
-    @overload
-    async def add_user(
-        self,
-        request: None = None,
-        /,
-        *,
-        user_info: UserInfo,
-    ) -> AddUserResponse: ...
-
+    @fields_of(AddUserRequest)
     async def add_user(
         self, request: AddUserRequest | None = None, /, **fields: Any
     ) -> AddUserResponse:
-        """Creates a user record."""
+        """Creates a user record.
+
+        Takes :class:`AddUserRequest` or its fields as keywords.
+        """
         return await self._call(ADD_USER, request, fields)
 
-    @overload
-    async def update_user(self, request: UpdateUserRequest, /) -> UpdateUserResponse: ...
-
-    @overload
-    async def update_user(
-        self,
-        request: None = None,
-        /,
-        *,
-        user_info: UserInfo,
-    ) -> UpdateUserResponse: ...
-
+    @fields_of(UpdateUserRequest)
     async def update_user(
         self, request: UpdateUserRequest | None = None, /, **fields: Any
     ) -> UpdateUserResponse:
-        """Updates a user record."""
+        """Updates a user record.
+
+        Takes :class:`UpdateUserRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_USER, request, fields)
 
-    @overload
-    async def delete_user(self, request: DeleteUserRequest, /) -> DeleteUserResponse: ...
-
-    @overload
-    async def delete_user(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_user: int,
-    ) -> DeleteUserResponse: ...
-
+    @fields_of(DeleteUserRequest)
     async def delete_user(
         self, request: DeleteUserRequest | None = None, /, **fields: Any
     ) -> DeleteUserResponse:
-        """Deletes a user record."""
+        """Deletes a user record.
+
+        Takes :class:`DeleteUserRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_USER, request, fields)
 
-    @overload
-    async def change_user_password(
-        self, request: ChangeUserPasswordRequest, /
-    ) -> ChangeUserPasswordResponse: ...
-
-    @overload
-    async def change_user_password(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_user: int,
-        new_password: str,
-    ) -> ChangeUserPasswordResponse: ...
-
+    @fields_of(ChangeUserPasswordRequest)
     async def change_user_password(
         self, request: ChangeUserPasswordRequest | None = None, /, **fields: Any
     ) -> ChangeUserPasswordResponse:
-        """User: change user password."""
+        """User: change user password.
+
+        Takes :class:`ChangeUserPasswordRequest` or its fields as keywords.
+        """
         return await self._call(CHANGE_USER_PASSWORD, request, fields)
 
     async def get_my_info(
@@ -666,44 +435,17 @@ class AsyncUserService(AsyncServiceBase):
         """Returns the user of the current session."""
         return await self._call(GET_MY_INFO, request, {})
 
-    @overload
-    async def get_user_session_list(
-        self, request: GetUserSessionListRequest, /
-    ) -> GetUserSessionListResponse: ...
-
-    @overload
-    async def get_user_session_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_user: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetUserSessionListResponse: ...
-
+    @fields_of(GetUserSessionListRequest)
     async def get_user_session_list(
         self, request: GetUserSessionListRequest | None = None, /, **fields: Any
     ) -> GetUserSessionListResponse:
-        """Returns the user session records that match the search criteria."""
+        """Returns the user session records that match the search criteria.
+
+        Takes :class:`GetUserSessionListRequest` or its fields as keywords.
+        """
         return await self._call(GET_USER_SESSION_LIST, request, fields)
 
-    @overload
-    def iter_user_session_list(
-        self, request: GetUserSessionListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[UserSessionInfo]: ...
-
-    @overload
-    def iter_user_session_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_user: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[UserSessionInfo]: ...
-
+    @paged(GetUserSessionListRequest, IterUserSessionListKeywords)
     async def iter_user_session_list(
         self,
         request: GetUserSessionListRequest | None = None,
@@ -713,109 +455,53 @@ class AsyncUserService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[UserSessionInfo]:
         """Every item of :meth:`get_user_session_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetUserSessionListRequest` and `page_size`, or the keywords of
+        :class:`IterUserSessionListKeywords`.
+        """
         async for item in self._pages(GET_USER_SESSION_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_user_session(
-        self, request: AddUserSessionRequest, /
-    ) -> AddUserSessionResponse: ...
-
-    @overload
-    async def add_user_session(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_user: int,
-        user_session_info: UserSessionInfo,
-    ) -> AddUserSessionResponse: ...
-
+    @fields_of(AddUserSessionRequest)
     async def add_user_session(
         self, request: AddUserSessionRequest | None = None, /, **fields: Any
     ) -> AddUserSessionResponse:
-        """Creates a user session record."""
+        """Creates a user session record.
+
+        Takes :class:`AddUserSessionRequest` or its fields as keywords.
+        """
         return await self._call(ADD_USER_SESSION, request, fields)
 
-    @overload
-    async def update_user_session(
-        self, request: UpdateUserSessionRequest, /
-    ) -> UpdateUserSessionResponse: ...
-
-    @overload
-    async def update_user_session(
-        self,
-        request: None = None,
-        /,
-        *,
-        user_session_info: UserSessionInfo,
-    ) -> UpdateUserSessionResponse: ...
-
+    @fields_of(UpdateUserSessionRequest)
     async def update_user_session(
         self, request: UpdateUserSessionRequest | None = None, /, **fields: Any
     ) -> UpdateUserSessionResponse:
-        """Updates a user session record."""
+        """Updates a user session record.
+
+        Takes :class:`UpdateUserSessionRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_USER_SESSION, request, fields)
 
-    @overload
-    async def delete_user_session(
-        self, request: DeleteUserSessionRequest, /
-    ) -> DeleteUserSessionResponse: ...
-
-    @overload
-    async def delete_user_session(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_user_session: int,
-    ) -> DeleteUserSessionResponse: ...
-
+    @fields_of(DeleteUserSessionRequest)
     async def delete_user_session(
         self, request: DeleteUserSessionRequest | None = None, /, **fields: Any
     ) -> DeleteUserSessionResponse:
-        """Deletes a user session record."""
+        """Deletes a user session record.
+
+        Takes :class:`DeleteUserSessionRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_USER_SESSION, request, fields)
 
-    @overload
-    async def get_api_token_list(
-        self, request: GetUserApiTokenListRequest, /
-    ) -> GetUserApiTokenListResponse: ...
-
-    @overload
-    async def get_api_token_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_user: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetUserApiTokenListResponse: ...
-
+    @fields_of(GetUserApiTokenListRequest)
     async def get_api_token_list(
         self, request: GetUserApiTokenListRequest | None = None, /, **fields: Any
     ) -> GetUserApiTokenListResponse:
-        """Returns the api token records that match the search criteria."""
+        """Returns the api token records that match the search criteria.
+
+        Takes :class:`GetUserApiTokenListRequest` or its fields as keywords.
+        """
         return await self._call(GET_API_TOKEN_LIST, request, fields)
 
-    @overload
-    def iter_api_token_list(
-        self, request: GetUserApiTokenListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[APITokenInfo]: ...
-
-    @overload
-    def iter_api_token_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_user: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[APITokenInfo]: ...
-
+    @paged(GetUserApiTokenListRequest, IterApiTokenListKeywords)
     async def iter_api_token_list(
         self,
         request: GetUserApiTokenListRequest | None = None,
@@ -825,105 +511,58 @@ class AsyncUserService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[APITokenInfo]:
         """Every item of :meth:`get_api_token_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetUserApiTokenListRequest` and `page_size`, or the keywords of
+        :class:`IterApiTokenListKeywords`.
+        """
         async for item in self._pages(GET_API_TOKEN_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_api_token(
-        self, request: AddUserApiTokenRequest, /
-    ) -> AddUserApiTokenResponse: ...
-
-    @overload
-    async def add_api_token(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_user: int,
-        api_token_info: APITokenInfo,
-    ) -> AddUserApiTokenResponse: ...
-
+    @fields_of(AddUserApiTokenRequest)
     async def add_api_token(
         self, request: AddUserApiTokenRequest | None = None, /, **fields: Any
     ) -> AddUserApiTokenResponse:
-        """Creates a api token record."""
+        """Creates a api token record.
+
+        Takes :class:`AddUserApiTokenRequest` or its fields as keywords.
+        """
         return await self._call(ADD_API_TOKEN, request, fields)
 
-    @overload
-    async def update_api_token(
-        self, request: UpdateUserApiTokenRequest, /
-    ) -> UpdateUserApiTokenResponse: ...
-
-    @overload
-    async def update_api_token(
-        self,
-        request: None = None,
-        /,
-        *,
-        api_token_info: APITokenInfo,
-    ) -> UpdateUserApiTokenResponse: ...
-
+    @fields_of(UpdateUserApiTokenRequest)
     async def update_api_token(
         self, request: UpdateUserApiTokenRequest | None = None, /, **fields: Any
     ) -> UpdateUserApiTokenResponse:
-        """Updates a api token record."""
+        """Updates a api token record.
+
+        Takes :class:`UpdateUserApiTokenRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_API_TOKEN, request, fields)
 
-    @overload
-    async def delete_api_token(
-        self, request: DeleteUserApiTokenRequest, /
-    ) -> DeleteUserApiTokenResponse: ...
-
-    @overload
-    async def delete_api_token(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_api_token: int,
-    ) -> DeleteUserApiTokenResponse: ...
-
+    @fields_of(DeleteUserApiTokenRequest)
     async def delete_api_token(
         self, request: DeleteUserApiTokenRequest | None = None, /, **fields: Any
     ) -> DeleteUserApiTokenResponse:
-        """Deletes a api token record."""
+        """Deletes a api token record.
+
+        Takes :class:`DeleteUserApiTokenRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_API_TOKEN, request, fields)
 
-    @overload
-    async def unlock_user(self, request: UnlockUserRequest, /) -> UnlockUserResponse: ...
-
-    @overload
-    async def unlock_user(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_user: int,
-    ) -> UnlockUserResponse: ...
-
+    @fields_of(UnlockUserRequest)
     async def unlock_user(
         self, request: UnlockUserRequest | None = None, /, **fields: Any
     ) -> UnlockUserResponse:
-        """User: unlock user."""
+        """User: unlock user.
+
+        Takes :class:`UnlockUserRequest` or its fields as keywords.
+        """
         return await self._call(UNLOCK_USER, request, fields)
 
-    @overload
-    async def get_user_permissions(
-        self, request: GetUserPermissionsRequest, /
-    ) -> GetUserPermissionsResponse: ...
-
-    @overload
-    async def get_user_permissions(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_user: int,
-    ) -> GetUserPermissionsResponse: ...
-
+    @fields_of(GetUserPermissionsRequest)
     async def get_user_permissions(
         self, request: GetUserPermissionsRequest | None = None, /, **fields: Any
     ) -> GetUserPermissionsResponse:
-        """User: get user permissions."""
+        """User: get user permissions.
+
+        Takes :class:`GetUserPermissionsRequest` or its fields as keywords.
+        """
         return await self._call(GET_USER_PERMISSIONS, request, fields)

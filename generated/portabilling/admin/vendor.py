@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
-from ..types.common import TransactionAction, XDRInfo
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
+from ..types.common import XDRInfo
 from ..types.vendor import (
     AddVendorBatchRequest,
     AddVendorBatchResponse,
@@ -148,67 +148,85 @@ GET_VENDOR_BALANCE = Operation(
 )
 
 
+class IterVendorListKeywords(TypedDict, total=False):
+    """The keywords of `iter_vendor_list`: `page_size` and the fields of
+    :class:`GetVendorListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    name: str | None | UnsetType
+    iso_4217: str | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterVendorXdrListKeywords(TypedDict, total=False):
+    """The keywords of `iter_vendor_xdr_list`: `page_size` and the fields of
+    :class:`GetVendorXdrListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_vendor: Required[int]
+    from_date: datetime | None | UnsetType
+    to_date: datetime | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterVendorContactListKeywords(TypedDict, total=False):
+    """The keywords of `iter_vendor_contact_list`: `page_size` and the fields of
+    :class:`GetVendorContactListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_vendor: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterVendorBatchListKeywords(TypedDict, total=False):
+    """The keywords of `iter_vendor_batch_list`: `page_size` and the fields of
+    :class:`GetVendorBatchListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_vendor: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterVendorInvoiceListKeywords(TypedDict, total=False):
+    """The keywords of `iter_vendor_invoice_list`: `page_size` and the fields of
+    :class:`GetVendorInvoiceListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_vendor: Required[int]
+    offset: int | None | UnsetType
+
+
 class VendorService(ServiceBase):
     """Vendors (carriers) and their balances. PortaBilling mr105, Admin interface. Reconstruction
     in the published style, generated for testing.
     """
 
-    @overload
-    def get_vendor_info(self, request: GetVendorInfoRequest, /) -> GetVendorInfoResponse: ...
-
-    @overload
-    def get_vendor_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vendor: int | None | UnsetType = UNSET,
-    ) -> GetVendorInfoResponse: ...
-
+    @fields_of(GetVendorInfoRequest)
     def get_vendor_info(
         self, request: GetVendorInfoRequest | None = None, /, **fields: Any
     ) -> GetVendorInfoResponse:
-        """Returns the details of a vendor record."""
+        """Returns the details of a vendor record.
+
+        Takes :class:`GetVendorInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_VENDOR_INFO, request, fields)
 
-    @overload
-    def get_vendor_list(self, request: GetVendorListRequest, /) -> GetVendorListResponse: ...
-
-    @overload
-    def get_vendor_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str | None | UnsetType = UNSET,
-        iso_4217: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetVendorListResponse: ...
-
+    @fields_of(GetVendorListRequest)
     def get_vendor_list(
         self, request: GetVendorListRequest | None = None, /, **fields: Any
     ) -> GetVendorListResponse:
-        """Returns the vendor records that match the search criteria."""
+        """Returns the vendor records that match the search criteria.
+
+        Takes :class:`GetVendorListRequest` or its fields as keywords.
+        """
         return self._call(GET_VENDOR_LIST, request, fields)
 
-    @overload
-    def iter_vendor_list(
-        self, request: GetVendorListRequest, /, *, page_size: int = 100
-    ) -> Iterator[VendorInfo]: ...
-
-    @overload
-    def iter_vendor_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        name: str | None | UnsetType = UNSET,
-        iso_4217: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[VendorInfo]: ...
-
+    @paged(GetVendorListRequest, IterVendorListKeywords)
     def iter_vendor_list(
         self,
         request: GetVendorListRequest | None = None,
@@ -217,129 +235,63 @@ class VendorService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[VendorInfo]:
-        """Every item of :meth:`get_vendor_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_vendor_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetVendorListRequest` and `page_size`, or the keywords of
+        :class:`IterVendorListKeywords`.
+        """
         yield from self._pages(GET_VENDOR_LIST, request, fields, page_size)
 
-    @overload
-    def add_vendor(self, request: AddVendorRequest, /) -> AddVendorResponse: ...
-
-    @overload
-    def add_vendor(
-        self,
-        request: None = None,
-        /,
-        *,
-        vendor_info: VendorInfo,
-    ) -> AddVendorResponse: ...
-
+    @fields_of(AddVendorRequest)
     def add_vendor(
         self, request: AddVendorRequest | None = None, /, **fields: Any
     ) -> AddVendorResponse:
-        """Creates a vendor record."""
+        """Creates a vendor record.
+
+        Takes :class:`AddVendorRequest` or its fields as keywords.
+        """
         return self._call(ADD_VENDOR, request, fields)
 
-    @overload
-    def update_vendor(self, request: UpdateVendorRequest, /) -> UpdateVendorResponse: ...
-
-    @overload
-    def update_vendor(
-        self,
-        request: None = None,
-        /,
-        *,
-        vendor_info: VendorInfo,
-    ) -> UpdateVendorResponse: ...
-
+    @fields_of(UpdateVendorRequest)
     def update_vendor(
         self, request: UpdateVendorRequest | None = None, /, **fields: Any
     ) -> UpdateVendorResponse:
-        """Updates a vendor record."""
+        """Updates a vendor record.
+
+        Takes :class:`UpdateVendorRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_VENDOR, request, fields)
 
-    @overload
-    def delete_vendor(self, request: DeleteVendorRequest, /) -> DeleteVendorResponse: ...
-
-    @overload
-    def delete_vendor(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vendor: int,
-    ) -> DeleteVendorResponse: ...
-
+    @fields_of(DeleteVendorRequest)
     def delete_vendor(
         self, request: DeleteVendorRequest | None = None, /, **fields: Any
     ) -> DeleteVendorResponse:
-        """Deletes a vendor record."""
+        """Deletes a vendor record.
+
+        Takes :class:`DeleteVendorRequest` or its fields as keywords.
+        """
         return self._call(DELETE_VENDOR, request, fields)
 
-    @overload
-    def make_transaction(
-        self, request: MakeVendorTransactionRequest, /
-    ) -> MakeVendorTransactionResponse: ...
-
-    @overload
-    def make_transaction(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vendor: int,
-        action: TransactionAction,
-        amount: float,
-        comment: str | None | UnsetType = UNSET,
-    ) -> MakeVendorTransactionResponse: ...
-
+    @fields_of(MakeVendorTransactionRequest)
     def make_transaction(
         self, request: MakeVendorTransactionRequest | None = None, /, **fields: Any
     ) -> MakeVendorTransactionResponse:
-        """Vendor: make transaction."""
+        """Vendor: make transaction.
+
+        Takes :class:`MakeVendorTransactionRequest` or its fields as keywords.
+        """
         return self._call(MAKE_TRANSACTION, request, fields)
 
-    @overload
-    def get_vendor_xdr_list(
-        self, request: GetVendorXdrListRequest, /
-    ) -> GetVendorXdrListResponse: ...
-
-    @overload
-    def get_vendor_xdr_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vendor: int,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetVendorXdrListResponse: ...
-
+    @fields_of(GetVendorXdrListRequest)
     def get_vendor_xdr_list(
         self, request: GetVendorXdrListRequest | None = None, /, **fields: Any
     ) -> GetVendorXdrListResponse:
-        """Returns the vendor xdr records that match the search criteria."""
+        """Returns the vendor xdr records that match the search criteria.
+
+        Takes :class:`GetVendorXdrListRequest` or its fields as keywords.
+        """
         return self._call(GET_VENDOR_XDR_LIST, request, fields)
 
-    @overload
-    def iter_vendor_xdr_list(
-        self, request: GetVendorXdrListRequest, /, *, page_size: int = 100
-    ) -> Iterator[XDRInfo]: ...
-
-    @overload
-    def iter_vendor_xdr_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_vendor: int,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[XDRInfo]: ...
-
+    @paged(GetVendorXdrListRequest, IterVendorXdrListKeywords)
     def iter_vendor_xdr_list(
         self,
         request: GetVendorXdrListRequest | None = None,
@@ -349,47 +301,22 @@ class VendorService(ServiceBase):
         **fields: Any,
     ) -> Iterator[XDRInfo]:
         """Every item of :meth:`get_vendor_xdr_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetVendorXdrListRequest` and `page_size`, or the keywords of
+        :class:`IterVendorXdrListKeywords`.
+        """
         yield from self._pages(GET_VENDOR_XDR_LIST, request, fields, page_size)
 
-    @overload
-    def get_vendor_contact_list(
-        self, request: GetVendorContactListRequest, /
-    ) -> GetVendorContactListResponse: ...
-
-    @overload
-    def get_vendor_contact_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vendor: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetVendorContactListResponse: ...
-
+    @fields_of(GetVendorContactListRequest)
     def get_vendor_contact_list(
         self, request: GetVendorContactListRequest | None = None, /, **fields: Any
     ) -> GetVendorContactListResponse:
-        """Returns the vendor contact records that match the search criteria."""
+        """Returns the vendor contact records that match the search criteria.
+
+        Takes :class:`GetVendorContactListRequest` or its fields as keywords.
+        """
         return self._call(GET_VENDOR_CONTACT_LIST, request, fields)
 
-    @overload
-    def iter_vendor_contact_list(
-        self, request: GetVendorContactListRequest, /, *, page_size: int = 100
-    ) -> Iterator[VendorContactInfo]: ...
-
-    @overload
-    def iter_vendor_contact_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_vendor: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[VendorContactInfo]: ...
-
+    @paged(GetVendorContactListRequest, IterVendorContactListKeywords)
     def iter_vendor_contact_list(
         self,
         request: GetVendorContactListRequest | None = None,
@@ -399,108 +326,52 @@ class VendorService(ServiceBase):
         **fields: Any,
     ) -> Iterator[VendorContactInfo]:
         """Every item of :meth:`get_vendor_contact_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetVendorContactListRequest` and `page_size`, or the keywords of
+        :class:`IterVendorContactListKeywords`.
+        """
         yield from self._pages(GET_VENDOR_CONTACT_LIST, request, fields, page_size)
 
-    @overload
-    def add_vendor_contact(
-        self, request: AddVendorContactRequest, /
-    ) -> AddVendorContactResponse: ...
-
-    @overload
-    def add_vendor_contact(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vendor: int,
-        vendor_contact_info: VendorContactInfo,
-    ) -> AddVendorContactResponse: ...
-
+    @fields_of(AddVendorContactRequest)
     def add_vendor_contact(
         self, request: AddVendorContactRequest | None = None, /, **fields: Any
     ) -> AddVendorContactResponse:
-        """Creates a vendor contact record."""
+        """Creates a vendor contact record.
+
+        Takes :class:`AddVendorContactRequest` or its fields as keywords.
+        """
         return self._call(ADD_VENDOR_CONTACT, request, fields)
 
-    @overload
-    def update_vendor_contact(
-        self, request: UpdateVendorContactRequest, /
-    ) -> UpdateVendorContactResponse: ...
-
-    @overload
-    def update_vendor_contact(
-        self,
-        request: None = None,
-        /,
-        *,
-        vendor_contact_info: VendorContactInfo,
-    ) -> UpdateVendorContactResponse: ...
-
+    @fields_of(UpdateVendorContactRequest)
     def update_vendor_contact(
         self, request: UpdateVendorContactRequest | None = None, /, **fields: Any
     ) -> UpdateVendorContactResponse:
-        """Updates a vendor contact record."""
+        """Updates a vendor contact record.
+
+        Takes :class:`UpdateVendorContactRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_VENDOR_CONTACT, request, fields)
 
-    @overload
-    def delete_vendor_contact(
-        self, request: DeleteVendorContactRequest, /
-    ) -> DeleteVendorContactResponse: ...
-
-    @overload
-    def delete_vendor_contact(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vendor_contact: int,
-    ) -> DeleteVendorContactResponse: ...
-
+    @fields_of(DeleteVendorContactRequest)
     def delete_vendor_contact(
         self, request: DeleteVendorContactRequest | None = None, /, **fields: Any
     ) -> DeleteVendorContactResponse:
-        """Deletes a vendor contact record."""
+        """Deletes a vendor contact record.
+
+        Takes :class:`DeleteVendorContactRequest` or its fields as keywords.
+        """
         return self._call(DELETE_VENDOR_CONTACT, request, fields)
 
-    @overload
-    def get_vendor_batch_list(
-        self, request: GetVendorBatchListRequest, /
-    ) -> GetVendorBatchListResponse: ...
-
-    @overload
-    def get_vendor_batch_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vendor: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetVendorBatchListResponse: ...
-
+    @fields_of(GetVendorBatchListRequest)
     def get_vendor_batch_list(
         self, request: GetVendorBatchListRequest | None = None, /, **fields: Any
     ) -> GetVendorBatchListResponse:
-        """Returns the vendor batch records that match the search criteria."""
+        """Returns the vendor batch records that match the search criteria.
+
+        Takes :class:`GetVendorBatchListRequest` or its fields as keywords.
+        """
         return self._call(GET_VENDOR_BATCH_LIST, request, fields)
 
-    @overload
-    def iter_vendor_batch_list(
-        self, request: GetVendorBatchListRequest, /, *, page_size: int = 100
-    ) -> Iterator[VendorBatchInfo]: ...
-
-    @overload
-    def iter_vendor_batch_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_vendor: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[VendorBatchInfo]: ...
-
+    @paged(GetVendorBatchListRequest, IterVendorBatchListKeywords)
     def iter_vendor_batch_list(
         self,
         request: GetVendorBatchListRequest | None = None,
@@ -510,106 +381,52 @@ class VendorService(ServiceBase):
         **fields: Any,
     ) -> Iterator[VendorBatchInfo]:
         """Every item of :meth:`get_vendor_batch_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetVendorBatchListRequest` and `page_size`, or the keywords of
+        :class:`IterVendorBatchListKeywords`.
+        """
         yield from self._pages(GET_VENDOR_BATCH_LIST, request, fields, page_size)
 
-    @overload
-    def add_vendor_batch(self, request: AddVendorBatchRequest, /) -> AddVendorBatchResponse: ...
-
-    @overload
-    def add_vendor_batch(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vendor: int,
-        vendor_batch_info: VendorBatchInfo,
-    ) -> AddVendorBatchResponse: ...
-
+    @fields_of(AddVendorBatchRequest)
     def add_vendor_batch(
         self, request: AddVendorBatchRequest | None = None, /, **fields: Any
     ) -> AddVendorBatchResponse:
-        """Creates a vendor batch record."""
+        """Creates a vendor batch record.
+
+        Takes :class:`AddVendorBatchRequest` or its fields as keywords.
+        """
         return self._call(ADD_VENDOR_BATCH, request, fields)
 
-    @overload
-    def update_vendor_batch(
-        self, request: UpdateVendorBatchRequest, /
-    ) -> UpdateVendorBatchResponse: ...
-
-    @overload
-    def update_vendor_batch(
-        self,
-        request: None = None,
-        /,
-        *,
-        vendor_batch_info: VendorBatchInfo,
-    ) -> UpdateVendorBatchResponse: ...
-
+    @fields_of(UpdateVendorBatchRequest)
     def update_vendor_batch(
         self, request: UpdateVendorBatchRequest | None = None, /, **fields: Any
     ) -> UpdateVendorBatchResponse:
-        """Updates a vendor batch record."""
+        """Updates a vendor batch record.
+
+        Takes :class:`UpdateVendorBatchRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_VENDOR_BATCH, request, fields)
 
-    @overload
-    def delete_vendor_batch(
-        self, request: DeleteVendorBatchRequest, /
-    ) -> DeleteVendorBatchResponse: ...
-
-    @overload
-    def delete_vendor_batch(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vendor_batch: int,
-    ) -> DeleteVendorBatchResponse: ...
-
+    @fields_of(DeleteVendorBatchRequest)
     def delete_vendor_batch(
         self, request: DeleteVendorBatchRequest | None = None, /, **fields: Any
     ) -> DeleteVendorBatchResponse:
-        """Deletes a vendor batch record."""
+        """Deletes a vendor batch record.
+
+        Takes :class:`DeleteVendorBatchRequest` or its fields as keywords.
+        """
         return self._call(DELETE_VENDOR_BATCH, request, fields)
 
-    @overload
-    def get_vendor_invoice_list(
-        self, request: GetVendorInvoiceListRequest, /
-    ) -> GetVendorInvoiceListResponse: ...
-
-    @overload
-    def get_vendor_invoice_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vendor: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetVendorInvoiceListResponse: ...
-
+    @fields_of(GetVendorInvoiceListRequest)
     def get_vendor_invoice_list(
         self, request: GetVendorInvoiceListRequest | None = None, /, **fields: Any
     ) -> GetVendorInvoiceListResponse:
-        """Returns the vendor invoice records that match the search criteria."""
+        """Returns the vendor invoice records that match the search criteria.
+
+        Takes :class:`GetVendorInvoiceListRequest` or its fields as keywords.
+        """
         return self._call(GET_VENDOR_INVOICE_LIST, request, fields)
 
-    @overload
-    def iter_vendor_invoice_list(
-        self, request: GetVendorInvoiceListRequest, /, *, page_size: int = 100
-    ) -> Iterator[VendorInvoiceInfo]: ...
-
-    @overload
-    def iter_vendor_invoice_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_vendor: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[VendorInvoiceInfo]: ...
-
+    @paged(GetVendorInvoiceListRequest, IterVendorInvoiceListKeywords)
     def iter_vendor_invoice_list(
         self,
         request: GetVendorInvoiceListRequest | None = None,
@@ -619,88 +436,49 @@ class VendorService(ServiceBase):
         **fields: Any,
     ) -> Iterator[VendorInvoiceInfo]:
         """Every item of :meth:`get_vendor_invoice_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetVendorInvoiceListRequest` and `page_size`, or the keywords of
+        :class:`IterVendorInvoiceListKeywords`.
+        """
         yield from self._pages(GET_VENDOR_INVOICE_LIST, request, fields, page_size)
 
-    @overload
-    def add_vendor_invoice(
-        self, request: AddVendorInvoiceRequest, /
-    ) -> AddVendorInvoiceResponse: ...
-
-    @overload
-    def add_vendor_invoice(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vendor: int,
-        vendor_invoice_info: VendorInvoiceInfo,
-    ) -> AddVendorInvoiceResponse: ...
-
+    @fields_of(AddVendorInvoiceRequest)
     def add_vendor_invoice(
         self, request: AddVendorInvoiceRequest | None = None, /, **fields: Any
     ) -> AddVendorInvoiceResponse:
-        """Creates a vendor invoice record."""
+        """Creates a vendor invoice record.
+
+        Takes :class:`AddVendorInvoiceRequest` or its fields as keywords.
+        """
         return self._call(ADD_VENDOR_INVOICE, request, fields)
 
-    @overload
-    def update_vendor_invoice(
-        self, request: UpdateVendorInvoiceRequest, /
-    ) -> UpdateVendorInvoiceResponse: ...
-
-    @overload
-    def update_vendor_invoice(
-        self,
-        request: None = None,
-        /,
-        *,
-        vendor_invoice_info: VendorInvoiceInfo,
-    ) -> UpdateVendorInvoiceResponse: ...
-
+    @fields_of(UpdateVendorInvoiceRequest)
     def update_vendor_invoice(
         self, request: UpdateVendorInvoiceRequest | None = None, /, **fields: Any
     ) -> UpdateVendorInvoiceResponse:
-        """Updates a vendor invoice record."""
+        """Updates a vendor invoice record.
+
+        Takes :class:`UpdateVendorInvoiceRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_VENDOR_INVOICE, request, fields)
 
-    @overload
-    def delete_vendor_invoice(
-        self, request: DeleteVendorInvoiceRequest, /
-    ) -> DeleteVendorInvoiceResponse: ...
-
-    @overload
-    def delete_vendor_invoice(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vendor_invoice: int,
-    ) -> DeleteVendorInvoiceResponse: ...
-
+    @fields_of(DeleteVendorInvoiceRequest)
     def delete_vendor_invoice(
         self, request: DeleteVendorInvoiceRequest | None = None, /, **fields: Any
     ) -> DeleteVendorInvoiceResponse:
-        """Deletes a vendor invoice record."""
+        """Deletes a vendor invoice record.
+
+        Takes :class:`DeleteVendorInvoiceRequest` or its fields as keywords.
+        """
         return self._call(DELETE_VENDOR_INVOICE, request, fields)
 
-    @overload
-    def get_vendor_balance(
-        self, request: GetVendorBalanceRequest, /
-    ) -> GetVendorBalanceResponse: ...
-
-    @overload
-    def get_vendor_balance(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vendor: int,
-    ) -> GetVendorBalanceResponse: ...
-
+    @fields_of(GetVendorBalanceRequest)
     def get_vendor_balance(
         self, request: GetVendorBalanceRequest | None = None, /, **fields: Any
     ) -> GetVendorBalanceResponse:
-        """Vendor: get vendor balance."""
+        """Vendor: get vendor balance.
+
+        Takes :class:`GetVendorBalanceRequest` or its fields as keywords.
+        """
         return self._call(GET_VENDOR_BALANCE, request, fields)
 
 
@@ -711,62 +489,27 @@ class AsyncVendorService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_vendor_info(self, request: GetVendorInfoRequest, /) -> GetVendorInfoResponse: ...
-
-    @overload
-    async def get_vendor_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vendor: int | None | UnsetType = UNSET,
-    ) -> GetVendorInfoResponse: ...
-
+    @fields_of(GetVendorInfoRequest)
     async def get_vendor_info(
         self, request: GetVendorInfoRequest | None = None, /, **fields: Any
     ) -> GetVendorInfoResponse:
-        """Returns the details of a vendor record."""
+        """Returns the details of a vendor record.
+
+        Takes :class:`GetVendorInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_VENDOR_INFO, request, fields)
 
-    @overload
-    async def get_vendor_list(self, request: GetVendorListRequest, /) -> GetVendorListResponse: ...
-
-    @overload
-    async def get_vendor_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        name: str | None | UnsetType = UNSET,
-        iso_4217: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetVendorListResponse: ...
-
+    @fields_of(GetVendorListRequest)
     async def get_vendor_list(
         self, request: GetVendorListRequest | None = None, /, **fields: Any
     ) -> GetVendorListResponse:
-        """Returns the vendor records that match the search criteria."""
+        """Returns the vendor records that match the search criteria.
+
+        Takes :class:`GetVendorListRequest` or its fields as keywords.
+        """
         return await self._call(GET_VENDOR_LIST, request, fields)
 
-    @overload
-    def iter_vendor_list(
-        self, request: GetVendorListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[VendorInfo]: ...
-
-    @overload
-    def iter_vendor_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        name: str | None | UnsetType = UNSET,
-        iso_4217: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[VendorInfo]: ...
-
+    @paged(GetVendorListRequest, IterVendorListKeywords)
     async def iter_vendor_list(
         self,
         request: GetVendorListRequest | None = None,
@@ -775,130 +518,64 @@ class AsyncVendorService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[VendorInfo]:
-        """Every item of :meth:`get_vendor_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_vendor_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetVendorListRequest` and `page_size`, or the keywords of
+        :class:`IterVendorListKeywords`.
+        """
         async for item in self._pages(GET_VENDOR_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_vendor(self, request: AddVendorRequest, /) -> AddVendorResponse: ...
-
-    @overload
-    async def add_vendor(
-        self,
-        request: None = None,
-        /,
-        *,
-        vendor_info: VendorInfo,
-    ) -> AddVendorResponse: ...
-
+    @fields_of(AddVendorRequest)
     async def add_vendor(
         self, request: AddVendorRequest | None = None, /, **fields: Any
     ) -> AddVendorResponse:
-        """Creates a vendor record."""
+        """Creates a vendor record.
+
+        Takes :class:`AddVendorRequest` or its fields as keywords.
+        """
         return await self._call(ADD_VENDOR, request, fields)
 
-    @overload
-    async def update_vendor(self, request: UpdateVendorRequest, /) -> UpdateVendorResponse: ...
-
-    @overload
-    async def update_vendor(
-        self,
-        request: None = None,
-        /,
-        *,
-        vendor_info: VendorInfo,
-    ) -> UpdateVendorResponse: ...
-
+    @fields_of(UpdateVendorRequest)
     async def update_vendor(
         self, request: UpdateVendorRequest | None = None, /, **fields: Any
     ) -> UpdateVendorResponse:
-        """Updates a vendor record."""
+        """Updates a vendor record.
+
+        Takes :class:`UpdateVendorRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_VENDOR, request, fields)
 
-    @overload
-    async def delete_vendor(self, request: DeleteVendorRequest, /) -> DeleteVendorResponse: ...
-
-    @overload
-    async def delete_vendor(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vendor: int,
-    ) -> DeleteVendorResponse: ...
-
+    @fields_of(DeleteVendorRequest)
     async def delete_vendor(
         self, request: DeleteVendorRequest | None = None, /, **fields: Any
     ) -> DeleteVendorResponse:
-        """Deletes a vendor record."""
+        """Deletes a vendor record.
+
+        Takes :class:`DeleteVendorRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_VENDOR, request, fields)
 
-    @overload
-    async def make_transaction(
-        self, request: MakeVendorTransactionRequest, /
-    ) -> MakeVendorTransactionResponse: ...
-
-    @overload
-    async def make_transaction(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vendor: int,
-        action: TransactionAction,
-        amount: float,
-        comment: str | None | UnsetType = UNSET,
-    ) -> MakeVendorTransactionResponse: ...
-
+    @fields_of(MakeVendorTransactionRequest)
     async def make_transaction(
         self, request: MakeVendorTransactionRequest | None = None, /, **fields: Any
     ) -> MakeVendorTransactionResponse:
-        """Vendor: make transaction."""
+        """Vendor: make transaction.
+
+        Takes :class:`MakeVendorTransactionRequest` or its fields as keywords.
+        """
         return await self._call(MAKE_TRANSACTION, request, fields)
 
-    @overload
-    async def get_vendor_xdr_list(
-        self, request: GetVendorXdrListRequest, /
-    ) -> GetVendorXdrListResponse: ...
-
-    @overload
-    async def get_vendor_xdr_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vendor: int,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetVendorXdrListResponse: ...
-
+    @fields_of(GetVendorXdrListRequest)
     async def get_vendor_xdr_list(
         self, request: GetVendorXdrListRequest | None = None, /, **fields: Any
     ) -> GetVendorXdrListResponse:
-        """Returns the vendor xdr records that match the search criteria."""
+        """Returns the vendor xdr records that match the search criteria.
+
+        Takes :class:`GetVendorXdrListRequest` or its fields as keywords.
+        """
         return await self._call(GET_VENDOR_XDR_LIST, request, fields)
 
-    @overload
-    def iter_vendor_xdr_list(
-        self, request: GetVendorXdrListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[XDRInfo]: ...
-
-    @overload
-    def iter_vendor_xdr_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_vendor: int,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[XDRInfo]: ...
-
+    @paged(GetVendorXdrListRequest, IterVendorXdrListKeywords)
     async def iter_vendor_xdr_list(
         self,
         request: GetVendorXdrListRequest | None = None,
@@ -908,48 +585,23 @@ class AsyncVendorService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[XDRInfo]:
         """Every item of :meth:`get_vendor_xdr_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetVendorXdrListRequest` and `page_size`, or the keywords of
+        :class:`IterVendorXdrListKeywords`.
+        """
         async for item in self._pages(GET_VENDOR_XDR_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def get_vendor_contact_list(
-        self, request: GetVendorContactListRequest, /
-    ) -> GetVendorContactListResponse: ...
-
-    @overload
-    async def get_vendor_contact_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vendor: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetVendorContactListResponse: ...
-
+    @fields_of(GetVendorContactListRequest)
     async def get_vendor_contact_list(
         self, request: GetVendorContactListRequest | None = None, /, **fields: Any
     ) -> GetVendorContactListResponse:
-        """Returns the vendor contact records that match the search criteria."""
+        """Returns the vendor contact records that match the search criteria.
+
+        Takes :class:`GetVendorContactListRequest` or its fields as keywords.
+        """
         return await self._call(GET_VENDOR_CONTACT_LIST, request, fields)
 
-    @overload
-    def iter_vendor_contact_list(
-        self, request: GetVendorContactListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[VendorContactInfo]: ...
-
-    @overload
-    def iter_vendor_contact_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_vendor: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[VendorContactInfo]: ...
-
+    @paged(GetVendorContactListRequest, IterVendorContactListKeywords)
     async def iter_vendor_contact_list(
         self,
         request: GetVendorContactListRequest | None = None,
@@ -959,109 +611,53 @@ class AsyncVendorService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[VendorContactInfo]:
         """Every item of :meth:`get_vendor_contact_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetVendorContactListRequest` and `page_size`, or the keywords of
+        :class:`IterVendorContactListKeywords`.
+        """
         async for item in self._pages(GET_VENDOR_CONTACT_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_vendor_contact(
-        self, request: AddVendorContactRequest, /
-    ) -> AddVendorContactResponse: ...
-
-    @overload
-    async def add_vendor_contact(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vendor: int,
-        vendor_contact_info: VendorContactInfo,
-    ) -> AddVendorContactResponse: ...
-
+    @fields_of(AddVendorContactRequest)
     async def add_vendor_contact(
         self, request: AddVendorContactRequest | None = None, /, **fields: Any
     ) -> AddVendorContactResponse:
-        """Creates a vendor contact record."""
+        """Creates a vendor contact record.
+
+        Takes :class:`AddVendorContactRequest` or its fields as keywords.
+        """
         return await self._call(ADD_VENDOR_CONTACT, request, fields)
 
-    @overload
-    async def update_vendor_contact(
-        self, request: UpdateVendorContactRequest, /
-    ) -> UpdateVendorContactResponse: ...
-
-    @overload
-    async def update_vendor_contact(
-        self,
-        request: None = None,
-        /,
-        *,
-        vendor_contact_info: VendorContactInfo,
-    ) -> UpdateVendorContactResponse: ...
-
+    @fields_of(UpdateVendorContactRequest)
     async def update_vendor_contact(
         self, request: UpdateVendorContactRequest | None = None, /, **fields: Any
     ) -> UpdateVendorContactResponse:
-        """Updates a vendor contact record."""
+        """Updates a vendor contact record.
+
+        Takes :class:`UpdateVendorContactRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_VENDOR_CONTACT, request, fields)
 
-    @overload
-    async def delete_vendor_contact(
-        self, request: DeleteVendorContactRequest, /
-    ) -> DeleteVendorContactResponse: ...
-
-    @overload
-    async def delete_vendor_contact(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vendor_contact: int,
-    ) -> DeleteVendorContactResponse: ...
-
+    @fields_of(DeleteVendorContactRequest)
     async def delete_vendor_contact(
         self, request: DeleteVendorContactRequest | None = None, /, **fields: Any
     ) -> DeleteVendorContactResponse:
-        """Deletes a vendor contact record."""
+        """Deletes a vendor contact record.
+
+        Takes :class:`DeleteVendorContactRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_VENDOR_CONTACT, request, fields)
 
-    @overload
-    async def get_vendor_batch_list(
-        self, request: GetVendorBatchListRequest, /
-    ) -> GetVendorBatchListResponse: ...
-
-    @overload
-    async def get_vendor_batch_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vendor: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetVendorBatchListResponse: ...
-
+    @fields_of(GetVendorBatchListRequest)
     async def get_vendor_batch_list(
         self, request: GetVendorBatchListRequest | None = None, /, **fields: Any
     ) -> GetVendorBatchListResponse:
-        """Returns the vendor batch records that match the search criteria."""
+        """Returns the vendor batch records that match the search criteria.
+
+        Takes :class:`GetVendorBatchListRequest` or its fields as keywords.
+        """
         return await self._call(GET_VENDOR_BATCH_LIST, request, fields)
 
-    @overload
-    def iter_vendor_batch_list(
-        self, request: GetVendorBatchListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[VendorBatchInfo]: ...
-
-    @overload
-    def iter_vendor_batch_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_vendor: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[VendorBatchInfo]: ...
-
+    @paged(GetVendorBatchListRequest, IterVendorBatchListKeywords)
     async def iter_vendor_batch_list(
         self,
         request: GetVendorBatchListRequest | None = None,
@@ -1071,109 +667,53 @@ class AsyncVendorService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[VendorBatchInfo]:
         """Every item of :meth:`get_vendor_batch_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetVendorBatchListRequest` and `page_size`, or the keywords of
+        :class:`IterVendorBatchListKeywords`.
+        """
         async for item in self._pages(GET_VENDOR_BATCH_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_vendor_batch(
-        self, request: AddVendorBatchRequest, /
-    ) -> AddVendorBatchResponse: ...
-
-    @overload
-    async def add_vendor_batch(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vendor: int,
-        vendor_batch_info: VendorBatchInfo,
-    ) -> AddVendorBatchResponse: ...
-
+    @fields_of(AddVendorBatchRequest)
     async def add_vendor_batch(
         self, request: AddVendorBatchRequest | None = None, /, **fields: Any
     ) -> AddVendorBatchResponse:
-        """Creates a vendor batch record."""
+        """Creates a vendor batch record.
+
+        Takes :class:`AddVendorBatchRequest` or its fields as keywords.
+        """
         return await self._call(ADD_VENDOR_BATCH, request, fields)
 
-    @overload
-    async def update_vendor_batch(
-        self, request: UpdateVendorBatchRequest, /
-    ) -> UpdateVendorBatchResponse: ...
-
-    @overload
-    async def update_vendor_batch(
-        self,
-        request: None = None,
-        /,
-        *,
-        vendor_batch_info: VendorBatchInfo,
-    ) -> UpdateVendorBatchResponse: ...
-
+    @fields_of(UpdateVendorBatchRequest)
     async def update_vendor_batch(
         self, request: UpdateVendorBatchRequest | None = None, /, **fields: Any
     ) -> UpdateVendorBatchResponse:
-        """Updates a vendor batch record."""
+        """Updates a vendor batch record.
+
+        Takes :class:`UpdateVendorBatchRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_VENDOR_BATCH, request, fields)
 
-    @overload
-    async def delete_vendor_batch(
-        self, request: DeleteVendorBatchRequest, /
-    ) -> DeleteVendorBatchResponse: ...
-
-    @overload
-    async def delete_vendor_batch(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vendor_batch: int,
-    ) -> DeleteVendorBatchResponse: ...
-
+    @fields_of(DeleteVendorBatchRequest)
     async def delete_vendor_batch(
         self, request: DeleteVendorBatchRequest | None = None, /, **fields: Any
     ) -> DeleteVendorBatchResponse:
-        """Deletes a vendor batch record."""
+        """Deletes a vendor batch record.
+
+        Takes :class:`DeleteVendorBatchRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_VENDOR_BATCH, request, fields)
 
-    @overload
-    async def get_vendor_invoice_list(
-        self, request: GetVendorInvoiceListRequest, /
-    ) -> GetVendorInvoiceListResponse: ...
-
-    @overload
-    async def get_vendor_invoice_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vendor: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetVendorInvoiceListResponse: ...
-
+    @fields_of(GetVendorInvoiceListRequest)
     async def get_vendor_invoice_list(
         self, request: GetVendorInvoiceListRequest | None = None, /, **fields: Any
     ) -> GetVendorInvoiceListResponse:
-        """Returns the vendor invoice records that match the search criteria."""
+        """Returns the vendor invoice records that match the search criteria.
+
+        Takes :class:`GetVendorInvoiceListRequest` or its fields as keywords.
+        """
         return await self._call(GET_VENDOR_INVOICE_LIST, request, fields)
 
-    @overload
-    def iter_vendor_invoice_list(
-        self, request: GetVendorInvoiceListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[VendorInvoiceInfo]: ...
-
-    @overload
-    def iter_vendor_invoice_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_vendor: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[VendorInvoiceInfo]: ...
-
+    @paged(GetVendorInvoiceListRequest, IterVendorInvoiceListKeywords)
     async def iter_vendor_invoice_list(
         self,
         request: GetVendorInvoiceListRequest | None = None,
@@ -1183,87 +723,48 @@ class AsyncVendorService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[VendorInvoiceInfo]:
         """Every item of :meth:`get_vendor_invoice_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetVendorInvoiceListRequest` and `page_size`, or the keywords of
+        :class:`IterVendorInvoiceListKeywords`.
+        """
         async for item in self._pages(GET_VENDOR_INVOICE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_vendor_invoice(
-        self, request: AddVendorInvoiceRequest, /
-    ) -> AddVendorInvoiceResponse: ...
-
-    @overload
-    async def add_vendor_invoice(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vendor: int,
-        vendor_invoice_info: VendorInvoiceInfo,
-    ) -> AddVendorInvoiceResponse: ...
-
+    @fields_of(AddVendorInvoiceRequest)
     async def add_vendor_invoice(
         self, request: AddVendorInvoiceRequest | None = None, /, **fields: Any
     ) -> AddVendorInvoiceResponse:
-        """Creates a vendor invoice record."""
+        """Creates a vendor invoice record.
+
+        Takes :class:`AddVendorInvoiceRequest` or its fields as keywords.
+        """
         return await self._call(ADD_VENDOR_INVOICE, request, fields)
 
-    @overload
-    async def update_vendor_invoice(
-        self, request: UpdateVendorInvoiceRequest, /
-    ) -> UpdateVendorInvoiceResponse: ...
-
-    @overload
-    async def update_vendor_invoice(
-        self,
-        request: None = None,
-        /,
-        *,
-        vendor_invoice_info: VendorInvoiceInfo,
-    ) -> UpdateVendorInvoiceResponse: ...
-
+    @fields_of(UpdateVendorInvoiceRequest)
     async def update_vendor_invoice(
         self, request: UpdateVendorInvoiceRequest | None = None, /, **fields: Any
     ) -> UpdateVendorInvoiceResponse:
-        """Updates a vendor invoice record."""
+        """Updates a vendor invoice record.
+
+        Takes :class:`UpdateVendorInvoiceRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_VENDOR_INVOICE, request, fields)
 
-    @overload
-    async def delete_vendor_invoice(
-        self, request: DeleteVendorInvoiceRequest, /
-    ) -> DeleteVendorInvoiceResponse: ...
-
-    @overload
-    async def delete_vendor_invoice(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vendor_invoice: int,
-    ) -> DeleteVendorInvoiceResponse: ...
-
+    @fields_of(DeleteVendorInvoiceRequest)
     async def delete_vendor_invoice(
         self, request: DeleteVendorInvoiceRequest | None = None, /, **fields: Any
     ) -> DeleteVendorInvoiceResponse:
-        """Deletes a vendor invoice record."""
+        """Deletes a vendor invoice record.
+
+        Takes :class:`DeleteVendorInvoiceRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_VENDOR_INVOICE, request, fields)
 
-    @overload
-    async def get_vendor_balance(
-        self, request: GetVendorBalanceRequest, /
-    ) -> GetVendorBalanceResponse: ...
-
-    @overload
-    async def get_vendor_balance(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vendor: int,
-    ) -> GetVendorBalanceResponse: ...
-
+    @fields_of(GetVendorBalanceRequest)
     async def get_vendor_balance(
         self, request: GetVendorBalanceRequest | None = None, /, **fields: Any
     ) -> GetVendorBalanceResponse:
-        """Vendor: get vendor balance."""
+        """Vendor: get vendor balance.
+
+        Takes :class:`GetVendorBalanceRequest` or its fields as keywords.
+        """
         return await self._call(GET_VENDOR_BALANCE, request, fields)

@@ -9,11 +9,11 @@ Admin interface, mr105/admin/VoicemailAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.voicemail import (
     AddVoicemailVmFolderRequest,
     AddVoicemailVmFolderResponse,
@@ -43,7 +43,6 @@ from ..types.voicemail import (
     UpdateVoicemailVmFolderResponse,
     VMFolderInfo,
     VMMessageInfo,
-    VMSettingsInfo,
 )
 
 __all__ = ["VoicemailService", "AsyncVoicemailService"]
@@ -107,134 +106,83 @@ FORWARD_VM_MESSAGE = Operation(
 )
 
 
+class IterVmMessageListKeywords(TypedDict, total=False):
+    """The keywords of `iter_vm_message_list`: `page_size` and the fields of
+    :class:`GetVoicemailVmMessageListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_account: Required[int]
+    folder: str | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterVmFolderListKeywords(TypedDict, total=False):
+    """The keywords of `iter_vm_folder_list`: `page_size` and the fields of
+    :class:`GetVoicemailVmFolderListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_account: Required[int]
+    offset: int | None | UnsetType
+
+
 class VoicemailService(ServiceBase):
     """Voicemail settings and messages. PortaBilling mr105, Admin interface. Reconstruction in the
     published style, generated for testing.
     """
 
-    @overload
-    def get_vm_settings(
-        self, request: GetVoicemailVmSettingsRequest, /
-    ) -> GetVoicemailVmSettingsResponse: ...
-
-    @overload
-    def get_vm_settings(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetVoicemailVmSettingsResponse: ...
-
+    @fields_of(GetVoicemailVmSettingsRequest)
     def get_vm_settings(
         self, request: GetVoicemailVmSettingsRequest | None = None, /, **fields: Any
     ) -> GetVoicemailVmSettingsResponse:
-        """Voicemail: get vm settings."""
+        """Voicemail: get vm settings.
+
+        Takes :class:`GetVoicemailVmSettingsRequest` or its fields as keywords.
+        """
         return self._call(GET_VM_SETTINGS, request, fields)
 
-    @overload
-    def set_vm_settings(
-        self, request: SetVoicemailVmSettingsRequest, /
-    ) -> SetVoicemailVmSettingsResponse: ...
-
-    @overload
-    def set_vm_settings(
-        self,
-        request: None = None,
-        /,
-        *,
-        vm_settings: VMSettingsInfo,
-    ) -> SetVoicemailVmSettingsResponse: ...
-
+    @fields_of(SetVoicemailVmSettingsRequest)
     def set_vm_settings(
         self, request: SetVoicemailVmSettingsRequest | None = None, /, **fields: Any
     ) -> SetVoicemailVmSettingsResponse:
-        """Voicemail: set vm settings."""
+        """Voicemail: set vm settings.
+
+        Takes :class:`SetVoicemailVmSettingsRequest` or its fields as keywords.
+        """
         return self._call(SET_VM_SETTINGS, request, fields)
 
-    @overload
-    def get_vm_greeting(
-        self, request: GetVoicemailVmGreetingRequest, /
-    ) -> GetVoicemailVmGreetingResponse: ...
-
-    @overload
-    def get_vm_greeting(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        greeting_type: str | None | UnsetType = UNSET,
-    ) -> GetVoicemailVmGreetingResponse: ...
-
+    @fields_of(GetVoicemailVmGreetingRequest)
     def get_vm_greeting(
         self, request: GetVoicemailVmGreetingRequest | None = None, /, **fields: Any
     ) -> GetVoicemailVmGreetingResponse:
-        """Voicemail: get vm greeting."""
+        """Voicemail: get vm greeting.
+
+        Takes :class:`GetVoicemailVmGreetingRequest` or its fields as keywords.
+        """
         return self._call(GET_VM_GREETING, request, fields)
 
-    @overload
-    def set_vm_greeting(
-        self, request: SetVoicemailVmGreetingRequest, /
-    ) -> SetVoicemailVmGreetingResponse: ...
-
-    @overload
-    def set_vm_greeting(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        greeting_type: str,
-        file: bytes,
-    ) -> SetVoicemailVmGreetingResponse: ...
-
+    @fields_of(SetVoicemailVmGreetingRequest)
     def set_vm_greeting(
         self, request: SetVoicemailVmGreetingRequest | None = None, /, **fields: Any
     ) -> SetVoicemailVmGreetingResponse:
-        """Voicemail: set vm greeting."""
+        """Voicemail: set vm greeting.
+
+        Takes :class:`SetVoicemailVmGreetingRequest` or its fields as keywords.
+        """
         return self._call(SET_VM_GREETING, request, fields)
 
-    @overload
-    def get_vm_message_list(
-        self, request: GetVoicemailVmMessageListRequest, /
-    ) -> GetVoicemailVmMessageListResponse: ...
-
-    @overload
-    def get_vm_message_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        folder: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetVoicemailVmMessageListResponse: ...
-
+    @fields_of(GetVoicemailVmMessageListRequest)
     def get_vm_message_list(
         self, request: GetVoicemailVmMessageListRequest | None = None, /, **fields: Any
     ) -> GetVoicemailVmMessageListResponse:
-        """Returns the vm message records that match the search criteria."""
+        """Returns the vm message records that match the search criteria.
+
+        Takes :class:`GetVoicemailVmMessageListRequest` or its fields as keywords.
+        """
         return self._call(GET_VM_MESSAGE_LIST, request, fields)
 
-    @overload
-    def iter_vm_message_list(
-        self, request: GetVoicemailVmMessageListRequest, /, *, page_size: int = 100
-    ) -> Iterator[VMMessageInfo]: ...
-
-    @overload
-    def iter_vm_message_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_account: int,
-        folder: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[VMMessageInfo]: ...
-
+    @paged(GetVoicemailVmMessageListRequest, IterVmMessageListKeywords)
     def iter_vm_message_list(
         self,
         request: GetVoicemailVmMessageListRequest | None = None,
@@ -244,89 +192,42 @@ class VoicemailService(ServiceBase):
         **fields: Any,
     ) -> Iterator[VMMessageInfo]:
         """Every item of :meth:`get_vm_message_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetVoicemailVmMessageListRequest` and `page_size`, or the keywords
+        of :class:`IterVmMessageListKeywords`.
+        """
         yield from self._pages(GET_VM_MESSAGE_LIST, request, fields, page_size)
 
-    @overload
-    def get_vm_message(
-        self, request: GetVoicemailVmMessageRequest, /
-    ) -> GetVoicemailVmMessageResponse: ...
-
-    @overload
-    def get_vm_message(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        message_uid: str,
-    ) -> GetVoicemailVmMessageResponse: ...
-
+    @fields_of(GetVoicemailVmMessageRequest)
     def get_vm_message(
         self, request: GetVoicemailVmMessageRequest | None = None, /, **fields: Any
     ) -> GetVoicemailVmMessageResponse:
-        """Voicemail: get vm message."""
+        """Voicemail: get vm message.
+
+        Takes :class:`GetVoicemailVmMessageRequest` or its fields as keywords.
+        """
         return self._call(GET_VM_MESSAGE, request, fields)
 
-    @overload
-    def delete_vm_message(
-        self, request: DeleteVoicemailVmMessageRequest, /
-    ) -> DeleteVoicemailVmMessageResponse: ...
-
-    @overload
-    def delete_vm_message(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        message_uid: str,
-    ) -> DeleteVoicemailVmMessageResponse: ...
-
+    @fields_of(DeleteVoicemailVmMessageRequest)
     def delete_vm_message(
         self, request: DeleteVoicemailVmMessageRequest | None = None, /, **fields: Any
     ) -> DeleteVoicemailVmMessageResponse:
-        """Deletes a vm message record."""
+        """Deletes a vm message record.
+
+        Takes :class:`DeleteVoicemailVmMessageRequest` or its fields as keywords.
+        """
         return self._call(DELETE_VM_MESSAGE, request, fields)
 
-    @overload
-    def get_vm_folder_list(
-        self, request: GetVoicemailVmFolderListRequest, /
-    ) -> GetVoicemailVmFolderListResponse: ...
-
-    @overload
-    def get_vm_folder_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetVoicemailVmFolderListResponse: ...
-
+    @fields_of(GetVoicemailVmFolderListRequest)
     def get_vm_folder_list(
         self, request: GetVoicemailVmFolderListRequest | None = None, /, **fields: Any
     ) -> GetVoicemailVmFolderListResponse:
-        """Returns the vm folder records that match the search criteria."""
+        """Returns the vm folder records that match the search criteria.
+
+        Takes :class:`GetVoicemailVmFolderListRequest` or its fields as keywords.
+        """
         return self._call(GET_VM_FOLDER_LIST, request, fields)
 
-    @overload
-    def iter_vm_folder_list(
-        self, request: GetVoicemailVmFolderListRequest, /, *, page_size: int = 100
-    ) -> Iterator[VMFolderInfo]: ...
-
-    @overload
-    def iter_vm_folder_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_account: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[VMFolderInfo]: ...
-
+    @paged(GetVoicemailVmFolderListRequest, IterVmFolderListKeywords)
     def iter_vm_folder_list(
         self,
         request: GetVoicemailVmFolderListRequest | None = None,
@@ -336,112 +237,59 @@ class VoicemailService(ServiceBase):
         **fields: Any,
     ) -> Iterator[VMFolderInfo]:
         """Every item of :meth:`get_vm_folder_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetVoicemailVmFolderListRequest` and `page_size`, or the keywords of
+        :class:`IterVmFolderListKeywords`.
+        """
         yield from self._pages(GET_VM_FOLDER_LIST, request, fields, page_size)
 
-    @overload
-    def add_vm_folder(
-        self, request: AddVoicemailVmFolderRequest, /
-    ) -> AddVoicemailVmFolderResponse: ...
-
-    @overload
-    def add_vm_folder(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        vm_folder_info: VMFolderInfo,
-    ) -> AddVoicemailVmFolderResponse: ...
-
+    @fields_of(AddVoicemailVmFolderRequest)
     def add_vm_folder(
         self, request: AddVoicemailVmFolderRequest | None = None, /, **fields: Any
     ) -> AddVoicemailVmFolderResponse:
-        """Creates a vm folder record."""
+        """Creates a vm folder record.
+
+        Takes :class:`AddVoicemailVmFolderRequest` or its fields as keywords.
+        """
         return self._call(ADD_VM_FOLDER, request, fields)
 
-    @overload
-    def update_vm_folder(
-        self, request: UpdateVoicemailVmFolderRequest, /
-    ) -> UpdateVoicemailVmFolderResponse: ...
-
-    @overload
-    def update_vm_folder(
-        self,
-        request: None = None,
-        /,
-        *,
-        vm_folder_info: VMFolderInfo,
-    ) -> UpdateVoicemailVmFolderResponse: ...
-
+    @fields_of(UpdateVoicemailVmFolderRequest)
     def update_vm_folder(
         self, request: UpdateVoicemailVmFolderRequest | None = None, /, **fields: Any
     ) -> UpdateVoicemailVmFolderResponse:
-        """Updates a vm folder record."""
+        """Updates a vm folder record.
+
+        Takes :class:`UpdateVoicemailVmFolderRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_VM_FOLDER, request, fields)
 
-    @overload
-    def delete_vm_folder(
-        self, request: DeleteVoicemailVmFolderRequest, /
-    ) -> DeleteVoicemailVmFolderResponse: ...
-
-    @overload
-    def delete_vm_folder(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vm_folder: int,
-    ) -> DeleteVoicemailVmFolderResponse: ...
-
+    @fields_of(DeleteVoicemailVmFolderRequest)
     def delete_vm_folder(
         self, request: DeleteVoicemailVmFolderRequest | None = None, /, **fields: Any
     ) -> DeleteVoicemailVmFolderResponse:
-        """Deletes a vm folder record."""
+        """Deletes a vm folder record.
+
+        Takes :class:`DeleteVoicemailVmFolderRequest` or its fields as keywords.
+        """
         return self._call(DELETE_VM_FOLDER, request, fields)
 
-    @overload
-    def move_vm_message(
-        self, request: MoveVoicemailVmMessageRequest, /
-    ) -> MoveVoicemailVmMessageResponse: ...
-
-    @overload
-    def move_vm_message(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        message_uid: str,
-        folder: str,
-    ) -> MoveVoicemailVmMessageResponse: ...
-
+    @fields_of(MoveVoicemailVmMessageRequest)
     def move_vm_message(
         self, request: MoveVoicemailVmMessageRequest | None = None, /, **fields: Any
     ) -> MoveVoicemailVmMessageResponse:
-        """Voicemail: move vm message."""
+        """Voicemail: move vm message.
+
+        Takes :class:`MoveVoicemailVmMessageRequest` or its fields as keywords.
+        """
         return self._call(MOVE_VM_MESSAGE, request, fields)
 
-    @overload
-    def forward_vm_message(
-        self, request: ForwardVoicemailVmMessageRequest, /
-    ) -> ForwardVoicemailVmMessageResponse: ...
-
-    @overload
-    def forward_vm_message(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        message_uid: str,
-        email: str,
-    ) -> ForwardVoicemailVmMessageResponse: ...
-
+    @fields_of(ForwardVoicemailVmMessageRequest)
     def forward_vm_message(
         self, request: ForwardVoicemailVmMessageRequest | None = None, /, **fields: Any
     ) -> ForwardVoicemailVmMessageResponse:
-        """Voicemail: forward vm message."""
+        """Voicemail: forward vm message.
+
+        Takes :class:`ForwardVoicemailVmMessageRequest` or its fields as keywords.
+        """
         return self._call(FORWARD_VM_MESSAGE, request, fields)
 
 
@@ -452,129 +300,57 @@ class AsyncVoicemailService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_vm_settings(
-        self, request: GetVoicemailVmSettingsRequest, /
-    ) -> GetVoicemailVmSettingsResponse: ...
-
-    @overload
-    async def get_vm_settings(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetVoicemailVmSettingsResponse: ...
-
+    @fields_of(GetVoicemailVmSettingsRequest)
     async def get_vm_settings(
         self, request: GetVoicemailVmSettingsRequest | None = None, /, **fields: Any
     ) -> GetVoicemailVmSettingsResponse:
-        """Voicemail: get vm settings."""
+        """Voicemail: get vm settings.
+
+        Takes :class:`GetVoicemailVmSettingsRequest` or its fields as keywords.
+        """
         return await self._call(GET_VM_SETTINGS, request, fields)
 
-    @overload
-    async def set_vm_settings(
-        self, request: SetVoicemailVmSettingsRequest, /
-    ) -> SetVoicemailVmSettingsResponse: ...
-
-    @overload
-    async def set_vm_settings(
-        self,
-        request: None = None,
-        /,
-        *,
-        vm_settings: VMSettingsInfo,
-    ) -> SetVoicemailVmSettingsResponse: ...
-
+    @fields_of(SetVoicemailVmSettingsRequest)
     async def set_vm_settings(
         self, request: SetVoicemailVmSettingsRequest | None = None, /, **fields: Any
     ) -> SetVoicemailVmSettingsResponse:
-        """Voicemail: set vm settings."""
+        """Voicemail: set vm settings.
+
+        Takes :class:`SetVoicemailVmSettingsRequest` or its fields as keywords.
+        """
         return await self._call(SET_VM_SETTINGS, request, fields)
 
-    @overload
-    async def get_vm_greeting(
-        self, request: GetVoicemailVmGreetingRequest, /
-    ) -> GetVoicemailVmGreetingResponse: ...
-
-    @overload
-    async def get_vm_greeting(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        greeting_type: str | None | UnsetType = UNSET,
-    ) -> GetVoicemailVmGreetingResponse: ...
-
+    @fields_of(GetVoicemailVmGreetingRequest)
     async def get_vm_greeting(
         self, request: GetVoicemailVmGreetingRequest | None = None, /, **fields: Any
     ) -> GetVoicemailVmGreetingResponse:
-        """Voicemail: get vm greeting."""
+        """Voicemail: get vm greeting.
+
+        Takes :class:`GetVoicemailVmGreetingRequest` or its fields as keywords.
+        """
         return await self._call(GET_VM_GREETING, request, fields)
 
-    @overload
-    async def set_vm_greeting(
-        self, request: SetVoicemailVmGreetingRequest, /
-    ) -> SetVoicemailVmGreetingResponse: ...
-
-    @overload
-    async def set_vm_greeting(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        greeting_type: str,
-        file: bytes,
-    ) -> SetVoicemailVmGreetingResponse: ...
-
+    @fields_of(SetVoicemailVmGreetingRequest)
     async def set_vm_greeting(
         self, request: SetVoicemailVmGreetingRequest | None = None, /, **fields: Any
     ) -> SetVoicemailVmGreetingResponse:
-        """Voicemail: set vm greeting."""
+        """Voicemail: set vm greeting.
+
+        Takes :class:`SetVoicemailVmGreetingRequest` or its fields as keywords.
+        """
         return await self._call(SET_VM_GREETING, request, fields)
 
-    @overload
-    async def get_vm_message_list(
-        self, request: GetVoicemailVmMessageListRequest, /
-    ) -> GetVoicemailVmMessageListResponse: ...
-
-    @overload
-    async def get_vm_message_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        folder: str | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetVoicemailVmMessageListResponse: ...
-
+    @fields_of(GetVoicemailVmMessageListRequest)
     async def get_vm_message_list(
         self, request: GetVoicemailVmMessageListRequest | None = None, /, **fields: Any
     ) -> GetVoicemailVmMessageListResponse:
-        """Returns the vm message records that match the search criteria."""
+        """Returns the vm message records that match the search criteria.
+
+        Takes :class:`GetVoicemailVmMessageListRequest` or its fields as keywords.
+        """
         return await self._call(GET_VM_MESSAGE_LIST, request, fields)
 
-    @overload
-    def iter_vm_message_list(
-        self, request: GetVoicemailVmMessageListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[VMMessageInfo]: ...
-
-    @overload
-    def iter_vm_message_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_account: int,
-        folder: str | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[VMMessageInfo]: ...
-
+    @paged(GetVoicemailVmMessageListRequest, IterVmMessageListKeywords)
     async def iter_vm_message_list(
         self,
         request: GetVoicemailVmMessageListRequest | None = None,
@@ -584,90 +360,43 @@ class AsyncVoicemailService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[VMMessageInfo]:
         """Every item of :meth:`get_vm_message_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetVoicemailVmMessageListRequest` and `page_size`, or the keywords
+        of :class:`IterVmMessageListKeywords`.
+        """
         async for item in self._pages(GET_VM_MESSAGE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def get_vm_message(
-        self, request: GetVoicemailVmMessageRequest, /
-    ) -> GetVoicemailVmMessageResponse: ...
-
-    @overload
-    async def get_vm_message(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        message_uid: str,
-    ) -> GetVoicemailVmMessageResponse: ...
-
+    @fields_of(GetVoicemailVmMessageRequest)
     async def get_vm_message(
         self, request: GetVoicemailVmMessageRequest | None = None, /, **fields: Any
     ) -> GetVoicemailVmMessageResponse:
-        """Voicemail: get vm message."""
+        """Voicemail: get vm message.
+
+        Takes :class:`GetVoicemailVmMessageRequest` or its fields as keywords.
+        """
         return await self._call(GET_VM_MESSAGE, request, fields)
 
-    @overload
-    async def delete_vm_message(
-        self, request: DeleteVoicemailVmMessageRequest, /
-    ) -> DeleteVoicemailVmMessageResponse: ...
-
-    @overload
-    async def delete_vm_message(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        message_uid: str,
-    ) -> DeleteVoicemailVmMessageResponse: ...
-
+    @fields_of(DeleteVoicemailVmMessageRequest)
     async def delete_vm_message(
         self, request: DeleteVoicemailVmMessageRequest | None = None, /, **fields: Any
     ) -> DeleteVoicemailVmMessageResponse:
-        """Deletes a vm message record."""
+        """Deletes a vm message record.
+
+        Takes :class:`DeleteVoicemailVmMessageRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_VM_MESSAGE, request, fields)
 
-    @overload
-    async def get_vm_folder_list(
-        self, request: GetVoicemailVmFolderListRequest, /
-    ) -> GetVoicemailVmFolderListResponse: ...
-
-    @overload
-    async def get_vm_folder_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetVoicemailVmFolderListResponse: ...
-
+    @fields_of(GetVoicemailVmFolderListRequest)
     async def get_vm_folder_list(
         self, request: GetVoicemailVmFolderListRequest | None = None, /, **fields: Any
     ) -> GetVoicemailVmFolderListResponse:
-        """Returns the vm folder records that match the search criteria."""
+        """Returns the vm folder records that match the search criteria.
+
+        Takes :class:`GetVoicemailVmFolderListRequest` or its fields as keywords.
+        """
         return await self._call(GET_VM_FOLDER_LIST, request, fields)
 
-    @overload
-    def iter_vm_folder_list(
-        self, request: GetVoicemailVmFolderListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[VMFolderInfo]: ...
-
-    @overload
-    def iter_vm_folder_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_account: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[VMFolderInfo]: ...
-
+    @paged(GetVoicemailVmFolderListRequest, IterVmFolderListKeywords)
     async def iter_vm_folder_list(
         self,
         request: GetVoicemailVmFolderListRequest | None = None,
@@ -677,111 +406,58 @@ class AsyncVoicemailService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[VMFolderInfo]:
         """Every item of :meth:`get_vm_folder_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetVoicemailVmFolderListRequest` and `page_size`, or the keywords of
+        :class:`IterVmFolderListKeywords`.
+        """
         async for item in self._pages(GET_VM_FOLDER_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_vm_folder(
-        self, request: AddVoicemailVmFolderRequest, /
-    ) -> AddVoicemailVmFolderResponse: ...
-
-    @overload
-    async def add_vm_folder(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        vm_folder_info: VMFolderInfo,
-    ) -> AddVoicemailVmFolderResponse: ...
-
+    @fields_of(AddVoicemailVmFolderRequest)
     async def add_vm_folder(
         self, request: AddVoicemailVmFolderRequest | None = None, /, **fields: Any
     ) -> AddVoicemailVmFolderResponse:
-        """Creates a vm folder record."""
+        """Creates a vm folder record.
+
+        Takes :class:`AddVoicemailVmFolderRequest` or its fields as keywords.
+        """
         return await self._call(ADD_VM_FOLDER, request, fields)
 
-    @overload
-    async def update_vm_folder(
-        self, request: UpdateVoicemailVmFolderRequest, /
-    ) -> UpdateVoicemailVmFolderResponse: ...
-
-    @overload
-    async def update_vm_folder(
-        self,
-        request: None = None,
-        /,
-        *,
-        vm_folder_info: VMFolderInfo,
-    ) -> UpdateVoicemailVmFolderResponse: ...
-
+    @fields_of(UpdateVoicemailVmFolderRequest)
     async def update_vm_folder(
         self, request: UpdateVoicemailVmFolderRequest | None = None, /, **fields: Any
     ) -> UpdateVoicemailVmFolderResponse:
-        """Updates a vm folder record."""
+        """Updates a vm folder record.
+
+        Takes :class:`UpdateVoicemailVmFolderRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_VM_FOLDER, request, fields)
 
-    @overload
-    async def delete_vm_folder(
-        self, request: DeleteVoicemailVmFolderRequest, /
-    ) -> DeleteVoicemailVmFolderResponse: ...
-
-    @overload
-    async def delete_vm_folder(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_vm_folder: int,
-    ) -> DeleteVoicemailVmFolderResponse: ...
-
+    @fields_of(DeleteVoicemailVmFolderRequest)
     async def delete_vm_folder(
         self, request: DeleteVoicemailVmFolderRequest | None = None, /, **fields: Any
     ) -> DeleteVoicemailVmFolderResponse:
-        """Deletes a vm folder record."""
+        """Deletes a vm folder record.
+
+        Takes :class:`DeleteVoicemailVmFolderRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_VM_FOLDER, request, fields)
 
-    @overload
-    async def move_vm_message(
-        self, request: MoveVoicemailVmMessageRequest, /
-    ) -> MoveVoicemailVmMessageResponse: ...
-
-    @overload
-    async def move_vm_message(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        message_uid: str,
-        folder: str,
-    ) -> MoveVoicemailVmMessageResponse: ...
-
+    @fields_of(MoveVoicemailVmMessageRequest)
     async def move_vm_message(
         self, request: MoveVoicemailVmMessageRequest | None = None, /, **fields: Any
     ) -> MoveVoicemailVmMessageResponse:
-        """Voicemail: move vm message."""
+        """Voicemail: move vm message.
+
+        Takes :class:`MoveVoicemailVmMessageRequest` or its fields as keywords.
+        """
         return await self._call(MOVE_VM_MESSAGE, request, fields)
 
-    @overload
-    async def forward_vm_message(
-        self, request: ForwardVoicemailVmMessageRequest, /
-    ) -> ForwardVoicemailVmMessageResponse: ...
-
-    @overload
-    async def forward_vm_message(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        message_uid: str,
-        email: str,
-    ) -> ForwardVoicemailVmMessageResponse: ...
-
+    @fields_of(ForwardVoicemailVmMessageRequest)
     async def forward_vm_message(
         self, request: ForwardVoicemailVmMessageRequest | None = None, /, **fields: Any
     ) -> ForwardVoicemailVmMessageResponse:
-        """Voicemail: forward vm message."""
+        """Voicemail: forward vm message.
+
+        Takes :class:`ForwardVoicemailVmMessageRequest` or its fields as keywords.
+        """
         return await self._call(FORWARD_VM_MESSAGE, request, fields)

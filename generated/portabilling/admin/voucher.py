@@ -9,11 +9,11 @@ Admin interface, mr105/admin/VoucherAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.common import YesNo
 from ..types.voucher import (
     AddVoucherBatchRequest,
@@ -102,67 +102,53 @@ GET_VOUCHER_BY_PIN = Operation(
 )
 
 
+class IterVoucherListKeywords(TypedDict, total=False):
+    """The keywords of `iter_voucher_list`: `page_size` and the fields of
+    :class:`GetVoucherListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_batch: int | None | UnsetType
+    used: YesNo | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterVoucherBatchListKeywords(TypedDict, total=False):
+    """The keywords of `iter_voucher_batch_list`: `page_size` and the fields of
+    :class:`GetVoucherBatchListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_batch: Required[int]
+    offset: int | None | UnsetType
+
+
 class VoucherService(ServiceBase):
     """Prepaid vouchers. PortaBilling mr105, Admin interface. Reconstruction in the published
     style, generated for testing.
     """
 
-    @overload
-    def get_voucher_info(self, request: GetVoucherInfoRequest, /) -> GetVoucherInfoResponse: ...
-
-    @overload
-    def get_voucher_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_voucher: int | None | UnsetType = UNSET,
-    ) -> GetVoucherInfoResponse: ...
-
+    @fields_of(GetVoucherInfoRequest)
     def get_voucher_info(
         self, request: GetVoucherInfoRequest | None = None, /, **fields: Any
     ) -> GetVoucherInfoResponse:
-        """Returns the details of a voucher record."""
+        """Returns the details of a voucher record.
+
+        Takes :class:`GetVoucherInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_VOUCHER_INFO, request, fields)
 
-    @overload
-    def get_voucher_list(self, request: GetVoucherListRequest, /) -> GetVoucherListResponse: ...
-
-    @overload
-    def get_voucher_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_batch: int | None | UnsetType = UNSET,
-        used: YesNo | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetVoucherListResponse: ...
-
+    @fields_of(GetVoucherListRequest)
     def get_voucher_list(
         self, request: GetVoucherListRequest | None = None, /, **fields: Any
     ) -> GetVoucherListResponse:
-        """Returns the voucher records that match the search criteria."""
+        """Returns the voucher records that match the search criteria.
+
+        Takes :class:`GetVoucherListRequest` or its fields as keywords.
+        """
         return self._call(GET_VOUCHER_LIST, request, fields)
 
-    @overload
-    def iter_voucher_list(
-        self, request: GetVoucherListRequest, /, *, page_size: int = 100
-    ) -> Iterator[VoucherInfo]: ...
-
-    @overload
-    def iter_voucher_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_batch: int | None | UnsetType = UNSET,
-        used: YesNo | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[VoucherInfo]: ...
-
+    @paged(GetVoucherListRequest, IterVoucherListKeywords)
     def iter_voucher_list(
         self,
         request: GetVoucherListRequest | None = None,
@@ -171,165 +157,83 @@ class VoucherService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[VoucherInfo]:
-        """Every item of :meth:`get_voucher_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_voucher_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetVoucherListRequest` and `page_size`, or the keywords of
+        :class:`IterVoucherListKeywords`.
+        """
         yield from self._pages(GET_VOUCHER_LIST, request, fields, page_size)
 
-    @overload
-    def add_voucher(self, request: AddVoucherRequest, /) -> AddVoucherResponse: ...
-
-    @overload
-    def add_voucher(
-        self,
-        request: None = None,
-        /,
-        *,
-        voucher_info: VoucherInfo,
-    ) -> AddVoucherResponse: ...
-
+    @fields_of(AddVoucherRequest)
     def add_voucher(
         self, request: AddVoucherRequest | None = None, /, **fields: Any
     ) -> AddVoucherResponse:
-        """Creates a voucher record."""
+        """Creates a voucher record.
+
+        Takes :class:`AddVoucherRequest` or its fields as keywords.
+        """
         return self._call(ADD_VOUCHER, request, fields)
 
-    @overload
-    def update_voucher(self, request: UpdateVoucherRequest, /) -> UpdateVoucherResponse: ...
-
-    @overload
-    def update_voucher(
-        self,
-        request: None = None,
-        /,
-        *,
-        voucher_info: VoucherInfo,
-    ) -> UpdateVoucherResponse: ...
-
+    @fields_of(UpdateVoucherRequest)
     def update_voucher(
         self, request: UpdateVoucherRequest | None = None, /, **fields: Any
     ) -> UpdateVoucherResponse:
-        """Updates a voucher record."""
+        """Updates a voucher record.
+
+        Takes :class:`UpdateVoucherRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_VOUCHER, request, fields)
 
-    @overload
-    def delete_voucher(self, request: DeleteVoucherRequest, /) -> DeleteVoucherResponse: ...
-
-    @overload
-    def delete_voucher(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_voucher: int,
-    ) -> DeleteVoucherResponse: ...
-
+    @fields_of(DeleteVoucherRequest)
     def delete_voucher(
         self, request: DeleteVoucherRequest | None = None, /, **fields: Any
     ) -> DeleteVoucherResponse:
-        """Deletes a voucher record."""
+        """Deletes a voucher record.
+
+        Takes :class:`DeleteVoucherRequest` or its fields as keywords.
+        """
         return self._call(DELETE_VOUCHER, request, fields)
 
-    @overload
-    def recharge(self, request: RechargeVoucherRequest, /) -> RechargeVoucherResponse: ...
-
-    @overload
-    def recharge(
-        self,
-        request: None = None,
-        /,
-        *,
-        id: str,
-        i_account: int,
-    ) -> RechargeVoucherResponse: ...
-
+    @fields_of(RechargeVoucherRequest)
     def recharge(
         self, request: RechargeVoucherRequest | None = None, /, **fields: Any
     ) -> RechargeVoucherResponse:
-        """Recharges an account with a voucher."""
+        """Recharges an account with a voucher.
+
+        Takes :class:`RechargeVoucherRequest` or its fields as keywords.
+        """
         return self._call(RECHARGE, request, fields)
 
-    @overload
-    def get_recharge_history(
-        self, request: GetVoucherRechargeHistoryRequest, /
-    ) -> GetVoucherRechargeHistoryResponse: ...
-
-    @overload
-    def get_recharge_history(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetVoucherRechargeHistoryResponse: ...
-
+    @fields_of(GetVoucherRechargeHistoryRequest)
     def get_recharge_history(
         self, request: GetVoucherRechargeHistoryRequest | None = None, /, **fields: Any
     ) -> GetVoucherRechargeHistoryResponse:
-        """Voucher: get recharge history."""
+        """Voucher: get recharge history.
+
+        Takes :class:`GetVoucherRechargeHistoryRequest` or its fields as keywords.
+        """
         return self._call(GET_RECHARGE_HISTORY, request, fields)
 
-    @overload
-    def generate_vouchers(
-        self, request: GenerateVouchersRequest, /
-    ) -> GenerateVouchersResponse: ...
-
-    @overload
-    def generate_vouchers(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_batch: int,
-        quantity: int,
-        amount: float,
-    ) -> GenerateVouchersResponse: ...
-
+    @fields_of(GenerateVouchersRequest)
     def generate_vouchers(
         self, request: GenerateVouchersRequest | None = None, /, **fields: Any
     ) -> GenerateVouchersResponse:
-        """Voucher: generate vouchers."""
+        """Voucher: generate vouchers.
+
+        Takes :class:`GenerateVouchersRequest` or its fields as keywords.
+        """
         return self._call(GENERATE_VOUCHERS, request, fields)
 
-    @overload
-    def get_voucher_batch_list(
-        self, request: GetVoucherBatchListRequest, /
-    ) -> GetVoucherBatchListResponse: ...
-
-    @overload
-    def get_voucher_batch_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_batch: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetVoucherBatchListResponse: ...
-
+    @fields_of(GetVoucherBatchListRequest)
     def get_voucher_batch_list(
         self, request: GetVoucherBatchListRequest | None = None, /, **fields: Any
     ) -> GetVoucherBatchListResponse:
-        """Returns the voucher batch records that match the search criteria."""
+        """Returns the voucher batch records that match the search criteria.
+
+        Takes :class:`GetVoucherBatchListRequest` or its fields as keywords.
+        """
         return self._call(GET_VOUCHER_BATCH_LIST, request, fields)
 
-    @overload
-    def iter_voucher_batch_list(
-        self, request: GetVoucherBatchListRequest, /, *, page_size: int = 100
-    ) -> Iterator[VoucherBatchInfo]: ...
-
-    @overload
-    def iter_voucher_batch_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_batch: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[VoucherBatchInfo]: ...
-
+    @paged(GetVoucherBatchListRequest, IterVoucherBatchListKeywords)
     def iter_voucher_batch_list(
         self,
         request: GetVoucherBatchListRequest | None = None,
@@ -339,104 +243,59 @@ class VoucherService(ServiceBase):
         **fields: Any,
     ) -> Iterator[VoucherBatchInfo]:
         """Every item of :meth:`get_voucher_batch_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetVoucherBatchListRequest` and `page_size`, or the keywords of
+        :class:`IterVoucherBatchListKeywords`.
+        """
         yield from self._pages(GET_VOUCHER_BATCH_LIST, request, fields, page_size)
 
-    @overload
-    def add_voucher_batch(self, request: AddVoucherBatchRequest, /) -> AddVoucherBatchResponse: ...
-
-    @overload
-    def add_voucher_batch(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_batch: int,
-        voucher_batch_info: VoucherBatchInfo,
-    ) -> AddVoucherBatchResponse: ...
-
+    @fields_of(AddVoucherBatchRequest)
     def add_voucher_batch(
         self, request: AddVoucherBatchRequest | None = None, /, **fields: Any
     ) -> AddVoucherBatchResponse:
-        """Creates a voucher batch record."""
+        """Creates a voucher batch record.
+
+        Takes :class:`AddVoucherBatchRequest` or its fields as keywords.
+        """
         return self._call(ADD_VOUCHER_BATCH, request, fields)
 
-    @overload
-    def update_voucher_batch(
-        self, request: UpdateVoucherBatchRequest, /
-    ) -> UpdateVoucherBatchResponse: ...
-
-    @overload
-    def update_voucher_batch(
-        self,
-        request: None = None,
-        /,
-        *,
-        voucher_batch_info: VoucherBatchInfo,
-    ) -> UpdateVoucherBatchResponse: ...
-
+    @fields_of(UpdateVoucherBatchRequest)
     def update_voucher_batch(
         self, request: UpdateVoucherBatchRequest | None = None, /, **fields: Any
     ) -> UpdateVoucherBatchResponse:
-        """Updates a voucher batch record."""
+        """Updates a voucher batch record.
+
+        Takes :class:`UpdateVoucherBatchRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_VOUCHER_BATCH, request, fields)
 
-    @overload
-    def delete_voucher_batch(
-        self, request: DeleteVoucherBatchRequest, /
-    ) -> DeleteVoucherBatchResponse: ...
-
-    @overload
-    def delete_voucher_batch(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_voucher_batch: int,
-    ) -> DeleteVoucherBatchResponse: ...
-
+    @fields_of(DeleteVoucherBatchRequest)
     def delete_voucher_batch(
         self, request: DeleteVoucherBatchRequest | None = None, /, **fields: Any
     ) -> DeleteVoucherBatchResponse:
-        """Deletes a voucher batch record."""
+        """Deletes a voucher batch record.
+
+        Takes :class:`DeleteVoucherBatchRequest` or its fields as keywords.
+        """
         return self._call(DELETE_VOUCHER_BATCH, request, fields)
 
-    @overload
-    def block_voucher(self, request: BlockVoucherRequest, /) -> BlockVoucherResponse: ...
-
-    @overload
-    def block_voucher(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_voucher: int,
-    ) -> BlockVoucherResponse: ...
-
+    @fields_of(BlockVoucherRequest)
     def block_voucher(
         self, request: BlockVoucherRequest | None = None, /, **fields: Any
     ) -> BlockVoucherResponse:
-        """Voucher: block voucher."""
+        """Voucher: block voucher.
+
+        Takes :class:`BlockVoucherRequest` or its fields as keywords.
+        """
         return self._call(BLOCK_VOUCHER, request, fields)
 
-    @overload
-    def get_voucher_by_pin(
-        self, request: GetVoucherByPinRequest, /
-    ) -> GetVoucherByPinResponse: ...
-
-    @overload
-    def get_voucher_by_pin(
-        self,
-        request: None = None,
-        /,
-        *,
-        pin: str,
-    ) -> GetVoucherByPinResponse: ...
-
+    @fields_of(GetVoucherByPinRequest)
     def get_voucher_by_pin(
         self, request: GetVoucherByPinRequest | None = None, /, **fields: Any
     ) -> GetVoucherByPinResponse:
-        """Voucher: get voucher by pin."""
+        """Voucher: get voucher by pin.
+
+        Takes :class:`GetVoucherByPinRequest` or its fields as keywords.
+        """
         return self._call(GET_VOUCHER_BY_PIN, request, fields)
 
 
@@ -447,66 +306,27 @@ class AsyncVoucherService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_voucher_info(
-        self, request: GetVoucherInfoRequest, /
-    ) -> GetVoucherInfoResponse: ...
-
-    @overload
-    async def get_voucher_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_voucher: int | None | UnsetType = UNSET,
-    ) -> GetVoucherInfoResponse: ...
-
+    @fields_of(GetVoucherInfoRequest)
     async def get_voucher_info(
         self, request: GetVoucherInfoRequest | None = None, /, **fields: Any
     ) -> GetVoucherInfoResponse:
-        """Returns the details of a voucher record."""
+        """Returns the details of a voucher record.
+
+        Takes :class:`GetVoucherInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_VOUCHER_INFO, request, fields)
 
-    @overload
-    async def get_voucher_list(
-        self, request: GetVoucherListRequest, /
-    ) -> GetVoucherListResponse: ...
-
-    @overload
-    async def get_voucher_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_batch: int | None | UnsetType = UNSET,
-        used: YesNo | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetVoucherListResponse: ...
-
+    @fields_of(GetVoucherListRequest)
     async def get_voucher_list(
         self, request: GetVoucherListRequest | None = None, /, **fields: Any
     ) -> GetVoucherListResponse:
-        """Returns the voucher records that match the search criteria."""
+        """Returns the voucher records that match the search criteria.
+
+        Takes :class:`GetVoucherListRequest` or its fields as keywords.
+        """
         return await self._call(GET_VOUCHER_LIST, request, fields)
 
-    @overload
-    def iter_voucher_list(
-        self, request: GetVoucherListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[VoucherInfo]: ...
-
-    @overload
-    def iter_voucher_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_batch: int | None | UnsetType = UNSET,
-        used: YesNo | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[VoucherInfo]: ...
-
+    @paged(GetVoucherListRequest, IterVoucherListKeywords)
     async def iter_voucher_list(
         self,
         request: GetVoucherListRequest | None = None,
@@ -515,166 +335,84 @@ class AsyncVoucherService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[VoucherInfo]:
-        """Every item of :meth:`get_voucher_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_voucher_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetVoucherListRequest` and `page_size`, or the keywords of
+        :class:`IterVoucherListKeywords`.
+        """
         async for item in self._pages(GET_VOUCHER_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_voucher(self, request: AddVoucherRequest, /) -> AddVoucherResponse: ...
-
-    @overload
-    async def add_voucher(
-        self,
-        request: None = None,
-        /,
-        *,
-        voucher_info: VoucherInfo,
-    ) -> AddVoucherResponse: ...
-
+    @fields_of(AddVoucherRequest)
     async def add_voucher(
         self, request: AddVoucherRequest | None = None, /, **fields: Any
     ) -> AddVoucherResponse:
-        """Creates a voucher record."""
+        """Creates a voucher record.
+
+        Takes :class:`AddVoucherRequest` or its fields as keywords.
+        """
         return await self._call(ADD_VOUCHER, request, fields)
 
-    @overload
-    async def update_voucher(self, request: UpdateVoucherRequest, /) -> UpdateVoucherResponse: ...
-
-    @overload
-    async def update_voucher(
-        self,
-        request: None = None,
-        /,
-        *,
-        voucher_info: VoucherInfo,
-    ) -> UpdateVoucherResponse: ...
-
+    @fields_of(UpdateVoucherRequest)
     async def update_voucher(
         self, request: UpdateVoucherRequest | None = None, /, **fields: Any
     ) -> UpdateVoucherResponse:
-        """Updates a voucher record."""
+        """Updates a voucher record.
+
+        Takes :class:`UpdateVoucherRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_VOUCHER, request, fields)
 
-    @overload
-    async def delete_voucher(self, request: DeleteVoucherRequest, /) -> DeleteVoucherResponse: ...
-
-    @overload
-    async def delete_voucher(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_voucher: int,
-    ) -> DeleteVoucherResponse: ...
-
+    @fields_of(DeleteVoucherRequest)
     async def delete_voucher(
         self, request: DeleteVoucherRequest | None = None, /, **fields: Any
     ) -> DeleteVoucherResponse:
-        """Deletes a voucher record."""
+        """Deletes a voucher record.
+
+        Takes :class:`DeleteVoucherRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_VOUCHER, request, fields)
 
-    @overload
-    async def recharge(self, request: RechargeVoucherRequest, /) -> RechargeVoucherResponse: ...
-
-    @overload
-    async def recharge(
-        self,
-        request: None = None,
-        /,
-        *,
-        id: str,
-        i_account: int,
-    ) -> RechargeVoucherResponse: ...
-
+    @fields_of(RechargeVoucherRequest)
     async def recharge(
         self, request: RechargeVoucherRequest | None = None, /, **fields: Any
     ) -> RechargeVoucherResponse:
-        """Recharges an account with a voucher."""
+        """Recharges an account with a voucher.
+
+        Takes :class:`RechargeVoucherRequest` or its fields as keywords.
+        """
         return await self._call(RECHARGE, request, fields)
 
-    @overload
-    async def get_recharge_history(
-        self, request: GetVoucherRechargeHistoryRequest, /
-    ) -> GetVoucherRechargeHistoryResponse: ...
-
-    @overload
-    async def get_recharge_history(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetVoucherRechargeHistoryResponse: ...
-
+    @fields_of(GetVoucherRechargeHistoryRequest)
     async def get_recharge_history(
         self, request: GetVoucherRechargeHistoryRequest | None = None, /, **fields: Any
     ) -> GetVoucherRechargeHistoryResponse:
-        """Voucher: get recharge history."""
+        """Voucher: get recharge history.
+
+        Takes :class:`GetVoucherRechargeHistoryRequest` or its fields as keywords.
+        """
         return await self._call(GET_RECHARGE_HISTORY, request, fields)
 
-    @overload
-    async def generate_vouchers(
-        self, request: GenerateVouchersRequest, /
-    ) -> GenerateVouchersResponse: ...
-
-    @overload
-    async def generate_vouchers(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_batch: int,
-        quantity: int,
-        amount: float,
-    ) -> GenerateVouchersResponse: ...
-
+    @fields_of(GenerateVouchersRequest)
     async def generate_vouchers(
         self, request: GenerateVouchersRequest | None = None, /, **fields: Any
     ) -> GenerateVouchersResponse:
-        """Voucher: generate vouchers."""
+        """Voucher: generate vouchers.
+
+        Takes :class:`GenerateVouchersRequest` or its fields as keywords.
+        """
         return await self._call(GENERATE_VOUCHERS, request, fields)
 
-    @overload
-    async def get_voucher_batch_list(
-        self, request: GetVoucherBatchListRequest, /
-    ) -> GetVoucherBatchListResponse: ...
-
-    @overload
-    async def get_voucher_batch_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_batch: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetVoucherBatchListResponse: ...
-
+    @fields_of(GetVoucherBatchListRequest)
     async def get_voucher_batch_list(
         self, request: GetVoucherBatchListRequest | None = None, /, **fields: Any
     ) -> GetVoucherBatchListResponse:
-        """Returns the voucher batch records that match the search criteria."""
+        """Returns the voucher batch records that match the search criteria.
+
+        Takes :class:`GetVoucherBatchListRequest` or its fields as keywords.
+        """
         return await self._call(GET_VOUCHER_BATCH_LIST, request, fields)
 
-    @overload
-    def iter_voucher_batch_list(
-        self, request: GetVoucherBatchListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[VoucherBatchInfo]: ...
-
-    @overload
-    def iter_voucher_batch_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_batch: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[VoucherBatchInfo]: ...
-
+    @paged(GetVoucherBatchListRequest, IterVoucherBatchListKeywords)
     async def iter_voucher_batch_list(
         self,
         request: GetVoucherBatchListRequest | None = None,
@@ -684,105 +422,58 @@ class AsyncVoucherService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[VoucherBatchInfo]:
         """Every item of :meth:`get_voucher_batch_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetVoucherBatchListRequest` and `page_size`, or the keywords of
+        :class:`IterVoucherBatchListKeywords`.
+        """
         async for item in self._pages(GET_VOUCHER_BATCH_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_voucher_batch(
-        self, request: AddVoucherBatchRequest, /
-    ) -> AddVoucherBatchResponse: ...
-
-    @overload
-    async def add_voucher_batch(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_batch: int,
-        voucher_batch_info: VoucherBatchInfo,
-    ) -> AddVoucherBatchResponse: ...
-
+    @fields_of(AddVoucherBatchRequest)
     async def add_voucher_batch(
         self, request: AddVoucherBatchRequest | None = None, /, **fields: Any
     ) -> AddVoucherBatchResponse:
-        """Creates a voucher batch record."""
+        """Creates a voucher batch record.
+
+        Takes :class:`AddVoucherBatchRequest` or its fields as keywords.
+        """
         return await self._call(ADD_VOUCHER_BATCH, request, fields)
 
-    @overload
-    async def update_voucher_batch(
-        self, request: UpdateVoucherBatchRequest, /
-    ) -> UpdateVoucherBatchResponse: ...
-
-    @overload
-    async def update_voucher_batch(
-        self,
-        request: None = None,
-        /,
-        *,
-        voucher_batch_info: VoucherBatchInfo,
-    ) -> UpdateVoucherBatchResponse: ...
-
+    @fields_of(UpdateVoucherBatchRequest)
     async def update_voucher_batch(
         self, request: UpdateVoucherBatchRequest | None = None, /, **fields: Any
     ) -> UpdateVoucherBatchResponse:
-        """Updates a voucher batch record."""
+        """Updates a voucher batch record.
+
+        Takes :class:`UpdateVoucherBatchRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_VOUCHER_BATCH, request, fields)
 
-    @overload
-    async def delete_voucher_batch(
-        self, request: DeleteVoucherBatchRequest, /
-    ) -> DeleteVoucherBatchResponse: ...
-
-    @overload
-    async def delete_voucher_batch(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_voucher_batch: int,
-    ) -> DeleteVoucherBatchResponse: ...
-
+    @fields_of(DeleteVoucherBatchRequest)
     async def delete_voucher_batch(
         self, request: DeleteVoucherBatchRequest | None = None, /, **fields: Any
     ) -> DeleteVoucherBatchResponse:
-        """Deletes a voucher batch record."""
+        """Deletes a voucher batch record.
+
+        Takes :class:`DeleteVoucherBatchRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_VOUCHER_BATCH, request, fields)
 
-    @overload
-    async def block_voucher(self, request: BlockVoucherRequest, /) -> BlockVoucherResponse: ...
-
-    @overload
-    async def block_voucher(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_voucher: int,
-    ) -> BlockVoucherResponse: ...
-
+    @fields_of(BlockVoucherRequest)
     async def block_voucher(
         self, request: BlockVoucherRequest | None = None, /, **fields: Any
     ) -> BlockVoucherResponse:
-        """Voucher: block voucher."""
+        """Voucher: block voucher.
+
+        Takes :class:`BlockVoucherRequest` or its fields as keywords.
+        """
         return await self._call(BLOCK_VOUCHER, request, fields)
 
-    @overload
-    async def get_voucher_by_pin(
-        self, request: GetVoucherByPinRequest, /
-    ) -> GetVoucherByPinResponse: ...
-
-    @overload
-    async def get_voucher_by_pin(
-        self,
-        request: None = None,
-        /,
-        *,
-        pin: str,
-    ) -> GetVoucherByPinResponse: ...
-
+    @fields_of(GetVoucherByPinRequest)
     async def get_voucher_by_pin(
         self, request: GetVoucherByPinRequest | None = None, /, **fields: Any
     ) -> GetVoucherByPinResponse:
-        """Voucher: get voucher by pin."""
+        """Voucher: get voucher by pin.
+
+        Takes :class:`GetVoucherByPinRequest` or its fields as keywords.
+        """
         return await self._call(GET_VOUCHER_BY_PIN, request, fields)

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.account import (
     AliasInfo,
     BlockAccountRequest,
     BlockAccountResponse,
-    CallBarringOption,
-    FollowMeInfo,
     GetAccountAliasListRequest,
     GetAccountAliasListResponse,
     GetAccountCallBarringOptionsRequest,
@@ -55,7 +53,6 @@ from ..types.common import (
     BillingModel,
     BillStatus,
     CustomFieldsValuesInfo,
-    ServiceFeatureInfo,
     XDRInfo,
     YesNo,
 )
@@ -141,93 +138,78 @@ GET_ACCOUNT_STATE_HISTORY = Operation(
 )
 
 
+class IterAccountListKeywords(TypedDict, total=False):
+    """The keywords of `iter_account_list`: `page_size` and the fields of
+    :class:`GetAccountListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: int | None | UnsetType
+    i_product: int | None | UnsetType
+    i_batch: int | None | UnsetType
+    i_account_list: list[int] | None | UnsetType
+    id: str | None | UnsetType
+    blocked: YesNo | None | UnsetType
+    bill_status: BillStatus | None | UnsetType
+    billing_model: BillingModel | None | UnsetType
+    get_total: int | None | UnsetType
+    get_status_info: int | None | UnsetType
+    offset: int | None | UnsetType
+    custom_fields_values: list[CustomFieldsValuesInfo] | None | UnsetType
+
+
+class IterAliasListKeywords(TypedDict, total=False):
+    """The keywords of `iter_alias_list`: `page_size` and the fields of
+    :class:`GetAccountAliasListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_master_account: Required[int]
+    offset: int | None | UnsetType
+
+
+class IterXdrListKeywords(TypedDict, total=False):
+    """The keywords of `iter_xdr_list`: `page_size` and the fields of
+    :class:`GetAccountXdrListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_account: Required[int]
+    from_date: datetime | None | UnsetType
+    to_date: datetime | None | UnsetType
+    i_service: int | None | UnsetType
+    offset: int | None | UnsetType
+    format: str | None | UnsetType
+    i_env: int | None | UnsetType
+
+
 class AccountService(ServiceBase):
     """Accounts: subscribers, their aliases, services and balances. PortaBilling mr105, Customer
     interface. Reconstruction in the published style, generated for testing.
     """
 
-    @overload
-    def get_account_info(self, request: GetAccountInfoRequest, /) -> GetAccountInfoResponse: ...
-
-    @overload
-    def get_account_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int | None | UnsetType = UNSET,
-        id: str | None | UnsetType = UNSET,
-        login: str | None | UnsetType = UNSET,
-        get_included_services: int | None | UnsetType = UNSET,
-        detailed_info: int | None | UnsetType = UNSET,
-        get_service_features: list[str] | None | UnsetType = UNSET,
-        without_service_features: int | None | UnsetType = UNSET,
-    ) -> GetAccountInfoResponse: ...
-
+    @fields_of(GetAccountInfoRequest)
     def get_account_info(
         self, request: GetAccountInfoRequest | None = None, /, **fields: Any
     ) -> GetAccountInfoResponse:
-        """Returns an account record; look it up by i_account, id or login."""
+        """Returns an account record; look it up by i_account, id or login.
+
+        Takes :class:`GetAccountInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_ACCOUNT_INFO, request, fields)
 
-    @overload
-    def get_account_list(self, request: GetAccountListRequest, /) -> GetAccountListResponse: ...
-
-    @overload
-    def get_account_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        i_product: int | None | UnsetType = UNSET,
-        i_batch: int | None | UnsetType = UNSET,
-        i_account_list: list[int] | None | UnsetType = UNSET,
-        id: str | None | UnsetType = UNSET,
-        blocked: YesNo | None | UnsetType = UNSET,
-        bill_status: BillStatus | None | UnsetType = UNSET,
-        billing_model: BillingModel | None | UnsetType = UNSET,
-        get_total: int | None | UnsetType = UNSET,
-        get_status_info: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-        custom_fields_values: list[CustomFieldsValuesInfo] | None | UnsetType = UNSET,
-    ) -> GetAccountListResponse: ...
-
+    @fields_of(GetAccountListRequest)
     def get_account_list(
         self, request: GetAccountListRequest | None = None, /, **fields: Any
     ) -> GetAccountListResponse:
         """Returns the accounts that match the filter; at least i_customer or i_batch should be
         given.
+
+        Takes :class:`GetAccountListRequest` or its fields as keywords.
         """
         return self._call(GET_ACCOUNT_LIST, request, fields)
 
-    @overload
-    def iter_account_list(
-        self, request: GetAccountListRequest, /, *, page_size: int = 100
-    ) -> Iterator[AccountInfo]: ...
-
-    @overload
-    def iter_account_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        i_product: int | None | UnsetType = UNSET,
-        i_batch: int | None | UnsetType = UNSET,
-        i_account_list: list[int] | None | UnsetType = UNSET,
-        id: str | None | UnsetType = UNSET,
-        blocked: YesNo | None | UnsetType = UNSET,
-        bill_status: BillStatus | None | UnsetType = UNSET,
-        billing_model: BillingModel | None | UnsetType = UNSET,
-        get_total: int | None | UnsetType = UNSET,
-        get_status_info: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-        custom_fields_values: list[CustomFieldsValuesInfo] | None | UnsetType = UNSET,
-    ) -> Iterator[AccountInfo]: ...
-
+    @paged(GetAccountListRequest, IterAccountListKeywords)
     def iter_account_list(
         self,
         request: GetAccountListRequest | None = None,
@@ -236,66 +218,33 @@ class AccountService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[AccountInfo]:
-        """Every item of :meth:`get_account_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_account_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetAccountListRequest` and `page_size`, or the keywords of
+        :class:`IterAccountListKeywords`.
+        """
         yield from self._pages(GET_ACCOUNT_LIST, request, fields, page_size)
 
-    @overload
-    def update_account(self, request: UpdateAccountRequest, /) -> UpdateAccountResponse: ...
-
-    @overload
-    def update_account(
-        self,
-        request: None = None,
-        /,
-        *,
-        account_info: AccountInfo,
-    ) -> UpdateAccountResponse: ...
-
+    @fields_of(UpdateAccountRequest)
     def update_account(
         self, request: UpdateAccountRequest | None = None, /, **fields: Any
     ) -> UpdateAccountResponse:
-        """Updates a account record."""
+        """Updates a account record.
+
+        Takes :class:`UpdateAccountRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_ACCOUNT, request, fields)
 
-    @overload
-    def get_alias_list(
-        self, request: GetAccountAliasListRequest, /
-    ) -> GetAccountAliasListResponse: ...
-
-    @overload
-    def get_alias_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_master_account: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAccountAliasListResponse: ...
-
+    @fields_of(GetAccountAliasListRequest)
     def get_alias_list(
         self, request: GetAccountAliasListRequest | None = None, /, **fields: Any
     ) -> GetAccountAliasListResponse:
-        """Returns the aliases of a master account."""
+        """Returns the aliases of a master account.
+
+        Takes :class:`GetAccountAliasListRequest` or its fields as keywords.
+        """
         return self._call(GET_ALIAS_LIST, request, fields)
 
-    @overload
-    def iter_alias_list(
-        self, request: GetAccountAliasListRequest, /, *, page_size: int = 100
-    ) -> Iterator[AliasInfo]: ...
-
-    @overload
-    def iter_alias_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_master_account: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[AliasInfo]: ...
-
+    @paged(GetAccountAliasListRequest, IterAliasListKeywords)
     def iter_alias_list(
         self,
         request: GetAccountAliasListRequest | None = None,
@@ -304,56 +253,23 @@ class AccountService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[AliasInfo]:
-        """Every item of :meth:`get_alias_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_alias_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetAccountAliasListRequest` and `page_size`, or the keywords of
+        :class:`IterAliasListKeywords`.
+        """
         yield from self._pages(GET_ALIAS_LIST, request, fields, page_size)
 
-    @overload
-    def get_xdr_list(self, request: GetAccountXdrListRequest, /) -> GetAccountXdrListResponse: ...
-
-    @overload
-    def get_xdr_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-        i_service: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-        format: str | None | UnsetType = UNSET,
-        i_env: int | None | UnsetType = UNSET,
-    ) -> GetAccountXdrListResponse: ...
-
+    @fields_of(GetAccountXdrListRequest)
     def get_xdr_list(
         self, request: GetAccountXdrListRequest | None = None, /, **fields: Any
     ) -> GetAccountXdrListResponse:
-        """Returns the charge records (xDRs) of an account."""
+        """Returns the charge records (xDRs) of an account.
+
+        Takes :class:`GetAccountXdrListRequest` or its fields as keywords.
+        """
         return self._call(GET_XDR_LIST, request, fields)
 
-    @overload
-    def iter_xdr_list(
-        self, request: GetAccountXdrListRequest, /, *, page_size: int = 100
-    ) -> Iterator[XDRInfo]: ...
-
-    @overload
-    def iter_xdr_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_account: int,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-        i_service: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-        format: str | None | UnsetType = UNSET,
-        i_env: int | None | UnsetType = UNSET,
-    ) -> Iterator[XDRInfo]: ...
-
+    @paged(GetAccountXdrListRequest, IterXdrListKeywords)
     def iter_xdr_list(
         self,
         request: GetAccountXdrListRequest | None = None,
@@ -362,210 +278,109 @@ class AccountService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[XDRInfo]:
-        """Every item of :meth:`get_xdr_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_xdr_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetAccountXdrListRequest` and `page_size`, or the keywords of
+        :class:`IterXdrListKeywords`.
+        """
         yield from self._pages(GET_XDR_LIST, request, fields, page_size)
 
-    @overload
-    def get_service_features(
-        self, request: GetAccountServiceFeaturesRequest, /
-    ) -> GetAccountServiceFeaturesResponse: ...
-
-    @overload
-    def get_service_features(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetAccountServiceFeaturesResponse: ...
-
+    @fields_of(GetAccountServiceFeaturesRequest)
     def get_service_features(
         self, request: GetAccountServiceFeaturesRequest | None = None, /, **fields: Any
     ) -> GetAccountServiceFeaturesResponse:
-        """Account: get service features."""
+        """Account: get service features.
+
+        Takes :class:`GetAccountServiceFeaturesRequest` or its fields as keywords.
+        """
         return self._call(GET_SERVICE_FEATURES, request, fields)
 
-    @overload
-    def update_service_features(
-        self, request: UpdateAccountServiceFeaturesRequest, /
-    ) -> UpdateAccountServiceFeaturesResponse: ...
-
-    @overload
-    def update_service_features(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        service_features: list[ServiceFeatureInfo],
-    ) -> UpdateAccountServiceFeaturesResponse: ...
-
+    @fields_of(UpdateAccountServiceFeaturesRequest)
     def update_service_features(
         self, request: UpdateAccountServiceFeaturesRequest | None = None, /, **fields: Any
     ) -> UpdateAccountServiceFeaturesResponse:
-        """Updates a service features record."""
+        """Updates a service features record.
+
+        Takes :class:`UpdateAccountServiceFeaturesRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_SERVICE_FEATURES, request, fields)
 
-    @overload
-    def get_followme_info(
-        self, request: GetAccountFollowmeInfoRequest, /
-    ) -> GetAccountFollowmeInfoResponse: ...
-
-    @overload
-    def get_followme_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetAccountFollowmeInfoResponse: ...
-
+    @fields_of(GetAccountFollowmeInfoRequest)
     def get_followme_info(
         self, request: GetAccountFollowmeInfoRequest | None = None, /, **fields: Any
     ) -> GetAccountFollowmeInfoResponse:
-        """Returns the details of a followme record."""
+        """Returns the details of a followme record.
+
+        Takes :class:`GetAccountFollowmeInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_FOLLOWME_INFO, request, fields)
 
-    @overload
-    def update_followme(
-        self, request: UpdateAccountFollowmeRequest, /
-    ) -> UpdateAccountFollowmeResponse: ...
-
-    @overload
-    def update_followme(
-        self,
-        request: None = None,
-        /,
-        *,
-        followme_info: FollowMeInfo,
-    ) -> UpdateAccountFollowmeResponse: ...
-
+    @fields_of(UpdateAccountFollowmeRequest)
     def update_followme(
         self, request: UpdateAccountFollowmeRequest | None = None, /, **fields: Any
     ) -> UpdateAccountFollowmeResponse:
-        """Updates a followme record."""
+        """Updates a followme record.
+
+        Takes :class:`UpdateAccountFollowmeRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_FOLLOWME, request, fields)
 
-    @overload
-    def get_call_barring_options(
-        self, request: GetAccountCallBarringOptionsRequest, /
-    ) -> GetAccountCallBarringOptionsResponse: ...
-
-    @overload
-    def get_call_barring_options(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetAccountCallBarringOptionsResponse: ...
-
+    @fields_of(GetAccountCallBarringOptionsRequest)
     def get_call_barring_options(
         self, request: GetAccountCallBarringOptionsRequest | None = None, /, **fields: Any
     ) -> GetAccountCallBarringOptionsResponse:
-        """Account: get call barring options."""
+        """Account: get call barring options.
+
+        Takes :class:`GetAccountCallBarringOptionsRequest` or its fields as keywords.
+        """
         return self._call(GET_CALL_BARRING_OPTIONS, request, fields)
 
-    @overload
-    def update_call_barring_options(
-        self, request: UpdateAccountCallBarringOptionsRequest, /
-    ) -> UpdateAccountCallBarringOptionsResponse: ...
-
-    @overload
-    def update_call_barring_options(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        options: list[CallBarringOption],
-    ) -> UpdateAccountCallBarringOptionsResponse: ...
-
+    @fields_of(UpdateAccountCallBarringOptionsRequest)
     def update_call_barring_options(
         self, request: UpdateAccountCallBarringOptionsRequest | None = None, /, **fields: Any
     ) -> UpdateAccountCallBarringOptionsResponse:
-        """Updates a call barring options record."""
+        """Updates a call barring options record.
+
+        Takes :class:`UpdateAccountCallBarringOptionsRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_CALL_BARRING_OPTIONS, request, fields)
 
-    @overload
-    def get_subscriptions(
-        self, request: GetAccountSubscriptionsRequest, /
-    ) -> GetAccountSubscriptionsResponse: ...
-
-    @overload
-    def get_subscriptions(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAccountSubscriptionsResponse: ...
-
+    @fields_of(GetAccountSubscriptionsRequest)
     def get_subscriptions(
         self, request: GetAccountSubscriptionsRequest | None = None, /, **fields: Any
     ) -> GetAccountSubscriptionsResponse:
-        """Returns the subscriptions of the account."""
+        """Returns the subscriptions of the account.
+
+        Takes :class:`GetAccountSubscriptionsRequest` or its fields as keywords.
+        """
         return self._call(GET_SUBSCRIPTIONS, request, fields)
 
-    @overload
-    def block_account(self, request: BlockAccountRequest, /) -> BlockAccountResponse: ...
-
-    @overload
-    def block_account(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> BlockAccountResponse: ...
-
+    @fields_of(BlockAccountRequest)
     def block_account(
         self, request: BlockAccountRequest | None = None, /, **fields: Any
     ) -> BlockAccountResponse:
-        """Blocks the account."""
+        """Blocks the account.
+
+        Takes :class:`BlockAccountRequest` or its fields as keywords.
+        """
         return self._call(BLOCK_ACCOUNT, request, fields)
 
-    @overload
-    def unblock_account(self, request: UnblockAccountRequest, /) -> UnblockAccountResponse: ...
-
-    @overload
-    def unblock_account(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> UnblockAccountResponse: ...
-
+    @fields_of(UnblockAccountRequest)
     def unblock_account(
         self, request: UnblockAccountRequest | None = None, /, **fields: Any
     ) -> UnblockAccountResponse:
-        """Unblocks the account."""
+        """Unblocks the account.
+
+        Takes :class:`UnblockAccountRequest` or its fields as keywords.
+        """
         return self._call(UNBLOCK_ACCOUNT, request, fields)
 
-    @overload
-    def get_account_state_history(
-        self, request: GetAccountStateHistoryRequest, /
-    ) -> GetAccountStateHistoryResponse: ...
-
-    @overload
-    def get_account_state_history(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-    ) -> GetAccountStateHistoryResponse: ...
-
+    @fields_of(GetAccountStateHistoryRequest)
     def get_account_state_history(
         self, request: GetAccountStateHistoryRequest | None = None, /, **fields: Any
     ) -> GetAccountStateHistoryResponse:
         """History of blocking and status changes.
+
+        Takes :class:`GetAccountStateHistoryRequest` or its fields as keywords.
 
         JSON API only: not available over SOAP.
         """
@@ -579,92 +394,28 @@ class AsyncAccountService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_account_info(
-        self, request: GetAccountInfoRequest, /
-    ) -> GetAccountInfoResponse: ...
-
-    @overload
-    async def get_account_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int | None | UnsetType = UNSET,
-        id: str | None | UnsetType = UNSET,
-        login: str | None | UnsetType = UNSET,
-        get_included_services: int | None | UnsetType = UNSET,
-        detailed_info: int | None | UnsetType = UNSET,
-        get_service_features: list[str] | None | UnsetType = UNSET,
-        without_service_features: int | None | UnsetType = UNSET,
-    ) -> GetAccountInfoResponse: ...
-
+    @fields_of(GetAccountInfoRequest)
     async def get_account_info(
         self, request: GetAccountInfoRequest | None = None, /, **fields: Any
     ) -> GetAccountInfoResponse:
-        """Returns an account record; look it up by i_account, id or login."""
+        """Returns an account record; look it up by i_account, id or login.
+
+        Takes :class:`GetAccountInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_ACCOUNT_INFO, request, fields)
 
-    @overload
-    async def get_account_list(
-        self, request: GetAccountListRequest, /
-    ) -> GetAccountListResponse: ...
-
-    @overload
-    async def get_account_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        i_product: int | None | UnsetType = UNSET,
-        i_batch: int | None | UnsetType = UNSET,
-        i_account_list: list[int] | None | UnsetType = UNSET,
-        id: str | None | UnsetType = UNSET,
-        blocked: YesNo | None | UnsetType = UNSET,
-        bill_status: BillStatus | None | UnsetType = UNSET,
-        billing_model: BillingModel | None | UnsetType = UNSET,
-        get_total: int | None | UnsetType = UNSET,
-        get_status_info: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-        custom_fields_values: list[CustomFieldsValuesInfo] | None | UnsetType = UNSET,
-    ) -> GetAccountListResponse: ...
-
+    @fields_of(GetAccountListRequest)
     async def get_account_list(
         self, request: GetAccountListRequest | None = None, /, **fields: Any
     ) -> GetAccountListResponse:
         """Returns the accounts that match the filter; at least i_customer or i_batch should be
         given.
+
+        Takes :class:`GetAccountListRequest` or its fields as keywords.
         """
         return await self._call(GET_ACCOUNT_LIST, request, fields)
 
-    @overload
-    def iter_account_list(
-        self, request: GetAccountListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[AccountInfo]: ...
-
-    @overload
-    def iter_account_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        i_product: int | None | UnsetType = UNSET,
-        i_batch: int | None | UnsetType = UNSET,
-        i_account_list: list[int] | None | UnsetType = UNSET,
-        id: str | None | UnsetType = UNSET,
-        blocked: YesNo | None | UnsetType = UNSET,
-        bill_status: BillStatus | None | UnsetType = UNSET,
-        billing_model: BillingModel | None | UnsetType = UNSET,
-        get_total: int | None | UnsetType = UNSET,
-        get_status_info: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-        custom_fields_values: list[CustomFieldsValuesInfo] | None | UnsetType = UNSET,
-    ) -> AsyncIterator[AccountInfo]: ...
-
+    @paged(GetAccountListRequest, IterAccountListKeywords)
     async def iter_account_list(
         self,
         request: GetAccountListRequest | None = None,
@@ -673,67 +424,34 @@ class AsyncAccountService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[AccountInfo]:
-        """Every item of :meth:`get_account_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_account_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetAccountListRequest` and `page_size`, or the keywords of
+        :class:`IterAccountListKeywords`.
+        """
         async for item in self._pages(GET_ACCOUNT_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def update_account(self, request: UpdateAccountRequest, /) -> UpdateAccountResponse: ...
-
-    @overload
-    async def update_account(
-        self,
-        request: None = None,
-        /,
-        *,
-        account_info: AccountInfo,
-    ) -> UpdateAccountResponse: ...
-
+    @fields_of(UpdateAccountRequest)
     async def update_account(
         self, request: UpdateAccountRequest | None = None, /, **fields: Any
     ) -> UpdateAccountResponse:
-        """Updates a account record."""
+        """Updates a account record.
+
+        Takes :class:`UpdateAccountRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_ACCOUNT, request, fields)
 
-    @overload
-    async def get_alias_list(
-        self, request: GetAccountAliasListRequest, /
-    ) -> GetAccountAliasListResponse: ...
-
-    @overload
-    async def get_alias_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_master_account: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAccountAliasListResponse: ...
-
+    @fields_of(GetAccountAliasListRequest)
     async def get_alias_list(
         self, request: GetAccountAliasListRequest | None = None, /, **fields: Any
     ) -> GetAccountAliasListResponse:
-        """Returns the aliases of a master account."""
+        """Returns the aliases of a master account.
+
+        Takes :class:`GetAccountAliasListRequest` or its fields as keywords.
+        """
         return await self._call(GET_ALIAS_LIST, request, fields)
 
-    @overload
-    def iter_alias_list(
-        self, request: GetAccountAliasListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[AliasInfo]: ...
-
-    @overload
-    def iter_alias_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_master_account: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[AliasInfo]: ...
-
+    @paged(GetAccountAliasListRequest, IterAliasListKeywords)
     async def iter_alias_list(
         self,
         request: GetAccountAliasListRequest | None = None,
@@ -742,59 +460,24 @@ class AsyncAccountService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[AliasInfo]:
-        """Every item of :meth:`get_alias_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_alias_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetAccountAliasListRequest` and `page_size`, or the keywords of
+        :class:`IterAliasListKeywords`.
+        """
         async for item in self._pages(GET_ALIAS_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def get_xdr_list(
-        self, request: GetAccountXdrListRequest, /
-    ) -> GetAccountXdrListResponse: ...
-
-    @overload
-    async def get_xdr_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-        i_service: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-        format: str | None | UnsetType = UNSET,
-        i_env: int | None | UnsetType = UNSET,
-    ) -> GetAccountXdrListResponse: ...
-
+    @fields_of(GetAccountXdrListRequest)
     async def get_xdr_list(
         self, request: GetAccountXdrListRequest | None = None, /, **fields: Any
     ) -> GetAccountXdrListResponse:
-        """Returns the charge records (xDRs) of an account."""
+        """Returns the charge records (xDRs) of an account.
+
+        Takes :class:`GetAccountXdrListRequest` or its fields as keywords.
+        """
         return await self._call(GET_XDR_LIST, request, fields)
 
-    @overload
-    def iter_xdr_list(
-        self, request: GetAccountXdrListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[XDRInfo]: ...
-
-    @overload
-    def iter_xdr_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_account: int,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-        i_service: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-        format: str | None | UnsetType = UNSET,
-        i_env: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[XDRInfo]: ...
-
+    @paged(GetAccountXdrListRequest, IterXdrListKeywords)
     async def iter_xdr_list(
         self,
         request: GetAccountXdrListRequest | None = None,
@@ -803,213 +486,110 @@ class AsyncAccountService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[XDRInfo]:
-        """Every item of :meth:`get_xdr_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_xdr_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetAccountXdrListRequest` and `page_size`, or the keywords of
+        :class:`IterXdrListKeywords`.
+        """
         async for item in self._pages(GET_XDR_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def get_service_features(
-        self, request: GetAccountServiceFeaturesRequest, /
-    ) -> GetAccountServiceFeaturesResponse: ...
-
-    @overload
-    async def get_service_features(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetAccountServiceFeaturesResponse: ...
-
+    @fields_of(GetAccountServiceFeaturesRequest)
     async def get_service_features(
         self, request: GetAccountServiceFeaturesRequest | None = None, /, **fields: Any
     ) -> GetAccountServiceFeaturesResponse:
-        """Account: get service features."""
+        """Account: get service features.
+
+        Takes :class:`GetAccountServiceFeaturesRequest` or its fields as keywords.
+        """
         return await self._call(GET_SERVICE_FEATURES, request, fields)
 
-    @overload
-    async def update_service_features(
-        self, request: UpdateAccountServiceFeaturesRequest, /
-    ) -> UpdateAccountServiceFeaturesResponse: ...
-
-    @overload
-    async def update_service_features(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        service_features: list[ServiceFeatureInfo],
-    ) -> UpdateAccountServiceFeaturesResponse: ...
-
+    @fields_of(UpdateAccountServiceFeaturesRequest)
     async def update_service_features(
         self, request: UpdateAccountServiceFeaturesRequest | None = None, /, **fields: Any
     ) -> UpdateAccountServiceFeaturesResponse:
-        """Updates a service features record."""
+        """Updates a service features record.
+
+        Takes :class:`UpdateAccountServiceFeaturesRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_SERVICE_FEATURES, request, fields)
 
-    @overload
-    async def get_followme_info(
-        self, request: GetAccountFollowmeInfoRequest, /
-    ) -> GetAccountFollowmeInfoResponse: ...
-
-    @overload
-    async def get_followme_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetAccountFollowmeInfoResponse: ...
-
+    @fields_of(GetAccountFollowmeInfoRequest)
     async def get_followme_info(
         self, request: GetAccountFollowmeInfoRequest | None = None, /, **fields: Any
     ) -> GetAccountFollowmeInfoResponse:
-        """Returns the details of a followme record."""
+        """Returns the details of a followme record.
+
+        Takes :class:`GetAccountFollowmeInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_FOLLOWME_INFO, request, fields)
 
-    @overload
-    async def update_followme(
-        self, request: UpdateAccountFollowmeRequest, /
-    ) -> UpdateAccountFollowmeResponse: ...
-
-    @overload
-    async def update_followme(
-        self,
-        request: None = None,
-        /,
-        *,
-        followme_info: FollowMeInfo,
-    ) -> UpdateAccountFollowmeResponse: ...
-
+    @fields_of(UpdateAccountFollowmeRequest)
     async def update_followme(
         self, request: UpdateAccountFollowmeRequest | None = None, /, **fields: Any
     ) -> UpdateAccountFollowmeResponse:
-        """Updates a followme record."""
+        """Updates a followme record.
+
+        Takes :class:`UpdateAccountFollowmeRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_FOLLOWME, request, fields)
 
-    @overload
-    async def get_call_barring_options(
-        self, request: GetAccountCallBarringOptionsRequest, /
-    ) -> GetAccountCallBarringOptionsResponse: ...
-
-    @overload
-    async def get_call_barring_options(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetAccountCallBarringOptionsResponse: ...
-
+    @fields_of(GetAccountCallBarringOptionsRequest)
     async def get_call_barring_options(
         self, request: GetAccountCallBarringOptionsRequest | None = None, /, **fields: Any
     ) -> GetAccountCallBarringOptionsResponse:
-        """Account: get call barring options."""
+        """Account: get call barring options.
+
+        Takes :class:`GetAccountCallBarringOptionsRequest` or its fields as keywords.
+        """
         return await self._call(GET_CALL_BARRING_OPTIONS, request, fields)
 
-    @overload
-    async def update_call_barring_options(
-        self, request: UpdateAccountCallBarringOptionsRequest, /
-    ) -> UpdateAccountCallBarringOptionsResponse: ...
-
-    @overload
-    async def update_call_barring_options(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        options: list[CallBarringOption],
-    ) -> UpdateAccountCallBarringOptionsResponse: ...
-
+    @fields_of(UpdateAccountCallBarringOptionsRequest)
     async def update_call_barring_options(
         self, request: UpdateAccountCallBarringOptionsRequest | None = None, /, **fields: Any
     ) -> UpdateAccountCallBarringOptionsResponse:
-        """Updates a call barring options record."""
+        """Updates a call barring options record.
+
+        Takes :class:`UpdateAccountCallBarringOptionsRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_CALL_BARRING_OPTIONS, request, fields)
 
-    @overload
-    async def get_subscriptions(
-        self, request: GetAccountSubscriptionsRequest, /
-    ) -> GetAccountSubscriptionsResponse: ...
-
-    @overload
-    async def get_subscriptions(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetAccountSubscriptionsResponse: ...
-
+    @fields_of(GetAccountSubscriptionsRequest)
     async def get_subscriptions(
         self, request: GetAccountSubscriptionsRequest | None = None, /, **fields: Any
     ) -> GetAccountSubscriptionsResponse:
-        """Returns the subscriptions of the account."""
+        """Returns the subscriptions of the account.
+
+        Takes :class:`GetAccountSubscriptionsRequest` or its fields as keywords.
+        """
         return await self._call(GET_SUBSCRIPTIONS, request, fields)
 
-    @overload
-    async def block_account(self, request: BlockAccountRequest, /) -> BlockAccountResponse: ...
-
-    @overload
-    async def block_account(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> BlockAccountResponse: ...
-
+    @fields_of(BlockAccountRequest)
     async def block_account(
         self, request: BlockAccountRequest | None = None, /, **fields: Any
     ) -> BlockAccountResponse:
-        """Blocks the account."""
+        """Blocks the account.
+
+        Takes :class:`BlockAccountRequest` or its fields as keywords.
+        """
         return await self._call(BLOCK_ACCOUNT, request, fields)
 
-    @overload
-    async def unblock_account(
-        self, request: UnblockAccountRequest, /
-    ) -> UnblockAccountResponse: ...
-
-    @overload
-    async def unblock_account(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> UnblockAccountResponse: ...
-
+    @fields_of(UnblockAccountRequest)
     async def unblock_account(
         self, request: UnblockAccountRequest | None = None, /, **fields: Any
     ) -> UnblockAccountResponse:
-        """Unblocks the account."""
+        """Unblocks the account.
+
+        Takes :class:`UnblockAccountRequest` or its fields as keywords.
+        """
         return await self._call(UNBLOCK_ACCOUNT, request, fields)
 
-    @overload
-    async def get_account_state_history(
-        self, request: GetAccountStateHistoryRequest, /
-    ) -> GetAccountStateHistoryResponse: ...
-
-    @overload
-    async def get_account_state_history(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-    ) -> GetAccountStateHistoryResponse: ...
-
+    @fields_of(GetAccountStateHistoryRequest)
     async def get_account_state_history(
         self, request: GetAccountStateHistoryRequest | None = None, /, **fields: Any
     ) -> GetAccountStateHistoryResponse:
         """History of blocking and status changes.
+
+        Takes :class:`GetAccountStateHistoryRequest` or its fields as keywords.
 
         JSON API only: not available over SOAP.
         """

@@ -9,13 +9,13 @@ Customer interface, mr105/customer/CustomerCustomerService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import date, datetime
-from typing import Any, overload
+from datetime import datetime
+from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
-from ..types.common import CustomerInfo, XDRInfo
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
+from ..types.common import XDRInfo
 from ..types.customer import (
     AddCustomerSiteRequest,
     AddCustomerSiteResponse,
@@ -97,93 +97,64 @@ GET_CUSTOMER_STATS_SUMMARY = Operation(
 )
 
 
+class IterXdrListKeywords(TypedDict, total=False):
+    """The keywords of `iter_xdr_list`: `page_size` and the fields of
+    :class:`GetCustomerXdrListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: Required[int]
+    from_date: datetime | None | UnsetType
+    to_date: datetime | None | UnsetType
+    offset: int | None | UnsetType
+
+
+class IterCustomerSiteListKeywords(TypedDict, total=False):
+    """The keywords of `iter_customer_site_list`: `page_size` and the fields of
+    :class:`GetCustomerSiteListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: Required[int]
+    offset: int | None | UnsetType
+
+
 class CustomerService(ServiceBase):
     """Customers, resellers and their sites. PortaBilling mr105, Customer interface. Reconstruction
     in the published style, generated for testing.
     """
 
-    @overload
-    def get_customer_info(self, request: GetCustomerInfoRequest, /) -> GetCustomerInfoResponse: ...
-
-    @overload
-    def get_customer_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        name: str | None | UnsetType = UNSET,
-        login: str | None | UnsetType = UNSET,
-        get_included_services: int | None | UnsetType = UNSET,
-        detailed_info: int | None | UnsetType = UNSET,
-    ) -> GetCustomerInfoResponse: ...
-
+    @fields_of(GetCustomerInfoRequest)
     def get_customer_info(
         self, request: GetCustomerInfoRequest | None = None, /, **fields: Any
     ) -> GetCustomerInfoResponse:
-        """Returns the details of a customer record."""
+        """Returns the details of a customer record.
+
+        Takes :class:`GetCustomerInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_CUSTOMER_INFO, request, fields)
 
-    @overload
-    def update_customer(self, request: UpdateCustomerRequest, /) -> UpdateCustomerResponse: ...
-
-    @overload
-    def update_customer(
-        self,
-        request: None = None,
-        /,
-        *,
-        customer_info: CustomerInfo,
-    ) -> UpdateCustomerResponse: ...
-
+    @fields_of(UpdateCustomerRequest)
     def update_customer(
         self, request: UpdateCustomerRequest | None = None, /, **fields: Any
     ) -> UpdateCustomerResponse:
-        """Updates a customer record."""
+        """Updates a customer record.
+
+        Takes :class:`UpdateCustomerRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_CUSTOMER, request, fields)
 
-    @overload
-    def get_xdr_list(
-        self, request: GetCustomerXdrListRequest, /
-    ) -> GetCustomerXdrListResponse: ...
-
-    @overload
-    def get_xdr_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomerXdrListResponse: ...
-
+    @fields_of(GetCustomerXdrListRequest)
     def get_xdr_list(
         self, request: GetCustomerXdrListRequest | None = None, /, **fields: Any
     ) -> GetCustomerXdrListResponse:
-        """Returns the xdr records that match the search criteria."""
+        """Returns the xdr records that match the search criteria.
+
+        Takes :class:`GetCustomerXdrListRequest` or its fields as keywords.
+        """
         return self._call(GET_XDR_LIST, request, fields)
 
-    @overload
-    def iter_xdr_list(
-        self, request: GetCustomerXdrListRequest, /, *, page_size: int = 100
-    ) -> Iterator[XDRInfo]: ...
-
-    @overload
-    def iter_xdr_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[XDRInfo]: ...
-
+    @paged(GetCustomerXdrListRequest, IterXdrListKeywords)
     def iter_xdr_list(
         self,
         request: GetCustomerXdrListRequest | None = None,
@@ -192,48 +163,23 @@ class CustomerService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[XDRInfo]:
-        """Every item of :meth:`get_xdr_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_xdr_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetCustomerXdrListRequest` and `page_size`, or the keywords of
+        :class:`IterXdrListKeywords`.
+        """
         yield from self._pages(GET_XDR_LIST, request, fields, page_size)
 
-    @overload
-    def get_customer_site_list(
-        self, request: GetCustomerSiteListRequest, /
-    ) -> GetCustomerSiteListResponse: ...
-
-    @overload
-    def get_customer_site_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomerSiteListResponse: ...
-
+    @fields_of(GetCustomerSiteListRequest)
     def get_customer_site_list(
         self, request: GetCustomerSiteListRequest | None = None, /, **fields: Any
     ) -> GetCustomerSiteListResponse:
-        """Returns the customer site records that match the search criteria."""
+        """Returns the customer site records that match the search criteria.
+
+        Takes :class:`GetCustomerSiteListRequest` or its fields as keywords.
+        """
         return self._call(GET_CUSTOMER_SITE_LIST, request, fields)
 
-    @overload
-    def iter_customer_site_list(
-        self, request: GetCustomerSiteListRequest, /, *, page_size: int = 100
-    ) -> Iterator[CustomerSiteInfo]: ...
-
-    @overload
-    def iter_customer_site_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[CustomerSiteInfo]: ...
-
+    @paged(GetCustomerSiteListRequest, IterCustomerSiteListKeywords)
     def iter_customer_site_list(
         self,
         request: GetCustomerSiteListRequest | None = None,
@@ -243,128 +189,68 @@ class CustomerService(ServiceBase):
         **fields: Any,
     ) -> Iterator[CustomerSiteInfo]:
         """Every item of :meth:`get_customer_site_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetCustomerSiteListRequest` and `page_size`, or the keywords of
+        :class:`IterCustomerSiteListKeywords`.
+        """
         yield from self._pages(GET_CUSTOMER_SITE_LIST, request, fields, page_size)
 
-    @overload
-    def add_customer_site(self, request: AddCustomerSiteRequest, /) -> AddCustomerSiteResponse: ...
-
-    @overload
-    def add_customer_site(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        customer_site_info: CustomerSiteInfo,
-    ) -> AddCustomerSiteResponse: ...
-
+    @fields_of(AddCustomerSiteRequest)
     def add_customer_site(
         self, request: AddCustomerSiteRequest | None = None, /, **fields: Any
     ) -> AddCustomerSiteResponse:
-        """Creates a customer site record."""
+        """Creates a customer site record.
+
+        Takes :class:`AddCustomerSiteRequest` or its fields as keywords.
+        """
         return self._call(ADD_CUSTOMER_SITE, request, fields)
 
-    @overload
-    def update_customer_site(
-        self, request: UpdateCustomerSiteRequest, /
-    ) -> UpdateCustomerSiteResponse: ...
-
-    @overload
-    def update_customer_site(
-        self,
-        request: None = None,
-        /,
-        *,
-        customer_site_info: CustomerSiteInfo,
-    ) -> UpdateCustomerSiteResponse: ...
-
+    @fields_of(UpdateCustomerSiteRequest)
     def update_customer_site(
         self, request: UpdateCustomerSiteRequest | None = None, /, **fields: Any
     ) -> UpdateCustomerSiteResponse:
-        """Updates a customer site record."""
+        """Updates a customer site record.
+
+        Takes :class:`UpdateCustomerSiteRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_CUSTOMER_SITE, request, fields)
 
-    @overload
-    def get_custom_fields_values(
-        self, request: GetCustomerCustomFieldsValuesRequest, /
-    ) -> GetCustomerCustomFieldsValuesResponse: ...
-
-    @overload
-    def get_custom_fields_values(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-    ) -> GetCustomerCustomFieldsValuesResponse: ...
-
+    @fields_of(GetCustomerCustomFieldsValuesRequest)
     def get_custom_fields_values(
         self, request: GetCustomerCustomFieldsValuesRequest | None = None, /, **fields: Any
     ) -> GetCustomerCustomFieldsValuesResponse:
-        """Customer: get custom fields values."""
+        """Customer: get custom fields values.
+
+        Takes :class:`GetCustomerCustomFieldsValuesRequest` or its fields as keywords.
+        """
         return self._call(GET_CUSTOM_FIELDS_VALUES, request, fields)
 
-    @overload
-    def get_subscriptions(
-        self, request: GetCustomerSubscriptionsRequest, /
-    ) -> GetCustomerSubscriptionsResponse: ...
-
-    @overload
-    def get_subscriptions(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-    ) -> GetCustomerSubscriptionsResponse: ...
-
+    @fields_of(GetCustomerSubscriptionsRequest)
     def get_subscriptions(
         self, request: GetCustomerSubscriptionsRequest | None = None, /, **fields: Any
     ) -> GetCustomerSubscriptionsResponse:
-        """Customer: get subscriptions."""
+        """Customer: get subscriptions.
+
+        Takes :class:`GetCustomerSubscriptionsRequest` or its fields as keywords.
+        """
         return self._call(GET_SUBSCRIPTIONS, request, fields)
 
-    @overload
-    def get_customer_balance(
-        self, request: GetCustomerBalanceRequest, /
-    ) -> GetCustomerBalanceResponse: ...
-
-    @overload
-    def get_customer_balance(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-    ) -> GetCustomerBalanceResponse: ...
-
+    @fields_of(GetCustomerBalanceRequest)
     def get_customer_balance(
         self, request: GetCustomerBalanceRequest | None = None, /, **fields: Any
     ) -> GetCustomerBalanceResponse:
-        """Customer: get customer balance."""
+        """Customer: get customer balance.
+
+        Takes :class:`GetCustomerBalanceRequest` or its fields as keywords.
+        """
         return self._call(GET_CUSTOMER_BALANCE, request, fields)
 
-    @overload
-    def get_customer_stats_summary(
-        self, request: GetCustomerStatsSummaryRequest, /
-    ) -> GetCustomerStatsSummaryResponse: ...
-
-    @overload
-    def get_customer_stats_summary(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        from_date: date | None | UnsetType = UNSET,
-        to_date: date | None | UnsetType = UNSET,
-    ) -> GetCustomerStatsSummaryResponse: ...
-
+    @fields_of(GetCustomerStatsSummaryRequest)
     def get_customer_stats_summary(
         self, request: GetCustomerStatsSummaryRequest | None = None, /, **fields: Any
     ) -> GetCustomerStatsSummaryResponse:
         """Per-service totals for the customer.
+
+        Takes :class:`GetCustomerStatsSummaryRequest` or its fields as keywords.
 
         JSON API only: not available over SOAP.
         """
@@ -378,92 +264,37 @@ class AsyncCustomerService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_customer_info(
-        self, request: GetCustomerInfoRequest, /
-    ) -> GetCustomerInfoResponse: ...
-
-    @overload
-    async def get_customer_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        name: str | None | UnsetType = UNSET,
-        login: str | None | UnsetType = UNSET,
-        get_included_services: int | None | UnsetType = UNSET,
-        detailed_info: int | None | UnsetType = UNSET,
-    ) -> GetCustomerInfoResponse: ...
-
+    @fields_of(GetCustomerInfoRequest)
     async def get_customer_info(
         self, request: GetCustomerInfoRequest | None = None, /, **fields: Any
     ) -> GetCustomerInfoResponse:
-        """Returns the details of a customer record."""
+        """Returns the details of a customer record.
+
+        Takes :class:`GetCustomerInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_CUSTOMER_INFO, request, fields)
 
-    @overload
-    async def update_customer(
-        self, request: UpdateCustomerRequest, /
-    ) -> UpdateCustomerResponse: ...
-
-    @overload
-    async def update_customer(
-        self,
-        request: None = None,
-        /,
-        *,
-        customer_info: CustomerInfo,
-    ) -> UpdateCustomerResponse: ...
-
+    @fields_of(UpdateCustomerRequest)
     async def update_customer(
         self, request: UpdateCustomerRequest | None = None, /, **fields: Any
     ) -> UpdateCustomerResponse:
-        """Updates a customer record."""
+        """Updates a customer record.
+
+        Takes :class:`UpdateCustomerRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_CUSTOMER, request, fields)
 
-    @overload
-    async def get_xdr_list(
-        self, request: GetCustomerXdrListRequest, /
-    ) -> GetCustomerXdrListResponse: ...
-
-    @overload
-    async def get_xdr_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomerXdrListResponse: ...
-
+    @fields_of(GetCustomerXdrListRequest)
     async def get_xdr_list(
         self, request: GetCustomerXdrListRequest | None = None, /, **fields: Any
     ) -> GetCustomerXdrListResponse:
-        """Returns the xdr records that match the search criteria."""
+        """Returns the xdr records that match the search criteria.
+
+        Takes :class:`GetCustomerXdrListRequest` or its fields as keywords.
+        """
         return await self._call(GET_XDR_LIST, request, fields)
 
-    @overload
-    def iter_xdr_list(
-        self, request: GetCustomerXdrListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[XDRInfo]: ...
-
-    @overload
-    def iter_xdr_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[XDRInfo]: ...
-
+    @paged(GetCustomerXdrListRequest, IterXdrListKeywords)
     async def iter_xdr_list(
         self,
         request: GetCustomerXdrListRequest | None = None,
@@ -472,49 +303,24 @@ class AsyncCustomerService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[XDRInfo]:
-        """Every item of :meth:`get_xdr_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_xdr_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetCustomerXdrListRequest` and `page_size`, or the keywords of
+        :class:`IterXdrListKeywords`.
+        """
         async for item in self._pages(GET_XDR_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def get_customer_site_list(
-        self, request: GetCustomerSiteListRequest, /
-    ) -> GetCustomerSiteListResponse: ...
-
-    @overload
-    async def get_customer_site_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetCustomerSiteListResponse: ...
-
+    @fields_of(GetCustomerSiteListRequest)
     async def get_customer_site_list(
         self, request: GetCustomerSiteListRequest | None = None, /, **fields: Any
     ) -> GetCustomerSiteListResponse:
-        """Returns the customer site records that match the search criteria."""
+        """Returns the customer site records that match the search criteria.
+
+        Takes :class:`GetCustomerSiteListRequest` or its fields as keywords.
+        """
         return await self._call(GET_CUSTOMER_SITE_LIST, request, fields)
 
-    @overload
-    def iter_customer_site_list(
-        self, request: GetCustomerSiteListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[CustomerSiteInfo]: ...
-
-    @overload
-    def iter_customer_site_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[CustomerSiteInfo]: ...
-
+    @paged(GetCustomerSiteListRequest, IterCustomerSiteListKeywords)
     async def iter_customer_site_list(
         self,
         request: GetCustomerSiteListRequest | None = None,
@@ -524,131 +330,69 @@ class AsyncCustomerService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[CustomerSiteInfo]:
         """Every item of :meth:`get_customer_site_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetCustomerSiteListRequest` and `page_size`, or the keywords of
+        :class:`IterCustomerSiteListKeywords`.
+        """
         async for item in self._pages(GET_CUSTOMER_SITE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def add_customer_site(
-        self, request: AddCustomerSiteRequest, /
-    ) -> AddCustomerSiteResponse: ...
-
-    @overload
-    async def add_customer_site(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        customer_site_info: CustomerSiteInfo,
-    ) -> AddCustomerSiteResponse: ...
-
+    @fields_of(AddCustomerSiteRequest)
     async def add_customer_site(
         self, request: AddCustomerSiteRequest | None = None, /, **fields: Any
     ) -> AddCustomerSiteResponse:
-        """Creates a customer site record."""
+        """Creates a customer site record.
+
+        Takes :class:`AddCustomerSiteRequest` or its fields as keywords.
+        """
         return await self._call(ADD_CUSTOMER_SITE, request, fields)
 
-    @overload
-    async def update_customer_site(
-        self, request: UpdateCustomerSiteRequest, /
-    ) -> UpdateCustomerSiteResponse: ...
-
-    @overload
-    async def update_customer_site(
-        self,
-        request: None = None,
-        /,
-        *,
-        customer_site_info: CustomerSiteInfo,
-    ) -> UpdateCustomerSiteResponse: ...
-
+    @fields_of(UpdateCustomerSiteRequest)
     async def update_customer_site(
         self, request: UpdateCustomerSiteRequest | None = None, /, **fields: Any
     ) -> UpdateCustomerSiteResponse:
-        """Updates a customer site record."""
+        """Updates a customer site record.
+
+        Takes :class:`UpdateCustomerSiteRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_CUSTOMER_SITE, request, fields)
 
-    @overload
-    async def get_custom_fields_values(
-        self, request: GetCustomerCustomFieldsValuesRequest, /
-    ) -> GetCustomerCustomFieldsValuesResponse: ...
-
-    @overload
-    async def get_custom_fields_values(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-    ) -> GetCustomerCustomFieldsValuesResponse: ...
-
+    @fields_of(GetCustomerCustomFieldsValuesRequest)
     async def get_custom_fields_values(
         self, request: GetCustomerCustomFieldsValuesRequest | None = None, /, **fields: Any
     ) -> GetCustomerCustomFieldsValuesResponse:
-        """Customer: get custom fields values."""
+        """Customer: get custom fields values.
+
+        Takes :class:`GetCustomerCustomFieldsValuesRequest` or its fields as keywords.
+        """
         return await self._call(GET_CUSTOM_FIELDS_VALUES, request, fields)
 
-    @overload
-    async def get_subscriptions(
-        self, request: GetCustomerSubscriptionsRequest, /
-    ) -> GetCustomerSubscriptionsResponse: ...
-
-    @overload
-    async def get_subscriptions(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-    ) -> GetCustomerSubscriptionsResponse: ...
-
+    @fields_of(GetCustomerSubscriptionsRequest)
     async def get_subscriptions(
         self, request: GetCustomerSubscriptionsRequest | None = None, /, **fields: Any
     ) -> GetCustomerSubscriptionsResponse:
-        """Customer: get subscriptions."""
+        """Customer: get subscriptions.
+
+        Takes :class:`GetCustomerSubscriptionsRequest` or its fields as keywords.
+        """
         return await self._call(GET_SUBSCRIPTIONS, request, fields)
 
-    @overload
-    async def get_customer_balance(
-        self, request: GetCustomerBalanceRequest, /
-    ) -> GetCustomerBalanceResponse: ...
-
-    @overload
-    async def get_customer_balance(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-    ) -> GetCustomerBalanceResponse: ...
-
+    @fields_of(GetCustomerBalanceRequest)
     async def get_customer_balance(
         self, request: GetCustomerBalanceRequest | None = None, /, **fields: Any
     ) -> GetCustomerBalanceResponse:
-        """Customer: get customer balance."""
+        """Customer: get customer balance.
+
+        Takes :class:`GetCustomerBalanceRequest` or its fields as keywords.
+        """
         return await self._call(GET_CUSTOMER_BALANCE, request, fields)
 
-    @overload
-    async def get_customer_stats_summary(
-        self, request: GetCustomerStatsSummaryRequest, /
-    ) -> GetCustomerStatsSummaryResponse: ...
-
-    @overload
-    async def get_customer_stats_summary(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int,
-        from_date: date | None | UnsetType = UNSET,
-        to_date: date | None | UnsetType = UNSET,
-    ) -> GetCustomerStatsSummaryResponse: ...
-
+    @fields_of(GetCustomerStatsSummaryRequest)
     async def get_customer_stats_summary(
         self, request: GetCustomerStatsSummaryRequest | None = None, /, **fields: Any
     ) -> GetCustomerStatsSummaryResponse:
         """Per-service totals for the customer.
+
+        Takes :class:`GetCustomerStatsSummaryRequest` or its fields as keywords.
 
         JSON API only: not available over SOAP.
         """

@@ -9,11 +9,11 @@ Customer interface, mr105/customer/DIDCustomerService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, overload
+from typing import Any, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.did import (
     AssignDidToAccountRequest,
     AssignDidToAccountResponse,
@@ -58,55 +58,36 @@ CANCEL_DID_ASSIGNMENT = Operation(
 )
 
 
+class IterNumberListKeywords(TypedDict, total=False):
+    """The keywords of `iter_number_list`: `page_size` and the fields of
+    :class:`GetDIDNumberListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_do_batch: int | None | UnsetType
+    i_group: int | None | UnsetType
+    number: str | None | UnsetType
+    usage: str | None | UnsetType
+    i_customer: int | None | UnsetType
+    offset: int | None | UnsetType
+
+
 class DIDService(ServiceBase):
     """DID number inventory. PortaBilling mr105, Customer interface. Reconstruction in the
     published style, generated for testing.
     """
 
-    @overload
-    def get_number_list(self, request: GetDIDNumberListRequest, /) -> GetDIDNumberListResponse: ...
-
-    @overload
-    def get_number_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_do_batch: int | None | UnsetType = UNSET,
-        i_group: int | None | UnsetType = UNSET,
-        number: str | None | UnsetType = UNSET,
-        usage: str | None | UnsetType = UNSET,
-        i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetDIDNumberListResponse: ...
-
+    @fields_of(GetDIDNumberListRequest)
     def get_number_list(
         self, request: GetDIDNumberListRequest | None = None, /, **fields: Any
     ) -> GetDIDNumberListResponse:
-        """Returns DID numbers from the inventory."""
+        """Returns DID numbers from the inventory.
+
+        Takes :class:`GetDIDNumberListRequest` or its fields as keywords.
+        """
         return self._call(GET_NUMBER_LIST, request, fields)
 
-    @overload
-    def iter_number_list(
-        self, request: GetDIDNumberListRequest, /, *, page_size: int = 100
-    ) -> Iterator[DIDInfo]: ...
-
-    @overload
-    def iter_number_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_do_batch: int | None | UnsetType = UNSET,
-        i_group: int | None | UnsetType = UNSET,
-        number: str | None | UnsetType = UNSET,
-        usage: str | None | UnsetType = UNSET,
-        i_customer: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[DIDInfo]: ...
-
+    @paged(GetDIDNumberListRequest, IterNumberListKeywords)
     def iter_number_list(
         self,
         request: GetDIDNumberListRequest | None = None,
@@ -115,87 +96,50 @@ class DIDService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[DIDInfo]:
-        """Every item of :meth:`get_number_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_number_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetDIDNumberListRequest` and `page_size`, or the keywords of
+        :class:`IterNumberListKeywords`.
+        """
         yield from self._pages(GET_NUMBER_LIST, request, fields, page_size)
 
-    @overload
-    def reserve_number(self, request: ReserveDIDNumberRequest, /) -> ReserveDIDNumberResponse: ...
-
-    @overload
-    def reserve_number(
-        self,
-        request: None = None,
-        /,
-        *,
-        number: str,
-        reserve_term: int | None | UnsetType = UNSET,
-        i_customer: int | None | UnsetType = UNSET,
-    ) -> ReserveDIDNumberResponse: ...
-
+    @fields_of(ReserveDIDNumberRequest)
     def reserve_number(
         self, request: ReserveDIDNumberRequest | None = None, /, **fields: Any
     ) -> ReserveDIDNumberResponse:
-        """Reserves a number for a limited time (minutes)."""
+        """Reserves a number for a limited time (minutes).
+
+        Takes :class:`ReserveDIDNumberRequest` or its fields as keywords.
+        """
         return self._call(RESERVE_NUMBER, request, fields)
 
-    @overload
-    def release_number(self, request: ReleaseDIDNumberRequest, /) -> ReleaseDIDNumberResponse: ...
-
-    @overload
-    def release_number(
-        self,
-        request: None = None,
-        /,
-        *,
-        number: str,
-    ) -> ReleaseDIDNumberResponse: ...
-
+    @fields_of(ReleaseDIDNumberRequest)
     def release_number(
         self, request: ReleaseDIDNumberRequest | None = None, /, **fields: Any
     ) -> ReleaseDIDNumberResponse:
-        """DID: release number."""
+        """DID: release number.
+
+        Takes :class:`ReleaseDIDNumberRequest` or its fields as keywords.
+        """
         return self._call(RELEASE_NUMBER, request, fields)
 
-    @overload
-    def assign_did_to_account(
-        self, request: AssignDidToAccountRequest, /
-    ) -> AssignDidToAccountResponse: ...
-
-    @overload
-    def assign_did_to_account(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_did_number: int,
-        i_master_account: int,
-    ) -> AssignDidToAccountResponse: ...
-
+    @fields_of(AssignDidToAccountRequest)
     def assign_did_to_account(
         self, request: AssignDidToAccountRequest | None = None, /, **fields: Any
     ) -> AssignDidToAccountResponse:
-        """DID: assign did to account."""
+        """DID: assign did to account.
+
+        Takes :class:`AssignDidToAccountRequest` or its fields as keywords.
+        """
         return self._call(ASSIGN_DID_TO_ACCOUNT, request, fields)
 
-    @overload
-    def cancel_did_assignment(
-        self, request: CancelDidAssignmentRequest, /
-    ) -> CancelDidAssignmentResponse: ...
-
-    @overload
-    def cancel_did_assignment(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_did_number: int,
-    ) -> CancelDidAssignmentResponse: ...
-
+    @fields_of(CancelDidAssignmentRequest)
     def cancel_did_assignment(
         self, request: CancelDidAssignmentRequest | None = None, /, **fields: Any
     ) -> CancelDidAssignmentResponse:
-        """DID: cancel did assignment."""
+        """DID: cancel did assignment.
+
+        Takes :class:`CancelDidAssignmentRequest` or its fields as keywords.
+        """
         return self._call(CANCEL_DID_ASSIGNMENT, request, fields)
 
 
@@ -206,52 +150,17 @@ class AsyncDIDService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_number_list(
-        self, request: GetDIDNumberListRequest, /
-    ) -> GetDIDNumberListResponse: ...
-
-    @overload
-    async def get_number_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_do_batch: int | None | UnsetType = UNSET,
-        i_group: int | None | UnsetType = UNSET,
-        number: str | None | UnsetType = UNSET,
-        usage: str | None | UnsetType = UNSET,
-        i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetDIDNumberListResponse: ...
-
+    @fields_of(GetDIDNumberListRequest)
     async def get_number_list(
         self, request: GetDIDNumberListRequest | None = None, /, **fields: Any
     ) -> GetDIDNumberListResponse:
-        """Returns DID numbers from the inventory."""
+        """Returns DID numbers from the inventory.
+
+        Takes :class:`GetDIDNumberListRequest` or its fields as keywords.
+        """
         return await self._call(GET_NUMBER_LIST, request, fields)
 
-    @overload
-    def iter_number_list(
-        self, request: GetDIDNumberListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[DIDInfo]: ...
-
-    @overload
-    def iter_number_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_do_batch: int | None | UnsetType = UNSET,
-        i_group: int | None | UnsetType = UNSET,
-        number: str | None | UnsetType = UNSET,
-        usage: str | None | UnsetType = UNSET,
-        i_customer: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[DIDInfo]: ...
-
+    @paged(GetDIDNumberListRequest, IterNumberListKeywords)
     async def iter_number_list(
         self,
         request: GetDIDNumberListRequest | None = None,
@@ -260,90 +169,49 @@ class AsyncDIDService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[DIDInfo]:
-        """Every item of :meth:`get_number_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_number_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetDIDNumberListRequest` and `page_size`, or the keywords of
+        :class:`IterNumberListKeywords`.
+        """
         async for item in self._pages(GET_NUMBER_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def reserve_number(
-        self, request: ReserveDIDNumberRequest, /
-    ) -> ReserveDIDNumberResponse: ...
-
-    @overload
-    async def reserve_number(
-        self,
-        request: None = None,
-        /,
-        *,
-        number: str,
-        reserve_term: int | None | UnsetType = UNSET,
-        i_customer: int | None | UnsetType = UNSET,
-    ) -> ReserveDIDNumberResponse: ...
-
+    @fields_of(ReserveDIDNumberRequest)
     async def reserve_number(
         self, request: ReserveDIDNumberRequest | None = None, /, **fields: Any
     ) -> ReserveDIDNumberResponse:
-        """Reserves a number for a limited time (minutes)."""
+        """Reserves a number for a limited time (minutes).
+
+        Takes :class:`ReserveDIDNumberRequest` or its fields as keywords.
+        """
         return await self._call(RESERVE_NUMBER, request, fields)
 
-    @overload
-    async def release_number(
-        self, request: ReleaseDIDNumberRequest, /
-    ) -> ReleaseDIDNumberResponse: ...
-
-    @overload
-    async def release_number(
-        self,
-        request: None = None,
-        /,
-        *,
-        number: str,
-    ) -> ReleaseDIDNumberResponse: ...
-
+    @fields_of(ReleaseDIDNumberRequest)
     async def release_number(
         self, request: ReleaseDIDNumberRequest | None = None, /, **fields: Any
     ) -> ReleaseDIDNumberResponse:
-        """DID: release number."""
+        """DID: release number.
+
+        Takes :class:`ReleaseDIDNumberRequest` or its fields as keywords.
+        """
         return await self._call(RELEASE_NUMBER, request, fields)
 
-    @overload
-    async def assign_did_to_account(
-        self, request: AssignDidToAccountRequest, /
-    ) -> AssignDidToAccountResponse: ...
-
-    @overload
-    async def assign_did_to_account(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_did_number: int,
-        i_master_account: int,
-    ) -> AssignDidToAccountResponse: ...
-
+    @fields_of(AssignDidToAccountRequest)
     async def assign_did_to_account(
         self, request: AssignDidToAccountRequest | None = None, /, **fields: Any
     ) -> AssignDidToAccountResponse:
-        """DID: assign did to account."""
+        """DID: assign did to account.
+
+        Takes :class:`AssignDidToAccountRequest` or its fields as keywords.
+        """
         return await self._call(ASSIGN_DID_TO_ACCOUNT, request, fields)
 
-    @overload
-    async def cancel_did_assignment(
-        self, request: CancelDidAssignmentRequest, /
-    ) -> CancelDidAssignmentResponse: ...
-
-    @overload
-    async def cancel_did_assignment(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_did_number: int,
-    ) -> CancelDidAssignmentResponse: ...
-
+    @fields_of(CancelDidAssignmentRequest)
     async def cancel_did_assignment(
         self, request: CancelDidAssignmentRequest | None = None, /, **fields: Any
     ) -> CancelDidAssignmentResponse:
-        """DID: cancel did assignment."""
+        """DID: cancel did assignment.
+
+        Takes :class:`CancelDidAssignmentRequest` or its fields as keywords.
+        """
         return await self._call(CANCEL_DID_ASSIGNMENT, request, fields)

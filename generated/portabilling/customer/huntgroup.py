@@ -9,11 +9,11 @@ Customer interface, mr105/customer/HuntgroupCustomerService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, overload
+from typing import Any, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.huntgroup import (
     AddHuntgroupMemberRequest,
     AddHuntgroupMemberResponse,
@@ -24,7 +24,6 @@ from ..types.huntgroup import (
     GetHuntgroupListRequest,
     GetHuntgroupListResponse,
     HuntgroupInfo,
-    HuntgroupMemberInfo,
 )
 
 __all__ = ["HuntgroupService", "AsyncHuntgroupService"]
@@ -54,49 +53,32 @@ DELETE_HUNTGROUP_MEMBER = Operation(
 )
 
 
+class IterHuntgroupListKeywords(TypedDict, total=False):
+    """The keywords of `iter_huntgroup_list`: `page_size` and the fields of
+    :class:`GetHuntgroupListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: int | None | UnsetType
+    offset: int | None | UnsetType
+
+
 class HuntgroupService(ServiceBase):
     """Hunt groups of business customers. PortaBilling mr105, Customer interface. Reconstruction in
     the published style, generated for testing.
     """
 
-    @overload
-    def get_huntgroup_list(
-        self, request: GetHuntgroupListRequest, /
-    ) -> GetHuntgroupListResponse: ...
-
-    @overload
-    def get_huntgroup_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetHuntgroupListResponse: ...
-
+    @fields_of(GetHuntgroupListRequest)
     def get_huntgroup_list(
         self, request: GetHuntgroupListRequest | None = None, /, **fields: Any
     ) -> GetHuntgroupListResponse:
-        """Returns the huntgroup records that match the search criteria."""
+        """Returns the huntgroup records that match the search criteria.
+
+        Takes :class:`GetHuntgroupListRequest` or its fields as keywords.
+        """
         return self._call(GET_HUNTGROUP_LIST, request, fields)
 
-    @overload
-    def iter_huntgroup_list(
-        self, request: GetHuntgroupListRequest, /, *, page_size: int = 100
-    ) -> Iterator[HuntgroupInfo]: ...
-
-    @overload
-    def iter_huntgroup_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[HuntgroupInfo]: ...
-
+    @paged(GetHuntgroupListRequest, IterHuntgroupListKeywords)
     def iter_huntgroup_list(
         self,
         request: GetHuntgroupListRequest | None = None,
@@ -106,69 +88,39 @@ class HuntgroupService(ServiceBase):
         **fields: Any,
     ) -> Iterator[HuntgroupInfo]:
         """Every item of :meth:`get_huntgroup_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetHuntgroupListRequest` and `page_size`, or the keywords of
+        :class:`IterHuntgroupListKeywords`.
+        """
         yield from self._pages(GET_HUNTGROUP_LIST, request, fields, page_size)
 
-    @overload
-    def get_huntgroup_info(
-        self, request: GetHuntgroupInfoRequest, /
-    ) -> GetHuntgroupInfoResponse: ...
-
-    @overload
-    def get_huntgroup_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_c_group: int | None | UnsetType = UNSET,
-    ) -> GetHuntgroupInfoResponse: ...
-
+    @fields_of(GetHuntgroupInfoRequest)
     def get_huntgroup_info(
         self, request: GetHuntgroupInfoRequest | None = None, /, **fields: Any
     ) -> GetHuntgroupInfoResponse:
-        """Returns the details of a huntgroup record."""
+        """Returns the details of a huntgroup record.
+
+        Takes :class:`GetHuntgroupInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_HUNTGROUP_INFO, request, fields)
 
-    @overload
-    def add_huntgroup_member(
-        self, request: AddHuntgroupMemberRequest, /
-    ) -> AddHuntgroupMemberResponse: ...
-
-    @overload
-    def add_huntgroup_member(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_c_group: int,
-        member_info: HuntgroupMemberInfo,
-    ) -> AddHuntgroupMemberResponse: ...
-
+    @fields_of(AddHuntgroupMemberRequest)
     def add_huntgroup_member(
         self, request: AddHuntgroupMemberRequest | None = None, /, **fields: Any
     ) -> AddHuntgroupMemberResponse:
-        """Creates a huntgroup member record."""
+        """Creates a huntgroup member record.
+
+        Takes :class:`AddHuntgroupMemberRequest` or its fields as keywords.
+        """
         return self._call(ADD_HUNTGROUP_MEMBER, request, fields)
 
-    @overload
-    def delete_huntgroup_member(
-        self, request: DeleteHuntgroupMemberRequest, /
-    ) -> DeleteHuntgroupMemberResponse: ...
-
-    @overload
-    def delete_huntgroup_member(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_c_group: int,
-        i_account: int,
-    ) -> DeleteHuntgroupMemberResponse: ...
-
+    @fields_of(DeleteHuntgroupMemberRequest)
     def delete_huntgroup_member(
         self, request: DeleteHuntgroupMemberRequest | None = None, /, **fields: Any
     ) -> DeleteHuntgroupMemberResponse:
-        """Deletes a huntgroup member record."""
+        """Deletes a huntgroup member record.
+
+        Takes :class:`DeleteHuntgroupMemberRequest` or its fields as keywords.
+        """
         return self._call(DELETE_HUNTGROUP_MEMBER, request, fields)
 
 
@@ -179,44 +131,17 @@ class AsyncHuntgroupService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_huntgroup_list(
-        self, request: GetHuntgroupListRequest, /
-    ) -> GetHuntgroupListResponse: ...
-
-    @overload
-    async def get_huntgroup_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetHuntgroupListResponse: ...
-
+    @fields_of(GetHuntgroupListRequest)
     async def get_huntgroup_list(
         self, request: GetHuntgroupListRequest | None = None, /, **fields: Any
     ) -> GetHuntgroupListResponse:
-        """Returns the huntgroup records that match the search criteria."""
+        """Returns the huntgroup records that match the search criteria.
+
+        Takes :class:`GetHuntgroupListRequest` or its fields as keywords.
+        """
         return await self._call(GET_HUNTGROUP_LIST, request, fields)
 
-    @overload
-    def iter_huntgroup_list(
-        self, request: GetHuntgroupListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[HuntgroupInfo]: ...
-
-    @overload
-    def iter_huntgroup_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[HuntgroupInfo]: ...
-
+    @paged(GetHuntgroupListRequest, IterHuntgroupListKeywords)
     async def iter_huntgroup_list(
         self,
         request: GetHuntgroupListRequest | None = None,
@@ -226,68 +151,38 @@ class AsyncHuntgroupService(AsyncServiceBase):
         **fields: Any,
     ) -> AsyncIterator[HuntgroupInfo]:
         """Every item of :meth:`get_huntgroup_list` from `offset` on, fetched `page_size` at a
-        time."""
+        time; takes :class:`GetHuntgroupListRequest` and `page_size`, or the keywords of
+        :class:`IterHuntgroupListKeywords`.
+        """
         async for item in self._pages(GET_HUNTGROUP_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def get_huntgroup_info(
-        self, request: GetHuntgroupInfoRequest, /
-    ) -> GetHuntgroupInfoResponse: ...
-
-    @overload
-    async def get_huntgroup_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_c_group: int | None | UnsetType = UNSET,
-    ) -> GetHuntgroupInfoResponse: ...
-
+    @fields_of(GetHuntgroupInfoRequest)
     async def get_huntgroup_info(
         self, request: GetHuntgroupInfoRequest | None = None, /, **fields: Any
     ) -> GetHuntgroupInfoResponse:
-        """Returns the details of a huntgroup record."""
+        """Returns the details of a huntgroup record.
+
+        Takes :class:`GetHuntgroupInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_HUNTGROUP_INFO, request, fields)
 
-    @overload
-    async def add_huntgroup_member(
-        self, request: AddHuntgroupMemberRequest, /
-    ) -> AddHuntgroupMemberResponse: ...
-
-    @overload
-    async def add_huntgroup_member(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_c_group: int,
-        member_info: HuntgroupMemberInfo,
-    ) -> AddHuntgroupMemberResponse: ...
-
+    @fields_of(AddHuntgroupMemberRequest)
     async def add_huntgroup_member(
         self, request: AddHuntgroupMemberRequest | None = None, /, **fields: Any
     ) -> AddHuntgroupMemberResponse:
-        """Creates a huntgroup member record."""
+        """Creates a huntgroup member record.
+
+        Takes :class:`AddHuntgroupMemberRequest` or its fields as keywords.
+        """
         return await self._call(ADD_HUNTGROUP_MEMBER, request, fields)
 
-    @overload
-    async def delete_huntgroup_member(
-        self, request: DeleteHuntgroupMemberRequest, /
-    ) -> DeleteHuntgroupMemberResponse: ...
-
-    @overload
-    async def delete_huntgroup_member(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_c_group: int,
-        i_account: int,
-    ) -> DeleteHuntgroupMemberResponse: ...
-
+    @fields_of(DeleteHuntgroupMemberRequest)
     async def delete_huntgroup_member(
         self, request: DeleteHuntgroupMemberRequest | None = None, /, **fields: Any
     ) -> DeleteHuntgroupMemberResponse:
-        """Deletes a huntgroup member record."""
+        """Deletes a huntgroup member record.
+
+        Takes :class:`DeleteHuntgroupMemberRequest` or its fields as keywords.
+        """
         return await self._call(DELETE_HUNTGROUP_MEMBER, request, fields)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
-from typing import Any, overload
+from typing import Any, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.common import InvoiceInfo, InvoiceStatus
 from ..types.invoice import (
     GetInvoiceInfoRequest,
@@ -49,55 +49,36 @@ GET_INVOICE_PDF = Operation(
 )
 
 
+class IterInvoiceListKeywords(TypedDict, total=False):
+    """The keywords of `iter_invoice_list`: `page_size` and the fields of
+    :class:`GetInvoiceListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: int | None | UnsetType
+    status: InvoiceStatus | None | UnsetType
+    from_date: date | None | UnsetType
+    to_date: date | None | UnsetType
+    get_total: int | None | UnsetType
+    offset: int | None | UnsetType
+
+
 class InvoiceService(ServiceBase):
     """Invoices and their PDFs. PortaBilling mr105, Customer interface. Reconstruction in the
     published style, generated for testing.
     """
 
-    @overload
-    def get_invoice_list(self, request: GetInvoiceListRequest, /) -> GetInvoiceListResponse: ...
-
-    @overload
-    def get_invoice_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        status: InvoiceStatus | None | UnsetType = UNSET,
-        from_date: date | None | UnsetType = UNSET,
-        to_date: date | None | UnsetType = UNSET,
-        get_total: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetInvoiceListResponse: ...
-
+    @fields_of(GetInvoiceListRequest)
     def get_invoice_list(
         self, request: GetInvoiceListRequest | None = None, /, **fields: Any
     ) -> GetInvoiceListResponse:
-        """Returns the invoice records that match the search criteria."""
+        """Returns the invoice records that match the search criteria.
+
+        Takes :class:`GetInvoiceListRequest` or its fields as keywords.
+        """
         return self._call(GET_INVOICE_LIST, request, fields)
 
-    @overload
-    def iter_invoice_list(
-        self, request: GetInvoiceListRequest, /, *, page_size: int = 100
-    ) -> Iterator[InvoiceInfo]: ...
-
-    @overload
-    def iter_invoice_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        status: InvoiceStatus | None | UnsetType = UNSET,
-        from_date: date | None | UnsetType = UNSET,
-        to_date: date | None | UnsetType = UNSET,
-        get_total: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[InvoiceInfo]: ...
-
+    @paged(GetInvoiceListRequest, IterInvoiceListKeywords)
     def iter_invoice_list(
         self,
         request: GetInvoiceListRequest | None = None,
@@ -106,45 +87,30 @@ class InvoiceService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[InvoiceInfo]:
-        """Every item of :meth:`get_invoice_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_invoice_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetInvoiceListRequest` and `page_size`, or the keywords of
+        :class:`IterInvoiceListKeywords`.
+        """
         yield from self._pages(GET_INVOICE_LIST, request, fields, page_size)
 
-    @overload
-    def get_invoice_info(self, request: GetInvoiceInfoRequest, /) -> GetInvoiceInfoResponse: ...
-
-    @overload
-    def get_invoice_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_invoice: int,
-        get_pdf: int | None | UnsetType = UNSET,
-    ) -> GetInvoiceInfoResponse: ...
-
+    @fields_of(GetInvoiceInfoRequest)
     def get_invoice_info(
         self, request: GetInvoiceInfoRequest | None = None, /, **fields: Any
     ) -> GetInvoiceInfoResponse:
-        """Returns an invoice; with get_pdf=1 also its PDF."""
+        """Returns an invoice; with get_pdf=1 also its PDF.
+
+        Takes :class:`GetInvoiceInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_INVOICE_INFO, request, fields)
 
-    @overload
-    def get_invoice_pdf(self, request: GetInvoicePdfRequest, /) -> GetInvoicePdfResponse: ...
-
-    @overload
-    def get_invoice_pdf(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_invoice: int,
-    ) -> GetInvoicePdfResponse: ...
-
+    @fields_of(GetInvoicePdfRequest)
     def get_invoice_pdf(
         self, request: GetInvoicePdfRequest | None = None, /, **fields: Any
     ) -> GetInvoicePdfResponse:
-        """Downloads the invoice PDF."""
+        """Downloads the invoice PDF.
+
+        Takes :class:`GetInvoicePdfRequest` or its fields as keywords.
+        """
         return self._call(GET_INVOICE_PDF, request, fields)
 
 
@@ -155,52 +121,17 @@ class AsyncInvoiceService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_invoice_list(
-        self, request: GetInvoiceListRequest, /
-    ) -> GetInvoiceListResponse: ...
-
-    @overload
-    async def get_invoice_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        status: InvoiceStatus | None | UnsetType = UNSET,
-        from_date: date | None | UnsetType = UNSET,
-        to_date: date | None | UnsetType = UNSET,
-        get_total: int | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetInvoiceListResponse: ...
-
+    @fields_of(GetInvoiceListRequest)
     async def get_invoice_list(
         self, request: GetInvoiceListRequest | None = None, /, **fields: Any
     ) -> GetInvoiceListResponse:
-        """Returns the invoice records that match the search criteria."""
+        """Returns the invoice records that match the search criteria.
+
+        Takes :class:`GetInvoiceListRequest` or its fields as keywords.
+        """
         return await self._call(GET_INVOICE_LIST, request, fields)
 
-    @overload
-    def iter_invoice_list(
-        self, request: GetInvoiceListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[InvoiceInfo]: ...
-
-    @overload
-    def iter_invoice_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        status: InvoiceStatus | None | UnsetType = UNSET,
-        from_date: date | None | UnsetType = UNSET,
-        to_date: date | None | UnsetType = UNSET,
-        get_total: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[InvoiceInfo]: ...
-
+    @paged(GetInvoiceListRequest, IterInvoiceListKeywords)
     async def iter_invoice_list(
         self,
         request: GetInvoiceListRequest | None = None,
@@ -209,46 +140,29 @@ class AsyncInvoiceService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[InvoiceInfo]:
-        """Every item of :meth:`get_invoice_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_invoice_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetInvoiceListRequest` and `page_size`, or the keywords of
+        :class:`IterInvoiceListKeywords`.
+        """
         async for item in self._pages(GET_INVOICE_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def get_invoice_info(
-        self, request: GetInvoiceInfoRequest, /
-    ) -> GetInvoiceInfoResponse: ...
-
-    @overload
-    async def get_invoice_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_invoice: int,
-        get_pdf: int | None | UnsetType = UNSET,
-    ) -> GetInvoiceInfoResponse: ...
-
+    @fields_of(GetInvoiceInfoRequest)
     async def get_invoice_info(
         self, request: GetInvoiceInfoRequest | None = None, /, **fields: Any
     ) -> GetInvoiceInfoResponse:
-        """Returns an invoice; with get_pdf=1 also its PDF."""
+        """Returns an invoice; with get_pdf=1 also its PDF.
+
+        Takes :class:`GetInvoiceInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_INVOICE_INFO, request, fields)
 
-    @overload
-    async def get_invoice_pdf(self, request: GetInvoicePdfRequest, /) -> GetInvoicePdfResponse: ...
-
-    @overload
-    async def get_invoice_pdf(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_invoice: int,
-    ) -> GetInvoicePdfResponse: ...
-
+    @fields_of(GetInvoicePdfRequest)
     async def get_invoice_pdf(
         self, request: GetInvoicePdfRequest | None = None, /, **fields: Any
     ) -> GetInvoicePdfResponse:
-        """Downloads the invoice PDF."""
+        """Downloads the invoice PDF.
+
+        Takes :class:`GetInvoicePdfRequest` or its fields as keywords.
+        """
         return await self._call(GET_INVOICE_PDF, request, fields)

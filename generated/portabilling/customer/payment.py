@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
-from typing import Any, overload
+from typing import Any, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
+from .._runtime.struct import UnsetType
 from ..types.payment import (
     GetPaymentListRequest,
     GetPaymentListResponse,
@@ -23,7 +23,6 @@ from ..types.payment import (
     MakePaymentRequest,
     MakePaymentResponse,
     PaymentInfo,
-    PaymentMethodInfo,
     UpdatePaymentMethodRequest,
     UpdatePaymentMethodResponse,
 )
@@ -53,53 +52,35 @@ UPDATE_PAYMENT_METHOD = Operation(
 )
 
 
+class IterPaymentListKeywords(TypedDict, total=False):
+    """The keywords of `iter_payment_list`: `page_size` and the fields of
+    :class:`GetPaymentListRequest` but `limit` (paging sets it).
+    """
+
+    page_size: int
+    i_customer: int | None | UnsetType
+    i_account: int | None | UnsetType
+    from_date: datetime | None | UnsetType
+    to_date: datetime | None | UnsetType
+    offset: int | None | UnsetType
+
+
 class PaymentService(ServiceBase):
     """Payments, refunds and stored payment methods. PortaBilling mr105, Customer interface.
     Reconstruction in the published style, generated for testing.
     """
 
-    @overload
-    def get_payment_list(self, request: GetPaymentListRequest, /) -> GetPaymentListResponse: ...
-
-    @overload
-    def get_payment_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetPaymentListResponse: ...
-
+    @fields_of(GetPaymentListRequest)
     def get_payment_list(
         self, request: GetPaymentListRequest | None = None, /, **fields: Any
     ) -> GetPaymentListResponse:
-        """Returns the payment records that match the search criteria."""
+        """Returns the payment records that match the search criteria.
+
+        Takes :class:`GetPaymentListRequest` or its fields as keywords.
+        """
         return self._call(GET_PAYMENT_LIST, request, fields)
 
-    @overload
-    def iter_payment_list(
-        self, request: GetPaymentListRequest, /, *, page_size: int = 100
-    ) -> Iterator[PaymentInfo]: ...
-
-    @overload
-    def iter_payment_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> Iterator[PaymentInfo]: ...
-
+    @paged(GetPaymentListRequest, IterPaymentListKeywords)
     def iter_payment_list(
         self,
         request: GetPaymentListRequest | None = None,
@@ -108,74 +89,40 @@ class PaymentService(ServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> Iterator[PaymentInfo]:
-        """Every item of :meth:`get_payment_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_payment_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetPaymentListRequest` and `page_size`, or the keywords of
+        :class:`IterPaymentListKeywords`.
+        """
         yield from self._pages(GET_PAYMENT_LIST, request, fields, page_size)
 
-    @overload
-    def make_payment(self, request: MakePaymentRequest, /) -> MakePaymentResponse: ...
-
-    @overload
-    def make_payment(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-        amount: float,
-        iso_4217: str | None | UnsetType = UNSET,
-        i_payment_method: int | None | UnsetType = UNSET,
-        visible_comment: str | None | UnsetType = UNSET,
-    ) -> MakePaymentResponse: ...
-
+    @fields_of(MakePaymentRequest)
     def make_payment(
         self, request: MakePaymentRequest | None = None, /, **fields: Any
     ) -> MakePaymentResponse:
-        """Payment: make payment."""
+        """Payment: make payment.
+
+        Takes :class:`MakePaymentRequest` or its fields as keywords.
+        """
         return self._call(MAKE_PAYMENT, request, fields)
 
-    @overload
-    def get_payment_method_info(
-        self, request: GetPaymentMethodInfoRequest, /
-    ) -> GetPaymentMethodInfoResponse: ...
-
-    @overload
-    def get_payment_method_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-    ) -> GetPaymentMethodInfoResponse: ...
-
+    @fields_of(GetPaymentMethodInfoRequest)
     def get_payment_method_info(
         self, request: GetPaymentMethodInfoRequest | None = None, /, **fields: Any
     ) -> GetPaymentMethodInfoResponse:
-        """Returns the details of a payment method record."""
+        """Returns the details of a payment method record.
+
+        Takes :class:`GetPaymentMethodInfoRequest` or its fields as keywords.
+        """
         return self._call(GET_PAYMENT_METHOD_INFO, request, fields)
 
-    @overload
-    def update_payment_method(
-        self, request: UpdatePaymentMethodRequest, /
-    ) -> UpdatePaymentMethodResponse: ...
-
-    @overload
-    def update_payment_method(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-        payment_method_info: PaymentMethodInfo,
-    ) -> UpdatePaymentMethodResponse: ...
-
+    @fields_of(UpdatePaymentMethodRequest)
     def update_payment_method(
         self, request: UpdatePaymentMethodRequest | None = None, /, **fields: Any
     ) -> UpdatePaymentMethodResponse:
-        """Updates a payment method record."""
+        """Updates a payment method record.
+
+        Takes :class:`UpdatePaymentMethodRequest` or its fields as keywords.
+        """
         return self._call(UPDATE_PAYMENT_METHOD, request, fields)
 
 
@@ -186,50 +133,17 @@ class AsyncPaymentService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_payment_list(
-        self, request: GetPaymentListRequest, /
-    ) -> GetPaymentListResponse: ...
-
-    @overload
-    async def get_payment_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetPaymentListResponse: ...
-
+    @fields_of(GetPaymentListRequest)
     async def get_payment_list(
         self, request: GetPaymentListRequest | None = None, /, **fields: Any
     ) -> GetPaymentListResponse:
-        """Returns the payment records that match the search criteria."""
+        """Returns the payment records that match the search criteria.
+
+        Takes :class:`GetPaymentListRequest` or its fields as keywords.
+        """
         return await self._call(GET_PAYMENT_LIST, request, fields)
 
-    @overload
-    def iter_payment_list(
-        self, request: GetPaymentListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[PaymentInfo]: ...
-
-    @overload
-    def iter_payment_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        i_customer: int | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-        from_date: datetime | None | UnsetType = UNSET,
-        to_date: datetime | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> AsyncIterator[PaymentInfo]: ...
-
+    @paged(GetPaymentListRequest, IterPaymentListKeywords)
     async def iter_payment_list(
         self,
         request: GetPaymentListRequest | None = None,
@@ -238,73 +152,39 @@ class AsyncPaymentService(AsyncServiceBase):
         page_size: int = 100,
         **fields: Any,
     ) -> AsyncIterator[PaymentInfo]:
-        """Every item of :meth:`get_payment_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_payment_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetPaymentListRequest` and `page_size`, or the keywords of
+        :class:`IterPaymentListKeywords`.
+        """
         async for item in self._pages(GET_PAYMENT_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def make_payment(self, request: MakePaymentRequest, /) -> MakePaymentResponse: ...
-
-    @overload
-    async def make_payment(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-        amount: float,
-        iso_4217: str | None | UnsetType = UNSET,
-        i_payment_method: int | None | UnsetType = UNSET,
-        visible_comment: str | None | UnsetType = UNSET,
-    ) -> MakePaymentResponse: ...
-
+    @fields_of(MakePaymentRequest)
     async def make_payment(
         self, request: MakePaymentRequest | None = None, /, **fields: Any
     ) -> MakePaymentResponse:
-        """Payment: make payment."""
+        """Payment: make payment.
+
+        Takes :class:`MakePaymentRequest` or its fields as keywords.
+        """
         return await self._call(MAKE_PAYMENT, request, fields)
 
-    @overload
-    async def get_payment_method_info(
-        self, request: GetPaymentMethodInfoRequest, /
-    ) -> GetPaymentMethodInfoResponse: ...
-
-    @overload
-    async def get_payment_method_info(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-    ) -> GetPaymentMethodInfoResponse: ...
-
+    @fields_of(GetPaymentMethodInfoRequest)
     async def get_payment_method_info(
         self, request: GetPaymentMethodInfoRequest | None = None, /, **fields: Any
     ) -> GetPaymentMethodInfoResponse:
-        """Returns the details of a payment method record."""
+        """Returns the details of a payment method record.
+
+        Takes :class:`GetPaymentMethodInfoRequest` or its fields as keywords.
+        """
         return await self._call(GET_PAYMENT_METHOD_INFO, request, fields)
 
-    @overload
-    async def update_payment_method(
-        self, request: UpdatePaymentMethodRequest, /
-    ) -> UpdatePaymentMethodResponse: ...
-
-    @overload
-    async def update_payment_method(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-        payment_method_info: PaymentMethodInfo,
-    ) -> UpdatePaymentMethodResponse: ...
-
+    @fields_of(UpdatePaymentMethodRequest)
     async def update_payment_method(
         self, request: UpdatePaymentMethodRequest | None = None, /, **fields: Any
     ) -> UpdatePaymentMethodResponse:
-        """Updates a payment method record."""
+        """Updates a payment method record.
+
+        Takes :class:`UpdatePaymentMethodRequest` or its fields as keywords.
+        """
         return await self._call(UPDATE_PAYMENT_METHOD, request, fields)

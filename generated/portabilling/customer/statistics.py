@@ -8,12 +8,10 @@ Customer interface, mr105/customer/StatisticsCustomerService.wsdl.
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any, overload
+from typing import Any
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of
 from ..types.statistics import (
     GetStatisticsDashboardDataRequest,
     GetStatisticsDashboardDataResponse,
@@ -53,71 +51,33 @@ class StatisticsService(ServiceBase):
     published style, generated for testing.
     """
 
-    @overload
-    def get_summary(
-        self, request: GetStatisticsSummaryRequest, /
-    ) -> GetStatisticsSummaryResponse: ...
-
-    @overload
-    def get_summary(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-        from_date: date | None | UnsetType = UNSET,
-        to_date: date | None | UnsetType = UNSET,
-    ) -> GetStatisticsSummaryResponse: ...
-
+    @fields_of(GetStatisticsSummaryRequest)
     def get_summary(
         self, request: GetStatisticsSummaryRequest | None = None, /, **fields: Any
     ) -> GetStatisticsSummaryResponse:
-        """Statistics: get summary."""
+        """Statistics: get summary.
+
+        Takes :class:`GetStatisticsSummaryRequest` or its fields as keywords.
+        """
         return self._call(GET_SUMMARY, request, fields)
 
-    @overload
-    def get_xdr_statistics(
-        self, request: GetXdrStatisticsRequest, /
-    ) -> GetXdrStatisticsResponse: ...
-
-    @overload
-    def get_xdr_statistics(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        from_: datetime,
-        to: datetime,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetXdrStatisticsResponse: ...
-
+    @fields_of(GetXdrStatisticsRequest)
     def get_xdr_statistics(
         self, request: GetXdrStatisticsRequest | None = None, /, **fields: Any
     ) -> GetXdrStatisticsResponse:
-        """Statistics: get xdr statistics."""
+        """Statistics: get xdr statistics.
+
+        Takes :class:`GetXdrStatisticsRequest` or its fields as keywords.
+        """
         return self._call(GET_XDR_STATISTICS, request, fields)
 
-    @overload
-    def get_dashboard_data(
-        self, request: GetStatisticsDashboardDataRequest, /
-    ) -> GetStatisticsDashboardDataResponse: ...
-
-    @overload
-    def get_dashboard_data(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-    ) -> GetStatisticsDashboardDataResponse: ...
-
+    @fields_of(GetStatisticsDashboardDataRequest)
     def get_dashboard_data(
         self, request: GetStatisticsDashboardDataRequest | None = None, /, **fields: Any
     ) -> GetStatisticsDashboardDataResponse:
         """Data for the web dashboard.
+
+        Takes :class:`GetStatisticsDashboardDataRequest` or its fields as keywords.
 
         JSON API only: not available over SOAP.
         """
@@ -131,71 +91,33 @@ class AsyncStatisticsService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_summary(
-        self, request: GetStatisticsSummaryRequest, /
-    ) -> GetStatisticsSummaryResponse: ...
-
-    @overload
-    async def get_summary(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        i_account: int | None | UnsetType = UNSET,
-        from_date: date | None | UnsetType = UNSET,
-        to_date: date | None | UnsetType = UNSET,
-    ) -> GetStatisticsSummaryResponse: ...
-
+    @fields_of(GetStatisticsSummaryRequest)
     async def get_summary(
         self, request: GetStatisticsSummaryRequest | None = None, /, **fields: Any
     ) -> GetStatisticsSummaryResponse:
-        """Statistics: get summary."""
+        """Statistics: get summary.
+
+        Takes :class:`GetStatisticsSummaryRequest` or its fields as keywords.
+        """
         return await self._call(GET_SUMMARY, request, fields)
 
-    @overload
-    async def get_xdr_statistics(
-        self, request: GetXdrStatisticsRequest, /
-    ) -> GetXdrStatisticsResponse: ...
-
-    @overload
-    async def get_xdr_statistics(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-        from_: datetime,
-        to: datetime,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-    ) -> GetXdrStatisticsResponse: ...
-
+    @fields_of(GetXdrStatisticsRequest)
     async def get_xdr_statistics(
         self, request: GetXdrStatisticsRequest | None = None, /, **fields: Any
     ) -> GetXdrStatisticsResponse:
-        """Statistics: get xdr statistics."""
+        """Statistics: get xdr statistics.
+
+        Takes :class:`GetXdrStatisticsRequest` or its fields as keywords.
+        """
         return await self._call(GET_XDR_STATISTICS, request, fields)
 
-    @overload
-    async def get_dashboard_data(
-        self, request: GetStatisticsDashboardDataRequest, /
-    ) -> GetStatisticsDashboardDataResponse: ...
-
-    @overload
-    async def get_dashboard_data(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_customer: int | None | UnsetType = UNSET,
-    ) -> GetStatisticsDashboardDataResponse: ...
-
+    @fields_of(GetStatisticsDashboardDataRequest)
     async def get_dashboard_data(
         self, request: GetStatisticsDashboardDataRequest | None = None, /, **fields: Any
     ) -> GetStatisticsDashboardDataResponse:
         """Data for the web dashboard.
+
+        Takes :class:`GetStatisticsDashboardDataRequest` or its fields as keywords.
 
         JSON API only: not available over SOAP.
         """

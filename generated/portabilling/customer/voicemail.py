@@ -8,17 +8,15 @@ Customer interface, mr105/customer/VoicemailCustomerService.wsdl.
 
 from __future__ import annotations
 
-from typing import Any, overload
+from typing import Any
 
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of
 from ..types.voicemail import (
     GetVoicemailVmSettingsRequest,
     GetVoicemailVmSettingsResponse,
     SetVoicemailVmSettingsRequest,
     SetVoicemailVmSettingsResponse,
-    VMSettingsInfo,
 )
 
 __all__ = ["VoicemailService", "AsyncVoicemailService"]
@@ -43,44 +41,24 @@ class VoicemailService(ServiceBase):
     the published style, generated for testing.
     """
 
-    @overload
-    def get_vm_settings(
-        self, request: GetVoicemailVmSettingsRequest, /
-    ) -> GetVoicemailVmSettingsResponse: ...
-
-    @overload
-    def get_vm_settings(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetVoicemailVmSettingsResponse: ...
-
+    @fields_of(GetVoicemailVmSettingsRequest)
     def get_vm_settings(
         self, request: GetVoicemailVmSettingsRequest | None = None, /, **fields: Any
     ) -> GetVoicemailVmSettingsResponse:
-        """Voicemail: get vm settings."""
+        """Voicemail: get vm settings.
+
+        Takes :class:`GetVoicemailVmSettingsRequest` or its fields as keywords.
+        """
         return self._call(GET_VM_SETTINGS, request, fields)
 
-    @overload
-    def set_vm_settings(
-        self, request: SetVoicemailVmSettingsRequest, /
-    ) -> SetVoicemailVmSettingsResponse: ...
-
-    @overload
-    def set_vm_settings(
-        self,
-        request: None = None,
-        /,
-        *,
-        vm_settings: VMSettingsInfo,
-    ) -> SetVoicemailVmSettingsResponse: ...
-
+    @fields_of(SetVoicemailVmSettingsRequest)
     def set_vm_settings(
         self, request: SetVoicemailVmSettingsRequest | None = None, /, **fields: Any
     ) -> SetVoicemailVmSettingsResponse:
-        """Voicemail: set vm settings."""
+        """Voicemail: set vm settings.
+
+        Takes :class:`SetVoicemailVmSettingsRequest` or its fields as keywords.
+        """
         return self._call(SET_VM_SETTINGS, request, fields)
 
 
@@ -91,42 +69,22 @@ class AsyncVoicemailService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_vm_settings(
-        self, request: GetVoicemailVmSettingsRequest, /
-    ) -> GetVoicemailVmSettingsResponse: ...
-
-    @overload
-    async def get_vm_settings(
-        self,
-        request: None = None,
-        /,
-        *,
-        i_account: int,
-    ) -> GetVoicemailVmSettingsResponse: ...
-
+    @fields_of(GetVoicemailVmSettingsRequest)
     async def get_vm_settings(
         self, request: GetVoicemailVmSettingsRequest | None = None, /, **fields: Any
     ) -> GetVoicemailVmSettingsResponse:
-        """Voicemail: get vm settings."""
+        """Voicemail: get vm settings.
+
+        Takes :class:`GetVoicemailVmSettingsRequest` or its fields as keywords.
+        """
         return await self._call(GET_VM_SETTINGS, request, fields)
 
-    @overload
-    async def set_vm_settings(
-        self, request: SetVoicemailVmSettingsRequest, /
-    ) -> SetVoicemailVmSettingsResponse: ...
-
-    @overload
-    async def set_vm_settings(
-        self,
-        request: None = None,
-        /,
-        *,
-        vm_settings: VMSettingsInfo,
-    ) -> SetVoicemailVmSettingsResponse: ...
-
+    @fields_of(SetVoicemailVmSettingsRequest)
     async def set_vm_settings(
         self, request: SetVoicemailVmSettingsRequest | None = None, /, **fields: Any
     ) -> SetVoicemailVmSettingsResponse:
-        """Voicemail: set vm settings."""
+        """Voicemail: set vm settings.
+
+        Takes :class:`SetVoicemailVmSettingsRequest` or its fields as keywords.
+        """
         return await self._call(SET_VM_SETTINGS, request, fields)
