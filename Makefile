@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: generate test lint check drift bench fuzz clean peers wheel
+.PHONY: generate test test-alone lint check drift bench fuzz clean peers wheel
 
 # What the tests need beyond Python: the SOAP::Lite peer (simulator and interop tests), openssl
 # (the TLS pool test's certificate) and PostgreSQL's binaries (the event-store tests start their own
@@ -36,6 +36,14 @@ test: peers $(STAMP)
 	echo "--- make lint (ran beside the tests) ---"; cat $(VENV)/lint.log; \
 	if [ $$linted -ne 0 ]; then echo "make lint failed" >&2; fi; \
 	[ $$tests -eq 0 ] && [ $$linted -eq 0 ]
+
+## The suite on a copy of the committed tree in a folder with nothing beside it (no ../shared), as a
+## contributor's clone has it: the test data it needs is in the repository. CI runs it after `test`.
+test-alone: peers $(STAMP)
+	@alone=$$(mktemp -d) && trap 'rm -rf "$$alone"' EXIT && \
+	git clone --quiet . "$$alone/repo" && cd "$$alone/repo" && \
+	test ! -e ../shared && \
+	PYTHONPATH="$$alone/repo" PYTHONDONTWRITEBYTECODE= $(CURDIR)/$(BIN)/python -m pytest -n 2 -q -p no:cacheprovider
 
 peers:
 	@if perl $(PERL_MODULES) -e 1 2>/dev/null && command -v openssl >/dev/null \

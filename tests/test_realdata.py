@@ -1,6 +1,6 @@
-"""Replies captured from a real PortaBilling server (../shared/realdata/) decode with the bundled
-bindings, end to end through the simulator: deviations recorded, undeclared fields reachable,
-strict mode refusing each of them."""
+"""Replies captured from a real PortaBilling server (tests/fixtures/realdata/, bundled from the
+test data beside the repository) decode with the bundled bindings, end to end through the
+simulator: deviations recorded, undeclared fields reachable, strict mode refusing each of them."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ from typing import Any
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import REALDATA as REAL
 
-REAL = ROOT.parent / "shared" / "realdata" / "portabilling-objects"
 ADMIN = {"login": "admin", "password": "secret"}
 
 
