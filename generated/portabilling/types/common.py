@@ -311,13 +311,13 @@ class BillStatus(OpenStrEnum):
     Values the bindings do not know still decode and are sent back unchanged.
     """
 
-    O = "O"
+    OPEN = "O"
     """open"""
-    S = "S"
+    SUSPENDED = "S"
     """suspended"""
-    C = "C"
+    CLOSED = "C"
     """closed"""
-    D = "D"
+    DEACTIVATED = "D"
     """deactivated"""
 
 
@@ -327,15 +327,15 @@ class BillingModel(OpenIntEnum):
     Values the bindings do not know still decode and are sent back unchanged.
     """
 
-    VALUE_MINUS_1 = -1
+    DEBIT_ACCOUNT = -1
     """debit account"""
-    VALUE_0 = 0
+    RECHARGE_VOUCHER = 0
     """recharge voucher"""
-    VALUE_1 = 1
+    CREDIT_ACCOUNT = 1
     """credit account"""
-    VALUE_2 = 2
+    ALIAS = 2
     """alias"""
-    VALUE_4 = 4
+    BENEFICIARY = 4
     """beneficiary"""
 
 
@@ -1036,7 +1036,7 @@ class YesNo(OpenStrEnum):
     Values the bindings do not know still decode and are sent back unchanged.
     """
 
-    Y = "Y"
+    YES = "Y"
     """Yes / enabled"""
-    N = "N"
+    NO = "N"
     """No / disabled"""
