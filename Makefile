@@ -81,10 +81,10 @@ bench: $(STAMP)
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=10000 FUZZ_RANDOM=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_fuzz.py
 
-## API drift between the two shared releases, as the markdown a pull request would get.
-SHARED ?= ../shared/wsdl/portabilling
+## API drift between the two bundled releases, as the markdown a pull request would get.
+RELEASES ?= wsdl_cache
 drift: $(STAMP)
-	$(BIN)/python -m generator drift $(SHARED)/mr100 $(SHARED)/mr105 --format markdown --fail-on never
+	$(BIN)/python -m generator drift $(RELEASES)/mr100 $(RELEASES)/mr105 --format markdown --fail-on never
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
