@@ -78,6 +78,13 @@ def format_files(
             results[key] = cached
         cache_keys[key] = versioned
     if todo:
+        if len(todo) > 10 and sys.stderr.isatty():  # tens of seconds: say so on a terminal
+            print(
+                f"formatting {len(todo)} modules with black (once: the format record beside the "
+                "package keeps them for the next run) ...",
+                file=sys.stderr,
+                flush=True,
+            )
         results.update(_black_many(todo))
         for key in todo:
             _cache_put(cache, cache_keys[key], results[key])
