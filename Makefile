@@ -67,7 +67,7 @@ wheel: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/python -m ruff check generator templates/runtime tests
 	$(BIN)/python -m ruff check --select I generated tests/golden  # generated imports: isort order
-	$(BIN)/python -m mypy --strict generator templates/runtime generated/portabilling tests/test_bulk_typing.py
+	$(BIN)/python -m mypy --strict generator templates/runtime generated/portabilling tests/test_bulk_typing.py -p myapp  # myapp: README's example (tests/readme)
 
 ## Fails when generated/ is not what the generator produces.
 check: $(STAMP)
