@@ -32,6 +32,7 @@ from .naming import (
     attr_name,
     class_name,
     constant_name,
+    member_name_from_doc,
     method_name,
     module_name,
     operation_constant,
@@ -495,14 +496,22 @@ def _names(t: TypeDef, types: dict[str, TypeDef]) -> set[str]:
 
 
 def _name_enum_members(model: Model) -> None:
-    """Enum member names: the value as UPPER_SNAKE, `_2`, `_3`... where two values meet."""
+    """Enum member names: what the schema's documentation calls a value (`-1` documented as
+    "debit account" -> `DEBIT_ACCOUNT`), else the value as UPPER_SNAKE; `_2`, `_3`... where
+    two meet. Drift reports a member whose name changes (`enum-member-renamed`)."""
     for t in model.types:
         if t.kind != "enum":
             continue
         taken: set[str] = set()
         t.enum_names = []
-        for v in t.enum_values:
-            name = constant_name(v)
+        docs = t.enum_docs or ["" for _ in t.enum_values]
+        named = [member_name_from_doc(doc) for doc in docs]
+        # a documented name two values share names neither: both keep their value's name
+        shared = {n for n in named if n is not None and named.count(n) > 1}
+        for v, from_doc in zip(t.enum_values, named, strict=False):
+            name = (
+                from_doc if from_doc is not None and from_doc not in shared else constant_name(v)
+            )
             n = 2
             base = name
             while name in taken:

@@ -1,7 +1,9 @@
 """What the generator reads: a cache directory (with MANIFEST.json), a plain directory, or one WSDL.
 
-The cache layout is documented in docs/cache-format.md. The manifest's hash goes into every
-generated file's header, so a regenerated package names the exact snapshot it came from.
+The cache layout is documented in docs/cache-format.md. The hash of what the server served (the
+release, what was asked for, and each file's path and sha256; not when or from which address it
+was fetched) goes into every generated file's header, so a regenerated package names the exact
+snapshot it came from, and fetching an unchanged server again changes nothing.
 """
 
 from __future__ import annotations
@@ -57,8 +59,24 @@ def open_cache(directory: str) -> InputSet:
         if isinstance(entry.get("url"), str) and str(entry.get("path", "")).startswith("_"):
             found.url_map[entry["url"]] = os.path.join(root, entry["path"])
     found.release = str(manifest.get("release", ""))
-    found.manifest_hash = hashlib.sha256(raw).hexdigest()
+    found.manifest_hash = served_hash(manifest)
     return found
+
+
+# Manifest keys that say when and from where a snapshot was taken, not what the server served.
+VOLATILE_KEYS = ("fetched_at", "source")
+
+
+def served_hash(manifest: dict[str, Any]) -> str:
+    """sha256 over a manifest's content without its volatile keys (canonical JSON)."""
+    content = {k: v for k, v in manifest.items() if k not in VOLATILE_KEYS}
+    files = content.get("files")
+    if isinstance(files, list):  # a file's fetch URL carries the host too: path and digest say it
+        content["files"] = [
+            {k: v for k, v in f.items() if k != "url"} if isinstance(f, dict) else f for f in files
+        ]
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def open_plain(path: str) -> InputSet:

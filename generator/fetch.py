@@ -31,6 +31,7 @@ import httpx
 
 from .cache import MANIFEST
 from .errors import GeneratorError
+from .filemodes import as_created
 from .interfaces import DEFAULT_PORTS, INTERFACES, WSDL_SUFFIXES
 from .xmlsafe import parse_xml
 
@@ -40,9 +41,7 @@ _LOCATION_TAGS = {
     "{http://www.w3.org/2001/XMLSchema}redefine": "schemaLocation",
     "{http://schemas.xmlsoap.org/wsdl/}import": "location",
 }
-_INDEX_LINK = re.compile(
-    rf'href="([^"]*?([A-Za-z0-9]+?)({WSDL_SUFFIXES})Service\.wsdl)"'
-)
+_INDEX_LINK = re.compile(rf'href="([^"]*?([A-Za-z0-9]+?)({WSDL_SUFFIXES})Service\.wsdl)"')
 _TRANSIENT = {429, 500, 502, 503, 504}
 _SERVICE = re.compile(r"^[A-Za-z0-9_]+$")
 _UNSAFE = re.compile(r"[/\\\x00-\x1f]")  # (decoded) URL path segments that are refused
@@ -347,6 +346,7 @@ def fetch(base_url: str, out: Path, fetcher: Fetcher) -> FetchResult:
         result = fetcher.run()  # everything fetched and validated before anything is written
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+        as_created(staging)  # mkdtemp makes 0700: the cache folder gets the umask's mode
         fetcher.write(staging)
         result.files.sort(key=lambda f: str(f["path"]))
         manifest = {
@@ -359,6 +359,9 @@ def fetch(base_url: str, out: Path, fetcher: Fetcher) -> FetchResult:
             "files": result.files,
             "missing_services": result.missing,
         }
+        unchanged = _previous_fetched_at(out, manifest)
+        if unchanged is not None:  # the same snapshot again: the manifest stays byte-identical
+            manifest["fetched_at"] = unchanged
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
         if out.exists():
             old = out.with_name(f".{out.name}-old-{os.getpid()}")
@@ -374,6 +377,20 @@ def fetch(base_url: str, out: Path, fetcher: Fetcher) -> FetchResult:
         raise
     finally:
         fetcher.http.close()
+
+
+def _previous_fetched_at(out: Path, manifest: dict[str, Any]) -> str | None:
+    """The old manifest's `fetched_at` when everything else in it equals `manifest`."""
+    try:
+        previous = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(previous, dict) or not isinstance(previous.get("fetched_at"), str):
+        return None
+    rest = {k: v for k, v in previous.items() if k != "fetched_at"}
+    if rest != {k: v for k, v in manifest.items() if k != "fetched_at"}:
+        return None
+    return str(previous["fetched_at"])
 
 
 def warn_insecure() -> None:

@@ -152,6 +152,27 @@ def constant_name(wire: str) -> str:
     return name
 
 
+# A documentation text names a value when it is short: a name, not a sentence.
+_DOC_NAME_WORDS = 4
+_DOC_NAME_CHARS = 40
+
+
+def member_name_from_doc(doc: str) -> str | None:
+    """The enum member name a value's documentation gives (`debit account` -> `DEBIT_ACCOUNT`,
+    `Yes / enabled` -> `YES`), or None where the text is no name (empty, a sentence, not ASCII
+    letters and digits, or a name that is only a number)."""
+    head = re.split(r"[/;,(.:\n]", doc.strip(), maxsplit=1)[0].strip()
+    words = re.findall(r"[A-Za-z0-9]+", head)
+    if not words or len(words) > _DOC_NAME_WORDS or not re.fullmatch(r"[A-Za-z0-9 _-]+", head):
+        return None
+    name = "_".join(w.upper() for w in words)
+    if len(name) > _DOC_NAME_CHARS or name[0].isdigit():
+        return None
+    if keyword.iskeyword(name) or name in {"MRO", "NAME", "VALUE"}:
+        name += "_"
+    return name
+
+
 def operation_constant(method: str, taken: set[str] | None = None) -> str:
     """The module constant of an operation: its method name upper-cased (`GET_ACCOUNT_INFO`)."""
     name = method.upper().strip("_") or "OPERATION"

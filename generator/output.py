@@ -25,6 +25,7 @@ from black.mode import Mode, TargetVersion
 from black.parsing import InvalidInput
 
 from .errors import GeneratorError
+from .filemodes import as_created
 
 
 @dataclass
@@ -55,22 +56,38 @@ def format_files(
     earlier = _read_record(previous)
     todo: dict[str, str] = {}
     results: dict[str, str] = {}
-    keys: dict[str, tuple[str, str]] = {}  # path -> (header, cache key)
+    keys: dict[str, tuple[str, str]] = {}  # path -> (header, record key)
+    cache_keys: dict[str, str] = {}  # record key -> the per-user cache's key
     for f in files:
         if not f.path.endswith(".py"):
             continue
         header, _, body = f.content.partition("\n")
-        key = hashlib.sha256(f"{_BLACK_VERSION}|{_MODE!r}|{body}".encode()).hexdigest()
+        # The record's key leaves black's version out: a committed file black was given exactly
+        # this body for is reused whatever black is installed (black is a range, not a pin, so it
+        # cannot clash in a user's venv). The per-user cache keys by version: a cache miss is
+        # formatted by the black at hand.
+        key = _record_key(body)
         keys[f.path] = (header, key)
-        cached = _previous_output(previous, f.path, key, earlier) or _cache_get(cache, key)
+        versioned = hashlib.sha256(f"{_BLACK_VERSION}|{_MODE!r}|{body}".encode()).hexdigest()
+        cached = _previous_output(previous, f.path, (key, versioned), earlier) or _cache_get(
+            cache, versioned
+        )
         if cached is None:
             todo[key] = body
         else:
             results[key] = cached
+        cache_keys[key] = versioned
     if todo:
+        if len(todo) > 10 and sys.stderr.isatty():  # tens of seconds: say so on a terminal
+            print(
+                f"formatting {len(todo)} modules with black (once: the format record beside the "
+                "package keeps them for the next run) ...",
+                file=sys.stderr,
+                flush=True,
+            )
         results.update(_black_many(todo))
         for key in todo:
-            _cache_put(cache, key, results[key])
+            _cache_put(cache, cache_keys[key], results[key])
     out = []
     record: dict[str, list[str]] = {}
     for f in files:
@@ -85,7 +102,7 @@ def format_files(
             )
         out.append(RenderedFile(f.path, header + "\n" + formatted))
         record[f.path] = [key, hashlib.sha256(formatted.encode()).hexdigest()]
-    text = json.dumps({"black": _BLACK_VERSION, "files": record}, indent=0, sort_keys=True)
+    text = json.dumps({"files": record}, indent=0, sort_keys=True)
     out.append(RenderedFile(FORMAT_RECORD, text + "\n"))
     return out
 
@@ -107,12 +124,19 @@ def _read_record(previous: Path | None) -> dict[str, list[str]]:
     return files if isinstance(files, dict) else {}
 
 
+def _record_key(body: str) -> str:
+    return hashlib.sha256(f"{_MODE!r}|{body}".encode()).hexdigest()
+
+
 def _previous_output(
-    previous: Path | None, path: str, key: str, earlier: dict[str, list[str]]
+    previous: Path | None, path: str, accepted: tuple[str, str], earlier: dict[str, list[str]]
 ) -> str | None:
-    """The committed file's body, if black was given exactly this and nobody edited it since."""
+    """The committed file's body, if black was given exactly this and nobody edited it since
+    (`accepted`: the record's key, and the older key that named black's version too)."""
     entry = earlier.get(path)
-    if previous is None or not isinstance(entry, list) or len(entry) != 2 or entry[0] != key:
+    if previous is None or not isinstance(entry, list) or len(entry) != 2:
+        return None
+    if entry[0] not in accepted:
         return None
     try:
         text = (previous / path).read_text(encoding="utf-8")
@@ -183,6 +207,7 @@ def write_atomic(files: list[RenderedFile], target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
+        as_created(tmp)  # mkdtemp makes 0700: the package folder gets the umask's mode
         for f in files:
             path = tmp / f.path
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 from . import __version__
 from .config import SECTION, find_pyproject, init_text
 from .errors import GeneratorError
+from .filemodes import as_created
 from .model import Model
 from .output import FORMAT_RECORD, diff_against, format_files, record_path, write_atomic
 from .render import Renderer
@@ -140,6 +141,7 @@ def _write_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
+        as_created(Path(tmp), keep=path)  # mkstemp makes 0600: an edited file keeps its mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -15,8 +15,17 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "wsdl"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# Everything the suite needs is in the repository: both releases in wsdl_cache/ (mr105 is also
+# the bundled snapshot that `make generate` renders), the true drift between them and the real
+# server's replies in tests/fixtures/. The test data kept beside the repository (`../shared`, as
+# CI lays it) is used in addition when it is there: the bundled copies are checked against it
+# (tests/test_bundled_data.py), and the other vendors' WSDLs, which are not ours to copy, are
+# read from it (tests/test_realworld.py skips without them).
+RELEASES = ROOT / "wsdl_cache"
+EXPECTED_DRIFT = FIXTURES / "drift" / "mr100__mr105.json"
+REALDATA = FIXTURES / "realdata" / "portabilling-objects"
+SHARED = ROOT.parent / "shared" / "wsdl"
 
 # the committed package is what the runtime tests exercise
 if str(ROOT / "generated") not in sys.path:

@@ -89,10 +89,13 @@ def start_receiver(
     *extra: str,
     log: Path | None = None,
     module: str = "tests.event_handlers",
+    path: tuple[Path, ...] = (),
+    env_extra: dict[str, str] | None = None,
 ) -> ReceiverProcess:
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "generated"), str(ROOT)]),
+        **(env_extra or {}),
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "generated"), str(ROOT), *map(str, path)]),
         "PORTABILLING_EVENTS_PASSWORD": BASIC_PASSWORD,
         "PORTABILLING_API_URL": api_url,
         "PORTABILLING_API_LOGIN": "admin",

@@ -25,7 +25,7 @@ def _seed(url: str) -> None:
                 id="a1",
                 i_customer=i_customer.i_customer,
                 i_product=i_product.i_product,
-                blocked=YesNo.N,
+                blocked=YesNo.NO,
                 iso_4217="USD",
             )
         )

@@ -1,4 +1,4 @@
-"""Generate both shared releases, import every module, build every struct, round-trip it."""
+"""Generate both bundled releases (wsdl_cache/mr100, mr105), import every module, build every struct, round-trip it."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import msgspec
 import msgspec.inspect as mi
 import pytest
 
-from .conftest import SHARED
+from .conftest import RELEASES
 
 
 def sample(t: mi.Type, depth: int = 0) -> Any:
@@ -55,7 +55,7 @@ def sample(t: mi.Type, depth: int = 0) -> Any:
 def test_release_generates_imports_and_round_trips(
     release: str, generated_once: Any, importer: Any
 ) -> None:
-    source = SHARED / "portabilling" / release
+    source = RELEASES / release
     package = "pb" + release[2:]
     pkg = generated_once(package, "--cache", str(source))
     root = importer(pkg.parent, package)
@@ -83,7 +83,7 @@ def test_release_generates_imports_and_round_trips(
 
 
 def test_mr100_login_takes_two_parts(generated_once: Any, importer: Any) -> None:
-    pkg = generated_once("pb100", "--cache", str(SHARED / "portabilling" / "mr100"))
+    pkg = generated_once("pb100", "--cache", str(RELEASES / "mr100"))
     importer(pkg.parent, "pb100")
     from pb100.admin import session
 

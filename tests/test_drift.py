@@ -1,4 +1,4 @@
-"""Drift mr100 -> mr105 against the ground truth in ../shared/wsdl/portabilling/expected."""
+"""Drift mr100 -> mr105 against the ground truth (tests/fixtures/drift, a copy of the test data's expected/)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,8 @@ from generator.errors import GeneratorError
 from generator.model import Model
 from generator.pipeline import load_model
 
-from .conftest import ROOT, SHARED, run_cli
+from .conftest import EXPECTED_DRIFT, RELEASES, ROOT, run_cli
 
-EXPECTED = SHARED / "portabilling" / "expected" / "mr100__mr105.json"
 # Where our verdict differs from the ground truth on purpose (see docs/drift.md).
 DELIBERATE = {"enum-value-added": "warning"}
 # int -> long in a reply breaks a client with 32-bit ints; a Python int holds either, so the
@@ -42,20 +41,20 @@ _FIELD_WHAT = {
 
 @pytest.fixture(scope="module")
 def models() -> tuple[Model, Model]:
-    old = load_model(open_cache(str(SHARED / "portabilling" / "mr100")))
-    new = load_model(open_cache(str(SHARED / "portabilling" / "mr105")))
+    old = load_model(open_cache(str(RELEASES / "mr100")))
+    new = load_model(open_cache(str(RELEASES / "mr105")))
     return old, new
 
 
 @pytest.fixture(scope="module")
 def report(models: tuple[Model, Model]) -> Report:
-    base = str(SHARED / "portabilling")
+    base = str(RELEASES)
     return compare(*models, bases=(base, base))
 
 
 def _expected() -> dict[tuple[str, ...], bool]:
     """(rule, keys...) -> breaking, from the ground truth file."""
-    data = json.loads(EXPECTED.read_text())
+    data = json.loads(EXPECTED_DRIFT.read_text())
     out: dict[tuple[str, ...], bool] = {}
     for kind in ("added", "removed"):
         for s in data["services"][kind]:
@@ -176,7 +175,7 @@ def test_cli_drift_exit_code_and_markdown(tmp_path: Path) -> None:
     ignore.write_text(
         "# only the deliberate warning stays\nservice-*\nmethod-*\ntype-*\nfield-*  # all fields\n"
     )
-    old, new = str(SHARED / "portabilling" / "mr100"), str(SHARED / "portabilling" / "mr105")
+    old, new = str(RELEASES / "mr100"), str(RELEASES / "mr105")
     result = run_cli(
         "drift", old, new, "--format", "markdown", "--ignore", str(ignore), "--fail-on", "warning"
     )

@@ -1,16 +1,19 @@
-"""`fetch` against the simulator serving the shared mr100 and mr105 sets over HTTP."""
+"""`fetch` against the simulator serving the bundled mr100 and mr105 sets over HTTP."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import ROOT, SHARED, run_cli
+from .conftest import RELEASES, ROOT, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +25,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     from generator.simulator.server import serve
 
     with (
-        serve("portabilling", cache=SHARED / "portabilling" / "mr100") as old,
-        serve("portabilling", cache=SHARED / "portabilling" / "mr105") as new,
+        serve("portabilling", cache=RELEASES / "mr100") as old,
+        serve("portabilling", cache=RELEASES / "mr105") as new,
     ):
         yield {"mr100": old, "mr105": new}
 
@@ -32,7 +35,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
 def test_fetch_is_byte_identical_with_a_correct_manifest(
     served: Any, release: str, tmp_path: Path
 ) -> None:
-    source = SHARED / "portabilling" / release
+    source = RELEASES / release
     out = tmp_path / release
     result = run_cli(
         "fetch",
@@ -190,7 +193,7 @@ def test_drift_against_a_live_server(served: Any, tmp_path: Path) -> None:
     """`drift OLD URL` fetches NEW first: the server serving mr105 against the mr100 cache."""
     result = run_cli(
         "drift",
-        str(SHARED / "portabilling" / "mr100"),
+        str(RELEASES / "mr100"),
         served["mr105"].url,
         "--format",
         "json",
@@ -203,3 +206,54 @@ def test_drift_against_a_live_server(served: Any, tmp_path: Path) -> None:
     # 32 true breaking changes; a removed service carries its 7 types, and int -> long is info
     assert report["summary"]["breaking"] >= 20
     assert any(c["rule"] == "method-renamed" for c in report["changes"])
+
+
+def test_refetching_an_unchanged_server_changes_nothing_in_git(
+    served: Any, tmp_path: Path
+) -> None:
+    """fetch + generate, commit; fetch + generate again from the same server: git sees nothing.
+    The source hash in every generated header covers what was served, not when."""
+    project = tmp_path / "proj"
+    project.mkdir()
+    git = ["git", "-C", str(project), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    cache, out = project / "cache", project / "out"
+
+    def fetch_and_generate() -> None:
+        got = run_cli("fetch", served["mr105"].url, "--out", str(cache), "--services", "Account")
+        assert got.returncode == 0, got.stderr
+        made = run_cli("generate", "--cache", str(cache), "--out", str(out), "--package", "pbx")
+        assert made.returncode == 0, made.stderr
+
+    fetch_and_generate()
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert cache.stat().st_mode & 0o777 == 0o777 & ~mask  # not tempfile's owner-only 0700
+    first = json.loads((cache / "MANIFEST.json").read_text())
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "first"], check=True)
+    time.sleep(1.1)  # a fetch a second later: `fetched_at` would differ
+    fetch_and_generate()
+    status = subprocess.run([*git, "status", "--porcelain"], capture_output=True, text=True)
+    assert status.stdout == "", status.stdout
+    # a changed snapshot does change the manifest, its time and the hash in the headers
+    header = (out / "pbx" / "__init__.py").read_text().splitlines()[0]
+    assert "source sha256" in header
+    del first["fetched_at"]
+    first["files"][0]["sha256"] = "0" * 64
+    from generator.cache import served_hash
+
+    assert served_hash(first) != served_hash(json.loads((cache / "MANIFEST.json").read_text()))
+
+
+def test_the_source_hash_ignores_when_and_where_it_was_fetched() -> None:
+    from generator.cache import served_hash
+
+    manifest = json.loads((RELEASES / "mr105" / "MANIFEST.json").read_text())
+    moved = {
+        **manifest,
+        "fetched_at": "2030-01-01T00:00:00Z",
+        "source": "https://other.example.com",
+    }
+    assert served_hash(moved) == served_hash(manifest)
+    assert served_hash({**manifest, "release": "mr106"}) != served_hash(manifest)

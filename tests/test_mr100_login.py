@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import SHARED
+from .conftest import RELEASES
 
 
 @pytest.fixture(scope="module")
@@ -15,12 +15,12 @@ def mr100(generated_once: Any) -> Iterator[Any]:
     import importlib
     import sys
 
-    out = generated_once("pb100", "--cache", str(SHARED / "portabilling" / "mr100")).parent
+    out = generated_once("pb100", "--cache", str(RELEASES / "mr100")).parent
     sys.path.insert(0, str(out))
     importlib.invalidate_caches()
     from generator.simulator.server import serve
 
-    with serve("pb100", cache=SHARED / "portabilling" / "mr100") as running:
+    with serve("pb100", cache=RELEASES / "mr100") as running:
         yield running
     sys.path.remove(str(out))
     for name in [m for m in sys.modules if m.split(".")[0] == "pb100"]:

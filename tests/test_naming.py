@@ -5,6 +5,7 @@ from __future__ import annotations
 import keyword
 
 import msgspec
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +15,7 @@ from generator.naming import (
     attr_name,
     class_name,
     constant_name,
+    member_name_from_doc,
     module_name,
 )
 
@@ -81,3 +83,28 @@ def test_readable_names() -> None:
     assert [attr_name(n, taken) for n in ("Name", "name", "NAME")] == ["Name", "name", "NAME"]
     assert module_name("SIMCard") == "sim_card" and module_name("CustomFields") == "custom_fields"
     assert constant_name("-1") == "VALUE_MINUS_1" and constant_name("dark-blue") == "DARK_BLUE"
+
+
+@pytest.mark.parametrize(
+    ("doc", "name"),
+    [
+        ("debit account", "DEBIT_ACCOUNT"),
+        ("Yes / enabled", "YES"),
+        ("closed", "CLOSED"),
+        ("suspended (by the administrator)", "SUSPENDED"),
+        ("", None),
+        ("The account is used by one customer only and must not be shared", None),
+        ("24 hours", None),
+        ("été", None),
+        ("x" * 41, None),
+    ],
+)
+def test_a_short_documentation_names_an_enum_member(doc: str, name: str | None) -> None:
+    assert member_name_from_doc(doc) == name
+
+
+def test_the_generated_enums_carry_their_documented_names() -> None:
+    from portabilling.types import BillingModel, YesNo
+
+    assert BillingModel(-1) is BillingModel.DEBIT_ACCOUNT and BillingModel.CREDIT_ACCOUNT == 1
+    assert YesNo("N") is YesNo.NO and YesNo.YES.value == "Y"

@@ -3,6 +3,7 @@ distribution option, the default transport and the format record kept out of the
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tomllib
@@ -136,3 +137,83 @@ def test_no_settings_means_defaults_at_the_nearest_project(tmp_path: Path) -> No
     assert missing.returncode == 2 and "run `portabilling-gen fetch` first" in missing.stderr
     no_url = cli(tmp_path, "fetch")
     assert no_url.returncode == 2 and "no server URL" in no_url.stderr
+
+
+@pytest.mark.parametrize(
+    ("mask", "file_mode", "dir_mode"), [(0o022, 0o644, 0o755), (0o027, 0o640, 0o750)]
+)
+def test_what_the_generator_writes_follows_the_umask(
+    tmp_path: Path, mask: int, file_mode: int, dir_mode: int
+) -> None:
+    """A container built as root and run as an app user must be able to read the package: files
+    and folders get the modes the umask gives (not tempfile's owner-only 0600/0700); a file
+    the user already has keeps its own mode."""
+    root = tmp_path / "proj"
+    (root / ".git").mkdir(parents=True)
+    (root / "wsdl" / "admin").mkdir(parents=True)
+    edge = (FIXTURES / "edge" / "EdgeAdminService.wsdl").read_bytes()
+    (root / "wsdl" / "admin" / "EdgeAdminService.wsdl").write_bytes(edge)
+
+    def run(*args: str) -> None:
+        done = subprocess.run(
+            [sys.executable, "-m", "generator", *args],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=False,
+            preexec_fn=lambda: os.umask(mask),
+        )
+        assert done.returncode == 0, done.stderr
+
+    run("init", "https://pbx.example.com", "--github")  # no pyproject.toml yet: created
+    text = (
+        (root / "pyproject.toml")
+        .read_text()
+        .replace('cache = "portabilling_wsdl"', 'cache = "wsdl"')
+    )
+    (root / "pyproject.toml").write_text(text)
+    run("generate", "--wsdl", "wsdl")
+    written = [
+        root / "pyproject.toml",
+        root / ".github" / "workflows" / "portabilling.yml",
+        root / ".github" / "actions" / "portabilling-gen" / "action.yml",
+        root / ".portabilling.black-record.json",
+    ]
+    package = root / "portabilling"
+    written += [p for p in package.rglob("*") if p.is_file()]
+    for path in written:
+        assert path.stat().st_mode & 0o777 == file_mode, (path, oct(path.stat().st_mode))
+    for folder in [package, *(p for p in package.rglob("*") if p.is_dir())]:
+        assert folder.stat().st_mode & 0o777 == dir_mode, (folder, oct(folder.stat().st_mode))
+    # a file the user made stricter keeps its mode when the generator edits it
+    os.chmod(root / "pyproject.toml", 0o600)
+    (root / "pyproject.toml").write_text('[project]\nname = "p"\n')
+    run("init", "https://pbx.example.com")
+    assert (root / "pyproject.toml").stat().st_mode & 0o777 == 0o600
+
+
+def test_another_black_reuses_the_committed_format_record(
+    project: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """black is a version range, not a pin: with another black installed, every module whose
+    input is unchanged is taken from the committed package (no black run, no diff)."""
+    from generator import output
+    from generator.cache import open_plain
+    from generator.pipeline import load_model
+    from generator.project import Target, generate
+
+    model = load_model(open_plain(str(project / "wsdl")))
+    target = Target(out=project / "vendor", package="myapp")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache-a"))
+    assert generate(model, target, check=False) == 0
+    before = {p: p.read_bytes() for p in target.package_dir.rglob("*.py")}
+
+    def no_black(bodies: dict[str, str]) -> dict[str, str]:
+        raise AssertionError(f"black ran on {len(bodies)} modules")
+
+    monkeypatch.setattr(output, "_BLACK_VERSION", "99.1.0")
+    monkeypatch.setattr(output, "_black_many", no_black)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache-b"))  # nothing cached either
+    assert generate(model, target, check=True) == 0
+    assert generate(model, target, check=False) == 0
+    assert {p: p.read_bytes() for p in target.package_dir.rglob("*.py")} == before

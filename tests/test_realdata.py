@@ -1,6 +1,6 @@
-"""Replies captured from a real PortaBilling server (../shared/realdata/) decode with the bundled
-bindings, end to end through the simulator: deviations recorded, undeclared fields reachable,
-strict mode refusing each of them."""
+"""Replies captured from a real PortaBilling server (tests/fixtures/realdata/, bundled from the
+test data beside the repository) decode with the bundled bindings, end to end through the
+simulator: deviations recorded, undeclared fields reachable, strict mode refusing each of them."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ from typing import Any
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import REALDATA as REAL
 
-REAL = ROOT.parent / "shared" / "realdata" / "portabilling-objects"
 ADMIN = {"login": "admin", "password": "secret"}
 
 
@@ -177,7 +176,7 @@ def test_customer_444_flags_as_numbers(sim: Any) -> None:
         info = client.customer.get_customer_info(i_customer=444).customer_info
         report = client.last_reply
     assert reply["customer_info"]["credit_exceed"] == 0
-    assert info.credit_exceed == YesNo.N
+    assert info.credit_exceed == YesNo.NO
     assert {d.path for d in report.deviations} >= {"customer_info.credit_exceed"}
 
 
@@ -227,7 +226,7 @@ def test_real_server_mode_same_typed_result_with_deviations(
     with AdminClient(sim.url, transport=transport, **ADMIN) as client:
         i_customer = client.customer.add_customer(customer_info=CustomerInfo(name="R")).i_customer
         info = AccountInfo(
-            id="r1", i_customer=i_customer, blocked=YesNo.N, issue_date=datetime(2024, 1, 2)
+            id="r1", i_customer=i_customer, blocked=YesNo.NO, issue_date=datetime(2024, 1, 2)
         )
         i_account = client.account.add_account(account_info=info).i_account
         plain = client.account.get_account_info(i_account=i_account)
@@ -238,7 +237,7 @@ def test_real_server_mode_same_typed_result_with_deviations(
             subscriptions = client.account.get_subscriptions(i_account=i_account)
             renamed = client.last_reply
     assert real == plain
-    assert real.account_info.blocked == YesNo.N
+    assert real.account_info.blocked == YesNo.NO
     assert real.account_info.issue_date == datetime(2024, 1, 2)
     outcomes = {d.path: d.outcome for d in report.deviations}
     assert outcomes["account_info.blocked"] == "converted"
@@ -262,14 +261,14 @@ def test_streamed_items_are_repaired_one_by_one(sim: Any, monkeypatch: pytest.Mo
     with AdminClient(sim.url, transport="soap", **ADMIN) as client:
         i_customer = client.customer.add_customer(customer_info=CustomerInfo(name="S")).i_customer
         for n in range(3):
-            info = AccountInfo(id=f"s{n}", i_customer=i_customer, blocked=YesNo.N)
+            info = AccountInfo(id=f"s{n}", i_customer=i_customer, blocked=YesNo.NO)
             client.account.add_account(account_info=info)
         whole = client.account.get_account_list(i_customer=i_customer)
         sim.sim.real_server = True
         monkeypatch.setattr(soap_stream, "STREAM_ABOVE", 100)  # every reply streams
         streamed = client.account.get_account_list(i_customer=i_customer)
         report = client.last_reply
-    assert streamed == whole and [a.blocked for a in streamed.account_list] == [YesNo.N] * 3
+    assert streamed == whole and [a.blocked for a in streamed.account_list] == [YesNo.NO] * 3
     paths = [d.path for d in report.deviations]
     assert paths == [f"account_list[{n}].blocked" for n in range(3)]
     assert report.undeclared["account_list[2].iso_639_1"] == "en"

@@ -67,7 +67,7 @@ def test_soap_envelope_exact() -> None:
 
     request = UpdateCustomerRequest(
         customer_info=CustomerInfo(
-            i_customer=7, name="A&B <co>", credit_limit=None, blocked=YesNo.N
+            i_customer=7, name="A&B <co>", credit_limit=None, blocked=YesNo.NO
         )
     )
     body = encode_envelope(UPDATE_CUSTOMER, request, {"session_id": "s1"}).decode()
