@@ -61,9 +61,13 @@ def analyse(
         mine = {str(f) for f in analysable}
         explainer = Explainer(drift.changes, old, new)
         impacts = []
+        preexisting = 0
         for d in runs[1]:
             real = space.real(d.file)
-            if d.key in before or real not in mine:
+            if real not in mine:
+                continue
+            if d.key in before:
+                preexisting += 1
                 continue
             changes = explainer.explain(d, Path(real))
             impacts.append(Impact(_shown(real), d.line, d.column, d.code, d.message, tuple(changes)))
@@ -79,6 +83,7 @@ def analyse(
             for kind in blind.KINDS
         },
         mypy=version,
+        preexisting=preexisting,
         seconds={k: round(v, 2) for k, v in seconds.items()},
     )
 

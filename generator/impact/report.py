@@ -48,6 +48,7 @@ class ImpactReport:
     not_analysed: dict[str, str]  # the user's modules mypy could not analyse -> why
     unseen: dict[str, list[tuple[str, int, str]]]  # kind -> (file, line, what), see _UNSEEN
     mypy: str  # mypy's version
+    preexisting: int = 0  # errors of the user's that exist either way: not the release's doing
     seconds: dict[str, float] = field(default_factory=dict)  # render, current, new
 
     def counts(self) -> dict[str, int]:
@@ -82,13 +83,17 @@ def exit_code(report: ImpactReport, fail_on: str) -> int:
     raise ValueError(f"--fail-on must be breaking, warning, any or never, not {fail_on!r}")
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def _headline(report: ImpactReport) -> str:
     n, files = len(report.impacts), len(report.files())
-    sites = f"{n} call site{'s' if n != 1 else ''}"
     return (
-        f"{sites} in {files} file{'s' if files != 1 else ''} of yours break "
-        f"({report.files_checked} files checked; the release has {report.drift['breaking']} "
-        f"breaking changes, {report.drift['warning']} warnings)"
+        f"{_plural(n, 'call site')} in {_plural(files, 'file')} of yours "
+        f"{'breaks' if n == 1 else 'break'} ({_plural(report.files_checked, 'file')} checked; "
+        f"the release has {_plural(report.drift['breaking'], 'breaking change')}, "
+        f"{_plural(report.drift['warning'], 'warning')})"
     )
 
 
@@ -103,6 +108,11 @@ def _unseen_lines(report: ImpactReport) -> list[str]:
         found = report.unseen.get(kind, [])
         if found:
             lines.append(f"{len(found)} {text}")
+    if report.preexisting:
+        lines.append(
+            f"{_plural(report.preexisting, 'error')} of yours that mypy reports with either "
+            "package (not the release's doing; not listed)"
+        )
     if report.not_analysed:
         lines.append(
             f"{len(report.not_analysed)} of your modules mypy could not analyse: "
@@ -123,7 +133,7 @@ def _text(report: ImpactReport) -> str:
                 out.append("      (no drift record names it: a change the report does not model)")
     unseen = _unseen_lines(report)
     if unseen:
-        out.append("Not seen by the analysis (check these by hand):")
+        out.append("Not seen by, or left out of, the analysis:")
         out.extend(f"  {line}" for line in unseen)
     return "\n".join(out) + "\n"
 
@@ -156,7 +166,7 @@ def _markdown(report: ImpactReport) -> str:
         out.append("")
     unseen = _unseen_lines(report)
     if unseen:
-        out += ["<details><summary>Not seen by the analysis</summary>", ""]
+        out += ["<details><summary>Not seen by, or left out of, the analysis</summary>", ""]
         out += [f"- {_cell(line)}" for line in unseen]
         out += ["", "</details>", ""]
     return "\n".join(out) + "\n"
@@ -173,6 +183,7 @@ def _json(report: ImpactReport) -> str:
             "call_sites": len(report.impacts),
             "files": len(report.files()),
             "files_checked": report.files_checked,
+            "preexisting": report.preexisting,
         },
         "impacts": [
             {
