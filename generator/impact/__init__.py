@@ -54,7 +54,9 @@ def analyse(
             started = time.perf_counter()
             space.use(side)
             runs.append(
-                checker.run(mirrored, cwd=space.mirror, search=[space.search_root], cache=cache_dir)
+                checker.run(
+                    mirrored, cwd=space.mirror, search=[space.search_root], cache=cache_dir
+                )
             )
             seconds[label] = time.perf_counter() - started
         before = {d.key for d in runs[0]}
@@ -70,7 +72,9 @@ def analyse(
                 preexisting += 1
                 continue
             changes = explainer.explain(d, Path(real))
-            impacts.append(Impact(_shown(real), d.line, d.column, d.code, d.message, tuple(changes)))
+            impacts.append(
+                Impact(_shown(real), d.line, d.column, d.code, d.message, tuple(changes))
+            )
     return ImpactReport(
         old=drift.old,
         new=drift.new,

@@ -82,13 +82,17 @@ def _spots(path: Path, tree: ast.AST) -> list[Spot]:
             if name in _DYNAMIC and len(node.args) >= 2:
                 attr = node.args[1]
                 if not (isinstance(attr, ast.Constant) and isinstance(attr.value, str)):
-                    out.append(Spot(path, node.lineno, "dynamic_access", f"{name}(..., <computed>)"))
+                    out.append(
+                        Spot(path, node.lineno, "dynamic_access", f"{name}(..., <computed>)")
+                    )
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             args = node.args
             params = [*args.posonlyargs, *args.args, *args.kwonlyargs]
             bare = [a.arg for a in params if a.annotation is None and a.arg not in ("self", "cls")]
             if bare:
                 out.append(
-                    Spot(path, node.lineno, "untyped_parameters", f"{node.name}({', '.join(bare)})")
+                    Spot(
+                        path, node.lineno, "untyped_parameters", f"{node.name}({', '.join(bare)})"
+                    )
                 )
     return sorted(out, key=lambda s: (s.line, s.kind))

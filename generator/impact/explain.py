@@ -24,7 +24,7 @@ from ..model import Field, Model, Operation, Service, TypeDef, TypeGraph
 from .checker import Diagnostic
 
 _QUOTED = re.compile(r'"([^"]+)"')
-_MISSING_CODES = {"call-arg", "call-overload", "arg-type"}
+_MISSING_CODES = {"call-arg", "call-overload"}  # a call refused (no overload matches, ...)
 # changes that never make the user's code fail to type-check
 _QUIET = re.compile(r"-doc-changed$|^method-(un)?deprecated$|^(service|method|type)-added$")
 
@@ -86,7 +86,9 @@ class Explainer:
             old_name = str(c.old) if c.rule == "method-renamed" else c.method
             op, svc = self._old.operation(c.interface, c.service, old_name)
             names = {old_name} if op is None else {op.python_name, op.iter_name} - {""}
-            context = set() if svc is None else {svc.python_name, svc.async_python_name, svc.module}
+            context = (
+                set() if svc is None else {svc.python_name, svc.async_python_name, svc.module}
+            )
             return _Subject(c, frozenset(names), frozenset(context), frozenset())
         if c.service:
             svc = self._old.service(c.interface, c.service)
@@ -116,21 +118,18 @@ def _score(s: _Subject, mentioned: set[str], used: set[str], code: str) -> int:
     if s.names & used:
         return 2 + context
     if s.missing and code in _MISSING_CODES and s.missing & (mentioned | used):
-        if "Missing" in " ".join(mentioned) or code != "arg-type":
-            return 3 if s.missing & mentioned else 1
+        return 3 if s.missing & mentioned else 1
     return 0
 
 
 def _mentioned(d: Diagnostic) -> set[str]:
     """Names quoted in mypy's message and notes (`"OddInfo"`, `"get_odd_list" of "EdgeService"`),
-    dotted ones also by their last part; the first words of the message besides."""
+    dotted ones also by their last part."""
     found: set[str] = set()
     for text in (d.message, *d.notes):
         for quoted in _QUOTED.findall(text):
             found.add(quoted)
             found.add(quoted.rpartition(".")[2])
-    if d.message.startswith("Missing"):
-        found.add("Missing")
     return found
 
 
@@ -186,10 +185,10 @@ class _Names:
                 self._services[(iface.name, svc.name)] = svc
                 for op in svc.operations:
                     self._ops[(iface.name, svc.name, op.name)] = (op, svc)
-                    t = self.by_id.get(op.request_type or "")
-                    if t is not None:
+                    request = self.by_id.get(op.request_type or "")
+                    if request is not None:
                         names = {op.python_name, op.iter_name} - {""}
-                        self._taking.setdefault(self._key(t), set()).update(names)
+                        self._taking.setdefault(self._key(request), set()).update(names)
 
     def _key(self, t: TypeDef) -> str:
         suffix = t.id.partition("#")[2]

@@ -107,7 +107,8 @@ def _mirror_entries(real: Path, mirror: Path, package_dir: Path | None) -> None:
 
 def _search_root(folder: Path) -> Path:
     """The folder an import of the package starts from: `folder`, or above it while the folders
-    are packages of the user's (a package vendored as `acme/vendor/pb` imports as acme.vendor.pb)."""
+    are packages of the user's (a package vendored as `acme/vendor/pb` imports as acme.vendor.pb).
+    """
     while (folder / "__init__.py").exists() and folder.parent != folder:
         folder = folder.parent
     return folder
@@ -152,11 +153,11 @@ def user_files(paths: list[Path], project: Path, package_dir: Path, cache: Path)
             for name in sorted(files):
                 if name.endswith(".py"):
                     found[here / name] = None
-    files = [f for f in found if not any(_is_below(f, s) for s in skip)]
-    if not files:
+    kept = [f for f in found if not any(_is_below(f, s) for s in skip)]
+    if not kept:
         shown = ", ".join(str(p) for p in paths)
         raise GeneratorError(f"--impact found no Python files of yours in {shown}")
-    return [_under(f, project) for f in files]
+    return [_under(f, project) for f in kept]
 
 
 def _under(path: Path, project: Path) -> Path:
