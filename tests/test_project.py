@@ -117,6 +117,8 @@ def test_distribution_writes_its_own_pyproject_and_refuses_a_foreign_one(project
         ('package = "my-app"', "Python package name"),
         ('wsdl-dir = "x"', "unknown key 'wsdl-dir'"),
         ('url = "ftp://x"', "http(s)"),
+        ('impact = ["src", "../other"]', "impact: must be relative to the project root"),
+        ("impact = [1]", "impact: must be a string"),
     ],
 )
 def test_bad_settings_name_the_file_and_key(tmp_path: Path, section: str, message: str) -> None:
@@ -136,3 +138,10 @@ def test_no_settings_means_defaults_at_the_nearest_project(tmp_path: Path) -> No
     assert missing.returncode == 2 and "run `portabilling-gen fetch` first" in missing.stderr
     no_url = cli(tmp_path, "fetch")
     assert no_url.returncode == 2 and "no server URL" in no_url.stderr
+
+
+def test_impact_setting_is_a_list_of_paths(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.portabilling-gen]\nimpact = ["src", "tools/x.py"]\n'
+    )
+    assert load(cwd=tmp_path).impact == (Path("src"), Path("tools/x.py"))
