@@ -72,6 +72,7 @@ def build(
     if inside:
         link = mirror / package_dir.relative_to(project)
         _mirror_entries(project, mirror, package_dir)
+        link.parent.mkdir(parents=True, exist_ok=True)  # not generated yet: its folders too
     else:  # --out outside the project: the package gets a folder of its own
         _mirror_entries(project, mirror, None)
         link = into / "outside" / package
