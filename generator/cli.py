@@ -131,6 +131,14 @@ def _drift_arguments(sub: Any) -> None:
         help="interfaces to fetch when NEW is a URL (default: those in OLD)",
     )
     p.add_argument("--insecure", action="store_true", help="(URL) do not verify TLS certificates")
+    p.add_argument(  # impact analysis (generator/impact)
+        "--impact",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="type-check your code (files or folders) against NEW's package with mypy and report "
+        "the lines it breaks instead of the changes; --fail-on then counts those lines",
+    )
     p.set_defaults(run=_drift)
 
 
@@ -381,6 +389,14 @@ def _drift(args: argparse.Namespace, config: Config) -> int:
             new_fetched=new_fetched,
             progress=_drift_progress("comparing"),
             bases=(old_base, new_base),
+        )
+    if args.impact:  # impact analysis (generator/impact): the user's lines the release breaks
+        from .impact.command import drift_command
+
+        fail_on = args.fail_on or config.fail_on
+        target = _target(args, config)
+        return drift_command(
+            config, target, old, new, report, args.impact, fmt=args.format, fail_on=fail_on
         )
     ignore = args.ignore if args.ignore is not None else resolve(config, config.drift_ignore)
     if args.ignore is not None or ignore.exists():

@@ -36,6 +36,7 @@ class Config:
     fail_on: str = "breaking"
     transport: str = "json"
     distribution: bool = False
+    impact: tuple[Path, ...] = ()  # the user's code `ci` checks against the new release
     # keys present in the file (for messages: "from pyproject.toml" vs "default")
     given: frozenset[str] = frozenset()
 
@@ -51,6 +52,7 @@ _KEYS: dict[str, tuple[str, str]] = {
     "fail-on": ("fail_on", "fail_on"),
     "transport": ("transport", "transport"),
     "distribution": ("distribution", "bool"),
+    "impact": ("impact", "paths"),
 }
 
 
@@ -136,6 +138,9 @@ def _check(kind: str, key: str, value: Any, path: Path) -> Any:
         return value
     if not isinstance(value, (str, list)):
         raise bad("must be a string")
+    if kind == "paths":  # impact: a list of paths, each checked as a path
+        items = value if isinstance(value, list) else [value]
+        return tuple(_check("path", key, item, path) for item in items)
     if kind == "interfaces":
         items = [value] if isinstance(value, str) else value
         if not items or not all(isinstance(i, str) and i in INTERFACES for i in items):
@@ -197,4 +202,7 @@ distribution = false
 # fails the build: "breaking", "warning", "any" or "never".
 drift-ignore = ".portabilling-drift-ignore"
 fail-on = "breaking"
+# Your code that uses the bindings (folders or files): `ci` type-checks it with mypy against the
+# live server's release too and reports the lines the release breaks (needs mypy installed).
+# impact = ["src"]
 """

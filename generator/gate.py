@@ -6,6 +6,8 @@
    compared with the committed cache: the markdown report goes to `--report` (the pull-request
    comment) and to `$GITHUB_STEP_SUMMARY` when set, GitHub annotations to stdout under GitHub
    Actions, and changes at the `fail-on` level fail the gate.
+3. With `impact` set, the user's code is type-checked against the live release's package too
+   (generator/impact): its report follows, and the lines it breaks decide instead of the changes.
 
 Exit 0: clean; 1: stale bindings and/or drift at the fail-on level; 2: bad input (from the CLI).
 """
@@ -59,10 +61,20 @@ def run(
             new_fetched=fetched_interfaces(str(live)),
             bases=(str(cache.parent), str(live.parent)),
         )
+    impact = None
+    if config.impact:  # impact analysis (generator/impact): the user's lines the release breaks
+        from . import impact as impacts
+        from .impact.command import ci_paths
+        from .impact.command import run as run_impact
+
+        print("== impact of the live release on your code (mypy)", flush=True)
+        impact = run_impact(config, target, old, new, report, ci_paths(config))
     ignore = resolve(config, config.drift_ignore)
     if ignore.exists():
         report = apply_ignore(report, load_ignore(ignore.read_text(encoding="utf-8"), str(ignore)))
     markdown = render(report, "markdown")
+    if impact is not None:
+        markdown += "\n" + impacts.render(impact, "markdown")
     if stale:
         markdown += (
             "\n**The vendored package is stale**: run `portabilling-gen generate` and commit it.\n"
@@ -74,6 +86,12 @@ def run(
         with open(summary, "a", encoding="utf-8") as handle:
             handle.write(markdown)
     sys.stdout.write(render(report, "github" if annotations else "text"))
+    if impact is not None:  # with impact configured, the lines it breaks decide, not the changes
+        sys.stdout.write(impacts.render(impact, "github" if annotations else "text"))
+        drift = impacts.exit_code(impact, fail_on)
+        if drift:
+            print(f"impact: lines of yours break at or above {fail_on!r}; fix them")
+        return 1 if stale or drift else 0
     drift = exit_code(report, fail_on)
     if drift:
         print(f"drift: changes at or above {fail_on!r}; accept them in {ignore.name} or fix")

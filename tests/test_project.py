@@ -118,6 +118,8 @@ def test_distribution_writes_its_own_pyproject_and_refuses_a_foreign_one(project
         ('package = "my-app"', "Python package name"),
         ('wsdl-dir = "x"', "unknown key 'wsdl-dir'"),
         ('url = "ftp://x"', "http(s)"),
+        ('impact = ["src", "../other"]', "impact: must be relative to the project root"),
+        ("impact = [1]", "impact: must be a string"),
     ],
 )
 def test_bad_settings_name_the_file_and_key(tmp_path: Path, section: str, message: str) -> None:
@@ -217,3 +219,10 @@ def test_another_black_reuses_the_committed_format_record(
     assert generate(model, target, check=True) == 0
     assert generate(model, target, check=False) == 0
     assert {p: p.read_bytes() for p in target.package_dir.rglob("*.py")} == before
+
+
+def test_impact_setting_is_a_list_of_paths(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.portabilling-gen]\nimpact = ["src", "tools/x.py"]\n'
+    )
+    assert load(cwd=tmp_path).impact == (Path("src"), Path("tools/x.py"))
