@@ -122,9 +122,10 @@ def _drift_arguments(sub: Any) -> None:
         "drift",
         help="report API changes between two caches (or a cache and a URL)",
         description="OLD and NEW are caches, plain WSDL folders, or (NEW) a server URL. "
-        "With one argument it is NEW, and OLD is the project's cache.",
+        "With one argument it is NEW, and OLD is the project's cache; with none, NEW is the "
+        "`url` setting of [tool.portabilling-gen].",
     )
-    p.add_argument("sources", nargs="+", metavar="[OLD] NEW")
+    p.add_argument("sources", nargs="*", metavar="[[OLD] NEW]")
     p.add_argument("--format", choices=FORMATS, default="text")
     p.add_argument("--fail-on", choices=["breaking", "warning", "any", "never"])
     p.add_argument(
@@ -383,7 +384,14 @@ def _drift_source(
 def _drift(args: argparse.Namespace, config: Config) -> int:
     if len(args.sources) > 2:
         raise GeneratorError("drift takes [OLD] NEW: at most two sources")
-    if len(args.sources) == 1:
+    if not args.sources:
+        if not config.url:
+            raise GeneratorError(
+                "drift needs NEW: give a cache, a folder or a URL, or set `url` in "
+                "[tool.portabilling-gen]"
+            )
+        old_source, new_source = str(resolve(config, config.cache)), config.url
+    elif len(args.sources) == 1:
         old_source, new_source = str(resolve(config, config.cache)), args.sources[0]
     else:
         old_source, new_source = args.sources
