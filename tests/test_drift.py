@@ -251,9 +251,7 @@ def test_text_and_markdown_name_file_and_line_and_count_the_ignored(tmp_path: Pa
     head, *rows = text.stdout.splitlines()
     ignored = int(re.search(r", (\d+) ignored \(drift-ignore\)$", head).group(1))  # type: ignore[union-attr]
     assert ignored > 0
-    located = [
-        r for r in rows if re.search(r"  \[[^\]]+\.(wsdl|xsd|json):\d+\]$", r)
-    ]
+    located = [r for r in rows if re.search(r"  \[[^\]]+\.(wsdl|xsd|json):\d+\]$", r)]
     assert len(located) > len(rows) // 2, rows[:5]
     md = run_cli(
         "drift", old, new, "--format", "markdown", "--fail-on", "never", "--ignore", str(ignore)
@@ -275,7 +273,7 @@ def test_plain_drift_reads_the_url_setting(tmp_path: Path) -> None:
 
     (tmp_path / ".git").mkdir()
     (tmp_path / "pyproject.toml").write_text(
-        f'[tool.portabilling-gen]\ncache = "cache"\nurl = "http://placeholder"\n'
+        '[tool.portabilling-gen]\ncache = "cache"\nurl = "http://placeholder"\n'
     )
     import shutil
 
