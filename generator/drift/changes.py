@@ -29,6 +29,7 @@ RULES: dict[str, str] = {
     "type-base-changed": "A struct extends another base type.",
     "enum-value-added": "An enum gained a value.",
     "enum-value-removed": "An enum lost a value.",
+    "enum-member-renamed": "An enum member's Python name changed (its documentation changed).",
     "field-added": "A struct gained a field.",
     "field-removed": "A struct lost a field.",
     "field-type-changed": "A field's type changed.",
