@@ -23,13 +23,19 @@ def _text(report: Report) -> str:
     counts = report.counts()
     lines = [
         f"API drift {report.old} -> {report.new}: {counts['breaking']} breaking, "
-        f"{counts['warning']} warnings, {counts['info']} info"
+        f"{counts['warning']} warnings, {counts['info']} info{_ignored(report, ', ')}"
     ]
     if report.not_compared:
         lines.append(f"not compared (fetched on one side only): {', '.join(report.not_compared)}")
     for c in report.changes:
-        lines.append(f"{c.severity.upper():8} {c.rule:28} {c.path}: {c.message}")
+        where = f"  [{c.where}]" if c.where else ""
+        lines.append(f"{c.severity.upper():8} {c.rule:28} {c.path}: {c.message}{where}")
     return "\n".join(lines) + "\n"
+
+
+def _ignored(report: Report, lead: str) -> str:
+    """`, 3 ignored (drift-ignore)`: changes an ignore file left out are counted, not hidden."""
+    return f"{lead}{report.ignored} ignored (drift-ignore)" if report.ignored else ""
 
 
 def _json(report: Report) -> str:
@@ -38,6 +44,7 @@ def _json(report: Report) -> str:
         "old": report.old,
         "new": report.new,
         "summary": report.counts(),
+        "ignored": report.ignored,
         "not_compared": report.not_compared,
         "changes": [c.to_dict() for c in report.changes],
     }
@@ -48,12 +55,17 @@ def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _code(text: str) -> str:
+    return f"`{_cell(text)}`" if text else ""
+
+
 def _markdown(report: Report) -> str:
     counts = report.counts()
     out = [
         f"### PortaBilling API drift: {report.old} → {report.new}",
         "",
-        f"**{counts['breaking']} breaking**, {counts['warning']} warnings, {counts['info']} info.",
+        f"**{counts['breaking']} breaking**, {counts['warning']} warnings, {counts['info']} info"
+        f"{_ignored(report, ', ')}.",
         "",
     ]
     for severity in ("breaking", "warning", "info"):
@@ -63,10 +75,11 @@ def _markdown(report: Report) -> str:
         block = [
             f"{_ICON[severity]} **{severity}** ({len(rows)})",
             "",
-            "| rule | where | direction | change |",
-            "|---|---|---|---|",
+            "| rule | where | file:line | direction | change |",
+            "|---|---|---|---|---|",
             *(
-                f"| `{c.rule}` | `{_cell(c.path)}` | {c.direction} | {_cell(c.message)} |"
+                f"| `{c.rule}` | `{_cell(c.path)}` | {_code(c.where)} | {c.direction} "
+                f"| {_cell(c.message)} |"
                 for c in rows
             ),
             "",
@@ -77,7 +90,7 @@ def _markdown(report: Report) -> str:
     if report.not_compared:
         out.append(f"Not compared (fetched on one side only): {', '.join(report.not_compared)}.")
     if not report.changes:
-        out.append("No changes.")
+        out.append("No changes." if not report.ignored else "No changes left after drift-ignore.")
     return "\n".join(out) + "\n"
 
 

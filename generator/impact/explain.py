@@ -103,7 +103,10 @@ class Explainer:
                 return None
             names = {t.python_name}
             context = set()
-            if c.rule.startswith("enum-value"):
+            if c.rule == "enum-member-renamed":
+                names = {str(c.old)}
+                context = {t.python_name}
+            elif c.rule.startswith("enum-value"):
                 value = c.old if c.rule == "enum-value-removed" else c.new
                 names = {n for n, v, _ in t.enum_members if v == value} or {str(value)}
                 context = {t.python_name}
