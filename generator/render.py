@@ -136,8 +136,10 @@ class Renderer:
                     if f.enum is not None:
                         refs.append(f.enum.id)
                     elif f.runtime_kind in ("date", "datetime", "time", "Decimal"):
-                        imports.add("decimal" if f.runtime_kind == "Decimal" else "datetime",
-                                    f.runtime_kind)
+                        imports.add(
+                            "decimal" if f.runtime_kind == "Decimal" else "datetime",
+                            f.runtime_kind,
+                        )
         self.spelling.add_imports(imports, refs, "\0search", ".types.")
         exported = sorted(
             [str(e["class_name"]) for e in entities]
@@ -277,7 +279,9 @@ class Renderer:
                 imports.add(".._runtime.struct", "UNSET", "UnsetType")
         imports.add(".._runtime.operation", "Operation", "ServiceSpec")
         imports.add(".._runtime.service", "AsyncServiceBase", "ServiceBase")
-        if any(op.request_type and self.graph.all_fields(op.request_type) for op in svc.operations):
+        if any(
+            op.request_type and self.graph.all_fields(op.request_type) for op in svc.operations
+        ):
             imports.add("typing", "Any")
             imports.add(".._runtime.service", "fields_of")
         # the iterators' keywords: a TypedDict of the request's fields

@@ -102,7 +102,7 @@ def _search(op: Operation, graph: TypeGraph) -> Search | None:
         if (
             cond is not None
             and f.wire_name.endswith(FILTER_SUFFIX)
-            and CONDITION_FIELDS <= {x.wire_name for x in graph.all_fields(cond)}
+            and {x.wire_name for x in graph.all_fields(cond)} >= CONDITION_FIELDS
         ):
             filters.append((f, cond))
     if not filters or len({c.id for _, c in filters}) != 1:

@@ -41,7 +41,12 @@ class Condition(Generic[E]):
     __slots__ = ("entity", "field", "negated", "op", "values")
 
     def __init__(
-        self, entity: type[E], field: Field[E, Any], op: str, values: tuple[Any, ...], negated: bool
+        self,
+        entity: type[E],
+        field: Field[E, Any],
+        op: str,
+        values: tuple[Any, ...],
+        negated: bool,
     ) -> None:
         self.entity = entity
         self.field = field
@@ -278,6 +283,6 @@ class Search(Generic[Req]):
             raise TypeError(f"{self.operation}: {exc}") from None
 
 
-def items(value: list[T] | None | UnsetType) -> list[T]:
+def items(value: list[T] | UnsetType | None) -> list[T]:
     """A reply's list field, `[]` when the server left it out or sent null."""
     return value if isinstance(value, list) else []

@@ -285,6 +285,6 @@ class Search(Generic[Req]):
             raise TypeError(f"{self.operation}: {exc}") from None
 
 
-def items(value: list[T] | None | UnsetType) -> list[T]:
+def items(value: list[T] | UnsetType | None) -> list[T]:
     """A reply's list field, `[]` when the server left it out or sent null."""
     return value if isinstance(value, list) else []
