@@ -213,11 +213,14 @@ def _fields(record: TypeDef, spelling: PySpelling) -> list[SearchField]:
     return out
 
 
-def search_fields(model: Model) -> dict[str, list[tuple[str, str]]]:
-    """Per record type name, the (entity class, attribute) pairs that filter on each of its
-    fields, keyed `Type.field`: what drift and impact say a removed field also breaks."""
+def search_fields(model: Model, scope: set[str] | None = None) -> dict[str, list[tuple[str, str]]]:
+    """The (entity class, attribute) pairs of the `search` module that filter on each field of
+    a record type, keyed `Type.field` (searches of the interfaces in `scope`, default all):
+    what drift and impact say a changed field also breaks."""
     out: dict[str, list[tuple[str, str]]] = {}
     for s in find_searches(model):
+        if scope is not None and s.interface not in scope:
+            continue
         for e in s.entities:
             for f in e.fields:
                 pairs = out.setdefault(f"{e.record_type.name}.{f.wire_name}", [])
