@@ -279,7 +279,7 @@ class Differ:
                 "field-removed",
                 "breaking",
                 direction,
-                f"{name}.{wire} was removed",
+                f"{name}.{wire} was removed" + self.a.searches_on(name, wire),
                 field=wire,
                 old=self._field_info(self.a, a[wire]),
                 **keys,
