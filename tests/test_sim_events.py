@@ -42,7 +42,10 @@ def test_the_readme_handlers_read_back_both_entities_typed(
     provisioning.provisioned.clear()
     i_customer, i_account = add_customer_and_account(portabilling_client, "loop")
     deliveries = loop.wait()
-    assert provisioning.provisioned == ["customer loop", f"account loop-1 of customer {i_customer}"]
+    assert provisioning.provisioned == [
+        "customer loop",
+        f"account loop-1 of customer {i_customer}",
+    ]
     assert [(d.event_type, d.variables, d.state) for d in deliveries] == [
         ("Customer/Created", {"i_customer": str(i_customer)}, "delivered"),
         ("Subscriber/Created", {"i_account": str(i_account)}, "delivered"),
@@ -226,7 +229,10 @@ def test_events_post_sends_one_hand_made_event(
     )
     assert (done.returncode, done.stdout) == (0, "200 ok\n"), done.stderr
     ((headers, body),) = seen
-    assert body == {"event_type": "DID/Updated", "variables": {"i_event": "77", "number": "15550100"}}
+    assert body == {
+        "event_type": "DID/Updated",
+        "variables": {"i_event": "77", "number": "15550100"},
+    }
     assert headers["Authorization"] == "Basic cG9ydGE6cHc="  # porta:pw
     refused = subprocess.run(
         [*cmd, "number=1", "--basic-user", "porta"],
