@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from portabilling import AdminClient
+from portabilling.events import Client, CustomerEvent, Event, Router
+from portabilling.types import AccountInfo, CustomerInfo, DIDInfo
 
 from generator.pytest_plugin import EventLoops
 from generator.simulator import Running
 from generator.simulator.espf import EventAuth, EventSender
-from portabilling import AdminClient
-from portabilling.events import Client, CustomerEvent, Event, Router
-from portabilling.types import AccountInfo, CustomerInfo, DIDInfo
 
 from .readme.myapp import provisioning
 

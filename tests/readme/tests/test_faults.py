@@ -1,8 +1,9 @@
 # tests/test_faults.py
 import pytest
-from generator.simulator import Running
 from portabilling import AdminClient, AuthError, NotFound, TransportError
 from portabilling.types import CustomerInfo
+
+from generator.simulator import Running
 
 
 def test_a_missing_customer(portabilling_sim: Running, portabilling_client: AdminClient) -> None:

@@ -1,9 +1,9 @@
 # tests/test_provisioning.py
-from generator.pytest_plugin import EventLoops
+from myapp import provisioning
 from portabilling import AdminClient
 from portabilling.types import AccountInfo, CustomerInfo
 
-from myapp import provisioning
+from generator.pytest_plugin import EventLoops
 
 
 def test_new_customers_and_accounts_are_provisioned(
@@ -16,5 +16,8 @@ def test_new_customers_and_accounts_are_provisioned(
     account = AccountInfo(id="acme-1", i_customer=i_customer)
     portabilling_client.account.add_account(account_info=account)
     events.wait()  # Customer/Created and Subscriber/Created handled (answered 200)
-    assert provisioning.provisioned == ["customer acme", f"account acme-1 of customer {i_customer}"]
+    assert provisioning.provisioned == [
+        "customer acme",
+        f"account acme-1 of customer {i_customer}",
+    ]
     assert events.failed() == []
