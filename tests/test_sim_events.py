@@ -242,3 +242,37 @@ def test_events_post_sends_one_hand_made_event(
         check=False,
     )
     assert refused.returncode == 2 and "PORTABILLING_EVENTS_PASSWORD" in refused.stderr
+
+
+def test_simulate_events_to_prints_each_delivery(
+    capture: tuple[str, list[tuple[dict[str, str], Any]]], tmp_path: Path
+) -> None:
+    from .test_simulate_cli import small_server
+
+    url, seen = capture
+    cache = small_server(tmp_path / "server")
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "generator", "simulate", str(cache), "--port", "0"),
+            *("--no-soap", "--events-to", url, "--header-auth", "X-Auth"),
+        ],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "PORTABILLING_EVENTS_AUTHORIZATION": "v4lue"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith("PortaBilling simulator on "), first
+        with AdminClient(first.split()[3], login="admin", password="secret") as client:
+            client.customer.add_customer(customer_info=CustomerInfo(name="cli"))
+        while not (line := proc.stdout.readline()).startswith("event "):
+            assert line, "the simulator stopped"
+        assert line.endswith(" Customer/Created delivered after [200]\n"), line
+        ((headers, body),) = seen
+        assert headers["X-Auth"] == "v4lue" and body["event_type"] == "Customer/Created"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
