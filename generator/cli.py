@@ -1,4 +1,5 @@
-"""`portabilling-gen` (or `python -m generator`): init, fetch, generate, drift, simulate, model."""
+"""`portabilling-gen` (or `python -m generator`): init, fetch, generate, drift, simulate, events,
+inject, model."""
 
 from __future__ import annotations
 
@@ -175,32 +176,15 @@ def _ci_arguments(sub: Any) -> None:
 
 
 def _simulate_arguments(sub: Any) -> None:
-    p = sub.add_parser(
-        "simulate",
-        help="serve a cache as a PortaBilling server on loopback (JSON API; SOAP via SOAP::Lite)",
-    )
-    p.add_argument(
-        "cache",
-        type=Path,
-        nargs="?",
-        help="cache (from fetch) or plain WSDL folder (default: the `cache` setting)",
-    )
-    p.add_argument("--port", type=int, default=8444, help="port to listen on (0: any free)")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
-    soap = p.add_mutually_exclusive_group()
-    soap.add_argument(
-        "--soap", action="store_true", default=None, help="require SOAP (fail without SOAP::Lite)"
-    )
-    soap.add_argument("--no-soap", dest="soap", action="store_false", help="JSON API only")
-    p.add_argument("--login", default="admin", help="the one user (default admin)")
-    p.add_argument("--password", default="secret", help="its password (default secret)")
-    p.add_argument("--token", default="tok-admin", help="its API token (default tok-admin)")
-    p.add_argument(
-        "--real-server",
-        action="store_true",
-        help="reply as real servers do: 0/1 flags, date-only datetimes, undeclared fields, ...",
-    )
-    p.set_defaults(run=_simulate)
+    from .simulator.command import add_arguments
+
+    add_arguments(sub).set_defaults(run=_simulate)
+
+
+def _events_arguments(sub: Any) -> None:
+    from .simulator.control import add_arguments
+
+    add_arguments(sub)
 
 
 def _conformance_arguments(sub: Any) -> None:
@@ -462,12 +446,20 @@ def _ci(args: argparse.Namespace, config: Config) -> int:
 
 
 def _simulate(args: argparse.Namespace, config: Config) -> int:
-    from .simulator.command import run
+    from .simulator.command import events_from, run
 
     source = args.cache if args.cache is not None else resolve(config, config.cache)
     if not source.is_dir():
         raise GeneratorError("not a directory (give a cache made by fetch)", file=str(source))
     inputs = open_source(source)
+    try:
+        events = events_from(args)
+    except ValueError as exc:
+        raise GeneratorError(str(exc)) from None
+    if args.seed_customers < 0 or args.seed_accounts < 0:
+        raise GeneratorError("--seed-customers and --seed-accounts must not be negative")
+    if args.seed_accounts and not args.seed_customers:
+        raise GeneratorError("--seed-accounts needs --seed-customers (the accounts' owners)")
     return run(
         inputs,
         source,
@@ -478,6 +470,9 @@ def _simulate(args: argparse.Namespace, config: Config) -> int:
         password=args.password,
         token=args.token,
         real_server=args.real_server,
+        events=events,
+        inject=tuple(args.inject),
+        seed=(args.seed_customers, args.seed_accounts, args.seed) if args.seed_customers else None,
     )
 
 
@@ -544,6 +539,7 @@ _COMMANDS: tuple[Callable[[Any], None], ...] = (
     _drift_arguments,
     _ci_arguments,
     _simulate_arguments,
+    _events_arguments,
     _conformance_arguments,
 )
 

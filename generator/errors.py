@@ -27,4 +27,3 @@ class GeneratorError(Exception):
         if self.element:
             where = f"{where} <{self.element}>" if where else f"<{self.element}>"
         return f"{where}: {self.message}" if where else self.message
-

@@ -279,7 +279,9 @@ class Renderer:
                 imports.add(".._runtime.struct", "UNSET", "UnsetType")
         imports.add(".._runtime.operation", "Operation", "ServiceSpec")
         imports.add(".._runtime.service", "AsyncServiceBase", "ServiceBase")
-        if any(op.request_type and self.graph.all_fields(op.request_type) for op in svc.operations):
+        if any(
+            op.request_type and self.graph.all_fields(op.request_type) for op in svc.operations
+        ):
             imports.add("typing", "Any")
             imports.add(".._runtime.service", "fields_of")
         # the iterators' keywords: a TypedDict of the request's fields

@@ -32,6 +32,23 @@ if str(ROOT / "generated") not in sys.path:
     sys.path.insert(0, str(ROOT / "generated"))
 
 
+def plugin_args() -> list[str]:
+    """`-p generator.pytest_plugin` where pytest does not load it from the installed entry point
+    (an install that predates it, or PYTEST_DISABLE_PLUGIN_AUTOLOAD); loading it twice fails."""
+    from importlib.metadata import entry_points
+
+    installed = any(ep.value == "generator.pytest_plugin" for ep in entry_points(group="pytest11"))
+    if installed and not os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
+        return []
+    return ["-p", "generator.pytest_plugin"]
+
+
+# the simulator's fixtures (portabilling_client, ...), as a user's project gets them
+pytest_plugins = ["pytester", *plugin_args()[1:]]
+# README's sample user test suite: run by tests/test_readme_integration.py through pytester
+collect_ignore = ["readme/tests"]
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "generator", *args],

@@ -19,7 +19,7 @@ EXAMPLE = ROOT / "tests" / "readme"
 
 def _section() -> str:
     text = (ROOT / "README.md").read_text()
-    return text[text.index("## Provisioning events") : text.index("## This repository")]
+    return text[text.index("## Provisioning events") : text.index("## Testing your integration")]
 
 
 def test_the_handler_module_is_the_one_readme_shows() -> None:

@@ -1,8 +1,11 @@
 """The simulated server's state and business logic, one dispatcher behind both transports.
 
-State: sessions with expiry, customers, accounts, products and invoices with `i_*` ids, reseller
-visibility, integrity faults, `limit`/`offset`/`total` paging, `get_extended_data_list` (JSON
-only), an invoice PDF download, and a schema-valid default reply for every other operation.
+State: sessions with expiry, customers, accounts, products, DIDs and invoices with `i_*` ids,
+reseller visibility, integrity faults, `limit`/`offset`/`total` paging, `get_extended_data_list`
+(JSON only), an invoice PDF download, and a schema-valid default reply for every other operation.
+Each change of a customer, account, DID or invoice is handed to `events` (an ESPF sender, when
+one is attached) as the provisioning event PortaBilling would post; `faults` holds the faults
+and delays tests inject.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from ..introspect import operations_by_key
 from .calls import PDF, Call, Download, Session, SimFault, Users
 from .data import FilterError, check_filter, field_kinds, like, matches, members, page, to_wire
 from .defaults import default_instance
+from .espf import DeliveryFault, EventSender
+from .faults import Faults, Spec
 from .realistic import realistic
 from .soap_lite import soap_params
 
@@ -46,6 +51,9 @@ class Dispatcher:
         self.products: dict[int, dict[str, Any]] = {}
         self.invoices: dict[int, dict[str, Any]] = {}
         self.customer_classes: dict[int, dict[str, Any]] = {}
+        self.dids: dict[int, dict[str, Any]] = {}
+        self.faults = Faults()
+        self.events: EventSender | None = None  # where changes are posted as ESPF events
 
     # ---- entry points --------------------------------------------------------------------------
 
@@ -59,6 +67,11 @@ class Dispatcher:
         if op.json_only and call.transport != "json":
             raise SimFault("Client.NoSuchMethod", f"{call.service}.{call.method} is JSON only")
         params = self._params(op, call)
+        rule = self.faults.take(call.service, call.method, ("fault", "delay"))
+        if rule is not None and rule.kind == "fault":
+            raise SimFault(rule.code, rule.text)
+        if rule is not None:
+            time.sleep(rule.seconds)
         session = None
         if op.auth:
             session = self._check_auth(call.auth_info)
@@ -113,7 +126,12 @@ class Dispatcher:
         return Session(str(login), time.time() + self.session_ttl, entry[2])
 
     def reset(self) -> None:
-        """A fresh server between tests (the processes stay up)."""
+        """A fresh server between tests (the processes stay up); an attached event sender is
+        closed and detached."""
+        if self.events is not None:
+            self.events.close()
+            self.events = None
+        self.faults.clear()
         with self.lock:
             self.users = Users()
             self.sessions.clear()
@@ -128,6 +146,7 @@ class Dispatcher:
                 self.products,
                 self.invoices,
                 self.customer_classes,
+                self.dids,
             ):
                 table.clear()
 
@@ -135,6 +154,37 @@ class Dispatcher:
         with self.lock:
             for s in self.sessions.values():
                 s.expires = 0
+
+    def emit(self, event_type: str, **ids: object) -> None:
+        """The ESPF event of a change, when a sender is attached."""
+        if self.events is not None:
+            self.events.emit(event_type, **ids)
+
+    def apply(self, spec: Spec) -> str:
+        """Carry out a command-line fault spec (see `faults`); returns what was done."""
+        if spec.target == "sessions":
+            self.expire_sessions()
+            return "every session expired"
+        if spec.target == "real-server":
+            self.real_server = spec.kind == "on"
+            return f"real-server replies {spec.kind}"
+        if spec.target == "events":
+            if self.events is None:
+                raise ValueError("events:... needs the simulator to send events (--events-to)")
+            how: DeliveryFault = (
+                "refused"
+                if spec.kind == "refused"
+                else ("timeout" if spec.kind == "timeout" else "500")
+            )
+            self.events.fail_next(spec.count, how)
+            return f"the next {spec.count} event deliveries: {spec.kind}"
+        if spec.kind == "fault":
+            self.faults.fault(spec.target, spec.value, count=spec.count)
+        elif spec.kind == "delay":
+            self.faults.delay(spec.target, float(spec.value), count=spec.count)
+        else:
+            self.faults.drop(spec.target, count=spec.count)
+        return f"the next {spec.count} calls of {spec.target}: {spec.kind} {spec.value}".rstrip()
 
     def _Session_login(self, p: Any, _: Any) -> Any:
         s = self._authenticate(p.login, getattr(p, "password", None), getattr(p, "token", None))
@@ -187,6 +237,7 @@ class Dispatcher:
         info.setdefault("balance", 0)
         info["i_customer"] = i_customer
         self.customers[i_customer] = info
+        self.emit("Customer/Created", i_customer=i_customer)
         return {"i_customer": i_customer}
 
     def _Customer_get_customer_info(self, p: Any, s: Session) -> Any:
@@ -203,6 +254,7 @@ class Dispatcher:
         if c is None:
             raise SimFault("Server.Customer.update_customer.not_found", "no such customer")
         c.update(info)
+        self.emit("Customer/Updated", i_customer=c["i_customer"])
         return {"i_customer": c["i_customer"]}
 
     def _Customer_delete_customer(self, p: Any, s: Session) -> Any:
@@ -213,6 +265,7 @@ class Dispatcher:
                 "Server.Customer.delete_customer.has_accounts", "the customer still has accounts"
             )
         del self.customers[p.i_customer]
+        self.emit("Customer/Deleted", i_customer=p.i_customer)
         return {"success": 1}
 
     def _Customer_get_customer_list(self, p: Any, s: Session) -> Any:
@@ -235,6 +288,7 @@ class Dispatcher:
         i_account = self._new_id()
         info["i_account"] = i_account
         self.accounts[i_account] = info
+        self.emit("Subscriber/Created", i_account=i_account)
         return {"i_account": i_account}
 
     def _visible_account(self, i_account: Any, s: Session) -> dict[str, Any] | None:
@@ -264,16 +318,21 @@ class Dispatcher:
         if a is None:
             raise SimFault("Server.Account.update_account.not_found", "no such account")
         a.update(info)
+        self.emit("Subscriber/Updated", i_account=a["i_account"])
         return {"i_account": a["i_account"]}
 
     def _Account_delete_account(self, p: Any, s: Session) -> Any:
         if self._visible_account(p.i_account, s) is None:
             raise SimFault("Server.Account.delete_account.not_found", "no such account")
         del self.accounts[p.i_account]
+        self.emit("Subscriber/Deleted", i_account=p.i_account)
         return {"success": 1}
 
     def _Account_get_account_list(self, p: Any, s: Session) -> Any:
-        rows = [a for i, a in sorted(self.accounts.items()) if self._visible_account(i, s)]
+        # ids only grow, so the table is in id order already; the administrator sees every row
+        rows = list(self.accounts.values())
+        if s.reseller is not None:
+            rows = [a for a in rows if self._visible_account(a["i_account"], s)]
         if isinstance(p.i_customer, int):
             rows = [a for a in rows if a["i_customer"] == p.i_customer]
         if isinstance(p.id, str):
@@ -298,9 +357,73 @@ class Dispatcher:
 
     def add_invoice(self, i_customer: int, **fields: Any) -> int:
         """Invoices have no add method in the API; tests create them here."""
-        i_invoice = self._new_id()
-        self.invoices[i_invoice] = {"i_invoice": i_invoice, "i_customer": i_customer, **fields}
+        with self.lock:
+            i_invoice = self._new_id()
+            self.invoices[i_invoice] = {"i_invoice": i_invoice, "i_customer": i_customer, **fields}
+            self.emit("Invoice/Created", i_customer=i_customer, i_invoice=i_invoice)
         return i_invoice
+
+    def _visible_invoice(self, i_invoice: Any, s: Session, method: str) -> dict[str, Any]:
+        inv = self.invoices.get(i_invoice)
+        if inv is None or self._visible_customer(inv["i_customer"], s) is None:
+            raise SimFault(f"Server.Invoice.{method}.not_found", "no such invoice")
+        return inv
+
+    def _Invoice_get_invoice_info(self, p: Any, s: Session) -> Any:
+        inv = self._visible_invoice(p.i_invoice, s, "get_invoice_info")
+        return {"invoice_info": inv, "iso_4217": inv.get("iso_4217", "USD")}
+
+    def _Invoice_mark_invoice_paid(self, p: Any, s: Session) -> Any:
+        inv = self._visible_invoice(p.i_invoice, s, "mark_invoice_paid")
+        inv["amount_paid"] = inv.get("amount_net", 0)
+        self.emit("Invoice/Updated", i_customer=inv["i_customer"], i_invoice=p.i_invoice)
+        return {"success": 1}
+
+    # ---- DIDs ----------------------------------------------------------------------------------
+
+    def _DID_add_number(self, p: Any, s: Session) -> Any:
+        info = to_wire(p.number_info)
+        if not info.get("number"):
+            raise SimFault("Client.DID.add_number.number_required", "number is required")
+        if any(d["number"] == info["number"] for d in self.dids.values()):
+            raise SimFault("Server.DID.add_number.duplicate_number", "number already exists")
+        info["i_did_number"] = i_did = self._new_id()
+        self.dids[i_did] = info
+        self.emit("DID/Created", number=info["number"])
+        return {"i_did_number": i_did}
+
+    def _did(self, i_did: Any, method: str) -> dict[str, Any]:
+        did = self.dids.get(i_did) if isinstance(i_did, int) else None
+        if did is None:
+            raise SimFault(f"Server.DID.{method}.not_found", "no such DID number")
+        return did
+
+    def _DID_get_number_info(self, p: Any, s: Session) -> Any:
+        if isinstance(p.number, str) and not isinstance(p.i_did_number, int):
+            found = next((d for d in self.dids.values() if d["number"] == p.number), None)
+            return {"number_info": found} if found else {}
+        return {"number_info": self._did(p.i_did_number, "get_number_info")}
+
+    def _DID_update_number(self, p: Any, s: Session) -> Any:
+        info = to_wire(p.number_info)
+        did = self._did(info.get("i_did_number"), "update_number")
+        did.update(info)
+        self.emit("DID/Updated", number=did["number"])
+        return {"i_did_number": did["i_did_number"]}
+
+    def _DID_assign_did_to_account(self, p: Any, s: Session) -> Any:
+        did = self._did(p.i_did_number, "assign_did_to_account")
+        if self._visible_account(p.i_master_account, s) is None:
+            raise SimFault("Server.DID.assign_did_to_account.account_not_found", "no such account")
+        did["i_master_account"] = p.i_master_account
+        self.emit("DID/Updated", number=did["number"])
+        return {"success": 1}
+
+    def _DID_delete_number(self, p: Any, s: Session) -> Any:
+        did = self._did(p.i_did_number, "delete_number")
+        del self.dids[p.i_did_number]
+        self.emit("DID/Deleted", number=did["number"])
+        return {"success": 1}
 
     def _Invoice_get_invoice_pdf(self, p: Any, s: Session) -> Any:
         inv = self.invoices.get(p.i_invoice)

@@ -4,7 +4,9 @@ The JSON API (`POST /rest/{Service}/{method}`, form or `application/json` + Bear
 here; SOAP is served by real SOAP::Lite (see `soap_lite`), which forwards what Perl
 deserialized to `/_dispatch` and serializes the answer itself. `/Porta/SOAP/...` on this server is
 passed through to it, so one base URL serves both transports. The cache files are served at
-`/wsdl/...`, `/xsd/...` and `/doc/api/...` for the fetch command.
+`/wsdl/...`, `/xsd/...` and `/doc/api/...` for the fetch command. From loopback only,
+`POST /_sim/inject` applies fault specs (`{"specs": ["Account.*:drop"]}`, see `faults`) and
+`GET /_sim/deliveries` lists the events sent so far.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,6 +28,9 @@ from urllib.parse import parse_qs, urlparse
 from ..interfaces import INTERFACES
 from .calls import Call, Download, SimFault
 from .dispatch import Dispatcher
+from .espf import Delivery, EventSender
+from .faults import Faults, parse_spec
+from .seed import seed_data
 from .soap_lite import front_port, soap_lite_missing, soap_reply, start_front, stop_front
 
 
@@ -43,6 +49,11 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlparse(self.path).path
         if self.server.inject is not None and self.server.inject(self, path, b""):
             return
+        if path == "/_sim/deliveries" and self._loopback():
+            events = self.server.sim.events
+            listed = list(events.deliveries) if events is not None else []
+            self._json(200, [_delivery(d) for d in listed])
+            return
         target = self.server.static_file(path)
         if target is None:
             self._send(404, b"not found", "text/plain")
@@ -57,7 +68,10 @@ class _Handler(BaseHTTPRequestHandler):
             injected = self.server.inject(self, path, body)
             if injected:
                 return
-        if path == "/_dispatch" and self.client_address[0] == "127.0.0.1":
+        if path == "/_sim/inject" and self._loopback():
+            self._inject(body)
+            return
+        if path == "/_dispatch" and self._loopback():
             request = json.loads(body)
             call = Call(
                 "soap",
@@ -82,8 +96,29 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send(404, b"not found", "text/plain")
 
+    def _loopback(self) -> bool:
+        return self.client_address[0] == "127.0.0.1"
+
+    def _inject(self, body: bytes) -> None:
+        try:
+            specs = [parse_spec(text) for text in json.loads(body)["specs"]]
+            done = [self.server.sim.apply(spec) for spec in specs]
+        except (ValueError, KeyError, TypeError) as exc:
+            self._json(400, {"error": str(exc)})
+            return
+        self._json(200, {"done": done})
+
+    def _dropped(self, service: str, method: str) -> bool:
+        """An injected drop: the connection is closed without an answer."""
+        if self.server.sim.faults.take(service, method, ("drop",)) is None:
+            return False
+        self.close_connection = True
+        return True
+
     def _rest(self, path: str, body: bytes) -> None:
         _, _, service, method = path.split("/", 3)
+        if self._dropped(service, method):
+            return
         ctype = self.headers.get("Content-Type", "")
         auth: dict[str, Any] = {}
         try:
@@ -132,6 +167,9 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.server.soap_port:
             text = b"SOAP is not served here: the simulator runs without SOAP::Lite"
             self._send(501, text, "text/plain")
+            return
+        action = self.headers.get("SOAPAction", "").strip('"')
+        if self._dropped(path.rstrip("/").rsplit("/", 1)[-1], re.split("[#/]", action)[-1]):
             return
         conn = http.client.HTTPConnection("127.0.0.1", self.server.soap_port, timeout=60)
         headers = {
@@ -189,6 +227,22 @@ class Running:
     sim: Dispatcher
     server: _Server
 
+    @property
+    def faults(self) -> Faults:
+        """Faults on demand: `running.faults.fault("Account.get_account_info", code)`, ..."""
+        return self.sim.faults
+
+    @property
+    def events(self) -> EventSender | None:
+        """The ESPF sender (its `deliveries`, `failed()`, `fail_next(...)`), when attached."""
+        return self.sim.events
+
+    def expire_sessions(self) -> None:
+        self.sim.expire_sessions()
+
+    def seed(self, *, customers: int, accounts: int, seed: int = 1) -> None:
+        seed_data(self.sim, customers=customers, accounts=accounts, seed=seed)
+
 
 @contextlib.contextmanager
 def serve(
@@ -218,8 +272,7 @@ def serve(
         try:
             yield Running(f"http://{_url_host(host)}:{bound}", "", sim, server)
         finally:
-            server.shutdown()
-            server.server_close()
+            _stop(server)
         return
     perl = start_front(f"http://127.0.0.1:{bound}/_dispatch")
     try:
@@ -232,8 +285,24 @@ def serve(
         )
     finally:
         stop_front(perl)
-        server.shutdown()
-        server.server_close()
+        _stop(server)
+
+
+def _stop(server: _Server) -> None:
+    if server.sim.events is not None:
+        server.sim.events.close()
+    server.shutdown()
+    server.server_close()
+
+
+def _delivery(d: Delivery) -> dict[str, Any]:
+    return {
+        "i_event": d.i_event,
+        "event_type": d.event_type,
+        "variables": d.variables,
+        "state": d.state,
+        "attempts": [{"at": a.at, "status": a.status, "answer": a.answer} for a in d.attempts],
+    }
 
 
 def _url_host(host: str) -> str:
