@@ -15,7 +15,7 @@ PERL_MODULES := -MSOAP::Lite -MSOAP::Transport::HTTP -MHTTP::Daemon -MJSON::PP
 $(STAMP): pyproject.toml
 	@$(PY) -m venv $(VENV) || { echo "python3 -m venv failed: install it with  sudo apt-get install -y python3-venv" >&2; exit 1; }
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	PYTHONWARNINGS=ignore::UserWarning $(BIN)/pip install --quiet -e '.[dev]'  # no editable-install banner
 	touch $(STAMP)
 
 ## Regenerate generated/ from the bundled cache (creates .venv on first run).
