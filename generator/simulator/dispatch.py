@@ -20,9 +20,10 @@ import msgspec
 
 from ..introspect import operations_by_key
 from .calls import PDF, Call, Download, Session, SimFault, Users
-from .data import FilterError, check_filter, field_kinds, like, matches, members, page, to_wire
+from .data import like, page, to_wire
 from .defaults import default_instance
 from .espf import DeliveryFault, EventSender
+from .extended import extended_data_list
 from .faults import Faults, Spec
 from .realistic import realistic
 from .soap_lite import soap_params
@@ -222,7 +223,7 @@ class Dispatcher:
             return None
         return c
 
-    def _visible_customers(self, s: Session | None) -> list[dict[str, Any]]:
+    def visible_customers(self, s: Session | None) -> list[dict[str, Any]]:
         return [c for i, c in sorted(self.customers.items()) if self._visible_customer(i, s)]
 
     def _Customer_add_customer(self, p: Any, s: Session) -> Any:
@@ -245,7 +246,7 @@ class Dispatcher:
         if isinstance(p.i_customer, int):
             c = self._visible_customer(p.i_customer, s)
         elif isinstance(p.name, str):
-            c = next((x for x in self._visible_customers(s) if x["name"] == p.name), None)
+            c = next((x for x in self.visible_customers(s) if x["name"] == p.name), None)
         return {"customer_info": c} if c else {}
 
     def _Customer_update_customer(self, p: Any, s: Session) -> Any:
@@ -269,7 +270,7 @@ class Dispatcher:
         return {"success": 1}
 
     def _Customer_get_customer_list(self, p: Any, s: Session) -> Any:
-        rows = self._visible_customers(s)
+        rows = self.visible_customers(s)
         if isinstance(p.name, str):
             rows = [c for c in rows if like(c.get("name"), p.name)]
         return page(rows, p, "customer_list")
@@ -440,71 +441,5 @@ class Dispatcher:
         self.customer_classes[i_customer_class] = info
         return {"i_customer_class": i_customer_class}
 
-    def _record_kinds(self) -> dict[str, dict[str, type]]:
-        """The field types of each part of an extended-data record, by the record's field."""
-        op = self.ops[("Customer", "get_extended_data_list")]
-        records = msgspec.inspect.type_info(op.response)
-        item = next(f for f in records.fields if f.encode_name == "records")  # type: ignore[attr-defined]
-        record = next(t for t in members(item.type) if isinstance(t, msgspec.inspect.ListType))
-        out: dict[str, dict[str, type]] = {}
-        for f in record.item_type.fields:  # type: ignore[attr-defined]
-            for t in members(f.type):
-                t = t.item_type if isinstance(t, msgspec.inspect.ListType) else t
-                if isinstance(t, msgspec.inspect.StructType):
-                    out[f.encode_name] = field_kinds(t.cls)
-        return out
-
     def _Customer_get_extended_data_list(self, p: Any, s: Session) -> Any:
-        """Each visible customer with its accounts, products (add-ons too with
-        `include_addons`), class and invoices, when every filter is met: the customer's by the
-        customer, each other one by at least one of the customer's rows of that kind."""
-        kinds = self._record_kinds()
-        filters = {
-            "customer_info": p.customer_filter,
-            "accounts": p.account_filter,
-            "products": p.product_filter,
-            "customer_class": p.customer_class_filter,
-            "invoices": p.invoice_filter,
-        }
-        records = []
-        try:
-            for part, conditions in filters.items():
-                check_filter(conditions, kinds[part])
-            for c in self._visible_customers(s):
-                record = self._extended_record(c, p.include_addons == 1)
-                if all(
-                    _any(_as_rows(record.get(part)), conditions, kinds[part])
-                    for part, conditions in filters.items()
-                ):
-                    records.append(record)
-        except FilterError as exc:
-            raise SimFault("Client.Customer.get_extended_data_list.bad_filter", str(exc)) from None
-        return page(records, p, "records")
-
-    def _extended_record(self, c: dict[str, Any], addons: bool) -> dict[str, Any]:
-        accounts = [a for a in self.accounts.values() if a["i_customer"] == c["i_customer"]]
-        wanted = [a.get("i_product") for a in accounts]
-        if addons:
-            wanted += [
-                x.get("i_product") for a in accounts for x in a.get("assigned_addons") or []
-            ]
-        record = {
-            "customer_info": c,
-            "accounts": accounts,
-            "products": [self.products[i] for i in dict.fromkeys(wanted) if i in self.products],
-            "invoices": [i for i in self.invoices.values() if i["i_customer"] == c["i_customer"]],
-        }
-        klass = self.customer_classes.get(c.get("i_customer_class", -1))
-        if klass is not None:
-            record["customer_class"] = klass
-        return record
-
-
-def _as_rows(part: Any) -> list[dict[str, Any]]:
-    """A record's part as rows: its list, its one struct, or none."""
-    return part if isinstance(part, list) else [part] if isinstance(part, dict) else []
-
-
-def _any(rows: list[dict[str, Any]], conditions: Any, kinds: dict[str, type]) -> bool:
-    """No filter, or one of `rows` meets it (a customer with no such rows meets none)."""
-    return not conditions or any(matches(r, conditions, kinds) for r in rows)
+        return extended_data_list(self, p, self.visible_customers(s))
