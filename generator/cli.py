@@ -3,7 +3,7 @@
 Exit status: 0 done (clean); 1 a finding (stale bindings, drift or impact at the fail-on level);
 2 bad input or usage (one `error:` line); 3 a crash, a bug of ours (the traceback follows), which
 CI must never read as a finding. What the server wrote reaches stdout/stderr only through
-`escaping.text`.
+`escaping.text`. One job over ~500 lines: the command line, each command's arguments and runner.
 """
 
 from __future__ import annotations
@@ -300,9 +300,10 @@ def _target(args: argparse.Namespace, config: Config) -> Target:
     if not package.isidentifier():
         raise GeneratorError(f"--package {package!r} is not a valid Python package name")
     if out is None:
+        out = resolve(config, config.out)
         resolve(config, config.out / package)  # the package folder may be a symbolic link too
     return Target(
-        out=out if out is not None else resolve(config, config.out),
+        out=out,
         package=package,
         transport=getattr(args, "transport", None) or config.transport,
         distribution=config.distribution if distribution is None else distribution,

@@ -13,12 +13,14 @@ the function of its format, and none lets it start a line:
   may pass a whole line that holds escaped fragments through it again.
 - `command`: one GitHub workflow command (an annotation). Data and property values are escaped
   the way the runner unescapes them (`%25`, `%0D`, `%0A`; properties also `%3A`, `%2C`), so the
-  annotation shows exactly what the server wrote and nothing in it is read as a command.
+  annotation shows what the server wrote (`##[` with a word joiner, U+2060, inside) and nothing
+  in it is read as a command.
 - `markdown`: inline markdown (prose or a table cell; `code=True`: a code span). No HTML (`<`, `>`
   and `&` become entities), no links, images, emphasis or table cells of the server's (`\\`-escaped),
   no line break (a space), no `@mention` and no autolink (a word joiner, U+2060, after `@` and in
   `://` / `www.`): rendered, it reads as the server wrote it.
-- `xml`: text or attribute content for XML 1.0 (JUnit): characters XML cannot hold are `\\uXXXX`.
+- `xml`: text or an attribute for XML 1.0 (JUnit): characters XML cannot hold are `\\uXXXX`, line
+  breaks are `&#10;`, and `##[` is `##&#91;`.
 - `json_text`: JSON, which escapes control characters already; `##[` inside strings is written
   `##\\u005b` so a JSON report printed in a CI log holds no command either.
 """
@@ -29,6 +31,7 @@ import json
 import re
 from typing import Any
 from xml.sax.saxutils import escape as _xml_escape
+from xml.sax.saxutils import quoteattr as _quoteattr
 
 # line breaks (for Python, the runner or a browser) and characters that change how text is shown
 _BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
@@ -61,7 +64,10 @@ def lines(value: str) -> str:
 
 
 def _data(value: str) -> str:
-    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    out = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    # the runner reads a valid `::` line as that command only, but `##[` gets a word joiner too
+    # (the runner would show `%5B` as it is): no line of ours holds a second command
+    return out.replace("##[", "##\u2060[")
 
 
 def _property(value: str) -> str:
@@ -93,7 +99,9 @@ def markdown(value: object, *, code: bool = False) -> str:
         fence = "`" * (max((len(r) for r in re.findall("`+", out)), default=0) + 1)
         if not out:
             return "` `"
-        pad = " " if out.startswith(("`", " ")) or out.endswith(("`", " ")) else ""
+        # a space each side is stripped when both are there (and the content is not all spaces)
+        edges = out[0] + out[-1]
+        pad = " " if "`" in edges or (edges == "  " and out.strip(" ")) else ""
         return f"{fence}{pad}{out}{pad}{fence}"
     out = out.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     out = _MD_PUNCT.sub(lambda m: "\\" + m.group(), out)
@@ -109,14 +117,14 @@ def markdown(value: object, *, code: bool = False) -> str:
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
-def xml(value: object) -> str:
-    """`value` as XML 1.0 character data (quote it with `quoteattr` for an attribute)."""
-    return _xml_escape(_XML_ILLEGAL.sub(lambda m: _visible(m.group()), str(value)))
+def xml(value: object, *, attribute: bool = False) -> str:
+    """`value` as XML 1.0 character data, or with `attribute` as a quoted attribute value.
 
-
-def xml_chars(value: object) -> str:
-    """`value` with the characters XML 1.0 cannot hold made visible (for `quoteattr`)."""
-    return _XML_ILLEGAL.sub(lambda m: _visible(m.group()), str(value))
+    Line breaks are character references and `##[` is `##&#91;`: the same text to an XML reader,
+    and no line or command of the server's in a CI log."""
+    legal = _XML_ILLEGAL.sub(lambda m: _visible(m.group()), str(value))
+    out = _quoteattr(legal) if attribute else _xml_escape(legal, {"\n": "&#10;", "\r": "&#13;"})
+    return out.replace("##[", "##&#91;")
 
 
 def json_text(data: Any, **options: Any) -> str:
@@ -124,4 +132,4 @@ def json_text(data: Any, **options: Any) -> str:
     return json.dumps(data, **options).replace("##[", "##\\u005b")
 
 
-__all__ = ["command", "json_text", "lines", "markdown", "text", "xml", "xml_chars"]
+__all__ = ["command", "json_text", "lines", "markdown", "text", "xml"]

@@ -78,3 +78,39 @@ def test_markdown_report_and_refusal(sim: Any) -> None:
     refused = run_cli(*base, "--operation", "Account.add_account")
     assert refused.returncode == 2 and "refused: not read-only" in refused.stderr
     assert sim.sim.calls == []  # refused before anything was sent
+
+
+def test_the_report_prints_what_the_server_sent_as_data(sim: Any, monkeypatch: Any) -> None:
+    """Undeclared field names and values a server sends reach the markdown report (a CI log, a
+    job summary) as data: no workflow command, no HTML element, no mention, no forged cell."""
+    import re
+
+    import cmarkgfm
+    from cmarkgfm.cmark import Options
+
+    from generator.simulator import realistic
+
+    hostile = {
+        "a\n::add-mask::hunter2": "x",
+        "##[set-output name=x;]y": 1,
+        "<img src=x onerror=alert(1)>": "<!-- No changes. -->",
+        "@octocat": "| forged | cell |",
+    }
+    monkeypatch.setattr(realistic, "UNDECLARED", hostile)
+    _seed(sim.url)
+    sim.sim.real_server = True
+    result = run_cli(
+        "conformance", sim.url, "--user", "admin", "--password", "secret",
+        "--operation", "Account.get_account_list",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "a ::add-mask::hunter2" in out  # the name is there, on the row of its table
+    assert not [line for line in out.splitlines() if line.lstrip().startswith("::")]
+    assert "##[" not in out
+    rendered = cmarkgfm.github_flavored_markdown_to_html(out, options=Options.CMARK_OPT_UNSAFE)
+    tags = set(re.findall(r"<([a-zA-Z][a-zA-Z0-9]*)", rendered))
+    assert tags <= {"h1", "h2", "p", "table", "thead", "tbody", "tr", "th", "td"}, tags
+    assert "<!--" not in rendered and not re.search(r"(?<![\w`])@octocat", rendered)
+    rows = re.findall(r"<tr>(.*?)</tr>", rendered, re.S)
+    assert all(row.count("<td>") in (0, 4, 5) for row in rows)  # no cell of the server's

@@ -106,17 +106,17 @@ def _junit(report: Report) -> str:
     failures = [c for c in report.changes if c.severity == "breaking"]
     cases = []
     for c in report.changes:
-        name = quoteattr(escaping.xml_chars(f"{c.rule} {c.path}"))
+        name = escaping.xml(f"{c.rule} {c.path}", attribute=True)
         body = ""
         if c.severity == "breaking":
-            message = quoteattr(escaping.xml_chars(c.message))
+            message = escaping.xml(c.message, attribute=True)
             body = f"<failure message={message} type={quoteattr(c.rule)}/>"
         elif c.severity == "warning":
             body = f"<system-out>{escaping.xml(c.message)}</system-out>"
         cases.append(f'  <testcase classname="drift.{c.severity}" name={name}>{body}</testcase>')
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f"<testsuite name={quoteattr(escaping.xml_chars(f'api-drift {report.old} -> {report.new}'))} "
+        f"<testsuite name={escaping.xml(f'api-drift {report.old} -> {report.new}', attribute=True)} "
         f'tests="{len(report.changes)}" failures="{len(failures)}">\n'
         + "\n".join(cases)
         + "\n</testsuite>\n"
