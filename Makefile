@@ -67,9 +67,10 @@ wheel: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/python -m ruff check generator templates/runtime tests
 	$(BIN)/python -m ruff check --select I generated tests/golden  # generated imports: isort order
-	# myapp: README's example project (tests/readme), checked as users would write it
-	$(BIN)/python -m mypy --strict generator templates/runtime generated/portabilling tests/test_bulk_typing.py \
-		tests/test_stub_typing.py -p myapp
+	# tests/readme/myapp: README's example project, checked as users would write it (package bases
+	# explicit: its modules are `myapp.*`, found through mypy_path like the generated package)
+	$(BIN)/python -m mypy --strict --explicit-package-bases generator templates/runtime generated/portabilling \
+		tests/test_bulk_typing.py tests/test_stub_typing.py tests/readme/myapp
 
 ## Fails when generated/ is not what the generator produces.
 check: $(STAMP)

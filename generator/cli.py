@@ -114,13 +114,19 @@ def _model_arguments(sub: Any) -> None:
 
 def _fetch_arguments(sub: Any) -> None:
     p = sub.add_parser("fetch", help="download a server's WSDL/XSD/OpenAPI set into a cache")
-    p.add_argument("url", nargs="?", help="https://HOST[:PORT] of the server (default: url)")
-    p.add_argument("--out", type=Path, help="cache directory to create (default: cache)")
+    p.add_argument(
+        "url",
+        nargs="?",
+        help="https://HOST[:PORT] of the server (default: the `url` setting of [tool.portabilling-gen])",
+    )
+    p.add_argument(
+        "--out", type=Path, help="cache directory to create (default: the `cache` setting)"
+    )
     p.add_argument(
         "--interface",
         action="append",
         choices=INTERFACES,
-        help="interface(s) to fetch (repeatable; default: interfaces)",
+        help="interface(s) to fetch (repeatable; default: the `interfaces` setting)",
     )
     p.add_argument("--services", help="comma-separated service names (default: discover)")
     p.add_argument("--concurrency", type=int, default=8)
@@ -139,9 +145,10 @@ def _drift_arguments(sub: Any) -> None:
         "drift",
         help="report API changes between two caches (or a cache and a URL)",
         description="OLD and NEW are caches, plain WSDL folders, or (NEW) a server URL. "
-        "With one argument it is NEW, and OLD is the project's cache.",
+        "With one argument it is NEW, and OLD is the project's cache; with none, NEW is the "
+        "`url` setting of [tool.portabilling-gen].",
     )
-    p.add_argument("sources", nargs="+", metavar="[OLD] NEW")
+    p.add_argument("sources", nargs="*", metavar="[[OLD] NEW]")
     p.add_argument("--format", choices=FORMATS, default="text")
     p.add_argument("--fail-on", choices=["breaking", "warning", "any", "never"])
     p.add_argument(
@@ -173,7 +180,9 @@ def _ci_arguments(sub: Any) -> None:
         "regenerates); 2) fetch the live server into a temporary cache and drift against the "
         "committed cache. Exit 1 when either fails.",
     )
-    p.add_argument("--url", help="server URL (default: url)")
+    p.add_argument(
+        "--url", help="server URL (default: the `url` setting of [tool.portabilling-gen])"
+    )
     p.add_argument("--fail-on", choices=["breaking", "warning", "any", "never"])
     p.add_argument("--report", type=Path, help="write the markdown report here")
     p.add_argument(
@@ -197,7 +206,7 @@ def _simulate_arguments(sub: Any) -> None:
         "cache",
         type=Path,
         nargs="?",
-        help="cache (from fetch) or plain WSDL folder (default: cache)",
+        help="cache (from fetch) or plain WSDL folder (default: the `cache` setting)",
     )
     p.add_argument("--port", type=int, default=8444, help="port to listen on (0: any free)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
@@ -222,10 +231,17 @@ def _conformance_arguments(sub: Any) -> None:
         "conformance",
         help="call a server's read-only operations and report how its replies fit the bindings",
     )
-    p.add_argument("url", help="https://HOST[:PORT] of the PortaBilling server")
-    p.add_argument("--package", help="the generated bindings to use (default: the config's)")
     p.add_argument(
-        "--path", type=Path, help="folder holding the bindings (default: --out of generate)"
+        "url",
+        nargs="?",
+        help="https://HOST[:PORT] of the PortaBilling server "
+        "(default: the `url` setting of [tool.portabilling-gen])",
+    )
+    p.add_argument(
+        "--package", help="the generated bindings to use (default: the `package` setting)"
+    )
+    p.add_argument(
+        "--path", type=Path, help="folder holding the bindings (default: the `out` setting)"
     )
     p.add_argument("--interface", choices=INTERFACES, default="admin")
     p.add_argument("--transport", choices=["json", "soap"], default="json")
@@ -246,7 +262,7 @@ def _conformance_arguments(sub: Any) -> None:
 
 def _add_input(p: argparse.ArgumentParser) -> None:
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--cache", type=Path, help="cache directory (default: cache)")
+    group.add_argument("--cache", type=Path, help="cache directory (default: the `cache` setting)")
     group.add_argument("--wsdl", type=Path, help="a plain directory of WSDLs, or one WSDL file")
 
 
@@ -395,7 +411,14 @@ def _drift_source(
 def _drift(args: argparse.Namespace, config: Config) -> int:
     if len(args.sources) > 2:
         raise GeneratorError("drift takes [OLD] NEW: at most two sources")
-    if len(args.sources) == 1:
+    if not args.sources:
+        if not config.url:
+            raise GeneratorError(
+                "drift needs NEW: give a cache, a folder or a URL, or set `url` in "
+                "[tool.portabilling-gen]"
+            )
+        old_source, new_source = str(resolve(config, config.cache)), config.url
+    elif len(args.sources) == 1:
         old_source, new_source = str(resolve(config, config.cache)), args.sources[0]
     else:
         old_source, new_source = args.sources
@@ -488,15 +511,23 @@ def _simulate(args: argparse.Namespace, config: Config) -> int:
 def _conformance(args: argparse.Namespace, config: Config) -> int:
     from . import conformance
 
+    url = args.url or config.url
+    if not url:
+        raise GeneratorError(
+            "no server URL: give it as the argument or set `url` in [tool.portabilling-gen]"
+        )
     if not args.user or not (args.password or args.token):
-        raise GeneratorError("give --user and --password (or --token), or PORTABILLING_USER/...")
+        raise GeneratorError(
+            "no credentials: set PORTABILLING_USER and PORTABILLING_PASSWORD (or "
+            "PORTABILLING_TOKEN) in the environment, or give --user and --password (or --token)"
+        )
     credentials = {"login": args.user}
     credentials.update({"token": args.token} if args.token else {"password": args.password})
     folder = str(Path(args.path or resolve(config, config.out)).resolve())
     if folder not in sys.path:
         sys.path.insert(0, folder)
     report = conformance.run(
-        args.url,
+        url,
         package=args.package or config.package,
         interface=args.interface,
         transport=args.transport,
@@ -509,6 +540,13 @@ def _conformance(args: argparse.Namespace, config: Config) -> int:
         args.output.write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
+    if report.calls and not report.answered:
+        print(
+            f"conformance: none of the {len(report.calls)} calls was answered: nothing was "
+            "checked (the first said: " + report.calls[0].outcome + ")",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

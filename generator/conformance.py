@@ -52,6 +52,10 @@ class Report:
     calls: list[CallResult] = field(default_factory=list)
     findings: dict[tuple[str, str, str], Finding] = field(default_factory=dict)
 
+    @property
+    def answered(self) -> int:
+        return sum(1 for c in self.calls if c.outcome == "ok")
+
     def add(self, deviation: Any) -> None:
         name = deviation.path.rpartition(".")[2].split("[")[0] or deviation.path
         key = (deviation.owner or "(reply)", name, deviation.outcome)
@@ -86,7 +90,7 @@ class Report:
         }
 
     def as_markdown(self) -> str:
-        answered = sum(1 for c in self.calls if c.outcome == "ok")
+        answered = self.answered
         kinds: dict[str, int] = {}
         for f in self.findings.values():
             kinds[f.outcome] = kinds.get(f.outcome, 0) + f.count
@@ -226,6 +230,11 @@ def run(
             reports.clear()
             try:
                 result = client.call(op, request, service.CallOptions(retry=False))
+            except errors.AuthError as exc:  # the login itself: no other call can fare better
+                raise GeneratorError(
+                    f"the server refused the login ({type(exc).__name__}: {exc}); "
+                    "no operation was called"
+                ) from None
             except errors.PortaBillingError as exc:
                 report.calls.append(CallResult(op.qualified_name, f"{type(exc).__name__}: {exc}"))
                 return None

@@ -20,6 +20,7 @@ from .model import Field, Interface, Model, Operation, Service, TypeDef, TypeGra
 from .output import RenderedFile
 from .pytypes import Imports, PySpelling, XsdTable, import_key, isort_names
 from .resources import RUNTIME, TEMPLATES
+from .searches import Search, find_searches
 from .versioning import package_version
 
 T = TypeVar("T")
@@ -36,6 +37,7 @@ class Renderer:
         self.transport = transport  # the clients' default transport
         self.graph = TypeGraph(model.type_index())
         self.spelling = PySpelling(self.graph)
+        self.searches = find_searches(model)
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(TEMPLATES)),
             undefined=jinja2.StrictUndefined,
@@ -85,6 +87,7 @@ class Renderer:
             )
         )
         out.extend(self._events_files())
+        out.extend(self._search_files())
         out.append(RenderedFile("py.typed", ""))
         return out
 
@@ -100,6 +103,66 @@ class Renderer:
             self._render("events_init.py.jinja", "events/__init__.py", **context),
             self._render("events_main.py.jinja", "events/__main__.py", **context),
         ]
+
+    def _search_files(self) -> list[RenderedFile]:
+        """`<package>.search`: the typed vocabulary of the extended searches (none: no file)."""
+        if not self.searches:
+            return []
+        entities: list[dict[str, object]] = []
+        seen: set[str] = set()
+        imports = Imports()
+        imports.add("typing", "ClassVar", "TypeAlias")
+        imports.add("._runtime.search", "Condition", "Entity", "Search")
+        refs: list[str] = []
+        for s in self.searches:
+            refs += [s.request.id, s.condition.id]
+            for e in s.entities:
+                if e.class_name in seen:
+                    continue
+                seen.add(e.class_name)
+                entities.append(
+                    {
+                        "class_name": e.class_name,
+                        "filter": e.filter,
+                        "condition": s.condition.python_name,
+                        "record_type": e.record_type,
+                        "record_field": e.record_field,
+                        "records": s.record.python_name,
+                        "fields": e.fields,
+                    }
+                )
+                for f in e.fields:
+                    imports.add("._runtime.search", f.field_class)
+                    if f.enum is not None:
+                        refs.append(f.enum.id)
+                    elif f.runtime_kind in ("date", "datetime", "time", "Decimal"):
+                        imports.add(
+                            "decimal" if f.runtime_kind == "Decimal" else "datetime",
+                            f.runtime_kind,
+                        )
+        self.spelling.add_imports(imports, refs, "\0search", ".types.")
+        exported = sorted(
+            [str(e["class_name"]) for e in entities]
+            + [n for s in self.searches for n in (s.alias, s.constant)]
+        )
+        return [
+            self._render(
+                "search_module.py.jinja",
+                "search.py",
+                searches=self.searches,
+                entities=entities,
+                imports=imports.lines(),
+                exported=exported,
+            )
+        ]
+
+    def service_searches(self, iface: Interface, svc: Service) -> dict[str, Search]:
+        """The searches of one service, by operation name."""
+        return {
+            s.operation.name: s
+            for s in self.searches
+            if s.interface == iface.name and s.service == svc.name
+        }
 
     def _runtime_files(self) -> list[RenderedFile]:
         out = []
@@ -191,9 +254,11 @@ class Renderer:
                     service=svc,
                     spec=spec,
                     spec_name=SERVICE_SPEC,
-                    imports=self._service_imports(svc).lines(),
+                    imports=self._service_imports(iface, svc).lines(),
                     operation_args=lambda op, spec=spec: self.operation_args(op, spec),
                     page_item=self.page_item,
+                    searches=self.service_searches(iface, svc),
+                    package=self.package,
                 )
             )
         for template, name in (
@@ -203,8 +268,15 @@ class Renderer:
             out.append(self._render(template, f"{iface.python_name}/{name}", interface=iface))
         return out
 
-    def _service_imports(self, svc: Service) -> Imports:
+    def _service_imports(self, iface: Interface, svc: Service) -> Imports:
         imports = Imports()
+        searches = self.service_searches(iface, svc)
+        for s in searches.values():
+            imports.add("..search", s.alias, s.constant)
+            imports.add(".._runtime.search", "items")
+            imports.add("collections.abc", "AsyncIterator", "Iterator")
+            if any(not f.required for f in s.flags):
+                imports.add(".._runtime.struct", "UNSET", "UnsetType")
         imports.add(".._runtime.operation", "Operation", "ServiceSpec")
         imports.add(".._runtime.service", "AsyncServiceBase", "ServiceBase")
         if any(op.request_type and self.graph.all_fields(op.request_type) for op in svc.operations):
@@ -226,7 +298,7 @@ class Renderer:
             imports.add("typing", "Required")
         if any(not f.required for f in fields):
             imports.add(".._runtime.struct", "UnsetType")
-        refs: list[str] = []
+        refs: list[str] = [f.type for s in searches.values() for f in s.flags]
         for op in svc.operations:
             refs.extend(r for r in (op.request_type, op.response_type) if r)
             if op in paged:

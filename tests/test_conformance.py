@@ -114,3 +114,65 @@ def test_the_report_prints_what_the_server_sent_as_data(sim: Any, monkeypatch: A
     assert "<!--" not in rendered and not re.search(r"(?<![\w`])@octocat", rendered)
     rows = re.findall(r"<tr>(.*?)</tr>", rendered, re.S)
     assert all(row.count("<td>") in (0, 4, 5) for row in rows)  # no cell of the server's
+
+
+def test_a_refused_login_stops_at_once_with_one_line(sim: Any) -> None:
+    sim.sim.calls.clear()
+    result = run_cli("conformance", sim.url, "--user", "admin", "--password", "wrong")
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "refused the login" in result.stderr and "no operation was called" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
+    assert "wrong" not in result.stderr
+    # one login was tried, no operation
+    assert [c.method for c in sim.sim.calls if c.method != "login"] == []
+
+
+def test_a_run_where_nothing_answered_fails(sim: Any) -> None:
+    from generator.simulator.calls import SimFault
+
+    def broken(call: Any) -> Any:
+        raise SimFault("Server.Internal", "the database is down")
+
+    _seed(sim.url)
+    sim.sim.replies[("Account", "get_account_list")] = broken
+    try:
+        result = run_cli(
+            "conformance", sim.url, "--user", "admin", "--password", "secret",
+            "--operation", "Account.get_account_list",
+        )  # fmt: skip
+    finally:
+        sim.sim.replies.clear()
+    assert result.returncode == 1, result.stderr
+    assert "none of the 1 calls was answered" in result.stderr
+    assert "the database is down" in result.stderr
+
+
+def test_credentials_come_from_the_environment_and_the_url_from_the_settings(
+    sim: Any, tmp_path: Any
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "pyproject.toml").write_text(
+        f'[tool.portabilling-gen]\nurl = "{sim.url}"\n'
+    )
+    missing = subprocess.run(
+        [sys.executable, "-m", "generator", "conformance"],
+        cwd=tmp_path, capture_output=True, text=True, check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith("PORTABILLING_")},
+    )  # fmt: skip
+    assert missing.returncode == 2
+    assert "PORTABILLING_USER and PORTABILLING_PASSWORD" in missing.stderr
+    assert "..." not in missing.stderr
+    env = {**os.environ, "PORTABILLING_USER": "admin", "PORTABILLING_PASSWORD": "secret"}
+    done = subprocess.run(
+        [sys.executable, "-m", "generator", "conformance", "--path", str(ROOT / "generated"),
+         "--operation", "Account.get_account_list"],
+        cwd=tmp_path, capture_output=True, text=True, check=False, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Account.get_account_list" in done.stdout

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -237,3 +240,50 @@ def test_ignore_file_with_an_unknown_rule_is_an_error() -> None:
     with pytest.raises(GeneratorError, match="method-remove"):
         load_ignore("method-remove\n")
     assert load_ignore("AccountInfo\nmethod-*\n") == [("*", "AccountInfo"), ("method-*", "*")]
+
+
+def test_text_and_markdown_name_file_and_line_and_count_the_ignored(tmp_path: Path) -> None:
+    old, new = str(RELEASES / "mr100"), str(RELEASES / "mr105")
+    ignore = tmp_path / "ignore.txt"
+    ignore.write_text("type-doc-changed\nmethod-doc-changed\n")
+    text = run_cli("drift", old, new, "--fail-on", "never", "--ignore", str(ignore))
+    assert text.returncode == 0, text.stderr
+    head, *rows = text.stdout.splitlines()
+    ignored = int(re.search(r", (\d+) ignored \(drift-ignore\)$", head).group(1))  # type: ignore[union-attr]
+    assert ignored > 0
+    located = [r for r in rows if re.search(r"  \[[^\]]+\.(wsdl|xsd|json):\d+\]$", r)]
+    assert len(located) > len(rows) // 2, rows[:5]
+    md = run_cli(
+        "drift", old, new, "--format", "markdown", "--fail-on", "never", "--ignore", str(ignore)
+    )
+    assert f", {ignored} ignored (drift-ignore)." in md.stdout
+    assert "| rule | where | file:line | direction | change |" in md.stdout
+    assert re.search(r"\| `[^`]+\.(wsdl|xsd|json):\d+` \|", md.stdout)
+    data = json.loads(
+        run_cli("drift", old, new, "--format", "json", "--ignore", str(ignore)).stdout
+    )
+    assert data["ignored"] == ignored
+    assert not [
+        c for c in data["changes"] if c["rule"] in ("type-doc-changed", "method-doc-changed")
+    ]
+
+
+def test_plain_drift_reads_the_url_setting(tmp_path: Path) -> None:
+    from generator.simulator.server import serve
+
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.portabilling-gen]\ncache = "cache"\nurl = "http://placeholder"\n'
+    )
+    import shutil
+
+    shutil.copytree(RELEASES / "mr100", tmp_path / "cache")
+    with serve("portabilling", cache=RELEASES / "mr105") as server:
+        text = (tmp_path / "pyproject.toml").read_text().replace("http://placeholder", server.url)
+        (tmp_path / "pyproject.toml").write_text(text)
+        done = subprocess.run(
+            [sys.executable, "-m", "generator", "drift", "--fail-on", "never"],
+            cwd=tmp_path, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("API drift mr100 -> mr105:"), done.stdout[:200]

@@ -66,3 +66,28 @@ def test_plain_folders_and_a_clean_comparison(tmp_path: Path) -> None:
     ignore.write_text("method-renamd\n")
     bad = run_cli("drift", str(old), str(same), "--ignore", str(ignore))
     assert bad.returncode == 2 and f"{ignore}:1" in bad.stderr and "method-renamd" in bad.stderr
+
+
+def test_an_enum_member_renamed_by_its_documentation_is_breaking(tmp_path: Path) -> None:
+    documented = '<xsd:enumeration value="-1"><xsd:annotation><xsd:documentation>{}</xsd:documentation></xsd:annotation></xsd:enumeration>'
+    old = _variant(
+        tmp_path / "old", ('<xsd:enumeration value="-1"/>', documented.format("unlimited"))
+    )
+    new = _variant(
+        tmp_path / "new", ('<xsd:enumeration value="-1"/>', documented.format("no limit"))
+    )
+    result = run_cli("drift", str(old), str(new), "--format", "json", "--fail-on", "breaking")
+    assert result.returncode == 1, result.stderr
+    import json
+
+    [change] = [
+        c for c in json.loads(result.stdout)["changes"] if c["rule"] == "enum-member-renamed"
+    ]
+    assert (change["type"], change["old"], change["new"], change["severity"]) == (
+        "Level",
+        "UNLIMITED",
+        "NO_LIMIT",
+        "breaking",
+    )
+    same = run_cli("drift", str(old), str(old), "--format", "json")
+    assert "enum-member-renamed" not in same.stdout

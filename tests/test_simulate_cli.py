@@ -6,6 +6,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -100,3 +101,65 @@ def test_simulate_refuses_a_missing_folder(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "nope" in result.stderr and "not a directory" in result.stderr
+
+
+def _start(cache: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "generator", "simulate", str(cache), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    return proc, proc.stdout.readline()
+
+
+def test_a_busy_port_is_one_line_and_the_real_server_mode_is_announced(tmp_path: Path) -> None:
+    cache = small_server(tmp_path / "server")
+    first, banner = _start(cache, "--port", "0", "--no-soap", "--real-server")
+    try:
+        assert banner.startswith("PortaBilling simulator on http://127.0.0.1:"), banner
+        port = banner.split()[3].rsplit(":", 1)[1]
+        rest = "".join(first.stdout.readline() for _ in range(6))  # type: ignore[union-attr]
+        assert "mode:     real-server replies" in rest, rest
+        second = subprocess.run(
+            [sys.executable, "-m", "generator", "simulate", str(cache), "--port", port, "--no-soap"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert second.returncode == 2
+        assert second.stderr.strip().splitlines() == [
+            f"error: cannot listen on 127.0.0.1:{port}: Address already in use (give another "
+            "--port, or --port 0 for any free one)"
+        ], second.stderr
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.wait(timeout=30)
+
+
+def _fronts(parent: int | None = None) -> set[int]:
+    """pids of soap_front.pl processes (whose parent is `parent`, when given)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            cmd = stat.read_bytes().split(b"\0")
+            ppid = int((stat.parent / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if any(part.endswith(b"soap_front.pl") for part in cmd) and parent in (None, ppid):
+            found.add(int(stat.parent.name))
+    return found
+
+
+def test_a_killed_simulator_leaves_no_perl_behind(tmp_path: Path) -> None:
+    """SIGKILL runs no cleanup: the SOAP::Lite front notices its parent is gone and exits."""
+    cache = small_server(tmp_path / "server")
+    proc, banner = _start(cache, "--port", "0", "--soap")
+    assert banner.startswith("PortaBilling simulator"), banner
+    fronts = _fronts(parent=proc.pid)
+    assert fronts, "the SOAP::Lite front should be running"
+    proc.kill()
+    proc.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while fronts & _fronts() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not fronts & _fronts(), "the orphaned SOAP::Lite front is still running"

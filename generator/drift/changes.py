@@ -29,6 +29,7 @@ RULES: dict[str, str] = {
     "type-base-changed": "A struct extends another base type.",
     "enum-value-added": "An enum gained a value.",
     "enum-value-removed": "An enum lost a value.",
+    "enum-member-renamed": "An enum member's Python name changed (its documentation changed).",
     "field-added": "A struct gained a field.",
     "field-removed": "A struct lost a field.",
     "field-type-changed": "A field's type changed.",
@@ -68,6 +69,13 @@ class Change:
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "path": self.path}
 
+    @property
+    def where(self) -> str:
+        """`admin/AccountAdminService.wsdl:120` (the file alone when the line is unknown)."""
+        if not self.file:
+            return ""
+        return f"{self.file}:{self.line}" if self.line else self.file
+
 
 @dataclass
 class Report:
@@ -76,6 +84,7 @@ class Report:
     changes: list[Change]
     # interfaces one side did not fetch: not compared, never reported as removed
     not_compared: list[str] = field(default_factory=list)
+    ignored: int = 0  # changes an ignore file left out: said in every format, never silent
 
     def counts(self) -> dict[str, int]:
         out = {"breaking": 0, "warning": 0, "info": 0}

@@ -28,13 +28,19 @@ def _text(report: Report) -> str:
     counts = report.counts()
     lines = [
         f"API drift {report.old} -> {report.new}: {counts['breaking']} breaking, "
-        f"{counts['warning']} warnings, {counts['info']} info"
+        f"{counts['warning']} warnings, {counts['info']} info{_ignored(report, ', ')}"
     ]
     if report.not_compared:
         lines.append(f"not compared (fetched on one side only): {', '.join(report.not_compared)}")
     for c in report.changes:
-        lines.append(f"{c.severity.upper():8} {c.rule:28} {c.path}: {c.message}")
+        where = f"  [{c.where}]" if c.where else ""
+        lines.append(f"{c.severity.upper():8} {c.rule:28} {c.path}: {c.message}{where}")
     return "".join(escaping.text(line) + "\n" for line in lines)
+
+
+def _ignored(report: Report, lead: str) -> str:
+    """`, 3 ignored (drift-ignore)`: changes an ignore file left out are counted, not hidden."""
+    return f"{lead}{report.ignored} ignored (drift-ignore)" if report.ignored else ""
 
 
 def _json(report: Report) -> str:
@@ -43,6 +49,7 @@ def _json(report: Report) -> str:
         "old": report.old,
         "new": report.new,
         "summary": report.counts(),
+        "ignored": report.ignored,
         "not_compared": report.not_compared,
         "changes": [c.to_dict() for c in report.changes],
     }
@@ -53,12 +60,17 @@ def _json(report: Report) -> str:
 _cell = escaping.markdown
 
 
+def _code(text: str) -> str:
+    return _cell(text, code=True) if text else ""
+
+
 def _markdown(report: Report) -> str:
     counts = report.counts()
     out = [
         f"### PortaBilling API drift: {_cell(report.old)} → {_cell(report.new)}",
         "",
-        f"**{counts['breaking']} breaking**, {counts['warning']} warnings, {counts['info']} info.",
+        f"**{counts['breaking']} breaking**, {counts['warning']} warnings, {counts['info']} info"
+        f"{_ignored(report, ', ')}.",
         "",
     ]
     for severity in ("breaking", "warning", "info"):
@@ -68,10 +80,11 @@ def _markdown(report: Report) -> str:
         block = [
             f"{_ICON[severity]} **{severity}** ({len(rows)})",
             "",
-            "| rule | where | direction | change |",
-            "|---|---|---|---|",
+            "| rule | where | file:line | direction | change |",
+            "|---|---|---|---|---|",
             *(
-                f"| `{c.rule}` | {_cell(c.path, code=True)} | {c.direction} | {_cell(c.message)} |"
+                f"| `{c.rule}` | {_cell(c.path, code=True)} | {_code(c.where)} | {c.direction} "
+                f"| {_cell(c.message)} |"
                 for c in rows
             ),
             "",
@@ -83,7 +96,7 @@ def _markdown(report: Report) -> str:
         names = ", ".join(_cell(n) for n in report.not_compared)
         out.append(f"Not compared (fetched on one side only): {names}.")
     if not report.changes:
-        out.append("No changes.")
+        out.append("No changes." if not report.ignored else "No changes left after drift-ignore.")
     return "\n".join(out) + "\n"
 
 

@@ -52,4 +52,5 @@ def apply_ignore(report: Report, entries: list[tuple[str, str]]) -> Report:
         )
 
     kept = [c for c in report.changes if not ignored(c)]
-    return Report(report.old, report.new, kept, report.not_compared)
+    dropped = len(report.changes) - len(kept)
+    return Report(report.old, report.new, kept, report.not_compared, report.ignored + dropped)

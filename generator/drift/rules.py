@@ -191,6 +191,21 @@ class Differ:
                     type=name,
                     new=value,
                 )
+            old_names = dict(zip(old.enum_values, old.enum_names, strict=False))
+            new_names = dict(zip(new.enum_values, new.enum_names, strict=False))
+            for value in sorted(before & after):
+                was, now = old_names.get(value), new_names.get(value)
+                if was and now and was != now:  # named after its documentation, which changed
+                    self.add(
+                        "enum-member-renamed",
+                        "breaking",
+                        direction,
+                        f"enum {name}: the member for {value!r} is now {now} (was {was}, its "
+                        f"documentation changed): code naming {name}.{was} fails",
+                        type=name,
+                        old=was,
+                        new=now,
+                    )
             for value in sorted(before - after):
                 self.add(
                     "enum-value-removed",
@@ -264,7 +279,7 @@ class Differ:
                 "field-removed",
                 "breaking",
                 direction,
-                f"{name}.{wire} was removed",
+                f"{name}.{wire} was removed" + self.a.searches_on(name, wire),
                 field=wire,
                 old=self._field_info(self.a, a[wire]),
                 **keys,

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from ..model import XSD_NS, Field, Model, Operation, TypeDef, TypeGraph
 from ..pytypes import XSD_PY
+from ..searches import search_fields
 from .changes import Direction
 
 
@@ -28,6 +29,8 @@ class View:
                 self.wsdl[(iface.name, svc.name)] = svc.wsdl
                 for op in svc.operations:
                     self.ops[(iface.name, svc.name, op.name)] = op
+        # `Type.field` -> the (entity class, attribute) of `search` that filter on it
+        self.searched = search_fields(model, scope)
         self.directions = self._directions()
         self.types: dict[str, TypeDef] = {}
         for t in model.types:
@@ -68,7 +71,17 @@ class View:
         for way, starts in (("in", ins), ("out", outs)):
             for ref in self.graph.reachable(starts):
                 found.setdefault(self.key(ref), set()).add(way)
+        for where in self.searched:  # a searched record's fields are sent, as filter names
+            found.setdefault(where.partition(".")[0], set()).add("in")
         return found
+
+    def searches_on(self, type_name: str, wire: str) -> str:
+        """`; searches filtering on it break (search.Customer.city)`, or "" when none does."""
+        uses = self.searched.get(f"{type_name}.{wire}", [])
+        if not uses:
+            return ""
+        names = ", ".join(f"search.{entity}.{attr}" for entity, attr in uses)
+        return f"; searches filtering on it break ({names})"
 
     def direction(self, name: str) -> set[str]:
         return self.directions.get(name, set())

@@ -2,7 +2,7 @@
 
 Each record of the drift report becomes the names a user's code would use to touch it, taken from
 the two models (the generator's own naming): a removed field is its attribute and keyword name
-on its class, a renamed or removed method is the stub method (and its `iter_*` pager) on the
+on its class (and on the `search` entity that filters on it), a renamed or removed method is the stub method (and its `iter_*` pager) on the
 service class, a removed service is the client attribute, a type is its class. A diagnostic is
 explained by the records whose name it mentions (in mypy's message) or its line uses (in the
 user's source), the ones mentioning their class or method too first. A request field that became
@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..drift import Change
 from ..model import Field, Model, Operation, Service, TypeDef, TypeGraph
+from ..searches import search_fields
 from .checker import Diagnostic
 
 _QUOTED = re.compile(r'"([^"]+)"')
@@ -75,6 +76,9 @@ class Explainer:
                 context.add(t.python_name)
                 names.update(f.python_name for f in side.fields(t) if f.wire_name == c.field)
                 methods.update(side.taking(c.type))
+                for entity, attr in side.searched.get(f"{c.type}.{c.field}", []):
+                    context.add(entity)  # `Customer.i_template` in a search
+                    names.add(attr)
             names = names or {c.field}
             context |= methods
             required = c.rule == "field-added" or (
@@ -103,7 +107,10 @@ class Explainer:
                 return None
             names = {t.python_name}
             context = set()
-            if c.rule.startswith("enum-value"):
+            if c.rule == "enum-member-renamed":
+                names = {str(c.old)}
+                context = {t.python_name}
+            elif c.rule.startswith("enum-value"):
                 value = c.old if c.rule == "enum-value-removed" else c.new
                 names = {n for n, v, _ in t.enum_members if v == value} or {str(value)}
                 context = {t.python_name}
@@ -180,6 +187,7 @@ class _Names:
         self._ops: dict[tuple[str, str, str], tuple[Operation, Service]] = {}
         self._services: dict[tuple[str, str], Service] = {}
         self._taking: dict[str, set[str]] = {}
+        self.searched = search_fields(model)  # `Type.field` -> search entity, attribute
         for iface in model.interfaces:
             for svc in iface.services:
                 self._services[(iface.name, svc.name)] = svc

@@ -56,13 +56,27 @@ def run(
         try:
             importlib.invalidate_caches()
             importlib.import_module(PACKAGE)
-            with serve(PACKAGE, cache=cache, host=host, port=port, soap=with_soap) as running:
+            try:
+                serving = serve(PACKAGE, cache=cache, host=host, port=port, soap=with_soap)
+                running = serving.__enter__()
+            except OSError as exc:  # the port: in use, or not ours to bind
+                print(
+                    f"error: cannot listen on {host}:{port}: {exc.strerror or exc} (give "
+                    "another --port, or --port 0 for any free one)",
+                    file=sys.stderr,
+                )
+                return 2
+            try:
                 running.sim.users = Users({login: (password, token, None)})
                 running.sim.real_server = real_server
-                _announce(running.url, with_soap, login, password, token, cache, model)
+                _announce(
+                    running.url, with_soap, login, password, token, cache, model, real_server
+                )
                 if ready is not None:
                     ready.set()
                 _wait(stop)
+            finally:
+                serving.__exit__(None, None, None)
         finally:
             sys.path.remove(tmp)
             for name in [m for m in sys.modules if m.split(".")[0] == PACKAGE]:
@@ -79,6 +93,7 @@ def _announce(
     token: str,
     cache: Path | None,
     model: object,
+    real_server: bool,
 ) -> None:
     interfaces = ", ".join(i.name for i in getattr(model, "interfaces", []))
     print(f"PortaBilling simulator on {url} ({interfaces})")
@@ -88,6 +103,9 @@ def _announce(
     if cache is not None:
         print(f"  WSDLs:    {url}/wsdl/...  (portabilling-gen fetch {url} --out DIR)")
     print(f"  login {login!r}, password {password!r}, API token {token!r}")
+    if real_server:
+        print("  mode:     real-server replies (0/1 flags, date-only datetimes, [null] lists,")
+        print("            undeclared fields, subscription_list), as real PortaBilling servers")
     print("Ctrl-C stops it.", flush=True)
 
 

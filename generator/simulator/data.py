@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-import fnmatch
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -33,28 +33,69 @@ def _fix(data: Any) -> Any:
     return data
 
 
-def matches(row: dict[str, Any], conditions: Any) -> bool:
+def field_kinds(struct: Any) -> dict[str, type]:
+    """A generated struct's single scalar fields by wire name, each with the Python type its
+    values compare as: int, float and Decimal as Decimal, date, datetime, else str."""
+    info = msgspec.inspect.type_info(struct)
+    out: dict[str, type] = {}
+    for f in getattr(info, "fields", ()):
+        kinds = [_KINDS.get(type(t)) for t in members(f.type)]
+        found = [k for k in kinds if k is not None]
+        if found:
+            out[f.encode_name] = found[0]
+    return out
+
+
+def members(t: Any) -> list[Any]:
+    return list(t.types) if isinstance(t, msgspec.inspect.UnionType) else [t]
+
+
+_KINDS: dict[type, type] = {
+    msgspec.inspect.IntType: Decimal,
+    msgspec.inspect.FloatType: Decimal,
+    msgspec.inspect.DecimalType: Decimal,
+    msgspec.inspect.DateType: date,
+    msgspec.inspect.DateTimeType: datetime,
+    msgspec.inspect.StrType: str,
+    msgspec.inspect.EnumType: str,
+    msgspec.inspect.BoolType: str,
+}
+
+
+class FilterError(ValueError):
+    """A condition the server refuses (an unknown field or operator, an unreadable value)."""
+
+
+def check_filter(conditions: Any, kinds: dict[str, type]) -> None:
+    """Refuses a filter on a field the records do not have, whether or not any row is read."""
+    for cond in conditions if isinstance(conditions, list) else []:
+        if cond.field_ not in kinds:
+            raise FilterError(f"cannot filter on {cond.field_!r}: no such field")
+
+
+def matches(row: dict[str, Any], conditions: Any, kinds: dict[str, type] | None = None) -> bool:
+    """Whether `row` meets every SearchCondition, compared as the server's SQL does: by the
+    field's type (`kinds`: numbers as numbers, dates as dates), a missing or null value meeting
+    no condition, negated or not. Without `kinds`, values compare as text."""
     if not isinstance(conditions, list):
         return True
     for cond in conditions:
-        value: Any = row.get(cond.field_)
-        op = cond.op if isinstance(cond.op, str) else "eq"
-        wanted = list(cond.value) if isinstance(cond.value, list) else []
+        name = cond.field_
+        kind = str if kinds is None else kinds.get(name)
+        if kind is None:
+            raise FilterError(f"cannot filter on {name!r}: no such field")
+        stored = row.get(name)
+        if stored is None:
+            return False
+        value = _read(kind, stored, name)
         if isinstance(cond.in_, list):
-            ok = str(value) in [str(v) for v in cond.in_]
-        elif op == "like":
-            ok = any(like(value, w) for w in wanted)
-        elif op in ("lt", "gt"):
-            try:
-                ok = any(
-                    (float(value) < float(w)) if op == "lt" else (float(value) > float(w))
-                    for w in wanted
-                )
-            except (TypeError, ValueError):
-                ok = False
+            ok = value in [_read(kind, w, name) for w in cond.in_]
         else:
-            ok = any(str(value) == str(w) for w in wanted)
-            ok = not ok if op == "ne" else ok
+            op = cond.op if isinstance(cond.op, str) else "eq"
+            wanted = [_read(kind, w, name) for w in cond.value or []]
+            if not wanted:
+                raise FilterError(f"condition on {name!r} has no value")
+            ok = any(_compare(op, value, w, name) for w in wanted)
         if cond.not_ == 1:
             ok = not ok
         if not ok:
@@ -62,10 +103,56 @@ def matches(row: dict[str, Any], conditions: Any) -> bool:
     return True
 
 
+def _read(kind: type, raw: Any, name: str) -> Any:
+    try:
+        if kind is Decimal:
+            if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+                raise ValueError(raw)
+            number = Decimal(str(raw))
+            if not number.is_finite():
+                raise ValueError(raw)
+            return number
+        if kind is datetime:
+            return datetime.fromisoformat(str(raw).replace("T", " ")).replace(tzinfo=None)
+        if kind is date:
+            return date.fromisoformat(str(raw)[:10])
+    except (ValueError, ArithmeticError):
+        raise FilterError(f"{name!r}: cannot read {str(raw)[:40]!r} as {kind.__name__}") from None
+    return str(raw)
+
+
+def _compare(op: str, value: Any, wanted: Any, name: str) -> bool:
+    if op == "eq":
+        return bool(value == wanted)
+    if op == "ne":
+        return bool(value != wanted)
+    if op == "lt":
+        return bool(value < wanted)
+    if op == "gt":
+        return bool(value > wanted)
+    if op == "like":
+        if not isinstance(value, str):
+            raise FilterError(f"like on {name!r}, which is not text")
+        return like(value, wanted)
+    raise FilterError(f"unknown operator {op!r} (on {name!r})")
+
+
 def like(value: Any, pattern: str) -> bool:
-    return isinstance(value, str) and fnmatch.fnmatchcase(
-        value, pattern.replace("%", "*").replace("_", "?")
-    )
+    """SQL LIKE: `%` any run of characters, `_` one character, `\\` escapes the next one."""
+    if not isinstance(value, str):
+        return False
+    parts: list[str] = []
+    chars = iter(pattern)
+    for ch in chars:
+        if ch == "\\":
+            parts.append(re.escape(next(chars, "\\")))
+        elif ch == "%":
+            parts.append(".*")
+        elif ch == "_":
+            parts.append(".")
+        else:
+            parts.append(re.escape(ch))
+    return re.fullmatch("".join(parts), value, re.DOTALL) is not None
 
 
 def page(rows: list[Any], p: Any, name: str) -> dict[str, Any]:

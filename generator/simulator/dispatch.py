@@ -17,7 +17,7 @@ import msgspec
 
 from ..introspect import operations_by_key
 from .calls import PDF, Call, Download, Session, SimFault, Users
-from .data import like, matches, page, to_wire
+from .data import FilterError, check_filter, field_kinds, like, matches, members, page, to_wire
 from .defaults import default_instance
 from .realistic import realistic
 from .soap_lite import soap_params
@@ -45,6 +45,7 @@ class Dispatcher:
         self.accounts: dict[int, dict[str, Any]] = {}
         self.products: dict[int, dict[str, Any]] = {}
         self.invoices: dict[int, dict[str, Any]] = {}
+        self.customer_classes: dict[int, dict[str, Any]] = {}
 
     # ---- entry points --------------------------------------------------------------------------
 
@@ -121,7 +122,13 @@ class Dispatcher:
             self.reply_all = None
             self.real_server = False
             self.logins = 0
-            for table in (self.customers, self.accounts, self.products, self.invoices):
+            for table in (
+                self.customers,
+                self.accounts,
+                self.products,
+                self.invoices,
+                self.customer_classes,
+            ):
                 table.clear()
 
     def expire_sessions(self) -> None:
@@ -303,30 +310,78 @@ class Dispatcher:
             f"invoice_{p.i_invoice}.pdf", "application/pdf", PDF + str(p.i_invoice).encode()
         )
 
+    def _CustomerClass_add_customer_class(self, p: Any, s: Session) -> Any:
+        info = to_wire(p.customer_class_info)
+        i_customer_class = self._new_id()
+        info["i_customer_class"] = i_customer_class
+        self.customer_classes[i_customer_class] = info
+        return {"i_customer_class": i_customer_class}
+
+    def _record_kinds(self) -> dict[str, dict[str, type]]:
+        """The field types of each part of an extended-data record, by the record's field."""
+        op = self.ops[("Customer", "get_extended_data_list")]
+        records = msgspec.inspect.type_info(op.response)
+        item = next(f for f in records.fields if f.encode_name == "records")  # type: ignore[attr-defined]
+        record = next(t for t in members(item.type) if isinstance(t, msgspec.inspect.ListType))
+        out: dict[str, dict[str, type]] = {}
+        for f in record.item_type.fields:  # type: ignore[attr-defined]
+            for t in members(f.type):
+                t = t.item_type if isinstance(t, msgspec.inspect.ListType) else t
+                if isinstance(t, msgspec.inspect.StructType):
+                    out[f.encode_name] = field_kinds(t.cls)
+        return out
+
     def _Customer_get_extended_data_list(self, p: Any, s: Session) -> Any:
+        """Each visible customer with its accounts, products (add-ons too with
+        `include_addons`), class and invoices, when every filter is met: the customer's by the
+        customer, each other one by at least one of the customer's rows of that kind."""
+        kinds = self._record_kinds()
+        filters = {
+            "customer_info": p.customer_filter,
+            "accounts": p.account_filter,
+            "products": p.product_filter,
+            "customer_class": p.customer_class_filter,
+            "invoices": p.invoice_filter,
+        }
         records = []
-        for c in self._visible_customers(s):
-            accounts = [a for a in self.accounts.values() if a["i_customer"] == c["i_customer"]]
-            products = [
-                self.products[a["i_product"]]
-                for a in accounts
-                if a.get("i_product") in self.products
-            ]
-            invoices = [i for i in self.invoices.values() if i["i_customer"] == c["i_customer"]]
-            if not matches(c, p.customer_filter):
-                continue
-            if p.account_filter and not any(matches(a, p.account_filter) for a in accounts):
-                continue
-            if p.product_filter and not any(matches(x, p.product_filter) for x in products):
-                continue
-            if p.invoice_filter and not any(matches(i, p.invoice_filter) for i in invoices):
-                continue
-            records.append(
-                {
-                    "customer_info": c,
-                    "accounts": accounts,
-                    "products": products,
-                    "invoices": invoices,
-                }
-            )
+        try:
+            for part, conditions in filters.items():
+                check_filter(conditions, kinds[part])
+            for c in self._visible_customers(s):
+                record = self._extended_record(c, p.include_addons == 1)
+                if all(
+                    _any(_as_rows(record.get(part)), conditions, kinds[part])
+                    for part, conditions in filters.items()
+                ):
+                    records.append(record)
+        except FilterError as exc:
+            raise SimFault("Client.Customer.get_extended_data_list.bad_filter", str(exc)) from None
         return page(records, p, "records")
+
+    def _extended_record(self, c: dict[str, Any], addons: bool) -> dict[str, Any]:
+        accounts = [a for a in self.accounts.values() if a["i_customer"] == c["i_customer"]]
+        wanted = [a.get("i_product") for a in accounts]
+        if addons:
+            wanted += [
+                x.get("i_product") for a in accounts for x in a.get("assigned_addons") or []
+            ]
+        record = {
+            "customer_info": c,
+            "accounts": accounts,
+            "products": [self.products[i] for i in dict.fromkeys(wanted) if i in self.products],
+            "invoices": [i for i in self.invoices.values() if i["i_customer"] == c["i_customer"]],
+        }
+        klass = self.customer_classes.get(c.get("i_customer_class", -1))
+        if klass is not None:
+            record["customer_class"] = klass
+        return record
+
+
+def _as_rows(part: Any) -> list[dict[str, Any]]:
+    """A record's part as rows: its list, its one struct, or none."""
+    return part if isinstance(part, list) else [part] if isinstance(part, dict) else []
+
+
+def _any(rows: list[dict[str, Any]], conditions: Any, kinds: dict[str, type]) -> bool:
+    """No filter, or one of `rows` meets it (a customer with no such rows meets none)."""
+    return not conditions or any(matches(r, conditions, kinds) for r in rows)

@@ -151,8 +151,17 @@ $| = 1;
 print "PORT ", $daemon->sockport, "\n";
 
 # One process per connection: SOAP::Lite's daemon serves a keep-alive connection to its end,
-# which would block every other client.
-while (my $conn = $daemon->accept) {
+# which would block every other client. accept() wakes every second to check that the Python
+# simulator that started us is still there: killed (even with SIGKILL, which runs no cleanup),
+# it leaves us orphaned, and we go too instead of holding the port for ever.
+my $PARENT = getppid();
+$daemon->timeout(1);
+while (1) {
+    my $conn = $daemon->accept;
+    if (!$conn) {
+        exit 0 if getppid() != $PARENT;
+        next;
+    }
     my $pid = fork();
     die "fork: $!\n" unless defined $pid;
     if ($pid) { $conn->close; next; }

@@ -13,8 +13,10 @@ from datetime import datetime
 from typing import Any, Required, TypedDict
 
 from .._runtime.operation import Operation, ServiceSpec
+from .._runtime.search import items
 from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
-from .._runtime.struct import UnsetType
+from .._runtime.struct import UNSET, UnsetType
+from ..search import EXTENDED_DATA, ExtendedDataCondition
 from ..types.common import (
     BillStatus,
     CustomerClassInfo,
@@ -1543,6 +1545,35 @@ class CustomerService(ServiceBase):
         """
         yield from self._pages(GET_EXTENDED_DATA_LIST, request, fields, page_size)
 
+    def search(
+        self,
+        *where: ExtendedDataCondition,
+        include_addons: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
+    ) -> list[ExtendedDataRecord]:
+        """The records of :meth:`get_extended_data_list` that meet every condition in `where`
+        (typed conditions of :mod:`portabilling.search`: `ExtendedDataCondition`), each filed
+        under its entity's filter; the other keywords are the request's own.
+        """
+        request = EXTENDED_DATA.request(
+            where, {"include_addons": include_addons, "limit": limit, "offset": offset}
+        )
+        return items(self._call(GET_EXTENDED_DATA_LIST, request, {}).records)
+
+    def iter_search(
+        self,
+        *where: ExtendedDataCondition,
+        include_addons: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
+        page_size: int = 100,
+    ) -> Iterator[ExtendedDataRecord]:
+        """Every record of :meth:`search` from `offset` on, fetched `page_size` at a time."""
+        request = EXTENDED_DATA.request(
+            where, {"include_addons": include_addons, "offset": offset}
+        )
+        yield from self._pages(GET_EXTENDED_DATA_LIST, request, {}, page_size)
+
 
 class AsyncCustomerService(AsyncServiceBase):
     """Customers, resellers and their sites. PortaBilling mr105, Admin interface. Reconstruction in
@@ -2448,4 +2479,34 @@ class AsyncCustomerService(AsyncServiceBase):
         of :class:`IterExtendedDataListKeywords`.
         """
         async for item in self._pages(GET_EXTENDED_DATA_LIST, request, fields, page_size):
+            yield item
+
+    async def search(
+        self,
+        *where: ExtendedDataCondition,
+        include_addons: int | None | UnsetType = UNSET,
+        limit: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
+    ) -> list[ExtendedDataRecord]:
+        """The records of :meth:`get_extended_data_list` that meet every condition in `where`
+        (typed conditions of :mod:`portabilling.search`: `ExtendedDataCondition`), each filed
+        under its entity's filter; the other keywords are the request's own.
+        """
+        request = EXTENDED_DATA.request(
+            where, {"include_addons": include_addons, "limit": limit, "offset": offset}
+        )
+        return items((await self._call(GET_EXTENDED_DATA_LIST, request, {})).records)
+
+    async def iter_search(
+        self,
+        *where: ExtendedDataCondition,
+        include_addons: int | None | UnsetType = UNSET,
+        offset: int | None | UnsetType = UNSET,
+        page_size: int = 100,
+    ) -> AsyncIterator[ExtendedDataRecord]:
+        """Every record of :meth:`search` from `offset` on, fetched `page_size` at a time."""
+        request = EXTENDED_DATA.request(
+            where, {"include_addons": include_addons, "offset": offset}
+        )
+        async for item in self._pages(GET_EXTENDED_DATA_LIST, request, {}, page_size):
             yield item
