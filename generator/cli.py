@@ -543,7 +543,7 @@ def _conformance(args: argparse.Namespace, config: Config) -> int:
     if report.calls and not report.answered:
         print(
             f"conformance: none of the {len(report.calls)} calls was answered: nothing was "
-            "checked (the first said: " + report.calls[0].outcome + ")",
+            "checked (the first said: " + escaping.text(report.calls[0].outcome) + ")",
             file=sys.stderr,
         )
         return 1

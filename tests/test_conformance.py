@@ -131,7 +131,7 @@ def test_a_run_where_nothing_answered_fails(sim: Any) -> None:
     from generator.simulator.calls import SimFault
 
     def broken(call: Any) -> Any:
-        raise SimFault("Server.Internal", "the database is down")
+        raise SimFault("Server.Internal", "the database is down\n::add-mask::hunter2")
 
     _seed(sim.url)
     sim.sim.replies[("Account", "get_account_list")] = broken
@@ -145,6 +145,8 @@ def test_a_run_where_nothing_answered_fails(sim: Any) -> None:
     assert result.returncode == 1, result.stderr
     assert "none of the 1 calls was answered" in result.stderr
     assert "the database is down" in result.stderr
+    # the server's fault text is data: it starts no line, so it runs no workflow command
+    assert not [x for x in result.stderr.splitlines() if x.lstrip().startswith("::")]
 
 
 def test_credentials_come_from_the_environment_and_the_url_from_the_settings(
