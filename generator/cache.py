@@ -109,7 +109,7 @@ def _scan(root: str) -> InputSet:
     return result
 
 
-_PORTA_FILE = re.compile(rf"^[A-Za-z0-9]+?({WSDL_SUFFIXES})Service\.wsdl$")
+_PORTA_FILE = re.compile(rf"[A-Za-z0-9]+?({WSDL_SUFFIXES})Service\.wsdl")  # fullmatch
 
 
 def _interface_of(rel: str) -> str:
@@ -117,7 +117,7 @@ def _interface_of(rel: str) -> str:
     parts = rel.replace(os.sep, "/").split("/")
     if len(parts) > 1:
         return parts[0].lower()
-    m = _PORTA_FILE.match(parts[0])
+    m = _PORTA_FILE.fullmatch(parts[0])
     return m.group(1).lower() if m else "default"
 
 

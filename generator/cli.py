@@ -1,5 +1,11 @@
-"""`portabilling-gen` (or `python -m generator`): init, fetch, generate, drift, simulate, events,
-inject, model."""
+"""`portabilling-gen` (or `python -m generator`): init, fetch, generate, drift, ci, simulate,
+events, inject, conformance, model.
+
+Exit status: 0 done (clean); 1 a finding (stale bindings, drift or impact at the fail-on level);
+2 bad input or usage (one `error:` line); 3 a crash, a bug of ours (the traceback follows), which
+CI must never read as a finding. What the server wrote reaches stdout/stderr only through
+`escaping.text`. One job over ~500 lines: the command line, each command's arguments and runner.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +14,13 @@ import os
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import __version__, escaping
 from .cache import MANIFEST, InputSet, fetched_interfaces, open_cache, open_plain
 from .config import Config, resolve
 from .config import load as load_config
@@ -43,14 +50,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_BAD_INPUT = 2
+EXIT_CRASH = 3
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     run: Callable[[argparse.Namespace, Config], int] = args.run
     try:
         return run(args, load_config(args.config))
     except GeneratorError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        print(f"error: {escaping.text(exc)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as exc:  # the file system said no (a full disk, a permission): not a bug
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {escaping.text(where + (exc.strerror or str(exc)))}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception:  # a bug of ours: distinct from a finding (1) and from bad input (2)
+        print(
+            f"internal error (exit {EXIT_CRASH}): portabilling-gen {__version__} crashed; "
+            "please report it with the lines below",
+            file=sys.stderr,
+        )
+        sys.stderr.write(escaping.lines(traceback.format_exc()))
+        return EXIT_CRASH
 
 
 def _init_arguments(sub: Any) -> None:
@@ -276,8 +299,11 @@ def _target(args: argparse.Namespace, config: Config) -> Target:
     distribution = getattr(args, "distribution", None)
     if not package.isidentifier():
         raise GeneratorError(f"--package {package!r} is not a valid Python package name")
+    if out is None:
+        out = resolve(config, config.out)
+        resolve(config, config.out / package)  # the package folder may be a symbolic link too
     return Target(
-        out=out if out is not None else resolve(config, config.out),
+        out=out,
         package=package,
         transport=getattr(args, "transport", None) or config.transport,
         distribution=config.distribution if distribution is None else distribution,
@@ -294,16 +320,16 @@ def _model(args: argparse.Namespace, config: Config) -> int:
         sys.stdout.write(model.to_json())
         return 0
     for iface in model.interfaces:
-        print(f"{iface.name}: {len(iface.services)} services")
+        print(escaping.text(f"{iface.name}: {len(iface.services)} services"))
         for svc in iface.services:
             json_only = sum(op.transports == "json" for op in svc.operations)
             print(
-                f"  {svc.name}: {len(svc.operations)} operations"
+                escaping.text(f"  {svc.name}: {len(svc.operations)} operations")
                 + (f" ({json_only} JSON-only)" if json_only else "")
             )
     print(f"types: {len(model.types)}; warnings: {len(model.warnings)}")
     for w in model.warnings:
-        print(f"warning: {w}")
+        print(f"warning: {escaping.text(w)}")
     return 0
 
 
@@ -337,12 +363,13 @@ def _fetch(args: argparse.Namespace, config: Config) -> int:
     result = fetch(url, out, _fetcher(url, args, interfaces))
     for name in result.missing:
         print(
-            f"warning: {name}: the server has no WSDL for this service (HTTP 404)", file=sys.stderr
+            f"warning: {escaping.text(name)}: the server has no WSDL for this service (HTTP 404)",
+            file=sys.stderr,
         )
     size = sum(int(str(f["size"])) for f in result.files)
     print(
         f"fetched {len(result.files)} files ({size} bytes) from {url} into {out}"
-        f"{' (release ' + result.release + ')' if result.release else ''} "
+        f"{' (release ' + escaping.text(result.release) + ')' if result.release else ''} "
         f"in {time.perf_counter() - started:.1f}s"
     )
     return 0
@@ -511,7 +538,7 @@ def _conformance(args: argparse.Namespace, config: Config) -> int:
     if report.calls and not report.answered:
         print(
             f"conformance: none of the {len(report.calls)} calls was answered: nothing was "
-            "checked (the first said: " + report.calls[0].outcome + ")",
+            "checked (the first said: " + escaping.text(report.calls[0].outcome) + ")",
             file=sys.stderr,
         )
         return 1

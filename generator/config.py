@@ -8,7 +8,6 @@ are relative to that root and must stay inside it; flags on the command line ove
 
 from __future__ import annotations
 
-import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -174,26 +173,46 @@ def _check(kind: str, key: str, value: Any, path: Path) -> Any:
 
 
 def resolve(config: Config, relative: Path) -> Path:
-    """A path of the section, made absolute against the project root."""
-    return Path(os.path.normpath(config.root / relative))
+    """A path of the section, absolute, with symbolic links resolved, and inside the project root.
+
+    The section's text is checked when it is read (`_check`), but the folders it names may be
+    symbolic links a repository commits: the containment check is made on the real path, so
+    `generate`, `fetch` and `ci` never write (or read) outside the project through one.
+    """
+    where = config.source or config.root
+    try:
+        root = config.root.resolve()
+        path = (root / relative).resolve()
+    except (OSError, RuntimeError) as exc:  # a symbolic link loop
+        raise GeneratorError(f"cannot resolve {relative}: {exc}", file=str(where)) from None
+    if path != root and not path.is_relative_to(root):
+        raise GeneratorError(
+            f"[tool.{SECTION}] path {relative.as_posix()!r} leads to {path}, outside the project "
+            f"root {root} (through a symbolic link); point it at a folder inside the project",
+            file=str(where),
+        )
+    return path
 
 
 def init_text(url: str | None, package: str) -> str:
-    """The commented section `portabilling-gen init` appends to pyproject.toml."""
-    server = url or "https://pbx.example.com"
+    """The commented section `portabilling-gen init` adds to pyproject.toml (values TOML-escaped)."""
+    import tomlkit
+
+    server = tomlkit.string(url or "https://pbx.example.com").as_string()
+    package = tomlkit.string(package).as_string()
     return f"""
 [tool.{SECTION}]
 # Your PortaBilling server: `portabilling-gen fetch` downloads its WSDL/XSD/OpenAPI set from here
 # (admin interface on port 443; customer 8444, reseller 8442, account 8445 unless the URL names
 # a port). Credentials, when the server asks for them: PORTABILLING_USER / PORTABILLING_PASSWORD.
-url = "{server}"
+url = {server}
 # Interfaces to fetch and generate: any of "admin", "customer", "reseller", "account".
 interfaces = ["admin"]
 # The committed snapshot of the server's files: `generate` reads it, `drift` compares against it.
 cache = "portabilling_wsdl"
 # Folder that receives the generated package (the package is `out`/`package`); vendor it.
 out = "."
-package = "{package}"
+package = {package}
 # The clients' default transport: "json" (the JSON API) or "soap".
 transport = "json"
 # Also write a pyproject.toml for the generated package, so it can be pip-installed or published.

@@ -4,16 +4,17 @@ It calls a safe set of read-only operations (every `get_*_list` that pages, with
 `get_*_info` with the ids those lists returned), decodes each reply tolerantly, audits it against
 the response type, and writes per type every deviation and every undeclared field, with counts.
 Only `get_*` operations are ever called; naming any other refuses the run before a call is made.
+What the server sent (field names, values, error replies) is written through generator/escaping.
 """
 
 from __future__ import annotations
 
 import importlib
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import escaping
 from .errors import GeneratorError
 from .interfaces import INTERFACES
 from .introspect import operations
@@ -96,9 +97,10 @@ class Report:
         lines = [
             "# Conformance report",
             "",
-            f"Server {self.url} ({self.interface} interface, {self.transport}), "
-            f"bindings {self.release}: {len(self.calls)} read-only calls, {answered} answered; "
-            + (", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "no deviations")
+            f"Server {_cell(self.url)} ({self.interface} interface, {self.transport}), "
+            f"bindings {_cell(self.release)}: {len(self.calls)} read-only calls, "
+            f"{answered} answered; "
+            + (", ".join(f"{n} {_cell(k)}" for k, n in sorted(kinds.items())) or "no deviations")
             + ".",
             "",
             "## Calls",
@@ -112,33 +114,33 @@ class Report:
             if (c.outcome, c.deviations, c.undeclared) == ("ok", 0, 0)
         ]
         lines += [
-            f"| {c.operation} | {_cell(c.outcome)} | {c.deviations} | {c.undeclared} |"
+            f"| {_cell(c.operation)} | {_cell(c.outcome)} | {c.deviations} | {c.undeclared} |"
             for c in self.calls
             if c.operation not in clean
         ]
         if clean:
             lines += [
                 "",
-                f"{len(clean)} more answered with nothing to report: {', '.join(clean)}.",
+                f"{len(clean)} more answered with nothing to report: "
+                f"{', '.join(_cell(c) for c in clean)}.",
             ]
         for owner, rows in self.as_json()["types"].items():
             lines += [
                 "",
-                f"## {owner}",
+                f"## {_cell(owner)}",
                 "",
                 "| field | declared | arrived (example) | outcome | count |",
                 "|---|---|---|---|---|",
             ]
             lines += [
-                f"| {r['field']} | {_cell(r['declared'])} | {_cell(r['arrived'])} "
-                f"| {r['outcome']} | {r['count']} |"
+                f"| {_cell(r['field'])} | {_cell(r['declared'])} | {_cell(r['arrived'])} "
+                f"| {_cell(r['outcome'])} | {r['count']} |"
                 for r in rows
             ]
         return "\n".join(lines) + "\n"
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+_cell = escaping.markdown
 
 
 def is_read_only(op: Any) -> bool:
@@ -275,7 +277,7 @@ def run(
 
 def write(report: Report, fmt: str) -> str:
     if fmt == "json":
-        return json.dumps(report.as_json(), indent=2, sort_keys=True) + "\n"
+        return escaping.json_text(report.as_json(), indent=2, sort_keys=True) + "\n"
     return report.as_markdown()
 
 

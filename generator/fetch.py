@@ -6,6 +6,10 @@ one), and every schema and WSDL those import or include, recursively. Relative l
 their layout (`/wsdl/X.wsdl` is stored as `admin/X.wsdl`, so `../xsd/a.xsd` still resolves);
 absolute ones on the same host (or an `--allow-host`) go under `_remote/HOST/` and the manifest
 maps their URL to the file. The cache appears only when everything arrived.
+
+Redirects are followed by hand (at most `MAX_REDIRECTS`), each only to a host that schema
+locations may reach (the server's own or an `--allow-host`) and never from https down to http:
+a redirect is the server choosing a URL, so it gets the same rules as a schema location.
 """
 
 from __future__ import annotations
@@ -43,7 +47,9 @@ _LOCATION_TAGS = {
 }
 _INDEX_LINK = re.compile(rf'href="([^"]*?([A-Za-z0-9]+?)({WSDL_SUFFIXES})Service\.wsdl)"')
 _TRANSIENT = {429, 500, 502, 503, 504}
-_SERVICE = re.compile(r"^[A-Za-z0-9_]+$")
+_SERVICE = re.compile(r"[A-Za-z0-9_]+")  # fullmatch: `$` would let "Account\n" through
+_REDIRECTS = {301, 302, 303, 307, 308}
+MAX_REDIRECTS = 5
 _UNSAFE = re.compile(r"[/\\\x00-\x1f]")  # (decoded) URL path segments that are refused
 _ODD = re.compile(r"[^A-Za-z0-9._-]")  # characters a cache file name does not keep
 
@@ -87,9 +93,9 @@ class Fetcher:
         self.services = services
         self.concurrency = max(1, concurrency)
         self.retries = retries
-        self.allow_hosts = {self.host, *(allow_hosts or [])}
+        self.allow_hosts = {self.host, *(h.lower() for h in allow_hosts or [])}
         self.progress = progress
-        self.http = httpx.Client(verify=verify, auth=auth, timeout=timeout, follow_redirects=True)
+        self.http = httpx.Client(verify=verify, auth=auth, timeout=timeout, follow_redirects=False)
         self.result = FetchResult()
         self._stored: dict[str, str] = {}  # url -> relative path in the cache
         self._paths: set[str] = set()  # the same paths, for the collision check
@@ -108,7 +114,9 @@ class Fetcher:
     def get(self, url: str, *, missing_ok: bool = False) -> bytes | None:
         for attempt in range(self.retries + 1):
             try:
-                response = self.http.get(url)
+                response = self._get_following(url)
+            except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError) as exc:
+                raise GeneratorError(f"cannot fetch {url!r}: {exc}") from None
             except httpx.TransportError as exc:
                 if attempt == self.retries:
                     raise GeneratorError(
@@ -130,6 +138,37 @@ class Fetcher:
                 raise GeneratorError(f"{url}: HTTP {response.status_code}")
             return response.content
         raise AssertionError("unreachable")
+
+    def _get_following(self, url: str) -> httpx.Response:
+        """GET `url`, following redirects only where `redirect_target` allows."""
+        response = self.http.get(url)
+        hops = 0
+        while response.status_code in _REDIRECTS and "location" in response.headers:
+            if hops == MAX_REDIRECTS:
+                raise GeneratorError(f"{url}: more than {MAX_REDIRECTS} redirects")
+            hops += 1
+            target = self.redirect_target(str(response.url), response.headers["location"], url)
+            response = self.http.get(target)
+        return response
+
+    def redirect_target(self, current: str, location: str, asked: str) -> str:
+        """Where a redirect from `current` leads, or a GeneratorError naming both URLs."""
+        target = urljoin(current, location.strip())
+        parts = urlsplit(target)
+
+        def refuse(why: str) -> GeneratorError:
+            return GeneratorError(f"{asked}: redirect to {target!r} refused: {why}")
+
+        if parts.scheme not in ("http", "https"):
+            raise refuse("not an http(s) URL")
+        if urlsplit(current).scheme == "https" and parts.scheme != "https":
+            raise refuse("it leaves https for http")
+        if parts.hostname not in self.allow_hosts:
+            raise refuse(
+                f"host {parts.hostname} is not the server's; pass --allow-host {parts.hostname} "
+                "to follow it"
+            )
+        return target
 
     # ---- the walk -------------------------------------------------------------------------------
 
@@ -155,7 +194,7 @@ class Fetcher:
                     if m.group(3) == label
                 }
             for service in sorted(services):
-                if not _SERVICE.match(service):
+                if not _SERVICE.fullmatch(service):
                     raise GeneratorError(
                         f"service name {service!r} is not a PortaBilling service name "
                         "(letters, digits, underscores)",
@@ -220,7 +259,13 @@ class Fetcher:
         reference that would still land outside the cache, or that climbs above the server's
         root to get where it points, is refused: the server does not choose where files go.
         """
-        parts = urlsplit(target)
+        try:
+            parts = urlsplit(target)
+            _ = parts.port  # raises ValueError on a port that is not a number
+        except ValueError as exc:
+            raise GeneratorError(
+                f"schema location {location!r} is not a URL ({exc})", file=referrer_rel, line=line
+            ) from None
         if parts.hostname not in self.allow_hosts:
             raise GeneratorError(
                 f"schema location {location} points to host {parts.hostname}; "

@@ -9,7 +9,8 @@
 3. With `impact` set, the user's code is type-checked against the live release's package too
    (generator/impact): its report follows, and the lines it breaks decide instead of the changes.
 
-Exit 0: clean; 1: stale bindings and/or drift at the fail-on level; 2: bad input (from the CLI).
+Exit 0: clean; 1: stale bindings and/or drift at the fail-on level; 2: bad input and 3: a crash
+(both from the CLI). What the server wrote is printed only through generator/escaping.
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ from .model import Field, TypeDef, xsd
 
 PORTA_NS = "http://schemas.portaone.com/soap"
 _REF = "#/components/schemas/"
-_PATH_RE = re.compile(r"^(?:/rest)?/(?P<service>[A-Za-z0-9_]+)/(?P<method>[A-Za-z0-9_]+)$")
+# fullmatch (`$` also matches before a trailing newline: "/Account/get\n" is not a method path)
+_PATH_RE = re.compile(r"(?:/rest)?/(?P<service>[A-Za-z0-9_]+)/(?P<method>[A-Za-z0-9_]+)")
 
 _SCALARS = {
     ("integer", None): "int",
@@ -80,7 +81,7 @@ class _Converter:
     def run(self, path: str) -> ParsedOpenApi:
         result = ParsedOpenApi(path=path, release=str(self.doc.get("info", {}).get("version", "")))
         for url in sorted(self.doc["paths"]):
-            m = _PATH_RE.match(url)
+            m = _PATH_RE.fullmatch(url)
             post = (
                 self.doc["paths"][url].get("post")
                 if isinstance(self.doc["paths"][url], dict)

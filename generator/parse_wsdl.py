@@ -39,7 +39,7 @@ _BUNDLED_NAMESPACES = {
     XSD_NS,
 }
 _ARRAY_BASES = {f"{{{SOAP_ENC_NS}}}Array", f"{{{SOAP12_ENC_NS}}}Array"}
-_ARRAY_TYPE_RE = re.compile(r"^(?P<item>[^\[]+)(?P<dims>(\[[,\s]*\])+)$")
+_ARRAY_TYPE_RE = re.compile(r"(?P<item>[^\[]+)(?P<dims>(\[[,\s]*\])+)")  # fullmatch
 # forbid_external stays off: the offline transport is the gate, and it serves bundled schemas.
 _SETTINGS = Settings(strict=True, forbid_dtd=True, forbid_entities=True)
 
@@ -508,7 +508,7 @@ class _TypeBuilder:
         for attr in restriction.iter(XSD + "attribute"):
             value = attr.get(WSDL + "arrayType")
             if value:
-                m = _ARRAY_TYPE_RE.match(value.strip())
+                m = _ARRAY_TYPE_RE.fullmatch(value.strip())
                 if not m:
                     raise GeneratorError(
                         f"malformed wsdl:arrayType {value!r}",

@@ -12,10 +12,12 @@ import os
 import sys
 import tempfile
 import time
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from . import __version__
+from . import __version__, escaping
 from .config import SECTION, find_pyproject, init_text
 from .errors import GeneratorError
 from .filemodes import as_created
@@ -52,7 +54,7 @@ def generate(model: Model, target: Target, *, check: bool) -> int:
     record = next((f.content for f in formatted if f.path == FORMAT_RECORD), None)
     dist_text = distribution_pyproject(model, target.package) if target.distribution else None
     for warning in model.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(f"warning: {escaping.text(warning)}", file=sys.stderr)
     if check:
         report = diff_against(files, package_dir)
         if dist_text is not None:
@@ -62,7 +64,7 @@ def generate(model: Model, target: Target, *, check: bool) -> int:
                 f"{package_dir} is stale ({len(report)} files differ); run "
                 "`portabilling-gen generate` and commit the result:"
             )
-            print("\n".join(report[:20]))
+            sys.stdout.write(escaping.lines("\n".join(report[:20])))  # diffs of server text
             return 1
         print(f"{package_dir} is up to date")
         return 0
@@ -149,16 +151,25 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def init(directory: Path, url: str | None, package: str) -> Path:
-    """Append a commented `[tool.portabilling-gen]` section to the project's pyproject.toml.
+    """Add a commented `[tool.portabilling-gen]` section to the project's pyproject.toml.
 
     The project is the nearest pyproject.toml at or above `directory` (inside its repository);
-    without one, `directory/pyproject.toml` is created. A file that already has the section is
-    refused (edit it there).
+    without one, `directory/pyproject.toml` is created. A file that already has the section, in
+    any TOML spelling (`[tool."portabilling-gen"]`, dotted keys), is refused (edit it there).
+    The file is edited as TOML, not as text (tomlkit: unlike tomllib + a writer, it keeps the
+    user's comments, order and layout), and then read back: anything but the user's data plus
+    the section refuses the edit.
     """
+    import tomlkit
+
     if not package.isidentifier():
         raise GeneratorError(f"--package {package!r} is not a valid Python package name")
-    if url is not None and not url.startswith(("https://", "http://")):
-        raise GeneratorError(f"not an http(s) URL: {url}")
+    if url is not None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.netloc:
+            raise GeneratorError(f"not an http(s) URL: {url!r}")
+        if any(ch.isspace() or not ch.isprintable() for ch in url):
+            raise GeneratorError(f"a URL holds no blanks or control characters: {url!r}")
     path = find_pyproject(directory.resolve()) or directory.resolve() / "pyproject.toml"
     try:
         existing = path.read_text(encoding="utf-8")
@@ -166,14 +177,40 @@ def init(directory: Path, url: str | None, package: str) -> Path:
         existing = ""
     except OSError as exc:
         raise GeneratorError(f"cannot read: {exc.strerror}", file=str(path)) from None
-    if f"[tool.{SECTION}]" in existing:
+    try:
+        doc = tomlkit.parse(existing)
+        before = tomllib.loads(existing)
+    except (tomlkit.exceptions.TOMLKitError, tomllib.TOMLDecodeError) as exc:
+        raise GeneratorError(f"not valid TOML: {exc}", file=str(path)) from None
+    tool = before.get("tool")
+    if isinstance(tool, dict) and SECTION in tool:
         raise GeneratorError(
             f"already has a [tool.{SECTION}] section; edit it there", file=str(path)
         )
-    text = existing
-    if text and not text.endswith("\n"):
-        text += "\n"
-    _write_text(path, text + init_text(url, package))
+    added = init_text(url, package)
+    section = tomlkit.parse(added)["tool"][SECTION]
+    if "tool" not in doc:
+        holder = tomlkit.table(is_super_table=True)
+        holder.add(SECTION, section)
+        doc.add("tool", holder)
+    elif isinstance(doc["tool"], tomlkit.items.Table | tomlkit.container.OutOfOrderTableProxy):
+        section.add(tomlkit.nl())  # a blank line before whatever follows it
+        doc["tool"][SECTION] = section
+    else:
+        raise GeneratorError(
+            f"`tool` is not a table of its own (an inline table?); add [tool.{SECTION}] by hand",
+            file=str(path),
+        )
+    text = tomlkit.dumps(doc)
+    if text.endswith("\n\n") and not existing.endswith("\n\n"):
+        text = text.rstrip("\n") + "\n"
+    expected = {**before, "tool": {**before.get("tool", {}), **tomllib.loads(added)["tool"]}}
+    if tomllib.loads(text) != expected:  # read back: nothing of the user's may have moved
+        raise GeneratorError(
+            f"could not add [tool.{SECTION}] without changing the rest; add it by hand",
+            file=str(path),
+        )
+    _write_text(path, text)
     return path
 
 

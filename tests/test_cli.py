@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from .conftest import FIXTURES, ROOT, generate, run_cli
 
 EDGE = FIXTURES / "edge" / "EdgeAdminService.wsdl"
@@ -189,3 +191,22 @@ def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
     assert b"[" in drawn and b"#" in drawn and b"/" in drawn  # [#####.....] done/total label
     piped = run_cli("model", "--wsdl", str(FIXTURES / "edge"))
     assert "#" not in piped.stderr
+
+
+def test_a_crash_is_exit_3_not_a_finding_and_its_traceback_runs_nothing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bug of ours exits 3 (1 is a finding, 2 bad input): `ci` never reads a crash as drift;
+    the traceback is printed escaped, so a server's text in an exception message runs nothing."""
+    from generator import cli
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom\n::add-mask::hunter2\n##[set-output name=x;]y")
+
+    monkeypatch.setattr(cli, "load_model", crash)
+    status = cli.main(["model", "--wsdl", str(FIXTURES / "edge")])
+    err = capsys.readouterr().err
+    assert status == 3 and "internal error (exit 3)" in err and "Traceback" in err
+    assert "boom\\n::add-mask::hunter2\\n##\\[set-output" in err
+    assert not [line for line in err.splitlines() if line.lstrip().startswith("::")]
+    assert "##[" not in err

@@ -80,6 +80,42 @@ def test_markdown_report_and_refusal(sim: Any) -> None:
     assert sim.sim.calls == []  # refused before anything was sent
 
 
+def test_the_report_prints_what_the_server_sent_as_data(sim: Any, monkeypatch: Any) -> None:
+    """Undeclared field names and values a server sends reach the markdown report (a CI log, a
+    job summary) as data: no workflow command, no HTML element, no mention, no forged cell."""
+    import re
+
+    import cmarkgfm
+    from cmarkgfm.cmark import Options
+
+    from generator.simulator import realistic
+
+    hostile = {
+        "a\n::add-mask::hunter2": "x",
+        "##[set-output name=x;]y": 1,
+        "<img src=x onerror=alert(1)>": "<!-- No changes. -->",
+        "@octocat": "| forged | cell |",
+    }
+    monkeypatch.setattr(realistic, "UNDECLARED", hostile)
+    _seed(sim.url)
+    sim.sim.real_server = True
+    result = run_cli(
+        "conformance", sim.url, "--user", "admin", "--password", "secret",
+        "--operation", "Account.get_account_list",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "a ::add-mask::hunter2" in out  # the name is there, on the row of its table
+    assert not [line for line in out.splitlines() if line.lstrip().startswith("::")]
+    assert "##[" not in out
+    rendered = cmarkgfm.github_flavored_markdown_to_html(out, options=Options.CMARK_OPT_UNSAFE)
+    tags = set(re.findall(r"<([a-zA-Z][a-zA-Z0-9]*)", rendered))
+    assert tags <= {"h1", "h2", "p", "table", "thead", "tbody", "tr", "th", "td"}, tags
+    assert "<!--" not in rendered and not re.search(r"(?<![\w`])@octocat", rendered)
+    rows = re.findall(r"<tr>(.*?)</tr>", rendered, re.S)
+    assert all(row.count("<td>") in (0, 4, 5) for row in rows)  # no cell of the server's
+
+
 def test_a_refused_login_stops_at_once_with_one_line(sim: Any) -> None:
     sim.sim.calls.clear()
     result = run_cli("conformance", sim.url, "--user", "admin", "--password", "wrong")
@@ -95,7 +131,7 @@ def test_a_run_where_nothing_answered_fails(sim: Any) -> None:
     from generator.simulator.calls import SimFault
 
     def broken(call: Any) -> Any:
-        raise SimFault("Server.Internal", "the database is down")
+        raise SimFault("Server.Internal", "the database is down\n::add-mask::hunter2")
 
     _seed(sim.url)
     sim.sim.replies[("Account", "get_account_list")] = broken
@@ -109,6 +145,8 @@ def test_a_run_where_nothing_answered_fails(sim: Any) -> None:
     assert result.returncode == 1, result.stderr
     assert "none of the 1 calls was answered" in result.stderr
     assert "the database is down" in result.stderr
+    # the server's fault text is data: it starts no line, so it runs no workflow command
+    assert not [x for x in result.stderr.splitlines() if x.lstrip().startswith("::")]
 
 
 def test_credentials_come_from_the_environment_and_the_url_from_the_settings(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from generator.errors import GeneratorError
 from generator.fetch import Fetcher, fetch
 
 from .conftest import FIXTURES, run_cli
+from .hostile_server import Hostile, Request, hostile, reply
 
 _TINY = (
     b'<xsd:schema xmlns:xsd="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:tiny">'
@@ -179,3 +180,99 @@ def test_drift_against_a_hostile_url_refuses_too(site: _Site, tmp_path: Path) ->
     assert result.returncode == 2, result.stderr
     assert "admin/EvilAdminService.wsdl:4:" in result.stderr and "refused" in result.stderr
     assert not (tmp_path / "outside").exists()
+
+
+def _redirecting(files: dict[str, bytes], moves: dict[str, str]) -> Iterator[Hostile]:
+    """A loopback server that answers `moves` with a 302 to their Location, `files` with 200."""
+
+    def script(request: Request) -> Iterable[bytes]:
+        if request.path in moves:
+            yield reply(b"", 302, Location=moves[request.path])
+        else:
+            body = files.get(request.path)
+            yield reply(body or b"", 200 if body is not None else 404)
+
+    with hostile() as server:
+        server.script = script
+        yield server
+
+
+def test_a_redirect_to_another_host_is_refused_and_within_the_host_followed(
+    tmp_path: Path,
+) -> None:
+    """`localhost` and `127.0.0.1` reach the same loopback server but are different hosts: the
+    server's own redirects are followed, one to a host not allowed is refused (before it is
+    fetched) with both URLs named, and `--allow-host` lets it through."""
+    wsdl = _wsdl("../xsd/tiny.xsd")
+    for other in _redirecting({}, {}):
+        port = other.url.rsplit(":", 1)[1]
+        elsewhere = f"http://localhost:{port}/xsd/tiny.xsd"
+        other.script = lambda request: [reply(_TINY, 200)]
+        files = {"/wsdl/MovedAdminService.wsdl": wsdl, "/xsd/moved.xsd": _TINY}
+        moves = {"/xsd/tiny.xsd": elsewhere}
+        for site in _redirecting(files, moves):
+            with pytest.raises(GeneratorError) as caught:
+                fetch(
+                    site.url,
+                    tmp_path / "c",
+                    Fetcher(site.url, interfaces=["admin"], services=["Moved"], retries=0),
+                )
+            message = str(caught.value)
+            assert f"redirect to '{elsewhere}' refused" in message and "--allow-host" in message
+            assert "/xsd/tiny.xsd" in message and not other.requests
+            assert not (tmp_path / "c").exists()
+            # within the server's host: followed
+            moves["/xsd/tiny.xsd"] = "/xsd/moved.xsd"
+            fetch(
+                site.url,
+                tmp_path / "c",
+                Fetcher(site.url, interfaces=["admin"], services=["Moved"], retries=0),
+            )
+            assert (tmp_path / "c" / "xsd" / "tiny.xsd").read_bytes() == _TINY
+            # another host, allowed
+            moves["/xsd/tiny.xsd"] = elsewhere
+            fetch(
+                site.url,
+                tmp_path / "d",
+                Fetcher(
+                    site.url,
+                    interfaces=["admin"],
+                    services=["Moved"],
+                    retries=0,
+                    allow_hosts=["localhost"],
+                ),
+            )
+            assert other.requests
+
+
+def test_redirect_loops_and_non_http_targets_are_refused(tmp_path: Path) -> None:
+    files = {"/wsdl/LoopAdminService.wsdl": _wsdl("../xsd/a.xsd")}
+    moves = {"/xsd/a.xsd": "/xsd/b.xsd", "/xsd/b.xsd": "/xsd/a.xsd"}
+    for site in _redirecting(files, moves):
+        fetcher = Fetcher(site.url, interfaces=["admin"], services=["Loop"], retries=0)
+        with pytest.raises(GeneratorError, match="more than 5 redirects"):
+            fetch(site.url, tmp_path / "c", fetcher)
+        moves["/xsd/a.xsd"] = "file:///etc/passwd"
+        fetcher = Fetcher(site.url, interfaces=["admin"], services=["Loop"], retries=0)
+        with pytest.raises(GeneratorError, match="file:///etc/passwd' refused: not an http"):
+            fetch(site.url, tmp_path / "c", fetcher)
+    assert not (tmp_path / "c").exists()
+
+
+def test_https_never_redirects_down_to_http() -> None:
+    fetcher = Fetcher("https://pbx.example.com", interfaces=["admin"])
+    with pytest.raises(GeneratorError, match="leaves https for http"):
+        fetcher.redirect_target(
+            "https://pbx.example.com/wsdl/", "http://pbx.example.com/x", "https://pbx.example.com/"
+        )
+    fetcher.http.close()
+
+
+def test_a_service_name_with_a_trailing_newline_is_refused_by_name(
+    site: _Site, tmp_path: Path
+) -> None:
+    doc = {"info": {"version": "x"}, "paths": {"/Account\n/get": {}}}
+    site.files = {"/doc/api/AdminInterface.json": json.dumps(doc).encode()}
+    with pytest.raises(GeneratorError, match=r"service name 'Account\\n' is not a PortaBilling"):
+        fetch(_url(site), tmp_path / "c", Fetcher(_url(site), interfaces=["admin"], retries=0))
+    assert _tree(tmp_path) == set()

@@ -226,3 +226,89 @@ def test_impact_setting_is_a_list_of_paths(tmp_path: Path) -> None:
         '[tool.portabilling-gen]\nimpact = ["src", "tools/x.py"]\n'
     )
     assert load(cwd=tmp_path).impact == (Path("src"), Path("tools/x.py"))
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        '[tool."portabilling-gen"]\nurl = "https://pbx.example.com"\n',
+        'tool.portabilling-gen.url = "https://pbx.example.com"\n',
+        '[tool]\nportabilling-gen = { url = "https://pbx.example.com" }\n',
+    ],
+)
+def test_init_finds_the_section_in_any_toml_spelling(project: Path, spelling: str) -> None:
+    path = project / "pyproject.toml"
+    path.write_text(spelling + '[project]\nname = "myproj"\n')
+    before = path.read_bytes()
+    done = cli(project, "init", "https://other.example.com")
+    assert done.returncode == 2 and "already has a [tool.portabilling-gen]" in done.stderr
+    assert path.read_bytes() == before  # still the user's valid file, untouched
+
+
+def test_init_keeps_the_users_comments_and_layout_and_escapes_the_url(project: Path) -> None:
+    path = project / "pyproject.toml"
+    user = (
+        "# my project\n[project]\nname = 'myproj'   # quoted my way\n\n"
+        "[tool.black]\nline-length = 88  # theirs\n\n[tool.ruff]\nline-length = 99\n"
+    )
+    path.write_text(user)
+    url = 'https://pbx.example.com/?a="b"&x=[evil]'
+    done = cli(project, "init", url)
+    assert done.returncode == 0, done.stderr
+    text = path.read_text()
+    assert text.startswith(user.rstrip("\n"))  # every byte of theirs kept, comments too
+    data = tomllib.loads(text)
+    assert data["tool"]["portabilling-gen"]["url"] == url  # a value, not TOML of the server's
+    assert data["tool"]["ruff"] == {"line-length": 99} and "evil" not in data
+    assert "# Interfaces to fetch and generate" in text  # the commented section, as before
+    newline = cli(project, "init", "https://pbx.example.com/\n[evil]")
+    assert newline.returncode == 2 and "control characters" in newline.stderr
+
+
+def test_init_adds_to_dotted_and_out_of_order_tool_tables(project: Path) -> None:
+    path = project / "pyproject.toml"
+    for user in (
+        'tool.black.line-length = 88\n[project]\nname = "x"\n',
+        '[tool.black]\nx = 1\n[project]\nname = "y"\n[tool.ruff]\ny = 2\n',
+    ):
+        path.write_text(user)
+        done = cli(project, "init")
+        assert done.returncode == 0, done.stderr
+        data = tomllib.loads(path.read_text())
+        assert data["tool"]["portabilling-gen"]["package"] == "portabilling"
+        assert {k: v for k, v in data.items() if k != "tool"} == {
+            k: v for k, v in tomllib.loads(user).items() if k != "tool"
+        }
+    path.write_text("tool = { black = { x = 1 } }\n")
+    inline = cli(project, "init")
+    assert inline.returncode == 2 and "inline table" in inline.stderr
+
+
+@pytest.mark.parametrize("key", ["out", "cache"])
+def test_a_committed_symlink_cannot_lead_outside_the_project(
+    project: Path, tmp_path: Path, key: str
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (project / "link").symlink_to(outside)
+    (project / "pyproject.toml").write_text(
+        f'[tool.portabilling-gen]\n{key} = "link"\nurl = "http://127.0.0.1:9"\n'
+    )
+    command = ("generate", "--wsdl", "wsdl") if key == "out" else ("fetch",)
+    done = cli(project, *command)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"path 'link' leads to {outside}, outside the project root" in done.stderr
+    assert list(outside.iterdir()) == []
+    # the package folder itself may be the link, too
+    (project / "link").unlink()
+    (project / "vendor").mkdir()
+    (project / "vendor" / "portabilling").symlink_to(outside)
+    (project / "pyproject.toml").write_text('[tool.portabilling-gen]\nout = "vendor"\n')
+    done = cli(project, "generate", "--wsdl", "wsdl")
+    assert done.returncode == 2 and "outside the project root" in done.stderr
+    assert list(outside.iterdir()) == []
+    # a link that stays inside the project is fine
+    (project / "vendor" / "portabilling").unlink()
+    (project / "real").mkdir()
+    (project / "vendor" / "portabilling").symlink_to(project / "real")
+    assert cli(project, "generate", "--wsdl", "wsdl").returncode == 0

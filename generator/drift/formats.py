@@ -1,11 +1,16 @@
-"""A drift report as text, JSON, markdown (pull-request comments), GitHub annotations or JUnit."""
+"""A drift report as text, JSON, markdown (pull-request comments), GitHub annotations or JUnit.
+
+Paths, messages and release names hold text from the server's documents: each format writes it
+through its function in generator/escaping (never raw), so no report line is a workflow command,
+HTML, a mention or a line the server chose.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import quoteattr
 
+from .. import escaping
 from .changes import Report
 
 SCHEMA_VERSION = 1
@@ -30,7 +35,7 @@ def _text(report: Report) -> str:
     for c in report.changes:
         where = f"  [{c.where}]" if c.where else ""
         lines.append(f"{c.severity.upper():8} {c.rule:28} {c.path}: {c.message}{where}")
-    return "\n".join(lines) + "\n"
+    return "".join(escaping.text(line) + "\n" for line in lines)
 
 
 def _ignored(report: Report, lead: str) -> str:
@@ -48,21 +53,21 @@ def _json(report: Report) -> str:
         "not_compared": report.not_compared,
         "changes": [c.to_dict() for c in report.changes],
     }
-    return json.dumps(data, indent=1, ensure_ascii=False, sort_keys=True, default=str) + "\n"
+    text = escaping.json_text(data, indent=1, ensure_ascii=False, sort_keys=True, default=str)
+    return text + "\n"
 
 
-def _cell(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+_cell = escaping.markdown
 
 
 def _code(text: str) -> str:
-    return f"`{_cell(text)}`" if text else ""
+    return _cell(text, code=True) if text else ""
 
 
 def _markdown(report: Report) -> str:
     counts = report.counts()
     out = [
-        f"### PortaBilling API drift: {report.old} → {report.new}",
+        f"### PortaBilling API drift: {_cell(report.old)} → {_cell(report.new)}",
         "",
         f"**{counts['breaking']} breaking**, {counts['warning']} warnings, {counts['info']} info"
         f"{_ignored(report, ', ')}.",
@@ -78,7 +83,7 @@ def _markdown(report: Report) -> str:
             "| rule | where | file:line | direction | change |",
             "|---|---|---|---|---|",
             *(
-                f"| `{c.rule}` | `{_cell(c.path)}` | {_code(c.where)} | {c.direction} "
+                f"| `{c.rule}` | {_cell(c.path, code=True)} | {_code(c.where)} | {c.direction} "
                 f"| {_cell(c.message)} |"
                 for c in rows
             ),
@@ -88,7 +93,8 @@ def _markdown(report: Report) -> str:
             block = ["<details><summary>info</summary>", "", *block, "</details>", ""]
         out.extend(block)
     if report.not_compared:
-        out.append(f"Not compared (fetched on one side only): {', '.join(report.not_compared)}.")
+        names = ", ".join(_cell(n) for n in report.not_compared)
+        out.append(f"Not compared (fetched on one side only): {names}.")
     if not report.changes:
         out.append("No changes." if not report.ignored else "No changes left after drift-ignore.")
     return "\n".join(out) + "\n"
@@ -96,40 +102,34 @@ def _markdown(report: Report) -> str:
 
 def _github(report: Report) -> str:
     level = {"breaking": "error", "warning": "warning", "info": "notice"}
-
-    def esc(text: str) -> str:
-        return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-    def prop(text: str) -> str:  # property values also escape their separators
-        return esc(text).replace(":", "%3A").replace(",", "%2C")
-
-    def where(file: str, line: int) -> str:
-        if not file:
-            return ""
-        return f"file={prop(file)}," + (f"line={line}," if line else "")
-
     lines = [
-        f"::{level[c.severity]} {where(c.file, c.line)}title={prop(c.rule)}::"
-        f"{esc(c.path)}: {esc(c.message)}"
+        escaping.command(
+            level[c.severity],
+            f"{c.path}: {c.message}",
+            file=c.file,
+            line=c.line if c.file and c.line else "",
+            title=c.rule,
+        )
         for c in report.changes
     ]
-    return "\n".join(lines) + ("\n" if lines else "")
+    return "".join(line + "\n" for line in lines)
 
 
 def _junit(report: Report) -> str:
     failures = [c for c in report.changes if c.severity == "breaking"]
     cases = []
     for c in report.changes:
-        name = quoteattr(f"{c.rule} {c.path}")
+        name = escaping.xml(f"{c.rule} {c.path}", attribute=True)
         body = ""
         if c.severity == "breaking":
-            body = f"<failure message={quoteattr(c.message)} type={quoteattr(c.rule)}/>"
+            message = escaping.xml(c.message, attribute=True)
+            body = f"<failure message={message} type={quoteattr(c.rule)}/>"
         elif c.severity == "warning":
-            body = f"<system-out>{escape(c.message)}</system-out>"
+            body = f"<system-out>{escaping.xml(c.message)}</system-out>"
         cases.append(f'  <testcase classname="drift.{c.severity}" name={name}>{body}</testcase>')
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f"<testsuite name={quoteattr(f'api-drift {report.old} -> {report.new}')} "
+        f"<testsuite name={escaping.xml(f'api-drift {report.old} -> {report.new}', attribute=True)} "
         f'tests="{len(report.changes)}" failures="{len(failures)}">\n'
         + "\n".join(cases)
         + "\n</testsuite>\n"

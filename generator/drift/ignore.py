@@ -8,7 +8,7 @@ import re
 from ..errors import GeneratorError
 from .changes import RULES, Change, Report
 
-_RULE_LIKE = re.compile(r"^[a-z*?\[\]]+(-[a-z*?\[\]]+)+$")
+_RULE_LIKE = re.compile(r"[a-z*?\[\]]+(-[a-z*?\[\]]+)+")  # fullmatch
 
 
 def load_ignore(text: str, source: str = "ignore file") -> list[tuple[str, str]]:
@@ -28,7 +28,7 @@ def load_ignore(text: str, source: str = "ignore file") -> list[tuple[str, str]]
             entries.append((first, rest))
         elif "/" not in first and "." not in first and fnmatch.filter(RULES, first):
             entries.append((first, "*"))
-        elif _RULE_LIKE.match(first):
+        elif _RULE_LIKE.fullmatch(first):
             _known_rule(first, source, number)
         else:
             entries.append(("*", first))

@@ -21,8 +21,8 @@ from pathlib import Path
 from ..errors import GeneratorError
 
 # file:line:column: severity: message  [code]
-_LINE = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): (?P<sev>error|note): (?P<msg>.*)$")
-_CODE = re.compile(r"\s\s\[(?P<code>[a-z0-9-]+)\]$")
+_LINE = re.compile(r"(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): (?P<sev>error|note): (?P<msg>.*)")
+_CODE = re.compile(r"\s\s\[(?P<code>[a-z0-9-]+)\]\Z")
 
 MISSING = (
     "the impact analysis type-checks your code with mypy, which is not installed where "
@@ -102,7 +102,7 @@ def parse(output: str) -> list[Diagnostic]:
     """mypy's text output as errors, each with the notes that follow it."""
     found: list[Diagnostic] = []
     for raw in output.splitlines():
-        m = _LINE.match(raw)
+        m = _LINE.fullmatch(raw)
         if m is None:
             continue
         message = m["msg"]

@@ -27,7 +27,7 @@ from .checker import Diagnostic
 _QUOTED = re.compile(r'"([^"]+)"')
 _MISSING_CODES = {"call-arg", "call-overload"}  # a call refused (no overload matches, ...)
 # changes that never make the user's code fail to type-check
-_QUIET = re.compile(r"-doc-changed$|^method-(un)?deprecated$|^(service|method|type)-added$")
+_QUIET = re.compile(r"-doc-changed\Z|^method-(un)?deprecated\Z|^(service|method|type)-added\Z")
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,16 @@
-"""An impact report (the user's lines a release breaks) as text, markdown, JSON or annotations."""
+"""An impact report (the user's lines a release breaks) as text, markdown, JSON or annotations.
+
+mypy's messages and the drift records name what the server's documents named: every format
+writes them through its function in generator/escaping, as the drift report does.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import escaping
 from ..drift import Change
 
 SCHEMA_VERSION = 1
@@ -135,16 +139,15 @@ def _text(report: ImpactReport) -> str:
     if unseen:
         out.append("Not seen by, or left out of, the analysis:")
         out.extend(f"  {line}" for line in unseen)
-    return "\n".join(out) + "\n"
+    return "".join(escaping.text(line) + "\n" for line in out)
 
 
-def _cell(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+_cell = escaping.markdown
 
 
 def _markdown(report: ImpactReport) -> str:
     out = [
-        f"### PortaBilling {report.old} → {report.new}: impact on your code",
+        f"### PortaBilling {_cell(report.old)} → {_cell(report.new)}: impact on your code",
         "",
         f"**{_headline(report)}.**",
         "",
@@ -153,11 +156,12 @@ def _markdown(report: ImpactReport) -> str:
         out += ["| where | what mypy says | drift record |", "|---|---|---|"]
         for i in report.impacts:
             records = "<br>".join(
-                f"{_ICON[c.severity]} `{c.rule}` `{_cell(c.path)}`: {_cell(c.message)}"
+                f"{_ICON[c.severity]} `{c.rule}` {_cell(c.path, code=True)}: {_cell(c.message)}"
                 for c in i.changes
             )
             out.append(
-                f"| `{_cell(i.file)}:{i.line}` | {_cell(i.message)} `[{i.code}]` | "
+                f"| {_cell(f'{i.file}:{i.line}', code=True)} | {_cell(i.message)} "
+                f"{_cell(f'[{i.code}]', code=True)} | "
                 f"{records or 'no drift record names it'} |"
             )
         out.append("")
@@ -205,27 +209,27 @@ def _json(report: ImpactReport) -> str:
         "mypy": report.mypy,
         "seconds": report.seconds,
     }
-    return json.dumps(data, indent=1, ensure_ascii=False, sort_keys=True, default=str) + "\n"
+    text = escaping.json_text(data, indent=1, ensure_ascii=False, sort_keys=True, default=str)
+    return text + "\n"
 
 
 def _github(report: ImpactReport) -> str:
     level = {"breaking": "error", "warning": "warning", "info": "notice"}
-
-    def esc(text: str) -> str:
-        return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-    def prop(text: str) -> str:
-        return esc(text).replace(":", "%3A").replace(",", "%2C")
-
     lines = []
     for i in report.impacts:
         title = i.changes[0].rule if i.changes else "portabilling-impact"
         because = "; ".join(_record(c) for c in i.changes) or "no drift record names it"
         lines.append(
-            f"::{level[i.severity]} file={prop(i.file)},line={i.line},col={i.column},"
-            f"title={prop(title)}::{esc(i.message)} [{esc(i.code)}] <- {esc(because)}"
+            escaping.command(
+                level[i.severity],
+                f"{i.message} [{i.code}] <- {because}",
+                file=i.file,
+                line=i.line,
+                col=i.column,
+                title=title,
+            )
         )
-    return "\n".join(lines) + ("\n" if lines else "")
+    return "".join(line + "\n" for line in lines)
 
 
 _FORMATS: dict[str, Callable[[ImpactReport], str]] = {
