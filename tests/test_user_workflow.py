@@ -75,7 +75,19 @@ def fresh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         names = set(z.namelist())
         metadata = z.read(f"portabilling_bindings-{__version__}.dist-info/METADATA").decode()
     assert "generator/templates/package_init.py.jinja" in names
-    assert "generator/templates/runtime/client.py" in names
+    # every package and data file of the source tree travels in the wheel
+    sources = [
+        *(p.relative_to(ROOT).as_posix() for p in (ROOT / "generator").rglob("*")),
+        *("generator/" + p.relative_to(ROOT).as_posix() for p in (ROOT / "templates").rglob("*")),
+    ]
+    missing = [
+        n
+        for n in sources
+        if n.endswith((".py", ".jinja", ".pl", ".yml", ".xsd"))
+        and "__pycache__" not in n
+        and n not in names
+    ]
+    assert not missing, missing
     assert "generator/simulator/soap_front.pl" in names
     assert "generator/ci/action.yml" in names
     for dep in ("jinja2", "zeep", "lxml", "black", "httpx", "msgspec"):
