@@ -103,9 +103,10 @@ class Renderer:
 
     def _runtime_files(self) -> list[RenderedFile]:
         out = []
-        for src in sorted(RUNTIME.glob("*.py")):
+        for src in sorted(RUNTIME.rglob("*.py")):  # the base modules and each wing's package
             text = src.read_text(encoding="utf-8")
-            out.append(RenderedFile(f"_runtime/{src.name}", self.header() + "\n" + text))
+            name = src.relative_to(RUNTIME).as_posix()
+            out.append(RenderedFile(f"_runtime/{name}", self.header() + "\n" + text))
         return out
 
     def _type_files(self) -> list[RenderedFile]:
@@ -207,7 +208,7 @@ class Renderer:
         imports = Imports()
         imports.add("typing", "overload")
         imports.add(".._runtime.operation", "Operation", "ServiceSpec")
-        imports.add(".._runtime.service", "AsyncServiceBase", "ServiceBase")
+        imports.add(".._runtime.client.service", "AsyncServiceBase", "ServiceBase")
         imports.add(".._runtime.struct", "UNSET", "UnsetType")
         if any(op.request_type for op in svc.operations):
             imports.add("typing", "Any")

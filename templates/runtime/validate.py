@@ -33,8 +33,8 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from .chars import NOT_XML, not_xml
 from .errors import EncodeError
-from .soap_text import NOT_XML, not_xml
 
 _NONE = type(None)
 _MAX_SHAPES = 256  # per class: odd inputs must not grow the cache without bound

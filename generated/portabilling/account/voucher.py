@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any, overload
 
+from .._runtime.client.service import AsyncServiceBase, ServiceBase
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.voucher import RechargeVoucherRequest, RechargeVoucherResponse
 

@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from typing import Any, overload
 
+from .._runtime.client.service import AsyncServiceBase, ServiceBase
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.representative import (
     AddRepresentativeCommissionRuleRequest,

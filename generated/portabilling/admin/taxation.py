@@ -13,8 +13,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, overload
 
+from .._runtime.client.service import AsyncServiceBase, ServiceBase
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase
 from .._runtime.struct import UNSET, UnsetType
 from ..types.taxation import (
     AddTaxationCustomerExemptionRequest,
