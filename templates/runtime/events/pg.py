@@ -1,6 +1,6 @@
 """PostgreSQL event store: several receivers behind a load balancer share one table.
 
-Claims and done marks are one statement (event_pg_sql), in autocommit: no BEGIN/COMMIT round
+Claims and done marks are one statement (`pg_sql`), in autocommit: no BEGIN/COMMIT round
 trips, prepared by the driver after a few uses. The claim is an `INSERT ... ON CONFLICT DO UPDATE
 ... WHERE lease ran out`: PostgreSQL makes it atomic (a concurrent insert of the same `i_event`
 waits for the first to commit, then sees its row), so the database does all the coordination.

@@ -171,7 +171,7 @@ def _scalar(el: etree._Element, spec: Spec, doc: Doc) -> Any:
 
 
 def decode(el: etree._Element, spec: Spec, plan: Any, doc: Doc) -> Any:
-    """One element as plain data, by its decode plan (see `soap_plan.decode_plan`)."""
+    """One element as plain data, by its decode plan (see `plan.decode_plan`)."""
     if plan is None:
         return _scalar(el, spec, doc)
     if doc.streamed:

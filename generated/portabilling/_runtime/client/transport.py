@@ -37,7 +37,7 @@ class Endpoint:
     carries: they go in an `Authorization: Basic` header, never in a request's URL, which httpx
     logs at INFO."""
 
-    __slots__ = ("base_url", "basic_auth", "password", "_urls")
+    __slots__ = ("_urls", "base_url", "basic_auth", "password")
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url

@@ -2,13 +2,16 @@
 # ruff: noqa
 """Request encoding: an operation and its request struct as a SOAP 1.1 envelope, in bytes.
 
-The envelope is written as text, walking each struct with its schema plan (`soap_plan`): every
+The envelope is written as text, walking each struct with its schema plan (`soap.plan`): every
 value gets the `xsi:type` its schema names (simple types are sent as their XSD base, which is all
 SOAP::Lite understands), lists become SOAP-ENC arrays or repeated elements as the schema says,
 `None` becomes `xsi:nil`, unset fields are left out.
 
 Most structs go out through a cached layout (see `_Layout`); values a layout cannot write take the
 careful path, which checks every value and names the field of a bad one.
+
+One job, one module (over 500 lines): the cached layouts and the careful path must write the very
+same bytes for every value (a test compares them), so they are kept side by side.
 """
 
 from __future__ import annotations

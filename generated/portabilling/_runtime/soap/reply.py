@@ -3,8 +3,8 @@
 """The SOAP reply path: an HTTP response (plain, or multipart with attachments) -> typed result.
 
 `decode_reply` is the one entry the client calls. It takes the envelope out of a SOAP with
-Attachments message if need be, parses it (`soap_stream`), raises the `Fault` it carries, decodes
-the parts by position, as SOAP::Lite names them `s-gensym3` (`soap_decode`), and converts the
+Attachments message if need be, parses it (`stream`), raises the `Fault` it carries, decodes
+the parts by position, as SOAP::Lite names them `s-gensym3` (`decode`), and converts the
 plain data into the operation's response type.
 """
 
