@@ -133,8 +133,8 @@ def _soap_operations() -> list[Any]:
 
 def _encoded(op: Any, request: Any, auth: dict[str, str], careful: bool) -> Any:
     """The envelope, or the message of the error that refused it."""
-    from portabilling._runtime.soap import encode as soap_encode
     from portabilling._runtime.errors import EncodeError
+    from portabilling._runtime.soap import encode as soap_encode
 
     try:
         return soap_encode._encode(op, request, auth, careful=careful)

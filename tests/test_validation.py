@@ -44,8 +44,8 @@ def _request_classes() -> list[type]:
 def _encoders() -> list[Any]:
     """Both transports' encoders, as a client calls them for an operation `Op.name`."""
     from portabilling._runtime.jsonapi import encode as jsonapi
-    from portabilling._runtime.soap import encode as soap_encode
     from portabilling._runtime.operation import Operation, ServiceSpec
+    from portabilling._runtime.soap import encode as soap_encode
 
     spec = ServiceSpec("Op", namespace="urn:op", endpoint_path="/")
 
