@@ -460,7 +460,7 @@ def test_debug_logs_and_errors_carry_no_secret(
     if kind == "bearer":  # a session from an earlier login, sent as `Authorization: Bearer`
         with AdminClient(sim.url, transport="json", **creds) as first:
             first.customer.get_customer_list()
-            access = first.session.session_id
+            access = first._session.session_id
         creds.update(access_token=access, json_style="bearer")
     errors: list[BaseException] = []
 

@@ -302,3 +302,15 @@ def test_json_datetime_probe_agrees_with_the_walk() -> None:
     assert view.inner is kept and view.other.at == "2024-05-06 07:08:09"
     view = _server_view(Outer(inner=None, other=Inner(at=moment)))  # probe fails on None
     assert view.inner is None and view.other.at == "2024-05-06 07:08:09"
+
+
+def test_runtime_state_leaves_the_service_attributes_alone() -> None:
+    """The client's session state, endpoint and transports are not attributes a service
+    could be named (`client.session` is the Session service, as generated)."""
+    from portabilling import AdminClient, AsyncAdminClient
+    from portabilling.admin.session import AsyncSessionService, SessionService
+
+    client = AdminClient("http://127.0.0.1:9", login="u", password="pw-Xq81")
+    assert isinstance(client.session, SessionService)
+    assert isinstance(AsyncAdminClient("http://127.0.0.1:9").session, AsyncSessionService)
+    assert "pw-Xq81" not in repr(client) and "pw-Xq81" not in repr(client._session)

@@ -49,7 +49,7 @@ class Client(Core):
 
     def call(self, op: Operation[Req, Resp], request: Req | None, options: CallOptions) -> Resp:
         try:
-            return self._drive(call_flow(self, op, request, options))
+            return self._drive(call_flow(self, self._session, op, request, options))
         except PortaBillingError as exc:
             scrub_exception(exc, self._secrets())  # no chained request, no echoed secret
             raise
@@ -70,7 +70,7 @@ class Client(Core):
                     time.sleep(step.seconds)
                 elif isinstance(step, LogIn):
                     with self._lock:
-                        self._drive(login_flow(self, *step))
+                        self._drive(login_flow(self, self._session, *step))
                 else:
                     reply = self._read(step)
             except Exception as exc:
@@ -98,7 +98,7 @@ class Client(Core):
 
     def close(self) -> None:
         try:
-            session = self.session
+            session = self._session
             if session.owned and session.credential():
                 logout = session.operations().logout
                 if logout is not None:
@@ -131,7 +131,7 @@ class AsyncClient(Core):
         self, op: Operation[Req, Resp], request: Req | None, options: CallOptions
     ) -> Resp:
         try:
-            return await self._drive(call_flow(self, op, request, options))
+            return await self._drive(call_flow(self, self._session, op, request, options))
         except PortaBillingError as exc:
             scrub_exception(exc, self._secrets())  # no chained request, no echoed secret
             raise
@@ -152,7 +152,7 @@ class AsyncClient(Core):
                     await asyncio.sleep(step.seconds)
                 elif isinstance(step, LogIn):
                     async with self._lock:
-                        await self._drive(login_flow(self, *step))
+                        await self._drive(login_flow(self, self._session, *step))
                 else:
                     reply = await self._read(step)
             except Exception as exc:
@@ -235,7 +235,7 @@ class AsyncClient(Core):
 
     async def aclose(self) -> None:
         try:
-            session = self.session
+            session = self._session
             if session.owned and session.credential():
                 logout = session.operations().logout
                 if logout is not None:

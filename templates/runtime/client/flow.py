@@ -25,6 +25,7 @@ from ..struct import UnsetType
 from .core import Core
 from .options import CallOptions
 from .pool import BODY_BOUNDS
+from .session import Session
 
 Resp = TypeVar("Resp")
 
@@ -68,14 +69,13 @@ Flow: TypeAlias = Generator[Step, httpx.Response | None, Resp]
 
 
 def call_flow(
-    core: Core, op: Operation[Any, Resp], request: Any, options: CallOptions
+    core: Core, session: Session, op: Operation[Any, Resp], request: Any, options: CallOptions
 ) -> Flow[Resp]:
     """One call: log in first if needed, send; after an auth fault log in again once and resend.
     The whole call, logins and retries included, shares one deadline: its timeout."""
     core.transport_for(op)  # refuse before logging in
     timeout = core.timeout if isinstance(options.timeout, UnsetType) else options.timeout
     deadline = Deadline(timeout)
-    session = core.session
     if session.is_logout(op):  # never log in only to log out
         return (yield from send_flow(core, op, request, options, deadline))
     if session.wants_login(op):
@@ -94,12 +94,15 @@ def call_flow(
 
 
 def login_flow(
-    core: Core, stale: str | None, generation: int = 0, deadline: Deadline | None = None
+    core: Core,
+    session: Session,
+    stale: str | None,
+    generation: int = 0,
+    deadline: Deadline | None = None,
 ) -> Flow[None]:
     """Session.login, unless a concurrent call already replaced the `stale` credential, or
     already tried since this call looked (then its failure is this call's: one attempt for all
     the calls waiting, not one each). A login the server refuses is an `AuthError`."""
-    session = core.session
     current = session.credential()
     if current and current != stale:
         return  # another thread or task already logged in

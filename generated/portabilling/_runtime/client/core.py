@@ -87,7 +87,7 @@ class Core:
         # the latest deviations of this client's replies, oldest first
         self.deviations: deque[Deviation] = deque(maxlen=1000)
         self._last_reply: ContextVar[DecodeReport | None] = ContextVar("last_reply", default=None)
-        self.session = Session(
+        self._session = Session(
             self._session_operations,
             login=login,
             password=password,
@@ -95,10 +95,10 @@ class Core:
             session_id=session_id,
             access_token=access_token,
         )
-        self.endpoint = Endpoint(self.base_url)
+        self._endpoint = Endpoint(self.base_url)
         self._transports: dict[TransportName, Transport] = {
-            "soap": SoapTransport(self.endpoint),
-            "json": JsonTransport(self.endpoint, self.session, json_style),
+            "soap": SoapTransport(self._endpoint),
+            "json": JsonTransport(self._endpoint, self._session, json_style),
         }
 
     @classmethod
@@ -120,8 +120,8 @@ class Core:
 
     def _secrets(self) -> tuple[str, ...]:
         """What must never appear in an exception this client raises."""
-        userinfo = self.endpoint.password
-        return (*self.session.secrets(), userinfo) if userinfo else self.session.secrets()
+        userinfo = self._endpoint.password
+        return (*self._session.secrets(), userinfo) if userinfo else self._session.secrets()
 
     def _session_operations(self) -> SessionOperations:
         """Overridden by each generated client class with its interface's Session operations."""
@@ -132,7 +132,7 @@ class Core:
     def auth_info(self) -> dict[str, str]:
         """The session (or access token); login and password only for an interface without
         Session.login, never as a fallback when a session is lost or a login failed."""
-        return self.session.auth_info()
+        return self._session.auth_info()
 
     def transport_for(self, op: Operation[Any, Any]) -> TransportName:
         """The transport `op` goes over: JSON-only methods never silently vanish on SOAP."""
@@ -160,7 +160,7 @@ class Core:
         """The exact HTTP request for `op`, without sending it (see README, Inspecting requests)."""
         timeout = self.timeout if options.timeout is UNSET else options.timeout
         extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
-        auth = self.session.auth_info() if op.auth else {}
+        auth = self._session.auth_info() if op.auth else {}
         extra = options.extra_params
         if extra:
             check_extra(op, extra)
