@@ -218,7 +218,7 @@ def run(
     infos = [(a, op) for a, op in ops if op.name.endswith("_info")]
     client_cls = getattr(pkg, f"{interface.capitalize()}Client")
     report = Report(url, interface, transport, str(getattr(pkg, "RELEASE", "")))
-    service = importlib.import_module(f"{package}._runtime.service")
+    service = importlib.import_module(f"{package}._runtime.client.options")
     ids: dict[str, set[int]] = {}
     reports: list[Any] = []
     options = {"json_only_over_json": True, **(client_options or {})}

@@ -166,9 +166,10 @@ class Renderer:
 
     def _runtime_files(self) -> list[RenderedFile]:
         out = []
-        for src in sorted(RUNTIME.glob("*.py")):
+        for src in sorted(RUNTIME.rglob("*.py")):  # the base modules and each wing's package
             text = src.read_text(encoding="utf-8")
-            out.append(RenderedFile(f"_runtime/{src.name}", self.header() + "\n" + text))
+            name = src.relative_to(RUNTIME).as_posix()
+            out.append(RenderedFile(f"_runtime/{name}", self.header() + "\n" + text))
         return out
 
     def _type_files(self) -> list[RenderedFile]:
@@ -278,12 +279,12 @@ class Renderer:
             if any(not f.required for f in s.flags):
                 imports.add(".._runtime.struct", "UNSET", "UnsetType")
         imports.add(".._runtime.operation", "Operation", "ServiceSpec")
-        imports.add(".._runtime.service", "AsyncServiceBase", "ServiceBase")
+        imports.add(".._runtime.client.service", "AsyncServiceBase", "ServiceBase")
         if any(
             op.request_type and self.graph.all_fields(op.request_type) for op in svc.operations
         ):
             imports.add("typing", "Any")
-            imports.add(".._runtime.service", "fields_of")
+            imports.add(".._runtime.client.service", "fields_of")
         # the iterators' keywords: a TypedDict of the request's fields
         paged = [op for op in svc.operations if op.iter_keywords and self.page_item(op)]
         fields = [
@@ -294,7 +295,7 @@ class Renderer:
         ]
         if paged:
             imports.add("typing", "TypedDict")
-            imports.add(".._runtime.service", "paged")
+            imports.add(".._runtime.client.service", "paged")
             imports.add("collections.abc", "AsyncIterator", "Iterator")
         if any(f.required for f in fields):
             imports.add("typing", "Required")

@@ -436,7 +436,7 @@ def test_mounted_in_starlette(sim: Any, tmp_path: Path) -> None:
 
 
 def test_command_refuses_unsafe_or_broken_setups(tmp_path: Path, capsys: Any) -> None:
-    from portabilling._runtime import event_cli
+    from portabilling._runtime.events import cli as event_cli
     from portabilling.events import AsyncClient, Client
 
     def run(*argv: str, env: dict[str, str] | None = None) -> tuple[int, str]:

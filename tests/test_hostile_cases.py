@@ -207,7 +207,7 @@ def test_max_xml_depth_on_both_parse_paths(
     """Streamed items leave the tree in batches of 64: the deep item is checked in the last
     (partial) batch of 3 items, and in the first full batch of 70."""
     from portabilling import DecodeError, Limits
-    from portabilling._runtime import soap_stream
+    from portabilling._runtime.soap import stream as soap_stream
 
     streamed: list[int] = []
     real = soap_stream.parse_streaming
@@ -460,7 +460,7 @@ def test_debug_logs_and_errors_carry_no_secret(
     if kind == "bearer":  # a session from an earlier login, sent as `Authorization: Bearer`
         with AdminClient(sim.url, transport="json", **creds) as first:
             first.customer.get_customer_list()
-            access = first._session_id
+            access = first._session.session_id
         creds.update(access_token=access, json_style="bearer")
     errors: list[BaseException] = []
 

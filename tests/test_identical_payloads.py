@@ -93,6 +93,6 @@ def test_same_request_and_reply_over_both_transports(
 
 
 def _options() -> Any:
-    from portabilling._runtime.service import CallOptions
+    from portabilling._runtime.client.options import CallOptions
 
     return CallOptions(retry=False)

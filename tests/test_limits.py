@@ -163,7 +163,7 @@ def test_multipart_bodies_split_into_exactly_their_parts(
     """Whatever the parts hold (binary, line ends, text like the boundary), the top level
     splits into exactly them, or None past `max_parts`; preamble and epilogue are dropped."""
 
-    from portabilling._runtime.soap_reply import _mime_parts
+    from portabilling._runtime.soap.reply import _mime_parts
 
     def has_delimiter(data: bytes) -> bool:  # a delimiter line inside a part ends it: RFC 2046
         # (a trailing CR counts as a line end: the newline the body adds after it completes it)

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 from portabilling import AdminClient, AsyncAdminClient
-from portabilling._runtime import pool
-from portabilling._runtime.pool import AsyncPooledTransport, PooledTransport
+from portabilling._runtime.client import pool
+from portabilling._runtime.client.pool import AsyncPooledTransport, PooledTransport
 
 
 class Server:

@@ -254,7 +254,7 @@ def test_streamed_items_are_repaired_one_by_one(sim: Any, monkeypatch: pytest.Mo
     """Large SOAP replies are decoded while parsing, item by item: a deviating item is repaired
     on its own, and its deviations carry the item's path."""
     from portabilling import AdminClient
-    from portabilling._runtime import soap_stream
+    from portabilling._runtime.soap import stream as soap_stream
     from portabilling.types import AccountInfo, CustomerInfo
     from portabilling.types.common import YesNo
 

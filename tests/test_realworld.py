@@ -161,7 +161,7 @@ def test_soaplite_deserializes_our_rpc_encoded_messages(
 
     with _generated(name, generated_once) as (package, pkg, ops):
         errors = importlib.import_module(f"{package}._runtime.errors")
-        options = importlib.import_module(f"{package}._runtime.service").CallOptions()
+        options = importlib.import_module(f"{package}._runtime.client.options").CallOptions()
         clients = [
             getattr(pkg, n) for n in dir(pkg) if n.endswith("Client") and not n.startswith("Async")
         ]
@@ -214,7 +214,7 @@ def test_zeep_reads_our_document_literal_requests(name: str, generated_once: Any
     from tests.strategies import struct_of
 
     with _generated(name, generated_once) as (package, _, all_ops):
-        soap_encode = importlib.import_module(f"{package}._runtime.soap_encode")
+        soap_encode = importlib.import_module(f"{package}._runtime.soap.encode")
         ops = [v for v in all_ops if v.soap_style == "document/literal" and v.request is not None]
         assert ops
         client = zeep.Client(

@@ -21,7 +21,7 @@ def _pkg(importer: Any) -> None:
 
 
 def test_json_datetimes_in_server_format_and_lookalike_strings_untouched() -> None:
-    from portabilling._runtime.jsonapi import encode_params
+    from portabilling._runtime.jsonapi.encode import encode_params
     from portabilling.types import AccountInfo, AddAccountRequest
 
     info = AccountInfo(
@@ -45,7 +45,7 @@ def test_json_datetimes_in_server_format_and_lookalike_strings_untouched() -> No
 def test_json_datetimes_match_the_value_by_value_path(moment: datetime, text: str) -> None:
     import msgspec
     from portabilling._runtime.formats import server_datetime
-    from portabilling._runtime.jsonapi import _encoder, _fix_datetimes, encode_params
+    from portabilling._runtime.jsonapi.encode import _encoder, _fix_datetimes, encode_params
     from portabilling.types import AccountInfo, AddAccountRequest
 
     request = AddAccountRequest(
@@ -61,7 +61,7 @@ def test_json_datetimes_match_the_value_by_value_path(moment: datetime, text: st
 
 
 def test_soap_envelope_exact() -> None:
-    from portabilling._runtime.soap_encode import encode_envelope
+    from portabilling._runtime.soap.encode import encode_envelope
     from portabilling.admin.customer import UPDATE_CUSTOMER
     from portabilling.types import CustomerInfo, UpdateCustomerRequest, YesNo
 
@@ -95,14 +95,14 @@ def test_streaming_decode_of_large_replies_equals_the_tree_walk(
     import sys
 
     sys.path.insert(0, str(ROOT))
-    from portabilling._runtime import soap_stream
-    from portabilling._runtime.soap_reply import decode_envelope
+    from portabilling._runtime.soap import stream as soap_stream
+    from portabilling._runtime.soap.reply import decode_envelope
 
     from tests.bench.fixtures import soap_list
 
     op = getattr(importlib.import_module(f"portabilling.admin.{module}"), const)
     body = soap_list(300, stem, field)
-    whole = decode_envelope(op, body)
+    whole, _ = decode_envelope(op, body)
     monkeypatch.setattr(soap_stream, "STREAM_ABOVE", 0)
     streamed: list[Any] = []
     original = soap_stream.parse_streaming
@@ -113,7 +113,7 @@ def test_streaming_decode_of_large_replies_equals_the_tree_walk(
         return root, arrays
 
     monkeypatch.setattr(soap_stream, "parse_streaming", spy)
-    assert decode_envelope(op, body) == whole
+    assert decode_envelope(op, body)[0] == whole
     assert [len(items) for items in streamed] == [300]  # the outer list only; nested ones whole
     records = getattr(whole, field)
     assert len(records) == 300 and records[0].service_features
@@ -133,8 +133,8 @@ def _soap_operations() -> list[Any]:
 
 def _encoded(op: Any, request: Any, auth: dict[str, str], careful: bool) -> Any:
     """The envelope, or the message of the error that refused it."""
-    from portabilling._runtime import soap_encode
     from portabilling._runtime.errors import EncodeError
+    from portabilling._runtime.soap import encode as soap_encode
 
     try:
         return soap_encode._encode(op, request, auth, careful=careful)
@@ -147,7 +147,7 @@ def _encoded(op: Any, request: Any, auth: dict[str, str], careful: bool) -> Any:
 def test_soap_layouts_write_what_the_careful_path_writes(data: st.DataObject, text: str) -> None:
     """Structs go out through cached `%s` layouts, escaping only the strings that need it; the
     careful path writes field by field. Both must agree byte for byte, errors included."""
-    from portabilling._runtime import soap_encode
+    from portabilling._runtime.soap import encode as soap_encode
 
     from .strategies import MARKUP_TEXT, UNSENDABLE_TEXT, XML_TEXT, struct_of
 
@@ -165,11 +165,11 @@ def test_soap_layout_after_a_json_only_field_names_the_right_element(monkeypatch
     """A nil (careful-path) field placed after a JSON-only attribute keeps its own tag (the
     layout once took the field at the attribute's position in schema order: the next one).
     No such field is nillable in the schema, so type validation is off for this layout test."""
-    from portabilling._runtime import soap_encode
-    from portabilling._runtime.soap_encode import encode_envelope
+    from portabilling._runtime.soap import encode as soap_encode
+    from portabilling._runtime.soap.encode import encode_envelope
 
     monkeypatch.setattr(soap_encode, "check_kinds", lambda *args: None)
-    from portabilling._runtime.soap_plan import plan_for
+    from portabilling._runtime.soap.plan import plan_for
     from portabilling.admin.ua import UPDATE_UA
     from portabilling.types.ua import IPPhoneInfo, UpdateUaRequest
 
@@ -184,7 +184,7 @@ def test_soap_layout_after_a_json_only_field_names_the_right_element(monkeypatch
 
 
 def test_soap_layout_escapes_one_string_without_the_careful_path(monkeypatch: Any) -> None:
-    from portabilling._runtime import soap_encode
+    from portabilling._runtime.soap import encode as soap_encode
     from portabilling.admin.customer import UPDATE_CUSTOMER
     from portabilling.types import CustomerInfo, UpdateCustomerRequest
 
@@ -203,10 +203,10 @@ def test_soap_layout_escapes_one_string_without_the_careful_path(monkeypatch: An
 def test_soap_layout_cache_is_bounded(monkeypatch: Any) -> None:
     """Layouts per class are capped; nil in every field makes the type combinations (with type
     validation off: most of these fields are not nillable)."""
-    from portabilling._runtime import soap_encode
+    from portabilling._runtime.soap import encode as soap_encode
 
     monkeypatch.setattr(soap_encode, "check_kinds", lambda *args: None)
-    from portabilling._runtime.soap_plan import plan_for
+    from portabilling._runtime.soap.plan import plan_for
     from portabilling.admin.customer import UPDATE_CUSTOMER
     from portabilling.types import CustomerInfo, UpdateCustomerRequest
 
@@ -228,7 +228,7 @@ def test_soap_layout_cache_is_bounded(monkeypatch: Any) -> None:
 
 def test_json_requests_without_datetimes_are_encoded_as_they_are() -> None:
     """No copy unless a datetime is set somewhere below (copies cost more than the encode)."""
-    from portabilling._runtime.jsonapi import _server_view
+    from portabilling._runtime.jsonapi.encode import _server_view
     from portabilling.types import AccountInfo, AddAccountRequest, AddonInfo
 
     bare = AddAccountRequest(
@@ -276,7 +276,7 @@ class HoldsWide(msgspec.Struct, kw_only=True):
 
 
 def test_json_datetime_probe_of_a_parent_covers_a_child_too_wide_to_probe() -> None:
-    from portabilling._runtime.jsonapi import _plan_of, _server_view, encode_params
+    from portabilling._runtime.jsonapi.encode import _plan_of, _server_view, encode_params
 
     moment = datetime(2024, 5, 6, 7, 8, 9)
     assert _plan_of(Wide).probe is None  # type: ignore[union-attr]
@@ -289,7 +289,7 @@ def test_json_datetime_probe_of_a_parent_covers_a_child_too_wide_to_probe() -> N
 
 def test_json_datetime_probe_agrees_with_the_walk() -> None:
     """The dotted-path probe may skip a walk only when nothing below holds a datetime."""
-    from portabilling._runtime.jsonapi import _server_view
+    from portabilling._runtime.jsonapi.encode import _server_view
 
     moment = datetime(2024, 5, 6, 7, 8, 9)
     for same in (Outer(), Outer(inner=None), Outer(inner=Inner(), other=Inner(many=[]))):
@@ -302,3 +302,15 @@ def test_json_datetime_probe_agrees_with_the_walk() -> None:
     assert view.inner is kept and view.other.at == "2024-05-06 07:08:09"
     view = _server_view(Outer(inner=None, other=Inner(at=moment)))  # probe fails on None
     assert view.inner is None and view.other.at == "2024-05-06 07:08:09"
+
+
+def test_runtime_state_leaves_the_service_attributes_alone() -> None:
+    """The client's session state, endpoint and transports are not attributes a service
+    could be named (`client.session` is the Session service, as generated)."""
+    from portabilling import AdminClient, AsyncAdminClient
+    from portabilling.admin.session import AsyncSessionService, SessionService
+
+    client = AdminClient("http://127.0.0.1:9", login="u", password="pw-Xq81")
+    assert isinstance(client.session, SessionService)
+    assert isinstance(AsyncAdminClient("http://127.0.0.1:9").session, AsyncSessionService)
+    assert "pw-Xq81" not in repr(client) and "pw-Xq81" not in repr(client._session)

@@ -43,8 +43,9 @@ def _request_classes() -> list[type]:
 
 def _encoders() -> list[Any]:
     """Both transports' encoders, as a client calls them for an operation `Op.name`."""
-    from portabilling._runtime import jsonapi, soap_encode
+    from portabilling._runtime.jsonapi import encode as jsonapi
     from portabilling._runtime.operation import Operation, ServiceSpec
+    from portabilling._runtime.soap import encode as soap_encode
 
     spec = ServiceSpec("Op", namespace="urn:op", endpoint_path="/")
 
@@ -149,7 +150,7 @@ def test_one_bad_value_is_refused_with_its_path(data: st.DataObject) -> None:
 
 def test_the_issue_cases() -> None:
     from portabilling import EncodeError
-    from portabilling._runtime.jsonapi import encode_params
+    from portabilling._runtime.jsonapi.encode import encode_params
     from portabilling.types import (
         AccountInfo,
         AddAccountRequest,
@@ -194,7 +195,7 @@ def test_json_strings_are_checked_in_the_output() -> None:
     """The JSON encoder looks for characters XML 1.0 cannot carry in its own output: a hit is
     walked for the field's path, a false hit (an escaped backslash before `u00`) is sent."""
     from portabilling import EncodeError
-    from portabilling._runtime.jsonapi import encode_params
+    from portabilling._runtime.jsonapi.encode import encode_params
     from portabilling.types import AccountInfo, UpdateAccountRequest
 
     def request(text: str) -> UpdateAccountRequest:
@@ -221,7 +222,7 @@ def test_values_of_subclasses_take_the_careful_path() -> None:
     class Info(AccountInfo, kw_only=True):
         pass
 
-    from portabilling._runtime.jsonapi import encode_params
+    from portabilling._runtime.jsonapi.encode import encode_params
     from portabilling._runtime.validate import check_request
 
     request = UpdateAccountRequest(account_info=Info(i_account=7, login="x"))

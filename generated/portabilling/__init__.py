@@ -26,9 +26,9 @@ if TYPE_CHECKING:
     from ._runtime.errors import TransportError as TransportError
     from ._runtime.errors import UnsupportedOperation as UnsupportedOperation
     from ._runtime.limits import Limits as Limits
-    from ._runtime.pool import AsyncPooledTransport as AsyncPooledTransport
-    from ._runtime.pool import PooledTransport as PooledTransport
-    from ._runtime.service import CallOptions as CallOptions
+    from ._runtime.client.pool import AsyncPooledTransport as AsyncPooledTransport
+    from ._runtime.client.pool import PooledTransport as PooledTransport
+    from ._runtime.client.options import CallOptions as CallOptions
     from ._runtime.struct import UNSET as UNSET
     from ._runtime.struct import UnsetType as UnsetType
     from ._runtime.tolerant import DecodeReport as DecodeReport
@@ -46,7 +46,7 @@ SOURCE_SHA256 = "83b21282435f41cb0dbe31cc7dc4f9206742e18b999fdb402b26b85b4b5a378
 
 _LAZY: dict[str, str] = {
     "AuthError": "._runtime.errors",
-    "CallOptions": "._runtime.service",
+    "CallOptions": "._runtime.client.options",
     "DecodeError": "._runtime.errors",
     "EncodeError": "._runtime.errors",
     "Fault": "._runtime.errors",
@@ -59,8 +59,8 @@ _LAZY: dict[str, str] = {
     "TransportError": "._runtime.errors",
     "UnsupportedOperation": "._runtime.errors",
     "Limits": "._runtime.limits",
-    "PooledTransport": "._runtime.pool",
-    "AsyncPooledTransport": "._runtime.pool",
+    "PooledTransport": "._runtime.client.pool",
+    "AsyncPooledTransport": "._runtime.client.pool",
     "XmlLimits": "._runtime.xmlparse",
     "UNSET": "._runtime.struct",
     "UnsetType": "._runtime.struct",

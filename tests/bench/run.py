@@ -137,7 +137,7 @@ def zeep_friendly(body: bytes, response_type: str) -> bytes:
     """The same reply with what zeep cannot take from SOAP::Lite fixed: the part accessor named
     as in the WSDL (not `s-gensym3`) and struct fields in schema order (not Perl hash order)."""
     from lxml import etree
-    from portabilling._runtime.soap_plan import plan_for
+    from portabilling._runtime.soap.plan import plan_for
 
     root = etree.fromstring(body)
     for el in root.iter():
@@ -177,7 +177,7 @@ def zeep_friendly(body: bytes, response_type: str) -> bytes:
 
 def soap_encode() -> Figure:
     from lxml import etree
-    from portabilling._runtime.soap_encode import encode_envelope
+    from portabilling._runtime.soap.encode import encode_envelope
     from portabilling.admin.account import ADD_ACCOUNT
     from portabilling.types import AddAccountRequest
 
@@ -238,7 +238,7 @@ def soap_decode_vs_lxml() -> list[Figure]:
     import gc as _gc
 
     from lxml import etree
-    from portabilling._runtime.soap_reply import decode_envelope
+    from portabilling._runtime.soap.reply import decode_envelope
     from portabilling._runtime.xmlparse import XmlLimits
 
     from tests.bench.fixtures import load, soap_list
@@ -284,7 +284,7 @@ def soap_stream_cpu() -> Figure:
     kept in the tree cost +8% at 20 000 accounts, +17% at 50 000, +50% at 100 000, with the same
     instruction count). CPU time, not wall time, so other load on the machine does not move it."""
     from lxml import etree
-    from portabilling._runtime.soap_reply import decode_envelope
+    from portabilling._runtime.soap.reply import decode_envelope
     from portabilling._runtime.xmlparse import XmlLimits
     from portabilling.admin.account import GET_ACCOUNT_LIST
 
@@ -313,7 +313,7 @@ def soap_stream_cpu() -> Figure:
 
 def soap_decode_vs_zeep() -> Figure:
     from lxml import etree
-    from portabilling._runtime.soap_reply import decode_envelope
+    from portabilling._runtime.soap.reply import decode_envelope
     from portabilling.admin.account import GET_ACCOUNT_INFO
 
     from tests.bench.fixtures import load
@@ -322,7 +322,7 @@ def soap_decode_vs_zeep() -> Figure:
     client = zeep_client()
     op = client.service._binding._operations["get_account_info"]
     zeep_result = op.process_reply(etree.fromstring(body))
-    ours_result = decode_envelope(GET_ACCOUNT_INFO, body)
+    ours_result, _ = decode_envelope(GET_ACCOUNT_INFO, body)
     assert zeep_result["i_account"] == ours_result.account_info.i_account  # type: ignore[index]
     a, b = interleaved(
         lambda: decode_envelope(GET_ACCOUNT_INFO, body),
@@ -342,7 +342,7 @@ def soap_decode_vs_zeep() -> Figure:
 def json_decode() -> list[Figure]:
     import httpx
     import msgspec
-    from portabilling._runtime import jsonapi
+    from portabilling._runtime.jsonapi import decode as jsonapi
 
     from tests.bench.fixtures import json_list, load
 
@@ -372,7 +372,7 @@ def json_decode() -> list[Figure]:
 
 def json_encode() -> list[Figure]:
     import msgspec
-    from portabilling._runtime import jsonapi
+    from portabilling._runtime.jsonapi import encode as jsonapi
     from portabilling.types import AddAccountRequest
 
     from tests.bench.data import accounts
@@ -543,7 +543,7 @@ def async_bulk() -> Figure:
 _MEMORY_PROBE = r"""
 import resource, sys, gc
 sys.path[:0] = sys.argv[1:3]
-from portabilling._runtime.soap_reply import decode_envelope
+from portabilling._runtime.soap.reply import decode_envelope
 from portabilling._runtime.xmlparse import XmlLimits
 from portabilling.admin.account import GET_ACCOUNT_LIST
 
@@ -558,7 +558,7 @@ with open(sys.argv[3], "rb") as fh:
     body = fh.read()
 gc.collect()
 before = peak()
-result = decode_envelope(GET_ACCOUNT_LIST, body, XmlLimits(huge_text=True))
+result, _ = decode_envelope(GET_ACCOUNT_LIST, body, XmlLimits(huge_text=True))
 print(len(body), peak() - before, len(result.account_list))
 """
 

@@ -4,7 +4,7 @@
 
 The JSON API answers a download with the bytes themselves (`Content-Disposition: attachment`);
 SOAP either inlines them as base64 or sends a MIME multipart/related message whose envelope points
-at the part by `href="cid:..."` (`soap_reply` takes it apart). Both end up in the operation's typed
+at the part by `href="cid:..."` (`soap.reply` takes it apart). Both end up in the operation's typed
 response: its bytes field holds the content, and its file-name and MIME-type fields (when it has
 them) the metadata.
 """

@@ -22,7 +22,6 @@ import math
 import operator
 import re
 from collections.abc import Callable
-from contextvars import ContextVar
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -47,7 +46,6 @@ _PY: dict[type, type] = {
     mi.BytesType: bytes,
 }
 _infos: dict[type, mi.Type] = {}
-_last: ContextVar[DecodeReport | None] = ContextVar("portabilling_last_report", default=None)
 _fields: dict[type, dict[str, mi.Field]] = {}
 
 
@@ -107,16 +105,6 @@ class DecodeReport:
     def _audit(self) -> None:
         walk = audit(self.raw, self.cls, self.operation)
         self._undeclared, self._dropped = walk.undeclared, walk.dropped
-
-
-def publish(report: DecodeReport | None) -> None:
-    """Make `report` the one `last_report()` returns in this thread or task."""
-    _last.set(report)
-
-
-def last_report() -> DecodeReport | None:
-    """The report of the last reply decoded in this thread or task."""
-    return _last.get()
 
 
 def audit(data: Any, cls: type | None, operation: str) -> _Walk:

@@ -19,6 +19,9 @@ value of an unusual class (a subclass, say) makes the fast check answer "not sur
 walk that names the field decides. The SOAP encoder checks the kinds of a struct once per layout
 it makes (`check_kinds`) and the characters of strings as it writes them; the JSON encoder looks
 for those characters in its own output (`suspect_json`).
+
+One job, one module (over 500 lines): the compiled fast check and the slow walk that names the
+field apply the same rules, and must agree on every value, so they are kept side by side.
 """
 
 from __future__ import annotations
@@ -35,8 +38,8 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from .chars import NOT_XML, not_xml
 from .errors import EncodeError
-from .soap_text import NOT_XML, not_xml
 
 _NONE = type(None)
 _MAX_SHAPES = 256  # per class: odd inputs must not grow the cache without bound

@@ -7,8 +7,8 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from .._runtime.client import AsyncClient, Client
-from .._runtime.core import SessionOperations
+from .._runtime.client.clients import AsyncClient, Client
+from .._runtime.client.session import SessionOperations
 
 if TYPE_CHECKING:
     from .account import AccountService, AsyncAccountService

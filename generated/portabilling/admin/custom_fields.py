@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Required, TypedDict
 
+from .._runtime.client.service import AsyncServiceBase, ServiceBase, fields_of, paged
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
 from .._runtime.struct import UnsetType
 from ..types.custom_fields import (
     AddCustomFieldsCustomFieldGroupRequest,

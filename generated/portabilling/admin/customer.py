@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any, Required, TypedDict
 
+from .._runtime.client.service import AsyncServiceBase, ServiceBase, fields_of, paged
 from .._runtime.operation import Operation, ServiceSpec
 from .._runtime.search import items
-from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
 from .._runtime.struct import UNSET, UnsetType
 from ..search import EXTENDED_DATA, ExtendedDataCondition
 from ..types.common import (

@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any, Required, TypedDict
 
+from .._runtime.client.service import AsyncServiceBase, ServiceBase, fields_of, paged
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of, paged
 from .._runtime.struct import UnsetType
 from ..types.rate import (
     AddRateFormulaRequest,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._runtime.client.service import AsyncServiceBase, ServiceBase, fields_of
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.service import AsyncServiceBase, ServiceBase, fields_of
 from ..types.session import (
     ChangePasswordRequest,
     ChangePasswordResponse,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from .._runtime.client import AsyncClient, Client
+from .._runtime.client.clients import AsyncClient, Client
 
 if TYPE_CHECKING:
     from .edge import AsyncEdgeService, EdgeService

@@ -27,12 +27,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from .._runtime import event_cli
-from .._runtime.event_app import Receiver, Router
-from .._runtime.event_auth import BasicAuth, HeaderAuth, InboundRequest, Verifier, fresh_date
-from .._runtime.event_pg import PostgresStore
-from .._runtime.event_store import Claim, Claimed, EventStore, SqliteStore, open_store
-from .._runtime.event_types import (
+from .._runtime.events import cli as event_cli
+from .._runtime.events import open_store
+from .._runtime.events.app import Receiver, Router
+from .._runtime.events.auth import BasicAuth, HeaderAuth, InboundRequest, Verifier, fresh_date
+from .._runtime.events.pg import PostgresStore
+from .._runtime.events.sqlite import SqliteStore
+from .._runtime.events.store import Claim, Claimed, EventStore
+from .._runtime.events.types import (
     GROUPS,
     CustomerEvent,
     DIDEvent,

@@ -1,0 +1,269 @@
+"""Clients: `Client` (sync) and `AsyncClient` share one core that builds and decodes requests.
+
+The core is pure (operation + request -> `httpx.Request`; `httpx.Response` -> typed result), and
+both clients drive the one call flow of `flow.py`, so they only differ in how they send, wait and
+lock, and users can inspect requests without sending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Literal, Self, TypeVar, overload
+
+import httpx
+
+from ..errors import Fault, PortaBillingError, TransportError
+from ..limits import BodyReader, DeadlineExceeded
+from ..operation import Operation
+from ..redact import scrub_exception
+from . import pool
+from .core import Core
+from .flow import BodyRefused, Flow, LogIn, Send, Wait, call_flow, login_flow
+from .options import DEFAULT_OPTIONS, CallOptions
+
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
+R = TypeVar("R")
+
+
+class Client(Core):
+    """Synchronous client; one session for all calls, logged out on `close()`."""
+
+    def __init__(
+        self, base_url: str, *, http_client: httpx.Client | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(base_url, **kwargs)
+        self._http = http_client or pool.default_client()
+        self._owns_http = http_client is None
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def call(self, op: Operation[Req, Resp], request: Req | None, options: CallOptions) -> Resp:
+        try:
+            return self._drive(call_flow(self, self._session, op, request, options))
+        except PortaBillingError as exc:
+            scrub_exception(exc, self._secrets())  # no chained request, no echoed secret
+            raise
+
+    def _drive(self, flow: Flow[R]) -> R:
+        """Runs `flow`: sends its requests, sleeps its waits, logs in under the lock."""
+        reply: httpx.Response | None = None
+        error: Exception | None = None
+        while True:
+            try:
+                step = flow.throw(error) if error else flow.send(reply)
+            except StopIteration as done:
+                result: R = done.value
+                return result
+            reply = error = None
+            try:
+                if isinstance(step, Wait):
+                    time.sleep(step.seconds)
+                elif isinstance(step, LogIn):
+                    with self._lock:
+                        self._drive(login_flow(self, self._session, *step))
+                else:
+                    reply = self._read(step)
+            except Exception as exc:
+                error = exc
+
+    def _read(self, step: Send) -> httpx.Response:
+        """Send, and read the body as it streams, within the limits and the deadline."""
+        try:
+            response = self._http.send(step.request, stream=True)
+        except (ValueError, DeadlineExceeded) as exc:  # raised by the pool while it read
+            raise BodyRefused(exc) from None
+        try:
+            reader = _reader(response, step)
+            try:
+                if response.is_stream_consumed:  # read already, by an event hook of `http_client`
+                    reader.feed(response.content)
+                else:
+                    for chunk in response.iter_raw():
+                        reader.feed(chunk)
+            except (ValueError, DeadlineExceeded) as exc:
+                raise BodyRefused(exc) from None
+            return _buffered(response, reader, step)
+        finally:
+            response.close()
+
+    def close(self) -> None:
+        try:
+            session = self._session
+            if session.owned and session.credential():
+                logout = session.operations().logout
+                if logout is not None:
+                    with contextlib.suppress(Fault, TransportError):
+                        self.call(logout, session.logout_request(logout), DEFAULT_OPTIONS)
+                session.forget()
+        finally:
+            if self._owns_http:
+                self._http.close()
+
+
+class AsyncClient(Core):
+    """Asynchronous client; concurrent calls share one session and one re-login."""
+
+    def __init__(
+        self, base_url: str, *, http_client: httpx.AsyncClient | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(base_url, **kwargs)
+        self._http = http_client or pool.default_async_client()
+        self._owns_http = http_client is None
+        self._lock = asyncio.Lock()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def call(
+        self, op: Operation[Req, Resp], request: Req | None, options: CallOptions
+    ) -> Resp:
+        try:
+            return await self._drive(call_flow(self, self._session, op, request, options))
+        except PortaBillingError as exc:
+            scrub_exception(exc, self._secrets())  # no chained request, no echoed secret
+            raise
+
+    async def _drive(self, flow: Flow[R]) -> R:
+        """Runs `flow`: sends its requests, sleeps its waits, logs in under the lock."""
+        reply: httpx.Response | None = None
+        error: Exception | None = None
+        while True:
+            try:
+                step = flow.throw(error) if error else flow.send(reply)
+            except StopIteration as done:
+                result: R = done.value
+                return result
+            reply = error = None
+            try:
+                if isinstance(step, Wait):
+                    await asyncio.sleep(step.seconds)
+                elif isinstance(step, LogIn):
+                    async with self._lock:
+                        await self._drive(login_flow(self, self._session, *step))
+                else:
+                    reply = await self._read(step)
+            except Exception as exc:
+                error = exc
+
+    async def _read(self, step: Send) -> httpx.Response:
+        """Send, and read the body as it streams, within the limits and the deadline."""
+        try:
+            response = await self._http.send(step.request, stream=True)
+        except (ValueError, DeadlineExceeded) as exc:  # raised by the pool while it read
+            raise BodyRefused(exc) from None
+        try:
+            reader = _reader(response, step)
+            try:
+                if response.is_stream_consumed:  # read already, by an event hook of `http_client`
+                    reader.feed(response.content)
+                else:
+                    async for chunk in response.aiter_raw():
+                        reader.feed(chunk)
+            except (ValueError, DeadlineExceeded) as exc:
+                raise BodyRefused(exc) from None
+            return _buffered(response, reader, step)
+        finally:
+            await response.aclose()
+
+    @overload
+    async def bulk(
+        self,
+        method: Callable[..., Awaitable[R]],
+        requests: Iterable[Any],
+        *,
+        concurrency: int = ...,
+        return_exceptions: Literal[False] = ...,
+    ) -> list[R]: ...
+
+    @overload
+    async def bulk(
+        self,
+        method: Callable[..., Awaitable[R]],
+        requests: Iterable[Any],
+        *,
+        concurrency: int = ...,
+        return_exceptions: Literal[True],
+    ) -> list[R | BaseException]: ...
+
+    @overload
+    async def bulk(
+        self,
+        method: Callable[..., Awaitable[R]],
+        requests: Iterable[Any],
+        *,
+        concurrency: int = ...,
+        return_exceptions: bool,
+    ) -> list[R] | list[R | BaseException]: ...
+
+    async def bulk(
+        self,
+        method: Callable[..., Awaitable[R]],
+        requests: Iterable[Any],
+        *,
+        concurrency: int = 20,
+        return_exceptions: bool = False,
+    ) -> list[R] | list[R | BaseException]:
+        """Call `method` once per request (a struct, or a dict of keyword arguments), at most
+        `concurrency` at a time; results come back in request order. The first failure is raised,
+        or with `return_exceptions=True` returned in its place."""
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(item: Any) -> R:
+            async with gate:
+                if isinstance(item, dict):
+                    return await method(**item)
+                return await method(item)
+
+        return await asyncio.gather(
+            *(one(item) for item in requests), return_exceptions=return_exceptions
+        )
+
+    async def aclose(self) -> None:
+        try:
+            session = self._session
+            if session.owned and session.credential():
+                logout = session.operations().logout
+                if logout is not None:
+                    with contextlib.suppress(Fault, TransportError):
+                        await self.call(logout, session.logout_request(logout), DEFAULT_OPTIONS)
+                session.forget()
+        finally:
+            if self._owns_http:
+                await self._http.aclose()
+
+
+def _reader(response: httpx.Response, step: Send) -> BodyReader:
+    coding = "" if response.is_stream_consumed else response.headers.get("content-encoding", "")
+    try:
+        return BodyReader(coding, step.limits, step.deadline)
+    except ValueError as exc:  # a Content-Encoding this client did not ask for
+        raise BodyRefused(exc) from None
+
+
+def _buffered(response: httpx.Response, reader: BodyReader, step: Send) -> httpx.Response:
+    """The reply with its decoded body, as the decoders take it. Headers are copied as the
+    bytes that arrived: a value that is not ASCII (a UTF-8 file name, a Latin-1 boundary) must
+    reach the decoders, which refuse or read it, rather than fail to be copied."""
+    headers = [
+        (k, v)
+        for k, v in response.headers.raw
+        if k.lower() not in (b"content-encoding", b"content-length", b"transfer-encoding")
+    ]
+    return httpx.Response(
+        response.status_code, headers=headers, content=reader.body(), request=step.request
+    )

@@ -1,0 +1,191 @@
+"""The clients' shared core: transport-independent state and pure request/response handling.
+
+Operation + request -> `httpx.Request`; `httpx.Response` -> typed result (or the matching
+exception). The wire format is the transport's (`transport.py`), the credentials and the session
+the `Session`'s (`session.py`); `clients.py` drives the call flow (`flow.py`) over this core.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any, ClassVar, TypeVar
+
+import httpx
+
+from ..deviations import Deviation
+from ..errors import UnsupportedOperation
+from ..files import file_response, is_attachment
+from ..limits import Limits
+from ..operation import Operation
+from ..redact import mask_url
+from ..struct import UNSET
+from ..tolerant import DecodeReport
+from ..xmlparse import DEFAULT_LIMITS, XmlLimits
+from .options import DEFAULT_OPTIONS, CallOptions, check_extra
+from .session import Session, SessionOperations
+from .transport import Endpoint, JsonStyle, JsonTransport, SoapTransport, Transport, TransportName
+
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
+
+
+class Core:
+    """Transport-independent state and pure request/response handling."""
+
+    interface: ClassVar[str] = ""
+    default_port: ClassVar[int | None] = None
+    default_transport: ClassVar[TransportName] = "json"  # set by the generator's `transport`
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        transport: TransportName | None = None,
+        login: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        session_id: str | None = None,
+        access_token: str | None = None,
+        timeout: float | None = 30.0,
+        retries: int = 2,
+        backoff: float = 0.2,
+        json_style: JsonStyle = "form",
+        json_only_over_json: bool = False,
+        limits: Limits | None = None,
+        xml_limits: XmlLimits = DEFAULT_LIMITS,
+        strict: bool = False,
+        on_reply: Callable[[DecodeReport], None] | None = None,
+    ) -> None:
+        """`json_style="bearer"` sends `application/json` with `Authorization: Bearer` once an
+        access token is known (newer releases); `json_only_over_json` lets a SOAP client send
+        JSON-only methods over the JSON API instead of refusing them; `transport` defaults to
+        the class's `default_transport`. `limits` bound what a reply may cost (see
+        `limits.Limits`; `xml_limits` is its old name); `timeout` is the whole call's, from
+        connecting to the decoded result, retries and re-login included. `strict=True` refuses
+        replies that deviate from the bindings (`DecodeError`) instead of repairing them;
+        `on_reply` is called with the `DecodeReport` of every decoded reply."""
+        if transport is None:
+            transport = self.default_transport
+        if transport not in ("json", "soap"):
+            raise ValueError(f"transport must be 'json' or 'soap', not {transport!r}")
+        if json_style not in ("form", "bearer"):
+            raise ValueError(f"json_style must be 'form' or 'bearer', not {json_style!r}")
+        self.base_url = self._with_default_port(base_url.rstrip("/"))
+        self.transport: TransportName = transport
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.json_style: JsonStyle = json_style
+        self.json_only_over_json = json_only_over_json
+        self.xml_limits: Limits = limits or xml_limits
+        self.strict = strict
+        self.on_reply = on_reply
+        # the latest deviations of this client's replies, oldest first
+        self.deviations: deque[Deviation] = deque(maxlen=1000)
+        self._last_reply: ContextVar[DecodeReport | None] = ContextVar("last_reply", default=None)
+        self._session = Session(
+            self._session_operations,
+            login=login,
+            password=password,
+            token=token,
+            session_id=session_id,
+            access_token=access_token,
+        )
+        self._endpoint = Endpoint(self.base_url)
+        self._transports: dict[TransportName, Transport] = {
+            "soap": SoapTransport(self._endpoint),
+            "json": JsonTransport(self._endpoint, self._session, json_style),
+        }
+
+    @classmethod
+    def _with_default_port(cls, base_url: str) -> str:
+        """`https://HOST` of a customer client means port 8444 (8442, 8445 for the others)."""
+        url = httpx.URL(base_url)
+        if (
+            url.port is None
+            and cls.default_port
+            and url.scheme == "https"
+            and cls.default_port != 443
+        ):
+            return str(url.copy_with(port=cls.default_port)).rstrip("/")
+        return base_url
+
+    def __repr__(self) -> str:
+        # never the credentials, the session id or a token (nor a password in the URL)
+        return f"{type(self).__name__}({mask_url(self.base_url)!r}, transport={self.transport!r})"
+
+    def _secrets(self) -> tuple[str, ...]:
+        """What must never appear in an exception this client raises."""
+        userinfo = self._endpoint.password
+        return (*self._session.secrets(), userinfo) if userinfo else self._session.secrets()
+
+    def _session_operations(self) -> SessionOperations:
+        """Overridden by each generated client class with its interface's Session operations."""
+        return SessionOperations(login=None, logout=None)
+
+    # ---- request building ----------------------------------------------------------------------
+
+    def auth_info(self) -> dict[str, str]:
+        """The session (or access token); login and password only for an interface without
+        Session.login, never as a fallback when a session is lost or a login failed."""
+        return self._session.auth_info()
+
+    def transport_for(self, op: Operation[Any, Any]) -> TransportName:
+        """The transport `op` goes over: JSON-only methods never silently vanish on SOAP."""
+        if (
+            self.transport == "soap"
+            and op.soap_style not in ("rpc/encoded", "document/literal")
+            and not op.json_only
+        ):
+            raise UnsupportedOperation(
+                f"{op.qualified_name} is bound as {op.soap_style} SOAP; this runtime speaks "
+                "rpc/encoded and document/literal SOAP, and the JSON API"
+            )
+        if op.json_only and self.transport == "soap":
+            if not self.json_only_over_json:
+                raise UnsupportedOperation(
+                    f"{op.qualified_name} exists only in the JSON API; use transport='json' "
+                    "or json_only_over_json=True"
+                )
+            return "json"
+        return self.transport
+
+    def build_request(
+        self, op: Operation[Any, Any], request: Any, options: CallOptions = DEFAULT_OPTIONS
+    ) -> httpx.Request:
+        """The exact HTTP request for `op`, without sending it (see README, Inspecting requests)."""
+        timeout = self.timeout if options.timeout is UNSET else options.timeout
+        extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
+        auth = self._session.auth_info() if op.auth else {}
+        extra = options.extra_params
+        if extra:
+            check_extra(op, extra)
+        transport = self._transports[self.transport_for(op)]
+        return transport.http_request(op, request, auth, extra, extensions)
+
+    def decode_response(
+        self,
+        op: Operation[Any, Resp],
+        response: httpx.Response,
+        options: CallOptions = DEFAULT_OPTIONS,
+    ) -> Resp:
+        """The typed result of `op` from an HTTP reply, or the matching exception."""
+        if response.status_code == 200 and is_attachment(response):
+            return file_response(op, response)  # type: ignore[no-any-return]
+        strict = self.strict if options.strict is None else options.strict
+        transport = self._transports[self.transport_for(op)]
+        result, report = transport.decode(op, response, self.xml_limits, strict)
+        if report is not None:
+            self._last_reply.set(report)
+            self.deviations.extend(report.deviations)
+            if self.on_reply is not None:
+                self.on_reply(report)
+        return result  # type: ignore[no-any-return]
+
+    @property
+    def last_reply(self) -> DecodeReport | None:
+        """The `DecodeReport` of this client's last reply in the current thread or task:
+        its deviations, and (decoded on demand) its undeclared fields and raw data."""
+        return self._last_reply.get()

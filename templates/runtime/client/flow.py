@@ -1,0 +1,243 @@
+"""The one call flow that `Client` and `AsyncClient` both drive.
+
+As in httpx's auth flows, the flow is a generator: it yields what to do next and receives the
+outcome. A step is an `httpx.Request` to send (the driver sends back the `httpx.Response`, or
+throws in the `httpx.HTTPError`), a `Wait` to sleep through, or a `LogIn` to perform under the
+client's lock (the driver runs `login_flow` there). Log in once, send, retry reads with backoff,
+log in again once after an auth fault: all of it is written here once, so the two clients cannot
+drift apart; each only says how it sends, sleeps and locks.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+from collections.abc import Generator
+from datetime import UTC, datetime
+from typing import Any, NamedTuple, TypeAlias, TypeVar
+
+import httpx
+
+from ..errors import AuthError, DecodeError, Fault, TransportError
+from ..limits import Deadline, DeadlineExceeded, LimitExceeded, Limits
+from ..operation import Operation
+from ..struct import UnsetType
+from .core import Core
+from .options import CallOptions
+from .pool import BODY_BOUNDS
+from .session import Session
+
+Resp = TypeVar("Resp")
+
+# Proxies answer these while the server restarts: a read may try again, a write may not.
+RETRY_STATUSES = frozenset({502, 503, 504})
+
+
+class Wait(NamedTuple):
+    """Sleep before trying again."""
+
+    seconds: float
+
+
+class LogIn(NamedTuple):
+    """Log in under the client's lock, unless another call replaced the `stale` credential or
+    tried to log in since `generation` (then its outcome is this call's too)."""
+
+    stale: str | None
+    generation: int = 0
+    deadline: Deadline | None = None
+
+
+class Send(NamedTuple):
+    """Send `request` and read its reply within `limits`, by `deadline`."""
+
+    request: httpx.Request
+    deadline: Deadline
+    limits: Limits
+
+
+class BodyRefused(Exception):
+    """The driver's report that a reply's body went past a limit or the deadline."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+Step: TypeAlias = Send | Wait | LogIn
+Flow: TypeAlias = Generator[Step, httpx.Response | None, Resp]
+
+
+def call_flow(
+    core: Core, session: Session, op: Operation[Any, Resp], request: Any, options: CallOptions
+) -> Flow[Resp]:
+    """One call: log in first if needed, send; after an auth fault log in again once and resend.
+    The whole call, logins and retries included, shares one deadline: its timeout."""
+    core.transport_for(op)  # refuse before logging in
+    timeout = core.timeout if isinstance(options.timeout, UnsetType) else options.timeout
+    deadline = Deadline(timeout)
+    if session.is_logout(op):  # never log in only to log out
+        return (yield from send_flow(core, op, request, options, deadline))
+    if session.wants_login(op):
+        # a request that cannot be sent is refused before it costs a login (nothing goes out)
+        core.build_request(op, request, options)
+        yield LogIn(None, session.generation, deadline)
+    stale = session.credential()  # read before sending: a fault must not blame a newer session
+    generation = session.generation
+    try:
+        return (yield from send_flow(core, op, request, options, deadline))
+    except AuthError:
+        if not session.may_relogin(op):
+            raise
+    yield LogIn(stale, generation, deadline)
+    return (yield from send_flow(core, op, request, options, deadline))
+
+
+def login_flow(
+    core: Core,
+    session: Session,
+    stale: str | None,
+    generation: int = 0,
+    deadline: Deadline | None = None,
+) -> Flow[None]:
+    """Session.login, unless a concurrent call already replaced the `stale` credential, or
+    already tried since this call looked (then its failure is this call's: one attempt for all
+    the calls waiting, not one each). A login the server refuses is an `AuthError`."""
+    current = session.credential()
+    if current and current != stale:
+        return  # another thread or task already logged in
+    if session.generation != generation and session.failure is not None:
+        failed = session.failure
+        raise AuthError(failed.faultcode, failed.faultstring, operation=failed.operation)
+    session.forget()
+    op = session.operations().login
+    if op is None or op.request is None:
+        raise TransportError(
+            "this interface has no Session.login to log in with", operation="Session.login"
+        )
+    request = session.login_request(op)
+    try:
+        result = yield from send_flow(
+            core, op, request, CallOptions(), deadline or Deadline(core.timeout)
+        )
+    except Fault as exc:  # wrong credentials, whatever code this release uses for them
+        failure = AuthError(exc.faultcode, exc.faultstring, operation=op.qualified_name)
+    else:
+        session.logged_in(result)
+        return
+    session.login_failed(failure)
+    raise failure
+
+
+def send_flow(
+    core: Core,
+    op: Operation[Any, Resp],
+    request: Any,
+    options: CallOptions,
+    deadline: Deadline,
+) -> Flow[Resp]:
+    """Send `request`; reads (or calls with `retry=True`) try again after a backoff, or after
+    what a 503's `Retry-After` asks, as long as the deadline allows."""
+    delays = _retry_delays(core, op, options)
+    limits = core.xml_limits
+    while True:
+        remaining = deadline.remaining()
+        if remaining is not None and remaining <= 0:
+            raise _timed_out(op, deadline)
+        http_request = core.build_request(op, request, options)
+        if remaining is not None:
+            http_request.extensions["timeout"] = httpx.Timeout(remaining).as_dict()
+        http_request.extensions[BODY_BOUNDS] = (limits.max_wire_bytes, deadline)
+        asked: float | None = None
+        refused: TransportError | None = None
+        try:
+            try:
+                response = yield Send(http_request, deadline, limits)
+            except httpx.HTTPError as exc:
+                raise _connection_error(op, exc) from None
+            except BodyRefused as exc:
+                refused = _refused(op, exc.cause)
+            else:
+                assert response is not None  # a driver answers a request with its response
+                if response.status_code in RETRY_STATUSES and delays:
+                    asked = _retry_after(response)
+                    raise TransportError(
+                        "server unavailable",
+                        operation=op.qualified_name,
+                        status=response.status_code,
+                    )
+                return core.decode_response(op, response, options)
+        except TransportError as exc:
+            delay = _next_delay(exc, delays)
+            if asked is not None:
+                delay = max(delay, asked)
+            remaining = deadline.remaining()
+            if remaining is not None and delay >= remaining:
+                if asked is None:
+                    raise _timed_out(op, deadline) from None
+                raise TransportError(
+                    f"server unavailable; it asks to retry after {asked:g} s, beyond the "
+                    "call's timeout",
+                    operation=op.qualified_name,
+                    status=exc.status,
+                ) from None
+        if refused is not None:
+            raise refused  # a limit or the deadline: never retried
+        yield Wait(delay)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """A 503's `Retry-After`, in seconds or as an HTTP date."""
+    text = response.headers.get("retry-after", "").strip() if response.status_code == 503 else ""
+    if not text:
+        return None
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _timed_out(op: Operation[Any, Any], deadline: Deadline) -> TransportError:
+    return TransportError(
+        f"timed out: the call took longer than its timeout of {deadline.timeout} s",
+        operation=op.qualified_name,
+    )
+
+
+def _refused(op: Operation[Any, Any], cause: Exception) -> TransportError:
+    if isinstance(cause, DeadlineExceeded):
+        return _timed_out_text(op, str(cause))
+    if isinstance(cause, LimitExceeded):
+        return DecodeError(str(cause), operation=op.qualified_name)
+    return DecodeError(f"the reply cannot be read: {cause}", operation=op.qualified_name)
+
+
+def _timed_out_text(op: Operation[Any, Any], text: str) -> TransportError:
+    return TransportError(f"timed out: {text}", operation=op.qualified_name)
+
+
+def _retry_delays(core: Core, op: Operation[Any, Any], options: CallOptions) -> list[float]:
+    """Waits before each retry: reads retry by default, writes only when the call opts in."""
+    allowed = options.retry if options.retry is not None else op.read_only
+    if not allowed:
+        return []
+    return [core.backoff * (2**n) * (0.5 + random.random()) for n in range(core.retries)]
+
+
+def _next_delay(exc: TransportError, delays: list[float]) -> float:
+    """The wait before trying again, or `exc` re-raised: only connection failures, timeouts and
+    proxy 5xx are retried (never a reply that arrived and failed to decode)."""
+    retryable = exc.status is None or exc.status in RETRY_STATUSES
+    if not delays or not retryable or type(exc) is not TransportError:
+        raise exc
+    return delays.pop(0)
+
+
+def _connection_error(op: Operation[Any, Any], exc: httpx.HTTPError) -> TransportError:
+    kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection failed"
+    return TransportError(f"{kind} ({type(exc).__name__})", operation=op.qualified_name)

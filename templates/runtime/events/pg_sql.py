@@ -1,0 +1,253 @@
+"""The PostgreSQL event store's statements, and the group commit that shares them between events.
+
+A claim and a done mark are one statement, and one statement carries any number of them: the
+receiver's concurrent requests queue their marks, and whenever fewer than two statements of
+theirs are on the way to the database, the next one takes everything queued (`Marks`). An idle
+receiver sends each mark at once, alone; a busy one sends fewer, larger statements, each still
+one autocommit transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .store import Claim, Claimed
+
+LIMIT = 64  # marks in one statement
+PARALLEL = 2  # statements on their way at once: one held up (a row lock) holds up only its marks
+
+
+class Sql:
+    """The store's statements for one table."""
+
+    def __init__(self, t: str) -> None:
+        self.create = f"""CREATE TABLE IF NOT EXISTS {t} (
+            i_event BIGINT PRIMARY KEY,
+            event_type TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('working', 'done')),
+            token TEXT,
+            lease_until TIMESTAMPTZ NOT NULL,
+            attempts INTEGER NOT NULL,
+            first_seen TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+            done_at TIMESTAMPTZ,
+            last_error TEXT
+        )"""
+        self.index = f"CREATE INDEX IF NOT EXISTS {t}_done ON {t} (done_at)"
+        # `fin` marks events done. A claim inserts its event as `working` under a lease, or
+        # takes over a `working` row whose lease ran out: the INSERT's ON CONFLICT decides on the
+        # latest committed row, atomically. `cur` is the row as the statement's snapshot sees
+        # it: done, or under a live lease, the claim skips the insert (no write, no row lock)
+        # and `cur` answers. Claims insert in i_event order, so two receivers' statements lock
+        # rows in one order. A statement never holds two marks of one event.
+        self.marks = f"""WITH fin AS (
+            UPDATE {t} AS t SET state = 'done', token = NULL, done_at = clock_timestamp(),
+                last_error = NULL
+            FROM unnest(%(fi)s::bigint[], %(ft)s::text[]) AS f(i_event, token)
+            WHERE t.i_event = f.i_event AND t.token = f.token AND t.state = 'working'
+            RETURNING t.i_event
+        ), req AS (
+            SELECT * FROM unnest(%(ci)s::bigint[], %(ce)s::text[], %(ct)s::text[],
+                %(cl)s::float8[]) AS r(i_event, event_type, token, lease)
+        ), cur AS (
+            SELECT i_event, t.state, t.lease_until FROM {t} AS t JOIN req USING (i_event)
+        ), won AS (
+            INSERT INTO {t} AS t (i_event, event_type, state, token, lease_until, attempts)
+            SELECT i_event, event_type, 'working', token,
+                clock_timestamp() + make_interval(secs => lease), 1
+            FROM req WHERE NOT EXISTS (
+                SELECT FROM cur WHERE cur.i_event = req.i_event
+                AND (cur.state = 'done' OR cur.lease_until > clock_timestamp())
+            )
+            ORDER BY i_event
+            ON CONFLICT (i_event) DO UPDATE SET
+                token = EXCLUDED.token, lease_until = EXCLUDED.lease_until,
+                attempts = t.attempts + 1
+            WHERE t.state = 'working' AND t.lease_until <= clock_timestamp()
+            RETURNING t.i_event, t.attempts
+        )
+        SELECT i_event, 'fin', 0, 0::float8 FROM fin
+        UNION ALL
+        SELECT i_event, 'new', attempts, 0::float8 FROM won
+        UNION ALL
+        SELECT i_event, state, 0, EXTRACT(EPOCH FROM lease_until - clock_timestamp())::float8
+        FROM cur WHERE i_event NOT IN (SELECT i_event FROM won)"""
+        # only for a claim that lost to a row committed after its snapshot (racing deliveries)
+        self.look = f"""SELECT i_event, state, 0,
+            EXTRACT(EPOCH FROM lease_until - clock_timestamp())::float8
+            FROM {t} WHERE i_event = ANY(%s::bigint[])"""
+        self.renew = (
+            f"UPDATE {t} SET lease_until = clock_timestamp() + make_interval(secs => %s) "
+            "WHERE i_event = %s AND token = %s AND state = 'working'"
+        )
+        self.release = (
+            f"UPDATE {t} SET token = NULL, lease_until = '-infinity', last_error = %s "
+            "WHERE i_event = %s AND token = %s AND state = 'working'"
+        )
+        self.purge = (
+            f"DELETE FROM {t} WHERE state = 'done' "
+            "AND done_at < (SELECT clock_timestamp() - make_interval(secs => %s))"
+        )
+
+
+ClaimArgs = tuple[int, str, str, float]  # i_event, event_type, token, lease
+DoneArgs = tuple[int, str]  # i_event, token
+Rows = list[tuple[Any, ...]]
+
+
+def mark_args(claims: list[ClaimArgs], dones: list[DoneArgs]) -> dict[str, list[Any]]:
+    return {
+        "fi": [d[0] for d in dones],
+        "ft": [d[1] for d in dones],
+        "ci": [c[0] for c in claims],
+        "ce": [c[1] for c in claims],
+        "ct": [c[2] for c in claims],
+        "cl": [c[3] for c in claims],
+    }
+
+
+def answers(claims: list[ClaimArgs], rows: Rows, looked: Rows) -> list[Claimed]:
+    """Each claim's answer from the rows of `marks` and, for those it had none for, of `look`."""
+    by_event = {row[0]: row for row in looked}
+    by_event.update((row[0], row) for row in rows if row[1] != "fin")
+    out = []
+    for i_event, _, token, _ in claims:
+        row = by_event.get(i_event)
+        if row is None:  # purged in between: let the sender come back
+            out.append(Claimed(Claim.BUSY, retry_after=1.0))
+        elif row[1] == "new":
+            out.append(Claimed(Claim.NEW, token, int(row[2])))
+        elif row[1] == "done":
+            out.append(Claimed(Claim.DONE))
+        else:
+            out.append(Claimed(Claim.BUSY, retry_after=max(0.0, float(row[3]))))
+    return out
+
+
+def unanswered(claims: list[ClaimArgs], rows: Rows) -> list[int]:
+    seen = {row[0] for row in rows if row[1] != "fin"}
+    return [c[0] for c in claims if c[0] not in seen]
+
+
+Run = Callable[[str, Any], Awaitable[Rows]]
+
+
+def _futures(
+    claims: list[tuple[ClaimArgs, asyncio.Future[Claimed]]],
+    dones: list[tuple[DoneArgs, asyncio.Future[bool]]],
+) -> list[asyncio.Future[Any]]:
+    return [c[1] for c in claims] + [d[1] for d in dones]
+
+
+class Marks:
+    """Group commit of claims and done marks on an event loop: at most `parallel` statements on
+    their way, the next one takes everything queued meanwhile. `run(sql, args)` executes one."""
+
+    def __init__(
+        self,
+        sql: Sql,
+        run: Run,
+        is_transient: Callable[[Exception], bool],
+        parallel: int = PARALLEL,
+    ) -> None:
+        self._sql = sql
+        self.parallel = parallel  # statements on their way at once
+        self._run = run
+        self._transient = is_transient  # the connection failed: no point trying one by one
+        self._claims: list[tuple[ClaimArgs, asyncio.Future[Claimed]]] = []
+        self._dones: list[tuple[DoneArgs, asyncio.Future[bool]]] = []
+        self._flushers: set[asyncio.Task[None]] = set()
+
+    def claim(self, args: ClaimArgs) -> asyncio.Future[Claimed]:
+        future: asyncio.Future[Claimed] = asyncio.get_running_loop().create_future()
+        self._claims.append((args, future))
+        self._kick()
+        return future
+
+    def complete(self, args: DoneArgs) -> asyncio.Future[bool]:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._dones.append((args, future))
+        self._kick()
+        return future
+
+    async def aclose(self) -> None:
+        """Wait for the statement on its way (its marks are being written) and what is queued."""
+        if self._flushers:
+            await asyncio.wait(self._flushers, timeout=10)
+
+    def _kick(self) -> None:
+        if len(self._flushers) < self.parallel:
+            # a task, not a call now: marks queued by this turn of the loop go together
+            task = asyncio.get_running_loop().create_task(self._flush_all())
+            self._flushers.add(task)
+
+    async def _flush_all(self) -> None:
+        try:
+            while self._claims or self._dones:
+                dones, self._dones = self._dones[:LIMIT], self._dones[LIMIT:]
+                dones.sort(key=lambda d: d[0][0])  # rows locked in one order, as claims do
+                taken = {d[0][0] for d in dones}
+                claims: list[tuple[ClaimArgs, asyncio.Future[Claimed]]] = []
+                later: list[tuple[ClaimArgs, asyncio.Future[Claimed]]] = []
+                for item in self._claims:
+                    if item[1].done():  # its request went away before the claim was sent
+                        continue
+                    # one mark per event and statement: a second one waits for the next
+                    if item[0][0] in taken or len(claims) + len(dones) >= LIMIT:
+                        later.append(item)
+                    else:
+                        taken.add(item[0][0])
+                        claims.append(item)
+                self._claims = later
+                await self._flush(claims, dones)
+        except asyncio.CancelledError:  # the store is closing
+            for future in _futures(self._claims, self._dones):
+                future.cancel()
+            self._claims, self._dones = [], []
+            raise
+        finally:
+            # at once, not in a done callback: a mark queued before that would find no flusher
+            me = asyncio.current_task()
+            if me is not None:
+                self._flushers.discard(me)
+
+    async def _flush(
+        self,
+        claims: list[tuple[ClaimArgs, asyncio.Future[Claimed]]],
+        dones: list[tuple[DoneArgs, asyncio.Future[bool]]],
+    ) -> None:
+        try:
+            results = await self._send([c[0] for c in claims], [d[0] for d in dones])
+        except asyncio.CancelledError:
+            for future in _futures(claims, dones):
+                future.cancel()
+            raise
+        except Exception as exc:
+            if len(claims) + len(dones) > 1 and not self._transient(exc):
+                # one bad mark (or a deadlock between receivers) fails the statement, and no
+                # part of it was written: send them one by one, so each gets its own answer
+                for claim in claims:
+                    await self._flush([claim], [])
+                for mark in dones:
+                    await self._flush([], [mark])
+                return
+            for future in _futures(claims, dones):
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        claimed, finished = results
+        for (_, future), answer in zip(claims, claimed, strict=True):
+            if not future.done():
+                future.set_result(answer)
+        for args, marked in dones:
+            if not marked.done():
+                marked.set_result(args[0] in finished)
+
+    async def _send(
+        self, claims: list[ClaimArgs], dones: list[DoneArgs]
+    ) -> tuple[list[Claimed], set[int]]:
+        rows = await self._run(self._sql.marks, mark_args(claims, dones))
+        missing = unanswered(claims, rows)
+        looked = await self._run(self._sql.look, (missing,)) if missing else []
+        return answers(claims, rows, looked), {row[0] for row in rows if row[1] == "fin"}

@@ -1,0 +1,1 @@
+"""The JSON API codec: `encode` (request params) and `decode` (replies), over msgspec."""
