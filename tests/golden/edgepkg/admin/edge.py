@@ -8,11 +8,11 @@ Admin interface, edge/EdgeAdminService.wsdl.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, overload
+from typing import Any, Required, TypedDict
 
-from .._runtime.client.service import AsyncServiceBase, ServiceBase
+from .._runtime.client.service import AsyncServiceBase, ServiceBase, fields_of, paged
 from .._runtime.operation import Operation, ServiceSpec
-from .._runtime.struct import UNSET, UnsetType
+from .._runtime.struct import UnsetType
 from ..types.edge import (
     EdgeOldLoginInput,
     EdgeOldLoginOutput,
@@ -46,69 +46,46 @@ OLD_LOGIN = Operation(
 )
 
 
+class IterOddListKeywords(TypedDict, total=False):
+    """The keywords of `iter_odd_list`: `page_size` and the fields of :class:`GetOddListRequest`
+    but `limit` (paging sets it).
+    """
+
+    page_size: int
+    offset: int | None | UnsetType
+    i_base: Required[int]
+
+
 class EdgeService(ServiceBase):
     """Edge cases for the generator."""
 
-    @overload
-    def get_odd_list(self, request: GetOddListRequest, /) -> GetOddListResponse: ...
-
-    @overload
-    def get_odd_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-        i_base: int,
-    ) -> GetOddListResponse: ...
-
+    @fields_of(GetOddListRequest)
     def get_odd_list(
         self, request: GetOddListRequest | None = None, /, **fields: Any
     ) -> GetOddListResponse:
-        """Returns odd records, a page at a time."""
+        """Returns odd records, a page at a time.
+
+        Takes :class:`GetOddListRequest` or its fields as keywords.
+        """
         return self._call(GET_ODD_LIST, request, fields)
 
-    @overload
-    def iter_odd_list(
-        self, request: GetOddListRequest, /, *, page_size: int = 100
-    ) -> Iterator[OddInfo]: ...
-
-    @overload
-    def iter_odd_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        offset: int | None | UnsetType = UNSET,
-        i_base: int,
-    ) -> Iterator[OddInfo]: ...
-
+    @paged(GetOddListRequest, IterOddListKeywords)
     def iter_odd_list(
         self, request: GetOddListRequest | None = None, /, *, page_size: int = 100, **fields: Any
     ) -> Iterator[OddInfo]:
-        """Every item of :meth:`get_odd_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_odd_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetOddListRequest` and `page_size`, or the keywords of
+        :class:`IterOddListKeywords`.
+        """
         yield from self._pages(GET_ODD_LIST, request, fields, page_size)
 
-    @overload
-    def old_login(self, request: EdgeOldLoginInput, /) -> EdgeOldLoginOutput: ...
-
-    @overload
-    def old_login(
-        self,
-        request: None = None,
-        /,
-        *,
-        login: str,
-        password: str,
-    ) -> EdgeOldLoginOutput: ...
-
+    @fields_of(EdgeOldLoginInput)
     def old_login(
         self, request: EdgeOldLoginInput | None = None, /, **fields: Any
     ) -> EdgeOldLoginOutput:
         """Deprecated. Use Session.login.
+
+        Takes :class:`EdgeOldLoginInput` or its fields as keywords.
 
         Deprecated by the server's WSDL: calling it emits DeprecationWarning.
         """
@@ -121,67 +98,34 @@ class AsyncEdgeService(AsyncServiceBase):
     Asynchronous: every method is a coroutine.
     """
 
-    @overload
-    async def get_odd_list(self, request: GetOddListRequest, /) -> GetOddListResponse: ...
-
-    @overload
-    async def get_odd_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        limit: int | None | UnsetType = UNSET,
-        offset: int | None | UnsetType = UNSET,
-        i_base: int,
-    ) -> GetOddListResponse: ...
-
+    @fields_of(GetOddListRequest)
     async def get_odd_list(
         self, request: GetOddListRequest | None = None, /, **fields: Any
     ) -> GetOddListResponse:
-        """Returns odd records, a page at a time."""
+        """Returns odd records, a page at a time.
+
+        Takes :class:`GetOddListRequest` or its fields as keywords.
+        """
         return await self._call(GET_ODD_LIST, request, fields)
 
-    @overload
-    def iter_odd_list(
-        self, request: GetOddListRequest, /, *, page_size: int = 100
-    ) -> AsyncIterator[OddInfo]: ...
-
-    @overload
-    def iter_odd_list(
-        self,
-        request: None = None,
-        /,
-        *,
-        page_size: int = 100,
-        offset: int | None | UnsetType = UNSET,
-        i_base: int,
-    ) -> AsyncIterator[OddInfo]: ...
-
+    @paged(GetOddListRequest, IterOddListKeywords)
     async def iter_odd_list(
         self, request: GetOddListRequest | None = None, /, *, page_size: int = 100, **fields: Any
     ) -> AsyncIterator[OddInfo]:
-        """Every item of :meth:`get_odd_list` from `offset` on, fetched `page_size` at a
-        time."""
+        """Every item of :meth:`get_odd_list` from `offset` on, fetched `page_size` at a time;
+        takes :class:`GetOddListRequest` and `page_size`, or the keywords of
+        :class:`IterOddListKeywords`.
+        """
         async for item in self._pages(GET_ODD_LIST, request, fields, page_size):
             yield item
 
-    @overload
-    async def old_login(self, request: EdgeOldLoginInput, /) -> EdgeOldLoginOutput: ...
-
-    @overload
-    async def old_login(
-        self,
-        request: None = None,
-        /,
-        *,
-        login: str,
-        password: str,
-    ) -> EdgeOldLoginOutput: ...
-
+    @fields_of(EdgeOldLoginInput)
     async def old_login(
         self, request: EdgeOldLoginInput | None = None, /, **fields: Any
     ) -> EdgeOldLoginOutput:
         """Deprecated. Use Session.login.
+
+        Takes :class:`EdgeOldLoginInput` or its fields as keywords.
 
         Deprecated by the server's WSDL: calling it emits DeprecationWarning.
         """
