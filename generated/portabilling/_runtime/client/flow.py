@@ -124,10 +124,10 @@ def login_flow(
         raise AuthError(failed.faultcode, failed.faultstring, operation=failed.operation)
     renewal = session.refresh_request() if refresh else None
     if renewal is not None:
-        op, request = renewal
+        renew, renew_request = renewal
         core.clear_last_reply()
         try:
-            yield from send_flow(core, op, request, _SESSION_OPTIONS, deadline)
+            yield from send_flow(core, renew, renew_request, _SESSION_OPTIONS, deadline)
         except Fault:
             pass  # the refresh token was refused too: log in
         else:
