@@ -131,7 +131,9 @@ def parse_spec(text: str) -> Spec:
                 if float(value) <= 0:
                     raise ValueError
             except ValueError:
-                raise ValueError(f"fault spec {text!r}: lifetime=SECONDS needs a number > 0") from None
+                raise ValueError(
+                    f"fault spec {text!r}: lifetime=SECONDS needs a number > 0"
+                ) from None
         if target == "accounts":
             numbers = value.split(",")
             if not 1 <= len(numbers) <= 2 or not all(n.isdigit() for n in numbers):

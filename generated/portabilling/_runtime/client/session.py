@@ -47,6 +47,7 @@ class Session:
         "refresh_at",
         "refresh_fraction",
         "refresh_token",
+        "retired",
         "session_id",
         "store",
         "store_key",
@@ -80,6 +81,7 @@ class Session:
         self.session_id = session_id
         self.access_token = access_token
         self.refresh_token: str | None = None
+        self.retired: tuple[str, ...] = ()  # the last credentials replaced: still secrets
         self.expires: float | None = None  # time.time() when the access token runs out
         self.lifetime: float | None = None  # what the server granted it for, in seconds
         self.refresh_at = float("inf")  # time.time() from which to renew it
@@ -104,6 +106,7 @@ class Session:
             self.session_id,
             self.access_token,
             self.refresh_token,
+            *self.retired,
         )
         return tuple(v for v in found if v)
 
@@ -218,6 +221,8 @@ class Session:
 
     def adopt(self, grant: Grant) -> None:
         """Take over a grant: from a login, a refresh, or the session store."""
+        old = (self.session_id, self.access_token, self.refresh_token)
+        self.retired = (*(v for v in old if v and v not in grant), *self.retired)[:6]
         self.session_id = grant.session_id
         self.access_token = grant.access_token
         self.refresh_token = grant.refresh_token
