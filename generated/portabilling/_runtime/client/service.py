@@ -244,7 +244,7 @@ class _Pager:
         text = (
             f"paging yielded {self.yielded} records of a total of {expected} (shortfall "
             f"{max(short, 0)}) and dropped {self.dropped} duplicates{changed}: the list changed "
-            "while it was read (see README, Paging you can trust)"
+            "while it was read (see README, Sessions at scale and lists you can trust)"
         )
         strict = options.strict if options.strict is not None else getattr(caller, "strict", False)
         if strict:
