@@ -40,7 +40,7 @@ class Churn:
         for _ in range(min(self.per_page, self.inserts - len(self.inserted))):
             if not customers:
                 break
-            i_account = sim._new_id()
+            i_account = sim.new_id()
             record = {
                 "i_account": i_account,
                 "id": f"churn{i_account:09d}",
