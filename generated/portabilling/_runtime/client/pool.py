@@ -223,12 +223,15 @@ class PooledTransport(_Pool, httpx.BaseTransport):
         return threading.BoundedSemaphore(slots)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        fast = _fast(request)
-        if fast is not None:
-            return self._handle_fast(request, *fast)
-        return self._handle_core(request)
+        reply = self.exchange(request)
+        return self._handle_core(request) if reply is None else reply.response()
 
-    def _handle_fast(self, request: httpx.Request, key: _Key, data: bytes) -> httpx.Response:
+    def exchange(self, request: httpx.Request) -> wire.Reply | None:
+        """The whole reply to `request` on the fast path, or None when it cannot take it."""
+        fast = _fast(request)
+        return None if fast is None else self._exchange(request, *fast)
+
+    def _exchange(self, request: httpx.Request, key: _Key, data: bytes) -> wire.Reply:
         timeouts = request.extensions.get("timeout", {})
         if not self._gate.acquire(timeout=timeouts.get("pool")):
             raise httpx.PoolTimeout(
@@ -250,7 +253,7 @@ class PooledTransport(_Pool, httpx.BaseTransport):
                 )
             limit, deadline = _bounds(request)
             try:
-                response, reusable = conn.exchange(request, data, limit, deadline)
+                reply, reusable = conn.exchange(request, data, limit, deadline)
             except BaseException:
                 conn.close()
                 raise
@@ -260,7 +263,7 @@ class PooledTransport(_Pool, httpx.BaseTransport):
                 conn.close()
         finally:
             self._gate.release()
-        return response
+        return reply
 
     def _handle_core(self, request: httpx.Request) -> httpx.Response:
         core = self._core_request(request)
@@ -311,10 +314,13 @@ class AsyncPooledTransport(_Pool, httpx.AsyncBaseTransport):
         return asyncio.Semaphore(slots)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        reply = await self.exchange(request)
+        return await self._handle_core(request) if reply is None else reply.response()
+
+    async def exchange(self, request: httpx.Request) -> wire.Reply | None:
+        """The whole reply to `request` on the fast path, or None when it cannot take it."""
         fast = _fast(request)
-        if fast is not None:
-            return await self._handle_fast(request, *fast)
-        return await self._handle_core(request)
+        return None if fast is None else await self._exchange(request, *fast)
 
     async def _acquire(self, request: httpx.Request) -> None:
         wait = request.extensions.get("timeout", {}).get("pool")
@@ -328,7 +334,7 @@ class AsyncPooledTransport(_Pool, httpx.AsyncBaseTransport):
         else:
             await self._gate.acquire()
 
-    async def _handle_fast(self, request: httpx.Request, key: _Key, data: bytes) -> httpx.Response:
+    async def _exchange(self, request: httpx.Request, key: _Key, data: bytes) -> wire.Reply:
         await self._acquire(request)
         try:
             stale: list[Any] = []
@@ -345,7 +351,7 @@ class AsyncPooledTransport(_Pool, httpx.AsyncBaseTransport):
                 )
             limit, deadline = _bounds(request)
             try:
-                response, reusable = await conn.exchange(request, data, limit, deadline)
+                reply, reusable = await conn.exchange(request, data, limit, deadline)
             except BaseException:
                 conn.close()
                 raise
@@ -353,7 +359,7 @@ class AsyncPooledTransport(_Pool, httpx.AsyncBaseTransport):
                 conn.close()
         finally:
             self._gate.release()
-        return response
+        return reply
 
     async def _handle_core(self, request: httpx.Request) -> httpx.Response:
         core = self._core_request(request)
@@ -394,6 +400,21 @@ class AsyncPooledTransport(_Pool, httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         for conn in self._drain():
             await conn.aclose()
+
+
+def direct(http: httpx.Client | httpx.AsyncClient) -> Any:
+    """The pool behind a client made by `default_client`/`default_async_client`, which the
+    clients call directly (nothing of `httpx.Client.send` applies to it: no auth, hooks,
+    redirects or mounts; cookies are kept as `send` keeps them); None for any other client."""
+    transport = getattr(http, "_transport", None)
+    if (
+        isinstance(transport, (PooledTransport, AsyncPooledTransport))
+        and not http.event_hooks.get("response")
+        and not http.event_hooks.get("request")
+        and http.auth is None
+    ):
+        return transport
+    return None
 
 
 def default_client() -> httpx.Client:

@@ -134,13 +134,17 @@ class Reply:
     def keep_alive(self) -> bool:
         return self.keep and not self.extra
 
-    def response(self, extensions: dict[str, Any]) -> httpx.Response:
+    @property
+    def status(self) -> int:
+        return int(self.parser.get_status_code())
+
+    def response(self) -> httpx.Response:
         # a stream, not `content=`: httpx would decompress `content` at once, unbounded
         return httpx.Response(
-            self.parser.get_status_code(),
+            self.status,
             headers=self.headers,
             stream=httpx.ByteStream(b"".join(self.body)),
-            extensions=extensions,
+            extensions={"http_version": b"HTTP/1.1"},
         )
 
 
@@ -190,8 +194,8 @@ class Connection:
 
     def exchange(
         self, request: httpx.Request, wire: bytes, limit: int, deadline: Any
-    ) -> tuple[httpx.Response, bool]:
-        """Send `wire`, read the reply; (response, whether the connection may be reused)."""
+    ) -> tuple[Reply, bool]:
+        """Send `wire`, read the reply; (reply, whether the connection may be reused)."""
         timeouts = _timeouts(request)
         sock = self.sock
         try:
@@ -215,7 +219,7 @@ class Connection:
         except OSError as exc:
             raise httpx.ReadError(str(exc) or type(exc).__name__) from exc
         self.expires = time.monotonic() + self.expiry
-        return reply.response({"http_version": b"HTTP/1.1"}), reply.keep_alive()
+        return reply, reply.keep_alive()
 
     def close(self) -> None:
         self.sock.close()
@@ -315,7 +319,7 @@ class AsyncConnection:
 
     async def exchange(
         self, request: httpx.Request, wire: bytes, limit: int, deadline: Any
-    ) -> tuple[httpx.Response, bool]:
+    ) -> tuple[Reply, bool]:
         protocol = self.protocol
         if protocol.lost:
             raise httpx.WriteError("the connection was closed")
@@ -334,7 +338,7 @@ class AsyncConnection:
             if timer is not None:
                 timer.cancel()
         self.expires = time.monotonic() + self.expiry
-        return reply.response({"http_version": b"HTTP/1.1"}), reply.keep_alive()
+        return reply, reply.keep_alive()
 
     def close(self) -> None:
         self.transport.close()
