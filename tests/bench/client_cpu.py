@@ -58,7 +58,9 @@ http {{
 
 def nginx_binary() -> str | None:
     """nginx from PATH or Debian's /usr/sbin, installed with apt-get when this runs as root."""
-    found = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+    found = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None
+    )
     if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
         subprocess.run(
             ["apt-get", "install", "-y", "-qq", "nginx-light"],
@@ -108,9 +110,7 @@ def wire_bytes(request: Any) -> tuple[str, str, dict[str, str], bytes]:
     return request.method, request.url.raw_path.decode(), headers, request.read()
 
 
-def http_client_floor(
-    url: str, request: Any, parse: Callable[[bytes], Any]
-) -> Callable[[], Any]:
+def http_client_floor(url: str, request: Any, parse: Callable[[bytes], Any]) -> Callable[[], Any]:
     """One call through `http.client` on one keep-alive connection: the same bytes, the same parse."""
     method, target, headers, body = wire_bytes(request)
     host, port = url.removeprefix("http://").split(":")
@@ -126,9 +126,7 @@ def http_client_floor(
     return call
 
 
-def streams_floor(
-    url: str, request: Any, parse: Callable[[bytes], Any]
-) -> Callable[[int], Any]:
+def streams_floor(url: str, request: Any, parse: Callable[[bytes], Any]) -> Callable[[int], Any]:
     """`calls` calls over CONCURRENCY asyncio-streams connections (keep-alive, one per task):
     the request written in one buffer, the head read to its blank line, the body by its length."""
     method, target, headers, body = wire_bytes(request)
@@ -234,7 +232,7 @@ def measure(calls: int = 400, rounds: int = 7) -> dict[str, dict[str, list[float
                 )
                 header = {"auth_info": {"session_id": "bench"}}
 
-                def sync_zeep() -> None:
+                def sync_zeep(theirs: Any = theirs, header: Any = header) -> None:
                     for _ in range(calls // 4):
                         theirs.service.get_account_info(
                             GetAccountInfoRequest={"i_account": 1}, _soapheaders=header
@@ -272,8 +270,17 @@ if __name__ == "__main__":
     import statistics
     import sys
 
-    sys.path[:0] = [str(Path(__file__).resolve().parents[2] / "generated"), str(Path(__file__).resolve().parents[2])]
-    for family, sides in measure(int(os.environ.get("CALLS", "400")), int(os.environ.get("ROUNDS", "5"))).items():
+    sys.path[:0] = [
+        str(Path(__file__).resolve().parents[2] / "generated"),
+        str(Path(__file__).resolve().parents[2]),
+    ]
+    for family, sides in measure(
+        int(os.environ.get("CALLS", "400")), int(os.environ.get("ROUNDS", "5"))
+    ).items():
         med = {k: statistics.median(v) for k, v in sides.items()}
-        print(family, {k: f"{v * 1e6:.0f} us" for k, v in med.items()}, f"ours/floor {med['ours'] / med['floor']:.2f}",
-              f"zeep/ours {med['zeep'] / med['ours']:.2f}" if "zeep" in med else "")
+        print(
+            family,
+            {k: f"{v * 1e6:.0f} us" for k, v in med.items()},
+            f"ours/floor {med['ours'] / med['floor']:.2f}",
+            f"zeep/ours {med['zeep'] / med['ours']:.2f}" if "zeep" in med else "",
+        )

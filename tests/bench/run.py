@@ -508,7 +508,7 @@ def client_cpu() -> list[Figure]:
             floor = "`http.client` on one keep-alive connection"
             how = "sequential"
         else:
-            floor = f"asyncio streams, one keep-alive connection per task"
+            floor = "asyncio streams, one keep-alive connection per task"
             how = f"{CONCURRENCY} tasks in flight"
         parse = "msgspec into the typed reply" if kind == "json" else "lxml's parse"
         figures.append(
@@ -525,7 +525,7 @@ def client_cpu() -> list[Figure]:
         if "zeep" in sides:
             figures.append(
                 faster(
-                    f"client CPU per call vs zeep, sync SOAP get_account_info against nginx",
+                    "client CPU per call vs zeep, sync SOAP get_account_info against nginx",
                     sides["ours"],
                     sides["zeep"],
                     5,

@@ -23,6 +23,7 @@ import httpx
 
 from ..limits import LimitExceeded
 
+httptools: Any
 try:
     import httptools
 except ImportError:  # pragma: no cover - the pools fall back to httpcore
@@ -40,7 +41,7 @@ _READ = 65536
 def request_bytes(request: httpx.Request) -> bytes | None:
     """The request on the wire in one buffer, or None when its body is a stream (httpcore
     sends those)."""
-    body = getattr(request, "_content", None)
+    body: bytes | None = getattr(request, "_content", None)
     if body is None:
         return None
     url = request.url
@@ -67,7 +68,7 @@ class Reply:
         self.size = self.head_bytes = 0
         self.done = self.head_done = self.extra = self.keep = False
         self.has_length = self.chunked = False
-        self.parser: Any = httptools.HttpResponseParser(self) if httptools else None
+        self.parser: Any = httptools.HttpResponseParser(self)
         # h11 reads any byte but NUL and whitespace in a header value (the decoders judge
         # them): llhttp's lenient value parsing, and nothing else lenient (framing stays strict)
         self.parser.set_dangerous_leniencies(lenient_headers=True)
@@ -157,7 +158,12 @@ class Connection:
     __slots__ = ("expires", "expiry", "sock")
 
     def __init__(
-        self, host: str, port: int, tls: ssl.SSLContext | None, timeout: float | None, expiry: float
+        self,
+        host: str,
+        port: int,
+        tls: ssl.SSLContext | None,
+        timeout: float | None,
+        expiry: float,
     ) -> None:
         try:
             sock = socket.create_connection((host, port), timeout)

@@ -42,7 +42,9 @@ class Client(Core):
         super().__init__(base_url, **kwargs)
         self._http = http_client or pool.default_client()
         self._owns_http = http_client is None
-        self._direct: pool.PooledTransport | None = pool.direct(self._http)
+        self._direct: pool.PooledTransport | None = (
+            pool.direct(self._http) if self._owns_http else None
+        )
         self._lock = threading.Lock()
 
     def __enter__(self) -> Self:
@@ -133,7 +135,9 @@ class AsyncClient(Core):
         super().__init__(base_url, **kwargs)
         self._http = http_client or pool.default_async_client()
         self._owns_http = http_client is None
-        self._direct: pool.AsyncPooledTransport | None = pool.direct(self._http)
+        self._direct: pool.AsyncPooledTransport | None = (
+            pool.direct(self._http) if self._owns_http else None
+        )
         self._lock = asyncio.Lock()
 
     async def __aenter__(self) -> Self:

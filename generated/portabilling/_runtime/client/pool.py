@@ -403,9 +403,9 @@ class AsyncPooledTransport(_Pool, httpx.AsyncBaseTransport):
 
 
 def direct(http: httpx.Client | httpx.AsyncClient) -> Any:
-    """The pool behind a client made by `default_client`/`default_async_client`, which the
-    clients call directly (nothing of `httpx.Client.send` applies to it: no auth, hooks,
-    redirects or mounts; cookies are kept as `send` keeps them); None for any other client."""
+    """The pool behind a client that `default_client`/`default_async_client` made, which the
+    clients then call directly: nothing of `httpx.Client.send` applies to such a client (no auth,
+    hooks, redirects or mounts), and cookies are kept as `send` keeps them. None otherwise."""
     transport = getattr(http, "_transport", None)
     if (
         isinstance(transport, (PooledTransport, AsyncPooledTransport))
