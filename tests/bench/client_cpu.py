@@ -49,8 +49,10 @@ http {{
     # a POST to a static file is a 405: answer it with the file instead (as a GET)
     location /Porta/ {{ error_page 405 =200 /reply.xml; return 405; }}
     location /rest/ {{ error_page 405 =200 /reply.json; return 405; }}
+    location = /rest/Account/add_account {{ error_page 405 =200 /added.json; return 405; }}
     location = /reply.xml {{ internal; root {tmp}; types {{ }} default_type "text/xml; charset=utf-8"; }}
     location = /reply.json {{ internal; root {tmp}; types {{ }} default_type application/json; }}
+    location = /added.json {{ internal; root {tmp}; types {{ }} default_type application/json; }}
   }}
 }}
 """
@@ -85,6 +87,7 @@ def nginx(soap_reply: bytes, json_reply: bytes) -> Iterator[str]:
     with tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "reply.xml").write_bytes(soap_reply)
         Path(tmp, "reply.json").write_bytes(json_reply)
+        Path(tmp, "added.json").write_bytes(b'{"i_account":1}')
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
@@ -201,6 +204,7 @@ def measure(calls: int = 400, rounds: int = 7) -> dict[str, dict[str, list[float
     }
     out: dict[str, dict[str, list[float]]] = {}
     with nginx(soap_reply, json_reply) as url:
+        out["validation"] = validation_share(url, calls, rounds)
         for kind in ("json", "soap"):
             ours = AdminClient(url, transport=kind, session_id="bench")  # type: ignore[arg-type]
             request = ours.build_request(GET_ACCOUNT_INFO, GetAccountInfoRequest(i_account=1))
@@ -266,6 +270,33 @@ def measure(calls: int = 400, rounds: int = 7) -> dict[str, dict[str, list[float
     return out
 
 
+def validation_share(url: str, calls: int, rounds: int) -> dict[str, list[float]]:
+    """CPU per call of JSON request validation alone (`check_types` on the full add_account
+    request) and of the whole add_account call it is part of."""
+    from portabilling import AdminClient
+    from portabilling._runtime.validate import check_types
+    from portabilling.types import AddAccountRequest
+
+    from tests.bench.data import accounts
+
+    request = AddAccountRequest(account_info=accounts(1)[0])
+    client = AdminClient(url, transport="json", session_id="bench")
+    assert client.account.add_account(request).i_account == 1
+
+    def validate() -> None:
+        for _ in range(calls):
+            check_types(request, "Account.add_account")
+
+    def call() -> None:
+        for _ in range(calls):
+            client.account.add_account(request)
+
+    try:
+        return cpu_rounds({"validation": validate, "call": call}, calls, rounds)
+    finally:
+        client.close()
+
+
 if __name__ == "__main__":
     import statistics
     import sys
@@ -278,6 +309,9 @@ if __name__ == "__main__":
         int(os.environ.get("CALLS", "400")), int(os.environ.get("ROUNDS", "5"))
     ).items():
         med = {k: statistics.median(v) for k, v in sides.items()}
+        if family == "validation":
+            print(family, {k: f"{v * 1e6:.1f} us" for k, v in med.items()})
+            continue
         print(
             family,
             {k: f"{v * 1e6:.0f} us" for k, v in med.items()},
