@@ -188,8 +188,9 @@ class Connection:
     def usable(self) -> bool:
         if time.monotonic() > self.expires:
             return False
-        readable, _, _ = select.select([self.sock], [], [], 0)
-        return not readable
+        poll = select.poll()  # not select.select: it refuses descriptors above 1023
+        poll.register(self.sock, select.POLLIN)
+        return not poll.poll(0)
 
     def exchange(
         self, request: httpx.Request, wire: bytes, limit: int, deadline: Any
