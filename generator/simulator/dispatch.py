@@ -211,7 +211,7 @@ class Dispatcher:
 
     # ---- customers, accounts, products ---------------------------------------------------------
 
-    def _new_id(self) -> int:
+    def new_id(self) -> int:
         self.next_id += 1
         return self.next_id
 
@@ -232,7 +232,7 @@ class Dispatcher:
             raise SimFault("Client.Customer.add_customer.name_required", "name is required")
         if any(c["name"] == info["name"] for c in self.customers.values()):
             raise SimFault("Server.Customer.add_customer.duplicate_name", "name already used")
-        i_customer = self._new_id()
+        i_customer = self.new_id()
         if s.reseller is not None:
             info["i_parent"] = s.reseller
         info.setdefault("balance", 0)
@@ -286,7 +286,7 @@ class Dispatcher:
             raise SimFault("Server.Account.add_account.product_not_found", "no such product")
         if any(a["id"] == info.get("id") for a in self.accounts.values()):
             raise SimFault("Server.Account.add_account.duplicate_id", "account id already used")
-        i_account = self._new_id()
+        i_account = self.new_id()
         info["i_account"] = i_account
         self.accounts[i_account] = info
         self.emit("Subscriber/Created", i_account=i_account)
@@ -342,7 +342,7 @@ class Dispatcher:
 
     def _Product_add_product(self, p: Any, s: Session) -> Any:
         info = to_wire(p.product_info)
-        i_product = self._new_id()
+        i_product = self.new_id()
         info["i_product"] = i_product
         self.products[i_product] = info
         return {"i_product": i_product}
@@ -359,7 +359,7 @@ class Dispatcher:
     def add_invoice(self, i_customer: int, **fields: Any) -> int:
         """Invoices have no add method in the API; tests create them here."""
         with self.lock:
-            i_invoice = self._new_id()
+            i_invoice = self.new_id()
             self.invoices[i_invoice] = {"i_invoice": i_invoice, "i_customer": i_customer, **fields}
             self.emit("Invoice/Created", i_customer=i_customer, i_invoice=i_invoice)
         return i_invoice
@@ -388,7 +388,7 @@ class Dispatcher:
             raise SimFault("Client.DID.add_number.number_required", "number is required")
         if any(d["number"] == info["number"] for d in self.dids.values()):
             raise SimFault("Server.DID.add_number.duplicate_number", "number already exists")
-        info["i_did_number"] = i_did = self._new_id()
+        info["i_did_number"] = i_did = self.new_id()
         self.dids[i_did] = info
         self.emit("DID/Created", number=info["number"])
         return {"i_did_number": i_did}
@@ -436,7 +436,7 @@ class Dispatcher:
 
     def _CustomerClass_add_customer_class(self, p: Any, s: Session) -> Any:
         info = to_wire(p.customer_class_info)
-        i_customer_class = self._new_id()
+        i_customer_class = self.new_id()
         info["i_customer_class"] = i_customer_class
         self.customer_classes[i_customer_class] = info
         return {"i_customer_class": i_customer_class}

@@ -74,7 +74,7 @@ class Core:
             raise ValueError(f"transport must be 'json' or 'soap', not {transport!r}")
         if json_style not in ("form", "bearer"):
             raise ValueError(f"json_style must be 'form' or 'bearer', not {json_style!r}")
-        self.base_url = self._with_default_port(base_url.rstrip("/"))
+        self.base_url = self._with_default_port(_checked_base_url(base_url).rstrip("/"))
         self.transport: TransportName = transport
         self.timeout = timeout
         self.retries = retries
@@ -191,3 +191,20 @@ class Core:
         """The `DecodeReport` of this client's last reply in the current thread or task:
         its deviations, and (decoded on demand) its undeclared fields and raw data."""
         return self._last_reply.get()
+
+
+def _checked_base_url(base_url: object) -> str:
+    """`https://HOST[:PORT]` (or http): anything else is refused here, naming the URL (without
+    its password), not at the first call with a raw error from the HTTP library."""
+    shown = mask_url(base_url)
+    if not isinstance(base_url, str):
+        raise TypeError(f"the base URL must be a str, not {type(base_url).__name__}")
+    try:
+        url = httpx.URL(base_url)
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise ValueError(f"base URL {shown!r} is not a URL ({exc})") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError(
+            f"base URL {shown!r} is not an http(s) URL: give it as https://HOST[:PORT]"
+        )
+    return base_url
