@@ -12,6 +12,7 @@ size, framing, the wire-size limit and the deadline per chunk), and errors are h
 from __future__ import annotations
 
 import asyncio
+import importlib
 import re
 import select
 import socket
@@ -23,9 +24,11 @@ import httpx
 
 from ..limits import LimitExceeded
 
+# optional (a C extension): imported by name, so that the generated package type-checks where
+# only its required dependencies are installed
 httptools: Any
 try:
-    import httptools
+    httptools = importlib.import_module("httptools")
 except ImportError:  # pragma: no cover - the pools fall back to httpcore
     httptools = None
 
