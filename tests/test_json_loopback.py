@@ -174,6 +174,18 @@ def test_built_request_is_what_httpx_would_build(importer: Any) -> None:
         client.close()
 
 
+def test_form_quote_is_quote_plus(importer: Any) -> None:
+    """The JSON transport's form quoting writes what `urlencode` (httpx's `data=`) writes."""
+    from urllib.parse import quote_plus
+
+    importer(ROOT / "generated", "portabilling")
+    from portabilling._runtime.client.transport import form_quote
+
+    texts = [chr(c) for c in range(0x800)] + ["", "a b+c", "ü€𝄞 %~_.-", '{"k":"v w"}' * 3]
+    for text in texts:
+        assert form_quote(text.encode("utf-8")) == quote_plus(text), repr(text)
+
+
 def test_per_call_timeout_is_honoured(server: str, importer: Any) -> None:
     importer(ROOT / "generated", "portabilling")
     from portabilling import AdminClient, TransportError
