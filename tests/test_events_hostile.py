@@ -7,7 +7,10 @@ idle connections. Raw exceptions turned into 4xx or start-up errors."""
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -16,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from .events_support import AUTH, ReceiverProcess, event, post, start_receiver, wait_for
+from .events_support import AUTH, ROOT, ReceiverProcess, event, post, start_receiver
 
 MODULE = "tests.event_handlers_record"
 
@@ -29,6 +32,14 @@ def serve(tmp: Path, *extra: str) -> ReceiverProcess:
 @pytest.fixture
 def receiver(tmp_path: Path) -> Iterator[ReceiverProcess]:
     proc = serve(tmp_path, "--read-timeout", "1.5", "--max-connections", "300")
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def plain_receiver(tmp_path: Path) -> Iterator[ReceiverProcess]:
+    """A receiver with the default limits."""
+    proc = serve(tmp_path)
     yield proc
     proc.stop()
 
@@ -80,7 +91,10 @@ def header_flood(url: str, stop: threading.Event, answers: list[bytes], megabyte
         answers.append(read_all(sock))
 
 
-def test_an_endless_head_is_refused_431_with_flat_memory(receiver: ReceiverProcess) -> None:
+def test_an_endless_head_is_refused_431_with_flat_memory(
+    plain_receiver: ReceiverProcess,
+) -> None:
+    receiver = plain_receiver
     real_event(receiver.url)
     before = rss_kib(receiver)
     answers: list[bytes] = []
@@ -151,8 +165,9 @@ def test_a_full_house_of_idle_connections_closes_the_oldest(tmp_path: Path) -> N
 
 
 def test_real_events_are_answered_under_a_header_flood_and_200_idle_connections(
-    receiver: ReceiverProcess,
+    plain_receiver: ReceiverProcess,
 ) -> None:
+    receiver = plain_receiver
     idle = [socket.create_connection(address(receiver.url)) for _ in range(200)]
     stop = threading.Event()
     answers: list[bytes] = []
@@ -197,8 +212,13 @@ def test_absurd_dates_and_deep_json_get_4xx_not_500(tmp_path: Path) -> None:
     )
     store = f"sqlite:///{tmp_path / 'events.db'}"
     proc = start_receiver(
-        tmp_path, store, "http://127.0.0.1:9", "--date-window", "300",
-        module=MODULE, path=(tmp_path,),
+        tmp_path,
+        store,
+        "http://127.0.0.1:9",
+        "--date-window",
+        "300",
+        module=MODULE,
+        path=(tmp_path,),
     )
     body_proc = None
     try:
@@ -223,12 +243,23 @@ def test_absurd_dates_and_deep_json_get_4xx_not_500(tmp_path: Path) -> None:
             assert status in (400, 413), answer
         # a verifier that reads the body: the Date check runs before it, still no traceback
         body_proc = start_receiver(
-            tmp_path, store, "http://127.0.0.1:9", "--verifier", "body_verifier",
-            "--date-window", "300", module=MODULE, path=(tmp_path,),
+            tmp_path,
+            store,
+            "http://127.0.0.1:9",
+            "--verifier",
+            "body_verifier",
+            "--date-window",
+            "300",
+            module=MODULE,
+            path=(tmp_path,),
         )
         status, answer = raw_post(
-            body_proc.url, {"Content-Type": "application/json", "Date": "Mon, 01 Jan "
-                            "9999999999999999999999 00:00:00 GMT"}, ok
+            body_proc.url,
+            {
+                "Content-Type": "application/json",
+                "Date": "Mon, 01 Jan 9999999999999999999999 00:00:00 GMT",
+            },
+            ok,
         )
         assert status == 401, answer
     finally:
@@ -254,20 +285,17 @@ def test_absurd_dates_and_deep_json_get_4xx_not_500(tmp_path: Path) -> None:
     ],
 )
 def test_absurd_settings_are_start_up_errors(
-    tmp_path: Path, capsys: Any, argv: list[str], message: str
+    tmp_path: Path, argv: list[str], message: str
 ) -> None:
-    from portabilling._runtime.events import cli as event_cli
-
-    store = f"sqlite:///{tmp_path / 'e.db'}"
+    cmd = [sys.executable, "-m", "portabilling.events", "serve", MODULE, "--no-auth"]
+    cmd += ["--store", f"sqlite:///{tmp_path / 'e.db'}", "--port", "0", *argv]
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'generated'}{os.pathsep}{ROOT}"}
     try:
-        code = event_cli.main(
-            ["serve", MODULE, "--no-auth", "--store", store, *argv], env={}, prog="pb-events"
-        )
-    except SystemExit as exc:  # argparse's own refusals
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    assert code == 2 and message in captured.err, captured.err
-    assert "Traceback" not in captured.err
+        done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, timeout=20, text=True)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"{argv} started a receiver instead of refusing") from None
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_purge_refuses_a_non_finite_age(tmp_path: Path, capsys: Any) -> None:
