@@ -24,9 +24,8 @@ def url_with(password: str, netloc: str = "127.0.0.1:9", db: str = "postgres") -
 
 @pytest.mark.parametrize("password", PASSWORDS)
 def test_the_redactor_reads_store_urls_as_libpq_does(password: str) -> None:
-    from psycopg.conninfo import conninfo_to_dict
-
     from portabilling._runtime.redact import mask_url
+    from psycopg.conninfo import conninfo_to_dict
 
     url = url_with(password)
     masked = mask_url(url)
