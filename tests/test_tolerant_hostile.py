@@ -79,7 +79,6 @@ def test_strict_mode_messages_escape_server_names(server: Hostile) -> None:
 
 def _deviating_accounts(count: int) -> bytes:
     import msgspec.inspect as mi
-
     from portabilling.types import AccountInfo
 
     item: dict[str, Any] = {}

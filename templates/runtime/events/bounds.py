@@ -22,7 +22,11 @@ class ConnectionLimits:
             value = getattr(self, name)
             if not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be a whole number of at least {low}")
-        for name, low, high in (("read_timeout", 0.1, 3600.0), ("keep_alive", 1, 3600)):
+        limits: tuple[tuple[str, float, float], ...] = (
+            ("read_timeout", 0.1, 3600.0),
+            ("keep_alive", 1, 3600),
+        )
+        for name, low, high in limits:
             value = getattr(self, name)
             if not low <= value <= high:  # False for NaN too
                 raise ValueError(f"{name} must be between {low:g} and {high:g} seconds")
