@@ -20,10 +20,10 @@ class ConnectionLimits:
     max_connections: int = 256  # well under the usual 1024 file descriptors
 
     def __post_init__(self) -> None:
-        for name, low in (("max_head", 1024), ("max_headers", 16), ("max_connections", 2)):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < low:
-                raise ValueError(f"{name} must be a whole number of at least {low}")
+        for name, least in (("max_head", 1024), ("max_headers", 16), ("max_connections", 2)):
+            number = getattr(self, name)
+            if not isinstance(number, int) or number < least:
+                raise ValueError(f"{name} must be a whole number of at least {least}")
         limits: tuple[tuple[str, float, float], ...] = (
             ("read_timeout", 0.1, 3600.0),
             ("keep_alive", 1, 3600),
