@@ -78,7 +78,7 @@ def format_files(
             results[key] = cached
         cache_keys[key] = versioned
     if todo:
-        if len(todo) > 10 and sys.stderr.isatty():  # tens of seconds: say so on a terminal
+        if sys.stderr.isatty():  # a first run takes tens of seconds: say so on a terminal
             print(
                 f"formatting {len(todo)} modules with black (once: the format record beside the "
                 "package keeps them for the next run) ...",

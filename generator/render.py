@@ -6,6 +6,7 @@ only lay the code out. Formatting and writing are `output`'s job.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections import Counter
 from collections.abc import Iterable
@@ -17,6 +18,7 @@ from . import __version__
 from .analyze import COMMON_MODULE, SERVICE_SPEC
 from .errors import GeneratorError
 from .model import Field, Interface, Model, Operation, Service, TypeDef, TypeGraph, references
+from .naming import module_name
 from .output import RenderedFile
 from .pytypes import Imports, PySpelling, XsdTable, import_key, isort_names
 from .resources import RUNTIME, TEMPLATES
@@ -353,6 +355,8 @@ class Renderer:
             args.append(("deprecated", "True"))
         if op.pageable and (item := self.page_item(op)):
             args.append(("page_field", repr(item[0])))
+            if key := self.page_key(op):
+                args.append(("page_key", repr(key)))
         if op.transports != "json" and (op.style != "rpc" or op.use != "encoded"):
             args.append(("soap_style", repr(f"{op.style}/{op.use}")))
             if op.input_parts and op.input_parts[0].element:
@@ -375,6 +379,20 @@ class Renderer:
         if ref is None or f is None:
             return None
         return f.python_name, self.spelling.py_type(ref)
+
+    def page_key(self, op: Operation) -> str | None:
+        """The attribute naming an item of the paged list by the record's own id: `i_account` of
+        `AccountInfo`, `i_customer` of `CustomerInfo` (the type's name, less `Info`, `Record`...);
+        None when the item type has no such field (paging then compares whole items)."""
+        t = self.graph.get(self.page_item_ref(op))
+        if t is None or t.kind != "struct":
+            return None
+        stem = re.sub(r"(Info|Record|Item|Entry|Data)$", "", t.name) or t.name
+        wanted = "i_" + module_name(stem)
+        key = next(
+            (f for f in self.graph.all_fields(t) if f.wire_name == wanted and not f.repeated), None
+        )
+        return key.python_name if key is not None else None
 
     def _page_field(self, op: Operation) -> Field | None:
         fields = self.graph.all_fields(op.response_type)

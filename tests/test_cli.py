@@ -210,3 +210,35 @@ def test_a_crash_is_exit_3_not_a_finding_and_its_traceback_runs_nothing(
     assert "boom\\n::add-mask::hunter2\\n##\\[set-output" in err
     assert not [line for line in err.splitlines() if line.lstrip().startswith("::")]
     assert "##[" not in err
+
+
+def test_long_steps_speak_on_a_terminal_and_help_names_the_settings(tmp_path: Path) -> None:
+    """generate says when black formats (a first run is tens of seconds); without a terminal
+    (CI, and every other test here) it stays quiet."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from .conftest import FIXTURES, ROOT
+
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}  # nothing cached
+    args = [sys.executable, "-m", "generator", "generate", "--wsdl", str(FIXTURES / "edge"),
+            "--out", str(tmp_path / "out"), "--package", "ttypkg"]  # fmt: skip
+    main, child = pty.openpty()
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=child, stderr=child)
+    os.close(child)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert proc.wait(timeout=120) == 0, seen
+    assert b"formatting " in seen and b"modules with black" in seen, seen
+    helps = run_cli("fetch", "--help").stdout + run_cli("drift", "--help").stdout
+    assert "the `url` setting of [tool.portabilling-gen]" in " ".join(helps.split())
+    assert "(default: url)" not in helps and "(default: cache)" not in helps

@@ -178,3 +178,34 @@ def test_credentials_come_from_the_environment_and_the_url_from_the_settings(
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "Account.get_account_list" in done.stdout
+
+
+def test_a_fresh_real_server_simulator_has_data_for_conformance(tmp_path: Any) -> None:
+    """`simulate --real-server` seeds a few records, so conformance against it reads real data."""
+    import signal
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "generator", "simulate", str(ROOT / "wsdl_cache" / "mr105"),
+         "--port", "0", "--no-soap", "--real-server"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert sim.stdout is not None
+        banner = [sim.stdout.readline() for _ in range(7)]
+        assert any("data:     3 customers, 8 accounts" in line for line in banner), banner
+        url = banner[0].split()[3]
+        result = run_cli(
+            "conformance", url, "--user", "admin", "--password", "secret", "--format", "json",
+            "--operation", "Account.get_account_list", "--operation", "Account.get_account_info",
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+        assert [c["outcome"] for c in report["calls"]] == ["ok", "ok"]
+        assert report["types"]["AccountInfo"], "real-server replies deviate: reported per field"
+    finally:
+        sim.send_signal(signal.SIGINT)
+        sim.wait(timeout=30)

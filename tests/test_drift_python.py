@@ -91,3 +91,19 @@ def test_an_enum_member_renamed_by_its_documentation_is_breaking(tmp_path: Path)
     )
     same = run_cli("drift", str(old), str(old), "--format", "json")
     assert "enum-member-renamed" not in same.stdout
+
+
+def test_a_renamed_method_is_located_where_the_old_name_stands(tmp_path: Path) -> None:
+    import json
+
+    old = _variant(tmp_path / "old")
+    text = EDGE.replace('name="old_login"', 'name="legacy_login"').replace(
+        "#old_login", "#legacy_login"
+    )
+    (tmp_path / "new" / "admin").mkdir(parents=True)
+    (tmp_path / "new" / "admin" / "EdgeAdminService.wsdl").write_text(text)
+    result = run_cli("drift", str(old), str(tmp_path / "new"), "--format", "json")
+    [renamed] = [c for c in json.loads(result.stdout)["changes"] if c["rule"] == "method-renamed"]
+    assert (renamed["old"], renamed["new"]) == ("old_login", "legacy_login")
+    line = Path(renamed["file"]).read_text().splitlines()[renamed["line"] - 1]
+    assert 'name="old_login"' in line, (renamed["line"], line)

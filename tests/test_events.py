@@ -462,6 +462,9 @@ def test_command_refuses_unsafe_or_broken_setups(tmp_path: Path, capsys: Any) ->
     api = {"PORTABILLING_API_URL": "http://127.0.0.1:9", "PORTABILLING_API_LOGIN": "admin"}
     code, out = run("serve", "tests.event_handlers", "--no-auth", env=api)
     assert code == 2 and "PORTABILLING_API_PASSWORD or PORTABILLING_API_TOKEN" in out
+    # no API at all: every handler would fail on its first read, so it does not start ...
+    code, out = run("serve", "tests.event_handlers", "--no-auth", "--store", store)
+    assert code == 2 and "set PORTABILLING_API_URL (or --api-url), or pass --no-api" in out
     assert run("purge", "--store", store) == (0, "forgot 0 handled event(s)\n")
 
 
@@ -488,3 +491,13 @@ def test_store_urls(tmp_path: Path) -> None:
     ]:
         with pytest.raises(ValueError, match=message):
             open_store(bad)
+
+
+def test_no_api_serves_events_whose_handlers_need_no_client(tmp_path: Path) -> None:
+    """`--no-api` is the one way to start without an API: handlers then get client=None."""
+    receiver = start_receiver(tmp_path, f"sqlite:///{tmp_path / 'e.db'}", "", "--no-api")
+    try:
+        answer = post(receiver.url, event("Nobody/Listens", new_id()))
+        assert answer.status_code == 200, answer.text
+    finally:
+        receiver.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -314,3 +315,31 @@ def test_runtime_state_leaves_the_service_attributes_alone() -> None:
     assert isinstance(client.session, SessionService)
     assert isinstance(AsyncAdminClient("http://127.0.0.1:9").session, AsyncSessionService)
     assert "pw-Xq81" not in repr(client) and "pw-Xq81" not in repr(client._session)
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("127.0.0.1:8444", "is not an http(s) URL: give it as https://HOST[:PORT]"),
+        ("pbx.example.com", "is not an http(s) URL"),
+        ("ftp://pbx.example.com", "is not an http(s) URL"),
+        ("https://", "is not an http(s) URL"),
+        ("https://api:hunter2@[::1", "is not a URL"),
+    ],
+)
+def test_a_base_url_without_scheme_or_host_is_refused_in_the_constructor(
+    url: str, why: str
+) -> None:
+    from portabilling import AdminClient, AsyncAdminClient
+
+    for cls in (AdminClient, AsyncAdminClient):
+        with pytest.raises(ValueError, match=re.escape(why)) as info:
+            cls(url, login="api", password="secret")
+        assert "hunter2" not in str(info.value)
+
+
+def test_a_base_url_that_is_not_text_is_a_type_error() -> None:
+    from portabilling import AdminClient
+
+    with pytest.raises(TypeError, match="must be a str"):
+        AdminClient(b"https://pbx.example.com", login="api", password="x")  # type: ignore[arg-type]

@@ -27,7 +27,10 @@ def locate(c: Change, old: View, new: View, renamed: dict[str, str]) -> Change:
         if not display:
             return c
         path = _real(view, display)
-        return replace(c, file=_shown(view, path), line=_operation_line(path, c.method))
+        method = c.method
+        if c.rule == "method-renamed" and view is old and isinstance(c.old, str):
+            method = c.old  # OLD's file has the method under its old name
+        return replace(c, file=_shown(view, path), line=_operation_line(path, method))
     if c.type:
         old_name = next((o for o, n in renamed.items() if n == c.type), c.type)
         t, view = old.types.get(old_name), old

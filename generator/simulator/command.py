@@ -93,7 +93,7 @@ def run(
                 for spec in specs:
                     print(f"injected: {running.sim.apply(spec)}", file=sys.stderr)
                 _announce(
-                    running.url, with_soap, login, password, token, cache, model, real_server
+                    running.url, with_soap, login, password, token, cache, model, real_server, seed
                 )
                 if ready is not None:
                     ready.set()
@@ -117,6 +117,7 @@ def _announce(
     cache: Path | None,
     model: object,
     real_server: bool,
+    seed: tuple[int, int, int] | None = None,
 ) -> None:
     interfaces = ", ".join(i.name for i in getattr(model, "interfaces", []))
     print(f"PortaBilling simulator on {url} ({interfaces})")
@@ -129,6 +130,8 @@ def _announce(
     if real_server:
         print("  mode:     real-server replies (0/1 flags, date-only datetimes, [null] lists,")
         print("            undeclared fields, subscription_list), as real PortaBilling servers")
+    if seed is not None:
+        print(f"  data:     {seed[0]} customers, {seed[1]} accounts (seeded, seed {seed[2]})")
     print("Ctrl-C stops it.", flush=True)
 
 
@@ -248,6 +251,11 @@ def add_arguments(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--seed-customers", type=int, default=0, help="seed this many customers")
     p.add_argument("--seed-accounts", type=int, default=0, help="and this many accounts")
     p.add_argument("--seed", type=int, default=1, help="random seed of the data set (1)")
+    p.add_argument(
+        "--empty",
+        action="store_true",
+        help="with --real-server: start with no data (it seeds 3 customers and 8 accounts)",
+    )
     return p
 
 

@@ -1,7 +1,8 @@
 """The simulated server's state and business logic, one dispatcher behind both transports.
 
-State: sessions with expiry, customers, accounts, products, DIDs and invoices with `i_*` ids,
-reseller visibility, integrity faults, `limit`/`offset`/`total` paging, `get_extended_data_list`
+State: sessions with expiry (and access tokens with refresh, see `tokens`), customers, accounts, products, DIDs and invoices with `i_*` ids,
+reseller visibility, integrity faults, `limit`/`offset`/`total` paging (`limit` capped at 1000 in
+real-server mode; accounts added and closed between pages with `churn`), `get_extended_data_list`
 (JSON only), an invoice PDF download, and a schema-valid default reply for every other operation.
 Each change of a customer, account, DID or invoice is handed to `events` (an ESPF sender, when
 one is attached) as the provisioning event PortaBilling would post; `faults` holds the faults
@@ -20,6 +21,7 @@ import msgspec
 
 from ..introspect import operations_by_key
 from .calls import PDF, Call, Download, Session, SimFault, Users
+from .churn import Churn
 from .data import like, page, to_wire
 from .defaults import default_instance
 from .espf import DeliveryFault, EventSender
@@ -27,6 +29,10 @@ from .extended import extended_data_list
 from .faults import Faults, Spec
 from .realistic import realistic
 from .soap_lite import soap_params
+from .tokens import Tokens
+
+# PortaBilling's cap on `limit` in list methods (WebTrit's adapter: MAX_API_LIMIT = 1000)
+MAX_LIMIT = 1000
 
 
 class Dispatcher:
@@ -40,7 +46,9 @@ class Dispatcher:
         self.sessions: dict[str, Session] = {}
         self.lock = threading.RLock()
         self.calls: list[Call] = []
-        self.logins = 0
+        self.logins = 0  # successful Session.login calls: what session reuse saves
+        self.tokens = Tokens(self.sessions)
+        self.churn: Churn | None = None  # accounts added and closed between list pages
         # test hooks: a reply override per (service, method), and faults to inject
         self.replies: dict[tuple[str, str], Callable[[Call], Any]] = {}
         self.reply_all: Callable[[Call], Any] | None = None
@@ -63,16 +71,20 @@ class Dispatcher:
         with self.lock:
             self.calls.append(call)
         op = self.ops.get((call.service, call.method))
+        if op is None and (call.service, call.method) == ("Session", "refresh_access_token"):
+            return self._refresh(call)  # undeclared in the bundled releases' bindings
         if op is None:
             raise SimFault("Client.NoSuchMethod", f"{call.service}.{call.method} is not known")
         if op.json_only and call.transport != "json":
             raise SimFault("Client.NoSuchMethod", f"{call.service}.{call.method} is JSON only")
         params = self._params(op, call)
-        rule = self.faults.take(call.service, call.method, ("fault", "delay"))
-        if rule is not None and rule.kind == "fault":
-            raise SimFault(rule.code, rule.text)
-        if rule is not None:
-            time.sleep(rule.seconds)
+        self._injected(call)
+        limit = getattr(params, "limit", None)
+        if self.real_server and isinstance(limit, int) and limit > MAX_LIMIT:
+            raise SimFault(
+                f"Client.{call.service}.{call.method}.limit_exceeded",
+                f"limit {limit} is above the maximum of {MAX_LIMIT} records per request",
+            )
         session = None
         if op.auth:
             session = self._check_auth(call.auth_info)
@@ -90,6 +102,27 @@ class Dispatcher:
         if self.real_server and isinstance(result, dict) and op.response is not None:
             result = realistic(result, op.response, call.service, call.method)
         return result
+
+    def _injected(self, call: Call) -> None:
+        rule = self.faults.take(call.service, call.method, ("fault", "delay"))
+        if rule is not None and rule.kind == "fault":
+            raise SimFault(rule.code, rule.text)
+        if rule is not None:
+            time.sleep(rule.seconds)
+
+    def _refresh(self, call: Call) -> Any:
+        if self.tokens.lifetime is None:
+            raise SimFault("Client.NoSuchMethod", "Session.refresh_access_token is not known")
+        self._injected(call)
+        with self.lock:
+            return self.tokens.refresh(call.params)
+
+    def use_tokens(self, lifetime: float | None) -> None:
+        """Logins hand out access tokens living `lifetime` seconds (None: session ids only)."""
+        if lifetime is not None and lifetime <= 0:
+            raise ValueError("a token lifetime must be positive")
+        with self.lock:
+            self.tokens.lifetime = lifetime
 
     def _params(self, op: Any, call: Call) -> Any:
         raw = call.params
@@ -141,6 +174,8 @@ class Dispatcher:
             self.reply_all = None
             self.real_server = False
             self.logins = 0
+            self.tokens.clear()
+            self.churn = None
             for table in (
                 self.customers,
                 self.accounts,
@@ -155,6 +190,7 @@ class Dispatcher:
         with self.lock:
             for s in self.sessions.values():
                 s.expires = 0
+            self.tokens.invalidate()
 
     def emit(self, event_type: str, **ids: object) -> None:
         """The ESPF event of a change, when a sender is attached."""
@@ -166,6 +202,14 @@ class Dispatcher:
         if spec.target == "sessions":
             self.expire_sessions()
             return "every session expired"
+        if spec.target == "tokens":
+            self.use_tokens(float(spec.value) if spec.kind == "lifetime" else None)
+            return f"access tokens {'off' if spec.kind == 'off' else f'for {spec.value} s'}"
+        if spec.target == "accounts":
+            inserts, _, closes = spec.value.partition(",")
+            with self.lock:
+                self.churn = Churn(int(inserts), int(closes or 0))
+            return f"accounts churn: {inserts} added, {closes or 0} closed between list pages"
         if spec.target == "real-server":
             self.real_server = spec.kind == "on"
             return f"real-server replies {spec.kind}"
@@ -192,6 +236,8 @@ class Dispatcher:
         self.logins += 1
         sid = f"sess-{self.logins}-{os.urandom(4).hex()}"
         self.sessions[sid] = s
+        if self.tokens.lifetime is not None:
+            return self.tokens.grant(s, sid)
         result: dict[str, Any] = {"session_id": sid}
         fields = {
             f.encode_name for f in msgspec.structs.fields(self.ops[("Session", "login")].response)
@@ -211,7 +257,7 @@ class Dispatcher:
 
     # ---- customers, accounts, products ---------------------------------------------------------
 
-    def _new_id(self) -> int:
+    def new_id(self) -> int:
         self.next_id += 1
         return self.next_id
 
@@ -232,7 +278,7 @@ class Dispatcher:
             raise SimFault("Client.Customer.add_customer.name_required", "name is required")
         if any(c["name"] == info["name"] for c in self.customers.values()):
             raise SimFault("Server.Customer.add_customer.duplicate_name", "name already used")
-        i_customer = self._new_id()
+        i_customer = self.new_id()
         if s.reseller is not None:
             info["i_parent"] = s.reseller
         info.setdefault("balance", 0)
@@ -286,7 +332,7 @@ class Dispatcher:
             raise SimFault("Server.Account.add_account.product_not_found", "no such product")
         if any(a["id"] == info.get("id") for a in self.accounts.values()):
             raise SimFault("Server.Account.add_account.duplicate_id", "account id already used")
-        i_account = self._new_id()
+        i_account = self.new_id()
         info["i_account"] = i_account
         self.accounts[i_account] = info
         self.emit("Subscriber/Created", i_account=i_account)
@@ -330,7 +376,8 @@ class Dispatcher:
         return {"success": 1}
 
     def _Account_get_account_list(self, p: Any, s: Session) -> Any:
-        # ids only grow, so the table is in id order already; the administrator sees every row
+        # the table's order (ids only grow, so id order, unless `churn` inserts elsewhere); the
+        # administrator sees every row
         rows = list(self.accounts.values())
         if s.reseller is not None:
             rows = [a for a in rows if self._visible_account(a["i_account"], s)]
@@ -338,11 +385,14 @@ class Dispatcher:
             rows = [a for a in rows if a["i_customer"] == p.i_customer]
         if isinstance(p.id, str):
             rows = [a for a in rows if like(a.get("id"), p.id)]
-        return page(rows, p, "account_list")
+        served = page(rows, p, "account_list")
+        if self.churn is not None:
+            self.churn.after_page(self)
+        return served
 
     def _Product_add_product(self, p: Any, s: Session) -> Any:
         info = to_wire(p.product_info)
-        i_product = self._new_id()
+        i_product = self.new_id()
         info["i_product"] = i_product
         self.products[i_product] = info
         return {"i_product": i_product}
@@ -359,7 +409,7 @@ class Dispatcher:
     def add_invoice(self, i_customer: int, **fields: Any) -> int:
         """Invoices have no add method in the API; tests create them here."""
         with self.lock:
-            i_invoice = self._new_id()
+            i_invoice = self.new_id()
             self.invoices[i_invoice] = {"i_invoice": i_invoice, "i_customer": i_customer, **fields}
             self.emit("Invoice/Created", i_customer=i_customer, i_invoice=i_invoice)
         return i_invoice
@@ -388,7 +438,7 @@ class Dispatcher:
             raise SimFault("Client.DID.add_number.number_required", "number is required")
         if any(d["number"] == info["number"] for d in self.dids.values()):
             raise SimFault("Server.DID.add_number.duplicate_number", "number already exists")
-        info["i_did_number"] = i_did = self._new_id()
+        info["i_did_number"] = i_did = self.new_id()
         self.dids[i_did] = info
         self.emit("DID/Created", number=info["number"])
         return {"i_did_number": i_did}
@@ -436,7 +486,7 @@ class Dispatcher:
 
     def _CustomerClass_add_customer_class(self, p: Any, s: Session) -> Any:
         info = to_wire(p.customer_class_info)
-        i_customer_class = self._new_id()
+        i_customer_class = self.new_id()
         info["i_customer_class"] = i_customer_class
         self.customer_classes[i_customer_class] = info
         return {"i_customer_class": i_customer_class}

@@ -3,7 +3,9 @@ dropped (the connection closed without an answer); written as a rule object from
 one-line spec from the command line.
 
 Specs: `Account.get_account_info:fault=Server.Account.get_account_info.not_found[:count=N]`,
-`Account.*:delay=2.5`, `*:drop:count=3`; plus `sessions:expire`, `real-server:on|off`,
+`Account.*:delay=2.5`, `*:drop:count=3`; plus `sessions:expire` (tokens and refresh tokens too),
+`tokens:lifetime=SECONDS|off` (logins hand out access tokens), `accounts:churn=INSERTS,CLOSES`
+(accounts added and closed between list pages), `real-server:on|off`,
 `events:refused=N`, `events:timeout=N`, `events:500=N` (what `apply_spec` does with a dispatcher).
 `count` defaults to 1; `*` matches every service or method.
 """
@@ -116,12 +118,26 @@ def parse_spec(text: str) -> Spec:
         count = int(number)
     known = {
         "sessions": {"expire"},
+        "tokens": {"lifetime", "off"},
+        "accounts": {"churn"},
         "real-server": {"on", "off"},
         "events": {"refused", "timeout", "500"},
     }
     if target in known:
         if kind not in known[target]:
             raise ValueError(f"fault spec {text!r}: {target} takes {sorted(known[target])}")
+        if target == "tokens" and kind == "lifetime":
+            try:
+                if float(value) <= 0:
+                    raise ValueError
+            except ValueError:
+                raise ValueError(
+                    f"fault spec {text!r}: lifetime=SECONDS needs a number > 0"
+                ) from None
+        if target == "accounts":
+            numbers = value.split(",")
+            if not 1 <= len(numbers) <= 2 or not all(n.isdigit() for n in numbers):
+                raise ValueError(f"fault spec {text!r}: churn=INSERTS,CLOSES needs two counts")
         if target == "events":
             if not value.isdigit() or int(value) < 1:
                 raise ValueError(f"fault spec {text!r}: events:{kind}=N needs N >= 1")

@@ -25,12 +25,12 @@ def seed_data(sim: Dispatcher, *, customers: int, accounts: int, seed: int = 1) 
     with sim.lock:
         product_ids = []
         for name in PRODUCTS:
-            i_product = sim._new_id()
+            i_product = sim.new_id()
             sim.products[i_product] = {"i_product": i_product, "name": name, "iso_4217": "USD"}
             product_ids.append(i_product)
         customer_ids = []
         for n in range(customers):
-            i_customer = sim._new_id()
+            i_customer = sim.new_id()
             sim.customers[i_customer] = {
                 "i_customer": i_customer,
                 "name": f"seed-customer-{n:06d}",
@@ -40,7 +40,7 @@ def seed_data(sim: Dispatcher, *, customers: int, accounts: int, seed: int = 1) 
             }
             customer_ids.append(i_customer)
         for n in range(accounts):
-            i_account = sim._new_id()
+            i_account = sim.new_id()
             sim.accounts[i_account] = {
                 "i_account": i_account,
                 "id": f"seed{n:09d}",

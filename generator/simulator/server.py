@@ -6,7 +6,8 @@ deserialized to `/_dispatch` and serializes the answer itself. `/Porta/SOAP/...`
 passed through to it, so one base URL serves both transports. The cache files are served at
 `/wsdl/...`, `/xsd/...` and `/doc/api/...` for the fetch command. From loopback only,
 `POST /_sim/inject` applies fault specs (`{"specs": ["Account.*:drop"]}`, see `faults`) and
-`GET /_sim/deliveries` lists the events sent so far.
+`GET /_sim/deliveries` lists the events sent so far, `GET /_sim/counters` the logins and token
+refreshes.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from urllib.parse import parse_qs, urlparse
 
 from ..interfaces import INTERFACES
 from .calls import Call, Download, SimFault
+from .churn import Churn
 from .dispatch import Dispatcher
 from .espf import Delivery, EventSender
 from .faults import Faults, parse_spec
@@ -48,6 +50,10 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = urlparse(self.path).path
         if self.server.inject is not None and self.server.inject(self, path, b""):
+            return
+        if path == "/_sim/counters" and self._loopback():
+            sim = self.server.sim
+            self._json(200, {"logins": sim.logins, "refreshes": sim.tokens.refreshes})
             return
         if path == "/_sim/deliveries" and self._loopback():
             events = self.server.sim.events
@@ -85,7 +91,7 @@ class _Handler(BaseHTTPRequestHandler):
             except SimFault as f:
                 self._json(200, {"fault": {"code": f.code, "string": f.text}})
                 return
-            op = sim.ops[(call.service, call.method)]
+            op = sim.ops.get((call.service, call.method))  # None: refresh_access_token
             self._json(200, {"result": soap_reply(op, result)})
             return
         if path.startswith("/Porta/SOAP/"):
@@ -239,6 +245,26 @@ class Running:
 
     def expire_sessions(self) -> None:
         self.sim.expire_sessions()
+
+    @property
+    def logins(self) -> int:
+        """Successful Session.login calls so far."""
+        return self.sim.logins
+
+    @property
+    def refreshes(self) -> int:
+        """Session.refresh_access_token calls that renewed a token."""
+        return self.sim.tokens.refreshes
+
+    def use_tokens(self, lifetime: float | None) -> None:
+        """Logins hand out access tokens living `lifetime` seconds (None: session ids only)."""
+        self.sim.use_tokens(lifetime)
+
+    def churn_accounts(self, inserts: int, closes: int, per_page: int = 10) -> None:
+        """Between the pages of Account.get_account_list, add `inserts` accounts and close
+        `closes`, `per_page` of each after every page, at random places of the list."""
+        with self.sim.lock:
+            self.sim.churn = Churn(inserts, closes, per_page)
 
     def seed(self, *, customers: int, accounts: int, seed: int = 1) -> None:
         seed_data(self.sim, customers=customers, accounts=accounts, seed=seed)

@@ -72,7 +72,7 @@ def soap_reply(op: Any, result: Any) -> Any:
             "file_name": result.name,
             "mime_type": result.content_type,
         }
-    if op.response_wrapped and isinstance(result, dict):
+    if op is not None and op.response_wrapped and isinstance(result, dict):
         names = [f.encode_name for f in msgspec.structs.fields(op.response)]
         result = {"__parts__": [result.get(n) for n in names]}
     return _perl_strings(result)

@@ -18,11 +18,13 @@ logger = logging.getLogger("portabilling")
 
 # What happened to the value: converted to the declared type, dropped from the typed result (kept
 # in `DecodeReport.dropped`), a declared list/struct absent while undeclared fields carry data,
-# or a field the bindings do not declare (reported by strict mode and the conformance report).
+# or a field the bindings do not declare (reported by strict mode and the conformance report);
+# INCOMPLETE: a paged list yielded fewer records than its total, or repeated some (`iter_*`).
 CONVERTED = "converted"
 DROPPED = "dropped"
 ABSENT = "absent"
 UNDECLARED = "undeclared"
+INCOMPLETE = "incomplete"
 
 _SECRET = re.compile(r"pass|secret|token|session_id|api_key|(^|_)pin($|_)|auth", re.IGNORECASE)
 
@@ -34,7 +36,7 @@ class Deviation(NamedTuple):
     path: str  # "account_info.assigned_addons[0].addon_effective_from"
     declared: str  # the declared type, e.g. "datetime", "YesNo", "list[str]"
     arrived: str  # what arrived, described: "'2023-05-11'", "null", "int 1", "object of 3 fields"
-    outcome: str  # CONVERTED, DROPPED, ABSENT or UNDECLARED
+    outcome: str  # CONVERTED, DROPPED, ABSENT, UNDECLARED or INCOMPLETE
     owner: str = ""  # the struct type the field belongs to (or would), e.g. "AccountInfo"
 
     def __str__(self) -> str:  # the path and what arrived hold the server's names: escaped

@@ -72,11 +72,20 @@ def parse_code(code: str) -> tuple[str, str, str, str]:
 # The families, by the words PortaBilling's codes use for them (first match wins). The session
 # codes of AUTH_FAULTS are authentication whatever their wording.
 _FAMILIES: tuple[tuple[type[Fault], list[str]], ...] = (
-    (AuthError, ["auth_failed", "login_failed", "failed_to_login", "wrong_password", "invalid_login"]),
+    (
+        AuthError,
+        ["auth_failed", "login_failed", "failed_to_login", "wrong_password", "invalid_login"],
+    ),
     (AuthError, ["password_expired", "must_change_password"]),
-    (PermissionDenied, ["access_denied", "denied", "permission", "not_allowed", "forbidden", "acl"]),
+    (
+        PermissionDenied,
+        ["access_denied", "denied", "permission", "not_allowed", "forbidden", "acl"],
+    ),
     (NotFound, ["not_found", "notfound", "no_such", "not_exist"]),
-    (IntegrityError, ["duplicate", "already", "exists", "in_use", "integrity", "constraint", "conflict"]),
+    (
+        IntegrityError,
+        ["duplicate", "already", "exists", "in_use", "integrity", "constraint", "conflict"],
+    ),
     (IntegrityError, ["has_", "still_"]),
 )
 

@@ -124,7 +124,9 @@ class _Inflate:
         # gzip: the gzip header; deflate: zlib-wrapped as the RFC says (raw deflate, which some
         # servers send, is tried when that fails before any output)
         self.z = zlib.decompressobj(zlib.MAX_WBITS | 16 if coding != "deflate" else zlib.MAX_WBITS)
-        self.seen: bytes | None = b"" if coding == "deflate" else None  # input until the first output
+        self.seen: bytes | None = (
+            b"" if coding == "deflate" else None
+        )  # input until the first output
 
     def steps(self, data: bytes) -> Iterator[bytes]:
         if self.seen is not None:

@@ -63,6 +63,7 @@ class Operation(Generic[Req, Resp]):
         "name",
         "namespace",
         "page_field",
+        "page_key",
         "parts",
         "request",
         "request_wrapped",
@@ -92,6 +93,7 @@ class Operation(Generic[Req, Resp]):
         auth: bool = True,  # sends auth_info (all but Session.login / change_password)
         auth_header: tuple[str, str] | None = None,  # default: the service's
         page_field: str | None = None,  # get_*_list with limit/offset: the list being paged
+        page_key: str | None = None,  # the attribute naming a paged item: `i_account`
         soap_style: str = "rpc/encoded",  # the WSDL binding's style/use
         body_element: str = "",  # document/literal: the request part's element, `{ns}name`
     ) -> None:
@@ -112,6 +114,7 @@ class Operation(Generic[Req, Resp]):
         self.auth = auth
         self.auth_header = spec.auth_header if auth_header is None else auth_header
         self.page_field = page_field
+        self.page_key = page_key
         self.soap_style = soap_style
         self.body_element = body_element
 

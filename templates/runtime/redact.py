@@ -191,8 +191,7 @@ def scrub_exception(exc: BaseException, known: Iterable[str] = ()) -> BaseExcept
         exc.args = (f"{getattr(exc, 'operation', '')}: {faultcode}: {text}",)
     else:
         exc.args = tuple(
-            redact_text(a, secrets, by_name=False) if isinstance(a, str) else a
-            for a in exc.args
+            redact_text(a, secrets, by_name=False) if isinstance(a, str) else a for a in exc.args
         )
     excerpt = getattr(exc, "excerpt", None)
     if isinstance(excerpt, str):

@@ -87,7 +87,9 @@ def _defaults(cls: type) -> dict[str, Any]:
     if found is None:
         fields = cls.__struct_fields__  # type: ignore[attr-defined]
         values = cls.__struct_defaults__  # type: ignore[attr-defined]
-        found = _defaults_of[cls] = dict(zip(fields[len(fields) - len(values) :], values, strict=True))
+        found = _defaults_of[cls] = dict(
+            zip(fields[len(fields) - len(values) :], values, strict=True)
+        )
     return found
 
 

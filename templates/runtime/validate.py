@@ -114,7 +114,9 @@ class Field:
             return True
         kind = type(value)
         if kind in self.allowed:
-            return self.literal is None or value in self.literal or kind not in _kinds(self.literal)
+            return (
+                self.literal is None or value in self.literal or kind not in _kinds(self.literal)
+            )
         if self.classes and isinstance(value, self.classes):
             return True
         if self.enums and isinstance(value, self.enums):
@@ -285,8 +287,10 @@ def _item_types_ok(items: Any, field: Field) -> bool:
         return False
     if list in kinds or tuple in kinds:
         inner = field.item
-        return inner is None or inner.open or all(
-            _item_types_ok(v, inner) for v in items if isinstance(v, list | tuple)
+        return (
+            inner is None
+            or inner.open
+            or all(_item_types_ok(v, inner) for v in items if isinstance(v, list | tuple))
         )
     return True
 
@@ -386,7 +390,9 @@ def _unusual_line(i: int, field: Field, required: bool, collect: bool) -> str:
     return f"if not ({'False' if required else 'True'} if x{i} is UNSET else {ok}): return False"
 
 
-def _looks(i: int, field: Field, allowed: set[type], collect: bool, env: dict[str, Any]) -> list[str]:
+def _looks(
+    i: int, field: Field, allowed: set[type], collect: bool, env: dict[str, Any]
+) -> list[str]:
     """The lines that look at the value `x{i}` of class `c`, once `c` is known to be allowed."""
     x = f"x{i}"
     lines = []

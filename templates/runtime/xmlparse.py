@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped, unused-ignore]  # typed only with lxml-stubs
 
 from .limits import DEFAULT_LIMITS as DEFAULT_LIMITS
 from .limits import Limits
@@ -64,7 +64,7 @@ def parse(content: bytes, limits: Limits = DEFAULT_LIMITS) -> etree._Element:
         root = etree.fromstring(content, _parser_for(limits.huge_text))
     except etree.XMLSyntaxError as exc:
         raise XmlRefused(f"malformed XML: {exc}") from None
-    if root.getroottree().docinfo.doctype:  # type: ignore[union-attr]
+    if root.getroottree().docinfo.doctype:  # type: ignore[union-attr, unused-ignore]
         raise XmlRefused("document type declarations (DTD) are refused")
     check_depth(root, limits)
     return root
@@ -81,9 +81,7 @@ def check_depth(root: etree._Element, limits: Limits) -> None:
     if depth >= (2048 if limits.huge_text else _LIBXML2_DEPTH):
         return
     if root.xpath("boolean(/*" + "/*" * depth + ")"):
-        raise XmlRefused(
-            f"the document nests deeper than {depth} levels (limit max_xml_depth)"
-        )
+        raise XmlRefused(f"the document nests deeper than {depth} levels (limit max_xml_depth)")
 
 
 _BELOW: dict[int, etree.XPath] = {}

@@ -48,7 +48,7 @@ def _stats(xs: list[float]) -> tuple[float, float, float]:
 
 def _fmt(xs: list[float], unit: str) -> str:
     med, lo, hi = _stats(xs)
-    scale = {"µs": 1e6, "ms": 1e3, "s": 1.0, "calls/s": 1.0, "x": 1.0, "MB": 1.0}[unit]
+    scale = {"µs": 1e6, "ms": 1e3, "s": 1.0, "calls/s": 1.0, "x": 1.0, "MB": 1.0, "logins": 1.0}[unit]
     return f"{med * scale:.4g} {unit} ({lo * scale:.4g}–{hi * scale:.4g})"
 
 
@@ -826,6 +826,56 @@ def _event_figures(api: str, r: dict[str, Any], events: int) -> list[Figure]:
     return figures
 
 
+def sessions() -> list[Figure]:
+    """Issue 23: one login for many processes, and the token path as fast as the session id's."""
+    from tests.bench.sessions import logins_per_1000_calls, token_and_session_clients
+
+    shared = [logins_per_1000_calls(True) for _ in range(3)]
+    alone = [logins_per_1000_calls(False) for _ in range(3)]
+    figures = [
+        Figure(
+            "logins per 1 000 calls from 8 worker processes (file session store vs none)",
+            _fmt(shared, "logins"),
+            _fmt(alone, "logins"),
+            statistics.median(shared) / statistics.median(alone),
+            "1 login",
+            max(shared) <= 1,
+            "logins",
+            {"ours": shared, "baseline": alone},
+            "8 processes started together against the simulator (15-minute access tokens)",
+        )
+    ]
+    server = Canned(b'{"total": 0, "customer_list": []}', "application/json", 0)
+    try:
+        token, plain = token_and_session_clients(server.url)
+        a, b = interleaved(
+            lambda: token.customer.get_customer_list(),
+            lambda: plain.customer.get_customer_list(),
+            200,
+        )
+        token.close()
+        plain.close()
+    finally:
+        server.close()
+    rate_a = [1 / x for x in a]
+    rate_b = [1 / x for x in b]
+    ratio = statistics.median(rate_a) / statistics.median(rate_b)
+    figures.append(
+        Figure(
+            "calls/s, access-token path (Bearer, renewal check) vs session-id path (JSON)",
+            _fmt(rate_a, "calls/s"),
+            _fmt(rate_b, "calls/s"),
+            ratio,
+            ">= 0.95x",
+            ratio >= 0.95,
+            "calls/s",
+            {"ours": rate_a, "baseline": rate_b},
+            "Customer.get_customer_list against one canned server, interleaved",
+        )
+    )
+    return figures
+
+
 def main() -> int:
     only = set(sys.argv[1:])
     steps: list[tuple[str, Callable[[], Any]]] = [
@@ -841,6 +891,7 @@ def main() -> int:
         ("regeneration", regeneration),
         ("imports", imports),
         ("events", events),
+        ("sessions", sessions),
     ]
     figures: list[Figure] = []
     for key, step in steps:

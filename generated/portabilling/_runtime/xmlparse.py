@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped, unused-ignore]  # typed only with lxml-stubs
 
 from .limits import DEFAULT_LIMITS as DEFAULT_LIMITS
 from .limits import Limits
@@ -66,7 +66,7 @@ def parse(content: bytes, limits: Limits = DEFAULT_LIMITS) -> etree._Element:
         root = etree.fromstring(content, _parser_for(limits.huge_text))
     except etree.XMLSyntaxError as exc:
         raise XmlRefused(f"malformed XML: {exc}") from None
-    if root.getroottree().docinfo.doctype:  # type: ignore[union-attr]
+    if root.getroottree().docinfo.doctype:  # type: ignore[union-attr, unused-ignore]
         raise XmlRefused("document type declarations (DTD) are refused")
     check_depth(root, limits)
     return root

@@ -56,6 +56,7 @@ GET_XDR_LIST = Operation(
     GetAccountXdrListRequest,
     GetAccountXdrListResponse,
     page_field="xdr_list",
+    page_key="i_xdr",
 )
 GET_SERVICE_FEATURES = Operation(
     SERVICE,

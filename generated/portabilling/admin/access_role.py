@@ -59,6 +59,7 @@ GET_ACCESS_ROLE_LIST = Operation(
     GetAccessRoleListRequest,
     GetAccessRoleListResponse,
     page_field="access_role_list",
+    page_key="i_access_role",
 )
 ADD_ACCESS_ROLE = Operation(
     SERVICE, "add_access_role", AddAccessRoleRequest, AddAccessRoleResponse

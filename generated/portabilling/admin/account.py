@@ -207,6 +207,7 @@ GET_ACCOUNT_LIST = Operation(
     GetAccountListRequest,
     GetAccountListResponse,
     page_field="account_list",
+    page_key="i_account",
 )
 ADD_ACCOUNT = Operation(SERVICE, "add_account", AddAccountRequest, AddAccountResponse)
 UPDATE_ACCOUNT = Operation(SERVICE, "update_account", UpdateAccountRequest, UpdateAccountResponse)
@@ -244,6 +245,7 @@ GET_XDR_LIST = Operation(
     GetAccountXdrListRequest,
     GetAccountXdrListResponse,
     page_field="xdr_list",
+    page_key="i_xdr",
 )
 GET_CDR_LIST = Operation(
     SERVICE,
@@ -391,6 +393,7 @@ GET_ACCOUNT_NOTE_LIST = Operation(
     GetAccountNoteListRequest,
     GetAccountNoteListResponse,
     page_field="account_note_list",
+    page_key="i_account_note",
 )
 ADD_ACCOUNT_NOTE = Operation(
     SERVICE, "add_account_note", AddAccountNoteRequest, AddAccountNoteResponse
@@ -407,6 +410,7 @@ GET_SPEED_DIAL_LIST = Operation(
     GetAccountSpeedDialListRequest,
     GetAccountSpeedDialListResponse,
     page_field="speed_dial_list",
+    page_key="i_speed_dial",
 )
 ADD_SPEED_DIAL = Operation(
     SERVICE, "add_speed_dial", AddAccountSpeedDialRequest, AddAccountSpeedDialResponse
@@ -448,6 +452,7 @@ GET_ACCESS_NUMBER_LIST = Operation(
     GetAccountAccessNumberListRequest,
     GetAccountAccessNumberListResponse,
     page_field="access_number_list",
+    page_key="i_access_number",
 )
 ADD_ACCESS_NUMBER = Operation(
     SERVICE, "add_access_number", AddAccountAccessNumberRequest, AddAccountAccessNumberResponse
@@ -486,6 +491,7 @@ GET_DEVICE_BINDING_LIST = Operation(
     GetAccountDeviceBindingListRequest,
     GetAccountDeviceBindingListResponse,
     page_field="device_binding_list",
+    page_key="i_device_binding",
 )
 ADD_DEVICE_BINDING = Operation(
     SERVICE, "add_device_binding", AddAccountDeviceBindingRequest, AddAccountDeviceBindingResponse

@@ -59,7 +59,12 @@ SERVICE = ServiceSpec(
 
 GET_BATCH_INFO = Operation(SERVICE, "get_batch_info", GetBatchInfoRequest, GetBatchInfoResponse)
 GET_BATCH_LIST = Operation(
-    SERVICE, "get_batch_list", GetBatchListRequest, GetBatchListResponse, page_field="batch_list"
+    SERVICE,
+    "get_batch_list",
+    GetBatchListRequest,
+    GetBatchListResponse,
+    page_field="batch_list",
+    page_key="i_batch",
 )
 ADD_BATCH = Operation(SERVICE, "add_batch", AddBatchRequest, AddBatchResponse)
 UPDATE_BATCH = Operation(SERVICE, "update_batch", UpdateBatchRequest, UpdateBatchResponse)
@@ -86,6 +91,7 @@ GET_BATCH_FIELD_LIST = Operation(
     GetBatchFieldListRequest,
     GetBatchFieldListResponse,
     page_field="batch_field_list",
+    page_key="i_batch_field",
 )
 ADD_BATCH_FIELD = Operation(
     SERVICE, "add_batch_field", AddBatchFieldRequest, AddBatchFieldResponse

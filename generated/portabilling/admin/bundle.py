@@ -50,6 +50,7 @@ GET_BUNDLE_LIST = Operation(
     GetBundleListRequest,
     GetBundleListResponse,
     page_field="bundle_list",
+    page_key="i_bundle",
 )
 ADD_BUNDLE = Operation(SERVICE, "add_bundle", AddBundleRequest, AddBundleResponse)
 UPDATE_BUNDLE = Operation(SERVICE, "update_bundle", UpdateBundleRequest, UpdateBundleResponse)

@@ -50,6 +50,7 @@ GET_BOOTH_LIST = Operation(
     GetCallshopBoothListRequest,
     GetCallshopBoothListResponse,
     page_field="booth_list",
+    page_key="i_booth",
 )
 ADD_BOOTH = Operation(SERVICE, "add_booth", AddCallshopBoothRequest, AddCallshopBoothResponse)
 UPDATE_BOOTH = Operation(

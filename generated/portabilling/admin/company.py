@@ -62,6 +62,7 @@ GET_BANK_ACCOUNT_LIST = Operation(
     GetCompanyBankAccountListRequest,
     GetCompanyBankAccountListResponse,
     page_field="bank_account_list",
+    page_key="i_bank_account",
 )
 ADD_BANK_ACCOUNT = Operation(
     SERVICE, "add_bank_account", AddCompanyBankAccountRequest, AddCompanyBankAccountResponse

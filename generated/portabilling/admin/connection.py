@@ -68,6 +68,7 @@ GET_CONNECTION_LIST = Operation(
     GetConnectionListRequest,
     GetConnectionListResponse,
     page_field="connection_list",
+    page_key="i_connection",
 )
 ADD_CONNECTION = Operation(SERVICE, "add_connection", AddConnectionRequest, AddConnectionResponse)
 UPDATE_CONNECTION = Operation(
@@ -113,6 +114,7 @@ GET_CAPACITY_RULE_LIST = Operation(
     GetConnectionCapacityRuleListRequest,
     GetConnectionCapacityRuleListResponse,
     page_field="capacity_rule_list",
+    page_key="i_capacity_rule",
 )
 ADD_CAPACITY_RULE = Operation(
     SERVICE,

@@ -56,6 +56,7 @@ GET_EXCHANGE_RATE_LIST = Operation(
     GetCurrencyExchangeRateListRequest,
     GetCurrencyExchangeRateListResponse,
     page_field="exchange_rate_list",
+    page_key="i_exchange_rate",
 )
 ADD_EXCHANGE_RATE = Operation(
     SERVICE, "add_exchange_rate", AddCurrencyExchangeRateRequest, AddCurrencyExchangeRateResponse

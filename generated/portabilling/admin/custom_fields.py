@@ -60,6 +60,7 @@ GET_CUSTOM_FIELD_LIST = Operation(
     GetCustomFieldsCustomFieldListRequest,
     GetCustomFieldsCustomFieldListResponse,
     page_field="custom_field_list",
+    page_key="i_custom_field",
 )
 ADD_CUSTOM_FIELD = Operation(
     SERVICE,

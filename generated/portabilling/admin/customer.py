@@ -192,6 +192,7 @@ GET_CUSTOMER_LIST = Operation(
     GetCustomerListRequest,
     GetCustomerListResponse,
     page_field="customer_list",
+    page_key="i_customer",
 )
 ADD_CUSTOMER = Operation(SERVICE, "add_customer", AddCustomerRequest, AddCustomerResponse)
 UPDATE_CUSTOMER = Operation(
@@ -210,6 +211,7 @@ GET_CUSTOMER_CLASS_LIST = Operation(
     GetCustomerClassListResponse,
     deprecated=True,
     page_field="customer_class_list",
+    page_key="i_customer_class",
 )
 MAKE_TRANSACTION = Operation(
     SERVICE, "make_transaction", MakeCustomerTransactionRequest, MakeCustomerTransactionResponse
@@ -220,6 +222,7 @@ GET_XDR_LIST = Operation(
     GetCustomerXdrListRequest,
     GetCustomerXdrListResponse,
     page_field="xdr_list",
+    page_key="i_xdr",
 )
 GET_CUSTOM_FIELDS_VALUES = Operation(
     SERVICE,
@@ -249,6 +252,7 @@ GET_CUSTOMER_SITE_LIST = Operation(
     GetCustomerSiteListRequest,
     GetCustomerSiteListResponse,
     page_field="customer_site_list",
+    page_key="i_customer_site",
 )
 ADD_CUSTOMER_SITE = Operation(
     SERVICE, "add_customer_site", AddCustomerSiteRequest, AddCustomerSiteResponse
@@ -326,6 +330,7 @@ GET_CUSTOMER_INVOICE_LIST = Operation(
     GetCustomerInvoiceListResponse,
     deprecated=True,
     page_field="invoice_list",
+    page_key="i_invoice",
 )
 GET_CUSTOMER_CONTACT_LIST = Operation(
     SERVICE,
@@ -333,6 +338,7 @@ GET_CUSTOMER_CONTACT_LIST = Operation(
     GetCustomerContactListRequest,
     GetCustomerContactListResponse,
     page_field="customer_contact_list",
+    page_key="i_customer_contact",
 )
 ADD_CUSTOMER_CONTACT = Operation(
     SERVICE, "add_customer_contact", AddCustomerContactRequest, AddCustomerContactResponse
@@ -349,6 +355,7 @@ GET_CUSTOMER_NOTE_LIST = Operation(
     GetCustomerNoteListRequest,
     GetCustomerNoteListResponse,
     page_field="customer_note_list",
+    page_key="i_customer_note",
 )
 ADD_CUSTOMER_NOTE = Operation(
     SERVICE, "add_customer_note", AddCustomerNoteRequest, AddCustomerNoteResponse
@@ -365,6 +372,7 @@ GET_ABBREVIATED_DIALING_LIST = Operation(
     GetCustomerAbbreviatedDialingListRequest,
     GetCustomerAbbreviatedDialingListResponse,
     page_field="abbreviated_dialing_list",
+    page_key="i_abbreviated_dialing",
 )
 ADD_ABBREVIATED_DIALING = Operation(
     SERVICE,
@@ -453,6 +461,7 @@ GET_CUSTOMER_RESELLER_PRODUCT_LIST = Operation(
     GetCustomerResellerProductListRequest,
     GetCustomerResellerProductListResponse,
     page_field="customer_reseller_product_list",
+    page_key="i_reseller_product",
 )
 ADD_CUSTOMER_RESELLER_PRODUCT = Operation(
     SERVICE,

@@ -52,6 +52,7 @@ GET_CUSTOMER_CLASS_LIST = Operation(
     GetCustomerClassListRequest,
     GetCustomerClassListResponse,
     page_field="customer_class_list",
+    page_key="i_customer_class",
 )
 ADD_CUSTOMER_CLASS = Operation(
     SERVICE, "add_customer_class", AddCustomerClassRequest, AddCustomerClassResponse

@@ -87,6 +87,7 @@ GET_NUMBER_PLAN_LIST = Operation(
     GetDestinationNumberPlanListRequest,
     GetDestinationNumberPlanListResponse,
     page_field="number_plan_list",
+    page_key="i_number_plan",
 )
 ADD_NUMBER_PLAN = Operation(
     SERVICE, "add_number_plan", AddDestinationNumberPlanRequest, AddDestinationNumberPlanResponse

@@ -50,6 +50,7 @@ GET_DIALING_RULE_LIST = Operation(
     GetDialingRuleListRequest,
     GetDialingRuleListResponse,
     page_field="dialing_rule_list",
+    page_key="i_dialing_rule",
 )
 ADD_DIALING_RULE = Operation(
     SERVICE, "add_dialing_rule", AddDialingRuleRequest, AddDialingRuleResponse

@@ -184,6 +184,7 @@ GET_DID_PROVIDER_LIST = Operation(
     GetDidProviderListRequest,
     GetDidProviderListResponse,
     page_field="did_provider_list",
+    page_key="i_did_provider",
 )
 ADD_DID_PROVIDER = Operation(
     SERVICE, "add_did_provider", AddDidProviderRequest, AddDidProviderResponse
@@ -200,6 +201,7 @@ GET_NUMBER_RANGE_LIST = Operation(
     GetDIDNumberRangeListRequest,
     GetDIDNumberRangeListResponse,
     page_field="number_range_list",
+    page_key="i_number_range",
 )
 ADD_NUMBER_RANGE = Operation(
     SERVICE, "add_number_range", AddDIDNumberRangeRequest, AddDIDNumberRangeResponse
@@ -216,6 +218,7 @@ GET_DID_PRICING_LIST = Operation(
     GetDidPricingListRequest,
     GetDidPricingListResponse,
     page_field="did_pricing_list",
+    page_key="i_did_pricing",
 )
 ADD_DID_PRICING = Operation(
     SERVICE, "add_did_pricing", AddDidPricingRequest, AddDidPricingResponse

@@ -50,7 +50,12 @@ SERVICE = ServiceSpec(
 
 GET_ENV_INFO = Operation(SERVICE, "get_env_info", GetEnvInfoRequest, GetEnvInfoResponse)
 GET_ENV_LIST = Operation(
-    SERVICE, "get_env_list", GetEnvListRequest, GetEnvListResponse, page_field="env_list"
+    SERVICE,
+    "get_env_list",
+    GetEnvListRequest,
+    GetEnvListResponse,
+    page_field="env_list",
+    page_key="i_env",
 )
 UPDATE_ENV = Operation(SERVICE, "update_env", UpdateEnvRequest, UpdateEnvResponse)
 GET_ENV_CONFIG = Operation(SERVICE, "get_env_config", GetEnvConfigRequest, GetEnvConfigResponse)

@@ -71,6 +71,7 @@ GET_INVOICE_LIST = Operation(
     GetInvoiceListRequest,
     GetInvoiceListResponse,
     page_field="invoice_list",
+    page_key="i_invoice",
 )
 GET_INVOICE_INFO = Operation(
     SERVICE, "get_invoice_info", GetInvoiceInfoRequest, GetInvoiceInfoResponse
@@ -95,6 +96,7 @@ GET_INVOICE_XDR_LIST = Operation(
     GetInvoiceXdrListRequest,
     GetInvoiceXdrListResponse,
     page_field="xdr_list",
+    page_key="i_xdr",
 )
 MARK_INVOICE_PAID = Operation(
     SERVICE, "mark_invoice_paid", MarkInvoicePaidRequest, MarkInvoicePaidResponse

@@ -67,6 +67,7 @@ GET_IVR_APPLICATION_LIST = Operation(
     GetIvrApplicationListRequest,
     GetIvrApplicationListResponse,
     page_field="ivr_application_list",
+    page_key="i_ivr_application",
 )
 ADD_IVR_APPLICATION = Operation(
     SERVICE, "add_ivr_application", AddIvrApplicationRequest, AddIvrApplicationResponse
@@ -83,6 +84,7 @@ GET_PROMPT_LIST = Operation(
     GetIVRPromptListRequest,
     GetIVRPromptListResponse,
     page_field="prompt_list",
+    page_key="i_prompt",
 )
 ADD_PROMPT = Operation(SERVICE, "add_prompt", AddIVRPromptRequest, AddIVRPromptResponse)
 UPDATE_PROMPT = Operation(
@@ -97,6 +99,7 @@ GET_IVR_SCHEDULE_LIST = Operation(
     GetIvrScheduleListRequest,
     GetIvrScheduleListResponse,
     page_field="ivr_schedule_list",
+    page_key="i_ivr_schedule",
 )
 ADD_IVR_SCHEDULE = Operation(
     SERVICE, "add_ivr_schedule", AddIvrScheduleRequest, AddIvrScheduleResponse

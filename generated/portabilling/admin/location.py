@@ -59,6 +59,7 @@ GET_LOCATION_LIST = Operation(
     GetLocationListRequest,
     GetLocationListResponse,
     page_field="location_list",
+    page_key="i_location",
 )
 ADD_LOCATION = Operation(SERVICE, "add_location", AddLocationRequest, AddLocationResponse)
 UPDATE_LOCATION = Operation(

@@ -75,6 +75,7 @@ GET_NOTIFICATION_LIST = Operation(
     GetNotificationListRequest,
     GetNotificationListResponse,
     page_field="notification_list",
+    page_key="i_notification",
 )
 ACKNOWLEDGE_NOTIFICATION = Operation(
     SERVICE,
@@ -94,6 +95,7 @@ GET_WEBHOOK_LIST = Operation(
     GetNotificationWebhookListRequest,
     GetNotificationWebhookListResponse,
     page_field="webhook_list",
+    page_key="i_webhook",
 )
 ADD_WEBHOOK = Operation(
     SERVICE, "add_webhook", AddNotificationWebhookRequest, AddNotificationWebhookResponse
@@ -122,6 +124,7 @@ GET_NOTIFICATION_RULE_LIST = Operation(
     GetNotificationRuleListRequest,
     GetNotificationRuleListResponse,
     page_field="notification_rule_list",
+    page_key="i_notification_rule",
 )
 ADD_NOTIFICATION_RULE = Operation(
     SERVICE, "add_notification_rule", AddNotificationRuleRequest, AddNotificationRuleResponse
@@ -144,6 +147,7 @@ GET_MESSAGE_TEMPLATE_LIST = Operation(
     GetNotificationMessageTemplateListRequest,
     GetNotificationMessageTemplateListResponse,
     page_field="message_template_list",
+    page_key="i_message_template",
 )
 ADD_MESSAGE_TEMPLATE = Operation(
     SERVICE,

@@ -65,6 +65,7 @@ GET_PORTING_REQUEST_LIST = Operation(
     GetNumberPortingRequestListRequest,
     GetNumberPortingRequestListResponse,
     page_field="porting_request_list",
+    page_key="i_porting_request",
 )
 ADD_PORTING_REQUEST = Operation(
     SERVICE, "add_porting_request", AddNumberPortingRequestRequest, AddNumberPortingRequestResponse
@@ -99,6 +100,7 @@ GET_PORTING_DOCUMENT_LIST = Operation(
     GetNumberPortingDocumentListRequest,
     GetNumberPortingDocumentListResponse,
     page_field="porting_document_list",
+    page_key="i_porting_document",
 )
 ADD_PORTING_DOCUMENT = Operation(
     SERVICE,

@@ -134,6 +134,7 @@ GET_PAYMENT_SYSTEM_LIST = Operation(
     GetPaymentSystemListRequest,
     GetPaymentSystemListResponse,
     page_field="payment_system_list",
+    page_key="i_payment_system",
 )
 ADD_PAYMENT_SYSTEM = Operation(
     SERVICE, "add_payment_system", AddPaymentSystemRequest, AddPaymentSystemResponse
@@ -172,6 +173,7 @@ GET_PAYMENT_PLAN_LIST = Operation(
     GetPaymentPlanListRequest,
     GetPaymentPlanListResponse,
     page_field="payment_plan_list",
+    page_key="i_payment_plan",
 )
 ADD_PAYMENT_PLAN = Operation(
     SERVICE, "add_payment_plan", AddPaymentPlanRequest, AddPaymentPlanResponse

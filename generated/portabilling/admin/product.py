@@ -119,6 +119,7 @@ GET_PRODUCT_LIST = Operation(
     GetProductListRequest,
     GetProductListResponse,
     page_field="product_list",
+    page_key="i_product",
 )
 ADD_PRODUCT = Operation(SERVICE, "add_product", AddProductRequest, AddProductResponse)
 UPDATE_PRODUCT = Operation(SERVICE, "update_product", UpdateProductRequest, UpdateProductResponse)
@@ -141,6 +142,7 @@ GET_RATING_LIST = Operation(
     GetProductRatingListRequest,
     GetProductRatingListResponse,
     page_field="rating_list",
+    page_key="i_rating",
 )
 ADD_RATING = Operation(SERVICE, "add_rating", AddProductRatingRequest, AddProductRatingResponse)
 UPDATE_RATING = Operation(
@@ -170,6 +172,7 @@ GET_PRODUCT_GROUP_LIST = Operation(
     GetProductGroupListRequest,
     GetProductGroupListResponse,
     page_field="product_group_list",
+    page_key="i_product_group",
 )
 ADD_PRODUCT_GROUP = Operation(
     SERVICE, "add_product_group", AddProductGroupRequest, AddProductGroupResponse
@@ -192,6 +195,7 @@ GET_ACCESSIBILITY_LIST = Operation(
     GetProductAccessibilityListRequest,
     GetProductAccessibilityListResponse,
     page_field="accessibility_list",
+    page_key="i_accessibility",
 )
 ADD_ACCESSIBILITY = Operation(
     SERVICE, "add_accessibility", AddProductAccessibilityRequest, AddProductAccessibilityResponse
@@ -214,6 +218,7 @@ GET_PRODUCT_SUBSCRIPTION_LIST = Operation(
     GetProductSubscriptionListRequest,
     GetProductSubscriptionListResponse,
     page_field="product_subscription_list",
+    page_key="i_product_subscription",
 )
 ADD_PRODUCT_SUBSCRIPTION = Operation(
     SERVICE,
@@ -239,6 +244,7 @@ GET_OVERAGE_RULE_LIST = Operation(
     GetProductOverageRuleListRequest,
     GetProductOverageRuleListResponse,
     page_field="overage_rule_list",
+    page_key="i_overage_rule",
 )
 ADD_OVERAGE_RULE = Operation(
     SERVICE, "add_overage_rule", AddProductOverageRuleRequest, AddProductOverageRuleResponse

@@ -43,7 +43,12 @@ SERVICE = ServiceSpec(
 
 GET_QUOTA_INFO = Operation(SERVICE, "get_quota_info", GetQuotaInfoRequest, GetQuotaInfoResponse)
 GET_QUOTA_LIST = Operation(
-    SERVICE, "get_quota_list", GetQuotaListRequest, GetQuotaListResponse, page_field="quota_list"
+    SERVICE,
+    "get_quota_list",
+    GetQuotaListRequest,
+    GetQuotaListResponse,
+    page_field="quota_list",
+    page_key="i_quota",
 )
 ADD_QUOTA = Operation(SERVICE, "add_quota", AddQuotaRequest, AddQuotaResponse)
 UPDATE_QUOTA = Operation(SERVICE, "update_quota", UpdateQuotaRequest, UpdateQuotaResponse)

@@ -59,7 +59,12 @@ SERVICE = ServiceSpec(
 
 GET_RATE_INFO = Operation(SERVICE, "get_rate_info", GetRateInfoRequest, GetRateInfoResponse)
 GET_RATE_LIST = Operation(
-    SERVICE, "get_rate_list", GetRateListRequest, GetRateListResponse, page_field="rate_list"
+    SERVICE,
+    "get_rate_list",
+    GetRateListRequest,
+    GetRateListResponse,
+    page_field="rate_list",
+    page_key="i_rate",
 )
 ADD_RATE = Operation(SERVICE, "add_rate", AddRateRequest, AddRateResponse)
 UPDATE_RATE = Operation(SERVICE, "update_rate", UpdateRateRequest, UpdateRateResponse)

@@ -81,6 +81,7 @@ GET_COMMISSION_RULE_LIST = Operation(
     GetRepresentativeCommissionRuleListRequest,
     GetRepresentativeCommissionRuleListResponse,
     page_field="commission_rule_list",
+    page_key="i_commission_rule",
 )
 ADD_COMMISSION_RULE = Operation(
     SERVICE,

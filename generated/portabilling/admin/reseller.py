@@ -54,6 +54,7 @@ GET_SUBRESELLER_LIST = Operation(
     GetSubresellerListRequest,
     GetSubresellerListResponse,
     page_field="customer_list",
+    page_key="i_customer",
 )
 GET_RESELLER_TREE = Operation(
     SERVICE, "get_reseller_tree", GetResellerTreeRequest, GetResellerTreeResponse
@@ -64,6 +65,7 @@ GET_RESELLER_PRODUCT_LIST = Operation(
     GetResellerProductListRequest,
     GetResellerProductListResponse,
     page_field="product_list",
+    page_key="i_product",
 )
 GET_RESELLER_STATISTICS = Operation(
     SERVICE, "get_reseller_statistics", GetResellerStatisticsRequest, GetResellerStatisticsResponse

@@ -57,6 +57,7 @@ GET_ROUTING_PLAN_LIST = Operation(
     GetRoutingPlanListRequest,
     GetRoutingPlanListResponse,
     page_field="routing_plan_list",
+    page_key="i_routing_plan",
 )
 ADD_ROUTING_PLAN = Operation(
     SERVICE, "add_routing_plan", AddRoutingPlanRequest, AddRoutingPlanResponse

@@ -55,6 +55,7 @@ GET_SERVICE_POLICY_LIST = Operation(
     GetServicePolicyListRequest,
     GetServicePolicyListResponse,
     page_field="service_policy_list",
+    page_key="i_service_policy",
 )
 ADD_SERVICE_POLICY = Operation(
     SERVICE, "add_service_policy", AddServicePolicyRequest, AddServicePolicyResponse
@@ -71,6 +72,7 @@ GET_POLICY_RULE_LIST = Operation(
     GetServicePolicyRuleListRequest,
     GetServicePolicyRuleListResponse,
     page_field="policy_rule_list",
+    page_key="i_policy_rule",
 )
 ADD_POLICY_RULE = Operation(
     SERVICE, "add_policy_rule", AddServicePolicyRuleRequest, AddServicePolicyRuleResponse

@@ -61,6 +61,7 @@ GET_SIM_CARD_LIST = Operation(
     GetSimCardListRequest,
     GetSimCardListResponse,
     page_field="sim_card_list",
+    page_key="i_sim_card",
 )
 ADD_SIM_CARD = Operation(SERVICE, "add_sim_card", AddSimCardRequest, AddSimCardResponse)
 UPDATE_SIM_CARD = Operation(

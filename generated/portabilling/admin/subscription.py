@@ -69,6 +69,7 @@ GET_SUBSCRIPTION_LIST = Operation(
     GetSubscriptionListRequest,
     GetSubscriptionListResponse,
     page_field="subscription_list",
+    page_key="i_subscription",
 )
 ADD_SUBSCRIPTION = Operation(
     SERVICE, "add_subscription", AddSubscriptionRequest, AddSubscriptionResponse

@@ -74,6 +74,7 @@ GET_TARIFF_LIST = Operation(
     GetTariffListRequest,
     GetTariffListResponse,
     page_field="tariff_list",
+    page_key="i_tariff",
 )
 ADD_TARIFF = Operation(SERVICE, "add_tariff", AddTariffRequest, AddTariffResponse)
 UPDATE_TARIFF = Operation(SERVICE, "update_tariff", UpdateTariffRequest, UpdateTariffResponse)

@@ -70,6 +70,7 @@ GET_TAX_LIST = Operation(
     GetTaxationTaxListRequest,
     GetTaxationTaxListResponse,
     page_field="tax_list",
+    page_key="i_tax",
 )
 ADD_TAX = Operation(SERVICE, "add_tax", AddTaxationTaxRequest, AddTaxationTaxResponse)
 UPDATE_TAX = Operation(SERVICE, "update_tax", UpdateTaxationTaxRequest, UpdateTaxationTaxResponse)
@@ -89,6 +90,7 @@ GET_TAX_PLAN_LIST = Operation(
     GetTaxationTaxPlanListRequest,
     GetTaxationTaxPlanListResponse,
     page_field="tax_plan_list",
+    page_key="i_tax_plan",
 )
 ADD_TAX_PLAN = Operation(
     SERVICE, "add_tax_plan", AddTaxationTaxPlanRequest, AddTaxationTaxPlanResponse

@@ -64,6 +64,7 @@ GET_TEMPLATE_LIST = Operation(
     GetTemplateListRequest,
     GetTemplateListResponse,
     page_field="template_list",
+    page_key="i_template",
 )
 ADD_TEMPLATE = Operation(SERVICE, "add_template", AddTemplateRequest, AddTemplateResponse)
 UPDATE_TEMPLATE = Operation(

@@ -42,6 +42,7 @@ GET_TRANSACTION_LIST = Operation(
     GetTransactionListRequest,
     GetTransactionListResponse,
     page_field="transaction_list",
+    page_key="i_transaction",
 )
 GET_TRANSACTION_INFO = Operation(
     SERVICE, "get_transaction_info", GetTransactionInfoRequest, GetTransactionInfoResponse

@@ -66,6 +66,7 @@ GET_TICKET_LIST = Operation(
     GetTroubleTicketListRequest,
     GetTroubleTicketListResponse,
     page_field="ticket_list",
+    page_key="i_ticket",
 )
 ADD_TICKET = Operation(SERVICE, "add_ticket", AddTroubleTicketRequest, AddTroubleTicketResponse)
 UPDATE_TICKET = Operation(

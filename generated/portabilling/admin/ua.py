@@ -81,7 +81,12 @@ SERVICE = ServiceSpec(
 
 GET_UA_INFO = Operation(SERVICE, "get_ua_info", GetUaInfoRequest, GetUaInfoResponse)
 GET_UA_LIST = Operation(
-    SERVICE, "get_ua_list", GetUaListRequest, GetUaListResponse, page_field="ua_list"
+    SERVICE,
+    "get_ua_list",
+    GetUaListRequest,
+    GetUaListResponse,
+    page_field="ua_list",
+    page_key="i_ua",
 )
 ADD_UA = Operation(SERVICE, "add_ua", AddUaRequest, AddUaResponse)
 UPDATE_UA = Operation(SERVICE, "update_ua", UpdateUaRequest, UpdateUaResponse)
@@ -105,6 +110,7 @@ GET_UA_PROFILE_LIST = Operation(
     GetUaProfileListRequest,
     GetUaProfileListResponse,
     page_field="ua_profile_list",
+    page_key="i_ua_profile",
 )
 ADD_UA_PROFILE = Operation(SERVICE, "add_ua_profile", AddUaProfileRequest, AddUaProfileResponse)
 UPDATE_UA_PROFILE = Operation(
@@ -123,6 +129,7 @@ GET_UA_LINE_LIST = Operation(
     GetUaLineListRequest,
     GetUaLineListResponse,
     page_field="ua_line_list",
+    page_key="i_ua_line",
 )
 ADD_UA_LINE = Operation(SERVICE, "add_ua_line", AddUaLineRequest, AddUaLineResponse)
 UPDATE_UA_LINE = Operation(SERVICE, "update_ua_line", UpdateUaLineRequest, UpdateUaLineResponse)
@@ -133,6 +140,7 @@ GET_FIRMWARE_LIST = Operation(
     GetUAFirmwareListRequest,
     GetUAFirmwareListResponse,
     page_field="firmware_list",
+    page_key="i_firmware",
 )
 ADD_FIRMWARE = Operation(SERVICE, "add_firmware", AddUAFirmwareRequest, AddUAFirmwareResponse)
 UPDATE_FIRMWARE = Operation(

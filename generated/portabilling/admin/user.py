@@ -65,7 +65,12 @@ SERVICE = ServiceSpec(
 
 GET_USER_INFO = Operation(SERVICE, "get_user_info", GetUserInfoRequest, GetUserInfoResponse)
 GET_USER_LIST = Operation(
-    SERVICE, "get_user_list", GetUserListRequest, GetUserListResponse, page_field="user_list"
+    SERVICE,
+    "get_user_list",
+    GetUserListRequest,
+    GetUserListResponse,
+    page_field="user_list",
+    page_key="i_user",
 )
 ADD_USER = Operation(SERVICE, "add_user", AddUserRequest, AddUserResponse)
 UPDATE_USER = Operation(SERVICE, "update_user", UpdateUserRequest, UpdateUserResponse)
@@ -80,6 +85,7 @@ GET_USER_SESSION_LIST = Operation(
     GetUserSessionListRequest,
     GetUserSessionListResponse,
     page_field="user_session_list",
+    page_key="i_user_session",
 )
 ADD_USER_SESSION = Operation(
     SERVICE, "add_user_session", AddUserSessionRequest, AddUserSessionResponse
@@ -96,6 +102,7 @@ GET_API_TOKEN_LIST = Operation(
     GetUserApiTokenListRequest,
     GetUserApiTokenListResponse,
     page_field="api_token_list",
+    page_key="i_api_token",
 )
 ADD_API_TOKEN = Operation(
     SERVICE, "add_api_token", AddUserApiTokenRequest, AddUserApiTokenResponse

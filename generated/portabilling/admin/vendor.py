@@ -81,6 +81,7 @@ GET_VENDOR_LIST = Operation(
     GetVendorListRequest,
     GetVendorListResponse,
     page_field="vendor_list",
+    page_key="i_vendor",
 )
 ADD_VENDOR = Operation(SERVICE, "add_vendor", AddVendorRequest, AddVendorResponse)
 UPDATE_VENDOR = Operation(SERVICE, "update_vendor", UpdateVendorRequest, UpdateVendorResponse)
@@ -94,6 +95,7 @@ GET_VENDOR_XDR_LIST = Operation(
     GetVendorXdrListRequest,
     GetVendorXdrListResponse,
     page_field="xdr_list",
+    page_key="i_xdr",
 )
 GET_VENDOR_CONTACT_LIST = Operation(
     SERVICE,
@@ -101,6 +103,7 @@ GET_VENDOR_CONTACT_LIST = Operation(
     GetVendorContactListRequest,
     GetVendorContactListResponse,
     page_field="vendor_contact_list",
+    page_key="i_vendor_contact",
 )
 ADD_VENDOR_CONTACT = Operation(
     SERVICE, "add_vendor_contact", AddVendorContactRequest, AddVendorContactResponse
@@ -117,6 +120,7 @@ GET_VENDOR_BATCH_LIST = Operation(
     GetVendorBatchListRequest,
     GetVendorBatchListResponse,
     page_field="vendor_batch_list",
+    page_key="i_vendor_batch",
 )
 ADD_VENDOR_BATCH = Operation(
     SERVICE, "add_vendor_batch", AddVendorBatchRequest, AddVendorBatchResponse
@@ -133,6 +137,7 @@ GET_VENDOR_INVOICE_LIST = Operation(
     GetVendorInvoiceListRequest,
     GetVendorInvoiceListResponse,
     page_field="vendor_invoice_list",
+    page_key="i_vendor_invoice",
 )
 ADD_VENDOR_INVOICE = Operation(
     SERVICE, "add_vendor_invoice", AddVendorInvoiceRequest, AddVendorInvoiceResponse

@@ -85,6 +85,7 @@ GET_VM_FOLDER_LIST = Operation(
     GetVoicemailVmFolderListRequest,
     GetVoicemailVmFolderListResponse,
     page_field="vm_folder_list",
+    page_key="i_vm_folder",
 )
 ADD_VM_FOLDER = Operation(
     SERVICE, "add_vm_folder", AddVoicemailVmFolderRequest, AddVoicemailVmFolderResponse

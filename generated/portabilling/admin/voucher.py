@@ -66,6 +66,7 @@ GET_VOUCHER_LIST = Operation(
     GetVoucherListRequest,
     GetVoucherListResponse,
     page_field="voucher_list",
+    page_key="i_voucher",
 )
 ADD_VOUCHER = Operation(SERVICE, "add_voucher", AddVoucherRequest, AddVoucherResponse)
 UPDATE_VOUCHER = Operation(SERVICE, "update_voucher", UpdateVoucherRequest, UpdateVoucherResponse)
@@ -86,6 +87,7 @@ GET_VOUCHER_BATCH_LIST = Operation(
     GetVoucherBatchListRequest,
     GetVoucherBatchListResponse,
     page_field="voucher_batch_list",
+    page_key="i_voucher_batch",
 )
 ADD_VOUCHER_BATCH = Operation(
     SERVICE, "add_voucher_batch", AddVoucherBatchRequest, AddVoucherBatchResponse

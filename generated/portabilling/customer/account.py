@@ -75,6 +75,7 @@ GET_ACCOUNT_LIST = Operation(
     GetAccountListRequest,
     GetAccountListResponse,
     page_field="account_list",
+    page_key="i_account",
 )
 UPDATE_ACCOUNT = Operation(SERVICE, "update_account", UpdateAccountRequest, UpdateAccountResponse)
 GET_ALIAS_LIST = Operation(
@@ -90,6 +91,7 @@ GET_XDR_LIST = Operation(
     GetAccountXdrListRequest,
     GetAccountXdrListResponse,
     page_field="xdr_list",
+    page_key="i_xdr",
 )
 GET_SERVICE_FEATURES = Operation(
     SERVICE,

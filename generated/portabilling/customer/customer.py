@@ -61,6 +61,7 @@ GET_XDR_LIST = Operation(
     GetCustomerXdrListRequest,
     GetCustomerXdrListResponse,
     page_field="xdr_list",
+    page_key="i_xdr",
 )
 GET_CUSTOMER_SITE_LIST = Operation(
     SERVICE,
@@ -68,6 +69,7 @@ GET_CUSTOMER_SITE_LIST = Operation(
     GetCustomerSiteListRequest,
     GetCustomerSiteListResponse,
     page_field="customer_site_list",
+    page_key="i_customer_site",
 )
 ADD_CUSTOMER_SITE = Operation(
     SERVICE, "add_customer_site", AddCustomerSiteRequest, AddCustomerSiteResponse

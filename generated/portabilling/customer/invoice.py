@@ -40,6 +40,7 @@ GET_INVOICE_LIST = Operation(
     GetInvoiceListRequest,
     GetInvoiceListResponse,
     page_field="invoice_list",
+    page_key="i_invoice",
 )
 GET_INVOICE_INFO = Operation(
     SERVICE, "get_invoice_info", GetInvoiceInfoRequest, GetInvoiceInfoResponse

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, Literal, Self, TypeVar, overload
 
 import httpx
@@ -24,6 +24,7 @@ from . import pool
 from .core import Core
 from .flow import BodyRefused, Flow, LogIn, Send, Wait, call_flow, login_flow
 from .options import DEFAULT_OPTIONS, CallOptions
+from .session import Session
 
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
@@ -69,7 +70,7 @@ class Client(Core):
                 if isinstance(step, Wait):
                     time.sleep(step.seconds)
                 elif isinstance(step, LogIn):
-                    with self._lock:
+                    with self._lock, _store_lock(self._session):
                         self._drive(login_flow(self, self._session, *step))
                 else:
                     reply = self._read(step)
@@ -151,7 +152,7 @@ class AsyncClient(Core):
                 if isinstance(step, Wait):
                     await asyncio.sleep(step.seconds)
                 elif isinstance(step, LogIn):
-                    async with self._lock:
+                    async with self._lock, _async_store_lock(self._session):
                         await self._drive(login_flow(self, self._session, *step))
                 else:
                     reply = await self._read(step)
@@ -245,6 +246,28 @@ class AsyncClient(Core):
         finally:
             if self._owns_http:
                 await self._http.aclose()
+
+
+def _store_lock(session: Session) -> contextlib.AbstractContextManager[object]:
+    """The session store's lock on this session (other processes wait), if there is a store."""
+    if session.store is None:
+        return contextlib.nullcontext()
+    return session.store.lock(session.store_key)
+
+
+@contextlib.asynccontextmanager
+async def _async_store_lock(session: Session) -> AsyncIterator[None]:
+    """The store's lock, waited for in a worker thread (taken and released there: some locks,
+    like redis-py's, belong to the thread that took them)."""
+    if session.store is None:
+        yield
+        return
+    held = session.store.lock(session.store_key)
+    await asyncio.to_thread(held.__enter__)
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(held.__exit__, None, None, None)
 
 
 def _reader(response: httpx.Response, step: Send) -> BodyReader:

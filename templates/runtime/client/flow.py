@@ -40,12 +40,14 @@ class Wait(NamedTuple):
 
 
 class LogIn(NamedTuple):
-    """Log in under the client's lock, unless another call replaced the `stale` credential or
-    tried to log in since `generation` (then its outcome is this call's too)."""
+    """Log in (or with `refresh`, renew the access token) under the client's lock and the session
+    store's, unless another call replaced the `stale` credential or tried to log in since
+    `generation` (then its outcome is this call's too)."""
 
     stale: str | None
     generation: int = 0
     deadline: Deadline | None = None
+    refresh: bool = False
 
 
 class Send(NamedTuple):
@@ -82,6 +84,8 @@ def call_flow(
         # a request that cannot be sent is refused before it costs a login (nothing goes out)
         core.build_request(op, request, options)
         yield LogIn(None, session.generation, deadline)
+    elif op.auth and session.wants_refresh():
+        yield LogIn(session.credential(), session.generation, deadline, refresh=True)
     stale = session.credential()  # read before sending: a fault must not blame a newer session
     generation = session.generation
     try:
@@ -99,16 +103,35 @@ def login_flow(
     stale: str | None,
     generation: int = 0,
     deadline: Deadline | None = None,
+    refresh: bool = False,
 ) -> Flow[None]:
-    """Session.login, unless a concurrent call already replaced the `stale` credential, or
-    already tried since this call looked (then its failure is this call's: one attempt for all
-    the calls waiting, not one each). A login the server refuses is an `AuthError`."""
+    """Session.login, unless a concurrent call (or, through the session store, another process)
+    already replaced the `stale` credential, or already tried since this call looked (then its
+    failure is this call's: one attempt for all the calls waiting, not one each). With `refresh`,
+    the access token is renewed instead, and a refused renewal logs in. A login the server
+    refuses is an `AuthError`."""
+    deadline = deadline or Deadline(core.timeout)
+    session.adopt_stored(stale)
     current = session.credential()
     if current and current != stale:
-        return  # another thread or task already logged in
-    if session.generation != generation and session.failure is not None:
+        if not session.wants_refresh():
+            return  # another thread, task or process already logged in or renewed the token
+        refresh, stale = True, current  # what the store held needs renewing too
+    elif session.generation != generation and session.failure is not None:
         failed = session.failure
         raise AuthError(failed.faultcode, failed.faultstring, operation=failed.operation)
+    renewal = session.refresh_request() if refresh else None
+    if renewal is not None:
+        renew, renew_request = renewal
+        core.clear_last_reply()
+        try:
+            yield from send_flow(core, renew, renew_request, _SESSION_OPTIONS, deadline)
+        except Fault:
+            pass  # the refresh token was refused too: log in
+        else:
+            if session.refreshed(_raw_reply(core)):
+                session.save()
+                return
     session.forget()
     op = session.operations().login
     if op is None or op.request is None:
@@ -116,17 +139,28 @@ def login_flow(
             "this interface has no Session.login to log in with", operation="Session.login"
         )
     request = session.login_request(op)
+    core.clear_last_reply()
     try:
-        result = yield from send_flow(
-            core, op, request, CallOptions(), deadline or Deadline(core.timeout)
-        )
+        result = yield from send_flow(core, op, request, _SESSION_OPTIONS, deadline)
     except Fault as exc:  # wrong credentials, whatever code this release uses for them
         failure = AuthError(exc.faultcode, exc.faultstring, operation=op.qualified_name)
     else:
-        session.logged_in(result)
+        session.logged_in(result, _raw_reply(core))
+        session.save()
         return
     session.login_failed(failure)
     raise failure
+
+
+# Logins and renewals are decoded leniently whatever the client's strictness: the token fields
+# of newer releases are undeclared in older bindings, and the session reads them itself.
+_SESSION_OPTIONS = CallOptions(strict=False)
+
+
+def _raw_reply(core: Core) -> Any:
+    """The last reply as plain data, read in the thread or task that just received it."""
+    report = core.last_reply
+    return report.raw if report is not None else None
 
 
 def send_flow(

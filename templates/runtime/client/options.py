@@ -42,7 +42,6 @@ class CallOptions:
 DEFAULT_OPTIONS = CallOptions()
 
 
-
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _EXTRA_SCALARS = (str, int, float, Decimal, date, time, bool)
 
@@ -67,7 +66,9 @@ def check_extra(op: Operation[Any, Any], extra: dict[str, Any]) -> None:
 
 def _check_value(op: Operation[Any, Any], value: Any, path: str, depth: int) -> None:
     if depth > 16:
-        raise EncodeError(f"extra parameter {path}: nested too deeply", operation=op.qualified_name)
+        raise EncodeError(
+            f"extra parameter {path}: nested too deeply", operation=op.qualified_name
+        )
     if value is None or isinstance(value, _EXTRA_SCALARS):
         return
     if isinstance(value, list | tuple):
@@ -84,5 +85,6 @@ def _check_value(op: Operation[Any, Any], value: Any, path: str, depth: int) -> 
             _check_value(op, item, f"{path}.{key}", depth + 1)
         return
     raise EncodeError(
-        f"extra parameter {path}: cannot send a {type(value).__name__}", operation=op.qualified_name
+        f"extra parameter {path}: cannot send a {type(value).__name__}",
+        operation=op.qualified_name,
     )

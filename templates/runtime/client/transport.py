@@ -152,7 +152,9 @@ class JsonTransport:
         params = encode_params(request, op.qualified_name, extra)
         _check_auth(auth, op)
         access_token = self.session.access_token
-        if self.style == "bearer" and (access_token or not op.auth):
+        # Bearer when asked for, or when the server's login returned an access token
+        bearer = self.style == "bearer" or self.session.bearer
+        if bearer and (access_token or not op.auth):
             headers = {"Content-Type": "application/json", "Accept-Encoding": ACCEPT_ENCODING}
             if op.auth and access_token:
                 if not _BEARER.match(access_token):

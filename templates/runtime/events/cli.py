@@ -85,8 +85,16 @@ def _clients(
     args: argparse.Namespace, env: Mapping[str, str], client_class: Any, async_class: Any
 ) -> tuple[Any, Any]:
     url = args.api_url or env.get("PORTABILLING_API_URL")
-    if not url or client_class is None:
-        log.warning("no PortaBilling API configured (--api-url): handlers get client=None")
+    if not url:
+        if not args.no_api:  # every handler would fail on its first read: say so now
+            raise UsageError(
+                "no PortaBilling API for the handlers: set PORTABILLING_API_URL (or --api-url), "
+                "or pass --no-api if they need no client"
+            )
+        log.info("--no-api: handlers get client=None")
+        return None, None
+    if client_class is None:
+        log.warning("this package has no admin client: handlers get client=None")
         return None, None
     kw: dict[str, Any] = {"transport": args.transport}
     login = args.api_login or env.get("PORTABILLING_API_LOGIN")
@@ -103,7 +111,7 @@ def _clients(
 
 def _uvicorn() -> Any:
     try:
-        import uvicorn
+        import uvicorn  # type: ignore[import-not-found, unused-ignore]  # optional
     except ImportError:
         raise UsageError("serving needs an ASGI server: pip install uvicorn") from None
     return uvicorn
@@ -124,10 +132,11 @@ def serve(
     auth = _auth(args, env)
     if auth is None and not args.no_auth:
         raise UsageError("choose --basic-user, --header-auth or --verifier (or --no-auth)")
+    store = open_store(args.store)
     client, async_client = _clients(args, env, client_class, async_class)
     app = Receiver(
         router,
-        store=open_store(args.store),
+        store=store,
         auth=auth,
         client=client,
         async_client=async_client,
@@ -223,6 +232,9 @@ def parser(prog: str) -> argparse.ArgumentParser:
     a.add_argument("--verifier", metavar="MODULE:CALLABLE", help="a callable taking the request")
     a.add_argument("--no-auth", action="store_true", help="accept unauthenticated requests")
     s.add_argument("--api-url", help="PortaBilling API base URL (or PORTABILLING_API_URL)")
+    s.add_argument(
+        "--no-api", action="store_true", help="the handlers need no API client (client=None)"
+    )
     s.add_argument("--api-login", help="API login (or PORTABILLING_API_LOGIN)")
     s.add_argument("--transport", choices=["json", "soap"], default="json")
     s.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])

@@ -45,8 +45,10 @@ def decode_reply(
             operation=where,
             status=status,
         )
-    if op.response is not None and _unbounded(op.response) and json_depth_exceeds(
-        body, limits.max_json_depth
+    if (
+        op.response is not None
+        and _unbounded(op.response)
+        and json_depth_exceeds(body, limits.max_json_depth)
     ):
         raise DecodeError(
             f"the reply nests deeper than {limits.max_json_depth} levels (limit max_json_depth)",

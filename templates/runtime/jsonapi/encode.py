@@ -22,9 +22,7 @@ from ..validate import check_request, check_types, suspect_json
 _encoder = msgspec.json.Encoder(decimal_format="number")  # amounts as JSON numbers
 
 
-def encode_params(
-    request: Any, operation: str = "", extra: dict[str, Any] | None = None
-) -> bytes:
+def encode_params(request: Any, operation: str = "", extra: dict[str, Any] | None = None) -> bytes:
     """`params` for `request`: unset fields left out, `None` sent as null, `{}` for no request;
     `extra` (checked by `service.check_extra`) adds undeclared parameters beside the others.
 
@@ -73,9 +71,11 @@ class _Plan:
         self.pick: Callable[[Any], tuple[Any, ...]] | None = (
             None
             if not datetimes
-            else operator.attrgetter(*datetimes)
-            if len(datetimes) > 1
-            else lambda v, attr=datetimes[0]: (getattr(v, attr),)
+            else (
+                operator.attrgetter(*datetimes)
+                if len(datetimes) > 1
+                else lambda v, attr=datetimes[0]: (getattr(v, attr),)
+            )
         )
         self.others = others  # (attribute, "nested" | "list" | "any"): where more can hide
         # every place below where a datetime can be, as dotted paths read at once in C: when all

@@ -14,7 +14,7 @@ import base64
 import math
 from typing import Any
 
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped, unused-ignore]  # typed only with lxml-stubs
 
 from ..limits import DEFAULT_LIMITS, LimitExceeded, Limits
 from .plan import ANY_TYPE, ARRAY_TYPE, XSI, XSI_NIL, XSI_TYPE, Spec, StructPlan, plan_for

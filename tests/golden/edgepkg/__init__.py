@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from ._runtime.client.pool import AsyncPooledTransport as AsyncPooledTransport
     from ._runtime.client.pool import PooledTransport as PooledTransport
     from ._runtime.client.options import CallOptions as CallOptions
+    from ._runtime.client.store import FileSessionStore as FileSessionStore
+    from ._runtime.client.store import SessionStore as SessionStore
     from ._runtime.struct import UNSET as UNSET
     from ._runtime.struct import UnsetType as UnsetType
     from ._runtime.tolerant import DecodeReport as DecodeReport
@@ -58,6 +60,8 @@ _LAZY: dict[str, str] = {
     "PooledTransport": "._runtime.client.pool",
     "AsyncPooledTransport": "._runtime.client.pool",
     "XmlLimits": "._runtime.xmlparse",
+    "FileSessionStore": "._runtime.client.store",
+    "SessionStore": "._runtime.client.store",
     "UNSET": "._runtime.struct",
     "UnsetType": "._runtime.struct",
     "AdminClient": ".admin",

@@ -27,6 +27,7 @@ from ..tolerant import DecodeReport
 from ..xmlparse import DEFAULT_LIMITS, XmlLimits
 from .options import DEFAULT_OPTIONS, CallOptions, check_extra
 from .session import Session, SessionOperations
+from .store import SessionStore
 from .transport import Endpoint, JsonStyle, JsonTransport, SoapTransport, Transport, TransportName
 
 Req = TypeVar("Req")
@@ -59,6 +60,9 @@ class Core:
         xml_limits: XmlLimits = DEFAULT_LIMITS,
         strict: bool = False,
         on_reply: Callable[[DecodeReport], None] | None = None,
+        refresh_fraction: float = 0.25,
+        session_store: SessionStore | None = None,
+        max_page_size: int = 1000,
     ) -> None:
         """`json_style="bearer"` sends `application/json` with `Authorization: Bearer` once an
         access token is known (newer releases); `json_only_over_json` lets a SOAP client send
@@ -67,14 +71,23 @@ class Core:
         `limits.Limits`; `xml_limits` is its old name); `timeout` is the whole call's, from
         connecting to the decoded result, retries and re-login included. `strict=True` refuses
         replies that deviate from the bindings (`DecodeError`) instead of repairing them;
-        `on_reply` is called with the `DecodeReport` of every decoded reply."""
+        `on_reply` is called with the `DecodeReport` of every decoded reply.
+
+        When the login returns an access token the client sends it (Bearer on the JSON API,
+        `access_token` in SOAP's auth_info) and renews it with Session.refresh_access_token once
+        no more than `refresh_fraction` of its lifetime remains; `session_store` (see
+        `FileSessionStore`) shares one session with the other processes using the same server
+        and login, which then log in once between them. `iter_*` refuses a `page_size` above
+        `max_page_size`, the server's cap on `limit` (1000 on PortaBilling)."""
         if transport is None:
             transport = self.default_transport
         if transport not in ("json", "soap"):
             raise ValueError(f"transport must be 'json' or 'soap', not {transport!r}")
+        if type(max_page_size) is not int or max_page_size < 1:
+            raise ValueError(f"max_page_size must be a positive integer, not {max_page_size!r}")
         if json_style not in ("form", "bearer"):
             raise ValueError(f"json_style must be 'form' or 'bearer', not {json_style!r}")
-        self.base_url = self._with_default_port(base_url.rstrip("/"))
+        self.base_url = self._with_default_port(_checked_base_url(base_url).rstrip("/"))
         self.transport: TransportName = transport
         self.timeout = timeout
         self.retries = retries
@@ -84,6 +97,7 @@ class Core:
         self.xml_limits: Limits = limits or xml_limits
         self.strict = strict
         self.on_reply = on_reply
+        self.max_page_size = max_page_size
         # the latest deviations of this client's replies, oldest first
         self.deviations: deque[Deviation] = deque(maxlen=1000)
         self._last_reply: ContextVar[DecodeReport | None] = ContextVar("last_reply", default=None)
@@ -94,6 +108,9 @@ class Core:
             token=token,
             session_id=session_id,
             access_token=access_token,
+            refresh_fraction=refresh_fraction,
+            store=session_store,
+            base_url=self.base_url,
         )
         self._endpoint = Endpoint(self.base_url)
         self._transports: dict[TransportName, Transport] = {
@@ -186,8 +203,28 @@ class Core:
                 self.on_reply(report)
         return result  # type: ignore[no-any-return]
 
+    def clear_last_reply(self) -> None:
+        self._last_reply.set(None)
+
     @property
     def last_reply(self) -> DecodeReport | None:
         """The `DecodeReport` of this client's last reply in the current thread or task:
         its deviations, and (decoded on demand) its undeclared fields and raw data."""
         return self._last_reply.get()
+
+
+def _checked_base_url(base_url: object) -> str:
+    """`https://HOST[:PORT]` (or http): anything else is refused here, naming the URL (without
+    its password), not at the first call with a raw error from the HTTP library."""
+    shown = mask_url(base_url)
+    if not isinstance(base_url, str):
+        raise TypeError(f"the base URL must be a str, not {type(base_url).__name__}")
+    try:
+        url = httpx.URL(base_url)
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise ValueError(f"base URL {shown!r} is not a URL ({exc})") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError(
+            f"base URL {shown!r} is not an http(s) URL: give it as https://HOST[:PORT]"
+        )
+    return base_url

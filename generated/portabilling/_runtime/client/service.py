@@ -16,6 +16,7 @@ from typing import Any, ParamSpec, Protocol, Self, TypeVar, cast, overload
 
 import msgspec
 
+from ..deviations import INCOMPLETE, Deviation, logger
 from ..errors import DecodeError
 from ..operation import Operation
 from ..struct import UNSET, UnsetType
@@ -112,18 +113,46 @@ def _warn_deprecated(op: Operation[Any, Any]) -> None:
 
 
 class _Pager:
-    """The paging of one `iter_*` call, shared by the sync and async stubs: it stops when a page
-    comes back short or the reported total is reached, and refuses to loop on a server that
-    ignores `offset` (a page seen before) or sends more than the total it reports."""
+    """The paging of one `iter_*` call, shared by the sync and async stubs.
 
-    __slots__ = ("base", "offset", "op", "seen", "size", "start")
+    It refuses a `page_size` above the server's cap before anything is sent; stops when a page
+    comes back short or the reported total is reached, and refuses to loop on a server that
+    ignores `offset` (a page seen before) or sends more than the total it reports. Offset paging
+    over a list that changes while it is read returns some records twice and skips others: a
+    record already yielded (by its own id, `op.page_key`) is dropped, and at the end what was
+    yielded is compared with the total (asked for with `get_total` where the method has it).
+    """
+
+    __slots__ = (
+        "base",
+        "dropped",
+        "keys",
+        "offset",
+        "op",
+        "seen",
+        "size",
+        "start",
+        "totals",
+        "yielded",
+    )
 
     def __init__(
-        self, op: Operation[Any, Any], request: Any, fields: Mapping[str, Any], size: int
+        self,
+        op: Operation[Any, Any],
+        request: Any,
+        fields: Mapping[str, Any],
+        size: int,
+        cap: int = 1000,
     ) -> None:
         if type(size) is not int or size < 1:
             raise ValueError(
                 f"{op.qualified_name}: page_size must be a positive integer, not {size!r}"
+            )
+        if size > cap:
+            raise ValueError(
+                f"{op.qualified_name}: page_size {size} is above the server's cap of {cap} "
+                "records per request (PortaBilling refuses a larger `limit`); use at most "
+                f"{cap}, or raise the client's max_page_size if this server allows more"
             )
         base = request_struct(op, request, fields)
         if base is None:
@@ -138,15 +167,20 @@ class _Pager:
             offset = 0
         if type(offset) is not int or offset < 0:
             raise ValueError(f"{op.qualified_name}: offset must be a non-negative integer")
+        if getattr(base, "get_total", None) is UNSET:
+            base = msgspec.structs.replace(base, get_total=1)  # to compare with at the end
         self.op, self.base, self.size = op, base, size
         self.start = self.offset = offset
         self.seen: set[bytes] = set()  # digests of the pages so far
+        self.keys: set[Any] = set()  # the ids (or digests) of the records yielded
+        self.totals: list[int] = []  # the totals the pages reported
+        self.yielded = self.dropped = 0
 
     def request(self) -> Any:
         return msgspec.structs.replace(self.base, limit=self.size, offset=self.offset)
 
     def take(self, response: Any) -> tuple[list[Any], bool]:
-        """The page's items, and whether that was the last page."""
+        """The page's records not yielded before, and whether that was the last page."""
         items = getattr(response, self.op.page_field or "", None)
         items = list(items) if isinstance(items, list) else []
         if not items:
@@ -160,20 +194,74 @@ class _Pager:
             )
         self.seen.add(digest)
         self.offset += len(items)
+        fresh = self._fresh(items)
         total = getattr(response, "total", None)
         if type(total) is int:
-            if self.offset > total:
+            self.totals.append(total)
+            if self.offset > total and self.totals[0] == total:
                 raise DecodeError(
                     f"the server sent {self.offset - self.start} items from offset "
                     f"{self.start} but reports a total of {total}; stopped",
                     operation=self.op.qualified_name,
                 )
-            if self.offset == total:
-                return items, True
-        return items, len(items) < self.size
+            if self.offset >= total:  # reached, or the list shrank while it was read
+                return fresh, True
+        return fresh, len(items) < self.size
+
+    def _fresh(self, items: list[Any]) -> list[Any]:
+        key = self.op.page_key
+        fresh = []
+        for item in items:
+            ident = getattr(item, key, None) if key else None
+            if ident is None or isinstance(ident, UnsetType):
+                ident = hashlib.blake2b(_ENCODER.encode(item), digest_size=16).digest()
+            if ident in self.keys:
+                self.dropped += 1
+                continue
+            self.keys.add(ident)
+            fresh.append(item)
+        self.yielded += len(fresh)
+        return fresh
+
+    def finish(self, caller: Any, options: CallOptions) -> None:
+        """At the end: a shortfall against the last total, or duplicates dropped, is a recorded
+        deviation (WARNING under `portabilling`, in the client's `deviations`); strict mode
+        raises `DecodeError` naming the counts instead."""
+        expected = self.totals[-1] - self.start if self.totals else None
+        short = expected - self.yielded if expected is not None else 0
+        if short <= 0 and not self.dropped:
+            return
+        changed = ""
+        if len(set(self.totals)) > 1:
+            changed = (
+                f"; the total changed from {self.totals[0]} to {self.totals[-1]} while it was read"
+            )
+        declared = f"{expected} records (total)" if expected is not None else "no duplicates"
+        arrived = f"{self.yielded} records, {self.dropped} duplicates dropped"
+        found = Deviation(
+            self.op.qualified_name, self.op.page_field or "", declared, arrived, INCOMPLETE
+        )
+        text = (
+            f"paging yielded {self.yielded} records of a total of {expected} (shortfall "
+            f"{max(short, 0)}) and dropped {self.dropped} duplicates{changed}: the list changed "
+            "while it was read (see README, Sessions at scale and lists you can trust)"
+        )
+        strict = options.strict if options.strict is not None else getattr(caller, "strict", False)
+        if strict:
+            raise DecodeError(text, operation=self.op.qualified_name)
+        deviations = getattr(caller, "deviations", None)
+        if deviations is not None:
+            deviations.append(found)
+        logger.warning("%s: %s", self.op.qualified_name, text)
 
 
 _ENCODER = msgspec.msgpack.Encoder()
+
+
+def _cap(caller: object) -> int:
+    """The client's `max_page_size`: the server's cap on `limit`."""
+    cap = getattr(caller, "max_page_size", 1000)
+    return cap if type(cap) is int else 1000
 
 
 class ServiceBase:
@@ -210,11 +298,12 @@ class ServiceBase:
     ) -> Iterator[Any]:
         if op.deprecated:
             _warn_deprecated(op)
-        pager = _Pager(op, request, fields, size)
+        pager = _Pager(op, request, fields, size, _cap(self._caller))
         while True:
             items, last = pager.take(self._caller.call(op, pager.request(), self._options))
             yield from items
             if last:
+                pager.finish(self._caller, self._options)
                 return
 
 
@@ -252,10 +341,11 @@ class AsyncServiceBase:
     ) -> AsyncIterator[Any]:
         if op.deprecated:
             _warn_deprecated(op)
-        pager = _Pager(op, request, fields, size)
+        pager = _Pager(op, request, fields, size, _cap(self._caller))
         while True:
             items, last = pager.take(await self._caller.call(op, pager.request(), self._options))
             for item in items:
                 yield item
             if last:
+                pager.finish(self._caller, self._options)
                 return

@@ -26,13 +26,13 @@ from ..redact import mask_url
 from .pg_sql import Marks, Rows, Sql, answers, mark_args, unanswered
 from .store import TABLE, Claimed, check_table, new_token
 
-if TYPE_CHECKING:
-    import psycopg
+if TYPE_CHECKING:  # optional: the package type-checks without it (then psycopg is Any)
+    import psycopg  # type: ignore[import-not-found, unused-ignore]
 
 
 def _psycopg() -> Any:
     try:
-        import psycopg
+        import psycopg  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
         raise RuntimeError(
             'the PostgreSQL event store needs psycopg 3: pip install "psycopg[binary]"'

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import msgspec
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped, unused-ignore]  # typed only with lxml-stubs
 
 from .. import tolerant
 from ..deviations import log

@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped, unused-ignore]  # typed only with lxml-stubs
 
 from .. import tolerant
 from ..operation import Operation

@@ -1,0 +1,1 @@
+"""SOAP schema tables of the runtime's own structs (see `soap.plan`)."""
