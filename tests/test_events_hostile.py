@@ -287,7 +287,7 @@ def test_absurd_dates_and_deep_json_get_4xx_not_500(tmp_path: Path) -> None:
 def test_absurd_settings_are_start_up_errors(
     tmp_path: Path, argv: list[str], message: str
 ) -> None:
-    cmd = [sys.executable, "-m", "portabilling.events", "serve", MODULE, "--no-auth"]
+    cmd = [sys.executable, "-m", "portabilling.events", "serve", MODULE, "--no-auth", "--no-api"]
     cmd += ["--store", f"sqlite:///{tmp_path / 'e.db'}", "--port", "0", *argv]
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'generated'}{os.pathsep}{ROOT}"}
     try:

@@ -89,6 +89,7 @@ def test_no_store_password_in_start_up_error_or_purge_lines(tmp_path: Path) -> N
             store,
             "--basic-user",
             "u",
+            "--no-api",
             "--log-level",
             "debug",
         )
