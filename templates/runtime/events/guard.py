@@ -26,8 +26,10 @@ import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-import h11
-from uvicorn.protocols.http.h11_impl import H11Protocol
+import h11  # httpx's own dependency, so always there
+from uvicorn.protocols.http.h11_impl import (  # type: ignore[import-not-found, unused-ignore]
+    H11Protocol,  # optional: `serve` imports this module only once uvicorn is there
+)
 
 from .bounds import ConnectionLimits
 
@@ -38,18 +40,20 @@ App = Callable[..., Awaitable[None]]
 _REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 
 
-class GuardedProtocol(H11Protocol):
+class GuardedProtocol(H11Protocol):  # type: ignore[misc, unused-ignore]  # Any without uvicorn
     """uvicorn's h11 protocol with the bounds of `limits` (set by `guarded_protocol`)."""
 
     limits = ConnectionLimits()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.app = _count_headers(self.app, self.limits.max_headers)
+        self.app = _count_headers(self.app, self.limits.max_headers)  # type: ignore[has-type, unused-ignore]
         self._read_timer: asyncio.TimerHandle | None = None
         self._since = 0.0  # when this connection last started waiting for a request
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(  # type: ignore[override, unused-ignore]
+        self, transport: asyncio.Transport
+    ) -> None:
         super().connection_made(transport)
         self._since = self.loop.time()
         self._arm()
