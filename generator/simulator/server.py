@@ -200,6 +200,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default listen queue is 5: fifty clients connecting at once overflow it and
+    # wait out SYN retransmits (1 s, 3 s, 7 s...); a real server's queue is in the hundreds
+    request_queue_size = 128
     sim: Dispatcher
     soap_port: int
     cache: Path | None

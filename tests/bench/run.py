@@ -492,6 +492,66 @@ def e2e_sync() -> Figure:
     )
 
 
+def client_cpu() -> list[Figure]:
+    """Issue 26: the calling process's CPU per call against nginx answering fixed bytes."""
+    from tests.bench.client_cpu import CONCURRENCY, measure, nginx_binary
+
+    if nginx_binary() is None:
+        print("  nginx is not installed (apt-get install nginx-light): skipped", file=sys.stderr)
+        return []
+    samples = measure(calls=400, rounds=REPEATS)
+    share = samples.pop("validation")
+    ratio = statistics.median(share["validation"]) / statistics.median(share["call"])
+    figures = [
+        Figure(
+            "JSON request validation's share of a loopback add_account call (client CPU, nginx)",
+            _fmt(share["validation"], "µs"),
+            _fmt(share["call"], "µs"),
+            ratio,
+            "reported (share of the call)",
+            True,
+            "µs",
+            {"ours": share["validation"], "baseline": share["call"]},
+            "ours: `check_types` on the full add_account request (AccountInfo, 70 fields, nested "
+            "lists); baseline: the whole call it is part of (encode, send, read, decode), CPU of "
+            "the calling process against nginx",
+        )
+    ]
+    for family, sides in samples.items():
+        mode, kind = family.split()
+        what = "JSON" if kind == "json" else "SOAP"
+        if mode == "sync":
+            floor = "`http.client` on one keep-alive connection"
+            how = "sequential"
+        else:
+            floor = "asyncio streams, one keep-alive connection per task"
+            how = f"{CONCURRENCY} tasks in flight"
+        parse = "msgspec into the typed reply" if kind == "json" else "lxml's parse"
+        figures.append(
+            at_most(
+                f"client CPU per call, {mode} {what} get_account_info against nginx ({how})",
+                sides["ours"],
+                sides["floor"],
+                2.0,
+                "µs",
+                f"user+system CPU of the calling process / calls; nginx answers fixed bytes on "
+                f"loopback. Baseline: {floor} sending the same bytes, then {parse}",
+            )
+        )
+        if "zeep" in sides:
+            figures.append(
+                faster(
+                    "client CPU per call vs zeep, sync SOAP get_account_info against nginx",
+                    sides["ours"],
+                    sides["zeep"],
+                    5,
+                    "µs",
+                    "zeep 4.x over requests, the same server and reply",
+                )
+            )
+    return figures
+
+
 def async_bulk() -> Figure:
     from portabilling import AdminClient, AsyncAdminClient
 
@@ -886,6 +946,7 @@ def main() -> int:
         ("json_decode", json_decode),
         ("json_encode", json_encode),
         ("e2e_sync", e2e_sync),
+        ("client_cpu", client_cpu),
         ("async_bulk", async_bulk),
         ("memory", memory),
         ("regeneration", regeneration),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import ssl
 import threading
 import urllib.request
@@ -23,6 +24,7 @@ import httpcore
 import httpx
 
 from ..limits import Deadline, LimitExceeded
+from . import wire
 
 # Most specific first: httpx users catch httpx's exceptions, whatever pool sits underneath.
 _MAPPED_ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
@@ -41,7 +43,10 @@ _MAPPED_ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] =
     (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
 )
 
-_Key = tuple[bytes, bytes, int]
+# httpcore's DEBUG trace comes from its connections: while it is on, requests take that path
+_TRACE = logging.getLogger("httpcore")
+
+_Key = tuple[bytes, bytes, int, bool]  # scheme, host, port, whether a `wire` connection
 
 
 @contextlib.contextmanager
@@ -103,8 +108,11 @@ class _Pool:
         )
 
     def _ssl_context(self, origin: httpcore.Origin) -> ssl.SSLContext | None:
+        return self._tls(origin.scheme)
+
+    def _tls(self, scheme: bytes) -> ssl.SSLContext | None:
         # built on the first https request: loading the CA bundle costs ~20 ms
-        if origin.scheme == b"https" and self._ssl is None:
+        if scheme == b"https" and self._ssl is None:
             self._ssl = httpx.create_ssl_context(verify=self._verify)
         return self._ssl
 
@@ -187,7 +195,22 @@ async def _aread(chunks: AsyncIterator[bytes], request: httpx.Request) -> bytes:
 
 
 def _key(origin: httpcore.Origin) -> _Key:
-    return (origin.scheme, origin.host, origin.port)
+    return (origin.scheme, origin.host, origin.port, False)
+
+
+def _fast(request: httpx.Request) -> tuple[_Key, bytes] | None:
+    """The pool key and the bytes of `request` when a `wire` connection can carry it."""
+    if not wire.FAST or _TRACE.isEnabledFor(logging.DEBUG):
+        return None
+    url = request.url
+    scheme = url.raw_scheme
+    if scheme not in (b"http", b"https"):
+        return None  # httpcore refuses it with httpx's error
+    data = wire.request_bytes(request)
+    if data is None:
+        return None
+    port = url.port or (443 if scheme == b"https" else 80)
+    return (scheme, url.raw_host, port, True), data
 
 
 class PooledTransport(_Pool, httpx.BaseTransport):
@@ -198,6 +221,49 @@ class PooledTransport(_Pool, httpx.BaseTransport):
         return threading.BoundedSemaphore(slots)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        reply = self.exchange(request)
+        return self._handle_core(request) if reply is None else reply.response()
+
+    def exchange(self, request: httpx.Request) -> wire.Reply | None:
+        """The whole reply to `request` on the fast path, or None when it cannot take it."""
+        fast = _fast(request)
+        return None if fast is None else self._exchange(request, *fast)
+
+    def _exchange(self, request: httpx.Request, key: _Key, data: bytes) -> wire.Reply:
+        timeouts = request.extensions.get("timeout", {})
+        if not self._gate.acquire(timeout=timeouts.get("pool")):
+            raise httpx.PoolTimeout(
+                "no connection came free within the pool timeout", request=request
+            )
+        try:
+            stale: list[Any] = []
+            with self._lock:
+                conn = self._pop_idle(key, stale)
+            for old in stale:
+                old.close()
+            if conn is None:
+                conn = wire.Connection(
+                    key[1].decode("ascii"),
+                    key[2],
+                    self._tls(key[0]),
+                    timeouts.get("connect"),
+                    self._expiry,
+                )
+            limit, deadline = _bounds(request)
+            try:
+                reply, reusable = conn.exchange(request, data, limit, deadline)
+            except BaseException:
+                conn.close()
+                raise
+            with self._lock:
+                kept = reusable and self._push_idle(key, conn)
+            if not kept:
+                conn.close()
+        finally:
+            self._gate.release()
+        return reply
+
+    def _handle_core(self, request: httpx.Request) -> httpx.Response:
         core = self._core_request(request)
         origin = core.url.origin
         wait = request.extensions.get("timeout", {}).get("pool")
@@ -246,6 +312,54 @@ class AsyncPooledTransport(_Pool, httpx.AsyncBaseTransport):
         return asyncio.Semaphore(slots)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        reply = await self.exchange(request)
+        return await self._handle_core(request) if reply is None else reply.response()
+
+    async def exchange(self, request: httpx.Request) -> wire.Reply | None:
+        """The whole reply to `request` on the fast path, or None when it cannot take it."""
+        fast = _fast(request)
+        return None if fast is None else await self._exchange(request, *fast)
+
+    async def _acquire(self, request: httpx.Request) -> None:
+        wait = request.extensions.get("timeout", {}).get("pool")
+        if self._gate.locked():
+            try:
+                await asyncio.wait_for(self._gate.acquire(), wait)
+            except TimeoutError:
+                raise httpx.PoolTimeout(
+                    "no connection came free within the pool timeout", request=request
+                ) from None
+        else:
+            await self._gate.acquire()
+
+    async def _exchange(self, request: httpx.Request, key: _Key, data: bytes) -> wire.Reply:
+        await self._acquire(request)
+        try:
+            stale: list[Any] = []
+            conn = self._pop_idle(key, stale)
+            for old in stale:
+                old.close()
+            if conn is None:
+                conn = await wire.AsyncConnection.open(
+                    key[1].decode("ascii"),
+                    key[2],
+                    self._tls(key[0]),
+                    request.extensions.get("timeout", {}).get("connect"),
+                    self._expiry,
+                )
+            limit, deadline = _bounds(request)
+            try:
+                reply, reusable = await conn.exchange(request, data, limit, deadline)
+            except BaseException:
+                conn.close()
+                raise
+            if not (reusable and self._push_idle(key, conn)):
+                conn.close()
+        finally:
+            self._gate.release()
+        return reply
+
+    async def _handle_core(self, request: httpx.Request) -> httpx.Response:
         core = self._core_request(request)
         origin = core.url.origin
         wait = request.extensions.get("timeout", {}).get("pool")
@@ -284,6 +398,21 @@ class AsyncPooledTransport(_Pool, httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         for conn in self._drain():
             await conn.aclose()
+
+
+def direct(http: httpx.Client | httpx.AsyncClient) -> Any:
+    """The pool behind a client that `default_client`/`default_async_client` made, which the
+    clients then call directly: nothing of `httpx.Client.send` applies to such a client (no auth,
+    hooks, redirects or mounts), and cookies are kept as `send` keeps them. None otherwise."""
+    transport = getattr(http, "_transport", None)
+    if (
+        isinstance(transport, (PooledTransport, AsyncPooledTransport))
+        and not http.event_hooks.get("response")
+        and not http.event_hooks.get("request")
+        and http.auth is None
+    ):
+        return transport
+    return None
 
 
 def default_client() -> httpx.Client:

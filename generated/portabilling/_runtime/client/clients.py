@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -22,7 +23,7 @@ from ..errors import Fault, PortaBillingError, TransportError
 from ..limits import BodyReader, DeadlineExceeded
 from ..operation import Operation
 from ..redact import scrub_exception
-from . import pool
+from . import pool, wire
 from .core import Core
 from .flow import BodyRefused, Flow, LogIn, Send, Wait, call_flow, login_flow
 from .options import DEFAULT_OPTIONS, CallOptions
@@ -42,6 +43,9 @@ class Client(Core):
         super().__init__(base_url, **kwargs)
         self._http = http_client or pool.default_client()
         self._owns_http = http_client is None
+        self._direct: pool.PooledTransport | None = (
+            pool.direct(self._http) if self._owns_http else None
+        )
         self._lock = threading.Lock()
 
     def __enter__(self) -> Self:
@@ -81,6 +85,16 @@ class Client(Core):
 
     def _read(self, step: Send) -> httpx.Response:
         """Send, and read the body as it streams, within the limits and the deadline."""
+        if self._direct is not None and not self._http.is_closed:
+            try:
+                reply = self._direct.exchange(step.request)
+            except (ValueError, DeadlineExceeded) as exc:
+                raise BodyRefused(exc) from None
+            except httpx.TransportError as exc:
+                exc.request = step.request  # as httpx.Client.send tells it
+                raise
+            if reply is not None:
+                return _direct_reply(self._http, reply, step)
         try:
             response = self._http.send(step.request, stream=True)
         except (ValueError, DeadlineExceeded) as exc:  # raised by the pool while it read
@@ -122,6 +136,9 @@ class AsyncClient(Core):
         super().__init__(base_url, **kwargs)
         self._http = http_client or pool.default_async_client()
         self._owns_http = http_client is None
+        self._direct: pool.AsyncPooledTransport | None = (
+            pool.direct(self._http) if self._owns_http else None
+        )
         self._lock = asyncio.Lock()
 
     async def __aenter__(self) -> Self:
@@ -163,6 +180,16 @@ class AsyncClient(Core):
 
     async def _read(self, step: Send) -> httpx.Response:
         """Send, and read the body as it streams, within the limits and the deadline."""
+        if self._direct is not None and not self._http.is_closed:
+            try:
+                reply = await self._direct.exchange(step.request)
+            except (ValueError, DeadlineExceeded) as exc:
+                raise BodyRefused(exc) from None
+            except httpx.TransportError as exc:
+                exc.request = step.request  # as httpx.AsyncClient.send tells it
+                raise
+            if reply is not None:
+                return _direct_reply(self._http, reply, step)
         try:
             response = await self._http.send(step.request, stream=True)
         except (ValueError, DeadlineExceeded) as exc:  # raised by the pool while it read
@@ -280,15 +307,52 @@ def _reader(response: httpx.Response, step: Send) -> BodyReader:
         raise BodyRefused(exc) from None
 
 
+_LOG = logging.getLogger("httpx")
+_FRAMING = (b"content-encoding", b"content-length", b"transfer-encoding")
+
+
+def _direct_reply(
+    http: httpx.Client | httpx.AsyncClient, reply: wire.Reply, step: Send
+) -> httpx.Response:
+    """A reply the pool read whole, as `httpx.Client.send` would have left it: decoded within
+    the limits, its cookies kept, its line logged at INFO."""
+    codings: list[bytes] = []
+    cookies = False
+    for name, value in reply.headers:
+        lower = name.lower()
+        if lower == b"content-encoding":
+            codings.append(value)
+        elif lower == b"set-cookie":
+            cookies = True
+    try:
+        reader = BodyReader(b", ".join(codings).decode("latin-1"), step.limits, step.deadline)
+        reader.feed(b"".join(reply.body))
+    except (ValueError, DeadlineExceeded) as exc:
+        raise BodyRefused(exc) from None
+    response = _copy(reply.status, reply.headers, reader, step)
+    if cookies:
+        http.cookies.extract_cookies(response)
+    if _LOG.isEnabledFor(logging.INFO):
+        _LOG.info(
+            'HTTP Request: %s %s "%s %d %s"',
+            step.request.method,
+            step.request.url,
+            "HTTP/1.1",
+            response.status_code,
+            response.reason_phrase,
+        )
+    return response
+
+
 def _buffered(response: httpx.Response, reader: BodyReader, step: Send) -> httpx.Response:
+    return _copy(response.status_code, response.headers.raw, reader, step)
+
+
+def _copy(
+    status: int, raw: list[tuple[bytes, bytes]], reader: BodyReader, step: Send
+) -> httpx.Response:
     """The reply with its decoded body, as the decoders take it. Headers are copied as the
     bytes that arrived: a value that is not ASCII (a UTF-8 file name, a Latin-1 boundary) must
     reach the decoders, which refuse or read it, rather than fail to be copied."""
-    headers = [
-        (k, v)
-        for k, v in response.headers.raw
-        if k.lower() not in (b"content-encoding", b"content-length", b"transfer-encoding")
-    ]
-    return httpx.Response(
-        response.status_code, headers=headers, content=reader.body(), request=step.request
-    )
+    headers = [(k, v) for k, v in raw if k.lower() not in _FRAMING]
+    return httpx.Response(status, headers=headers, content=reader.body(), request=step.request)

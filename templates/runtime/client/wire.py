@@ -1,0 +1,361 @@
+"""HTTP/1.1 exchanges on one keep-alive connection, parsed by llhttp (the C parser `httptools`
+wraps, which `uvicorn[standard]` brings): the pools' fast path.
+
+httpcore's connection writes the head and the body in two sends and runs every event through h11's
+Python state machine: about half of a call's CPU. Here the request goes out in one write and the
+reply is parsed in C. What reaches the socket is what httpx would send (the `httpx.Request`'s own
+headers, checked as h11 checks them); the reply is held to the same rules as under httpcore (head
+size, framing, the wire-size limit and the deadline per chunk), and errors are httpx's. Without
+`httptools` (`FAST` is False) the pools use httpcore's connections as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import re
+import select
+import socket
+import ssl
+import time
+from typing import Any
+
+import httpx
+
+from ..limits import LimitExceeded
+
+# optional (a C extension): imported by name, so that the generated package type-checks where
+# only its required dependencies are installed
+httptools: Any
+try:
+    httptools = importlib.import_module("httptools")
+except ImportError:  # pragma: no cover - the pools fall back to httpcore
+    httptools = None
+
+FAST = httptools is not None and hasattr(httptools.HttpResponseParser, "set_dangerous_leniencies")
+
+# h11's rules for what a request may carry (a token for a name; no CR, LF or NUL in a value)
+_NAME = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+\Z")
+_VALUE = re.compile(rb"[^\r\n\x00]*\Z")
+MAX_HEAD = 100 * 1024  # httpcore's limit on a reply's head (h11's max_incomplete_event_size)
+_READ = 65536
+
+
+def request_bytes(request: httpx.Request) -> bytes | None:
+    """The request on the wire in one buffer, or None when its body is a stream (httpcore
+    sends those)."""
+    body: bytes | None = getattr(request, "_content", None)
+    if body is None:
+        return None
+    url = request.url
+    lines = [b"%s %s HTTP/1.1" % (request.method.encode("ascii"), url.raw_path)]
+    for name, value in request.headers.raw:
+        if not _NAME.match(name) or not _VALUE.match(value):
+            raise httpx.LocalProtocolError(f"a request header cannot be sent: {name!r}")
+        lines.append(b"%s: %s" % (name, value))
+    lines.append(b"\r\n")
+    return b"\r\n".join(lines) + body
+
+
+class Reply:
+    """One reply as llhttp reports it; `done` once complete."""
+
+    __slots__ = (
+        "body", "chunked", "done", "extra", "has_length", "head_bytes", "head_done", "headers",
+        "keep", "parser", "size",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body: list[bytes] = []
+        self.size = self.head_bytes = 0
+        self.done = self.head_done = self.extra = self.keep = False
+        self.has_length = self.chunked = False
+        self.parser: Any = httptools.HttpResponseParser(self)
+        # h11 reads any byte but NUL and whitespace in a header value (the decoders judge
+        # them): llhttp's lenient value parsing, and nothing else lenient (framing stays strict)
+        self.parser.set_dangerous_leniencies(lenient_headers=True)
+
+    def on_message_begin(self) -> None:
+        if self.done:
+            self.extra = True  # bytes after the reply: the connection is not reused
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if not self.head_done:
+            self.headers.append((name, value))
+            lower = name.lower()
+            if lower == b"content-length":
+                self.has_length = True
+            elif lower == b"transfer-encoding" and b"chunked" in value.lower():
+                self.chunked = True
+
+    def on_headers_complete(self) -> None:
+        if self.parser.get_status_code() < 200:  # 100 Continue and the like: skip them
+            self.headers = []
+            self.has_length = self.chunked = False
+        else:
+            self.head_done = True
+
+    def on_body(self, chunk: bytes) -> None:
+        if not self.extra:
+            self.body.append(chunk)
+            self.size += len(chunk)
+
+    def on_message_complete(self) -> None:
+        if self.head_done:
+            self.done = True
+            self.keep = bool(self.parser.should_keep_alive())  # llhttp resets it after this
+
+    def feed(self, data: bytes, limit: int, deadline: Any) -> None:
+        """Parse `data`; the wire-size limit and the deadline are checked per chunk, as the
+        httpcore path checks them per chunk it reads."""
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            raise httpx.RemoteProtocolError(f"the reply is not HTTP/1.1: {exc}") from None
+        if not self.head_done:
+            self.head_bytes += len(data)
+            if self.head_bytes > MAX_HEAD:
+                raise httpx.RemoteProtocolError("the reply's head is larger than 100 KiB")
+        if limit and self.size > limit:
+            raise LimitExceeded(
+                "max_wire_bytes", f"the reply is larger than {limit} bytes on the wire"
+            )
+        if deadline is not None:
+            deadline.check()
+
+    def eof(self) -> None:
+        """The server closed the connection: the end of a body without a length, or an error."""
+        if self.done:
+            return
+        if self.head_done and not self.has_length and not self.chunked:
+            self.done = self.extra = True  # complete; the connection is gone anyway
+            return
+        raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+
+    def keep_alive(self) -> bool:
+        return self.keep and not self.extra
+
+    @property
+    def status(self) -> int:
+        return int(self.parser.get_status_code())
+
+    def response(self) -> httpx.Response:
+        # a stream, not `content=`: httpx would decompress `content` at once, unbounded
+        return httpx.Response(
+            self.status,
+            headers=self.headers,
+            stream=httpx.ByteStream(b"".join(self.body)),
+            extensions={"http_version": b"HTTP/1.1"},
+        )
+
+
+def _timeouts(request: httpx.Request) -> dict[str, float | None]:
+    timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
+    return timeouts
+
+
+class Connection:
+    """A blocking keep-alive connection to one origin."""
+
+    __slots__ = ("expires", "expiry", "sock")
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        tls: ssl.SSLContext | None,
+        timeout: float | None,
+        expiry: float,
+    ) -> None:
+        try:
+            sock = socket.create_connection((host, port), timeout)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if tls is not None:
+                sock = tls.wrap_socket(sock, server_hostname=host)
+        except TimeoutError as exc:
+            raise httpx.ConnectTimeout(str(exc) or "connect timed out") from exc
+        except OSError as exc:
+            raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
+        self.sock: socket.socket = sock
+        self.expiry = expiry
+        self.expires = 0.0
+
+    def is_idle(self) -> bool:
+        return True  # only idle connections are pooled
+
+    def has_expired(self) -> bool:
+        """Past its keep-alive expiry, or closed (or written to) by the server meanwhile."""
+        return not self.usable()
+
+    def usable(self) -> bool:
+        if time.monotonic() > self.expires:
+            return False
+        poll = select.poll()  # not select.select: it refuses descriptors above 1023
+        poll.register(self.sock, select.POLLIN)
+        return not poll.poll(0)
+
+    def exchange(
+        self, request: httpx.Request, wire: bytes, limit: int, deadline: Any
+    ) -> tuple[Reply, bool]:
+        """Send `wire`, read the reply; (reply, whether the connection may be reused)."""
+        timeouts = _timeouts(request)
+        sock = self.sock
+        try:
+            sock.settimeout(timeouts.get("write"))
+            sock.sendall(wire)
+        except TimeoutError as exc:
+            raise httpx.WriteTimeout(str(exc) or "write timed out") from exc
+        except OSError as exc:
+            raise httpx.WriteError(str(exc) or type(exc).__name__) from exc
+        reply = Reply()
+        try:
+            sock.settimeout(timeouts.get("read"))
+            while not reply.done:
+                data = sock.recv(_READ)
+                if not data:
+                    reply.eof()
+                    break
+                reply.feed(data, limit, deadline)
+        except TimeoutError as exc:
+            raise httpx.ReadTimeout(str(exc) or "read timed out") from exc
+        except OSError as exc:
+            raise httpx.ReadError(str(exc) or type(exc).__name__) from exc
+        self.expires = time.monotonic() + self.expiry
+        return reply, reply.keep_alive()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class _Protocol(asyncio.Protocol):
+    """An asyncio connection feeding llhttp as bytes arrive (no streams, no anyio)."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.reply: Reply | None = None
+        self.waiter: asyncio.Future[None] | None = None
+        self.limit = 0
+        self.deadline: Any = None
+        self.lost = False
+        self.last = 0.0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        reply, waiter = self.reply, self.waiter
+        if reply is None or waiter is None or waiter.done():
+            self.lost = True  # bytes nobody asked for: never reused
+            return
+        self.last = time.monotonic()
+        try:
+            reply.feed(data, self.limit, self.deadline)
+        except Exception as exc:
+            waiter.set_exception(exc)
+            return
+        if reply.done:
+            waiter.set_result(None)
+
+    def eof_received(self) -> bool:
+        self._end(None)
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._end(exc)
+
+    def _end(self, exc: Exception | None) -> None:
+        self.lost = True
+        reply, waiter = self.reply, self.waiter
+        if reply is None or waiter is None or waiter.done():
+            return
+        if exc is not None:
+            waiter.set_exception(httpx.ReadError(str(exc) or type(exc).__name__))
+            return
+        try:
+            reply.eof()
+        except Exception as err:
+            waiter.set_exception(err)
+        else:
+            waiter.set_result(None)
+
+
+class AsyncConnection:
+    """An asyncio keep-alive connection to one origin."""
+
+    __slots__ = ("expires", "expiry", "protocol", "transport")
+
+    def __init__(self, transport: asyncio.Transport, protocol: _Protocol, expiry: float) -> None:
+        self.transport = transport
+        self.protocol = protocol
+        self.expiry = expiry
+        self.expires = 0.0
+
+    @classmethod
+    async def open(
+        cls, host: str, port: int, tls: ssl.SSLContext | None, timeout: float | None, expiry: float
+    ) -> AsyncConnection:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(timeout):
+                transport, protocol = await loop.create_connection(
+                    _Protocol, host, port, ssl=tls, server_hostname=host if tls else None
+                )
+        except TimeoutError as exc:
+            raise httpx.ConnectTimeout(str(exc) or "connect timed out") from exc
+        except OSError as exc:  # ssl.SSLError included
+            raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
+        return cls(transport, protocol, expiry)
+
+    def is_idle(self) -> bool:
+        return True  # only idle connections are pooled
+
+    def has_expired(self) -> bool:
+        return not self.usable()
+
+    def usable(self) -> bool:
+        return (
+            not self.protocol.lost
+            and not self.transport.is_closing()
+            and time.monotonic() <= self.expires
+        )
+
+    async def exchange(
+        self, request: httpx.Request, wire: bytes, limit: int, deadline: Any
+    ) -> tuple[Reply, bool]:
+        protocol = self.protocol
+        if protocol.lost:
+            raise httpx.WriteError("the connection was closed")
+        loop = asyncio.get_running_loop()
+        reply = protocol.reply = Reply()
+        waiter = protocol.waiter = loop.create_future()
+        protocol.limit, protocol.deadline = limit, deadline
+        read = _timeouts(request).get("read")
+        self.transport.write(wire)  # buffered by the loop: a write timeout cannot occur here
+        protocol.last = time.monotonic()
+        timer = None if read is None else loop.call_later(read, _expire, protocol, waiter, read)
+        try:
+            await waiter
+        finally:
+            protocol.waiter = protocol.reply = None
+            if timer is not None:
+                timer.cancel()
+        self.expires = time.monotonic() + self.expiry
+        return reply, reply.keep_alive()
+
+    def close(self) -> None:
+        self.transport.close()
+
+    async def aclose(self) -> None:
+        self.transport.close()
+
+
+def _expire(protocol: _Protocol, waiter: asyncio.Future[None], read: float) -> None:
+    """The read timeout: no bytes for `read` seconds (re-armed while bytes keep arriving)."""
+    if waiter.done():
+        return
+    idle = time.monotonic() - protocol.last
+    if idle < read:
+        asyncio.get_running_loop().call_later(read - idle, _expire, protocol, waiter, read)
+        return
+    waiter.set_exception(httpx.ReadTimeout("read timed out"))
