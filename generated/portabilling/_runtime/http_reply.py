@@ -28,24 +28,12 @@ class WholeReply:
     """A reply read whole, its body decoded: the headers as they arrived, less the framing ones,
     plus the body's `Content-Length`, as `httpx.Response(content=...)` would hold them."""
 
-    __slots__ = ("content", "headers", "request", "status_code")
+    __slots__ = ("content", "headers", "status_code")
 
-    def __init__(
-        self, status_code: int, headers: httpx.Headers, content: bytes, request: httpx.Request
-    ) -> None:
+    def __init__(self, status_code: int, headers: httpx.Headers, content: bytes) -> None:
         self.status_code = status_code
         self.headers = headers
         self.content = content
-        self.request = request
 
     def __repr__(self) -> str:
         return f"<WholeReply [{self.status_code}]>"
-
-    def response(self) -> httpx.Response:
-        """The same reply as an `httpx.Response`."""
-        return httpx.Response(
-            self.status_code,
-            headers=[(k, v) for k, v in self.headers.raw if k.lower() != b"content-length"],
-            content=self.content,
-            request=self.request,
-        )

@@ -335,7 +335,7 @@ def _direct_reply(http: httpx.Client | httpx.AsyncClient, reply: wire.Reply, ste
         body = reader.body()
         headers = [(k, v) for k, v in reply.headers if k.lower() not in _FRAMING]
         headers.append((b"Content-Length", b"%d" % len(body)))
-        response = WholeReply(reply.status, httpx.Headers(headers), body, step.request)
+        response = WholeReply(reply.status, httpx.Headers(headers), body)
     if _LOG.isEnabledFor(logging.INFO):
         _LOG.info(
             'HTTP Request: %s %s "%s %d %s"',
