@@ -7,7 +7,7 @@
 # SOAP::Lite server accepts (SOAPAction check included) and exactly what it sends: gensym
 # accessors, hash-order struct fields, xsd:anyType arrays, autotyped scalars.
 #
-# Usage: soap_front.pl DISPATCH_URL   (prints "PORT <n>" once listening on 127.0.0.1)
+# Usage: soap_front.pl DISPATCH_URL [PARENT_PID]   (prints "PORT <n>" once listening on 127.0.0.1)
 use strict;
 use warnings;
 use SOAP::Lite;
@@ -18,7 +18,10 @@ use Socket qw(IPPROTO_TCP TCP_NODELAY);
 use MIME::Base64 qw(decode_base64 encode_base64);
 use Scalar::Util qw(reftype blessed);
 
-my $DISPATCH = shift or die "usage: $0 DISPATCH_URL\n";
+my $DISPATCH = shift or die "usage: $0 DISPATCH_URL [PARENT_PID]\n";
+# the simulator that started us: given by it, since by the time we could ask getppid() it may
+# already be gone (killed right after start), and we would wait for the wrong parent
+my $PARENT = shift // getppid();
 my $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
 my ($DHOST, $DPORT, $DPATH) = $DISPATCH =~ m{^http://([^/:]+):(\d+)(/.*)$} or die "bad URL $DISPATCH\n";
 my $DSOCK;
@@ -154,7 +157,6 @@ print "PORT ", $daemon->sockport, "\n";
 # which would block every other client. accept() wakes every second to check that the Python
 # simulator that started us is still there: killed (even with SIGKILL, which runs no cleanup),
 # it leaves us orphaned, and we go too instead of holding the port for ever.
-my $PARENT = getppid();
 $daemon->timeout(1);
 while (1) {
     my $conn = $daemon->accept;
@@ -166,6 +168,7 @@ while (1) {
     die "fork: $!\n" unless defined $pid;
     if ($pid) { $conn->close; next; }
     undef $DSOCK;
+    $conn->timeout(undef);  # accept() gave it the listener's 1 s: a connection waits as long as it needs
     setsockopt($conn, IPPROTO_TCP, TCP_NODELAY, 1);
     while (my $req = $conn->get_request) {
         $daemon->request($req);

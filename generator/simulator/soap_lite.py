@@ -40,7 +40,7 @@ def soap_lite_missing() -> str | None:
 def start_front(dispatch_url: str) -> subprocess.Popen[str]:
     """Start the Perl front, forwarding what it deserializes to `dispatch_url`."""
     return subprocess.Popen(
-        ["perl", str(PERL_FRONT), dispatch_url],
+        ["perl", str(PERL_FRONT), dispatch_url, str(os.getpid())],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -87,6 +87,13 @@ _MAX_LOGGED = 10_000
 _INDEX = re.compile(r"\[\d+\]")
 
 
+def forget_logged() -> None:
+    """Log every deviation again from now on, as if none had been seen (tests; a process that
+    wants a fresh WARNING after the server was upgraded)."""
+    with _logged_lock:
+        _logged.clear()
+
+
 def log(deviations: tuple[Deviation, ...] | list[Deviation]) -> None:
     """WARNING once per operation and path (list indexes ignored); undeclared fields at INFO."""
     for d in deviations:
