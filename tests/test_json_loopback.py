@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
+import httpx
 import pytest
 
 from .conftest import ROOT
@@ -139,6 +140,50 @@ def test_build_request_is_the_exact_wire_request(importer: Any) -> None:
         "limit": 10,
     }
     client.close()
+
+
+def test_built_request_is_what_httpx_would_build(importer: Any) -> None:
+    """The JSON transport builds its `httpx.Request` headers in one go; they must be the very
+    ones (names, order, bytes) and the body the very form httpx makes from `data=`/`content=`,
+    with a proxy's credentials, non-ASCII text and the bearer style too."""
+    importer(ROOT / "generated", "portabilling")
+    from portabilling import AdminClient
+    from portabilling.admin.account import GET_ACCOUNT_INFO
+    from portabilling.types import GetAccountInfoRequest
+
+    request = GetAccountInfoRequest(id='ü +&=%/ ~"', i_account=7)
+    for base, style, token in (
+        ("https://pbx.invalid:8443", "form", None),
+        ("https://proxy:se%20cret@pbx.invalid", "form", None),
+        ("http://pbx.invalid", "bearer", "tok.en-1"),
+    ):
+        auth: dict[str, Any] = {"access_token": token} if token else {"session_id": "sid 9+ü"}
+        client = AdminClient(base, json_style=style, **auth)  # type: ignore[arg-type]
+        built = client.build_request(GET_ACCOUNT_INFO, request)
+        params = built.content.decode()
+        headers = {k.decode(): v.decode() for k, v in built.headers.raw if k != b"Host"}
+        headers.pop("Content-Length")
+        if style == "bearer":
+            expected = httpx.Request("POST", built.url, content=built.content, headers=headers)
+        else:
+            form = {k: v[0] for k, v in parse_qs(params, keep_blank_values=True).items()}
+            headers.pop("Content-Type")
+            expected = httpx.Request("POST", built.url, data=form, headers=headers)
+        assert built.headers.raw == expected.headers.raw, base
+        assert built.content == expected.content, base
+        client.close()
+
+
+def test_form_quote_is_quote_plus(importer: Any) -> None:
+    """The JSON transport's form quoting writes what `urlencode` (httpx's `data=`) writes."""
+    from urllib.parse import quote_plus
+
+    importer(ROOT / "generated", "portabilling")
+    from portabilling._runtime.client.transport import form_quote
+
+    texts = [chr(c) for c in range(0x800)] + ["", "a b+c", "ü€𝄞 %~_.-", '{"k":"v w"}' * 3]
+    for text in texts:
+        assert form_quote(text.encode("utf-8")) == quote_plus(text), repr(text)
 
 
 def test_per_call_timeout_is_honoured(server: str, importer: Any) -> None:

@@ -14,22 +14,22 @@ from __future__ import annotations
 from email.message import Message
 from typing import Any
 
-import httpx
 import msgspec
 
 from .errors import DecodeError
+from .http_reply import Reply
 from .operation import Operation
 
 _NAME_FIELDS = ("file_name", "filename", "name")
 _TYPE_FIELDS = ("mime_type", "content_type", "file_type")
 
 
-def is_attachment(response: httpx.Response) -> bool:
+def is_attachment(response: Reply) -> bool:
     disposition: str = response.headers.get("content-disposition", "")
     return disposition.lower().startswith("attachment")
 
 
-def file_response(op: Operation[Any, Any], response: httpx.Response) -> Any:
+def file_response(op: Operation[Any, Any], response: Reply) -> Any:
     """The typed response of a download answered with the file itself."""
     message = Message()
     message["content-disposition"] = response.headers.get("content-disposition", "")

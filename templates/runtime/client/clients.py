@@ -18,6 +18,7 @@ from typing import Any, Literal, Self, TypeVar, overload
 import httpx
 
 from ..errors import Fault, PortaBillingError, TransportError
+from ..http_reply import Reply, WholeReply
 from ..limits import BodyReader, DeadlineExceeded
 from ..operation import Operation
 from ..redact import scrub_exception
@@ -61,7 +62,7 @@ class Client(Core):
 
     def _drive(self, flow: Flow[R]) -> R:
         """Runs `flow`: sends its requests, sleeps its waits, logs in under the lock."""
-        reply: httpx.Response | None = None
+        reply: Reply | None = None
         error: Exception | None = None
         while True:
             try:
@@ -81,7 +82,7 @@ class Client(Core):
             except Exception as exc:
                 error = exc
 
-    def _read(self, step: Send) -> httpx.Response:
+    def _read(self, step: Send) -> Reply:
         """Send, and read the body as it streams, within the limits and the deadline."""
         if self._direct is not None and not self._http.is_closed:
             try:
@@ -156,7 +157,7 @@ class AsyncClient(Core):
 
     async def _drive(self, flow: Flow[R]) -> R:
         """Runs `flow`: sends its requests, sleeps its waits, logs in under the lock."""
-        reply: httpx.Response | None = None
+        reply: Reply | None = None
         error: Exception | None = None
         while True:
             try:
@@ -176,7 +177,7 @@ class AsyncClient(Core):
             except Exception as exc:
                 error = exc
 
-    async def _read(self, step: Send) -> httpx.Response:
+    async def _read(self, step: Send) -> Reply:
         """Send, and read the body as it streams, within the limits and the deadline."""
         if self._direct is not None and not self._http.is_closed:
             try:
@@ -309,11 +310,10 @@ _LOG = logging.getLogger("httpx")
 _FRAMING = (b"content-encoding", b"content-length", b"transfer-encoding")
 
 
-def _direct_reply(
-    http: httpx.Client | httpx.AsyncClient, reply: wire.Reply, step: Send
-) -> httpx.Response:
+def _direct_reply(http: httpx.Client | httpx.AsyncClient, reply: wire.Reply, step: Send) -> Reply:
     """A reply the pool read whole, as `httpx.Client.send` would have left it: decoded within
-    the limits, its cookies kept, its line logged at INFO."""
+    the limits, its cookies kept, its line logged at INFO. Without cookies to keep, it goes to
+    the decoders as a `WholeReply`, not an `httpx.Response`."""
     codings: list[bytes] = []
     cookies = False
     for name, value in reply.headers:
@@ -327,9 +327,15 @@ def _direct_reply(
         reader.feed(b"".join(reply.body))
     except (ValueError, DeadlineExceeded) as exc:
         raise BodyRefused(exc) from None
-    response = _copy(reply.status, reply.headers, reader, step)
+    response: Reply
     if cookies:
+        response = _copy(reply.status, reply.headers, reader, step)
         http.cookies.extract_cookies(response)
+    else:
+        body = reader.body()
+        headers = [(k, v) for k, v in reply.headers if k.lower() not in _FRAMING]
+        headers.append((b"Content-Length", b"%d" % len(body)))
+        response = WholeReply(reply.status, httpx.Headers(headers), body)
     if _LOG.isEnabledFor(logging.INFO):
         _LOG.info(
             'HTTP Request: %s %s "%s %d %s"',
@@ -337,7 +343,7 @@ def _direct_reply(
             step.request.url,
             "HTTP/1.1",
             response.status_code,
-            response.reason_phrase,
+            httpx.codes.get_reason_phrase(response.status_code),
         )
     return response
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
 import msgspec
 
 from .. import tolerant
 from ..errors import DecodeError, TransportError, fault_class
+from ..http_reply import Reply
 from ..limits import DEFAULT_LIMITS, Limits, json_depth_exceeds
 from ..operation import Operation
 
@@ -27,7 +27,7 @@ def _decoder(cls: type) -> msgspec.json.Decoder[Any]:
 
 def decode_reply(
     op: Operation[Any, Any],
-    response: httpx.Response,
+    response: Reply,
     limits: Limits = DEFAULT_LIMITS,
     strict: bool = False,
 ) -> tuple[Any, tolerant.DecodeReport | None]:

@@ -19,6 +19,7 @@ import httpx
 from ..deviations import Deviation
 from ..errors import UnsupportedOperation
 from ..files import file_response, is_attachment
+from ..http_reply import Reply
 from ..limits import Limits
 from ..operation import Operation
 from ..redact import mask_url
@@ -187,7 +188,7 @@ class Core:
     def decode_response(
         self,
         op: Operation[Any, Resp],
-        response: httpx.Response,
+        response: Reply,
         options: CallOptions = DEFAULT_OPTIONS,
     ) -> Resp:
         """The typed result of `op` from an HTTP reply, or the matching exception."""

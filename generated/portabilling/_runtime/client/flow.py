@@ -3,7 +3,7 @@
 """The one call flow that `Client` and `AsyncClient` both drive.
 
 As in httpx's auth flows, the flow is a generator: it yields what to do next and receives the
-outcome. A step is an `httpx.Request` to send (the driver sends back the `httpx.Response`, or
+outcome. A step is an `httpx.Request` to send (the driver sends back the reply, or
 throws in the `httpx.HTTPError`), a `Wait` to sleep through, or a `LogIn` to perform under the
 client's lock (the driver runs `login_flow` there). Log in once, send, retry reads with backoff,
 log in again once after an auth fault: all of it is written here once, so the two clients cannot
@@ -21,6 +21,7 @@ from typing import Any, NamedTuple, TypeAlias, TypeVar
 import httpx
 
 from ..errors import AuthError, DecodeError, Fault, TransportError
+from ..http_reply import Reply
 from ..limits import Deadline, DeadlineExceeded, LimitExceeded, Limits, within
 from ..operation import Operation
 from ..struct import UnsetType
@@ -69,7 +70,7 @@ class BodyRefused(Exception):
 
 
 Step: TypeAlias = Send | Wait | LogIn
-Flow: TypeAlias = Generator[Step, httpx.Response | None, Resp]
+Flow: TypeAlias = Generator[Step, Reply | None, Resp]
 
 
 def call_flow(
@@ -226,7 +227,7 @@ def send_flow(
         yield Wait(delay)
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response: Reply) -> float | None:
     """A 503's `Retry-After`, in seconds or as an HTTP date."""
     text = response.headers.get("retry-after", "").strip() if response.status_code == 503 else ""
     if not text:

@@ -16,7 +16,6 @@ import re
 from email.message import Message
 from typing import Any
 
-import httpx
 import msgspec
 from lxml import etree  # type: ignore[import-untyped, unused-ignore]  # typed only with lxml-stubs
 
@@ -24,6 +23,7 @@ from .. import tolerant
 from ..deviations import log
 from ..errors import DecodeError, Fault, TransportError, fault_class
 from ..files import add_unreferenced
+from ..http_reply import Reply
 from ..limits import LimitExceeded, Limits
 from ..operation import Operation
 from ..xmlparse import DEFAULT_LIMITS, XmlRefused, parse
@@ -35,7 +35,7 @@ Attachments = dict[str, tuple[bytes, str | None, str]]  # content id -> (bytes, 
 
 
 def decode_reply(
-    op: Operation[Any, Any], response: httpx.Response, limits: Limits, strict: bool = False
+    op: Operation[Any, Any], response: Reply, limits: Limits, strict: bool = False
 ) -> tuple[Any, tolerant.DecodeReport | None]:
     """The typed response of `op`, or the `Fault` it carries (SOAP faults come with HTTP 500);
     anything that is not a SOAP envelope is a transport error, and an HTTP error status never
@@ -80,7 +80,7 @@ def _success_only(
 
 
 def _split_multipart(
-    op: Operation[Any, Any], response: httpx.Response, limits: Limits
+    op: Operation[Any, Any], response: Reply, limits: Limits
 ) -> tuple[bytes, Attachments]:
     """SOAP with Attachments: the root part is the envelope; `cid:` hrefs name the other parts.
 
