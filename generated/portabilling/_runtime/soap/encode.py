@@ -16,6 +16,7 @@ same bytes for every value (a test compares them), so they are kept side by side
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from dataclasses import dataclass
@@ -123,7 +124,7 @@ def _array(
     item_spec = spec[1]
     for i, item in enumerate(items):
         if isinstance(item, msgspec.Struct):
-            _struct(w, "item", item, f"{path}[{i}]")
+            _struct(w, "item", item, path, i)
         else:
             _value(w, "item", item, item_spec, f"{path}[{i}]")
     w.out.append(f"</{tag}>")
@@ -190,6 +191,7 @@ class _Layout:
     # values -> the simple pieces' markup, or None: strings to escape or a value to convert
     # that will not (`_filled_slowly` then decides); compiled per layout, see `_compile_fill`
     fill: Any
+    whole: bool  # one piece of simple fields: the struct is its open tag, `fill`, its close tag
 
 
 # `%s` prints these exactly as XSD wants them (str(date) is its ISO form); exact types only
@@ -197,26 +199,34 @@ _DIRECT = frozenset({str, int, date, time})  # Decimal is checked for NaN: FAST_
 _MAX_LAYOUTS = 64  # per class: odd inputs must not grow the cache without bound
 
 
-def _struct(w: _Writer, tag: str, value: msgspec.Struct, path: str) -> None:
+def _struct(w: _Writer, tag: str, value: msgspec.Struct, path: str, index: int = -1) -> None:
+    """`value` as `<tag>`; `index`: its position in the list at `path` (the path of an item is
+    written only if needed: most structs need none)."""
     plan = plan_for(type(value))
     values = _astuple(value)
     if w.careful:
-        _struct_careful(w, tag, values, plan, path, type(value))
+        _struct_careful(w, tag, values, plan, _at(path, index), type(value))
         return
     kinds = tuple(map(type, values))
     layout = plan.layouts.get(kinds)
     if layout is None:  # a new combination of value types: checked against the declared ones
-        check_kinds(type(value), kinds, values, path, w.where)
+        check_kinds(type(value), kinds, values, _at(path, index), w.where)
         layout = _layout(plan, kinds)
     if layout is None:  # too many type combinations seen
-        _struct_careful(w, tag, values, plan, path, type(value))
+        _struct_careful(w, tag, values, plan, _at(path, index), type(value))
         return
     rendered = layout.fill(values)
     if rendered is None:  # strings to escape, or a value only the careful path can name
         rendered = _filled_slowly(layout, values)
         if rendered is None:
-            _struct_careful(w, tag, values, plan, path, type(value))
+            _struct_careful(w, tag, values, plan, _at(path, index), type(value))
             return
+    if layout.whole:  # simple fields only: one piece
+        w.out.append(f'<{tag} xsi:type="{plan.xsi_type}">{rendered[0]}</{tag}>')
+        w.used.update(plan.namespaces)
+        return
+    if index >= 0:
+        path = f"{path}[{index}]"
     out = w.out
     out.append(f'<{tag} xsi:type="{plan.xsi_type}">')
     w.used.update(plan.namespaces)
@@ -236,6 +246,10 @@ def _struct(w: _Writer, tag: str, value: msgspec.Struct, path: str) -> None:
                 continue
         _field(w, field.wire, v, field.spec, where)
     out.append(f"</{tag}>")
+
+
+def _at(path: str, index: int) -> str:
+    return f"{path}[{index}]" if index >= 0 else path
 
 
 def _filled_slowly(layout: _Layout, values: tuple[Any, ...]) -> tuple[str, ...] | None:
@@ -308,6 +322,7 @@ def _layout(plan: StructPlan, kinds: tuple[type, ...]) -> _Layout | None:
         tuple(convert),
         tuple(pieces),
         _compile_fill(slots, string_slots, convert, pieces),
+        len(pieces) == 1 and pieces[0][0] is not None,
     )
     plan.layouts[kinds] = layout
     return layout
@@ -337,7 +352,7 @@ def _compile_fill(
     in C, the strings checked together, each conversion inlined, the markup joined from its
     constant parts and the texts (`str` of an int, date or time is what `%s` prints); None
     where a string needs escaping or a conversion declines (the slow path then decides)."""
-    env: dict[str, Any] = {"pick": _getter(slots), "join": _join}
+    env: dict[str, Any] = {"pick": _getter(slots), "join": _join, "isfinite": math.isfinite}
     names = [f"a{i}" for i in range(len(slots))]
     lines = ["def fill(values):"]
     if slots:
@@ -351,11 +366,17 @@ def _compile_fill(
         ]
     for slot, as_text in convert:
         env[f"convert{slot}"] = as_text
-        lines += [
-            f"    {names[slot]} = convert{slot}({names[slot]})",
-            f"    if {names[slot]} is None:",
-            "        return None",
-        ]
+        n = names[slot]
+        if as_text is FAST_TEXT[bool]:
+            lines.append(f"    {n} = 'true' if {n} else 'false'")
+            continue
+        if as_text is FAST_TEXT[float]:
+            line = f"    {n} = repr({n}) if isfinite({n}) else None"
+        elif as_text is FAST_TEXT[datetime]:  # `server_datetime`'s usual case, inlined
+            line = f"    {n} = {n}.isoformat(' ') if {n}.tzinfo is None and not {n}.microsecond else convert{slot}({n})"
+        else:
+            line = f"    {n} = convert{slot}({n})"
+        lines += [line, f"    if {n} is None:", "        return None"]
     texts = [n if slot in string_slots else f"str({n})" for slot, n in enumerate(names)]
     for slot, _ in convert:
         texts[slot] = names[slot]
