@@ -117,7 +117,7 @@ class Doc:
 
 def is_array(el: etree._Element) -> bool:
     """Marked as a SOAP-ENC array (by `arrayType`, or an `xsi:type` of `...:Array`)."""
-    if el.get(ARRAY_TYPE) is not None:
+    if ARRAY_TYPE in el.attrib:
         return True
     xsi_type = el.get(XSI_TYPE)
     return xsi_type is not None and xsi_type.rpartition(":")[2] == "Array"
@@ -208,20 +208,12 @@ def _base64_text(text: str) -> str:
 def struct_data(el: etree._Element, fields: StructPlan, doc: Doc) -> dict[str, Any]:
     """A struct's element as a dict by wire name; fields these bindings do not know are skipped."""
     data: dict[str, Any] = {}
-    scalar_tags = fields.scalar_tags
     by_tag = fields.by_tag
     base64 = doc.base64
     for child in el:
-        tag = child.tag
-        wire = scalar_tags.get(tag)
-        if wire is not None:  # a scalar with text: most of every reply, so tried first
-            text = child.text
-            if text is not None and not base64:
-                data[wire] = text
-                continue
-        entry = by_tag.get(tag)
+        entry = by_tag.get(child.tag)
         if entry is None:
-            entry = fields.lookup(tag)
+            entry = fields.lookup(child.tag)
             if entry is None:  # a field these bindings do not know: only the plain data keeps it
                 if doc.keep_unknown and isinstance(child.tag, str):
                     keep(data, etree.QName(child).localname, generic(child, doc))

@@ -81,7 +81,6 @@ class StructPlan:
     json_only: tuple[int, ...] = ()  # positions of attributes that exist only in the JSON API
     decode: dict[str, DecodeEntry] = field(default_factory=dict)  # wire name -> entry
     by_tag: dict[str, DecodeEntry | None] = field(default_factory=dict)  # lxml tag -> entry
-    scalar_tags: dict[str, str] = field(default_factory=dict)  # lxml tag -> wire, scalars only
     xsi_type: str = ""  # the struct's own `prefix:Name`
     qualified: dict[str, str] | None = None  # document/literal: wire name -> element namespace
     namespaces: frozenset[str] = frozenset()  # what the pre-rendered tags' prefixes stand for
@@ -92,8 +91,6 @@ class StructPlan:
         entry = self.decode.get(tag.rpartition("}")[2]) if isinstance(tag, str) else None
         if len(self.by_tag) < 4096:  # a hostile reply must not grow it without bound
             self.by_tag[tag] = entry
-            if entry is not None and entry[2] is None:
-                self.scalar_tags[tag] = entry[0]
         return entry
 
 
@@ -130,7 +127,6 @@ def _build(cls: type) -> StructPlan:
     hints = {f.encode_name: f.type for f in msgspec.inspect.type_info(cls).fields}  # type: ignore[attr-defined]
     plan.decode = {w: (w, spec, decode_plan(hints[w])) for w, spec in specs.items() if w in hints}
     plan.by_tag = dict(plan.decode)
-    plan.scalar_tags = {w: w for w, (_, _, p) in plan.decode.items() if p is None}
     fields = []
     namespaces = set()
     for attr, wire, spec in plan.encode:

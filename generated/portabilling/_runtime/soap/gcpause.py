@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-PAUSE_ABOVE = 1024 * 1024  # reply bytes; below this the collector costs next to nothing
+PAUSE_ABOVE = 1024 * 1024  # reply bytes: below, the collector costs next to nothing
 
 _lock = threading.Lock()
 _active = 0  # decodes in a pause
@@ -27,12 +27,9 @@ _disabled_by_us = False
 
 
 @contextmanager
-def paused(size: int) -> Iterator[None]:
-    """No automatic collection while the body runs, if `size` (reply bytes) is large."""
+def paused() -> Iterator[None]:
+    """No automatic collection while the body runs (callers: replies over PAUSE_ABOVE bytes)."""
     global _active, _disabled_by_us
-    if size <= PAUSE_ABOVE:
-        yield
-        return
     with _lock:
         _active += 1
         if _active == 1 and gc.isenabled():

@@ -162,7 +162,9 @@ def decode_envelope(
 ) -> tuple[Any, tolerant.DecodeReport | None]:
     """The typed response of `op` from a SOAP envelope, or the `Fault` it carries. A reply that
     does not fit its types is repaired (see `tolerant`), or refused when `strict`."""
-    with gcpause.paused(len(content)):  # a large reply's records all survive: see gcpause
+    if len(content) <= gcpause.PAUSE_ABOVE:
+        return _decode_envelope(op, content, limits, attachments, strict)
+    with gcpause.paused():  # a large reply's records all survive it: see gcpause
         return _decode_envelope(op, content, limits, attachments, strict)
 
 
