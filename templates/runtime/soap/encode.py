@@ -606,13 +606,12 @@ def _encode(
             plan = plan_for(cls)
             values = msgspec.structs.astuple(request)
             check_kinds(cls, tuple(map(type, values)), values, cls.__name__, w.where)
-            position = {a: i for i, a in enumerate(plan.attrs)}
             for attr, wire, spec in plan.encode:
                 v = getattr(request, attr)
                 if v is not UNSET:
                     where = f"{cls.__name__}.{attr}"
                     if isinstance(v, list | tuple):
-                        check_list(cls, position[attr], v, where, w.where)
+                        check_list(cls, plan.position[attr], v, where, w.where)
                     _field(w, wire, v, spec, where)
             _extra(w, extra)  # further parts
         else:
