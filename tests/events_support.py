@@ -107,7 +107,9 @@ def start_receiver(
     os.close(fd)
     stderr = Path(name)
     cmd = [sys.executable, "-m", "portabilling.events", "serve", module]
-    cmd += ["--port", "0", "--store", store, "--basic-user", BASIC_USER, "--no-access-log"]
+    cmd += ["--port", "0", "--store", store, "--no-access-log"]
+    if not {"--verifier", "--header-auth", "--no-auth"} & set(extra):
+        cmd += ["--basic-user", BASIC_USER]
     with stderr.open("wb") as err:
         proc = subprocess.Popen([*cmd, *extra], cwd=ROOT, env=env, stderr=err)
     try:

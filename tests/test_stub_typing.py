@@ -10,12 +10,11 @@ and that every correct call passes with its result type (`assert_type`).
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from .typing_snippets import Snippet
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -85,72 +84,26 @@ ALIAS_LIST = GetAccountAliasListRequest(i_master_account=1)
 """
 
 
-def _snippet() -> tuple[str, dict[int, tuple[str, str | None]]]:
-    """The module mypy checks, and what each line of it expects (by line number)."""
-    lines = HEAD.splitlines()
-    expect: dict[int, tuple[str, str | None]] = {}
-    for kind, header, cases in (
-        ("sync", "def sync_calls(c: AdminClient) -> None:", SYNC),
-        ("async", "async def async_calls(c: AsyncAdminClient) -> None:", ASYNC),
-    ):
-        lines += ["", "", header, "    a = c.account"]
-        for name, statement, error in cases:
-            lines.append(f"    {statement}")
-            expect[len(lines)] = (f"{kind}-{name}", error)
-    return "\n".join(lines) + "\n", expect
+SNIPPET = Snippet(
+    HEAD,
+    [
+        ("sync", "def sync_calls(c: AdminClient) -> None:", "a = c.account", SYNC),
+        ("async", "async def async_calls(c: AsyncAdminClient) -> None:", "a = c.account", ASYNC),
+    ],
+)
 
 
 @pytest.fixture(scope="module")
 def mypy_errors(tmp_path_factory: pytest.TempPathFactory) -> dict[int, list[str]]:
     """mypy --strict's errors over the snippet, by line (one run for every case)."""
-    folder = tmp_path_factory.mktemp("stub_typing")
-    text, _ = _snippet()
-    (folder / "stub_calls.py").write_text(text)
-    ran = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--strict",
-            "--config-file",
-            str(ROOT / "pyproject.toml"),  # mypy_path: the generated package
-            "--cache-dir",
-            str(folder / "cache"),
-            "--hide-error-context",
-            "--no-pretty",
-            str(folder / "stub_calls.py"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    errors: dict[int, list[str]] = {}
-    for line in ran.stdout.splitlines():
-        found = re.match(r".*stub_calls\.py:(\d+): error: (.*)", line)
-        if found:
-            errors.setdefault(int(found[1]), []).append(found[2])
-    assert ran.returncode in (0, 1), ran.stdout + ran.stderr  # 2: mypy itself failed
-    return errors
+    return SNIPPET.mypy_errors(tmp_path_factory.mktemp("stub_typing"), "stub_calls")
 
 
 def test_no_error_outside_the_cases(mypy_errors: dict[int, list[str]]) -> None:
     """Imports and set-up type-check, so no case is an error for a reason of its own."""
-    _, expect = _snippet()
-    assert {n: e for n, e in mypy_errors.items() if n not in expect} == {}
+    assert SNIPPET.outside_cases(mypy_errors) == {}
 
 
-CASE_LINES = {case: line for line, (case, _) in _snippet()[1].items()}
-
-
-@pytest.mark.parametrize("case", sorted(CASE_LINES))
+@pytest.mark.parametrize("case", sorted(SNIPPET.case_lines))
 def test_call(case: str, mypy_errors: dict[int, list[str]]) -> None:
-    line = CASE_LINES[case]
-    _, expected = _snippet()[1][line]
-    got = mypy_errors.get(line, [])
-    statement = _snippet()[0].splitlines()[line - 1].strip()
-    if expected is None:
-        assert got == [], f"a correct call is refused: {statement}"
-    else:
-        assert got, f"mypy accepts a mistake: {statement}"
-        assert any(expected in message for message in got), (statement, got)
+    SNIPPET.check(case, mypy_errors)

@@ -28,6 +28,8 @@ import re
 import time
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 MiB = 1024 * 1024
@@ -86,6 +88,25 @@ class Deadline:
     def check(self) -> None:
         if self.at is not None and time.monotonic() >= self.at:
             raise DeadlineExceeded(f"the call took longer than its timeout of {self.timeout} s")
+
+
+_CURRENT: ContextVar[Deadline | None] = ContextVar("portabilling_deadline", default=None)
+
+
+@contextmanager
+def within(deadline: Deadline | None) -> Iterator[None]:
+    """Work done in this block (decoding and repairing a reply) checks `deadline` as it goes:
+    see `current_deadline`."""
+    token = _CURRENT.set(deadline)
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)
+
+
+def current_deadline() -> Deadline | None:
+    """The deadline of the call whose reply is being decoded in this thread or task, if any."""
+    return _CURRENT.get()
 
 
 # ---- reading a body -----------------------------------------------------------------------------

@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import lru_cache
-from urllib.parse import urlsplit, urlunsplit
 
 MASK = "***"
 
@@ -67,20 +66,67 @@ def is_secret_name(name: str) -> bool:
     return joined.endswith(("session_id", "sessionid")) or words[-1] == "sessionid"
 
 
+_LIBPQ_SCHEMES = ("postgresql", "postgres")
+_LIBPQ_SECRETS = frozenset({"password", "sslpassword"})
+# libpq's key=value conninfo: `key = value`, the value 'quoted' (with \\ escapes) or up to a space
+_CONNINFO = re.compile(r"""([A-Za-z_]\w*)(\s*=\s*)('(?:[^'\\]|\\.)*'?|(?:[^\s\\]|\\.?)*)""")
+
+
+def libpq_userinfo_end(rest: str) -> int:
+    """Where the user info of a libpq URI (the text after `postgresql://`) ends: the index of
+    its `@`, or -1. libpq takes the first `@` before any `/` (`#`, `?` and `:` inside a password
+    are its own); a password with a raw `@` or `/` makes libpq read part of it as a host, port or
+    database name, so the redactor masks up to the last `@` anywhere (`open_store` refuses such
+    URLs: percent-encode them)."""
+    slash = rest.find("/")
+    return rest.find("@", 0, len(rest) if slash < 0 else slash)
+
+
+def _mask_secret_params(query: str) -> str:
+    return "&".join(
+        f"{key}={MASK}"
+        if eq and (key.lower() in _LIBPQ_SECRETS or is_secret_name(key))
+        else f"{key}{eq}{value}"
+        for key, eq, value in (pair.partition("=") for pair in query.split("&"))
+    )
+
+
 def mask_url(url: object) -> str:
-    """A URL as text with the password of its userinfo replaced (`https://api:***@host`), or all
-    of a userinfo without one (`https://***@host`)."""
+    """A URL as text with the password of its user info replaced (`https://api:***@host`), or
+    all of a user info without one (`https://***@host`), and secret-named query parameters
+    (`?password=***`). PostgreSQL URIs are read as libpq reads them, never less (see
+    `libpq_userinfo_end`); a libpq `key=value` conninfo string gets its password masked."""
     text = str(url)
-    try:
-        parts = urlsplit(text)
-    except ValueError:
+    scheme, sep, rest = text.partition("://")
+    if not sep or not scheme.replace("+", "").isalnum():
+        if _CONNINFO.search(text):
+            return _CONNINFO.sub(_conninfo_pair, text)
         return text if "@" not in text else MASK
-    if parts.password is None and "@" not in parts.netloc:
-        return text
-    host = parts.netloc.rpartition("@")[2]
-    if parts.password is None:  # a lone userinfo may itself be a token
-        return urlunsplit(parts._replace(netloc=f"{MASK}@{host}"))
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:{MASK}@{host}"))
+    if scheme.lower() in _LIBPQ_SCHEMES:
+        at = rest.rfind("@")  # never less than libpq's own first '@' before any '/'
+    else:  # the authority ends at the first '/' (RFC 3986); its user info at its last '@'
+        slash = rest.find("/")
+        at = rest.rfind("@", 0, len(rest) if slash < 0 else slash)
+    userinfo, after = (rest[:at], rest[at + 1 :]) if at >= 0 else (None, rest)
+    path, question, query = after.partition("?")
+    if question:
+        fragment_at = query.find("#") if scheme.lower() not in _LIBPQ_SCHEMES else -1
+        fragment = query[fragment_at:] if fragment_at >= 0 else ""
+        query = _mask_secret_params(query[: len(query) - len(fragment)]) + fragment
+    tail = f"{path}{question}{query}"
+    if userinfo is None:
+        return f"{scheme}://{tail}"
+    user, colon, _ = userinfo.partition(":")
+    if not colon:  # a lone user info may itself be a token
+        return f"{scheme}://{MASK}@{tail}"
+    return f"{scheme}://{user}:{MASK}@{tail}"
+
+
+def _conninfo_pair(m: re.Match[str]) -> str:
+    key = m.group(1)
+    if key.lower() in _LIBPQ_SECRETS or is_secret_name(key):
+        return f"{key}{m.group(2)}{MASK}"
+    return m.group(0)
 
 
 # `"name": "value"`, `'name': 'value'`, `name=value`, `name: value` (JSON, form data, headers, text):

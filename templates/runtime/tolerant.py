@@ -27,7 +27,17 @@ from typing import Any
 import msgspec
 import msgspec.inspect as mi
 
-from .deviations import ABSENT, CONVERTED, DROPPED, UNDECLARED, Deviation, describe, log
+from .deviations import (
+    ABSENT,
+    CONVERTED,
+    DROPPED,
+    UNDECLARED,
+    Deviation,
+    describe,
+    log,
+    printable,
+)
+from .limits import current_deadline
 
 _DROP: Any = object()  # the value does not fit and is left out
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
@@ -155,7 +165,7 @@ def decode(
     if strict:
         _refuse(walk.deviations, fail)
     if fixed is _DROP:
-        raise fail(f"reply does not match {cls.__name__}: {first_error}")
+        raise fail(f"reply does not match {cls.__name__}: {printable(first_error)}")
     try:
         result = msgspec.convert(fixed, cls, strict=False)
     except (msgspec.ValidationError, ValueError, TypeError) as exc:
@@ -170,8 +180,8 @@ def _refuse(deviations: list[Deviation], fail: Callable[[str], Exception]) -> No
         more = f" (and {len(deviations) - 1} more)" if len(deviations) > 1 else ""
         first = deviations[0]
         raise fail(
-            f"strict decoding: {first.path}: declared {first.declared}, got {first.arrived} "
-            f"({first.outcome}){more}"
+            f"strict decoding: {printable(first.path)}: declared {first.declared}, got "
+            f"{printable(first.arrived)} ({first.outcome}){more}"
         )
 
 
@@ -256,10 +266,12 @@ class _Walk:
     """One repair (or audit) of plain data against a type; collects what it finds."""
 
     __slots__ = (
+        "deadline",
         "deviations",
         "dropped",
         "operation",
         "owner",
+        "steps",
         "undeclared",
         "undeclared_deviations",
     )
@@ -271,6 +283,8 @@ class _Walk:
         self.dropped: dict[str, Any] = {}
         self.undeclared_deviations = undeclared_deviations
         self.owner = ""  # the struct being walked
+        self.deadline = current_deadline()  # the call's timeout holds while a reply is repaired
+        self.steps = 0
 
     def note(self, path: str, t: mi.Type | str, value: Any, outcome: str, name: str) -> None:
         declared = t if isinstance(t, str) else type_name(t)
@@ -291,6 +305,9 @@ class _Walk:
         return _DROP
 
     def value(self, v: Any, t: mi.Type, path: str, name: str) -> Any:
+        self.steps += 1
+        if not self.steps & 1023 and self.deadline is not None:
+            self.deadline.check()  # DeadlineExceeded: the call's flow reports it as a timeout
         if isinstance(t, mi.UnionType):
             return self.union(v, t, path, name)
         if isinstance(t, mi.AnyType | mi.DictType | mi.RawType):

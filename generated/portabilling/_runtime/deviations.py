@@ -41,11 +41,25 @@ class Deviation(NamedTuple):
     outcome: str  # CONVERTED, DROPPED, ABSENT, UNDECLARED or INCOMPLETE
     owner: str = ""  # the struct type the field belongs to (or would), e.g. "AccountInfo"
 
-    def __str__(self) -> str:
+    def __str__(self) -> str:  # the path and what arrived hold the server's names: escaped
         return (
-            f"{self.operation}: {self.path}: declared {self.declared}, "
-            f"got {self.arrived} ({self.outcome})"
+            f"{self.operation}: {printable(self.path)}: declared {self.declared}, "
+            f"got {printable(self.arrived)} ({self.outcome})"
         )
+
+
+# what must not reach a log line or message as it is: control characters (a newline starts a
+# forged log line, an escape sequence rewrites the terminal), line and paragraph separators,
+# bidirectional controls (text shown in another order than written), and the backslash itself,
+# so that an escape the server wrote cannot pass for one made here
+_UNPRINTABLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\\\\]"
+)
+
+
+def printable(text: str) -> str:
+    """Server text as one safe line: see `_UNPRINTABLE` (`\\n`, `\\x1b`, `\\u2028`, `\\\\`)."""
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def describe(value: Any, name: str) -> str:

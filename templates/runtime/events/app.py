@@ -37,7 +37,13 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 H = TypeVar("H", bound=Callable[..., Any])
 
+MAX_LEASE = 86400  # a day: longer is no lease (and overflows the stores' date arithmetic)
+MAX_BODY = 64 * 1024 * 1024
 _PATTERN = re.compile(r"\*|[A-Za-z][A-Za-z0-9_.-]*(/[A-Za-z0-9_.-]+)*")
+
+
+class _ClientGone(Exception):
+    pass
 
 
 class Router:
@@ -127,10 +133,14 @@ class Receiver:
         max_body: int = 64 * 1024,
         handler_threads: int = 16,
     ) -> None:
-        if lease < 1:
-            raise ValueError("lease must be at least 1 second")
-        if max_body < 256:
-            raise ValueError("max_body must be at least 256 bytes")
+        if not 1 <= lease <= MAX_LEASE:  # False for NaN: a NaN lease would answer 503 for ever
+            raise ValueError(f"lease must be between 1 and {MAX_LEASE} seconds")
+        if date_window is not None and not 0 < date_window <= MAX_LEASE:
+            raise ValueError(f"date_window must be between 0 and {MAX_LEASE} seconds")
+        if not isinstance(max_body, int) or not 256 <= max_body <= MAX_BODY:
+            raise ValueError(f"max_body must be between 256 and {MAX_BODY} bytes")
+        if not isinstance(handler_threads, int) or handler_threads < 1:
+            raise ValueError("handler_threads must be at least 1")
         self.router = router
         self.store = open_store(store) if isinstance(store, str) else store
         # a store with async methods runs on the event loop; a blocking one in its own threads
@@ -216,11 +226,10 @@ class Receiver:
     async def _respond(
         self, scope: Scope, receive: Receive
     ) -> tuple[int, str, list[tuple[bytes, bytes]]]:
-        headers: dict[str, str] = {}
+        joined: dict[str, list[str]] = {}
         for name, value in scope.get("headers", ()):
-            key = name.decode("latin-1").lower()
-            text = value.decode("latin-1")
-            headers[key] = f"{headers[key]}, {text}" if key in headers else text
+            joined.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
+        headers = {key: ", ".join(values) for key, values in joined.items()}
         peer = scope.get("client") or ("?", 0)
         request = InboundRequest(
             scope["method"], scope["path"], headers, b"", f"{peer[0]}:{peer[1]}"
@@ -234,9 +243,14 @@ class Receiver:
         if scope["method"] != "POST":
             return 405, "only POST", [(b"allow", b"POST")]
         declared = headers.get("content-length", "")
-        if declared and (not declared.isdigit() or int(declared) > self.max_body):
+        if declared and not (declared.isascii() and declared.isdigit()):
+            return 400, "Content-Length is not a number", []
+        if declared and (len(declared) > 18 or int(declared) > self.max_body):
             return 413, f"body over {self.max_body} bytes", []
-        body = await self._read(receive)
+        try:
+            body = await self._read(receive)
+        except _ClientGone:
+            return 400, "the client left before the body's end", []
         if body is None:
             return 413, f"body over {self.max_body} bytes", []
         if body_verifier:
@@ -270,13 +284,15 @@ class Receiver:
         return ok
 
     async def _read(self, receive: Receive) -> bytes | None:
-        """The body, or None as soon as it grows past `max_body` (the rest is never read)."""
+        """The body, or None as soon as it grows past `max_body` (the rest is never read), or
+        `_ClientGone` when the client disconnects (or is timed out) before its end: a cut body is
+        never taken for a whole one."""
         chunks: list[bytes] = []
         size = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                return b"".join(chunks)
+                raise _ClientGone
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body:

@@ -90,10 +90,10 @@ def fresh_date(headers: Mapping[str, str], window: float, now: float | None = No
     value = headers.get("date")
     if not value or len(value) > 64:
         return False
-    try:
+    try:  # a year like 99999 overflows: any date that cannot be a real one is refused
         sent = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        if sent.tzinfo is None:
+            return False
+        return abs((time.time() if now is None else now) - sent.timestamp()) <= window
+    except (TypeError, ValueError, IndexError, OverflowError):
         return False
-    if sent.tzinfo is None:
-        return False
-    return abs((time.time() if now is None else now) - sent.timestamp()) <= window

@@ -25,6 +25,7 @@ from ..redact import mask_url
 from . import open_store
 from .app import Receiver, Router
 from .auth import BasicAuth, HeaderAuth, Verifier
+from .bounds import ConnectionLimits
 
 log = logging.getLogger("portabilling.events")
 
@@ -120,6 +121,13 @@ def serve(
     args: argparse.Namespace, env: Mapping[str, str], client_class: Any, async_class: Any
 ) -> int:
     uvicorn = _uvicorn()
+    from .guard import server_options
+
+    limits = ConnectionLimits(
+        read_timeout=args.read_timeout,
+        keep_alive=args.keep_alive,
+        max_connections=args.max_connections,
+    )
     router = load_router(args.handlers)
     auth = _auth(args, env)
     if auth is None and not args.no_auth:
@@ -146,6 +154,7 @@ def serve(
         log_level=args.log_level,
         access_log=args.access_log,
         timeout_graceful_shutdown=args.lease,
+        **server_options(limits),
     )
     log.info("events on http://%s:%d/ (store %s)", host, port, mask_url(args.store))
     print(f"listening on {host}:{port}", file=sys.stderr, flush=True)
@@ -154,6 +163,8 @@ def serve(
 
 
 def purge(args: argparse.Namespace) -> int:
+    if not 0 <= args.older_than <= 36500:  # False for NaN
+        raise UsageError("--older-than must be between 0 and 36500 days")
     store = open_store(args.store)
     try:
         store.open()
@@ -164,13 +175,19 @@ def purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _port(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and int(text) <= 65535):
+        raise argparse.ArgumentTypeError(f"not a port number (0-65535): {text!r}")
+    return int(text)
+
+
 def parser(prog: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description="Receive PortaBilling provisioning events.")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="serve a handler module (uvicorn)")
     s.add_argument("handlers", help="module with one Router, or module:name")
     s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    s.add_argument("--port", type=_port, default=8080, help="0 picks a free port")
     s.add_argument(
         "--store",
         default="sqlite:///portabilling-events.db",
@@ -183,6 +200,24 @@ def parser(prog: str) -> argparse.ArgumentParser:
         "--date-window", type=float, help="refuse a Date header further off than this (s)"
     )
     s.add_argument("--max-body", type=int, default=64 * 1024, help="bytes (default %(default)s)")
+    s.add_argument(
+        "--max-connections",
+        type=int,
+        default=ConnectionLimits.max_connections,
+        help="open connections; beyond it the longest idle one is closed (default %(default)s)",
+    )
+    s.add_argument(
+        "--read-timeout",
+        type=float,
+        default=ConnectionLimits.read_timeout,
+        help="seconds to read one request, head and body (default %(default)s)",
+    )
+    s.add_argument(
+        "--keep-alive",
+        type=int,
+        default=ConnectionLimits.keep_alive,
+        help="seconds an idle connection is kept open (default %(default)s)",
+    )
     a = s.add_mutually_exclusive_group()
     a.add_argument(
         "--basic-user", metavar="NAME", help="Basic auth; password in PORTABILLING_EVENTS_PASSWORD"

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple, TypeAlias, TypeVar
 import httpx
 
 from ..errors import AuthError, DecodeError, Fault, TransportError
-from ..limits import Deadline, DeadlineExceeded, LimitExceeded, Limits
+from ..limits import Deadline, DeadlineExceeded, LimitExceeded, Limits, within
 from ..operation import Operation
 from ..struct import UnsetType
 from .core import Core
@@ -202,7 +202,11 @@ def send_flow(
                         operation=op.qualified_name,
                         status=response.status_code,
                     )
-                return core.decode_response(op, response, options)
+                try:
+                    with within(deadline):  # a long repair stops at the deadline too
+                        return core.decode_response(op, response, options)
+                except DeadlineExceeded:
+                    raise _timed_out(op, deadline) from None
         except TransportError as exc:
             delay = _next_delay(exc, delays)
             if asked is not None:

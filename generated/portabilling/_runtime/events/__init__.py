@@ -11,9 +11,7 @@ module. `open_store(url)` picks the store a URL names.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-from ..redact import mask_url
+from ..redact import libpq_userinfo_end, mask_url
 from .sqlite import SqliteStore
 from .store import TABLE, EventStore
 
@@ -38,10 +36,17 @@ def open_store(url: str, *, table: str = TABLE) -> EventStore:
     if scheme in ("postgresql", "postgres"):
         from .pg import PostgresStore  # psycopg is imported only for PostgreSQL
 
-        parts = urlsplit(url)
-        params = parse_qsl(parts.query, keep_blank_values=True)
-        sync = [value for key, value in params if key == "synchronous_commit"]
-        libpq = urlencode([(key, value) for key, value in params if key != "synchronous_commit"])
-        rest = urlunsplit(parts._replace(query=libpq))
+        # split as libpq reads it (never urllib: a '#' or '?' in a password is libpq's password)
+        at = libpq_userinfo_end(rest)
+        if rest.rfind("@") != at:
+            raise ValueError(
+                f"store URL {mask_url(url)!r}: percent-encode '@' and '/' in the user name and "
+                "password (%40, %2F)"
+            )
+        head, question, query = rest[at + 1 :].partition("?")
+        params = [p for p in query.split("&") if p] if question else []
+        sync = [p.partition("=")[2] for p in params if p.partition("=")[0] == "synchronous_commit"]
+        libpq = "&".join(p for p in params if p.partition("=")[0] != "synchronous_commit")
+        rest = f"{scheme}://{rest[: at + 1]}{head}{'?' if libpq else ''}{libpq}"
         return PostgresStore(rest, table=table, synchronous_commit=(sync or ["off"])[-1])
     raise ValueError(f"store URL {mask_url(url)!r}: the scheme must be sqlite:// or postgresql://")

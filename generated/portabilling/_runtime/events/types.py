@@ -116,6 +116,8 @@ def decode_event(body: bytes) -> Event:
         raw = msgspec.json.decode(body)
     except msgspec.DecodeError:
         raise EventError("body is not valid JSON") from None
+    except RecursionError:  # JSON nested thousands deep
+        raise EventError("body nests too deeply") from None
     if not isinstance(raw, dict):
         raise EventError("body is not a JSON object")
     event_type = raw.get("event_type")
