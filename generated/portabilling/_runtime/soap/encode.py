@@ -221,8 +221,8 @@ def _struct(w: _Writer, tag: str, value: msgspec.Struct, path: str, index: int =
         if rendered is None:
             _struct_careful(w, tag, values, plan, _at(path, index), type(value))
             return
-    if layout.whole:  # simple fields only: one piece
-        w.out.append(f'<{tag} xsi:type="{plan.xsi_type}">{rendered[0]}</{tag}>')
+    if layout.whole:  # simple fields only: one piece (the close tag apart, as `_encode` wants)
+        w.out += (f'<{tag} xsi:type="{plan.xsi_type}">{rendered[0]}', f"</{tag}>")
         w.used.update(plan.namespaces)
         return
     if index >= 0:
