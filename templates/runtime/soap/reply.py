@@ -25,6 +25,7 @@ from ..http_reply import Reply
 from ..limits import LimitExceeded, Limits
 from ..operation import Operation
 from ..xmlparse import DEFAULT_LIMITS, XmlRefused, parse
+from . import gcpause
 from .decode import Doc, decode, generic, keep
 from .plan import SOAP12_ENV, SOAP_ENV, plan_for
 from .stream import parse_reply
@@ -159,6 +160,19 @@ def decode_envelope(
 ) -> tuple[Any, tolerant.DecodeReport | None]:
     """The typed response of `op` from a SOAP envelope, or the `Fault` it carries. A reply that
     does not fit its types is repaired (see `tolerant`), or refused when `strict`."""
+    if len(content) <= gcpause.PAUSE_ABOVE:
+        return _decode_envelope(op, content, limits, attachments, strict)
+    with gcpause.paused():  # a large reply's records all survive it: see gcpause
+        return _decode_envelope(op, content, limits, attachments, strict)
+
+
+def _decode_envelope(
+    op: Operation[Any, Any],
+    content: bytes,
+    limits: Limits,
+    attachments: Attachments | None,
+    strict: bool,
+) -> tuple[Any, tolerant.DecodeReport | None]:
     where = op.qualified_name
     item_deviations: list[Any] = []
     try:

@@ -16,6 +16,7 @@ same bytes for every value (a test compares them), so they are kept side by side
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from dataclasses import dataclass
@@ -123,7 +124,7 @@ def _array(
     item_spec = spec[1]
     for i, item in enumerate(items):
         if isinstance(item, msgspec.Struct):
-            _struct(w, "item", item, f"{path}[{i}]")
+            _struct(w, "item", item, path, i)
         else:
             _value(w, "item", item, item_spec, f"{path}[{i}]")
     w.out.append(f"</{tag}>")
@@ -187,6 +188,10 @@ class _Layout:
     convert: tuple[tuple[int, Any], ...]  # slot -> text, where `%s` would misprint the value
     # (markup, first slot, end slot), or (None, field, 0) for the careful path's `plan.fields[i]`
     pieces: tuple[tuple[str | None, int, int], ...]
+    # values -> the simple pieces' markup, or None: strings to escape or a value to convert
+    # that will not (`_filled_slowly` then decides); compiled per layout, see `_compile_fill`
+    fill: Any
+    whole: bool  # one piece of simple fields: the struct is its open tag, `fill`, its close tag
 
 
 # `%s` prints these exactly as XSD wants them (str(date) is its ISO form); exact types only
@@ -194,20 +199,62 @@ _DIRECT = frozenset({str, int, date, time})  # Decimal is checked for NaN: FAST_
 _MAX_LAYOUTS = 64  # per class: odd inputs must not grow the cache without bound
 
 
-def _struct(w: _Writer, tag: str, value: msgspec.Struct, path: str) -> None:
+def _struct(w: _Writer, tag: str, value: msgspec.Struct, path: str, index: int = -1) -> None:
+    """`value` as `<tag>`; `index`: its position in the list at `path` (the path of an item is
+    written only if needed: most structs need none)."""
     plan = plan_for(type(value))
-    values = msgspec.structs.astuple(value)
+    values = _astuple(value)
     if w.careful:
-        _struct_careful(w, tag, values, plan, path, type(value))
+        _struct_careful(w, tag, values, plan, _at(path, index), type(value))
         return
     kinds = tuple(map(type, values))
     layout = plan.layouts.get(kinds)
     if layout is None:  # a new combination of value types: checked against the declared ones
-        check_kinds(type(value), kinds, values, path, w.where)
+        check_kinds(type(value), kinds, values, _at(path, index), w.where)
         layout = _layout(plan, kinds)
     if layout is None:  # too many type combinations seen
-        _struct_careful(w, tag, values, plan, path, type(value))
+        _struct_careful(w, tag, values, plan, _at(path, index), type(value))
         return
+    rendered = layout.fill(values)
+    if rendered is None:  # strings to escape, or a value only the careful path can name
+        rendered = _filled_slowly(layout, values)
+        if rendered is None:
+            _struct_careful(w, tag, values, plan, _at(path, index), type(value))
+            return
+    if layout.whole:  # simple fields only: one piece (the close tag apart, as `_encode` wants)
+        w.out += (f'<{tag} xsi:type="{plan.xsi_type}">{rendered[0]}', f"</{tag}>")
+        w.used.update(plan.namespaces)
+        return
+    if index >= 0:
+        path = f"{path}[{index}]"
+    out = w.out
+    out.append(f'<{tag} xsi:type="{plan.xsi_type}">')
+    w.used.update(plan.namespaces)
+    done = 0
+    for markup, start, _ in layout.pieces:
+        if markup is not None:
+            out.append(rendered[done])
+            done += 1
+            continue
+        field = plan.fields[start]
+        v = values[field.position]
+        where = f"{path}.{plan.attrs[field.position]}"
+        if type(v) is list:
+            check_list(type(value), field.position, v, where, w.where)
+            if type(field.spec) is tuple and field.spec[0] == "[]":
+                _array(w, field.wire, v, field.spec, where)
+                continue
+        _field(w, field.wire, v, field.spec, where)
+    out.append(f"</{tag}>")
+
+
+def _at(path: str, index: int) -> str:
+    return f"{path}[{index}]" if index >= 0 else path
+
+
+def _filled_slowly(layout: _Layout, values: tuple[Any, ...]) -> tuple[str, ...] | None:
+    """The simple pieces' markup when `layout.fill` declined: strings escaped where needed,
+    or None when a value (a NaN, a string XML cannot carry) needs the careful path."""
     args = layout.pick(values)
     # the struct's strings checked at once; most hold no markup, and the `in` tests and
     # `isprintable` (all C) clear them faster than the regular expression would
@@ -225,26 +272,11 @@ def _struct(w: _Writer, tag: str, value: msgspec.Struct, path: str) -> None:
             escape = _needs_care(joined) is not None
     if layout.convert or escape:
         args = _texts(layout, args, escape)
-        if args is None:  # a NaN, or a string XML cannot carry: named by the careful path
-            _struct_careful(w, tag, values, plan, path, type(value))
-            return
-    out = w.out
-    out.append(f'<{tag} xsi:type="{plan.xsi_type}">')
-    w.used.update(plan.namespaces)
-    for markup, start, stop in layout.pieces:
-        if markup is not None:
-            out.append(markup % args[start:stop])
-            continue
-        field = plan.fields[start]
-        v = values[field.position]
-        where = f"{path}.{plan.attrs[field.position]}"
-        if type(v) is list:
-            check_list(type(value), field.position, v, where, w.where)
-            if type(field.spec) is tuple and field.spec[0] == "[]":
-                _array(w, field.wire, v, field.spec, where)
-                continue
-        _field(w, field.wire, v, field.spec, where)
-    out.append(f"</{tag}>")
+        if args is None:
+            return None
+    return tuple(
+        markup % args[start:stop] for markup, start, stop in layout.pieces if markup is not None
+    )
 
 
 def _layout(plan: StructPlan, kinds: tuple[type, ...]) -> _Layout | None:
@@ -289,6 +321,8 @@ def _layout(plan: StructPlan, kinds: tuple[type, ...]) -> _Layout | None:
         tuple(string_slots),
         tuple(convert),
         tuple(pieces),
+        _compile_fill(slots, string_slots, convert, pieces),
+        len(pieces) == 1 and pieces[0][0] is not None,
     )
     plan.layouts[kinds] = layout
     return layout
@@ -305,6 +339,65 @@ def _getter(indices: list[int]) -> Any:
 
 _join = "".join
 _needs_care = NEEDS_CARE.search
+_astuple = msgspec.structs.astuple
+
+
+def _compile_fill(
+    slots: list[int],
+    string_slots: list[int],
+    convert: list[tuple[int, Any]],
+    pieces: list[tuple[str | None, int, int]],
+) -> Any:
+    """`values -> (markup of each simple piece, ...)` as straight-line Python: the slots taken
+    in C, the strings checked together, each conversion inlined, the markup joined from its
+    constant parts and the texts (`str` of an int, date or time is what `%s` prints); None
+    where a string needs escaping or a conversion declines (the slow path then decides)."""
+    env: dict[str, Any] = {"pick": _getter(slots), "join": _join, "isfinite": math.isfinite}
+    names = [f"a{i}" for i in range(len(slots))]
+    lines = ["def fill(values):"]
+    if slots:
+        lines.append(f"    {', '.join(names)}, = pick(values)")
+    if string_slots:
+        joined = f"join(({', '.join(names[i] for i in string_slots)},))"
+        lines += [
+            f"    s = {joined if len(string_slots) > 1 else names[string_slots[0]]}",
+            "    if '&' in s or '<' in s or '>' in s or '\"' in s or not s.isprintable():",
+            "        return None",
+        ]
+    for slot, as_text in convert:
+        env[f"convert{slot}"] = as_text
+        n = names[slot]
+        if as_text is FAST_TEXT[bool]:
+            lines.append(f"    {n} = 'true' if {n} else 'false'")
+            continue
+        if as_text is FAST_TEXT[float]:
+            line = f"    {n} = repr({n}) if isfinite({n}) else None"
+        elif as_text is FAST_TEXT[datetime]:  # `server_datetime`'s usual case, inlined
+            line = f"    {n} = {n}.isoformat(' ') if {n}.tzinfo is None and not {n}.microsecond else convert{slot}({n})"
+        else:
+            line = f"    {n} = convert{slot}({n})"
+        lines += [line, f"    if {n} is None:", "        return None"]
+    texts = [n if slot in string_slots else f"str({n})" for slot, n in enumerate(names)]
+    for slot, _ in convert:
+        texts[slot] = names[slot]
+    rendered = []
+    for markup, start, stop in pieces:
+        if markup is None:
+            continue
+        if "%%" in markup:  # a literal `%` in a tag (no XML name has one): formatted as is
+            env[f"markup{start}"] = markup
+            rendered.append(f"markup{start} % ({''.join(n + ', ' for n in names[start:stop])})")
+            continue
+        constants = markup.split("%s")  # around each slot: the markup of the tags between
+        items = [f"part{start}_0"]
+        env[f"part{start}_0"] = constants[0]
+        for k, constant in enumerate(constants[1:], 1):
+            env[f"part{start}_{k}"] = constant
+            items += [texts[start + k - 1], f"part{start}_{k}"]
+        rendered.append(f"join(({''.join(i + ', ' for i in items)}))")
+    lines.append(f"    return ({''.join(r + ', ' for r in rendered)})")
+    exec("\n".join(lines), env)  # names and numbers only: the values stay in `env`
+    return env["fill"]
 
 
 def _texts(layout: _Layout, args: tuple[Any, ...], escape: bool) -> tuple[Any, ...] | None:
@@ -515,13 +608,12 @@ def _encode(
             plan = plan_for(cls)
             values = msgspec.structs.astuple(request)
             check_kinds(cls, tuple(map(type, values)), values, cls.__name__, w.where)
-            position = {a: i for i, a in enumerate(plan.attrs)}
             for attr, wire, spec in plan.encode:
                 v = getattr(request, attr)
                 if v is not UNSET:
                     where = f"{cls.__name__}.{attr}"
                     if isinstance(v, list | tuple):
-                        check_list(cls, position[attr], v, where, w.where)
+                        check_list(cls, plan.position[attr], v, where, w.where)
                     _field(w, wire, v, spec, where)
             _extra(w, extra)  # further parts
         else:

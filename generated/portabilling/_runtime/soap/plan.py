@@ -78,6 +78,7 @@ class StructPlan:
 
     qname: str
     attrs: tuple[str, ...] = ()  # the class's attribute names, in `astuple` order
+    position: dict[str, int] = field(default_factory=dict)  # attribute name -> its index there
     encode: tuple[tuple[str, str, Spec], ...] = ()  # (attribute, wire name, spec) in schema order
     fields: tuple[EncodeField, ...] = ()  # the same fields, ready for the encoder
     json_only: tuple[int, ...] = ()  # positions of attributes that exist only in the JSON API
@@ -123,7 +124,7 @@ def _build(cls: type) -> StructPlan:
     plan = StructPlan(qname, qualified=qualified)
     _plans[cls] = plan  # before recursing: types may refer to themselves
     plan.attrs = tuple(cls.__struct_fields__)  # type: ignore[attr-defined]
-    position = {a: i for i, a in enumerate(plan.attrs)}
+    position = plan.position = {a: i for i, a in enumerate(plan.attrs)}
     plan.encode = tuple((attrs[w], w, spec) for w, spec in specs.items() if w in attrs)
     plan.json_only = tuple(position[a] for w, a in attrs.items() if w not in specs)
     hints = {f.encode_name: f.type for f in msgspec.inspect.type_info(cls).fields}  # type: ignore[attr-defined]

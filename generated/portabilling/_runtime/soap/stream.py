@@ -73,6 +73,7 @@ def parse_streaming(
     )
     doc = Doc(None, scan_base64=False)  # no multi-refs, no base64: the ordinary path takes those
     arrays: dict[Any, tuple[type | None, list[Any]]] = {}
+    paths: dict[Any, str] = {}  # array -> its field path (for deviations), found once
     levels: dict[Any, int] = {}  # array -> the level of its items (the root is level 1)
     done: dict[Any, list[Any]] = {}  # array -> items decoded, still in the tree
     unchecked = depth_unchecked(limits)  # libxml2 enforces the depth: items leave at once
@@ -87,6 +88,7 @@ def parse_streaming(
                 if outer is not None and outer.tag.rpartition("}")[2] == "item":
                     continue  # an array inside an array item: decoded with that item
                 found = arrays[parent] = (_streamable_item(op, parent), [])
+                paths[parent] = _path_of(parent)
                 levels[parent] = sum(1 for _ in parent.iterancestors()) + 2  # the items' level
             item_class, items = found
             if item_class is None:
@@ -98,7 +100,7 @@ def parse_streaming(
                     struct_data(el, plan_for(item_class), doc),
                     item_class,
                     op.qualified_name,
-                    f"{_path_of(parent)}[{len(items)}]",
+                    f"{paths[parent]}[{len(items)}]",
                     deviations,
                 )
             )
