@@ -6,10 +6,18 @@ skips others. Turned on with `accounts:churn=INSERTS,CLOSES` (or `Running.churn_
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from .dispatch import Dispatcher
+
+class Accounts(Protocol):
+    """What churn changes of the simulator's state (the dispatcher has it)."""
+
+    accounts: dict[int, dict[str, Any]]
+    customers: dict[int, dict[str, Any]]
+
+    def new_id(self) -> int: ...
+
+    def emit(self, event_type: str, **ids: object) -> None: ...
 
 
 class Churn:
@@ -27,7 +35,7 @@ class Churn:
     def done(self) -> bool:
         return len(self.inserted) >= self.inserts and len(self.closed) >= self.closes
 
-    def after_page(self, sim: Dispatcher) -> None:
+    def after_page(self, sim: Accounts) -> None:
         """Called under the dispatcher's lock once a page has been served."""
         rows = list(sim.accounts.items())
         for _ in range(min(self.per_page, self.closes - len(self.closed))):
