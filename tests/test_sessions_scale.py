@@ -323,3 +323,40 @@ def test_the_store_key_names_neither_server_nor_login(tmp_path: Path) -> None:
         store.save(key, b"{}")
     assert store.load(key) == b"{}" and store.load("missing") is None
     assert os.stat(store.path(key)).st_mode & 0o077 == 0
+
+
+def test_a_store_lock_held_elsewhere_costs_the_call_its_timeout_not_more(
+    sim: Any, tmp_path: Path
+) -> None:
+    """Another process stuck while holding the file store's lock: the waiting call gives up at
+    its own timeout with a TransportError, sync and async; an unreadable stored session is none."""
+    import fcntl
+
+    from portabilling import AdminClient, AsyncAdminClient, FileSessionStore, TransportError
+    from portabilling._runtime.client.store import store_key
+
+    store = FileSessionStore(tmp_path / "sessions")
+    (tmp_path / "sessions").mkdir()
+    key = store_key(sim.url, "admin")
+    fd = os.open(tmp_path / "sessions" / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # held, as by a stopped process
+    try:
+        started = time.monotonic()
+        with AdminClient(sim.url, session_store=store, timeout=0.5, **ADMIN) as client:
+            with pytest.raises(TransportError, match="session store's lock"):
+                client.customer.get_customer_list()
+
+        async def one() -> None:
+            async with AsyncAdminClient(
+                sim.url, session_store=store, timeout=0.5, **ADMIN
+            ) as client:
+                with pytest.raises(TransportError, match="session store's lock"):
+                    await client.customer.get_customer_list()
+
+        asyncio.run(one())
+        assert time.monotonic() - started < 5
+        assert sim.logins == 0
+    finally:
+        os.close(fd)
+    (tmp_path / "sessions" / f"{key}.session").mkdir()  # unreadable as a file: no session
+    assert store.load(key) is None

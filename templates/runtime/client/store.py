@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any, Protocol
 
 import msgspec
 
+from ..limits import current_deadline
 from .tokens import Grant
 
 
@@ -99,7 +101,7 @@ class FileSessionStore:
         try:
             with open(self.path(key), "rb") as f:
                 return f.read(65536)
-        except (FileNotFoundError, IsADirectoryError):
+        except OSError:  # missing, a folder, not ours to read: no session, the caller logs in
             return None
 
     def save(self, key: str, data: bytes) -> None:
@@ -122,7 +124,16 @@ class FileSessionStore:
         self._directory()
         fd = os.open(self.directory / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            deadline = current_deadline()  # the waiting call's: a stuck holder costs its timeout
+            while deadline is not None and deadline.remaining() is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    deadline.check()
+                    time.sleep(0.02)
+            else:
+                fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
             os.close(fd)  # closing the file releases its lock

@@ -14,14 +14,14 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import Any, Literal, Self, TypeVar, overload
 
 import httpx
 
 from ..errors import Fault, PortaBillingError, TransportError
 from ..http_reply import Reply, WholeReply
-from ..limits import BodyReader, DeadlineExceeded
+from ..limits import BodyReader, Deadline, DeadlineExceeded, within
 from ..operation import Operation
 from ..redact import scrub_exception
 from . import pool, wire
@@ -77,7 +77,7 @@ class Client(Core):
                 if isinstance(step, Wait):
                     time.sleep(step.seconds)
                 elif isinstance(step, LogIn):
-                    with self._lock, _store_lock(self._session):
+                    with self._lock, _store_lock(self._session, step.deadline):
                         self._drive(login_flow(self, self._session, *step))
                 else:
                     reply = self._read(step)
@@ -172,7 +172,7 @@ class AsyncClient(Core):
                 if isinstance(step, Wait):
                     await asyncio.sleep(step.seconds)
                 elif isinstance(step, LogIn):
-                    async with self._lock, _async_store_lock(self._session):
+                    async with self._lock, _async_store_lock(self._session, step.deadline):
                         await self._drive(login_flow(self, self._session, *step))
                 else:
                     reply = await self._read(step)
@@ -278,22 +278,44 @@ class AsyncClient(Core):
                 await self._http.aclose()
 
 
-def _store_lock(session: Session) -> contextlib.AbstractContextManager[object]:
-    """The session store's lock on this session (other processes wait), if there is a store."""
+@contextlib.contextmanager
+def _store_lock(session: Session, deadline: Deadline | None) -> Iterator[None]:
+    """The session store's lock on this session (other processes wait), if there is a store;
+    waited for no longer than the call may take (see `_enter`)."""
     if session.store is None:
-        return contextlib.nullcontext()
-    return session.store.lock(session.store_key)
+        yield
+        return
+    held = session.store.lock(session.store_key)
+    _enter(held, deadline)
+    try:
+        yield
+    finally:
+        held.__exit__(None, None, None)
+
+
+def _enter(held: contextlib.AbstractContextManager[object], deadline: Deadline | None) -> None:
+    """Take a store's lock within the call's deadline: `FileSessionStore` reads it (another
+    process stuck holding the lock costs this call its timeout, not for ever); a lock of the
+    user's own store bounds its wait itself."""
+    try:
+        with within(deadline):
+            held.__enter__()
+    except DeadlineExceeded:
+        raise TransportError(
+            "timed out waiting for the session store's lock (another process holds it)",
+            operation="Session.login",
+        ) from None
 
 
 @contextlib.asynccontextmanager
-async def _async_store_lock(session: Session) -> AsyncIterator[None]:
+async def _async_store_lock(session: Session, deadline: Deadline | None) -> AsyncIterator[None]:
     """The store's lock, waited for in a worker thread (taken and released there: some locks,
     like redis-py's, belong to the thread that took them)."""
     if session.store is None:
         yield
         return
     held = session.store.lock(session.store_key)
-    await asyncio.to_thread(held.__enter__)
+    await asyncio.to_thread(_enter, held, deadline)
     try:
         yield
     finally:
