@@ -342,9 +342,11 @@ def test_a_store_lock_held_elsewhere_costs_the_call_its_timeout_not_more(
     fcntl.flock(fd, fcntl.LOCK_EX)  # held, as by a stopped process
     try:
         started = time.monotonic()
-        with AdminClient(sim.url, session_store=store, timeout=0.5, **ADMIN) as client:
-            with pytest.raises(TransportError, match="session store's lock"):
-                client.customer.get_customer_list()
+        with (
+            AdminClient(sim.url, session_store=store, timeout=0.5, **ADMIN) as client,
+            pytest.raises(TransportError, match="session store's lock"),
+        ):
+            client.customer.get_customer_list()
 
         async def one() -> None:
             async with AsyncAdminClient(
