@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import msgspec
@@ -363,6 +363,22 @@ def _attribute(name: str, values: Any = msgspec.UNSET) -> Any:
     return ServiceAttributeInfo(name=name, values=values)
 
 
+_NUMBERS: dict[str, Any] = {
+    "i_account": 7,
+    "i_customer": -3,
+    "activation_date": date(2024, 5, 6),
+    "first_usage": datetime(2024, 5, 6, 7, 8, 9),
+    "issue_date": datetime(2024, 12, 31, 23, 59, 59),
+}
+_AWARE = datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone(timedelta(hours=3)))
+_FRACTION = datetime(2024, 5, 6, 7, 8, 9, 250)
+_OLD_AND_HUGE: dict[str, Any] = {
+    "i_account": 10**30,
+    "i_customer": -(2**70),
+    "activation_date": date(9, 1, 2),
+    "first_usage": datetime(99, 1, 2, 3, 4, 5),
+}
+
 _COMPILED_CASES: list[tuple[str, Any]] = [
     ("empty arrays", lambda: _add_account([], assigned_addons=[])),
     ("nil array", lambda: _add_account([_feature("a", attributes=None)])),
@@ -377,6 +393,10 @@ _COMPILED_CASES: list[tuple[str, Any]] = [
     ("tuple of items", lambda: _add_account((_feature("a"), _feature("b")))),  # type: ignore[arg-type]
     ("struct to escape", lambda: _add_account([_feature("a")], login="<me>")),
     ("nil and nested", lambda: _add_account([_feature("a", locked=None, attributes=[])])),
+    ("numbers", lambda: _add_account([], **_NUMBERS)),
+    ("aware datetime", lambda: _add_account([], **_NUMBERS, last_usage=_AWARE)),
+    ("fraction", lambda: _add_account([], **_NUMBERS, last_usage=_FRACTION)),
+    ("old and huge", lambda: _add_account([], **_OLD_AND_HUGE)),
 ]
 
 
@@ -386,7 +406,7 @@ _ERRORS = {
     "wrong item class": "service_features[1]: expected ServiceFeatureInfo, got ServiceAttr",
     "nil item": "service_features[1]: is not nillable",
 }
-_WARM = ("empty arrays", "nil array", "items", "nested arrays", "nil and nested")
+_WARM = ("empty arrays", "nil array", "items", "nested arrays", "nil and nested", "numbers")
 
 
 @pytest.mark.parametrize(("label", "make"), _COMPILED_CASES, ids=[c[0] for c in _COMPILED_CASES])
@@ -409,6 +429,12 @@ def test_soap_compiled_layouts_write_what_the_careful_path_writes(
         assert isinstance(careful, str) and _ERRORS[label] in careful
     else:
         assert isinstance(careful, bytes) and b"<service_features" in careful
+    if label == "numbers":
+        assert b'<i_customer xsi:type="xsd:int">-3</i_customer>' in careful
+        assert b'<activation_date xsi:type="xsd:date">2024-05-06</activation_date>' in careful
+        assert b'<issue_date xsi:type="xsd:dateTime">2024-12-31 23:59:59</issue_date>' in careful
+    if label == "aware datetime":
+        assert b'<last_usage xsi:type="xsd:dateTime">2024-05-06 04:08:09</last_usage>' in careful
     if label in _WARM:  # warm layouts write these without the slow path
 
         def refused(*args: Any) -> None:

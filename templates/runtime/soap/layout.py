@@ -191,6 +191,9 @@ def _texts(layout: Layout, args: tuple[Any, ...], escape: bool) -> tuple[Any, ..
 
 # ---- the compiled render ------------------------------------------------------------------------
 
+_BATCH = 2  # ints, dates and datetimes in a struct printed by one msgspec call from this many
+_numbers = msgspec.json.encode  # `[1,"2024-05-06","2024-05-06T07:08:09"]`: what the fields print
+_STAMP = bytes.maketrans(b"T", b" ")  # ... as they print, once the `"[]` are gone
 _HERE = "(path if index < 0 else f'{path}[{index}]')"  # the struct's own path, when needed
 
 
@@ -230,9 +233,10 @@ class _Compiler:
                 "    if '&' in s or '<' in s or '>' in s or '\"' in s or not s.isprintable():",
                 "        return None",
             ]
-        self._conversions(names, convert, converted)
+        batched = self._numbers(names, convert)
+        self._conversions(names, convert, converted | batched)
         texts = [n if slot in string_slots else f"str({n})" for slot, n in enumerate(names)]
-        for slot, _ in convert:
+        for slot in batched.union(slot for slot, _ in convert):
             texts[slot] = names[slot]
         for markup, start, stop in pieces:
             if markup is None:
@@ -278,6 +282,34 @@ class _Compiler:
                 continue
             done.add(slot)
         return done
+
+    def _numbers(self, names: list[str], convert: list[tuple[int, Any]]) -> set[int]:
+        """Ints, dates and datetimes printed by one msgspec call (C, fixed formats: a date's
+        ISO form, a naive datetime without microseconds as `YYYY-MM-DD hh:mm:ss`, which is what
+        `str` and `server_datetime` print) when a struct has a few; each on its own otherwise,
+        or when a datetime is aware or has microseconds. Returns the slots done."""
+        kind = [self.kinds[p] for p in self.slots]
+        dated = [slot for slot, as_text in convert if as_text is FAST_TEXT[datetime]]
+        batch = sorted([s for s, k in enumerate(kind) if k is int or k is date] + dated)
+        if len(batch) < _BATCH or not all(kind[s] is datetime for s in dated):
+            return set()
+        plain = [f"{names[s]}.tzinfo is None and not {names[s]}.microsecond" for s in dated]
+        batched = "".join(names[s] + ", " for s in batch)
+        self.env.update(numbers=_numbers, stamp=_STAMP)
+        self.lines += [
+            f"    if {' and '.join(plain) or 'True'}:",
+            f"        {batched}= numbers(({batched})).translate(stamp, b'\"[]').decode().split(',')",
+            "    else:",
+        ]
+        self.lines += [f"        {names[s]} = str({names[s]})" for s in batch if s not in dated]
+        for s in dated:
+            n = names[s]
+            self.lines += [
+                f"        {n} = {self.const(f'convert{s}', FAST_TEXT[datetime])}({n})",
+                f"        if {n} is None:",
+                "            return None",
+            ]
+        return set(batch)
 
     def _conversions(
         self, names: list[str], convert: list[tuple[int, Any]], done: set[int]
