@@ -200,8 +200,8 @@ _HERE = "(path if index < 0 else f'{path}[{index}]')"  # the struct's own path, 
 
 
 class _Compiler:
-    """Writes one layout's `render` as straight-line Python (names and numbers only: constants
-    and functions stay in `env`) and compiles it with `exec`."""
+    """Writes one layout's `render` as straight-line Python and compiles it with `exec`: the
+    schema's markup as literals (`repr`), functions and sets in `env`, no value of a request."""
 
     def __init__(self, plan: StructPlan, cls: type, kinds: tuple[type, ...], hooks: Hooks):
         self.plan, self.cls, self.kinds, self.hooks = plan, cls, kinds, hooks
@@ -222,10 +222,9 @@ class _Compiler:
         pieces: list[tuple[str | None, int, int]],
     ) -> Render:
         self.slots = slots
-        names = [f"a{i}" for i in range(len(slots))]
-        if slots:
-            self.lines.append(f"    {', '.join(names)}, = pick(values)")
-            self.env["pick"] = _getter(slots)
+        names = [f"x{p}" for p in slots]  # the values unpacked in C, by position
+        if self.kinds:
+            self.lines.append(f"    {''.join(f'x{p}, ' for p in range(len(self.kinds)))}= values")
         checked = [names[i] for i in string_slots]  # strings looked at together
         converted = self._enums(names, convert, checked)
         if checked:
@@ -249,9 +248,9 @@ class _Compiler:
                 self.items.append(f"{self.const(f'markup{start}', markup)} % ({args})")
                 continue
             constants = markup.split("%s")  # the tags around each slot
-            self.items.append(self.const(f"part{start}_0", constants[0]))
+            self.items.append(repr(constants[0]))  # constants in the code: LOAD_CONST
             for k, constant in enumerate(constants[1:], 1):
-                self.items += [texts[start + k - 1], self.const(f"part{start}_{k}", constant)]
+                self.items += [texts[start + k - 1], repr(constant)]
         if self.namespaces:
             self.lines.append("    w.used.update(namespaces)")
             self.env["namespaces"] = frozenset(self.namespaces)
@@ -349,8 +348,8 @@ class _Compiler:
             empty, used = self.hooks.constant(field.wire, [], spec)
             self.namespaces |= used  # an array's type, written empty or not
             item = self._array_item(i) if spec[0] == "[]" else None
-            self.lines += [f"    v{i} = values[{p}]", f"    if not v{i}:"]
-            self.lines.append(f"        t{i} = {self.const(f'empty{i}', empty)}")
+            self.lines += [f"    v{i} = x{p}", f"    if not v{i}:"]
+            self.lines.append(f"        t{i} = {empty!r}")
             self.lines.append("    else:")
             if item is None:
                 self.lines.append(f"        t{i} = piece(w, plan, cls, {i}, values, {_HERE})")
@@ -366,12 +365,12 @@ class _Compiler:
                 self.namespaces |= child_plan.namespaces
                 self.lines.append(
                     f"    t{i} = {self.const(f'enc{i}', encoder)}"
-                    f"(w, values[{p}], {_HERE} + '.{attr}', -1)"
+                    f"(w, x{p}, {_HERE} + '.{attr}', -1)"
                 )
                 self.items += [
-                    self.const(f"open{i}", f'<{field.wire} xsi:type="{child_plan.xsi_type}">'),
+                    repr(f'<{field.wire} xsi:type="{child_plan.xsi_type}">'),
                     f"t{i}",
-                    self.const(f"close{i}", f"</{field.wire}>"),
+                    repr(f"</{field.wire}>"),
                 ]
                 return
         self.env.update(piece=self.hooks.piece, plan=self.plan, cls=self.cls)
@@ -381,7 +380,7 @@ class _Compiler:
     def _constant(self, name: str, wire: str, value: Any, spec: Any) -> None:
         markup, used = self.hooks.constant(wire, value, spec)
         self.namespaces |= used
-        self.items.append(self.const(name, markup))
+        self.items.append(repr(markup))
 
     def _child(self, cls: type) -> tuple[Encoder, StructPlan] | None:
         try:
@@ -410,19 +409,19 @@ class _Compiler:
         name, _ = self.hooks.array_type(self.plan.fields[i].spec)
         self.const(f"only{i}", frozenset({cls}))
         self.const(f"enc{i}", encoder)
-        self.const(f"head{i}", f'<{wire} xsi:type="soapenc:Array" soapenc:arrayType="{name}[')
-        self.const(f"open{i}", f']">{_item_open(child_plan)}')
-        self.const(f"next{i}", f"</item>{_item_open(child_plan)}")
-        self.const(f"close{i}", f"</item></{wire}>")
+        head = repr(f'<{wire} xsi:type="soapenc:Array" soapenc:arrayType="{name}[')
+        first = repr(f']">{_item_open(child_plan)}')
+        then = repr(f"</item>{_item_open(child_plan)}")
+        close = repr(f"</item></{wire}>")
         self.const(f"kns{i}", child_plan.namespaces)
         self.lines += [
             f"        if set(map(type, v{i})) != only{i}:",
             "            return None",
             f"        where = {_HERE} + '.{attr}'",
-            f"        t{i} = [head{i}, str(len(v{i})), open{i}, enc{i}(w, v{i}[0], where, 0)]",
+            f"        t{i} = [{head}, str(len(v{i})), {first}, enc{i}(w, v{i}[0], where, 0)]",
             f"        for k in range(1, len(v{i})):",
-            f"            t{i} += (next{i}, enc{i}(w, v{i}[k], where, k))",
-            f"        t{i}.append(close{i})",
+            f"            t{i} += ({then}, enc{i}(w, v{i}[k], where, k))",
+            f"        t{i}.append({close})",
             f"        t{i} = join(t{i})",
             f"        w.used.update(kns{i})",
         ]
