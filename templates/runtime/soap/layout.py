@@ -268,7 +268,7 @@ class _Compiler:
             if not (isinstance(kind, type) and issubclass(kind, Enum)):
                 continue
             inner = next(
-                (c for c in (FAST_TEXT.get(b) for b in kind.__mro__) if c not in (None, UNKNOWN)),
+                (c for c in map(FAST_TEXT.get, kind.__mro__[1:]) if c not in (None, UNKNOWN)),
                 None,
             )
             n = names[slot]
