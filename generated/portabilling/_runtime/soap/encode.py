@@ -7,11 +7,9 @@ value gets the `xsi:type` its schema names (simple types are sent as their XSD b
 SOAP::Lite understands), lists become SOAP-ENC arrays or repeated elements as the schema says,
 `None` becomes `xsi:nil`, unset fields are left out.
 
-Most structs go out through a cached layout (see `_Layout`); values a layout cannot write take the
-careful path, which checks every value and names the field of a bad one.
-
-One job, one module (over 500 lines): the cached layouts and the careful path must write the very
-same bytes for every value (a test compares them), so they are kept side by side.
+Most structs go out through the compiled render of a cached layout (`soap.layout`); what a
+render declines takes the slower paths here, down to the careful one, which checks every value
+and names the field of a bad one. All must write the same bytes (tests compare them).
 """
 
 from __future__ import annotations

@@ -30,7 +30,8 @@ from ..validate import plan_of
 from .plan import StructPlan, plan_for
 from .text import FAST_TEXT, NEEDS_CARE, UNKNOWN, learn, text
 
-# `values, writer, path, index -> the struct's inner markup`, or None: the slow path decides
+# `values, writer, path, index -> the struct's inner markup`, or None: the slow path decides;
+# the caller writes the struct's tags and adds its `plan.namespaces`, the render any others
 Render = Callable[[tuple[Any, ...], Any, str, int], str | None]
 # `writer, struct, path, index -> the struct's inner markup` (always: it falls back itself)
 Encoder = Callable[[Any, Any, str, int], str]
@@ -251,9 +252,10 @@ class _Compiler:
             self.items.append(repr(constants[0]))  # constants in the code: LOAD_CONST
             for k, constant in enumerate(constants[1:], 1):
                 self.items += [texts[start + k - 1], repr(constant)]
-        if self.namespaces:
+        extra = self.namespaces - self.plan.namespaces  # the struct's own: its caller adds them
+        if extra:
             self.lines.append("    w.used.update(namespaces)")
-            self.env["namespaces"] = frozenset(self.namespaces)
+            self.env["namespaces"] = frozenset(extra)
         self.lines.append(f"    return join(({''.join(i + ', ' for i in self.items)}))")
         exec("\n".join(self.lines), self.env)
         render: Render = self.env["render"]
@@ -423,8 +425,9 @@ class _Compiler:
             f"            t{i} += ({then}, enc{i}(w, v{i}[k], where, k))",
             f"        t{i}.append({close})",
             f"        t{i} = join(t{i})",
-            f"        w.used.update(kns{i})",
         ]
+        if not child_plan.namespaces <= self.plan.namespaces:
+            self.lines.append(f"        w.used.update(kns{i})")
 
 
 def _item_open(plan: StructPlan) -> str:
