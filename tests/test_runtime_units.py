@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import msgspec
@@ -343,3 +343,102 @@ def test_a_base_url_that_is_not_text_is_a_type_error() -> None:
 
     with pytest.raises(TypeError, match="must be a str"):
         AdminClient(b"https://pbx.example.com", login="api", password="x")  # type: ignore[arg-type]
+
+
+def _add_account(features: list[Any], **fields: Any) -> Any:
+    from portabilling.types import AccountInfo, AddAccountRequest
+
+    return AddAccountRequest(account_info=AccountInfo(service_features=features, **fields))
+
+
+def _feature(name: str, **fields: Any) -> Any:
+    from portabilling.types import ServiceFeatureInfo
+
+    return ServiceFeatureInfo(name=name, **fields)
+
+
+def _attribute(name: str, values: Any = msgspec.UNSET) -> Any:
+    from portabilling.types import ServiceAttributeInfo
+
+    return ServiceAttributeInfo(name=name, values=values)
+
+
+_NUMBERS: dict[str, Any] = {
+    "i_account": 7,
+    "i_customer": -3,
+    "activation_date": date(2024, 5, 6),
+    "first_usage": datetime(2024, 5, 6, 7, 8, 9),
+    "issue_date": datetime(2024, 12, 31, 23, 59, 59),
+}
+_AWARE = datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone(timedelta(hours=3)))
+_FRACTION = datetime(2024, 5, 6, 7, 8, 9, 250)
+_OLD_AND_HUGE: dict[str, Any] = {
+    "i_account": 10**30,
+    "i_customer": -(2**70),
+    "activation_date": date(9, 1, 2),
+    "first_usage": datetime(99, 1, 2, 3, 4, 5),
+}
+
+_COMPILED_CASES: list[tuple[str, Any]] = [
+    ("empty arrays", lambda: _add_account([], assigned_addons=[])),
+    ("nil array", lambda: _add_account([_feature("a", attributes=None)])),
+    ("items", lambda: _add_account([_feature("a", locked=1), _feature("b", flag_value="Y")])),
+    ("nested arrays", lambda: _add_account([_feature("a", attributes=[_attribute("x", ["1"])])])),
+    ("item to escape", lambda: _add_account([_feature("a"), _feature("A&B <co>")])),
+    ("nested to escape", lambda: _add_account([_feature("a", attributes=[_attribute('"q"')])])),
+    ("item unsendable", lambda: _add_account([_feature("a"), _feature("bad\x01")])),
+    ("deep unsendable", lambda: _add_account([_feature("a", attributes=[_attribute("\x02")])])),
+    ("wrong item class", lambda: _add_account([_feature("a"), _attribute("not a feature")])),
+    ("nil item", lambda: _add_account([_feature("a"), None])),
+    ("tuple of items", lambda: _add_account((_feature("a"), _feature("b")))),  # type: ignore[arg-type]
+    ("struct to escape", lambda: _add_account([_feature("a")], login="<me>")),
+    ("nil and nested", lambda: _add_account([_feature("a", locked=None, attributes=[])])),
+    ("numbers", lambda: _add_account([], **_NUMBERS)),
+    ("aware datetime", lambda: _add_account([], **_NUMBERS, last_usage=_AWARE)),
+    ("fraction", lambda: _add_account([], **_NUMBERS, last_usage=_FRACTION)),
+    ("old and huge", lambda: _add_account([], **_OLD_AND_HUGE)),
+]
+
+
+_ERRORS = {
+    "item unsendable": "service_features[1].name: contains characters XML 1.0 cannot carry",
+    "deep unsendable": "service_features[0].attributes[0].name: contains characters XML 1.0",
+    "wrong item class": "service_features[1]: expected ServiceFeatureInfo, got ServiceAttr",
+    "nil item": "service_features[1]: is not nillable",
+}
+_WARM = ("empty arrays", "nil array", "items", "nested arrays", "nil and nested", "numbers")
+
+
+@pytest.mark.parametrize(("label", "make"), _COMPILED_CASES, ids=[c[0] for c in _COMPILED_CASES])
+def test_soap_compiled_layouts_write_what_the_careful_path_writes(
+    monkeypatch: pytest.MonkeyPatch, label: str, make: Any
+) -> None:
+    """Nested structs and arrays of structs are written by the compiled layouts, which call the
+    encoder of the items' class directly and decline (to the slow path) what they cannot write:
+    warm or cold, the bytes (or the error) are the careful path's."""
+    from portabilling._runtime.soap import encode as soap_encode
+    from portabilling.admin.account import ADD_ACCOUNT
+
+    auth = {"session_id": "s"}
+    careful = _encoded(ADD_ACCOUNT, make(), auth, careful=True)
+    for _ in range(3):  # the first encode makes the layouts, the others use them
+        for _label, other in _COMPILED_CASES:  # layouts made for other values first
+            _encoded(ADD_ACCOUNT, other(), auth, careful=False)
+        assert _encoded(ADD_ACCOUNT, make(), auth, careful=False) == careful
+    if label in _ERRORS:
+        assert isinstance(careful, str) and _ERRORS[label] in careful
+    else:
+        assert isinstance(careful, bytes) and b"<service_features" in careful
+    if label == "numbers":
+        assert b'<i_customer xsi:type="xsd:int">-3</i_customer>' in careful
+        assert b'<activation_date xsi:type="xsd:date">2024-05-06</activation_date>' in careful
+        assert b'<issue_date xsi:type="xsd:dateTime">2024-12-31 23:59:59</issue_date>' in careful
+    if label == "aware datetime":
+        assert b'<last_usage xsi:type="xsd:dateTime">2024-05-06 04:08:09</last_usage>' in careful
+    if label in _WARM:  # warm layouts write these without the slow path
+
+        def refused(*args: Any) -> None:
+            raise AssertionError("a warm layout must write this itself")
+
+        monkeypatch.setattr(soap_encode, "_slowly", refused)
+        assert _encoded(ADD_ACCOUNT, make(), auth, careful=False) == careful

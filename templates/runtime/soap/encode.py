@@ -5,29 +5,26 @@ value gets the `xsi:type` its schema names (simple types are sent as their XSD b
 SOAP::Lite understands), lists become SOAP-ENC arrays or repeated elements as the schema says,
 `None` becomes `xsi:nil`, unset fields are left out.
 
-Most structs go out through a cached layout (see `_Layout`); values a layout cannot write take the
-careful path, which checks every value and names the field of a bad one.
-
-One job, one module (over 500 lines): the cached layouts and the careful path must write the very
-same bytes for every value (a test compares them), so they are kept side by side.
+Most structs go out through the compiled render of a cached layout (`soap.layout`); what a
+render declines takes the slower paths here, down to the careful one, which checks every value
+and names the field of a bad one. All must write the same bytes (tests compare them).
 """
 
 from __future__ import annotations
 
-import math
-import operator
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import datetime
 from typing import Any
 
 import msgspec
 
-from ..chars import NOT_XML
 from ..errors import EncodeError
 from ..operation import Operation
-from ..struct import UNSET, UnsetType
+from ..struct import UNSET
 from ..validate import check_kinds, check_list, check_request
+from .layout import MAX_LAYOUTS as _MAX_LAYOUTS  # noqa: F401 (the tests read the cap here)
+from .layout import Encoder, Layout, filled_slowly, make_layout
 from .plan import (
     ANY_TYPE,
     FIXED_PREFIXES,
@@ -174,252 +171,133 @@ def _array_type(w: _Writer, spec: Spec, n: int) -> str:
 # ---- structs ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Layout:
-    """How a struct class renders for one combination of value types (most requests repeat a
-    few). Simple fields become `%s` slots in pre-rendered markup that one C-level `%` fills;
-    lists, nested structs and nil take the careful path in between, in schema order."""
-
-    pick: Any  # values -> the values of all slots, in order
-    strings: Any  # values -> the str values among them, checked together for markup
-    string_slots: tuple[int, ...]  # the slots holding those strings
-    convert: tuple[tuple[int, Any], ...]  # slot -> text, where `%s` would misprint the value
-    # (markup, first slot, end slot), or (None, field, 0) for the careful path's `plan.fields[i]`
-    pieces: tuple[tuple[str | None, int, int], ...]
-    # values -> the simple pieces' markup, or None: strings to escape or a value to convert
-    # that will not (`_filled_slowly` then decides); compiled per layout, see `_compile_fill`
-    fill: Any
-    whole: bool  # one piece of simple fields: the struct is its open tag, `fill`, its close tag
-
-
-# `%s` prints these exactly as XSD wants them (str(date) is its ISO form); exact types only
-_DIRECT = frozenset({str, int, date, time})  # Decimal is checked for NaN: FAST_TEXT
-_MAX_LAYOUTS = 64  # per class: odd inputs must not grow the cache without bound
-
-
 def _struct(w: _Writer, tag: str, value: msgspec.Struct, path: str, index: int = -1) -> None:
     """`value` as `<tag>`; `index`: its position in the list at `path` (the path of an item is
     written only if needed: most structs need none)."""
     plan = plan_for(type(value))
-    values = _astuple(value)
-    if w.careful:
-        _struct_careful(w, tag, values, plan, _at(path, index), type(value))
-        return
-    kinds = tuple(map(type, values))
-    layout = plan.layouts.get(kinds)
-    if layout is None:  # a new combination of value types: checked against the declared ones
-        check_kinds(type(value), kinds, values, _at(path, index), w.where)
-        layout = _layout(plan, kinds)
-    if layout is None:  # too many type combinations seen
-        _struct_careful(w, tag, values, plan, _at(path, index), type(value))
-        return
-    rendered = layout.fill(values)
-    if rendered is None:  # strings to escape, or a value only the careful path can name
-        rendered = _filled_slowly(layout, values)
-        if rendered is None:
-            _struct_careful(w, tag, values, plan, _at(path, index), type(value))
-            return
-    if layout.whole:  # simple fields only: one piece (the close tag apart, as `_encode` wants)
-        w.out += (f'<{tag} xsi:type="{plan.xsi_type}">{rendered[0]}', f"</{tag}>")
-        w.used.update(plan.namespaces)
-        return
-    if index >= 0:
-        path = f"{path}[{index}]"
-    out = w.out
-    out.append(f'<{tag} xsi:type="{plan.xsi_type}">')
     w.used.update(plan.namespaces)
-    done = 0
-    for markup, start, _ in layout.pieces:
-        if markup is not None:
-            out.append(rendered[done])
-            done += 1
-            continue
-        field = plan.fields[start]
-        v = values[field.position]
-        where = f"{path}.{plan.attrs[field.position]}"
-        if type(v) is list:
-            check_list(type(value), field.position, v, where, w.where)
-            if type(field.spec) is tuple and field.spec[0] == "[]":
-                _array(w, field.wire, v, field.spec, where)
-                continue
-        _field(w, field.wire, v, field.spec, where)
-    out.append(f"</{tag}>")
+    if w.careful:
+        w.out.append(f'<{tag} xsi:type="{plan.xsi_type}">')
+        _struct_careful(w, _astuple(value), plan, _at(path, index), type(value))
+    else:
+        encoder = plan.encoder or _Hooks.encoder(type(value))
+        w.out += (f'<{tag} xsi:type="{plan.xsi_type}">', encoder(w, value, path, index))
+    w.out.append(f"</{tag}>")  # apart: `_encode` inserts extra parameters before it
 
 
 def _at(path: str, index: int) -> str:
     return f"{path}[{index}]" if index >= 0 else path
 
 
-def _filled_slowly(layout: _Layout, values: tuple[Any, ...]) -> tuple[str, ...] | None:
-    """The simple pieces' markup when `layout.fill` declined: strings escaped where needed,
-    or None when a value (a NaN, a string XML cannot carry) needs the careful path."""
-    args = layout.pick(values)
-    # the struct's strings checked at once; most hold no markup, and the `in` tests and
-    # `isprintable` (all C) clear them faster than the regular expression would
-    strings = layout.strings(values)
-    escape = False
-    if strings:
-        joined = _join(strings)
-        if (
-            "&" in joined
-            or "<" in joined
-            or ">" in joined
-            or '"' in joined
-            or not joined.isprintable()
-        ):
-            escape = _needs_care(joined) is not None
-    if layout.convert or escape:
-        args = _texts(layout, args, escape)
-        if args is None:
-            return None
-    return tuple(
-        markup % args[start:stop] for markup, start, stop in layout.pieces if markup is not None
-    )
+class _Hooks:
+    """What the compiled layouts (`soap.layout`) call back into."""
+
+    @staticmethod
+    def encoder(cls: type) -> Encoder:
+        """`cls`'s encoder: its cached layout's render, or the slow path, for the inside of a
+        struct (the caller writes its tags and adds `plan.namespaces`)."""
+        plan = plan_for(cls)
+        if plan.encoder is not None:
+            encoder: Encoder = plan.encoder
+            return encoder
+        find = plan.layouts.get
+
+        def encode(w: _Writer, value: Any, path: str, index: int) -> str:
+            values = _astuple(value)
+            layout = find(tuple(map(type, values)))
+            if layout is not None:
+                rendered = layout.render(values, w, path, index)
+                if rendered is not None:
+                    return rendered  # type: ignore[no-any-return]
+            return _slowly(w, values, layout, plan, cls, path, index)
+
+        plan.encoder = encode
+        return encode
+
+    @staticmethod
+    def piece(
+        w: _Writer, plan: StructPlan, cls: type, i: int, values: tuple[Any, ...], path: str
+    ) -> str:
+        saved, w.out = w.out, []
+        try:
+            _write_field(w, plan, plan.fields[i], values, path, cls)
+            return "".join(w.out)
+        finally:
+            w.out = saved
+
+    @staticmethod
+    def constant(wire: str, value: Any, spec: Spec) -> tuple[str, frozenset[str]]:
+        w = _Writer("")
+        _field(w, wire, value, spec, wire)
+        return "".join(w.out), frozenset(w.used)
+
+    @staticmethod
+    def array_type(spec: Spec) -> tuple[str, str]:
+        w = _Writer("")
+        name = _array_type(w, spec, 0).removesuffix("[0]")
+        return name, next(iter(w.used))
 
 
-def _layout(plan: StructPlan, kinds: tuple[type, ...]) -> _Layout | None:
-    if len(plan.layouts) >= _MAX_LAYOUTS or any(kinds[i] is not UnsetType for i in plan.json_only):
-        return None  # the careful path refuses JSON-only fields by name
-    slots: list[int] = []
-    strings: list[int] = []
-    string_slots: list[int] = []
-    convert: list[tuple[int, Any]] = []
-    pieces: list[tuple[str | None, int, int]] = []
-    markup: list[str] = []
-    first = 0
-    for i, field in enumerate(plan.fields):
-        kind = kinds[field.position]
-        if kind is UnsetType:
-            continue
-        as_text = None
-        if field.open_tag and kind not in _DIRECT:
-            as_text = FAST_TEXT.get(kind, UNKNOWN)
-            if as_text is UNKNOWN:
-                as_text = learn(kind)
-        if field.open_tag and (kind in _DIRECT or as_text is not None):
-            if kind is str:
-                strings.append(field.position)
-                string_slots.append(len(slots))
-            elif as_text is not None:
-                convert.append((len(slots), as_text))
-            slots.append(field.position)
-            markup.append(
-                field.open_tag.replace("%", "%%") + "%s" + field.close_tag.replace("%", "%%")
-            )
-            continue
-        if markup:
-            pieces.append(("".join(markup), first, len(slots)))
-            markup, first = [], len(slots)
-        pieces.append((None, i, 0))
-    if markup:
-        pieces.append(("".join(markup), first, len(slots)))
-    layout = _Layout(
-        _getter(slots),
-        _getter(strings),
-        tuple(string_slots),
-        tuple(convert),
-        tuple(pieces),
-        _compile_fill(slots, string_slots, convert, pieces),
-        len(pieces) == 1 and pieces[0][0] is not None,
-    )
-    plan.layouts[kinds] = layout
-    return layout
+def _slowly(
+    w: _Writer,
+    values: tuple[Any, ...],
+    layout: Layout | None,
+    plan: StructPlan,
+    cls: type,
+    path: str,
+    index: int,
+) -> str:
+    """The inside of a struct when its layout is new or declined to render: the kinds checked
+    on a new layout, strings escaped where needed, other fields written one by one, and the
+    careful path for what none of that can write (it names the field)."""
+    saved, w.out = w.out, []
+    try:
+        if layout is None:  # a new combination of value types: checked against the declared ones
+            check_kinds(cls, tuple(map(type, values)), values, _at(path, index), w.where)
+            layout = make_layout(plan, cls, tuple(map(type, values)), _Hooks)
+            if layout is not None:
+                rendered = layout.render(values, w, path, index)
+                if rendered is not None:
+                    return rendered
+        filled = None if layout is None else filled_slowly(layout, values)
+        if layout is None or filled is None:
+            _struct_careful(w, values, plan, _at(path, index), cls)
+            return "".join(w.out)
+        here = _at(path, index)
+        done = 0
+        for markup, start, _ in layout.pieces:
+            if markup is not None:
+                w.out.append(filled[done])
+                done += 1
+            else:
+                _write_field(w, plan, plan.fields[start], values, here, cls)
+        return "".join(w.out)
+    finally:
+        w.out = saved
 
 
-def _getter(indices: list[int]) -> Any:
-    """A C-level `values -> tuple of values[i]`; itemgetter alone returns a bare item for one."""
-    if len(indices) > 1:
-        return operator.itemgetter(*indices)
-    if indices:
-        return lambda values, i=indices[0]: (values[i],)
-    return lambda values: ()
+def _write_field(
+    w: _Writer, plan: StructPlan, field: EncodeField, values: tuple[Any, ...], path: str, cls: type
+) -> None:
+    """One field that is not a simple slot of its layout, checked as it is written."""
+    v = values[field.position]
+    where = f"{path}.{plan.attrs[field.position]}"
+    if type(v) is list:
+        check_list(cls, field.position, v, where, w.where)
+        if type(field.spec) is tuple and field.spec[0] == "[]":
+            _array(w, field.wire, v, field.spec, where)
+            return
+    _field(w, field.wire, v, field.spec, where)
 
 
-_join = "".join
-_needs_care = NEEDS_CARE.search
 _astuple = msgspec.structs.astuple
 
 
-def _compile_fill(
-    slots: list[int],
-    string_slots: list[int],
-    convert: list[tuple[int, Any]],
-    pieces: list[tuple[str | None, int, int]],
-) -> Any:
-    """`values -> (markup of each simple piece, ...)` as straight-line Python: the slots taken
-    in C, the strings checked together, each conversion inlined, the markup joined from its
-    constant parts and the texts (`str` of an int, date or time is what `%s` prints); None
-    where a string needs escaping or a conversion declines (the slow path then decides)."""
-    env: dict[str, Any] = {"pick": _getter(slots), "join": _join, "isfinite": math.isfinite}
-    names = [f"a{i}" for i in range(len(slots))]
-    lines = ["def fill(values):"]
-    if slots:
-        lines.append(f"    {', '.join(names)}, = pick(values)")
-    if string_slots:
-        joined = f"join(({', '.join(names[i] for i in string_slots)},))"
-        lines += [
-            f"    s = {joined if len(string_slots) > 1 else names[string_slots[0]]}",
-            "    if '&' in s or '<' in s or '>' in s or '\"' in s or not s.isprintable():",
-            "        return None",
-        ]
-    for slot, as_text in convert:
-        env[f"convert{slot}"] = as_text
-        n = names[slot]
-        if as_text is FAST_TEXT[bool]:
-            lines.append(f"    {n} = 'true' if {n} else 'false'")
-            continue
-        if as_text is FAST_TEXT[float]:
-            line = f"    {n} = repr({n}) if isfinite({n}) else None"
-        elif as_text is FAST_TEXT[datetime]:  # `server_datetime`'s usual case, inlined
-            line = f"    {n} = {n}.isoformat(' ') if {n}.tzinfo is None and not {n}.microsecond else convert{slot}({n})"
-        else:
-            line = f"    {n} = convert{slot}({n})"
-        lines += [line, f"    if {n} is None:", "        return None"]
-    texts = [n if slot in string_slots else f"str({n})" for slot, n in enumerate(names)]
-    for slot, _ in convert:
-        texts[slot] = names[slot]
-    rendered = []
-    for markup, start, stop in pieces:
-        if markup is None:
-            continue
-        if "%%" in markup:  # a literal `%` in a tag (no XML name has one): formatted as is
-            env[f"markup{start}"] = markup
-            rendered.append(f"markup{start} % ({''.join(n + ', ' for n in names[start:stop])})")
-            continue
-        constants = markup.split("%s")  # around each slot: the markup of the tags between
-        items = [f"part{start}_0"]
-        env[f"part{start}_0"] = constants[0]
-        for k, constant in enumerate(constants[1:], 1):
-            env[f"part{start}_{k}"] = constant
-            items += [texts[start + k - 1], f"part{start}_{k}"]
-        rendered.append(f"join(({''.join(i + ', ' for i in items)}))")
-    lines.append(f"    return ({''.join(r + ', ' for r in rendered)})")
-    exec("\n".join(lines), env)  # names and numbers only: the values stay in `env`
-    return env["fill"]
-
-
-def _texts(layout: _Layout, args: tuple[Any, ...], escape: bool) -> tuple[Any, ...] | None:
-    """The slot values as text where `%s` would misprint them, and the strings that need it
-    escaped (only those); None sends the struct down the careful path."""
-    texts = list(args)
-    for slot, as_text in layout.convert:
-        texts[slot] = as_text(texts[slot])
-        if texts[slot] is None:
-            return None
-    if escape:
-        for slot in layout.string_slots:
-            s = texts[slot]
-            if NEEDS_CARE.search(s) is not None:
-                if NOT_XML.search(s) is not None:
-                    return None  # the careful path names the field, in schema order
-                texts[slot] = text(s)
-    return tuple(texts)
-
-
 def _struct_careful(
-    w: _Writer, tag: str, values: tuple[Any, ...], plan: StructPlan, path: str, cls: type
+    w: _Writer, values: tuple[Any, ...], plan: StructPlan, path: str, cls: type
 ) -> None:
-    """Field by field: checks and escapes every value, names the field of any bad one."""
+    """The inside of a struct field by field: checks and escapes every value, names the field
+    of any bad one (the reference the layouts must match)."""
     check_kinds(cls, tuple(map(type, values)), values, path, w.where)
     for i in plan.json_only:
         if values[i] is not UNSET:
@@ -428,8 +306,6 @@ def _struct_careful(
                 "this field exists only in the JSON API; use transport='json'",
             )
     out = w.out
-    out.append(f'<{tag} xsi:type="{plan.xsi_type}">')
-    w.used.update(plan.namespaces)
     fast_text = FAST_TEXT
     needs_care = NEEDS_CARE.search
     field: EncodeField
@@ -462,7 +338,6 @@ def _struct_careful(
         if isinstance(v, list | tuple):
             check_list(cls, index, v, where, w.where)
         _field(w, wire, v, spec, where)
-    out.append(f"</{tag}>")
 
 
 # ---- document/literal ---------------------------------------------------------------------------

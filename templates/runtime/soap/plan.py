@@ -86,6 +86,7 @@ class StructPlan:
     qualified: dict[str, str] | None = None  # document/literal: wire name -> element namespace
     namespaces: frozenset[str] = frozenset()  # what the pre-rendered tags' prefixes stand for
     layouts: dict[tuple[type, ...], Any] = field(default_factory=dict)  # the encoder's cache
+    encoder: Any = None  # the encoder's function for this class (`soap.encode`)
 
     def lookup(self, tag: str) -> DecodeEntry | None:
         """A namespace-qualified (or unknown) tag, resolved once and remembered."""
