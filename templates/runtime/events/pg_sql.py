@@ -13,7 +13,7 @@ seconds starts a second one, so a held-up statement holds up only its own marks.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .store import Claim, Claimed
@@ -105,25 +105,29 @@ def mark_args(claims: list[ClaimArgs], dones: list[DoneArgs]) -> dict[str, str]:
     driver sends a text as it is, where a list costs it a conversion per element (once the bulk
     of a statement's CPU on our side)."""
     return {
-        "fi": _numbers(d[0] for d in dones),
-        "ft": _texts(d[1] for d in dones),
-        "ci": _numbers(c[0] for c in claims),
-        "ce": _texts(c[1] for c in claims),
-        "ct": _texts(c[2] for c in claims),
-        "cl": _numbers(c[3] for c in claims),
+        "fi": _numbers([d[0] for d in dones]),
+        "ft": _texts([d[1] for d in dones]),
+        "ci": _numbers([c[0] for c in claims]),
+        "ce": _texts([c[1] for c in claims]),
+        "ct": _texts([c[2] for c in claims]),
+        "cl": _numbers([c[3] for c in claims]),
     }
 
 
-def _numbers(values: Iterable[int | float]) -> str:
+def _numbers(values: list[int] | list[float]) -> str:
     # repr, not str: a float keeps every digit (and a bool or NaN is no int or lease by now)
-    return "{%s}" % ",".join(map(repr, values))
+    return "{" + ",".join([repr(v) for v in values]) + "}"
 
 
-def _texts(values: Iterable[str]) -> str:
+def _texts(values: list[str]) -> str:
     """Each text quoted, `\\` and `"` escaped: the array literal's only special characters
     inside quotes (a NUL, which no PostgreSQL text can hold, is refused by the driver)."""
-    return "{%s}" % ",".join(
-        '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values
+    return (
+        '{"'
+        + '","'.join([v.replace("\\", "\\\\").replace('"', '\\"') for v in values])
+        + '"}'
+        if values
+        else "{}"
     )
 
 

@@ -228,10 +228,11 @@ class Receiver:
     async def _respond(
         self, scope: Scope, receive: Receive
     ) -> tuple[int, str, list[tuple[bytes, bytes]]]:
-        joined: dict[str, list[str]] = {}
+        headers: dict[str, str] = {}
         for name, value in scope.get("headers", ()):
-            joined.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
-        headers = {key: ", ".join(values) for key, values in joined.items()}
+            key = name.decode("latin-1").lower()
+            text = value.decode("latin-1")
+            headers[key] = f"{headers[key]}, {text}" if key in headers else text
         peer = scope.get("client") or ("?", 0)
         request = InboundRequest(
             scope["method"], scope["path"], headers, b"", f"{peer[0]}:{peer[1]}"
