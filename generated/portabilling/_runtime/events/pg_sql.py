@@ -217,8 +217,9 @@ class Marks:
 
     def _start(self) -> None:
         # a task, not a call now: marks queued by this turn of the loop go together
-        task = asyncio.get_running_loop().create_task(self._flush_all())
-        self._flushers.add(task)
+        loop = asyncio.get_running_loop()
+        self._taken = loop.time()  # held up counts from here until it takes its marks
+        self._flushers.add(loop.create_task(self._flush_all()))
 
     def _check(self) -> None:
         """Start another statement if marks have waited `held_up` behind the ones on their way."""
