@@ -24,22 +24,28 @@ from .events_support import AUTH, ROOT, ReceiverProcess, event, post, start_rece
 MODULE = "tests.event_handlers_record"
 
 
-def serve(tmp: Path, *extra: str) -> ReceiverProcess:
+@pytest.fixture(params=["httptools", "h11"])
+def http(request: pytest.FixtureRequest) -> str:
+    """Each guarded protocol `serve` may run: httptools (when installed) and h11."""
+    return str(request.param)
+
+
+def serve(tmp: Path, *extra: str, http: str = "auto") -> ReceiverProcess:
     store = f"sqlite:///{tmp / 'events.db'}"
-    return start_receiver(tmp, store, "http://127.0.0.1:9", *extra, module=MODULE)
+    return start_receiver(tmp, store, "http://127.0.0.1:9", "--http", http, *extra, module=MODULE)
 
 
 @pytest.fixture
-def receiver(tmp_path: Path) -> Iterator[ReceiverProcess]:
-    proc = serve(tmp_path, "--read-timeout", "1.5", "--max-connections", "300")
+def receiver(tmp_path: Path, http: str) -> Iterator[ReceiverProcess]:
+    proc = serve(tmp_path, "--read-timeout", "1.5", "--max-connections", "300", http=http)
     yield proc
     proc.stop()
 
 
 @pytest.fixture
-def plain_receiver(tmp_path: Path) -> Iterator[ReceiverProcess]:
+def plain_receiver(tmp_path: Path, http: str) -> Iterator[ReceiverProcess]:
     """A receiver with the default limits."""
-    proc = serve(tmp_path)
+    proc = serve(tmp_path, http=http)
     yield proc
     proc.stop()
 
@@ -142,8 +148,8 @@ def test_silent_and_trickling_connections_are_closed(
     assert not effects.exists() or "done" not in effects.read_text()
 
 
-def test_a_full_house_of_idle_connections_closes_the_oldest(tmp_path: Path) -> None:
-    proc = serve(tmp_path, "--max-connections", "20", "--read-timeout", "60")
+def test_a_full_house_of_idle_connections_closes_the_oldest(tmp_path: Path, http: str) -> None:
+    proc = serve(tmp_path, "--max-connections", "20", "--read-timeout", "60", http=http)
     try:
         idle = [socket.create_connection(address(proc.url)) for _ in range(40)]
         time.sleep(0.3)
@@ -305,3 +311,57 @@ def test_purge_refuses_a_non_finite_age(tmp_path: Path, capsys: Any) -> None:
     for age in ("nan", "inf", "-1"):
         code = event_cli.main(["purge", "--store", store, "--older-than", age], env={}, prog="p")
         assert code == 2 and "--older-than must be between" in capsys.readouterr().err
+
+
+# ---- the two guarded protocols -------------------------------------------------------------------
+
+
+def test_serve_guards_httptools_when_installed_and_h11_on_request() -> None:
+    pytest.importorskip("httptools")
+    from portabilling._runtime.events.bounds import ConnectionLimits
+    from portabilling._runtime.events.guard import guarded_protocol, server_options
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    limits = ConnectionLimits(max_head=2048)
+    auto = server_options(limits)["http"]
+    assert issubclass(auto, HttpToolsProtocol) and auto.limits is limits
+    assert issubclass(guarded_protocol(limits, "h11"), H11Protocol)
+    with pytest.raises(ValueError, match="http must be"):
+        guarded_protocol(limits, "h2")
+
+
+def _request(i_event: int, head_size: int = 0, last: bool = False) -> bytes:
+    body = (
+        b'{"event_type":"Subscriber/Updated","variables":{"i_event":%d,"i_account":1}}' % i_event
+    )
+    head = (
+        f"POST /events HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        + ("Connection: close\r\n" if last else "")
+    ).encode()
+    if head_size:  # padded with one header to exactly `head_size` bytes, the blank line included
+        head += b"X-Pad: " + b"p" * (head_size - len(head) - len(b"X-Pad: \r\n\r\n")) + b"\r\n"
+    return head + b"\r\n" + body
+
+
+def test_heads_near_the_bound_and_pipelined_requests_are_answered(
+    plain_receiver: ReceiverProcess, http: str
+) -> None:
+    """A head just under `max_head` with its body in the same read, and two requests sent in one
+    write (the second's head after the first's body), are served; a head over the bound that
+    arrives whole in one read is refused on httptools (h11 bounds only an incomplete head)."""
+    host_port = address(plain_receiver.url)
+    n = next(_ids)
+    with socket.create_connection(host_port) as sock:
+        sock.sendall(_request(n, head_size=8 * 1024 - 1, last=True))
+        assert read_all(sock).startswith(b"HTTP/1.1 200 ")
+    with socket.create_connection(host_port) as sock:
+        sock.sendall(_request(n + 1, head_size=5000) + _request(n + 2, head_size=5000, last=True))
+        answers = read_all(sock)
+        assert answers.count(b"HTTP/1.1 200 ") == 2, answers
+    if http == "httptools":
+        with socket.create_connection(host_port) as sock:
+            sock.sendall(_request(n + 3, head_size=8 * 1024 + 100, last=True))
+            assert read_all(sock).startswith(b"HTTP/1.1 431 ")
+    real_event(plain_receiver.url)

@@ -199,3 +199,49 @@ def test_concurrent_marks_share_statements(pg_url: str) -> None:
         store.close()
     assert len(statements) < 60 + 22 + 20  # fewer statements than marks: they were shared
     assert max(statements) > 1
+
+
+def test_marks_share_one_statement_unless_it_is_held_up(pg_url: str) -> None:
+    """One statement on its way at a time (the next one takes what queued meanwhile), but a
+    statement held up by a row lock (another receiver's insert of the same event, not committed
+    yet) does not hold up the marks of other events for longer than `HELD_UP`; literal arrays
+    carry any text."""
+    import psycopg
+    from portabilling._runtime.events.pg_sql import HELD_UP
+    from portabilling.events import Claim, PostgresStore
+
+    store = PostgresStore(pg_url, table="held_up_test")
+    base = new_id() * 100
+    odd = 'Sub"scriber\\/{Up,dated} NULL é'
+
+    async def scenario() -> None:
+        await store.aopen()
+        with psycopg.connect(pg_url) as other:  # a transaction: its row stays locked
+            other.execute(
+                "INSERT INTO held_up_test (i_event, event_type, state, token, lease_until, "
+                "attempts) VALUES (%s, 'x', 'working', 'theirs', now(), 1)",
+                (base,),
+            )
+            blocked = asyncio.ensure_future(store.aclaim(base, "Subscriber/Updated", 30))
+            await asyncio.sleep(0.2)
+            assert not blocked.done()  # waits for the other transaction's row
+            began = time.monotonic()
+            claim = await asyncio.wait_for(store.aclaim(base + 1, odd, 30), 5)
+            took = time.monotonic() - began
+            assert claim.state is Claim.NEW and took < HELD_UP + 1.0, took
+            assert await store.acomplete(base + 1, claim.token)
+            assert not blocked.done()
+            other.rollback()  # the other receiver gave up: the blocked claim is ours now
+        first = await asyncio.wait_for(blocked, 5)
+        assert first.state is Claim.NEW
+        await store.aclose()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        store.close()
+    with psycopg.connect(pg_url) as db:
+        stored = db.execute(
+            "SELECT event_type, state FROM held_up_test WHERE i_event = %s", (base + 1,)
+        ).fetchone()
+    assert stored == (odd, "done")

@@ -157,6 +157,8 @@ class Receiver:
         self._started = False
         self._start_lock = asyncio.Lock()
         self._unknown: set[str] = set()
+        # id of a handler (the router keeps it alive): whether it is a coroutine function
+        self._async: dict[int, bool] = {}
         self._releasing: set[asyncio.Task[None]] = set()  # claims given up at shutdown
 
     # ---- lifecycle -----------------------------------------------------------------------------
@@ -226,10 +228,11 @@ class Receiver:
     async def _respond(
         self, scope: Scope, receive: Receive
     ) -> tuple[int, str, list[tuple[bytes, bytes]]]:
-        joined: dict[str, list[str]] = {}
+        headers: dict[str, str] = {}
         for name, value in scope.get("headers", ()):
-            joined.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
-        headers = {key: ", ".join(values) for key, values in joined.items()}
+            key = name.decode("latin-1").lower()
+            text = value.decode("latin-1")
+            headers[key] = f"{headers[key]}, {text}" if key in headers else text
         peer = scope.get("client") or ("?", 0)
         request = InboundRequest(
             scope["method"], scope["path"], headers, b"", f"{peer[0]}:{peer[1]}"
@@ -261,7 +264,8 @@ class Receiver:
         if ctype != "application/json":
             return 415, "content type must be application/json", []
         try:
-            await self.startup()
+            if not self._started:  # once: startup() checks again under its lock
+                await self.startup()
         except Exception as exc:
             log.error("event store unavailable: %s", exc)
             return 503, "event store unavailable", [(b"retry-after", b"5")]
@@ -373,7 +377,10 @@ class Receiver:
         return 200, "handled", []
 
     async def _run(self, handler: Callable[..., Any], event: Event) -> None:
-        if _is_async(handler):
+        is_async = self._async.get(id(handler))  # by id: a callable object may not hash
+        if is_async is None:
+            is_async = self._async[id(handler)] = _is_async(handler)
+        if is_async:
             await handler(event, self.async_client)
         else:
             loop = asyncio.get_running_loop()

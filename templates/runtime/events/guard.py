@@ -1,11 +1,13 @@
 """The receiver's sockets: every connection bounded before the application sees a byte of it.
 
 An event receiver faces the internet before anyone has authenticated, so what a client may cost
-is bounded here, in the one HTTP protocol `serve` runs uvicorn with (h11, whatever else is
-installed: uvicorn's httptools protocol has no limit on the request head):
+is bounded here, in the HTTP protocol `serve` runs uvicorn with: uvicorn's httptools protocol
+when httptools is installed (`GuardedHttpToolsProtocol` in `guard_httptools`: llhttp, the C
+parser, at a fraction of h11's CPU per request), its h11 protocol otherwise (`GuardedProtocol`),
+both with the same bounds:
 
-- the request head (request line and headers) at `max_head` bytes, answered 431 (h11's own
-  bound, `h11_max_incomplete_event_size`), and at `max_headers` header lines, answered 431;
+- the request head (request line and headers) at `max_head` bytes, answered 431 once that much
+  of it has arrived without its end, and at `max_headers` header lines, answered 431;
 - the time to read one request, head and body, at `read_timeout` seconds from the connection's
   first byte (or from its opening: a connection that sends nothing is closed too), answered 408;
 - an idle kept-alive connection at `keep_alive` seconds (uvicorn's `timeout_keep_alive`);
@@ -40,27 +42,78 @@ App = Callable[..., Awaitable[None]]
 _REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 
 
-class GuardedProtocol(H11Protocol):  # type: ignore[misc, unused-ignore]  # Any without uvicorn
-    """uvicorn's h11 protocol with the bounds of `limits` (set by `guarded_protocol`)."""
+class Guard:
+    """What both guarded protocols share: the read timer, the eviction of the longest-idle
+    connection, the refusal without the parser. The protocol says when it is `_idle` and whether
+    an answer can still be written (`_may_answer`)."""
 
     limits = ConnectionLimits()
+    # set by the uvicorn protocol this is mixed into
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
+    connections: set[Any]
+    _read_timer: asyncio.TimerHandle | None
+    _since: float  # when this connection last started waiting for a request
+
+    def _idle(self) -> bool:
+        raise NotImplementedError
+
+    def _may_answer(self) -> bool:
+        raise NotImplementedError
+
+    def _request_over(self) -> bool:
+        """True once the response to the request read last is complete (or there was none)."""
+        raise NotImplementedError
+
+    def _opened(self) -> None:
+        self._since = self.loop.time()
+        self._arm()
+        if len(self.connections) > self.limits.max_connections:
+            idle = [c for c in self.connections if isinstance(c, Guard) and c._idle()]
+            oldest = min((c for c in idle if c is not self), key=lambda c: c._since, default=None)
+            (oldest or self).transport.close()
+
+    def _arm(self) -> None:
+        self._read_timer = self.loop.call_later(self.limits.read_timeout, self._timed_out)
+
+    def _disarm(self) -> None:
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
+
+    def _timed_out(self) -> None:
+        self._read_timer = None
+        if self.transport.is_closing():
+            return
+        if self._request_over():
+            self._refuse(408)  # nothing answered yet: say why
+        else:
+            self.transport.close()  # the application is reading the body: it sees a disconnect
+
+    def _refuse(self, status: int) -> None:
+        """Answer `status` without the parser (whose state may be an error by now) and close."""
+        if self._may_answer():
+            self.transport.write(
+                b"HTTP/1.1 %d %s\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"
+                % (status, _REASONS[status])
+            )
+        self.transport.close()
+
+
+class GuardedProtocol(Guard, H11Protocol):  # type: ignore[misc, unused-ignore]  # Any without uvicorn
+    """uvicorn's h11 protocol with the bounds of `limits` (set by `guarded_protocol`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.app = _count_headers(self.app, self.limits.max_headers)  # type: ignore[has-type, unused-ignore]
-        self._read_timer: asyncio.TimerHandle | None = None
-        self._since = 0.0  # when this connection last started waiting for a request
+        self.app = count_headers(self.app, self.limits.max_headers)  # type: ignore[has-type, unused-ignore]
+        self._read_timer = None
+        self._since = 0.0
 
     def connection_made(  # type: ignore[override, unused-ignore]
         self, transport: asyncio.Transport
     ) -> None:
         super().connection_made(transport)
-        self._since = self.loop.time()
-        self._arm()
-        if len(self.connections) > self.limits.max_connections:
-            idle = [c for c in self.connections if isinstance(c, GuardedProtocol) and c._idle()]
-            oldest = min((c for c in idle if c is not self), key=lambda c: c._since, default=None)
-            (oldest or self).transport.close()
+        self._opened()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
@@ -87,38 +140,16 @@ class GuardedProtocol(H11Protocol):  # type: ignore[misc, unused-ignore]  # Any 
 
     def _idle(self) -> bool:
         """No request in progress: the head not complete yet, or kept alive between requests."""
-        return self.conn.their_state is h11.IDLE and (
-            self.cycle is None or self.cycle.response_complete
-        )
+        return self.conn.their_state is h11.IDLE and self._request_over()
 
-    def _arm(self) -> None:
-        self._read_timer = self.loop.call_later(self.limits.read_timeout, self._timed_out)
+    def _request_over(self) -> bool:
+        return self.cycle is None or bool(self.cycle.response_complete)
 
-    def _disarm(self) -> None:
-        if self._read_timer is not None:
-            self._read_timer.cancel()
-            self._read_timer = None
-
-    def _timed_out(self) -> None:
-        self._read_timer = None
-        if self.transport.is_closing():
-            return
-        if self.cycle is None or self.cycle.response_complete:
-            self._refuse(408)  # nothing answered yet: say why
-        else:
-            self.transport.close()  # the application is reading the body: it sees a disconnect
-
-    def _refuse(self, status: int) -> None:
-        """Answer `status` without h11 (whose state may be an error by now) and close."""
-        if self.conn.our_state is h11.IDLE or self.conn.our_state is h11.SEND_RESPONSE:
-            self.transport.write(
-                b"HTTP/1.1 %d %s\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"
-                % (status, _REASONS[status])
-            )
-        self.transport.close()
+    def _may_answer(self) -> bool:
+        return self.conn.our_state is h11.IDLE or self.conn.our_state is h11.SEND_RESPONSE
 
 
-def _count_headers(app: App, most: int) -> App:
+def count_headers(app: App, most: int) -> App:
     async def counted(scope: Scope, receive: Any, send: Any) -> None:
         if scope.get("type") == "http" and len(scope.get("headers", ())) > most:
             body = b"too many header fields\n"
@@ -140,17 +171,29 @@ def _count_headers(app: App, most: int) -> App:
     return counted
 
 
-def guarded_protocol(limits: ConnectionLimits) -> type[GuardedProtocol]:
-    """The protocol class for `uvicorn.Config(http=...)` that enforces `limits`."""
-    return type("GuardedProtocol", (GuardedProtocol,), {"limits": limits})
+def guarded_protocol(limits: ConnectionLimits, http: str = "auto") -> type[Guard]:
+    """The protocol class for `uvicorn.Config(http=...)` that enforces `limits`: on httptools
+    (`http="httptools"`, or "auto" when it is installed) or on h11 (`http="h11"`)."""
+    if http not in ("auto", "httptools", "h11"):
+        raise ValueError(f"http must be auto, httptools or h11, not {http!r}")
+    base: type[Guard] = GuardedProtocol
+    if http != "h11":
+        try:
+            from .guard_httptools import GuardedHttpToolsProtocol
+        except ImportError:
+            if http == "httptools":
+                raise
+        else:
+            base = GuardedHttpToolsProtocol
+    return type(base.__name__, (base,), {"limits": limits})
 
 
-def server_options(limits: ConnectionLimits) -> dict[str, Any]:
+def server_options(limits: ConnectionLimits, http: str = "auto") -> dict[str, Any]:
     """The `uvicorn.Config` keyword arguments that apply `limits`: the guarded protocol, h11's
     head bound, and the kept-alive timeout. uvicorn's own `limit_concurrency` is left off: it
     counts idle connections, so a flood of them would make it answer real deliveries 503."""
     return {
-        "http": guarded_protocol(limits),
+        "http": guarded_protocol(limits, http),
         "h11_max_incomplete_event_size": limits.max_head,
         "timeout_keep_alive": limits.keep_alive,
     }

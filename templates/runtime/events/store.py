@@ -16,8 +16,8 @@ behind a load balancer) in `pg`; `open_store(url)` (the package's) picks one fro
 from __future__ import annotations
 
 import enum
+import os
 import re
-import uuid
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -91,4 +91,4 @@ def check_table(table: str) -> str:
 
 
 def new_token() -> str:
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # 128 random bits, 32 hex digits (as uuid4().hex, cheaper)

@@ -156,7 +156,7 @@ def serve(
         log_level=args.log_level,
         access_log=args.access_log,
         timeout_graceful_shutdown=args.lease,
-        **server_options(limits),
+        **server_options(limits, args.http),
     )
     log.info("events on http://%s:%d/ (store %s)", host, port, mask_url(args.store))
     print(f"listening on {host}:{port}", file=sys.stderr, flush=True)
@@ -219,6 +219,12 @@ def parser(prog: str) -> argparse.ArgumentParser:
         type=int,
         default=ConnectionLimits.keep_alive,
         help="seconds an idle connection is kept open (default %(default)s)",
+    )
+    s.add_argument(
+        "--http",
+        choices=["auto", "httptools", "h11"],
+        default="auto",
+        help="HTTP parser: httptools (C, faster) when installed, else h11 (default %(default)s)",
     )
     a = s.add_mutually_exclusive_group()
     a.add_argument(
