@@ -86,16 +86,16 @@ class Client(Core):
         """Send, and read the body as it streams, within the limits and the deadline."""
         if self._direct is not None and not self._http.is_closed:
             try:
-                reply = self._direct.exchange(step.request)
+                reply = self._direct.send(step.request)
             except (ValueError, DeadlineExceeded) as exc:
                 raise BodyRefused(exc) from None
             except httpx.TransportError as exc:
-                exc.request = step.request  # as httpx.Client.send tells it
+                exc.request = step.request.http()  # as httpx.Client.send tells it
                 raise
             if reply is not None:
                 return _direct_reply(self._http, reply, step)
         try:
-            response = self._http.send(step.request, stream=True)
+            response = self._http.send(step.request.http(), stream=True)
         except (ValueError, DeadlineExceeded) as exc:  # raised by the pool while it read
             raise BodyRefused(exc) from None
         try:
@@ -181,16 +181,16 @@ class AsyncClient(Core):
         """Send, and read the body as it streams, within the limits and the deadline."""
         if self._direct is not None and not self._http.is_closed:
             try:
-                reply = await self._direct.exchange(step.request)
+                reply = await self._direct.send(step.request)
             except (ValueError, DeadlineExceeded) as exc:
                 raise BodyRefused(exc) from None
             except httpx.TransportError as exc:
-                exc.request = step.request  # as httpx.AsyncClient.send tells it
+                exc.request = step.request.http()  # as httpx.AsyncClient.send tells it
                 raise
             if reply is not None:
                 return _direct_reply(self._http, reply, step)
         try:
-            response = await self._http.send(step.request, stream=True)
+            response = await self._http.send(step.request.http(), stream=True)
         except (ValueError, DeadlineExceeded) as exc:  # raised by the pool while it read
             raise BodyRefused(exc) from None
         try:
@@ -381,4 +381,6 @@ def _copy(
     bytes that arrived: a value that is not ASCII (a UTF-8 file name, a Latin-1 boundary) must
     reach the decoders, which refuse or read it, rather than fail to be copied."""
     headers = [(k, v) for k, v in raw if k.lower() not in _FRAMING]
-    return httpx.Response(status, headers=headers, content=reader.body(), request=step.request)
+    return httpx.Response(
+        status, headers=headers, content=reader.body(), request=step.request.http()
+    )

@@ -1,7 +1,7 @@
 """The one call flow that `Client` and `AsyncClient` both drive.
 
 As in httpx's auth flows, the flow is a generator: it yields what to do next and receives the
-outcome. A step is an `httpx.Request` to send (the driver sends back the reply, or
+outcome. A step is a request to send (`Send`) (the driver sends back the reply, or
 throws in the `httpx.HTTPError`), a `Wait` to sleep through, or a `LogIn` to perform under the
 client's lock (the driver runs `login_flow` there). Log in once, send, retry reads with backoff,
 log in again once after an auth fault: all of it is written here once, so the two clients cannot
@@ -25,8 +25,8 @@ from ..operation import Operation
 from ..struct import UnsetType
 from .core import Core
 from .options import CallOptions
-from .pool import BODY_BOUNDS
 from .session import Session
+from .transport import Outgoing
 
 Resp = TypeVar("Resp")
 
@@ -54,7 +54,7 @@ class LogIn(NamedTuple):
 class Send(NamedTuple):
     """Send `request` and read its reply within `limits`, by `deadline`."""
 
-    request: httpx.Request
+    request: Outgoing
     deadline: Deadline
     limits: Limits
 
@@ -83,7 +83,7 @@ def call_flow(
         return (yield from send_flow(core, op, request, options, deadline))
     if session.wants_login(op):
         # a request that cannot be sent is refused before it costs a login (nothing goes out)
-        core.build_request(op, request, options)
+        core._outgoing(op, request, options)
         yield LogIn(None, session.generation, deadline)
     elif op.auth and session.wants_refresh():
         yield LogIn(session.credential(), session.generation, deadline, refresh=True)
@@ -179,15 +179,15 @@ def send_flow(
         remaining = deadline.remaining()
         if remaining is not None and remaining <= 0:
             raise _timed_out(op, deadline)
-        http_request = core.build_request(op, request, options)
+        outgoing = core._outgoing(op, request, options)
         if remaining is not None:
-            http_request.extensions["timeout"] = httpx.Timeout(remaining).as_dict()
-        http_request.extensions[BODY_BOUNDS] = (limits.max_wire_bytes, deadline)
+            outgoing.timeout = remaining
+        outgoing.bounds = (limits.max_wire_bytes, deadline)
         asked: float | None = None
         refused: TransportError | None = None
         try:
             try:
-                response = yield Send(http_request, deadline, limits)
+                response = yield Send(outgoing, deadline, limits)
             except httpx.HTTPError as exc:
                 raise _connection_error(op, exc) from None
             except BodyRefused as exc:

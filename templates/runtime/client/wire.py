@@ -41,20 +41,56 @@ MAX_HEAD = 100 * 1024  # httpcore's limit on a reply's head (h11's max_incomplet
 _READ = 65536
 
 
+# the pools' key of a connection: scheme, host, port, whether a `wire` connection
+Key = tuple[bytes, bytes, int, bool]
+# a request as the fast path writes it, and the key of the connections that can carry it
+Wire = tuple[bytes, Key]
+
+
 def request_bytes(request: httpx.Request) -> bytes | None:
     """The request on the wire in one buffer, or None when its body is a stream (httpcore
     sends those)."""
     body: bytes | None = getattr(request, "_content", None)
     if body is None:
         return None
-    url = request.url
-    lines = [b"%s %s HTTP/1.1" % (request.method.encode("ascii"), url.raw_path)]
-    for name, value in request.headers.raw:
+    method = request.method.encode("ascii")
+    lines = [b"%s %s HTTP/1.1" % (method, request.url.raw_path)]
+    lines += _header_lines(request.headers.raw)
+    lines.append(b"\r\n")
+    return b"\r\n".join(lines) + body
+
+
+def _header_lines(headers: list[tuple[bytes, bytes]]) -> list[bytes]:
+    """`name: value` of each header, refused as h11 refuses what it cannot send."""
+    lines = []
+    for name, value in headers:
         if not _NAME.match(name) or not _VALUE.match(value):
             raise httpx.LocalProtocolError(f"a request header cannot be sent: {name!r}")
         lines.append(b"%s: %s" % (name, value))
-    lines.append(b"\r\n")
-    return b"\r\n".join(lines) + body
+    return lines
+
+
+def head(
+    method: bytes,
+    url: httpx.URL,
+    before: list[tuple[bytes, bytes]],
+    after: list[tuple[bytes, bytes]],
+) -> tuple[bytes, bytes, Key] | None:
+    """What `request_bytes` writes of a request with these headers before and after its
+    Content-Length value, and the pools' key for it; None when a header cannot be sent or the
+    URL is not http(s) (httpcore's path then refuses it, as before)."""
+    scheme = url.raw_scheme
+    if scheme not in (b"http", b"https"):
+        return None
+    try:
+        lines = [b"%s %s HTTP/1.1" % (method, url.raw_path), *_header_lines(before)]
+        tail = _header_lines(after)
+    except httpx.LocalProtocolError:
+        return None
+    prefix = b"\r\n".join([*lines, b"Content-Length: "])
+    suffix = b"\r\n".join([b"", *tail, b"\r\n"])
+    port = url.port or (443 if scheme == b"https" else 80)
+    return prefix, suffix, (scheme, url.raw_host, port, True)
 
 
 class Reply:
@@ -150,11 +186,6 @@ class Reply:
         )
 
 
-def _timeouts(request: httpx.Request) -> dict[str, float | None]:
-    timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
-    return timeouts
-
-
 class Connection:
     """A blocking keep-alive connection to one origin."""
 
@@ -196,10 +227,9 @@ class Connection:
         return not poll.poll(0)
 
     def exchange(
-        self, request: httpx.Request, wire: bytes, limit: int, deadline: Any
+        self, timeouts: dict[str, float | None], wire: bytes, limit: int, deadline: Any
     ) -> tuple[Reply, bool]:
         """Send `wire`, read the reply; (reply, whether the connection may be reused)."""
-        timeouts = _timeouts(request)
         sock = self.sock
         try:
             sock.settimeout(timeouts.get("write"))
@@ -321,7 +351,7 @@ class AsyncConnection:
         )
 
     async def exchange(
-        self, request: httpx.Request, wire: bytes, limit: int, deadline: Any
+        self, timeouts: dict[str, float | None], wire: bytes, limit: int, deadline: Any
     ) -> tuple[Reply, bool]:
         protocol = self.protocol
         if protocol.lost:
@@ -330,7 +360,7 @@ class AsyncConnection:
         reply = protocol.reply = Reply()
         waiter = protocol.waiter = loop.create_future()
         protocol.limit, protocol.deadline = limit, deadline
-        read = _timeouts(request).get("read")
+        read = timeouts.get("read")
         self.transport.write(wire)  # buffered by the loop: a write timeout cannot occur here
         protocol.last = time.monotonic()
         timer = None if read is None else loop.call_later(read, _expire, protocol, waiter, read)
