@@ -28,7 +28,6 @@ import re
 import time
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -93,15 +92,20 @@ class Deadline:
 _CURRENT: ContextVar[Deadline | None] = ContextVar("portabilling_deadline", default=None)
 
 
-@contextmanager
-def within(deadline: Deadline | None) -> Iterator[None]:
+class within:  # noqa: N801 - used as a function: `with within(deadline):`
     """Work done in this block (decoding and repairing a reply) checks `deadline` as it goes:
-    see `current_deadline`."""
-    token = _CURRENT.set(deadline)
-    try:
-        yield
-    finally:
-        _CURRENT.reset(token)
+    see `current_deadline`. (A class, not a generator: it is entered once per call.)"""
+
+    __slots__ = ("deadline", "token")
+
+    def __init__(self, deadline: Deadline | None) -> None:
+        self.deadline = deadline
+
+    def __enter__(self) -> None:
+        self.token = _CURRENT.set(self.deadline)
+
+    def __exit__(self, *exc: object) -> None:
+        _CURRENT.reset(self.token)
 
 
 def current_deadline() -> Deadline | None:

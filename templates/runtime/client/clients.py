@@ -336,28 +336,21 @@ def _direct_reply(http: httpx.Client | httpx.AsyncClient, reply: wire.Reply, ste
     """A reply the pool read whole, as `httpx.Client.send` would have left it: decoded within
     the limits, its cookies kept, its line logged at INFO. Without cookies to keep, it goes to
     the decoders as a `WholeReply`, not an `httpx.Response`."""
-    codings: list[bytes] = []
-    cookies = False
-    for name, value in reply.headers:
-        lower = name.lower()
-        if lower == b"content-encoding":
-            codings.append(value)
-        elif lower == b"set-cookie":
-            cookies = True
+    coding = b", ".join(reply.codings).decode("latin-1") if reply.codings else ""
     try:
-        reader = BodyReader(b", ".join(codings).decode("latin-1"), step.limits, step.deadline)
+        reader = BodyReader(coding, step.limits, step.deadline)
         reader.feed(b"".join(reply.body))
     except (ValueError, DeadlineExceeded) as exc:
         raise BodyRefused(exc) from None
     response: Reply
-    if cookies:
+    if reply.cookies:
         response = _copy(reply.status, reply.headers, reader, step)
         http.cookies.extract_cookies(response)
     else:
         body = reader.body()
-        headers = [(k, v) for k, v in reply.headers if k.lower() not in _FRAMING]
-        headers.append((b"Content-Length", b"%d" % len(body)))
-        response = WholeReply(reply.status, httpx.Headers(headers), body)
+        response = WholeReply(
+            reply.status, [*reply.kept, (b"Content-Length", b"%d" % len(body))], body
+        )
     if _LOG.isEnabledFor(logging.INFO):
         _LOG.info(
             'HTTP Request: %s %s "%s %d %s"',

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple, TypeAlias, TypeVar
 import httpx
 
 from ..errors import AuthError, DecodeError, Fault, TransportError
-from ..http_reply import Reply
+from ..http_reply import Reply, header
 from ..limits import Deadline, DeadlineExceeded, LimitExceeded, Limits, within
 from ..operation import Operation
 from ..struct import UnsetType
@@ -229,7 +229,7 @@ def send_flow(
 
 def _retry_after(response: Reply) -> float | None:
     """A 503's `Retry-After`, in seconds or as an HTTP date."""
-    text = response.headers.get("retry-after", "").strip() if response.status_code == 503 else ""
+    text = header(response, "retry-after").strip() if response.status_code == 503 else ""
     if not text:
         return None
     if text.isdigit():
@@ -262,21 +262,39 @@ def _timed_out_text(op: Operation[Any, Any], text: str) -> TransportError:
     return TransportError(f"timed out: {text}", operation=op.qualified_name)
 
 
-def _retry_delays(core: Core, op: Operation[Any, Any], options: CallOptions) -> list[float]:
+class _Delays:
+    """The waits before each retry, drawn as they are needed: `backoff * 2**n`, jittered by
+    0.5-1.5x, at most `retries` of them (none when the call may not retry)."""
+
+    __slots__ = ("backoff", "n", "retries")
+
+    def __init__(self, backoff: float, retries: int) -> None:
+        self.backoff = backoff
+        self.retries = retries
+        self.n = 0
+
+    def __bool__(self) -> bool:
+        return self.n < self.retries
+
+    def pop(self) -> float:
+        delay = self.backoff * (2**self.n) * (0.5 + random.random())
+        self.n += 1
+        return delay
+
+
+def _retry_delays(core: Core, op: Operation[Any, Any], options: CallOptions) -> _Delays:
     """Waits before each retry: reads retry by default, writes only when the call opts in."""
     allowed = options.retry if options.retry is not None else op.read_only
-    if not allowed:
-        return []
-    return [core.backoff * (2**n) * (0.5 + random.random()) for n in range(core.retries)]
+    return _Delays(core.backoff, core.retries if allowed else 0)
 
 
-def _next_delay(exc: TransportError, delays: list[float]) -> float:
+def _next_delay(exc: TransportError, delays: _Delays) -> float:
     """The wait before trying again, or `exc` re-raised: only connection failures, timeouts and
     proxy 5xx are retried (never a reply that arrived and failed to decode)."""
     retryable = exc.status is None or exc.status in RETRY_STATUSES
     if not delays or not retryable or type(exc) is not TransportError:
         raise exc
-    return delays.pop(0)
+    return delays.pop()
 
 
 def _connection_error(op: Operation[Any, Any], exc: httpx.HTTPError) -> TransportError:

@@ -39,6 +39,8 @@ FAST = httptools is not None and hasattr(httptools.HttpResponseParser, "set_dang
 # h11's rules for what a request may carry (a token for a name; no CR, LF or NUL in a value)
 _NAME = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+\Z")
 _VALUE = re.compile(rb"[^\r\n\x00]*\Z")
+# what a reply's reader notes of its headers: the framing ones (not kept) and Set-Cookie
+_NOTED = frozenset((b"content-length", b"transfer-encoding", b"content-encoding", b"set-cookie"))
 MAX_HEAD = 100 * 1024  # httpcore's limit on a reply's head (h11's max_incomplete_event_size)
 _READ = 65536
 
@@ -99,12 +101,15 @@ class Reply:
     """One reply as llhttp reports it; `done` once complete."""
 
     __slots__ = (
-        "body", "chunked", "done", "extra", "has_length", "head_bytes", "head_done", "headers",
-        "keep", "parser", "size",
+        "body", "chunked", "codings", "cookies", "done", "extra", "has_length", "head_bytes",
+        "head_done", "headers", "keep", "kept", "parser", "size",
     )  # fmt: skip
 
     def __init__(self) -> None:
         self.headers: list[tuple[bytes, bytes]] = []
+        self.kept: list[tuple[bytes, bytes]] = []  # less the framing ones (see `on_header`)
+        self.codings: list[bytes] = []  # the Content-Encoding values
+        self.cookies = False  # whether there is a Set-Cookie
         self.body: list[bytes] = []
         self.size = self.head_bytes = 0
         self.done = self.head_done = self.extra = self.keep = False
@@ -119,18 +124,27 @@ class Reply:
             self.extra = True  # bytes after the reply: the connection is not reused
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if not self.head_done:
-            self.headers.append((name, value))
-            lower = name.lower()
-            if lower == b"content-length":
-                self.has_length = True
-            elif lower == b"transfer-encoding" and b"chunked" in value.lower():
+        if self.head_done:
+            return  # a trailer
+        self.headers.append((name, value))
+        lower = name.lower()
+        if lower not in _NOTED:
+            self.kept.append((name, value))
+        elif lower == b"content-length":
+            self.has_length = True
+        elif lower == b"transfer-encoding":
+            if b"chunked" in value.lower():
                 self.chunked = True
+        elif lower == b"content-encoding":
+            self.codings.append(value)
+        else:  # Set-Cookie
+            self.cookies = True
+            self.kept.append((name, value))
 
     def on_headers_complete(self) -> None:
         if self.parser.get_status_code() < 200:  # 100 Continue and the like: skip them
-            self.headers = []
-            self.has_length = self.chunked = False
+            self.headers, self.kept, self.codings = [], [], []
+            self.has_length = self.chunked = self.cookies = False
         else:
             self.head_done = True
 
@@ -270,7 +284,45 @@ class _Protocol(asyncio.Protocol):
         self.limit = 0
         self.deadline: Any = None
         self.lost = False
-        self.last = 0.0
+        self.last = 0.0  # time.monotonic() of the last bytes sent or received
+        self.read: float | None = None  # the read timeout of the exchange under way
+        self.timer: asyncio.TimerHandle | None = None
+        self.timer_at = 0.0  # time.monotonic() when `timer` fires
+
+    def arm(self, read: float | None) -> None:
+        """The read timeout of an exchange that just wrote its request: `expire` runs no later
+        than `read` seconds from now. One timer serves the exchanges that follow on this
+        connection (each re-arms it only if it would fire too late), not one timer each."""
+        self.read = read
+        if read is None:
+            return
+        at = self.last + read
+        timer = self.timer
+        if timer is not None:
+            if self.timer_at <= at:
+                return
+            timer.cancel()
+        self.timer_at = at
+        self.timer = asyncio.get_running_loop().call_later(read, self.expire)
+
+    def expire(self) -> None:
+        """The read timeout: no bytes for `read` seconds (re-armed while bytes keep arriving,
+        or when the exchange waiting began after the timer was set)."""
+        self.timer = None
+        waiter, read = self.waiter, self.read
+        if waiter is None or waiter.done() or read is None:
+            return  # no exchange waiting: the next one arms it again
+        idle = time.monotonic() - self.last
+        if idle < read:
+            self.timer_at = self.last + read
+            self.timer = asyncio.get_running_loop().call_later(read - idle, self.expire)
+            return
+        waiter.set_exception(httpx.ReadTimeout("read timed out"))
+
+    def disarm(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -298,6 +350,7 @@ class _Protocol(asyncio.Protocol):
 
     def _end(self, exc: Exception | None) -> None:
         self.lost = True
+        self.disarm()
         reply, waiter = self.reply, self.waiter
         if reply is None or waiter is None or waiter.done():
             return
@@ -362,32 +415,19 @@ class AsyncConnection:
         reply = protocol.reply = Reply()
         waiter = protocol.waiter = loop.create_future()
         protocol.limit, protocol.deadline = limit, deadline
-        read = timeouts.get("read")
         self.transport.write(wire)  # buffered by the loop: a write timeout cannot occur here
         protocol.last = time.monotonic()
-        timer = None if read is None else loop.call_later(read, _expire, protocol, waiter, read)
+        protocol.arm(timeouts.get("read"))
         try:
             await waiter
         finally:
             protocol.waiter = protocol.reply = None
-            if timer is not None:
-                timer.cancel()
-        self.expires = time.monotonic() + self.expiry
+        self.expires = protocol.last + self.expiry
         return reply, reply.keep_alive()
 
     def close(self) -> None:
+        self.protocol.disarm()
         self.transport.close()
 
     async def aclose(self) -> None:
-        self.transport.close()
-
-
-def _expire(protocol: _Protocol, waiter: asyncio.Future[None], read: float) -> None:
-    """The read timeout: no bytes for `read` seconds (re-armed while bytes keep arriving)."""
-    if waiter.done():
-        return
-    idle = time.monotonic() - protocol.last
-    if idle < read:
-        asyncio.get_running_loop().call_later(read - idle, _expire, protocol, waiter, read)
-        return
-    waiter.set_exception(httpx.ReadTimeout("read timed out"))
+        self.close()
