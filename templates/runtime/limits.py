@@ -92,7 +92,7 @@ class Deadline:
 _CURRENT: ContextVar[Deadline | None] = ContextVar("portabilling_deadline", default=None)
 
 
-class within:  # noqa: N801 - used as a function: `with within(deadline):`
+class within:  # lower case: used as the function it was, `with within(deadline):`
     """Work done in this block (decoding and repairing a reply) checks `deadline` as it goes:
     see `current_deadline`. (A class, not a generator: it is entered once per call.)"""
 

@@ -95,12 +95,22 @@ def head(
     return prefix, suffix, (scheme, url.raw_host, port, True)
 
 
+class _Done:
+    """The parser of a complete reply: more bytes are never parsed into it."""
+
+    def feed_data(self, data: bytes) -> None:
+        raise httptools.HttpParserError("bytes after the end of the reply")
+
+
+_DONE = _Done()
+
+
 class Reply:
     """One reply as llhttp reports it; `done` once complete."""
 
     __slots__ = (
         "body", "chunked", "codings", "cookies", "done", "extra", "has_length", "head_bytes",
-        "head_done", "headers", "keep", "kept", "parser", "size",
+        "head_done", "headers", "keep", "kept", "parser", "size", "status",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -112,6 +122,7 @@ class Reply:
         self.size = self.head_bytes = 0
         self.done = self.head_done = self.extra = self.keep = False
         self.has_length = self.chunked = False
+        self.status = 0
         self.parser: Any = httptools.HttpResponseParser(self)
         # h11 reads any byte but NUL and whitespace in a header value (the decoders judge
         # them): llhttp's lenient value parsing, and nothing else lenient (framing stays strict)
@@ -140,10 +151,12 @@ class Reply:
             self.kept.append((name, value))
 
     def on_headers_complete(self) -> None:
-        if self.parser.get_status_code() < 200:  # 100 Continue and the like: skip them
+        status = self.parser.get_status_code()
+        if status < 200:  # 100 Continue and the like: skip them
             self.headers, self.kept, self.codings = [], [], []
             self.has_length = self.chunked = self.cookies = False
         else:
+            self.status = status
             self.head_done = True
 
     def on_body(self, chunk: bytes) -> None:
@@ -163,6 +176,10 @@ class Reply:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
             raise httpx.RemoteProtocolError(f"the reply is not HTTP/1.1: {exc}") from None
+        if self.done:
+            # the parser holds this reply's methods: without it, no cycle is left for the
+            # collector (a reply is freed at once, and fewer collections run)
+            self.parser = _DONE
         if not self.head_done:
             self.head_bytes += len(data)
             if self.head_bytes > MAX_HEAD:
@@ -180,15 +197,12 @@ class Reply:
             return
         if self.head_done and not self.has_length and not self.chunked:
             self.done = self.extra = True  # complete; the connection is gone anyway
+            self.parser = _DONE
             return
         raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
 
     def keep_alive(self) -> bool:
         return self.keep and not self.extra
-
-    @property
-    def status(self) -> int:
-        return int(self.parser.get_status_code())
 
     def response(self) -> httpx.Response:
         # a stream, not `content=`: httpx would decompress `content` at once, unbounded
