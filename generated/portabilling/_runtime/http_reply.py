@@ -30,12 +30,21 @@ class WholeReply:
     framing ones, plus the body's `Content-Length`, as `httpx.Response(content=...)` would hold
     them."""
 
-    __slots__ = ("_headers", "content", "raw", "status_code")
+    __slots__ = ("_headers", "content", "names", "raw", "status_code")
 
-    def __init__(self, status_code: int, raw: list[tuple[bytes, bytes]], content: bytes) -> None:
+    def __init__(
+        self,
+        status_code: int,
+        raw: list[tuple[bytes, bytes]],
+        content: bytes,
+        names: bytes | None = None,
+    ) -> None:
+        """`names`, if given: the names in `raw` in lower case, each between line feeds (a
+        header not among them is looked up without a pass over `raw`)."""
         self.status_code = status_code
         self.raw = raw
         self.content = content
+        self.names = names
         self._headers: httpx.Headers | None = None
 
     @property
@@ -49,6 +58,8 @@ class WholeReply:
         """`headers.get(name, "")` for a lower-case `name`, without building the headers when
         the value is ASCII (which every encoding httpx may pick for them reads alike)."""
         key = name.encode("ascii")
+        if self.names is not None and b"\n" + key + b"\n" not in self.names:
+            return ""
         values = [v for k, v in self.raw if k.lower() == key]
         if not values:
             return ""

@@ -208,6 +208,17 @@ class BodyReader:
         return body
 
 
+def whole_body(raw: bytes, content_encoding: str, limits: Limits, deadline: Deadline) -> bytes:
+    """`raw`, a body read whole, decoded as a `BodyReader` fed it at once decodes it (the same
+    limits, the same errors); without a coding and within the limits, without one."""
+    if content_encoding or len(raw) > limits.max_wire_bytes or len(raw) > limits.max_bytes:
+        reader = BodyReader(content_encoding, limits, deadline)
+        reader.feed(raw)
+        return reader.body()
+    deadline.check()
+    return raw
+
+
 # ---- JSON depth ---------------------------------------------------------------------------------
 
 _DROP = bytes(range(256)).translate(None, b'[]{}"\\')  # all bytes but brackets, quotes, backslash

@@ -240,7 +240,7 @@ class JsonTransport:
         extra: dict[str, Any] | None,
         timeout: float | None,
     ) -> Outgoing:
-        path = f"/rest/{op.service}/{op.name}"
+        path = op.rest_path
         params = encode_params(request, op.qualified_name, extra)
         _check_auth(auth, op)
         access_token = self.session.access_token

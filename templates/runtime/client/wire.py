@@ -110,12 +110,13 @@ class Reply:
 
     __slots__ = (
         "body", "chunked", "codings", "cookies", "done", "extra", "has_length", "head_bytes",
-        "head_done", "headers", "keep", "kept", "parser", "size", "status",
+        "head_done", "headers", "keep", "kept", "names", "parser", "size", "status",
     )  # fmt: skip
 
     def __init__(self) -> None:
         self.headers: list[tuple[bytes, bytes]] = []
         self.kept: list[tuple[bytes, bytes]] = []  # less the framing ones (see `on_header`)
+        self.names = b""  # the names kept, in lower case, each between line feeds
         self.codings: list[bytes] = []  # the Content-Encoding values
         self.cookies = False  # whether there is a Set-Cookie
         self.body: list[bytes] = []
@@ -133,31 +134,36 @@ class Reply:
             self.extra = True  # bytes after the reply: the connection is not reused
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if self.head_done:
-            return  # a trailer
-        self.headers.append((name, value))
-        lower = name.lower()
-        if lower not in _NOTED:
-            self.kept.append((name, value))
-        elif lower == b"content-length":
-            self.has_length = True
-        elif lower == b"transfer-encoding":
-            if b"chunked" in value.lower():
-                self.chunked = True
-        elif lower == b"content-encoding":
-            self.codings.append(value)
-        else:  # Set-Cookie
-            self.cookies = True
-            self.kept.append((name, value))
+        if not self.head_done:  # (not a trailer)
+            self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         status = self.parser.get_status_code()
         if status < 200:  # 100 Continue and the like: skip them
-            self.headers, self.kept, self.codings = [], [], []
-            self.has_length = self.chunked = self.cookies = False
-        else:
-            self.status = status
-            self.head_done = True
+            self.headers = []
+            return
+        self.status = status
+        self.head_done = True
+        kept = self.kept
+        names = [b""]
+        for name, value in self.headers:
+            lower = name.lower()
+            if lower not in _NOTED:
+                kept.append((name, value))
+                names.append(lower)
+            elif lower == b"content-length":
+                self.has_length = True
+            elif lower == b"transfer-encoding":
+                if b"chunked" in value.lower():
+                    self.chunked = True
+            elif lower == b"content-encoding":
+                self.codings.append(value)
+            else:  # Set-Cookie
+                self.cookies = True
+                kept.append((name, value))
+                names.append(lower)
+        names.append(b"")
+        self.names = b"\n".join(names)
 
     def on_body(self, chunk: bytes) -> None:
         if not self.extra:

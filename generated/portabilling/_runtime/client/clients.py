@@ -21,7 +21,7 @@ import httpx
 
 from ..errors import Fault, PortaBillingError, TransportError
 from ..http_reply import Reply, WholeReply
-from ..limits import BodyReader, Deadline, DeadlineExceeded, within
+from ..limits import BodyReader, Deadline, DeadlineExceeded, whole_body, within
 from ..operation import Operation
 from ..redact import scrub_exception
 from . import pool, wire
@@ -340,18 +340,19 @@ def _direct_reply(http: httpx.Client | httpx.AsyncClient, reply: wire.Reply, ste
     the decoders as a `WholeReply`, not an `httpx.Response`."""
     coding = b", ".join(reply.codings).decode("latin-1") if reply.codings else ""
     try:
-        reader = BodyReader(coding, step.limits, step.deadline)
-        reader.feed(b"".join(reply.body))
+        body = whole_body(b"".join(reply.body), coding, step.limits, step.deadline)
     except (ValueError, DeadlineExceeded) as exc:
         raise BodyRefused(exc) from None
     response: Reply
     if reply.cookies:
-        response = _copy(reply.status, reply.headers, reader, step)
+        response = _response(reply.status, reply.headers, body, step)
         http.cookies.extract_cookies(response)
     else:
-        body = reader.body()
         response = WholeReply(
-            reply.status, [*reply.kept, (b"Content-Length", b"%d" % len(body))], body
+            reply.status,
+            [*reply.kept, (b"Content-Length", b"%d" % len(body))],
+            body,
+            reply.names + b"content-length\n",
         )
     if _LOG.isEnabledFor(logging.INFO):
         _LOG.info(
@@ -366,16 +367,14 @@ def _direct_reply(http: httpx.Client | httpx.AsyncClient, reply: wire.Reply, ste
 
 
 def _buffered(response: httpx.Response, reader: BodyReader, step: Send) -> httpx.Response:
-    return _copy(response.status_code, response.headers.raw, reader, step)
+    return _response(response.status_code, response.headers.raw, reader.body(), step)
 
 
-def _copy(
-    status: int, raw: list[tuple[bytes, bytes]], reader: BodyReader, step: Send
+def _response(
+    status: int, raw: list[tuple[bytes, bytes]], body: bytes, step: Send
 ) -> httpx.Response:
     """The reply with its decoded body, as the decoders take it. Headers are copied as the
     bytes that arrived: a value that is not ASCII (a UTF-8 file name, a Latin-1 boundary) must
     reach the decoders, which refuse or read it, rather than fail to be copied."""
     headers = [(k, v) for k, v in raw if k.lower() not in _FRAMING]
-    return httpx.Response(
-        status, headers=headers, content=reader.body(), request=step.request.http()
-    )
+    return httpx.Response(status, headers=headers, content=body, request=step.request.http())
