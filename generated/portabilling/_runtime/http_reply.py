@@ -66,7 +66,8 @@ class WholeReply:
         joined = b", ".join(values)
         if joined.isascii():
             return joined.decode("ascii")
-        return self.headers.get(name, "")
+        found: str = self.headers.get(name, "")
+        return found
 
     def __repr__(self) -> str:
         return f"<WholeReply [{self.status_code}]>"

@@ -173,7 +173,7 @@ def send_flow(
 ) -> Flow[Resp]:
     """Send `request`; reads (or calls with `retry=True`) try again after a backoff, or after
     what a 503's `Retry-After` asks, as long as the deadline allows."""
-    delays = _retry_delays(core, op, options)
+    delays: _Delays | None = None  # made when first asked for: most calls never are
     limits = core.xml_limits
     while True:
         remaining = deadline.remaining()
@@ -194,6 +194,8 @@ def send_flow(
                 refused = _refused(op, exc.cause)
             else:
                 assert response is not None  # a driver answers a request with its response
+                if response.status_code in RETRY_STATUSES and delays is None:
+                    delays = _retry_delays(core, op, options)
                 if response.status_code in RETRY_STATUSES and delays:
                     asked = _retry_after(response)
                     raise TransportError(
@@ -207,6 +209,8 @@ def send_flow(
                 except DeadlineExceeded:
                     raise _timed_out(op, deadline) from None
         except TransportError as exc:
+            if delays is None:
+                delays = _retry_delays(core, op, options)
             delay = _next_delay(exc, delays)
             if asked is not None:
                 delay = max(delay, asked)
@@ -275,7 +279,7 @@ class _Delays:
         return self.n < self.retries
 
     def pop(self) -> float:
-        delay = self.backoff * (2**self.n) * (0.5 + random.random())
+        delay: float = self.backoff * (2**self.n) * (0.5 + random.random())
         self.n += 1
         return delay
 

@@ -370,7 +370,11 @@ class AsyncPooledTransport(_Pool, httpx.AsyncBaseTransport):
         bounds: tuple[int, Deadline | None],
         request: httpx.Request | None,
     ) -> wire.Reply:
-        await self._acquire(timeouts.get("pool"), request)
+        gate = self._gate
+        if gate.locked():
+            await self._acquire(timeouts.get("pool"), request)
+        else:
+            await gate.acquire()  # a slot is free: taken at once
         try:
             stale: list[Any] = []
             conn = self._pop_idle(key, stale)

@@ -352,7 +352,7 @@ def _direct_reply(http: httpx.Client | httpx.AsyncClient, reply: wire.Reply, ste
             reply.status,
             [*reply.kept, (b"Content-Length", b"%d" % len(body))],
             body,
-            reply.names + b"content-length\n",
+            reply.names_seen() + b"content-length\n",
         )
     if _LOG.isEnabledFor(logging.INFO):
         _LOG.info(

@@ -118,7 +118,7 @@ class Reply:
     def __init__(self) -> None:
         self.headers: list[tuple[bytes, bytes]] = []
         self.kept: list[tuple[bytes, bytes]] = []  # less the framing ones (see `on_header`)
-        self.names = b""  # the names kept, in lower case, each between line feeds
+        self.names = [b""]  # the names kept, in lower case (see `names_seen`)
         self.codings: list[bytes] = []  # the Content-Encoding values
         self.cookies = False  # whether there is a Set-Cookie
         self.body: list[bytes] = []
@@ -136,36 +136,37 @@ class Reply:
             self.extra = True  # bytes after the reply: the connection is not reused
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if not self.head_done:  # (not a trailer)
-            self.headers.append((name, value))
+        if self.head_done:
+            return  # a trailer
+        self.headers.append((name, value))
+        lower = name.lower()
+        if lower not in _NOTED:
+            self.kept.append((name, value))
+            self.names.append(lower)
+        elif lower == b"content-length":
+            self.has_length = True
+        elif lower == b"transfer-encoding":
+            if b"chunked" in value.lower():
+                self.chunked = True
+        elif lower == b"content-encoding":
+            self.codings.append(value)
+        else:  # Set-Cookie
+            self.cookies = True
+            self.kept.append((name, value))
+            self.names.append(lower)
 
     def on_headers_complete(self) -> None:
         status = self.parser.get_status_code()
         if status < 200:  # 100 Continue and the like: skip them
-            self.headers = []
-            return
-        self.status = status
-        self.head_done = True
-        kept = self.kept
-        names = [b""]
-        for name, value in self.headers:
-            lower = name.lower()
-            if lower not in _NOTED:
-                kept.append((name, value))
-                names.append(lower)
-            elif lower == b"content-length":
-                self.has_length = True
-            elif lower == b"transfer-encoding":
-                if b"chunked" in value.lower():
-                    self.chunked = True
-            elif lower == b"content-encoding":
-                self.codings.append(value)
-            else:  # Set-Cookie
-                self.cookies = True
-                kept.append((name, value))
-                names.append(lower)
-        names.append(b"")
-        self.names = b"\n".join(names)
+            self.headers, self.kept, self.codings, self.names = [], [], [], [b""]
+            self.has_length = self.chunked = self.cookies = False
+        else:
+            self.status = status
+            self.head_done = True
+
+    def names_seen(self) -> bytes:
+        """The names of the headers kept, in lower case, each between line feeds."""
+        return b"\n".join(self.names) + b"\n"
 
     def on_body(self, chunk: bytes) -> None:
         if not self.extra:
