@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 
 from .errors import DecodeError
-from .http_reply import Reply
+from .http_reply import Reply, header
 from .operation import Operation
 
 _NAME_FIELDS = ("file_name", "filename", "name")
@@ -23,8 +23,7 @@ _TYPE_FIELDS = ("mime_type", "content_type", "file_type")
 
 
 def is_attachment(response: Reply) -> bool:
-    disposition: str = response.headers.get("content-disposition", "")
-    return disposition.lower().startswith("attachment")
+    return header(response, "content-disposition").lower().startswith("attachment")
 
 
 def file_response(op: Operation[Any, Any], response: Reply) -> Any:

@@ -30,7 +30,6 @@ import re
 import time
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -95,15 +94,20 @@ class Deadline:
 _CURRENT: ContextVar[Deadline | None] = ContextVar("portabilling_deadline", default=None)
 
 
-@contextmanager
-def within(deadline: Deadline | None) -> Iterator[None]:
+class within:  # lower case: used as the function it was, `with within(deadline):`
     """Work done in this block (decoding and repairing a reply) checks `deadline` as it goes:
-    see `current_deadline`."""
-    token = _CURRENT.set(deadline)
-    try:
-        yield
-    finally:
-        _CURRENT.reset(token)
+    see `current_deadline`. (A class, not a generator: it is entered once per call.)"""
+
+    __slots__ = ("deadline", "token")
+
+    def __init__(self, deadline: Deadline | None) -> None:
+        self.deadline = deadline
+
+    def __enter__(self) -> None:
+        self.token = _CURRENT.set(self.deadline)
+
+    def __exit__(self, *exc: object) -> None:
+        _CURRENT.reset(self.token)
 
 
 def current_deadline() -> Deadline | None:
@@ -202,6 +206,17 @@ class BodyReader:
         body = b"".join(self.parts)
         self.parts = [body]
         return body
+
+
+def whole_body(raw: bytes, content_encoding: str, limits: Limits, deadline: Deadline) -> bytes:
+    """`raw`, a body read whole, decoded as a `BodyReader` fed it at once decodes it (the same
+    limits, the same errors); without a coding and within the limits, without one."""
+    if content_encoding or len(raw) > limits.max_wire_bytes or len(raw) > limits.max_bytes:
+        reader = BodyReader(content_encoding, limits, deadline)
+        reader.feed(raw)
+        return reader.body()
+    deadline.check()
+    return raw
 
 
 # ---- JSON depth ---------------------------------------------------------------------------------

@@ -49,7 +49,8 @@ class ServiceSpec:
 
 
 class Operation(Generic[Req, Resp]):
-    """Emitted once per operation as a module constant; read-only by convention.
+    """Emitted once per operation as a module constant; read-only by convention (the names
+    derived from its service and name are computed once, here).
 
     Generated code states only what differs from the service's spec and the defaults below; the
     constructor resolves the rest, so every attribute reads the same for every operation.
@@ -67,10 +68,13 @@ class Operation(Generic[Req, Resp]):
         "page_field",
         "page_key",
         "parts",
+        "qualified_name",
+        "read_only",
         "request",
         "request_wrapped",
         "response",
         "response_wrapped",
+        "rest_path",
         "service",
         "soap_action",
         "soap_style",
@@ -101,6 +105,10 @@ class Operation(Generic[Req, Resp]):
     ) -> None:
         self.service = spec.name
         self.name = name
+        self.qualified_name = f"{spec.name}.{name}"
+        # reads may be retried after a connection error; writes never are, unless asked
+        self.read_only = name.startswith(_READ_PREFIXES)
+        self.rest_path = f"/rest/{spec.name}/{name}"  # the JSON API's
         self.namespace = spec.namespace if namespace is None else namespace
         self.soap_action = soap_action or f"{self.namespace}#{name}"
         self.endpoint_path = spec.endpoint_path if endpoint_path is None else endpoint_path
@@ -122,12 +130,3 @@ class Operation(Generic[Req, Resp]):
 
     def __repr__(self) -> str:
         return f"Operation({self.service}.{self.name})"
-
-    @property
-    def read_only(self) -> bool:
-        """Reads may be retried after a connection error; writes never are, unless asked."""
-        return self.name.startswith(_READ_PREFIXES)
-
-    @property
-    def qualified_name(self) -> str:
-        return f"{self.service}.{self.name}"

@@ -19,7 +19,7 @@ import httpx
 
 from ..errors import Fault, PortaBillingError, TransportError
 from ..http_reply import Reply, WholeReply
-from ..limits import BodyReader, Deadline, DeadlineExceeded, within
+from ..limits import BodyReader, Deadline, DeadlineExceeded, whole_body, within
 from ..operation import Operation
 from ..redact import scrub_exception
 from . import pool, wire
@@ -86,16 +86,16 @@ class Client(Core):
         """Send, and read the body as it streams, within the limits and the deadline."""
         if self._direct is not None and not self._http.is_closed:
             try:
-                reply = self._direct.exchange(step.request)
+                reply = self._direct.send(step.request)
             except (ValueError, DeadlineExceeded) as exc:
                 raise BodyRefused(exc) from None
             except httpx.TransportError as exc:
-                exc.request = step.request  # as httpx.Client.send tells it
+                exc.request = step.request.http()  # as httpx.Client.send tells it
                 raise
             if reply is not None:
                 return _direct_reply(self._http, reply, step)
         try:
-            response = self._http.send(step.request, stream=True)
+            response = self._http.send(step.request.http(), stream=True)
         except (ValueError, DeadlineExceeded) as exc:  # raised by the pool while it read
             raise BodyRefused(exc) from None
         try:
@@ -181,16 +181,16 @@ class AsyncClient(Core):
         """Send, and read the body as it streams, within the limits and the deadline."""
         if self._direct is not None and not self._http.is_closed:
             try:
-                reply = await self._direct.exchange(step.request)
+                reply = await self._direct.send(step.request)
             except (ValueError, DeadlineExceeded) as exc:
                 raise BodyRefused(exc) from None
             except httpx.TransportError as exc:
-                exc.request = step.request  # as httpx.AsyncClient.send tells it
+                exc.request = step.request.http()  # as httpx.AsyncClient.send tells it
                 raise
             if reply is not None:
                 return _direct_reply(self._http, reply, step)
         try:
-            response = await self._http.send(step.request, stream=True)
+            response = await self._http.send(step.request.http(), stream=True)
         except (ValueError, DeadlineExceeded) as exc:  # raised by the pool while it read
             raise BodyRefused(exc) from None
         try:
@@ -336,28 +336,22 @@ def _direct_reply(http: httpx.Client | httpx.AsyncClient, reply: wire.Reply, ste
     """A reply the pool read whole, as `httpx.Client.send` would have left it: decoded within
     the limits, its cookies kept, its line logged at INFO. Without cookies to keep, it goes to
     the decoders as a `WholeReply`, not an `httpx.Response`."""
-    codings: list[bytes] = []
-    cookies = False
-    for name, value in reply.headers:
-        lower = name.lower()
-        if lower == b"content-encoding":
-            codings.append(value)
-        elif lower == b"set-cookie":
-            cookies = True
+    coding = b", ".join(reply.codings).decode("latin-1") if reply.codings else ""
     try:
-        reader = BodyReader(b", ".join(codings).decode("latin-1"), step.limits, step.deadline)
-        reader.feed(b"".join(reply.body))
+        body = whole_body(b"".join(reply.body), coding, step.limits, step.deadline)
     except (ValueError, DeadlineExceeded) as exc:
         raise BodyRefused(exc) from None
     response: Reply
-    if cookies:
-        response = _copy(reply.status, reply.headers, reader, step)
+    if reply.cookies:
+        response = _response(reply.status, reply.headers, body, step)
         http.cookies.extract_cookies(response)
     else:
-        body = reader.body()
-        headers = [(k, v) for k, v in reply.headers if k.lower() not in _FRAMING]
-        headers.append((b"Content-Length", b"%d" % len(body)))
-        response = WholeReply(reply.status, httpx.Headers(headers), body)
+        response = WholeReply(
+            reply.status,
+            [*reply.kept, (b"Content-Length", b"%d" % len(body))],
+            body,
+            reply.names_seen() + b"content-length\n",
+        )
     if _LOG.isEnabledFor(logging.INFO):
         _LOG.info(
             'HTTP Request: %s %s "%s %d %s"',
@@ -371,14 +365,14 @@ def _direct_reply(http: httpx.Client | httpx.AsyncClient, reply: wire.Reply, ste
 
 
 def _buffered(response: httpx.Response, reader: BodyReader, step: Send) -> httpx.Response:
-    return _copy(response.status_code, response.headers.raw, reader, step)
+    return _response(response.status_code, response.headers.raw, reader.body(), step)
 
 
-def _copy(
-    status: int, raw: list[tuple[bytes, bytes]], reader: BodyReader, step: Send
+def _response(
+    status: int, raw: list[tuple[bytes, bytes]], body: bytes, step: Send
 ) -> httpx.Response:
     """The reply with its decoded body, as the decoders take it. Headers are copied as the
     bytes that arrived: a value that is not ASCII (a UTF-8 file name, a Latin-1 boundary) must
     reach the decoders, which refuse or read it, rather than fail to be copied."""
     headers = [(k, v) for k, v in raw if k.lower() not in _FRAMING]
-    return httpx.Response(status, headers=headers, content=reader.body(), request=step.request)
+    return httpx.Response(status, headers=headers, content=body, request=step.request.http())

@@ -27,7 +27,15 @@ from ..xmlparse import DEFAULT_LIMITS, XmlLimits
 from .options import DEFAULT_OPTIONS, CallOptions, check_extra
 from .session import Session, SessionOperations
 from .store import SessionStore
-from .transport import Endpoint, JsonStyle, JsonTransport, SoapTransport, Transport, TransportName
+from .transport import (
+    Endpoint,
+    JsonStyle,
+    JsonTransport,
+    Outgoing,
+    SoapTransport,
+    Transport,
+    TransportName,
+)
 
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
@@ -174,14 +182,18 @@ class Core:
         self, op: Operation[Any, Any], request: Any, options: CallOptions = DEFAULT_OPTIONS
     ) -> httpx.Request:
         """The exact HTTP request for `op`, without sending it (see README, Inspecting requests)."""
+        return self._outgoing(op, request, options).http()
+
+    def _outgoing(self, op: Operation[Any, Any], request: Any, options: CallOptions) -> Outgoing:
+        """`build_request`'s request, before it becomes an `httpx.Request`: what the call flow
+        sends (see `transport.Outgoing`)."""
         timeout = self.timeout if options.timeout is UNSET else options.timeout
-        extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
         auth = self._session.auth_info() if op.auth else {}
         extra = options.extra_params
         if extra:
             check_extra(op, extra)
         transport = self._transports[self.transport_for(op)]
-        return transport.http_request(op, request, auth, extra, extensions)
+        return transport.prepare(op, request, auth, extra, timeout)
 
     def decode_response(
         self,

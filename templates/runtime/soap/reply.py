@@ -21,7 +21,7 @@ from .. import tolerant
 from ..deviations import log
 from ..errors import DecodeError, Fault, TransportError, fault_class
 from ..files import add_unreferenced
-from ..http_reply import Reply
+from ..http_reply import Reply, header
 from ..limits import LimitExceeded, Limits
 from ..operation import Operation
 from ..xmlparse import DEFAULT_LIMITS, XmlRefused, parse
@@ -40,7 +40,7 @@ def decode_reply(
     anything that is not a SOAP envelope is a transport error, and an HTTP error status never
     decodes as a success (a 500 must carry a fault). `strict`: see `decode_envelope`."""
     status = response.status_code
-    if "multipart/related" in response.headers.get("content-type", "").lower():
+    if "multipart/related" in header(response, "content-type").lower():
         if status not in (200, 500):
             raise TransportError(
                 "unexpected HTTP reply", operation=op.qualified_name, status=status
@@ -90,9 +90,9 @@ def _split_multipart(
     sense of is a DecodeError."""
     where = op.qualified_name
     ctype = response.headers.get("content-type", "")
-    header = Message()
-    header["content-type"] = ctype
-    boundary = header.get_boundary()
+    mime = Message()
+    mime["content-type"] = ctype
+    boundary = mime.get_boundary()
     if not boundary or not boundary.isascii() or not boundary.isprintable():
         raise DecodeError(
             "multipart reply without a usable boundary (missing, empty or not ASCII)",

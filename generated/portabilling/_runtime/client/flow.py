@@ -3,7 +3,7 @@
 """The one call flow that `Client` and `AsyncClient` both drive.
 
 As in httpx's auth flows, the flow is a generator: it yields what to do next and receives the
-outcome. A step is an `httpx.Request` to send (the driver sends back the reply, or
+outcome. A step is a request to send (`Send`) (the driver sends back the reply, or
 throws in the `httpx.HTTPError`), a `Wait` to sleep through, or a `LogIn` to perform under the
 client's lock (the driver runs `login_flow` there). Log in once, send, retry reads with backoff,
 log in again once after an auth fault: all of it is written here once, so the two clients cannot
@@ -21,14 +21,14 @@ from typing import Any, NamedTuple, TypeAlias, TypeVar
 import httpx
 
 from ..errors import AuthError, DecodeError, Fault, TransportError
-from ..http_reply import Reply
+from ..http_reply import Reply, header
 from ..limits import Deadline, DeadlineExceeded, LimitExceeded, Limits, within
 from ..operation import Operation
 from ..struct import UnsetType
 from .core import Core
 from .options import CallOptions
-from .pool import BODY_BOUNDS
 from .session import Session
+from .transport import Outgoing
 
 Resp = TypeVar("Resp")
 
@@ -56,7 +56,7 @@ class LogIn(NamedTuple):
 class Send(NamedTuple):
     """Send `request` and read its reply within `limits`, by `deadline`."""
 
-    request: httpx.Request
+    request: Outgoing
     deadline: Deadline
     limits: Limits
 
@@ -85,7 +85,7 @@ def call_flow(
         return (yield from send_flow(core, op, request, options, deadline))
     if session.wants_login(op):
         # a request that cannot be sent is refused before it costs a login (nothing goes out)
-        core.build_request(op, request, options)
+        core._outgoing(op, request, options)
         yield LogIn(None, session.generation, deadline)
     elif op.auth and session.wants_refresh():
         yield LogIn(session.credential(), session.generation, deadline, refresh=True)
@@ -175,27 +175,29 @@ def send_flow(
 ) -> Flow[Resp]:
     """Send `request`; reads (or calls with `retry=True`) try again after a backoff, or after
     what a 503's `Retry-After` asks, as long as the deadline allows."""
-    delays = _retry_delays(core, op, options)
+    delays: _Delays | None = None  # made when first asked for: most calls never are
     limits = core.xml_limits
     while True:
         remaining = deadline.remaining()
         if remaining is not None and remaining <= 0:
             raise _timed_out(op, deadline)
-        http_request = core.build_request(op, request, options)
+        outgoing = core._outgoing(op, request, options)
         if remaining is not None:
-            http_request.extensions["timeout"] = httpx.Timeout(remaining).as_dict()
-        http_request.extensions[BODY_BOUNDS] = (limits.max_wire_bytes, deadline)
+            outgoing.timeout = remaining
+        outgoing.bounds = (limits.max_wire_bytes, deadline)
         asked: float | None = None
         refused: TransportError | None = None
         try:
             try:
-                response = yield Send(http_request, deadline, limits)
+                response = yield Send(outgoing, deadline, limits)
             except httpx.HTTPError as exc:
                 raise _connection_error(op, exc) from None
             except BodyRefused as exc:
                 refused = _refused(op, exc.cause)
             else:
                 assert response is not None  # a driver answers a request with its response
+                if response.status_code in RETRY_STATUSES and delays is None:
+                    delays = _retry_delays(core, op, options)
                 if response.status_code in RETRY_STATUSES and delays:
                     asked = _retry_after(response)
                     raise TransportError(
@@ -209,6 +211,8 @@ def send_flow(
                 except DeadlineExceeded:
                     raise _timed_out(op, deadline) from None
         except TransportError as exc:
+            if delays is None:
+                delays = _retry_delays(core, op, options)
             delay = _next_delay(exc, delays)
             if asked is not None:
                 delay = max(delay, asked)
@@ -229,7 +233,7 @@ def send_flow(
 
 def _retry_after(response: Reply) -> float | None:
     """A 503's `Retry-After`, in seconds or as an HTTP date."""
-    text = response.headers.get("retry-after", "").strip() if response.status_code == 503 else ""
+    text = header(response, "retry-after").strip() if response.status_code == 503 else ""
     if not text:
         return None
     if text.isdigit():
@@ -262,21 +266,39 @@ def _timed_out_text(op: Operation[Any, Any], text: str) -> TransportError:
     return TransportError(f"timed out: {text}", operation=op.qualified_name)
 
 
-def _retry_delays(core: Core, op: Operation[Any, Any], options: CallOptions) -> list[float]:
+class _Delays:
+    """The waits before each retry, drawn as they are needed: `backoff * 2**n`, jittered by
+    0.5-1.5x, at most `retries` of them (none when the call may not retry)."""
+
+    __slots__ = ("backoff", "n", "retries")
+
+    def __init__(self, backoff: float, retries: int) -> None:
+        self.backoff = backoff
+        self.retries = retries
+        self.n = 0
+
+    def __bool__(self) -> bool:
+        return self.n < self.retries
+
+    def pop(self) -> float:
+        delay: float = self.backoff * (2**self.n) * (0.5 + random.random())
+        self.n += 1
+        return delay
+
+
+def _retry_delays(core: Core, op: Operation[Any, Any], options: CallOptions) -> _Delays:
     """Waits before each retry: reads retry by default, writes only when the call opts in."""
     allowed = options.retry if options.retry is not None else op.read_only
-    if not allowed:
-        return []
-    return [core.backoff * (2**n) * (0.5 + random.random()) for n in range(core.retries)]
+    return _Delays(core.backoff, core.retries if allowed else 0)
 
 
-def _next_delay(exc: TransportError, delays: list[float]) -> float:
+def _next_delay(exc: TransportError, delays: _Delays) -> float:
     """The wait before trying again, or `exc` re-raised: only connection failures, timeouts and
     proxy 5xx are retried (never a reply that arrived and failed to decode)."""
     retryable = exc.status is None or exc.status in RETRY_STATUSES
     if not delays or not retryable or type(exc) is not TransportError:
         raise exc
-    return delays.pop(0)
+    return delays.pop()
 
 
 def _connection_error(op: Operation[Any, Any], exc: httpx.HTTPError) -> TransportError:

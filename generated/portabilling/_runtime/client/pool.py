@@ -27,6 +27,7 @@ import httpx
 
 from ..limits import Deadline, LimitExceeded
 from . import wire
+from .transport import BODY_BOUNDS, Outgoing
 
 # Most specific first: httpx users catch httpx's exceptions, whatever pool sits underneath.
 _MAPPED_ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
@@ -48,7 +49,7 @@ _MAPPED_ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] =
 # httpcore's DEBUG trace comes from its connections: while it is on, requests take that path
 _TRACE = logging.getLogger("httpcore")
 
-_Key = tuple[bytes, bytes, int, bool]  # scheme, host, port, whether a `wire` connection
+_Key = wire.Key
 
 
 @contextlib.contextmanager
@@ -156,10 +157,6 @@ class _Pool:
         )
 
 
-# Set by the client's call flow: (most bytes the body may have on the wire, the call's deadline).
-BODY_BOUNDS = "portabilling.body"
-
-
 def _bounds(request: httpx.Request) -> tuple[int, Deadline | None]:
     bounds = request.extensions.get(BODY_BOUNDS)
     return bounds if bounds is not None else (0, None)
@@ -215,6 +212,13 @@ def _fast(request: httpx.Request) -> tuple[_Key, bytes] | None:
     return (scheme, url.raw_host, port, True), data
 
 
+def _fast_outgoing(out: Outgoing) -> wire.Wire | None:
+    """`_fast` of the `httpx.Request` that `out` stands for, from its head built once."""
+    if not wire.FAST or _TRACE.isEnabledFor(logging.DEBUG):
+        return None
+    return out.wire()
+
+
 class PooledTransport(_Pool, httpx.BaseTransport):
     """Sync HTTP/1.1 transport: `httpx.Client(transport=PooledTransport(verify=ctx))`."""
 
@@ -229,10 +233,26 @@ class PooledTransport(_Pool, httpx.BaseTransport):
     def exchange(self, request: httpx.Request) -> wire.Reply | None:
         """The whole reply to `request` on the fast path, or None when it cannot take it."""
         fast = _fast(request)
-        return None if fast is None else self._exchange(request, *fast)
-
-    def _exchange(self, request: httpx.Request, key: _Key, data: bytes) -> wire.Reply:
+        if fast is None:
+            return None
         timeouts = request.extensions.get("timeout", {})
+        return self._exchange(fast[0], fast[1], timeouts, _bounds(request), request)
+
+    def send(self, out: Outgoing) -> wire.Reply | None:
+        """`exchange(out.http())`, without building the `httpx.Request`."""
+        fast = _fast_outgoing(out)
+        if fast is None:
+            return None
+        return self._exchange(fast[1], fast[0], out.timeouts(), out.bounds or (0, None), None)
+
+    def _exchange(
+        self,
+        key: _Key,
+        data: bytes,
+        timeouts: dict[str, float | None],
+        bounds: tuple[int, Deadline | None],
+        request: httpx.Request | None,
+    ) -> wire.Reply:
         if not self._gate.acquire(timeout=timeouts.get("pool")):
             raise httpx.PoolTimeout(
                 "no connection came free within the pool timeout", request=request
@@ -251,9 +271,8 @@ class PooledTransport(_Pool, httpx.BaseTransport):
                     timeouts.get("connect"),
                     self._expiry,
                 )
-            limit, deadline = _bounds(request)
             try:
-                reply, reusable = conn.exchange(request, data, limit, deadline)
+                reply, reusable = conn.exchange(timeouts, data, *bounds)
             except BaseException:
                 conn.close()
                 raise
@@ -320,10 +339,21 @@ class AsyncPooledTransport(_Pool, httpx.AsyncBaseTransport):
     async def exchange(self, request: httpx.Request) -> wire.Reply | None:
         """The whole reply to `request` on the fast path, or None when it cannot take it."""
         fast = _fast(request)
-        return None if fast is None else await self._exchange(request, *fast)
+        if fast is None:
+            return None
+        timeouts = request.extensions.get("timeout", {})
+        return await self._exchange(fast[0], fast[1], timeouts, _bounds(request), request)
 
-    async def _acquire(self, request: httpx.Request) -> None:
-        wait = request.extensions.get("timeout", {}).get("pool")
+    async def send(self, out: Outgoing) -> wire.Reply | None:
+        """`exchange(out.http())`, without building the `httpx.Request`."""
+        fast = _fast_outgoing(out)
+        if fast is None:
+            return None
+        return await self._exchange(
+            fast[1], fast[0], out.timeouts(), out.bounds or (0, None), None
+        )
+
+    async def _acquire(self, wait: float | None, request: httpx.Request | None) -> None:
         if self._gate.locked():
             try:
                 await asyncio.wait_for(self._gate.acquire(), wait)
@@ -334,8 +364,19 @@ class AsyncPooledTransport(_Pool, httpx.AsyncBaseTransport):
         else:
             await self._gate.acquire()
 
-    async def _exchange(self, request: httpx.Request, key: _Key, data: bytes) -> wire.Reply:
-        await self._acquire(request)
+    async def _exchange(
+        self,
+        key: _Key,
+        data: bytes,
+        timeouts: dict[str, float | None],
+        bounds: tuple[int, Deadline | None],
+        request: httpx.Request | None,
+    ) -> wire.Reply:
+        gate = self._gate
+        if gate.locked():
+            await self._acquire(timeouts.get("pool"), request)
+        else:
+            await gate.acquire()  # a slot is free: taken at once
         try:
             stale: list[Any] = []
             conn = self._pop_idle(key, stale)
@@ -346,12 +387,11 @@ class AsyncPooledTransport(_Pool, httpx.AsyncBaseTransport):
                     key[1].decode("ascii"),
                     key[2],
                     self._tls(key[0]),
-                    request.extensions.get("timeout", {}).get("connect"),
+                    timeouts.get("connect"),
                     self._expiry,
                 )
-            limit, deadline = _bounds(request)
             try:
-                reply, reusable = await conn.exchange(request, data, limit, deadline)
+                reply, reusable = await conn.exchange(timeouts, data, *bounds)
             except BaseException:
                 conn.close()
                 raise

@@ -39,8 +39,16 @@ FAST = httptools is not None and hasattr(httptools.HttpResponseParser, "set_dang
 # h11's rules for what a request may carry (a token for a name; no CR, LF or NUL in a value)
 _NAME = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+\Z")
 _VALUE = re.compile(rb"[^\r\n\x00]*\Z")
+# what a reply's reader notes of its headers: the framing ones (not kept) and Set-Cookie
+_NOTED = frozenset((b"content-length", b"transfer-encoding", b"content-encoding", b"set-cookie"))
 MAX_HEAD = 100 * 1024  # httpcore's limit on a reply's head (h11's max_incomplete_event_size)
 _READ = 65536
+
+
+# the pools' key of a connection: scheme, host, port, whether a `wire` connection
+Key = tuple[bytes, bytes, int, bool]
+# a request as the fast path writes it, and the key of the connections that can carry it
+Wire = tuple[bytes, Key]
 
 
 def request_bytes(request: httpx.Request) -> bytes | None:
@@ -49,30 +57,75 @@ def request_bytes(request: httpx.Request) -> bytes | None:
     body: bytes | None = getattr(request, "_content", None)
     if body is None:
         return None
-    url = request.url
-    lines = [b"%s %s HTTP/1.1" % (request.method.encode("ascii"), url.raw_path)]
-    for name, value in request.headers.raw:
+    method = request.method.encode("ascii")
+    lines = [b"%s %s HTTP/1.1" % (method, request.url.raw_path)]
+    lines += _header_lines(request.headers.raw)
+    lines.append(b"\r\n")
+    return b"\r\n".join(lines) + body
+
+
+def _header_lines(headers: list[tuple[bytes, bytes]]) -> list[bytes]:
+    """`name: value` of each header, refused as h11 refuses what it cannot send."""
+    lines = []
+    for name, value in headers:
         if not _NAME.match(name) or not _VALUE.match(value):
             raise httpx.LocalProtocolError(f"a request header cannot be sent: {name!r}")
         lines.append(b"%s: %s" % (name, value))
-    lines.append(b"\r\n")
-    return b"\r\n".join(lines) + body
+    return lines
+
+
+def head(
+    method: bytes,
+    url: httpx.URL,
+    before: list[tuple[bytes, bytes]],
+    after: list[tuple[bytes, bytes]],
+) -> tuple[bytes, bytes, Key] | None:
+    """What `request_bytes` writes of a request with these headers before and after its
+    Content-Length value, and the pools' key for it; None when a header cannot be sent or the
+    URL is not http(s) (httpcore's path then refuses it, as before)."""
+    scheme = url.raw_scheme
+    if scheme not in (b"http", b"https"):
+        return None
+    try:
+        lines = [b"%s %s HTTP/1.1" % (method, url.raw_path), *_header_lines(before)]
+        tail = _header_lines(after)
+    except httpx.LocalProtocolError:
+        return None
+    prefix = b"\r\n".join([*lines, b"Content-Length: "])
+    suffix = b"\r\n".join([b"", *tail, b"\r\n"])
+    port = url.port or (443 if scheme == b"https" else 80)
+    return prefix, suffix, (scheme, url.raw_host, port, True)
+
+
+class _Done:
+    """The parser of a complete reply: more bytes are never parsed into it."""
+
+    def feed_data(self, data: bytes) -> None:
+        raise httptools.HttpParserError("bytes after the end of the reply")
+
+
+_DONE = _Done()
 
 
 class Reply:
     """One reply as llhttp reports it; `done` once complete."""
 
     __slots__ = (
-        "body", "chunked", "done", "extra", "has_length", "head_bytes", "head_done", "headers",
-        "keep", "parser", "size",
+        "body", "chunked", "codings", "cookies", "done", "extra", "has_length", "head_bytes",
+        "head_done", "headers", "keep", "kept", "names", "parser", "size", "status",
     )  # fmt: skip
 
     def __init__(self) -> None:
         self.headers: list[tuple[bytes, bytes]] = []
+        self.kept: list[tuple[bytes, bytes]] = []  # less the framing ones (see `on_header`)
+        self.names = [b""]  # the names kept, in lower case (see `names_seen`)
+        self.codings: list[bytes] = []  # the Content-Encoding values
+        self.cookies = False  # whether there is a Set-Cookie
         self.body: list[bytes] = []
         self.size = self.head_bytes = 0
         self.done = self.head_done = self.extra = self.keep = False
         self.has_length = self.chunked = False
+        self.status = 0
         self.parser: Any = httptools.HttpResponseParser(self)
         # h11 reads any byte but NUL and whitespace in a header value (the decoders judge
         # them): llhttp's lenient value parsing, and nothing else lenient (framing stays strict)
@@ -83,20 +136,37 @@ class Reply:
             self.extra = True  # bytes after the reply: the connection is not reused
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if not self.head_done:
-            self.headers.append((name, value))
-            lower = name.lower()
-            if lower == b"content-length":
-                self.has_length = True
-            elif lower == b"transfer-encoding" and b"chunked" in value.lower():
+        if self.head_done:
+            return  # a trailer
+        self.headers.append((name, value))
+        lower = name.lower()
+        if lower not in _NOTED:
+            self.kept.append((name, value))
+            self.names.append(lower)
+        elif lower == b"content-length":
+            self.has_length = True
+        elif lower == b"transfer-encoding":
+            if b"chunked" in value.lower():
                 self.chunked = True
+        elif lower == b"content-encoding":
+            self.codings.append(value)
+        else:  # Set-Cookie
+            self.cookies = True
+            self.kept.append((name, value))
+            self.names.append(lower)
 
     def on_headers_complete(self) -> None:
-        if self.parser.get_status_code() < 200:  # 100 Continue and the like: skip them
-            self.headers = []
-            self.has_length = self.chunked = False
+        status = self.parser.get_status_code()
+        if status < 200:  # 100 Continue and the like: skip them
+            self.headers, self.kept, self.codings, self.names = [], [], [], [b""]
+            self.has_length = self.chunked = self.cookies = False
         else:
+            self.status = status
             self.head_done = True
+
+    def names_seen(self) -> bytes:
+        """The names of the headers kept, in lower case, each between line feeds."""
+        return b"\n".join(self.names) + b"\n"
 
     def on_body(self, chunk: bytes) -> None:
         if not self.extra:
@@ -115,6 +185,10 @@ class Reply:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
             raise httpx.RemoteProtocolError(f"the reply is not HTTP/1.1: {exc}") from None
+        if self.done:
+            # the parser holds this reply's methods: without it, no cycle is left for the
+            # collector (a reply is freed at once, and fewer collections run)
+            self.parser = _DONE
         if not self.head_done:
             self.head_bytes += len(data)
             if self.head_bytes > MAX_HEAD:
@@ -132,15 +206,12 @@ class Reply:
             return
         if self.head_done and not self.has_length and not self.chunked:
             self.done = self.extra = True  # complete; the connection is gone anyway
+            self.parser = _DONE
             return
         raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
 
     def keep_alive(self) -> bool:
         return self.keep and not self.extra
-
-    @property
-    def status(self) -> int:
-        return int(self.parser.get_status_code())
 
     def response(self) -> httpx.Response:
         # a stream, not `content=`: httpx would decompress `content` at once, unbounded
@@ -150,11 +221,6 @@ class Reply:
             stream=httpx.ByteStream(b"".join(self.body)),
             extensions={"http_version": b"HTTP/1.1"},
         )
-
-
-def _timeouts(request: httpx.Request) -> dict[str, float | None]:
-    timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
-    return timeouts
 
 
 class Connection:
@@ -198,10 +264,9 @@ class Connection:
         return not poll.poll(0)
 
     def exchange(
-        self, request: httpx.Request, wire: bytes, limit: int, deadline: Any
+        self, timeouts: dict[str, float | None], wire: bytes, limit: int, deadline: Any
     ) -> tuple[Reply, bool]:
         """Send `wire`, read the reply; (reply, whether the connection may be reused)."""
-        timeouts = _timeouts(request)
         sock = self.sock
         try:
             sock.settimeout(timeouts.get("write"))
@@ -240,7 +305,45 @@ class _Protocol(asyncio.Protocol):
         self.limit = 0
         self.deadline: Any = None
         self.lost = False
-        self.last = 0.0
+        self.last = 0.0  # time.monotonic() of the last bytes sent or received
+        self.read: float | None = None  # the read timeout of the exchange under way
+        self.timer: asyncio.TimerHandle | None = None
+        self.timer_at = 0.0  # time.monotonic() when `timer` fires
+
+    def arm(self, read: float | None) -> None:
+        """The read timeout of an exchange that just wrote its request: `expire` runs no later
+        than `read` seconds from now. One timer serves the exchanges that follow on this
+        connection (each re-arms it only if it would fire too late), not one timer each."""
+        self.read = read
+        if read is None:
+            return
+        at = self.last + read
+        timer = self.timer
+        if timer is not None:
+            if self.timer_at <= at:
+                return
+            timer.cancel()
+        self.timer_at = at
+        self.timer = asyncio.get_running_loop().call_later(read, self.expire)
+
+    def expire(self) -> None:
+        """The read timeout: no bytes for `read` seconds (re-armed while bytes keep arriving,
+        or when the exchange waiting began after the timer was set)."""
+        self.timer = None
+        waiter, read = self.waiter, self.read
+        if waiter is None or waiter.done() or read is None:
+            return  # no exchange waiting: the next one arms it again
+        idle = time.monotonic() - self.last
+        if idle < read:
+            self.timer_at = self.last + read
+            self.timer = asyncio.get_running_loop().call_later(read - idle, self.expire)
+            return
+        waiter.set_exception(httpx.ReadTimeout("read timed out"))
+
+    def disarm(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -268,6 +371,7 @@ class _Protocol(asyncio.Protocol):
 
     def _end(self, exc: Exception | None) -> None:
         self.lost = True
+        self.disarm()
         reply, waiter = self.reply, self.waiter
         if reply is None or waiter is None or waiter.done():
             return
@@ -323,7 +427,7 @@ class AsyncConnection:
         )
 
     async def exchange(
-        self, request: httpx.Request, wire: bytes, limit: int, deadline: Any
+        self, timeouts: dict[str, float | None], wire: bytes, limit: int, deadline: Any
     ) -> tuple[Reply, bool]:
         protocol = self.protocol
         if protocol.lost:
@@ -332,32 +436,19 @@ class AsyncConnection:
         reply = protocol.reply = Reply()
         waiter = protocol.waiter = loop.create_future()
         protocol.limit, protocol.deadline = limit, deadline
-        read = _timeouts(request).get("read")
         self.transport.write(wire)  # buffered by the loop: a write timeout cannot occur here
         protocol.last = time.monotonic()
-        timer = None if read is None else loop.call_later(read, _expire, protocol, waiter, read)
+        protocol.arm(timeouts.get("read"))
         try:
             await waiter
         finally:
             protocol.waiter = protocol.reply = None
-            if timer is not None:
-                timer.cancel()
-        self.expires = time.monotonic() + self.expiry
+        self.expires = protocol.last + self.expiry
         return reply, reply.keep_alive()
 
     def close(self) -> None:
+        self.protocol.disarm()
         self.transport.close()
 
     async def aclose(self) -> None:
-        self.transport.close()
-
-
-def _expire(protocol: _Protocol, waiter: asyncio.Future[None], read: float) -> None:
-    """The read timeout: no bytes for `read` seconds (re-armed while bytes keep arriving)."""
-    if waiter.done():
-        return
-    idle = time.monotonic() - protocol.last
-    if idle < read:
-        asyncio.get_running_loop().call_later(read - idle, _expire, protocol, waiter, read)
-        return
-    waiter.set_exception(httpx.ReadTimeout("read timed out"))
+        self.close()
