@@ -152,6 +152,25 @@ def test_fault_with_detail_and_prefixed_code() -> None:
             "malformed",
         ),
         (b"<Envelope><Body/></Envelope>", "not a SOAP envelope"),
+        (
+            b"<soap:Body xmlns:soap='http://schemas.xmlsoap.org/soap/envelope/'><Envelope/></soap:Body>",
+            "not a SOAP",
+        ),
+        (
+            b"<soap:Envelope xmlns:soap='http://schemas.xmlsoap.org/soap/envelope/'>"
+            b"<soap:Header/></soap:Envelope>",
+            "has no Body",
+        ),
+        (  # a Body of the other SOAP version is no Body of this envelope
+            b"<soap:Envelope xmlns:soap='http://schemas.xmlsoap.org/soap/envelope/'>"
+            b"<b:Body xmlns:b='http://www.w3.org/2003/05/soap-envelope'/></soap:Envelope>",
+            "has no Body",
+        ),
+        (
+            b"<soap:Envelope xmlns:soap='http://schemas.xmlsoap.org/soap/envelope/'>"
+            b"<soap:Body><!-- nothing --></soap:Body></soap:Envelope>",
+            "Body is empty",
+        ),
     ],
 )
 def test_broken_replies_are_clear_errors(content: bytes, message: str) -> None:
@@ -161,6 +180,26 @@ def test_broken_replies_are_clear_errors(content: bytes, message: str) -> None:
     reply = httpx.Response(200, content=content, headers={"Content-Type": "text/xml"})
     with pytest.raises(TransportError, match=message):
         _soap_client().decode_response(GET_CUSTOMER_LIST, reply)
+
+
+def test_soap12_fault_and_fault_named_element_outside_soap() -> None:
+    from portabilling import Fault
+    from portabilling.admin.customer import GET_CUSTOMER_LIST
+
+    content = (
+        b"<e:Envelope xmlns:e='http://www.w3.org/2003/05/soap-envelope'><e:Body><e:Fault>"
+        b"<e:Code><e:Value>e:Server.Busy</e:Value></e:Code>"
+        b"<e:Reason><e:Text>try later</e:Text></e:Reason></e:Fault></e:Body></e:Envelope>"
+    )
+    reply = httpx.Response(500, content=content, headers={"Content-Type": "text/xml"})
+    with pytest.raises(Fault) as err:
+        _soap_client().decode_response(GET_CUSTOMER_LIST, reply)
+    assert (err.value.faultcode, str(err.value.faultstring)) == ("Server.Busy", "try later")
+    # an element named Fault in another namespace is the reply's part, not a fault
+    result = _soap_client().decode_response(
+        GET_CUSTOMER_LIST, _reply('<Fault xmlns="urn:x"><r><total>3</total></r></Fault>')
+    )
+    assert result.total == 3
 
 
 def test_unsendable_values_fail_before_sending() -> None:

@@ -53,8 +53,8 @@ def check_size_and_doctype(content: bytes, limits: Limits) -> None:
             f"document of {len(content)} bytes exceeds the limit of {limits.max_bytes} "
             "(limit max_bytes)"
         )
-    head = content[:4096].lstrip()
-    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+    # the first 4 KiB, searched in place (a copy, even stripped, costs more than the search)
+    if content.find(b"<!DOCTYPE", 0, 4096) >= 0 or content.find(b"<!ENTITY", 0, 4096) >= 0:
         raise XmlRefused("document type declarations (DTD) are refused")
 
 
