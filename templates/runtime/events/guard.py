@@ -52,8 +52,29 @@ class Guard:
     loop: asyncio.AbstractEventLoop
     transport: asyncio.Transport
     connections: set[Any]
+    app: App
     _read_timer: asyncio.TimerHandle | None
     _since: float  # when this connection last started waiting for a request
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.app = count_headers(self.app, self.limits.max_headers)
+        self._read_timer = None
+        self._since = 0.0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
+        self._opened()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)  # type: ignore[misc]
+
+    def _started(self) -> None:
+        """Bytes arrived: the read timer runs from the first of a request (or from the opening)."""
+        if self._read_timer is None:
+            self._since = self.loop.time()
+            self._arm()
 
     def _idle(self) -> bool:
         raise NotImplementedError
@@ -103,26 +124,8 @@ class Guard:
 class GuardedProtocol(Guard, H11Protocol):  # type: ignore[misc, unused-ignore]  # Any without uvicorn
     """uvicorn's h11 protocol with the bounds of `limits` (set by `guarded_protocol`)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.app = count_headers(self.app, self.limits.max_headers)  # type: ignore[has-type, unused-ignore]
-        self._read_timer = None
-        self._since = 0.0
-
-    def connection_made(  # type: ignore[override, unused-ignore]
-        self, transport: asyncio.Transport
-    ) -> None:
-        super().connection_made(transport)
-        self._opened()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)
-
     def data_received(self, data: bytes) -> None:
-        if self._read_timer is None:
-            self._since = self.loop.time()
-            self._arm()
+        self._started()
         super().data_received(data)
         if self.conn.their_state is not h11.IDLE and self.conn.their_state is not h11.SEND_BODY:
             self._disarm()  # the request is read (or the connection is over)

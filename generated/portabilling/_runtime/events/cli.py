@@ -193,7 +193,7 @@ def parser(prog: str) -> argparse.ArgumentParser:
     s.add_argument(
         "--store",
         default="sqlite:///portabilling-events.db",
-        help="sqlite:///file.db " "or postgresql://user@host/db (default %(default)s)",
+        help="sqlite:///file.db or postgresql://user@host/db (default %(default)s)",
     )
     s.add_argument(
         "--lease", type=float, default=30.0, help="seconds a claim outlives a dead receiver"

@@ -14,14 +14,13 @@ get in by up to one read's worth more; memory stays bounded by that read.)
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import (  # type: ignore[import-not-found, unused-ignore]
     HttpToolsProtocol,  # optional: imported only once uvicorn and httptools are there
 )
 
-from .guard import Guard, count_headers
+from .guard import Guard
 
 
 class GuardedHttpToolsProtocol(Guard, HttpToolsProtocol):  # type: ignore[misc, unused-ignore]
@@ -29,27 +28,12 @@ class GuardedHttpToolsProtocol(Guard, HttpToolsProtocol):  # type: ignore[misc, 
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.app = count_headers(self.app, self.limits.max_headers)  # type: ignore[has-type, unused-ignore]
-        self._read_timer = None
-        self._since = 0.0
         self._in_head = True  # waiting for (the rest of) a request head
         self._head = 0  # bytes of the current head fed to the parser
         self._heads = 0  # request heads read on this connection
 
-    def connection_made(  # type: ignore[override, unused-ignore]
-        self, transport: asyncio.Transport
-    ) -> None:
-        super().connection_made(transport)
-        self._opened()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)
-
     def data_received(self, data: bytes) -> None:
-        if self._read_timer is None:
-            self._since = self.loop.time()
-            self._arm()
+        self._started()
         if self._in_head:
             room = self.limits.max_head - self._head
             if len(data) > room:
