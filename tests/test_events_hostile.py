@@ -319,7 +319,7 @@ def test_purge_refuses_a_non_finite_age(tmp_path: Path, capsys: Any) -> None:
 def test_serve_guards_httptools_when_installed_and_h11_on_request() -> None:
     pytest.importorskip("httptools")
     from portabilling._runtime.events.bounds import ConnectionLimits
-    from portabilling._runtime.events.guard import guarded_protocol, server_options
+    from portabilling._runtime.events.protocols import guarded_protocol, server_options
     from uvicorn.protocols.http.h11_impl import H11Protocol
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 

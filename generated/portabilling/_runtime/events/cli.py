@@ -123,7 +123,7 @@ def serve(
     args: argparse.Namespace, env: Mapping[str, str], client_class: Any, async_class: Any
 ) -> int:
     uvicorn = _uvicorn()
-    from .guard import server_options
+    from .protocols import server_options
 
     limits = ConnectionLimits(
         read_timeout=args.read_timeout,

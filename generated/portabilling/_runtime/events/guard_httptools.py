@@ -2,7 +2,7 @@
 # ruff: noqa
 """uvicorn's httptools protocol (llhttp, the C parser) with the bounds `guard` describes: the
 same `ConnectionLimits` as the h11 protocol, at a fraction of its CPU per request. Imported by
-`guard.guarded_protocol` only when httptools is installed (it comes with `uvicorn[standard]`).
+`protocols.guarded_protocol` only when httptools is installed (it comes with `uvicorn[standard]`).
 
 llhttp keeps no bound on the head itself (httptools gathers a header's name and value however
 long they grow), so the head is fed to it within a budget: while a request head is incomplete,
