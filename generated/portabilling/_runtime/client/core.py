@@ -189,12 +189,12 @@ class Core:
     def _outgoing(self, op: Operation[Any, Any], request: Any, options: CallOptions) -> Outgoing:
         """`build_request`'s request, before it becomes an `httpx.Request`: what the call flow
         sends (see `transport.Outgoing`)."""
+        transport = self._transports[self.transport_for(op)]  # an unsupported `op` first
         timeout = self.timeout if options.timeout is UNSET else options.timeout
         auth = self._session.auth_info() if op.auth else {}
         extra = options.extra_params
         if extra:
             check_extra(op, extra)
-        transport = self._transports[self.transport_for(op)]
         return transport.prepare(op, request, auth, extra, timeout)
 
     def decode_response(
