@@ -67,7 +67,7 @@ class Client(Core):
                 if reply.status_code == 200:
                     try:
                         with within(first.deadline):
-                            return self.decode_response(op, reply, options)
+                            return self._decode(first.transport, op, reply, options)
                     except Exception as exc:
                         first.failed = exc
                 first.reply = reply
@@ -177,7 +177,7 @@ class AsyncClient(Core):
                 if reply.status_code == 200:
                     try:
                         with within(first.deadline):
-                            return self.decode_response(op, reply, options)
+                            return self._decode(first.transport, op, reply, options)
                     except Exception as exc:
                         first.failed = exc
                 first.reply = reply

@@ -27,7 +27,7 @@ from ..struct import UnsetType
 from .core import Core
 from .options import CallOptions
 from .session import Session
-from .transport import Outgoing
+from .transport import Outgoing, Transport
 
 Resp = TypeVar("Resp")
 
@@ -77,11 +77,19 @@ class First:
     and what came of it: a reply (`reply`, and `failed` if decoding it raised) or the error the
     sending raised (`error`). The general flow takes it from there, so nothing goes out twice."""
 
-    __slots__ = ("deadline", "error", "failed", "generation", "outgoing", "reply", "stale")
+    __slots__ = (
+        "deadline", "error", "failed", "generation", "outgoing", "reply", "stale", "transport",
+    )  # fmt: skip
 
     def __init__(
-        self, outgoing: Outgoing, deadline: Deadline, stale: str | None, generation: int
+        self,
+        transport: Transport,
+        outgoing: Outgoing,
+        deadline: Deadline,
+        stale: str | None,
+        generation: int,
     ) -> None:
+        self.transport = transport  # the one `op` goes over
         self.outgoing = outgoing
         self.deadline = deadline
         self.stale = stale  # the credential it was sent with (see `call_flow`)
@@ -103,7 +111,8 @@ def plain_send(
         return None
     timeout = core.timeout if isinstance(options.timeout, UnsetType) else options.timeout
     deadline = Deadline(timeout)
-    outgoing = core._outgoing(op, request, options)  # refuses an unsupported `op` first
+    transport = core._transports[core.transport_for(op)]  # an unsupported `op` refused first
+    outgoing = core._prepare(transport, op, request, options)
     at = deadline.at
     if at is not None:
         remaining = at - time.monotonic()
@@ -111,7 +120,7 @@ def plain_send(
             return None
         outgoing.timeout = remaining
     outgoing.bounds = (core.xml_limits.max_wire_bytes, deadline)
-    return First(outgoing, deadline, session.credential(), session.generation)
+    return First(transport, outgoing, deadline, session.credential(), session.generation)
 
 
 def call_flow(
