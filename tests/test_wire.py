@@ -125,3 +125,97 @@ def test_a_header_that_could_split_the_request_is_never_sent(raw: Raw) -> None:
     request = httpx.Request("POST", raw.url, content=b"q", headers={"X-A": "1\r\nX-B: 2"})
     with pytest.raises(httpx.LocalProtocolError):
         wire.request_bytes(request)
+
+
+class Varied(Raw):
+    """Answers the n-th request on a connection with REPLIES[n % 3] (one connection kept)."""
+
+    REPLIES = (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nSet-Cookie: a=1\r\nX-One: 1\r\n\r\none",
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n"
+        b"X-Two: 2\r\n\r\n3\r\ntwo\r\n0\r\n\r\n",
+        b"HTTP/1.1 404 Not Found\r\nContent-Length: 5\r\n\r\nthree",
+    )
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.lock = threading.Lock()
+        super().__init__()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            buf = b""
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    buf += chunk
+                head, _, buf = buf.partition(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                while len(buf) < length:
+                    buf += conn.recv(65536)
+                n = int(buf[:length])
+                buf = buf[length:]
+                conn.sendall(self.REPLIES[n % 3])
+
+
+EXPECTED = [(200, b"one", {"x-one", "set-cookie"}), (201, b"two", {"x-two"}), (404, b"three", set())]
+
+
+def _seen(reply: wire.Reply) -> tuple[int, bytes, set[str]]:
+    names = {k.decode().lower() for k, _ in reply.kept}
+    return reply.status, b"".join(reply.body), names
+
+
+def test_one_parser_per_connection_keeps_replies_apart(path: str) -> None:
+    """Replies parsed one after another on one kept-alive connection (one llhttp parser): none
+    carries what an earlier one had (headers, cookies, framing), and a reply taken earlier is
+    left as it was while the connection parses the next ones, in threads sharing the pool."""
+    if path != "wire":
+        pytest.skip("the fast path's own parser")
+    server = Varied()
+    try:
+        transport = PooledTransport()
+        host, port = server.url.removeprefix("http://").split("/")[0].split(":")
+        key = (b"http", host.encode(), int(port), True)
+
+        def one(n: int) -> wire.Reply:
+            data = b"POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n%d" % (
+                len(b"%d" % n),
+                n,
+            )
+            return transport._exchange(key, data, {}, (0, None), None)
+
+        taken = [one(n) for n in range(6)]
+        assert [_seen(r) for r in taken] == EXPECTED * 2
+        results: dict[int, wire.Reply] = {}
+
+        def work(start: int) -> None:
+            for n in range(start, 60, 4):
+                results[n] = one(n)
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert all(_seen(results[n]) == EXPECTED[n % 3] for n in range(60))
+        assert [_seen(r) for r in taken] == EXPECTED * 2
+        transport.close()
+
+        async def run() -> list[wire.Reply]:
+            pool = AsyncPooledTransport()
+            out = []
+            for n in range(6):
+                data = b"POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n%d" % (
+                    len(b"%d" % n),
+                    n,
+                )
+                out.append(await pool._exchange(key, data, {}, (0, None), None))
+            await pool.aclose()
+            return out
+
+        assert [_seen(r) for r in asyncio.run(run())] == EXPECTED * 2
+    finally:
+        server._sock.close()

@@ -19,14 +19,15 @@ import httpx
 
 from ..errors import Fault, PortaBillingError, TransportError
 from ..http_reply import Reply, WholeReply
-from ..limits import BodyReader, Deadline, DeadlineExceeded, whole_body, within
+from ..limits import BodyReader, Deadline, DeadlineExceeded, Limits, whole_body, within
 from ..operation import Operation
 from ..redact import scrub_exception
 from . import pool, wire
 from .core import Core
-from .flow import BodyRefused, Flow, LogIn, Send, Wait, call_flow, login_flow
+from .flow import BodyRefused, Flow, LogIn, Wait, call_flow, login_flow, plain_send
 from .options import DEFAULT_OPTIONS, CallOptions
 from .session import Session
+from .transport import Outgoing
 
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
@@ -55,7 +56,22 @@ class Client(Core):
 
     def call(self, op: Operation[Req, Resp], request: Req | None, options: CallOptions) -> Resp:
         try:
-            return self._drive(call_flow(self, self._session, op, request, options))
+            first = plain_send(self, self._session, op, request, options)
+            if first is None:
+                return self._drive(call_flow(self, self._session, op, request, options))
+            try:  # the common case, without the flow's generator
+                reply = self._read(first.outgoing, first.deadline, self.xml_limits)
+            except Exception as exc:
+                first.error = exc
+            else:
+                if reply.status_code == 200:
+                    try:
+                        with within(first.deadline):
+                            return self._decode(first.transport, op, reply, options)
+                    except Exception as exc:
+                        first.failed = exc
+                first.reply = reply
+            return self._drive(call_flow(self, self._session, op, request, options, first))
         except PortaBillingError as exc:
             scrub_exception(exc, self._secrets())  # no chained request, no echoed secret
             raise
@@ -78,28 +94,28 @@ class Client(Core):
                     with self._lock, _store_lock(self._session, step.deadline):
                         self._drive(login_flow(self, self._session, *step))
                 else:
-                    reply = self._read(step)
+                    reply = self._read(*step)
             except Exception as exc:
                 error = exc
 
-    def _read(self, step: Send) -> Reply:
+    def _read(self, out: Outgoing, deadline: Deadline, limits: Limits) -> Reply:
         """Send, and read the body as it streams, within the limits and the deadline."""
         if self._direct is not None and not self._http.is_closed:
             try:
-                reply = self._direct.send(step.request)
+                reply = self._direct.send(out)
             except (ValueError, DeadlineExceeded) as exc:
                 raise BodyRefused(exc) from None
             except httpx.TransportError as exc:
-                exc.request = step.request.http()  # as httpx.Client.send tells it
+                exc.request = out.http()  # as httpx.Client.send tells it
                 raise
             if reply is not None:
-                return _direct_reply(self._http, reply, step)
+                return _direct_reply(self._http, reply, out, deadline, limits)
         try:
-            response = self._http.send(step.request.http(), stream=True)
+            response = self._http.send(out.http(), stream=True)
         except (ValueError, DeadlineExceeded) as exc:  # raised by the pool while it read
             raise BodyRefused(exc) from None
         try:
-            reader = _reader(response, step)
+            reader = _reader(response, deadline, limits)
             try:
                 if response.is_stream_consumed:  # read already, by an event hook of `http_client`
                     reader.feed(response.content)
@@ -108,7 +124,7 @@ class Client(Core):
                         reader.feed(chunk)
             except (ValueError, DeadlineExceeded) as exc:
                 raise BodyRefused(exc) from None
-            return _buffered(response, reader, step)
+            return _buffered(response, reader, out)
         finally:
             response.close()
 
@@ -150,7 +166,22 @@ class AsyncClient(Core):
         self, op: Operation[Req, Resp], request: Req | None, options: CallOptions
     ) -> Resp:
         try:
-            return await self._drive(call_flow(self, self._session, op, request, options))
+            first = plain_send(self, self._session, op, request, options)
+            if first is None:
+                return await self._drive(call_flow(self, self._session, op, request, options))
+            try:  # the common case, without the flow's generator
+                reply = await self._read(first.outgoing, first.deadline, self.xml_limits)
+            except Exception as exc:
+                first.error = exc
+            else:
+                if reply.status_code == 200:
+                    try:
+                        with within(first.deadline):
+                            return self._decode(first.transport, op, reply, options)
+                    except Exception as exc:
+                        first.failed = exc
+                first.reply = reply
+            return await self._drive(call_flow(self, self._session, op, request, options, first))
         except PortaBillingError as exc:
             scrub_exception(exc, self._secrets())  # no chained request, no echoed secret
             raise
@@ -173,28 +204,28 @@ class AsyncClient(Core):
                     async with self._lock, _async_store_lock(self._session, step.deadline):
                         await self._drive(login_flow(self, self._session, *step))
                 else:
-                    reply = await self._read(step)
+                    reply = await self._read(*step)
             except Exception as exc:
                 error = exc
 
-    async def _read(self, step: Send) -> Reply:
+    async def _read(self, out: Outgoing, deadline: Deadline, limits: Limits) -> Reply:
         """Send, and read the body as it streams, within the limits and the deadline."""
         if self._direct is not None and not self._http.is_closed:
             try:
-                reply = await self._direct.send(step.request)
+                reply = await self._direct.send(out)
             except (ValueError, DeadlineExceeded) as exc:
                 raise BodyRefused(exc) from None
             except httpx.TransportError as exc:
-                exc.request = step.request.http()  # as httpx.AsyncClient.send tells it
+                exc.request = out.http()  # as httpx.AsyncClient.send tells it
                 raise
             if reply is not None:
-                return _direct_reply(self._http, reply, step)
+                return _direct_reply(self._http, reply, out, deadline, limits)
         try:
-            response = await self._http.send(step.request.http(), stream=True)
+            response = await self._http.send(out.http(), stream=True)
         except (ValueError, DeadlineExceeded) as exc:  # raised by the pool while it read
             raise BodyRefused(exc) from None
         try:
-            reader = _reader(response, step)
+            reader = _reader(response, deadline, limits)
             try:
                 if response.is_stream_consumed:  # read already, by an event hook of `http_client`
                     reader.feed(response.content)
@@ -203,7 +234,7 @@ class AsyncClient(Core):
                         reader.feed(chunk)
             except (ValueError, DeadlineExceeded) as exc:
                 raise BodyRefused(exc) from None
-            return _buffered(response, reader, step)
+            return _buffered(response, reader, out)
         finally:
             await response.aclose()
 
@@ -320,10 +351,10 @@ async def _async_store_lock(session: Session, deadline: Deadline | None) -> Asyn
         await asyncio.to_thread(held.__exit__, None, None, None)
 
 
-def _reader(response: httpx.Response, step: Send) -> BodyReader:
+def _reader(response: httpx.Response, deadline: Deadline, limits: Limits) -> BodyReader:
     coding = "" if response.is_stream_consumed else response.headers.get("content-encoding", "")
     try:
-        return BodyReader(coding, step.limits, step.deadline)
+        return BodyReader(coding, limits, deadline)
     except ValueError as exc:  # a Content-Encoding this client did not ask for
         raise BodyRefused(exc) from None
 
@@ -332,18 +363,24 @@ _LOG = logging.getLogger("httpx")
 _FRAMING = (b"content-encoding", b"content-length", b"transfer-encoding")
 
 
-def _direct_reply(http: httpx.Client | httpx.AsyncClient, reply: wire.Reply, step: Send) -> Reply:
+def _direct_reply(
+    http: httpx.Client | httpx.AsyncClient,
+    reply: wire.Reply,
+    out: Outgoing,
+    deadline: Deadline,
+    limits: Limits,
+) -> Reply:
     """A reply the pool read whole, as `httpx.Client.send` would have left it: decoded within
     the limits, its cookies kept, its line logged at INFO. Without cookies to keep, it goes to
     the decoders as a `WholeReply`, not an `httpx.Response`."""
     coding = b", ".join(reply.codings).decode("latin-1") if reply.codings else ""
     try:
-        body = whole_body(b"".join(reply.body), coding, step.limits, step.deadline)
+        body = whole_body(b"".join(reply.body), coding, limits, deadline)
     except (ValueError, DeadlineExceeded) as exc:
         raise BodyRefused(exc) from None
     response: Reply
     if reply.cookies:
-        response = _response(reply.status, reply.headers, body, step)
+        response = _response(reply.status, reply.headers, body, out)
         http.cookies.extract_cookies(response)
     else:
         response = WholeReply(
@@ -355,8 +392,8 @@ def _direct_reply(http: httpx.Client | httpx.AsyncClient, reply: wire.Reply, ste
     if _LOG.isEnabledFor(logging.INFO):
         _LOG.info(
             'HTTP Request: %s %s "%s %d %s"',
-            step.request.method,
-            step.request.url,
+            out.method,
+            out.url,
             "HTTP/1.1",
             response.status_code,
             httpx.codes.get_reason_phrase(response.status_code),
@@ -364,15 +401,15 @@ def _direct_reply(http: httpx.Client | httpx.AsyncClient, reply: wire.Reply, ste
     return response
 
 
-def _buffered(response: httpx.Response, reader: BodyReader, step: Send) -> httpx.Response:
-    return _response(response.status_code, response.headers.raw, reader.body(), step)
+def _buffered(response: httpx.Response, reader: BodyReader, out: Outgoing) -> httpx.Response:
+    return _response(response.status_code, response.headers.raw, reader.body(), out)
 
 
 def _response(
-    status: int, raw: list[tuple[bytes, bytes]], body: bytes, step: Send
+    status: int, raw: list[tuple[bytes, bytes]], body: bytes, out: Outgoing
 ) -> httpx.Response:
     """The reply with its decoded body, as the decoders take it. Headers are copied as the
     bytes that arrived: a value that is not ASCII (a UTF-8 file name, a Latin-1 boundary) must
     reach the decoders, which refuse or read it, rather than fail to be copied."""
     headers = [(k, v) for k, v in raw if k.lower() not in _FRAMING]
-    return httpx.Response(status, headers=headers, content=body, request=step.request.http())
+    return httpx.Response(status, headers=headers, content=body, request=out.http())

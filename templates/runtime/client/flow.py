@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import email.utils
 import random
+import time
 from collections.abc import Generator
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypeAlias, TypeVar
@@ -26,7 +27,7 @@ from ..struct import UnsetType
 from .core import Core
 from .options import CallOptions
 from .session import Session
-from .transport import Outgoing
+from .transport import Outgoing, Transport
 
 Resp = TypeVar("Resp")
 
@@ -71,11 +72,77 @@ Step: TypeAlias = Send | Wait | LogIn
 Flow: TypeAlias = Generator[Step, Reply | None, Resp]
 
 
+class First:
+    """A call's first request, sent by the driver itself in the common case (see `plain_send`),
+    and what came of it: a reply (`reply`, and `failed` if decoding it raised) or the error the
+    sending raised (`error`). The general flow takes it from there, so nothing goes out twice."""
+
+    __slots__ = (
+        "deadline", "error", "failed", "generation", "outgoing", "reply", "stale", "transport",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        transport: Transport,
+        outgoing: Outgoing,
+        deadline: Deadline,
+        stale: str | None,
+        generation: int,
+    ) -> None:
+        self.transport = transport  # the one `op` goes over
+        self.outgoing = outgoing
+        self.deadline = deadline
+        self.stale = stale  # the credential it was sent with (see `call_flow`)
+        self.generation = generation
+        self.reply: Reply | None = None
+        self.error: Exception | None = None
+        self.failed: Exception | None = None
+
+
+def plain_send(
+    core: Core, session: Session, op: Operation[Any, Any], request: Any, options: CallOptions
+) -> First | None:
+    """The common call's one request, or None when `call_flow` must run from its start (a
+    logout, a login or a token renewal due first, a deadline already past). A driver sends
+    it, decodes a 200 reply itself, and hands anything else to `call_flow(..., first=)`."""
+    if session.is_logout(op) or (
+        op.auth and (session.wants_login(op) or session.wants_refresh())
+    ):
+        return None
+    timeout = core.timeout if isinstance(options.timeout, UnsetType) else options.timeout
+    deadline = Deadline(timeout)
+    transport = core._transports[core.transport_for(op)]  # an unsupported `op` refused first
+    outgoing = core._prepare(transport, op, request, options)
+    at = deadline.at
+    if at is not None:
+        remaining = at - time.monotonic()
+        if remaining <= 0:
+            return None
+        outgoing.timeout = remaining
+    outgoing.bounds = (core.xml_limits.max_wire_bytes, deadline)
+    return First(transport, outgoing, deadline, session.credential(), session.generation)
+
+
 def call_flow(
-    core: Core, session: Session, op: Operation[Any, Resp], request: Any, options: CallOptions
+    core: Core,
+    session: Session,
+    op: Operation[Any, Resp],
+    request: Any,
+    options: CallOptions,
+    first: First | None = None,
 ) -> Flow[Resp]:
     """One call: log in first if needed, send; after an auth fault log in again once and resend.
-    The whole call, logins and retries included, shares one deadline: its timeout."""
+    The whole call, logins and retries included, shares one deadline: its timeout. With
+    `first`, the call's first request was sent already (see `plain_send`): the flow goes on
+    from what came of it."""
+    if first is not None:
+        try:
+            return (yield from send_flow(core, op, request, options, first.deadline, first))
+        except AuthError:
+            if not session.may_relogin(op):
+                raise
+        yield LogIn(first.stale, first.generation, first.deadline)
+        return (yield from send_flow(core, op, request, options, first.deadline))
     core.transport_for(op)  # refuse before logging in
     timeout = core.timeout if isinstance(options.timeout, UnsetType) else options.timeout
     deadline = Deadline(timeout)
@@ -170,24 +237,34 @@ def send_flow(
     request: Any,
     options: CallOptions,
     deadline: Deadline,
+    first: First | None = None,
 ) -> Flow[Resp]:
     """Send `request`; reads (or calls with `retry=True`) try again after a backoff, or after
-    what a 503's `Retry-After` asks, as long as the deadline allows."""
+    what a 503's `Retry-After` asks, as long as the deadline allows. With `first`, the first
+    request was sent already: its outcome is taken instead of sending it."""
     delays: _Delays | None = None  # made when first asked for: most calls never are
     limits = core.xml_limits
     while True:
-        remaining = deadline.remaining()
-        if remaining is not None and remaining <= 0:
-            raise _timed_out(op, deadline)
-        outgoing = core._outgoing(op, request, options)
-        if remaining is not None:
-            outgoing.timeout = remaining
-        outgoing.bounds = (limits.max_wire_bytes, deadline)
+        if first is None:
+            remaining = deadline.remaining()
+            if remaining is not None and remaining <= 0:
+                raise _timed_out(op, deadline)
+            outgoing = core._outgoing(op, request, options)
+            if remaining is not None:
+                outgoing.timeout = remaining
+            outgoing.bounds = (limits.max_wire_bytes, deadline)
         asked: float | None = None
         refused: TransportError | None = None
+        failed: Exception | None = None
         try:
             try:
-                response = yield Send(outgoing, deadline, limits)
+                if first is None:
+                    response = yield Send(outgoing, deadline, limits)
+                else:
+                    taken, first = first, None
+                    if taken.error is not None:
+                        raise taken.error
+                    response, failed = taken.reply, taken.failed
             except httpx.HTTPError as exc:
                 raise _connection_error(op, exc) from None
             except BodyRefused as exc:
@@ -205,6 +282,8 @@ def send_flow(
                     )
                 try:
                     with within(deadline):  # a long repair stops at the deadline too
+                        if failed is not None:  # decoded by the driver already
+                            raise failed
                         return core.decode_response(op, response, options)
                 except DeadlineExceeded:
                     raise _timed_out(op, deadline) from None

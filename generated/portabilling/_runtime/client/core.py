@@ -189,12 +189,17 @@ class Core:
     def _outgoing(self, op: Operation[Any, Any], request: Any, options: CallOptions) -> Outgoing:
         """`build_request`'s request, before it becomes an `httpx.Request`: what the call flow
         sends (see `transport.Outgoing`)."""
+        return self._prepare(self._transports[self.transport_for(op)], op, request, options)
+
+    def _prepare(
+        self, transport: Transport, op: Operation[Any, Any], request: Any, options: CallOptions
+    ) -> Outgoing:
+        """`_outgoing` over `transport` (`transport_for(op)`'s)."""
         timeout = self.timeout if options.timeout is UNSET else options.timeout
         auth = self._session.auth_info() if op.auth else {}
         extra = options.extra_params
         if extra:
             check_extra(op, extra)
-        transport = self._transports[self.transport_for(op)]
         return transport.prepare(op, request, auth, extra, timeout)
 
     def decode_response(
@@ -204,10 +209,15 @@ class Core:
         options: CallOptions = DEFAULT_OPTIONS,
     ) -> Resp:
         """The typed result of `op` from an HTTP reply, or the matching exception."""
+        return self._decode(self._transports[self.transport_for(op)], op, response, options)
+
+    def _decode(
+        self, transport: Transport, op: Operation[Any, Resp], response: Reply, options: CallOptions
+    ) -> Resp:
+        """`decode_response` over `transport` (`transport_for(op)`'s)."""
         if response.status_code == 200 and is_attachment(response):
             return file_response(op, response)  # type: ignore[no-any-return]
         strict = self.strict if options.strict is None else options.strict
-        transport = self._transports[self.transport_for(op)]
         result, report = transport.decode(op, response, self.xml_limits, strict)
         if report is not None:
             self._last_reply.set(report)

@@ -13,7 +13,6 @@ takes any httpx client instead.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import ssl
@@ -27,6 +26,7 @@ import httpx
 
 from ..limits import Deadline, LimitExceeded
 from . import wire
+from .gate import Gate
 from .transport import BODY_BOUNDS, Outgoing
 
 # Most specific first: httpx users catch httpx's exceptions, whatever pool sits underneath.
@@ -329,8 +329,8 @@ class AsyncPooledTransport(_Pool, httpx.AsyncBaseTransport):
     """Async HTTP/1.1 transport (asyncio): `httpx.AsyncClient(transport=AsyncPooledTransport())`."""
 
     @staticmethod
-    def _new_gate(slots: int) -> asyncio.Semaphore:
-        return asyncio.Semaphore(slots)
+    def _new_gate(slots: int) -> Gate:
+        return Gate(slots)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         reply = await self.exchange(request)
@@ -353,17 +353,6 @@ class AsyncPooledTransport(_Pool, httpx.AsyncBaseTransport):
             fast[1], fast[0], out.timeouts(), out.bounds or (0, None), None
         )
 
-    async def _acquire(self, wait: float | None, request: httpx.Request | None) -> None:
-        if self._gate.locked():
-            try:
-                await asyncio.wait_for(self._gate.acquire(), wait)
-            except TimeoutError:
-                raise httpx.PoolTimeout(
-                    "no connection came free within the pool timeout", request=request
-                ) from None
-        else:
-            await self._gate.acquire()
-
     async def _exchange(
         self,
         key: _Key,
@@ -373,10 +362,8 @@ class AsyncPooledTransport(_Pool, httpx.AsyncBaseTransport):
         request: httpx.Request | None,
     ) -> wire.Reply:
         gate = self._gate
-        if gate.locked():
-            await self._acquire(timeouts.get("pool"), request)
-        else:
-            await gate.acquire()  # a slot is free: taken at once
+        if not gate.take():  # a slot is free: taken at once
+            await gate.wait(timeouts.get("pool"), request)
         try:
             stale: list[Any] = []
             conn = self._pop_idle(key, stale)
@@ -405,15 +392,7 @@ class AsyncPooledTransport(_Pool, httpx.AsyncBaseTransport):
         core = self._core_request(request)
         origin = core.url.origin
         wait = request.extensions.get("timeout", {}).get("pool")
-        if self._gate.locked():
-            try:
-                await asyncio.wait_for(self._gate.acquire(), wait)
-            except TimeoutError:
-                raise httpx.PoolTimeout(
-                    "no connection came free within the pool timeout", request=request
-                ) from None
-        else:
-            await self._gate.acquire()
+        await self._gate.wait(wait, request)
         try:
             stale: list[Any] = []
             conn = self._pop_idle(_key(origin), stale)

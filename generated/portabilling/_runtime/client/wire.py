@@ -98,7 +98,7 @@ def head(
 
 
 class _Done:
-    """The parser of a complete reply: more bytes are never parsed into it."""
+    """The parser of a closed connection: more bytes are never parsed into it."""
 
     def feed_data(self, data: bytes) -> None:
         raise httptools.HttpParserError("bytes after the end of the reply")
@@ -108,7 +108,38 @@ _DONE = _Done()
 
 
 class Reply:
-    """One reply as llhttp reports it; `done` once complete."""
+    """One complete reply, copied out of its connection's `Parser` (which goes on to parse the
+    next reply on that connection, perhaps in another thread: see the sync pool)."""
+
+    __slots__ = ("body", "codings", "cookies", "headers", "kept", "names", "status")
+
+    def __init__(self, parsed: Parser) -> None:
+        self.status = parsed.status
+        self.headers = parsed.headers
+        self.kept = parsed.kept
+        self.names = parsed.names
+        self.codings = parsed.codings
+        self.cookies = parsed.cookies
+        self.body = parsed.body
+
+    def names_seen(self) -> bytes:
+        """The names of the headers kept, in lower case, each between line feeds."""
+        return b"\n".join(self.names) + b"\n"
+
+    def response(self) -> httpx.Response:
+        # a stream, not `content=`: httpx would decompress `content` at once, unbounded
+        return httpx.Response(
+            self.status,
+            headers=self.headers,
+            stream=httpx.ByteStream(b"".join(self.body)),
+            extensions={"http_version": b"HTTP/1.1"},
+        )
+
+
+class Parser:
+    """The replies on one connection as llhttp reports them, one at a time (`start` before
+    each); `done` once the current one is complete. One llhttp parser per connection: making
+    one per reply costs a tenth of a call."""
 
     __slots__ = (
         "body", "chunked", "codings", "cookies", "done", "extra", "has_length", "head_bytes",
@@ -116,9 +147,17 @@ class Reply:
     )  # fmt: skip
 
     def __init__(self) -> None:
+        self.parser: Any = httptools.HttpResponseParser(self)
+        # h11 reads any byte but NUL and whitespace in a header value (the decoders judge
+        # them): llhttp's lenient value parsing, and nothing else lenient (framing stays strict)
+        self.parser.set_dangerous_leniencies(lenient_headers=True)
+        self.start()
+
+    def start(self) -> None:
+        """Ready for the next reply (new lists: a copied-out `Reply` keeps the old ones)."""
         self.headers: list[tuple[bytes, bytes]] = []
         self.kept: list[tuple[bytes, bytes]] = []  # less the framing ones (see `on_header`)
-        self.names = [b""]  # the names kept, in lower case (see `names_seen`)
+        self.names = [b""]  # the names kept, in lower case (see `Reply.names_seen`)
         self.codings: list[bytes] = []  # the Content-Encoding values
         self.cookies = False  # whether there is a Set-Cookie
         self.body: list[bytes] = []
@@ -126,10 +165,6 @@ class Reply:
         self.done = self.head_done = self.extra = self.keep = False
         self.has_length = self.chunked = False
         self.status = 0
-        self.parser: Any = httptools.HttpResponseParser(self)
-        # h11 reads any byte but NUL and whitespace in a header value (the decoders judge
-        # them): llhttp's lenient value parsing, and nothing else lenient (framing stays strict)
-        self.parser.set_dangerous_leniencies(lenient_headers=True)
 
     def on_message_begin(self) -> None:
         if self.done:
@@ -164,10 +199,6 @@ class Reply:
             self.status = status
             self.head_done = True
 
-    def names_seen(self) -> bytes:
-        """The names of the headers kept, in lower case, each between line feeds."""
-        return b"\n".join(self.names) + b"\n"
-
     def on_body(self, chunk: bytes) -> None:
         if not self.extra:
             self.body.append(chunk)
@@ -184,11 +215,8 @@ class Reply:
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
+            self.parser = _DONE  # never parsed into again (its connection is closed)
             raise httpx.RemoteProtocolError(f"the reply is not HTTP/1.1: {exc}") from None
-        if self.done:
-            # the parser holds this reply's methods: without it, no cycle is left for the
-            # collector (a reply is freed at once, and fewer collections run)
-            self.parser = _DONE
         if not self.head_done:
             self.head_bytes += len(data)
             if self.head_bytes > MAX_HEAD:
@@ -206,27 +234,22 @@ class Reply:
             return
         if self.head_done and not self.has_length and not self.chunked:
             self.done = self.extra = True  # complete; the connection is gone anyway
-            self.parser = _DONE
             return
         raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
 
     def keep_alive(self) -> bool:
         return self.keep and not self.extra
 
-    def response(self) -> httpx.Response:
-        # a stream, not `content=`: httpx would decompress `content` at once, unbounded
-        return httpx.Response(
-            self.status,
-            headers=self.headers,
-            stream=httpx.ByteStream(b"".join(self.body)),
-            extensions={"http_version": b"HTTP/1.1"},
-        )
+    def close(self) -> None:
+        """Its connection is closed: the parser lets go of this object's methods (no cycle
+        left for the collector)."""
+        self.parser = _DONE
 
 
 class Connection:
     """A blocking keep-alive connection to one origin."""
 
-    __slots__ = ("expires", "expiry", "sock")
+    __slots__ = ("expires", "expiry", "parsing", "sock")
 
     def __init__(
         self,
@@ -248,6 +271,7 @@ class Connection:
         self.sock: socket.socket = sock
         self.expiry = expiry
         self.expires = 0.0
+        self.parsing = Parser()
 
     def is_idle(self) -> bool:
         return True  # only idle connections are pooled
@@ -275,23 +299,26 @@ class Connection:
             raise httpx.WriteTimeout(str(exc) or "write timed out") from exc
         except OSError as exc:
             raise httpx.WriteError(str(exc) or type(exc).__name__) from exc
-        reply = Reply()
+        parsing = self.parsing
+        parsing.start()
         try:
             sock.settimeout(timeouts.get("read"))
-            while not reply.done:
+            while not parsing.done:
                 data = sock.recv(_READ)
                 if not data:
-                    reply.eof()
+                    parsing.eof()
                     break
-                reply.feed(data, limit, deadline)
+                parsing.feed(data, limit, deadline)
         except TimeoutError as exc:
             raise httpx.ReadTimeout(str(exc) or "read timed out") from exc
         except OSError as exc:
             raise httpx.ReadError(str(exc) or type(exc).__name__) from exc
         self.expires = time.monotonic() + self.expiry
-        return reply, reply.keep_alive()
+        # copied out before the pool hands the connection (and its parser) to another thread
+        return Reply(parsing), parsing.keep_alive()
 
     def close(self) -> None:
+        self.parsing.close()
         self.sock.close()
 
 
@@ -300,7 +327,8 @@ class _Protocol(asyncio.Protocol):
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
-        self.reply: Reply | None = None
+        self.parsing = Parser()
+        self.reply: Parser | None = None  # `parsing` while an exchange waits for its reply
         self.waiter: asyncio.Future[None] | None = None
         self.limit = 0
         self.deadline: Any = None
@@ -433,7 +461,8 @@ class AsyncConnection:
         if protocol.lost:
             raise httpx.WriteError("the connection was closed")
         loop = asyncio.get_running_loop()
-        reply = protocol.reply = Reply()
+        parsing = protocol.reply = protocol.parsing
+        parsing.start()
         waiter = protocol.waiter = loop.create_future()
         protocol.limit, protocol.deadline = limit, deadline
         self.transport.write(wire)  # buffered by the loop: a write timeout cannot occur here
@@ -444,10 +473,11 @@ class AsyncConnection:
         finally:
             protocol.waiter = protocol.reply = None
         self.expires = protocol.last + self.expiry
-        return reply, reply.keep_alive()
+        return Reply(parsing), parsing.keep_alive()
 
     def close(self) -> None:
         self.protocol.disarm()
+        self.protocol.parsing.close()
         self.transport.close()
 
     async def aclose(self) -> None:
