@@ -168,12 +168,11 @@ def _seen(reply: wire.Reply) -> tuple[int, bytes, set[str]]:
     return reply.status, b"".join(reply.body), names
 
 
-def test_one_parser_per_connection_keeps_replies_apart(path: str) -> None:
+@pytest.mark.skipif(not wire.FAST, reason="httptools is not installed")
+def test_one_parser_per_connection_keeps_replies_apart() -> None:
     """Replies parsed one after another on one kept-alive connection (one llhttp parser): none
     carries what an earlier one had (headers, cookies, framing), and a reply taken earlier is
     left as it was while the connection parses the next ones, in threads sharing the pool."""
-    if path != "wire":
-        pytest.skip("the fast path's own parser")
     server = Varied()
     try:
         transport = PooledTransport()
