@@ -70,6 +70,15 @@ CLIENT_ATTRS = frozenset(
         "xml_limits",
         "interface",
         "default_port",
+        "default_transport",
+        "outgoing",
+        "transport_of",
+        "strict",
+        "on_reply",
+        "max_page_size",
+        "deviations",
+        "last_reply",
+        "clear_last_reply",
     }
 )
 RESERVED_CLASSES = frozenset(

@@ -108,3 +108,15 @@ def test_the_generated_enums_carry_their_documented_names() -> None:
 
     assert BillingModel(-1) is BillingModel.DEBIT_ACCOUNT and BillingModel.CREDIT_ACCOUNT == 1
     assert YesNo("N") is YesNo.NO and YesNo.YES.value == "Y"
+
+
+def test_services_cannot_shadow_a_client_member() -> None:
+    """A service becomes an attribute of the generated client; every public member of the
+    runtime's clients (methods, properties, what `__init__` sets) is reserved from it."""
+    from generator.naming import CLIENT_ATTRS
+    from portabilling._runtime.client.clients import AsyncClient, Client
+
+    for cls in (Client, AsyncClient):
+        client = cls("https://pb.example.com", session_id="s")
+        public = {name for name in (*dir(cls), *vars(client)) if not name.startswith("_")}
+        assert public <= CLIENT_ATTRS, f"{cls.__name__}: {sorted(public - CLIENT_ATTRS)}"

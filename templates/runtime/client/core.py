@@ -182,17 +182,24 @@ class Core:
         self, op: Operation[Any, Any], request: Any, options: CallOptions = DEFAULT_OPTIONS
     ) -> httpx.Request:
         """The exact HTTP request for `op`, without sending it (see README, Inspecting requests)."""
-        return self._outgoing(op, request, options).http()
+        return self.outgoing(op, request, options).http()
 
-    def _outgoing(self, op: Operation[Any, Any], request: Any, options: CallOptions) -> Outgoing:
-        """`build_request`'s request, before it becomes an `httpx.Request`: what the call flow
-        sends (see `transport.Outgoing`)."""
-        return self._prepare(self._transports[self.transport_for(op)], op, request, options)
+    def transport_of(self, op: Operation[Any, Any]) -> Transport:
+        """The transport object `op` goes over (`transport_for(op)`'s): it writes the request
+        and decodes the reply."""
+        return self._transports[self.transport_for(op)]
 
-    def _prepare(
-        self, transport: Transport, op: Operation[Any, Any], request: Any, options: CallOptions
+    def outgoing(
+        self,
+        op: Operation[Any, Any],
+        request: Any,
+        options: CallOptions = DEFAULT_OPTIONS,
+        transport: Transport | None = None,
     ) -> Outgoing:
-        """`_outgoing` over `transport` (`transport_for(op)`'s)."""
+        """`build_request`'s request before it becomes an `httpx.Request`: what the call flow
+        sends (see `transport.Outgoing`), over `transport` (`transport_of(op)` if not given)."""
+        if transport is None:
+            transport = self.transport_of(op)
         timeout = self.timeout if options.timeout is UNSET else options.timeout
         auth = self._session.auth_info() if op.auth else {}
         extra = options.extra_params
@@ -207,7 +214,7 @@ class Core:
         options: CallOptions = DEFAULT_OPTIONS,
     ) -> Resp:
         """The typed result of `op` from an HTTP reply, or the matching exception."""
-        return self._decode(self._transports[self.transport_for(op)], op, response, options)
+        return self._decode(self.transport_of(op), op, response, options)
 
     def _decode(
         self, transport: Transport, op: Operation[Any, Resp], response: Reply, options: CallOptions

@@ -111,8 +111,8 @@ def plain_send(
         return None
     timeout = core.timeout if isinstance(options.timeout, UnsetType) else options.timeout
     deadline = Deadline(timeout)
-    transport = core._transports[core.transport_for(op)]  # an unsupported `op` refused first
-    outgoing = core._prepare(transport, op, request, options)
+    transport = core.transport_of(op)  # an unsupported `op` refused first
+    outgoing = core.outgoing(op, request, options, transport)
     at = deadline.at
     if at is not None:
         remaining = at - time.monotonic()
@@ -150,7 +150,7 @@ def call_flow(
         return (yield from send_flow(core, op, request, options, deadline))
     if session.wants_login(op):
         # a request that cannot be sent is refused before it costs a login (nothing goes out)
-        core._outgoing(op, request, options)
+        core.outgoing(op, request, options)
         yield LogIn(None, session.generation, deadline)
     elif op.auth and session.wants_refresh():
         yield LogIn(session.credential(), session.generation, deadline, refresh=True)
@@ -249,7 +249,7 @@ def send_flow(
             remaining = deadline.remaining()
             if remaining is not None and remaining <= 0:
                 raise _timed_out(op, deadline)
-            outgoing = core._outgoing(op, request, options)
+            outgoing = core.outgoing(op, request, options)
             if remaining is not None:
                 outgoing.timeout = remaining
             outgoing.bounds = (limits.max_wire_bytes, deadline)
