@@ -113,8 +113,9 @@ def test_the_generated_enums_carry_their_documented_names() -> None:
 def test_services_cannot_shadow_a_client_member() -> None:
     """A service becomes an attribute of the generated client; every public member of the
     runtime's clients (methods, properties, what `__init__` sets) is reserved from it."""
-    from generator.naming import CLIENT_ATTRS
     from portabilling._runtime.client.clients import AsyncClient, Client
+
+    from generator.naming import CLIENT_ATTRS
 
     for cls in (Client, AsyncClient):
         client = cls("https://pb.example.com", session_id="s")
