@@ -18,6 +18,8 @@ from portabilling._runtime.http_reply import WholeReply, header
 from portabilling.admin.account import GET_ACCOUNT_INFO
 from portabilling.types import GetAccountInfoRequest
 
+from tests.raw_http import read_request
+
 JSON_REPLY = b'{"account_info": {"i_account": 7, "id": "a7"}}'
 SOAP_REPLY = (
     b'<?xml version="1.0" encoding="UTF-8"?>'
@@ -52,18 +54,9 @@ class Capture:
     def _serve(self, conn: socket.socket) -> None:
         with conn:
             buf = b""
-            while True:
-                while b"\r\n\r\n" not in buf:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    buf += chunk
-                head, _, buf = buf.partition(b"\r\n\r\n")
-                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
-                while len(buf) < length:
-                    buf += conn.recv(65536)
-                self.requests.append(head + b"\r\n\r\n" + buf[:length])
-                buf = buf[length:]
+            while (request := read_request(conn, buf)) is not None:
+                head, body, buf = request
+                self.requests.append(head + b"\r\n\r\n" + body)
                 if len(self.requests) in self.stall:
                     time.sleep(self.delay)
                 soap = head.startswith(b"POST /Porta")

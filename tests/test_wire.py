@@ -13,6 +13,8 @@ import pytest
 from portabilling._runtime.client import wire
 from portabilling._runtime.client.pool import AsyncPooledTransport, PooledTransport
 
+from tests.raw_http import read_request
+
 
 class Raw:
     """Answers every request on a connection with `reply`, then hangs up if `close`."""
@@ -35,17 +37,8 @@ class Raw:
     def _serve(self, conn: socket.socket) -> None:
         with conn:
             buf = b""
-            while True:
-                while b"\r\n\r\n" not in buf:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    buf += chunk
-                head, _, buf = buf.partition(b"\r\n\r\n")
-                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
-                while len(buf) < length:
-                    buf += conn.recv(65536)
-                buf = buf[length:]
+            while (request := read_request(conn, buf)) is not None:
+                buf = request[2]
                 conn.sendall(self.reply)
                 if self.close:
                     return
@@ -145,19 +138,9 @@ class Varied(Raw):
     def _serve(self, conn: socket.socket) -> None:
         with conn:
             buf = b""
-            while True:
-                while b"\r\n\r\n" not in buf:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    buf += chunk
-                head, _, buf = buf.partition(b"\r\n\r\n")
-                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
-                while len(buf) < length:
-                    buf += conn.recv(65536)
-                n = int(buf[:length])
-                buf = buf[length:]
-                conn.sendall(self.REPLIES[n % 3])
+            while (request := read_request(conn, buf)) is not None:
+                _, body, buf = request
+                conn.sendall(self.REPLIES[int(body) % 3])
 
 
 EXPECTED = [(200, b"one", {"x-one", "set-cookie"}), (201, b"two", {"x-two"}), (404, b"three", set())]
