@@ -212,14 +212,12 @@ class Core:
         op: Operation[Any, Resp],
         response: Reply,
         options: CallOptions = DEFAULT_OPTIONS,
+        transport: Transport | None = None,
     ) -> Resp:
-        """The typed result of `op` from an HTTP reply, or the matching exception."""
-        return self._decode(self.transport_of(op), op, response, options)
-
-    def _decode(
-        self, transport: Transport, op: Operation[Any, Resp], response: Reply, options: CallOptions
-    ) -> Resp:
-        """`decode_response` over `transport` (`transport_for(op)`'s)."""
+        """The typed result of `op` from an HTTP reply, or the matching exception; decoded by
+        `transport` (`transport_of(op)` if not given)."""
+        if transport is None:
+            transport = self.transport_of(op)
         if response.status_code == 200 and is_attachment(response):
             return file_response(op, response)  # type: ignore[no-any-return]
         strict = self.strict if options.strict is None else options.strict

@@ -78,7 +78,8 @@ class First:
     sending raised (`error`). The general flow takes it from there, so nothing goes out twice."""
 
     __slots__ = (
-        "deadline", "error", "failed", "generation", "outgoing", "reply", "stale", "transport",
+        "deadline", "error", "failed", "generation", "outgoing", "reply", "result", "stale",
+        "transport",
     )  # fmt: skip
 
     def __init__(
@@ -97,6 +98,20 @@ class First:
         self.reply: Reply | None = None
         self.error: Exception | None = None
         self.failed: Exception | None = None
+        self.result: Any = None
+
+    def settle(self, core: Core, op: Operation[Any, Any], reply: Reply, options: CallOptions) -> bool:
+        """True with `result` decoded from a 200 `reply`; False when `call_flow(first=)` must go
+        on from it (another status, or decoding it raised: kept as `failed`)."""
+        if reply.status_code == 200:
+            try:
+                with within(self.deadline):
+                    self.result = core.decode_response(op, reply, options, self.transport)
+                    return True
+            except Exception as exc:
+                self.failed = exc
+        self.reply = reply
+        return False
 
 
 def plain_send(

@@ -66,13 +66,8 @@ class Client(Core):
             except Exception as exc:
                 first.error = exc
             else:
-                if reply.status_code == 200:
-                    try:
-                        with within(first.deadline):
-                            return self._decode(first.transport, op, reply, options)
-                    except Exception as exc:
-                        first.failed = exc
-                first.reply = reply
+                if first.settle(self, op, reply, options):
+                    return first.result  # type: ignore[no-any-return]
             return self._drive(call_flow(self, self._session, op, request, options, first))
         except PortaBillingError as exc:
             scrub_exception(exc, self._secrets())  # no chained request, no echoed secret
@@ -176,13 +171,8 @@ class AsyncClient(Core):
             except Exception as exc:
                 first.error = exc
             else:
-                if reply.status_code == 200:
-                    try:
-                        with within(first.deadline):
-                            return self._decode(first.transport, op, reply, options)
-                    except Exception as exc:
-                        first.failed = exc
-                first.reply = reply
+                if first.settle(self, op, reply, options):
+                    return first.result  # type: ignore[no-any-return]
             return await self._drive(call_flow(self, self._session, op, request, options, first))
         except PortaBillingError as exc:
             scrub_exception(exc, self._secrets())  # no chained request, no echoed secret
